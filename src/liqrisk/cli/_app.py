@@ -1,0 +1,5 @@
+"""The Typer application shared by the command modules."""
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Liquidation risk of crypto derivatives portfolios.")
