@@ -1,0 +1,142 @@
+"""OHLC bars: loading and validating CSV files of open/high/low/close/volume.
+
+Two layouts are read:
+
+* one asset per file: ``timestamp,open,high,low,close,volume`` (e.g. the bundled Coinbase files);
+* several assets side by side: ``date,btc_open,...,btc_volume,eth_open,...`` (the bundled Bitstamp
+  file) -- pick one with ``asset="eth"``; rows where that asset is entirely empty are dropped.
+
+Timestamps are parsed as UTC and stored as ``datetime64[s]``; prices in the quote currency.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+FIELDS = ("open", "high", "low", "close", "volume")
+TIME_COLUMNS = ("timestamp", "date")
+
+
+class DataError(ValueError):
+    """A market-data file is malformed; the message names the file, the row and the column."""
+
+
+@dataclass(frozen=True)
+class OHLC:
+    """Bars as parallel arrays (float64 prices, ``datetime64[s]`` UTC timestamps).
+
+    ``bar_seconds`` is the median spacing of the timestamps (3600 for hourly bars).
+    """
+
+    timestamps: np.ndarray
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+    bar_seconds: float
+    source: str = ""
+
+    def __len__(self) -> int:
+        return len(self.close)
+
+    def log_returns(self) -> np.ndarray:
+        """Close-to-close log returns ln(C_t / C_{t-1}), length ``len(self) - 1``."""
+        return np.diff(np.log(self.close))
+
+    def tail(self, n: int) -> OHLC:
+        """The last ``n`` bars (all bars if ``n >= len(self)``)."""
+        sl = slice(max(len(self) - n, 0), None)
+        return OHLC(self.timestamps[sl], self.open[sl], self.high[sl], self.low[sl],
+                    self.close[sl], self.volume[sl], self.bar_seconds, self.source)
+
+    @classmethod
+    def from_arrays(cls, open, high, low, close, *, bar_seconds: float, volume=None,
+                    start: str = "1970-01-01T00:00:00") -> OHLC:
+        """Bars from price arrays (e.g. a simulation), timestamps spaced ``bar_seconds`` apart."""
+        close = np.asarray(close, dtype=float)
+        step = np.timedelta64(int(round(bar_seconds)), "s")
+        timestamps = np.datetime64(start, "s") + step * np.arange(len(close))
+        volume = np.zeros_like(close) if volume is None else np.asarray(volume, dtype=float)
+        return cls(timestamps, np.asarray(open, dtype=float), np.asarray(high, dtype=float),
+                   np.asarray(low, dtype=float), close, volume, float(bar_seconds), "arrays")
+
+
+def bundled_data_path(name: str) -> Path:
+    """Path of a data file shipped in ``liqrisk/data`` (e.g. ``"btcusd_1h_coinbase.csv"``)."""
+    path = Path(str(resources.files("liqrisk") / "data" / name))
+    if not path.is_file():
+        available = sorted(p.name for p in path.parent.iterdir() if p.suffix in (".csv", ".json"))
+        raise FileNotFoundError(f"no bundled data file {name!r}; available: {', '.join(available)}")
+    return path
+
+
+def load_ohlc(path: str | Path, asset: str | None = None) -> OHLC:
+    """Read and validate an OHLC CSV file.
+
+    ``asset`` selects the ``{asset}_open, ...`` columns of a multi-asset file. Raises
+    :class:`DataError` on a missing column, an unparseable or non-increasing (unsorted or
+    duplicate) timestamp, a missing or non-positive price, a negative volume, or a bar whose
+    high is below its low or does not contain its open and close.
+    """
+    path = Path(path)
+    name = path.name
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise DataError(f"{name}: cannot read CSV ({exc})".replace("\n", " ")) from exc
+
+    time_col = next((c for c in TIME_COLUMNS if c in frame.columns), None)
+    if time_col is None:
+        raise DataError(f"{name}: missing column 'timestamp' (or 'date'); found {list(frame.columns)}")
+    prefix = f"{asset.lower()}_" if asset else ""
+    columns = [prefix + f for f in FIELDS]
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        hint = "" if asset else " (multi-asset file? pass asset=...)"
+        raise DataError(f"{name}: missing column {missing[0]!r}{hint}")
+
+    lines = np.arange(len(frame)) + 2  # line 1 is the header
+    raw = frame[columns].apply(lambda s: s.str.strip())
+    if asset:  # the multi-asset file leaves an asset's cells empty before it was listed
+        keep = (raw != "").any(axis=1).to_numpy()
+        raw, frame, lines = raw[keep], frame[keep], lines[keep]
+    if len(raw) < 2:
+        raise DataError(f"{name}: needs at least 2 bars, found {len(raw)}")
+
+    values = {}
+    for field, col in zip(FIELDS, columns):
+        numbers = pd.to_numeric(raw[col], errors="coerce").to_numpy(dtype=float)
+        _check(name, lines, col, ~np.isfinite(numbers), raw[col].to_numpy(), "is not a number")
+        values[field] = numbers
+
+    stamps = pd.to_datetime(frame[time_col].str.strip(), utc=True, errors="coerce", format="ISO8601")
+    _check(name, lines, time_col, stamps.isna().to_numpy(), frame[time_col].to_numpy(),
+           "is not an ISO 8601 timestamp")
+    timestamps = stamps.dt.tz_localize(None).to_numpy().astype("datetime64[s]")
+    step = np.diff(timestamps).astype(np.int64)
+    _check(name, lines[1:], time_col, step <= 0, frame[time_col].to_numpy()[1:],
+           "is not after the previous row (unsorted or duplicate timestamp)")
+
+    o, h, lo, c, v = (values[f] for f in FIELDS)
+    for field, col in zip(FIELDS[:4], columns[:4]):
+        _check(name, lines, col, values[field] <= 0, values[field], "is not a positive price")
+    _check(name, lines, columns[4], v < 0, v, "is a negative volume")
+    _check(name, lines, columns[1], h < lo, h, "is below the low")
+    _check(name, lines, columns[1], h < np.maximum(o, c), h, "is below the open or close")
+    _check(name, lines, columns[2], lo > np.minimum(o, c), lo, "is above the open or close")
+
+    return OHLC(timestamps, o, h, lo, c, v, float(np.median(step)), str(path))
+
+
+def _check(name: str, lines: np.ndarray, column: str, bad: np.ndarray, shown, what: str) -> None:
+    """Raise a one-line DataError for the first row flagged in ``bad``."""
+    if bad.any():
+        i = int(np.argmax(bad))
+        value = shown[i]
+        text = ("empty" if value == "" else repr(value)) if isinstance(value, str) else f"{value:g}"
+        raise DataError(f"{name}: line {lines[i]}, column {column!r}: value {text} {what}")
