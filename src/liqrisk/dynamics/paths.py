@@ -1,0 +1,377 @@
+"""Price-path models: a volatility part × an innovation part × a jump part (arch-style).
+
+Every model simulates **log-price increments** ``x[p, k, u] = ln S_{k+1}/S_k`` for path ``p``,
+step ``k``, underlying ``u`` over steps of ``dt`` years (ACT/365):
+
+    x = μ·dt − v/2 − λ·dt·κ + √v · z + J
+
+* volatility part — ``v`` the step variance: :class:`ConstantVol` (``σ²·dt``, σ annualised)
+  or :class:`GarchVol` (GJR-GARCH(1,1) recursion per step, Glosten–Jagannathan–Runkle 1993:
+  ``h' = ω + (α + γ·1[ε<0])·ε² + β·h``, ``ε = √h·z``);
+* innovation part — ``z`` unit variance: :class:`Normal`, :class:`StudentT` (``t_ν·√((ν−2)/ν)``),
+  :class:`Bootstrap` (rows of standardised residuals drawn with replacement — with
+  :class:`GarchVol` this is GARCH-filtered historical simulation, Barone-Adesi et al. 1999);
+* jump part — ``J``: :class:`MertonJumps` (Merton 1976: Poisson(λ·dt) jumps with log-size
+  N(m, s²)), compensated by ``κ = e^{m+s²/2} − 1`` so that ``E[S_T] = S_0·e^{μT}``.
+
+Several underlyings: normal / t innovations are correlated with the Cholesky factor of ``corr``
+(one t mixing variable per underlying); bootstrap draws whole residual rows, which keeps their
+empirical correlation. With μ = 0 a GBM/Merton price is a martingale; with t or bootstrap
+innovations ``−v/2`` is the Gaussian convexity correction (exact only for normal z).
+
+Random numbers: one :class:`numpy.random.SeedSequence` is spawned into one PCG64 stream per
+chunk of :data:`CHUNK` paths, so results depend on the seed only — not on the thread count.
+Chunks run on a thread pool over ``nogil`` numba kernels. :func:`simulate_numpy` is the NumPy
+reference (identical draws for normal / t / bootstrap without jumps, statistically equal
+otherwise).
+"""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+from numba import njit
+
+CHUNK = 4096
+"""Paths per random stream (a multiple of 2, for antithetic pairs)."""
+
+# columns of the per-underlying parameter table handed to the kernels
+_OMEGA, _ALPHA, _GAMMA, _BETA, _H0, _LAM, _JM, _JS, _MU, _TILT = range(10)
+_NORMAL, _STUDENT, _BOOTSTRAP = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class ConstantVol:
+    """Constant annualised volatility per underlying (decimal, 0.55 = 55%)."""
+
+    sigma: np.ndarray | float
+
+    def step_variance(self, n_und: int, dt_years: float) -> np.ndarray:
+        return np.broadcast_to(np.asarray(self.sigma, float) ** 2 * dt_years, (n_und,)).copy()
+
+
+@dataclass(frozen=True)
+class GarchVol:
+    """GJR-GARCH(1,1) variance recursion in per-step decimal-return units (one step = one bar
+    of ``bar_seconds``); ``h0`` is the variance of the first simulated step."""
+
+    omega: float
+    alpha: float
+    beta: float
+    h0: float
+    gamma: float = 0.0
+    bar_seconds: float = 86400.0
+
+    @classmethod
+    def from_fit(cls, fit, h0: float | None = None) -> "GarchVol":
+        """From a :func:`liqrisk.dynamics.garch.fit_garch` result; ``h0`` defaults to its
+        one-step forecast."""
+        p = fit.params
+        h = float(fit.forecast_variance(1)[0]) if h0 is None else h0
+        return cls(p["omega"], p["alpha"], p["beta"], h, p.get("gamma", 0.0), fit.bar_seconds)
+
+    @property
+    def sigma(self) -> float:
+        """Annualised volatility of the first step."""
+        return float(np.sqrt(self.h0 * 365 * 86400 / self.bar_seconds))
+
+    def step_variance(self, n_und: int, dt_years: float) -> np.ndarray:
+        bar = self.bar_seconds / (365 * 86400)
+        if not np.isclose(dt_years, bar, rtol=1e-9):
+            raise ValueError(f"GarchVol was fitted on {self.bar_seconds:.0f}s bars; "
+                             f"simulate with dt_years={bar!r}")
+        return np.full(n_und, self.h0)
+
+
+@dataclass(frozen=True)
+class Normal:
+    """Standard normal innovations."""
+
+    code = _NORMAL
+
+
+@dataclass(frozen=True)
+class StudentT:
+    """Student-t innovations with ``nu > 2`` degrees of freedom, scaled to unit variance."""
+
+    nu: float
+    code = _STUDENT
+
+    def __post_init__(self):
+        if not self.nu > 2:
+            raise ValueError(f"StudentT needs nu > 2 for a finite variance, got {self.nu}")
+
+
+@dataclass(frozen=True)
+class Bootstrap:
+    """Rows of standardised residuals (shape (n, n_und) or (n,)), drawn with replacement."""
+
+    residuals: np.ndarray
+    code = _BOOTSTRAP
+
+    def table(self) -> np.ndarray:
+        r = np.asarray(self.residuals, float)
+        return np.ascontiguousarray(r.reshape(len(r), -1))
+
+
+@dataclass(frozen=True)
+class MertonJumps:
+    """Poisson jumps: ``intensity`` per year, log jump size N(``mean``, ``std``²)."""
+
+    intensity: float
+    mean: float
+    std: float
+
+    @property
+    def kappa(self) -> float:
+        """``E[e^J] − 1``, the compensator per jump."""
+        return float(np.exp(self.mean + 0.5 * self.std ** 2) - 1.0)
+
+
+@dataclass(frozen=True)
+class PathModel:
+    """Volatility × innovations × jumps for ``n_underlyings`` assets with correlation ``corr``
+    and annual log-price drift ``mu`` (added to the martingale drift; 0 = martingale)."""
+
+    volatility: ConstantVol | GarchVol
+    innovations: Normal | StudentT | Bootstrap = field(default_factory=Normal)
+    jumps: MertonJumps | None = None
+    corr: np.ndarray | None = None
+    mu: np.ndarray | float = 0.0
+
+    @property
+    def n_underlyings(self) -> int:
+        if self.corr is not None:
+            return len(self.corr)
+        return int(np.size(self.volatility.sigma)) if isinstance(self.volatility, ConstantVol) \
+            else 1
+
+    @property
+    def sigma(self) -> np.ndarray:
+        """Annualised diffusion volatility per underlying (of the first step for GARCH): the σ
+        used by Brownian-bridge corrections and closed-form control variates."""
+        return np.broadcast_to(np.asarray(self.volatility.sigma, float),
+                               (self.n_underlyings,)).copy()
+
+    @property
+    def is_gaussian(self) -> bool:
+        """Constant vol, normal innovations, no jumps: exactly GBM."""
+        return (isinstance(self.volatility, ConstantVol) and isinstance(self.innovations, Normal)
+                and self.jumps is None)
+
+    def spec(self, dt_years: float, tilt: np.ndarray | None = None) -> "KernelSpec":
+        """Compile to the arrays the kernels read. ``tilt``: importance-sampling shift of the
+        standard normal innovations, in units of one step's standard deviation."""
+        n = self.n_underlyings
+        par = np.zeros((n, 10))
+        par[:, _OMEGA] = self.volatility.step_variance(n, dt_years)
+        garch = isinstance(self.volatility, GarchVol)
+        if garch:
+            v = self.volatility
+            par[:, _OMEGA], par[:, _ALPHA], par[:, _GAMMA], par[:, _BETA] = \
+                v.omega, v.alpha, v.gamma, v.beta
+            par[:, _H0] = v.h0
+        if self.jumps is not None:
+            j = self.jumps
+            par[:, _LAM], par[:, _JM], par[:, _JS] = j.intensity * dt_years, j.mean, j.std
+        par[:, _MU] = np.asarray(self.mu, float) * dt_years
+        if self.jumps is not None:
+            par[:, _MU] -= self.jumps.intensity * dt_years * self.jumps.kappa
+        chol = np.linalg.cholesky(np.asarray(self.corr, float)) if self.corr is not None \
+            else np.eye(n)
+        if tilt is not None:
+            if not isinstance(self.innovations, Normal) or not np.allclose(chol, np.eye(n)):
+                raise ValueError("importance sampling tilts uncorrelated normal innovations only")
+            par[:, _TILT] = tilt
+        inn = self.innovations
+        nu = inn.nu if isinstance(inn, StudentT) else 0.0
+        resid = inn.table() if isinstance(inn, Bootstrap) else np.zeros((1, n))
+        return KernelSpec(par, chol, inn.code, nu, resid, garch)
+
+    def simulate(self, n_paths: int, n_steps: int, dt_years: float, seed=None, *,
+                 antithetic: bool = False, threads: int | None = None) -> np.ndarray:
+        """Log-price increments, shape (n_paths, n_steps, n_underlyings)."""
+        return simulate(self, n_paths, n_steps, dt_years, seed, antithetic=antithetic,
+                        threads=threads)[0]
+
+
+@dataclass(frozen=True)
+class KernelSpec:
+    """A model as kernel arrays: ``par`` (n_und, 10) per-underlying parameters, ``chol``."""
+
+    par: np.ndarray
+    chol: np.ndarray
+    innovation: int
+    nu: float
+    resid: np.ndarray
+    garch: bool
+
+
+def gbm(sigma, mu=0.0, corr=None) -> PathModel:
+    """Geometric Brownian motion (correlated when ``corr`` is given)."""
+    return PathModel(ConstantVol(sigma), corr=corr, mu=mu)
+
+
+def merton(sigma, intensity, jump_mean, jump_std, mu=0.0) -> PathModel:
+    """Merton (1976) jump-diffusion."""
+    return PathModel(ConstantVol(sigma), jumps=MertonJumps(intensity, jump_mean, jump_std), mu=mu)
+
+
+def student_t(sigma, nu, mu=0.0, corr=None) -> PathModel:
+    """Constant vol with unit-variance Student-t innovations."""
+    return PathModel(ConstantVol(sigma), StudentT(nu), corr=corr, mu=mu)
+
+
+def garch_fhs(fit, h0: float | None = None, mu=0.0) -> PathModel:
+    """GARCH-filtered historical simulation from a ``fit_garch`` result."""
+    return PathModel(GarchVol.from_fit(fit, h0), Bootstrap(np.asarray(fit.std_resid)), mu=mu)
+
+
+def as_seed_sequence(seed) -> np.random.SeedSequence:
+    """Accept an int / None / SeedSequence / Generator and return a SeedSequence."""
+    if isinstance(seed, np.random.SeedSequence):
+        return seed
+    if isinstance(seed, np.random.Generator):
+        return seed.bit_generator.seed_seq
+    return np.random.SeedSequence(seed)
+
+
+def chunk_generators(seed, n_paths: int) -> list[tuple[int, int, np.random.Generator]]:
+    """(start, stop, Generator) per chunk of :data:`CHUNK` paths, one PCG64 stream each."""
+    starts = range(0, n_paths, CHUNK)
+    seqs = as_seed_sequence(seed).spawn(len(starts))
+    return [(a, min(a + CHUNK, n_paths), np.random.Generator(np.random.PCG64(s)))
+            for a, s in zip(starts, seqs)]
+
+
+def map_chunks(fn, chunks, threads: int | None = None) -> list:
+    """Run ``fn(chunk)`` over chunks on a thread pool (kernels release the GIL); in order."""
+    threads = threads or min(len(chunks), os.cpu_count() or 1)
+    if threads <= 1 or len(chunks) == 1:
+        return [fn(c) for c in chunks]
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(fn, chunks))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _draw(rng, spec_code, nu, resid, chol, par, e, z, jump):
+    """One step's shared draws: correlated innovations ``z`` and jump sizes ``jump``."""
+    n = e.shape[0]
+    if spec_code == _BOOTSTRAP:
+        row = rng.integers(0, resid.shape[0])
+        for u in range(n):
+            z[u] = resid[row, u]
+    else:
+        for u in range(n):
+            if spec_code == _STUDENT:
+                e[u] = rng.standard_t(nu) * np.sqrt((nu - 2.0) / nu)
+            else:
+                e[u] = rng.standard_normal()
+        for u in range(n):
+            acc = 0.0
+            for w in range(u + 1):
+                acc += chol[u, w] * e[w]
+            z[u] = acc
+    for u in range(n):
+        jump[u] = 0.0
+        if par[u, _LAM] > 0.0:
+            k = rng.poisson(par[u, _LAM])
+            if k > 0:
+                jump[u] = k * par[u, _JM] + np.sqrt(k) * par[u, _JS] * rng.standard_normal()
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _advance(par, garch, h, s, u, z, jump, sign, loglr):
+    """Increment of path copy ``s`` (sign ±1 for antithetic) for underlying ``u``; updates the
+    GARCH state ``h[s, u]`` and the importance-sampling log likelihood ratio
+    ``ln dP/dQ = −η·z − η²/2`` of the tilted normal ``z + η``."""
+    v = h[s, u] if garch else par[u, _OMEGA]
+    tilt = par[u, _TILT]
+    zz = sign * z[u]
+    if tilt != 0.0:
+        loglr[s] += -tilt * zz - 0.5 * tilt * tilt
+        zz += tilt
+    eps = np.sqrt(v) * zz
+    if garch:
+        a = par[u, _ALPHA] + (par[u, _GAMMA] if eps < 0.0 else 0.0)
+        h[s, u] = par[u, _OMEGA] + a * eps * eps + par[u, _BETA] * v
+    return par[u, _MU] - 0.5 * v + eps + sign * jump[u]
+
+
+@njit(cache=True, nogil=True)
+def _increments_kernel(rng, n_paths, n_steps, par, chol, code, nu, resid, garch, anti, out,
+                       loglr):
+    n = par.shape[0]
+    m = 2 if anti else 1
+    e = np.zeros(n)
+    z = np.zeros(n)
+    jump = np.zeros(n)
+    h = np.empty((2, n))
+    lr = np.zeros(2)
+    for p in range(0, n_paths, m):
+        for s in range(m):
+            lr[s] = 0.0
+            for u in range(n):
+                h[s, u] = par[u, _H0]
+        for k in range(n_steps):
+            _draw(rng, code, nu, resid, chol, par, e, z, jump)
+            for s in range(min(m, n_paths - p)):
+                for u in range(n):
+                    out[p + s, k, u] = _advance(par, garch, h, s, u, z, jump, 1.0 - 2.0 * s,
+                                                lr)
+        for s in range(min(m, n_paths - p)):
+            loglr[p + s] = lr[s]
+
+
+def simulate(model: PathModel, n_paths: int, n_steps: int, dt_years: float, seed=None, *,
+             antithetic: bool = False, tilt=None, threads: int | None = None
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Log-price increments (n_paths, n_steps, n_und) and the importance-sampling log
+    likelihood ratio per path (zeros without ``tilt``). Antithetic: paths 2i and 2i+1 use
+    opposite innovations and jump sizes."""
+    sp = model.spec(dt_years, tilt)
+    out = np.empty((n_paths, n_steps, sp.par.shape[0]))
+    loglr = np.zeros(n_paths)
+
+    def run(chunk):
+        a, b, rng = chunk
+        _increments_kernel(rng, b - a, n_steps, sp.par, sp.chol, sp.innovation, sp.nu,
+                           sp.resid, sp.garch, antithetic, out[a:b], loglr[a:b])
+
+    map_chunks(run, chunk_generators(seed, n_paths), threads)
+    return out, loglr
+
+
+def simulate_numpy(model: PathModel, n_paths: int, n_steps: int, dt_years: float, seed=None
+                   ) -> np.ndarray:
+    """NumPy reference for :func:`simulate` (no antithetic / tilt); same chunking and streams,
+    so normal, t and bootstrap innovations without jumps give identical paths."""
+    sp = model.spec(dt_years)
+    n = sp.par.shape[0]
+    out = np.empty((n_paths, n_steps, n))
+    for a, b, rng in chunk_generators(seed, n_paths):
+        shape = (b - a, n_steps, n)
+        if sp.innovation == _BOOTSTRAP:
+            z = sp.resid[rng.integers(0, len(sp.resid), shape[:2])]
+        else:
+            e = (rng.standard_t(sp.nu, shape) * np.sqrt((sp.nu - 2) / sp.nu)
+                 if sp.innovation == _STUDENT else rng.standard_normal(shape))
+            z = e @ sp.chol.T
+        jump = np.zeros(shape)
+        lam = sp.par[:, _LAM]
+        if np.any(lam > 0):
+            k = rng.poisson(lam, shape)
+            jump = k * sp.par[:, _JM] + np.sqrt(k) * sp.par[:, _JS] * rng.standard_normal(shape)
+        if sp.garch:
+            h = np.broadcast_to(sp.par[:, _H0], (b - a, n)).copy()
+            for t in range(n_steps):
+                eps = np.sqrt(h) * z[:, t]
+                out[a:b, t] = sp.par[:, _MU] - 0.5 * h + eps + jump[:, t]
+                alpha = sp.par[:, _ALPHA] + np.where(eps < 0, sp.par[:, _GAMMA], 0.0)
+                h = sp.par[:, _OMEGA] + alpha * eps ** 2 + sp.par[:, _BETA] * h
+        else:
+            v = sp.par[:, _OMEGA]
+            out[a:b] = sp.par[:, _MU] - 0.5 * v + np.sqrt(v) * z + jump
+    return out
