@@ -1,0 +1,243 @@
+"""Numba kernels for Black-76 / Black-Scholes-Merton pricing, Greeks and implied volatility.
+
+Scalar device functions (``black76_price_nb``, ``black76_delta_nb``, ``implied_vol_nb``,
+``bsm_price_greeks_nb``) can be called from other ``@njit`` code; the ``*_vec`` kernels loop
+over flat float64 arrays with ``prange``. The NumPy reference is ``liqrisk.pricing.reference``.
+
+Conventions: time in years (ACT/365), rates continuously compounded, vol annualised decimal,
+``is_call`` a bool or 0/1 number. The normal CDF is ``0.5·erfc(-x/√2)``, accurate in both tails.
+Division by zero yields inf/NaN (``error_model="numpy"``), never an exception.
+"""
+
+import math
+
+import numba
+from numba import prange
+
+_device = numba.njit(cache=True, nogil=True, error_model="numpy")
+_parallel = numba.njit(cache=True, nogil=True, error_model="numpy", parallel=True)
+
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_INV_SQRT_2 = 1.0 / math.sqrt(2.0)
+_IV_MAX_ITER = 64
+_IV_REL_STEP_TOL = 1e-12
+_IV_MIN_TIME_VALUE = 1e-14  # relative to the undiscounted price: below this the vol is noise
+
+
+@_device
+def norm_cdf_nb(x):
+    """Standard normal CDF N(x) via erfc (full relative accuracy in the lower tail)."""
+    return 0.5 * math.erfc(-x * _INV_SQRT_2)
+
+
+@_device
+def _year_fraction(T):
+    """T clamped at 0 (expired options are valued at expiry); NaN is kept."""
+    return 0.0 if T < 0.0 else T
+
+
+@_device
+def _black_terms(F, K, tau, vol, w):
+    """(N(w·d1), N(w·d2), n(d1)) of Black-76 with forward F, w = +1 call / -1 put.
+
+    d1 = ln(F/K)/(σ√τ) + σ√τ/2, d2 = d1 − σ√τ (Black 1976). When σ√τ ≤ 0 or F·K = 0 the
+    limits are returned: both probabilities are the step 1{w(F−K) > 0} (½ at the money), n = 0.
+    """
+    sd = vol * math.sqrt(tau)
+    if sd > 0.0 and F > 0.0 and K > 0.0:
+        d1 = math.log(F / K) / sd + 0.5 * sd
+        return (norm_cdf_nb(w * d1), norm_cdf_nb(w * (d1 - sd)),
+                _INV_SQRT_2PI * math.exp(-0.5 * d1 * d1))
+    moneyness = w * (F - K)
+    step = 1.0 if moneyness > 0.0 else (0.5 if moneyness == 0.0 else 0.0)
+    return step, step, 0.0
+
+
+@_device
+def black76_price_nb(F, K, T, r, vol, is_call):
+    """Black-76 price e^{-rT}·w·(F·N(w·d1) − K·N(w·d2)) in the currency of F and K.
+
+    T ≤ 0 gives the intrinsic value max(w(F−K), 0); vol ≤ 0 gives the discounted intrinsic value
+    of the forward; F < 0 or K < 0 gives NaN.
+    """
+    if not (F >= 0.0 and K >= 0.0):
+        return math.nan
+    w = 1.0 if is_call else -1.0
+    tau = _year_fraction(T)
+    n1, n2, _ = _black_terms(F, K, tau, vol, w)
+    return math.exp(-r * tau) * w * (F * n1 - K * n2)
+
+
+@_device
+def black76_delta_nb(F, K, T, r, vol, is_call):
+    """Black-76 forward delta ∂V/∂F = e^{-rT}·N(d1) (call), e^{-rT}·(N(d1) − 1) (put).
+
+    Same edge handling as ``black76_price_nb``; at σ√T = 0 the delta is the step (½ at F = K).
+    """
+    if not (F >= 0.0 and K >= 0.0):
+        return math.nan
+    w = 1.0 if is_call else -1.0
+    tau = _year_fraction(T)
+    n1, _, _ = _black_terms(F, K, tau, vol, w)
+    return math.exp(-r * tau) * w * n1
+
+
+@_device
+def bsm_forward_nb(S, T, r, q):
+    """Forward S·e^{(r−q)T} written as S·e^{-qT}/e^{-rT}, exactly S when q = r."""
+    tau = _year_fraction(T)
+    return S * math.exp(-q * tau) / math.exp(-r * tau)
+
+
+@_device
+def bsm_price_greeks_nb(S, K, T, r, q, vol, is_call):
+    """Black-Scholes-Merton (price, delta, gamma, vega, theta, rho) with dividend/carry yield q.
+
+    Units: delta ∂V/∂S, gamma ∂²V/∂S², vega ∂V/∂σ per 1.00 vol, theta −∂V/∂T per year,
+    rho ∂V/∂r per 1.00 rate (Hull, Options Futures and Other Derivatives, ch. 19).
+    T ≤ 0 is treated as T = 0 and the Greeks are their T → 0⁺ limits (gamma = vega = 0).
+    """
+    w = 1.0 if is_call else -1.0
+    tau = _year_fraction(T)
+    disc_r = math.exp(-r * tau)
+    disc_q = math.exp(-q * tau)
+    F = S * disc_q / disc_r
+    n1, n2, pdf = _black_terms(F, K, tau, vol, w)
+    price = disc_r * w * (F * n1 - K * n2)
+    delta = disc_q * w * n1
+    gamma = vega = decay = 0.0
+    if pdf > 0.0:
+        sqrt_tau = math.sqrt(tau)
+        vega = disc_q * S * pdf * sqrt_tau
+        gamma = disc_q * pdf / (S * vol * sqrt_tau)
+        decay = 0.5 * vega * vol / tau
+    theta = r * price - (r - q) * S * delta - decay
+    rho = tau * disc_r * w * K * n2
+    return price, delta, gamma, vega, theta, rho
+
+
+@_device
+def _invalid(S, K, vol):
+    """Negative or NaN spot/forward, strike or vol: the vectorised API returns NaN."""
+    return not (S >= 0.0 and K >= 0.0 and vol >= 0.0)
+
+
+@_parallel
+def bsm_price_vec(S, K, T, r, q, vol, is_call, out):
+    """out[i] = Black-Scholes-Merton price; Black-76 is the case q = r with S = F."""
+    for i in prange(out.size):
+        if _invalid(S[i], K[i], vol[i]):
+            out[i] = math.nan
+        else:
+            F = bsm_forward_nb(S[i], T[i], r[i], q[i])
+            out[i] = black76_price_nb(F, K[i], T[i], r[i], vol[i], is_call[i] != 0.0)
+
+
+@_parallel
+def bsm_greeks_vec(S, K, T, r, q, vol, is_call, out):
+    """out[:, i] = (delta, gamma, vega, theta, rho) of ``bsm_price_greeks_nb``."""
+    for i in prange(out.shape[1]):
+        if _invalid(S[i], K[i], vol[i]):
+            out[:, i] = math.nan
+        else:
+            _, out[0, i], out[1, i], out[2, i], out[3, i], out[4, i] = bsm_price_greeks_nb(
+                S[i], K[i], T[i], r[i], q[i], vol[i], is_call[i] != 0.0)
+
+
+@_parallel
+def inverse_delta_vec(F, K, T, r, vol, is_call, out):
+    """out[i] = Black-76 delta − Black-76 price / F (premium-adjusted coin delta); F ≤ 0 → NaN."""
+    for i in prange(out.size):
+        if _invalid(F[i], K[i], vol[i]) or not F[i] > 0.0:
+            out[i] = math.nan
+        else:
+            call = is_call[i] != 0.0
+            premium_coin = black76_price_nb(F[i], K[i], T[i], r[i], vol[i], call) / F[i]
+            out[i] = black76_delta_nb(F[i], K[i], T[i], r[i], vol[i], call) - premium_coin
+
+
+@_device
+def _normalised_otm_call(x, s):
+    """Normalised OTM call b = e^{x/2}N(x/s + s/2) − e^{-x/2}N(x/s − s/2), x ≤ 0, s = σ√T,
+    and its gap to the upper bound, e^{x/2} − b = e^{x/2}N(−d1) + e^{-x/2}N(d2) (no cancellation).
+    """
+    d1 = x / s + 0.5 * s
+    d2 = d1 - s
+    up = math.exp(0.5 * x)
+    down = math.exp(-0.5 * x)
+    return up * norm_cdf_nb(d1) - down * norm_cdf_nb(d2), up * norm_cdf_nb(-d1) + down * norm_cdf_nb(d2)
+
+
+@_device
+def normalised_implied_stdev_nb(beta, x):
+    """Total implied stdev s = σ√T of a normalised OTM call price beta = C/√(FK), x = ln(F/K) ≤ 0.
+
+    Halley iterations (third order) inside a bisection bracket, on the objective that Jäckel
+    ("By Implication", Wilmott 2006) shows to be well scaled in each region split at the
+    inflection point s_c = √(2|x|): ln b − ln β below it, ln(b_max − β) − ln(b_max − b) above.
+    Returns NaN unless 0 < beta < b_max = e^{x/2}.
+    """
+    if not (0.0 < beta < math.exp(0.5 * x)):
+        return math.nan
+    s_c = math.sqrt(-2.0 * x)
+    slope_c = _INV_SQRT_2PI * math.exp(0.5 * x)  # ∂b/∂s at s_c
+    b_c = _normalised_otm_call(x, s_c)[0] if s_c > 0.0 else 0.0
+    lower = beta < b_c
+    if lower:
+        lo, hi = 0.0, s_c
+        s = -x / math.sqrt(-2.0 * math.log(beta))  # from ln b ≈ −x²/(2s²), an underestimate
+    else:
+        lo, hi = s_c, math.inf
+        s = s_c + (beta - b_c) / slope_c  # tangent at the inflection point
+    ln_target = math.log(beta) if lower else math.log(math.exp(0.5 * x) - beta)
+    for _ in range(_IV_MAX_ITER):
+        b, gap = _normalised_otm_call(x, s)
+        if b == beta:
+            return s
+        if b < beta:
+            lo = s
+        else:
+            hi = s
+        vega = _INV_SQRT_2PI * math.exp(-0.5 * (x / s) ** 2 - 0.125 * s * s)  # ∂b/∂s
+        curvature = x * x / s ** 3 - 0.25 * s  # (∂²b/∂s²) / (∂b/∂s)
+        if lower:  # g = ln b − ln β
+            g, g1 = math.log(b) - ln_target, vega / b
+            g2 = g1 * (curvature - g1)
+        else:  # g = ln(b_max − β) − ln(b_max − b)
+            g, g1 = ln_target - math.log(gap), vega / gap
+            g2 = g1 * (curvature + g1)
+        newton = -g / g1
+        halley = 1.0 + 0.5 * newton * g2 / g1
+        step = newton / halley if halley > 0.5 else newton
+        s_new = s + step
+        if not lo < s_new < hi:
+            s_new = 0.5 * (lo + hi) if hi < math.inf else 2.0 * max(lo, s)
+        if abs(s_new - s) <= _IV_REL_STEP_TOL * s_new:
+            return s_new
+        s = s_new
+    return s
+
+
+@_device
+def implied_vol_nb(price, F, K, T, r, is_call):
+    """Black-76 implied vol of a price discounted at r; NaN outside the no-arbitrage bounds
+    max(w(F−K), 0)·e^{-rT} < price < (F for calls, K for puts)·e^{-rT}, for T ≤ 0, F ≤ 0, K ≤ 0,
+    or when the time value is below 1e-14 of the price (vega too small to identify the vol).
+    """
+    if not (T > 0.0 and F > 0.0 and K > 0.0 and price >= 0.0):
+        return math.nan
+    w = 1.0 if is_call else -1.0
+    undiscounted = price * math.exp(r * T)
+    time_value = undiscounted - max(w * (F - K), 0.0)  # = the OTM option (put-call parity)
+    if not time_value > _IV_MIN_TIME_VALUE * undiscounted:
+        return math.nan
+    x = -abs(math.log(F / K))  # OTM put at ln(F/K) = OTM call at −ln(F/K)
+    return normalised_implied_stdev_nb(time_value / math.sqrt(F * K), x) / math.sqrt(T)
+
+
+@_parallel
+def implied_vol_vec(price, S, K, T, r, q, is_call, out):
+    """out[i] = Black-Scholes-Merton implied vol (forward S·e^{(r−q)T})."""
+    for i in prange(out.size):
+        F = bsm_forward_nb(S[i], T[i], r[i], q[i])
+        out[i] = implied_vol_nb(price[i], F, K[i], T[i], r[i], is_call[i] != 0.0)

@@ -1,0 +1,71 @@
+"""Vectorised Black-Scholes-Merton and Black-76 prices, Greeks and implied volatility.
+
+Every function takes scalars or arrays that broadcast (NumPy rules) and returns float64 arrays
+of the broadcast shape (a NumPy float for scalar inputs). Units: S, F, K and prices in the quote
+currency; T in years (ACT/365); r, q continuously compounded per year; vol annualised decimal.
+Edge cases: T ≤ 0 → intrinsic value; vol = 0 → discounted intrinsic value of the forward;
+negative or NaN S/F, K or vol → NaN. Nothing raises for bad values inside an array.
+"""
+
+import numpy as np
+
+from liqrisk.pricing import kernels
+
+
+def _flat_inputs(*args):
+    """Broadcast the arguments; return (shape, flat contiguous float64 copies/views)."""
+    arrays = np.broadcast_arrays(*(np.asarray(a, dtype=np.float64) for a in args))
+    shape = arrays[0].shape
+    return shape, [np.ascontiguousarray(a).reshape(-1) for a in arrays]
+
+
+def _shaped(flat, shape):
+    """Flat result back to the broadcast shape; a 0-d result becomes a NumPy float."""
+    return flat.reshape(shape)[()]
+
+
+def black_scholes(S, K, T, r, vol, is_call, q=0.0):
+    """Black-Scholes-Merton price of a European option on a spot S paying yield q.
+
+    V = e^{-rT}·w·(F·N(w·d1) − K·N(w·d2)), F = S·e^{(r−q)T}, w = +1 call / −1 put.
+    """
+    shape, (S, K, T, r, q, vol, is_call) = _flat_inputs(S, K, T, r, q, vol, is_call)
+    out = np.empty(S.size)
+    kernels.bsm_price_vec(S, K, T, r, q, vol, is_call, out)
+    return _shaped(out, shape)
+
+
+def black76(F, K, T, r, vol, is_call):
+    """Black-76 price of a European option on a forward F, discounted at r (Black 1976)."""
+    return black_scholes(F, K, T, r, vol, is_call, q=r)
+
+
+def greeks(S, K, T, r, vol, is_call, q=0.0):
+    """Analytic Black-Scholes-Merton Greeks (Hull, ch. 19) as a dict of arrays.
+
+    ``delta`` ∂V/∂S; ``gamma`` ∂²V/∂S² (per unit of S); ``vega`` ∂V/∂σ per 1.00 of vol and
+    ``vega_per_point`` per 1 vol point (vega/100); ``theta`` −∂V/∂T per year and
+    ``theta_per_day`` per calendar day (theta/365); ``rho`` ∂V/∂r per 1.00 of rate.
+    On a forward F, ``greeks(F, K, T, r, vol, is_call, q=r)`` gives the Black-76 delta, gamma,
+    vega and theta; its rho holds S (not F) fixed, the Black-76 rho is −T·V.
+    """
+    shape, (S, K, T, r, q, vol, is_call) = _flat_inputs(S, K, T, r, q, vol, is_call)
+    out = np.empty((5, S.size))
+    kernels.bsm_greeks_vec(S, K, T, r, q, vol, is_call, out)
+    delta, gamma, vega, theta, rho = (_shaped(row, shape) for row in out)
+    return {"delta": delta, "gamma": gamma, "vega": vega, "theta": theta, "rho": rho,
+            "vega_per_point": vega / 100.0, "theta_per_day": theta / 365.0}
+
+
+def implied_vol(price, S, K, T, r, is_call, q=0.0):
+    """Black-Scholes-Merton implied vol (annualised) of a price; for Black-76 pass S = F, q = r.
+
+    Solved on the normalised Black price with Halley iterations in a bisection bracket
+    (``kernels.normalised_implied_stdev_nb``), converged to ~1e-12 relative in σ√T.
+    NaN where the price is outside (discounted intrinsic, discounted upper bound), for T ≤ 0,
+    or where the time value is below 1e-14 of the price (vega too small to identify the vol).
+    """
+    shape, (price, S, K, T, r, q, is_call) = _flat_inputs(price, S, K, T, r, q, is_call)
+    out = np.empty(S.size)
+    kernels.implied_vol_vec(price, S, K, T, r, q, is_call, out)
+    return _shaped(out, shape)
