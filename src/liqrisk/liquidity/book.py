@@ -86,9 +86,9 @@ class OrderBook:
         slip = np.abs(avg - self.mid)
         return WalkResult(order=order, filled=np.copysign(filled, order),
                           unfilled=np.copysign(q - filled, order), avg_price=avg,
-                          worst_price=np.where(filled > 0, worst, touch), levels=levels,
+                          worst_price=np.where(filled > 0, worst, touch), levels=levels.astype(int),
                           slippage_bps=1e4 * slip / self.mid, slippage_cost=slip * filled,
-                          mid=self.mid, book_source=self.book_source)
+                          mid=float(self.mid), book_source=self.book_source)
 
     def slippage(self, order, price=None) -> np.ndarray:
         """Average shortfall of the fill as a fraction of the mid (the filled part)."""

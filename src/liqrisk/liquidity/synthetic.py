@@ -64,7 +64,8 @@ class BookCalibration:
 
 
 def _csv(name: str) -> pd.DataFrame:
-    return pd.read_csv(resources.files("liqrisk.data").joinpath(name).open())
+    with resources.files("liqrisk.data").joinpath(name).open() as f:
+        return pd.read_csv(f)
 
 
 @lru_cache(maxsize=None)

@@ -1,0 +1,100 @@
+"""``liqrisk exit-cost``: what closing positions costs now, over a horizon, and per hour of urgency."""
+from __future__ import annotations
+
+import json
+import re
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from liqrisk.cli._app import app
+from liqrisk.liquidity.book import BookError, load_book
+from liqrisk.liquidity.exit import exit_summary
+from liqrisk.liquidity.synthetic import underlying_of
+
+_UNITS = {"m": 1 / 60, "h": 1.0, "d": 24.0}
+
+
+def _horizon_hours(text: str) -> float:
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([mhd]?)\s*", text)
+    if not m or float(m.group(1)) <= 0:
+        raise BookError(f"--horizon {text!r}: expected e.g. 30m, 1h, 2d")
+    return float(m.group(1)) * _UNITS[m.group(2) or "h"]
+
+
+def _position(text: str) -> tuple[str, float, float]:
+    parts = text.split(":")
+    try:
+        symbol, size, price = parts[0].strip(), float(parts[1]), float(parts[2])
+    except (IndexError, ValueError):
+        raise BookError(f"--position {text!r}: expected SYMBOL:SIZE:PRICE, e.g. BTC:-12.5:91250") from None
+    if len(parts) != 3 or not symbol or size == 0 or not price > 0:
+        raise BookError(f"--position {text!r}: need a symbol, a non-zero size and a price > 0")
+    return symbol, size, price
+
+
+def _books(specs: list[str], positions):
+    if not specs:
+        return None
+    books = {}
+    for spec in specs:
+        und, sep, path = spec.partition("=")
+        if not sep:
+            unds = {underlying_of(s) for s, _, _ in positions}
+            if len(specs) > 1 or len(unds) > 1:
+                raise BookError(f"--book {spec!r}: with several underlyings write UNDERLYING=PATH")
+            und, path = unds.pop(), spec
+        books[underlying_of(und)] = load_book(path)
+    return books
+
+
+@app.command("exit-cost")
+def exit_cost(
+    position: list[str] = typer.Option(..., "--position", "-p",
+                                       help="SYMBOL:SIZE:PRICE, size signed base units (repeatable)."),
+    book: list[str] = typer.Option(None, "--book", help="ccxt-shaped JSON or side,price,amount CSV; "
+                                   "BTC=PATH form for several underlyings. Default: synthetic book."),
+    horizon: str = typer.Option("1h", "--horizon", help="Time allowed to exit: 30m, 1h, 2d."),
+    participation: float = typer.Option(0.1, "--participation", help="Share of market volume."),
+    vol: float = typer.Option(0.55, "--vol", help="Annualised volatility (0.55 = 55%)."),
+    stress: float = typer.Option(1.0, "--stress", help="Spread x stress, depth / stress."),
+    risk_aversion: float = typer.Option(0.0, "--risk-aversion", help="Almgren-Chriss lambda, 1/USD."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+) -> None:
+    """Cost of closing positions now (one market order through the book), over the horizon
+    (Almgren-Chriss schedule), time to exit at a participation rate, and the cost-vs-time curve."""
+    try:
+        positions = [_position(p) for p in position]
+        summary = exit_summary(positions, _books(book, positions), vol, _horizon_hours(horizon),
+                               participation, stress, risk_aversion)
+    except (BookError, ValueError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(json.dumps(summary.to_dict(), indent=2))
+        return
+    console = Console()
+    table = Table(title=f"Exit cost, {summary.book} book, stress {stress:g}, horizon {horizon}")
+    for col in ("position", "notional", "close now", "bps", "levels", "unfilled",
+                f"exit @{participation:g} vol, h", f"AC cost {horizon}", "AC sd", "book"):
+        table.add_column(col, justify="left" if col in ("position", "book") else "right")
+    for r in summary.positions:
+        table.add_row(f"{r['symbol']} {r['size']:+g} @ {r['price']:,.2f}", f"{r['notional']:,.0f}",
+                      f"{r['close_now_cost']:,.2f}", f"{r['close_now_bps']:.2f}", str(r["levels"]),
+                      f"[red]{r['unfilled']:g}[/red]" if r["unfilled"] else "0",
+                      f"{r['time_to_exit_hours']:.2f}", f"{r['horizon_cost']:,.2f}",
+                      f"{r['horizon_sd']:,.0f}", r["book_source"])
+    table.add_row("total", "", f"{summary.close_now_cost:,.2f}", f"{summary.close_now_bps:.2f}", "", "",
+                  f"{summary.time_to_exit_hours:.2f}", f"{summary.horizon_cost:,.2f}", f"{summary.horizon_sd:,.0f}",
+                  summary.book, style="bold")
+    console.print(table)
+    curve = Table(title="Expected exit cost vs time allowed (d cost / d hour: value of one hour less urgency)")
+    for col in ("hours", "expected cost", "d cost / d hour"):
+        curve.add_column(col, justify="right")
+    for h, cost in summary.curve.items():
+        curve.add_row(f"{h:g}", f"{cost:,.2f}", f"{summary.dcost_dhours[h]:,.2f}")
+    console.print(curve)
+    if summary.book == "synthetic":
+        console.print("[yellow]synthetic book: depth and spread modelled from 2017-2019 data "
+                      "(docs/liquidity.md), not observed[/yellow]")
