@@ -85,6 +85,8 @@ def load_ohlc(path: str | Path, asset: str | None = None) -> OHLC:
     """
     path = Path(path)
     name = path.name
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
@@ -97,7 +99,8 @@ def load_ohlc(path: str | Path, asset: str | None = None) -> OHLC:
     columns = [prefix + f for f in FIELDS]
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        hint = "" if asset else " (multi-asset file? pass asset=...)"
+        assets = sorted(c[: -len("_open")] for c in frame.columns if c.endswith("_open"))
+        hint = f" (multi-asset file: choose an asset, one of {', '.join(assets)})" if assets and not asset else ""
         raise DataError(f"{name}: missing column {missing[0]!r}{hint}")
 
     lines = np.arange(len(frame)) + 2  # line 1 is the header

@@ -52,7 +52,7 @@ def _window_mean(x: np.ndarray, window: int | None) -> np.ndarray:
     ``window=None`` means all values (one number, returned as a length-1 array)."""
     w = len(x) if window is None else int(window)
     if not 1 <= w <= len(x):
-        raise ValueError(f"window {w} needs 1..{len(x)} observations")
+        raise ValueError(f"window {w} must be between 1 and the {len(x)} observations available")
     csum = np.concatenate(([0.0], np.cumsum(x)))
     out = np.full(len(x), np.nan) if window is not None else np.empty(1)
     out[-(len(x) - w + 1):] = (csum[w:] - csum[:-w]) / w
@@ -208,11 +208,12 @@ class VolEstimates(Mapping):
 
 def estimate_all(ohlc: OHLC, window: int | None = None, *, estimators=ESTIMATORS,
                  lam: float = RISKMETRICS_LAMBDA) -> VolEstimates:
-    """Every estimator over the last ``window`` bars (the whole sample if None)."""
+    """Every estimator over the last ``window`` bars (the whole sample if None); the estimators
+    built on returns also use the close before the window (``n_bars`` does not count it)."""
     vols = {}
     for name in estimators:
         kernel = _kernel(name)
         vols[name] = float(annualise(kernel(ohlc, window, lam)[-1], ohlc.bar_seconds))
-    n = len(ohlc) if window is None else min(int(window) + 1, len(ohlc))
+    n = len(ohlc) if window is None else int(window)
     return VolEstimates(vols, ohlc.bar_seconds, n, window, str(ohlc.timestamps[-n]),
                         str(ohlc.timestamps[-1]), lam)
