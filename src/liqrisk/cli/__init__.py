@@ -1,7 +1,6 @@
 """The `liqrisk` command line. Each command lives in its own module and only parses arguments
 and renders a result object; nothing is computed here."""
 from liqrisk.cli._app import app
-from liqrisk.cli import exit_cost  # noqa: F401,E402
 from liqrisk.cli import vol  # noqa: F401,E402
 from liqrisk.cli import exit_cost  # noqa: F401,E402
 
