@@ -1,0 +1,302 @@
+"""The portfolio input file (DESIGN.md, "The input file"): one market snapshot and accounts.
+
+Validation is two-staged: pydantic checks shapes, types and signs; :func:`semantic_problems`
+checks what needs the whole file (known venue, priced collateral, live options, isolated margin).
+Every problem becomes one line naming the account, the position and the field; the caller gets
+all of them at once in an :class:`InputError`. The user's data is never mutated.
+"""
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+STABLECOINS = {"USD": 1.0, "USDT": 1.0, "USDC": 1.0, "BUSD": 1.0, "FDUSD": 1.0, "DAI": 1.0}
+
+
+class InputError(ValueError):
+    """Bad input: ``problems`` holds one human-readable line per problem."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+def _finite(v: float, positive: bool = False, nonzero: bool = False) -> float:
+    if v is None:
+        return v
+    if not math.isfinite(v):
+        raise ValueError("must be a finite number")
+    if positive and v <= 0:
+        raise ValueError("must be > 0")
+    if nonzero and v == 0:
+        raise ValueError("must not be 0 (signed: + long, − short)")
+    return v
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TierRow(_Strict):
+    """One maintenance-margin tier (VENUES.md §0). Notional in the venue's margin unit."""
+
+    notional_floor: float = Field(ge=0)
+    notional_cap: float = Field(gt=0)
+    maint_margin_ratio: float = Field(gt=0, lt=1)
+    cum: float | None = Field(default=None, ge=0)
+    max_leverage: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.notional_cap <= self.notional_floor:
+            raise ValueError("notional_cap must exceed notional_floor")
+        return self
+
+
+class VenueSpec(_Strict):
+    """A venue name plus parameter overrides (parameters are data; VENUES.md)."""
+
+    name: str
+    version: str | None = None
+    brackets: dict[str, list[TierRow]] | None = None
+    taker_fee: float | None = Field(default=None, ge=0, lt=0.1)
+    liquidation_fee: float | None = Field(default=None, ge=0, lt=0.2)
+    default_leverage: float | None = Field(default=None, gt=0)
+
+
+class CollateralSpec(_Strict):
+    amount: float
+    haircut: float = Field(default=0.0, ge=0, lt=1)
+
+    _amount = field_validator("amount")(lambda cls, v: _finite(v))
+
+
+class PositionSpec(_Strict):
+    """One position. Sizes are signed (+ long, − short): linear in base units, inverse in USD
+    face value, options in contracts of 1 underlying unit."""
+
+    kind: Literal["perp", "future", "option", "spot"]
+    size: float
+    entry: float | None = None
+    symbol: str | None = None
+    underlying: str | None = None
+    contract: Literal["linear", "inverse"] | None = None
+    expiry: datetime | None = None
+    strike: float | None = None
+    type: Literal["call", "put"] | None = None
+    margin: float | None = None
+    mmr: float | None = Field(default=None, gt=0, lt=1)
+    cum: float | None = Field(default=None, ge=0)
+    leverage: float | None = None
+    mark: float | None = None
+    position_side: Literal["long", "short", "both"] | None = None
+
+    @field_validator("size")
+    @classmethod
+    def _size(cls, v):
+        return _finite(v, nonzero=True)
+
+    @field_validator("entry", "strike", "margin", "leverage", "mark")
+    @classmethod
+    def _positive(cls, v):
+        return _finite(v, positive=True)
+
+    @field_validator("expiry")
+    @classmethod
+    def _utc(cls, v):
+        if v is not None and v.tzinfo is None:
+            raise ValueError("must be timezone-aware (e.g. 2026-12-25T08:00:00Z)")
+        return v
+
+    @model_validator(mode="after")
+    def _kind_fields(self):
+        if self.symbol is None and self.underlying is None:
+            raise ValueError("needs 'symbol' or 'underlying'")
+        if self.kind in ("perp", "future", "option") and self.entry is None:
+            raise ValueError("field 'entry' is required")
+        if self.kind in ("future", "option") and self.expiry is None:
+            raise ValueError(f"field 'expiry' is required for a {self.kind}")
+        if self.kind == "option" and (self.strike is None or self.type is None):
+            raise ValueError("an option needs 'strike' and 'type' (call|put)")
+        if self.position_side == "long" and self.size < 0 or self.position_side == "short" and self.size > 0:
+            raise ValueError(f"size sign contradicts position_side '{self.position_side}'")
+        return self
+
+
+class AccountSpec(_Strict):
+    id: str = Field(min_length=1)
+    venue: str | VenueSpec
+    mode: Literal["cross", "isolated", "portfolio"] = "cross"
+    collateral: dict[str, float | CollateralSpec] = Field(default_factory=dict)
+    positions: list[PositionSpec] = Field(default_factory=list)
+    leverage: float | None = None
+
+    @field_validator("collateral")
+    @classmethod
+    def _collateral(cls, v):
+        for ccy, amt in v.items():
+            _finite(amt.amount if isinstance(amt, CollateralSpec) else amt)
+        return v
+
+    @property
+    def venue_name(self) -> str:
+        return self.venue if isinstance(self.venue, str) else self.venue.name
+
+    def collateral_items(self) -> list[tuple[str, float, float]]:
+        """(currency, amount, haircut) triples."""
+        return [(c.upper(), a.amount, a.haircut) if isinstance(a, CollateralSpec)
+                else (c.upper(), float(a), 0.0) for c, a in self.collateral.items()]
+
+
+class UnderlyingMarket(BaseModel):
+    """Market data of one underlying: mark (and index) price in USD, a vol block."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    mark: float
+    index: float | None = None
+    vol: float | None = None
+    term: dict[str, list[float]] | None = None
+    smile: list[dict[str, Any]] | None = None
+    chain_csv: str | None = None
+
+    @field_validator("mark", "index", "vol")
+    @classmethod
+    def _positive(cls, v):
+        return _finite(v, positive=True)
+
+
+class PortfolioFile(_Strict):
+    as_of: datetime
+    market: dict[str, UnderlyingMarket]
+    rate: float = 0.0
+    accounts: list[AccountSpec] = Field(min_length=1)
+
+    def price(self, currency: str) -> float | None:
+        """USD price of a currency: market mark, stablecoins 1:1 unless the market gives one."""
+        c = currency.upper()
+        if c in self.market:
+            return self.market[c].mark
+        return STABLECOINS.get(c)
+
+
+def _where(raw: dict, loc: tuple) -> str:
+    """Turn a pydantic error location into 'account X, position N (SYMBOL), field F'."""
+    parts, fields = [], []
+    i = 0
+    while i < len(loc):
+        key = loc[i]
+        if key == "accounts" and i + 1 < len(loc) and isinstance(loc[i + 1], int):
+            acc = (raw.get("accounts") or [])[loc[i + 1]]
+            name = acc.get("id") if isinstance(acc, dict) else None
+            parts.append(f"account '{name}'" if name else f"account #{loc[i + 1] + 1}")
+            raw_acc, i = acc if isinstance(acc, dict) else {}, i + 2
+            if i + 1 < len(loc) and loc[i] == "positions" and isinstance(loc[i + 1], int):
+                pos = (raw_acc.get("positions") or [])[loc[i + 1]]
+                label = pos.get("symbol") or pos.get("underlying") if isinstance(pos, dict) else None
+                parts.append(f"position {loc[i + 1] + 1}" + (f" ({label})" if label else ""))
+                i += 2
+            continue
+        if key == "market" and i + 1 < len(loc):
+            parts.append(f"market '{loc[i + 1]}'")
+            i += 2
+            continue
+        if isinstance(key, str) and not key.startswith(("function-", "float", "str", "list", "dict")) \
+                and key not in ("CollateralSpec", "VenueSpec"):
+            fields.append(key)
+        elif isinstance(key, int):
+            fields.append(str(key))
+        i += 1
+    if fields:
+        parts.append("field '" + ".".join(fields) + "'")
+    return ", ".join(parts) or "file"
+
+
+def parse_portfolio(raw: Any, today: datetime | None = None) -> PortfolioFile:
+    """Validate a decoded YAML/JSON document; raise :class:`InputError` listing every problem."""
+    if not isinstance(raw, dict):
+        raise InputError(["file: expected a mapping with 'as_of', 'market' and 'accounts'"])
+    raw = dict(raw)
+    market = raw.get("market")
+    if isinstance(market, dict) and "rate" in market:
+        market = dict(market)
+        raw.setdefault("rate", market.pop("rate"))
+        raw["market"] = market
+    try:
+        pf = PortfolioFile.model_validate(raw)
+    except ValidationError as err:
+        lines = []
+        for e in err.errors():
+            msg = e["msg"].removeprefix("Value error, ")
+            if e["type"] == "extra_forbidden":
+                msg = "unknown field"
+            elif e["type"] == "missing":
+                msg = "missing"
+            line = f"{_where(raw, tuple(e['loc']))}: {msg}"
+            if line not in lines:
+                lines.append(line)
+        raise InputError(lines) from None
+    problems = semantic_problems(pf)
+    if problems:
+        raise InputError(problems)
+    return pf
+
+
+def semantic_problems(pf: PortfolioFile) -> list[str]:
+    """Checks that need the whole file: venue known, underlying priced, options alive,
+    isolated positions margined, collateral priced."""
+    from liqrisk.margin.registry import rule_set_for, UnknownVenue  # margin is below io
+
+    out: list[str] = []
+    seen: set[str] = set()
+    for acc in pf.accounts:
+        where = f"account '{acc.id}'"
+        if acc.id in seen:
+            out.append(f"{where}, field 'id': duplicate account id")
+        seen.add(acc.id)
+        try:
+            rules = rule_set_for(acc.venue)
+        except UnknownVenue as e:
+            out.append(f"{where}, field 'venue': {e}")
+            continue
+        for ccy, _, _ in acc.collateral_items():
+            if pf.price(ccy) is None:
+                out.append(f"{where}, field 'collateral.{ccy}': no price for {ccy} in 'market'")
+        if acc.mode == "portfolio" and not rules.supports_portfolio:
+            out.append(f"{where}, field 'mode': portfolio margin is not implemented for "
+                       f"venue '{rules.name}' (use cross or isolated)")
+        for n, pos in enumerate(acc.positions, 1):
+            label = pos.symbol or pos.underlying
+            pwhere = f"{where}, position {n} ({label})"
+            for msg, field in rules.position_problems(pos, acc):
+                out.append(f"{pwhere}, field '{field}': {msg}")
+            und = rules.underlying_of(pos)
+            if und is not None and und not in pf.market:
+                out.append(f"{pwhere}, field 'symbol': no market entry for underlying '{und}'")
+            if pos.expiry is not None and pos.expiry <= pf.as_of:
+                out.append(f"{pwhere}, field 'expiry': expired ({pos.expiry.isoformat()} ≤ as_of)")
+            if pos.kind != "spot" and pos.margin is None and acc.mode == "isolated":
+                out.append(f"{pwhere}, field 'margin': an isolated position needs its margin")
+    return out
+
+
+def load_portfolio(path: str | Path) -> PortfolioFile:
+    """Read and validate a YAML or JSON portfolio file."""
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as e:
+        raise InputError([f"{p}: cannot read ({e.strerror})"]) from None
+    try:
+        raw = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as e:
+        raise InputError([f"{p}: not valid {'JSON' if p.suffix.lower() == '.json' else 'YAML'}: "
+                          f"{str(e).splitlines()[0]}"]) from None
+    if isinstance(raw, dict) and isinstance(raw.get("as_of"), datetime) and raw["as_of"].tzinfo is None:
+        raw = {**raw, "as_of": raw["as_of"].replace(tzinfo=timezone.utc)}
+    return parse_portfolio(raw)

@@ -1,0 +1,394 @@
+"""Account margin: compile a validated portfolio into pools (struct-of-arrays) and produce the
+per-account result — equity, initial and maintenance margin, margin ratio, every liquidation
+boundary per underlying and each position's liquidation and bankruptcy price.
+
+Conventions: ``collateral`` is the cross wallet (isolated margins are separate and given per
+position as ``margin``, in the settlement currency); a position with ``margin`` is isolated even
+in a cross account. Options are valued at their mark: from the vol model of the market block,
+or — when the position gives ``mark`` (premium in coin) — at the implied vol of that mark, held
+fixed (sticky strike) when the underlying moves.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from liqrisk.dynamics.smile import vol_model_from_market
+from liqrisk.io.portfolio import STABLECOINS, PortfolioFile
+from liqrisk.margin import kernel as K
+from liqrisk.margin.base import INVERSE, INVERSE_OPTION, LINEAR, PositionTerms, RuleSet
+from liqrisk.margin.registry import rule_set_for
+from liqrisk.pricing import black76, greeks, implied_vol
+
+SECONDS_PER_YEAR = 365.0 * 86400.0
+
+
+@dataclass
+class PositionResult:
+    """One position's numbers; money in the account's settlement currency, prices in USD."""
+
+    symbol: str
+    kind: str
+    underlying: str
+    size: float
+    entry: float
+    mark: float
+    unrealized_pnl: float
+    initial_margin: float
+    maintenance_margin: float
+    liquidation_price: float | None
+    bankruptcy_price: float | None
+    isolated: bool
+
+
+@dataclass
+class AccountResult:
+    """One account's margin state (the stable JSON keys of `liqrisk analyze`, plus extras)."""
+
+    id: str
+    venue: str
+    rule_version: str
+    mode: str
+    settlement_currency: str
+    equity: float
+    initial_margin: float
+    maintenance_margin: float
+    margin_ratio: float | None
+    liquidatable_now: bool
+    liquidation: dict[str, dict[str, float | None]]
+    boundaries: dict[str, list[float]]
+    distance: dict[str, dict[str, float | None]]
+    positions: list[PositionResult]
+    extras: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.update(d.pop("extras"))
+        return d
+
+
+@dataclass
+class Market:
+    """Prices (USD) and vol models per underlying axis."""
+
+    names: list[str]
+    prices: np.ndarray
+    vol_models: list
+    rate: float
+
+    def axis(self, name: str) -> int:
+        return self.names.index(name)
+
+    def atm_vol(self, name: str, years: float = 1 / 365) -> float | None:
+        model = self.vol_models[self.axis(name)]
+        if model is None:
+            return None
+        return float(model.vol(self.prices[self.axis(name)], years, self.prices[self.axis(name)]))
+
+
+@dataclass
+class Plan:
+    """What the compiler knows about one account: its pools and its positions' places."""
+
+    account: object
+    rules: RuleSet
+    settlement: str
+    settle_axis: int
+    pools: list[int]
+    cross_pool: int
+    pool_axes: dict[int, set[int]]
+    position_rows: list[int]
+    position_pools: list[int]
+    terms: list[PositionTerms]
+
+
+def market_from(pf: PortfolioFile) -> Market:
+    names = list(pf.market)
+    models = []
+    for n in names:
+        block = pf.market[n].model_dump(exclude_none=True)
+        block.pop("mark"), block.pop("index", None)
+        models.append(vol_model_from_market(block) if block else None)
+    return Market(names, np.array([pf.market[n].mark for n in names], dtype=float), models, pf.rate)
+
+
+class Builder:
+    """Accumulates pools, positions, collateral legs and tiers; emits :class:`PoolArrays`."""
+
+    def __init__(self, market: Market):
+        self.market = market
+        self.pool_rows: list[list] = []   # [const_usd, settle_axis, dense]
+        self.pos_rows: list[tuple] = []   # (pool, axis, terms)
+        self.legs: list[tuple] = []       # (pool, axis, amount)
+        self.tiers_f: list[float] = []
+        self.tiers_m: list[float] = []
+        self.tiers_c: list[float] = []
+
+    def new_pool(self, settle_axis: int) -> int:
+        self.pool_rows.append([0.0, settle_axis, 0])
+        return len(self.pool_rows) - 1
+
+    def add_amount(self, pool: int, currency: str, amount: float, price_of) -> None:
+        """Collateral: stable coins into the constant, coins as a leg priced by their axis."""
+        if currency in self.market.names:
+            self.legs.append((pool, self.market.axis(currency), amount))
+        else:
+            self.pool_rows[pool][0] += amount * price_of(currency)
+
+    def add_position(self, pool: int, axis: int, t: PositionTerms) -> int:
+        self.pos_rows.append((pool, axis, t))
+        if t.contract == INVERSE_OPTION or t.mm_code == K.MM_WHOLE_TIER_FEE:
+            self.pool_rows[pool][2] = 1
+        return len(self.pos_rows) - 1
+
+    def build(self) -> tuple[K.PoolArrays, np.ndarray]:
+        """The arrays (positions sorted by pool) and each input position row's index in them."""
+        order = sorted(range(len(self.pos_rows)), key=lambda i: self.pos_rows[i][0])
+        where = np.empty(len(order), dtype=np.int64)
+        where[order] = np.arange(len(order))
+        rows = [self.pos_rows[i] for i in order]
+        n_pools = len(self.pool_rows)
+        pools_of = np.array([r[0] for r in rows], dtype=np.int64)
+        pos_start = np.searchsorted(pools_of, np.arange(n_pools), side="left")
+        pos_end = np.searchsorted(pools_of, np.arange(n_pools), side="right")
+        legs = sorted(self.legs)
+        leg_pools = np.array([l[0] for l in legs], dtype=np.int64)
+        tier_start, tier_end = [], []
+        for _, _, t in rows:
+            tier_start.append(len(self.tiers_f))
+            if t.tiers is not None:
+                self.tiers_f += list(t.tiers.floor)
+                self.tiers_m += list(t.tiers.mmr)
+                self.tiers_c += list(t.tiers.cum)
+            tier_end.append(len(self.tiers_f))
+        f = lambda attr, dt=float: np.array([getattr(t, attr) for _, _, t in rows], dtype=dt)
+        arrays = K.PoolArrays(
+            pos_start=pos_start, pos_end=pos_end,
+            leg_start=np.searchsorted(leg_pools, np.arange(n_pools), side="left"),
+            leg_end=np.searchsorted(leg_pools, np.arange(n_pools), side="right"),
+            const_usd=np.array([r[0] for r in self.pool_rows], dtype=float),
+            settle_axis=np.array([r[1] for r in self.pool_rows], dtype=np.int64),
+            dense=np.array([r[2] for r in self.pool_rows], dtype=np.int64),
+            axis=np.array([r[1] for r in rows], dtype=np.int64),
+            contract=f("contract", np.int64), qty=f("qty"), entry=f("entry"), basis=f("basis"),
+            mm_code=f("mm_code", np.int64), notional_mode=f("notional_mode", np.int64),
+            tier_start=np.array(tier_start, dtype=np.int64), tier_end=np.array(tier_end, dtype=np.int64),
+            p1=f("p1"), p2=f("p2"), strike=f("strike"), is_call=f("is_call", np.bool_),
+            expiry=f("expiry_years"), vol=f("vol"),
+            t_floor=np.array(self.tiers_f, dtype=float), t_mmr=np.array(self.tiers_m, dtype=float),
+            t_cum=np.array(self.tiers_c, dtype=float),
+            leg_axis=np.array([l[1] for l in legs], dtype=np.int64),
+            leg_amount=np.array([l[2] for l in legs], dtype=float), rate=self.market.rate)
+        return arrays, where
+
+
+def _option_vol(pos, market: Market, axis: int, years: float) -> float:
+    F = market.prices[axis]
+    if pos.mark is not None:
+        iv = implied_vol(pos.mark * F, F, pos.strike, years, market.rate, pos.type == "call", q=market.rate)
+        if np.isfinite(iv):
+            return float(iv)
+        raise ValueError(f"mark {pos.mark} is outside the no-arbitrage bounds of this option")
+    model = market.vol_models[axis]
+    if model is None:
+        raise ValueError("no vol in the market block for this underlying and no option 'mark'")
+    return float(model.vol(pos.strike, years, F))
+
+
+def compile_portfolio(pf: PortfolioFile) -> tuple[Market, list[Plan], K.PoolArrays]:
+    """Pools and arrays for every account of a validated portfolio."""
+    market = market_from(pf)
+    b = Builder(market)
+    plans = []
+    price_of = lambda c: pf.price(c)
+    for acc in pf.accounts:
+        rules = rule_set_for(acc.venue)
+        settlement = rules.settlement_currency(acc)
+        settle_axis = market.axis(settlement) if settlement in market.names else -1
+        cross = b.new_pool(settle_axis)
+        pools, pool_axes = [cross], {cross: set()}
+        for ccy, amount, haircut in acc.collateral_items():
+            b.add_amount(cross, ccy, amount * (1 - haircut), price_of)
+            if ccy in market.names:
+                pool_axes[cross].add(market.axis(ccy))
+        rows, ppools, terms = [], [], []
+        for pos in acc.positions:
+            und = rules.underlying_of(pos)
+            axis = market.axis(und)
+            if pos.kind == "spot":
+                b.add_amount(cross, und, pos.size, price_of)
+                pool_axes[cross].add(axis)
+                rows.append(-1), ppools.append(cross), terms.append(None)
+                continue
+            years = ((pos.expiry - pf.as_of).total_seconds() / SECONDS_PER_YEAR
+                     if pos.expiry is not None else 0.0)
+            vol = _option_vol(pos, market, axis, years) if pos.kind == "option" else 0.0
+            t = rules.terms(pos, acc, years, vol)
+            if pos.mark is not None and pos.kind != "option":
+                t.basis = pos.mark / market.prices[axis]
+            isolated = pos.margin is not None or acc.mode == "isolated"
+            pool = cross
+            if isolated:
+                pool = b.new_pool(settle_axis)
+                pools.append(pool)
+                pool_axes[pool] = set()
+                b.add_amount(pool, settlement, pos.margin, price_of)
+                if settlement in market.names:
+                    pool_axes[pool].add(market.axis(settlement))
+            pool_axes[pool].add(axis)
+            rows.append(b.add_position(pool, axis, t)), ppools.append(pool), terms.append(t)
+        plans.append(Plan(acc, rules, settlement, settle_axis, pools, cross, pool_axes, rows, ppools, terms))
+    arrays, where = b.build()
+    for plan in plans:
+        plan.position_rows = [int(where[r]) if r >= 0 else -1 for r in plan.position_rows]
+    return market, plans, arrays
+
+
+def _delta(t: PositionTerms, market: Market, axis: int) -> float:
+    """Signed price exposure direction of a position: size for futures, size × delta for options."""
+    if t.contract != INVERSE_OPTION:
+        return t.qty
+    d = greeks(market.prices[axis], t.strike, t.expiry_years, market.rate, t.vol, t.is_call, q=market.rate)
+    return t.qty * float(d["delta"])
+
+
+def _hurting_side(plan: Plan, market: Market) -> list[int]:
+    """0 (down) or 1 (up) per position: the direction that hurts it. Futures on one symbol in one
+    pool share their net direction (Binance hedge mode shows one cross price per symbol)."""
+    net: dict[tuple, float] = {}
+    keys = []
+    for pos, pool, t in zip(plan.account.positions, plan.position_pools, plan.terms):
+        if t is None:
+            keys.append(None)
+            continue
+        axis = market.axis(plan.rules.underlying_of(pos))
+        key = (pool, pos.symbol or id(pos)) if t.contract != INVERSE_OPTION else (pool, id(pos))
+        net[key] = net.get(key, 0.0) + _delta(t, market, axis)
+        keys.append(key)
+    return [None if k is None else (0 if net[k] > 0 else 1) for k in keys]
+
+
+def analyze_margin(pf: PortfolioFile) -> list[AccountResult]:
+    """Margin, liquidation boundaries and per-position prices for every account."""
+    market, plans, arrays = compile_portfolio(pf)
+    args = arrays.args()
+    prices = market.prices
+    coarse, fine = K.coarse_grid(), K.fine_grid()
+    # one batched kernel call for every (pool, axis) pair, for liquidation and bankruptcy
+    pairs = [(p, ax) for plan in plans for p in plan.pools for ax in sorted(plan.pool_axes[p])]
+    pools = np.array([p for p, _ in pairs], dtype=np.int64)
+    axes = np.array([a for _, a in pairs], dtype=np.int64)
+    liq = K.nearest_boundaries_nb(pools, axes, prices, True, coarse, fine, arrays.dense, args)
+    bkr = K.nearest_boundaries_nb(pools, axes, prices, False, coarse, fine, arrays.dense, args)
+    index = {pair: k for k, pair in enumerate(pairs)}
+    return [_account_result(pf, plan, market, arrays, liq, bkr, index, fine) for plan in plans]
+
+
+def _nan_to_none(x) -> float | None:
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
+def _account_result(pf, plan: Plan, market: Market, arrays: K.PoolArrays, liq, bkr, index, fine) -> AccountResult:
+    acc, rules = plan.account, plan.rules
+    prices = market.prices
+    settle_usd = prices[plan.settle_axis] if plan.settle_axis >= 0 else STABLECOINS.get(plan.settlement, 1.0)
+    args = arrays.args()
+    equity = mm = 0.0
+    liquidatable = False
+    for p in plan.pools:
+        e, m = K.pool_state_nb(p, prices, 0.0, *args)
+        equity, mm = equity + e, mm + m
+        liquidatable |= e - m <= 0 and arrays.pos_end[p] > arrays.pos_start[p]
+    positions, im_total = [], 0.0
+    sides = _hurting_side(plan, market)
+    for pos, row, pool, t, pick in zip(acc.positions, plan.position_rows, plan.position_pools,
+                                       plan.terms, sides):
+        und = rules.underlying_of(pos)
+        axis = market.axis(und)
+        if t is None:
+            positions.append(PositionResult(pos.symbol or und, "spot", und, pos.size, 0.0, prices[axis],
+                                            0.0, 0.0, 0.0, None, None, False))
+            continue
+        s_ax = arrays.settle_axis[pool]
+        settle = prices[s_ax] if s_ax >= 0 else (1.0 if t.contract == LINEAR else prices[axis])
+        value, pmm = K.position_state_nb(row, prices, settle, 0.0, *args[6:21], *args[21:24], arrays.rate)
+        mark = prices[axis] * t.basis
+        if t.contract == INVERSE_OPTION:
+            premium = value / settle / t.qty
+            upnl_settle = t.qty * (premium - t.entry) * settle / settle_usd
+            im = _option_im(t, prices[axis], premium)
+            shown_mark = pos.mark if pos.mark is not None else premium
+        else:
+            upnl_settle = value / settle_usd
+            im = rules.initial_margin(t, pos, acc, mark)
+            shown_mark = mark
+        isolated = pool != plan.cross_pool
+        if isolated and pos.leverage is None and acc.leverage is None:
+            im = pos.margin
+        im_total += im
+        k = index[(pool, axis)]
+        positions.append(PositionResult(
+            symbol=pos.symbol or _label(pos), kind=pos.kind, underlying=und, size=pos.size,
+            entry=pos.entry, mark=float(shown_mark), unrealized_pnl=float(upnl_settle),
+            initial_margin=float(im), maintenance_margin=float(pmm / settle_usd),
+            liquidation_price=_nan_to_none(liq[pick][k]), bankruptcy_price=_nan_to_none(bkr[pick][k]),
+            isolated=isolated))
+    liquidation, boundaries, distance = {}, {}, {}
+    for axis in sorted(set().union(*plan.pool_axes.values())):
+        name = market.names[axis]
+        downs = [liq[0][index[(p, axis)]] for p in plan.pools if (p, axis) in index]
+        ups = [liq[1][index[(p, axis)]] for p in plan.pools if (p, axis) in index]
+        d = max((float(x) for x in downs if math.isfinite(x)), default=None)
+        u = min((float(x) for x in ups if math.isfinite(x)), default=None)
+        liquidation[name] = {"down": d, "up": u}
+        boundaries[name] = _all_boundaries(plan, arrays, market, axis, fine)
+        distance[name] = _distances(market, name, d, u)
+    equity_s, mm_s = equity / settle_usd, mm / settle_usd
+    return AccountResult(
+        id=acc.id, venue=rules.name, rule_version=getattr(rules, "version", None) or "current",
+        mode=acc.mode, settlement_currency=plan.settlement, equity=float(equity_s),
+        initial_margin=float(im_total), maintenance_margin=float(mm_s),
+        margin_ratio=float(mm_s / equity_s) if equity_s > 0 else None,
+        liquidatable_now=bool(liquidatable), liquidation=liquidation, boundaries=boundaries,
+        distance=distance, positions=positions)
+
+
+def _label(pos) -> str:
+    if pos.kind == "option":
+        return f"{pos.underlying}-{pos.expiry:%d%b%y}-{pos.strike:g}-{pos.type[0].upper()}".upper()
+    if pos.kind == "future":
+        return f"{pos.underlying}-{pos.expiry:%d%b%y}".upper()
+    return pos.underlying
+
+
+def _option_im(t: PositionTerms, spot: float, premium: float) -> float:
+    from liqrisk.margin.deribit import option_margin
+    im, _ = option_margin(t.is_call, t.strike, spot, premium, t.qty)
+    return float(im)
+
+
+def _all_boundaries(plan: Plan, arrays, market: Market, axis: int, fine) -> list[float]:
+    """Every liquidation boundary of every pool of the account on this axis (ascending)."""
+    out = []
+    roots = np.empty(K.MAX_ROOTS)
+    args = arrays.args()
+    for p in plan.pools:
+        if axis in plan.pool_axes[p]:
+            n = K.pool_boundaries_nb(p, axis, market.prices.copy(), True, 0.0, fine, roots, args)
+            out += [float(r) for r in roots[:n]]
+    return sorted(out)
+
+
+def _distances(market: Market, name: str, down, up) -> dict:
+    """Distance from the mark to each boundary in % of mark and in daily standard deviations
+    (log distance / (σ·sqrt(1/365)), σ the ATM vol of the market block)."""
+    mark = market.prices[market.axis(name)]
+    sigma = market.atm_vol(name)
+    out = {}
+    for key, x in (("down", down), ("up", up)):
+        out[f"{key}_pct"] = None if x is None else float(100 * (x / mark - 1))
+        out[f"{key}_daily_sd"] = (None if x is None or not sigma
+                                  else float(abs(math.log(x / mark)) / (sigma * math.sqrt(1 / 365))))
+    return out

@@ -1,0 +1,185 @@
+"""What every venue rule set provides, and the codes the margin kernel understands.
+
+A rule set turns one input position into a :class:`PositionTerms` record (how its PnL, value
+and maintenance margin depend on the price) and gives its initial margin at the current mark.
+The kernel (:mod:`liqrisk.margin.kernel`) evaluates those records along any price axis; closed
+forms published by a venue live in that venue's module and are tested against the kernel.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+
+from liqrisk.margin.tiers import TierTable
+
+# contract codes: how a position's value depends on its price P
+LINEAR, INVERSE, INVERSE_OPTION = 0, 1, 2
+# maintenance-margin codes
+MM_TIERS_AT_MARK = 0     # tiered (deduction form) on the notional at mark
+MM_ENTRY_VALUE = 1       # rate × notional at entry (Bybit classic / UTA-2024, BitMEX)
+MM_WHOLE_TIER_FEE = 2    # OKX: tier MMR on the whole notional + taker fee
+MM_DERIBIT_FUTURE = 3    # Deribit: size_coin·(a + b·size_coin)
+MM_DERIBIT_OPTION = 4    # Deribit standard option margin (short only)
+MM_NONE = 5
+# how the tier table's notional is measured
+NOTIONAL_QUOTE = 0       # |Q|·P (linear, USD)
+NOTIONAL_COIN = 1        # face/P (inverse, coin)
+NOTIONAL_FACE = 2        # face (inverse, USD face)
+
+_QUOTES = ("USDT", "USDC", "BUSD", "FDUSD", "USD")
+
+
+@dataclass
+class PositionTerms:
+    """Everything the kernel needs about one position (units in the docstring of each field)."""
+
+    contract: int
+    qty: float                 # signed: base units (linear), USD face (inverse), contracts (options)
+    entry: float               # entry price (USD) or premium (coin) for options
+    mm_code: int
+    tiers: TierTable | None = None
+    notional_mode: int = NOTIONAL_QUOTE
+    p1: float = 0.0            # code-specific parameter (fee, rate, Deribit a, option MM base)
+    p2: float = 0.0            # code-specific parameter (Deribit b)
+    strike: float = 0.0
+    is_call: bool = False
+    expiry_years: float = 0.0
+    vol: float = 0.0
+    basis: float = 1.0         # position mark / underlying mark, held fixed along the axis
+
+
+@dataclass
+class VenueParams:
+    """Parameters a user may override per venue (VENUES.md: parameters are data)."""
+
+    brackets: dict[str, TierTable] = field(default_factory=dict)
+    taker_fee: float = 0.0005
+    liquidation_fee: float = 0.005
+    default_leverage: float = 20.0
+    version: str | None = None
+
+
+class UnknownVenue(ValueError):
+    pass
+
+
+@lru_cache(maxsize=None)
+def venue_defaults() -> dict:
+    """The bundled default parameter tables (``margin/data/venue_defaults.json``)."""
+    return json.loads(resources.files("liqrisk.margin").joinpath("data/venue_defaults.json").read_text())
+
+
+def underlying_from_symbol(symbol: str) -> str:
+    """BTCUSDT, BTC-USDT-SWAP, BTCUSD_PERP, BTC-PERP, XBTUSD, BTC-25DEC26 → BTC."""
+    s = symbol.upper()
+    s = re.split(r"[-_/:]", s)[0] if re.search(r"[-_/:]", s) else s
+    for q in _QUOTES:
+        if s.endswith(q) and len(s) > len(q):
+            s = s[: -len(q)]
+            break
+    return "BTC" if s == "XBT" else s
+
+
+class RuleSet:
+    """Base rule set. Subclasses (one module per venue) set the class attributes and override the
+    few methods that differ. Docstrings name the published rule version they follow."""
+
+    name: str = ""
+    contract: int = LINEAR
+    supports_portfolio = False
+    settles_in_coin = False
+    default_taker_fee = 0.0005
+    default_liquidation_fee = 0.005
+    default_leverage = 20.0
+
+    def __init__(self, params: VenueParams | None = None):
+        self.params = params or VenueParams(taker_fee=self.default_taker_fee,
+                                            liquidation_fee=self.default_liquidation_fee,
+                                            default_leverage=self.default_leverage)
+
+    # ---- identification -------------------------------------------------------------------
+    def underlying_of(self, pos) -> str | None:
+        return (pos.underlying or underlying_from_symbol(pos.symbol)).upper()
+
+    def contract_of(self, pos) -> int:
+        if pos.kind == "option":
+            return INVERSE_OPTION
+        if pos.contract is not None:
+            return INVERSE if pos.contract == "inverse" else LINEAR
+        return self.contract
+
+    def settlement_currency(self, account) -> str:
+        """USDT for linear venues; the coin of the positions for coin-margined ones."""
+        if not self.settles_in_coin:
+            return "USDT"
+        unds = {self.underlying_of(p) for p in account.positions if p.kind != "spot"}
+        if len(unds) == 1:
+            return unds.pop()
+        coins = [c for c, _, _ in account.collateral_items() if c not in _QUOTES]
+        return coins[0] if coins else "BTC"
+
+    def position_problems(self, pos, account) -> list[tuple[str, str]]:
+        """(message, field) pairs for positions this venue cannot hold."""
+        out = []
+        if pos.kind == "option":
+            out.append((f"options are not supported on '{self.name}' (use deribit)", "kind"))
+        if pos.kind in ("perp", "future") and pos.mmr is None:
+            try:
+                self.tier_table(pos)
+            except KeyError as e:
+                out.append((str(e.args[0]), "symbol"))
+        return out
+
+    # ---- parameters -------------------------------------------------------------------------
+    def table_key(self, pos) -> str:
+        return self.underlying_of(pos)
+
+    def tier_table(self, pos) -> TierTable:
+        """The tiers for this position: a per-position override, the user's venue brackets, or
+        the bundled defaults."""
+        if pos.mmr is not None:
+            return TierTable.flat(pos.mmr, pos.cum or 0.0)
+        keys = [k for k in (pos.symbol.upper() if pos.symbol else None, self.table_key(pos)) if k]
+        for k in keys:
+            if k in self.params.brackets:
+                return self.params.brackets[k]
+        return self.default_table(pos, keys)
+
+    def default_table(self, pos, keys) -> TierTable:
+        table = venue_defaults().get(self.defaults_key, {})
+        for k in keys + ["*"]:
+            if k in table:
+                return self.rows_to_table(table[k])
+        raise KeyError(f"no maintenance-margin tiers for '{keys[0]}' on {self.name}; give "
+                       f"venue.brackets or a per-position 'mmr'")
+
+    defaults_key = ""
+
+    @staticmethod
+    def rows_to_table(rows, deduction=True) -> TierTable:
+        return TierTable.from_rows([{"notional_floor": r[0], "notional_cap": r[1],
+                                     "maint_margin_ratio": r[2], "max_leverage": r[3]} for r in rows],
+                                   deduction=deduction)
+
+    def leverage(self, pos, account) -> float:
+        return pos.leverage or account.leverage or self.params.default_leverage
+
+    # ---- per-position terms -------------------------------------------------------------------
+    def terms(self, pos, account, as_of_years_to_expiry: float, vol: float) -> PositionTerms:
+        """Default: tiered MM at mark, linear or inverse as the venue trades."""
+        contract = self.contract_of(pos)
+        return PositionTerms(contract=contract, qty=pos.size, entry=pos.entry,
+                             mm_code=MM_TIERS_AT_MARK, tiers=self.tier_table(pos),
+                             notional_mode=NOTIONAL_QUOTE if contract == LINEAR else NOTIONAL_COIN)
+
+    def initial_margin(self, t: PositionTerms, pos, account, price: float) -> float:
+        """Initial margin at the current mark in the settlement currency: notional / leverage."""
+        lev = self.leverage(pos, account)
+        if t.contract == LINEAR:
+            return abs(t.qty) * price / lev
+        return abs(t.qty) / price / lev

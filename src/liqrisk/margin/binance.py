@@ -1,0 +1,128 @@
+"""Binance USDⓈ-M (linear) and COIN-M (inverse) futures.
+
+Rule version: Binance Futures "How to Calculate Liquidation Price" (USDⓈ-M and COIN-M FAQ,
+as published up to 2026-11), one-way and hedge mode, cross and isolated. Maintenance margin is
+tiered (deduction form) and evaluated at the mark price; brackets from
+``GET /fapi/v1/leverageBracket`` (USDⓈ-M snapshot 2026-09 bundled) and ``/dapi/v1/leverageBracket``.
+"""
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+
+from liqrisk.margin.base import INVERSE, LINEAR, RuleSet
+from liqrisk.margin.tiers import TierTable
+
+
+@lru_cache(maxsize=None)
+def usdm_brackets() -> dict[str, TierTable]:
+    """The bundled USDⓈ-M brackets (binance_usdm_brackets_2026-09.json)."""
+    raw = json.loads(resources.files("liqrisk.margin").joinpath(
+        "data/binance_usdm_brackets_2026-09.json").read_text())
+    return {s: TierTable.from_rows(rows) for s, rows in raw["symbols"].items()}
+
+
+class BinanceUSDM(RuleSet):
+    """Binance USDⓈ-M: linear, USDT-margined; default leverage 20×, clearance fee 0.5%."""
+
+    name = "binance-usdm"
+    contract = LINEAR
+
+    def table_key(self, pos) -> str:
+        return pos.symbol.upper() if pos.symbol else self.underlying_of(pos) + "USDT"
+
+    def default_table(self, pos, keys) -> TierTable:
+        brackets = usdm_brackets()
+        for k in keys + [self.underlying_of(pos) + "USDT"]:
+            if k in brackets:
+                return brackets[k]
+        raise KeyError(f"no Binance brackets bundled for '{keys[0]}' (bundled: "
+                       f"{', '.join(sorted(brackets))}); give venue.brackets or a per-position 'mmr'")
+
+
+class BinanceCOINM(RuleSet):
+    """Binance COIN-M: inverse, coin-margined; sizes in USD face (contracts × 100 USD for BTCUSD,
+    × 10 for alts); brackets on the coin notional face/mark."""
+
+    name = "binance-coinm"
+    contract = INVERSE
+    settles_in_coin = True
+    defaults_key = "binance-coinm"
+
+    def table_key(self, pos) -> str:
+        return self.underlying_of(pos) + "USD"
+
+
+def _select_tier_fixed_point(lp_of, tables_and_sizes, start_notionals, max_iter=50):
+    """Iterate LP → tier at the LP notional → LP until the tiers stop changing (VENUES.md §0:
+    the tier must be selected at the liquidation notional)."""
+    notionals = list(start_notionals)
+    seen = set()
+    lp = np.nan
+    for _ in range(max_iter):
+        rates = [t.rate_and_cum(n) for t, n in zip((ts for ts, _ in tables_and_sizes), notionals)]
+        key = tuple(float(m) for m, _ in rates)
+        lp = lp_of([float(m) for m, _ in rates], [float(c) for _, c in rates])
+        if not np.isfinite(lp) or lp <= 0:
+            return None
+        new = [size_fn(lp) for _, size_fn in tables_and_sizes]
+        new_key = tuple(float(t.rate_and_cum(n)[0]) for (t, _), n in zip(tables_and_sizes, new))
+        if new_key == key or key in seen:
+            return lp
+        seen.add(key)
+        notionals = new
+    return lp
+
+
+def usdm_liquidation_price(wallet: float, tmm_other: float, upnl_other: float,
+                           both: tuple[float, float] = (0.0, 0.0), long: tuple[float, float] = (0.0, 0.0),
+                           short: tuple[float, float] = (0.0, 0.0), table: TierTable | None = None,
+                           mark: float | None = None) -> float | None:
+    """Binance USDⓈ-M liquidation price (published formula, one-way and hedge mode).
+
+    ``both = (signed size, entry)`` for one-way mode; ``long``/``short = (|size|, entry)`` for
+    hedge mode. ``wallet`` = WB (cross wallet, or the isolated wallet with tmm/upnl = 0). Tiers
+    are selected at the liquidation notional. Returns None where the formula gives ≤ 0.
+    """
+    pos_b, ep_b = both
+    side = 1.0 if pos_b >= 0 else -1.0
+    q_b, q_l, q_s = abs(pos_b), abs(long[0]), abs(short[0])
+
+    def lp_of(mmrs, cums):
+        m_b, m_l, m_s = mmrs
+        c_b, c_l, c_s = cums
+        num = wallet - tmm_other + upnl_other + c_b + c_l + c_s - side * q_b * ep_b - q_l * long[1] + q_s * short[1]
+        den = q_b * m_b + q_l * m_l + q_s * m_s - side * q_b - q_l + q_s
+        return num / den if den != 0 else np.nan
+
+    m = mark or ep_b or long[1] or short[1]
+    parts = [(table, lambda lp, q=q: q * lp) for q in (q_b, q_l, q_s)]
+    return _select_tier_fixed_point(lp_of, parts, [q_b * m, q_l * m, q_s * m])
+
+
+def coinm_liquidation_price(wallet: float, tmm_other: float, upnl_other: float, contract_size: float,
+                            both: tuple[float, float] = (0.0, 0.0), long: tuple[float, float] = (0.0, 0.0),
+                            short: tuple[float, float] = (0.0, 0.0), table: TierTable | None = None,
+                            mark: float | None = None) -> float | None:
+    """Binance COIN-M liquidation price (published formula). Positions in contracts, amounts in
+    coin, tiers on the coin notional contracts·CS/LP, selected at the liquidation price."""
+    pos_b, ep_b = both
+    side = 1.0 if pos_b >= 0 else -1.0
+    q_b, q_l, q_s = abs(pos_b), abs(long[0]), abs(short[0])
+    cs = contract_size
+
+    def lp_of(mmrs, cums):
+        m_b, m_l, m_s = mmrs
+        c_b, c_l, c_s = cums
+        num = q_b * m_b + q_l * m_l + q_s * m_s + side * q_b + q_l - q_s
+        den = ((wallet - tmm_other + upnl_other + c_b + c_l + c_s) / cs
+               + (side * q_b / ep_b if q_b else 0.0) + (q_l / long[1] if q_l else 0.0)
+               - (q_s / short[1] if q_s else 0.0))
+        return num / den if den != 0 else np.nan
+
+    m = mark or ep_b or long[1] or short[1]
+    parts = [(table, lambda lp, q=q: q * cs / lp) for q in (q_b, q_l, q_s)]
+    return _select_tier_fixed_point(lp_of, parts, [q_b * cs / m, q_l * cs / m, q_s * cs / m])

@@ -1,0 +1,76 @@
+"""Deribit standard margin: inverse (coin-settled) futures and options.
+
+Rule version: Deribit "Standard margin" as in force since 2022-01-11 (futures) and the options
+standard-margin rules published up to 2026-11 (VENUES.md §4). Futures 10 USD/contract (sizes in
+USD face), options 1 coin/contract, everything margined in the coin. Liquidation as soon as the
+maintenance margin exceeds equity (balance + futures PnL + options value).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from liqrisk.margin.base import (INVERSE, INVERSE_OPTION, MM_DERIBIT_FUTURE, MM_DERIBIT_OPTION,
+                                 PositionTerms, RuleSet)
+
+# futures: IM = size·(IM_BASE + slope·size), MM = size·(MM_BASE + slope·size), size in coin
+FUTURE_SLOPE = {"BTC": 0.00005, "ETH": 0.000004}
+FUTURE_IM_BASE, FUTURE_MM_BASE = 0.02, 0.01
+OPTION_MM_BASE = 0.075
+OPTION_IM_BASE, OPTION_IM_FLOOR = 0.15, 0.10
+LIQUIDATION_FEE = {"BTC": 0.0075, "ETH": 0.009}
+
+
+def option_margin(is_call, strike, spot, mark_coin, contracts):
+    """(IM, MM) in coin of Deribit option positions (vectorised). Long options carry none.
+    Short call IM ``max(0.15 − OTM/S, 0.10) + mark``, MM ``0.075 + mark``; short put IM
+    ``max(max(0.15 − OTM/S, 0.10) + mark, MM)``, MM ``max(0.075, 0.075·mark) + mark``."""
+    is_call, strike, spot, mark_coin, contracts = np.broadcast_arrays(
+        *(np.asarray(x, dtype=float) for x in (is_call, strike, spot, mark_coin, contracts)))
+    otm = np.where(is_call > 0, np.maximum(0.0, strike - spot), np.maximum(0.0, spot - strike))
+    base = np.maximum(OPTION_IM_BASE - otm / spot, OPTION_IM_FLOOR) + mark_coin
+    mm = np.where(is_call > 0, OPTION_MM_BASE + mark_coin,
+                  np.maximum(OPTION_MM_BASE, OPTION_MM_BASE * mark_coin) + mark_coin)
+    im = np.where(is_call > 0, base, np.maximum(base, mm))
+    short = np.where(contracts < 0, -contracts, 0.0)
+    return im * short, mm * short
+
+
+def future_margin(face, price, underlying="BTC"):
+    """(IM, MM) in coin of Deribit futures: size_coin·(2% + b·size_coin), size_coin·(1% + b·size_coin)."""
+    size = np.abs(np.asarray(face, dtype=float)) / price
+    b = FUTURE_SLOPE.get(underlying, FUTURE_SLOPE["BTC"])
+    return size * (FUTURE_IM_BASE + b * size), size * (FUTURE_MM_BASE + b * size)
+
+
+class Deribit(RuleSet):
+    name = "deribit"
+    contract = INVERSE
+    settles_in_coin = True
+    default_liquidation_fee = 0.0075
+    default_taker_fee = 0.0005
+
+    def position_problems(self, pos, account):
+        if pos.kind == "spot":
+            return [("spot positions are not held on deribit (put coins in 'collateral')", "kind")]
+        if pos.contract == "linear":
+            return [("linear (USDC) contracts on deribit are not supported yet", "contract")]
+        return []
+
+    def terms(self, pos, account, years, vol) -> PositionTerms:
+        und = self.underlying_of(pos)
+        if pos.kind == "option":
+            return PositionTerms(contract=INVERSE_OPTION, qty=pos.size, entry=pos.entry,
+                                 mm_code=MM_DERIBIT_OPTION, p1=OPTION_MM_BASE, strike=pos.strike,
+                                 is_call=pos.type == "call", expiry_years=years, vol=vol)
+        if pos.mmr is not None:
+            return PositionTerms(contract=INVERSE, qty=pos.size, entry=pos.entry,
+                                 mm_code=MM_DERIBIT_FUTURE, p1=pos.mmr, p2=0.0)
+        return PositionTerms(contract=INVERSE, qty=pos.size, entry=pos.entry,
+                             mm_code=MM_DERIBIT_FUTURE, p1=FUTURE_MM_BASE,
+                             p2=FUTURE_SLOPE.get(und, FUTURE_SLOPE["BTC"]))
+
+    def initial_margin(self, t, pos, account, price):
+        if t.contract == INVERSE_OPTION:
+            return None  # computed with the option mark by the account valuation
+        im, _ = future_margin(t.qty, price, self.underlying_of(pos))
+        return float(im)

@@ -1,0 +1,36 @@
+"""Hyperliquid USDC perpetuals (linear), cross and isolated.
+
+Rule version: Hyperliquid docs "Liquidations" / "Margin tiers" as published up to 2026-11:
+``MMR = 1/(2·max_leverage)`` of the tier (deduction form across tiers); liquidation when
+account value < maintenance margin; published price
+``LP = price − side·margin_available/size/(1 − l·side)`` with ``l = MMR``.
+Liquidations go to the book; positions > 100k USD are first liquidated 20% (30 s cooldown).
+"""
+from __future__ import annotations
+
+from liqrisk.margin.base import LINEAR, RuleSet
+from liqrisk.margin.tiers import TierTable
+
+
+class Hyperliquid(RuleSet):
+    name = "hyperliquid"
+    contract = LINEAR
+    defaults_key = "hyperliquid"
+    default_taker_fee = 0.00045
+    default_liquidation_fee = 0.0
+    default_leverage = 20.0
+
+    def settlement_currency(self, account) -> str:
+        return "USDC"
+
+    @staticmethod
+    def rows_to_table(rows, deduction=True) -> TierTable:
+        return RuleSet.rows_to_table([(r[0], r[1], 1.0 / (2.0 * r[2]), r[2]) for r in rows])
+
+
+def liquidation_price(price: float, size: float, margin_available: float, mmr: float) -> float | None:
+    """The published Hyperliquid formula; ``size`` signed, ``margin_available`` = account value
+    (cross) or isolated margin (isolated) minus the maintenance margin at ``price``."""
+    side = 1.0 if size > 0 else -1.0
+    lp = price - side * margin_available / abs(size) / (1 - mmr * side)
+    return lp if lp > 0 else None

@@ -1,0 +1,255 @@
+"""The margin kernel: equity and maintenance margin of margin pools at any prices, and the
+liquidation boundaries along each underlying's price axis.
+
+A *pool* is what one liquidation trigger watches: the cross part of an account (wallet +
+collateral + every cross position) or one isolated position with its margin. Positions and
+collateral legs are struct-of-arrays (:class:`PoolArrays`) sorted by pool. Everything is
+evaluated in USD; a coin-settled pool's amounts are converted at its settlement coin's price,
+which does not move a root (equity − MM changes sign at the same price in any positive unit).
+
+Boundary search (:func:`pool_boundaries_nb`): scan outward from the mark on a geometric grid,
+bracket every sign change of ``equity − MM`` and refine it with the Illinois (regula falsi)
+method to 1e-12 relative. For pools of linear and inverse futures only, ``equity − MM`` is
+concave in the price (MM is convex: tiers in deduction form, perspective of a convex function for
+inverse contracts, Deribit's quadratic MM), so a coarse grid cannot miss a root; pools with
+options or whole-tier (OKX) margin, which are not concave, are scanned on a fine grid.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numba as nb
+import numpy as np
+
+from liqrisk.margin.base import (INVERSE, INVERSE_OPTION, LINEAR, MM_DERIBIT_FUTURE,
+                                 MM_DERIBIT_OPTION, MM_ENTRY_VALUE, MM_NONE, MM_TIERS_AT_MARK,
+                                 MM_WHOLE_TIER_FEE, NOTIONAL_COIN, NOTIONAL_FACE, NOTIONAL_QUOTE)
+from liqrisk.pricing.kernels import black76_price_nb
+
+MAX_ROOTS = 8
+
+
+@dataclass
+class PoolArrays:
+    """Struct-of-arrays for pools, their positions and collateral legs (see module docstring)."""
+
+    # per pool
+    pos_start: np.ndarray
+    pos_end: np.ndarray
+    leg_start: np.ndarray
+    leg_end: np.ndarray
+    const_usd: np.ndarray       # stable collateral (USD, after haircut)
+    settle_axis: np.ndarray     # −1: USD-settled; else the axis of the settlement coin
+    dense: np.ndarray           # 1: scan finely (options / whole-tier margin)
+    # per position
+    axis: np.ndarray
+    contract: np.ndarray
+    qty: np.ndarray
+    entry: np.ndarray
+    basis: np.ndarray
+    mm_code: np.ndarray
+    notional_mode: np.ndarray
+    tier_start: np.ndarray
+    tier_end: np.ndarray
+    p1: np.ndarray
+    p2: np.ndarray
+    strike: np.ndarray
+    is_call: np.ndarray
+    expiry: np.ndarray
+    vol: np.ndarray
+    # tiers (flattened)
+    t_floor: np.ndarray
+    t_mmr: np.ndarray
+    t_cum: np.ndarray
+    # collateral legs priced by an axis
+    leg_axis: np.ndarray
+    leg_amount: np.ndarray
+    rate: float = 0.0
+
+    def args(self):
+        """The arrays in kernel argument order."""
+        return (self.pos_start, self.pos_end, self.leg_start, self.leg_end, self.const_usd,
+                self.settle_axis, self.axis, self.contract, self.qty, self.entry, self.basis,
+                self.mm_code, self.notional_mode, self.tier_start, self.tier_end, self.p1, self.p2,
+                self.strike, self.is_call, self.expiry, self.vol, self.t_floor, self.t_mmr,
+                self.t_cum, self.leg_axis, self.leg_amount, self.rate)
+
+
+_jit = nb.njit(cache=True, nogil=True)
+
+
+@_jit
+def _tier(n, lo, hi, t_floor):
+    k = lo
+    for j in range(lo, hi):
+        if n >= t_floor[j]:
+            k = j
+    return k
+
+
+@_jit
+def position_state_nb(i, prices, settle, t_elapsed, axis, contract, qty, entry, basis, mm_code,
+                      notional_mode, tier_start, tier_end, p1, p2, strike, is_call, expiry, vol,
+                      t_floor, t_mmr, t_cum, rate):
+    """(value, maintenance margin) in USD of position ``i``: value = uPnL for futures (from
+    entry), mark value for options; ``settle`` = USD price of the pool's settlement unit."""
+    P = prices[axis[i]] * basis[i]
+    q = qty[i]
+    aq = abs(q)
+    c = contract[i]
+    opt = 0.0
+    if c == INVERSE_OPTION:
+        opt = black76_price_nb(P, strike[i], expiry[i] - t_elapsed, rate, vol[i], is_call[i]) / P
+        value = q * opt * settle
+    elif c == LINEAR:
+        value = q * (P - entry[i])
+    else:
+        value = q * (1.0 / entry[i] - 1.0 / P) * settle
+    code = mm_code[i]
+    mm = 0.0
+    if code == MM_TIERS_AT_MARK or code == MM_WHOLE_TIER_FEE:
+        mode = notional_mode[i]
+        if mode == NOTIONAL_QUOTE:
+            n = aq * P
+        elif mode == NOTIONAL_COIN:
+            n = aq / P
+        else:
+            n = aq
+        k = _tier(n, tier_start[i], tier_end[i], t_floor)
+        if code == MM_TIERS_AT_MARK:
+            mm = n * t_mmr[k] - t_cum[k]
+        else:
+            mm = n * (t_mmr[k] + p1[i])
+        if mode == NOTIONAL_COIN:
+            mm *= settle
+        elif mode == NOTIONAL_FACE:
+            mm *= settle / P
+    elif code == MM_ENTRY_VALUE:
+        mm = p1[i] * aq * entry[i] if c == LINEAR else p1[i] * aq / entry[i] * settle
+    elif code == MM_DERIBIT_FUTURE:
+        size = aq / P
+        mm = size * (p1[i] + p2[i] * size) * settle
+    elif code == MM_DERIBIT_OPTION and q < 0:
+        m = p1[i] + opt if is_call[i] else max(p1[i], p1[i] * opt) + opt
+        mm = aq * m * settle
+    return value, mm
+
+
+@_jit
+def pool_state_nb(p, prices, t_elapsed, pos_start, pos_end, leg_start, leg_end, const_usd,
+                  settle_axis, axis, contract, qty, entry, basis, mm_code, notional_mode,
+                  tier_start, tier_end, p1, p2, strike, is_call, expiry, vol, t_floor, t_mmr,
+                  t_cum, leg_axis, leg_amount, rate):
+    """(equity, maintenance margin) of pool ``p`` in USD at ``prices`` (one per axis),
+    ``t_elapsed`` years after the snapshot (options are repriced with less time)."""
+    eq = const_usd[p]
+    for j in range(leg_start[p], leg_end[p]):
+        eq += leg_amount[j] * prices[leg_axis[j]]
+    mm = 0.0
+    s_ax = settle_axis[p]
+    for i in range(pos_start[p], pos_end[p]):
+        settle = prices[s_ax] if s_ax >= 0 else (1.0 if contract[i] == LINEAR else prices[axis[i]])
+        v, m = position_state_nb(i, prices, settle, t_elapsed, axis, contract, qty, entry, basis,
+                                 mm_code, notional_mode, tier_start, tier_end, p1, p2, strike,
+                                 is_call, expiry, vol, t_floor, t_mmr, t_cum, rate)
+        eq += v
+        mm += m
+    return eq, mm
+
+
+@_jit
+def _gap(p, x, ax, prices, with_mm, t_elapsed, arrs):
+    saved = prices[ax]
+    prices[ax] = x
+    eq, mm = pool_state_nb(p, prices, t_elapsed, *arrs)
+    prices[ax] = saved
+    return eq - mm if with_mm else eq
+
+
+@_jit
+def _refine(p, lo, hi, flo, fhi, ax, prices, with_mm, t_elapsed, arrs):
+    """Illinois regula falsi on a bracket [lo, hi] with f(lo)·f(hi) < 0."""
+    side = 0
+    for _ in range(200):
+        x = (lo * fhi - hi * flo) / (fhi - flo)
+        if not (lo < x < hi):
+            x = 0.5 * (lo + hi)
+        fx = _gap(p, x, ax, prices, with_mm, t_elapsed, arrs)
+        if fx == 0.0:
+            return x
+        if (fx > 0) == (fhi > 0):
+            hi, fhi = x, fx
+            if side == 1:
+                flo *= 0.5
+            side = 1
+        else:
+            lo, flo = x, fx
+            if side == -1:
+                fhi *= 0.5
+            side = -1
+        if hi - lo <= 1e-12 * hi:
+            break
+    return lo if abs(flo) < abs(fhi) else hi
+
+
+@_jit
+def pool_boundaries_nb(p, ax, prices, with_mm, t_elapsed, grid, roots, arrs):
+    """Every root of (equity − MM) — or of equity when ``with_mm`` is False (bankruptcy) — along
+    axis ``ax`` of pool ``p`` with the other prices fixed, on the log-offsets ``grid`` (ascending,
+    > 0) applied on both sides of the mark. Fills ``roots`` (ascending), returns their count."""
+    mark = prices[ax]
+    n = 0
+    for direction in (-1.0, 1.0):
+        x_prev = mark
+        f_prev = _gap(p, mark, ax, prices, with_mm, t_elapsed, arrs)
+        for g in grid:
+            x = mark * math.exp(direction * g)
+            f = _gap(p, x, ax, prices, with_mm, t_elapsed, arrs)
+            if (f > 0) != (f_prev > 0) and n < MAX_ROOTS:
+                if x < x_prev:
+                    r = _refine(p, x, x_prev, f, f_prev, ax, prices, with_mm, t_elapsed, arrs)
+                else:
+                    r = _refine(p, x_prev, x, f_prev, f, ax, prices, with_mm, t_elapsed, arrs)
+                roots[n] = r
+                n += 1
+            x_prev, f_prev = x, f
+    roots[:n] = np.sort(roots[:n])
+    return n
+
+
+@nb.njit(cache=True, nogil=True, parallel=True)
+def nearest_boundaries_nb(pools, axes, prices, with_mm, coarse, fine, dense, arrs):
+    """For many (pool, axis) pairs: the nearest boundary below and above the mark (NaN: none)
+    and whether the pool is already liquidatable. Parallel over pairs."""
+    m = pools.shape[0]
+    down = np.full(m, np.nan)
+    up = np.full(m, np.nan)
+    now = np.zeros(m, dtype=np.bool_)
+    for k in nb.prange(m):
+        px = prices.copy()
+        ax = axes[k]
+        p = pools[k]
+        roots = np.empty(MAX_ROOTS)
+        grid = fine if dense[p] else coarse
+        n = pool_boundaries_nb(p, ax, px, with_mm, 0.0, grid, roots, arrs)
+        mark = px[ax]
+        now[k] = _gap(p, mark, ax, px, with_mm, 0.0, arrs) <= 0.0
+        for j in range(n):
+            if roots[j] < mark:
+                down[k] = roots[j]
+            elif math.isnan(up[k]):
+                up[k] = roots[j]
+    return down, up, now
+
+
+def coarse_grid() -> np.ndarray:
+    """Log-offsets with growing steps from 0.1% to ln(1e4) (~110 points): enough for concave pools."""
+    g = np.cumsum(0.001 * 1.1 ** np.arange(200))
+    return g[g < math.log(1e4)]
+
+
+def fine_grid() -> np.ndarray:
+    """Log-offsets with 0.25% steps near the mark growing to ln(1e4) (~900 points)."""
+    g = np.cumsum(0.0025 * 1.004 ** np.arange(3000))
+    return g[g < math.log(1e4)]
