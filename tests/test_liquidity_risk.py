@@ -1,0 +1,98 @@
+"""LVaR, liquidation loss, exit-cost curve, exit_summary and the exit-cost CLI."""
+import json
+import math
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from liqrisk.cli import app
+from liqrisk.liquidity.book import OrderBook
+from liqrisk.liquidity.exit import exit_cost_curve, exit_summary, liquidation_loss
+from liqrisk.liquidity.impact import SquareRootImpact
+from liqrisk.liquidity.lvar import bangia_lvar, endogenous_lvar
+from liqrisk.liquidity.synthetic import synthetic_book
+
+BOOK = OrderBook([[100, 1], [99, 2], [98, 3]], [[101, 1], [102, 2], [104, 4]], name="hand")
+
+
+def test_bangia_worked_example():
+    """P = $1m, sigma_r = 2%, z = 2.33, mean spread 10 bp, sd 5 bp, a = 3:
+    VaR = 1e6 (1 - e^-0.0466) = 45,530.9..., COL = 0.5e6 (0.001 + 0.0015) = 1,250."""
+    r = bangia_lvar(1e6, 0.02, 0.001, 0.0005, z=2.33, a=3.0)
+    assert float(r.market_var) == pytest.approx(1e6 * (1 - math.exp(-0.0466)), rel=1e-14)
+    assert round(float(r.market_var), 1) == 45530.9
+    assert float(r.liquidity_cost) == pytest.approx(1250.0, rel=1e-14)
+    assert float(r.lvar) == pytest.approx(46780.9, abs=0.1)
+    assert r.to_dict()["method"] == "bangia"
+
+
+def test_endogenous_lvar_adds_the_book_walk_of_the_own_size():
+    r = endogenous_lvar(2.5, 100.5, 0.02, BOOK)
+    assert float(r.liquidity_cost) == pytest.approx(2.5 * 1.1, rel=1e-12)  # avg 99.4 vs mid 100.5
+
+
+def test_forced_long_fill_crosses_bankruptcy_and_shortfall_hits_the_fund():
+    """Long 2.5 liquidated at 100.5 (the book's mid): avg 99.4, bankruptcy 99.8 ->
+    shortfall 2.5 * 0.4 = 1.0; fee 1% of 2.5 * 99.4; impact 2.5 * 1.1."""
+    r = liquidation_loss([2.5, 10.0], 100.5, 99.8, 0.01, BOOK)
+    assert r.avg_fill_price[0] == pytest.approx(99.4, rel=1e-14)
+    assert r.fee[0] == pytest.approx(2.485) and r.impact_cost[0] == pytest.approx(2.75)
+    assert bool(r.crosses_bankruptcy[0]) and r.shortfall[0] == pytest.approx(1.0)
+    assert r.unfilled[1] == pytest.approx(4.0) and r.currency == "quote" and r.book_source == "snapshot"
+
+
+def test_inverse_short_loss_in_coin():
+    """Short $1,000 face at liquidation price 100 (10 coins), square-root slippage 0.3%:
+    avg 100.3 > bankruptcy 100.2 -> shortfall 1000 (1/100.2 - 1/100.3) coin."""
+    imp = SquareRootImpact(sigma=0.03 * math.sqrt(365), daily_volume=1000.0)
+    r = liquidation_loss(-1000.0, 100.0, 100.2, 0.005, imp, inverse=True)
+    assert float(r.avg_fill_price) == pytest.approx(100.3, rel=1e-12)
+    assert float(r.impact_cost) == pytest.approx(1000 * (1 / 100 - 1 / 100.3), rel=1e-12)
+    assert float(r.fee) == pytest.approx(0.005 * 1000 / 100.3, rel=1e-12)
+    assert float(r.shortfall) == pytest.approx(1000 * (1 / 100.2 - 1 / 100.3), rel=1e-12)
+    assert bool(r.crosses_bankruptcy) and r.currency == "coin"
+
+
+def test_liquidation_loss_is_vectorised_and_stress_only_adds_loss():
+    b = synthetic_book(91250, 0.55)
+    sizes = np.linspace(-500, 500, 11)
+    calm = liquidation_loss(sizes, 80000, 79000, 0.005, b, 1.0)
+    hard = liquidation_loss(sizes, 80000, 79000, 0.005, b, 3.0)
+    assert calm.total_loss.shape == (11,) and (hard.impact_cost >= calm.impact_cost).all()
+
+
+def test_exit_curve_starts_at_the_book_walk_and_falls_with_time():
+    b = synthetic_book(91250, 0.55)
+    c = exit_cost_curve([-300.0, 20.0], 91250, 0.55, b, 150_000)
+    now = b.cost([300.0, -20.0], 91250)
+    np.testing.assert_allclose(c.expected_cost[:, 0], now)
+    assert (np.diff(c.expected_cost, axis=1) <= 1e-9).all() and (c.dcost_dhours <= 1e-9).all()
+    stressed = exit_cost_curve([-300.0, 20.0], 91250, 0.55, b, 150_000, stress=2.0)
+    assert (stressed.expected_cost > c.expected_cost).all()
+    assert c.book_source == "synthetic"
+
+
+def test_exit_summary_fields_for_the_analyze_command():
+    s = exit_summary([("BTCUSDT", -12.5, 91250.0)], None, 0.55, 1.0, 0.1, 1.0)
+    assert s.book == "synthetic" and set(s.curve) >= {0.0, 1.0}
+    assert s.close_now_cost == pytest.approx(s.curve[0.0])
+    assert s.time_to_exit_hours == pytest.approx(24 * 12.5 / (0.1 * 150_000))
+    assert json.loads(json.dumps(s.to_dict()))["positions"][0]["book_source"] == "synthetic"
+
+
+def test_cli_exit_cost_json_with_the_example_book():
+    out = CliRunner().invoke(app, ["exit-cost", "--position", "BTC:-12.5:91250",
+                                   "--book", "examples/books/btc_book.json", "--json"])
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.output)
+    assert doc["book"] == "snapshot" and doc["positions"][0]["levels"] >= 1
+
+
+@pytest.mark.parametrize("args", [["--position", "BTC:abc:1"], ["--position", "BTC:1:1", "--book", "missing.json"],
+                                  ["--position", "BTC:1:91250", "--horizon", "soon"],
+                                  ["--position", "DOGE:1:0.1"], ["--position", "BTC:1:91250", "--participation", "0"]])
+def test_cli_bad_input_exits_2_with_one_line(args):
+    out = CliRunner().invoke(app, ["exit-cost", *args])
+    assert out.exit_code == 2 and "Traceback" not in out.output
+    assert len(out.output.strip().splitlines()) == 1
