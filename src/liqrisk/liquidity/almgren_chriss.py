@@ -82,7 +82,7 @@ class ACModel:
         t = np.linspace(0.0, horizon, n_steps + 1)
         kappa = float(self.kappa(risk_aversion, horizon / n_steps))
         x = size * (1 - t / horizon) if kappa * horizon < 1e-8 else size * np.sinh(kappa * (horizon - t)) / np.sinh(kappa * horizon)
-        x[-1] = 0.0
+        x[0], x[-1] = size, 0.0
         e, v = self.schedule_cost(-np.diff(x), horizon)
         return ACSchedule(t, x, -np.diff(x), kappa, e, v)
 
