@@ -1,0 +1,1 @@
+"""Liquidity: order-book walk, synthetic books, impact models, Almgren-Chriss, LVaR, exit cost."""
