@@ -88,8 +88,10 @@ def _implied_vol_one(price, F, K, T, r, w):
     hi = 1.0
     while _normalised_otm_call(x, hi) < beta:
         hi *= 2
-    stdev = brentq(lambda s: np.log(_normalised_otm_call(x, s)) - np.log(beta),
-                   1e-3 * hi * np.finfo(float).eps ** 0.5, hi, xtol=1e-300, rtol=1e-15, maxiter=500)
+    with np.errstate(divide="ignore"):  # b underflows to 0 near the lower bracket end
+        stdev = brentq(lambda s: np.log(_normalised_otm_call(x, s)) - np.log(beta),
+                       1e-3 * hi * np.finfo(float).eps ** 0.5, hi, xtol=1e-300, rtol=1e-15,
+                       maxiter=500)
     return stdev / np.sqrt(T)
 
 
