@@ -1,0 +1,10 @@
+"""Market-wide liquidation cascades: populations, the engine, results, sweeps."""
+from liqrisk.cascade.engine import simulate
+from liqrisk.cascade.population import MarginUnits, Population, PopulationError, from_frame, load_population
+from liqrisk.cascade.result import CascadeResult, LiquidationMap
+from liqrisk.cascade.scenario import Scenario, ScenarioError, load_scenario, scenario_from_dict
+from liqrisk.cascade.synthetic import SyntheticSpec, synthetic_population
+
+__all__ = ["simulate", "MarginUnits", "Population", "PopulationError", "from_frame", "load_population",
+           "CascadeResult", "LiquidationMap", "Scenario", "ScenarioError", "load_scenario",
+           "scenario_from_dict", "SyntheticSpec", "synthetic_population"]

@@ -1,0 +1,157 @@
+"""The account check of the cascade loop: which margin units fall, and what the venue sells.
+
+A unit is liquidated when its equity ``wallet + Σ size·(mark − entry)`` is at or below its
+maintenance margin ``Σ (|size|·mark·MMR_k − cum_k)`` (tier k at the mark notional; VENUES.md §0).
+The venue's response (:mod:`liqrisk.cascade.venues`):
+
+* step-down venues reduce every position in tier ≥ ``min_tier`` to just below its tier floor
+  (one bracket lower) if that leaves ``equity − fee > MM`` at the mark; otherwise close all;
+* Hyperliquid sells 20% of positions above 100k USD once per time step (cooldown), closes all
+  when no position is that large, and closes all (backstop) when equity < 2/3·MM.
+
+Outputs: ``dq`` (signed change of each position, 0 where untouched), ``outcome`` per unit
+(1 partial, 2 full) and the list of touched units. :func:`liquidation_orders_nb` (numba) and
+:func:`liquidation_orders_np` (NumPy reference) agree (tests/test_cascade_kernels.py).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from liqrisk.cascade.venues import HYPERLIQUID_20PCT, STEP_DOWN_TIER
+
+PARTIAL, FULL = 1, 2
+#: a stepped-down position lands this fraction below its old tier's floor (inside the lower tier)
+BELOW_FLOOR = 1e-9
+
+
+@njit(cache=True, nogil=True)
+def _tier(notional, lo, hi, t_floor):
+    k = lo
+    for i in range(lo + 1, hi):
+        if notional >= t_floor[i]:
+            k = i
+        else:
+            break
+    return k
+
+
+@njit(cache=True, nogil=True)
+def liquidation_orders_nb(marks, ptr, wallet, venue, cooldown, asset, size, entry, tier,
+                          tier_ptr, t_floor, t_mmr, t_cum, v_style, v_fee, v_min_tier,
+                          v_threshold, v_fraction, v_backstop, dq, outcome, touched):
+    """Scan every unit at ``marks``; write orders into ``dq``/``outcome``/``touched`` (buffers
+    owned by the caller, ``dq`` zero on entry) and return the number of touched units."""
+    n_touched = 0
+    for u in range(len(wallet)):
+        a, b = ptr[u], ptr[u + 1]
+        eq = wallet[u]
+        mm = 0.0
+        live = False
+        for j in range(a, b):
+            s = size[j]
+            if s == 0.0:
+                continue
+            live = True
+            m = marks[asset[j]]
+            eq += s * (m - entry[j])
+            k = _tier(abs(s) * m, tier_ptr[tier[j]], tier_ptr[tier[j] + 1], t_floor)
+            mm += abs(s) * m * t_mmr[k] - t_cum[k]
+        if not live or eq > mm:
+            continue
+        v = venue[u]
+        kind = FULL
+        if v_style[v] == STEP_DOWN_TIER:
+            mm_after = 0.0
+            fee = 0.0
+            reduced = False
+            for j in range(a, b):
+                s = size[j]
+                if s == 0.0:
+                    continue
+                m = marks[asset[j]]
+                n = abs(s) * m
+                lo = tier_ptr[tier[j]]
+                k = _tier(n, lo, tier_ptr[tier[j] + 1], t_floor)
+                if k - lo >= v_min_tier[v]:
+                    target = t_floor[k] * (1.0 - BELOW_FLOOR)
+                    dq[j] = -np.sign(s) * (n - target) / m
+                    fee += v_fee[v] * (n - target)
+                    mm_after += target * t_mmr[k - 1] - t_cum[k - 1]
+                    reduced = True
+                else:
+                    mm_after += n * t_mmr[k] - t_cum[k]
+            if reduced and eq - fee > mm_after:
+                kind = PARTIAL
+        elif v_style[v] == HYPERLIQUID_20PCT and eq >= v_backstop[v] * mm:
+            if cooldown[u]:
+                continue
+            for j in range(a, b):
+                if abs(size[j]) * marks[asset[j]] > v_threshold[v]:
+                    dq[j] = -v_fraction[v] * size[j]
+                    kind = PARTIAL
+        if kind == FULL:
+            for j in range(a, b):
+                dq[j] = -size[j]
+        outcome[u] = kind
+        touched[n_touched] = u
+        n_touched += 1
+    return n_touched
+
+
+def tier_index_np(notional, tier, tier_ptr, t_floor):
+    """Global tier index (into the concatenated tier arrays) of each position's notional."""
+    k = np.empty(len(notional), np.int64)
+    for t in np.unique(tier):
+        sel = tier == t
+        lo, hi = tier_ptr[t], tier_ptr[t + 1]
+        k[sel] = lo + np.clip(np.searchsorted(t_floor[lo:hi], notional[sel], side="right") - 1, 0, hi - lo - 1)
+    return k
+
+
+def unit_state_np(marks, units, size=None, wallet=None):
+    """Equity, maintenance margin and live flag per unit, plus per-position (notional, global
+    tier, MM) — vectorised over all positions of ``units`` (a :class:`MarginUnits`)."""
+    size = units.size if size is None else size
+    wallet = units.wallet if wallet is None else wallet
+    unit = units.unit_of_position()
+    m = marks[units.asset]
+    n = np.abs(size) * m
+    k = tier_index_np(n, units.tier, units.tier_ptr, units.t_floor)
+    mm_pos = np.where(size != 0, n * units.t_mmr[k] - units.t_cum[k], 0.0)
+    nu = len(wallet)
+    eq = wallet + np.bincount(unit, size * (m - units.entry), minlength=nu)
+    mm = np.bincount(unit, mm_pos, minlength=nu)
+    live = np.bincount(unit, size != 0, minlength=nu) > 0
+    return eq, mm, live, n, k, mm_pos
+
+
+def liquidation_orders_np(marks, units, size, wallet, cooldown, rules):
+    """NumPy reference of :func:`liquidation_orders_nb`: returns (dq, outcome, touched)."""
+    eq, mm, live, n, k, mm_pos = unit_state_np(marks, units, size, wallet)
+    unit = units.unit_of_position()
+    v = units.venue
+    style = rules["style"][v]
+    flagged = live & (eq <= mm)
+    pv = v[unit]
+    step = (style[unit] == STEP_DOWN_TIER) & (size != 0)
+    can = step & (k - units.tier_ptr[units.tier] >= rules["min_tier"][pv])
+    target = units.t_floor[k] * (1.0 - BELOW_FLOOR)
+    nu = len(wallet)
+    fee = np.bincount(unit, np.where(can, rules["fee"][pv] * (n - target), 0.0), minlength=nu)
+    mm_after = np.bincount(unit, np.where(can, target * units.t_mmr[k - 1] - units.t_cum[k - 1], mm_pos),
+                           minlength=nu)
+    reduced = np.bincount(unit, can, minlength=nu) > 0
+    step_partial = (style == STEP_DOWN_TIER) & reduced & (eq - fee > mm_after)
+    big = (style[unit] == HYPERLIQUID_20PCT) & (n > rules["threshold"][pv])
+    hl_ok = (style == HYPERLIQUID_20PCT) & (eq >= rules["backstop"][v] * mm)
+    act = flagged & ~(hl_ok & cooldown)
+    hl_partial = hl_ok & (np.bincount(unit, big, minlength=nu) > 0)
+    partial = act & (step_partial | hl_partial)
+    full = act & ~partial
+    with np.errstate(invalid="ignore", divide="ignore"):
+        part_dq = np.where(can, -np.sign(size) * (n - target) / marks[units.asset],
+                           np.where(big, -rules["fraction"][pv] * size, 0.0))
+    dq = np.where(full[unit], -size, np.where(partial[unit], part_dq, 0.0))
+    outcome = np.where(full, FULL, np.where(partial, PARTIAL, 0)).astype(np.int8)
+    return dq, outcome, np.flatnonzero(act)
