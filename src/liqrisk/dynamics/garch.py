@@ -19,7 +19,7 @@ from liqrisk.dynamics.volatility import periods_per_year
 
 SCALE = 100.0
 KINDS = {"garch": 0, "gjr": 1}  # kind -> order o of the asymmetric (GJR) term
-DISTRIBUTIONS = {"normal": "normal", "t": "t"}
+DISTRIBUTIONS = ("normal", "t")
 _PARAM_NAMES = {"mu": "mu", "omega": "omega", "alpha[1]": "alpha", "gamma[1]": "gamma",
                 "beta[1]": "beta", "nu": "nu"}
 _SCALE_POWER = {"mu": 1, "omega": 2}  # mu scales like returns, omega like variances
@@ -98,7 +98,7 @@ def fit_garch(returns, kind: str = "garch", dist: str = "normal",
         raise ValueError("returns must be a 1-D array of at least 50 finite values")
 
     model = arch_model(SCALE * r, mean="Constant", vol="GARCH", p=1, o=KINDS[kind], q=1,
-                       dist=DISTRIBUTIONS[dist], rescale=False)
+                       dist=dist, rescale=False)
     result = model.fit(disp="off")
     params, std_errors = {}, {}
     for arch_name, value in result.params.items():

@@ -48,12 +48,6 @@ class OHLC:
         """Close-to-close log returns ln(C_t / C_{t-1}), length ``len(self) - 1``."""
         return np.diff(np.log(self.close))
 
-    def tail(self, n: int) -> OHLC:
-        """The last ``n`` bars (all bars if ``n >= len(self)``)."""
-        sl = slice(max(len(self) - n, 0), None)
-        return OHLC(self.timestamps[sl], self.open[sl], self.high[sl], self.low[sl],
-                    self.close[sl], self.volume[sl], self.bar_seconds, self.source)
-
     @classmethod
     def from_arrays(cls, open, high, low, close, *, bar_seconds: float, volume=None,
                     start: str = "1970-01-01T00:00:00") -> OHLC:
