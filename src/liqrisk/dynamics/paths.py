@@ -256,7 +256,7 @@ def map_chunks(fn, chunks, threads: int | None = None) -> list:
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _draw(rng, spec_code, nu, resid, chol, par, e, z, jump):
+def draw_step(rng, spec_code, nu, resid, chol, par, e, z, jump):
     """One step's shared draws: correlated innovations ``z`` and jump sizes ``jump``."""
     n = e.shape[0]
     if spec_code == _BOOTSTRAP:
@@ -283,7 +283,7 @@ def _draw(rng, spec_code, nu, resid, chol, par, e, z, jump):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _advance(par, garch, h, s, u, z, jump, sign, loglr):
+def advance_step(par, garch, h, s, u, z, jump, sign, loglr):
     """Increment of path copy ``s`` (sign ±1 for antithetic) for underlying ``u``; updates the
     GARCH state ``h[s, u]`` and the importance-sampling log likelihood ratio
     ``ln dP/dQ = −η·z − η²/2`` of the tilted normal ``z + η``."""
@@ -316,10 +316,10 @@ def _increments_kernel(rng, n_paths, n_steps, par, chol, code, nu, resid, garch,
             for u in range(n):
                 h[s, u] = par[u, _H0]
         for k in range(n_steps):
-            _draw(rng, code, nu, resid, chol, par, e, z, jump)
+            draw_step(rng, code, nu, resid, chol, par, e, z, jump)
             for s in range(min(m, n_paths - p)):
                 for u in range(n):
-                    out[p + s, k, u] = _advance(par, garch, h, s, u, z, jump, 1.0 - 2.0 * s,
+                    out[p + s, k, u] = advance_step(par, garch, h, s, u, z, jump, 1.0 - 2.0 * s,
                                                 lr)
         for s in range(min(m, n_paths - p)):
             loglr[p + s] = lr[s]
@@ -337,11 +337,17 @@ def simulate(model: PathModel, n_paths: int, n_steps: int, dt_years: float, seed
 
     def run(chunk):
         a, b, rng = chunk
-        _increments_kernel(rng, b - a, n_steps, sp.par, sp.chol, sp.innovation, sp.nu,
-                           sp.resid, sp.garch, antithetic, out[a:b], loglr[a:b])
+        simulate_chunk(sp, rng, n_steps, antithetic, out[a:b], loglr[a:b])
 
     map_chunks(run, chunk_generators(seed, n_paths), threads)
     return out, loglr
+
+
+def simulate_chunk(spec: KernelSpec, rng: np.random.Generator, n_steps: int, antithetic: bool,
+                   out: np.ndarray, loglr: np.ndarray) -> None:
+    """Fill ``out`` (n, n_steps, n_und) with increments and ``loglr`` (n,) from one stream."""
+    _increments_kernel(rng, len(out), n_steps, spec.par, spec.chol, spec.innovation, spec.nu,
+                       spec.resid, spec.garch, antithetic, out, loglr)
 
 
 def simulate_numpy(model: PathModel, n_paths: int, n_steps: int, dt_years: float, seed=None

@@ -1,0 +1,1 @@
+"""Risk layer: liquidation probabilities (closed form and Monte Carlo), calibration."""
