@@ -18,7 +18,8 @@ from liqrisk.pricing.vanilla import _flat_inputs, _shaped, black76
 def inverse_option_price(F, K, T, r, vol, is_call):
     """Coin price of an inverse option, Black-76 USD price / F (NaN for F ≤ 0)."""
     F = np.asarray(F, dtype=np.float64)
-    return np.where(F > 0.0, black76(F, K, T, r, vol, is_call) / np.where(F > 0.0, F, 1.0), np.nan)[()]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(F > 0.0, black76(F, K, T, r, vol, is_call) / F, np.nan)[()]
 
 
 def inverse_delta(F, K, T, r, vol, is_call):
