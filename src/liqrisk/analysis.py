@@ -1,0 +1,235 @@
+"""`analyze`: the main question — margin, liquidation boundaries, probability of liquidation and
+exit cost for every account of a portfolio file — as one result object that every surface
+(CLI table, JSON, HTML, API) renders without computing anything of its own.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from liqrisk.io.portfolio import InputError, PortfolioFile, load_portfolio
+from liqrisk.margin.account import AccountResult, CompiledPortfolio
+
+MODELS = ("gbm", "merton", "student", "fhs")
+# documented defaults for the non-Gaussian models (annual jump intensity, log-jump mean/sd; t dof)
+MERTON_DEFAULTS = dict(intensity=12.0, jump_mean=-0.01, jump_std=0.05)
+STUDENT_NU = 3.5
+_HORIZON = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|min|h|d|w|y)\s*$")
+_UNIT_YEARS = {"m": 1 / (365 * 24 * 60), "min": 1 / (365 * 24 * 60), "h": 1 / (365 * 24),
+               "d": 1 / 365, "w": 7 / 365, "y": 1.0}
+
+
+def parse_horizon(text: str) -> float:
+    """'1h', '4h', '1d', '7d', '2w', '30m' → years (ACT/365)."""
+    m = _HORIZON.match(text)
+    if not m or float(m.group(1)) <= 0:
+        raise InputError([f"horizon '{text}': expected a positive number and a unit (m, h, d, w, y), e.g. 1d"])
+    return float(m.group(1)) * _UNIT_YEARS[m.group(2)]
+
+
+@dataclass
+class ProbabilitySettings:
+    """How probabilities are estimated (CLI: --horizon, --paths, --seed, --model, --drift)."""
+
+    horizons: list[str]
+    paths: int = 20_000
+    seed: int = 7
+    model: str = "gbm"
+    drift: float = 0.0
+    steps_per_day: int = 48
+    vol_from: str | None = None
+
+
+@dataclass
+class ExitSettings:
+    """Exit-cost settings (CLI: --book, --exit-horizon, --participation, --stress)."""
+
+    books: dict | None = None
+    horizon_hours: float = 1.0
+    participation: float = 0.1
+    stress: float = 1.0
+
+
+@dataclass
+class PortfolioAnalysis:
+    """Everything `liqrisk analyze` reports. ``accounts`` carry their own extra blocks
+    (``probability``, ``risk``, ``exit``) in ``AccountResult.extras``."""
+
+    as_of: str
+    accounts: list[AccountResult]
+    curves: dict = field(default_factory=dict)   # account id → underlying → (grid, equity, mm)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return _clean({"as_of": self.as_of, "accounts": [a.to_dict() for a in self.accounts],
+                       "notes": self.notes})
+
+
+def _clean(x):
+    """JSON-safe: NaN/inf → None, numpy scalars → Python."""
+    if isinstance(x, dict):
+        return {str(k): _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    if isinstance(x, (np.floating, float)):
+        return float(x) if math.isfinite(x) else None
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, np.bool_):
+        return bool(x)
+    return x
+
+
+def analyze(source: str | Path | PortfolioFile, probability: ProbabilitySettings | None = None,
+            exit: ExitSettings | None = None, curves: bool = False,
+            progress: Callable[[int, int], None] | None = None) -> PortfolioAnalysis:
+    """Analyse a portfolio file (path or validated :class:`PortfolioFile`)."""
+    pf = source if isinstance(source, PortfolioFile) else load_portfolio(source)
+    cp = CompiledPortfolio(pf)
+    results = cp.margin_results()
+    out = PortfolioAnalysis(pf.as_of.isoformat().replace("+00:00", "Z"), results)
+    if probability and probability.horizons:
+        _add_probabilities(cp, results, probability, out, progress)
+    if exit is not None:
+        _add_exit(cp, results, exit, out)
+    if curves:
+        out.curves = {r.id: _curves(cp, i, r) for i, r in enumerate(results)}
+    return out
+
+
+def _curves(cp: CompiledPortfolio, i: int, r: AccountResult) -> dict:
+    """Equity and MM along each underlying, on a grid that shows the mark and every boundary."""
+    out = {}
+    for name, bounds in r.boundaries.items():
+        mark = cp.market.prices[cp.market.axis(name)]
+        pts = [mark] + list(bounds)
+        lo, hi = min(pts) * 0.7, max(pts) * 1.3
+        grid = np.linspace(lo, hi, 400)
+        eq, mm = cp.curve(i, name, grid)
+        out[name] = {"price": grid, "equity": eq, "maintenance_margin": mm, "mark": mark}
+    return out
+
+
+def _path_model(cp: CompiledPortfolio, names: list[str], s: ProbabilitySettings, notes: list[str]):
+    from liqrisk.dynamics import paths
+
+    sigma = np.array([_sigma(cp, n, s) for n in names])
+    corr = _correlation(names, notes) if len(names) > 1 else None
+    if s.model == "gbm":
+        return paths.gbm(sigma, corr=corr)
+    if s.model == "student":
+        return paths.student_t(sigma, STUDENT_NU, corr=corr)
+    if len(names) > 1:
+        raise InputError([f"--model {s.model}: single-underlying accounts only (use gbm or student)"])
+    if s.model == "merton":
+        return paths.merton(sigma, **MERTON_DEFAULTS)
+    from liqrisk.dynamics.garch import fit_garch
+    ohlc = _ohlc_for(names[0], s)
+    fit = fit_garch(np.diff(np.log(ohlc.close)), kind="gjr", dist="t", bar_seconds=ohlc.bar_seconds)
+    return paths.garch_fhs(fit)
+
+
+def _ohlc_for(name: str, s: ProbabilitySettings):
+    from liqrisk.dynamics.ohlc import bundled_data_path, load_ohlc
+    if s.vol_from:
+        return load_ohlc(s.vol_from)
+    if name == "BTC":
+        return load_ohlc(bundled_data_path("btcusd_1d_coinbase.csv"))
+    raise InputError([f"--model fhs for {name}: give --vol-from OHLC.csv (bundled history is BTC only)"])
+
+
+def _sigma(cp: CompiledPortfolio, name: str, s: ProbabilitySettings) -> float:
+    if s.vol_from:
+        from liqrisk.dynamics.ohlc import load_ohlc
+        from liqrisk.dynamics.volatility import ewma
+        o = load_ohlc(s.vol_from)
+        return float(ewma(o.close, bar_seconds=o.bar_seconds))
+    v = cp.market.atm_vol(name)
+    if v is None:
+        raise InputError([f"market '{name}', field 'vol': needed for probabilities (or pass --vol-from)"])
+    return v
+
+
+def _correlation(names: list[str], notes: list[str]) -> np.ndarray:
+    """BTC/ETH correlation from the bundled Bitstamp daily history; other pairs 0 (noted)."""
+    from liqrisk.dynamics.correlation import estimate_correlation
+    from liqrisk.dynamics.ohlc import bundled_data_path
+    import pandas as pd
+    corr = np.eye(len(names))
+    if "BTC" in names and "ETH" in names:
+        df = pd.read_csv(bundled_data_path("btc_eth_usd_1d_bitstamp.csv")).dropna()
+        est = estimate_correlation({"BTC": df["btc_close"].to_numpy(), "ETH": df["eth_close"].to_numpy()})
+        i, j = names.index("BTC"), names.index("ETH")
+        corr[i, j] = corr[j, i] = float(np.asarray(est.corr)[0, 1])
+    others = [n for n in names if n not in ("BTC", "ETH")]
+    if others:
+        note = f"correlation of {', '.join(others)} with other underlyings assumed 0 (no bundled history)"
+        if note not in notes:
+            notes.append(note)
+    return corr
+
+
+def _add_probabilities(cp, results, s: ProbabilitySettings, out: PortfolioAnalysis, progress):
+    from liqrisk.risk.montecarlo import liquidation_risk
+
+    if s.model not in MODELS:
+        raise InputError([f"--model '{s.model}': expected one of {', '.join(MODELS)}"])
+    years = {h: parse_horizon(h) for h in s.horizons}
+    for i, r in enumerate(results):
+        health = cp.health_model(i, r)
+        if not health.underlyings:
+            continue
+        model = _path_model(cp, health.underlyings, s, out.notes)
+        dt = min(1 / (365 * s.steps_per_day), min(years.values()) / 4)
+        risk = liquidation_risk(health, model, sorted(set(years.values())), n_paths=s.paths, dt=dt,
+                                seed=[s.seed, i], drift=s.drift, progress=progress)
+        r.extras["probability"] = {h: risk.probabilities[y].to_dict() for h, y in years.items()}
+        r.extras["risk"] = {
+            "model": s.model, "time_to_liquidation_quantiles_hours":
+                {str(q): v * 365 * 24 for q, v in risk.time_to_liquidation.items()},
+            "var99": {h: risk.var99.get(y) for h, y in years.items()},
+            "es99": {h: risk.es99.get(y) for h, y in years.items()},
+            "currency": "USD"}
+
+
+def _add_exit(cp, results, s: ExitSettings, out: PortfolioAnalysis):
+    from liqrisk.liquidity.book import BookError
+    from liqrisk.liquidity.exit import exit_summary, liquidation_loss
+    from liqrisk.liquidity.synthetic import synthetic_book
+
+    for i, r in enumerate(results):
+        linear = [p for p in r.positions if p.kind in ("perp", "future", "spot")]
+        if not linear:
+            continue
+        und = linear[0].underlying
+        vol = cp.market.atm_vol(und) or 0.6
+        rows = [(p.underlying, p.size if not _is_inverse(cp, i, p) else p.size / p.mark, p.mark)
+                for p in linear]
+        try:
+            summary = exit_summary(rows, s.books, vol, s.horizon_hours, s.participation, s.stress)
+        except BookError as e:
+            out.notes.append(f"account '{r.id}': exit cost not computed — {e}")
+            continue
+        liq_cost = shortfall = 0.0
+        for p, (_, base_size, _) in zip(linear, rows):
+            if p.liquidation_price is None or p.bankruptcy_price is None:
+                continue
+            book = (s.books or {}).get(p.underlying) or synthetic_book(p.liquidation_price, vol, 1.0, p.underlying)
+            loss = liquidation_loss(base_size, p.liquidation_price, p.bankruptcy_price,
+                                    cp.plans[i].rules.params.liquidation_fee, book, stress=max(s.stress, 3.0))
+            liq_cost += float(np.sum(loss.total_loss))
+            shortfall += float(np.sum(loss.shortfall))
+        r.extras["exit"] = {"close_now_cost": summary.close_now_cost, "close_now_bps": summary.close_now_bps,
+                            "liquidation_cost": liq_cost, "insurance_shortfall": shortfall,
+                            "time_to_exit_hours": summary.time_to_exit_hours, "book": summary.book,
+                            "currency": "USD", "cost_vs_exit_hours": summary.curve}
+
+
+def _is_inverse(cp, i, p) -> bool:
+    from liqrisk.margin.base import INVERSE
+    return cp.plans[i].rules.contract == INVERSE and p.kind != "spot"

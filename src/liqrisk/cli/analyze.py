@@ -1,0 +1,67 @@
+"""`liqrisk analyze FILE`: margin, liquidation prices, probabilities and exit cost per account."""
+from __future__ import annotations
+
+import json
+import sys
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from liqrisk.analysis import ExitSettings, ProbabilitySettings, analyze
+from liqrisk.cli._app import app
+from liqrisk.cli.errors import fail_on_bad_input
+from liqrisk.report import terminal
+
+
+def _books(specs: list[str]):
+    from liqrisk.liquidity.book import load_book
+    from liqrisk.liquidity.synthetic import underlying_of
+    books = {}
+    for spec in specs or []:
+        und, sep, path = spec.partition("=")
+        if not sep:
+            path, und = spec, "BTC"
+        books[underlying_of(und)] = load_book(path)
+    return books or None
+
+
+@app.command("analyze")
+def analyze_command(
+    file: str = typer.Argument(..., help="portfolio file (YAML or JSON), see README"),
+    as_json: bool = typer.Option(False, "--json", help="print exactly one JSON document"),
+    html: str = typer.Option(None, "--html", help="write a self-contained HTML report here"),
+    horizon: list[str] = typer.Option(None, "--horizon", help="probability horizon, e.g. 1d (repeatable)"),
+    paths: int = typer.Option(20_000, "--paths", min=100, help="Monte Carlo paths per account"),
+    seed: int = typer.Option(7, "--seed", help="random seed (results reproducible by seed)"),
+    model: str = typer.Option("gbm", "--model", help="gbm | merton | student | fhs"),
+    drift: float = typer.Option(0.0, "--drift", help="annualised expected return (0: martingale)"),
+    vol_from: str = typer.Option(None, "--vol-from", help="OHLC CSV to estimate vol from (EWMA)"),
+    book: list[str] = typer.Option(None, "--book", help="order book JSON/CSV, UNDERLYING=PATH form"),
+    exit_horizon: float = typer.Option(1.0, "--exit-horizon-hours", help="time allowed to exit"),
+    participation: float = typer.Option(0.1, "--participation", help="share of daily volume"),
+    stress: float = typer.Option(1.0, "--stress", help="spread/depth stress multiplier"),
+) -> None:
+    """Equity, initial and maintenance margin, margin ratio and every liquidation price per
+    account; with --horizon, the probability of liquidation; always the exit cost."""
+    with fail_on_bad_input():
+        prob = ProbabilitySettings(horizon, paths, seed, model, drift, vol_from=vol_from) if horizon else None
+        ex = ExitSettings(_books(book), exit_horizon, participation, stress)
+        if prob and not as_json:
+            with Progress(TextColumn("simulating"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                          TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
+                task = bar.add_task("paths", total=None)
+                result = analyze(file, prob, ex, curves=bool(html),
+                                 progress=lambda done, total: bar.update(task, completed=done, total=total))
+        else:
+            result = analyze(file, prob, ex, curves=bool(html))
+        if html:
+            from liqrisk.report.html import write_report
+            write_report(result, html)
+    data = result.to_dict()
+    if as_json:
+        sys.stdout.write(json.dumps(data) + "\n")
+    else:
+        terminal.render(data)
+        if html:
+            Console().print(f"HTML report written to {html}")

@@ -1,0 +1,1 @@
+"""Renderers: one result object → JSON / rich terminal / HTML. Nothing is computed here."""

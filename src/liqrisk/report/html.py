@@ -1,0 +1,70 @@
+"""Self-contained HTML report (plotly.js inlined once) for a portfolio analysis: per account,
+equity and maintenance margin against each underlying's price with the liquidation boundaries
+and the mark; the probability term structure; the exit-cost curve."""
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs
+
+
+def _margin_figure(account: dict, und: str, curve: dict) -> go.Figure:
+    fig = go.Figure()
+    fig.add_scatter(x=curve["price"], y=curve["equity"], name="equity")
+    fig.add_scatter(x=curve["price"], y=curve["maintenance_margin"], name="maintenance margin")
+    fig.add_vline(x=curve["mark"], line_dash="dot", annotation_text="mark")
+    for b in account["boundaries"].get(und, []):
+        fig.add_vline(x=b, line_color="red", annotation_text=f"liq {b:,.2f}")
+    fig.update_layout(title=f"{account['id']}: equity vs MM along {und} ({account['settlement_currency']})",
+                      xaxis_title=f"{und} price (USD)", yaxis_title=account["settlement_currency"],
+                      height=380, margin=dict(l=50, r=20, t=50, b=40))
+    return fig
+
+
+def _probability_figure(account: dict) -> go.Figure:
+    hs = list(account["probability"])
+    p = [account["probability"][h]["p"] for h in hs]
+    err = [1.96 * account["probability"][h]["stderr"] for h in hs]
+    fig = go.Figure(go.Bar(x=hs, y=p, error_y=dict(type="data", array=err)))
+    fig.update_layout(title=f"{account['id']}: P(liquidation) by horizon (95% error bars)",
+                      yaxis_title="probability", height=320)
+    return fig
+
+
+def _exit_figure(account: dict) -> go.Figure:
+    curve = account["exit"]["cost_vs_exit_hours"]
+    hours = sorted(curve, key=float)
+    fig = go.Figure(go.Scatter(x=[float(h) for h in hours], y=[curve[h] for h in hours], mode="lines+markers"))
+    fig.update_layout(title=f"{account['id']}: exit cost vs time allowed ({account['exit']['book']} book)",
+                      xaxis_title="hours to exit", yaxis_title="expected cost (USD)", height=320)
+    return fig
+
+
+def write_report(analysis, path: str | Path) -> Path:
+    """Write the report for a :class:`~liqrisk.analysis.PortfolioAnalysis` built with curves."""
+    data = analysis.to_dict()
+    blocks = []
+    for a in data["accounts"]:
+        figs = [_margin_figure(a, und, c) for und, c in analysis.curves.get(a["id"], {}).items()]
+        if "probability" in a:
+            figs.append(_probability_figure(a))
+        if "exit" in a:
+            figs.append(_exit_figure(a))
+        summary = {k: a[k] for k in ("equity", "initial_margin", "maintenance_margin", "margin_ratio",
+                                     "liquidation", "liquidatable_now")}
+        blocks.append(f"<section><h2>{html.escape(a['id'])} — {html.escape(a['venue'])} "
+                      f"({html.escape(a['mode'])}, settles in {html.escape(a['settlement_currency'])})</h2>"
+                      f"<pre>{html.escape(json.dumps(summary, indent=1))}</pre>"
+                      + "".join(f.to_html(full_html=False, include_plotlyjs=False) for f in figs)
+                      + "</section>")
+    doc = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>liqrisk report {data['as_of']}</title>"
+           f"<script>{get_plotlyjs()}</script><style>body{{font-family:sans-serif;max-width:1100px;margin:auto}}"
+           f"pre{{background:#f6f6f6;padding:8px}}</style></head><body><h1>liqrisk — liquidation risk report</h1>"
+           f"<p>snapshot {html.escape(data['as_of'])}</p>{''.join(blocks)}"
+           f"<h3>Notes</h3><ul>{''.join(f'<li>{html.escape(n)}</li>' for n in data['notes'])}</ul></body></html>")
+    out = Path(path)
+    out.write_text(doc)
+    return out

@@ -1,0 +1,79 @@
+"""Rich terminal rendering of a :class:`~liqrisk.analysis.PortfolioAnalysis`."""
+from __future__ import annotations
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+
+
+def _num(x, digits=2) -> str:
+    if x is None:
+        return "—"
+    if abs(x) >= 1e4:
+        return f"{x:,.0f}"
+    return f"{x:,.{digits}f}" if abs(x) >= 1 else f"{x:.{max(digits, 4)}g}"
+
+
+def _ratio_style(ratio) -> str:
+    if ratio is None or ratio >= 1:
+        return "bold white on red"
+    return "red" if ratio >= 0.8 else "yellow" if ratio >= 0.5 else "green"
+
+
+def account_panel(a: dict) -> Panel:
+    """One account: headline numbers, liquidation boundaries, positions, optional blocks."""
+    ccy = a["settlement_currency"]
+    ratio = a["margin_ratio"]
+    head = Table.grid(padding=(0, 2))
+    head.add_row(f"equity [b]{_num(a['equity'], 4)}[/b] {ccy}",
+                 f"IM {_num(a['initial_margin'], 4)}", f"MM {_num(a['maintenance_margin'], 4)}",
+                 f"margin ratio [{_ratio_style(ratio)}]{'—' if ratio is None else f'{100 * ratio:.1f}%'}[/]",
+                 "[bold red]LIQUIDATABLE NOW[/]" if a["liquidatable_now"] else "")
+    liq = Table(title="liquidation boundaries (other marks fixed)", title_justify="left", expand=False)
+    for col in ("underlying", "down", "Δ%", "daily σ", "up", "Δ%", "daily σ", "all boundaries"):
+        liq.add_column(col, justify="right")
+    for und, b in a["liquidation"].items():
+        d = a["distance"][und]
+        liq.add_row(und, _num(b["down"]), _num(d["down_pct"]), _num(d["down_daily_sd"]),
+                    _num(b["up"]), _num(d["up_pct"]), _num(d["up_daily_sd"]),
+                    ", ".join(_num(x) for x in a["boundaries"][und]) or "none")
+    pos = Table(title="positions", title_justify="left")
+    for col in ("symbol", "kind", "size", "entry", "mark", f"uPnL ({ccy})", "IM", "MM", "liq. price",
+                "bankr. price", ""):
+        pos.add_column(col, justify="right")
+    for p in a["positions"]:
+        pos.add_row(p["symbol"], p["kind"], _num(p["size"], 4), _num(p["entry"], 4), _num(p["mark"], 4),
+                    _num(p["unrealized_pnl"], 4), _num(p["initial_margin"], 4), _num(p["maintenance_margin"], 4),
+                    _num(p["liquidation_price"]), _num(p["bankruptcy_price"]), "isolated" if p["isolated"] else "cross")
+    parts = [head, liq, pos]
+    if "probability" in a:
+        prob = Table(title=f"P(liquidation) — model {a['risk']['model']}", title_justify="left")
+        for col in ("horizon", "p", "stderr", "95% interval", "paths", "method", "VaR99 (USD)", "ES99 (USD)"):
+            prob.add_column(col, justify="right")
+        for h, e in a["probability"].items():
+            lo, hi = e["ci95"]
+            prob.add_row(h, f"{e['p']:.4g}", f"{e['stderr']:.2g}", f"[{lo:.3g}, {hi:.3g}]", str(e["paths"]),
+                         e["method"], _num(a["risk"]["var99"].get(h)), _num(a["risk"]["es99"].get(h)))
+        parts.append(prob)
+        q = a["risk"]["time_to_liquidation_quantiles_hours"]
+        if q and all(v is not None for v in q.values()):
+            parts.append("time to liquidation if liquidated (hours): " +
+                         ", ".join(f"q{float(k) * 100:g}={v:,.1f}" for k, v in q.items()))
+    if "exit" in a:
+        e = a["exit"]
+        parts.append(f"exit: close now {_num(e['close_now_cost'])} USD ({e['close_now_bps']:.1f} bp), "
+                     f"forced liquidation cost {_num(e['liquidation_cost'])}, insurance shortfall "
+                     f"{_num(e['insurance_shortfall'])}, time to exit {e['time_to_exit_hours']:.2f} h, "
+                     f"book: {e['book']}")
+    title = f"[b]{a['id']}[/b] · {a['venue']} ({a['rule_version']}) · {a['mode']} · settles in {ccy}"
+    return Panel(Group(*parts), title=title, title_align="left")
+
+
+def render(analysis_dict: dict, console: Console | None = None) -> None:
+    """Print every account of an analysis (as produced by ``PortfolioAnalysis.to_dict()``)."""
+    console = console or Console()
+    console.print(f"[b]liqrisk analyze[/b] — snapshot {analysis_dict['as_of']}")
+    for a in analysis_dict["accounts"]:
+        console.print(account_panel(a))
+    for note in analysis_dict.get("notes", []):
+        console.print(f"[dim]note: {note}[/dim]")
