@@ -12,7 +12,8 @@ already carries the funding), which gives N(d1) − premium and N(d1) − 1 − 
 import numpy as np
 
 from liqrisk.pricing import kernels
-from liqrisk.pricing.vanilla import _flat_inputs, _shaped, black76
+from liqrisk.pricing._arrays import flat_inputs, launch, shaped
+from liqrisk.pricing.vanilla import black76
 
 
 def inverse_option_price(F, K, T, r, vol, is_call):
@@ -24,7 +25,7 @@ def inverse_option_price(F, K, T, r, vol, is_call):
 
 def inverse_delta(F, K, T, r, vol, is_call):
     """Premium-adjusted coin delta F·∂V_coin/∂F = Black-76 delta − coin premium (NaN for F ≤ 0)."""
-    shape, (F, K, T, r, vol, is_call) = _flat_inputs(F, K, T, r, vol, is_call)
+    shape, (F, K, T, r, vol, is_call) = flat_inputs(F, K, T, r, vol, is_call)
     out = np.empty(F.size)
-    kernels.inverse_delta_vec(F, K, T, r, vol, is_call, out)
-    return _shaped(out, shape)
+    launch(kernels.inverse_delta_vec, F.size, F, K, T, r, vol, is_call, out)
+    return shaped(out, shape)

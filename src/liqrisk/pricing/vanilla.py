@@ -10,18 +10,7 @@ negative or NaN S/F, K or vol → NaN. Nothing raises for bad values inside an a
 import numpy as np
 
 from liqrisk.pricing import kernels
-
-
-def _flat_inputs(*args):
-    """Broadcast the arguments; return (shape, flat contiguous float64 copies/views)."""
-    arrays = np.broadcast_arrays(*(np.asarray(a, dtype=np.float64) for a in args))
-    shape = arrays[0].shape
-    return shape, [np.ascontiguousarray(a).reshape(-1) for a in arrays]
-
-
-def _shaped(flat, shape):
-    """Flat result back to the broadcast shape; a 0-d result becomes a NumPy float."""
-    return flat.reshape(shape)[()]
+from liqrisk.pricing._arrays import flat_inputs, launch, shaped
 
 
 def black_scholes(S, K, T, r, vol, is_call, q=0.0):
@@ -29,10 +18,10 @@ def black_scholes(S, K, T, r, vol, is_call, q=0.0):
 
     V = e^{-rT}·w·(F·N(w·d1) − K·N(w·d2)), F = S·e^{(r−q)T}, w = +1 call / −1 put.
     """
-    shape, (S, K, T, r, q, vol, is_call) = _flat_inputs(S, K, T, r, q, vol, is_call)
+    shape, (S, K, T, r, q, vol, is_call) = flat_inputs(S, K, T, r, q, vol, is_call)
     out = np.empty(S.size)
-    kernels.bsm_price_vec(S, K, T, r, q, vol, is_call, out)
-    return _shaped(out, shape)
+    launch(kernels.bsm_price_vec, S.size, S, K, T, r, q, vol, is_call, out)
+    return shaped(out, shape)
 
 
 def black76(F, K, T, r, vol, is_call):
@@ -49,10 +38,10 @@ def greeks(S, K, T, r, vol, is_call, q=0.0):
     On a forward F, ``greeks(F, K, T, r, vol, is_call, q=r)`` gives the Black-76 delta, gamma,
     vega and theta; its rho holds S (not F) fixed, the Black-76 rho is −T·V.
     """
-    shape, (S, K, T, r, q, vol, is_call) = _flat_inputs(S, K, T, r, q, vol, is_call)
+    shape, (S, K, T, r, q, vol, is_call) = flat_inputs(S, K, T, r, q, vol, is_call)
     out = np.empty((5, S.size))
-    kernels.bsm_greeks_vec(S, K, T, r, q, vol, is_call, out)
-    delta, gamma, vega, theta, rho = (_shaped(row, shape) for row in out)
+    launch(kernels.bsm_greeks_vec, S.size, S, K, T, r, q, vol, is_call, out)
+    delta, gamma, vega, theta, rho = (shaped(row, shape) for row in out)
     return {"delta": delta, "gamma": gamma, "vega": vega, "theta": theta, "rho": rho,
             "vega_per_point": vega / 100.0, "theta_per_day": theta / 365.0}
 
@@ -65,7 +54,7 @@ def implied_vol(price, S, K, T, r, is_call, q=0.0):
     NaN where the price is outside (discounted intrinsic, discounted upper bound), for T ≤ 0,
     or where the time value is below 1e-14 of the price (vega too small to identify the vol).
     """
-    shape, (price, S, K, T, r, q, is_call) = _flat_inputs(price, S, K, T, r, q, is_call)
+    shape, (price, S, K, T, r, q, is_call) = flat_inputs(price, S, K, T, r, q, is_call)
     out = np.empty(S.size)
-    kernels.implied_vol_vec(price, S, K, T, r, q, is_call, out)
-    return _shaped(out, shape)
+    launch(kernels.implied_vol_vec, S.size, price, S, K, T, r, q, is_call, out)
+    return shaped(out, shape)
