@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from liqrisk.cascade.impact import average_displacement, displacement
-from liqrisk.cascade.kernels import FULL, liquidation_orders_nb, liquidation_orders_np, unit_state_np
+from liqrisk.cascade.kernels import FULL, liquidation_orders_nb, liquidation_orders_np, screen_nb, unit_state_np
 from liqrisk.cascade.population import Population
 from liqrisk.cascade.result import CascadeResult
 from liqrisk.cascade.scenario import Scenario, ScenarioError
@@ -68,15 +68,31 @@ class _State:
         self.outcome = np.zeros(len(self.wallet), np.int8)
         self.touched = np.zeros(len(self.wallet), np.int64)
         self.cooldown = np.zeros(len(self.wallet), np.bool_)
+        self.slack = np.full(len(self.wallet), -np.inf)      # unknown: check at the first round
+        self.ref = np.zeros((len(self.wallet), self.n_assets))
+        mmr_max = np.maximum.reduceat(self.u.t_mmr, self.u.tier_ptr[:-1])
+        dedu = np.array([t.deduction for t in pop.tiers])
+        g = np.abs(self.size) * (1.0 + mmr_max[self.u.tier])
+        g[~dedu[self.u.tier]] = np.inf
+        unit = self.u.unit_of_position()
+        self.grad = np.zeros((len(self.wallet), self.n_assets))
+        np.add.at(self.grad, (unit, self.asset), g)
+        self.scan = np.empty(len(self.wallet), np.int64)
+
+    def invalidate(self, units):
+        """Force a check of ``units`` (their wallet or positions changed)."""
+        self.slack[units] = -np.inf
 
     def orders(self, marks, backend):
         """(touched units, outcome of each, dq of their positions, position idx, local unit)."""
         u, r = self.u, self.rules
         if backend == "numba":
-            n = liquidation_orders_nb(marks, u.ptr, self.wallet, u.venue, self.cooldown, self.asset,
-                                      self.size, u.entry, u.tier, u.tier_ptr, u.t_floor, u.t_mmr, u.t_cum,
-                                      r["style"], r["fee"], r["min_tier"], r["threshold"], r["fraction"],
-                                      r["backstop"], self.dq, self.outcome, self.touched)
+            k = screen_nb(marks, self.ref, self.slack, self.grad, self.scan)
+            n = liquidation_orders_nb(self.scan[:k], marks, u.ptr, self.wallet, u.venue, self.cooldown,
+                                      self.asset, self.size, u.entry, u.tier, u.tier_ptr, u.t_floor, u.t_mmr,
+                                      u.t_cum, r["style"], r["fee"], r["min_tier"], r["threshold"],
+                                      r["fraction"], r["backstop"], self.ref, self.slack, self.dq,
+                                      self.outcome, self.touched)
             touched = self.touched[:n].copy()
             outcome = self.outcome[touched]
             idx, local = _expand(u.ptr, touched)
@@ -151,6 +167,7 @@ def simulate(population: Population, scenario: Scenario, backend: str = "numba")
             n_liq[t] += len(touched)
             n_full[t] += int((outcome == FULL).sum())
             liquidated[st.u.unit_account[touched]] = True
+            st.invalidate(touched)
             hl = st.rules["style"][st.u.venue[touched]] == HYPERLIQUID_20PCT
             st.cooldown[touched[hl & (outcome != FULL)]] = True
         disp = displacement(c, alpha, flow)
@@ -256,6 +273,7 @@ def _deleverage(st, sc, t, marks, touched, adl, fund, step, adl_events):
             r_c = -dq_c * (vwap - st.u.entry[hit])
             np.add.at(st.wallet, unit[hit], r_c)
             st.size[hit] += dq_c
+            st.invalidate(unit[hit])
             step["adl_pnl"] += r_c.sum()
             adl_events.append({"step": t, "asset": sc.assets[asset], "bankrupt_side": "long" if side > 0 else "short",
                                "quantity": float(qty), "price": float(vwap), "counterparties": int(len(hit)),

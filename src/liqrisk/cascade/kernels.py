@@ -9,6 +9,12 @@ The venue's response (:mod:`liqrisk.cascade.venues`):
 * Hyperliquid sells 20% of positions above 100k USD once per time step (cooldown), closes all
   when no position is that large, and closes all (backstop) when equity < 2/3·MM.
 
+Screening: only units whose last computed slack ``equity − MM`` (at their reference marks)
+is within the Lipschitz bound ``Σ_a grad[u,a]·|mark_a − ref[u,a]|`` are re-checked
+(:func:`screen_nb`); ``grad[u,a] = Σ |size|·(1 + max MMR)`` over the unit's positions in asset a
+bounds how fast the slack can shrink (exact for deduction tiers; whole-position tiers get
+``grad = inf``, always checked).
+
 Outputs: ``dq`` (signed change of each position, 0 where untouched), ``outcome`` per unit
 (1 partial, 2 full) and the list of touched units. :func:`liquidation_orders_nb` (numba) and
 :func:`liquidation_orders_np` (NumPy reference) agree (tests/test_cascade_kernels.py).
@@ -37,13 +43,35 @@ def _tier(notional, lo, hi, t_floor):
 
 
 @njit(cache=True, nogil=True)
-def liquidation_orders_nb(marks, ptr, wallet, venue, cooldown, asset, size, entry, tier,
+def screen_nb(marks, ref, slack, grad, out):
+    """Write into ``out`` the units that may have fallen since their last check; return count."""
+    n = 0
+    for u in range(len(slack)):
+        bound = 0.0
+        for a in range(len(marks)):
+            bound += grad[u, a] * abs(marks[a] - ref[u, a])
+        if slack[u] <= bound:
+            out[n] = u
+            n += 1
+    return n
+
+
+def screen_np(marks, ref, slack, grad):
+    """NumPy reference of :func:`screen_nb`."""
+    with np.errstate(invalid="ignore"):
+        bound = np.nansum(grad * np.abs(marks - ref), axis=1)
+    return np.flatnonzero(slack <= bound)
+
+
+@njit(cache=True, nogil=True)
+def liquidation_orders_nb(scan, marks, ptr, wallet, venue, cooldown, asset, size, entry, tier,
                           tier_ptr, t_floor, t_mmr, t_cum, v_style, v_fee, v_min_tier,
-                          v_threshold, v_fraction, v_backstop, dq, outcome, touched):
-    """Scan every unit at ``marks``; write orders into ``dq``/``outcome``/``touched`` (buffers
-    owned by the caller, ``dq`` zero on entry) and return the number of touched units."""
+                          v_threshold, v_fraction, v_backstop, ref, slack, dq, outcome, touched):
+    """Check the units in ``scan`` at ``marks`` (recording their slack and reference marks);
+    write orders into ``dq``/``outcome``/``touched`` (caller's buffers, ``dq`` zero on entry)
+    and return the number of touched units."""
     n_touched = 0
-    for u in range(len(wallet)):
+    for u in scan:
         a, b = ptr[u], ptr[u + 1]
         eq = wallet[u]
         mm = 0.0
@@ -57,6 +85,8 @@ def liquidation_orders_nb(marks, ptr, wallet, venue, cooldown, asset, size, entr
             eq += s * (m - entry[j])
             k = _tier(abs(s) * m, tier_ptr[tier[j]], tier_ptr[tier[j] + 1], t_floor)
             mm += abs(s) * m * t_mmr[k] - t_cum[k]
+        slack[u] = eq - mm if live else np.inf
+        ref[u, :] = marks
         if not live or eq > mm:
             continue
         v = venue[u]
