@@ -208,7 +208,7 @@ def _settle(st, sc, t, marks, fill, touched, outcome, dq, idx, local, fund, step
         deficit = np.where(full, np.maximum(-_money(st, W, idx, local, dq, X1, nu)[2], 0.0), 0.0)
         adl = full & (deficit > _cover(deficit, fund) * (1 + 1e-12) + 1e-9)
     book = ~adl[local]
-    bflow = np.bincount(a[book], dq[book], minlength=A)
+    bflow = np.bincount(a[book], dq[book], minlength=A).astype(float)
     X = fill(bflow)
     realised, fee_paid, W_new = _money(st, W, idx, local, dq, X, nu)
     fee_paid = np.where(adl, 0.0, fee_paid)
@@ -220,7 +220,7 @@ def _settle(st, sc, t, marks, fill, touched, outcome, dq, idx, local, fund, step
     step["book_pnl"] += realised[book].sum()
     step["fees"] += fee_paid.sum()
     step["backstop"] -= uncovered.sum()
-    notional = np.bincount(a[book], np.abs(dq[book]) * X[a[book]], minlength=A)
+    notional = np.bincount(a[book], np.abs(dq[book]) * X[a[book]], minlength=A).astype(float)
     moved = idx[book]
     st.size[moved] += dq[book]
     st.size[moved[np.abs(st.size[moved]) <= 1e-12 * np.abs(st.u.size[moved])]] = 0.0

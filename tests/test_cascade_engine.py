@@ -1,0 +1,154 @@
+"""Properties of the cascade engine: zero impact, monotone in impact, amplification, a cascade
+computed on paper, the money identity, numba = NumPy engine."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from liqrisk.cascade import from_frame, scenario_from_dict, simulate
+from liqrisk.cascade.impact import CascadeImpact
+from liqrisk.cascade.scenario import Scenario, gap_path
+from liqrisk.cascade.synthetic import SyntheticSpec, synthetic_population
+from liqrisk.liquidity.impact import LinearImpact
+from liqrisk.margin.binance import usdm_brackets, usdm_liquidation_price
+
+P0 = {"BTC": 91250.0, "ETH": 3050.0}
+
+
+def _scenario(moves, steps=10, kind="linear", model="sqrt", fund=1e9, **impact):
+    return scenario_from_dict({
+        "assets": {"BTC": {"price": P0["BTC"], "vol": 0.55}, "ETH": {"price": P0["ETH"], "vol": 0.7}},
+        "shock": {"kind": kind, "steps": steps, "moves": moves},
+        "impact": {"model": model, **impact}, "insurance_fund_usd": fund})
+
+
+@pytest.fixture(scope="module")
+def pop():
+    return synthetic_population(SyntheticSpec(n_accounts=3000, seed=11, reference_accounts=3000,
+                                              open_interest_usd={"BTC": 6e7, "ETH": 3e7}))
+
+
+def _reference_lp_btc(pop):
+    """Binance closed form per account along BTC (ETH at its mark), from liqrisk.margin.binance
+    (independent of the engine's check): LP = (WB' + cum − side·Q·EP)/(Q·MMR − side·Q)."""
+    btc, eth = usdm_brackets()["BTCUSDT"], usdm_brackets()["ETHUSDT"]
+    lp = {}
+    for j in np.flatnonzero(pop.pos_asset == 0):
+        acc = pop.pos_account[j]
+        if pop.isolated[acc]:
+            wb, tmm, upnl = pop.iso_margin[j], 0.0, 0.0
+        else:
+            others = np.flatnonzero((pop.pos_account == acc) & (pop.pos_asset == 1))
+            wb = pop.collateral[acc]
+            tmm = sum(float(eth.maintenance_margin(abs(pop.size[o]) * P0["ETH"])) for o in others)
+            upnl = sum(pop.size[o] * (P0["ETH"] - pop.entry[o]) for o in others)
+        lp[acc] = usdm_liquidation_price(wb, tmm, upnl, both=(pop.size[j], pop.entry[j]), table=btc,
+                                         mark=P0["BTC"])
+    return lp
+
+
+@pytest.mark.parametrize("kind,move", [("gap", -0.08), ("linear", -0.15)])
+def test_zero_impact_liquidates_exactly_the_accounts_whose_lp_lies_inside_the_shock(pop, kind, move):
+    r = simulate(pop, _scenario({"BTC": move}, steps=1 if kind == "gap" else 12, kind=kind, model="none"))
+    low = P0["BTC"] * (1 + move)
+    expected = {a for a, lp in _reference_lp_btc(pop).items() if lp is not None and low <= lp <= P0["BTC"]}
+    assert len(expected) > 50
+    assert set(r.liquidated_accounts.tolist()) == expected
+    np.testing.assert_allclose(r.marks, r.exogenous)
+
+
+def test_more_impact_or_less_depth_never_liquidates_fewer_accounts(pop):
+    counts = [len(simulate(pop, _scenario({"BTC": -0.10}, y=y, resilience=0.2)).liquidated_accounts)
+              for y in (0.0, 0.5, 1.0, 2.0, 4.0, 8.0)]
+    assert counts == sorted(counts) and counts[-1] > counts[0]
+    sc = _scenario({"BTC": -0.10}, resilience=0.2)
+    by_depth = [len(simulate(pop, Scenario(sc.name, sc.assets, sc.prices, sc.path, CascadeImpact(
+        tuple(m.__class__(m.sigma, m.daily_volume * d) for m in sc.impact.models), 0.2), sc.insurance_fund)
+    ).liquidated_accounts) for d in (4.0, 1.0, 0.25, 0.05)]
+    assert by_depth == sorted(by_depth)
+
+
+@pytest.mark.parametrize("move,kind", [(-0.05, "gap"), (-0.15, "linear"), (-0.25, "linear")])
+def test_amplification_is_at_least_one(pop, move, kind):
+    r = simulate(pop, _scenario({"BTC": move, "ETH": 0.8 * move}, kind=kind, steps=1 if kind == "gap" else 20,
+                                y=3.0, resilience=0.1))
+    amp = r.amplification()
+    assert amp["BTC"] >= 1.0 and amp["ETH"] >= 1.0
+
+
+def _three_accounts(extra=()):
+    rows = [{"account_id": name, "venue": "hyperliquid", "mode": "isolated", "collateral_usd": 0.0,
+             "asset": "BTC", "size": 10.0, "entry": 100.0, "isolated_margin": m, "max_leverage": 10.0}
+            for name, m in (("A", 100.0), ("B", 150.0), ("C", 200.0))]
+    return from_frame(pd.DataFrame(rows + list(extra)))
+
+
+def _paper_scenario(fund):
+    # BTC 100 → 94 at step 1; Kyle impact λ = 1e-4 per USD: 10 BTC sold at 94 move the price 9.4%
+    return Scenario("paper", ("BTC",), np.array([100.0]), gap_path(np.array([-0.06]), 1),
+                    CascadeImpact((LinearImpact(1e-4),)), insurance_fund=fund)
+
+
+def test_three_account_cascade_matches_the_paper_computation():
+    # Three isolated longs, 10 BTC @ 100, MMR = 1/(2·10) = 5% (Hyperliquid, no fee, $940 < 100k so
+    # full liquidation). Equity(P) = m + 10(P − 100), MM(P) = 0.5P → LP = (1000 − m)/9.5:
+    #   A (m=100) 94.737, B (m=150) 89.474, C (m=200) 84.211.
+    # Impact: displacement f(V) = c·V with c = λ·94 = 0.0094 per BTC of flow V; a fill from V0 to V1
+    # averages c(V0+V1)/2.
+    # Round 1, mark 94: only A falls (eq 40 ≤ MM 47). Fills 10 at 94(1 − 0.047) = 89.582;
+    #   A's wallet 100 + 10(89.582 − 100) = −4.18 → fund pays 4.18. Mark 94(1 − 0.094) = 85.164.
+    # Round 2: B falls (eq 1.64 ≤ 42.58), C holds (51.64 > 42.58). Fill 94(1 − 0.141) = 80.746;
+    #   wallet 150 − 192.54 = −42.54 → fund pays. Mark 94(1 − 0.188) = 76.328.
+    # Round 3: C falls (eq −36.72). Fill 94(1 − 0.235) = 71.91; wallet 200 − 280.9 = −80.9 → fund.
+    #   Mark 94(1 − 0.282) = 67.492. Round 4: nobody left.
+    # Fund 1000 − 4.18 − 42.54 − 80.9 = 872.38; liquidated notional 10(89.582 + 80.746 + 71.91)
+    # = 2422.38; amplification (1 − 0.67492)/0.06 = 5.418.
+    r = simulate(_three_accounts(), _paper_scenario(1000.0))
+    assert r.rounds[1] == 3 and r.liquidations[1] == 3 and r.full_liquidations[1] == 3
+    assert sorted(r.liquidated_accounts) == ["A", "B", "C"]
+    assert r.marks[1, 0] == pytest.approx(67.492, rel=1e-12)
+    assert r.insurance_fund[1] == pytest.approx(872.38, rel=1e-12)
+    assert r.liquidated_notional[1, 0] == pytest.approx(2422.38, rel=1e-12)
+    assert r.amplification()["BTC"] == pytest.approx(0.32508 / 0.06, rel=1e-12)
+    assert r.ledger["book_pnl"][1] == pytest.approx(-(104.18 + 192.54 + 280.9), rel=1e-12)
+
+
+def test_exhausted_fund_deleverages_the_profitable_short_at_the_bankruptcy_price():
+    # As above with a fund of 50 and a short D (20 @ 100, isolated 500): after A and B the fund
+    # holds 50 − 4.18 − 42.54 = 3.28 < C's deficit, so C is closed by ADL at its bankruptcy price
+    # at mark 76.328: equity −36.72, fund pays 3.28, ρ = 33.44/763.28, P = 76.328(1 + ρ) = 79.672.
+    # D buys back 10 at 79.672: realised 10(100 − 79.672) = 203.28; C's wallet ends at 0.
+    d = {"account_id": "D", "venue": "hyperliquid", "mode": "isolated", "collateral_usd": 0.0, "asset": "BTC",
+         "size": -20.0, "entry": 100.0, "isolated_margin": 500.0, "max_leverage": 10.0}
+    r = simulate(_three_accounts([d]), _paper_scenario(50.0))
+    (ev,) = r.adl_events
+    assert ev["bankrupt_side"] == "long" and ev["counterparties"] == 1 and ev["venue_takeover"] == 0
+    assert ev["quantity"] == pytest.approx(10.0) and ev["price"] == pytest.approx(79.672, rel=1e-12)
+    assert r.insurance_fund[1] == pytest.approx(0.0, abs=1e-9)
+    assert r.marks[1, 0] == pytest.approx(94 * (1 - 0.188), rel=1e-12)   # C never hit the book
+    assert r.ledger["adl_pnl"][1] == pytest.approx(-203.28 + 203.28, abs=1e-9)
+    assert r.conservation_error().max() < 1e-9
+
+
+@pytest.mark.parametrize("fund", [0.0, 2e5, 1e9])
+def test_money_identity_holds_every_step_to_1e9_relative(fund):
+    pop = synthetic_population(SyntheticSpec(
+        n_accounts=3000, seed=5, reference_accounts=3000, open_interest_usd={"BTC": 6e7, "ETH": 3e7},
+        venue_shares={"binance-usdm": 0.5, "hyperliquid": 0.3, "okx": 0.2}))
+    r = simulate(pop, _scenario({"BTC": -0.2, "ETH": -0.15}, steps=20, fund=fund, y=4.0, resilience=0.1))
+    assert r.liquidations.sum() > 100
+    assert r.conservation_error().max() < 1e-9
+    if fund == 0.0:
+        assert len(r.adl_events) > 0 and r.ledger["adl_pnl"].any()
+
+
+def test_numba_and_numpy_engines_agree(pop):
+    sc = _scenario({"BTC": -0.12, "ETH": -0.1}, steps=8, fund=1e5, y=3.0, resilience=0.2)
+    a, b = simulate(pop, sc, backend="numba"), simulate(pop, sc, backend="numpy")
+    np.testing.assert_allclose(a.marks, b.marks, rtol=1e-12)
+    np.testing.assert_array_equal(a.liquidations, b.liquidations)
+    np.testing.assert_allclose(a.insurance_fund, b.insurance_fund, rtol=1e-12)
+
+
+def test_a_btc_shock_reaches_eth_through_cross_accounts(pop):
+    r = simulate(pop, _scenario({"BTC": -0.15}, steps=10, y=3.0))
+    assert r.exogenous[-1, 1] == P0["ETH"] and r.marks[:, 1].min() < P0["ETH"] * 0.999
