@@ -51,6 +51,10 @@ def implied_vol(price, S, K, T, r, is_call, q=0.0):
 
     Solved on the normalised Black price with Halley iterations in a bisection bracket
     (``kernels.normalised_implied_stdev_nb``), converged to ~1e-12 relative in σ√T.
+    Accuracy (tested for vol 0.05–3, T 1 hour–3 years): |iv − σ| < 1e-10 whenever the time
+    value exceeds 1e-8·S and the price is quoted on the out-of-the-money side; an in-the-money
+    price stores intrinsic + time value in one float, so its rounding (a few ulps of the
+    intrinsic value) adds up to ~16·ε·intrinsic/vega on top.
     NaN where the price is outside (discounted intrinsic, discounted upper bound), for T ≤ 0,
     or where the time value is below 1e-14 of the price (vega too small to identify the vol).
     """
