@@ -270,27 +270,97 @@ def _hurting_side(plan: Plan, market: Market) -> list[int]:
     return [None if k is None else (0 if net[k] > 0 else 1) for k in keys]
 
 
+class CompiledPortfolio:
+    """A validated portfolio compiled once; answers margin, curve and health questions."""
+
+    def __init__(self, pf: PortfolioFile):
+        self.portfolio = pf
+        self.market, self.plans, self.arrays = compile_portfolio(pf)
+
+    def margin_results(self) -> list[AccountResult]:
+        """Margin, liquidation boundaries and per-position prices for every account."""
+        arrays, prices = self.arrays, self.market.prices
+        coarse, fine = K.coarse_grid(), K.fine_grid()
+        # one batched kernel call for every (pool, axis) pair, for liquidation and bankruptcy
+        pairs = [(p, ax) for plan in self.plans for p in plan.pools for ax in sorted(plan.pool_axes[p])]
+        pools = np.array([p for p, _ in pairs], dtype=np.int64)
+        axes = np.array([a for _, a in pairs], dtype=np.int64)
+        liq = K.nearest_boundaries_nb(pools, axes, prices, True, coarse, fine, arrays.dense, arrays.args())
+        bkr = K.nearest_boundaries_nb(pools, axes, prices, False, coarse, fine, arrays.dense, arrays.args())
+        index = {pair: k for k, pair in enumerate(pairs)}
+        return [_account_result(plan, self.market, arrays, liq, bkr, index, fine) for plan in self.plans]
+
+    def settle_usd(self, i: int) -> float:
+        """USD price of account ``i``'s settlement currency now."""
+        plan = self.plans[i]
+        return (self.market.prices[plan.settle_axis] if plan.settle_axis >= 0
+                else STABLECOINS.get(plan.settlement, 1.0))
+
+    def curve(self, i: int, underlying: str, grid) -> tuple[np.ndarray, np.ndarray]:
+        """Account ``i``'s equity and maintenance margin (settlement currency, at each price's own
+        settlement value) along ``grid`` prices of ``underlying``, other marks fixed."""
+        plan, ax = self.plans[i], self.market.axis(underlying)
+        grid = np.asarray(grid, dtype=float)
+        prices = np.repeat(self.market.prices[None, :], len(grid), axis=0)
+        prices[:, ax] = grid
+        eq, mm = K.pools_state_nb(np.array(plan.pools, dtype=np.int64), prices, 0.0, self.arrays.args())
+        settle = prices[:, plan.settle_axis] if plan.settle_axis >= 0 else self.settle_usd(i)
+        return eq / settle, mm / settle
+
+    def health_model(self, i: int, result: AccountResult | None = None) -> "AccountHealthModel":
+        """Account ``i`` as the risk layer's ``AccountHealth`` (see liqrisk.risk.montecarlo)."""
+        result = result or self.margin_results()[i]
+        return AccountHealthModel(self, i, result)
+
+
+class AccountHealthModel:
+    """``health(prices, t)`` = min over the account's margined pools of (equity − MM), in USD;
+    liquidated (somewhere in the account) when ≤ 0. Options are repriced with ``t`` elapsed."""
+
+    def __init__(self, cp: CompiledPortfolio, i: int, result: AccountResult):
+        plan = cp.plans[i]
+        self._cp, self._pools = cp, np.array(
+            [p for p in plan.pools if cp.arrays.pos_end[p] > cp.arrays.pos_start[p]], dtype=np.int64)
+        axes = sorted(set().union(*plan.pool_axes.values()))
+        self._axes = np.array(axes, dtype=np.int64)
+        self.underlyings = [cp.market.names[a] for a in axes]
+        self.spot = cp.market.prices[self._axes].copy()
+        self.boundaries = [(k, result.liquidation[n]["down"], result.liquidation[n]["up"])
+                           for k, n in enumerate(self.underlyings)]
+        self.exposure = self._exposure()
+        self.has_options = bool(np.any(cp.arrays.contract[self._position_rows()] == INVERSE_OPTION))
+
+    def _position_rows(self):
+        a = self._cp.arrays
+        return np.concatenate([np.arange(a.pos_start[p], a.pos_end[p]) for p in self._pools]) \
+            if len(self._pools) else np.array([], dtype=np.int64)
+
+    def health(self, prices: np.ndarray, t_years: float) -> np.ndarray:
+        full = np.repeat(self._cp.market.prices[None, :], prices.shape[0], axis=0)
+        full[:, self._axes] = prices
+        return K.pools_min_gap_nb(self._pools, full, float(t_years), self._cp.arrays.args())
+
+    def _exposure(self) -> np.ndarray:
+        """d(health)/d(price) per underlying by central differences (0.01% bumps)."""
+        out = np.empty(len(self.spot))
+        for k, s in enumerate(self.spot):
+            up, dn = self.spot.copy(), self.spot.copy()
+            up[k], dn[k] = s * 1.0001, s * 0.9999
+            h = self.health(np.vstack([up, dn]), 0.0)
+            out[k] = (h[0] - h[1]) / (up[k] - dn[k])
+        return out
+
+
 def analyze_margin(pf: PortfolioFile) -> list[AccountResult]:
     """Margin, liquidation boundaries and per-position prices for every account."""
-    market, plans, arrays = compile_portfolio(pf)
-    args = arrays.args()
-    prices = market.prices
-    coarse, fine = K.coarse_grid(), K.fine_grid()
-    # one batched kernel call for every (pool, axis) pair, for liquidation and bankruptcy
-    pairs = [(p, ax) for plan in plans for p in plan.pools for ax in sorted(plan.pool_axes[p])]
-    pools = np.array([p for p, _ in pairs], dtype=np.int64)
-    axes = np.array([a for _, a in pairs], dtype=np.int64)
-    liq = K.nearest_boundaries_nb(pools, axes, prices, True, coarse, fine, arrays.dense, args)
-    bkr = K.nearest_boundaries_nb(pools, axes, prices, False, coarse, fine, arrays.dense, args)
-    index = {pair: k for k, pair in enumerate(pairs)}
-    return [_account_result(pf, plan, market, arrays, liq, bkr, index, fine) for plan in plans]
+    return CompiledPortfolio(pf).margin_results()
 
 
 def _nan_to_none(x) -> float | None:
     return None if x is None or not math.isfinite(x) else float(x)
 
 
-def _account_result(pf, plan: Plan, market: Market, arrays: K.PoolArrays, liq, bkr, index, fine) -> AccountResult:
+def _account_result(plan: Plan, market: Market, arrays: K.PoolArrays, liq, bkr, index, fine) -> AccountResult:
     acc, rules = plan.account, plan.rules
     prices = market.prices
     settle_usd = prices[plan.settle_axis] if plan.settle_axis >= 0 else STABLECOINS.get(plan.settlement, 1.0)
@@ -298,7 +368,7 @@ def _account_result(pf, plan: Plan, market: Market, arrays: K.PoolArrays, liq, b
     equity = mm = 0.0
     liquidatable = False
     for p in plan.pools:
-        e, m = K.pool_state_nb(p, prices, 0.0, *args)
+        e, m = K.pool_state_nb(p, prices, 0.0, args)
         equity, mm = equity + e, mm + m
         liquidatable |= e - m <= 0 and arrays.pos_end[p] > arrays.pos_start[p]
     positions, im_total = [], 0.0
@@ -313,7 +383,7 @@ def _account_result(pf, plan: Plan, market: Market, arrays: K.PoolArrays, liq, b
             continue
         s_ax = arrays.settle_axis[pool]
         settle = prices[s_ax] if s_ax >= 0 else (1.0 if t.contract == LINEAR else prices[axis])
-        value, pmm = K.position_state_nb(row, prices, settle, 0.0, *args[6:21], *args[21:24], arrays.rate)
+        value, pmm = K.position_state_nb(row, prices, settle, 0.0, args)
         mark = prices[axis] * t.basis
         if t.contract == INVERSE_OPTION:
             premium = value / settle / t.qty

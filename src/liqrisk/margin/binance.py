@@ -93,8 +93,8 @@ def usdm_liquidation_price(wallet: float, tmm_other: float, upnl_other: float,
 
     def lp_of(mmrs, cums):
         m_b, m_l, m_s = mmrs
-        c_b, c_l, c_s = cums
-        num = wallet - tmm_other + upnl_other + c_b + c_l + c_s - side * q_b * ep_b - q_l * long[1] + q_s * short[1]
+        cum = sum(c for c, q in zip(cums, (q_b, q_l, q_s)) if q)
+        num = wallet - tmm_other + upnl_other + cum - side * q_b * ep_b - q_l * long[1] + q_s * short[1]
         den = q_b * m_b + q_l * m_l + q_s * m_s - side * q_b - q_l + q_s
         return num / den if den != 0 else np.nan
 
@@ -116,9 +116,9 @@ def coinm_liquidation_price(wallet: float, tmm_other: float, upnl_other: float, 
 
     def lp_of(mmrs, cums):
         m_b, m_l, m_s = mmrs
-        c_b, c_l, c_s = cums
+        cum = sum(c for c, q in zip(cums, (q_b, q_l, q_s)) if q)
         num = q_b * m_b + q_l * m_l + q_s * m_s + side * q_b + q_l - q_s
-        den = ((wallet - tmm_other + upnl_other + c_b + c_l + c_s) / cs
+        den = ((wallet - tmm_other + upnl_other + cum) / cs
                + (side * q_b / ep_b if q_b else 0.0) + (q_l / long[1] if q_l else 0.0)
                - (q_s / short[1] if q_s else 0.0))
         return num / den if den != 0 else np.nan

@@ -77,9 +77,10 @@ class PoolArrays:
 
 
 _jit = nb.njit(cache=True, nogil=True)
+_inline = nb.njit(cache=True, nogil=True, inline="always")
 
 
-@_jit
+@_inline
 def _tier(n, lo, hi, t_floor):
     k = lo
     for j in range(lo, hi):
@@ -88,12 +89,12 @@ def _tier(n, lo, hi, t_floor):
     return k
 
 
-@_jit
-def position_state_nb(i, prices, settle, t_elapsed, axis, contract, qty, entry, basis, mm_code,
-                      notional_mode, tier_start, tier_end, p1, p2, strike, is_call, expiry, vol,
-                      t_floor, t_mmr, t_cum, rate):
+@_inline
+def position_state_nb(i, prices, settle, t_elapsed, arrs):
     """(value, maintenance margin) in USD of position ``i``: value = uPnL for futures (from
     entry), mark value for options; ``settle`` = USD price of the pool's settlement unit."""
+    (_, _, _, _, _, _, axis, contract, qty, entry, basis, mm_code, notional_mode, tier_start,
+     tier_end, p1, p2, strike, is_call, expiry, vol, t_floor, t_mmr, t_cum, _, _, rate) = arrs
     P = prices[axis[i]] * basis[i]
     q = qty[i]
     aq = abs(q)
@@ -136,13 +137,12 @@ def position_state_nb(i, prices, settle, t_elapsed, axis, contract, qty, entry, 
     return value, mm
 
 
-@_jit
-def pool_state_nb(p, prices, t_elapsed, pos_start, pos_end, leg_start, leg_end, const_usd,
-                  settle_axis, axis, contract, qty, entry, basis, mm_code, notional_mode,
-                  tier_start, tier_end, p1, p2, strike, is_call, expiry, vol, t_floor, t_mmr,
-                  t_cum, leg_axis, leg_amount, rate):
+@_inline
+def pool_state_nb(p, prices, t_elapsed, arrs):
     """(equity, maintenance margin) of pool ``p`` in USD at ``prices`` (one per axis),
     ``t_elapsed`` years after the snapshot (options are repriced with less time)."""
+    pos_start, pos_end, leg_start, leg_end, const_usd, settle_axis, axis, contract = arrs[:8]
+    leg_axis, leg_amount = arrs[24], arrs[25]
     eq = const_usd[p]
     for j in range(leg_start[p], leg_end[p]):
         eq += leg_amount[j] * prices[leg_axis[j]]
@@ -150,19 +150,43 @@ def pool_state_nb(p, prices, t_elapsed, pos_start, pos_end, leg_start, leg_end, 
     s_ax = settle_axis[p]
     for i in range(pos_start[p], pos_end[p]):
         settle = prices[s_ax] if s_ax >= 0 else (1.0 if contract[i] == LINEAR else prices[axis[i]])
-        v, m = position_state_nb(i, prices, settle, t_elapsed, axis, contract, qty, entry, basis,
-                                 mm_code, notional_mode, tier_start, tier_end, p1, p2, strike,
-                                 is_call, expiry, vol, t_floor, t_mmr, t_cum, rate)
+        v, m = position_state_nb(i, prices, settle, t_elapsed, arrs)
         eq += v
         mm += m
     return eq, mm
 
 
-@_jit
+@nb.njit(cache=True, nogil=True, parallel=True)
+def pools_state_nb(pools, prices, t_elapsed, arrs):
+    """Summed (equity, MM) in USD of ``pools`` at each row of ``prices`` (n_rows, n_axes)."""
+    n = prices.shape[0]
+    eq = np.zeros(n)
+    mm = np.zeros(n)
+    for r in nb.prange(n):
+        for p in pools:
+            e, m = pool_state_nb(p, prices[r], t_elapsed, arrs)
+            eq[r] += e
+            mm[r] += m
+    return eq, mm
+
+
+@nb.njit(cache=True, nogil=True, parallel=True)
+def pools_min_gap_nb(pools, prices, t_elapsed, arrs):
+    """min over ``pools`` of (equity − MM) in USD at each row of ``prices`` (n_rows, n_axes)."""
+    n = prices.shape[0]
+    out = np.full(n, np.inf)
+    for r in nb.prange(n):
+        for p in pools:
+            e, m = pool_state_nb(p, prices[r], t_elapsed, arrs)
+            out[r] = min(out[r], e - m)
+    return out
+
+
+@_inline
 def _gap(p, x, ax, prices, with_mm, t_elapsed, arrs):
     saved = prices[ax]
     prices[ax] = x
-    eq, mm = pool_state_nb(p, prices, t_elapsed, *arrs)
+    eq, mm = pool_state_nb(p, prices, t_elapsed, arrs)
     prices[ax] = saved
     return eq - mm if with_mm else eq
 
@@ -244,9 +268,11 @@ def nearest_boundaries_nb(pools, axes, prices, with_mm, coarse, fine, dense, arr
 
 
 def coarse_grid() -> np.ndarray:
-    """Log-offsets with growing steps from 0.1% to ln(1e4) (~110 points): enough for concave pools."""
-    g = np.cumsum(0.001 * 1.1 ** np.arange(200))
-    return g[g < math.log(1e4)]
+    """Log-offsets doubling from 0.5% to ln(1e4) (12 points). Enough for concave pools: there
+    (equity − MM) > 0 on one interval around the mark, so each side has at most one root and the
+    first grid point past it brackets it."""
+    g = 0.005 * 2.0 ** np.arange(12)
+    return np.append(g[g < math.log(1e4)], math.log(1e4))
 
 
 def fine_grid() -> np.ndarray:
