@@ -1,4 +1,4 @@
-PYTHON ?= python3.11
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/liqrisk analyze examples/multi_venue.yaml --horizon 1d --horizon 7d --html demo_report.html
+	$(VENV)/bin/liqrisk analyze examples/multi_venue.yaml --horizon 1d --horizon 7d --paths 10000 --html demo_report.html
 
 test: $(STAMP)
 	$(PY) -m pytest
