@@ -239,6 +239,8 @@ def load_population(path: str | Path) -> Population:
     if not path.exists():
         raise PopulationError("accounts", f"file not found: {path}")
     suffix = path.suffix.lower()
+    if suffix in (".yaml", ".yml") or suffix == ".json" and '"accounts"' in path.read_text()[:100_000]:
+        return _from_portfolio_file(path)
     if suffix == ".json":
         from liqrisk.cascade.hyperliquid import load_clearinghouse_states
         return load_clearinghouse_states(path)
@@ -247,3 +249,18 @@ def load_population(path: str | Path) -> Population:
     except Exception as e:  # noqa: BLE001 — any reader failure is a bad input file
         raise PopulationError("accounts", f"cannot read {path.name}: {e}") from None
     return from_frame(df)
+
+
+def _from_portfolio_file(path: Path) -> Population:
+    """A portfolio input file (YAML/JSON) as a population; skipped positions are listed on stderr."""
+    import sys
+
+    from liqrisk.cascade.portfolio import population_from_portfolio
+    from liqrisk.io.portfolio import InputError, load_portfolio
+    try:
+        pop, skipped = population_from_portfolio(load_portfolio(path))
+    except InputError as e:
+        raise PopulationError("accounts", "; ".join(e.problems)) from None
+    for line in skipped:
+        sys.stderr.write(f"note: cascade skips {line}\n")
+    return pop
