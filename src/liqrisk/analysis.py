@@ -19,6 +19,7 @@ MODELS = ("gbm", "merton", "student", "fhs")
 # documented defaults for the non-Gaussian models (annual jump intensity, log-jump mean/sd; t dof)
 MERTON_DEFAULTS = dict(intensity=12.0, jump_mean=-0.01, jump_std=0.05)
 STUDENT_NU = 3.5
+LIQUIDATION_STRESS = 3.0   # books are assumed at least 3× thinner/wider when a liquidation fires
 _HORIZON = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|min|h|d|w|y)\s*$")
 _UNIT_YEARS = {"m": 1 / (365 * 24 * 60), "min": 1 / (365 * 24 * 60), "h": 1 / (365 * 24),
                "d": 1 / 365, "w": 7 / 365, "y": 1.0}
@@ -216,18 +217,32 @@ def _add_exit(cp, results, s: ExitSettings, out: PortfolioAnalysis):
             out.notes.append(f"account '{r.id}': exit cost not computed — {e}")
             continue
         liq_cost = shortfall = 0.0
-        for p, (_, base_size, _) in zip(linear, rows):
-            if p.liquidation_price is None or p.bankruptcy_price is None:
-                continue
-            book = (s.books or {}).get(p.underlying) or synthetic_book(p.liquidation_price, vol, 1.0, p.underlying)
-            loss = liquidation_loss(base_size, p.liquidation_price, p.bankruptcy_price,
-                                    cp.plans[i].rules.params.liquidation_fee, book, stress=max(s.stress, 3.0))
+        for size, lp, bp, und in _forced_exits(r, linear, rows):
+            book = (s.books or {}).get(und) or synthetic_book(lp, vol, 1.0, und)
+            loss = liquidation_loss(size, lp, bp, cp.plans[i].rules.params.liquidation_fee, book,
+                                    stress=max(s.stress, LIQUIDATION_STRESS))
             liq_cost += float(np.sum(loss.total_loss))
             shortfall += float(np.sum(loss.shortfall))
         r.extras["exit"] = {"close_now_cost": summary.close_now_cost, "close_now_bps": summary.close_now_bps,
                             "liquidation_cost": liq_cost, "insurance_shortfall": shortfall,
                             "time_to_exit_hours": summary.time_to_exit_hours, "book": summary.book,
                             "currency": "USD", "cost_vs_exit_hours": summary.curve}
+
+
+def _forced_exits(r: AccountResult, positions, rows):
+    """(base size, liquidation price, bankruptcy price, underlying) of each forced close: isolated
+    positions alone; cross positions netted per underlying (they go at one boundary together)."""
+    out, net = [], {}
+    for p, (_, base_size, _) in zip(positions, rows):
+        if p.liquidation_price is None or p.bankruptcy_price is None:
+            continue
+        if p.isolated:
+            out.append((base_size, p.liquidation_price, p.bankruptcy_price, p.underlying))
+        else:
+            key = (p.underlying, p.liquidation_price, p.bankruptcy_price)
+            net[key] = net.get(key, 0.0) + base_size
+    out += [(size, lp, bp, und) for (und, lp, bp), size in net.items() if size != 0]
+    return out
 
 
 def _is_inverse(cp, i, p) -> bool:

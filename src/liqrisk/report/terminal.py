@@ -7,6 +7,8 @@ from rich.table import Table
 
 
 def _num(x, digits=2) -> str:
+    """Prices and USD amounts: thousands separators, 2 decimals below 10,000; small numbers
+    (coin amounts) with ``max(digits, 4)`` significant digits."""
     if x is None:
         return "—"
     if abs(x) >= 1e4:
@@ -23,10 +25,11 @@ def _ratio_style(ratio) -> str:
 def account_panel(a: dict) -> Panel:
     """One account: headline numbers, liquidation boundaries, positions, optional blocks."""
     ccy = a["settlement_currency"]
+    money = 6 if ccy not in ("USDT", "USDC", "USD") else 2   # decimals for coin vs dollar amounts
     ratio = a["margin_ratio"]
     head = Table.grid(padding=(0, 2))
-    head.add_row(f"equity [b]{_num(a['equity'], 4)}[/b] {ccy}",
-                 f"IM {_num(a['initial_margin'], 4)}", f"MM {_num(a['maintenance_margin'], 4)}",
+    head.add_row(f"equity [b]{_num(a['equity'], money)}[/b] {ccy}",
+                 f"IM {_num(a['initial_margin'], money)}", f"MM {_num(a['maintenance_margin'], money)}",
                  f"margin ratio [{_ratio_style(ratio)}]{'—' if ratio is None else f'{100 * ratio:.1f}%'}[/]",
                  "[bold red]LIQUIDATABLE NOW[/]" if a["liquidatable_now"] else "")
     liq = Table(title="liquidation boundaries (other marks fixed)", title_justify="left", expand=False)
@@ -42,8 +45,9 @@ def account_panel(a: dict) -> Panel:
                 "bankr. price", ""):
         pos.add_column(col, justify="right")
     for p in a["positions"]:
-        pos.add_row(p["symbol"], p["kind"], _num(p["size"], 4), _num(p["entry"], 4), _num(p["mark"], 4),
-                    _num(p["unrealized_pnl"], 4), _num(p["initial_margin"], 4), _num(p["maintenance_margin"], 4),
+        pos.add_row(p["symbol"], p["kind"], f"{p['size']:,.6g}", _num(p["entry"]), _num(p["mark"]),
+                    _num(p["unrealized_pnl"], money), _num(p["initial_margin"], money),
+                    _num(p["maintenance_margin"], money),
                     _num(p["liquidation_price"]), _num(p["bankruptcy_price"]), "isolated" if p["isolated"] else "cross")
     parts = [head, liq, pos]
     if "probability" in a:
@@ -63,7 +67,7 @@ def account_panel(a: dict) -> Panel:
         e = a["exit"]
         parts.append(f"exit: close now {_num(e['close_now_cost'])} USD ({e['close_now_bps']:.1f} bp), "
                      f"forced liquidation cost {_num(e['liquidation_cost'])}, insurance shortfall "
-                     f"{_num(e['insurance_shortfall'])}, time to exit {e['time_to_exit_hours']:.2f} h, "
+                     f"{_num(e['insurance_shortfall'])}, time to exit {e['time_to_exit_hours']:.3g} h, "
                      f"book: {e['book']}")
     title = f"[b]{a['id']}[/b] · {a['venue']} ({a['rule_version']}) · {a['mode']} · settles in {ccy}"
     return Panel(Group(*parts), title=title, title_align="left")
