@@ -188,7 +188,8 @@ class PathModel:
         inn = self.innovations
         nu = inn.nu if isinstance(inn, StudentT) else 0.0
         resid = inn.table() if isinstance(inn, Bootstrap) else np.zeros((1, n))
-        return KernelSpec(par, chol, inn.code, nu, resid, garch)
+        return KernelSpec(par, chol, inn.code, nu, resid, garch,
+                          not np.array_equal(chol, np.eye(n)), self.jumps is not None)
 
     def simulate(self, n_paths: int, n_steps: int, dt_years: float, seed=None, *,
                  antithetic: bool = False, threads: int | None = None) -> np.ndarray:
@@ -207,6 +208,8 @@ class KernelSpec:
     nu: float
     resid: np.ndarray
     garch: bool
+    correlated: bool
+    jumps: bool
 
 
 def gbm(sigma, mu=0.0, corr=None) -> PathModel:
@@ -256,73 +259,77 @@ def map_chunks(fn, chunks, threads: int | None = None) -> list:
 
 
 @njit(cache=True, nogil=True, inline="always")
-def draw_step(rng, spec_code, nu, resid, chol, par, e, z, jump):
-    """One step's shared draws: correlated innovations ``z`` and jump sizes ``jump``."""
-    n = e.shape[0]
-    if spec_code == _BOOTSTRAP:
-        row = rng.integers(0, resid.shape[0])
-        for u in range(n):
-            z[u] = resid[row, u]
-    else:
-        for u in range(n):
-            if spec_code == _STUDENT:
-                e[u] = rng.standard_t(nu) * np.sqrt((nu - 2.0) / nu)
-            else:
-                e[u] = rng.standard_normal()
-        for u in range(n):
-            acc = 0.0
-            for w in range(u + 1):
-                acc += chol[u, w] * e[w]
-            z[u] = acc
-    for u in range(n):
-        jump[u] = 0.0
-        if par[u, _LAM] > 0.0:
-            k = rng.poisson(par[u, _LAM])
-            if k > 0:
-                jump[u] = k * par[u, _JM] + np.sqrt(k) * par[u, _JS] * rng.standard_normal()
+def draw_path(rng, code, nu, resid, chol, correlated, jumps, par, z, jump):
+    """Fill one path's draws, step by step: innovations ``z`` (n_steps, n_und), correlated by
+    the lower-triangular ``chol`` (in place, bottom row first), and jump sizes ``jump``."""
+    n_steps, n = z.shape
+    t_scale = np.sqrt((nu - 2.0) / nu) if code == _STUDENT else 1.0
+    for k in range(n_steps):
+        if code == _BOOTSTRAP:
+            row = rng.integers(0, resid.shape[0])
+            for u in range(n):
+                z[k, u] = resid[row, u]
+        else:
+            for u in range(n):
+                z[k, u] = (rng.standard_t(nu) * t_scale if code == _STUDENT
+                           else rng.standard_normal())
+            if correlated:
+                for u in range(n - 1, -1, -1):
+                    acc = 0.0
+                    for w in range(u + 1):
+                        acc += chol[u, w] * z[k, w]
+                    z[k, u] = acc
+        if jumps:
+            for u in range(n):
+                jump[k, u] = 0.0
+                if par[u, _LAM] > 0.0:
+                    c = rng.poisson(par[u, _LAM])
+                    if c > 0:
+                        jump[k, u] = c * par[u, _JM] + np.sqrt(c) * par[u, _JS] * \
+                            rng.standard_normal()
 
 
 @njit(cache=True, nogil=True, inline="always")
-def advance_step(par, garch, h, s, u, z, jump, sign, loglr):
-    """Increment of path copy ``s`` (sign ±1 for antithetic) for underlying ``u``; updates the
-    GARCH state ``h[s, u]`` and the importance-sampling log likelihood ratio
-    ``ln dP/dQ = −η·z − η²/2`` of the tilted normal ``z + η``."""
-    v = h[s, u] if garch else par[u, _OMEGA]
-    tilt = par[u, _TILT]
-    zz = sign * z[u]
-    if tilt != 0.0:
-        loglr[s] += -tilt * zz - 0.5 * tilt * tilt
-        zz += tilt
-    eps = np.sqrt(v) * zz
-    if garch:
-        a = par[u, _ALPHA] + (par[u, _GAMMA] if eps < 0.0 else 0.0)
-        h[s, u] = par[u, _OMEGA] + a * eps * eps + par[u, _BETA] * v
-    return par[u, _MU] - 0.5 * v + eps + sign * jump[u]
+def path_increments(par, garch, jumps, z, jump, u, sign, out):
+    """Log-price increments of underlying ``u`` for one path copy (``sign`` ±1: antithetic)
+    into ``out`` (n_steps,); returns the importance-sampling log likelihood ratio
+    ``Σ(−η·z − η²/2)`` of the tilted normals ``z + η``. GARCH state starts at ``h0``."""
+    mu, tilt = par[u, _MU], par[u, _TILT]
+    omega, alpha, gamma, beta = par[u, _OMEGA], par[u, _ALPHA], par[u, _GAMMA], par[u, _BETA]
+    v = par[u, _H0] if garch else omega
+    sv = np.sqrt(v)
+    loglr = 0.0
+    for k in range(out.shape[0]):
+        zz = sign * z[k, u]
+        if tilt != 0.0:
+            loglr += -tilt * zz - 0.5 * tilt * tilt
+            zz += tilt
+        eps = sv * zz
+        x = mu - 0.5 * v + eps
+        if jumps:
+            x += sign * jump[k, u]
+        out[k] = x
+        if garch:
+            v = omega + (alpha + (gamma if eps < 0.0 else 0.0)) * eps * eps + beta * v
+            sv = np.sqrt(v)
+    return loglr
 
 
 @njit(cache=True, nogil=True)
-def _increments_kernel(rng, n_paths, n_steps, par, chol, code, nu, resid, garch, anti, out,
-                       loglr):
-    n = par.shape[0]
+def _increments_kernel(rng, n_steps, par, chol, code, nu, resid, garch, correlated, jumps,
+                       anti, out, loglr):
+    n_paths, n = out.shape[0], par.shape[0]
     m = 2 if anti else 1
-    e = np.zeros(n)
-    z = np.zeros(n)
-    jump = np.zeros(n)
-    h = np.empty((2, n))
-    lr = np.zeros(2)
+    z = np.zeros((n_steps, n))
+    jump = np.zeros((n_steps, n))
     for p in range(0, n_paths, m):
-        for s in range(m):
-            lr[s] = 0.0
-            for u in range(n):
-                h[s, u] = par[u, _H0]
-        for k in range(n_steps):
-            draw_step(rng, code, nu, resid, chol, par, e, z, jump)
-            for s in range(min(m, n_paths - p)):
-                for u in range(n):
-                    out[p + s, k, u] = advance_step(par, garch, h, s, u, z, jump, 1.0 - 2.0 * s,
-                                                lr)
+        draw_path(rng, code, nu, resid, chol, correlated, jumps, par, z, jump)
         for s in range(min(m, n_paths - p)):
-            loglr[p + s] = lr[s]
+            lr = 0.0
+            for u in range(n):
+                lr += path_increments(par, garch, jumps, z, jump, u, 1.0 - 2.0 * s,
+                                      out[p + s, :, u])
+            loglr[p + s] = lr
 
 
 def simulate(model: PathModel, n_paths: int, n_steps: int, dt_years: float, seed=None, *,
@@ -346,8 +353,8 @@ def simulate(model: PathModel, n_paths: int, n_steps: int, dt_years: float, seed
 def simulate_chunk(spec: KernelSpec, rng: np.random.Generator, n_steps: int, antithetic: bool,
                    out: np.ndarray, loglr: np.ndarray) -> None:
     """Fill ``out`` (n, n_steps, n_und) with increments and ``loglr`` (n,) from one stream."""
-    _increments_kernel(rng, len(out), n_steps, spec.par, spec.chol, spec.innovation, spec.nu,
-                       spec.resid, spec.garch, antithetic, out, loglr)
+    _increments_kernel(rng, n_steps, spec.par, spec.chol, spec.innovation, spec.nu, spec.resid,
+                       spec.garch, spec.correlated, spec.jumps, antithetic, out, loglr)
 
 
 def simulate_numpy(model: PathModel, n_paths: int, n_steps: int, dt_years: float, seed=None

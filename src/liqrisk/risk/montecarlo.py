@@ -48,8 +48,8 @@ from typing import Callable, Protocol
 import numpy as np
 from numba import njit, vectorize
 
-from liqrisk.dynamics.paths import (KernelSpec, PathModel, advance_step, as_seed_sequence,
-                                    chunk_generators, draw_step, map_chunks, simulate_chunk)
+from liqrisk.dynamics.paths import (KernelSpec, PathModel, as_seed_sequence, chunk_generators,
+                                    draw_path, map_chunks, path_increments, simulate_chunk)
 from liqrisk.risk.first_passage import hit_probability
 
 YEAR_HOURS = 365 * 24
@@ -137,54 +137,38 @@ def bridge_survival(x0, x1, lo, hi, var):
 
 
 @njit(cache=True, nogil=True)
-def _barrier_kernel(rng, aux, n_steps, par, chol, code, nu, resid, garch, anti, lo, hi, clo,
-                    chi, var, hsteps, y, xc, tau, xh, loglr):
-    """Fused single-underlying path generation + barrier check. Per path: ``y[p, j]`` the
-    bridge-corrected liquidation probability by horizon ``hsteps[j]``, ``xc`` the same for the
-    control barrier (clo, chi), ``tau`` the sampled liquidation step (−1: none), ``xh`` the
-    log-price at each horizon, frozen at the liquidation step."""
+def _barrier_kernel(rng, aux, n_steps, par, chol, code, nu, resid, garch, jumps, anti, lo, hi,
+                    clo, chi, var, hsteps, y, xc, tau, xh, loglr):
+    """Fused single-underlying path generation + barrier check, no path matrix: per path pair
+    the draws fill a buffer of ``n_steps``, each copy is then walked once. Outputs per path:
+    ``y[p, j]`` the bridge-corrected liquidation probability by horizon ``hsteps[j]``, ``xc``
+    the same for the control barrier (clo, chi), ``tau`` the sampled liquidation step (−1:
+    none), ``xh`` the log-price at each horizon, frozen at the liquidation step."""
     n_paths = y.shape[0]
     m = 2 if anti else 1
-    e = np.zeros(1)
-    z = np.zeros(1)
-    jump = np.zeros(1)
-    h = np.empty((2, 1))
-    lr = np.zeros(2)
-    x = np.zeros(2)
-    xf = np.zeros(2)
-    surv = np.ones(2)
-    survc = np.ones(2)
+    z = np.zeros((n_steps, 1))
+    jump = np.zeros((n_steps, 1))
+    inc = np.zeros(n_steps)
     for p in range(0, n_paths, m):
-        cp = min(m, n_paths - p)
-        for s in range(cp):
-            h[s, 0] = par[0, 4]
-            lr[s] = 0.0
-            x[s] = 0.0
-            surv[s] = 1.0
-            survc[s] = 1.0
-            tau[p + s] = -1
-        j = 0
-        for k in range(n_steps):
-            draw_step(rng, code, nu, resid, chol, par, e, z, jump)
-            for s in range(cp):
-                x0 = x[s]
-                x1 = x0 + advance_step(par, garch, h, s, 0, z, jump, 1.0 - 2.0 * s, lr)
-                x[s] = x1
-                q = bridge_survival(x0, x1, lo, hi, var)
+        draw_path(rng, code, nu, resid, chol, False, jumps, par, z, jump)
+        for s in range(min(m, n_paths - p)):
+            i = p + s
+            loglr[i] = path_increments(par, garch, jumps, z, jump, 0, 1.0 - 2.0 * s, inc)
+            x, xf, surv, survc, t, j = 0.0, 0.0, 1.0, 1.0, -1, 0
+            for k in range(n_steps):
+                x0 = x
+                x += inc[k]
+                q = bridge_survival(x0, x, lo, hi, var)
                 if q < 1.0:
-                    surv[s] *= q
-                    if tau[p + s] < 0 and aux.random() >= q:
-                        tau[p + s] = k + 1
-                        xf[s] = x1
-                survc[s] *= bridge_survival(x0, x1, clo, chi, var)
-            if k + 1 == hsteps[j]:
-                for s in range(cp):
-                    y[p + s, j] = 1.0 - surv[s]
-                    xc[p + s, j] = 1.0 - survc[s]
-                    xh[p + s, j] = xf[s] if tau[p + s] >= 0 else x[s]
-                j += 1
-        for s in range(cp):
-            loglr[p + s] = lr[s]
+                    surv *= q
+                    if t < 0 and aux.random() >= q:
+                        t, xf = k + 1, x
+                survc *= bridge_survival(x0, x, clo, chi, var)
+                if k + 1 == hsteps[j]:
+                    y[i, j], xc[i, j] = 1.0 - surv, 1.0 - survc
+                    xh[i, j] = xf if t >= 0 else x
+                    j += 1
+            tau[i] = t
 
 
 @dataclass
@@ -256,7 +240,7 @@ def _run(account, model: PathModel, n_paths, dt, hsteps, seed, anti, tilt, fused
         a, b, rng = chunk
         aux = np.random.Generator(np.random.PCG64(rng.bit_generator.seed_seq.spawn(1)[0]))
         _barrier_kernel(rng, aux, n_steps, sp.par, sp.chol, sp.innovation, sp.nu, sp.resid,
-                        sp.garch, anti, lo[0], hi[0], clo, chi, var[0], hsteps, out.y[a:b],
+                        sp.garch, sp.jumps, anti, lo[0], hi[0], clo, chi, var[0], hsteps, out.y[a:b],
                         out.xc[a:b], out.tau[a:b], logx[a:b, :, 0], out.w[a:b])
 
     def general_chunk(chunk):

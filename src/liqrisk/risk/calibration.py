@@ -1,0 +1,286 @@
+"""Back-test of predicted liquidation probabilities against real BTC history.
+
+At the close of every hourly bar ``t`` (after ``min_history`` bars) we open hypothetical
+isolated BTCUSDT positions, long and short, at each leverage, on Binance USDⓈ-M rules
+(VENUES.md §0–1): notional ``NOTIONAL`` = 10,000 USDT at the close (so every position sits in
+the first BTCUSDT tier: 0.4%, cum 0), isolated margin ``IM = notional/leverage``, tiered MM
+from ``binance_usdm_brackets_2026-09.json`` and
+``LP = (IM + cum − side·Q·EP)/(Q·MMR − side·Q)`` with the tier selected at the liquidation
+notional ``Q·LP``. With a fixed notional, ``LP/EP`` is the same at every hour.
+
+**Prediction** of P(liquidated within ``horizon_hours``) uses data up to the close of bar
+``t`` only: returns ``ln C_{i+1}/C_i`` for ``i < t``.
+
+* ``gbm`` — reflection-principle closed form with the EWMA vol (λ = ``ewma_lambda`` per hour)
+  at bar t, zero drift.
+* ``student_t`` — the same EWMA vol, unit-variance Student-t hourly innovations whose ν is
+  re-estimated (MLE, location 0) on the EWMA-standardised returns before every refit point;
+  Monte Carlo (fused kernel, hourly steps + Brownian bridge) tabulated on a fixed vol grid.
+* ``garch_fhs`` — GJR-GARCH(1,1) refitted every ``refit_every`` bars on all returns before
+  the refit point (:func:`liqrisk.dynamics.garch.fit_garch`), conditional variance filtered
+  forward with the fitted parameters, GARCH-filtered historical simulation from the fit's
+  standardised residuals, tabulated on a fixed grid of the next-bar variance.
+
+Both Monte Carlo models interpolate a probability table on a fixed, data-independent state
+grid (linear in log state), so a prediction depends on the past only.
+
+**Outcome**: a long is liquidated if any of the next ``horizon_hours`` bars has
+``low ≤ LP``, a short if ``high ≥ LP``. Intrabar crossings are judged by the bar's high/low of
+the *traded* price (Coinbase BTC-USD); the mark-vs-last difference, funding payments and fees
+are ignored. Overlapping 24h windows make outcomes strongly autocorrelated: the effective
+sample is far smaller than the count.
+
+**Scores**: Brier score ``mean((p − o)²)`` and its Murphy (1973) decomposition over the
+reliability bins, ``BS ≈ REL − RES + UNC`` (exact when forecasts are constant within a bin).
+The best-calibrated model is the one with the smallest REL.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+from scipy import stats
+
+from liqrisk.dynamics.garch import fit_garch
+from liqrisk.dynamics.ohlc import OHLC, bundled_data_path, load_ohlc
+from liqrisk.dynamics.paths import Bootstrap, GarchVol, PathModel, student_t
+from liqrisk.dynamics.volatility import rolling_vol
+from liqrisk.margin.tiers import TierTable
+from liqrisk.risk.first_passage import hit_probability
+from liqrisk.risk.montecarlo import liquidation_probability
+
+DATA = "btcusd_1h_coinbase.csv"
+BRACKETS = Path(__file__).parents[1] / "margin/data/binance_usdm_brackets_2026-09.json"
+NOTIONAL = 10_000.0
+LEVERAGES = (5, 10, 25)
+MODELS = ("gbm", "student_t", "garch_fhs")
+BINS = (0.0, 0.001, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
+HOURS_PER_YEAR = 8760
+VOL_GRID = np.exp(np.linspace(np.log(0.05), np.log(5.0), 33))
+"""Annualised vol grid (5% … 500%) on which the Monte Carlo models are tabulated."""
+
+
+def binance_tiers(symbol: str = "BTCUSDT") -> TierTable:
+    """The bundled Binance USDⓈ-M brackets of one symbol."""
+    return TierTable.from_rows(json.loads(BRACKETS.read_text())["symbols"][symbol])
+
+
+def isolated_lp_ratio(side: int, leverage: float, notional: float, tiers: TierTable) -> float:
+    """``LP/EP`` of an isolated linear position with ``IM = notional/leverage``: Binance
+    formula per tier, keeping the tier that contains the liquidation notional."""
+    for mmr, cum, lo, hi in zip(tiers.mmr, tiers.cum, tiers.floor, tiers.cap):
+        ratio = (1 / leverage + cum / notional - side) / (mmr - side)
+        if lo <= notional * ratio < hi:
+            return float(ratio)
+    raise ValueError(f"no tier contains the liquidation notional (leverage {leverage})")
+
+
+@dataclass(frozen=True)
+class Position:
+    """One hypothetical isolated position, as the :class:`AccountHealth` protocol on prices
+    normalised by the entry (EP = 1, notional in USDT)."""
+
+    side: int
+    leverage: float
+    notional: float
+    tiers: TierTable
+
+    @property
+    def name(self) -> str:
+        return f"{'long' if self.side > 0 else 'short'} {self.leverage:g}x"
+
+    @property
+    def lp_ratio(self) -> float:
+        return isolated_lp_ratio(self.side, self.leverage, self.notional, self.tiers)
+
+    @property
+    def underlyings(self) -> list[str]:
+        return ["BTC"]
+
+    @property
+    def spot(self) -> np.ndarray:
+        return np.array([1.0])
+
+    @property
+    def boundaries(self) -> list[tuple[int, float | None, float | None]]:
+        return [(0, self.lp_ratio, None) if self.side > 0 else (0, None, self.lp_ratio)]
+
+    @property
+    def exposure(self) -> np.ndarray:
+        return np.array([self.side * self.notional])
+
+    def health(self, prices: np.ndarray, t_years: float) -> np.ndarray:
+        p = prices[:, 0]
+        return (self.notional / self.leverage + self.side * self.notional * (p - 1)
+                - self.tiers.maintenance_margin(self.notional * p))
+
+
+def positions(leverages=LEVERAGES, notional=NOTIONAL) -> list[Position]:
+    tiers = binance_tiers()
+    return [Position(side, lev, notional, tiers) for lev in leverages for side in (1, -1)]
+
+
+def realised(ohlc: OHLC, pos: Position, horizon: int) -> np.ndarray:
+    """1.0 where the position opened at the close of bar t is liquidated within the next
+    ``horizon`` bars (low ≤ LP for longs, high ≥ LP for shorts); NaN where data runs out."""
+    out = np.full(len(ohlc), np.nan)
+    lp = ohlc.close[:-horizon] * pos.lp_ratio
+    if pos.side > 0:
+        out[:-horizon] = sliding_window_view(ohlc.low[1:], horizon).min(1) <= lp
+    else:
+        out[:-horizon] = sliding_window_view(ohlc.high[1:], horizon).max(1) >= lp
+    return out
+
+
+def _mc_table(model_at, pos: Position, states: np.ndarray, horizon: int, n_paths: int,
+              seed: tuple) -> np.ndarray:
+    """P(liquidation within horizon) for each state of a model family, Monte Carlo."""
+    t = horizon / HOURS_PER_YEAR
+    return np.array([liquidation_probability(pos, model_at(s), [t], n_paths=n_paths,
+                                             seed=np.random.SeedSequence((*seed, i)),
+                                             method="plain")[t].p
+                     for i, s in enumerate(states)])
+
+
+def _interp(table: np.ndarray, grid: np.ndarray, x: np.ndarray) -> np.ndarray:
+    return np.interp(np.log(x), np.log(grid), table)
+
+
+def predict(ohlc: OHLC, model: str, pos_list: list[Position], horizon: int = 24,
+            min_history: int = 2160, refit_every: int = 720, ewma_lambda: float = 0.97,
+            n_paths: int = 8192, seed: int = 0) -> np.ndarray:
+    """Predicted probabilities, shape (n_bars, n_positions), NaN before ``min_history``.
+    Row t uses closes up to bar t only."""
+    n = len(ohlc)
+    out = np.full((n, len(pos_list)), np.nan)
+    r = ohlc.log_returns()
+    vol = rolling_vol(ohlc, "ewma", 1, lam=ewma_lambda)      # annualised, causal, per bar
+    t_years = horizon / HOURS_PER_YEAR
+    if model == "gbm":
+        for j, pos in enumerate(pos_list):
+            out[min_history:, j] = hit_probability(1.0, pos.lp_ratio, vol[min_history:], t_years)
+        return out
+    if model not in MODELS:
+        raise ValueError(f"model must be one of {MODELS}, got {model!r}")
+    for b, start in enumerate(range(min_history, n, refit_every)):
+        rows = slice(start, min(start + refit_every, n))
+        past = r[:start]                                      # ends at close `start`
+        if model == "student_t":
+            z = past[1:] / (vol[1:start] / np.sqrt(HOURS_PER_YEAR))
+            nu = max(2.1, stats.t.fit(z[np.isfinite(z)][-8760:], floc=0)[0])
+            state, grid = vol[rows], VOL_GRID
+            model_at = lambda s, nu=nu: student_t(s, nu)     # noqa: E731
+        else:
+            fit = fit_garch(past[-8760 * 2:], kind="gjr", bar_seconds=ohlc.bar_seconds)
+            state = _garch_filter(fit, r, start, rows.stop)
+            grid = VOL_GRID ** 2 / HOURS_PER_YEAR
+            model_at = lambda h, fit=fit: PathModel(GarchVol.from_fit(fit, h),   # noqa: E731
+                                                    Bootstrap(fit.std_resid))
+        for j, pos in enumerate(pos_list):
+            table = _mc_table(model_at, pos, grid, horizon, n_paths, (seed, b, j))
+            out[rows, j] = _interp(table, grid, np.clip(state, grid[0], grid[-1]))
+    return out
+
+
+def _garch_filter(fit, r: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """Next-bar variance at the close of bars start … stop−1: the fit's one-step forecast at
+    ``start``, then ``h' = ω + (α + γ·1[e<0])e² + βh`` with ``e = r − μ``."""
+    p = fit.params
+    h = np.empty(stop - start)
+    h[0] = fit.forecast_variance(1)[0]
+    for i in range(1, len(h)):
+        e = r[start + i - 1] - p["mu"]
+        h[i] = p["omega"] + (p["alpha"] + p.get("gamma", 0.0) * (e < 0)) * e * e + p["beta"] * h[i - 1]
+    return h
+
+
+@dataclass(frozen=True)
+class ReliabilityRow:
+    """One predicted-probability bucket [lo, hi): count, mean forecast, realised frequency."""
+
+    lo: float
+    hi: float
+    count: int
+    predicted: float
+    realised: float
+
+
+@dataclass(frozen=True)
+class ModelCalibration:
+    """Scores of one model pooled over all positions, plus Brier per position."""
+
+    model: str
+    n: int
+    brier: float
+    reliability: float
+    resolution: float
+    uncertainty: float
+    table: list[ReliabilityRow]
+    brier_by_position: dict[str, float]
+    seconds: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class CalibrationReport:
+    """The back-test: setup, one :class:`ModelCalibration` per model, the best-calibrated."""
+
+    data: str
+    bars: int
+    first_prediction: str
+    notional: float
+    horizon_hours: int
+    lp_ratios: dict[str, float]
+    models: list[ModelCalibration]
+    best_calibrated: str
+
+    def to_dict(self) -> dict:
+        return asdict(self) | {"models": [m.to_dict() for m in self.models]}
+
+
+def score(p: np.ndarray, o: np.ndarray, bins=BINS) -> tuple[float, float, float, float,
+                                                             list[ReliabilityRow]]:
+    """Brier score, Murphy's REL, RES, UNC over ``bins`` and the reliability table."""
+    k = np.clip(np.searchsorted(bins, p, side="right") - 1, 0, len(bins) - 2)
+    base = o.mean()
+    rows, rel, res = [], 0.0, 0.0
+    for i in range(len(bins) - 1):
+        m = k == i
+        if m.any():
+            pk, ok = p[m].mean(), o[m].mean()
+            rel += m.sum() * (pk - ok) ** 2
+            res += m.sum() * (ok - base) ** 2
+            rows.append(ReliabilityRow(bins[i], bins[i + 1], int(m.sum()), float(pk), float(ok)))
+    n = len(p)
+    return (float(np.mean((p - o) ** 2)), rel / n, res / n, float(base * (1 - base)), rows)
+
+
+def backtest_calibration(path: str | Path | None = None, models=MODELS, leverages=LEVERAGES,
+                         notional: float = NOTIONAL, horizon_hours: int = 24,
+                         min_history: int = 2160, refit_every: int = 720,
+                         ewma_lambda: float = 0.97, n_paths: int = 8192,
+                         seed: int = 0) -> CalibrationReport:
+    """Run the back-test on an hourly OHLC file (default the bundled Coinbase BTC-USD)."""
+    ohlc = load_ohlc(path or bundled_data_path(DATA))
+    pos_list = positions(leverages, notional)
+    outcome = np.column_stack([realised(ohlc, p, horizon_hours) for p in pos_list])
+    results = []
+    for model in models:
+        t0 = time.perf_counter()
+        pred = predict(ohlc, model, pos_list, horizon_hours, min_history, refit_every,
+                       ewma_lambda, n_paths, seed)
+        ok = np.isfinite(pred) & np.isfinite(outcome)
+        brier, rel, res, unc, table = score(pred[ok], outcome[ok])
+        by_pos = {p.name: float(np.mean((pred[ok[:, j], j] - outcome[ok[:, j], j]) ** 2))
+                  for j, p in enumerate(pos_list)}
+        results.append(ModelCalibration(model, int(ok.sum()), brier, rel, res, unc, table,
+                                        by_pos, time.perf_counter() - t0))
+    return CalibrationReport(str(path or DATA), len(ohlc), str(ohlc.timestamps[min_history]),
+                             notional, horizon_hours, {p.name: p.lp_ratio for p in pos_list},
+                             results, min(results, key=lambda m: m.reliability).model)
