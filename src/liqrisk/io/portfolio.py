@@ -11,10 +11,11 @@ import json
 import math
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator,
+                      model_validator)
 
 STABLECOINS = {"USD": 1.0, "USDT": 1.0, "USDC": 1.0, "BUSD": 1.0, "FDUSD": 1.0, "DAI": 1.0}
 
@@ -125,7 +126,7 @@ class PositionSpec(_Strict):
         if self.kind == "option" and (self.strike is None or self.type is None):
             raise ValueError("an option needs 'strike' and 'type' (call|put)")
         if self.position_side == "long" and self.size < 0 or self.position_side == "short" and self.size > 0:
-            raise ValueError(f"size sign contradicts position_side '{self.position_side}'")
+            raise ValueError(f"field 'size': sign contradicts position_side '{self.position_side}'")
         return self
 
 
@@ -133,16 +134,9 @@ class AccountSpec(_Strict):
     id: str = Field(min_length=1)
     venue: str | VenueSpec
     mode: Literal["cross", "isolated", "portfolio"] = "cross"
-    collateral: dict[str, float | CollateralSpec] = Field(default_factory=dict)
+    collateral: dict[str, Annotated[float, AfterValidator(_finite)] | CollateralSpec] = Field(default_factory=dict)
     positions: list[PositionSpec] = Field(default_factory=list)
     leverage: float | None = None
-
-    @field_validator("collateral")
-    @classmethod
-    def _collateral(cls, v):
-        for ccy, amt in v.items():
-            _finite(amt.amount if isinstance(amt, CollateralSpec) else amt)
-        return v
 
     @property
     def venue_name(self) -> str:
@@ -176,6 +170,11 @@ class PortfolioFile(_Strict):
     market: dict[str, UnderlyingMarket]
     rate: float = 0.0
     accounts: list[AccountSpec] = Field(min_length=1)
+
+    @field_validator("as_of")
+    @classmethod
+    def _as_of_utc(cls, v):
+        return v.replace(tzinfo=timezone.utc) if v.tzinfo is None else v
 
     def price(self, currency: str) -> float | None:
         """USD price of a currency: market mark, stablecoins 1:1 unless the market gives one."""
@@ -217,6 +216,36 @@ def _where(raw: dict, loc: tuple) -> str:
     return ", ".join(parts) or "file"
 
 
+def _problem_lines(raw: dict, errors: list[dict]) -> list[str]:
+    """One line per problem. A value checked against a union (``venue: str | VenueSpec``,
+    ``collateral: float | CollateralSpec``) fails every branch; keep the most specific error of a
+    location and drop "should be a valid <type>" errors of the branches it did not mean."""
+    items = []
+    for e in errors:
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown field"
+        elif e["type"] == "missing":
+            msg = "missing"
+        where = _where(raw, tuple(e["loc"]))
+        mismatch = e["type"].endswith(("_type", "_parsing")) and isinstance(e["loc"][-1], str) and \
+            e["loc"][-1].startswith(("function-", "float", "str", "list", "dict", "CollateralSpec", "VenueSpec"))
+        items.append((where, msg, mismatch))
+    lines, done = [], set()
+    for where, msg, mismatch in items:
+        if where in done:
+            continue
+        if mismatch:
+            field = where.rpartition("field '")[2].rstrip("'")
+            prefix = where[: len(where) - len(field) - 1] if field != where else None
+            if any(not m for w, _, m in items if w == where) or (prefix is not None and any(
+                    w.startswith(prefix + field + ".") for w, _, _ in items)):
+                continue
+        done.add(where)
+        lines.append(f"{where}: {msg}")
+    return lines
+
+
 def parse_portfolio(raw: Any, today: datetime | None = None) -> PortfolioFile:
     """Validate a decoded YAML/JSON document; raise :class:`InputError` listing every problem."""
     if not isinstance(raw, dict):
@@ -230,17 +259,7 @@ def parse_portfolio(raw: Any, today: datetime | None = None) -> PortfolioFile:
     try:
         pf = PortfolioFile.model_validate(raw)
     except ValidationError as err:
-        lines = []
-        for e in err.errors():
-            msg = e["msg"].removeprefix("Value error, ")
-            if e["type"] == "extra_forbidden":
-                msg = "unknown field"
-            elif e["type"] == "missing":
-                msg = "missing"
-            line = f"{_where(raw, tuple(e['loc']))}: {msg}"
-            if line not in lines:
-                lines.append(line)
-        raise InputError(lines) from None
+        raise InputError(_problem_lines(raw, err.errors())) from None
     problems = semantic_problems(pf)
     if problems:
         raise InputError(problems)
@@ -280,9 +299,28 @@ def semantic_problems(pf: PortfolioFile) -> list[str]:
                 out.append(f"{pwhere}, field 'symbol': no market entry for underlying '{und}'")
             if pos.expiry is not None and pos.expiry <= pf.as_of:
                 out.append(f"{pwhere}, field 'expiry': expired ({pos.expiry.isoformat()} ≤ as_of)")
+            elif pos.kind == "option" and und in pf.market:
+                out += [f"{pwhere}, {p}" for p in _option_problems(pf, pos, und)]
             if pos.kind != "spot" and pos.margin is None and acc.mode == "isolated":
                 out.append(f"{pwhere}, field 'margin': an isolated position needs its margin")
     return out
+
+
+def _option_problems(pf: PortfolioFile, pos: PositionSpec, und: str) -> list[str]:
+    """An option needs a vol: its own 'mark' (premium in coin, inside the no-arbitrage bounds)
+    or a vol block for its underlying in 'market' (checked here, not as an error mid-analysis)."""
+    from liqrisk.pricing import implied_vol
+
+    m = pf.market[und]
+    if pos.mark is None:
+        if m.vol is None and m.term is None and m.smile is None and m.chain_csv is None:
+            return [f"field 'mark': no vol for '{und}' in 'market' (give market.{und}.vol or the option's 'mark')"]
+        return []
+    years = (pos.expiry - pf.as_of).total_seconds() / (365.0 * 86400.0)
+    iv = implied_vol(pos.mark * m.mark, m.mark, pos.strike, years, pf.rate, pos.type == "call", q=pf.rate)
+    if not math.isfinite(float(iv)):
+        return [f"field 'mark': {pos.mark} is outside the no-arbitrage bounds of this option"]
+    return []
 
 
 def load_portfolio(path: str | Path) -> PortfolioFile:
