@@ -1,0 +1,66 @@
+"""`liqrisk analyze`: the probability and exit blocks, the HTML report, horizon parsing."""
+import json
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from liqrisk.analysis import parse_horizon
+from liqrisk.cli import app
+from liqrisk.io.portfolio import InputError
+
+SMALL = {"as_of": "2026-11-23T00:00:00Z", "market": {"BTC": {"mark": 91250.0, "vol": 0.52}},
+         "accounts": [{"id": "iso", "venue": "binance-usdm", "mode": "isolated",
+                       "positions": [{"symbol": "BTCUSDT", "kind": "perp", "size": 1.0, "entry": 91250,
+                                      "margin": 9125.0}]}]}
+
+
+@pytest.fixture
+def small_file(tmp_path):
+    path = tmp_path / "small.yaml"
+    path.write_text(yaml.safe_dump(SMALL))
+    return str(path)
+
+
+def test_horizons_keep_the_keys_given_on_the_command_line_and_carry_error_bars(small_file):
+    out = CliRunner().invoke(app, ["analyze", small_file, "--json", "--horizon", "1d", "--horizon", "7d",
+                                   "--paths", "4000", "--seed", "3"])
+    assert out.exit_code == 0, out.output
+    acc = json.loads(out.stdout)["accounts"][0]
+    assert list(acc["probability"]) == ["1d", "7d"]
+    for est in acc["probability"].values():
+        assert set(est) >= {"p", "stderr", "ci95", "paths", "method"}
+        assert est["ci95"][0] <= est["p"] <= est["ci95"][1]
+    assert acc["probability"]["1d"]["p"] <= acc["probability"]["7d"]["p"]
+    assert set(acc["exit"]) >= {"close_now_cost", "close_now_bps", "liquidation_cost", "insurance_shortfall",
+                                "time_to_exit_hours", "book"}
+    assert acc["exit"]["book"] == "synthetic"
+
+
+def test_same_seed_gives_identical_probabilities(small_file):
+    args = ["analyze", small_file, "--json", "--horizon", "1d", "--paths", "2000", "--seed", "11"]
+    a, b = (json.loads(CliRunner().invoke(app, args).stdout) for _ in range(2))
+    assert a["accounts"][0]["probability"] == b["accounts"][0]["probability"]
+
+
+def test_html_report_is_self_contained_and_marks_the_liquidation_price(small_file, tmp_path):
+    html = tmp_path / "r.html"
+    out = CliRunner().invoke(app, ["analyze", small_file, "--html", str(html)])
+    assert out.exit_code == 0, out.output
+    text = html.read_text()
+    assert "<script src=" not in text and "Plotly" in text
+    lp = json.loads(CliRunner().invoke(app, ["analyze", small_file, "--json"]).stdout)[
+        "accounts"][0]["positions"][0]["liquidation_price"]
+    assert f"liq {lp:,.2f}" in text
+
+
+@pytest.mark.parametrize("text,years", [("1h", 1 / 8760), ("4h", 4 / 8760), ("1d", 1 / 365), ("7d", 7 / 365),
+                                        ("2w", 14 / 365), ("30m", 0.5 / 8760)])
+def test_parse_horizon(text, years):
+    assert parse_horizon(text) == pytest.approx(years)
+
+
+@pytest.mark.parametrize("bad", ["", "1", "-1d", "1x", "0d"])
+def test_bad_horizon_is_an_input_error(bad):
+    with pytest.raises(InputError):
+        parse_horizon(bad)
