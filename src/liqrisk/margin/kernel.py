@@ -171,6 +171,17 @@ def pools_state_nb(pools, prices, t_elapsed, arrs):
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
+def pools_each_state_nb(pools, prices, t_elapsed, arrs):
+    """(equity, MM) in USD of each of ``pools`` at one price vector (parallel over pools)."""
+    n = pools.shape[0]
+    eq = np.empty(n)
+    mm = np.empty(n)
+    for k in nb.prange(n):
+        eq[k], mm[k] = pool_state_nb(pools[k], prices, t_elapsed, arrs)
+    return eq, mm
+
+
+@nb.njit(cache=True, nogil=True, parallel=True)
 def pools_min_gap_nb(pools, prices, t_elapsed, arrs):
     """min over ``pools`` of (equity − MM) in USD at each row of ``prices`` (n_rows, n_axes)."""
     n = prices.shape[0]
