@@ -47,7 +47,7 @@ from scipy import stats
 
 from liqrisk.dynamics.garch import fit_garch
 from liqrisk.dynamics.ohlc import OHLC, bundled_data_path, load_ohlc
-from liqrisk.dynamics.paths import Bootstrap, GarchVol, PathModel, student_t
+from liqrisk.dynamics.paths import Bootstrap, GarchVol, PathModel, map_chunks, student_t
 from liqrisk.dynamics.volatility import rolling_vol
 from liqrisk.margin.tiers import TierTable
 from liqrisk.risk.first_passage import hit_probability
@@ -60,8 +60,8 @@ LEVERAGES = (5, 10, 25)
 MODELS = ("gbm", "student_t", "garch_fhs")
 BINS = (0.0, 0.001, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
 HOURS_PER_YEAR = 8760
-VOL_GRID = np.exp(np.linspace(np.log(0.05), np.log(5.0), 33))
-"""Annualised vol grid (5% … 500%) on which the Monte Carlo models are tabulated."""
+VOL_GRID = np.exp(np.linspace(np.log(0.1), np.log(4.0), 25))
+"""Annualised vol grid (10% … 400%) on which the Monte Carlo models are tabulated."""
 
 
 def binance_tiers(symbol: str = "BTCUSDT") -> TierTable:
@@ -138,12 +138,13 @@ def realised(ohlc: OHLC, pos: Position, horizon: int) -> np.ndarray:
 
 def _mc_table(model_at, pos: Position, states: np.ndarray, horizon: int, n_paths: int,
               seed: tuple) -> np.ndarray:
-    """P(liquidation within horizon) for each state of a model family, Monte Carlo."""
+    """P(liquidation within horizon) for each state of a model family, Monte Carlo (states in
+    parallel threads), made non-decreasing in the state."""
     t = horizon / HOURS_PER_YEAR
-    return np.array([liquidation_probability(pos, model_at(s), [t], n_paths=n_paths,
-                                             seed=np.random.SeedSequence((*seed, i)),
-                                             method="plain")[t].p
-                     for i, s in enumerate(states)])
+    p = map_chunks(lambda i: liquidation_probability(
+        pos, model_at(states[i]), [t], n_paths=n_paths, seed=np.random.SeedSequence((*seed, i)),
+        method="plain")[t].p, range(len(states)))
+    return np.maximum.accumulate(p)
 
 
 def _interp(table: np.ndarray, grid: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -152,7 +153,7 @@ def _interp(table: np.ndarray, grid: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 def predict(ohlc: OHLC, model: str, pos_list: list[Position], horizon: int = 24,
             min_history: int = 2160, refit_every: int = 720, ewma_lambda: float = 0.97,
-            n_paths: int = 8192, seed: int = 0) -> np.ndarray:
+            n_paths: int = 4096, seed: int = 0) -> np.ndarray:
     """Predicted probabilities, shape (n_bars, n_positions), NaN before ``min_history``.
     Row t uses closes up to bar t only."""
     n = len(ohlc)
@@ -194,7 +195,8 @@ def _garch_filter(fit, r: np.ndarray, start: int, stop: int) -> np.ndarray:
     h[0] = fit.forecast_variance(1)[0]
     for i in range(1, len(h)):
         e = r[start + i - 1] - p["mu"]
-        h[i] = p["omega"] + (p["alpha"] + p.get("gamma", 0.0) * (e < 0)) * e * e + p["beta"] * h[i - 1]
+        alpha = p["alpha"] + p.get("gamma", 0.0) * (e < 0)
+        h[i] = p["omega"] + alpha * e * e + p["beta"] * h[i - 1]
     return h
 
 
@@ -264,7 +266,7 @@ def score(p: np.ndarray, o: np.ndarray, bins=BINS) -> tuple[float, float, float,
 def backtest_calibration(path: str | Path | None = None, models=MODELS, leverages=LEVERAGES,
                          notional: float = NOTIONAL, horizon_hours: int = 24,
                          min_history: int = 2160, refit_every: int = 720,
-                         ewma_lambda: float = 0.97, n_paths: int = 8192,
+                         ewma_lambda: float = 0.97, n_paths: int = 4096,
                          seed: int = 0) -> CalibrationReport:
     """Run the back-test on an hourly OHLC file (default the bundled Coinbase BTC-USD)."""
     ohlc = load_ohlc(path or bundled_data_path(DATA))

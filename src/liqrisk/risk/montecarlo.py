@@ -123,8 +123,8 @@ class LiquidationRisk:
 @vectorize(["float64(float64, float64, float64, float64, float64)"], cache=True)
 def bridge_survival(x0, x1, lo, hi, var):
     """Probability that a Brownian bridge from ``x0`` to ``x1`` (variance ``var``) stays in
-    (lo, hi); 0 if ``x1`` is outside. One-sided crossings multiplied (module docstring)."""
-    if x1 <= lo or x1 >= hi:
+    (lo, hi); 0 if an end point is outside. One-sided crossings multiplied (module docstring)."""
+    if x0 <= lo or x0 >= hi or x1 <= lo or x1 >= hi:
         return 0.0
     q = 1.0
     a = 2.0 * (x0 - lo) * (x1 - lo) / var
@@ -256,7 +256,7 @@ def _run(account, model: PathModel, n_paths, dt, hsteps, seed, anti, tilt, fused
         j = 0
         for k in range(n_steps):
             x1 = x + incr[:, k]
-            inside = (x1 > lo) & (x1 < hi)
+            inside = (x > lo) & (x < hi) & (x1 > lo) & (x1 < hi)
             q = np.prod(np.where(inside, bridge_survival(x, x1, lo, hi, var), 1.0), axis=1)
             q = np.where(account.health(account.spot * np.exp(x1), (k + 1) * dt) > 0, q, 0.0)
             surv *= q
