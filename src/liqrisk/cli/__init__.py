@@ -4,6 +4,7 @@ from liqrisk.cli._app import app
 from liqrisk.cli import vol  # noqa: F401,E402
 from liqrisk.cli import exit_cost  # noqa: F401,E402
 from liqrisk.cli import analyze  # noqa: F401,E402
+from liqrisk.cli import calibration  # noqa: F401,E402
 from liqrisk.cli import cascade  # noqa: F401,E402
 
 
