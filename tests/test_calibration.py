@@ -1,0 +1,63 @@
+"""Back-test machinery: Binance isolated LP, realised outcomes, scores, no look-ahead."""
+import numpy as np
+import pytest
+
+from liqrisk.dynamics.ohlc import OHLC, bundled_data_path, load_ohlc
+from liqrisk.risk.calibration import (DATA, Position, binance_tiers, isolated_lp_ratio, predict,
+                                      realised, score)
+
+
+def test_isolated_lp_first_tier_by_hand():
+    # 10x long, 10,000 USDT, tier 1 (MMR 0.4%, cum 0): LP/EP = (1 − 1/10)/(1 − 0.004)
+    tiers = binance_tiers()
+    assert isolated_lp_ratio(1, 10, 10_000, tiers) == pytest.approx(0.9 / 0.996, rel=1e-12)
+    assert isolated_lp_ratio(-1, 25, 10_000, tiers) == pytest.approx(1.04 / 1.004, rel=1e-12)
+
+
+def test_isolated_lp_selects_the_tier_at_the_liquidation_notional():
+    # 2,000,000 USDT long at 20x: liquidation notional ~1.9M lies in tier 3 (0.65%, cum 1,500)
+    tiers = binance_tiers()
+    ratio = isolated_lp_ratio(1, 20, 2_000_000, tiers)
+    assert ratio == pytest.approx((0.05 + 1_500 / 2_000_000 - 1) / (0.0065 - 1), rel=1e-12)
+    pos = Position(1, 20, 2_000_000, tiers)
+    assert pos.health(np.array([[ratio]]), 0.0)[0] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_realised_uses_the_next_bars_high_and_low():
+    close = np.array([100.0, 100, 100, 100, 100])
+    low = np.array([100.0, 99, 95, 100, 100])
+    high = np.array([100.0, 101, 100, 104, 100])
+    bars = OHLC.from_arrays(close, high, low, close, bar_seconds=3600)
+    tiers = binance_tiers()
+    long10 = realised(bars, Position(1, 25, 10_000, tiers), horizon=2)     # LP 96.0
+    short25 = realised(bars, Position(-1, 25, 10_000, tiers), horizon=2)   # LP 103.6
+    np.testing.assert_array_equal(long10[:3], [1, 1, 0])
+    np.testing.assert_array_equal(short25[:3], [0, 1, 1])
+    assert np.isnan(long10[3:]).all()
+
+
+def test_brier_decomposition_is_exact_for_forecasts_constant_in_each_bin():
+    p = np.repeat([0.0005, 0.03, 0.3], 100)
+    o = np.concatenate([np.zeros(100), np.r_[np.ones(5), np.zeros(95)], np.r_[np.ones(40),
+                                                                              np.zeros(60)]])
+    bs, rel, res, unc, rows = score(p, o)
+    assert bs == pytest.approx(rel - res + unc, abs=1e-12)
+    assert [r.count for r in rows] == [100, 100, 100]
+
+
+@pytest.mark.parametrize("model", ["gbm", "student_t", "garch_fhs"])
+def test_predictions_use_no_future_data(model):
+    full = load_ohlc(bundled_data_path(DATA))
+    n, t = 1700, 1290
+    # the long series with everything after bar t perturbed, and the series cut at bar t:
+    # predictions up to bar t must be identical
+    bump = np.where(np.arange(n) > t, 1.3, 1.0)
+    bars = [OHLC(full.timestamps[:m], *(getattr(full, f)[:m] * bump[:m]
+                                        for f in ("open", "high", "low", "close", "volume")),
+                 full.bar_seconds) for m in (n, t + 1)]
+    tiers = binance_tiers()
+    pos = [Position(1, 25, 10_000, tiers), Position(-1, 10, 10_000, tiers)]
+    kw = dict(min_history=800, refit_every=400, n_paths=512)
+    a, b = (predict(x, model, pos, **kw) for x in bars)
+    np.testing.assert_array_equal(a[: t + 1], b)
+    assert np.isfinite(b[800:]).all()
