@@ -376,3 +376,71 @@ def liquidation_probability(account: AccountHealth, model: PathModel,
     """P(liquidated within each horizon) — the probabilities of :func:`liquidation_risk`."""
     return liquidation_risk(account, model, horizons_years, n_paths, n_steps_per_day, dt, seed,
                             method, drift, progress).probabilities
+
+
+@dataclass(frozen=True)
+class LinearPerpBook:
+    """Many cross accounts of linear perps as struct-of-arrays. With each position's MM tier
+    fixed at its t=0 notional, health is affine in the marks:
+    ``health_a(P) = const_a + Σ_u slope[u, a]·P_u`` with
+    ``const = WB − Σ q·EP + Σ cum`` and ``slope = q − |q|·MMR`` (VENUES.md §0–1)."""
+
+    const: np.ndarray
+    slope: np.ndarray
+
+    @classmethod
+    def from_positions(cls, wallet, size, entry, mmr, cum) -> "LinearPerpBook":
+        """``wallet`` (n_acc,); ``size``, ``entry``, ``mmr``, ``cum`` (n_acc, n_und), one net
+        position per underlying (size 0: none)."""
+        size, entry = np.asarray(size, float), np.asarray(entry, float)
+        const = np.asarray(wallet, float) - np.sum(size * entry, 1) + np.sum(cum, 1)
+        slope = size - np.abs(size) * np.asarray(mmr, float)
+        return cls(const, np.ascontiguousarray(slope.T))
+
+
+@njit(cache=True, nogil=True)
+def _linear_book_kernel(log_incr, spot, const, slope, hits):
+    """Add to ``hits[a]`` the paths on which account a's health is ≤ 0 at some step."""
+    n_paths, n_steps, n_und = log_incr.shape
+    n_acc = const.shape[0]
+    h = np.empty(n_acc)
+    dead = np.zeros(n_acc, np.bool_)
+    x = np.empty(n_und)
+    for p in range(n_paths):
+        dead[:] = False
+        x[:] = 0.0
+        for k in range(n_steps):
+            h[:] = const
+            for u in range(n_und):
+                x[u] += log_incr[p, k, u]
+                pu = spot[u] * np.exp(x[u])
+                for a in range(n_acc):
+                    h[a] += slope[u, a] * pu
+            for a in range(n_acc):
+                dead[a] |= h[a] <= 0.0
+        for a in range(n_acc):
+            hits[a] += dead[a]
+
+
+def book_liquidation_probability(book: LinearPerpBook, model: PathModel, spot,
+                                 horizon_years: float, n_paths: int = 10_000,
+                                 n_steps_per_day: int = 24, seed=None,
+                                 threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(p, stderr) per account of P(health ≤ 0 at a monitoring step within the horizon), all
+    accounts revalued on the same paths of each underlying. Discrete monitoring (no bridge
+    correction: accounts are many-asset); chunks of paths run on threads."""
+    dt = 1 / (365 * n_steps_per_day)
+    n_steps = max(1, int(round(horizon_years / dt)))
+    sp = model.spec(dt)
+    spot = np.asarray(spot, float)
+
+    def run(chunk):
+        a, b, rng = chunk
+        incr = np.empty((b - a, n_steps, len(spot)))
+        simulate_chunk(sp, rng, n_steps, False, incr, np.zeros(b - a))
+        hits = np.zeros(len(book.const), np.int64)
+        _linear_book_kernel(incr, spot, book.const, book.slope, hits)
+        return hits
+
+    p = np.sum(map_chunks(run, chunk_generators(seed, n_paths), threads), axis=0) / n_paths
+    return p, np.sqrt(p * (1 - p) / n_paths)
