@@ -120,29 +120,34 @@ class LiquidationRisk:
                 "fused": self.fused}
 
 
-@vectorize(["float64(float64, float64, float64, float64, float64)"], cache=True)
-def bridge_survival(x0, x1, lo, hi, var):
-    """Probability that a Brownian bridge from ``x0`` to ``x1`` (variance ``var``) stays in
+@njit(cache=True, nogil=True, inline="always")
+def _bridge_q(x0, x1, lo, hi, c):
+    """Probability that a Brownian bridge from ``x0`` to ``x1`` with ``c = 2/(σ²Δt)`` stays in
     (lo, hi); 0 if an end point is outside. One-sided crossings multiplied (module docstring)."""
     if x0 <= lo or x0 >= hi or x1 <= lo or x1 >= hi:
         return 0.0
     q = 1.0
-    a = 2.0 * (x0 - lo) * (x1 - lo) / var
+    a = c * (x0 - lo) * (x1 - lo)
     if a < 50.0:
         q *= 1.0 - np.exp(-a)
-    a = 2.0 * (hi - x0) * (hi - x1) / var
+    a = c * (hi - x0) * (hi - x1)
     if a < 50.0:
         q *= 1.0 - np.exp(-a)
     return q
 
 
+bridge_survival = vectorize(["float64(float64, float64, float64, float64, float64)"],
+                            cache=True)(_bridge_q.py_func)
+"""Array version of the bridge survival probability (NumPy broadcasting)."""
+
+
 @njit(cache=True, nogil=True)
 def _barrier_kernel(rng, aux, n_steps, par, chol, code, nu, resid, garch, jumps, anti, lo, hi,
-                    clo, chi, var, hsteps, y, xc, tau, xh, loglr):
+                    clo, chi, c, hsteps, y, xc, tau, xh, loglr):
     """Fused single-underlying path generation + barrier check, no path matrix: per path pair
     the draws fill a buffer of ``n_steps``, each copy is then walked once. Outputs per path:
     ``y[p, j]`` the bridge-corrected liquidation probability by horizon ``hsteps[j]``, ``xc``
-    the same for the control barrier (clo, chi), ``tau`` the sampled liquidation step (−1:
+    the same for the control barrier (clo, chi), ``c = 2/(σ²Δt)``, ``tau`` the sampled liquidation step (−1:
     none), ``xh`` the log-price at each horizon, frozen at the liquidation step."""
     n_paths = y.shape[0]
     m = 2 if anti else 1
@@ -158,12 +163,12 @@ def _barrier_kernel(rng, aux, n_steps, par, chol, code, nu, resid, garch, jumps,
             for k in range(n_steps):
                 x0 = x
                 x += inc[k]
-                q = bridge_survival(x0, x, lo, hi, var)
+                q = _bridge_q(x0, x, lo, hi, c)
                 if q < 1.0:
                     surv *= q
                     if t < 0 and aux.random() >= q:
                         t, xf = k + 1, x
-                survc *= bridge_survival(x0, x, clo, chi, var)
+                survc *= _bridge_q(x0, x, clo, chi, c)
                 if k + 1 == hsteps[j]:
                     y[i, j], xc[i, j] = 1.0 - surv, 1.0 - survc
                     xh[i, j] = xf if t >= 0 else x
@@ -225,7 +230,7 @@ def _run(account, model: PathModel, n_paths, dt, hsteps, seed, anti, tilt, fused
     sp: KernelSpec = model.spec(dt, tilt)
     n_und, n_h, n_steps = len(account.spot), len(hsteps), int(hsteps[-1])
     sigma = model.sigma
-    var = sigma ** 2 * dt
+    c = 2.0 / (sigma ** 2 * dt)
     lo, hi = _log_bounds(account, n_und)
     cu, cb = _control_barrier(account, sigma)
     clo = cb if cb is not None and cb < 0 else -np.inf
@@ -240,7 +245,7 @@ def _run(account, model: PathModel, n_paths, dt, hsteps, seed, anti, tilt, fused
         a, b, rng = chunk
         aux = np.random.Generator(np.random.PCG64(rng.bit_generator.seed_seq.spawn(1)[0]))
         _barrier_kernel(rng, aux, n_steps, sp.par, sp.chol, sp.innovation, sp.nu, sp.resid,
-                        sp.garch, sp.jumps, anti, lo[0], hi[0], clo, chi, var[0], hsteps, out.y[a:b],
+                        sp.garch, sp.jumps, anti, lo[0], hi[0], clo, chi, c[0], hsteps, out.y[a:b],
                         out.xc[a:b], out.tau[a:b], logx[a:b, :, 0], out.w[a:b])
 
     def general_chunk(chunk):
@@ -257,12 +262,12 @@ def _run(account, model: PathModel, n_paths, dt, hsteps, seed, anti, tilt, fused
         for k in range(n_steps):
             x1 = x + incr[:, k]
             inside = (x > lo) & (x < hi) & (x1 > lo) & (x1 < hi)
-            q = np.prod(np.where(inside, bridge_survival(x, x1, lo, hi, var), 1.0), axis=1)
+            q = np.prod(np.where(inside, bridge_survival(x, x1, lo, hi, c), 1.0), axis=1)
             q = np.where(account.health(account.spot * np.exp(x1), (k + 1) * dt) > 0, q, 0.0)
             surv *= q
             new = (tau < 0) & (aux.random(n) >= q)
             tau[new], xf[new] = k + 1, x1[new]
-            survc *= bridge_survival(x[:, cu], x1[:, cu], clo, chi, var[cu])
+            survc *= bridge_survival(x[:, cu], x1[:, cu], clo, chi, c[cu])
             x = x1
             if k + 1 == hsteps[j]:
                 out.y[a:b, j], out.xc[a:b, j] = 1 - surv, 1 - survc
