@@ -85,8 +85,19 @@ def test_cli_exit_cost_json_with_the_example_book():
     out = CliRunner().invoke(app, ["exit-cost", "--position", "BTC:-12.5:91250",
                                    "--book", "examples/books/btc_book.json", "--json"])
     assert out.exit_code == 0, out.output
-    doc = json.loads(out.output)
+    doc = json.loads(out.output)["accounts"][0]
     assert doc["book"] == "snapshot" and doc["positions"][0]["levels"] >= 1
+
+
+def test_cli_exit_cost_of_every_account_of_a_portfolio_file():
+    out = CliRunner().invoke(app, ["exit-cost", "examples/multi_venue.yaml", "--json", "--stress", "2"])
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.stdout)
+    ids = [a["id"] for a in doc["accounts"]]
+    assert "binance-hedge" in ids and "binance-main" not in ids      # SOL has no synthetic calibration
+    assert any("binance-main" in line and "SOL" in line for line in doc["skipped"])
+    hedge = doc["accounts"][ids.index("binance-hedge")]
+    assert hedge["book"] == "synthetic" and hedge["close_now_cost"] > 0
 
 
 @pytest.mark.parametrize("args", [["--position", "BTC:abc:1"], ["--position", "BTC:1:1", "--book", "missing.json"],

@@ -204,13 +204,9 @@ def _add_exit(cp, results, s: ExitSettings, out: PortfolioAnalysis):
     from liqrisk.liquidity.synthetic import synthetic_book
 
     for i, r in enumerate(results):
-        linear = [p for p in r.positions if p.kind in ("perp", "future", "spot")]
-        if not linear:
+        linear, rows, vol = exit_inputs(cp, i, r)
+        if not rows:
             continue
-        und = linear[0].underlying
-        vol = cp.market.atm_vol(und) or 0.6
-        rows = [(p.underlying, p.size if not _is_inverse(cp, i, p) else p.size / p.mark, p.mark)
-                for p in linear]
         try:
             summary = exit_summary(rows, s.books, vol, s.horizon_hours, s.participation, s.stress)
         except BookError as e:
@@ -227,6 +223,16 @@ def _add_exit(cp, results, s: ExitSettings, out: PortfolioAnalysis):
                             "liquidation_cost": liq_cost, "insurance_shortfall": shortfall,
                             "time_to_exit_hours": summary.time_to_exit_hours, "book": summary.book,
                             "currency": "USD", "cost_vs_exit_hours": summary.curve}
+
+
+def exit_inputs(cp: CompiledPortfolio, i: int, r: AccountResult):
+    """Account ``i``'s futures/spot positions, their (underlying, signed base size, mark) rows for
+    the exit-cost model (inverse USD face converted to coin at the mark) and the ATM vol of the
+    first underlying (0.6 when the market block has none). Options are not costed."""
+    linear = [p for p in r.positions if p.kind in ("perp", "future", "spot")]
+    rows = [(p.underlying, p.size / p.mark if _is_inverse(cp, i, p) else p.size, p.mark) for p in linear]
+    vol = (cp.market.atm_vol(linear[0].underlying) if linear else None) or 0.6
+    return linear, rows, vol
 
 
 def _forced_exits(r: AccountResult, positions, rows):

@@ -49,9 +49,24 @@ def _books(specs: list[str], positions):
     return books
 
 
+def _portfolio_positions(file: str) -> list[tuple[str, list, float]]:
+    """(account id, exit rows, vol) for every account of a portfolio file with futures/spot."""
+    from liqrisk.analysis import exit_inputs
+    from liqrisk.io.portfolio import load_portfolio
+    from liqrisk.margin.account import CompiledPortfolio
+    cp = CompiledPortfolio(load_portfolio(file))
+    out = []
+    for i, r in enumerate(cp.margin_results()):
+        _, rows, vol = exit_inputs(cp, i, r)
+        if rows:
+            out.append((r.id, rows, vol))
+    return out
+
+
 @app.command("exit-cost")
 def exit_cost(
-    position: list[str] = typer.Option(..., "--position", "-p",
+    file: str = typer.Argument(None, help="portfolio file (YAML/JSON); every account's futures are costed"),
+    position: list[str] = typer.Option(None, "--position", "-p",
                                        help="SYMBOL:SIZE:PRICE, size signed base units (repeatable)."),
     book: list[str] = typer.Option(None, "--book", help="ccxt-shaped JSON or side,price,amount CSV; "
                                    "BTC=PATH form for several underlyings. Default: synthetic book."),
@@ -60,21 +75,58 @@ def exit_cost(
     vol: float = typer.Option(0.55, "--vol", help="Annualised volatility (0.55 = 55%)."),
     stress: float = typer.Option(1.0, "--stress", help="Spread x stress, depth / stress."),
     risk_aversion: float = typer.Option(0.0, "--risk-aversion", help="Almgren-Chriss lambda, 1/USD."),
+    volume: list[str] = typer.Option(None, "--volume", help="daily volume in base units, UNDERLYING=V "
+                                     "(defaults exist for BTC and ETH only; repeatable)"),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
     """Cost of closing positions now (one market order through the book), over the horizon
-    (Almgren-Chriss schedule), time to exit at a participation rate, and the cost-vs-time curve."""
-    try:
-        positions = [_position(p) for p in position]
-        summary = exit_summary(positions, _books(book, positions), vol, _horizon_hours(horizon),
-                               participation, stress, risk_aversion)
-    except (BookError, ValueError, OSError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    (Almgren-Chriss schedule), time to exit at a participation rate, and the cost-vs-time curve.
+    Positions come from FILE (per account, vol from its market block) and/or --position."""
+    from liqrisk.cli.errors import fail_on_bad_input
+    with fail_on_bad_input():
+        if not file and not position:
+            raise BookError("give a portfolio FILE or at least one --position SYMBOL:SIZE:PRICE")
+        groups = _portfolio_positions(file) if file else []
+        if position:
+            groups.append(("--position", [_position(p) for p in position], vol))
+        volumes = _volumes(volume)
+        summaries, skipped = [], []
+        for name, rows, v in groups:
+            try:
+                summaries.append((name, exit_summary(rows, _books(book, rows), v, _horizon_hours(horizon),
+                                                     participation, stress, risk_aversion, volumes)))
+            except BookError as exc:
+                if name == "--position" or not file:
+                    raise
+                skipped.append(f"account '{name}' not costed: {exc}")
+        if not summaries:
+            raise BookError("; ".join(skipped))
     if as_json:
-        typer.echo(json.dumps(summary.to_dict(), indent=2))
+        typer.echo(json.dumps({"accounts": [{"id": name, **s.to_dict()} for name, s in summaries],
+                               "skipped": skipped}))
         return
+    for name, summary in summaries:
+        _render(name, summary, stress, horizon, participation)
+    for line in skipped:
+        Console(stderr=True).print(f"[yellow]note: {line}[/yellow]")
+
+
+def _volumes(specs: list[str] | None) -> dict[str, float]:
+    out = {}
+    for spec in specs or []:
+        und, sep, value = spec.partition("=")
+        try:
+            out[underlying_of(und)] = float(value)
+        except ValueError:
+            raise BookError(f"--volume {spec!r}: expected UNDERLYING=DAILY_VOLUME, e.g. SOL=2.5e7") from None
+        if not sep or not out[underlying_of(und)] > 0:
+            raise BookError(f"--volume {spec!r}: expected UNDERLYING=DAILY_VOLUME > 0")
+    return out
+
+
+def _render(name, summary, stress, horizon, participation) -> None:
     console = Console()
+    console.rule(f"[b]{name}[/b]")
     table = Table(title=f"Exit cost, {summary.book} book, stress {stress:g}, horizon {horizon}")
     for col in ("position", "notional", "close now", "bps", "levels", "unfilled",
                 f"exit @{participation:g} vol, h", f"AC cost {horizon}", "AC sd", "book"):
