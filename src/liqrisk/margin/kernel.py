@@ -225,6 +225,20 @@ def _refine(p, lo, hi, flo, fhi, ax, prices, with_mm, t_elapsed, arrs):
             side = -1
         if hi - lo <= 1e-12 * hi:
             break
+        # probe just across the end that moved: on piecewise-affine gaps regula falsi lands on
+        # the root from one side only and would need ~40 Illinois halvings to close the bracket
+        d = 0.4e-12 * hi
+        xn = x - d if side == 1 else x + d
+        if lo < xn < hi:
+            fn = _gap(p, xn, ax, prices, with_mm, t_elapsed, arrs)
+            if fn == 0.0:
+                return xn
+            if (fn > 0) == (fhi > 0):
+                hi, fhi = xn, fn
+            else:
+                lo, flo = xn, fn
+            if hi - lo <= 1e-12 * hi:
+                break
     return lo if abs(flo) < abs(fhi) else hi
 
 
@@ -253,28 +267,219 @@ def pool_boundaries_nb(p, ax, prices, with_mm, t_elapsed, grid, roots, arrs):
     return n
 
 
+# ---- nearest boundaries: the hot path ------------------------------------------------------------
+# Written as one function with ONE evaluation site driven by a small state machine, and with the
+# arrays as its own (borrowed) arguments. Passing arrays to helper functions — a tuple, separate
+# arguments, even IR-inlined helpers — makes numba incref/decref every array at every call: ~250 ns
+# per state evaluation (vs ~15 ns of arithmetic for a position), atomics on reference counts that
+# every thread shares, so two threads ran no faster than one.
+
+_MARK, _SCAN, _REFINE, _NUDGE = 0, 1, 2, 3
+
+
+@_jit
+def _nearest_chunk(lo_k, hi_k, pools, axes, prices, with_mm, coarse, fine, dense, down, up, now,
+                   pos_start, pos_end, leg_start, leg_end, const_usd, settle_axis, axis, contract, qty,
+                   entry, basis, mm_code, notional_mode, tier_start, tier_end, p1, p2, strike, is_call,
+                   expiry, vol, t_floor, t_mmr, t_cum, leg_axis, leg_amount, rate):
+    """Nearest boundaries of pairs lo_k … hi_k − 1 (one thread), the same search as
+    :func:`pool_boundaries_nb` (outward scan on the grid, Illinois regula falsi to 1e-12) with
+    three savings: the part of the pool that does not move with the axis is summed once per pair;
+    each side's scan stops at its first sign change (the nearest boundary); and after each
+    Illinois step a probe just across the moved end closes the bracket (on piecewise-affine gaps
+    regula falsi approaches the root from one side and needs ~40 halvings otherwise)."""
+    width = 1
+    for k in range(lo_k, hi_k):
+        width = max(width, pos_end[pools[k]] - pos_start[pools[k]])
+    idx = np.empty(width, dtype=np.int64)
+    for k in range(lo_k, hi_k):
+        ax = axes[k]
+        p = pools[k]
+        s_ax = settle_axis[p]
+        mark = prices[ax]
+        grid = fine if dense[p] else coarse
+        n_grid = grid.shape[0]
+        c = const_usd[p]
+        slope = 0.0
+        for j in range(leg_start[p], leg_end[p]):
+            if leg_axis[j] == ax:
+                slope += leg_amount[j]
+            else:
+                c += leg_amount[j] * prices[leg_axis[j]]
+        n = 0
+        for i in range(pos_start[p], pos_end[p]):
+            idx[n] = i
+            n += 1
+        state = _MARK
+        x = mark
+        f0 = 0.0
+        direction = -1.0
+        j = 0
+        x_prev = f_prev = lo = hi = flo = fhi = xr = 0.0
+        side = 0
+        it = 0
+        while True:
+            # ---- the one evaluation site: g = (equity − MM) or equity at prices[ax] = x -------
+            c_start = c
+            g = c + slope * x
+            n_moving = 0
+            for t in range(n):
+                i = idx[t]
+                a = axis[i]
+                moving = a == ax or s_ax == ax
+                pa = x if a == ax else prices[a]
+                if s_ax >= 0:
+                    settle = x if s_ax == ax else prices[s_ax]
+                else:
+                    settle = 1.0 if contract[i] == LINEAR else pa
+                P = pa * basis[i]
+                q = qty[i]
+                aq = abs(q)
+                ct = contract[i]
+                opt = 0.0
+                if ct == INVERSE_OPTION:
+                    opt = black76_price_nb(P, strike[i], expiry[i], rate, vol[i], is_call[i]) / P
+                    v = q * opt * settle
+                elif ct == LINEAR:
+                    v = q * (P - entry[i])
+                else:
+                    v = q * (1.0 / entry[i] - 1.0 / P) * settle
+                if with_mm:
+                    code = mm_code[i]
+                    mm = 0.0
+                    if code == MM_TIERS_AT_MARK or code == MM_WHOLE_TIER_FEE:
+                        mode = notional_mode[i]
+                        if mode == NOTIONAL_QUOTE:
+                            nn = aq * P
+                        elif mode == NOTIONAL_COIN:
+                            nn = aq / P
+                        else:
+                            nn = aq
+                        kt = tier_start[i]
+                        for jt in range(tier_start[i], tier_end[i]):
+                            if nn >= t_floor[jt]:
+                                kt = jt
+                        if code == MM_TIERS_AT_MARK:
+                            mm = nn * t_mmr[kt] - t_cum[kt]
+                        else:
+                            mm = nn * (t_mmr[kt] + p1[i])
+                        if mode == NOTIONAL_COIN:
+                            mm *= settle
+                        elif mode == NOTIONAL_FACE:
+                            mm *= settle / P
+                    elif code == MM_ENTRY_VALUE:
+                        mm = p1[i] * aq * entry[i] if ct == LINEAR else p1[i] * aq / entry[i] * settle
+                    elif code == MM_DERIBIT_FUTURE:
+                        size = aq / P
+                        mm = size * (p1[i] + p2[i] * size) * settle
+                    elif code == MM_DERIBIT_OPTION and q < 0:
+                        mo = p1[i] + opt if is_call[i] else max(p1[i], p1[i] * opt) + opt
+                        mm = aq * mo * settle
+                    v -= mm
+                if state == _MARK and not moving:
+                    c += v                       # fixed along this axis: summed once
+                else:
+                    g += v
+                    if state == _MARK:
+                        idx[n_moving] = i
+                        n_moving += 1
+            f = g
+            # ---- what to evaluate next -----------------------------------------------------------
+            done_side = False
+            if state == _MARK:
+                n = n_moving
+                f0 = f + (c - c_start)           # g started from c before the fixed part was added
+                now[k] = f0 <= 0.0
+                state = _SCAN
+                direction = -1.0
+                j = 0
+                x_prev, f_prev = mark, f0
+            elif state == _SCAN:
+                if (f > 0) != (f_prev > 0):
+                    if x < x_prev:
+                        lo, hi, flo, fhi = x, x_prev, f, f_prev
+                    else:
+                        lo, hi, flo, fhi = x_prev, x, f_prev, f
+                    state = _REFINE
+                    side = 0
+                    it = 0
+                else:
+                    x_prev, f_prev = x, f
+                    j += 1
+                    if j >= n_grid:
+                        done_side = True
+            else:
+                if f == 0.0:
+                    lo, hi, flo, fhi = x, x, 0.0, 0.0
+                    done_side = True
+                elif state == _REFINE:
+                    if (f > 0) == (fhi > 0):
+                        hi, fhi = x, f
+                        if side == 1:
+                            flo *= 0.5
+                        side = 1
+                    else:
+                        lo, flo = x, f
+                        if side == -1:
+                            fhi *= 0.5
+                        side = -1
+                    it += 1
+                    if hi - lo <= 1e-12 * hi or it >= 200:
+                        done_side = True
+                    else:
+                        xn = x - 0.4e-12 * hi if side == 1 else x + 0.4e-12 * hi
+                        if lo < xn < hi:
+                            state = _NUDGE
+                            x = xn
+                            continue
+                else:                            # _NUDGE
+                    if (f > 0) == (fhi > 0):
+                        hi, fhi = x, f
+                    else:
+                        lo, flo = x, f
+                    state = _REFINE
+                    if hi - lo <= 1e-12 * hi:
+                        done_side = True
+                if done_side and state != _SCAN:
+                    r = lo if abs(flo) < abs(fhi) else hi
+                    if direction < 0:
+                        down[k] = r
+                    else:
+                        up[k] = r
+            if done_side:
+                if direction > 0:
+                    break
+                direction = 1.0
+                state = _SCAN
+                j = 0
+                x_prev, f_prev = mark, f0
+            if state == _SCAN:
+                x = mark * math.exp(direction * grid[j])
+            else:                                # _REFINE: next regula falsi point
+                x = (lo * fhi - hi * flo) / (fhi - flo)
+                if not (lo < x < hi):
+                    x = 0.5 * (lo + hi)
+    return 0
+
+
 @nb.njit(cache=True, nogil=True, parallel=True)
 def nearest_boundaries_nb(pools, axes, prices, with_mm, coarse, fine, dense, arrs):
     """For many (pool, axis) pairs: the nearest boundary below and above the mark (NaN: none)
-    and whether the pool is already liquidatable. Parallel over pairs."""
+    and whether the pool is already liquidatable. Parallel over chunks of pairs."""
     m = pools.shape[0]
     down = np.full(m, np.nan)
     up = np.full(m, np.nan)
     now = np.zeros(m, dtype=np.bool_)
-    for k in nb.prange(m):
-        px = prices.copy()
-        ax = axes[k]
-        p = pools[k]
-        roots = np.empty(MAX_ROOTS)
-        grid = fine if dense[p] else coarse
-        n = pool_boundaries_nb(p, ax, px, with_mm, 0.0, grid, roots, arrs)
-        mark = px[ax]
-        now[k] = _gap(p, mark, ax, px, with_mm, 0.0, arrs) <= 0.0
-        for j in range(n):
-            if roots[j] < mark:
-                down[k] = roots[j]
-            elif math.isnan(up[k]):
-                up[k] = roots[j]
+    chunk = 256
+    n_chunks = (m + chunk - 1) // chunk
+    (pos_start, pos_end, leg_start, leg_end, const_usd, settle_axis, axis, contract, qty, entry, basis,
+     mm_code, notional_mode, tier_start, tier_end, p1, p2, strike, is_call, expiry, vol, t_floor, t_mmr,
+     t_cum, leg_axis, leg_amount, rate) = arrs
+    for c in nb.prange(n_chunks):
+        _nearest_chunk(c * chunk, min(m, (c + 1) * chunk), pools, axes, prices, with_mm, coarse, fine,
+                       dense, down, up, now, pos_start, pos_end, leg_start, leg_end, const_usd, settle_axis,
+                       axis, contract, qty, entry, basis, mm_code, notional_mode, tier_start, tier_end, p1,
+                       p2, strike, is_call, expiry, vol, t_floor, t_mmr, t_cum, leg_axis, leg_amount, rate)
     return down, up, now
 
 
