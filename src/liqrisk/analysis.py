@@ -42,7 +42,7 @@ class ProbabilitySettings:
     seed: int = 7
     model: str = "gbm"
     drift: float = 0.0
-    steps_per_day: int = 48
+    steps_per_day: int = 24
     vol_from: str | None = None
 
 
@@ -64,6 +64,7 @@ class PortfolioAnalysis:
     as_of: str
     accounts: list[AccountResult]
     curves: dict = field(default_factory=dict)   # account id → underlying → (grid, equity, mm)
+    books: dict = field(default_factory=dict)    # underlying → cumulative depth used for exit costs
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -176,26 +177,31 @@ def _correlation(names: list[str], notes: list[str]) -> np.ndarray:
 
 
 def _add_probabilities(cp, results, s: ProbabilitySettings, out: PortfolioAnalysis, progress):
-    from liqrisk.risk.montecarlo import liquidation_risk
+    from liqrisk.risk.montecarlo import TERM_STRUCTURE, liquidation_risk
 
     if s.model not in MODELS:
         raise InputError([f"--model '{s.model}': expected one of {', '.join(MODELS)}"])
     years = {h: parse_horizon(h) for h in s.horizons}
+    # the standard term structure within the requested window comes free from the same paths
+    term = {k: v for k, v in TERM_STRUCTURE.items() if v <= max(years.values()) * (1 + 1e-9)}
+    all_years = sorted(set(years.values()) | set(term.values()))
     for i, r in enumerate(results):
         health = cp.health_model(i, r)
         if not health.underlyings:
             continue
         model = _path_model(cp, health.underlyings, s, out.notes)
         dt = min(1 / (365 * s.steps_per_day), min(years.values()) / 4)
-        risk = liquidation_risk(health, model, sorted(set(years.values())), n_paths=s.paths, dt=dt,
+        risk = liquidation_risk(health, model, all_years, n_paths=s.paths, dt=dt,
                                 seed=[s.seed, i], drift=s.drift, progress=progress)
         r.extras["probability"] = {h: risk.probabilities[y].to_dict() for h, y in years.items()}
+        r.extras["term_structure"] = {h: risk.probabilities[y].to_dict() for h, y in term.items()}
         r.extras["risk"] = {
             "model": s.model, "time_to_liquidation_quantiles_hours":
                 {str(q): v * 365 * 24 for q, v in risk.time_to_liquidation.items()},
             "var99": {h: risk.var99.get(y) for h, y in years.items()},
             "es99": {h: risk.es99.get(y) for h, y in years.items()},
-            "currency": "USD"}
+            "currency": "USD", **({"time_to_liquidation_histogram": risk.to_dict()["time_to_liquidation_histogram"]}
+                                  if "time_to_liquidation_histogram" in risk.to_dict() else {})}
 
 
 def _add_exit(cp, results, s: ExitSettings, out: PortfolioAnalysis):
@@ -219,6 +225,9 @@ def _add_exit(cp, results, s: ExitSettings, out: PortfolioAnalysis):
                                     stress=max(s.stress, LIQUIDATION_STRESS))
             liq_cost += float(np.sum(loss.total_loss))
             shortfall += float(np.sum(loss.shortfall))
+        for und, _, mark in rows:
+            if und not in out.books:
+                out.books[und] = _depth(und, mark, vol, s)
         r.extras["exit"] = {"close_now_cost": summary.close_now_cost, "close_now_bps": summary.close_now_bps,
                             "liquidation_cost": liq_cost, "insurance_shortfall": shortfall,
                             "time_to_exit_hours": summary.time_to_exit_hours, "book": summary.book,
@@ -233,6 +242,17 @@ def exit_inputs(cp: CompiledPortfolio, i: int, r: AccountResult):
     rows = [(p.underlying, p.size / p.mark if _is_inverse(cp, i, p) else p.size, p.mark) for p in linear]
     vol = (cp.market.atm_vol(linear[0].underlying) if linear else None) or 0.6
     return linear, rows, vol
+
+
+def _depth(und: str, mark: float, vol: float, s: ExitSettings) -> dict:
+    """Cumulative depth (base units) by price of the (stressed) book used for ``und``."""
+    from liqrisk.liquidity.synthetic import synthetic_book
+    book = (s.books or {}).get(und) or synthetic_book(mark, vol, 1.0, und)
+    book = book.stressed(s.stress)
+    bids, asks = np.asarray(book.bids, float), np.asarray(book.asks, float)
+    return {"source": book.book_source, "stress": s.stress,
+            "bids": {"price": bids[:, 0], "cumulative": np.cumsum(bids[:, 1])},
+            "asks": {"price": asks[:, 0], "cumulative": np.cumsum(asks[:, 1])}}
 
 
 def _forced_exits(r: AccountResult, positions, rows):

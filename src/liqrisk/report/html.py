@@ -25,12 +25,34 @@ def _margin_figure(account: dict, und: str, curve: dict) -> go.Figure:
 
 
 def _probability_figure(account: dict) -> go.Figure:
-    hs = list(account["probability"])
-    p = [account["probability"][h]["p"] for h in hs]
-    err = [1.96 * account["probability"][h]["stderr"] for h in hs]
+    block = {**account.get("term_structure", {}), **account["probability"]}
+    hs = sorted(block, key=lambda h: block[h]["p"])
+    p = [block[h]["p"] for h in hs]
+    err = [1.96 * block[h]["stderr"] for h in hs]
     fig = go.Figure(go.Bar(x=hs, y=p, error_y=dict(type="data", array=err)))
-    fig.update_layout(title=f"{account['id']}: P(liquidation) by horizon (95% error bars)",
+    fig.update_layout(title=f"{account['id']}: P(liquidation) term structure (95% error bars)",
                       yaxis_title="probability", height=320)
+    return fig
+
+
+def _ttl_figure(account: dict) -> go.Figure | None:
+    hist = account.get("risk", {}).get("time_to_liquidation_histogram")
+    if not hist or not sum(hist.get("counts", [])):
+        return None
+    edges, counts = hist["edges_hours"], hist["counts"]
+    mids = [(a + b) / 2 for a, b in zip(edges[:-1], edges[1:])]
+    fig = go.Figure(go.Bar(x=mids, y=counts, width=[b - a for a, b in zip(edges[:-1], edges[1:])]))
+    fig.update_layout(title=f"{account['id']}: time to liquidation, liquidated paths (hours)",
+                      xaxis_title="hours", yaxis_title="weight", height=300)
+    return fig
+
+
+def _depth_figure(und: str, depth: dict) -> go.Figure:
+    fig = go.Figure()
+    fig.add_scatter(x=depth["bids"]["price"], y=depth["bids"]["cumulative"], name="bids", line_shape="hv")
+    fig.add_scatter(x=depth["asks"]["price"], y=depth["asks"]["cumulative"], name="asks", line_shape="hv")
+    fig.update_layout(title=f"{und} book depth ({depth['source']}, stress {depth['stress']:g})",
+                      xaxis_title="price (USD)", yaxis_title=f"cumulative size ({und})", height=320)
     return fig
 
 
@@ -51,6 +73,9 @@ def write_report(analysis, path: str | Path) -> Path:
         figs = [_margin_figure(a, und, c) for und, c in analysis.curves.get(a["id"], {}).items()]
         if "probability" in a:
             figs.append(_probability_figure(a))
+            ttl = _ttl_figure(a)
+            if ttl is not None:
+                figs.append(ttl)
         if "exit" in a:
             figs.append(_exit_figure(a))
         summary = {k: a[k] for k in ("equity", "initial_margin", "maintenance_margin", "margin_ratio",
@@ -60,6 +85,10 @@ def write_report(analysis, path: str | Path) -> Path:
                       f"<pre>{html.escape(json.dumps(summary, indent=1))}</pre>"
                       + "".join(f.to_html(full_html=False, include_plotlyjs=False) for f in figs)
                       + "</section>")
+    depth = "".join(_depth_figure(und, d).to_html(full_html=False, include_plotlyjs=False)
+                    for und, d in analysis.books.items())
+    if depth:
+        blocks.append(f"<section><h2>Order books used for exit costs</h2>{depth}</section>")
     doc = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>liqrisk report {data['as_of']}</title>"
            f"<script>{get_plotlyjs()}</script><style>body{{font-family:sans-serif;max-width:1100px;margin:auto}}"
            f"pre{{background:#f6f6f6;padding:8px}}</style></head><body><h1>liqrisk — liquidation risk report</h1>"
