@@ -413,7 +413,7 @@ def _account_result(plan: Plan, market: Market, arrays: K.PoolArrays, liq, bkr, 
         d = max((float(x) for x in downs if math.isfinite(x)), default=None)
         u = min((float(x) for x in ups if math.isfinite(x)), default=None)
         liquidation[name] = {"down": d, "up": u}
-        boundaries[name] = _all_boundaries(plan, arrays, market, axis, fine)
+        boundaries[name] = _all_boundaries(plan, arrays, market, axis, fine, liq, index)
         distance[name] = _distances(market, name, d, u)
     equity_s, mm_s = equity / settle_usd, mm / settle_usd
     return AccountResult(
@@ -439,15 +439,21 @@ def _option_im(t: PositionTerms, spot: float, premium: float) -> float:
     return float(im)
 
 
-def _all_boundaries(plan: Plan, arrays, market: Market, axis: int, fine) -> list[float]:
-    """Every liquidation boundary of every pool of the account on this axis (ascending)."""
+def _all_boundaries(plan: Plan, arrays, market: Market, axis: int, fine, liq, index) -> list[float]:
+    """Every liquidation boundary of every pool of the account on this axis (ascending). A
+    concave pool has at most its nearest down and up boundary (already found); pools with options
+    or whole-tier margin are scanned on the fine grid for all of them."""
     out = []
     roots = np.empty(K.MAX_ROOTS)
-    args = arrays.args()
     for p in plan.pools:
-        if axis in plan.pool_axes[p]:
-            n = K.pool_boundaries_nb(p, axis, market.prices.copy(), True, 0.0, fine, roots, args)
+        if axis not in plan.pool_axes[p]:
+            continue
+        if arrays.dense[p]:
+            n = K.pool_boundaries_nb(p, axis, market.prices.copy(), True, 0.0, fine, roots, arrays.args())
             out += [float(r) for r in roots[:n]]
+        else:
+            k = index[(p, axis)]
+            out += [float(x) for x in (liq[0][k], liq[1][k]) if math.isfinite(x)]
     return sorted(out)
 
 
