@@ -105,15 +105,17 @@ def analyze(source: str | Path | PortfolioFile, probability: ProbabilitySettings
 
 
 def _curves(cp: CompiledPortfolio, i: int, r: AccountResult) -> dict:
-    """Equity and MM along each underlying, on a grid that shows the mark and every boundary."""
+    """Equity and MM of each margin pool along each underlying, on a grid that shows the mark and
+    every boundary."""
     out = {}
     for name, bounds in r.boundaries.items():
         mark = cp.market.prices[cp.market.axis(name)]
         pts = [mark] + list(bounds)
         lo, hi = min(pts) * 0.7, max(pts) * 1.3
         grid = np.linspace(lo, hi, 400)
-        eq, mm = cp.curve(i, name, grid)
-        out[name] = {"price": grid, "equity": eq, "maintenance_margin": mm, "mark": mark}
+        out[name] = {"price": grid, "mark": mark, "pools": {
+            label: {"equity": eq, "maintenance_margin": mm}
+            for label, (eq, mm) in cp.pool_curves(i, name, grid).items()}}
     return out
 
 

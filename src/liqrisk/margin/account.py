@@ -296,16 +296,34 @@ class CompiledPortfolio:
         return (self.market.prices[plan.settle_axis] if plan.settle_axis >= 0
                 else STABLECOINS.get(plan.settlement, 1.0))
 
-    def curve(self, i: int, underlying: str, grid) -> tuple[np.ndarray, np.ndarray]:
+    def curve(self, i: int, underlying: str, grid, pools=None) -> tuple[np.ndarray, np.ndarray]:
         """Account ``i``'s equity and maintenance margin (settlement currency, at each price's own
-        settlement value) along ``grid`` prices of ``underlying``, other marks fixed."""
+        settlement value) along ``grid`` prices of ``underlying``, other marks fixed; summed over
+        ``pools`` (default: all of the account's pools)."""
         plan, ax = self.plans[i], self.market.axis(underlying)
         grid = np.asarray(grid, dtype=float)
         prices = np.repeat(self.market.prices[None, :], len(grid), axis=0)
         prices[:, ax] = grid
-        eq, mm = K.pools_state_nb(np.array(plan.pools, dtype=np.int64), prices, 0.0, self.arrays.args())
+        pools = np.array(plan.pools if pools is None else pools, dtype=np.int64)
+        eq, mm = K.pools_state_nb(pools, prices, 0.0, self.arrays.args())
         settle = prices[:, plan.settle_axis] if plan.settle_axis >= 0 else self.settle_usd(i)
         return eq / settle, mm / settle
+
+    def pool_curves(self, i: int, underlying: str, grid) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Equity and MM along ``underlying`` per margin pool that moves with it: "cross" and
+        "isolated <symbol>" (each is liquidated on its own)."""
+        plan, ax = self.plans[i], self.market.axis(underlying)
+        out = {}
+        for p in plan.pools:
+            if ax not in plan.pool_axes[p] or self.arrays.pos_end[p] == self.arrays.pos_start[p]:
+                continue
+            if p == plan.cross_pool:
+                label = "cross"
+            else:
+                pos = plan.account.positions[plan.position_pools.index(p)]
+                label = f"isolated {pos.symbol or plan.rules.underlying_of(pos)}"
+            out[label] = self.curve(i, underlying, grid, [p])
+        return out
 
     def health_model(self, i: int, result: AccountResult | None = None) -> "AccountHealthModel":
         """Account ``i`` as the risk layer's ``AccountHealth`` (see liqrisk.risk.montecarlo)."""

@@ -4,17 +4,22 @@ and the mark; the probability term structure; the exit-cost curve."""
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
 
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
 
+_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2")
+
+
 def _margin_figure(account: dict, und: str, curve: dict) -> go.Figure:
     fig = go.Figure()
-    fig.add_scatter(x=curve["price"], y=curve["equity"], name="equity")
-    fig.add_scatter(x=curve["price"], y=curve["maintenance_margin"], name="maintenance margin")
+    for k, (label, pool) in enumerate(curve["pools"].items()):
+        color = _COLORS[k % len(_COLORS)]
+        fig.add_scatter(x=curve["price"], y=pool["equity"], name=f"{label}: equity", line_color=color)
+        fig.add_scatter(x=curve["price"], y=pool["maintenance_margin"], name=f"{label}: maintenance margin",
+                        line=dict(color=color, dash="dash"))
     fig.add_vline(x=curve["mark"], line_dash="dot", annotation_text="mark")
     for b in account["boundaries"].get(und, []):
         fig.add_vline(x=b, line_color="red", annotation_text=f"liq {b:,.2f}")
@@ -65,6 +70,24 @@ def _exit_figure(account: dict) -> go.Figure:
     return fig
 
 
+def _fmt(x) -> str:
+    return "—" if x is None else f"{x:,.6g}"
+
+
+def _summary_table(a: dict) -> str:
+    """Headline numbers and the liquidation boundaries of one account as an HTML table."""
+    ratio = "—" if a["margin_ratio"] is None else f"{100 * a['margin_ratio']:.2f}%"
+    head = (f"<p>equity <b>{_fmt(a['equity'])}</b> · IM {_fmt(a['initial_margin'])} · MM "
+            f"{_fmt(a['maintenance_margin'])} · margin ratio <b>{ratio}</b>"
+            + (" · <b style='color:#c00'>LIQUIDATABLE NOW</b>" if a["liquidatable_now"] else "") + "</p>")
+    rows = "".join(
+        f"<tr><td>{html.escape(u)}</td><td>{_fmt(b['down'])}</td><td>{_fmt(a['distance'][u]['down_pct'])}</td>"
+        f"<td>{_fmt(b['up'])}</td><td>{_fmt(a['distance'][u]['up_pct'])}</td></tr>"
+        for u, b in a["liquidation"].items())
+    return (head + "<table><tr><th>underlying</th><th>liquidated below</th><th>Δ%</th>"
+            f"<th>liquidated above</th><th>Δ%</th></tr>{rows}</table>")
+
+
 def write_report(analysis, path: str | Path) -> Path:
     """Write the report for a :class:`~liqrisk.analysis.PortfolioAnalysis` built with curves."""
     data = analysis.to_dict()
@@ -78,11 +101,9 @@ def write_report(analysis, path: str | Path) -> Path:
                 figs.append(ttl)
         if "exit" in a:
             figs.append(_exit_figure(a))
-        summary = {k: a[k] for k in ("equity", "initial_margin", "maintenance_margin", "margin_ratio",
-                                     "liquidation", "liquidatable_now")}
         blocks.append(f"<section><h2>{html.escape(a['id'])} — {html.escape(a['venue'])} "
                       f"({html.escape(a['mode'])}, settles in {html.escape(a['settlement_currency'])})</h2>"
-                      f"<pre>{html.escape(json.dumps(summary, indent=1))}</pre>"
+                      + _summary_table(a)
                       + "".join(f.to_html(full_html=False, include_plotlyjs=False) for f in figs)
                       + "</section>")
     depth = "".join(_depth_figure(und, d).to_html(full_html=False, include_plotlyjs=False)
@@ -91,7 +112,7 @@ def write_report(analysis, path: str | Path) -> Path:
         blocks.append(f"<section><h2>Order books used for exit costs</h2>{depth}</section>")
     doc = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>liqrisk report {data['as_of']}</title>"
            f"<script>{get_plotlyjs()}</script><style>body{{font-family:sans-serif;max-width:1100px;margin:auto}}"
-           f"pre{{background:#f6f6f6;padding:8px}}</style></head><body><h1>liqrisk — liquidation risk report</h1>"
+           f"table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}</style></head><body><h1>liqrisk — liquidation risk report</h1>"
            f"<p>snapshot {html.escape(data['as_of'])}</p>{''.join(blocks)}"
            f"<h3>Notes</h3><ul>{''.join(f'<li>{html.escape(n)}</li>' for n in data['notes'])}</ul></body></html>")
     out = Path(path)
