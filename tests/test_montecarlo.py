@@ -253,7 +253,12 @@ def test_term_structure_result_is_monotone_and_serialisable():
     assert seen[-1] == (8192, 8192)
     q = list(r.time_to_liquidation.values())
     assert q == sorted(q) and q[-1] <= 30 / 365
-    assert json.loads(json.dumps(r.to_dict()))["method"] == "control"
+    # auto chooses per horizon: the LP is 4.6% away, so 1h and 4h are rare (IS), 1d+ are not
+    methods = [r.probabilities[h].method for h in sorted(TERM_STRUCTURE.values())]
+    assert methods == ["importance"] * 2 + ["control"] * 3
+    d = json.loads(json.dumps(r.to_dict()))
+    assert d["method"] == "importance+control"
+    assert d["time_to_liquidation_histogram"]["edges_hours"][-1] == pytest.approx(720.0)
 
 
 def test_time_to_liquidation_median_matches_closed_form_quantile():
@@ -288,3 +293,94 @@ def test_linear_book_kernel_matches_numpy_on_the_same_paths_and_the_cross_accoun
     acc.spot = spot
     np.testing.assert_allclose(book.const[0] + spot @ book.slope[:, 0],
                                acc.health(spot[None, :], 0.0)[0], rtol=1e-12)
+
+
+def test_auto_chooses_the_method_per_horizon_and_the_rare_horizon_has_an_error_bar():
+    acc = IsolatedLinear(0.1, 60_000.0, 7)          # LP 13.9% below the mark
+    lp, hs = acc.boundaries[0][1], [1 / 365, 7 / 365]
+    r = liquidation_risk(acc, gbm(0.4), hs, n_paths=20_000, seed=1)
+    one, seven = r.probabilities[hs[0]], r.probabilities[hs[1]]
+    assert hit_probability(60_000.0, lp, 0.4, hs[0]) < 1e-3 <= hit_probability(60_000.0, lp,
+                                                                               0.4, hs[1])
+    assert (one.method, seven.method) == ("importance", "control")
+    assert one.p > 0 and 0 < one.stderr < 0.1 * one.p
+    for h in hs:
+        assert within(r.probabilities[h], hit_probability(60_000.0, lp, 0.4, h))
+
+
+def test_a_sampled_zero_carries_the_rule_of_three_bound():
+    acc = IsolatedLinear(0.1, 60_000.0, 7)
+    hs = [1 / 365, 7 / 365]
+    r = liquidation_risk(acc, gbm(0.4), hs, n_paths=20_000, seed=1, method="control")
+    est = r.probabilities[hs[0]]                    # no path comes near the LP within 1d
+    assert est.p == 0.0 and est.stderr == 0.0
+    assert est.ci95 == (0.0, 3 / 20_000) and est.method == "control (no hits)"
+    assert r.probabilities[hs[1]].method == "control"
+    anti = liquidation_probability(acc, gbm(0.4), hs, n_paths=20_000, seed=1,
+                                   method="antithetic")[hs[0]]
+    assert anti.ci95 == (0.0, 3 / anti.paths) and anti.method == "antithetic (no hits)"
+
+
+class NoBoundary:
+    """Health 1 + P: never liquidated, no boundary."""
+
+    underlyings, spot, exposure = ["BTC"], np.array([60_000.0]), np.array([1.0])
+    boundaries = [(0, None, None)]
+
+    def health(self, prices, t_years):
+        return 1.0 + prices[:, 0]
+
+
+def test_an_exact_zero_without_boundary_is_reported_as_such():
+    r = liquidation_risk(NoBoundary(), gbm(0.6), [1 / 365], n_paths=4096, seed=0)
+    est = r.probabilities[1 / 365]
+    assert r.fused and (est.p, est.stderr, est.ci95) == (0.0, 0.0, (0.0, 0.0))
+    assert est.method == "no-boundary"
+    assert r.time_histogram.paths == 0 and sum(r.time_histogram.counts) == 0
+
+
+def test_time_to_liquidation_histogram_counts_liquidated_paths_in_hour_bins():
+    acc = IsolatedLinear(0.1, 60_000.0, 20)
+    hs = [1 / 365, 7 / 365]
+    r = liquidation_risk(acc, gbm(0.6), hs, n_paths=8192, seed=3, method="plain")
+    th = r.time_histogram
+    assert th.edges_hours[0] == 0.0 and th.edges_hours[-1] == pytest.approx(168.0)
+    assert np.all(np.diff(th.edges_hours) > 0) and len(th.counts) == len(th.edges_hours) - 1
+    assert sum(th.counts) == th.paths > 0 and sum(th.fraction) == pytest.approx(1.0)
+    # the fraction by 24h matches P(1d)/P(7d); the median bin holds the quantile
+    cum = np.cumsum(th.fraction)
+    by_1d = cum[np.searchsorted(th.edges_hours, 24.0) - 1]
+    ratio = r.probabilities[hs[0]].p / r.probabilities[hs[1]].p
+    assert by_1d == pytest.approx(ratio, abs=0.03)
+    med = r.time_to_liquidation[0.5] * 8760
+    k = np.searchsorted(cum, 0.5)
+    assert th.edges_hours[k] <= med <= th.edges_hours[k + 1]
+    d = json.loads(json.dumps(r.to_dict()))["time_to_liquidation_histogram"]
+    assert d["counts"] == th.counts and d["edges_hours"] == th.edges_hours
+    # importance sampling: weighted counts
+    imp = liquidation_risk(acc, gbm(0.6), [4 * HOUR], n_paths=8192, seed=3,
+                           method="importance").time_histogram
+    assert sum(imp.fraction) == pytest.approx(1.0) and sum(imp.counts) < imp.paths
+
+
+@pytest.mark.parametrize("method", ["plain", "antithetic", "importance"])
+def test_fused_gbm_kernel_and_general_engine_agree_on_the_same_paths(method):
+    acc = Corridor(60_000.0, 56_000.0, 66_000.0)
+    hs = [HOUR * 5, HOUR * 24, HOUR * 60]
+    runs = [liquidation_risk(acc, gbm(0.7), hs, n_paths=6000, seed=5, method=method,
+                             fused=f) for f in (True, False)]
+    for h in hs:
+        assert runs[0].probabilities[h].p == pytest.approx(runs[1].probabilities[h].p,
+                                                           rel=1e-9, abs=1e-15)
+
+
+def test_fused_results_depend_on_the_seed_only_not_on_the_thread_count(monkeypatch):
+    import liqrisk.risk.montecarlo as mc
+    acc = IsolatedLinear(-0.1, 60_000.0, 20)
+    kw = dict(horizons_years=[HOUR * 12, HOUR * 48], n_paths=3 * 4096 + 10, seed=7)
+    a = liquidation_risk(acc, gbm(0.6), **kw).to_dict()
+    serial = mc.map_chunks
+    monkeypatch.setattr(mc, "map_chunks", lambda fn, chunks, threads=None: serial(fn, chunks, 1))
+    b = liquidation_risk(acc, gbm(0.6), **kw).to_dict()
+    assert a == b
+    assert liquidation_risk(acc, gbm(0.6), **(kw | {"seed": 8})).to_dict() != a

@@ -48,8 +48,9 @@ from typing import Callable, Protocol
 import numpy as np
 from numba import njit, vectorize
 
-from liqrisk.dynamics.paths import (KernelSpec, PathModel, as_seed_sequence, chunk_generators,
-                                    draw_path, map_chunks, path_increments, simulate_chunk)
+from liqrisk.dynamics.paths import (_MU, _NORMAL, _OMEGA, _TILT, KernelSpec, PathModel,
+                                    as_seed_sequence, chunk_generators, draw_path, map_chunks,
+                                    path_increments, simulate_chunk)
 from liqrisk.risk.first_passage import hit_probability
 
 YEAR_HOURS = 365 * 24
@@ -95,9 +96,9 @@ class ProbabilityEstimate:
 
 @dataclass(frozen=True)
 class LiquidationRisk:
-    """Term structure of liquidation probability, time-to-liquidation quantiles (years,
-    conditional on liquidation before the last horizon) and the 99% VaR / ES of the loss of
-    equity at each horizon (settlement currency)."""
+    """Term structure of liquidation probability, time-to-liquidation quantiles (years) and
+    histogram (hours; both conditional on liquidation before the last horizon) and the 99%
+    VaR / ES of the loss of equity at each horizon (settlement currency)."""
 
     horizons_years: list[float]
     probabilities: dict[float, ProbabilityEstimate]
@@ -108,6 +109,7 @@ class LiquidationRisk:
     n_paths: int
     dt_years: float
     fused: bool
+    time_histogram: TimeHistogram | None = None
 
     def to_dict(self) -> dict:
         return {"horizons_years": self.horizons_years,
@@ -116,8 +118,15 @@ class LiquidationRisk:
                                               self.time_to_liquidation.items()},
                 "var99": {str(h): v for h, v in self.var99.items()},
                 "es99": {str(h): v for h, v in self.es99.items()},
+                "time_to_liquidation_histogram":
+                    self.time_histogram.to_dict() if self.time_histogram else None,
                 "method": self.method, "n_paths": self.n_paths, "dt_years": self.dt_years,
                 "fused": self.fused}
+
+
+_FAR = 38.0
+"""Bridge exponents ``a = c·(x0 − B)(x1 − B)`` at or above this are skipped: ``1 − e^−38`` rounds
+to exactly 1.0 in double precision, so skipping them changes no result."""
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -128,10 +137,10 @@ def _bridge_q(x0, x1, lo, hi, c):
         return 0.0
     q = 1.0
     a = c * (x0 - lo) * (x1 - lo)
-    if a < 50.0:
+    if a < _FAR:
         q *= 1.0 - np.exp(-a)
     a = c * (hi - x0) * (hi - x1)
-    if a < 50.0:
+    if a < _FAR:
         q *= 1.0 - np.exp(-a)
     return q
 
@@ -147,10 +156,13 @@ def _barrier_kernel(rng, aux, n_steps, par, chol, code, nu, resid, garch, jumps,
     """Fused single-underlying path generation + barrier check, no path matrix: per path pair
     the draws fill a buffer of ``n_steps``, each copy is then walked once. Outputs per path:
     ``y[p, j]`` the bridge-corrected liquidation probability by horizon ``hsteps[j]``, ``xc``
-    the same for the control barrier (clo, chi), ``c = 2/(σ²Δt)``, ``tau`` the sampled liquidation step (−1:
-    none), ``xh`` the log-price at each horizon, frozen at the liquidation step."""
+    the same for the control barrier (clo, chi) — computed only when it differs from (lo, hi),
+    else a copy of ``y`` —, ``c = 2/(σ²Δt)``, ``tau`` the sampled liquidation step (−1:
+    none), ``xh`` the log-price at each horizon, frozen at the liquidation step. Any model;
+    :func:`_gbm_barrier_kernel` is the faster special case of normal innovations."""
     n_paths = y.shape[0]
     m = 2 if anti else 1
+    ctrl = clo != lo or chi != hi
     z = np.zeros((n_steps, 1))
     jump = np.zeros((n_steps, 1))
     inc = np.zeros(n_steps)
@@ -163,16 +175,77 @@ def _barrier_kernel(rng, aux, n_steps, par, chol, code, nu, resid, garch, jumps,
             for k in range(n_steps):
                 x0 = x
                 x += inc[k]
-                q = _bridge_q(x0, x, lo, hi, c)
-                if q < 1.0:
-                    surv *= q
-                    if t < 0 and aux.random() >= q:
-                        t, xf = k + 1, x
-                survc *= _bridge_q(x0, x, clo, chi, c)
+                if surv > 0.0:
+                    q = _bridge_q(x0, x, lo, hi, c)
+                    if q < 1.0:
+                        surv *= q
+                        if t < 0 and aux.random() >= q:
+                            t, xf = k + 1, x
+                if ctrl:
+                    survc *= _bridge_q(x0, x, clo, chi, c)
                 if k + 1 == hsteps[j]:
-                    y[i, j], xc[i, j] = 1.0 - surv, 1.0 - survc
+                    y[i, j] = 1.0 - surv
+                    xc[i, j] = 1.0 - survc if ctrl else 1.0 - surv
                     xh[i, j] = xf if t >= 0 else x
                     j += 1
+            tau[i] = t
+
+
+@njit(cache=True, nogil=True)
+def _gbm_barrier_kernel(rng, aux, n_steps, drift, sv, tilt, anti, lo, hi, clo, chi, c, hsteps,
+                        y, xc, tau, xh, loglr):
+    """:func:`_barrier_kernel` for constant-vol normal innovations without jumps (same draws,
+    same outputs, bit for bit): increment ``drift + sv·(±z + tilt)`` with ``drift = μΔt − v/2``.
+    Per path pair one ``rng.standard_normal(n_steps)`` block; the walk skips the bridge test
+    while both end points of a step are farther than ``√(_FAR/c)`` from every barrier (the
+    crossing factor is then exactly 1.0) and stops at a discrete breach when there is no
+    separate control barrier (the path's draws are already consumed, so the stream is unchanged).
+    Importance-sampling log likelihood ratio ``−tilt·(±Σz) − n·tilt²/2``."""
+    n_paths, n_h = y.shape
+    m = 2 if anti else 1
+    ctrl = clo != lo or chi != hi
+    dfar = np.sqrt(_FAR / c)
+    flo, fhi = lo + dfar, hi - dfar
+    if ctrl:
+        flo, fhi = max(flo, clo + dfar), min(fhi, chi - dfar)
+    half_tt = 0.5 * tilt * tilt * n_steps
+    for p in range(0, n_paths, m):
+        z = rng.standard_normal(n_steps)
+        sz = 0.0
+        if tilt != 0.0:
+            for k in range(n_steps):
+                sz += z[k]
+        for s in range(min(m, n_paths - p)):
+            i = p + s
+            sign = 1.0 - 2.0 * s
+            loglr[i] = -tilt * sign * sz - half_tt
+            x, xf, surv, survc, t, k = 0.0, 0.0, 1.0, 1.0, -1, 0
+            far = flo < 0.0 < fhi
+            for j in range(n_h):
+                kend = hsteps[j]
+                if surv == 0.0 and not ctrl:
+                    k = kend
+                while k < kend:
+                    x0 = x
+                    x = x0 + (drift + sv * (sign * z[k] + tilt))
+                    k += 1
+                    was_far = far
+                    far = flo < x < fhi
+                    if was_far and far:
+                        continue
+                    if surv > 0.0:
+                        q = _bridge_q(x0, x, lo, hi, c)
+                        if q < 1.0:
+                            surv *= q
+                            if t < 0 and aux.random() >= q:
+                                t, xf = k, x
+                    if ctrl:
+                        survc *= _bridge_q(x0, x, clo, chi, c)
+                    elif surv == 0.0:
+                        break
+                y[i, j] = 1.0 - surv
+                xc[i, j] = 1.0 - survc if ctrl else 1.0 - surv
+                xh[i, j] = xf if t >= 0 else x
             tau[i] = t
 
 
@@ -241,12 +314,21 @@ def _run(account, model: PathModel, n_paths, dt, hsteps, seed, anti, tilt, fused
     done = [0]
     logx = np.empty((n_paths, n_h, n_und))
 
+    gaussian = sp.innovation == _NORMAL and not sp.garch and not sp.jumps
+    drift = sp.par[0, _MU] - 0.5 * sp.par[0, _OMEGA]
+
     def fused_chunk(chunk):
         a, b, rng = chunk
         aux = np.random.Generator(np.random.PCG64(rng.bit_generator.seed_seq.spawn(1)[0]))
-        _barrier_kernel(rng, aux, n_steps, sp.par, sp.chol, sp.innovation, sp.nu, sp.resid,
-                        sp.garch, sp.jumps, anti, lo[0], hi[0], clo, chi, c[0], hsteps, out.y[a:b],
-                        out.xc[a:b], out.tau[a:b], logx[a:b, :, 0], out.w[a:b])
+        if gaussian:
+            _gbm_barrier_kernel(rng, aux, n_steps, drift, np.sqrt(sp.par[0, _OMEGA]),
+                                sp.par[0, _TILT], anti, lo[0], hi[0], clo, chi, c[0], hsteps,
+                                out.y[a:b], out.xc[a:b], out.tau[a:b], logx[a:b, :, 0],
+                                out.w[a:b])
+        else:
+            _barrier_kernel(rng, aux, n_steps, sp.par, sp.chol, sp.innovation, sp.nu, sp.resid,
+                            sp.garch, sp.jumps, anti, lo[0], hi[0], clo, chi, c[0], hsteps,
+                            out.y[a:b], out.xc[a:b], out.tau[a:b], logx[a:b, :, 0], out.w[a:b])
 
     def general_chunk(chunk):
         a, b, rng = chunk
@@ -293,20 +375,81 @@ def _pairs(v: np.ndarray, anti: bool) -> np.ndarray:
     return v.reshape(-1, 2).mean(1) if anti and len(v) % 2 == 0 else v
 
 
-def _estimate(s: _Samples, j: int, method: str, anti: bool, control_mean: float | None):
+def _estimate(s: _Samples, j: int, method: str, anti: bool, control_mean: float | None,
+              exact_zero: bool = False) -> ProbabilityEstimate:
     y = s.y[:, j] * s.w
     if method == "control" and control_mean is not None:
         x = s.xc[:, j]
         vx = np.var(x)
         beta = np.cov(y, x)[0, 1] / vx if vx > 0 else 0.0
         y = y - beta * (x - control_mean)
-    return ProbabilityEstimate.from_samples(_pairs(y, anti), method)
+    return _no_silent_zero(ProbabilityEstimate.from_samples(_pairs(y, anti), method), exact_zero)
+
+
+def _no_silent_zero(est: ProbabilityEstimate, exact_zero: bool) -> ProbabilityEstimate:
+    """Never an estimate without an error bar: a sampled p = 0 (or 1) with stderr 0 gets the
+    one-sided 95% bound of the rule of three, ``3/n`` over the ``n`` independent samples, in
+    ``ci95`` and says so in ``method``. ``exact_zero``: p = 0 holds by construction (no
+    boundary and exact interval check), reported as such."""
+    if est.stderr > 0 or est.paths == 0:
+        return est
+    bound = min(1.0, 3.0 / est.paths)
+    if est.p == 0.0:
+        if exact_zero:
+            return replace(est, method="no-boundary")
+        return replace(est, ci95=(0.0, bound), method=f"{est.method} (no hits)")
+    if est.p == 1.0:
+        return replace(est, ci95=(1.0 - bound, 1.0), method=f"{est.method} (all hit)")
+    return est
+
+
+def _weighted_quantiles(v: np.ndarray, w: np.ndarray, qs) -> list[float]:
+    """Lower weighted quantiles: the smallest ``v`` whose cumulative weight reaches ``q·Σw``.
+    Equal weights: order statistics by partial sort (same values as a full sort)."""
+    n = len(v)
+    if n == 0:
+        return [np.inf for _ in qs]
+    if w[0] > 0 and np.all(w == w[0]):
+        # cumsum of equal weights is exact only for w = 1; use ranks: the first rank i with
+        # (i + 1)·w ≥ q·n·w, i.e. i = ceil(q·n) − 1
+        idx = [min(max(int(np.ceil(q * n)) - 1, 0), n - 1) for q in qs]
+        part = np.partition(v, sorted(set(idx)))
+        return [float(part[i]) for i in idx]
+    o = np.argsort(v)
+    c = np.cumsum(w[o])
+    return [float(v[o][min(np.searchsorted(c, q * c[-1]), n - 1)]) for q in qs]
 
 
 def _weighted_quantile(v, w, q):
-    o = np.argsort(v)
-    c = np.cumsum(w[o])
-    return float(v[o][min(np.searchsorted(c, q * c[-1]), len(v) - 1)])
+    return _weighted_quantiles(v, w, [q])[0]
+
+
+@dataclass(frozen=True)
+class TimeHistogram:
+    """Sampled liquidation times conditional on liquidation before the last horizon: bin
+    ``edges_hours`` (whole monitoring steps; a liquidation sampled in step k, i.e. in
+    ((k−1)Δt, kΔt], falls in the bin containing that step), ``counts`` the summed path weights
+    (plain path counts without importance sampling), ``fraction`` = counts / total (sums to 1
+    when any path was liquidated) and ``paths`` the number of liquidated paths."""
+
+    edges_hours: list[float]
+    counts: list[float]
+    fraction: list[float]
+    paths: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _time_histogram(tau: np.ndarray, w: np.ndarray, n_steps: int, dt: float,
+                    max_bins: int = 48) -> TimeHistogram:
+    step_edges = np.unique(np.round(np.linspace(0, n_steps, min(max_bins, n_steps) + 1)))
+    hit = tau >= 0
+    counts, _ = np.histogram(tau[hit] - 0.5, bins=step_edges, weights=w[hit])
+    total = counts.sum()
+    fraction = counts / total if total > 0 else np.zeros_like(counts)
+    return TimeHistogram([float(e) * dt * YEAR_HOURS for e in step_edges], counts.tolist(),
+                         fraction.tolist(), int(hit.sum()))
 
 
 def liquidation_risk(account: AccountHealth, model: PathModel,
@@ -315,15 +458,19 @@ def liquidation_risk(account: AccountHealth, model: PathModel,
                      method: str = "auto", drift: float = 0.0,
                      progress: Callable[[int, int], None] | None = None,
                      fused: bool | None = None) -> LiquidationRisk:
-    """Liquidation probability term structure, time-to-liquidation quantiles and VaR/ES.
+    """Liquidation probability term structure, time-to-liquidation quantiles and histogram,
+    VaR/ES.
 
     ``horizons_years`` default :data:`TERM_STRUCTURE`; each is rounded to a whole number of
     steps of ``dt`` years (default ``1/(365·n_steps_per_day)``). ``drift`` is the annual
-    price drift μ (0: martingale). ``progress(done, total)`` is called after every chunk.
-    ``fused``: use the fused single-underlying kernel (None: when the account qualifies)."""
+    price drift μ (0: martingale). ``progress(done, total)`` is called after every chunk (of
+    each run). ``fused``: use the fused single-underlying kernel (None: when the account
+    qualifies). ``method="auto"`` chooses per horizon (module docstring); every estimate's own
+    ``method`` says what was used, ``LiquidationRisk.method`` lists them in horizon order."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     horizons = sorted(horizons_years or TERM_STRUCTURE.values())
+    n_h = len(horizons)
     dt = dt or 1 / (365 * n_steps_per_day)
     hsteps = np.maximum(1, np.round(np.array(horizons) / dt)).astype(np.int64)
     model = replace(model, mu=drift)
@@ -332,44 +479,60 @@ def liquidation_risk(account: AccountHealth, model: PathModel,
     if not np.all(account.health(account.spot[None, :], 0.0) > 0):
         one = ProbabilityEstimate(1.0, 0.0, (1.0, 1.0), 0, "already-liquidated")
         return LiquidationRisk(horizons, {h: one for h in horizons}, {q: 0.0 for q in
-                               TIME_QUANTILES}, {}, {}, "already-liquidated", 0, dt, False)
+                               TIME_QUANTILES}, {}, {}, "already-liquidated", 0, dt, False,
+                               TimeHistogram([0.0, float(hsteps[-1] * dt * YEAR_HOURS)], [0.0],
+                                             [0.0], 0))
     control_means = ([float(hit_probability(1.0, np.exp(cb), sigma[cu], hsteps[j] * dt, drift))
-                      for j in range(len(horizons))] if cb is not None else None)
+                      for j in range(n_h)] if cb is not None else None)
     tiltable = model.is_gaussian and model.corr is None and cb is not None
     if method == "auto":
-        method = ("importance" if tiltable and control_means[-1] < 1e-3 else
-                  "control" if model.is_gaussian and cb is not None else "antithetic")
-    if method == "importance" and not tiltable:
+        other = "control" if model.is_gaussian and cb is not None else "antithetic"
+        methods = ["importance" if tiltable and control_means[j] < 1e-3 else other
+                   for j in range(n_h)]
+    else:
+        methods = [method] * n_h
+    if "importance" in methods and not tiltable:
         raise ValueError("importance sampling needs an uncorrelated GBM model and a boundary")
-    if method == "control" and not (model.is_gaussian and cb is not None):
+    if "control" in methods and not (model.is_gaussian and cb is not None):
         raise ValueError("the control variate needs a GBM model and a boundary")
-    anti = method == "antithetic"
     if fused is None:
         fused = _is_interval_account(account, horizons[-1])
+    lo, hi = _log_bounds(account, len(account.spot))
+    exact_zero = fused and not (np.isfinite(lo).any() or np.isfinite(hi).any())
     v0 = float(_value_fn(account)(account.spot[None, :], 0.0)[0])
     seeds = as_seed_sequence(seed)
-    probs, var99, es99 = {}, {}, {}
-    if method == "importance":
-        runs = []
-        for j, child in enumerate(seeds.spawn(len(horizons))):
+    runs: list = [None] * n_h                       # (samples, column) per horizon
+    shared = [j for j in range(n_h) if methods[j] != "importance"]
+    if shared:
+        # one run for all non-IS horizons, up to the last of them (same streams as before)
+        anti = methods[shared[0]] == "antithetic"
+        s = _run(account, model, n_paths, dt, hsteps[:shared[-1] + 1], seeds, anti, None, fused,
+                 progress)
+        for j in shared:
+            runs[j] = (s, j)
+    if len(shared) < n_h:
+        for j, child in enumerate(seeds.spawn(n_h)):
+            if methods[j] != "importance":
+                continue
             tilt = np.zeros(len(account.spot))
             tilt[cu] = cb / (sigma[cu] * np.sqrt(dt) * hsteps[j])
-            runs.append((_run(account, model, n_paths, dt, hsteps[j:j + 1], child, False, tilt,
-                              fused, progress), 0))
-    else:
-        s = _run(account, model, n_paths, dt, hsteps, seeds, anti, None, fused, progress)
-        runs = [(s, j) for j in range(len(horizons))]
-    for h, (s, j) in zip(horizons, runs):
-        probs[h] = _estimate(s, j, method, anti, control_means[j] if control_means else None)
+            runs[j] = (_run(account, model, n_paths, dt, hsteps[j:j + 1], child, False, tilt,
+                            fused, progress), 0)
+    probs, var99, es99 = {}, {}, {}
+    for i, (h, (s, j), m) in enumerate(zip(horizons, runs, methods)):
+        probs[h] = _estimate(s, j, m, m == "antithetic",
+                             control_means[i] if control_means else None, exact_zero)
         loss = v0 - s.value[:, j]
         var99[h] = _weighted_quantile(loss, s.w, 0.99)
         tail = loss >= var99[h]
         es99[h] = float(np.sum(loss[tail] * s.w[tail]) / np.sum(s.w[tail]))
     last = runs[-1][0]
     hit = last.tau >= 0
-    ttl = {q: (_weighted_quantile(last.tau[hit] * dt, last.w[hit], q) if hit.any() else np.inf)
-           for q in TIME_QUANTILES}
-    return LiquidationRisk(horizons, probs, ttl, var99, es99, method, n_paths, dt, fused)
+    ttl = dict(zip(TIME_QUANTILES, _weighted_quantiles(last.tau[hit] * dt, last.w[hit],
+                                                       TIME_QUANTILES)))
+    hist = _time_histogram(last.tau, last.w, int(hsteps[-1]), dt)
+    label = "+".join(dict.fromkeys(e.method for e in probs.values()))
+    return LiquidationRisk(horizons, probs, ttl, var99, es99, label, n_paths, dt, fused, hist)
 
 
 def liquidation_probability(account: AccountHealth, model: PathModel,
