@@ -89,6 +89,50 @@ def _tier(n, lo, hi, t_floor):
     return k
 
 
+@_jit
+def _value(contract, q, P, entry, settle, opt):
+    """USD value of one position: uPnL from entry for futures, mark value for options
+    (``opt`` = option price in coin per contract)."""
+    if contract == INVERSE_OPTION:
+        return q * opt * settle
+    if contract == LINEAR:
+        return q * (P - entry)
+    return q * (1.0 / entry - 1.0 / P) * settle
+
+
+@_jit
+def _tier_notional(mode, aq, P):
+    """The notional the tier table is read at (see NOTIONAL_* codes)."""
+    if mode == NOTIONAL_QUOTE:
+        return aq * P
+    if mode == NOTIONAL_COIN:
+        return aq / P
+    return aq
+
+
+@_jit
+def _maintenance(code, mode, contract, q, P, entry, settle, opt, n, mmr, cum, p1, p2, is_call):
+    """USD maintenance margin of one position from its tier's (``mmr``, ``cum``) at notional ``n``
+    (the caller looks the tier up) and the code-specific parameters."""
+    aq = abs(q)
+    if code == MM_TIERS_AT_MARK or code == MM_WHOLE_TIER_FEE:
+        mm = n * mmr - cum if code == MM_TIERS_AT_MARK else n * (mmr + p1)
+        if mode == NOTIONAL_COIN:
+            return mm * settle
+        if mode == NOTIONAL_FACE:
+            return mm * settle / P
+        return mm
+    if code == MM_ENTRY_VALUE:
+        return p1 * aq * entry if contract == LINEAR else p1 * aq / entry * settle
+    if code == MM_DERIBIT_FUTURE:
+        size = aq / P
+        return size * (p1 + p2 * size) * settle
+    if code == MM_DERIBIT_OPTION and q < 0:
+        m = p1 + opt if is_call else max(p1, p1 * opt) + opt
+        return aq * m * settle
+    return 0.0
+
+
 @_inline
 def position_state_nb(i, prices, settle, t_elapsed, arrs):
     """(value, maintenance margin) in USD of position ``i``: value = uPnL for futures (from
@@ -96,45 +140,16 @@ def position_state_nb(i, prices, settle, t_elapsed, arrs):
     (_, _, _, _, _, _, axis, contract, qty, entry, basis, mm_code, notional_mode, tier_start,
      tier_end, p1, p2, strike, is_call, expiry, vol, t_floor, t_mmr, t_cum, _, _, rate) = arrs
     P = prices[axis[i]] * basis[i]
-    q = qty[i]
-    aq = abs(q)
-    c = contract[i]
     opt = 0.0
-    if c == INVERSE_OPTION:
+    if contract[i] == INVERSE_OPTION:
         opt = black76_price_nb(P, strike[i], expiry[i] - t_elapsed, rate, vol[i], is_call[i]) / P
-        value = q * opt * settle
-    elif c == LINEAR:
-        value = q * (P - entry[i])
-    else:
-        value = q * (1.0 / entry[i] - 1.0 / P) * settle
-    code = mm_code[i]
-    mm = 0.0
-    if code == MM_TIERS_AT_MARK or code == MM_WHOLE_TIER_FEE:
-        mode = notional_mode[i]
-        if mode == NOTIONAL_QUOTE:
-            n = aq * P
-        elif mode == NOTIONAL_COIN:
-            n = aq / P
-        else:
-            n = aq
-        k = _tier(n, tier_start[i], tier_end[i], t_floor)
-        if code == MM_TIERS_AT_MARK:
-            mm = n * t_mmr[k] - t_cum[k]
-        else:
-            mm = n * (t_mmr[k] + p1[i])
-        if mode == NOTIONAL_COIN:
-            mm *= settle
-        elif mode == NOTIONAL_FACE:
-            mm *= settle / P
-    elif code == MM_ENTRY_VALUE:
-        mm = p1[i] * aq * entry[i] if c == LINEAR else p1[i] * aq / entry[i] * settle
-    elif code == MM_DERIBIT_FUTURE:
-        size = aq / P
-        mm = size * (p1[i] + p2[i] * size) * settle
-    elif code == MM_DERIBIT_OPTION and q < 0:
-        m = p1[i] + opt if is_call[i] else max(p1[i], p1[i] * opt) + opt
-        mm = aq * m * settle
-    return value, mm
+    n = _tier_notional(notional_mode[i], abs(qty[i]), P)
+    k = _tier(n, tier_start[i], tier_end[i], t_floor)
+    mmr = t_mmr[k] if tier_end[i] > tier_start[i] else 0.0
+    cum = t_cum[k] if tier_end[i] > tier_start[i] else 0.0
+    return (_value(contract[i], qty[i], P, entry[i], settle, opt),
+            _maintenance(mm_code[i], notional_mode[i], contract[i], qty[i], P, entry[i], settle, opt,
+                         n, mmr, cum, p1[i], p2[i], is_call[i]))
 
 
 @_inline
@@ -333,49 +348,20 @@ def _nearest_chunk(lo_k, hi_k, pools, axes, prices, with_mm, coarse, fine, dense
                 else:
                     settle = 1.0 if contract[i] == LINEAR else pa
                 P = pa * basis[i]
-                q = qty[i]
-                aq = abs(q)
-                ct = contract[i]
                 opt = 0.0
-                if ct == INVERSE_OPTION:
+                if contract[i] == INVERSE_OPTION:
                     opt = black76_price_nb(P, strike[i], expiry[i], rate, vol[i], is_call[i]) / P
-                    v = q * opt * settle
-                elif ct == LINEAR:
-                    v = q * (P - entry[i])
-                else:
-                    v = q * (1.0 / entry[i] - 1.0 / P) * settle
+                v = _value(contract[i], qty[i], P, entry[i], settle, opt)
                 if with_mm:
-                    code = mm_code[i]
-                    mm = 0.0
-                    if code == MM_TIERS_AT_MARK or code == MM_WHOLE_TIER_FEE:
-                        mode = notional_mode[i]
-                        if mode == NOTIONAL_QUOTE:
-                            nn = aq * P
-                        elif mode == NOTIONAL_COIN:
-                            nn = aq / P
-                        else:
-                            nn = aq
-                        kt = tier_start[i]
-                        for jt in range(tier_start[i], tier_end[i]):
-                            if nn >= t_floor[jt]:
-                                kt = jt
-                        if code == MM_TIERS_AT_MARK:
-                            mm = nn * t_mmr[kt] - t_cum[kt]
-                        else:
-                            mm = nn * (t_mmr[kt] + p1[i])
-                        if mode == NOTIONAL_COIN:
-                            mm *= settle
-                        elif mode == NOTIONAL_FACE:
-                            mm *= settle / P
-                    elif code == MM_ENTRY_VALUE:
-                        mm = p1[i] * aq * entry[i] if ct == LINEAR else p1[i] * aq / entry[i] * settle
-                    elif code == MM_DERIBIT_FUTURE:
-                        size = aq / P
-                        mm = size * (p1[i] + p2[i] * size) * settle
-                    elif code == MM_DERIBIT_OPTION and q < 0:
-                        mo = p1[i] + opt if is_call[i] else max(p1[i], p1[i] * opt) + opt
-                        mm = aq * mo * settle
-                    v -= mm
+                    nn = _tier_notional(notional_mode[i], abs(qty[i]), P)
+                    kt = tier_start[i]
+                    for jt in range(tier_start[i], tier_end[i]):
+                        if nn >= t_floor[jt]:
+                            kt = jt
+                    has_tiers = tier_end[i] > tier_start[i]
+                    v -= _maintenance(mm_code[i], notional_mode[i], contract[i], qty[i], P, entry[i],
+                                      settle, opt, nn, t_mmr[kt] if has_tiers else 0.0,
+                                      t_cum[kt] if has_tiers else 0.0, p1[i], p2[i], is_call[i])
                 if state == _MARK and not moving:
                     c += v                       # fixed along this axis: summed once
                 else:
