@@ -196,7 +196,9 @@ def _gbm_barrier_kernel(rng, aux, n_steps, drift, sv, tilt, anti, lo, hi, clo, c
                         y, xc, tau, xh, loglr):
     """:func:`_barrier_kernel` for constant-vol normal innovations without jumps (same draws,
     same outputs, bit for bit): increment ``drift + sv·(±z + tilt)`` with ``drift = μΔt − v/2``.
-    Per path pair one ``rng.standard_normal(n_steps)`` block; the walk skips the bridge test
+    The draws of consecutive paths (pairs) come from one ``rng.standard_normal`` call per block
+    of about 2,048 normals (the same stream as one draw at a time; the unused tail of the last
+    block is discarded with the chunk's stream); the walk skips the bridge test
     while both end points of a step are farther than ``√(_FAR/c)`` from every barrier (the
     crossing factor is then exactly 1.0) and stops at a discrete breach when there is no
     separate control barrier (the path's draws are already consumed, so the stream is unchanged).
@@ -209,8 +211,13 @@ def _gbm_barrier_kernel(rng, aux, n_steps, drift, sv, tilt, anti, lo, hi, clo, c
     if ctrl:
         flo, fhi = max(flo, clo + dfar), min(fhi, chi - dfar)
     half_tt = 0.5 * tilt * tilt * n_steps
+    per_block = max(1, 2048 // n_steps)           # draws of several paths per call
+    block = np.empty(0)
     for p in range(0, n_paths, m):
-        z = rng.standard_normal(n_steps)
+        b = (p // m) % per_block
+        if b == 0:
+            block = rng.standard_normal(n_steps * per_block)
+        z = block[b * n_steps:(b + 1) * n_steps]
         sz = 0.0
         if tilt != 0.0:
             for k in range(n_steps):
