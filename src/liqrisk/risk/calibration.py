@@ -39,6 +39,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +50,7 @@ from liqrisk.dynamics.garch import fit_garch
 from liqrisk.dynamics.ohlc import OHLC, bundled_data_path, load_ohlc
 from liqrisk.dynamics.paths import Bootstrap, GarchVol, PathModel, map_chunks, student_t
 from liqrisk.dynamics.volatility import rolling_vol
+from liqrisk.margin.binance import usdm_liquidation_price
 from liqrisk.margin.tiers import TierTable
 from liqrisk.risk.first_passage import hit_probability
 from liqrisk.risk.montecarlo import liquidation_probability
@@ -70,13 +72,17 @@ def binance_tiers(symbol: str = "BTCUSDT") -> TierTable:
 
 
 def isolated_lp_ratio(side: int, leverage: float, notional: float, tiers: TierTable) -> float:
-    """``LP/EP`` of an isolated linear position with ``IM = notional/leverage``: Binance
-    formula per tier, keeping the tier that contains the liquidation notional."""
-    for mmr, cum, lo, hi in zip(tiers.mmr, tiers.cum, tiers.floor, tiers.cap):
-        ratio = (1 / leverage + cum / notional - side) / (mmr - side)
-        if lo <= notional * ratio < hi:
-            return float(ratio)
-    raise ValueError(f"no tier contains the liquidation notional (leverage {leverage})")
+    """``LP/EP`` of an isolated linear position with ``IM = notional/leverage``: the project's
+    Binance USDⓈ-M closed form (:func:`liqrisk.margin.binance.usdm_liquidation_price`, tier
+    selected at the liquidation notional) on prices normalised by the entry (EP = 1). A long
+    without a positive LP (leverage ≤ 1) is never liquidated: 0.0."""
+    lp = usdm_liquidation_price(notional / leverage, 0.0, 0.0, both=(side * notional, 1.0),
+                                table=tiers, mark=1.0)
+    if lp is None:
+        if side > 0:
+            return 0.0
+        raise ValueError(f"no positive liquidation price (short, leverage {leverage})")
+    return float(lp)
 
 
 @dataclass(frozen=True)
@@ -93,7 +99,7 @@ class Position:
     def name(self) -> str:
         return f"{'long' if self.side > 0 else 'short'} {self.leverage:g}x"
 
-    @property
+    @cached_property
     def lp_ratio(self) -> float:
         return isolated_lp_ratio(self.side, self.leverage, self.notional, self.tiers)
 
