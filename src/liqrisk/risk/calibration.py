@@ -22,7 +22,8 @@ notional ``Q·LP``. With a fixed notional, ``LP/EP`` is the same at every hour.
   standardised residuals, tabulated on a fixed grid of the next-bar variance.
 
 Both Monte Carlo models interpolate a probability table on a fixed, data-independent state
-grid (linear in log state), so a prediction depends on the past only.
+grid (linear in log state), so a prediction depends on the past only. Grid points above the
+largest state of a refit block are not simulated (they cannot enter the interpolation).
 
 **Outcome**: a long is liquidated if any of the next ``horizon_hours`` bars has
 ``low ≤ LP``, a short if ``high ≥ LP``. Intrabar crossings are judged by the bar's high/low of
@@ -187,9 +188,14 @@ def predict(ohlc: OHLC, model: str, pos_list: list[Position], horizon: int = 24,
             grid = VOL_GRID ** 2 / HOURS_PER_YEAR
             model_at = lambda h, fit=fit: PathModel(GarchVol.from_fit(fit, h),   # noqa: E731
                                                     Bootstrap(fit.std_resid))
+        x = np.clip(state, grid[0], grid[-1])
+        # interpolation reads only the grid points up to the first one ≥ max(state), and the
+        # running maximum of the table only points below: the rest is not simulated (the
+        # per-point seeds make the result identical to the full table)
+        used = min(len(grid), int(np.searchsorted(np.log(grid), np.log(x).max())) + 1)
         for j, pos in enumerate(pos_list):
-            table = _mc_table(model_at, pos, grid, horizon, n_paths, (seed, b, j))
-            out[rows, j] = _interp(table, grid, np.clip(state, grid[0], grid[-1]))
+            table = _mc_table(model_at, pos, grid[:used], horizon, n_paths, (seed, b, j))
+            out[rows, j] = _interp(table, grid[:used], x)
     return out
 
 
