@@ -61,3 +61,20 @@ def test_predictions_use_no_future_data(model):
     a, b = (predict(x, model, pos, **kw) for x in bars)
     np.testing.assert_array_equal(a[: t + 1], b)
     assert np.isfinite(b[800:]).all()
+
+
+def test_shared_path_tables_equal_the_fused_kernel_estimate_on_the_same_paths():
+    from liqrisk.dynamics.paths import student_t
+    from liqrisk.risk.calibration import HOURS_PER_YEAR, _mc_tables
+    from liqrisk.risk.montecarlo import liquidation_probability
+    tiers = binance_tiers()
+    pos = [Position(1, 10, 10_000, tiers), Position(-1, 25, 10_000, tiers)]
+    states = np.array([0.5, 0.9])
+    tables = _mc_tables(lambda s: student_t(s, 3.5), pos, states, 24, 2048, (0, 3))
+    t = 24 / HOURS_PER_YEAR
+    for i, s in enumerate(states):
+        for j, p in enumerate(pos):
+            est = liquidation_probability(p, student_t(s, 3.5), [t], n_paths=2048, method="plain",
+                                          seed=np.random.SeedSequence((0, 3, i)))[t]
+            if i == 0 or tables[0, j] <= est.p:      # the table is a running maximum
+                assert tables[i, j] == pytest.approx(est.p, abs=1e-12)

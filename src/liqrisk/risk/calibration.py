@@ -15,7 +15,8 @@ notional ``Q·LP``. With a fixed notional, ``LP/EP`` is the same at every hour.
   at bar t, zero drift.
 * ``student_t`` — the same EWMA vol, unit-variance Student-t hourly innovations whose ν is
   re-estimated (MLE, location 0) on the EWMA-standardised returns before every refit point;
-  Monte Carlo (fused kernel, hourly steps + Brownian bridge) tabulated on a fixed vol grid.
+  Monte Carlo (hourly steps + Brownian bridge, the fused kernel's plain estimator) tabulated
+  on a fixed vol grid.
 * ``garch_fhs`` — GJR-GARCH(1,1) refitted every ``refit_every`` bars on all returns before
   the refit point (:func:`liqrisk.dynamics.garch.fit_garch`), conditional variance filtered
   forward with the fitted parameters, GARCH-filtered historical simulation from the fit's
@@ -23,7 +24,9 @@ notional ``Q·LP``. With a fixed notional, ``LP/EP`` is the same at every hour.
 
 Both Monte Carlo models interpolate a probability table on a fixed, data-independent state
 grid (linear in log state), so a prediction depends on the past only. Grid points above the
-largest state of a refit block are not simulated (they cannot enter the interpolation).
+largest state of a refit block are not simulated (they cannot enter the interpolation); at
+each grid point one set of paths serves all positions (common random numbers, seeded by
+``(seed, block, grid point)``).
 
 **Outcome**: a long is liquidated if any of the next ``horizon_hours`` bars has
 ``low ≤ LP``, a short if ``high ≥ LP``. Intrabar crossings are judged by the bar's high/low of
@@ -54,7 +57,7 @@ from liqrisk.dynamics.volatility import rolling_vol
 from liqrisk.margin.binance import usdm_liquidation_price
 from liqrisk.margin.tiers import TierTable
 from liqrisk.risk.first_passage import hit_probability
-from liqrisk.risk.montecarlo import liquidation_probability
+from liqrisk.risk.montecarlo import _log_bounds, bridge_survival
 
 DATA = "btcusd_1h_coinbase.csv"
 BRACKETS = Path(__file__).parents[1] / "margin/data/binance_usdm_brackets_2026-09.json"
@@ -143,15 +146,26 @@ def realised(ohlc: OHLC, pos: Position, horizon: int) -> np.ndarray:
     return out
 
 
-def _mc_table(model_at, pos: Position, states: np.ndarray, horizon: int, n_paths: int,
-              seed: tuple) -> np.ndarray:
-    """P(liquidation within horizon) for each state of a model family, Monte Carlo (states in
-    parallel threads), made non-decreasing in the state."""
-    t = horizon / HOURS_PER_YEAR
-    p = map_chunks(lambda i: liquidation_probability(
-        pos, model_at(states[i]), [t], n_paths=n_paths, seed=np.random.SeedSequence((*seed, i)),
-        method="plain")[t].p, range(len(states)))
-    return np.maximum.accumulate(p)
+def _mc_tables(model_at, pos_list: list[Position], states: np.ndarray, horizon: int,
+               n_paths: int, seed: tuple) -> np.ndarray:
+    """P(liquidation within horizon), shape (n_states, n_positions), each column made
+    non-decreasing in the state. One set of ``n_paths`` hourly paths per state (states in
+    parallel threads) is shared by all positions (common random numbers): the estimate of each
+    position is the fused kernel's plain one — Brownian-bridge survival against its LP with
+    σ of the first step, 0 after a discrete breach — on those paths."""
+    dt = 1 / HOURS_PER_YEAR
+    bounds = [_log_bounds(p, 1) for p in pos_list]
+
+    def one(i):
+        model = model_at(states[i])
+        x = np.zeros((n_paths, horizon + 1))
+        incr = model.simulate(n_paths, horizon, dt, np.random.SeedSequence((*seed, i)), threads=1)
+        np.cumsum(incr[:, :, 0], axis=1, out=x[:, 1:])
+        c = 2.0 / (model.sigma[0] ** 2 * dt)
+        return [1.0 - np.mean(np.prod(bridge_survival(x[:, :-1], x[:, 1:], lo[0], hi[0], c),
+                                      axis=1)) for lo, hi in bounds]
+
+    return np.maximum.accumulate(np.array(map_chunks(one, range(len(states)))), axis=0)
 
 
 def _interp(table: np.ndarray, grid: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -190,12 +204,12 @@ def predict(ohlc: OHLC, model: str, pos_list: list[Position], horizon: int = 24,
                                                     Bootstrap(fit.std_resid))
         x = np.clip(state, grid[0], grid[-1])
         # interpolation reads only the grid points up to the first one ≥ max(state), and the
-        # running maximum of the table only points below: the rest is not simulated (the
-        # per-point seeds make the result identical to the full table)
+        # running maximum of the table only points below: the rest is not simulated (per-point
+        # seeds: the same table as with the full grid)
         used = min(len(grid), int(np.searchsorted(np.log(grid), np.log(x).max())) + 1)
-        for j, pos in enumerate(pos_list):
-            table = _mc_table(model_at, pos, grid[:used], horizon, n_paths, (seed, b, j))
-            out[rows, j] = _interp(table, grid[:used], x)
+        tables = _mc_tables(model_at, pos_list, grid[:used], horizon, n_paths, (seed, b))
+        for j in range(len(pos_list)):
+            out[rows, j] = _interp(tables[:, j], grid[:used], x)
     return out
 
 
