@@ -27,15 +27,27 @@ Variance reduction (``method``):
   ``η = ln(B/S_0)/(σ√Δt·n)`` per step so that the mean path reaches the nearest boundary at
   the horizon (one run per horizon); each path is weighted by
   ``dP/dQ = exp(Σ(−η z − η²/2))``. Uncorrelated normal innovations only.
-* ``auto`` — ``importance`` when the linearised probability at the longest horizon is
-  < 1e-3 and the model allows it, ``control`` for other GBM models, else ``antithetic``.
+* ``auto`` — chosen per horizon: ``importance`` for the horizons whose linearised (closed
+  form) probability is < 1e-3 when the model allows it, ``control`` for the other horizons of
+  GBM models (one shared run up to the last of them), else ``antithetic``.
+
+An estimate is never reported without an error bar: a sampled p = 0 (or 1) with stderr 0
+carries the one-sided 95% rule-of-three bound ``3/n`` (n independent samples) in ``ci95`` and
+``" (no hits)"`` (``" (all hit)"``) in its ``method``; only an account without any boundary on
+the fused kernel (exactly 0 by construction) reports ``method="no-boundary"`` with ci95 (0, 0).
 
 A **fused kernel** handles accounts that depend on one underlying and are liquidated exactly
 outside ``(down, up)`` (checked on a price grid at t=0 and at the last horizon): path
-generation and the barrier check run together in numba, no path matrix is stored.
+generation and the barrier check run together in numba, no path matrix is stored. For
+constant-vol normal innovations without jumps a specialised kernel draws blocks of normals,
+skips the bridge term while a step stays ≥ √(38/c) from every barrier (where it is exactly 1.0
+in double precision) and stops walking a path at a discrete breach; it gives the same numbers
+as the generic kernel and the general engine on the same streams. Streams are per chunk of
+paths (:func:`~liqrisk.dynamics.paths.chunk_generators`), so results depend on the seed only.
 
 Time to liquidation is sampled (a crossing in a step happens with probability ``1 − q_step``)
-and reported as quantiles conditional on liquidation before the last horizon. Equity at the
+and reported as quantiles and as a histogram in hours (weighted counts per bin of whole
+steps), both conditional on liquidation before the last horizon. Equity at the
 horizon: ``account.equity(prices, t)`` when the account has it, else ``health``; a liquidated
 path keeps the value it had at its liquidation step. VaR/ES at 99% are of the loss
 ``value(t=0) − value(T)`` in settlement currency.
