@@ -339,6 +339,7 @@ class AccountHealthModel:
         plan = cp.plans[i]
         self._cp, self._pools = cp, np.array(
             [p for p in plan.pools if cp.arrays.pos_end[p] > cp.arrays.pos_start[p]], dtype=np.int64)
+        self._all_pools = np.array(plan.pools, dtype=np.int64)
         axes = sorted(set().union(*plan.pool_axes.values()))
         self._axes = np.array(axes, dtype=np.int64)
         self.underlyings = [cp.market.names[a] for a in axes]
@@ -357,6 +358,14 @@ class AccountHealthModel:
         full = np.repeat(self._cp.market.prices[None, :], prices.shape[0], axis=0)
         full[:, self._axes] = prices
         return K.pools_min_gap_nb(self._pools, full, float(t_years), self._cp.arrays.args())
+
+    def equity(self, prices: np.ndarray, t_years: float) -> np.ndarray:
+        """Total equity in USD (all pools) at each row of ``prices`` (n_rows, n_und): what VaR/ES
+        of the account are measured on."""
+        full = np.repeat(self._cp.market.prices[None, :], prices.shape[0], axis=0)
+        full[:, self._axes] = prices
+        eq, _ = K.pools_state_nb(self._all_pools, full, float(t_years), self._cp.arrays.args())
+        return eq
 
     def _exposure(self) -> np.ndarray:
         """d(health)/d(price) per underlying by central differences (0.01% bumps)."""

@@ -33,9 +33,10 @@ def _probability_figure(account: dict) -> go.Figure:
     block = {**account.get("term_structure", {}), **account["probability"]}
     hs = sorted(block, key=lambda h: block[h]["p"])
     p = [block[h]["p"] for h in hs]
-    err = [1.96 * block[h]["stderr"] for h in hs]
-    fig = go.Figure(go.Bar(x=hs, y=p, error_y=dict(type="data", array=err)))
-    fig.update_layout(title=f"{account['id']}: P(liquidation) term structure (95% error bars)",
+    up = [block[h]["ci95"][1] - block[h]["p"] for h in hs]
+    down = [block[h]["p"] - block[h]["ci95"][0] for h in hs]
+    fig = go.Figure(go.Bar(x=hs, y=p, error_y=dict(type="data", symmetric=False, array=up, arrayminus=down)))
+    fig.update_layout(title=f"{account['id']}: P(liquidation) term structure (95% intervals)",
                       yaxis_title="probability", height=320)
     return fig
 

@@ -537,14 +537,24 @@ def liquidation_risk(account: AccountHealth, model: PathModel,
             tilt[cu] = cb / (sigma[cu] * np.sqrt(dt) * hsteps[j])
             runs[j] = (_run(account, model, n_paths, dt, hsteps[j:j + 1], child, False, tilt,
                             fused, progress), 0)
+    # VaR/ES describe the whole equity distribution: never read them from a run tilted towards
+    # the boundary (its likelihood-ratio weights leave the untilted tail nearly empty)
+    plain = runs[shared[-1]][0] if shared and shared[-1] == n_h - 1 else None
+    if plain is None and "importance" in methods:
+        plain = _run(account, model, n_paths, dt, hsteps, seeds.spawn(n_h + 1)[-1], False, None,
+                     fused, None)
     probs, var99, es99 = {}, {}, {}
     for i, (h, (s, j), m) in enumerate(zip(horizons, runs, methods)):
         probs[h] = _estimate(s, j, m, m == "antithetic",
                              control_means[i] if control_means else None, exact_zero)
+        if m == "importance":
+            s, j = plain, i
         loss = v0 - s.value[:, j]
         var99[h] = _weighted_quantile(loss, s.w, 0.99)
         tail = loss >= var99[h]
-        es99[h] = float(np.sum(loss[tail] * s.w[tail]) / np.sum(s.w[tail]))
+        tail_weight = np.sum(s.w[tail])
+        # importance-sampled runs can leave the untilted tail with no weight: report no ES (NaN)
+        es99[h] = float(np.sum(loss[tail] * s.w[tail]) / tail_weight) if tail_weight > 0 else float("nan")
     last = runs[-1][0]
     hit = last.tau >= 0
     ttl = dict(zip(TIME_QUANTILES, _weighted_quantiles(last.tau[hit] * dt, last.w[hit],
