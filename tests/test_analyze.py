@@ -64,3 +64,26 @@ def test_parse_horizon(text, years):
 def test_bad_horizon_is_an_input_error(bad):
     with pytest.raises(InputError):
         parse_horizon(bad)
+
+
+@pytest.mark.parametrize("model", ["merton", "student", "fhs"])
+def test_every_model_gives_an_estimate_for_a_single_btc_position(small_file, model):
+    out = CliRunner().invoke(app, ["analyze", small_file, "--json", "--horizon", "1d", "--paths", "2000",
+                                   "--model", model])
+    assert out.exit_code == 0, out.output
+    est = json.loads(out.stdout)["accounts"][0]["probability"]["1d"]
+    assert 0 < est["p"] < 1 and est["stderr"] > 0
+
+
+def test_fhs_on_a_multi_asset_account_is_a_note_not_a_silent_number(tmp_path):
+    two = dict(SMALL, market={"BTC": {"mark": 91250.0, "vol": 0.52}, "ETH": {"mark": 3050.0, "vol": 0.7}})
+    two["accounts"] = [{"id": "x", "venue": "binance-usdm", "collateral": {"USDT": 20000},
+                        "positions": [{"symbol": "BTCUSDT", "kind": "perp", "size": 1, "entry": 91250},
+                                      {"symbol": "ETHUSDT", "kind": "perp", "size": -10, "entry": 3050}]}]
+    path = tmp_path / "two.yaml"
+    path.write_text(yaml.safe_dump(two))
+    out = CliRunner().invoke(app, ["analyze", str(path), "--json", "--horizon", "1d", "--paths", "1000",
+                                   "--model", "fhs"])
+    doc = json.loads(out.stdout)
+    assert "probability" not in doc["accounts"][0]
+    assert any("'x'" in n and "fhs" in n for n in doc["notes"])

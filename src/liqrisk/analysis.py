@@ -119,32 +119,47 @@ def _curves(cp: CompiledPortfolio, i: int, r: AccountResult) -> dict:
     return out
 
 
+class _NotApplicable(Exception):
+    """The chosen model cannot describe this account (reported as a note, not an error)."""
+
+
 def _path_model(cp: CompiledPortfolio, names: list[str], s: ProbabilitySettings, notes: list[str]):
+    """(path model, simulation step in years or None for the default) for an account's axes."""
     from liqrisk.dynamics import paths
 
     sigma = np.array([_sigma(cp, n, s) for n in names])
     corr = _correlation(names, notes) if len(names) > 1 else None
     if s.model == "gbm":
-        return paths.gbm(sigma, corr=corr)
+        return paths.gbm(sigma, corr=corr), None
     if s.model == "student":
-        return paths.student_t(sigma, STUDENT_NU, corr=corr)
-    if len(names) > 1:
-        raise InputError([f"--model {s.model}: single-underlying accounts only (use gbm or student)"])
+        return paths.student_t(sigma, STUDENT_NU, corr=corr), None
     if s.model == "merton":
-        return paths.merton(sigma, **MERTON_DEFAULTS)
+        jumps = paths.MertonJumps(MERTON_DEFAULTS["intensity"], MERTON_DEFAULTS["jump_mean"],
+                                  MERTON_DEFAULTS["jump_std"])
+        return paths.PathModel(paths.ConstantVol(sigma), jumps=jumps, corr=corr), None
+    if len(names) > 1:
+        raise _NotApplicable(f"--model fhs describes one underlying; this account moves with {', '.join(names)}")
+    return _fhs_model(names[0], sigma[0], s)
+
+
+def _fhs_model(name: str, sigma: float, s: ProbabilitySettings):
+    """GJR-GARCH(1,1)-t filtered historical simulation fitted on hourly history (--vol-from, or the
+    bundled Coinbase BTC-USD hourly bars), simulated on the fit's own bar. Without --vol-from the
+    first step's variance is set from the market block's vol (the history is from 2017-2019), so
+    the fit supplies the dynamics and the residuals, the market the current level."""
+    from liqrisk.dynamics import paths
     from liqrisk.dynamics.garch import fit_garch
-    ohlc = _ohlc_for(names[0], s)
-    fit = fit_garch(np.diff(np.log(ohlc.close)), kind="gjr", dist="t", bar_seconds=ohlc.bar_seconds)
-    return paths.garch_fhs(fit)
-
-
-def _ohlc_for(name: str, s: ProbabilitySettings):
     from liqrisk.dynamics.ohlc import bundled_data_path, load_ohlc
     if s.vol_from:
-        return load_ohlc(s.vol_from)
-    if name == "BTC":
-        return load_ohlc(bundled_data_path("btcusd_1d_coinbase.csv"))
-    raise InputError([f"--model fhs for {name}: give --vol-from OHLC.csv (bundled history is BTC only)"])
+        ohlc = load_ohlc(s.vol_from)
+    elif name == "BTC":
+        ohlc = load_ohlc(bundled_data_path("btcusd_1h_coinbase.csv"))
+    else:
+        raise _NotApplicable(f"--model fhs for {name}: give --vol-from OHLC.csv (bundled hourly history is BTC only)")
+    fit = fit_garch(np.diff(np.log(ohlc.close)), kind="gjr", dist="t", bar_seconds=ohlc.bar_seconds)
+    bar_years = ohlc.bar_seconds / (365 * 86400)
+    h0 = None if s.vol_from else sigma ** 2 * bar_years
+    return paths.garch_fhs(fit, h0=h0), bar_years
 
 
 def _sigma(cp: CompiledPortfolio, name: str, s: ProbabilitySettings) -> float:
@@ -191,8 +206,12 @@ def _add_probabilities(cp, results, s: ProbabilitySettings, out: PortfolioAnalys
         health = cp.health_model(i, r)
         if not health.underlyings:
             continue
-        model = _path_model(cp, health.underlyings, s, out.notes)
-        dt = min(1 / (365 * s.steps_per_day), min(years.values()) / 4)
+        try:
+            model, dt = _path_model(cp, health.underlyings, s, out.notes)
+        except _NotApplicable as e:
+            out.notes.append(f"account '{r.id}': no probability — {e}")
+            continue
+        dt = dt or min(1 / (365 * s.steps_per_day), min(years.values()) / 4)
         risk = liquidation_risk(health, model, all_years, n_paths=s.paths, dt=dt,
                                 seed=[s.seed, i], drift=s.drift, progress=progress)
         r.extras["probability"] = {h: risk.probabilities[y].to_dict() for h, y in years.items()}
