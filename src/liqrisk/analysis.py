@@ -259,8 +259,11 @@ def exit_inputs(cp: CompiledPortfolio, i: int, r: AccountResult):
     """Account ``i``'s futures/spot positions, their (underlying, signed base size, mark) rows for
     the exit-cost model (inverse USD face converted to coin at the mark) and the ATM vol of the
     first underlying (0.6 when the market block has none). Options are not costed."""
-    linear = [p for p in r.positions if p.kind in ("perp", "future", "spot")]
-    rows = [(p.underlying, p.size / p.mark if _is_inverse(cp, i, p) else p.size, p.mark) for p in linear]
+    from liqrisk.margin.base import INVERSE
+    pairs = [(p, t) for p, t in zip(r.positions, cp.plans[i].terms) if p.kind in ("perp", "future", "spot")]
+    linear = [p for p, _ in pairs]
+    rows = [(p.underlying, p.size / p.mark if t is not None and t.contract == INVERSE else p.size, p.mark)
+            for p, t in pairs]
     vol = (cp.market.atm_vol(linear[0].underlying) if linear else None) or 0.6
     return linear, rows, vol
 
@@ -290,8 +293,3 @@ def _forced_exits(r: AccountResult, positions, rows):
             net[key] = net.get(key, 0.0) + base_size
     out += [(size, lp, bp, und) for (und, lp, bp), size in net.items() if size != 0]
     return out
-
-
-def _is_inverse(cp, i, p) -> bool:
-    from liqrisk.margin.base import INVERSE
-    return cp.plans[i].rules.contract == INVERSE and p.kind != "spot"
