@@ -95,6 +95,11 @@ def analyze(source: str | Path | PortfolioFile, probability: ProbabilitySettings
     cp = CompiledPortfolio(pf)
     results = cp.margin_results()
     out = PortfolioAnalysis(pf.as_of.isoformat().replace("+00:00", "Z"), results)
+    for r in results:
+        guessed = sorted({p.symbol for p in r.positions if p.parameters.startswith("representative")})
+        if guessed:
+            out.notes.append(f"account '{r.id}': maintenance-margin tiers of {', '.join(guessed)} are bundled "
+                             f"representative defaults, not a venue snapshot — give venue.brackets or mmr/cum")
     if probability and probability.horizons:
         _add_probabilities(cp, results, probability, out, progress)
     if exit is not None:

@@ -41,6 +41,7 @@ class PositionResult:
     liquidation_price: float | None
     bankruptcy_price: float | None
     isolated: bool
+    parameters: str = ""
 
 
 @dataclass
@@ -431,7 +432,7 @@ def _account_result(plan: Plan, market: Market, arrays: K.PoolArrays, liq, bkr, 
             entry=pos.entry, mark=float(shown_mark), unrealized_pnl=float(upnl_settle),
             initial_margin=float(im), maintenance_margin=float(pmm / settle_usd),
             liquidation_price=_nan_to_none(liq[pick][k]), bankruptcy_price=_nan_to_none(bkr[pick][k]),
-            isolated=isolated))
+            isolated=isolated, parameters=rules.parameter_source(pos)))
     liquidation, boundaries, distance = {}, {}, {}
     for axis in sorted(set().union(*plan.pool_axes.values())):
         name = market.names[axis]

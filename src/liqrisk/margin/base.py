@@ -150,6 +150,17 @@ class RuleSet:
                 return self.params.brackets[k]
         return self.default_table(pos, keys)
 
+    default_source = "representative default table (verify against the venue, override)"
+
+    def parameter_source(self, pos) -> str:
+        """Where this position's maintenance-margin parameters come from."""
+        if pos.mmr is not None:
+            return "position override (mmr/cum)"
+        keys = [k for k in (pos.symbol.upper() if pos.symbol else None, self.table_key(pos)) if k]
+        if any(k in self.params.brackets for k in keys):
+            return "venue override (brackets)"
+        return self.default_source
+
     def default_table(self, pos, keys) -> TierTable:
         table = venue_defaults().get(self.defaults_key, {})
         for k in keys + ["*"]:

@@ -30,6 +30,7 @@ class BinanceUSDM(RuleSet):
 
     name = "binance-usdm"
     contract = LINEAR
+    default_source = "Binance leverageBracket API snapshot 2026-09 (bundled)"
 
     def table_key(self, pos) -> str:
         return pos.symbol.upper() if pos.symbol else self.underlying_of(pos) + "USDT"

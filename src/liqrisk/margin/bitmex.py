@@ -26,6 +26,7 @@ def risk_limit_steps(entry_value_btc: float) -> int:
 class BitMEX(RuleSet):
     name = "bitmex"
     contract = INVERSE
+    default_source = "published risk-limit steps (base 200 BTC, step 100 BTC, +0.5%)"
     settles_in_coin = True
     default_leverage = 10.0
     default_taker_fee = 0.00075
@@ -35,6 +36,9 @@ class BitMEX(RuleSet):
 
     def tier_table(self, pos):
         raise NotImplementedError("BitMEX uses risk-limit steps, not tiers")
+
+    def parameter_source(self, pos) -> str:
+        return "position override (mmr)" if pos.mmr is not None else self.default_source
 
     def _rates(self, pos, account) -> tuple[float, float]:
         steps = risk_limit_steps(abs(pos.size) / pos.entry)

@@ -45,6 +45,10 @@ def future_margin(face, price, underlying="BTC"):
 class Deribit(RuleSet):
     name = "deribit"
     contract = INVERSE
+    default_source = "published standard-margin formulas"
+
+    def parameter_source(self, pos) -> str:
+        return "position override (mmr)" if pos.mmr is not None else self.default_source
     settles_in_coin = True
     default_liquidation_fee = 0.0075
     default_taker_fee = 0.0005
