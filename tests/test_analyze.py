@@ -87,3 +87,13 @@ def test_fhs_on_a_multi_asset_account_is_a_note_not_a_silent_number(tmp_path):
     doc = json.loads(out.stdout)
     assert "probability" not in doc["accounts"][0]
     assert any("'x'" in n and "fhs" in n for n in doc["notes"])
+
+
+def test_positions_say_where_their_margin_parameters_come_from_and_guesses_are_noted():
+    from liqrisk.analysis import analyze
+    res = analyze("examples/multi_venue.yaml").to_dict()
+    by_id = {a["id"]: a for a in res["accounts"]}
+    assert by_id["binance-main"]["positions"][0]["parameters"].startswith("Binance leverageBracket API")
+    assert by_id["okx-cross"]["positions"][0]["parameters"].startswith("representative")
+    assert any("'okx-cross'" in n and "representative" in n for n in res["notes"])
+    assert not any("'binance-main'" in n and "representative" in n for n in res["notes"])
