@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from liqrisk.dynamics.paths import (CHUNK, Bootstrap, ConstantVol, GarchVol, PathModel, gbm,
-                                    merton, simulate, simulate_numpy, student_t)
+                                    merton, set_sfc64_state, sfc64_normal, sfc64_state, simulate,
+                                    simulate_numpy, student_t)
 
 DAY = 1 / 365
 
@@ -89,3 +90,20 @@ def test_antithetic_pairs_mirror_the_innovations():
 def test_garch_refuses_a_step_different_from_its_bar():
     with pytest.raises(ValueError, match="bars"):
         PathModel(GarchVol(1e-6, 0.1, 0.8, 1e-5, bar_seconds=3600)).simulate(10, 2, DAY, 0)
+
+
+def test_inline_sfc64_normals_are_numpys_draws_and_advance_the_stream():
+    from numba import njit
+
+    @njit
+    def draw(s, n):
+        return np.array([sfc64_normal(s) for _ in range(n)])
+
+    rng = np.random.Generator(np.random.SFC64(np.random.SeedSequence(11)))
+    ref = np.random.Generator(np.random.SFC64(np.random.SeedSequence(11)))
+    s = sfc64_state(rng)
+    assert np.array_equal(draw(s, 200_000), ref.standard_normal(200_000))   # tails included
+    set_sfc64_state(rng, s)
+    assert rng.standard_normal() == ref.standard_normal()
+    with pytest.raises(TypeError):
+        sfc64_state(np.random.Generator(np.random.PCG64(1)))

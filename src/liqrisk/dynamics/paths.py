@@ -19,8 +19,11 @@ Several underlyings: normal / t innovations are correlated with the Cholesky fac
 empirical correlation. With μ = 0 a GBM/Merton price is a martingale; with t or bootstrap
 innovations ``−v/2`` is the Gaussian convexity correction (exact only for normal z).
 
-Random numbers: one :class:`numpy.random.SeedSequence` is spawned into one PCG64 stream per
+Random numbers: one :class:`numpy.random.SeedSequence` is spawned into one SFC64 stream per
 chunk of :data:`CHUNK` paths, so results depend on the seed only — not on the thread count.
+SFC64 because hot kernels can run its (tiny) state update inline: :func:`sfc64_normal` is
+NumPy's ziggurat on the raw SFC64 output, bit for bit ``Generator(SFC64).standard_normal()``,
+without the indirect call per draw that numba's ``Generator`` support goes through.
 Chunks run on a thread pool over ``nogil`` numba kernels. :func:`simulate_numpy` is the NumPy
 reference (identical draws for normal / t / bootstrap without jumps, statistically equal
 otherwise).
@@ -32,7 +35,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
-from numba import njit
+from numba import njit, uint64
+from numba.np.random._constants import (fi_double, ki_double, wi_double, ziggurat_nor_inv_r,
+                                         ziggurat_nor_r)
 
 CHUNK = 4096
 """Paths per random stream (a multiple of 2, for antithetic pairs)."""
@@ -242,11 +247,71 @@ def as_seed_sequence(seed) -> np.random.SeedSequence:
 
 
 def chunk_generators(seed, n_paths: int) -> list[tuple[int, int, np.random.Generator]]:
-    """(start, stop, Generator) per chunk of :data:`CHUNK` paths, one PCG64 stream each."""
+    """(start, stop, Generator) per chunk of :data:`CHUNK` paths, one SFC64 stream each."""
     starts = range(0, n_paths, CHUNK)
     seqs = as_seed_sequence(seed).spawn(len(starts))
-    return [(a, min(a + CHUNK, n_paths), np.random.Generator(np.random.PCG64(s)))
+    return [(a, min(a + CHUNK, n_paths), np.random.Generator(np.random.SFC64(s)))
             for a, s in zip(starts, seqs)]
+
+
+def sfc64_state(rng: np.random.Generator) -> np.ndarray:
+    """Copy of the 4-word state of an SFC64 ``rng``, for :func:`sfc64_normal`."""
+    st = rng.bit_generator.state
+    if st["bit_generator"] != "SFC64":
+        raise TypeError(f"an SFC64 stream is needed, got {st['bit_generator']}")
+    return np.array(st["state"]["state"], np.uint64)
+
+
+def set_sfc64_state(rng: np.random.Generator, s: np.ndarray) -> None:
+    """Write a state advanced by :func:`sfc64_normal` back into ``rng``."""
+    st = rng.bit_generator.state
+    st["state"]["state"] = np.asarray(s, np.uint64).copy()
+    rng.bit_generator.state = st
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _sfc64_next(s):
+    """NumPy's ``sfc64_next`` on the state words ``s`` (uint64[4], updated in place)."""
+    a, b, c, w = s[0], s[1], s[2], s[3]
+    out = a + b + w
+    s[3] = w + uint64(1)
+    s[0] = b ^ (b >> uint64(11))
+    s[1] = c + (c << uint64(3))
+    s[2] = ((c << uint64(24)) | (c >> uint64(40))) + out
+    return out
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _sfc64_double(s):
+    return (_sfc64_next(s) >> uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def sfc64_normal(s):
+    """One standard normal from the SFC64 state ``s``: NumPy's ``random_standard_normal``
+    (ziggurat, 256 layers), so the same value and state as ``Generator(SFC64).standard_normal()``
+    (tests/test_paths.py checks it)."""
+    while True:
+        r = _sfc64_next(s)
+        idx = r & uint64(0xff)
+        r >>= uint64(8)
+        rabs = (r >> uint64(1)) & uint64(0x000fffffffffffff)
+        x = rabs * wi_double[idx]
+        if r & uint64(1):
+            x = -x
+        if rabs < ki_double[idx]:
+            return x
+        if idx == 0:
+            while True:
+                xx = -ziggurat_nor_inv_r * np.log1p(-_sfc64_double(s))
+                yy = -np.log1p(-_sfc64_double(s))
+                if yy + yy > xx * xx:
+                    if (rabs >> uint64(8)) & uint64(1):
+                        return -(ziggurat_nor_r + xx)
+                    return ziggurat_nor_r + xx
+        elif ((fi_double[idx - 1] - fi_double[idx]) * _sfc64_double(s) + fi_double[idx]
+              < np.exp(-0.5 * x * x)):
+            return x
 
 
 def map_chunks(fn, chunks, threads: int | None = None) -> list:

@@ -62,7 +62,8 @@ from numba import njit, vectorize
 
 from liqrisk.dynamics.paths import (_MU, _NORMAL, _OMEGA, _TILT, KernelSpec, PathModel,
                                     as_seed_sequence, chunk_generators, draw_path, map_chunks,
-                                    path_increments, simulate_chunk)
+                                    path_increments, set_sfc64_state, sfc64_normal,
+                                    sfc64_state, simulate_chunk)
 from liqrisk.risk.first_passage import hit_probability
 
 YEAR_HOURS = 365 * 24
@@ -157,20 +158,36 @@ def _bridge_q(x0, x1, lo, hi, c):
     return q
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _bridge_q_flat(x0, x1, lo, hi, c):
+    """:func:`_bridge_q` without data-dependent branches, for the steps near a barrier where
+    those are unpredictable; the same value (``a`` clipped to [0, _FAR]: ``1 − e^−_FAR`` is
+    exactly 1.0, and a clipped negative ``a`` is outside, 0). The clip also keeps ``exp`` off
+    its slow under/overflow path."""
+    inside = (x0 > lo) & (x1 > lo) & (x0 < hi) & (x1 < hi)
+    q = 1.0
+    if lo > -np.inf:                      # same every step: predictable
+        q = 1.0 - np.exp(-min(max(c * (x0 - lo) * (x1 - lo), 0.0), _FAR))
+    if hi < np.inf:
+        q *= 1.0 - np.exp(-min(max(c * (hi - x0) * (hi - x1), 0.0), _FAR))
+    return q if inside else 0.0
+
+
 bridge_survival = vectorize(["float64(float64, float64, float64, float64, float64)"],
                             cache=True)(_bridge_q.py_func)
 """Array version of the bridge survival probability (NumPy broadcasting)."""
 
 
 @njit(cache=True, nogil=True)
-def _barrier_kernel(rng, aux, n_steps, par, chol, code, nu, resid, garch, jumps, anti, lo, hi,
+def _barrier_kernel(rng, u, n_steps, par, chol, code, nu, resid, garch, jumps, anti, lo, hi,
                     clo, chi, c, hsteps, y, xc, tau, xh, loglr):
     """Fused single-underlying path generation + barrier check, no path matrix: per path pair
     the draws fill a buffer of ``n_steps``, each copy is then walked once. Outputs per path:
     ``y[p, j]`` the bridge-corrected liquidation probability by horizon ``hsteps[j]``, ``xc``
     the same for the control barrier (clo, chi) — computed only when it differs from (lo, hi),
     else a copy of ``y`` —, ``c = 2/(σ²Δt)``, ``tau`` the sampled liquidation step (−1:
-    none), ``xh`` the log-price at each horizon, frozen at the liquidation step. Any model;
+    none): the first step whose survival ``Π q`` falls to ``u[p]`` or below (one uniform per
+    path: ``P(tau ≤ k) = 1 − Π_{i≤k} q_i``), ``xh`` the log-price at each horizon, frozen at the liquidation step. Any model;
     :func:`_gbm_barrier_kernel` is the faster special case of normal innovations."""
     n_paths = y.shape[0]
     m = 2 if anti else 1
@@ -191,7 +208,7 @@ def _barrier_kernel(rng, aux, n_steps, par, chol, code, nu, resid, garch, jumps,
                     q = _bridge_q(x0, x, lo, hi, c)
                     if q < 1.0:
                         surv *= q
-                        if t < 0 and aux.random() >= q:
+                        if t < 0 and surv <= u[i]:
                             t, xf = k + 1, x
                 if ctrl:
                     survc *= _bridge_q(x0, x, clo, chi, c)
@@ -204,13 +221,13 @@ def _barrier_kernel(rng, aux, n_steps, par, chol, code, nu, resid, garch, jumps,
 
 
 @njit(cache=True, nogil=True)
-def _gbm_barrier_kernel(rng, aux, n_steps, drift, sv, tilt, anti, lo, hi, clo, chi, c, hsteps,
+def _gbm_barrier_kernel(state, u, n_steps, drift, sv, tilt, anti, lo, hi, clo, chi, c, hsteps,
                         y, xc, tau, xh, loglr):
     """:func:`_barrier_kernel` for constant-vol normal innovations without jumps (same draws,
     same outputs, bit for bit): increment ``drift + sv·(±z + tilt)`` with ``drift = μΔt − v/2``.
-    The draws of consecutive paths (pairs) come from one ``rng.standard_normal`` call per block
-    of about 2,048 normals (the same stream as one draw at a time; the unused tail of the last
-    block is discarded with the chunk's stream); the walk skips the bridge test
+    The normals are drawn inline from the chunk's SFC64 ``state`` (:func:`sfc64_normal`, the
+    same values as ``rng.standard_normal()``; ``state`` is advanced in place), one path (pair)
+    at a time into a buffer of ``n_steps``; the walk skips the bridge test
     while both end points of a step are farther than ``√(_FAR/c)`` from every barrier (the
     crossing factor is then exactly 1.0) and stops at a discrete breach when there is no
     separate control barrier (the path's draws are already consumed, so the stream is unchanged).
@@ -223,13 +240,10 @@ def _gbm_barrier_kernel(rng, aux, n_steps, drift, sv, tilt, anti, lo, hi, clo, c
     if ctrl:
         flo, fhi = max(flo, clo + dfar), min(fhi, chi - dfar)
     half_tt = 0.5 * tilt * tilt * n_steps
-    per_block = max(1, 2048 // n_steps)           # draws of several paths per call
-    block = np.empty(0)
+    z = np.empty(n_steps)
     for p in range(0, n_paths, m):
-        b = (p // m) % per_block
-        if b == 0:
-            block = rng.standard_normal(n_steps * per_block)
-        z = block[b * n_steps:(b + 1) * n_steps]
+        for k in range(n_steps):
+            z[k] = sfc64_normal(state)
         sz = 0.0
         if tilt != 0.0:
             for k in range(n_steps):
@@ -253,13 +267,11 @@ def _gbm_barrier_kernel(rng, aux, n_steps, drift, sv, tilt, anti, lo, hi, clo, c
                     if was_far and far:
                         continue
                     if surv > 0.0:
-                        q = _bridge_q(x0, x, lo, hi, c)
-                        if q < 1.0:
-                            surv *= q
-                            if t < 0 and aux.random() >= q:
-                                t, xf = k, x
+                        surv *= _bridge_q_flat(x0, x, lo, hi, c)
+                        if t < 0 and surv <= u[i]:
+                            t, xf = k, x
                     if ctrl:
-                        survc *= _bridge_q(x0, x, clo, chi, c)
+                        survc *= _bridge_q_flat(x0, x, clo, chi, c)
                     elif surv == 0.0:
                         break
                 y[i, j] = 1.0 - surv
@@ -336,23 +348,30 @@ def _run(account, model: PathModel, n_paths, dt, hsteps, seed, anti, tilt, fused
     gaussian = sp.innovation == _NORMAL and not sp.garch and not sp.jumps
     drift = sp.par[0, _MU] - 0.5 * sp.par[0, _OMEGA]
 
+    def uniforms(rng, n):
+        """One uniform per path, for sampling its liquidation step (own stream per chunk)."""
+        return np.random.Generator(np.random.SFC64(rng.bit_generator.seed_seq.spawn(1)[0])
+                                   ).random(n)
+
     def fused_chunk(chunk):
         a, b, rng = chunk
-        aux = np.random.Generator(np.random.PCG64(rng.bit_generator.seed_seq.spawn(1)[0]))
+        u = uniforms(rng, b - a)
         if gaussian:
-            _gbm_barrier_kernel(rng, aux, n_steps, drift, np.sqrt(sp.par[0, _OMEGA]),
+            state = sfc64_state(rng)
+            _gbm_barrier_kernel(state, u, n_steps, drift, np.sqrt(sp.par[0, _OMEGA]),
                                 sp.par[0, _TILT], anti, lo[0], hi[0], clo, chi, c[0], hsteps,
                                 out.y[a:b], out.xc[a:b], out.tau[a:b], logx[a:b, :, 0],
                                 out.w[a:b])
+            set_sfc64_state(rng, state)
         else:
-            _barrier_kernel(rng, aux, n_steps, sp.par, sp.chol, sp.innovation, sp.nu, sp.resid,
+            _barrier_kernel(rng, u, n_steps, sp.par, sp.chol, sp.innovation, sp.nu, sp.resid,
                             sp.garch, sp.jumps, anti, lo[0], hi[0], clo, chi, c[0], hsteps,
                             out.y[a:b], out.xc[a:b], out.tau[a:b], logx[a:b, :, 0], out.w[a:b])
 
     def general_chunk(chunk):
         a, b, rng = chunk
-        aux = np.random.Generator(np.random.PCG64(rng.bit_generator.seed_seq.spawn(1)[0]))
         n = b - a
+        u = uniforms(rng, n)
         incr = np.empty((n, n_steps, n_und))
         simulate_chunk(sp, rng, n_steps, anti, incr, out.w[a:b])
         x = np.zeros((n, n_und))
@@ -366,7 +385,7 @@ def _run(account, model: PathModel, n_paths, dt, hsteps, seed, anti, tilt, fused
             q = np.prod(np.where(inside, bridge_survival(x, x1, lo, hi, c), 1.0), axis=1)
             q = np.where(account.health(account.spot * np.exp(x1), (k + 1) * dt) > 0, q, 0.0)
             surv *= q
-            new = (tau < 0) & (aux.random(n) >= q)
+            new = (tau < 0) & (surv <= u)
             tau[new], xf[new] = k + 1, x1[new]
             survc *= bridge_survival(x[:, cu], x1[:, cu], clo, chi, c[cu])
             x = x1
