@@ -39,13 +39,15 @@ the fused kernel (exactly 0 by construction) reports ``method="no-boundary"`` wi
 A **fused kernel** handles accounts that depend on one underlying and are liquidated exactly
 outside ``(down, up)`` (checked on a price grid at t=0 and at the last horizon): path
 generation and the barrier check run together in numba, no path matrix is stored. For
-constant-vol normal innovations without jumps a specialised kernel draws blocks of normals,
-skips the bridge term while a step stays ≥ √(38/c) from every barrier (where it is exactly 1.0
+constant-vol normal innovations without jumps a specialised kernel draws its normals inline
+from the chunk's SFC64 state (:func:`~liqrisk.dynamics.paths.sfc64_normal`, the same values as
+``Generator(SFC64).standard_normal``), skips the bridge term while a step stays ≥ √(38/c) from every barrier (where it is exactly 1.0
 in double precision) and stops walking a path at a discrete breach; it gives the same numbers
 as the generic kernel and the general engine on the same streams. Streams are per chunk of
 paths (:func:`~liqrisk.dynamics.paths.chunk_generators`), so results depend on the seed only.
 
-Time to liquidation is sampled (a crossing in a step happens with probability ``1 − q_step``)
+Time to liquidation is sampled with one uniform ``u`` per path: the first step at which the
+path's survival probability falls to ``u`` or below
 and reported as quantiles and as a histogram in hours (weighted counts per bin of whole
 steps), both conditional on liquidation before the last horizon. Equity at the
 horizon: ``account.equity(prices, t)`` when the account has it, else ``health``; a liquidated
@@ -421,7 +423,9 @@ def _estimate(s: _Samples, j: int, method: str, anti: bool, control_mean: float 
         vx = np.var(x)
         beta = np.cov(y, x)[0, 1] / vx if vx > 0 else 0.0
         y = y - beta * (x - control_mean)
-    return _no_silent_zero(ProbabilityEstimate.from_samples(_pairs(y, anti), method), exact_zero)
+    est = _no_silent_zero(ProbabilityEstimate.from_samples(_pairs(y, anti), method), exact_zero)
+    # the error bar is computed over independent antithetic pairs; report the paths simulated
+    return replace(est, paths=2 * est.paths) if anti else est
 
 
 def _no_silent_zero(est: ProbabilityEstimate, exact_zero: bool) -> ProbabilityEstimate:
