@@ -30,8 +30,9 @@ def _margin_figure(account: dict, und: str, curve: dict) -> go.Figure:
 
 
 def _probability_figure(account: dict) -> go.Figure:
+    from liqrisk.analysis import parse_horizon
     block = {**account.get("term_structure", {}), **account["probability"]}
-    hs = sorted(block, key=lambda h: block[h]["p"])
+    hs = sorted(block, key=parse_horizon)
     p = [block[h]["p"] for h in hs]
     up = [block[h]["ci95"][1] - block[h]["p"] for h in hs]
     down = [block[h]["p"] - block[h]["ci95"][0] for h in hs]

@@ -51,10 +51,13 @@ def account_panel(a: dict) -> Panel:
                     _num(p["liquidation_price"]), _num(p["bankruptcy_price"]), "isolated" if p["isolated"] else "cross")
     parts = [head, liq, pos]
     if "probability" in a:
-        prob = Table(title=f"P(liquidation) — model {a['risk']['model']}", title_justify="left")
+        prob = Table(title=f"P(liquidation) term structure — model {a['risk']['model']}", title_justify="left")
         for col in ("horizon", "p", "stderr", "95% interval", "paths", "method", "VaR99 (USD)", "ES99 (USD)"):
             prob.add_column(col, justify="right")
-        for h, e in a["probability"].items():
+        from liqrisk.analysis import parse_horizon
+        block = {**a.get("term_structure", {}), **a["probability"]}
+        for h in sorted(block, key=parse_horizon):
+            e = block[h]
             lo, hi = e["ci95"]
             prob.add_row(h, f"{e['p']:.4g}", f"{e['stderr']:.2g}", f"[{lo:.3g}, {hi:.3g}]", str(e["paths"]),
                          e["method"], _num(a["risk"]["var99"].get(h)), _num(a["risk"]["es99"].get(h)))
