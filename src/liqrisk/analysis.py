@@ -19,6 +19,7 @@ MODELS = ("gbm", "merton", "student", "fhs")
 # documented defaults for the non-Gaussian models (annual jump intensity, log-jump mean/sd; t dof)
 MERTON_DEFAULTS = dict(intensity=12.0, jump_mean=-0.01, jump_std=0.05)
 STUDENT_NU = 3.5
+DEFAULT_EXIT_VOL = 0.6     # annualised vol for exit costs when the market block gives none
 LIQUIDATION_STRESS = 3.0   # books are assumed at least 3× thinner/wider when a liquidation fires
 _HORIZON = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|min|h|d|w|y)\s*$")
 _UNIT_YEARS = {"m": 1 / (365 * 24 * 60), "min": 1 / (365 * 24 * 60), "h": 1 / (365 * 24),
@@ -236,24 +237,24 @@ def _add_exit(cp, results, s: ExitSettings, out: PortfolioAnalysis):
     from liqrisk.liquidity.synthetic import synthetic_book
 
     for i, r in enumerate(results):
-        linear, rows, vol = exit_inputs(cp, i, r)
+        linear, rows, vols = exit_inputs(cp, i, r)
         if not rows:
             continue
         try:
-            summary = exit_summary(rows, s.books, vol, s.horizon_hours, s.participation, s.stress)
+            summary = exit_summary(rows, s.books, vols, s.horizon_hours, s.participation, s.stress)
         except BookError as e:
             out.notes.append(f"account '{r.id}': exit cost not computed — {e}")
             continue
         liq_cost = shortfall = 0.0
         for size, lp, bp, und in _forced_exits(r, linear, rows):
-            book = (s.books or {}).get(und) or synthetic_book(lp, vol, 1.0, und)
+            book = (s.books or {}).get(und) or synthetic_book(lp, vols[und], 1.0, und)
             loss = liquidation_loss(size, lp, bp, cp.plans[i].rules.params.liquidation_fee, book,
                                     stress=max(s.stress, LIQUIDATION_STRESS))
             liq_cost += float(np.sum(loss.total_loss))
             shortfall += float(np.sum(loss.shortfall))
         for und, _, mark in rows:
             if und not in out.books:
-                out.books[und] = _depth(und, mark, vol, s)
+                out.books[und] = _depth(und, mark, vols[und], s)
         r.extras["exit"] = {"close_now_cost": summary.close_now_cost, "close_now_bps": summary.close_now_bps,
                             "liquidation_cost": liq_cost, "insurance_shortfall": shortfall,
                             "time_to_exit_hours": summary.time_to_exit_hours, "book": summary.book,
@@ -262,15 +263,15 @@ def _add_exit(cp, results, s: ExitSettings, out: PortfolioAnalysis):
 
 def exit_inputs(cp: CompiledPortfolio, i: int, r: AccountResult):
     """Account ``i``'s futures/spot positions, their (underlying, signed base size, mark) rows for
-    the exit-cost model (inverse USD face converted to coin at the mark) and the ATM vol of the
-    first underlying (0.6 when the market block has none). Options are not costed."""
+    the exit-cost model (inverse USD face converted to coin at the mark) and the ATM vol per
+    underlying (DEFAULT_EXIT_VOL when the market block has none). Options are not costed."""
     from liqrisk.margin.base import INVERSE
     pairs = [(p, t) for p, t in zip(r.positions, cp.plans[i].terms) if p.kind in ("perp", "future", "spot")]
     linear = [p for p, _ in pairs]
     rows = [(p.underlying, p.size / p.mark if t is not None and t.contract == INVERSE else p.size, p.mark)
             for p, t in pairs]
-    vol = (cp.market.atm_vol(linear[0].underlying) if linear else None) or 0.6
-    return linear, rows, vol
+    vols = {p.underlying: cp.market.atm_vol(p.underlying) or DEFAULT_EXIT_VOL for p in linear}
+    return linear, rows, vols
 
 
 def _depth(und: str, mark: float, vol: float, s: ExitSettings) -> dict:

@@ -152,25 +152,32 @@ class ExitSummary:
 
 
 def exit_summary(positions: Iterable, books_or_none: OrderBook | Mapping[str, OrderBook] | None,
-                 vol: float, horizon_hours: float, participation: float, stress: float = 1.0,
-                 risk_aversion: float = 0.0, daily_volume: Mapping[str, float] | None = None) -> ExitSummary:
+                 vol: float | Mapping[str, float], horizon_hours: float, participation: float,
+                 stress: float = 1.0, risk_aversion: float = 0.0,
+                 daily_volume: Mapping[str, float] | None = None) -> ExitSummary:
     """Exit cost of ``positions`` ((symbol, size, price) triples): now (book walk), over
     ``horizon_hours`` (Almgren-Chriss), time to exit at ``participation`` of daily volume.
+    ``vol``: annualised, one for all positions or a mapping underlying -> vol.
 
     ``books_or_none``: None (synthetic books), one OrderBook (all positions must share one
     underlying) or a mapping underlying -> OrderBook."""
-    if not (vol > 0 and horizon_hours > 0 and 0 < participation <= 1 and stress > 0):
+    vols = vol if isinstance(vol, Mapping) else None
+    if not ((all(v > 0 for v in vols.values()) if vols else vol > 0) and horizon_hours > 0
+            and 0 < participation <= 1 and stress > 0):
         raise BookError("need vol > 0, horizon > 0, 0 < participation <= 1, stress > 0")
     volumes = {**DAILY_VOLUME, **(daily_volume or {})}
     rows, curves = [], []
     hours = sorted(set(CURVE_HOURS) | {float(horizon_hours)})
     for symbol, size, price in positions:
         und = underlying_of(symbol)
-        book = _book_for(und, books_or_none, price, vol)
+        v = vols.get(und) if vols else vol
+        if v is None:
+            raise BookError(f"{symbol}: no vol for {und!r}")
+        book = _book_for(und, books_or_none, price, v)
         if und not in volumes:
             raise BookError(f"{symbol}: no daily volume for {und!r}; pass daily_volume")
         walk = book.stressed(stress).walk(-size)
-        curve = exit_cost_curve(size, price, vol, book, volumes[und], hours, stress, risk_aversion=risk_aversion)
+        curve = exit_cost_curve(size, price, v, book, volumes[und], hours, stress, risk_aversion=risk_aversion)
         h = hours.index(float(horizon_hours))
         now = float(curve.expected_cost[0, 0])
         rows.append({"symbol": symbol, "size": size, "price": price, "notional": abs(size) * price,
