@@ -140,7 +140,7 @@ class Builder:
 
     def add_position(self, pool: int, axis: int, t: PositionTerms) -> int:
         self.pos_rows.append((pool, axis, t))
-        if t.contract == INVERSE_OPTION or t.mm_code == K.MM_WHOLE_TIER_FEE:
+        if t.contract == INVERSE_OPTION:
             self.pool_rows[pool][2] = 1
         return len(self.pos_rows) - 1
 
@@ -470,7 +470,7 @@ def _option_im(t: PositionTerms, spot: float, premium: float) -> float:
 def _all_boundaries(plan: Plan, arrays, market: Market, axis: int, fine, liq, index) -> list[float]:
     """Every liquidation boundary of every pool of the account on this axis (ascending). A
     concave pool has at most its nearest down and up boundary (already found); pools with options
-    or whole-tier margin are scanned on the fine grid for all of them."""
+    are scanned on the fine grid for all of them."""
     out = []
     roots = np.empty(K.MAX_ROOTS)
     for p in plan.pools:

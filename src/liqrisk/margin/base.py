@@ -30,6 +30,7 @@ MM_NONE = 5
 NOTIONAL_QUOTE = 0       # |Q|·P (linear, USD)
 NOTIONAL_COIN = 1        # face/P (inverse, coin)
 NOTIONAL_FACE = 2        # face (inverse, USD face)
+NOTIONAL_SIZE = 3        # fixed: the tier is chosen by position size (OKX), value in p2
 
 _QUOTES = ("USDT", "USDC", "BUSD", "FDUSD", "USD")
 

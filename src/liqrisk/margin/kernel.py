@@ -12,7 +12,7 @@ bracket every sign change of ``equity − MM`` and refine it with the Illinois (
 method to 1e-12 relative. For pools of linear and inverse futures only, ``equity − MM`` is
 concave in the price (MM is convex: tiers in deduction form, perspective of a convex function for
 inverse contracts, Deribit's quadratic MM), so a coarse grid cannot miss a root; pools with
-options or whole-tier (OKX) margin, which are not concave, are scanned on a fine grid.
+options, which are not concave, are scanned on a fine grid (OKX whole-tier margin is concave too: its tier is fixed by position size).
 """
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ import numpy as np
 
 from liqrisk.margin.base import (INVERSE, INVERSE_OPTION, LINEAR, MM_DERIBIT_FUTURE,
                                  MM_DERIBIT_OPTION, MM_ENTRY_VALUE, MM_NONE, MM_TIERS_AT_MARK,
-                                 MM_WHOLE_TIER_FEE, NOTIONAL_COIN, NOTIONAL_FACE, NOTIONAL_QUOTE)
+                                 MM_WHOLE_TIER_FEE, NOTIONAL_COIN, NOTIONAL_FACE, NOTIONAL_QUOTE,
+                                 NOTIONAL_SIZE)
 from liqrisk.pricing.kernels import black76_price_nb
 
 MAX_ROOTS = 8
@@ -41,7 +42,7 @@ class PoolArrays:
     leg_end: np.ndarray
     const_usd: np.ndarray       # stable collateral (USD, after haircut)
     settle_axis: np.ndarray     # −1: USD-settled; else the axis of the settlement coin
-    dense: np.ndarray           # 1: scan finely (options / whole-tier margin)
+    dense: np.ndarray           # 1: scan finely (pools with options)
     # per position
     axis: np.ndarray
     contract: np.ndarray
@@ -101,12 +102,14 @@ def _value(contract, q, P, entry, settle, opt):
 
 
 @_jit
-def _tier_notional(mode, aq, P):
-    """The notional the tier table is read at (see NOTIONAL_* codes)."""
+def _tier_notional(mode, aq, P, fixed):
+    """The notional the tier table is read at (see NOTIONAL_* codes; ``fixed`` for NOTIONAL_SIZE)."""
     if mode == NOTIONAL_QUOTE:
         return aq * P
     if mode == NOTIONAL_COIN:
         return aq / P
+    if mode == NOTIONAL_SIZE:
+        return fixed
     return aq
 
 
@@ -115,8 +118,11 @@ def _maintenance(code, mode, contract, q, P, entry, settle, opt, n, mmr, cum, p1
     """USD maintenance margin of one position from its tier's (``mmr``, ``cum``) at notional ``n``
     (the caller looks the tier up) and the code-specific parameters."""
     aq = abs(q)
-    if code == MM_TIERS_AT_MARK or code == MM_WHOLE_TIER_FEE:
-        mm = n * mmr - cum if code == MM_TIERS_AT_MARK else n * (mmr + p1)
+    if code == MM_WHOLE_TIER_FEE:
+        # OKX: the tier's rate (+ taker fee) on the whole notional at mark (coin value for inverse)
+        return (aq * P if contract == LINEAR else aq / P * settle) * (mmr + p1)
+    if code == MM_TIERS_AT_MARK:
+        mm = n * mmr - cum
         if mode == NOTIONAL_COIN:
             return mm * settle
         if mode == NOTIONAL_FACE:
@@ -143,7 +149,7 @@ def position_state_nb(i, prices, settle, t_elapsed, arrs):
     opt = 0.0
     if contract[i] == INVERSE_OPTION:
         opt = black76_price_nb(P, strike[i], expiry[i] - t_elapsed, rate, vol[i], is_call[i]) / P
-    n = _tier_notional(notional_mode[i], abs(qty[i]), P)
+    n = _tier_notional(notional_mode[i], abs(qty[i]), P, p2[i])
     k = _tier(n, tier_start[i], tier_end[i], t_floor)
     mmr = t_mmr[k] if tier_end[i] > tier_start[i] else 0.0
     cum = t_cum[k] if tier_end[i] > tier_start[i] else 0.0
@@ -353,7 +359,7 @@ def _nearest_chunk(lo_k, hi_k, pools, axes, prices, with_mm, coarse, fine, dense
                     opt = black76_price_nb(P, strike[i], expiry[i], rate, vol[i], is_call[i]) / P
                 v = _value(contract[i], qty[i], P, entry[i], settle, opt)
                 if with_mm:
-                    nn = _tier_notional(notional_mode[i], abs(qty[i]), P)
+                    nn = _tier_notional(notional_mode[i], abs(qty[i]), P, p2[i])
                     kt = tier_start[i]
                     for jt in range(tier_start[i], tier_end[i]):
                         if nn >= t_floor[jt]:

@@ -4,12 +4,14 @@ Rule version: OKX "Margin ratio and liquidation" help pages as published up to 2
 position tier's MMR applies to the *whole* position (no deduction); the liquidation trigger adds
 the taker fee of closing: ``ratio = (margin + uPnL)/(notional_at_mark·(MMR + taker_fee))``,
 liquidated at ratio ≤ 100%. Linear ``BTC-USDT-SWAP`` (USDT), inverse ``BTC-USD-SWAP`` (coin,
-size in USD face). Our *maintenance_margin* therefore includes the fee term.
+size in USD face). Our *maintenance_margin* therefore includes the fee term. OKX counts tiers
+in position size (contracts), so the tier does not move with the price: we read our USD tier
+table at the position's size valued at entry (|Q|·EP linear, USD face inverse).
 """
 from __future__ import annotations
 
-from liqrisk.margin.base import (INVERSE, LINEAR, MM_WHOLE_TIER_FEE, NOTIONAL_FACE, NOTIONAL_QUOTE,
-                                 PositionTerms, RuleSet)
+from liqrisk.margin.base import (INVERSE, LINEAR, MM_WHOLE_TIER_FEE, NOTIONAL_SIZE, PositionTerms,
+                                 RuleSet)
 from liqrisk.margin.tiers import TierTable
 
 
@@ -41,10 +43,10 @@ class OKX(RuleSet):
 
     def terms(self, pos, account, years, vol) -> PositionTerms:
         contract = self.contract_of(pos)
+        size_notional = abs(pos.size) * pos.entry if contract == LINEAR else abs(pos.size)
         return PositionTerms(contract=contract, qty=pos.size, entry=pos.entry,
                              mm_code=MM_WHOLE_TIER_FEE, tiers=self.tier_table(pos),
-                             notional_mode=NOTIONAL_QUOTE if contract == LINEAR else NOTIONAL_FACE,
-                             p1=self.params.taker_fee)
+                             notional_mode=NOTIONAL_SIZE, p1=self.params.taker_fee, p2=size_notional)
 
 
 def isolated_linear_liquidation_price(entry: float, qty: float, margin: float, mmr: float,
