@@ -48,7 +48,7 @@ def _pop(key):
 
 def _deribit_with(pos):
     return lambda d: _acct(d).update(venue="deribit", collateral={"BTC": 1.0},
-                                     positions=[_acct(d)["positions"][0] | {"symbol": None, "underlying": "ETH",
+                                     positions=[_acct(d)["positions"][0] | {"symbol": None, "underlying": "BTC",
                                                                             "kind": "perp", "size": 30000},
                                                 pos])
 
@@ -226,3 +226,40 @@ def test_parse_portfolio_does_not_mutate_the_input():
     with pytest.raises(InputError):
         parse_portfolio(bad)
     assert bad == before
+
+
+@pytest.mark.parametrize("account,field", [
+    ({"venue": "binance-coinm", "collateral": {"BTC": 1, "ETH": 10},
+      "positions": [{"symbol": "BTCUSD_PERP", "kind": "perp", "size": 100000, "entry": 90000},
+                    {"symbol": "ETHUSD_PERP", "kind": "perp", "size": -30000, "entry": 3000}]}, "positions"),
+    ({"venue": "binance-coinm", "collateral": {"USDT": 10000},
+      "positions": [{"symbol": "BTCUSD_PERP", "kind": "perp", "size": 100000, "entry": 90000}]}, "collateral.USDT"),
+    ({"venue": "okx", "collateral": {"USDT": 10000},
+      "positions": [{"symbol": "BTC-USD-SWAP", "kind": "perp", "size": 9000, "entry": 90000},
+                    {"symbol": "ETH-USDT-SWAP", "kind": "perp", "size": 1, "entry": 3000}]}, "positions"),
+    ({"venue": "binance-usdm", "collateral": {"USDT": 10000},
+      "positions": [{"symbol": "BTCUSDT", "kind": "perp", "size": 10, "entry": 90000},
+                    {"symbol": "BTCUSDT", "kind": "perp", "size": -10, "entry": 90000}]}, "position_side"),
+    ({"venue": "binance-usdm", "collateral": {"USDT": 10000},
+      "positions": [{"symbol": "BTCUSDT", "kind": "perp", "size": 1, "entry": 90000, "contract": "inverse"}]},
+     "contract"),
+    ({"venue": "binance-usdm", "collateral": {"USDT": 10000}, "leverage": -10,
+      "positions": [{"symbol": "BTCUSDT", "kind": "perp", "size": 1, "entry": 90000}]}, "leverage"),
+    ({"venue": "deribit", "collateral": {"BTC": 1},
+      "positions": [{"kind": "option", "underlying": "BTC", "expiry": "2026-12-25T08:00:00Z", "strike": 100000,
+                     "type": "call", "size": 1, "entry": 5000}]}, "entry"),
+    ({"venue": {"name": "binance-usdm", "brackets": {"BTCUSDT": [
+        {"notional_floor": 0, "notional_cap": 50000, "maint_margin_ratio": 0.004},
+        {"notional_floor": 50000, "notional_cap": 1e9, "maint_margin_ratio": 0.005, "cum": 5000}]}},
+      "collateral": {"USDT": 10000},
+      "positions": [{"symbol": "BTCUSDT", "kind": "perp", "size": 1, "entry": 90000}]}, "brackets"),
+], ids=["coinm-two-coins", "coinm-usdt-collateral", "okx-linear-and-inverse", "one-way-duplicate-legs",
+        "contract-not-traded", "negative-account-leverage", "option-entry-in-usd", "inconsistent-cum"])
+def test_inputs_that_would_give_silently_wrong_numbers_are_rejected(tmp_path, account, field):
+    doc = copy.deepcopy(BASE)
+    doc["accounts"][1] = {"id": "acct-x", "mode": "cross", **account}
+    res, out = _run(tmp_path, doc)
+    _no_traceback(res, out)
+    assert res.exit_code == 2
+    lines = [l for l in out.splitlines() if l.startswith("error:")]
+    assert lines and all("acct-x" in l for l in lines) and any(field in l for l in lines), out

@@ -23,10 +23,10 @@ offset = st.floats(-0.08, 0.08)          # entry = mark · (1 + offset)
 
 @st.composite
 def linear_positions(draw, venue):
-    """1–4 perps over BTC/ETH; notionals 2k–4M USD (several Binance brackets)."""
+    """One perp on BTC and/or ETH (one-way mode: one position per contract); notionals 2k–4M USD
+    (several Binance brackets)."""
     out = []
-    for _ in range(draw(st.integers(1, 4))):
-        und = draw(st.sampled_from(["BTC", "ETH"]))
+    for und in draw(st.lists(st.sampled_from(["BTC", "ETH"]), min_size=1, max_size=2, unique=True)):
         notional = draw(st.floats(2e3, 4e6))
         sym = und + "USDT" if venue == "binance-usdm" else und
         out.append({"symbol": sym, "kind": "perp", "size": draw(side) * notional / MARKS[und],
@@ -36,9 +36,15 @@ def linear_positions(draw, venue):
 
 @st.composite
 def coinm_positions(draw):
-    """1–3 BTCUSD_PERP positions; USD face 1k–20M (coin notional crosses the 5/10/20/50 BTC tiers)."""
-    return [{"symbol": "BTCUSD_PERP", "kind": "perp", "size": draw(side) * draw(st.floats(1e3, 2e7)),
-             "entry": MARKS["BTC"] * (1 + draw(offset))} for _ in range(draw(st.integers(1, 3)))]
+    """BTCUSD_PERP: one position (one-way mode) or a long and a short leg (hedge mode); USD face
+    1k–20M (coin notional crosses the 5/10/20/50 BTC tiers)."""
+    sides = draw(st.sampled_from([[1.0], [-1.0], [1.0, -1.0]]))
+    legs = [{"symbol": "BTCUSD_PERP", "kind": "perp", "size": sd * draw(st.floats(1e3, 2e7)),
+             "entry": MARKS["BTC"] * (1 + draw(offset))} for sd in sides]
+    if len(legs) == 2:
+        for leg in legs:
+            leg["position_side"] = "long" if leg["size"] > 0 else "short"
+    return legs
 
 
 def _gross(positions, venue):

@@ -202,3 +202,47 @@ def test_under_margined_strangle_is_liquidatable_now_and_reports_no_boundary():
     res = analyze_margin(pf)[0]
     assert res.liquidatable_now and res.equity < res.maintenance_margin
     assert res.liquidation["BTC"] == {"down": None, "up": None}
+
+
+# ---- review findings (each was a silently wrong number) ---------------------------------------
+
+def test_haircut_applies_to_assets_not_to_debts():
+    def lp(haircut):
+        pf = portfolio([{"id": "h", "venue": "binance-usdm",
+                         "collateral": {"USDT": {"amount": -50_000, "haircut": haircut}, "BTC": 1},
+                         "positions": [{"symbol": "BTCUSDT", "kind": "perp", "size": 0.5, "entry": 90_000}]}],
+                       market={"BTC": {"mark": 100_000, "vol": 0.5}})
+        return analyze_margin(pf)[0]
+    assert lp(0.5).equity == pytest.approx(lp(0.0).equity) == pytest.approx(-50_000 + 100_000 + 5_000)
+    assert lp(0.5).liquidation["BTC"]["down"] == pytest.approx(lp(0.0).liquidation["BTC"]["down"])
+
+
+def test_an_account_past_its_trigger_reports_no_boundary_not_its_recovery_price():
+    pf = portfolio([{"id": "x", "venue": "binance-usdm", "collateral": {"USDT": 100},
+                     "positions": [{"symbol": "BTCUSDT", "kind": "perp", "size": 1, "entry": 95_000}]}],
+                   market={"BTC": {"mark": 90_000, "vol": 0.5}})
+    res = analyze_margin(pf)[0]
+    assert res.liquidatable_now
+    assert res.liquidation["BTC"] == {"down": None, "up": None} and res.boundaries["BTC"] == []
+
+
+def test_okx_tier_is_fixed_by_position_size_so_no_liquidation_zone_appears_above_a_long():
+    pf = portfolio([{"id": "o", "venue": "okx", "mode": "isolated",
+                     "positions": [{"symbol": "BTC-USDT-SWAP", "kind": "perp", "size": 4.9999, "entry": 100_000,
+                                    "margin": 2_300}]}], market={"BTC": {"mark": 100_000, "vol": 0.5}})
+    res = analyze_margin(pf)[0]
+    mmr = 0.004   # 499,990 USD at entry: tier 1 (< 500,000) of the bundled OKX BTC table, at any price
+    assert res.liquidation["BTC"]["up"] is None
+    assert res.positions[0].liquidation_price == pytest.approx(
+        okx.isolated_linear_liquidation_price(100_000, 4.9999, 2_300, mmr, 0.0005), rel=REL)
+
+
+def test_future_with_a_basis_reports_its_liquidation_price_on_its_own_mark():
+    pf = portfolio([{"id": "d", "venue": "deribit", "collateral": {"BTC": 0.1},
+                     "positions": [{"kind": "future", "underlying": "BTC", "expiry": "2026-12-25T08:00:00Z",
+                                    "size": 100_000, "entry": 100_000, "mark": 101_000}]}],
+                   market={"BTC": {"mark": 100_000, "vol": 0.5}})
+    pos = analyze_margin(pf)[0].positions[0]
+    # equity 0.1 + 1e5·(1/1e5 − 1/F) = MM = x·(0.01 + 0.00005·x), x = 1e5/F (BTC) → 1.1 = 1.01x + 0.00005x²
+    x = (-1.01 + (1.01 ** 2 + 4 * 0.00005 * 1.1) ** 0.5) / (2 * 0.00005)
+    assert pos.liquidation_price == pytest.approx(100_000 / x, rel=1e-8)

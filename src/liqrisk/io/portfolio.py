@@ -70,6 +70,36 @@ class VenueSpec(_Strict):
     liquidation_fee: float | None = Field(default=None, ge=0, lt=0.2)
     default_leverage: float | None = Field(default=None, gt=0)
 
+    @field_validator("brackets")
+    @classmethod
+    def _contiguous(cls, v):
+        for symbol, rows in (v or {}).items():
+            _check_brackets(symbol, rows)
+        return v
+
+
+def _check_brackets(symbol: str, rows: list[TierRow]) -> None:
+    """Tiers must start at 0, be contiguous, have non-decreasing MMR, and any given ``cum`` must
+    be the deduction the recursion gives (cum_k = cum_{k−1} + floor_k·(MMR_k − MMR_{k−1})):
+    another value makes MM jump or go negative at a tier edge."""
+    rows = sorted(rows, key=lambda r: r.notional_floor)
+    if not rows:
+        raise ValueError(f"{symbol}: no tiers")
+    if rows[0].notional_floor != 0:
+        raise ValueError(f"{symbol}: the first tier must start at notional_floor 0")
+    cum = 0.0
+    for prev, row in zip([None] + rows[:-1], rows):
+        if prev is not None:
+            if abs(row.notional_floor - prev.notional_cap) > 1e-9 * max(1.0, prev.notional_cap):
+                raise ValueError(f"{symbol}: tiers must be contiguous (cap {prev.notional_cap:g} "
+                                 f"≠ next floor {row.notional_floor:g})")
+            if row.maint_margin_ratio < prev.maint_margin_ratio:
+                raise ValueError(f"{symbol}: maint_margin_ratio must not decrease from tier to tier")
+            cum += row.notional_floor * (row.maint_margin_ratio - prev.maint_margin_ratio)
+        if row.cum is not None and abs(row.cum - cum) > max(1e-6 * cum, 0.01):
+            raise ValueError(f"{symbol}: cum {row.cum:g} at floor {row.notional_floor:g} is inconsistent "
+                             f"with the tiers below (expected {cum:g})")
+
 
 class CollateralSpec(_Strict):
     amount: float
@@ -137,6 +167,11 @@ class AccountSpec(_Strict):
     collateral: dict[str, Annotated[float, AfterValidator(_finite)] | CollateralSpec] = Field(default_factory=dict)
     positions: list[PositionSpec] = Field(default_factory=list)
     leverage: float | None = None
+
+    @field_validator("leverage")
+    @classmethod
+    def _leverage(cls, v):
+        return _finite(v, positive=True)
 
     @property
     def venue_name(self) -> str:
@@ -289,6 +324,8 @@ def semantic_problems(pf: PortfolioFile) -> list[str]:
         if acc.mode == "portfolio" and not rules.supports_portfolio:
             out.append(f"{where}, field 'mode': portfolio margin is not implemented for "
                        f"venue '{rules.name}' (use cross or isolated)")
+        out += [f"{where}, {p}" for p in rules.account_problems(acc)]
+        out += [f"{where}, {p}" for p in _duplicate_legs(acc, rules)]
         for n, pos in enumerate(acc.positions, 1):
             label = pos.symbol or pos.underlying
             pwhere = f"{where}, position {n} ({label})"
@@ -306,12 +343,35 @@ def semantic_problems(pf: PortfolioFile) -> list[str]:
     return out
 
 
+def _duplicate_legs(acc: AccountSpec, rules) -> list[str]:
+    """One-way mode holds one position per contract: a second leg on the same contract without
+    ``position_side`` (hedge mode) would be margined gross instead of net."""
+    seen: dict[tuple, int] = {}
+    out = []
+    for n, pos in enumerate(acc.positions, 1):
+        if pos.kind == "spot" or pos.position_side in ("long", "short"):
+            continue
+        key = (rules.underlying_of(pos), (pos.symbol or "").upper(), pos.kind, pos.expiry, pos.strike, pos.type)
+        if key in seen:
+            out.append(f"position {n} ({pos.symbol or pos.underlying}), field 'position_side': same contract "
+                       f"as position {seen[key]}; net them (one-way mode) or set position_side long/short "
+                       f"on both (hedge mode)")
+        else:
+            seen[key] = n
+    return out
+
+
 def _option_problems(pf: PortfolioFile, pos: PositionSpec, und: str) -> list[str]:
     """An option needs a vol: its own 'mark' (premium in coin, inside the no-arbitrage bounds)
     or a vol block for its underlying in 'market' (checked here, not as an error mid-analysis)."""
     from liqrisk.pricing import implied_vol
 
     m = pf.market[und]
+    # entry is the premium paid per contract in coin: a call is worth < 1 coin, a put < K/S coins
+    cap = 1.0 if pos.type == "call" else pos.strike / m.mark
+    if pos.entry >= cap * 3:
+        return [f"field 'entry': {pos.entry:g} is not a premium in coin per contract (a {pos.type} "
+                f"is worth < {cap:.4g} {und}; a USD price?)"]
     if pos.mark is None:
         if m.vol is None and m.term is None and m.smile is None and m.chain_csv is None:
             return [f"field 'mark': no vol for '{und}' in 'market' (give market.{und}.vol or the option's 'mark')"]

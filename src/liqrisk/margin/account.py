@@ -27,7 +27,10 @@ SECONDS_PER_YEAR = 365.0 * 86400.0
 
 @dataclass
 class PositionResult:
-    """One position's numbers; money in the account's settlement currency, prices in USD."""
+    """One position's numbers; money in the account's settlement currency, prices in USD.
+    ``liquidation_price``/``bankruptcy_price`` are on the position's own mark (a future with a
+    ``mark`` override keeps its basis to the underlying); the account's ``liquidation`` block is
+    on the underlying's mark."""
 
     symbol: str
     kind: str
@@ -211,7 +214,7 @@ def compile_portfolio(pf: PortfolioFile) -> tuple[Market, list[Plan], K.PoolArra
         cross = b.new_pool(settle_axis)
         pools, pool_axes = [cross], {cross: set()}
         for ccy, amount, haircut in acc.collateral_items():
-            b.add_amount(cross, ccy, amount * (1 - haircut), price_of)
+            b.add_amount(cross, ccy, amount * (1 - haircut) if amount > 0 else amount, price_of)  # debts: no haircut
             if ccy in market.names:
                 pool_axes[cross].add(market.axis(ccy))
         rows, ppools, terms = [], [], []
@@ -286,8 +289,10 @@ class CompiledPortfolio:
         pairs = [(p, ax) for plan in self.plans for p in plan.pools for ax in sorted(plan.pool_axes[p])]
         pools = np.array([p for p, _ in pairs], dtype=np.int64)
         axes = np.array([a for _, a in pairs], dtype=np.int64)
-        liq = K.nearest_boundaries_nb(pools, axes, prices, True, coarse, fine, arrays.dense, arrays.args())
-        bkr = K.nearest_boundaries_nb(pools, axes, prices, False, coarse, fine, arrays.dense, arrays.args())
+        liq = _unless_breached(K.nearest_boundaries_nb(pools, axes, prices, True, coarse, fine,
+                                                       arrays.dense, arrays.args()))
+        bkr = _unless_breached(K.nearest_boundaries_nb(pools, axes, prices, False, coarse, fine,
+                                                       arrays.dense, arrays.args()))
         index = {pair: k for k, pair in enumerate(pairs)}
         return [_account_result(plan, self.market, arrays, liq, bkr, index, fine) for plan in self.plans]
 
@@ -379,6 +384,16 @@ class AccountHealthModel:
         return out
 
 
+def _unless_breached(result):
+    """A pool already at or past its trigger has no boundary ahead: the first sign change the
+    search finds from there is where it would be healthy again, not a liquidation price."""
+    down, up, now = result
+    down, up = down.copy(), up.copy()
+    down[now] = np.nan
+    up[now] = np.nan
+    return down, up, now
+
+
 def analyze_margin(pf: PortfolioFile) -> list[AccountResult]:
     """Margin, liquidation boundaries and per-position prices for every account."""
     return CompiledPortfolio(pf).margin_results()
@@ -431,7 +446,8 @@ def _account_result(plan: Plan, market: Market, arrays: K.PoolArrays, liq, bkr, 
             symbol=pos.symbol or _label(pos), kind=pos.kind, underlying=und, size=pos.size,
             entry=pos.entry, mark=float(shown_mark), unrealized_pnl=float(upnl_settle),
             initial_margin=float(im), maintenance_margin=float(pmm / settle_usd),
-            liquidation_price=_nan_to_none(liq[pick][k]), bankruptcy_price=_nan_to_none(bkr[pick][k]),
+            liquidation_price=_nan_to_none(liq[pick][k] * t.basis),
+            bankruptcy_price=_nan_to_none(bkr[pick][k] * t.basis),
             isolated=isolated, parameters=rules.parameter_source(pos)))
     liquidation, boundaries, distance = {}, {}, {}
     for axis in sorted(set().union(*plan.pool_axes.values())):
@@ -476,6 +492,8 @@ def _all_boundaries(plan: Plan, arrays, market: Market, axis: int, fine, liq, in
     for p in plan.pools:
         if axis not in plan.pool_axes[p]:
             continue
+        if liq[2][index[(p, axis)]]:
+            continue                                   # breached already: no boundary ahead
         if arrays.dense[p]:
             n = K.pool_boundaries_nb(p, axis, market.prices.copy(), True, 0.0, fine, roots, arrays.args())
             out += [float(r) for r in roots[:n]]

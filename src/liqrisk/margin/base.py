@@ -124,9 +124,30 @@ class RuleSet:
         coins = [c for c, _, _ in account.collateral_items() if c not in _QUOTES]
         return coins[0] if coins else "BTC"
 
+    def account_problems(self, account) -> list[str]:
+        """Problems of a whole account ("field '…': message" lines). Coin-margined venues keep one
+        wallet per coin: an account must hold one coin's contracts and that coin as collateral."""
+        if not self.settles_in_coin:
+            return []
+        coins = sorted({self.underlying_of(p) for p in account.positions if p.kind != "spot"})
+        out = []
+        if len(coins) > 1:
+            out.append(f"field 'positions': {self.name} margins each coin separately; contracts on "
+                       f"{', '.join(coins)} need one account per coin")
+        coin = coins[0] if len(coins) == 1 else None
+        for ccy, _, _ in account.collateral_items():
+            if coin is not None and ccy != coin:
+                out.append(f"field 'collateral.{ccy}': a {coin}-margined {self.name} account holds {coin} "
+                           f"as margin, not {ccy}")
+        return out
+
     def position_problems(self, pos, account) -> list[tuple[str, str]]:
         """(message, field) pairs for positions this venue cannot hold."""
         out = []
+        if pos.contract is not None and pos.kind != "option" and \
+                (INVERSE if pos.contract == "inverse" else LINEAR) != self.contract:
+            out.append((f"{self.name} trades {'linear' if self.contract == LINEAR else 'inverse'} "
+                        f"contracts only", "contract"))
         if pos.kind == "option":
             out.append((f"options are not supported on '{self.name}' (use deribit)", "kind"))
         if pos.kind in ("perp", "future") and pos.mmr is None:

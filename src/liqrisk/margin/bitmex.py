@@ -32,7 +32,10 @@ class BitMEX(RuleSet):
     default_taker_fee = 0.00075
 
     def position_problems(self, pos, account):
-        return [("options are not supported on 'bitmex'", "kind")] if pos.kind == "option" else []
+        out = [("options are not supported on 'bitmex'", "kind")] if pos.kind == "option" else []
+        if pos.contract == "linear":
+            out.append(("bitmex trades inverse contracts only", "contract"))
+        return out
 
     def tier_table(self, pos):
         raise NotImplementedError("BitMEX uses risk-limit steps, not tiers")

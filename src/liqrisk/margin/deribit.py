@@ -58,7 +58,7 @@ class Deribit(RuleSet):
             return [("spot positions are not held on deribit (put coins in 'collateral')", "kind")]
         if pos.contract == "linear":
             return [("linear (USDC) contracts on deribit are not supported yet", "contract")]
-        return []
+        return []  # options and inverse futures: all margin parameters are formulas
 
     def terms(self, pos, account, years, vol) -> PositionTerms:
         und = self.underlying_of(pos)

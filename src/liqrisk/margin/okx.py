@@ -29,9 +29,26 @@ class OKX(RuleSet):
         return INVERSE if "-USD-" in sym or sym.endswith("-USD") else LINEAR
 
     def settlement_currency(self, account) -> str:
-        if any(self.contract_of(p) == INVERSE for p in account.positions):
-            return self.underlying_of(account.positions[0])
-        return "USDT"
+        inverse = [p for p in account.positions if self.contract_of(p) == INVERSE]
+        return self.underlying_of(inverse[0]) if inverse else "USDT"
+
+    def account_problems(self, account) -> list[str]:
+        """Single-currency margin: USDT-margined (linear) and coin-margined (inverse) swaps live
+        in separate accounts, and an inverse account holds its coin as margin."""
+        kinds = {self.contract_of(p) for p in account.positions if p.kind != "spot"}
+        if kinds == {LINEAR, INVERSE}:
+            return ["field 'positions': linear (USDT) and inverse (coin) OKX swaps are margined in "
+                    "different currencies; put them in separate accounts"]
+        if kinds == {INVERSE}:
+            coins = sorted({self.underlying_of(p) for p in account.positions})
+            if len(coins) > 1:
+                return [f"field 'positions': inverse swaps on {', '.join(coins)} need one account per coin"]
+            return [f"field 'collateral.{c}': a {coins[0]}-margined OKX account holds {coins[0]}, not {c}"
+                    for c, _, _ in account.collateral_items() if c != coins[0]]
+        return []
+
+    def position_problems(self, pos, account):
+        return [p for p in super().position_problems(pos, account) if p[1] != "contract"]
 
     @staticmethod
     def rows_to_table(rows, deduction=False) -> TierTable:
