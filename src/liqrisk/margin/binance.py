@@ -35,6 +35,13 @@ class BinanceUSDM(RuleSet):
     def table_key(self, pos) -> str:
         return pos.symbol.upper() if pos.symbol else self.underlying_of(pos) + "USDT"
 
+    def parameter_source(self, pos) -> str:
+        source = super().parameter_source(pos)
+        symbol = (pos.symbol or "").upper()
+        if source == self.default_source and symbol and symbol not in usdm_brackets():
+            return f"{self.underlying_of(pos)}USDT brackets of the bundled 2026-09 snapshot used for {symbol}"
+        return source
+
     def default_table(self, pos, keys) -> TierTable:
         brackets = usdm_brackets()
         for k in keys + [self.underlying_of(pos) + "USDT"]:
