@@ -83,7 +83,17 @@ def test_square_root_impact_hand_example():
     assert m.slippage(-1500.0) == pytest.approx(0.002, rel=1e-12)
     assert m.cost(np.array([-1500.0, 1500.0]), 90_000.0) == pytest.approx([0.002 * 1500 * 90_000] * 2)
     assert m.permanent(1500.0) == pytest.approx(0.002 * 2 / 3)
-    assert m.stressed(2.0).cost(1500.0, 90_000.0) == pytest.approx(2 * m.cost(1500.0, 90_000.0))
+    # stress thins depth: volume / s, so the square-root impact grows by sqrt(s), not s
+    assert m.stressed(2.0).cost(1500.0, 90_000.0) == pytest.approx(np.sqrt(2) * m.cost(1500.0, 90_000.0))
+
+
+def test_square_root_stress_is_the_daily_volume_thinned():
+    m = SquareRootImpact(sigma=0.6, daily_volume=150_000.0)
+    s = m.stressed(4.0)
+    assert s.daily_volume == 150_000.0 / 4 and s.y == m.y
+    q = np.array([1.0, 100.0, -2500.0])
+    np.testing.assert_allclose(s.slippage(q), SquareRootImpact(0.6, 150_000.0 / 4).slippage(q), rtol=1e-15)
+    np.testing.assert_allclose(s.slippage(q), 2.0 * m.slippage(q), rtol=1e-14)
 
 
 def test_linear_kyle_impact_hand_example():
@@ -94,3 +104,23 @@ def test_linear_kyle_impact_hand_example():
 
 def test_time_to_liquidate_at_participation():
     assert time_to_liquidate(-15_000.0, 150_000.0, 0.1) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("lam,n", [(1.0, 50), (1.0, 500), (1e3, 50), (1e3, 500), (1e-4, 500)])
+def test_closed_form_stays_finite_for_large_kappa_t_and_matches_the_schedule_sums(lam, n):
+    """kappa T from 30 to 5,000 (sinh(2 kappa T) overflows above ~355): the closed forms equal
+    the sums over the optimal trajectory (eqs. 5-6), which is itself computed without overflow."""
+    m = ACModel.from_spread_volume(price=50, sigma_annual=0.30, spread=0.125, daily_volume=5e6)
+    s = m.optimal(X, T, n, lam)
+    assert np.isfinite(s.holdings).all() and s.holdings[0] == X and s.holdings[-1] == 0
+    e, v = m.expected_variance(X, T, n, lam)
+    assert np.isfinite(e) and np.isfinite(v)
+    assert float(e) == pytest.approx(s.expected_cost, rel=1e-10)
+    assert float(v) == pytest.approx(s.variance, rel=1e-8, abs=1e-9)
+
+
+def test_infinite_kappa_limit_is_selling_in_the_first_slice():
+    """eta~ -> 0+ with lambda > 0: kappa = inf; the optimum is everything in the first slice."""
+    m = ACModel(sigma=1.0, eta=1e-300, gamma=0.0, epsilon=0.1)
+    e, v = m.expected_variance(100.0, 1.0, 10, 1e-3)
+    assert float(v) == 0.0 and float(e) == pytest.approx(0.1 * 100.0 + 1e-300 * 100.0**2 / 0.1)

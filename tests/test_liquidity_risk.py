@@ -7,9 +7,9 @@ import pytest
 from typer.testing import CliRunner
 
 from liqrisk.cli import app
-from liqrisk.liquidity.book import OrderBook
+from liqrisk.liquidity.book import BookError, OrderBook
 from liqrisk.liquidity.exit import exit_cost_curve, exit_summary, liquidation_loss
-from liqrisk.liquidity.impact import SquareRootImpact
+from liqrisk.liquidity.impact import LinearImpact, SquareRootImpact
 from liqrisk.liquidity.lvar import bangia_lvar, endogenous_lvar
 from liqrisk.liquidity.synthetic import synthetic_book
 
@@ -107,3 +107,55 @@ def test_cli_bad_input_exits_2_with_one_line(args):
     out = CliRunner().invoke(app, ["exit-cost", *args])
     assert out.exit_code == 2 and "Traceback" not in out.output
     assert len(out.output.strip().splitlines()) == 1
+
+
+def test_short_market_var_is_the_upside_quantile():
+    """A short loses when the price rises: VaR99 = |P| (e^{z sigma} - 1) > P (1 - e^{-z sigma})."""
+    r_long = endogenous_lvar(10.0, 90_000.0, 0.05, LinearImpact(1e-9))
+    r_short = endogenous_lvar(-10.0, 90_000.0, 0.05, LinearImpact(1e-9))
+    assert float(r_long.market_var) == pytest.approx(9e5 * (1 - math.exp(-2.33 * 0.05)), rel=1e-14)
+    assert float(r_short.market_var) == pytest.approx(9e5 * (math.exp(2.33 * 0.05) - 1), rel=1e-14)
+    assert float(r_short.liquidity_cost) == pytest.approx(float(r_long.liquidity_cost))
+    b = bangia_lvar(np.array([1e6, -1e6]), 0.02, 0.001, 0.0005)
+    np.testing.assert_allclose(b.market_var, [1e6 * -math.expm1(-0.0466), 1e6 * math.expm1(0.0466)], rtol=1e-14)
+    np.testing.assert_allclose(b.liquidity_cost, [1250.0, 1250.0], rtol=1e-14)
+
+
+def test_exit_curve_never_costs_an_order_beyond_the_book_as_filled():
+    """BOOK shows 6 on the bid, 7 on the ask: selling 6 is costed, selling 60 or 600 or buying 8 is NaN at every horizon
+    (not the cost of the 6 that fill)."""
+    c = exit_cost_curve([6.0, 60.0, 600.0, -8.0], 100.5, 0.6, BOOK, 1000.0)
+    assert np.isfinite(c.expected_cost[0]).all() and np.isfinite(c.sd[0]).all()
+    assert c.expected_cost[0, 0] == pytest.approx(1 * 0.5 + 2 * 1.5 + 3 * 2.5)
+    assert np.isnan(c.expected_cost[1:]).all() and np.isnan(c.sd[1:]).all()
+    assert np.isnan(c.dcost_dhours[1:]).all()
+    # stress thins the book: 6 no longer fits at stress 2 (3 visible)
+    assert np.isnan(exit_cost_curve(6.0, 100.5, 0.6, BOOK, 1000.0, stress=2.0).expected_cost).all()
+
+
+def test_exit_summary_refuses_an_order_larger_than_the_stressed_book():
+    with pytest.raises(BookError) as err:
+        exit_summary([("BTCUSDT", 600.0, 100.0)], BOOK, 0.6, 4, 0.1)
+    msg = str(err.value)
+    assert "\n" not in msg and "BTCUSDT" in msg and "594 unfilled" in msg and "depth 6" in msg
+    with pytest.raises(BookError, match="ask depth 3.5"):
+        exit_summary([("BTCUSDT", -5.0, 100.0)], BOOK, 0.6, 4, 0.1, stress=2.0)
+    ok = exit_summary([("BTCUSDT", 6.0, 100.5)], BOOK, 0.6, 4, 0.1)
+    assert ok.positions[0]["unfilled"] == 0 and math.isfinite(ok.close_now_bps)
+
+
+def test_exit_summary_skips_zero_sizes():
+    s = exit_summary([("BTCUSDT", 0.0, 90000.0), ("ETHUSDT", 10.0, 3000.0)], None, 0.6, 4, 0.1)
+    assert [r["symbol"] for r in s.positions] == ["ETHUSDT"] and math.isfinite(s.close_now_bps)
+    with pytest.raises(BookError, match="no positions"):
+        exit_summary([("BTCUSDT", 0.0, 90000.0)], None, 0.6, 4, 0.1)
+
+
+def test_exit_curve_large_risk_aversion_uses_the_closed_form_not_a_fallback():
+    """lambda = 1e-4 gives kappa T far above 355 on long horizons: the curve stays at the AC
+    value (below the book walk) instead of jumping back to the close-now cost."""
+    b = synthetic_book(90000, 0.6, 1.0, "BTC")
+    c = exit_cost_curve(50.0, 90000, 0.6, b, 150_000, risk_aversion=1e-4)
+    e = c.expected_cost[0]
+    assert np.isfinite(e).all() and np.isfinite(c.sd[0]).all()
+    assert (e[1:] < e[0]).all() and e[-1] == pytest.approx(e[-2], rel=1e-9)

@@ -388,3 +388,31 @@ def test_fused_results_depend_on_the_seed_only_not_on_the_thread_count(monkeypat
     b = liquidation_risk(acc, gbm(0.6), **kw).to_dict()
     assert a == b
     assert liquidation_risk(acc, gbm(0.6), **(kw | {"seed": 8})).to_dict() != a
+
+
+@pytest.mark.parametrize("model,fused", [(student_t(0.8, 4), None), (student_t(0.8, 4), False),
+                                         (gbm(0.8), False), (gbm(0.8), True)])
+def test_horizons_rounding_to_the_same_step_give_identical_estimates(model, fused):
+    """One step per day: 1h, 4h and 1d all round to step 1. Every engine must write each of
+    those columns (regression: the step loop advanced one horizon per step, leaving columns
+    unwritten or shifted, so the term structure fell with the horizon)."""
+    acc = IsolatedLinear(0.1, 60_000.0, 50)
+    hs = sorted(TERM_STRUCTURE.values())
+    r = liquidation_risk(acc, model, hs, n_paths=4000, seed=1, n_steps_per_day=1,
+                         method="plain", fused=fused)
+    ps = [r.probabilities[h].p for h in hs]
+    assert ps[0] == ps[1] == ps[2] and ps == sorted(ps) and ps[-1] > ps[0] > 0
+    assert r.var99[hs[0]] == r.var99[hs[1]] == r.var99[hs[2]]
+    assert r.es99[hs[0]] == r.es99[hs[1]] == r.es99[hs[2]]
+    one = liquidation_risk(acc, model, [1 / 365], n_paths=4000, seed=1, n_steps_per_day=1,
+                           method="plain", fused=fused)
+    e = one.probabilities[1 / 365]       # other draws (30 steps per path above): within noise
+    assert abs(e.p - ps[2]) < 4 * np.hypot(e.stderr, r.probabilities[hs[2]].stderr)
+
+
+def test_auto_with_horizons_on_the_same_step_reuses_the_importance_run():
+    acc = IsolatedLinear(0.1, 60_000.0, 20)
+    hs = [1 * HOUR, 1.2 * HOUR, 4 * HOUR]          # 1h and 1.2h round to the same step
+    r = liquidation_risk(acc, gbm(0.6), hs, n_paths=4096, seed=2)
+    a, b = r.probabilities[hs[0]], r.probabilities[hs[1]]
+    assert a.method == b.method == "importance" and a == b

@@ -81,7 +81,10 @@ class ACModel:
         """Optimal trajectory minimising E + lambda V (lambda = 0: straight line)."""
         t = np.linspace(0.0, horizon, n_steps + 1)
         kappa = float(self.kappa(risk_aversion, horizon / n_steps))
-        x = size * (1 - t / horizon) if kappa * horizon < 1e-8 else size * np.sinh(kappa * (horizon - t)) / np.sinh(kappa * horizon)
+        if kappa * horizon < 1e-8:
+            x = size * (1 - t / horizon)
+        else:   # sinh(k(T-t))/sinh(kT) = (e^{-kt} - e^{-k(2T-t)}) / (1 - e^{-2kT}): no overflow
+            x = size * (np.exp(-kappa * t) - np.exp(-kappa * (2 * horizon - t))) / -np.expm1(-2 * kappa * horizon)
         x[0], x[-1] = size, 0.0
         e, v = self.schedule_cost(-np.diff(x), horizon)
         return ACSchedule(t, x, -np.diff(x), kappa, e, v)
@@ -94,12 +97,21 @@ class ACModel:
         eta_t = self.eta - 0.5 * self.gamma * tau
         k = self.kappa(lam, tau)
         linear = k * T < 1e-6
-        k = np.where(linear, 1.0, k)
-        with np.errstate(over="ignore", invalid="ignore"):
-            e_temp = eta_t * x**2 * np.tanh(0.5 * k * tau) * (tau * np.sinh(2 * k * T) + 2 * T * np.sinh(k * tau)) \
-                / (2 * tau**2 * np.sinh(k * T) ** 2)
-            v = 0.5 * self.sigma**2 * x**2 * (tau * np.sinh(k * T) * np.cosh(k * (T - tau)) - T * np.sinh(k * tau)) \
-                / (np.sinh(k * T) ** 2 * np.sinh(k * tau))
+        # kappa*tau >= 700: e^{-kappa tau} underflows, the schedule is "all in the first slice"
+        # to double precision; clipping keeps the forms below finite (kappa may be inf)
+        k = np.where(linear, 1.0, np.minimum(k, 700.0 / tau))
+        a, b = k * T, k * tau                      # b <= a
+        # paper eq. 20 with every sinh/cosh ratio rewritten in e^{-a}, e^{-b} (finite for any a):
+        #   sinh(2a)/sinh(a)^2 = 2 coth(a),  sinh(b)/sinh(a)^2 = 2 (e^{b-2a} - e^{-b-2a}) / (1-e^{-2a})^2
+        #   cosh(a-b)/(sinh(a) sinh(b)) = 2 (e^{-2b} + e^{-2a}) / ((1-e^{-2a})(1-e^{-2b}))
+        #   1/sinh(a)^2 = 4 e^{-2a} / (1-e^{-2a})^2
+        one_a, one_b = -np.expm1(-2 * a), -np.expm1(-2 * b)
+        e2a = np.exp(-2 * a)
+        coth = (1 + e2a) / one_a
+        sb_sa2 = 2 * (np.exp(b - 2 * a) - np.exp(-b - 2 * a)) / one_a**2
+        e_temp = eta_t * x**2 * np.tanh(0.5 * b) * (coth / tau + T * sb_sa2 / tau**2)
+        v = 0.5 * self.sigma**2 * x**2 * (2 * tau * (np.exp(-2 * b) + e2a) / (one_a * one_b)
+                                          - 4 * T * e2a / one_a**2)
         e_temp = np.where(linear, eta_t * x**2 / T, e_temp)
         v = np.where(linear, self.sigma**2 * x**2 * tau * (N - 1) * (2 * N - 1) / (6 * N), v)
         return 0.5 * self.gamma * x**2 + self.epsilon * np.abs(x) + e_temp, v

@@ -12,7 +12,14 @@ square-root law:
               (permanent impact: 2/3 of the square-root peak impact, capped so eta~ > 0)
 
 so the curve starts at the book walk and falls towards epsilon |X| + gamma X^2 / 2.
-``stress`` widens the spread and thins the book (OrderBook.stressed) and multiplies Y.
+``stress`` widens the spread and thins the book (OrderBook.stressed) and thins the daily
+volume of the square-root law by the same factor (Y times sqrt(stress)).
+
+Liquidity is never invented: an order larger than the (stressed) visible book has no
+close-now cost, and the AC fit (calibrated on the book walk) has nothing to stand on beyond the
+visible depth. ``exit_cost_curve`` reports NaN for every horizon (and sd, dcost_dhours) of such
+a position; ``exit_summary`` raises :class:`BookError` naming the symbol, the unfilled amount
+and the book depth (callers report it as a note).
 """
 from __future__ import annotations
 
@@ -28,6 +35,8 @@ from liqrisk.liquidity.synthetic import synthetic_book, underlying_of
 
 CURVE_HOURS = (0.0, 0.25, 1.0, 4.0, 24.0, 72.0)
 SLICE_HOURS = 5.0 / 60.0
+_FILL_TOL = 1e-9
+"""Unfilled amounts up to this fraction of the order are rounding of the cumulative depth."""
 
 
 def _dict(obj) -> dict:
@@ -53,26 +62,33 @@ def exit_cost_curve(size, price, sigma, book: OrderBook, daily_volume, hours=CUR
                     stress=1.0, y=1.0, risk_aversion=0.0) -> ExitCurve:
     """Exit cost of positions ``size`` (signed base units, array) at ``price`` over ``hours``
     (rounded to whole slices). ``sigma`` annualised; ``daily_volume`` base units;
-    ``risk_aversion`` lambda of Almgren-Chriss in 1 / quote currency (0: straight line)."""
+    ``risk_aversion`` lambda of Almgren-Chriss in 1 / quote currency (0: straight line).
+
+    A position whose close-now order exceeds the stressed book's side (part unfilled) gets
+    NaN in every column of ``expected_cost``, ``sd`` and ``dcost_dhours``: its cost is not
+    known from the book, and costing only the filled part would understate it."""
     size = np.atleast_1d(np.asarray(size, float))
     price = np.broadcast_to(np.asarray(price, float), size.shape)
     hours = np.asarray(sorted(set(hours)), float)
     stressed = book.stressed(stress)
     x = np.abs(size)[:, None]
     x_safe = np.where(x > 0, x, 1.0)
-    now = stressed.cost(-size, price)
+    walk = stressed.walk(-size)
+    now = walk.slippage_cost * price / stressed.mid
+    beyond = (np.abs(walk.unfilled) > _FILL_TOL * np.abs(size))[:, None]   # book too thin
     eps = 0.5 * stressed.spread * price[:, None]
     c = np.maximum(now[:, None] - eps * x, 0.0) / x_safe**2
     sigma_day = sigma / np.sqrt(365.0)
-    gamma = np.minimum(2.0 / 3.0 * y * stress * sigma_day * price[:, None] / np.sqrt(daily_volume * x_safe), c)
+    gamma = np.minimum(2.0 / 3.0 * y * np.sqrt(stress) * sigma_day * price[:, None] / np.sqrt(daily_volume * x_safe), c)
     tau = SLICE_HOURS / 24.0
     n = np.maximum(np.round(hours / SLICE_HOURS), 1.0)
     model = ACModel(sigma=price[:, None] * sigma_day, eta=np.maximum(c * tau, 1e-300), gamma=gamma, epsilon=eps)
     with np.errstate(invalid="ignore", over="ignore"):
         e, v = model.expected_variance(x, n * tau, n, risk_aversion)
-    immediate = (hours[None, :] == 0) | (x == 0) | ~np.isfinite(e + v)  # no impact beyond the touch
+    immediate = (hours[None, :] == 0) | (x == 0)
     e = np.where(immediate, now[:, None], e)
     v = np.where(immediate, 0.0, v)
+    e, v = np.where(beyond, np.nan, e), np.where(beyond, np.nan, v)
     grad = np.gradient(e, hours, axis=1) if len(hours) > 1 else np.zeros_like(e)
     return ExitCurve(hours, e, np.sqrt(v), grad, book.book_source)
 
@@ -160,7 +176,11 @@ def exit_summary(positions: Iterable, books_or_none: OrderBook | Mapping[str, Or
     ``vol``: annualised, one for all positions or a mapping underlying -> vol.
 
     ``books_or_none``: None (synthetic books), one OrderBook (all positions must share one
-    underlying) or a mapping underlying -> OrderBook."""
+    underlying) or a mapping underlying -> OrderBook.
+
+    Positions of size 0 are skipped (nothing to close). Raises :class:`BookError` (one line:
+    symbol, unfilled amount, book depth) when a close-now order is larger than its stressed
+    book: the cost of the part beyond the visible depth is unknown and is never assumed."""
     vols = vol if isinstance(vol, Mapping) else None
     if not ((all(v > 0 for v in vols.values()) if vols else vol > 0) and horizon_hours > 0
             and 0 < participation <= 1 and stress > 0):
@@ -176,7 +196,16 @@ def exit_summary(positions: Iterable, books_or_none: OrderBook | Mapping[str, Or
         book = _book_for(und, books_or_none, price, v)
         if und not in volumes:
             raise BookError(f"{symbol}: no daily volume for {und!r}; pass daily_volume")
-        walk = book.stressed(stress).walk(-size)
+        if size == 0:
+            continue
+        sbook = book.stressed(stress)
+        walk = sbook.walk(-size)
+        if abs(float(walk.unfilled[()])) > _FILL_TOL * abs(size):
+            side = sbook.bids if size > 0 else sbook.asks
+            raise BookError(f"{symbol}: closing {abs(size):g} needs more than the "
+                            f"{'bid' if size > 0 else 'ask'} depth {side[:, 1].sum():g} of the "
+                            f"{book.book_source} book (stress {stress:g}); "
+                            f"{abs(float(walk.unfilled[()])):g} unfilled")
         curve = exit_cost_curve(size, price, v, book, volumes[und], hours, stress, risk_aversion=risk_aversion)
         h = hours.index(float(horizon_hours))
         now = float(curve.expected_cost[0, 0])

@@ -72,4 +72,6 @@ class SquareRootImpact:
         return self.permanent_fraction * self.slippage(order)
 
     def stressed(self, stress: float) -> SquareRootImpact:
-        return replace(self, y=self.y * stress)
+        """Depth thinned by ``stress`` as everywhere else: the daily volume divided by
+        ``stress``, i.e. impact times ``sqrt(stress)`` (Y is left unchanged)."""
+        return replace(self, daily_volume=self.daily_volume / stress)

@@ -49,7 +49,12 @@ paths (:func:`~liqrisk.dynamics.paths.chunk_generators`), so results depend on t
 Time to liquidation is sampled with one uniform ``u`` per path: the first step at which the
 path's survival probability falls to ``u`` or below
 and reported as quantiles and as a histogram in hours (weighted counts per bin of whole
-steps), both conditional on liquidation before the last horizon. Equity at the
+steps), both conditional on liquidation before the last horizon. **Known bias:** a
+liquidation sampled in step k is reported at the *end* of that step, ``k·Δt``, not at the
+crossing time inside ((k−1)Δt, kΔt]; the quantiles are therefore biased up by up to one step
+``Δt`` (on average about Δt/2; e.g. ≈ 0.5–1 h on hourly steps). No within-step interpolation
+is done. Shrink ``dt`` (``n_steps_per_day``) when this resolution matters. Horizons that
+round to the same number of steps share that step's estimates. Equity at the
 horizon: ``account.equity(prices, t)`` when the account has it, else ``health``; a liquidated
 path keeps the value it had at its liquidation step. VaR/ES at 99% are of the loss
 ``value(t=0) − value(T)`` in settlement currency.
@@ -113,7 +118,11 @@ class ProbabilityEstimate:
 class LiquidationRisk:
     """Term structure of liquidation probability, time-to-liquidation quantiles (years) and
     histogram (hours; both conditional on liquidation before the last horizon) and the 99%
-    VaR / ES of the loss of equity at each horizon (settlement currency)."""
+    VaR / ES of the loss of equity at each horizon (settlement currency).
+
+    ``time_to_liquidation`` values are whole multiples of ``dt_years``: a liquidation inside a
+    monitoring step is dated at the end of that step, so the quantiles are biased up by up to
+    one step (module docstring); the histogram bins are whole steps for the same reason."""
 
     horizons_years: list[float]
     probabilities: dict[float, ProbabilityEstimate]
@@ -191,7 +200,7 @@ def _barrier_kernel(rng, u, n_steps, par, chol, code, nu, resid, garch, jumps, a
     none): the first step whose survival ``Π q`` falls to ``u[p]`` or below (one uniform per
     path: ``P(tau ≤ k) = 1 − Π_{i≤k} q_i``), ``xh`` the log-price at each horizon, frozen at the liquidation step. Any model;
     :func:`_gbm_barrier_kernel` is the faster special case of normal innovations."""
-    n_paths = y.shape[0]
+    n_paths, n_h = y.shape
     m = 2 if anti else 1
     ctrl = clo != lo or chi != hi
     z = np.zeros((n_steps, 1))
@@ -214,7 +223,7 @@ def _barrier_kernel(rng, u, n_steps, par, chol, code, nu, resid, garch, jumps, a
                             t, xf = k + 1, x
                 if ctrl:
                     survc *= _bridge_q(x0, x, clo, chi, c)
-                if k + 1 == hsteps[j]:
+                while j < n_h and k + 1 == hsteps[j]:     # horizons may share a step
                     y[i, j] = 1.0 - surv
                     xc[i, j] = 1.0 - survc if ctrl else 1.0 - surv
                     xh[i, j] = xf if t >= 0 else x
@@ -391,7 +400,7 @@ def _run(account, model: PathModel, n_paths, dt, hsteps, seed, anti, tilt, fused
             tau[new], xf[new] = k + 1, x1[new]
             survc *= bridge_survival(x[:, cu], x1[:, cu], clo, chi, c[cu])
             x = x1
-            if k + 1 == hsteps[j]:
+            while j < n_h and k + 1 == hsteps[j]:         # horizons may share a step
                 out.y[a:b, j], out.xc[a:b, j] = 1 - surv, 1 - survc
                 logx[a:b, j] = np.where((tau >= 0)[:, None], xf, x)
                 j += 1
@@ -504,7 +513,9 @@ def liquidation_risk(account: AccountHealth, model: PathModel,
     VaR/ES.
 
     ``horizons_years`` default :data:`TERM_STRUCTURE`; each is rounded to a whole number of
-    steps of ``dt`` years (default ``1/(365·n_steps_per_day)``). ``drift`` is the annual
+    steps of ``dt`` years (default ``1/(365·n_steps_per_day)``; horizons on the same step get
+    the same estimate). Time-to-liquidation quantiles are dated at the end of the monitoring
+    step (biased up by up to ``dt``; module docstring). ``drift`` is the annual
     price drift μ (0: martingale). ``progress(done, total)`` is called after every chunk (of
     each run). ``fused``: use the fused single-underlying kernel (None: when the account
     qualifies). ``method="auto"`` chooses per horizon (module docstring); every estimate's own
@@ -555,6 +566,9 @@ def liquidation_risk(account: AccountHealth, model: PathModel,
     if len(shared) < n_h:
         for j, child in enumerate(seeds.spawn(n_h)):
             if methods[j] != "importance":
+                continue
+            if j > 0 and methods[j - 1] == "importance" and hsteps[j] == hsteps[j - 1]:
+                runs[j] = runs[j - 1]               # same step count: the same estimate
                 continue
             tilt = np.zeros(len(account.spot))
             tilt[cu] = cb / (sigma[cu] * np.sqrt(dt) * hsteps[j])
