@@ -1,12 +1,14 @@
 """Properties of the cascade engine: zero impact, monotone in impact, amplification, a cascade
-computed on paper, the money identity, numba = NumPy engine."""
+computed on paper, the money identity, numba = NumPy engine, per-venue insurance funds and ADL,
+the ADL ranking."""
 import numpy as np
 import pandas as pd
 import pytest
 
-from liqrisk.cascade import from_frame, scenario_from_dict, simulate
+from liqrisk.cascade import engine, from_frame, scenario_from_dict, simulate
+from liqrisk.cascade.engine import adl_score
 from liqrisk.cascade.impact import CascadeImpact
-from liqrisk.cascade.scenario import Scenario, gap_path
+from liqrisk.cascade.scenario import Scenario, ScenarioError, gap_path, linear_path
 from liqrisk.cascade.synthetic import SyntheticSpec, synthetic_population
 from liqrisk.liquidity.impact import LinearImpact
 from liqrisk.margin.binance import usdm_brackets, usdm_liquidation_price
@@ -152,3 +154,113 @@ def test_numba_and_numpy_engines_agree(pop):
 def test_a_btc_shock_reaches_eth_through_cross_accounts(pop):
     r = simulate(pop, _scenario({"BTC": -0.15}, steps=10, y=3.0))
     assert r.exogenous[-1, 1] == P0["ETH"] and r.marks[:, 1].min() < P0["ETH"] * 0.999
+
+
+def test_okx_cross_account_with_an_unmoved_second_asset_is_liquidated_by_both_backends():
+    # Regression: OKX whole-position tiers have grad = inf; ETH not moving gave inf·0 = NaN in the
+    # numba screen and the account (1 BTC @ 90k + 0.1 ETH @ 3k, 10k collateral) was never checked
+    # again — no liquidation at equity −8,000. Equity 10k + (P − 90k) meets MM ≈ 0.4% of notional
+    # just below 80.3k: step 6 of a linear −20% over 10 steps (P = 79,200).
+    rows = [{"account_id": "X", "venue": "okx", "mode": "cross", "collateral_usd": 10000.0, "asset": a,
+             "size": q, "entry": e} for a, q, e in (("BTC", 1.0, 90000.0), ("ETH", 0.1, 3000.0))]
+    pop = from_frame(pd.DataFrame(rows))
+    sc = Scenario("okx", ("BTC", "ETH"), np.array([90000.0, 3000.0]), linear_path(np.array([-0.2, 0.0]), 10),
+                  CascadeImpact((None, None)), insurance_fund=1e6)
+    a, b = simulate(pop, sc, backend="numba"), simulate(pop, sc, backend="numpy")
+    assert list(a.liquidated_accounts) == ["X"] == list(b.liquidated_accounts)
+    np.testing.assert_array_equal(a.liquidations, b.liquidations)
+    assert a.liquidations[6] == 1 and a.liquidations.sum() == 1
+    np.testing.assert_allclose(a.insurance_fund, b.insurance_fund, rtol=1e-12)
+    np.testing.assert_allclose(a.liquidated_notional, b.liquidated_notional, rtol=1e-12)
+
+
+def _two_venue_book():
+    # A: Binance isolated long 10 @ 100 (margin 100, MMR 5%) goes bankrupt at a 12% gap.
+    # B: Binance short 5 (the only same-venue counterparty); H: Hyperliquid short 20, far more
+    # profitable and leveraged, must never be deleveraged for a Binance bankruptcy.
+    rows = [{"account_id": "A", "venue": "binance-usdm", "mode": "isolated", "collateral_usd": 0.0,
+             "asset": "BTC", "size": 10.0, "entry": 100.0, "isolated_margin": 100.0, "mmr": 0.05, "cum": 0.0},
+            {"account_id": "B", "venue": "binance-usdm", "mode": "isolated", "collateral_usd": 0.0,
+             "asset": "BTC", "size": -5.0, "entry": 95.0, "isolated_margin": 200.0, "mmr": 0.05, "cum": 0.0},
+            {"account_id": "H", "venue": "hyperliquid", "mode": "isolated", "collateral_usd": 0.0,
+             "asset": "BTC", "size": -20.0, "entry": 100.0, "isolated_margin": 500.0, "max_leverage": 10.0}]
+    return from_frame(pd.DataFrame(rows))
+
+
+class _Capture(engine._State):
+    last = None
+
+    def __init__(self, *a, **k):
+        super().__init__(*a, **k)
+        _Capture.last = self
+
+
+@pytest.mark.parametrize("fund", [0.0, {"binance-usdm": 0.0, "hyperliquid": 1e9}])
+def test_a_binance_bankruptcy_never_touches_hyperliquid_accounts_or_fund(monkeypatch, fund):
+    monkeypatch.setattr(engine, "_State", _Capture)
+    pop = _two_venue_book()
+    sc = Scenario("x", ("BTC",), np.array([100.0]), gap_path(np.array([-0.12]), 1), CascadeImpact((None,)),
+                  insurance_fund=fund)
+    r = simulate(pop, sc)
+    st = _Capture.last
+    # A at 88: equity 100 − 120 = −20, Binance fund 0 → ADL at the bankruptcy price 90 against B (5);
+    # the other 5 are taken over by Binance, H is not a candidate.
+    (ev,) = r.adl_events
+    assert ev["venue"] == "binance-usdm" and ev["counterparties"] == 1
+    assert ev["price"] == pytest.approx(90.0) and ev["venue_takeover"] == pytest.approx(5.0)
+    h = np.flatnonzero(pop.account_id == "H")[0]
+    hu = np.flatnonzero(st.u.unit_account == h)
+    np.testing.assert_array_equal(st.size[st.u.ptr[hu[0]]:st.u.ptr[hu[0] + 1]], [-20.0])
+    assert st.wallet[hu[0]] == 500.0
+    np.testing.assert_array_equal(r.insurance_fund_by_venue["hyperliquid"], sc.funds(("hyperliquid",))[0])
+    np.testing.assert_array_equal(r.insurance_fund_by_venue["binance-usdm"], 0.0)
+    assert r.conservation_error().max() < 1e-12
+
+
+def test_each_venue_has_its_own_fund_and_adl_on_a_mixed_population(monkeypatch):
+    # Hyperliquid's fund is (practically) unlimited, Binance's and OKX's are empty: ADL happens on
+    # Binance/OKX only, and no Hyperliquid account that was not itself liquidated changes at all.
+    monkeypatch.setattr(engine, "_State", _Capture)
+    pop = synthetic_population(SyntheticSpec(
+        n_accounts=3000, seed=5, reference_accounts=3000, open_interest_usd={"BTC": 6e7, "ETH": 3e7},
+        venue_shares={"binance-usdm": 0.5, "hyperliquid": 0.3, "okx": 0.2}))
+    sc = scenario_from_dict({
+        "assets": {"BTC": {"price": P0["BTC"], "vol": 0.55}, "ETH": {"price": P0["ETH"], "vol": 0.7}},
+        "shock": {"kind": "linear", "steps": 20, "moves": {"BTC": -0.2, "ETH": -0.15}},
+        "impact": {"model": "sqrt", "y": 4.0, "resilience": 0.1},
+        "insurance_fund_usd": {"binance-usdm": 0.0, "okx": 0.0, "hyperliquid": 1e9}})
+    r = simulate(pop, sc)
+    st = _Capture.last
+    assert len(r.adl_events) > 0 and {e["venue"] for e in r.adl_events} <= {"binance-usdm", "okx"}
+    assert any(e["counterparties"] > 0 for e in r.adl_events)
+    hl_units = np.flatnonzero(np.asarray(pop.venues)[st.u.venue] == "hyperliquid")
+    spared = hl_units[~np.isin(pop.account_id[st.u.unit_account[hl_units]], r.liquidated_accounts)]
+    assert len(spared) > 100
+    np.testing.assert_array_equal(st.wallet[spared], st.u.wallet[spared])
+    pos = np.isin(st.u.unit_of_position(), spared)
+    np.testing.assert_array_equal(st.size[pos], st.u.size[pos])
+    assert np.diff(r.insurance_fund_by_venue["hyperliquid"]).min() < 0     # it paid its own deficits
+    np.testing.assert_allclose(sum(r.insurance_fund_by_venue.values()), r.insurance_fund, rtol=1e-12)
+    assert r.conservation_error().max() < 1e-9
+
+
+def test_insurance_fund_usd_accepts_a_number_per_venue_or_a_mapping():
+    base = {"assets": {"BTC": {"price": 100.0, "vol": 0.5}}, "shock": {"moves": {"BTC": -0.1}}}
+    assert list(scenario_from_dict({**base, "insurance_fund_usd": 5.0}).funds(("okx", "hyperliquid"))) == [5.0, 5.0]
+    sc = scenario_from_dict({**base, "insurance_fund_usd": {"okx": 3.0}})
+    assert list(sc.funds(("binance-usdm", "okx"))) == [0.0, 3.0]
+    with pytest.raises(ScenarioError, match="insurance_fund_usd.kraken"):
+        scenario_from_dict({**base, "insurance_fund_usd": {"kraken": 1.0}})
+    with pytest.raises(ScenarioError, match="insurance_fund_usd.okx"):
+        scenario_from_dict({**base, "insurance_fund_usd": {"okx": -1.0}})
+
+
+def test_adl_score_is_zero_without_margin_balance_and_never_nan():
+    # Binance: margin ratio = MM / (WB + uPnL), 0 when WB + uPnL ≤ 0; PnL% = max(0, uPnL)/max(1, WB).
+    upnl = np.array([50.0, 50.0, 0.0, 0.0, 10.0, -5.0, 50.0])
+    wallet = np.array([100.0, 100.0, 100.0, 0.0, 0.5, 100.0, -80.0])
+    equity = np.array([150.0, -10.0, 0.0, 0.0, 10.5, 95.0, -30.0])
+    mm = np.array([30.0, 30.0, 0.0, 5.0, 1.0, 10.0, 40.0])
+    score = adl_score(upnl, wallet, equity, mm)
+    assert np.isfinite(score).all()
+    np.testing.assert_allclose(score, [0.5 * 0.2, 0.0, 0.0, 0.0, 10.0 * (1 / 10.5), 0.0, 0.0])

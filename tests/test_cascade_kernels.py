@@ -46,13 +46,41 @@ def test_screen_numba_equals_numpy_and_never_skips_a_falling_unit():
     st = _state(4)
     rng = np.random.default_rng(0)
     marks0 = np.array([91250.0, 3050.0])
-    k0 = screen_nb(marks0, st.ref, st.slack, st.grad, st.scan)
+    k0 = screen_nb(marks0, st.ref, st.slack, st.grad, st.always, st.scan)
     assert k0 == len(st.wallet)                        # nothing known yet: everything checked
     st.orders(marks0, "numba")                         # records slack at marks0
     for _ in range(5):
         marks = marks0 * (1 + rng.uniform(-0.1, 0.1, 2))
-        k = screen_nb(marks, st.ref, st.slack, st.grad, st.scan)
-        np.testing.assert_array_equal(st.scan[:k], screen_np(marks, st.ref, st.slack, st.grad))
+        k = screen_nb(marks, st.ref, st.slack, st.grad, st.always, st.scan)
+        np.testing.assert_array_equal(st.scan[:k], screen_np(marks, st.ref, st.slack, st.grad, st.always))
         _, _, touched = liquidation_orders_np(marks, _AssetView(st.u, st.asset), st.size, st.wallet,
                                               st.cooldown, st.rules)
         assert set(touched) <= set(st.scan[:k])       # the bound is conservative
+
+
+def test_screen_whole_position_tier_units_are_never_hidden_by_an_unmoved_mark():
+    # grad = inf on an asset whose mark did not move used to give inf·0 = NaN and `slack <= NaN`
+    # False: the unit was never re-checked, even when invalidated (slack = −inf).
+    marks = np.array([90000.0, 3000.0])
+    ref = np.array([[91000.0, 3000.0], [91000.0, 3000.0], [90000.0, 3000.0], [91000.0, 3000.0]])
+    grad = np.array([[np.inf, np.inf], [np.inf, np.inf], [2.0, 1.0], [2.0, 1.0]])
+    slack = np.array([5e3, -np.inf, 10.0, np.nan])
+    always = np.array([False, False, False, False])
+    out = np.empty(4, np.int64)
+    k = screen_nb(marks, ref, slack, grad, always, out)
+    np.testing.assert_array_equal(out[:k], [0, 1, 3])     # moved inf-grad, invalidated, NaN slack
+    np.testing.assert_array_equal(out[:k], screen_np(marks, ref, slack, grad, always))
+    ref[:] = marks                                          # nothing moved at all
+    k = screen_nb(marks, ref, slack, grad, always, out)
+    np.testing.assert_array_equal(out[:k], [1, 3])
+    always[0] = True                                        # the always-check flag wins
+    k = screen_nb(marks, ref, slack, grad, always, out)
+    np.testing.assert_array_equal(out[:k], [0, 1, 3])
+    np.testing.assert_array_equal(out[:k], screen_np(marks, ref, slack, grad, always))
+
+
+def test_okx_units_are_flagged_always_checked_and_others_are_not():
+    st = _state(5)
+    okx = np.asarray(st.u.venue) == st.venues.index("okx")
+    assert okx.any() and st.always[okx].all() and not st.always[~okx].any()
+    assert np.isfinite(st.grad[~okx]).all()

@@ -12,8 +12,10 @@ The venue's response (:mod:`liqrisk.cascade.venues`):
 Screening: only units whose last computed slack ``equity − MM`` (at their reference marks)
 is within the Lipschitz bound ``Σ_a grad[u,a]·|mark_a − ref[u,a]|`` are re-checked
 (:func:`screen_nb`); ``grad[u,a] = Σ |size|·(1 + max MMR)`` over the unit's positions in asset a
-bounds how fast the slack can shrink (exact for deduction tiers; whole-position tiers get
-``grad = inf``, always checked).
+bounds how fast the slack can shrink (exact for deduction tiers). Units holding a
+whole-position tier (OKX) are flagged ``always`` and checked at every round (their ``grad`` is
+also ``inf``); an unmoved mark contributes 0 to the bound and a unit is skipped only when
+``slack > bound`` holds, so no NaN can hide a unit.
 
 Outputs: ``dq`` (signed change of each position, 0 where untouched), ``outcome`` per unit
 (1 partial, 2 full) and the list of touched units. :func:`liquidation_orders_nb` (numba) and
@@ -43,24 +45,33 @@ def _tier(notional, lo, hi, t_floor):
 
 
 @njit(cache=True, nogil=True)
-def screen_nb(marks, ref, slack, grad, out):
-    """Write into ``out`` the units that may have fallen since their last check; return count."""
+def screen_nb(marks, ref, slack, grad, always, out):
+    """Write into ``out`` the units that may have fallen since their last check; return count.
+
+    A unit is skipped only when its slack provably exceeds the bound: an asset whose mark did
+    not move adds nothing (so ``grad = inf`` never meets a zero move, ``inf·0``), and a NaN
+    slack or bound means "check"; ``always`` units are checked every time."""
     n = 0
     for u in range(len(slack)):
-        bound = 0.0
-        for a in range(len(marks)):
-            bound += grad[u, a] * abs(marks[a] - ref[u, a])
-        if slack[u] <= bound:
-            out[n] = u
-            n += 1
+        if not always[u]:
+            bound = 0.0
+            for a in range(len(marks)):
+                d = abs(marks[a] - ref[u, a])
+                if d > 0.0:
+                    bound += grad[u, a] * d
+            if slack[u] > bound:
+                continue
+        out[n] = u
+        n += 1
     return n
 
 
-def screen_np(marks, ref, slack, grad):
+def screen_np(marks, ref, slack, grad, always):
     """NumPy reference of :func:`screen_nb`."""
+    d = np.abs(marks - ref)
     with np.errstate(invalid="ignore"):
-        bound = np.nansum(grad * np.abs(marks - ref), axis=1)
-    return np.flatnonzero(slack <= bound)
+        bound = np.where(d > 0, grad * d, 0.0).sum(axis=1)
+    return np.flatnonzero(always | ~(slack > bound))
 
 
 @njit(cache=True, nogil=True)

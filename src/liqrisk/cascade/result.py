@@ -42,6 +42,8 @@ class CascadeResult:
     trader wallets), ``insurance`` (fund change), ``backstop`` (venue's change: deficits the
     fund could not pay), ``book_pnl`` (PnL settled at book fills), ``adl_pnl`` (PnL settled at
     ADL fills), ``fees``; identity: wallets + insurance + backstop − book_pnl − adl_pnl = 0.
+    Every venue has its own fund: ``insurance_fund`` is their sum, ``insurance_fund_by_venue``
+    each venue's path; each ADL event names its ``venue``.
     """
 
     scenario: str
@@ -58,6 +60,7 @@ class CascadeResult:
     liquidated_accounts: np.ndarray  # account ids with at least one liquidation
     n_accounts: int
     liquidation_maps: list = field(default_factory=list)
+    insurance_fund_by_venue: dict = field(default_factory=dict)  # venue → (steps+1,) USD
 
     def amplification(self) -> dict:
         """Per asset: largest mark move ÷ largest exogenous move, both in the exogenous move's
@@ -86,7 +89,8 @@ class CascadeResult:
             "marks": {a: self.marks[:, i] for i, a in enumerate(self.assets)},
             "liquidated_notional_usd": {a: self.liquidated_notional[:, i] for i, a in enumerate(self.assets)},
             "liquidations": self.liquidations, "full_liquidations": self.full_liquidations,
-            "rounds": self.rounds, "insurance_fund_usd": self.insurance_fund, "ledger_usd": self.ledger,
+            "rounds": self.rounds, "insurance_fund_usd": self.insurance_fund,
+            "insurance_fund_by_venue_usd": self.insurance_fund_by_venue, "ledger_usd": self.ledger,
             "amplification": self.amplification(), "adl_events": self.adl_events,
             "n_liquidated_accounts": len(self.liquidated_accounts),
             "total_liquidated_usd": float(self.liquidated_notional.sum()),

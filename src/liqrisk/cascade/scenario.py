@@ -13,13 +13,14 @@ Scenario file (YAML; every key except ``assets`` and ``shock`` optional)::
       noise: {vol: 0.003, correlation: 0.8, seed: 7}   # optional correlated per-step noise
       # historical: source: bitstamp_daily | coinbase_hourly, start: 2018-11-14
     impact: {model: sqrt, y: 1.0, stress: 1.0, resilience: 0.1}   # or linear + kyle_lambda
-    insurance_fund_usd: 5.0e8
+    insurance_fund_usd: 5.0e8      # each venue's own fund; or per venue {binance-usdm: 1e9, okx: 3e8}
     adl: true
     population: {synthetic: {n_accounts: 100000, seed: 1}}   # or {accounts: file.csv}
     sweep: {asset: BTC, moves: [-0.05, -0.1, -0.15], impact_scales: [0.5, 1, 2], chunk_size: 4}
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from importlib import resources
 
@@ -27,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from liqrisk.cascade.impact import CascadeImpact
+from liqrisk.cascade.venues import VENUE_NAMES
 from liqrisk.liquidity.impact import DAILY_VOLUME, LinearImpact, SquareRootImpact
 
 HISTORICAL = {  # name → (bundled file, {asset: close column}, time column)
@@ -52,7 +54,7 @@ class Scenario:
     prices: np.ndarray            # (n_assets,) current marks, USD
     path: np.ndarray              # (steps + 1, n_assets) exogenous price multipliers
     impact: CascadeImpact
-    insurance_fund: float = 0.0   # USD
+    insurance_fund: float | Mapping[str, float] = 0.0   # USD: each venue's fund, or venue → fund
     adl: bool = True
     max_rounds: int = 500         # liquidation rounds per step (safety bound)
     extra: dict = field(default_factory=dict, compare=False)  # population / sweep blocks
@@ -60,6 +62,14 @@ class Scenario:
     @property
     def steps(self) -> int:
         return len(self.path) - 1
+
+    def funds(self, venues: tuple[str, ...]) -> np.ndarray:
+        """Opening insurance fund of each of ``venues`` (USD). Every venue has its own fund: a
+        number is each venue's balance; a mapping gives it per venue name (missing venues: 0)."""
+        f = self.insurance_fund
+        if isinstance(f, Mapping):
+            return np.array([float(f.get(v, 0.0)) for v in venues])
+        return np.full(len(venues), float(f))
 
     def with_move(self, asset: str, move: float) -> "Scenario":
         """The same path shape with ``asset``'s total move rescaled to ``move`` (log scale)."""
@@ -175,9 +185,20 @@ def scenario_from_dict(d: dict) -> Scenario:
                                        int(_num(noise, "seed", "shock.noise", 0, lo=0)))
     return Scenario(str(d.get("name", "scenario")), assets, prices, path,
                     _impact(_block(d, "impact"), assets, spec),
-                    _num(d, "insurance_fund_usd", "", 0.0, lo=0.0), bool(d.get("adl", True)),
+                    _funds(d), bool(d.get("adl", True)),
                     int(_num(d, "max_rounds", "", 500, lo=1)),
                     {k: d[k] for k in ("population", "sweep") if k in d})
+
+
+def _funds(d: dict) -> float | dict[str, float]:
+    """``insurance_fund_usd``: a number (each venue's fund) or a mapping venue → fund."""
+    f = d.get("insurance_fund_usd", 0.0)
+    if not isinstance(f, Mapping):
+        return _num(d, "insurance_fund_usd", "", 0.0, lo=0.0)
+    for v in f:
+        if v not in VENUE_NAMES:
+            raise ScenarioError(f"insurance_fund_usd.{v}", f"unknown venue (known: {', '.join(VENUE_NAMES)})")
+    return {str(v): _num(f, v, "insurance_fund_usd", lo=0.0) for v in f}
 
 
 def _impact(imp: dict, assets: tuple[str, ...], spec: dict) -> CascadeImpact:
