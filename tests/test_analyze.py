@@ -97,3 +97,13 @@ def test_positions_say_where_their_margin_parameters_come_from_and_guesses_are_n
     assert by_id["okx-cross"]["positions"][0]["parameters"].startswith("representative")
     assert any("'okx-cross'" in n and "representative" in n for n in res["notes"])
     assert not any("'binance-main'" in n and "representative" in n for n in res["notes"])
+
+
+def test_leverage_above_the_venue_maximum_is_noted(tmp_path):
+    doc = dict(SMALL, accounts=[{"id": "lev", "venue": "binance-usdm", "collateral": {"USDT": 100_000},
+                                 "positions": [{"symbol": "BTCUSDT", "kind": "perp", "size": 40, "entry": 91250,
+                                                "leverage": 125}]}])
+    path = tmp_path / "lev.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    notes = json.loads(CliRunner().invoke(app, ["analyze", str(path), "--json"]).stdout)["notes"]
+    assert any("'lev'" in n and "leverage 125" in n for n in notes)   # 3.65M notional: max 50x

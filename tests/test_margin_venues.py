@@ -246,3 +246,13 @@ def test_future_with_a_basis_reports_its_liquidation_price_on_its_own_mark():
     # equity 0.1 + 1e5·(1/1e5 − 1/F) = MM = x·(0.01 + 0.00005·x), x = 1e5/F (BTC) → 1.1 = 1.01x + 0.00005x²
     x = (-1.01 + (1.01 ** 2 + 4 * 0.00005 * 1.1) ** 0.5) / (2 * 0.00005)
     assert pos.liquidation_price == pytest.approx(100_000 / x, rel=1e-8)
+
+
+def test_collateral_only_pool_reports_no_liquidation_boundary():
+    pf = portfolio([{"id": "s", "venue": "binance-usdm", "collateral": {"USDT": -50_000, "BTC": 1},
+                     "positions": [{"symbol": "ETHUSDT", "kind": "perp", "size": 0.1, "entry": 3050,
+                                    "margin": 100}]}])
+    res = analyze_margin(pf)[0]
+    assert res.liquidation["BTC"] == {"down": None, "up": None}   # the cross part holds no position
+    assert res.boundaries["BTC"] == []
+    assert res.positions[0].liquidation_price is not None

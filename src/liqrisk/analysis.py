@@ -96,6 +96,7 @@ def analyze(source: str | Path | PortfolioFile, probability: ProbabilitySettings
     cp = CompiledPortfolio(pf)
     results = cp.margin_results()
     out = PortfolioAnalysis(pf.as_of.isoformat().replace("+00:00", "Z"), results)
+    out.notes += _leverage_notes(cp)
     for r in results:
         guessed = sorted({p.symbol for p in r.positions if p.parameters.startswith("representative")})
         if guessed:
@@ -107,6 +108,23 @@ def analyze(source: str | Path | PortfolioFile, probability: ProbabilitySettings
         _add_exit(cp, results, exit, out)
     if curves:
         out.curves = {r.id: _curves(cp, i, r) for i, r in enumerate(results)}
+    return out
+
+
+def _leverage_notes(cp: CompiledPortfolio) -> list[str]:
+    """A leverage above what the venue allows at the position's notional (IM is shown as given)."""
+    out = []
+    for plan in cp.plans:
+        for n, (pos, t) in enumerate(zip(plan.account.positions, plan.terms), 1):
+            lev = pos.leverage or plan.account.leverage
+            if t is None or t.tiers is None or lev is None:
+                continue
+            notional = abs(t.qty) * (cp.market.prices[cp.market.axis(plan.rules.underlying_of(pos))]
+                                     if t.contract == 0 else 1.0)
+            allowed = float(t.tiers.max_leverage_at(notional))
+            if lev > allowed:
+                out.append(f"account '{plan.account.id}', position {n} ({pos.symbol or pos.underlying}): "
+                           f"leverage {lev:g} exceeds the venue's maximum {allowed:g} at this notional")
     return out
 
 

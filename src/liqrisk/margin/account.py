@@ -286,7 +286,9 @@ class CompiledPortfolio:
         arrays, prices = self.arrays, self.market.prices
         coarse, fine = K.coarse_grid(), K.fine_grid()
         # one batched kernel call for every (pool, axis) pair, for liquidation and bankruptcy
-        pairs = [(p, ax) for plan in self.plans for p in plan.pools for ax in sorted(plan.pool_axes[p])]
+        # a pool without positions (collateral only) has no maintenance margin to breach
+        pairs = [(p, ax) for plan in self.plans for p in plan.pools for ax in sorted(plan.pool_axes[p])
+                 if arrays.pos_end[p] > arrays.pos_start[p]]
         pools = np.array([p for p, _ in pairs], dtype=np.int64)
         axes = np.array([a for _, a in pairs], dtype=np.int64)
         liq = _unless_breached(K.nearest_boundaries_nb(pools, axes, prices, True, coarse, fine,
@@ -490,7 +492,7 @@ def _all_boundaries(plan: Plan, arrays, market: Market, axis: int, fine, liq, in
     out = []
     roots = np.empty(K.MAX_ROOTS)
     for p in plan.pools:
-        if axis not in plan.pool_axes[p]:
+        if (p, axis) not in index:
             continue
         if liq[2][index[(p, axis)]]:
             continue                                   # breached already: no boundary ahead

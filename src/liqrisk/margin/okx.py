@@ -48,7 +48,10 @@ class OKX(RuleSet):
         return []
 
     def position_problems(self, pos, account):
-        return [p for p in super().position_problems(pos, account) if p[1] != "contract"]
+        out = [p for p in super().position_problems(pos, account) if p[1] != "contract"]
+        if pos.cum is not None:
+            out.append(("OKX applies the tier rate to the whole position: there is no 'cum' deduction", "cum"))
+        return out
 
     @staticmethod
     def rows_to_table(rows, deduction=False) -> TierTable:
