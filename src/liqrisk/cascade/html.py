@@ -3,7 +3,6 @@ liquidations per step, insurance fund, liquidation maps."""
 from __future__ import annotations
 
 import numpy as np
-import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from liqrisk.cascade.result import CascadeResult

@@ -18,9 +18,9 @@ import numpy as np
 from liqrisk.dynamics.smile import vol_model_from_market
 from liqrisk.io.portfolio import STABLECOINS, PortfolioFile
 from liqrisk.margin import kernel as K
-from liqrisk.margin.base import INVERSE, INVERSE_OPTION, LINEAR, PositionTerms, RuleSet
+from liqrisk.margin.base import INVERSE_OPTION, LINEAR, PositionTerms, RuleSet
 from liqrisk.margin.registry import rule_set_for
-from liqrisk.pricing import black76, greeks, implied_vol
+from liqrisk.pricing import greeks, implied_vol
 
 SECONDS_PER_YEAR = 365.0 * 86400.0
 

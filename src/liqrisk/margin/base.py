@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
-import numpy as np
 
 from liqrisk.margin.tiers import TierTable
 
@@ -25,7 +24,6 @@ MM_ENTRY_VALUE = 1       # rate × notional at entry (Bybit classic / UTA-2024, 
 MM_WHOLE_TIER_FEE = 2    # OKX: tier MMR on the whole notional + taker fee
 MM_DERIBIT_FUTURE = 3    # Deribit: size_coin·(a + b·size_coin)
 MM_DERIBIT_OPTION = 4    # Deribit standard option margin (short only)
-MM_NONE = 5
 # how the tier table's notional is measured
 NOTIONAL_QUOTE = 0       # |Q|·P (linear, USD)
 NOTIONAL_COIN = 1        # face/P (inverse, coin)

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 
-from liqrisk.margin.base import (INVERSE, INVERSE_OPTION, LINEAR, MM_DERIBIT_FUTURE,
-                                 MM_DERIBIT_OPTION, MM_ENTRY_VALUE, MM_NONE, MM_TIERS_AT_MARK,
+from liqrisk.margin.base import (INVERSE_OPTION, LINEAR, MM_DERIBIT_FUTURE,
+                                 MM_DERIBIT_OPTION, MM_ENTRY_VALUE, MM_TIERS_AT_MARK,
                                  MM_WHOLE_TIER_FEE, NOTIONAL_COIN, NOTIONAL_FACE, NOTIONAL_QUOTE,
                                  NOTIONAL_SIZE)
 from liqrisk.pricing.kernels import black76_price_nb
@@ -336,7 +336,7 @@ def _nearest_chunk(lo_k, hi_k, pools, axes, prices, with_mm, coarse, fine, dense
         f0 = 0.0
         direction = -1.0
         j = 0
-        x_prev = f_prev = lo = hi = flo = fhi = xr = 0.0
+        x_prev = f_prev = lo = hi = flo = fhi = 0.0
         side = 0
         it = 0
         while True:
