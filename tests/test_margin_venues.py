@@ -256,3 +256,15 @@ def test_collateral_only_pool_reports_no_liquidation_boundary():
     assert res.liquidation["BTC"] == {"down": None, "up": None}   # the cross part holds no position
     assert res.boundaries["BTC"] == []
     assert res.positions[0].liquidation_price is not None
+
+
+def test_hyperliquid_docs_clearinghouse_example_isolated_eth_liquidates_at_2866_27():
+    # Hyperliquid API docs, clearinghouseState example (examples/populations/…docs_example.json):
+    # ETH long szi 0.0335 @ entryPx 2986.3, isolated, maxLeverage 50 (MMR = 1/(2·50) = 1%),
+    # positionValue 100.02765, unrealizedPnl −0.0134, marginUsed 4.967826 → liquidationPx 2866.26936529.
+    mark = 100.02765 / 0.0335
+    pf = portfolio([{"id": "hl", "venue": "hyperliquid", "mode": "isolated",
+                     "positions": [{"symbol": "ETH", "kind": "perp", "size": 0.0335, "entry": 2986.3,
+                                    "margin": 4.967826 + 0.0134, "mmr": 0.01}]}],
+                   market={"ETH": {"mark": mark, "vol": 0.6}})
+    assert analyze_margin(pf)[0].positions[0].liquidation_price == pytest.approx(2866.26936529, rel=1e-8)
