@@ -107,3 +107,13 @@ def test_leverage_above_the_venue_maximum_is_noted(tmp_path):
     path.write_text(yaml.safe_dump(doc))
     notes = json.loads(CliRunner().invoke(app, ["analyze", str(path), "--json"]).stdout)["notes"]
     assert any("'lev'" in n and "leverage 125" in n for n in notes)   # 3.65M notional: max 50x
+
+
+def test_options_example_on_the_real_2021_smile_loads_and_has_two_sided_boundaries():
+    from liqrisk.analysis import analyze
+    res = analyze("examples/deribit_options_2021-10-21.json").to_dict()
+    strangle = res["accounts"][0]
+    down, up = strangle["liquidation"]["BTC"]["down"], strangle["liquidation"]["BTC"]["up"]
+    assert down < 66_000 < up                      # a short strangle liquidates on both sides
+    call, put = strangle["positions"]
+    assert call["liquidation_price"] == pytest.approx(up) and put["liquidation_price"] == pytest.approx(down)

@@ -397,4 +397,18 @@ def load_portfolio(path: str | Path) -> PortfolioFile:
                           f"{str(e).splitlines()[0]}"]) from None
     if isinstance(raw, dict) and isinstance(raw.get("as_of"), datetime) and raw["as_of"].tzinfo is None:
         raw = {**raw, "as_of": raw["as_of"].replace(tzinfo=timezone.utc)}
-    return parse_portfolio(raw)
+    return parse_portfolio(_relative_to(raw, p.parent))
+
+
+def _relative_to(raw, folder: Path):
+    """A copy of the document whose relative ``chain_csv`` paths point next to the input file."""
+    market = raw.get("market") if isinstance(raw, dict) else None
+    if not isinstance(market, dict):
+        return raw
+    fixed = {}
+    for name, block in market.items():
+        if isinstance(block, dict) and isinstance(block.get("chain_csv"), str) \
+                and not Path(block["chain_csv"]).is_absolute():
+            block = {**block, "chain_csv": str(folder / block["chain_csv"])}
+        fixed[name] = block
+    return {**raw, "market": fixed}

@@ -59,7 +59,9 @@ def account_panel(a: dict) -> Panel:
         for h in sorted(block, key=parse_horizon):
             e = block[h]
             lo, hi = e["ci95"]
-            prob.add_row(h, f"{e['p']:.4g}", f"{e['stderr']:.2g}", f"[{lo:.3g}, {hi:.3g}]", str(e["paths"]),
+            tiny = 0 < e["p"] < 1e-12 and hi < 1e-12       # shown as a bound; the JSON keeps the number
+            prob.add_row(h, "< 1e-12" if tiny else f"{e['p']:.4g}", "" if tiny else f"{e['stderr']:.2g}",
+                         "" if tiny else f"[{lo:.3g}, {hi:.3g}]", str(e["paths"]),
                          e["method"], _num(a["risk"]["var99"].get(h)), _num(a["risk"]["es99"].get(h)))
         parts.append(prob)
         q = a["risk"]["time_to_liquidation_quantiles_hours"]
