@@ -117,3 +117,22 @@ def test_options_example_on_the_real_2021_smile_loads_and_has_two_sided_boundari
     assert down < 66_000 < up                      # a short strangle liquidates on both sides
     call, put = strangle["positions"]
     assert call["liquidation_price"] == pytest.approx(up) and put["liquidation_price"] == pytest.approx(down)
+
+
+@pytest.mark.parametrize("size,margin", [(1.0, 9125.0), (-2.0, 9125.0), (5.0, 30_000.0)])
+def test_analyze_probability_matches_the_first_passage_closed_form_at_the_engines_lp(tmp_path, size, margin):
+    """End to end: margin engine LP → Monte Carlo through the account's health function, vs the
+    reflection-principle probability of hitting that LP (GBM, zero drift)."""
+    from liqrisk.analysis import ProbabilitySettings, analyze
+    from liqrisk.risk.first_passage import hit_probability
+    doc = dict(SMALL, accounts=[{"id": "iso", "venue": "binance-usdm", "mode": "isolated",
+                                 "positions": [{"symbol": "BTCUSDT", "kind": "perp", "size": size,
+                                                "entry": 91250, "margin": margin}]}])
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    acc = analyze(str(path), ProbabilitySettings(["1d", "7d"], paths=20_000, seed=5)).accounts[0]
+    lp = acc.positions[0].liquidation_price
+    for h, years in (("1d", 1 / 365), ("7d", 7 / 365)):
+        est = acc.extras["probability"][h]
+        exact = float(hit_probability(91250.0, lp, 0.52, years, 0.0))
+        assert abs(est["p"] - exact) <= 3 * est["stderr"] + 0.02 * exact, (h, est, exact)
