@@ -5,7 +5,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from liqrisk.analysis import parse_horizon
+from liqrisk.analysis import ExitSettings, parse_horizon
 from liqrisk.cli import app
 from liqrisk.io.portfolio import InputError
 
@@ -136,3 +136,38 @@ def test_analyze_probability_matches_the_first_passage_closed_form_at_the_engine
         est = acc.extras["probability"][h]
         exact = float(hit_probability(91250.0, lp, 0.52, years, 0.0))
         assert abs(est["p"] - exact) <= 3 * est["stderr"] + 0.02 * exact, (h, est, exact)
+
+
+def test_every_account_has_an_exit_block_and_says_what_it_did_not_cost():
+    from liqrisk.analysis import analyze
+    res = analyze("examples/deribit_options_2021-10-21.json", exit=ExitSettings()).to_dict()
+    strangle = res["accounts"][0]["exit"]
+    assert strangle["close_now_cost"] is None and len(strangle["not_costed"]) == 2   # two options
+    multi = {a["id"]: a["exit"] for a in analyze("examples/multi_venue.yaml", exit=ExitSettings()).to_dict()["accounts"]}
+    assert multi["binance-main"]["close_now_cost"] > 0                               # BTC still costed
+    assert any("SOL" in line for line in multi["binance-main"]["not_costed"])
+
+
+def test_exit_horizon_sets_the_horizon_cost(small_file):
+    def horizon_cost(hours):
+        out = CliRunner().invoke(app, ["analyze", small_file, "--json", "--exit-horizon-hours", str(hours),
+                                       "--stress", "3"])
+        return json.loads(out.stdout)["accounts"][0]["exit"]
+    now, day = horizon_cost(0.25), horizon_cost(24)
+    assert now["horizon_hours"] == 0.25 and day["horizon_hours"] == 24
+    assert day["horizon_cost"] <= now["horizon_cost"] <= now["close_now_cost"] * (1 + 1e-9)
+
+
+def test_vol_from_needs_the_asset_when_the_portfolio_has_several(tmp_path):
+    out = CliRunner().invoke(app, ["analyze", "examples/multi_venue.yaml", "--json", "--horizon", "1d",
+                                   "--paths", "1000", "--vol-from", "src/liqrisk/data/btcusd_1h_coinbase.csv"])
+    assert out.exit_code == 2 and "BTC=" in out.output
+    out = CliRunner().invoke(app, ["analyze", "examples/multi_venue.yaml", "--json", "--horizon", "1d",
+                                   "--paths", "1000", "--vol-from", "BTC=src/liqrisk/data/btcusd_1h_coinbase.csv"])
+    assert out.exit_code == 0, out.output
+
+
+def test_calibration_model_names_are_accepted_by_analyze(small_file):
+    out = CliRunner().invoke(app, ["analyze", small_file, "--json", "--horizon", "1d", "--paths", "1000",
+                                   "--model", "student_t"])
+    assert out.exit_code == 0 and json.loads(out.stdout)["accounts"][0]["risk"]["model"] == "student"

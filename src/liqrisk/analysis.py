@@ -16,6 +16,7 @@ from liqrisk.io.portfolio import InputError, PortfolioFile, load_portfolio
 from liqrisk.margin.account import AccountResult, CompiledPortfolio
 
 MODELS = ("gbm", "merton", "student", "fhs")
+MODEL_ALIASES = {"student_t": "student", "garch_fhs": "fhs"}   # the names backtest-calibration uses
 # documented defaults for the non-Gaussian models (annual jump intensity, log-jump mean/sd; t dof)
 MERTON_DEFAULTS = dict(intensity=12.0, jump_mean=-0.01, jump_std=0.05)
 STUDENT_NU = 3.5
@@ -44,7 +45,7 @@ class ProbabilitySettings:
     model: str = "gbm"
     drift: float = 0.0
     steps_per_day: int = 24
-    vol_from: str | None = None
+    vol_from: dict[str, str] | None = None   # underlying → OHLC CSV ("*" = the only underlying)
 
 
 @dataclass
@@ -163,10 +164,10 @@ def _path_model(cp: CompiledPortfolio, names: list[str], s: ProbabilitySettings,
         return paths.PathModel(paths.ConstantVol(sigma), jumps=jumps, corr=corr), None
     if len(names) > 1:
         raise _NotApplicable(f"--model fhs describes one underlying; this account moves with {', '.join(names)}")
-    return _fhs_model(names[0], sigma[0], s)
+    return _fhs_model(cp, names[0], sigma[0], s)
 
 
-def _fhs_model(name: str, sigma: float, s: ProbabilitySettings):
+def _fhs_model(cp: CompiledPortfolio, name: str, sigma: float, s: ProbabilitySettings):
     """GJR-GARCH(1,1)-t filtered historical simulation fitted on hourly history (--vol-from, or the
     bundled Coinbase BTC-USD hourly bars), simulated on the fit's own bar. Without --vol-from the
     first step's variance is set from the market block's vol (the history is from 2017-2019), so
@@ -174,27 +175,45 @@ def _fhs_model(name: str, sigma: float, s: ProbabilitySettings):
     from liqrisk.dynamics import paths
     from liqrisk.dynamics.garch import fit_garch
     from liqrisk.dynamics.ohlc import bundled_data_path, load_ohlc
-    if s.vol_from:
-        ohlc = load_ohlc(s.vol_from)
+    path = _vol_file(cp, name, s)
+    if path:
+        ohlc = load_ohlc(path)
     elif name == "BTC":
         ohlc = load_ohlc(bundled_data_path("btcusd_1h_coinbase.csv"))
     else:
-        raise _NotApplicable(f"--model fhs for {name}: give --vol-from OHLC.csv (bundled hourly history is BTC only)")
+        raise _NotApplicable(f"--model fhs for {name}: give --vol-from {name}=OHLC.csv (bundled hourly history is BTC only)")
     fit = fit_garch(np.diff(np.log(ohlc.close)), kind="gjr", dist="t", bar_seconds=ohlc.bar_seconds)
     bar_years = ohlc.bar_seconds / (365 * 86400)
-    h0 = None if s.vol_from else sigma ** 2 * bar_years
+    h0 = None if path else sigma ** 2 * bar_years
     return paths.garch_fhs(fit, h0=h0), bar_years
 
 
+def _vol_file(cp: CompiledPortfolio, name: str, s: ProbabilitySettings) -> str | None:
+    """The OHLC file --vol-from gives for ``name`` (UNDERLYING=PATH; a bare PATH only when the
+    portfolio has a single underlying — one file cannot describe several assets)."""
+    if not s.vol_from:
+        return None
+    if name in s.vol_from:
+        return s.vol_from[name]
+    if "*" in s.vol_from:
+        if len(cp.market.names) > 1:
+            raise InputError([f"--vol-from {s.vol_from['*']}: the portfolio has {', '.join(cp.market.names)}; "
+                              f"say which asset the file is, e.g. --vol-from BTC={s.vol_from['*']}"])
+        return s.vol_from["*"]
+    return None
+
+
 def _sigma(cp: CompiledPortfolio, name: str, s: ProbabilitySettings) -> float:
-    if s.vol_from:
+    """Annualised vol for ``name``: EWMA of its --vol-from file, else the market block's ATM vol."""
+    path = _vol_file(cp, name, s)
+    if path:
         from liqrisk.dynamics.ohlc import load_ohlc
         from liqrisk.dynamics.volatility import ewma
-        o = load_ohlc(s.vol_from)
+        o = load_ohlc(path)
         return float(ewma(o.close, bar_seconds=o.bar_seconds))
     v = cp.market.atm_vol(name)
     if v is None:
-        raise InputError([f"market '{name}', field 'vol': needed for probabilities (or pass --vol-from)"])
+        raise InputError([f"market '{name}', field 'vol': needed for probabilities (or pass --vol-from {name}=FILE)"])
     return v
 
 
@@ -220,6 +239,7 @@ def _correlation(names: list[str], notes: list[str]) -> np.ndarray:
 def _add_probabilities(cp, results, s: ProbabilitySettings, out: PortfolioAnalysis, progress):
     from liqrisk.risk.montecarlo import TERM_STRUCTURE, liquidation_risk
 
+    s.model = MODEL_ALIASES.get(s.model, s.model)
     if s.model not in MODELS:
         raise InputError([f"--model '{s.model}': expected one of {', '.join(MODELS)}"])
     years = {h: parse_horizon(h) for h in s.horizons}
@@ -250,33 +270,57 @@ def _add_probabilities(cp, results, s: ProbabilitySettings, out: PortfolioAnalys
 
 
 def _add_exit(cp, results, s: ExitSettings, out: PortfolioAnalysis):
+    """The ``exit`` block of every account: each underlying's futures/spot are costed on its own
+    book; an underlying without a book (or options, which are not costed) is listed in
+    ``not_costed`` instead of dropping the whole account."""
     from liqrisk.liquidity.book import BookError
     from liqrisk.liquidity.exit import exit_summary, liquidation_loss
     from liqrisk.liquidity.synthetic import synthetic_book
 
     for i, r in enumerate(results):
         linear, rows, vols = exit_inputs(cp, i, r)
-        if not rows:
-            continue
-        try:
-            summary = exit_summary(rows, s.books, vols, s.horizon_hours, s.participation, s.stress)
-        except BookError as e:
-            out.notes.append(f"account '{r.id}': exit cost not computed — {e}")
-            continue
+        not_costed = [f"{p.symbol}: options are not costed" for p in r.positions if p.kind == "option"]
+        summaries = []
+        for und in dict.fromkeys(u for u, _, _ in rows):
+            group = [row for row in rows if row[0] == und]
+            try:
+                summaries.append(exit_summary(group, s.books, vols, s.horizon_hours, s.participation, s.stress))
+            except BookError as e:
+                not_costed.append(str(e))
+                continue
+            if und not in out.books:
+                out.books[und] = _depth(und, group[0][2], vols[und], s)
+        costed = {u for u, _, _ in rows if u in out.books}
         liq_cost = shortfall = 0.0
         for size, lp, bp, und in _forced_exits(r, linear, rows):
+            if und not in costed:
+                continue
             book = (s.books or {}).get(und) or synthetic_book(lp, vols[und], 1.0, und)
             loss = liquidation_loss(size, lp, bp, cp.plans[i].rules.params.liquidation_fee, book,
                                     stress=max(s.stress, LIQUIDATION_STRESS))
             liq_cost += float(np.sum(loss.total_loss))
             shortfall += float(np.sum(loss.shortfall))
-        for und, _, mark in rows:
-            if und not in out.books:
-                out.books[und] = _depth(und, mark, vols[und], s)
-        r.extras["exit"] = {"close_now_cost": summary.close_now_cost, "close_now_bps": summary.close_now_bps,
-                            "liquidation_cost": liq_cost, "insurance_shortfall": shortfall,
-                            "time_to_exit_hours": summary.time_to_exit_hours, "book": summary.book,
-                            "currency": "USD", "cost_vs_exit_hours": summary.curve}
+        r.extras["exit"] = _exit_block(summaries, liq_cost, shortfall, not_costed, s)
+
+
+def _exit_block(summaries, liq_cost: float, shortfall: float, not_costed: list[str], s: ExitSettings) -> dict:
+    """Sum per-underlying exit summaries (positions exit in parallel: time is the longest)."""
+    if not summaries:
+        return {"close_now_cost": None, "close_now_bps": None, "liquidation_cost": None,
+                "insurance_shortfall": None, "time_to_exit_hours": None, "horizon_hours": s.horizon_hours,
+                "horizon_cost": None, "book": None, "currency": "USD", "cost_vs_exit_hours": {},
+                "not_costed": not_costed}
+    notional = sum(r["notional"] for sm in summaries for r in sm.positions)
+    now = sum(sm.close_now_cost for sm in summaries)
+    curve: dict = {}
+    for sm in summaries:
+        for h, c in sm.curve.items():
+            curve[h] = curve.get(h, 0.0) + c
+    return {"close_now_cost": now, "close_now_bps": 1e4 * now / notional, "liquidation_cost": liq_cost,
+            "insurance_shortfall": shortfall, "time_to_exit_hours": max(sm.time_to_exit_hours for sm in summaries),
+            "horizon_hours": s.horizon_hours, "horizon_cost": sum(sm.horizon_cost for sm in summaries),
+            "book": "synthetic" if any(sm.book == "synthetic" for sm in summaries) else "snapshot",
+            "currency": "USD", "cost_vs_exit_hours": curve, "not_costed": not_costed}
 
 
 def exit_inputs(cp: CompiledPortfolio, i: int, r: AccountResult):

@@ -1,6 +1,8 @@
 """Rich terminal rendering of a :class:`~liqrisk.analysis.PortfolioAnalysis`."""
 from __future__ import annotations
 
+import sys
+
 from rich.console import Console, Group
 from rich.panel import Panel
 from rich.table import Table
@@ -33,7 +35,7 @@ def account_panel(a: dict) -> Panel:
                  f"margin ratio [{_ratio_style(ratio)}]{'—' if ratio is None else f'{100 * ratio:.1f}%'}[/]",
                  "[bold red]LIQUIDATABLE NOW[/]" if a["liquidatable_now"] else "")
     liq = Table(title="liquidation boundaries (other marks fixed)", title_justify="left", expand=False)
-    for col in ("underlying", "down", "Δ%", "daily σ", "up", "Δ%", "daily σ", "all boundaries"):
+    for col in ("underlying", "down", "Δ%", "daily SDs away", "up", "Δ%", "daily SDs away", "all boundaries"):
         liq.add_column(col, justify="right")
     for und, b in a["liquidation"].items():
         d = a["distance"][und]
@@ -70,17 +72,22 @@ def account_panel(a: dict) -> Panel:
                          ", ".join(f"q{float(k) * 100:g}={v:,.1f}" for k, v in q.items()))
     if "exit" in a:
         e = a["exit"]
-        parts.append(f"exit: close now {_num(e['close_now_cost'])} USD ({e['close_now_bps']:.1f} bp), "
-                     f"forced liquidation cost {_num(e['liquidation_cost'])}, insurance shortfall "
-                     f"{_num(e['insurance_shortfall'])}, time to exit {e['time_to_exit_hours']:.3g} h, "
-                     f"book: {e['book']}")
+        if e["close_now_cost"] is not None:
+            parts.append(f"exit (USD, {e['book']} book): close now {_num(e['close_now_cost'])} "
+                         f"({e['close_now_bps']:.1f} bp); over {e['horizon_hours']:g} h {_num(e['horizon_cost'])}; "
+                         f"time to exit at the participation rate {e['time_to_exit_hours']:.3g} h; forced "
+                         f"liquidation cost {_num(e['liquidation_cost'])}, insurance shortfall "
+                         f"{_num(e['insurance_shortfall'])}")
+        for line in e["not_costed"]:
+            parts.append(f"[yellow]exit not costed: {line}[/yellow]")
     title = f"[b]{a['id']}[/b] · {a['venue']} ({a['rule_version']}) · {a['mode']} · settles in {ccy}"
     return Panel(Group(*parts), title=title, title_align="left")
 
 
 def render(analysis_dict: dict, console: Console | None = None) -> None:
     """Print every account of an analysis (as produced by ``PortfolioAnalysis.to_dict()``)."""
-    console = console or Console()
+    # piped output keeps full tables (rich would wrap them at 80 columns)
+    console = console or (Console() if sys.stdout.isatty() else Console(width=160))
     console.print(f"[b]liqrisk analyze[/b] — snapshot {analysis_dict['as_of']}")
     for a in analysis_dict["accounts"]:
         console.print(account_panel(a))
