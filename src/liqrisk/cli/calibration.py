@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from liqrisk.cli._app import app
+from liqrisk.report.terminal import wide_console
 from liqrisk.cli.errors import fail_on_bad_input
 from liqrisk.risk.calibration import MODELS, backtest_calibration
 
@@ -36,7 +36,7 @@ def backtest_calibration_cmd(
     if as_json:
         typer.echo(json.dumps(report.to_dict(), indent=2))
         return
-    console = Console()
+    console = wide_console()
     for m in report.models:
         table = Table(title=f"{m.model}: Brier {m.brier:.5f} = REL {m.reliability:.5f} − RES "
                             f"{m.resolution:.5f} + UNC {m.uncertainty:.5f} (n={m.n}, "

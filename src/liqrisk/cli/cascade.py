@@ -5,7 +5,6 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from liqrisk.batch import get_executor
@@ -16,6 +15,7 @@ from liqrisk.cascade.run import resolve_population, run_scenario
 from liqrisk.cascade.scenario import ScenarioError, load_scenario
 from liqrisk.cascade.sweep import FIELDS
 from liqrisk.cli._app import app
+from liqrisk.report.terminal import wide_console
 
 
 @app.command("cascade")
@@ -52,7 +52,7 @@ def cascade(
     if as_json:
         typer.echo(json.dumps(result.to_dict()))
         return
-    console = Console()
+    console = wide_console()
     if isinstance(result, CascadeResult):
         t = Table(title=f"cascade '{result.scenario}' — {result.n_accounts:,} accounts")
         for col in ("asset", "start", "exogenous end", "mark low", "liquidated USD", "amplification"):

@@ -63,6 +63,9 @@ def _portfolio_positions(file: str) -> list[tuple[str, list, float]]:
     return out
 
 
+POSITIONS_ID = "command-line positions"
+
+
 @app.command("exit-cost")
 def exit_cost(
     file: str = typer.Argument(None, help="portfolio file (YAML/JSON); every account's futures are costed"),
@@ -88,7 +91,7 @@ def exit_cost(
             raise BookError("give a portfolio FILE or at least one --position SYMBOL:SIZE:PRICE")
         groups = _portfolio_positions(file) if file else []
         if position:
-            groups.append(("--position", [_position(p) for p in position], vol))
+            groups.append((POSITIONS_ID, [_position(p) for p in position], vol))
         volumes = _volumes(volume)
         summaries, skipped = [], []
         for name, rows, v in groups:
@@ -96,13 +99,13 @@ def exit_cost(
                 summaries.append((name, exit_summary(rows, _books(book, rows), v, _horizon_hours(horizon),
                                                      participation, stress, risk_aversion, volumes)))
             except BookError as exc:
-                if name == "--position" or not file:
+                if name == POSITIONS_ID or not file:
                     raise
                 skipped.append(f"account '{name}' not costed: {exc}")
         if not summaries:
             raise BookError("; ".join(skipped))
     if as_json:
-        typer.echo(json.dumps({"accounts": [{"id": name, **s.to_dict()} for name, s in summaries],
+        typer.echo(json.dumps({"currency": "USD", "accounts": [{"id": name, **s.to_dict()} for name, s in summaries],
                                "skipped": skipped}))
         return
     for name, summary in summaries:
@@ -125,11 +128,13 @@ def _volumes(specs: list[str] | None) -> dict[str, float]:
 
 
 def _render(name, summary, stress, horizon, participation) -> None:
-    console = Console()
+    from liqrisk.report.terminal import wide_console
+    console = wide_console()
     console.rule(f"[b]{name}[/b]")
     table = Table(title=f"Exit cost, {summary.book} book, stress {stress:g}, horizon {horizon}")
-    for col in ("position", "notional", "close now", "bps", "levels", "unfilled",
-                f"exit @{participation:g} vol, h", f"AC cost {horizon}", "AC sd", "book"):
+    for col in ("position", "notional USD", "close now USD", "bps", "levels", "unfilled",
+                f"hours to exit at {100 * participation:g}% of volume", f"cost over {horizon} USD",
+                "sd USD", "book"):
         table.add_column(col, justify="left" if col in ("position", "book") else "right")
     for r in summary.positions:
         table.add_row(f"{r['symbol']} {r['size']:+g} @ {r['price']:,.2f}", f"{r['notional']:,.0f}",

@@ -5,10 +5,10 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from liqrisk.cli._app import app
+from liqrisk.report.terminal import wide_console
 from liqrisk.dynamics.garch import fit_garch
 from liqrisk.dynamics.ohlc import DataError, load_ohlc
 from liqrisk.dynamics.volatility import ESTIMATORS, estimate_all
@@ -47,7 +47,7 @@ def vol(
         typer.echo(json.dumps(document, indent=2))
         return
 
-    console = Console()
+    console = wide_console()
     table = Table(title=f"{file.name}{f' ({asset})' if asset else ''}: {full.n_bars} bars of "
                         f"{bars.bar_seconds:g}s, {full.start} -> {full.end}")
     table.add_column("estimator")

@@ -84,10 +84,14 @@ def account_panel(a: dict) -> Panel:
     return Panel(Group(*parts), title=title, title_align="left")
 
 
+def wide_console() -> Console:
+    """A console that keeps full tables when output is piped (rich would squeeze them to 80)."""
+    return Console() if sys.stdout.isatty() else Console(width=160)
+
+
 def render(analysis_dict: dict, console: Console | None = None) -> None:
     """Print every account of an analysis (as produced by ``PortfolioAnalysis.to_dict()``)."""
-    # piped output keeps full tables (rich would wrap them at 80 columns)
-    console = console or (Console() if sys.stdout.isatty() else Console(width=160))
+    console = console or wide_console()
     console.print(f"[b]liqrisk analyze[/b] — snapshot {analysis_dict['as_of']}")
     for a in analysis_dict["accounts"]:
         console.print(account_panel(a))
