@@ -61,3 +61,14 @@ def test_bad_bars_exit_2(tmp_path):
     result = runner.invoke(app, ["vol", str(path)])
     assert result.exit_code == 2
     assert result.stderr.strip() == ("error: bad.csv: line 2, column 'high': value 90 is below the low")
+
+
+def test_bad_tick_in_the_bundled_daily_file_is_flagged():
+    # the bundled Coinbase daily file has a bar with low 0.06 on 2017-04-15: range estimators explode
+    import json
+    from typer.testing import CliRunner
+    from liqrisk.cli import app
+    from liqrisk.dynamics.ohlc import bundled_data_path
+    out = CliRunner().invoke(app, ["vol", str(bundled_data_path("btcusd_1d_coinbase.csv")), "--no-garch", "--json"])
+    assert out.exit_code == 0
+    assert any("bad high/low" in w for w in json.loads(out.stdout)["warnings"])

@@ -39,11 +39,13 @@ def vol(
         raise typer.Exit(2) from exc
     forecast = None if fit is None else {
         label: fit.forecast_vol(days * 86400.0) for label, days in FORECAST_HORIZONS_DAYS.items()}
+    warnings = _range_warnings(full)
 
     if as_json:
         document = {"file": str(file), "asset": asset, "full_sample": full.to_dict(),
                     "last_window": last.to_dict(),
-                    "garch": None if fit is None else {**fit.to_dict(), "forecast_vol_annualised": forecast}}
+                    "garch": None if fit is None else {**fit.to_dict(), "forecast_vol_annualised": forecast},
+                    "warnings": warnings}
         typer.echo(json.dumps(document, indent=2))
         return
 
@@ -65,3 +67,17 @@ def vol(
                  f"{'' if fit.converged else ' (NOT CONVERGED)'}")
         garch_table.add_row(model, *(f"{100 * v:.1f}" for v in forecast.values()))
         console.print(garch_table)
+    for line in warnings:
+        console.print(f"[yellow]warning: {line}[/yellow]")
+    if "ewma" in names:
+        console.print("[dim]ewma is the current (last-bar) RiskMetrics estimate in both columns[/dim]")
+
+
+def _range_warnings(full) -> list[str]:
+    """Range-based estimators far above close-to-close usually mean a bad high/low tick."""
+    if "close_to_close" not in full:
+        return []
+    base = full["close_to_close"]
+    high = [n for n in ("parkinson", "garman_klass", "rogers_satchell", "yang_zhang") if n in full and full[n] > 2 * base]
+    return ([f"{', '.join(high)} exceed twice close-to-close ({100 * base:.1f}%): check the file for bad "
+             f"high/low ticks (range estimators are sensitive to a single bad bar)"] if high else [])
