@@ -263,3 +263,13 @@ def test_inputs_that_would_give_silently_wrong_numbers_are_rejected(tmp_path, ac
     assert res.exit_code == 2
     lines = [l for l in out.splitlines() if l.startswith("error:")]
     assert lines and all("acct-x" in l for l in lines) and any(field in l for l in lines), out
+
+
+def test_shape_errors_and_whole_file_errors_are_reported_in_one_run(tmp_path):
+    doc = copy.deepcopy(BASE)
+    doc["accounts"][0]["positions"][0]["size"] = 0                    # shape error (pydantic)
+    doc["accounts"][1]["venue"] = "kraken"                             # whole-file error (semantic)
+    res, out = _run(tmp_path, doc)
+    _no_traceback(res, out)
+    assert res.exit_code == 2
+    assert "good-acct" in out and "'size'" in out and "acct-x" in out and "kraken" in out

@@ -294,11 +294,31 @@ def parse_portfolio(raw: Any, today: datetime | None = None) -> PortfolioFile:
     try:
         pf = PortfolioFile.model_validate(raw)
     except ValidationError as err:
-        raise InputError(_problem_lines(raw, err.errors())) from None
+        lines = _problem_lines(raw, err.errors())
+        raise InputError(lines + [l for l in _semantic_problems_of_valid_parts(raw) if l not in lines]) from None
     problems = semantic_problems(pf)
     if problems:
         raise InputError(problems)
     return pf
+
+
+def _semantic_problems_of_valid_parts(raw: dict) -> list[str]:
+    """When some accounts fail validation, still check the ones that pass (so every problem of
+    the file is reported at once, not one round at a time)."""
+    good = []
+    for acc in raw.get("accounts") or []:
+        try:
+            AccountSpec.model_validate(acc)
+            good.append(acc)
+        except (ValidationError, TypeError):
+            continue
+    if not good:
+        return []
+    try:
+        partial = PortfolioFile.model_validate({**raw, "accounts": good})
+    except ValidationError:
+        return []            # as_of or market invalid: already reported
+    return semantic_problems(partial)
 
 
 def semantic_problems(pf: PortfolioFile) -> list[str]:
