@@ -120,9 +120,8 @@ def _leverage_notes(cp: CompiledPortfolio) -> list[str]:
             lev = pos.leverage or plan.account.leverage
             if t is None or t.tiers is None or lev is None:
                 continue
-            notional = abs(t.qty) * (cp.market.prices[cp.market.axis(plan.rules.underlying_of(pos))]
-                                     if t.contract == 0 else 1.0)
-            allowed = float(t.tiers.max_leverage_at(notional))
+            price = cp.market.prices[cp.market.axis(plan.rules.underlying_of(pos))]
+            allowed = float(t.tiers.max_leverage_at(t.tier_notional(price)))
             if lev > allowed:
                 out.append(f"account '{plan.account.id}', position {n} ({pos.symbol or pos.underlying}): "
                            f"leverage {lev:g} exceeds the venue's maximum {allowed:g} at this notional")

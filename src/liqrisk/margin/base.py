@@ -51,6 +51,13 @@ class PositionTerms:
     vol: float = 0.0
     basis: float = 1.0         # position mark / underlying mark, held fixed along the axis
 
+    def tier_notional(self, price: float) -> float:
+        """The notional the tier table is read at, with the underlying at ``price`` (the kernel's
+        ``_tier_notional`` for one position)."""
+        p = price * self.basis
+        return {NOTIONAL_QUOTE: abs(self.qty) * p, NOTIONAL_COIN: abs(self.qty) / p,
+                NOTIONAL_FACE: abs(self.qty), NOTIONAL_SIZE: self.p2}[self.notional_mode]
+
 
 @dataclass
 class VenueParams:
