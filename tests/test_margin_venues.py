@@ -268,3 +268,14 @@ def test_hyperliquid_docs_clearinghouse_example_isolated_eth_liquidates_at_2866_
                                     "margin": 4.967826 + 0.0134, "mmr": 0.01}]}],
                    market={"ETH": {"mark": mark, "vol": 0.6}})
     assert analyze_margin(pf)[0].positions[0].liquidation_price == pytest.approx(2866.26936529, rel=1e-8)
+
+
+def test_binance_coinm_faq_maintenance_margin_100_contracts_at_25000_is_0_0016_btc():
+    # Binance FAQ "How to Calculate Liquidation Price of COIN-M Futures Contracts": 100 BTCUSD
+    # contracts (100 USD each) at mark 25,000 → notional 0.4 BTC, level 1 (0.4%) → MM 0.0016 BTC.
+    pf = portfolio([{"id": "cm", "venue": "binance-coinm", "collateral": {"BTC": 1},
+                     "positions": [{"symbol": "BTCUSD_PERP", "kind": "perp", "size": 100 * 100, "entry": 25_000}]}],
+                   market={"BTC": {"mark": 25_000, "vol": 0.6}})
+    res = analyze_margin(pf)[0]
+    assert res.positions[0].maintenance_margin == pytest.approx(0.0016, rel=1e-12)
+    assert res.maintenance_margin == pytest.approx(0.0016, rel=1e-12)
