@@ -120,7 +120,8 @@ def test_bybit_uta_2024_published_example_closed_form_19700():
 
 
 @pytest.mark.parametrize("version,fn", [("classic", bybit.classic_isolated_inverse),
-                                        ("uta-2024", bybit.uta2024_isolated_inverse)])
+                                        ("uta-2024", bybit.uta2024_isolated_inverse),
+                                        ("uta-2026", bybit.uta2026_isolated_inverse)])
 @pytest.mark.parametrize("face", [100_000, -100_000])
 def test_bybit_inverse_isolated_closed_forms_match_engine(version, fn, face):
     ep, lev, mmr = 90_000.0, 25.0, 0.005

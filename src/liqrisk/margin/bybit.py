@@ -3,7 +3,10 @@
 Rule versions (choose with ``venue: {name: bybit-linear, version: ...}``):
 
 * ``uta-2026`` (default): Unified Trading Account as published in 2026 — maintenance margin
-  tiered and evaluated at the mark (the Binance form), cross and isolated.
+  tiered and evaluated at the mark (the Binance form), cross and isolated; inverse isolated
+  closed form :func:`uta2026_isolated_inverse` (the engine matches it with no extra margin; the
+  published ``extra/(1 ± taker)`` term — extra margin net of the closing fee — is not modelled,
+  and tier deductions are kept in USD, which matters from tier 2 on).
 * ``uta-2024``: UTA isolated margin with MM on the *entry* value:
   linear ``LP = EP − side·(IM + extra − MM_entry)/Q``; inverse ``LP = Qty/(PV + IM − MM)``.
 * ``classic``: classic account, MM on entry value: linear ``LP = EP·(1 − side·(IMR − MMR)) −
@@ -91,3 +94,19 @@ def uta2024_isolated_inverse(entry: float, face: float, leverage: float, mmr: fl
     im, mm = pv / leverage, pv * mmr
     den = pv + (im - mm) if face > 0 else pv - (im - mm)
     return q / den if den > 0 else None
+
+
+def uta2026_isolated_inverse(entry: float, face: float, leverage: float, mmr: float,
+                             extra_margin: float = 0.0, taker_fee: float = 0.0,
+                             mm_deduction: float = 0.0) -> float | None:
+    """Bybit UTA isolated inverse, as published in 2026 ("Liquidation Price Calculation under
+    Isolated Mode"): long ``Q·(MMR + 1)/[Q/EP + Q/EP/L + extra/(1 + fee) + ded]``, short
+    ``Q·(1 − MMR)/[Q/EP − Q/EP/L − extra/(1 − fee) − ded]`` (Q in USD, extra and deduction in
+    coin) — the Binance COIN-M form with MM at the liquidation price."""
+    q = abs(face)
+    pv, im = q / entry, q / entry / leverage
+    if face > 0:
+        den = pv + im + extra_margin / (1 + taker_fee) + mm_deduction
+        return q * (mmr + 1) / den
+    den = pv - im - extra_margin / (1 - taker_fee) - mm_deduction
+    return q * (1 - mmr) / den if den > 0 else None
