@@ -49,11 +49,11 @@ paths (:func:`~liqrisk.dynamics.paths.chunk_generators`), so results depend on t
 Time to liquidation is sampled with one uniform ``u`` per path: the first step at which the
 path's survival probability falls to ``u`` or below
 and reported as quantiles and as a histogram in hours (weighted counts per bin of whole
-steps), both conditional on liquidation before the last horizon. **Known bias:** a
-liquidation sampled in step k is reported at the *end* of that step, ``k·Δt``, not at the
-crossing time inside ((k−1)Δt, kΔt]; the quantiles are therefore biased up by up to one step
-``Δt`` (on average about Δt/2; e.g. ≈ 0.5–1 h on hourly steps). No within-step interpolation
-is done. Shrink ``dt`` (``n_steps_per_day``) when this resolution matters. Horizons that
+steps), both conditional on liquidation before the last horizon. A liquidation sampled in
+step k is dated at the *middle* of that step, ``(k − ½)·Δt`` (the crossing lies somewhere in
+((k−1)Δt, kΔt]; dating it at the end biased the quantiles up by ~Δt/2): the resolution is ±Δt/2,
+no finer within-step interpolation is done. Shrink ``dt`` (``n_steps_per_day``) when this
+resolution matters. Horizons that
 round to the same number of steps share that step's estimates. Equity at the
 horizon: ``account.equity(prices, t)`` when the account has it, else ``health``; a liquidated
 path keeps the value it had at its liquidation step. VaR/ES at 99% are of the loss
@@ -120,9 +120,9 @@ class LiquidationRisk:
     histogram (hours; both conditional on liquidation before the last horizon) and the 99%
     VaR / ES of the loss of equity at each horizon (settlement currency).
 
-    ``time_to_liquidation`` values are whole multiples of ``dt_years``: a liquidation inside a
-    monitoring step is dated at the end of that step, so the quantiles are biased up by up to
-    one step (module docstring); the histogram bins are whole steps for the same reason."""
+    ``time_to_liquidation`` values are step midpoints ``(k − ½)·dt_years``: a liquidation inside
+    a monitoring step is dated at its middle, so the quantiles resolve ±½ step (module
+    docstring); the histogram bins are whole steps for the same reason."""
 
     horizons_years: list[float]
     probabilities: dict[float, ProbabilityEstimate]
@@ -514,8 +514,8 @@ def liquidation_risk(account: AccountHealth, model: PathModel,
 
     ``horizons_years`` default :data:`TERM_STRUCTURE`; each is rounded to a whole number of
     steps of ``dt`` years (default ``1/(365·n_steps_per_day)``; horizons on the same step get
-    the same estimate). Time-to-liquidation quantiles are dated at the end of the monitoring
-    step (biased up by up to ``dt``; module docstring). ``drift`` is the annual
+    the same estimate). Time-to-liquidation quantiles are dated at the middle of the monitoring
+    step (±``dt``/2; module docstring). ``drift`` is the annual
     price drift μ (0: martingale). ``progress(done, total)`` is called after every chunk (of
     each run). ``fused``: use the fused single-underlying kernel (None: when the account
     qualifies). ``method="auto"`` chooses per horizon (module docstring); every estimate's own
@@ -594,7 +594,7 @@ def liquidation_risk(account: AccountHealth, model: PathModel,
         es99[h] = float(np.sum(loss[tail] * s.w[tail]) / tail_weight) if tail_weight > 0 else float("nan")
     last = runs[-1][0]
     hit = last.tau >= 0
-    ttl = dict(zip(TIME_QUANTILES, _weighted_quantiles(last.tau[hit] * dt, last.w[hit],
+    ttl = dict(zip(TIME_QUANTILES, _weighted_quantiles((last.tau[hit] - 0.5) * dt, last.w[hit],
                                                        TIME_QUANTILES)))
     hist = _time_histogram(last.tau, last.w, int(hsteps[-1]), dt)
     label = "+".join(dict.fromkeys(e.method for e in probs.values()))
