@@ -3,7 +3,9 @@
     .venv/bin/python benchmarks/bench_margin.py [--accounts 100000] [--threads 2]
 
 Book: 100,000 Binance USDⓈ-M accounts × 10 positions over BTC/ETH/SOL/DOGE with the bundled
-2026-09 brackets; 20% of positions isolated (own pool), the rest in the account's cross pool.
+2026-09 brackets (per underlying: the perp, then quarterly futures — one position per contract,
+as one-way mode requires); 20% of positions isolated (own pool), the rest in the account's
+cross pool.
 Built directly as :class:`liqrisk.margin.kernel.PoolArrays` (no pydantic). Timed: equity + MM
 of every pool, and every cross/isolated liquidation boundary (``nearest_boundaries_nb`` over
 every (pool, axis) pair). Goal: < 2 s on 2 cores.
@@ -16,6 +18,7 @@ Times are the best of several repeats after a warm-up call (numba compiled, cach
 from __future__ import annotations
 
 import argparse
+import datetime
 import math
 import time
 
@@ -141,6 +144,10 @@ def best_time(fn, repeats=3):
     return min(times)
 
 
+QUARTERLIES = [datetime.date(2026 + (11 + 3 * i) // 12, (11 + 3 * i) % 12 + 1, 25)
+               for i in range(10)]        # 25 Dec 2026, 25 Mar 2027, … (all after as_of)
+
+
 def pydantic_path(n_acc: int) -> float:
     """parse_portfolio → CompiledPortfolio → margin_results for n_acc accounts (seconds)."""
     from liqrisk.io.portfolio import parse_portfolio
@@ -148,11 +155,16 @@ def pydantic_path(n_acc: int) -> float:
     rng = np.random.default_rng(1)
     accounts = []
     for i in range(n_acc):
-        positions = []
+        positions, held = [], [0] * len(SYMBOLS)
         for _ in range(N_POS):
             j = int(rng.integers(0, 4))
             notional = float(np.exp(rng.normal(math.log(30_000), 1.4)))
-            pos = {"symbol": SYMBOLS[j], "kind": "perp", "size": float(rng.choice([-1, 1]) * notional / MARKS[j]),
+            # one-way mode: one position per contract — the perp first, then quarterly futures
+            k, held[j] = held[j], held[j] + 1
+            contract = ({"symbol": SYMBOLS[j], "kind": "perp"} if k == 0 else
+                        {"symbol": f"{SYMBOLS[j]}_{QUARTERLIES[k - 1]:%y%m%d}", "kind": "future",
+                         "expiry": f"{QUARTERLIES[k - 1]:%Y-%m-%d}T08:00:00Z"})
+            pos = {**contract, "size": float(rng.choice([-1, 1]) * notional / MARKS[j]),
                    "entry": float(MARKS[j] * np.exp(rng.normal(0, 0.04)))}
             if rng.random() < ISO_SHARE:
                 pos["margin"] = notional / 10
