@@ -198,7 +198,7 @@ def main():
     arrs = a.args()
 
     def margin():
-        return K.pools_each_state_nb(all_pools, MARKS, 0.0, arrs)
+        return K.pools_states_nb(all_pools, MARKS[None, :], 0.0, arrs)
 
     def boundaries():
         return K.nearest_boundaries_nb(pools, axes, MARKS, True, coarse, fine, a.dense, arrs)
@@ -236,7 +236,7 @@ def main():
           f"{int(now.sum()):,} pairs liquidatable now\n")
     print("| step | engine | time (s) | per pair (µs) |")
     print("|---|---|---:|---:|")
-    print(f"| equity + MM, all {n_pools:,} pools | numba `pools_each_state_nb` | {t_margin:.3f} | |")
+    print(f"| equity + MM, all {n_pools:,} pools | numba `pools_states_nb` | {t_margin:.3f} | |")
     print(f"| all boundaries, {len(pools):,} pairs | numba `nearest_boundaries_nb` | {t_bound:.3f} | "
           f"{1e6 * t_bound / len(pools):.2f} |")
     print(f"| **margin + all boundaries** (goal < 2 s) | numba | **{t_both:.3f}** | |")

@@ -313,7 +313,7 @@ class CompiledPortfolio:
         prices = np.repeat(self.market.prices[None, :], len(grid), axis=0)
         prices[:, ax] = grid
         pools = np.array(plan.pools if pools is None else pools, dtype=np.int64)
-        eq, mm = K.pools_state_nb(pools, prices, 0.0, self.arrays.args())
+        eq, mm = (x.sum(axis=1) for x in K.pools_states_nb(pools, prices, 0.0, self.arrays.args()))
         settle = prices[:, plan.settle_axis] if plan.settle_axis >= 0 else self.settle_usd(i)
         return eq / settle, mm / settle
 
@@ -365,15 +365,16 @@ class AccountHealthModel:
     def health(self, prices: np.ndarray, t_years: float) -> np.ndarray:
         full = np.repeat(self._cp.market.prices[None, :], prices.shape[0], axis=0)
         full[:, self._axes] = prices
-        return K.pools_min_gap_nb(self._pools, full, float(t_years), self._cp.arrays.args())
+        eq, mm = K.pools_states_nb(self._pools, full, float(t_years), self._cp.arrays.args())
+        return (eq - mm).min(axis=1) if self._pools.size else np.full(len(full), np.inf)
 
     def equity(self, prices: np.ndarray, t_years: float) -> np.ndarray:
         """Total equity in USD (all pools) at each row of ``prices`` (n_rows, n_und): what VaR/ES
         of the account are measured on."""
         full = np.repeat(self._cp.market.prices[None, :], prices.shape[0], axis=0)
         full[:, self._axes] = prices
-        eq, _ = K.pools_state_nb(self._all_pools, full, float(t_years), self._cp.arrays.args())
-        return eq
+        eq, _ = K.pools_states_nb(self._all_pools, full, float(t_years), self._cp.arrays.args())
+        return eq.sum(axis=1)
 
     def _exposure(self) -> np.ndarray:
         """d(health)/d(price) per underlying by central differences (0.01% bumps)."""

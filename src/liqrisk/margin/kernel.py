@@ -178,40 +178,17 @@ def pool_state_nb(p, prices, t_elapsed, arrs):
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
-def pools_state_nb(pools, prices, t_elapsed, arrs):
-    """Summed (equity, MM) in USD of ``pools`` at each row of ``prices`` (n_rows, n_axes)."""
-    n = prices.shape[0]
-    eq = np.zeros(n)
-    mm = np.zeros(n)
-    for r in nb.prange(n):
-        for p in pools:
-            e, m = pool_state_nb(p, prices[r], t_elapsed, arrs)
-            eq[r] += e
-            mm[r] += m
+def pools_states_nb(pools, prices, t_elapsed, arrs):
+    """(equity, MM) in USD of each of ``pools`` at each row of ``prices`` (n_rows, n_axes):
+    two (n_rows, n_pools) arrays; parallel over every (row, pool) pair. Callers reduce them
+    (sum for account totals, min of equity − MM for the account's health)."""
+    n_rows, n_pools = prices.shape[0], pools.shape[0]
+    eq = np.empty((n_rows, n_pools))
+    mm = np.empty((n_rows, n_pools))
+    for k in nb.prange(n_rows * n_pools):
+        r, j = k // n_pools, k % n_pools
+        eq[r, j], mm[r, j] = pool_state_nb(pools[j], prices[r], t_elapsed, arrs)
     return eq, mm
-
-
-@nb.njit(cache=True, nogil=True, parallel=True)
-def pools_each_state_nb(pools, prices, t_elapsed, arrs):
-    """(equity, MM) in USD of each of ``pools`` at one price vector (parallel over pools)."""
-    n = pools.shape[0]
-    eq = np.empty(n)
-    mm = np.empty(n)
-    for k in nb.prange(n):
-        eq[k], mm[k] = pool_state_nb(pools[k], prices, t_elapsed, arrs)
-    return eq, mm
-
-
-@nb.njit(cache=True, nogil=True, parallel=True)
-def pools_min_gap_nb(pools, prices, t_elapsed, arrs):
-    """min over ``pools`` of (equity − MM) in USD at each row of ``prices`` (n_rows, n_axes)."""
-    n = prices.shape[0]
-    out = np.full(n, np.inf)
-    for r in nb.prange(n):
-        for p in pools:
-            e, m = pool_state_nb(p, prices[r], t_elapsed, arrs)
-            out[r] = min(out[r], e - m)
-    return out
 
 
 @_inline
