@@ -181,13 +181,16 @@ def test_deribit_futures_margin_formula():
     assert mm == pytest.approx(10 * (0.01 + 0.00005 * 10))
 
 
+def _short_strangle(collateral_btc):
+    """Deribit: short 3 × 100k calls and 3 × 80k puts (Dec 2026) against ``collateral_btc``."""
+    option = {"kind": "option", "underlying": "BTC", "expiry": "2026-12-25T08:00:00Z", "size": -3}
+    return analyze_margin(portfolio([{"id": "d", "venue": "deribit", "collateral": {"BTC": collateral_btc},
+                                      "positions": [dict(option, strike=100_000, type="call", entry=0.015),
+                                                    dict(option, strike=80_000, type="put", entry=0.012)]}]))[0]
+
+
 def test_short_strangle_has_a_down_and_an_up_boundary():
-    pf = portfolio([{"id": "d", "venue": "deribit", "collateral": {"BTC": 1.0},
-                     "positions": [{"kind": "option", "underlying": "BTC", "expiry": "2026-12-25T08:00:00Z",
-                                    "strike": 100_000, "type": "call", "size": -3, "entry": 0.015},
-                                   {"kind": "option", "underlying": "BTC", "expiry": "2026-12-25T08:00:00Z",
-                                    "strike": 80_000, "type": "put", "size": -3, "entry": 0.012}]}])
-    res = analyze_margin(pf)[0]
+    res = _short_strangle(1.0)
     down, up = res.liquidation["BTC"]["down"], res.liquidation["BTC"]["up"]
     assert down is not None and up is not None and down < 91_250 < up
     call, put = res.positions
@@ -195,12 +198,7 @@ def test_short_strangle_has_a_down_and_an_up_boundary():
 
 
 def test_under_margined_strangle_is_liquidatable_now_and_reports_no_boundary():
-    pf = portfolio([{"id": "d", "venue": "deribit", "collateral": {"BTC": 0.6},
-                     "positions": [{"kind": "option", "underlying": "BTC", "expiry": "2026-12-25T08:00:00Z",
-                                    "strike": 100_000, "type": "call", "size": -3, "entry": 0.015},
-                                   {"kind": "option", "underlying": "BTC", "expiry": "2026-12-25T08:00:00Z",
-                                    "strike": 80_000, "type": "put", "size": -3, "entry": 0.012}]}])
-    res = analyze_margin(pf)[0]
+    res = _short_strangle(0.6)
     assert res.liquidatable_now and res.equity < res.maintenance_margin
     assert res.liquidation["BTC"] == {"down": None, "up": None}
 
