@@ -201,6 +201,19 @@ def _gap(p, x, ax, prices, with_mm, t_elapsed, arrs):
 
 
 @_jit
+def _illinois(lo, hi, flo, fhi, side, x, fx):
+    """One Illinois (modified regula falsi) bracket update with the new point (x, fx): replace
+    the end on fx's side; halve the kept end's value when the same end moves twice in a row."""
+    if (fx > 0) == (fhi > 0):
+        if side == 1:
+            flo *= 0.5
+        return lo, x, flo, fx, 1
+    if side == -1:
+        fhi *= 0.5
+    return x, hi, fx, fhi, -1
+
+
+@_jit
 def _refine(p, lo, hi, flo, fhi, ax, prices, with_mm, t_elapsed, arrs):
     """Illinois regula falsi on a bracket [lo, hi] with f(lo)·f(hi) < 0."""
     side = 0
@@ -211,16 +224,7 @@ def _refine(p, lo, hi, flo, fhi, ax, prices, with_mm, t_elapsed, arrs):
         fx = _gap(p, x, ax, prices, with_mm, t_elapsed, arrs)
         if fx == 0.0:
             return x
-        if (fx > 0) == (fhi > 0):
-            hi, fhi = x, fx
-            if side == 1:
-                flo *= 0.5
-            side = 1
-        else:
-            lo, flo = x, fx
-            if side == -1:
-                fhi *= 0.5
-            side = -1
+        lo, hi, flo, fhi, side = _illinois(lo, hi, flo, fhi, side, x, fx)
         if hi - lo <= 1e-12 * hi:
             break
         # probe just across the end that moved: on piecewise-affine gaps regula falsi lands on
@@ -382,16 +386,7 @@ def _nearest_chunk(lo_k, hi_k, pools, axes, prices, with_mm, coarse, fine, dense
                     lo, hi, flo, fhi = x, x, 0.0, 0.0
                     done_side = True
                 elif state == _REFINE:
-                    if (f > 0) == (fhi > 0):
-                        hi, fhi = x, f
-                        if side == 1:
-                            flo *= 0.5
-                        side = 1
-                    else:
-                        lo, flo = x, f
-                        if side == -1:
-                            fhi *= 0.5
-                        side = -1
+                    lo, hi, flo, fhi, side = _illinois(lo, hi, flo, fhi, side, x, f)
                     it += 1
                     if hi - lo <= 1e-12 * hi or it >= 200:
                         done_side = True
