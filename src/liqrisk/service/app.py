@@ -27,7 +27,8 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
 from liqrisk.analysis import ExitSettings, ProbabilitySettings, analyze
-from liqrisk.io.portfolio import InputError, PortfolioFile, parse_portfolio
+from liqrisk.io.portfolio import InputError, PortfolioFile
+from liqrisk.load import parse_portfolio
 from liqrisk.service.jobs import Jobs
 from liqrisk.service.limits import LimitError, Limits
 from liqrisk.service.store import Store
