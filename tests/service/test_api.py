@@ -14,7 +14,7 @@ from liqrisk.analysis import ExitSettings, ProbabilitySettings, analyze
 from liqrisk.service import create_app
 from liqrisk.service.limits import Limits
 
-DEMO = Path(__file__).resolve().parents[2] / "examples" / "multi_venue.yaml"
+from .conftest import DEMO
 
 
 @pytest.fixture(scope="module")
