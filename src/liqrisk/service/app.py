@@ -13,12 +13,12 @@ from contextlib import asynccontextmanager
 from datetime import date, datetime
 from importlib.resources import files
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import parse_qs
 
 import numpy as np
 import yaml
-from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Body, Depends, FastAPI, HTTPException, Path as PathParam, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
@@ -37,6 +37,7 @@ from liqrisk.service.whatif import WhatIf, apply_what_if
 STATIC = Path(__file__).with_name("static")
 PLOTLY_JS = files("plotly") / "package_data" / "plotly.min.js"
 PUBLIC = ("/healthz",)
+Id = Annotated[int, PathParam(ge=1, le=2 ** 31 - 1, description="database id")]
 COOKIE = "liqrisk_api_key"
 
 
@@ -279,18 +280,18 @@ def create_app(database_url: str, api_key: str | None = None, limits: Limits = L
         parse_portfolio(body.document)
         return store(request).add_portfolio(body.name, body.document).to_dict()
 
-    def _portfolio(request: Request, pid: int):
+    def _portfolio(request: Request, pid: Id):
         p = store(request).portfolio(pid)
         if p is None:
             raise HTTPException(404, f"no portfolio {pid}")
         return p
 
     @app.get("/v1/portfolios/{pid}", tags=["portfolios"])
-    def get_portfolio(request: Request, pid: int) -> dict:
+    def get_portfolio(request: Request, pid: Id) -> dict:
         return _portfolio(request, pid).to_dict()
 
     @app.put("/v1/portfolios/{pid}", tags=["portfolios"])
-    def update_portfolio(request: Request, pid: int, body: PortfolioPatch) -> dict:
+    def update_portfolio(request: Request, pid: Id, body: PortfolioPatch) -> dict:
         _portfolio(request, pid)
         if body.document is not None:
             limits.check_portfolio(body.document)
@@ -298,12 +299,12 @@ def create_app(database_url: str, api_key: str | None = None, limits: Limits = L
         return store(request).update_portfolio(pid, body.name, body.document).to_dict()
 
     @app.delete("/v1/portfolios/{pid}", status_code=204, tags=["portfolios"])
-    def delete_portfolio(request: Request, pid: int) -> None:
+    def delete_portfolio(request: Request, pid: Id) -> None:
         if not store(request).delete_portfolio(pid):
             raise HTTPException(404, f"no portfolio {pid}")
 
     @app.post("/v1/portfolios/{pid}/runs", tags=["portfolios"])
-    def run_portfolio(request: Request, pid: int, opts: AnalyzeOptions = Depends()) -> JSONResponse:
+    def run_portfolio(request: Request, pid: Id, opts: AnalyzeOptions = Depends()) -> JSONResponse:
         """Analyse the saved portfolio and store the run (its id in the ``Location`` header)."""
         p = _portfolio(request, pid)
         data = run_analysis(p.document, opts, limits)
@@ -311,14 +312,14 @@ def create_app(database_url: str, api_key: str | None = None, limits: Limits = L
         return JSONResponse(data, headers={"Location": f"/v1/runs/{run.id}"})
 
     @app.get("/v1/portfolios/{pid}/runs", tags=["portfolios"])
-    def portfolio_runs(request: Request, pid: int, limit: int = Query(100, ge=1, le=1000)) -> list[dict]:
+    def portfolio_runs(request: Request, pid: Id, limit: int = Query(100, ge=1, le=1000)) -> list[dict]:
         """Newest first, each with ``summary``: account → horizon → P(liquidation)."""
         _portfolio(request, pid)
         return [{**r.to_dict(full=False), "summary": summary(r.result)}
                 for r in store(request).runs(portfolio_id=pid, limit=limit)]
 
     @app.get("/v1/runs/{rid}", tags=["portfolios"])
-    def get_run(request: Request, rid: int) -> dict:
+    def get_run(request: Request, rid: Id) -> dict:
         r = store(request).run(rid)
         if r is None:
             raise HTTPException(404, f"no run {rid}")
@@ -336,7 +337,7 @@ def create_app(database_url: str, api_key: str | None = None, limits: Limits = L
         return {"id": rid, "status": "queued", "url": f"/v1/jobs/{rid}"}
 
     @app.get("/v1/jobs/{rid}", tags=["cascade"])
-    def job(request: Request, rid: int) -> dict:
+    def job(request: Request, rid: Id) -> dict:
         """``status`` queued | running | done | failed | cancelled, ``progress`` 0…1, ``result``."""
         r = store(request).run(rid)
         if r is None or r.kind != "cascade":
@@ -344,7 +345,7 @@ def create_app(database_url: str, api_key: str | None = None, limits: Limits = L
         return r.to_dict()
 
     @app.delete("/v1/jobs/{rid}", tags=["cascade"])
-    def cancel_job(request: Request, rid: int) -> dict:
+    def cancel_job(request: Request, rid: Id) -> dict:
         if not request.app.state.jobs.cancel(rid):
             raise HTTPException(404, f"no job {rid}")
         return store(request).run(rid).to_dict(full=False)
