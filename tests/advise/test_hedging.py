@@ -104,7 +104,7 @@ def test_thin_collateral_is_liquidated_on_the_venue_rules():
 def test_margin_ratio_is_the_engine_ratio_of_the_same_account():
     """At the first step the back-test's margin ratio equals `analyze`'s margin ratio for the same
     Deribit account written as a portfolio file (cash as BTC collateral, the hedge as a future)."""
-    from liqrisk.io.portfolio import parse_portfolio
+    from liqrisk.load import parse_portfolio
     from liqrisk.margin.account import analyze_margin
     from liqrisk.pricing import black_scholes, greeks
     spec = HedgeSpec(spot=90_000, strike=95_000, expiry_days=30, vol=0.55, position=-2, rebalances=1,

@@ -30,6 +30,7 @@ from numba import njit
 from liqrisk.advise.funding import FundingModel, FundingSchedule
 from liqrisk.margin.base import INVERSE_OPTION, LINEAR
 from liqrisk.margin.kernel import _maintenance, _tier_notional, _value
+from liqrisk.results import Result, plain
 from liqrisk.pricing.kernels import black76_delta_nb, black76_price_nb, bsm_price_greeks_nb
 
 MODELS = ("gbm", "merton", "student", "fhs", "history")
@@ -108,7 +109,7 @@ def margin_book(spec: HedgeSpec) -> MarginBook:
     """Option + hedge future + a coin leg in one cross account on ``spec.venue``, compiled by
     the public pipeline (the numbers the kernel changes per path are placeholders here)."""
     from liqrisk.margin.account import CompiledPortfolio
-    from liqrisk.io.portfolio import parse_portfolio
+    from liqrisk.load import parse_portfolio
     from liqrisk.pricing import black_scholes
 
     expiry = _AS_OF + timedelta(days=spec.expiry_days)
@@ -290,7 +291,7 @@ def derman_kamal_std(spec: HedgeSpec, rebalances: int) -> float:
 
 
 @dataclass
-class HedgeBacktest:
+class HedgeBacktest(Result):
     """Per-path outputs (rows: the rebalance counts of ``rebalance_counts``, first = the main
     one) and what they summarise to (``to_dict``). Money in USD."""
 
@@ -310,7 +311,6 @@ class HedgeBacktest:
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        from liqrisk.analysis import _clean
         s = self.spec
         n = self.pnl.shape[1]
         main = self.pnl[0]
@@ -321,7 +321,7 @@ class HedgeBacktest:
                   for kind, st in (("margin_call", self.call_step[0]), ("liquidation", self.liq_step[0]))
                   for p in np.flatnonzero(st >= 0)[:20]]
         hist, edges = np.histogram(main, bins=60)
-        return _clean({
+        return plain({
             "model": self.model, "seed": self.seed, "paths": n, "currency": "USD",
             "option": {"type": "call" if s.is_call else "put", "spot": s.spot, "strike": s.strike,
                        "expiry_days": s.expiry_days, "vol": s.vol, "rate": s.rate, "position": s.position,
