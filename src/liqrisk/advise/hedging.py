@@ -29,7 +29,7 @@ from numba import njit
 
 from liqrisk.advise.funding import FundingModel, FundingSchedule
 from liqrisk.margin.base import INVERSE_OPTION, LINEAR
-from liqrisk.margin.kernel import _maintenance, _tier_notional, _value
+from liqrisk.margin.kernel import _maintenance, _tier, _tier_notional, _value
 from liqrisk.results import Result, plain
 from liqrisk.pricing.kernels import black76_delta_nb, black76_price_nb, bsm_price_greeks_nb
 
@@ -201,10 +201,7 @@ def hedge_paths_nb(incr, s0, strike, T, r, vol, is_call, pos, everys, band, lot,
                     if contract[i] == INVERSE_OPTION:
                         opt = black76_price_nb(P, strike_[i], expiry[i] - t, rate, vol_[i], is_call_[i]) / P
                     nn = _tier_notional(notional_mode[i], abs(qty[i]), P, p2[i])
-                    kt = tier_start[i]
-                    for jt in range(tier_start[i], tier_end[i]):
-                        if nn >= t_floor[jt]:
-                            kt = jt
+                    kt = _tier(nn, tier_start[i], tier_end[i], t_floor)
                     tiered = tier_end[i] > tier_start[i]
                     eq += _value(contract[i], qty[i], P, ent[i], settle, opt)
                     mm += _maintenance(mm_code[i], notional_mode[i], contract[i], qty[i], P, ent[i], settle,
