@@ -126,6 +126,11 @@ def margin_book(spec: HedgeSpec) -> MarginBook:
     cp = CompiledPortfolio(parse_portfolio(doc))
     plan = cp.plans[0]
     rules = plan.rules
+    a, p = cp.arrays, plan.cross_pool
+    if a.sc_end[p] > a.sc_start[p] or a.const_mm[p] != 0 or np.any(a.leg_mm[a.leg_start[p]:a.leg_end[p]] != 0):
+        from liqrisk.io.portfolio import InputError
+        raise InputError([f"--venue {spec.venue}: the hedge back-test evaluates standard (not portfolio or "
+                          f"collateral-loan) margin"])
     return MarginBook(cp.arrays, plan.cross_pool, plan.position_rows[0], plan.position_rows[1],
                       int(cp.arrays.leg_start[plan.cross_pool]), rules.params.liquidation_fee,
                       rules.params.taker_fee)
@@ -145,7 +150,7 @@ def hedge_paths_nb(incr, s0, strike, T, r, vol, is_call, pos, everys, band, lot,
     grow = math.exp(r * dt)
     (pos_start, pos_end, leg_start, leg_end, const_usd, settle_axis, axis, contract, qty0, entry0, basis,
      mm_code, notional_mode, tier_start, tier_end, p1, p2, strike_, is_call_, expiry, vol_, t_floor, t_mmr,
-     t_cum, leg_axis, leg_amount, rate) = arrs
+     t_cum, leg_axis, leg_amount, rate) = arrs[:27]
     qty, ent = qty0.copy(), entry0.copy()
     s_ax = settle_axis[pool]
     v0 = bsm_price_greeks_nb(s0, strike, T, r, 0.0, vol, is_call)[0]
@@ -189,7 +194,9 @@ def hedge_paths_nb(incr, s0, strike, T, r, vol, is_call, pos, everys, band, lot,
                     n_tr += 1
                     h = target
                 # the account on the venue's rules: cash, coin leg (spot hedge), option, future —
-                # the margin kernel's position valuation, with this path's hedge and cash
+                # the margin kernel's position valuation, with this path's hedge and cash (one
+                # function body: see the note above _nearest_chunk in margin/kernel.py; standard
+                # margin only — margin_book refuses scenario pools and collateral loans)
                 qty[jf] = 0.0 if spot_hedge else h * entry
                 ent[jf] = entry
                 eq = cash + (h * S if spot_hedge else 0.0)
