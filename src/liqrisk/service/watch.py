@@ -81,12 +81,8 @@ class Watcher:
         self.fingerprint: str | None = None
         self.state = self._last_state()
 
-    def _runs(self):
-        return [r for r in self.store.runs(portfolio_id=self.portfolio_id, source=self.source, limit=20)
-                if r.kind == "watch"]
-
     def _last_state(self) -> dict:
-        last = next(iter(self._runs()), None)
+        last = next(iter(self.store.runs(self.portfolio_id, self.source, limit=1, kind="watch")), None)
         if last is None or not last.result:
             return {}
         return {(rule.text, a["id"]): rule.holds(a) for rule in self.rules for a in last.result.get("accounts", [])}
