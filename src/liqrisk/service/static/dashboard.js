@@ -148,6 +148,22 @@ function renderAccount() {
   Plotly.react("plot-exit", [{ x: eh.map(Number), y: eh.map((h) => ex[h]), mode: "lines+markers" }],
     { title: { text: "Exit cost vs time allowed" }, xaxis: { title: { text: "hours" } }, yaxis: { title: { text: "USD" } }, height: 320,
       margin: { l: 60, r: 10, t: 40, b: 40 } });
+  renderMatrix(a);
+}
+
+function renderMatrix(a) {
+  // the portfolio-margin risk matrix (P&L per vol row × price move column), when the account has one
+  const box = $("plot-matrix");
+  box.innerHTML = "";
+  const pm = a.portfolio_margin;
+  for (const unit of (pm && pm.units) || []) {
+    const div = document.createElement("div");
+    box.appendChild(div);
+    Plotly.newPlot(div, [{ type: "heatmap", z: unit.matrix, x: unit.moves.map((m) => `${(100 * m).toFixed(0)} %`),
+      y: unit.vols.map(String), colorscale: "RdBu" }],
+      { title: { text: `Risk matrix ${unit.underlying} (P&L, ${pm.currency}; worst: ${pm.worst_scenario})` },
+        xaxis: { title: { text: "price move" } }, yaxis: { title: { text: "vol scenario" } }, height: 300 });
+  }
 }
 
 function hours(h) { const m = /^([\d.]+)\s*(m|min|h|d|w|y)$/.exec(h); if (!m) return 0;
