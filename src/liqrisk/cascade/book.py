@@ -102,6 +102,7 @@ def _with_settlement_legs(a: PoolArrays) -> tuple[PoolArrays, np.ndarray]:
         leg_pool = leg_pool[order]
         a = replace(a, leg_axis=np.concatenate([a.leg_axis, a.settle_axis[need]])[order],
                     leg_amount=np.concatenate([a.leg_amount, np.zeros(len(need))])[order],
+                    leg_mm=np.concatenate([a.leg_mm, np.zeros(len(need))])[order],
                     leg_start=np.searchsorted(leg_pool, np.arange(n_pools), side="left"),
                     leg_end=np.searchsorted(leg_pool, np.arange(n_pools), side="right"))
     settle_leg = np.full(n_pools, -1, np.int64)

@@ -19,8 +19,8 @@ Screening: only pools whose last slack ``equity − MM`` is within the Lipschitz
 ``Σ_a grad[p,a]·|mark_a − ref[p,a]|`` are re-checked (:func:`screen_nb`). :func:`screen_bounds`
 gives ``grad`` where the slope of the slack is bounded in closed form (USD pools of linear
 contracts with continuous tiers, entry-value MM or size-fixed tiers, and stable or coin
-collateral); every other pool (inverse, options, coin-settled, whole-position tiers read at the
-mark) is ``always`` checked. An unmoved mark adds 0 to the bound and a pool is skipped only when
+collateral, loans included); every other pool (inverse, options, coin-settled, scenario margin,
+whole-position tiers read at the mark) is ``always`` checked. An unmoved mark adds 0 to the bound and a pool is skipped only when
 ``slack > bound``, so no NaN can hide a pool.
 
 :func:`liquidation_orders_nb` (numba) and :func:`liquidation_orders_np` (NumPy over the margin
@@ -97,8 +97,8 @@ def screen_bounds(a, n_axes: int) -> tuple[np.ndarray, np.ndarray]:
     grad = np.zeros((n_pools, n_axes))
     np.add.at(grad, (pool, a.axis), g)
     leg_pool = np.repeat(np.arange(n_pools), a.leg_end - a.leg_start)
-    np.add.at(grad, (leg_pool, a.leg_axis), np.abs(a.leg_amount))
-    always = (np.bincount(pool, ~ok, minlength=n_pools) > 0) | (a.settle_axis >= 0)
+    np.add.at(grad, (leg_pool, a.leg_axis), np.abs(a.leg_amount) * (1.0 + np.abs(a.leg_mm)))
+    always = (np.bincount(pool, ~ok, minlength=n_pools) > 0) | (a.settle_axis >= 0) | (a.sc_end > a.sc_start)
     return grad, always
 
 

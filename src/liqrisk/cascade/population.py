@@ -133,7 +133,8 @@ def load_population(path: str | Path) -> Population:
 def _from_portfolio_file(path: Path) -> Population:
     """A portfolio input file (YAML/JSON, the ``analyze`` input): every account, nothing skipped."""
     from liqrisk.cascade.portfolio import population_from_portfolio
-    from liqrisk.io.portfolio import InputError, load_portfolio
+    from liqrisk.io.portfolio import InputError
+    from liqrisk.load import load_portfolio
     try:
         return population_from_portfolio(load_portfolio(path))
     except InputError as e:

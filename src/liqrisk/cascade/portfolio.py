@@ -11,11 +11,11 @@ from __future__ import annotations
 import numpy as np
 
 from liqrisk.cascade.book import Population
-from liqrisk.io.portfolio import PortfolioFile
+from liqrisk.model import Portfolio
 from liqrisk.margin.account import compile_portfolio
 
 
-def population_from_portfolio(pf: PortfolioFile) -> Population:
+def population_from_portfolio(pf: Portfolio) -> Population:
     """The cascade population of a validated portfolio file."""
     market, plans, arrays = compile_portfolio(pf)
     n_pools = len(arrays.const_usd)

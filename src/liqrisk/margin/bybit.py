@@ -27,6 +27,7 @@ class _Bybit(RuleSet):
     default_taker_fee = 0.00055
     #: the position is taken over and closed; ADL ranked by profit × effective leverage
     liquidation_response = LiquidationResponse(adl_ranking=ADL_PNL_X_LEVERAGE)
+    versions = VERSIONS
 
     @property
     def version(self) -> str:
