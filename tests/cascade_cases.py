@@ -56,6 +56,17 @@ def every_venue_accounts() -> list[dict]:
                         "size": -150, "entry": 0.02}]},
         {"id": "bitmex-iso", "venue": "bitmex", "mode": "isolated",
          "positions": [perp("XBTUSD", -200000, 93000, margin=0.25, leverage=10)]},
+        {"id": "gate-iso", "venue": "gate", "mode": "isolated",
+         "positions": [perp("BTCUSDT", 1.5, 90500, margin=9000)]},
+        {"id": "bitget-cross", "venue": "bitget", "collateral": {"USDT": 8000},
+         "positions": [perp("BTCUSDT", -0.9, 91000), perp("ETHUSDT", -6, 3000)]},
+        {"id": "kucoin-iso", "venue": "kucoin", "mode": "isolated",
+         "positions": [perp("BTCUSDTM", 1.0, 92000, margin=7000)]},
+        {"id": "phemex-cross", "venue": "phemex", "collateral": {"USDT": 300000},
+         "positions": [perp("BTCUSDT", 30, 95000)]},
+        {"id": "kraken-cross", "venue": "kraken-futures",
+         "collateral": {"USD": 5000, "ETH": {"amount": 2.0, "haircut": 0.1}},
+         "positions": [{"symbol": "PF_XBTUSD", "underlying": "BTC", "kind": "perp", "size": 1.0, "entry": 91250}]},
     ]
 
 

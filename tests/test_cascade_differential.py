@@ -9,6 +9,7 @@ from cascade_cases import MARKET, every_venue_accounts, every_venue_portfolio
 from liqrisk.cascade import scenario_from_dict, simulate
 from liqrisk.cascade.portfolio import population_from_portfolio
 from liqrisk.margin.account import CompiledPortfolio
+from liqrisk.margin.registry import RULE_SETS
 
 #: boundaries are refined to 1e-12 relative; 1e-7 is far outside that and far inside any tier edge
 EPS = 1e-7
@@ -48,7 +49,6 @@ def test_the_cases_cover_every_venue_mode_and_contract(book):
     ids = {c[0] for c in CASES}
     covered = {(r.venue, r.mode) for r in results if r.id in ids}
     assert ids == {acc["id"] for acc in every_venue_accounts()}
-    assert {v for v, _ in covered} == {"binance-usdm", "binance-coinm", "bybit-linear", "bybit-inverse", "okx",
-                                       "hyperliquid", "deribit", "bitmex"}
+    assert {v for v, _ in covered} == set(RULE_SETS)
     assert {m for _, m in covered} == {"cross", "isolated"}
     assert np.isin(pop.arrays.contract, [0, 1, 2]).all() and len(set(pop.arrays.contract.tolist())) == 3

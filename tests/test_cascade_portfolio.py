@@ -13,6 +13,7 @@ from liqrisk.cascade.portfolio import population_from_portfolio
 from liqrisk.margin.account import CompiledPortfolio
 from liqrisk.margin.kernel import pools_states_nb
 from liqrisk.margin.okx import isolated_linear_liquidation_price
+from liqrisk.margin.registry import RULE_SETS
 
 
 def _still(pop, fund=1e9, hours=0.0):
@@ -34,8 +35,7 @@ def test_every_account_and_position_of_the_file_is_on_the_book_valued_as_analyze
         settle = cp.settle_usd(i)
         assert eq[mine].sum() / settle == pytest.approx(r.equity, rel=1e-12, abs=1e-12)
         assert mm[mine].sum() / settle == pytest.approx(r.maintenance_margin, rel=1e-12, abs=1e-12)
-    assert {"binance-usdm", "binance-coinm", "bybit-linear", "bybit-inverse", "okx", "hyperliquid", "deribit",
-            "bitmex"} == set(pop.venues)
+    assert set(RULE_SETS) == set(pop.venues)
 
 
 def test_okx_isolated_boundary_is_the_published_margin_ratio_closed_form():
