@@ -139,5 +139,7 @@ def _from_portfolio_file(path: Path) -> Population:
         return population_from_portfolio(load_portfolio(path))
     except InputError as e:
         raise PopulationError("accounts", "; ".join(e.problems)) from None
+    except PopulationError:
+        raise
     except ValueError as e:           # an option mark the engine cannot invert, …
         raise PopulationError("accounts", str(e)) from None

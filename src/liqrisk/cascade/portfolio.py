@@ -4,13 +4,16 @@ The file is compiled by the margin engine (:func:`~liqrisk.margin.account.compil
 the cascade runs on exactly the pools, positions, tiers, collateral legs and option terms that
 ``analyze`` evaluates — every venue and mode, inverse contracts, options (repriced at each
 step), coin collateral moving with its price, several underlyings. The snapshot marks of the
-file's market block hold for every axis the scenario does not move.
+file's market block hold for every axis the scenario does not move. Lending-protocol accounts
+(collateral loans) are refused with a clear error: the cascade does not execute their
+liquidation calls yet, and counting them as never liquidated would be a wrong number.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from liqrisk.cascade.book import Population
+from liqrisk.cascade.population import PopulationError
 from liqrisk.model import Portfolio
 from liqrisk.margin.account import compile_portfolio
 
@@ -18,6 +21,10 @@ from liqrisk.margin.account import compile_portfolio
 def population_from_portfolio(pf: Portfolio) -> Population:
     """The cascade population of a validated portfolio file."""
     market, plans, arrays = compile_portfolio(pf)
+    loans = [plan.account.id for plan in plans if getattr(plan.rules, "is_loan", False)]
+    if loans:
+        raise PopulationError("accounts", f"account '{loans[0]}': lending-protocol accounts are not simulated "
+                                          f"by the cascade yet (remove them from the population)")
     n_pools = len(arrays.const_usd)
     pool_account = np.empty(n_pools, np.int64)
     pool_venue = np.empty(n_pools, np.int64)
