@@ -14,8 +14,17 @@ RULE_SETS: dict[str, type[RuleSet]] = {cls.name: cls for cls in (
     BinanceUSDM, BinanceCOINM, BybitLinear, BybitInverse, OKX, Deribit, Hyperliquid, BitMEX)}
 
 
+_TIER_FIELDS = ("notional_floor", "notional_cap", "maint_margin_ratio", "cum", "max_leverage")
+
+
+def _tier_row(row) -> dict:
+    """A tier (model :class:`~liqrisk.model.Tier` or the input file's row) as a plain dict."""
+    return {k: getattr(row, k) for k in _TIER_FIELDS}
+
+
 def rule_set_for(venue) -> RuleSet:
-    """A rule set from a venue name or a ``VenueSpec`` (name + overrides)."""
+    """A rule set from a venue name or a venue (:class:`~liqrisk.model.Venue`, or the input
+    file's ``VenueSpec``): name + overrides."""
     name = venue if isinstance(venue, str) else venue.name
     cls = RULE_SETS.get(name.lower())
     if cls is None:
@@ -30,7 +39,7 @@ def rule_set_for(venue) -> RuleSet:
             params.version = venue.version
         if venue.brackets:
             dedu = cls is not OKX
-            params.brackets = {sym.upper(): TierTable.from_rows([r.model_dump() for r in rows], deduction=dedu)
+            params.brackets = {sym.upper(): TierTable.from_rows([_tier_row(r) for r in rows], deduction=dedu)
                                for sym, rows in venue.brackets.items()}
         for key in ("taker_fee", "liquidation_fee", "default_leverage"):
             if getattr(venue, key) is not None:
