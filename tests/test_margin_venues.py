@@ -270,7 +270,10 @@ def test_hyperliquid_docs_clearinghouse_example_isolated_eth_liquidates_at_2866_
                      "positions": [{"symbol": "ETH", "kind": "perp", "size": 0.0335, "entry": 2986.3,
                                     "margin": 4.967826 + 0.0134, "mmr": 0.01}]}],
                    market={"ETH": {"mark": mark, "vol": 0.6}})
-    assert analyze_margin(pf)[0].positions[0].liquidation_price == pytest.approx(2866.26936529, rel=1e-8)
+    # LP = (EP − margin/Q)/(1 − MMR): the published inputs are rounded (marginUsed to 1e-6,
+    # unrealizedPnl to 1e-4 USD), which moves LP by up to (0.5e-6 + 0.5e-4)/(Q·(1 − MMR)).
+    rounding = (0.5e-6 + 0.5e-4) / (0.0335 * (1 - 0.01)) + 0.5e-8
+    assert analyze_margin(pf)[0].positions[0].liquidation_price == pytest.approx(2866.26936529, abs=rounding)
 
 
 def test_binance_coinm_faq_maintenance_margin_100_contracts_at_25000_is_0_0016_btc():
@@ -282,3 +285,38 @@ def test_binance_coinm_faq_maintenance_margin_100_contracts_at_25000_is_0_0016_b
     res = analyze_margin(pf)[0]
     assert res.positions[0].maintenance_margin == pytest.approx(0.0016, rel=1e-12)
     assert res.maintenance_margin == pytest.approx(0.0016, rel=1e-12)
+
+
+def _hip3(market):
+    return portfolio([{"id": "hip3", "venue": "hyperliquid", "mode": "isolated",
+                       "positions": [{"symbol": "xyz:TSLA", "kind": "perp", "size": 10.0, "entry": 400.0,
+                                      "margin": 500.0, "mmr": 0.05}]}], market=market)
+
+
+def test_hyperliquid_hip3_market_is_its_own_underlying_never_the_dex_name():
+    # A HIP-3 perp ``xyz:TSLA`` (builder dex "xyz") was priced off a market entry "XYZ".
+    from liqrisk.io.portfolio import InputError
+    with pytest.raises(InputError, match="no market entry for underlying 'XYZ:TSLA'"):
+        _hip3({"XYZ": {"mark": 1.0, "vol": 0.5}, "TSLA": {"mark": 1.0, "vol": 0.5}})
+    pos = analyze_margin(_hip3({"XYZ:TSLA": {"mark": 410.0, "vol": 0.5}}))[0].positions[0]
+    # published isolated formula at the market's own mark: margin available = 500 + 10·(410 − 400) − MM
+    available = 500.0 + 10 * (410.0 - 400.0) - 10 * 410.0 * 0.05
+    assert pos.liquidation_price == pytest.approx(hyperliquid.liquidation_price(410.0, 10.0, available, 0.05),
+                                                  rel=REL)
+
+
+def test_hyperliquid_default_eth_table_is_todays_25x_not_the_2024_docs_example_50x():
+    # The docs example above (2024-02-22, maxLeverage 50 → MMR 1%) gives 2,866.27; the default
+    # table is today's ETH tier (25x → MMR 2%): the same position then liquidates at the published
+    # formula's 2,895.52, and the engine says where its parameters come from.
+    mark = 100.02765 / 0.0335
+    pf = portfolio([{"id": "hl", "venue": "hyperliquid", "mode": "isolated",
+                     "positions": [{"symbol": "ETH", "kind": "perp", "size": 0.0335, "entry": 2986.3,
+                                    "margin": 4.967826 + 0.0134}]}],
+                   market={"ETH": {"mark": mark, "vol": 0.6}})
+    pos = analyze_margin(pf)[0].positions[0]
+    mmr = 1 / (2 * 25)
+    available = 4.967826 + 0.0134 + 0.0335 * (mark - 2986.3) - 0.0335 * mark * mmr
+    assert pos.liquidation_price == pytest.approx(hyperliquid.liquidation_price(mark, 0.0335, available, mmr),
+                                                  rel=REL)
+    assert round(pos.liquidation_price, 2) == 2895.52
