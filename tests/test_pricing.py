@@ -330,7 +330,7 @@ def test_numba_prices_and_greeks_agree_with_numpy_reference():
     assert_within(pricing.black76(*args), reference.black76(*args), ULPS_TWO * bound_76["price"],
                   "black76")
     got, expected = pricing.greeks(*args, q=g["q"]), reference.greeks(*args, q=g["q"])
-    for name in (*GREEKS, "vega_per_point", "theta_per_day"):
+    for name in ("price", *GREEKS, "vega_per_point", "theta_per_day"):
         assert_within(got[name], expected[name], ULPS_TWO * bound[name], name)
     assert_within(pricing.inverse_option_price(*args), reference.inverse_option_price(*args), coin,
                   "coin price")
