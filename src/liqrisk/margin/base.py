@@ -132,8 +132,15 @@ def venue_defaults() -> dict:
 
 
 def underlying_from_symbol(symbol: str) -> str:
-    """BTCUSDT, BTC-USDT-SWAP, BTCUSD_PERP, BTC-PERP, XBTUSD, BTC-25DEC26 → BTC."""
+    """BTCUSDT, BTC-USDT-SWAP, BTCUSD_PERP, BTC-PERP, XBTUSD, BTC-25DEC26 → BTC.
+
+    A Hyperliquid HIP-3 market ``dex:ASSET`` (``xyz:TSLA``, a builder-deployed perp with its
+    own oracle) is its own underlying, ``XYZ:TSLA``: never the dex name, never another dex's
+    ``TSLA``.
+    """
     s = symbol.upper()
+    if re.fullmatch(r"[A-Z0-9]+:[A-Z0-9]+", s):
+        return s
     s = re.split(r"[-_/:]", s)[0] if re.search(r"[-_/:]", s) else s
     for q in _QUOTES:
         if s.endswith(q) and len(s) > len(q):
