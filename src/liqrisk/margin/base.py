@@ -217,6 +217,15 @@ class RuleSet:
                                      "maint_margin_ratio": r[2], "max_leverage": r[3]} for r in rows],
                                    deduction=deduction)
 
+    # ---- scenario (portfolio) margin: rule sets with supports_portfolio override these ---------
+    def scenario_terms(self, pos, t: PositionTerms, account) -> dict:
+        """Fields of a position's terms in ``mode: portfolio`` (range, shocked vols, roll rate)."""
+        return {}
+
+    def scenario_set(self, account, terms):
+        """The :class:`~liqrisk.margin.scenario.ScenarioSet` of a portfolio-mode account."""
+        raise NotImplementedError(f"{self.name} has no portfolio margin")
+
     def leverage(self, pos, account) -> float:
         return pos.leverage or account.leverage or self.params.default_leverage
 

@@ -17,11 +17,12 @@ from liqrisk.margin.kucoin import KuCoin
 from liqrisk.margin.maker import Maker
 from liqrisk.margin.okx import OKX
 from liqrisk.margin.phemex import Phemex
+from liqrisk.margin.span import Span
 from liqrisk.margin.tiers import TierTable
 
 RULE_SETS: dict[str, type[RuleSet]] = {cls.name: cls for cls in (
     BinanceUSDM, BinanceCOINM, BybitLinear, BybitInverse, OKX, Deribit, Hyperliquid, BitMEX,
-    Gate, Bitget, KuCoin, Phemex, KrakenFutures, AaveV3, CompoundV3, Maker)}
+    Gate, Bitget, KuCoin, Phemex, KrakenFutures, AaveV3, CompoundV3, Maker, Span)}
 
 
 _TIER_FIELDS = ("notional_floor", "notional_cap", "maint_margin_ratio", "cum", "max_leverage")
