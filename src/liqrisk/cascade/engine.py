@@ -6,7 +6,7 @@ the transient part decayed by ``exp(−resilience)``) sets the base; each round 
 (:mod:`liqrisk.cascade.kernels`), sends the venue's orders into the book
 (:mod:`liqrisk.cascade.impact`), fills them at the book-walk average and moves the marks.
 
-Settlement of a round (Binance-style, VENUES.md §1):
+Settlement of a round (Binance-style, docs/venues.md §1):
 
 Every venue has its own insurance fund (:meth:`Scenario.funds`) and its own ADL: nothing a
 bankruptcy on one venue sets off touches another venue's fund or accounts.

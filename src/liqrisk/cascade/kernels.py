@@ -1,7 +1,7 @@
 """The account check of the cascade loop: which margin units fall, and what the venue sells.
 
 A unit is liquidated when its equity ``wallet + Σ size·(mark − entry)`` is at or below its
-maintenance margin ``Σ (|size|·mark·MMR_k − cum_k)`` (tier k at the mark notional; VENUES.md §0).
+maintenance margin ``Σ (|size|·mark·MMR_k − cum_k)`` (tier k at the mark notional; docs/venues.md §0).
 The venue's response (:mod:`liqrisk.cascade.venues`):
 
 * step-down venues reduce every position in tier ≥ ``min_tier`` to just below its tier floor

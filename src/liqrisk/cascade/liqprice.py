@@ -2,7 +2,7 @@
 
 Along one asset's axis, the other marks fixed, a unit falls where
 ``W' + side·Q·(P − EP) = Q·P·MMR_k − cum_k`` with ``W' = wallet + Σ_other (uPnL − MM)``
-(Binance USDⓈ-M closed form, VENUES.md §0/§1; the same algebra gives Hyperliquid's published
+(Binance USDⓈ-M closed form, docs/venues.md §0/§1; the same algebra gives Hyperliquid's published
 LP): ``LP = (W' + cum_k − side·Q·EP)/(Q·MMR_k − side·Q)`` for the tier k whose notional range
 contains ``Q·LP``. No valid tier or ``LP ≤ 0`` → NaN (no liquidation price). Whole-position
 tier tables (OKX) can liquidate at a tier edge where no per-tier root exists; those give NaN.

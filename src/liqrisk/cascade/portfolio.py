@@ -1,4 +1,4 @@
-"""Cascade populations from the portfolio input file (DESIGN.md, "The input file").
+"""Cascade populations from the portfolio input file (docs/design.md, "The input file").
 
 The cascade engine simulates linear USD-margined perps on ``binance-usdm``, ``hyperliquid`` and
 ``okx``; other venues/kinds in the file are skipped and listed in ``skipped``. Coin collateral is

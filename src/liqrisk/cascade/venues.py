@@ -1,6 +1,6 @@
 """Venue liquidation rules as small integer codes and parameter arrays for the cascade kernels.
 
-Rule versions follow VENUES.md (as published up to 2026-11):
+Rule versions follow docs/venues.md (as published up to 2026-11):
 
 * ``binance-usdm`` — partial liquidation by stepping a position down one bracket (one IOC
   order); full liquidation if that does not restore ``equity > MM``. Clearance fee 0.5%.

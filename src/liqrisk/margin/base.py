@@ -69,7 +69,7 @@ class PositionTerms:
 
 @dataclass
 class VenueParams:
-    """Parameters a user may override per venue (VENUES.md: parameters are data)."""
+    """Parameters a user may override per venue (docs/venues.md: parameters are data)."""
 
     brackets: dict[str, TierTable] = field(default_factory=dict)
     taker_fee: float = 0.0005
