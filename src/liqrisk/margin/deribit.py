@@ -2,7 +2,7 @@
 PME risk matrix of :mod:`liqrisk.margin.deribit_pm`.
 
 Rule version: Deribit "Standard margin" as in force since 2022-01-11 (futures) and the options
-standard-margin rules published up to 2026-11 (VENUES.md §4). Futures 10 USD/contract (sizes in
+standard-margin rules published up to 2026-11 (docs/venues.md §4). Futures 10 USD/contract (sizes in
 USD face), options 1 coin/contract, everything margined in the coin. Liquidation as soon as the
 maintenance margin exceeds equity (balance + futures PnL + options value).
 """
