@@ -159,10 +159,11 @@ function renderMatrix(a) {
   for (const unit of (pm && pm.units) || []) {
     const div = document.createElement("div");
     box.appendChild(div);
-    Plotly.newPlot(div, [{ type: "heatmap", z: unit.matrix, x: unit.moves.map((m) => `${(100 * m).toFixed(0)} %`),
-      y: unit.vols.map(String), colorscale: "RdBu" }],
+    Plotly.newPlot(div, [{ type: "heatmap", z: unit.matrix, x: unit.move_labels, y: unit.vols,
+      colorscale: "RdBu", zmid: 0 }],
       { title: { text: `Risk matrix ${unit.underlying} (P&L, ${pm.currency}; worst: ${pm.worst_scenario})` },
-        xaxis: { title: { text: "price move" } }, yaxis: { title: { text: "vol scenario" } }, height: 300 });
+        xaxis: { title: { text: "price move" }, type: "category" }, yaxis: { title: { text: "vol scenario" }, type: "category" },
+        height: 300 });
   }
 }
 
