@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from liqrisk.cascade.population import Population, from_frame
+from liqrisk.cascade.population import Population, PopulationError, from_frame
 from liqrisk.cascade.venues import VENUE_NAMES
 from liqrisk.io.portfolio import PortfolioFile
 from liqrisk.margin.registry import rule_set_for
@@ -42,4 +42,7 @@ def population_rows(pf: PortfolioFile) -> tuple[list[dict], list[str]]:
 def population_from_portfolio(pf: PortfolioFile) -> tuple[Population, list[str]]:
     """A cascade population from a validated portfolio file, with the skipped lines."""
     rows, skipped = population_rows(pf)
+    if not rows:
+        raise PopulationError("accounts", "no account of the file can be simulated by the cascade "
+                                          f"(linear perps on {', '.join(VENUE_NAMES)}): {'; '.join(skipped[:3])}")
     return from_frame(pd.DataFrame(rows)), skipped

@@ -1,16 +1,16 @@
 """``liqrisk vol``: historical volatility estimators and a GARCH forecast for an OHLC file."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
 from liqrisk.cli._app import app
+from liqrisk.cli.errors import fail_on_bad_input, strict_json
 from liqrisk.report.terminal import wide_console
 from liqrisk.dynamics.garch import fit_garch
-from liqrisk.dynamics.ohlc import DataError, load_ohlc
+from liqrisk.dynamics.ohlc import load_ohlc
 from liqrisk.dynamics.volatility import ESTIMATORS, estimate_all
 
 FORECAST_HORIZONS_DAYS = {"1d": 1, "7d": 7, "30d": 30}
@@ -28,26 +28,22 @@ def vol(
 ) -> None:
     """Annualised volatility (365-day year) of an OHLC series by several estimators, over the
     whole file and its last window, plus a GARCH(1,1) forecast for 1, 7 and 30 days."""
-    try:
+    with fail_on_bad_input():
         bars = load_ohlc(file, asset=asset)
         names = tuple(estimator or ESTIMATORS)
         full = estimate_all(bars, estimators=names)
         last = estimate_all(bars, window, estimators=names)
         fit = fit_garch(bars.log_returns(), bar_seconds=bars.bar_seconds) if garch else None
-    except (DataError, ValueError, OSError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    forecast = None if fit is None else {
-        label: fit.forecast_vol(days * 86400.0) for label, days in FORECAST_HORIZONS_DAYS.items()}
-    warnings = _range_warnings(full)
-
-    if as_json:
-        document = {"file": str(file), "asset": asset, "full_sample": full.to_dict(),
-                    "last_window": last.to_dict(),
-                    "garch": None if fit is None else {**fit.to_dict(), "forecast_vol_annualised": forecast},
-                    "warnings": warnings}
-        typer.echo(json.dumps(document, indent=2))
-        return
+        forecast = None if fit is None else {
+            label: fit.forecast_vol(days * 86400.0) for label, days in FORECAST_HORIZONS_DAYS.items()}
+        warnings = _range_warnings(full)
+        if as_json:
+            document = {"file": str(file), "asset": asset, "full_sample": full.to_dict(),
+                        "last_window": last.to_dict(),
+                        "garch": None if fit is None else {**fit.to_dict(), "forecast_vol_annualised": forecast},
+                        "warnings": warnings}
+            typer.echo(strict_json(document, indent=2))
+            return
 
     console = wide_console()
     table = Table(title=f"{file.name}{f' ({asset})' if asset else ''}: {full.n_bars} bars of "
