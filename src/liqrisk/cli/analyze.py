@@ -12,12 +12,14 @@ from liqrisk.cli import limits as L
 from liqrisk.cli._app import app
 from liqrisk.cli.errors import fail_on_bad_input, strict_json
 from liqrisk.io import limits
-from liqrisk.io.portfolio import InputError, PortfolioFile, load_portfolio
+from liqrisk.io.portfolio import InputError
+from liqrisk.load import load_portfolio
+from liqrisk.model import Portfolio
 from liqrisk.report import terminal
 from liqrisk.report.guards import analysis_problems
 
 
-def _books(specs: list[str], pf: PortfolioFile):
+def _books(specs: list[str], pf: Portfolio):
     """--book UNDERLYING=PATH (a bare PATH only when the file's futures have one underlying);
     each book's mid must be near its underlying's mark (an ETH book is no BTC book)."""
     from liqrisk.liquidity.book import check_book_mid, load_book
@@ -34,9 +36,9 @@ def _books(specs: list[str], pf: PortfolioFile):
                                   f"say which underlying the book is for, e.g. --book BTC={spec}"])
             und, path = unds[0], spec
         und = underlying_of(und)
-        if und not in pf.market:
+        if und not in pf.market.quotes:
             raise InputError([f"--book {spec}: no market entry for '{und}' in the file"])
-        books[und] = check_book_mid(load_book(path), und, pf.market[und].mark)
+        books[und] = check_book_mid(load_book(path), und, pf.market.quotes[und].mark)
     return books or None
 
 
@@ -132,6 +134,6 @@ def analyze_command(
     if as_json:
         sys.stdout.write(text + "\n")
     else:
-        terminal.render(data)
+        terminal.render(result)
         if html:
             Console().print(f"HTML report written to {html}")

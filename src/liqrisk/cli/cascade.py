@@ -17,6 +17,7 @@ from liqrisk.cli._app import app
 from liqrisk.cli.errors import fail_on_bad_input, strict_json
 from liqrisk.io import limits
 from liqrisk.report.terminal import wide_console
+from liqrisk.results.cascade import CascadeAnalysis
 
 
 @app.command("cascade")
@@ -48,7 +49,7 @@ def cascade(
         finally:
             if executor is not None:
                 executor.close()
-        text = strict_json(result.to_dict()) if as_json else None
+        text = strict_json(CascadeAnalysis(result).to_dict()) if as_json else None
         if html is not None:
             html.write_text(cascade_html(result))
     if as_json:

@@ -2,6 +2,9 @@
 
 Validation is two-staged: pydantic checks shapes, types and signs; :func:`semantic_problems`
 checks what needs the whole file (known venue, priced collateral, live options, isolated margin).
+What a venue accepts is its rule set's knowledge: the caller passes ``rules_for`` (venue spec →
+rule set, raising ``ValueError`` for an unknown venue), so this module never imports the margin
+layer (:mod:`liqrisk.load` wires the two together and converts to :mod:`liqrisk.model`).
 Every problem becomes one line naming the account, the position and the field; the caller gets
 all of them at once in an :class:`InputError`. The user's data is never mutated.
 """
@@ -10,7 +13,7 @@ from __future__ import annotations
 import math
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Callable, Literal
 
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError,
                       field_validator, model_validator)
@@ -19,7 +22,11 @@ from liqrisk.io import limits
 from liqrisk.io.documents import DocumentError, load_document
 from liqrisk.io.limits import AMOUNT_MAX, LEVERAGE_RANGE, PRICE_RANGE, RATE_RANGE, VOL_RANGE
 
-STABLECOINS = {"USD": 1.0, "USDT": 1.0, "USDC": 1.0, "BUSD": 1.0, "FDUSD": 1.0, "DAI": 1.0}
+from liqrisk.model.market import STABLECOINS
+
+
+RulesFor = Callable[[Any], Any]
+"""venue (a name or a :class:`VenueSpec`) → its rule set; ``ValueError`` if unknown."""
 
 
 class InputError(ValueError):
@@ -329,7 +336,7 @@ def _count_problems(raw: dict) -> list[str]:
     return out
 
 
-def parse_portfolio(raw: Any, today: datetime | None = None) -> PortfolioFile:
+def parse_portfolio(raw: Any, *, rules_for: RulesFor) -> PortfolioFile:
     """Validate a decoded YAML/JSON document; raise :class:`InputError` listing every problem."""
     if not isinstance(raw, dict):
         raise InputError(["file: expected a mapping with 'as_of', 'market' and 'accounts'"])
@@ -347,14 +354,15 @@ def parse_portfolio(raw: Any, today: datetime | None = None) -> PortfolioFile:
     except ValidationError as err:
         lines = _problem_lines(raw, err.errors())
         shown = set(lines)
-        raise InputError(lines + [l for l in _semantic_problems_of_valid_parts(raw) if l not in shown]) from None
-    problems = semantic_problems(pf)
+        raise InputError(lines + [l for l in _semantic_problems_of_valid_parts(raw, rules_for)
+                                  if l not in shown]) from None
+    problems = semantic_problems(pf, rules_for)
     if problems:
         raise InputError(problems)
     return pf
 
 
-def _semantic_problems_of_valid_parts(raw: dict) -> list[str]:
+def _semantic_problems_of_valid_parts(raw: dict, rules_for: RulesFor) -> list[str]:
     """When some accounts fail validation, still check the ones that pass (so every problem of
     the file is reported at once, not one round at a time)."""
     good = []
@@ -371,14 +379,12 @@ def _semantic_problems_of_valid_parts(raw: dict) -> list[str]:
         partial = PortfolioFile.model_validate({**raw, "accounts": good})
     except ValidationError:
         return []            # as_of or market invalid: already reported
-    return semantic_problems(partial)
+    return semantic_problems(partial, rules_for)
 
 
-def semantic_problems(pf: PortfolioFile) -> list[str]:
+def semantic_problems(pf: PortfolioFile, rules_for: RulesFor) -> list[str]:
     """Checks that need the whole file: venue known, underlying priced, options alive,
     isolated positions margined, collateral priced."""
-    from liqrisk.margin.registry import rule_set_for, UnknownVenue  # margin is below io
-
     out: list[str] = _market_problems(pf)
     seen: set[str] = set()
     for acc in pf.accounts:
@@ -387,8 +393,8 @@ def semantic_problems(pf: PortfolioFile) -> list[str]:
             out.append(f"{where}, field 'id': duplicate account id")
         seen.add(acc.id)
         try:
-            rules = rule_set_for(acc.venue)
-        except UnknownVenue as e:
+            rules = rules_for(acc.venue)
+        except ValueError as e:
             out.append(f"{where}, field 'venue': {e}")
             continue
         for ccy, _, _ in acc.collateral_items():
@@ -509,8 +515,10 @@ def _option_problems(pf: PortfolioFile, pos: PositionSpec, und: str) -> list[str
     return []
 
 
-def load_portfolio(path: str | Path) -> PortfolioFile:
-    """Read and validate a YAML or JSON portfolio file (bounds: :mod:`liqrisk.io.limits`)."""
+def read_document(path: str | Path) -> Any:
+    """The decoded YAML or JSON document of a portfolio file (relative ``chain_csv`` paths made
+    relative to the file's folder); unreadable or undecodable files (and the bounds of
+    :mod:`liqrisk.io.limits`) are an :class:`InputError`."""
     p = Path(path)
     try:
         raw = load_document(p, "portfolio file")
@@ -518,7 +526,12 @@ def load_portfolio(path: str | Path) -> PortfolioFile:
         raise InputError([str(e)]) from None
     if isinstance(raw, dict) and isinstance(raw.get("as_of"), datetime) and raw["as_of"].tzinfo is None:
         raw = {**raw, "as_of": raw["as_of"].replace(tzinfo=timezone.utc)}
-    return parse_portfolio(_relative_to(raw, p.parent))
+    return _relative_to(raw, p.parent)
+
+
+def load_portfolio(path: str | Path, *, rules_for: RulesFor) -> PortfolioFile:
+    """Read and validate a YAML or JSON portfolio file."""
+    return parse_portfolio(read_document(path), rules_for=rules_for)
 
 
 def _relative_to(raw, folder: Path):
