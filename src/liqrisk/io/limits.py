@@ -60,6 +60,6 @@ NAMES = tuple(f.name for f in fields(Limits))
 # models are meaningless). Prices in USD (or coin premium), amounts in the field's own unit.
 PRICE_RANGE = (1e-12, 1e12)
 AMOUNT_MAX = 1e15            # sizes, collateral, margins, notionals
-VOL_RANGE = (1e-4, 10.0)     # annualised (0.01 % … 1000 %)
+VOL_RANGE = (1e-8, 10.0)     # annualised (up to 1000 %)
 LEVERAGE_RANGE = (1.0, 1000.0)
 RATE_RANGE = (-1.0, 1.0)     # annual interest rate

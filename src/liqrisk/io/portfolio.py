@@ -461,9 +461,8 @@ def _debt_problems(pf: PortfolioFile, acc: AccountSpec) -> list[str]:
 
 def _size_problems(pf: PortfolioFile, pos: PositionSpec, rules, und: str) -> list[str]:
     """Notional within the supported range; a per-position ``cum`` must not make MM negative."""
-    from liqrisk.margin.base import INVERSE
     mark = pf.market[und].mark
-    inverse = pos.kind != "option" and rules.contract_of(pos) == INVERSE
+    inverse = pos.kind != "option" and (pos.contract == "inverse" or rules.settles_in_coin)   # size = USD face
     notional = abs(pos.size) if inverse else abs(pos.size) * mark          # USD (inverse: face)
     if notional > AMOUNT_MAX:
         return [f"field 'size': notional {notional:g} USD is above the supported {AMOUNT_MAX:g}"]
