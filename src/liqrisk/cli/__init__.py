@@ -9,6 +9,7 @@ from liqrisk.cli import cascade  # noqa: F401,E402
 from liqrisk.cli import hedge  # noqa: F401,E402
 from liqrisk.cli import what_if  # noqa: F401,E402
 from liqrisk.cli import advise  # noqa: F401,E402
+from liqrisk.cli import size  # noqa: F401,E402
 from liqrisk.cli import serve  # noqa: F401,E402
 
 
