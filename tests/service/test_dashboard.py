@@ -108,8 +108,8 @@ def test_dashboard_end_to_end(server, browser, demo_doc, artifacts):
     before = page.get_attribute("#status", "data-done")
     page.eval_on_selector("#shock-price", "el => { el.value = -10; el.dispatchEvent(new Event('input')); }")
     _wait_analysis(page, before)
-    shocked = httpx.post(server + "/v1/what-if", params=PARAMS, timeout=120,
-                         json={"portfolio": demo_doc, "what_if": {"price": {"*": -0.1}}}).json()
+    shocked = httpx.post(server + "/v1/what-if", params={**PARAMS, "curves": "false"}, timeout=120,
+                         json={"portfolio": demo_doc, "shock": {"*": -0.1}}).json()["after"]
     after = _table(page)
     _shown_equals(after, shocked)
     assert after["okx-cross"]["equity"] != shown["okx-cross"]["equity"]

@@ -1,7 +1,7 @@
 // liqrisk dashboard: renders the API's documents (it computes nothing of its own).
 "use strict";
 const $ = (id) => document.getElementById(id);
-const state = { doc: null, savedId: null, result: null, selected: null, job: null };
+const state = { doc: null, savedId: null, result: null, base: null, whatif: null, selected: null, job: null };
 const DEFAULT_SCENARIO = {
   name: "dashboard-gap", assets: { BTC: { price: 91250, vol: 0.55 }, ETH: { price: 3050, vol: 0.7 } },
   shock: { kind: "linear", steps: 10, moves: { BTC: -0.12 } }, impact: { model: "sqrt", resilience: 0.1 },
@@ -38,14 +38,15 @@ function options() {
 }
 
 function whatIf() {
+  // the changes of /v1/what-if: relative price move and absolute vol shift on every underlying, a top-up
   const price = Number($("shock-price").value) / 100, vol = Number($("shock-vol").value);
   const top = Number($("topup").value);
-  const w = { price: price ? { "*": price } : {}, vol, top_up: [] };
+  const w = { shock: price ? { "*": price } : {}, vol: vol ? { "*": vol } : {}, topup: [] };
   if (top > 0 && state.selected) {
     const acc = state.result.accounts.find((a) => a.id === state.selected);
-    w.top_up.push({ account: state.selected, currency: acc.settlement_currency, amount: top });
+    w.topup.push({ account: state.selected, asset: acc.settlement_currency, amount: top });
   }
-  return (price || vol !== 1 || w.top_up.length) ? w : null;
+  return (price || vol || w.topup.length) ? w : null;
 }
 
 async function analyze() {
@@ -54,8 +55,14 @@ async function analyze() {
   $("status").textContent = "analysing…";
   try {
     const w = whatIf();
-    state.result = w ? await api("POST", "/v1/what-if?" + options(), { portfolio: state.doc, what_if: w })
-                     : await api("POST", "/v1/analyze?" + options(), state.doc);
+    if (w) {
+      state.whatif = await api("POST", "/v1/what-if?" + options().replace("curves=true", "curves=false"),
+                               { portfolio: state.doc, ...w });
+      state.result = state.whatif.after;
+    } else {
+      state.result = state.base = await api("POST", "/v1/analyze?" + options(), state.doc);
+      state.whatif = null;
+    }
     $("whatif-badge").hidden = !w;
     $("status").textContent = `snapshot ${state.result.as_of} · ${state.result.accounts.length} accounts` + (w ? " · what-if" : "");
     $("status").dataset.done = String(Date.now());
@@ -116,7 +123,9 @@ function renderAccount() {
   const a = state.result.accounts.find((x) => x.id === state.selected);
   document.querySelectorAll("#accounts tbody tr").forEach((tr) => tr.classList.toggle("selected", tr.dataset.account === a.id));
   $("account-title").textContent = `${a.id} — ${a.venue} (${a.mode}, ${a.settlement_currency})`;
-  const curves = (state.result.curves || {})[a.id] || {};
+  // ladders of the current book (a what-if shows its numbers in the table; the curves stay the book's)
+  const base = (state.base && state.base.accounts.find((x) => x.id === a.id)) || a;
+  const curves = ((state.base || state.result).curves || {})[a.id] || {};
   const box = $("plot-ladder");
   box.innerHTML = Object.keys(curves).length ? "" : "<p>no price-sensitive positions</p>";
   for (const [und, c] of Object.entries(curves)) {
@@ -128,9 +137,9 @@ function renderAccount() {
       traces.push({ x: c.price, y: pool.maintenance_margin, name: `${label}: maint. margin`, line: { dash: "dash" } });
     }
     const shapes = [{ type: "line", x0: c.mark, x1: c.mark, yref: "paper", y0: 0, y1: 1, line: { dash: "dot", color: "#555" } }];
-    for (const b of a.boundaries[und] || []) shapes.push({ type: "line", x0: b, x1: b, yref: "paper", y0: 0, y1: 1, line: { color: "red" } });
+    for (const b of base.boundaries[und] || []) shapes.push({ type: "line", x0: b, x1: b, yref: "paper", y0: 0, y1: 1, line: { color: "red" } });
     Plotly.newPlot(div, traces, {
-      title: { text: `Equity and maintenance margin vs ${und} (mark dotted, liquidation in red)` },
+      title: { text: `Equity and maintenance margin vs ${und} (mark dotted, liquidation in red)` + (state.whatif ? " — current book" : "") },
       xaxis: { title: { text: `${und} price (USD)` } }, yaxis: { title: { text: a.settlement_currency } }, shapes,
       height: 320, margin: { l: 60, r: 10, t: 40, b: 40 } });
   }
@@ -172,7 +181,7 @@ function hours(h) { const m = /^([\d.]+)\s*(m|min|h|d|w|y)$/.exec(h); if (!m) re
 
 async function loadText(text) {
   showError(null);
-  try { state.doc = await api("POST", "/v1/parse", text, true); state.savedId = null; await analyze(); }
+  try { state.doc = await api("POST", "/v1/parse", text, true); state.savedId = null; state.base = null; await analyze(); }
   catch (e) { showError(e); }
 }
 
@@ -196,7 +205,7 @@ async function history() {
 let debounce = null;
 function onShock() {
   $("shock-price-out").textContent = `${$("shock-price").value} %`;
-  $("shock-vol-out").textContent = Number($("shock-vol").value).toFixed(1);
+  $("shock-vol-out").textContent = (Number($("shock-vol").value) >= 0 ? "+" : "") + Number($("shock-vol").value).toFixed(2);
   clearTimeout(debounce);
   debounce = setTimeout(analyze, 250);
 }
@@ -249,7 +258,7 @@ function init() {
   $("analyze").onclick = analyze;
   ["shock-price", "shock-vol"].forEach((id) => { $(id).oninput = onShock; });
   $("topup").onchange = analyze;
-  $("whatif-reset").onclick = () => { $("shock-price").value = 0; $("shock-vol").value = 1; $("topup").value = 0; onShock(); };
+  $("whatif-reset").onclick = () => { $("shock-price").value = 0; $("shock-vol").value = 0; $("topup").value = 0; onShock(); };
   $("save").onclick = async () => {
     if (!state.doc) return;
     try {
@@ -259,7 +268,7 @@ function init() {
   };
   $("open-saved").onclick = async () => {
     const id = $("saved").value; if (!id) return;
-    try { const p = await api("GET", `/v1/portfolios/${id}`); state.doc = p.document; state.savedId = p.id; await analyze(); await history(); }
+    try { const p = await api("GET", `/v1/portfolios/${id}`); state.doc = p.document; state.savedId = p.id; state.base = null; await analyze(); await history(); }
     catch (e) { showError(e); }
   };
   $("run-save").onclick = async () => {
