@@ -276,17 +276,19 @@ def _settle(st, sc, t, t_years, marks, fill, touched, outcome, dq, idx, local, f
     A, nu = len(st.assets), len(touched)
     vu = st.pop.pool_venue[touched]
     full = outcome == FULL
+    bflow = st.base_flow(idx, dq, marks)
+    bp = st.book(fill(bflow))
+    money = _money(st, touched, idx, local, dq, bp, t_years)    # every order to the book
     adl = np.zeros(nu, bool)
     if sc.adl:
-        bp1 = st.book(fill(st.base_flow(idx, dq, marks)))
-        _, fee1, eq1 = _money(st, touched, idx, local, dq, bp1, t_years)
-        deficit = np.where(full, np.maximum(fee1 - eq1, 0.0), 0.0)
+        deficit = np.where(full, np.maximum(money[1] - money[2], 0.0), 0.0)
         adl = full & (deficit > _cover(deficit, fund, vu) * (1 + 1e-12) + 1e-9)
     book = ~adl[local]
-    bflow = st.base_flow(idx[book], dq[book], marks)
-    X = fill(bflow)
-    bp = st.book(X)
-    realised, fee_paid, equity = _money(st, touched, idx, local, dq, bp, t_years)
+    if adl.any():                                                # the ADL pools stay off the book
+        bflow = st.base_flow(idx[book], dq[book], marks)
+        bp = st.book(fill(bflow))
+        money = _money(st, touched, idx, local, dq, bp, t_years)
+    realised, fee_paid, equity = money
     fee_paid = np.where(adl, 0.0, fee_paid)
     deficit = np.where(full & ~adl, np.maximum(fee_paid - equity, 0.0), 0.0)
     cover = _cover(deficit, fund, vu)
