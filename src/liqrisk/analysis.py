@@ -236,36 +236,57 @@ def _correlation(names: list[str], notes: list[str]) -> np.ndarray:
 
 
 def _add_probabilities(cp, results, s: ProbabilitySettings, out: PortfolioAnalysis, progress):
-    from liqrisk.risk.montecarlo import TERM_STRUCTURE, liquidation_risk
+    """Probability, per-pool probability, time to liquidation and VaR/ES blocks of every account,
+    on the compiled book: accounts that move with the same underlyings share one path model
+    and one simulation (their numbers depend on the seed and their underlyings only)."""
+    from liqrisk.risk.book_mc import SimulationTooLarge, book_liquidation_risk
+    from liqrisk.risk.montecarlo import TERM_STRUCTURE
 
     s.model = MODEL_ALIASES.get(s.model, s.model)
     if s.model not in MODELS:
         raise InputError([f"--model '{s.model}': expected one of {', '.join(MODELS)}"])
+    if not math.isfinite(s.drift):
+        raise InputError([f"--drift {s.drift}: expected a finite annualised return, e.g. 0.1"])
     years = {h: parse_horizon(h) for h in s.horizons}
     # the standard term structure within the requested window comes free from the same paths
     term = {k: v for k, v in TERM_STRUCTURE.items() if v <= max(years.values()) * (1 + 1e-9)}
     all_years = sorted(set(years.values()) | set(term.values()))
-    for i, r in enumerate(results):
-        health = cp.health_model(i, r)
-        if not health.underlyings:
+    groups: dict[tuple, list[int]] = {}
+    for i, plan in enumerate(cp.plans):
+        axes = tuple(sorted(set().union(*plan.pool_axes.values())))
+        if axes:
+            groups.setdefault(axes, []).append(i)
+    for axes, idx in groups.items():
+        names = [cp.market.names[a] for a in axes]
+        try:
+            model, dt = _path_model(cp, names, s, out.notes)
+        except _NotApplicable as e:
+            out.notes += [f"account '{results[i].id}': no probability — {e}" for i in idx]
             continue
         try:
-            model, dt = _path_model(cp, health.underlyings, s, out.notes)
-        except _NotApplicable as e:
-            out.notes.append(f"account '{r.id}': no probability — {e}")
-            continue
-        dt = dt or min(1 / (365 * s.steps_per_day), min(years.values()) / 4)
-        risk = liquidation_risk(health, model, all_years, n_paths=s.paths, dt=dt,
-                                seed=[s.seed, i], drift=s.drift, progress=progress)
-        r.extras["probability"] = {h: risk.probabilities[y].to_dict() for h, y in years.items()}
-        r.extras["term_structure"] = {h: risk.probabilities[y].to_dict() for h, y in term.items()}
-        r.extras["risk"] = {
-            "model": s.model, "time_to_liquidation_quantiles_hours":
-                {str(q): v * 365 * 24 for q, v in risk.time_to_liquidation.items()},
-            "var99": {h: risk.var99.get(y) for h, y in years.items()},
-            "es99": {h: risk.es99.get(y) for h, y in years.items()},
-            "currency": "USD", **({"time_to_liquidation_histogram": risk.to_dict()["time_to_liquidation_histogram"]}
-                                  if "time_to_liquidation_histogram" in risk.to_dict() else {})}
+            risks = book_liquidation_risk(cp, idx, list(axes), model, all_years, n_paths=s.paths,
+                                          seed=s.seed, drift=s.drift, steps_per_day=s.steps_per_day,
+                                          dt=dt, progress=progress)
+        except SimulationTooLarge as e:
+            raise InputError([f"--horizon/--paths: {e}"]) from None
+        for i, risk in zip(idx, risks):
+            _probability_blocks(results[i], risk, years, term, s.model)
+
+
+def _probability_blocks(r: AccountResult, risk, years: dict, term: dict, model: str) -> None:
+    r.extras["probability"] = {h: risk.probabilities[y].to_dict() for h, y in years.items()}
+    r.extras["term_structure"] = {h: risk.probabilities[y].to_dict() for h, y in term.items()}
+    r.extras["pools"] = {h: {label: est[y].to_dict() for label, est in risk.pools.items()}
+                         for h, y in years.items()}
+    r.extras["driver"] = {h: risk.driver[y] for h, y in years.items()}
+    r.extras["risk"] = {
+        "model": model, "time_to_liquidation_quantiles_hours":
+            {str(q): v * 365 * 24 for q, v in risk.time_to_liquidation.items()},
+        "var99": {h: risk.var99.get(y) for h, y in years.items()},
+        "es99": {h: risk.es99.get(y) for h, y in years.items()},
+        "max_loss": risk.max_loss, "currency": "USD",
+        "loss_basis": "equity incl. liquidation (fee charged, no loss below zero equity)",
+        "time_to_liquidation_histogram": risk.time_histogram.to_dict()}
 
 
 def _add_exit(cp, results, s: ExitSettings, out: PortfolioAnalysis):

@@ -1,0 +1,356 @@
+"""The Monte Carlo kernel on the compiled book: generate price paths and evaluate every margin
+pool of every account on every path and step, in one compiled call per chunk of paths.
+
+Random numbers: every path (antithetic pair) has its own SFC64 stream, seeded from the run's
+key and the path's index (SplitMix64 of key ⊕ index, NumPy's SFC64 warm-up of 12 rounds), so a
+path's first k steps are the same whatever the horizon, the chunking or the thread count. The
+first draw of a stream is the uniform that samples the path's liquidation step, then one
+innovation per step and underlying: standard normal (NumPy's ziggurat, :func:`sfc64_normal`),
+unit-variance Student-t (normal / √(χ²_ν/ν), χ² from Marsaglia–Tsang gamma variates) or a row
+of bootstrap residuals, correlated by the Cholesky factor; Merton jumps draw a Poisson count by
+inversion and a normal size. The increments are those of :mod:`liqrisk.dynamics.paths`
+(``μΔt − v/2 + √v·z + J``, GJR-GARCH variance recursion).
+
+Each step: the prices of the simulated axes are set in a full market row (other axes stay at
+their marks), each pool's equity and maintenance margin are evaluated by the margin kernel's
+position functions (options repriced with the time left, futures settled and options paid off
+at the first step at or after their expiry: the settlement price is the log-linear
+interpolation of the step's end points at the expiry time; the settled amount is then held as
+cash in the settlement unit and the pool's t=0 boundaries no longer apply), and the pool survives the step
+with the Brownian-bridge probability of not crossing its t=0 boundaries (one factor per axis,
+see :mod:`liqrisk.risk.montecarlo`) times 1[equity − MM > 0]. An account survives with the
+bridge factor of its tightest boundaries and 1[every pool healthy]. The evaluation is written
+out here with the arrays as arguments of this one function: passing arrays to helpers makes
+numba count references on every call (see the note in :mod:`liqrisk.margin.kernel`).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, uint64
+
+from liqrisk.dynamics.paths import (_ALPHA, _BETA, _BOOTSTRAP, _GAMMA, _H0, _JM, _JS, _LAM, _MU,
+                                    _OMEGA, _STUDENT, _TILT, _sfc64_double, _sfc64_next,
+                                    sfc64_normal)
+from liqrisk.margin.base import INVERSE, INVERSE_OPTION, LINEAR
+from liqrisk.margin.kernel import _maintenance, _tier_notional, _value
+from liqrisk.pricing.kernels import black76_price_nb
+
+_FAR = 38.0          # bridge exponents at or above this give exactly 1.0 (see montecarlo._FAR)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _splitmix(x):
+    x = x + uint64(0x9E3779B97F4A7C15)
+    z = x
+    z = (z ^ (z >> uint64(30))) * uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> uint64(27))) * uint64(0x94D049BB133111EB)
+    return x, z ^ (z >> uint64(31))
+
+
+@njit(cache=True, nogil=True)
+def seed_path(key, index, s):
+    """SFC64 state ``s`` (uint64[4]) of stream ``index`` of the run ``key`` (uint64[2])."""
+    x = key[0] ^ (uint64(index) * uint64(0xD1B54A32D192ED03))
+    x, a = _splitmix(x ^ key[1])
+    x, b = _splitmix(x)
+    x, c = _splitmix(x)
+    s[0], s[1], s[2], s[3] = a, b, c, uint64(1)
+    for _ in range(12):
+        _sfc64_next(s)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _gamma(s, k):
+    """Gamma(k, 1) for k ≥ 1 (Marsaglia & Tsang 2000)."""
+    d = k - 1.0 / 3.0
+    c = 1.0 / np.sqrt(9.0 * d)
+    while True:
+        z = sfc64_normal(s)
+        v = 1.0 + c * z
+        if v <= 0.0:
+            continue
+        v = v * v * v
+        u = _sfc64_double(s)
+        if np.log(u) < 0.5 * z * z + d - d * v + d * np.log(v):
+            return d * v
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _poisson(s, lam):
+    """Poisson(lam) by inversion of the product of uniforms (small lam: jumps per step)."""
+    limit = np.exp(-lam)
+    k, prod = 0, _sfc64_double(s)
+    while prod > limit:
+        k += 1
+        prod *= _sfc64_double(s)
+    return k
+
+
+@njit(cache=True, nogil=True, inline="always")
+def draw_step(s, code, nu, resid, chol, correlated, jumps, par, z, jump):
+    """One step's innovations ``z`` (n_und) and jump sizes ``jump`` from the stream ``s``."""
+    n = z.shape[0]
+    if code == _BOOTSTRAP:
+        row = int(_sfc64_double(s) * resid.shape[0])
+        for u in range(n):
+            z[u] = resid[row, u]
+    else:
+        for u in range(n):
+            e = sfc64_normal(s)
+            if code == _STUDENT:
+                e *= np.sqrt((nu - 2.0) / (2.0 * _gamma(s, 0.5 * nu)))
+            z[u] = e
+        if correlated:
+            for u in range(n - 1, -1, -1):
+                acc = 0.0
+                for w in range(u + 1):
+                    acc += chol[u, w] * z[w]
+                z[u] = acc
+    if jumps:
+        for u in range(n):
+            jump[u] = 0.0
+            if par[u, _LAM] > 0.0:
+                c = _poisson(s, par[u, _LAM])
+                if c > 0:
+                    jump[u] = c * par[u, _JM] + np.sqrt(c) * par[u, _JS] * sfc64_normal(s)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _cross(x0, x1, lo, hi, c):
+    """Probability that the bridge from x0 to x1 does not cross lo or hi (1 when an end point is
+    already outside: the discrete health check decides there)."""
+    if x0 <= lo or x0 >= hi or x1 <= lo or x1 >= hi:
+        return 1.0
+    q = 1.0
+    a = c * (x0 - lo) * (x1 - lo)
+    if a < _FAR:
+        q *= 1.0 - np.exp(-a)
+    a = c * (hi - x0) * (hi - x1)
+    if a < _FAR:
+        q *= 1.0 - np.exp(-a)
+    return q
+
+
+@njit(cache=True, nogil=True)
+def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, nu, resid, garch,
+                  correlated, jumps, ax_map, ax_loc, spot, c_br, marks, pools, margined, fee, plo, phi,
+                  acc_start, alo, ahi, cv_ax, cv_lo, cv_hi, v0, exp_pos, n_bins,
+                  pos_start, pos_end, leg_start, leg_end, const_usd, settle_axis, axis, contract,
+                  qty, entry, basis, mm_code, notional_mode, tier_start, tier_end, p1, p2, strike,
+                  is_call, expiry, vol, t_floor, t_mmr, t_cum, leg_axis, leg_amount, rate,
+                  ps1, ps2, as1, as2, ax1, ax2, axy, hist, top, top_n, top_min):
+    """Paths ``first … last − 1`` of a run; adds to the chunk's sums (module docstring):
+    per pool ``ps1/ps2`` (n_pools, n_h) Σ w·y and Σ (w·y)² of the bridge-corrected liquidation
+    probability y; per account ``as1/as2`` the same, ``ax1/ax2/axy`` Σx, Σx², Σx·y of the
+    control variate x (bridge hit probability of axis ``cv_ax`` against (cv_lo, cv_hi));
+    ``hist`` (n_acc, n_bins) weights of the sampled liquidation step; ``top`` (n_acc, n_h, K)
+    the K largest losses ``v0 − equity at the horizon`` (``top_n`` filled, ``top_min`` the
+    smallest kept). Antithetic: samples are pair means. ``hsteps`` ascending."""
+    n_ax, n_bp, n_h = ax_map.shape[0], pools.shape[0], hsteps.shape[0]
+    n_acc = acc_start.shape[0] - 1
+    K = top.shape[2]
+    s = np.empty(4, dtype=np.uint64)
+    prow = marks.copy()
+    z = np.zeros((n_steps if anti else 1, n_ax))      # antithetic: the pair's draws
+    jmp = np.zeros((n_steps if anti else 1, n_ax))
+    zk = np.zeros(n_ax)
+    jk = np.zeros(n_ax)
+    x = np.zeros(n_ax)
+    x0 = np.zeros(n_ax)
+    v = np.zeros(n_ax)
+    surv = np.ones(n_bp)
+    ptau = np.zeros(n_bp, dtype=np.int64)
+    frozen = np.zeros(n_bp)
+    bridge_ok = np.ones(n_bp, dtype=np.bool_)
+    heal = np.zeros(n_bp)
+    eqb = np.zeros(n_bp)
+    asurv = np.ones(n_acc)
+    csurv = np.ones(n_acc)
+    atau = np.zeros(n_acc, dtype=np.int64)
+    ys = np.zeros((n_bp, n_h))
+    ya = np.zeros((n_acc, n_h))
+    xa = np.zeros((n_acc, n_h))
+    ys_prev = np.zeros((n_bp, n_h))
+    ya_prev = np.zeros((n_acc, n_h))
+    xa_prev = np.zeros((n_acc, n_h))
+    wh = np.ones(n_h)
+    settled = np.full(qty.shape[0], np.nan)
+    u = 0.0
+    for path in range(first, last):
+        sign = 1.0
+        if anti and path % 2 == 1:
+            sign = -1.0
+        else:
+            seed_path(key, path // 2 if anti else path, s)
+        if sign > 0:
+            u = _sfc64_double(s)
+        for a in range(n_ax):
+            x[a] = 0.0
+            v[a] = par[a, _H0] if garch else par[a, _OMEGA]
+        for b in range(n_bp):
+            surv[b] = 1.0
+            ptau[b] = -1
+            bridge_ok[b] = True
+        for e in exp_pos:
+            settled[e] = np.nan
+        for i in range(n_acc):
+            asurv[i] = 1.0
+            csurv[i] = 1.0
+            atau[i] = -1
+        loglr = 0.0
+        j = 0
+        for k in range(n_steps):
+            kk = k if anti else 0
+            if sign > 0:
+                draw_step(s, code, nu, resid, chol, correlated, jumps, par, zk, jk)
+                for a in range(n_ax):
+                    z[kk, a] = zk[a]
+                    jmp[kk, a] = jk[a]
+            for a in range(n_ax):
+                zz = sign * z[kk, a]
+                tilt = par[a, _TILT]
+                if tilt != 0.0:
+                    loglr += -tilt * zz - 0.5 * tilt * tilt
+                    zz += tilt
+                sv = np.sqrt(v[a])
+                eps = sv * zz
+                x0[a] = x[a]
+                x[a] += par[a, _MU] - 0.5 * v[a] + eps + sign * jmp[kk, a]
+                if garch:
+                    v[a] = (par[a, _OMEGA] + (par[a, _ALPHA] + (par[a, _GAMMA] if eps < 0.0 else 0.0))
+                            * eps * eps + par[a, _BETA] * v[a])
+                prow[ax_map[a]] = spot[a] * np.exp(x[a])
+            t = (k + 1) * dt
+            # ---- every pool at this step ----------------------------------------------------
+            for b in range(n_bp):
+                p = pools[b]
+                eq = const_usd[p]
+                for jl in range(leg_start[p], leg_end[p]):
+                    eq += leg_amount[jl] * prow[leg_axis[jl]]
+                mm = 0.0
+                notional = 0.0
+                s_ax = settle_axis[p]
+                for i in range(pos_start[p], pos_end[p]):
+                    ci = contract[i]
+                    P = prow[axis[i]] * basis[i]
+                    settle = prow[s_ax] if s_ax >= 0 else (1.0 if ci == LINEAR else prow[axis[i]])
+                    if expiry[i] > 0.0 and t >= expiry[i] and settled[i] != settled[i]:
+                        # settle at the price at expiry: log-linear between the step's ends
+                        PT = P
+                        la = ax_loc[axis[i]]
+                        if la >= 0:
+                            f = min(max(1.0 - (t - expiry[i]) / dt, 0.0), 1.0)
+                            PT = spot[la] * np.exp(x0[la] + f * (x[la] - x0[la])) * basis[i]
+                        if ci == LINEAR:
+                            settled[i] = qty[i] * (PT - entry[i])
+                        elif ci == INVERSE:
+                            settled[i] = qty[i] * (1.0 / entry[i] - 1.0 / PT)
+                        else:
+                            pay = PT - strike[i] if is_call[i] else strike[i] - PT
+                            settled[i] = qty[i] * max(pay, 0.0) / PT
+                        bridge_ok[b] = False
+                    if settled[i] == settled[i]:
+                        eq += settled[i] * (1.0 if ci == LINEAR else settle)
+                        continue
+                    opt = 0.0
+                    if ci == INVERSE_OPTION:
+                        opt = black76_price_nb(P, strike[i], expiry[i] - t, rate, vol[i], is_call[i]) / P
+                    eq += _value(ci, qty[i], P, entry[i], settle, opt)
+                    nn = _tier_notional(notional_mode[i], abs(qty[i]), P, p2[i])
+                    kt = tier_start[i]
+                    for jt in range(tier_start[i], tier_end[i]):
+                        if nn >= t_floor[jt]:
+                            kt = jt
+                    has_tiers = tier_end[i] > tier_start[i]
+                    mm += _maintenance(mm_code[i], notional_mode[i], ci, qty[i], P, entry[i], settle,
+                                       opt, nn, t_mmr[kt] if has_tiers else 0.0,
+                                       t_cum[kt] if has_tiers else 0.0, p1[i], p2[i], is_call[i])
+                    notional += abs(qty[i]) if ci == INVERSE else abs(qty[i]) * P
+                eqb[b] = eq
+                heal[b] = eq - mm
+                if not margined[b] or surv[b] == 0.0:
+                    continue
+                q = 1.0 if heal[b] > 0.0 else 0.0
+                if q > 0.0 and bridge_ok[b]:
+                    for a in range(n_ax):
+                        q *= _cross(x0[a], x[a], plo[b, a], phi[b, a], c_br[a])
+                surv[b] *= q
+                if ptau[b] < 0 and surv[b] <= u:
+                    ptau[b] = k + 1
+                    frozen[b] = max(0.0, min(eq, mm) - fee[b] * notional)
+            # ---- accounts -----------------------------------------------------------------
+            for i in range(n_acc):
+                ok = True
+                healthy = True
+                for b in range(acc_start[i], acc_start[i + 1]):
+                    if margined[b]:
+                        healthy &= heal[b] > 0.0
+                        ok &= bridge_ok[b]
+                if asurv[i] > 0.0:
+                    q = 1.0 if healthy else 0.0
+                    if q > 0.0 and ok:
+                        for a in range(n_ax):
+                            q *= _cross(x0[a], x[a], alo[i, a], ahi[i, a], c_br[a])
+                    asurv[i] *= q
+                    if atau[i] < 0 and asurv[i] <= u:
+                        atau[i] = k + 1
+                ca = cv_ax[i]
+                if ca >= 0 and csurv[i] > 0.0:
+                    if x[ca] <= cv_lo[i] or x[ca] >= cv_hi[i]:
+                        csurv[i] = 0.0
+                    else:
+                        csurv[i] *= _cross(x0[ca], x[ca], cv_lo[i], cv_hi[i], c_br[ca])
+            # ---- horizons on this step --------------------------------------------------------
+            while j < n_h and k + 1 == hsteps[j]:
+                w = np.exp(loglr)
+                wh[j] = w
+                for b in range(n_bp):
+                    ys[b, j] = w * (1.0 - surv[b])
+                for i in range(n_acc):
+                    ya[i, j] = w * (1.0 - asurv[i])
+                    xa[i, j] = 1.0 - csurv[i]
+                    value = 0.0
+                    for b in range(acc_start[i], acc_start[i + 1]):
+                        value += frozen[b] if ptau[b] >= 0 else eqb[b]
+                    loss = v0[i] - value
+                    m = top_n[i, j]
+                    if m < K:
+                        top[i, j, m] = loss
+                        top_n[i, j] = m + 1
+                        if m + 1 == K:
+                            lo = np.inf
+                            for r in range(K):
+                                lo = min(lo, top[i, j, r])
+                            top_min[i, j] = lo
+                    elif loss > top_min[i, j]:
+                        r = 0
+                        while top[i, j, r] != top_min[i, j]:
+                            r += 1
+                        top[i, j, r] = loss
+                        lo = np.inf
+                        for r in range(K):
+                            lo = min(lo, top[i, j, r])
+                        top_min[i, j] = lo
+                j += 1
+        # ---- this path's samples ------------------------------------------------------------
+        for i in range(n_acc):
+            if atau[i] >= 0:
+                hist[i, (atau[i] - 1) * n_bins // n_steps] += wh[n_h - 1]
+        if anti and sign > 0:
+            ys_prev[:, :] = ys
+            ya_prev[:, :] = ya
+            xa_prev[:, :] = xa
+            continue
+        for jj in range(n_h):
+            for b in range(n_bp):
+                y = 0.5 * (ys[b, jj] + ys_prev[b, jj]) if anti else ys[b, jj]
+                ps1[b, jj] += y
+                ps2[b, jj] += y * y
+            for i in range(n_acc):
+                y = 0.5 * (ya[i, jj] + ya_prev[i, jj]) if anti else ya[i, jj]
+                xx = 0.5 * (xa[i, jj] + xa_prev[i, jj]) if anti else xa[i, jj]
+                as1[i, jj] += y
+                as2[i, jj] += y * y
+                ax1[i, jj] += xx
+                ax2[i, jj] += xx * xx
+                axy[i, jj] += xx * y
