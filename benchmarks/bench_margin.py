@@ -150,7 +150,7 @@ QUARTERLIES = [datetime.date(2026 + (11 + 3 * i) // 12, (11 + 3 * i) % 12 + 1, 2
 
 def pydantic_path(n_acc: int) -> float:
     """parse_portfolio → CompiledPortfolio → margin_results for n_acc accounts (seconds)."""
-    from liqrisk.io.portfolio import parse_portfolio
+    from liqrisk.load import parse_portfolio
     from liqrisk.margin.account import CompiledPortfolio
     rng = np.random.default_rng(1)
     accounts = []

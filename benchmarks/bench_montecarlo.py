@@ -58,7 +58,7 @@ class Isolated:
 def cross_book(n_acc: int, rng):
     """n_acc Binance USDⓈ-M cross accounts, one perp on each of 5 underlyings (bundled or
     representative tiers), compiled once."""
-    from liqrisk.io.portfolio import parse_portfolio
+    from liqrisk.load import parse_portfolio
     from liqrisk.margin.account import CompiledPortfolio
     accounts = []
     for i in range(n_acc):

@@ -133,9 +133,9 @@ def test_analyze_probability_matches_the_first_passage_closed_form_at_the_engine
     acc = analyze(str(path), ProbabilitySettings(["1d", "7d"], paths=20_000, seed=5)).accounts[0]
     lp = acc.positions[0].liquidation_price
     for h, years in (("1d", 1 / 365), ("7d", 7 / 365)):
-        est = acc.extras["probability"][h]
+        est = acc.probability[h]
         exact = float(hit_probability(91250.0, lp, 0.52, years, 0.0))
-        assert abs(est["p"] - exact) <= 3 * est["stderr"] + 0.02 * exact, (h, est, exact)
+        assert abs(est.p - exact) <= 3 * est.stderr + 0.02 * exact, (h, est, exact)
 
 
 def test_every_account_has_an_exit_block_and_says_what_it_did_not_cost():

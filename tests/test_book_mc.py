@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from liqrisk.analysis import ProbabilitySettings, analyze
 from liqrisk.cli import app
 from liqrisk.dynamics.paths import gbm, student_t
-from liqrisk.io.portfolio import parse_portfolio
+from liqrisk.load import parse_portfolio
 from liqrisk.margin.account import CompiledPortfolio
 from liqrisk.risk.book_mc import SimulationTooLarge, book_liquidation_risk
 from liqrisk.risk.first_passage import exit_probability, hit_probability
@@ -81,12 +81,12 @@ def test_negative_probability_case_of_the_issue_stays_in_the_unit_interval_and_i
                                        {"symbol": "ETHUSDT", "kind": "perp", "size": -10, "entry": 3050}]}]}
     path = tmp_path / "mix.yaml"
     path.write_text(yaml.safe_dump(doc))
-    both = analyze(str(path), ProbabilitySettings(["1h", "7d"], paths=8000, seed=4)).accounts[0].extras
-    alone = analyze(str(path), ProbabilitySettings(["1h"], paths=8000, seed=4)).accounts[0].extras
+    both = analyze(str(path), ProbabilitySettings(["1h", "7d"], paths=8000, seed=4)).accounts[0].to_dict()
+    alone = analyze(str(path), ProbabilitySettings(["1h"], paths=8000, seed=4)).accounts[0].to_dict()
     assert both["probability"]["1h"] == alone["probability"]["1h"]
     assert both["risk"]["var99"]["1h"] == alone["risk"]["var99"]["1h"]
     for block in (both["probability"], both["term_structure"], *both["pools"].values()):
-        for est in (block.values() if "p" not in block else [block]):
+        for est in block.values():
             assert 0.0 <= est["ci95"][0] <= est["p"] <= est["ci95"][1] <= 1.0, est
 
 
@@ -179,8 +179,9 @@ def test_analyze_json_carries_per_pool_probabilities_and_the_driver():
                                    "--paths", "4000"])
     assert out.exit_code == 0, out.output
     acc = {a["id"]: a for a in json.loads(out.stdout)["accounts"]}["binance-main"]
-    pools = acc["pools"]["7d"]
+    pools = acc["pools"]
     assert set(pools) == {"cross", "isolated ETHUSDT"}
-    assert acc["driver"]["7d"] == "isolated ETHUSDT"
-    assert pools["isolated ETHUSDT"]["p"] <= acc["probability"]["7d"]["p"] + 3 * acc["probability"]["7d"]["stderr"]
+    assert acc["risk"]["driver"]["7d"] == "isolated ETHUSDT"
+    p, se = acc["probability"]["7d"]["p"], acc["probability"]["7d"]["stderr"]
+    assert pools["cross"]["7d"]["p"] < pools["isolated ETHUSDT"]["7d"]["p"] <= p + 3 * se
     assert math.isfinite(acc["risk"]["max_loss"])

@@ -10,7 +10,8 @@ import yaml
 from typer.testing import CliRunner
 
 from liqrisk.cli import app
-from liqrisk.io.portfolio import InputError, parse_portfolio
+from liqrisk.io.portfolio import InputError
+from liqrisk.load import parse_portfolio
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()

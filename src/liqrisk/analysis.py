@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from liqrisk.io.portfolio import InputError, PortfolioFile, load_portfolio
-from liqrisk.margin.account import AccountResult, CompiledPortfolio
+from liqrisk.io.portfolio import InputError
+from liqrisk.load import load_portfolio
+from liqrisk.margin.account import CompiledPortfolio
+from liqrisk.model import Portfolio
+from liqrisk.results import AccountResult, ExitResult, PortfolioAnalysis, RiskResult
 
 MODELS = ("gbm", "merton", "student", "fhs")
 MODEL_ALIASES = {"student_t": "student", "garch_fhs": "fhs"}   # the names backtest-calibration uses
@@ -58,44 +61,13 @@ class ExitSettings:
     stress: float = 1.0
 
 
-@dataclass
-class PortfolioAnalysis:
-    """Everything `liqrisk analyze` reports. ``accounts`` carry their own extra blocks
-    (``probability``, ``risk``, ``exit``) in ``AccountResult.extras``."""
-
-    as_of: str
-    accounts: list[AccountResult]
-    curves: dict = field(default_factory=dict)   # account id → underlying → (grid, equity, mm)
-    books: dict = field(default_factory=dict)    # underlying → cumulative depth used for exit costs
-    notes: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        return _clean({"as_of": self.as_of, "accounts": [a.to_dict() for a in self.accounts],
-                       "notes": self.notes})
-
-
-def _clean(x):
-    """JSON-safe: NaN/inf → None, numpy scalars → Python."""
-    if isinstance(x, dict):
-        return {str(k): _clean(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_clean(v) for v in x]
-    if isinstance(x, (np.floating, float)):
-        return float(x) if math.isfinite(x) else None
-    if isinstance(x, np.integer):
-        return int(x)
-    if isinstance(x, np.bool_):
-        return bool(x)
-    return x
-
-
-def analyze(source: str | Path | PortfolioFile, probability: ProbabilitySettings | None = None,
+def analyze(source: str | Path | dict | Portfolio, probability: ProbabilitySettings | None = None,
             exit: ExitSettings | None = None, curves: bool = False,
             progress: Callable[[int, int], None] | None = None) -> PortfolioAnalysis:
-    """Analyse a portfolio file (path or validated :class:`PortfolioFile`)."""
-    pf = source if isinstance(source, PortfolioFile) else load_portfolio(source)
+    """Analyse a portfolio (file path, decoded document or :class:`~liqrisk.model.Portfolio`)."""
+    pf = load_portfolio(source)
     cp = CompiledPortfolio(pf)
-    results = cp.margin_results()
+    results = [AccountResult.of(m) for m in cp.margin_results()]
     out = PortfolioAnalysis(pf.as_of.isoformat().replace("+00:00", "Z"), results)
     out.notes += _leverage_notes(cp)
     for r in results:
@@ -274,19 +246,15 @@ def _add_probabilities(cp, results, s: ProbabilitySettings, out: PortfolioAnalys
 
 
 def _probability_blocks(r: AccountResult, risk, years: dict, term: dict, model: str) -> None:
-    r.extras["probability"] = {h: risk.probabilities[y].to_dict() for h, y in years.items()}
-    r.extras["term_structure"] = {h: risk.probabilities[y].to_dict() for h, y in term.items()}
-    r.extras["pools"] = {h: {label: est[y].to_dict() for label, est in risk.pools.items()}
-                         for h, y in years.items()}
-    r.extras["driver"] = {h: risk.driver[y] for h, y in years.items()}
-    r.extras["risk"] = {
-        "model": model, "time_to_liquidation_quantiles_hours":
-            {str(q): v * 365 * 24 for q, v in risk.time_to_liquidation.items()},
-        "var99": {h: risk.var99.get(y) for h, y in years.items()},
-        "es99": {h: risk.es99.get(y) for h, y in years.items()},
-        "max_loss": risk.max_loss, "currency": "USD",
-        "loss_basis": "equity incl. liquidation (fee charged, no loss below zero equity)",
-        "time_to_liquidation_histogram": risk.time_histogram.to_dict()}
+    r.probability = {h: risk.probabilities[y] for h, y in years.items()}
+    r.term_structure = {h: risk.probabilities[y] for h, y in term.items()}
+    r.pools = {label: {h: est[y] for h, y in years.items()} for label, est in risk.pools.items()}
+    r.risk = RiskResult(
+        model=model, var99={h: risk.var99.get(y) for h, y in years.items()},
+        es99={h: risk.es99.get(y) for h, y in years.items()},
+        time_to_liquidation_quantiles_hours={str(q): v * 365 * 24 for q, v in risk.time_to_liquidation.items()},
+        time_to_liquidation_histogram=risk.time_histogram.to_dict(),
+        driver={h: risk.driver[y] for h, y in years.items()}, max_loss=risk.max_loss)
 
 
 def _add_exit(cp, results, s: ExitSettings, out: PortfolioAnalysis):
@@ -320,27 +288,25 @@ def _add_exit(cp, results, s: ExitSettings, out: PortfolioAnalysis):
                                     stress=max(s.stress, LIQUIDATION_STRESS))
             liq_cost += float(np.sum(loss.total_loss))
             shortfall += float(np.sum(loss.shortfall))
-        r.extras["exit"] = _exit_block(summaries, liq_cost, shortfall, not_costed, s)
+        r.exit = _exit_block(summaries, liq_cost, shortfall, not_costed, s)
 
 
-def _exit_block(summaries, liq_cost: float, shortfall: float, not_costed: list[str], s: ExitSettings) -> dict:
+def _exit_block(summaries, liq_cost: float, shortfall: float, not_costed: list[str], s: ExitSettings) -> ExitResult:
     """Sum per-underlying exit summaries (positions exit in parallel: time is the longest)."""
     if not summaries:
-        return {"close_now_cost": None, "close_now_bps": None, "liquidation_cost": None,
-                "insurance_shortfall": None, "time_to_exit_hours": None, "horizon_hours": s.horizon_hours,
-                "horizon_cost": None, "book": None, "currency": "USD", "cost_vs_exit_hours": {},
-                "not_costed": not_costed}
+        return ExitResult(None, None, None, None, None, s.horizon_hours, None, None, not_costed=not_costed)
     notional = sum(r["notional"] for sm in summaries for r in sm.positions)
     now = sum(sm.close_now_cost for sm in summaries)
     curve: dict = {}
     for sm in summaries:
         for h, c in sm.curve.items():
             curve[h] = curve.get(h, 0.0) + c
-    return {"close_now_cost": now, "close_now_bps": 1e4 * now / notional, "liquidation_cost": liq_cost,
-            "insurance_shortfall": shortfall, "time_to_exit_hours": max(sm.time_to_exit_hours for sm in summaries),
-            "horizon_hours": s.horizon_hours, "horizon_cost": sum(sm.horizon_cost for sm in summaries),
-            "book": "synthetic" if any(sm.book == "synthetic" for sm in summaries) else "snapshot",
-            "currency": "USD", "cost_vs_exit_hours": curve, "not_costed": not_costed}
+    return ExitResult(
+        close_now_cost=now, close_now_bps=1e4 * now / notional, liquidation_cost=liq_cost,
+        insurance_shortfall=shortfall, time_to_exit_hours=max(sm.time_to_exit_hours for sm in summaries),
+        horizon_hours=s.horizon_hours, horizon_cost=sum(sm.horizon_cost for sm in summaries),
+        book="synthetic" if any(sm.book == "synthetic" for sm in summaries) else "snapshot",
+        cost_vs_exit_hours=curve, not_costed=not_costed)
 
 
 def exit_inputs(cp: CompiledPortfolio, i: int, r: AccountResult):

@@ -256,7 +256,8 @@ def _from_portfolio_file(path: Path) -> Population:
     import sys
 
     from liqrisk.cascade.portfolio import population_from_portfolio
-    from liqrisk.io.portfolio import InputError, load_portfolio
+    from liqrisk.io.portfolio import InputError
+    from liqrisk.load import load_portfolio
     try:
         pop, skipped = population_from_portfolio(load_portfolio(path))
     except InputError as e:

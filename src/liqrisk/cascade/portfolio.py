@@ -10,11 +10,11 @@ import pandas as pd
 
 from liqrisk.cascade.population import Population, from_frame
 from liqrisk.cascade.venues import VENUE_NAMES
-from liqrisk.io.portfolio import PortfolioFile
+from liqrisk.model import Portfolio
 from liqrisk.margin.registry import rule_set_for
 
 
-def population_rows(pf: PortfolioFile) -> tuple[list[dict], list[str]]:
+def population_rows(pf: Portfolio) -> tuple[list[dict], list[str]]:
     """Position-table rows for the cascade, and a line per skipped account/position."""
     rows, skipped = [], []
     for acc in pf.accounts:
@@ -39,7 +39,7 @@ def population_rows(pf: PortfolioFile) -> tuple[list[dict], list[str]]:
     return rows, skipped
 
 
-def population_from_portfolio(pf: PortfolioFile) -> tuple[Population, list[str]]:
+def population_from_portfolio(pf: Portfolio) -> tuple[Population, list[str]]:
     """A cascade population from a validated portfolio file, with the skipped lines."""
     rows, skipped = population_rows(pf)
     return from_frame(pd.DataFrame(rows)), skipped

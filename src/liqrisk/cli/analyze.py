@@ -1,7 +1,6 @@
 """`liqrisk analyze FILE`: margin, liquidation prices, probabilities and exit cost per account."""
 from __future__ import annotations
 
-import json
 import sys
 
 import typer
@@ -72,10 +71,9 @@ def analyze_command(
         if html:
             from liqrisk.report.html import write_report
             write_report(result, html)
-    data = result.to_dict()
     if as_json:
-        sys.stdout.write(json.dumps(data) + "\n")
+        sys.stdout.write(result.to_json() + "\n")
     else:
-        terminal.render(data)
+        terminal.render(result)
         if html:
             Console().print(f"HTML report written to {html}")

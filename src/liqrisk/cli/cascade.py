@@ -1,7 +1,6 @@
 """``liqrisk cascade``: a market-wide liquidation cascade (or a sweep) for a scenario file."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
@@ -16,6 +15,7 @@ from liqrisk.cascade.scenario import ScenarioError, load_scenario
 from liqrisk.cascade.sweep import FIELDS
 from liqrisk.cli._app import app
 from liqrisk.report.terminal import wide_console
+from liqrisk.results.cascade import CascadeAnalysis
 
 
 @app.command("cascade")
@@ -50,7 +50,7 @@ def cascade(
             raise typer.Exit(2)
         html.write_text(cascade_html(result))
     if as_json:
-        typer.echo(json.dumps(result.to_dict()))
+        typer.echo(CascadeAnalysis(result).to_json())
         return
     console = wide_console()
     if isinstance(result, CascadeResult):

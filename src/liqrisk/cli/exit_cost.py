@@ -52,7 +52,7 @@ def _books(specs: list[str], positions):
 def _portfolio_positions(file: str) -> list[tuple[str, list, float]]:
     """(account id, exit rows, vol) for every account of a portfolio file with futures/spot."""
     from liqrisk.analysis import exit_inputs
-    from liqrisk.io.portfolio import load_portfolio
+    from liqrisk.load import load_portfolio
     from liqrisk.margin.account import CompiledPortfolio
     cp = CompiledPortfolio(load_portfolio(file))
     out = []

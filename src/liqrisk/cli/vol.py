@@ -8,12 +8,10 @@ import typer
 from rich.table import Table
 
 from liqrisk.cli._app import app
+from liqrisk.dynamics.ohlc import DataError
+from liqrisk.dynamics.volatility import ESTIMATORS
 from liqrisk.report.terminal import wide_console
-from liqrisk.dynamics.garch import fit_garch
-from liqrisk.dynamics.ohlc import DataError, load_ohlc
-from liqrisk.dynamics.volatility import ESTIMATORS, estimate_all
-
-FORECAST_HORIZONS_DAYS = {"1d": 1, "7d": 7, "30d": 30}
+from liqrisk.results.vol import vol_analysis
 
 
 @app.command("vol")
@@ -29,55 +27,37 @@ def vol(
     """Annualised volatility (365-day year) of an OHLC series by several estimators, over the
     whole file and its last window, plus a GARCH(1,1) forecast for 1, 7 and 30 days."""
     try:
-        bars = load_ohlc(file, asset=asset)
-        names = tuple(estimator or ESTIMATORS)
-        full = estimate_all(bars, estimators=names)
-        last = estimate_all(bars, window, estimators=names)
-        fit = fit_garch(bars.log_returns(), bar_seconds=bars.bar_seconds) if garch else None
+        result = vol_analysis(file, estimator or ESTIMATORS, window, garch, asset)
     except (DataError, ValueError, OSError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    forecast = None if fit is None else {
-        label: fit.forecast_vol(days * 86400.0) for label, days in FORECAST_HORIZONS_DAYS.items()}
-    warnings = _range_warnings(full)
-
     if as_json:
-        document = {"file": str(file), "asset": asset, "full_sample": full.to_dict(),
-                    "last_window": last.to_dict(),
-                    "garch": None if fit is None else {**fit.to_dict(), "forecast_vol_annualised": forecast},
-                    "warnings": warnings}
-        typer.echo(json.dumps(document, indent=2))
+        typer.echo(json.dumps(result.to_dict(), indent=2, allow_nan=False))
         return
+    _render(result, file)
 
+
+def _render(result, file: Path) -> None:
+    full, last, fit = result.full_sample, result.last_window, result.garch
     console = wide_console()
-    table = Table(title=f"{file.name}{f' ({asset})' if asset else ''}: {full.n_bars} bars of "
-                        f"{bars.bar_seconds:g}s, {full.start} -> {full.end}")
+    table = Table(title=f"{file.name}{f' ({result.asset})' if result.asset else ''}: {full.n_bars} bars of "
+                        f"{result.bar_seconds:g}s, {full.start} -> {full.end}")
     table.add_column("estimator")
     table.add_column("full sample, ann. %", justify="right")
-    table.add_column(f"last {window} bars, ann. %", justify="right")
-    for name in names:
+    table.add_column(f"last {result.window} bars, ann. %", justify="right")
+    for name in result.estimators:
         table.add_row(name, f"{100 * full[name]:.1f}", f"{100 * last[name]:.1f}")
     console.print(table)
     if fit is not None:
         garch_table = Table(title="GARCH(1,1) forecast: average vol over the horizon, ann. %")
         garch_table.add_column("model")
-        for label in forecast:
+        for label in result.forecast:
             garch_table.add_column(label, justify="right")
         model = (f"alpha={fit.params['alpha']:.3f} beta={fit.params['beta']:.3f}"
                  f"{'' if fit.converged else ' (NOT CONVERGED)'}")
-        garch_table.add_row(model, *(f"{100 * v:.1f}" for v in forecast.values()))
+        garch_table.add_row(model, *(f"{100 * v:.1f}" for v in result.forecast.values()))
         console.print(garch_table)
-    for line in warnings:
+    for line in result.warnings:
         console.print(f"[yellow]warning: {line}[/yellow]")
-    if "ewma" in names:
+    if "ewma" in result.estimators:
         console.print("[dim]ewma is the current (last-bar) RiskMetrics estimate in both columns[/dim]")
-
-
-def _range_warnings(full) -> list[str]:
-    """Range-based estimators far above close-to-close usually mean a bad high/low tick."""
-    if "close_to_close" not in full:
-        return []
-    base = full["close_to_close"]
-    high = [n for n in ("parkinson", "garman_klass", "rogers_satchell", "yang_zhang") if n in full and full[n] > 2 * base]
-    return ([f"{', '.join(high)} exceed twice close-to-close ({100 * base:.1f}%): check the file for bad "
-             f"high/low ticks (range estimators are sensitive to a single bad bar)"] if high else [])

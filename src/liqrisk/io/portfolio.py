@@ -2,6 +2,9 @@
 
 Validation is two-staged: pydantic checks shapes, types and signs; :func:`semantic_problems`
 checks what needs the whole file (known venue, priced collateral, live options, isolated margin).
+What a venue accepts is its rule set's knowledge: the caller passes ``rules_for`` (venue spec →
+rule set, raising ``ValueError`` for an unknown venue), so this module never imports the margin
+layer (:mod:`liqrisk.load` wires the two together and converts to :mod:`liqrisk.model`).
 Every problem becomes one line naming the account, the position and the field; the caller gets
 all of them at once in an :class:`InputError`. The user's data is never mutated.
 """
@@ -11,13 +14,17 @@ import json
 import math
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Callable, Literal
 
 import yaml
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator,
                       model_validator)
 
-STABLECOINS = {"USD": 1.0, "USDT": 1.0, "USDC": 1.0, "BUSD": 1.0, "FDUSD": 1.0, "DAI": 1.0}
+from liqrisk.model.market import STABLECOINS
+
+
+RulesFor = Callable[[Any], Any]
+"""venue (a name or a :class:`VenueSpec`) → its rule set; ``ValueError`` if unknown."""
 
 
 class InputError(ValueError):
@@ -281,7 +288,7 @@ def _problem_lines(raw: dict, errors: list[dict]) -> list[str]:
     return lines
 
 
-def parse_portfolio(raw: Any, today: datetime | None = None) -> PortfolioFile:
+def parse_portfolio(raw: Any, *, rules_for: RulesFor) -> PortfolioFile:
     """Validate a decoded YAML/JSON document; raise :class:`InputError` listing every problem."""
     if not isinstance(raw, dict):
         raise InputError(["file: expected a mapping with 'as_of', 'market' and 'accounts'"])
@@ -295,14 +302,15 @@ def parse_portfolio(raw: Any, today: datetime | None = None) -> PortfolioFile:
         pf = PortfolioFile.model_validate(raw)
     except ValidationError as err:
         lines = _problem_lines(raw, err.errors())
-        raise InputError(lines + [l for l in _semantic_problems_of_valid_parts(raw) if l not in lines]) from None
-    problems = semantic_problems(pf)
+        raise InputError(lines + [l for l in _semantic_problems_of_valid_parts(raw, rules_for)
+                                  if l not in lines]) from None
+    problems = semantic_problems(pf, rules_for)
     if problems:
         raise InputError(problems)
     return pf
 
 
-def _semantic_problems_of_valid_parts(raw: dict) -> list[str]:
+def _semantic_problems_of_valid_parts(raw: dict, rules_for: RulesFor) -> list[str]:
     """When some accounts fail validation, still check the ones that pass (so every problem of
     the file is reported at once, not one round at a time)."""
     good = []
@@ -318,14 +326,12 @@ def _semantic_problems_of_valid_parts(raw: dict) -> list[str]:
         partial = PortfolioFile.model_validate({**raw, "accounts": good})
     except ValidationError:
         return []            # as_of or market invalid: already reported
-    return semantic_problems(partial)
+    return semantic_problems(partial, rules_for)
 
 
-def semantic_problems(pf: PortfolioFile) -> list[str]:
+def semantic_problems(pf: PortfolioFile, rules_for: RulesFor) -> list[str]:
     """Checks that need the whole file: venue known, underlying priced, options alive,
     isolated positions margined, collateral priced."""
-    from liqrisk.margin.registry import rule_set_for, UnknownVenue  # margin is below io
-
     out: list[str] = []
     seen: set[str] = set()
     for acc in pf.accounts:
@@ -334,8 +340,8 @@ def semantic_problems(pf: PortfolioFile) -> list[str]:
             out.append(f"{where}, field 'id': duplicate account id")
         seen.add(acc.id)
         try:
-            rules = rule_set_for(acc.venue)
-        except UnknownVenue as e:
+            rules = rules_for(acc.venue)
+        except ValueError as e:
             out.append(f"{where}, field 'venue': {e}")
             continue
         for ccy, _, _ in acc.collateral_items():
@@ -403,8 +409,9 @@ def _option_problems(pf: PortfolioFile, pos: PositionSpec, und: str) -> list[str
     return []
 
 
-def load_portfolio(path: str | Path) -> PortfolioFile:
-    """Read and validate a YAML or JSON portfolio file."""
+def read_document(path: str | Path) -> Any:
+    """The decoded YAML or JSON document of a portfolio file (relative ``chain_csv`` paths made
+    relative to the file's folder); unreadable or undecodable files are an :class:`InputError`."""
     p = Path(path)
     try:
         text = p.read_text()
@@ -417,7 +424,12 @@ def load_portfolio(path: str | Path) -> PortfolioFile:
                           f"{str(e).splitlines()[0]}"]) from None
     if isinstance(raw, dict) and isinstance(raw.get("as_of"), datetime) and raw["as_of"].tzinfo is None:
         raw = {**raw, "as_of": raw["as_of"].replace(tzinfo=timezone.utc)}
-    return parse_portfolio(_relative_to(raw, p.parent))
+    return _relative_to(raw, p.parent)
+
+
+def load_portfolio(path: str | Path, *, rules_for: RulesFor) -> PortfolioFile:
+    """Read and validate a YAML or JSON portfolio file."""
+    return parse_portfolio(read_document(path), rules_for=rules_for)
 
 
 def _relative_to(raw, folder: Path):

@@ -11,22 +11,21 @@ fixed (sticky strike) when the underlying moves.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from liqrisk.dynamics.smile import vol_model_from_market
-from liqrisk.io.portfolio import STABLECOINS, PortfolioFile
 from liqrisk.margin import kernel as K
 from liqrisk.margin.base import INVERSE_OPTION, LINEAR, PositionTerms, RuleSet
 from liqrisk.margin.registry import rule_set_for
+from liqrisk.model import STABLECOINS, MarketState, Portfolio
 from liqrisk.pricing import greeks, implied_vol
 
 SECONDS_PER_YEAR = 365.0 * 86400.0
 
 
 @dataclass
-class PositionResult:
+class PositionMargin:
     """One position's numbers; money in the account's settlement currency, prices in USD.
     ``liquidation_price``/``bankruptcy_price`` are on the position's own mark (a future with a
     ``mark`` override keeps its basis to the underlying); the account's ``liquidation`` block is
@@ -48,8 +47,8 @@ class PositionResult:
 
 
 @dataclass
-class AccountResult:
-    """One account's margin state (the stable JSON keys of `liqrisk analyze`, plus extras)."""
+class AccountMargin:
+    """One account's margin state (the stable JSON keys of `liqrisk analyze`)."""
 
     id: str
     venue: str
@@ -64,13 +63,10 @@ class AccountResult:
     liquidation: dict[str, dict[str, float | None]]
     boundaries: dict[str, list[float]]
     distance: dict[str, dict[str, float | None]]
-    positions: list[PositionResult]
-    extras: dict = field(default_factory=dict)
+    positions: list[PositionMargin]
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d.update(d.pop("extras"))
-        return d
+        return asdict(self)
 
 
 @dataclass
@@ -108,14 +104,16 @@ class Plan:
     terms: list[PositionTerms]
 
 
-def market_from(pf: PortfolioFile) -> Market:
-    names = list(pf.market)
-    models = []
-    for n in names:
-        block = pf.market[n].model_dump(exclude_none=True)
-        block.pop("mark"), block.pop("index", None)
-        models.append(vol_model_from_market(block) if block else None)
-    return Market(names, np.array([pf.market[n].mark for n in names], dtype=float), models, pf.rate)
+def market_from(state: MarketState, names: list[str] | None = None) -> Market:
+    """The arrays of a market state along ``names`` (default: every quoted underlying)."""
+    from liqrisk.dynamics.smile import vol_model_from_market
+    names = list(state.quotes) if names is None else names
+    missing = [n for n in names if n not in state.quotes]
+    if missing:
+        raise ValueError(f"market: no quote for {', '.join(missing)} (the compiled portfolio needs them)")
+    models = [None if state.quotes[n].vol is None else vol_model_from_market(state.quotes[n].vol_block())
+              for n in names]
+    return Market(names, np.array([state.quotes[n].mark for n in names], dtype=float), models, state.rate)
 
 
 class Builder:
@@ -201,9 +199,23 @@ def _option_vol(pos, market: Market, axis: int, years: float) -> float:
     return float(model.vol(pos.strike, years, F))
 
 
-def compile_portfolio(pf: PortfolioFile) -> tuple[Market, list[Plan], K.PoolArrays]:
+def _years_to_expiry(pos, as_of) -> float:
+    return (pos.expiry - as_of).total_seconds() / SECONDS_PER_YEAR if pos.expiry is not None else 0.0
+
+
+def _market_terms(pos, market: Market, axis: int, years: float) -> dict:
+    """The fields of a position's terms that come from the market (option vol and time to expiry,
+    the basis of a future whose ``mark`` is given), as :class:`PositionTerms` keyword arguments.
+    Futures carry their time to expiry too (the Monte Carlo settles them there; 0: perpetual)."""
+    if pos.kind == "option":
+        return {"vol": _option_vol(pos, market, axis, years), "expiry_years": years}
+    return {"basis": pos.mark / market.prices[axis] if pos.mark is not None else 1.0,
+            "expiry_years": years}
+
+
+def compile_portfolio(pf: Portfolio) -> tuple[Market, list[Plan], K.PoolArrays]:
     """Pools and arrays for every account of a validated portfolio."""
-    market = market_from(pf)
+    market = market_from(pf.market)
     b = Builder(market)
     plans = []
     price_of = lambda c: pf.price(c)
@@ -226,13 +238,9 @@ def compile_portfolio(pf: PortfolioFile) -> tuple[Market, list[Plan], K.PoolArra
                 pool_axes[cross].add(axis)
                 rows.append(-1), ppools.append(cross), terms.append(None)
                 continue
-            years = ((pos.expiry - pf.as_of).total_seconds() / SECONDS_PER_YEAR
-                     if pos.expiry is not None else 0.0)
-            vol = _option_vol(pos, market, axis, years) if pos.kind == "option" else 0.0
-            t = rules.terms(pos, acc, years, vol)
-            t.expiry_years = years          # futures too: the Monte Carlo settles them at expiry
-            if pos.mark is not None and pos.kind != "option":
-                t.basis = pos.mark / market.prices[axis]
+            years = _years_to_expiry(pos, pf.as_of)
+            priced = _market_terms(pos, market, axis, years)
+            t = replace(rules.terms(pos, acc, years, priced.get("vol", 0.0)), **priced)
             isolated = pos.margin is not None or acc.mode == "isolated"
             pool = cross
             if isolated:
@@ -278,11 +286,34 @@ def _hurting_side(plan: Plan, market: Market) -> list[int]:
 class CompiledPortfolio:
     """A validated portfolio compiled once; answers margin, curve and health questions."""
 
-    def __init__(self, pf: PortfolioFile):
+    def __init__(self, pf: Portfolio):
         self.portfolio = pf
         self.market, self.plans, self.arrays = compile_portfolio(pf)
 
-    def margin_results(self) -> list[AccountResult]:
+    def with_market(self, market: MarketState) -> "CompiledPortfolio":
+        """The same book re-valued in another market (marks, vols, rate, time ``as_of``): pools,
+        positions and tiers are kept, only the market arrays and each position's market-dependent
+        terms (option vol and time to expiry, futures basis) are recomputed. ``market`` must quote
+        every underlying the book uses."""
+        new = object.__new__(CompiledPortfolio)
+        new.portfolio = self.portfolio.with_market(market)
+        new.market = market_from(market, self.market.names)
+        columns = {"vol": self.arrays.vol.copy(), "expiry": self.arrays.expiry.copy(),
+                   "basis": self.arrays.basis.copy()}
+        new.plans = []
+        for plan in self.plans:
+            terms = []
+            for pos, row, t in zip(plan.account.positions, plan.position_rows, plan.terms):
+                if t is not None:
+                    axis = new.market.axis(plan.rules.underlying_of(pos))
+                    t = replace(t, **_market_terms(pos, new.market, axis, _years_to_expiry(pos, market.as_of)))
+                    columns["vol"][row], columns["expiry"][row], columns["basis"][row] = t.vol, t.expiry_years, t.basis
+                terms.append(t)
+            new.plans.append(replace(plan, terms=terms))
+        new.arrays = replace(self.arrays, rate=market.rate, **columns)
+        return new
+
+    def margin_results(self) -> list[AccountMargin]:
         """Margin, liquidation boundaries and per-position prices for every account."""
         arrays, prices = self.arrays, self.market.prices
         coarse, fine = K.coarse_grid(), K.fine_grid()
@@ -345,7 +376,7 @@ def _unless_breached(result):
     return down, up, now
 
 
-def analyze_margin(pf: PortfolioFile) -> list[AccountResult]:
+def analyze_margin(pf: Portfolio) -> list[AccountMargin]:
     """Margin, liquidation boundaries and per-position prices for every account."""
     return CompiledPortfolio(pf).margin_results()
 
@@ -354,7 +385,7 @@ def _nan_to_none(x) -> float | None:
     return None if x is None or not math.isfinite(x) else float(x)
 
 
-def _account_result(plan: Plan, market: Market, arrays: K.PoolArrays, liq, bkr, index, fine) -> AccountResult:
+def _account_result(plan: Plan, market: Market, arrays: K.PoolArrays, liq, bkr, index, fine) -> AccountMargin:
     acc, rules = plan.account, plan.rules
     prices = market.prices
     settle_usd = prices[plan.settle_axis] if plan.settle_axis >= 0 else STABLECOINS.get(plan.settlement, 1.0)
@@ -372,7 +403,7 @@ def _account_result(plan: Plan, market: Market, arrays: K.PoolArrays, liq, bkr, 
         und = rules.underlying_of(pos)
         axis = market.axis(und)
         if t is None:
-            positions.append(PositionResult(pos.symbol or und, "spot", und, pos.size, 0.0, prices[axis],
+            positions.append(PositionMargin(pos.symbol or und, "spot", und, pos.size, 0.0, prices[axis],
                                             0.0, 0.0, 0.0, None, None, False))
             continue
         s_ax = arrays.settle_axis[pool]
@@ -393,7 +424,7 @@ def _account_result(plan: Plan, market: Market, arrays: K.PoolArrays, liq, bkr, 
             im = pos.margin
         im_total += im
         k = index[(pool, axis)]
-        positions.append(PositionResult(
+        positions.append(PositionMargin(
             symbol=pos.symbol or _label(pos), kind=pos.kind, underlying=und, size=pos.size,
             entry=pos.entry, mark=float(shown_mark), unrealized_pnl=float(upnl_settle),
             initial_margin=float(im), maintenance_margin=float(pmm / settle_usd),
@@ -411,7 +442,7 @@ def _account_result(plan: Plan, market: Market, arrays: K.PoolArrays, liq, bkr, 
         boundaries[name] = _all_boundaries(plan, arrays, market, axis, fine, liq, index)
         distance[name] = _distances(market, name, d, u)
     equity_s, mm_s = equity / settle_usd, mm / settle_usd
-    return AccountResult(
+    return AccountMargin(
         id=acc.id, venue=rules.name, rule_version=getattr(rules, "version", None) or "current",
         mode=acc.mode, settlement_currency=plan.settlement, equity=float(equity_s),
         initial_margin=float(im_total), maintenance_margin=float(mm_s),

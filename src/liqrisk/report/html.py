@@ -91,7 +91,7 @@ def _summary_table(a: dict) -> str:
 
 
 def write_report(analysis, path: str | Path) -> Path:
-    """Write the report for a :class:`~liqrisk.analysis.PortfolioAnalysis` built with curves."""
+    """Write the report for a :class:`~liqrisk.results.PortfolioAnalysis` built with curves."""
     data = analysis.to_dict()
     blocks = []
     for a in data["accounts"]:

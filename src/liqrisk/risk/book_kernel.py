@@ -32,7 +32,7 @@ from liqrisk.dynamics.paths import (_ALPHA, _BETA, _BOOTSTRAP, _GAMMA, _H0, _JM,
                                     _OMEGA, _STUDENT, _TILT, _sfc64_double, _sfc64_next,
                                     sfc64_normal)
 from liqrisk.margin.base import INVERSE, INVERSE_OPTION, LINEAR
-from liqrisk.margin.kernel import _maintenance, _tier_notional, _value
+from liqrisk.margin.kernel import _maintenance, _tier_notional, _value, scenario_mm_nb
 from liqrisk.pricing.kernels import black76_price_nb
 
 _FAR = 38.0          # bridge exponents at or above this give exactly 1.0 (see montecarlo._FAR)
@@ -138,7 +138,8 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
                   pos_start, pos_end, leg_start, leg_end, const_usd, settle_axis, axis, contract,
                   qty, entry, basis, mm_code, notional_mode, tier_start, tier_end, p1, p2, strike,
                   is_call, expiry, vol, t_floor, t_mmr, t_cum, leg_axis, leg_amount, rate,
-                  ps1, ps2, as1, as2, ax1, ax2, axy, hist, top, top_n, top_min):
+                  const_mm, leg_mm, sc_start, sc_end, pm_par, sh_rel, sh_abs, vol_up, vol_dn, roll,
+                  sc_move, sc_vol, sc_weight, sc_damp, ps1, ps2, as1, as2, ax1, ax2, axy, hist, top, top_n, top_min):
     """Paths ``first … last − 1`` of a run; adds to the chunk's sums (module docstring):
     per pool ``ps1/ps2`` (n_pools, n_h) Σ w·y and Σ (w·y)² of the bridge-corrected liquidation
     probability y; per account ``as1/as2`` the same, ``ax1/ax2/axy`` Σx, Σx², Σx·y of the
@@ -225,9 +226,11 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
             for b in range(n_bp):
                 p = pools[b]
                 eq = const_usd[p]
+                mm = const_mm[p]
                 for jl in range(leg_start[p], leg_end[p]):
-                    eq += leg_amount[jl] * prow[leg_axis[jl]]
-                mm = 0.0
+                    value = leg_amount[jl] * prow[leg_axis[jl]]
+                    eq += value
+                    mm += leg_mm[jl] * value
                 notional = 0.0
                 s_ax = settle_axis[p]
                 for i in range(pos_start[p], pos_end[p]):
@@ -266,6 +269,11 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
                                        opt, nn, t_mmr[kt] if has_tiers else 0.0,
                                        t_cum[kt] if has_tiers else 0.0, p1[i], p2[i], is_call[i])
                     notional += abs(qty[i]) if ci == INVERSE else abs(qty[i]) * P
+                if sc_end[p] > sc_start[p]:
+                    mm += scenario_mm_nb(p, prow, t, pos_start, pos_end, settle_axis, axis, contract,
+                                         qty, entry, basis, strike, is_call, expiry, vol, rate,
+                                         sc_start, sc_end, pm_par, sh_rel, sh_abs, vol_up, vol_dn,
+                                         roll, sc_move, sc_vol, sc_weight, sc_damp)
                 eqb[b] = eq
                 heal[b] = eq - mm
                 if not margined[b] or surv[b] == 0.0:

@@ -1,0 +1,95 @@
+"""Accounts (collateral, margin mode, venue and its parameters) and the portfolio of them."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from collections.abc import Mapping
+
+from liqrisk.model.instrument import Position
+from liqrisk.model.market import MarketState
+
+
+@dataclass(frozen=True)
+class Tier:
+    """One maintenance-margin tier; notionals in the venue's margin unit (USD or coin)."""
+
+    notional_floor: float
+    notional_cap: float
+    maint_margin_ratio: float
+    cum: float | None = None
+    max_leverage: float | None = None
+
+
+@dataclass(frozen=True)
+class Venue:
+    """A venue's rule set by ``name`` (binance-usdm, okx, deribit, …) and the parameters a user
+    overrides: tier ``brackets`` per symbol, fees (fractions of notional), default leverage, rule
+    ``version``. ``None`` = the rule set's default."""
+
+    name: str
+    version: str | None = None
+    brackets: Mapping[str, tuple[Tier, ...]] | None = None
+    taker_fee: float | None = None
+    liquidation_fee: float | None = None
+    default_leverage: float | None = None
+
+    def __post_init__(self):
+        if self.brackets is not None:
+            object.__setattr__(self, "brackets", {k: tuple(v) for k, v in self.brackets.items()})
+
+
+@dataclass(frozen=True)
+class Collateral:
+    """``amount`` of ``currency`` in the cross wallet (negative: a debt); ``haircut`` the fraction
+    of its value the venue does not count (debts take none)."""
+
+    currency: str
+    amount: float
+    haircut: float = 0.0
+
+
+@dataclass(frozen=True)
+class Account:
+    """One margin account: ``mode`` cross | isolated | portfolio, cross-wallet ``collateral``,
+    ``positions`` and an account-wide ``leverage`` (initial margin) if given."""
+
+    id: str
+    venue: Venue
+    mode: str = "cross"
+    collateral: tuple[Collateral, ...] = ()
+    positions: tuple[Position, ...] = ()
+    leverage: float | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "collateral", tuple(self.collateral))
+        object.__setattr__(self, "positions", tuple(self.positions))
+
+    @property
+    def venue_name(self) -> str:
+        return self.venue.name
+
+    def collateral_items(self) -> list[tuple[str, float, float]]:
+        """(currency, amount, haircut) triples."""
+        return [(c.currency, c.amount, c.haircut) for c in self.collateral]
+
+
+@dataclass(frozen=True)
+class Portfolio:
+    """Accounts and the market snapshot they are valued in."""
+
+    market: MarketState
+    accounts: tuple[Account, ...]
+
+    def __post_init__(self):
+        object.__setattr__(self, "accounts", tuple(self.accounts))
+
+    @property
+    def as_of(self) -> datetime:
+        return self.market.as_of
+
+    def price(self, currency: str) -> float | None:
+        return self.market.price(currency)
+
+    def with_market(self, market: MarketState) -> "Portfolio":
+        """The same accounts in another market."""
+        return Portfolio(market, self.accounts)
