@@ -28,14 +28,14 @@ arrays per pool and account plus, for antithetic runs, one path's draws (steps �
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from liqrisk.dynamics.paths import PathModel, as_seed_sequence, map_chunks
 from liqrisk.margin import kernel as K
-from liqrisk.margin.base import INVERSE_OPTION
-from liqrisk.risk.book_kernel import book_chunk_nb
+from liqrisk.margin.base import LINEAR
+from liqrisk.risk.book_kernel import _FAR, book_chunk_nb, safe_boxes_nb
 from liqrisk.risk.first_passage import hit_probability
 from liqrisk.risk.montecarlo import (METHODS, TIME_QUANTILES, YEAR_HOURS, ProbabilityEstimate,
                                      TimeHistogram, _no_silent_zero)
@@ -86,7 +86,12 @@ class _Group:
     breached: np.ndarray
     v0: np.ndarray
     exposure: np.ndarray
-    exp_pos: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    dep: np.ndarray           # (n_pools, n_axes): the pool moves with the axis
+    screenable: np.ndarray    # separable and concave along each axis (safe_boxes_nb applies)
+    affine: np.ndarray        # equity = ec + Σ ek·P (linear contracts and collateral only)
+    ec: np.ndarray
+    ek: np.ndarray
+    expiry: np.ndarray        # per pool: first expiry of its positions (years; inf: none)
 
 
 def _pool_labels(plan) -> list[str]:
@@ -110,7 +115,7 @@ def _group(cp, accounts: list[int], axes: list[int]) -> _Group:
         labels += _pool_labels(plan)
         for p in plan.pools:
             pools.append(p)
-            margined.append(arrays.pos_end[p] > arrays.pos_start[p])
+            margined.append(arrays.margined(p))
             fee.append(plan.rules.params.liquidation_fee)
         acc_start.append(len(pools))
     pools = np.array(pools, dtype=np.int64)
@@ -151,11 +156,73 @@ def _group(cp, accounts: list[int], axes: list[int]) -> _Group:
         h = np.where(np.isfinite(h), h, 0.0)
         for a, ax in enumerate(axes):
             exposure[i, a] = (h[1 + 2 * a] - h[2 + 2 * a]) / (rows[1 + 2 * a, ax] - rows[2 + 2 * a, ax])
-    pos = np.concatenate([np.arange(arrays.pos_start[p], arrays.pos_end[p]) for p in pools]) \
-        if n_bp else np.zeros(0, np.int64)
-    exp_pos = pos[arrays.expiry[pos] > 0].astype(np.int64)
+    dep = np.zeros((n_bp, n_ax), dtype=np.bool_)
+    b = 0
+    for i in accounts:
+        for p in cp.plans[i].pools:
+            dep[b] = [ax in cp.plans[i].pool_axes[p] for ax in axes]
+            b += 1
+    screenable, affine, ec, ek, expiry = _pool_structure(arrays, pools, margined, axes, marks)
     return _Group(pools, margined, labels, np.array(fee), plo, phi, acc_start, alo, ahi, breached,
-                  v0, exposure, exp_pos)
+                  v0, exposure, dep, screenable, affine, ec, ek, expiry)
+
+
+def _pool_structure(a, pools, margined, axes, marks):
+    """Per pool: screenable (no options, scenario margin or loans on other axes; every coin-
+    settled non-linear position on its settlement axis; tier rates non-decreasing — so that
+    equity − MM is separable across axes and concave along each), affine equity (linear
+    contracts and collateral only: ``ec + Σ ek·P``), and the first expiry of its positions."""
+    loc = {ax: k for k, ax in enumerate(axes)}
+    n = len(pools)
+    screenable, affine = np.zeros(n, np.bool_), np.zeros(n, np.bool_)
+    ec, ek, expiry = np.zeros(n), np.zeros((n, len(axes))), np.full(n, np.inf)
+    for b, p in enumerate(pools):
+        rows = range(a.pos_start[p], a.pos_end[p])
+        s_ax = a.settle_axis[p]
+        exp = [a.expiry[i] for i in rows if a.expiry[i] > 0]
+        expiry[b] = min(exp, default=np.inf)
+        rising = all(np.all(np.diff(a.t_mmr[a.tier_start[i]:a.tier_end[i]]) >= 0) for i in rows)
+        own_axis = all(a.contract[i] == LINEAR or s_ax < 0 or a.axis[i] == s_ax for i in rows)
+        screenable[b] = (not a.dense[p] and a.sc_end[p] == a.sc_start[p] and rising and own_axis) \
+            or not margined[b]
+        affine[b] = all(a.contract[i] == LINEAR for i in rows)
+        if affine[b]:
+            ec[b] = a.const_usd[p]
+            for j in range(a.leg_start[p], a.leg_end[p]):
+                if a.leg_axis[j] in loc:
+                    ek[b, loc[a.leg_axis[j]]] += a.leg_amount[j]
+                else:
+                    ec[b] += a.leg_amount[j] * marks[a.leg_axis[j]]
+            for i in rows:
+                ec[b] -= a.qty[i] * a.entry[i]
+                if a.axis[i] in loc:
+                    ek[b, loc[a.axis[i]]] += a.qty[i] * a.basis[i]
+                else:
+                    ec[b] += a.qty[i] * (marks[a.axis[i]] * a.basis[i])
+    return screenable, affine, ec, ek, expiry
+
+
+SAFE_RADII = np.array([8.0, 6.0, 4.0, 3.0, 2.0, 1.5, 1.0, 0.5])
+"""Candidate half-widths of a pool's safe box, in standard deviations of the horizon's move."""
+
+
+def _safe_boxes(cp, g: _Group, bsel, axes, sigma, dt, n_steps):
+    """(safe, slo, shi) of the pools ``bsel`` for a run of ``n_steps`` of ``dt``."""
+    n_ax = len(axes)
+    ok = g.screenable[bsel] & (g.expiry[bsel] > (n_steps + 1) * dt)
+    slo, shi = np.full((len(bsel), n_ax), -np.inf), np.full((len(bsel), n_ax), np.inf)
+    margined = g.margined[bsel]
+    if np.any(ok & margined):
+        dfar = np.sqrt(_FAR * sigma ** 2 * dt / 2.0)
+        scale = sigma * math.sqrt(n_steps * dt)
+        sub = np.flatnonzero(ok & margined)
+        okm = ok[sub].copy()
+        lo, hi = slo[sub].copy(), shi[sub].copy()
+        safe_boxes_nb(g.pools[bsel][sub], np.array(axes, np.int64), cp.market.prices, scale, dfar,
+                      g.dep[bsel][sub], g.plo[bsel][sub], g.phi[bsel][sub], SAFE_RADII, okm, lo, hi,
+                      cp.arrays.args())
+        ok[sub], slo[sub], shi[sub] = okm, lo, hi
+    return ok, slo, shi
 
 
 def _key(seed, *tag) -> np.ndarray:
@@ -180,8 +247,11 @@ class _Sums:
 
 
 def _run(cp, g: _Group, acc_sel: np.ndarray, axes, model: PathModel, dt: float, hsteps,
-         n_paths: int, key, anti: bool, tilt, cv_ax, cv_lo, cv_hi) -> _Sums:
-    """One simulation of the accounts ``acc_sel`` (indices into the group) over hsteps[-1]."""
+         n_paths: int, key, anti: bool, tilt, cv_ax, cv_lo, cv_hi, want_loss: bool = True,
+         screen: bool = True) -> _Sums:
+    """One simulation of the accounts ``acc_sel`` (indices into the group) over hsteps[-1];
+    ``want_loss``: collect the loss tails (VaR/ES); ``screen``: skip the steps of pools whose
+    path stays in their safe box (the same numbers, faster)."""
     n_steps = int(hsteps[-1])
     if n_steps > MAX_STEPS or n_paths * n_steps > MAX_PATH_STEPS:
         raise SimulationTooLarge(
@@ -197,7 +267,9 @@ def _run(cp, g: _Group, acc_sel: np.ndarray, axes, model: PathModel, dt: float, 
     acc_start = np.concatenate([[0], np.cumsum([g.acc_start[i + 1] - g.acc_start[i] for i in acc_sel])]
                                ).astype(np.int64)
     n_bp, n_acc, n_h = len(bsel), len(acc_sel), len(hsteps)
-    kept = n_paths - math.ceil(0.99 * n_paths) + 1
+    kept = n_paths - math.ceil(0.99 * n_paths) + 1 if want_loss else 1
+    safe, slo, shi = _safe_boxes(cp, g, bsel, axes, sigma, dt, n_steps)
+    safe &= screen
     arrays = cp.arrays
     spot = cp.market.prices[np.array(axes)]
     if anti:
@@ -222,8 +294,9 @@ def _run(cp, g: _Group, acc_sel: np.ndarray, axes, model: PathModel, dt: float, 
         book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, sp.par, sp.chol, sp.innovation,
                       sp.nu, sp.resid, sp.garch, sp.correlated, sp.jumps, ax_map, ax_loc, spot, c_br,
                       cp.market.prices, g.pools[bsel], g.margined[bsel], g.fee[bsel], g.plo[bsel],
-                      g.phi[bsel], acc_start, g.alo[acc_sel], g.ahi[acc_sel], cv_ax, cv_lo, cv_hi,
-                      g.v0[acc_sel], g.exp_pos, n_bins, *arrays.args(), out["ps1"], out["ps2"],
+                      g.phi[bsel], safe, slo, shi, g.affine[bsel], g.ec[bsel], g.ek[bsel],
+                      acc_start, g.alo[acc_sel], g.ahi[acc_sel], cv_ax, cv_lo, cv_hi,
+                      g.v0[acc_sel], want_loss, n_bins, *arrays.args(), out["ps1"], out["ps2"],
                       out["as1"], out["as2"], out["ax1"], out["ax2"], out["axy"], out["hist"],
                       top, top_n, top_min)
         out["top"] = top
@@ -280,10 +353,12 @@ def _horizon_dts(horizons, steps_per_day, dt):
 def book_liquidation_risk(cp, accounts: list[int], axes: list[int], model: PathModel,
                           horizons_years: list[float], n_paths: int = 20_000, seed=None,
                           method: str = "auto", drift: float = 0.0, steps_per_day: int = 24,
-                          dt: float | None = None, progress=None) -> list[AccountRisk]:
+                          dt: float | None = None, progress=None, risk: bool = True,
+                          screen: bool = True) -> list[AccountRisk]:
     """Liquidation risk of ``accounts`` (plan indices of ``cp``) whose prices move along the
     market ``axes`` under ``model`` (one dimension per axis, in that order); see the module
-    docstring. ``dt`` fixes the step of every horizon (a GARCH model's bar)."""
+    docstring. ``dt`` fixes the step of every horizon (a GARCH model's bar); ``risk=False``
+    skips VaR/ES (NaN); ``screen=False`` walks every pool over every step (same numbers)."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if not math.isfinite(drift):
@@ -325,7 +400,7 @@ def book_liquidation_risk(cp, accounts: list[int], axes: list[int], model: PathM
     for d, hs in sorted(by_dt.items()):
         hsteps = np.array(sorted({steps[h][1] for h in hs}), dtype=np.int64)
         s = _run(cp, g, all_acc, axes, model, d, hsteps, n_paths, _key(seed, 0), anti, None,
-                 cv_ax, cv_lo, cv_hi)
+                 cv_ax, cv_lo, cv_hi, want_loss=risk, screen=screen)
         if hs[-1] == horizons[-1]:
             last_run = (s, d, hsteps)
         for h in hs:
@@ -358,6 +433,9 @@ def book_liquidation_risk(cp, accounts: list[int], axes: list[int], model: PathM
                 r["pools"][h] = {g.labels[b]: _no_silent_zero(_pool_estimate(s, b, j, anti), False)
                                  for b in range(b0, b1) if g.margined[b]}
                 top = s.top[i, j]
+                if not risk:
+                    r["var"][h] = r["es"][h] = math.nan
+                    continue
                 r["var"][h] = float(top[-1])
                 # the mean of values in [VaR, v0] lies there (clipped: rounding of the sum)
                 r["es"][h] = float(min(max(top.mean(), top[-1]), max(top[0], g.v0[i])))
@@ -403,7 +481,7 @@ def _importance(cp, g, i, axes, model, dt, n_steps, n_paths, seed, cu, cb, sigma
     tilt[cu] = cb / (sigma[cu] * math.sqrt(dt) * n_steps)
     s = _run(cp, g, np.array([i]), axes, model, dt, np.array([n_steps], np.int64), n_paths,
              _key(seed, 1, n_steps), False, tilt, np.array([-1], np.int64), cv_lo[i:i + 1],
-             cv_hi[i:i + 1])
+             cv_hi[i:i + 1], want_loss=False)
     return _estimate(s.as1[0, 0], s.as2[0, 0], s.n, "importance")
 
 
