@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 from numba import njit
@@ -95,6 +96,54 @@ def numpy_cross_peer(cp, n_acc, model):
     return hits
 
 
+def cli_wall(args, repeat=3) -> float:
+    """Best wall time of ``liqrisk analyze ARGS`` in a fresh process (output discarded)."""
+    import subprocess
+    best = np.inf
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        subprocess.run([str(Path(sys.executable).with_name("liqrisk")), "analyze", *args], check=True,
+                       stdout=subprocess.DEVNULL)
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def write_book_file(n_acc: int) -> str:
+    """A JSON portfolio of n_acc Binance USDⓈ-M accounts × 10 positions (perps and quarterly
+    futures on BTC/ETH/SOL/DOGE, 20% isolated, log-normal notionals), as bench_margin builds."""
+    import json
+    import tempfile
+    names, marks, symbols = ["BTC", "ETH", "SOL", "DOGE"], [91_250.0, 3_050.0, 142.5, 0.182], \
+        ["BTCUSDT", "ETHUSDT", "SOLUSDT", "DOGEUSDT"]
+    expiries = ["2027-03-26", "2027-06-25", "2027-09-24"]
+    rng = np.random.default_rng(1)
+    accounts = []
+    for i in range(n_acc):
+        positions, held = [], [0] * 4
+        for _ in range(10):
+            j = int(rng.integers(0, 4))
+            notional = float(np.exp(rng.normal(np.log(30_000), 1.4)))
+            k, held[j] = held[j], held[j] + 1
+            if k > len(expiries):
+                continue
+            contract = ({"symbol": symbols[j], "kind": "perp"} if k == 0 else
+                        {"symbol": f"{symbols[j]}_{expiries[k - 1].replace('-', '')[2:]}", "kind": "future",
+                         "expiry": f"{expiries[k - 1]}T08:00:00Z"})
+            pos = {**contract, "size": float(rng.choice([-1, 1]) * notional / marks[j]),
+                   "entry": float(marks[j] * np.exp(rng.normal(0, 0.04)))}
+            if rng.random() < 0.2:
+                pos["margin"] = notional / 10
+            positions.append(pos)
+        accounts.append({"id": f"a{i}", "venue": "binance-usdm", "collateral": {"USDT": 50_000.0},
+                         "positions": positions})
+    doc = {"as_of": "2026-11-23T00:00:00Z",
+           "market": {n: {"mark": m, "vol": 0.6} for n, m in zip(names, marks)}, "accounts": accounts}
+    path = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
+    json.dump(doc, path)
+    path.close()
+    return path.name
+
+
 def timed(fn, repeat=3):
     fn()
     best = np.inf
@@ -157,6 +206,14 @@ def main(quick: bool) -> None:
     up = 60_000 * (1 + rng.uniform(0.005, 0.5, n))
     t = timed(lambda: exit_probability(60_000.0, lp, up, vol, 7 / 365), 1)
     print(f"   1,000,000 double-barrier positions, 7d: {t:.3f}s")
+
+    demo = ["examples/multi_venue.yaml", "--horizon", "1d", "--horizon", "7d", "--paths", "20000", "--json"]
+    print(f"4. liqrisk analyze {' '.join(demo[:-1])}: {cli_wall(demo):.2f}s wall (process start, "
+          f"imports and the exit costs included; best of 3)")
+    big = write_book_file(1_000 if not quick else 200)
+    print(f"5. a file of {1_000 if not quick else 200} accounts x 10 positions: without horizons "
+          f"{cli_wall([big, '--json']):.2f}s, --horizon 1d at the default 20,000 paths "
+          f"{cli_wall([big, '--json', '--horizon', '1d'], 1):.2f}s wall")
 
 
 if __name__ == "__main__":

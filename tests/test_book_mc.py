@@ -185,3 +185,37 @@ def test_analyze_json_carries_per_pool_probabilities_and_the_driver():
     p, se = acc["probability"]["7d"]["p"], acc["probability"]["7d"]["stderr"]
     assert pools["cross"]["7d"]["p"] < pools["isolated ETHUSDT"]["7d"]["p"] <= p + 3 * se
     assert math.isfinite(acc["risk"]["max_loss"])
+
+
+def test_an_account_past_its_trigger_reports_shortfall_forced_exit_and_insurance_loss(tmp_path):
+    """Equity −3,750 USDT (1,000 wallet, long 1 BTC bought 4,750 above the mark): liquidatable
+    now, equity shortfall 3,750, a positive forced-exit cost and an insurance shortfall of at
+    least the deficit — in JSON and in the terminal; P = 1 at every horizon."""
+    doc = {"as_of": AS_OF, "market": {"BTC": {"mark": BTC, "vol": 0.6}},
+           "accounts": [{"id": "under", "venue": "binance-usdm", "collateral": {"USDT": 1000},
+                         "positions": [{"symbol": "BTCUSDT", "kind": "perp", "size": 1.0, "entry": BTC + 4750}]}]}
+    path = tmp_path / "under.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    out = CliRunner().invoke(app, ["analyze", str(path), "--json", "--horizon", "1d", "--paths", "1000"])
+    acc = json.loads(out.stdout)["accounts"][0]
+    assert acc["liquidatable_now"] and acc["equity"] == pytest.approx(-3750.0)
+    e = acc["exit"]
+    assert e["equity_shortfall"] == pytest.approx(3750.0)
+    assert e["liquidation_cost"] > 0 and e["insurance_shortfall"] >= 3750.0
+    assert acc["probability"]["1d"]["p"] == 1.0 and acc["probability"]["1d"]["method"] == "liquidatable-now"
+    text = CliRunner().invoke(app, ["analyze", str(path)]).output
+    assert "liquidatable now" in text and "3,750" in text
+
+
+def test_screening_skips_steps_without_changing_any_number():
+    """multi-venue book (cross, isolated, coin-margined, options, futures): the same results with
+    the safe-box screening on and off."""
+    from liqrisk.load import load_portfolio
+    cp = CompiledPortfolio(load_portfolio("examples/multi_venue.yaml"))
+    for i in (0, 3, 6):
+        axes = sorted(set().union(*cp.plans[i].pool_axes.values()))
+        model = gbm(np.array([cp.market.atm_vol(cp.market.names[a]) for a in axes]))
+        on, off = (book_liquidation_risk(cp, [i], axes, model, [1 / 365, 3 / 365], n_paths=3000, seed=1,
+                                         method="plain", screen=s)[0] for s in (True, False))
+        assert on.probabilities == off.probabilities and on.pools == off.pools
+        assert on.var99 == off.var99 and on.es99 == off.es99

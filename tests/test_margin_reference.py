@@ -45,14 +45,25 @@ def _collateral(venue: str, usd: float) -> dict:
 
 
 def _book(venue, sizes, entries, usd, kinds=None):
-    kinds = kinds or ["perp"] * len(sizes)
-    positions = [_position(venue, s, e, k) for s, e, k in zip(sizes, entries, kinds)]
-    if venue != "deribit":
-        positions = positions[:1]          # one-way mode: one position per contract
+    """A cross account on ``venue``; for a lending protocol a loan: ``usd`` of ETH and BTC
+    supplied, |sizes[0]|/3.2 × entries[0]/1.2 of it borrowed in the protocol's stable coin."""
+    if RULE_SETS[venue].is_loan:
+        debt = "DAI" if venue == "maker" else "USDC"
+        coins = {"ETH": usd / MARKS["ETH"]} if venue == "maker" else \
+            {"ETH": 0.6 * usd / MARKS["ETH"], "BTC": 0.4 * usd / MARKS["BTC"]}
+        account = {"supplied": coins, "borrowed": {debt: usd * abs(sizes[0]) / 3.2 * entries[0] / 1.2}}
+    else:
+        kinds = kinds or ["perp"] * len(sizes)
+        positions = [_position(venue, s, e, k) for s, e, k in zip(sizes, entries, kinds)]
+        # one-way mode: one position per contract
+        key = lambda p: (p["kind"], p.get("strike"), p.get("type"))
+        positions = list({key(p): p for p in reversed(positions)}.values())[::-1]
+        if venue != "deribit":
+            positions = positions[:1]
+        account = {"mode": "cross", "collateral": _collateral(venue, usd), "positions": positions}
     doc = {"as_of": "2026-11-23T00:00:00Z",
            "market": {"BTC": {"mark": MARKS["BTC"], "vol": 0.55}, "ETH": {"mark": MARKS["ETH"], "vol": 0.7}},
-           "accounts": [{"id": "a", "venue": venue, "mode": "cross", "collateral": _collateral(venue, usd),
-                         "positions": positions}]}
+           "accounts": [{"id": "a", "venue": venue, **account}]}
     return CompiledPortfolio(parse_portfolio(doc))
 
 
@@ -81,6 +92,11 @@ def test_kernel_pool_state_agrees_with_the_numpy_reference_on_random_books(book,
     np.testing.assert_allclose(mm_nb, mm_np, rtol=0, atol=1e-10 * gross.max() + 1e-9)
 
 
+def _loan_with_more_collateral(venue, size, entry, usd, more):
+    """The same debt with ``more`` times the supplied coins."""
+    return _book(venue, [size / more], [entry] * 3, usd * more).margin_results()[0]
+
+
 def _bounds(res):
     return {u: (b["down"], b["up"]) for u, b in res.liquidation.items()}
 
@@ -92,7 +108,7 @@ contract_books = st.tuples(st.sampled_from(sorted(RULE_SETS)), st.floats(-3, 3).
 @pytest.mark.parametrize("venue", sorted(RULE_SETS))
 def test_every_rule_set_is_registered_with_a_sample_book(venue):
     res = _book(venue, [1.0], [1.0, 1.0, 1.0], 30_000).margin_results()[0]
-    assert res.positions and res.maintenance_margin > 0
+    assert (res.positions or RULE_SETS[venue].is_loan) and res.maintenance_margin > 0
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -102,10 +118,12 @@ def test_every_rule_set_satisfies_the_margin_contract(book, more, k):
     usd = abs(size) * MARKS["BTC"] / lev
     cp = _book(venue, [size], [entry] * 3, usd)
     r = cp.margin_results()[0]
-    # IM ≥ MM ≥ 0 (per position and in total)
+    # IM ≥ MM ≥ 0 (per position and in total); lending protocols have no initial margin (their
+    # borrow limit plays that part): MM ≥ 0 there
     for p in r.positions:
         assert p.initial_margin >= p.maintenance_margin * (1 - 1e-12) >= 0
-    assert r.initial_margin >= r.maintenance_margin >= 0
+    assert r.maintenance_margin >= 0
+    assert RULE_SETS[venue].is_loan or r.initial_margin >= r.maintenance_margin
     # equity = MM at every reported boundary (relative to the gross notional there)
     for und, xs in r.boundaries.items():
         for x in xs:
@@ -115,12 +133,16 @@ def test_every_rule_set_satisfies_the_margin_contract(book, more, k):
             gross = sum(abs(pp.size) * (x if not coin else 1.0 if pp.kind == "option" else 1 / x)
                         for pp in r.positions) + abs(eq[0])
             assert abs(eq[0] - mm[0]) <= 1e-9 * gross, (venue, x, eq, mm)
-    mark = MARKS["BTC"]
-    b0 = _bounds(r)["BTC"]
-    richer = _bounds(_book(venue, [size], [entry] * 3, usd * more).margin_results()[0])["BTC"]
+    axis = "ETH" if RULE_SETS[venue].is_loan else "BTC"
+    mark = MARKS[axis]
+    b0 = _bounds(r)[axis]
+    richer = _bounds(_book(venue, [size], [entry] * 3, usd * more).margin_results()[0])[axis]
     bigger = _book(venue, [size * k], [entry] * 3, usd).margin_results()[0]
+    if RULE_SETS[venue].is_loan:
+        # a loan's "more collateral" keeps the debt: scale the supplied coins, not both
+        richer = _bounds(_loan_with_more_collateral(venue, size, entry, usd, more))[axis]
     for side in (0, 1):
-        x0, x1, x2 = b0[side], richer[side], _bounds(bigger)["BTC"][side]
+        x0, x1, x2 = b0[side], richer[side], _bounds(bigger)[axis][side]
         if x0 is None or r.liquidatable_now:
             continue
         # more collateral: never closer to the mark (or the boundary disappears)

@@ -61,11 +61,45 @@ class ExitSettings:
     stress: float = 1.0
 
 
+CHUNK_ACCOUNTS = 500
+"""Accounts per task of the process and Dask engines (and of the local engine, so that every
+engine runs the same chunks)."""
+
+
 def analyze(source: str | Path | dict | Portfolio, probability: ProbabilitySettings | None = None,
             exit: ExitSettings | None = None, curves: bool = False,
-            progress: Callable[[int, int], None] | None = None) -> PortfolioAnalysis:
-    """Analyse a portfolio (file path, decoded document or :class:`~liqrisk.model.Portfolio`)."""
+            progress: Callable[[int, int], None] | None = None, engine: str = "local",
+            scheduler: str | None = None, chunk_accounts: int = CHUNK_ACCOUNTS) -> PortfolioAnalysis:
+    """Analyse a portfolio (file path, decoded document or :class:`~liqrisk.model.Portfolio`).
+
+    ``engine``: ``local`` (this process), ``process`` (a process pool) or ``dask`` (a Dask
+    cluster at ``scheduler``, or a local one) — each runs chunks of ``chunk_accounts`` accounts
+    and gives identical results: an account's numbers depend on its own positions, the market,
+    the seed and its underlyings only (see :mod:`liqrisk.risk.book_mc`)."""
+    from liqrisk.batch import ENGINES, account_chunks, get_executor
+    if engine not in ENGINES:
+        raise InputError([f"--engine '{engine}': expected one of {', '.join(ENGINES)}"])
     pf = load_portfolio(source)
+    chunks = [(Portfolio(pf.market, pf.accounts[a:b]), probability, exit, curves)
+              for a, b in account_chunks(len(pf.accounts), chunk_accounts)]
+    if engine == "local":
+        parts = [_analyze_chunk(c, progress) for c in chunks]
+    else:
+        with get_executor(engine, scheduler) as ex:
+            parts = ex.map_chunks(_analyze_chunk, chunks)
+    out = parts[0]
+    for part in parts[1:]:
+        out.accounts += part.accounts
+        out.curves.update(part.curves)
+        out.books = {**part.books, **out.books}
+        out.notes += part.notes
+    out.notes = list(dict.fromkeys(out.notes))
+    return out
+
+
+def _analyze_chunk(chunk, progress=None) -> PortfolioAnalysis:
+    """One chunk of accounts (module-level: picklable for the process and Dask engines)."""
+    pf, probability, exit, curves = chunk
     cp = CompiledPortfolio(pf)
     results = [AccountResult.of(m) for m in cp.margin_results()]
     out = PortfolioAnalysis(pf.as_of.isoformat().replace("+00:00", "Z"), results)
@@ -280,15 +314,40 @@ def _add_exit(cp, results, s: ExitSettings, out: PortfolioAnalysis):
                 out.books[und] = _depth(und, group[0][2], vols[und], s)
         costed = {u for u, _, _ in rows if u in out.books}
         liq_cost = shortfall = 0.0
+        fee = cp.plans[i].rules.params.liquidation_fee
         for size, lp, bp, und in _forced_exits(r, linear, rows):
             if und not in costed:
                 continue
             book = (s.books or {}).get(und) or synthetic_book(lp, vols[und], 1.0, und)
-            loss = liquidation_loss(size, lp, bp, cp.plans[i].rules.params.liquidation_fee, book,
-                                    stress=max(s.stress, LIQUIDATION_STRESS))
+            loss = liquidation_loss(size, lp, bp, fee, book, stress=max(s.stress, LIQUIDATION_STRESS))
             liq_cost += float(np.sum(loss.total_loss))
             shortfall += float(np.sum(loss.shortfall))
+        deficit = None
+        if r.liquidatable_now:
+            liq_cost, shortfall, deficit = _forced_exit_now(cp, i, r, linear, rows, costed, vols, fee, s)
         r.exit = _exit_block(summaries, liq_cost, shortfall, not_costed, s)
+        if r.exit is not None and deficit is not None:
+            r.exit.equity_shortfall = deficit
+
+
+def _forced_exit_now(cp, i, r, positions, rows, costed, vols, fee, s: ExitSettings):
+    """An account already at or past its trigger is liquidated now, at the marks: the forced exit
+    costs the liquidation fee plus the impact of selling into the stressed book; what the
+    remaining equity cannot pay — ``max(0, impact − equity)``, the fee is not collected from
+    nothing — is the insurance fund's shortfall. Returns (cost, shortfall, equity shortfall =
+    −equity when negative), USD."""
+    from liqrisk.liquidity.exit import liquidation_loss
+    from liqrisk.liquidity.synthetic import synthetic_book
+    equity = r.equity * cp.settle_usd(i)
+    fees = impact = 0.0
+    for p, (und, base, mark) in zip(positions, rows):
+        if und not in costed or base == 0:
+            continue
+        book = (s.books or {}).get(und) or synthetic_book(mark, vols[und], 1.0, und)
+        loss = liquidation_loss(base, mark, mark, fee, book, stress=max(s.stress, LIQUIDATION_STRESS))
+        fees += float(np.sum(loss.fee))
+        impact += float(np.sum(loss.total_loss)) - float(np.sum(loss.fee))
+    return fees + impact, max(0.0, impact - equity), max(0.0, -equity)
 
 
 def _exit_block(summaries, liq_cost: float, shortfall: float, not_costed: list[str], s: ExitSettings) -> ExitResult:

@@ -53,6 +53,10 @@ def analyze_command(
     exit_horizon: float = typer.Option(1.0, "--exit-horizon-hours", help="time allowed to exit (the exit block's horizon_cost)"),
     participation: float = typer.Option(0.1, "--participation", help="share of daily volume"),
     stress: float = typer.Option(1.0, "--stress", help="spread/depth stress multiplier"),
+    engine: str = typer.Option("local", "--engine", help="local | process | dask: where chunks of "
+                               "accounts run (identical results)"),
+    scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address for --engine dask "
+                                  "(default: a local cluster)"),
 ) -> None:
     """Equity, initial and maintenance margin, margin ratio and every liquidation price per
     account; with --horizon, the probability of liquidation; always the exit cost."""
@@ -64,10 +68,10 @@ def analyze_command(
             with Progress(TextColumn("simulating"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                           TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
                 task = bar.add_task("paths", total=None)
-                result = analyze(file, prob, ex, curves=bool(html),
+                result = analyze(file, prob, ex, curves=bool(html), engine=engine, scheduler=scheduler,
                                  progress=lambda done, total: bar.update(task, completed=done, total=total))
         else:
-            result = analyze(file, prob, ex, curves=bool(html))
+            result = analyze(file, prob, ex, curves=bool(html), engine=engine, scheduler=scheduler)
         if html:
             from liqrisk.report.html import write_report
             write_report(result, html)

@@ -68,6 +68,9 @@ def _exit_lines(e) -> list[str]:
                    f"time to exit at the participation rate {e.time_to_exit_hours:.3g} h; forced "
                    f"liquidation cost {_num(e.liquidation_cost)}, insurance shortfall "
                    f"{_num(e.insurance_shortfall)}")
+    if e.equity_shortfall is not None:
+        out.append(f"[bold red]liquidatable now[/]: equity shortfall {_num(e.equity_shortfall)}, forced exit "
+                   f"now {_num(e.liquidation_cost)}, insurance shortfall {_num(e.insurance_shortfall)} (USD)")
     out += [f"[yellow]exit not costed: {line}[/yellow]" for line in e.not_costed]
     return out
 

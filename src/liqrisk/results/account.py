@@ -46,7 +46,10 @@ class ExitResult(Result):
     in bp of notional, ``horizon_cost`` spread over ``horizon_hours``, time to exit at the
     participation rate, the forced ``liquidation_cost`` at the boundaries and the
     ``insurance_shortfall`` (loss beyond the margin), the cost-vs-time curve, which ``book``
-    (snapshot | synthetic) and what was ``not_costed``. Costs are None when nothing was costed."""
+    (snapshot | synthetic) and what was ``not_costed``. Costs are None when nothing was costed.
+    An account already liquidatable is costed as liquidated now at the marks, and
+    ``equity_shortfall`` is −equity when its equity is negative (0 otherwise; None when not
+    liquidatable now)."""
 
     close_now_cost: float | None
     close_now_bps: float | None
@@ -59,6 +62,7 @@ class ExitResult(Result):
     currency: str = "USD"
     cost_vs_exit_hours: dict[float, float] = field(default_factory=dict)
     not_costed: list[str] = field(default_factory=list)
+    equity_shortfall: float | None = None
 
 
 @dataclass

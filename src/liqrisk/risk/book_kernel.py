@@ -11,16 +11,18 @@ of bootstrap residuals, correlated by the Cholesky factor; Merton jumps draw a P
 inversion and a normal size. The increments are those of :mod:`liqrisk.dynamics.paths`
 (``μΔt − v/2 + √v·z + J``, GJR-GARCH variance recursion).
 
-Each step: the prices of the simulated axes are set in a full market row (other axes stay at
-their marks), each pool's equity and maintenance margin are evaluated by the margin kernel's
-position functions (options repriced with the time left, futures settled and options paid off
-at the first step at or after their expiry: the settlement price is the log-linear
-interpolation of the step's end points at the expiry time; the settled amount is then held as
-cash in the settlement unit and the pool's t=0 boundaries no longer apply), and the pool survives the step
-with the Brownian-bridge probability of not crossing its t=0 boundaries (one factor per axis,
-see :mod:`liqrisk.risk.montecarlo`) times 1[equity − MM > 0]. An account survives with the
-bridge factor of its tightest boundaries and 1[every pool healthy]. The evaluation is written
-out here with the arrays as arguments of this one function: passing arrays to helpers makes
+Per path the whole path is drawn first (log offsets and prices of the simulated axes), then
+each pool is walked over the steps: its equity and maintenance margin are evaluated by the
+margin kernel's position functions at the step's prices (other axes at their marks; options
+repriced with the time left; futures settled and options paid off at the first step at or after
+their expiry — at the price interpolated log-linearly at the expiry time; the settled amount is
+then held as cash in the settlement unit and the pool's t=0 boundaries no longer apply), and the
+pool survives the step with the Brownian-bridge probability of not crossing its t=0 boundaries
+(one factor per axis, see :mod:`liqrisk.risk.montecarlo`) times 1[equity − MM > 0]. A pool
+whose path stays inside its safe box (:func:`safe_boxes_nb`) is healthy and beyond the bridge
+range at every step, so its steps are skipped (same numbers). An account survives a step with
+the bridge factor of its tightest boundaries while every pool is healthy. The evaluation is
+written out in the kernel with the arrays as its own arguments: passing arrays to helpers makes
 numba count references on every call (see the note in :mod:`liqrisk.margin.kernel`).
 """
 from __future__ import annotations

@@ -21,8 +21,8 @@ the seed, the horizon and ``dt`` only — never on which other horizons or accou
   the equity at t=0. VaR = the ⌈0.99·n⌉-th smallest loss, ES = the mean of the worst
   ``n − ⌈0.99·n⌉ + 1`` losses.
 
-Cost and memory: paths run in chunks on threads (nogil kernel); memory per thread is a few
-arrays per pool and account plus, for antithetic runs, one path's draws (steps × underlyings).
+Cost and memory: paths run in chunks on threads (nogil kernel); memory per thread is one path
+(steps × underlyings) and a few numbers per pool and account.
 ``paths × steps`` is bounded by :data:`MAX_PATH_STEPS`.
 """
 from __future__ import annotations
@@ -42,8 +42,8 @@ from liqrisk.risk.montecarlo import (METHODS, TIME_QUANTILES, YEAR_HOURS, Probab
 
 MAX_PATH_STEPS = 2_000_000_000
 """Largest paths × steps of one run (about 10 minutes of one core for a small account)."""
-MAX_STEPS = 20_000_000
-"""Largest number of steps of one path (memory of an antithetic path's draws)."""
+MAX_STEPS = 2_000_000
+"""Largest number of steps of one path (a path is held whole: ~32 bytes per step and underlying)."""
 IS_THRESHOLD = 1e-3
 HIST_BINS = 240
 
