@@ -15,6 +15,9 @@ from liqrisk.risk.first_passage import exit_probability, hit_probability
 from liqrisk.risk.montecarlo import (TERM_STRUCTURE, ProbabilityEstimate, liquidation_probability,
                                      liquidation_risk)
 
+pytestmark = pytest.mark.numerics
+EPS = np.finfo(float).eps
+
 BRACKETS = Path(__file__).parents[1] / "src/liqrisk/margin/data/binance_usdm_brackets_2026-09.json"
 BTC = TierTable.from_rows(json.loads(BRACKETS.read_text())["symbols"]["BTCUSDT"])
 ETH = TierTable.from_rows(json.loads(BRACKETS.read_text())["symbols"]["ETHUSDT"])
@@ -22,7 +25,7 @@ HOUR = 1 / 8760
 
 
 def linear_lp(wallet, size, entry, tiers):
-    """Binance USDⓈ-M LP (VENUES.md §0), tier chosen at the liquidation notional."""
+    """Binance USDⓈ-M LP (docs/venues.md §0), tier chosen at the liquidation notional."""
     side, q = np.sign(size), abs(size)
     for mmr, cum, lo, hi in zip(tiers.mmr, tiers.cum, tiers.floor, tiers.cap):
         lp = (wallet + cum - side * q * entry) / (q * mmr - side * q)
@@ -50,7 +53,7 @@ class IsolatedLinear:
 
 
 class InversePerp:
-    """Coin-margined inverse perp, N contracts of CS USD, health in coin (VENUES.md §1)."""
+    """Coin-margined inverse perp, N contracts of CS USD, health in coin (docs/venues.md §1)."""
 
     def __init__(self, contracts, entry, wallet_coin, mmr=0.004, cs=100.0):
         self.n, self.entry, self.wallet, self.mmr, self.cs = contracts, entry, wallet_coin, mmr, cs

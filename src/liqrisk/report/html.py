@@ -72,6 +72,22 @@ def _exit_figure(account: dict) -> go.Figure:
     return fig
 
 
+def _heatmap_figures(account: dict) -> list[go.Figure]:
+    """The portfolio-margin risk matrix of each risk unit as a heat-map (P&L; losses red)."""
+    pm = account.get("portfolio_margin")
+    if not pm:
+        return []
+    figs = []
+    for unit in pm["units"]:
+        fig = go.Figure(go.Heatmap(z=unit["matrix"], x=unit["move_labels"], y=unit["vols"], colorscale="RdYlGn",
+                                   zmid=0, colorbar_title=pm["currency"], hoverongaps=False))
+        fig.update_layout(title=f"{account['id']}: {pm['model']}, {unit['underlying']} — worst "
+                                f"{unit['worst_scenario']} (loss {unit['worst_loss']:,.6g} {pm['currency']})",
+                          xaxis_title="price move", height=300, margin=dict(l=70, r=20, t=50, b=40))
+        figs.append(fig)
+    return figs
+
+
 def _fmt(x) -> str:
     return "—" if x is None else f"{x:,.6g}"
 
@@ -82,6 +98,14 @@ def _summary_table(a: dict) -> str:
     head = (f"<p>equity <b>{_fmt(a['equity'])}</b> · IM {_fmt(a['initial_margin'])} · MM "
             f"{_fmt(a['maintenance_margin'])} · margin ratio <b>{ratio}</b>"
             + (" · <b style='color:#c00'>LIQUIDATABLE NOW</b>" if a["liquidatable_now"] else "") + "</p>")
+    if a.get("portfolio_margin"):
+        pm = a["portfolio_margin"]
+        head += (f"<p>portfolio margin ({html.escape(pm['model'])}): IM {_fmt(pm['initial_margin'])} · MM "
+                 f"{_fmt(pm['maintenance_margin'])} · worst scenario <b>{html.escape(str(pm['worst_scenario']))}</b></p>")
+    if a.get("loan"):
+        loan = a["loan"]
+        head += (f"<p>health factor <b>{_fmt(loan['health_factor'])}</b> · collateral "
+                 f"{_fmt(loan['collateral_usd'])} USD · debt {_fmt(loan['debt_usd'])} USD</p>")
     rows = "".join(
         f"<tr><td>{html.escape(u)}</td><td>{_fmt(b['down'])}</td><td>{_fmt(a['distance'][u]['down_pct'])}</td>"
         f"<td>{_fmt(b['up'])}</td><td>{_fmt(a['distance'][u]['up_pct'])}</td></tr>"
@@ -96,6 +120,7 @@ def write_report(analysis, path: str | Path) -> Path:
     blocks = []
     for a in data["accounts"]:
         figs = [_margin_figure(a, und, c) for und, c in analysis.curves.get(a["id"], {}).items()]
+        figs += _heatmap_figures(a)
         if "probability" in a:
             figs.append(_probability_figure(a))
             ttl = _ttl_figure(a)
