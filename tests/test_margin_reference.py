@@ -28,6 +28,9 @@ def _position(venue: str, size: float, entry_rel: float, kind: str = "perp") -> 
                     "entry": 0.01}
         return {"kind": "future", "underlying": "BTC", "expiry": "2026-12-25T08:00:00Z",
                 "size": face, "entry": e}
+    if venue == "span":
+        return {"symbol": "BTCZ6", "underlying": "BTC", "kind": "future", "expiry": "2026-12-25T08:00:00Z",
+                "size": size, "entry": e}
     symbol = {"binance-coinm": "BTCUSD_PERP", "bitmex": "XBTUSD", "bybit-inverse": "BTCUSD",
               "hyperliquid": "BTC", "okx": "BTC-USDT-SWAP", "kraken-futures": "PF_XBTUSD"}.get(venue, "BTCUSDT")
     pos = {"symbol": symbol, "kind": "perp", "size": size, "entry": e}
@@ -41,7 +44,7 @@ def _position(venue: str, size: float, entry_rel: float, kind: str = "perp") -> 
 def _collateral(venue: str, usd: float) -> dict:
     if RULE_SETS[venue].settles_in_coin:
         return {"BTC": usd / MARKS["BTC"]}
-    return {{"hyperliquid": "USDC", "kraken-futures": "USD"}.get(venue, "USDT"): usd}
+    return {{"hyperliquid": "USDC", "kraken-futures": "USD", "span": "USD"}.get(venue, "USDT"): usd}
 
 
 def _book(venue, sizes, entries, usd, kinds=None):
@@ -61,9 +64,12 @@ def _book(venue, sizes, entries, usd, kinds=None):
         if venue != "deribit":
             positions = positions[:1]
         account = {"mode": "cross", "collateral": _collateral(venue, usd), "positions": positions}
+        if venue == "span":                # a scenario-margin rule set: portfolio mode, its scan range
+            account |= {"mode": "portfolio", "venue": {"name": "span", "portfolio_margin":
+                                                       {"price_scan_range": {"BTC": 9000, "ETH": 400}}}}
     doc = {"as_of": "2026-11-23T00:00:00Z",
            "market": {"BTC": {"mark": MARKS["BTC"], "vol": 0.55}, "ETH": {"mark": MARKS["ETH"], "vol": 0.7}},
-           "accounts": [{"id": "a", "venue": venue, **account}]}
+           "accounts": [{"id": "a", "venue": venue} | account]}
     return CompiledPortfolio(parse_portfolio(doc))
 
 

@@ -16,7 +16,6 @@ from liqrisk.risk.montecarlo import (TERM_STRUCTURE, ProbabilityEstimate, liquid
                                      liquidation_risk)
 
 pytestmark = pytest.mark.numerics
-EPS = np.finfo(float).eps
 
 BRACKETS = Path(__file__).parents[1] / "src/liqrisk/margin/data/binance_usdm_brackets_2026-09.json"
 BTC = TierTable.from_rows(json.loads(BRACKETS.read_text())["symbols"]["BTCUSDT"])

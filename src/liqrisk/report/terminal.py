@@ -162,6 +162,9 @@ def account_panel(a) -> Panel:
         parts.append(_probability_table(a))
         if a.pools:
             parts.append(_pools_table(a))
+            drivers = {h: d for h, d in (a.risk.driver or {}).items() if d}
+            if drivers and len(a.pools) > 1:
+                parts.append("driven by: " + ", ".join(f"{h} {d}" for h, d in drivers.items()))
         q = a.risk.time_to_liquidation_quantiles_hours
         if q and all(v is not None for v in q.values()):
             parts.append("time to liquidation if liquidated (hours): " +
