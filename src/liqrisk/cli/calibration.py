@@ -2,7 +2,6 @@
 isolated BTC positions on hourly history (:mod:`liqrisk.risk.calibration`)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
@@ -10,7 +9,7 @@ from rich.table import Table
 
 from liqrisk.cli._app import app
 from liqrisk.report.terminal import wide_console
-from liqrisk.cli.errors import fail_on_bad_input
+from liqrisk.cli.errors import fail_on_bad_input, strict_json
 from liqrisk.risk.calibration import MODELS, backtest_calibration
 
 
@@ -33,8 +32,9 @@ def backtest_calibration_cmd(
         report = backtest_calibration(file, tuple(model or MODELS), notional=notional,
                                       horizon_hours=horizon, refit_every=refit_every,
                                       n_paths=n_paths, seed=seed)
+        text = strict_json(report.to_dict(), indent=2) if as_json else None
     if as_json:
-        typer.echo(json.dumps(report.to_dict(), indent=2))
+        typer.echo(text)
         return
     console = wide_console()
     for m in report.models:
