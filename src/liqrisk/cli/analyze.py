@@ -4,13 +4,9 @@ from __future__ import annotations
 import sys
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from liqrisk.analysis import ExitSettings, ProbabilitySettings, analyze
 from liqrisk.cli._app import app
 from liqrisk.cli.errors import fail_on_bad_input
-from liqrisk.report import terminal
 
 
 def _books(specs: list[str]):
@@ -56,11 +52,14 @@ def analyze_command(
 ) -> None:
     """Equity, initial and maintenance margin, margin ratio and every liquidation price per
     account; with --horizon, the probability of liquidation; always the exit cost."""
+    from liqrisk.analysis import ExitSettings, ProbabilitySettings, analyze
     with fail_on_bad_input():
         prob = (ProbabilitySettings(horizon, paths, seed, model, drift, vol_from=_vol_files(vol_from))
                 if horizon else None)
         ex = ExitSettings(_books(book), exit_horizon, participation, stress)
         if prob and not as_json:
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
             with Progress(TextColumn("simulating"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                           TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
                 task = bar.add_task("paths", total=None)
@@ -73,7 +72,10 @@ def analyze_command(
             write_report(result, html)
     if as_json:
         sys.stdout.write(result.to_json() + "\n")
-    else:
-        terminal.render(result)
-        if html:
-            Console().print(f"HTML report written to {html}")
+        return
+    from rich.console import Console
+
+    from liqrisk.report import terminal
+    terminal.render(result)
+    if html:
+        Console().print(f"HTML report written to {html}")

@@ -4,18 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
-from liqrisk.batch import get_executor
-from liqrisk.cascade.html import cascade_html
-from liqrisk.cascade.population import PopulationError
-from liqrisk.cascade.result import CascadeResult
-from liqrisk.cascade.run import resolve_population, run_scenario
-from liqrisk.cascade.scenario import ScenarioError, load_scenario
-from liqrisk.cascade.sweep import FIELDS
 from liqrisk.cli._app import app
-from liqrisk.report.terminal import wide_console
-from liqrisk.results.cascade import CascadeAnalysis
 
 
 @app.command("cascade")
@@ -29,6 +19,12 @@ def cascade(
     html: Path = typer.Option(None, "--html", help="Write a self-contained HTML report here."),
 ) -> None:
     """Simulate forced selling → price impact → more liquidations for a whole venue."""
+    from liqrisk.batch import get_executor
+    from liqrisk.cascade.population import PopulationError
+    from liqrisk.cascade.result import CascadeResult
+    from liqrisk.cascade.run import resolve_population, run_scenario
+    from liqrisk.cascade.scenario import ScenarioError, load_scenario
+    from liqrisk.results.cascade import CascadeAnalysis
     if engine not in ("local", "process", "dask"):
         typer.echo("error: --engine: must be local, process or dask", err=True)
         raise typer.Exit(2)
@@ -48,12 +44,21 @@ def cascade(
         if not isinstance(result, CascadeResult):
             typer.echo("error: --html: only for a single run (the scenario has a sweep block)", err=True)
             raise typer.Exit(2)
+        from liqrisk.cascade.html import cascade_html
         html.write_text(cascade_html(result))
     if as_json:
         typer.echo(CascadeAnalysis(result).to_json())
         return
+    _render(result, isinstance(result, CascadeResult))
+
+
+def _render(result, single: bool) -> None:
+    from rich.table import Table
+
+    from liqrisk.cascade.sweep import FIELDS
+    from liqrisk.report.terminal import wide_console
     console = wide_console()
-    if isinstance(result, CascadeResult):
+    if single:
         t = Table(title=f"cascade '{result.scenario}' — {result.n_accounts:,} accounts")
         for col in ("asset", "start", "exogenous end", "mark low", "liquidated USD", "amplification"):
             t.add_column(col)

@@ -6,13 +6,12 @@ import sys
 
 import typer
 
-from liqrisk.io.portfolio import InputError
-
 
 @contextlib.contextmanager
 def fail_on_bad_input():
     """Turn the project's input errors (and file errors) into exit status 2."""
     from liqrisk.dynamics.ohlc import DataError
+    from liqrisk.io.portfolio import InputError
     from liqrisk.liquidity.book import BookError
     try:
         yield

@@ -5,18 +5,14 @@ import json
 import re
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from liqrisk.cli._app import app
-from liqrisk.liquidity.book import BookError, load_book
-from liqrisk.liquidity.exit import exit_summary
-from liqrisk.liquidity.synthetic import underlying_of
 
 _UNITS = {"m": 1 / 60, "h": 1.0, "d": 24.0}
 
 
 def _horizon_hours(text: str) -> float:
+    from liqrisk.liquidity.book import BookError
     m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([mhd]?)\s*", text)
     if not m or float(m.group(1)) <= 0:
         raise BookError(f"--horizon {text!r}: expected e.g. 30m, 1h, 2d")
@@ -24,6 +20,7 @@ def _horizon_hours(text: str) -> float:
 
 
 def _position(text: str) -> tuple[str, float, float]:
+    from liqrisk.liquidity.book import BookError
     parts = text.split(":")
     try:
         symbol, size, price = parts[0].strip(), float(parts[1]), float(parts[2])
@@ -35,6 +32,8 @@ def _position(text: str) -> tuple[str, float, float]:
 
 
 def _books(specs: list[str], positions):
+    from liqrisk.liquidity.book import BookError, load_book
+    from liqrisk.liquidity.synthetic import underlying_of
     if not specs:
         return None
     books = {}
@@ -85,7 +84,11 @@ def exit_cost(
     """Cost of closing positions now (one market order through the book), over the horizon
     (Almgren-Chriss schedule), time to exit at a participation rate, and the cost-vs-time curve.
     Positions come from FILE (per account, vol from its market block) and/or --position."""
+    from rich.console import Console
+
     from liqrisk.cli.errors import fail_on_bad_input
+    from liqrisk.liquidity.book import BookError
+    from liqrisk.liquidity.exit import exit_summary
     with fail_on_bad_input():
         if not file and not position:
             raise BookError("give a portfolio FILE or at least one --position SYMBOL:SIZE:PRICE")
@@ -115,6 +118,8 @@ def exit_cost(
 
 
 def _volumes(specs: list[str] | None) -> dict[str, float]:
+    from liqrisk.liquidity.book import BookError
+    from liqrisk.liquidity.synthetic import underlying_of
     out = {}
     for spec in specs or []:
         und, sep, value = spec.partition("=")
@@ -128,6 +133,8 @@ def _volumes(specs: list[str] | None) -> dict[str, float]:
 
 
 def _render(name, summary, stress, horizon, participation) -> None:
+    from rich.table import Table
+
     from liqrisk.report.terminal import wide_console
     console = wide_console()
     console.rule(f"[b]{name}[/b]")

@@ -124,10 +124,17 @@ def _walk_side(prices: np.ndarray, amounts: np.ndarray, q: np.ndarray):
 
 
 def _levels(raw, side: str, name: str) -> np.ndarray:
+    """[price, amount] rows (extra entries per level, e.g. ccxt's order count, ignored)."""
     try:
-        arr = np.array([[float(lv[0]), float(lv[1])] for lv in raw], dtype=float).reshape(-1, 2)
-    except (TypeError, ValueError, IndexError) as exc:
-        raise BookError(f"{name}: {side} levels must be [price, amount] numbers ({exc})") from None
+        arr = np.asarray(raw, dtype=float)       # rectangular input (arrays, ccxt lists): one call
+        if arr.ndim != 2 or arr.shape[1] < 2:
+            raise ValueError("not rectangular")
+        arr = arr[:, :2]
+    except (TypeError, ValueError):
+        try:
+            arr = np.array([[float(lv[0]), float(lv[1])] for lv in raw], dtype=float).reshape(-1, 2)
+        except (TypeError, ValueError, IndexError) as exc:
+            raise BookError(f"{name}: {side} levels must be [price, amount] numbers ({exc})") from None
     if len(arr) == 0:
         raise BookError(f"{name}: no {side}")
     bad = ~np.isfinite(arr).all(axis=1) | (arr <= 0).any(axis=1)
