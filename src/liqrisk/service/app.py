@@ -1,0 +1,379 @@
+"""The REST API and the dashboard (FastAPI). Every route only validates, calls the engine's
+public functions (:func:`liqrisk.analysis.analyze`, the cascade runner) and stores what it did;
+responses are the same documents as the CLI's ``--json``.
+
+Errors: bad input → 422 whose ``detail`` lines name the field path (the portfolio validator's
+own lines: account, position, field); a limit → 413/422/429 saying which; no API key → 401.
+"""
+from __future__ import annotations
+
+import hmac
+import json
+from contextlib import asynccontextmanager
+from datetime import date, datetime
+from importlib.resources import files
+from pathlib import Path
+from typing import Literal
+from urllib.parse import parse_qs
+
+import numpy as np
+import yaml
+from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, ConfigDict, Field
+
+from liqrisk.analysis import ExitSettings, ProbabilitySettings, analyze
+from liqrisk.io.portfolio import InputError, PortfolioFile
+from liqrisk.load import parse_portfolio
+from liqrisk.service.jobs import Jobs
+from liqrisk.service.limits import LimitError, Limits
+from liqrisk.service.store import Store
+from liqrisk.service.whatif import WhatIf, apply_what_if
+
+STATIC = Path(__file__).with_name("static")
+PLOTLY_JS = files("plotly") / "package_data" / "plotly.min.js"
+PUBLIC = ("/healthz",)
+COOKIE = "liqrisk_api_key"
+
+
+class AnalyzeOptions:
+    """Query parameters of every analysis route (the CLI's options of the same names)."""
+
+    def __init__(
+        self,
+        horizon: list[str] = Query([], description="probability horizon, e.g. 1d (repeatable); none: margin only"),
+        paths: int = Query(20_000, ge=100, description="Monte Carlo paths per account"),
+        seed: int = Query(7, ge=0, lt=2 ** 32),
+        model: Literal["gbm", "merton", "student", "student_t"] = Query("gbm"),
+        drift: float = Query(0.0, ge=-5, le=5, description="annualised expected return"),
+        exit_horizon_hours: float = Query(1.0, gt=0, le=720),
+        participation: float = Query(0.1, gt=0, le=1),
+        stress: float = Query(1.0, ge=0.1, le=100),
+        curves: bool = Query(False, description="add equity/MM-vs-price curves per account (dashboard)"),
+    ):
+        self.horizon, self.paths, self.seed, self.model, self.drift = horizon, paths, seed, model, drift
+        self.exit_horizon_hours, self.participation, self.stress, self.curves = \
+            exit_horizon_hours, participation, stress, curves
+
+    def to_dict(self) -> dict:
+        return dict(vars(self))
+
+
+class PortfolioIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    document: dict
+
+
+class PortfolioPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    document: dict | None = None
+
+
+class WhatIfIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    portfolio: dict
+    what_if: WhatIf = Field(default_factory=WhatIf)
+
+
+def run_analysis(doc: dict, opts: AnalyzeOptions, limits: Limits) -> dict:
+    """Validate, check the cost, analyse: the CLI's ``analyze --json`` document (+ ``curves``)."""
+    limits.check_portfolio(doc)
+    pf = parse_portfolio(doc)
+    limits.check_probability(opts.horizon, opts.paths, len(pf.accounts))
+    prob = (ProbabilitySettings(list(opts.horizon), opts.paths, opts.seed, opts.model, opts.drift)
+            if opts.horizon else None)
+    result = analyze(pf, prob, ExitSettings(None, opts.exit_horizon_hours, opts.participation, opts.stress),
+                     curves=opts.curves)
+    data = result.to_dict()
+    if opts.curves:
+        data["curves"] = _plain(result.curves)
+    return data
+
+
+def _plain(x):
+    """numpy → JSON (NaN/inf → null)."""
+    if isinstance(x, dict):
+        return {str(k): _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple, np.ndarray)):
+        return [_plain(v) for v in (x.tolist() if isinstance(x, np.ndarray) else x)]
+    if isinstance(x, (float, np.floating)):
+        return float(x) if np.isfinite(x) else None
+    return x.item() if isinstance(x, np.generic) else x
+
+
+def json_document(raw):
+    """A decoded YAML document as JSON values (YAML timestamps → ISO 8601 strings)."""
+    if isinstance(raw, dict):
+        return {str(k): json_document(v) for k, v in raw.items()}
+    if isinstance(raw, list):
+        return [json_document(v) for v in raw]
+    if isinstance(raw, (datetime, date)):
+        return raw.isoformat().replace("+00:00", "Z")
+    return raw
+
+
+def _detail(status: int, lines: list[tuple[list, str]]) -> JSONResponse:
+    return JSONResponse({"detail": [{"loc": loc, "msg": msg, "type": "value_error"} for loc, msg in lines]},
+                        status_code=status)
+
+
+class Guard:
+    """ASGI middleware: API key on every route but /healthz, and the body-size limit (413)."""
+
+    def __init__(self, app, api_key: str | None, max_body: int):
+        self.app, self.api_key, self.max_body = app, api_key, max_body
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        if self.api_key and scope["path"] not in PUBLIC and not self._authorised(scope):
+            return await JSONResponse({"detail": "missing or wrong API key (header X-API-Key, or "
+                                                 "Authorization: Bearer KEY)"}, status_code=401,
+                                      headers={"WWW-Authenticate": "Bearer"})(scope, receive, send)
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length")
+        too_big = JSONResponse({"detail": f"request body over {self.max_body:,} bytes"}, status_code=413)
+        if length is not None and length.isdigit() and int(length) > self.max_body:
+            return await too_big(scope, receive, send)
+        body, more = b"", True
+        while more:
+            msg = await receive()
+            if msg["type"] == "http.disconnect":
+                return
+            body += msg.get("body", b"")
+            more = msg.get("more_body", False)
+            if len(body) > self.max_body:
+                return await too_big(scope, receive, send)
+        sent = False
+
+        async def replay():
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    def _authorised(self, scope) -> bool:
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        given = [headers.get("x-api-key", "")]
+        auth = headers.get("authorization", "")
+        if auth.lower().startswith("bearer "):
+            given.append(auth[7:].strip())
+        for part in headers.get("cookie", "").split(";"):
+            name, _, value = part.strip().partition("=")
+            if name == COOKIE:
+                given.append(value)
+        if scope["path"] == "/":       # the dashboard link ?api_key=KEY (the page then sets the cookie)
+            given += parse_qs(scope.get("query_string", b"").decode("latin-1")).get("api_key", [])
+        return any(g and hmac.compare_digest(g.encode(), self.api_key.encode()) for g in given)
+
+
+def create_app(database_url: str, api_key: str | None = None, limits: Limits = Limits()) -> FastAPI:
+    """The service on ``database_url`` (migrated at startup). ``api_key`` None: no key required."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        store = Store(database_url)
+        store.migrate()
+        store.interrupt_unfinished()
+        app.state.store, app.state.jobs = store, Jobs(store, limits)
+        yield
+        app.state.jobs.close()
+        store.close()
+
+    app = FastAPI(title="liqrisk", version="1", lifespan=lifespan,
+                  description="Liquidation risk of crypto portfolios: the `liqrisk analyze --json` document "
+                              "over HTTP, saved portfolios and their run history, cascade jobs.")
+    app.add_middleware(Guard, api_key=api_key, max_body=limits.body_bytes)
+    def store(request: Request) -> Store:
+        return request.app.state.store
+
+    @app.exception_handler(InputError)
+    async def _input_error(_, e: InputError):
+        return _detail(422, [(["body"], line) for line in e.problems])
+
+    @app.exception_handler(LimitError)
+    async def _limit_error(_, e: LimitError):
+        return _detail(e.status, [(["body" if e.field.split(".")[0] not in ("paths", "horizon") else "query",
+                                    *e.field.split(".")], str(e))])
+
+    @app.exception_handler(ValueError)
+    async def _value_error(_, e: ValueError):
+        field = getattr(e, "field", None)
+        return _detail(422, [(["body", *field.split(".")] if field else ["body"], str(e).splitlines()[0] if str(e)
+                              else type(e).__name__)])
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_, e: RequestValidationError):
+        return JSONResponse({"detail": jsonable_encoder(
+            [{"loc": list(err.get("loc", [])), "msg": err.get("msg", ""), "type": err.get("type", "")}
+             for err in e.errors()])}, status_code=422)
+
+    @app.get("/healthz", tags=["meta"])
+    def healthz(request: Request) -> dict:
+        s = store(request)
+        return {"status": "ok", "database": s.engine.dialect.name}
+
+    @app.get("/", include_in_schema=False)
+    def dashboard(request: Request, api_key: str | None = None):
+        resp = FileResponse(STATIC / "index.html")
+        if api_key:
+            resp.set_cookie(COOKIE, api_key, httponly=True, samesite="strict")
+        return resp
+
+    @app.get("/static/plotly.min.js", include_in_schema=False)
+    def plotly_js():
+        return FileResponse(str(PLOTLY_JS), media_type="text/javascript",
+                            headers={"Cache-Control": "public, max-age=86400"})
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")   # after plotly_js: it wins
+
+    portfolio_body = Body(..., description="the portfolio document (the input file's schema, as JSON)")
+
+    @app.post("/v1/analyze", tags=["analysis"], openapi_extra=_doc_body("PortfolioFile"))
+    def analyze_route(request: Request, doc: dict = portfolio_body, opts: AnalyzeOptions = Depends()) -> dict:
+        """Margin, liquidation boundaries, probabilities and exit cost per account."""
+        data = run_analysis(doc, opts, limits)
+        store(request).add_run("analyze", doc, opts.to_dict(), data)
+        return data
+
+    @app.post("/v1/what-if", tags=["analysis"])
+    def what_if_route(request: Request, body: WhatIfIn, opts: AnalyzeOptions = Depends()) -> dict:
+        """The analysis of the portfolio after the shocks (price move, vol multiplier, top-ups);
+        the applied shocks are echoed under ``what_if``."""
+        doc = apply_what_if(body.portfolio, body.what_if)
+        data = run_analysis(doc, opts, limits)
+        data["what_if"] = body.what_if.model_dump()
+        store(request).add_run("what-if", body.model_dump(), opts.to_dict(), data)
+        return data
+
+    @app.post("/v1/parse", tags=["portfolios"])
+    async def parse_route(request: Request) -> dict:
+        """A YAML or JSON portfolio file's text → the validated JSON document (for uploads)."""
+        text = (await request.body()).decode("utf-8", errors="replace")
+        try:
+            raw = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            raise InputError([f"file: not valid YAML/JSON: {str(e).splitlines()[0]}"]) from None
+        doc = json_document(raw)
+        limits.check_portfolio(doc)
+        parse_portfolio(doc)
+        return doc
+
+    # saved portfolios
+    @app.get("/v1/portfolios", tags=["portfolios"])
+    def list_portfolios(request: Request) -> list[dict]:
+        return [p.to_dict(document=False) for p in store(request).portfolios()]
+
+    @app.post("/v1/portfolios", status_code=201, tags=["portfolios"])
+    def create_portfolio(request: Request, body: PortfolioIn) -> dict:
+        limits.check_portfolio(body.document)
+        parse_portfolio(body.document)
+        return store(request).add_portfolio(body.name, body.document).to_dict()
+
+    def _portfolio(request: Request, pid: int):
+        p = store(request).portfolio(pid)
+        if p is None:
+            raise HTTPException(404, f"no portfolio {pid}")
+        return p
+
+    @app.get("/v1/portfolios/{pid}", tags=["portfolios"])
+    def get_portfolio(request: Request, pid: int) -> dict:
+        return _portfolio(request, pid).to_dict()
+
+    @app.put("/v1/portfolios/{pid}", tags=["portfolios"])
+    def update_portfolio(request: Request, pid: int, body: PortfolioPatch) -> dict:
+        _portfolio(request, pid)
+        if body.document is not None:
+            limits.check_portfolio(body.document)
+            parse_portfolio(body.document)
+        return store(request).update_portfolio(pid, body.name, body.document).to_dict()
+
+    @app.delete("/v1/portfolios/{pid}", status_code=204, tags=["portfolios"])
+    def delete_portfolio(request: Request, pid: int) -> None:
+        if not store(request).delete_portfolio(pid):
+            raise HTTPException(404, f"no portfolio {pid}")
+
+    @app.post("/v1/portfolios/{pid}/runs", tags=["portfolios"])
+    def run_portfolio(request: Request, pid: int, opts: AnalyzeOptions = Depends()) -> JSONResponse:
+        """Analyse the saved portfolio and store the run (its id in the ``Location`` header)."""
+        p = _portfolio(request, pid)
+        data = run_analysis(p.document, opts, limits)
+        run = store(request).add_run("analyze", p.document, opts.to_dict(), data, portfolio_id=pid)
+        return JSONResponse(data, headers={"Location": f"/v1/runs/{run.id}"})
+
+    @app.get("/v1/portfolios/{pid}/runs", tags=["portfolios"])
+    def portfolio_runs(request: Request, pid: int, limit: int = Query(100, ge=1, le=1000)) -> list[dict]:
+        """Newest first, each with ``summary``: account → horizon → P(liquidation)."""
+        _portfolio(request, pid)
+        return [{**r.to_dict(full=False), "summary": summary(r.result)}
+                for r in store(request).runs(portfolio_id=pid, limit=limit)]
+
+    @app.get("/v1/runs/{rid}", tags=["portfolios"])
+    def get_run(request: Request, rid: int) -> dict:
+        r = store(request).run(rid)
+        if r is None:
+            raise HTTPException(404, f"no run {rid}")
+        return r.to_dict()
+
+    @app.get("/v1/alerts", tags=["portfolios"])
+    def alerts(request: Request, portfolio_id: int | None = Query(None, ge=0, lt=2 ** 31)) -> list[dict]:
+        return [a.to_dict() for a in store(request).alerts(portfolio_id)]
+
+    # cascade jobs
+    @app.post("/v1/cascade", status_code=202, tags=["cascade"])
+    def cascade_route(request: Request, scenario: dict = Body(..., description=(
+            "a cascade scenario document (the scenario file's schema as JSON) with a synthetic population"))) -> dict:
+        rid = request.app.state.jobs.submit(scenario)
+        return {"id": rid, "status": "queued", "url": f"/v1/jobs/{rid}"}
+
+    @app.get("/v1/jobs/{rid}", tags=["cascade"])
+    def job(request: Request, rid: int) -> dict:
+        """``status`` queued | running | done | failed | cancelled, ``progress`` 0…1, ``result``."""
+        r = store(request).run(rid)
+        if r is None or r.kind != "cascade":
+            raise HTTPException(404, f"no job {rid}")
+        return r.to_dict()
+
+    @app.delete("/v1/jobs/{rid}", tags=["cascade"])
+    def cancel_job(request: Request, rid: int) -> dict:
+        if not request.app.state.jobs.cancel(rid):
+            raise HTTPException(404, f"no job {rid}")
+        return store(request).run(rid).to_dict(full=False)
+
+    app.openapi = lambda: _openapi(app)
+    return app
+
+
+def summary(result: dict | None) -> dict:
+    """account id → horizon → P(liquidation) of one analysis document."""
+    out = {}
+    for a in (result or {}).get("accounts", []):
+        out[a["id"]] = {h: b.get("p") for h, b in (a.get("probability") or {}).items()}
+    return out
+
+
+def _doc_body(name: str) -> dict:
+    return {"requestBody": {"required": True, "content": {"application/json": {
+        "schema": {"$ref": f"#/components/schemas/{name}"}}}}}
+
+
+def _openapi(app: FastAPI) -> dict:
+    """FastAPI's schema plus the portfolio document's schema (from the validator's own model)."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    doc = PortfolioFile.model_json_schema(ref_template="#/components/schemas/{model}")
+    comps = schema.setdefault("components", {}).setdefault("schemas", {})
+    comps.update(doc.pop("$defs", {}))
+    comps["PortfolioFile"] = doc
+    app.openapi_schema = json.loads(json.dumps(schema))
+    return app.openapi_schema

@@ -1,0 +1,210 @@
+"""The REST API: the same documents as the CLI, 422s that name the field, limits, the API key,
+saved portfolios and their runs on SQLite and PostgreSQL, what-if arithmetic, cascade jobs."""
+from __future__ import annotations
+
+import copy
+import json
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from liqrisk.analysis import ExitSettings, ProbabilitySettings, analyze
+from liqrisk.service import create_app
+from liqrisk.service.limits import Limits
+
+DEMO = Path(__file__).resolve().parents[2] / "examples" / "multi_venue.yaml"
+
+
+@pytest.fixture(scope="module")
+def sqlite_client(tmp_path_factory):
+    with TestClient(create_app(str(tmp_path_factory.mktemp("db") / "api.db"))) as c:
+        yield c
+
+
+def test_analyze_is_the_cli_json_document(sqlite_client, demo_doc):
+    r = sqlite_client.post("/v1/analyze", params={"horizon": ["1d", "4h"], "paths": 500, "seed": 3}, json=demo_doc)
+    assert r.status_code == 200, r.text
+    expected = analyze(DEMO, ProbabilitySettings(["1d", "4h"], 500, 3), ExitSettings()).to_dict()
+    assert r.json() == json.loads(json.dumps(expected))
+
+
+def test_analyze_curves_and_input_not_mutated(sqlite_client, demo_doc):
+    before = copy.deepcopy(demo_doc)
+    r = sqlite_client.post("/v1/analyze", params={"curves": True}, json=demo_doc)
+    assert r.status_code == 200
+    curve = r.json()["curves"]["okx-cross"]["BTC"]
+    assert len(curve["price"]) == len(next(iter(curve["pools"].values()))["equity"])
+    assert demo_doc == before
+
+
+@pytest.mark.parametrize("edit, expected", [
+    (lambda d: d["accounts"][0]["positions"][0].update(size="x"),
+     "account 'binance-main', position 1 (BTCUSDT), field 'size'"),
+    (lambda d: d["accounts"][1].update(venue="nowhere"), "account 'binance-hedge', field 'venue': unknown venue"),
+    (lambda d: d.pop("as_of"), "field 'as_of': missing"),
+    (lambda d: d["market"]["BTC"].update(mark=-1), "market 'BTC', field 'mark'"),
+])
+def test_bad_portfolio_is_422_naming_the_field(sqlite_client, demo_doc, edit, expected):
+    doc = copy.deepcopy(demo_doc)
+    edit(doc)
+    r = sqlite_client.post("/v1/analyze", json=doc)
+    assert r.status_code == 422
+    assert any(expected in d["msg"] for d in r.json()["detail"]), r.json()
+
+
+@pytest.mark.parametrize("kwargs, status, where", [
+    (dict(content=b"{not json", headers={"content-type": "application/json"}), 422, "body"),
+    (dict(json=[1, 2]), 422, "body"),
+    (dict(json={"as_of": "2026-01-01T00:00:00Z", "market": {}, "accounts": []}), 422, "accounts"),
+])
+def test_malformed_bodies_are_422(sqlite_client, kwargs, status, where):
+    r = sqlite_client.post("/v1/analyze", **kwargs)
+    assert r.status_code == status
+    assert where in json.dumps(r.json()["detail"])
+
+
+def test_limits(tmp_path, demo_doc):
+    limits = Limits(body_bytes=20_000, accounts=5, path_steps=1e6)
+    with TestClient(create_app(str(tmp_path / "l.db"), limits=limits)) as c:
+        r = c.post("/v1/analyze", content=b"x" * 30_000, headers={"content-type": "application/json"})
+        assert r.status_code == 413 and "20,000 bytes" in r.json()["detail"]
+        r = c.post("/v1/analyze", json=demo_doc)             # 8 accounts
+        assert r.status_code == 422 and "at most 5" in r.json()["detail"][0]["msg"]
+        small = {**demo_doc, "accounts": demo_doc["accounts"][:2]}
+        r = c.post("/v1/analyze", params={"horizon": "7d", "paths": 100_000}, json=small)
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "paths"]
+        assert "run-time budget" in r.json()["detail"][0]["msg"]
+        r = c.post("/v1/analyze", params={"paths": 10}, json=small)
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "paths"]
+        chain = copy.deepcopy(small)
+        chain["market"]["BTC"]["chain_csv"] = "/etc/passwd"
+        r = c.post("/v1/analyze", json=chain)
+        assert r.status_code == 422 and "reads no files" in r.json()["detail"][0]["msg"]
+
+
+def test_api_key_on_every_route_but_healthz(tmp_path):
+    with TestClient(create_app(str(tmp_path / "k.db"), api_key="s3cret")) as c:
+        assert c.get("/healthz").status_code == 200
+        for path in ("/", "/v1/portfolios", "/openapi.json", "/static/plotly.min.js"):
+            assert c.get(path).status_code == 401, path
+        assert c.post("/v1/analyze", json={}).status_code == 401
+        assert c.get("/v1/portfolios", headers={"X-API-Key": "wrong"}).status_code == 401
+        assert c.get("/v1/portfolios", headers={"X-API-Key": "s3cret"}).status_code == 200
+        assert c.get("/v1/portfolios", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+        assert c.get("/?api_key=s3cret").status_code == 200          # sets the cookie the page uses
+        assert c.get("/v1/portfolios").status_code == 200
+
+
+def test_serve_refuses_non_loopback_without_key():
+    from typer.testing import CliRunner
+    from liqrisk.cli import app
+    r = CliRunner().invoke(app, ["serve", "--host", "0.0.0.0"], env={"LIQRISK_API_KEY": ""})
+    assert r.exit_code == 2 and "api-key" in r.output
+
+
+def test_saved_portfolios_and_runs(client, demo_doc):
+    assert client.get("/healthz").json()["status"] == "ok"
+    r = client.post("/v1/portfolios", json={"name": "demo", "document": demo_doc})
+    assert r.status_code == 201
+    pid = r.json()["id"]
+    assert [p["name"] for p in client.get("/v1/portfolios").json()] == ["demo"]
+    assert client.get(f"/v1/portfolios/{pid}").json()["document"] == demo_doc
+    bad = copy.deepcopy(demo_doc)
+    bad["accounts"][0]["positions"][0]["size"] = 0
+    assert client.post("/v1/portfolios", json={"name": "bad", "document": bad}).status_code == 422
+    assert client.put(f"/v1/portfolios/{pid}", json={"document": bad}).status_code == 422
+    assert client.put(f"/v1/portfolios/{pid}", json={"name": "renamed"}).json()["name"] == "renamed"
+
+    run = client.post(f"/v1/portfolios/{pid}/runs", params={"horizon": "1d", "paths": 200})
+    assert run.status_code == 200
+    stored = client.get(run.headers["location"]).json()
+    assert stored["result"] == run.json() and stored["inputs"] == demo_doc
+    assert stored["options"]["horizon"] == ["1d"] and stored["options"]["paths"] == 200
+    runs = client.get(f"/v1/portfolios/{pid}/runs").json()
+    assert [r["id"] for r in runs] == [stored["id"]]
+    acc = run.json()["accounts"][0]
+    assert runs[0]["summary"][acc["id"]]["1d"] == acc["probability"]["1d"]["p"]
+
+    assert client.get("/v1/portfolios/999999").status_code == 404
+    assert client.delete(f"/v1/portfolios/{pid}").status_code == 204
+    assert client.get(f"/v1/portfolios/{pid}").status_code == 404
+    assert client.get(run.headers["location"]).json()["portfolio_id"] is None   # the run stays on record
+
+
+def test_what_if_moves_equity_by_size_times_price_change(sqlite_client, demo_doc):
+    """okx-cross: linear perps 0.8 BTC and 5 ETH on a USDT wallet. A −10 % BTC move changes its
+    equity by 0.8 × (−9,125) USD; a 1,000 USDT top-up adds 1,000 (arithmetic, not the engine)."""
+    base = {a["id"]: a for a in sqlite_client.post("/v1/analyze", json=demo_doc).json()["accounts"]}
+    body = {"portfolio": demo_doc, "what_if": {"price": {"BTC": -0.10},
+                                               "top_up": [{"account": "okx-cross", "currency": "USDT", "amount": 1000}]}}
+    r = sqlite_client.post("/v1/what-if", json=body)
+    assert r.status_code == 200, r.text
+    shocked = {a["id"]: a for a in r.json()["accounts"]}
+    assert shocked["okx-cross"]["equity"] - base["okx-cross"]["equity"] == pytest.approx(0.8 * -9125.0 + 1000, abs=1e-6)
+    assert r.json()["what_if"]["price"] == {"BTC": -0.10}
+    vol = sqlite_client.post("/v1/what-if", params={"horizon": "1d", "paths": 300},
+                             json={"portfolio": demo_doc, "what_if": {"vol": 2.0}}).json()
+    plain = sqlite_client.post("/v1/analyze", params={"horizon": "1d", "paths": 300}, json=demo_doc).json()
+    assert vol["accounts"][0]["probability"]["1d"]["p"] > plain["accounts"][0]["probability"]["1d"]["p"]
+    r = sqlite_client.post("/v1/what-if", json={"portfolio": demo_doc, "what_if": {"price": {"DOGE": 0.1}}})
+    assert r.status_code == 422 and "DOGE" in r.json()["detail"][0]["msg"]
+
+
+def test_parse_yaml_upload(sqlite_client, demo_doc):
+    r = sqlite_client.post("/v1/parse", content=DEMO.read_bytes())
+    assert r.status_code == 200 and r.json() == demo_doc
+    r = sqlite_client.post("/v1/parse", content=b"as_of: [unclosed")
+    assert r.status_code == 422
+
+
+SCENARIO = {"name": "tiny", "assets": {"BTC": {"price": 91250, "vol": 0.55}, "ETH": {"price": 3050, "vol": 0.7}},
+            "shock": {"kind": "linear", "steps": 5, "moves": {"BTC": -0.10}},
+            "impact": {"model": "sqrt", "resilience": 0.1}, "insurance_fund_usd": 1e7,
+            "population": {"synthetic": {"n_accounts": 400, "seed": 1}},
+            "sweep": {"asset": "BTC", "moves": [-0.05, -0.10], "impact_scales": [1.0, 2.0], "chunk_size": 1}}
+
+
+def _wait(client, jid, until=("done", "failed", "cancelled"), timeout=120):
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        job = client.get(f"/v1/jobs/{jid}").json()
+        if job["status"] in until:
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"job {jid} still {job['status']}")
+
+
+def test_cascade_job_runs_to_the_end_and_equals_the_cli(sqlite_client):
+    from liqrisk.cascade.run import resolve_population, run_scenario
+    from liqrisk.cascade.scenario import scenario_from_dict
+    r = sqlite_client.post("/v1/cascade", json=SCENARIO)
+    assert r.status_code == 202
+    job = _wait(sqlite_client, r.json()["id"])
+    assert job["status"] == "done" and job["progress"] == 1.0
+    sc = scenario_from_dict(SCENARIO)
+    expected = run_scenario(sc, resolve_population(sc)).to_dict()
+    assert job["result"] == json.loads(json.dumps(expected))
+
+
+def test_cascade_job_cancel_and_bad_scenarios(sqlite_client):
+    slow = copy.deepcopy(SCENARIO)
+    slow["sweep"]["moves"] = [-0.01 * k for k in range(1, 40)]
+    jid = sqlite_client.post("/v1/cascade", json=slow).json()["id"]
+    assert sqlite_client.delete(f"/v1/jobs/{jid}").status_code == 200
+    assert _wait(sqlite_client, jid)["status"] == "cancelled"
+    assert sqlite_client.delete("/v1/jobs/999999").status_code == 404
+    for bad, field in [({**SCENARIO, "population": {"accounts": "/etc/passwd"}}, "population"),
+                       ({**SCENARIO, "shock": {"kind": "warp"}}, "shock.kind"),
+                       ({**SCENARIO, "population": {"synthetic": {"n_accounts": 10 ** 9}}}, "n_accounts")]:
+        r = sqlite_client.post("/v1/cascade", json=bad)
+        assert r.status_code == 422 and field in json.dumps(r.json()["detail"]), r.json()
+
+
+def test_openapi_lists_the_routes(sqlite_client):
+    spec = sqlite_client.get("/openapi.json").json()
+    for path in ("/v1/analyze", "/v1/what-if", "/v1/cascade", "/v1/jobs/{rid}", "/v1/portfolios",
+                 "/v1/portfolios/{pid}/runs", "/healthz"):
+        assert path in spec["paths"]
+    assert "PortfolioFile" in spec["components"]["schemas"]
