@@ -99,6 +99,7 @@ class RuleSet:
     contract: int = LINEAR
     supports_portfolio = False
     settles_in_coin = False
+    versions: tuple[str, ...] = ()   # published rule versions a user may choose (venue.version)
     default_taker_fee = 0.0005
     default_liquidation_fee = 0.005
     default_leverage = 20.0

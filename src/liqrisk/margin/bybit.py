@@ -25,6 +25,7 @@ class _Bybit(RuleSet):
     defaults_key = "bybit"
     default_leverage = 10.0
     default_taker_fee = 0.00055
+    versions = VERSIONS
 
     @property
     def version(self) -> str:

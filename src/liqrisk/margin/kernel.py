@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 
-from liqrisk.margin.base import (INVERSE_OPTION, LINEAR, MM_DERIBIT_FUTURE,
+from liqrisk.margin.base import (INVERSE, INVERSE_OPTION, LINEAR, MM_DERIBIT_FUTURE,
                                  MM_DERIBIT_OPTION, MM_ENTRY_VALUE, MM_TIERS_AT_MARK,
                                  MM_WHOLE_TIER_FEE, NOTIONAL_COIN, NOTIONAL_FACE, NOTIONAL_QUOTE,
                                  NOTIONAL_SIZE)
@@ -67,14 +67,48 @@ class PoolArrays:
     leg_axis: np.ndarray
     leg_amount: np.ndarray
     rate: float = 0.0
+    # ---- collateral loans: maintenance margin of collateral (USD per USD of value) -----------
+    const_mm: np.ndarray | None = None   # per pool: MM of the stable collateral (USD)
+    leg_mm: np.ndarray | None = None     # per leg: MM per USD of leg value (1 − LT); 0 for debts
+    # ---- scenario (portfolio) margin pools (see scenario_mm_nb) ------------------------------
+    sc_start: np.ndarray | None = None   # per pool: scenario rows [sc_start, sc_end); empty → none
+    sc_end: np.ndarray | None = None
+    pm_par: np.ndarray | None = None     # per pool (n_pools, 4): pnl_offset, mm_factor, add, floor
+    sh_rel: np.ndarray | None = None     # per position: price range as a fraction of the price
+    sh_abs: np.ndarray | None = None     # per position: price range in price units (SPAN)
+    vol_up: np.ndarray | None = None     # per position: vol in the vol-up / vol-down scenarios
+    vol_dn: np.ndarray | None = None
+    roll: np.ndarray | None = None       # per position: roll-shock rate per unit of coin size
+    sc_move: np.ndarray | None = None    # per scenario: price move in units of the range
+    sc_vol: np.ndarray | None = None     # per scenario: −1 vol down, 0 same, +1 vol up
+    sc_weight: np.ndarray | None = None  # per scenario: weight of its P&L
+    sc_damp: np.ndarray | None = None    # per scenario: dampener (USD) shrinking it toward 0
+
+    def __post_init__(self):
+        """Books without loans or scenario pools need not give the fields above."""
+        n_pools, n_pos = len(self.pos_start), len(self.axis)
+        zeros = lambda n, dt=float: np.zeros(n, dtype=dt)
+        defaults = dict(const_mm=zeros(n_pools), leg_mm=zeros(len(self.leg_axis)),
+                        sc_start=zeros(n_pools, np.int64), sc_end=zeros(n_pools, np.int64),
+                        pm_par=np.zeros((n_pools, 4)), sh_rel=zeros(n_pos), sh_abs=zeros(n_pos),
+                        vol_up=self.vol.copy(), vol_dn=self.vol.copy(), roll=zeros(n_pos),
+                        sc_move=zeros(0), sc_vol=zeros(0, np.int64), sc_weight=zeros(0),
+                        sc_damp=zeros(0))
+        for name, value in defaults.items():
+            if getattr(self, name) is None:
+                setattr(self, name, value)
 
     def args(self):
-        """The arrays in kernel argument order."""
+        """The arrays in kernel argument order (one tuple; loan and scenario arrays appended
+        after ``rate`` so the first 27 keep their places)."""
         return (self.pos_start, self.pos_end, self.leg_start, self.leg_end, self.const_usd,
                 self.settle_axis, self.axis, self.contract, self.qty, self.entry, self.basis,
                 self.mm_code, self.notional_mode, self.tier_start, self.tier_end, self.p1, self.p2,
                 self.strike, self.is_call, self.expiry, self.vol, self.t_floor, self.t_mmr,
-                self.t_cum, self.leg_axis, self.leg_amount, self.rate)
+                self.t_cum, self.leg_axis, self.leg_amount, self.rate,
+                self.const_mm, self.leg_mm, self.sc_start, self.sc_end, self.pm_par, self.sh_rel,
+                self.sh_abs, self.vol_up, self.vol_dn, self.roll, self.sc_move, self.sc_vol,
+                self.sc_weight, self.sc_damp)
 
 
 _jit = nb.njit(cache=True, nogil=True)
@@ -143,8 +177,9 @@ def _maintenance(code, mode, contract, q, P, entry, settle, opt, n, mmr, cum, p1
 def position_state_nb(i, prices, settle, t_elapsed, arrs):
     """(value, maintenance margin) in USD of position ``i``: value = uPnL for futures (from
     entry), mark value for options; ``settle`` = USD price of the pool's settlement unit."""
-    (_, _, _, _, _, _, axis, contract, qty, entry, basis, mm_code, notional_mode, tier_start,
-     tier_end, p1, p2, strike, is_call, expiry, vol, t_floor, t_mmr, t_cum, _, _, rate) = arrs
+    axis, contract, qty, entry, basis, mm_code, notional_mode, tier_start = arrs[6:14]
+    tier_end, p1, p2, strike, is_call, expiry, vol, t_floor, t_mmr, t_cum = arrs[14:24]
+    rate = arrs[26]
     P = prices[axis[i]] * basis[i]
     opt = 0.0
     if contract[i] == INVERSE_OPTION:
@@ -158,22 +193,99 @@ def position_state_nb(i, prices, settle, t_elapsed, arrs):
                          n, mmr, cum, p1[i], p2[i], is_call[i]))
 
 
+@_jit
+def _scenario_value(contract, q, P, P1, entry, settle, strike, T, rate, vol0, vol1, is_call):
+    """USD P&L of one position when its price moves P → P1 and its vol vol0 → vol1, settled at
+    the unshocked ``settle`` (coin P&L × today's coin price)."""
+    if contract == INVERSE_OPTION:
+        v0 = black76_price_nb(P, strike, T, rate, vol0, is_call) / P
+        v1 = black76_price_nb(P1, strike, T, rate, vol1, is_call) / P1
+        return q * (v1 - v0) * settle
+    if contract == LINEAR:
+        return q * (P1 - P)
+    return q * (1.0 / P - 1.0 / P1) * settle
+
+
+@_jit
+def scenario_mm_nb(p, prices, t_elapsed, pos_start, pos_end, settle_axis, axis, contract, qty, entry,
+                   basis, strike, is_call, expiry, vol, rate, sc_start, sc_end, pm_par, sh_rel, sh_abs,
+                   vol_up, vol_dn, roll, sc_move, sc_vol, sc_weight, sc_damp):
+    """Maintenance margin (USD) of scenario pool ``p`` at ``prices``: per risk unit (the pool's
+    positions on one axis, contiguous) the worst loss over its scenarios, summed over units,
+    plus the roll shock, then ``mm_factor·max(Σ + add, floor)``.
+
+    Scenario s moves each position's price to ``P·(1 + m·sh_rel) + m·sh_abs`` (m = sc_move[s])
+    and its vol to vol_up / vol / vol_dn (sc_vol = +1 / 0 / −1); the unit's P&L is summed over
+    its positions and weighted (sc_weight), shrunk toward 0 by sc_damp (USD), gains scaled by
+    ``pnl_offset``; the unit's loss is max(0, −min over scenarios). Roll shock:
+    Σ roll_i·|size in coin|·(coin price) — |q|·P linear, |face| inverse, |q|·settle options."""
+    s0, s1 = sc_start[p], sc_end[p]
+    offset, factor, add, floor = pm_par[p, 0], pm_par[p, 1], pm_par[p, 2], pm_par[p, 3]
+    s_ax = settle_axis[p]
+    agg = np.empty(s1 - s0)
+    total = 0.0
+    i0 = pos_start[p]
+    while i0 < pos_end[p]:
+        a = axis[i0]
+        i1 = i0
+        while i1 < pos_end[p] and axis[i1] == a:
+            i1 += 1
+        agg[:] = 0.0
+        for i in range(i0, i1):
+            P = prices[a] * basis[i]
+            settle = prices[s_ax] if s_ax >= 0 else (1.0 if contract[i] == LINEAR else P)
+            T = expiry[i] - t_elapsed
+            for s in range(s0, s1):
+                P1 = P * (1.0 + sc_move[s] * sh_rel[i]) + sc_move[s] * sh_abs[i]
+                P1 = max(P1, 1e-12 * P)
+                v1 = vol_up[i] if sc_vol[s] > 0 else (vol_dn[i] if sc_vol[s] < 0 else vol[i])
+                agg[s - s0] += _scenario_value(contract[i], qty[i], P, P1, entry[i], settle,
+                                               strike[i], T, rate, vol[i], v1, is_call[i])
+        worst = 0.0
+        for s in range(s0, s1):
+            v = agg[s - s0] * sc_weight[s]
+            if sc_damp[s] > 0.0:
+                v = math.copysign(max(abs(v) - sc_damp[s], 0.0), v)
+            if v > 0.0:
+                v *= offset
+            worst = max(worst, -v)
+        total += worst
+        i0 = i1
+    for i in range(pos_start[p], pos_end[p]):
+        P = prices[axis[i]] * basis[i]
+        settle = prices[s_ax] if s_ax >= 0 else (1.0 if contract[i] == LINEAR else P)
+        aq = abs(qty[i])
+        size_usd = aq * P if contract[i] == LINEAR else (aq * settle / P if contract[i] == INVERSE
+                                                         else aq * settle)
+        total += roll[i] * size_usd
+    return factor * max(total + add, floor)
+
+
 @_inline
 def pool_state_nb(p, prices, t_elapsed, arrs):
     """(equity, maintenance margin) of pool ``p`` in USD at ``prices`` (one per axis),
-    ``t_elapsed`` years after the snapshot (options are repriced with less time)."""
+    ``t_elapsed`` years after the snapshot (options are repriced with less time). Collateral legs
+    carry MM ``leg_mm·value`` (collateral loans); scenario pools add :func:`scenario_mm_nb`."""
     pos_start, pos_end, leg_start, leg_end, const_usd, settle_axis, axis, contract = arrs[:8]
     leg_axis, leg_amount = arrs[24], arrs[25]
+    const_mm, leg_mm, sc_start, sc_end = arrs[27], arrs[28], arrs[29], arrs[30]
     eq = const_usd[p]
+    mm = const_mm[p]
     for j in range(leg_start[p], leg_end[p]):
-        eq += leg_amount[j] * prices[leg_axis[j]]
-    mm = 0.0
+        value = leg_amount[j] * prices[leg_axis[j]]
+        eq += value
+        mm += leg_mm[j] * value
     s_ax = settle_axis[p]
     for i in range(pos_start[p], pos_end[p]):
         settle = prices[s_ax] if s_ax >= 0 else (1.0 if contract[i] == LINEAR else prices[axis[i]])
         v, m = position_state_nb(i, prices, settle, t_elapsed, arrs)
         eq += v
         mm += m
+    if sc_end[p] > sc_start[p]:
+        mm += scenario_mm_nb(p, prices, t_elapsed, pos_start, pos_end, settle_axis, axis, contract,
+                             arrs[8], arrs[9], arrs[10], arrs[17], arrs[18], arrs[19], arrs[20],
+                             arrs[26], sc_start, sc_end, arrs[31], arrs[32], arrs[33], arrs[34],
+                             arrs[35], arrs[36], arrs[37], arrs[38], arrs[39], arrs[40])
     return eq, mm
 
 
@@ -283,7 +395,9 @@ _MARK, _SCAN, _REFINE, _NUDGE = 0, 1, 2, 3
 def _nearest_chunk(lo_k, hi_k, pools, axes, prices, with_mm, coarse, fine, dense, down, up, now,
                    pos_start, pos_end, leg_start, leg_end, const_usd, settle_axis, axis, contract, qty,
                    entry, basis, mm_code, notional_mode, tier_start, tier_end, p1, p2, strike, is_call,
-                   expiry, vol, t_floor, t_mmr, t_cum, leg_axis, leg_amount, rate):
+                   expiry, vol, t_floor, t_mmr, t_cum, leg_axis, leg_amount, rate, const_mm, leg_mm,
+                   sc_start, sc_end, pm_par, sh_rel, sh_abs, vol_up, vol_dn, roll, sc_move, sc_vol,
+                   sc_weight, sc_damp):
     """Nearest boundaries of pairs lo_k … hi_k − 1 (one thread), the same search as
     :func:`pool_boundaries_nb` (outward scan on the grid, Illinois regula falsi to 1e-12) with
     three savings: the part of the pool that does not move with the axis is summed once per pair;
@@ -294,6 +408,7 @@ def _nearest_chunk(lo_k, hi_k, pools, axes, prices, with_mm, coarse, fine, dense
     for k in range(lo_k, hi_k):
         width = max(width, pos_end[pools[k]] - pos_start[pools[k]])
     idx = np.empty(width, dtype=np.int64)
+    px = prices.copy()
     for k in range(lo_k, hi_k):
         ax = axes[k]
         p = pools[k]
@@ -301,13 +416,15 @@ def _nearest_chunk(lo_k, hi_k, pools, axes, prices, with_mm, coarse, fine, dense
         mark = prices[ax]
         grid = fine if dense[p] else coarse
         n_grid = grid.shape[0]
-        c = const_usd[p]
+        scen = with_mm and sc_end[p] > sc_start[p]
+        c = const_usd[p] - (const_mm[p] if with_mm else 0.0)
         slope = 0.0
         for j in range(leg_start[p], leg_end[p]):
+            w = leg_amount[j] * (1.0 - leg_mm[j]) if with_mm else leg_amount[j]
             if leg_axis[j] == ax:
-                slope += leg_amount[j]
+                slope += w
             else:
-                c += leg_amount[j] * prices[leg_axis[j]]
+                c += w * prices[leg_axis[j]]
         n = 0
         for i in range(pos_start[p], pos_end[p]):
             idx[n] = i
@@ -349,13 +466,20 @@ def _nearest_chunk(lo_k, hi_k, pools, axes, prices, with_mm, coarse, fine, dense
                     v -= _maintenance(mm_code[i], notional_mode[i], contract[i], qty[i], P, entry[i],
                                       settle, opt, nn, t_mmr[kt] if has_tiers else 0.0,
                                       t_cum[kt] if has_tiers else 0.0, p1[i], p2[i], is_call[i])
-                if state == _MARK and not moving:
+                if state == _MARK and not moving and not scen:
                     c += v                       # fixed along this axis: summed once
                 else:
                     g += v
                     if state == _MARK:
                         idx[n_moving] = i
                         n_moving += 1
+            if scen:                             # scenario pool: MM is not a sum over positions
+                px[ax] = x
+                g -= scenario_mm_nb(p, px, 0.0, pos_start, pos_end, settle_axis, axis, contract, qty,
+                                    entry, basis, strike, is_call, expiry, vol, rate, sc_start, sc_end,
+                                    pm_par, sh_rel, sh_abs, vol_up, vol_dn, roll, sc_move, sc_vol,
+                                    sc_weight, sc_damp)
+                px[ax] = prices[ax]
             f = g
             # ---- what to evaluate next -----------------------------------------------------------
             done_side = False
@@ -438,12 +562,15 @@ def nearest_boundaries_nb(pools, axes, prices, with_mm, coarse, fine, dense, arr
     n_chunks = (m + chunk - 1) // chunk
     (pos_start, pos_end, leg_start, leg_end, const_usd, settle_axis, axis, contract, qty, entry, basis,
      mm_code, notional_mode, tier_start, tier_end, p1, p2, strike, is_call, expiry, vol, t_floor, t_mmr,
-     t_cum, leg_axis, leg_amount, rate) = arrs
+     t_cum, leg_axis, leg_amount, rate, const_mm, leg_mm, sc_start, sc_end, pm_par, sh_rel, sh_abs,
+     vol_up, vol_dn, roll, sc_move, sc_vol, sc_weight, sc_damp) = arrs
     for c in nb.prange(n_chunks):
         _nearest_chunk(c * chunk, min(m, (c + 1) * chunk), pools, axes, prices, with_mm, coarse, fine,
                        dense, down, up, now, pos_start, pos_end, leg_start, leg_end, const_usd, settle_axis,
                        axis, contract, qty, entry, basis, mm_code, notional_mode, tier_start, tier_end, p1,
-                       p2, strike, is_call, expiry, vol, t_floor, t_mmr, t_cum, leg_axis, leg_amount, rate)
+                       p2, strike, is_call, expiry, vol, t_floor, t_mmr, t_cum, leg_axis, leg_amount, rate,
+                       const_mm, leg_mm, sc_start, sc_end, pm_par, sh_rel, sh_abs, vol_up, vol_dn, roll,
+                       sc_move, sc_vol, sc_weight, sc_damp)
     return down, up, now
 
 

@@ -10,12 +10,11 @@ table at the position's size valued at entry (|Q|·EP linear, USD face inverse).
 """
 from __future__ import annotations
 
-from liqrisk.margin.base import (INVERSE, LINEAR, MM_WHOLE_TIER_FEE, NOTIONAL_SIZE, PositionTerms,
-                                 RuleSet)
-from liqrisk.margin.tiers import TierTable
+from liqrisk.margin.base import INVERSE, LINEAR
+from liqrisk.margin.fee_tier import WholeTierFeeRuleSet, fee_inclusive_linear_liquidation_price
 
 
-class OKX(RuleSet):
+class OKX(WholeTierFeeRuleSet):
     name = "okx"
     contract = LINEAR
     defaults_key = "okx"
@@ -48,32 +47,7 @@ class OKX(RuleSet):
         return []
 
     def position_problems(self, pos, account):
-        out = [p for p in super().position_problems(pos, account) if p[1] != "contract"]
-        if pos.cum is not None:
-            out.append(("OKX applies the tier rate to the whole position: there is no 'cum' deduction", "cum"))
-        return out
-
-    @staticmethod
-    def rows_to_table(rows, deduction=False) -> TierTable:
-        return RuleSet.rows_to_table(rows, deduction=False)
-
-    def tier_table(self, pos) -> TierTable:
-        t = super().tier_table(pos)
-        return TierTable(t.floor, t.cap, t.mmr, 0 * t.cum, t.max_leverage, deduction=False)
-
-    def terms(self, pos, account, years, vol) -> PositionTerms:
-        contract = self.contract_of(pos)
-        size_notional = abs(pos.size) * pos.entry if contract == LINEAR else abs(pos.size)
-        return PositionTerms(contract=contract, qty=pos.size, entry=pos.entry,
-                             mm_code=MM_WHOLE_TIER_FEE, tiers=self.tier_table(pos),
-                             notional_mode=NOTIONAL_SIZE, p1=self.params.taker_fee, p2=size_notional)
+        return [p for p in super().position_problems(pos, account) if p[1] != "contract"]
 
 
-def isolated_linear_liquidation_price(entry: float, qty: float, margin: float, mmr: float,
-                                      taker_fee: float) -> float | None:
-    """Solve the OKX isolated margin ratio = 1 (published): long ``(EP − M/Q)/(1 − MMR − fee)``,
-    short ``(EP + M/Q)/(1 + MMR + fee)``."""
-    q = abs(qty)
-    lp = ((entry - margin / q) / (1 - mmr - taker_fee) if qty > 0
-          else (entry + margin / q) / (1 + mmr + taker_fee))
-    return lp if lp > 0 else None
+isolated_linear_liquidation_price = fee_inclusive_linear_liquidation_price

@@ -3,15 +3,22 @@ from __future__ import annotations
 
 from liqrisk.margin.base import RuleSet, UnknownVenue, VenueParams
 from liqrisk.margin.binance import BinanceCOINM, BinanceUSDM
+from liqrisk.margin.bitget import Bitget
 from liqrisk.margin.bitmex import BitMEX
-from liqrisk.margin.bybit import VERSIONS as BYBIT_VERSIONS, BybitInverse, BybitLinear
+from liqrisk.margin.bybit import BybitInverse, BybitLinear
 from liqrisk.margin.deribit import Deribit
+from liqrisk.margin.fee_tier import WholeTierFeeRuleSet
+from liqrisk.margin.gate import Gate
 from liqrisk.margin.hyperliquid import Hyperliquid
+from liqrisk.margin.kraken_futures import KrakenFutures
+from liqrisk.margin.kucoin import KuCoin
 from liqrisk.margin.okx import OKX
+from liqrisk.margin.phemex import Phemex
 from liqrisk.margin.tiers import TierTable
 
 RULE_SETS: dict[str, type[RuleSet]] = {cls.name: cls for cls in (
-    BinanceUSDM, BinanceCOINM, BybitLinear, BybitInverse, OKX, Deribit, Hyperliquid, BitMEX)}
+    BinanceUSDM, BinanceCOINM, BybitLinear, BybitInverse, OKX, Deribit, Hyperliquid, BitMEX,
+    Gate, Bitget, KuCoin, Phemex, KrakenFutures)}
 
 
 _TIER_FIELDS = ("notional_floor", "notional_cap", "maint_margin_ratio", "cum", "max_leverage")
@@ -33,12 +40,12 @@ def rule_set_for(venue) -> RuleSet:
                          default_leverage=cls.default_leverage)
     if not isinstance(venue, str):
         if venue.version is not None:
-            if not issubclass(cls, (BybitLinear, BybitInverse)) or venue.version not in BYBIT_VERSIONS:
+            if venue.version not in cls.versions:
                 raise UnknownVenue(f"unknown rule version '{venue.version}' for '{name}'"
-                                   + (f" (known: {', '.join(BYBIT_VERSIONS)})" if name.startswith("bybit") else ""))
+                                   + (f" (known: {', '.join(cls.versions)})" if cls.versions else ""))
             params.version = venue.version
         if venue.brackets:
-            dedu = cls is not OKX
+            dedu = not issubclass(cls, WholeTierFeeRuleSet)
             params.brackets = {sym.upper(): TierTable.from_rows([_tier_row(r) for r in rows], deduction=dedu)
                                for sym, rows in venue.brackets.items()}
         for key in ("taker_fee", "liquidation_fee", "default_leverage"):

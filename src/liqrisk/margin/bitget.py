@@ -1,0 +1,21 @@
+"""Bitget USDT-M perpetual futures (linear), isolated and cross.
+
+Rule version: Bitget "Futures: estimated liquidation price" (2025-09-18): isolated
+``LP = [margin − size·EP·direction]/[size·(MMR + TakerFeeRatio − direction)]`` (direction +1 long,
+−1 short) — the fee-inclusive whole-position form (:mod:`liqrisk.margin.fee_tier`); liquidation
+when margin rate ``(position margin + uPnL)/position value at mark`` reaches MMR + fee. Cross
+mode: every cross position shares the account assets. The 2025-11-10 tiered MM of classic
+accounts is not modelled. Position tiers: representative defaults.
+"""
+from __future__ import annotations
+
+from liqrisk.margin.base import LINEAR
+from liqrisk.margin.fee_tier import WholeTierFeeRuleSet
+
+
+class Bitget(WholeTierFeeRuleSet):
+    name = "bitget"
+    contract = LINEAR
+    defaults_key = "bitget"
+    default_taker_fee = 0.0006
+    default_leverage = 20.0

@@ -1,0 +1,53 @@
+"""Whole-position tier rate plus the closing fee — the trigger OKX, Gate, Bitget and KuCoin publish.
+
+A linear position is liquidated when ``margin + uPnL ≤ |Q|·P·(MMR + fee)``: the MMR of the
+position's tier applies to the whole notional at mark (no ``cum`` deduction) and the venue adds
+the fee of closing it (taker or liquidation fee rate). Solving at the mark gives the published
+isolated closed form :func:`fee_inclusive_linear_liquidation_price`. The tier is read at the
+position's size valued at entry (venues count tiers in contracts), so it does not move with price.
+"""
+from __future__ import annotations
+
+from liqrisk.margin.base import LINEAR, MM_WHOLE_TIER_FEE, NOTIONAL_SIZE, PositionTerms, RuleSet
+from liqrisk.margin.tiers import TierTable
+
+
+class WholeTierFeeRuleSet(RuleSet):
+    """Rule sets whose maintenance margin is ``notional_at_mark·(MMR_tier + fee)``."""
+
+    @staticmethod
+    def rows_to_table(rows, deduction=False) -> TierTable:
+        return RuleSet.rows_to_table(rows, deduction=False)
+
+    def tier_table(self, pos) -> TierTable:
+        t = super().tier_table(pos)
+        return TierTable(t.floor, t.cap, t.mmr, 0 * t.cum, t.max_leverage, deduction=False)
+
+    def position_problems(self, pos, account):
+        out = super().position_problems(pos, account)
+        if pos.cum is not None:
+            out.append((f"{self.name} applies the tier rate to the whole position: there is no 'cum' "
+                        f"deduction", "cum"))
+        return out
+
+    def closing_fee(self) -> float:
+        """The fee rate the trigger adds to the MMR (taker fee unless the venue says otherwise)."""
+        return self.params.taker_fee
+
+    def terms(self, pos, account, years, vol) -> PositionTerms:
+        contract = self.contract_of(pos)
+        size_notional = abs(pos.size) * pos.entry if contract == LINEAR else abs(pos.size)
+        return PositionTerms(contract=contract, qty=pos.size, entry=pos.entry,
+                             mm_code=MM_WHOLE_TIER_FEE, tiers=self.tier_table(pos),
+                             notional_mode=NOTIONAL_SIZE, p1=self.closing_fee(), p2=size_notional)
+
+
+def fee_inclusive_linear_liquidation_price(entry: float, qty: float, margin: float, mmr: float,
+                                           fee: float) -> float | None:
+    """Isolated linear LP solving ``margin + Q·(P − EP) = |Q|·P·(MMR + fee)``: long
+    ``(EP − M/Q)/(1 − MMR − fee)``, short ``(EP + M/Q)/(1 + MMR + fee)`` (OKX, Gate, Bitget and
+    KuCoin publish this form). None where it is ≤ 0."""
+    q = abs(qty)
+    lp = ((entry - margin / q) / (1 - mmr - fee) if qty > 0
+          else (entry + margin / q) / (1 + mmr + fee))
+    return lp if lp > 0 else None

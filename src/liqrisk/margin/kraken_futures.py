@@ -1,0 +1,26 @@
+"""Kraken Futures multi-collateral linear perpetuals (USD-margined), cross and isolated.
+
+Rule version: Kraken support "Margining & Liquidations: Multi-Collateral" and "Multi-Collateral
+Futures Margin Schedule" as published up to 2025: margin equity = balance value in USD × (1 −
+haircut) + unrealised P&L; liquidation when margin equity falls below the maintenance margin.
+Each contract has a margin category (Class A … G) whose position-size levels (USD) carry the
+margin rates; maintenance = half the initial rate. [Inferred] the level rates are applied in the
+deduction (incremental) form at mark, and the per-underlying netting of cross longs and shorts
+(``max(margin longs, margin shorts)``) is not modelled (gross margin: conservative).
+Default level rates are representative (the inverse schedule's 1%, 2%, 3%, 5%, 7.5%, 10%, 12.5%).
+Haircuts: give them per collateral (``collateral: {ETH: {amount: …, haircut: …}}``).
+"""
+from __future__ import annotations
+
+from liqrisk.margin.base import LINEAR, RuleSet
+
+
+class KrakenFutures(RuleSet):
+    name = "kraken-futures"
+    contract = LINEAR
+    defaults_key = "kraken-futures"
+    default_taker_fee = 0.0005
+    default_leverage = 10.0
+
+    def settlement_currency(self, account) -> str:
+        return "USD"

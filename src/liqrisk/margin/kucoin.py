@@ -1,0 +1,65 @@
+"""KuCoin USDT-margined perpetual futures (linear), isolated and cross.
+
+Rule versions (``venue: {name: kucoin, version: ...}``):
+
+* ``2025-05`` (default; KuCoin upgraded isolated margin on 2025-05-22): maintenance margin on
+  the *mark* value plus the fee of closing, ``LP = (notional − margin)/[Q·(1 − side·MMR −
+  side·fee)]`` — the fee-inclusive form of :mod:`liqrisk.margin.fee_tier`. KuCoin's published
+  cross-margin reference price (help centre "Liquidation Price in Cross Margin Mode") allocates
+  the total margin to positions by mark value (``AMR``) and uses the taker fee:
+  :func:`cross_reference_liquidation_price`.
+* ``2023``: isolated with MM on the *entry* value, ``LP = EP ∓ (IM − MM)/(Vol·S)``
+  (help centre "How to Calculate the Liquidation Price for KuCoin Contracts"; published example:
+  short 5 × 0.001 BTC @ 28,000, 100×, MMR 0.4% → 28,168).
+Risk-limit levels: representative defaults.
+"""
+from __future__ import annotations
+
+from liqrisk.margin.base import LINEAR, MM_ENTRY_VALUE, PositionTerms, underlying_from_symbol
+from liqrisk.margin.fee_tier import WholeTierFeeRuleSet
+
+VERSIONS = ("2025-05", "2023")
+
+
+class KuCoin(WholeTierFeeRuleSet):
+    name = "kucoin"
+    contract = LINEAR
+    defaults_key = "kucoin"
+    default_taker_fee = 0.0006
+    default_leverage = 20.0
+    versions = VERSIONS
+
+    @property
+    def version(self) -> str:
+        return self.params.version or VERSIONS[0]
+
+    def underlying_of(self, pos) -> str | None:
+        """KuCoin symbols end in M (XBTUSDTM, ETHUSDTM)."""
+        if pos.underlying:
+            return pos.underlying.upper()
+        s = pos.symbol.upper()
+        return underlying_from_symbol(s[:-1] if s.endswith(("USDTM", "USDCM", "USDM")) else s)
+
+    def terms(self, pos, account, years, vol) -> PositionTerms:
+        if self.version == "2025-05":
+            return super().terms(pos, account, years, vol)
+        mmr, _ = self.tier_table(pos).rate_and_cum(abs(pos.size) * pos.entry)
+        return PositionTerms(contract=LINEAR, qty=pos.size, entry=pos.entry, mm_code=MM_ENTRY_VALUE,
+                             p1=float(mmr))
+
+
+def isolated_2023_liquidation_price(entry: float, qty: float, leverage: float, mmr: float) -> float:
+    """KuCoin 2023 isolated linear: ``LP = EP − side·(IM − MM)/Q`` with IM = EP·Q/L, MM = EP·Q·MMR."""
+    side = 1.0 if qty > 0 else -1.0
+    q = abs(qty)
+    return entry - side * (entry * q / leverage - entry * q * mmr) / q
+
+
+def cross_reference_liquidation_price(mark: float, qty: float, amr: float, mmr: float,
+                                      taker_fee: float) -> float:
+    """KuCoin's published cross-margin reference price of one linear position:
+    ``(MV − |MV|·AMR)/(1 − side·MMR − side·fee)/Q`` with MV = Q·mark (signed) and AMR = total
+    cross margin / Σ|MV| — the isolated fee-inclusive price of that position with margin |MV|·AMR."""
+    side = 1.0 if qty > 0 else -1.0
+    mv = qty * mark
+    return (mv - abs(mv) * amr) / (1 - side * mmr - side * taker_fee) / qty
