@@ -98,7 +98,8 @@ def _probability_table(a) -> str:
                     + _cell(f"{block}.{h}.ci95.0", e.ci95[0], 3) + _cell(f"{block}.{h}.ci95.1", e.ci95[1], 3)
                     + _cell(f"{block}.{h}.stderr", e.stderr, 2) + _cell(f"{block}.{h}.paths", e.paths)
                     + f"<td class=l>{html.escape(_how(e))}</td>"
-                    + _cell(f"risk.var99.{h}", risk.var99.get(h)) + _cell(f"risk.es99.{h}", risk.es99.get(h))
+                    + (_cell(f"risk.var99.{h}", risk.var99[h]) if h in risk.var99 else "<td>—</td>")
+                    + (_cell(f"risk.es99.{h}", risk.es99[h]) if h in risk.es99 else "<td>—</td>")
                     + (f"<td class=l>{html.escape(', '.join(f'{m} {_fmt(p, 3)}' for m, p in spread.items()))}</td>"
                        if others else "") + "</tr>")
     head = ["horizon", "P(liquidation)", "95% low", "95% high", "stderr", "paths", "how", "VaR99 (USD)",
