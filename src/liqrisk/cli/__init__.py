@@ -6,6 +6,7 @@ from liqrisk.cli import exit_cost  # noqa: F401,E402
 from liqrisk.cli import analyze  # noqa: F401,E402
 from liqrisk.cli import calibration  # noqa: F401,E402
 from liqrisk.cli import cascade  # noqa: F401,E402
+from liqrisk.cli import hedge  # noqa: F401,E402
 from liqrisk.cli import serve  # noqa: F401,E402
 
 

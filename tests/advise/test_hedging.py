@@ -1,0 +1,158 @@
+"""Delta-hedging back-test against outside references: Hull's worked weekly path, the
+Derman–Kamal hedging-error law, and the NumPy reference of the kernel; margin events on the
+venue's rules."""
+import json
+import math
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from liqrisk.advise.hedging import (HedgeSpec, derman_kamal_std, hedge_backtest, hedge_paths_numpy,
+                                    history_increments, margin_book)
+from liqrisk.cli import app
+
+# Hull, Options, Futures and Other Derivatives, "simulation of delta hedging" (the path that ends
+# in the money): weekly prices, S0 = 49, K = 50, r = 5%, σ = 20%, T = 20 weeks, 100,000 calls short
+HULL_PATH = [49.00, 48.12, 47.37, 50.25, 51.75, 53.12, 53.00, 51.87, 51.38, 53.00, 49.88, 48.50, 49.88,
+             50.37, 52.13, 51.88, 52.87, 54.87, 54.62, 55.87, 57.25]
+HULL = HedgeSpec(spot=49, strike=50, expiry_days=20 * 365 / 52, vol=0.2, rate=0.05, position=-100_000,
+                 rebalances=20, hedge="spot", fee=0.0, lot=100, liquidate=False, collateral=0.0)
+
+
+
+
+def test_hull_weekly_path_cost_is_263_3k():
+    """Hull: cumulative cost $5,263.3k, i.e. $263.3k net of the $5,000k strike received. Our P&L is
+    the premium grown at r minus that cost; Hull's weekly interest r/52 vs our e^{r/52}: $33 apart."""
+    incr = np.diff(np.log(HULL_PATH))[None, :]
+    pnl, fees, trades = hedge_paths_numpy(incr, HULL, 1, 0.0)
+    from liqrisk.pricing import black_scholes
+    premium = float(black_scholes(49, 50, 20 / 52, 0.05, 0.2, True))
+    assert premium * 1e5 == pytest.approx(240_053, abs=1)                 # Hull's BS value
+    cost = premium * 1e5 * math.exp(0.05 * 20 / 52) - pnl[0]
+    assert cost == pytest.approx(263_300, abs=100)
+    # the numba kernel on the same path gives the same P&L
+    res = _history_run(HULL, incr)
+    assert res.pnl[0, 0] == pytest.approx(pnl[0], rel=1e-12, abs=1e-6)
+    assert res.trades[0, 0] == trades[0]
+
+
+def _history_run(spec, incr):
+    """hedge_backtest on fixed increments (the history code path with our own path)."""
+    from liqrisk.advise import hedging as H
+    orig = H.history_increments
+    H.history_increments = lambda s, n: incr
+    try:
+        return hedge_backtest(spec, paths=len(incr), model="history")
+    finally:
+        H.history_increments = orig
+
+
+def test_kernel_matches_numpy_reference_with_fees_lots_and_rate():
+    spec = HedgeSpec(spot=100, strike=95, expiry_days=20, vol=0.6, rate=0.03, is_call=False, position=3,
+                     rebalances=10, steps=40, hedge="perp", fee=0.0005, lot=0.01, liquidate=False)
+    rng = np.random.default_rng(3)
+    incr = rng.standard_normal((64, 40)) * 0.6 * math.sqrt(20 / 365 / 40)
+    res = _history_run(spec, incr)
+    pnl, fees, trades = hedge_paths_numpy(incr, spec, 4, 0.0005)
+    np.testing.assert_allclose(res.pnl[0], pnl, rtol=1e-11, atol=1e-9)
+    np.testing.assert_allclose(res.fees[0], fees, rtol=1e-11)
+    np.testing.assert_array_equal(res.trades[0], trades)
+
+
+@pytest.mark.parametrize("n", [10, 40, 160])
+def test_derman_kamal_hedging_error(n):
+    """std(P&L) ≈ √(π/4)·vega·σ/√N under GBM at the model's own vol, mean ≈ 0. Tolerance: 4 standard
+    errors of a sample std (delta method with the sample kurtosis) plus the discretisation bias of
+    the law — the left-point sum over the 1/√(T−t) gamma singularity at the strike, at most
+    |ζ(1/2)|/(π√(2N)) ≈ 0.33/√N relative."""
+    spec = HedgeSpec(spot=100, strike=100, expiry_days=30, vol=0.5, position=-1, rebalances=n,
+                     fee=0.0, liquidate=False)
+    d = hedge_backtest(spec, paths=20_000, seed=11).to_dict()
+    dk = derman_kamal_std(spec, n)
+    assert d["derman_kamal_std"] == pytest.approx(dk)
+    tol = 4 * d["pnl_std_stderr"] + 0.33 / math.sqrt(n) * dk
+    assert abs(d["pnl_std"] - dk) <= tol, (d["pnl_std"], dk, tol)
+    assert abs(d["pnl_mean"]) <= 4 * d["pnl_mean_stderr"]
+
+
+def test_error_halves_when_rebalances_quadruple():
+    spec = HedgeSpec(spot=100, strike=100, expiry_days=30, vol=0.5, position=-1, rebalances=160, fee=0.0,
+                     liquidate=False)
+    curve = {c["rebalances"]: c["pnl_std"] for c in hedge_backtest(spec, 20_000, seed=5).to_dict()
+             ["hedging_error_vs_rebalances"]}
+    assert curve[40] / curve[160] == pytest.approx(2.0, rel=0.08)
+    assert curve[10] / curve[40] == pytest.approx(2.0, rel=0.08)
+
+
+def test_thin_collateral_is_liquidated_on_the_venue_rules():
+    """A short call with little collateral over its maintenance margin: some paths are called
+    and liquidated; with ample collateral none."""
+    spec = HedgeSpec(spot=100, strike=100, expiry_days=30, vol=0.8, position=-1, rebalances=30,
+                     collateral=22.0, fee=0.0)
+    r = hedge_backtest(spec, 4000, seed=2)
+    d = r.to_dict()
+    assert 0 < d["liquidations"]["fraction"] < 1
+    assert d["margin_calls"]["paths"] >= d["liquidations"]["paths"]
+    assert d["worst_margin_ratio"]["max"] >= 1.0
+    assert any(e["kind"] == "liquidation" for e in d["events"])
+    roomy = hedge_backtest(HedgeSpec(**{**spec.__dict__, "collateral": 1e6}), 4000, seed=2).to_dict()
+    assert roomy["liquidations"]["paths"] == 0
+
+
+def test_margin_ratio_is_the_engine_ratio_of_the_same_account():
+    """At the first step the back-test's margin ratio equals `analyze`'s margin ratio for the same
+    Deribit account written as a portfolio file (cash as BTC collateral, the hedge as a future)."""
+    from liqrisk.load import parse_portfolio
+    from liqrisk.margin.account import analyze_margin
+    from liqrisk.pricing import black_scholes, greeks
+    spec = HedgeSpec(spot=90_000, strike=95_000, expiry_days=30, vol=0.55, position=-2, rebalances=1,
+                     collateral=30_000, fee=0.0, liquidate=False)
+    r = _history_run(spec, np.zeros((1, 1)))
+    premium = float(black_scholes(90_000, 95_000, 30 / 365, 0.0, 0.55, True))
+    h = 2 * float(greeks(90_000, 95_000, 30 / 365, 0.0, 0.55, True)["delta"])
+    pf = parse_portfolio({"as_of": "2026-01-01T00:00:00Z", "market": {"BTC": {"mark": 90_000, "vol": 0.55}},
+                          "accounts": [{"id": "a", "venue": "deribit", "collateral": {"BTC": (30_000 + 2 * premium) / 90_000},
+                                        "positions": [
+                                            {"kind": "option", "underlying": "BTC", "expiry": "2026-01-31T00:00:00Z",
+                                             "strike": 95_000, "type": "call", "size": -2, "entry": premium / 90_000},
+                                            {"kind": "future", "underlying": "BTC", "expiry": "2026-01-31T00:00:00Z",
+                                             "size": h * 90_000, "entry": 90_000}]}]})
+    ratio = analyze_margin(pf)[0].margin_ratio
+    assert r.worst_ratio[0, 0] == pytest.approx(ratio, rel=1e-12)
+
+
+def test_deribit_margin_book_is_the_venue_account():
+    book = margin_book(HedgeSpec(spot=90_000, strike=100_000, expiry_days=30, vol=0.5, position=-2))
+    from liqrisk.margin.base import INVERSE, INVERSE_OPTION, MM_DERIBIT_OPTION
+    a = book.arrays
+    assert a.contract[book.future_row] == INVERSE
+    opt = [i for i in range(len(a.contract)) if a.contract[i] == INVERSE_OPTION]
+    assert a.mm_code[opt[0]] == MM_DERIBIT_OPTION and a.qty[opt[0]] == -2
+
+
+def test_real_history_windows():
+    spec = HedgeSpec(spot=100, strike=100, expiry_days=7, vol=0.6, position=-1, rebalances=42)
+    x = history_increments(spec, 500)
+    assert x.shape == (500, 42)
+    d = hedge_backtest(spec, 500, model="history").to_dict()
+    assert d["paths"] == 500 and math.isfinite(d["pnl_std"]) and d["notes"]
+
+
+def test_cli_json_and_html(tmp_path):
+    html = tmp_path / "h.html"
+    res = CliRunner().invoke(app, ["hedge-backtest", "--spot", "100", "--strike", "100", "--expiry-days", "30",
+                                   "--vol", "0.5", "--type", "call", "--position", "-1", "--rebalances", "20",
+                                   "--paths", "2000", "--model", "gbm", "--seed", "1", "--json", "--html", str(html)])
+    assert res.exit_code == 0, res.output
+    d = json.loads(res.stdout)
+    assert {"pnl_mean", "pnl_std", "derman_kamal_std"} <= set(d)
+    assert "Hedging error" in html.read_text()
+
+
+def test_cli_bad_input_exits_2():
+    res = CliRunner().invoke(app, ["hedge-backtest", "--spot", "-1", "--strike", "100", "--expiry-days", "30",
+                                   "--vol", "0.5", "--rebalances", "7", "--steps", "10"])
+    assert res.exit_code == 2
+    assert "--spot" in res.output and "--steps" in res.output and "Traceback" not in res.output
