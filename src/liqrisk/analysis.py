@@ -298,7 +298,11 @@ def exit_inputs(cp: CompiledPortfolio, i: int, r: AccountResult):
     linear = [p for p, _ in pairs]
     rows = [(p.underlying, p.size / p.mark if t is not None and t.contract == INVERSE else p.size, p.mark)
             for p, t in pairs]
-    vols = {p.underlying: cp.market.atm_vol(p.underlying) or DEFAULT_EXIT_VOL for p in linear}
+    acc = cp.plans[i].account
+    if cp.plans[i].rules.is_loan:       # unwinding a loan: sell the collateral, buy back the debt
+        legs = acc.supplied_items() + [(c, -u) for c, u in acc.borrowed_items()]
+        rows += [(c, u, float(cp.market.prices[cp.market.axis(c)])) for c, u in legs if c in cp.market.names]
+    vols = {und: cp.market.atm_vol(und) or DEFAULT_EXIT_VOL for und, _, _ in rows}
     return linear, rows, vols
 
 

@@ -47,6 +47,10 @@ def _finite(v: float, positive: bool = False, nonzero: bool = False) -> float:
     return v
 
 
+def _positive_amount(v: float) -> float:
+    return _finite(v, positive=True)
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -76,6 +80,12 @@ class VenueSpec(_Strict):
     taker_fee: float | None = Field(default=None, ge=0, lt=0.1)
     liquidation_fee: float | None = Field(default=None, ge=0, lt=0.2)
     default_leverage: float | None = Field(default=None, gt=0)
+    # collateral loans: per-asset parameters under the protocol's own (snake_case) names, and
+    # the account's e-mode category (Aave); which names a protocol takes is its rule set's check
+    reserves: dict[str, dict[str, Annotated[float, AfterValidator(_finite)]]] | None = None
+    e_mode: "EModeSpec | None" = None
+    # scenario (portfolio) margin parameters under the venue's own names (its rule set checks them)
+    portfolio_margin: dict[str, Any] | None = None
 
     @field_validator("brackets")
     @classmethod
@@ -83,6 +93,19 @@ class VenueSpec(_Strict):
         for symbol, rows in (v or {}).items():
             _check_brackets(symbol, rows)
         return v
+
+
+class EModeSpec(_Strict):
+    """An Aave efficiency-mode category: its liquidation threshold and bonus apply to the listed
+    collateral assets (fractions as decimals; bonus as the multiplier, e.g. 1.01)."""
+
+    liquidation_threshold: float = Field(gt=0, lt=1)
+    liquidation_bonus: float = Field(ge=1, lt=2)
+    assets: list[str] = Field(min_length=1)
+    label: str | None = None
+
+
+VenueSpec.model_rebuild()
 
 
 def _check_brackets(symbol: str, rows: list[TierRow]) -> None:
@@ -174,6 +197,9 @@ class AccountSpec(_Strict):
     collateral: dict[str, Annotated[float, AfterValidator(_finite)] | CollateralSpec] = Field(default_factory=dict)
     positions: list[PositionSpec] = Field(default_factory=list)
     leverage: float | None = None
+    # collateral loans (lending protocols): assets supplied as collateral and borrowed, in units
+    supplied: dict[str, Annotated[float, AfterValidator(_positive_amount)]] = Field(default_factory=dict)
+    borrowed: dict[str, Annotated[float, AfterValidator(_positive_amount)]] = Field(default_factory=dict)
 
     @field_validator("leverage")
     @classmethod
@@ -188,6 +214,12 @@ class AccountSpec(_Strict):
         """(currency, amount, haircut) triples."""
         return [(c.upper(), a.amount, a.haircut) if isinstance(a, CollateralSpec)
                 else (c.upper(), float(a), 0.0) for c, a in self.collateral.items()]
+
+    def supplied_items(self) -> list[tuple[str, float]]:
+        return [(c.upper(), float(a)) for c, a in self.supplied.items()]
+
+    def borrowed_items(self) -> list[tuple[str, float]]:
+        return [(c.upper(), float(a)) for c, a in self.borrowed.items()]
 
 
 class UnderlyingMarket(BaseModel):
@@ -347,6 +379,13 @@ def semantic_problems(pf: PortfolioFile, rules_for: RulesFor) -> list[str]:
         for ccy, _, _ in acc.collateral_items():
             if pf.price(ccy) is None:
                 out.append(f"{where}, field 'collateral.{ccy}': no price for {ccy} in 'market'")
+        for key, items in (("supplied", acc.supplied_items()), ("borrowed", acc.borrowed_items())):
+            for ccy, _ in items:
+                if pf.price(ccy) is None:
+                    out.append(f"{where}, field '{key}.{ccy}': no price for {ccy} in 'market'")
+            if items and not getattr(rules, "is_loan", False):
+                out.append(f"{where}, field '{key}': '{rules.name}' is not a lending protocol "
+                           f"(supplied/borrowed are for aave-v3, compound-v3, maker; use 'collateral')")
         if acc.mode == "portfolio" and not rules.supports_portfolio:
             out.append(f"{where}, field 'mode': portfolio margin is not implemented for "
                        f"venue '{rules.name}' (use cross or isolated)")

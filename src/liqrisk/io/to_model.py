@@ -4,8 +4,8 @@ validation, nothing is computed here."""
 from __future__ import annotations
 
 from liqrisk.io.portfolio import AccountSpec, PortfolioFile, PositionSpec, UnderlyingMarket, VenueSpec
-from liqrisk.model import (Account, Collateral, Instrument, MarketState, Portfolio, Position, Quote,
-                           Tier, Venue)
+from liqrisk.model import (Account, Collateral, EMode, Instrument, MarketState, Portfolio, Position,
+                           Quote, Tier, Venue)
 
 _VOL_SURFACE = ("term", "smile", "chain_csv")
 
@@ -23,7 +23,11 @@ def venue(v: str | VenueSpec) -> Venue:
         return Venue(v)
     brackets = None if v.brackets is None else {
         sym: tuple(Tier(**r.model_dump()) for r in rows) for sym, rows in v.brackets.items()}
-    return Venue(v.name, v.version, brackets, v.taker_fee, v.liquidation_fee, v.default_leverage)
+    e_mode = None if v.e_mode is None else EMode(v.e_mode.liquidation_threshold, v.e_mode.liquidation_bonus,
+                                                 tuple(a.upper() for a in v.e_mode.assets), v.e_mode.label)
+    reserves = None if v.reserves is None else {a.upper(): dict(p) for a, p in v.reserves.items()}
+    return Venue(v.name, v.version, brackets, v.taker_fee, v.liquidation_fee, v.default_leverage,
+                 reserves, e_mode, v.portfolio_margin)
 
 
 def position(p: PositionSpec) -> Position:
@@ -34,7 +38,9 @@ def position(p: PositionSpec) -> Position:
 def account(a: AccountSpec) -> Account:
     return Account(a.id, venue(a.venue), a.mode,
                    tuple(Collateral(c, amount, haircut) for c, amount, haircut in a.collateral_items()),
-                   tuple(position(p) for p in a.positions), a.leverage)
+                   tuple(position(p) for p in a.positions), a.leverage,
+                   tuple(Collateral(c, amount) for c, amount in a.supplied_items()),
+                   tuple(Collateral(c, amount) for c, amount in a.borrowed_items()))
 
 
 def portfolio(pf: PortfolioFile) -> Portfolio:

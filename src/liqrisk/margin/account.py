@@ -64,6 +64,8 @@ class AccountMargin:
     boundaries: dict[str, list[float]]
     distance: dict[str, dict[str, float | None]]
     positions: list[PositionMargin]
+    loan: dict | None = None               # lending protocols: health factor, liquidation call
+    portfolio_margin: dict | None = None   # scenario margin: IM, MM, worst scenario, risk matrix
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -121,23 +123,32 @@ class Builder:
 
     def __init__(self, market: Market):
         self.market = market
-        self.pool_rows: list[list] = []   # [const_usd, settle_axis, dense]
+        self.pool_rows: list[list] = []   # [const_usd, settle_axis, dense, const_mm]
         self.pos_rows: list[tuple] = []   # (pool, axis, terms)
-        self.legs: list[tuple] = []       # (pool, axis, amount)
+        self.legs: list[tuple] = []       # (pool, axis, amount, mm per USD of value)
+        self.scenarios: dict[int, tuple[list[tuple], tuple]] = {}   # pool → (rows, pm_par)
         self.tiers_f: list[float] = []
         self.tiers_m: list[float] = []
         self.tiers_c: list[float] = []
 
     def new_pool(self, settle_axis: int) -> int:
-        self.pool_rows.append([0.0, settle_axis, 0])
+        self.pool_rows.append([0.0, settle_axis, 0, 0.0])
         return len(self.pool_rows) - 1
 
-    def add_amount(self, pool: int, currency: str, amount: float, price_of) -> None:
-        """Collateral: stable coins into the constant, coins as a leg priced by their axis."""
+    def add_amount(self, pool: int, currency: str, amount: float, price_of, mm_rate: float = 0.0) -> None:
+        """Collateral: stable coins into the constant, coins as a leg priced by their axis;
+        ``mm_rate`` = maintenance margin per USD of its value (a loan's 1 − liquidation threshold)."""
         if currency in self.market.names:
-            self.legs.append((pool, self.market.axis(currency), amount))
+            self.legs.append((pool, self.market.axis(currency), amount, mm_rate))
         else:
             self.pool_rows[pool][0] += amount * price_of(currency)
+            self.pool_rows[pool][3] += mm_rate * amount * price_of(currency)
+
+    def set_scenarios(self, pool: int, rows: list[tuple], pm_par: tuple, dense: bool) -> None:
+        """Make ``pool`` a scenario-margin pool: rows of (move, vol code, weight, dampener USD) and
+        (pnl_offset, mm_factor, add, floor) (see :func:`liqrisk.margin.kernel.scenario_mm_nb`)."""
+        self.scenarios[pool] = (rows, pm_par)
+        self.pool_rows[pool][2] = max(self.pool_rows[pool][2], int(dense))
 
     def add_position(self, pool: int, axis: int, t: PositionTerms) -> int:
         self.pos_rows.append((pool, axis, t))
@@ -147,7 +158,8 @@ class Builder:
 
     def build(self) -> tuple[K.PoolArrays, np.ndarray]:
         """The arrays (positions sorted by pool) and each input position row's index in them."""
-        order = sorted(range(len(self.pos_rows)), key=lambda i: self.pos_rows[i][0])
+        # by pool, then axis: a scenario pool's risk units (one per axis) are contiguous
+        order = sorted(range(len(self.pos_rows)), key=lambda i: self.pos_rows[i][:2])
         where = np.empty(len(order), dtype=np.int64)
         where[order] = np.arange(len(order))
         rows = [self.pos_rows[i] for i in order]
@@ -166,6 +178,15 @@ class Builder:
                 self.tiers_c += list(t.tiers.cum)
             tier_end.append(len(self.tiers_f))
         f = lambda attr, dt=float: np.array([getattr(t, attr) for _, _, t in rows], dtype=dt)
+        sc_start, sc_end, pm_par, sc = np.zeros(n_pools, np.int64), np.zeros(n_pools, np.int64), \
+            np.zeros((n_pools, 4)), []
+        for p, (sc_rows, par) in sorted(self.scenarios.items()):
+            sc_start[p] = len(sc)
+            sc += sc_rows
+            sc_end[p] = len(sc)
+            pm_par[p] = par
+        col = lambda k, dt=float: np.array([r[k] for r in sc], dtype=dt)
+        vols = f("vol")
         arrays = K.PoolArrays(
             pos_start=pos_start, pos_end=pos_end,
             leg_start=np.searchsorted(leg_pools, np.arange(n_pools), side="left"),
@@ -182,7 +203,13 @@ class Builder:
             t_floor=np.array(self.tiers_f, dtype=float), t_mmr=np.array(self.tiers_m, dtype=float),
             t_cum=np.array(self.tiers_c, dtype=float),
             leg_axis=np.array([l[1] for l in legs], dtype=np.int64),
-            leg_amount=np.array([l[2] for l in legs], dtype=float), rate=self.market.rate)
+            leg_amount=np.array([l[2] for l in legs], dtype=float), rate=self.market.rate,
+            const_mm=np.array([r[3] for r in self.pool_rows], dtype=float),
+            leg_mm=np.array([l[3] for l in legs], dtype=float),
+            sc_start=sc_start, sc_end=sc_end, pm_par=pm_par, sh_rel=f("sh_rel"), sh_abs=f("sh_abs"),
+            vol_up=np.array([vols[k] if t.vol_up is None else t.vol_up for k, (_, _, t) in enumerate(rows)]),
+            vol_dn=np.array([vols[k] if t.vol_dn is None else t.vol_dn for k, (_, _, t) in enumerate(rows)]),
+            roll=f("roll"), sc_move=col(0), sc_vol=col(1, np.int64), sc_weight=col(2), sc_damp=col(3))
         return arrays, where
 
 
@@ -227,6 +254,13 @@ def compile_portfolio(pf: Portfolio) -> tuple[Market, list[Plan], K.PoolArrays]:
             b.add_amount(cross, ccy, amount * (1 - haircut) if amount > 0 else amount, price_of)  # debts: no haircut
             if ccy in market.names:
                 pool_axes[cross].add(market.axis(ccy))
+        if rules.is_loan:                # collateral legs carry MM (1 − weight); debts are negative
+            for ccy, units in acc.supplied_items():
+                b.add_amount(cross, ccy, units, price_of, 1.0 - rules.weight(ccy, acc))
+            for ccy, units in acc.borrowed_items():
+                b.add_amount(cross, ccy, -units, price_of)
+            pool_axes[cross] |= {market.axis(c) for c, _ in acc.supplied_items() + acc.borrowed_items()
+                                 if c in market.names}
         rows, ppools, terms = [], [], []
         for pos in acc.positions:
             und = rules.underlying_of(pos)
@@ -318,7 +352,7 @@ class CompiledPortfolio:
         # one batched kernel call for every (pool, axis) pair, for liquidation and bankruptcy
         # a pool without positions (collateral only) has no maintenance margin to breach
         pairs = [(p, ax) for plan in self.plans for p in plan.pools for ax in sorted(plan.pool_axes[p])
-                 if arrays.pos_end[p] > arrays.pos_start[p]]
+                 if arrays.margined(p)]
         pools = np.array([p for p, _ in pairs], dtype=np.int64)
         axes = np.array([a for _, a in pairs], dtype=np.int64)
         liq = _unless_breached(K.nearest_boundaries_nb(pools, axes, prices, True, coarse, fine,
@@ -353,7 +387,7 @@ class CompiledPortfolio:
         plan, ax = self.plans[i], self.market.axis(underlying)
         out = {}
         for p in plan.pools:
-            if ax not in plan.pool_axes[p] or self.arrays.pos_end[p] == self.arrays.pos_start[p]:
+            if ax not in plan.pool_axes[p] or not self.arrays.margined(p):
                 continue
             if p == plan.cross_pool:
                 label = "cross"
@@ -376,7 +410,7 @@ class AccountHealthModel:
     def __init__(self, cp: CompiledPortfolio, i: int, result: AccountMargin):
         plan = cp.plans[i]
         self._cp, self._pools = cp, np.array(
-            [p for p in plan.pools if cp.arrays.pos_end[p] > cp.arrays.pos_start[p]], dtype=np.int64)
+            [p for p in plan.pools if cp.arrays.margined(p)], dtype=np.int64)
         self._all_pools = np.array(plan.pools, dtype=np.int64)
         axes = sorted(set().union(*plan.pool_axes.values()))
         self._axes = np.array(axes, dtype=np.int64)
@@ -446,7 +480,7 @@ def _account_result(plan: Plan, market: Market, arrays: K.PoolArrays, liq, bkr, 
     for p in plan.pools:
         e, m = K.pool_state_nb(p, prices, 0.0, args)
         equity, mm = equity + e, mm + m
-        liquidatable |= e - m <= 0 and arrays.pos_end[p] > arrays.pos_start[p]
+        liquidatable |= e - m <= 0 and arrays.margined(p)
     positions, im_total = [], 0.0
     sides = _hurting_side(plan, market)
     for pos, row, pool, t, pick in zip(acc.positions, plan.position_rows, plan.position_pools,
@@ -493,13 +527,39 @@ def _account_result(plan: Plan, market: Market, arrays: K.PoolArrays, liq, bkr, 
         boundaries[name] = _all_boundaries(plan, arrays, market, axis, fine, liq, index)
         distance[name] = _distances(market, name, d, u)
     equity_s, mm_s = equity / settle_usd, mm / settle_usd
+    loan = _loan_block(plan, market, equity, mm, liquidation) if rules.is_loan else None
     return AccountMargin(
         id=acc.id, venue=rules.name, rule_version=getattr(rules, "version", None) or "current",
         mode=acc.mode, settlement_currency=plan.settlement, equity=float(equity_s),
         initial_margin=float(im_total), maintenance_margin=float(mm_s),
         margin_ratio=float(mm_s / equity_s) if equity_s > 0 else None,
         liquidatable_now=bool(liquidatable), liquidation=liquidation, boundaries=boundaries,
-        distance=distance, positions=positions)
+        distance=distance, positions=positions, loan=loan)
+
+
+def _loan_block(plan: Plan, market: Market, equity: float, mm: float, liquidation: dict) -> dict:
+    """Health factor ``Σ c·P·w / Σ d·P`` from the kernel's pool state (``equity − MM`` is the
+    weighted collateral minus the debt), each collateral asset's liquidation price (others fixed),
+    each borrowed asset's, and what a liquidator may do when HF < 1."""
+    acc, rules = plan.account, plan.rules
+    price = lambda c: float(market.prices[market.axis(c)]) if c in market.names else STABLECOINS.get(c, 1.0)
+    prices = {c: price(c) for c, _ in acc.supplied_items() + acc.borrowed_items()}
+    debt = sum(u * prices[c] for c, u in acc.borrowed_items())
+    weighted = equity - mm + debt
+    hf = weighted / debt if debt > 0 else None
+    block = {
+        "health_factor": hf, "collateral_usd": equity + debt, "debt_usd": debt,
+        "weighted_collateral_usd": weighted,
+        "weights": {c: rules.weight(c, acc) for c, _ in acc.supplied_items()},
+        "liquidation_price": {c: liquidation.get(c, {}).get("down") for c, _ in acc.supplied_items()
+                              if c in market.names},
+        "debt_liquidation_price": {c: liquidation.get(c, {}).get("up") for c, _ in acc.borrowed_items()
+                                   if c in market.names},
+        "parameters": {c: rules.reserve_source(c) for c, _ in acc.supplied_items() + acc.borrowed_items()},
+        "liquidation_call": None}
+    if hf is not None and hf < 1.0:
+        block["liquidation_call"] = rules.liquidation_call(acc, prices, hf)
+    return block
 
 
 def _label(pos) -> str:

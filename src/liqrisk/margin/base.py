@@ -24,6 +24,7 @@ MM_ENTRY_VALUE = 1       # rate × notional at entry (Bybit classic / UTA-2024, 
 MM_WHOLE_TIER_FEE = 2    # OKX: tier MMR on the whole notional + taker fee
 MM_DERIBIT_FUTURE = 3    # Deribit: size_coin·(a + b·size_coin)
 MM_DERIBIT_OPTION = 4    # Deribit standard option margin (short only)
+MM_NONE = 5              # no margin of its own: the pool's scenario margin covers it
 # how the tier table's notional is measured
 NOTIONAL_QUOTE = 0       # |Q|·P (linear, USD)
 NOTIONAL_COIN = 1        # face/P (inverse, coin)
@@ -50,6 +51,13 @@ class PositionTerms:
     expiry_years: float = 0.0
     vol: float = 0.0
     basis: float = 1.0         # position mark / underlying mark, held fixed along the axis
+    # scenario (portfolio) margin: price range (fraction of price, or price units), shocked
+    # vols (None: unchanged), roll-shock rate per unit of coin size (kernel.scenario_mm_nb)
+    sh_rel: float = 0.0
+    sh_abs: float = 0.0
+    vol_up: float | None = None
+    vol_dn: float | None = None
+    roll: float = 0.0
 
     def tier_notional(self, price: float) -> float:
         """The notional the tier table is read at, with the underlying at ``price`` (the kernel's
@@ -68,6 +76,9 @@ class VenueParams:
     liquidation_fee: float = 0.005
     default_leverage: float = 20.0
     version: str | None = None
+    reserves: dict[str, dict[str, float]] = field(default_factory=dict)   # lending protocols
+    e_mode: object | None = None                                          # Aave e-mode category
+    portfolio_margin: dict = field(default_factory=dict)                  # scenario margin
 
 
 class UnknownVenue(ValueError):
@@ -98,6 +109,7 @@ class RuleSet:
     name: str = ""
     contract: int = LINEAR
     supports_portfolio = False
+    is_loan = False                  # lending protocol: supplied/borrowed assets, a health factor
     settles_in_coin = False
     versions: tuple[str, ...] = ()   # published rule versions a user may choose (venue.version)
     default_taker_fee = 0.0005

@@ -98,6 +98,11 @@ class PoolArrays:
             if getattr(self, name) is None:
                 setattr(self, name, value)
 
+    def margined(self, p: int) -> bool:
+        """Whether pool ``p`` has a trigger: positions, or collateral carrying MM (a loan)."""
+        return bool(self.pos_end[p] > self.pos_start[p] or self.const_mm[p] > 0
+                    or np.any(self.leg_mm[self.leg_start[p]:self.leg_end[p]] > 0))
+
     def args(self):
         """The arrays in kernel argument order (one tuple; loan and scenario arrays appended
         after ``rate`` so the first 27 keep their places)."""

@@ -2,23 +2,26 @@
 from __future__ import annotations
 
 from liqrisk.margin.base import RuleSet, UnknownVenue, VenueParams
+from liqrisk.margin.aave_v3 import AaveV3
 from liqrisk.margin.binance import BinanceCOINM, BinanceUSDM
 from liqrisk.margin.bitget import Bitget
 from liqrisk.margin.bitmex import BitMEX
 from liqrisk.margin.bybit import BybitInverse, BybitLinear
+from liqrisk.margin.compound_v3 import CompoundV3
 from liqrisk.margin.deribit import Deribit
 from liqrisk.margin.fee_tier import WholeTierFeeRuleSet
 from liqrisk.margin.gate import Gate
 from liqrisk.margin.hyperliquid import Hyperliquid
 from liqrisk.margin.kraken_futures import KrakenFutures
 from liqrisk.margin.kucoin import KuCoin
+from liqrisk.margin.maker import Maker
 from liqrisk.margin.okx import OKX
 from liqrisk.margin.phemex import Phemex
 from liqrisk.margin.tiers import TierTable
 
 RULE_SETS: dict[str, type[RuleSet]] = {cls.name: cls for cls in (
     BinanceUSDM, BinanceCOINM, BybitLinear, BybitInverse, OKX, Deribit, Hyperliquid, BitMEX,
-    Gate, Bitget, KuCoin, Phemex, KrakenFutures)}
+    Gate, Bitget, KuCoin, Phemex, KrakenFutures, AaveV3, CompoundV3, Maker)}
 
 
 _TIER_FIELDS = ("notional_floor", "notional_cap", "maint_margin_ratio", "cum", "max_leverage")
@@ -51,4 +54,7 @@ def rule_set_for(venue) -> RuleSet:
         for key in ("taker_fee", "liquidation_fee", "default_leverage"):
             if getattr(venue, key) is not None:
                 setattr(params, key, getattr(venue, key))
+        params.reserves = {a.upper(): dict(p) for a, p in (getattr(venue, "reserves", None) or {}).items()}
+        params.e_mode = getattr(venue, "e_mode", None)
+        params.portfolio_margin = dict(getattr(venue, "portfolio_margin", None) or {})
     return cls(params)

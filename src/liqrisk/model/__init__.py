@@ -7,9 +7,9 @@ Conventions: sizes signed (+ long, − short; linear in base units, inverse in U
 contracts of one underlying unit); prices in USD; coin amounts in the coin; time UTC, ACT/365;
 vol annualised (0.52 = 52 %).
 """
-from liqrisk.model.account import Account, Collateral, Portfolio, Tier, Venue
+from liqrisk.model.account import Account, Collateral, EMode, Portfolio, Tier, Venue
 from liqrisk.model.instrument import Instrument, Position
 from liqrisk.model.market import STABLECOINS, MarketState, Quote
 
-__all__ = ["Account", "Collateral", "Instrument", "MarketState", "Portfolio", "Position", "Quote",
+__all__ = ["Account", "Collateral", "EMode", "Instrument", "MarketState", "Portfolio", "Position", "Quote",
            "STABLECOINS", "Tier", "Venue"]

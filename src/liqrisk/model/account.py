@@ -21,6 +21,16 @@ class Tier:
 
 
 @dataclass(frozen=True)
+class EMode:
+    """An Aave efficiency-mode category: threshold and bonus for its ``assets``."""
+
+    liquidation_threshold: float
+    liquidation_bonus: float
+    assets: tuple[str, ...]
+    label: str | None = None
+
+
+@dataclass(frozen=True)
 class Venue:
     """A venue's rule set by ``name`` (binance-usdm, okx, deribit, …) and the parameters a user
     overrides: tier ``brackets`` per symbol, fees (fractions of notional), default leverage, rule
@@ -32,6 +42,9 @@ class Venue:
     taker_fee: float | None = None
     liquidation_fee: float | None = None
     default_leverage: float | None = None
+    reserves: Mapping[str, Mapping[str, float]] | None = None   # lending: per-asset parameters
+    e_mode: "EMode | None" = None                                # Aave: the account's category
+    portfolio_margin: Mapping[str, object] | None = None        # scenario-margin parameters
 
     def __post_init__(self):
         if self.brackets is not None:
@@ -59,10 +72,18 @@ class Account:
     collateral: tuple[Collateral, ...] = ()
     positions: tuple[Position, ...] = ()
     leverage: float | None = None
+    supplied: tuple[Collateral, ...] = ()    # lending: assets supplied (units)
+    borrowed: tuple[Collateral, ...] = ()    # lending: assets borrowed (units, positive)
 
     def __post_init__(self):
-        object.__setattr__(self, "collateral", tuple(self.collateral))
-        object.__setattr__(self, "positions", tuple(self.positions))
+        for name in ("collateral", "positions", "supplied", "borrowed"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+
+    def supplied_items(self) -> list[tuple[str, float]]:
+        return [(c.currency, c.amount) for c in self.supplied]
+
+    def borrowed_items(self) -> list[tuple[str, float]]:
+        return [(c.currency, c.amount) for c in self.borrowed]
 
     @property
     def venue_name(self) -> str:

@@ -72,6 +72,55 @@ def _exit_lines(e) -> list[str]:
     return out
 
 
+def _loan_parts(loan: dict) -> list:
+    """Health factor, each asset's liquidation price, and what a liquidator may do now."""
+    hf = loan["health_factor"]
+    style = "bold white on red" if hf is not None and hf < 1 else "yellow" if hf is not None and hf < 1.2 else "green"
+    out = [f"health factor [{style}]{'∞ (no debt)' if hf is None else f'{hf:.4f}'}[/]  collateral "
+           f"{_num(loan['collateral_usd'])} USD  weighted {_num(loan['weighted_collateral_usd'])} USD  "
+           f"debt {_num(loan['debt_usd'])} USD"]
+    prices = {**{f"{c} (collateral)": v for c, v in loan["liquidation_price"].items()},
+              **{f"{c} (debt)": v for c, v in loan["debt_liquidation_price"].items()}}
+    if prices:
+        out.append("liquidation price, others fixed: " + ", ".join(f"{k} {_num(v)}" for k, v in prices.items()))
+    call = loan["liquidation_call"]
+    if call is None:
+        return out
+    t = Table(title=f"liquidation now ({call['protocol']})", title_justify="left")
+    if "calls" in call:                  # Aave: per (collateral, debt) pair
+        for col in ("collateral", "debt", "close factor", "debt repaid", "collateral seized", "protocol fee",
+                    "liquidator receives", "profit (USD)", "bad debt (USD)", ""):
+            t.add_column(col, justify="right")
+        for c in call["calls"]:
+            if not c["allowed"]:
+                t.add_row(c["collateral"], c["debt"], f"{c['close_factor']:g}", *[""] * 6, c["reason"])
+                continue
+            t.add_row(c["collateral"], c["debt"], f"{c['close_factor']:g}", _num(c["debt_repaid"]),
+                      _num(c["collateral_seized"], 6), _num(c["protocol_fee"], 6), _num(c["liquidator_receives"], 6),
+                      _num(c["liquidator_profit_usd"]), _num(c["bad_debt_usd"]), c.get("limited_by", ""))
+        return out + [t]
+    for key, value in call.items():
+        if key != "protocol" and not isinstance(value, dict):
+            out.append(f"  {key}: {_num(value, 6) if isinstance(value, float) else value}")
+    return out
+
+
+def _portfolio_margin_parts(pm: dict) -> list:
+    """IM, MM, margin ratio, the worst scenario and each risk unit's matrix."""
+    out = [f"portfolio margin ({pm['model']}): IM {_num(pm['initial_margin'], 6)}  MM "
+           f"{_num(pm['maintenance_margin'], 6)}  worst scenario [b]{pm['worst_scenario']}[/b]"]
+    for unit in pm["units"]:
+        m = Table(title=f"risk matrix {unit['underlying']} (P&L, {pm['currency']}; columns = price moves)",
+                  title_justify="left")
+        m.add_column("vol", justify="right")
+        for move in unit["moves"]:
+            m.add_column(f"{100 * move:+g}%", justify="right")
+        for vol, row in zip(unit["vols"], unit["matrix"]):
+            m.add_row(vol, *("" if v is None else _num(v, 6) for v in row))
+        out.append(m)
+    return out
+
+
 def account_panel(a) -> Panel:
     """One :class:`~liqrisk.results.AccountResult`: headline numbers, liquidation boundaries,
     positions, and the probability / risk / exit blocks it carries."""
@@ -100,7 +149,11 @@ def account_panel(a) -> Panel:
                     _num(p.unrealized_pnl, money), _num(p.initial_margin, money),
                     _num(p.maintenance_margin, money),
                     _num(p.liquidation_price), _num(p.bankruptcy_price), "isolated" if p.isolated else "cross")
-    parts = [head, liq, pos]
+    parts = [head, liq] + ([pos] if a.positions else [])
+    if a.loan is not None:
+        parts += _loan_parts(a.loan)
+    if a.portfolio_margin is not None:
+        parts += _portfolio_margin_parts(a.portfolio_margin)
     if a.probability is not None:
         parts.append(_probability_table(a))
         if a.pools:
