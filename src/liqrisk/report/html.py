@@ -128,6 +128,22 @@ def _exit_table(e) -> str:
             + "".join(f"<p>exit not costed: {html.escape(n)}</p>" for n in e.not_costed))
 
 
+def _block_table(name: str, block: dict) -> str:
+    """A result block the rule set adds (``loan``, ``portfolio_margin``): its numbers, and those
+    of its one-level sub-blocks (``liquidation_price.ETH``), one row each."""
+    rows = []
+    for key, value in block.items():
+        items = value.items() if isinstance(value, dict) else [(None, value)]
+        for sub, v in items:
+            path = f"{name}.{key}" + (f".{sub}" if sub is not None else "")
+            label = key.replace("_", " ") + (f" {sub}" if sub is not None else "")
+            if isinstance(v, (int, float)) and not isinstance(v, bool) or v is None:
+                rows.append(f"<tr><td class=l>{html.escape(label)}</td>{_cell(path, v)}</tr>")
+            elif isinstance(v, str):
+                rows.append(f"<tr><td class=l>{html.escape(label)}</td><td class=l>{html.escape(v)}</td></tr>")
+    return _table([name.replace("_", " "), "value"], rows, name)
+
+
 def _margin_figure(a, und: str, curve: dict) -> go.Figure:
     fig = go.Figure()
     for k, (label, pool) in enumerate(curve["pools"].items()):
@@ -217,6 +233,8 @@ def _depth_figure(und: str, depth: dict) -> go.Figure:
 def _section(a, curves: dict) -> str:
     figs = [_margin_figure(a, und, c) for und, c in curves.items()]
     parts = [_margin_table(a), _boundary_table(a)]
+    parts += [_block_table(name, block) for name, block in (("loan", a.loan), ("portfolio_margin", a.portfolio_margin))
+              if block is not None]
     if a.probability is not None:
         parts.append(_probability_table(a))
         figs += [f for f in (_probability_figure(a), _ttl_figure(a)) if f is not None]
