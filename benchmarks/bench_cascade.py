@@ -1,11 +1,13 @@
 """Cascade benchmarks (a script; run ``python benchmarks/bench_cascade.py [--quick]``).
 
 1. 1,000,000 synthetic accounts (Binance rules; 70% cross, 20% of those BTC+ETH), BTC −15%
-   linear over 60 steps, square-root impact: the numba engine, end to end (compile excluded).
+   linear over 60 steps, square-root impact: the numba engine on the compiled book, end to end
+   (compile excluded); building the book from the population's arrays timed apart.
 2. Scaling 10k → 100k → 1M accounts.
-3. Named peer in the same run: the plain NumPy-vectorised account check
-   (``backend="numpy"``, :func:`liqrisk.cascade.kernels.liquidation_orders_np`) — one full
-   check of the 1M population, and the whole 60-step run at 100k accounts.
+3. Named peer in the same run: the unscreened check (``backend="numpy"``,
+   :func:`liqrisk.cascade.kernels.liquidation_orders_np`: the margin kernel's parallel
+   ``pools_states_nb`` over every pool plus the NumPy response) — one full check of the 1M
+   population, and the whole 60-step run at 100k accounts.
 4. Sweep of N scenarios (BTC move × impact scale) over a small population on the local engine
    vs a 2-worker Dask ``LocalCluster`` (chunks of 50 scenarios).
 """
@@ -19,7 +21,7 @@ import numpy as np
 
 from liqrisk.batch import DaskExecutor, LocalExecutor
 from liqrisk.cascade import scenario_from_dict, simulate
-from liqrisk.cascade.engine import _AssetView, _State
+from liqrisk.cascade.engine import _State
 from liqrisk.cascade.kernels import liquidation_orders_np
 from liqrisk.cascade.sweep import sweep
 from liqrisk.cascade.synthetic import SyntheticSpec, synthetic_population
@@ -55,12 +57,13 @@ def main() -> None:
     simulate(synthetic_population(SyntheticSpec(n_accounts=1000, seed=0)), sc)   # compile / load cache
     sizes = sorted({10_000, 100_000, a.accounts} & set(range(a.accounts + 1)))
     for n in sizes:
-        pop = synthetic_population(SyntheticSpec(n_accounts=n, seed=1))
+        build, pop = timed(lambda: synthetic_population(SyntheticSpec(n_accounts=n, seed=1)))
         sec, r = timed(lambda: simulate(pop, sc))
-        out[f"numba_{n}"] = {"seconds": sec, "positions": pop.n_positions, "rounds": int(r.rounds.sum()),
+        out[f"numba_{n}"] = {"seconds": sec, "build_seconds": build, "positions": pop.n_positions,
+                             "rounds": int(r.rounds.sum()),
                              "liquidations": int(r.liquidations.sum()),
                              "amplification_btc": r.amplification()["BTC"]}
-        print(f"numba engine  {n:>9,} accounts  {sec:7.2f} s  rounds {r.rounds.sum()}  "
+        print(f"numba engine  {n:>9,} accounts  {sec:7.2f} s (population + book {build:.2f} s)  rounds {r.rounds.sum()}  "
               f"liquidations {r.liquidations.sum():,}  amplification {r.amplification()['BTC']:.3f}")
         if n == min(100_000, a.accounts):
             sec_np, _ = timed(lambda: simulate(pop, sc, backend="numpy"))
@@ -69,11 +72,10 @@ def main() -> None:
         if n == a.accounts:
             st = _State(pop, sc)
             marks = sc.prices * 0.9
-            st.orders(sc.prices, "numba")
-            t_nb, _ = timed(lambda: st.orders(marks, "numba"), repeat=5)
-            view = _AssetView(st.u, st.asset)
-            t_np, _ = timed(lambda: liquidation_orders_np(marks, view, st.size, st.wallet, st.cooldown, st.rules),
-                            repeat=3)
+            st.orders(sc.prices, 0.0, "numba")
+            t_nb, _ = timed(lambda: st.orders(marks, 0.0, "numba"), repeat=5)
+            t_np, _ = timed(lambda: liquidation_orders_np(st.book(marks), 0.0, st.a, pop.pool_response, st.rules,
+                                                          st.cooldown, pop.liquidation_fee), repeat=3)
             out["one_check"] = {"numba_screened_s": t_nb, "numpy_full_s": t_np}
             print(f"one account check at {n:,}: numba (screened) {1e3 * t_nb:.1f} ms, numpy {1e3 * t_np:.1f} ms")
     pop = synthetic_population(SyntheticSpec(n_accounts=a.sweep_accounts, seed=2))

@@ -64,3 +64,17 @@ def test_bad_accounts_file_exits_2_naming_the_column(tmp_path):
     bad.write_text("account_id,venue,mode,collateral_usd,asset,size\nx,binance-usdm,cross,1,BTC,1\n")
     res = runner.invoke(app, ["cascade", str(f), "--accounts", str(bad)])
     assert res.exit_code == 2 and "entry" in res.output and "Traceback" not in res.output
+
+
+def test_the_analyze_portfolio_file_runs_whole_and_json_lists_the_liquidated_accounts(tmp_path):
+    f = tmp_path / "s.yaml"
+    f.write_text(SMALL)
+    res = runner.invoke(app, ["cascade", str(f), "--accounts", str(ROOT / "examples/multi_venue.yaml"), "--json"])
+    assert res.exit_code == 0, res.output
+    assert "skips" not in res.output
+    d = json.loads(res.stdout)
+    assert d["n_accounts"] == 8 and d["assets"] == ["BTC", "ETH", "SOL"]      # SOL held at the file's mark
+    assert set(d["liquidated_accounts"]) <= {"binance-main", "binance-hedge", "binance-coinm", "bybit-uta",
+                                             "okx-cross", "hyperliquid-vault", "deribit-options", "bitmex-xbt"}
+    assert len(d["liquidated_accounts"]) == d["n_liquidated_accounts"] > 0
+    assert d["marks"]["SOL"] == [142.5] * 4

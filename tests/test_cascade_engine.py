@@ -1,16 +1,16 @@
 """Properties of the cascade engine: zero impact, monotone in impact, amplification, a cascade
-computed on paper, the money identity, numba = NumPy engine, per-venue insurance funds and ADL,
-the ADL ranking."""
+computed on paper, the money identity (or an error), numba = NumPy engine, per-venue insurance
+funds and ADL, the ADL ranking."""
 import numpy as np
 import pandas as pd
 import pytest
 
-from liqrisk.cascade import engine, from_frame, scenario_from_dict, simulate
-from liqrisk.cascade.engine import adl_score
+from liqrisk.cascade import ConservationError, engine, from_frame, scenario_from_dict, simulate
 from liqrisk.cascade.impact import CascadeImpact
 from liqrisk.cascade.scenario import Scenario, ScenarioError, gap_path, linear_path
 from liqrisk.cascade.synthetic import SyntheticSpec, synthetic_population
 from liqrisk.liquidity.impact import LinearImpact
+from liqrisk.margin.base import ADL_PNL_X_LEVERAGE, LiquidationResponse
 from liqrisk.margin.binance import usdm_brackets, usdm_liquidation_price
 
 P0 = {"BTC": 91250.0, "ETH": 3050.0}
@@ -33,18 +33,15 @@ def _reference_lp_btc(pop):
     """Binance closed form per account along BTC (ETH at its mark), from liqrisk.margin.binance
     (independent of the engine's check): LP = (WB' + cum − side·Q·EP)/(Q·MMR − side·Q)."""
     btc, eth = usdm_brackets()["BTCUSDT"], usdm_brackets()["ETHUSDT"]
+    a, pool = pop.arrays, pop.pos_pool()
     lp = {}
-    for j in np.flatnonzero(pop.pos_asset == 0):
-        acc = pop.pos_account[j]
-        if pop.isolated[acc]:
-            wb, tmm, upnl = pop.iso_margin[j], 0.0, 0.0
-        else:
-            others = np.flatnonzero((pop.pos_account == acc) & (pop.pos_asset == 1))
-            wb = pop.collateral[acc]
-            tmm = sum(float(eth.maintenance_margin(abs(pop.size[o]) * P0["ETH"])) for o in others)
-            upnl = sum(pop.size[o] * (P0["ETH"] - pop.entry[o]) for o in others)
-        lp[acc] = usdm_liquidation_price(wb, tmm, upnl, both=(pop.size[j], pop.entry[j]), table=btc,
-                                         mark=P0["BTC"])
+    for j in np.flatnonzero(a.axis == 0):
+        p = pool[j]
+        others = [o for o in range(a.pos_start[p], a.pos_end[p]) if o != j]
+        tmm = sum(float(eth.maintenance_margin(abs(a.qty[o]) * P0["ETH"])) for o in others)
+        upnl = sum(a.qty[o] * (P0["ETH"] - a.entry[o]) for o in others)
+        lp[pop.account_id[pop.pool_account[p]]] = usdm_liquidation_price(
+            a.const_usd[p], tmm, upnl, both=(a.qty[j], a.entry[j]), table=btc, mark=P0["BTC"])
     return lp
 
 
@@ -209,9 +206,9 @@ def test_a_binance_bankruptcy_never_touches_hyperliquid_accounts_or_fund(monkeyp
     assert ev["venue"] == "binance-usdm" and ev["counterparties"] == 1
     assert ev["price"] == pytest.approx(90.0) and ev["venue_takeover"] == pytest.approx(5.0)
     h = np.flatnonzero(pop.account_id == "H")[0]
-    hu = np.flatnonzero(st.u.unit_account == h)
-    np.testing.assert_array_equal(st.size[st.u.ptr[hu[0]]:st.u.ptr[hu[0] + 1]], [-20.0])
-    assert st.wallet[hu[0]] == 500.0
+    (hp,) = np.flatnonzero(pop.pool_account == h)
+    np.testing.assert_array_equal(st.a.qty[st.a.pos_start[hp]:st.a.pos_end[hp]], [-20.0])
+    assert st.a.const_usd[hp] == 500.0
     np.testing.assert_array_equal(r.insurance_fund_by_venue["hyperliquid"], sc.funds(("hyperliquid",))[0])
     np.testing.assert_array_equal(r.insurance_fund_by_venue["binance-usdm"], 0.0)
     assert r.conservation_error().max() < 1e-12
@@ -233,12 +230,12 @@ def test_each_venue_has_its_own_fund_and_adl_on_a_mixed_population(monkeypatch):
     st = _Capture.last
     assert len(r.adl_events) > 0 and {e["venue"] for e in r.adl_events} <= {"binance-usdm", "okx"}
     assert any(e["counterparties"] > 0 for e in r.adl_events)
-    hl_units = np.flatnonzero(np.asarray(pop.venues)[st.u.venue] == "hyperliquid")
-    spared = hl_units[~np.isin(pop.account_id[st.u.unit_account[hl_units]], r.liquidated_accounts)]
+    hl_pools = np.flatnonzero(np.asarray(pop.venues)[pop.pool_venue] == "hyperliquid")
+    spared = hl_pools[~np.isin(pop.account_id[pop.pool_account[hl_pools]], r.liquidated_accounts)]
     assert len(spared) > 100
-    np.testing.assert_array_equal(st.wallet[spared], st.u.wallet[spared])
-    pos = np.isin(st.u.unit_of_position(), spared)
-    np.testing.assert_array_equal(st.size[pos], st.u.size[pos])
+    np.testing.assert_array_equal(st.a.const_usd[spared], pop.arrays.const_usd[spared])
+    pos = np.isin(pop.pos_pool(), spared)
+    np.testing.assert_array_equal(st.a.qty[pos], pop.arrays.qty[pos])
     assert np.diff(r.insurance_fund_by_venue["hyperliquid"]).min() < 0     # it paid its own deficits
     np.testing.assert_allclose(sum(r.insurance_fund_by_venue.values()), r.insurance_fund, rtol=1e-12)
     assert r.conservation_error().max() < 1e-9
@@ -249,8 +246,8 @@ def test_insurance_fund_usd_accepts_a_number_per_venue_or_a_mapping():
     assert list(scenario_from_dict({**base, "insurance_fund_usd": 5.0}).funds(("okx", "hyperliquid"))) == [5.0, 5.0]
     sc = scenario_from_dict({**base, "insurance_fund_usd": {"okx": 3.0}})
     assert list(sc.funds(("binance-usdm", "okx"))) == [0.0, 3.0]
-    with pytest.raises(ScenarioError, match="insurance_fund_usd.kraken"):
-        scenario_from_dict({**base, "insurance_fund_usd": {"kraken": 1.0}})
+    with pytest.raises(ScenarioError, match="insurance_fund_usd.ftx"):
+        scenario_from_dict({**base, "insurance_fund_usd": {"ftx": 1.0}})
     with pytest.raises(ScenarioError, match="insurance_fund_usd.okx"):
         scenario_from_dict({**base, "insurance_fund_usd": {"okx": -1.0}})
 
@@ -261,6 +258,18 @@ def test_adl_score_is_zero_without_margin_balance_and_never_nan():
     wallet = np.array([100.0, 100.0, 100.0, 0.0, 0.5, 100.0, -80.0])
     equity = np.array([150.0, -10.0, 0.0, 0.0, 10.5, 95.0, -30.0])
     mm = np.array([30.0, 30.0, 0.0, 5.0, 1.0, 10.0, 40.0])
-    score = adl_score(upnl, wallet, equity, mm)
+    notional = np.array([300.0, 300.0, 100.0, 50.0, 21.0, 100.0, 400.0])
+    score = LiquidationResponse().adl_score(upnl, wallet, equity, mm, notional)
     assert np.isfinite(score).all()
     np.testing.assert_allclose(score, [0.5 * 0.2, 0.0, 0.0, 0.0, 10.0 * (1 / 10.5), 0.0, 0.0])
+    # Bybit: PnL% × effective leverage (notional / margin balance)
+    bybit = LiquidationResponse(adl_ranking=ADL_PNL_X_LEVERAGE).adl_score(upnl, wallet, equity, mm, notional)
+    np.testing.assert_allclose(bybit, [0.5 * 2.0, 0.0, 0.0, 0.0, 10.0 * 2.0, 0.0, 0.0])
+
+
+def test_a_broken_ledger_stops_the_run_with_an_error(monkeypatch):
+    # A bookkeeping defect (a wallet credited 1 USD more than settled) must not give a result.
+    original = engine._State.credit
+    monkeypatch.setattr(engine._State, "credit", lambda self, pools, usd, bp: original(self, pools, usd + 1.0, bp))
+    with pytest.raises(ConservationError, match="money identity broken at step 1"):
+        simulate(_three_accounts(), _paper_scenario(1000.0))

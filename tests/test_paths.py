@@ -7,6 +7,7 @@ from liqrisk.dynamics.paths import (CHUNK, Bootstrap, ConstantVol, GarchVol, Pat
                                     simulate_numpy, student_t)
 
 DAY = 1 / 365
+pytestmark = pytest.mark.numerics
 
 
 @pytest.mark.parametrize("model", [
@@ -16,7 +17,9 @@ DAY = 1 / 365
 def test_numba_kernel_reproduces_the_numpy_reference_path_by_path(model):
     a = model.simulate(2 * CHUNK + 17, 30, DAY, seed=42)
     b = simulate_numpy(model, 2 * CHUNK + 17, 30, DAY, seed=42)
-    np.testing.assert_allclose(a, b, rtol=0, atol=1e-14)
+    # Each increment is drift + σ√dt·(L·z): a handful of roundings on terms no larger than the
+    # largest increment (the GARCH variance recursion contracts, α + β < 1, so errors stay put).
+    np.testing.assert_allclose(a, b, rtol=0, atol=64 * np.finfo(float).eps * np.abs(b).max())
 
 
 def test_merton_kernel_and_numpy_reference_agree_in_distribution():

@@ -1,49 +1,77 @@
-"""The cascade loop: exogenous path → marks → account check → venue liquidations → impact →
-new marks, repeated within a step until no unit falls; insurance fund and ADL settle losses.
+"""The cascade loop on the compiled book: exogenous path → marks → pool check → venue
+liquidations → impact → new marks, repeated within a step until no pool falls; insurance fund
+and ADL settle losses.
 
-Per step ``t``: exogenous prices ``P0·path[t]``; the carried displacement (permanent part plus
-the transient part decayed by ``exp(−resilience)``) sets the base; each round checks every unit
-(:mod:`liqrisk.cascade.kernels`), sends the venue's orders into the book
-(:mod:`liqrisk.cascade.impact`), fills them at the book-walk average and moves the marks.
+Per step ``t`` (``t·step_hours`` after the snapshot; options are repriced with that much less
+time): exogenous prices ``P0·path[t]``; the carried displacement (permanent part plus the
+transient part decayed by ``exp(−resilience)``) sets the base; each round checks the pools
+(:mod:`liqrisk.cascade.kernels`, the margin engine's pool state), sends the venues' orders into
+the book (:mod:`liqrisk.cascade.impact`), fills them at the book-walk average and moves the
+marks. Book axes the scenario does not list (a portfolio file's other underlyings and coins)
+stay at the population's snapshot marks. Orders move the book in base units: linear sizes, the
+face of inverse contracts divided by the mark; options are closed at their model value and do
+not move the underlying's book.
 
-Settlement of a round (Binance-style, VENUES.md §1):
+Settlement of a round (Binance-style; every venue has its own insurance fund and its own ADL,
+and nothing a bankruptcy on one venue sets off touches another venue's fund or accounts):
 
-Every venue has its own insurance fund (:meth:`Scenario.funds`) and its own ADL: nothing a
-bankruptcy on one venue sets off touches another venue's fund or accounts.
+1. orders fill at the round's average price ``X``; the position's value at ``X`` is realised
+   into its pool's wallet (USD, or the settlement coin at its price of the moment), the
+   liquidation fee (fraction of the USD notional, capped at the remaining equity) goes to the
+   venue's fund; a fully liquidated trader keeps any equity left;
+2. a full liquidation ending below zero is covered by its venue's fund, pools in index order;
+   what the fund cannot cover is the venue's (``backstop``);
+3. with ``adl``, a pool the fund cannot cover does not go to the book: its positions are closed
+   at the marks, what its venue's fund still holds is paid in, and the rest of its deficit is
+   passed, with its futures, to the opposite side of the same venue and axis ranked by the
+   venue's ADL score (:meth:`LiquidationResponse.adl_score`) — they close at the bankruptcy
+   price; what no counterparty can take the venue takes over (``backstop``).
 
-1. orders fill at the round's average price ``X``; the trader realises ``−dq·(X − entry)`` and
-   pays the liquidation fee (fraction of filled notional, capped at remaining equity) to its
-   venue's insurance fund; a fully liquidated trader keeps any equity left;
-2. a full liquidation ending below zero is covered by its venue's fund, units in index order;
-3. once that fund cannot cover a unit, the unit does not go to the book: it is closed by
-   auto-deleveraging at its bankruptcy prices ``P_j = M_j·(1 + side_j·ρ)`` (one ``ρ`` per
-   unit, so its wallet ends at exactly 0 after what the fund could still pay), against the
-   opposite side of each asset **on the same venue** ranked by ``PnL% × margin ratio``
-   (:func:`adl_score`), all at the volume-weighted bankruptcy price; quantity no counterparty
-   can take is taken over by the venue at that price.
-
-Money identity per step (tested to 1e-9): Σ Δwallet + Δfund + backstop = PnL settled at book
-fills + PnL settled at ADL fills (see :class:`~liqrisk.cascade.result.CascadeResult`).
+Money identity per step, USD (:meth:`CascadeResult.conservation_error`): Σ Δwallet + Δfund +
+backstop = PnL realised at book fills + PnL realised at ADL marks; the run stops with
+:class:`ConservationError` if a step breaks it by more than 1e-9 of the gross flows.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
+from liqrisk.cascade.book import Population, usd_notional
 from liqrisk.cascade.impact import average_displacement, displacement
-from liqrisk.cascade.kernels import FULL, liquidation_orders_nb, liquidation_orders_np, screen_nb, unit_state_np
-from liqrisk.cascade.population import Population
+from liqrisk.cascade.kernels import (FULL, PARTIAL, liquidation_orders_nb, liquidation_orders_np,
+                                     pool_states_serial_nb, position_values_nb, screen_bounds, screen_nb)
 from liqrisk.cascade.result import CascadeResult
 from liqrisk.cascade.scenario import Scenario, ScenarioError
-from liqrisk.cascade.venues import HYPERLIQUID_20PCT, rule_arrays
+from liqrisk.margin.base import INVERSE, INVERSE_OPTION, LINEAR, LIQ_FRACTION, NOTIONAL_SIZE
 
 LEDGER = ("wallets", "insurance", "backstop", "book_pnl", "adl_pnl", "fees")
+#: largest relative ledger residual a step may leave (float64 sums over ~1e6 flows stay far below)
+CONSERVATION_TOL = 1e-9
+SECONDS_PER_YEAR = 365.0 * 86400.0
 
 
-def _expand(ptr, units):
-    """Position indices of ``units`` (CSR) and the local unit number of each."""
-    counts = ptr[units + 1] - ptr[units]
-    local = np.repeat(np.arange(len(units)), counts)
-    return np.arange(counts.sum()) + np.repeat(ptr[units] - np.cumsum(counts) + counts, counts), local
+class ConservationError(RuntimeError):
+    """The cascade's money identity failed: a bookkeeping defect, never a market outcome."""
+
+
+def engine_assets(pop: Population, scenario: Scenario) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+    """(assets, start prices, asset of each book axis): the scenario's assets, then the book's
+    other axes at the population's snapshot marks."""
+    extra = [i for i, a in enumerate(pop.assets) if a not in scenario.assets]
+    unpriced = [pop.assets[i] for i in extra if not np.isfinite(pop.marks[i])]
+    if unpriced:
+        raise ScenarioError("assets", f"population holds {unpriced[0]} but the scenario has no price for it")
+    assets = scenario.assets + tuple(pop.assets[i] for i in extra)
+    prices = np.concatenate([scenario.prices, pop.marks[extra]])
+    return assets, prices, np.array([assets.index(a) for a in pop.assets], np.int64)
+
+
+def _expand(start, end, pools):
+    """Position indices of ``pools`` and the local pool number of each."""
+    counts = end[pools] - start[pools]
+    local = np.repeat(np.arange(len(pools)), counts)
+    return np.arange(counts.sum()) + np.repeat(start[pools] - np.cumsum(counts) + counts, counts), local
 
 
 def _cover(deficit, fund, venue):
@@ -57,266 +85,300 @@ def _cover(deficit, fund, venue):
     return out
 
 
-def adl_score(upnl, wallet, equity, mm):
-    """Binance ADL ranking of counterparty positions: ``PnL% × margin ratio`` with
-    ``PnL% = max(0, uPnL)/max(1, wallet)`` and ``margin ratio = MM/(WB + uPnL)``, 0 when
-    ``WB + uPnL ≤ 0``; a position without profit scores 0 (never NaN)."""
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        ratio = np.where(equity > 0, mm / np.where(equity > 0, equity, 1.0), 0.0)
-        pnl = np.maximum(upnl, 0.0) / np.maximum(wallet, 1.0)
-        return np.where(pnl > 0, pnl * ratio, 0.0)
-
-
 class _State:
-    """Mutable arrays of one run."""
+    """Mutable book of one run: the population's pool arrays with the run's own sizes, wallets
+    and coin legs."""
 
     def __init__(self, pop: Population, scenario: Scenario):
-        missing = [a for a in pop.assets if a not in scenario.assets]
-        if missing:
-            raise ScenarioError("assets", f"population holds {missing[0]} but the scenario has no price for it")
-        self.u = pop.compile()
-        amap = np.array([scenario.assets.index(a) for a in pop.assets], np.int64)
-        self.asset = amap[self.u.asset]
-        self.size = self.u.size.copy()
-        self.wallet = self.u.wallet.copy()
-        self.rules = rule_arrays(pop.venues)
-        self.venues = pop.venues
-        self.venue = self.u.venue                             # per unit
-        self.fee = self.rules["fee"][self.u.venue][self.u.unit_of_position()]  # per position
-        self.n_assets = len(scenario.assets)
-        self.dq = np.zeros(len(self.size))
-        self.outcome = np.zeros(len(self.wallet), np.int8)
-        self.touched = np.zeros(len(self.wallet), np.int64)
-        self.cooldown = np.zeros(len(self.wallet), np.bool_)
-        self.slack = np.full(len(self.wallet), -np.inf)      # unknown: check at the first round
-        self.ref = np.zeros((len(self.wallet), self.n_assets))
-        mmr_max = np.maximum.reduceat(self.u.t_mmr, self.u.tier_ptr[:-1])
-        dedu = np.array([t.deduction for t in pop.tiers])
-        g = np.abs(self.size) * (1.0 + mmr_max[self.u.tier])
-        whole = ~dedu[self.u.tier]
-        g[whole] = np.inf
-        unit = self.u.unit_of_position()
-        # whole-position tiers (OKX): no Lipschitz bound, so these units are checked every round
-        self.always = np.bincount(unit, whole, minlength=len(self.wallet)) > 0
-        self.grad = np.zeros((len(self.wallet), self.n_assets))
-        np.add.at(self.grad, (unit, self.asset), g)
-        self.scan = np.empty(len(self.wallet), np.int64)
+        self.pop = pop
+        self.assets, self.p0, self.axis_asset = engine_assets(pop, scenario)
+        a = pop.arrays
+        self.a = replace(a, qty=a.qty.copy(), p2=a.p2.copy(), const_usd=a.const_usd.copy(),
+                         leg_amount=a.leg_amount.copy())
+        self.args = self.a.args()
+        self.pos_pool = pop.pos_pool()
+        self.pos_asset = self.axis_asset[a.axis]
+        self.leg_pool = np.repeat(np.arange(pop.n_pools), a.leg_end - a.leg_start)
+        rs = pop.responses
+        self.rules = {"style": np.array([r.style for r in rs], np.int64),
+                      "min_tier": np.array([r.min_tier for r in rs], np.int64),
+                      "threshold": np.array([r.threshold_usd for r in rs]),
+                      "fraction": np.array([r.fraction for r in rs]),
+                      "backstop": np.array([r.backstop_ratio for r in rs]),
+                      "cooldown": np.array([r.cooldown_s for r in rs])}
+        n, n_axes = pop.n_pools, len(pop.assets)
+        self.grad, self.always = screen_bounds(a, n_axes)
+        self.slack = np.full(n, -np.inf)           # unknown: check at the first round
+        self.ref = np.zeros((n, n_axes))
+        self.scan = np.empty(n, np.int64)
+        self.dq = np.zeros(len(a.qty))
+        self.outcome = np.zeros(n, np.int8)
+        self.touched = np.zeros(n, np.int64)
+        self.cooldown_until = np.full(n, -np.inf)
+        self.cooldown = np.zeros(n, np.bool_)
 
-    def invalidate(self, units):
-        """Force a check of ``units`` (their wallet or positions changed)."""
-        self.slack[units] = -np.inf
+    def book(self, marks):
+        """Prices per book axis from the engine's asset prices."""
+        return marks[self.axis_asset]
 
-    def orders(self, marks, backend):
-        """(touched units, outcome of each, dq of their positions, position idx, local unit)."""
-        u, r = self.u, self.rules
+    def invalidate(self, pools):
+        self.slack[pools] = -np.inf
+
+    def orders(self, marks, t_years, backend):
+        """(touched pools, outcome of each, dq of their positions, position idx, local pool)."""
+        bp = self.book(marks)
+        pr = self.pop.pool_response
+        r = self.rules
         if backend == "numba":
-            k = screen_nb(marks, self.ref, self.slack, self.grad, self.always, self.scan)
-            n = liquidation_orders_nb(self.scan[:k], marks, u.ptr, self.wallet, u.venue, self.cooldown,
-                                      self.asset, self.size, u.entry, u.tier, u.tier_ptr, u.t_floor, u.t_mmr,
-                                      u.t_cum, r["style"], r["fee"], r["min_tier"], r["threshold"],
-                                      r["fraction"], r["backstop"], self.ref, self.slack, self.dq,
-                                      self.outcome, self.touched)
+            k = screen_nb(bp, self.ref, self.slack, self.grad, self.always, self.scan)
+            n = liquidation_orders_nb(self.scan[:k], bp, t_years, self.args, pr, r["style"], r["min_tier"],
+                                      r["threshold"], r["fraction"], r["backstop"], self.cooldown,
+                                      self.pop.liquidation_fee, self.ref, self.slack, self.dq, self.outcome,
+                                      self.touched)
             touched = self.touched[:n].copy()
             outcome = self.outcome[touched]
-            idx, local = _expand(u.ptr, touched)
+            idx, local = _expand(self.a.pos_start, self.a.pos_end, touched)
             dq = self.dq[idx].copy()
             self.dq[idx] = 0.0
             self.outcome[touched] = 0
         elif backend == "numpy":
-            view = _AssetView(u, self.asset)
-            dq_all, out_all, touched = liquidation_orders_np(marks, view, self.size, self.wallet,
-                                                             self.cooldown, r)
+            dq_all, out_all, touched = liquidation_orders_np(bp, t_years, self.a, pr, r, self.cooldown,
+                                                             self.pop.liquidation_fee)
             outcome = out_all[touched]
-            idx, local = _expand(u.ptr, touched)
+            idx, local = _expand(self.a.pos_start, self.a.pos_end, touched)
             dq = dq_all[idx]
         else:
             raise ValueError(f"unknown backend '{backend}' (numba | numpy)")
         return touched, outcome, dq, idx, local
 
+    def resize(self, idx, dq):
+        """Apply size changes (a size-fixed tier's notional scales with the size)."""
+        a = self.a
+        q = a.qty[idx]
+        new = q + dq
+        new[np.abs(new) <= 1e-12 * np.abs(q)] = 0.0
+        scale = a.notional_mode[idx] == NOTIONAL_SIZE
+        a.p2[idx[scale]] *= np.where(q[scale] != 0, new[scale] / np.where(q[scale] != 0, q[scale], 1.0), 0.0)
+        a.qty[idx] = new
 
-class _AssetView:
-    """``MarginUnits`` with asset indices remapped to the scenario's assets."""
+    def credit(self, pools, usd, bp) -> float:
+        """Credit ``usd`` to the wallets of distinct ``pools`` (USD, or the settlement coin at
+        ``bp``); returns the measured change of the wallets' USD value."""
+        a, leg = self.a, self.pop.settle_leg[pools]
+        coin = leg >= 0
+        before = a.const_usd[pools].sum() + (a.leg_amount[leg[coin]] * bp[a.settle_axis[pools[coin]]]).sum()
+        a.const_usd[pools[~coin]] += usd[~coin]
+        a.leg_amount[leg[coin]] += usd[coin] / bp[a.settle_axis[pools[coin]]]
+        after = a.const_usd[pools].sum() + (a.leg_amount[leg[coin]] * bp[a.settle_axis[pools[coin]]]).sum()
+        return float(after - before)
 
-    def __init__(self, units, asset):
-        self.__dict__.update(units.__dict__)
-        self.asset = asset
-        self._unit = units.unit_of_position()
+    def pool_states(self, pools, bp, t_years):
+        return pool_states_serial_nb(np.ascontiguousarray(pools, np.int64), bp, t_years, self.args)
 
-    def unit_of_position(self):
-        return self._unit
+    def values(self, idx, bp, t_years):
+        return position_values_nb(np.ascontiguousarray(idx, np.int64), bp, t_years, self.pos_pool, self.args)
+
+    def base_flow(self, idx, dq, marks):
+        """Order flow in base units per engine asset (inverse face / mark; options: none)."""
+        c = self.a.contract[idx]
+        m = self.book(marks)[self.a.axis[idx]] * self.a.basis[idx]
+        units = np.where(c == LINEAR, dq, np.where(c == INVERSE, dq / m, 0.0))
+        return np.bincount(self.pos_asset[idx], units, minlength=len(self.assets)).astype(float)
 
 
 def simulate(population: Population, scenario: Scenario, backend: str = "numba") -> CascadeResult:
     """Run the cascade of ``scenario`` over ``population`` (``backend``: numba kernel or the
-    NumPy reference of the account check)."""
+    NumPy reference of the pool check)."""
     st = _State(population, scenario)
-    A, T = st.n_assets, scenario.steps
-    p0 = scenario.prices
-    exo_path = p0 * scenario.path
+    A, T, As = len(st.assets), scenario.steps, len(scenario.assets)
+    exo_path = np.hstack([scenario.prices * scenario.path, np.tile(st.p0[As:], (T + 1, 1))])
     marks_out = np.empty((T + 1, A))
-    marks_out[0] = p0
+    marks_out[0] = st.p0
     liq_notional = np.zeros((T + 1, A))
     n_liq = np.zeros(T + 1, np.int64)
     n_full = np.zeros(T + 1, np.int64)
     rounds = np.zeros(T + 1, np.int64)
-    fund_path = np.empty(T + 1)
     ledger = {k: np.zeros(T + 1) for k in LEDGER}
     liquidated = np.zeros(population.n_accounts, bool)
     adl_events: list[dict] = []
     fund = scenario.funds(population.venues)              # one fund per venue code
     fund_by_venue = np.empty((T + 1, len(fund)))
     fund_by_venue[0] = fund
-    fund_path[0] = fund.sum()
     perm = np.zeros(A)
     trans = np.zeros(A)
+    pad = A - As
+    frac_pool = st.rules["style"][population.pool_response] == LIQ_FRACTION
+    cooldown_s = st.rules["cooldown"][population.pool_response]
     for t in range(1, T + 1):
         exo = exo_path[t]
-        c, alpha, pf = scenario.impact.coefficients(exo)
+        t_years = t * scenario.step_hours * 3600.0 / SECONDS_PER_YEAR
+        now_s = t * scenario.step_hours * 3600.0
+        c, alpha, pf = (np.concatenate([x, np.full(pad, v)]) for x, v in
+                        zip(scenario.impact.coefficients(scenario.prices * scenario.path[t]), (0.0, 1.0, 1.0)))
         trans *= np.exp(-scenario.impact.resilience)
         base = 1.0 + perm + trans
         flow = np.zeros(A)
-        st.cooldown[:] = False
-        w0, f0 = st.wallet.sum(), fund.sum()
+        st.cooldown[:] = st.cooldown_until > now_s
         step = {k: 0.0 for k in LEDGER}
         for _ in range(scenario.max_rounds):
             marks = exo * np.maximum(base + displacement(c, alpha, flow), 1e-9)
-            touched, outcome, dq, idx, local = st.orders(marks, backend)
+            touched, outcome, dq, idx, local = st.orders(marks, t_years, backend)
             if len(touched) == 0:
                 break
             rounds[t] += 1
             fill = lambda f: exo * np.maximum(base + average_displacement(c, alpha, flow, flow + f), 1e-9)  # noqa: E731
-            fund, dflow, notional = _settle(st, scenario, t, marks, fill, touched, outcome, dq, idx, local,
-                                            fund, step, adl_events)
+            fund, dflow, notional = _settle(st, scenario, t, t_years, marks, fill, touched, outcome, dq, idx,
+                                            local, fund, step, adl_events)
             flow += dflow
             liq_notional[t] += notional
             n_liq[t] += len(touched)
             n_full[t] += int((outcome == FULL).sum())
-            liquidated[st.u.unit_account[touched]] = True
+            liquidated[population.pool_account[touched]] = True
             st.invalidate(touched)
-            hl = st.rules["style"][st.u.venue[touched]] == HYPERLIQUID_20PCT
-            st.cooldown[touched[hl & (outcome != FULL)]] = True
+            part = touched[frac_pool[touched] & (outcome == PARTIAL)]
+            st.cooldown[part] = True
+            st.cooldown_until[part] = now_s + cooldown_s[part]
         disp = displacement(c, alpha, flow)
         perm += pf * disp
         trans += (1.0 - pf) * disp
         marks_out[t] = exo * np.maximum(1.0 + perm + trans, 1e-9)
-        fund_path[t] = fund.sum()
         fund_by_venue[t] = fund
-        step["wallets"] = st.wallet.sum() - w0
-        step["insurance"] = fund.sum() - f0
         for k in LEDGER:
             ledger[k][t] = step[k]
-    return CascadeResult(scenario.name, scenario.assets, exo_path, marks_out, liq_notional, n_liq, n_full,
-                         rounds, fund_path, ledger, adl_events, population.account_id[liquidated],
-                         population.n_accounts,
-                         insurance_fund_by_venue={v: fund_by_venue[:, i] for i, v in enumerate(population.venues)})
+    result = CascadeResult(scenario.name, st.assets, exo_path, marks_out, liq_notional, n_liq, n_full, rounds,
+                           fund_by_venue.sum(axis=1), ledger, adl_events, population.account_id[liquidated],
+                           population.n_accounts,
+                           insurance_fund_by_venue={v: fund_by_venue[:, i] for i, v in enumerate(population.venues)})
+    err = result.conservation_error()
+    if (err > CONSERVATION_TOL).any():
+        t = int(np.argmax(err))
+        raise ConservationError(f"cascade '{scenario.name}': money identity broken at step {t} "
+                                f"(residual {err[t]:.3g} of the gross flows)")
+    return result
 
 
-def _money(st, wallet, idx, local, dq, X, n_units):
-    """Per-position realised PnL and fee; per-unit wallet after fills at ``X`` (fee capped at
-    the remaining equity)."""
-    a, s, ep = st.asset[idx], st.size[idx], st.u.entry[idx]
-    realised = -dq * (X[a] - ep)
-    fee = st.fee[idx] * np.abs(dq) * X[a]
-    R = np.bincount(local, realised, minlength=n_units)
-    equity = wallet + R + np.bincount(local, (s + dq) * (X[a] - ep), minlength=n_units)
-    fee_paid = np.minimum(np.bincount(local, fee, minlength=n_units), np.maximum(equity, 0.0))
-    return realised, fee_paid, wallet + R - fee_paid
+def _money(st, pools, idx, local, dq, bp, t_years):
+    """At book prices ``bp``: per-position realised value of ``dq`` (USD), per-pool fee paid
+    (capped at the remaining equity) and pool equity before the fills."""
+    n = len(pools)
+    value, _ = st.values(idx, bp, t_years)
+    q = st.a.qty[idx]
+    realised = np.where(q != 0, value * (-dq / np.where(q != 0, q, 1.0)), 0.0)
+    price = bp[st.a.axis[idx]] * st.a.basis[idx]
+    fee = st.pop.liquidation_fee[idx] * usd_notional(st.a.contract[idx], dq, price)
+    equity, _ = st.pool_states(pools, bp, t_years)
+    fee_paid = np.minimum(np.bincount(local, fee, minlength=n), np.maximum(equity, 0.0))
+    return realised, fee_paid, equity
 
 
-def _settle(st, sc, t, marks, fill, touched, outcome, dq, idx, local, fund, step, adl_events):
+def _settle(st, sc, t, t_years, marks, fill, touched, outcome, dq, idx, local, fund, step, adl_events):
     """Settle one round; returns (funds per venue, book flow per asset, liquidated notional per asset)."""
-    A, nu = st.n_assets, len(touched)
-    a = st.asset[idx]
-    vu = st.venue[touched]
-    W = st.wallet[touched]
+    A, nu = len(st.assets), len(touched)
+    vu = st.pop.pool_venue[touched]
     full = outcome == FULL
     adl = np.zeros(nu, bool)
     if sc.adl:
-        X1 = fill(np.bincount(a, dq, minlength=A))
-        deficit = np.where(full, np.maximum(-_money(st, W, idx, local, dq, X1, nu)[2], 0.0), 0.0)
+        bp1 = st.book(fill(st.base_flow(idx, dq, marks)))
+        _, fee1, eq1 = _money(st, touched, idx, local, dq, bp1, t_years)
+        deficit = np.where(full, np.maximum(fee1 - eq1, 0.0), 0.0)
         adl = full & (deficit > _cover(deficit, fund, vu) * (1 + 1e-12) + 1e-9)
     book = ~adl[local]
-    bflow = np.bincount(a[book], dq[book], minlength=A).astype(float)
+    bflow = st.base_flow(idx[book], dq[book], marks)
     X = fill(bflow)
-    realised, fee_paid, W_new = _money(st, W, idx, local, dq, X, nu)
+    bp = st.book(X)
+    realised, fee_paid, equity = _money(st, touched, idx, local, dq, bp, t_years)
     fee_paid = np.where(adl, 0.0, fee_paid)
-    deficit = np.where(full & ~adl, np.maximum(-W_new, 0.0), 0.0)
+    deficit = np.where(full & ~adl, np.maximum(fee_paid - equity, 0.0), 0.0)
     cover = _cover(deficit, fund, vu)
     uncovered = deficit - cover
     fund = fund + np.bincount(vu, fee_paid - cover, minlength=len(fund))
-    st.wallet[touched[~adl]] = (W_new + cover + uncovered)[~adl]
+    step["insurance"] += (fee_paid - cover).sum()        # the flow itself: a large fund's balance
+    credit = np.bincount(local[book], realised[book], minlength=nu) - fee_paid + cover + uncovered
+    step["wallets"] += st.credit(touched[~adl], credit[~adl], bp)
     step["book_pnl"] += realised[book].sum()
     step["fees"] += fee_paid.sum()
     step["backstop"] -= uncovered.sum()
-    notional = np.bincount(a[book], np.abs(dq[book]) * X[a[book]], minlength=A).astype(float)
-    moved = idx[book]
-    st.size[moved] += dq[book]
-    st.size[moved[np.abs(st.size[moved]) <= 1e-12 * np.abs(st.u.size[moved])]] = 0.0
+    price = bp[st.a.axis[idx]] * st.a.basis[idx]
+    notional = np.bincount(st.pos_asset[idx[book]], usd_notional(st.a.contract[idx[book]], dq[book], price[book]),
+                           minlength=A).astype(float)
+    st.resize(idx[book], dq[book])
     if adl.any():
-        fund, adl_notional = _deleverage(st, sc, t, marks, touched, adl, fund, step, adl_events)
+        fund, adl_notional = _deleverage(st, sc, t, t_years, st.book(marks), touched, adl, fund, step, adl_events)
         notional += adl_notional
     return fund, bflow, notional
 
 
-def _deleverage(st, sc, t, marks, touched, adl, fund, step, adl_events):
-    """Close the ADL units at their bankruptcy prices against ranked opposite positions of the
-    same venue (each unit's deficit paid first by what its venue's fund still holds)."""
-    A = st.n_assets
-    units = touched[adl]
-    pidx, plocal = _expand(st.u.ptr, units)
-    s, a, ep = st.size[pidx], st.asset[pidx], st.u.entry[pidx]
-    W = st.wallet[units]
-    n = len(units)
-    vu = st.venue[units]
-    eq_m = W + np.bincount(plocal, s * (marks[a] - ep), minlength=n)
-    cover = _cover(np.maximum(-eq_m, 0.0), fund, vu)
+def _deleverage(st, sc, t, t_years, bp, touched, adl, fund, step, adl_events):
+    """Close the ADL pools at the marks ``bp``: their venue's fund pays what it still holds, the
+    rest of each deficit goes with its futures (by USD notional) to ranked opposite positions of
+    the same venue and axis, the remainder to the venue."""
+    a = st.a
+    pools = touched[adl]
+    pidx, plocal = _expand(a.pos_start, a.pos_end, pools)
+    vu = st.pop.pool_venue[pools]
+    eq, _ = st.pool_states(pools, bp, t_years)
+    cover = _cover(np.maximum(-eq, 0.0), fund, vu)
     fund = fund - np.bincount(vu, cover, minlength=len(fund))
-    gross = np.bincount(plocal, np.abs(s) * marks[a], minlength=n)
-    rho = (-eq_m - cover) / gross
-    price = marks[a] * (1.0 + np.sign(s) * rho[plocal])
-    realised = s * (price - ep)
-    st.wallet[units] = W + np.bincount(plocal, realised, minlength=n) + cover
-    step["adl_pnl"] += realised.sum()
-    notional = np.bincount(a, np.abs(s) * price, minlength=A)
-    eq, mm, live, *_ = unit_state_np(marks, _AssetView(st.u, st.asset), st.size, st.wallet)
-    busy = np.zeros(len(st.wallet), bool)
+    step["insurance"] -= cover.sum()
+    deficit = np.maximum(-eq - cover, 0.0)
+    value, _ = st.values(pidx, bp, t_years)
+    q = a.qty[pidx]
+    price = bp[a.axis[pidx]] * a.basis[pidx]
+    n = np.where((a.contract[pidx] != INVERSE_OPTION) & (q != 0), usd_notional(a.contract[pidx], q, price), 0.0)
+    n_pool = np.bincount(plocal, n, minlength=len(pools))
+    share = deficit[plocal] * np.where(n_pool[plocal] > 0, n / np.where(n_pool > 0, n_pool, 1.0)[plocal], 0.0)
+    step["backstop"] -= deficit[n_pool <= 0].sum()
+    credit = np.bincount(plocal, value, minlength=len(pools)) + cover + deficit
+    step["wallets"] += st.credit(pools, credit, bp)
+    step["adl_pnl"] += value.sum()
+    busy = np.zeros(st.pop.n_pools, bool)
     busy[touched] = True
-    unit = st.u.unit_of_position()
-    pv = vu[plocal]                                   # venue of each bankrupt position
-    pos_venue = st.venue[unit]
+    legs_usd = np.bincount(st.leg_pool, a.leg_amount * bp[a.leg_axis], minlength=st.pop.n_pools)
+    pv = vu[plocal]
     for venue in np.unique(pv):
-        for asset in range(A):
+        for axis in np.unique(a.axis[pidx]):
             for side in (1.0, -1.0):
-                _adl_one(st, sc, t, marks, s, a, price, pv, pos_venue, unit, busy, eq, mm, venue, asset,
-                         side, adl_events, step)
-    st.size[pidx] = 0.0
+                mine = (pv == venue) & (a.axis[pidx] == axis) & (np.sign(q) == side) & (n > 0)
+                if mine.any():
+                    _adl_group(st, sc, t, t_years, bp, venue, axis, side, pools[plocal[mine][0]], q[mine], n[mine],
+                               price[mine], share[mine], busy, legs_usd, step, adl_events)
+    notional = np.bincount(st.pos_asset[pidx], n, minlength=len(st.assets)).astype(float)
+    a.qty[pidx] = 0.0
     return fund, notional
 
 
-def _adl_one(st, sc, t, marks, s, a, price, pv, pos_venue, unit, busy, eq, mm, venue, asset, side,
-             adl_events, step):
-    """ADL of the bankrupt ``side`` of ``asset`` on ``venue`` against that venue's opposite side."""
-    mine = (pv == venue) & (a == asset) & (np.sign(s) == side)
-    if not mine.any():
-        return
-    qty = np.abs(s[mine]).sum()
-    vwap = (np.abs(s[mine]) * price[mine]).sum() / qty
-    cand = np.flatnonzero((pos_venue == venue) & (st.asset == asset) & (np.sign(st.size) == -side)
-                          & ~busy[unit])
-    cu = unit[cand]
-    upnl = st.size[cand] * (marks[asset] - st.u.entry[cand])
-    score = adl_score(upnl, st.wallet[cu], eq[cu], mm[cu])
-    order = cand[np.lexsort((cand, -score))]
-    avail = np.abs(st.size[order])
-    take = np.clip(qty - (np.cumsum(avail) - avail), 0.0, avail)
-    hit = order[take > 0]
-    dq_c = side * take[take > 0]          # counterparties trade the bankrupt side's way back
-    r_c = -dq_c * (vwap - st.u.entry[hit])
-    np.add.at(st.wallet, unit[hit], r_c)
-    st.size[hit] += dq_c
-    st.invalidate(unit[hit])
-    step["adl_pnl"] += r_c.sum()
-    adl_events.append({"step": t, "venue": st.venues[venue], "asset": sc.assets[asset],
+def _adl_group(st, sc, t, t_years, bp, venue, axis, side, pool0, q, n, price, share, busy, legs_usd, step,
+               adl_events):
+    """ADL of one bankrupt side of ``axis`` on ``venue`` (sizes ``q``, USD notionals ``n``,
+    deficits ``share``) against that venue's opposite side."""
+    a = st.a
+    N, D = n.sum(), share.sum()
+    cand = np.flatnonzero((st.pop.pool_venue[st.pos_pool] == venue) & (a.axis == axis) & (np.sign(a.qty) == -side)
+                          & (a.contract != INVERSE_OPTION) & ~busy[st.pos_pool])
+    cp = st.pos_pool[cand]
+    upnl, _ = st.values(cand, bp, t_years)
+    upools, inv = np.unique(cp, return_inverse=True)
+    eq, mm = st.pool_states(upools, bp, t_years)
+    n_c = usd_notional(a.contract[cand], a.qty[cand], bp[axis] * a.basis[cand])
+    wallet = a.const_usd[upools] + legs_usd[upools]
+    response = st.pop.responses[st.pop.pool_response[pool0]]
+    score = response.adl_score(upnl, wallet[inv], eq[inv], mm[inv], n_c)
+    order = np.lexsort((cand, -score))
+    take = np.clip(N - (np.cumsum(n_c[order]) - n_c[order]), 0.0, n_c[order])
+    hit = take > 0
+    rows, f = order[hit], take[hit] / n_c[order][hit]
+    realised = upnl[rows] * f
+    transfer = D * take[hit] / N
+    hit_pools = np.unique(cp[rows])
+    credit = np.bincount(np.searchsorted(hit_pools, cp[rows]), realised - transfer, minlength=len(hit_pools))
+    step["wallets"] += st.credit(hit_pools, credit, bp)
+    step["adl_pnl"] += realised.sum()
+    taken = take.sum() / N
+    step["backstop"] -= D * (1.0 - taken)
+    st.resize(cand[rows], -a.qty[cand[rows]] * f)
+    st.invalidate(hit_pools)
+    qty = np.abs(q).sum()
+    adl_events.append({"step": t, "venue": st.pop.venues[venue], "asset": st.assets[st.axis_asset[axis]],
                        "bankrupt_side": "long" if side > 0 else "short", "quantity": float(qty),
-                       "price": float(vwap), "counterparties": int(len(hit)),
-                       "venue_takeover": float(qty - take.sum())})
+                       "price": float((n * price).sum() / N * (1.0 + side * D / N)),
+                       "counterparties": int(hit.sum()), "venue_takeover": float(qty * (1.0 - taken))})

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from liqrisk.cascade.population import Population, PopulationError, from_frame
+from liqrisk.cascade.book import Population
+from liqrisk.cascade.population import PopulationError, from_frame
 
 
 def _f(x, field: str) -> float:

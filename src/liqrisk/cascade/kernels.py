@@ -1,32 +1,42 @@
-"""The account check of the cascade loop: which margin units fall, and what the venue sells.
+"""The account check of the cascade loop: which margin pools fall, and what their venue sells.
 
-A unit is liquidated when its equity ``wallet + Σ size·(mark − entry)`` is at or below its
-maintenance margin ``Σ (|size|·mark·MMR_k − cum_k)`` (tier k at the mark notional; VENUES.md §0).
-The venue's response (:mod:`liqrisk.cascade.venues`):
+A pool falls when its equity is at or below its maintenance margin, both from the margin
+engine's :func:`~liqrisk.margin.kernel.pool_state_nb` on the one compiled book (every rule set,
+contract and collateral leg; options repriced at the step's time). What the venue then does is
+its rule set's :class:`~liqrisk.margin.base.LiquidationResponse`:
 
-* step-down venues reduce every position in tier ≥ ``min_tier`` to just below its tier floor
-  (one bracket lower) if that leaves ``equity − fee > MM`` at the mark; otherwise close all;
-* Hyperliquid sells 20% of positions above 100k USD once per time step (cooldown), closes all
-  when no position is that large, and closes all (backstop) when equity < 2/3·MM.
+* ``LIQ_STEP_DOWN`` — every position in tier ≥ ``min_tier`` is reduced to just below its tier's
+  floor (one bracket lower); kept if that leaves ``equity − fee > MM`` (MM from the kernel at the
+  reduced sizes), otherwise everything is closed;
+* ``LIQ_FRACTION`` — positions above ``threshold_usd`` are reduced by ``fraction`` (not again
+  while the pool is in cooldown); everything when none is that large or equity <
+  ``backstop_ratio``·MM;
+* ``LIQ_FUTURES_FIRST`` — the futures are closed; the options too unless that leaves
+  ``equity − fee > MM``;
+* ``LIQ_FULL`` — everything is closed.
 
-Screening: only units whose last computed slack ``equity − MM`` (at their reference marks)
-is within the Lipschitz bound ``Σ_a grad[u,a]·|mark_a − ref[u,a]|`` are re-checked
-(:func:`screen_nb`); ``grad[u,a] = Σ |size|·(1 + max MMR)`` over the unit's positions in asset a
-bounds how fast the slack can shrink (exact for deduction tiers). Units holding a
-whole-position tier (OKX) are flagged ``always`` and checked at every round (their ``grad`` is
-also ``inf``); an unmoved mark contributes 0 to the bound and a unit is skipped only when
-``slack > bound`` holds, so no NaN can hide a unit.
+Screening: only pools whose last slack ``equity − MM`` is within the Lipschitz bound
+``Σ_a grad[p,a]·|mark_a − ref[p,a]|`` are re-checked (:func:`screen_nb`). :func:`screen_bounds`
+gives ``grad`` where the slope of the slack is bounded in closed form (USD pools of linear
+contracts with continuous tiers, entry-value MM or size-fixed tiers, and stable or coin
+collateral, loans included); every other pool (inverse, options, coin-settled, scenario margin,
+whole-position tiers read at the mark) is ``always`` checked. An unmoved mark adds 0 to the bound and a pool is skipped only when
+``slack > bound``, so no NaN can hide a pool.
 
-Outputs: ``dq`` (signed change of each position, 0 where untouched), ``outcome`` per unit
-(1 partial, 2 full) and the list of touched units. :func:`liquidation_orders_nb` (numba) and
-:func:`liquidation_orders_np` (NumPy reference) agree (tests/test_cascade_kernels.py).
+:func:`liquidation_orders_nb` (numba) and :func:`liquidation_orders_np` (NumPy over the margin
+kernel's ``pools_states_nb``) agree (tests/test_cascade_kernels.py).
 """
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 from numba import njit
 
-from liqrisk.cascade.venues import HYPERLIQUID_20PCT, STEP_DOWN_TIER
+from liqrisk.margin.base import (INVERSE, INVERSE_OPTION, LINEAR, LIQ_FRACTION, LIQ_FUTURES_FIRST,
+                                 LIQ_STEP_DOWN, MM_ENTRY_VALUE, MM_TIERS_AT_MARK, MM_WHOLE_TIER_FEE,
+                                 NOTIONAL_COIN, NOTIONAL_QUOTE, NOTIONAL_SIZE)
+from liqrisk.margin.kernel import _tier, _tier_notional, pool_state_nb, pools_states_nb, position_state_nb
 
 PARTIAL, FULL = 1, 2
 #: a stepped-down position lands this fraction below its old tier's floor (inside the lower tier)
@@ -34,23 +44,12 @@ BELOW_FLOOR = 1e-9
 
 
 @njit(cache=True, nogil=True)
-def _tier(notional, lo, hi, t_floor):
-    k = lo
-    for i in range(lo + 1, hi):
-        if notional >= t_floor[i]:
-            k = i
-        else:
-            break
-    return k
-
-
-@njit(cache=True, nogil=True)
 def screen_nb(marks, ref, slack, grad, always, out):
-    """Write into ``out`` the units that may have fallen since their last check; return count.
+    """Write into ``out`` the pools that may have fallen since their last check; return count.
 
-    A unit is skipped only when its slack provably exceeds the bound: an asset whose mark did
+    A pool is skipped only when its slack provably exceeds the bound: an axis whose mark did
     not move adds nothing (so ``grad = inf`` never meets a zero move, ``inf·0``), and a NaN
-    slack or bound means "check"; ``always`` units are checked every time."""
+    slack or bound means "check"; ``always`` pools are checked every time."""
     n = 0
     for u in range(len(slack)):
         if not always[u]:
@@ -74,125 +73,212 @@ def screen_np(marks, ref, slack, grad, always):
     return np.flatnonzero(always | ~(slack > bound))
 
 
+def screen_bounds(a, n_axes: int) -> tuple[np.ndarray, np.ndarray]:
+    """(grad (n_pools, n_axes), always (n_pools,)) for :func:`screen_nb` from the pool arrays
+    ``a``. Sizes only shrink during a cascade, so bounds from the opening sizes stay valid."""
+    n_pools = len(a.const_usd)
+    pool = np.repeat(np.arange(n_pools), a.pos_end - a.pos_start)
+    mmr_max = np.zeros(len(a.qty))
+    continuous = np.ones(len(a.qty), bool)
+    for lo, hi in set(zip(a.tier_start.tolist(), a.tier_end.tolist())):
+        if hi <= lo:
+            continue
+        sel = a.tier_start == lo
+        f, m, c = a.t_floor[lo:hi], a.t_mmr[lo:hi], a.t_cum[lo:hi]
+        jump = np.abs(f[1:] * (m[:-1] - m[1:]) - (c[:-1] - c[1:]))
+        continuous[sel] = bool((jump <= 1e-9 * np.maximum(1.0, f[1:] * m[1:])).all())
+        mmr_max[sel] = m.max()
+    code, mode = a.mm_code, a.notional_mode
+    slope = np.where(code == MM_WHOLE_TIER_FEE, mmr_max + a.p1, np.where(code == MM_ENTRY_VALUE, 0.0, mmr_max))
+    ok = (a.contract == LINEAR) & (
+        ((code == MM_TIERS_AT_MARK) & (mode == NOTIONAL_QUOTE) & continuous)
+        | (code == MM_ENTRY_VALUE) | ((code == MM_WHOLE_TIER_FEE) & (mode == NOTIONAL_SIZE)))
+    g = np.where(ok, np.abs(a.qty) * a.basis * (1.0 + slope), np.inf)
+    grad = np.zeros((n_pools, n_axes))
+    np.add.at(grad, (pool, a.axis), g)
+    leg_pool = np.repeat(np.arange(n_pools), a.leg_end - a.leg_start)
+    np.add.at(grad, (leg_pool, a.leg_axis), np.abs(a.leg_amount) * (1.0 + np.abs(a.leg_mm)))
+    always = (np.bincount(pool, ~ok, minlength=n_pools) > 0) | (a.settle_axis >= 0) | (a.sc_end > a.sc_start)
+    return grad, always
+
+
 @njit(cache=True, nogil=True)
-def liquidation_orders_nb(scan, marks, ptr, wallet, venue, cooldown, asset, size, entry, tier,
-                          tier_ptr, t_floor, t_mmr, t_cum, v_style, v_fee, v_min_tier,
-                          v_threshold, v_fraction, v_backstop, ref, slack, dq, outcome, touched):
-    """Check the units in ``scan`` at ``marks`` (recording their slack and reference marks);
-    write orders into ``dq``/``outcome``/``touched`` (caller's buffers, ``dq`` zero on entry)
-    and return the number of touched units."""
+def _notional_usd(contract, aq, price):
+    """USD notional: inverse contracts their face, linear contracts and options |q|·P."""
+    return aq if contract == INVERSE else aq * price
+
+
+@njit(cache=True, nogil=True)
+def _set_sizes(a, b, qty, p2, notional_mode, new_qty):
+    """Set positions a … b−1 to ``new_qty`` (a size-fixed tier's p2 scales with the size)."""
+    for j in range(a, b):
+        if notional_mode[j] == NOTIONAL_SIZE and qty[j] != 0.0:
+            p2[j] *= new_qty[j - a] / qty[j]
+        qty[j] = new_qty[j - a]
+
+
+@njit(cache=True, nogil=True)
+def liquidation_orders_nb(scan, prices, t, arrs, pool_resp, r_style, r_min_tier, r_threshold, r_fraction,
+                          r_backstop, cooldown, fee, ref, slack, dq, outcome, touched):
+    """Check the pools in ``scan`` at ``prices`` (one per book axis) and ``t`` years, recording
+    their slack and reference prices; write orders into ``dq``/``outcome``/``touched`` (caller's
+    buffers, ``dq`` zero on entry) and return the number of touched pools."""
+    pos_start, pos_end, axis, contract, qty = arrs[0], arrs[1], arrs[6], arrs[7], arrs[8]
+    basis, notional_mode, tier_start, tier_end, p2, t_floor = arrs[10], arrs[12], arrs[13], arrs[14], arrs[16], arrs[21]
     n_touched = 0
-    for u in scan:
-        a, b = ptr[u], ptr[u + 1]
-        eq = wallet[u]
-        mm = 0.0
+    for p in scan:
+        a, b = pos_start[p], pos_end[p]
+        ref[p, :] = prices
         live = False
         for j in range(a, b):
-            s = size[j]
-            if s == 0.0:
-                continue
-            live = True
-            m = marks[asset[j]]
-            eq += s * (m - entry[j])
-            k = _tier(abs(s) * m, tier_ptr[tier[j]], tier_ptr[tier[j] + 1], t_floor)
-            mm += abs(s) * m * t_mmr[k] - t_cum[k]
-        slack[u] = eq - mm if live else np.inf
-        ref[u, :] = marks
-        if not live or eq > mm:
+            live |= qty[j] != 0.0
+        if not live:
+            slack[p] = np.inf
             continue
-        v = venue[u]
+        eq, mm = pool_state_nb(p, prices, t, arrs)
+        slack[p] = eq - mm
+        if eq > mm:
+            continue
+        r = pool_resp[p]
+        style = r_style[r]
         kind = FULL
-        if v_style[v] == STEP_DOWN_TIER:
-            mm_after = 0.0
-            fee = 0.0
+        if style == LIQ_FRACTION and eq >= r_backstop[r] * mm:
+            if cooldown[p]:
+                continue
+            for j in range(a, b):
+                if _notional_usd(contract[j], abs(qty[j]), prices[axis[j]] * basis[j]) > r_threshold[r]:
+                    dq[j] = -r_fraction[r] * qty[j]
+                    kind = PARTIAL
+        elif style == LIQ_STEP_DOWN or style == LIQ_FUTURES_FIRST:
+            fee_sum = 0.0
             reduced = False
             for j in range(a, b):
-                s = size[j]
-                if s == 0.0:
+                q = qty[j]
+                if q == 0.0:
                     continue
-                m = marks[asset[j]]
-                n = abs(s) * m
-                lo = tier_ptr[tier[j]]
-                k = _tier(n, lo, tier_ptr[tier[j] + 1], t_floor)
-                if k - lo >= v_min_tier[v]:
-                    target = t_floor[k] * (1.0 - BELOW_FLOOR)
-                    dq[j] = -np.sign(s) * (n - target) / m
-                    fee += v_fee[v] * (n - target)
-                    mm_after += target * t_mmr[k - 1] - t_cum[k - 1]
-                    reduced = True
+                P = prices[axis[j]] * basis[j]
+                if style == LIQ_STEP_DOWN:
+                    lo = tier_start[j]
+                    n = _tier_notional(notional_mode[j], abs(q), P, p2[j])
+                    k = _tier(n, lo, tier_end[j], t_floor)
+                    if tier_end[j] <= lo or k - lo < r_min_tier[r] or not n > 0.0:
+                        continue
+                    d = -q * (1.0 - t_floor[k] * (1.0 - BELOW_FLOOR) / n)
+                elif contract[j] != INVERSE_OPTION:
+                    d = -q
                 else:
-                    mm_after += n * t_mmr[k] - t_cum[k]
-            if reduced and eq - fee > mm_after:
-                kind = PARTIAL
-        elif v_style[v] == HYPERLIQUID_20PCT and eq >= v_backstop[v] * mm:
-            if cooldown[u]:
-                continue
-            for j in range(a, b):
-                if abs(size[j]) * marks[asset[j]] > v_threshold[v]:
-                    dq[j] = -v_fraction[v] * size[j]
+                    continue
+                dq[j] = d
+                fee_sum += fee[j] * _notional_usd(contract[j], abs(d), P)
+                reduced = True
+            if reduced:
+                saved_q = qty[a:b].copy()
+                saved_p2 = p2[a:b].copy()
+                _set_sizes(a, b, qty, p2, notional_mode, saved_q + dq[a:b])
+                left = False
+                for j in range(a, b):
+                    left |= qty[j] != 0.0
+                mm_after = pool_state_nb(p, prices, t, arrs)[1]
+                qty[a:b] = saved_q
+                p2[a:b] = saved_p2
+                if left and eq - fee_sum > mm_after:
                     kind = PARTIAL
         if kind == FULL:
             for j in range(a, b):
-                dq[j] = -size[j]
-        outcome[u] = kind
-        touched[n_touched] = u
+                dq[j] = -qty[j]
+        outcome[p] = kind
+        touched[n_touched] = p
         n_touched += 1
     return n_touched
 
 
-def tier_index_np(notional, tier, tier_ptr, t_floor):
-    """Global tier index (into the concatenated tier arrays) of each position's notional."""
-    k = np.empty(len(notional), np.int64)
-    for t in np.unique(tier):
-        sel = tier == t
-        lo, hi = tier_ptr[t], tier_ptr[t + 1]
-        k[sel] = lo + np.clip(np.searchsorted(t_floor[lo:hi], notional[sel], side="right") - 1, 0, hi - lo - 1)
+@njit(cache=True, nogil=True)
+def pool_states_serial_nb(pools, prices, t, arrs):
+    """(equity, MM) in USD of ``pools`` at one price vector: the margin kernel's pool state in
+    one thread (the cascade's small per-round batches; a parallel region per round would wait
+    for busy cores)."""
+    eq = np.empty(len(pools))
+    mm = np.empty(len(pools))
+    for k in range(len(pools)):
+        eq[k], mm[k] = pool_state_nb(pools[k], prices, t, arrs)
+    return eq, mm
+
+
+@njit(cache=True, nogil=True)
+def position_values_nb(idx, prices, t, pos_pool, arrs):
+    """USD value (uPnL from entry for futures, mark value for options) and USD price of the
+    settlement unit of positions ``idx`` at ``prices``, as the margin kernel values them."""
+    settle_axis, axis, contract = arrs[5], arrs[6], arrs[7]
+    value = np.empty(len(idx))
+    settle = np.empty(len(idx))
+    for k in range(len(idx)):
+        i = idx[k]
+        s_ax = settle_axis[pos_pool[i]]
+        s = prices[s_ax] if s_ax >= 0 else (1.0 if contract[i] == LINEAR else prices[axis[i]])
+        value[k] = position_state_nb(i, prices, s, t, arrs)[0]
+        settle[k] = s
+    return value, settle
+
+
+# ---- NumPy reference ------------------------------------------------------------------------------
+
+def _tier_notional_np(a, qty, price):
+    aq = np.abs(qty)
+    m = a.notional_mode
+    return np.where(m == NOTIONAL_QUOTE, aq * price, np.where(m == NOTIONAL_COIN, aq / price,
+                                                              np.where(m == NOTIONAL_SIZE, a.p2, aq)))
+
+
+def tier_index_np(n, lo, hi, t_floor):
+    """Flat tier index of each notional ``n`` in its table [lo, hi): the last tier whose floor it
+    reaches (the margin kernel's rule), ``lo`` if none."""
+    k = lo.copy()
+    last = max(len(t_floor) - 1, 0)
+    for d in range(int((hi - lo).max(initial=0))):
+        j = lo + d
+        k = np.where((j < hi) & (n >= t_floor[np.minimum(j, last)]), j, k)
     return k
 
 
-def unit_state_np(marks, units, size=None, wallet=None):
-    """Equity, maintenance margin and live flag per unit, plus per-position (notional, global
-    tier, MM) — vectorised over all positions of ``units`` (a :class:`MarginUnits`)."""
-    size = units.size if size is None else size
-    wallet = units.wallet if wallet is None else wallet
-    unit = units.unit_of_position()
-    m = marks[units.asset]
-    n = np.abs(size) * m
-    k = tier_index_np(n, units.tier, units.tier_ptr, units.t_floor)
-    mm_pos = np.where(size != 0, n * units.t_mmr[k] - units.t_cum[k], 0.0)
-    nu = len(wallet)
-    eq = wallet + np.bincount(unit, size * (m - units.entry), minlength=nu)
-    mm = np.bincount(unit, mm_pos, minlength=nu)
-    live = np.bincount(unit, size != 0, minlength=nu) > 0
-    return eq, mm, live, n, k, mm_pos
-
-
-def liquidation_orders_np(marks, units, size, wallet, cooldown, rules):
-    """NumPy reference of :func:`liquidation_orders_nb`: returns (dq, outcome, touched)."""
-    eq, mm, live, n, k, mm_pos = unit_state_np(marks, units, size, wallet)
-    unit = units.unit_of_position()
-    v = units.venue
-    style = rules["style"][v]
+def liquidation_orders_np(prices, t, a, pool_resp, rules, cooldown, fee):
+    """NumPy reference of :func:`liquidation_orders_nb` on the pool arrays ``a`` (current sizes):
+    returns (dq, outcome per pool, touched pools)."""
+    n_pools = len(a.const_usd)
+    pools = np.arange(n_pools)
+    pool = np.repeat(pools, a.pos_end - a.pos_start)
+    eq, mm = (x[0] for x in pools_states_nb(pools, prices[None, :], t, a.args()))
+    live = np.bincount(pool, a.qty != 0, minlength=n_pools) > 0
+    r = pool_resp
+    style = rules["style"][r]
+    P = prices[a.axis] * a.basis
+    notional = np.where(a.contract == INVERSE, np.abs(a.qty), np.abs(a.qty) * P)
+    n = _tier_notional_np(a, a.qty, P)
+    k = tier_index_np(n, a.tier_start, a.tier_end, a.t_floor)
+    rp = r[pool]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        step = (style[pool] == LIQ_STEP_DOWN) & (a.qty != 0) & (a.tier_end > a.tier_start) & \
+            (k - a.tier_start >= rules["min_tier"][rp]) & (n > 0)
+        d_step = -a.qty * (1.0 - a.t_floor[np.minimum(k, max(len(a.t_floor) - 1, 0))] * (1.0 - BELOW_FLOOR) / n)
+    fut = (style[pool] == LIQ_FUTURES_FIRST) & (a.qty != 0) & (a.contract != INVERSE_OPTION)
+    d_red = np.where(step, d_step, np.where(fut, -a.qty, 0.0))
+    red = step | fut
+    fee_sum = np.bincount(pool, np.where(red, fee * np.where(a.contract == INVERSE, np.abs(d_red),
+                                                               np.abs(d_red) * P), 0.0), minlength=n_pools)
+    new_q = a.qty + d_red
+    new_p2 = np.where((a.notional_mode == NOTIONAL_SIZE) & (a.qty != 0), a.p2 * new_q / np.where(a.qty != 0, a.qty, 1),
+                      a.p2)
+    _, mm_after = (x[0] for x in pools_states_nb(pools, prices[None, :], t, replace(a, qty=new_q, p2=new_p2).args()))
+    left = np.bincount(pool, new_q != 0, minlength=n_pools) > 0
+    reduced = np.bincount(pool, red, minlength=n_pools) > 0
     flagged = live & (eq <= mm)
-    pv = v[unit]
-    step = (style[unit] == STEP_DOWN_TIER) & (size != 0)
-    can = step & (k - units.tier_ptr[units.tier] >= rules["min_tier"][pv])
-    target = units.t_floor[k] * (1.0 - BELOW_FLOOR)
-    nu = len(wallet)
-    fee = np.bincount(unit, np.where(can, rules["fee"][pv] * (n - target), 0.0), minlength=nu)
-    mm_after = np.bincount(unit, np.where(can, target * units.t_mmr[k - 1] - units.t_cum[k - 1], mm_pos),
-                           minlength=nu)
-    reduced = np.bincount(unit, can, minlength=nu) > 0
-    step_partial = (style == STEP_DOWN_TIER) & reduced & (eq - fee > mm_after)
-    big = (style[unit] == HYPERLIQUID_20PCT) & (n > rules["threshold"][pv])
-    hl_ok = (style == HYPERLIQUID_20PCT) & (eq >= rules["backstop"][v] * mm)
-    act = flagged & ~(hl_ok & cooldown)
-    hl_partial = hl_ok & (np.bincount(unit, big, minlength=nu) > 0)
-    partial = act & (step_partial | hl_partial)
+    red_ok = reduced & left & (eq - fee_sum > mm_after)
+    frac = (style == LIQ_FRACTION) & (eq >= rules["backstop"][r] * mm)
+    big = (style[pool] == LIQ_FRACTION) & (notional > rules["threshold"][rp])
+    frac_partial = frac & (np.bincount(pool, big, minlength=n_pools) > 0)
+    act = flagged & ~(frac & cooldown)
+    partial = act & (red_ok | frac_partial)
     full = act & ~partial
-    with np.errstate(invalid="ignore", divide="ignore"):
-        part_dq = np.where(can, -np.sign(size) * (n - target) / marks[units.asset],
-                           np.where(big, -rules["fraction"][pv] * size, 0.0))
-    dq = np.where(full[unit], -size, np.where(partial[unit], part_dq, 0.0))
+    part_dq = np.where(big, -rules["fraction"][rp] * a.qty, d_red)
+    dq = np.where(full[pool], -a.qty, np.where(partial[pool], part_dq, 0.0))
     outcome = np.where(full, FULL, np.where(partial, PARTIAL, 0)).astype(np.int8)
     return dq, outcome, np.flatnonzero(act)

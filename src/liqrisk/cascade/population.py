@@ -6,7 +6,8 @@ Table format (CSV or Parquet, one row per position; an account spans several row
 column             meaning
 =================  =====================================================================
 account_id         any string; rows with the same id form one account
-venue              ``binance-usdm`` | ``hyperliquid`` | ``okx`` (liquidation rules, tiers)
+venue              a linear USD-margined rule set: ``binance-usdm`` | ``bybit-linear`` |
+                   ``hyperliquid`` | ``okx`` | … (tiers, liquidation response, fee)
 mode               ``cross`` | ``isolated`` (one mode per account)
 collateral_usd     cross: wallet balance (USD, excludes unrealised PnL); isolated: free
                    balance not assigned to any position (never at risk). Same on every row.
@@ -18,22 +19,26 @@ mmr, cum           optional flat tier override (MM = notional·mmr − cum)
 max_leverage       optional Hyperliquid-style override: MMR = 1/(2·max_leverage)
 =================  =====================================================================
 
-Every population compiles to :class:`MarginUnits` for the engine: a cross account is one
-margin unit holding all its positions; each isolated position is its own unit whose wallet is
-its isolated margin.
+Every population becomes the margin engine's book (:mod:`liqrisk.cascade.book`): a cross
+account is one margin pool holding all its positions; each isolated position is its own pool
+whose wallet is its isolated margin. Coin-margined venues, inverse contracts, options and coin
+collateral come in portfolio files (YAML/JSON, the ``analyze`` input), which this loader accepts
+too.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from liqrisk.cascade.venues import VENUE_NAMES, default_tiers
-from liqrisk.margin.tiers import TierTable
+from liqrisk.cascade.book import Population, book_from_rows
+from liqrisk.margin.base import LINEAR
+from liqrisk.margin.registry import RULE_SETS
 
 REQUIRED = ("account_id", "venue", "mode", "collateral_usd", "asset", "size", "entry")
+#: venues a position table can hold: linear, USD-settled rule sets
+TABLE_VENUES = tuple(n for n, cls in RULE_SETS.items() if cls.contract == LINEAR and not cls.settles_in_coin)
 
 
 class PopulationError(ValueError):
@@ -42,103 +47,6 @@ class PopulationError(ValueError):
     def __init__(self, field: str, message: str):
         super().__init__(f"{field}: {message}")
         self.field = field
-
-
-@dataclass
-class TierRegistry:
-    """Collects distinct tier tables and hands out their indices (positions store the index)."""
-
-    tables: list[TierTable] = field(default_factory=list)
-    keys: dict = field(default_factory=dict)
-
-    def index(self, key, make) -> int:
-        if key not in self.keys:
-            self.keys[key] = len(self.tables)
-            self.tables.append(make())
-        return self.keys[key]
-
-    def default(self, venue: str, asset: str) -> int:
-        return self.index(("venue", venue, asset), lambda: default_tiers(venue, asset))
-
-    def flat(self, mmr: float, cum: float = 0.0) -> int:
-        return self.index(("flat", mmr, cum), lambda: TierTable.flat(mmr, cum))
-
-
-@dataclass
-class Population:
-    """Accounts and positions as arrays. Amounts in USD, sizes signed base units."""
-
-    assets: tuple[str, ...]
-    venues: tuple[str, ...]
-    tiers: tuple[TierTable, ...]
-    account_id: np.ndarray   # (n_accounts,) str
-    collateral: np.ndarray   # (n_accounts,) USD
-    isolated: np.ndarray     # (n_accounts,) bool
-    venue: np.ndarray        # (n_accounts,) int64 index into ``venues``
-    pos_account: np.ndarray  # (n_positions,) int64
-    pos_asset: np.ndarray    # (n_positions,) int64 index into ``assets``
-    size: np.ndarray         # (n_positions,) signed base units
-    entry: np.ndarray        # (n_positions,) USD
-    iso_margin: np.ndarray   # (n_positions,) USD, 0 for cross positions
-    pos_tier: np.ndarray     # (n_positions,) int64 index into ``tiers``
-
-    @property
-    def n_accounts(self) -> int:
-        return len(self.account_id)
-
-    @property
-    def n_positions(self) -> int:
-        return len(self.size)
-
-    def compile(self) -> "MarginUnits":
-        return MarginUnits.from_population(self)
-
-
-@dataclass
-class MarginUnits:
-    """Engine layout: positions grouped by margin unit (CSR ``ptr``), tiers concatenated
-    (``tier_ptr`` into ``t_floor``/``t_mmr``/``t_cum``)."""
-
-    ptr: np.ndarray
-    unit_account: np.ndarray
-    wallet: np.ndarray
-    venue: np.ndarray
-    pos_index: np.ndarray  # population position index of each unit-ordered position
-    asset: np.ndarray
-    size: np.ndarray
-    entry: np.ndarray
-    tier: np.ndarray
-    tier_ptr: np.ndarray
-    t_floor: np.ndarray
-    t_mmr: np.ndarray
-    t_cum: np.ndarray
-
-    @classmethod
-    def from_population(cls, pop: Population) -> "MarginUnits":
-        iso_pos = pop.isolated[pop.pos_account]
-        # cross positions share their account's unit; isolated positions get their own
-        n_acc = pop.n_accounts
-        unit_key = np.where(iso_pos, n_acc + np.arange(pop.n_positions), pop.pos_account)
-        order = np.argsort(unit_key, kind="stable")
-        keys, first, counts = np.unique(unit_key[order], return_index=True, return_counts=True)
-        unit_account = np.where(keys < n_acc, keys, pop.pos_account[order][first])
-        wallet = np.where(keys < n_acc, pop.collateral[np.minimum(keys, n_acc - 1)],
-                          pop.iso_margin[order][first])
-        ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        tier_ptr = np.concatenate([[0], np.cumsum([len(t.floor) for t in pop.tiers])]).astype(np.int64)
-        cat = lambda name: np.concatenate([getattr(t, name) for t in pop.tiers]).astype(float)  # noqa: E731
-        return cls(ptr, unit_account.astype(np.int64), wallet.astype(float),
-                   pop.venue[unit_account].astype(np.int64), order.astype(np.int64),
-                   pop.pos_asset[order].astype(np.int64), pop.size[order].astype(float),
-                   pop.entry[order].astype(float), pop.pos_tier[order].astype(np.int64),
-                   tier_ptr, cat("floor"), cat("mmr"), cat("cum"))
-
-    @property
-    def n_units(self) -> int:
-        return len(self.wallet)
-
-    def unit_of_position(self) -> np.ndarray:
-        return np.repeat(np.arange(self.n_units), np.diff(self.ptr))
 
 
 def _column(df: pd.DataFrame, name: str, kind, optional: bool = False) -> np.ndarray:
@@ -152,25 +60,6 @@ def _column(df: pd.DataFrame, name: str, kind, optional: bool = False) -> np.nda
     if kind is float and not optional and not np.all(np.isfinite(out)):
         raise PopulationError(name, f"row {int(np.argmin(np.isfinite(out)))}: missing or not finite")
     return out
-
-
-def _tier_indices(reg: TierRegistry, venue_s, assets_s, mmr, cum, lev) -> np.ndarray:
-    """Tier-table index per row: a flat override (mmr/cum, or max_leverage) or the venue default."""
-    flat = np.isfinite(mmr) | np.isfinite(lev)
-    eff_mmr = np.where(np.isfinite(mmr), mmr, 1.0 / (2.0 * np.where(np.isfinite(lev), lev, 1.0)))
-    eff_cum = np.where(np.isfinite(mmr) & np.isfinite(cum), cum, 0.0)
-    index = np.empty(len(mmr), np.int64)
-    keys = pd.DataFrame({"f": flat, "v": venue_s, "a": assets_s, "m": np.where(flat, eff_mmr, 0.0),
-                         "c": np.where(flat, eff_cum, 0.0)})
-    for (f, v, a, m, c), rows in keys.groupby(["f", "v", "a", "m", "c"], sort=False).indices.items():
-        if f:
-            index[rows] = reg.flat(float(m), float(c))
-            continue
-        try:
-            index[rows] = reg.default(v, a)
-        except KeyError as e:
-            raise PopulationError("asset", f"row {int(rows[0])}: {e.args[0]}") from None
-    return index
 
 
 def from_frame(df: pd.DataFrame) -> Population:
@@ -193,10 +82,11 @@ def from_frame(df: pd.DataFrame) -> Population:
         raise PopulationError("mode", f"row {int(np.argmax(~np.isin(mode, ('cross', 'isolated'))))}: "
                                       "must be 'cross' or 'isolated'")
     venue_s = df["venue"].astype(str).str.lower().to_numpy()
-    if not np.isin(venue_s, VENUE_NAMES).all():
-        row = int(np.argmax(~np.isin(venue_s, VENUE_NAMES)))
-        raise PopulationError("venue", f"row {row}: unknown venue '{venue_s[row]}' "
-                                       f"(known: {', '.join(VENUE_NAMES)})")
+    if not np.isin(venue_s, TABLE_VENUES).all():
+        row = int(np.argmax(~np.isin(venue_s, TABLE_VENUES)))
+        raise PopulationError("venue", f"row {row}: unknown venue '{venue_s[row]}' for a position table "
+                                       f"(known: {', '.join(TABLE_VENUES)}; coin-margined venues, inverse "
+                                       f"contracts and options: use a portfolio file)")
     if ((mode == "isolated") & (iso <= 0)).any():
         raise PopulationError("isolated_margin", f"row {int(np.argmax((mode == 'isolated') & (iso <= 0)))}:"
                                                  " isolated positions need a positive isolated_margin")
@@ -209,27 +99,16 @@ def from_frame(df: pd.DataFrame) -> Population:
             raise PopulationError(name, f"row {row}: differs between rows of account '{ids[row]}'")
     assets_s = df["asset"].astype(str).str.upper().to_numpy()
     assets, pos_asset = np.unique(assets_s, return_inverse=True)
-    venues = tuple(v for v in VENUE_NAMES if v in set(venue_s))
+    venues = tuple(v for v in TABLE_VENUES if v in set(venue_s))
     mmr, cum, lev = (_column(df, c, float, True) for c in ("mmr", "cum", "max_leverage"))
     if (lev < 1).any():
         raise PopulationError("max_leverage", f"row {int(np.argmax(lev < 1))}: must be ≥ 1")
-    reg = TierRegistry()
-    tier = _tier_indices(reg, venue_s, assets_s, mmr, cum, lev)
-    return Population(tuple(assets), venues, tuple(reg.tables), acc_ids, coll[first],
-                      mode[first] == "isolated",
-                      pd.Categorical(venue_s[first], categories=venues).codes.astype(np.int64),
-                      pos_account.astype(np.int64), pos_asset.astype(np.int64), size, entry,
-                      np.where(mode == "isolated", iso, 0.0), tier)
-
-
-def to_frame(pop: Population) -> pd.DataFrame:
-    """The position table of a population (tier overrides are not written back)."""
-    a = pop.pos_account
-    return pd.DataFrame({
-        "account_id": pop.account_id[a], "venue": np.asarray(pop.venues)[pop.venue[a]],
-        "mode": np.where(pop.isolated[a], "isolated", "cross"), "collateral_usd": pop.collateral[a],
-        "asset": np.asarray(pop.assets)[pop.pos_asset], "size": pop.size, "entry": pop.entry,
-        "isolated_margin": pop.iso_margin})
+    try:
+        return book_from_rows(acc_ids, venues, pd.Categorical(venue_s[first], categories=venues).codes,
+                              mode[first] == "isolated", coll[first], pos_account, assets, pos_asset, size, entry,
+                              np.where(mode == "isolated", iso, 0.0), mmr, cum, lev)
+    except KeyError as e:
+        raise PopulationError("asset", str(e.args[0])) from None
 
 
 def load_population(path: str | Path) -> Population:
@@ -252,16 +131,15 @@ def load_population(path: str | Path) -> Population:
 
 
 def _from_portfolio_file(path: Path) -> Population:
-    """A portfolio input file (YAML/JSON) as a population; skipped positions are listed on stderr."""
-    import sys
-
+    """A portfolio input file (YAML/JSON, the ``analyze`` input): every account, nothing skipped."""
     from liqrisk.cascade.portfolio import population_from_portfolio
     from liqrisk.io.portfolio import InputError
     from liqrisk.load import load_portfolio
     try:
-        pop, skipped = population_from_portfolio(load_portfolio(path))
+        return population_from_portfolio(load_portfolio(path))
     except InputError as e:
         raise PopulationError("accounts", "; ".join(e.problems)) from None
-    for line in skipped:
-        sys.stderr.write(f"note: cascade skips {line}\n")
-    return pop
+    except PopulationError:
+        raise
+    except ValueError as e:           # an option mark the engine cannot invert, …
+        raise PopulationError("accounts", str(e)) from None

@@ -1,45 +1,44 @@
-"""Cascade populations from the portfolio input file (DESIGN.md, "The input file").
+"""Cascade populations from the portfolio input file (the ``analyze`` input), nothing skipped.
 
-The cascade engine simulates linear USD-margined perps on ``binance-usdm``, ``hyperliquid`` and
-``okx``; other venues/kinds in the file are skipped and listed in ``skipped``. Coin collateral is
-valued once at the snapshot mark after its haircut (the engine's wallets are in USD). An isolated
-position inside a cross account becomes its own isolated unit (``<id>#iso<n>``)."""
+The file is compiled by the margin engine (:func:`~liqrisk.margin.account.compile_portfolio`):
+the cascade runs on exactly the pools, positions, tiers, collateral legs and option terms that
+``analyze`` evaluates — every venue and mode, inverse contracts, options (repriced at each
+step), coin collateral moving with its price, several underlyings. The snapshot marks of the
+file's market block hold for every axis the scenario does not move. Lending-protocol accounts
+(collateral loans) are refused with a clear error: the cascade does not execute their
+liquidation calls yet, and counting them as never liquidated would be a wrong number.
+"""
 from __future__ import annotations
 
-import pandas as pd
+import numpy as np
 
-from liqrisk.cascade.population import Population, from_frame
-from liqrisk.cascade.venues import VENUE_NAMES
+from liqrisk.cascade.book import Population
+from liqrisk.cascade.population import PopulationError
 from liqrisk.model import Portfolio
-from liqrisk.margin.registry import rule_set_for
+from liqrisk.margin.account import compile_portfolio
 
 
-def population_rows(pf: Portfolio) -> tuple[list[dict], list[str]]:
-    """Position-table rows for the cascade, and a line per skipped account/position."""
-    rows, skipped = [], []
-    for acc in pf.accounts:
-        if acc.venue_name not in VENUE_NAMES:
-            skipped.append(f"account '{acc.id}': venue '{acc.venue_name}' is not simulated by the cascade")
-            continue
-        rules = rule_set_for(acc.venue)
-        wallet = sum(amount * (1 - haircut) * pf.price(ccy) for ccy, amount, haircut in acc.collateral_items())
-        for n, pos in enumerate(acc.positions, 1):
-            if pos.kind not in ("perp", "future") or rules.contract_of(pos) != 0:
-                skipped.append(f"account '{acc.id}', position {n}: only linear perps are simulated")
-                continue
-            isolated = pos.margin is not None or acc.mode == "isolated"
-            row = {"account_id": f"{acc.id}#iso{n}" if isolated and acc.mode == "cross" else acc.id,
-                   "venue": acc.venue_name, "mode": "isolated" if isolated else "cross",
-                   "collateral_usd": 0.0 if isolated and acc.mode == "cross" else wallet,
-                   "asset": rules.underlying_of(pos), "size": pos.size, "entry": pos.entry,
-                   "isolated_margin": pos.margin if isolated else 0.0}
-            if pos.mmr is not None:
-                row.update(mmr=pos.mmr, cum=pos.cum or 0.0)
-            rows.append(row)
-    return rows, skipped
-
-
-def population_from_portfolio(pf: Portfolio) -> tuple[Population, list[str]]:
-    """A cascade population from a validated portfolio file, with the skipped lines."""
-    rows, skipped = population_rows(pf)
-    return from_frame(pd.DataFrame(rows)), skipped
+def population_from_portfolio(pf: Portfolio) -> Population:
+    """The cascade population of a validated portfolio file."""
+    market, plans, arrays = compile_portfolio(pf)
+    loans = [plan.account.id for plan in plans if getattr(plan.rules, "is_loan", False)]
+    if loans:
+        raise PopulationError("accounts", f"account '{loans[0]}': lending-protocol accounts are not simulated "
+                                          f"by the cascade yet (remove them from the population)")
+    n_pools = len(arrays.const_usd)
+    pool_account = np.empty(n_pools, np.int64)
+    pool_venue = np.empty(n_pools, np.int64)
+    pool_response = np.empty(n_pools, np.int64)
+    fee = np.zeros(len(arrays.qty))
+    venues = tuple(dict.fromkeys(plan.rules.name for plan in plans))
+    responses = tuple(dict.fromkeys(plan.rules.liquidation_response for plan in plans))
+    for i, plan in enumerate(plans):
+        pool_account[plan.pools] = i
+        pool_venue[plan.pools] = venues.index(plan.rules.name)
+        pool_response[plan.pools] = responses.index(plan.rules.liquidation_response)
+        for pos, row in zip(plan.account.positions, plan.position_rows):
+            if row >= 0:
+                fee[row] = plan.rules.liquidation_fee(plan.rules.underlying_of(pos))
+    return Population(arrays, tuple(market.names), market.prices.copy(),
+                      np.array([plan.account.id for plan in plans]), pool_account, venues, pool_venue,
+                      responses, pool_response, fee)

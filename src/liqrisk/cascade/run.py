@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from liqrisk.cascade.engine import simulate
-from liqrisk.cascade.liqprice import liquidation_map
-from liqrisk.cascade.population import Population, PopulationError, load_population
+from liqrisk.cascade.book import Population
+from liqrisk.cascade.engine import engine_assets, simulate
+from liqrisk.cascade.liqmap import liquidation_maps
+from liqrisk.cascade.population import PopulationError, load_population
 from liqrisk.cascade.result import CascadeResult
 from liqrisk.cascade.scenario import Scenario, ScenarioError
 from liqrisk.cascade.sweep import SweepResult, sweep
@@ -48,8 +49,8 @@ def run_scenario(scenario: Scenario, population: Population, executor=None) -> C
         return sweep(population, scenario, asset, moves, grid.get("impact_scales", [1.0]), executor,
                      int(grid.get("chunk_size", 25)))
     result = simulate(population, scenario)
-    marks = scenario.prices[[scenario.assets.index(a) for a in population.assets]]
-    result.liquidation_maps = [liquidation_map(population, marks, a) for a in population.assets]
+    _, prices, axis_asset = engine_assets(population, scenario)
+    result.liquidation_maps = liquidation_maps(population, prices[axis_asset])
     return result
 
 

@@ -9,6 +9,7 @@ Scenario file (YAML; every key except ``assets`` and ``shock`` optional)::
     shock:
       kind: linear                 # gap | linear | historical
       steps: 60                    # time steps (gap: the whole move in step 1)
+      step_hours: 1                # length of a step (options reprice, cooldowns run); 0 = instant
       moves: {BTC: -0.15, ETH: -0.12}   # total exogenous return per asset
       noise: {vol: 0.003, correlation: 0.8, seed: 7}   # optional correlated per-step noise
       # historical: source: bitstamp_daily | coinbase_hourly, start: 2018-11-14
@@ -28,12 +29,12 @@ import numpy as np
 import pandas as pd
 
 from liqrisk.cascade.impact import CascadeImpact
-from liqrisk.cascade.venues import VENUE_NAMES
 from liqrisk.liquidity.impact import DAILY_VOLUME, LinearImpact, SquareRootImpact
+from liqrisk.margin.registry import RULE_SETS
 
-HISTORICAL = {  # name → (bundled file, {asset: close column}, time column)
-    "bitstamp_daily": ("btc_eth_usd_1d_bitstamp.csv", {"BTC": "btc_close", "ETH": "eth_close"}, "date"),
-    "coinbase_hourly": ("btcusd_1h_coinbase.csv", {"BTC": "close"}, "timestamp"),
+HISTORICAL = {  # name → (bundled file, {asset: close column}, time column, hours per row)
+    "bitstamp_daily": ("btc_eth_usd_1d_bitstamp.csv", {"BTC": "btc_close", "ETH": "eth_close"}, "date", 24.0),
+    "coinbase_hourly": ("btcusd_1h_coinbase.csv", {"BTC": "close"}, "timestamp", 1.0),
 }
 
 
@@ -57,6 +58,7 @@ class Scenario:
     insurance_fund: float | Mapping[str, float] = 0.0   # USD: each venue's fund, or venue → fund
     adl: bool = True
     max_rounds: int = 500         # liquidation rounds per step (safety bound)
+    step_hours: float = 1.0       # length of one step: options are repriced t·step_hours later
     extra: dict = field(default_factory=dict, compare=False)  # population / sweep blocks
 
     @property
@@ -95,7 +97,7 @@ def linear_path(moves: np.ndarray, steps: int) -> np.ndarray:
 
 def historical_path(source: str, start: str, steps: int, assets: tuple[str, ...]) -> np.ndarray:
     """Close-to-close multipliers of a bundled real series from ``start`` (liqrisk/data)."""
-    fname, cols, tcol = HISTORICAL[source]
+    fname, cols, tcol, _ = HISTORICAL[source]
     df = pd.read_csv(resources.files("liqrisk").joinpath("data", fname))
     t = pd.to_datetime(df[tcol], utc=True)
     rows = df[t >= pd.Timestamp(start, tz="UTC")].head(steps + 1)
@@ -178,6 +180,8 @@ def scenario_from_dict(d: dict) -> Scenario:
         path = historical_path(source, str(shock["start"]), steps, assets)
     else:
         raise ScenarioError("shock.kind", f"unknown kind '{kind}' (gap | linear | historical)")
+    default_hours = HISTORICAL[shock.get("source", "bitstamp_daily")][3] if kind == "historical" else 1.0
+    step_hours = _num(shock, "step_hours", "shock", default_hours, lo=0.0, hi=24.0 * 366)
     noise = _block(shock, "noise", "shock.")
     if noise:
         vols = np.full(len(assets), _num(noise, "vol", "shock.noise", lo=0.0, hi=1.0))
@@ -186,7 +190,7 @@ def scenario_from_dict(d: dict) -> Scenario:
     return Scenario(str(d.get("name", "scenario")), assets, prices, path,
                     _impact(_block(d, "impact"), assets, spec),
                     _funds(d), bool(d.get("adl", True)),
-                    int(_num(d, "max_rounds", "", 500, lo=1)),
+                    int(_num(d, "max_rounds", "", 500, lo=1)), step_hours,
                     {k: d[k] for k in ("population", "sweep") if k in d})
 
 
@@ -196,8 +200,8 @@ def _funds(d: dict) -> float | dict[str, float]:
     if not isinstance(f, Mapping):
         return _num(d, "insurance_fund_usd", "", 0.0, lo=0.0)
     for v in f:
-        if v not in VENUE_NAMES:
-            raise ScenarioError(f"insurance_fund_usd.{v}", f"unknown venue (known: {', '.join(VENUE_NAMES)})")
+        if v not in RULE_SETS:
+            raise ScenarioError(f"insurance_fund_usd.{v}", f"unknown venue (known: {', '.join(RULE_SETS)})")
     return {str(v): _num(f, v, "insurance_fund_usd", lo=0.0) for v in f}
 
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from liqrisk.batch import LocalExecutor
 from liqrisk.cascade.engine import simulate
-from liqrisk.cascade.population import Population
+from liqrisk.cascade.book import Population
 from liqrisk.cascade.scenario import Scenario
 
 FIELDS = ("move", "impact_scale", "liquidated_usd", "liquidations", "accounts_liquidated",

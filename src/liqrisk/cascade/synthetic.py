@@ -23,10 +23,12 @@ Every account starts healthy: margin balance = notional/leverage at the current 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import numpy as np
 
-from liqrisk.cascade.population import Population, TierRegistry
+from liqrisk.cascade.book import Population, book_from_rows
+from liqrisk.margin.registry import rule_set_for
 
 
 @dataclass(frozen=True)
@@ -85,14 +87,15 @@ def synthetic_population(spec: SyntheticSpec = SyntheticSpec()) -> Population:
         xm = mean * (spec.size_tail - 1.0) / spec.size_tail
         cap = spec.max_position_share * spec.open_interest_usd[a] * scale
         notional[sel] = np.minimum(xm * (1.0 + rng.pareto(spec.size_tail, sel.sum())), cap)
-    reg = TierRegistry()
-    tier = np.empty(m, np.int64)
-    max_lev = np.empty(m)
-    for v in range(len(venues)):
+    max_lev = np.ones(m)
+    for v, name in enumerate(venues):
+        rules = rule_set_for(name)
         for i, a in enumerate(assets):
             sel = (venue[acc] == v) & (asset == i)
-            tier[sel] = reg.default(venues[v], a)
-            max_lev[sel] = reg.tables[tier[sel][0]].max_leverage_at(notional[sel]) if sel.any() else 1.0
+            if sel.any():
+                table = rules.tier_table(SimpleNamespace(mmr=None, cum=None, symbol=None, underlying=a,
+                                                         kind="perp", contract=None))
+                max_lev[sel] = table.max_leverage_at(notional[sel])
     lev = np.clip(spec.leverage_median * np.exp(spec.leverage_sigma * rng.standard_normal(m)),
                   1.0, 0.8 * max_lev)
     entry = price * np.exp(spec.entry_dispersion * rng.standard_normal(m))
@@ -105,7 +108,5 @@ def synthetic_population(spec: SyntheticSpec = SyntheticSpec()) -> Population:
     cross_margin = np.bincount(acc, np.where(iso, 0.0, margin), minlength=n)
     iso_total = np.bincount(acc, np.where(iso, margin, 0.0), minlength=n)
     collateral = np.where(cross, np.maximum(cross_wallet, 0.1 * cross_margin), spec.free_balance * iso_total)
-    order = np.argsort(acc, kind="stable")
-    return Population(assets, venues, tuple(reg.tables), np.arange(n, dtype=np.int64), collateral, ~cross,
-                      venue, acc[order], asset[order].astype(np.int64), size[order], entry[order],
-                      iso_margin[order], tier[order])
+    return book_from_rows(np.arange(n, dtype=np.int64), venues, venue, ~cross, collateral, acc, assets, asset,
+                          size, entry, iso_margin)

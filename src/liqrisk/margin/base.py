@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
+import numpy as np
 
 from liqrisk.margin.tiers import TierTable
 
@@ -32,6 +33,45 @@ NOTIONAL_FACE = 2        # face (inverse, USD face)
 NOTIONAL_SIZE = 3        # fixed: the tier is chosen by position size (OKX), value in p2
 
 _QUOTES = ("USDT", "USDC", "BUSD", "FDUSD", "USD")
+
+# liquidation-response styles: what a venue does to a margin pool whose equity reached its MM
+LIQ_FULL = 0             # close every position of the pool in the book
+LIQ_STEP_DOWN = 1        # bring positions in tier ≥ min_tier just below their tier floor (one IOC
+                         # order) if that leaves equity − fee > MM; else close all (Binance, OKX)
+LIQ_FRACTION = 2         # reduce positions above threshold_usd by fraction, once per cooldown;
+                         # close all when none is that large or equity < backstop_ratio·MM (Hyperliquid)
+LIQ_FUTURES_FIRST = 3    # close the futures first; the options too if that does not restore
+                         # equity − fee > MM (Deribit: incremental, futures before options)
+# ADL rankings of the counterparties of a bankrupt position
+ADL_PNL_X_MARGIN_RATIO = 0   # Binance: PnL% × margin ratio
+ADL_PNL_X_LEVERAGE = 1       # Bybit: PnL% × effective leverage
+
+
+@dataclass(frozen=True)
+class LiquidationResponse:
+    """A venue's liquidation response as data (the cascade executes it; VENUES.md-style rule
+    versions are named in each venue module). ``min_tier`` is 0-based; ``threshold_usd`` and
+    ``fraction`` are the partial-liquidation size and share, ``backstop_ratio`` the equity/MM
+    ratio below which the venue takes over; ``cooldown`` in seconds between partial liquidations."""
+
+    style: int = LIQ_FULL
+    min_tier: int = 1
+    threshold_usd: float = 100_000.0
+    fraction: float = 0.2
+    backstop_ratio: float = 0.0
+    cooldown_s: float = 0.0
+    adl_ranking: int = ADL_PNL_X_MARGIN_RATIO
+
+    def adl_score(self, upnl, wallet, equity, mm, notional) -> np.ndarray:
+        """Rank of counterparty positions (higher is deleveraged first), all USD arrays:
+        ``PnL% = max(0, uPnL)/max(1, WB)`` times the margin ratio ``MM/(WB + uPnL)`` (Binance) or
+        the effective leverage ``notional/(WB + uPnL)`` (Bybit); 0 when ``WB + uPnL ≤ 0`` or
+        without profit (never NaN)."""
+        other = mm if self.adl_ranking == ADL_PNL_X_MARGIN_RATIO else notional
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            ratio = np.where(equity > 0, other / np.where(equity > 0, equity, 1.0), 0.0)
+            pnl = np.maximum(upnl, 0.0) / np.maximum(wallet, 1.0)
+            return np.where(pnl > 0, pnl * ratio, 0.0)
 
 
 @dataclass
@@ -92,8 +132,15 @@ def venue_defaults() -> dict:
 
 
 def underlying_from_symbol(symbol: str) -> str:
-    """BTCUSDT, BTC-USDT-SWAP, BTCUSD_PERP, BTC-PERP, XBTUSD, BTC-25DEC26 → BTC."""
+    """BTCUSDT, BTC-USDT-SWAP, BTCUSD_PERP, BTC-PERP, XBTUSD, BTC-25DEC26 → BTC.
+
+    A Hyperliquid HIP-3 market ``dex:ASSET`` (``xyz:TSLA``, a builder-deployed perp with its
+    own oracle) is its own underlying, ``XYZ:TSLA``: never the dex name, never another dex's
+    ``TSLA``.
+    """
     s = symbol.upper()
+    if re.fullmatch(r"[A-Z0-9]+:[A-Z0-9]+", s):
+        return s
     s = re.split(r"[-_/:]", s)[0] if re.search(r"[-_/:]", s) else s
     for q in _QUOTES:
         if s.endswith(q) and len(s) > len(q):
@@ -219,6 +266,16 @@ class RuleSet:
 
     def leverage(self, pos, account) -> float:
         return pos.leverage or account.leverage or self.params.default_leverage
+
+    # ---- liquidation response (what the venue does when a pool falls) ---------------------------
+    liquidation_response = LiquidationResponse()
+    """Default: close the whole pool in the book, ADL ranked by PnL% × margin ratio. A rule set
+    overrides this attribute (or makes it a property) to declare its venue's process."""
+
+    def liquidation_fee(self, underlying: str) -> float:
+        """Liquidation (clearance) fee, fraction of the liquidated USD notional, paid to the
+        venue's insurance fund."""
+        return float(self.params.liquidation_fee)
 
     # ---- per-position terms -------------------------------------------------------------------
     def terms(self, pos, account, as_of_years_to_expiry: float, vol: float) -> PositionTerms:

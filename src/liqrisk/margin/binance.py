@@ -13,7 +13,12 @@ from importlib import resources
 
 import numpy as np
 
-from liqrisk.margin.base import INVERSE, LINEAR, RuleSet
+from liqrisk.margin.base import INVERSE, LINEAR, LIQ_STEP_DOWN, LiquidationResponse, RuleSet
+
+#: Binance liquidation process: one IOC order reducing the position to a lower bracket (from
+#: bracket 2 up); otherwise the whole position goes to the insurance fund at the bankruptcy price;
+#: ADL last, ranked by PnL% × margin ratio. Clearance fee = ``liquidation_fee`` (0.5% default).
+BINANCE_LIQUIDATION = LiquidationResponse(style=LIQ_STEP_DOWN, min_tier=1)
 from liqrisk.margin.tiers import TierTable
 
 
@@ -30,6 +35,7 @@ class BinanceUSDM(RuleSet):
 
     name = "binance-usdm"
     contract = LINEAR
+    liquidation_response = BINANCE_LIQUIDATION
     default_source = "Binance leverageBracket API snapshot 2026-09 (bundled)"
 
     def table_key(self, pos) -> str:
@@ -57,6 +63,7 @@ class BinanceCOINM(RuleSet):
 
     name = "binance-coinm"
     contract = INVERSE
+    liquidation_response = BINANCE_LIQUIDATION
     settles_in_coin = True
     defaults_key = "binance-coinm"
 

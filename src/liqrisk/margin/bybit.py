@@ -15,8 +15,8 @@ Bankruptcy price (isolated, linear): ``EP·(1 − side·IMR)``.
 """
 from __future__ import annotations
 
-from liqrisk.margin.base import (INVERSE, LINEAR, MM_ENTRY_VALUE, NOTIONAL_FACE, NOTIONAL_QUOTE,
-                                 PositionTerms, RuleSet)
+from liqrisk.margin.base import (ADL_PNL_X_LEVERAGE, INVERSE, LINEAR, MM_ENTRY_VALUE, NOTIONAL_FACE,
+                                 NOTIONAL_QUOTE, LiquidationResponse, PositionTerms, RuleSet)
 
 VERSIONS = ("uta-2026", "uta-2024", "classic")
 
@@ -25,6 +25,8 @@ class _Bybit(RuleSet):
     defaults_key = "bybit"
     default_leverage = 10.0
     default_taker_fee = 0.00055
+    #: the position is taken over and closed; ADL ranked by profit × effective leverage
+    liquidation_response = LiquidationResponse(adl_ranking=ADL_PNL_X_LEVERAGE)
     versions = VERSIONS
 
     @property

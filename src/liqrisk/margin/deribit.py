@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from liqrisk.margin.base import (INVERSE, INVERSE_OPTION, MM_DERIBIT_FUTURE, MM_DERIBIT_OPTION,
-                                 PositionTerms, RuleSet)
+from liqrisk.margin.base import (INVERSE, INVERSE_OPTION, LIQ_FUTURES_FIRST, MM_DERIBIT_FUTURE,
+                                 MM_DERIBIT_OPTION, LiquidationResponse, PositionTerms, RuleSet)
 
 # futures: IM = size·(IM_BASE + slope·size), MM = size·(MM_BASE + slope·size), size in coin
 FUTURE_SLOPE = {"BTC": 0.00005, "ETH": 0.000004}
@@ -52,6 +52,15 @@ class Deribit(RuleSet):
     settles_in_coin = True
     default_liquidation_fee = 0.0075
     default_taker_fee = 0.0005
+    #: incremental liquidation as soon as MM > margin balance: futures first, then options
+    liquidation_response = LiquidationResponse(style=LIQ_FUTURES_FIRST)
+
+    def liquidation_fee(self, underlying: str) -> float:
+        """BTC 0.75%, ETH 0.9% of the liquidated notional (to the insurance fund), unless the
+        venue block overrides ``liquidation_fee``."""
+        if self.params.liquidation_fee != self.default_liquidation_fee:
+            return float(self.params.liquidation_fee)
+        return LIQUIDATION_FEE.get(underlying, self.default_liquidation_fee)
 
     def position_problems(self, pos, account):
         if pos.kind == "spot":

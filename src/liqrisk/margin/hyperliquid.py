@@ -8,7 +8,7 @@ Liquidations go to the book; positions > 100k USD are first liquidated 20% (30 s
 """
 from __future__ import annotations
 
-from liqrisk.margin.base import LINEAR, RuleSet
+from liqrisk.margin.base import LINEAR, LIQ_FRACTION, LiquidationResponse, RuleSet
 from liqrisk.margin.tiers import TierTable
 
 
@@ -19,6 +19,10 @@ class Hyperliquid(RuleSet):
     default_taker_fee = 0.00045
     default_liquidation_fee = 0.0
     default_leverage = 20.0
+    #: market orders to the book; positions > 100k USD first 20% with a 30 s cooldown; the
+    #: backstop (liquidator vault) takes the account when equity < 2/3 of MM; ADL last
+    liquidation_response = LiquidationResponse(style=LIQ_FRACTION, threshold_usd=100_000.0, fraction=0.2,
+                                               backstop_ratio=2.0 / 3.0, cooldown_s=30.0)
 
     def settlement_currency(self, account) -> str:
         return "USDC"

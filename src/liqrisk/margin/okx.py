@@ -10,7 +10,7 @@ table at the position's size valued at entry (|Q|·EP linear, USD face inverse).
 """
 from __future__ import annotations
 
-from liqrisk.margin.base import INVERSE, LINEAR
+from liqrisk.margin.base import INVERSE, LINEAR, LIQ_STEP_DOWN, LiquidationResponse
 from liqrisk.margin.fee_tier import WholeTierFeeRuleSet, fee_inclusive_linear_liquidation_price
 
 
@@ -20,6 +20,8 @@ class OKX(WholeTierFeeRuleSet):
     defaults_key = "okx"
     default_taker_fee = 0.0005
     default_leverage = 10.0
+    #: partial liquidation (reduce by tiers) from tier 3 up; full at the bankruptcy price otherwise
+    liquidation_response = LiquidationResponse(style=LIQ_STEP_DOWN, min_tier=2)
 
     def contract_of(self, pos) -> int:
         if pos.contract is not None or pos.kind == "option":

@@ -5,7 +5,9 @@ Scalar device functions (``black76_price_nb``, ``black76_delta_nb``, ``implied_v
 over flat float64 arrays with ``prange``. The NumPy reference is ``liqrisk.pricing.reference``.
 
 Conventions: time in years (ACT/365), rates continuously compounded, vol annualised decimal,
-``is_call`` a bool or 0/1 number. The normal CDF is ``0.5·erfc(-x/√2)``, accurate in both tails.
+``is_call`` a bool or 0/1 number. The normal CDF is Cody's rational erfc
+(``liqrisk.pricing.normal``), accurate relative to its size in both tails, fed with the one
+Gaussian factor e^{-d1²/2} that also gives the density and, times F/K, e^{-d2²/2}.
 Division by zero yields inf/NaN (``error_model="numpy"``), never an exception.
 """
 
@@ -14,20 +16,17 @@ import math
 import numba
 from numba import prange
 
+from liqrisk.pricing.normal import ncdf_nb, norm_cdf_nb
+
 _device = numba.njit(cache=True, nogil=True, error_model="numpy")
 _parallel = numba.njit(cache=True, nogil=True, error_model="numpy", parallel=True)
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
-_INV_SQRT_2 = 1.0 / math.sqrt(2.0)
+# Below this e^{-d1²/2} is subnormal or zero and e^{-d2²/2} = e^{-d1²/2}·F/K would lose its bits
+_GAUSS_FACTOR_MIN = 1e-290
 _IV_MAX_ITER = 64
 _IV_REL_STEP_TOL = 1e-12
 _IV_MIN_TIME_VALUE = 1e-14  # relative to the undiscounted price: below this the vol is noise
-
-
-@_device
-def norm_cdf_nb(x):
-    """Standard normal CDF N(x) via erfc (full relative accuracy in the lower tail)."""
-    return 0.5 * math.erfc(-x * _INV_SQRT_2)
 
 
 @_device
@@ -45,9 +44,13 @@ def _black_terms(F, K, tau, vol, w):
     """
     sd = vol * math.sqrt(tau)
     if sd > 0.0 and F > 0.0 and K > 0.0:
-        d1 = math.log(F / K) / sd + 0.5 * sd
-        return (norm_cdf_nb(w * d1), norm_cdf_nb(w * (d1 - sd)),
-                _INV_SQRT_2PI * math.exp(-0.5 * d1 * d1))
+        m = F / K
+        d1 = math.log(m) / sd + 0.5 * sd
+        d2 = d1 - sd
+        e1 = math.exp(-0.5 * d1 * d1)
+        # e^{-d2²/2} = e^{-d1²/2}·e^{d1·sd − sd²/2} = e^{-d1²/2}·F/K (relative error ~ε·|ln F/K|)
+        e2 = e1 * m if e1 > _GAUSS_FACTOR_MIN else math.exp(-0.5 * d2 * d2)
+        return ncdf_nb(w * d1, e1), ncdf_nb(w * d2, e2), _INV_SQRT_2PI * e1
     moneyness = w * (F - K)
     step = 1.0 if moneyness > 0.0 else (0.5 if moneyness == 0.0 else 0.0)
     return step, step, 0.0
@@ -134,13 +137,13 @@ def bsm_price_vec(S, K, T, r, q, vol, is_call, out):
 
 
 @_parallel
-def bsm_greeks_vec(S, K, T, r, q, vol, is_call, out):
-    """out[:, i] = (delta, gamma, vega, theta, rho) of ``bsm_price_greeks_nb``."""
+def bsm_price_greeks_vec(S, K, T, r, q, vol, is_call, out):
+    """out[:, i] = (price, delta, gamma, vega, theta, rho) of ``bsm_price_greeks_nb``, one pass."""
     for i in prange(out.shape[1]):
         if _invalid(S[i], K[i], vol[i]):
             out[:, i] = math.nan
         else:
-            _, out[0, i], out[1, i], out[2, i], out[3, i], out[4, i] = bsm_price_greeks_nb(
+            out[0, i], out[1, i], out[2, i], out[3, i], out[4, i], out[5, i] = bsm_price_greeks_nb(
                 S[i], K[i], T[i], r[i], q[i], vol[i], is_call[i] != 0.0)
 
 

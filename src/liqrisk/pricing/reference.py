@@ -48,7 +48,7 @@ def black76(F, K, T, r, vol, is_call):
 
 
 def greeks(S, K, T, r, vol, is_call, q=0.0):
-    """Analytic Greeks: delta, gamma, vega (per 1.00 vol), theta (per year), rho (per 1.00)."""
+    """Price and analytic Greeks: delta, gamma, vega (per 1.00 vol), theta (per year), rho (per 1.00)."""
     S, K, tau, r, q, vol, w, invalid = _setup(S, K, T, r, q, vol, is_call)
     disc_r, disc_q = np.exp(-r * tau), np.exp(-q * tau)
     F = S * disc_q / disc_r
@@ -59,6 +59,7 @@ def greeks(S, K, T, r, vol, is_call, q=0.0):
         gamma = np.where(pdf > 0, disc_q * pdf / (S * vol * sqrt_tau), 0.0)
         decay = np.where(pdf > 0, S * disc_q * pdf * vol / (2 * sqrt_tau), 0.0)
     result = {
+        "price": price,
         "delta": disc_q * w * n1,
         "gamma": gamma,
         "vega": S * disc_q * pdf * sqrt_tau,

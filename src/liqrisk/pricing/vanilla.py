@@ -30,20 +30,20 @@ def black76(F, K, T, r, vol, is_call):
 
 
 def greeks(S, K, T, r, vol, is_call, q=0.0):
-    """Analytic Black-Scholes-Merton Greeks (Hull, ch. 19) as a dict of arrays.
+    """Analytic Black-Scholes-Merton Greeks (Hull, ch. 19) and the price, one pass, as a dict.
 
-    ``delta`` ∂V/∂S; ``gamma`` ∂²V/∂S² (per unit of S); ``vega`` ∂V/∂σ per 1.00 of vol and
+    ``price`` as :func:`black_scholes`; ``delta`` ∂V/∂S; ``gamma`` ∂²V/∂S² (per unit of S); ``vega`` ∂V/∂σ per 1.00 of vol and
     ``vega_per_point`` per 1 vol point (vega/100); ``theta`` −∂V/∂T per year and
     ``theta_per_day`` per calendar day (theta/365); ``rho`` ∂V/∂r per 1.00 of rate.
     On a forward F, ``greeks(F, K, T, r, vol, is_call, q=r)`` gives the Black-76 delta, gamma,
     vega and theta; its rho holds S (not F) fixed, the Black-76 rho is −T·V.
     """
     shape, (S, K, T, r, q, vol, is_call) = flat_inputs(S, K, T, r, q, vol, is_call)
-    out = np.empty((5, S.size))
-    launch(kernels.bsm_greeks_vec, S.size, S, K, T, r, q, vol, is_call, out)
-    delta, gamma, vega, theta, rho = (shaped(row, shape) for row in out)
-    return {"delta": delta, "gamma": gamma, "vega": vega, "theta": theta, "rho": rho,
-            "vega_per_point": vega / 100.0, "theta_per_day": theta / 365.0}
+    out = np.empty((6, S.size))
+    launch(kernels.bsm_price_greeks_vec, S.size, S, K, T, r, q, vol, is_call, out)
+    price, delta, gamma, vega, theta, rho = (shaped(row, shape) for row in out)
+    return {"price": price, "delta": delta, "gamma": gamma, "vega": vega, "theta": theta,
+            "rho": rho, "vega_per_point": vega / 100.0, "theta_per_day": theta / 365.0}
 
 
 def implied_vol(price, S, K, T, r, is_call, q=0.0):
