@@ -1,6 +1,6 @@
 """A portfolio with every venue, margin mode and contract the margin engine accepts (shared by
 the cascade tests): linear and inverse perps and futures, options, coin collateral, isolated
-positions inside cross accounts, hedge mode, several underlyings."""
+positions inside cross accounts, hedge mode, scenario (portfolio) margin, several underlyings."""
 from conftest import portfolio
 
 EXPIRY = "2026-12-25T08:00:00Z"
@@ -64,6 +64,18 @@ def every_venue_accounts() -> list[dict]:
          "positions": [perp("BTCUSDTM", 1.0, 92000, margin=7000)]},
         {"id": "phemex-cross", "venue": "phemex", "collateral": {"USDT": 300000},
          "positions": [perp("BTCUSDT", 30, 95000)]},
+        {"id": "deribit-pm", "venue": "deribit", "mode": "portfolio", "collateral": {"BTC": 0.8},
+         "positions": [{"kind": "future", "underlying": "BTC", "expiry": EXPIRY, "size": -40000, "entry": 91000},
+                       {"kind": "option", "underlying": "BTC", "expiry": EXPIRY, "strike": 105000, "type": "call",
+                        "size": -3, "entry": 0.01},
+                       {"kind": "option", "underlying": "BTC", "expiry": EXPIRY, "strike": 80000, "type": "put",
+                        "size": -2, "entry": 0.012}]},
+        {"id": "span-pm", "venue": {"name": "span", "portfolio_margin": {"price_scan_range": {"BTC": 9000, "ETH": 400}}},
+         "mode": "portfolio", "collateral": {"USD": 30000},
+         "positions": [{"symbol": "BTCZ6", "underlying": "BTC", "kind": "future", "expiry": EXPIRY, "size": 1.5,
+                        "entry": 90000},
+                       {"symbol": "ETHZ6", "underlying": "ETH", "kind": "future", "expiry": EXPIRY, "size": -10,
+                        "entry": 3000}]},
         {"id": "kraken-cross", "venue": "kraken-futures",
          "collateral": {"USD": 5000, "ETH": {"amount": 2.0, "haircut": 0.1}},
          "positions": [{"symbol": "PF_XBTUSD", "underlying": "BTC", "kind": "perp", "size": 1.0, "entry": 91250}]},

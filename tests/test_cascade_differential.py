@@ -50,5 +50,5 @@ def test_the_cases_cover_every_venue_mode_and_contract(book):
     covered = {(r.venue, r.mode) for r in results if r.id in ids}
     assert ids == {acc["id"] for acc in every_venue_accounts()}
     assert {v for v, _ in covered} == {n for n, cls in RULE_SETS.items() if not getattr(cls, "is_loan", False)}
-    assert {m for _, m in covered} == {"cross", "isolated"}
+    assert {m for _, m in covered} == {"cross", "isolated", "portfolio"}
     assert np.isin(pop.arrays.contract, [0, 1, 2]).all() and len(set(pop.arrays.contract.tolist())) == 3

@@ -114,7 +114,7 @@ def test_screen_bounds_cover_linear_usd_pools_and_always_check_the_rest():
     a, pool = pop.arrays, pop.pos_pool()
     unbounded = np.zeros(pop.n_pools, bool)
     unbounded[pool[(a.contract == INVERSE) | (a.contract == INVERSE_OPTION)]] = True
-    unbounded |= a.settle_axis >= 0
+    unbounded |= (a.settle_axis >= 0) | (a.sc_end > a.sc_start)     # coin-settled, scenario pools
     assert unbounded.any() and (~unbounded & (a.pos_end > a.pos_start)).any()
     np.testing.assert_array_equal(always, unbounded)
     okx = pop.pool_venue == pop.venues.index("okx")          # OKX's tier is fixed by size: bounded

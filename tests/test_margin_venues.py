@@ -1,4 +1,4 @@
-"""Every published example of VENUES.md, reproduced through the closed forms *and* through the
+"""Every published example of docs/venues.md, reproduced through the closed forms *and* through the
 general numerical engine (which must agree with the closed forms to 1e-10 relative, REL)."""
 import pytest
 
@@ -12,7 +12,7 @@ pytestmark = pytest.mark.numerics
 # to κ = (wallet + Σ gross notional)/(the position's notional) ≲ 10³ here, ~16·κ·ε ≤ 4e-12.
 REL = 1e-10
 
-# Binance USDⓈ-M FAQ, cross, one-way mode (VENUES.md §1)
+# Binance USDⓈ-M FAQ, cross, one-way mode (docs/venues.md §1)
 WB = 1_535_443.01
 BTC = dict(q=109.488, ep=32_481.98, mark=31_967.27, mmr=0.025, cum=16_300.0)
 ETH = dict(q=3_683.979, ep=1_456.84, mark=1_335.18, mmr=0.10, cum=135_365.0)
@@ -320,3 +320,42 @@ def test_hyperliquid_default_eth_table_is_todays_25x_not_the_2024_docs_example_5
     assert pos.liquidation_price == pytest.approx(hyperliquid.liquidation_price(mark, 0.0335, available, mmr),
                                                   rel=REL)
     assert round(pos.liquidation_price, 2) == 2895.52
+
+
+OKX_BTC_USDT_SWAP_TIERS = {  # as OKX's position-tiers endpoint returns them (strings, contracts)
+    "contract_value": 0.01,  # ctVal of BTC-USDT-SWAP: 0.01 BTC per contract
+    "tiers": [{"tier": "1", "minSz": "0", "maxSz": "2000", "mmr": "0.004", "imr": "0.008", "maxLever": "125"},
+              {"tier": "2", "minSz": "2001", "maxSz": "10000", "mmr": "0.006", "imr": "0.01", "maxLever": "100"},
+              {"tier": "3", "minSz": "10001", "maxSz": "20000", "mmr": "0.01", "imr": "0.02", "maxLever": "50"}],
+}
+
+
+def _okx_isolated(size, entry, margin, tiers):
+    return portfolio([{"id": "okx", "venue": {"name": "okx", "brackets": {"BTC-USDT-SWAP": tiers}},
+                       "mode": "isolated", "positions": [{"symbol": "BTC-USDT-SWAP", "kind": "perp",
+                                                          "size": size, "entry": entry, "margin": margin}]}],
+                     market={"BTC": {"mark": entry, "vol": 0.6}})
+
+
+@pytest.mark.parametrize("contracts, mmr", [(2000, 0.004), (2000.5, 0.006), (2001, 0.006), (10_000, 0.006),
+                                            (10_000.01, 0.01)])
+@pytest.mark.parametrize("entry", [30_000.0, 90_000.0])
+def test_okx_tiers_in_contracts_are_read_at_contracts_times_contract_value_at_any_price(contracts, mmr, entry):
+    # OKX counts tiers in contracts with integer steps (cap 2000, next floor 2001): a size of
+    # 2000 contracts = 20 BTC is tier 1, anything above is tier 2, whatever the price.
+    size, margin = contracts * 0.01, contracts * 0.01 * entry / 20
+    pos = analyze_margin(_okx_isolated(size, entry, margin, OKX_BTC_USDT_SWAP_TIERS))[0].positions[0]
+    assert pos.liquidation_price == pytest.approx(
+        okx.isolated_linear_liquidation_price(entry, size, margin, mmr, 0.0005), rel=REL)
+
+
+def test_okx_contract_tiers_with_a_gap_or_on_a_notional_venue_are_named_input_errors():
+    from liqrisk.io.portfolio import InputError
+    gap = {"contract_value": 0.01, "tiers": [dict(OKX_BTC_USDT_SWAP_TIERS["tiers"][0]),
+                                             dict(OKX_BTC_USDT_SWAP_TIERS["tiers"][1], minSz="2003")]}
+    with pytest.raises(InputError, match="BTC-USDT-SWAP: tier minSz 2003 does not follow the previous maxSz 2000"):
+        _okx_isolated(20.0, 90_000.0, 90_000.0, gap)
+    with pytest.raises(InputError, match="field 'venue'.*tiers in contracts are OKX's form"):
+        portfolio([{"id": "b", "venue": {"name": "binance-usdm", "brackets": {"BTCUSDT": OKX_BTC_USDT_SWAP_TIERS}},
+                    "mode": "isolated", "positions": [{"symbol": "BTCUSDT", "kind": "perp", "size": 1.0,
+                                                       "entry": 90_000.0, "margin": 9_000.0}]}])

@@ -25,7 +25,7 @@ HOUR = 1 / 8760
 
 
 def linear_lp(wallet, size, entry, tiers):
-    """Binance USDⓈ-M LP (VENUES.md §0), tier chosen at the liquidation notional."""
+    """Binance USDⓈ-M LP (docs/venues.md §0), tier chosen at the liquidation notional."""
     side, q = np.sign(size), abs(size)
     for mmr, cum, lo, hi in zip(tiers.mmr, tiers.cum, tiers.floor, tiers.cap):
         lp = (wallet + cum - side * q * entry) / (q * mmr - side * q)
@@ -53,7 +53,7 @@ class IsolatedLinear:
 
 
 class InversePerp:
-    """Coin-margined inverse perp, N contracts of CS USD, health in coin (VENUES.md §1)."""
+    """Coin-margined inverse perp, N contracts of CS USD, health in coin (docs/venues.md §1)."""
 
     def __init__(self, contracts, entry, wallet_coin, mmr=0.004, cs=100.0):
         self.n, self.entry, self.wallet, self.mmr, self.cs = contracts, entry, wallet_coin, mmr, cs

@@ -22,9 +22,10 @@ def _write(tmp_path_factory, name: str, **kw):
     return path, json.loads(res.to_json())
 
 
-@pytest.fixture(scope="module", params=["multi_venue.yaml", "defi_loans.yaml"])
+@pytest.fixture(scope="module", params=["multi_venue.yaml", "defi_loans.yaml", "deribit_portfolio_margin.yaml"])
 def report(request, tmp_path_factory):
-    """The demo with horizons (sampled zeros at 1h), and the lending example (loan blocks)."""
+    """The demo with horizons (sampled zeros at 1h), the lending example (loan blocks) and the
+    portfolio-margin example (scenario-margin block and risk-matrix heat-maps)."""
     kw = {"horizons": ["1h", "1d", "7d"], "paths": 4000} if request.param == "multi_venue.yaml" else {}
     return _write(tmp_path_factory, request.param, **kw)
 
@@ -85,8 +86,10 @@ def test_every_table_number_is_the_json_number_and_its_text_rounds_it(page, repo
     if "binance-main" in accounts:
         assert {"liquidation.BTC.down", "probability.1d.p", "probability.1d.ci95.1", "risk.var99.1d",
                 "exit.close_now_cost"} <= keys
-    else:
+    elif any(a.get("loan") for a in accounts.values()):
         assert {"loan.health_factor", "loan.debt_usd"} <= keys
+    else:
+        assert {"portfolio_margin.initial_margin", "portfolio_margin.maintenance_margin"} <= keys
     for c in cells:
         want = _lookup(accounts[c["account"]], c["key"])
         assert json.loads(c["value"]) == want, c

@@ -1,4 +1,4 @@
-"""The portfolio input file (DESIGN.md, "The input file"): one market snapshot and accounts.
+"""The portfolio input file (docs/design.md, "The input file"): one market snapshot and accounts.
 
 Validation is two-staged: pydantic checks shapes, types and signs; :func:`semantic_problems`
 checks what needs the whole file (known venue, priced collateral, live options, isolated margin).
@@ -56,13 +56,14 @@ class _Strict(BaseModel):
 
 
 class TierRow(_Strict):
-    """One maintenance-margin tier (VENUES.md §0). Notional in the venue's margin unit."""
+    """One maintenance-margin tier (docs/venues.md §0). Notional in the venue's margin unit."""
 
     notional_floor: float = Field(ge=0)
     notional_cap: float = Field(gt=0)
     maint_margin_ratio: float = Field(gt=0, lt=1)
     cum: float | None = Field(default=None, ge=0)
     max_leverage: float | None = Field(default=None, gt=0)
+    unit: Literal["notional", "size"] = "notional"
 
     @model_validator(mode="after")
     def _ordered(self):
@@ -71,12 +72,49 @@ class TierRow(_Strict):
         return self
 
 
+class ContractTierRow(BaseModel):
+    """One row of OKX's position tiers (``GET /api/v5/public/position-tiers``) under OKX's own
+    field names; the response's other fields (instFamily, imr, …) are ignored."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    minSz: float = Field(ge=0)
+    maxSz: float = Field(gt=0)
+    mmr: float = Field(gt=0, lt=1)
+    maxLever: float | None = Field(default=None, gt=0)
+
+
+class ContractTiers(_Strict):
+    """Tiers as OKX publishes them: sizes in contracts with integer steps (tier 1 0–2,000,
+    tier 2 2,001–…), and ``contract_value`` (ctVal: base coin per contract for linear swaps,
+    USD per contract for inverse). Converted to position-size units, contracts × contract value
+    (the unit of our ``size``): tier k covers sizes above tier k−1's maxSz up to its own maxSz,
+    so a size between two integer steps (2,000.5 contracts) is in the upper tier, as at OKX."""
+
+    contract_value: float = Field(gt=0)
+    tiers: list[ContractTierRow] = Field(min_length=1)
+
+    def rows(self, symbol: str) -> list[TierRow]:
+        tiers = sorted(self.tiers, key=lambda t: t.minSz)
+        if tiers[0].minSz != 0:
+            raise ValueError(f"{symbol}: the first tier must start at minSz 0")
+        out, floor = [], 0.0
+        for prev, t in zip([None] + tiers[:-1], tiers):
+            if prev is not None:
+                if not 0 <= t.minSz - prev.maxSz <= 1:
+                    raise ValueError(f"{symbol}: tier minSz {t.minSz:g} does not follow the previous "
+                                     f"maxSz {prev.maxSz:g} (OKX steps by one contract)")
+                floor = math.nextafter(prev.maxSz * self.contract_value, math.inf)
+            out.append(TierRow(notional_floor=floor, notional_cap=t.maxSz * self.contract_value,
+                               maint_margin_ratio=t.mmr, max_leverage=t.maxLever, unit="size"))
+        return out
+
+
 class VenueSpec(_Strict):
-    """A venue name plus parameter overrides (parameters are data; VENUES.md)."""
+    """A venue name plus parameter overrides (parameters are data; docs/venues.md)."""
 
     name: str
     version: str | None = None
-    brackets: dict[str, list[TierRow]] | None = None
+    brackets: dict[str, list[TierRow] | ContractTiers] | None = None
     taker_fee: float | None = Field(default=None, ge=0, lt=0.1)
     liquidation_fee: float | None = Field(default=None, ge=0, lt=0.2)
     default_leverage: float | None = Field(default=None, gt=0)
@@ -90,7 +128,11 @@ class VenueSpec(_Strict):
     @field_validator("brackets")
     @classmethod
     def _contiguous(cls, v):
-        for symbol, rows in (v or {}).items():
+        if v is None:
+            return v
+        v = {symbol: rows.rows(symbol) if isinstance(rows, ContractTiers) else rows
+             for symbol, rows in v.items()}
+        for symbol, rows in v.items():
             _check_brackets(symbol, rows)
         return v
 

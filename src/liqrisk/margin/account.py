@@ -104,6 +104,7 @@ class Plan:
     position_rows: list[int]
     position_pools: list[int]
     terms: list[PositionTerms]
+    scenario: object | None = None     # the ScenarioSet of a portfolio-mode account
 
 
 def market_from(state: MarketState, names: list[str] | None = None) -> Market:
@@ -273,7 +274,9 @@ def compile_portfolio(pf: Portfolio) -> tuple[Market, list[Plan], K.PoolArrays]:
             years = _years_to_expiry(pos, pf.as_of)
             priced = _market_terms(pos, market, axis, years)
             t = replace(rules.terms(pos, acc, years, priced.get("vol", 0.0)), **priced)
-            isolated = pos.margin is not None or acc.mode == "isolated"
+            if acc.mode == "portfolio":
+                t = replace(t, **rules.scenario_terms(pos, t, acc))
+            isolated = acc.mode != "portfolio" and (pos.margin is not None or acc.mode == "isolated")
             pool = cross
             if isolated:
                 pool = b.new_pool(settle_axis)
@@ -284,7 +287,12 @@ def compile_portfolio(pf: Portfolio) -> tuple[Market, list[Plan], K.PoolArrays]:
                     pool_axes[pool].add(market.axis(settlement))
             pool_axes[pool].add(axis)
             rows.append(b.add_position(pool, axis, t)), ppools.append(pool), terms.append(t)
-        plans.append(Plan(acc, rules, settlement, settle_axis, pools, cross, pool_axes, rows, ppools, terms))
+        plan = Plan(acc, rules, settlement, settle_axis, pools, cross, pool_axes, rows, ppools, terms)
+        if acc.mode == "portfolio":
+            plan.scenario = rules.scenario_set(acc, terms)
+            b.set_scenarios(cross, plan.scenario.rows(), plan.scenario.pm_par(),
+                            dense=any(t is not None and t.contract == INVERSE_OPTION for t in terms))
+        plans.append(plan)
     arrays, where = b.build()
     for plan in plans:
         plan.position_rows = [int(where[r]) if r >= 0 else -1 for r in plan.position_rows]
@@ -507,6 +515,8 @@ def _account_result(plan: Plan, market: Market, arrays: K.PoolArrays, liq, bkr, 
         isolated = pool != plan.cross_pool
         if isolated and pos.leverage is None and acc.leverage is None:
             im = pos.margin
+        if plan.scenario is not None:
+            im = 0.0                       # the pool's scenario requirement is the account's IM
         im_total += im
         k = index[(pool, axis)]
         positions.append(PositionMargin(
@@ -528,13 +538,43 @@ def _account_result(plan: Plan, market: Market, arrays: K.PoolArrays, liq, bkr, 
         distance[name] = _distances(market, name, d, u)
     equity_s, mm_s = equity / settle_usd, mm / settle_usd
     loan = _loan_block(plan, market, equity, mm, liquidation) if rules.is_loan else None
+    pm = None
+    if plan.scenario is not None:
+        pm = _portfolio_margin_block(plan, arrays, market, equity, settle_usd)
+        im_total = pm["initial_margin"]
     return AccountMargin(
         id=acc.id, venue=rules.name, rule_version=getattr(rules, "version", None) or "current",
         mode=acc.mode, settlement_currency=plan.settlement, equity=float(equity_s),
         initial_margin=float(im_total), maintenance_margin=float(mm_s),
         margin_ratio=float(mm_s / equity_s) if equity_s > 0 else None,
         liquidatable_now=bool(liquidatable), liquidation=liquidation, boundaries=boundaries,
-        distance=distance, positions=positions, loan=loan)
+        distance=distance, positions=positions, loan=loan, portfolio_margin=pm)
+
+
+def _portfolio_margin_block(plan: Plan, arrays, market: Market, equity: float, settle_usd: float) -> dict:
+    """IM, MM, margin ratio, worst scenario and the whole risk matrix of a portfolio-mode account
+    (the NumPy reference :func:`~liqrisk.margin.scenario.risk_matrix`, in the settlement currency)."""
+    from liqrisk.margin.scenario import risk_matrix
+    sset = plan.scenario
+    rm = risk_matrix(arrays, plan.cross_pool, market.prices)
+    moves = sorted(set(sset.moves))
+    vol_rows = [v for v in (1, 0, -1) if v in sset.vols]
+    units = []
+    for u in rm["units"]:
+        cell = {(m, v): float(x) / settle_usd for m, v, x in zip(sset.moves, sset.vols, u["pnl"])}
+        units.append({"underlying": market.names[u["axis"]], "move_labels": [sset.move_labels[m] for m in moves],
+                      "vols": [{1: "vol up", 0: "vol same", -1: "vol down"}[v] for v in vol_rows],
+                      "matrix": [[cell.get((m, v)) for m in moves] for v in vol_rows],
+                      "worst_loss": u["worst_loss"] / settle_usd, "worst_scenario": sset.labels[u["worst_index"]]})
+    worst = max(units, key=lambda u: u["worst_loss"]) if units else None
+    mm = rm["mm"] / settle_usd
+    im = sset.im_factor * rm["requirement"] / settle_usd
+    eq = equity / settle_usd
+    return {"model": sset.model, "currency": plan.settlement, "initial_margin": im, "maintenance_margin": mm,
+            "margin_ratio": mm / eq if eq > 0 else None,
+            "risk_matrix_margin": rm["requirement"] / settle_usd, "roll_shock": rm["roll_shock"] / settle_usd,
+            "worst_scenario": None if worst is None else f"{worst['underlying']} {worst['worst_scenario']}",
+            "units": units, "notes": list(sset.notes)}
 
 
 def _loan_block(plan: Plan, market: Market, equity: float, mm: float, liquidation: dict) -> dict:

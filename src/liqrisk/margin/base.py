@@ -49,7 +49,7 @@ ADL_PNL_X_LEVERAGE = 1       # Bybit: PnL% × effective leverage
 
 @dataclass(frozen=True)
 class LiquidationResponse:
-    """A venue's liquidation response as data (the cascade executes it; VENUES.md-style rule
+    """A venue's liquidation response as data (the cascade executes it; docs/venues.md describes each; rule
     versions are named in each venue module). ``min_tier`` is 0-based; ``threshold_usd`` and
     ``fraction`` are the partial-liquidation size and share, ``backstop_ratio`` the equity/MM
     ratio below which the venue takes over; ``cooldown`` in seconds between partial liquidations."""
@@ -109,7 +109,7 @@ class PositionTerms:
 
 @dataclass
 class VenueParams:
-    """Parameters a user may override per venue (VENUES.md: parameters are data)."""
+    """Parameters a user may override per venue (docs/venues.md: parameters are data)."""
 
     brackets: dict[str, TierTable] = field(default_factory=dict)
     taker_fee: float = 0.0005
@@ -263,6 +263,15 @@ class RuleSet:
         return TierTable.from_rows([{"notional_floor": r[0], "notional_cap": r[1],
                                      "maint_margin_ratio": r[2], "max_leverage": r[3]} for r in rows],
                                    deduction=deduction)
+
+    # ---- scenario (portfolio) margin: rule sets with supports_portfolio override these ---------
+    def scenario_terms(self, pos, t: PositionTerms, account) -> dict:
+        """Fields of a position's terms in ``mode: portfolio`` (range, shocked vols, roll rate)."""
+        return {}
+
+    def scenario_set(self, account, terms):
+        """The :class:`~liqrisk.margin.scenario.ScenarioSet` of a portfolio-mode account."""
+        raise NotImplementedError(f"{self.name} has no portfolio margin")
 
     def leverage(self, pos, account) -> float:
         return pos.leverage or account.leverage or self.params.default_leverage

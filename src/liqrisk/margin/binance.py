@@ -72,7 +72,7 @@ class BinanceCOINM(RuleSet):
 
 
 def _select_tier_fixed_point(lp_of, tables_and_sizes, start_notionals, max_iter=50):
-    """Iterate LP → tier at the LP notional → LP until the tiers stop changing (VENUES.md §0:
+    """Iterate LP → tier at the LP notional → LP until the tiers stop changing (docs/venues.md §0:
     the tier must be selected at the liquidation notional)."""
     notionals = list(start_notionals)
     seen = set()

@@ -1,7 +1,8 @@
-"""Deribit standard margin: inverse (coin-settled) futures and options.
+"""Deribit standard margin: inverse (coin-settled) futures and options; ``mode: portfolio`` is the
+PME risk matrix of :mod:`liqrisk.margin.deribit_pm`.
 
 Rule version: Deribit "Standard margin" as in force since 2022-01-11 (futures) and the options
-standard-margin rules published up to 2026-11 (VENUES.md §4). Futures 10 USD/contract (sizes in
+standard-margin rules published up to 2026-11 (docs/venues.md §4). Futures 10 USD/contract (sizes in
 USD face), options 1 coin/contract, everything margined in the coin. Liquidation as soon as the
 maintenance margin exceeds equity (balance + futures PnL + options value).
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from liqrisk.margin import deribit_pm
 from liqrisk.margin.base import (INVERSE, INVERSE_OPTION, LIQ_FUTURES_FIRST, MM_DERIBIT_FUTURE,
                                  MM_DERIBIT_OPTION, LiquidationResponse, PositionTerms, RuleSet)
 
@@ -61,6 +63,30 @@ class Deribit(RuleSet):
         if self.params.liquidation_fee != self.default_liquidation_fee:
             return float(self.params.liquidation_fee)
         return LIQUIDATION_FEE.get(underlying, self.default_liquidation_fee)
+
+    supports_portfolio = True
+
+    def _pm_parameters(self, account) -> dict:
+        return deribit_pm.parameters(self.settlement_currency(account), self.params.portfolio_margin)
+
+    def account_problems(self, account) -> list[str]:
+        out = super().account_problems(account)
+        out += [f"field 'venue.portfolio_margin.{k}': unknown parameter for deribit portfolio margin "
+                f"(known: {', '.join(deribit_pm.KNOWN)})" for k in self.params.portfolio_margin
+                if k not in deribit_pm.KNOWN]
+        if account.mode == "portfolio":
+            out += [f"field 'positions': position {n} has an isolated 'margin'; portfolio margin has no "
+                    f"isolated positions" for n, p in enumerate(account.positions, 1) if p.margin is not None]
+        return out
+
+    def scenario_terms(self, pos, t, account):
+        return deribit_pm.position_terms(t, self._pm_parameters(account))
+
+    def scenario_set(self, account, terms):
+        par = self._pm_parameters(account)
+        sset = deribit_pm.scenario_set(par)
+        sset.notes += deribit_pm.delta_note(terms, 0.0, par)
+        return sset
 
     def position_problems(self, pos, account):
         if pos.kind == "spot":

@@ -21,7 +21,8 @@ class WholeTierFeeRuleSet(RuleSet):
 
     def tier_table(self, pos) -> TierTable:
         t = super().tier_table(pos)
-        return TierTable(t.floor, t.cap, t.mmr, 0 * t.cum, t.max_leverage, deduction=False)
+        return TierTable(t.floor, t.cap, t.mmr, 0 * t.cum, t.max_leverage, deduction=False,
+                         by_size=t.by_size)
 
     def position_problems(self, pos, account):
         out = super().position_problems(pos, account)
@@ -35,10 +36,11 @@ class WholeTierFeeRuleSet(RuleSet):
         return self.params.taker_fee
 
     def terms(self, pos, account, years, vol) -> PositionTerms:
-        contract = self.contract_of(pos)
-        size_notional = abs(pos.size) * pos.entry if contract == LINEAR else abs(pos.size)
+        contract, tiers = self.contract_of(pos), self.tier_table(pos)
+        size_notional = (abs(pos.size) * pos.entry if contract == LINEAR and not tiers.by_size
+                         else abs(pos.size))
         return PositionTerms(contract=contract, qty=pos.size, entry=pos.entry,
-                             mm_code=MM_WHOLE_TIER_FEE, tiers=self.tier_table(pos),
+                             mm_code=MM_WHOLE_TIER_FEE, tiers=tiers,
                              notional_mode=NOTIONAL_SIZE, p1=self.closing_fee(), p2=size_notional)
 
 

@@ -17,11 +17,12 @@ from liqrisk.margin.kucoin import KuCoin
 from liqrisk.margin.maker import Maker
 from liqrisk.margin.okx import OKX
 from liqrisk.margin.phemex import Phemex
+from liqrisk.margin.span import Span
 from liqrisk.margin.tiers import TierTable
 
 RULE_SETS: dict[str, type[RuleSet]] = {cls.name: cls for cls in (
     BinanceUSDM, BinanceCOINM, BybitLinear, BybitInverse, OKX, Deribit, Hyperliquid, BitMEX,
-    Gate, Bitget, KuCoin, Phemex, KrakenFutures, AaveV3, CompoundV3, Maker)}
+    Gate, Bitget, KuCoin, Phemex, KrakenFutures, AaveV3, CompoundV3, Maker, Span)}
 
 
 _TIER_FIELDS = ("notional_floor", "notional_cap", "maint_margin_ratio", "cum", "max_leverage")
@@ -49,8 +50,14 @@ def rule_set_for(venue) -> RuleSet:
             params.version = venue.version
         if venue.brackets:
             dedu = not issubclass(cls, WholeTierFeeRuleSet)
-            params.brackets = {sym.upper(): TierTable.from_rows([_tier_row(r) for r in rows], deduction=dedu)
-                               for sym, rows in venue.brackets.items()}
+            params.brackets = {}
+            for sym, rows in venue.brackets.items():
+                by_size = any(getattr(r, "unit", "notional") == "size" for r in rows)
+                if by_size and dedu:
+                    raise UnknownVenue(f"brackets '{sym}': tiers in contracts are OKX's form; "
+                                       f"'{name}' reads its tiers at the notional")
+                params.brackets[sym.upper()] = TierTable.from_rows(
+                    [_tier_row(r) for r in rows], deduction=dedu, by_size=by_size)
         for key in ("taker_fee", "liquidation_fee", "default_leverage"):
             if getattr(venue, key) is not None:
                 setattr(params, key, getattr(venue, key))

@@ -1,6 +1,6 @@
 """Tiered maintenance margin, written once and shared by every venue.
 
-Two published mechanisms (VENUES.md §0):
+Two published mechanisms (docs/venues.md §0):
 
 * **deduction ("tax-bracket") form** — Binance, Bybit, Hyperliquid:
   ``MM(n) = n·MMR_k − cum_k`` with k the tier containing the notional ``n`` and
@@ -22,7 +22,9 @@ import numpy as np
 @dataclass(frozen=True)
 class TierTable:
     """Tiers of one symbol, ascending. Notional in the venue's margin unit (USD(T) for linear,
-    USD face for inverse contracts whose MM is charged in coin)."""
+    USD face for inverse contracts whose MM is charged in coin), or, with ``by_size``, in
+    position-size units (base coin linear, USD face inverse: contracts × contract value), read
+    at the position's size whatever the price (OKX's published tiers)."""
 
     floor: np.ndarray
     cap: np.ndarray
@@ -30,9 +32,10 @@ class TierTable:
     cum: np.ndarray
     max_leverage: np.ndarray
     deduction: bool = True
+    by_size: bool = False
 
     @classmethod
-    def from_rows(cls, rows: list[dict], deduction: bool = True) -> "TierTable":
+    def from_rows(cls, rows: list[dict], deduction: bool = True, by_size: bool = False) -> "TierTable":
         """Build from dict rows with keys notional_floor, notional_cap, maint_margin_ratio and
         optionally cum and max_leverage. A missing ``cum`` is derived by the recursion above;
         a given ``cum`` is kept as published (venues round it)."""
@@ -47,7 +50,7 @@ class TierTable:
                             for r, d in zip(rows, derived)])
         else:
             cum = np.zeros_like(mmr)
-        return cls(floor, cap, mmr, cum, lev, deduction)
+        return cls(floor, cap, mmr, cum, lev, deduction, by_size)
 
     @classmethod
     def flat(cls, mmr: float, cum: float = 0.0, max_leverage: float = np.inf) -> "TierTable":
@@ -78,6 +81,6 @@ class TierTable:
 
 
 def cumulative_deduction(floor: np.ndarray, mmr: np.ndarray) -> np.ndarray:
-    """``cum_1 = 0, cum_k = cum_{k−1} + floor_k·(MMR_k − MMR_{k−1})`` (VENUES.md §0)."""
+    """``cum_1 = 0, cum_k = cum_{k−1} + floor_k·(MMR_k − MMR_{k−1})`` (docs/venues.md §0)."""
     steps = np.concatenate([[0.0], floor[1:] * np.diff(mmr)])
     return np.cumsum(steps)

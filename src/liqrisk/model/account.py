@@ -11,13 +11,15 @@ from liqrisk.model.market import MarketState
 
 @dataclass(frozen=True)
 class Tier:
-    """One maintenance-margin tier; notionals in the venue's margin unit (USD or coin)."""
+    """One maintenance-margin tier; bounds in the venue's margin unit (USD or coin), or with
+    ``unit="size"`` in position-size units (contracts × contract value; OKX)."""
 
     notional_floor: float
     notional_cap: float
     maint_margin_ratio: float
     cum: float | None = None
     max_leverage: float | None = None
+    unit: str = "notional"
 
 
 @dataclass(frozen=True)

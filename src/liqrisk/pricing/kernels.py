@@ -22,6 +22,7 @@ _device = numba.njit(cache=True, nogil=True, error_model="numpy")
 _parallel = numba.njit(cache=True, nogil=True, error_model="numpy", parallel=True)
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_SQRT_2PI = math.sqrt(2.0 * math.pi)
 # Below this e^{-d1²/2} is subnormal or zero and e^{-d2²/2} = e^{-d1²/2}·F/K would lose its bits
 _GAUSS_FACTOR_MIN = 1e-290
 _IV_MAX_ITER = 64
@@ -160,15 +161,25 @@ def inverse_delta_vec(F, K, T, r, vol, is_call, out):
 
 
 @_device
-def _normalised_otm_call(x, s):
-    """Normalised OTM call b = e^{x/2}N(x/s + s/2) − e^{-x/2}N(x/s − s/2), x ≤ 0, s = σ√T,
-    and its gap to the upper bound, e^{x/2} − b = e^{x/2}N(−d1) + e^{-x/2}N(d2) (no cancellation).
+def _tails(z, e):
+    """(N(z), N(−z)) from one evaluation of the tail N(−|z|), given e = e^{-z²/2}."""
+    tail = ncdf_nb(-abs(z), e)
+    return (tail, 1.0 - tail) if z < 0.0 else (1.0 - tail, tail)
+
+
+@_device
+def _normalised_otm_call(x, s, up, down):
+    """Normalised OTM call b = e^{x/2}N(d1) − e^{-x/2}N(d2), d1,2 = x/s ± s/2, x ≤ 0, s = σ√T;
+    its gap to the upper bound e^{x/2} − b = e^{x/2}N(−d1) + e^{-x/2}N(d2) (no cancellation);
+    and ∂b/∂s = e^{x/2}·n(d1). ``up``, ``down`` = e^{±x/2}; e^{-d2²/2} = e^{-d1²/2}·e^{x}.
     """
     d1 = x / s + 0.5 * s
     d2 = d1 - s
-    up = math.exp(0.5 * x)
-    down = math.exp(-0.5 * x)
-    return up * norm_cdf_nb(d1) - down * norm_cdf_nb(d2), up * norm_cdf_nb(-d1) + down * norm_cdf_nb(d2)
+    e1 = math.exp(-0.5 * d1 * d1)
+    e2 = e1 * (up * up) if e1 > _GAUSS_FACTOR_MIN else math.exp(-0.5 * d2 * d2)
+    n_d1, n_minus_d1 = _tails(d1, e1)
+    n_d2 = ncdf_nb(d2, e2)
+    return (up * n_d1 - down * n_d2, up * n_minus_d1 + down * n_d2, _INV_SQRT_2PI * up * e1)
 
 
 @_device
@@ -180,29 +191,32 @@ def normalised_implied_stdev_nb(beta, x):
     inflection point s_c = √(2|x|): ln b − ln β below it, ln(b_max − β) − ln(b_max − b) above.
     Returns NaN unless 0 < beta < b_max = e^{x/2}.
     """
-    if not (0.0 < beta < math.exp(0.5 * x)):
+    up = math.exp(0.5 * x)
+    if not (0.0 < beta < up):
         return math.nan
+    down = 1.0 / up
     s_c = math.sqrt(-2.0 * x)
-    slope_c = _INV_SQRT_2PI * math.exp(0.5 * x)  # ∂b/∂s at s_c
-    b_c = _normalised_otm_call(x, s_c)[0] if s_c > 0.0 else 0.0
+    slope_c = _INV_SQRT_2PI * up  # ∂b/∂s at s_c
+    b_c = _normalised_otm_call(x, s_c, up, down)[0] if s_c > 0.0 else 0.0
     lower = beta < b_c
     if lower:
         lo, hi = 0.0, s_c
-        s = -x / math.sqrt(-2.0 * math.log(beta))  # from ln b ≈ −x²/(2s²), an underestimate
+        # both underestimate: ln b ≈ −x²/(2s²) far from the money, b ≈ s/√(2π) at it
+        s = max(-x / math.sqrt(-2.0 * math.log(beta)), _SQRT_2PI * beta)
     else:
         lo, hi = s_c, math.inf
         s = s_c + (beta - b_c) / slope_c  # tangent at the inflection point
-    ln_target = math.log(beta) if lower else math.log(math.exp(0.5 * x) - beta)
+    ln_target = math.log(beta) if lower else math.log(up - beta)
+    previous = math.inf  # the previous Halley step
     for _ in range(_IV_MAX_ITER):
-        b, gap = _normalised_otm_call(x, s)
+        b, gap, vega = _normalised_otm_call(x, s, up, down)
         if b == beta:
             return s
         if b < beta:
             lo = s
         else:
             hi = s
-        vega = _INV_SQRT_2PI * math.exp(-0.5 * (x / s) ** 2 - 0.125 * s * s)  # ∂b/∂s
-        curvature = x * x / s ** 3 - 0.25 * s  # (∂²b/∂s²) / (∂b/∂s)
+        curvature = x * x / (s * s * s) - 0.25 * s  # (∂²b/∂s²) / (∂b/∂s)
         if lower:  # g = ln b − ln β
             g, g1 = math.log(b) - ln_target, vega / b
             g2 = g1 * (curvature - g1)
@@ -215,6 +229,15 @@ def normalised_implied_stdev_nb(beta, x):
         s_new = s + step
         if not lo < s_new < hi:
             s_new = 0.5 * (lo + hi) if hi < math.inf else 2.0 * max(lo, s)
+            previous = math.inf
+        else:
+            # Once the steps contract at least quadratically (Halley: cubically), the error left
+            # after this step is below |step|²/|previous step|: stop when that is under the
+            # tolerance instead of paying one more evaluation to see a tiny step.
+            size = abs(step)
+            if size < previous < math.inf and size * (size / previous) <= _IV_REL_STEP_TOL * s_new:
+                return s_new
+            previous = size
         if abs(s_new - s) <= _IV_REL_STEP_TOL * s_new:
             return s_new
         s = s_new

@@ -230,8 +230,24 @@ def _depth_figure(und: str, depth: dict) -> go.Figure:
     return fig
 
 
+def _heatmap_figures(a) -> list[go.Figure]:
+    """The portfolio-margin risk matrix of each risk unit as a heat-map (P&L; losses red)."""
+    pm = a.portfolio_margin
+    if not pm:
+        return []
+    figs = []
+    for unit in pm["units"]:
+        fig = go.Figure(go.Heatmap(z=unit["matrix"], x=unit["move_labels"], y=unit["vols"], colorscale="RdYlGn",
+                                   zmid=0, colorbar_title=pm["currency"], hoverongaps=False))
+        fig.update_layout(title=f"{a.id}: {pm['model']}, {unit['underlying']} — worst "
+                                f"{unit['worst_scenario']} (loss {unit['worst_loss']:,.6g} {pm['currency']})",
+                          xaxis_title="price move", height=300, margin=dict(l=70, r=20, t=50, b=40))
+        figs.append(fig)
+    return figs
+
+
 def _section(a, curves: dict) -> str:
-    figs = [_margin_figure(a, und, c) for und, c in curves.items()]
+    figs = [_margin_figure(a, und, c) for und, c in curves.items()] + _heatmap_figures(a)
     parts = [_margin_table(a), _boundary_table(a)]
     parts += [_block_table(name, block) for name, block in (("loan", a.loan), ("portfolio_margin", a.portfolio_margin))
               if block is not None]

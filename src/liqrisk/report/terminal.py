@@ -109,12 +109,13 @@ def _portfolio_margin_parts(pm: dict) -> list:
     """IM, MM, margin ratio, the worst scenario and each risk unit's matrix."""
     out = [f"portfolio margin ({pm['model']}): IM {_num(pm['initial_margin'], 6)}  MM "
            f"{_num(pm['maintenance_margin'], 6)}  worst scenario [b]{pm['worst_scenario']}[/b]"]
+    out += [f"[yellow]note: {n}[/yellow]" for n in pm["notes"]]
     for unit in pm["units"]:
-        m = Table(title=f"risk matrix {unit['underlying']} (P&L, {pm['currency']}; columns = price moves)",
-                  title_justify="left")
+        m = Table(title=f"risk matrix {unit['underlying']} (P&L, {pm['currency']}; worst "
+                        f"{unit['worst_scenario']})", title_justify="left")
         m.add_column("vol", justify="right")
-        for move in unit["moves"]:
-            m.add_column(f"{100 * move:+g}%", justify="right")
+        for label in unit["move_labels"]:
+            m.add_column(label, justify="right")
         for vol, row in zip(unit["vols"], unit["matrix"]):
             m.add_row(vol, *("" if v is None else _num(v, 6) for v in row))
         out.append(m)

@@ -2,7 +2,7 @@
 
 At the close of every hourly bar ``t`` (after ``min_history`` bars) we open hypothetical
 isolated BTCUSDT positions, long and short, at each leverage, on Binance USDⓈ-M rules
-(VENUES.md §0–1): notional ``NOTIONAL`` = 10,000 USDT at the close (so every position sits in
+(docs/venues.md §0–1): notional ``NOTIONAL`` = 10,000 USDT at the close (so every position sits in
 the first BTCUSDT tier: 0.4%, cum 0), isolated margin ``IM = notional/leverage``, tiered MM
 from ``binance_usdm_brackets_2026-09.json`` and
 ``LP = (IM + cum − side·Q·EP)/(Q·MMR − side·Q)`` with the tier selected at the liquidation

@@ -617,7 +617,7 @@ class LinearPerpBook:
     """Many cross accounts of linear perps as struct-of-arrays. With each position's MM tier
     fixed at its t=0 notional, health is affine in the marks:
     ``health_a(P) = const_a + Σ_u slope[u, a]·P_u`` with
-    ``const = WB − Σ q·EP + Σ cum`` and ``slope = q − |q|·MMR`` (VENUES.md §0–1)."""
+    ``const = WB − Σ q·EP + Σ cum`` and ``slope = q − |q|·MMR`` (docs/venues.md §0–1)."""
 
     const: np.ndarray
     slope: np.ndarray
