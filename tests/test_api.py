@@ -114,8 +114,9 @@ def test_a_nan_in_a_result_becomes_null_in_json():
 
 def test_simulate_cascade_returns_a_typed_result_with_the_cli_document():
     scenario = ROOT / "examples" / "scenarios" / "btc_gap_15.yaml"
-    res = liqrisk.simulate_cascade(scenario)
-    cli = CliRunner().invoke(app, ["cascade", str(scenario), "--json"])
+    accounts = ROOT / "examples" / "populations" / "small_book.csv"
+    res = liqrisk.simulate_cascade(scenario, accounts)
+    cli = CliRunner().invoke(app, ["cascade", str(scenario), "--accounts", str(accounts), "--json"])
     assert cli.exit_code == 0, cli.output
     assert json.loads(res.to_json()) == json.loads(cli.stdout)
     assert len(res.to_frame()) >= 1

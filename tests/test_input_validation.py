@@ -147,7 +147,8 @@ def test_naive_as_of_string_is_read_as_utc_not_a_traceback(tmp_path):
 @pytest.mark.parametrize("text,needle", [
     ("as_of: [2026, \n  market: {BTC: \n", "not valid YAML"),
     ("accounts: [{id: a, venue: okx\n", "not valid YAML"),
-    ("", "expected a mapping"),
+    ("", "the file is empty"),
+    ("# only a comment\n", "expected a mapping"),
     ("- just\n- a list\n", "expected a mapping"),
 ])
 def test_bad_yaml_exits_2_with_one_line(tmp_path, text, needle):

@@ -15,36 +15,58 @@ becomes two accounts ``<user>`` (cross) and ``<user>:isolated``.
 """
 from __future__ import annotations
 
-import json
+import math
 from pathlib import Path
 
 import pandas as pd
 
 from liqrisk.cascade.book import Population
 from liqrisk.cascade.population import PopulationError, from_frame
+from liqrisk.io import limits
+from liqrisk.io.limits import AMOUNT_MAX
 
 
 def _f(x, field: str) -> float:
+    """A number of the state: a JSON number or numeric text (the API sends both), finite."""
+    if isinstance(x, bool) or not isinstance(x, (int, float, str)):
+        raise PopulationError(field, f"not a number: {str(x)[:60]!r}")
     try:
-        return float(x)
-    except (TypeError, ValueError):
-        raise PopulationError(field, f"not a number: {x!r}") from None
+        v = float(x)
+    except (ValueError, OverflowError):
+        raise PopulationError(field, f"not a number: {str(x)[:60]!r}") from None
+    if not math.isfinite(v) or abs(v) > AMOUNT_MAX:
+        raise PopulationError(field, f"{v:g} is not a finite number of magnitude ≤ {AMOUNT_MAX:g}")
+    return v
+
+
+def _mapping(x, field: str) -> dict:
+    if x is None:
+        return {}
+    if not isinstance(x, dict):
+        raise PopulationError(field, "must be an object")
+    return x
 
 
 def clearinghouse_rows(user: str, state: dict) -> list[dict]:
     """Position-table rows (see :mod:`liqrisk.cascade.population`) of one user's state."""
     if not isinstance(state, dict) or "assetPositions" not in state:
         raise PopulationError("assetPositions", f"user {user}: not a clearinghouseState")
-    cross = state.get("crossMarginSummary") or state.get("marginSummary") or {}
+    if not isinstance(state["assetPositions"], list):
+        raise PopulationError("assetPositions", f"user {user}: must be a list")
+    cross = _mapping(state.get("crossMarginSummary") or state.get("marginSummary"), f"user {user}: crossMarginSummary")
     rows, cross_upnl = [], 0.0
     for k, ap in enumerate(state["assetPositions"]):
-        p = ap.get("position", {})
-        where = f"assetPositions[{k}].position"
+        where = f"user {user}: assetPositions[{k}].position"
+        p = _mapping(_mapping(ap, f"user {user}: assetPositions[{k}]").get("position"), where)
         szi = _f(p.get("szi"), f"{where}.szi")
         if szi == 0:
             continue
-        lev = p.get("leverage") or {}
+        lev = _mapping(p.get("leverage"), f"{where}.leverage")
         mode = lev.get("type", "cross")
+        if mode not in ("cross", "isolated"):
+            raise PopulationError(f"{where}.leverage.type", f"must be cross or isolated, got {str(mode)[:40]!r}")
+        if not isinstance(p.get("coin"), str) or not p["coin"]:
+            raise PopulationError(f"{where}.coin", "must be a coin name")
         upnl = _f(p.get("unrealizedPnl", 0.0), f"{where}.unrealizedPnl")
         entry = _f(p.get("entryPx"), f"{where}.entryPx")
         row = {"account_id": user, "venue": "hyperliquid", "mode": mode, "asset": str(p.get("coin")).upper(),
@@ -58,7 +80,7 @@ def clearinghouse_rows(user: str, state: dict) -> list[dict]:
             row["isolated_margin"] = 0.0
             cross_upnl += upnl
         rows.append(row)
-    wallet = _f(cross.get("accountValue", 0.0), "crossMarginSummary.accountValue") - cross_upnl
+    wallet = _f(cross.get("accountValue", 0.0), f"user {user}: crossMarginSummary.accountValue") - cross_upnl
     for r in rows:
         r["collateral_usd"] = wallet if r["mode"] == "cross" else 0.0
     return rows
@@ -66,10 +88,11 @@ def clearinghouse_rows(user: str, state: dict) -> list[dict]:
 
 def load_clearinghouse_states(path: str | Path) -> Population:
     """Read one state, a list of states or ``{user: state}`` from a JSON file."""
+    from liqrisk.io.documents import DocumentError, load_document
     try:
-        data = json.loads(Path(path).read_text())
-    except json.JSONDecodeError as e:
-        raise PopulationError("accounts", f"not valid JSON: {e}") from None
+        data = load_document(path, "Hyperliquid state file")
+    except DocumentError as e:
+        raise PopulationError("accounts", str(e)) from None
     if isinstance(data, dict) and "assetPositions" in data:
         items = [("user0", data)]
     elif isinstance(data, list):
@@ -78,6 +101,9 @@ def load_clearinghouse_states(path: str | Path) -> Population:
         items = list(data.items())
     else:
         raise PopulationError("accounts", "expected a clearinghouseState, a list or a mapping")
+    lim = limits.current()
+    if len(items) > lim.max_accounts:
+        raise PopulationError("accounts", lim.exceeded("max_accounts", f"{len(items):,} users"))
     rows = [r for user, s in items for r in clearinghouse_rows(str(user), s)]
     if not rows:
         raise PopulationError("assetPositions", "no open positions")

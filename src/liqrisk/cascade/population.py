@@ -33,6 +33,8 @@ import numpy as np
 import pandas as pd
 
 from liqrisk.cascade.book import Population, book_from_rows
+from liqrisk.io import limits
+from liqrisk.io.limits import AMOUNT_MAX, PRICE_RANGE
 from liqrisk.margin.base import LINEAR
 from liqrisk.margin.registry import RULE_SETS
 
@@ -50,16 +52,38 @@ class PopulationError(ValueError):
 
 
 def _column(df: pd.DataFrame, name: str, kind, optional: bool = False) -> np.ndarray:
-    """A column as an array; an optional absent column is all-NaN, and NaN is allowed in it."""
+    """A numeric column as an array; an optional absent column is all-NaN, and NaN (an empty
+    cell) is allowed in it. Text and true/false are not numbers; ±inf never is."""
     if optional and name not in df:
         return np.full(len(df), np.nan)
+    col = df[name]
+    if col.dtype == bool:
+        raise PopulationError(name, "contains true/false, not numbers")
     try:
-        out = df[name].to_numpy(dtype=kind)
-    except (ValueError, TypeError):
-        raise PopulationError(name, "contains values that are not numbers") from None
-    if kind is float and not optional and not np.all(np.isfinite(out)):
-        raise PopulationError(name, f"row {int(np.argmin(np.isfinite(out)))}: missing or not finite")
+        out = col.to_numpy(dtype=kind)
+    except (ValueError, TypeError, OverflowError):
+        values = pd.to_numeric(col, errors="coerce")
+        row = int(np.argmax(values.isna().to_numpy() & col.notna().to_numpy()))
+        raise PopulationError(name, f"row {row}: {str(col.iloc[row])[:40]!r} is not a number") from None
+    bad = np.isinf(out) if optional else ~np.isfinite(out)
+    if bad.any():
+        raise PopulationError(name, f"row {int(np.argmax(bad))}: missing or not finite")
     return out
+
+
+# column → (lo, hi) of |value| (NaN allowed in the optional columns)
+_RANGES = {"size": (0, AMOUNT_MAX), "entry": PRICE_RANGE, "collateral_usd": (0, AMOUNT_MAX),
+           "isolated_margin": (0, AMOUNT_MAX), "mmr": (0, 1), "cum": (0, AMOUNT_MAX), "max_leverage": (1, 1000)}
+
+
+def _check_ranges(columns: dict) -> None:
+    for name, values in columns.items():
+        lo, hi = _RANGES[name]
+        v = np.abs(values) if name == "size" else values
+        bad = (v < lo) | (v > hi)
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise PopulationError(name, f"row {row}: {values[row]:g} is outside the supported range [{lo:g}, {hi:g}]")
 
 
 def from_frame(df: pd.DataFrame) -> Population:
@@ -69,6 +93,9 @@ def from_frame(df: pd.DataFrame) -> Population:
         raise PopulationError(missing[0], "required column missing")
     if len(df) == 0:
         raise PopulationError("account_id", "no positions")
+    lim = limits.current()
+    if len(df) > lim.max_positions:
+        raise PopulationError("accounts", lim.exceeded("max_positions", f"{len(df):,} positions"))
     df = df.reset_index(drop=True)
     size, entry = _column(df, "size", float), _column(df, "entry", float)
     coll = _column(df, "collateral_usd", float)
@@ -77,6 +104,7 @@ def from_frame(df: pd.DataFrame) -> Population:
                       ("isolated_margin", iso < 0)):
         if bad.any():
             raise PopulationError(name, f"row {int(np.argmax(bad))}: invalid value")
+    _check_ranges({"size": size, "entry": entry, "collateral_usd": coll, "isolated_margin": iso})
     mode = df["mode"].astype(str).str.lower().to_numpy()
     if not np.isin(mode, ("cross", "isolated")).all():
         raise PopulationError("mode", f"row {int(np.argmax(~np.isin(mode, ('cross', 'isolated'))))}: "
@@ -92,6 +120,8 @@ def from_frame(df: pd.DataFrame) -> Population:
                                                  " isolated positions need a positive isolated_margin")
     ids = df["account_id"].astype(str).to_numpy()
     acc_ids, pos_account = np.unique(ids, return_inverse=True)
+    if len(acc_ids) > lim.max_accounts:
+        raise PopulationError("account_id", lim.exceeded("max_accounts", f"{len(acc_ids):,} accounts"))
     first = np.unique(pos_account, return_index=True)[1]
     for name, vals in (("mode", mode), ("venue", venue_s), ("collateral_usd", coll)):
         if (vals != vals[first][pos_account]).any():
@@ -103,6 +133,14 @@ def from_frame(df: pd.DataFrame) -> Population:
     mmr, cum, lev = (_column(df, c, float, True) for c in ("mmr", "cum", "max_leverage"))
     if (lev < 1).any():
         raise PopulationError("max_leverage", f"row {int(np.argmax(lev < 1))}: must be ≥ 1")
+    _check_ranges({"mmr": mmr, "cum": cum, "max_leverage": lev})
+    if ((mmr <= 0) | (mmr >= 1)).any():
+        raise PopulationError("mmr", f"row {int(np.argmax((mmr <= 0) | (mmr >= 1)))}: must be in (0, 1)")
+    negative_mm = np.isfinite(mmr) & np.isfinite(cum) & (cum > np.abs(size) * entry * mmr)
+    if negative_mm.any():
+        row = int(np.argmax(negative_mm))
+        raise PopulationError("cum", f"row {row}: cum {cum[row]:g} exceeds notional × mmr "
+                                     f"(the maintenance margin would be negative)")
     try:
         return book_from_rows(acc_ids, venues, pd.Categorical(venue_s[first], categories=venues).codes,
                               mode[first] == "isolated", coll[first], pos_account, assets, pos_asset, size, entry,
@@ -114,11 +152,17 @@ def from_frame(df: pd.DataFrame) -> Population:
 def load_population(path: str | Path) -> Population:
     """Load ``.csv``/``.parquet`` position tables or a saved Hyperliquid ``clearinghouseState``
     ``.json`` (see :mod:`liqrisk.cascade.hyperliquid`)."""
+    from liqrisk.io.documents import DocumentError, check_file, read_text
     path = Path(path)
     if not path.exists():
         raise PopulationError("accounts", f"file not found: {path}")
     suffix = path.suffix.lower()
-    if suffix in (".yaml", ".yml") or suffix == ".json" and '"accounts"' in path.read_text()[:100_000]:
+    try:
+        check_file(path, "population file")
+        is_portfolio = suffix in (".yaml", ".yml") or suffix == ".json" and '"accounts"' in read_text(path)[:100_000]
+    except DocumentError as e:
+        raise PopulationError("accounts", str(e)) from None
+    if is_portfolio:
         return _from_portfolio_file(path)
     if suffix == ".json":
         from liqrisk.cascade.hyperliquid import load_clearinghouse_states

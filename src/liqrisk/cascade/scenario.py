@@ -100,7 +100,11 @@ def historical_path(source: str, start: str, steps: int, assets: tuple[str, ...]
     fname, cols, tcol, _ = HISTORICAL[source]
     df = pd.read_csv(resources.files("liqrisk").joinpath("data", fname))
     t = pd.to_datetime(df[tcol], utc=True)
-    rows = df[t >= pd.Timestamp(start, tz="UTC")].head(steps + 1)
+    try:
+        t0 = pd.Timestamp(start, tz="UTC")
+    except (ValueError, TypeError, OverflowError):
+        raise ScenarioError("shock.start", f"not a date: {start!r} (e.g. 2018-11-14)") from None
+    rows = df[t >= t0].head(steps + 1)
     if len(rows) < steps + 1:
         raise ScenarioError("shock.start", f"{source} has only {len(rows)} rows from {start}")
     out = np.ones((steps + 1, len(assets)))
@@ -124,23 +128,95 @@ def correlated_noise(steps: int, vols: np.ndarray, corr: float, seed: int) -> np
 
 
 def _num(d: dict, key: str, where: str, default=None, lo=None, hi=None) -> float:
+    """``d[key]`` as a finite number in [lo, hi] (strict: true/false and lists are not numbers)."""
+    field = f"{where}.{key}" if where else str(key)
     v = d.get(key, default)
     if v is None:
-        raise ScenarioError(f"{where}.{key}", "required")
+        raise ScenarioError(field, "required")
+    if isinstance(v, bool) or not isinstance(v, (int, float, str, np.integer, np.floating)):
+        raise ScenarioError(field, f"not a number: {str(v)[:60]!r}")
     try:
-        v = float(v)
-    except (TypeError, ValueError):
-        raise ScenarioError(f"{where}.{key}", f"not a number: {v!r}") from None
+        v = float(v)          # numeric text too: YAML 1.1 reads 1.0e6 (no exponent sign) as text
+    except (ValueError, OverflowError):
+        raise ScenarioError(field, f"not a number: {str(v)[:60]!r}") from None
     if not np.isfinite(v) or (lo is not None and v < lo) or (hi is not None and v > hi):
-        raise ScenarioError(f"{where}.{key}", f"out of range: {v}")
+        raise ScenarioError(field, f"out of range: {v:g} (allowed [{lo if lo is not None else '-inf'}, "
+                                   f"{hi if hi is not None else 'inf'}])")
     return v
+
+
+def _int(d: dict, key: str, where: str, default=None, lo=None, hi=None) -> int:
+    v = _num(d, key, where, default, lo, hi)
+    if v != int(v):
+        raise ScenarioError(f"{where}.{key}" if where else key, f"must be a whole number, got {v:g}")
+    return int(v)
 
 
 def _block(d, key: str, where: str = "") -> dict:
-    v = d.get(key) or {}
+    v = d.get(key)
+    if v is None:
+        return {}
     if not isinstance(v, dict):
         raise ScenarioError(f"{where}{key}", "must be a mapping")
     return v
+
+
+def _text(d: dict, key: str, default: str, where: str = "") -> str:
+    v = d.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, (str, int, float)):
+        raise ScenarioError(f"{where}{key}", f"must be a name, got {str(v)[:60]!r}")
+    return str(v)
+
+
+def _flag(d: dict, key: str, default: bool) -> bool:
+    v = d.get(key, default)
+    if not isinstance(v, bool):
+        raise ScenarioError(key, f"must be true or false, got {str(v)[:60]!r}")
+    return v
+
+
+def _population_block(d: dict):
+    """``population: {accounts: FILE}`` or ``{synthetic: {...}}`` (checked when run)."""
+    if "population" not in d:
+        return None
+    block = d["population"]
+    if not isinstance(block, dict) or len({"accounts", "synthetic"} & set(block)) != 1 or \
+            set(block) - {"accounts", "synthetic"}:
+        raise ScenarioError("population", "must be {accounts: FILE} or {synthetic: {...}}")
+    if "accounts" in block and not isinstance(block["accounts"], str):
+        raise ScenarioError("population.accounts", "must be a file path")
+    if "synthetic" in block and not isinstance(block["synthetic"], (dict, type(None))):
+        raise ScenarioError("population.synthetic", "must be a mapping of parameters")
+    return block
+
+
+MAX_SWEEP_POINTS = 10_000
+
+
+def _sweep_block(d: dict, assets: tuple[str, ...], path: np.ndarray):
+    """``sweep: {asset, moves: [...], impact_scales: [...], chunk_size}`` with every grid point
+    a finite number (the sweep then has exactly len(moves) × len(impact_scales) rows)."""
+    if "sweep" not in d or d["sweep"] is None:
+        return None
+    g = _block(d, "sweep")
+    unknown = set(g) - {"asset", "moves", "impact_scales", "chunk_size"}
+    if unknown:
+        raise ScenarioError(f"sweep.{sorted(map(str, unknown))[0]}", "unknown key")
+    asset = _text(g, "asset", assets[0], "sweep.").upper()
+    if asset not in assets:
+        raise ScenarioError("sweep.asset", f"'{asset}' is not a scenario asset")
+    default_move = float(path[-1, assets.index(asset)] - 1.0)
+    out = {"asset": asset, "chunk_size": _int(g, "chunk_size", "sweep", 25, lo=1, hi=MAX_SWEEP_POINTS)}
+    for key, default, lo, hi in (("moves", [default_move], -0.99, 10.0), ("impact_scales", [1.0], 0.0, 1e6)):
+        values = g.get(key, default)
+        if not isinstance(values, list) or not values:
+            raise ScenarioError(f"sweep.{key}", "must be a non-empty list of numbers")
+        out[key] = [_num({i: v for i, v in enumerate(values)}, i, f"sweep.{key}", lo=lo, hi=hi)
+                    for i in range(len(values))]
+    if len(out["moves"]) * len(out["impact_scales"]) > MAX_SWEEP_POINTS:
+        raise ScenarioError("sweep", f"{len(out['moves']) * len(out['impact_scales'])} grid points; at most "
+                                     f"{MAX_SWEEP_POINTS}")
+    return out
 
 
 def scenario_from_dict(d: dict) -> Scenario:
@@ -156,11 +232,13 @@ def scenario_from_dict(d: dict) -> Scenario:
     if not assets_d:
         raise ScenarioError("assets", "at least one asset with a price is required")
     assets = tuple(str(a).upper() for a in assets_d)
-    spec = {a: (_block(assets_d, k, "assets.") if assets_d[k] is not None else {}) for a, k in zip(assets, assets_d)}
-    prices = np.array([_num(spec[a], "price", f"assets.{a}", lo=1e-12) for a in assets])
+    if len(set(assets)) != len(assets):
+        raise ScenarioError("assets", f"an asset is listed twice: {list(assets_d)}")
+    spec = {a: _block(assets_d, k, "assets.") for a, k in zip(assets, assets_d)}
+    prices = np.array([_num(spec[a], "price", f"assets.{a}", lo=1e-12, hi=1e12) for a in assets])
     shock = _block(d, "shock")
-    kind = shock.get("kind", "linear")
-    steps = int(_num(shock, "steps", "shock", default=1 if kind == "gap" else 60, lo=1, hi=100_000))
+    kind = _text(shock, "kind", "linear", "shock.")
+    steps = _int(shock, "steps", "shock", default=1 if kind == "gap" else 60, lo=1, hi=100_000)
     moves_d = _block(shock, "moves", "shock.")
     for a in moves_d:
         if str(a).upper() not in assets:
@@ -172,7 +250,7 @@ def scenario_from_dict(d: dict) -> Scenario:
     elif kind == "linear":
         path = linear_path(moves, steps)
     elif kind == "historical":
-        source = shock.get("source", "bitstamp_daily")
+        source = _text(shock, "source", "bitstamp_daily", "shock.")
         if source not in HISTORICAL:
             raise ScenarioError("shock.source", f"unknown source '{source}' (known: {', '.join(HISTORICAL)})")
         if "start" not in shock:
@@ -180,18 +258,25 @@ def scenario_from_dict(d: dict) -> Scenario:
         path = historical_path(source, str(shock["start"]), steps, assets)
     else:
         raise ScenarioError("shock.kind", f"unknown kind '{kind}' (gap | linear | historical)")
-    default_hours = HISTORICAL[shock.get("source", "bitstamp_daily")][3] if kind == "historical" else 1.0
+    default_hours = HISTORICAL[source][3] if kind == "historical" else 1.0
     step_hours = _num(shock, "step_hours", "shock", default_hours, lo=0.0, hi=24.0 * 366)
     noise = _block(shock, "noise", "shock.")
     if noise:
-        vols = np.full(len(assets), _num(noise, "vol", "shock.noise", lo=0.0, hi=1.0))
-        path = path * correlated_noise(steps, vols, _num(noise, "correlation", "shock.noise", 0.0, -1.0, 1.0),
-                                       int(_num(noise, "seed", "shock.noise", 0, lo=0)))
-    return Scenario(str(d.get("name", "scenario")), assets, prices, path,
+        vol = _num(noise, "vol", "shock.noise", lo=0.0, hi=1.0)
+        corr = _num(noise, "correlation", "shock.noise", 0.0, -1.0, 1.0)
+        seed = _int(noise, "seed", "shock.noise", 0, lo=0, hi=2 ** 63 - 1)
+        lo = -1.0 / (len(assets) - 1) if len(assets) > 1 else -1.0
+        if len(assets) > 1 and not lo < corr < 1.0:
+            raise ScenarioError("shock.noise.correlation", f"{corr:g}: with {len(assets)} assets one pairwise "
+                                f"correlation must lie in ({lo:g}, 1) to form a valid (positive definite) matrix")
+        if vol > 0:
+            path = path * correlated_noise(steps, np.full(len(assets), vol), corr, seed)
+    extra = {k: v for k, v in (("population", _population_block(d)), ("sweep", _sweep_block(d, assets, path)))
+             if v is not None}
+    return Scenario(_text(d, "name", "scenario"), assets, prices, path,
                     _impact(_block(d, "impact"), assets, spec),
-                    _funds(d), bool(d.get("adl", True)),
-                    int(_num(d, "max_rounds", "", 500, lo=1)), step_hours,
-                    {k: d[k] for k in ("population", "sweep") if k in d})
+                    _funds(d), _flag(d, "adl", True),
+                    _int(d, "max_rounds", "", 500, lo=1, hi=100_000), step_hours, extra)
 
 
 def _funds(d: dict) -> float | dict[str, float]:
@@ -200,13 +285,13 @@ def _funds(d: dict) -> float | dict[str, float]:
     if not isinstance(f, Mapping):
         return _num(d, "insurance_fund_usd", "", 0.0, lo=0.0)
     for v in f:
-        if v not in RULE_SETS:
+        if not isinstance(v, str) or v not in RULE_SETS:
             raise ScenarioError(f"insurance_fund_usd.{v}", f"unknown venue (known: {', '.join(RULE_SETS)})")
     return {str(v): _num(f, v, "insurance_fund_usd", lo=0.0) for v in f}
 
 
 def _impact(imp: dict, assets: tuple[str, ...], spec: dict) -> CascadeImpact:
-    model = imp.get("model", "sqrt")
+    model = _text(imp, "model", "sqrt", "impact.")
     resilience = _num(imp, "resilience", "impact", 0.0, lo=0.0)
     stress = _num(imp, "stress", "impact", 1.0, lo=0.0)
     if model == "none":
@@ -229,13 +314,10 @@ def _impact(imp: dict, assets: tuple[str, ...], spec: dict) -> CascadeImpact:
 
 
 def load_scenario(path) -> Scenario:
-    """Read a YAML (or JSON) scenario file."""
-    import yaml
+    """Read a YAML (or JSON) scenario file (bounds: :mod:`liqrisk.io.limits`)."""
+    from liqrisk.io.documents import DocumentError, load_document
     try:
-        with open(path) as f:
-            d = yaml.safe_load(f)
-    except FileNotFoundError:
-        raise ScenarioError("scenario", f"file not found: {path}") from None
-    except yaml.YAMLError as e:
-        raise ScenarioError("scenario", f"not valid YAML: {str(e).splitlines()[0]}") from None
+        d = load_document(path, "scenario file")
+    except DocumentError as e:
+        raise ScenarioError("scenario", str(e)) from None
     return scenario_from_dict(d)

@@ -33,7 +33,7 @@ class SweepResult:
 
     def to_dict(self) -> dict:
         return {"asset": self.asset, "fields": list(FIELDS),
-                "rows": np.where(np.isfinite(self.rows), self.rows, np.nan).tolist()}
+                "rows": [[v if np.isfinite(v) else None for v in row] for row in self.rows.tolist()]}
 
 
 def run_points(points, population: Population, scenario: Scenario, asset: str) -> np.ndarray:

@@ -55,10 +55,56 @@ class SyntheticSpec:
 
     @classmethod
     def from_dict(cls, d: dict) -> "SyntheticSpec":
+        """The scenario's ``population.synthetic`` block, every parameter checked (ScenarioError)."""
+        from liqrisk.cascade.scenario import ScenarioError, _num
+        from liqrisk.cascade.population import TABLE_VENUES as VENUE_NAMES
+        from liqrisk.io import limits
+        where = "population.synthetic"
         unknown = set(d) - set(cls.__dataclass_fields__)
         if unknown:
-            raise ValueError(f"population.synthetic.{sorted(unknown)[0]}: unknown parameter")
-        return cls(**d)
+            raise ScenarioError(f"{where}.{sorted(map(str, unknown))[0]}", "unknown parameter")
+        lim = limits.current()
+        out = {}
+        for key, (lo, hi) in _RANGES.items():
+            if key in d:
+                out[key] = _num(d, key, where, lo=lo, hi=hi)
+        for key in ("n_accounts", "seed", "reference_accounts"):
+            if key in out and out[key] != int(out[key]):
+                raise ScenarioError(f"{where}.{key}", f"must be a whole number, got {out[key]:g}")
+            if key in out:
+                out[key] = int(out[key])
+        if out.get("n_accounts", cls.n_accounts) > lim.max_accounts:
+            raise ScenarioError(f"{where}.n_accounts", lim.exceeded("max_accounts", f"{out.get('n_accounts', cls.n_accounts):,}"))
+        for key, keys in (("prices", ASSETS), ("open_interest_usd", ASSETS), ("venue_shares", None)):
+            if key not in d:
+                continue
+            block = d[key]
+            if not isinstance(block, dict):
+                raise ScenarioError(f"{where}.{key}", "must be a mapping")
+            needed = keys or [v for v in block]
+            missing = [a for a in needed if a not in block]
+            if missing:
+                hint = (" (the synthetic venue holds BTC and ETH perps: list both under the scenario's "
+                        "'assets', or give population.synthetic.prices)") if key == "prices" else ""
+                raise ScenarioError(f"{where}.{key}", f"needs {', '.join(missing)}{hint}")
+            if key == "venue_shares":
+                bad = [v for v in block if v not in VENUE_NAMES]
+                if bad or not block:
+                    raise ScenarioError(f"{where}.venue_shares", f"unknown venue {bad[0] if bad else '(none given)'} "
+                                        f"(known: {', '.join(VENUE_NAMES)})")
+            out[key] = {a: _num(block, a, f"{where}.{key}", lo=0.0 if key == "venue_shares" else 1e-12, hi=1e15)
+                        for a in needed}
+            if key == "venue_shares" and not sum(out[key].values()) > 0:
+                raise ScenarioError(f"{where}.venue_shares", "shares must add up to more than 0")
+        return cls(**out)
+
+
+ASSETS = ("BTC", "ETH")
+_RANGES = {  # parameter → allowed [lo, hi]
+    "n_accounts": (1, 1e9), "seed": (0, 2 ** 63 - 1), "reference_accounts": (1, 1e12),
+    "btc_share": (0, 1), "leverage_median": (1, 1000), "leverage_sigma": (0, 5), "long_share": (0, 1),
+    "size_tail": (1.01, 10), "max_position_share": (1e-9, 1), "share_cross": (0, 1), "share_both": (0, 1),
+    "same_side_both": (0, 1), "entry_dispersion": (0, 2), "free_balance": (0, 1e3)}
 
 
 def synthetic_population(spec: SyntheticSpec = SyntheticSpec()) -> Population:

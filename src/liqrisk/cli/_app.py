@@ -1,11 +1,44 @@
 """The Typer application shared by the command modules. Command modules import only what their
 options need at import time (``liqrisk --help`` stays fast); the work is imported when a command
 runs."""
+import sys
+
 import typer
+from typer.core import TyperGroup
 
 from liqrisk import __version__
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+try:                                   # typer ≥ 0.24 ships its own copy of click
+    from typer._click import exceptions as _exc
+except ImportError:                    # pragma: no cover
+    from click import exceptions as _exc
+
+
+class _PlainErrors(TyperGroup):
+    """Usage errors (a bad option value, a missing argument) as one ``error: …`` line and exit
+    status 2, like every other bad input; no rich box, no traceback."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except _exc.NoArgsIsHelpError as e:
+            sys.stdout.write(e.format_message() + "\n")
+            rv = 0
+        except _exc.ClickException as e:
+            hint = f" (see '{e.ctx.command_path} --help')" if getattr(e, "ctx", None) is not None else ""
+            sys.stderr.write(f"error: {e.format_message()}{hint}\n")
+            rv = e.exit_code
+        except typer.Abort:
+            sys.stderr.write("error: aborted\n")
+            rv = 1
+        if not standalone_mode:
+            return rv
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+# plain (not rich) help: no <type> column, no boxes
+app = typer.Typer(cls=_PlainErrors, add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+                  pretty_exceptions_enable=False,
                   help="Liquidation risk of crypto derivatives portfolios.")
 
 

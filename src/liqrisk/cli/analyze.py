@@ -3,22 +3,75 @@ from __future__ import annotations
 
 import sys
 
+from typing import TYPE_CHECKING
+
 import typer
 
+from liqrisk.cli import limits as L
 from liqrisk.cli._app import app
-from liqrisk.cli.errors import fail_on_bad_input
+from liqrisk.cli.errors import fail_on_bad_input, strict_json
+from liqrisk.io import limits
+
+if TYPE_CHECKING:
+    from liqrisk.model import Portfolio
 
 
-def _books(specs: list[str]):
-    from liqrisk.liquidity.book import load_book
+def _books(specs: list[str], pf: Portfolio):
+    """--book UNDERLYING=PATH (a bare PATH only when the file's futures have one underlying);
+    each book's mid must be near its underlying's mark (an ETH book is no BTC book)."""
+    from liqrisk.io.portfolio import InputError
+    from liqrisk.liquidity.book import check_book_mid, load_book
     from liqrisk.liquidity.synthetic import underlying_of
+    from liqrisk.margin.registry import rule_set_for
+    unds = sorted({rule_set_for(a.venue).underlying_of(p) for a in pf.accounts for p in a.positions
+                   if p.kind != "option"})
     books = {}
     for spec in specs or []:
         und, sep, path = spec.partition("=")
         if not sep:
-            path, und = spec, "BTC"
-        books[underlying_of(und)] = load_book(path)
+            if len(specs) > 1 or len(unds) != 1:
+                raise InputError([f"--book {spec}: the file trades {', '.join(unds) or 'no futures'}; "
+                                  f"say which underlying the book is for, e.g. --book BTC={spec}"])
+            und, path = unds[0], spec
+        und = underlying_of(und)
+        if und not in pf.market.quotes:
+            raise InputError([f"--book {spec}: no market entry for '{und}' in the file"])
+        books[und] = check_book_mid(load_book(path), und, pf.market.quotes[und].mark)
     return books or None
+
+
+def _check_options(horizons, paths, seed, drift, exit_horizon, participation, stress) -> None:
+    """Ranges of the numeric options (one line per bad option)."""
+    import math
+
+    from liqrisk.analysis import ProbabilitySettings, parse_horizon
+    from liqrisk.io.portfolio import InputError
+    bad = []
+    if not 0 < participation <= 1:
+        bad.append(f"--participation {participation:g}: must be in (0, 1] (a share of daily volume)")
+    if not 0 < stress <= 1000:
+        bad.append(f"--stress {stress:g}: must be in (0, 1000] (1 = today's book)")
+    if not 0 < exit_horizon <= 24 * 366:
+        bad.append(f"--exit-horizon-hours {exit_horizon:g}: must be in (0, {24 * 366}]")
+    if not (math.isfinite(drift) and abs(drift) <= 10):
+        bad.append(f"--drift {drift:g}: must be a finite annual return in [-10, 10]")
+    if seed < 0:
+        bad.append(f"--seed {seed}: must be ≥ 0")
+    lim = limits.current()
+    years = []
+    for h in horizons or []:
+        try:
+            years.append(parse_horizon(h))
+        except InputError as e:
+            bad += e.problems
+    if years and max(years) * 365 > lim.max_horizon_days:
+        bad.append(lim.exceeded("max_horizon_days", f"--horizon {max(years) * 365:g} days"))
+    if years:
+        steps = max(years) / min(1 / (365 * ProbabilitySettings.steps_per_day), min(years) / 4)
+        if paths * steps > lim.max_path_steps:
+            bad.append(lim.exceeded("max_path_steps", f"--paths {paths} × {steps:,.0f} time steps"))
+    if bad:
+        raise InputError(bad)
 
 
 def _vol_files(specs: list[str] | None) -> dict[str, str] | None:
@@ -35,7 +88,7 @@ def _vol_files(specs: list[str] | None) -> dict[str, str] | None:
 
 @app.command("analyze")
 def analyze_command(
-    file: str = typer.Argument(..., help="portfolio file (YAML or JSON), see README"),
+    file: str = typer.Argument(..., metavar="FILE", help="portfolio file (YAML or JSON), see README"),
     as_json: bool = typer.Option(False, "--json", help="print exactly one JSON document"),
     html: str = typer.Option(None, "--html", help="write a self-contained HTML report here"),
     horizon: list[str] = typer.Option(None, "--horizon", help="probability horizon, e.g. 1d (repeatable)"),
@@ -49,29 +102,44 @@ def analyze_command(
     exit_horizon: float = typer.Option(1.0, "--exit-horizon-hours", help="time allowed to exit (the exit block's horizon_cost)"),
     participation: float = typer.Option(0.1, "--participation", help="share of daily volume"),
     stress: float = typer.Option(1.0, "--stress", help="spread/depth stress multiplier"),
+    max_file_mb: L.MaxFileMb = None, max_depth: L.MaxDepth = None, max_alias_nodes: L.MaxAliasNodes = None,
+    max_accounts: L.MaxAccounts = None, max_positions: L.MaxPositions = None,
+    max_path_steps: L.MaxPathSteps = None, max_horizon_days: L.MaxHorizonDays = None,
 ) -> None:
     """Equity, initial and maintenance margin, margin ratio and every liquidation price per
     account; with --horizon, the probability of liquidation; always the exit cost."""
     from liqrisk.analysis import ExitSettings, ProbabilitySettings, analyze
-    with fail_on_bad_input():
+    from liqrisk.io.portfolio import InputError
+    from liqrisk.load import load_portfolio
+    from liqrisk.report.guards import analysis_problems
+    with fail_on_bad_input(), limits.using(
+            max_file_mb=max_file_mb, max_depth=max_depth, max_alias_nodes=max_alias_nodes, max_accounts=max_accounts,
+            max_positions=max_positions, max_path_steps=max_path_steps, max_horizon_days=max_horizon_days):
+        _check_options(horizon, paths, seed, drift, exit_horizon, participation, stress)
+        pf = load_portfolio(file)
         prob = (ProbabilitySettings(horizon, paths, seed, model, drift, vol_from=_vol_files(vol_from))
                 if horizon else None)
-        ex = ExitSettings(_books(book), exit_horizon, participation, stress)
+        ex = ExitSettings(_books(book, pf), exit_horizon, participation, stress)
         if prob and not as_json:
             from rich.console import Console
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
             with Progress(TextColumn("simulating"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                           TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
                 task = bar.add_task("paths", total=None)
-                result = analyze(file, prob, ex, curves=bool(html),
+                result = analyze(pf, prob, ex, curves=bool(html),
                                  progress=lambda done, total: bar.update(task, completed=done, total=total))
         else:
-            result = analyze(file, prob, ex, curves=bool(html))
+            result = analyze(pf, prob, ex, curves=bool(html))
+        data = result.to_dict()
+        problems = analysis_problems(data)
+        if problems:
+            raise InputError(problems)
+        text = strict_json(data) if as_json else None
         if html:
             from liqrisk.report.html import write_report
             write_report(result, html)
     if as_json:
-        sys.stdout.write(result.to_json() + "\n")
+        sys.stdout.write(text + "\n")
         return
     from rich.console import Console
 

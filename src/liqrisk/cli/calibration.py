@@ -2,13 +2,12 @@
 isolated BTC positions on hourly history (:mod:`liqrisk.risk.calibration`)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 
 from liqrisk.cli._app import app
-from liqrisk.cli.errors import fail_on_bad_input
+from liqrisk.cli.errors import fail_on_bad_input, strict_json
 
 MODEL_NAMES = "gbm, student_t, garch_fhs"
 """liqrisk.risk.calibration.MODELS, spelled out so --help does not import the models (a test
@@ -38,8 +37,9 @@ def backtest_calibration_cmd(
         report = backtest_calibration(file, tuple(model or MODELS), notional=notional,
                                       horizon_hours=horizon, refit_every=refit_every,
                                       n_paths=n_paths, seed=seed)
+        text = strict_json(report.to_dict(), indent=2) if as_json else None
     if as_json:
-        typer.echo(json.dumps(report.to_dict(), indent=2))
+        typer.echo(text)
         return
     console = wide_console()
     for m in report.models:

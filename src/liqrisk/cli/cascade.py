@@ -5,7 +5,10 @@ from pathlib import Path
 
 import typer
 
+from liqrisk.cli import limits as L
 from liqrisk.cli._app import app
+from liqrisk.cli.errors import fail_on_bad_input, strict_json
+from liqrisk.io import limits
 
 
 @app.command("cascade")
@@ -17,37 +20,37 @@ def cascade(
     scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address (engine dask)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON document."),
     html: Path = typer.Option(None, "--html", help="Write a self-contained HTML report here."),
+    max_file_mb: L.MaxFileMb = None, max_depth: L.MaxDepth = None, max_alias_nodes: L.MaxAliasNodes = None,
+    max_accounts: L.MaxAccounts = None, max_positions: L.MaxPositions = None,
 ) -> None:
     """Simulate forced selling → price impact → more liquidations for a whole venue."""
     from liqrisk.batch import get_executor
-    from liqrisk.cascade.population import PopulationError
     from liqrisk.cascade.result import CascadeResult
     from liqrisk.cascade.run import resolve_population, run_scenario
     from liqrisk.cascade.scenario import ScenarioError, load_scenario
     from liqrisk.results.cascade import CascadeAnalysis
-    if engine not in ("local", "process", "dask"):
-        typer.echo("error: --engine: must be local, process or dask", err=True)
-        raise typer.Exit(2)
-    try:
+    with fail_on_bad_input(), limits.using(max_file_mb=max_file_mb, max_depth=max_depth, max_alias_nodes=max_alias_nodes,
+                                           max_accounts=max_accounts, max_positions=max_positions):
+        if engine not in ("local", "process", "dask"):
+            raise ScenarioError("--engine", "must be local, process or dask")
+        if html is not None and html.is_dir():
+            raise ScenarioError("--html", f"{html} is a directory")
         sc = load_scenario(scenario_file)
         pop = resolve_population(sc, accounts, scenario_file.parent)
+        if html is not None and sc.extra.get("sweep"):
+            raise ScenarioError("--html", "only for a single run (the scenario has a sweep block)")
         executor = get_executor(engine, scheduler) if sc.extra.get("sweep") else None
         try:
             result = run_scenario(sc, pop, executor)
         finally:
             if executor is not None:
                 executor.close()
-    except (ScenarioError, PopulationError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    if html is not None:
-        if not isinstance(result, CascadeResult):
-            typer.echo("error: --html: only for a single run (the scenario has a sweep block)", err=True)
-            raise typer.Exit(2)
-        from liqrisk.cascade.html import cascade_html
-        html.write_text(cascade_html(result))
+        text = strict_json(CascadeAnalysis(result).to_dict()) if as_json else None
+        if html is not None:
+            from liqrisk.cascade.html import cascade_html
+            html.write_text(cascade_html(result))
     if as_json:
-        typer.echo(CascadeAnalysis(result).to_json())
+        typer.echo(text)
         return
     _render(result, isinstance(result, CascadeResult))
 

@@ -1,12 +1,15 @@
 """``liqrisk exit-cost``: what closing positions costs now, over a horizon, and per hour of urgency."""
 from __future__ import annotations
 
-import json
 import re
 
 import typer
 
 from liqrisk.cli._app import app
+from liqrisk.cli import limits as L
+from liqrisk.cli.errors import fail_on_bad_input, strict_json
+from liqrisk.io import limits
+from liqrisk.io.limits import AMOUNT_MAX, PRICE_RANGE, VOL_RANGE
 
 _UNITS = {"m": 1 / 60, "h": 1.0, "d": 24.0}
 
@@ -26,26 +29,49 @@ def _position(text: str) -> tuple[str, float, float]:
         symbol, size, price = parts[0].strip(), float(parts[1]), float(parts[2])
     except (IndexError, ValueError):
         raise BookError(f"--position {text!r}: expected SYMBOL:SIZE:PRICE, e.g. BTC:-12.5:91250") from None
-    if len(parts) != 3 or not symbol or size == 0 or not price > 0:
-        raise BookError(f"--position {text!r}: need a symbol, a non-zero size and a price > 0")
+    if len(parts) != 3 or not symbol or not 0 < abs(size) <= AMOUNT_MAX \
+            or not PRICE_RANGE[0] <= price <= PRICE_RANGE[1] or abs(size) * price > AMOUNT_MAX:
+        raise BookError(f"--position {text!r}: need a symbol, a size with 0 < |size| ≤ {AMOUNT_MAX:g}, a price "
+                        f"in [{PRICE_RANGE[0]:g}, {PRICE_RANGE[1]:g}] and a notional ≤ {AMOUNT_MAX:g}")
     return symbol, size, price
 
 
 def _books(specs: list[str], positions):
-    from liqrisk.liquidity.book import BookError, load_book
+    """--book UNDERLYING=PATH (a bare PATH when the positions have one underlying); a book's mid
+    must be near the positions' price (an ETH book is no BTC book)."""
+    from liqrisk.liquidity.book import BookError, check_book_mid, load_book
     from liqrisk.liquidity.synthetic import underlying_of
     if not specs:
         return None
+    unds = {underlying_of(s) for s, _, _ in positions}
     books = {}
     for spec in specs:
         und, sep, path = spec.partition("=")
         if not sep:
-            unds = {underlying_of(s) for s, _, _ in positions}
             if len(specs) > 1 or len(unds) > 1:
                 raise BookError(f"--book {spec!r}: with several underlyings write UNDERLYING=PATH")
-            und, path = unds.pop(), spec
-        books[underlying_of(und)] = load_book(path)
+            und, path = next(iter(unds)), spec
+        und = underlying_of(und)
+        book = load_book(path)
+        for s, _, price in positions:
+            if underlying_of(s) == und:
+                check_book_mid(book, und, price)
+        books[und] = book
     return books
+
+
+def _check_options(participation: float, vol: float, stress: float, risk_aversion: float) -> None:
+    import math
+
+    from liqrisk.liquidity.book import BookError
+    if not 0 < participation <= 1:
+        raise BookError(f"--participation {participation:g}: must be in (0, 1] (a share of daily volume)")
+    if not VOL_RANGE[0] <= vol <= VOL_RANGE[1]:
+        raise BookError(f"--vol {vol:g}: must be in [{VOL_RANGE[0]:g}, {VOL_RANGE[1]:g}] (annualised, 0.55 = 55%)")
+    if not 0 < stress <= 1000:
+        raise BookError(f"--stress {stress:g}: must be in (0, 1000] (1 = today's book)")
+    if not (math.isfinite(risk_aversion) and risk_aversion >= 0):
+        raise BookError(f"--risk-aversion {risk_aversion:g}: must be a finite number ≥ 0")
 
 
 def _portfolio_positions(file: str) -> list[tuple[str, list, float]]:
@@ -80,16 +106,19 @@ def exit_cost(
     volume: list[str] = typer.Option(None, "--volume", help="daily volume in base units, UNDERLYING=V "
                                      "(defaults exist for BTC and ETH only; repeatable)"),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    max_file_mb: L.MaxFileMb = None, max_depth: L.MaxDepth = None, max_alias_nodes: L.MaxAliasNodes = None,
+    max_accounts: L.MaxAccounts = None, max_positions: L.MaxPositions = None,
 ) -> None:
     """Cost of closing positions now (one market order through the book), over the horizon
     (Almgren-Chriss schedule), time to exit at a participation rate, and the cost-vs-time curve.
     Positions come from FILE (per account, vol from its market block) and/or --position."""
     from rich.console import Console
 
-    from liqrisk.cli.errors import fail_on_bad_input
     from liqrisk.liquidity.book import BookError
     from liqrisk.liquidity.exit import exit_summary
-    with fail_on_bad_input():
+    with fail_on_bad_input(), limits.using(max_file_mb=max_file_mb, max_depth=max_depth, max_alias_nodes=max_alias_nodes,
+                                           max_accounts=max_accounts, max_positions=max_positions):
+        _check_options(participation, vol, stress, risk_aversion)
         if not file and not position:
             raise BookError("give a portfolio FILE or at least one --position SYMBOL:SIZE:PRICE")
         groups = _portfolio_positions(file) if file else []
@@ -107,9 +136,10 @@ def exit_cost(
                 skipped.append(f"account '{name}' not costed: {exc}")
         if not summaries:
             raise BookError("; ".join(skipped))
+        text = strict_json({"currency": "USD", "accounts": [{"id": name, **s.to_dict()} for name, s in summaries],
+                            "skipped": skipped}) if as_json else None
     if as_json:
-        typer.echo(json.dumps({"currency": "USD", "accounts": [{"id": name, **s.to_dict()} for name, s in summaries],
-                               "skipped": skipped}))
+        typer.echo(text)
         return
     for name, summary in summaries:
         _render(name, summary, stress, horizon, participation)
@@ -127,8 +157,8 @@ def _volumes(specs: list[str] | None) -> dict[str, float]:
             out[underlying_of(und)] = float(value)
         except ValueError:
             raise BookError(f"--volume {spec!r}: expected UNDERLYING=DAILY_VOLUME, e.g. SOL=2.5e7") from None
-        if not sep or not out[underlying_of(und)] > 0:
-            raise BookError(f"--volume {spec!r}: expected UNDERLYING=DAILY_VOLUME > 0")
+        if not sep or not 0 < out[underlying_of(und)] <= AMOUNT_MAX:
+            raise BookError(f"--volume {spec!r}: expected UNDERLYING=DAILY_VOLUME with 0 < volume ≤ {AMOUNT_MAX:g}")
     return out
 
 

@@ -1,12 +1,12 @@
 """``liqrisk vol``: historical volatility estimators and a GARCH forecast for an OHLC file."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 
 from liqrisk.cli._app import app
+from liqrisk.cli.errors import fail_on_bad_input, strict_json
 
 ESTIMATOR_NAMES = "close_to_close, ewma, parkinson, garman_klass, rogers_satchell, yang_zhang"
 """liqrisk.dynamics.volatility.ESTIMATORS, spelled out so --help does not import NumPy (a test
@@ -25,16 +25,13 @@ def vol(
 ) -> None:
     """Annualised volatility (365-day year) of an OHLC series by several estimators, over the
     whole file and its last window, plus a GARCH(1,1) forecast for 1, 7 and 30 days."""
-    from liqrisk.dynamics.ohlc import DataError
     from liqrisk.dynamics.volatility import ESTIMATORS
     from liqrisk.results.vol import vol_analysis
-    try:
+    with fail_on_bad_input():
         result = vol_analysis(file, estimator or ESTIMATORS, window, garch, asset)
-    except (DataError, ValueError, OSError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        text = strict_json(result.to_dict(), indent=2) if as_json else None
     if as_json:
-        typer.echo(json.dumps(result.to_dict(), indent=2, allow_nan=False))
+        typer.echo(text)
         return
     _render(result, file)
 

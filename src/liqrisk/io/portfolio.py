@@ -10,15 +10,17 @@ all of them at once in an :class:`InputError`. The user's data is never mutated.
 """
 from __future__ import annotations
 
-import json
 import math
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Any, Callable, Literal
 
-import yaml
-from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator,
-                      model_validator)
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError,
+                      field_validator, model_validator)
+
+from liqrisk.io import limits
+from liqrisk.io.documents import DocumentError, load_document
+from liqrisk.io.limits import AMOUNT_MAX, LEVERAGE_RANGE, PRICE_RANGE, RATE_RANGE, VOL_RANGE
 
 from liqrisk.model.market import STABLECOINS
 
@@ -47,8 +49,29 @@ def _finite(v: float, positive: bool = False, nonzero: bool = False) -> float:
     return v
 
 
-def _positive_amount(v: float) -> float:
-    return _finite(v, positive=True)
+def _not_bool(v):
+    """Strict numbers: ``true``/``false`` are not 1/0."""
+    if isinstance(v, bool):
+        raise ValueError("must be a number, not true/false")
+    return v
+
+
+def _between(lo: float, hi: float, what: str = ""):
+    """A validator: ``lo ≤ |v| ≤ hi`` (sizes are signed; everything else is checked positive)."""
+    def check(v):
+        if v is not None and not lo <= abs(v) <= hi:
+            raise ValueError(f"{abs(v):g} is outside the supported range [{lo:g}, {hi:g}]{what}")
+        return v
+    return AfterValidator(check)
+
+
+# A finite number (not a bool); a numeric string such as YAML's 1e5 is read as its number.
+Num = Annotated[float, BeforeValidator(_not_bool), AfterValidator(_finite)]
+Price = Annotated[Num, Field(gt=0), _between(*PRICE_RANGE)]
+Amount = Annotated[Num, Field(ge=0, le=AMOUNT_MAX)]
+PositiveAmount = Annotated[Num, Field(gt=0, le=AMOUNT_MAX)]
+Leverage = Annotated[Num, Field(ge=LEVERAGE_RANGE[0], le=LEVERAGE_RANGE[1])]
+Vol = Annotated[Num, Field(ge=VOL_RANGE[0], le=VOL_RANGE[1])]
 
 
 class _Strict(BaseModel):
@@ -58,11 +81,11 @@ class _Strict(BaseModel):
 class TierRow(_Strict):
     """One maintenance-margin tier (docs/venues.md §0). Notional in the venue's margin unit."""
 
-    notional_floor: float = Field(ge=0)
-    notional_cap: float = Field(gt=0)
-    maint_margin_ratio: float = Field(gt=0, lt=1)
-    cum: float | None = Field(default=None, ge=0)
-    max_leverage: float | None = Field(default=None, gt=0)
+    notional_floor: Amount
+    notional_cap: Annotated[float, BeforeValidator(_not_bool), Field(gt=0)]   # .inf: the last tier is open
+    maint_margin_ratio: Annotated[Num, Field(gt=0, lt=1)]
+    cum: Amount | None = None
+    max_leverage: Annotated[Num, Field(gt=0, le=LEVERAGE_RANGE[1])] | None = None
     unit: Literal["notional", "size"] = "notional"
 
     @model_validator(mode="after")
@@ -77,10 +100,10 @@ class ContractTierRow(BaseModel):
     field names; the response's other fields (instFamily, imr, …) are ignored."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
-    minSz: float = Field(ge=0)
-    maxSz: float = Field(gt=0)
-    mmr: float = Field(gt=0, lt=1)
-    maxLever: float | None = Field(default=None, gt=0)
+    minSz: Amount
+    maxSz: PositiveAmount
+    mmr: Annotated[Num, Field(gt=0, lt=1)]
+    maxLever: Annotated[Num, Field(gt=0, le=LEVERAGE_RANGE[1])] | None = None
 
 
 class ContractTiers(_Strict):
@@ -90,7 +113,7 @@ class ContractTiers(_Strict):
     (the unit of our ``size``): tier k covers sizes above tier k−1's maxSz up to its own maxSz,
     so a size between two integer steps (2,000.5 contracts) is in the upper tier, as at OKX."""
 
-    contract_value: float = Field(gt=0)
+    contract_value: PositiveAmount
     tiers: list[ContractTierRow] = Field(min_length=1)
 
     def rows(self, symbol: str) -> list[TierRow]:
@@ -115,12 +138,12 @@ class VenueSpec(_Strict):
     name: str
     version: str | None = None
     brackets: dict[str, list[TierRow] | ContractTiers] | None = None
-    taker_fee: float | None = Field(default=None, ge=0, lt=0.1)
-    liquidation_fee: float | None = Field(default=None, ge=0, lt=0.2)
-    default_leverage: float | None = Field(default=None, gt=0)
+    taker_fee: Annotated[Num, Field(ge=0, lt=0.1)] | None = None
+    liquidation_fee: Annotated[Num, Field(ge=0, lt=0.2)] | None = None
+    default_leverage: Leverage | None = None
     # collateral loans: per-asset parameters under the protocol's own (snake_case) names, and
     # the account's e-mode category (Aave); which names a protocol takes is its rule set's check
-    reserves: dict[str, dict[str, Annotated[float, AfterValidator(_finite)]]] | None = None
+    reserves: dict[str, dict[str, Num]] | None = None
     e_mode: "EModeSpec | None" = None
     # scenario (portfolio) margin parameters under the venue's own names (its rule set checks them)
     portfolio_margin: dict[str, Any] | None = None
@@ -173,11 +196,14 @@ def _check_brackets(symbol: str, rows: list[TierRow]) -> None:
                              f"with the tiers below (expected {cum:g})")
 
 
-class CollateralSpec(_Strict):
-    amount: float
-    haircut: float = Field(default=0.0, ge=0, lt=1)
+# A collateral balance; negative is a borrowed balance (a debt), accepted when the account's other
+# collateral covers it (checked in semantic_problems).
+Balance = Annotated[Num, Field(ge=-AMOUNT_MAX, le=AMOUNT_MAX)]
 
-    _amount = field_validator("amount")(lambda cls, v: _finite(v))
+
+class CollateralSpec(_Strict):
+    amount: Balance
+    haircut: Annotated[Num, Field(ge=0, lt=1)] = 0.0
 
 
 class PositionSpec(_Strict):
@@ -185,30 +211,25 @@ class PositionSpec(_Strict):
     face value, options in contracts of 1 underlying unit."""
 
     kind: Literal["perp", "future", "option", "spot"]
-    size: float
-    entry: float | None = None
+    size: Annotated[Num, _between(0, AMOUNT_MAX)]
+    entry: Price | None = None
     symbol: str | None = None
     underlying: str | None = None
     contract: Literal["linear", "inverse"] | None = None
     expiry: datetime | None = None
-    strike: float | None = None
+    strike: Price | None = None
     type: Literal["call", "put"] | None = None
-    margin: float | None = None
-    mmr: float | None = Field(default=None, gt=0, lt=1)
-    cum: float | None = Field(default=None, ge=0)
-    leverage: float | None = None
-    mark: float | None = None
+    margin: Annotated[Amount, Field(gt=0)] | None = None
+    mmr: Annotated[Num, Field(gt=0, lt=1)] | None = None
+    cum: Amount | None = None
+    leverage: Leverage | None = None
+    mark: Price | None = None
     position_side: Literal["long", "short", "both"] | None = None
 
     @field_validator("size")
     @classmethod
     def _size(cls, v):
         return _finite(v, nonzero=True)
-
-    @field_validator("entry", "strike", "margin", "leverage", "mark")
-    @classmethod
-    def _positive(cls, v):
-        return _finite(v, positive=True)
 
     @field_validator("expiry")
     @classmethod
@@ -236,17 +257,12 @@ class AccountSpec(_Strict):
     id: str = Field(min_length=1)
     venue: str | VenueSpec
     mode: Literal["cross", "isolated", "portfolio"] = "cross"
-    collateral: dict[str, Annotated[float, AfterValidator(_finite)] | CollateralSpec] = Field(default_factory=dict)
+    collateral: dict[str, Balance | CollateralSpec] = Field(default_factory=dict)
     positions: list[PositionSpec] = Field(default_factory=list)
-    leverage: float | None = None
+    leverage: Leverage | None = None
     # collateral loans (lending protocols): assets supplied as collateral and borrowed, in units
-    supplied: dict[str, Annotated[float, AfterValidator(_positive_amount)]] = Field(default_factory=dict)
-    borrowed: dict[str, Annotated[float, AfterValidator(_positive_amount)]] = Field(default_factory=dict)
-
-    @field_validator("leverage")
-    @classmethod
-    def _leverage(cls, v):
-        return _finite(v, positive=True)
+    supplied: dict[str, PositiveAmount] = Field(default_factory=dict)
+    borrowed: dict[str, PositiveAmount] = Field(default_factory=dict)
 
     @property
     def venue_name(self) -> str:
@@ -268,23 +284,18 @@ class UnderlyingMarket(BaseModel):
     """Market data of one underlying: mark (and index) price in USD, a vol block."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    mark: float
-    index: float | None = None
-    vol: float | None = None
-    term: dict[str, list[float]] | None = None
+    mark: Price
+    index: Price | None = None
+    vol: Vol | None = None
+    term: dict[str, list[Num]] | None = None
     smile: list[dict[str, Any]] | None = None
     chain_csv: str | None = None
-
-    @field_validator("mark", "index", "vol")
-    @classmethod
-    def _positive(cls, v):
-        return _finite(v, positive=True)
 
 
 class PortfolioFile(_Strict):
     as_of: datetime
     market: dict[str, UnderlyingMarket]
-    rate: float = 0.0
+    rate: Annotated[Num, Field(ge=RATE_RANGE[0], le=RATE_RANGE[1])] = 0.0
     accounts: list[AccountSpec] = Field(min_length=1)
 
     @field_validator("as_of")
@@ -300,31 +311,51 @@ class PortfolioFile(_Strict):
         return STABLECOINS.get(c)
 
 
+_BRANCH_TAGS = ("float", "int", "str", "bool", "list", "dict", "CollateralSpec", "VenueSpec")
+
+
+def _is_branch_tag(key) -> bool:
+    """Pydantic names the branch of a union it tried ('float', 'function-after[...]', 'VenueSpec')."""
+    return isinstance(key, str) and (key in _BRANCH_TAGS or "[" in key or key.startswith(("function-", "constrained-")))
+
+
+def _item(container, key):
+    """``container[key]`` of the raw document, or None when it is not there (any shape)."""
+    try:
+        return container[key] if isinstance(container, (dict, list)) else None
+    except (KeyError, IndexError, TypeError):
+        return None
+
+
+def _label(x, *keys) -> str | None:
+    for k in keys:
+        v = _item(x, k)
+        if isinstance(v, (str, int, float)) and not isinstance(v, bool) and str(v):
+            return str(v)[:60]
+    return None
+
+
 def _where(raw: dict, loc: tuple) -> str:
     """Turn a pydantic error location into 'account X, position N (SYMBOL), field F'."""
     parts, fields = [], []
     i = 0
     while i < len(loc):
         key = loc[i]
-        if key == "accounts" and i + 1 < len(loc) and isinstance(loc[i + 1], int):
-            acc = (raw.get("accounts") or [])[loc[i + 1]]
-            name = acc.get("id") if isinstance(acc, dict) else None
+        if key == "accounts" and i + 1 < len(loc) and isinstance(loc[i + 1], int) and not fields:
+            acc = _item(raw.get("accounts"), loc[i + 1])
+            name = _label(acc, "id")
             parts.append(f"account '{name}'" if name else f"account #{loc[i + 1] + 1}")
-            raw_acc, i = acc if isinstance(acc, dict) else {}, i + 2
+            i += 2
             if i + 1 < len(loc) and loc[i] == "positions" and isinstance(loc[i + 1], int):
-                pos = (raw_acc.get("positions") or [])[loc[i + 1]]
-                label = pos.get("symbol") or pos.get("underlying") if isinstance(pos, dict) else None
+                label = _label(_item(_item(acc, "positions"), loc[i + 1]), "symbol", "underlying")
                 parts.append(f"position {loc[i + 1] + 1}" + (f" ({label})" if label else ""))
                 i += 2
             continue
-        if key == "market" and i + 1 < len(loc):
+        if key == "market" and i + 1 < len(loc) and not fields and not parts:
             parts.append(f"market '{loc[i + 1]}'")
             i += 2
             continue
-        if isinstance(key, str) and not key.startswith(("function-", "float", "str", "list", "dict")) \
-                and key not in ("CollateralSpec", "VenueSpec"):
-            fields.append(key)
-        elif isinstance(key, int):
+        if not _is_branch_tag(key):
             fields.append(str(key))
         i += 1
     if fields:
@@ -344,22 +375,36 @@ def _problem_lines(raw: dict, errors: list[dict]) -> list[str]:
         elif e["type"] == "missing":
             msg = "missing"
         where = _where(raw, tuple(e["loc"]))
-        mismatch = e["type"].endswith(("_type", "_parsing")) and isinstance(e["loc"][-1], str) and \
-            e["loc"][-1].startswith(("function-", "float", "str", "list", "dict", "CollateralSpec", "VenueSpec"))
+        mismatch = e["type"].endswith(("_type", "_parsing")) and bool(e["loc"]) and _is_branch_tag(e["loc"][-1])
         items.append((where, msg, mismatch))
+    specific = {w for w, _, m in items if not m}          # locations with a non-type error
+    parents = set()                                       # locations with an error further inside
+    for w, _, _ in items:
+        head, sep, field = w.rpartition("field '")
+        names = field.rstrip("'").split(".")
+        parents.update(head + sep + ".".join(names[:k]) + "'" for k in range(1, len(names)))
     lines, done = [], set()
     for where, msg, mismatch in items:
-        if where in done:
+        if where in done or mismatch and (where in specific or where in parents):
             continue
-        if mismatch:
-            field = where.rpartition("field '")[2].rstrip("'")
-            prefix = where[: len(where) - len(field) - 1] if field != where else None
-            if any(not m for w, _, m in items if w == where) or (prefix is not None and any(
-                    w.startswith(prefix + field + ".") for w, _, _ in items)):
-                continue
         done.add(where)
         lines.append(f"{where}: {msg}")
     return lines
+
+
+def _count_problems(raw: dict) -> list[str]:
+    """The accounts / positions limits, checked before anything is validated (bounded cost)."""
+    lim = limits.current()
+    accounts = raw.get("accounts")
+    if not isinstance(accounts, list):
+        return []
+    out = []
+    if len(accounts) > lim.max_accounts:
+        out.append(lim.exceeded("max_accounts", f"file: {len(accounts):,} accounts"))
+    n_pos = sum(len(a["positions"]) for a in accounts if isinstance(a, dict) and isinstance(a.get("positions"), list))
+    if n_pos > lim.max_positions:
+        out.append(lim.exceeded("max_positions", f"file: {n_pos:,} positions"))
+    return out
 
 
 def parse_portfolio(raw: Any, *, rules_for: RulesFor) -> PortfolioFile:
@@ -367,6 +412,9 @@ def parse_portfolio(raw: Any, *, rules_for: RulesFor) -> PortfolioFile:
     if not isinstance(raw, dict):
         raise InputError(["file: expected a mapping with 'as_of', 'market' and 'accounts'"])
     raw = dict(raw)
+    too_many = _count_problems(raw)
+    if too_many:
+        raise InputError(too_many)
     market = raw.get("market")
     if isinstance(market, dict) and "rate" in market:
         market = dict(market)
@@ -376,8 +424,9 @@ def parse_portfolio(raw: Any, *, rules_for: RulesFor) -> PortfolioFile:
         pf = PortfolioFile.model_validate(raw)
     except ValidationError as err:
         lines = _problem_lines(raw, err.errors())
+        shown = set(lines)
         raise InputError(lines + [l for l in _semantic_problems_of_valid_parts(raw, rules_for)
-                                  if l not in lines]) from None
+                                  if l not in shown]) from None
     problems = semantic_problems(pf, rules_for)
     if problems:
         raise InputError(problems)
@@ -388,7 +437,8 @@ def _semantic_problems_of_valid_parts(raw: dict, rules_for: RulesFor) -> list[st
     """When some accounts fail validation, still check the ones that pass (so every problem of
     the file is reported at once, not one round at a time)."""
     good = []
-    for acc in raw.get("accounts") or []:
+    accounts = raw.get("accounts")
+    for acc in accounts if isinstance(accounts, list) else []:
         try:
             AccountSpec.model_validate(acc)
             good.append(acc)
@@ -406,7 +456,7 @@ def _semantic_problems_of_valid_parts(raw: dict, rules_for: RulesFor) -> list[st
 def semantic_problems(pf: PortfolioFile, rules_for: RulesFor) -> list[str]:
     """Checks that need the whole file: venue known, underlying priced, options alive,
     isolated positions margined, collateral priced."""
-    out: list[str] = []
+    out: list[str] = _market_problems(pf)
     seen: set[str] = set()
     for acc in pf.accounts:
         where = f"account '{acc.id}'"
@@ -421,6 +471,7 @@ def semantic_problems(pf: PortfolioFile, rules_for: RulesFor) -> list[str]:
         for ccy, _, _ in acc.collateral_items():
             if pf.price(ccy) is None:
                 out.append(f"{where}, field 'collateral.{ccy}': no price for {ccy} in 'market'")
+        out += [f"{where}, {p}" for p in _debt_problems(pf, acc)]
         for key, items in (("supplied", acc.supplied_items()), ("borrowed", acc.borrowed_items())):
             for ccy, _ in items:
                 if pf.price(ccy) is None:
@@ -445,9 +496,60 @@ def semantic_problems(pf: PortfolioFile, rules_for: RulesFor) -> list[str]:
                 out.append(f"{pwhere}, field 'expiry': expired ({pos.expiry.isoformat()} ≤ as_of)")
             elif pos.kind == "option" and und in pf.market:
                 out += [f"{pwhere}, {p}" for p in _option_problems(pf, pos, und)]
+            if und in pf.market:
+                out += [f"{pwhere}, {p}" for p in _size_problems(pf, pos, rules, und)]
             if pos.kind != "spot" and pos.margin is None and acc.mode == "isolated":
                 out.append(f"{pwhere}, field 'margin': an isolated position needs its margin")
     return out
+
+
+def _market_problems(pf: PortfolioFile) -> list[str]:
+    """Each market block's vol model must build (term/smile/chain_csv checked here, not mid-run)."""
+    from liqrisk.dynamics.ohlc import DataError
+    from liqrisk.dynamics.smile import vol_model_from_market
+    out = []
+    for name, m in pf.market.items():
+        block = m.model_dump(exclude_none=True, exclude={"mark", "index"})
+        if not block:
+            continue
+        try:
+            model = vol_model_from_market(block)
+            atm = float(model.vol(m.mark, 1 / 365, m.mark))
+        except (ValueError, DataError, OSError) as e:
+            out.append(f"market '{name}', field '{next(iter(block))}': {str(e).splitlines()[0]}")
+            continue
+        if not VOL_RANGE[0] <= atm <= VOL_RANGE[1]:
+            out.append(f"market '{name}', field '{next(iter(block))}': ATM vol {atm:g} is outside the "
+                       f"supported range [{VOL_RANGE[0]:g}, {VOL_RANGE[1]:g}]")
+    return out
+
+
+def _debt_problems(pf: PortfolioFile, acc: AccountSpec) -> list[str]:
+    """A negative balance is a debt: the account's other collateral must be worth more."""
+    debts = [(c, a) for c, a, _ in acc.collateral_items() if a < 0]
+    if not debts or any(pf.price(c) is None for c, _, _ in acc.collateral_items()):
+        return []
+    assets = sum(a * (1 - h) * pf.price(c) for c, a, h in acc.collateral_items() if a > 0)
+    owed = -sum(a * pf.price(c) for c, a in debts)
+    if owed < assets:
+        return []
+    return [f"field 'collateral.{debts[0][0]}': a negative balance (a debt of {owed:,.2f} USD) must be "
+            f"covered by the account's other collateral (worth {assets:,.2f} USD after haircuts)"]
+
+
+def _size_problems(pf: PortfolioFile, pos: PositionSpec, rules, und: str) -> list[str]:
+    """Notional within the supported range; a per-position ``cum`` must not make MM negative."""
+    mark = pf.market[und].mark
+    inverse = pos.kind != "option" and (pos.contract == "inverse" or rules.settles_in_coin)   # size = USD face
+    notional = abs(pos.size) if inverse else abs(pos.size) * mark          # USD (inverse: face)
+    if notional > AMOUNT_MAX:
+        return [f"field 'size': notional {notional:g} USD is above the supported {AMOUNT_MAX:g}"]
+    if pos.mmr is not None and pos.cum and pos.kind in ("perp", "future"):
+        n = rules.terms(pos, None, 0.0, 0.0).tier_notional(mark)          # in the tier's own unit
+        if n * pos.mmr < pos.cum:
+            return [f"field 'cum': {pos.cum:g} exceeds notional × mmr = {n * pos.mmr:g} at the mark "
+                    f"(the maintenance margin would be negative)"]
+    return []
 
 
 def _duplicate_legs(acc: AccountSpec, rules) -> list[str]:
@@ -492,17 +594,13 @@ def _option_problems(pf: PortfolioFile, pos: PositionSpec, und: str) -> list[str
 
 def read_document(path: str | Path) -> Any:
     """The decoded YAML or JSON document of a portfolio file (relative ``chain_csv`` paths made
-    relative to the file's folder); unreadable or undecodable files are an :class:`InputError`."""
+    relative to the file's folder); unreadable or undecodable files (and the bounds of
+    :mod:`liqrisk.io.limits`) are an :class:`InputError`."""
     p = Path(path)
     try:
-        text = p.read_text()
-    except OSError as e:
-        raise InputError([f"{p}: cannot read ({e.strerror})"]) from None
-    try:
-        raw = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as e:
-        raise InputError([f"{p}: not valid {'JSON' if p.suffix.lower() == '.json' else 'YAML'}: "
-                          f"{str(e).splitlines()[0]}"]) from None
+        raw = load_document(p, "portfolio file")
+    except DocumentError as e:
+        raise InputError([str(e)]) from None
     if isinstance(raw, dict) and isinstance(raw.get("as_of"), datetime) and raw["as_of"].tzinfo is None:
         raw = {**raw, "as_of": raw["as_of"].replace(tzinfo=timezone.utc)}
     return _relative_to(raw, p.parent)

@@ -7,7 +7,6 @@ order larger than the visible side is reported as ``filled`` + ``unfilled``.
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -105,6 +104,8 @@ class OrderBook:
         is divided by ``stress`` (so depth within any distance beyond the touch falls 1/stress)."""
         if not stress > 0:
             raise BookError(f"{self.name}: stress must be > 0, got {stress}")
+        if stress == 1.0:
+            return self
         half = 0.5 * (self.asks[0, 0] - self.bids[0, 0]) * (stress - 1.0)
         bids = np.column_stack([self.bids[:, 0] - half, self.bids[:, 1] / stress])
         asks = np.column_stack([self.asks[:, 0] + half, self.asks[:, 1] / stress])
@@ -124,16 +125,17 @@ def _walk_side(prices: np.ndarray, amounts: np.ndarray, q: np.ndarray):
 
 
 def _levels(raw, side: str, name: str) -> np.ndarray:
-    """[price, amount] rows (extra entries per level, e.g. ccxt's order count, ignored)."""
-    try:
-        arr = np.asarray(raw, dtype=float)       # rectangular input (arrays, ccxt lists): one call
-        if arr.ndim != 2 or arr.shape[1] < 2:
-            raise ValueError("not rectangular")
-        arr = arr[:, :2]
-    except (TypeError, ValueError):
+    """Validated (n, 2) float array of [price, amount] levels. Arrays (the synthetic books) are
+    checked vectorised; decoded JSON/CSV levels one by one (bool and text are not numbers)."""
+    if isinstance(raw, np.ndarray) and raw.dtype.kind == "f" and raw.ndim == 2 and raw.shape[1] == 2:
+        arr = raw.copy()
+    else:
         try:
-            arr = np.array([[float(lv[0]), float(lv[1])] for lv in raw], dtype=float).reshape(-1, 2)
-        except (TypeError, ValueError, IndexError) as exc:
+            if isinstance(raw, (str, bytes, dict)) or any(not isinstance(lv, (list, tuple)) or len(lv) < 2
+                                                          for lv in raw):
+                raise TypeError("each level is a [price, amount] pair")
+            arr = np.array([[_number(lv[0]), _number(lv[1])] for lv in raw], dtype=float).reshape(-1, 2)
+        except (TypeError, ValueError, IndexError, OverflowError) as exc:
             raise BookError(f"{name}: {side} levels must be [price, amount] numbers ({exc})") from None
     if len(arr) == 0:
         raise BookError(f"{name}: no {side}")
@@ -146,7 +148,15 @@ def _levels(raw, side: str, name: str) -> np.ndarray:
         i = int(np.argmax(step <= 0)) + 1
         order = "descending" if side == "bids" else "ascending"
         raise BookError(f"{name}: {side}[{i}] price {arr[i, 0]:g} breaks strictly {order} order")
+    arr.setflags(write=False)
     return arr
+
+
+def _number(x) -> float:
+    """A level's price or amount: a number or numeric text (ccxt gives both), never a bool."""
+    if isinstance(x, bool) or not isinstance(x, (int, float, str)):
+        raise TypeError(f"{x!r} is not a number")
+    return float(x)
 
 
 def book_from_ccxt(snapshot: dict, name: str = "<book>", book_source: str = "snapshot") -> OrderBook:
@@ -158,27 +168,25 @@ def book_from_ccxt(snapshot: dict, name: str = "<book>", book_source: str = "sna
 
 def load_book(path: str | Path) -> OrderBook:
     """Load a ccxt-shaped JSON snapshot or a CSV with columns ``side,price,amount``."""
+    from liqrisk.io.documents import DocumentError, parse_document, read_text
     path = Path(path)
     try:
-        text = path.read_text()
-    except OSError as exc:
-        raise BookError(f"{path}: cannot read ({exc.strerror})") from None
-    if path.suffix.lower() == ".csv":
-        return _book_from_csv(text, str(path))
-    try:
-        snapshot = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise BookError(f"{path}: invalid JSON at line {exc.lineno} ({exc.msg})") from None
+        text = read_text(path, "order book")
+        if path.suffix.lower() == ".csv":
+            return _book_from_csv(text, str(path))
+        snapshot = parse_document(text, "json", str(path))
+    except DocumentError as exc:
+        raise BookError(str(exc)) from None
     return book_from_ccxt(snapshot, str(path))
 
 
 def _book_from_csv(text: str, name: str) -> OrderBook:
     rows = list(csv.DictReader(text.splitlines()))
-    if not rows or not {"side", "price", "amount"} <= set(rows[0]):
+    if not rows or not {"side", "price", "amount"} <= set(k for k in rows[0] if isinstance(k, str)):
         raise BookError(f"{name}: CSV needs columns side,price,amount")
     sides: dict[str, list] = {"bids": [], "asks": []}
     for line, row in enumerate(rows, start=2):
-        side = _SIDES.get((row["side"] or "").strip().lower())
+        side = _SIDES.get((row["side"] if isinstance(row["side"], str) else "").strip().lower())
         if side is None:
             raise BookError(f"{name}: line {line}: side {row['side']!r} is not bid or ask")
         try:
@@ -186,3 +194,16 @@ def _book_from_csv(text: str, name: str) -> OrderBook:
         except (TypeError, ValueError):
             raise BookError(f"{name}: line {line}: price/amount not numbers") from None
     return OrderBook(sides["bids"], sides["asks"], None, "snapshot", name)
+
+
+MAX_MID_DISTANCE = 0.10   # a book whose mid is further than 10 % from the mark is another market's
+
+
+def check_book_mid(book: OrderBook, underlying: str, mark: float) -> OrderBook:
+    """``book`` if its mid is within MAX_MID_DISTANCE of ``underlying``'s mark, else BookError
+    (e.g. an ETH book given for a BTC exit would cost the wrong market)."""
+    if abs(book.mid / mark - 1) > MAX_MID_DISTANCE:
+        raise BookError(f"{book.name}: mid {book.mid:,.6g} is {100 * (book.mid / mark - 1):+.1f}% from the "
+                        f"{underlying} mark {mark:,.6g}; is it a book of another market? (tolerance "
+                        f"{100 * MAX_MID_DISTANCE:g}%)")
+    return book

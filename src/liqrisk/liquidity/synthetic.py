@@ -79,6 +79,8 @@ def _tail(name: str, n: int) -> dict[str, np.ndarray]:
 @lru_cache(maxsize=None)
 def calibration(underlying: str) -> BookCalibration:
     """Calibration for ``"BTC"`` or ``"ETH"`` (see module docstring)."""
+    if underlying not in ("BTC", "ETH"):
+        raise BookError(f"no synthetic-book calibration for {underlying!r} (BTC, ETH); give a book")
     hourly = _tail("btcusd_1h_coinbase.csv", 90 * 24)
     btc = BookCalibration(corwin_schultz_spread(hourly["high"], hourly["low"]),
                           1.0 / amihud_illiquidity(hourly["close"], hourly["volume"]),
@@ -86,8 +88,6 @@ def calibration(underlying: str) -> BookCalibration:
                           "Coinbase BTC/USD hourly, last 90 days to 2019-10-17")
     if underlying == "BTC":
         return btc
-    if underlying != "ETH":
-        raise BookError(f"no synthetic-book calibration for {underlying!r} (BTC, ETH); give a book")
     daily = _tail("btc_eth_usd_1d_bitstamp.csv", 365)
     ratio = [e / b for e, b in zip(_estimates(daily, "eth"), _estimates(daily, "btc"))]
     return BookCalibration(btc.spread_ref * ratio[0], btc.depth_ref / ratio[1], btc.sigma_ref * ratio[2],
@@ -109,10 +109,12 @@ def underlying_of(symbol: str) -> str:
     return s.split("-")[0].split("/")[0]
 
 
+@lru_cache(maxsize=4096)
 def synthetic_book(mid: float, sigma: float, stress: float = 1.0, underlying: str = "BTC",
                    level_bps: float = 1.0, extent: float = 0.10) -> OrderBook:
     """Book around ``mid`` with levels every ``level_bps`` out to ``extent`` (relative) beyond
-    the touch, each holding depth(sigma, stress) * level_bps * 1e-4 base units."""
+    the touch, each holding depth(sigma, stress) * level_bps * 1e-4 base units. Cached: the same
+    book serves every account with the same mark (an OrderBook is immutable)."""
     if not (mid > 0 and sigma > 0 and stress > 0):
         raise BookError(f"synthetic book needs mid, sigma, stress > 0 (got {mid}, {sigma}, {stress})")
     cal = calibration(underlying)

@@ -1,0 +1,157 @@
+"""Reading an input file as text or as a YAML/JSON document, with every way it can fail as a
+one-line :class:`DocumentError` (no traceback): missing, a directory, too large, empty, not
+UTF-8, not valid YAML/JSON, a duplicated mapping key, nesting deeper than the limit, YAML aliases
+that expand beyond the limit (alias bombs). Bounds come from :mod:`liqrisk.io.limits`.
+
+YAML is read with libyaml when it is installed (it also caps flow/block nesting at 1000 levels
+by itself) and PyYAML's safe constructors; only plain data types are built.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from liqrisk.io import limits
+
+_Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class DocumentError(ValueError):
+    """An input file that cannot be read as a document; the message names the file."""
+
+
+def check_file(path: str | Path, what: str = "file") -> Path:
+    """``path`` if it is a readable file within the file-size limit, else DocumentError."""
+    p = Path(path)
+    if p.is_dir():
+        raise DocumentError(f"{p}: is a directory, not a {what}")
+    try:
+        size = p.stat().st_size
+    except OSError as e:
+        raise DocumentError(f"{p}: cannot read ({e.strerror})") from None
+    lim = limits.current()
+    if size > lim.max_file_mb * 1e6:
+        raise DocumentError(lim.exceeded("max_file_mb", f"{p}: {size / 1e6:.1f} MB"))
+    return p
+
+
+def read_text(path: str | Path, what: str = "file") -> str:
+    """The UTF-8 text of ``path`` (a BOM is dropped), within the file-size limit."""
+    p = check_file(path, what)
+    try:
+        data = p.read_bytes()
+    except OSError as e:
+        raise DocumentError(f"{p}: cannot read ({e.strerror})") from None
+    if not data.strip():
+        raise DocumentError(f"{p}: the file is empty")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DocumentError(f"{p}: UTF-16 text; save it as UTF-8")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise DocumentError(f"{p}: not UTF-8 text (byte {e.start}: {data[e.start:e.start + 1]!r}); "
+                            f"save it as UTF-8") from None
+
+
+class _StrictLoader(_Base):
+    """Safe YAML loader that rejects duplicated keys and measures the document before building it."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                hash(key)
+            except TypeError:        # a list or mapping used as a key
+                raise yaml.constructor.ConstructorError(None, None, "a mapping key must be a scalar",
+                                                        key_node.start_mark) from None
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicated key {key!r} (first on line {seen[key]})", key_node.start_mark)
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+    def get_single_data(self):
+        node = self.get_single_node()
+        if node is None:
+            return None
+        _measure(node)
+        return self.construct_document(node)
+
+
+def _measure(root) -> None:
+    """Nesting depth and alias expansion of a composed YAML node graph, without recursion
+    (an alias is the same node object appearing again under another parent)."""
+    lim = limits.current()
+    stack, seen, added = [(root, 1)], set(), 0
+    while stack:
+        node, depth = stack.pop()
+        if depth > lim.max_depth:
+            raise DocumentError(lim.exceeded("max_depth", f"line {node.start_mark.line + 1}: nesting depth {depth}"))
+        if id(node) in seen:
+            added += 1
+            if added > lim.max_alias_nodes:
+                raise DocumentError(lim.exceeded("max_alias_nodes", "YAML aliases expand the document (an alias bomb?)"))
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            stack += [(n, depth + 1) for pair in node.value for n in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            stack += [(n, depth + 1) for n in node.value]
+
+
+def _json_pairs(pairs):
+    out = {}
+    for k, v in pairs:
+        if k in out:
+            raise DocumentError(f"duplicated key {k!r}")
+        out[k] = v
+    return out
+
+
+def _json_depth(doc) -> None:
+    lim = limits.current()
+    stack = [(doc, 1)]
+    while stack:
+        x, depth = stack.pop()
+        if depth > lim.max_depth:
+            raise DocumentError(lim.exceeded("max_depth", f"nesting depth {depth}"))
+        if isinstance(x, dict):
+            stack += [(v, depth + 1) for v in x.values()]
+        elif isinstance(x, list):
+            stack += [(v, depth + 1) for v in x]
+
+
+def parse_document(text: str, fmt: str, name: str = "<document>"):
+    """Decode YAML or JSON text (``fmt`` "yaml" | "json") under the limits."""
+    if fmt == "json":
+        try:
+            doc = json.loads(text, object_pairs_hook=_json_pairs)
+        except json.JSONDecodeError as e:
+            raise DocumentError(f"{name}: not valid JSON: {e.msg} (line {e.lineno}, column {e.colno})") from None
+        except RecursionError:
+            raise DocumentError(limits.current().exceeded("max_depth", f"{name}: nesting")) from None
+        except DocumentError as e:
+            raise DocumentError(f"{name}: not valid JSON: {e}") from None
+        _json_depth(doc)
+        return doc
+    try:
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 — a safe loader
+    except DocumentError as e:
+        raise DocumentError(f"{name}: {e}") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise DocumentError(f"{name}: not valid YAML: {problem}{where}") from None
+    except (RecursionError, ValueError, TypeError, OverflowError) as e:   # e.g. a bad timestamp
+        raise DocumentError(f"{name}: not valid YAML: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
+
+
+def load_document(path: str | Path, what: str = "file"):
+    """Read and decode a YAML (``.yaml``/``.yml``/other) or JSON (``.json``) file."""
+    p = Path(path)
+    return parse_document(read_text(p, what), "json" if p.suffix.lower() == ".json" else "yaml", str(p))

@@ -1,0 +1,65 @@
+"""Bounds on what one run reads and computes, so that bad input fails fast instead of hanging.
+
+Each bound has a documented default and a CLI flag that raises it (README, "Limits"). A run
+beyond a bound stops with exit status 2 and a line naming the bound and its flag. The CLI sets
+the bounds for the duration of a command with :func:`using`; library callers get the defaults
+(or set their own the same way).
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from dataclasses import dataclass, fields, replace
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds of one run (defaults are the documented ones)."""
+
+    max_file_mb: float = 20.0            # size of one input file (MB = 10^6 bytes)
+    max_depth: int = 20                  # nesting of mappings/lists in a YAML/JSON document
+    max_alias_nodes: int = 100_000       # nodes YAML aliases may add when expanded (alias bombs)
+    max_accounts: int = 20_000           # accounts in one file (portfolio, population)
+    max_positions: int = 200_000         # positions in one file, all accounts together
+    max_path_steps: float = 2e8          # Monte Carlo paths × time steps of one account (memory)
+    max_horizon_days: float = 366.0      # longest probability horizon
+
+    FLAGS = {"max_file_mb": "--max-file-mb", "max_depth": "--max-depth",
+             "max_alias_nodes": "--max-alias-nodes", "max_accounts": "--max-accounts",
+             "max_positions": "--max-positions", "max_path_steps": "--max-path-steps",
+             "max_horizon_days": "--max-horizon-days"}
+
+    def exceeded(self, name: str, what: str) -> str:
+        """The one-line message for a run beyond bound ``name``."""
+        return f"{what}: above the limit {name.removeprefix('max_')} = {getattr(self, name):g} " \
+               f"(raise it with {self.FLAGS[name]})"
+
+
+_CURRENT: contextvars.ContextVar[Limits] = contextvars.ContextVar("liqrisk_limits", default=Limits())
+
+
+def current() -> Limits:
+    """The bounds in force."""
+    return _CURRENT.get()
+
+
+@contextlib.contextmanager
+def using(**overrides):
+    """Run a block with some bounds changed (``None`` values keep the default)."""
+    token = _CURRENT.set(replace(current(), **{k: v for k, v in overrides.items() if v is not None}))
+    try:
+        yield current()
+    finally:
+        _CURRENT.reset(token)
+
+
+NAMES = tuple(f.name for f in fields(Limits))
+
+
+# Plausibility ranges of input numbers (not raisable: beyond them float64 results overflow or the
+# models are meaningless). Prices in USD (or coin premium), amounts in the field's own unit.
+PRICE_RANGE = (1e-12, 1e12)
+AMOUNT_MAX = 1e15            # sizes, collateral, margins, notionals
+VOL_RANGE = (1e-8, 10.0)     # annualised (up to 1000 %)
+LEVERAGE_RANGE = (1.0, 1000.0)
+RATE_RANGE = (-1.0, 1.0)     # annual interest rate

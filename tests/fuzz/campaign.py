@@ -1,0 +1,71 @@
+"""A fuzz campaign outside the test suite: run N mutated inputs per command and count the
+outcomes (ok / rejected / traceback / hang / wrong), printing one line per failure.
+
+    PYTHONPATH=src python tests/fuzz/campaign.py --analyze 2200 --cascade 1500 --exit-cost 700 --seed 1
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import sys
+import time
+from pathlib import Path
+
+import hypothesis
+from hypothesis import HealthCheck, given, settings
+
+sys.path.insert(0, str(Path(__file__).parent))
+import harness  # noqa: E402
+import test_fuzz_cli as T  # noqa: E402
+
+
+LOG_ALL = False
+
+
+def campaign(name: str, strategy, n: int, seed: int, time_limit: float, log) -> collections.Counter:
+    counts: collections.Counter = collections.Counter()
+
+    @hypothesis.seed(seed)
+    @settings(max_examples=n, deadline=None, database=None, derandomize=False,
+              suppress_health_check=list(HealthCheck), phases=["generate"])
+    @given(strategy)
+    def one(args):
+        category, detail, seconds = harness.run(args, time_limit)
+        counts[category] += 1
+        if category not in ("ok", "rejected") or LOG_ALL:
+            log.write(json.dumps({"command": name, "category": category, "detail": detail, "args": args,
+                                  "seconds": round(seconds, 2)}) + "\n")
+            log.flush()
+
+    one()
+    return counts
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--analyze", type=int, default=2200)
+    ap.add_argument("--cascade", type=int, default=1500)
+    ap.add_argument("--exit-cost", type=int, default=700)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--time-limit", type=float, default=60.0)
+    ap.add_argument("--log", default="fuzz_failures.jsonl")
+    ap.add_argument("--log-all", action="store_true", help="log every outcome, not only failures")
+    a = ap.parse_args()
+    global LOG_ALL
+    LOG_ALL = a.log_all
+    t0 = time.time()
+    total: dict[str, collections.Counter] = {}
+    with open(a.log, "w") as log:
+        for name, strategy, n in (("analyze", T.analyze_args(), a.analyze), ("cascade", T.cascade_args(), a.cascade),
+                                  ("exit-cost", T.exit_cost_args(), a.exit_cost)):
+            if n:
+                total[name] = campaign(name, strategy, n, a.seed, a.time_limit, log)
+                print(name, dict(total[name]), flush=True)
+    allc = sum(total.values(), collections.Counter())
+    print(f"inputs {sum(allc.values())}: tracebacks {allc['traceback']}, hangs {allc['hang']}, "
+          f"wrong {allc['wrong']}, ok {allc['ok']}, rejected {allc['rejected']} ({time.time() - t0:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()

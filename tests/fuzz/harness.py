@@ -1,0 +1,153 @@
+"""Run the CLI in-process on one input and classify the outcome.
+
+The property every input must satisfy: exit 0 with one strict-JSON document whose numbers pass
+the checks below, or exit 2 with ``error: …`` lines (a bounded number of them), within a time
+limit; never a traceback. The checks are written here from the documented meaning of the fields,
+independently of the product's own output guards.
+"""
+from __future__ import annotations
+
+import json
+import math
+import signal
+import time
+from contextlib import contextmanager
+
+from typer.testing import CliRunner
+
+from liqrisk.cli import app
+
+TIME_LIMIT_S = 60.0
+MAX_ERROR_LINES = 51     # the printer's cap plus its count line
+
+
+class Hang(Exception):
+    pass
+
+
+@contextmanager
+def _alarm(seconds: float):
+    def fire(signum, frame):
+        raise Hang()
+    old = signal.signal(signal.SIGALRM, fire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def _reject_constant(name):
+    raise ValueError(f"non-strict JSON constant {name}")
+
+
+def run(args: list[str], time_limit: float = TIME_LIMIT_S) -> tuple[str, str, float]:
+    """(category, detail, seconds): category is ok | rejected | traceback | hang | wrong."""
+    runner = CliRunner()
+    t0 = time.perf_counter()
+    try:
+        with _alarm(time_limit):
+            res = runner.invoke(app, args, catch_exceptions=True)
+    except Hang:
+        return "hang", f"> {time_limit:g} s", time.perf_counter() - t0
+    dt = time.perf_counter() - t0
+    if isinstance(res.exception, Hang):
+        return "hang", f"> {time_limit:g} s", dt
+    if res.exception is not None and not isinstance(res.exception, SystemExit):
+        import traceback
+        tb = "".join(traceback.format_exception(res.exception))
+        return "traceback", tb.strip().splitlines()[-1] + " @ " + _origin(res.exception), dt
+    out, err = res.stdout, res.stderr
+    if "Traceback" in out + err:
+        return "traceback", (out + err)[-300:], dt
+    if res.exit_code == 0:
+        if dt > time_limit:
+            return "hang", f"{dt:.0f} s", dt
+        try:
+            doc = json.loads(out, parse_constant=_reject_constant)
+        except ValueError as e:
+            return "wrong", f"stdout is not strict JSON: {e}", dt
+        problems = check_numbers(args[0], doc)
+        return ("wrong", problems[0], dt) if problems else ("ok", "", dt)
+    if res.exit_code == 2:
+        lines = [l for l in err.splitlines() if l.strip()]
+        errors = [l for l in lines if l.startswith("error: ") and len(l) > len("error: ")]
+        if not errors:
+            return "wrong", f"exit 2 without an 'error: …' line: {err[:200]!r}", dt
+        if len(errors) > MAX_ERROR_LINES:
+            return "wrong", f"{len(errors)} error lines (not capped)", dt
+        if len(set(errors)) != len(errors):
+            return "wrong", "a problem printed twice", dt
+        if any("╭" in l or "│" in l for l in lines):
+            return "wrong", "a rich box around an error", dt
+        return "rejected", errors[0][:200], dt
+    return "wrong", f"exit code {res.exit_code}: {(out + err)[-200:]!r}", dt
+
+
+def _origin(exc: BaseException) -> str:
+    tb = exc.__traceback__
+    last = None
+    while tb is not None:
+        last = tb
+        tb = tb.tb_next
+    return f"{last.tb_frame.f_code.co_filename.split('src/')[-1]}:{last.tb_lineno}" if last else "?"
+
+
+def _finite(x) -> bool:
+    return x is None or isinstance(x, (int, float)) and math.isfinite(x)
+
+
+def check_numbers(command: str, doc) -> list[str]:
+    """Problems of a successful run's document (empty when it passes)."""
+    if command == "analyze":
+        return _check_analyze(doc)
+    if command == "cascade":
+        return _check_cascade(doc)
+    return []
+
+
+def _check_analyze(doc: dict) -> list[str]:
+    out = []
+    for a in doc.get("accounts", []):
+        w = f"account {a.get('id')!r}"
+        eq, im, mm = a.get("equity"), a.get("initial_margin"), a.get("maintenance_margin")
+        if not all(isinstance(v, (int, float)) for v in (eq, im, mm)):
+            out.append(f"{w}: equity/IM/MM not numbers: {eq}, {im}, {mm}")
+            continue
+        if im < 0 or mm < 0:
+            out.append(f"{w}: negative margin IM {im} MM {mm}")
+        if eq < mm * (1 - 1e-9) - 1e-9 and a.get("positions") and not a.get("liquidatable_now"):
+            out.append(f"{w}: liquidatable_now false with equity {eq} < MM {mm}")
+        for p in a.get("positions", []):
+            if (p.get("maintenance_margin") or 0) < 0 or (p.get("initial_margin") or 0) < 0:
+                out.append(f"{w}: position {p.get('symbol')} with a negative margin")
+        for block in ("probability", "term_structure"):
+            for h, prob in (a.get(block) or {}).items():
+                if not 0 <= prob["p"] <= 1 or not all(0 <= v <= 1 for v in prob.get("ci95", [])):
+                    out.append(f"{w}: {block} {h} = {prob} outside [0, 1]")
+    return out
+
+
+def _check_cascade(doc: dict) -> list[str]:
+    """A single run: marks > 0, liquidated notional ≥ 0, the money identity wallets + insurance +
+    backstop − book_pnl − adl_pnl = 0 per step (result.py); a sweep: rows of numbers or null."""
+    out = []
+    for a, path in (doc.get("marks") or {}).items():
+        if any(x is None or x <= 0 for x in path):
+            out.append(f"mark of {a} null or ≤ 0")
+    for a, path in (doc.get("liquidated_notional_usd") or {}).items():
+        if any(x is None or x < 0 for x in path):
+            out.append(f"liquidated notional of {a} null or < 0")
+    led = doc.get("ledger_usd")
+    if isinstance(led, dict) and led:
+        terms = [led.get(k) for k in ("wallets", "insurance", "backstop", "book_pnl", "adl_pnl")]
+        if all(isinstance(t, list) for t in terms):
+            for step, (w, i, b, bp, ap) in enumerate(zip(*terms)):
+                scale = 1e-6 * (1 + abs(w) + abs(i) + abs(b) + abs(bp) + abs(ap))
+                if abs(w + i + b - bp - ap) > scale:
+                    out.append(f"ledger identity broken at step {step}: {w + i + b - bp - ap:g}")
+                    break
+    if "rows" in doc and not doc["rows"]:
+        out.append("a sweep with no rows")
+    return out

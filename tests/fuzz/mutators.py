@@ -1,0 +1,200 @@
+"""Hypothesis strategies that mutate the bundled examples into bad (and good) inputs.
+
+Structural mutations act on the decoded document (a tree of dicts/lists/scalars): replace a
+value by an extreme or a wrong type, delete it, repeat a list element many times, bury it in
+deep nesting, rename a key. Text mutations act on the encoded file: a duplicated key, a YAML
+alias bomb, another encoding, binary junk, truncation, an empty file, a directory.
+"""
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import json
+from pathlib import Path
+
+import yaml
+from hypothesis import strategies as st
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+
+EXTREMES = [float("nan"), float("inf"), float("-inf"), 0, -0.0, 5e-324, -5e-324, 1e308, -1e308, 1e-300,
+            10 ** 400, -(10 ** 30), -1, 1, 2, 0.5, 1e15, 1e16, True, False, None, "", "x", "1e400", "-1",
+            "2026-13-45", [], {}, [1, 2], {"a": 1}, "é" * 3, "x" * 5000]
+CLI_NUMBERS = ["0", "-1", "nan", "inf", "-inf", "1e400", "2", "0.5", "1e-300", "5e-324", "1e9", "abc", ""]
+
+
+def _yaml(path: Path) -> dict:
+    return yaml.safe_load(path.read_text())
+
+
+def portfolio_seeds() -> list[tuple[str, dict]]:
+    """(suffix, document) of every bundled portfolio example."""
+    deribit = json.loads((EXAMPLES / "deribit_options_2021-10-21.json").read_text())
+    for block in deribit["market"].values():       # the fuzz inputs are written elsewhere
+        if isinstance(block, dict) and "chain_csv" in block:
+            block["chain_csv"] = str((EXAMPLES / block["chain_csv"]).resolve())
+    return [(".yaml", _yaml(EXAMPLES / "multi_venue.yaml")), (".json", deribit)]
+
+
+def scenario_seeds() -> list[dict]:
+    """Bundled scenarios, made small (few synthetic accounts, short sweeps) so one run is quick."""
+    out = []
+    for p in sorted((EXAMPLES / "scenarios").glob("*.yaml")):
+        d = _yaml(p)
+        synth = (d.get("population") or {}).get("synthetic")
+        if isinstance(synth, dict):
+            synth["n_accounts"] = min(int(synth.get("n_accounts", 300)), 300)
+        if isinstance(d.get("sweep"), dict):
+            d["sweep"]["moves"] = d["sweep"].get("moves", [-0.1])[:3]
+            d["sweep"]["impact_scales"] = d["sweep"].get("impact_scales", [1.0])[:2]
+        out.append(d)
+    return out
+
+
+def population_rows() -> list[dict]:
+    with open(EXAMPLES / "populations" / "small_book.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def hyperliquid_seed() -> dict:
+    return json.loads((EXAMPLES / "populations" / "hyperliquid_clearinghouse_docs_example.json").read_text())
+
+
+def _paths(doc):
+    """Every location in a document (the root too), shallow ones first."""
+    out, todo = [], [((), doc)]
+    while todo:
+        prefix, x = todo.pop(0)
+        out.append(prefix)
+        items = x.items() if isinstance(x, dict) else enumerate(x) if isinstance(x, list) else ()
+        todo += [(prefix + (k,), v) for k, v in items]
+        if len(out) > 5000:
+            break
+    return out
+
+
+def _get(doc, path):
+    for k in path:
+        doc = doc[k]
+    return doc
+
+
+def _set(doc, path, value):
+    if not path:
+        return value
+    _get(doc, path[:-1])[path[-1]] = value
+    return doc
+
+
+@st.composite
+def mutated_tree(draw, doc, n_max: int = 3):
+    """``doc`` with 1..n_max structural mutations."""
+    doc = copy.deepcopy(doc)
+    for _ in range(draw(st.integers(1, n_max)) if draw(st.integers(0, 3)) else 0):   # 1 in 4: unmutated
+        paths = _paths(doc)[1:] or [()]          # not the root: a whole-file type change is a text op
+        path = draw(st.sampled_from(paths))
+        op = draw(st.sampled_from(["extreme", "extreme", "extreme", "delete", "repeat", "nest", "rename", "scale"]))
+        target = _get(doc, path)
+        if op == "extreme":
+            doc = _set(doc, path, copy.deepcopy(draw(st.sampled_from(EXTREMES))))
+        elif op == "delete" and path:
+            parent = _get(doc, path[:-1])
+            del parent[path[-1]]
+        elif op == "repeat" and isinstance(target, list) and target:
+            k = draw(st.sampled_from([2, 10, 200]))
+            item = draw(st.sampled_from(target))
+            target.extend(copy.deepcopy(item) for _ in range(k))
+        elif op == "nest":
+            depth = draw(st.sampled_from([3, 25, 200]))
+            value = target
+            for _ in range(depth):
+                value = [value]
+            doc = _set(doc, path, value)
+        elif op == "rename" and path and isinstance(path[-1], str):
+            parent = _get(doc, path[:-1])
+            parent[path[-1] + draw(st.sampled_from(["_", "X", " "]))] = parent.pop(path[-1])
+        elif op == "scale" and isinstance(target, (int, float)) and not isinstance(target, bool):
+            doc = _set(doc, path, target * draw(st.sampled_from([-1, 1e-9, 1e9, 1e300, 0])))
+    return doc
+
+
+def encode(doc, suffix: str) -> str:
+    """Text of a document as YAML or JSON (JSON keeps NaN/Infinity as Python writes them)."""
+    import sys
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 20_000))
+    try:
+        if suffix == ".json":
+            return json.dumps(doc, default=str)
+        return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=10 ** 9)
+    except yaml.YAMLError:
+        return json.dumps(doc, default=str)
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+def _bomb(depth: int) -> str:
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for i in range(1, depth):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]")
+    return "\n".join(lines) + "\n"
+
+
+TEXT_OPS = ["none"] * 6 + ["duplicate_key", "alias_bomb", "utf16", "latin1", "binary", "truncate", "empty",
+                           "bom", "directory", "deep_nesting"]
+
+
+@st.composite
+def mutated_text(draw, text: str, suffix: str):
+    """(bytes or None for a directory, op name) of ``text`` after one text-level mutation."""
+    op = draw(st.sampled_from(TEXT_OPS))
+    if op == "duplicate_key":
+        lines = text.splitlines()
+        if suffix == ".json":
+            text = text.replace("{", '{"as_of": "2026-01-01T00:00:00Z", ', 1) if text.startswith("{") else text
+        elif lines:
+            first_key = next((l for l in lines if l and not l.startswith((" ", "#", "-"))), lines[0])
+            text = "\n".join(lines + [first_key]) + "\n"
+    elif op == "alias_bomb" and suffix != ".json":
+        depth = draw(st.sampled_from([3, 9, 12]))
+        lines = text.splitlines()
+        key = next((i for i, l in enumerate(lines) if l.strip().startswith(("name:", "- id:", "id:"))), None)
+        text = _bomb(depth) + "\n".join(lines)
+        if key is not None:
+            k = key + depth
+            lines2 = text.splitlines()
+            lhs = lines2[k].split(":")[0]
+            lines2[k] = f"{lhs}: *a{depth - 1}"
+            text = "\n".join(lines2) + "\n"
+    if op == "deep_nesting":
+        n = draw(st.sampled_from([900, 5000, 100_000]))
+        return (text.rstrip() + "\n" if suffix != ".json" else "") .encode() + \
+            (("x: " if suffix != ".json" else "") + "[" * n + "]" * n).encode(), op
+    if op == "utf16":
+        return text.encode("utf-16"), op
+    if op == "latin1":
+        return ("# café ümlaut\n" + text).encode("latin-1", "replace"), op
+    if op == "binary":
+        return bytes(draw(st.binary(min_size=1, max_size=200))) + text.encode()[:100], op
+    if op == "truncate":
+        return text.encode()[: draw(st.integers(0, max(0, len(text) - 1)))], op
+    if op == "empty":
+        return b"", op
+    if op == "bom":
+        return b"\xef\xbb\xbf" + text.encode(), op
+    if op == "directory":
+        return None, op
+    return text.encode(), op
+
+
+def csv_text(rows: list[dict]) -> str:
+    cols = list(dict.fromkeys(k for r in rows if isinstance(r, dict) for k in r))
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=cols or ["x"], extrasaction="ignore")
+    w.writeheader()
+    for r in rows:
+        if isinstance(r, dict):
+            w.writerow({k: v for k, v in r.items() if isinstance(k, str)})
+    return buf.getvalue()
