@@ -29,14 +29,18 @@ _PERP = {"binance-usdm": "{u}USDT", "bybit-linear": "{u}USDT", "okx": "{u}-USDT-
 
 
 def account_delta(cp) -> dict[str, float]:
-    """d(equity in USD)/d(price) per underlying of a one-account compiled portfolio (coin units)."""
-    h = cp.health_model(0)
+    """d(equity in USD)/d(price) per underlying of a one-account compiled portfolio (coin units),
+    all of the account's pools on the margin kernel, 0.01% central bumps."""
+    from liqrisk.margin import kernel as K
+    plan = cp.plans[0]
+    pools = np.array(plan.pools, dtype=np.int64)
     out = {}
-    for k, name in enumerate(h.underlyings):
-        up, dn = h.spot.copy(), h.spot.copy()
-        up[k], dn[k] = h.spot[k] * 1.0001, h.spot[k] * 0.9999
-        e = h.equity(np.vstack([up, dn]), 0.0)
-        out[name] = float((e[0] - e[1]) / (up[k] - dn[k]))
+    for ax in sorted(set().union(*plan.pool_axes.values())):
+        rows = np.repeat(cp.market.prices[None, :], 2, axis=0)
+        rows[0, ax] *= 1.0001
+        rows[1, ax] *= 0.9999
+        e = K.pools_states_nb(pools, rows, 0.0, cp.arrays.args())[0].sum(axis=1)
+        out[cp.market.names[ax]] = float((e[0] - e[1]) / (rows[0, ax] - rows[1, ax]))
     return out
 
 
