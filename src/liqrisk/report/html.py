@@ -111,6 +111,9 @@ def _probability_table(a) -> str:
                 + "".join(_cell(f"pools.{label}.{h}.p", by_h[h].p, 4) if h in by_h else "<td></td>" for h in hs)
                 + "</tr>" for label, by_h in a.pools.items()]
         table += _table(["margin pool"] + hs, prow, "pools")
+        drivers = [f"{h}: {d}" for h, d in risk.driver.items() if d]
+        if drivers:
+            table += f"<p>pool driving the account's probability — {html.escape('; '.join(drivers))}</p>"
     return f"<p>model <b>{html.escape(risk.model)}</b></p>" + table
 
 
@@ -181,13 +184,14 @@ def _probability_figure(a) -> go.Figure:
                         text=[f"p < {b:.2g}" for _, b in bounds], hoverinfo="x+text")
     models = sorted({m for h in hs for m in (a.risk.model_range.get(h) or {})})
     for m in models:
-        pts = [(h, a.risk.model_range[h][m]) for h in hs if m in (a.risk.model_range.get(h) or {})]
-        fig.add_scatter(x=[h for h, _ in pts], y=[max(p, FLOOR) for _, p in pts], mode="markers", name=m,
+        pts = [(h, a.risk.model_range[h][m]) for h in hs if (a.risk.model_range.get(h) or {}).get(m, 0) >= FLOOR]
+        fig.add_scatter(x=[h for h, _ in pts], y=[p for _, p in pts], mode="markers", name=m,
                         marker=dict(symbol="x"))
     for label, by_h in (a.pools or {}).items():
-        pts = [(h, by_h[h].p) for h in hs if h in by_h]
-        fig.add_scatter(x=[h for h, _ in pts], y=[max(p, FLOOR) for _, p in pts], mode="markers+lines",
-                        name=f"pool {label}", line=dict(dash="dot"))
+        pts = [(h, by_h[h].p) for h in hs if h in by_h and by_h[h].p >= FLOOR]   # zeros: in the table
+        if pts:
+            fig.add_scatter(x=[h for h, _ in pts], y=[p for _, p in pts], mode="markers+lines",
+                            name=f"pool {label}", line=dict(dash="dot"))
     fig.update_layout(title=f"{a.id}: P(liquidation) by horizon (95% intervals; ▽ = upper bound of a sampled zero)",
                       xaxis=dict(title="horizon", type="category", categoryorder="array", categoryarray=hs),
                       yaxis=dict(title="probability", type="log", exponentformat="power", dtick=1),
