@@ -14,8 +14,9 @@ from liqrisk.io import limits
 @app.command("cascade")
 def cascade(
     scenario_file: Path = typer.Argument(..., help="Scenario YAML (see liqrisk.cascade.scenario)."),
-    accounts: Path = typer.Option(None, "--accounts", help="Population: CSV/Parquet positions or "
-                                                           "Hyperliquid clearinghouseState JSON."),
+    accounts: Path = typer.Option(None, "--accounts", help="Population: a portfolio file (the analyze "
+                                                           "input, every venue and contract), CSV/Parquet "
+                                                           "positions or Hyperliquid clearinghouseState JSON."),
     engine: str = typer.Option("local", "--engine", help="Sweep executor: local | process | dask."),
     scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address (engine dask)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON document."),
