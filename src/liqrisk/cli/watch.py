@@ -7,7 +7,6 @@ import typer
 
 from liqrisk.cli._app import app
 from liqrisk.cli.errors import fail_on_bad_input
-from liqrisk.io.portfolio import InputError
 
 
 @app.command("watch")
@@ -26,6 +25,7 @@ def watch(
     max_checks: int = typer.Option(0, "--max-checks", min=0, help="stop after this many checks (0: run until Ctrl-C)"),
 ) -> None:
     """Watch a portfolio and alert when a rule starts to hold."""
+    from liqrisk.io.portfolio import InputError
     from liqrisk.service.store import Store, default_url
     from liqrisk.service.watch import Watcher, parse_duration, parse_rule
     with fail_on_bad_input():
