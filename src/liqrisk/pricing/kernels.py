@@ -16,17 +16,19 @@ import math
 import numba
 from numba import prange
 
-from liqrisk.pricing.normal import ncdf_nb, norm_cdf_nb
+from liqrisk.pricing.normal import ncdf_nb, norm_quantile_nb, norm_quantile_of_log_nb
 
 _device = numba.njit(cache=True, nogil=True, error_model="numpy")
 _parallel = numba.njit(cache=True, nogil=True, error_model="numpy", parallel=True)
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
-_SQRT_2PI = math.sqrt(2.0 * math.pi)
+_SQRT_3 = math.sqrt(3.0)
+_LN_HALF = math.log(0.5)
+_LN_LOWER_MAP = math.log(2.0 * math.pi / math.sqrt(27.0))
 # Below this e^{-d1²/2} is subnormal or zero and e^{-d2²/2} = e^{-d1²/2}·F/K would lose its bits
 _GAUSS_FACTOR_MIN = 1e-290
 _IV_MAX_ITER = 64
-_IV_REL_STEP_TOL = 1e-12
+_IV_REL_STEP_TOL = 1e-12  # remaining error in σ√T at the stop, relative
 _IV_MIN_TIME_VALUE = 1e-14  # relative to the undiscounted price: below this the vol is noise
 
 
@@ -183,65 +185,108 @@ def _normalised_otm_call(x, s, up, down):
 
 
 @_device
+def _starting_stdev(beta, x, s_c, b_c, up):
+    """A starting σ√T for the normalised OTM call price beta, no Black evaluation: on the side
+    of the inflection point s_c = √(2|x|) where beta lies, the tightest of two one-sided guesses.
+
+    Below s_c (b convex, both overestimate): the tangent at s_c, and the inverse of Jäckel's
+    lower map f(s) = 2π|x|/√27 · N(−|x|/(√3·s))³ ("Let's Be Rational", Wilmott 2015), the
+    s → 0 asymptote of b, taken at f = beta. Above s_c (b concave, both underestimate): the
+    tangent at s_c, and the inverse of b_max − b ≈ 2N(−s/2) (exact at x = 0).
+    """
+    slope_c = _INV_SQRT_2PI * up  # ∂b/∂s at s_c
+    tangent = s_c + (beta - b_c) / slope_c
+    if beta >= b_c:
+        return max(tangent, -2.0 * norm_quantile_nb(0.5 * (up - beta)))
+    ln_p = (math.log(beta) - _LN_LOWER_MAP - math.log(-x)) / 3.0  # p = N(−|x|/(√3·s))
+    s = tangent if tangent > 0.0 else s_c
+    if ln_p < _LN_HALF:
+        s = min(s, x / (_SQRT_3 * norm_quantile_of_log_nb(ln_p)))
+    return s
+
+
+@_device
 def normalised_implied_stdev_nb(beta, x):
     """Total implied stdev s = σ√T of a normalised OTM call price beta = C/√(FK), x = ln(F/K) ≤ 0.
 
-    Halley iterations (third order) inside a bisection bracket, on the objective that Jäckel
-    ("By Implication", Wilmott 2006) shows to be well scaled in each region split at the
-    inflection point s_c = √(2|x|): ln b − ln β below it, ln(b_max − β) − ln(b_max − b) above.
-    Returns NaN unless 0 < beta < b_max = e^{x/2}.
+    Householder iterations of order 4 (Jäckel, "Let's Be Rational") inside a bisection bracket,
+    on the objective that Jäckel ("By Implication", Wilmott 2006) shows to be well scaled in each
+    region split at the inflection point s_c = √(2|x|): ln b − ln β below it,
+    ln(b_max − β) − ln(b_max − b) above; all derivatives follow from ∂b/∂s = e^{x/2}·n(d1).
+    A step Δ of an order-4 method leaves an error ≈ C·Δ⁴ with C from the derivatives at hand:
+    the solver stops, without another evaluation, once |C|·Δ⁴ (C bounded by the sum of its
+    terms' magnitudes, and only with |Δ| ≤ 5% of s, where the expansion holds) or |Δ| itself is
+    below 1e-12·s. On average 1.8 evaluations of b per option (benchmark book).
+    Returns (s, the number of evaluations of b); s is NaN unless 0 < beta < b_max = e^{x/2}.
     """
     up = math.exp(0.5 * x)
     if not (0.0 < beta < up):
-        return math.nan
+        return math.nan, 0
     down = 1.0 / up
     s_c = math.sqrt(-2.0 * x)
-    slope_c = _INV_SQRT_2PI * up  # ∂b/∂s at s_c
-    b_c = _normalised_otm_call(x, s_c, up, down)[0] if s_c > 0.0 else 0.0
+    b_c = 0.5 * up - down * ncdf_nb(-s_c, up * up)  # d1 = 0, d2 = −s_c, e^{-s_c²/2} = e^{x}
     lower = beta < b_c
-    if lower:
-        lo, hi = 0.0, s_c
-        # both underestimate: ln b ≈ −x²/(2s²) far from the money, b ≈ s/√(2π) at it
-        s = max(-x / math.sqrt(-2.0 * math.log(beta)), _SQRT_2PI * beta)
-    else:
-        lo, hi = s_c, math.inf
-        s = s_c + (beta - b_c) / slope_c  # tangent at the inflection point
+    lo, hi = (0.0, s_c) if lower else (s_c, math.inf)
     ln_target = math.log(beta) if lower else math.log(up - beta)
-    previous = math.inf  # the previous Halley step
-    for _ in range(_IV_MAX_ITER):
+    s = _starting_stdev(beta, x, s_c, b_c, up)
+    x2 = x * x
+    for evaluations in range(1, _IV_MAX_ITER + 1):
         b, gap, vega = _normalised_otm_call(x, s, up, down)
         if b == beta:
-            return s
+            return s, evaluations
         if b < beta:
             lo = s
         else:
             hi = s
-        curvature = x * x / (s * s * s) - 0.25 * s  # (∂²b/∂s²) / (∂b/∂s)
-        if lower:  # g = ln b − ln β
-            g, g1 = math.log(b) - ln_target, vega / b
-            g2 = g1 * (curvature - g1)
-        else:  # g = ln(b_max − β) − ln(b_max − b)
-            g, g1 = ln_target - math.log(gap), vega / gap
-            g2 = g1 * (curvature + g1)
-        newton = -g / g1
-        halley = 1.0 + 0.5 * newton * g2 / g1
-        step = newton / halley if halley > 0.5 else newton
+        # b^(k)/b' for k = 2, 3, 4, from (ln b')' = −d1·∂d1/∂s = x²/s³ − s/4
+        s2 = s * s
+        c1 = x2 / (s2 * s) - 0.25 * s
+        c1_prime = -3.0 * x2 / (s2 * s2) - 0.25
+        c2 = c1 * c1 + c1_prime
+        c3 = c1 * c2 + 2.0 * c1 * c1_prime + 12.0 * x2 / (s2 * s2 * s)
+        # g'/1 and g^(k)/g' (k = 2, 3, 4) of the objective; u = g' = ∂ln b/∂s or −∂ln(b_max − b)/∂s
+        if lower:
+            u = vega / b
+            g = math.log(b) - ln_target
+            h2 = c1 - u
+            h3 = c2 - 3.0 * c1 * u + 2.0 * u * u
+            h4 = c3 - u * (4.0 * c2 + 3.0 * c1 * c1 - u * (12.0 * c1 - 6.0 * u))
+        else:
+            u = vega / gap
+            g = ln_target - math.log(gap)
+            h2 = c1 + u
+            h3 = c2 + 3.0 * c1 * u + 2.0 * u * u
+            h4 = c3 + u * (4.0 * c2 + 3.0 * c1 * c1 + u * (12.0 * c1 + 6.0 * u))
+        newton = -g / u
+        step = newton * (1.0 + 0.5 * h2 * newton) / (1.0 + newton * (h2 + h3 * newton / 6.0))
         s_new = s + step
         if not lo < s_new < hi:
-            s_new = 0.5 * (lo + hi) if hi < math.inf else 2.0 * max(lo, s)
-            previous = math.inf
-        else:
-            # Once the steps contract at least quadratically (Halley: cubically), the error left
-            # after this step is below |step|²/|previous step|: stop when that is under the
-            # tolerance instead of paying one more evaluation to see a tiny step.
-            size = abs(step)
-            if size < previous < math.inf and size * (size / previous) <= _IV_REL_STEP_TOL * s_new:
-                return s_new
-            previous = size
-        if abs(s_new - s) <= _IV_REL_STEP_TOL * s_new:
-            return s_new
+            s = 0.5 * (lo + hi) if hi < math.inf else 2.0 * max(lo, s)
+            continue
+        size = abs(step)
+        if size <= _IV_REL_STEP_TOL * s_new:
+            return s_new, evaluations
+        error_constant = abs(h2 * h2 * h2) / 8.0 + abs(h2 * h3) / 6.0 + abs(h4) / 24.0
+        if size <= 0.05 * s_new and error_constant * size ** 4 <= _IV_REL_STEP_TOL * s_new:
+            return s_new, evaluations
         s = s_new
-    return s
+    return s, _IV_MAX_ITER
+
+
+@_device
+def normalised_otm_price_nb(price, F, K, T, r, is_call):
+    """(beta, x): the out-of-the-money time value of a Black-76 price discounted at r,
+    normalised, beta = C/√(FK), and x = −|ln(F/K)|; beta is NaN for T ≤ 0, F ≤ 0, K ≤ 0, a
+    negative price, or a time value below 1e-14 of the price (vega too small to identify the vol).
+    """
+    if not (T > 0.0 and F > 0.0 and K > 0.0 and price >= 0.0):
+        return math.nan, 0.0
+    w = 1.0 if is_call else -1.0
+    undiscounted = price * math.exp(r * T)
+    time_value = undiscounted - max(w * (F - K), 0.0)  # = the OTM option (put-call parity)
+    if not time_value > _IV_MIN_TIME_VALUE * undiscounted:
+        return math.nan, 0.0
+    return time_value / math.sqrt(F * K), -abs(math.log(F / K))  # OTM put at x = OTM call at −x
 
 
 @_device
@@ -250,15 +295,8 @@ def implied_vol_nb(price, F, K, T, r, is_call):
     max(w(F−K), 0)·e^{-rT} < price < (F for calls, K for puts)·e^{-rT}, for T ≤ 0, F ≤ 0, K ≤ 0,
     or when the time value is below 1e-14 of the price (vega too small to identify the vol).
     """
-    if not (T > 0.0 and F > 0.0 and K > 0.0 and price >= 0.0):
-        return math.nan
-    w = 1.0 if is_call else -1.0
-    undiscounted = price * math.exp(r * T)
-    time_value = undiscounted - max(w * (F - K), 0.0)  # = the OTM option (put-call parity)
-    if not time_value > _IV_MIN_TIME_VALUE * undiscounted:
-        return math.nan
-    x = -abs(math.log(F / K))  # OTM put at ln(F/K) = OTM call at −ln(F/K)
-    return normalised_implied_stdev_nb(time_value / math.sqrt(F * K), x) / math.sqrt(T)
+    beta, x = normalised_otm_price_nb(price, F, K, T, r, is_call)
+    return normalised_implied_stdev_nb(beta, x)[0] / math.sqrt(T)
 
 
 @_parallel

@@ -15,6 +15,10 @@ and N(−|z|) = ½·erfc(u), N(|z|) = 1 − ½·erfc(u). Cody's approximations a
 relative to its own size (tests: against 60-digit mpmath), except for the rounding of e itself:
 a relative error δ of e (≈ ε·z²/2 from rounding z²/2) is passed on unchanged — the same
 argument-rounding error any erfc-based N(z) carries.
+
+``norm_quantile_nb`` is the inverse, N⁻¹(p), to about 1e-7 relative (M. J. Wichura, "Algorithm
+AS 241: The percentage points of the normal distribution", Appl. Statist. 37 (1988) 477–484,
+PPND7): a starting guess for the implied-vol solver, never a result.
 """
 
 import math
@@ -25,6 +29,7 @@ _device = numba.njit(cache=True, nogil=True, error_model="numpy")
 
 _INV_SQRT_2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_PI = 1.0 / math.sqrt(math.pi)
+_LN_QUANTILE_TAIL = math.log(0.075)  # below 0.5 − 0.425 PPND7 uses its tail pieces
 
 
 @_device
@@ -72,3 +77,36 @@ def ncdf_nb(z, e):
 def norm_cdf_nb(z):
     """Standard normal CDF N(z), full relative accuracy in the lower tail."""
     return ncdf_nb(z, math.exp(-0.5 * z * z))
+
+
+@_device
+def _quantile_tail(ln_p):
+    """N⁻¹(p) for p = e^{ln_p} < 0.075, from r = √(−ln p) (PPND7's two tail pieces)."""
+    r = math.sqrt(-ln_p)
+    if r <= 5.0:
+        r -= 1.6
+        v = ((((0.17023821103 * r + 1.3067284816) * r + 2.7568153900) * r + 1.4234372777)
+             / ((0.12021132975 * r + 0.73700164250) * r + 1.0))
+    else:
+        r -= 5.0
+        v = ((((0.017337203997 * r + 0.42868294337) * r + 3.0812263860) * r + 6.6579051150)
+             / ((0.012258202635 * r + 0.24197894225) * r + 1.0))
+    return -v
+
+
+@_device
+def norm_quantile_nb(p):
+    """N⁻¹(p) for 0 < p < 1 to about 1e-7 relative (Wichura's PPND7)."""
+    q = p - 0.5
+    if abs(q) <= 0.425:
+        r = 0.180625 - q * q
+        return (q * (((59.109374720 * r + 159.29113202) * r + 50.434271938) * r + 3.3871327179)
+                / (((67.187563600 * r + 78.757757664) * r + 17.895169469) * r + 1.0))
+    tail = _quantile_tail(math.log(p if q < 0.0 else 1.0 - p))
+    return tail if q < 0.0 else -tail
+
+
+@_device
+def norm_quantile_of_log_nb(ln_p):
+    """N⁻¹(e^{ln_p}) for ln_p ≤ ln ½, without forming p in the tail (no underflow)."""
+    return norm_quantile_nb(math.exp(ln_p)) if ln_p > _LN_QUANTILE_TAIL else _quantile_tail(ln_p)

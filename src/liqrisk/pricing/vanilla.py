@@ -49,8 +49,9 @@ def greeks(S, K, T, r, vol, is_call, q=0.0):
 def implied_vol(price, S, K, T, r, is_call, q=0.0):
     """Black-Scholes-Merton implied vol (annualised) of a price; for Black-76 pass S = F, q = r.
 
-    Solved on the normalised Black price with Halley iterations in a bisection bracket
-    (``kernels.normalised_implied_stdev_nb``), converged to ~1e-12 relative in σ√T.
+    Solved on the normalised Black price with order-4 Householder iterations in a bisection
+    bracket from an evaluation-free starting guess (``kernels.normalised_implied_stdev_nb``),
+    stopped once the estimated remaining error is below 1e-12 relative in σ√T.
     Accuracy (tested for vol 0.05–3, T 1 hour–3 years): |iv − σ| < 1e-10 whenever the time
     value exceeds 1e-8·S and the price is quoted on the out-of-the-money side; an in-the-money
     price stores intrinsic + time value in one float, so its rounding (a few ulps of the
