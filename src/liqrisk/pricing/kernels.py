@@ -16,10 +16,13 @@ import math
 import numba
 from numba import prange
 
-from liqrisk.pricing.normal import ncdf_nb, norm_quantile_nb, norm_quantile_of_log_nb
+from liqrisk.pricing.normal import ncdf_nb, ncdf_select_nb, norm_quantile_nb, norm_quantile_of_log_nb
+from liqrisk.pricing.simd_math import exp_nb, log_nb
 
 _device = numba.njit(cache=True, nogil=True, error_model="numpy")
 _parallel = numba.njit(cache=True, nogil=True, error_model="numpy", parallel=True)
+# Inlined into the caller at numba level, so that LLVM sees one straight-line loop body to vectorise
+_inline = numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _SQRT_3 = math.sqrt(3.0)
@@ -32,31 +35,52 @@ _IV_REL_STEP_TOL = 1e-12  # remaining error in σ√T at the stop, relative
 _IV_MIN_TIME_VALUE = 1e-14  # relative to the undiscounted price: below this the vol is noise
 
 
-@_device
+@_inline
 def _year_fraction(T):
     """T clamped at 0 (expired options are valued at expiry); NaN is kept."""
     return 0.0 if T < 0.0 else T
 
 
-@_device
-def _black_terms(F, K, tau, vol, w):
+@_inline
+def _exp(x, straight):
+    """e^x: the vectorisable ``simd_math.exp_nb`` in straight-line kernels, else the C library's."""
+    return exp_nb(x) if straight else math.exp(x)
+
+
+@_inline
+def _black_terms(F, K, tau, vol, w, straight):
     """(N(w·d1), N(w·d2), n(d1)) of Black-76 with forward F, w = +1 call / -1 put.
 
     d1 = ln(F/K)/(σ√τ) + σ√τ/2, d2 = d1 − σ√τ (Black 1976). When σ√τ ≤ 0 or F·K = 0 the
     limits are returned: both probabilities are the step 1{w(F−K) > 0} (½ at the money), n = 0.
+    ``straight`` (a constant at every call site, folded away after inlining) picks
+    straight-line code — ``simd_math`` exp/log, ``ncdf_select_nb``, the limits selected, not
+    branched to — for loops that LLVM vectorises; scalar callers keep the cheaper branches.
     """
     sd = vol * math.sqrt(tau)
-    if sd > 0.0 and F > 0.0 and K > 0.0:
-        m = F / K
-        d1 = math.log(m) / sd + 0.5 * sd
-        d2 = d1 - sd
-        e1 = math.exp(-0.5 * d1 * d1)
-        # e^{-d2²/2} = e^{-d1²/2}·e^{d1·sd − sd²/2} = e^{-d1²/2}·F/K (relative error ~ε·|ln F/K|)
-        e2 = e1 * m if e1 > _GAUSS_FACTOR_MIN else math.exp(-0.5 * d2 * d2)
-        return ncdf_nb(w * d1, e1), ncdf_nb(w * d2, e2), _INV_SQRT_2PI * e1
+    m = F / K
+    d1 = (log_nb(m) if straight else math.log(m)) / sd + 0.5 * sd
+    d2 = d1 - sd
+    e1 = _exp(-0.5 * d1 * d1, straight)
+    # e^{-d2²/2} = e^{-d1²/2}·e^{d1·sd − sd²/2} = e^{-d1²/2}·F/K (relative error ~ε·|ln F/K|)
+    e2 = e1 * m if e1 > _GAUSS_FACTOR_MIN else _exp(-0.5 * d2 * d2, straight)
+    if straight:
+        n1, n2 = ncdf_select_nb(w * d1, e1), ncdf_select_nb(w * d2, e2)
+    else:
+        n1, n2 = ncdf_nb(w * d1, e1), ncdf_nb(w * d2, e2)
     moneyness = w * (F - K)
     step = 1.0 if moneyness > 0.0 else (0.5 if moneyness == 0.0 else 0.0)
-    return step, step, 0.0
+    regular = (sd > 0.0) & (F > 0.0) & (K > 0.0)
+    return (n1 if regular else step), (n2 if regular else step), (_INV_SQRT_2PI * e1 if regular else 0.0)
+
+
+@_inline
+def _black76_price(F, K, T, r, vol, is_call, straight):
+    w = 1.0 if is_call else -1.0
+    tau = _year_fraction(T)
+    n1, n2, _ = _black_terms(F, K, tau, vol, w, straight)
+    price = _exp(-r * tau, straight) * w * (F * n1 - K * n2)
+    return price if (F >= 0.0) & (K >= 0.0) else math.nan
 
 
 @_device
@@ -66,12 +90,7 @@ def black76_price_nb(F, K, T, r, vol, is_call):
     T ≤ 0 gives the intrinsic value max(w(F−K), 0); vol ≤ 0 gives the discounted intrinsic value
     of the forward; F < 0 or K < 0 gives NaN.
     """
-    if not (F >= 0.0 and K >= 0.0):
-        return math.nan
-    w = 1.0 if is_call else -1.0
-    tau = _year_fraction(T)
-    n1, n2, _ = _black_terms(F, K, tau, vol, w)
-    return math.exp(-r * tau) * w * (F * n1 - K * n2)
+    return _black76_price(F, K, T, r, vol, is_call, False)
 
 
 @_device
@@ -84,15 +103,41 @@ def black76_delta_nb(F, K, T, r, vol, is_call):
         return math.nan
     w = 1.0 if is_call else -1.0
     tau = _year_fraction(T)
-    n1, _, _ = _black_terms(F, K, tau, vol, w)
+    n1, _, _ = _black_terms(F, K, tau, vol, w, False)
     return math.exp(-r * tau) * w * n1
+
+
+@_inline
+def _bsm_forward(S, T, r, q, straight):
+    tau = _year_fraction(T)
+    return S * _exp(-q * tau, straight) / _exp(-r * tau, straight)
 
 
 @_device
 def bsm_forward_nb(S, T, r, q):
     """Forward S·e^{(r−q)T} written as S·e^{-qT}/e^{-rT}, exactly S when q = r."""
+    return _bsm_forward(S, T, r, q, False)
+
+
+@_inline
+def _bsm_price_greeks(S, K, T, r, q, vol, is_call, straight):
+    w = 1.0 if is_call else -1.0
     tau = _year_fraction(T)
-    return S * math.exp(-q * tau) / math.exp(-r * tau)
+    disc_r = _exp(-r * tau, straight)
+    disc_q = _exp(-q * tau, straight)
+    F = S * disc_q / disc_r
+    n1, n2, pdf = _black_terms(F, K, tau, vol, w, straight)
+    price = disc_r * w * (F * n1 - K * n2)
+    delta = disc_q * w * n1
+    sqrt_tau = math.sqrt(tau)
+    vega = disc_q * S * pdf * sqrt_tau
+    gamma = disc_q * pdf / (S * vol * sqrt_tau)
+    decay = 0.5 * vega * vol / tau
+    if not pdf > 0.0:  # T → 0⁺ limits; the expressions above are NaN or inf here (a select)
+        vega = gamma = decay = 0.0
+    theta = r * price - (r - q) * S * delta - decay
+    rho = tau * disc_r * w * K * n2
+    return price, delta, gamma, vega, theta, rho
 
 
 @_device
@@ -103,26 +148,10 @@ def bsm_price_greeks_nb(S, K, T, r, q, vol, is_call):
     rho ∂V/∂r per 1.00 rate (Hull, Options Futures and Other Derivatives, ch. 19).
     T ≤ 0 is treated as T = 0 and the Greeks are their T → 0⁺ limits (gamma = vega = 0).
     """
-    w = 1.0 if is_call else -1.0
-    tau = _year_fraction(T)
-    disc_r = math.exp(-r * tau)
-    disc_q = math.exp(-q * tau)
-    F = S * disc_q / disc_r
-    n1, n2, pdf = _black_terms(F, K, tau, vol, w)
-    price = disc_r * w * (F * n1 - K * n2)
-    delta = disc_q * w * n1
-    gamma = vega = decay = 0.0
-    if pdf > 0.0:
-        sqrt_tau = math.sqrt(tau)
-        vega = disc_q * S * pdf * sqrt_tau
-        gamma = disc_q * pdf / (S * vol * sqrt_tau)
-        decay = 0.5 * vega * vol / tau
-    theta = r * price - (r - q) * S * delta - decay
-    rho = tau * disc_r * w * K * n2
-    return price, delta, gamma, vega, theta, rho
+    return _bsm_price_greeks(S, K, T, r, q, vol, is_call, False)
 
 
-@_device
+@_inline
 def _invalid(S, K, vol):
     """Negative or NaN spot/forward, strike or vol: the vectorised API returns NaN."""
     return not (S >= 0.0 and K >= 0.0 and vol >= 0.0)
@@ -130,24 +159,28 @@ def _invalid(S, K, vol):
 
 @_parallel
 def bsm_price_vec(S, K, T, r, q, vol, is_call, out):
-    """out[i] = Black-Scholes-Merton price; Black-76 is the case q = r with S = F."""
+    """out[i] = Black-Scholes-Merton price; Black-76 is the case q = r with S = F. Straight-line
+    body (invalid inputs selected to NaN, not branched around): LLVM vectorises the loop."""
     for i in prange(out.size):
-        if _invalid(S[i], K[i], vol[i]):
-            out[i] = math.nan
-        else:
-            F = bsm_forward_nb(S[i], T[i], r[i], q[i])
-            out[i] = black76_price_nb(F, K[i], T[i], r[i], vol[i], is_call[i] != 0.0)
+        F = _bsm_forward(S[i], T[i], r[i], q[i], True)
+        price = _black76_price(F, K[i], T[i], r[i], vol[i], is_call[i] != 0.0, True)
+        out[i] = math.nan if _invalid(S[i], K[i], vol[i]) else price
 
 
 @_parallel
 def bsm_price_greeks_vec(S, K, T, r, q, vol, is_call, out):
-    """out[:, i] = (price, delta, gamma, vega, theta, rho) of ``bsm_price_greeks_nb``, one pass."""
+    """out[:, i] = (price, delta, gamma, vega, theta, rho) of ``bsm_price_greeks_nb``, one pass,
+    in straight-line code (invalid inputs selected to NaN): LLVM vectorises the loop."""
     for i in prange(out.shape[1]):
-        if _invalid(S[i], K[i], vol[i]):
-            out[:, i] = math.nan
-        else:
-            out[0, i], out[1, i], out[2, i], out[3, i], out[4, i], out[5, i] = bsm_price_greeks_nb(
-                S[i], K[i], T[i], r[i], q[i], vol[i], is_call[i] != 0.0)
+        price, delta, gamma, vega, theta, rho = _bsm_price_greeks(
+            S[i], K[i], T[i], r[i], q[i], vol[i], is_call[i] != 0.0, True)
+        invalid = _invalid(S[i], K[i], vol[i])
+        out[0, i] = math.nan if invalid else price
+        out[1, i] = math.nan if invalid else delta
+        out[2, i] = math.nan if invalid else gamma
+        out[3, i] = math.nan if invalid else vega
+        out[4, i] = math.nan if invalid else theta
+        out[5, i] = math.nan if invalid else rho
 
 
 @_parallel
