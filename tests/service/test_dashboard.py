@@ -12,7 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import DEMO, IN_CI, free_port
+from liqrisk.service.loopback import free_port
+
+from .conftest import DEMO, IN_CI
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
