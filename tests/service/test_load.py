@@ -5,6 +5,7 @@ and the database (SQLite file and PostgreSQL) holds every run. No timing is asse
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
@@ -21,7 +22,9 @@ def test_concurrent_analyses_all_succeed_and_are_all_stored(database_url, demo_d
     try:
         first = httpx.post(url, json=demo_doc, timeout=120)
         assert first.status_code == 200
-        latencies, errors, _ = asyncio.run(load(url, demo_doc, CLIENTS, 600.0, REQUESTS))
+        # in a thread of its own: a session's Playwright (browser tests) keeps an event loop in this one
+        with ThreadPoolExecutor(1) as pool:
+            latencies, errors, _ = pool.submit(asyncio.run, load(url, demo_doc, CLIENTS, 600.0, REQUESTS)).result()
     finally:
         proc.terminate()
         proc.wait(30)
