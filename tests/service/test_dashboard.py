@@ -1,7 +1,8 @@
 """The dashboard in a real browser (Debian chromium through Playwright): upload the demo
 portfolio, the numbers shown are the API's, a what-if control changes them to the what-if
 API's, a small cascade runs to the end, a saved portfolio's history is drawn. One screenshot
-per view goes to $LIQRISK_ARTIFACTS (default: the test's tmp folder)."""
+per view goes to $LIQRISK_ARTIFACTS (default: the test's tmp folder). The browser is the
+session's one (tests/conftest.py): Playwright allows one sync instance per thread."""
 from __future__ import annotations
 
 import os
