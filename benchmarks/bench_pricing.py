@@ -4,7 +4,7 @@
 
 Price + five Greeks for N options: liqrisk (one fused numba pass, all threads and one thread)
 against a lean NumPy + ``scipy.special.ndtr`` version written to be fast (shared d1/d2/density,
-fused expressions, in-place operations) and QuantLib's BlackCalculator (a Python loop over a
+fused expressions, in-place operations, run on cache-sized blocks) and QuantLib's BlackCalculator (a Python loop over a
 subsample, per-option time scaled up). Implied vol for N_IV options: liqrisk against lbriv
 (a Cython port of Jäckel's "Let's Be Rational", batch call ``compute_trades_greeks``, which
 also returns delta, gamma and vega), QuantLib's ``blackFormulaImpliedStdDev`` and a scipy
@@ -89,6 +89,16 @@ def solver_evaluations(price, S, K, T, r, q, is_call):
     return solved, total / solved
 
 
+def lean_numpy_blocked(S, K, T, r, q, vol, is_call, block=16_384):
+    """``lean_numpy`` on blocks of 16k options (the temporaries stay in cache: 1.3–1.4× faster
+    than one pass over 1e6), written into one (6, n) array as liqrisk returns its rows."""
+    out = np.empty((6, S.size))
+    for start in range(0, S.size, block):
+        part = slice(start, start + block)
+        out[:, part] = lean_numpy(S[part], K[part], T[part], r[part], q[part], vol[part], is_call[part])
+    return out
+
+
 def quantlib_price_greeks(o):
     out = []
     for S, K, T, r, q, vol, c in zip(*(o[k] for k in ("S", "K", "T", "r", "q", "vol", "is_call"))):
@@ -136,7 +146,9 @@ def main():
                      best_time(lambda: pricing.greeks(*args, q=book["q"]), 5)))
     numba.set_num_threads(threads)
     lean_args = (book["S"], book["K"], book["T"], book["r"], book["q"], book["vol"], book["is_call"])
-    rows.append(("price + 5 Greeks", "**peer**: lean NumPy + scipy.special.ndtr", a.n,
+    rows.append(("price + 5 Greeks", "**peer**: lean NumPy + scipy.special.ndtr, 16k blocks", a.n,
+                 best_time(lambda: lean_numpy_blocked(*lean_args), 5)))
+    rows.append(("price + 5 Greeks", "lean NumPy + scipy.special.ndtr, one pass", a.n,
                  best_time(lambda: lean_numpy(*lean_args), 5)))
     sub = {k: v[:N_QL] for k, v in book.items()}
     rows.append(("price + 5 Greeks", "**peer**: QuantLib BlackCalculator loop", N_QL,

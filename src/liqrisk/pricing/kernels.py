@@ -169,8 +169,9 @@ def bsm_price_vec(S, K, T, r, q, vol, is_call, out):
 
 @_parallel
 def bsm_price_greeks_vec(S, K, T, r, q, vol, is_call, out):
-    """out[:, i] = (price, delta, gamma, vega, theta, rho) of ``bsm_price_greeks_nb``, one pass,
-    in straight-line code (invalid inputs selected to NaN): LLVM vectorises the loop."""
+    """out[:, i] = (price, delta, gamma, vega, theta, rho) of ``bsm_price_greeks_nb``, vega/100,
+    theta/365 (out has 8 rows); one pass, in straight-line code (invalid inputs selected to
+    NaN): LLVM vectorises the loop."""
     for i in prange(out.shape[1]):
         price, delta, gamma, vega, theta, rho = _bsm_price_greeks(
             S[i], K[i], T[i], r[i], q[i], vol[i], is_call[i] != 0.0, True)
@@ -181,6 +182,8 @@ def bsm_price_greeks_vec(S, K, T, r, q, vol, is_call, out):
         out[3, i] = math.nan if invalid else vega
         out[4, i] = math.nan if invalid else theta
         out[5, i] = math.nan if invalid else rho
+        out[6, i] = out[3, i] / 100.0
+        out[7, i] = out[4, i] / 365.0
 
 
 @_parallel

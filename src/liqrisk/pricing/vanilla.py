@@ -39,11 +39,10 @@ def greeks(S, K, T, r, vol, is_call, q=0.0):
     vega and theta; its rho holds S (not F) fixed, the Black-76 rho is −T·V.
     """
     shape, (S, K, T, r, q, vol, is_call) = flat_inputs(S, K, T, r, q, vol, is_call)
-    out = np.empty((6, S.size))
+    out = np.empty((8, S.size))
     launch(kernels.bsm_price_greeks_vec, S.size, S, K, T, r, q, vol, is_call, out)
-    price, delta, gamma, vega, theta, rho = (shaped(row, shape) for row in out)
-    return {"price": price, "delta": delta, "gamma": gamma, "vega": vega, "theta": theta,
-            "rho": rho, "vega_per_point": vega / 100.0, "theta_per_day": theta / 365.0}
+    names = ("price", "delta", "gamma", "vega", "theta", "rho", "vega_per_point", "theta_per_day")
+    return {name: shaped(row, shape) for name, row in zip(names, out)}
 
 
 def implied_vol(price, S, K, T, r, is_call, q=0.0):
