@@ -51,6 +51,13 @@ class ProcessExecutor(LocalExecutor):
         self.pool.shutdown()
 
 
+CONNECT_TIMEOUT_S = 5.0   # an unreachable scheduler is reported quickly, not after dask's 30 s
+
+
+class SchedulerUnreachable(ValueError):
+    """The Dask scheduler address did not answer (a bad input, reported as one line)."""
+
+
 class DaskExecutor(LocalExecutor):
     """Dask distributed: connect to ``address`` or start a ``LocalCluster(n_workers, 1 thread,
     processes=True)``; ``client`` may be given instead (it is then not closed here)."""
@@ -65,7 +72,11 @@ class DaskExecutor(LocalExecutor):
                                             dashboard_address=None)
                 client = Client(self.cluster)
             else:
-                client = Client(address)
+                try:
+                    client = Client(address, timeout=CONNECT_TIMEOUT_S)
+                except (OSError, TimeoutError) as e:
+                    raise SchedulerUnreachable(f"--scheduler {address}: no Dask scheduler answered within "
+                                               f"{CONNECT_TIMEOUT_S:g} s ({type(e).__name__})") from None
         self.client = client
 
     def map_chunks(self, fn, chunks) -> list:

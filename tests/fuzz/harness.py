@@ -52,7 +52,7 @@ def run(args: list[str], time_limit: float = TIME_LIMIT_S) -> tuple[str, str, fl
     except Hang:
         return "hang", f"> {time_limit:g} s", time.perf_counter() - t0
     dt = time.perf_counter() - t0
-    if isinstance(res.exception, Hang):
+    if isinstance(res.exception, Hang) or dt >= time_limit:     # the alarm may land inside a numba call
         return "hang", f"> {time_limit:g} s", dt
     if res.exception is not None and not isinstance(res.exception, SystemExit):
         import traceback

@@ -51,7 +51,7 @@ def assert_good(args: list[str]) -> tuple[str, str]:
 ANALYZE_OPTIONS = {
     "--stress": M.CLI_NUMBERS, "--participation": M.CLI_NUMBERS, "--exit-horizon-hours": M.CLI_NUMBERS,
     "--drift": M.CLI_NUMBERS, "--seed": ["-1", "0", "7", "99999999999999999999"],
-    "--horizon": ["1d", "0d", "-1h", "1e400d", "400d", "30m", "abc", "1y", "100000w"],
+    "--horizon": ["1d", "0d", "-1h", "1e400d", "400d", "30m", "abc", "7d", "100000w"],
     "--paths": ["100", "1000000000", "-5", "abc"], "--model": ["gbm", "student", "merton", "fhs", "nope"],
     "--book": [str(M.EXAMPLES / "books" / "btc_book.json"), "BTC=" + str(M.EXAMPLES / "books" / "btc_book.json"),
                "ETH=" + str(M.EXAMPLES / "books" / "btc_book.json"), "BTC=/nonexistent.json", "BTC=" + str(M.EXAMPLES)],

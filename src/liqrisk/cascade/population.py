@@ -97,6 +97,10 @@ def from_frame(df: pd.DataFrame) -> Population:
     if len(df) > lim.max_positions:
         raise PopulationError("accounts", lim.exceeded("max_positions", f"{len(df):,} positions"))
     df = df.reset_index(drop=True)
+    for name in ("account_id", "venue", "mode", "asset"):
+        empty = df[name].isna().to_numpy() | (df[name].astype(object).astype(str).str.strip() == "").to_numpy()
+        if empty.any():
+            raise PopulationError(name, f"row {int(np.argmax(empty))}: missing")
     size, entry = _column(df, "size", float), _column(df, "entry", float)
     coll = _column(df, "collateral_usd", float)
     iso = _column(df, "isolated_margin", float) if "isolated_margin" in df else np.zeros(len(df))
@@ -118,7 +122,7 @@ def from_frame(df: pd.DataFrame) -> Population:
     if ((mode == "isolated") & (iso <= 0)).any():
         raise PopulationError("isolated_margin", f"row {int(np.argmax((mode == 'isolated') & (iso <= 0)))}:"
                                                  " isolated positions need a positive isolated_margin")
-    ids = df["account_id"].astype(str).to_numpy()
+    ids = df["account_id"].astype(str).to_numpy().astype(str)
     acc_ids, pos_account = np.unique(ids, return_inverse=True)
     if len(acc_ids) > lim.max_accounts:
         raise PopulationError("account_id", lim.exceeded("max_accounts", f"{len(acc_ids):,} accounts"))
@@ -127,7 +131,7 @@ def from_frame(df: pd.DataFrame) -> Population:
         if (vals != vals[first][pos_account]).any():
             row = int(np.argmax(vals != vals[first][pos_account]))
             raise PopulationError(name, f"row {row}: differs between rows of account '{ids[row]}'")
-    assets_s = df["asset"].astype(str).str.upper().to_numpy()
+    assets_s = df["asset"].astype(str).str.upper().to_numpy().astype(str)
     assets, pos_asset = np.unique(assets_s, return_inverse=True)
     venues = tuple(v for v in TABLE_VENUES if v in set(venue_s))
     mmr, cum, lev = (_column(df, c, float, True) for c in ("mmr", "cum", "max_leverage"))

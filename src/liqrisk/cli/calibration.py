@@ -10,7 +10,38 @@ from rich.table import Table
 from liqrisk.cli._app import app
 from liqrisk.report.terminal import wide_console
 from liqrisk.cli.errors import fail_on_bad_input, strict_json
+from liqrisk.io.portfolio import InputError
 from liqrisk.risk.calibration import MODELS, backtest_calibration
+
+
+MIN_HISTORY = 2160     # bars before the first prediction (backtest_calibration's default)
+
+
+def _check_options(file, models, notional, horizon, refit_every, n_paths, seed) -> None:
+    """Option ranges, and a file of hourly bars long enough for one prediction."""
+    import math
+
+    from liqrisk.dynamics.ohlc import DataError, load_ohlc
+    bad = [f"--model {m}: expected one of {', '.join(MODELS)}" for m in models or [] if m not in MODELS]
+    if not (math.isfinite(notional) and 0 < notional <= 1e12):
+        bad.append(f"--notional {notional:g}: must be in (0, 1e12] USDT")
+    if not 1 <= horizon <= 24 * 30:
+        bad.append(f"--horizon {horizon}: must be 1 … 720 hours")
+    if refit_every < 1:
+        bad.append(f"--refit-every {refit_every}: must be ≥ 1 bar")
+    if not 100 <= n_paths <= 1_000_000:
+        bad.append(f"--n-paths {n_paths}: must be 100 … 1,000,000")
+    if seed < 0:
+        bad.append(f"--seed {seed}: must be ≥ 0")
+    if bad:
+        raise InputError(bad)
+    if file is not None:
+        bars = load_ohlc(file)
+        if abs(bars.bar_seconds - 3600) > 60:
+            raise DataError(f"{file}: bars are {bars.bar_seconds / 3600:g} h apart; the back-test needs hourly bars")
+        if len(bars) < MIN_HISTORY + horizon + 1:
+            raise DataError(f"{file}: {len(bars)} bars; the back-test needs at least {MIN_HISTORY + horizon + 1} "
+                            f"({MIN_HISTORY} of history before the first prediction, then the horizon)")
 
 
 @app.command("backtest-calibration")
@@ -29,6 +60,7 @@ def backtest_calibration_cmd(
     """Reliability table and Brier score of P(liquidated within the horizon) for isolated
     long/short BTCUSDT positions at 5x, 10x, 25x opened at every hour (Binance rules)."""
     with fail_on_bad_input():
+        _check_options(file, model, notional, horizon, refit_every, n_paths, seed)
         report = backtest_calibration(file, tuple(model or MODELS), notional=notional,
                                       horizon_hours=horizon, refit_every=refit_every,
                                       n_paths=n_paths, seed=seed)

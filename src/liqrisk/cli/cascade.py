@@ -40,12 +40,11 @@ def cascade(
         if html is not None and html.is_dir():
             raise ScenarioError("--html", f"{html} is a directory")
         sc = load_scenario(scenario_file)
-        pop = resolve_population(sc, accounts, scenario_file.parent)
         if html is not None and sc.extra.get("sweep"):
             raise ScenarioError("--html", "only for a single run (the scenario has a sweep block)")
-        executor = get_executor(engine, scheduler) if sc.extra.get("sweep") else None
+        executor = get_executor(engine, scheduler) if sc.extra.get("sweep") else None   # fails fast
         try:
-            result = run_scenario(sc, pop, executor)
+            result = run_scenario(sc, resolve_population(sc, accounts, scenario_file.parent), executor)
         finally:
             if executor is not None:
                 executor.close()
