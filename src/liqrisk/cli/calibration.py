@@ -46,15 +46,15 @@ def _check_options(file, models, notional, horizon, refit_every, n_paths, seed) 
 
 @app.command("backtest-calibration")
 def backtest_calibration_cmd(
-    file: Path = typer.Option(None, "--file", help="Hourly OHLC CSV (default: bundled "
+    file: Path = typer.Option(None, "--file", metavar="PATH", help="Hourly OHLC CSV (default: bundled "
                                                    "Coinbase BTC-USD 2017-07 → 2019-10)."),
-    model: list[str] = typer.Option(None, "--model", "-m",
+    model: list[str] = typer.Option(None, "--model", "-m", metavar="MODEL",
                                     help=f"Model (repeatable): {', '.join(MODELS)}."),
-    notional: float = typer.Option(10_000.0, help="Position notional in USDT."),
-    horizon: int = typer.Option(24, help="Horizon in hours (bars)."),
-    refit_every: int = typer.Option(720, help="Bars between refits (GARCH, Student-t ν)."),
-    n_paths: int = typer.Option(4096, help="Monte Carlo paths per table point."),
-    seed: int = typer.Option(0, help="Random seed."),
+    notional: float = typer.Option(10_000.0, metavar="X", help="Position notional in USDT."),
+    horizon: int = typer.Option(24, metavar="N", help="Horizon in hours (bars)."),
+    refit_every: int = typer.Option(720, metavar="N", help="Bars between refits (GARCH, Student-t ν)."),
+    n_paths: int = typer.Option(4096, metavar="N", help="Monte Carlo paths per table point."),
+    seed: int = typer.Option(0, metavar="N", help="Random seed."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
     """Reliability table and Brier score of P(liquidated within the horizon) for isolated

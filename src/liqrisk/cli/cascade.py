@@ -22,13 +22,13 @@ from liqrisk.results.cascade import CascadeAnalysis
 
 @app.command("cascade")
 def cascade(
-    scenario_file: Path = typer.Argument(..., help="Scenario YAML (see liqrisk.cascade.scenario)."),
-    accounts: Path = typer.Option(None, "--accounts", help="Population: CSV/Parquet positions or "
+    scenario_file: Path = typer.Argument(..., metavar="SCENARIO_FILE", help="Scenario YAML (see liqrisk.cascade.scenario)."),
+    accounts: Path = typer.Option(None, "--accounts", metavar="PATH", help="Population: CSV/Parquet positions or "
                                                            "Hyperliquid clearinghouseState JSON."),
-    engine: str = typer.Option("local", "--engine", help="Sweep executor: local | process | dask."),
-    scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address (engine dask)."),
+    engine: str = typer.Option("local", "--engine", metavar="TEXT", help="Sweep executor: local | process | dask."),
+    scheduler: str = typer.Option(None, "--scheduler", metavar="TEXT", help="Dask scheduler address (engine dask)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON document."),
-    html: Path = typer.Option(None, "--html", help="Write a self-contained HTML report here."),
+    html: Path = typer.Option(None, "--html", metavar="PATH", help="Write a self-contained HTML report here."),
     max_file_mb: L.MaxFileMb = None, max_depth: L.MaxDepth = None, max_alias_nodes: L.MaxAliasNodes = None,
     max_accounts: L.MaxAccounts = None, max_positions: L.MaxPositions = None,
 ) -> None:

@@ -77,10 +77,15 @@ def load_ohlc(path: str | Path, asset: str | None = None) -> OHLC:
     duplicate) timestamp, a missing or non-positive price, a negative volume, or a bar whose
     high is below its low or does not contain its open and close.
     """
+    from liqrisk.io.documents import DocumentError, check_file
     path = Path(path)
     name = path.name
-    if not path.is_file():
+    if not path.exists():
         raise DataError(f"{path}: no such file")
+    try:
+        check_file(path, "OHLC CSV")               # a directory, the file-size limit
+    except DocumentError as e:
+        raise DataError(str(e)) from None
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:

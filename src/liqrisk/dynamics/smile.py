@@ -23,11 +23,12 @@ import pandas as pd
 from scipy.interpolate import PchipInterpolator
 
 from liqrisk.dynamics.ohlc import DataError
+from liqrisk.io.limits import VOL_RANGE
 
 VOL_KEYS = ("vol", "term", "smile", "chain_csv")
 
 
-def _positive_vector(values, field: str, strictly_increasing: bool = False) -> np.ndarray:
+def _positive_vector(values, field: str, strictly_increasing: bool = False, hi: float = np.inf) -> np.ndarray:
     try:
         x = np.asarray(values, dtype=float)
     except (TypeError, ValueError) as exc:
@@ -36,6 +37,8 @@ def _positive_vector(values, field: str, strictly_increasing: bool = False) -> n
         raise ValueError(f"{field}: expected a non-empty list of numbers, got {values!r}")
     if not (np.isfinite(x).all() and (x > 0).all()):
         raise ValueError(f"{field}: every value must be a positive number, got {values!r}")
+    if (x > hi).any():
+        raise ValueError(f"{field}: values above the supported {hi:g}, got {values!r}")
     if strictly_increasing and (np.diff(x) <= 0).any():
         raise ValueError(f"{field}: values must be strictly increasing, got {values!r}")
     return x
@@ -77,7 +80,7 @@ class TermVol:
 
     def __init__(self, expiries_years, vols):
         self.expiries = _positive_vector(expiries_years, "term.expiry_years", strictly_increasing=True)
-        self.vols = _positive_vector(vols, "term.vol")
+        self.vols = _positive_vector(vols, "term.vol", hi=VOL_RANGE[1])
         if len(self.vols) != len(self.expiries):
             raise ValueError(f"term: {len(self.expiries)} expiry_years but {len(self.vols)} vol values")
 
@@ -138,7 +141,7 @@ class SmileSurface:
             expiry = _positive_vector([quote["expiry_years"]], f"{where}.expiry_years")[0]
             forward = _positive_vector([quote["forward"]], f"{where}.forward")[0]
             strikes = _positive_vector(quote["strikes"], f"{where}.strikes", strictly_increasing=True)
-            vols = _positive_vector(quote["vols"], f"{where}.vols")
+            vols = _positive_vector(quote["vols"], f"{where}.vols", hi=VOL_RANGE[1])
             if len(vols) != len(strikes):
                 raise ValueError(f"{where}: {len(strikes)} strikes but {len(vols)} vols")
             built.append(SmileSlice(expiry, forward, strikes, vols))
@@ -165,21 +168,23 @@ CHAIN_COLUMNS = ("expiry_id", "ttm_years", "forward", "strike", "option_type", "
 def load_chain_csv(path: str | Path) -> SmileSurface:
     """Smile surface from an option IV chain CSV (columns ``CHAIN_COLUMNS``), mid IV =
     (bid + ask) / 2; a strike quoted as both put and call gets the average of the two mids."""
+    from liqrisk.io.documents import DocumentError, check_file
     path = Path(path)
     try:
+        check_file(path, "option chain CSV")       # a directory, the file-size limit
         frame = pd.read_csv(path)
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, DocumentError) as exc:
         raise DataError(f"{path.name}: cannot read CSV ({exc})".replace("\n", " ")) from exc
     missing = [c for c in CHAIN_COLUMNS if c not in frame.columns]
     if missing:
         raise DataError(f"{path.name}: missing column {missing[0]!r}")
     for col in ("ttm_years", "forward", "strike", "bid_iv", "ask_iv"):
         values = pd.to_numeric(frame[col], errors="coerce")
-        bad = ~(values > 0)
+        bad = ~(values > 0) | ~np.isfinite(values) | ((values > VOL_RANGE[1]) if col.endswith("_iv") else False)
         if bad.any():
             i = int(np.argmax(bad.to_numpy()))
             raise DataError(f"{path.name}: line {i + 2}, column {col!r}: value {frame[col].iloc[i]!r} "
-                            "is not a positive number")
+                            f"is not a positive finite number{' ≤ %g' % VOL_RANGE[1] if col.endswith('_iv') else ''}")
         frame[col] = values
     crossed = frame["bid_iv"] > frame["ask_iv"]
     if crossed.any():
