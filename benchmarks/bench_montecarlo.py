@@ -6,14 +6,16 @@
    through ``liquidation_risk`` so the post-processing is included) vs NumPy (normals → cumsum
    → running min), in path-steps per second, and the ceiling set by drawing the same normals
    alone (inline SFC64 ziggurat, as in the kernel; the machine is shared: compare numbers from the same run);
-2. P(liquidation, 1d) for 10,000 cross accounts of 5 linear perps on 10,000 shared paths
-   (batched kernel) vs NumPy matrix revaluation on a subset;
+2. P(liquidation, 1d) for 10,000 cross accounts of 5 linear perps on 10,000 shared paths,
+   every pool evaluated by the margin kernel on the compiled book (book_liquidation_risk), vs
+   the lean NumPy revaluation of the same accounts on a subset;
 3. closed-form first passage for 1,000,000 isolated positions.
 """
 from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 from numba import njit
@@ -21,8 +23,13 @@ from numba import njit
 from liqrisk.dynamics.paths import (chunk_generators, gbm, map_chunks, sfc64_normal,
                                     sfc64_state)
 from liqrisk.risk.first_passage import exit_probability, hit_probability
-from liqrisk.risk.montecarlo import (LinearPerpBook, book_liquidation_probability,
-                                     liquidation_risk)
+from liqrisk.risk.book_mc import book_liquidation_risk
+from liqrisk.risk.montecarlo import liquidation_risk
+
+NAMES = ["BTC", "ETH", "SOL", "DOGE", "BNB"]
+MARKS = np.array([60_000.0, 3_000.0, 150.0, 0.2, 600.0])
+VOLS = np.array([0.6, 0.75, 0.9, 1.0, 0.7])
+CORR = 0.5 + 0.5 * np.eye(5)
 
 
 @njit(nogil=True, cache=True)
@@ -47,6 +54,94 @@ class Isolated:
     def health(self, prices, t):
         p = prices[:, 0]
         return 1 / 20 + (p - 1) - 0.004 * p
+
+
+def cross_book(n_acc: int, rng):
+    """n_acc Binance USDⓈ-M cross accounts, one perp on each of 5 underlyings (bundled or
+    representative tiers), compiled once."""
+    from liqrisk.load import parse_portfolio
+    from liqrisk.margin.account import CompiledPortfolio
+    accounts = []
+    for i in range(n_acc):
+        size = rng.uniform(-1, 1, 5) * 5_000 / MARKS
+        entry = MARKS * rng.uniform(0.97, 1.03, 5)
+        accounts.append({"id": f"a{i}", "venue": "binance-usdm", "collateral": {"USDT": float(rng.uniform(600, 3_000))},
+                         "positions": [{"symbol": f"{n}USDT", "kind": "perp", "size": float(q), "entry": float(e)}
+                                       for n, q, e in zip(NAMES, size, entry)]})
+    doc = {"as_of": "2026-11-23T00:00:00Z",
+           "market": {n: {"mark": float(m), "vol": float(v)} for n, m, v in zip(NAMES, MARKS, VOLS)},
+           "accounts": accounts}
+    return CompiledPortfolio(parse_portfolio(doc))
+
+
+def numpy_cross_peer(cp, n_acc, model):
+    """The lean NumPy version: paths (10,000 x 24 x 5), then per account the health
+    W + Σ q(P − E) − Σ (|q|P·mmr − cum) with the tier by searchsorted; liquidated if ≤ 0 at a step."""
+    from liqrisk.dynamics.paths import simulate
+    a = cp.arrays
+    prices = MARKS * np.exp(np.cumsum(simulate(model, 10_000, 24, 1 / 8760, seed=2)[0], axis=1))
+    hits = np.zeros(n_acc)
+    for k in range(n_acc):
+        p = cp.plans[k].cross_pool
+        rows = np.arange(a.pos_start[p], a.pos_end[p])
+        h = np.full(prices.shape[:2], a.const_usd[p])
+        for i in rows:
+            P = prices[:, :, a.axis[i]]
+            tiers = slice(a.tier_start[i], a.tier_end[i])
+            floor, mmr, cum = a.t_floor[tiers], a.t_mmr[tiers], a.t_cum[tiers]
+            n = abs(a.qty[i]) * P
+            t = np.maximum(np.searchsorted(floor, n, side="right") - 1, 0)
+            h += a.qty[i] * (P - a.entry[i]) - (n * mmr[t] - cum[t])
+        hits[k] = np.mean((h <= 0).any(axis=1))
+    return hits
+
+
+def cli_wall(args, repeat=3) -> float:
+    """Best wall time of ``liqrisk analyze ARGS`` in a fresh process (output discarded)."""
+    import subprocess
+    best = np.inf
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        subprocess.run([str(Path(sys.executable).with_name("liqrisk")), "analyze", *args], check=True,
+                       stdout=subprocess.DEVNULL)
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def write_book_file(n_acc: int) -> str:
+    """A JSON portfolio of n_acc Binance USDⓈ-M accounts × 10 positions (perps and quarterly
+    futures on BTC/ETH/SOL/DOGE, 20% isolated, log-normal notionals), as bench_margin builds."""
+    import json
+    import tempfile
+    names, marks, symbols = ["BTC", "ETH", "SOL", "DOGE"], [91_250.0, 3_050.0, 142.5, 0.182], \
+        ["BTCUSDT", "ETHUSDT", "SOLUSDT", "DOGEUSDT"]
+    expiries = ["2027-03-26", "2027-06-25", "2027-09-24"]
+    rng = np.random.default_rng(1)
+    accounts = []
+    for i in range(n_acc):
+        positions, held = [], [0] * 4
+        for _ in range(10):
+            j = int(rng.integers(0, 4))
+            notional = float(np.exp(rng.normal(np.log(30_000), 1.4)))
+            k, held[j] = held[j], held[j] + 1
+            if k > len(expiries):
+                continue
+            contract = ({"symbol": symbols[j], "kind": "perp"} if k == 0 else
+                        {"symbol": f"{symbols[j]}_{expiries[k - 1].replace('-', '')[2:]}", "kind": "future",
+                         "expiry": f"{expiries[k - 1]}T08:00:00Z"})
+            pos = {**contract, "size": float(rng.choice([-1, 1]) * notional / marks[j]),
+                   "entry": float(marks[j] * np.exp(rng.normal(0, 0.04)))}
+            if rng.random() < 0.2:
+                pos["margin"] = notional / 10
+            positions.append(pos)
+        accounts.append({"id": f"a{i}", "venue": "binance-usdm", "collateral": {"USDT": 50_000.0},
+                         "positions": positions})
+    doc = {"as_of": "2026-11-23T00:00:00Z",
+           "market": {n: {"mark": m, "vol": 0.6} for n, m in zip(names, marks)}, "accounts": accounts}
+    path = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
+    json.dump(doc, path)
+    path.close()
+    return path.name
 
 
 def timed(fn, repeat=3):
@@ -85,33 +180,23 @@ def main(quick: bool) -> None:
     print(f"   NumPy peer:              {n_paths * n_steps / t_np:.3g} path-steps/s")
 
     rng = np.random.default_rng(0)
-    n_acc, n_und = (2_000 if quick else 10_000), 5
-    spot = np.array([60_000.0, 3_000.0, 150.0, 0.2, 600.0])
-    size = rng.uniform(-1, 1, (n_acc, n_und)) * 5_000 / spot
-    entry = spot * rng.uniform(0.97, 1.03, (n_acc, n_und))
-    book = LinearPerpBook.from_positions(rng.uniform(600, 3_000, n_acc), size, entry,
-                                         np.full((n_acc, n_und), 0.005),
-                                         np.zeros((n_acc, n_und)))
-    corr = 0.5 + 0.5 * np.eye(n_und)
-    model5 = gbm([0.6, 0.75, 0.9, 1.0, 0.7], corr=corr)
+    n_acc = 2_000 if quick else 10_000
+    cp = cross_book(n_acc, rng)
+    model5 = gbm(VOLS, corr=CORR)
+    axes = list(range(len(NAMES)))
+    book_liquidation_risk(cp, list(range(20)), axes, model5, [1 / 365], n_paths=2000, seed=2,
+                          method="plain")                                   # compile / warm up
     t0 = time.perf_counter()
-    p, se = book_liquidation_probability(book, model5, spot, 1 / 365, n_paths=10_000, seed=2)
+    risks = book_liquidation_risk(cp, list(range(n_acc)), axes, model5, [1 / 365], n_paths=10_000,
+                                  seed=2, method="plain")
     t = time.perf_counter() - t0
-    print(f"2. {n_acc} cross accounts x {n_und} perps, 10,000 paths x 24 steps, P(1d): {t:.2f}s "
-          f"(mean p {p.mean():.3f}, max stderr {se.max():.4f})")
-    from liqrisk.dynamics.paths import simulate
-    sub = 500
-
-    def numpy_book():
-        incr = simulate(model5, 10_000, 24, 1 / 8760, seed=2)[0]
-        prices = spot * np.exp(np.cumsum(incr, axis=1))
-        out = np.zeros(sub)
-        for a in range(0, 10_000, 1000):
-            h = book.const[:sub] + prices[a:a + 1000] @ book.slope[:, :sub]
-            out += (h <= 0).any(1).sum(0)
-        return out
-    t_np = timed(numpy_book, 1)
-    print(f"   NumPy peer: {sub} accounts in {t_np:.2f}s -> {t_np * n_acc / sub:.1f}s for {n_acc}")
+    p = np.array([r.probabilities[1 / 365].p for r in risks])
+    print(f"2. {n_acc} cross accounts x {len(NAMES)} perps, 10,000 paths x 24 steps, P(1d), every "
+          f"pool by the margin kernel on the book: {t:.2f}s (mean p {p.mean():.3f})")
+    sub = 200
+    t_np = timed(lambda: numpy_cross_peer(cp, sub, model5), 1)
+    print(f"   NumPy peer (tiered MM vectorised over paths x steps, discrete monitoring): "
+          f"{sub} accounts in {t_np:.2f}s -> {t_np * n_acc / sub:.1f}s for {n_acc}")
 
     n = 1_000_000
     lp = 60_000 * (1 - rng.uniform(0.005, 0.5, n))
@@ -121,6 +206,14 @@ def main(quick: bool) -> None:
     up = 60_000 * (1 + rng.uniform(0.005, 0.5, n))
     t = timed(lambda: exit_probability(60_000.0, lp, up, vol, 7 / 365), 1)
     print(f"   1,000,000 double-barrier positions, 7d: {t:.3f}s")
+
+    demo = ["examples/multi_venue.yaml", "--horizon", "1d", "--horizon", "7d", "--paths", "20000", "--json"]
+    print(f"4. liqrisk analyze {' '.join(demo[:-1])}: {cli_wall(demo):.2f}s wall (process start, "
+          f"imports and the exit costs included; best of 3)")
+    big = write_book_file(1_000 if not quick else 200)
+    print(f"5. a file of {1_000 if not quick else 200} accounts x 10 positions: without horizons "
+          f"{cli_wall([big, '--json']):.2f}s, --horizon 1d at the default 20,000 paths "
+          f"{cli_wall([big, '--json', '--horizon', '1d'], 1):.2f}s wall")
 
 
 if __name__ == "__main__":

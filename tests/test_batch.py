@@ -33,3 +33,31 @@ def test_local_process_and_dask_give_identical_results(case):
     np.testing.assert_array_equal(local, dask)
     liq = local[:, 2].reshape(3, 2)
     assert (np.diff(liq, axis=0) >= 0).all()          # deeper moves liquidate more
+
+
+def test_analyze_gives_identical_results_on_every_engine():
+    """Chunks of 3 accounts of the multi-venue example, with probabilities: local, a process
+    pool and a 2-worker Dask LocalCluster started here give the same document."""
+    from dask.distributed import LocalCluster
+    from liqrisk.analysis import ProbabilitySettings, analyze
+    kw = dict(probability=ProbabilitySettings(["1d"], paths=1000, seed=3), chunk_accounts=3)
+    local = analyze("examples/multi_venue.yaml", **kw).to_dict()
+    whole = analyze("examples/multi_venue.yaml", **(kw | {"chunk_accounts": 500})).to_dict()
+    proc = analyze("examples/multi_venue.yaml", engine="process", **kw).to_dict()
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        dask = analyze("examples/multi_venue.yaml", engine="dask", scheduler=cluster.scheduler_address,
+                       **kw).to_dict()
+    assert len(local["accounts"]) == 8 and "probability" in local["accounts"][0]
+    assert local == proc == dask
+    assert local["accounts"] == whole["accounts"]
+
+
+def test_an_unreachable_scheduler_is_a_clear_input_error():
+    from typer.testing import CliRunner
+    from liqrisk.cli import app
+    out = CliRunner().invoke(app, ["analyze", "examples/multi_venue.yaml", "--engine", "dask",
+                                   "--scheduler", "tcp://127.0.0.1:9"])
+    assert out.exit_code == 2 and "cannot reach the Dask scheduler" in out.output
+    assert "Traceback" not in out.output
+    bad = CliRunner().invoke(app, ["analyze", "examples/multi_venue.yaml", "--engine", "spark"])
+    assert bad.exit_code == 2 and "--engine" in bad.output

@@ -558,7 +558,7 @@ def test_unreachable_dask_scheduler_is_one_line_exit_2():
     res = runner.invoke(app, ["cascade", str(ROOT / "examples/scenarios/btc_sweep.yaml"), "--engine", "dask",
                               "--scheduler", "tcp://127.0.0.1:9", "--json"])
     _no_traceback(res, res.output)
-    _rejected(res, "--scheduler", "no Dask scheduler answered")
+    _rejected(res, "--scheduler", "cannot reach the Dask scheduler")
 
 
 def test_backtest_calibration_with_a_daily_file_says_it_needs_hourly_bars():

@@ -16,7 +16,6 @@ from liqrisk.risk.montecarlo import (TERM_STRUCTURE, ProbabilityEstimate, liquid
                                      liquidation_risk)
 
 pytestmark = pytest.mark.numerics
-EPS = np.finfo(float).eps
 
 BRACKETS = Path(__file__).parents[1] / "src/liqrisk/margin/data/binance_usdm_brackets_2026-09.json"
 BTC = TierTable.from_rows(json.loads(BRACKETS.read_text())["symbols"]["BTCUSDT"])
@@ -276,31 +275,6 @@ def test_time_to_liquidation_median_matches_closed_form_quantile():
     # conditional median = unconditional quantile at p_t / 2; one step (1h) resolution
     exact = first_passage_quantile(p_t / 2, 60_000.0, lp, np.nan, 0.6)
     assert abs(r.time_to_liquidation[0.5] - exact) < 0.05 * exact + HOUR
-
-
-def test_linear_book_kernel_matches_numpy_on_the_same_paths_and_the_cross_account():
-    from liqrisk.dynamics.paths import simulate
-    from liqrisk.risk.montecarlo import LinearPerpBook, book_liquidation_probability
-    rng = np.random.default_rng(0)
-    n_acc, spot = 50, np.array([60_000.0, 3_000.0])
-    size = np.column_stack([rng.uniform(-0.5, 0.5, n_acc), rng.uniform(-5, 5, n_acc)])
-    entry = spot * rng.uniform(0.97, 1.03, (n_acc, 2))
-    wallet = rng.uniform(1_500, 6_000, n_acc)
-    mmr, cum = np.full((n_acc, 2), 0.004), np.zeros((n_acc, 2))
-    book = LinearPerpBook.from_positions(wallet, size, entry, mmr, cum)
-    model = gbm([0.6, 0.8], corr=np.array([[1.0, 0.5], [0.5, 1.0]]))
-    p, se = book_liquidation_probability(book, model, spot, 1 / 365, n_paths=5000, seed=3)
-    incr = simulate(model, 5000, 24, 1 / (365 * 24), seed=3)[0]
-    prices = spot * np.exp(np.cumsum(incr, axis=1))                  # (paths, steps, und)
-    health = book.const + prices @ book.slope                        # (paths, steps, acc)
-    np.testing.assert_array_equal(p, (health <= 0).any(axis=1).mean(axis=0))
-    # the first account equals the CrossLinear toy account (tier 1 everywhere)
-    acc = CrossLinear(wallet[0], size[0], entry[0], [BTC, ETH])
-    acc.spot = spot
-    # Two summation orders of wallet + Σ q·(p − e) − Σ mmr·|q|·p: a few ε × the size of the terms
-    scale = wallet[0] + np.abs(size[0]) @ (spot + entry[0])
-    np.testing.assert_allclose(book.const[0] + spot @ book.slope[:, 0],
-                               acc.health(spot[None, :], 0.0)[0], rtol=0, atol=16 * EPS * scale)
 
 
 def test_auto_chooses_the_method_per_horizon_and_the_rare_horizon_has_an_error_bar():

@@ -4,6 +4,7 @@ exit cost for every account of a portfolio file — as one result object that ev
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,11 +61,45 @@ class ExitSettings:
     stress: float = 1.0
 
 
+CHUNK_ACCOUNTS = 500
+"""Accounts per task of the process and Dask engines (and of the local engine, so that every
+engine runs the same chunks)."""
+
+
 def analyze(source: str | Path | dict | Portfolio, probability: ProbabilitySettings | None = None,
             exit: ExitSettings | None = None, curves: bool = False,
-            progress: Callable[[int, int], None] | None = None) -> PortfolioAnalysis:
-    """Analyse a portfolio (file path, decoded document or :class:`~liqrisk.model.Portfolio`)."""
+            progress: Callable[[int, int], None] | None = None, engine: str = "local",
+            scheduler: str | None = None, chunk_accounts: int = CHUNK_ACCOUNTS) -> PortfolioAnalysis:
+    """Analyse a portfolio (file path, decoded document or :class:`~liqrisk.model.Portfolio`).
+
+    ``engine``: ``local`` (this process), ``process`` (a process pool) or ``dask`` (a Dask
+    cluster at ``scheduler``, or a local one) — each runs chunks of ``chunk_accounts`` accounts
+    and gives identical results: an account's numbers depend on its own positions, the market,
+    the seed and its underlyings only (see :mod:`liqrisk.risk.book_mc`)."""
+    from liqrisk.batch import ENGINES, account_chunks, get_executor
+    if engine not in ENGINES:
+        raise InputError([f"--engine '{engine}': expected one of {', '.join(ENGINES)}"])
     pf = load_portfolio(source)
+    chunks = [(Portfolio(pf.market, pf.accounts[a:b]), probability, exit, curves)
+              for a, b in account_chunks(len(pf.accounts), chunk_accounts)]
+    if engine == "local":
+        parts = [_analyze_chunk(c, progress) for c in chunks]
+    else:
+        with get_executor(engine, scheduler) as ex:
+            parts = ex.map_chunks(_analyze_chunk, chunks)
+    out = parts[0]
+    for part in parts[1:]:
+        out.accounts += part.accounts
+        out.curves.update(part.curves)
+        out.books = {**part.books, **out.books}
+        out.notes += part.notes
+    out.notes = list(dict.fromkeys(out.notes))
+    return out
+
+
+def _analyze_chunk(chunk, progress=None) -> PortfolioAnalysis:
+    """One chunk of accounts (module-level: picklable for the process and Dask engines)."""
+    pf, probability, exit, curves = chunk
     cp = CompiledPortfolio(pf)
     results = [AccountResult.of(m) for m in cp.margin_results()]
     out = PortfolioAnalysis(pf.as_of.isoformat().replace("+00:00", "Z"), results)
@@ -207,34 +242,53 @@ def _correlation(names: list[str], notes: list[str]) -> np.ndarray:
 
 
 def _add_probabilities(cp, results, s: ProbabilitySettings, out: PortfolioAnalysis, progress):
-    from liqrisk.risk.montecarlo import TERM_STRUCTURE, liquidation_risk
+    """Probability, per-pool probability, time to liquidation and VaR/ES blocks of every account,
+    on the compiled book: accounts that move with the same underlyings share one path model
+    and one simulation (their numbers depend on the seed and their underlyings only)."""
+    from liqrisk.risk.book_mc import SimulationTooLarge, book_liquidation_risk
+    from liqrisk.risk.montecarlo import TERM_STRUCTURE
 
     s.model = MODEL_ALIASES.get(s.model, s.model)
     if s.model not in MODELS:
         raise InputError([f"--model '{s.model}': expected one of {', '.join(MODELS)}"])
+    if not math.isfinite(s.drift):
+        raise InputError([f"--drift {s.drift}: expected a finite annualised return, e.g. 0.1"])
     years = {h: parse_horizon(h) for h in s.horizons}
     # the standard term structure within the requested window comes free from the same paths
     term = {k: v for k, v in TERM_STRUCTURE.items() if v <= max(years.values()) * (1 + 1e-9)}
     all_years = sorted(set(years.values()) | set(term.values()))
-    for i, r in enumerate(results):
-        health = cp.health_model(i, r)
-        if not health.underlyings:
+    groups: dict[tuple, list[int]] = {}
+    for i, plan in enumerate(cp.plans):
+        axes = tuple(sorted(set().union(*plan.pool_axes.values())))
+        if axes:
+            groups.setdefault(axes, []).append(i)
+    for axes, idx in groups.items():
+        names = [cp.market.names[a] for a in axes]
+        try:
+            model, dt = _path_model(cp, names, s, out.notes)
+        except _NotApplicable as e:
+            out.notes += [f"account '{results[i].id}': no probability — {e}" for i in idx]
             continue
         try:
-            model, dt = _path_model(cp, health.underlyings, s, out.notes)
-        except _NotApplicable as e:
-            out.notes.append(f"account '{r.id}': no probability — {e}")
-            continue
-        dt = dt or min(1 / (365 * s.steps_per_day), min(years.values()) / 4)
-        risk = liquidation_risk(health, model, all_years, n_paths=s.paths, dt=dt,
-                                seed=[s.seed, i], drift=s.drift, progress=progress)
-        r.probability = {h: risk.probabilities[y] for h, y in years.items()}
-        r.term_structure = {h: risk.probabilities[y] for h, y in term.items()}
-        r.risk = RiskResult(
-            model=s.model, var99={h: risk.var99.get(y) for h, y in years.items()},
-            es99={h: risk.es99.get(y) for h, y in years.items()},
-            time_to_liquidation_quantiles_hours={str(q): v * 365 * 24 for q, v in risk.time_to_liquidation.items()},
-            time_to_liquidation_histogram=risk.to_dict()["time_to_liquidation_histogram"])
+            risks = book_liquidation_risk(cp, idx, list(axes), model, all_years, n_paths=s.paths,
+                                          seed=s.seed, drift=s.drift, steps_per_day=s.steps_per_day,
+                                          dt=dt, progress=progress)
+        except SimulationTooLarge as e:
+            raise InputError([f"--horizon/--paths: {e}"]) from None
+        for i, risk in zip(idx, risks):
+            _probability_blocks(results[i], risk, years, term, s.model)
+
+
+def _probability_blocks(r: AccountResult, risk, years: dict, term: dict, model: str) -> None:
+    r.probability = {h: risk.probabilities[y] for h, y in years.items()}
+    r.term_structure = {h: risk.probabilities[y] for h, y in term.items()}
+    r.pools = {label: {h: est[y] for h, y in years.items()} for label, est in risk.pools.items()}
+    r.risk = RiskResult(
+        model=model, var99={h: risk.var99.get(y) for h, y in years.items()},
+        es99={h: risk.es99.get(y) for h, y in years.items()},
+        time_to_liquidation_quantiles_hours={str(q): v * 365 * 24 for q, v in risk.time_to_liquidation.items()},
+        time_to_liquidation_histogram=risk.time_histogram.to_dict(),
+        driver={h: risk.driver[y] for h, y in years.items()}, max_loss=risk.max_loss)
 
 
 def _add_exit(cp, results, s: ExitSettings, out: PortfolioAnalysis):
@@ -260,15 +314,40 @@ def _add_exit(cp, results, s: ExitSettings, out: PortfolioAnalysis):
                 out.books[und] = _depth(und, group[0][2], vols[und], s)
         costed = {u for u, _, _ in rows if u in out.books}
         liq_cost = shortfall = 0.0
+        fee = cp.plans[i].rules.params.liquidation_fee
         for size, lp, bp, und in _forced_exits(r, linear, rows):
             if und not in costed:
                 continue
             book = (s.books or {}).get(und) or synthetic_book(lp, vols[und], 1.0, und)
-            loss = liquidation_loss(size, lp, bp, cp.plans[i].rules.params.liquidation_fee, book,
-                                    stress=max(s.stress, LIQUIDATION_STRESS))
+            loss = liquidation_loss(size, lp, bp, fee, book, stress=max(s.stress, LIQUIDATION_STRESS))
             liq_cost += float(np.sum(loss.total_loss))
             shortfall += float(np.sum(loss.shortfall))
+        deficit = None
+        if r.liquidatable_now:
+            liq_cost, shortfall, deficit = _forced_exit_now(cp, i, r, linear, rows, costed, vols, fee, s)
         r.exit = _exit_block(summaries, liq_cost, shortfall, not_costed, s)
+        if r.exit is not None and deficit is not None:
+            r.exit.equity_shortfall = deficit
+
+
+def _forced_exit_now(cp, i, r, positions, rows, costed, vols, fee, s: ExitSettings):
+    """An account already at or past its trigger is liquidated now, at the marks: the forced exit
+    costs the liquidation fee plus the impact of selling into the stressed book; what the
+    remaining equity cannot pay — ``max(0, impact − equity)``, the fee is not collected from
+    nothing — is the insurance fund's shortfall. Returns (cost, shortfall, equity shortfall =
+    −equity when negative), USD."""
+    from liqrisk.liquidity.exit import liquidation_loss
+    from liqrisk.liquidity.synthetic import synthetic_book
+    equity = r.equity * cp.settle_usd(i)
+    fees = impact = 0.0
+    for p, (und, base, mark) in zip(positions, rows):
+        if und not in costed or base == 0:
+            continue
+        book = (s.books or {}).get(und) or synthetic_book(mark, vols[und], 1.0, und)
+        loss = liquidation_loss(base, mark, mark, fee, book, stress=max(s.stress, LIQUIDATION_STRESS))
+        fees += float(np.sum(loss.fee))
+        impact += float(np.sum(loss.total_loss)) - float(np.sum(loss.fee))
+    return fees + impact, max(0.0, impact - equity), max(0.0, -equity)
 
 
 def _exit_block(summaries, liq_cost: float, shortfall: float, not_costed: list[str], s: ExitSettings) -> ExitResult:

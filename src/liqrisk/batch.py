@@ -1,7 +1,7 @@
 """Executors with one verb, ``map_chunks(fn, chunks) -> list`` (results in chunk order).
 
 * :class:`LocalExecutor` — in-process, sequential (default);
-* :class:`ProcessExecutor` — stdlib ``concurrent.futures.ProcessPoolExecutor``;
+* :class:`ProcessExecutor` — stdlib ``concurrent.futures.ProcessPoolExecutor`` (spawned workers);
 * :class:`DaskExecutor` — Dask distributed: ``Client(address)`` or, without an address, a
   ``LocalCluster`` it starts (and closes in :meth:`close`). Dask is the optional ``dask`` extra.
 
@@ -13,7 +13,16 @@ its own seeds.
 from __future__ import annotations
 
 from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from typing import Callable, Iterable, Protocol
+
+
+ENGINES = ("local", "process", "dask")
+CONNECT_TIMEOUT = "10s"
+
+
+class SchedulerUnreachable(ValueError):
+    """The Dask scheduler address does not answer."""
 
 
 class Executor(Protocol):
@@ -42,20 +51,14 @@ class ProcessExecutor(LocalExecutor):
     """A stdlib process pool of ``n_workers`` processes."""
 
     def __init__(self, n_workers: int | None = None):
-        self.pool = ProcessPoolExecutor(max_workers=n_workers)
+        # spawn, not fork: the parent may already run numba's OpenMP threads (fork is unsafe)
+        self.pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=get_context("spawn"))
 
     def map_chunks(self, fn, chunks) -> list:
         return list(self.pool.map(fn, chunks))
 
     def close(self) -> None:
         self.pool.shutdown()
-
-
-CONNECT_TIMEOUT_S = 5.0   # an unreachable scheduler is reported quickly, not after dask's 30 s
-
-
-class SchedulerUnreachable(ValueError):
-    """The Dask scheduler address did not answer (a bad input, reported as one line)."""
 
 
 class DaskExecutor(LocalExecutor):
@@ -73,10 +76,11 @@ class DaskExecutor(LocalExecutor):
                 client = Client(self.cluster)
             else:
                 try:
-                    client = Client(address, timeout=CONNECT_TIMEOUT_S)
+                    client = Client(address, timeout=CONNECT_TIMEOUT)
                 except (OSError, TimeoutError) as e:
-                    raise SchedulerUnreachable(f"--scheduler {address}: no Dask scheduler answered within "
-                                               f"{CONNECT_TIMEOUT_S:g} s ({type(e).__name__})") from None
+                    raise SchedulerUnreachable(
+                        f"--scheduler {address}: cannot reach the Dask scheduler within "
+                        f"{CONNECT_TIMEOUT} ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
         self.client = client
 
     def map_chunks(self, fn, chunks) -> list:
@@ -99,3 +103,8 @@ def get_executor(engine: str = "local", scheduler: str | None = None, n_workers:
     if engine == "dask":
         return DaskExecutor(scheduler, n_workers)
     raise ValueError(f"unknown engine '{engine}' (local | process | dask)")
+
+
+def account_chunks(n_accounts: int, size: int) -> list[tuple[int, int]]:
+    """[start, stop) ranges of ``size`` accounts (coarse chunks: one task per range)."""
+    return [(a, min(a + size, n_accounts)) for a in range(0, n_accounts, size)] or [(0, 0)]

@@ -7,6 +7,9 @@ from liqrisk.cli import analyze  # noqa: F401,E402
 from liqrisk.cli import calibration  # noqa: F401,E402
 from liqrisk.cli import cascade  # noqa: F401,E402
 from liqrisk.cli import hedge  # noqa: F401,E402
+from liqrisk.cli import what_if  # noqa: F401,E402
+from liqrisk.cli import advise  # noqa: F401,E402
+from liqrisk.cli import size  # noqa: F401,E402
 from liqrisk.cli import serve  # noqa: F401,E402
 
 

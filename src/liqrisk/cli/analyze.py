@@ -101,6 +101,10 @@ def analyze_command(
     exit_horizon: float = typer.Option(1.0, "--exit-horizon-hours", metavar="X", help="time allowed to exit (the exit block's horizon_cost)"),
     participation: float = typer.Option(0.1, "--participation", metavar="X", help="share of daily volume"),
     stress: float = typer.Option(1.0, "--stress", metavar="X", help="spread/depth stress multiplier"),
+    engine: str = typer.Option("local", "--engine", metavar="TEXT", help="local | process | dask: where chunks of "
+                               "accounts run (identical results)"),
+    scheduler: str = typer.Option(None, "--scheduler", metavar="ADDRESS", help="Dask scheduler address for --engine dask "
+                                  "(default: a local cluster)"),
     max_file_mb: L.MaxFileMb = None, max_depth: L.MaxDepth = None, max_alias_nodes: L.MaxAliasNodes = None,
     max_accounts: L.MaxAccounts = None, max_positions: L.MaxPositions = None,
     max_path_steps: L.MaxPathSteps = None, max_horizon_days: L.MaxHorizonDays = None,
@@ -119,10 +123,10 @@ def analyze_command(
             with Progress(TextColumn("simulating"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                           TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
                 task = bar.add_task("paths", total=None)
-                result = analyze(pf, prob, ex, curves=bool(html),
+                result = analyze(pf, prob, ex, curves=bool(html), engine=engine, scheduler=scheduler,
                                  progress=lambda done, total: bar.update(task, completed=done, total=total))
         else:
-            result = analyze(pf, prob, ex, curves=bool(html))
+            result = analyze(pf, prob, ex, curves=bool(html), engine=engine, scheduler=scheduler)
         data = result.to_dict()
         problems = analysis_problems(data)
         if problems:

@@ -233,10 +233,12 @@ def _years_to_expiry(pos, as_of) -> float:
 
 def _market_terms(pos, market: Market, axis: int, years: float) -> dict:
     """The fields of a position's terms that come from the market (option vol and time to expiry,
-    the basis of a future whose ``mark`` is given), as :class:`PositionTerms` keyword arguments."""
+    the basis of a future whose ``mark`` is given), as :class:`PositionTerms` keyword arguments.
+    Futures carry their time to expiry too (the Monte Carlo settles them there; 0: perpetual)."""
     if pos.kind == "option":
         return {"vol": _option_vol(pos, market, axis, years), "expiry_years": years}
-    return {"basis": pos.mark / market.prices[axis] if pos.mark is not None else 1.0}
+    return {"basis": pos.mark / market.prices[axis] if pos.mark is not None else 1.0,
+            "expiry_years": years}
 
 
 def compile_portfolio(pf: Portfolio) -> tuple[Market, list[Plan], K.PoolArrays]:
@@ -403,59 +405,6 @@ class CompiledPortfolio:
                 pos = plan.account.positions[plan.position_pools.index(p)]
                 label = f"isolated {pos.symbol or plan.rules.underlying_of(pos)}"
             out[label] = self.curve(i, underlying, grid, [p])
-        return out
-
-    def health_model(self, i: int, result: AccountMargin | None = None) -> "AccountHealthModel":
-        """Account ``i`` as the risk layer's ``AccountHealth`` (see liqrisk.risk.montecarlo)."""
-        result = result or self.margin_results()[i]
-        return AccountHealthModel(self, i, result)
-
-
-class AccountHealthModel:
-    """``health(prices, t)`` = min over the account's margined pools of (equity − MM), in USD;
-    liquidated (somewhere in the account) when ≤ 0. Options are repriced with ``t`` elapsed."""
-
-    def __init__(self, cp: CompiledPortfolio, i: int, result: AccountMargin):
-        plan = cp.plans[i]
-        self._cp, self._pools = cp, np.array(
-            [p for p in plan.pools if cp.arrays.margined(p)], dtype=np.int64)
-        self._all_pools = np.array(plan.pools, dtype=np.int64)
-        axes = sorted(set().union(*plan.pool_axes.values()))
-        self._axes = np.array(axes, dtype=np.int64)
-        self.underlyings = [cp.market.names[a] for a in axes]
-        self.spot = cp.market.prices[self._axes].copy()
-        self.boundaries = [(k, result.liquidation[n]["down"], result.liquidation[n]["up"])
-                           for k, n in enumerate(self.underlyings)]
-        self.exposure = self._exposure()
-        self.has_options = bool(np.any(cp.arrays.contract[self._position_rows()] == INVERSE_OPTION))
-
-    def _position_rows(self):
-        a = self._cp.arrays
-        return np.concatenate([np.arange(a.pos_start[p], a.pos_end[p]) for p in self._pools]) \
-            if len(self._pools) else np.array([], dtype=np.int64)
-
-    def health(self, prices: np.ndarray, t_years: float) -> np.ndarray:
-        full = np.repeat(self._cp.market.prices[None, :], prices.shape[0], axis=0)
-        full[:, self._axes] = prices
-        eq, mm = K.pools_states_nb(self._pools, full, float(t_years), self._cp.arrays.args())
-        return (eq - mm).min(axis=1) if self._pools.size else np.full(len(full), np.inf)
-
-    def equity(self, prices: np.ndarray, t_years: float) -> np.ndarray:
-        """Total equity in USD (all pools) at each row of ``prices`` (n_rows, n_und): what VaR/ES
-        of the account are measured on."""
-        full = np.repeat(self._cp.market.prices[None, :], prices.shape[0], axis=0)
-        full[:, self._axes] = prices
-        eq, _ = K.pools_states_nb(self._all_pools, full, float(t_years), self._cp.arrays.args())
-        return eq.sum(axis=1)
-
-    def _exposure(self) -> np.ndarray:
-        """d(health)/d(price) per underlying by central differences (0.01% bumps)."""
-        out = np.empty(len(self.spot))
-        for k, s in enumerate(self.spot):
-            up, dn = self.spot.copy(), self.spot.copy()
-            up[k], dn[k] = s * 1.0001, s * 0.9999
-            h = self.health(np.vstack([up, dn]), 0.0)
-            out[k] = (h[0] - h[1]) / (up[k] - dn[k])
         return out
 
 

@@ -68,6 +68,9 @@ def _exit_lines(e) -> list[str]:
                    f"time to exit at the participation rate {e.time_to_exit_hours:.3g} h; forced "
                    f"liquidation cost {_num(e.liquidation_cost)}, insurance shortfall "
                    f"{_num(e.insurance_shortfall)}")
+    if e.equity_shortfall is not None:
+        out.append(f"[bold red]liquidatable now[/]: equity shortfall {_num(e.equity_shortfall)}, forced exit "
+                   f"now {_num(e.liquidation_cost)}, insurance shortfall {_num(e.insurance_shortfall)} (USD)")
     out += [f"[yellow]exit not costed: {line}[/yellow]" for line in e.not_costed]
     return out
 
@@ -159,6 +162,9 @@ def account_panel(a) -> Panel:
         parts.append(_probability_table(a))
         if a.pools:
             parts.append(_pools_table(a))
+            drivers = {h: d for h, d in (a.risk.driver or {}).items() if d}
+            if drivers and len(a.pools) > 1:
+                parts.append("driven by: " + ", ".join(f"{h} {d}" for h, d in drivers.items()))
         q = a.risk.time_to_liquidation_quantiles_hours
         if q and all(v is not None for v in q.values()):
             parts.append("time to liquidation if liquidated (hours): " +

@@ -17,7 +17,9 @@ class RiskResult(Result):
     expected shortfall of the equity loss per horizon (USD); time-to-liquidation quantiles (hours)
     and histogram, conditional on liquidation; ``model`` the path model that ran, ``model_info``
     how it was set up and why, ``model_range`` per horizon the probability under each other
-    applicable model (model risk)."""
+    applicable model (model risk); ``driver`` per horizon the margin pool with the largest
+    probability (None: none liquidated); ``max_loss`` the equity at t=0, the most that can be lost
+    (the loss of a liquidated pool stops at its liquidation point, fee charged, never below 0)."""
 
     model: str
     var99: dict[str, float | None]
@@ -27,10 +29,12 @@ class RiskResult(Result):
     currency: str = "USD"
     model_info: dict[str, Any] | None = None
     model_range: dict[str, dict[str, float]] = field(default_factory=dict)
+    driver: dict[str, str | None] = field(default_factory=dict)
+    max_loss: float | None = None
 
     def to_dict(self) -> dict:
         d = {f.name: getattr(self, f.name) for f in fields(self)}
-        for optional in ("time_to_liquidation_histogram", "model_info", "model_range"):
+        for optional in ("time_to_liquidation_histogram", "model_info", "model_range", "driver", "max_loss"):
             if not d[optional]:
                 d.pop(optional)
         return plain(d)
@@ -42,7 +46,10 @@ class ExitResult(Result):
     in bp of notional, ``horizon_cost`` spread over ``horizon_hours``, time to exit at the
     participation rate, the forced ``liquidation_cost`` at the boundaries and the
     ``insurance_shortfall`` (loss beyond the margin), the cost-vs-time curve, which ``book``
-    (snapshot | synthetic) and what was ``not_costed``. Costs are None when nothing was costed."""
+    (snapshot | synthetic) and what was ``not_costed``. Costs are None when nothing was costed.
+    An account already liquidatable is costed as liquidated now at the marks, and
+    ``equity_shortfall`` is −equity when its equity is negative (0 otherwise; None when not
+    liquidatable now)."""
 
     close_now_cost: float | None
     close_now_bps: float | None
@@ -55,6 +62,7 @@ class ExitResult(Result):
     currency: str = "USD"
     cost_vs_exit_hours: dict[float, float] = field(default_factory=dict)
     not_costed: list[str] = field(default_factory=list)
+    equity_shortfall: float | None = None
 
 
 @dataclass

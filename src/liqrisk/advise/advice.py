@@ -1,0 +1,80 @@
+"""`advise`: for every account that misses a target, the ways to meet it — top-up per asset,
+deleveraging, perp/future hedge, protective put — each the smallest that meets the target,
+verified by re-running the engine on the changed account, ranked by cost (USD)."""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from liqrisk.advise.search import Action
+from liqrisk.advise.targets import Evaluator, Target
+from liqrisk.results import Result, plain
+
+
+@dataclass
+class AccountAdvice:
+    id: str
+    venue: str
+    settlement_currency: str
+    metric: float
+    meets: bool
+    actions: list[Action] = field(default_factory=list)
+
+
+@dataclass
+class Advice(Result):
+    """Per account: the target's metric now, whether it meets it, and the actions (cheapest
+    first among those that meet it). ``evaluations``: engine runs spent."""
+
+    target: str
+    kind: str
+    accounts: list[AccountAdvice]
+    evaluations: int
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return plain({"target": self.target, "metric": _METRIC[self.kind], "evaluations": self.evaluations,
+                      "accounts": [asdict(a) for a in self.accounts], "notes": self.notes})
+
+
+_METRIC = {"distance": "smallest distance to a liquidation boundary (daily sd)",
+           "probability": "P(liquidation within the horizon)"}
+
+
+def _rank(actions: list[Action]) -> list[Action]:
+    key = lambda a: (not a.meets, math.inf if a.cost_usd is None or not math.isfinite(a.cost_usd) else a.cost_usd)
+    return sorted(actions, key=key)
+
+
+def advise(portfolio: str | Path | dict, target: str, paths: int = 20_000, seed: int = 7, model: str = "gbm",
+           accounts: list[str] | None = None, progress=None) -> Advice:
+    """Advice for ``portfolio`` (path, document or model Portfolio) against ``target``
+    (``"p(7d)<=1%"`` or ``"distance>=3sd"``); ``accounts`` limits it to these ids."""
+    from liqrisk.advise.deleverage import deleverages
+    from liqrisk.advise.hedges import perp_hedges, put_hedges
+    from liqrisk.advise.targets import one_numba_thread
+    from liqrisk.advise.topup import topups
+    from liqrisk.load import load_portfolio
+    t = Target.parse(target)
+    pf = load_portfolio(portfolio)
+    ev = Evaluator(pf, t, paths, seed, model)
+    chosen = [a for a in pf.accounts if accounts is None or a.id in accounts]
+    out = []
+    for done, acc in enumerate(chosen, 1):
+        now = ev.analysis(acc)
+        value = _metric(now, t)
+        adv = AccountAdvice(acc.id, now.venue, now.settlement_currency, value, t.meets(value))
+        if not adv.meets:
+            with one_numba_thread():
+                adv.actions = _rank(topups(ev, acc, now) + deleverages(ev, acc, now) + perp_hedges(ev, acc, now)
+                                    + put_hedges(ev, acc, now))
+        out.append(adv)
+        if progress:
+            progress(done, len(chosen))
+    return Advice(t.text, t.kind, out, ev.calls)
+
+
+def _metric(result, t: Target) -> float:
+    from liqrisk.advise.targets import metric_of
+    return metric_of(result, t)

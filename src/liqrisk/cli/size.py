@@ -1,0 +1,51 @@
+"""`liqrisk size`: the largest position meeting a target, next to Kelly sizes with liquidation as ruin."""
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.table import Table
+
+from liqrisk.cli._app import app
+from liqrisk.cli.errors import fail_on_bad_input
+from liqrisk.report.terminal import wide_console
+
+
+@app.command("size")
+def size_command(
+    venue: str = typer.Option(..., "--venue", help="rule set, e.g. binance-usdm"),
+    symbol: str = typer.Option(..., "--symbol", help="perp symbol as the venue lists it, e.g. BTCUSDT"),
+    leverage: float = typer.Option(..., "--leverage", help="leverage (initial margin = notional / leverage)"),
+    collateral: float = typer.Option(..., "--collateral", help="wallet in the settlement currency (USDT; the coin for coin-margined)"),
+    target: str = typer.Option(..., "--target", help='"p(7d)<=1%" or "distance>=3sd"'),
+    mark: float = typer.Option(..., "--mark", help="mark price of the underlying (USD)"),
+    vol: float = typer.Option(..., "--vol", help="annualised vol of the underlying (0.55 = 55%)"),
+    side: str = typer.Option("long", "--side", help="long | short"),
+    drift: float = typer.Option(None, "--drift", help="annual expected return, for the Kelly sizes"),
+    horizon: str = typer.Option("7d", "--horizon", help="Kelly horizon (liquidation within it is ruin)"),
+    paths: int = typer.Option(20_000, "--paths", min=100, help="Monte Carlo paths (probability targets)"),
+    seed: int = typer.Option(7, "--seed", help="random seed"),
+    as_json: bool = typer.Option(False, "--json", help="print exactly one JSON document"),
+) -> None:
+    """Largest size meeting the target (engine search) and Kelly / fractional Kelly, side by side."""
+    from liqrisk.advise.sizing import size_position
+    with fail_on_bad_input():
+        r = size_position(venue, symbol, leverage, collateral, target, mark, vol, side, drift, horizon, paths, seed)
+    if as_json:
+        sys.stdout.write(r.to_json() + "\n")
+        return
+    console = wide_console()
+    console.print(f"{r.venue} {r.symbol} {r.side}, leverage {r.leverage:g}, collateral {r.collateral:,.6g}: "
+                  f"leverage allows {r.leverage_cap:,.6g}; target {r.target} allows "
+                  f"{'-' if r.target_size is None else format(r.target_size, ',.6g')} (binding: {r.binding})")
+    t = Table(title="sizes (contract units)")
+    for col in ("sizing", "size", "liquidation price", "distance (daily sd)", "target metric", "meets"):
+        t.add_column(col)
+    for row in r.rows:
+        t.add_row(row["sizing"], f"{row['size']:,.6g}", "-" if row.get("liquidation_price") is None
+                  else f"{row['liquidation_price']:,.2f}", "-" if row.get("distance_daily_sd") is None
+                  else f"{row['distance_daily_sd']:.2f}", "-" if row.get("metric") is None else f"{row['metric']:.4g}",
+                  "-" if "meets_target" not in row else ("yes" if row["meets_target"] else "no"))
+    console.print(t)
+    for n in r.notes:
+        console.print(f"note: {n}")

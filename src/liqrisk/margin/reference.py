@@ -1,0 +1,130 @@
+"""NumPy reference of the margin kernel's pool state: equity and maintenance margin (USD) of
+margin pools at many price rows, written from the rules (the docstrings of
+:mod:`liqrisk.margin.kernel` and :mod:`liqrisk.margin.base`) with array operations only — tier
+lookup by ``searchsorted``, options by the SciPy Black-76 reference — so that the numba kernel
+(:func:`~liqrisk.margin.kernel.pools_states_nb`) can be tested against it on randomised books.
+
+
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from liqrisk.margin.base import (INVERSE, INVERSE_OPTION, LINEAR, MM_DERIBIT_FUTURE,
+                                 MM_DERIBIT_OPTION, MM_ENTRY_VALUE, MM_TIERS_AT_MARK,
+                                 MM_WHOLE_TIER_FEE, NOTIONAL_COIN, NOTIONAL_FACE, NOTIONAL_QUOTE,
+                                 NOTIONAL_SIZE)
+from liqrisk.pricing.reference import black76
+
+
+def _option_coin(P, K, T, r, vol, is_call):
+    """Black-76 premium in coin (price / P); intrinsic at or after expiry."""
+    P = np.asarray(P, float)
+    if T <= 0:
+        return np.maximum(P - K if is_call else K - P, 0.0) / P
+    return np.asarray(black76(P, K, T, r, vol, is_call), float) / P
+
+
+def position_state(a, i: int, prices: np.ndarray, settle: np.ndarray, t: float):
+    """(value, MM) in USD of position ``i`` at each row of ``prices`` (n_rows, n_axes)."""
+    P = prices[:, a.axis[i]] * a.basis[i]
+    q, aq, c, code, mode = a.qty[i], abs(a.qty[i]), a.contract[i], a.mm_code[i], a.notional_mode[i]
+    opt = (_option_coin(P, a.strike[i], a.expiry[i] - t, a.rate, a.vol[i], bool(a.is_call[i]))
+           if c == INVERSE_OPTION else np.zeros_like(P))
+    if c == INVERSE_OPTION:
+        value = q * opt * settle
+    elif c == LINEAR:
+        value = q * (P - a.entry[i])
+    else:
+        value = q * (1.0 / a.entry[i] - 1.0 / P) * settle
+    n = {NOTIONAL_QUOTE: aq * P, NOTIONAL_COIN: aq / P, NOTIONAL_FACE: np.full_like(P, aq),
+         NOTIONAL_SIZE: np.full_like(P, a.p2[i])}[mode]
+    lo, hi = a.tier_start[i], a.tier_end[i]
+    if hi > lo:
+        k = lo + np.maximum(np.searchsorted(a.t_floor[lo:hi], n, side="right") - 1, 0)
+        mmr, cum = a.t_mmr[k], a.t_cum[k]
+    else:
+        mmr = cum = np.zeros_like(P)
+    if code == MM_WHOLE_TIER_FEE:
+        mm = (aq * P if c == LINEAR else aq / P * settle) * (mmr + a.p1[i])
+    elif code == MM_TIERS_AT_MARK:
+        mm = n * mmr - cum
+        mm = mm * settle if mode == NOTIONAL_COIN else mm * settle / P if mode == NOTIONAL_FACE else mm
+    elif code == MM_ENTRY_VALUE:
+        mm = np.full_like(P, a.p1[i] * aq * a.entry[i]) if c == LINEAR else a.p1[i] * aq / a.entry[i] * settle
+    elif code == MM_DERIBIT_FUTURE:
+        size = aq / P
+        mm = size * (a.p1[i] + a.p2[i] * size) * settle
+    elif code == MM_DERIBIT_OPTION and q < 0:
+        per = a.p1[i] + opt if a.is_call[i] else np.maximum(a.p1[i], a.p1[i] * opt) + opt
+        mm = aq * per * settle
+    else:
+        mm = np.zeros_like(P)
+    return value, mm
+
+
+def scenario_mm(a, p: int, prices: np.ndarray, t: float) -> np.ndarray:
+    """Scenario (portfolio) margin of pool ``p`` per row: per risk unit (its positions on one
+    axis) the worst weighted, dampened scenario loss, summed, plus the roll shock, then
+    ``mm_factor·max(Σ + add, floor)`` (the rule of :func:`~liqrisk.margin.kernel.scenario_mm_nb`)."""
+    s0, s1 = a.sc_start[p], a.sc_end[p]
+    offset, factor, add, floor = a.pm_par[p]
+    s_ax = a.settle_axis[p]
+    rows = np.arange(a.pos_start[p], a.pos_end[p])
+    total = np.zeros(len(prices))
+    move, vdir = a.sc_move[s0:s1], a.sc_vol[s0:s1]
+    for ax in dict.fromkeys(a.axis[rows]):
+        agg = np.zeros((len(prices), s1 - s0))
+        for i in rows[a.axis[rows] == ax]:
+            P = prices[:, ax] * a.basis[i]
+            settle = prices[:, s_ax] if s_ax >= 0 else (np.ones_like(P) if a.contract[i] == LINEAR else P)
+            P1 = np.maximum(P[:, None] * (1.0 + move * a.sh_rel[i]) + move * a.sh_abs[i], 1e-12 * P[:, None])
+            if a.contract[i] == INVERSE_OPTION:
+                T = a.expiry[i] - t
+                v1 = np.where(vdir > 0, a.vol_up[i], np.where(vdir < 0, a.vol_dn[i], a.vol[i]))
+                c0 = _option_coin(P, a.strike[i], T, a.rate, a.vol[i], bool(a.is_call[i]))
+                c1 = np.stack([_option_coin(P1[:, s], a.strike[i], T, a.rate, v1[s], bool(a.is_call[i]))
+                               for s in range(s1 - s0)], axis=1)
+                agg += a.qty[i] * (c1 - c0[:, None]) * settle[:, None]
+            elif a.contract[i] == LINEAR:
+                agg += a.qty[i] * (P1 - P[:, None])
+            else:
+                agg += a.qty[i] * (1.0 / P[:, None] - 1.0 / P1) * settle[:, None]
+        v = agg * a.sc_weight[s0:s1]
+        damp = a.sc_damp[s0:s1]
+        v = np.where(damp > 0, np.sign(v) * np.maximum(np.abs(v) - damp, 0.0), v)
+        v = np.where(v > 0, v * offset, v)
+        total += np.maximum(0.0, -v.min(axis=1))
+    for i in rows:
+        P = prices[:, a.axis[i]] * a.basis[i]
+        settle = prices[:, s_ax] if s_ax >= 0 else (np.ones_like(P) if a.contract[i] == LINEAR else P)
+        aq = abs(a.qty[i])
+        size_usd = aq * P if a.contract[i] == LINEAR else (aq * settle / P if a.contract[i] == INVERSE
+                                                           else aq * settle)
+        total += a.roll[i] * size_usd
+    return factor * np.maximum(total + add, floor)
+
+
+def pools_states(a, pools, prices, t: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """(equity, MM) in USD, each (n_rows, n_pools), of ``pools`` at the rows of ``prices`` —
+    the NumPy twin of :func:`~liqrisk.margin.kernel.pools_states_nb`."""
+    prices = np.atleast_2d(np.asarray(prices, float))
+    eq = np.zeros((len(prices), len(pools)))
+    mm = np.zeros_like(eq)
+    for j, p in enumerate(pools):
+        eq[:, j] = a.const_usd[p]
+        mm[:, j] = a.const_mm[p]
+        for k in range(a.leg_start[p], a.leg_end[p]):
+            value = a.leg_amount[k] * prices[:, a.leg_axis[k]]
+            eq[:, j] += value
+            mm[:, j] += a.leg_mm[k] * value
+        s_ax = a.settle_axis[p]
+        for i in range(a.pos_start[p], a.pos_end[p]):
+            settle = (prices[:, s_ax] if s_ax >= 0 else
+                      np.ones(len(prices)) if a.contract[i] == LINEAR else prices[:, a.axis[i]])
+            v, m = position_state(a, i, prices, settle, t)
+            eq[:, j] += v
+            mm[:, j] += m
+        if a.sc_end[p] > a.sc_start[p]:
+            mm[:, j] += scenario_mm(a, p, prices, t)
+    return eq, mm

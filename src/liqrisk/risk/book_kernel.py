@@ -1,0 +1,478 @@
+"""The Monte Carlo kernel on the compiled book: generate price paths and evaluate every margin
+pool of every account on every path and step, in one compiled call per chunk of paths.
+
+Random numbers: every path (antithetic pair) has its own SFC64 stream, seeded from the run's
+key and the path's index (SplitMix64 of key ⊕ index, NumPy's SFC64 warm-up of 12 rounds), so a
+path's first k steps are the same whatever the horizon, the chunking or the thread count. The
+first draw of a stream is the uniform that samples the path's liquidation step, then one
+innovation per step and underlying: standard normal (NumPy's ziggurat, :func:`sfc64_normal`),
+unit-variance Student-t (normal / √(χ²_ν/ν), χ² from Marsaglia–Tsang gamma variates) or a row
+of bootstrap residuals, correlated by the Cholesky factor; Merton jumps draw a Poisson count by
+inversion and a normal size. The increments are those of :mod:`liqrisk.dynamics.paths`
+(``μΔt − v/2 + √v·z + J``, GJR-GARCH variance recursion).
+
+Per path the whole path is drawn first (log offsets and prices of the simulated axes), then
+each pool is walked over the steps: its equity and maintenance margin are evaluated by the
+margin kernel's position functions at the step's prices (other axes at their marks; options
+repriced with the time left; futures settled and options paid off at the first step at or after
+their expiry — at the price interpolated log-linearly at the expiry time; the settled amount is
+then held as cash in the settlement unit and the pool's t=0 boundaries no longer apply), and the
+pool survives the step with the Brownian-bridge probability of not crossing its t=0 boundaries
+(one factor per axis, see :mod:`liqrisk.risk.montecarlo`) times 1[equity − MM > 0]. A pool
+whose path stays inside its safe box (:func:`safe_boxes_nb`) is healthy and beyond the bridge
+range at every step, so its steps are skipped (same numbers). An account survives a step with
+the bridge factor of its tightest boundaries while every pool is healthy. The evaluation is
+written out in the kernel with the arrays as its own arguments: passing arrays to helpers makes
+numba count references on every call (see the note in :mod:`liqrisk.margin.kernel`).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, uint64
+
+from liqrisk.dynamics.paths import (_ALPHA, _BETA, _BOOTSTRAP, _GAMMA, _H0, _JM, _JS, _LAM, _MU,
+                                    _OMEGA, _STUDENT, _TILT, _sfc64_double, _sfc64_next,
+                                    sfc64_normal)
+from liqrisk.margin.base import INVERSE, INVERSE_OPTION, LINEAR
+from liqrisk.margin.kernel import (_maintenance, _tier_notional, _value, pool_state_nb,
+                                   scenario_mm_nb)
+from liqrisk.pricing.kernels import black76_price_nb
+
+_FAR = 38.0          # bridge exponents at or above this give exactly 1.0 (see montecarlo._FAR)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _splitmix(x):
+    x = x + uint64(0x9E3779B97F4A7C15)
+    z = x
+    z = (z ^ (z >> uint64(30))) * uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> uint64(27))) * uint64(0x94D049BB133111EB)
+    return x, z ^ (z >> uint64(31))
+
+
+@njit(cache=True, nogil=True)
+def seed_path(key, index, s):
+    """SFC64 state ``s`` (uint64[4]) of stream ``index`` of the run ``key`` (uint64[2])."""
+    x = key[0] ^ (uint64(index) * uint64(0xD1B54A32D192ED03))
+    x, a = _splitmix(x ^ key[1])
+    x, b = _splitmix(x)
+    x, c = _splitmix(x)
+    s[0], s[1], s[2], s[3] = a, b, c, uint64(1)
+    for _ in range(12):
+        _sfc64_next(s)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _gamma(s, k):
+    """Gamma(k, 1) for k ≥ 1 (Marsaglia & Tsang 2000)."""
+    d = k - 1.0 / 3.0
+    c = 1.0 / np.sqrt(9.0 * d)
+    while True:
+        z = sfc64_normal(s)
+        v = 1.0 + c * z
+        if v <= 0.0:
+            continue
+        v = v * v * v
+        u = _sfc64_double(s)
+        if np.log(u) < 0.5 * z * z + d - d * v + d * np.log(v):
+            return d * v
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _poisson(s, lam):
+    """Poisson(lam) by inversion of the product of uniforms (small lam: jumps per step)."""
+    limit = np.exp(-lam)
+    k, prod = 0, _sfc64_double(s)
+    while prod > limit:
+        k += 1
+        prod *= _sfc64_double(s)
+    return k
+
+
+@njit(cache=True, nogil=True, inline="always")
+def draw_step(s, code, nu, resid, chol, correlated, jumps, par, z, jump):
+    """One step's innovations ``z`` (n_und) and jump sizes ``jump`` from the stream ``s``."""
+    n = z.shape[0]
+    if code == _BOOTSTRAP:
+        row = int(_sfc64_double(s) * resid.shape[0])
+        for u in range(n):
+            z[u] = resid[row, u]
+    else:
+        for u in range(n):
+            e = sfc64_normal(s)
+            if code == _STUDENT:
+                e *= np.sqrt((nu - 2.0) / (2.0 * _gamma(s, 0.5 * nu)))
+            z[u] = e
+        if correlated:
+            for u in range(n - 1, -1, -1):
+                acc = 0.0
+                for w in range(u + 1):
+                    acc += chol[u, w] * z[w]
+                z[u] = acc
+    if jumps:
+        for u in range(n):
+            jump[u] = 0.0
+            if par[u, _LAM] > 0.0:
+                c = _poisson(s, par[u, _LAM])
+                if c > 0:
+                    jump[u] = c * par[u, _JM] + np.sqrt(c) * par[u, _JS] * sfc64_normal(s)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _cross(x0, x1, lo, hi, c):
+    """Probability that the bridge from x0 to x1 does not cross lo or hi (1 when an end point is
+    already outside: the discrete health check decides there)."""
+    if x0 <= lo or x0 >= hi or x1 <= lo or x1 >= hi:
+        return 1.0
+    q = 1.0
+    a = c * (x0 - lo) * (x1 - lo)
+    if a < _FAR:
+        q *= 1.0 - np.exp(-a)
+    a = c * (hi - x0) * (hi - x1)
+    if a < _FAR:
+        q *= 1.0 - np.exp(-a)
+    return q
+
+
+@njit(cache=True, nogil=True)
+def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, nu, resid, garch,
+                  correlated, jumps, ax_map, ax_loc, spot, c_br, marks, pools, margined, fee, plo, phi,
+                  safe, slo, shi, affine, ec, ek, acc_start, alo, ahi, cv_ax, cv_lo, cv_hi, v0,
+                  want_loss, n_bins,
+                  pos_start, pos_end, leg_start, leg_end, const_usd, settle_axis, axis, contract,
+                  qty, entry, basis, mm_code, notional_mode, tier_start, tier_end, p1, p2, strike,
+                  is_call, expiry, vol, t_floor, t_mmr, t_cum, leg_axis, leg_amount, rate,
+                  const_mm, leg_mm, sc_start, sc_end, pm_par, sh_rel, sh_abs, vol_up, vol_dn, roll,
+                  sc_move, sc_vol, sc_weight, sc_damp,
+                  ps1, ps2, as1, as2, ax1, ax2, axy, hist, top, top_n, top_min):
+    """Paths ``first … last − 1`` of a run; adds to the chunk's sums (module docstring):
+    per pool ``ps1/ps2`` (n_pools, n_h) Σ w·y and Σ (w·y)² of the bridge-corrected liquidation
+    probability y; per account ``as1/as2`` the same, ``ax1/ax2/axy`` Σx, Σx², Σx·y of the
+    control variate x (bridge hit probability of axis ``cv_ax`` against (cv_lo, cv_hi));
+    ``hist`` (n_acc, n_bins) weights of the sampled liquidation step; with ``want_loss``,
+    ``top`` (n_acc, n_h, K) the K largest losses ``v0 − equity at the horizon`` (``top_n``
+    filled, ``top_min`` the smallest kept). Antithetic: samples are pair means.
+
+    Per path the whole path is drawn first, then each pool is walked over the steps. A pool
+    flagged ``safe`` whose path stays inside its box [slo, shi] (log offsets per axis) is
+    healthy and beyond the bridge range at every step (see :func:`safe_boxes_nb`): it is only
+    valued at the horizons (by ``ec + Σ ek·P`` when its equity is ``affine``)."""
+    n_ax, n_bp, n_h = ax_map.shape[0], pools.shape[0], hsteps.shape[0]
+    n_acc = acc_start.shape[0] - 1
+    K = top.shape[2]
+    big = n_steps + 1
+    s = np.empty(4, dtype=np.uint64)
+    prow = marks.copy()
+    z = np.zeros((n_steps, n_ax))
+    jmp = np.zeros((n_steps, n_ax))
+    X = np.zeros((n_steps + 1, n_ax))
+    PX = np.zeros((n_steps + 1, n_ax))
+    lr = np.zeros(n_steps + 1)
+    v = np.zeros(n_ax)
+    mn = np.zeros(n_ax)
+    mx = np.zeros(n_ax)
+    wh = np.ones(n_h)
+    kdead = np.zeros(n_bp, dtype=np.int64)
+    kexp = np.zeros(n_bp, dtype=np.int64)
+    ptau = np.zeros(n_bp, dtype=np.int64)
+    inside = np.zeros(n_bp, dtype=np.bool_)
+    ys = np.zeros((n_bp, n_h))
+    eqh = np.zeros((n_bp, n_h))
+    ya = np.zeros((n_acc, n_h))
+    xa = np.zeros((n_acc, n_h))
+    ys_prev = np.zeros((n_bp, n_h))
+    ya_prev = np.zeros((n_acc, n_h))
+    xa_prev = np.zeros((n_acc, n_h))
+    settled = np.full(qty.shape[0], np.nan)
+    u = 0.0
+    for path in range(first, last):
+        sign = 1.0
+        if anti and path % 2 == 1:
+            sign = -1.0
+        else:
+            seed_path(key, path // 2 if anti else path, s)
+            u = _sfc64_double(s)
+        # ---- the path: log offsets X, prices PX, cumulative log likelihood ratio lr ----------
+        for a in range(n_ax):
+            v[a] = par[a, _H0] if garch else par[a, _OMEGA]
+            X[0, a] = 0.0
+            PX[0, a] = spot[a]
+            mn[a] = 0.0
+            mx[a] = 0.0
+        loglr = 0.0
+        for k in range(n_steps):
+            if sign > 0:
+                draw_step(s, code, nu, resid, chol, correlated, jumps, par, z[k], jmp[k])
+            for a in range(n_ax):
+                zz = sign * z[k, a]
+                tilt = par[a, _TILT]
+                if tilt != 0.0:
+                    loglr += -tilt * zz - 0.5 * tilt * tilt
+                    zz += tilt
+                eps = np.sqrt(v[a]) * zz
+                xn = X[k, a] + par[a, _MU] - 0.5 * v[a] + eps + sign * jmp[k, a]
+                X[k + 1, a] = xn
+                PX[k + 1, a] = spot[a] * np.exp(xn)
+                mn[a] = min(mn[a], xn)
+                mx[a] = max(mx[a], xn)
+                if garch:
+                    v[a] = (par[a, _OMEGA] + (par[a, _ALPHA] + (par[a, _GAMMA] if eps < 0.0 else 0.0))
+                            * eps * eps + par[a, _BETA] * v[a])
+            lr[k + 1] = loglr
+        for j in range(n_h):
+            wh[j] = np.exp(lr[hsteps[j]])
+        # ---- each pool along the path ------------------------------------------------------
+        for b in range(n_bp):
+            p = pools[b]
+            ok = safe[b]
+            if ok:
+                for a in range(n_ax):
+                    ok &= slo[b, a] <= mn[a] and mx[a] <= shi[b, a]
+            inside[b] = ok
+            kdead[b] = big
+            kexp[b] = big
+            ptau[b] = -1
+            if ok and not want_loss:
+                for j in range(n_h):
+                    ys[b, j] = 0.0
+                continue
+            if ok and affine[b]:
+                for j in range(n_h):
+                    ys[b, j] = 0.0
+                    e = ec[b]
+                    for a in range(n_ax):
+                        e += ek[b, a] * PX[hsteps[j], a]
+                    eqh[b, j] = e
+                continue
+            for i in range(pos_start[p], pos_end[p]):
+                settled[i] = np.nan
+            surv = 1.0
+            frozen = 0.0
+            j = 0
+            jh = 0
+            k = 0
+            while True:
+                if ok:                       # safe on this path: the horizon steps only
+                    while jh < n_h and hsteps[jh] <= k:
+                        jh += 1
+                    if jh == n_h:
+                        break
+                    k = hsteps[jh]
+                else:
+                    k += 1
+                    if k > n_steps:
+                        break
+                for a in range(n_ax):
+                    prow[ax_map[a]] = PX[k, a]
+                t = k * dt
+                eq = const_usd[p]
+                mm = const_mm[p]
+                for jl in range(leg_start[p], leg_end[p]):
+                    value = leg_amount[jl] * prow[leg_axis[jl]]
+                    eq += value
+                    mm += leg_mm[jl] * value
+                notional = 0.0
+                s_ax = settle_axis[p]
+                for i in range(pos_start[p], pos_end[p]):
+                    ci = contract[i]
+                    P = prow[axis[i]] * basis[i]
+                    settle = prow[s_ax] if s_ax >= 0 else (1.0 if ci == LINEAR else prow[axis[i]])
+                    if expiry[i] > 0.0 and t >= expiry[i] and settled[i] != settled[i]:
+                        # settle at the price at expiry: log-linear between the step's ends
+                        PT = P
+                        la = ax_loc[axis[i]]
+                        if la >= 0:
+                            f = min(max(1.0 - (t - expiry[i]) / dt, 0.0), 1.0)
+                            PT = spot[la] * np.exp(X[k - 1, la] + f * (X[k, la] - X[k - 1, la])) * basis[i]
+                        if ci == LINEAR:
+                            settled[i] = qty[i] * (PT - entry[i])
+                        elif ci == INVERSE:
+                            settled[i] = qty[i] * (1.0 / entry[i] - 1.0 / PT)
+                        else:
+                            pay = PT - strike[i] if is_call[i] else strike[i] - PT
+                            settled[i] = qty[i] * max(pay, 0.0) / PT
+                        kexp[b] = min(kexp[b], k)
+                    if settled[i] == settled[i]:
+                        eq += settled[i] * (1.0 if ci == LINEAR else settle)
+                        continue
+                    opt = 0.0
+                    if ci == INVERSE_OPTION:
+                        opt = black76_price_nb(P, strike[i], expiry[i] - t, rate, vol[i], is_call[i]) / P
+                    eq += _value(ci, qty[i], P, entry[i], settle, opt)
+                    nn = _tier_notional(notional_mode[i], abs(qty[i]), P, p2[i])
+                    kt = tier_start[i]
+                    for jt in range(tier_start[i], tier_end[i]):
+                        if nn >= t_floor[jt]:
+                            kt = jt
+                    has_tiers = tier_end[i] > tier_start[i]
+                    mm += _maintenance(mm_code[i], notional_mode[i], ci, qty[i], P, entry[i], settle,
+                                       opt, nn, t_mmr[kt] if has_tiers else 0.0,
+                                       t_cum[kt] if has_tiers else 0.0, p1[i], p2[i], is_call[i])
+                    notional += abs(qty[i]) if ci == INVERSE else abs(qty[i]) * P
+                if sc_end[p] > sc_start[p]:
+                    mm += scenario_mm_nb(p, prow, t, pos_start, pos_end, settle_axis, axis, contract,
+                                         qty, entry, basis, strike, is_call, expiry, vol, rate,
+                                         sc_start, sc_end, pm_par, sh_rel, sh_abs, vol_up, vol_dn,
+                                         roll, sc_move, sc_vol, sc_weight, sc_damp)
+                if margined[b] and not ok and surv > 0.0:
+                    q = 1.0
+                    if eq - mm <= 0.0:
+                        q = 0.0
+                        kdead[b] = k
+                    elif k < kexp[b]:
+                        for a in range(n_ax):
+                            q *= _cross(X[k - 1, a], X[k, a], plo[b, a], phi[b, a], c_br[a])
+                    surv *= q
+                    if ptau[b] < 0 and surv <= u:
+                        ptau[b] = k
+                        frozen = max(0.0, min(eq, mm) - fee[b] * notional)
+                while j < n_h and hsteps[j] == k:
+                    ys[b, j] = wh[j] * (1.0 - surv)
+                    if ptau[b] < 0 and affine[b]:
+                        # the same arithmetic as a screened pool: results do not depend on
+                        # whether this path left the box (which depends on the run's length)
+                        eq = ec[b]
+                        for a in range(n_ax):
+                            eq += ek[b, a] * PX[k, a]
+                    eqh[b, j] = frozen if ptau[b] >= 0 else eq
+                    j += 1
+                if surv == 0.0 and ptau[b] >= 0 and not ok:
+                    while j < n_h:           # liquidated: nothing changes any more
+                        ys[b, j] = wh[j]
+                        eqh[b, j] = frozen
+                        j += 1
+                    break
+            for jj in range(j, n_h):         # a safe pool valued at the horizons only
+                ys[b, jj] = 0.0
+        # ---- accounts: healthy while every pool is, bridge on their tightest boundaries ------
+        for i in range(n_acc):
+            kd, ke, all_in = big, big, True
+            for b in range(acc_start[i], acc_start[i + 1]):
+                if margined[b]:
+                    kd = min(kd, kdead[b])
+                    ke = min(ke, kexp[b])
+                    all_in &= inside[b]
+            for j in range(n_h):
+                ya[i, j] = 0.0
+                xa[i, j] = 0.0
+            if not all_in:
+                asurv, csurv, atau, j = 1.0, 1.0, -1, 0
+                ca = cv_ax[i]
+                for k in range(1, n_steps + 1):
+                    if asurv > 0.0:
+                        q = 0.0 if k >= kd else 1.0
+                        if q > 0.0 and k < ke:
+                            for a in range(n_ax):
+                                q *= _cross(X[k - 1, a], X[k, a], alo[i, a], ahi[i, a], c_br[a])
+                        asurv *= q
+                        if atau < 0 and asurv <= u:
+                            atau = k
+                    if ca >= 0 and csurv > 0.0:
+                        if X[k, ca] <= cv_lo[i] or X[k, ca] >= cv_hi[i]:
+                            csurv = 0.0
+                        else:
+                            csurv *= _cross(X[k - 1, ca], X[k, ca], cv_lo[i], cv_hi[i], c_br[ca])
+                    while j < n_h and hsteps[j] == k:
+                        ya[i, j] = wh[j] * (1.0 - asurv)
+                        xa[i, j] = 1.0 - csurv
+                        j += 1
+                    if j == n_h or (asurv == 0.0 and (ca < 0 or csurv == 0.0)):
+                        break
+                for jj in range(j, n_h):
+                    ya[i, jj] = wh[jj] * (1.0 - asurv)
+                    xa[i, jj] = 1.0 - csurv
+                if atau >= 0:
+                    hist[i, (atau - 1) * n_bins // n_steps] += wh[n_h - 1]
+            if not want_loss:
+                continue
+            for j in range(n_h):
+                value = 0.0
+                for b in range(acc_start[i], acc_start[i + 1]):
+                    value += eqh[b, j]
+                loss = v0[i] - value
+                m = top_n[i, j]
+                if m < K:
+                    top[i, j, m] = loss
+                    top_n[i, j] = m + 1
+                    if m + 1 == K:
+                        lo = np.inf
+                        for r in range(K):
+                            lo = min(lo, top[i, j, r])
+                        top_min[i, j] = lo
+                elif loss > top_min[i, j]:
+                    r = 0
+                    while top[i, j, r] != top_min[i, j]:
+                        r += 1
+                    top[i, j, r] = loss
+                    lo = np.inf
+                    for r in range(K):
+                        lo = min(lo, top[i, j, r])
+                    top_min[i, j] = lo
+        # ---- this path's samples ------------------------------------------------------------
+        if anti and sign > 0:
+            ys_prev[:, :] = ys
+            ya_prev[:, :] = ya
+            xa_prev[:, :] = xa
+            continue
+        for jj in range(n_h):
+            for b in range(n_bp):
+                y = 0.5 * (ys[b, jj] + ys_prev[b, jj]) if anti else ys[b, jj]
+                ps1[b, jj] += y
+                ps2[b, jj] += y * y
+            for i in range(n_acc):
+                y = 0.5 * (ya[i, jj] + ya_prev[i, jj]) if anti else ya[i, jj]
+                xx = 0.5 * (xa[i, jj] + xa_prev[i, jj]) if anti else xa[i, jj]
+                as1[i, jj] += y
+                as2[i, jj] += y * y
+                ax1[i, jj] += xx
+                ax2[i, jj] += xx * xx
+                axy[i, jj] += xx * y
+
+
+@njit(cache=True, nogil=True)
+def safe_boxes_nb(pools, ax_map, marks, scale, dfar, dep, plo, phi, cand, ok, slo, shi, arrs):
+    """Boxes of log offsets per axis in which each pool flagged ``ok`` is certainly healthy and
+    beyond the bridge range (≥ ``dfar`` from its t=0 boundaries): the largest ``r`` of ``cand``
+    (descending) for which the box ``[max(−r·scale, plo + dfar), min(r·scale, phi − dfar)]`` on
+    the pool's axes (``dep``; other axes unbounded) has a positive lower bound of equity − MM.
+    The bound is exact for the pools the caller flags (separable across axes and concave along
+    each: futures whose value and margin depend on their own axis, see
+    :mod:`liqrisk.margin.kernel`): the minimum over a box is ``h(m) + Σ_a (min(h(lo_a), h(hi_a))
+    − h(m))``. ``ok`` is cleared where no ``r`` works."""
+    prices = marks.copy()
+    n_ax = ax_map.shape[0]
+    for b in range(pools.shape[0]):
+        if not ok[b]:
+            continue
+        p = pools[b]
+        e, m = pool_state_nb(p, prices, 0.0, arrs)
+        h0 = e - m
+        found = False
+        for r in cand:
+            lb = h0
+            valid = h0 > 0.0
+            for a in range(n_ax):
+                if not valid:
+                    break
+                if not dep[b, a]:
+                    slo[b, a], shi[b, a] = -np.inf, np.inf
+                    continue
+                lo = max(-r * scale[a], plo[b, a] + dfar[a])
+                hi = min(r * scale[a], phi[b, a] - dfar[a])
+                if not (lo < 0.0 < hi):
+                    valid = False
+                    break
+                slo[b, a], shi[b, a] = lo, hi
+                ma = ax_map[a]
+                prices[ma] = marks[ma] * np.exp(lo)
+                e, m = pool_state_nb(p, prices, 0.0, arrs)
+                hl = e - m
+                prices[ma] = marks[ma] * np.exp(hi)
+                e, m = pool_state_nb(p, prices, 0.0, arrs)
+                hh = e - m
+                prices[ma] = marks[ma]
+                lb += min(hl, hh) - h0
+            if valid and lb > 0.0:
+                found = True
+                break
+        ok[b] = found

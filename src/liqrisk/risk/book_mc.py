@@ -1,0 +1,506 @@
+"""Monte Carlo liquidation risk of accounts of the compiled book (:mod:`liqrisk.margin.account`):
+every pool of every account evaluated on every path and step inside
+:func:`~liqrisk.risk.book_kernel.book_chunk_nb` (no Python per step).
+
+What is estimated, per account and horizon (steps of ``dt``; each horizon's numbers depend on
+the seed, the horizon and ``dt`` only — never on which other horizons or accounts are run):
+
+* **P(liquidation)** of the account (any pool) and of each of its margined pools (the cross
+  part, each isolated position), the bridge-corrected conditional expectation of
+  :mod:`liqrisk.risk.montecarlo`; ``driver`` names the pool with the largest probability.
+  Variance reduction per horizon as there (``auto``: importance sampling on the main underlying
+  when its closed form is < 1e-3 and the model is uncorrelated GBM, else the control variate for
+  GBM, antithetic pairs otherwise) — and a variance-reduced estimate whose value or 95% interval
+  leaves [0, 1] is not used: the plain estimate of the same run is reported instead.
+* **time to liquidation** quantiles and histogram (conditional on liquidation before the last
+  horizon), from the untilted run.
+* **VaR99 / ES99** of the loss ``equity(0) − equity(T)`` (USD), the equity including what
+  liquidation does: a pool liquidated on a path keeps ``max(0, min(equity, MM) − fee·notional)``
+  from its liquidation step on (the loss stops at the liquidation point, the venue's liquidation
+  fee is charged and a shortfall below zero is the insurance fund's), so the loss never exceeds
+  the equity at t=0. VaR = the ⌈0.99·n⌉-th smallest loss, ES = the mean of the worst
+  ``n − ⌈0.99·n⌉ + 1`` losses.
+
+Cost and memory: paths run in chunks on threads (nogil kernel); memory per thread is one path
+(steps × underlyings) and a few numbers per pool and account.
+``paths × steps`` is bounded by :data:`MAX_PATH_STEPS`.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from liqrisk.dynamics.paths import PathModel, as_seed_sequence, map_chunks
+from liqrisk.margin import kernel as K
+from liqrisk.margin.base import LINEAR
+from liqrisk.risk.book_kernel import _FAR, book_chunk_nb, safe_boxes_nb
+from liqrisk.risk.first_passage import hit_probability
+from liqrisk.risk.montecarlo import (METHODS, TIME_QUANTILES, YEAR_HOURS, ProbabilityEstimate,
+                                     TimeHistogram, _no_silent_zero)
+
+MAX_PATH_STEPS = 2_000_000_000
+"""Largest paths × steps of one run (about 10 minutes of one core for a small account)."""
+MAX_STEPS = 2_000_000
+"""Largest number of steps of one path (a path is held whole: ~32 bytes per step and underlying)."""
+IS_THRESHOLD = 1e-3
+HIST_BINS = 240
+
+
+class SimulationTooLarge(ValueError):
+    """paths × steps (or steps) above the documented limit."""
+
+
+@dataclass
+class AccountRisk:
+    """Monte Carlo results of one account (see module docstring). Money in USD."""
+
+    probabilities: dict[float, ProbabilityEstimate]
+    pools: dict[str, dict[float, ProbabilityEstimate]]
+    driver: dict[float, str | None]
+    time_to_liquidation: dict[float, float]
+    time_histogram: TimeHistogram
+    var99: dict[float, float]
+    es99: dict[float, float]
+    max_loss: float
+    method: str
+    n_paths: int
+    dt_years: dict[float, float]
+    liquidatable_now: bool = False
+
+
+@dataclass
+class _Group:
+    """The accounts of one run: local pool list, bounds, controls (all on the run's axes)."""
+
+    pools: np.ndarray
+    margined: np.ndarray
+    labels: list[str]
+    fee: np.ndarray
+    plo: np.ndarray
+    phi: np.ndarray
+    acc_start: np.ndarray
+    alo: np.ndarray
+    ahi: np.ndarray
+    breached: np.ndarray
+    v0: np.ndarray
+    exposure: np.ndarray
+    dep: np.ndarray           # (n_pools, n_axes): the pool moves with the axis
+    screenable: np.ndarray    # separable and concave along each axis (safe_boxes_nb applies)
+    affine: np.ndarray        # equity = ec + Σ ek·P (linear contracts and collateral only)
+    ec: np.ndarray
+    ek: np.ndarray
+    expiry: np.ndarray        # per pool: first expiry of its positions (years; inf: none)
+
+
+def _pool_labels(plan) -> list[str]:
+    """"cross" and "isolated SYMBOL" per pool of the account (+ long/short, then #n, when two
+    isolated pools would share a label)."""
+    def iso(p, detail):
+        pos = plan.account.positions[plan.position_pools.index(p)]
+        name = f"isolated {pos.symbol or plan.rules.underlying_of(pos)}"
+        return name + (f" {'long' if pos.size > 0 else 'short'}" if detail else "")
+    labels = ["cross" if p == plan.cross_pool else iso(p, False) for p in plan.pools]
+    labels = [l if labels.count(l) == 1 or l == "cross" else iso(p, True) for l, p in zip(labels, plan.pools)]
+    return [l if labels.count(l) == 1 else f"{l} #{labels[:k].count(l) + 1}" for k, l in enumerate(labels)]
+
+
+def _group(cp, accounts: list[int], axes: list[int]) -> _Group:
+    """Pools, t=0 boundaries (log offsets on the run's axes), breaches and exposures."""
+    arrays, marks = cp.arrays, cp.market.prices
+    pools, margined, labels, fee, acc_start = [], [], [], [], [0]
+    for i in accounts:
+        plan = cp.plans[i]
+        labels += _pool_labels(plan)
+        for p in plan.pools:
+            pools.append(p)
+            margined.append(arrays.margined(p))
+            fee.append(plan.rules.params.liquidation_fee)
+        acc_start.append(len(pools))
+    pools = np.array(pools, dtype=np.int64)
+    margined = np.array(margined, dtype=np.bool_)
+    n_bp, n_ax = len(pools), len(axes)
+    plo, phi = np.full((n_bp, n_ax), -np.inf), np.full((n_bp, n_ax), np.inf)
+    pairs = [(b, a) for b in range(n_bp) if margined[b] for a in range(n_ax)]
+    breached = np.zeros(n_bp, dtype=np.bool_)
+    if pairs:
+        down, up, now = K.nearest_boundaries_nb(
+            pools[[b for b, _ in pairs]], np.array([axes[a] for _, a in pairs], dtype=np.int64),
+            marks, True, K.coarse_grid(), K.fine_grid(), arrays.dense, arrays.args())
+        for (b, a), d, u, n in zip(pairs, down, up, now):
+            breached[b] |= n
+            if np.isfinite(d) and d > 0:
+                plo[b, a] = math.log(d / marks[axes[a]])
+            if np.isfinite(u):
+                phi[b, a] = math.log(u / marks[axes[a]])
+    acc_start = np.array(acc_start, dtype=np.int64)
+    n_acc = len(accounts)
+    alo, ahi = np.full((n_acc, n_ax), -np.inf), np.full((n_acc, n_ax), np.inf)
+    for i in range(n_acc):
+        sl = slice(acc_start[i], acc_start[i + 1])
+        if acc_start[i + 1] > acc_start[i]:
+            alo[i], ahi[i] = plo[sl].max(axis=0), phi[sl].min(axis=0)
+    # equity at t=0 and d(min pool health)/d(price) per axis (0.01% central bumps)
+    rows = np.repeat(marks[None, :], 1 + 2 * n_ax, axis=0)
+    for a, ax in enumerate(axes):
+        rows[1 + 2 * a, ax] *= 1.0001
+        rows[2 + 2 * a, ax] *= 0.9999
+    eq, mm = K.pools_states_nb(pools, rows, 0.0, arrays.args())
+    health = np.where(margined[None, :], eq - mm, np.inf)
+    v0 = np.add.reduceat(eq[0], acc_start[:-1]) if n_bp else np.zeros(n_acc)
+    exposure = np.zeros((n_acc, n_ax))
+    for i in range(n_acc):
+        h = health[:, acc_start[i]:acc_start[i + 1]].min(axis=1) if acc_start[i + 1] > acc_start[i] \
+            else np.zeros(len(rows))
+        h = np.where(np.isfinite(h), h, 0.0)
+        for a, ax in enumerate(axes):
+            exposure[i, a] = (h[1 + 2 * a] - h[2 + 2 * a]) / (rows[1 + 2 * a, ax] - rows[2 + 2 * a, ax])
+    dep = np.zeros((n_bp, n_ax), dtype=np.bool_)
+    b = 0
+    for i in accounts:
+        for p in cp.plans[i].pools:
+            dep[b] = [ax in cp.plans[i].pool_axes[p] for ax in axes]
+            b += 1
+    screenable, affine, ec, ek, expiry = _pool_structure(arrays, pools, margined, axes, marks)
+    return _Group(pools, margined, labels, np.array(fee), plo, phi, acc_start, alo, ahi, breached,
+                  v0, exposure, dep, screenable, affine, ec, ek, expiry)
+
+
+def _pool_structure(a, pools, margined, axes, marks):
+    """Per pool: screenable (no options, scenario margin or loans on other axes; every coin-
+    settled non-linear position on its settlement axis; tier rates non-decreasing — so that
+    equity − MM is separable across axes and concave along each), affine equity (linear
+    contracts and collateral only: ``ec + Σ ek·P``), and the first expiry of its positions."""
+    loc = {ax: k for k, ax in enumerate(axes)}
+    n = len(pools)
+    screenable, affine = np.zeros(n, np.bool_), np.zeros(n, np.bool_)
+    ec, ek, expiry = np.zeros(n), np.zeros((n, len(axes))), np.full(n, np.inf)
+    for b, p in enumerate(pools):
+        rows = range(a.pos_start[p], a.pos_end[p])
+        s_ax = a.settle_axis[p]
+        exp = [a.expiry[i] for i in rows if a.expiry[i] > 0]
+        expiry[b] = min(exp, default=np.inf)
+        rising = all(np.all(np.diff(a.t_mmr[a.tier_start[i]:a.tier_end[i]]) >= 0) for i in rows)
+        own_axis = all(a.contract[i] == LINEAR or s_ax < 0 or a.axis[i] == s_ax for i in rows)
+        screenable[b] = (not a.dense[p] and a.sc_end[p] == a.sc_start[p] and rising and own_axis) \
+            or not margined[b]
+        affine[b] = all(a.contract[i] == LINEAR for i in rows)
+        if affine[b]:
+            ec[b] = a.const_usd[p]
+            for j in range(a.leg_start[p], a.leg_end[p]):
+                if a.leg_axis[j] in loc:
+                    ek[b, loc[a.leg_axis[j]]] += a.leg_amount[j]
+                else:
+                    ec[b] += a.leg_amount[j] * marks[a.leg_axis[j]]
+            for i in rows:
+                ec[b] -= a.qty[i] * a.entry[i]
+                if a.axis[i] in loc:
+                    ek[b, loc[a.axis[i]]] += a.qty[i] * a.basis[i]
+                else:
+                    ec[b] += a.qty[i] * (marks[a.axis[i]] * a.basis[i])
+    return screenable, affine, ec, ek, expiry
+
+
+SAFE_RADII = np.array([8.0, 6.0, 4.0, 3.0, 2.0, 1.5, 1.0, 0.5])
+"""Candidate half-widths of a pool's safe box, in standard deviations of the horizon's move."""
+
+
+def _safe_boxes(cp, g: _Group, bsel, axes, sigma, dt, n_steps):
+    """(safe, slo, shi) of the pools ``bsel`` for a run of ``n_steps`` of ``dt``."""
+    n_ax = len(axes)
+    ok = g.screenable[bsel] & (g.expiry[bsel] > (n_steps + 1) * dt)
+    slo, shi = np.full((len(bsel), n_ax), -np.inf), np.full((len(bsel), n_ax), np.inf)
+    margined = g.margined[bsel]
+    if np.any(ok & margined):
+        dfar = np.sqrt(_FAR * sigma ** 2 * dt / 2.0)
+        scale = sigma * math.sqrt(n_steps * dt)
+        sub = np.flatnonzero(ok & margined)
+        okm = ok[sub].copy()
+        lo, hi = slo[sub].copy(), shi[sub].copy()
+        safe_boxes_nb(g.pools[bsel][sub], np.array(axes, np.int64), cp.market.prices, scale, dfar,
+                      g.dep[bsel][sub], g.plo[bsel][sub], g.phi[bsel][sub], SAFE_RADII, okm, lo, hi,
+                      cp.arrays.args())
+        ok[sub], slo[sub], shi[sub] = okm, lo, hi
+    return ok, slo, shi
+
+
+def _key(seed, *tag) -> np.ndarray:
+    """Run key (uint64[2]) from the seed and a tag (independent streams per tag)."""
+    base = as_seed_sequence(seed)
+    ss = np.random.SeedSequence(base.entropy, spawn_key=tuple(base.spawn_key) + tuple(tag))
+    return ss.generate_state(2, np.uint64)
+
+
+@dataclass
+class _Sums:
+    ps1: np.ndarray
+    ps2: np.ndarray
+    as1: np.ndarray
+    as2: np.ndarray
+    ax1: np.ndarray
+    ax2: np.ndarray
+    axy: np.ndarray
+    hist: np.ndarray
+    top: np.ndarray          # (n_acc, n_h, K) the K largest losses over all paths
+    n: int                   # independent samples (pairs when antithetic)
+
+
+def _run(cp, g: _Group, acc_sel: np.ndarray, axes, model: PathModel, dt: float, hsteps,
+         n_paths: int, key, anti: bool, tilt, cv_ax, cv_lo, cv_hi, want_loss: bool = True,
+         screen: bool = True) -> _Sums:
+    """One simulation of the accounts ``acc_sel`` (indices into the group) over hsteps[-1];
+    ``want_loss``: collect the loss tails (VaR/ES); ``screen``: skip the steps of pools whose
+    path stays in their safe box (the same numbers, faster)."""
+    n_steps = int(hsteps[-1])
+    if n_steps > MAX_STEPS or n_paths * n_steps > MAX_PATH_STEPS:
+        raise SimulationTooLarge(
+            f"{n_paths:,} paths × {n_steps:,} steps of {dt * YEAR_HOURS:.3g} h exceeds the limit "
+            f"of {MAX_PATH_STEPS:,} path-steps ({MAX_STEPS:,} steps per path): use fewer paths, "
+            f"a shorter horizon or fewer steps per day")
+    sp = model.spec(dt, tilt)
+    sigma = model.sigma
+    c_br = 2.0 / (sigma ** 2 * dt)
+    # local sub-group of the selected accounts
+    bsel = np.concatenate([np.arange(g.acc_start[i], g.acc_start[i + 1]) for i in acc_sel]) \
+        if len(acc_sel) else np.zeros(0, np.int64)
+    acc_start = np.concatenate([[0], np.cumsum([g.acc_start[i + 1] - g.acc_start[i] for i in acc_sel])]
+                               ).astype(np.int64)
+    n_bp, n_acc, n_h = len(bsel), len(acc_sel), len(hsteps)
+    kept = n_paths - math.ceil(0.99 * n_paths) + 1 if want_loss else 1
+    safe, slo, shi = _safe_boxes(cp, g, bsel, axes, sigma, dt, n_steps)
+    safe &= screen
+    arrays = cp.arrays
+    spot = cp.market.prices[np.array(axes)]
+    if anti:
+        n_paths += n_paths % 2
+    size = max(1024, -(-n_paths // 16))
+    size += size % 2
+    chunks = [(a, min(a + size, n_paths)) for a in range(0, n_paths, size)]
+    ax_map = np.array(axes, dtype=np.int64)
+    ax_loc = np.full(len(cp.market.prices), -1, np.int64)
+    ax_loc[ax_map] = np.arange(len(axes))
+    n_bins = min(HIST_BINS, n_steps)
+
+    def chunk(c):
+        first, last = c
+        out = dict(ps1=np.zeros((n_bp, n_h)), ps2=np.zeros((n_bp, n_h)),
+                   as1=np.zeros((n_acc, n_h)), as2=np.zeros((n_acc, n_h)),
+                   ax1=np.zeros((n_acc, n_h)), ax2=np.zeros((n_acc, n_h)),
+                   axy=np.zeros((n_acc, n_h)), hist=np.zeros((n_acc, n_bins)))
+        top = np.full((n_acc, n_h, kept), -np.inf)
+        top_n = np.zeros((n_acc, n_h), np.int64)
+        top_min = np.full((n_acc, n_h), -np.inf)
+        book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, sp.par, sp.chol, sp.innovation,
+                      sp.nu, sp.resid, sp.garch, sp.correlated, sp.jumps, ax_map, ax_loc, spot, c_br,
+                      cp.market.prices, g.pools[bsel], g.margined[bsel], g.fee[bsel], g.plo[bsel],
+                      g.phi[bsel], safe, slo, shi, g.affine[bsel], g.ec[bsel], g.ek[bsel],
+                      acc_start, g.alo[acc_sel], g.ahi[acc_sel], cv_ax, cv_lo, cv_hi,
+                      g.v0[acc_sel], want_loss, n_bins, *arrays.args(), out["ps1"], out["ps2"],
+                      out["as1"], out["as2"], out["ax1"], out["ax2"], out["axy"], out["hist"],
+                      top, top_n, top_min)
+        out["top"] = top
+        return out
+
+    parts = map_chunks(chunk, chunks)
+    total = {k: sum(p[k] for p in parts) for k in parts[0] if k != "top"}
+    top = np.concatenate([p["top"] for p in parts], axis=2)
+    top = -np.sort(-top, axis=2)[:, :, :kept]
+    return _Sums(**total, top=top, n=n_paths // 2 if anti else n_paths)
+
+
+def _estimate(s1, s2, n, method) -> ProbabilityEstimate:
+    p = float(s1 / n)
+    var = max(0.0, (s2 - n * p * p) / (n - 1)) if n > 1 else 0.0
+    se = math.sqrt(var / n)
+    return ProbabilityEstimate(p, se, (max(0.0, p - 1.96 * se), min(1.0, p + 1.96 * se)), n, method)
+
+
+def _control(s: _Sums, i, j, mean, n) -> ProbabilityEstimate | None:
+    """Control-variate estimate ``ȳ − β(x̄ − E x)``, β = Cov(y, x)/Var(x)."""
+    y, x = float(s.as1[i, j] / n), float(s.ax1[i, j] / n)
+    vx = (s.ax2[i, j] - n * x * x) / (n - 1)
+    if not vx > 0:
+        return None
+    vy = max(0.0, (s.as2[i, j] - n * y * y) / (n - 1))
+    cov = (s.axy[i, j] - n * x * y) / (n - 1)
+    beta = cov / vx
+    p = y - beta * (x - mean)
+    resid = vy - cov * cov / vx
+    if not resid > 1e-9 * vy:
+        # y = a + b·x on every path: the sample cannot show what the control misses (other
+        # pools, other axes), so a zero error bar would be over-confident — not used
+        return None
+    se = math.sqrt(resid / n)
+    return ProbabilityEstimate(p, se, (p - 1.96 * se, p + 1.96 * se), n, "control")
+
+
+def _inside_unit(e: ProbabilityEstimate | None) -> bool:
+    """A variance-reduced estimate is used only when it and its 95% interval lie in [0, 1]."""
+    return e is not None and 0.0 <= e.ci95[0] and e.ci95[1] <= 1.0 and 0.0 <= e.p <= 1.0
+
+
+def _horizon_dts(horizons, steps_per_day, dt):
+    """Per horizon: its step (given ``dt``, else min(1/(365·steps_per_day), horizon/4)) and
+    its number of steps."""
+    out = {}
+    for h in horizons:
+        d = dt or min(1.0 / (365 * steps_per_day), h / 4)
+        out[h] = (d, max(1, int(round(h / d))))
+    return out
+
+
+def book_liquidation_risk(cp, accounts: list[int], axes: list[int], model: PathModel,
+                          horizons_years: list[float], n_paths: int = 20_000, seed=None,
+                          method: str = "auto", drift: float = 0.0, steps_per_day: int = 24,
+                          dt: float | None = None, progress=None, risk: bool = True,
+                          screen: bool = True) -> list[AccountRisk]:
+    """Liquidation risk of ``accounts`` (plan indices of ``cp``) whose prices move along the
+    market ``axes`` under ``model`` (one dimension per axis, in that order); see the module
+    docstring. ``dt`` fixes the step of every horizon (a GARCH model's bar); ``risk=False``
+    skips VaR/ES (NaN); ``screen=False`` walks every pool over every step (same numbers)."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if not math.isfinite(drift):
+        raise ValueError(f"drift must be a finite number, got {drift!r}")
+    if n_paths < 2:
+        raise ValueError("at least 2 paths are needed for an error bar")
+    horizons = sorted(set(horizons_years))
+    model = replace(model, mu=drift)
+    sigma = model.sigma
+    g = _group(cp, accounts, axes)
+    n_acc = len(accounts)
+    # control barrier per account: the main underlying (largest |exposure·spot·σ|), nearest side
+    spot = cp.market.prices[np.array(axes)]
+    cv_ax = np.full(n_acc, -1, np.int64)
+    cv_lo, cv_hi = np.full(n_acc, -np.inf), np.full(n_acc, np.inf)
+    cb = np.full(n_acc, np.nan)
+    for i in range(n_acc):
+        a = int(np.argmax(np.abs(g.exposure[i] * spot * sigma)))
+        cands = [b for b in (g.alo[i, a], g.ahi[i, a]) if np.isfinite(b)]
+        if cands:
+            cv_ax[i], cb[i] = a, min(cands, key=abs)
+            if cb[i] < 0:
+                cv_lo[i] = cb[i]
+            else:
+                cv_hi[i] = cb[i]
+    gaussian = model.is_gaussian
+    tiltable = gaussian and (model.corr is None or len(axes) == 1)
+    if method in ("control", "importance") and not gaussian:
+        raise ValueError(f"method '{method}' needs a GBM model")
+    anti = method == "antithetic" or (method == "auto" and not gaussian)
+    steps = _horizon_dts(horizons, steps_per_day, dt)
+    by_dt: dict[float, list[float]] = {}
+    for h in horizons:
+        by_dt.setdefault(steps[h][0], []).append(h)
+    results = [dict(p={}, pools={}, var={}, es={}, methods=[]) for _ in range(n_acc)]
+    all_acc = np.arange(n_acc)
+    last_run = None
+    done = [0]
+    for d, hs in sorted(by_dt.items()):
+        hsteps = np.array(sorted({steps[h][1] for h in hs}), dtype=np.int64)
+        s = _run(cp, g, all_acc, axes, model, d, hsteps, n_paths, _key(seed, 0), anti, None,
+                 cv_ax, cv_lo, cv_hi, want_loss=risk, screen=screen)
+        if hs[-1] == horizons[-1]:
+            last_run = (s, d, hsteps)
+        for h in hs:
+            j = int(np.searchsorted(hsteps, steps[h][1]))
+            T = steps[h][1] * d
+            for i in range(n_acc):
+                r = results[i]
+                plain = _estimate(s.as1[i, j], s.as2[i, j], s.n, "antithetic" if anti else "plain")
+                choice = plain
+                mean = (float(hit_probability(1.0, math.exp(cb[i]), sigma[cv_ax[i]], T, drift))
+                        if cv_ax[i] >= 0 else None)
+                want = method
+                if method == "auto":
+                    want = ("importance" if tiltable and mean is not None and mean < IS_THRESHOLD
+                            else "control" if gaussian and mean is not None else plain.method)
+                if want == "importance" and mean is not None and tiltable:
+                    choice = _importance(cp, g, i, axes, model, d, steps[h][1], n_paths, seed,
+                                         cv_ax[i], cb[i], sigma, cv_lo, cv_hi) or plain
+                elif want == "control" and mean is not None:
+                    cv = _control(s, i, j, mean, s.n)
+                    choice = cv if _inside_unit(cv) else plain
+                if choice is not plain and not _inside_unit(choice):
+                    choice = plain
+                choice = _no_silent_zero(_clip(choice), False)
+                if anti:
+                    choice = replace(choice, paths=2 * choice.paths)
+                r["p"][h] = choice
+                r["methods"].append(choice.method)
+                b0, b1 = g.acc_start[i], g.acc_start[i + 1]
+                r["pools"][h] = {g.labels[b]: _no_silent_zero(_pool_estimate(s, b, j, anti), False)
+                                 for b in range(b0, b1) if g.margined[b]}
+                top = s.top[i, j]
+                if not risk:
+                    r["var"][h] = r["es"][h] = math.nan
+                    continue
+                r["var"][h] = float(top[-1])
+                # the mean of values in [VaR, v0] lies there (clipped: rounding of the sum)
+                r["es"][h] = float(min(max(top.mean(), top[-1]), max(top[0], g.v0[i])))
+        done[0] += 1
+        if progress is not None:
+            progress(done[0] * n_paths, len(by_dt) * n_paths)
+    s, d, hsteps = last_run
+    out = []
+    for i in range(n_acc):
+        r = results[i]
+        now = bool(np.any(g.breached[g.acc_start[i]:g.acc_start[i + 1]]))
+        probs, pools = r["p"], r["pools"]
+        if now:
+            one = ProbabilityEstimate(1.0, 0.0, (1.0, 1.0), n_paths, "liquidatable-now")
+            probs = {h: one for h in horizons}
+            for h in horizons:
+                for b in range(g.acc_start[i], g.acc_start[i + 1]):
+                    if g.breached[b]:
+                        pools[h][g.labels[b]] = one
+        driver = {h: (max(pools[h], key=lambda k: pools[h][k].p) if pools[h] and
+                      max(e.p for e in pools[h].values()) > 0 else None) for h in horizons}
+        hist, ttl = _time_to_liquidation(s.hist[i], int(hsteps[-1]), d)
+        out.append(AccountRisk(probs, {lab: {h: pools[h][lab] for h in horizons} for lab in pools[horizons[0]]},
+                               driver, ttl, hist, r["var"], r["es"], float(max(g.v0[i], 0.0)),
+                               "+".join(dict.fromkeys(e.method for e in probs.values())),
+                               n_paths, {h: steps[h][0] for h in horizons}, now))
+    return out
+
+
+def _clip(e: ProbabilityEstimate) -> ProbabilityEstimate:
+    return replace(e, ci95=(max(0.0, e.ci95[0]), min(1.0, e.ci95[1])))
+
+
+def _pool_estimate(s: _Sums, b, j, anti) -> ProbabilityEstimate:
+    e = _estimate(s.ps1[b, j], s.ps2[b, j], s.n, "antithetic" if anti else "plain")
+    return replace(e, paths=2 * e.paths) if anti else e
+
+
+def _importance(cp, g, i, axes, model, dt, n_steps, n_paths, seed, cu, cb, sigma, cv_lo, cv_hi):
+    """Account ``i`` alone, the main underlying's normals shifted so that the mean path reaches
+    its nearest boundary at the horizon; weights dP/dQ (module docstring of montecarlo)."""
+    tilt = np.zeros(len(axes))
+    tilt[cu] = cb / (sigma[cu] * math.sqrt(dt) * n_steps)
+    s = _run(cp, g, np.array([i]), axes, model, dt, np.array([n_steps], np.int64), n_paths,
+             _key(seed, 1, n_steps), False, tilt, np.array([-1], np.int64), cv_lo[i:i + 1],
+             cv_hi[i:i + 1], want_loss=False)
+    return _estimate(s.as1[0, 0], s.as2[0, 0], s.n, "importance")
+
+
+def _time_to_liquidation(hist: np.ndarray, n_steps: int, dt: float):
+    """Histogram (≤ 48 bins of whole steps) and lower quantiles (years) of the sampled
+    liquidation time. Kernel bin k holds the liquidations in steps s with
+    ``(s − 1)·n_bins // n_steps == k``, i.e. in ((lo)Δt, (hi)Δt] for lo, hi = the bin's first and
+    next step offsets; a quantile is dated at the middle of its bin — (s − ½)·Δt when bins are
+    single steps, as in :mod:`liqrisk.risk.montecarlo`."""
+    nb = hist.shape[0]
+    start = -(-np.arange(nb + 1) * n_steps // nb)          # ceil(k·n_steps/nb)
+    total = float(hist.sum())
+    cum = np.cumsum(hist)
+    ttl = {}
+    for q in TIME_QUANTILES:
+        k = int(np.searchsorted(cum, q * total)) if total > 0 else -1
+        ttl[q] = 0.5 * (start[k] + start[k + 1]) * dt if k >= 0 else math.inf
+    show = np.unique(np.round(np.linspace(0, nb, min(48, nb) + 1)).astype(int))
+    cnt = np.array([hist[a:b].sum() for a, b in zip(show[:-1], show[1:])])
+    frac = cnt / total if total > 0 else np.zeros_like(cnt)
+    return (TimeHistogram([float(start[k]) * dt * YEAR_HOURS for k in show], cnt.tolist(),
+                          frac.tolist(), int(round(total))), ttl)

@@ -1,0 +1,45 @@
+"""Policy back-test: hold matches first passage through the engine's LP on the same paths; the
+cut and top-up rules avoid liquidations at a cost."""
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from liqrisk.advise.policy import policy_backtest
+from liqrisk.cli import app
+
+DOC = {"as_of": "2026-11-23T00:00:00Z", "market": {"BTC": {"mark": 91_000.0, "vol": 0.6}},
+       "accounts": [{"id": "iso", "venue": "binance-usdm", "mode": "isolated",
+                     "positions": [{"symbol": "BTCUSDT", "kind": "perp", "size": 1.0, "entry": 91_000,
+                                    "margin": 9100, "mmr": 0.005, "cum": 0.0}]}]}
+
+
+def test_hold_is_first_passage_through_the_engine_lp():
+    from liqrisk.analysis import analyze
+    from liqrisk.dynamics import paths as P
+    r = policy_backtest(DOC, "iso", horizon_days=10, steps_per_day=24, paths=4000, seed=5)
+    lp = analyze(DOC).accounts[0].liquidation["BTC"]["down"]
+    x = P.simulate(P.gbm(0.6), 4000, 240, 10 / 365 / 240, 5)[0][:, :, 0]
+    path_min = 91_000 * np.exp(np.minimum(np.cumsum(x, axis=1).min(axis=1), 0.0))
+    assert r.policies["hold"]["liquidations"] == int((path_min <= lp).sum())
+
+
+def test_policies_avoid_liquidations_at_a_cost():
+    d = policy_backtest(DOC, "iso", cut_below=2, topup_to=3, horizon_days=20, paths=4000, seed=1).to_dict()
+    hold, cut, top = d["policies"].values()
+    assert hold["liquidations"] > 0
+    assert cut["liquidations"] < hold["liquidations"] and cut["cost_mean"] > 0
+    assert top["liquidations"] < hold["liquidations"] and top["capital_added_mean"] > 0
+    assert hold["capital_added_mean"] == 0 and hold["cost_mean"] == 0
+
+
+def test_history_and_cli(tmp_path):
+    f = tmp_path / "p.json"
+    f.write_text(json.dumps(DOC))
+    res = CliRunner().invoke(app, ["policy-backtest", str(f), "--account", "iso", "--model", "history",
+                                   "--paths", "300", "--days", "7", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["paths"] == 300
+    res = CliRunner().invoke(app, ["policy-backtest", str(f), "--account", "nobody"])
+    assert res.exit_code == 2 and "no account 'nobody'" in res.output

@@ -1,0 +1,40 @@
+"""Sizing: the largest size meets the target and 1% more misses it; Kelly f* = μ/σ²."""
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from liqrisk.advise.sizing import size_position
+from liqrisk.cli import app
+
+
+def test_largest_size_for_a_distance_target_is_maximal():
+    r = size_position("binance-usdm", "BTCUSDT", 50, 10_000, "distance>=4sd", 91_250, 0.52)
+    assert r.binding == "target" and r.target_minimal is True
+    assert r.rows[0]["meets_target"] and r.target_size < r.leverage_cap
+
+
+def test_leverage_binds_when_the_target_is_loose():
+    r = size_position("binance-usdm", "BTCUSDT", 5, 10_000, "distance>=2sd", 91_250, 0.52)
+    assert r.binding.startswith("leverage") and r.target_size == pytest.approx(10_000 * 5 / 91_250, rel=1e-5)
+
+
+def test_kelly_closed_form_and_ruin_aware_kelly_below_the_cap():
+    r = size_position("binance-usdm", "BTCUSDT", 10, 10_000, "distance>=3sd", 91_250, 0.5, drift=0.5)
+    rows = {x["sizing"]: x for x in r.rows}
+    f_star = 0.5 / 0.25 * 10_000 / 91_250
+    assert rows["Kelly f* = μ/σ² (no liquidation)"]["coins"] == pytest.approx(f_star)
+    k = rows["Kelly, liquidation as ruin"]["coins"]
+    assert 0 < k <= r.leverage_cap
+    assert rows["half Kelly"]["coins"] == pytest.approx(k / 2)
+
+
+def test_cli_json_and_bad_input():
+    runner = CliRunner()
+    res = runner.invoke(app, ["size", "--venue", "okx", "--symbol", "BTC-USDT-SWAP", "--leverage", "20", "--collateral",
+                              "5000", "--target", "distance>=3sd", "--mark", "91250", "--vol", "0.52", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["target_size"] > 0
+    res = runner.invoke(app, ["size", "--venue", "nowhere", "--symbol", "X", "--leverage", "-1", "--collateral", "1",
+                              "--target", "distance>=3sd", "--mark", "1", "--vol", "0.5"])
+    assert res.exit_code == 2 and "Traceback" not in res.output
