@@ -75,16 +75,26 @@ def test_screen_numba_equals_numpy_and_never_skips_a_falling_pool():
         st = _state(pop)
         rng = np.random.default_rng(0)
         marks0 = st.book(st.p0)
-        k0 = screen_nb(marks0, st.ref, st.slack, st.grad, st.always, st.scan)
+        every, zero = np.arange(pop.n_pools), np.zeros(len(marks0))
+        k0 = screen_nb(every, marks0, zero, st.ref, st.slack, st.grad, st.always, st.scan)
         assert k0 == pop.n_pools                             # nothing known yet: everything checked
         st.orders(st.p0, 0.0, "numba")                       # records slack at marks0
         for _ in range(8):
             bp = marks0 * (1 + rng.uniform(-0.15, 0.15, len(marks0)))
-            k = screen_nb(bp, st.ref, st.slack, st.grad, st.always, st.scan)
-            np.testing.assert_array_equal(st.scan[:k], screen_np(bp, st.ref, st.slack, st.grad, st.always))
+            pad = bp * rng.uniform(0.0, 0.02, len(bp))
+            k = screen_nb(every, bp, pad, st.ref, st.slack, st.grad, st.always, st.scan)
+            np.testing.assert_array_equal(st.scan[:k], screen_np(every, bp, pad, st.ref, st.slack, st.grad,
+                                                                 st.always))
+            cand = st.scan[:k].copy()
             _, _, touched = liquidation_orders_np(bp, 0.0, st.a, pop.pool_response, st.rules, st.cooldown,
                                                   pop.liquidation_fee)
-            assert set(touched) <= set(st.scan[:k])          # the bound is conservative
+            assert set(touched) <= set(cand)                 # the bound is conservative
+            # within the pad, only the padded screen's candidates can fall
+            near = bp + pad * rng.uniform(-1.0, 1.0, len(bp))
+            _, _, touched = liquidation_orders_np(near, 0.0, st.a, pop.pool_response, st.rules, st.cooldown,
+                                                  pop.liquidation_fee)
+            k = screen_nb(cand, near, zero, st.ref, st.slack, st.grad, st.always, st.scan)
+            assert set(touched) <= set(st.scan[:k])
 
 
 def test_screen_inf_grad_pools_are_never_hidden_by_an_unmoved_mark():
@@ -96,16 +106,17 @@ def test_screen_inf_grad_pools_are_never_hidden_by_an_unmoved_mark():
     slack = np.array([5e3, -np.inf, 10.0, np.nan])
     always = np.array([False, False, False, False])
     out = np.empty(4, np.int64)
-    k = screen_nb(marks, ref, slack, grad, always, out)
+    every, zero = np.arange(4), np.zeros(2)
+    k = screen_nb(every, marks, zero, ref, slack, grad, always, out)
     np.testing.assert_array_equal(out[:k], [0, 1, 3])     # moved inf-grad, invalidated, NaN slack
-    np.testing.assert_array_equal(out[:k], screen_np(marks, ref, slack, grad, always))
+    np.testing.assert_array_equal(out[:k], screen_np(every, marks, zero, ref, slack, grad, always))
     ref[:] = marks                                          # nothing moved at all
-    k = screen_nb(marks, ref, slack, grad, always, out)
+    k = screen_nb(every, marks, zero, ref, slack, grad, always, out)
     np.testing.assert_array_equal(out[:k], [1, 3])
     always[0] = True                                        # the always-check flag wins
-    k = screen_nb(marks, ref, slack, grad, always, out)
+    k = screen_nb(every, marks, zero, ref, slack, grad, always, out)
     np.testing.assert_array_equal(out[:k], [0, 1, 3])
-    np.testing.assert_array_equal(out[:k], screen_np(marks, ref, slack, grad, always))
+    np.testing.assert_array_equal(out[:k], screen_np(every, marks, zero, ref, slack, grad, always))
 
 
 def test_screen_bounds_cover_linear_usd_pools_and_always_check_the_rest():

@@ -90,3 +90,20 @@ def test_options_are_repriced_with_the_steps_time_and_coin_collateral_moves_with
 def test_lending_protocol_accounts_are_refused_with_a_clear_error_not_counted_as_safe():
     with pytest.raises(PopulationError, match="^accounts: account 'aave-eth-loop': lending-protocol"):
         load_population("examples/defi_loans.yaml")
+
+
+@pytest.mark.parametrize("fund", [0.0, 1e9])
+def test_a_crash_on_every_venue_contract_and_mode_keeps_the_money_identity(fund):
+    # With impact, partial and full liquidations of linear, inverse (coin wallets) and option
+    # pools, fund cover and (fund 0) ADL: the ledger closes every step to 1e-9.
+    pop = population_from_portfolio(every_venue_portfolio())
+    sc = scenario_from_dict({
+        "assets": {a: {"price": float(m), "vol": 0.6, "daily_volume": 50.0} for a, m in zip(pop.assets, pop.marks)},
+        "shock": {"kind": "linear", "steps": 12, "step_hours": 2, "moves": {"BTC": -0.35, "ETH": 0.3, "SOL": -0.3}},
+        "impact": {"model": "sqrt", "y": 2.0, "resilience": 0.2}, "insurance_fund_usd": fund})
+    r = simulate(pop, sc)
+    assert r.conservation_error().max() < 1e-9
+    assert len(r.liquidated_accounts) >= 10 and (r.liquidations > r.full_liquidations).any()
+    assert (r.marks[-1, 0] < r.exogenous[-1, 0]) and r.amplification()["BTC"] > 1.0
+    if fund == 0.0:
+        assert r.adl_events and r.ledger["adl_pnl"].any()

@@ -49,6 +49,9 @@ LEDGER = ("wallets", "insurance", "backstop", "book_pnl", "adl_pnl", "fees")
 #: largest relative ledger residual a step may leave (float64 sums over ~1e6 flows stay far below)
 CONSERVATION_TOL = 1e-9
 SECONDS_PER_YEAR = 365.0 * 86400.0
+#: the full screen looks this far ahead (fraction of each mark); until the marks have moved that
+#: far, only its candidates can fall
+SCREEN_PAD = 0.01
 
 
 class ConservationError(RuntimeError):
@@ -111,6 +114,9 @@ class _State:
         self.slack = np.full(n, -np.inf)           # unknown: check at the first round
         self.ref = np.zeros((n, n_axes))
         self.scan = np.empty(n, np.int64)
+        self.all_pools = np.arange(n, dtype=np.int64)
+        self.cand = None                           # candidates of the last full screen …
+        self.m0 = None                             # … made at these book prices
         self.dq = np.zeros(len(a.qty))
         self.outcome = np.zeros(n, np.int8)
         self.touched = np.zeros(n, np.int64)
@@ -121,8 +127,30 @@ class _State:
         """Prices per book axis from the engine's asset prices."""
         return marks[self.axis_asset]
 
-    def invalidate(self, pools):
+    def invalidate(self, pools, candidates: bool = True):
+        """Force a check of ``pools`` (their wallet or sizes changed); ``candidates=False`` when
+        they may lie outside the current candidate list (which is then rebuilt)."""
         self.slack[pools] = -np.inf
+        if not candidates:
+            self.cand = None
+
+    def screen(self, bp) -> int:
+        """Pools to check at book prices ``bp`` into ``self.scan``: a full screen padded by
+        ``SCREEN_PAD`` when the marks left the last one's pad (or when most pools had no known
+        slack yet), then its candidates exactly."""
+        if self.cand is None or (np.abs(bp - self.m0) > SCREEN_PAD * self.m0).any():
+            k = screen_nb(self.all_pools, bp, SCREEN_PAD * bp, self.ref, self.slack, self.grad, self.always,
+                          self.scan)
+            cand = self.scan[:k].copy()
+            self.m0 = bp.copy()
+            self.cand = cand
+            out = screen_nb(cand, bp, np.zeros(len(bp)), self.ref, self.slack, self.grad, self.always,
+                            self.scan)
+            if np.isneginf(self.slack[cand]).sum() > 0.1 * len(self.slack):
+                self.cand = None                   # mostly unknown (the first round): afresh next round
+            return out
+        return screen_nb(self.cand, bp, np.zeros(len(bp)), self.ref, self.slack, self.grad, self.always,
+                         self.scan)
 
     def orders(self, marks, t_years, backend):
         """(touched pools, outcome of each, dq of their positions, position idx, local pool)."""
@@ -130,7 +158,7 @@ class _State:
         pr = self.pop.pool_response
         r = self.rules
         if backend == "numba":
-            k = screen_nb(bp, self.ref, self.slack, self.grad, self.always, self.scan)
+            k = self.screen(bp)
             n = liquidation_orders_nb(self.scan[:k], bp, t_years, self.args, pr, r["style"], r["min_tier"],
                                       r["threshold"], r["fraction"], r["backstop"], self.cooldown,
                                       self.pop.liquidation_fee, self.ref, self.slack, self.dq, self.outcome,
@@ -276,17 +304,19 @@ def _settle(st, sc, t, t_years, marks, fill, touched, outcome, dq, idx, local, f
     A, nu = len(st.assets), len(touched)
     vu = st.pop.pool_venue[touched]
     full = outcome == FULL
+    bflow = st.base_flow(idx, dq, marks)
+    bp = st.book(fill(bflow))
+    money = _money(st, touched, idx, local, dq, bp, t_years)    # every order to the book
     adl = np.zeros(nu, bool)
     if sc.adl:
-        bp1 = st.book(fill(st.base_flow(idx, dq, marks)))
-        _, fee1, eq1 = _money(st, touched, idx, local, dq, bp1, t_years)
-        deficit = np.where(full, np.maximum(fee1 - eq1, 0.0), 0.0)
+        deficit = np.where(full, np.maximum(money[1] - money[2], 0.0), 0.0)
         adl = full & (deficit > _cover(deficit, fund, vu) * (1 + 1e-12) + 1e-9)
     book = ~adl[local]
-    bflow = st.base_flow(idx[book], dq[book], marks)
-    X = fill(bflow)
-    bp = st.book(X)
-    realised, fee_paid, equity = _money(st, touched, idx, local, dq, bp, t_years)
+    if adl.any():                                                # the ADL pools stay off the book
+        bflow = st.base_flow(idx[book], dq[book], marks)
+        bp = st.book(fill(bflow))
+        money = _money(st, touched, idx, local, dq, bp, t_years)
+    realised, fee_paid, equity = money
     fee_paid = np.where(adl, 0.0, fee_paid)
     deficit = np.where(full & ~adl, np.maximum(fee_paid - equity, 0.0), 0.0)
     cover = _cover(deficit, fund, vu)
@@ -376,7 +406,7 @@ def _adl_group(st, sc, t, t_years, bp, venue, axis, side, pool0, q, n, price, sh
     taken = take.sum() / N
     step["backstop"] -= D * (1.0 - taken)
     st.resize(cand[rows], -a.qty[cand[rows]] * f)
-    st.invalidate(hit_pools)
+    st.invalidate(hit_pools, candidates=False)
     qty = np.abs(q).sum()
     adl_events.append({"step": t, "venue": st.pop.venues[venue], "asset": st.assets[st.axis_asset[axis]],
                        "bankrupt_side": "long" if side > 0 else "short", "quantity": float(qty),

@@ -16,7 +16,8 @@ its rule set's :class:`~liqrisk.margin.base.LiquidationResponse`:
 * ``LIQ_FULL`` — everything is closed.
 
 Screening: only pools whose last slack ``equity − MM`` is within the Lipschitz bound
-``Σ_a grad[p,a]·|mark_a − ref[p,a]|`` are re-checked (:func:`screen_nb`). :func:`screen_bounds`
+``Σ_a grad[p,a]·|mark_a − ref[p,a]|`` are re-checked (:func:`screen_nb`; the engine screens
+all pools with a pad, then only that candidate list while the marks stay within the pad). :func:`screen_bounds`
 gives ``grad`` where the slope of the slack is bounded in closed form (USD pools of linear
 contracts with continuous tiers, entry-value MM or size-fixed tiers, and stable or coin
 collateral, loans included); every other pool (inverse, options, coin-settled, scenario margin,
@@ -44,18 +45,20 @@ BELOW_FLOOR = 1e-9
 
 
 @njit(cache=True, nogil=True)
-def screen_nb(marks, ref, slack, grad, always, out):
-    """Write into ``out`` the pools that may have fallen since their last check; return count.
+def screen_nb(pools, marks, pad, ref, slack, grad, always, out):
+    """Write into ``out`` those of ``pools`` that may have fallen since their last check, or
+    would once the marks move ``pad`` further (per axis, ≥ 0); return the count.
 
-    A pool is skipped only when its slack provably exceeds the bound: an axis whose mark did
-    not move adds nothing (so ``grad = inf`` never meets a zero move, ``inf·0``), and a NaN
-    slack or bound means "check"; ``always`` pools are checked every time."""
+    A pool is skipped only when its slack provably exceeds the bound
+    ``Σ_a grad·(|mark_a − ref_a| + pad_a)``: an axis with no move and no pad adds nothing (so
+    ``grad = inf`` never meets a zero, ``inf·0``), and a NaN slack or bound means "check";
+    ``always`` pools are checked every time."""
     n = 0
-    for u in range(len(slack)):
+    for u in pools:
         if not always[u]:
             bound = 0.0
             for a in range(len(marks)):
-                d = abs(marks[a] - ref[u, a])
+                d = abs(marks[a] - ref[u, a]) + pad[a]
                 if d > 0.0:
                     bound += grad[u, a] * d
             if slack[u] > bound:
@@ -65,12 +68,12 @@ def screen_nb(marks, ref, slack, grad, always, out):
     return n
 
 
-def screen_np(marks, ref, slack, grad, always):
+def screen_np(pools, marks, pad, ref, slack, grad, always):
     """NumPy reference of :func:`screen_nb`."""
-    d = np.abs(marks - ref)
+    d = np.abs(marks - ref[pools]) + pad
     with np.errstate(invalid="ignore"):
-        bound = np.where(d > 0, grad * d, 0.0).sum(axis=1)
-    return np.flatnonzero(always | ~(slack > bound))
+        bound = np.where(d > 0, grad[pools] * d, 0.0).sum(axis=1)
+    return pools[always[pools] | ~(slack[pools] > bound)]
 
 
 def screen_bounds(a, n_axes: int) -> tuple[np.ndarray, np.ndarray]:

@@ -23,8 +23,9 @@ from liqrisk.results.cascade import CascadeAnalysis
 @app.command("cascade")
 def cascade(
     scenario_file: Path = typer.Argument(..., metavar="SCENARIO_FILE", help="Scenario YAML (see liqrisk.cascade.scenario)."),
-    accounts: Path = typer.Option(None, "--accounts", metavar="PATH", help="Population: CSV/Parquet positions or "
-                                                           "Hyperliquid clearinghouseState JSON."),
+    accounts: Path = typer.Option(None, "--accounts", metavar="PATH", help="Population: a portfolio file (the analyze "
+                                                           "input, every venue and contract), CSV/Parquet "
+                                                           "positions or Hyperliquid clearinghouseState JSON."),
     engine: str = typer.Option("local", "--engine", metavar="TEXT", help="Sweep executor: local | process | dask."),
     scheduler: str = typer.Option(None, "--scheduler", metavar="TEXT", help="Dask scheduler address (engine dask)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON document."),
