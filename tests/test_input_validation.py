@@ -540,6 +540,7 @@ def test_cascade_hyperliquid_state_of_wrong_types_names_the_field(tmp_path, stat
 @pytest.mark.parametrize("csv_text,field", [
     ("account_id,venue,mode,collateral_usd,asset,size,entry\na,binance-usdm,cross,1e400,BTC,1,90000\n", "collateral_usd"),
     ("account_id,venue,mode,collateral_usd,asset,size,entry\na,binance-usdm,cross,100,BTC,True,90000\n", "size"),
+    ("account_id,venue,mode,collateral_usd,asset,size,entry\na,binance-usdm,cross,100,BTC,1,1" + "0" * 400 + "\n", "entry"),
     ("account_id,venue,mode,collateral_usd,asset,size,entry\na,binance-usdm,cross,100,BTC,1,5e-324\n", "entry"),
     ("account_id,venue,mode,collateral_usd,asset,size,entry,mmr,cum\na,binance-usdm,cross,100,BTC,1,90000,0.005,1e6\n", "cum")])
 def test_cascade_position_table_values_out_of_range_name_the_column(tmp_path, csv_text, field):

@@ -62,13 +62,20 @@ def _column(df: pd.DataFrame, name: str, kind, optional: bool = False) -> np.nda
     try:
         out = col.to_numpy(dtype=kind)
     except (ValueError, TypeError, OverflowError):
-        values = pd.to_numeric(col, errors="coerce")
-        row = int(np.argmax(values.isna().to_numpy() & col.notna().to_numpy()))
+        row = next(i for i, v in enumerate(col.to_numpy(object)) if not _is_number(v))
         raise PopulationError(name, f"row {row}: {str(col.iloc[row])[:40]!r} is not a number") from None
     bad = np.isinf(out) if optional else ~np.isfinite(out)
     if bad.any():
         raise PopulationError(name, f"row {int(np.argmax(bad))}: missing or not finite")
     return out
+
+
+def _is_number(v) -> bool:
+    try:
+        float(v)
+        return not isinstance(v, bool)
+    except (TypeError, ValueError, OverflowError):
+        return False
 
 
 # column → (lo, hi) of |value| (NaN allowed in the optional columns)
