@@ -1,6 +1,7 @@
 """Benchmarks of the advise layer (not tests; results in BENCHMARKS.md).
 
     python benchmarks/bench_advise.py hedge      # 100,000 paths × 250 rebalances, vs NumPy
+    python benchmarks/bench_advise.py advise     # advise on examples/multi_venue.yaml, vs one analyze
 """
 from __future__ import annotations
 
@@ -29,7 +30,27 @@ def bench_hedge(paths: int = 100_000, rebalances: int = 250, peer_paths: int = 1
           f"{d['derman_kamal_std']:.1f}")
 
 
+def bench_advise(paths: int = 20_000) -> None:
+    from pathlib import Path
+    from liqrisk.advise.advice import advise
+    from liqrisk.analysis import ProbabilitySettings, analyze
+    demo = str(Path(__file__).resolve().parents[1] / "examples/multi_venue.yaml")
+    advise(demo, "distance>=3sd", accounts=["bybit-uta"])          # compile / load the caches
+    for target in ("distance>=3sd", "p(7d)<=1%"):
+        t = time.perf_counter()
+        r = advise(demo, target, paths=paths)
+        took = time.perf_counter() - t
+        missing = sum(not a.meets for a in r.accounts)
+        print(f"advise {target}: {took:.2f} s, {r.evaluations} engine evaluations, {missing} accounts advised")
+    t = time.perf_counter()
+    analyze(demo, ProbabilitySettings(["7d"], paths))
+    print(f"peer scale: one analyze of the demo with P(7d), {paths:,} paths: {time.perf_counter() - t:.2f} s")
+
+
 if __name__ == "__main__":
-    what = sys.argv[1:] or ["hedge"]
+    sys.stdout.reconfigure(line_buffering=True)
+    what = sys.argv[1:] or ["hedge", "advise"]
     if "hedge" in what:
         bench_hedge()
+    if "advise" in what:
+        bench_advise()

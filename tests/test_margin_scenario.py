@@ -166,7 +166,7 @@ def test_span_scanning_risk_of_a_future_is_the_full_range_not_the_35_percent_ext
 
 
 @settings(max_examples=30, deadline=None)
-@given(q=st.floats(0.5, 5), lam=st.floats(0, 1), q2=st.floats(-3, 3))
+@given(q=st.floats(0.5, 5), lam=st.floats(0.01, 1), q2=st.floats(-3, 3))
 def test_adding_an_offsetting_hedge_never_raises_a_netting_requirement(q, lam, q2):
     # SPAN nets within a combined commodity: hedging λ of a long with a short in another month of
     # the same scan range (no spread charge) never raises the requirement
@@ -174,8 +174,6 @@ def test_adding_an_offsetting_hedge_never_raises_a_netting_requirement(q, lam, q
     market = {"BTC": {"mark": 90_000.0}, "ETH": {"mark": 3_000.0}}
     base = [_fut("BTCM7", "BTC", q, 90_000), _fut("ETHM7", "ETH", q2 or 1.0, 3_000)]
     before = _span(base, pm, market).portfolio_margin["maintenance_margin"]
-    if lam == 0:
-        return
     after = _span(base + [_fut("BTCU7", "BTC", -lam * q, 90_000)], pm, market).portfolio_margin["maintenance_margin"]
     assert after <= before * (1 + 1e-12)
 

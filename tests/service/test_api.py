@@ -14,7 +14,7 @@ from liqrisk.analysis import ExitSettings, ProbabilitySettings, analyze
 from liqrisk.service import create_app
 from liqrisk.service.limits import Limits
 
-DEMO = Path(__file__).resolve().parents[2] / "examples" / "multi_venue.yaml"
+from .conftest import DEMO
 
 
 @pytest.fixture(scope="module")
@@ -136,20 +136,36 @@ def test_saved_portfolios_and_runs(client, demo_doc):
 def test_what_if_moves_equity_by_size_times_price_change(sqlite_client, demo_doc):
     """okx-cross: linear perps 0.8 BTC and 5 ETH on a USDT wallet. A −10 % BTC move changes its
     equity by 0.8 × (−9,125) USD; a 1,000 USDT top-up adds 1,000 (arithmetic, not the engine)."""
-    base = {a["id"]: a for a in sqlite_client.post("/v1/analyze", json=demo_doc).json()["accounts"]}
-    body = {"portfolio": demo_doc, "what_if": {"price": {"BTC": -0.10},
-                                               "top_up": [{"account": "okx-cross", "currency": "USDT", "amount": 1000}]}}
+    from liqrisk.advise.whatif import what_if
+    body = {"portfolio": demo_doc, "shock": {"BTC": -0.10},
+            "topup": [{"account": "okx-cross", "asset": "USDT", "amount": 1000}]}
     r = sqlite_client.post("/v1/what-if", json=body)
     assert r.status_code == 200, r.text
-    shocked = {a["id"]: a for a in r.json()["accounts"]}
-    assert shocked["okx-cross"]["equity"] - base["okx-cross"]["equity"] == pytest.approx(0.8 * -9125.0 + 1000, abs=1e-6)
-    assert r.json()["what_if"]["price"] == {"BTC": -0.10}
+    before = {a["id"]: a for a in r.json()["before"]["accounts"]}
+    after = {a["id"]: a for a in r.json()["after"]["accounts"]}
+    assert after["okx-cross"]["equity"] - before["okx-cross"]["equity"] == pytest.approx(0.8 * -9125.0 + 1000, abs=1e-6)
+    assert r.json() == json.loads(json.dumps(what_if(demo_doc, shock={"BTC": -0.10},
+                                                     topup=["okx-cross:USDT=1000"]).to_dict()))
+    every = sqlite_client.post("/v1/what-if", json={"portfolio": demo_doc, "shock": {"*": -0.05}}).json()
+    assert every == json.loads(json.dumps(what_if(demo_doc, shock={u: -0.05 for u in ("BTC", "ETH", "SOL")}).to_dict()))
     vol = sqlite_client.post("/v1/what-if", params={"horizon": "1d", "paths": 300},
-                             json={"portfolio": demo_doc, "what_if": {"vol": 2.0}}).json()
-    plain = sqlite_client.post("/v1/analyze", params={"horizon": "1d", "paths": 300}, json=demo_doc).json()
-    assert vol["accounts"][0]["probability"]["1d"]["p"] > plain["accounts"][0]["probability"]["1d"]["p"]
-    r = sqlite_client.post("/v1/what-if", json={"portfolio": demo_doc, "what_if": {"price": {"DOGE": 0.1}}})
+                             json={"portfolio": demo_doc, "vol": {"*": 0.3}}).json()
+    assert vol["after"]["accounts"][0]["probability"]["1d"]["p"] > vol["before"]["accounts"][0]["probability"]["1d"]["p"]
+    r = sqlite_client.post("/v1/what-if", json={"portfolio": demo_doc, "shock": {"DOGE": 0.1}})
     assert r.status_code == 422 and "DOGE" in r.json()["detail"][0]["msg"]
+
+
+def test_advise_is_the_mitigation_document(sqlite_client):
+    from liqrisk.advise.advice import advise
+    doc = {"as_of": "2026-11-23T00:00:00Z", "market": {"BTC": {"mark": 91250.0, "vol": 0.52}},
+           "accounts": [{"id": "okx-long", "venue": "okx", "collateral": {"USDT": 3000},
+                         "positions": [{"symbol": "BTC-USDT-SWAP", "kind": "perp", "size": 1.0, "entry": 91250.0}]}]}
+    r = sqlite_client.post("/v1/advise", params={"target": "distance>=3sd"}, json=doc)
+    assert r.status_code == 200, r.text
+    assert r.json() == json.loads(json.dumps(advise(doc, "distance>=3sd", paths=2000).to_dict()))
+    assert r.json()["accounts"][0]["actions"]
+    r = sqlite_client.post("/v1/advise", params={"target": "sometime"}, json=doc)
+    assert r.status_code == 422
 
 
 def test_parse_yaml_upload(sqlite_client, demo_doc):
@@ -204,7 +220,7 @@ def test_cascade_job_cancel_and_bad_scenarios(sqlite_client):
 
 def test_openapi_lists_the_routes(sqlite_client):
     spec = sqlite_client.get("/openapi.json").json()
-    for path in ("/v1/analyze", "/v1/what-if", "/v1/cascade", "/v1/jobs/{rid}", "/v1/portfolios",
+    for path in ("/v1/analyze", "/v1/what-if", "/v1/advise", "/v1/cascade", "/v1/jobs/{rid}", "/v1/portfolios",
                  "/v1/portfolios/{pid}/runs", "/healthz"):
         assert path in spec["paths"]
     assert "PortfolioFile" in spec["components"]["schemas"]

@@ -11,6 +11,8 @@ from liqrisk.cli import what_if  # noqa: F401,E402
 from liqrisk.cli import advise  # noqa: F401,E402
 from liqrisk.cli import size  # noqa: F401,E402
 from liqrisk.cli import serve  # noqa: F401,E402
+from liqrisk.cli import import_  # noqa: F401,E402
+from liqrisk.cli import watch  # noqa: F401,E402
 
 
 def main() -> None:

@@ -1,8 +1,12 @@
-"""The Typer application shared by the command modules."""
+"""The Typer application shared by the command modules. Command modules import only what their
+options need at import time (``liqrisk --help`` stays fast); the work is imported when a command
+runs."""
 import sys
 
 import typer
 from typer.core import TyperGroup
+
+from liqrisk import __version__
 
 try:                                   # typer ≥ 0.24 ships its own copy of click
     from typer._click import exceptions as _exc
@@ -38,6 +42,13 @@ app = typer.Typer(cls=_PlainErrors, add_completion=False, no_args_is_help=True, 
                   help="Liquidation risk of crypto derivatives portfolios.")
 
 
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"liqrisk {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
     """liqrisk: where am I liquidated, how likely is it, what would the exit cost."""

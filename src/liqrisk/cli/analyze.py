@@ -3,25 +3,23 @@ from __future__ import annotations
 
 import sys
 
-import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from typing import TYPE_CHECKING
 
-from liqrisk.analysis import ExitSettings, ProbabilitySettings, analyze, parse_horizon
+import typer
+
 from liqrisk.cli import limits as L
 from liqrisk.cli._app import app
 from liqrisk.cli.errors import fail_on_bad_input, strict_json
 from liqrisk.io import limits
-from liqrisk.io.portfolio import InputError
-from liqrisk.load import load_portfolio
-from liqrisk.model import Portfolio
-from liqrisk.report import terminal
-from liqrisk.report.guards import analysis_problems
+
+if TYPE_CHECKING:
+    from liqrisk.model import Portfolio
 
 
 def _books(specs: list[str], pf: Portfolio):
     """--book UNDERLYING=PATH (a bare PATH only when the file's futures have one underlying);
     each book's mid must be near its underlying's mark (an ETH book is no BTC book)."""
+    from liqrisk.io.portfolio import InputError
     from liqrisk.liquidity.book import check_book_mid, load_book
     from liqrisk.liquidity.synthetic import underlying_of
     from liqrisk.margin.registry import rule_set_for
@@ -45,6 +43,9 @@ def _books(specs: list[str], pf: Portfolio):
 def _check_options(horizons, paths, seed, drift, exit_horizon, participation, stress) -> None:
     """Ranges of the numeric options (one line per bad option)."""
     import math
+
+    from liqrisk.analysis import ProbabilitySettings, parse_horizon
+    from liqrisk.io.portfolio import InputError
     bad = []
     if not 0 < participation <= 1:
         bad.append(f"--participation {participation:g}: must be in (0, 1] (a share of daily volume)")
@@ -111,6 +112,10 @@ def analyze_command(
 ) -> None:
     """Equity, initial and maintenance margin, margin ratio and every liquidation price per
     account; with --horizon, the probability of liquidation; always the exit cost."""
+    from liqrisk.analysis import ExitSettings, ProbabilitySettings, analyze
+    from liqrisk.io.portfolio import InputError
+    from liqrisk.load import load_portfolio
+    from liqrisk.report.guards import analysis_problems
     with fail_on_bad_input(), limits.using(
             max_file_mb=max_file_mb, max_depth=max_depth, max_alias_nodes=max_alias_nodes, max_accounts=max_accounts,
             max_positions=max_positions, max_path_steps=max_path_steps, max_horizon_days=max_horizon_days):
@@ -120,6 +125,8 @@ def analyze_command(
                 if horizon else None)
         ex = ExitSettings(_books(book, pf), exit_horizon, participation, stress)
         if prob and not as_json:
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
             with Progress(TextColumn("simulating"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                           TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
                 task = bar.add_task("paths", total=None)
@@ -137,7 +144,10 @@ def analyze_command(
             write_report(result, html)
     if as_json:
         sys.stdout.write(text + "\n")
-    else:
-        terminal.render(result)
-        if html:
-            Console().print(f"HTML report written to {html}")
+        return
+    from rich.console import Console
+
+    from liqrisk.report import terminal
+    terminal.render(result)
+    if html:
+        Console().print(f"HTML report written to {html}")

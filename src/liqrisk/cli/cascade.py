@@ -4,20 +4,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
-from liqrisk.batch import get_executor
-from liqrisk.cascade.html import cascade_html
-from liqrisk.cascade.result import CascadeResult
-from liqrisk.cascade.run import resolve_population, run_scenario
-from liqrisk.cascade.scenario import ScenarioError, load_scenario
-from liqrisk.cascade.sweep import FIELDS
 from liqrisk.cli import limits as L
 from liqrisk.cli._app import app
 from liqrisk.cli.errors import fail_on_bad_input, strict_json
 from liqrisk.io import limits
-from liqrisk.report.terminal import wide_console
-from liqrisk.results.cascade import CascadeAnalysis
 
 
 @app.command("cascade")
@@ -34,6 +25,11 @@ def cascade(
     max_accounts: L.MaxAccounts = None, max_positions: L.MaxPositions = None,
 ) -> None:
     """Simulate forced selling → price impact → more liquidations for a whole venue."""
+    from liqrisk.batch import get_executor
+    from liqrisk.cascade.result import CascadeResult
+    from liqrisk.cascade.run import resolve_population, run_scenario
+    from liqrisk.cascade.scenario import ScenarioError, load_scenario
+    from liqrisk.results.cascade import CascadeAnalysis
     with fail_on_bad_input(), limits.using(max_file_mb=max_file_mb, max_depth=max_depth, max_alias_nodes=max_alias_nodes,
                                            max_accounts=max_accounts, max_positions=max_positions):
         if engine not in ("local", "process", "dask"):
@@ -51,12 +47,21 @@ def cascade(
                 executor.close()
         text = strict_json(CascadeAnalysis(result).to_dict()) if as_json else None
         if html is not None:
+            from liqrisk.cascade.html import cascade_html
             html.write_text(cascade_html(result))
     if as_json:
         typer.echo(text)
         return
+    _render(result, isinstance(result, CascadeResult))
+
+
+def _render(result, single: bool) -> None:
+    from rich.table import Table
+
+    from liqrisk.cascade.sweep import FIELDS
+    from liqrisk.report.terminal import wide_console
     console = wide_console()
-    if isinstance(result, CascadeResult):
+    if single:
         t = Table(title=f"cascade '{result.scenario}' — {result.n_accounts:,} accounts")
         for col in ("asset", "start", "exogenous end", "mark low", "liquidated USD", "amplification"):
             t.add_column(col)

@@ -9,8 +9,6 @@ import sys
 
 import typer
 
-from liqrisk.io.portfolio import InputError
-
 MAX_ERROR_LINES = 50    # a huge invalid file prints its first problems and a count, not all
 
 
@@ -30,19 +28,17 @@ def print_problems(lines: list[str]) -> None:
 
 @contextlib.contextmanager
 def fail_on_bad_input():
-    """Turn the project's input errors (and file errors) into exit status 2."""
-    from liqrisk.cascade.population import PopulationError
-    from liqrisk.cascade.scenario import ScenarioError
-    from liqrisk.dynamics.ohlc import DataError
-    from liqrisk.io.documents import DocumentError
-    from liqrisk.liquidity.book import BookError
+    """Turn the project's input errors (and file errors) into exit status 2. Every error class
+    of the input layers is a ``ValueError`` (InputError, DocumentError, DataError, BookError,
+    ScenarioError, PopulationError, OutputError), so none of their modules — and none of what
+    they import — is loaded here."""
+    from liqrisk.io.portfolio import InputError
     try:
         yield
     except InputError as e:
         print_problems(e.problems)
         raise typer.Exit(2)
-    except (DataError, BookError, DocumentError, ScenarioError, PopulationError, OutputError,
-            OSError, ValueError) as e:
+    except (OSError, ValueError) as e:
         text = str(e).splitlines()[0] if str(e) else type(e).__name__
         print_problems([text])
         raise typer.Exit(2)

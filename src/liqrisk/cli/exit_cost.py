@@ -4,22 +4,18 @@ from __future__ import annotations
 import re
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from liqrisk.cli._app import app
 from liqrisk.cli import limits as L
 from liqrisk.cli.errors import fail_on_bad_input, strict_json
 from liqrisk.io import limits
 from liqrisk.io.limits import AMOUNT_MAX, PRICE_RANGE, VOL_RANGE
-from liqrisk.liquidity.book import BookError, check_book_mid, load_book
-from liqrisk.liquidity.exit import exit_summary
-from liqrisk.liquidity.synthetic import underlying_of
 
 _UNITS = {"m": 1 / 60, "h": 1.0, "d": 24.0}
 
 
 def _horizon_hours(text: str) -> float:
+    from liqrisk.liquidity.book import BookError
     m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([mhd]?)\s*", text)
     if not m or float(m.group(1)) <= 0:
         raise BookError(f"--horizon {text!r}: expected e.g. 30m, 1h, 2d")
@@ -27,6 +23,7 @@ def _horizon_hours(text: str) -> float:
 
 
 def _position(text: str) -> tuple[str, float, float]:
+    from liqrisk.liquidity.book import BookError
     parts = text.split(":")
     try:
         symbol, size, price = parts[0].strip(), float(parts[1]), float(parts[2])
@@ -42,6 +39,8 @@ def _position(text: str) -> tuple[str, float, float]:
 def _books(specs: list[str], positions):
     """--book UNDERLYING=PATH (a bare PATH when the positions have one underlying); a book's mid
     must be near the positions' price (an ETH book is no BTC book)."""
+    from liqrisk.liquidity.book import BookError, check_book_mid, load_book
+    from liqrisk.liquidity.synthetic import underlying_of
     if not specs:
         return None
     unds = {underlying_of(s) for s, _, _ in positions}
@@ -63,6 +62,8 @@ def _books(specs: list[str], positions):
 
 def _check_options(participation: float, vol: float, stress: float, risk_aversion: float) -> None:
     import math
+
+    from liqrisk.liquidity.book import BookError
     if not 0 < participation <= 1:
         raise BookError(f"--participation {participation:g}: must be in (0, 1] (a share of daily volume)")
     if not VOL_RANGE[0] <= vol <= VOL_RANGE[1]:
@@ -111,6 +112,10 @@ def exit_cost(
     """Cost of closing positions now (one market order through the book), over the horizon
     (Almgren-Chriss schedule), time to exit at a participation rate, and the cost-vs-time curve.
     Positions come from FILE (per account, vol from its market block) and/or --position."""
+    from rich.console import Console
+
+    from liqrisk.liquidity.book import BookError
+    from liqrisk.liquidity.exit import exit_summary
     with fail_on_bad_input(), limits.using(max_file_mb=max_file_mb, max_depth=max_depth, max_alias_nodes=max_alias_nodes,
                                            max_accounts=max_accounts, max_positions=max_positions):
         _check_options(participation, vol, stress, risk_aversion)
@@ -143,6 +148,8 @@ def exit_cost(
 
 
 def _volumes(specs: list[str] | None) -> dict[str, float]:
+    from liqrisk.liquidity.book import BookError
+    from liqrisk.liquidity.synthetic import underlying_of
     out = {}
     for spec in specs or []:
         und, sep, value = spec.partition("=")
@@ -156,6 +163,8 @@ def _volumes(specs: list[str] | None) -> dict[str, float]:
 
 
 def _render(name, summary, stress, horizon, participation) -> None:
+    from rich.table import Table
+
     from liqrisk.report.terminal import wide_console
     console = wide_console()
     console.rule(f"[b]{name}[/b]")

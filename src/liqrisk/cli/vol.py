@@ -4,20 +4,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from liqrisk.cli._app import app
 from liqrisk.cli.errors import fail_on_bad_input, strict_json
-from liqrisk.dynamics.volatility import ESTIMATORS
-from liqrisk.report.terminal import wide_console
-from liqrisk.results.vol import vol_analysis
+
+ESTIMATOR_NAMES = "close_to_close, ewma, parkinson, garman_klass, rogers_satchell, yang_zhang"
+"""liqrisk.dynamics.volatility.ESTIMATORS, spelled out so --help does not import NumPy (a test
+keeps the two equal)."""
 
 
 @app.command("vol")
 def vol(
     file: Path = typer.Argument(..., metavar="FILE", help="OHLC CSV (timestamp,open,high,low,close,volume)."),
     estimator: list[str] = typer.Option(
-        None, "--estimator", "-e", metavar="NAME", help=f"Estimator to show (repeatable): {', '.join(ESTIMATORS)}."),
+        None, "--estimator", "-e", metavar="NAME", help=f"Estimator to show (repeatable): {ESTIMATOR_NAMES}."),
     window: int = typer.Option(30, "--window", "-w", min=2, metavar="N", help="Bars in the 'last window' column."),
     garch: bool = typer.Option(True, "--garch/--no-garch", help="Fit GARCH(1,1) and forecast."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document instead of a table."),
@@ -25,6 +25,8 @@ def vol(
 ) -> None:
     """Annualised volatility (365-day year) of an OHLC series by several estimators, over the
     whole file and its last window, plus a GARCH(1,1) forecast for 1, 7 and 30 days."""
+    from liqrisk.dynamics.volatility import ESTIMATORS
+    from liqrisk.results.vol import vol_analysis
     with fail_on_bad_input():
         result = vol_analysis(file, estimator or ESTIMATORS, window, garch, asset)
         text = strict_json(result.to_dict(), indent=2) if as_json else None
@@ -35,6 +37,9 @@ def vol(
 
 
 def _render(result, file: Path) -> None:
+    from rich.table import Table
+
+    from liqrisk.report.terminal import wide_console
     full, last, fit = result.full_sample, result.last_window, result.garch
     console = wide_console()
     table = Table(title=f"{file.name}{f' ({result.asset})' if result.asset else ''}: {full.n_bars} bars of "

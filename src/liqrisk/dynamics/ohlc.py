@@ -15,7 +15,6 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 FIELDS = ("open", "high", "low", "close", "volume")
 TIME_COLUMNS = ("timestamp", "date")
@@ -77,6 +76,7 @@ def load_ohlc(path: str | Path, asset: str | None = None) -> OHLC:
     duplicate) timestamp, a missing or non-positive price, a negative volume, or a bar whose
     high is below its low or does not contain its open and close.
     """
+    import pandas as pd
     from liqrisk.io.documents import DocumentError, check_file
     path = Path(path)
     name = path.name

@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
-from scipy.interpolate import PchipInterpolator
 
 from liqrisk.dynamics.ohlc import DataError
 from liqrisk.io.limits import VOL_RANGE
@@ -109,6 +107,7 @@ class SmileSlice:
         k = np.clip(k, ks[0], ks[-1])
         if len(ks) == 1:
             return np.full(np.shape(k), self.vols[0])
+        from scipy.interpolate import PchipInterpolator
         return PchipInterpolator(ks, self.vols)(k)
 
 
@@ -168,6 +167,7 @@ CHAIN_COLUMNS = ("expiry_id", "ttm_years", "forward", "strike", "option_type", "
 def load_chain_csv(path: str | Path) -> SmileSurface:
     """Smile surface from an option IV chain CSV (columns ``CHAIN_COLUMNS``), mid IV =
     (bid + ask) / 2; a strike quoted as both put and call gets the average of the two mids."""
+    import pandas as pd
     from liqrisk.io.documents import DocumentError, check_file
     path = Path(path)
     try:

@@ -26,7 +26,6 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import lfilter
 
 from liqrisk.dynamics.ohlc import OHLC
 
@@ -81,6 +80,7 @@ def _close_to_close_var(close, window=None):
 def _ewma_var(close, lam=RISKMETRICS_LAMBDA):
     if not 0.0 < lam < 1.0:
         raise ValueError(f"EWMA lambda must be in (0, 1), got {lam}")
+    from scipy.signal import lfilter
     r2 = np.diff(np.log(close)) ** 2
     weighted = lfilter([1.0], [1.0, -lam], r2)
     weights = lfilter([1.0], [1.0, -lam], np.ones_like(r2))

@@ -1,4 +1,4 @@
-"""Input files: portfolio (YAML/JSON) loading and validation."""
-from liqrisk.io.portfolio import InputError, PortfolioFile, load_portfolio, parse_portfolio
-
-__all__ = ["InputError", "PortfolioFile", "load_portfolio", "parse_portfolio"]
+"""Input files: portfolio (YAML/JSON) reading and validation (:mod:`liqrisk.io.portfolio`), the
+conversion to model objects (:mod:`liqrisk.io.to_model`), bounded document reading and input
+limits. Nothing is imported here, so a light submodule (``liqrisk.io.limits``) does not load
+pydantic."""

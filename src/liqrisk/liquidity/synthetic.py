@@ -12,12 +12,12 @@ ETH is scaled from BTC by the ratio of the same estimators on Bitstamp daily BTC
 """
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
 import numpy as np
-import pandas as pd
 
 from liqrisk.liquidity.book import BookError, OrderBook
 
@@ -63,9 +63,17 @@ class BookCalibration:
         return self.depth_ref * self.sigma_ref / sigma / stress
 
 
-def _csv(name: str) -> pd.DataFrame:
-    with resources.files("liqrisk.data").joinpath(name).open() as f:
-        return pd.read_csv(f)
+def _tail(name: str, n: int) -> dict[str, np.ndarray]:
+    """The numeric columns of the last ``n`` complete rows (no empty field) of a bundled CSV
+    whose first column is its date (the stdlib reader: no pandas import on this path)."""
+    lines = resources.files("liqrisk.data").joinpath(name).read_text().splitlines()
+    header, rows = lines[0].split(","), []
+    for row in csv.reader(reversed(lines[1:])):
+        if all(row[1:]):
+            rows.append(row[1:])
+            if len(rows) == n:
+                break
+    return dict(zip(header[1:], np.array(rows[::-1], dtype=float).T))
 
 
 @lru_cache(maxsize=None)
@@ -73,20 +81,20 @@ def calibration(underlying: str) -> BookCalibration:
     """Calibration for ``"BTC"`` or ``"ETH"`` (see module docstring)."""
     if underlying not in ("BTC", "ETH"):
         raise BookError(f"no synthetic-book calibration for {underlying!r} (BTC, ETH); give a book")
-    hourly = _csv("btcusd_1h_coinbase.csv").tail(90 * 24)
+    hourly = _tail("btcusd_1h_coinbase.csv", 90 * 24)
     btc = BookCalibration(corwin_schultz_spread(hourly["high"], hourly["low"]),
                           1.0 / amihud_illiquidity(hourly["close"], hourly["volume"]),
                           realised_vol(hourly["close"], 24 * 365),
                           "Coinbase BTC/USD hourly, last 90 days to 2019-10-17")
     if underlying == "BTC":
         return btc
-    daily = _csv("btc_eth_usd_1d_bitstamp.csv").dropna().tail(365)
+    daily = _tail("btc_eth_usd_1d_bitstamp.csv", 365)
     ratio = [e / b for e, b in zip(_estimates(daily, "eth"), _estimates(daily, "btc"))]
     return BookCalibration(btc.spread_ref * ratio[0], btc.depth_ref / ratio[1], btc.sigma_ref * ratio[2],
                            "BTC calibration scaled by Bitstamp ETH/BTC daily ratios, 365 days to 2020-01-17")
 
 
-def _estimates(daily: pd.DataFrame, a: str) -> tuple[float, float, float]:
+def _estimates(daily: dict[str, np.ndarray], a: str) -> tuple[float, float, float]:
     return (corwin_schultz_spread(daily[f"{a}_high"], daily[f"{a}_low"]),
             amihud_illiquidity(daily[f"{a}_close"], daily[f"{a}_volume"]),
             realised_vol(daily[f"{a}_close"], 365))

@@ -199,19 +199,6 @@ def position_state_nb(i, prices, settle, t_elapsed, arrs):
 
 
 @_jit
-def _scenario_value(contract, q, P, P1, entry, settle, strike, T, rate, vol0, vol1, is_call):
-    """USD P&L of one position when its price moves P → P1 and its vol vol0 → vol1, settled at
-    the unshocked ``settle`` (coin P&L × today's coin price)."""
-    if contract == INVERSE_OPTION:
-        v0 = black76_price_nb(P, strike, T, rate, vol0, is_call) / P
-        v1 = black76_price_nb(P1, strike, T, rate, vol1, is_call) / P1
-        return q * (v1 - v0) * settle
-    if contract == LINEAR:
-        return q * (P1 - P)
-    return q * (1.0 / P - 1.0 / P1) * settle
-
-
-@_jit
 def scenario_mm_nb(p, prices, t_elapsed, pos_start, pos_end, settle_axis, axis, contract, qty, entry,
                    basis, strike, is_call, expiry, vol, rate, sc_start, sc_end, pm_par, sh_rel, sh_abs,
                    vol_up, vol_dn, roll, sc_move, sc_vol, sc_weight, sc_damp):
@@ -237,15 +224,23 @@ def scenario_mm_nb(p, prices, t_elapsed, pos_start, pos_end, settle_axis, axis, 
             i1 += 1
         agg[:] = 0.0
         for i in range(i0, i1):
+            # P&L of position i in each scenario: price P → P1, vol → v1, settled at today's
+            # ``settle`` (coin P&L × today's coin price)
             P = prices[a] * basis[i]
             settle = prices[s_ax] if s_ax >= 0 else (1.0 if contract[i] == LINEAR else P)
             T = expiry[i] - t_elapsed
+            is_opt = contract[i] == INVERSE_OPTION
+            o0 = black76_price_nb(P, strike[i], T, rate, vol[i], is_call[i]) / P if is_opt else 0.0
             for s in range(s0, s1):
-                P1 = P * (1.0 + sc_move[s] * sh_rel[i]) + sc_move[s] * sh_abs[i]
-                P1 = max(P1, 1e-12 * P)
-                v1 = vol_up[i] if sc_vol[s] > 0 else (vol_dn[i] if sc_vol[s] < 0 else vol[i])
-                agg[s - s0] += _scenario_value(contract[i], qty[i], P, P1, entry[i], settle,
-                                               strike[i], T, rate, vol[i], v1, is_call[i])
+                P1 = max(P * (1.0 + sc_move[s] * sh_rel[i]) + sc_move[s] * sh_abs[i], 1e-12 * P)
+                if is_opt:
+                    v1 = vol_up[i] if sc_vol[s] > 0 else (vol_dn[i] if sc_vol[s] < 0 else vol[i])
+                    agg[s - s0] += qty[i] * (black76_price_nb(P1, strike[i], T, rate, v1, is_call[i]) / P1
+                                             - o0) * settle
+                elif contract[i] == LINEAR:
+                    agg[s - s0] += qty[i] * (P1 - P)
+                else:
+                    agg[s - s0] += qty[i] * (1.0 / P - 1.0 / P1) * settle
         worst = 0.0
         for s in range(s0, s1):
             v = agg[s - s0] * sc_weight[s]

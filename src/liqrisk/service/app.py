@@ -13,12 +13,12 @@ from contextlib import asynccontextmanager
 from datetime import date, datetime
 from importlib.resources import files
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import parse_qs
 
 import numpy as np
 import yaml
-from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Body, Depends, FastAPI, HTTPException, Path as PathParam, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
@@ -32,11 +32,12 @@ from liqrisk.load import parse_portfolio
 from liqrisk.service.jobs import Jobs
 from liqrisk.service.limits import LimitError, Limits
 from liqrisk.service.store import Store
-from liqrisk.service.whatif import WhatIf, apply_what_if
 
 STATIC = Path(__file__).with_name("static")
 PLOTLY_JS = files("plotly") / "package_data" / "plotly.min.js"
 PUBLIC = ("/healthz",)
+ADVISE_EVALUATIONS = 40   # engine runs per account an advice may take (the run-time budget counts them)
+Id = Annotated[int, PathParam(ge=1, le=2 ** 31 - 1, description="database id")]
 COOKIE = "liqrisk_api_key"
 
 
@@ -75,10 +76,35 @@ class PortfolioPatch(BaseModel):
     document: dict | None = None
 
 
+class TopUpIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    account: str = Field(min_length=1, max_length=200)
+    asset: str = Field(min_length=1, max_length=40, description="a collateral currency or an isolated position's symbol")
+    amount: float = Field(gt=0, lt=1e15)
+
+
 class WhatIfIn(BaseModel):
+    """The changes of ``liqrisk what-if`` (liqrisk.advise.changes); ``"*"`` in ``shock``/``vol``
+    stands for every underlying of the market block."""
+
     model_config = ConfigDict(extra="forbid")
     portfolio: dict
-    what_if: WhatIf = Field(default_factory=WhatIf)
+    shock: dict[str, float] = Field(default_factory=dict, description="underlying → relative move (−0.1 = −10 %)")
+    vol: dict[str, float] = Field(default_factory=dict, description="underlying → absolute vol shift (+0.2)")
+    time: str | None = Field(default=None, max_length=20, description="time passing, e.g. 3d")
+    topup: list[TopUpIn] = Field(default_factory=list, max_length=100)
+    add: list[str] = Field(default_factory=list, max_length=100, description="ACCOUNT:SYMBOL:SIZE[@ENTRY]")
+    reduce: list[str] = Field(default_factory=list, max_length=100, description="ACCOUNT:SYMBOL:FRACTION")
+
+
+def _every(moves: dict[str, float], doc: dict, vol_only: bool = False) -> dict[str, float]:
+    """Expand ``"*"`` to the underlyings of the market block (those with a vol, for vol shifts)."""
+    if "*" not in moves:
+        return moves
+    market = doc.get("market") if isinstance(doc.get("market"), dict) else {}
+    names = [k for k, b in market.items() if isinstance(b, dict)
+             and (not vol_only or any(key in b for key in ("vol", "term", "smile")))]
+    return {**{n.upper(): moves["*"] for n in names}, **{k: v for k, v in moves.items() if k != "*"}}
 
 
 def run_analysis(doc: dict, opts: AnalyzeOptions, limits: Limits) -> dict:
@@ -247,12 +273,38 @@ def create_app(database_url: str, api_key: str | None = None, limits: Limits = L
 
     @app.post("/v1/what-if", tags=["analysis"])
     def what_if_route(request: Request, body: WhatIfIn, opts: AnalyzeOptions = Depends()) -> dict:
-        """The analysis of the portfolio after the shocks (price move, vol multiplier, top-ups);
-        the applied shocks are echoed under ``what_if``."""
-        doc = apply_what_if(body.portfolio, body.what_if)
-        data = run_analysis(doc, opts, limits)
-        data["what_if"] = body.what_if.model_dump()
+        """Before and after the changes, by :func:`liqrisk.advise.whatif.what_if` (the document of
+        ``liqrisk what-if --json``: ``changes``, ``accounts`` side by side, ``before``, ``after``)."""
+        from liqrisk.advise.changes import TopUp
+        from liqrisk.advise.whatif import what_if
+        doc = body.portfolio
+        limits.check_portfolio(doc)
+        pf = parse_portfolio(doc)
+        limits.check_probability(opts.horizon, opts.paths, 2 * len(pf.accounts))
+        result = what_if(pf, shock=_every(body.shock, doc), vol=_every(body.vol, doc, vol_only=True),
+                         time=body.time, add=body.add, reduce=body.reduce,
+                         topup=[TopUp(t.account, t.asset.upper(), t.amount) for t in body.topup],
+                         horizons=list(opts.horizon) or None, paths=opts.paths, seed=opts.seed, model=opts.model)
+        data = result.to_dict()
         store(request).add_run("what-if", body.model_dump(), opts.to_dict(), data)
+        return data
+
+    @app.post("/v1/advise", tags=["analysis"], openapi_extra=_doc_body("PortfolioFile"))
+    def advise_route(request: Request, doc: dict = portfolio_body,
+                     target: str = Query(..., max_length=40, description="e.g. p(7d)<=1% or distance>=3sd"),
+                     paths: int = Query(2_000, ge=100), seed: int = Query(7, ge=0, lt=2 ** 32),
+                     model: Literal["gbm", "merton", "student", "student_t"] = Query("gbm")) -> dict:
+        """Top-ups, deleveraging and hedges that meet the target, cheapest first, by
+        :func:`liqrisk.advise.advice.advise` (the document of ``liqrisk advise --json``)."""
+        from liqrisk.advise.advice import advise
+        from liqrisk.advise.targets import Target
+        limits.check_portfolio(doc)
+        pf = parse_portfolio(doc)
+        t = Target.parse(target)
+        if t.kind == "probability":
+            limits.check_probability([t.horizon], paths, ADVISE_EVALUATIONS * len(pf.accounts))
+        data = advise(pf, target, paths=paths, seed=seed, model=model).to_dict()
+        store(request).add_run("advise", doc, {"target": target, "paths": paths, "seed": seed, "model": model}, data)
         return data
 
     @app.post("/v1/parse", tags=["portfolios"])
@@ -279,18 +331,18 @@ def create_app(database_url: str, api_key: str | None = None, limits: Limits = L
         parse_portfolio(body.document)
         return store(request).add_portfolio(body.name, body.document).to_dict()
 
-    def _portfolio(request: Request, pid: int):
+    def _portfolio(request: Request, pid: Id):
         p = store(request).portfolio(pid)
         if p is None:
             raise HTTPException(404, f"no portfolio {pid}")
         return p
 
     @app.get("/v1/portfolios/{pid}", tags=["portfolios"])
-    def get_portfolio(request: Request, pid: int) -> dict:
+    def get_portfolio(request: Request, pid: Id) -> dict:
         return _portfolio(request, pid).to_dict()
 
     @app.put("/v1/portfolios/{pid}", tags=["portfolios"])
-    def update_portfolio(request: Request, pid: int, body: PortfolioPatch) -> dict:
+    def update_portfolio(request: Request, pid: Id, body: PortfolioPatch) -> dict:
         _portfolio(request, pid)
         if body.document is not None:
             limits.check_portfolio(body.document)
@@ -298,12 +350,12 @@ def create_app(database_url: str, api_key: str | None = None, limits: Limits = L
         return store(request).update_portfolio(pid, body.name, body.document).to_dict()
 
     @app.delete("/v1/portfolios/{pid}", status_code=204, tags=["portfolios"])
-    def delete_portfolio(request: Request, pid: int) -> None:
+    def delete_portfolio(request: Request, pid: Id) -> None:
         if not store(request).delete_portfolio(pid):
             raise HTTPException(404, f"no portfolio {pid}")
 
     @app.post("/v1/portfolios/{pid}/runs", tags=["portfolios"])
-    def run_portfolio(request: Request, pid: int, opts: AnalyzeOptions = Depends()) -> JSONResponse:
+    def run_portfolio(request: Request, pid: Id, opts: AnalyzeOptions = Depends()) -> JSONResponse:
         """Analyse the saved portfolio and store the run (its id in the ``Location`` header)."""
         p = _portfolio(request, pid)
         data = run_analysis(p.document, opts, limits)
@@ -311,14 +363,14 @@ def create_app(database_url: str, api_key: str | None = None, limits: Limits = L
         return JSONResponse(data, headers={"Location": f"/v1/runs/{run.id}"})
 
     @app.get("/v1/portfolios/{pid}/runs", tags=["portfolios"])
-    def portfolio_runs(request: Request, pid: int, limit: int = Query(100, ge=1, le=1000)) -> list[dict]:
+    def portfolio_runs(request: Request, pid: Id, limit: int = Query(100, ge=1, le=1000)) -> list[dict]:
         """Newest first, each with ``summary``: account → horizon → P(liquidation)."""
         _portfolio(request, pid)
         return [{**r.to_dict(full=False), "summary": summary(r.result)}
                 for r in store(request).runs(portfolio_id=pid, limit=limit)]
 
     @app.get("/v1/runs/{rid}", tags=["portfolios"])
-    def get_run(request: Request, rid: int) -> dict:
+    def get_run(request: Request, rid: Id) -> dict:
         r = store(request).run(rid)
         if r is None:
             raise HTTPException(404, f"no run {rid}")
@@ -336,7 +388,7 @@ def create_app(database_url: str, api_key: str | None = None, limits: Limits = L
         return {"id": rid, "status": "queued", "url": f"/v1/jobs/{rid}"}
 
     @app.get("/v1/jobs/{rid}", tags=["cascade"])
-    def job(request: Request, rid: int) -> dict:
+    def job(request: Request, rid: Id) -> dict:
         """``status`` queued | running | done | failed | cancelled, ``progress`` 0…1, ``result``."""
         r = store(request).run(rid)
         if r is None or r.kind != "cascade":
@@ -344,7 +396,7 @@ def create_app(database_url: str, api_key: str | None = None, limits: Limits = L
         return r.to_dict()
 
     @app.delete("/v1/jobs/{rid}", tags=["cascade"])
-    def cancel_job(request: Request, rid: int) -> dict:
+    def cancel_job(request: Request, rid: Id) -> dict:
         if not request.app.state.jobs.cancel(rid):
             raise HTTPException(404, f"no job {rid}")
         return store(request).run(rid).to_dict(full=False)

@@ -77,8 +77,8 @@ class Jobs:
 
     def submit(self, doc: dict) -> int:
         sc = check_scenario(doc, self.limits)
-        active = [r for r in self.store.runs(limit=self.limits.jobs_queued + 1)
-                  if r.kind == "cascade" and r.status in ("queued", "running")]
+        active = [r for r in self.store.runs(limit=self.limits.jobs_queued + 1, kind="cascade")
+                  if r.status in ("queued", "running")]
         if len(active) >= self.limits.jobs_queued:
             raise LimitError("cascade", f"{len(active)} jobs already queued or running; wait or cancel one", 429)
         rid = self.store.add_run("cascade", doc, {}, status="queued").id

@@ -198,13 +198,20 @@ class Store:
         with self.session() as s:
             return s.get(Run, rid)
 
-    def runs(self, portfolio_id: int | None = None, source: str | None = None, limit: int = 100) -> list[Run]:
+    def runs(self, portfolio_id: int | None = None, source: str | None = None, limit: int = 100,
+             kind: str | None = None) -> list[Run]:
         """Newest first."""
         q = select(Run).order_by(Run.id.desc()).limit(limit)
+        if kind is not None:
+            q = q.where(Run.kind == kind)
+        return self._of(q, Run, portfolio_id, source)
+
+    def _of(self, q, model, portfolio_id: int | None, source: str | None) -> list:
+        """Rows of query ``q`` belonging to a portfolio and/or a watched source."""
         if portfolio_id is not None:
-            q = q.where(Run.portfolio_id == portfolio_id)
+            q = q.where(model.portfolio_id == portfolio_id)
         if source is not None:
-            q = q.where(Run.source == source)
+            q = q.where(model.source == source)
         with self.session() as s:
             return list(s.scalars(q))
 
@@ -230,13 +237,7 @@ class Store:
             s.get(Alert, alert_id).delivered = status
 
     def alerts(self, portfolio_id: int | None = None, source: str | None = None) -> list[Alert]:
-        q = select(Alert).order_by(Alert.id)
-        if portfolio_id is not None:
-            q = q.where(Alert.portfolio_id == portfolio_id)
-        if source is not None:
-            q = q.where(Alert.source == source)
-        with self.session() as s:
-            return list(s.scalars(q))
+        return self._of(select(Alert).order_by(Alert.id), Alert, portfolio_id, source)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

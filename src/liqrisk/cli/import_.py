@@ -1,0 +1,97 @@
+"""`liqrisk import ccxt|deribit|hyperliquid FILE`: saved exchange answers → a portfolio file."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+import yaml
+
+from liqrisk.cli._app import app
+from liqrisk.cli.errors import fail_on_bad_input
+
+import_app = typer.Typer(no_args_is_help=True, help="Turn saved exchange answers into a portfolio file "
+                                                    "(validated; review vols before analysing).")
+app.add_typer(import_app, name="import")
+
+_OUT = typer.Option(None, "-o", "--output", help="write here (.yaml or .json); default: stdout (YAML)")
+_AS_OF = typer.Option(None, "--as-of", help="snapshot time (ISO 8601); default: the dump's, else now")
+_VOL = typer.Option(None, "--vol", help="annualised vol of an underlying, UNDERLYING=0.55 (repeatable)")
+
+
+def _pairs(specs: list[str] | None, option: str) -> dict[str, float]:
+    out = {}
+    for spec in specs or []:
+        key, sep, value = spec.partition("=")
+        try:
+            out[key.strip().upper()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not key.strip():
+            typer.echo(f"error: {option} {spec}: expected NAME=NUMBER", err=True)
+            raise typer.Exit(2)
+    return out
+
+
+def _write(doc: dict, notes: list[str], output: Path | None) -> None:
+    for n in notes:
+        typer.echo(f"note: {n}", err=True)
+    text = json.dumps(doc, indent=1) if output and output.suffix.lower() == ".json" else \
+        yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text)
+        typer.echo(f"wrote {output} ({len(doc['accounts'])} accounts)", err=True)
+
+
+@import_app.command("ccxt")
+def ccxt_command(
+    dump: str = typer.Argument(..., help="saved {exchange, positions, balance, markets} JSON; with --live: the ccxt exchange id"),
+    venue: str = typer.Option(None, "--venue", help="liqrisk venue for every position (default: from the exchange and contract)"),
+    output: Path = _OUT, as_of: str = _AS_OF, vol: list[str] = _VOL,
+    balance: str = typer.Option("equity", "--balance", help="equity: ccxt balance totals include PnL and "
+                                "isolated margins (ccxt's convention); wallet: they are the wallet"),
+    live: bool = typer.Option(False, "--live", help="fetch now with your own read-only API keys "
+                              "(env LIQRISK_CCXT_KEY / LIQRISK_CCXT_SECRET; needs the ccxt extra)"),
+) -> None:
+    """ccxt's fetch_positions() + fetch_balance() (+ fetch_markets()) → portfolio."""
+    from liqrisk.importers import ccxt, read_json
+    if balance not in ("equity", "wallet"):
+        typer.echo("error: --balance: equity or wallet", err=True)
+        raise typer.Exit(2)
+    with fail_on_bad_input():
+        if live:
+            from liqrisk.importers.live import fetch_dump
+            data = fetch_dump(dump)
+        else:
+            data = read_json(dump)
+        doc, notes = ccxt.from_dump(data, venue, as_of, _pairs(vol, "--vol"), balance)
+    _write(doc, notes, output)
+
+
+@import_app.command("deribit")
+def deribit_command(
+    file: str = typer.Argument(..., help="private/get_positions answer, or {positions, account_summaries}"),
+    collateral: list[str] = typer.Option(None, "--collateral", help="wallet of a currency, BTC=1.5 (repeatable)"),
+    output: Path = _OUT, as_of: str = _AS_OF, vol: list[str] = _VOL,
+) -> None:
+    """Deribit private/get_positions (+ get_account_summary) → portfolio."""
+    from liqrisk.importers import deribit, read_json
+    with fail_on_bad_input():
+        doc, notes = deribit.from_response(read_json(file), _pairs(collateral, "--collateral"), as_of,
+                                           _pairs(vol, "--vol"))
+    _write(doc, notes, output)
+
+
+@import_app.command("hyperliquid")
+def hyperliquid_command(
+    file: str = typer.Argument(..., help="clearinghouseState answer, or {user: state}"),
+    output: Path = _OUT, as_of: str = _AS_OF, vol: list[str] = _VOL,
+) -> None:
+    """Hyperliquid clearinghouseState → portfolio."""
+    from liqrisk.importers import hyperliquid, read_json
+    with fail_on_bad_input():
+        doc, notes = hyperliquid.from_state(read_json(file), as_of, _pairs(vol, "--vol"))
+    _write(doc, notes, output)

@@ -1,0 +1,69 @@
+"""Importers: saved exchange answers → a portfolio document (the input file's schema).
+
+* :mod:`.ccxt` — ccxt's unified ``fetch_positions()`` + ``fetch_balance()`` (+ ``fetch_markets()``)
+  for Binance, Bybit, OKX, Deribit and Hyperliquid;
+* :mod:`.deribit` — Deribit ``private/get_positions`` (+ ``private/get_account_summary``);
+* :mod:`.hyperliquid` — Hyperliquid ``clearinghouseState``;
+* :mod:`.live` — the same ccxt calls made with the user's own read-only credentials (optional).
+
+Every importer returns ``(document, notes)``; :func:`finish` validates the document with the
+portfolio loader, so an import that would not load fails here, naming the field.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+from liqrisk.io.portfolio import InputError
+
+
+def as_of_text(value) -> str:
+    """ISO 8601 UTC from a datetime, an ISO string or epoch milliseconds; now if None."""
+    if value is None:
+        t = datetime.now(timezone.utc)
+    elif isinstance(value, (int, float)):
+        t = datetime.fromtimestamp(float(value) / 1000.0, timezone.utc)
+    elif isinstance(value, datetime):
+        t = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    else:
+        try:
+            t = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            raise InputError([f"as_of: '{value}' is not an ISO 8601 time"]) from None
+        t = t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+    return t.astimezone(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def number(x, where: str, positive: bool = False) -> float:
+    """A finite number from a JSON value (exchanges send numbers as strings)."""
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        raise InputError([f"{where}: not a number: {x!r}"]) from None
+    if v != v or v in (float("inf"), float("-inf")) or (positive and v <= 0):
+        raise InputError([f"{where}: {'must be > 0' if positive else 'not finite'}: {x!r}"])
+    return v
+
+
+def finish(as_of: str, marks: dict[str, float], accounts: list[dict], vols: dict[str, float] | None) -> dict:
+    """The portfolio document, validated by the loader (raises InputError naming the field)."""
+    from liqrisk.load import parse_portfolio
+    if not accounts:
+        raise InputError(["positions: no open positions to import"])
+    market = {u: {"mark": m, **({"vol": vols[u]} if vols and u in vols else {})} for u, m in sorted(marks.items())}
+    for u in sorted(set(vols or {}) - set(market)):
+        raise InputError([f"--vol {u}: no position on {u} (underlyings: {', '.join(sorted(market))})"])
+    doc = {"as_of": as_of, "market": market, "accounts": accounts}
+    parse_portfolio(doc)
+    return doc
+
+
+def read_json(path: str | Path):
+    p = Path(path)
+    try:
+        return json.loads(p.read_text())
+    except OSError as e:
+        raise InputError([f"{p}: cannot read ({e.strerror})"]) from None
+    except json.JSONDecodeError as e:
+        raise InputError([f"{p}: not valid JSON: {e}"]) from None

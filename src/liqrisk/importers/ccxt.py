@@ -1,0 +1,200 @@
+"""ccxt's unified structures → a portfolio document.
+
+Input (one JSON file, what a script saves from ccxt)::
+
+    {"exchange": "binance", "as_of": "...",            # exchange: ccxt id; "account": id (optional)
+     "positions": fetch_positions(), "balance": fetch_balance(),
+     "markets": fetch_markets() or load_markets()}     # markets optional (contract sizes, ids)
+
+or ``{"accounts": [dump, ...]}`` for several exchanges at once.
+
+Mapping (ccxt Manual, "Position structure", "Balance structure", "Market structure"):
+
+* size = ±contracts × contractSize: base units for linear contracts, USD face for inverse ones
+  (ccxt's contractSize of an inverse contract is its USD value), underlying units for options;
+  ``side`` gives the sign;
+* an isolated position's margin at entry basis = ``collateral − unrealizedPnl`` (ccxt's
+  collateral is the margin including the position's PnL);
+* the cross wallet of a settlement currency = balance ``total`` − isolated collaterals − cross
+  unrealized PnL: ccxt reports ``total`` as the account's equity (Hyperliquid: accountValue,
+  Binance futures: marginBalance, OKX: eq). ``balance_is="wallet"`` takes ``total`` as the
+  wallet itself;
+* one account per venue and settlement currency (coin-margined venues margin each coin apart);
+* the mark of each underlying comes from its perpetual's ``markPrice`` (else any position's, else
+  ``notional / |size|`` of a linear contract);
+* Hyperliquid gives no tier table per coin: the position's ``maxLeverage`` (ccxt ``info``, or the
+  market's leverage limit) sets the maintenance rate through the venue's own rule set.
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+from liqrisk.importers import as_of_text, finish, number
+from liqrisk.io.portfolio import STABLECOINS, InputError
+
+# ccxt exchange id → (venue of linear contracts, venue of inverse contracts)
+VENUES = {
+    "binance": ("binance-usdm", "binance-coinm"), "binanceusdm": ("binance-usdm", None),
+    "binancecoinm": (None, "binance-coinm"), "bybit": ("bybit-linear", "bybit-inverse"),
+    "okx": ("okx", None), "deribit": (None, "deribit"), "hyperliquid": ("hyperliquid", None),
+}
+_SYMBOL = re.compile(r"^(?P<base>[^/]+)/(?P<quote>[^:]+)(?::(?P<settle>[^-]+)"
+                     r"(?:-(?P<expiry>\d{6})(?:-(?P<strike>[\d.]+)-(?P<type>[CP]))?)?)?$")
+
+
+def market_of(symbol: str, markets: dict) -> dict:
+    """The ccxt market of ``symbol``: from the saved markets, else parsed from the unified symbol
+    ``BASE/QUOTE:SETTLE[-YYMMDD[-STRIKE-C|P]]``."""
+    if symbol in markets:
+        return markets[symbol]
+    m = _SYMBOL.match(symbol or "")
+    if not m or not m.group("settle"):
+        raise InputError([f"position {symbol!r}: not a ccxt derivatives symbol (BASE/QUOTE:SETTLE…) "
+                          "and not in 'markets'"])
+    base, quote, settle = m.group("base"), m.group("quote"), m.group("settle")
+    out = {"symbol": symbol, "base": base, "quote": quote, "settle": settle,
+           "linear": settle == quote, "inverse": settle == base,
+           "type": "option" if m.group("type") else "future" if m.group("expiry") else "swap"}
+    if m.group("expiry"):
+        e = m.group("expiry")
+        out["expiry"] = int(datetime(2000 + int(e[:2]), int(e[2:4]), int(e[4:]), 8, tzinfo=timezone.utc)
+                            .timestamp() * 1000)
+    if m.group("type"):
+        out["strike"], out["optionType"] = float(m.group("strike")), "call" if m.group("type") == "C" else "put"
+    return out
+
+
+def _venue_symbol(exchange: str, m: dict, info: dict) -> str:
+    """The venue's own contract name, which its tier tables are keyed by."""
+    base, quote = m["base"].upper(), m["quote"].upper()
+    if exchange == "hyperliquid":
+        return str((info.get("position") or {}).get("coin") or base)
+    mid = m.get("id")
+    if isinstance(mid, str) and mid and not mid.isdigit():
+        return mid
+    for key in ("symbol", "instId", "instrument_name"):
+        if isinstance(info.get(key), str):
+            return info[key]
+    if exchange == "okx":
+        return f"{base}-{quote}-SWAP"
+    if m.get("inverse"):
+        return f"{base}USD_PERP" if exchange.startswith("binance") else f"{base}USD"
+    return base + quote
+
+
+def _max_leverage(p: dict, m: dict) -> float | None:
+    lev = (p.get("info") or {}).get("position", {}).get("maxLeverage") \
+        or ((m.get("limits") or {}).get("leverage") or {}).get("max")
+    return float(lev) if lev else None
+
+
+def from_dump(dump: dict, venue: str | None = None, as_of=None, vols: dict | None = None,
+              balance_is: str = "equity") -> tuple[dict, list[str]]:
+    """A portfolio document (and notes) from one saved ccxt dump or ``{"accounts": [...]}``."""
+    dumps = dump.get("accounts") if isinstance(dump, dict) and "accounts" in dump else [dump]
+    accounts, marks, notes = [], {}, []
+    for k, d in enumerate(dumps):
+        if not isinstance(d, dict) or not isinstance(d.get("positions"), list):
+            raise InputError([f"dump {k + 1}: expected {{exchange, positions: [...], balance: {{...}}}}"])
+        accs, mk, nt = _accounts(d, venue, balance_is)
+        accounts += accs
+        notes += nt
+        for u, v in mk.items():
+            marks.setdefault(u, v)
+    return finish(as_of_text(as_of or dumps[0].get("as_of")), marks, accounts, vols), notes
+
+
+def _accounts(d: dict, venue: str | None, balance_is: str):
+    exchange = str(d.get("exchange") or "").lower()
+    if exchange not in VENUES:
+        raise InputError([f"exchange: '{exchange}' is not supported (supported: {', '.join(sorted(VENUES))})"])
+    markets = d.get("markets") or {}
+    if isinstance(markets, list):
+        markets = {m["symbol"]: m for m in markets if isinstance(m, dict) and "symbol" in m}
+    groups: dict[tuple[str, str], dict] = {}
+    marks, perp_marks = {}, {}
+    for n, p in enumerate(d["positions"], 1):
+        where = f"{exchange} position {n} ({p.get('symbol')})"
+        contracts = number(p.get("contracts") or 0, f"{where}: contracts")
+        if contracts == 0:
+            continue
+        m = market_of(p.get("symbol"), markets)
+        inverse = bool(m.get("inverse")) or (m.get("settle") == m.get("base"))
+        name = venue or VENUES[exchange][1 if inverse else 0]
+        if name is None:
+            raise InputError([f"{where}: {exchange} {'inverse' if inverse else 'linear'} contracts are not "
+                              "supported by liqrisk's rule sets"])
+        size_unit = number(p.get("contractSize") or m.get("contractSize"), f"{where}: contractSize", positive=True)
+        sign = -1.0 if p.get("side") == "short" or contracts < 0 else 1.0
+        size = sign * abs(contracts) * size_unit
+        und = str(m["base"]).upper()
+        und = "BTC" if und == "XBT" else und
+        kind = {"swap": "perp", "future": "future", "option": "option"}.get(m.get("type"))
+        if kind is None:
+            raise InputError([f"{where}: market type '{m.get('type')}' is not a derivative"])
+        pos = {"kind": kind, "size": size, "entry": number(p.get("entryPrice"), f"{where}: entryPrice", True)}
+        if kind == "option":
+            pos.update(underlying=und, strike=float(m["strike"]), type=m["optionType"])
+        elif exchange == "deribit" and kind == "future":
+            pos["underlying"] = und
+        else:
+            pos["symbol"] = _venue_symbol(exchange, m, p.get("info") or {})
+        if kind in ("future", "option"):
+            pos["expiry"] = as_of_text(m["expiry"])
+        if p.get("leverage"):
+            pos["leverage"] = number(p["leverage"], f"{where}: leverage", True)
+        upnl = number(p.get("unrealizedPnl") or 0, f"{where}: unrealizedPnl")
+        isolated = p.get("marginMode") == "isolated" or p.get("isolated") is True
+        if isolated:
+            coll = number(p.get("collateral"), f"{where}: collateral (the isolated margin)")
+            pos["margin"] = coll - upnl
+        if exchange == "hyperliquid" and kind == "perp":
+            lev = _max_leverage(p, m)
+            if lev:
+                from liqrisk.margin.hyperliquid import Hyperliquid
+                pos["mmr"] = float(Hyperliquid.rows_to_table([(0.0, 1e18, lev)]).mmr[0])
+        if p.get("hedged") and p.get("side") in ("long", "short"):
+            pos["position_side"] = p["side"]
+        settle = str(m.get("settle") or ("USD" if not inverse else und)).upper()
+        key = (name, settle)
+        g = groups.setdefault(key, {"positions": [], "isolated": 0.0, "cross_upnl": 0.0, "cross": False})
+        g["positions"].append(pos)
+        if isolated:
+            g["isolated"] += pos["margin"] + upnl
+        else:
+            g["cross_upnl"] += upnl
+            g["cross"] = True
+        mark = p.get("markPrice")
+        if mark is None and not inverse and p.get("notional") and kind != "option":
+            mark = abs(number(p["notional"], f"{where}: notional")) / abs(size)
+        if mark is not None and kind != "option":
+            (perp_marks if kind == "perp" else marks).setdefault(und, number(mark, f"{where}: markPrice", True))
+    marks.update(perp_marks)
+    totals = _totals(d.get("balance") or {})
+    accounts, notes, used = [], [], set()
+    for (name, settle), g in groups.items():
+        if settle not in totals:
+            raise InputError([f"{exchange} balance: no '{settle}' total for the {name} account's collateral"])
+        wallet = totals[settle] - (g["isolated"] + g["cross_upnl"] if balance_is == "equity" else 0.0)
+        used.add(settle)
+        prefix = str(d.get("account") or exchange)
+        acc_id = prefix if len(groups) == 1 else f"{prefix}-{settle.lower()}"
+        accounts.append({"id": acc_id, "venue": name, "mode": "cross" if g["cross"] or wallet > 0 else "isolated",
+                         "collateral": {settle: wallet} if g["cross"] or wallet > 0 else {},
+                         "positions": g["positions"]})
+    for ccy in sorted(set(totals) - used):
+        if totals[ccy]:
+            notes.append(f"{exchange}: balance {totals[ccy]:g} {ccy} not imported (not a settlement currency of "
+                         "these positions)" + (" — add it as collateral if the venue counts it" if ccy not in STABLECOINS
+                                              else ""))
+    return accounts, marks, notes
+
+
+def _totals(balance: dict) -> dict[str, float]:
+    """Currency → total from a ccxt balance (its ``total`` map, else per-currency blocks)."""
+    if isinstance(balance.get("total"), dict):
+        raw = balance["total"]
+    else:
+        raw = {k: v.get("total") for k, v in balance.items() if isinstance(v, dict) and "total" in v}
+    return {str(k).upper(): number(v, f"balance.total.{k}") for k, v in raw.items() if v is not None}

@@ -1,0 +1,145 @@
+"""The dashboard in a real browser (Debian chromium through Playwright): upload the demo
+portfolio, the numbers shown are the API's, a what-if control changes them to the what-if
+API's, a small cascade runs to the end, a saved portfolio's history is drawn. One screenshot
+per view goes to $LIQRISK_ARTIFACTS (default: the test's tmp folder)."""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from .conftest import DEMO, IN_CI, free_port
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+PARAMS = {"horizon": ["1d"], "paths": 300, "model": "gbm", "seed": 7, "curves": "true"}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    import uvicorn
+    from liqrisk.service import create_app
+    port = free_port()
+    app = create_app(str(tmp_path_factory.mktemp("dash") / "dash.db"))
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            if httpx.get(url + "/healthz").status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    yield url
+    srv.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        if IN_CI:
+            pytest.fail("/usr/bin/chromium missing (CI must install chromium)")
+        pytest.skip("chromium not installed")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def artifacts(tmp_path):
+    folder = Path(os.environ.get("LIQRISK_ARTIFACTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _table(page) -> dict:
+    """account id → {key: raw number shown}."""
+    out = {}
+    for row in page.query_selector_all("#accounts tbody tr"):
+        out[row.get_attribute("data-account")] = {
+            td.get_attribute("data-key"): td.get_attribute("data-value") for td in row.query_selector_all("td[data-key]")}
+    return out
+
+
+def _wait_analysis(page, before: str | None):
+    page.wait_for_function("(b) => document.getElementById('status').dataset.done && "
+                           "document.getElementById('status').dataset.done !== b", arg=before or "", timeout=120_000)
+
+
+def _shown_equals(shown: dict, api: dict):
+    for a in api["accounts"]:
+        row = shown[a["id"]]
+        assert float(row["equity"]) == a["equity"]
+        assert float(row["maintenance_margin"]) == a["maintenance_margin"]
+        assert float(row["p"]) == a["probability"]["1d"]["p"]
+
+
+def test_dashboard_end_to_end(server, browser, demo_doc, artifacts):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(server + "/")
+    page.fill("#paths", str(PARAMS["paths"]))
+    page.fill("#horizons", "1d")
+    page.set_input_files("#upload", str(DEMO))
+    _wait_analysis(page, None)
+    api = httpx.post(server + "/v1/analyze", params=PARAMS, json=demo_doc, timeout=120).json()
+    shown = _table(page)
+    assert set(shown) == {a["id"] for a in api["accounts"]}
+    _shown_equals(shown, api)
+    lights = page.eval_on_selector_all("[data-testid=light]", "els => els.map(e => e.dataset.light)")
+    assert set(lights) <= {"green", "amber", "red"} and len(lights) == len(api["accounts"])
+    page.locator("#view-accounts").screenshot(path=str(artifacts / "accounts.png"))
+    page.click("tr[data-account='bybit-uta']")
+    assert "bybit-uta" in page.inner_text("#account-title")
+    page.wait_for_selector("#plot-ladder .main-svg")
+    page.locator("#view-account").screenshot(path=str(artifacts / "account.png"))
+
+    # what-if: −10 % on every underlying
+    before = page.get_attribute("#status", "data-done")
+    page.eval_on_selector("#shock-price", "el => { el.value = -10; el.dispatchEvent(new Event('input')); }")
+    _wait_analysis(page, before)
+    shocked = httpx.post(server + "/v1/what-if", params={**PARAMS, "curves": "false"}, timeout=120,
+                         json={"portfolio": demo_doc, "shock": {"*": -0.1}}).json()["after"]
+    after = _table(page)
+    _shown_equals(after, shocked)
+    assert after["okx-cross"]["equity"] != shown["okx-cross"]["equity"]
+    assert page.is_visible("#whatif-badge")
+    page.locator("#view-whatif").screenshot(path=str(artifacts / "whatif.png"))
+
+    # a small cascade sweep to the end
+    page.click("#cascade-run")
+    page.wait_for_function("document.getElementById('cascade-status').dataset.final", timeout=120_000)
+    assert page.get_attribute("#cascade-status", "data-final") == "done"
+    assert page.eval_on_selector("#cascade-progress", "el => el.value") == 1
+    jobs = httpx.get(server + "/v1/jobs/" + page.evaluate("String(state.job)")).json()
+    total = sum(row[jobs["result"]["fields"].index("liquidated_usd")] for row in jobs["result"]["rows"])
+    shown_total = float(page.get_attribute("#cascade-summary [data-key=liquidated_usd]", "data-value"))
+    assert shown_total == pytest.approx(total, rel=1e-12)
+    page.locator("#view-cascade").screenshot(path=str(artifacts / "cascade.png"))
+
+    # save, record two runs, history chart
+    page.fill("#save-name", "demo")
+    page.click("#save")
+    page.wait_for_function("document.getElementById('history-status').textContent.includes('runs recorded')")
+    for n in (1, 2):
+        page.click("#run-save")
+        page.wait_for_function(f"document.getElementById('history-status').textContent.startsWith('{n} runs')",
+                               timeout=120_000)
+    pid = page.evaluate("state.savedId")
+    assert len(httpx.get(f"{server}/v1/portfolios/{pid}/runs").json()) == 2
+    page.wait_for_selector("#plot-history .main-svg")
+    page.locator("#view-history").screenshot(path=str(artifacts / "history.png"))
+    page.screenshot(path=str(artifacts / "dashboard_full.png"), full_page=True)
+    assert not errors, errors
+    for name in ("accounts", "account", "whatif", "cascade", "history"):
+        assert (artifacts / f"{name}.png").stat().st_size > 1000

@@ -1,0 +1,122 @@
+"""The Python API: the README's worked example runs, `import liqrisk` is cheap and lazy, the
+typed results give the CLI's JSON, strict JSON and frames; `liqrisk --version`."""
+import json
+import math
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import liqrisk
+from liqrisk.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = str(ROOT / "examples" / "multi_venue.yaml")
+
+
+def _readme_api_blocks() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Python API"):text.index("## Layout")]
+    return re.findall(r"```python\n(.*?)```", section, flags=re.S)
+
+
+def test_the_readme_worked_example_runs(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    blocks = _readme_api_blocks()
+    assert blocks and "liqrisk.analyze(" in blocks[0]
+    for code in blocks:
+        exec(compile(code, "README.md", "exec"), {})
+
+
+def test_import_liqrisk_loads_no_heavy_dependency_and_names_load_on_first_use():
+    code = ("import sys, liqrisk; heavy = [m for m in ('numpy', 'numba', 'pandas', 'scipy', 'pydantic', "
+            "'plotly', 'arch', 'dask') if m in sys.modules]; print(heavy); "
+            "liqrisk.Portfolio; print('numba' in sys.modules, 'liqrisk.model' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[0] == "[]" and out[1] == "False True"
+
+
+def test_all_names_resolve():
+    assert set(liqrisk.__all__) >= {"analyze", "load_portfolio", "simulate_cascade", "Portfolio", "MarketState",
+                                    "PortfolioAnalysis", "__version__"}
+    for name in liqrisk.__all__:
+        assert getattr(liqrisk, name) is not None
+    with pytest.raises(AttributeError):
+        liqrisk.no_such_name
+
+
+def test_help_loads_no_heavy_dependency():
+    code = ("import sys; from typer.testing import CliRunner; from liqrisk.cli import app; "
+            "r = CliRunner().invoke(app, ['--help']); assert r.exit_code == 0, r.output; "
+            "print([m for m in ('numpy', 'numba', 'pandas', 'scipy', 'pydantic', 'plotly', 'arch', 'dask') "
+            "if m in sys.modules])")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True).stdout.strip() == "[]"
+
+
+def test_analyze_without_horizons_imports_neither_pandas_nor_plotly_nor_arch_nor_scipy_stats():
+    code = ("import sys; from typer.testing import CliRunner; from liqrisk.cli import app; "
+            f"r = CliRunner().invoke(app, ['analyze', {EXAMPLE!r}, '--json']); assert r.exit_code == 0, r.output; "
+            "print([m for m in ('pandas', 'plotly', 'arch', 'scipy.stats', 'dask') if m in sys.modules])")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True).stdout.strip() == "[]"
+
+
+def test_help_texts_name_every_estimator_and_calibration_model():
+    from liqrisk.cli.calibration import MODEL_NAMES
+    from liqrisk.cli.vol import ESTIMATOR_NAMES
+    from liqrisk.dynamics.volatility import ESTIMATORS
+    from liqrisk.risk.calibration import MODELS
+    assert ESTIMATOR_NAMES == ", ".join(ESTIMATORS) and MODEL_NAMES == ", ".join(MODELS)
+
+
+def test_version():
+    out = CliRunner().invoke(app, ["--version"])
+    assert out.exit_code == 0 and out.stdout.strip() == f"liqrisk {liqrisk.__version__}"
+
+
+def test_api_analyze_gives_the_cli_json_document():
+    cli = json.loads(CliRunner().invoke(app, ["analyze", EXAMPLE, "--json", "--horizon", "1d", "--paths", "2000",
+                                              "--seed", "4"]).stdout)
+    api = liqrisk.analyze(EXAMPLE, horizons=["1d"], paths=2000, seed=4)
+    assert json.loads(api.to_json()) == cli
+
+
+def test_api_accepts_a_path_a_dict_and_a_portfolio_with_the_same_result():
+    import yaml
+    raw = yaml.safe_load(Path(EXAMPLE).read_text())
+    by_path = liqrisk.analyze(EXAMPLE).to_dict()
+    assert liqrisk.analyze(raw).to_dict() == by_path
+    assert liqrisk.analyze(liqrisk.load_portfolio(EXAMPLE)).to_dict() == by_path
+
+
+def test_to_json_is_strict_and_frames_have_one_row_per_account_and_position():
+    res = liqrisk.analyze(EXAMPLE)
+    doc = res.to_json()
+    assert "NaN" not in doc and "Infinity" not in doc
+    frame = res.to_frame()
+    assert list(frame.index) == [a.id for a in res.accounts]
+    assert frame.loc["binance-main", "liq_down_BTC"] == res.account("binance-main").liquidation["BTC"]["down"]
+    assert math.isnan(frame.loc["binance-main", "liq_up_BTC"])           # no boundary up: missing
+    pos = res.account("binance-main").to_frame()
+    assert list(pos["symbol"]) == ["BTCUSDT", "SOLUSDT", "ETHUSDT"]
+
+
+def test_a_nan_in_a_result_becomes_null_in_json():
+    from liqrisk.results import ExitResult
+    e = ExitResult(float("nan"), None, None, None, None, 1.0, float("inf"), None)
+    d = json.loads(e.to_json())
+    assert d["close_now_cost"] is None and d["horizon_cost"] is None
+
+
+def test_simulate_cascade_returns_a_typed_result_with_the_cli_document():
+    scenario = ROOT / "examples" / "scenarios" / "btc_gap_15.yaml"
+    accounts = ROOT / "examples" / "populations" / "small_book.csv"
+    res = liqrisk.simulate_cascade(scenario, accounts)
+    cli = CliRunner().invoke(app, ["cascade", str(scenario), "--accounts", str(accounts), "--json"])
+    assert cli.exit_code == 0, cli.output
+    assert json.loads(res.to_json()) == json.loads(cli.stdout)
+    assert len(res.to_frame()) >= 1
