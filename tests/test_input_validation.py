@@ -566,3 +566,29 @@ def test_backtest_calibration_with_a_daily_file_says_it_needs_hourly_bars():
     res = runner.invoke(app, ["backtest-calibration", "--file", str(ROOT / "src/liqrisk/data/btcusd_1d_coinbase.csv")])
     _no_traceback(res, res.output)
     _rejected(res, "hourly")
+
+
+# ---- population bound: exchange-scale, separate from the per-portfolio-file limits -------------
+
+@pytest.mark.parametrize("path", sorted((ROOT / "examples/scenarios").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_bundled_scenario_population_is_within_the_default_bounds(path):
+    from liqrisk.cascade.run import resolve_population
+    from liqrisk.cascade.scenario import load_scenario
+    sc = load_scenario(path)
+    assert resolve_population(sc, None, path.parent).n_accounts >= 1
+
+
+def test_a_population_is_bounded_by_max_population_not_by_the_portfolio_file_limit(tmp_path):
+    table = ROOT / "examples/populations/small_book.csv"
+    n = len({line.split(",")[0] for line in table.read_text().splitlines()[1:]})
+    ok = _cascade(tmp_path, _scenario(), "--accounts", str(table), "--max-accounts", "1", "--max-positions", "1")
+    assert ok.exit_code == 0, ok.output
+    _rejected(_cascade(tmp_path, _scenario(), "--accounts", str(table), "--max-population", str(n - 1)),
+              "--max-population")
+    _rejected(_cascade(tmp_path, _scenario(), "--max-population", "199"),
+              "population.synthetic.n_accounts", "--max-population")
+    states = tmp_path / "hl.json"
+    states.write_text(json.dumps([json.loads((ROOT / "examples/populations/"
+                                              "hyperliquid_clearinghouse_docs_example.json").read_text())] * 3))
+    _rejected(_cascade(tmp_path, _scenario(), "--accounts", str(states), "--max-population", "2"),
+              "3 users", "--max-population")

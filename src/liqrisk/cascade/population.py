@@ -101,8 +101,8 @@ def from_frame(df: pd.DataFrame) -> Population:
     if len(df) == 0:
         raise PopulationError("account_id", "no positions")
     lim = limits.current()
-    if len(df) > lim.max_positions:
-        raise PopulationError("accounts", lim.exceeded("max_positions", f"{len(df):,} positions"))
+    if len(df) > lim.max_population:
+        raise PopulationError("accounts", lim.exceeded("max_population", f"{len(df):,} positions"))
     df = df.reset_index(drop=True)
     for name in ("account_id", "venue", "mode", "asset"):
         empty = df[name].isna().to_numpy() | (df[name].astype(object).astype(str).str.strip() == "").to_numpy()
@@ -131,8 +131,8 @@ def from_frame(df: pd.DataFrame) -> Population:
                                                  " isolated positions need a positive isolated_margin")
     ids = df["account_id"].astype(str).to_numpy().astype(str)
     acc_ids, pos_account = np.unique(ids, return_inverse=True)
-    if len(acc_ids) > lim.max_accounts:
-        raise PopulationError("account_id", lim.exceeded("max_accounts", f"{len(acc_ids):,} accounts"))
+    if len(acc_ids) > lim.max_population:
+        raise PopulationError("account_id", lim.exceeded("max_population", f"{len(acc_ids):,} accounts"))
     first = np.unique(pos_account, return_index=True)[1]
     for name, vals in (("mode", mode), ("venue", venue_s), ("collateral_usd", coll)):
         if (vals != vals[first][pos_account]).any():

@@ -23,6 +23,7 @@ def cascade(
     html: Path = typer.Option(None, "--html", metavar="PATH", help="Write a self-contained HTML report here."),
     max_file_mb: L.MaxFileMb = None, max_depth: L.MaxDepth = None, max_alias_nodes: L.MaxAliasNodes = None,
     max_accounts: L.MaxAccounts = None, max_positions: L.MaxPositions = None,
+    max_population: L.MaxPopulation = None,
 ) -> None:
     """Simulate forced selling → price impact → more liquidations for a whole venue."""
     from liqrisk.batch import get_executor
@@ -31,7 +32,8 @@ def cascade(
     from liqrisk.cascade.scenario import ScenarioError, load_scenario
     from liqrisk.results.cascade import CascadeAnalysis
     with fail_on_bad_input(), limits.using(max_file_mb=max_file_mb, max_depth=max_depth, max_alias_nodes=max_alias_nodes,
-                                           max_accounts=max_accounts, max_positions=max_positions):
+                                           max_accounts=max_accounts, max_positions=max_positions,
+                                           max_population=max_population):
         if engine not in ("local", "process", "dask"):
             raise ScenarioError("--engine", "must be local, process or dask")
         if html is not None and html.is_dir():
