@@ -3,6 +3,7 @@ position and the field, never a traceback. Plus the stable JSON shape of `analyz
 that `parse_portfolio` never mutates the user's data."""
 import copy
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -592,3 +593,51 @@ def test_a_population_is_bounded_by_max_population_not_by_the_portfolio_file_lim
                                               "hyperliquid_clearinghouse_docs_example.json").read_text())] * 3))
     _rejected(_cascade(tmp_path, _scenario(), "--accounts", str(states), "--max-population", "2"),
               "3 users", "--max-population")
+
+
+# ---- option chain, OHLC and Parquet columns: ranges, not just signs -------------------------------
+
+CHAIN_HEADER = "expiry_id,ttm_years,forward,strike,option_type,bid_iv,ask_iv\n"
+
+
+@pytest.mark.parametrize("row,column,shown", [
+    ("1m,0.1,1e308,90000,P,0.6,0.7", "forward", "1e+308"), ("1m,0.1,5e-324,90000,P,0.6,0.7", "forward", "4.94066e-324"),
+    ("1m,0.1,91000,1e308,P,0.6,0.7", "strike", "1e+308"), ("1m,0.1,91000,90000,P,5e-324,0.7", "bid_iv", "4.94066e-324"),
+    ("1m,1e308,91000,90000,P,0.6,0.7", "ttm_years", "1e+308"), ("1m,0.1,91000,,P,0.6,0.7", "strike", "empty"),
+    ("1m,0.1,91000,90000,X,0.6,0.7", "option_type", "'X'"), ("1m,0.1,91000,90000,,0.6,0.7", "option_type", "empty")])
+def test_chain_values_outside_their_ranges_name_line_column_and_value(tmp_path, row, column, shown):
+    from liqrisk.dynamics.ohlc import DataError
+    from liqrisk.dynamics.smile import load_chain_csv
+    path = tmp_path / "chain.csv"
+    path.write_text(CHAIN_HEADER + row + "\n")
+    with pytest.raises(DataError, match=rf"chain.csv: line 2, column '{column}': value {re.escape(shown)} ") as e:
+        load_chain_csv(path)
+    assert "np." not in str(e.value)
+
+
+@pytest.mark.parametrize("price,needle", [("5e-324", "price range"), ("1e308", "price range"), ("-1", "positive price")])
+def test_ohlc_prices_outside_the_supported_range_are_rejected(tmp_path, price, needle):
+    from liqrisk.dynamics.ohlc import DataError, load_ohlc
+    path = tmp_path / "bars.csv"
+    path.write_text("timestamp,open,high,low,close,volume\n" + "".join(
+        f"2024-01-01T{h:02d}:00:00Z,{price},{price},{price},{price},1\n" for h in range(5)))
+    with pytest.raises(DataError, match=f"bars.csv: line 2, column 'open': .*{needle}"):
+        load_ohlc(path)
+
+
+def test_a_parquet_date_column_is_not_read_as_nanoseconds(tmp_path):
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    frame = pd.read_csv(ROOT / "examples/populations/small_book.csv")
+    frame["size"] = pd.Timestamp("1970-01-01 00:00:01")     # 1e9 ns: inside the size range
+    frame.to_parquet(tmp_path / "pop.parquet")
+    _rejected(_cascade(tmp_path, _scenario(), "--accounts", str(tmp_path / "pop.parquet")), "size", "dates")
+
+
+def test_vol_of_two_bars_names_the_file_and_the_minimum(tmp_path):
+    path = tmp_path / "bars.csv"
+    path.write_text("timestamp,open,high,low,close,volume\n2024-01-01T00:00:00Z,1,1,1,1,1\n"
+                    "2024-01-01T01:00:00Z,1,1,1,1,1\n")
+    res = runner.invoke(app, ["vol", str(path), "--json"])
+    _no_traceback(res, res.output)
+    _rejected(res, "bars.csv: 2 bars", "at least 3")

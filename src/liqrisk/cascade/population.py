@@ -59,6 +59,8 @@ def _column(df: pd.DataFrame, name: str, kind, optional: bool = False) -> np.nda
     col = df[name]
     if col.dtype == bool:
         raise PopulationError(name, "contains true/false, not numbers")
+    if col.dtype.kind in "mM":          # a Parquet date or duration column would cast to nanoseconds
+        raise PopulationError(name, f"contains dates or durations ({col.dtype}), not numbers")
     try:
         out = col.to_numpy(dtype=kind)
     except (ValueError, TypeError, OverflowError):

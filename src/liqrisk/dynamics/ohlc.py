@@ -124,10 +124,14 @@ def load_ohlc(path: str | Path, asset: str | None = None) -> OHLC:
     _check(name, lines[1:], time_col, step <= 0, frame[time_col].to_numpy()[1:],
            "is not after the previous row (unsorted or duplicate timestamp)")
 
+    from liqrisk.io.limits import AMOUNT_MAX, PRICE_RANGE
     o, h, lo, c, v = (values[f] for f in FIELDS)
     for field, col in zip(FIELDS[:4], columns[:4]):
         _check(name, lines, col, values[field] <= 0, values[field], "is not a positive price")
+        _check(name, lines, col, (values[field] < PRICE_RANGE[0]) | (values[field] > PRICE_RANGE[1]), values[field],
+               f"is outside the supported price range [{PRICE_RANGE[0]:g}, {PRICE_RANGE[1]:g}]")
     _check(name, lines, columns[4], v < 0, v, "is a negative volume")
+    _check(name, lines, columns[4], v > AMOUNT_MAX, v, f"is above the supported volume {AMOUNT_MAX:g}")
     _check(name, lines, columns[1], h < lo, h, "is below the low")
     _check(name, lines, columns[1], h < np.maximum(o, c), h, "is below the open or close")
     _check(name, lines, columns[2], lo > np.minimum(o, c), lo, "is above the open or close")

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from liqrisk.dynamics.ohlc import DataError
-from liqrisk.io.limits import VOL_RANGE
+from liqrisk.io.limits import PRICE_RANGE, VOL_RANGE
 
 VOL_KEYS = ("vol", "term", "smile", "chain_csv")
 
@@ -162,6 +162,16 @@ class SmileSurface:
 
 
 CHAIN_COLUMNS = ("expiry_id", "ttm_years", "forward", "strike", "option_type", "bid_iv", "ask_iv")
+CHAIN_RANGES = {"ttm_years": (0.0, 100.0), "forward": PRICE_RANGE, "strike": PRICE_RANGE,   # years, USD
+                "bid_iv": VOL_RANGE, "ask_iv": VOL_RANGE}
+OPTION_TYPES = ("P", "C", "PUT", "CALL")
+
+
+def _shown(value) -> str:
+    """A CSV cell for a message: ``empty``, ``'text'`` or the number."""
+    if isinstance(value, str):
+        return repr(value) if value.strip() else "empty"
+    return "empty" if value != value else f"{float(value):g}"
 
 
 def load_chain_csv(path: str | Path) -> SmileSurface:
@@ -178,14 +188,20 @@ def load_chain_csv(path: str | Path) -> SmileSurface:
     missing = [c for c in CHAIN_COLUMNS if c not in frame.columns]
     if missing:
         raise DataError(f"{path.name}: missing column {missing[0]!r}")
-    for col in ("ttm_years", "forward", "strike", "bid_iv", "ask_iv"):
+    for col, (lo, hi) in CHAIN_RANGES.items():
         values = pd.to_numeric(frame[col], errors="coerce")
-        bad = ~(values > 0) | ~np.isfinite(values) | ((values > VOL_RANGE[1]) if col.endswith("_iv") else False)
+        bad = ~((values > 0) & (values >= lo) & (values <= hi))        # NaN (empty, text) is bad too
         if bad.any():
             i = int(np.argmax(bad.to_numpy()))
-            raise DataError(f"{path.name}: line {i + 2}, column {col!r}: value {frame[col].iloc[i]!r} "
-                            f"is not a positive finite number{' ≤ %g' % VOL_RANGE[1] if col.endswith('_iv') else ''}")
+            raise DataError(f"{path.name}: line {i + 2}, column {col!r}: value {_shown(frame[col].iloc[i])} "
+                            f"is not a number in {'(0' if lo == 0 else '[%g' % lo}, {hi:g}]")
         frame[col] = values
+    kind = frame["option_type"].astype(str).str.strip().str.upper()
+    bad = ~kind.isin(OPTION_TYPES).to_numpy()
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise DataError(f"{path.name}: line {i + 2}, column 'option_type': value "
+                        f"{_shown(frame['option_type'].iloc[i])} is not one of P, C, PUT, CALL")
     crossed = frame["bid_iv"] > frame["ask_iv"]
     if crossed.any():
         i = int(np.argmax(crossed.to_numpy()))
