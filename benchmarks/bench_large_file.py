@@ -16,10 +16,10 @@ import json
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import yaml
+from timing import timed_once
 
 
 def document(n_acc: int, n_pos: int) -> dict:
@@ -45,22 +45,11 @@ def stages(path: Path) -> dict:
     from liqrisk.load import parse_portfolio
     from liqrisk.margin.account import CompiledPortfolio
     t = {}
-    t0 = time.perf_counter()
-    raw = load_document(path)
-    t["decode (strict reader)"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    pf = parse_portfolio(raw)
-    t["validate + model"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    cp = CompiledPortfolio(pf)
-    cp.margin_results()
-    t["compile + margin"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    result = analyze(pf, None, ExitSettings())
-    t["analyze (margin + exit costs)"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    strict_json(result.to_dict())
-    t["strict JSON"] = time.perf_counter() - t0
+    t["decode (strict reader)"], raw = timed_once(lambda: load_document(path))
+    t["validate + model"], pf = timed_once(lambda: parse_portfolio(raw))
+    t["compile + margin"], _ = timed_once(lambda: CompiledPortfolio(pf).margin_results())
+    t["analyze (margin + exit costs)"], result = timed_once(lambda: analyze(pf, None, ExitSettings()))
+    t["strict JSON"], _ = timed_once(lambda: strict_json(result.to_dict()))
     return t
 
 
@@ -78,17 +67,17 @@ def main() -> None:
           f"YAML {files['yaml'].stat().st_size / 1e6:.1f} MB")
     print("\n| format | stage | time [s] |\n|---|---|---:|")
     for fmt, path in files.items():
-        t0 = time.perf_counter()
-        json.loads(path.read_text()) if fmt == "json" else yaml.load(path.read_text(), Loader=yaml.CSafeLoader)
+        seconds, _ = timed_once(lambda: json.loads(path.read_text()) if fmt == "json"
+                                else yaml.load(path.read_text(), Loader=yaml.CSafeLoader))
         print(f"| {fmt} | **peer**: bare decode ({'json.loads' if fmt == 'json' else 'libyaml CSafeLoader'}) "
-              f"| {time.perf_counter() - t0:.2f} |")
+              f"| {seconds:.2f} |")
         for stage, seconds in stages(path).items():
             print(f"| {fmt} | {stage} | {seconds:.2f} |")
-        t0 = time.perf_counter()
-        res = subprocess.run([sys.executable, "-c", "from liqrisk.cli import main; main()", "analyze", str(path),
-                              "--json"], capture_output=True, text=True)
-        print(f"| {fmt} | whole CLI run `liqrisk analyze FILE --json` (exit {res.returncode}) | "
-              f"{time.perf_counter() - t0:.2f} |", flush=True)
+        seconds, res = timed_once(lambda: subprocess.run(
+            [sys.executable, "-c", "from liqrisk.cli import main; main()", "analyze", str(path), "--json"],
+            capture_output=True, text=True))
+        print(f"| {fmt} | whole CLI run `liqrisk analyze FILE --json` (exit {res.returncode}) | {seconds:.2f} |",
+              flush=True)
 
 
 if __name__ == "__main__":
