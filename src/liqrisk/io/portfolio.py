@@ -296,6 +296,7 @@ class PortfolioFile(_Strict):
     as_of: datetime
     market: dict[str, UnderlyingMarket]
     rate: Annotated[Num, Field(ge=RATE_RANGE[0], le=RATE_RANGE[1])] = 0.0
+    correlation: dict[str, dict[str, Annotated[Num, Field(ge=-1, le=1)]]] = Field(default_factory=dict)
     accounts: list[AccountSpec] = Field(min_length=1)
 
     @field_validator("as_of")
@@ -416,10 +417,11 @@ def parse_portfolio(raw: Any, *, rules_for: RulesFor) -> PortfolioFile:
     if too_many:
         raise InputError(too_many)
     market = raw.get("market")
-    if isinstance(market, dict) and "rate" in market:
-        market = dict(market)
-        raw.setdefault("rate", market.pop("rate"))
-        raw["market"] = market
+    for key in ("rate", "correlation"):       # market-wide entries beside the underlyings
+        if isinstance(market, dict) and key in market:
+            market = dict(market)
+            raw.setdefault(key, market.pop(key))
+            raw["market"] = market
     try:
         pf = PortfolioFile.model_validate(raw)
     except ValidationError as err:
@@ -504,10 +506,21 @@ def semantic_problems(pf: PortfolioFile, rules_for: RulesFor) -> list[str]:
 
 
 def _market_problems(pf: PortfolioFile) -> list[str]:
-    """Each market block's vol model must build (term/smile/chain_csv checked here, not mid-run)."""
+    """Each market block's vol model must build (term/smile/chain_csv checked here, not mid-run);
+    ``market.correlation`` names quoted underlyings, pairs of two different ones, agreeing
+    where both orders are given."""
     from liqrisk.dynamics.ohlc import DataError
     from liqrisk.dynamics.smile import vol_model_from_market
     out = []
+    for a, row in pf.correlation.items():
+        for b, rho in row.items():
+            where = f"market, field 'correlation.{a}.{b}'"
+            if a not in pf.market or b not in pf.market:
+                out.append(f"{where}: no market entry for '{a if a not in pf.market else b}'")
+            elif a == b and rho != 1:
+                out.append(f"{where}: the correlation of an underlying with itself is 1")
+            elif pf.correlation.get(b, {}).get(a, rho) != rho:
+                out.append(f"{where}: {rho:g} but correlation.{b}.{a} is {pf.correlation[b][a]:g}")
     for name, m in pf.market.items():
         block = m.model_dump(exclude_none=True, exclude={"mark", "index"})
         if not block:

@@ -44,5 +44,6 @@ def account(a: AccountSpec) -> Account:
 
 
 def portfolio(pf: PortfolioFile) -> Portfolio:
-    market = MarketState(pf.as_of, {name: quote(m) for name, m in pf.market.items()}, pf.rate)
+    market = MarketState(pf.as_of, {name: quote(m) for name, m in pf.market.items()}, pf.rate,
+                         correlation=pf.correlation)
     return Portfolio(market, tuple(account(a) for a in pf.accounts))

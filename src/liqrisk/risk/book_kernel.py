@@ -31,8 +31,8 @@ import numpy as np
 from numba import njit, uint64
 
 from liqrisk.dynamics.paths import (_ALPHA, _BETA, _BOOTSTRAP, _GAMMA, _H0, _JM, _JS, _LAM, _MU,
-                                    _OMEGA, _STUDENT, _TILT, _sfc64_double, _sfc64_next,
-                                    sfc64_normal)
+                                    _OMEGA, _STUDENT, _TGS, _TILT, _TJM, _TLAM, _TMIX, _TSHIFT,
+                                    _sfc64_double, _sfc64_next, sfc64_normal)
 from liqrisk.margin.base import INVERSE, INVERSE_OPTION, LINEAR
 from liqrisk.margin.kernel import (_maintenance, _tier_notional, _value, pool_state_nb,
                                    scenario_mm_nb)
@@ -91,18 +91,53 @@ def _poisson(s, lam):
 
 @njit(cache=True, nogil=True, inline="always")
 def draw_step(s, code, nu, resid, chol, correlated, jumps, par, z, jump):
-    """One step's innovations ``z`` (n_und) and jump sizes ``jump`` from the stream ``s``."""
+    """One step's innovations ``z`` (n_und) and jump sizes ``jump`` from the stream ``s``;
+    returns the step's log likelihood ratio dP/dQ under a measure change (0 without one, see
+    :mod:`liqrisk.risk.measures`): rows drawn from the proposal table's CDF (``resid`` columns
+    n, n+1), normal numerators shifted by ``_TSHIFT`` × the step's t scale, the t's Gamma
+    variate from the mixture ``(1 − _TMIX)·Gamma(ν/2) + _TMIX·_TGS·Gamma(ν/2)``, jump counts
+    and sizes drawn with the proposal intensity ``_TLAM`` and mean ``_TJM``."""
     n = z.shape[0]
+    lr = 0.0
     if code == _BOOTSTRAP:
-        row = int(_sfc64_double(s) * resid.shape[0])
+        if resid.shape[1] > n:
+            w = _sfc64_double(s)
+            lo, hi = 0, resid.shape[0] - 1
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if resid[mid, n] > w:
+                    hi = mid
+                else:
+                    lo = mid + 1
+            row = lo
+            lr += resid[row, n + 1]
+        else:
+            row = int(_sfc64_double(s) * resid.shape[0])
         for u in range(n):
             z[u] = resid[row, u]
     else:
         for u in range(n):
             e = sfc64_normal(s)
+            scale = 1.0
             if code == _STUDENT:
-                e *= np.sqrt((nu - 2.0) / (2.0 * _gamma(s, 0.5 * nu)))
-            z[u] = e
+                mix = par[u, _TMIX]
+                if mix > 0.0:
+                    # defensive mixture: with probability mix the χ² variate is scaled by _TGS
+                    gs = par[u, _TGS]
+                    heavy = _sfc64_double(s) < mix
+                    g = _gamma(s, 0.5 * nu) * (gs if heavy else 1.0)
+                    logr = -0.5 * nu * np.log(gs) - g * (1.0 / gs - 1.0)
+                    a, b = np.log(1.0 - mix), np.log(mix) + logr
+                    top = max(a, b)
+                    lr -= top + np.log(np.exp(a - top) + np.exp(b - top))
+                else:
+                    g = _gamma(s, 0.5 * nu)
+                scale = np.sqrt((nu - 2.0) / (2.0 * g))
+            eta = par[u, _TSHIFT] * scale
+            if eta != 0.0:
+                lr += -eta * e - 0.5 * eta * eta
+                e += eta
+            z[u] = e * scale
         if correlated:
             for u in range(n - 1, -1, -1):
                 acc = 0.0
@@ -112,10 +147,20 @@ def draw_step(s, code, nu, resid, chol, correlated, jumps, par, z, jump):
     if jumps:
         for u in range(n):
             jump[u] = 0.0
-            if par[u, _LAM] > 0.0:
-                c = _poisson(s, par[u, _LAM])
+            lam, lam_q = par[u, _LAM], par[u, _TLAM]
+            if lam_q > 0.0:
+                c = _poisson(s, lam_q)
+                lr += c * np.log(lam / lam_q) + lam_q - lam
+                if c > 0:
+                    sd2 = c * par[u, _JS] * par[u, _JS]
+                    jv = c * par[u, _TJM] + np.sqrt(c) * par[u, _JS] * sfc64_normal(s)
+                    lr += ((jv - c * par[u, _TJM]) ** 2 - (jv - c * par[u, _JM]) ** 2) / (2.0 * sd2)
+                    jump[u] = jv
+            elif lam > 0.0:
+                c = _poisson(s, lam)
                 if c > 0:
                     jump[u] = c * par[u, _JM] + np.sqrt(c) * par[u, _JS] * sfc64_normal(s)
+    return lr
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -202,7 +247,7 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
         loglr = 0.0
         for k in range(n_steps):
             if sign > 0:
-                draw_step(s, code, nu, resid, chol, correlated, jumps, par, z[k], jmp[k])
+                loglr += draw_step(s, code, nu, resid, chol, correlated, jumps, par, z[k], jmp[k])
             for a in range(n_ax):
                 zz = sign * z[k, a]
                 tilt = par[a, _TILT]
