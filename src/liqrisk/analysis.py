@@ -49,7 +49,7 @@ class ProbabilitySettings:
     drift: float = 0.0
     steps_per_day: int = 24
     vol_from: dict[str, str] | None = None   # underlying → OHLC CSV ("*" = the only underlying)
-    range_paths: int | None = None           # paths of the model range (None: RANGE_PATHS, 0: none)
+    range_paths: int | None = 0              # paths of the model range (None: min(paths, RANGE_PATHS), 0: none)
 
 
 @dataclass

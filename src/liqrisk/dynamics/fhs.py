@@ -71,8 +71,12 @@ def _daily_closes(ohlc) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _filter(days: np.ndarray, close: np.ndarray, source: str) -> History:
+    """The fit on one BLAS thread: the optimiser's last digits depend on the thread count, and
+    every engine (local, process, Dask with its one-thread workers) must give the same numbers."""
+    from threadpoolctl import threadpool_limits
     r = np.diff(np.log(close))
-    fit = fit_garch(r, kind="gjr", dist="t", bar_seconds=DAY)
+    with threadpool_limits(limits=1):
+        fit = fit_garch(r, kind="gjr", dist="t", bar_seconds=DAY)
     return History(days[1:], np.asarray(fit.std_resid, float), dict(fit.params),
                    float(fit.forecast_variance(1)[0]), source)
 
@@ -162,7 +166,8 @@ def _assumed_residuals(resid, known, missing, corr, seed) -> np.ndarray:
     ``B = C_mk C_kk⁻¹``, ``L Lᵀ = C_mm − B C_km``; ``C_kk`` the residuals' sample correlation,
     ``C_mk``, ``C_mm`` from ``corr``."""
     c = np.asarray(corr, float)
-    ckk = np.atleast_2d(np.corrcoef(resid[:, known].T))     # the data's, between assets with history
+    zk = resid[:, known]
+    ckk = np.atleast_2d(np.einsum("tk,tj->kj", zk, zk) / len(zk))   # the data's (mean 0, var 1 columns)
     cmk, cmm = c[np.ix_(missing, known)], c[np.ix_(missing, missing)]
     b = np.linalg.solve(ckk, cmk.T).T
     cond = cmm - b @ cmk.T
@@ -171,4 +176,5 @@ def _assumed_residuals(resid, known, missing, corr, seed) -> np.ndarray:
     except np.linalg.LinAlgError:
         raise HistoryError("market.correlation: not a valid (positive definite) correlation matrix") from None
     eps = np.random.default_rng(seed).standard_normal((len(resid), len(missing)))
-    return resid[:, known] @ b.T + eps @ low.T
+    # einsum's own loops, not BLAS: the same sums whatever the BLAS thread count
+    return np.einsum("tk,mk->tm", resid[:, known], b) + np.einsum("tj,mj->tm", eps, low)

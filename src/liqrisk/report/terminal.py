@@ -36,7 +36,11 @@ def _p(e) -> tuple[str, str, str]:
 def _probability_table(a) -> Table:
     risk = a.risk
     others = bool(risk.model_range)
-    prob = Table(title=f"P(liquidation) term structure — model {risk.model}", title_justify="left")
+    info = risk.model_info or {}
+    how = f" ({info['why']})" if info.get("why") else ""
+    if info.get("range"):
+        how += f"; other models on {info['range']['paths']:,} paths each"
+    prob = Table(title=f"P(liquidation) term structure — model {risk.model}{how}", title_justify="left")
     cols = ["horizon", "p", "stderr", "95% interval", "paths", "method", "VaR99 (USD)", "ES99 (USD)"]
     for col in cols + (["other models"] if others else []):
         prob.add_column(col, justify="right")

@@ -422,7 +422,7 @@ def book_liquidation_risk(cp, accounts: list[int], axes: list[int], model: PathM
                         if cv_ax[i] >= 0 else None)
                 want = method
                 if method == "auto":
-                    rare = mean < IS_THRESHOLD if gaussian else plain.p < IS_THRESHOLD
+                    rare = mean is not None and (mean < IS_THRESHOLD if gaussian else plain.p < IS_THRESHOLD)
                     want = ("importance" if (tiltable or not gaussian) and mean is not None and rare
                             else "control" if gaussian and mean is not None else plain.method)
                 if want == "importance" and mean is not None and (tiltable or not gaussian):
