@@ -1,0 +1,80 @@
+"""``liqrisk cascade``: JSON and HTML output; bad input exits 2 with one line naming the field."""
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from liqrisk.cli import app
+
+ROOT = Path(__file__).resolve().parents[2]
+runner = CliRunner()
+
+SMALL = """name: t
+assets: {BTC: {price: 91250, vol: 0.55}, ETH: {price: 3050, vol: 0.7}}
+shock: {kind: gap, steps: 3, moves: {BTC: -0.2}}
+impact: {model: sqrt, stress: 3}
+insurance_fund_usd: 1.0e6
+"""
+
+
+def test_json_and_html_for_the_csv_example(tmp_path):
+    f = tmp_path / "s.yaml"
+    f.write_text(SMALL)
+    html = tmp_path / "r.html"
+    res = runner.invoke(app, ["cascade", str(f), "--accounts", str(ROOT / "examples/populations/small_book.csv"),
+                              "--json", "--html", str(html)])
+    assert res.exit_code == 0, res.output
+    d = json.loads(res.stdout)
+    assert d["n_accounts"] == 4 and len(d["marks"]["BTC"]) == 4 and d["liquidation_maps"]
+    assert "bob" in d["liquidated_accounts"]
+    text = html.read_text()
+    assert "Liquidation map BTC" in text and len(text) > 1_000_000    # plotly.js inlined
+
+
+def test_sweep_runs_on_the_process_engine(tmp_path):
+    f = tmp_path / "s.yaml"
+    f.write_text(SMALL + "population: {synthetic: {n_accounts: 500, seed: 1}}\n"
+                         "sweep: {asset: BTC, moves: [-0.05, -0.1], impact_scales: [1, 2], chunk_size: 2}\n")
+    res = runner.invoke(app, ["cascade", str(f), "--engine", "process", "--json"])
+    assert res.exit_code == 0, res.output
+    assert len(json.loads(res.stdout)["rows"]) == 4
+
+
+@pytest.mark.parametrize("edit,field", [
+    (("moves: {BTC: -0.2}", "moves: {BTC: abc}"), "shock.moves.BTC"),
+    (("kind: gap", "kind: spiral"), "shock.kind"),
+    (("price: 91250", "price: -5"), "assets.BTC.price"),
+    (("model: sqrt", "model: magic"), "impact.model"),
+    (("name: t", "nme: t"), "nme"),
+])
+def test_bad_scenario_exits_2_naming_the_field(tmp_path, edit, field):
+    f = tmp_path / "s.yaml"
+    f.write_text(SMALL.replace(*edit))
+    res = runner.invoke(app, ["cascade", str(f), "--accounts", str(ROOT / "examples/populations/small_book.csv")])
+    assert res.exit_code == 2
+    lines = res.stderr.strip().splitlines() if hasattr(res, "stderr") else res.output.strip().splitlines()
+    assert len(lines) == 1 and field in lines[0] and "Traceback" not in res.output
+
+
+def test_bad_accounts_file_exits_2_naming_the_column(tmp_path):
+    f = tmp_path / "s.yaml"
+    f.write_text(SMALL)
+    bad = tmp_path / "a.csv"
+    bad.write_text("account_id,venue,mode,collateral_usd,asset,size\nx,binance-usdm,cross,1,BTC,1\n")
+    res = runner.invoke(app, ["cascade", str(f), "--accounts", str(bad)])
+    assert res.exit_code == 2 and "entry" in res.output and "Traceback" not in res.output
+
+
+def test_the_analyze_portfolio_file_runs_whole_and_json_lists_the_liquidated_accounts(tmp_path):
+    f = tmp_path / "s.yaml"
+    f.write_text(SMALL)
+    res = runner.invoke(app, ["cascade", str(f), "--accounts", str(ROOT / "examples/multi_venue.yaml"), "--json"])
+    assert res.exit_code == 0, res.output
+    assert "skips" not in res.output
+    d = json.loads(res.stdout)
+    assert d["n_accounts"] == 8 and d["assets"] == ["BTC", "ETH", "SOL"]      # SOL held at the file's mark
+    assert set(d["liquidated_accounts"]) <= {"binance-main", "binance-hedge", "binance-coinm", "bybit-uta",
+                                             "okx-cross", "hyperliquid-vault", "deribit-options", "bitmex-xbt"}
+    assert len(d["liquidated_accounts"]) == d["n_liquidated_accounts"] > 0
+    assert d["marks"]["SOL"] == [142.5] * 4

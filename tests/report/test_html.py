@@ -1,0 +1,178 @@
+"""The HTML report in a real browser (headless Chromium via Playwright): every number in the
+tables is the JSON's number (exact in ``data-value``, and the text shows it rounded), the
+probability chart is on a log axis with sampled zeros drawn as upper bounds (no bars), tick labels
+are rounded, and no title or cell reads None/NaN/undefined."""
+import json
+import math
+import re
+from pathlib import Path
+
+import pytest
+
+import liqrisk
+from liqrisk.report.html import write_report
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _write(tmp_path_factory, name: str, **kw):
+    res = liqrisk.analyze(ROOT / "examples" / name, seed=2, curves=True, **kw)
+    path = tmp_path_factory.mktemp("report") / "report.html"
+    write_report(res, path)
+    return path, json.loads(res.to_json())
+
+
+@pytest.fixture(scope="module", params=["multi_venue.yaml", "defi_loans.yaml", "deribit_portfolio_margin.yaml"])
+def report(request, tmp_path_factory):
+    """The demo with horizons (sampled zeros at 1h), the lending example (loan blocks) and the
+    portfolio-margin example (scenario-margin block and risk-matrix heat-maps)."""
+    kw = {"horizons": ["1h", "1d", "7d"], "paths": 4000} if request.param == "multi_venue.yaml" else {}
+    return _write(tmp_path_factory, request.param, **kw)
+
+
+@pytest.fixture(scope="module")
+def multi_venue(tmp_path_factory):
+    return _write(tmp_path_factory, "multi_venue.yaml", horizons=["1h", "1d", "7d"], paths=4000)
+
+
+def _open(browser, report):
+    page = browser.new_page()
+    page.set_default_timeout(120_000)  # plotly's 3 MB script on a loaded 2-core machine
+    page.goto(report[0].as_uri())
+    page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length > 0")
+    return page
+
+
+@pytest.fixture(scope="module")
+def page(browser, report):
+    page = _open(browser, report)
+    yield page
+    page.close()
+
+
+def _lookup(doc: dict, key: str):
+    """A dotted JSON path; keys may contain dots only as the last parts' numbers (ci95.0)."""
+    node = doc
+    parts = key.split(".")
+    while parts:
+        part = parts.pop(0)
+        if isinstance(node, list):
+            node = node[int(part)]
+        elif part in node:
+            node = node[part]
+        else:                                   # a key with a dot inside (e.g. pool "isolated ETHUSDT")
+            joined = part
+            while parts and joined not in node:
+                joined += "." + parts.pop(0)
+            node = node[joined]
+    return node
+
+
+def _shown(text: str) -> tuple[float, float]:
+    """The number a cell shows and the relative rounding its significant digits allow."""
+    text = text.strip().rstrip("%").replace(",", "")
+    mantissa = re.sub(r"[^0-9]", "", text.split("e")[0]).lstrip("0")
+    return float(text), 0.5 * 10.0 ** (1 - max(len(mantissa), 1))
+
+
+def test_every_table_number_is_the_json_number_and_its_text_rounds_it(page, report):
+    _, doc = report
+    cells = page.evaluate("""Array.from(document.querySelectorAll('section[data-account] td[data-key]')).map(td =>
+        ({account: td.closest('section').dataset.account, key: td.dataset.key, value: td.dataset.value,
+          text: td.textContent}))""")
+    accounts = {a["id"]: a for a in doc["accounts"]}
+    assert len(cells) > 10 * len(accounts) and {c["account"] for c in cells} == set(accounts)
+    keys = {c["key"] for c in cells}
+    assert {"equity", "initial_margin", "maintenance_margin", "margin_ratio"} <= keys
+    if "binance-main" in accounts:
+        assert {"liquidation.BTC.down", "probability.1d.p", "probability.1d.ci95.1", "risk.var99.1d",
+                "exit.close_now_cost", "risk.model_range.1d.gbm", "risk.model_range.7d.merton"} <= keys
+    elif any(a.get("loan") for a in accounts.values()):
+        assert {"loan.health_factor", "loan.debt_usd"} <= keys
+    else:
+        assert {"portfolio_margin.initial_margin", "portfolio_margin.maintenance_margin"} <= keys
+    for c in cells:
+        want = _lookup(accounts[c["account"]], c["key"])
+        assert json.loads(c["value"]) == want, c
+        if isinstance(want, bool) or want is None:
+            continue
+        shown, rel = _shown(c["text"])
+        if c["key"] == "margin_ratio":
+            shown /= 100                                       # shown in %
+        assert abs(shown - want) <= rel * abs(want) * (1 + 1e-9), c
+
+
+def test_each_account_says_which_model_ran_why_and_how_the_model_range_was_obtained(page, report):
+    _, doc = report
+    lines = page.evaluate("""Array.from(document.querySelectorAll("section[data-account] p[data-key='risk.model']"))
+        .map(p => ({account: p.closest('section').dataset.account, text: p.textContent}))""")
+    with_risk = {a["id"]: a["risk"] for a in doc["accounts"] if "risk" in a}
+    assert {x["account"] for x in lines} == set(with_risk)
+    for x in lines:
+        risk = with_risk[x["account"]]
+        assert f"model {risk['model']}" in x["text"] and risk["model_info"]["why"] in x["text"]
+        if "range" in risk["model_info"]:
+            r = risk["model_info"]["range"]
+            assert f"{r['paths']:,} paths" in x["text"] and all(m in x["text"] for m in r["models"])
+
+
+def test_probability_charts_are_log_scaled_and_draw_sampled_zeros_as_upper_bounds(browser, multi_venue):
+    _, doc = multi_venue
+    page = _open(browser, multi_venue)
+    charts = page.evaluate("""Array.from(document.querySelectorAll('.js-plotly-plot'))
+        .filter(el => (el.layout.title.text || '').includes('P(liquidation)'))
+        .map(el => ({title: el.layout.title.text, yaxis: el.layout.yaxis.type,
+                     traces: el.data.map(t => ({type: t.type, name: t.name, x: t.x, y: t.y}))}))""")
+    with_p = [a for a in doc["accounts"] if "probability" in a]
+    assert len(charts) == len(with_p)
+    zeros = models = 0
+    for chart, acc in zip(charts, with_p):
+        assert chart["yaxis"] == "log" and acc["id"] in chart["title"]
+        assert all(t["type"] != "bar" for t in chart["traces"])
+        points = {**acc["term_structure"], **acc["probability"]}
+        for t in chart["traces"]:
+            for h, y in zip(t["x"], t["y"]):
+                if t["name"].startswith("pool "):
+                    est = acc["pools"][t["name"].removeprefix("pool ")][h]
+                    assert y == est["p"] and y >= 1e-12       # a pool's sampled zero is in the table only
+                    continue
+                if t["name"].startswith("model "):             # the model range
+                    assert y == acc["risk"]["model_range"][h][t["name"].removeprefix("model ")] and y >= 1e-12
+                    models += 1
+                    continue
+                est = points[h]
+                if t["name"].startswith("no liquidated path"):
+                    assert est["p"] < 1e-12 and y == (est["ci95"][1] if est["p"] == 0 else 1e-12)
+                    zeros += est["p"] == 0
+                else:
+                    assert y == est["p"] and y >= 1e-12
+    assert zeros > 0                                          # the demo has sampled zeros at 1h
+    assert models > 0
+    page.close()
+
+
+def test_tick_labels_are_rounded_and_nothing_reads_none(page):
+    ticks = page.evaluate("Array.from(document.querySelectorAll('.xtick text, .ytick text')).map(t => t.textContent)")
+    assert ticks
+    for t in ticks:
+        digits = re.sub(r"[^0-9]", "", t.split("e")[0].replace("\u2212", "-"))
+        assert len(digits.strip("0")) <= 6, t                 # never a 17-digit float
+    titles = page.evaluate("Array.from(document.querySelectorAll('.gtitle, h1, h2, th')).map(t => t.textContent)")
+    body = page.evaluate("document.body.innerText")
+    for text in titles + [body]:
+        assert not re.search(r"\b(None|NaN|undefined|null)\b", text), text[:200]
+
+
+def test_an_account_past_its_trigger_is_flagged(browser, tmp_path):
+    doc = {"as_of": "2026-11-23T00:00:00Z", "market": {"BTC": {"mark": 91250.0, "vol": 0.52}},
+           "accounts": [{"id": "under-water", "venue": "binance-usdm", "collateral": {"USDT": 1000},
+                         "positions": [{"symbol": "BTCUSDT", "kind": "perp", "size": 1, "entry": 96000}]}]}
+    res = liqrisk.analyze(doc, curves=True)
+    assert res.accounts[0].liquidatable_now and res.accounts[0].equity < 0
+    path = write_report(res, tmp_path / "r.html")
+    page = browser.new_page()
+    page.goto(path.as_uri())
+    cell = page.locator("td[data-key='liquidatable_now']")
+    assert cell.inner_text() == "LIQUIDATABLE NOW" and json.loads(cell.get_attribute("data-value")) is True
+    assert page.locator("td[data-key='margin_ratio']").inner_text() == "—"
+    page.close()
