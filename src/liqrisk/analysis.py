@@ -49,6 +49,7 @@ class ProbabilitySettings:
     drift: float = 0.0
     steps_per_day: int = 24
     vol_from: dict[str, str] | None = None   # underlying → OHLC CSV ("*" = the only underlying)
+    risk: bool = True                        # VaR/ES of the loss (False: probabilities only, faster)
 
 
 @dataclass
@@ -272,7 +273,7 @@ def _add_probabilities(cp, results, s: ProbabilitySettings, out: PortfolioAnalys
         try:
             risks = book_liquidation_risk(cp, idx, list(axes), model, all_years, n_paths=s.paths,
                                           seed=s.seed, drift=s.drift, steps_per_day=s.steps_per_day,
-                                          dt=dt, progress=progress)
+                                          dt=dt, progress=progress, risk=s.risk)
         except SimulationTooLarge as e:
             raise InputError([f"--horizon/--paths: {e}"]) from None
         for i, risk in zip(idx, risks):

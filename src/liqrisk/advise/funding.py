@@ -178,3 +178,52 @@ class FundingSchedule:
             interval[i] = m.interval_hours / YEAR_HOURS
             first[i] = m.first_hours / YEAR_HOURS
         return cls(rate, interval, first, list(models))
+
+    def per_step(self, dt: float, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
+        """(row, rate): ``row[i]`` the row of position ``i`` in ``rate`` (−1: no funding) and
+        ``rate[row, k]`` the sum of its rates at the funding times in step k's interval
+        ((k−1)·dt, k·dt] of a simulation of ``n_steps`` steps of ``dt`` years (what the Monte
+        Carlo kernel pays at step k, on the step's price)."""
+        funded = np.flatnonzero(np.isfinite(self.first))
+        row = np.full(len(self.first), -1, np.int64)
+        row[funded] = np.arange(len(funded))
+        out = np.zeros((max(len(funded), 1), n_steps + 1))
+        horizon = n_steps * dt
+        for j, i in enumerate(funded):
+            count = int(math.floor((horizon - self.first[i]) / self.interval[i] * (1 + 1e-12) + 1e-9)) + 1
+            if count <= 0:
+                continue
+            m = np.arange(count)
+            k = np.clip(np.ceil((self.first[i] + m * self.interval[i]) / dt - 1e-9).astype(np.int64), 1, n_steps)
+            np.add.at(out[j], k, self.rate[i, np.minimum(m, self.rate.shape[1] - 1)])
+        return row, out
+
+
+def model_of(spec, venue: str, as_of: datetime | None, index: float | None) -> FundingModel:
+    """The funding model of a market block's ``funding`` entry for a perp on ``venue``: a number
+    (rate per 8 h, paid at the venue's interval), ``{"csv": path}`` (a historical series) or
+    ``{"impact_bid": …, "impact_ask": …}`` (the venue's premium formula against ``index``)."""
+    v = VENUE_FUNDING.get(venue, VenueFunding())
+    if isinstance(spec, (int, float)):
+        return FundingModel.constant(float(spec) * v.interval_hours / 8.0, v.interval_hours, as_of)
+    if spec.get("csv"):
+        return FundingModel.from_csv(spec["csv"], as_of)
+    return FundingModel.from_premium(spec["impact_bid"], spec["impact_ask"], spec.get("index") or index, venue, as_of)
+
+
+def book_schedule(cp) -> FundingSchedule | None:
+    """Funding of every perp of a compiled portfolio whose underlying has a ``funding`` entry in
+    the market (rows of the compiled book), None when no position pays funding."""
+    market = cp.portfolio.market
+    funding = market.funding
+    if not funding:
+        return None
+    models: list[FundingModel | None] = [None] * len(cp.arrays.qty)
+    for plan in cp.plans:
+        for pos, row in zip(plan.account.positions, plan.position_rows):
+            und = plan.rules.underlying_of(pos)
+            if pos.kind == "perp" and row >= 0 and und in funding:
+                q = market.quotes.get(und)
+                index = None if q is None else (q.index or q.mark)
+                models[row] = model_of(funding[und], plan.rules.name, market.as_of, index)
+    return FundingSchedule.of(models) if any(m is not None for m in models) else None
