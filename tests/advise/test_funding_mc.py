@@ -67,3 +67,57 @@ def test_per_step_rates_on_the_funding_grid():
     assert rate[0, [8, 16, 24]].tolist() == [0.001, 0.002, 0.002]
     row, rate = s.per_step(HOUR / 4, 40)
     assert np.flatnonzero(rate[0]).tolist() == [32]
+
+
+def _doc(cash: float, funding) -> dict:
+    return {"as_of": "2026-11-23T00:00:00Z",
+            "market": {"BTC": {"mark": 10_000.0, "vol": 1e-6, "funding": funding}},
+            "accounts": [{"id": "hl", "venue": "hyperliquid", "mode": "cross", "collateral": {"USDC": cash},
+                          "positions": [{"symbol": "BTC", "kind": "perp", "size": 10.0, "entry": 10_000.0}]}]}
+
+
+def test_analyze_says_what_funding_adds_json_and_terminal(tmp_path):
+    """The portfolio file's premium input (impact bid 10,100, ask 10,150 vs index 10,000) gives
+    Hyperliquid's $118.75 an hour; with 30.5 hours of buffer: P(1d) = 0 and P(7d) = 1 with
+    funding, 0 without — in the JSON ``funding`` block and on the terminal."""
+    import json
+    import yaml
+    from typer.testing import CliRunner
+    from liqrisk.analysis import ProbabilitySettings, analyze
+    from liqrisk.cli import app
+    premium = {"impact_bid": 10_100.0, "impact_ask": 10_150.0, "index": 10_000.0}
+    cash = 10_000.0 - _health(_book("cross", 10_000.0)) + 30.5 * PAY
+    r = analyze(_doc(cash, premium), ProbabilitySettings(["1d", "7d"], 64, 1)).accounts[0]
+    f = r.funding["by_horizon"]
+    assert f["1d"] == {"p": 0.0, "p_without_funding": 0.0, "added": 0.0}
+    assert f["7d"] == {"p": 1.0, "p_without_funding": 0.0, "added": 1.0}
+    assert r.funding["models"] == {"BTC": "premium (hyperliquid)"}
+    path = tmp_path / "hl.yaml"
+    path.write_text(yaml.safe_dump(_doc(cash, premium)))
+    out = CliRunner().invoke(app, ["analyze", str(path), "--horizon", "7d", "--paths", "100", "--json"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output)["accounts"][0]["funding"]["by_horizon"]["7d"]["added"] == 1.0
+    out = CliRunner().invoke(app, ["analyze", str(path), "--horizon", "7d", "--paths", "100"])
+    assert "funding" in out.output and "adds to P(liquidation)" in out.output
+
+
+def test_constant_and_csv_funding_from_the_file(tmp_path):
+    """A constant 0.95% per 8 h is Hyperliquid's 0.11875% an hour (same liquidation hour); a CSV
+    series of hourly rates replays in order; a bad funding block names the field (exit 2)."""
+    from typer.testing import CliRunner
+    from liqrisk.analysis import ProbabilitySettings, analyze
+    from liqrisk.cli import app
+    import yaml
+    cash = 10_000.0 - _health(_book("cross", 10_000.0)) + 30.5 * PAY
+    for funding in (0.0095, None):
+        if funding is None:
+            csv = tmp_path / "f.csv"
+            rows = [f"2026-11-23T{h:02d}:00:00Z,0.0011875" for h in range(24)]
+            csv.write_text("timestamp,rate\n" + "\n".join(rows) + "\n")
+            funding = {"csv": str(csv)}
+        r = analyze(_doc(cash, funding), ProbabilitySettings(["30h", "31h"], 64, 1)).accounts[0]
+        assert (r.probability["30h"].p, r.probability["31h"].p) == (0.0, 1.0), funding
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(_doc(cash, {"impact_bid": 10_100.0})))
+    out = CliRunner().invoke(app, ["analyze", str(path)])
+    assert out.exit_code == 2 and "funding" in out.output

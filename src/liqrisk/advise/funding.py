@@ -179,6 +179,15 @@ class FundingSchedule:
             first[i] = m.first_hours / YEAR_HOURS
         return cls(rate, interval, first, list(models))
 
+    def zero(self) -> "FundingSchedule":
+        """The same positions paying nothing (a run with it uses the estimators of a run with
+        funding: no importance sampling)."""
+        return FundingSchedule.of([None] * len(self.models))
+
+    def pays(self, plan) -> bool:
+        """Whether a position of the account ``plan`` (rows of the compiled book) pays funding."""
+        return any(row >= 0 and math.isfinite(self.first[row]) for row in plan.position_rows)
+
     def per_step(self, dt: float, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
         """(row, rate): ``row[i]`` the row of position ``i`` in ``rate`` (−1: no funding) and
         ``rate[row, k]`` the sum of its rates at the funding times in step k's interval
@@ -227,3 +236,17 @@ def book_schedule(cp) -> FundingSchedule | None:
                 index = None if q is None else (q.index or q.mark)
                 models[row] = model_of(funding[und], plan.rules.name, market.as_of, index)
     return FundingSchedule.of(models) if any(m is not None for m in models) else None
+
+
+def funding_block(schedule: FundingSchedule, plan, with_funding, without, horizons: dict) -> dict:
+    """The ``funding`` block of an account's result: each paying perp's model, and per horizon
+    (name → years) P(liquidation) with and without funding on the same paths and what funding
+    adds (``added`` = with − without)."""
+    models = {pos.symbol or plan.rules.underlying_of(pos): schedule.models[row].source
+              for pos, row in zip(plan.account.positions, plan.position_rows)
+              if row >= 0 and schedule.models[row] is not None}
+    rows = {}
+    for h, y in horizons.items():
+        p, q = with_funding.probabilities[y].p, without.probabilities[y].p
+        rows[h] = {"p": p, "p_without_funding": q, "added": p - q}
+    return {"models": models, "by_horizon": rows}
