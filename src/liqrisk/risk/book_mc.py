@@ -33,7 +33,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from liqrisk.dynamics.paths import PathModel, as_seed_sequence, map_chunks
+from liqrisk.dynamics.paths import _TILT, PathModel, as_seed_sequence, map_chunks
 from liqrisk.margin import kernel as K
 from liqrisk.margin.base import LINEAR
 from liqrisk.risk.book_kernel import _FAR, book_chunk_nb, safe_boxes_nb
@@ -323,7 +323,8 @@ def _run(cp, g: _Group, acc_sel: np.ndarray, axes, model: PathModel, dt: float, 
 
 
 _REUSE: dict | None = None
-"""Paths kept for reuse while :func:`reuse_paths` is active: run key → kernel path arrays."""
+"""Paths kept for reuse while :func:`reuse_paths` is active: run key → kernel path arrays
+(least recently used first)."""
 REUSE_BYTES = 1 << 30
 """Most memory the kept paths may take (oldest dropped first)."""
 _NO_STORE = (np.zeros((1, 1, 1)), np.zeros((1, 1, 1)), np.zeros((1, 1)), np.zeros((1, 1)),
@@ -348,12 +349,13 @@ def reuse_paths():
 def _path_store(key, sp, spot, dt, n_steps, n_paths, anti, n_ax):
     """(arrays, reuse mode, key) of a run: the kept paths (mode 2), new arrays to keep them in
     (mode 1, kept once the run has finished) or placeholders (mode 0: not reusing)."""
-    if _REUSE is None:
+    if _REUSE is None or np.any(sp.par[:, _TILT] != 0.0):     # tilted runs are not repeated
         return _NO_STORE, 0, None
     k = (key.tobytes(), sp.par.tobytes(), sp.chol.tobytes(), int(sp.innovation), float(sp.nu),
          hash(np.ascontiguousarray(sp.resid).tobytes()), bool(sp.garch), bool(sp.correlated),
          bool(sp.jumps), spot.tobytes(), float(dt), int(n_steps), int(n_paths), bool(anti))
     if k in _REUSE:
+        _REUSE[k] = _REUSE.pop(k)                                # most recently used last
         return _REUSE[k], 2, k
     need = n_paths * ((n_steps + 1) * (2 * n_ax + 1) + 2 * n_ax + 1) * 8
     if need > REUSE_BYTES:
