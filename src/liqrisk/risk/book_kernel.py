@@ -31,14 +31,14 @@ import numpy as np
 from numba import njit, uint64
 
 from liqrisk.dynamics.paths import (_ALPHA, _BETA, _BOOTSTRAP, _GAMMA, _H0, _JM, _JS, _LAM, _MU,
-                                    _OMEGA, _STUDENT, _TILT, _sfc64_double, _sfc64_next,
+                                    _NORMAL, _OMEGA, _STUDENT, _TILT, _sfc64_double, _sfc64_next,
                                     sfc64_normal)
 from liqrisk.margin.base import INVERSE, INVERSE_OPTION, LINEAR
 from liqrisk.margin.kernel import (_maintenance, _tier_notional, _value, pool_state_nb,
                                    scenario_mm_nb)
 from liqrisk.pricing.kernels import black76_price_nb
+from liqrisk.risk.montecarlo import _FAR, bridge_stay
 
-_FAR = 38.0          # bridge exponents at or above this give exactly 1.0 (see montecarlo._FAR)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -90,55 +90,46 @@ def _poisson(s, lam):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def draw_step(s, code, nu, resid, chol, correlated, jumps, par, z, jump):
-    """One step's innovations ``z`` (n_und) and jump sizes ``jump`` from the stream ``s``."""
-    n = z.shape[0]
+def _correlate(chol, correlated, z, k):
+    """``z[k] ← chol·z[k]`` in place (lower triangular: bottom row first)."""
+    if correlated:
+        for u in range(z.shape[1] - 1, -1, -1):
+            acc = 0.0
+            for w in range(u + 1):
+                acc += chol[u, w] * z[k, w]
+            z[k, u] = acc
+
+
+@njit(cache=True, nogil=True, inline="always")
+def draw_step(s, code, nu, resid, chol, correlated, jumps, par, z, jump, k):
+    """Step ``k``'s innovations ``z[k]`` (n_und) and jump sizes ``jump[k]`` from the stream ``s``
+    (rows written in place: a row view per step would cost two reference counts)."""
+    n = z.shape[1]
     if code == _BOOTSTRAP:
         row = int(_sfc64_double(s) * resid.shape[0])
         for u in range(n):
-            z[u] = resid[row, u]
+            z[k, u] = resid[row, u]
     else:
         for u in range(n):
             e = sfc64_normal(s)
             if code == _STUDENT:
                 e *= np.sqrt((nu - 2.0) / (2.0 * _gamma(s, 0.5 * nu)))
-            z[u] = e
-        if correlated:
-            for u in range(n - 1, -1, -1):
-                acc = 0.0
-                for w in range(u + 1):
-                    acc += chol[u, w] * z[w]
-                z[u] = acc
+            z[k, u] = e
+        _correlate(chol, correlated, z, k)
     if jumps:
         for u in range(n):
-            jump[u] = 0.0
+            jump[k, u] = 0.0
             if par[u, _LAM] > 0.0:
                 c = _poisson(s, par[u, _LAM])
                 if c > 0:
-                    jump[u] = c * par[u, _JM] + np.sqrt(c) * par[u, _JS] * sfc64_normal(s)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _cross(x0, x1, lo, hi, c):
-    """Probability that the bridge from x0 to x1 does not cross lo or hi (1 when an end point is
-    already outside: the discrete health check decides there)."""
-    if x0 <= lo or x0 >= hi or x1 <= lo or x1 >= hi:
-        return 1.0
-    q = 1.0
-    a = c * (x0 - lo) * (x1 - lo)
-    if a < _FAR:
-        q *= 1.0 - np.exp(-a)
-    a = c * (hi - x0) * (hi - x1)
-    if a < _FAR:
-        q *= 1.0 - np.exp(-a)
-    return q
+                    jump[k, u] = c * par[u, _JM] + np.sqrt(c) * par[u, _JS] * sfc64_normal(s)
 
 
 @njit(cache=True, nogil=True)
 def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, nu, resid, garch,
                   correlated, jumps, ax_map, ax_loc, spot, c_br, marks, pools, margined, fee, plo, phi,
                   safe, slo, shi, affine, ec, ek, acc_start, alo, ahi, cv_ax, cv_lo, cv_hi, v0,
-                  want_loss, n_bins, f_row, f_rate, reuse, XS, PXS, LRS, MNS, MXS, US,
+                  want_loss, n_bins, f_row, f_rate, reuse, XS, LRS, MNS, MXS, US,
                   pos_start, pos_end, leg_start, leg_end, const_usd, settle_axis, axis, contract,
                   qty, entry, basis, mm_code, notional_mode, tier_start, tier_end, p1, p2, strike,
                   is_call, expiry, vol, t_floor, t_mmr, t_cum, leg_axis, leg_amount, rate,
@@ -164,7 +155,7 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
     caller walks such pools at every step (not ``safe``, not ``affine``).
 
     Path reuse: with ``reuse`` 1 each path (row ``path − first``) is drawn into the caller's
-    arrays ``XS``/``PXS`` (n, n_steps + 1, n_ax), ``LRS`` (n, n_steps + 1), ``MNS``/``MXS``
+    arrays ``XS`` (n, n_steps + 1, n_ax: log offsets), ``LRS`` (n, n_steps + 1), ``MNS``/``MXS``
     (n, n_ax: the path's lowest and highest log offset) and ``US`` (n: the liquidation-step
     uniform); with ``reuse`` 2 they are read from there instead of drawn — the same numbers for
     another book on the same run (0: drawn into the kernel's own buffers)."""
@@ -178,8 +169,10 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
     jmp = np.zeros((n_steps, n_ax))
     X = np.zeros((n_steps + 1, n_ax))
     PX = np.zeros((n_steps + 1, n_ax))
+    PX[0, :] = spot
     lr = np.zeros(n_steps + 1)
     v = np.zeros(n_ax)
+    sv = np.zeros(n_ax)
     mn = np.zeros(n_ax)
     mx = np.zeros(n_ax)
     wh = np.ones(n_h)
@@ -203,34 +196,41 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
             sign = -1.0
         r = path - first
         if reuse != 0:                   # the path's arrays are rows of the caller's store
-            X, PX, lr, mn, mx = XS[r], PXS[r], LRS[r], MNS[r], MXS[r]
+            X, lr, mn, mx = XS[r], LRS[r], MNS[r], MXS[r]
         if reuse == 2:
             u = US[r]
         else:
             if sign > 0:
                 seed_path(key, path // 2 if anti else path, s)
                 u = _sfc64_double(s)
-            # ---- the path: log offsets X, prices PX, cumulative log likelihood ratio lr ------
+            # ---- the path: log offsets X, cumulative log likelihood ratio lr (prices later) ---
             for a in range(n_ax):
                 v[a] = par[a, _H0] if garch else par[a, _OMEGA]
+                sv[a] = np.sqrt(v[a])
                 X[0, a] = 0.0
                 PX[0, a] = spot[a]
                 mn[a] = 0.0
                 mx[a] = 0.0
             loglr = 0.0
             for k in range(n_steps):
-                if sign > 0:
-                    draw_step(s, code, nu, resid, chol, correlated, jumps, par, z[k], jmp[k])
+                if sign > 0 and code == _NORMAL and not jumps:
+                    # the common case written here: inside draw_step's other cases it ran 3× slower
+                    for a in range(n_ax):
+                        z[k, a] = sfc64_normal(s)
+                    _correlate(chol, correlated, z, k)
+                elif sign > 0:
+                    draw_step(s, code, nu, resid, chol, correlated, jumps, par, z, jmp, k)
                 for a in range(n_ax):
                     zz = sign * z[k, a]
                     tilt = par[a, _TILT]
                     if tilt != 0.0:
                         loglr += -tilt * zz - 0.5 * tilt * tilt
                         zz += tilt
-                    eps = np.sqrt(v[a]) * zz
-                    xn = X[k, a] + par[a, _MU] - 0.5 * v[a] + eps + sign * jmp[k, a]
+                    eps = (np.sqrt(v[a]) if garch else sv[a]) * zz
+                    xn = X[k, a] + par[a, _MU] - 0.5 * v[a] + eps
+                    if jumps:
+                        xn += sign * jmp[k, a]
                     X[k + 1, a] = xn
-                    PX[k + 1, a] = spot[a] * np.exp(xn)
                     mn[a] = min(mn[a], xn)
                     mx[a] = max(mx[a], xn)
                     if garch:
@@ -241,6 +241,7 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
                 US[r] = u
         for j in range(n_h):
             wh[j] = np.exp(lr[hsteps[j]])
+        px_rows = 0                  # prices PX computed: 0 none, 1 the horizon rows, 2 all rows
         # ---- each pool along the path ------------------------------------------------------
         for b in range(n_bp):
             p = pools[b]
@@ -256,6 +257,17 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
                 for j in range(n_h):
                     ys[b, j] = 0.0
                 continue
+            # prices from the log offsets, only where they are needed (one exp per row and axis)
+            if px_rows < 2 and not ok:
+                for k in range(1, n_steps + 1):
+                    for a in range(n_ax):
+                        PX[k, a] = spot[a] * np.exp(X[k, a])
+                px_rows = 2
+            elif px_rows == 0:
+                for j in range(n_h):
+                    for a in range(n_ax):
+                        PX[hsteps[j], a] = spot[a] * np.exp(X[hsteps[j], a])
+                px_rows = 1
             if ok and affine[b]:
                 for j in range(n_h):
                     ys[b, j] = 0.0
@@ -347,7 +359,7 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
                         kdead[b] = k
                     elif k < kexp[b]:
                         for a in range(n_ax):
-                            q *= _cross(X[k - 1, a], X[k, a], plo[b, a], phi[b, a], c_br[a])
+                            q *= bridge_stay(X[k - 1, a], X[k, a], plo[b, a], phi[b, a], c_br[a], 1.0)
                     surv *= q
                     if ptau[b] < 0 and surv <= u:
                         ptau[b] = k
@@ -372,24 +384,33 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
                 ys[b, jj] = 0.0
         # ---- accounts: healthy while every pool is, bridge on their tightest boundaries ------
         for i in range(n_acc):
-            kd, ke, all_in = big, big, True
+            kd, ke, all_in, n_m, one = big, big, True, 0, -1
             for b in range(acc_start[i], acc_start[i + 1]):
                 if margined[b]:
                     kd = min(kd, kdead[b])
                     ke = min(ke, kexp[b])
                     all_in &= inside[b]
+                    n_m += 1
+                    one = b
             for j in range(n_h):
                 ya[i, j] = 0.0
                 xa[i, j] = 0.0
             if not all_in:
                 asurv, csurv, atau, j = 1.0, 1.0, -1, 0
                 ca = cv_ax[i]
+                # one margined pool: the account's bounds are the pool's, so its survival is the
+                # pool's, step by step (the same products); only the control is walked here
+                own = n_m != 1
+                if not own:
+                    atau = ptau[one]
+                    for jj in range(n_h):
+                        ya[i, jj] = ys[one, jj]
                 for k in range(1, n_steps + 1):
-                    if asurv > 0.0:
+                    if own and asurv > 0.0:
                         q = 0.0 if k >= kd else 1.0
                         if q > 0.0 and k < ke:
                             for a in range(n_ax):
-                                q *= _cross(X[k - 1, a], X[k, a], alo[i, a], ahi[i, a], c_br[a])
+                                q *= bridge_stay(X[k - 1, a], X[k, a], alo[i, a], ahi[i, a], c_br[a], 1.0)
                         asurv *= q
                         if atau < 0 and asurv <= u:
                             atau = k
@@ -397,15 +418,17 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
                         if X[k, ca] <= cv_lo[i] or X[k, ca] >= cv_hi[i]:
                             csurv = 0.0
                         else:
-                            csurv *= _cross(X[k - 1, ca], X[k, ca], cv_lo[i], cv_hi[i], c_br[ca])
+                            csurv *= bridge_stay(X[k - 1, ca], X[k, ca], cv_lo[i], cv_hi[i], c_br[ca], 1.0)
                     while j < n_h and hsteps[j] == k:
-                        ya[i, j] = wh[j] * (1.0 - asurv)
+                        if own:
+                            ya[i, j] = wh[j] * (1.0 - asurv)
                         xa[i, j] = 1.0 - csurv
                         j += 1
-                    if j == n_h or (asurv == 0.0 and (ca < 0 or csurv == 0.0)):
+                    if j == n_h or ((not own or asurv == 0.0) and (ca < 0 or csurv == 0.0)):
                         break
                 for jj in range(j, n_h):
-                    ya[i, jj] = wh[jj] * (1.0 - asurv)
+                    if own:
+                        ya[i, jj] = wh[jj] * (1.0 - asurv)
                     xa[i, jj] = 1.0 - csurv
                 if atau >= 0:
                     hist[i, (atau - 1) * n_bins // n_steps] += wh[n_h - 1]

@@ -327,8 +327,7 @@ _REUSE: dict | None = None
 (least recently used first)."""
 REUSE_BYTES = 1 << 30
 """Most memory the kept paths may take (oldest dropped first)."""
-_NO_STORE = (np.zeros((1, 1, 1)), np.zeros((1, 1, 1)), np.zeros((1, 1)), np.zeros((1, 1)),
-             np.zeros((1, 1)), np.zeros(1))
+_NO_STORE = (np.zeros((1, 1, 1)), np.zeros((1, 1)), np.zeros((1, 1)), np.zeros((1, 1)), np.zeros(1))
 
 
 @contextlib.contextmanager
@@ -357,14 +356,14 @@ def _path_store(key, sp, spot, dt, n_steps, n_paths, anti, n_ax):
     if k in _REUSE:
         _REUSE[k] = _REUSE.pop(k)                                # most recently used last
         return _REUSE[k], 2, k
-    need = n_paths * ((n_steps + 1) * (2 * n_ax + 1) + 2 * n_ax + 1) * 8
+    need = n_paths * ((n_steps + 1) * (n_ax + 1) + 2 * n_ax + 1) * 8
     if need > REUSE_BYTES:
         return _NO_STORE, 0, None
     while _REUSE and sum(sum(x.nbytes for x in v) for v in _REUSE.values()) + need > REUSE_BYTES:
         del _REUSE[next(iter(_REUSE))]
     shape = (n_paths, n_steps + 1)
-    return (np.empty(shape + (n_ax,)), np.empty(shape + (n_ax,)), np.empty(shape), np.empty((n_paths, n_ax)),
-            np.empty((n_paths, n_ax)), np.empty(n_paths)), 1, k
+    return (np.empty(shape + (n_ax,)), np.empty(shape), np.empty((n_paths, n_ax)), np.empty((n_paths, n_ax)),
+            np.empty(n_paths)), 1, k
 
 
 def _estimate(s1, s2, n, method) -> ProbabilityEstimate:
