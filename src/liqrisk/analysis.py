@@ -50,6 +50,7 @@ class ProbabilitySettings:
     steps_per_day: int = 24
     vol_from: dict[str, str] | None = None   # underlying → OHLC CSV ("*" = the only underlying)
     range_paths: int | None = 0              # paths of the model range (None: min(paths, RANGE_PATHS), 0: none)
+    risk: bool = True                        # VaR/ES of the loss (False: probabilities only, faster)
 
 
 @dataclass
@@ -297,6 +298,7 @@ def _add_probabilities(cp, results, s: ProbabilitySettings, out: PortfolioAnalys
     on the compiled book: accounts that move with the same underlyings share one path model
     and one simulation (their numbers depend on the seed and their underlyings only). The other
     applicable models run on ``range_paths`` paths for the model range (probabilities only)."""
+    from liqrisk.advise.funding import book_schedule, funding_block
     from liqrisk.risk.book_mc import SimulationTooLarge, book_liquidation_risk
     from liqrisk.risk.montecarlo import TERM_STRUCTURE
 
@@ -309,6 +311,7 @@ def _add_probabilities(cp, results, s: ProbabilitySettings, out: PortfolioAnalys
     # the standard term structure within the requested window comes free from the same paths
     term = {k: v for k, v in TERM_STRUCTURE.items() if v <= max(years.values()) * (1 + 1e-9)}
     all_years = sorted(set(years.values()) | set(term.values()))
+    schedule = book_schedule(cp)          # perp funding from the market block, None without
     groups: dict[tuple, list[int]] = {}
     for i, plan in enumerate(cp.plans):
         axes = tuple(sorted(set().union(*plan.pool_axes.values())))
@@ -316,12 +319,16 @@ def _add_probabilities(cp, results, s: ProbabilitySettings, out: PortfolioAnalys
             groups.setdefault(axes, []).append(i)
     range_paths = min(s.paths, RANGE_PATHS) if s.range_paths is None else s.range_paths
 
-    def run(model_name, axes, idx, names, paths, risk=True):
+    schedule = book_schedule(cp)          # perp funding from the market block, None without
+
+    def run(model_name, axes, idx, names, paths, risk=True, funding=None):
+        """The main model (``risk``: with VaR/ES as asked, progress, ``funding``) or a range model."""
         model, dt, info = _path_model(cp, names, model_name, s, out.notes)
         try:
             return book_liquidation_risk(cp, idx, list(axes), model, all_years, n_paths=paths,
                                          seed=s.seed, drift=s.drift, steps_per_day=s.steps_per_day,
-                                         dt=dt, progress=progress if risk else None, risk=risk), info
+                                         dt=dt, progress=progress if risk else None, risk=risk and s.risk,
+                                         funding=funding), info
         except SimulationTooLarge as e:
             raise InputError([f"--horizon/--paths: {e}"]) from None
 
@@ -329,7 +336,7 @@ def _add_probabilities(cp, results, s: ProbabilitySettings, out: PortfolioAnalys
         names = [cp.market.names[a] for a in axes]
         main, others = _models_for(cp, names, s)
         try:
-            risks, info = run(main, axes, idx, names, s.paths)
+            risks, info = run(main, axes, idx, names, s.paths, funding=schedule)
         except _NotApplicable as e:
             out.notes += [f"account '{results[i].id}': no probability — {e}" for i in idx]
             continue
@@ -341,11 +348,17 @@ def _add_probabilities(cp, results, s: ProbabilitySettings, out: PortfolioAnalys
             for m in others:
                 spread[m], _ = run(m, axes, idx, names, range_paths, risk=False)
             info["range"] = {"paths": range_paths, "models": others}
+        paying = [i for i in idx if schedule is not None and schedule.pays(cp.plans[i])]
+        # the same paths and estimators at zero funding: how much of the risk funding adds
+        unfunded = dict(zip(paying, run(main, axes, paying, names, s.paths, risk=False,
+                                        funding=schedule.zero())[0])) if paying else {}
         for k, (i, risk) in enumerate(zip(idx, risks)):
             _probability_blocks(results[i], risk, years, term, main)
             results[i].risk.model_info = info
             results[i].risk.model_range = {h: {m: spread[m][k].probabilities[y].p for m in spread}
                                            for h, y in {**term, **years}.items()} if spread else {}
+            if i in unfunded:
+                results[i].funding = funding_block(schedule, cp.plans[i], risk, unfunded[i], {**term, **years})
 
 
 RANGE_PATHS = 4_000
