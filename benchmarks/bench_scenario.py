@@ -62,7 +62,7 @@ def synthetic_book(n_acc: int, seed: int = 0) -> K.PoolArrays:
         sc_start=np.zeros(n_acc, np.int64), sc_end=np.full(n_acc, len(sset.moves), np.int64),
         pm_par=np.tile(sset.pm_par(), (n_acc, 1)), sh_rel=np.array([t["sh_rel"] for t in terms]),
         vol_up=np.array([t.get("vol_up", 0.0) for t in terms]), vol_dn=np.array([t.get("vol_dn", 0.0) for t in terms]),
-        roll=np.array([t["roll"] for t in terms]), sc_move=np.array(sset.moves), sc_vol=np.array(sset.vols),
+        roll=np.array([(t["roll"], 0.0) for t in terms]), sc_move=np.array(sset.moves), sc_vol=np.array(sset.vols),
         sc_weight=np.array(sset.weights), sc_damp=np.array(sset.damp))
     # collateral: 1.3–4× what the account needs today (equity − MM > 0 at the mark)
     eq, mm = K.pools_states_nb(np.arange(n_acc), np.array([[MARK]]), 0.0, arrays.args())
@@ -92,7 +92,7 @@ def numpy_mm(a: K.PoolArrays, x: np.ndarray) -> np.ndarray:
     agg = np.where(agg > 0, agg * a.pm_par[:, :1], agg)
     worst = np.maximum(0.0, -agg.min(axis=1))
     size_usd = np.abs(a.qty) * np.where(opt[:, 0], x[pool], 1.0)
-    roll = np.add.reduceat(a.roll * size_usd, a.pos_start)
+    roll = np.add.reduceat(a.roll[:, 0] * size_usd, a.pos_start)
     return a.pm_par[:, 1] * (worst + roll)
 
 

@@ -180,7 +180,7 @@ class Builder:
             tier_end.append(len(self.tiers_f))
         f = lambda attr, dt=float: np.array([getattr(t, attr) for _, _, t in rows], dtype=dt)
         sc_start, sc_end, pm_par, sc = np.zeros(n_pools, np.int64), np.zeros(n_pools, np.int64), \
-            np.zeros((n_pools, 4)), []
+            np.zeros((n_pools, K.PM_PAR)), []
         for p, (sc_rows, par) in sorted(self.scenarios.items()):
             sc_start[p] = len(sc)
             sc += sc_rows
@@ -210,7 +210,7 @@ class Builder:
             sc_start=sc_start, sc_end=sc_end, pm_par=pm_par, sh_rel=f("sh_rel"), sh_abs=f("sh_abs"),
             vol_up=np.array([vols[k] if t.vol_up is None else t.vol_up for k, (_, _, t) in enumerate(rows)]),
             vol_dn=np.array([vols[k] if t.vol_dn is None else t.vol_dn for k, (_, _, t) in enumerate(rows)]),
-            roll=f("roll"), sc_move=col(0), sc_vol=col(1, np.int64), sc_weight=col(2), sc_damp=col(3))
+            roll=np.column_stack([f("roll"), f("min_charge")]).reshape(-1, 2), sc_move=col(0), sc_vol=col(1, np.int64), sc_weight=col(2), sc_damp=col(3))
         return arrays, where
 
 
@@ -511,13 +511,15 @@ def _portfolio_margin_block(plan: Plan, arrays, market: Market, equity: float, s
     units = []
     for u in rm["units"]:
         cell = {(m, v): float(x) / settle_usd for m, v, x in zip(sset.moves, sset.vols, u["pnl"])}
-        units.append({"underlying": market.names[u["axis"]], "move_labels": [sset.move_labels[m] for m in moves],
+        name = market.names[u["axis"]]
+        units.append({"underlying": name, "move_labels": [sset.move_label(m, name) for m in moves],
                       "vols": [{1: "vol up", 0: "vol same", -1: "vol down"}[v] for v in vol_rows],
                       "matrix": [[cell.get((m, v)) for m in moves] for v in vol_rows],
-                      "worst_loss": u["worst_loss"] / settle_usd, "worst_scenario": sset.labels[u["worst_index"]]})
+                      "worst_loss": u["worst_loss"] / settle_usd, "worst_scenario": sset.labels[u["worst_index"]],
+                      **{k: u[k] / settle_usd for k in ("roll_shock", "min_charge_raw", "min_charge", "requirement")}})
     worst = max(units, key=lambda u: u["worst_loss"]) if units else None
-    mm = rm["mm"] / settle_usd
-    im = sset.im_factor * rm["requirement"] / settle_usd
+    mm = float(rm["mm"]) / settle_usd
+    im = float(sset.initial_margin(rm["requirement"])) / settle_usd
     eq = equity / settle_usd
     return {"model": sset.model, "currency": plan.settlement, "initial_margin": im, "maintenance_margin": mm,
             "margin_ratio": mm / eq if eq > 0 else None,

@@ -92,12 +92,14 @@ class PositionTerms:
     vol: float = 0.0
     basis: float = 1.0         # position mark / underlying mark, held fixed along the axis
     # scenario (portfolio) margin: price range (fraction of price, or price units), shocked
-    # vols (None: unchanged), roll-shock rate per unit of coin size (kernel.scenario_mm_nb)
+    # vols (None: unchanged), roll-shock and minimum-charge rates per USD of coin size
+    # (kernel.scenario_mm_nb)
     sh_rel: float = 0.0
     sh_abs: float = 0.0
     vol_up: float | None = None
     vol_dn: float | None = None
     roll: float = 0.0
+    min_charge: float = 0.0
 
     def tier_notional(self, price: float) -> float:
         """The notional the tier table is read at, with the underlying at ``price`` (the kernel's

@@ -29,6 +29,8 @@ from liqrisk.margin.base import (INVERSE, INVERSE_OPTION, LINEAR, MM_DERIBIT_FUT
 from liqrisk.pricing.kernels import black76_price_nb
 
 MAX_ROOTS = 8
+MAX_MULT_TIERS = 8                     # minimum-charge multiplier tiers per scenario pool
+PM_PAR = 5 + 2 * MAX_MULT_TIERS        # columns of PoolArrays.pm_par
 
 
 @dataclass
@@ -73,12 +75,15 @@ class PoolArrays:
     # ---- scenario (portfolio) margin pools (see scenario_mm_nb) ------------------------------
     sc_start: np.ndarray | None = None   # per pool: scenario rows [sc_start, sc_end); empty → none
     sc_end: np.ndarray | None = None
-    pm_par: np.ndarray | None = None     # per pool (n_pools, 4): pnl_offset, mm_factor, add, floor
+    pm_par: np.ndarray | None = None     # per pool (n_pools, PM_PAR): pnl_offset, mm_factor, add,
+    #                                      floor, then the unit minimum-charge multiplier tiers:
+    #                                      count, floors (MAX_MULT_TIERS), multipliers (MAX_MULT_TIERS)
     sh_rel: np.ndarray | None = None     # per position: price range as a fraction of the price
     sh_abs: np.ndarray | None = None     # per position: price range in price units (SPAN)
     vol_up: np.ndarray | None = None     # per position: vol in the vol-up / vol-down scenarios
     vol_dn: np.ndarray | None = None
-    roll: np.ndarray | None = None       # per position: roll-shock rate per unit of coin size
+    roll: np.ndarray | None = None       # per position (n_pos, 2): roll-shock (basis) rate and
+    #                                      minimum-charge rate, per USD of coin size
     sc_move: np.ndarray | None = None    # per scenario: price move in units of the range
     sc_vol: np.ndarray | None = None     # per scenario: −1 vol down, 0 same, +1 vol up
     sc_weight: np.ndarray | None = None  # per scenario: weight of its P&L
@@ -90,8 +95,8 @@ class PoolArrays:
         zeros = lambda n, dt=float: np.zeros(n, dtype=dt)
         defaults = dict(const_mm=zeros(n_pools), leg_mm=zeros(len(self.leg_axis)),
                         sc_start=zeros(n_pools, np.int64), sc_end=zeros(n_pools, np.int64),
-                        pm_par=np.zeros((n_pools, 4)), sh_rel=zeros(n_pos), sh_abs=zeros(n_pos),
-                        vol_up=self.vol.copy(), vol_dn=self.vol.copy(), roll=zeros(n_pos),
+                        pm_par=np.zeros((n_pools, PM_PAR)), sh_rel=zeros(n_pos), sh_abs=zeros(n_pos),
+                        vol_up=self.vol.copy(), vol_dn=self.vol.copy(), roll=np.zeros((n_pos, 2)),
                         sc_move=zeros(0), sc_vol=zeros(0, np.int64), sc_weight=zeros(0),
                         sc_damp=zeros(0))
         for name, value in defaults.items():
@@ -198,19 +203,39 @@ def position_state_nb(i, prices, settle, t_elapsed, arrs):
                          n, mmr, cum, p1[i], p2[i], is_call[i]))
 
 
+@_inline
+def _multiplied(raw, pm_par, p):
+    """A unit's minimum charge after pool ``p``'s multiplier tiers, applied incrementally (each
+    tier's multiplier on the part of ``raw`` inside it; pm_par columns: count, floors, mults);
+    no tiers: ``raw``."""
+    n = int(pm_par[p, 4])
+    if n == 0:
+        return raw
+    out = 0.0
+    for k in range(n):
+        lo = pm_par[p, 5 + k]
+        hi = pm_par[p, 6 + k] if k + 1 < n else math.inf
+        if raw > lo:
+            out += pm_par[p, 5 + MAX_MULT_TIERS + k] * (min(raw, hi) - lo)
+    return out
+
+
 @_jit
 def scenario_mm_nb(p, prices, t_elapsed, pos_start, pos_end, settle_axis, axis, contract, qty, entry,
                    basis, strike, is_call, expiry, vol, rate, sc_start, sc_end, pm_par, sh_rel, sh_abs,
                    vol_up, vol_dn, roll, sc_move, sc_vol, sc_weight, sc_damp):
     """Maintenance margin (USD) of scenario pool ``p`` at ``prices``: per risk unit (the pool's
-    positions on one axis, contiguous) the worst loss over its scenarios, summed over units,
-    plus the roll shock, then ``mm_factor·max(Σ + add, floor)``.
+    positions on one axis, contiguous) ``max(worst loss + roll shock, minimum charge)``, summed
+    over units, then ``mm_factor·max(Σ + add, floor)``.
 
     Scenario s moves each position's price to ``P·(1 + m·sh_rel) + m·sh_abs`` (m = sc_move[s])
     and its vol to vol_up / vol / vol_dn (sc_vol = +1 / 0 / −1); the unit's P&L is summed over
     its positions and weighted (sc_weight), shrunk toward 0 by sc_damp (USD), gains scaled by
-    ``pnl_offset``; the unit's loss is max(0, −min over scenarios). Roll shock:
-    Σ roll_i·|size in coin|·(coin price) — |q|·P linear, |face| inverse, |q|·settle options."""
+    ``pnl_offset``; the worst loss is max(0, −min over scenarios). Coin-settled pools value a
+    scenario's coin P&L at today's coin price; in a USD-settled pool an option's P&L is its USD
+    premium change. Per unit, with size_usd = |q|·P linear, |face| inverse, |q|·settle options:
+    roll shock Σ roll[i, 0]·size_usd; minimum charge = the multiplier tiers (:func:`_multiplied`)
+    of Σ roll[i, 1]·size_usd."""
     s0, s1 = sc_start[p], sc_end[p]
     offset, factor, add, floor = pm_par[p, 0], pm_par[p, 1], pm_par[p, 2], pm_par[p, 3]
     s_ax = settle_axis[p]
@@ -223,6 +248,8 @@ def scenario_mm_nb(p, prices, t_elapsed, pos_start, pos_end, settle_axis, axis, 
         while i1 < pos_end[p] and axis[i1] == a:
             i1 += 1
         agg[:] = 0.0
+        roll_u = 0.0
+        charge = 0.0
         for i in range(i0, i1):
             # P&L of position i in each scenario: price P → P1, vol → v1, settled at today's
             # ``settle`` (coin P&L × today's coin price)
@@ -235,12 +262,17 @@ def scenario_mm_nb(p, prices, t_elapsed, pos_start, pos_end, settle_axis, axis, 
                 P1 = max(P * (1.0 + sc_move[s] * sh_rel[i]) + sc_move[s] * sh_abs[i], 1e-12 * P)
                 if is_opt:
                     v1 = vol_up[i] if sc_vol[s] > 0 else (vol_dn[i] if sc_vol[s] < 0 else vol[i])
-                    agg[s - s0] += qty[i] * (black76_price_nb(P1, strike[i], T, rate, v1, is_call[i]) / P1
-                                             - o0) * settle
+                    o1 = black76_price_nb(P1, strike[i], T, rate, v1, is_call[i])
+                    agg[s - s0] += qty[i] * ((o1 / P1 - o0) * settle if s_ax >= 0 else o1 - o0 * P)
                 elif contract[i] == LINEAR:
                     agg[s - s0] += qty[i] * (P1 - P)
                 else:
                     agg[s - s0] += qty[i] * (1.0 / P - 1.0 / P1) * settle
+            aq = abs(qty[i])
+            size_usd = aq * P if contract[i] == LINEAR else (aq * settle / P if contract[i] == INVERSE
+                                                             else aq * settle)
+            roll_u += roll[i, 0] * size_usd
+            charge += roll[i, 1] * size_usd
         worst = 0.0
         for s in range(s0, s1):
             v = agg[s - s0] * sc_weight[s]
@@ -249,15 +281,8 @@ def scenario_mm_nb(p, prices, t_elapsed, pos_start, pos_end, settle_axis, axis, 
             if v > 0.0:
                 v *= offset
             worst = max(worst, -v)
-        total += worst
+        total += max(worst + roll_u, _multiplied(charge, pm_par, p))
         i0 = i1
-    for i in range(pos_start[p], pos_end[p]):
-        P = prices[axis[i]] * basis[i]
-        settle = prices[s_ax] if s_ax >= 0 else (1.0 if contract[i] == LINEAR else P)
-        aq = abs(qty[i])
-        size_usd = aq * P if contract[i] == LINEAR else (aq * settle / P if contract[i] == INVERSE
-                                                         else aq * settle)
-        total += roll[i] * size_usd
     return factor * max(total + add, floor)
 
 
