@@ -96,3 +96,81 @@ def test_okx_options_unit_boundaries_match_a_dense_scan(collateral):
     for k, r in zip(crossings, found):
         assert grid[k] <= r <= grid[k + 1]
     assert res.portfolio_margin["units"][0]["vols"] == ["vol up", "vol same", "vol down"]
+
+
+def _bybit(positions, pm=None, collateral=None):
+    venue = {"name": "bybit-linear", "portfolio_margin": pm} if pm else "bybit-linear"
+    return portfolio([{"id": "b", "venue": venue, "mode": "portfolio", "collateral": collateral or {"USDT": 1e6},
+                       "positions": positions}], market={"BTC": {"mark": MARK, "vol": 0.5}})
+
+
+@pytest.mark.parametrize("pm,stress", [(None, 0.10), ({"price_range": 0.15}, 0.15)])
+def test_bybit_btc_price_stress_is_10_percent_since_2025_01_10_and_15_before(pm, stress):
+    # Bybit: BTC/ETH price stress ±10% since 2025-01-10 (±15% before); plus the perpetual
+    # contingency Σ|qty|·factor·index; IM = MM × im_factor
+    res = analyze_margin(_bybit([_perp("BTCUSDT", -2.0, MARK)], pm))[0]
+    n = 2.0 * MARK
+    assert res.maintenance_margin == pytest.approx(n * (stress + 0.005), rel=1e-12)
+    assert res.initial_margin == pytest.approx(1.25 * res.maintenance_margin, rel=1e-12)
+    assert res.portfolio_margin["worst_scenario"] == "BTC +1×range"
+    assert res.portfolio_margin["units"][0]["move_labels"][-1] == f"+{100 * stress:g}%"
+
+
+def test_bybit_every_factor_is_a_parameter_and_the_short_option_is_repriced_in_usd():
+    from liqrisk.pricing.reference import black76
+    pm = {"price_range": 0.08, "price_steps": 4, "vol_range_up": 0.4, "vol_range_down": 0.2,
+          "futures_contingency_factor": 0.01, "short_option_contingency_factor": 0.02, "im_factor": 1.5}
+    call = {"underlying": "BTC", "kind": "option", "expiry": "2026-12-25T08:00:00Z", "strike": 95_000,
+            "type": "call", "size": -3.0, "entry": 0.01}
+    res = analyze_margin(_bybit([call], pm))[0]
+    T = (32 + 8 / 24) / 365                            # 2026-11-23 00:00 → 2026-12-25 08:00
+    v0 = black76(MARK, 95_000, T, 0.0, 0.5, True)
+    # the short call's worst scenario: price +8%, vol up 40%, its USD premium change × 3
+    worst = 3 * (black76(MARK * 1.08, 95_000, T, 0.0, 0.5 * 1.4, True) - v0)
+    unit = res.portfolio_margin["units"][0]
+    assert unit["worst_loss"] == pytest.approx(worst, rel=1e-9)
+    assert unit["worst_scenario"] == "+1×range vol up"
+    assert res.maintenance_margin == pytest.approx(worst + 3 * 0.02 * MARK, rel=1e-9)
+    assert res.initial_margin == pytest.approx(1.5 * res.maintenance_margin, rel=1e-12)
+    assert len(unit["move_labels"]) == 9 and unit["vols"] == ["vol up", "vol same", "vol down"]
+
+
+@pytest.mark.parametrize("venue,pm,field", [
+    ("okx", {"mr7_rte": 0.1}, "venue.portfolio_margin.mr7_rte"),
+    ("okx", {"ETH": {"mr7_rate": 0.1}}, "venue.portfolio_margin.ETH"),
+    ("bybit-linear", {"BTC": {"price_rnge": 0.1}}, "venue.portfolio_margin.BTC.price_rnge"),
+    ("bybit-linear", {"price_steps": 0}, "venue.portfolio_margin.price_steps"),
+])
+def test_portfolio_margin_bad_parameters_are_rejected_naming_the_field(venue, pm, field):
+    from liqrisk.io.portfolio import InputError
+    with pytest.raises(InputError, match=f"field '{field}'"):
+        portfolio([{"id": "x", "venue": {"name": venue, "portfolio_margin": pm}, "mode": "portfolio",
+                    "collateral": {"USDT": 1000}, "positions": [_perp("BTCUSDT", 0.1, MARK)]}])
+
+
+def test_span_options_scan_16_scenarios_with_vol_scan_and_short_option_minimum():
+    # CME SPAN with an option: long 1 future + short 1 call, price scan range 10,000, vol scan 5
+    # points; the 14 price × vol scenarios count in full, ±2 ranges (vol unchanged) at 35%
+    from liqrisk.pricing.reference import black76
+    F, K, vol, T = 90_000.0, 95_000.0, 0.5, (32 + 8 / 24) / 365
+    pm = {"price_scan_range": {"BTC": 10_000}, "volatility_scan_range": {"BTC": 0.05}}
+    positions = [{"symbol": "BTCZ6", "underlying": "BTC", "kind": "future", "expiry": "2027-06-25T00:00:00Z",
+                  "size": 1, "entry": F},
+                 {"underlying": "BTC", "kind": "option", "expiry": "2026-12-25T08:00:00Z", "strike": K,
+                  "type": "call", "size": -1, "entry": 0.01}]
+    market = {"BTC": {"mark": F, "vol": vol}}
+    res = analyze_margin(portfolio([{"id": "s", "venue": {"name": "span", "portfolio_margin": pm},
+                                     "mode": "portfolio", "collateral": {"USD": 100_000}, "positions": positions}],
+                                   market=market))[0]
+    v0 = black76(F, K, T, 0.0, vol, True)
+    rows = [(m, dv, 1.0) for m in (0, 1 / 3, -1 / 3, 2 / 3, -2 / 3, 1, -1) for dv in (0.05, -0.05)]
+    rows += [(2, 0.0, 0.35), (-2, 0.0, 0.35)]
+    pnl = [w * (m * 10_000 - (black76(F + m * 10_000, K, T, 0.0, vol + dv, True) - v0)) for m, dv, w in rows]
+    assert res.portfolio_margin["maintenance_margin"] == pytest.approx(-min(pnl), rel=1e-9)
+    # short-option minimum: 1,000 per short option floors the requirement of a far OTM short call
+    far = positions[1] | {"strike": 300_000}
+    res = analyze_margin(portfolio([{"id": "s", "venue": {"name": "span", "portfolio_margin": pm |
+                                                          {"short_option_minimum": 1_000}},
+                                     "mode": "portfolio", "collateral": {"USD": 100_000}, "positions": [far]}],
+                                   market=market))[0]
+    assert res.portfolio_margin["maintenance_margin"] == pytest.approx(1_000, rel=1e-12)

@@ -24,15 +24,11 @@ def _position(venue: str, size: float, entry_rel: float, kind: str = "perp") -> 
     """One BTC position in the venue's own terms: linear in BTC, inverse in USD face."""
     e = MARKS["BTC"] * entry_rel
     face = round(size * MARKS["BTC"] / 100) * 100 or 100.0 * np.sign(size)
-    if venue in ("deribit", "okx") and kind == "option":
+    if kind == "option":            # Deribit, and every portfolio-margin mode
         return {"kind": "option", "underlying": "BTC", "expiry": "2026-12-25T08:00:00Z",
                 "strike": round(e, -3), "type": "call" if size > 0 else "put", "size": -abs(size),
                 "entry": 0.01}
     if venue == "deribit":
-        if kind == "option":
-            return {"kind": "option", "underlying": "BTC", "expiry": "2026-12-25T08:00:00Z",
-                    "strike": round(e, -3), "type": "call" if size > 0 else "put", "size": -abs(size),
-                    "entry": 0.01}
         return {"kind": "future", "underlying": "BTC", "expiry": "2026-12-25T08:00:00Z",
                 "size": face, "entry": e}
     if venue == "span":
@@ -75,7 +71,7 @@ def _book(venue, sizes, entries, usd, kinds=None):
         # one-way mode: one position per contract
         key = lambda p: (p["kind"], p.get("strike"), p.get("type"))
         positions = list({key(p): p for p in reversed(positions)}.values())[::-1]
-        if venue not in ("deribit", "okx") or (venue == "okx" and not pm):
+        if venue != "deribit" and not pm:
             positions = positions[:1]
         account = {"mode": pm or "cross", "collateral": _collateral(venue, usd), "positions": positions}
         if venue == "span":                # a scenario-margin rule set: portfolio mode, its scan range

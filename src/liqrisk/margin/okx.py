@@ -12,12 +12,12 @@ table at the position's size valued at entry (|Q|·EP linear, USD face inverse).
 from __future__ import annotations
 
 from liqrisk.margin import okx_pm
-from liqrisk.margin.base import (INVERSE, INVERSE_OPTION, LINEAR, LIQ_STEP_DOWN, MM_NONE,
-                                 LiquidationResponse, PositionTerms)
+from liqrisk.margin.base import INVERSE, LINEAR, LIQ_STEP_DOWN, LiquidationResponse
+from liqrisk.margin.risk_unit import RiskUnitPortfolio
 from liqrisk.margin.fee_tier import WholeTierFeeRuleSet, fee_inclusive_linear_liquidation_price
 
 
-class OKX(WholeTierFeeRuleSet):
+class OKX(RiskUnitPortfolio, WholeTierFeeRuleSet):
     name = "okx"
     contract = LINEAR
     defaults_key = "okx"
@@ -32,20 +32,20 @@ class OKX(WholeTierFeeRuleSet):
         sym = (pos.symbol or "").upper()
         return INVERSE if "-USD-" in sym or sym.endswith("-USD") else LINEAR
 
-    supports_portfolio = True
+    pm = okx_pm
 
     def settlement_currency(self, account) -> str:
         if account.mode == "portfolio":
-            return "USD"                  # one USD-valued account: linear, inverse and options
+            return super().settlement_currency(account)
         inverse = [p for p in account.positions if self.contract_of(p) == INVERSE]
         return self.underlying_of(inverse[0]) if inverse else "USDT"
 
     def account_problems(self, account) -> list[str]:
         """Single-currency margin: USDT-margined (linear) and coin-margined (inverse) swaps live
-        in separate accounts, and an inverse account holds its coin as margin. Portfolio margin
-        is one multi-currency account."""
+        in separate accounts, and an inverse account holds its coin as margin (portfolio margin:
+        one multi-currency account, :mod:`~liqrisk.margin.risk_unit`)."""
         if account.mode == "portfolio":
-            return self._portfolio_problems(account)
+            return super().account_problems(account)
         kinds = {self.contract_of(p) for p in account.positions if p.kind != "spot"}
         if kinds == {LINEAR, INVERSE}:
             return ["field 'positions': linear (USDT) and inverse (coin) OKX swaps are margined in "
@@ -59,49 +59,10 @@ class OKX(WholeTierFeeRuleSet):
         return []
 
     def position_problems(self, pos, account):
-        out = [p for p in super().position_problems(pos, account) if p[1] != "contract"]
-        if account.mode == "portfolio":
-            out = [p for p in out if p[1] != "kind" and p[1] != "symbol"]
-            if pos.kind == "spot":
-                out.append(("spot holdings of an OKX portfolio-margin account go in 'collateral'", "kind"))
-            if pos.margin is not None:
-                out.append(("portfolio margin has no isolated positions", "margin"))
-        return out
-
-    # ---- portfolio margin (risk units per underlying) -----------------------------------------
-    def _portfolio_problems(self, account) -> list[str]:
-        unds = {self.underlying_of(p) for p in account.positions}
-        out = okx_pm.parameter_problems(self.params.portfolio_margin, unds)
-        out += [f"field 'collateral.{c}': OKX portfolio margin models borrowing (MR8) in stable coins "
-                f"only; a negative {c} balance is not supported" for c, a, _ in account.collateral_items()
-                if a < 0 and c not in _STABLE]
-        return out
-
-    def _unit(self, pos) -> dict:
-        return okx_pm.unit_parameters(self.underlying_of(pos), self.params.portfolio_margin)
-
-    def terms(self, pos, account, years, vol) -> PositionTerms:
-        if pos.kind == "option":
-            return PositionTerms(contract=INVERSE_OPTION, qty=pos.size, entry=pos.entry, mm_code=MM_NONE,
-                                 strike=pos.strike, is_call=pos.type == "call", expiry_years=years, vol=vol)
-        if account.mode == "portfolio":
-            return PositionTerms(contract=self.contract_of(pos), qty=pos.size, entry=pos.entry, mm_code=MM_NONE)
-        return super().terms(pos, account, years, vol)
-
-    def scenario_terms(self, pos, t, account):
-        return okx_pm.position_terms(t, self._unit(pos))
-
-    def scenario_set(self, account, terms):
-        units = {self.underlying_of(p): self._unit(p) for p in account.positions}
-        borrowed = -sum(a for c, a, _ in account.collateral_items() if a < 0)
-        return okx_pm.scenario_set(units, okx_pm.account_parameters(self.params.portfolio_margin), borrowed,
-                                   any(p.kind == "option" for p in account.positions))
+        return [p for p in super().position_problems(pos, account) if p[1] != "contract"]
 
     def parameter_source(self, pos) -> str:
         return super().parameter_source(pos) if pos.kind != "option" else "portfolio margin (risk unit)"
-
-
-_STABLE = ("USDT", "USDC", "USD")
 
 
 isolated_linear_liquidation_price = fee_inclusive_linear_liquidation_price

@@ -37,6 +37,7 @@ Parameters: ``venue: {name: okx, portfolio_margin: {mr6_factor: 0.5, BTC: {mr7_r
 from __future__ import annotations
 
 from liqrisk.margin.base import INVERSE_OPTION, MM_NONE
+from liqrisk.margin import scenario
 from liqrisk.margin.scenario import ScenarioSet
 
 MR1_MID = {"LTC", "BCH", "EOS", "OKB", "DOT", "BSV", "LINK", "FIL", "ADA", "TRX", "UNI", "XRP"}
@@ -45,9 +46,9 @@ MR7_TIERS_2025 = [[0, 1], [250_000, 2], [500_000, 4], [1_000_000, 6], [2_000_000
                   [4_000_000, 12]]
 ACCOUNT_KEYS = {"mr6_factor": 0.5, "mr7_tiers": MR7_TIERS_2025, "mr8_mm_rate": 0.02, "mr8_im_rate": 0.10,
                 "imr_factor": 1.3}
+STABLE = ("USDT", "USDC", "USD")
 UNIT_KEYS = ("mr1_price_moves", "mr1_vol_shock_up", "mr1_vol_shock_down", "mr6_price_move",
              "mr4_annualized_move_risk", "mr4_min_rate", "mr7_rate")
-KNOWN = tuple(sorted(set(ACCOUNT_KEYS) | set(UNIT_KEYS)))
 
 
 def unit_parameters(underlying: str, overrides: dict) -> dict:
@@ -61,28 +62,15 @@ def unit_parameters(underlying: str, overrides: dict) -> dict:
            "mr4_annualized_move_risk": 0.05 if major else 0.15 if underlying in MR6_MID else 0.30,
            "mr4_min_rate": 0.002 if major else 0.008,
            "mr7_rate": 0.0045 if major else 0.007}
-    par.update({k: v for k, v in overrides.items() if k in UNIT_KEYS})
-    par.update(overrides.get(underlying, {}) or {})
-    return par
+    return par | scenario.unit_overrides(underlying, overrides, UNIT_KEYS)
 
 
-def account_parameters(overrides: dict) -> dict:
-    return {**ACCOUNT_KEYS, **{k: v for k, v in overrides.items() if k in ACCOUNT_KEYS}}
-
-
-def parameter_problems(overrides: dict, underlyings) -> list[str]:
-    """Unknown keys ("field 'venue.portfolio_margin.…'" lines)."""
-    out = []
-    for k, v in overrides.items():
-        if isinstance(v, dict):
-            if k.upper() not in underlyings:
-                out.append(f"field 'venue.portfolio_margin.{k}': no position on underlying {k}")
-            out += [f"field 'venue.portfolio_margin.{k}.{kk}': unknown parameter for an OKX risk unit "
-                    f"(known: {', '.join(UNIT_KEYS)})" for kk in v if kk not in UNIT_KEYS]
-        elif k not in KNOWN:
-            out.append(f"field 'venue.portfolio_margin.{k}': unknown parameter for okx portfolio margin "
-                       f"(known: {', '.join(KNOWN)}, or a block per underlying)")
-    return out
+def account_problems(overrides: dict, account, underlyings) -> list[str]:
+    """Unknown parameters; borrowing (MR8) only in stable coins."""
+    out = scenario.parameter_problems(overrides, underlyings, UNIT_KEYS, ACCOUNT_KEYS, "okx")
+    return out + [f"field 'collateral.{c}': OKX portfolio margin models borrowing (MR8) in stable coins only; "
+                  f"a negative {c} balance is not supported" for c, a, _ in account.collateral_items()
+                  if a < 0 and c not in STABLE]
 
 
 def position_terms(t, par: dict) -> dict:
@@ -97,9 +85,12 @@ def position_terms(t, par: dict) -> dict:
     return out
 
 
-def scenario_set(units: dict[str, dict], account_par: dict, borrowed_usd: float, has_options: bool) -> ScenarioSet:
+def scenario_set(units: dict[str, dict], overrides: dict, account) -> ScenarioSet:
     """MR1 rows (vol unchanged, and vol up / down where an IV shock is set) and MR6 rows at
     ``mr6_factor``, in units of each unit's largest MR1 move; MR7 tiers; MR8 as a constant."""
+    account_par = {**ACCOUNT_KEYS, **{k: v for k, v in overrides.items() if k in ACCOUNT_KEYS}}
+    borrowed_usd = -sum(a for c, a, _ in account.collateral_items() if a < 0)
+    has_options = any(p.kind == "option" for p in account.positions)
     fractions, ratios, shocked = {0.0}, set(), False
     for par in units.values():
         top = max(par["mr1_price_moves"])

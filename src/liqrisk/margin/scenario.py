@@ -74,6 +74,28 @@ class ScenarioSet:
         return self.im_factor * (requirement - self.add) + self.im_add
 
 
+def unit_overrides(underlying: str, overrides: dict, unit_keys) -> dict:
+    """The user's parameters of one risk unit: the top-level ``unit_keys``, then the block named
+    by the underlying (``portfolio_margin: {mr7_rate: …, BTC: {mr7_rate: …}}``)."""
+    return {**{k: v for k, v in overrides.items() if k in unit_keys}, **(overrides.get(underlying) or {})}
+
+
+def parameter_problems(overrides: dict, underlyings, unit_keys, account_keys, venue: str) -> list[str]:
+    """Unknown keys of a per-unit parameter block ("field 'venue.portfolio_margin.…'" lines)."""
+    known = ", ".join(sorted(set(unit_keys) | set(account_keys)))
+    out = []
+    for k, v in overrides.items():
+        if isinstance(v, dict):
+            if k.upper() not in underlyings:
+                out.append(f"field 'venue.portfolio_margin.{k}': no position on underlying {k}")
+            out += [f"field 'venue.portfolio_margin.{k}.{kk}': unknown parameter for a {venue} risk unit "
+                    f"(known: {', '.join(unit_keys)})" for kk in v if kk not in unit_keys]
+        elif k not in unit_keys and k not in account_keys:
+            out.append(f"field 'venue.portfolio_margin.{k}': unknown parameter for {venue} portfolio margin "
+                       f"(known: {known}, or a block per underlying)")
+    return out
+
+
 def multiplied(raw: float, tiers) -> float:
     """A minimum charge after multiplier tiers (floor, multiplier), each tier's multiplier on the
     part of ``raw`` inside it (OKX: raw 30,000 with tiers (0, 1), (10,000, 2) → 50,000)."""
