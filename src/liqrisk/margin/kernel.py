@@ -30,7 +30,8 @@ from liqrisk.pricing.kernels import black76_price_nb
 
 MAX_ROOTS = 8
 MAX_MULT_TIERS = 8                     # minimum-charge multiplier tiers per scenario pool
-PM_PAR = 5 + 2 * MAX_MULT_TIERS        # columns of PoolArrays.pm_par
+NET_HAIRCUT = 5 + 2 * MAX_MULT_TIERS   # pm_par column: 1 = haircut on each asset's net equity
+PM_PAR = NET_HAIRCUT + 1               # columns of PoolArrays.pm_par
 
 
 @dataclass
@@ -77,7 +78,8 @@ class PoolArrays:
     sc_end: np.ndarray | None = None
     pm_par: np.ndarray | None = None     # per pool (n_pools, PM_PAR): pnl_offset, mm_factor, add,
     #                                      floor, then the unit minimum-charge multiplier tiers:
-    #                                      count, floors (MAX_MULT_TIERS), multipliers (MAX_MULT_TIERS)
+    #                                      count, floors (MAX_MULT_TIERS), multipliers (MAX_MULT_TIERS),
+    #                                      then the net-haircut flag (see asset_haircut_nb)
     sh_rel: np.ndarray | None = None     # per position: price range as a fraction of the price
     sh_abs: np.ndarray | None = None     # per position: price range in price units (SPAN)
     vol_up: np.ndarray | None = None     # per position: vol in the vol-up / vol-down scenarios
@@ -220,10 +222,44 @@ def _multiplied(raw, pm_par, p):
     return out
 
 
+@_inline
+def asset_haircut_nb(p, prices, pos_start, pos_end, axis, contract, qty, entry, leg_start, leg_end,
+                     leg_axis, leg_amount, leg_mm):
+    """USD haircut of a pool whose collateral rates apply to each coin's *net* equity (Binance
+    portfolio margin): per coin a with haircut h = the ``leg_mm`` of its legs of amount ≥ 0,
+    ``h·max(E_a, 0) − Σ h·(those legs' values)``, E_a = Σ its legs (balances − loans) + the USD
+    value of the inverse (coin-settled) positions on its axis. The second term undoes the linear
+    leg MM ``leg_mm·value`` the pool state adds for those legs, so that the pool's
+    ``equity − MM`` carries ``Σ_a min(E_a·cr_a, E_a)`` (cr = 1 − h) as the adjusted equity."""
+    cut = 0.0
+    j0 = leg_start[p]
+    while j0 < leg_end[p]:
+        a = leg_axis[j0]
+        j1 = j0
+        h = 0.0
+        E = 0.0
+        linear = 0.0
+        while j1 < leg_end[p] and leg_axis[j1] == a:
+            value = leg_amount[j1] * prices[a]
+            E += value
+            if leg_amount[j1] >= 0.0:
+                h = leg_mm[j1]
+                linear += leg_mm[j1] * value
+            j1 += 1
+        if h > 0.0:
+            for i in range(pos_start[p], pos_end[p]):
+                if axis[i] == a and contract[i] == INVERSE:
+                    E += qty[i] * (prices[a] / entry[i] - 1.0)      # q·(1/entry − 1/P)·P
+            cut += h * max(E, 0.0) - linear
+        j0 = j1
+    return cut
+
+
 @_jit
 def scenario_mm_nb(p, prices, t_elapsed, pos_start, pos_end, settle_axis, axis, contract, qty, entry,
                    basis, strike, is_call, expiry, vol, rate, sc_start, sc_end, pm_par, sh_rel, sh_abs,
-                   vol_up, vol_dn, roll, sc_move, sc_vol, sc_weight, sc_damp):
+                   vol_up, vol_dn, roll, sc_move, sc_vol, sc_weight, sc_damp, leg_start, leg_end, leg_axis,
+                   leg_amount, leg_mm):
     """Maintenance margin (USD) of scenario pool ``p`` at ``prices``: per risk unit (the pool's
     positions on one axis, contiguous) ``max(worst loss + roll shock, minimum charge)``, summed
     over units, then ``mm_factor·max(Σ + add, floor)``.
@@ -235,7 +271,8 @@ def scenario_mm_nb(p, prices, t_elapsed, pos_start, pos_end, settle_axis, axis, 
     scenario's coin P&L at today's coin price; in a USD-settled pool an option's P&L is its USD
     premium change. Per unit, with size_usd = |q|·P linear, |face| inverse, |q|·settle options:
     roll shock Σ roll[i, 0]·size_usd; minimum charge = the multiplier tiers (:func:`_multiplied`)
-    of Σ roll[i, 1]·size_usd."""
+    of Σ roll[i, 1]·size_usd. A pool flagged in pm_par[:, NET_HAIRCUT] adds
+    :func:`asset_haircut_nb` (outside mm_factor and floor)."""
     s0, s1 = sc_start[p], sc_end[p]
     offset, factor, add, floor = pm_par[p, 0], pm_par[p, 1], pm_par[p, 2], pm_par[p, 3]
     s_ax = settle_axis[p]
@@ -283,7 +320,11 @@ def scenario_mm_nb(p, prices, t_elapsed, pos_start, pos_end, settle_axis, axis, 
             worst = max(worst, -v)
         total += max(worst + roll_u, _multiplied(charge, pm_par, p))
         i0 = i1
-    return factor * max(total + add, floor)
+    mm = factor * max(total + add, floor)
+    if pm_par[p, NET_HAIRCUT] > 0.0:
+        mm += asset_haircut_nb(p, prices, pos_start, pos_end, axis, contract, qty, entry, leg_start, leg_end,
+                               leg_axis, leg_amount, leg_mm)
+    return mm
 
 
 @_inline
@@ -310,7 +351,8 @@ def pool_state_nb(p, prices, t_elapsed, arrs):
         mm += scenario_mm_nb(p, prices, t_elapsed, pos_start, pos_end, settle_axis, axis, contract,
                              arrs[8], arrs[9], arrs[10], arrs[17], arrs[18], arrs[19], arrs[20],
                              arrs[26], sc_start, sc_end, arrs[31], arrs[32], arrs[33], arrs[34],
-                             arrs[35], arrs[36], arrs[37], arrs[38], arrs[39], arrs[40])
+                             arrs[35], arrs[36], arrs[37], arrs[38], arrs[39], arrs[40],
+                             leg_start, leg_end, leg_axis, leg_amount, leg_mm)
     return eq, mm
 
 
@@ -503,7 +545,7 @@ def _nearest_chunk(lo_k, hi_k, pools, axes, prices, with_mm, coarse, fine, dense
                 g -= scenario_mm_nb(p, px, 0.0, pos_start, pos_end, settle_axis, axis, contract, qty,
                                     entry, basis, strike, is_call, expiry, vol, rate, sc_start, sc_end,
                                     pm_par, sh_rel, sh_abs, vol_up, vol_dn, roll, sc_move, sc_vol,
-                                    sc_weight, sc_damp)
+                                    sc_weight, sc_damp, leg_start, leg_end, leg_axis, leg_amount, leg_mm)
                 px[ax] = prices[ax]
             f = g
             # ---- what to evaluate next -----------------------------------------------------------

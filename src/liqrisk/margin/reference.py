@@ -68,7 +68,7 @@ def scenario_mm(a, p: int, prices: np.ndarray, t: float) -> np.ndarray:
     axis) ``max(worst weighted, dampened scenario loss + roll shock, minimum charge after the
     multiplier tiers)``, summed, then ``mm_factor·max(Σ + add, floor)`` (the rule of
     :func:`~liqrisk.margin.kernel.scenario_mm_nb`)."""
-    from liqrisk.margin.kernel import MAX_MULT_TIERS
+    from liqrisk.margin.kernel import MAX_MULT_TIERS, NET_HAIRCUT
     s0, s1 = a.sc_start[p], a.sc_end[p]
     offset, factor, add, floor, n_t = a.pm_par[p][:5]
     floors = np.append(a.pm_par[p][5:5 + int(n_t)], np.inf)
@@ -109,7 +109,30 @@ def scenario_mm(a, p: int, prices: np.ndarray, t: float) -> np.ndarray:
         charge = raw if n_t == 0 else sum(m * np.clip(raw - floors[k], 0.0, floors[k + 1] - floors[k])
                                           for k, m in enumerate(mults))
         total += np.maximum(np.maximum(0.0, -v.min(axis=1)) + roll, charge)
-    return factor * np.maximum(total + add, floor)
+    mm = factor * np.maximum(total + add, floor)
+    if a.pm_par[p][NET_HAIRCUT] > 0:
+        mm += asset_haircut(a, p, prices)
+    return mm
+
+
+def asset_haircut(a, p: int, prices: np.ndarray) -> np.ndarray:
+    """Per row: Σ over coins of ``h·max(E, 0)`` minus the linear ``h·value`` of its legs of
+    amount ≥ 0 (the rule of :func:`~liqrisk.margin.kernel.asset_haircut_nb`)."""
+    legs = np.arange(a.leg_start[p], a.leg_end[p])
+    rows = np.arange(a.pos_start[p], a.pos_end[p])
+    cut = np.zeros(len(prices))
+    for ax in dict.fromkeys(a.leg_axis[legs]):
+        on = legs[a.leg_axis[legs] == ax]
+        assets = on[a.leg_amount[on] >= 0]
+        h = a.leg_mm[assets[-1]] if len(assets) else 0.0
+        if h <= 0:
+            continue
+        P = prices[:, ax]
+        E = a.leg_amount[on].sum() * P
+        for i in rows[(a.axis[rows] == ax) & (a.contract[rows] == INVERSE)]:
+            E += a.qty[i] * (1 / a.entry[i] - 1 / P) * P
+        cut += h * np.maximum(E, 0.0) - h * a.leg_amount[assets].sum() * P
+    return cut
 
 
 def pools_states(a, pools, prices, t: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
