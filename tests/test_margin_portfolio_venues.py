@@ -174,3 +174,96 @@ def test_span_options_scan_16_scenarios_with_vol_scan_and_short_option_minimum()
                                      "mode": "portfolio", "collateral": {"USD": 100_000}, "positions": [far]}],
                                    market=market))[0]
     assert res.portfolio_margin["maintenance_margin"] == pytest.approx(1_000, rel=1e-12)
+
+
+def _binance_faq(btc=40_000.0, eth=2_000.0, pm=None):
+    # Binance portfolio-margin FAQ: USDT 1,000 + USDⓈ-M wallet 5,000; BTC 0.1 (loan 0.04) + COIN-M
+    # wallet 0.1; ETH 20 (loan 15); BTCUSDT perp short 0.05 @ 52,000, quarterly long 0.04 @
+    # 52,350 (mark 42,000), BTCUSD perp long 10,000 USD @ 50,000; every MMR 0.5%
+    par = {"collateral_rates": {"BTC": 0.95, "ETH": 0.9}} | (pm or {})
+    return portfolio([{"id": "b", "venue": {"name": "binance-usdm", "portfolio_margin": par}, "mode": "portfolio",
+                       "collateral": {"USDT": 6_000, "BTC": 0.2, "ETH": 20}, "borrowed": {"BTC": 0.04, "ETH": 15},
+                       "positions": [
+                           {"symbol": "BTCUSDT", "kind": "perp", "size": -0.05, "entry": 52_000, "mmr": 0.005},
+                           {"symbol": "BTCUSDT_261225", "underlying": "BTC", "kind": "future",
+                            "expiry": "2026-12-25T08:00:00Z", "size": 0.04, "entry": 52_350,
+                            "mark": 42_000 * btc / 40_000, "mmr": 0.005},
+                           {"symbol": "BTCUSD_PERP", "kind": "perp", "size": 10_000, "entry": 50_000, "mmr": 0.005}]}],
+                     market={"BTC": {"mark": btc, "vol": 0.5}, "ETH": {"mark": eth, "vol": 0.6}})
+
+
+def test_binance_portfolio_margin_reproduces_the_faq_equity_and_maintenance_margin():
+    res = analyze_margin(_binance_faq())[0]
+    pm = res.portfolio_margin
+    # FAQ: USDT equity 6,186, BTC equity 0.11, ETH 5; futures MM 10 + 8.4 USDT and 0.00125 BTC;
+    # margin loans at 10% (3×): 0.004 BTC and 1.5 ETH
+    assert pm["assets"]["USDT"]["equity"] == pytest.approx(6_186, rel=1e-12)
+    assert pm["assets"]["BTC"]["equity"] == pytest.approx(0.11, rel=1e-12)
+    assert pm["assets"]["ETH"]["equity"] == pytest.approx(5, rel=1e-12)
+    assert pm["futures_mm"] == pytest.approx(10 + 8.4 + 0.00125 * 40_000, rel=1e-12)
+    assert pm["margin_loan_mm"] == pytest.approx(0.004 * 40_000 + 1.5 * 2_000, rel=1e-12)
+    adjusted = 6_186 + 0.11 * 40_000 * 0.95 + 5 * 2_000 * 0.9
+    assert pm["adjusted_equity"] == pytest.approx(adjusted, rel=1e-12)
+    mm = 10 + 8.4 + 50 + 160 + 3_000
+    assert pm["uni_mmr"] == pytest.approx(adjusted / mm, rel=1e-12) and pm["band"] == "healthy"
+    # the kernel's pool state is adjusted equity − 1.05 × MM (liquidation at uniMMR ≤ 1.05)
+    assert pm["kernel_gap"] == pytest.approx(adjusted - 1.05 * mm, rel=1e-12)
+    assert res.equity - res.maintenance_margin == pytest.approx(pm["kernel_gap"], rel=1e-12)
+
+
+def _binance_coin_heavy(btc=40_000.0):
+    # a BTC balance plus a COIN-M long: the BTC equity turns negative on the way down (the
+    # collateral rate stops applying there), USDT loan at 5× (8%)
+    return portfolio([{"id": "c", "venue": {"name": "binance-usdm", "portfolio_margin": {
+        "collateral_rates": {"BTC": 0.9}, "margin_loan_leverage": 5}}, "mode": "portfolio",
+        "collateral": {"USDT": 3_000, "BTC": 0.05}, "borrowed": {"USDT": 1_000},
+        "positions": [{"symbol": "BTCUSD_PERP", "kind": "perp", "size": 20_000, "entry": 40_000},
+                      {"symbol": "BTCUSDT", "kind": "perp", "size": 0.1, "entry": 40_000}]}],
+        market={"BTC": {"mark": btc, "vol": 0.5}})
+
+
+def test_binance_liquidation_boundary_is_where_uni_mmr_reaches_1_05_across_the_equity_sign_change():
+    cp = CompiledPortfolio(_binance_coin_heavy())
+    res = cp.margin_results()[0]
+    down = res.liquidation["BTC"]["down"]
+    assert down is not None and down < 40_000 / (0.55 / 0.5)      # below where BTC equity turns < 0
+    at = analyze_margin(_binance_coin_heavy(down))[0].portfolio_margin
+    assert at["uni_mmr"] == pytest.approx(1.05, rel=1e-9)
+    assert at["assets"]["BTC"]["equity"] < 0
+    # and against a dense scan of the kernel
+    grid = 40_000 * np.exp(np.linspace(np.log(0.05), np.log(20), 40_001))
+    eq, mm = cp.curve(0, "BTC", grid)
+    crossings = np.nonzero(np.sign((eq - mm)[1:]) != np.sign((eq - mm)[:-1]))[0]
+    assert len(crossings) == len(res.boundaries["BTC"])
+    for k, r in zip(crossings, res.boundaries["BTC"]):
+        assert grid[k] <= r <= grid[k + 1]
+
+
+@pytest.mark.parametrize("book", [_binance_faq, _binance_coin_heavy])
+def test_binance_net_haircut_kernel_agrees_with_the_numpy_reference(book):
+    from liqrisk.margin import kernel as K
+    from liqrisk.margin.reference import pools_states
+    cp = CompiledPortfolio(book())
+    a = cp.arrays
+    rng = np.random.default_rng(1)
+    prices = cp.market.prices * np.exp(rng.normal(0, 0.6, (64, len(cp.market.prices))))
+    pools = np.arange(len(a.pos_start), dtype=np.int64)
+    eq_nb, mm_nb = K.pools_states_nb(pools, prices, 0.0, a.args())
+    eq_np, mm_np = pools_states(a, pools, prices)
+    scale = 1e-12 * (np.abs(eq_np) + np.abs(mm_np) + 1e5)
+    assert np.all(np.abs(eq_nb - eq_np) <= scale) and np.all(np.abs(mm_nb - mm_np) <= scale)
+
+
+@pytest.mark.parametrize("change,field", [
+    ({"collateral": {"USDT": 1_000, "BTC": -0.1}}, "collateral.BTC"),
+    ({"venue": {"name": "binance-usdm", "portfolio_margin": {"margin_loan_leverage": 4}}},
+     "venue.portfolio_margin.margin_loan_leverage"),
+    ({"venue": {"name": "binance-usdm", "portfolio_margin": {"collateral_rates": {"BTC": 1.5}}}},
+     "venue.portfolio_margin.collateral_rates.BTC"),
+])
+def test_binance_portfolio_bad_input_names_the_field(change, field):
+    from liqrisk.io.portfolio import InputError
+    acc = {"id": "x", "venue": "binance-usdm", "mode": "portfolio", "collateral": {"USDT": 1_000},
+           "positions": [_perp("BTCUSDT", 0.01, MARK)]} | change
+    with pytest.raises(InputError, match=f"field '{field}'"):
+        portfolio([acc])

@@ -476,7 +476,7 @@ def semantic_problems(pf: PortfolioFile, rules_for: RulesFor) -> list[str]:
             for ccy, _ in items:
                 if pf.price(ccy) is None:
                     out.append(f"{where}, field '{key}.{ccy}': no price for {ccy} in 'market'")
-            if items and not getattr(rules, "is_loan", False):
+            if items and not getattr(rules, "is_loan", False) and not (key == "borrowed" and rules.borrows(acc)):
                 out.append(f"{where}, field '{key}': '{rules.name}' is not a lending protocol "
                            f"(supplied/borrowed are for aave-v3, compound-v3, maker; use 'collateral')")
         if acc.mode == "portfolio" and not rules.supports_portfolio:

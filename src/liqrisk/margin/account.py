@@ -253,8 +253,11 @@ def compile_portfolio(pf: Portfolio) -> tuple[Market, list[Plan], K.PoolArrays]:
         settle_axis = market.axis(settlement) if settlement in market.names else -1
         cross = b.new_pool(settle_axis)
         pools, pool_axes = [cross], {cross: set()}
-        for ccy, amount, haircut in acc.collateral_items():
-            b.add_amount(cross, ccy, amount * (1 - haircut) if amount > 0 else amount, price_of)  # debts: no haircut
+        legs = rules.collateral_legs(acc)
+        if legs is None:                 # debts: no haircut
+            legs = [(c, a * (1 - h) if a > 0 else a, 0.0) for c, a, h in acc.collateral_items()]
+        for ccy, amount, mm_rate in legs:
+            b.add_amount(cross, ccy, amount, price_of, mm_rate)
             if ccy in market.names:
                 pool_axes[cross].add(market.axis(ccy))
         if rules.is_loan:                # collateral legs carry MM (1 − weight); debts are negative
@@ -464,7 +467,7 @@ def _account_result(plan: Plan, market: Market, arrays: K.PoolArrays, liq, bkr, 
         isolated = pool != plan.cross_pool
         if isolated and pos.leverage is None and acc.leverage is None:
             im = pos.margin
-        if plan.scenario is not None:
+        if plan.scenario is not None and plan.scenario.im_factor is not None:
             im = 0.0                       # the pool's scenario requirement is the account's IM
         im_total += im
         k = index[(pool, axis)]
@@ -489,8 +492,12 @@ def _account_result(plan: Plan, market: Market, arrays: K.PoolArrays, liq, bkr, 
     loan = _loan_block(plan, market, equity, mm, liquidation) if rules.is_loan else None
     pm = None
     if plan.scenario is not None:
-        pm = _portfolio_margin_block(plan, arrays, market, equity, settle_usd)
-        im_total = pm["initial_margin"]
+        pm = rules.portfolio_block(plan, arrays, market) or _portfolio_margin_block(plan, arrays, market, equity,
+                                                                                    settle_usd)
+        if pm["initial_margin"] is not None:
+            im_total = pm["initial_margin"]
+        if "liquidation_requirement" in pm:    # the rule set's own equity and requirement (same gap)
+            equity_s, mm_s = pm["adjusted_equity"] / settle_usd, pm["liquidation_requirement"] / settle_usd
     return AccountMargin(
         id=acc.id, venue=rules.name, rule_version=getattr(rules, "version", None) or "current",
         mode=acc.mode, settlement_currency=plan.settlement, equity=float(equity_s),

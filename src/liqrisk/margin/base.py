@@ -275,6 +275,20 @@ class RuleSet:
         """The :class:`~liqrisk.margin.scenario.ScenarioSet` of a portfolio-mode account."""
         raise NotImplementedError(f"{self.name} has no portfolio margin")
 
+    def borrows(self, account) -> bool:
+        """Whether the account may give ``borrowed`` assets (margin loans) without being a lending
+        protocol."""
+        return False
+
+    def collateral_legs(self, account) -> list[tuple[str, float, float]] | None:
+        """(asset, amount, MM per USD of value) collateral legs when the rule set values collateral
+        itself (Binance portfolio margin); None: balances after their haircut."""
+        return None
+
+    def portfolio_block(self, plan, arrays, market) -> dict | None:
+        """The result's ``portfolio_margin`` block when it is not a risk matrix (None: it is)."""
+        return None
+
     def leverage(self, pos, account) -> float:
         return pos.leverage or account.leverage or self.params.default_leverage
 

@@ -37,13 +37,15 @@ class ScenarioSet:
     labels: list[str]
     pnl_offset: float = 0.0      # share of a scenario's gain that offsets losses (0: gains ignored)
     mm_factor: float = 1.0
-    im_factor: float = 1.0       # IM = im_factor × the scenario requirement (MM / mm_factor)
+    im_factor: float | None = 1.0   # IM = im_factor × the scenario requirement (MM / mm_factor);
+    #                                 None: IM stays per position (the requirement is MM only)
     add: float = 0.0             # USD added to the requirement (spread charges − credits)
     floor: float = 0.0           # USD minimum of the requirement (short-option minimum)
     # a risk unit's minimum charge (Σ min_charge rate × size) is multiplied tier by tier: rows
     # (floor USD of the raw charge, multiplier), ascending from 0; empty: multiplier 1
     charge_tiers: list[tuple[float, float]] = field(default_factory=list)
     im_add: float | None = None  # USD added to IM instead of im_factor × add (None: the same)
+    net_haircut: bool = False    # collateral rates on each coin's net equity (kernel.asset_haircut_nb)
     move_labels: dict[float, str] = field(default_factory=dict)   # how to show each distinct move
     unit_scale: dict[str, float] = field(default_factory=dict)    # per underlying: move 1 = this
     #                                                  price fraction (shown as % instead)
@@ -58,11 +60,12 @@ class ScenarioSet:
 
     def pm_par(self) -> np.ndarray:
         """The pool's row of :attr:`~liqrisk.margin.kernel.PoolArrays.pm_par`."""
-        from liqrisk.margin.kernel import MAX_MULT_TIERS, PM_PAR
+        from liqrisk.margin.kernel import MAX_MULT_TIERS, NET_HAIRCUT, PM_PAR
         if len(self.charge_tiers) > MAX_MULT_TIERS:
             raise ValueError(f"at most {MAX_MULT_TIERS} minimum-charge multiplier tiers")
         row = np.zeros(PM_PAR)
         row[:5] = self.pnl_offset, self.mm_factor, self.add, self.floor, len(self.charge_tiers)
+        row[NET_HAIRCUT] = float(self.net_haircut)
         for k, (lo, mult) in enumerate(self.charge_tiers):
             row[5 + k], row[5 + MAX_MULT_TIERS + k] = lo, mult
         return row
