@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 
 from liqrisk.margin import kernel as K
-from liqrisk.margin.base import INVERSE_OPTION, LINEAR, PositionTerms, RuleSet
+from liqrisk.margin.base import INVERSE_OPTION, LINEAR, MM_NONE, PositionTerms, RuleSet
 from liqrisk.margin.registry import rule_set_for
 from liqrisk.model import STABLECOINS, MarketState, Portfolio
 from liqrisk.pricing import greeks, implied_vol
@@ -477,7 +477,8 @@ def _account_result(plan: Plan, market: Market, arrays: K.PoolArrays, liq, bkr, 
             initial_margin=float(im), maintenance_margin=float(pmm / settle_usd),
             liquidation_price=_nan_to_none(liq[pick][k] * t.basis),
             bankruptcy_price=_nan_to_none(bkr[pick][k] * t.basis),
-            isolated=isolated, parameters=rules.parameter_source(pos)))
+            isolated=isolated, parameters=(f"scenario margin ({plan.scenario.model})" if t.mm_code == MM_NONE
+                                           else rules.parameter_source(pos))))
     liquidation, boundaries, distance = {}, {}, {}
     for axis in sorted(set().union(*plan.pool_axes.values())):
         name = market.names[axis]

@@ -61,8 +61,5 @@ class OKX(RiskUnitPortfolio, WholeTierFeeRuleSet):
     def position_problems(self, pos, account):
         return [p for p in super().position_problems(pos, account) if p[1] != "contract"]
 
-    def parameter_source(self, pos) -> str:
-        return super().parameter_source(pos) if pos.kind != "option" else "portfolio margin (risk unit)"
-
 
 isolated_linear_liquidation_price = fee_inclusive_linear_liquidation_price
