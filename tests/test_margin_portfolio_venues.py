@@ -267,3 +267,48 @@ def test_binance_portfolio_bad_input_names_the_field(change, field):
            "positions": [_perp("BTCUSDT", 0.01, MARK)]} | change
     with pytest.raises(InputError, match=f"field '{field}'"):
         portfolio([acc])
+
+
+def _random_options_book(venue, seed, collateral_usd):
+    """Up to 8 BTC options and futures of one account on ``venue`` in portfolio mode."""
+    rng = np.random.default_rng(seed)
+    positions, seen = [], set()
+    for _ in range(8):
+        if rng.random() < 0.3:
+            positions.append({"symbol": {"okx": "BTC-USDT-SWAP", "bybit-linear": "BTCUSDT"}.get(venue),
+                              "underlying": "BTC", "kind": "perp", "entry": MARK,
+                              "size": float(rng.choice([-1, 1]) * rng.uniform(0.1, 2))})
+            if venue == "deribit":
+                positions[-1] |= {"symbol": "BTC-PERPETUAL", "size": positions[-1]["size"] * MARK}
+        else:
+            positions.append({"underlying": "BTC", "kind": "option", "entry": 0.02,
+                              "expiry": str(rng.choice(["2026-11-27T08:00:00Z", "2026-12-25T08:00:00Z",
+                                                        "2027-03-26T08:00:00Z"])),
+                              "strike": float(rng.choice([70_000, 80_000, 90_000, 100_000, 110_000, 120_000])),
+                              "type": str(rng.choice(["call", "put"])),
+                              "size": float(rng.choice([-1, 1]) * rng.uniform(0.1, 3))})
+    unique = [p for p in positions if (k := (p["kind"], p.get("expiry"), p.get("strike"), p.get("type"))) not in seen
+              and not seen.add(k)]
+    ccy = "BTC" if venue == "deribit" else "USDT"
+    amount = collateral_usd / MARK if venue == "deribit" else collateral_usd
+    return portfolio([{"id": "r", "venue": venue, "mode": "portfolio", "collateral": {ccy: amount},
+                       "positions": unique}], market={"BTC": {"mark": MARK, "vol": 0.55}})
+
+
+@pytest.mark.parametrize("venue", ["deribit", "okx", "bybit-linear"])
+@pytest.mark.parametrize("seed", range(4))
+def test_the_boundary_grid_finds_every_boundary_of_a_dense_scan(venue, seed):
+    # the search scans 159 points a side (fine at the mark, ~3% of the distance far out) and
+    # brackets only the sign changes it sees: it must find every root a 30,001-point scan finds
+    for collateral in (15_000.0, 40_000.0):
+        cp = CompiledPortfolio(_random_options_book(venue, seed, collateral))
+        res = cp.margin_results()[0]
+        if res.liquidatable_now:
+            continue
+        grid = MARK * np.exp(np.linspace(-9.0, 9.0, 30_001))       # the search reaches ±9.08
+        eq, mm = cp.curve(0, "BTC", grid)
+        crossings = np.nonzero(np.sign((eq - mm)[1:]) != np.sign((eq - mm)[:-1]))[0]
+        found = [r for r in res.boundaries["BTC"] if grid[0] <= r <= grid[-1]]
+        assert len(found) == len(crossings), (venue, seed, collateral)
+        for k, r in zip(crossings, found):
+            assert grid[k] <= r <= grid[k + 1]
