@@ -3,7 +3,7 @@ minimum-charge example; boundaries against a dense scan."""
 import numpy as np
 import pytest
 
-from conftest import portfolio
+from tests.builders import portfolio
 from liqrisk.margin.account import CompiledPortfolio, analyze_margin
 from liqrisk.margin.scenario import multiplied
 
