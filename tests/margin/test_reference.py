@@ -66,7 +66,8 @@ def _book(venue, sizes, entries, usd, kinds=None):
             {"ETH": 0.6 * usd / MARKS["ETH"], "BTC": 0.4 * usd / MARKS["BTC"]}
         account = {"supplied": coins, "borrowed": {debt: usd * abs(sizes[0]) / 3.2 * entries[0] / 1.2}}
     else:
-        kinds = (kinds if venue == "deribit" or pm else None) or ["perp"] * len(sizes)
+        with_options = venue == "deribit" or (pm and venue != "binance-usdm")   # Binance PM: futures
+        kinds = (kinds if with_options else None) or ["perp"] * len(sizes)
         positions = [_position(venue, s, e, k) for s, e, k in zip(sizes, entries, kinds)]
         # one-way mode: one position per contract
         key = lambda p: (p["kind"], p.get("strike"), p.get("type"))
