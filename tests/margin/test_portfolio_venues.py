@@ -239,7 +239,15 @@ def test_binance_liquidation_boundary_is_where_uni_mmr_reaches_1_05_across_the_e
         assert grid[k] <= r <= grid[k + 1]
 
 
-@pytest.mark.parametrize("book", [_binance_faq, _binance_coin_heavy])
+def _binance_coinm_quarterly():
+    # a COIN-M quarterly whose mark is off the index (basis 1.01) beside a BTC balance
+    return portfolio([{"id": "q", "venue": "binance-usdm", "mode": "portfolio", "collateral": {"BTC": 0.02},
+                       "positions": [{"symbol": "BTCUSD_261225", "underlying": "BTC", "kind": "future",
+                                      "expiry": "2026-12-25T08:00:00Z", "size": 30_000, "entry": 41_000,
+                                      "mark": 40_400}]}], market={"BTC": {"mark": 40_000.0, "vol": 0.5}})
+
+
+@pytest.mark.parametrize("book", [_binance_faq, _binance_coin_heavy, _binance_coinm_quarterly])
 def test_binance_net_haircut_kernel_agrees_with_the_numpy_reference(book):
     from liqrisk.margin import kernel as K
     from liqrisk.margin.reference import pools_states
@@ -252,6 +260,9 @@ def test_binance_net_haircut_kernel_agrees_with_the_numpy_reference(book):
     eq_np, mm_np = pools_states(a, pools, prices)
     scale = 1e-12 * (np.abs(eq_np) + np.abs(mm_np) + 1e5)
     assert np.all(np.abs(eq_nb - eq_np) <= scale) and np.all(np.abs(mm_nb - mm_np) <= scale)
+    # and the kernel's gap at the mark is the rules' adjusted equity − 1.05 × MM
+    pm = cp.margin_results()[0].portfolio_margin
+    assert pm["kernel_gap"] == pytest.approx(pm["adjusted_equity"] - 1.05 * pm["maintenance_margin"], rel=1e-12)
 
 
 @pytest.mark.parametrize("change,field", [

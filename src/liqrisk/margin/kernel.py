@@ -223,7 +223,7 @@ def _multiplied(raw, pm_par, p):
 
 
 @_inline
-def asset_haircut_nb(p, prices, pos_start, pos_end, axis, contract, qty, entry, leg_start, leg_end,
+def asset_haircut_nb(p, prices, pos_start, pos_end, axis, contract, qty, entry, basis, leg_start, leg_end,
                      leg_axis, leg_amount, leg_mm):
     """USD haircut of a pool whose collateral rates apply to each coin's *net* equity (Binance
     portfolio margin): per coin a with haircut h = the ``leg_mm`` of its legs of amount ≥ 0,
@@ -249,7 +249,7 @@ def asset_haircut_nb(p, prices, pos_start, pos_end, axis, contract, qty, entry, 
         if h > 0.0:
             for i in range(pos_start[p], pos_end[p]):
                 if axis[i] == a and contract[i] == INVERSE:
-                    E += qty[i] * (prices[a] / entry[i] - 1.0)      # q·(1/entry − 1/P)·P
+                    E += qty[i] * (1.0 / entry[i] - 1.0 / (prices[a] * basis[i])) * prices[a]
             cut += h * max(E, 0.0) - linear
         j0 = j1
     return cut
@@ -322,8 +322,8 @@ def scenario_mm_nb(p, prices, t_elapsed, pos_start, pos_end, settle_axis, axis, 
         i0 = i1
     mm = factor * max(total + add, floor)
     if pm_par[p, NET_HAIRCUT] > 0.0:
-        mm += asset_haircut_nb(p, prices, pos_start, pos_end, axis, contract, qty, entry, leg_start, leg_end,
-                               leg_axis, leg_amount, leg_mm)
+        mm += asset_haircut_nb(p, prices, pos_start, pos_end, axis, contract, qty, entry, basis, leg_start,
+                               leg_end, leg_axis, leg_amount, leg_mm)
     return mm
 
 

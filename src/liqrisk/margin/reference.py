@@ -130,7 +130,7 @@ def asset_haircut(a, p: int, prices: np.ndarray) -> np.ndarray:
         P = prices[:, ax]
         E = a.leg_amount[on].sum() * P
         for i in rows[(a.axis[rows] == ax) & (a.contract[rows] == INVERSE)]:
-            E += a.qty[i] * (1 / a.entry[i] - 1 / P) * P
+            E += a.qty[i] * (1 / a.entry[i] - 1 / (P * a.basis[i])) * P
         cut += h * np.maximum(E, 0.0) - h * a.leg_amount[assets].sum() * P
     return cut
 
