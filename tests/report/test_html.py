@@ -22,7 +22,7 @@ def _write(tmp_path_factory, name: str, **kw):
     return path, json.loads(res.to_json())
 
 
-@pytest.fixture(scope="module", params=["multi_venue.yaml", "defi_loans.yaml", "deribit_portfolio_margin.yaml"])
+@pytest.fixture(scope="module", params=["multi_venue.yaml", "defi_loans.yaml", "deribit_portfolio_margin.yaml", "portfolio_margin_venues.yaml"])
 def report(request, tmp_path_factory):
     """The demo with horizons (sampled zeros at 1h), the lending example (loan blocks) and the
     portfolio-margin example (scenario-margin block and risk-matrix heat-maps)."""

@@ -499,7 +499,7 @@ def semantic_problems(pf: PortfolioFile, rules_for: RulesFor) -> list[str]:
             for ccy, _ in items:
                 if pf.price(ccy) is None:
                     out.append(f"{where}, field '{key}.{ccy}': no price for {ccy} in 'market'")
-            if items and not getattr(rules, "is_loan", False):
+            if items and not getattr(rules, "is_loan", False) and not (key == "borrowed" and rules.borrows(acc)):
                 out.append(f"{where}, field '{key}': '{rules.name}' is not a lending protocol "
                            f"(supplied/borrowed are for aave-v3, compound-v3, maker; use 'collateral')")
         if acc.mode == "portfolio" and not rules.supports_portfolio:
@@ -520,7 +520,7 @@ def semantic_problems(pf: PortfolioFile, rules_for: RulesFor) -> list[str]:
             elif pos.kind == "option" and und in pf.market:
                 out += [f"{pwhere}, {p}" for p in _option_problems(pf, pos, und)]
             if und in pf.market:
-                out += [f"{pwhere}, {p}" for p in _size_problems(pf, pos, rules, und)]
+                out += [f"{pwhere}, {p}" for p in _size_problems(pf, pos, rules, und, acc)]
             if pos.kind != "spot" and pos.margin is None and acc.mode == "isolated":
                 out.append(f"{pwhere}, field 'margin': an isolated position needs its margin")
     return out
@@ -571,7 +571,7 @@ def _debt_problems(pf: PortfolioFile, acc: AccountSpec) -> list[str]:
             f"covered by the account's other collateral (worth {assets:,.2f} USD after haircuts)"]
 
 
-def _size_problems(pf: PortfolioFile, pos: PositionSpec, rules, und: str) -> list[str]:
+def _size_problems(pf: PortfolioFile, pos: PositionSpec, rules, und: str, acc: AccountSpec) -> list[str]:
     """Notional within the supported range; a per-position ``cum`` must not make MM negative."""
     mark = pf.market[und].mark
     inverse = pos.kind != "option" and (pos.contract == "inverse" or rules.settles_in_coin)   # size = USD face
@@ -579,7 +579,7 @@ def _size_problems(pf: PortfolioFile, pos: PositionSpec, rules, und: str) -> lis
     if notional > AMOUNT_MAX:
         return [f"field 'size': notional {notional:g} USD is above the supported {AMOUNT_MAX:g}"]
     if pos.mmr is not None and pos.cum and pos.kind in ("perp", "future"):
-        n = rules.terms(pos, None, 0.0, 0.0).tier_notional(mark)          # in the tier's own unit
+        n = rules.terms(pos, acc, 0.0, 0.0).tier_notional(mark)           # in the tier's own unit
         if n * pos.mmr < pos.cum:
             return [f"field 'cum': {pos.cum:g} exceeds notional × mmr = {n * pos.mmr:g} at the mark "
                     f"(the maintenance margin would be negative)"]

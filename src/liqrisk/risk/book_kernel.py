@@ -396,7 +396,8 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
                     mm += scenario_mm_nb(p, prow, t, pos_start, pos_end, settle_axis, axis, contract,
                                          qty, entry, basis, strike, is_call, expiry, vol, rate,
                                          sc_start, sc_end, pm_par, sh_rel, sh_abs, vol_up, vol_dn,
-                                         roll, sc_move, sc_vol, sc_weight, sc_damp)
+                                         roll, sc_move, sc_vol, sc_weight, sc_damp, leg_start,
+                                         leg_end, leg_axis, leg_amount, leg_mm)
                 if margined[b] and not ok and surv > 0.0:
                     q = 1.0
                     if eq - mm <= 0.0:
