@@ -36,14 +36,16 @@ class MarketState:
     """Marks, index prices and vols per underlying (``quotes``), at ``as_of`` (UTC), with the
     risk-free ``rate`` (annual, continuous), optional order ``books`` per underlying (objects with
     ``bids``/``asks``, :mod:`liqrisk.liquidity.book`), ``correlation`` between underlyings
-    (``{"BTC": {"ETH": 0.8}}``, symmetric) and ``funding`` rates per underlying (per 8 h)."""
+    (``{"BTC": {"ETH": 0.8}}``, symmetric) and the ``funding`` of the perps per underlying: a rate
+    per 8 h, ``{"csv": path}`` or ``{"impact_bid": …, "impact_ask": …}`` (see
+    :func:`liqrisk.advise.funding.model_of`)."""
 
     as_of: datetime
     quotes: Mapping[str, Quote]
     rate: float = 0.0
     books: Mapping[str, Any] = field(default_factory=dict)
     correlation: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
-    funding: Mapping[str, float] = field(default_factory=dict)
+    funding: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
         for name in ("quotes", "books", "correlation", "funding"):

@@ -31,8 +31,8 @@ import numpy as np
 from numba import njit, uint64
 
 from liqrisk.dynamics.paths import (_ALPHA, _BETA, _BOOTSTRAP, _GAMMA, _H0, _JM, _JS, _LAM, _MU,
-                                    _NORMAL, _OMEGA, _STUDENT, _TILT, _sfc64_double, _sfc64_next,
-                                    sfc64_normal)
+                                    _NORMAL, _OMEGA, _STUDENT, _TGS, _TILT, _TJM, _TLAM, _TMIX,
+                                    _TSHIFT, _sfc64_double, _sfc64_next, sfc64_normal)
 from liqrisk.margin.base import INVERSE, INVERSE_OPTION, LINEAR
 from liqrisk.margin.kernel import (_maintenance, _tier_notional, _value, pool_state_nb,
                                    scenario_mm_nb)
@@ -103,33 +103,78 @@ def _correlate(chol, correlated, z, k):
 @njit(cache=True, nogil=True, inline="always")
 def draw_step(s, code, nu, resid, chol, correlated, jumps, par, z, jump, k):
     """Step ``k``'s innovations ``z[k]`` (n_und) and jump sizes ``jump[k]`` from the stream ``s``
-    (rows written in place: a row view per step would cost two reference counts)."""
+    (rows written in place: a row view per step would cost two reference counts); returns the
+    step's log likelihood ratio dP/dQ under a measure change (0 without one, see
+    :mod:`liqrisk.risk.measures`): rows drawn from the proposal table's CDF (``resid`` columns
+    n, n+1), normal numerators shifted by ``_TSHIFT`` × the step's t scale, the t's Gamma
+    variate from the mixture ``(1 − _TMIX)·Gamma(ν/2) + _TMIX·_TGS·Gamma(ν/2)``, jump counts
+    and sizes drawn with the proposal intensity ``_TLAM`` and mean ``_TJM``."""
     n = z.shape[1]
+    lr = 0.0
     if code == _BOOTSTRAP:
-        row = int(_sfc64_double(s) * resid.shape[0])
+        if resid.shape[1] > n:
+            w = _sfc64_double(s)
+            lo, hi = 0, resid.shape[0] - 1
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if resid[mid, n] > w:
+                    hi = mid
+                else:
+                    lo = mid + 1
+            row = lo
+            lr += resid[row, n + 1]
+        else:
+            row = int(_sfc64_double(s) * resid.shape[0])
         for u in range(n):
             z[k, u] = resid[row, u]
     else:
         for u in range(n):
             e = sfc64_normal(s)
+            scale = 1.0
             if code == _STUDENT:
-                e *= np.sqrt((nu - 2.0) / (2.0 * _gamma(s, 0.5 * nu)))
-            z[k, u] = e
+                mix = par[u, _TMIX]
+                if mix > 0.0:
+                    # defensive mixture: with probability mix the χ² variate is scaled by _TGS
+                    gs = par[u, _TGS]
+                    heavy = _sfc64_double(s) < mix
+                    g = _gamma(s, 0.5 * nu) * (gs if heavy else 1.0)
+                    logr = -0.5 * nu * np.log(gs) - g * (1.0 / gs - 1.0)
+                    a, b = np.log(1.0 - mix), np.log(mix) + logr
+                    top = max(a, b)
+                    lr -= top + np.log(np.exp(a - top) + np.exp(b - top))
+                else:
+                    g = _gamma(s, 0.5 * nu)
+                scale = np.sqrt((nu - 2.0) / (2.0 * g))
+            eta = par[u, _TSHIFT] * scale
+            if eta != 0.0:
+                lr += -eta * e - 0.5 * eta * eta
+                e += eta
+            z[k, u] = e * scale
         _correlate(chol, correlated, z, k)
     if jumps:
         for u in range(n):
             jump[k, u] = 0.0
-            if par[u, _LAM] > 0.0:
-                c = _poisson(s, par[u, _LAM])
+            lam, lam_q = par[u, _LAM], par[u, _TLAM]
+            if lam_q > 0.0:
+                c = _poisson(s, lam_q)
+                lr += c * np.log(lam / lam_q) + lam_q - lam
+                if c > 0:
+                    sd2 = c * par[u, _JS] * par[u, _JS]
+                    jv = c * par[u, _TJM] + np.sqrt(c) * par[u, _JS] * sfc64_normal(s)
+                    lr += ((jv - c * par[u, _TJM]) ** 2 - (jv - c * par[u, _JM]) ** 2) / (2.0 * sd2)
+                    jump[k, u] = jv
+            elif lam > 0.0:
+                c = _poisson(s, lam)
                 if c > 0:
                     jump[k, u] = c * par[u, _JM] + np.sqrt(c) * par[u, _JS] * sfc64_normal(s)
+    return lr
 
 
 @njit(cache=True, nogil=True)
 def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, nu, resid, garch,
                   correlated, jumps, ax_map, ax_loc, spot, c_br, marks, pools, margined, fee, plo, phi,
                   safe, slo, shi, affine, ec, ek, acc_start, alo, ahi, cv_ax, cv_lo, cv_hi, v0,
-                  want_loss, n_bins,
+                  want_loss, n_bins, f_row, f_rate, reuse, XS, LRS, MNS, MXS, US,
                   pos_start, pos_end, leg_start, leg_end, const_usd, settle_axis, axis, contract,
                   qty, entry, basis, mm_code, notional_mode, tier_start, tier_end, p1, p2, strike,
                   is_call, expiry, vol, t_floor, t_mmr, t_cum, leg_axis, leg_amount, rate,
@@ -147,7 +192,18 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
     Per path the whole path is drawn first, then each pool is walked over the steps. A pool
     flagged ``safe`` whose path stays inside its box [slo, shi] (log offsets per axis) is
     healthy and beyond the bridge range at every step (see :func:`safe_boxes_nb`): it is only
-    valued at the horizons (by ``ec + Σ ek·P`` when its equity is ``affine``)."""
+    valued at the horizons (by ``ec + Σ ek·P`` when its equity is ``affine``).
+
+    Funding: a position with ``f_row[i] ≥ 0`` pays ``f_rate[f_row[i], k]`` (the rates of its
+    funding times in step k's interval) at step k on the step's price — ``qty·P·rate`` USD
+    (linear) or ``qty·rate/P`` coins (inverse) — out of its pool, cumulated along the path; the
+    caller walks such pools at every step (not ``safe``, not ``affine``).
+
+    Path reuse: with ``reuse`` 1 each path (row ``path − first``) is drawn into the caller's
+    arrays ``XS`` (n, n_steps + 1, n_ax: log offsets), ``LRS`` (n, n_steps + 1), ``MNS``/``MXS``
+    (n, n_ax: the path's lowest and highest log offset) and ``US`` (n: the liquidation-step
+    uniform); with ``reuse`` 2 they are read from there instead of drawn — the same numbers for
+    another book on the same run (0: drawn into the kernel's own buffers)."""
     n_ax, n_bp, n_h = ax_map.shape[0], pools.shape[0], hsteps.shape[0]
     n_acc = acc_start.shape[0] - 1
     K = top.shape[2]
@@ -158,6 +214,7 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
     jmp = np.zeros((n_steps, n_ax))
     X = np.zeros((n_steps + 1, n_ax))
     PX = np.zeros((n_steps + 1, n_ax))
+    PX[0, :] = spot
     lr = np.zeros(n_steps + 1)
     v = np.zeros(n_ax)
     sv = np.zeros(n_ax)
@@ -176,48 +233,57 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
     ya_prev = np.zeros((n_acc, n_h))
     xa_prev = np.zeros((n_acc, n_h))
     settled = np.full(qty.shape[0], np.nan)
+    fcum = np.zeros(qty.shape[0])
     u = 0.0
     for path in range(first, last):
         sign = 1.0
         if anti and path % 2 == 1:
             sign = -1.0
+        r = path - first
+        if reuse != 0:                   # the path's arrays are rows of the caller's store
+            X, lr, mn, mx = XS[r], LRS[r], MNS[r], MXS[r]
+        if reuse == 2:
+            u = US[r]
         else:
-            seed_path(key, path // 2 if anti else path, s)
-            u = _sfc64_double(s)
-        # ---- the path: log offsets X, prices PX, cumulative log likelihood ratio lr ----------
-        for a in range(n_ax):
-            v[a] = par[a, _H0] if garch else par[a, _OMEGA]
-            sv[a] = np.sqrt(v[a])
-            X[0, a] = 0.0
-            PX[0, a] = spot[a]
-            mn[a] = 0.0
-            mx[a] = 0.0
-        loglr = 0.0
-        for k in range(n_steps):
-            if sign > 0 and code == _NORMAL and not jumps:
-                # the common case written here: inside draw_step's other cases it ran 3× slower
-                for a in range(n_ax):
-                    z[k, a] = sfc64_normal(s)
-                _correlate(chol, correlated, z, k)
-            elif sign > 0:
-                draw_step(s, code, nu, resid, chol, correlated, jumps, par, z, jmp, k)
+            if sign > 0:
+                seed_path(key, path // 2 if anti else path, s)
+                u = _sfc64_double(s)
+            # ---- the path: log offsets X, cumulative log likelihood ratio lr (prices later) ---
             for a in range(n_ax):
-                zz = sign * z[k, a]
-                tilt = par[a, _TILT]
-                if tilt != 0.0:
-                    loglr += -tilt * zz - 0.5 * tilt * tilt
-                    zz += tilt
-                eps = (np.sqrt(v[a]) if garch else sv[a]) * zz
-                xn = X[k, a] + par[a, _MU] - 0.5 * v[a] + eps
-                if jumps:
-                    xn += sign * jmp[k, a]
-                X[k + 1, a] = xn
-                mn[a] = min(mn[a], xn)
-                mx[a] = max(mx[a], xn)
-                if garch:
-                    v[a] = (par[a, _OMEGA] + (par[a, _ALPHA] + (par[a, _GAMMA] if eps < 0.0 else 0.0))
-                            * eps * eps + par[a, _BETA] * v[a])
-            lr[k + 1] = loglr
+                v[a] = par[a, _H0] if garch else par[a, _OMEGA]
+                sv[a] = np.sqrt(v[a])
+                X[0, a] = 0.0
+                PX[0, a] = spot[a]
+                mn[a] = 0.0
+                mx[a] = 0.0
+            loglr = 0.0
+            for k in range(n_steps):
+                if sign > 0 and code == _NORMAL and not jumps:
+                    # the common case written here: inside draw_step's other cases it ran 3× slower
+                    for a in range(n_ax):
+                        z[k, a] = sfc64_normal(s)
+                    _correlate(chol, correlated, z, k)
+                elif sign > 0:
+                    loglr += draw_step(s, code, nu, resid, chol, correlated, jumps, par, z, jmp, k)
+                for a in range(n_ax):
+                    zz = sign * z[k, a]
+                    tilt = par[a, _TILT]
+                    if tilt != 0.0:
+                        loglr += -tilt * zz - 0.5 * tilt * tilt
+                        zz += tilt
+                    eps = (np.sqrt(v[a]) if garch else sv[a]) * zz
+                    xn = X[k, a] + par[a, _MU] - 0.5 * v[a] + eps
+                    if jumps:
+                        xn += sign * jmp[k, a]
+                    X[k + 1, a] = xn
+                    mn[a] = min(mn[a], xn)
+                    mx[a] = max(mx[a], xn)
+                    if garch:
+                        v[a] = (par[a, _OMEGA] + (par[a, _ALPHA] + (par[a, _GAMMA] if eps < 0.0 else 0.0))
+                                * eps * eps + par[a, _BETA] * v[a])
+                lr[k + 1] = loglr
+            if reuse == 1:
+                US[r] = u
         for j in range(n_h):
             wh[j] = np.exp(lr[hsteps[j]])
         px_rows = 0                  # prices PX computed: 0 none, 1 the horizon rows, 2 all rows
@@ -257,6 +323,7 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
                 continue
             for i in range(pos_start[p], pos_end[p]):
                 settled[i] = np.nan
+                fcum[i] = 0.0
             surv = 1.0
             frozen = 0.0
             j = 0
@@ -306,6 +373,11 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
                     if settled[i] == settled[i]:
                         eq += settled[i] * (1.0 if ci == LINEAR else settle)
                         continue
+                    if f_row[i] >= 0:
+                        fr = f_rate[f_row[i], k]
+                        if fr != 0.0:
+                            fcum[i] += qty[i] * P * fr if ci == LINEAR else qty[i] * fr / P
+                        eq -= fcum[i] * (1.0 if ci == LINEAR else settle)
                     opt = 0.0
                     if ci == INVERSE_OPTION:
                         opt = black76_price_nb(P, strike[i], expiry[i] - t, rate, vol[i], is_call[i]) / P
@@ -324,7 +396,8 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
                     mm += scenario_mm_nb(p, prow, t, pos_start, pos_end, settle_axis, axis, contract,
                                          qty, entry, basis, strike, is_call, expiry, vol, rate,
                                          sc_start, sc_end, pm_par, sh_rel, sh_abs, vol_up, vol_dn,
-                                         roll, sc_move, sc_vol, sc_weight, sc_damp)
+                                         roll, sc_move, sc_vol, sc_weight, sc_damp, leg_start,
+                                         leg_end, leg_axis, leg_amount, leg_mm)
                 if margined[b] and not ok and surv > 0.0:
                     q = 1.0
                     if eq - mm <= 0.0:
