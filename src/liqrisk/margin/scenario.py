@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from liqrisk.margin.base import INVERSE, INVERSE_OPTION, LINEAR
-from liqrisk.pricing.reference import black76
 
 
 @dataclass
@@ -53,6 +52,7 @@ def risk_matrix(arrays, p: int, prices: np.ndarray, t_elapsed: float = 0.0) -> d
     """NumPy reference of :func:`~liqrisk.margin.kernel.scenario_mm_nb` for pool ``p``: per risk
     unit (axis) the adjusted P&L of every scenario (USD, after weight, dampener and pnl_offset),
     its worst loss and worst scenario index; the roll shock and the pool's MM (USD)."""
+    from liqrisk.pricing.reference import black76   # SciPy: loaded only by this reference
     a = arrays
     s0, s1 = a.sc_start[p], a.sc_end[p]
     offset, factor, add, floor = a.pm_par[p]
