@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 
 import numpy as np
 
@@ -25,6 +24,7 @@ from liqrisk.cascade.engine import _State
 from liqrisk.cascade.kernels import liquidation_orders_np
 from liqrisk.cascade.sweep import sweep
 from liqrisk.cascade.synthetic import SyntheticSpec, synthetic_population
+from timing import best_time, timed_once
 
 
 def scenario(steps=60, move=-0.15):
@@ -32,15 +32,6 @@ def scenario(steps=60, move=-0.15):
         "name": "bench", "assets": {"BTC": {"price": 91250, "vol": 0.55}, "ETH": {"price": 3050, "vol": 0.7}},
         "shock": {"kind": "linear", "steps": steps, "moves": {"BTC": move}},
         "impact": {"model": "sqrt", "stress": 2.0, "resilience": 0.1}, "insurance_fund_usd": 5e8})
-
-
-def timed(fn, repeat=1):
-    best = np.inf
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, out
 
 
 def main() -> None:
@@ -57,8 +48,8 @@ def main() -> None:
     simulate(synthetic_population(SyntheticSpec(n_accounts=1000, seed=0)), sc)   # compile / load cache
     sizes = sorted({10_000, 100_000, a.accounts} & set(range(a.accounts + 1)))
     for n in sizes:
-        build, pop = timed(lambda: synthetic_population(SyntheticSpec(n_accounts=n, seed=1)))
-        sec, r = timed(lambda: simulate(pop, sc))
+        build, pop = timed_once(lambda: synthetic_population(SyntheticSpec(n_accounts=n, seed=1)))
+        sec, r = timed_once(lambda: simulate(pop, sc))
         out[f"numba_{n}"] = {"seconds": sec, "build_seconds": build, "positions": pop.n_positions,
                              "rounds": int(r.rounds.sum()),
                              "liquidations": int(r.liquidations.sum()),
@@ -66,27 +57,27 @@ def main() -> None:
         print(f"numba engine  {n:>9,} accounts  {sec:7.2f} s (population + book {build:.2f} s)  rounds {r.rounds.sum()}  "
               f"liquidations {r.liquidations.sum():,}  amplification {r.amplification()['BTC']:.3f}")
         if n == min(100_000, a.accounts):
-            sec_np, _ = timed(lambda: simulate(pop, sc, backend="numpy"))
+            sec_np, _ = timed_once(lambda: simulate(pop, sc, backend="numpy"))
             out[f"numpy_{n}"] = {"seconds": sec_np}
             print(f"numpy peer    {n:>9,} accounts  {sec_np:7.2f} s  (same run, NumPy account check)")
         if n == a.accounts:
             st = _State(pop, sc)
             marks = sc.prices * 0.9
             st.orders(sc.prices, 0.0, "numba")
-            t_nb, _ = timed(lambda: st.orders(marks, 0.0, "numba"), repeat=5)
-            t_np, _ = timed(lambda: liquidation_orders_np(st.book(marks), 0.0, st.a, pop.pool_response, st.rules,
-                                                          st.cooldown, pop.liquidation_fee), repeat=3)
+            t_nb = best_time(lambda: st.orders(marks, 0.0, "numba"), 5, warmup=False)
+            t_np = best_time(lambda: liquidation_orders_np(st.book(marks), 0.0, st.a, pop.pool_response, st.rules,
+                                                           st.cooldown, pop.liquidation_fee), 3, warmup=False)
             out["one_check"] = {"numba_screened_s": t_nb, "numpy_full_s": t_np}
             print(f"one account check at {n:,}: numba (screened) {1e3 * t_nb:.1f} ms, numpy {1e3 * t_np:.1f} ms")
     pop = synthetic_population(SyntheticSpec(n_accounts=a.sweep_accounts, seed=2))
     sc20 = scenario(steps=20)
     moves = np.linspace(-0.02, -0.25, a.sweep_scenarios // 10)
     scales = np.linspace(0.5, 5.0, 10)
-    t_local, local = timed(lambda: sweep(pop, sc20, "BTC", moves, scales, LocalExecutor(), chunk_size=50))
+    t_local, local = timed_once(lambda: sweep(pop, sc20, "BTC", moves, scales, LocalExecutor(), chunk_size=50))
     ex = DaskExecutor(n_workers=2)
     try:
         sweep(pop, sc20, "BTC", moves[:2], scales[:1], ex, chunk_size=1)        # warm the workers
-        t_dask, dask = timed(lambda: sweep(pop, sc20, "BTC", moves, scales, ex, chunk_size=50))
+        t_dask, dask = timed_once(lambda: sweep(pop, sc20, "BTC", moves, scales, ex, chunk_size=50))
     finally:
         ex.close()
     same = bool(np.array_equal(local.rows, dask.rows))

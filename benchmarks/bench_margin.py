@@ -29,6 +29,7 @@ from scipy.optimize import brentq
 from liqrisk.margin import kernel as K
 from liqrisk.margin.base import LINEAR, MM_TIERS_AT_MARK, NOTIONAL_QUOTE
 from liqrisk.margin.binance import usdm_brackets
+from timing import best_time
 
 SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "DOGEUSDT"]
 NAMES = ["BTC", "ETH", "SOL", "DOGE"]
@@ -132,16 +133,6 @@ def brentq_boundaries(a: K.PoolArrays, pools, axes, grid):
                     break
                 x_prev, f_prev = x, fx
     return down, up
-
-
-def best_time(fn, repeats=3):
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 QUARTERLIES = [datetime.date(2026 + (11 + 3 * i) // 12, (11 + 3 * i) % 12 + 1, 25)

@@ -25,6 +25,7 @@ from liqrisk.dynamics.paths import (chunk_generators, gbm, map_chunks, sfc64_nor
 from liqrisk.risk.first_passage import exit_probability, hit_probability
 from liqrisk.risk.book_mc import book_liquidation_risk
 from liqrisk.risk.montecarlo import liquidation_risk
+from timing import best_time
 
 NAMES = ["BTC", "ETH", "SOL", "DOGE", "BNB"]
 MARKS = np.array([60_000.0, 3_000.0, 150.0, 0.2, 600.0])
@@ -144,25 +145,15 @@ def write_book_file(n_acc: int) -> str:
     return path.name
 
 
-def timed(fn, repeat=3):
-    fn()
-    best = np.inf
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
 def main(quick: bool) -> None:
     n_paths, n_steps = (100_000 if quick else 400_000), 24 * 7
     acc, model = Isolated(), gbm(0.6)
     horizon = n_steps / (365 * 24)
-    t = timed(lambda: liquidation_risk(acc, model, [horizon], n_paths=n_paths, seed=1,
-                                       method="plain"))
+    t = best_time(lambda: liquidation_risk(acc, model, [horizon], n_paths=n_paths, seed=1,
+                                           method="plain"))
     print(f"1. fused kernel, 2 threads: {n_paths * n_steps / t:.3g} path-steps/s "
           f"({n_paths} paths x {n_steps} steps in {t:.3f}s)")
-    t = timed(lambda: map_chunks(
+    t = best_time(lambda: map_chunks(
         lambda c: _normals_only(sfc64_state(c[2]), c[1] - c[0], n_steps),
         chunk_generators(1, n_paths)))
     print(f"   ceiling, the same normal draws alone (numba, 2 threads): "
@@ -176,7 +167,7 @@ def main(quick: bool) -> None:
             x = np.cumsum(-0.5 * s * s + s * rng.standard_normal((10_000, n_steps)), axis=1)
             hit += np.count_nonzero(x.min(axis=1) <= np.log(acc.lp))
         return hit
-    t_np = timed(numpy_peer, 1)
+    t_np = best_time(numpy_peer, 1)
     print(f"   NumPy peer:              {n_paths * n_steps / t_np:.3g} path-steps/s")
 
     rng = np.random.default_rng(0)
@@ -194,17 +185,17 @@ def main(quick: bool) -> None:
     print(f"2. {n_acc} cross accounts x {len(NAMES)} perps, 10,000 paths x 24 steps, P(1d), every "
           f"pool by the margin kernel on the book: {t:.2f}s (mean p {p.mean():.3f})")
     sub = 200
-    t_np = timed(lambda: numpy_cross_peer(cp, sub, model5), 1)
+    t_np = best_time(lambda: numpy_cross_peer(cp, sub, model5), 1)
     print(f"   NumPy peer (tiered MM vectorised over paths x steps, discrete monitoring): "
           f"{sub} accounts in {t_np:.2f}s -> {t_np * n_acc / sub:.1f}s for {n_acc}")
 
     n = 1_000_000
     lp = 60_000 * (1 - rng.uniform(0.005, 0.5, n))
     vol = rng.uniform(0.2, 1.5, n)
-    t = timed(lambda: hit_probability(60_000.0, lp, vol, 1 / 365))
+    t = best_time(lambda: hit_probability(60_000.0, lp, vol, 1 / 365))
     print(f"3. closed form, 1,000,000 isolated positions (single barrier): {t:.3f}s")
     up = 60_000 * (1 + rng.uniform(0.005, 0.5, n))
-    t = timed(lambda: exit_probability(60_000.0, lp, up, vol, 7 / 365), 1)
+    t = best_time(lambda: exit_probability(60_000.0, lp, up, vol, 7 / 365), 1)
     print(f"   1,000,000 double-barrier positions, 7d: {t:.3f}s")
 
     demo = ["examples/multi_venue.yaml", "--horizon", "1d", "--horizon", "7d", "--paths", "20000", "--json"]

@@ -15,7 +15,6 @@ warm-up call (numba compiled, caches hot).
 
 import argparse
 import math
-import time
 
 import numba
 import numpy as np
@@ -24,6 +23,7 @@ from scipy.special import ndtr
 
 from liqrisk import pricing
 from liqrisk.pricing import reference
+from timing import best_time
 
 N_PEER = 2_000
 N_QL = 20_000
@@ -38,16 +38,6 @@ def options(n, seed=0):
                 T=np.exp(rng.uniform(math.log(1 / 8760), math.log(3.0), n)), r=np.full(n, 0.03),
                 vol=rng.uniform(0.05, 3.0, n), is_call=rng.integers(0, 2, n).astype(bool),
                 q=np.full(n, 0.01))
-
-
-def best_time(fn, repeats):
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def lean_numpy(S, K, T, r, q, vol, is_call):

@@ -28,6 +28,7 @@ import numpy as np
 from liqrisk.margin import deribit_pm, kernel as K
 from liqrisk.margin.base import INVERSE, INVERSE_OPTION, MM_NONE, PositionTerms
 from liqrisk.pricing.reference import black76
+from timing import best_time
 
 MARK = 91_250.0
 N_OPT, N_FUT = 14, 6
@@ -150,16 +151,6 @@ def subbook(a: K.PoolArrays, pools: np.ndarray) -> K.PoolArrays:
                         leg_axis=a.leg_axis[pools], leg_amount=a.leg_amount[pools], rate=a.rate,
                         sc_start=a.sc_start[pools], sc_end=a.sc_end[pools], pm_par=a.pm_par[pools],
                         sc_move=a.sc_move, sc_vol=a.sc_vol, sc_weight=a.sc_weight, sc_damp=a.sc_damp, **per_pos)
-
-
-def best_time(fn, repeats=3):
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main():
