@@ -221,3 +221,41 @@ def _flat(d: dict, prefix: str = "") -> dict:
         else:
             out[prefix + k] = v
     return out
+
+
+def test_correlation_comes_from_the_market_where_it_gives_a_pair():
+    """A given pair is used as is (either order); BTC/ETH without one is the bundled history's
+    sample correlation of daily log returns (0.745 on the bundled Bitstamp file); the rest is 0,
+    noted."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from liqrisk.analysis import _correlation
+    from liqrisk.load import load_portfolio
+    market = load_portfolio("examples/multi_venue.yaml").market
+    notes = []
+    corr = _correlation(replace(market, correlation={"SOL": {"BTC": 0.9}}), ["BTC", "ETH", "SOL"], notes)
+    assert corr[0, 2] == corr[2, 0] == 0.9 and corr[1, 2] == 0.0
+    assert corr[0, 1] == pytest.approx(0.745, abs=5e-4) and np.allclose(np.diag(corr), 1.0)
+    assert notes == ["correlation of SOL with other underlyings assumed 0 (no bundled history)"]
+    notes = []
+    _correlation(replace(market, correlation={"BTC": {"SOL": 0.5}, "ETH": {"SOL": 0.6}}), ["BTC", "ETH", "SOL"],
+                 notes)
+    assert notes == []
+
+
+def test_a_book_given_on_the_command_line_is_the_market_s_book(tmp_path):
+    from dataclasses import replace
+
+    from liqrisk import analyze
+    from liqrisk.liquidity.book import load_book
+    from liqrisk.load import load_portfolio
+    out = CliRunner().invoke(app, ["analyze", "examples/multi_venue.yaml", "--json", "--stress", "3",
+                                   "--book", "BTC=examples/books/btc_book.json"])
+    assert out.exit_code == 0, out.output
+    pf = load_portfolio("examples/multi_venue.yaml")
+    pf = pf.with_market(replace(pf.market, books={"BTC": load_book("examples/books/btc_book.json")}))
+    api = analyze(pf, stress=3.0).to_dict()
+    assert json.loads(out.stdout) == json.loads(json.dumps(api))
+    assert any(a["exit"]["book"] == "snapshot" for a in api["accounts"] if a.get("exit"))

@@ -222,3 +222,18 @@ def test_exit_costs_of_many_groups_equal_each_position_costed_on_its_own_book(wi
         else:
             assert costs.error[k].startswith(error)
     assert 200 < n_ok < 300          # both kinds of account occur
+
+
+def test_exit_cost_result_is_typed_and_is_what_the_cli_prints():
+    from liqrisk.cli.exit_cost import exit_cost_analysis
+    from liqrisk.results.exit import ExitCostAnalysis
+    res = exit_cost_analysis("examples/multi_venue.yaml", [("BTC", -2.0, 91_250.0)], None, 1.0, 0.1, 0.55, 2.0)
+    assert isinstance(res, ExitCostAnalysis)
+    out = CliRunner().invoke(app, ["exit-cost", "examples/multi_venue.yaml", "-p", "BTC:-2:91250", "--json",
+                                   "--stress", "2"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout) == json.loads(res.to_json())
+    frame = res.to_frame()
+    assert len(frame) == sum(len(a.summary.positions) for a in res.accounts)
+    assert frame["close_now_cost"].sum() == pytest.approx(sum(a.summary.close_now_cost for a in res.accounts))
+    assert list(frame["account"])[-1] == "command-line positions"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
@@ -51,11 +52,11 @@ class ProbabilitySettings:
     vol_from: dict[str, str] | None = None   # underlying → OHLC CSV ("*" = the only underlying)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ExitSettings:
-    """Exit-cost settings (CLI: --book, --exit-horizon, --participation, --stress)."""
+    """Exit-cost settings (CLI: --exit-horizon, --participation, --stress); the order books are
+    the market's (``MarketState.books``, CLI --book), synthetic where it has none."""
 
-    books: dict | None = None
     horizon_hours: float = 1.0
     participation: float = 0.1
     stress: float = 1.0
@@ -158,7 +159,7 @@ def _path_model(cp: CompiledPortfolio, names: list[str], s: ProbabilitySettings,
     from liqrisk.dynamics import paths
 
     sigma = np.array([_sigma(cp, n, s) for n in names])
-    corr = _correlation(names, notes) if len(names) > 1 else None
+    corr = _correlation(cp.portfolio.market, names, notes) if len(names) > 1 else None
     if s.model == "gbm":
         return paths.gbm(sigma, corr=corr), None
     if s.model == "student":
@@ -222,23 +223,36 @@ def _sigma(cp: CompiledPortfolio, name: str, s: ProbabilitySettings) -> float:
     return v
 
 
-def _correlation(names: list[str], notes: list[str]) -> np.ndarray:
-    """BTC/ETH correlation from the bundled Bitstamp daily history; other pairs 0 (noted)."""
-    from liqrisk.dynamics.correlation import estimate_correlation
-    from liqrisk.dynamics.ohlc import bundled_data_path
-    import pandas as pd
-    corr = np.eye(len(names))
-    if "BTC" in names and "ETH" in names:
-        df = pd.read_csv(bundled_data_path("btc_eth_usd_1d_bitstamp.csv")).dropna()
-        est = estimate_correlation({"BTC": df["btc_close"].to_numpy(), "ETH": df["eth_close"].to_numpy()})
-        i, j = names.index("BTC"), names.index("ETH")
-        corr[i, j] = corr[j, i] = float(np.asarray(est.corr)[0, 1])
-    others = [n for n in names if n not in ("BTC", "ETH")]
-    if others:
-        note = f"correlation of {', '.join(others)} with other underlyings assumed 0 (no bundled history)"
+def _correlation(market, names: list[str], notes: list[str]) -> np.ndarray:
+    """Correlation of ``names``' returns: the market's ``correlation`` where it gives a pair,
+    else BTC/ETH from the bundled Bitstamp daily history, other pairs 0 (noted)."""
+    corr, assumed = np.eye(len(names)), set()
+    given = lambda a, b: (market.correlation.get(a) or {}).get(b, (market.correlation.get(b) or {}).get(a))
+    for i, a in enumerate(names):
+        for j in range(i + 1, len(names)):
+            rho = given(a, names[j])
+            if rho is None and {a, names[j]} == {"BTC", "ETH"}:
+                rho = _btc_eth_correlation()
+            if rho is None:
+                assumed |= {a, names[j]} - {"BTC", "ETH"} or {a, names[j]}
+                rho = 0.0
+            corr[i, j] = corr[j, i] = rho
+    if assumed:
+        note = f"correlation of {', '.join(n for n in names if n in assumed)} with other underlyings assumed 0 " \
+               f"(no bundled history)"
         if note not in notes:
             notes.append(note)
     return corr
+
+
+@lru_cache(maxsize=1)
+def _btc_eth_correlation() -> float:
+    """BTC/ETH correlation of daily log returns, bundled Bitstamp history (all complete days)."""
+    from liqrisk.dynamics.correlation import estimate_correlation
+    from liqrisk.dynamics.ohlc import bundled_columns
+    cols = bundled_columns("btc_eth_usd_1d_bitstamp.csv")
+    est = estimate_correlation({"BTC": cols["btc_close"], "ETH": cols["eth_close"]})
+    return float(np.asarray(est.corr)[0, 1])
 
 
 def _add_probabilities(cp, results, s: ProbabilitySettings, out: PortfolioAnalysis, progress):
@@ -311,16 +325,17 @@ def _add_exit(cp, results, s: ExitSettings, out: PortfolioAnalysis):
         forced += [(keys[i, u], b, lp, bp, fee) for b, lp, bp, u in _forced_exits(r, linear, rows)]
         if r.liquidatable_now:
             now += [(keys[i, u], b, p, p, fee) for (u, b, p), _ in zip(rows, linear)]
-    costs = exit_costs(group, und, und, size, price, s.books, vols, s.horizon_hours, s.participation, s.stress,
+    books = cp.portfolio.market.books
+    costs = exit_costs(group, und, und, size, price, books, vols, s.horizon_hours, s.participation, s.stress,
                        n_groups=len(keys))
     tot = costs.totals()
     for k, (i, u) in enumerate(keys):
         if costs.error[k] is None and u not in out.books:
             first = int(np.argmax(costs.used & (costs.group == k)))
-            out.books[u] = _depth(u, costs.price[first], vols[u], s)
+            out.books[u] = _depth(books.get(u), u, costs.price[first], vols[u], s)
     unds = [u for _, u in keys]
-    liq, short = _liquidation_losses(forced, unds, costs.error, vols, s)
-    now_fee, now_impact = _liquidation_losses(now, unds, costs.error, vols, s, parts=True)
+    liq, short = _liquidation_losses(forced, unds, costs.error, books, vols, s)
+    now_fee, now_impact = _liquidation_losses(now, unds, costs.error, books, vols, s, parts=True)
     by_account: dict[int, list[int]] = {}
     for k, (i, _) in enumerate(keys):
         by_account.setdefault(i, []).append(k)
@@ -339,7 +354,7 @@ def _add_exit(cp, results, s: ExitSettings, out: PortfolioAnalysis):
             r.exit.equity_shortfall = deficit
 
 
-def _liquidation_losses(fills, unds, errors, vols, s: ExitSettings, parts=False):
+def _liquidation_losses(fills, unds, errors, books, vols, s: ExitSettings, parts=False):
     """Per exit group (account × underlying), the summed forced fills ``(group, base size,
     liquidation price, bankruptcy price, fee rate)`` at stressed liquidity (at least
     LIQUIDATION_STRESS): (total loss, insurance shortfall), or with ``parts`` (fee, impact);
@@ -356,7 +371,7 @@ def _liquidation_losses(fills, unds, errors, vols, s: ExitSettings, parts=False)
     und = np.array([unds[k] for k in g], dtype=object)
     for u in dict.fromkeys(und.tolist()):
         m = und == u
-        book = (s.books or {}).get(u) or synthetic_book(1.0, vols[u], 1.0, u)
+        book = books.get(u) or synthetic_book(1.0, vols[u], 1.0, u)
         loss = liquidation_loss(size[m], lp[m], bp[m], fee[m], book, stress=max(s.stress, LIQUIDATION_STRESS))
         first, second = (loss.fee, loss.total_loss - loss.fee) if parts else (loss.total_loss, loss.shortfall)
         a += np.bincount(g[m], first, minlength=len(unds))
@@ -400,11 +415,11 @@ def _exit_rows(cp: CompiledPortfolio, i: int, r: AccountResult):
     return linear, rows
 
 
-def _depth(und: str, mark: float, vol: float, s: ExitSettings) -> dict:
-    """Cumulative depth (base units) by price of the (stressed) book used for ``und``."""
+def _depth(book, und: str, mark: float, vol: float, s: ExitSettings) -> dict:
+    """Cumulative depth (base units) by price of the (stressed) book used for ``und``: ``book``,
+    else the synthetic one at ``mark``."""
     from liqrisk.liquidity.synthetic import synthetic_book
-    book = (s.books or {}).get(und) or synthetic_book(mark, vol, 1.0, und)
-    book = book.stressed(s.stress)
+    book = (book or synthetic_book(mark, vol, 1.0, und)).stressed(s.stress)
     bids, asks = np.asarray(book.bids, float), np.asarray(book.asks, float)
     return {"source": book.book_source, "stress": s.stress,
             "bids": {"price": bids[:, 0], "cumulative": np.cumsum(bids[:, 1])},

@@ -7,6 +7,7 @@
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -30,15 +31,18 @@ def analyze(source: str | Path | dict | Portfolio, horizons: Sequence[str] = (),
     ``model``: path model (gbm | merton | student | fhs; None = the default), ``paths`` per
     account, ``seed`` (results reproducible by seed), ``drift`` (annualised), ``vol_from``
     (underlying → OHLC CSV to estimate its vol from), ``books`` (underlying → order book, else
-    synthetic), the exit horizon, participation rate and book stress, ``curves`` (equity and MM
+    synthetic; added to the market's ``books``), the exit horizon, participation rate and book stress, ``curves`` (equity and MM
     along each price axis, for the HTML report), ``progress(done, total)``."""
     prob = None
     if horizons:
         prob = ProbabilitySettings(list(horizons), paths, seed, drift=drift, vol_from=vol_from)
         if model is not None:
             prob.model = model
-    return _analyze(source, prob, ExitSettings(books, exit_horizon_hours, participation, stress),
-                    curves=curves, progress=progress)
+    if books:
+        pf = load_portfolio(source)
+        source = pf.with_market(replace(pf.market, books={**pf.market.books, **books}))
+    return _analyze(source, prob, ExitSettings(horizon_hours=exit_horizon_hours, participation=participation,
+                                               stress=stress), curves=curves, progress=progress)
 
 
 def simulate_cascade(scenario: str | Path | dict, accounts: str | Path | None = None,
