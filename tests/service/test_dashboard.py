@@ -1,7 +1,8 @@
 """The dashboard in a real browser (Debian chromium through Playwright): upload the demo
 portfolio, the numbers shown are the API's, a what-if control changes them to the what-if
 API's, a small cascade runs to the end, a saved portfolio's history is drawn. One screenshot
-per view goes to $LIQRISK_ARTIFACTS (default: the test's tmp folder)."""
+per view goes to $LIQRISK_ARTIFACTS (default: the test's tmp folder). The browser is the
+session's one (tests/conftest.py): Playwright allows one sync instance per thread."""
 from __future__ import annotations
 
 import os
@@ -12,11 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import DEMO, IN_CI, free_port
+from .conftest import DEMO, free_port
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 PARAMS = {"horizon": ["1d"], "paths": 300, "model": "gbm", "seed": 7, "curves": "true"}
 
 
@@ -39,19 +37,6 @@ def server(tmp_path_factory):
     yield url
     srv.should_exit = True
     thread.join(10)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        if IN_CI:
-            pytest.fail("/usr/bin/chromium missing (CI must install chromium)")
-        pytest.skip("chromium not installed")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

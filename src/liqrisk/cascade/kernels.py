@@ -25,7 +25,7 @@ whole-position tiers read at the mark) is ``always`` checked. An unmoved mark ad
 ``slack > bound``, so no NaN can hide a pool.
 
 :func:`liquidation_orders_nb` (numba) and :func:`liquidation_orders_np` (NumPy over the margin
-kernel's ``pools_states_nb``) agree (tests/test_cascade_kernels.py).
+kernel's ``pools_states_nb``) agree (tests/cascade/test_kernels.py).
 """
 from __future__ import annotations
 

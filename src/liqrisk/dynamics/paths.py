@@ -290,7 +290,7 @@ def _sfc64_double(s):
 def sfc64_normal(s):
     """One standard normal from the SFC64 state ``s``: NumPy's ``random_standard_normal``
     (ziggurat, 256 layers), so the same value and state as ``Generator(SFC64).standard_normal()``
-    (tests/test_paths.py checks it)."""
+    (tests/dynamics/test_paths.py checks it)."""
     while True:
         r = _sfc64_next(s)
         idx = r & uint64(0xff)

@@ -8,7 +8,7 @@ import yaml
 from hypothesis import given, settings, strategies as st
 from typer.testing import CliRunner
 
-from conftest import portfolio
+from tests.builders import portfolio
 from liqrisk.cli import app
 from liqrisk.margin import compound_v3, maker
 from liqrisk.margin.account import analyze_margin

@@ -3,7 +3,7 @@ synthetic populations and on a book of every venue, contract and mode."""
 import numpy as np
 import pytest
 
-from cascade_cases import every_venue_portfolio
+from tests.cascade.cases import every_venue_portfolio
 from liqrisk.cascade.engine import _State
 from liqrisk.cascade.impact import CascadeImpact
 from liqrisk.cascade.kernels import (liquidation_orders_nb, liquidation_orders_np, screen_bounds, screen_nb,

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, settings, strategies as st
 
-from conftest import portfolio
+from tests.builders import portfolio
 from liqrisk.margin import binance
 from liqrisk.margin.account import CompiledPortfolio, analyze_margin
 from liqrisk.margin.binance import usdm_brackets

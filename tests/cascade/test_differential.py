@@ -5,7 +5,7 @@ and contract the engine accepts."""
 import numpy as np
 import pytest
 
-from cascade_cases import MARKET, every_venue_accounts, every_venue_portfolio
+from tests.cascade.cases import MARKET, every_venue_accounts, every_venue_portfolio
 from liqrisk.cascade import scenario_from_dict, simulate
 from liqrisk.cascade.portfolio import population_from_portfolio
 from liqrisk.margin.account import CompiledPortfolio

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from error_bounds import ULPS_TWO, implied_vol_error_bound
+from tests.error_bounds import ULPS_TWO, implied_vol_error_bound
 from liqrisk import pricing
 from liqrisk.pricing.kernels import _IV_REL_STEP_TOL as IV_STOP
 

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from conftest import portfolio
+from tests.builders import portfolio
 from liqrisk.io.portfolio import InputError
 from liqrisk.margin import kucoin, phemex
 from liqrisk.margin.account import analyze_margin

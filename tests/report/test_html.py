@@ -12,7 +12,7 @@ import pytest
 import liqrisk
 from liqrisk.report.html import write_report
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _write(tmp_path_factory, name: str, **kw):
@@ -37,6 +37,7 @@ def multi_venue(tmp_path_factory):
 
 def _open(browser, report):
     page = browser.new_page()
+    page.set_default_timeout(120_000)  # plotly's 3 MB script on a loaded 2-core machine
     page.goto(report[0].as_uri())
     page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length > 0")
     return page

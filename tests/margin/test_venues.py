@@ -2,7 +2,7 @@
 general numerical engine (which must agree with the closed forms to 1e-10 relative, REL)."""
 import pytest
 
-from conftest import portfolio
+from tests.builders import portfolio
 from liqrisk.margin.account import analyze_margin
 from liqrisk.margin import binance, bitmex, bybit, deribit, hyperliquid, okx
 from liqrisk.margin.tiers import TierTable

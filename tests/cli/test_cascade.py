@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from liqrisk.cli import app
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
 
 SMALL = """name: t

@@ -1,7 +1,7 @@
 """A portfolio with every venue, margin mode and contract the margin engine accepts (shared by
 the cascade tests): linear and inverse perps and futures, options, coin collateral, isolated
 positions inside cross accounts, hedge mode, scenario (portfolio) margin, several underlyings."""
-from conftest import portfolio
+from tests.builders import portfolio
 
 EXPIRY = "2026-12-25T08:00:00Z"
 MARKET = {"BTC": {"mark": 91250.0, "vol": 0.52}, "ETH": {"mark": 3050.0, "vol": 0.68},

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from conftest import portfolio
+from tests.builders import portfolio
 from liqrisk.margin import kernel as K
 from liqrisk.margin.account import CompiledPortfolio, analyze_margin
 from liqrisk.margin.scenario import risk_matrix

@@ -4,8 +4,8 @@ venue, contract and mode becomes the cascade's book, nothing skipped, valued exa
 import numpy as np
 import pytest
 
-from cascade_cases import every_venue_portfolio
-from conftest import portfolio
+from tests.cascade.cases import every_venue_portfolio
+from tests.builders import portfolio
 from liqrisk.cascade import scenario_from_dict, simulate
 from liqrisk.cascade.liqmap import boundaries
 from liqrisk.cascade.population import PopulationError, load_population

@@ -13,7 +13,7 @@ from liqrisk.cli import app
 from liqrisk.io.portfolio import InputError
 from liqrisk.load import parse_portfolio
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
 
 BASE = {

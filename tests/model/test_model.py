@@ -12,7 +12,7 @@ from liqrisk.load import load_portfolio, parse_portfolio
 from liqrisk.margin.account import CompiledPortfolio
 from liqrisk.model import Account, MarketState, Portfolio, Position, Quote
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "multi_venue.yaml"
 
 

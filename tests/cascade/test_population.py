@@ -13,7 +13,7 @@ from liqrisk.cascade.synthetic import SyntheticSpec, synthetic_population
 from liqrisk.margin.binance import usdm_brackets, usdm_liquidation_price
 from liqrisk.margin.kernel import pools_states_nb
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "populations"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "populations"
 
 
 def test_hyperliquid_docs_example_boundary_matches_its_liquidation_px_2866_27():

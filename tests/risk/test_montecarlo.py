@@ -17,7 +17,7 @@ from liqrisk.risk.montecarlo import (TERM_STRUCTURE, ProbabilityEstimate, liquid
 
 pytestmark = pytest.mark.numerics
 
-BRACKETS = Path(__file__).parents[1] / "src/liqrisk/margin/data/binance_usdm_brackets_2026-09.json"
+BRACKETS = Path(__file__).parents[2] / "src/liqrisk/margin/data/binance_usdm_brackets_2026-09.json"
 BTC = TierTable.from_rows(json.loads(BRACKETS.read_text())["symbols"]["BTCUSDT"])
 ETH = TierTable.from_rows(json.loads(BRACKETS.read_text())["symbols"]["ETHUSDT"])
 HOUR = 1 / 8760

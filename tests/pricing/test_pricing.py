@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import QuantLib as ql
 
-from error_bounds import (EPS, ULPS_ONE, ULPS_TWO, assert_within, bsm_error_bounds,
+from tests.error_bounds import (EPS, ULPS_ONE, ULPS_TWO, assert_within, bsm_error_bounds,
                           density_condition, implied_vol_error_bound)
 from liqrisk import pricing
 from liqrisk.pricing import kernels, reference
