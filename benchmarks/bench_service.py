@@ -12,9 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,54 +21,10 @@ from pathlib import Path
 import httpx
 import yaml
 
+from liqrisk.service.loopback import free_port, load, serve_process
+
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "examples" / "multi_venue.yaml"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(port: int, db: str) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-c", "from liqrisk.cli import main; main()", "serve", "--port",
-                             str(port), "--database-url", db], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)})
-    for _ in range(600):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("server did not start: " + proc.stderr.read().decode()[-2000:])
-
-
-async def load(url: str, doc: dict, clients: int, seconds: float, max_requests: int, params: dict):
-    latencies, errors, sent = [], [], 0
-    deadline = time.monotonic() + seconds
-
-    async def client(c: httpx.AsyncClient):
-        nonlocal sent
-        while time.monotonic() < deadline and sent < max_requests:
-            sent += 1
-            t0 = time.perf_counter()
-            try:
-                r = await c.post(url, json=doc, params=params)
-                if r.status_code != 200:
-                    errors.append(f"HTTP {r.status_code}: {r.text[:200]}")
-                else:
-                    latencies.append(time.perf_counter() - t0)
-            except httpx.HTTPError as e:
-                errors.append(f"{type(e).__name__}: {e}")
-
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(timeout=120, limits=limits) as c:
-        t0 = time.monotonic()
-        await asyncio.gather(*(client(c) for _ in range(clients)))
-        wall = time.monotonic() - t0
-    return latencies, errors, wall
 
 
 def engine_alone(doc: dict, seconds: float) -> tuple[int, float]:
@@ -96,7 +50,7 @@ def main() -> None:
     params = {"horizon": args.horizon, "paths": args.paths} if args.horizon else {}
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
-        proc = start_server(port, str(Path(tmp) / "bench.db"))
+        proc = serve_process(str(Path(tmp) / "bench.db"), port)
         try:
             url = f"http://127.0.0.1:{port}/v1/analyze"
             httpx.post(url, json=doc, params=params, timeout=120)          # warm the server

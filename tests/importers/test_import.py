@@ -1,6 +1,6 @@
-"""Importers on recorded answers (ccxt's own response tests, Deribit's documented example) and on
-ccxt's documented unified shapes: the imported portfolio loads, and the engine's numbers on it
-agree with the venue's own (liquidation prices, equity)."""
+"""Importers on recorded answers (ccxt's own response tests for Binance, Bybit, OKX and
+Hyperliquid; Deribit's documented example): the imported portfolio loads, and the engine's numbers
+on it agree with the venue's own (liquidation prices, maintenance margins)."""
 from __future__ import annotations
 
 import json
@@ -78,38 +78,129 @@ def test_deribit_docs_example():
         deribit.from_response(raw)
 
 
-def test_ccxt_unified_shapes_for_each_venue():
-    """Sizes are contracts × contractSize, venues and contract names follow the exchange, and the
-    engine's equity of every account equals the balance total ccxt reported (equity)."""
-    dump = json.loads((DATA / "ccxt_unified_constructed.json").read_text())
-    doc, notes = ccxt.from_dump(dump)
-    accs = {a["id"]: a for a in doc["accounts"]}
-    assert {k: a["venue"] for k, a in accs.items()} == {
-        "binance-usdt": "binance-usdm", "binance-btc": "binance-coinm", "okx": "okx", "bybit": "bybit-linear",
-        "deribit": "deribit"}
-    assert [p["symbol"] for p in accs["binance-usdt"]["positions"]] == ["BTCUSDT", "ETHUSDT"]
-    assert accs["binance-btc"]["positions"][0]["size"] == 1500 * 100          # USD face
-    assert accs["okx"]["positions"][0]["size"] == pytest.approx(80 * 0.01)    # contractSize from markets
-    assert accs["binance-usdt"]["positions"][1]["margin"] == 2500 - 500
-    assert accs["bybit"]["mode"] == "isolated" and accs["bybit"]["collateral"] == {}
-    assert any("BNB" in n for n in notes)
-    result = _accounts(doc)
-    totals = {(d.get("account") or d["exchange"]): d["balance"] for d in dump["accounts"]}
-    assert result["binance-usdt"]["equity"] == pytest.approx(totals["binance"]["total"]["USDT"], rel=1e-12)
-    assert result["binance-btc"]["equity"] == pytest.approx(totals["binance"]["total"]["BTC"], rel=1e-12)
-    assert result["okx"]["equity"] == pytest.approx(totals["okx"]["USDT"]["total"], rel=1e-12)
-    assert result["deribit"]["equity"] == pytest.approx(totals["deribit"]["total"]["BTC"], rel=1e-12)
+BINANCE = json.loads((DATA / "binance_ccxt_static.json").read_text())
+BYBIT = json.loads((DATA / "bybit_ccxt_static.json").read_text())
+OKX = json.loads((DATA / "okx_ccxt_static.json").read_text())
+
+
+def _binance_dump(case: str, ccy: str) -> dict:
+    """A recorded Binance cross position with the wallet ccxt reports as its ``collateral`` (ccxt
+    backs it out of the venue's liquidation price); the balance total is that wallet + the PnL
+    (ccxt's futures total is ``marginBalance``, the equity)."""
+    positions = BINANCE[case]["parsedResponse"]
+    p = positions[0]
+    return {"exchange": "binance", "positions": positions,
+            "balance": {"total": {ccy: p["collateral"] + p["unrealizedPnl"]}}}
+
+
+def test_binance_usdm_recorded_position_matches_the_venue():
+    """BTCUSDT 0.009 long (ccxt's recorded fetchPositions): Binance's maintMargin 2.43009666
+    (0.4% bracket of the bundled snapshot × notional) and liquidationPrice 64846.98753790."""
+    case = BINANCE["fetchPositions_linear"]["parsedResponse"][0]
+    doc, _ = ccxt.from_dump(_binance_dump("fetchPositions_linear", "USDT"))
+    acc = doc["accounts"][0]
+    assert (acc["venue"], acc["collateral"]) == ("binance-usdm", {"USDT": pytest.approx(case["collateral"], abs=1e-12)})
+    assert acc["positions"] == [{"kind": "perp", "size": 0.009, "entry": 67445.9, "symbol": "BTCUSDT"}]
+    assert doc["as_of"] == "2024-07-28T10:06:06Z" and doc["market"]["BTC"]["mark"] == case["markPrice"]
+    res = _accounts(doc)["binance"]
+    assert res["maintenance_margin"] == pytest.approx(float(case["info"]["maintMargin"]), abs=1e-8)   # truncated to 8 dp
+    # dLP/dwallet = 1/(Q·(1 − MMR)) ≈ 112: the 8-decimal wallet moves the LP by < 1e-6
+    assert res["positions"][0]["liquidation_price"] == pytest.approx(case["liquidationPrice"], abs=1e-5)
+
+
+def test_binance_coinm_recorded_inverse_short_matches_the_venue():
+    """BTCUSD_PERP 3 contracts × 100 USD short: Binance's liquidationPrice 72491.16879818."""
+    case = BINANCE["fetchPositions_inverse"]["parsedResponse"][0]
+    doc, _ = ccxt.from_dump(_binance_dump("fetchPositions_inverse", "BTC"))
+    acc = doc["accounts"][0]
+    assert acc["venue"] == "binance-coinm"
+    assert acc["positions"][0] == {"kind": "perp", "size": -300.0, "entry": 68911.00000037, "symbol": "BTCUSD_PERP",
+                                   "leverage": 20.0}
+    res = _accounts(doc)["binance"]
+    assert res["maintenance_margin"] == pytest.approx(case["maintenanceMargin"], rel=1e-6)
+    # the wallet carries 8 decimals (±5e-9 BTC) and dLP/dwallet = LP/(Q/E − W) ≈ 1.8e7 USD per BTC
+    assert res["positions"][0]["liquidation_price"] == pytest.approx(case["liquidationPrice"], abs=0.1)
+
+
+def test_binance_recorded_balance_shape():
+    """ccxt's recorded swap balance: both the ``total`` map and the per-currency block read."""
+    bal = BINANCE["fetchBalance_linear_swap"]["parsedResponse"]
+    assert ccxt._totals(bal) == {"USDT": 31.022612}
+    assert ccxt._totals({k: v for k, v in bal.items() if k != "total"}) == {"USDT": 31.022612}
+
+
+def test_bybit_balance_total_is_the_wallet():
+    """ccxt's recorded Bybit unified balance: ``total`` is ``walletBalance`` (USDT 3322.25896609,
+    equity 3304.29766609), so the importer must not take the positions' PnL off it again."""
+    bal = BYBIT["fetchBalance_unified"]
+    usdt = next(c for c in bal["httpResponse"]["result"]["list"][0]["coin"] if c["coin"] == "USDT")
+    assert bal["parsedResponse"]["total"]["USDT"] == float(usdt["walletBalance"]) != float(usdt["equity"])
+    positions = BYBIT["fetchPositions_linear"]["parsedResponse"]
+    doc, notes = ccxt.from_dump({"exchange": "bybit", "positions": positions, "balance": bal["parsedResponse"]})
+    acc = doc["accounts"][0]
+    assert acc["venue"] == "bybit-linear" and acc["collateral"] == {"USDT": float(usdt["walletBalance"])}
+    assert acc["positions"] == [{"kind": "perp", "size": 1.2, "entry": 64.59947917, "symbol": "LTCUSDT", "leverage": 6.0}]
+    assert doc["market"]["LTC"]["mark"] == 71.1
+    assert doc["as_of"] == "2025-01-14T14:47:03Z"          # the balance's timestamp, the latest in the dump
+    assert any("USDC" in n for n in notes)
+    res = _accounts(doc)["bybit"]
+    # the engine's PnL at the mark, 1.2 × (71.1 − 64.59947917), against Bybit's 6-decimal unrealisedPnl
+    assert res["equity"] == pytest.approx(float(usdt["walletBalance"]) + positions[0]["unrealizedPnl"], abs=1e-6)
+
+
+def test_okx_recorded_isolated_inverse_matches_the_venue():
+    """BTC-USD-SWAP 1 × 100 USD isolated long: OKX's ``margin`` (ccxt collateral) excludes the
+    PnL; the engine's root of ``margin + uPnL = notional·(MMR + taker)`` is OKX's liqPx
+    69536.6125000014 less one price tick (0.1): the digits past the tick agree to 1e-9."""
+    case = OKX["fetchPosition_inverse_isolated"]["parsedResponse"]
+    equity = case["collateral"] + case["unrealizedPnl"]        # an account holding only this position
+    doc, _ = ccxt.from_dump({"exchange": "okx", "positions": [case], "balance": {"total": {"BTC": equity}}})
+    acc = doc["accounts"][0]
+    assert (acc["venue"], acc["mode"], acc["collateral"]) == ("okx", "isolated", {})
+    pos = acc["positions"][0]
+    assert (pos["symbol"], pos["size"], pos["margin"]) == ("BTC-USD-SWAP", 100.0, case["collateral"])
+    res = _accounts(doc)["okx"]
+    notional = 100 / case["markPrice"]
+    # OKX's mmr field is the tier rate × notional; our maintenance adds the taker fee of closing
+    assert res["maintenance_margin"] == pytest.approx(case["maintenanceMargin"] + 0.0005 * notional, rel=1e-9)
+    assert case["liquidationPrice"] - res["positions"][0]["liquidation_price"] == pytest.approx(0.1, abs=1e-6)
+
+
+def test_okx_recorded_linear_position_and_a_contract_size_that_contradicts_the_notional():
+    """OKX LTC-USDT-SWAP: with the market's contractSize 0.001 the size is 0.001 LTC; ccxt's
+    recorded fetchPosition parsed without markets says contractSize 1 while its own notional is
+    0.2027 USD for 2 contracts — imported as is that is 1000× the position: refused, naming it."""
+    doc, _ = ccxt.from_dump({"exchange": "okx", "positions": OKX["fetchPositions_linear_swap"]["parsedResponse"],
+                             "balance": {"total": {"USDT": 10.0}}})
+    pos = doc["accounts"][0]["positions"][0]
+    assert (pos["symbol"], pos["size"], pos["position_side"]) == ("LTC-USDT-SWAP", 0.001, "long")
+    with pytest.raises(InputError, match=r"contractSize is wrong"):
+        ccxt.from_dump({"exchange": "okx", "positions": [OKX["fetchPosition_linear"]["parsedResponse"]],
+                        "balance": {"total": {"USDT": 10.0}}})
+
+
+def test_several_exchanges_in_one_dump():
+    dump = {"accounts": [_binance_dump("fetchPositions_linear", "USDT"), _binance_dump("fetchPositions_inverse", "BTC"),
+                         {"exchange": "bybit", "positions": BYBIT["fetchPositions_linear"]["parsedResponse"],
+                          "balance": BYBIT["fetchBalance_unified"]["parsedResponse"]}]}
+    dump["accounts"][1]["account"] = "binance-coin"
+    doc, _ = ccxt.from_dump(dump)
+    assert {a["id"]: a["venue"] for a in doc["accounts"]} == {
+        "binance": "binance-usdm", "binance-coin": "binance-coinm", "bybit": "bybit-linear"}
+    assert set(doc["market"]) == {"BTC", "LTC"}
 
 
 @pytest.mark.parametrize("edit, message", [
     (lambda d: d.update(exchange="kraken"), "not supported"),
     (lambda d: d["positions"][0].update(contractSize=None), "contractSize"),
+    (lambda d: d["positions"][0].update(contractSize=100), "contractSize is wrong"),
     (lambda d: d["positions"][0].update(symbol="BTCUSDT"), "not a ccxt derivatives symbol"),
     (lambda d: d.update(balance={}), "no 'USDT' total"),
     (lambda d: d["positions"][0].update(entryPrice="abc"), "entryPrice"),
 ])
 def test_ccxt_bad_dumps_name_the_field(edit, message):
-    d = json.loads((DATA / "ccxt_unified_constructed.json").read_text())["accounts"][0]
+    d = _binance_dump("fetchPositions_linear", "USDT")
+    d["positions"] = json.loads(json.dumps(d["positions"]))
     edit(d)
     with pytest.raises(InputError, match=message):
         ccxt.from_dump(d)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -18,15 +17,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from liqrisk.service.loopback import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "examples" / "multi_venue.yaml"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _pg_bin() -> Path | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
 import time
 from pathlib import Path
 
@@ -216,6 +217,35 @@ def test_cascade_job_cancel_and_bad_scenarios(sqlite_client):
                        ({**SCENARIO, "population": {"synthetic": {"n_accounts": 10 ** 9}}}, "n_accounts")]:
         r = sqlite_client.post("/v1/cascade", json=bad)
         assert r.status_code == 422 and field in json.dumps(r.json()["detail"]), r.json()
+
+
+def _worker_cpu_seconds() -> float:
+    """CPU time used so far by the service's job worker thread."""
+    worker = next(t for t in threading.enumerate() if t.name.startswith("liqrisk-job"))
+    return time.clock_gettime(time.pthread_getcpuclockid(worker.ident))
+
+
+def test_cancel_stops_a_running_single_cascade(sqlite_client):
+    """A single run of 5000 steps over 2000 accounts (over a minute of work): once it is stepping,
+    DELETE stops the computation itself — the job is 'cancelled' part-way, its progress stays
+    where it stopped, the worker thread uses no more CPU, and the next job runs at once."""
+    long = {**SCENARIO, "name": "long", "shock": {"kind": "linear", "steps": 5000, "moves": {"BTC": -0.30}},
+            "population": {"synthetic": {"n_accounts": 2000, "seed": 1}}}
+    del long["sweep"]
+    jid = sqlite_client.post("/v1/cascade", json=long).json()["id"]
+    t0 = time.monotonic()
+    while (job := sqlite_client.get(f"/v1/jobs/{jid}").json())["progress"] <= 0.05:   # stepping, progress stored
+        assert job["status"] in ("queued", "running") and time.monotonic() - t0 < 120, job
+        time.sleep(0.05)
+    assert sqlite_client.delete(f"/v1/jobs/{jid}").status_code == 200
+    job = _wait(sqlite_client, jid, timeout=30)
+    assert job["status"] == "cancelled" and job["error"] == "cancelled" and job["result"] is None
+    assert 0.05 < job["progress"] < 0.5
+    cpu = _worker_cpu_seconds()
+    time.sleep(0.5)
+    assert _worker_cpu_seconds() - cpu < 0.05                  # idle: the simulation is not running on
+    assert sqlite_client.get(f"/v1/jobs/{jid}").json()["progress"] == job["progress"]
+    assert _wait(sqlite_client, sqlite_client.post("/v1/cascade", json=SCENARIO).json()["id"])["status"] == "done"
 
 
 def test_openapi_lists_the_routes(sqlite_client):

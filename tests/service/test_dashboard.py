@@ -13,7 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import DEMO, free_port
+from liqrisk.service.loopback import free_port
+
+from .conftest import DEMO
 
 PARAMS = {"horizon": ["1d"], "paths": 300, "model": "gbm", "seed": 7, "curves": "true"}
 
@@ -128,3 +130,15 @@ def test_dashboard_end_to_end(server, browser, demo_doc, artifacts):
     assert not errors, errors
     for name in ("accounts", "account", "whatif", "cascade", "history"):
         assert (artifacts / f"{name}.png").stat().st_size > 1000
+
+
+def test_demo_button_shows_the_demo_portfolio(server, browser, demo_doc):
+    """A fresh checkout has the demo data one click away: the button loads examples/multi_venue.yaml."""
+    assert httpx.get(server + "/v1/demo").json() == demo_doc
+    page = browser.new_page()
+    page.goto(server + "/")
+    page.fill("#paths", str(PARAMS["paths"]))
+    page.fill("#horizons", "1d")
+    page.click("#demo")
+    _wait_analysis(page, None)
+    assert set(_table(page)) == {a["id"] for a in demo_doc["accounts"]}

@@ -214,9 +214,11 @@ class _State:
         return np.bincount(self.pos_asset[idx], units, minlength=len(self.assets)).astype(float)
 
 
-def simulate(population: Population, scenario: Scenario, backend: str = "numba") -> CascadeResult:
+def simulate(population: Population, scenario: Scenario, backend: str = "numba",
+             on_step=None) -> CascadeResult:
     """Run the cascade of ``scenario`` over ``population`` (``backend``: numba kernel or the
-    NumPy reference of the pool check)."""
+    NumPy reference of the pool check). ``on_step(fraction_done)`` is called after every step;
+    an exception it raises stops the run there (the service's cancel and time limit)."""
     st = _State(population, scenario)
     A, T, As = len(st.assets), scenario.steps, len(scenario.assets)
     exo_path = np.hstack([scenario.prices * scenario.path, np.tile(st.p0[As:], (T + 1, 1))])
@@ -273,6 +275,8 @@ def simulate(population: Population, scenario: Scenario, backend: str = "numba")
         fund_by_venue[t] = fund
         for k in LEDGER:
             ledger[k][t] = step[k]
+        if on_step is not None:
+            on_step(t / T)
     result = CascadeResult(scenario.name, st.assets, exo_path, marks_out, liq_notional, n_liq, n_full, rounds,
                            fund_by_venue.sum(axis=1), ledger, adl_events, population.account_id[liquidated],
                            population.n_accounts,

@@ -32,13 +32,16 @@ def resolve_population(scenario: Scenario, accounts: str | Path | None = None,
     return synthetic_population(SyntheticSpec.from_dict(spec))
 
 
-def run_scenario(scenario: Scenario, population: Population, executor=None) -> CascadeResult | SweepResult:
-    """A sweep when the scenario has a ``sweep`` block, else one run with a liquidation map per asset."""
+def run_scenario(scenario: Scenario, population: Population, executor=None,
+                 on_step=None) -> CascadeResult | SweepResult:
+    """A sweep when the scenario has a ``sweep`` block, else one run with a liquidation map per
+    asset. ``on_step(fraction)`` runs after every cascade step (of each simulation of a sweep)
+    and may raise to stop the run."""
     grid = scenario.extra.get("sweep")       # validated by scenario_from_dict
     if grid:
         return sweep(population, scenario, grid["asset"], grid["moves"], grid["impact_scales"], executor,
-                     grid["chunk_size"])
-    result = simulate(population, scenario)
+                     grid["chunk_size"], on_step)
+    result = simulate(population, scenario, on_step=on_step)
     _, prices, axis_asset = engine_assets(population, scenario)
     result.liquidation_maps = liquidation_maps(population, prices[axis_asset])
     return result

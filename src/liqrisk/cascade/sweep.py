@@ -36,13 +36,14 @@ class SweepResult:
                 "rows": [[v if np.isfinite(v) else None for v in row] for row in self.rows.tolist()]}
 
 
-def run_points(points, population: Population, scenario: Scenario, asset: str) -> np.ndarray:
-    """Simulate a chunk of (move, impact_scale) points; one summary row each."""
+def run_points(points, population: Population, scenario: Scenario, asset: str, on_step=None) -> np.ndarray:
+    """Simulate a chunk of (move, impact_scale) points; one summary row each (``on_step``: see
+    :func:`~liqrisk.cascade.engine.simulate`)."""
     i = scenario.assets.index(asset)
     out = []
     for move, scale in points:
         sc = replace(scenario.with_move(asset, move), impact=scenario.impact.scaled(scale))
-        r = simulate(population, sc)
+        r = simulate(population, sc, on_step=on_step)
         amp = r.amplification()[asset]
         out.append([move, scale, r.liquidated_notional.sum(), r.liquidations.sum(), len(r.liquidated_accounts),
                     r.marks[:, i].min() / r.marks[0, i] - 1.0 if move < 0 else r.marks[:, i].max() / r.marks[0, i] - 1.0,
@@ -51,10 +52,10 @@ def run_points(points, population: Population, scenario: Scenario, asset: str) -
 
 
 def sweep(population: Population, scenario: Scenario, asset: str, moves, impact_scales,
-          executor=None, chunk_size: int = 25) -> SweepResult:
+          executor=None, chunk_size: int = 25, on_step=None) -> SweepResult:
     """Run the grid ``moves × impact_scales`` in chunks of ``chunk_size`` points."""
     points = list(product([float(m) for m in moves], [float(s) for s in impact_scales]))
     chunks = [points[k:k + chunk_size] for k in range(0, len(points), chunk_size)]
-    fn = partial(run_points, population=population, scenario=scenario, asset=asset)
+    fn = partial(run_points, population=population, scenario=scenario, asset=asset, on_step=on_step)
     parts = (executor or LocalExecutor()).map_chunks(fn, chunks)
     return SweepResult(asset, np.vstack(parts) if parts else np.empty((0, len(FIELDS))))

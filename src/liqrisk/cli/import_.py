@@ -51,14 +51,15 @@ def ccxt_command(
     dump: str = typer.Argument(..., help="saved {exchange, positions, balance, markets} JSON; with --live: the ccxt exchange id"),
     venue: str = typer.Option(None, "--venue", help="liqrisk venue for every position (default: from the exchange and contract)"),
     output: Path = _OUT, as_of: str = _AS_OF, vol: list[str] = _VOL,
-    balance: str = typer.Option("equity", "--balance", help="equity: ccxt balance totals include PnL and "
-                                "isolated margins (ccxt's convention); wallet: they are the wallet"),
+    balance: str = typer.Option(None, "--balance", help="equity: the balance totals include PnL (ccxt's "
+                                "convention but on Bybit); wallet: they are the wallet (Bybit); default: "
+                                "the exchange's convention"),
     live: bool = typer.Option(False, "--live", help="fetch now with your own read-only API keys "
                               "(env LIQRISK_CCXT_KEY / LIQRISK_CCXT_SECRET; needs the ccxt extra)"),
 ) -> None:
     """ccxt's fetch_positions() + fetch_balance() (+ fetch_markets()) → portfolio."""
     from liqrisk.importers import ccxt, read_json
-    if balance not in ("equity", "wallet"):
+    if balance not in (None, "equity", "wallet"):
         typer.echo("error: --balance: equity or wallet", err=True)
         raise typer.Exit(2)
     with fail_on_bad_input():

@@ -13,12 +13,18 @@ Mapping (ccxt Manual, "Position structure", "Balance structure", "Market structu
 * size = ±contracts × contractSize: base units for linear contracts, USD face for inverse ones
   (ccxt's contractSize of an inverse contract is its USD value), underlying units for options;
   ``side`` gives the sign;
-* an isolated position's margin at entry basis = ``collateral − unrealizedPnl`` (ccxt's
-  collateral is the margin including the position's PnL);
-* the cross wallet of a settlement currency = balance ``total`` − isolated collaterals − cross
-  unrealized PnL: ccxt reports ``total`` as the account's equity (Hyperliquid: accountValue,
-  Binance futures: marginBalance, OKX: eq). ``balance_is="wallet"`` takes ``total`` as the
-  wallet itself;
+* an isolated position's margin at entry basis: ccxt's ``collateral`` is the venue's isolated
+  margin field, which includes the position's PnL on Binance (``isolatedMargin``) and
+  Hyperliquid (``marginUsed``) — margin = ``collateral − unrealizedPnl`` — and excludes it on OKX
+  (``margin``: the engine reproduces OKX's recorded ``liqPx`` only so) and Bybit
+  (``positionBalance``);
+* the cross wallet of a settlement currency = balance ``total`` − isolated margins − unrealized
+  PnL where ccxt's ``total`` is the equity (Binance futures: ``marginBalance``, OKX:
+  ``eq``, Hyperliquid: ``accountValue``, Deribit: ``equity``); Bybit's ``total`` is the wallet
+  itself (``walletBalance``, as ccxt's recorded unified-account balance shows), so only the
+  isolated margins come off. ``balance_is`` overrides the exchange's convention;
+* a position whose ``contracts × contractSize`` disagrees with its own ``notional`` (ccxt parsed
+  without markets) is refused, naming the field, rather than imported 1000× off;
 * one account per venue and settlement currency (coin-margined venues margin each coin apart);
 * the mark of each underlying comes from its perpetual's ``markPrice`` (else any position's, else
   ``notional / |size|`` of a linear contract);
@@ -37,8 +43,15 @@ from liqrisk.io.portfolio import STABLECOINS, InputError
 VENUES = {
     "binance": ("binance-usdm", "binance-coinm"), "binanceusdm": ("binance-usdm", None),
     "binancecoinm": (None, "binance-coinm"), "bybit": ("bybit-linear", "bybit-inverse"),
-    "okx": ("okx", None), "deribit": (None, "deribit"), "hyperliquid": ("hyperliquid", None),
+    "okx": ("okx", "okx"), "deribit": (None, "deribit"), "hyperliquid": ("hyperliquid", None),
 }
+#: what ccxt's balance ``total`` is on each exchange (default: the equity)
+TOTAL_IS_WALLET = {"bybit"}
+#: exchanges whose isolated ``collateral`` (the venue's margin field) excludes the position's PnL
+COLLATERAL_EXCLUDES_PNL = {"okx", "bybit"}
+#: |contracts × contractSize| may differ from the reported notional by this much (marks move
+#: between the venue's notional and its mark; OKX reports notionalUsd for a USDT contract)
+NOTIONAL_TOLERANCE = 0.01
 _SYMBOL = re.compile(r"^(?P<base>[^/]+)/(?P<quote>[^:]+)(?::(?P<settle>[^-]+)"
                      r"(?:-(?P<expiry>\d{6})(?:-(?P<strike>[\d.]+)-(?P<type>[CP]))?)?)?$")
 
@@ -90,7 +103,7 @@ def _max_leverage(p: dict, m: dict) -> float | None:
 
 
 def from_dump(dump: dict, venue: str | None = None, as_of=None, vols: dict | None = None,
-              balance_is: str = "equity") -> tuple[dict, list[str]]:
+              balance_is: str | None = None) -> tuple[dict, list[str]]:
     """A portfolio document (and notes) from one saved ccxt dump or ``{"accounts": [...]}``."""
     dumps = dump.get("accounts") if isinstance(dump, dict) and "accounts" in dump else [dump]
     accounts, marks, notes = [], {}, []
@@ -102,13 +115,22 @@ def from_dump(dump: dict, venue: str | None = None, as_of=None, vols: dict | Non
         notes += nt
         for u, v in mk.items():
             marks.setdefault(u, v)
-    return finish(as_of_text(as_of or dumps[0].get("as_of")), marks, accounts, vols), notes
+    return finish(as_of_text(as_of or dumps[0].get("as_of") or _latest_timestamp(dumps)), marks, accounts, vols), notes
 
 
-def _accounts(d: dict, venue: str | None, balance_is: str):
+def _latest_timestamp(dumps: list[dict]) -> int | None:
+    """The latest ccxt ``timestamp`` (ms) of the saved balances and positions, if any."""
+    stamps = [x.get(k) for d in dumps for x in [d.get("balance") or {}, *d["positions"]]
+              for k in ("timestamp", "lastUpdateTimestamp") if isinstance(x, dict)]
+    stamps = [int(t) for t in stamps if isinstance(t, (int, float))]
+    return max(stamps) if stamps else None
+
+
+def _accounts(d: dict, venue: str | None, balance_is: str | None):
     exchange = str(d.get("exchange") or "").lower()
     if exchange not in VENUES:
         raise InputError([f"exchange: '{exchange}' is not supported (supported: {', '.join(sorted(VENUES))})"])
+    balance_is = balance_is or ("wallet" if exchange in TOTAL_IS_WALLET else "equity")
     markets = d.get("markets") or {}
     if isinstance(markets, list):
         markets = {m["symbol"]: m for m in markets if isinstance(m, dict) and "symbol" in m}
@@ -128,6 +150,7 @@ def _accounts(d: dict, venue: str | None, balance_is: str):
         size_unit = number(p.get("contractSize") or m.get("contractSize"), f"{where}: contractSize", positive=True)
         sign = -1.0 if p.get("side") == "short" or contracts < 0 else 1.0
         size = sign * abs(contracts) * size_unit
+        _check_notional(p, size, inverse, where)
         und = str(m["base"]).upper()
         und = "BTC" if und == "XBT" else und
         kind = {"swap": "perp", "future": "future", "option": "option"}.get(m.get("type"))
@@ -148,7 +171,7 @@ def _accounts(d: dict, venue: str | None, balance_is: str):
         isolated = p.get("marginMode") == "isolated" or p.get("isolated") is True
         if isolated:
             coll = number(p.get("collateral"), f"{where}: collateral (the isolated margin)")
-            pos["margin"] = coll - upnl
+            pos["margin"] = coll if exchange in COLLATERAL_EXCLUDES_PNL else coll - upnl
         if exchange == "hyperliquid" and kind == "perp":
             lev = _max_leverage(p, m)
             if lev:
@@ -158,12 +181,12 @@ def _accounts(d: dict, venue: str | None, balance_is: str):
             pos["position_side"] = p["side"]
         settle = str(m.get("settle") or ("USD" if not inverse else und)).upper()
         key = (name, settle)
-        g = groups.setdefault(key, {"positions": [], "isolated": 0.0, "cross_upnl": 0.0, "cross": False})
+        g = groups.setdefault(key, {"positions": [], "isolated_margin": 0.0, "upnl": 0.0, "cross": False})
         g["positions"].append(pos)
+        g["upnl"] += upnl
         if isolated:
-            g["isolated"] += pos["margin"] + upnl
+            g["isolated_margin"] += pos["margin"]
         else:
-            g["cross_upnl"] += upnl
             g["cross"] = True
         mark = p.get("markPrice")
         if mark is None and not inverse and p.get("notional") and kind != "option":
@@ -176,7 +199,9 @@ def _accounts(d: dict, venue: str | None, balance_is: str):
     for (name, settle), g in groups.items():
         if settle not in totals:
             raise InputError([f"{exchange} balance: no '{settle}' total for the {name} account's collateral"])
-        wallet = totals[settle] - (g["isolated"] + g["cross_upnl"] if balance_is == "equity" else 0.0)
+        # the wallet total holds the isolated margins; an equity total holds every position's PnL too
+        wallet = totals[settle] - g["isolated_margin"] - (g["upnl"] if balance_is == "equity" else 0.0)
+        wallet = 0.0 if abs(wallet) <= 1e-12 * abs(totals[settle]) else wallet   # float residue of a zero wallet
         used.add(settle)
         prefix = str(d.get("account") or exchange)
         acc_id = prefix if len(groups) == 1 else f"{prefix}-{settle.lower()}"
@@ -189,6 +214,20 @@ def _accounts(d: dict, venue: str | None, balance_is: str):
                          "these positions)" + (" — add it as collateral if the venue counts it" if ccy not in STABLECOINS
                                               else ""))
     return accounts, marks, notes
+
+
+def _check_notional(p: dict, size: float, inverse: bool, where: str) -> None:
+    """|size| valued at the mark or at entry (Bybit reports the entry value; inverse: USD face /
+    price, in coin) against ccxt's notional."""
+    if not p.get("notional") or not p.get("markPrice") or str(p.get("symbol", "")).endswith(("-C", "-P")):
+        return
+    reported = abs(number(p["notional"], f"{where}: notional"))
+    prices = [number(p["markPrice"], f"{where}: markPrice", True), number(p.get("entryPrice"), f"{where}: entryPrice", True)]
+    implied = [abs(size) / x if inverse else abs(size) * x for x in prices]
+    if min(abs(v - reported) for v in implied) > NOTIONAL_TOLERANCE * reported:
+        raise InputError([f"{where}: contracts × contractSize = {abs(size):g} is worth {implied[0]:g} at the mark, "
+                          f"but the position's notional is {reported:g}: contractSize is wrong (save "
+                          "fetch_markets() with the dump, or fix contractSize)"])
 
 
 def _totals(balance: dict) -> dict[str, float]:

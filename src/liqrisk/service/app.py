@@ -35,6 +35,7 @@ from liqrisk.service.store import Store
 
 STATIC = Path(__file__).with_name("static")
 PLOTLY_JS = files("plotly") / "package_data" / "plotly.min.js"
+DEMO = Path(__file__).resolve().parents[3] / "examples" / "multi_venue.yaml"   # in a source checkout
 PUBLIC = ("/healthz",)
 ADVISE_EVALUATIONS = 40   # engine runs per account an advice may take (the run-time budget counts them)
 Id = Annotated[int, PathParam(ge=1, le=2 ** 31 - 1, description="database id")]
@@ -307,6 +308,14 @@ def create_app(database_url: str, api_key: str | None = None, limits: Limits = L
         data = advise(pf, target, paths=paths, seed=seed, model=model).to_dict()
         store(request).add_run("advise", doc, {"target": target, "paths": paths, "seed": seed, "model": model}, data)
         return data
+
+    @app.get("/v1/demo", tags=["portfolios"])
+    def demo_route() -> dict:
+        """The demo portfolio (examples/multi_venue.yaml of the source checkout) as a document."""
+        if not DEMO.is_file():
+            raise HTTPException(404, "no demo portfolio in this installation (it is examples/multi_venue.yaml "
+                                     "of the source checkout)")
+        return json_document(yaml.safe_load(DEMO.read_text()))
 
     @app.post("/v1/parse", tags=["portfolios"])
     async def parse_route(request: Request) -> dict:

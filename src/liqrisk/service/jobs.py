@@ -1,7 +1,8 @@
 """Cascade runs as background jobs: ``POST /v1/cascade`` stores a queued run and returns its id;
-one worker thread runs the jobs in order, storing progress (sweep chunks done / chunks) and the
-result; a cancel or the job time limit stops a sweep between chunks (a single simulation runs
-to its end and its result is then discarded)."""
+one worker thread runs the jobs in order, storing progress (cascade steps done of a single run,
+sweep chunks done of a sweep) and the result. A cancel or the job time limit stops the
+computation itself: the cascade calls back after every step, and the callback raises once the
+job is cancelled or over time, so a cancelled job stops within one step and frees the worker."""
 from __future__ import annotations
 
 import threading
@@ -37,6 +38,20 @@ class _ProgressExecutor:
 
     def close(self) -> None:
         pass
+
+
+class _StepProgress:
+    """The per-step callback of a single cascade run: stop if asked, store the progress (0.05 →
+    0.95 over the steps) at most every ``every`` seconds."""
+
+    def __init__(self, report, stop, every: float = 0.25):
+        self.report, self.stop, self.every, self.last = report, stop, every, time.monotonic()
+
+    def __call__(self, fraction: float) -> None:
+        self.stop()
+        if time.monotonic() - self.last >= self.every:
+            self.last = time.monotonic()
+            self.report(0.05 + 0.9 * fraction)
 
 
 def check_scenario(doc: dict, limits: Limits):
@@ -101,7 +116,7 @@ class Jobs:
             return
         deadline = time.monotonic() + self.limits.job_seconds
 
-        def stop():
+        def stop(*_):
             if rid in self.cancelled:
                 raise _Stopped("cancelled")
             if time.monotonic() > deadline:
@@ -110,9 +125,11 @@ class Jobs:
         self.store.update_run(rid, status="running", progress=0.0)
         try:
             pop = resolve_population(sc)
+            stop()
             self.store.update_run(rid, progress=0.05)
             executor = _ProgressExecutor(lambda f: self.store.update_run(rid, progress=f), stop)
-            result = run_scenario(sc, pop, executor)
+            result = run_scenario(sc, pop, executor, on_step=stop if sc.extra.get("sweep") else
+                                  _StepProgress(lambda f: self.store.update_run(rid, progress=f), stop))
             stop()
             data = result.to_dict(include_accounts=False) if isinstance(result, CascadeResult) else result.to_dict()
             self.store.update_run(rid, status="done", progress=1.0, result=data)

@@ -255,6 +255,11 @@ function init() {
   $("scenario").value = JSON.stringify(DEFAULT_SCENARIO, null, 1);
   $("upload").onchange = async (ev) => { const f = ev.target.files[0]; if (f) await loadText(await f.text()); };
   $("load-paste").onclick = () => loadText($("paste").value);
+  $("demo").onclick = async () => {
+    showError(null);
+    try { state.doc = await api("GET", "/v1/demo"); state.savedId = null; state.base = null; await analyze(); }
+    catch (e) { showError(e); }
+  };
   $("analyze").onclick = analyze;
   ["shock-price", "shock-vol"].forEach((id) => { $(id).oninput = onShock; });
   $("topup").onchange = analyze;
