@@ -10,6 +10,8 @@
    every pool evaluated by the margin kernel on the compiled book (book_liquidation_risk), vs
    the lean NumPy revaluation of the same accounts on a subset;
 3. closed-form first passage for 1,000,000 isolated positions.
+4.–5. ``liqrisk analyze`` wall time on the demo and on a file of 1,000 accounts × 10 positions;
+6. peak memory of 1-day, 100-year and 1,000,000-day horizons (the last refused with exit 2).
 """
 from __future__ import annotations
 
@@ -205,6 +207,13 @@ def main(quick: bool) -> None:
     print(f"5. a file of {1_000 if not quick else 200} accounts x 10 positions: without horizons "
           f"{cli_wall([big, '--json']):.2f}s, --horizon 1d at the default 20,000 paths "
           f"{cli_wall([big, '--json', '--horizon', '1d'], 1):.2f}s wall")
+
+    print("6. memory (peak RSS of the whole process):")
+    for args in ([demo[0], "--horizon", "1d", "--paths", "200", "--json"],
+                 [demo[0], "--horizon", "100y", "--paths", "200", "--max-horizon-days", "40000", "--json"],
+                 [demo[0], "--horizon", "1000000d", "--paths", "200", "--max-horizon-days", "1e7", "--json"]):
+        mb, rc, msg = cli_peak_rss(args)
+        print(f"   {' '.join(args[1:-1])}: {mb:.0f} MB, exit {rc}" + (f" ({msg.strip()[:160]})" if rc else ""))
 
 
 if __name__ == "__main__":

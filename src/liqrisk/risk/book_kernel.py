@@ -31,14 +31,14 @@ import numpy as np
 from numba import njit, uint64
 
 from liqrisk.dynamics.paths import (_ALPHA, _BETA, _BOOTSTRAP, _GAMMA, _H0, _JM, _JS, _LAM, _MU,
-                                    _OMEGA, _STUDENT, _TILT, _sfc64_double, _sfc64_next,
+                                    _NORMAL, _OMEGA, _STUDENT, _TILT, _sfc64_double, _sfc64_next,
                                     sfc64_normal)
 from liqrisk.margin.base import INVERSE, INVERSE_OPTION, LINEAR
 from liqrisk.margin.kernel import (_maintenance, _tier_notional, _value, pool_state_nb,
                                    scenario_mm_nb)
 from liqrisk.pricing.kernels import black76_price_nb
+from liqrisk.risk.montecarlo import _FAR, bridge_stay
 
-_FAR = 38.0          # bridge exponents at or above this give exactly 1.0 (see montecarlo._FAR)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -90,48 +90,39 @@ def _poisson(s, lam):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def draw_step(s, code, nu, resid, chol, correlated, jumps, par, z, jump):
-    """One step's innovations ``z`` (n_und) and jump sizes ``jump`` from the stream ``s``."""
-    n = z.shape[0]
+def _correlate(chol, correlated, z, k):
+    """``z[k] ← chol·z[k]`` in place (lower triangular: bottom row first)."""
+    if correlated:
+        for u in range(z.shape[1] - 1, -1, -1):
+            acc = 0.0
+            for w in range(u + 1):
+                acc += chol[u, w] * z[k, w]
+            z[k, u] = acc
+
+
+@njit(cache=True, nogil=True, inline="always")
+def draw_step(s, code, nu, resid, chol, correlated, jumps, par, z, jump, k):
+    """Step ``k``'s innovations ``z[k]`` (n_und) and jump sizes ``jump[k]`` from the stream ``s``
+    (rows written in place: a row view per step would cost two reference counts)."""
+    n = z.shape[1]
     if code == _BOOTSTRAP:
         row = int(_sfc64_double(s) * resid.shape[0])
         for u in range(n):
-            z[u] = resid[row, u]
+            z[k, u] = resid[row, u]
     else:
         for u in range(n):
             e = sfc64_normal(s)
             if code == _STUDENT:
                 e *= np.sqrt((nu - 2.0) / (2.0 * _gamma(s, 0.5 * nu)))
-            z[u] = e
-        if correlated:
-            for u in range(n - 1, -1, -1):
-                acc = 0.0
-                for w in range(u + 1):
-                    acc += chol[u, w] * z[w]
-                z[u] = acc
+            z[k, u] = e
+        _correlate(chol, correlated, z, k)
     if jumps:
         for u in range(n):
-            jump[u] = 0.0
+            jump[k, u] = 0.0
             if par[u, _LAM] > 0.0:
                 c = _poisson(s, par[u, _LAM])
                 if c > 0:
-                    jump[u] = c * par[u, _JM] + np.sqrt(c) * par[u, _JS] * sfc64_normal(s)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _cross(x0, x1, lo, hi, c):
-    """Probability that the bridge from x0 to x1 does not cross lo or hi (1 when an end point is
-    already outside: the discrete health check decides there)."""
-    if x0 <= lo or x0 >= hi or x1 <= lo or x1 >= hi:
-        return 1.0
-    q = 1.0
-    a = c * (x0 - lo) * (x1 - lo)
-    if a < _FAR:
-        q *= 1.0 - np.exp(-a)
-    a = c * (hi - x0) * (hi - x1)
-    if a < _FAR:
-        q *= 1.0 - np.exp(-a)
-    return q
+                    jump[k, u] = c * par[u, _JM] + np.sqrt(c) * par[u, _JS] * sfc64_normal(s)
 
 
 @njit(cache=True, nogil=True)
@@ -169,6 +160,7 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
     PX = np.zeros((n_steps + 1, n_ax))
     lr = np.zeros(n_steps + 1)
     v = np.zeros(n_ax)
+    sv = np.zeros(n_ax)
     mn = np.zeros(n_ax)
     mx = np.zeros(n_ax)
     wh = np.ones(n_h)
@@ -195,24 +187,31 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
         # ---- the path: log offsets X, prices PX, cumulative log likelihood ratio lr ----------
         for a in range(n_ax):
             v[a] = par[a, _H0] if garch else par[a, _OMEGA]
+            sv[a] = np.sqrt(v[a])
             X[0, a] = 0.0
             PX[0, a] = spot[a]
             mn[a] = 0.0
             mx[a] = 0.0
         loglr = 0.0
         for k in range(n_steps):
-            if sign > 0:
-                draw_step(s, code, nu, resid, chol, correlated, jumps, par, z[k], jmp[k])
+            if sign > 0 and code == _NORMAL and not jumps:
+                # the common case written here: inside draw_step's other cases it ran 3× slower
+                for a in range(n_ax):
+                    z[k, a] = sfc64_normal(s)
+                _correlate(chol, correlated, z, k)
+            elif sign > 0:
+                draw_step(s, code, nu, resid, chol, correlated, jumps, par, z, jmp, k)
             for a in range(n_ax):
                 zz = sign * z[k, a]
                 tilt = par[a, _TILT]
                 if tilt != 0.0:
                     loglr += -tilt * zz - 0.5 * tilt * tilt
                     zz += tilt
-                eps = np.sqrt(v[a]) * zz
-                xn = X[k, a] + par[a, _MU] - 0.5 * v[a] + eps + sign * jmp[k, a]
+                eps = (np.sqrt(v[a]) if garch else sv[a]) * zz
+                xn = X[k, a] + par[a, _MU] - 0.5 * v[a] + eps
+                if jumps:
+                    xn += sign * jmp[k, a]
                 X[k + 1, a] = xn
-                PX[k + 1, a] = spot[a] * np.exp(xn)
                 mn[a] = min(mn[a], xn)
                 mx[a] = max(mx[a], xn)
                 if garch:
@@ -221,6 +220,7 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
             lr[k + 1] = loglr
         for j in range(n_h):
             wh[j] = np.exp(lr[hsteps[j]])
+        px_rows = 0                  # prices PX computed: 0 none, 1 the horizon rows, 2 all rows
         # ---- each pool along the path ------------------------------------------------------
         for b in range(n_bp):
             p = pools[b]
@@ -236,6 +236,17 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
                 for j in range(n_h):
                     ys[b, j] = 0.0
                 continue
+            # prices from the log offsets, only where they are needed (one exp per row and axis)
+            if px_rows < 2 and not ok:
+                for k in range(1, n_steps + 1):
+                    for a in range(n_ax):
+                        PX[k, a] = spot[a] * np.exp(X[k, a])
+                px_rows = 2
+            elif px_rows == 0:
+                for j in range(n_h):
+                    for a in range(n_ax):
+                        PX[hsteps[j], a] = spot[a] * np.exp(X[hsteps[j], a])
+                px_rows = 1
             if ok and affine[b]:
                 for j in range(n_h):
                     ys[b, j] = 0.0
@@ -321,7 +332,7 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
                         kdead[b] = k
                     elif k < kexp[b]:
                         for a in range(n_ax):
-                            q *= _cross(X[k - 1, a], X[k, a], plo[b, a], phi[b, a], c_br[a])
+                            q *= bridge_stay(X[k - 1, a], X[k, a], plo[b, a], phi[b, a], c_br[a], 1.0)
                     surv *= q
                     if ptau[b] < 0 and surv <= u:
                         ptau[b] = k
@@ -346,24 +357,33 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
                 ys[b, jj] = 0.0
         # ---- accounts: healthy while every pool is, bridge on their tightest boundaries ------
         for i in range(n_acc):
-            kd, ke, all_in = big, big, True
+            kd, ke, all_in, n_m, one = big, big, True, 0, -1
             for b in range(acc_start[i], acc_start[i + 1]):
                 if margined[b]:
                     kd = min(kd, kdead[b])
                     ke = min(ke, kexp[b])
                     all_in &= inside[b]
+                    n_m += 1
+                    one = b
             for j in range(n_h):
                 ya[i, j] = 0.0
                 xa[i, j] = 0.0
             if not all_in:
                 asurv, csurv, atau, j = 1.0, 1.0, -1, 0
                 ca = cv_ax[i]
+                # one margined pool: the account's bounds are the pool's, so its survival is the
+                # pool's, step by step (the same products); only the control is walked here
+                own = n_m != 1
+                if not own:
+                    atau = ptau[one]
+                    for jj in range(n_h):
+                        ya[i, jj] = ys[one, jj]
                 for k in range(1, n_steps + 1):
-                    if asurv > 0.0:
+                    if own and asurv > 0.0:
                         q = 0.0 if k >= kd else 1.0
                         if q > 0.0 and k < ke:
                             for a in range(n_ax):
-                                q *= _cross(X[k - 1, a], X[k, a], alo[i, a], ahi[i, a], c_br[a])
+                                q *= bridge_stay(X[k - 1, a], X[k, a], alo[i, a], ahi[i, a], c_br[a], 1.0)
                         asurv *= q
                         if atau < 0 and asurv <= u:
                             atau = k
@@ -371,15 +391,17 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
                         if X[k, ca] <= cv_lo[i] or X[k, ca] >= cv_hi[i]:
                             csurv = 0.0
                         else:
-                            csurv *= _cross(X[k - 1, ca], X[k, ca], cv_lo[i], cv_hi[i], c_br[ca])
+                            csurv *= bridge_stay(X[k - 1, ca], X[k, ca], cv_lo[i], cv_hi[i], c_br[ca], 1.0)
                     while j < n_h and hsteps[j] == k:
-                        ya[i, j] = wh[j] * (1.0 - asurv)
+                        if own:
+                            ya[i, j] = wh[j] * (1.0 - asurv)
                         xa[i, j] = 1.0 - csurv
                         j += 1
-                    if j == n_h or (asurv == 0.0 and (ca < 0 or csurv == 0.0)):
+                    if j == n_h or ((not own or asurv == 0.0) and (ca < 0 or csurv == 0.0)):
                         break
                 for jj in range(j, n_h):
-                    ya[i, jj] = wh[jj] * (1.0 - asurv)
+                    if own:
+                        ya[i, jj] = wh[jj] * (1.0 - asurv)
                     xa[i, jj] = 1.0 - csurv
                 if atau >= 0:
                     hist[i, (atau - 1) * n_bins // n_steps] += wh[n_h - 1]

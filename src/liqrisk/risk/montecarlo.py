@@ -154,11 +154,12 @@ to exactly 1.0 in double precision, so skipping them changes no result."""
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _bridge_q(x0, x1, lo, hi, c):
+def bridge_stay(x0, x1, lo, hi, c, outside):
     """Probability that a Brownian bridge from ``x0`` to ``x1`` with ``c = 2/(σ²Δt)`` stays in
-    (lo, hi); 0 if an end point is outside. One-sided crossings multiplied (module docstring)."""
+    (lo, hi); ``outside`` if an end point is not inside (0 here; 1 where the discrete health
+    check decides, as on the compiled book). One-sided crossings multiplied (module docstring)."""
     if x0 <= lo or x0 >= hi or x1 <= lo or x1 >= hi:
-        return 0.0
+        return outside
     q = 1.0
     a = c * (x0 - lo) * (x1 - lo)
     if a < _FAR:
@@ -167,6 +168,12 @@ def _bridge_q(x0, x1, lo, hi, c):
     if a < _FAR:
         q *= 1.0 - np.exp(-a)
     return q
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _bridge_q(x0, x1, lo, hi, c):
+    """:func:`bridge_stay`, 0 outside."""
+    return bridge_stay(x0, x1, lo, hi, c, 0.0)
 
 
 @njit(cache=True, nogil=True, inline="always")
