@@ -50,6 +50,7 @@ class ProbabilitySettings:
     drift: float = 0.0
     steps_per_day: int = 24
     vol_from: dict[str, str] | None = None   # underlying → OHLC CSV ("*" = the only underlying)
+    risk: bool = True                        # VaR/ES of the loss (False: probabilities only, faster)
 
 
 @dataclass(kw_only=True)
@@ -259,6 +260,7 @@ def _add_probabilities(cp, results, s: ProbabilitySettings, out: PortfolioAnalys
     """Probability, per-pool probability, time to liquidation and VaR/ES blocks of every account,
     on the compiled book: accounts that move with the same underlyings share one path model
     and one simulation (their numbers depend on the seed and their underlyings only)."""
+    from liqrisk.advise.funding import book_schedule, funding_block
     from liqrisk.risk.book_mc import SimulationTooLarge, book_liquidation_risk
     from liqrisk.risk.montecarlo import TERM_STRUCTURE
 
@@ -271,6 +273,7 @@ def _add_probabilities(cp, results, s: ProbabilitySettings, out: PortfolioAnalys
     # the standard term structure within the requested window comes free from the same paths
     term = {k: v for k, v in TERM_STRUCTURE.items() if v <= max(years.values()) * (1 + 1e-9)}
     all_years = sorted(set(years.values()) | set(term.values()))
+    schedule = book_schedule(cp)          # perp funding from the market block, None without
     groups: dict[tuple, list[int]] = {}
     for i, plan in enumerate(cp.plans):
         axes = tuple(sorted(set().union(*plan.pool_axes.values())))
@@ -283,14 +286,21 @@ def _add_probabilities(cp, results, s: ProbabilitySettings, out: PortfolioAnalys
         except _NotApplicable as e:
             out.notes += [f"account '{results[i].id}': no probability — {e}" for i in idx]
             continue
+        run = dict(n_paths=s.paths, seed=s.seed, drift=s.drift, steps_per_day=s.steps_per_day, dt=dt)
+        paying = [i for i in idx if schedule is not None and schedule.pays(cp.plans[i])]
         try:
-            risks = book_liquidation_risk(cp, idx, list(axes), model, all_years, n_paths=s.paths,
-                                          seed=s.seed, drift=s.drift, steps_per_day=s.steps_per_day,
-                                          dt=dt, progress=progress)
+            risks = book_liquidation_risk(cp, idx, list(axes), model, all_years, progress=progress,
+                                          risk=s.risk, funding=schedule, **run)
+            # the same paths and estimators at zero funding: how much of the risk funding adds
+            unfunded = dict(zip(paying, book_liquidation_risk(cp, paying, list(axes), model, all_years,
+                                                                risk=False, funding=schedule.zero(), **run))) \
+                if paying else {}
         except SimulationTooLarge as e:
             raise InputError([f"--horizon/--paths: {e}"]) from None
         for i, risk in zip(idx, risks):
             _probability_blocks(results[i], risk, years, term, s.model)
+            if i in unfunded:
+                results[i].funding = funding_block(schedule, cp.plans[i], risk, unfunded[i], {**term, **years})
 
 
 def _probability_blocks(r: AccountResult, risk, years: dict, term: dict, model: str) -> None:

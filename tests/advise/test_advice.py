@@ -97,3 +97,27 @@ def test_demo_distance_advice_cli_json(tmp_path):
     missing = [a for a in d["accounts"] if not a["meets"]]
     assert missing and all(any(x["meets"] and x["minimal"] for x in a["actions"]) for a in missing)
     assert "Cost of risk reduction" in html.read_text()
+
+
+@pytest.mark.parametrize("model", ["gbm", "student"])
+def test_reused_paths_give_the_same_numbers(model):
+    """Inside reuse_paths a changed account is evaluated on the paths kept from the first run
+    (read back, not drawn): every estimate equals a fresh run's, plain, control, importance and
+    antithetic (student-t) alike."""
+    from liqrisk.analysis import ProbabilitySettings, analyze
+    from liqrisk.risk.book_mc import reuse_paths
+
+    def doc(cash):
+        return _doc([{"id": "x", "venue": "binance-usdm", "mode": "cross", "collateral": {"USDT": cash},
+                      "positions": [{"symbol": "BTCUSDT", "kind": "perp", "size": 1.0, "entry": 90_000,
+                                     "mmr": MMR, "cum": 0.0}]}])
+
+    def probs(cash):
+        r = analyze(doc(cash), ProbabilitySettings(["1d", "7d"], 2000, 5, model)).accounts[0]
+        return {h: (e.p, e.stderr, e.method) for h, e in {**r.term_structure, **r.probability}.items()}
+
+    fresh = [probs(c) for c in (4000, 9000, 30_000)]
+    with reuse_paths():
+        kept = [probs(c) for c in (4000, 9000, 30_000)]
+    assert kept == fresh
+    assert any("importance" in m for _, _, m in fresh[2].values()) or model != "gbm"

@@ -379,7 +379,7 @@ def _moved_market(pf: Portfolio, ch: Changes):
 
 def _settle_funding(pf: Portfolio, accounts: list[Account], market, ch: Changes):
     """Funding paid by every perp over ``ch.time_years`` (module docstring)."""
-    from liqrisk.advise.funding import VENUE_FUNDING, FundingModel, VenueFunding
+    from liqrisk.advise.funding import model_of
     from liqrisk.margin.base import LINEAR
     from liqrisk.margin.registry import rule_set_for
     rates = {**market.funding, **ch.funding}
@@ -387,16 +387,14 @@ def _settle_funding(pf: Portfolio, accounts: list[Account], market, ch: Changes)
     out, notes = [], []
     for acc in accounts:
         rules = rule_set_for(acc.venue)
-        venue = VENUE_FUNDING.get(rules.name, VenueFunding())
         settlement = rules.settlement_currency(acc)
         positions = list(acc.positions)
         for k, pos in enumerate(acc.positions):
             und = rules.underlying_of(pos)
             if pos.kind != "perp" or not rates.get(und):
                 continue
-            per_payment = rates[und] * venue.interval_hours / 8.0
-            c = FundingModel.constant(per_payment, venue.interval_hours, pf.as_of).cumulative(hours)
             mark = market.quotes[und].mark
+            c = model_of(rates[und], rules.name, pf.as_of, market.quotes[und].index or mark).cumulative(hours)
             pay = pos.size * mark * c if rules.contract_of(pos) == LINEAR else pos.size / mark * c
             if pay == 0:
                 continue

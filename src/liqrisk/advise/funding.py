@@ -178,3 +178,75 @@ class FundingSchedule:
             interval[i] = m.interval_hours / YEAR_HOURS
             first[i] = m.first_hours / YEAR_HOURS
         return cls(rate, interval, first, list(models))
+
+    def zero(self) -> "FundingSchedule":
+        """The same positions paying nothing (a run with it uses the estimators of a run with
+        funding: no importance sampling)."""
+        return FundingSchedule.of([None] * len(self.models))
+
+    def pays(self, plan) -> bool:
+        """Whether a position of the account ``plan`` (rows of the compiled book) pays funding."""
+        return any(row >= 0 and math.isfinite(self.first[row]) for row in plan.position_rows)
+
+    def per_step(self, dt: float, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
+        """(row, rate): ``row[i]`` the row of position ``i`` in ``rate`` (−1: no funding) and
+        ``rate[row, k]`` the sum of its rates at the funding times in step k's interval
+        ((k−1)·dt, k·dt] of a simulation of ``n_steps`` steps of ``dt`` years (what the Monte
+        Carlo kernel pays at step k, on the step's price)."""
+        funded = np.flatnonzero(np.isfinite(self.first))
+        row = np.full(len(self.first), -1, np.int64)
+        row[funded] = np.arange(len(funded))
+        out = np.zeros((max(len(funded), 1), n_steps + 1))
+        horizon = n_steps * dt
+        for j, i in enumerate(funded):
+            count = int(math.floor((horizon - self.first[i]) / self.interval[i] * (1 + 1e-12) + 1e-9)) + 1
+            if count <= 0:
+                continue
+            m = np.arange(count)
+            k = np.clip(np.ceil((self.first[i] + m * self.interval[i]) / dt - 1e-9).astype(np.int64), 1, n_steps)
+            np.add.at(out[j], k, self.rate[i, np.minimum(m, self.rate.shape[1] - 1)])
+        return row, out
+
+
+def model_of(spec, venue: str, as_of: datetime | None, index: float | None) -> FundingModel:
+    """The funding model of a market block's ``funding`` entry for a perp on ``venue``: a number
+    (rate per 8 h, paid at the venue's interval), ``{"csv": path}`` (a historical series) or
+    ``{"impact_bid": …, "impact_ask": …}`` (the venue's premium formula against ``index``)."""
+    v = VENUE_FUNDING.get(venue, VenueFunding())
+    if isinstance(spec, (int, float)):
+        return FundingModel.constant(float(spec) * v.interval_hours / 8.0, v.interval_hours, as_of)
+    if spec.get("csv"):
+        return FundingModel.from_csv(spec["csv"], as_of)
+    return FundingModel.from_premium(spec["impact_bid"], spec["impact_ask"], spec.get("index") or index, venue, as_of)
+
+
+def book_schedule(cp) -> FundingSchedule | None:
+    """Funding of every perp of a compiled portfolio whose underlying has a ``funding`` entry in
+    the market (rows of the compiled book), None when no position pays funding."""
+    market = cp.portfolio.market
+    funding = market.funding
+    if not funding:
+        return None
+    models: list[FundingModel | None] = [None] * len(cp.arrays.qty)
+    for plan in cp.plans:
+        for pos, row in zip(plan.account.positions, plan.position_rows):
+            und = plan.rules.underlying_of(pos)
+            if pos.kind == "perp" and row >= 0 and und in funding:
+                q = market.quotes.get(und)
+                index = None if q is None else (q.index or q.mark)
+                models[row] = model_of(funding[und], plan.rules.name, market.as_of, index)
+    return FundingSchedule.of(models) if any(m is not None for m in models) else None
+
+
+def funding_block(schedule: FundingSchedule, plan, with_funding, without, horizons: dict) -> dict:
+    """The ``funding`` block of an account's result: each paying perp's model, and per horizon
+    (name → years) P(liquidation) with and without funding on the same paths and what funding
+    adds (``added`` = with − without)."""
+    models = {pos.symbol or plan.rules.underlying_of(pos): schedule.models[row].source
+              for pos, row in zip(plan.account.positions, plan.position_rows)
+              if row >= 0 and schedule.models[row] is not None}
+    rows = {}
+    for h, y in horizons.items():
+        p, q = with_funding.probabilities[y].p, without.probabilities[y].p
+        rows[h] = {"p": p, "p_without_funding": q, "added": p - q}
+    return {"models": models, "by_horizon": rows}

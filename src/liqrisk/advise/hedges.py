@@ -100,7 +100,7 @@ def perp_hedges(ev, account, now) -> list[Action]:
         size = full.size * f
         after = ev.metric(make(f))
         minimal = not ev.target.meets(ev.metric(make(MINIMAL_CHECK * f)))
-        hedged = ev.analysis(make(f))
+        hedged = ev.margins(make(f))
         cost = _opening_cost(cp, now, und, -delta * f, mark)
         out.append(Action("hedge", f"{'sell' if size < 0 else 'buy'} {abs(size):,.6g} {label} "
                                    f"({f:.1%} of the delta-neutral {full.size:+,.6g})",
@@ -176,7 +176,7 @@ def put_hedges(ev, account, now) -> list[Action]:
         cost, K, n, vol, prem_usd, make = best
         after = ev.metric(make(n))
         minimal = not ev.target.meets(ev.metric(make(MINIMAL_CHECK * n)))
-        hedged = ev.analysis(make(n))
+        hedged = ev.margins(make(n))
         out.append(Action("put", f"buy {n:,.6g} {und} {K:,.0f} puts expiring {expiry:%Y-%m-%d} "
                                  f"(premium {prem_usd:,.2f} USD each at {vol:.1%} vol)",
                           n, "contracts", cost, "premium", ev.target.meets(after), after, minimal,

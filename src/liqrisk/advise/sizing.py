@@ -126,7 +126,7 @@ def _kelly_rows(ev, make, rules, unit, wealth_usd, mark, vol, mu, coins_cap, yea
     growth = [0.0]
     lps = [None]
     for c in grid:
-        r = ev.analysis(make(c))
+        r = ev.margins(make(c))
         lp = next((v["down"] if mu > 0 else v["up"] for v in r.liquidation.values()), None)
         q = c if mu > 0 else -c
         w = wealth_usd + q * (S[:, -1] - mark)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from liqrisk.io.portfolio import InputError
 from liqrisk.model import Account, Portfolio
@@ -55,7 +55,10 @@ class Target:
 
 @dataclass
 class Evaluator:
-    """Evaluates one account's metric in the portfolio's market (module docstring)."""
+    """Evaluates accounts' metrics in the portfolio's market (module docstring). ``calls``: the
+    engine runs; metrics are kept per account (model objects are frozen and hashable). Run
+    searches inside :func:`~liqrisk.risk.book_mc.reuse_paths`: every evaluation of a changed
+    account then reads the same paths back instead of drawing them."""
 
     portfolio: Portfolio
     target: Target
@@ -63,21 +66,34 @@ class Evaluator:
     seed: int = 7
     model: str = "gbm"
     calls: int = 0
+    _metrics: dict = field(default_factory=dict, repr=False)
 
     def analysis(self, account: Account):
-        """`analyze` of the account alone (with the target's probability horizon)."""
-        from liqrisk.analysis import ProbabilitySettings, analyze
-        self.calls += 1
-        prob = (ProbabilitySettings([self.target.horizon], self.paths, self.seed, self.model)
-                if self.target.kind == "probability" else None)
+        """`analyze` of the account alone (with the target's probability horizon, and VaR/ES)."""
+        return self._analyze((account,), risk=True)[0]
+
+    def margins(self, account: Account):
+        """`analyze` of the account alone without probabilities (margin, boundaries, distance)."""
+        from liqrisk.analysis import analyze
         with one_numba_thread():
-            return analyze(Portfolio(self.portfolio.market, (account,)), prob).accounts[0]
+            return analyze(Portfolio(self.portfolio.market, (account,))).accounts[0]
 
     def metric(self, account: Account) -> float:
-        return metric_of(self.analysis(account), self.target)
+        """The target's metric of the account (probabilities without VaR/ES: faster, same p)."""
+        if account not in self._metrics:
+            self._metrics[account] = metric_of(self._analyze((account,), risk=False)[0], self.target)
+        return self._metrics[account]
 
     def meets(self, account: Account) -> bool:
         return self.target.meets(self.metric(account))
+
+    def _analyze(self, accounts, risk: bool):
+        from liqrisk.analysis import ProbabilitySettings, analyze
+        self.calls += 1
+        prob = (ProbabilitySettings([self.target.horizon], self.paths, self.seed, self.model, risk=risk)
+                if self.target.kind == "probability" else None)
+        with one_numba_thread():
+            return analyze(Portfolio(self.portfolio.market, tuple(accounts)), prob).accounts
 
 
 @contextlib.contextmanager

@@ -27,8 +27,14 @@ and nothing a bankruptcy on one venue sets off touches another venue's fund or a
    venue's ADL score (:meth:`LiquidationResponse.adl_score`) — they close at the bankruptcy
    price; what no counterparty can take the venue takes over (``backstop``).
 
+Funding (the scenario's rate per 8 h per asset): at each funding time of a pool's venue (every
+8 h from the start, Hyperliquid hourly at a rate scaled to its interval, :mod:`liqrisk.advise.
+funding`) within a step, every perp (a linear or inverse position without expiry) pays
+``size × mark × rate`` — at the step's marks before its liquidation rounds — out of its pool's
+wallet (a long pays a positive rate; the counterparty is outside the book).
+
 Money identity per step, USD (:meth:`CascadeResult.conservation_error`): Σ Δwallet + Δfund +
-backstop = PnL realised at book fills + PnL realised at ADL marks; the run stops with
+backstop = PnL realised at book fills + PnL realised at ADL marks + funding; the run stops with
 :class:`ConservationError` if a step breaks it by more than 1e-9 of the gross flows.
 """
 from __future__ import annotations
@@ -45,7 +51,7 @@ from liqrisk.cascade.result import CascadeResult
 from liqrisk.cascade.scenario import Scenario, ScenarioError
 from liqrisk.margin.base import INVERSE, INVERSE_OPTION, LINEAR, LIQ_FRACTION, NOTIONAL_SIZE
 
-LEDGER = ("wallets", "insurance", "backstop", "book_pnl", "adl_pnl", "fees")
+LEDGER = ("wallets", "insurance", "backstop", "book_pnl", "adl_pnl", "fees", "funding")
 #: largest relative ledger residual a step may leave (float64 sums over ~1e6 flows stay far below)
 CONSERVATION_TOL = 1e-9
 SECONDS_PER_YEAR = 365.0 * 86400.0
@@ -239,6 +245,7 @@ def simulate(population: Population, scenario: Scenario, backend: str = "numba",
     pad = A - As
     frac_pool = st.rules["style"][population.pool_response] == LIQ_FRACTION
     cooldown_s = st.rules["cooldown"][population.pool_response]
+    pay_rate, pay_every = _funding_terms(st, scenario)
     for t in range(1, T + 1):
         exo = exo_path[t]
         t_years = t * scenario.step_hours * 3600.0 / SECONDS_PER_YEAR
@@ -250,6 +257,8 @@ def simulate(population: Population, scenario: Scenario, backend: str = "numba",
         flow = np.zeros(A)
         st.cooldown[:] = st.cooldown_until > now_s
         step = {k: 0.0 for k in LEDGER}
+        if pay_rate is not None:
+            _pay_funding(st, pay_rate, pay_every, t, scenario.step_hours, exo * np.maximum(base, 1e-9), step)
         for _ in range(scenario.max_rounds):
             marks = exo * np.maximum(base + displacement(c, alpha, flow), 1e-9)
             touched, outcome, dq, idx, local = st.orders(marks, t_years, backend)
@@ -287,6 +296,37 @@ def simulate(population: Population, scenario: Scenario, backend: str = "numba",
         raise ConservationError(f"cascade '{scenario.name}': money identity broken at step {t} "
                                 f"(residual {err[t]:.3g} of the gross flows)")
     return result
+
+
+def _funding_terms(st, scenario: Scenario):
+    """(rate per payment, hours between payments) per position — 0 for all but perps on an asset
+    with a funding rate — or (None, None) when nothing pays funding."""
+    from liqrisk.advise.funding import VENUE_FUNDING, VenueFunding
+    if not scenario.funding:
+        return None, None
+    a, pop = st.a, st.pop
+    every = np.array([VENUE_FUNDING.get(v, VenueFunding()).interval_hours for v in pop.venues])[
+        pop.pool_venue[st.pos_pool]]
+    r8 = np.array([scenario.funding.get(x, 0.0) for x in st.assets])[st.pos_asset]
+    perp = (a.expiry == 0.0) & ((a.contract == LINEAR) | (a.contract == INVERSE))
+    rate = np.where(perp, r8 * every / 8.0, 0.0)
+    return (rate, every) if np.any(rate != 0.0) else (None, None)
+
+
+def _pay_funding(st, rate, every, t, step_hours, marks, step):
+    """Funding due in step ``t`` ((t−1)·h, t·h] paid out of the pools' wallets (module docstring)."""
+    due = np.floor(t * step_hours / every + 1e-9) - np.floor((t - 1) * step_hours / every + 1e-9)
+    idx = np.flatnonzero((due > 0) & (st.a.qty != 0.0))
+    if len(idx) == 0:
+        return
+    a, bp = st.a, st.book(marks)
+    price = bp[a.axis[idx]] * a.basis[idx]
+    usd = usd_notional(a.contract[idx], a.qty[idx], price) * np.sign(a.qty[idx]) * rate[idx] * due[idx]
+    pools, local = np.unique(st.pos_pool[idx], return_inverse=True)
+    paid = st.credit(pools, -np.bincount(local, usd, minlength=len(pools)), bp)
+    step["wallets"] += paid
+    step["funding"] += paid
+    st.invalidate(pools, candidates=False)
 
 
 def _money(st, pools, idx, local, dq, bp, t_years):

@@ -78,8 +78,8 @@ class CascadeResult:
     def conservation_error(self) -> np.ndarray:
         """Per step |identity residual| ÷ gross flows (0 where nothing moved)."""
         g = self.ledger
-        resid = g["wallets"] + g["insurance"] + g["backstop"] - g["book_pnl"] - g["adl_pnl"]
-        gross = sum(np.abs(g[k]) for k in ("wallets", "insurance", "backstop", "book_pnl", "adl_pnl"))
+        resid = g["wallets"] + g["insurance"] + g["backstop"] - g["book_pnl"] - g["adl_pnl"] - g["funding"]
+        gross = sum(np.abs(g[k]) for k in ("wallets", "insurance", "backstop", "book_pnl", "adl_pnl", "funding"))
         return np.where(gross > 0, np.abs(resid) / np.where(gross > 0, gross, 1.0), 0.0)
 
     def to_dict(self, include_accounts: bool = True) -> dict:

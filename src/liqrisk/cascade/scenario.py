@@ -5,7 +5,7 @@ Scenario file (YAML; every key except ``assets`` and ``shock`` optional)::
     name: btc-gap-15
     assets:                        # current mark (USD), annual vol, 24h volume (base units)
       BTC: {price: 91250, vol: 0.55, daily_volume: 150000}
-      ETH: {price: 3050, vol: 0.70}
+      ETH: {price: 3050, vol: 0.70, funding: 0.0001}   # perp funding rate per 8 h (a long pays)
     shock:
       kind: linear                 # gap | linear | historical
       steps: 60                    # time steps (gap: the whole move in step 1)
@@ -60,6 +60,7 @@ class Scenario:
     max_rounds: int = 500         # liquidation rounds per step (safety bound)
     step_hours: float = 1.0       # length of one step: options are repriced t·step_hours later
     extra: dict = field(default_factory=dict, compare=False)  # population / sweep blocks
+    funding: Mapping[str, float] = field(default_factory=dict)  # asset → perp funding rate per 8 h
 
     @property
     def steps(self) -> int:
@@ -276,7 +277,9 @@ def scenario_from_dict(d: dict) -> Scenario:
     return Scenario(_text(d, "name", "scenario"), assets, prices, path,
                     _impact(_block(d, "impact"), assets, spec),
                     _funds(d), _flag(d, "adl", True),
-                    _int(d, "max_rounds", "", 500, lo=1, hi=100_000), step_hours, extra)
+                    _int(d, "max_rounds", "", 500, lo=1, hi=100_000), step_hours, extra,
+                    {a: _num(spec[a], "funding", f"assets.{a}", lo=-0.1, hi=0.1) for a in assets
+                     if "funding" in spec[a]})
 
 
 def _funds(d: dict) -> float | dict[str, float]:

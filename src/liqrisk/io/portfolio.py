@@ -280,8 +280,28 @@ class AccountSpec(_Strict):
         return [(c.upper(), float(a)) for c, a in self.borrowed.items()]
 
 
+class FundingSpec(BaseModel):
+    """Funding of the perps on an underlying: a historical series (``csv``: timestamp,rate per
+    payment) or the venue's premium formula on impact prices (``impact_bid``, ``impact_ask``,
+    against ``index`` or the underlying's index/mark)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    csv: str | None = None
+    impact_bid: Price | None = None
+    impact_ask: Price | None = None
+    index: Price | None = None
+
+    @model_validator(mode="after")
+    def _one_model(self):
+        premium = self.impact_bid is not None and self.impact_ask is not None
+        if (self.csv is not None) == premium:
+            raise ValueError("funding: give a rate per 8 h (number), {csv: FILE} or {impact_bid, impact_ask}")
+        return self
+
+
 class UnderlyingMarket(BaseModel):
-    """Market data of one underlying: mark (and index) price in USD, a vol block."""
+    """Market data of one underlying: mark (and index) price in USD, a vol block, and the funding
+    of its perps (a number: the rate per 8 h, a long pays when > 0; or a :class:`FundingSpec`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     mark: Price
@@ -290,6 +310,7 @@ class UnderlyingMarket(BaseModel):
     term: dict[str, list[Num]] | None = None
     smile: list[dict[str, Any]] | None = None
     chain_csv: str | None = None
+    funding: Annotated[Num, Field(gt=-0.1, lt=0.1)] | FundingSpec | None = None
 
 
 class PortfolioFile(_Strict):

@@ -38,14 +38,15 @@ class MarketState:
     (:class:`~liqrisk.liquidity.book.OrderBook`; exit costs use them, synthetic books elsewhere;
     CLI ``--book``), ``correlation`` of returns between underlyings (``{"BTC": {"SOL": 0.8}}``,
     one entry per pair; the Monte Carlo uses it, else the bundled BTC/ETH history, else 0) and
-    ``funding`` rates per underlying (per 8 h)."""
+    the ``funding`` of the perps per underlying: a rate per 8 h, ``{"csv": path}`` or
+    ``{"impact_bid": …, "impact_ask": …}`` (see :func:`liqrisk.advise.funding.model_of`)."""
 
     as_of: datetime
     quotes: Mapping[str, Quote]
     rate: float = 0.0
     books: Mapping[str, Any] = field(default_factory=dict)
     correlation: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
-    funding: Mapping[str, float] = field(default_factory=dict)
+    funding: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
         for name in ("quotes", "books", "correlation", "funding"):

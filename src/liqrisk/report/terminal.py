@@ -50,6 +50,14 @@ def _probability_table(a) -> Table:
     return prob
 
 
+def _funding_line(f: dict) -> str:
+    """What funding adds to P(liquidation), per horizon (same paths with and without it)."""
+    rows = ", ".join(f"{h} {r['added']:+.3g} ({r['p']:.3g} vs {r['p_without_funding']:.3g} without)"
+                     for h, r in f["by_horizon"].items())
+    models = ", ".join(f"{k}: {v}" for k, v in f["models"].items())
+    return f"funding ({models}) adds to P(liquidation): {rows}"
+
+
 def _pools_table(a) -> Table:
     pools = Table(title="P(liquidation) per margin pool", title_justify="left")
     horizons = list(a.probability)
@@ -160,6 +168,8 @@ def account_panel(a) -> Panel:
         parts += _portfolio_margin_parts(a.portfolio_margin)
     if a.probability is not None:
         parts.append(_probability_table(a))
+        if a.funding:
+            parts.append(_funding_line(a.funding))
         if a.pools:
             parts.append(_pools_table(a))
             drivers = {h: d for h, d in (a.risk.driver or {}).items() if d}

@@ -75,13 +75,15 @@ class AccountResult(AccountMargin, Result):
     """An account's margin state plus, when they were asked for, ``probability`` per requested
     horizon (estimates with ``p``, ``stderr``, ``ci95``, ``paths``, ``method``), the standard
     ``term_structure`` horizons within the window, ``pools`` (per margin pool — "cross",
-    "isolated ETHUSDT" — the same per horizon), ``risk`` and ``exit``."""
+    "isolated ETHUSDT" — the same per horizon), ``risk``, ``exit`` and ``funding`` (when a perp
+    pays funding: P with and without it per horizon, :func:`liqrisk.advise.funding.funding_block`)."""
 
     probability: dict[str, Any] | None = None
     term_structure: dict[str, Any] | None = None
     pools: dict[str, dict[str, Any]] | None = None
     risk: RiskResult | None = None
     exit: ExitResult | None = None
+    funding: dict[str, Any] | None = None
 
     @classmethod
     def of(cls, margin: AccountMargin) -> "AccountResult":
@@ -91,7 +93,7 @@ class AccountResult(AccountMargin, Result):
     def to_dict(self) -> dict:
         d = {f.name: getattr(self, f.name) for f in fields(AccountMargin)}
         d["positions"] = [_fields(p) for p in self.positions]
-        for block in ("probability", "term_structure", "pools", "risk", "exit"):
+        for block in ("probability", "term_structure", "pools", "risk", "exit", "funding"):
             if getattr(self, block) is not None:
                 d[block] = getattr(self, block)
         return plain(d)

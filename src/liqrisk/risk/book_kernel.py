@@ -129,7 +129,7 @@ def draw_step(s, code, nu, resid, chol, correlated, jumps, par, z, jump, k):
 def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, nu, resid, garch,
                   correlated, jumps, ax_map, ax_loc, spot, c_br, marks, pools, margined, fee, plo, phi,
                   safe, slo, shi, affine, ec, ek, acc_start, alo, ahi, cv_ax, cv_lo, cv_hi, v0,
-                  want_loss, n_bins,
+                  want_loss, n_bins, f_row, f_rate, reuse, XS, LRS, MNS, MXS, US,
                   pos_start, pos_end, leg_start, leg_end, const_usd, settle_axis, axis, contract,
                   qty, entry, basis, mm_code, notional_mode, tier_start, tier_end, p1, p2, strike,
                   is_call, expiry, vol, t_floor, t_mmr, t_cum, leg_axis, leg_amount, rate,
@@ -147,7 +147,18 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
     Per path the whole path is drawn first, then each pool is walked over the steps. A pool
     flagged ``safe`` whose path stays inside its box [slo, shi] (log offsets per axis) is
     healthy and beyond the bridge range at every step (see :func:`safe_boxes_nb`): it is only
-    valued at the horizons (by ``ec + Σ ek·P`` when its equity is ``affine``)."""
+    valued at the horizons (by ``ec + Σ ek·P`` when its equity is ``affine``).
+
+    Funding: a position with ``f_row[i] ≥ 0`` pays ``f_rate[f_row[i], k]`` (the rates of its
+    funding times in step k's interval) at step k on the step's price — ``qty·P·rate`` USD
+    (linear) or ``qty·rate/P`` coins (inverse) — out of its pool, cumulated along the path; the
+    caller walks such pools at every step (not ``safe``, not ``affine``).
+
+    Path reuse: with ``reuse`` 1 each path (row ``path − first``) is drawn into the caller's
+    arrays ``XS`` (n, n_steps + 1, n_ax: log offsets), ``LRS`` (n, n_steps + 1), ``MNS``/``MXS``
+    (n, n_ax: the path's lowest and highest log offset) and ``US`` (n: the liquidation-step
+    uniform); with ``reuse`` 2 they are read from there instead of drawn — the same numbers for
+    another book on the same run (0: drawn into the kernel's own buffers)."""
     n_ax, n_bp, n_h = ax_map.shape[0], pools.shape[0], hsteps.shape[0]
     n_acc = acc_start.shape[0] - 1
     K = top.shape[2]
@@ -158,6 +169,7 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
     jmp = np.zeros((n_steps, n_ax))
     X = np.zeros((n_steps + 1, n_ax))
     PX = np.zeros((n_steps + 1, n_ax))
+    PX[0, :] = spot
     lr = np.zeros(n_steps + 1)
     v = np.zeros(n_ax)
     sv = np.zeros(n_ax)
@@ -176,48 +188,57 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
     ya_prev = np.zeros((n_acc, n_h))
     xa_prev = np.zeros((n_acc, n_h))
     settled = np.full(qty.shape[0], np.nan)
+    fcum = np.zeros(qty.shape[0])
     u = 0.0
     for path in range(first, last):
         sign = 1.0
         if anti and path % 2 == 1:
             sign = -1.0
+        r = path - first
+        if reuse != 0:                   # the path's arrays are rows of the caller's store
+            X, lr, mn, mx = XS[r], LRS[r], MNS[r], MXS[r]
+        if reuse == 2:
+            u = US[r]
         else:
-            seed_path(key, path // 2 if anti else path, s)
-            u = _sfc64_double(s)
-        # ---- the path: log offsets X, prices PX, cumulative log likelihood ratio lr ----------
-        for a in range(n_ax):
-            v[a] = par[a, _H0] if garch else par[a, _OMEGA]
-            sv[a] = np.sqrt(v[a])
-            X[0, a] = 0.0
-            PX[0, a] = spot[a]
-            mn[a] = 0.0
-            mx[a] = 0.0
-        loglr = 0.0
-        for k in range(n_steps):
-            if sign > 0 and code == _NORMAL and not jumps:
-                # the common case written here: inside draw_step's other cases it ran 3× slower
-                for a in range(n_ax):
-                    z[k, a] = sfc64_normal(s)
-                _correlate(chol, correlated, z, k)
-            elif sign > 0:
-                draw_step(s, code, nu, resid, chol, correlated, jumps, par, z, jmp, k)
+            if sign > 0:
+                seed_path(key, path // 2 if anti else path, s)
+                u = _sfc64_double(s)
+            # ---- the path: log offsets X, cumulative log likelihood ratio lr (prices later) ---
             for a in range(n_ax):
-                zz = sign * z[k, a]
-                tilt = par[a, _TILT]
-                if tilt != 0.0:
-                    loglr += -tilt * zz - 0.5 * tilt * tilt
-                    zz += tilt
-                eps = (np.sqrt(v[a]) if garch else sv[a]) * zz
-                xn = X[k, a] + par[a, _MU] - 0.5 * v[a] + eps
-                if jumps:
-                    xn += sign * jmp[k, a]
-                X[k + 1, a] = xn
-                mn[a] = min(mn[a], xn)
-                mx[a] = max(mx[a], xn)
-                if garch:
-                    v[a] = (par[a, _OMEGA] + (par[a, _ALPHA] + (par[a, _GAMMA] if eps < 0.0 else 0.0))
-                            * eps * eps + par[a, _BETA] * v[a])
-            lr[k + 1] = loglr
+                v[a] = par[a, _H0] if garch else par[a, _OMEGA]
+                sv[a] = np.sqrt(v[a])
+                X[0, a] = 0.0
+                PX[0, a] = spot[a]
+                mn[a] = 0.0
+                mx[a] = 0.0
+            loglr = 0.0
+            for k in range(n_steps):
+                if sign > 0 and code == _NORMAL and not jumps:
+                    # the common case written here: inside draw_step's other cases it ran 3× slower
+                    for a in range(n_ax):
+                        z[k, a] = sfc64_normal(s)
+                    _correlate(chol, correlated, z, k)
+                elif sign > 0:
+                    draw_step(s, code, nu, resid, chol, correlated, jumps, par, z, jmp, k)
+                for a in range(n_ax):
+                    zz = sign * z[k, a]
+                    tilt = par[a, _TILT]
+                    if tilt != 0.0:
+                        loglr += -tilt * zz - 0.5 * tilt * tilt
+                        zz += tilt
+                    eps = (np.sqrt(v[a]) if garch else sv[a]) * zz
+                    xn = X[k, a] + par[a, _MU] - 0.5 * v[a] + eps
+                    if jumps:
+                        xn += sign * jmp[k, a]
+                    X[k + 1, a] = xn
+                    mn[a] = min(mn[a], xn)
+                    mx[a] = max(mx[a], xn)
+                    if garch:
+                        v[a] = (par[a, _OMEGA] + (par[a, _ALPHA] + (par[a, _GAMMA] if eps < 0.0 else 0.0))
+                                * eps * eps + par[a, _BETA] * v[a])
+                lr[k + 1] = loglr
+            if reuse == 1:
+                US[r] = u
         for j in range(n_h):
             wh[j] = np.exp(lr[hsteps[j]])
         px_rows = 0                  # prices PX computed: 0 none, 1 the horizon rows, 2 all rows
@@ -257,6 +278,7 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
                 continue
             for i in range(pos_start[p], pos_end[p]):
                 settled[i] = np.nan
+                fcum[i] = 0.0
             surv = 1.0
             frozen = 0.0
             j = 0
@@ -306,6 +328,11 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
                     if settled[i] == settled[i]:
                         eq += settled[i] * (1.0 if ci == LINEAR else settle)
                         continue
+                    if f_row[i] >= 0:
+                        fr = f_rate[f_row[i], k]
+                        if fr != 0.0:
+                            fcum[i] += qty[i] * P * fr if ci == LINEAR else qty[i] * fr / P
+                        eq -= fcum[i] * (1.0 if ci == LINEAR else settle)
                     opt = 0.0
                     if ci == INVERSE_OPTION:
                         opt = black76_price_nb(P, strike[i], expiry[i] - t, rate, vol[i], is_call[i]) / P

@@ -27,12 +27,13 @@ Cost and memory: paths run in chunks on threads (nogil kernel); memory per threa
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from liqrisk.dynamics.paths import PathModel, as_seed_sequence, map_chunks
+from liqrisk.dynamics.paths import _TILT, PathModel, as_seed_sequence, map_chunks
 from liqrisk.margin import kernel as K
 from liqrisk.margin.base import LINEAR
 from liqrisk.risk.book_kernel import _FAR, book_chunk_nb, safe_boxes_nb
@@ -248,10 +249,11 @@ class _Sums:
 
 def _run(cp, g: _Group, acc_sel: np.ndarray, axes, model: PathModel, dt: float, hsteps,
          n_paths: int, key, anti: bool, tilt, cv_ax, cv_lo, cv_hi, want_loss: bool = True,
-         screen: bool = True) -> _Sums:
+         screen: bool = True, funding=None) -> _Sums:
     """One simulation of the accounts ``acc_sel`` (indices into the group) over hsteps[-1];
     ``want_loss``: collect the loss tails (VaR/ES); ``screen``: skip the steps of pools whose
-    path stays in their safe box (the same numbers, faster)."""
+    path stays in their safe box (the same numbers, faster); ``funding``: see
+    :func:`book_liquidation_risk`."""
     n_steps = int(hsteps[-1])
     if n_steps > MAX_STEPS or n_paths * n_steps > MAX_PATH_STEPS:
         raise SimulationTooLarge(
@@ -271,6 +273,13 @@ def _run(cp, g: _Group, acc_sel: np.ndarray, axes, model: PathModel, dt: float, 
     safe, slo, shi = _safe_boxes(cp, g, bsel, axes, sigma, dt, n_steps)
     safe &= screen
     arrays = cp.arrays
+    f_row, f_rate = (np.full(len(arrays.qty), -1, np.int64), np.zeros((1, 1))) if funding is None \
+        else funding.per_step(dt, n_steps)
+    affine = g.affine[bsel]
+    if funding is not None:       # pools paying funding are walked at every step (path-dependent cash)
+        paying = np.array([np.any(f_row[arrays.pos_start[p]:arrays.pos_end[p]] >= 0) for p in g.pools[bsel]],
+                          dtype=np.bool_).reshape(-1)
+        safe, affine = safe & ~paying, affine & ~paying
     spot = cp.market.prices[np.array(axes)]
     if anti:
         n_paths += n_paths % 2
@@ -281,6 +290,7 @@ def _run(cp, g: _Group, acc_sel: np.ndarray, axes, model: PathModel, dt: float, 
     ax_loc = np.full(len(cp.market.prices), -1, np.int64)
     ax_loc[ax_map] = np.arange(len(axes))
     n_bins = min(HIST_BINS, n_steps)
+    store, reuse, store_key = _path_store(key, sp, spot, dt, n_steps, n_paths, anti, len(axes))
 
     def chunk(c):
         first, last = c
@@ -294,19 +304,66 @@ def _run(cp, g: _Group, acc_sel: np.ndarray, axes, model: PathModel, dt: float, 
         book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, sp.par, sp.chol, sp.innovation,
                       sp.nu, sp.resid, sp.garch, sp.correlated, sp.jumps, ax_map, ax_loc, spot, c_br,
                       cp.market.prices, g.pools[bsel], g.margined[bsel], g.fee[bsel], g.plo[bsel],
-                      g.phi[bsel], safe, slo, shi, g.affine[bsel], g.ec[bsel], g.ek[bsel],
+                      g.phi[bsel], safe, slo, shi, affine, g.ec[bsel], g.ek[bsel],
                       acc_start, g.alo[acc_sel], g.ahi[acc_sel], cv_ax, cv_lo, cv_hi,
-                      g.v0[acc_sel], want_loss, n_bins, *arrays.args(), out["ps1"], out["ps2"],
+                      g.v0[acc_sel], want_loss, n_bins, f_row, f_rate, reuse,
+                      *(x[first:last] if reuse else x for x in store), *arrays.args(), out["ps1"], out["ps2"],
                       out["as1"], out["as2"], out["ax1"], out["ax2"], out["axy"], out["hist"],
                       top, top_n, top_min)
         out["top"] = top
         return out
 
     parts = map_chunks(chunk, chunks)
+    if reuse == 1:
+        _REUSE[store_key] = store
     total = {k: sum(p[k] for p in parts) for k in parts[0] if k != "top"}
     top = np.concatenate([p["top"] for p in parts], axis=2)
     top = -np.sort(-top, axis=2)[:, :, :kept]
     return _Sums(**total, top=top, n=n_paths // 2 if anti else n_paths)
+
+
+_REUSE: dict | None = None
+"""Paths kept for reuse while :func:`reuse_paths` is active: run key → kernel path arrays
+(least recently used first)."""
+REUSE_BYTES = 1 << 30
+"""Most memory the kept paths may take (oldest dropped first)."""
+_NO_STORE = (np.zeros((1, 1, 1)), np.zeros((1, 1)), np.zeros((1, 1)), np.zeros((1, 1)), np.zeros(1))
+
+
+@contextlib.contextmanager
+def reuse_paths():
+    """Within this block a run whose paths were drawn before — same seed, model, step, number of
+    steps and paths, spot — reads them back instead of drawing them again (the kernel's
+    ``reuse``): for searches that evaluate many changed versions of one account (``advise``).
+    The numbers are the same as without; the paths take up to :data:`REUSE_BYTES`."""
+    global _REUSE
+    outer = _REUSE
+    _REUSE = {} if outer is None else outer
+    try:
+        yield
+    finally:
+        _REUSE = outer
+
+
+def _path_store(key, sp, spot, dt, n_steps, n_paths, anti, n_ax):
+    """(arrays, reuse mode, key) of a run: the kept paths (mode 2), new arrays to keep them in
+    (mode 1, kept once the run has finished) or placeholders (mode 0: not reusing)."""
+    if _REUSE is None or np.any(sp.par[:, _TILT] != 0.0):     # tilted runs are not repeated
+        return _NO_STORE, 0, None
+    k = (key.tobytes(), sp.par.tobytes(), sp.chol.tobytes(), int(sp.innovation), float(sp.nu),
+         hash(np.ascontiguousarray(sp.resid).tobytes()), bool(sp.garch), bool(sp.correlated),
+         bool(sp.jumps), spot.tobytes(), float(dt), int(n_steps), int(n_paths), bool(anti))
+    if k in _REUSE:
+        _REUSE[k] = _REUSE.pop(k)                                # most recently used last
+        return _REUSE[k], 2, k
+    need = n_paths * ((n_steps + 1) * (n_ax + 1) + 2 * n_ax + 1) * 8
+    if need > REUSE_BYTES:
+        return _NO_STORE, 0, None
+    while _REUSE and sum(sum(x.nbytes for x in v) for v in _REUSE.values()) + need > REUSE_BYTES:
+        del _REUSE[next(iter(_REUSE))]
+    shape = (n_paths, n_steps + 1)
+    return (np.empty(shape + (n_ax,)), np.empty(shape), np.empty((n_paths, n_ax)), np.empty((n_paths, n_ax)),
+            np.empty(n_paths)), 1, k
 
 
 def _estimate(s1, s2, n, method) -> ProbabilityEstimate:
@@ -354,11 +411,15 @@ def book_liquidation_risk(cp, accounts: list[int], axes: list[int], model: PathM
                           horizons_years: list[float], n_paths: int = 20_000, seed=None,
                           method: str = "auto", drift: float = 0.0, steps_per_day: int = 24,
                           dt: float | None = None, progress=None, risk: bool = True,
-                          screen: bool = True) -> list[AccountRisk]:
+                          screen: bool = True, funding=None) -> list[AccountRisk]:
     """Liquidation risk of ``accounts`` (plan indices of ``cp``) whose prices move along the
     market ``axes`` under ``model`` (one dimension per axis, in that order); see the module
     docstring. ``dt`` fixes the step of every horizon (a GARCH model's bar); ``risk=False``
-    skips VaR/ES (NaN); ``screen=False`` walks every pool over every step (same numbers)."""
+    skips VaR/ES (NaN); ``screen=False`` walks every pool over every step (same numbers).
+    ``funding``: perp funding paid out of each position's pool at its funding times, an object
+    whose ``per_step(dt, n_steps)`` gives (row per book position or −1, rate per row and step)
+    — :class:`liqrisk.advise.funding.FundingSchedule`. The t=0 boundaries the Brownian-bridge
+    factor uses do not move with the funding paid (the step check does)."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if not math.isfinite(drift):
@@ -385,7 +446,8 @@ def book_liquidation_risk(cp, accounts: list[int], axes: list[int], model: PathM
             else:
                 cv_hi[i] = cb[i]
     gaussian = model.is_gaussian
-    tiltable = gaussian and (model.corr is None or len(axes) == 1)
+    # importance sampling tilts towards the t=0 boundary, which funding moves: not with funding
+    tiltable = gaussian and (model.corr is None or len(axes) == 1) and funding is None
     if method in ("control", "importance") and not gaussian:
         raise ValueError(f"method '{method}' needs a GBM model")
     anti = method == "antithetic" or (method == "auto" and not gaussian)
@@ -400,7 +462,7 @@ def book_liquidation_risk(cp, accounts: list[int], axes: list[int], model: PathM
     for d, hs in sorted(by_dt.items()):
         hsteps = np.array(sorted({steps[h][1] for h in hs}), dtype=np.int64)
         s = _run(cp, g, all_acc, axes, model, d, hsteps, n_paths, _key(seed, 0), anti, None,
-                 cv_ax, cv_lo, cv_hi, want_loss=risk, screen=screen)
+                 cv_ax, cv_lo, cv_hi, want_loss=risk, screen=screen, funding=funding)
         if hs[-1] == horizons[-1]:
             last_run = (s, d, hsteps)
         for h in hs:
@@ -418,7 +480,7 @@ def book_liquidation_risk(cp, accounts: list[int], axes: list[int], model: PathM
                             else "control" if gaussian and mean is not None else plain.method)
                 if want == "importance" and mean is not None and tiltable:
                     choice = _importance(cp, g, i, axes, model, d, steps[h][1], n_paths, seed,
-                                         cv_ax[i], cb[i], sigma, cv_lo, cv_hi) or plain
+                                         cv_ax[i], cb[i], sigma, cv_lo, cv_hi, funding) or plain
                 elif want == "control" and mean is not None:
                     cv = _control(s, i, j, mean, s.n)
                     choice = cv if _inside_unit(cv) else plain
@@ -474,14 +536,14 @@ def _pool_estimate(s: _Sums, b, j, anti) -> ProbabilityEstimate:
     return replace(e, paths=2 * e.paths) if anti else e
 
 
-def _importance(cp, g, i, axes, model, dt, n_steps, n_paths, seed, cu, cb, sigma, cv_lo, cv_hi):
+def _importance(cp, g, i, axes, model, dt, n_steps, n_paths, seed, cu, cb, sigma, cv_lo, cv_hi, funding=None):
     """Account ``i`` alone, the main underlying's normals shifted so that the mean path reaches
     its nearest boundary at the horizon; weights dP/dQ (module docstring of montecarlo)."""
     tilt = np.zeros(len(axes))
     tilt[cu] = cb / (sigma[cu] * math.sqrt(dt) * n_steps)
     s = _run(cp, g, np.array([i]), axes, model, dt, np.array([n_steps], np.int64), n_paths,
              _key(seed, 1, n_steps), False, tilt, np.array([-1], np.int64), cv_lo[i:i + 1],
-             cv_hi[i:i + 1], want_loss=False)
+             cv_hi[i:i + 1], want_loss=False, funding=funding)
     return _estimate(s.as1[0, 0], s.as2[0, 0], s.n, "importance")
 
 
