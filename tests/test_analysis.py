@@ -75,7 +75,7 @@ def test_every_model_gives_an_estimate_for_a_single_btc_position(small_file, mod
     assert 0 < est["p"] < 1 and est["stderr"] > 0
 
 
-def test_fhs_on_a_multi_asset_account_is_a_note_not_a_silent_number(tmp_path):
+def test_fhs_runs_a_multi_asset_account_on_the_same_historical_dates(tmp_path):
     two = dict(SMALL, market={"BTC": {"mark": 91250.0, "vol": 0.52}, "ETH": {"mark": 3050.0, "vol": 0.7}})
     two["accounts"] = [{"id": "x", "venue": "binance-usdm", "collateral": {"USDT": 20000},
                         "positions": [{"symbol": "BTCUSDT", "kind": "perp", "size": 1, "entry": 91250},
@@ -85,8 +85,9 @@ def test_fhs_on_a_multi_asset_account_is_a_note_not_a_silent_number(tmp_path):
     out = CliRunner().invoke(app, ["analyze", str(path), "--json", "--horizon", "1d", "--paths", "1000",
                                    "--model", "fhs"])
     doc = json.loads(out.stdout)
-    assert "probability" not in doc["accounts"][0]
-    assert any("'x'" in n and "fhs" in n for n in doc["notes"])
+    info = doc["accounts"][0]["risk"]["model_info"]
+    assert info["name"] == "fhs" and set(info["assets"]) == {"BTC", "ETH"} and info["n_dates"] > 700
+    assert 0 <= doc["accounts"][0]["probability"]["1d"]["p"] <= 1
 
 
 def test_positions_say_where_their_margin_parameters_come_from_and_guesses_are_noted():
@@ -130,7 +131,7 @@ def test_analyze_probability_matches_the_first_passage_closed_form_at_the_engine
                                                 "entry": 91250, "margin": margin}]}])
     path = tmp_path / "p.yaml"
     path.write_text(yaml.safe_dump(doc))
-    acc = analyze(str(path), ProbabilitySettings(["1d", "7d"], paths=20_000, seed=5)).accounts[0]
+    acc = analyze(str(path), ProbabilitySettings(["1d", "7d"], paths=20_000, seed=5, model="gbm")).accounts[0]
     lp = acc.positions[0].liquidation_price
     for h, years in (("1d", 1 / 365), ("7d", 7 / 365)):
         est = acc.probability[h]
@@ -221,28 +222,6 @@ def _flat(d: dict, prefix: str = "") -> dict:
         else:
             out[prefix + k] = v
     return out
-
-
-def test_correlation_comes_from_the_market_where_it_gives_a_pair():
-    """A given pair is used as is (either order); BTC/ETH without one is the bundled history's
-    sample correlation of daily log returns (0.745 on the bundled Bitstamp file); the rest is 0,
-    noted."""
-    from dataclasses import replace
-
-    import numpy as np
-
-    from liqrisk.analysis import _correlation
-    from liqrisk.load import load_portfolio
-    market = load_portfolio("examples/multi_venue.yaml").market
-    notes = []
-    corr = _correlation(replace(market, correlation={"SOL": {"BTC": 0.9}}), ["BTC", "ETH", "SOL"], notes)
-    assert corr[0, 2] == corr[2, 0] == 0.9 and corr[1, 2] == 0.0
-    assert corr[0, 1] == pytest.approx(0.745, abs=5e-4) and np.allclose(np.diag(corr), 1.0)
-    assert notes == ["correlation of SOL with other underlyings assumed 0 (no bundled history)"]
-    notes = []
-    _correlation(replace(market, correlation={"BTC": {"SOL": 0.5}, "ETH": {"SOL": 0.6}}), ["BTC", "ETH", "SOL"],
-                 notes)
-    assert notes == []
 
 
 def test_a_book_given_on_the_command_line_is_the_market_s_book(tmp_path):

@@ -7,7 +7,6 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
@@ -46,10 +45,11 @@ class ProbabilitySettings:
     horizons: list[str]
     paths: int = 20_000
     seed: int = 7
-    model: str = "gbm"
+    model: str = "auto"                      # auto: the calibrated default (see _models_for)
     drift: float = 0.0
     steps_per_day: int = 24
     vol_from: dict[str, str] | None = None   # underlying → OHLC CSV ("*" = the only underlying)
+    range_paths: int | None = 0              # paths of the model range (None: min(paths, RANGE_PATHS), 0: none)
     risk: bool = True                        # VaR/ES of the loss (False: probabilities only, faster)
 
 
@@ -155,44 +155,72 @@ class _NotApplicable(Exception):
     """The chosen model cannot describe this account (reported as a note, not an error)."""
 
 
-def _path_model(cp: CompiledPortfolio, names: list[str], s: ProbabilitySettings, notes: list[str]):
-    """(path model, simulation step in years or None for the default) for an account's axes."""
+DEFAULT_MODEL = "fhs"
+"""The best-calibrated model of the back-tests (docs/calibration.md): the default wherever one
+of the account's underlyings has history (bundled or --vol-from); GBM where none has."""
+
+
+def _path_model(cp: CompiledPortfolio, names: list[str], model: str, s: ProbabilitySettings,
+                notes: list[str]):
+    """(path model, simulation step in years or None for the default, model info) for an
+    account's axes under ``model``."""
     from liqrisk.dynamics import paths
 
     sigma = np.array([_sigma(cp, n, s) for n in names])
-    corr = _correlation(cp.portfolio.market, names, notes) if len(names) > 1 else None
-    if s.model == "gbm":
-        return paths.gbm(sigma, corr=corr), None
-    if s.model == "student":
-        return paths.student_t(sigma, STUDENT_NU, corr=corr), None
-    if s.model == "merton":
-        jumps = paths.MertonJumps(MERTON_DEFAULTS["intensity"], MERTON_DEFAULTS["jump_mean"],
-                                  MERTON_DEFAULTS["jump_std"])
-        return paths.PathModel(paths.ConstantVol(sigma), jumps=jumps, corr=corr), None
-    if len(names) > 1:
-        raise _NotApplicable(f"--model fhs describes one underlying; this account moves with {', '.join(names)}")
-    return _fhs_model(cp, names[0], sigma[0], s)
+    if model == "fhs":
+        return _fhs_model(cp, names, sigma, s, notes)
+    corr = _correlation(cp, names, notes) if len(names) > 1 else None
+    info = {"vol": {n: float(v) for n, v in zip(names, sigma)}}
+    if corr is not None:
+        info["correlation"] = corr.tolist()
+    if model == "gbm":
+        return paths.gbm(sigma, corr=corr), None, info
+    if model == "student":
+        return paths.student_t(sigma, STUDENT_NU, corr=corr), None, info | {"nu": STUDENT_NU}
+    jumps = paths.MertonJumps(MERTON_DEFAULTS["intensity"], MERTON_DEFAULTS["jump_mean"],
+                              MERTON_DEFAULTS["jump_std"])
+    return (paths.PathModel(paths.ConstantVol(sigma), jumps=jumps, corr=corr), None,
+            info | {"jumps": dict(MERTON_DEFAULTS)})
 
 
-def _fhs_model(cp: CompiledPortfolio, name: str, sigma: float, s: ProbabilitySettings):
-    """GJR-GARCH(1,1)-t filtered historical simulation fitted on hourly history (--vol-from, or the
-    bundled Coinbase BTC-USD hourly bars), simulated on the fit's own bar. Without --vol-from the
-    first step's variance is set from the market block's vol (the history is from 2017-2019), so
-    the fit supplies the dynamics and the residuals, the market the current level."""
-    from liqrisk.dynamics import paths
-    from liqrisk.dynamics.garch import fit_garch
-    from liqrisk.dynamics.ohlc import bundled_data_path, load_ohlc
-    path = _vol_file(cp, name, s)
-    if path:
-        ohlc = load_ohlc(path)
-    elif name == "BTC":
-        ohlc = load_ohlc(bundled_data_path("btcusd_1h_coinbase.csv"))
-    else:
-        raise _NotApplicable(f"--model fhs for {name}: give --vol-from {name}=OHLC.csv (bundled hourly history is BTC only)")
-    fit = fit_garch(np.diff(np.log(ohlc.close)), kind="gjr", dist="t", bar_seconds=ohlc.bar_seconds)
-    bar_years = ohlc.bar_seconds / (365 * 86400)
-    h0 = None if path else sigma ** 2 * bar_years
-    return paths.garch_fhs(fit, h0=h0), bar_years
+def _histories(cp: CompiledPortfolio, names: list[str], s: ProbabilitySettings) -> dict:
+    """The daily histories of ``names`` that exist: --vol-from files, else the bundled ones."""
+    from liqrisk.dynamics.fhs import BUNDLED_ASSETS, HistoryError, bundled_history, file_history
+    out = {}
+    for n in names:
+        path = _vol_file(cp, n, s)
+        try:
+            if path:
+                out[n] = file_history(path)
+            elif n in BUNDLED_ASSETS:
+                out[n] = bundled_history(n)
+        except HistoryError as e:
+            raise InputError([str(e)]) from None
+    return out
+
+
+def _fhs_model(cp: CompiledPortfolio, names: list[str], sigma: np.ndarray, s: ProbabilitySettings,
+               notes: list[str]):
+    """Multi-asset GJR-GARCH filtered historical simulation on daily bars
+    (:mod:`liqrisk.dynamics.fhs`): same historical dates for all assets; assets without history
+    get the stated assumption (market vol, ``market.correlation``)."""
+    from liqrisk.dynamics.fhs import DAY, HistoryError, fhs_model
+    hist = _histories(cp, names, s)
+    if not hist:
+        raise _NotApplicable(f"--model fhs: no history for {', '.join(names)} (bundled: BTC, ETH); "
+                             f"give --vol-from {names[0]}=OHLC.csv")
+    corr = _correlation(cp, names, notes, quiet=True) if len(names) > 1 else np.eye(1)
+    try:
+        setup = fhs_model(names, sigma, hist, corr, seed=s.seed)
+    except HistoryError as e:
+        raise InputError([str(e)]) from None
+    assumed = [n for n in names if n not in hist]
+    if assumed:
+        note = (f"fhs: {', '.join(assumed)} without history — constant vol from the market block, "
+                f"correlation with the other underlyings from market.correlation (0 where not given)")
+        if note not in notes:
+            notes.append(note)
+    return setup.model, DAY / (365 * DAY), setup.info
 
 
 def _vol_file(cp: CompiledPortfolio, name: str, s: ProbabilitySettings) -> str | None:
@@ -224,49 +252,58 @@ def _sigma(cp: CompiledPortfolio, name: str, s: ProbabilitySettings) -> float:
     return v
 
 
-def _correlation(market, names: list[str], notes: list[str]) -> np.ndarray:
-    """Correlation of ``names``' returns: the market's ``correlation`` where it gives a pair,
-    else BTC/ETH from the bundled Bitstamp daily history, other pairs 0 (noted)."""
-    corr, assumed = np.eye(len(names)), set()
-    given = lambda a, b: (market.correlation.get(a) or {}).get(b, (market.correlation.get(b) or {}).get(a))
+def _correlation(cp: CompiledPortfolio, names: list[str], notes: list[str], quiet: bool = False) -> np.ndarray:
+    """Correlation of ``names``: ``market.correlation`` where the portfolio gives it, else
+    BTC/ETH from the bundled Bitstamp daily history, else 0 (noted unless ``quiet``)."""
+    from liqrisk.dynamics.correlation import estimate_correlation
+    from liqrisk.dynamics.ohlc import bundled_columns
+    given = cp.portfolio.market.correlation
+    corr = np.eye(len(names))
+    if "BTC" in names and "ETH" in names:           # complete days of the bundled file, no pandas
+        cols = bundled_columns("btc_eth_usd_1d_bitstamp.csv")
+        est = estimate_correlation({"BTC": cols["btc_close"], "ETH": cols["eth_close"]})
+        i, j = names.index("BTC"), names.index("ETH")
+        corr[i, j] = corr[j, i] = float(np.asarray(est.corr)[0, 1])
+    assumed = []
     for i, a in enumerate(names):
-        for j in range(i + 1, len(names)):
-            rho = given(a, names[j])
-            if rho is None and {a, names[j]} == {"BTC", "ETH"}:
-                rho = _btc_eth_correlation()
-            if rho is None:
-                assumed |= {a, names[j]} - {"BTC", "ETH"} or {a, names[j]}
-                rho = 0.0
-            corr[i, j] = corr[j, i] = rho
-    if assumed:
-        note = f"correlation of {', '.join(n for n in names if n in assumed)} with other underlyings assumed 0 " \
-               f"(no bundled history)"
+        for j, b in enumerate(names[:i]):
+            rho = given.get(a, {}).get(b, given.get(b, {}).get(a))
+            if rho is not None:
+                corr[i, j] = corr[j, i] = rho
+            elif {a, b} != {"BTC", "ETH"}:
+                assumed.append(f"{b}/{a}")
+    if np.linalg.eigvalsh(corr)[0] <= 0:
+        raise InputError([f"market, field 'correlation': the correlation of {', '.join(names)} is not "
+                          f"positive definite"])
+    if assumed and not quiet:
+        note = f"correlation {', '.join(assumed)} assumed 0 (no bundled history; give market.correlation)"
         if note not in notes:
             notes.append(note)
     return corr
 
 
-@lru_cache(maxsize=1)
-def _btc_eth_correlation() -> float:
-    """BTC/ETH correlation of daily log returns, bundled Bitstamp history (all complete days)."""
-    from liqrisk.dynamics.correlation import estimate_correlation
-    from liqrisk.dynamics.ohlc import bundled_columns
-    cols = bundled_columns("btc_eth_usd_1d_bitstamp.csv")
-    est = estimate_correlation({"BTC": cols["btc_close"], "ETH": cols["eth_close"]})
-    return float(np.asarray(est.corr)[0, 1])
+def _models_for(cp: CompiledPortfolio, names: list[str], s: ProbabilitySettings) -> tuple[str, list[str]]:
+    """(the model that runs, the other models of the range) for an account moving with ``names``:
+    ``auto`` is :data:`DEFAULT_MODEL` where one of them has history, else GBM."""
+    from liqrisk.dynamics.fhs import BUNDLED_ASSETS
+    has_history = any(n in BUNDLED_ASSETS or _vol_file(cp, n, s) for n in names)
+    main = s.model if s.model != "auto" else (DEFAULT_MODEL if has_history else "gbm")
+    others = [m for m in MODELS if m != main and (m != "fhs" or has_history)]
+    return main, others
 
 
 def _add_probabilities(cp, results, s: ProbabilitySettings, out: PortfolioAnalysis, progress):
     """Probability, per-pool probability, time to liquidation and VaR/ES blocks of every account,
     on the compiled book: accounts that move with the same underlyings share one path model
-    and one simulation (their numbers depend on the seed and their underlyings only)."""
+    and one simulation (their numbers depend on the seed and their underlyings only). The other
+    applicable models run on ``range_paths`` paths for the model range (probabilities only)."""
     from liqrisk.advise.funding import book_schedule, funding_block
     from liqrisk.risk.book_mc import SimulationTooLarge, book_liquidation_risk
     from liqrisk.risk.montecarlo import TERM_STRUCTURE
 
     s.model = MODEL_ALIASES.get(s.model, s.model)
-    if s.model not in MODELS:
-        raise InputError([f"--model '{s.model}': expected one of {', '.join(MODELS)}"])
+    if s.model not in MODELS + ("auto",):
+        raise InputError([f"--model '{s.model}': expected auto or one of {', '.join(MODELS)}"])
     if not math.isfinite(s.drift):
         raise InputError([f"--drift {s.drift}: expected a finite annualised return, e.g. 0.1"])
     years = {h: parse_horizon(h) for h in s.horizons}
@@ -279,28 +316,53 @@ def _add_probabilities(cp, results, s: ProbabilitySettings, out: PortfolioAnalys
         axes = tuple(sorted(set().union(*plan.pool_axes.values())))
         if axes:
             groups.setdefault(axes, []).append(i)
+    range_paths = min(s.paths, RANGE_PATHS) if s.range_paths is None else s.range_paths
+
+    schedule = book_schedule(cp)          # perp funding from the market block, None without
+
+    def run(model_name, axes, idx, names, paths, risk=True, funding=None):
+        """The main model (``risk``: with VaR/ES as asked, progress, ``funding``) or a range model."""
+        model, dt, info = _path_model(cp, names, model_name, s, out.notes)
+        try:
+            return book_liquidation_risk(cp, idx, list(axes), model, all_years, n_paths=paths,
+                                         seed=s.seed, drift=s.drift, steps_per_day=s.steps_per_day,
+                                         dt=dt, progress=progress if risk else None, risk=risk and s.risk,
+                                         funding=funding), info
+        except SimulationTooLarge as e:
+            raise InputError([f"--horizon/--paths: {e}"]) from None
+
     for axes, idx in groups.items():
         names = [cp.market.names[a] for a in axes]
+        main, others = _models_for(cp, names, s)
         try:
-            model, dt = _path_model(cp, names, s, out.notes)
+            risks, info = run(main, axes, idx, names, s.paths, funding=schedule)
         except _NotApplicable as e:
             out.notes += [f"account '{results[i].id}': no probability — {e}" for i in idx]
             continue
-        run = dict(n_paths=s.paths, seed=s.seed, drift=s.drift, steps_per_day=s.steps_per_day, dt=dt)
+        info = {"name": main, "why": "chosen (--model)" if s.model != "auto" else
+                ("default: best calibrated in the back-tests (docs/calibration.md)" if main == DEFAULT_MODEL
+                 else "default where no underlying has history (GBM)")} | info
+        spread = {}
+        if range_paths >= 2:
+            for m in others:
+                spread[m], _ = run(m, axes, idx, names, range_paths, risk=False)
+            info["range"] = {"paths": range_paths, "models": others}
         paying = [i for i in idx if schedule is not None and schedule.pays(cp.plans[i])]
-        try:
-            risks = book_liquidation_risk(cp, idx, list(axes), model, all_years, progress=progress,
-                                          risk=s.risk, funding=schedule, **run)
-            # the same paths and estimators at zero funding: how much of the risk funding adds
-            unfunded = dict(zip(paying, book_liquidation_risk(cp, paying, list(axes), model, all_years,
-                                                                risk=False, funding=schedule.zero(), **run))) \
-                if paying else {}
-        except SimulationTooLarge as e:
-            raise InputError([f"--horizon/--paths: {e}"]) from None
-        for i, risk in zip(idx, risks):
-            _probability_blocks(results[i], risk, years, term, s.model)
+        # the same paths and estimators at zero funding: how much of the risk funding adds
+        unfunded = dict(zip(paying, run(main, axes, paying, names, s.paths, risk=False,
+                                        funding=schedule.zero())[0])) if paying else {}
+        for k, (i, risk) in enumerate(zip(idx, risks)):
+            _probability_blocks(results[i], risk, years, term, main)
+            results[i].risk.model_info = info
+            results[i].risk.model_range = {h: {m: spread[m][k].probabilities[y].p for m in spread}
+                                           for h, y in {**term, **years}.items()} if spread else {}
             if i in unfunded:
                 results[i].funding = funding_block(schedule, cp.plans[i], risk, unfunded[i], {**term, **years})
+
+
+RANGE_PATHS = 4_000
+"""Paths per other model of the model range (probabilities only: their importance sampling and
+control variates make a few thousand paths enough for the range)."""
 
 
 def _probability_blocks(r: AccountResult, risk, years: dict, term: dict, model: str) -> None:

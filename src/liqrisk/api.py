@@ -22,20 +22,22 @@ __all__ = ["analyze", "load_portfolio", "simulate_cascade"]
 def analyze(source: str | Path | dict | Portfolio, horizons: Sequence[str] = (), *, model: str | None = None,
             paths: int = 20_000, seed: int = 7, drift: float = 0.0, vol_from: dict[str, str] | None = None,
             books: dict | None = None, exit_horizon_hours: float = 1.0, participation: float = 0.1,
-            stress: float = 1.0, curves: bool = False,
+            stress: float = 1.0, curves: bool = False, range_paths: int | None = None,
             progress: Callable[[int, int], None] | None = None) -> PortfolioAnalysis:
     """Margin, every liquidation boundary, the exit cost and — with ``horizons`` ("1h", "1d",
     "7d", …) — the probability of liquidation of every account of ``source`` (a YAML/JSON path,
     a decoded document, or a :class:`~liqrisk.model.Portfolio`), as ``liqrisk analyze`` does.
 
-    ``model``: path model (gbm | merton | student | fhs; None = the default), ``paths`` per
+    ``model``: path model (auto | gbm | merton | student | fhs; None = auto, the calibrated
+    default), ``range_paths`` per other model of the model range (None: as the CLI, 0: none), ``paths`` per
     account, ``seed`` (results reproducible by seed), ``drift`` (annualised), ``vol_from``
     (underlying → OHLC CSV to estimate its vol from), ``books`` (underlying → order book, else
     synthetic; added to the market's ``books``), the exit horizon, participation rate and book stress, ``curves`` (equity and MM
     along each price axis, for the HTML report), ``progress(done, total)``."""
     prob = None
     if horizons:
-        prob = ProbabilitySettings(list(horizons), paths, seed, drift=drift, vol_from=vol_from)
+        prob = ProbabilitySettings(list(horizons), paths, seed, drift=drift, vol_from=vol_from,
+                                   range_paths=range_paths)
         if model is not None:
             prob.model = model
     if books:

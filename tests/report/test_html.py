@@ -22,7 +22,7 @@ def _write(tmp_path_factory, name: str, **kw):
     return path, json.loads(res.to_json())
 
 
-@pytest.fixture(scope="module", params=["multi_venue.yaml", "defi_loans.yaml", "deribit_portfolio_margin.yaml"])
+@pytest.fixture(scope="module", params=["multi_venue.yaml", "defi_loans.yaml", "deribit_portfolio_margin.yaml", "portfolio_margin_venues.yaml"])
 def report(request, tmp_path_factory):
     """The demo with horizons (sampled zeros at 1h), the lending example (loan blocks) and the
     portfolio-margin example (scenario-margin block and risk-matrix heat-maps)."""
@@ -86,7 +86,7 @@ def test_every_table_number_is_the_json_number_and_its_text_rounds_it(page, repo
     assert {"equity", "initial_margin", "maintenance_margin", "margin_ratio"} <= keys
     if "binance-main" in accounts:
         assert {"liquidation.BTC.down", "probability.1d.p", "probability.1d.ci95.1", "risk.var99.1d",
-                "exit.close_now_cost"} <= keys
+                "exit.close_now_cost", "risk.model_range.1d.gbm", "risk.model_range.7d.merton"} <= keys
     elif any(a.get("loan") for a in accounts.values()):
         assert {"loan.health_factor", "loan.debt_usd"} <= keys
     else:
@@ -102,6 +102,20 @@ def test_every_table_number_is_the_json_number_and_its_text_rounds_it(page, repo
         assert abs(shown - want) <= rel * abs(want) * (1 + 1e-9), c
 
 
+def test_each_account_says_which_model_ran_why_and_how_the_model_range_was_obtained(page, report):
+    _, doc = report
+    lines = page.evaluate("""Array.from(document.querySelectorAll("section[data-account] p[data-key='risk.model']"))
+        .map(p => ({account: p.closest('section').dataset.account, text: p.textContent}))""")
+    with_risk = {a["id"]: a["risk"] for a in doc["accounts"] if "risk" in a}
+    assert {x["account"] for x in lines} == set(with_risk)
+    for x in lines:
+        risk = with_risk[x["account"]]
+        assert f"model {risk['model']}" in x["text"] and risk["model_info"]["why"] in x["text"]
+        if "range" in risk["model_info"]:
+            r = risk["model_info"]["range"]
+            assert f"{r['paths']:,} paths" in x["text"] and all(m in x["text"] for m in r["models"])
+
+
 def test_probability_charts_are_log_scaled_and_draw_sampled_zeros_as_upper_bounds(browser, multi_venue):
     _, doc = multi_venue
     page = _open(browser, multi_venue)
@@ -111,7 +125,7 @@ def test_probability_charts_are_log_scaled_and_draw_sampled_zeros_as_upper_bound
                      traces: el.data.map(t => ({type: t.type, name: t.name, x: t.x, y: t.y}))}))""")
     with_p = [a for a in doc["accounts"] if "probability" in a]
     assert len(charts) == len(with_p)
-    zeros = 0
+    zeros = models = 0
     for chart, acc in zip(charts, with_p):
         assert chart["yaxis"] == "log" and acc["id"] in chart["title"]
         assert all(t["type"] != "bar" for t in chart["traces"])
@@ -122,6 +136,10 @@ def test_probability_charts_are_log_scaled_and_draw_sampled_zeros_as_upper_bound
                     est = acc["pools"][t["name"].removeprefix("pool ")][h]
                     assert y == est["p"] and y >= 1e-12       # a pool's sampled zero is in the table only
                     continue
+                if t["name"].startswith("model "):             # the model range
+                    assert y == acc["risk"]["model_range"][h][t["name"].removeprefix("model ")] and y >= 1e-12
+                    models += 1
+                    continue
                 est = points[h]
                 if t["name"].startswith("no liquidated path"):
                     assert est["p"] < 1e-12 and y == (est["ci95"][1] if est["p"] == 0 else 1e-12)
@@ -129,6 +147,7 @@ def test_probability_charts_are_log_scaled_and_draw_sampled_zeros_as_upper_bound
                 else:
                     assert y == est["p"] and y >= 1e-12
     assert zeros > 0                                          # the demo has sampled zeros at 1h
+    assert models > 0
     page.close()
 
 

@@ -94,7 +94,10 @@ def analyze_command(
     horizon: list[str] = typer.Option(None, "--horizon", help="probability horizon, e.g. 1d (repeatable)"),
     paths: int = typer.Option(20_000, "--paths", min=100, help="Monte Carlo paths per account"),
     seed: int = typer.Option(7, "--seed", help="random seed (results reproducible by seed)"),
-    model: str = typer.Option("gbm", "--model", help="gbm | merton | student (= student_t) | fhs (= garch_fhs)"),
+    model: str = typer.Option("auto", "--model", help="auto (fhs where an underlying has history, else gbm) | "
+                              "gbm | merton | student (= student_t) | fhs (= garch_fhs)"),
+    range_paths: int = typer.Option(None, "--range-paths", min=0, help="paths of each other model in the "
+                                    "model range (default min(--paths, 4000); 0: no range)"),
     drift: float = typer.Option(0.0, "--drift", help="annualised expected return (0: martingale)"),
     vol_from: list[str] = typer.Option(None, "--vol-from", help="OHLC CSV to estimate an underlying's vol "
                                        "from (EWMA): UNDERLYING=PATH, repeatable; a bare PATH if the file has one underlying"),
@@ -121,8 +124,8 @@ def analyze_command(
             max_positions=max_positions, max_path_steps=max_path_steps, max_horizon_days=max_horizon_days):
         _check_options(horizon, paths, seed, drift, exit_horizon, participation, stress)
         pf = load_portfolio(file)
-        prob = (ProbabilitySettings(horizon, paths, seed, model, drift, vol_from=_vol_files(vol_from))
-                if horizon else None)
+        prob = (ProbabilitySettings(horizon, paths, seed, model, drift, vol_from=_vol_files(vol_from),
+                                    range_paths=range_paths) if horizon else None)
         if book:
             pf = pf.with_market(replace(pf.market, books=_books(book, pf)))
         ex = ExitSettings(horizon_hours=exit_horizon, participation=participation, stress=stress)

@@ -44,6 +44,12 @@ CHUNK = 4096
 
 # columns of the per-underlying parameter table handed to the kernels
 _OMEGA, _ALPHA, _GAMMA, _BETA, _H0, _LAM, _JM, _JS, _MU, _TILT = range(10)
+# columns of a measure change for importance sampling (liqrisk.risk.measures): shift of the
+# normal numerator before correlation (× the step's t scale), proposal jump intensity per step
+# (0: none) and proposal jump mean, Student-t mixing: probability of a heavy step (0: none) and
+# the scale of its χ² variate
+_TSHIFT, _TLAM, _TJM, _TMIX, _TGS = range(10, 15)
+N_PAR = 15
 _NORMAL, _STUDENT, _BOOTSTRAP = 0, 1, 2
 
 
@@ -60,13 +66,16 @@ class ConstantVol:
 @dataclass(frozen=True)
 class GarchVol:
     """GJR-GARCH(1,1) variance recursion in per-step decimal-return units (one step = one bar
-    of ``bar_seconds``); ``h0`` is the variance of the first simulated step."""
+    of ``bar_seconds``); ``h0`` is the variance of the first simulated step. Parameters are
+    numbers (every underlying alike) or arrays (one per underlying). A step shorter than the
+    bar (a horizon shorter than one bar, simulated as one step) has the bar's variance scaled by
+    the fraction of the bar."""
 
-    omega: float
-    alpha: float
-    beta: float
-    h0: float
-    gamma: float = 0.0
+    omega: float | np.ndarray
+    alpha: float | np.ndarray
+    beta: float | np.ndarray
+    h0: float | np.ndarray
+    gamma: float | np.ndarray = 0.0
     bar_seconds: float = 86400.0
 
     @classmethod
@@ -78,16 +87,24 @@ class GarchVol:
         return cls(p["omega"], p["alpha"], p["beta"], h, p.get("gamma", 0.0), fit.bar_seconds)
 
     @property
-    def sigma(self) -> float:
+    def sigma(self) -> float | np.ndarray:
         """Annualised volatility of the first step."""
-        return float(np.sqrt(self.h0 * 365 * 86400 / self.bar_seconds))
+        v = np.sqrt(np.asarray(self.h0, float) * 365 * 86400 / self.bar_seconds)
+        return float(v) if v.ndim == 0 else v
+
+    def step_fraction(self, dt_years: float) -> float:
+        """``dt`` as a fraction of the bar: 1, or less than 1 for one short step."""
+        bar = self.bar_seconds / (365 * 86400)
+        if np.isclose(dt_years, bar, rtol=1e-9):
+            return 1.0
+        if dt_years < bar:
+            return dt_years / bar
+        raise ValueError(f"GarchVol was fitted on {self.bar_seconds:.0f}s bars; "
+                         f"simulate with dt_years={bar!r} (or one shorter step)")
 
     def step_variance(self, n_und: int, dt_years: float) -> np.ndarray:
-        bar = self.bar_seconds / (365 * 86400)
-        if not np.isclose(dt_years, bar, rtol=1e-9):
-            raise ValueError(f"GarchVol was fitted on {self.bar_seconds:.0f}s bars; "
-                             f"simulate with dt_years={bar!r}")
-        return np.full(n_und, self.h0)
+        return np.broadcast_to(np.asarray(self.h0, float) * self.step_fraction(dt_years),
+                               (n_und,)).copy()
 
 
 @dataclass(frozen=True)
@@ -150,8 +167,7 @@ class PathModel:
     def n_underlyings(self) -> int:
         if self.corr is not None:
             return len(self.corr)
-        return int(np.size(self.volatility.sigma)) if isinstance(self.volatility, ConstantVol) \
-            else 1
+        return int(np.size(self.volatility.sigma))
 
     @property
     def sigma(self) -> np.ndarray:
@@ -170,14 +186,15 @@ class PathModel:
         """Compile to the arrays the kernels read. ``tilt``: importance-sampling shift of the
         standard normal innovations, in units of one step's standard deviation."""
         n = self.n_underlyings
-        par = np.zeros((n, 10))
+        par = np.zeros((n, N_PAR))
         par[:, _OMEGA] = self.volatility.step_variance(n, dt_years)
         garch = isinstance(self.volatility, GarchVol)
         if garch:
             v = self.volatility
+            f = v.step_fraction(dt_years)
             par[:, _OMEGA], par[:, _ALPHA], par[:, _GAMMA], par[:, _BETA] = \
-                v.omega, v.alpha, v.gamma, v.beta
-            par[:, _H0] = v.h0
+                np.asarray(v.omega) * f, v.alpha, v.gamma, v.beta
+            par[:, _H0] = np.asarray(v.h0) * f
         if self.jumps is not None:
             j = self.jumps
             par[:, _LAM], par[:, _JM], par[:, _JS] = j.intensity * dt_years, j.mean, j.std
@@ -205,7 +222,9 @@ class PathModel:
 
 @dataclass(frozen=True)
 class KernelSpec:
-    """A model as kernel arrays: ``par`` (n_und, 10) per-underlying parameters, ``chol``."""
+    """A model as kernel arrays: ``par`` (n_und, N_PAR) per-underlying parameters, ``chol``;
+    ``resid`` the bootstrap rows (and, under a measure change of the rows, two more columns:
+    the proposal's cumulative probability and the log likelihood ratio of each row)."""
 
     par: np.ndarray
     chol: np.ndarray

@@ -317,6 +317,7 @@ class PortfolioFile(_Strict):
     as_of: datetime
     market: dict[str, UnderlyingMarket]
     rate: Annotated[Num, Field(ge=RATE_RANGE[0], le=RATE_RANGE[1])] = 0.0
+    correlation: dict[str, dict[str, Annotated[Num, Field(ge=-1, le=1)]]] = Field(default_factory=dict)
     accounts: list[AccountSpec] = Field(min_length=1)
 
     @field_validator("as_of")
@@ -437,10 +438,11 @@ def parse_portfolio(raw: Any, *, rules_for: RulesFor) -> PortfolioFile:
     if too_many:
         raise InputError(too_many)
     market = raw.get("market")
-    if isinstance(market, dict) and "rate" in market:
-        market = dict(market)
-        raw.setdefault("rate", market.pop("rate"))
-        raw["market"] = market
+    for key in ("rate", "correlation"):       # market-wide entries beside the underlyings
+        if isinstance(market, dict) and key in market:
+            market = dict(market)
+            raw.setdefault(key, market.pop(key))
+            raw["market"] = market
     try:
         pf = PortfolioFile.model_validate(raw)
     except ValidationError as err:
@@ -497,7 +499,7 @@ def semantic_problems(pf: PortfolioFile, rules_for: RulesFor) -> list[str]:
             for ccy, _ in items:
                 if pf.price(ccy) is None:
                     out.append(f"{where}, field '{key}.{ccy}': no price for {ccy} in 'market'")
-            if items and not getattr(rules, "is_loan", False):
+            if items and not getattr(rules, "is_loan", False) and not (key == "borrowed" and rules.borrows(acc)):
                 out.append(f"{where}, field '{key}': '{rules.name}' is not a lending protocol "
                            f"(supplied/borrowed are for aave-v3, compound-v3, maker; use 'collateral')")
         if acc.mode == "portfolio" and not rules.supports_portfolio:
@@ -518,17 +520,28 @@ def semantic_problems(pf: PortfolioFile, rules_for: RulesFor) -> list[str]:
             elif pos.kind == "option" and und in pf.market:
                 out += [f"{pwhere}, {p}" for p in _option_problems(pf, pos, und)]
             if und in pf.market:
-                out += [f"{pwhere}, {p}" for p in _size_problems(pf, pos, rules, und)]
+                out += [f"{pwhere}, {p}" for p in _size_problems(pf, pos, rules, und, acc)]
             if pos.kind != "spot" and pos.margin is None and acc.mode == "isolated":
                 out.append(f"{pwhere}, field 'margin': an isolated position needs its margin")
     return out
 
 
 def _market_problems(pf: PortfolioFile) -> list[str]:
-    """Each market block's vol model must build (term/smile/chain_csv checked here, not mid-run)."""
+    """Each market block's vol model must build (term/smile/chain_csv checked here, not mid-run);
+    ``market.correlation`` names quoted underlyings, pairs of two different ones, agreeing
+    where both orders are given."""
     from liqrisk.dynamics.ohlc import DataError
     from liqrisk.dynamics.smile import vol_model_from_market
     out = []
+    for a, row in pf.correlation.items():
+        for b, rho in row.items():
+            where = f"market, field 'correlation.{a}.{b}'"
+            if a not in pf.market or b not in pf.market:
+                out.append(f"{where}: no market entry for '{a if a not in pf.market else b}'")
+            elif a == b and rho != 1:
+                out.append(f"{where}: the correlation of an underlying with itself is 1")
+            elif pf.correlation.get(b, {}).get(a, rho) != rho:
+                out.append(f"{where}: {rho:g} but correlation.{b}.{a} is {pf.correlation[b][a]:g}")
     for name, m in pf.market.items():
         block = m.model_dump(exclude_none=True, exclude={"mark", "index"})
         if not block:
@@ -558,7 +571,7 @@ def _debt_problems(pf: PortfolioFile, acc: AccountSpec) -> list[str]:
             f"covered by the account's other collateral (worth {assets:,.2f} USD after haircuts)"]
 
 
-def _size_problems(pf: PortfolioFile, pos: PositionSpec, rules, und: str) -> list[str]:
+def _size_problems(pf: PortfolioFile, pos: PositionSpec, rules, und: str, acc: AccountSpec) -> list[str]:
     """Notional within the supported range; a per-position ``cum`` must not make MM negative."""
     mark = pf.market[und].mark
     inverse = pos.kind != "option" and (pos.contract == "inverse" or rules.settles_in_coin)   # size = USD face
@@ -566,7 +579,7 @@ def _size_problems(pf: PortfolioFile, pos: PositionSpec, rules, und: str) -> lis
     if notional > AMOUNT_MAX:
         return [f"field 'size': notional {notional:g} USD is above the supported {AMOUNT_MAX:g}"]
     if pos.mmr is not None and pos.cum and pos.kind in ("perp", "future"):
-        n = rules.terms(pos, None, 0.0, 0.0).tier_notional(mark)          # in the tier's own unit
+        n = rules.terms(pos, acc, 0.0, 0.0).tier_notional(mark)           # in the tier's own unit
         if n * pos.mmr < pos.cum:
             return [f"field 'cum': {pos.cum:g} exceeds notional × mmr = {n * pos.mmr:g} at the mark "
                     f"(the maintenance margin would be negative)"]

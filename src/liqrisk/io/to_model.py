@@ -46,5 +46,6 @@ def account(a: AccountSpec) -> Account:
 def portfolio(pf: PortfolioFile) -> Portfolio:
     funding = {name: m.funding if isinstance(m.funding, float) else m.funding.model_dump(exclude_none=True)
                for name, m in pf.market.items() if m.funding is not None}
-    market = MarketState(pf.as_of, {name: quote(m) for name, m in pf.market.items()}, pf.rate, funding=funding)
+    market = MarketState(pf.as_of, {name: quote(m) for name, m in pf.market.items()}, pf.rate,
+                         correlation=pf.correlation, funding=funding)
     return Portfolio(market, tuple(account(a) for a in pf.accounts))

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 
 from liqrisk.margin import kernel as K
-from liqrisk.margin.base import INVERSE_OPTION, LINEAR, PositionTerms, RuleSet
+from liqrisk.margin.base import INVERSE_OPTION, LINEAR, MM_NONE, PositionTerms, RuleSet
 from liqrisk.margin.registry import rule_set_for
 from liqrisk.model import STABLECOINS, MarketState, Portfolio
 from liqrisk.pricing import greeks, implied_vol
@@ -180,7 +180,7 @@ class Builder:
             tier_end.append(len(self.tiers_f))
         f = lambda attr, dt=float: np.array([getattr(t, attr) for _, _, t in rows], dtype=dt)
         sc_start, sc_end, pm_par, sc = np.zeros(n_pools, np.int64), np.zeros(n_pools, np.int64), \
-            np.zeros((n_pools, 4)), []
+            np.zeros((n_pools, K.PM_PAR)), []
         for p, (sc_rows, par) in sorted(self.scenarios.items()):
             sc_start[p] = len(sc)
             sc += sc_rows
@@ -210,7 +210,7 @@ class Builder:
             sc_start=sc_start, sc_end=sc_end, pm_par=pm_par, sh_rel=f("sh_rel"), sh_abs=f("sh_abs"),
             vol_up=np.array([vols[k] if t.vol_up is None else t.vol_up for k, (_, _, t) in enumerate(rows)]),
             vol_dn=np.array([vols[k] if t.vol_dn is None else t.vol_dn for k, (_, _, t) in enumerate(rows)]),
-            roll=f("roll"), sc_move=col(0), sc_vol=col(1, np.int64), sc_weight=col(2), sc_damp=col(3))
+            roll=np.column_stack([f("roll"), f("min_charge")]).reshape(-1, 2), sc_move=col(0), sc_vol=col(1, np.int64), sc_weight=col(2), sc_damp=col(3))
         return arrays, where
 
 
@@ -253,8 +253,11 @@ def compile_portfolio(pf: Portfolio) -> tuple[Market, list[Plan], K.PoolArrays]:
         settle_axis = market.axis(settlement) if settlement in market.names else -1
         cross = b.new_pool(settle_axis)
         pools, pool_axes = [cross], {cross: set()}
-        for ccy, amount, haircut in acc.collateral_items():
-            b.add_amount(cross, ccy, amount * (1 - haircut) if amount > 0 else amount, price_of)  # debts: no haircut
+        legs = rules.collateral_legs(acc)
+        if legs is None:                 # debts: no haircut
+            legs = [(c, a * (1 - h) if a > 0 else a, 0.0) for c, a, h in acc.collateral_items()]
+        for ccy, amount, mm_rate in legs:
+            b.add_amount(cross, ccy, amount, price_of, mm_rate)
             if ccy in market.names:
                 pool_axes[cross].add(market.axis(ccy))
         if rules.is_loan:                # collateral legs carry MM (1 − weight); debts are negative
@@ -464,7 +467,7 @@ def _account_result(plan: Plan, market: Market, arrays: K.PoolArrays, liq, bkr, 
         isolated = pool != plan.cross_pool
         if isolated and pos.leverage is None and acc.leverage is None:
             im = pos.margin
-        if plan.scenario is not None:
+        if plan.scenario is not None and plan.scenario.im_factor is not None:
             im = 0.0                       # the pool's scenario requirement is the account's IM
         im_total += im
         k = index[(pool, axis)]
@@ -474,7 +477,8 @@ def _account_result(plan: Plan, market: Market, arrays: K.PoolArrays, liq, bkr, 
             initial_margin=float(im), maintenance_margin=float(pmm / settle_usd),
             liquidation_price=_nan_to_none(liq[pick][k] * t.basis),
             bankruptcy_price=_nan_to_none(bkr[pick][k] * t.basis),
-            isolated=isolated, parameters=rules.parameter_source(pos)))
+            isolated=isolated, parameters=(f"scenario margin ({plan.scenario.model})" if t.mm_code == MM_NONE
+                                           else rules.parameter_source(pos))))
     liquidation, boundaries, distance = {}, {}, {}
     for axis in sorted(set().union(*plan.pool_axes.values())):
         name = market.names[axis]
@@ -489,8 +493,12 @@ def _account_result(plan: Plan, market: Market, arrays: K.PoolArrays, liq, bkr, 
     loan = _loan_block(plan, market, equity, mm, liquidation) if rules.is_loan else None
     pm = None
     if plan.scenario is not None:
-        pm = _portfolio_margin_block(plan, arrays, market, equity, settle_usd)
-        im_total = pm["initial_margin"]
+        pm = rules.portfolio_block(plan, arrays, market) or _portfolio_margin_block(plan, arrays, market, equity,
+                                                                                    settle_usd)
+        if pm["initial_margin"] is not None:
+            im_total = pm["initial_margin"]
+        if "liquidation_requirement" in pm:    # the rule set's own equity and requirement (same gap)
+            equity_s, mm_s = pm["adjusted_equity"] / settle_usd, pm["liquidation_requirement"] / settle_usd
     return AccountMargin(
         id=acc.id, venue=rules.name, rule_version=getattr(rules, "version", None) or "current",
         mode=acc.mode, settlement_currency=plan.settlement, equity=float(equity_s),
@@ -511,13 +519,15 @@ def _portfolio_margin_block(plan: Plan, arrays, market: Market, equity: float, s
     units = []
     for u in rm["units"]:
         cell = {(m, v): float(x) / settle_usd for m, v, x in zip(sset.moves, sset.vols, u["pnl"])}
-        units.append({"underlying": market.names[u["axis"]], "move_labels": [sset.move_labels[m] for m in moves],
+        name = market.names[u["axis"]]
+        units.append({"underlying": name, "move_labels": [sset.move_label(m, name) for m in moves],
                       "vols": [{1: "vol up", 0: "vol same", -1: "vol down"}[v] for v in vol_rows],
                       "matrix": [[cell.get((m, v)) for m in moves] for v in vol_rows],
-                      "worst_loss": u["worst_loss"] / settle_usd, "worst_scenario": sset.labels[u["worst_index"]]})
+                      "worst_loss": u["worst_loss"] / settle_usd, "worst_scenario": sset.labels[u["worst_index"]],
+                      **{k: u[k] / settle_usd for k in ("roll_shock", "min_charge_raw", "min_charge", "requirement")}})
     worst = max(units, key=lambda u: u["worst_loss"]) if units else None
-    mm = rm["mm"] / settle_usd
-    im = sset.im_factor * rm["requirement"] / settle_usd
+    mm = float(rm["mm"]) / settle_usd
+    im = float(sset.initial_margin(rm["requirement"])) / settle_usd
     eq = equity / settle_usd
     return {"model": sset.model, "currency": plan.settlement, "initial_margin": im, "maintenance_margin": mm,
             "margin_ratio": mm / eq if eq > 0 else None,

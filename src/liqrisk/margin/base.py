@@ -92,12 +92,14 @@ class PositionTerms:
     vol: float = 0.0
     basis: float = 1.0         # position mark / underlying mark, held fixed along the axis
     # scenario (portfolio) margin: price range (fraction of price, or price units), shocked
-    # vols (None: unchanged), roll-shock rate per unit of coin size (kernel.scenario_mm_nb)
+    # vols (None: unchanged), roll-shock and minimum-charge rates per USD of coin size
+    # (kernel.scenario_mm_nb)
     sh_rel: float = 0.0
     sh_abs: float = 0.0
     vol_up: float | None = None
     vol_dn: float | None = None
     roll: float = 0.0
+    min_charge: float = 0.0
 
     def tier_notional(self, price: float) -> float:
         """The notional the tier table is read at, with the underlying at ``price`` (the kernel's
@@ -273,6 +275,20 @@ class RuleSet:
     def scenario_set(self, account, terms):
         """The :class:`~liqrisk.margin.scenario.ScenarioSet` of a portfolio-mode account."""
         raise NotImplementedError(f"{self.name} has no portfolio margin")
+
+    def borrows(self, account) -> bool:
+        """Whether the account may give ``borrowed`` assets (margin loans) without being a lending
+        protocol."""
+        return False
+
+    def collateral_legs(self, account) -> list[tuple[str, float, float]] | None:
+        """(asset, amount, MM per USD of value) collateral legs when the rule set values collateral
+        itself (Binance portfolio margin); None: balances after their haircut."""
+        return None
+
+    def portfolio_block(self, plan, arrays, market) -> dict | None:
+        """The result's ``portfolio_margin`` block when it is not a risk matrix (None: it is)."""
+        return None
 
     def leverage(self, pos, account) -> float:
         return pos.leverage or account.leverage or self.params.default_leverage

@@ -8,12 +8,14 @@ tiered (deduction form) and evaluated at the mark price; brackets from
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from importlib import resources
 
 import numpy as np
 
-from liqrisk.margin.base import INVERSE, LINEAR, LIQ_STEP_DOWN, LiquidationResponse, RuleSet
+from liqrisk.margin import binance_pm
+from liqrisk.margin.base import INVERSE, LINEAR, LIQ_STEP_DOWN, LiquidationResponse, PositionTerms, RuleSet
 
 #: Binance liquidation process: one IOC order reducing the position to a lower bracket (from
 #: bracket 2 up); otherwise the whole position goes to the insurance fund at the bankruptcy price;
@@ -31,12 +33,84 @@ def usdm_brackets() -> dict[str, TierTable]:
 
 
 class BinanceUSDM(RuleSet):
-    """Binance USDⓈ-M: linear, USDT-margined; default leverage 20×, clearance fee 0.5%."""
+    """Binance USDⓈ-M: linear, USDT-margined; default leverage 20×, clearance fee 0.5%.
+    ``mode: portfolio`` is Binance portfolio margin (uniMMR over USDⓈ-M, COIN-M and margin
+    loans, :mod:`liqrisk.margin.binance_pm`)."""
 
     name = "binance-usdm"
     contract = LINEAR
     liquidation_response = BINANCE_LIQUIDATION
     default_source = "Binance leverageBracket API snapshot 2026-09 (bundled)"
+    supports_portfolio = True
+
+    # ---- portfolio margin -------------------------------------------------------------------
+    def _pm(self) -> dict:
+        return binance_pm.parameters(self.params.portfolio_margin)
+
+    @staticmethod
+    def _coinm(pos, account) -> bool:
+        """A COIN-M position of a portfolio-margin account (``contract: inverse`` or a COIN-M
+        symbol such as BTCUSD_PERP / BTCUSD_261225)."""
+        return account.mode == "portfolio" and (pos.contract == "inverse" or (
+            pos.contract is None and re.fullmatch(r"[A-Z0-9]+USD_[A-Z0-9]+", (pos.symbol or "").upper()) is not None))
+
+    def settlement_currency(self, account) -> str:
+        return "USD" if account.mode == "portfolio" else super().settlement_currency(account)
+
+    def borrows(self, account) -> bool:
+        return account.mode == "portfolio"
+
+    def account_problems(self, account) -> list[str]:
+        if account.mode != "portfolio":
+            return super().account_problems(account)
+        return binance_pm.account_problems(self._pm(), account)
+
+    def position_problems(self, pos, account):
+        if not self._coinm(pos, account):
+            return super().position_problems(pos, account)
+        return BinanceCOINM(self.params).position_problems(pos, account)
+
+    def terms(self, pos, account, years, vol) -> PositionTerms:
+        if self._coinm(pos, account):
+            return BinanceCOINM(self.params).terms(pos, account, years, vol)
+        return super().terms(pos, account, years, vol)
+
+    def scenario_terms(self, pos, t, account) -> dict:
+        """Brackets × liquidation_uni_mmr: the pool's MM is the liquidation requirement."""
+        return {"tiers": binance_pm.scaled(t.tiers, float(self._pm()["liquidation_uni_mmr"]))}
+
+    def collateral_legs(self, account):
+        if account.mode != "portfolio":
+            return None
+        coins = [self.underlying_of(p) for p in account.positions if self._coinm(p, account)]
+        return binance_pm.collateral_legs(account, self._pm(), coins)
+
+    def scenario_set(self, account, terms):
+        return binance_pm.scenario_set(self._pm())
+
+    def initial_margin(self, t, pos, account, price):
+        """USD in portfolio margin (COIN-M: face / leverage)."""
+        if account.mode == "portfolio" and t.contract == INVERSE:
+            return abs(t.qty) / self.leverage(pos, account)
+        return super().initial_margin(t, pos, account, price)
+
+    def portfolio_block(self, plan, arrays, market) -> dict:
+        from liqrisk.margin.kernel import pool_state_nb, position_state_nb
+        prices, args = market.prices, arrays.args()
+        k = float(self._pm()["liquidation_uni_mmr"])
+        coin_pnl, usdm_pnl, mm = {}, 0.0, 0.0
+        for pos, row, t in zip(plan.account.positions, plan.position_rows, plan.terms):
+            P = float(prices[arrays.axis[row]])
+            value, pmm = position_state_nb(row, prices, 1.0 if t.contract == LINEAR else P, 0.0, args)
+            mm += pmm / k
+            if t.contract == INVERSE:
+                coin = self.underlying_of(pos)
+                coin_pnl[coin] = coin_pnl.get(coin, 0.0) + value / P
+            else:
+                usdm_pnl += value
+        eq, req = pool_state_nb(plan.cross_pool, prices, 0.0, args)
+        named = {n: float(x) for n, x in zip(market.names, prices)}
+        return binance_pm.block(plan.account, self._pm(), named, mm, coin_pnl, usdm_pnl, eq - req)
 
     def table_key(self, pos) -> str:
         return pos.symbol.upper() if pos.symbol else self.underlying_of(pos) + "USDT"

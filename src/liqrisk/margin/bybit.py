@@ -15,6 +15,8 @@ Bankruptcy price (isolated, linear): ``EP·(1 − side·IMR)``.
 """
 from __future__ import annotations
 
+from liqrisk.margin import bybit_pm
+from liqrisk.margin.risk_unit import RiskUnitPortfolio
 from liqrisk.margin.base import (ADL_PNL_X_LEVERAGE, INVERSE, LINEAR, MM_ENTRY_VALUE, NOTIONAL_FACE,
                                  NOTIONAL_QUOTE, LiquidationResponse, PositionTerms, RuleSet)
 
@@ -46,8 +48,11 @@ class _Bybit(RuleSet):
                              mm_code=MM_ENTRY_VALUE, p1=float(mmr))
 
 
-class BybitLinear(_Bybit):
-    """Bybit USDT perpetuals/futures (linear)."""
+class BybitLinear(RiskUnitPortfolio, _Bybit):
+    """Bybit USDT perpetuals/futures (linear); ``mode: portfolio`` is the unified account's
+    portfolio margin with USDC options (:mod:`liqrisk.margin.bybit_pm`)."""
+
+    pm = bybit_pm
 
     name = "bybit-linear"
     contract = LINEAR

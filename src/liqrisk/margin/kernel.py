@@ -29,6 +29,9 @@ from liqrisk.margin.base import (INVERSE, INVERSE_OPTION, LINEAR, MM_DERIBIT_FUT
 from liqrisk.pricing.kernels import black76_price_nb
 
 MAX_ROOTS = 8
+MAX_MULT_TIERS = 8                     # minimum-charge multiplier tiers per scenario pool
+NET_HAIRCUT = 5 + 2 * MAX_MULT_TIERS   # pm_par column: 1 = haircut on each asset's net equity
+PM_PAR = NET_HAIRCUT + 1               # columns of PoolArrays.pm_par
 
 
 @dataclass
@@ -73,12 +76,16 @@ class PoolArrays:
     # ---- scenario (portfolio) margin pools (see scenario_mm_nb) ------------------------------
     sc_start: np.ndarray | None = None   # per pool: scenario rows [sc_start, sc_end); empty → none
     sc_end: np.ndarray | None = None
-    pm_par: np.ndarray | None = None     # per pool (n_pools, 4): pnl_offset, mm_factor, add, floor
+    pm_par: np.ndarray | None = None     # per pool (n_pools, PM_PAR): pnl_offset, mm_factor, add,
+    #                                      floor, then the unit minimum-charge multiplier tiers:
+    #                                      count, floors (MAX_MULT_TIERS), multipliers (MAX_MULT_TIERS),
+    #                                      then the net-haircut flag (see asset_haircut_nb)
     sh_rel: np.ndarray | None = None     # per position: price range as a fraction of the price
     sh_abs: np.ndarray | None = None     # per position: price range in price units (SPAN)
     vol_up: np.ndarray | None = None     # per position: vol in the vol-up / vol-down scenarios
     vol_dn: np.ndarray | None = None
-    roll: np.ndarray | None = None       # per position: roll-shock rate per unit of coin size
+    roll: np.ndarray | None = None       # per position (n_pos, 2): roll-shock (basis) rate and
+    #                                      minimum-charge rate, per USD of coin size
     sc_move: np.ndarray | None = None    # per scenario: price move in units of the range
     sc_vol: np.ndarray | None = None     # per scenario: −1 vol down, 0 same, +1 vol up
     sc_weight: np.ndarray | None = None  # per scenario: weight of its P&L
@@ -90,8 +97,8 @@ class PoolArrays:
         zeros = lambda n, dt=float: np.zeros(n, dtype=dt)
         defaults = dict(const_mm=zeros(n_pools), leg_mm=zeros(len(self.leg_axis)),
                         sc_start=zeros(n_pools, np.int64), sc_end=zeros(n_pools, np.int64),
-                        pm_par=np.zeros((n_pools, 4)), sh_rel=zeros(n_pos), sh_abs=zeros(n_pos),
-                        vol_up=self.vol.copy(), vol_dn=self.vol.copy(), roll=zeros(n_pos),
+                        pm_par=np.zeros((n_pools, PM_PAR)), sh_rel=zeros(n_pos), sh_abs=zeros(n_pos),
+                        vol_up=self.vol.copy(), vol_dn=self.vol.copy(), roll=np.zeros((n_pos, 2)),
                         sc_move=zeros(0), sc_vol=zeros(0, np.int64), sc_weight=zeros(0),
                         sc_damp=zeros(0))
         for name, value in defaults.items():
@@ -198,19 +205,74 @@ def position_state_nb(i, prices, settle, t_elapsed, arrs):
                          n, mmr, cum, p1[i], p2[i], is_call[i]))
 
 
+@_inline
+def _multiplied(raw, pm_par, p):
+    """A unit's minimum charge after pool ``p``'s multiplier tiers, applied incrementally (each
+    tier's multiplier on the part of ``raw`` inside it; pm_par columns: count, floors, mults);
+    no tiers: ``raw``."""
+    n = int(pm_par[p, 4])
+    if n == 0:
+        return raw
+    out = 0.0
+    for k in range(n):
+        lo = pm_par[p, 5 + k]
+        hi = pm_par[p, 6 + k] if k + 1 < n else math.inf
+        if raw > lo:
+            out += pm_par[p, 5 + MAX_MULT_TIERS + k] * (min(raw, hi) - lo)
+    return out
+
+
+@_inline
+def asset_haircut_nb(p, prices, pos_start, pos_end, axis, contract, qty, entry, basis, leg_start, leg_end,
+                     leg_axis, leg_amount, leg_mm):
+    """USD haircut of a pool whose collateral rates apply to each coin's *net* equity (Binance
+    portfolio margin): per coin a with haircut h = the ``leg_mm`` of its legs of amount ≥ 0,
+    ``h·max(E_a, 0) − Σ h·(those legs' values)``, E_a = Σ its legs (balances − loans) + the USD
+    value of the inverse (coin-settled) positions on its axis. The second term undoes the linear
+    leg MM ``leg_mm·value`` the pool state adds for those legs, so that the pool's
+    ``equity − MM`` carries ``Σ_a min(E_a·cr_a, E_a)`` (cr = 1 − h) as the adjusted equity."""
+    cut = 0.0
+    j0 = leg_start[p]
+    while j0 < leg_end[p]:
+        a = leg_axis[j0]
+        j1 = j0
+        h = 0.0
+        E = 0.0
+        linear = 0.0
+        while j1 < leg_end[p] and leg_axis[j1] == a:
+            value = leg_amount[j1] * prices[a]
+            E += value
+            if leg_amount[j1] >= 0.0:
+                h = leg_mm[j1]
+                linear += leg_mm[j1] * value
+            j1 += 1
+        if h > 0.0:
+            for i in range(pos_start[p], pos_end[p]):
+                if axis[i] == a and contract[i] == INVERSE:
+                    E += qty[i] * (1.0 / entry[i] - 1.0 / (prices[a] * basis[i])) * prices[a]
+            cut += h * max(E, 0.0) - linear
+        j0 = j1
+    return cut
+
+
 @_jit
 def scenario_mm_nb(p, prices, t_elapsed, pos_start, pos_end, settle_axis, axis, contract, qty, entry,
                    basis, strike, is_call, expiry, vol, rate, sc_start, sc_end, pm_par, sh_rel, sh_abs,
-                   vol_up, vol_dn, roll, sc_move, sc_vol, sc_weight, sc_damp):
+                   vol_up, vol_dn, roll, sc_move, sc_vol, sc_weight, sc_damp, leg_start, leg_end, leg_axis,
+                   leg_amount, leg_mm):
     """Maintenance margin (USD) of scenario pool ``p`` at ``prices``: per risk unit (the pool's
-    positions on one axis, contiguous) the worst loss over its scenarios, summed over units,
-    plus the roll shock, then ``mm_factor·max(Σ + add, floor)``.
+    positions on one axis, contiguous) ``max(worst loss + roll shock, minimum charge)``, summed
+    over units, then ``mm_factor·max(Σ + add, floor)``.
 
     Scenario s moves each position's price to ``P·(1 + m·sh_rel) + m·sh_abs`` (m = sc_move[s])
     and its vol to vol_up / vol / vol_dn (sc_vol = +1 / 0 / −1); the unit's P&L is summed over
     its positions and weighted (sc_weight), shrunk toward 0 by sc_damp (USD), gains scaled by
-    ``pnl_offset``; the unit's loss is max(0, −min over scenarios). Roll shock:
-    Σ roll_i·|size in coin|·(coin price) — |q|·P linear, |face| inverse, |q|·settle options."""
+    ``pnl_offset``; the worst loss is max(0, −min over scenarios). Coin-settled pools value a
+    scenario's coin P&L at today's coin price; in a USD-settled pool an option's P&L is its USD
+    premium change. Per unit, with size_usd = |q|·P linear, |face| inverse, |q|·settle options:
+    roll shock Σ roll[i, 0]·size_usd; minimum charge = the multiplier tiers (:func:`_multiplied`)
+    of Σ roll[i, 1]·size_usd. A pool flagged in pm_par[:, NET_HAIRCUT] adds
+    :func:`asset_haircut_nb` (outside mm_factor and floor)."""
     s0, s1 = sc_start[p], sc_end[p]
     offset, factor, add, floor = pm_par[p, 0], pm_par[p, 1], pm_par[p, 2], pm_par[p, 3]
     s_ax = settle_axis[p]
@@ -223,6 +285,8 @@ def scenario_mm_nb(p, prices, t_elapsed, pos_start, pos_end, settle_axis, axis, 
         while i1 < pos_end[p] and axis[i1] == a:
             i1 += 1
         agg[:] = 0.0
+        roll_u = 0.0
+        charge = 0.0
         for i in range(i0, i1):
             # P&L of position i in each scenario: price P → P1, vol → v1, settled at today's
             # ``settle`` (coin P&L × today's coin price)
@@ -235,12 +299,17 @@ def scenario_mm_nb(p, prices, t_elapsed, pos_start, pos_end, settle_axis, axis, 
                 P1 = max(P * (1.0 + sc_move[s] * sh_rel[i]) + sc_move[s] * sh_abs[i], 1e-12 * P)
                 if is_opt:
                     v1 = vol_up[i] if sc_vol[s] > 0 else (vol_dn[i] if sc_vol[s] < 0 else vol[i])
-                    agg[s - s0] += qty[i] * (black76_price_nb(P1, strike[i], T, rate, v1, is_call[i]) / P1
-                                             - o0) * settle
+                    o1 = black76_price_nb(P1, strike[i], T, rate, v1, is_call[i])
+                    agg[s - s0] += qty[i] * ((o1 / P1 - o0) * settle if s_ax >= 0 else o1 - o0 * P)
                 elif contract[i] == LINEAR:
                     agg[s - s0] += qty[i] * (P1 - P)
                 else:
                     agg[s - s0] += qty[i] * (1.0 / P - 1.0 / P1) * settle
+            aq = abs(qty[i])
+            size_usd = aq * P if contract[i] == LINEAR else (aq * settle / P if contract[i] == INVERSE
+                                                             else aq * settle)
+            roll_u += roll[i, 0] * size_usd
+            charge += roll[i, 1] * size_usd
         worst = 0.0
         for s in range(s0, s1):
             v = agg[s - s0] * sc_weight[s]
@@ -249,16 +318,13 @@ def scenario_mm_nb(p, prices, t_elapsed, pos_start, pos_end, settle_axis, axis, 
             if v > 0.0:
                 v *= offset
             worst = max(worst, -v)
-        total += worst
+        total += max(worst + roll_u, _multiplied(charge, pm_par, p))
         i0 = i1
-    for i in range(pos_start[p], pos_end[p]):
-        P = prices[axis[i]] * basis[i]
-        settle = prices[s_ax] if s_ax >= 0 else (1.0 if contract[i] == LINEAR else P)
-        aq = abs(qty[i])
-        size_usd = aq * P if contract[i] == LINEAR else (aq * settle / P if contract[i] == INVERSE
-                                                         else aq * settle)
-        total += roll[i] * size_usd
-    return factor * max(total + add, floor)
+    mm = factor * max(total + add, floor)
+    if pm_par[p, NET_HAIRCUT] > 0.0:
+        mm += asset_haircut_nb(p, prices, pos_start, pos_end, axis, contract, qty, entry, basis, leg_start,
+                               leg_end, leg_axis, leg_amount, leg_mm)
+    return mm
 
 
 @_inline
@@ -285,7 +351,8 @@ def pool_state_nb(p, prices, t_elapsed, arrs):
         mm += scenario_mm_nb(p, prices, t_elapsed, pos_start, pos_end, settle_axis, axis, contract,
                              arrs[8], arrs[9], arrs[10], arrs[17], arrs[18], arrs[19], arrs[20],
                              arrs[26], sc_start, sc_end, arrs[31], arrs[32], arrs[33], arrs[34],
-                             arrs[35], arrs[36], arrs[37], arrs[38], arrs[39], arrs[40])
+                             arrs[35], arrs[36], arrs[37], arrs[38], arrs[39], arrs[40],
+                             leg_start, leg_end, leg_axis, leg_amount, leg_mm)
     return eq, mm
 
 
@@ -478,7 +545,7 @@ def _nearest_chunk(lo_k, hi_k, pools, axes, prices, with_mm, coarse, fine, dense
                 g -= scenario_mm_nb(p, px, 0.0, pos_start, pos_end, settle_axis, axis, contract, qty,
                                     entry, basis, strike, is_call, expiry, vol, rate, sc_start, sc_end,
                                     pm_par, sh_rel, sh_abs, vol_up, vol_dn, roll, sc_move, sc_vol,
-                                    sc_weight, sc_damp)
+                                    sc_weight, sc_damp, leg_start, leg_end, leg_axis, leg_amount, leg_mm)
                 px[ax] = prices[ax]
             f = g
             # ---- what to evaluate next -----------------------------------------------------------
@@ -583,6 +650,12 @@ def coarse_grid() -> np.ndarray:
 
 
 def fine_grid() -> np.ndarray:
-    """Log-offsets with 0.25% steps near the mark growing to ln(1e4) (~900 points)."""
-    g = np.cumsum(0.0025 * 1.004 ** np.arange(3000))
-    return g[g < math.log(1e4)]
+    """Log-offsets for pools that need not be concave (options, scenario margin), up to ln(1e4):
+    the first step 0.25%, each next one 0.25% + 3% of the offset already reached — fine at the
+    mark (44 points within ±25%), ~3% of the distance far out (159 points a side; a grid of
+    0.25%·1.004^k steps took 690). A pair of roots closer together than the local step could be
+    missed; the dense-scan tests bound that (docs/scenario_margin.md)."""
+    g = [0.0025]
+    while g[-1] < math.log(1e4):
+        g.append(1.03 * g[-1] + 0.0025)
+    return np.array(g[:-1])

@@ -7,14 +7,17 @@ liquidated at ratio ≤ 100%. Linear ``BTC-USDT-SWAP`` (USDT), inverse ``BTC-USD
 size in USD face). Our *maintenance_margin* therefore includes the fee term. OKX counts tiers
 in position size (contracts), so the tier does not move with the price: we read our USD tier
 table at the position's size valued at entry (|Q|·EP linear, USD face inverse).
+``mode: portfolio`` is OKX portfolio margin (risk units, :mod:`liqrisk.margin.okx_pm`).
 """
 from __future__ import annotations
 
+from liqrisk.margin import okx_pm
 from liqrisk.margin.base import INVERSE, LINEAR, LIQ_STEP_DOWN, LiquidationResponse
+from liqrisk.margin.risk_unit import RiskUnitPortfolio
 from liqrisk.margin.fee_tier import WholeTierFeeRuleSet, fee_inclusive_linear_liquidation_price
 
 
-class OKX(WholeTierFeeRuleSet):
+class OKX(RiskUnitPortfolio, WholeTierFeeRuleSet):
     name = "okx"
     contract = LINEAR
     defaults_key = "okx"
@@ -29,13 +32,20 @@ class OKX(WholeTierFeeRuleSet):
         sym = (pos.symbol or "").upper()
         return INVERSE if "-USD-" in sym or sym.endswith("-USD") else LINEAR
 
+    pm = okx_pm
+
     def settlement_currency(self, account) -> str:
+        if account.mode == "portfolio":
+            return super().settlement_currency(account)
         inverse = [p for p in account.positions if self.contract_of(p) == INVERSE]
         return self.underlying_of(inverse[0]) if inverse else "USDT"
 
     def account_problems(self, account) -> list[str]:
         """Single-currency margin: USDT-margined (linear) and coin-margined (inverse) swaps live
-        in separate accounts, and an inverse account holds its coin as margin."""
+        in separate accounts, and an inverse account holds its coin as margin (portfolio margin:
+        one multi-currency account, :mod:`~liqrisk.margin.risk_unit`)."""
+        if account.mode == "portfolio":
+            return super().account_problems(account)
         kinds = {self.contract_of(p) for p in account.positions if p.kind != "spot"}
         if kinds == {LINEAR, INVERSE}:
             return ["field 'positions': linear (USDT) and inverse (coin) OKX swaps are margined in "

@@ -65,16 +65,22 @@ def position_state(a, i: int, prices: np.ndarray, settle: np.ndarray, t: float):
 
 def scenario_mm(a, p: int, prices: np.ndarray, t: float) -> np.ndarray:
     """Scenario (portfolio) margin of pool ``p`` per row: per risk unit (its positions on one
-    axis) the worst weighted, dampened scenario loss, summed, plus the roll shock, then
-    ``mm_factor·max(Σ + add, floor)`` (the rule of :func:`~liqrisk.margin.kernel.scenario_mm_nb`)."""
+    axis) ``max(worst weighted, dampened scenario loss + roll shock, minimum charge after the
+    multiplier tiers)``, summed, then ``mm_factor·max(Σ + add, floor)`` (the rule of
+    :func:`~liqrisk.margin.kernel.scenario_mm_nb`)."""
+    from liqrisk.margin.kernel import MAX_MULT_TIERS, NET_HAIRCUT
     s0, s1 = a.sc_start[p], a.sc_end[p]
-    offset, factor, add, floor = a.pm_par[p]
+    offset, factor, add, floor, n_t = a.pm_par[p][:5]
+    floors = np.append(a.pm_par[p][5:5 + int(n_t)], np.inf)
+    mults = a.pm_par[p][5 + MAX_MULT_TIERS:5 + MAX_MULT_TIERS + int(n_t)]
     s_ax = a.settle_axis[p]
     rows = np.arange(a.pos_start[p], a.pos_end[p])
     total = np.zeros(len(prices))
     move, vdir = a.sc_move[s0:s1], a.sc_vol[s0:s1]
     for ax in dict.fromkeys(a.axis[rows]):
         agg = np.zeros((len(prices), s1 - s0))
+        roll = np.zeros(len(prices))
+        raw = np.zeros(len(prices))
         for i in rows[a.axis[rows] == ax]:
             P = prices[:, ax] * a.basis[i]
             settle = prices[:, s_ax] if s_ax >= 0 else (np.ones_like(P) if a.contract[i] == LINEAR else P)
@@ -85,24 +91,48 @@ def scenario_mm(a, p: int, prices: np.ndarray, t: float) -> np.ndarray:
                 c0 = _option_coin(P, a.strike[i], T, a.rate, a.vol[i], bool(a.is_call[i]))
                 c1 = np.stack([_option_coin(P1[:, s], a.strike[i], T, a.rate, v1[s], bool(a.is_call[i]))
                                for s in range(s1 - s0)], axis=1)
-                agg += a.qty[i] * (c1 - c0[:, None]) * settle[:, None]
+                agg += (a.qty[i] * (c1 - c0[:, None]) * settle[:, None] if s_ax >= 0
+                        else a.qty[i] * (c1 * P1 - (c0 * P)[:, None]))
             elif a.contract[i] == LINEAR:
                 agg += a.qty[i] * (P1 - P[:, None])
             else:
                 agg += a.qty[i] * (1.0 / P[:, None] - 1.0 / P1) * settle[:, None]
+            aq = abs(a.qty[i])
+            size_usd = aq * P if a.contract[i] == LINEAR else (aq * settle / P if a.contract[i] == INVERSE
+                                                               else aq * settle)
+            roll += a.roll[i, 0] * size_usd
+            raw += a.roll[i, 1] * size_usd
         v = agg * a.sc_weight[s0:s1]
         damp = a.sc_damp[s0:s1]
         v = np.where(damp > 0, np.sign(v) * np.maximum(np.abs(v) - damp, 0.0), v)
         v = np.where(v > 0, v * offset, v)
-        total += np.maximum(0.0, -v.min(axis=1))
-    for i in rows:
-        P = prices[:, a.axis[i]] * a.basis[i]
-        settle = prices[:, s_ax] if s_ax >= 0 else (np.ones_like(P) if a.contract[i] == LINEAR else P)
-        aq = abs(a.qty[i])
-        size_usd = aq * P if a.contract[i] == LINEAR else (aq * settle / P if a.contract[i] == INVERSE
-                                                           else aq * settle)
-        total += a.roll[i] * size_usd
-    return factor * np.maximum(total + add, floor)
+        charge = raw if n_t == 0 else sum(m * np.clip(raw - floors[k], 0.0, floors[k + 1] - floors[k])
+                                          for k, m in enumerate(mults))
+        total += np.maximum(np.maximum(0.0, -v.min(axis=1)) + roll, charge)
+    mm = factor * np.maximum(total + add, floor)
+    if a.pm_par[p][NET_HAIRCUT] > 0:
+        mm += asset_haircut(a, p, prices)
+    return mm
+
+
+def asset_haircut(a, p: int, prices: np.ndarray) -> np.ndarray:
+    """Per row: Σ over coins of ``h·max(E, 0)`` minus the linear ``h·value`` of its legs of
+    amount ≥ 0 (the rule of :func:`~liqrisk.margin.kernel.asset_haircut_nb`)."""
+    legs = np.arange(a.leg_start[p], a.leg_end[p])
+    rows = np.arange(a.pos_start[p], a.pos_end[p])
+    cut = np.zeros(len(prices))
+    for ax in dict.fromkeys(a.leg_axis[legs]):
+        on = legs[a.leg_axis[legs] == ax]
+        assets = on[a.leg_amount[on] >= 0]
+        h = a.leg_mm[assets[-1]] if len(assets) else 0.0
+        if h <= 0:
+            continue
+        P = prices[:, ax]
+        E = a.leg_amount[on].sum() * P
+        for i in rows[(a.axis[rows] == ax) & (a.contract[rows] == INVERSE)]:
+            E += a.qty[i] * (1 / a.entry[i] - 1 / (P * a.basis[i])) * P
+        cut += h * np.maximum(E, 0.0) - h * a.leg_amount[assets].sum() * P
+    return cut
 
 
 def pools_states(a, pools, prices, t: float = 0.0) -> tuple[np.ndarray, np.ndarray]:

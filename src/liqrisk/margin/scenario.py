@@ -16,6 +16,7 @@ gives the whole matrix for the report.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -35,27 +36,90 @@ class ScenarioSet:
     labels: list[str]
     pnl_offset: float = 0.0      # share of a scenario's gain that offsets losses (0: gains ignored)
     mm_factor: float = 1.0
-    im_factor: float = 1.0       # IM = im_factor × the scenario requirement (MM / mm_factor)
+    im_factor: float | None = 1.0   # IM = im_factor × the scenario requirement (MM / mm_factor);
+    #                                 None: IM stays per position (the requirement is MM only)
     add: float = 0.0             # USD added to the requirement (spread charges − credits)
     floor: float = 0.0           # USD minimum of the requirement (short-option minimum)
+    # a risk unit's minimum charge (Σ min_charge rate × size) is multiplied tier by tier: rows
+    # (floor USD of the raw charge, multiplier), ascending from 0; empty: multiplier 1
+    charge_tiers: list[tuple[float, float]] = field(default_factory=list)
+    im_add: float | None = None  # USD added to IM instead of im_factor × add (None: the same)
+    net_haircut: bool = False    # collateral rates on each coin's net equity (kernel.asset_haircut_nb)
     move_labels: dict[float, str] = field(default_factory=dict)   # how to show each distinct move
+    unit_scale: dict[str, float] = field(default_factory=dict)    # per underlying: move 1 = this
+    #                                                  price fraction (shown as % instead)
     notes: list[str] = field(default_factory=list)
+
+    def move_label(self, move: float, underlying: str) -> str:
+        scale = self.unit_scale.get(underlying)
+        return self.move_labels[move] if scale is None else f"{100 * move * scale:+.4g}%"
 
     def rows(self) -> list[tuple]:
         return list(zip(self.moves, self.vols, self.weights, self.damp))
 
-    def pm_par(self) -> tuple:
-        return (self.pnl_offset, self.mm_factor, self.add, self.floor)
+    def pm_par(self) -> np.ndarray:
+        """The pool's row of :attr:`~liqrisk.margin.kernel.PoolArrays.pm_par`."""
+        from liqrisk.margin.kernel import MAX_MULT_TIERS, NET_HAIRCUT, PM_PAR
+        if len(self.charge_tiers) > MAX_MULT_TIERS:
+            raise ValueError(f"at most {MAX_MULT_TIERS} minimum-charge multiplier tiers")
+        row = np.zeros(PM_PAR)
+        row[:5] = self.pnl_offset, self.mm_factor, self.add, self.floor, len(self.charge_tiers)
+        row[NET_HAIRCUT] = float(self.net_haircut)
+        for k, (lo, mult) in enumerate(self.charge_tiers):
+            row[5 + k], row[5 + MAX_MULT_TIERS + k] = lo, mult
+        return row
+
+    def initial_margin(self, requirement: float) -> float:
+        """IM (USD) from the scenario requirement (MM / mm_factor)."""
+        if self.im_add is None:
+            return self.im_factor * requirement
+        return self.im_factor * (requirement - self.add) + self.im_add
+
+
+def unit_overrides(underlying: str, overrides: dict, unit_keys) -> dict:
+    """The user's parameters of one risk unit: the top-level ``unit_keys``, then the block named
+    by the underlying (``portfolio_margin: {mr7_rate: …, BTC: {mr7_rate: …}}``)."""
+    return {**{k: v for k, v in overrides.items() if k in unit_keys}, **(overrides.get(underlying) or {})}
+
+
+def parameter_problems(overrides: dict, underlyings, unit_keys, account_keys, venue: str) -> list[str]:
+    """Unknown keys of a per-unit parameter block ("field 'venue.portfolio_margin.…'" lines)."""
+    known = ", ".join(sorted(set(unit_keys) | set(account_keys)))
+    out = []
+    for k, v in overrides.items():
+        if isinstance(v, dict):
+            if k.upper() not in underlyings:
+                out.append(f"field 'venue.portfolio_margin.{k}': no position on underlying {k}")
+            out += [f"field 'venue.portfolio_margin.{k}.{kk}': unknown parameter for a {venue} risk unit "
+                    f"(known: {', '.join(unit_keys)})" for kk in v if kk not in unit_keys]
+        elif k not in unit_keys and k not in account_keys:
+            out.append(f"field 'venue.portfolio_margin.{k}': unknown parameter for {venue} portfolio margin "
+                       f"(known: {known}, or a block per underlying)")
+    return out
+
+
+def multiplied(raw: float, tiers) -> float:
+    """A minimum charge after multiplier tiers (floor, multiplier), each tier's multiplier on the
+    part of ``raw`` inside it (OKX: raw 30,000 with tiers (0, 1), (10,000, 2) → 50,000)."""
+    if not tiers:
+        return raw
+    floors = [lo for lo, _ in tiers] + [math.inf]
+    return float(sum(m * (min(raw, floors[k + 1]) - lo) for k, (lo, m) in enumerate(tiers) if raw > lo))
 
 
 def risk_matrix(arrays, p: int, prices: np.ndarray, t_elapsed: float = 0.0) -> dict:
     """NumPy reference of :func:`~liqrisk.margin.kernel.scenario_mm_nb` for pool ``p``: per risk
     unit (axis) the adjusted P&L of every scenario (USD, after weight, dampener and pnl_offset),
-    its worst loss and worst scenario index; the roll shock and the pool's MM (USD)."""
+    its worst loss and worst scenario index, its roll shock and minimum charge (raw, and after
+    the pool's multiplier tiers) and its requirement; the pool's roll shock, requirement and MM
+    (USD)."""
+    from liqrisk.margin.kernel import MAX_MULT_TIERS
     from liqrisk.pricing.reference import black76   # SciPy: loaded only by this reference
     a = arrays
+    n_t = int(a.pm_par[p][4])
+    charge_tiers = list(zip(a.pm_par[p][5:5 + n_t], a.pm_par[p][5 + MAX_MULT_TIERS:5 + MAX_MULT_TIERS + n_t]))
     s0, s1 = a.sc_start[p], a.sc_end[p]
-    offset, factor, add, floor = a.pm_par[p]
+    offset, factor, add, floor = a.pm_par[p][:4]
     move, vcode, weight, damp = a.sc_move[s0:s1], a.sc_vol[s0:s1], a.sc_weight[s0:s1], a.sc_damp[s0:s1]
     idx = np.arange(a.pos_start[p], a.pos_end[p])
     P = prices[a.axis[idx]] * a.basis[idx]
@@ -71,21 +135,29 @@ def risk_matrix(arrays, p: int, prices: np.ndarray, t_elapsed: float = 0.0) -> d
     q = a.qty[idx, None]
     opt0 = black76(P[:, None], a.strike[idx, None], T, a.rate, vol0[:, None], a.is_call[idx, None]) / P[:, None]
     opt1 = black76(P1, a.strike[idx, None], T, a.rate, vol1, a.is_call[idx, None]) / P1
-    pnl = np.where(contract[:, None] == INVERSE_OPTION, q * (opt1 - opt0) * settle[:, None],
+    # coin-settled: coin P&L at today's coin price; USD-settled options: the USD premium change
+    opt_pnl = q * (opt1 - opt0) * settle[:, None] if s_ax >= 0 else q * (opt1 * P1 - opt0 * P[:, None])
+    pnl = np.where(contract[:, None] == INVERSE_OPTION, opt_pnl,
                    np.where(contract[:, None] == LINEAR, q * (P1 - P[:, None]),
                             q * (1 / P[:, None] - 1 / P1) * settle[:, None]))
+    aq = np.abs(a.qty[idx])
+    size_usd = np.where(contract == LINEAR, aq * P, np.where(contract == INVERSE, aq * settle / P, aq * settle))
     units = []
-    total = 0.0
+    total = roll_total = 0.0
     for ax in dict.fromkeys(a.axis[idx]):
-        v = pnl[a.axis[idx] == ax].sum(axis=0) * weight
+        on = a.axis[idx] == ax
+        v = pnl[on].sum(axis=0) * weight
         v = np.where(damp > 0, np.sign(v) * np.maximum(np.abs(v) - damp, 0.0), v)
         v = np.where(v > 0, v * offset, v)
         k = int(np.argmin(v))
         worst = max(0.0, -float(v[k]))
-        total += worst
-        units.append({"axis": int(ax), "pnl": v, "worst_loss": worst, "worst_index": k})
-    aq = np.abs(a.qty[idx])
-    size_usd = np.where(contract == LINEAR, aq * P, np.where(contract == INVERSE, aq * settle / P, aq * settle))
-    roll = float(np.sum(a.roll[idx] * size_usd))
-    requirement = max(total + roll + add, floor)
-    return {"units": units, "roll_shock": roll, "requirement": requirement, "mm": factor * requirement}
+        roll = float(np.sum(a.roll[idx[on], 0] * size_usd[on]))
+        raw = float(np.sum(a.roll[idx[on], 1] * size_usd[on]))
+        charge = multiplied(raw, charge_tiers)
+        requirement = max(worst + roll, charge)
+        total += requirement
+        roll_total += roll
+        units.append({"axis": int(ax), "pnl": v, "worst_loss": worst, "worst_index": k, "roll_shock": roll,
+                      "min_charge_raw": raw, "min_charge": charge, "requirement": requirement})
+    requirement = max(total + add, floor)
+    return {"units": units, "roll_shock": roll_total, "requirement": requirement, "mm": factor * requirement}

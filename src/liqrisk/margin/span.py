@@ -19,12 +19,14 @@ credits, short-option minimum); the net option value is part of the account's eq
   ratios gets ``credit_rate`` × the outright scanning risk of its legs.
 * ``short_option_minimum`` — USD per short option contract.
 
-Positions: linear (USD-settled) futures and perps. Options in a SPAN account would need
-USD-settled option pricing, which the kernel does not have yet: rejected as input.
+Positions: linear (USD-settled) futures and perps, and options on them (USD premiums, priced
+with Black-76 on the future; sizes in units of the underlying): in each scenario the price moves
+by the scan range and the option's vol by ± ``volatility_scan_range`` (vol points, floored at 0).
+Each short option counts once toward ``short_option_minimum``.
 """
 from __future__ import annotations
 
-from liqrisk.margin.base import LINEAR, MM_NONE, PositionTerms, RuleSet
+from liqrisk.margin.base import INVERSE_OPTION, LINEAR, MM_NONE, PositionTerms, RuleSet
 from liqrisk.margin.scenario import ScenarioSet
 
 KNOWN = ("price_scan_range", "price_scan_range_pct", "volatility_scan_range", "extreme_move_multiple",
@@ -58,8 +60,6 @@ class Span(RuleSet):
         return out
 
     def position_problems(self, pos, account):
-        if pos.kind == "option":
-            return [("span options need USD-settled option pricing, not implemented", "kind")]
         return []
 
     def _range(self, key: str, pos) -> float:
@@ -68,9 +68,19 @@ class Span(RuleSet):
         return float(table.get((pos.symbol or "").upper(), table.get(self.underlying_of(pos), 0.0)))
 
     def terms(self, pos, account, years, vol) -> PositionTerms:
-        return PositionTerms(contract=LINEAR, qty=pos.size, entry=pos.entry, mm_code=MM_NONE,
-                             sh_abs=self._range("price_scan_range", pos),
-                             sh_rel=self._range("price_scan_range_pct", pos))
+        ranges = {"sh_abs": self._range("price_scan_range", pos), "sh_rel": self._range("price_scan_range_pct", pos)}
+        if pos.kind == "option":
+            return PositionTerms(contract=INVERSE_OPTION, qty=pos.size, entry=pos.entry, mm_code=MM_NONE,
+                                 strike=pos.strike, is_call=pos.type == "call", expiry_years=years, vol=vol,
+                                 **ranges)
+        return PositionTerms(contract=LINEAR, qty=pos.size, entry=pos.entry, mm_code=MM_NONE, **ranges)
+
+    def scenario_terms(self, pos, t, account) -> dict:
+        """Options: vol ± the volatility scan range (vol points)."""
+        if pos.kind != "option":
+            return {}
+        v = self._range("volatility_scan_range", pos)
+        return {"vol_up": t.vol + v, "vol_dn": max(t.vol - v, 0.0)}
 
     def initial_margin(self, t, pos, account, price):
         return 0.0        # the pool's scenario requirement is the account's IM

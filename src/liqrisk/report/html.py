@@ -90,7 +90,7 @@ def _how(e) -> str:
 
 def _probability_table(a) -> str:
     risk, rows = a.risk, []
-    others = bool(risk.model_range)
+    others = sorted({m for by_m in risk.model_range.values() for m in by_m})
     for h in a.horizons():
         e, block = a.estimate(h), "probability" if h in (a.probability or {}) else "term_structure"
         spread = risk.model_range.get(h) or {}
@@ -100,10 +100,10 @@ def _probability_table(a) -> str:
                     + f"<td class=l>{html.escape(_how(e))}</td>"
                     + (_cell(f"risk.var99.{h}", risk.var99[h]) if h in risk.var99 else "<td>—</td>")
                     + (_cell(f"risk.es99.{h}", risk.es99[h]) if h in risk.es99 else "<td>—</td>")
-                    + (f"<td class=l>{html.escape(', '.join(f'{m} {_fmt(p, 3)}' for m, p in spread.items()))}</td>"
-                       if others else "") + "</tr>")
+                    + "".join(_cell(f"risk.model_range.{h}.{m}", spread[m], 3) if m in spread else "<td>—</td>"
+                              for m in others) + "</tr>")
     head = ["horizon", "P(liquidation)", "95% low", "95% high", "stderr", "paths", "how", "VaR99 (USD)",
-            "ES99 (USD)"] + (["other models"] if others else [])
+            "ES99 (USD)"] + [f"{m} (model range)" for m in others]
     table = _table(head, rows, "probability")
     if a.pools:
         hs = list(a.probability)
@@ -114,7 +114,22 @@ def _probability_table(a) -> str:
         drivers = [f"{h}: {d}" for h, d in risk.driver.items() if d]
         if drivers:
             table += f"<p>pool driving the account's probability — {html.escape('; '.join(drivers))}</p>"
-    return f"<p>model <b>{html.escape(risk.model)}</b></p>" + table
+    return _model_line(risk) + table
+
+
+def _model_line(risk) -> str:
+    """Which model ran and why, and how the model range was obtained."""
+    info = risk.model_info or {}
+    text = f"model <b>{html.escape(risk.model)}</b>"
+    if info.get("why"):
+        text += f" — {html.escape(info['why'])}"
+    if info.get("range"):
+        text += (f"; model range: {html.escape(', '.join(info['range']['models']))} on "
+                 f"{info['range']['paths']:,} paths each (importance sampling below 1e-3)")
+    assumed = [n for n, a in (info.get("assets") or {}).items() if a.get("assumed")]
+    if assumed:
+        text += f"; {html.escape(', '.join(assumed))}: no history, assumed (see notes)"
+    return f"<p data-key='risk.model'>{text}</p>"
 
 
 def _exit_table(e) -> str:
@@ -185,7 +200,7 @@ def _probability_figure(a) -> go.Figure:
     models = sorted({m for h in hs for m in (a.risk.model_range.get(h) or {})})
     for m in models:
         pts = [(h, a.risk.model_range[h][m]) for h in hs if (a.risk.model_range.get(h) or {}).get(m, 0) >= FLOOR]
-        fig.add_scatter(x=[h for h, _ in pts], y=[p for _, p in pts], mode="markers", name=m,
+        fig.add_scatter(x=[h for h, _ in pts], y=[p for _, p in pts], mode="markers", name=f"model {m}",
                         marker=dict(symbol="x"))
     for label, by_h in (a.pools or {}).items():
         pts = [(h, by_h[h].p) for h in hs if h in by_h and by_h[h].p >= FLOOR]   # zeros: in the table

@@ -36,7 +36,11 @@ def _p(e) -> tuple[str, str, str]:
 def _probability_table(a) -> Table:
     risk = a.risk
     others = bool(risk.model_range)
-    prob = Table(title=f"P(liquidation) term structure — model {risk.model}", title_justify="left")
+    info = risk.model_info or {}
+    how = f" ({info['why']})" if info.get("why") else ""
+    if info.get("range"):
+        how += f"; other models on {info['range']['paths']:,} paths each"
+    prob = Table(title=f"P(liquidation) term structure — model {risk.model}{how}", title_justify="left")
     cols = ["horizon", "p", "stderr", "95% interval", "paths", "method", "VaR99 (USD)", "ES99 (USD)"]
     for col in cols + (["other models"] if others else []):
         prob.add_column(col, justify="right")
@@ -117,7 +121,19 @@ def _loan_parts(loan: dict) -> list:
 
 
 def _portfolio_margin_parts(pm: dict) -> list:
-    """IM, MM, margin ratio, the worst scenario and each risk unit's matrix."""
+    """IM, MM, margin ratio, the worst scenario and each risk unit's matrix (Binance: uniMMR,
+    its band and each asset's equity)."""
+    if "uni_mmr" in pm:
+        out = [f"portfolio margin ({pm['model']}): uniMMR [b]{_num(pm['uni_mmr'], 4)}[/b] ({pm['band']}; "
+               f"liquidation at ≤ {pm['bands']['liquidation_at_or_below']:g})  adjusted equity "
+               f"{_num(pm['adjusted_equity'])}  MM {_num(pm['maintenance_margin'])} (futures "
+               f"{_num(pm['futures_mm'])}, margin loans {_num(pm['margin_loan_mm'])})"]
+        t = Table(title="assets", title_justify="left")
+        for col in ("asset", "equity", "collateral rate", "adjusted equity (USD)"):
+            t.add_column(col, justify="right")
+        for name, x in pm["assets"].items():
+            t.add_row(name, _num(x["equity"], 6), f"{x['collateral_rate']:g}", _num(x["adjusted_equity_usd"]))
+        return out + [f"[yellow]note: {n}[/yellow]" for n in pm["notes"]] + [t]
     out = [f"portfolio margin ({pm['model']}): IM {_num(pm['initial_margin'], 6)}  MM "
            f"{_num(pm['maintenance_margin'], 6)}  worst scenario [b]{pm['worst_scenario']}[/b]"]
     out += [f"[yellow]note: {n}[/yellow]" for n in pm["notes"]]

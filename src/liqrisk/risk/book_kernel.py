@@ -31,8 +31,8 @@ import numpy as np
 from numba import njit, uint64
 
 from liqrisk.dynamics.paths import (_ALPHA, _BETA, _BOOTSTRAP, _GAMMA, _H0, _JM, _JS, _LAM, _MU,
-                                    _NORMAL, _OMEGA, _STUDENT, _TILT, _sfc64_double, _sfc64_next,
-                                    sfc64_normal)
+                                    _NORMAL, _OMEGA, _STUDENT, _TGS, _TILT, _TJM, _TLAM, _TMIX,
+                                    _TSHIFT, _sfc64_double, _sfc64_next, sfc64_normal)
 from liqrisk.margin.base import INVERSE, INVERSE_OPTION, LINEAR
 from liqrisk.margin.kernel import (_maintenance, _tier_notional, _value, pool_state_nb,
                                    scenario_mm_nb)
@@ -103,26 +103,71 @@ def _correlate(chol, correlated, z, k):
 @njit(cache=True, nogil=True, inline="always")
 def draw_step(s, code, nu, resid, chol, correlated, jumps, par, z, jump, k):
     """Step ``k``'s innovations ``z[k]`` (n_und) and jump sizes ``jump[k]`` from the stream ``s``
-    (rows written in place: a row view per step would cost two reference counts)."""
+    (rows written in place: a row view per step would cost two reference counts); returns the
+    step's log likelihood ratio dP/dQ under a measure change (0 without one, see
+    :mod:`liqrisk.risk.measures`): rows drawn from the proposal table's CDF (``resid`` columns
+    n, n+1), normal numerators shifted by ``_TSHIFT`` × the step's t scale, the t's Gamma
+    variate from the mixture ``(1 − _TMIX)·Gamma(ν/2) + _TMIX·_TGS·Gamma(ν/2)``, jump counts
+    and sizes drawn with the proposal intensity ``_TLAM`` and mean ``_TJM``."""
     n = z.shape[1]
+    lr = 0.0
     if code == _BOOTSTRAP:
-        row = int(_sfc64_double(s) * resid.shape[0])
+        if resid.shape[1] > n:
+            w = _sfc64_double(s)
+            lo, hi = 0, resid.shape[0] - 1
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if resid[mid, n] > w:
+                    hi = mid
+                else:
+                    lo = mid + 1
+            row = lo
+            lr += resid[row, n + 1]
+        else:
+            row = int(_sfc64_double(s) * resid.shape[0])
         for u in range(n):
             z[k, u] = resid[row, u]
     else:
         for u in range(n):
             e = sfc64_normal(s)
+            scale = 1.0
             if code == _STUDENT:
-                e *= np.sqrt((nu - 2.0) / (2.0 * _gamma(s, 0.5 * nu)))
-            z[k, u] = e
+                mix = par[u, _TMIX]
+                if mix > 0.0:
+                    # defensive mixture: with probability mix the χ² variate is scaled by _TGS
+                    gs = par[u, _TGS]
+                    heavy = _sfc64_double(s) < mix
+                    g = _gamma(s, 0.5 * nu) * (gs if heavy else 1.0)
+                    logr = -0.5 * nu * np.log(gs) - g * (1.0 / gs - 1.0)
+                    a, b = np.log(1.0 - mix), np.log(mix) + logr
+                    top = max(a, b)
+                    lr -= top + np.log(np.exp(a - top) + np.exp(b - top))
+                else:
+                    g = _gamma(s, 0.5 * nu)
+                scale = np.sqrt((nu - 2.0) / (2.0 * g))
+            eta = par[u, _TSHIFT] * scale
+            if eta != 0.0:
+                lr += -eta * e - 0.5 * eta * eta
+                e += eta
+            z[k, u] = e * scale
         _correlate(chol, correlated, z, k)
     if jumps:
         for u in range(n):
             jump[k, u] = 0.0
-            if par[u, _LAM] > 0.0:
-                c = _poisson(s, par[u, _LAM])
+            lam, lam_q = par[u, _LAM], par[u, _TLAM]
+            if lam_q > 0.0:
+                c = _poisson(s, lam_q)
+                lr += c * np.log(lam / lam_q) + lam_q - lam
+                if c > 0:
+                    sd2 = c * par[u, _JS] * par[u, _JS]
+                    jv = c * par[u, _TJM] + np.sqrt(c) * par[u, _JS] * sfc64_normal(s)
+                    lr += ((jv - c * par[u, _TJM]) ** 2 - (jv - c * par[u, _JM]) ** 2) / (2.0 * sd2)
+                    jump[k, u] = jv
+            elif lam > 0.0:
+                c = _poisson(s, lam)
                 if c > 0:
                     jump[k, u] = c * par[u, _JM] + np.sqrt(c) * par[u, _JS] * sfc64_normal(s)
+    return lr
 
 
 @njit(cache=True, nogil=True)
@@ -219,7 +264,7 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
                         z[k, a] = sfc64_normal(s)
                     _correlate(chol, correlated, z, k)
                 elif sign > 0:
-                    draw_step(s, code, nu, resid, chol, correlated, jumps, par, z, jmp, k)
+                    loglr += draw_step(s, code, nu, resid, chol, correlated, jumps, par, z, jmp, k)
                 for a in range(n_ax):
                     zz = sign * z[k, a]
                     tilt = par[a, _TILT]
@@ -351,7 +396,8 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
                     mm += scenario_mm_nb(p, prow, t, pos_start, pos_end, settle_axis, axis, contract,
                                          qty, entry, basis, strike, is_call, expiry, vol, rate,
                                          sc_start, sc_end, pm_par, sh_rel, sh_abs, vol_up, vol_dn,
-                                         roll, sc_move, sc_vol, sc_weight, sc_damp)
+                                         roll, sc_move, sc_vol, sc_weight, sc_damp, leg_start,
+                                         leg_end, leg_axis, leg_amount, leg_mm)
                 if margined[b] and not ok and surv > 0.0:
                     q = 1.0
                     if eq - mm <= 0.0:

@@ -10,7 +10,9 @@ the seed, the horizon and ``dt`` only — never on which other horizons or accou
   :mod:`liqrisk.risk.montecarlo`; ``driver`` names the pool with the largest probability.
   Variance reduction per horizon as there (``auto``: importance sampling on the main underlying
   when its closed form is < 1e-3 and the model is uncorrelated GBM, else the control variate for
-  GBM, antithetic pairs otherwise) — and a variance-reduced estimate whose value or 95% interval
+  GBM; antithetic pairs for Student-t, plain sampling for the asymmetric models (bootstrap,
+  jumps), and their importance sampling
+  (:mod:`liqrisk.risk.measures`) when the antithetic estimate is < 1e-3) — and a variance-reduced estimate whose value or 95% interval
   leaves [0, 1] is not used: the plain estimate of the same run is reported instead.
 * **time to liquidation** quantiles and histogram (conditional on liquidation before the last
   horizon), from the untilted run.
@@ -33,11 +35,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from liqrisk.dynamics.paths import _TILT, PathModel, as_seed_sequence, map_chunks
+from liqrisk.dynamics.paths import _TILT, Bootstrap, PathModel, as_seed_sequence, map_chunks
 from liqrisk.margin import kernel as K
 from liqrisk.margin.base import LINEAR
 from liqrisk.risk.book_kernel import _FAR, book_chunk_nb, safe_boxes_nb
 from liqrisk.risk.first_passage import hit_probability
+from liqrisk.risk.measures import MeasureChange, proposal
 from liqrisk.risk.montecarlo import (METHODS, TIME_QUANTILES, YEAR_HOURS, ProbabilityEstimate,
                                      TimeHistogram, _no_silent_zero)
 
@@ -260,7 +263,7 @@ def _run(cp, g: _Group, acc_sel: np.ndarray, axes, model: PathModel, dt: float, 
             f"{n_paths:,} paths × {n_steps:,} steps of {dt * YEAR_HOURS:.3g} h exceeds the limit "
             f"of {MAX_PATH_STEPS:,} path-steps ({MAX_STEPS:,} steps per path): use fewer paths, "
             f"a shorter horizon or fewer steps per day")
-    sp = model.spec(dt, tilt)
+    sp = tilt.spec(model, dt) if isinstance(tilt, MeasureChange) else model.spec(dt, tilt)
     sigma = model.sigma
     c_br = 2.0 / (sigma ** 2 * dt)
     # local sub-group of the selected accounts
@@ -398,11 +401,11 @@ def _inside_unit(e: ProbabilityEstimate | None) -> bool:
 
 
 def _horizon_dts(horizons, steps_per_day, dt):
-    """Per horizon: its step (given ``dt``, else min(1/(365·steps_per_day), horizon/4)) and
-    its number of steps."""
+    """Per horizon: its step (given ``dt``: ``dt``, or one step of the horizon when it is
+    shorter; else min(1/(365·steps_per_day), horizon/4)) and its number of steps."""
     out = {}
     for h in horizons:
-        d = dt or min(1.0 / (365 * steps_per_day), h / 4)
+        d = min(dt, h) if dt else min(1.0 / (365 * steps_per_day), h / 4)
         out[h] = (d, max(1, int(round(h / d))))
     return out
 
@@ -448,9 +451,14 @@ def book_liquidation_risk(cp, accounts: list[int], axes: list[int], model: PathM
     gaussian = model.is_gaussian
     # importance sampling tilts towards the t=0 boundary, which funding moves: not with funding
     tiltable = gaussian and (model.corr is None or len(axes) == 1) and funding is None
-    if method in ("control", "importance") and not gaussian:
+    if method == "control" and not gaussian:
         raise ValueError(f"method '{method}' needs a GBM model")
-    anti = method == "antithetic" or (method == "auto" and not gaussian)
+    # antithetic pairs (z, −z; J, −J) keep the law only of symmetric innovations: not of
+    # bootstrapped residuals (skewed) nor of jumps with a non-zero mean
+    symmetric = model.jumps is None and not isinstance(model.innovations, Bootstrap)
+    if method == "antithetic" and not symmetric:
+        raise ValueError("method 'antithetic' needs symmetric innovations (no bootstrap, no jumps)")
+    anti = method == "antithetic" or (method == "auto" and not gaussian and symmetric)
     steps = _horizon_dts(horizons, steps_per_day, dt)
     by_dt: dict[float, list[float]] = {}
     for h in horizons:
@@ -476,9 +484,10 @@ def book_liquidation_risk(cp, accounts: list[int], axes: list[int], model: PathM
                         if cv_ax[i] >= 0 else None)
                 want = method
                 if method == "auto":
-                    want = ("importance" if tiltable and mean is not None and mean < IS_THRESHOLD
+                    rare = mean is not None and (mean < IS_THRESHOLD if gaussian else plain.p < IS_THRESHOLD)
+                    want = ("importance" if (tiltable or not gaussian) and mean is not None and rare
                             else "control" if gaussian and mean is not None else plain.method)
-                if want == "importance" and mean is not None and tiltable:
+                if want == "importance" and mean is not None and (tiltable or not gaussian):
                     choice = _importance(cp, g, i, axes, model, d, steps[h][1], n_paths, seed,
                                          cv_ax[i], cb[i], sigma, cv_lo, cv_hi, funding) or plain
                 elif want == "control" and mean is not None:
@@ -487,7 +496,7 @@ def book_liquidation_risk(cp, accounts: list[int], axes: list[int], model: PathM
                 if choice is not plain and not _inside_unit(choice):
                     choice = plain
                 choice = _no_silent_zero(_clip(choice), False)
-                if anti:
+                if anti and not choice.method.startswith("importance"):
                     choice = replace(choice, paths=2 * choice.paths)
                 r["p"][h] = choice
                 r["methods"].append(choice.method)
@@ -538,9 +547,15 @@ def _pool_estimate(s: _Sums, b, j, anti) -> ProbabilityEstimate:
 
 def _importance(cp, g, i, axes, model, dt, n_steps, n_paths, seed, cu, cb, sigma, cv_lo, cv_hi, funding=None):
     """Account ``i`` alone, the main underlying's normals shifted so that the mean path reaches
-    its nearest boundary at the horizon; weights dP/dQ (module docstring of montecarlo)."""
-    tilt = np.zeros(len(axes))
-    tilt[cu] = cb / (sigma[cu] * math.sqrt(dt) * n_steps)
+    its nearest boundary at the horizon; weights dP/dQ (module docstring of montecarlo). Other
+    models: their measure change of :mod:`liqrisk.risk.measures`."""
+    if model.is_gaussian:
+        tilt = np.zeros(len(axes))
+        tilt[cu] = cb / (sigma[cu] * math.sqrt(dt) * n_steps)
+    else:
+        tilt = proposal(model, cu, cb, dt, n_steps)
+        if tilt is None:
+            return None
     s = _run(cp, g, np.array([i]), axes, model, dt, np.array([n_steps], np.int64), n_paths,
              _key(seed, 1, n_steps), False, tilt, np.array([-1], np.int64), cv_lo[i:i + 1],
              cv_hi[i:i + 1], want_loss=False, funding=funding)

@@ -50,7 +50,7 @@ class AnalyzeOptions:
         horizon: list[str] = Query([], description="probability horizon, e.g. 1d (repeatable); none: margin only"),
         paths: int = Query(20_000, ge=100, description="Monte Carlo paths per account"),
         seed: int = Query(7, ge=0, lt=2 ** 32),
-        model: Literal["gbm", "merton", "student", "student_t"] = Query("gbm"),
+        model: Literal["auto", "gbm", "merton", "student", "student_t", "fhs", "garch_fhs"] = Query("auto"),
         drift: float = Query(0.0, ge=-5, le=5, description="annualised expected return"),
         exit_horizon_hours: float = Query(1.0, gt=0, le=720),
         participation: float = Query(0.1, gt=0, le=1),
@@ -295,7 +295,7 @@ def create_app(database_url: str, api_key: str | None = None, limits: Limits = L
     def advise_route(request: Request, doc: dict = portfolio_body,
                      target: str = Query(..., max_length=40, description="e.g. p(7d)<=1% or distance>=3sd"),
                      paths: int = Query(2_000, ge=100), seed: int = Query(7, ge=0, lt=2 ** 32),
-                     model: Literal["gbm", "merton", "student", "student_t"] = Query("gbm")) -> dict:
+                     model: Literal["auto", "gbm", "merton", "student", "student_t", "fhs", "garch_fhs"] = Query("auto")) -> dict:
         """Top-ups, deleveraging and hedges that meet the target, cheapest first, by
         :func:`liqrisk.advise.advice.advise` (the document of ``liqrisk advise --json``)."""
         from liqrisk.advise.advice import advise

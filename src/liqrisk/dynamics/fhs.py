@@ -1,0 +1,180 @@
+"""Multi-asset GARCH-filtered historical simulation (Barone-Adesi, Giannopoulos & Vosper 1999).
+
+Each asset with daily history is filtered by its own GJR-GARCH(1,1)-t
+(:func:`liqrisk.dynamics.garch.fit_garch`): standardised residuals ``z_t = (r_t − μ)/σ_t``.
+A simulated day draws **one historical date** and
+takes every asset's residual of that date (each asset's residuals re-centred and scaled to
+mean 0, variance 1 on the table's dates), so the dependence between the assets (including
+joint crashes) is the data's, not a correlation parameter. Each asset's residual is rescaled by
+its own GARCH variance, which starts at its current level and follows its own recursion
+(``h' = ω + (α + γ·1[ε<0])ε² + βh``).
+
+Where the data come from, per asset:
+
+* ``--vol-from ASSET=FILE`` (OHLC CSV; bars shorter than a day are reduced to daily closes):
+  the fit, the residual dates and the current variance (the fit's one-step forecast) are the
+  file's;
+* else the bundled Bitstamp daily closes (BTC 2014-11-28 → 2020-01-17, ETH from 2017-11-09):
+  fit and residual dates from there, the current variance from the market block's vol (the
+  history is old: it supplies the dynamics and the shape of the shocks, the market the level);
+* an asset with neither (an **assumption**, stated in the output): constant variance from the
+  market block's vol, and on each historical date a residual drawn from the normal
+  distribution conditional on the other assets' residuals of that date, with the correlation
+  the portfolio's ``market.correlation`` gives (0 where it gives none) — one seeded draw per
+  date, so it is resampled together with the date.
+
+The residual table has one row per date on which every asset with history has a return; fewer
+than :data:`MIN_DATES` common dates is an input error (the assets' histories do not overlap).
+Steps are one day; a horizon shorter than a day is one step of that length with the day's
+variance scaled by the fraction of the day (see :class:`~liqrisk.dynamics.paths.GarchVol`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from liqrisk.dynamics.garch import fit_garch
+from liqrisk.dynamics.ohlc import bundled_data_path, load_ohlc
+from liqrisk.dynamics.paths import Bootstrap, GarchVol, PathModel
+
+BUNDLED = "btc_eth_usd_1d_bitstamp.csv"
+BUNDLED_ASSETS = ("BTC", "ETH")
+DAY = 86400.0
+MIN_DATES = 250
+"""Fewest common dates of the assets with history (about a year of daily returns)."""
+
+
+class HistoryError(ValueError):
+    """The assets' histories cannot be joined (too few common dates)."""
+
+
+@dataclass(frozen=True)
+class History:
+    """One asset's filtered daily history: dates (``datetime64[D]``) of the returns, the
+    standardised residuals, the GJR parameters (per-day decimal units), the
+    fit's one-step variance forecast and where the data came from."""
+
+    dates: np.ndarray
+    resid: np.ndarray
+    params: dict
+    forecast: float
+    source: str
+
+
+def _daily_closes(ohlc) -> tuple[np.ndarray, np.ndarray]:
+    """(dates, closes): the last close of each UTC day (bars of a day or longer as they are)."""
+    days = ohlc.timestamps.astype("datetime64[D]")
+    last = np.r_[days[1:] != days[:-1], True]
+    return days[last], ohlc.close[last]
+
+
+def _filter(days: np.ndarray, close: np.ndarray, source: str) -> History:
+    """The fit on one BLAS thread: the optimiser's last digits depend on the thread count, and
+    every engine (local, process, Dask with its one-thread workers) must give the same numbers."""
+    from threadpoolctl import threadpool_limits
+    r = np.diff(np.log(close))
+    with threadpool_limits(limits=1):
+        fit = fit_garch(r, kind="gjr", dist="t", bar_seconds=DAY)
+    return History(days[1:], np.asarray(fit.std_resid, float), dict(fit.params),
+                   float(fit.forecast_variance(1)[0]), source)
+
+
+@lru_cache(maxsize=8)
+def bundled_history(asset: str) -> History:
+    """The bundled daily history of ``asset`` (one of :data:`BUNDLED_ASSETS`), filtered once per
+    process."""
+    o = load_ohlc(bundled_data_path(BUNDLED), asset.lower())
+    days, close = _daily_closes(o)
+    return _filter(days, close, f"bundled Bitstamp daily closes {days[0]} → {days[-1]}")
+
+
+def file_history(path: str) -> History:
+    """The daily history of an OHLC file (``--vol-from``)."""
+    o = load_ohlc(path)
+    days, close = _daily_closes(o)
+    if len(close) < 60:
+        raise HistoryError(f"--vol-from {path}: {len(close)} daily closes; filtered historical "
+                           f"simulation needs at least 60")
+    return _filter(days, close, f"{o.source}: daily closes {days[0]} → {days[-1]}")
+
+
+@dataclass(frozen=True)
+class FhsSetup:
+    """The path model of :func:`fhs_model` and what it assumed (``info``, JSON-ready)."""
+
+    model: PathModel
+    info: dict
+
+
+def fhs_model(names: list[str], sigma: np.ndarray, histories: dict[str, History],
+              corr: np.ndarray, seed: int = 0) -> FhsSetup:
+    """The joint FHS model of ``names`` (in that order). ``sigma``: annualised vol per asset
+    (the current level for assets whose history is bundled, the constant vol of assets without
+    history); ``histories``: the assets with history → :class:`History` (``source`` starting
+    with "bundled" takes the level from ``sigma``); ``corr``: the correlation assumed between an
+    asset without history and the others (rows/columns in ``names`` order)."""
+    known = [n for n in names if n in histories]
+    if not known:
+        raise HistoryError(f"no history for {', '.join(names)}")
+    common = histories[known[0]].dates
+    for n in known[1:]:
+        common = np.intersect1d(common, histories[n].dates)
+    if len(common) < MIN_DATES:
+        raise HistoryError(f"the histories of {', '.join(known)} share {len(common)} dates "
+                           f"(at least {MIN_DATES} needed): give --vol-from files that overlap")
+    k = len(names)
+    resid = np.zeros((len(common), k))
+    omega, alpha, gamma, beta, h0 = (np.zeros(k) for _ in range(5))
+    info = {"bar": "1d", "dates": f"{common[0]} → {common[-1]}", "n_dates": int(len(common)),
+            "assets": {}}
+    bar = DAY / (365 * DAY)
+    for j, n in enumerate(names):
+        if n not in histories:
+            omega[j] = h0[j] = sigma[j] ** 2 * bar
+            continue
+        h = histories[n]
+        z = h.resid[np.isin(h.dates, common)]
+        resid[:, j] = (z - z.mean()) / z.std()          # on the table's dates: the vol is h's
+        p = h.params
+        omega[j], alpha[j], gamma[j], beta[j] = p["omega"], p["alpha"], p.get("gamma", 0.0), p["beta"]
+        bundled = h.source.startswith("bundled")
+        h0[j] = sigma[j] ** 2 * bar if bundled else h.forecast
+        info["assets"][n] = {"history": h.source, "gjr_garch": {x: float(p[x]) for x in
+                                                                 ("omega", "alpha", "gamma", "beta")},
+                             "vol": float(np.sqrt(h0[j] / bar)),
+                             "vol_from": "market block" if bundled else "GARCH forecast of the file"}
+    missing = [j for j, n in enumerate(names) if n not in histories]
+    if missing:
+        resid[:, missing] = _assumed_residuals(resid, [names.index(n) for n in known], missing,
+                                               corr, seed)
+        for j in missing:
+            info["assets"][names[j]] = {
+                "history": None, "vol": float(sigma[j]), "vol_from": "market block (constant)",
+                "assumed": "no history: constant vol from the market block; residual on each "
+                           "historical date normal given the other assets' residuals, correlation "
+                           "from market.correlation",
+                "correlation": {names[i]: float(corr[j, i]) for i in range(k) if i != j}}
+    vol = GarchVol(omega, alpha, beta, h0, gamma, DAY)
+    return FhsSetup(PathModel(vol, Bootstrap(resid)), info)
+
+
+def _assumed_residuals(resid, known, missing, corr, seed) -> np.ndarray:
+    """Residuals of the assets without history: ``z_m = B·z_k + L·ε`` per date, the normal
+    distribution of ``z_m`` given the known residuals ``z_k`` (ε standard normal, seeded),
+    ``B = C_mk C_kk⁻¹``, ``L Lᵀ = C_mm − B C_km``; ``C_kk`` the residuals' sample correlation,
+    ``C_mk``, ``C_mm`` from ``corr``."""
+    c = np.asarray(corr, float)
+    zk = resid[:, known]
+    ckk = np.atleast_2d(np.einsum("tk,tj->kj", zk, zk) / len(zk))   # the data's (mean 0, var 1 columns)
+    cmk, cmm = c[np.ix_(missing, known)], c[np.ix_(missing, missing)]
+    b = np.linalg.solve(ckk, cmk.T).T
+    cond = cmm - b @ cmk.T
+    try:
+        low = np.linalg.cholesky(cond)
+    except np.linalg.LinAlgError:
+        raise HistoryError("market.correlation: not a valid (positive definite) correlation matrix") from None
+    eps = np.random.default_rng(seed).standard_normal((len(resid), len(missing)))
+    # einsum's own loops, not BLAS: the same sums whatever the BLAS thread count
+    return np.einsum("tk,mk->tm", resid[:, known], b) + np.einsum("tj,mj->tm", eps, low)

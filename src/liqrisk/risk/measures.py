@@ -1,0 +1,166 @@
+"""Importance sampling for the non-Gaussian path models: a change of measure per model that makes
+the account's nearest boundary (log offset ``b`` on its main axis, reached within ``n`` steps of
+``dt``) a typical event, with the likelihood ratio dP/dQ of every draw accumulated by the kernel
+(:func:`liqrisk.risk.book_kernel.draw_step`), so the estimate ``E_Q[dP/dQ · 1_liquidated]`` is
+unbiased whatever the choice. GBM's mean shift lives in :mod:`liqrisk.risk.book_mc`.
+
+* **Student-t** (``z = e·s``, ``e`` normal, ``s = √((ν−2)/χ²_ν)``), by which way to the
+  boundary is the more likely (normal approximation of the sum vs ``n`` times one step's tail):
+  the sum — the normal numerator shifted by ``θ·s``, a Gaussian mean shift conditional on the
+  step's scale, ``θ`` moving the mean path (E s² = 1) to the boundary, weight per step
+  ``exp(−θs·e − θ²s²/2)``; one large step (the heavy tail: a sum of t steps is far more often
+  beyond a distant boundary by one huge step than by many) — a defensive mixture per step: with
+  probability ``ε = 1/n`` the χ² variate is scaled down by ``c`` so that the step's scale reaches
+  the boundary, weight ``1/((1−ε) + ε·r(χ²))`` with ``r`` the scaled-to-plain density ratio,
+  never above ``1/(1−ε)``.
+* **Merton** jump-diffusion: the most likely way to reach ``b`` given ``k`` jumps moves the
+  diffusion and each jump in proportion to their variances; ``k̄ = E[k | X_T beyond b]`` (terminal
+  normal approximation per jump count, Poisson weights) sets the proposal intensity ``k̄/T``
+  (never below λ) and the jump mean, the rest of the move the diffusion's shift. Weights: the
+  Poisson ratio ``(λ/λ_Q)^k e^{(λ_Q−λ)dt}`` and the normal ratio of the jump sizes.
+* **Filtered historical simulation**: the residual rows are drawn with probabilities
+  ``q_r ∝ exp(θ·z_r)`` on the main axis (exponential tilting of the empirical distribution,
+  whole rows, so the other assets keep their historical co-movement); ``θ`` makes the tilted mean
+  residual move the mean path to the boundary at the first step's variance. Weight per step
+  ``M(θ)·exp(−θ z_r)``, ``M`` the rows' mean of ``exp(θ z)``.
+
+A correlated model shifts the independent normals along the main axis' row of the Cholesky
+factor (the smallest shift that moves the main axis by the wanted amount).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+from scipy import stats
+from scipy.optimize import brentq
+
+from liqrisk.dynamics.paths import (_TGS, _TJM, _TLAM, _TMIX, _TSHIFT, Bootstrap, ConstantVol,
+                                    KernelSpec, Normal, PathModel, StudentT)
+
+MAX_TILT = 40.0
+"""Largest |θ| of the row tilt (the tilted mean can reach the largest residual, not beyond)."""
+
+
+@dataclass(frozen=True)
+class MeasureChange:
+    """The proposal of one importance-sampling run: per-axis columns of the kernel's parameter
+    table (``shift``: normal numerator shift; ``lam``/``jump_mean``: proposal jumps per step and
+    mean, 0 lam = untilted) and an exponential tilt ``row_tilt`` of the bootstrap rows."""
+
+    shift: np.ndarray
+    lam: np.ndarray | None = None
+    jump_mean: np.ndarray | None = None
+    row_tilt: np.ndarray | None = None
+    mix: np.ndarray | None = None
+    gamma_scale: np.ndarray | None = None
+
+    def spec(self, model: PathModel, dt: float) -> KernelSpec:
+        sp = model.spec(dt)
+        par = sp.par.copy()
+        par[:, _TSHIFT] = self.shift
+        if self.lam is not None:
+            par[:, _TLAM], par[:, _TJM] = self.lam, self.jump_mean
+        if self.mix is not None:
+            par[:, _TMIX], par[:, _TGS] = self.mix, self.gamma_scale
+        resid = sp.resid
+        if self.row_tilt is not None:
+            resid = np.column_stack([resid, *tilted_rows(resid, self.row_tilt)])
+        return replace(sp, par=par, resid=np.ascontiguousarray(resid))
+
+
+def tilted_rows(resid: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(proposal CDF, log dP/dQ) per row for rows drawn with ``q_r ∝ exp(θ·z_r)``."""
+    a = resid @ theta
+    w = np.exp(a - a.max())
+    q = w / w.sum()
+    cdf = np.cumsum(q)
+    cdf[-1] = 1.0
+    return cdf, -np.log(q * len(resid))
+
+
+def _normal_shift(model: PathModel, axis: int, per_step: float) -> np.ndarray:
+    """Shift of the independent normals that moves ``axis`` by ``per_step`` (its unit sd)."""
+    n = model.n_underlyings
+    if model.corr is None:
+        out = np.zeros(n)
+        out[axis] = per_step
+        return out
+    return per_step * np.linalg.cholesky(np.asarray(model.corr, float))[axis]
+
+
+def proposal(model: PathModel, axis: int, b: float, dt: float, n: int) -> MeasureChange | None:
+    """The measure change of ``model`` towards the log offset ``b`` of ``axis`` within ``n``
+    steps of ``dt`` years (module docstring); None for a model it does not cover."""
+    sigma = float(model.sigma[axis])
+    sd = sigma * math.sqrt(dt)                       # one step's sd (first step for GARCH)
+    if isinstance(model.innovations, Bootstrap):
+        z = model.innovations.table()
+        theta = np.zeros(z.shape[1])
+        theta[axis] = _row_theta(z[:, axis], b / (sd * n))
+        return MeasureChange(np.zeros(model.n_underlyings), row_tilt=theta)
+    if not isinstance(model.volatility, ConstantVol):
+        return None
+    if isinstance(model.innovations, StudentT) and model.jumps is None:
+        return _student(model, axis, b, sd, n)
+    if isinstance(model.innovations, Normal) and model.jumps is not None:
+        return _merton(model, axis, b, dt, n, sigma)
+    return None
+
+
+def _student(model: PathModel, axis: int, b: float, sd: float, n: int) -> MeasureChange:
+    nu = model.innovations.nu
+    t = stats.t(nu, scale=math.sqrt((nu - 2) / nu))
+    gauss = stats.norm.logcdf(-abs(b) / (sd * math.sqrt(n)))
+    one_step = math.log(n) + t.logcdf(-abs(b) / sd)
+    shift = np.zeros(model.n_underlyings)
+    if gauss >= one_step:
+        return MeasureChange(_normal_shift(model, axis, b / (sd * n)))
+    # one large step: given the event e·s·sd < b the χ² variate is u²·(ν−2)/(b/sd)² with
+    # u ∝ u^{ν−1}Φ(−u); the χ² law scaled by c = (ν−2)/(b/sd)² has u ∝ u^{ν−1}e^{−u²/2}, the
+    # same shape with a heavier tail (covers it)
+    mix, gs = np.zeros(model.n_underlyings), np.ones(model.n_underlyings)
+    mix[axis] = min(0.5, 1.0 / n)
+    gs[axis] = min(1.0, (nu - 2) / (b / sd) ** 2)
+    return MeasureChange(shift, mix=mix, gamma_scale=gs)
+
+
+def _row_theta(z: np.ndarray, target: float) -> float:
+    """θ with the tilted mean ``Σ z e^{θz} / Σ e^{θz}`` = ``target`` (clipped inside the rows'
+    range)."""
+    target = float(np.clip(target, np.quantile(z, 0.001), np.quantile(z, 0.999)))
+
+    def mean(t):
+        a = t * z
+        w = np.exp(a - a.max())
+        return float(w @ z / w.sum()) - target
+
+    if mean(-MAX_TILT) >= 0:
+        return -MAX_TILT
+    if mean(MAX_TILT) <= 0:
+        return MAX_TILT
+    return brentq(mean, -MAX_TILT, MAX_TILT, xtol=1e-6)
+
+
+def _merton(model: PathModel, axis: int, b: float, dt: float, n: int, sigma: float) -> MeasureChange:
+    j = model.jumps
+    T = n * dt
+    lam_t = j.intensity * T
+    k = np.arange(0, max(30, int(lam_t + 10 * math.sqrt(lam_t) + 10)))
+    var = sigma ** 2 * T + k * j.std ** 2
+    mean = k * j.mean - j.intensity * T * j.kappa - 0.5 * sigma ** 2 * T
+    tail = stats.norm.logcdf((b - mean) / np.sqrt(var)) if b < 0 else stats.norm.logsf((b - mean) / np.sqrt(var))
+    logw = stats.poisson.logpmf(k, lam_t) + tail
+    w = np.exp(logw - logw.max())
+    kbar = max(float(w @ k / w.sum()), lam_t)
+    gap = b - (kbar * j.mean - j.intensity * T * j.kappa - 0.5 * sigma ** 2 * T)
+    share = kbar * j.std ** 2 / (sigma ** 2 * T + kbar * j.std ** 2)
+    per_jump = j.mean + gap * share / kbar
+    diffusion = gap * (1.0 - share) / (sigma * math.sqrt(dt) * n)
+    m = model.n_underlyings
+    lam = np.zeros(m)
+    jm = np.full(m, j.mean)
+    lam[axis] = kbar / n
+    jm[axis] = per_jump
+    return MeasureChange(_normal_shift(model, axis, diffusion), lam, jm)

@@ -1,0 +1,81 @@
+"""Importance sampling of the non-Gaussian models (liqrisk.risk.measures) against each model's own
+reference (tests/first_passage_grid.py): at p ≈ 1e-6 with 1e5 paths the estimate has < 10 %
+relative standard error and agrees with the reference within its error bar — Student-t by
+numerical convolution of scipy's t density, Merton by conditioning each step on its jump count
+(a Poisson mixture of normals), GARCH-filtered historical simulation by enumerating every pair of
+historical dates (two daily steps: exact)."""
+import math
+
+import numpy as np
+import pytest
+from tests.first_passage_grid import (bootstrap_first_passage, grid_first_passage, merton_step,
+                                student_step)
+from scipy import stats
+
+from liqrisk.dynamics import paths
+from liqrisk.dynamics.fhs import bundled_history, fhs_model
+from liqrisk.load import parse_portfolio
+from liqrisk.margin.account import CompiledPortfolio
+from liqrisk.risk.book_mc import book_liquidation_risk
+from liqrisk.risk.first_passage import hit_probability
+
+BTC = 91250.0
+SIGMA = 0.6
+HOUR = 1 / 8760
+
+
+def _isolated_long(margin: float):
+    """One isolated 1 BTC long (Binance USDⓈ-M) and the log offset of its liquidation price."""
+    doc = {"as_of": "2026-11-23T00:00:00Z", "market": {"BTC": {"mark": BTC, "vol": SIGMA}},
+           "accounts": [{"id": "a", "venue": "binance-usdm", "mode": "isolated",
+                         "positions": [{"symbol": "BTCUSDT", "kind": "perp", "size": 1.0, "entry": BTC,
+                                        "margin": margin}]}]}
+    cp = CompiledPortfolio(parse_portfolio(doc))
+    return cp, math.log(cp.margin_results()[0].positions[0].liquidation_price / BTC)
+
+
+def _check(est, ref):
+    assert 1e-7 < ref < 1e-5                      # the rare-event regime of the issue
+    assert est.method == "importance"
+    assert est.stderr < 0.1 * est.p
+    assert abs(est.p - ref) < 3.5 * est.stderr
+
+
+def test_the_grid_reference_is_the_closed_form_for_gbm():
+    """The bridge-corrected estimator is exact for Brownian motion: the grid must reproduce the
+    reflection principle (a check of the reference itself)."""
+    v = SIGMA ** 2 * HOUR
+    step = stats.norm(-v / 2, math.sqrt(v))
+    got = grid_first_passage(step.pdf, step.cdf, -0.15, 24, 2 / v, math.sqrt(v), points_per_sd=10)
+    # midpoint rule on a grid of sd/10: error O((1/10)²) of the killed mass
+    assert got == pytest.approx(float(hit_probability(1.0, math.exp(-0.15), SIGMA, 24 * HOUR)), rel=1e-3)
+
+
+def test_student_t_importance_sampling_matches_the_numerical_convolution():
+    cp, lo = _isolated_long(0.55 * BTC)
+    v = SIGMA ** 2 * HOUR
+    ref = grid_first_passage(*student_step(3.5, v)[:2], lo, 24, 2 / v, math.sqrt(v), points_per_sd=5)
+    est = book_liquidation_risk(cp, [0], [0], paths.student_t(np.array([SIGMA]), 3.5), [1 / 365],
+                                n_paths=100_000, seed=1)[0].probabilities[1 / 365]
+    _check(est, ref)
+
+
+def test_merton_importance_sampling_matches_the_jump_count_conditioned_reference():
+    cp, lo = _isolated_long(0.24 * BTC)
+    v = SIGMA ** 2 * HOUR
+    ref = grid_first_passage(*merton_step(v, 12 * HOUR, -0.01, 0.05)[:2], lo, 24, 2 / v, math.sqrt(v),
+                             points_per_sd=5)
+    est = book_liquidation_risk(cp, [0], [0], paths.merton(np.array([SIGMA]), 12, -0.01, 0.05), [1 / 365],
+                                n_paths=100_000, seed=1)[0].probabilities[1 / 365]
+    _check(est, ref)
+
+
+def test_fhs_importance_sampling_matches_the_enumeration_of_every_pair_of_dates():
+    setup = fhs_model(["BTC"], np.array([SIGMA]), {"BTC": bundled_history("BTC")}, np.eye(1))
+    vol = setup.model.volatility
+    cp, lo = _isolated_long(0.5 * BTC)
+    garch = (float(vol.omega[0]), float(vol.alpha[0]), float(vol.gamma[0]), float(vol.beta[0]), float(vol.h0[0]))
+    ref = bootstrap_first_passage(setup.model.innovations.residuals[:, 0], garch, lo, 2, 2 / garch[4])
+    est = book_liquidation_risk(cp, [0], [0], setup.model, [2 / 365], n_paths=100_000, seed=1,
+                                dt=1 / 365)[0].probabilities[2 / 365]
+    _check(est, ref)
