@@ -21,6 +21,23 @@ import test_fuzz_cli as T  # noqa: E402
 
 
 LOG_ALL = False
+KEEP = Path("fuzz_failures")
+
+
+def _keep_inputs(args: list[str]) -> list[str]:
+    """Copy the failing run's input files next to the log (they are overwritten by the next run)."""
+    import shutil
+    KEEP.mkdir(exist_ok=True)
+    out = []
+    for a in args:
+        p = Path(a)
+        if p.is_file() and str(p).startswith(str(T.TMP)):
+            n = len(list(KEEP.iterdir()))
+            dest = KEEP / f"{n:05d}_{p.name}"
+            shutil.copy(p, dest)
+            a = str(dest.resolve())
+        out.append(a)
+    return out
 
 
 def campaign(name: str, strategy, n: int, seed: int, time_limit: float, log) -> collections.Counter:
@@ -33,6 +50,8 @@ def campaign(name: str, strategy, n: int, seed: int, time_limit: float, log) -> 
     def one(args):
         category, detail, seconds = harness.run(args, time_limit)
         counts[category] += 1
+        if category not in ("ok", "rejected"):
+            args = _keep_inputs(args)
         if category not in ("ok", "rejected") or LOG_ALL:
             log.write(json.dumps({"command": name, "category": category, "detail": detail, "args": args,
                                   "seconds": round(seconds, 2)}) + "\n")

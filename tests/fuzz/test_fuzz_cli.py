@@ -25,7 +25,7 @@ N = int(os.environ.get("LIQRISK_FUZZ_EXAMPLES", "25"))
 FUZZ = settings(max_examples=N, derandomize=True, deadline=None, database=None,
                 suppress_health_check=list(HealthCheck))
 TMP = Path(tempfile.mkdtemp(prefix="liqrisk-fuzz-"))
-TIME_LIMIT_S = float(os.environ.get("LIQRISK_FUZZ_TIME_LIMIT_S", "60"))
+TIME_LIMIT_S = float(os.environ.get("LIQRISK_FUZZ_TIME_LIMIT_S", "300"))   # a hang, not a loaded machine
 
 
 def write_input(data: bytes | None, suffix: str, name: str = "input") -> str:
@@ -51,7 +51,7 @@ def assert_good(args: list[str]) -> tuple[str, str]:
 ANALYZE_OPTIONS = {
     "--stress": M.CLI_NUMBERS, "--participation": M.CLI_NUMBERS, "--exit-horizon-hours": M.CLI_NUMBERS,
     "--drift": M.CLI_NUMBERS, "--seed": ["-1", "0", "7", "99999999999999999999"],
-    "--horizon": ["1d", "0d", "-1h", "1e400d", "400d", "30m", "abc", "1y", "100000w"],
+    "--horizon": ["1d", "0d", "-1h", "1e400d", "400d", "30m", "abc", "7d", "100000w"],
     "--paths": ["100", "1000000000", "-5", "abc"], "--model": ["gbm", "student", "merton", "fhs", "nope"],
     "--book": [str(M.EXAMPLES / "books" / "btc_book.json"), "BTC=" + str(M.EXAMPLES / "books" / "btc_book.json"),
                "ETH=" + str(M.EXAMPLES / "books" / "btc_book.json"), "BTC=/nonexistent.json", "BTC=" + str(M.EXAMPLES)],

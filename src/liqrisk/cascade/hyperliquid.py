@@ -102,8 +102,8 @@ def load_clearinghouse_states(path: str | Path) -> Population:
     else:
         raise PopulationError("accounts", "expected a clearinghouseState, a list or a mapping")
     lim = limits.current()
-    if len(items) > lim.max_accounts:
-        raise PopulationError("accounts", lim.exceeded("max_accounts", f"{len(items):,} users"))
+    if len(items) > lim.max_population:
+        raise PopulationError("accounts", lim.exceeded("max_population", f"{len(items):,} users"))
     rows = [r for user, s in items for r in clearinghouse_rows(str(user), s)]
     if not rows:
         raise PopulationError("assetPositions", "no open positions")

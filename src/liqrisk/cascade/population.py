@@ -59,16 +59,25 @@ def _column(df: pd.DataFrame, name: str, kind, optional: bool = False) -> np.nda
     col = df[name]
     if col.dtype == bool:
         raise PopulationError(name, "contains true/false, not numbers")
+    if col.dtype.kind in "mM":          # a Parquet date or duration column would cast to nanoseconds
+        raise PopulationError(name, f"contains dates or durations ({col.dtype}), not numbers")
     try:
         out = col.to_numpy(dtype=kind)
     except (ValueError, TypeError, OverflowError):
-        values = pd.to_numeric(col, errors="coerce")
-        row = int(np.argmax(values.isna().to_numpy() & col.notna().to_numpy()))
+        row = next(i for i, v in enumerate(col.to_numpy(object)) if not _is_number(v))
         raise PopulationError(name, f"row {row}: {str(col.iloc[row])[:40]!r} is not a number") from None
     bad = np.isinf(out) if optional else ~np.isfinite(out)
     if bad.any():
         raise PopulationError(name, f"row {int(np.argmax(bad))}: missing or not finite")
     return out
+
+
+def _is_number(v) -> bool:
+    try:
+        float(v)
+        return not isinstance(v, bool)
+    except (TypeError, ValueError, OverflowError):
+        return False
 
 
 # column → (lo, hi) of |value| (NaN allowed in the optional columns)
@@ -94,9 +103,13 @@ def from_frame(df: pd.DataFrame) -> Population:
     if len(df) == 0:
         raise PopulationError("account_id", "no positions")
     lim = limits.current()
-    if len(df) > lim.max_positions:
-        raise PopulationError("accounts", lim.exceeded("max_positions", f"{len(df):,} positions"))
+    if len(df) > lim.max_population:
+        raise PopulationError("accounts", lim.exceeded("max_population", f"{len(df):,} positions"))
     df = df.reset_index(drop=True)
+    for name in ("account_id", "venue", "mode", "asset"):
+        empty = df[name].isna().to_numpy() | (df[name].astype(object).astype(str).str.strip() == "").to_numpy()
+        if empty.any():
+            raise PopulationError(name, f"row {int(np.argmax(empty))}: missing")
     size, entry = _column(df, "size", float), _column(df, "entry", float)
     coll = _column(df, "collateral_usd", float)
     iso = _column(df, "isolated_margin", float) if "isolated_margin" in df else np.zeros(len(df))
@@ -118,16 +131,16 @@ def from_frame(df: pd.DataFrame) -> Population:
     if ((mode == "isolated") & (iso <= 0)).any():
         raise PopulationError("isolated_margin", f"row {int(np.argmax((mode == 'isolated') & (iso <= 0)))}:"
                                                  " isolated positions need a positive isolated_margin")
-    ids = df["account_id"].astype(str).to_numpy()
+    ids = df["account_id"].astype(str).to_numpy().astype(str)
     acc_ids, pos_account = np.unique(ids, return_inverse=True)
-    if len(acc_ids) > lim.max_accounts:
-        raise PopulationError("account_id", lim.exceeded("max_accounts", f"{len(acc_ids):,} accounts"))
+    if len(acc_ids) > lim.max_population:
+        raise PopulationError("account_id", lim.exceeded("max_population", f"{len(acc_ids):,} accounts"))
     first = np.unique(pos_account, return_index=True)[1]
     for name, vals in (("mode", mode), ("venue", venue_s), ("collateral_usd", coll)):
         if (vals != vals[first][pos_account]).any():
             row = int(np.argmax(vals != vals[first][pos_account]))
             raise PopulationError(name, f"row {row}: differs between rows of account '{ids[row]}'")
-    assets_s = df["asset"].astype(str).str.upper().to_numpy()
+    assets_s = df["asset"].astype(str).str.upper().to_numpy().astype(str)
     assets, pos_asset = np.unique(assets_s, return_inverse=True)
     venues = tuple(v for v in TABLE_VENUES if v in set(venue_s))
     mmr, cum, lev = (_column(df, c, float, True) for c in ("mmr", "cum", "max_leverage"))

@@ -239,7 +239,7 @@ def scenario_from_dict(d: dict) -> Scenario:
     prices = np.array([_num(spec[a], "price", f"assets.{a}", lo=1e-12, hi=1e12) for a in assets])
     shock = _block(d, "shock")
     kind = _text(shock, "kind", "linear", "shock.")
-    steps = _int(shock, "steps", "shock", default=1 if kind == "gap" else 60, lo=1, hi=100_000)
+    steps = _int(shock, "steps", "shock", default=1 if kind == "gap" else 60, lo=1, hi=10_000)
     moves_d = _block(shock, "moves", "shock.")
     for a in moves_d:
         if str(a).upper() not in assets:

@@ -73,8 +73,9 @@ class SyntheticSpec:
                 raise ScenarioError(f"{where}.{key}", f"must be a whole number, got {out[key]:g}")
             if key in out:
                 out[key] = int(out[key])
-        if out.get("n_accounts", cls.n_accounts) > lim.max_accounts:
-            raise ScenarioError(f"{where}.n_accounts", lim.exceeded("max_accounts", f"{out.get('n_accounts', cls.n_accounts):,}"))
+        n = out.get("n_accounts", cls.n_accounts)
+        if n > lim.max_population:
+            raise ScenarioError(f"{where}.n_accounts", lim.exceeded("max_population", f"{n:,}"))
         for key, keys in (("prices", ASSETS), ("open_interest_usd", ASSETS), ("venue_shares", None)):
             if key not in d:
                 continue

@@ -90,24 +90,24 @@ def _vol_files(specs: list[str] | None) -> dict[str, str] | None:
 def analyze_command(
     file: str = typer.Argument(..., metavar="FILE", help="portfolio file (YAML or JSON), see README"),
     as_json: bool = typer.Option(False, "--json", help="print exactly one JSON document"),
-    html: str = typer.Option(None, "--html", help="write a self-contained HTML report here"),
-    horizon: list[str] = typer.Option(None, "--horizon", help="probability horizon, e.g. 1d (repeatable)"),
-    paths: int = typer.Option(20_000, "--paths", min=100, help="Monte Carlo paths per account"),
-    seed: int = typer.Option(7, "--seed", help="random seed (results reproducible by seed)"),
-    model: str = typer.Option("auto", "--model", help="auto (fhs where an underlying has history, else gbm) | "
+    html: str = typer.Option(None, "--html", metavar="PATH", help="write a self-contained HTML report here"),
+    horizon: list[str] = typer.Option(None, "--horizon", metavar="TEXT", help="probability horizon, e.g. 1d (repeatable)"),
+    paths: int = typer.Option(20_000, "--paths", min=100, metavar="N", help="Monte Carlo paths per account"),
+    seed: int = typer.Option(7, "--seed", metavar="N", help="random seed (results reproducible by seed)"),
+    model: str = typer.Option("auto", "--model", metavar="TEXT", help="auto (fhs where an underlying has history, else gbm) | "
                               "gbm | merton | student (= student_t) | fhs (= garch_fhs)"),
-    range_paths: int = typer.Option(None, "--range-paths", min=0, help="paths of each other model in the "
+    range_paths: int = typer.Option(None, "--range-paths", min=0, metavar="N", help="paths of each other model in the "
                                     "model range (default min(--paths, 4000); 0: no range)"),
-    drift: float = typer.Option(0.0, "--drift", help="annualised expected return (0: martingale)"),
-    vol_from: list[str] = typer.Option(None, "--vol-from", help="OHLC CSV to estimate an underlying's vol "
+    drift: float = typer.Option(0.0, "--drift", metavar="X", help="annualised expected return (0: martingale)"),
+    vol_from: list[str] = typer.Option(None, "--vol-from", metavar="[UND=]PATH", help="OHLC CSV to estimate an underlying's vol "
                                        "from (EWMA): UNDERLYING=PATH, repeatable; a bare PATH if the file has one underlying"),
-    book: list[str] = typer.Option(None, "--book", help="order book JSON/CSV, UNDERLYING=PATH form"),
-    exit_horizon: float = typer.Option(1.0, "--exit-horizon-hours", help="time allowed to exit (the exit block's horizon_cost)"),
-    participation: float = typer.Option(0.1, "--participation", help="share of daily volume"),
-    stress: float = typer.Option(1.0, "--stress", help="spread/depth stress multiplier"),
-    engine: str = typer.Option("local", "--engine", help="local | process | dask: where chunks of "
+    book: list[str] = typer.Option(None, "--book", metavar="[UND=]PATH", help="order book JSON/CSV, UNDERLYING=PATH form"),
+    exit_horizon: float = typer.Option(1.0, "--exit-horizon-hours", metavar="X", help="time allowed to exit (the exit block's horizon_cost)"),
+    participation: float = typer.Option(0.1, "--participation", metavar="X", help="share of daily volume"),
+    stress: float = typer.Option(1.0, "--stress", metavar="X", help="spread/depth stress multiplier"),
+    engine: str = typer.Option("local", "--engine", metavar="TEXT", help="local | process | dask: where chunks of "
                                "accounts run (identical results)"),
-    scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address for --engine dask "
+    scheduler: str = typer.Option(None, "--scheduler", metavar="ADDRESS", help="Dask scheduler address for --engine dask "
                                   "(default: a local cluster)"),
     max_file_mb: L.MaxFileMb = None, max_depth: L.MaxDepth = None, max_alias_nodes: L.MaxAliasNodes = None,
     max_accounts: L.MaxAccounts = None, max_positions: L.MaxPositions = None,

@@ -13,16 +13,17 @@ from liqrisk.io import limits
 
 @app.command("cascade")
 def cascade(
-    scenario_file: Path = typer.Argument(..., help="Scenario YAML (see liqrisk.cascade.scenario)."),
-    accounts: Path = typer.Option(None, "--accounts", help="Population: a portfolio file (the analyze "
+    scenario_file: Path = typer.Argument(..., metavar="SCENARIO_FILE", help="Scenario YAML (see liqrisk.cascade.scenario)."),
+    accounts: Path = typer.Option(None, "--accounts", metavar="PATH", help="Population: a portfolio file (the analyze "
                                                            "input, every venue and contract), CSV/Parquet "
                                                            "positions or Hyperliquid clearinghouseState JSON."),
-    engine: str = typer.Option("local", "--engine", help="Sweep executor: local | process | dask."),
-    scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address (engine dask)."),
+    engine: str = typer.Option("local", "--engine", metavar="TEXT", help="Sweep executor: local | process | dask."),
+    scheduler: str = typer.Option(None, "--scheduler", metavar="TEXT", help="Dask scheduler address (engine dask)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON document."),
-    html: Path = typer.Option(None, "--html", help="Write a self-contained HTML report here."),
+    html: Path = typer.Option(None, "--html", metavar="PATH", help="Write a self-contained HTML report here."),
     max_file_mb: L.MaxFileMb = None, max_depth: L.MaxDepth = None, max_alias_nodes: L.MaxAliasNodes = None,
     max_accounts: L.MaxAccounts = None, max_positions: L.MaxPositions = None,
+    max_population: L.MaxPopulation = None,
 ) -> None:
     """Simulate forced selling → price impact → more liquidations for a whole venue."""
     from liqrisk.batch import get_executor
@@ -31,18 +32,18 @@ def cascade(
     from liqrisk.cascade.scenario import ScenarioError, load_scenario
     from liqrisk.results.cascade import CascadeAnalysis
     with fail_on_bad_input(), limits.using(max_file_mb=max_file_mb, max_depth=max_depth, max_alias_nodes=max_alias_nodes,
-                                           max_accounts=max_accounts, max_positions=max_positions):
+                                           max_accounts=max_accounts, max_positions=max_positions,
+                                           max_population=max_population):
         if engine not in ("local", "process", "dask"):
             raise ScenarioError("--engine", "must be local, process or dask")
         if html is not None and html.is_dir():
             raise ScenarioError("--html", f"{html} is a directory")
         sc = load_scenario(scenario_file)
-        pop = resolve_population(sc, accounts, scenario_file.parent)
         if html is not None and sc.extra.get("sweep"):
             raise ScenarioError("--html", "only for a single run (the scenario has a sweep block)")
-        executor = get_executor(engine, scheduler) if sc.extra.get("sweep") else None
+        executor = get_executor(engine, scheduler) if sc.extra.get("sweep") else None   # fails fast
         try:
-            result = run_scenario(sc, pop, executor)
+            result = run_scenario(sc, resolve_population(sc, accounts, scenario_file.parent), executor)
         finally:
             if executor is not None:
                 executor.close()

@@ -91,10 +91,15 @@ def load_ohlc(path: str | Path, asset: str | None = None) -> OHLC:
     high is below its low or does not contain its open and close.
     """
     import pandas as pd
+    from liqrisk.io.documents import DocumentError, check_file
     path = Path(path)
     name = path.name
-    if not path.is_file():
+    if not path.exists():
         raise DataError(f"{path}: no such file")
+    try:
+        check_file(path, "OHLC CSV")               # a directory, the file-size limit
+    except DocumentError as e:
+        raise DataError(str(e)) from None
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
@@ -133,10 +138,14 @@ def load_ohlc(path: str | Path, asset: str | None = None) -> OHLC:
     _check(name, lines[1:], time_col, step <= 0, frame[time_col].to_numpy()[1:],
            "is not after the previous row (unsorted or duplicate timestamp)")
 
+    from liqrisk.io.limits import AMOUNT_MAX, PRICE_RANGE
     o, h, lo, c, v = (values[f] for f in FIELDS)
     for field, col in zip(FIELDS[:4], columns[:4]):
         _check(name, lines, col, values[field] <= 0, values[field], "is not a positive price")
+        _check(name, lines, col, (values[field] < PRICE_RANGE[0]) | (values[field] > PRICE_RANGE[1]), values[field],
+               f"is outside the supported price range [{PRICE_RANGE[0]:g}, {PRICE_RANGE[1]:g}]")
     _check(name, lines, columns[4], v < 0, v, "is a negative volume")
+    _check(name, lines, columns[4], v > AMOUNT_MAX, v, f"is above the supported volume {AMOUNT_MAX:g}")
     _check(name, lines, columns[1], h < lo, h, "is below the low")
     _check(name, lines, columns[1], h < np.maximum(o, c), h, "is below the open or close")
     _check(name, lines, columns[2], lo > np.minimum(o, c), lo, "is above the open or close")

@@ -21,11 +21,12 @@ from pathlib import Path
 import numpy as np
 
 from liqrisk.dynamics.ohlc import DataError
+from liqrisk.io.limits import PRICE_RANGE, VOL_RANGE
 
 VOL_KEYS = ("vol", "term", "smile", "chain_csv")
 
 
-def _positive_vector(values, field: str, strictly_increasing: bool = False) -> np.ndarray:
+def _positive_vector(values, field: str, strictly_increasing: bool = False, hi: float = np.inf) -> np.ndarray:
     try:
         x = np.asarray(values, dtype=float)
     except (TypeError, ValueError) as exc:
@@ -34,6 +35,8 @@ def _positive_vector(values, field: str, strictly_increasing: bool = False) -> n
         raise ValueError(f"{field}: expected a non-empty list of numbers, got {values!r}")
     if not (np.isfinite(x).all() and (x > 0).all()):
         raise ValueError(f"{field}: every value must be a positive number, got {values!r}")
+    if (x > hi).any():
+        raise ValueError(f"{field}: values above the supported {hi:g}, got {values!r}")
     if strictly_increasing and (np.diff(x) <= 0).any():
         raise ValueError(f"{field}: values must be strictly increasing, got {values!r}")
     return x
@@ -75,7 +78,7 @@ class TermVol:
 
     def __init__(self, expiries_years, vols):
         self.expiries = _positive_vector(expiries_years, "term.expiry_years", strictly_increasing=True)
-        self.vols = _positive_vector(vols, "term.vol")
+        self.vols = _positive_vector(vols, "term.vol", hi=VOL_RANGE[1])
         if len(self.vols) != len(self.expiries):
             raise ValueError(f"term: {len(self.expiries)} expiry_years but {len(self.vols)} vol values")
 
@@ -137,7 +140,7 @@ class SmileSurface:
             expiry = _positive_vector([quote["expiry_years"]], f"{where}.expiry_years")[0]
             forward = _positive_vector([quote["forward"]], f"{where}.forward")[0]
             strikes = _positive_vector(quote["strikes"], f"{where}.strikes", strictly_increasing=True)
-            vols = _positive_vector(quote["vols"], f"{where}.vols")
+            vols = _positive_vector(quote["vols"], f"{where}.vols", hi=VOL_RANGE[1])
             if len(vols) != len(strikes):
                 raise ValueError(f"{where}: {len(strikes)} strikes but {len(vols)} vols")
             built.append(SmileSlice(expiry, forward, strikes, vols))
@@ -159,28 +162,46 @@ class SmileSurface:
 
 
 CHAIN_COLUMNS = ("expiry_id", "ttm_years", "forward", "strike", "option_type", "bid_iv", "ask_iv")
+CHAIN_RANGES = {"ttm_years": (0.0, 100.0), "forward": PRICE_RANGE, "strike": PRICE_RANGE,   # years, USD
+                "bid_iv": VOL_RANGE, "ask_iv": VOL_RANGE}
+OPTION_TYPES = ("P", "C", "PUT", "CALL")
+
+
+def _shown(value) -> str:
+    """A CSV cell for a message: ``empty``, ``'text'`` or the number."""
+    if isinstance(value, str):
+        return repr(value) if value.strip() else "empty"
+    return "empty" if value != value else f"{float(value):g}"
 
 
 def load_chain_csv(path: str | Path) -> SmileSurface:
     """Smile surface from an option IV chain CSV (columns ``CHAIN_COLUMNS``), mid IV =
     (bid + ask) / 2; a strike quoted as both put and call gets the average of the two mids."""
     import pandas as pd
+    from liqrisk.io.documents import DocumentError, check_file
     path = Path(path)
     try:
+        check_file(path, "option chain CSV")       # a directory, the file-size limit
         frame = pd.read_csv(path)
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, DocumentError) as exc:
         raise DataError(f"{path.name}: cannot read CSV ({exc})".replace("\n", " ")) from exc
     missing = [c for c in CHAIN_COLUMNS if c not in frame.columns]
     if missing:
         raise DataError(f"{path.name}: missing column {missing[0]!r}")
-    for col in ("ttm_years", "forward", "strike", "bid_iv", "ask_iv"):
+    for col, (lo, hi) in CHAIN_RANGES.items():
         values = pd.to_numeric(frame[col], errors="coerce")
-        bad = ~(values > 0)
+        bad = ~((values > 0) & (values >= lo) & (values <= hi))        # NaN (empty, text) is bad too
         if bad.any():
             i = int(np.argmax(bad.to_numpy()))
-            raise DataError(f"{path.name}: line {i + 2}, column {col!r}: value {frame[col].iloc[i]!r} "
-                            "is not a positive number")
+            raise DataError(f"{path.name}: line {i + 2}, column {col!r}: value {_shown(frame[col].iloc[i])} "
+                            f"is not a number in {'(0' if lo == 0 else '[%g' % lo}, {hi:g}]")
         frame[col] = values
+    kind = frame["option_type"].astype(str).str.strip().str.upper()
+    bad = ~kind.isin(OPTION_TYPES).to_numpy()
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise DataError(f"{path.name}: line {i + 2}, column 'option_type': value "
+                        f"{_shown(frame['option_type'].iloc[i])} is not one of P, C, PUT, CALL")
     crossed = frame["bid_iv"] > frame["ask_iv"]
     if crossed.any():
         i = int(np.argmax(crossed.to_numpy()))

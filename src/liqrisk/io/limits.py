@@ -19,14 +19,18 @@ class Limits:
     max_file_mb: float = 20.0            # size of one input file (MB = 10^6 bytes)
     max_depth: int = 20                  # nesting of mappings/lists in a YAML/JSON document
     max_alias_nodes: int = 100_000       # nodes YAML aliases may add when expanded (alias bombs)
-    max_accounts: int = 20_000           # accounts in one file (portfolio, population)
-    max_positions: int = 200_000         # positions in one file, all accounts together
+    max_accounts: int = 20_000           # accounts in one portfolio file
+    max_positions: int = 200_000         # positions in one portfolio file, all accounts together
+    max_population: int = 2_000_000      # accounts, and positions, of one cascade population
+    #   (synthetic, position table, Hyperliquid states): exchange-scale by design; a cascade holds
+    #   ≈ 0.54 KB per account (measured, BENCHMARKS.md "Cascades"), so the default is ≈ 1.4 GB
     max_path_steps: float = 2e8          # Monte Carlo paths × time steps of one account (memory)
     max_horizon_days: float = 366.0      # longest probability horizon
 
     FLAGS = {"max_file_mb": "--max-file-mb", "max_depth": "--max-depth",
              "max_alias_nodes": "--max-alias-nodes", "max_accounts": "--max-accounts",
-             "max_positions": "--max-positions", "max_path_steps": "--max-path-steps",
+             "max_positions": "--max-positions", "max_population": "--max-population",
+             "max_path_steps": "--max-path-steps",
              "max_horizon_days": "--max-horizon-days"}
 
     def exceeded(self, name: str, what: str) -> str:

@@ -3,6 +3,7 @@ last window, and a GARCH(1,1) forecast (annualised decimals, 365-day year)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from liqrisk.results.base import Result, plain
@@ -45,9 +46,11 @@ class VolAnalysis(Result):
 def vol_analysis(file, estimators, window: int, garch: bool, asset: str | None = None) -> VolAnalysis:
     """Estimate every estimator in ``estimators`` over the file and its last ``window`` bars, and
     (``garch``) fit GARCH(1,1) and forecast :data:`FORECAST_HORIZONS_DAYS`."""
-    from liqrisk.dynamics.ohlc import load_ohlc
+    from liqrisk.dynamics.ohlc import DataError, load_ohlc
     from liqrisk.dynamics.volatility import estimate_all
     bars = load_ohlc(file, asset=asset)
+    if len(bars) < 3:
+        raise DataError(f"{Path(file).name}: {len(bars)} bars; a volatility needs at least 3 (two returns)")
     names = tuple(estimators)
     full = estimate_all(bars, estimators=names)
     last = estimate_all(bars, window, estimators=names)

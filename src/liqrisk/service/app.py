@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from liqrisk.analysis import ExitSettings, ProbabilitySettings, analyze
 from liqrisk.io.portfolio import InputError, PortfolioFile
 from liqrisk.load import parse_portfolio
+from liqrisk.report.guards import analysis_problems
 from liqrisk.service.jobs import Jobs
 from liqrisk.service.limits import LimitError, Limits
 from liqrisk.service.store import Store
@@ -119,6 +120,9 @@ def run_analysis(doc: dict, opts: AnalyzeOptions, limits: Limits) -> dict:
                                              stress=opts.stress),
                      curves=opts.curves)
     data = result.to_dict()
+    problems = analysis_problems(data)          # the CLI's output checks: an error, never a wrong number
+    if problems:
+        raise InputError(problems)
     if opts.curves:
         data["curves"] = _plain(result.curves)
     return data
