@@ -25,7 +25,7 @@ TYPER_FLOOR = "import typer\napp = typer.Typer()\n@app.command()\ndef run(x: int
 NUMBA_FLOOR = ("from numba import njit\n@njit(cache=True, nogil=True)\ndef f(x):\n    return x + 1.0\nf(1.0)\n")
 
 
-def _run(cmd: list[str], env: dict) -> tuple[float, float]:
+def run_command(cmd: list[str], env: dict) -> tuple[float, float]:
     """(wall, CPU of the child) seconds of one run."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
@@ -39,8 +39,8 @@ def _measure(label: str, cmd: list[str], src: str | None, repeat: int) -> None:
     env = dict(os.environ)
     if src:
         env["PYTHONPATH"] = src
-    _run(cmd, env)                                           # warm: numba cache, OS file cache
-    runs = [_run(cmd, env) for _ in range(repeat)]
+    run_command(cmd, env)                                    # warm: numba cache, OS file cache
+    runs = [run_command(cmd, env) for _ in range(repeat)]
     walls, cpus = [w for w, _ in runs], [c for _, c in runs]
     print(f"| {label} | {min(walls):.3f} | {statistics.median(walls):.3f} | {min(cpus):.3f} |", flush=True)
 

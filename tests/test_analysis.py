@@ -172,3 +172,69 @@ def test_calibration_model_names_are_accepted_by_analyze(small_file):
     out = CliRunner().invoke(app, ["analyze", small_file, "--json", "--horizon", "1d", "--paths", "1000",
                                    "--model", "student_t"])
     assert out.exit_code == 0 and json.loads(out.stdout)["accounts"][0]["risk"]["model"] == "student"
+
+
+def _many_accounts(n: int, seed: int = 5) -> dict:
+    """Binance accounts with BTC/ETH perps (some isolated) and SOL (no synthetic book); a few
+    under water (past their trigger: liquidated now)."""
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    marks = {"BTC": 91_250.0, "ETH": 3_050.0, "SOL": 142.5}
+    accounts = []
+    for i in range(n):
+        positions = []
+        for und in rng.choice(list(marks), size=int(rng.integers(1, 4)), replace=False):
+            pos = {"symbol": f"{und}USDT", "kind": "perp", "entry": marks[und] * float(np.exp(rng.normal(0, 0.05))),
+                   "size": float(rng.choice([-1, 1]) * np.exp(rng.normal(np.log(50_000), 1.0)) / marks[und])}
+            if rng.random() < 0.3:
+                pos["margin"] = abs(pos["size"]) * marks[und] / 10
+            positions.append(pos)
+        collateral = float(np.exp(rng.normal(np.log(20_000), 1.0))) if rng.random() > 0.1 else 100.0
+        accounts.append({"id": f"a{i}", "venue": "binance-usdm", "collateral": {"USDT": collateral},
+                         "positions": positions})
+    return {"as_of": "2026-11-23T00:00:00Z", "market": {u: {"mark": m, "vol": 0.6} for u, m in marks.items()},
+            "accounts": accounts}
+
+
+def test_exit_blocks_of_a_whole_file_equal_each_account_analysed_alone():
+    """Exit costs are computed for all accounts together (one pass per underlying): each
+    account's block (close-now, curve, forced exits at the boundaries, liquidation now, what was
+    not costed) is the one it gets when analysed on its own."""
+    from liqrisk import analyze
+    doc = _many_accounts(40)
+    whole = analyze(doc).to_dict()["accounts"]
+    assert any(a["liquidatable_now"] for a in whole) and any(a["exit"]["not_costed"] for a in whole)
+    assert any(a["exit"]["liquidation_cost"] for a in whole)
+    for acc, alone in zip(doc["accounts"], whole):
+        single = analyze({**doc, "accounts": [acc]}).to_dict()["accounts"][0]["exit"]
+        a, b = _flat(single), _flat(alone["exit"])
+        nums = {k for k, v in a.items() if isinstance(v, float)}
+        assert {k: v for k, v in a.items() if k not in nums} == {k: v for k, v in b.items() if k not in nums}
+        assert {k: a[k] for k in nums} == pytest.approx({k: b[k] for k in nums}, rel=1e-12)
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    """A nested dict as {path: leaf} (pytest.approx compares flat mappings)."""
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}/"))
+        else:
+            out[prefix + k] = v
+    return out
+
+
+def test_a_book_given_on_the_command_line_is_the_market_s_book(tmp_path):
+    from dataclasses import replace
+
+    from liqrisk import analyze
+    from liqrisk.liquidity.book import load_book
+    from liqrisk.load import load_portfolio
+    out = CliRunner().invoke(app, ["analyze", "examples/multi_venue.yaml", "--json", "--stress", "3",
+                                   "--book", "BTC=examples/books/btc_book.json"])
+    assert out.exit_code == 0, out.output
+    pf = load_portfolio("examples/multi_venue.yaml")
+    pf = pf.with_market(replace(pf.market, books={"BTC": load_book("examples/books/btc_book.json")}))
+    api = analyze(pf, stress=3.0).to_dict()
+    assert json.loads(out.stdout) == json.loads(json.dumps(api))
+    assert any(a["exit"]["book"] == "snapshot" for a in api["accounts"] if a.get("exit"))

@@ -57,10 +57,14 @@ def test_help_loads_no_heavy_dependency():
                           check=True).stdout.strip() == "[]"
 
 
-def test_analyze_without_horizons_imports_neither_pandas_nor_plotly_nor_arch_nor_scipy_stats():
+def test_analyze_without_horizons_loads_only_what_margin_and_exit_cost_use():
+    """numpy, numba (which itself loads scipy.linalg for its BLAS check) and pydantic are used;
+    SciPy's optimisers, special functions and statistics, pandas, plotly, arch and dask are not."""
+    heavy = ("pandas", "plotly", "arch", "dask", "scipy.stats", "scipy.optimize", "scipy.special",
+             "scipy.interpolate", "scipy.signal")
     code = ("import sys; from typer.testing import CliRunner; from liqrisk.cli import app; "
             f"r = CliRunner().invoke(app, ['analyze', {EXAMPLE!r}, '--json']); assert r.exit_code == 0, r.output; "
-            "print([m for m in ('pandas', 'plotly', 'arch', 'scipy.stats', 'dask') if m in sys.modules])")
+            f"print([m for m in {heavy!r} if m in sys.modules])")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True).stdout.strip() == "[]"
 

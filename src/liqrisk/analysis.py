@@ -53,11 +53,11 @@ class ProbabilitySettings:
     risk: bool = True                        # VaR/ES of the loss (False: probabilities only, faster)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ExitSettings:
-    """Exit-cost settings (CLI: --book, --exit-horizon, --participation, --stress)."""
+    """Exit-cost settings (CLI: --exit-horizon, --participation, --stress); the order books are
+    the market's (``MarketState.books``, CLI --book), synthetic where it has none."""
 
-    books: dict | None = None
     horizon_hours: float = 1.0
     participation: float = 0.1
     stress: float = 1.0
@@ -256,13 +256,12 @@ def _correlation(cp: CompiledPortfolio, names: list[str], notes: list[str], quie
     """Correlation of ``names``: ``market.correlation`` where the portfolio gives it, else
     BTC/ETH from the bundled Bitstamp daily history, else 0 (noted unless ``quiet``)."""
     from liqrisk.dynamics.correlation import estimate_correlation
-    from liqrisk.dynamics.ohlc import bundled_data_path
-    import pandas as pd
+    from liqrisk.dynamics.ohlc import bundled_columns
     given = cp.portfolio.market.correlation
     corr = np.eye(len(names))
-    if "BTC" in names and "ETH" in names:
-        df = pd.read_csv(bundled_data_path("btc_eth_usd_1d_bitstamp.csv")).dropna()
-        est = estimate_correlation({"BTC": df["btc_close"].to_numpy(), "ETH": df["eth_close"].to_numpy()})
+    if "BTC" in names and "ETH" in names:           # complete days of the bundled file, no pandas
+        cols = bundled_columns("btc_eth_usd_1d_bitstamp.csv")
+        est = estimate_correlation({"BTC": cols["btc_close"], "ETH": cols["eth_close"]})
         i, j = names.index("BTC"), names.index("ETH")
         corr[i, j] = corr[j, i] = float(np.asarray(est.corr)[0, 1])
     assumed = []
@@ -381,84 +380,101 @@ def _probability_blocks(r: AccountResult, risk, years: dict, term: dict, model: 
 def _add_exit(cp, results, s: ExitSettings, out: PortfolioAnalysis):
     """The ``exit`` block of every account: each underlying's futures/spot are costed on its own
     book; an underlying without a book (or options, which are not costed) is listed in
-    ``not_costed`` instead of dropping the whole account."""
-    from liqrisk.liquidity.book import BookError
-    from liqrisk.liquidity.exit import exit_summary, liquidation_loss
-    from liqrisk.liquidity.synthetic import synthetic_book
+    ``not_costed`` instead of dropping the whole account. Every account's positions are costed
+    together, in one vectorised pass per underlying (:func:`~liqrisk.liquidity.exit.exit_costs`)."""
+    from liqrisk.liquidity.exit import exit_costs
 
+    vols: dict[str, float] = {}
+    keys, group, und, size, price, forced, now = {}, [], [], [], [], [], []
     for i, r in enumerate(results):
-        linear, rows, vols = exit_inputs(cp, i, r)
-        not_costed = [f"{p.symbol}: options are not costed" for p in r.positions if p.kind == "option"]
-        summaries = []
-        for und in dict.fromkeys(u for u, _, _ in rows):
-            group = [row for row in rows if row[0] == und]
-            try:
-                summaries.append(exit_summary(group, s.books, vols, s.horizon_hours, s.participation, s.stress))
-            except BookError as e:
-                not_costed.append(str(e))
-                continue
-            if und not in out.books:
-                out.books[und] = _depth(und, group[0][2], vols[und], s)
-        costed = {u for u, _, _ in rows if u in out.books}
-        liq_cost = shortfall = 0.0
+        linear, rows = _exit_rows(cp, i, r)
+        for u, base, mark in rows:
+            group.append(keys.setdefault((i, u), len(keys)))
+            und.append(u), size.append(base), price.append(mark)
+            if u not in vols:
+                vols[u] = cp.market.atm_vol(u) or DEFAULT_EXIT_VOL
         fee = cp.plans[i].rules.params.liquidation_fee
-        for size, lp, bp, und in _forced_exits(r, linear, rows):
-            if und not in costed:
-                continue
-            book = (s.books or {}).get(und) or synthetic_book(lp, vols[und], 1.0, und)
-            loss = liquidation_loss(size, lp, bp, fee, book, stress=max(s.stress, LIQUIDATION_STRESS))
-            liq_cost += float(np.sum(loss.total_loss))
-            shortfall += float(np.sum(loss.shortfall))
-        deficit = None
+        forced += [(keys[i, u], b, lp, bp, fee) for b, lp, bp, u in _forced_exits(r, linear, rows)]
         if r.liquidatable_now:
-            liq_cost, shortfall, deficit = _forced_exit_now(cp, i, r, linear, rows, costed, vols, fee, s)
-        r.exit = _exit_block(summaries, liq_cost, shortfall, not_costed, s)
-        if r.exit is not None and deficit is not None:
+            now += [(keys[i, u], b, p, p, fee) for (u, b, p), _ in zip(rows, linear)]
+    books = cp.portfolio.market.books
+    costs = exit_costs(group, und, und, size, price, books, vols, s.horizon_hours, s.participation, s.stress,
+                       n_groups=len(keys))
+    tot = costs.totals()
+    for k, (i, u) in enumerate(keys):
+        if costs.error[k] is None and u not in out.books:
+            first = int(np.argmax(costs.used & (costs.group == k)))
+            out.books[u] = _depth(books.get(u), u, costs.price[first], vols[u], s)
+    unds = [u for _, u in keys]
+    liq, short = _liquidation_losses(forced, unds, costs.error, books, vols, s)
+    now_fee, now_impact = _liquidation_losses(now, unds, costs.error, books, vols, s, parts=True)
+    by_account: dict[int, list[int]] = {}
+    for k, (i, _) in enumerate(keys):
+        by_account.setdefault(i, []).append(k)
+    for i, r in enumerate(results):
+        ks = by_account.get(i, [])
+        ok = [k for k in ks if costs.error[k] is None]
+        not_costed = [f"{p.symbol}: options are not costed" for p in r.positions if p.kind == "option"]
+        not_costed += [costs.error[k] for k in ks if costs.error[k] is not None]
+        cost, shortfall, deficit = sum(liq[k] for k in ok), sum(short[k] for k in ok), None
+        if r.liquidatable_now:   # liquidated now, at the marks: the fee is not collected from nothing
+            equity = r.equity * cp.settle_usd(i)
+            impact = sum(now_impact[k] for k in ok)
+            cost, shortfall, deficit = sum(now_fee[k] for k in ok) + impact, max(0.0, impact - equity), max(0.0, -equity)
+        r.exit = _exit_block(tot, ok, cost, shortfall, not_costed, costs.hours, s)
+        if deficit is not None:
             r.exit.equity_shortfall = deficit
 
 
-def _forced_exit_now(cp, i, r, positions, rows, costed, vols, fee, s: ExitSettings):
-    """An account already at or past its trigger is liquidated now, at the marks: the forced exit
-    costs the liquidation fee plus the impact of selling into the stressed book; what the
-    remaining equity cannot pay — ``max(0, impact − equity)``, the fee is not collected from
-    nothing — is the insurance fund's shortfall. Returns (cost, shortfall, equity shortfall =
-    −equity when negative), USD."""
+def _liquidation_losses(fills, unds, errors, books, vols, s: ExitSettings, parts=False):
+    """Per exit group (account × underlying), the summed forced fills ``(group, base size,
+    liquidation price, bankruptcy price, fee rate)`` at stressed liquidity (at least
+    LIQUIDATION_STRESS): (total loss, insurance shortfall), or with ``parts`` (fee, impact);
+    fills of groups not costed count 0. One vectorised call per underlying; the synthetic book
+    is the same at every mid in relative terms, so one book at mid 1 serves every price. USD."""
     from liqrisk.liquidity.exit import liquidation_loss
     from liqrisk.liquidity.synthetic import synthetic_book
-    equity = r.equity * cp.settle_usd(i)
-    fees = impact = 0.0
-    for p, (und, base, mark) in zip(positions, rows):
-        if und not in costed or base == 0:
-            continue
-        book = (s.books or {}).get(und) or synthetic_book(mark, vols[und], 1.0, und)
-        loss = liquidation_loss(base, mark, mark, fee, book, stress=max(s.stress, LIQUIDATION_STRESS))
-        fees += float(np.sum(loss.fee))
-        impact += float(np.sum(loss.total_loss)) - float(np.sum(loss.fee))
-    return fees + impact, max(0.0, impact - equity), max(0.0, -equity)
+    a, b = np.zeros(len(unds)), np.zeros(len(unds))
+    fills = [f for f in fills if errors[f[0]] is None]
+    if not fills:
+        return a, b
+    g = np.array([f[0] for f in fills], dtype=np.int64)
+    size, lp, bp, fee = (np.array([f[k] for f in fills], float) for k in range(1, 5))
+    und = np.array([unds[k] for k in g], dtype=object)
+    for u in dict.fromkeys(und.tolist()):
+        m = und == u
+        book = books.get(u) or synthetic_book(1.0, vols[u], 1.0, u)
+        loss = liquidation_loss(size[m], lp[m], bp[m], fee[m], book, stress=max(s.stress, LIQUIDATION_STRESS))
+        first, second = (loss.fee, loss.total_loss - loss.fee) if parts else (loss.total_loss, loss.shortfall)
+        a += np.bincount(g[m], first, minlength=len(unds))
+        b += np.bincount(g[m], second, minlength=len(unds))
+    return a, b
 
 
-def _exit_block(summaries, liq_cost: float, shortfall: float, not_costed: list[str], s: ExitSettings) -> ExitResult:
-    """Sum per-underlying exit summaries (positions exit in parallel: time is the longest)."""
-    if not summaries:
+def _exit_block(tot: dict, ok: list[int], liq_cost: float, shortfall: float, not_costed: list[str], hours,
+                s: ExitSettings) -> ExitResult:
+    """Sum an account's costed exit groups (positions exit in parallel: time is the longest)."""
+    if not ok:
         return ExitResult(None, None, None, None, None, s.horizon_hours, None, None, not_costed=not_costed)
-    notional = sum(r["notional"] for sm in summaries for r in sm.positions)
-    now = sum(sm.close_now_cost for sm in summaries)
-    curve: dict = {}
-    for sm in summaries:
-        for h, c in sm.curve.items():
-            curve[h] = curve.get(h, 0.0) + c
+    now, notional = float(tot["close_now_cost"][ok].sum()), float(tot["notional"][ok].sum())
     return ExitResult(
-        close_now_cost=now, close_now_bps=1e4 * now / notional, liquidation_cost=liq_cost,
-        insurance_shortfall=shortfall, time_to_exit_hours=max(sm.time_to_exit_hours for sm in summaries),
-        horizon_hours=s.horizon_hours, horizon_cost=sum(sm.horizon_cost for sm in summaries),
-        book="synthetic" if any(sm.book == "synthetic" for sm in summaries) else "snapshot",
-        cost_vs_exit_hours=curve, not_costed=not_costed)
+        close_now_cost=now, close_now_bps=1e4 * now / notional, liquidation_cost=float(liq_cost),
+        insurance_shortfall=float(shortfall), time_to_exit_hours=float(tot["time_to_exit_hours"][ok].max()),
+        horizon_hours=s.horizon_hours, horizon_cost=float(tot["horizon_cost"][ok].sum()),
+        book="synthetic" if tot["synthetic"][ok].any() else "snapshot",
+        cost_vs_exit_hours=dict(zip(hours.tolist(), tot["curve"][ok].sum(axis=0).tolist())), not_costed=not_costed)
 
 
 def exit_inputs(cp: CompiledPortfolio, i: int, r: AccountResult):
     """Account ``i``'s futures/spot positions, their (underlying, signed base size, mark) rows for
     the exit-cost model (inverse USD face converted to coin at the mark) and the ATM vol per
     underlying (DEFAULT_EXIT_VOL when the market block has none). Options are not costed."""
+    linear, rows = _exit_rows(cp, i, r)
+    return linear, rows, {und: cp.market.atm_vol(und) or DEFAULT_EXIT_VOL for und, _, _ in rows}
+
+
+def _exit_rows(cp: CompiledPortfolio, i: int, r: AccountResult):
+    """(futures/spot positions, exit rows) of account ``i`` (see :func:`exit_inputs`)."""
     from liqrisk.margin.base import INVERSE
     pairs = [(p, t) for p, t in zip(r.positions, cp.plans[i].terms) if p.kind in ("perp", "future", "spot")]
     linear = [p for p, _ in pairs]
@@ -468,15 +484,14 @@ def exit_inputs(cp: CompiledPortfolio, i: int, r: AccountResult):
     if cp.plans[i].rules.is_loan:       # unwinding a loan: sell the collateral, buy back the debt
         legs = acc.supplied_items() + [(c, -u) for c, u in acc.borrowed_items()]
         rows += [(c, u, float(cp.market.prices[cp.market.axis(c)])) for c, u in legs if c in cp.market.names]
-    vols = {und: cp.market.atm_vol(und) or DEFAULT_EXIT_VOL for und, _, _ in rows}
-    return linear, rows, vols
+    return linear, rows
 
 
-def _depth(und: str, mark: float, vol: float, s: ExitSettings) -> dict:
-    """Cumulative depth (base units) by price of the (stressed) book used for ``und``."""
+def _depth(book, und: str, mark: float, vol: float, s: ExitSettings) -> dict:
+    """Cumulative depth (base units) by price of the (stressed) book used for ``und``: ``book``,
+    else the synthetic one at ``mark``."""
     from liqrisk.liquidity.synthetic import synthetic_book
-    book = (s.books or {}).get(und) or synthetic_book(mark, vol, 1.0, und)
-    book = book.stressed(s.stress)
+    book = (book or synthetic_book(mark, vol, 1.0, und)).stressed(s.stress)
     bids, asks = np.asarray(book.bids, float), np.asarray(book.asks, float)
     return {"source": book.book_source, "stress": s.stress,
             "bids": {"price": bids[:, 0], "cumulative": np.cumsum(bids[:, 1])},

@@ -7,6 +7,7 @@
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -31,7 +32,7 @@ def analyze(source: str | Path | dict | Portfolio, horizons: Sequence[str] = (),
     default), ``range_paths`` per other model of the model range (None: as the CLI, 0: none), ``paths`` per
     account, ``seed`` (results reproducible by seed), ``drift`` (annualised), ``vol_from``
     (underlying → OHLC CSV to estimate its vol from), ``books`` (underlying → order book, else
-    synthetic), the exit horizon, participation rate and book stress, ``curves`` (equity and MM
+    synthetic; added to the market's ``books``), the exit horizon, participation rate and book stress, ``curves`` (equity and MM
     along each price axis, for the HTML report), ``progress(done, total)``."""
     prob = None
     if horizons:
@@ -39,8 +40,11 @@ def analyze(source: str | Path | dict | Portfolio, horizons: Sequence[str] = (),
                                    range_paths=range_paths)
         if model is not None:
             prob.model = model
-    return _analyze(source, prob, ExitSettings(books, exit_horizon_hours, participation, stress),
-                    curves=curves, progress=progress)
+    if books:
+        pf = load_portfolio(source)
+        source = pf.with_market(replace(pf.market, books={**pf.market.books, **books}))
+    return _analyze(source, prob, ExitSettings(horizon_hours=exit_horizon_hours, participation=participation,
+                                               stress=stress), curves=curves, progress=progress)
 
 
 def simulate_cascade(scenario: str | Path | dict, accounts: str | Path | None = None,

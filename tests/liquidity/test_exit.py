@@ -159,3 +159,81 @@ def test_exit_curve_large_risk_aversion_uses_the_closed_form_not_a_fallback():
     e = c.expected_cost[0]
     assert np.isfinite(e).all() and np.isfinite(c.sd[0]).all()
     assert (e[1:] < e[0]).all() and e[-1] == pytest.approx(e[-2], rel=1e-9)
+
+
+def _reference_group(rows, vols, books, horizon, participation, stress):
+    """One group costed position by position, each on its own book built at its own price
+    (the per-position path the vectorised exit_costs replaces): (error, close now, curve,
+    time to exit) or the first failing position's problem."""
+    from liqrisk.liquidity.impact import DAILY_VOLUME
+    hours = sorted({0.0, 0.25, 1.0, 4.0, 24.0, 72.0, horizon})
+    now, curve, t_exit, first_error = 0.0, np.zeros(len(hours)), 0.0, None
+    for sym, und, size, price in rows:
+        try:
+            book = books[und] if und in books else synthetic_book(price, vols[und], 1.0, und)
+        except BookError as exc:
+            return str(exc), None
+        if size == 0:
+            continue
+        c = exit_cost_curve(size, price, vols[und], book, DAILY_VOLUME[und], hours, stress)
+        if np.isnan(c.expected_cost).any():
+            return f"{sym}: closing", None
+        now += c.expected_cost[0, 0]
+        curve += c.expected_cost[0]
+        t_exit = max(t_exit, 24 * abs(size) / (participation * DAILY_VOLUME[und]))
+    if first_error is None and not any(r[2] for r in rows):
+        return "no positions", None
+    return None, (now, curve, t_exit)
+
+
+@pytest.mark.parametrize("with_book", [False, True])
+def test_exit_costs_of_many_groups_equal_each_position_costed_on_its_own_book(with_book):
+    """300 random accounts of BTC/ETH futures (basis ±3%, some sizes 0, a few too large for the
+    stressed book) and SOL (no calibration): every account's totals equal the per-position
+    curves on per-position books, summed; a failing account reports its first failing position."""
+    from liqrisk.liquidity.exit import exit_costs
+    rng = np.random.default_rng(3)
+    marks, vols = {"BTC": 91_250.0, "ETH": 3_050.0, "SOL": 142.5}, {"BTC": 0.55, "ETH": 0.7, "SOL": 0.9}
+    books = {"BTC": OrderBook([[91_240 - 10 * k, 2.0] for k in range(50)],
+                              [[91_260 + 10 * k, 2.0] for k in range(50)], name="btc")} if with_book else {}
+    groups = []
+    for _ in range(300):
+        rows = []
+        for j in range(int(rng.integers(1, 7))):
+            und = rng.choice(["BTC", "BTC", "ETH", "ETH", "SOL"] if rng.random() < 0.1 else ["BTC", "ETH"])
+            scale = {"BTC": 5.0, "ETH": 150.0, "SOL": 100.0}[und] * (2000 if rng.random() < 0.03 else 1)
+            size = 0.0 if rng.random() < 0.1 else float(rng.normal(0, scale))
+            rows.append((f"{und}-{j}", str(und), size, marks[und] * float(np.exp(rng.normal(0, 0.01)))))
+        groups.append(rows)
+    flat = [(k, *r) for k, rows in enumerate(groups) for r in rows]
+    costs = exit_costs([f[0] for f in flat], [f[2] for f in flat], [f[1] for f in flat], [f[3] for f in flat],
+                       [f[4] for f in flat], books, vols, horizon_hours=2.0, participation=0.1, stress=2.0)
+    tot = costs.totals()
+    n_ok = 0
+    for k, rows in enumerate(groups):
+        error, ref = _reference_group(rows, vols, books, 2.0, 0.1, 2.0)
+        if error is None:
+            n_ok += 1
+            assert costs.error[k] is None
+            np.testing.assert_allclose(tot["close_now_cost"][k], ref[0], rtol=1e-11)
+            np.testing.assert_allclose(tot["curve"][k], ref[1], rtol=1e-11)
+            assert tot["time_to_exit_hours"][k] == pytest.approx(ref[2], rel=1e-14)
+            assert costs.summary(k, tot).close_now_cost == pytest.approx(ref[0], rel=1e-11)
+        else:
+            assert costs.error[k].startswith(error)
+    assert 200 < n_ok < 300          # both kinds of account occur
+
+
+def test_exit_cost_result_is_typed_and_is_what_the_cli_prints():
+    from liqrisk.cli.exit_cost import exit_cost_analysis
+    from liqrisk.results.exit import ExitCostAnalysis
+    res = exit_cost_analysis("examples/multi_venue.yaml", [("BTC", -2.0, 91_250.0)], None, 1.0, 0.1, 0.55, 2.0)
+    assert isinstance(res, ExitCostAnalysis)
+    out = CliRunner().invoke(app, ["exit-cost", "examples/multi_venue.yaml", "-p", "BTC:-2:91250", "--json",
+                                   "--stress", "2"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout) == json.loads(res.to_json())
+    frame = res.to_frame()
+    assert len(frame) == sum(len(a.summary.positions) for a in res.accounts)
+    assert frame["close_now_cost"].sum() == pytest.approx(sum(a.summary.close_now_cost for a in res.accounts))
+    assert list(frame["account"])[-1] == "command-line positions"

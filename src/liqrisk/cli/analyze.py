@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import sys
-
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import typer
@@ -37,7 +37,7 @@ def _books(specs: list[str], pf: Portfolio):
         if und not in pf.market.quotes:
             raise InputError([f"--book {spec}: no market entry for '{und}' in the file"])
         books[und] = check_book_mid(load_book(path), und, pf.market.quotes[und].mark)
-    return books or None
+    return books
 
 
 def _check_options(horizons, paths, seed, drift, exit_horizon, participation, stress) -> None:
@@ -126,7 +126,9 @@ def analyze_command(
         pf = load_portfolio(file)
         prob = (ProbabilitySettings(horizon, paths, seed, model, drift, vol_from=_vol_files(vol_from),
                                     range_paths=range_paths) if horizon else None)
-        ex = ExitSettings(_books(book, pf), exit_horizon, participation, stress)
+        if book:
+            pf = pf.with_market(replace(pf.market, books=_books(book, pf)))
+        ex = ExitSettings(horizon_hours=exit_horizon, participation=participation, stress=stress)
         if prob and not as_json:
             from rich.console import Console
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn

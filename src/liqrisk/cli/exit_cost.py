@@ -7,7 +7,7 @@ import typer
 
 from liqrisk.cli._app import app
 from liqrisk.cli import limits as L
-from liqrisk.cli.errors import fail_on_bad_input, strict_json
+from liqrisk.cli.errors import fail_on_bad_input
 from liqrisk.io import limits
 from liqrisk.io.limits import AMOUNT_MAX, PRICE_RANGE, VOL_RANGE
 
@@ -36,28 +36,35 @@ def _position(text: str) -> tuple[str, float, float]:
     return symbol, size, price
 
 
-def _books(specs: list[str], positions):
-    """--book UNDERLYING=PATH (a bare PATH when the positions have one underlying); a book's mid
-    must be near the positions' price (an ETH book is no BTC book)."""
-    from liqrisk.liquidity.book import BookError, check_book_mid, load_book
+def _books(specs: list[str], unds: set[str]) -> dict:
+    """--book UNDERLYING=PATH (a bare PATH when the positions have one underlying), each book
+    loaded once."""
+    from liqrisk.liquidity.book import BookError, load_book
     from liqrisk.liquidity.synthetic import underlying_of
-    if not specs:
-        return None
-    unds = {underlying_of(s) for s, _, _ in positions}
     books = {}
-    for spec in specs:
+    for spec in specs or []:
         und, sep, path = spec.partition("=")
         if not sep:
-            if len(specs) > 1 or len(unds) > 1:
+            if len(specs) > 1 or len(unds) != 1:
                 raise BookError(f"--book {spec!r}: with several underlyings write UNDERLYING=PATH")
             und, path = next(iter(unds)), spec
-        und = underlying_of(und)
-        book = load_book(path)
-        for s, _, price in positions:
-            if underlying_of(s) == und:
-                check_book_mid(book, und, price)
-        books[und] = book
+        books[underlying_of(und)] = load_book(path)
     return books
+
+
+def _far_book(books: dict, rows) -> str | None:
+    """Why a group's positions cannot use the given books: the first position whose price is far
+    from its underlying's book mid (an ETH book is no BTC book), else None."""
+    from liqrisk.liquidity.book import BookError, check_book_mid
+    from liqrisk.liquidity.synthetic import underlying_of
+    for sym, _, price in rows:
+        und = underlying_of(sym)
+        if und in books:
+            try:
+                check_book_mid(books[und], und, price)
+            except BookError as exc:
+                return str(exc)
+    return None
 
 
 def _check_options(participation: float, vol: float, stress: float, risk_aversion: float) -> None:
@@ -74,8 +81,9 @@ def _check_options(participation: float, vol: float, stress: float, risk_aversio
         raise BookError(f"--risk-aversion {risk_aversion:g}: must be a finite number ≥ 0")
 
 
-def _portfolio_positions(file: str) -> list[tuple[str, list, float]]:
-    """(account id, exit rows, vol) for every account of a portfolio file with futures/spot."""
+def _portfolio_positions(file: str) -> list[tuple[str, list, dict]]:
+    """(account id, exit rows, vol per underlying) for every account of a portfolio file with
+    futures/spot."""
     from liqrisk.analysis import exit_inputs
     from liqrisk.load import load_portfolio
     from liqrisk.margin.account import CompiledPortfolio
@@ -88,7 +96,56 @@ def _portfolio_positions(file: str) -> list[tuple[str, list, float]]:
     return out
 
 
+def _cost_groups(groups, books, horizon_hours, participation, stress, risk_aversion, volumes):
+    """[(id, ExitSummary or the reason it could not be costed)] for groups (id, rows, vols) that
+    share their vols: every group's positions in one vectorised pass per underlying."""
+    from liqrisk.liquidity.exit import check_exit_settings, exit_costs
+    from liqrisk.liquidity.synthetic import underlying_of
+    vols = {}
+    for _, rows, v in groups:
+        vols.update({underlying_of(u): x for u, x in v.items()} if isinstance(v, dict)
+                    else {underlying_of(s): v for s, _, _ in rows})
+    check_exit_settings(vols, horizon_hours, participation, stress)
+    flat = [(k, *row) for k, (_, rows, _) in enumerate(groups) for row in rows]
+    costs = exit_costs([f[0] for f in flat], [underlying_of(f[1]) for f in flat], [f[1] for f in flat],
+                       [f[2] for f in flat], [f[3] for f in flat], books, vols, horizon_hours, participation,
+                       stress, risk_aversion, volumes, n_groups=len(groups))
+    tot = costs.totals()
+    out = []
+    for k, (name, rows, _) in enumerate(groups):
+        problem = _far_book(books, rows) or costs.error[k]
+        out.append((name, problem if problem else costs.summary(k, tot)))
+    return out
+
+
 POSITIONS_ID = "command-line positions"
+
+
+def exit_cost_analysis(file: str | None, positions: list[tuple[str, float, float]], book_specs: list[str] | None,
+                       horizon_hours: float, participation: float, vol: float, stress: float = 1.0,
+                       risk_aversion: float = 0.0, volumes: dict[str, float] | None = None):
+    """The :class:`~liqrisk.results.exit.ExitCostAnalysis` of every account of ``file`` (vols from
+    its market block) and of the command-line ``positions`` (SYMBOL, SIZE, PRICE at ``vol``).
+    BookError when the command-line positions, or every account, cannot be costed."""
+    from liqrisk.liquidity.book import BookError
+    from liqrisk.liquidity.synthetic import underlying_of
+    from liqrisk.results.exit import AccountExit, ExitCostAnalysis
+    accounts = _portfolio_positions(file) if file else []
+    given = [(POSITIONS_ID, positions, vol)] if positions else []
+    books = _books(book_specs, {underlying_of(s) for _, rows, _ in accounts + given for s, _, _ in rows})
+    result = ExitCostAnalysis([])
+    for groups in (accounts, given):      # the command-line positions have their own --vol
+        for name, summary in _cost_groups(groups, books, horizon_hours, participation, stress, risk_aversion,
+                                          volumes):
+            if not isinstance(summary, str):
+                result.accounts.append(AccountExit(name, summary))
+            elif name == POSITIONS_ID or not file:
+                raise BookError(summary)
+            else:
+                result.skipped.append(f"account '{name}' not costed: {summary}")
+    if not result.accounts:
+        raise BookError("; ".join(result.skipped))
+    return result
 
 
 @app.command("exit-cost")
@@ -115,35 +172,20 @@ def exit_cost(
     from rich.console import Console
 
     from liqrisk.liquidity.book import BookError
-    from liqrisk.liquidity.exit import exit_summary
     with fail_on_bad_input(), limits.using(max_file_mb=max_file_mb, max_depth=max_depth, max_alias_nodes=max_alias_nodes,
                                            max_accounts=max_accounts, max_positions=max_positions):
         _check_options(participation, vol, stress, risk_aversion)
         if not file and not position:
             raise BookError("give a portfolio FILE or at least one --position SYMBOL:SIZE:PRICE")
-        groups = _portfolio_positions(file) if file else []
-        if position:
-            groups.append((POSITIONS_ID, [_position(p) for p in position], vol))
-        volumes = _volumes(volume)
-        summaries, skipped = [], []
-        for name, rows, v in groups:
-            try:
-                summaries.append((name, exit_summary(rows, _books(book, rows), v, _horizon_hours(horizon),
-                                                     participation, stress, risk_aversion, volumes)))
-            except BookError as exc:
-                if name == POSITIONS_ID or not file:
-                    raise
-                skipped.append(f"account '{name}' not costed: {exc}")
-        if not summaries:
-            raise BookError("; ".join(skipped))
-        text = strict_json({"currency": "USD", "accounts": [{"id": name, **s.to_dict()} for name, s in summaries],
-                            "skipped": skipped}) if as_json else None
+        result = exit_cost_analysis(file, [_position(p) for p in position or []], book, _horizon_hours(horizon),
+                                    participation, vol, stress, risk_aversion, _volumes(volume))
+        text = result.to_json() if as_json else None
     if as_json:
         typer.echo(text)
         return
-    for name, summary in summaries:
-        _render(name, summary, stress, horizon, participation)
-    for line in skipped:
+    for a in result.accounts:
+        _render(a.id, a.summary, stress, horizon, participation)
+    for line in result.skipped:
         Console(stderr=True).print(f"[yellow]note: {line}[/yellow]")
 
 

@@ -59,6 +59,20 @@ class OHLC:
                    np.asarray(low, dtype=float), close, volume, float(bar_seconds), "arrays")
 
 
+def bundled_columns(name: str, last: int | None = None) -> dict[str, np.ndarray]:
+    """The numeric columns of the complete rows (no empty field) of a bundled CSV whose first
+    column is its date — the last ``last`` of them, or all (the stdlib reader: no pandas)."""
+    import csv
+    lines = resources.files("liqrisk.data").joinpath(name).read_text().splitlines()
+    header, rows = lines[0].split(","), []
+    for row in csv.reader(reversed(lines[1:])):
+        if all(row):
+            rows.append(row[1:])
+            if len(rows) == last:
+                break
+    return dict(zip(header[1:], np.array(rows[::-1], dtype=float).T))
+
+
 def bundled_data_path(name: str) -> Path:
     """Path of a data file shipped in ``liqrisk/data`` (e.g. ``"btcusd_1h_coinbase.csv"``)."""
     path = Path(str(resources.files("liqrisk") / "data" / name))

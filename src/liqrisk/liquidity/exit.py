@@ -71,9 +71,16 @@ def exit_cost_curve(size, price, sigma, book: OrderBook, daily_volume, hours=CUR
     price = np.broadcast_to(np.asarray(price, float), size.shape)
     hours = np.asarray(sorted(set(hours)), float)
     stressed = book.stressed(stress)
+    e, v, grad = _curve(size, price, sigma, stressed, stressed.walk(-size), daily_volume, hours, stress, y,
+                        risk_aversion)
+    return ExitCurve(hours, e, np.sqrt(v), grad, book.book_source)
+
+
+def _curve(size, price, sigma, stressed: OrderBook, walk, daily_volume, hours, stress, y, risk_aversion):
+    """E, V and dE/dT (rows: positions, columns: ``hours``) given the close-now ``walk`` of
+    ``-size`` through the ``stressed`` book (see :func:`exit_cost_curve`)."""
     x = np.abs(size)[:, None]
     x_safe = np.where(x > 0, x, 1.0)
-    walk = stressed.walk(-size)
     now = walk.slippage_cost * price / stressed.mid
     beyond = (np.abs(walk.unfilled) > _FILL_TOL * np.abs(size))[:, None]   # book too thin
     eps = 0.5 * stressed.spread * price[:, None]
@@ -90,7 +97,7 @@ def exit_cost_curve(size, price, sigma, book: OrderBook, daily_volume, hours=CUR
     v = np.where(immediate, 0.0, v)
     e, v = np.where(beyond, np.nan, e), np.where(beyond, np.nan, v)
     grad = np.gradient(e, hours, axis=1) if len(hours) > 1 else np.zeros_like(e)
-    return ExitCurve(hours, e, np.sqrt(v), grad, book.book_source)
+    return e, v, grad
 
 
 @dataclass(frozen=True)
@@ -167,71 +174,181 @@ class ExitSummary:
     to_dict = _dict
 
 
+@dataclass(frozen=True)
+class ExitCosts:
+    """Exit costs of many groups of positions (e.g. the accounts of a book) computed together:
+    struct of arrays, one row per position (``close_now_cost`` … ``dcost_dhours``; curves have
+    one column per ``hours``) and per group its ``error`` (None: costed). A group is costed as a
+    whole or not at all; ``used`` marks the rows of costed groups with a size to close.
+    Money in quote currency, ``worst_price`` in the position's price terms."""
+
+    hours: np.ndarray
+    horizon: int
+    group: np.ndarray
+    symbol: list
+    size: np.ndarray
+    price: np.ndarray
+    close_now_cost: np.ndarray
+    levels: np.ndarray
+    worst_price: np.ndarray
+    unfilled: np.ndarray
+    time_to_exit_hours: np.ndarray
+    expected_cost: np.ndarray
+    sd: np.ndarray
+    dcost_dhours: np.ndarray
+    synthetic: np.ndarray
+    book_source: list
+    error: list
+
+    @property
+    def used(self) -> np.ndarray:
+        ok = np.array([e is None for e in self.error], dtype=bool)
+        return (self.size != 0) & ok[self.group]
+
+    def totals(self) -> dict[str, np.ndarray]:
+        """Per group: notional, close-now cost, time to exit (the longest: positions exit in
+        parallel), horizon cost and sd (independent positions), the cost curve and its slope,
+        and whether a synthetic book was used. Groups not costed hold zeros."""
+        n, u, g = len(self.error), self.used, self.group
+        add = lambda x: np.bincount(g[u], x[u], minlength=n)
+        t = np.zeros(n)
+        np.maximum.at(t, g[u], self.time_to_exit_hours[u])
+        col = lambda m: np.column_stack([add(m[:, j]) for j in range(m.shape[1])]) if n else np.zeros((0, m.shape[1]))
+        return {"notional": add(np.abs(self.size) * self.price), "close_now_cost": add(self.close_now_cost),
+                "time_to_exit_hours": t, "horizon_cost": add(self.expected_cost[:, self.horizon]),
+                "horizon_sd": np.sqrt(add(self.sd[:, self.horizon] ** 2)), "curve": col(self.expected_cost),
+                "dcost_dhours": col(self.dcost_dhours), "synthetic": add(self.synthetic.astype(float)) > 0}
+
+    def summary(self, k: int, totals: dict | None = None) -> ExitSummary:
+        """Group ``k`` as an :class:`ExitSummary` (``k`` must be costed)."""
+        tot = totals or self.totals()
+        hours = self.hours.tolist()
+        rows = []
+        for r in np.nonzero(self.used & (self.group == k))[0]:
+            notional = abs(self.size[r]) * self.price[r]
+            rows.append({"symbol": self.symbol[r], "size": float(self.size[r]), "price": float(self.price[r]),
+                         "notional": float(notional), "close_now_cost": float(self.close_now_cost[r]),
+                         "close_now_bps": float(1e4 * self.close_now_cost[r] / notional),
+                         "levels": int(self.levels[r]), "worst_price": float(self.worst_price[r]),
+                         "unfilled": float(self.unfilled[r]), "time_to_exit_hours": float(self.time_to_exit_hours[r]),
+                         "horizon_cost": float(self.expected_cost[r, self.horizon]),
+                         "horizon_sd": float(self.sd[r, self.horizon]), "book_source": self.book_source[r]})
+        return ExitSummary(float(tot["close_now_cost"][k]), float(1e4 * tot["close_now_cost"][k] / tot["notional"][k]),
+                           float(tot["time_to_exit_hours"][k]), float(tot["horizon_cost"][k]),
+                           float(tot["horizon_sd"][k]), "synthetic" if tot["synthetic"][k] else "snapshot",
+                           dict(zip(hours, tot["curve"][k].tolist())),
+                           dict(zip(hours, tot["dcost_dhours"][k].tolist())), rows)
+
+
+def exit_costs(group, underlying, symbol, size, price, books: Mapping[str, OrderBook] | None,
+               vols: Mapping[str, float], horizon_hours: float, participation: float, stress: float = 1.0,
+               risk_aversion: float = 0.0, daily_volume: Mapping[str, float] | None = None,
+               n_groups: int | None = None) -> ExitCosts:
+    """Exit costs of positions given as arrays — ``group`` (int, e.g. the account), ``underlying``,
+    ``symbol``, ``size`` (signed base units), ``price`` — on one book per underlying (``books``,
+    else the synthetic book; ``vols`` annualised per underlying): now (book walk), over
+    ``horizon_hours`` (Almgren-Chriss), time to exit at ``participation`` of the daily volume.
+    One vectorised pass per underlying, whatever the number of groups.
+
+    A group's ``error`` is that of its first position that cannot be costed (no vol, no book,
+    no daily volume for its underlying, or a close-now order larger than the stressed book) or
+    "no positions" when every size is 0. The synthetic book is the same at every mid in
+    relative terms (levels at fixed relative distances, amounts in base units), so one book at
+    mid 1 serves every price."""
+    group, size, price = (np.asarray(group, np.int64), np.asarray(size, float), np.asarray(price, float))
+    n = len(size)
+    n_groups = (int(group.max()) + 1 if n else 0) if n_groups is None else n_groups
+    volumes = {**DAILY_VOLUME, **(daily_volume or {})}
+    hours = np.asarray(sorted(set(CURVE_HOURS) | {float(horizon_hours)}), float)
+    nan = lambda *shape: np.full(shape or (n,), np.nan)
+    now, worst, unfilled, t_exit = nan(), nan(), nan(), nan()
+    levels, synthetic = np.zeros(n, np.int64), np.zeros(n, bool)
+    e, sd, grad = nan(n, len(hours)), nan(n, len(hours)), nan(n, len(hours))
+    sources = [""] * n
+    und = np.asarray(underlying, dtype=object)
+    cannot, stressed = {}, {}             # underlying -> why not (symbol -> message) | its stressed book
+    bad = np.zeros(n, bool)
+    for u in dict.fromkeys(und.tolist()):
+        idx = np.nonzero(und == u)[0]
+        found = _book_of(u, books, vols, volumes)
+        if callable(found):
+            cannot[u], bad[idx] = found, True
+            continue
+        book, synth = found
+        sbook = stressed[u] = book.stressed(stress)
+        walk = sbook.walk(-size[idx])
+        scale = price[idx] / sbook.mid if synth else 1.0
+        now[idx] = walk.slippage_cost * price[idx] / sbook.mid
+        worst[idx], unfilled[idx], levels[idx] = walk.worst_price * scale, walk.unfilled, walk.levels
+        t_exit[idx] = 24.0 * time_to_liquidate(size[idx], volumes[u], participation)
+        e[idx], v, grad[idx] = _curve(size[idx], price[idx], vols[u], sbook, walk, volumes[u], hours, stress,
+                                      1.0, risk_aversion)
+        sd[idx], synthetic[idx] = np.sqrt(v), synth
+        for r in idx:
+            sources[r] = book.book_source
+        bad[idx] = (size[idx] != 0) & (np.abs(walk.unfilled) > _FILL_TOL * np.abs(size[idx]))
+
+    def why(r: int) -> str:
+        if und[r] in cannot:
+            return cannot[und[r]](symbol[r])
+        side = stressed[und[r]].bids if size[r] > 0 else stressed[und[r]].asks
+        return (f"{symbol[r]}: closing {abs(size[r]):g} needs more than the {'bid' if size[r] > 0 else 'ask'} "
+                f"depth {side[:, 1].sum():g} of the {sources[r]} book (stress {stress:g}); "
+                f"{abs(unfilled[r]):g} unfilled")
+
+    first = np.full(n_groups, n)
+    np.minimum.at(first, group[bad], np.nonzero(bad)[0])
+    has = np.bincount(group[size != 0], minlength=n_groups) > 0
+    error = [why(f) if f < n else (None if has[k] else "no positions") for k, f in enumerate(first.tolist())]
+    return ExitCosts(hours, int(np.searchsorted(hours, float(horizon_hours))), group, list(symbol), size, price,
+                     now, levels, worst, unfilled, t_exit, e, sd, grad, synthetic, sources, error)
+
+
+def _book_of(u: str, books, vols, volumes):
+    """(book, synthetic?) for underlying ``u``, or a function symbol -> message saying why its
+    positions cannot be costed."""
+    v = vols.get(u)
+    if v is None:
+        return lambda sym: f"{sym}: no vol for {u!r}"
+    if books and u in books:
+        book = books[u]
+    else:
+        try:
+            book = synthetic_book(1.0, v, 1.0, u)
+        except BookError as exc:
+            return lambda sym, msg=str(exc): msg
+    if u not in volumes:
+        return lambda sym: f"{sym}: no daily volume for {u!r}; pass daily_volume"
+    return book, book.book_source == "synthetic"
+
+
 def exit_summary(positions: Iterable, books_or_none: OrderBook | Mapping[str, OrderBook] | None,
                  vol: float | Mapping[str, float], horizon_hours: float, participation: float,
                  stress: float = 1.0, risk_aversion: float = 0.0,
                  daily_volume: Mapping[str, float] | None = None) -> ExitSummary:
-    """Exit cost of ``positions`` ((symbol, size, price) triples): now (book walk), over
-    ``horizon_hours`` (Almgren-Chriss), time to exit at ``participation`` of daily volume.
-    ``vol``: annualised, one for all positions or a mapping underlying -> vol.
-
+    """Exit cost of ``positions`` ((symbol, size, price) triples) as one group of
+    :func:`exit_costs`. ``vol``: annualised, one for all positions or a mapping underlying -> vol.
     ``books_or_none``: None (synthetic books), one OrderBook (all positions must share one
     underlying) or a mapping underlying -> OrderBook.
 
     Positions of size 0 are skipped (nothing to close). Raises :class:`BookError` (one line:
     symbol, unfilled amount, book depth) when a close-now order is larger than its stressed
     book: the cost of the part beyond the visible depth is unknown and is never assumed."""
-    vols = vol if isinstance(vol, Mapping) else None
-    if not ((all(v > 0 for v in vols.values()) if vols else vol > 0) and horizon_hours > 0
-            and 0 < participation <= 1 and stress > 0):
+    check_exit_settings(vol, horizon_hours, participation, stress)
+    positions = list(positions)
+    unds = [underlying_of(sym) for sym, _, _ in positions]
+    vols = vol if isinstance(vol, Mapping) else {u: vol for u in unds}
+    books = {u: books_or_none for u in unds} if isinstance(books_or_none, OrderBook) else books_or_none
+    costs = exit_costs(np.zeros(len(positions), np.int64), unds, [p[0] for p in positions],
+                       [p[1] for p in positions], [p[2] for p in positions], books, vols, horizon_hours,
+                       participation, stress, risk_aversion, daily_volume, n_groups=1)
+    if costs.error[0] is not None:
+        raise BookError(costs.error[0])
+    return costs.summary(0)
+
+
+def check_exit_settings(vol, horizon_hours: float, participation: float, stress: float) -> None:
+    """BookError unless every vol > 0, horizon > 0, 0 < participation <= 1 and stress > 0."""
+    vols = list(vol.values()) if isinstance(vol, Mapping) else [vol]
+    if not (all(v > 0 for v in vols) and horizon_hours > 0 and 0 < participation <= 1 and stress > 0):
         raise BookError("need vol > 0, horizon > 0, 0 < participation <= 1, stress > 0")
-    volumes = {**DAILY_VOLUME, **(daily_volume or {})}
-    rows, curves = [], []
-    hours = sorted(set(CURVE_HOURS) | {float(horizon_hours)})
-    for symbol, size, price in positions:
-        und = underlying_of(symbol)
-        v = vols.get(und) if vols else vol
-        if v is None:
-            raise BookError(f"{symbol}: no vol for {und!r}")
-        book = _book_for(und, books_or_none, price, v)
-        if und not in volumes:
-            raise BookError(f"{symbol}: no daily volume for {und!r}; pass daily_volume")
-        if size == 0:
-            continue
-        sbook = book.stressed(stress)
-        walk = sbook.walk(-size)
-        if abs(float(walk.unfilled[()])) > _FILL_TOL * abs(size):
-            side = sbook.bids if size > 0 else sbook.asks
-            raise BookError(f"{symbol}: closing {abs(size):g} needs more than the "
-                            f"{'bid' if size > 0 else 'ask'} depth {side[:, 1].sum():g} of the "
-                            f"{book.book_source} book (stress {stress:g}); "
-                            f"{abs(float(walk.unfilled[()])):g} unfilled")
-        curve = exit_cost_curve(size, price, v, book, volumes[und], hours, stress, risk_aversion=risk_aversion)
-        h = hours.index(float(horizon_hours))
-        now = float(curve.expected_cost[0, 0])
-        rows.append({"symbol": symbol, "size": size, "price": price, "notional": abs(size) * price,
-                     "close_now_cost": now, "close_now_bps": 1e4 * now / (abs(size) * price),
-                     "levels": int(walk.levels[()]), "worst_price": float(walk.worst_price[()]),
-                     "unfilled": float(walk.unfilled[()]),
-                     "time_to_exit_hours": 24.0 * float(time_to_liquidate(size, volumes[und], participation)),
-                     "horizon_cost": float(curve.expected_cost[0, h]), "horizon_sd": float(curve.sd[0, h]),
-                     "book_source": book.book_source})
-        curves.append(curve)
-    if not rows:
-        raise BookError("no positions")
-    total_e = np.sum([c.expected_cost[0] for c in curves], axis=0)
-    total_g = np.sum([c.dcost_dhours[0] for c in curves], axis=0)
-    notional = sum(r["notional"] for r in rows)
-    now = sum(r["close_now_cost"] for r in rows)
-    return ExitSummary(now, 1e4 * now / notional, max(r["time_to_exit_hours"] for r in rows),
-                       sum(r["horizon_cost"] for r in rows), float(np.sqrt(sum(r["horizon_sd"] ** 2 for r in rows))),
-                       "synthetic" if any(r["book_source"] == "synthetic" for r in rows) else "snapshot",
-                       dict(zip(hours, total_e.tolist())), dict(zip(hours, total_g.tolist())), rows)
-
-
-def _book_for(und: str, books, price: float, vol: float) -> OrderBook:
-    if books is None:
-        return synthetic_book(price, vol, 1.0, und)
-    if isinstance(books, OrderBook):
-        return books
-    return books[und] if und in books else synthetic_book(price, vol, 1.0, und)

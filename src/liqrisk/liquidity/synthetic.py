@@ -12,13 +12,12 @@ ETH is scaled from BTC by the ratio of the same estimators on Bitstamp daily BTC
 """
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 
 import numpy as np
 
+from liqrisk.dynamics.ohlc import bundled_columns
 from liqrisk.liquidity.book import BookError, OrderBook
 
 _K = 3.0 - 2.0 * np.sqrt(2.0)
@@ -63,32 +62,19 @@ class BookCalibration:
         return self.depth_ref * self.sigma_ref / sigma / stress
 
 
-def _tail(name: str, n: int) -> dict[str, np.ndarray]:
-    """The numeric columns of the last ``n`` complete rows (no empty field) of a bundled CSV
-    whose first column is its date (the stdlib reader: no pandas import on this path)."""
-    lines = resources.files("liqrisk.data").joinpath(name).read_text().splitlines()
-    header, rows = lines[0].split(","), []
-    for row in csv.reader(reversed(lines[1:])):
-        if all(row[1:]):
-            rows.append(row[1:])
-            if len(rows) == n:
-                break
-    return dict(zip(header[1:], np.array(rows[::-1], dtype=float).T))
-
-
 @lru_cache(maxsize=None)
 def calibration(underlying: str) -> BookCalibration:
     """Calibration for ``"BTC"`` or ``"ETH"`` (see module docstring)."""
     if underlying not in ("BTC", "ETH"):
         raise BookError(f"no synthetic-book calibration for {underlying!r} (BTC, ETH); give a book")
-    hourly = _tail("btcusd_1h_coinbase.csv", 90 * 24)
+    hourly = bundled_columns("btcusd_1h_coinbase.csv", 90 * 24)
     btc = BookCalibration(corwin_schultz_spread(hourly["high"], hourly["low"]),
                           1.0 / amihud_illiquidity(hourly["close"], hourly["volume"]),
                           realised_vol(hourly["close"], 24 * 365),
                           "Coinbase BTC/USD hourly, last 90 days to 2019-10-17")
     if underlying == "BTC":
         return btc
-    daily = _tail("btc_eth_usd_1d_bitstamp.csv", 365)
+    daily = bundled_columns("btc_eth_usd_1d_bitstamp.csv", 365)
     ratio = [e / b for e, b in zip(_estimates(daily, "eth"), _estimates(daily, "btc"))]
     return BookCalibration(btc.spread_ref * ratio[0], btc.depth_ref / ratio[1], btc.sigma_ref * ratio[2],
                            "BTC calibration scaled by Bitstamp ETH/BTC daily ratios, 365 days to 2020-01-17")

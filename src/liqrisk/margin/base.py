@@ -133,6 +133,7 @@ def venue_defaults() -> dict:
     return json.loads(resources.files("liqrisk.margin").joinpath("data/venue_defaults.json").read_text())
 
 
+@lru_cache(maxsize=65536)
 def underlying_from_symbol(symbol: str) -> str:
     """BTCUSDT, BTC-USDT-SWAP, BTCUSD_PERP, BTC-PERP, XBTUSD, BTC-25DEC26 → BTC.
 

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from liqrisk.margin.base import INVERSE, INVERSE_OPTION, LINEAR
-from liqrisk.pricing.reference import black76
 
 
 @dataclass
@@ -115,6 +114,7 @@ def risk_matrix(arrays, p: int, prices: np.ndarray, t_elapsed: float = 0.0) -> d
     the pool's multiplier tiers) and its requirement; the pool's roll shock, requirement and MM
     (USD)."""
     from liqrisk.margin.kernel import MAX_MULT_TIERS
+    from liqrisk.pricing.reference import black76   # SciPy: loaded only by this reference
     a = arrays
     n_t = int(a.pm_par[p][4])
     charge_tiers = list(zip(a.pm_par[p][5:5 + n_t], a.pm_par[p][5 + MAX_MULT_TIERS:5 + MAX_MULT_TIERS + n_t]))

@@ -34,11 +34,12 @@ def _copy(mapping) -> dict:
 @dataclass(frozen=True)
 class MarketState:
     """Marks, index prices and vols per underlying (``quotes``), at ``as_of`` (UTC), with the
-    risk-free ``rate`` (annual, continuous), optional order ``books`` per underlying (objects with
-    ``bids``/``asks``, :mod:`liqrisk.liquidity.book`), ``correlation`` between underlyings
-    (``{"BTC": {"ETH": 0.8}}``, symmetric) and the ``funding`` of the perps per underlying: a rate
-    per 8 h, ``{"csv": path}`` or ``{"impact_bid": …, "impact_ask": …}`` (see
-    :func:`liqrisk.advise.funding.model_of`)."""
+    risk-free ``rate`` (annual, continuous), optional order ``books`` per underlying
+    (:class:`~liqrisk.liquidity.book.OrderBook`; exit costs use them, synthetic books elsewhere;
+    CLI ``--book``), ``correlation`` of returns between underlyings (``{"BTC": {"SOL": 0.8}}``,
+    one entry per pair; the Monte Carlo uses it, else the bundled BTC/ETH history, else 0) and
+    the ``funding`` of the perps per underlying: a rate per 8 h, ``{"csv": path}`` or
+    ``{"impact_bid": …, "impact_ask": …}`` (see :func:`liqrisk.advise.funding.model_of`)."""
 
     as_of: datetime
     quotes: Mapping[str, Quote]

@@ -8,7 +8,6 @@ one option at a time.
 """
 
 import numpy as np
-from scipy.optimize import brentq
 from scipy.special import ndtr
 
 
@@ -90,6 +89,7 @@ def _implied_vol_one(price, F, K, T, r, w):
     hi = 1.0
     while _normalised_otm_call(x, hi) < beta:
         hi *= 2
+    from scipy.optimize import brentq   # the reference's root finder: loaded only when used
     with np.errstate(divide="ignore"):  # b underflows to 0 near the lower bracket end
         stdev = brentq(lambda s: np.log(_normalised_otm_call(x, s)) - np.log(beta),
                        1e-3 * hi * np.finfo(float).eps ** 0.5, hi, xtol=1e-300, rtol=1e-15,

@@ -4,7 +4,7 @@ liquidation, which model), and the cost of exiting. Money: margin fields in the 
 settlement currency; ``risk`` and ``exit`` in USD."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from liqrisk.margin.account import AccountMargin
@@ -65,6 +65,11 @@ class ExitResult(Result):
     equity_shortfall: float | None = None
 
 
+def _fields(obj) -> dict:
+    """A flat dataclass's fields (no deep copy: ``asdict`` copies every value)."""
+    return {f.name: getattr(obj, f.name) for f in fields(obj)}
+
+
 @dataclass
 class AccountResult(AccountMargin, Result):
     """An account's margin state plus, when they were asked for, ``probability`` per requested
@@ -87,7 +92,7 @@ class AccountResult(AccountMargin, Result):
 
     def to_dict(self) -> dict:
         d = {f.name: getattr(self, f.name) for f in fields(AccountMargin)}
-        d["positions"] = [asdict(p) for p in self.positions]
+        d["positions"] = [_fields(p) for p in self.positions]
         for block in ("probability", "term_structure", "pools", "risk", "exit", "funding"):
             if getattr(self, block) is not None:
                 d[block] = getattr(self, block)
@@ -105,6 +110,6 @@ class AccountResult(AccountMargin, Result):
     def to_frame(self):
         """One row per position (the account's id, venue and settlement currency repeated)."""
         import pandas as pd
-        rows = [{"account": self.id, "venue": self.venue, "currency": self.settlement_currency, **asdict(p)}
+        rows = [{"account": self.id, "venue": self.venue, "currency": self.settlement_currency, **_fields(p)}
                 for p in self.positions]
         return pd.DataFrame(rows)

@@ -13,6 +13,11 @@ def plain(x):
     """``x`` as plain JSON-safe Python: NaN/±inf → None, numpy scalars and arrays → Python
     numbers and lists, tuples → lists, datetimes → ISO 8601 (UTC as ``Z``), objects with
     ``to_dict`` → their dict."""
+    t = type(x)
+    if t is float:                                   # the common cases first: a result has many
+        return x if math.isfinite(x) else None
+    if t is str or t is int or t is bool or x is None:
+        return x
     if isinstance(x, dict):
         return {str(k): plain(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):

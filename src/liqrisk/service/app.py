@@ -116,7 +116,8 @@ def run_analysis(doc: dict, opts: AnalyzeOptions, limits: Limits) -> dict:
     limits.check_probability(opts.horizon, opts.paths, len(pf.accounts))
     prob = (ProbabilitySettings(list(opts.horizon), opts.paths, opts.seed, opts.model, opts.drift)
             if opts.horizon else None)
-    result = analyze(pf, prob, ExitSettings(None, opts.exit_horizon_hours, opts.participation, opts.stress),
+    result = analyze(pf, prob, ExitSettings(horizon_hours=opts.exit_horizon_hours, participation=opts.participation,
+                                             stress=opts.stress),
                      curves=opts.curves)
     data = result.to_dict()
     problems = analysis_problems(data)          # the CLI's output checks: an error, never a wrong number
