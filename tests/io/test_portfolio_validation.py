@@ -298,7 +298,8 @@ def _analyze(tmp_path, text: str | bytes, name="book.yaml", *args):
     return res
 
 
-def _rejected(res, *needles):
+def assert_rejected(res, *needles):
+    """Exit 2, every output line an ``error:`` line, each needle named in the output."""
     assert res.exit_code == 2, res.output
     lines = [l for l in res.output.splitlines() if l.strip()]
     assert lines and all(l.startswith("error: ") for l in lines), res.output
@@ -319,14 +320,14 @@ def _base_yaml(**market) -> str:
     ("x: " + "[" * 5000 + "]" * 5000, "deep.yaml", "nesting depth"),            # libyaml's own cap (1000)
     ('{"x": ' + "[" * 100_000 + "]" * 100_000 + "}", "deep.json", "--max-depth")])
 def test_deeply_nested_file_is_rejected_naming_the_depth_limit_not_a_recursion_error(tmp_path, text, name, needle):
-    _rejected(_analyze(tmp_path, text, name), needle)
+    assert_rejected(_analyze(tmp_path, text, name), needle)
 
 
 def test_yaml_alias_bomb_is_rejected_by_the_alias_limit_quickly(tmp_path):
     lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
     lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 12)]
     doc = "\n".join(lines) + "\n" + _base_yaml().replace("id: acct-x", "id: *a11")
-    _rejected(_analyze(tmp_path, doc), "alias", "--max-alias-nodes")
+    assert_rejected(_analyze(tmp_path, doc), "alias", "--max-alias-nodes")
 
 
 def test_a_few_aliases_are_fine(tmp_path):
@@ -337,98 +338,99 @@ def test_a_few_aliases_are_fine(tmp_path):
 
 def test_duplicated_yaml_key_is_an_error_naming_both_lines(tmp_path):
     doc = _base_yaml() + "as_of: 2026-11-24T00:00:00Z\n"
-    _rejected(_analyze(tmp_path, doc), "duplicated key 'as_of'", "first on line")
+    assert_rejected(_analyze(tmp_path, doc), "duplicated key 'as_of'", "first on line")
 
 
 def test_duplicated_json_key_is_an_error(tmp_path):
     doc = json.dumps(BASE).replace('{"as_of"', '{"rate": 0.0, "rate": 0.01, "as_of"', 1)
-    _rejected(_analyze(tmp_path, doc, "book.json"), "duplicated key 'rate'")
+    assert_rejected(_analyze(tmp_path, doc, "book.json"), "duplicated key 'rate'")
 
 
 @pytest.mark.parametrize("data,needle", [(b"\x00\xff\xfe binary", "not UTF-8"), ("as_of: 1\n".encode("utf-16"), "UTF-16"),
                                          (b"", "empty"), (b"  \n\n", "empty")])
 def test_undecodable_and_empty_files_are_input_errors(tmp_path, data, needle):
-    _rejected(_analyze(tmp_path, data), needle)
+    assert_rejected(_analyze(tmp_path, data), needle)
 
 
 def test_a_directory_is_an_input_error(tmp_path):
     (tmp_path / "dir.yaml").mkdir()
     res = runner.invoke(app, ["analyze", str(tmp_path / "dir.yaml"), "--json"])
     _no_traceback(res, res.output)
-    _rejected(res, "is a directory")
+    assert_rejected(res, "is a directory")
 
 
 def test_wrong_types_of_accounts_and_positions_are_reported_not_a_type_error(tmp_path):
     doc = copy.deepcopy(BASE)
     doc["accounts"] = [1, "x", {"id": "p", "venue": "okx", "positions": {"a": 1}}, doc["accounts"][0]]
-    _rejected(_analyze(tmp_path, yaml.safe_dump(doc)), "account #1", "account 'p', field 'positions'")
+    assert_rejected(_analyze(tmp_path, yaml.safe_dump(doc)), "account #1", "account 'p', field 'positions'")
 
 
 @pytest.mark.parametrize("market,field", [({"vol": 5e-324}, "vol"), ({"vol": 50.0}, "vol"), ({"mark": 5e-324}, "mark"),
                                           ({"mark": 1e300}, "mark"), ({"vol": float("nan")}, "vol")])
 def test_market_numbers_outside_the_supported_range_are_rejected(tmp_path, market, field):
-    _rejected(_analyze(tmp_path, _base_yaml(**market)), "market 'BTC'", f"field '{field}'")
+    assert_rejected(_analyze(tmp_path, _base_yaml(**market)), "market 'BTC'", f"field '{field}'")
 
 
 def test_rate_nan_is_rejected(tmp_path):
     doc = copy.deepcopy(BASE)
     doc["rate"] = float("nan")
-    _rejected(_analyze(tmp_path, yaml.safe_dump(doc)), "field 'rate'")
+    assert_rejected(_analyze(tmp_path, yaml.safe_dump(doc)), "field 'rate'")
 
 
 def test_a_debt_covered_by_other_collateral_is_accepted():
     doc = copy.deepcopy(BASE)
     _acct(doc)["collateral"] = {"USDT": -1000, "BTC": 1}
-    parse_portfolio(doc)
+    account = parse_portfolio(doc).accounts[1]
+    assert {c: a for c, a, _ in account.collateral_items()} == {"USDT": -1000.0, "BTC": 1.0}
 
 
 def test_too_many_accounts_exit_2_naming_the_limit_and_the_flag_raises_it(tmp_path):
     doc = yaml.safe_dump(BASE)
-    _rejected(_analyze(tmp_path, doc, "book.yaml", "--max-accounts", "1"), "accounts = 1", "--max-accounts")
+    assert_rejected(_analyze(tmp_path, doc, "book.yaml", "--max-accounts", "1"), "accounts = 1", "--max-accounts")
     assert _analyze(tmp_path, doc, "book.yaml", "--max-accounts", "2").exit_code == 0
 
 
 def test_a_file_above_the_size_limit_is_rejected_before_it_is_parsed(tmp_path):
     big = "# padding\n" * 2_100_000 + yaml.safe_dump(BASE)                   # ~21 MB > 20 MB default
-    _rejected(_analyze(tmp_path, big), "file_mb = 20", "--max-file-mb")
+    assert_rejected(_analyze(tmp_path, big), "file_mb = 20", "--max-file-mb")
 
 
 def test_a_huge_invalid_file_prints_its_first_problems_and_a_count(tmp_path):
     doc = copy.deepcopy(BASE)
     doc["accounts"] = [{"id": f"a{i}", "venue": "binance-usdm", "positions": [
         {"symbol": "BTCUSDT", "kind": "perp", "size": 0, "entry": -1}]} for i in range(500)]
-    lines = _rejected(_analyze(tmp_path, json.dumps(doc), "book.json"), "more problems")
+    lines = assert_rejected(_analyze(tmp_path, json.dumps(doc), "book.json"), "more problems")
     assert len(lines) == 51 and len(set(lines)) == 51
 
 
 def test_paths_times_steps_and_horizon_are_bounded(tmp_path):
     doc = yaml.safe_dump(BASE)
-    _rejected(_analyze(tmp_path, doc, "book.yaml", "--horizon", "400d"), "--max-horizon-days")
-    _rejected(_analyze(tmp_path, doc, "book.yaml", "--horizon", "30d", "--paths", "10000000"), "--max-path-steps")
+    assert_rejected(_analyze(tmp_path, doc, "book.yaml", "--horizon", "400d"), "--max-horizon-days")
+    assert_rejected(_analyze(tmp_path, doc, "book.yaml", "--horizon", "30d", "--paths", "10000000"), "--max-path-steps")
 
 
 @pytest.mark.parametrize("args,needle", [(["--stress", "0"], "--stress"), (["--participation", "2"], "--participation"),
                                          (["--exit-horizon-hours", "nan"], "--exit-horizon-hours"),
                                          (["--drift", "inf"], "--drift"), (["--seed", "-1"], "--seed")])
 def test_bad_option_values_exit_2_not_an_all_null_exit_block(tmp_path, args, needle):
-    _rejected(_analyze(tmp_path, yaml.safe_dump(BASE), "book.yaml", *args), needle)
+    assert_rejected(_analyze(tmp_path, yaml.safe_dump(BASE), "book.yaml", *args), needle)
 
 
 def test_a_bare_book_path_for_a_multi_underlying_file_must_say_which_underlying(tmp_path):
     book = str(ROOT / "examples/books/btc_book.json")
-    _rejected(_analyze(tmp_path, yaml.safe_dump(BASE), "book.yaml", "--book", book), "BTC=")
+    assert_rejected(_analyze(tmp_path, yaml.safe_dump(BASE), "book.yaml", "--book", book), "BTC=")
 
 
 def test_a_book_far_from_the_mark_is_rejected(tmp_path):
     book = str(ROOT / "examples/books/btc_book.json")          # a BTC book (~91,250) given for ETH (3,050)
-    _rejected(_analyze(tmp_path, yaml.safe_dump(BASE), "book.yaml", "--book", f"ETH={book}"), "another market")
+    assert_rejected(_analyze(tmp_path, yaml.safe_dump(BASE), "book.yaml", "--book", f"ETH={book}"), "another market")
 
 
 @pytest.mark.parametrize("spec", ["BTC:1e400:1", "BTC:1:1e400", "BTC:nan:91250", "BTC:1e300:91250"])
 def test_exit_cost_position_must_be_finite_and_in_range(spec):
     res = runner.invoke(app, ["exit-cost", "--position", spec, "--json"])
     _no_traceback(res, res.output)
-    _rejected(res, "--position")
+    assert_rejected(res, "--position")
 
 
 def test_usage_errors_are_one_plain_line_and_help_has_no_type_noise():
@@ -484,19 +486,19 @@ def _scenario(**changes):
 
 
 def test_cascade_binary_scenario_file_is_an_input_error(tmp_path):
-    _rejected(_cascade(tmp_path, b"\x89PNG\r\n\x1a\n\x00\xff"), "not UTF-8")
+    assert_rejected(_cascade(tmp_path, b"\x89PNG\r\n\x1a\n\x00\xff"), "not UTF-8")
 
 
 def test_cascade_deeply_nested_scenario_is_an_input_error(tmp_path):
-    _rejected(_cascade(tmp_path, "name: " + "[" * 100 + "]" * 100), "--max-depth")
-    _rejected(_cascade(tmp_path, "name: " + "[" * 5000 + "]" * 5000), "nesting depth")
+    assert_rejected(_cascade(tmp_path, "name: " + "[" * 100 + "]" * 100), "--max-depth")
+    assert_rejected(_cascade(tmp_path, "name: " + "[" * 5000 + "]" * 5000), "nesting depth")
 
 
 @pytest.mark.parametrize("corr", [-1.0, -0.9, 1.0])
 def test_cascade_correlation_that_is_not_a_valid_matrix_is_rejected_not_a_linalg_error(tmp_path, corr):
     d = _scenario(shock__noise={"vol": 0.01, "correlation": corr, "seed": 1},
                   assets__SOL={"price": 140, "vol": 0.8, "daily_volume": 1e6})
-    _rejected(_cascade(tmp_path, d), "shock.noise.correlation")
+    assert_rejected(_cascade(tmp_path, d), "shock.noise.correlation")
 
 
 @pytest.mark.parametrize("change,field", [({"shock__steps": 10 ** 400}, "shock.steps"), ({"shock__steps": True}, "shock.steps"),
@@ -507,13 +509,13 @@ def test_cascade_correlation_that_is_not_a_valid_matrix_is_rejected_not_a_linalg
                                           ({"sweep": {"moves": [float("nan")]}}, "sweep.moves"),
                                           ({"population": {"synthetic": {"n_accounts": 10 ** 12}}}, "n_accounts")])
 def test_cascade_scenario_values_of_the_wrong_type_or_range_name_the_field(tmp_path, change, field):
-    _rejected(_cascade(tmp_path, _scenario(**change)), field)
+    assert_rejected(_cascade(tmp_path, _scenario(**change)), field)
 
 
 def test_cascade_synthetic_population_without_eth_says_what_to_add(tmp_path):
     d = _scenario()
     del d["assets"]["ETH"]
-    _rejected(_cascade(tmp_path, d), "population.synthetic.prices", "ETH", "'assets'")
+    assert_rejected(_cascade(tmp_path, d), "population.synthetic.prices", "ETH", "'assets'")
 
 
 def test_cascade_sweep_json_is_strict_with_one_row_per_grid_point(tmp_path):
@@ -535,7 +537,7 @@ def test_cascade_sweep_json_is_strict_with_one_row_per_grid_point(tmp_path):
 def test_cascade_hyperliquid_state_of_wrong_types_names_the_field(tmp_path, state, field):
     accounts = tmp_path / "hl.json"
     accounts.write_text(json.dumps(state))
-    _rejected(_cascade(tmp_path, _scenario(), "--accounts", str(accounts)), field)
+    assert_rejected(_cascade(tmp_path, _scenario(), "--accounts", str(accounts)), field)
 
 
 @pytest.mark.parametrize("csv_text,field", [
@@ -547,12 +549,12 @@ def test_cascade_hyperliquid_state_of_wrong_types_names_the_field(tmp_path, stat
 def test_cascade_position_table_values_out_of_range_name_the_column(tmp_path, csv_text, field):
     accounts = tmp_path / "p.csv"
     accounts.write_text(csv_text)
-    _rejected(_cascade(tmp_path, _scenario(), "--accounts", str(accounts)), field)
+    assert_rejected(_cascade(tmp_path, _scenario(), "--accounts", str(accounts)), field)
 
 
 def test_cascade_accounts_directory_is_an_input_error(tmp_path):
     (tmp_path / "pop.csv").mkdir()
-    _rejected(_cascade(tmp_path, _scenario(), "--accounts", str(tmp_path / "pop.csv")), "directory")
+    assert_rejected(_cascade(tmp_path, _scenario(), "--accounts", str(tmp_path / "pop.csv")), "directory")
 
 
 def test_unreachable_dask_scheduler_is_one_line_exit_2():
@@ -560,13 +562,13 @@ def test_unreachable_dask_scheduler_is_one_line_exit_2():
     res = runner.invoke(app, ["cascade", str(ROOT / "examples/scenarios/btc_sweep.yaml"), "--engine", "dask",
                               "--scheduler", "tcp://127.0.0.1:9", "--json"])
     _no_traceback(res, res.output)
-    _rejected(res, "--scheduler", "cannot reach the Dask scheduler")
+    assert_rejected(res, "--scheduler", "cannot reach the Dask scheduler")
 
 
 def test_backtest_calibration_with_a_daily_file_says_it_needs_hourly_bars():
     res = runner.invoke(app, ["backtest-calibration", "--file", str(ROOT / "src/liqrisk/data/btcusd_1d_coinbase.csv")])
     _no_traceback(res, res.output)
-    _rejected(res, "hourly")
+    assert_rejected(res, "hourly")
 
 
 # ---- population bound: exchange-scale, separate from the per-portfolio-file limits -------------
@@ -584,14 +586,14 @@ def test_a_population_is_bounded_by_max_population_not_by_the_portfolio_file_lim
     n = len({line.split(",")[0] for line in table.read_text().splitlines()[1:]})
     ok = _cascade(tmp_path, _scenario(), "--accounts", str(table), "--max-accounts", "1", "--max-positions", "1")
     assert ok.exit_code == 0, ok.output
-    _rejected(_cascade(tmp_path, _scenario(), "--accounts", str(table), "--max-population", str(n - 1)),
+    assert_rejected(_cascade(tmp_path, _scenario(), "--accounts", str(table), "--max-population", str(n - 1)),
               "--max-population")
-    _rejected(_cascade(tmp_path, _scenario(), "--max-population", "199"),
+    assert_rejected(_cascade(tmp_path, _scenario(), "--max-population", "199"),
               "population.synthetic.n_accounts", "--max-population")
     states = tmp_path / "hl.json"
     states.write_text(json.dumps([json.loads((ROOT / "examples/populations/"
                                               "hyperliquid_clearinghouse_docs_example.json").read_text())] * 3))
-    _rejected(_cascade(tmp_path, _scenario(), "--accounts", str(states), "--max-population", "2"),
+    assert_rejected(_cascade(tmp_path, _scenario(), "--accounts", str(states), "--max-population", "2"),
               "3 users", "--max-population")
 
 
@@ -631,7 +633,7 @@ def test_a_parquet_date_column_is_not_read_as_nanoseconds(tmp_path):
     frame = pd.read_csv(ROOT / "examples/populations/small_book.csv")
     frame["size"] = pd.Timestamp("1970-01-01 00:00:01")     # 1e9 ns: inside the size range
     frame.to_parquet(tmp_path / "pop.parquet")
-    _rejected(_cascade(tmp_path, _scenario(), "--accounts", str(tmp_path / "pop.parquet")), "size", "dates")
+    assert_rejected(_cascade(tmp_path, _scenario(), "--accounts", str(tmp_path / "pop.parquet")), "size", "dates")
 
 
 def test_vol_of_two_bars_names_the_file_and_the_minimum(tmp_path):
@@ -640,4 +642,4 @@ def test_vol_of_two_bars_names_the_file_and_the_minimum(tmp_path):
                     "2024-01-01T01:00:00Z,1,1,1,1,1\n")
     res = runner.invoke(app, ["vol", str(path), "--json"])
     _no_traceback(res, res.output)
-    _rejected(res, "bars.csv: 2 bars", "at least 3")
+    assert_rejected(res, "bars.csv: 2 bars", "at least 3")
