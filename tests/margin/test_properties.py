@@ -115,14 +115,19 @@ def _isolated(pos):
     return portfolio([{"id": "i", "venue": "binance-usdm", "mode": "isolated", "positions": [pos]}])
 
 
+def _isolated_before_after(pos, changed):
+    """(after, lp before, lp after) of an isolated position and its changed copy; the draw is
+    discarded when the position is liquidatable before the change."""
+    p0, p1 = analyze_margin(_isolated(pos))[0], analyze_margin(_isolated(changed))[0]
+    assume(not p0.liquidatable_now)
+    return p1, p0.positions[0].liquidation_price, p1.positions[0].liquidation_price
+
+
 @FAST
 @given(isolated_positions(), st.floats(1.01, 3.0))
 def test_more_isolated_margin_never_moves_the_position_lp_closer(iso, factor):
-    und, pos = iso
-    p0 = analyze_margin(_isolated(pos))[0]
-    p1 = analyze_margin(_isolated(dict(pos, margin=pos["margin"] * factor)))[0]
-    assume(not p0.liquidatable_now)
-    lp0, lp1 = p0.positions[0].liquidation_price, p1.positions[0].liquidation_price
+    _, pos = iso
+    _, lp0, lp1 = _isolated_before_after(pos, dict(pos, margin=pos["margin"] * factor))
     if lp0 is None:
         assert lp1 is None
     elif pos["size"] > 0:
@@ -157,11 +162,8 @@ def test_scaling_every_size_up_never_moves_a_cross_boundary_further(acct, k):
 @FAST
 @given(isolated_positions(), st.floats(1.01, 4.0))
 def test_scaling_an_isolated_size_up_never_moves_its_lp_further(iso, k):
-    und, pos = iso
-    p0 = analyze_margin(_isolated(pos))[0]
-    p1 = analyze_margin(_isolated(dict(pos, size=pos["size"] * k)))[0]
-    assume(not p0.liquidatable_now)
-    lp0, lp1 = p0.positions[0].liquidation_price, p1.positions[0].liquidation_price
+    _, pos = iso
+    p1, lp0, lp1 = _isolated_before_after(pos, dict(pos, size=pos["size"] * k))
     if p1.liquidatable_now or lp0 is None:
         return
     assert lp1 is not None
