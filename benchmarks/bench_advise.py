@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import math
 import sys
-import time
 
 import numpy as np
+from timing import timed_once
 
 
 def bench_hedge(paths: int = 100_000, rebalances: int = 250, peer_paths: int = 10_000) -> None:
@@ -17,13 +17,10 @@ def bench_hedge(paths: int = 100_000, rebalances: int = 250, peer_paths: int = 1
     spec = HedgeSpec(spot=90_000, strike=90_000, expiry_days=30, vol=0.55, position=-10, rebalances=rebalances,
                      fee=0.0005, liquidate=True)
     hedge_backtest(spec, 256, seed=0, curve=False)                 # compile / load the cache
-    t = time.perf_counter()
-    d = hedge_backtest(spec, paths, seed=1, curve=False).to_dict()
-    engine = time.perf_counter() - t
+    engine, result = timed_once(lambda: hedge_backtest(spec, paths, seed=1, curve=False))
+    d = result.to_dict()
     x = np.random.default_rng(1).standard_normal((peer_paths, rebalances)) * 0.55 * math.sqrt(30 / 365 / rebalances)
-    t = time.perf_counter()
-    hedge_paths_numpy(x, spec, 1, 0.0005)
-    peer = (time.perf_counter() - t) * paths / peer_paths
+    peer = timed_once(lambda: hedge_paths_numpy(x, spec, 1, 0.0005))[0] * paths / peer_paths
     print(f"hedge back-test {paths:,} paths x {rebalances} rebalances (margin every step, Deribit rules): "
           f"numba {engine:.2f} s ({paths * rebalances / engine:.3g} path-steps/s); peer NumPy loop over steps "
           f"(no margin, scaled from {peer_paths:,}) {peer:.2f} s; pnl_std {d['pnl_std']:.1f} vs Derman-Kamal "
@@ -37,14 +34,11 @@ def bench_advise(paths: int = 20_000) -> None:
     demo = str(Path(__file__).resolve().parents[1] / "examples/multi_venue.yaml")
     advise(demo, "distance>=3sd", accounts=["bybit-uta"])          # compile / load the caches
     for target in ("distance>=3sd", "p(7d)<=1%"):
-        t = time.perf_counter()
-        r = advise(demo, target, paths=paths)
-        took = time.perf_counter() - t
+        took, r = timed_once(lambda: advise(demo, target, paths=paths))
         missing = sum(not a.meets for a in r.accounts)
         print(f"advise {target}: {took:.2f} s, {r.evaluations} engine evaluations, {missing} accounts advised")
-    t = time.perf_counter()
-    analyze(demo, ProbabilitySettings(["7d"], paths))
-    print(f"peer scale: one analyze of the demo with P(7d), {paths:,} paths: {time.perf_counter() - t:.2f} s")
+    took = timed_once(lambda: analyze(demo, ProbabilitySettings(["7d"], paths)))[0]
+    print(f"peer scale: one analyze of the demo with P(7d), {paths:,} paths: {took:.2f} s")
 
 
 if __name__ == "__main__":

@@ -4,12 +4,12 @@ levels one by one, timed on a subsample and scaled.
 
     .venv/bin/python benchmarks/bench_liquidity.py
 """
-import time
 
 import numpy as np
 
 from liqrisk.liquidity.exit import exit_cost_curve
 from liqrisk.liquidity.synthetic import synthetic_book
+from timing import timed_once
 
 N_ACCOUNTS, N_NAIVE = 100_000, 2_000
 MARKET = {"BTC": (91250.0, 0.55, 150_000.0), "ETH": (3050.0, 0.68, 3_000_000.0)}
@@ -33,21 +33,23 @@ def main() -> None:
     books = {u: synthetic_book(p, s, 2.0, u) for u, (p, s, _) in MARKET.items()}
     und = rng.choice(list(MARKET), N_ACCOUNTS)
     sizes = np.where(und == "BTC", 1.0, 30.0) * rng.standard_t(3, N_ACCOUNTS) * 5
-    t0 = time.perf_counter()
     cost = np.empty(N_ACCOUNTS)
-    for u, b in books.items():
-        m = und == u
-        cost[m] = b.walk(-sizes[m]).slippage_cost
-    t_vec = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    for u, b in books.items():
-        m = und == u
-        exit_cost_curve(sizes[m], MARKET[u][0], MARKET[u][1], books[u], MARKET[u][2], stress=2.0)
-    t_curve = time.perf_counter() - t0
+
+    def walk_all():
+        for u, b in books.items():
+            m = und == u
+            cost[m] = b.walk(-sizes[m]).slippage_cost
+
+    def curves():
+        for u in books:
+            m = und == u
+            exit_cost_curve(sizes[m], MARKET[u][0], MARKET[u][1], books[u], MARKET[u][2], stress=2.0)
+
+    t_vec = timed_once(walk_all)[0]
+    t_curve = timed_once(curves)[0]
     idx = rng.choice(N_ACCOUNTS, N_NAIVE, replace=False)
-    t0 = time.perf_counter()
-    naive = np.array([naive_cost(books[und[i]], -sizes[i]) for i in idx])
-    t_naive = (time.perf_counter() - t0) * N_ACCOUNTS / N_NAIVE
+    t_naive, naive = timed_once(lambda: np.array([naive_cost(books[und[i]], -sizes[i]) for i in idx]))
+    t_naive *= N_ACCOUNTS / N_NAIVE
     assert np.allclose(naive, cost[idx], rtol=1e-9, atol=1e-6), "vectorised walk disagrees with the loop"
     levels = sum(len(b.bids) for b in books.values())
     print(f"{N_ACCOUNTS:,} accounts, 2 synthetic books ({levels} bid levels in all), stress 2")
