@@ -124,3 +124,15 @@ def test_simulate_cascade_returns_a_typed_result_with_the_cli_document():
     assert cli.exit_code == 0, cli.output
     assert json.loads(res.to_json()) == json.loads(cli.stdout)
     assert len(res.to_frame()) >= 1
+
+
+def test_the_api_refuses_a_result_failing_the_output_checks(monkeypatch):
+    """liqrisk.analyze runs the same output checks as the CLI and the service: a margin the model
+    could not compute raises, naming the account and field, instead of returning NaN."""
+    from liqrisk.io.portfolio import InputError
+    from tests.builders import break_first_account
+    break_first_account(monkeypatch)
+    with pytest.raises(InputError, match="account 'binance-main', field 'maintenance_margin'"):
+        liqrisk.analyze(EXAMPLE)
+    res = CliRunner().invoke(app, ["analyze", EXAMPLE, "--json"])
+    assert res.exit_code == 2 and res.stderr.startswith("error: account 'binance-main', field 'maintenance_margin'")

@@ -16,6 +16,7 @@ from liqrisk.io.portfolio import InputError
 from liqrisk.load import load_portfolio
 from liqrisk.margin.account import CompiledPortfolio
 from liqrisk.model import Portfolio
+from liqrisk.report.guards import analysis_problems
 from liqrisk.results import AccountResult, ExitResult, PortfolioAnalysis, RiskResult
 
 MODELS = ("gbm", "merton", "student", "fhs")
@@ -77,7 +78,9 @@ def analyze(source: str | Path | dict | Portfolio, probability: ProbabilitySetti
     ``engine``: ``local`` (this process), ``process`` (a process pool) or ``dask`` (a Dask
     cluster at ``scheduler``, or a local one) — each runs chunks of ``chunk_accounts`` accounts
     and gives identical results: an account's numbers depend on its own positions, the market,
-    the seed and its underlyings only (see :mod:`liqrisk.risk.book_mc`)."""
+    the seed and its underlyings only (see :mod:`liqrisk.risk.book_mc`). A result that fails the
+    output checks (:func:`liqrisk.report.guards.analysis_problems`) raises :class:`InputError`
+    naming the account and field."""
     from liqrisk.batch import ENGINES, account_chunks, get_executor
     if engine not in ENGINES:
         raise InputError([f"--engine '{engine}': expected one of {', '.join(ENGINES)}"])
@@ -96,6 +99,9 @@ def analyze(source: str | Path | dict | Portfolio, probability: ProbabilitySetti
         out.books = {**part.books, **out.books}
         out.notes += part.notes
     out.notes = list(dict.fromkeys(out.notes))
+    problems = analysis_problems(out.to_dict())     # a number the model could not compute is an error, never printed
+    if problems:
+        raise InputError(problems)
     return out
 
 

@@ -156,3 +156,22 @@ def test_cli_bad_input_exits_2():
                                    "--vol", "0.5", "--rebalances", "7", "--steps", "10"])
     assert res.exit_code == 2
     assert "--spot" in res.output and "--steps" in res.output and "Traceback" not in res.output
+
+
+@pytest.mark.parametrize("flag, value, message", [
+    ("--spot", "5e-324", "--spot 4.94066e-324: must be a finite number in [1e-12, 1e+12]"),
+    ("--vol", "1e300", "--vol 1e+300: must be a finite number in [1e-08, 10]"),
+    ("--lot", "nan", "--lot nan: must be"), ("--fee", "-1", "--fee -1: must be"),
+    ("--funding", "5", "--funding 5: must be"), ("--collateral", "-1", "--collateral -1: must be"),
+    ("--steps", "100000000", "above the limit path_steps"),
+])
+def test_hedge_backtest_options_outside_their_range_are_named(flag, value, message):
+    """Extreme numbers are refused before any path is drawn; --paths 1e9 (a hang) is a usage error."""
+    base = ["hedge-backtest", "--json", "--paths", "50", "--spot", "91250", "--strike", "100000", "--expiry-days", "30",
+            "--vol", "0.5"]
+    i = base.index(flag) if flag in base else len(base)
+    args = base[:i] + base[i + 2:]
+    res = CliRunner().invoke(app, args + [flag, value])
+    assert res.exit_code == 2 and message in res.stderr, res.output
+    huge = CliRunner().invoke(app, base[:2] + ["--paths", "1000000000"] + base[4:])
+    assert huge.exit_code == 2 and "--paths" in huge.stderr

@@ -43,3 +43,15 @@ def test_history_and_cli(tmp_path):
     assert json.loads(res.stdout)["paths"] == 300
     res = CliRunner().invoke(app, ["policy-backtest", str(f), "--account", "nobody"])
     assert res.exit_code == 2 and "no account 'nobody'" in res.output
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--days", "nan"], "--days nan: must be a finite number in (0, 366]"),
+    (["--steps-per-day", "0"], "--steps-per-day 0: must be"), (["--cut-below", "inf"], "--cut-below inf: must be"),
+    (["--paths", "1000000", "--days", "300"], "above the limit path_steps = 2e+08 (raise it with --max-path-steps)"),
+])
+def test_policy_backtest_options_outside_their_range_are_named(tmp_path, flags, message):
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(DOC))
+    res = CliRunner().invoke(app, ["policy-backtest", str(path), "--account", DOC["accounts"][0]["id"], "--json", *flags])
+    assert res.exit_code == 2 and message in res.stderr, res.output

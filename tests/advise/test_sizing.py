@@ -38,3 +38,14 @@ def test_cli_json_and_bad_input():
     res = runner.invoke(app, ["size", "--venue", "nowhere", "--symbol", "X", "--leverage", "-1", "--collateral", "1",
                               "--target", "distance>=3sd", "--mark", "1", "--vol", "0.5"])
     assert res.exit_code == 2 and "Traceback" not in res.output
+
+
+@pytest.mark.parametrize("flag, value", [("--vol", "5e-324"), ("--vol", "inf"), ("--mark", "1e300"), ("--mark", "nan"),
+                                         ("--collateral", "1e400"), ("--leverage", "0.5"), ("--drift", "nan")])
+def test_size_options_outside_their_range_are_named(flag, value):
+    """A vol of 5e-324 used to divide by zero in the engine: every number is checked first."""
+    args = {"--venue": "binance-usdm", "--symbol": "BTCUSDT", "--leverage": "10", "--collateral": "10000",
+            "--target": "p(7d)<=1%", "--mark": "91250", "--vol": "0.5", flag: value}
+    res = CliRunner().invoke(app, ["size", "--json", "--paths", "200", *[x for kv in args.items() for x in kv]])
+    assert res.exit_code == 2, res.output
+    assert res.stderr.startswith(f"error: {flag} ") and "must be a finite number in" in res.stderr

@@ -44,7 +44,8 @@ def test_no_garch_and_asset_selection_on_the_bitstamp_file():
 
 @pytest.mark.parametrize("args, message", [
     (["vol", "/no/such/file.csv"], "no such file"),
-    (["vol", str(bundled_data_path("btc_eth_usd_1d_bitstamp.csv"))], "missing column 'open'"),
+    (["vol", str(bundled_data_path("btc_eth_usd_1d_bitstamp.csv"))],
+     "btc_eth_usd_1d_bitstamp.csv: columns of several assets: choose one with --asset (btc | eth)"),
     (["vol", HOURLY, "-e", "vix", "--no-garch"], "unknown estimator 'vix'"),
 ])
 def test_bad_input_exits_2_with_one_line_message(args, message):
@@ -72,3 +73,13 @@ def test_bad_tick_in_the_bundled_daily_file_is_flagged():
     out = CliRunner().invoke(app, ["vol", str(bundled_data_path("btcusd_1d_coinbase.csv")), "--no-garch", "--json"])
     assert out.exit_code == 0
     assert any("bad high/low" in w for w in json.loads(out.stdout)["warnings"])
+
+
+def test_a_window_longer_than_the_file_names_the_file_and_its_bar_count():
+    daily = bundled_data_path("btcusd_1d_coinbase.csv")
+    n = len(load_ohlc(daily))
+    assert runner.invoke(app, ["vol", str(daily), "--window", str(n - 1), "--no-garch", "--json"]).exit_code == 0
+    res = runner.invoke(app, ["vol", str(daily), "--window", str(n), "--no-garch"])
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    assert res.stderr.startswith(f"error: btcusd_1d_coinbase.csv: --window {n} ") and f"{n} bars" in res.stderr
+

@@ -1,5 +1,7 @@
 """A fuzz campaign outside the test suite: run N mutated inputs per command and count the
-outcomes (ok / rejected / traceback / hang / wrong), printing one line per failure.
+outcomes (ok / rejected / traceback / hang / wrong) per command and per kind of mutation
+(structural: shape, types, encodings; semantic: values and flags of the right type; valid),
+logging one line per failure (every outcome with --log-all).
 
     PYTHONPATH=src python tests/fuzz/campaign.py --analyze 2200 --cascade 1500 --exit-cost 700 --seed 1
 """
@@ -21,6 +23,10 @@ import test_fuzz_cli as T  # noqa: E402
 
 
 LOG_ALL = False
+CATEGORIES = ("ok", "rejected", "traceback", "hang", "wrong")
+COMMANDS = {"analyze": T.analyze_args, "cascade": T.cascade_args, "exit-cost": T.exit_cost_args,
+            "what-if": T.what_if_args, "advise": T.advise_args, "size": T.size_args,
+            "hedge-backtest": T.hedge_backtest_args}
 KEEP = Path("fuzz_failures")
 
 
@@ -47,13 +53,14 @@ def campaign(name: str, strategy, n: int, seed: int, time_limit: float, log) -> 
     @settings(max_examples=n, deadline=None, database=None, derandomize=False,
               suppress_health_check=list(HealthCheck), phases=["generate"])
     @given(strategy)
-    def one(args):
+    def one(case):
+        kind, args = case
         category, detail, seconds = harness.run(args, time_limit)
-        counts[category] += 1
+        counts[(kind, category)] += 1
         if category not in ("ok", "rejected"):
             args = _keep_inputs(args)
         if category not in ("ok", "rejected") or LOG_ALL:
-            log.write(json.dumps({"command": name, "category": category, "detail": detail, "args": args,
+            log.write(json.dumps({"command": name, "kind": kind, "category": category, "detail": detail, "args": args,
                                   "seconds": round(seconds, 2)}) + "\n")
             log.flush()
 
@@ -66,6 +73,8 @@ def main() -> None:
     ap.add_argument("--analyze", type=int, default=2200)
     ap.add_argument("--cascade", type=int, default=1500)
     ap.add_argument("--exit-cost", type=int, default=700)
+    for name in list(COMMANDS)[3:]:
+        ap.add_argument("--" + name, type=int, default=0)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--time-limit", type=float, default=60.0)
     ap.add_argument("--log", default="fuzz_failures.jsonl")
@@ -74,14 +83,17 @@ def main() -> None:
     global LOG_ALL
     LOG_ALL = a.log_all
     t0 = time.time()
-    total: dict[str, collections.Counter] = {}
+    allc: collections.Counter = collections.Counter()
     with open(a.log, "w") as log:
-        for name, strategy, n in (("analyze", T.analyze_args(), a.analyze), ("cascade", T.cascade_args(), a.cascade),
-                                  ("exit-cost", T.exit_cost_args(), a.exit_cost)):
+        for name, strategy in COMMANDS.items():
+            n = getattr(a, name.replace("-", "_"))
             if n:
-                total[name] = campaign(name, strategy, n, a.seed, a.time_limit, log)
-                print(name, dict(total[name]), flush=True)
-    allc = sum(total.values(), collections.Counter())
+                counts = campaign(name, strategy(), n, a.seed, a.time_limit, log)
+                for kind in ("structural", "semantic", "valid"):
+                    row = {c: counts[(kind, c)] for c in CATEGORIES if counts[(kind, c)]}
+                    if row:
+                        print(f"{name} {kind}: {row}", flush=True)
+                allc.update(c for (_, c), k in counts.items() for _ in range(k))
     print(f"inputs {sum(allc.values())}: tracebacks {allc['traceback']}, hangs {allc['hang']}, "
           f"wrong {allc['wrong']}, ok {allc['ok']}, rejected {allc['rejected']} ({time.time() - t0:.0f} s)")
 

@@ -29,6 +29,13 @@ WARM_UP = (   # valid runs of every command, untimed: imports and numba compiles
     ["cascade", str(EXAMPLES / "scenarios" / "btc_sweep.yaml"), "--accounts",
      str(EXAMPLES / "populations" / "small_book.csv"), "--json"],
     ["exit-cost", "--position", "BTC:1:91250", "--json"],
+    ["what-if", str(EXAMPLES / "multi_venue.yaml"), "--json", "--shock", "BTC=-10%", "--horizon", "1d", "--paths", "200"],
+    ["advise", str(EXAMPLES / "multi_venue.yaml"), "--json", "--target", "p(1d)<=1%", "--paths", "200",
+     "--account", "binance-main"],
+    ["size", "--json", "--venue", "binance-usdm", "--symbol", "BTCUSDT", "--leverage", "10", "--collateral", "10000",
+     "--target", "p(7d)<=1%", "--mark", "91250", "--vol", "0.5", "--paths", "200"],
+    ["hedge-backtest", "--json", "--spot", "91250", "--strike", "100000", "--expiry-days", "30", "--vol", "0.5",
+     "--paths", "50"],
 )
 _warm = False
 
@@ -148,7 +155,94 @@ def check_numbers(command: str, doc) -> list[str]:
         return _check_analyze(doc)
     if command == "cascade":
         return _check_cascade(doc)
+    if command == "what-if":
+        return _check_what_if(doc)
+    if command == "advise":
+        return _check_advise(doc)
+    if command == "size":
+        return _check_size(doc)
+    if command == "hedge-backtest":
+        return _check_hedge_backtest(doc)
     return []
+
+
+def _check_account_state(where: str, s: dict) -> list[str]:
+    """A what-if side (before/after): margin ≥ 0, liquidatable_now consistent, p in [0, 1]."""
+    out = []
+    eq, mm = s.get("equity"), s.get("maintenance_margin")
+    if not isinstance(eq, (int, float)) or not isinstance(mm, (int, float)):
+        return [f"{where}: equity/MM not numbers: {eq}, {mm}"]
+    if mm < 0:
+        out.append(f"{where}: negative maintenance margin {mm}")
+    if eq < mm * (1 - 1e-9) - 1e-9 and mm > 0 and s.get("liquidatable_now") is False:
+        out.append(f"{where}: liquidatable_now false with equity {eq} < MM {mm}")
+    for h, p in (s.get("probability") or {}).items():
+        if p is not None and not 0 <= p <= 1:
+            out.append(f"{where}: probability {h} = {p} outside [0, 1]")
+    for u, sides in (s.get("liquidation") or {}).items():
+        for side, price in (sides or {}).items():
+            if price is not None and price <= 0:
+                out.append(f"{where}: liquidation price {u} {side} = {price} ≤ 0")
+    c = s.get("exit_close_now_cost")
+    if c is not None and c < 0:
+        out.append(f"{where}: exit cost {c} < 0")
+    return out
+
+
+def _check_what_if(doc: dict) -> list[str]:
+    out = []
+    for a in doc.get("accounts", []):
+        for side in ("before", "after"):
+            if isinstance(a.get(side), dict):
+                out += _check_account_state(f"account {a.get('id')!r} {side}", a[side])
+    return out
+
+
+def _check_advise(doc: dict) -> list[str]:
+    """A probability metric lies in [0, 1], a top-up is ≥ 0, a deleveraging fraction in [0, 1]
+    (a hedge's amount is signed contracts)."""
+    out = []
+    prob = str(doc.get("target", "")).startswith("p(")
+    for a in doc.get("accounts", []):
+        for x in [a] + list(a.get("actions") or []):
+            m = x.get("metric")
+            if prob and m is not None and not 0 <= m <= 1:
+                out.append(f"account {a.get('id')!r}: probability metric {m} outside [0, 1]")
+            amount, kind = x.get("amount"), x.get("kind")
+            if amount is not None and (kind == "topup" and amount < 0 or kind == "deleverage" and not 0 <= amount <= 1):
+                out.append(f"account {a.get('id')!r}: {kind} amount {amount} out of range")
+    return out
+
+
+def _check_size(doc: dict) -> list[str]:
+    out = []
+    ts = doc.get("target_size")
+    if ts is not None and ts < 0:
+        out.append(f"target size {ts} < 0")
+    for r in doc.get("rows", []):
+        if r.get("size") is not None and r["size"] < 0:
+            out.append(f"row {r.get('sizing')!r}: size {r['size']} < 0")
+        if r.get("liquidation_price") is not None and r["liquidation_price"] <= 0:
+            out.append(f"row {r.get('sizing')!r}: liquidation price {r['liquidation_price']} ≤ 0")
+    return out
+
+
+def _check_hedge_backtest(doc: dict) -> list[str]:
+    """Spreads and standard errors ≥ 0, quantiles non-decreasing, fractions in [0, 1]."""
+    out = []
+    for k in ("pnl_std", "pnl_mean_stderr", "pnl_std_stderr", "transaction_costs_mean", "trades_mean"):
+        if doc.get(k) is not None and doc[k] < 0:
+            out.append(f"{k} = {doc[k]} < 0")
+    q = [v for _, v in sorted((doc.get("pnl_quantiles") or {}).items(), key=lambda kv: float(kv[0]))]
+    if any(v is None for v in q) or any(b < a - 1e-9 * (1 + abs(a)) for a, b in zip(q, q[1:])):
+        out.append(f"P&L quantiles not non-decreasing: {q}")
+    for k in ("margin_calls", "liquidations"):
+        f = (doc.get(k) or {}).get("fraction")
+        if f is not None and not 0 <= f <= 1:
+            out.append(f"{k}.fraction = {f} outside [0, 1]")
+    if sum((doc.get("pnl_histogram") or {}).get("counts", [])) not in (0, doc.get("paths")):
+        out.append("P&L histogram counts do not add up to the paths")
+    return out
 
 
 def _check_analyze(doc: dict) -> list[str]:

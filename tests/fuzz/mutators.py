@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import functools
 import io
 import json
 from pathlib import Path
@@ -29,13 +30,45 @@ def _yaml(path: Path) -> dict:
     return yaml.safe_load(path.read_text())
 
 
-def portfolio_seeds() -> list[tuple[str, dict]]:
-    """(suffix, document) of every bundled portfolio example."""
-    deribit = json.loads((EXAMPLES / "deribit_options_2021-10-21.json").read_text())
-    for block in deribit["market"].values():       # the fuzz inputs are written elsewhere
+def _absolute_chain_paths(doc: dict) -> dict:
+    for block in doc["market"].values():       # the fuzz inputs are written elsewhere
         if isinstance(block, dict) and "chain_csv" in block:
             block["chain_csv"] = str((EXAMPLES / block["chain_csv"]).resolve())
-    return [(".yaml", _yaml(EXAMPLES / "multi_venue.yaml")), (".json", deribit)]
+    return doc
+
+
+FUNDING_CSV = "funding.csv"     # the market block's funding series, written (maybe mutated) beside the input
+
+
+def market_rich_seed() -> dict:
+    """``multi_venue.yaml`` with every market-block input the file format has: funding as a rate,
+    a CSV series and the premium formula, and a correlation pair."""
+    doc = _yaml(EXAMPLES / "multi_venue.yaml")
+    doc["market"]["BTC"]["funding"] = 0.0001
+    doc["market"]["ETH"]["funding"] = {"csv": FUNDING_CSV}
+    doc["market"]["SOL"]["funding"] = {"impact_bid": 142.4, "impact_ask": 142.6}
+    doc["market"]["correlation"] = {"BTC": {"SOL": 0.8}, "ETH": {"SOL": 0.7}}
+    return doc
+
+
+def portfolio_seeds() -> list[tuple[str, dict]]:
+    """(suffix, document) of every bundled portfolio example (cross/isolated, options, portfolio
+    margin, collateral loans) and one with every market-block input."""
+    deribit = _absolute_chain_paths(json.loads((EXAMPLES / "deribit_options_2021-10-21.json").read_text()))
+    return [(".yaml", _yaml(EXAMPLES / "multi_venue.yaml")), (".json", deribit), (".yaml", market_rich_seed()),
+            (".yaml", _yaml(EXAMPLES / "portfolio_margin_venues.yaml")), (".yaml", _yaml(EXAMPLES / "defi_loans.yaml")),
+            (".yaml", _absolute_chain_paths(_yaml(EXAMPLES / "deribit_portfolio_margin.yaml")))]
+
+
+def funding_rows() -> list[dict]:
+    """An hourly funding series (timestamp,rate per payment) ending at the seeds' as_of."""
+    return [{"timestamp": f"2026-11-22T{h:02d}:00:00Z", "rate": f"{0.0001 * (1 + h % 3):g}"} for h in range(24)]
+
+
+def ohlc_rows() -> list[dict]:
+    """The last 120 days of the bundled daily BTC file (an input of --vol-from)."""
+    with open(ROOT / "src" / "liqrisk" / "data" / "btcusd_1d_coinbase.csv") as f:
+        return list(csv.DictReader(f))[-120:]
 
 
 def scenario_seeds() -> list[dict]:
@@ -88,9 +121,19 @@ def _set(doc, path, value):
     return doc
 
 
+def _same_type(a, b) -> bool:
+    """Both numbers (not bools), or both of one other type: a value change, not a shape change."""
+    def kind(x):
+        return "number" if isinstance(x, (int, float)) and not isinstance(x, bool) else type(x)
+    return kind(a) == kind(b)
+
+
 @st.composite
 def mutated_tree(draw, doc, n_max: int = 3):
-    """``doc`` with 1..n_max structural mutations."""
+    """(``doc`` with 0..n_max mutations, their kinds): a kind is "semantic" for a value replaced
+    by another of its type (a number by an extreme, a scaled number), "structural" otherwise
+    (a type change, a deletion, a repetition, nesting, a renamed key)."""
+    kinds: list[str] = []
     doc = copy.deepcopy(doc)
     for _ in range(draw(st.integers(1, n_max)) if draw(st.integers(0, 3)) else 0):   # 1 in 4: unmutated
         paths = _paths(doc)[1:] or [()]          # not the root: a whole-file type change is a text op
@@ -98,26 +141,85 @@ def mutated_tree(draw, doc, n_max: int = 3):
         op = draw(st.sampled_from(["extreme", "extreme", "extreme", "delete", "repeat", "nest", "rename", "scale"]))
         target = _get(doc, path)
         if op == "extreme":
-            doc = _set(doc, path, copy.deepcopy(draw(st.sampled_from(EXTREMES))))
+            value = copy.deepcopy(draw(st.sampled_from(EXTREMES)))
+            kinds.append("semantic" if _same_type(value, target) else "structural")
+            doc = _set(doc, path, value)
         elif op == "delete" and path:
             parent = _get(doc, path[:-1])
             del parent[path[-1]]
+            kinds.append("structural")
         elif op == "repeat" and isinstance(target, list) and target:
             k = draw(st.sampled_from([2, 10, 200]))
             item = draw(st.sampled_from(target))
             target.extend(copy.deepcopy(item) for _ in range(k))
+            kinds.append("structural")
         elif op == "nest":
             depth = draw(st.sampled_from([3, 25, 200]))
             value = target
             for _ in range(depth):
                 value = [value]
             doc = _set(doc, path, value)
+            kinds.append("structural")
         elif op == "rename" and path and isinstance(path[-1], str):
             parent = _get(doc, path[:-1])
             parent[path[-1] + draw(st.sampled_from(["_", "X", " "]))] = parent.pop(path[-1])
+            kinds.append("structural")
         elif op == "scale" and isinstance(target, (int, float)) and not isinstance(target, bool):
             doc = _set(doc, path, target * draw(st.sampled_from([-1, 1e-9, 1e9, 1e300, 0])))
-    return doc
+            kinds.append("semantic")
+    return doc, kinds
+
+
+NUMBERS = [x for x in EXTREMES if isinstance(x, (int, float)) and not isinstance(x, bool)]
+SCALES = [-1, 0, 1e-9, 1e9, 1e300, 0.999, 1.001, 10, 0.1]
+
+
+@functools.cache
+def _vocabulary() -> dict[str, list[str]]:
+    """Every string value each key takes in the portfolio seeds (venue names, modes, kinds,
+    option types …)."""
+    out: dict[str, set] = {}
+    todo = [d for _, d in portfolio_seeds()]
+    while todo:
+        x = todo.pop()
+        if isinstance(x, dict):
+            for k, v in x.items():
+                if isinstance(v, str):
+                    out.setdefault(k, set()).add(v)
+                todo.append(v)
+        elif isinstance(x, list):
+            todo += x
+    return {k: sorted(v) for k, v in out.items()}
+
+
+@st.composite
+def mutated_values(draw, doc, n_max: int = 3):
+    """(``doc`` with 1..n_max semantic mutations, their kinds): the shape and types stay, values
+    change — a number to an extreme or a scaled copy, a string to another value its key takes in
+    the bundled examples (another venue, mode, kind, option type, id)."""
+    doc = copy.deepcopy(doc)
+    words = _vocabulary()
+    leaves = [p for p in _paths(doc)[1:] if _same_type(_get(doc, p), 0.0)
+              or isinstance(_get(doc, p), str) and isinstance(p[-1], str) and len(words.get(p[-1], [])) > 1]
+    if not leaves:
+        return doc, []
+    for _ in range(draw(st.integers(1, n_max))):
+        path = draw(st.sampled_from(leaves))
+        value = _get(doc, path)
+        if isinstance(value, str):
+            value = draw(st.sampled_from(words[path[-1]]))
+        elif draw(st.booleans()):
+            value = draw(st.sampled_from(NUMBERS))
+        else:
+            value = value * draw(st.sampled_from(SCALES))
+        doc = _set(doc, path, value)
+    return doc, ["semantic"]
+
+
+def kind_of(kinds) -> str:
+    """One input's class: structural if any mutation was, else semantic if any, else valid."""
+    kinds = set(kinds) - {"none"}
+    return "structural" if kinds - {"semantic"} else "semantic" if kinds else "valid"
 
 
 def encode(doc, suffix: str) -> str:

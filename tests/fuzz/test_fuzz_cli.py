@@ -24,6 +24,7 @@ import mutators as M  # noqa: E402
 N = int(os.environ.get("LIQRISK_FUZZ_EXAMPLES", "25"))
 FUZZ = settings(max_examples=N, derandomize=True, deadline=None, database=None,
                 suppress_health_check=list(HealthCheck))
+FUZZ_SLOW = settings(FUZZ, max_examples=max(1, N // 5))     # advise: tens of engine runs per input
 TMP = Path(tempfile.mkdtemp(prefix="liqrisk-fuzz-"))
 TIME_LIMIT_S = float(os.environ.get("LIQRISK_FUZZ_TIME_LIMIT_S", "300"))   # a hang, not a loaded machine
 
@@ -48,89 +49,256 @@ def assert_good(args: list[str]) -> tuple[str, str]:
     return category, detail
 
 
+def assert_good_case(case) -> tuple[str, str]:
+    kind, args = case
+    return assert_good(args)
+
+
+BOOKS = [str(M.EXAMPLES / "books" / "btc_book.json"), "BTC=" + str(M.EXAMPLES / "books" / "btc_book.json"),
+         "ETH=" + str(M.EXAMPLES / "books" / "btc_book.json"), "BTC=/nonexistent.json", "BTC=" + str(M.EXAMPLES)]
+HORIZONS = ["1d", "0d", "-1h", "1e400d", "400d", "30m", "abc", "7d", "100000w"]
 ANALYZE_OPTIONS = {
     "--stress": M.CLI_NUMBERS, "--participation": M.CLI_NUMBERS, "--exit-horizon-hours": M.CLI_NUMBERS,
     "--drift": M.CLI_NUMBERS, "--seed": ["-1", "0", "7", "99999999999999999999"],
-    "--horizon": ["1d", "0d", "-1h", "1e400d", "400d", "30m", "abc", "7d", "100000w"],
-    "--paths": ["100", "1000000000", "-5", "abc"], "--model": ["gbm", "student", "merton", "fhs", "nope"],
-    "--book": [str(M.EXAMPLES / "books" / "btc_book.json"), "BTC=" + str(M.EXAMPLES / "books" / "btc_book.json"),
-               "ETH=" + str(M.EXAMPLES / "books" / "btc_book.json"), "BTC=/nonexistent.json", "BTC=" + str(M.EXAMPLES)],
+    "--horizon": HORIZONS, "--paths": ["100", "1000000000", "-5", "abc"],
+    "--model": ["auto", "gbm", "student", "merton", "fhs", "nope"], "--book": BOOKS,
     "--max-accounts": ["1", "0", "-3"], "--max-file-mb": ["0.0001", "nan"],
+    "--vol-from": ["OHLC", "BTC=OHLC", "SOL=OHLC", "XRP=OHLC", "BTC=/nonexistent.csv", "BTC=" + str(M.EXAMPLES),
+                   "BTC=" + str(M.ROOT / "src" / "liqrisk" / "data" / "btc_eth_usd_1d_bitstamp.csv"), "=OHLC", "BTC="],
+    "--range-paths": ["0", "100", "-1", "abc"],
 }
+"""Flag → values (OHLC: a mutated daily OHLC file written for the run)."""
+
+
+@st.composite
+def _csv_file(draw, rows: list[dict], name: str, kinds: list[str]) -> str:
+    """A CSV file of ``rows`` after tree and text mutations (their kinds appended to ``kinds``)."""
+    rows, k = draw(M.mutated_tree(rows))
+    data, op = draw(M.mutated_text(M.csv_text(rows if isinstance(rows, list) else [rows]), ".csv"))
+    kinds += k + [op]
+    return write_input(data, ".csv", name)
+
+
+@st.composite
+def portfolio_file(draw, kinds: list[str], mutate: bool = True) -> tuple[str, dict]:
+    """(path, seed document) of a bundled portfolio, maybe mutated (structural: tree and text
+    mutations; semantic: values only); its funding CSV too."""
+    suffix, doc = draw(st.sampled_from(M.portfolio_seeds()))
+    seed = doc
+    how = draw(st.sampled_from(["structural", "semantic", "semantic", "none"])) if mutate else "none"
+    if how == "structural":
+        doc, k = draw(M.mutated_tree(doc))
+        kinds += k
+    elif how == "semantic":
+        doc, k = draw(M.mutated_values(doc))
+        kinds += k
+    data, op = (draw(M.mutated_text(M.encode(doc, suffix), suffix)) if how == "structural"
+                else (M.encode(doc, suffix).encode(), "none"))
+    kinds.append(op)
+    if data is not None and M.FUNDING_CSV.encode() in data:
+        rows = M.funding_rows()
+        if mutate and draw(st.booleans()):
+            draw(_csv_file(rows, M.FUNDING_CSV[:-4], kinds))
+        else:
+            write_input(M.csv_text(rows).encode(), ".csv", M.FUNDING_CSV[:-4])
+    return write_input(data, suffix), seed
+
+
+@st.composite
+def _options(draw, table: dict, kinds: list[str], max_size: int = 2) -> list[str]:
+    out = []
+    for opt in draw(st.lists(st.sampled_from(sorted(table)), max_size=max_size, unique=True)):
+        values = table[opt]
+        out += [opt, draw(st.sampled_from(values() if callable(values) else values))]
+        kinds.append("semantic")
+    return out
 
 
 @st.composite
 def analyze_args(draw):
-    suffix, doc = draw(st.sampled_from(M.portfolio_seeds()))
-    doc = draw(M.mutated_tree(doc)) if draw(st.booleans()) else doc
-    data, _ = draw(M.mutated_text(M.encode(doc, suffix), suffix))
-    args = ["analyze", write_input(data, suffix), "--json"]
-    for opt in draw(st.lists(st.sampled_from(sorted(ANALYZE_OPTIONS)), max_size=2, unique=True)):
-        args += [opt, draw(st.sampled_from(ANALYZE_OPTIONS[opt]))]
+    """(kind, args) of one ``analyze`` run."""
+    kinds: list[str] = []
+    path, _ = draw(portfolio_file(kinds))
+    args = ["analyze", path, "--json"] + draw(_options(ANALYZE_OPTIONS, kinds))
+    if "OHLC" in "".join(args):
+        ohlc = draw(_csv_file(M.ohlc_rows(), "ohlc", kinds))
+        args = [a.replace("OHLC", ohlc) for a in args]
     if "--horizon" in args and "--paths" not in args:
         args += ["--paths", "200"]
-    return args
+    if "--horizon" in args and "--range-paths" not in args:
+        args += ["--range-paths", "0"]
+    return M.kind_of(kinds), args
 
 
 @FUZZ
 @given(analyze_args())
-def test_fuzz_analyze(args):
-    assert_good(args)
+def test_fuzz_analyze(case):
+    assert_good_case(case)
 
 
 @st.composite
 def cascade_args(draw):
+    """(kind, args) of one ``cascade`` run."""
+    kinds: list[str] = []
     kind = draw(st.sampled_from(["scenario", "csv", "hyperliquid", "portfolio"]))
     scenario = draw(st.sampled_from(M.scenario_seeds()))
     if kind == "scenario":
-        scenario = draw(M.mutated_tree(scenario))
-        data, _ = draw(M.mutated_text(M.encode(scenario, ".yaml"), ".yaml"))
+        scenario, k = draw(M.mutated_tree(scenario))
+        data, op = draw(M.mutated_text(M.encode(scenario, ".yaml"), ".yaml"))
         args = ["cascade", write_input(data, ".yaml", "scenario"), "--json"]
         if draw(st.booleans()):
             args += ["--accounts", str(M.EXAMPLES / "populations" / "small_book.csv")]
-        return args
+        return M.kind_of(k + [op]), args
     scenario.pop("sweep", None)
     args = ["cascade", write_input(M.encode(scenario, ".yaml").encode(), ".yaml", "scenario"), "--json"]
     if kind == "csv":
-        rows = draw(M.mutated_tree(M.population_rows()))
-        data, _ = draw(M.mutated_text(M.csv_text(rows if isinstance(rows, list) else [rows]), ".csv"))
-        return args + ["--accounts", write_input(data, ".csv", "accounts")]
+        accounts = draw(_csv_file(M.population_rows(), "accounts", kinds))
+        return M.kind_of(kinds), args + ["--accounts", accounts]
     if kind == "hyperliquid":
-        state = draw(M.mutated_tree(M.hyperliquid_seed()))
-        data, _ = draw(M.mutated_text(M.encode(state, ".json"), ".json"))
-        return args + ["--accounts", write_input(data, ".json", "accounts")]
+        state, k = draw(M.mutated_tree(M.hyperliquid_seed()))
+        data, op = draw(M.mutated_text(M.encode(state, ".json"), ".json"))
+        return M.kind_of(k + [op]), args + ["--accounts", write_input(data, ".json", "accounts")]
     suffix, doc = M.portfolio_seeds()[0]
-    data, _ = draw(M.mutated_text(M.encode(draw(M.mutated_tree(doc)), suffix), suffix))
-    return args + ["--accounts", write_input(data, suffix, "accounts")]
+    doc, k = draw(M.mutated_tree(doc))
+    data, op = draw(M.mutated_text(M.encode(doc, suffix), suffix))
+    return M.kind_of(k + [op]), args + ["--accounts", write_input(data, suffix, "accounts")]
 
 
 @FUZZ
 @given(cascade_args())
-def test_fuzz_cascade(args):
-    assert_good(args)
+def test_fuzz_cascade(case):
+    assert_good_case(case)
 
 
 EXIT_COST_OPTIONS = {"--stress": M.CLI_NUMBERS, "--participation": M.CLI_NUMBERS, "--vol": M.CLI_NUMBERS,
                      "--risk-aversion": M.CLI_NUMBERS, "--horizon": ["1h", "0h", "abc", "1e400h"],
-                     "--volume": ["SOL=2.5e7", "BTC=inf", "BTC=-1", "x"]}
+                     "--volume": ["SOL=2.5e7", "BTC=inf", "BTC=-1", "x"], "--book": BOOKS}
 
 
 @st.composite
 def exit_cost_args(draw):
+    """(kind, args) of one ``exit-cost`` run (flags only: every input is a semantic one)."""
     size = draw(st.sampled_from(M.CLI_NUMBERS + ["1.5", "-2"]))
     price = draw(st.sampled_from(M.CLI_NUMBERS + ["91250"]))
     args = ["exit-cost", "--position", f"{draw(st.sampled_from(['BTC', 'ETH', 'SOL', '']))}:{size}:{price}", "--json"]
-    for opt in draw(st.lists(st.sampled_from(sorted(EXIT_COST_OPTIONS)), max_size=2, unique=True)):
-        args += [opt, draw(st.sampled_from(EXIT_COST_OPTIONS[opt]))]
-    if draw(st.booleans()):
-        args += ["--book", draw(st.sampled_from(ANALYZE_OPTIONS["--book"]))]
-    return args
+    return "semantic", args + draw(_options(EXIT_COST_OPTIONS, [], max_size=3))
 
 
 @FUZZ
 @given(exit_cost_args())
-def test_fuzz_exit_cost(args):
-    assert_good(args)
+def test_fuzz_exit_cost(case):
+    assert_good_case(case)
+
+
+def _ids(doc) -> list[str]:
+    accounts = doc.get("accounts") if isinstance(doc, dict) else None
+    return [a["id"] for a in accounts if isinstance(a, dict) and isinstance(a.get("id"), str)] if isinstance(accounts, list) else []
+
+
+AMOUNTS = ["0.5", "1", "-1", "0", "nan", "inf", "1e400", "1e308", "5e-324", "abc", ""]
+
+
+@st.composite
+def what_if_args(draw):
+    """(kind, args) of one ``what-if`` run: a portfolio (maybe mutated) and the change flags."""
+    kinds: list[str] = []
+    path, seed = draw(portfolio_file(kinds))
+    ids = _ids(seed) + ["nope", ""]
+    symbols = ["BTCUSDT", "ETHUSDT", "BTC", "BTC-PERPETUAL", "NOPE", ""]
+    acct, sym, amt = (lambda: draw(st.sampled_from(ids))), (lambda: draw(st.sampled_from(symbols))), \
+        (lambda: draw(st.sampled_from(AMOUNTS)))
+    moves = ["-10%", "+5%", "-100%", "-150%", "1e400%", "nan%", "-10", "abc", "", "+1e-300%"]
+    table = {
+        "--shock": lambda: [f"{u}={m}" for u in ("BTC", "ETH", "XRP", "") for m in moves],
+        "--vol": lambda: [f"{u}={v}" for u in ("BTC", "SOL", "XRP") for v in ("+0.20", "-0.2", "-1", "nan", "+1e308", "x")],
+        "--time": ["3d", "0d", "-1d", "1e400d", "abc", "400d", "8h", "100000w"],
+        "--add": lambda: [f"{acct()}:{sym()}:{amt()}", f"{acct()}:{sym()}:{amt()}@{draw(st.sampled_from(AMOUNTS + ['90000']))}",
+                          "::", "x"],
+        "--reduce": lambda: [f"{acct()}:{sym()}:{draw(st.sampled_from(['0.5', '1', '0', '2', '-0.5', 'nan', 'x']))}", "x:y"],
+        "--topup": lambda: [f"{acct()}:{draw(st.sampled_from(['USDT', 'BTC', 'ETHUSDT', 'USDC', 'XYZ', '']))}={amt()}",
+                            "x", "a:b=c"],
+        "--funding": lambda: [f"{u}={r}" for u in ("BTC", "ETH", "XRP") for r in ("0.0001", "-0.05", "nan", "1e9", "x")],
+        "--horizon": HORIZONS, "--seed": ["-1", "0", "99999999999999999999"],
+    }
+    args = ["what-if", path, "--json", "--paths", "200"] + draw(_options(table, kinds, max_size=3))
+    if draw(st.integers(0, 9)) == 0:
+        args.append("--grid")
+    return M.kind_of(kinds), args
+
+
+@FUZZ
+@given(what_if_args())
+def test_fuzz_what_if(case):
+    assert_good_case(case)
+
+
+TARGETS = ["p(7d)<=1%", "distance>=3sd", "p(1d)<=5%", "p(7d)<=-1%", "p(0d)<=1%", "p(7d)<=200%", "p(7d)<=nan%",
+           "distance>=nansd", "distance>=-3sd", "distance>=1e400sd", "p(1e400d)<=1%", "x", "", "p(7d)<=0%"]
+
+
+@st.composite
+def advise_args(draw):
+    """(kind, args) of one ``advise`` run."""
+    kinds: list[str] = []
+    path, seed = draw(portfolio_file(kinds))
+    args = ["advise", path, "--json", "--paths", "200", "--target", draw(st.sampled_from(TARGETS))]
+    table = {"--account": _ids(seed) + ["nope", ""], "--model": ["gbm", "merton", "student", "fhs", "nope"],
+             "--seed": ["-1", "0", "99999999999999999999"]}
+    args += draw(_options(table, kinds))
+    kinds.append("semantic")        # the target
+    if draw(st.booleans()) and "--account" not in args and _ids(seed):
+        args += ["--account", _ids(seed)[0]]      # one account: a run stays short
+    return M.kind_of(kinds), args
+
+
+@FUZZ_SLOW
+@given(advise_args())
+def test_fuzz_advise(case):
+    assert_good_case(case)
+
+
+@st.composite
+def size_args(draw):
+    """(kind, args) of one ``size`` run: required flags from valid values or extremes."""
+    def value(good):
+        return draw(st.sampled_from([good] * 4 + M.CLI_NUMBERS))
+    venue, symbol = draw(st.sampled_from([("binance-usdm", "BTCUSDT"), ("bybit-linear", "ETHUSDT"), ("okx", "BTC-USDT-SWAP"),
+                                          ("hyperliquid", "BTC"), ("binance-coinm", "BTCUSD_PERP"), ("nope", "BTCUSDT"),
+                                          ("binance-usdm", "NOPE"), ("deribit", "BTC-PERPETUAL"), ("aave-v3", "ETH")]))
+    args = ["size", "--json", "--paths", "200", "--venue", venue, "--symbol", symbol, "--leverage", value("10"),
+            "--collateral", value("10000"), "--mark", value("91250"), "--vol", value("0.5"),
+            "--target", draw(st.sampled_from(TARGETS))]
+    args += draw(_options({"--side": ["long", "short", "both", ""], "--drift": M.CLI_NUMBERS, "--horizon": HORIZONS,
+                           "--seed": ["-1", "99999999999999999999"]}, []))
+    return "semantic", args
+
+
+@FUZZ
+@given(size_args())
+def test_fuzz_size(case):
+    assert_good_case(case)
+
+
+@st.composite
+def hedge_backtest_args(draw):
+    """(kind, args) of one ``hedge-backtest`` run (few paths)."""
+    def value(good, extra=()):
+        return draw(st.sampled_from([good] * 4 + M.CLI_NUMBERS + list(extra)))
+    args = ["hedge-backtest", "--json", "--paths", draw(st.sampled_from(["50"] * 6 + ["0", "1", "-1", "1000000000"])),
+            "--spot", value("91250"), "--strike", value("100000"), "--expiry-days", value("30", ["1e-9", "36500"]),
+            "--vol", value("0.5")]
+    table = {"--rate": M.CLI_NUMBERS, "--type": ["call", "put", "x"], "--position": M.CLI_NUMBERS,
+             "--rebalances": ["1", "0", "-1", "7", "1000000", "abc"], "--steps": ["50", "100", "7", "0", "-5", "100000000"],
+             "--band": M.CLI_NUMBERS, "--hedge": ["perp", "spot", "x"], "--fee": M.CLI_NUMBERS, "--lot": M.CLI_NUMBERS,
+             "--funding": M.CLI_NUMBERS, "--collateral": M.CLI_NUMBERS, "--venue": ["deribit", "binance-usdm", "nope", "aave-v3"],
+             "--model": ["gbm", "merton", "student", "fhs", "history", "x"], "--seed": ["-1", "99999999999999999999"]}
+    return "semantic", args + draw(_options(table, [], max_size=3))
+
+
+@FUZZ
+@given(hedge_backtest_args())
+def test_fuzz_hedge_backtest(case):
+    assert_good_case(case)
 
 
 def test_real_exit_codes_in_a_subprocess(tmp_path):

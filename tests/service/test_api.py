@@ -257,15 +257,8 @@ def test_openapi_lists_the_routes(sqlite_client):
 
 
 def test_a_result_failing_the_output_checks_is_422_not_a_number(sqlite_client, demo_doc, monkeypatch):
-    import liqrisk.service.app as service
-
-    def analyze_with_a_broken_account(*args, **kwargs):
-        result = analyze(*args, **kwargs)
-        doc = result.to_dict()
-        doc["accounts"][0]["maintenance_margin"] = None            # what a NaN becomes in to_dict
-        monkeypatch.setattr(result, "to_dict", lambda: doc)
-        return result
-    monkeypatch.setattr(service, "analyze", analyze_with_a_broken_account)
+    from tests.builders import break_first_account
+    break_first_account(monkeypatch)
     r = sqlite_client.post("/v1/analyze", json=demo_doc)
     assert r.status_code == 422, r.text
     assert "field 'maintenance_margin'" in r.json()["detail"][0]["msg"]

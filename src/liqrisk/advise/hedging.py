@@ -28,12 +28,14 @@ import numpy as np
 from numba import njit
 
 from liqrisk.advise.funding import FundingModel, FundingSchedule
+from liqrisk.io import limits
 from liqrisk.margin.base import INVERSE_OPTION, LINEAR
 from liqrisk.margin.kernel import _maintenance, _tier, _tier_notional, _value
 from liqrisk.results import Result, plain
 from liqrisk.pricing.kernels import black76_delta_nb, black76_price_nb, bsm_price_greeks_nb
 
 MODELS = ("gbm", "merton", "student", "fhs", "history")
+MAX_EXPIRY_DAYS = 3650.0   # ten years: beyond any listed option
 _AS_OF = datetime(2026, 1, 1, tzinfo=timezone.utc)    # the margin book's own clock (only differences matter)
 
 
@@ -72,22 +74,28 @@ class HedgeSpec:
 
 
 def _check(spec: HedgeSpec) -> None:
+    """Every number finite and in its plausible range (io.limits), one line per bad option."""
+    from liqrisk.io.limits import AMOUNT_MAX, FUNDING_MAX, PRICE_RANGE, RATE_RANGE, VOL_RANGE, out_of_range
     from liqrisk.io.portfolio import InputError
-    problems = []
-    for name in ("spot", "strike", "expiry_days", "vol"):
-        v = getattr(spec, name)
-        if not (math.isfinite(v) and v > 0):
-            problems.append(f"--{name.replace('_', '-')}: must be a positive number, got {v}")
-    if spec.position == 0 or not math.isfinite(spec.position):
-        problems.append("--position: must be a non-zero number of contracts (+ long, − short)")
+    checks = [("--spot", spec.spot, *PRICE_RANGE, False), ("--strike", spec.strike, *PRICE_RANGE, False),
+              ("--expiry-days", spec.expiry_days, 0.0, MAX_EXPIRY_DAYS, True), ("--vol", spec.vol, *VOL_RANGE, False),
+              ("--rate", spec.rate, *RATE_RANGE, False), ("--lot", spec.lot, 0.0, AMOUNT_MAX, False)]
+    checks += [c for c in (("--fee", spec.fee, 0.0, 0.1, False), ("--collateral", spec.collateral, 0.0, AMOUNT_MAX, False))
+               if c[1] is not None]
+    checks += [("--funding", r, -FUNDING_MAX, FUNDING_MAX, False) for r in (spec.funding.rates if spec.funding else ())
+               if not abs(r) < FUNDING_MAX]       # the portfolio file's range: |rate per 8 h| < 0.1
+    problems = [p for p in (out_of_range(*c) for c in checks) if p]
+    if spec.position == 0 or not (math.isfinite(spec.position) and abs(spec.position) <= AMOUNT_MAX):
+        problems.append(f"--position {spec.position:g}: must be a non-zero number of contracts (+ long, − short), "
+                        f"at most {AMOUNT_MAX:g} in size")
     if spec.rebalances < 1:
         problems.append(f"--rebalances: must be ≥ 1, got {spec.rebalances}")
     elif spec.n_steps % spec.rebalances:
         problems.append(f"--steps {spec.n_steps}: must be a multiple of --rebalances {spec.rebalances}")
     if spec.hedge not in ("perp", "spot"):
         problems.append(f"--hedge '{spec.hedge}': expected perp or spot")
-    if spec.band is not None and not spec.band > 0:
-        problems.append(f"--band: must be > 0, got {spec.band}")
+    if spec.band is not None and not (0 < spec.band <= AMOUNT_MAX):
+        problems.append(f"--band {spec.band:g}: must be a finite number in (0, {AMOUNT_MAX:g}]")
     if problems:
         raise InputError(problems)
 
@@ -451,6 +459,9 @@ def hedge_backtest(spec: HedgeSpec, paths: int = 10_000, model: str = "gbm", see
         notes.append(f"real path: {len(incr)} windows of the bundled hourly BTC-USD history, rescaled to spot")
     else:
         pm, sub = _path_model(model, spec, spec.rate if drift is None else drift)
+        lim = limits.current()
+        if paths * spec.n_steps * sub > lim.max_path_steps:
+            raise InputError([lim.exceeded("max_path_steps", f"--paths {paths:,} × {spec.n_steps * sub:,} time steps")])
         chunks = P.chunk_generators(seed, paths)
         incr = None
     n = chunks[-1][1]

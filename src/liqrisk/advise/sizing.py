@@ -58,8 +58,12 @@ def size_position(venue: str, symbol: str, leverage: float, collateral: float, t
     from liqrisk.analysis import parse_horizon
     from liqrisk.io.portfolio import InputError
     from liqrisk.margin.registry import rule_set_for
-    problems = [f"--{k}: must be > 0, got {v}" for k, v in (("leverage", leverage), ("collateral", collateral),
-                                                             ("mark", mark), ("vol", vol)) if not v > 0]
+    from liqrisk.io.limits import AMOUNT_MAX, DRIFT_MAX, LEVERAGE_RANGE, PRICE_RANGE, VOL_RANGE, out_of_range
+    checks = [("--leverage", leverage, *LEVERAGE_RANGE, False), ("--collateral", collateral, 0.0, AMOUNT_MAX, True),
+              ("--mark", mark, *PRICE_RANGE, False), ("--vol", vol, *VOL_RANGE, False)]
+    if drift is not None:
+        checks.append(("--drift", drift, -DRIFT_MAX, DRIFT_MAX, False))
+    problems = [p for p in (out_of_range(*c) for c in checks) if p]
     if side not in ("long", "short"):
         problems.append(f"--side '{side}': expected long or short")
     if problems:

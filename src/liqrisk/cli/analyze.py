@@ -116,9 +116,7 @@ def analyze_command(
     """Equity, initial and maintenance margin, margin ratio and every liquidation price per
     account; with --horizon, the probability of liquidation; always the exit cost."""
     from liqrisk.analysis import ExitSettings, ProbabilitySettings, analyze
-    from liqrisk.io.portfolio import InputError
     from liqrisk.load import load_portfolio
-    from liqrisk.report.guards import analysis_problems
     with fail_on_bad_input(), limits.using(
             max_file_mb=max_file_mb, max_depth=max_depth, max_alias_nodes=max_alias_nodes, max_accounts=max_accounts,
             max_positions=max_positions, max_path_steps=max_path_steps, max_horizon_days=max_horizon_days):
@@ -139,11 +137,7 @@ def analyze_command(
                                  progress=lambda done, total: bar.update(task, completed=done, total=total))
         else:
             result = analyze(pf, prob, ex, curves=bool(html), engine=engine, scheduler=scheduler)
-        data = result.to_dict()
-        problems = analysis_problems(data)
-        if problems:
-            raise InputError(problems)
-        text = strict_json(data) if as_json else None
+        text = strict_json(result.to_dict()) if as_json else None
         if html:
             from liqrisk.report.html import write_report
             write_report(result, html)

@@ -11,7 +11,12 @@ from rich.table import Table
 from liqrisk.cli._app import app
 from liqrisk.cli.errors import fail_on_bad_input
 from liqrisk.cli.progress import progress_bar
+from liqrisk.cli import limits as L
+from liqrisk.io import limits
 from liqrisk.report.terminal import wide_console
+
+
+MAX_PATHS = 1_000_000    # the back-tests keep a few numbers per path and rebalance count in memory
 
 
 @app.command("hedge-backtest")
@@ -32,17 +37,18 @@ def hedge_backtest_command(
     funding: float = typer.Option(0.0, "--funding", help="perp funding rate per 8 h (decimal; a long pays when > 0)"),
     collateral: float = typer.Option(None, "--collateral", help="USD collateral (default: 2× the starting maintenance margin)"),
     venue: str = typer.Option("deribit", "--venue", help="margin rules of the account"),
-    paths: int = typer.Option(10_000, "--paths", min=1, help="simulated paths (or real-history windows)"),
+    paths: int = typer.Option(10_000, "--paths", min=1, max=MAX_PATHS, help="simulated paths (or real-history windows)"),
     model: str = typer.Option("gbm", "--model", help="gbm | merton | student | fhs | history (bundled hourly BTC)"),
     seed: int = typer.Option(7, "--seed", help="random seed"),
     as_json: bool = typer.Option(False, "--json", help="print exactly one JSON document"),
     html: str = typer.Option(None, "--html", help="write a self-contained HTML report here"),
+    max_path_steps: L.MaxPathSteps = None,
 ) -> None:
     """P&L distribution, hedging error vs rebalance count (with Derman–Kamal), transaction costs,
     funding, margin calls, liquidations and the worst margin ratio."""
     from liqrisk.advise.funding import FundingModel
     from liqrisk.advise.hedging import HedgeSpec, hedge_backtest
-    with fail_on_bad_input():
+    with fail_on_bad_input(), limits.using(max_path_steps=max_path_steps):
         if kind not in ("call", "put"):
             raise ValueError(f"--type '{kind}': expected call or put")
         spec = HedgeSpec(spot, strike, expiry_days, vol, rate, kind == "call", position, rebalances, steps,
@@ -85,15 +91,16 @@ def policy_backtest_command(
     topup_to: float = typer.Option(3.0, "--topup-to", help="top up to this many daily sd"),
     days: float = typer.Option(30.0, "--days", help="horizon (days)"),
     steps_per_day: int = typer.Option(24, "--steps-per-day", help="monitoring steps per day"),
-    paths: int = typer.Option(10_000, "--paths", min=1, help="paths (or real-history windows)"),
+    paths: int = typer.Option(10_000, "--paths", min=1, max=MAX_PATHS, help="paths (or real-history windows)"),
     model: str = typer.Option("gbm", "--model", help="gbm | history (bundled hourly BTC)"),
     seed: int = typer.Option(7, "--seed", help="random seed"),
     as_json: bool = typer.Option(False, "--json", help="print exactly one JSON document"),
+    max_path_steps: L.MaxPathSteps = None, max_horizon_days: L.MaxHorizonDays = None,
 ) -> None:
     """Hold vs cut-on-distance vs top-up-to-distance on the same paths: liquidations avoided,
     cost paid, capital added, P&L distribution."""
     from liqrisk.advise.policy import policy_backtest
-    with fail_on_bad_input():
+    with fail_on_bad_input(), limits.using(max_path_steps=max_path_steps, max_horizon_days=max_horizon_days):
         r = policy_backtest(file, account, cut_below, topup_to, days, steps_per_day, paths, model, seed)
     if as_json:
         sys.stdout.write(r.to_json() + "\n")

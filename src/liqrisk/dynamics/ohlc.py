@@ -24,6 +24,16 @@ class DataError(ValueError):
     """A market-data file is malformed; the message names the file, the row and the column."""
 
 
+class MultiAssetFileError(DataError):
+    """An OHLC file with several assets' columns (``btc_open``, ``eth_open``, …) read without
+    choosing one; ``assets`` lists them (a command that can choose says how)."""
+
+    def __init__(self, name: str, assets: list[str]):
+        self.name, self.assets = name, assets
+        super().__init__(f"{name}: columns of several assets ({', '.join(assets)}) and no plain 'open', 'high', "
+                         f"'low', 'close': give one asset's bars as timestamp,open,high,low,close[,volume]")
+
+
 @dataclass(frozen=True)
 class OHLC:
     """Bars as parallel arrays (float64 prices, ``datetime64[s]`` UTC timestamps).
@@ -113,8 +123,9 @@ def load_ohlc(path: str | Path, asset: str | None = None) -> OHLC:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         assets = sorted(c[: -len("_open")] for c in frame.columns if c.endswith("_open"))
-        hint = f" (multi-asset file: choose an asset, one of {', '.join(assets)})" if assets and not asset else ""
-        raise DataError(f"{name}: missing column {missing[0]!r}{hint}")
+        if assets and not asset:
+            raise MultiAssetFileError(name, assets)
+        raise DataError(f"{name}: missing column {missing[0]!r}")
 
     lines = np.arange(len(frame)) + 2  # line 1 is the header
     raw = frame[columns].apply(lambda s: s.str.strip())

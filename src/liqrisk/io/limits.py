@@ -67,3 +67,13 @@ AMOUNT_MAX = 1e15            # sizes, collateral, margins, notionals
 VOL_RANGE = (1e-8, 10.0)     # annualised (up to 1000 %)
 LEVERAGE_RANGE = (1.0, 1000.0)
 RATE_RANGE = (-1.0, 1.0)     # annual interest rate
+DRIFT_MAX = 10.0             # |annualised expected return|
+FUNDING_MAX = 0.1            # |funding rate per 8 h| (exclusive)
+
+
+def out_of_range(flag: str, value: float, lo: float, hi: float, lo_open: bool = False) -> str | None:
+    """``"--vol 5e-324: must be a finite number in [1e-08, 10]"`` when ``value`` is not finite or
+    outside the range (``lo_open``: ``lo`` itself excluded), else None."""
+    import math
+    inside = math.isfinite(value) and (lo < value if lo_open else lo <= value) and value <= hi
+    return None if inside else f"{flag} {value:g}: must be a finite number in {'(' if lo_open else '['}{lo:g}, {hi:g}]"

@@ -20,7 +20,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
 
 from liqrisk.io import limits
 from liqrisk.io.documents import DocumentError, load_document
-from liqrisk.io.limits import AMOUNT_MAX, LEVERAGE_RANGE, PRICE_RANGE, RATE_RANGE, VOL_RANGE
+from liqrisk.io.limits import AMOUNT_MAX, FUNDING_MAX, LEVERAGE_RANGE, PRICE_RANGE, RATE_RANGE, VOL_RANGE
 
 from liqrisk.model.market import STABLECOINS
 
@@ -310,7 +310,7 @@ class UnderlyingMarket(BaseModel):
     term: dict[str, list[Num]] | None = None
     smile: list[dict[str, Any]] | None = None
     chain_csv: str | None = None
-    funding: Annotated[Num, Field(gt=-0.1, lt=0.1)] | FundingSpec | None = None
+    funding: Annotated[Num, Field(gt=-FUNDING_MAX, lt=FUNDING_MAX)] | FundingSpec | None = None
 
 
 class PortfolioFile(_Strict):

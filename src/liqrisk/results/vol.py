@@ -46,11 +46,18 @@ class VolAnalysis(Result):
 def vol_analysis(file, estimators, window: int, garch: bool, asset: str | None = None) -> VolAnalysis:
     """Estimate every estimator in ``estimators`` over the file and its last ``window`` bars, and
     (``garch``) fit GARCH(1,1) and forecast :data:`FORECAST_HORIZONS_DAYS`."""
-    from liqrisk.dynamics.ohlc import DataError, load_ohlc
+    from liqrisk.dynamics.ohlc import DataError, MultiAssetFileError, load_ohlc
     from liqrisk.dynamics.volatility import estimate_all
-    bars = load_ohlc(file, asset=asset)
+    try:
+        bars = load_ohlc(file, asset=asset)
+    except MultiAssetFileError as e:
+        raise DataError(f"{e.name}: columns of several assets: choose one with --asset "
+                        f"({' | '.join(e.assets)})") from None
     if len(bars) < 3:
         raise DataError(f"{Path(file).name}: {len(bars)} bars; a volatility needs at least 3 (two returns)")
+    if window > len(bars) - 1:
+        raise DataError(f"{Path(file).name}: --window {window} is longer than its {len(bars)} bars allow "
+                        f"(at most {len(bars) - 1}: one return per pair of bars)")
     names = tuple(estimators)
     full = estimate_all(bars, estimators=names)
     last = estimate_all(bars, window, estimators=names)

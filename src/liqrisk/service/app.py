@@ -29,7 +29,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from liqrisk.analysis import ExitSettings, ProbabilitySettings, analyze
 from liqrisk.io.portfolio import InputError, PortfolioFile
 from liqrisk.load import parse_portfolio
-from liqrisk.report.guards import analysis_problems
 from liqrisk.service.jobs import Jobs
 from liqrisk.service.limits import LimitError, Limits
 from liqrisk.service.store import Store
@@ -119,10 +118,7 @@ def run_analysis(doc: dict, opts: AnalyzeOptions, limits: Limits) -> dict:
     result = analyze(pf, prob, ExitSettings(horizon_hours=opts.exit_horizon_hours, participation=opts.participation,
                                              stress=opts.stress),
                      curves=opts.curves)
-    data = result.to_dict()
-    problems = analysis_problems(data)          # the CLI's output checks: an error, never a wrong number
-    if problems:
-        raise InputError(problems)
+    data = result.to_dict()                     # checked by analyze (report/guards.py)
     if opts.curves:
         data["curves"] = _plain(result.curves)
     return data
