@@ -118,3 +118,20 @@ def test_cli_json_and_bad_input(tmp_path):
     assert res.exit_code == 2 and "--shock" in res.output and "Traceback" not in res.output
     res = runner.invoke(app, ["what-if", DEMO, "--reduce", "nobody:BTCUSDT:50%"])
     assert res.exit_code == 2 and "no account 'nobody'" in res.output
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--shock", "BTC=+1e12%"], "--shock BTC=+1e+12%: moves the mark 91250 to 9.125e+14, outside [1e-12, 1e+12]"),
+    (["--shock", "BTC=+1e300%"], "--shock 'BTC=+1e300%': '+1e300%' is outside ±1e+15"),
+    (["--vol", "BTC=+1e300"], "--vol 'BTC=+1e300': '+1e300' is outside ±1e+15"),
+    (["--vol", "BTC=+20"], "--vol BTC=+20: gives a vol of 20.52, above the supported 10"),
+    (["--add", "binance-main:BTCUSDT:1@1e-300"], "entry in [1e-12, 1e+12]"),
+    (["--add", "binance-main:BTCUSDT:1e300"], "'1e300' is outside ±1e+15"),
+    (["--topup", "binance-main:USDT=1e300"], "'1e300' is outside ±1e+15"),
+    (["--funding", "BTC=1e9", "--time", "1d"], "--funding BTC=1e+09: a rate per 8 h must be in (-0.1, 0.1)"),
+])
+def test_changes_that_leave_the_supported_ranges_are_named(flags, message):
+    """A shock to a mark of 1e300, a vol of 1e300 or an entry of 1e-300 used to run (infinite and
+    meaningless numbers with exit 0): each is refused naming the flag."""
+    res = CliRunner().invoke(app, ["what-if", DEMO, "--json", *flags])
+    assert res.exit_code == 2 and res.stderr.startswith("error: ") and message in res.stderr, res.output

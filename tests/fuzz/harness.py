@@ -36,6 +36,7 @@ WARM_UP = (   # valid runs of every command, untimed: imports and numba compiles
      "--target", "p(7d)<=1%", "--mark", "91250", "--vol", "0.5", "--paths", "200"],
     ["hedge-backtest", "--json", "--spot", "91250", "--strike", "100000", "--expiry-days", "30", "--vol", "0.5",
      "--paths", "50"],
+    ["policy-backtest", "ONE_PERP", "--account", "iso", "--json", "--paths", "50"],
 )
 _warm = False
 
@@ -129,8 +130,13 @@ def warm_up() -> None:
     global _warm
     if _warm:
         return
+    import tempfile
+
+    from mutators import ONE_PERP
+    one_perp = Path(tempfile.mkdtemp(prefix="liqrisk-warm-")) / "one_perp.json"
+    one_perp.write_text(json.dumps(ONE_PERP))
     for args in WARM_UP:
-        res = CliRunner().invoke(app, args)
+        res = CliRunner().invoke(app, [str(one_perp) if a == "ONE_PERP" else a for a in args])
         if res.exit_code != 0:
             raise RuntimeError(f"warm-up run {args} failed: {res.output[-500:]}")
     _warm = True

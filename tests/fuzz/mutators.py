@@ -60,6 +60,13 @@ def portfolio_seeds() -> list[tuple[str, dict]]:
             (".yaml", _absolute_chain_paths(_yaml(EXAMPLES / "deribit_portfolio_margin.yaml")))]
 
 
+ONE_PERP = {"as_of": "2026-11-23T00:00:00Z", "market": {"BTC": {"mark": 91000.0, "vol": 0.6}},
+            "accounts": [{"id": "iso", "venue": "binance-usdm", "mode": "isolated",
+                          "positions": [{"symbol": "BTCUSDT", "kind": "perp", "size": 1.0, "entry": 91000,
+                                         "margin": 9100}]}]}
+"""One isolated linear perp: what ``policy-backtest`` takes."""
+
+
 def funding_rows() -> list[dict]:
     """An hourly funding series (timestamp,rate per payment) ending at the seeds' as_of."""
     return [{"timestamp": f"2026-11-22T{h:02d}:00:00Z", "rate": f"{0.0001 * (1 + h % 3):g}"} for h in range(24)]

@@ -57,6 +57,7 @@ def assert_good_case(case) -> tuple[str, str]:
 BOOKS = [str(M.EXAMPLES / "books" / "btc_book.json"), "BTC=" + str(M.EXAMPLES / "books" / "btc_book.json"),
          "ETH=" + str(M.EXAMPLES / "books" / "btc_book.json"), "BTC=/nonexistent.json", "BTC=" + str(M.EXAMPLES)]
 HORIZONS = ["1d", "0d", "-1h", "1e400d", "400d", "30m", "abc", "7d", "100000w"]
+PATHS = ["200", "80000000", "1000000000", "-5", "abc"]
 ANALYZE_OPTIONS = {
     "--stress": M.CLI_NUMBERS, "--participation": M.CLI_NUMBERS, "--exit-horizon-hours": M.CLI_NUMBERS,
     "--drift": M.CLI_NUMBERS, "--seed": ["-1", "0", "7", "99999999999999999999"],
@@ -218,9 +219,11 @@ def what_if_args(draw):
         "--topup": lambda: [f"{acct()}:{draw(st.sampled_from(['USDT', 'BTC', 'ETHUSDT', 'USDC', 'XYZ', '']))}={amt()}",
                             "x", "a:b=c"],
         "--funding": lambda: [f"{u}={r}" for u in ("BTC", "ETH", "XRP") for r in ("0.0001", "-0.05", "nan", "1e9", "x")],
-        "--horizon": HORIZONS, "--seed": ["-1", "0", "99999999999999999999"],
+        "--horizon": HORIZONS, "--seed": ["-1", "0", "99999999999999999999"], "--paths": PATHS,
     }
-    args = ["what-if", path, "--json", "--paths", "200"] + draw(_options(table, kinds, max_size=3))
+    args = ["what-if", path, "--json"] + draw(_options(table, kinds, max_size=3))
+    if "--paths" not in args:
+        args += ["--paths", "200"]
     if draw(st.integers(0, 9)) == 0:
         args.append("--grid")
     return M.kind_of(kinds), args
@@ -241,10 +244,12 @@ def advise_args(draw):
     """(kind, args) of one ``advise`` run."""
     kinds: list[str] = []
     path, seed = draw(portfolio_file(kinds))
-    args = ["advise", path, "--json", "--paths", "200", "--target", draw(st.sampled_from(TARGETS))]
+    args = ["advise", path, "--json", "--target", draw(st.sampled_from(TARGETS))]
     table = {"--account": _ids(seed) + ["nope", ""], "--model": ["gbm", "merton", "student", "fhs", "nope"],
-             "--seed": ["-1", "0", "99999999999999999999"]}
+             "--seed": ["-1", "0", "99999999999999999999"], "--paths": PATHS}
     args += draw(_options(table, kinds))
+    if "--paths" not in args:
+        args += ["--paths", "200"]
     kinds.append("semantic")        # the target
     if draw(st.booleans()) and "--account" not in args and _ids(seed):
         args += ["--account", _ids(seed)[0]]      # one account: a run stays short
@@ -265,7 +270,7 @@ def size_args(draw):
     venue, symbol = draw(st.sampled_from([("binance-usdm", "BTCUSDT"), ("bybit-linear", "ETHUSDT"), ("okx", "BTC-USDT-SWAP"),
                                           ("hyperliquid", "BTC"), ("binance-coinm", "BTCUSD_PERP"), ("nope", "BTCUSDT"),
                                           ("binance-usdm", "NOPE"), ("deribit", "BTC-PERPETUAL"), ("aave-v3", "ETH")]))
-    args = ["size", "--json", "--paths", "200", "--venue", venue, "--symbol", symbol, "--leverage", value("10"),
+    args = ["size", "--json", "--paths", draw(st.sampled_from(["200"] * 6 + PATHS)), "--venue", venue, "--symbol", symbol, "--leverage", value("10"),
             "--collateral", value("10000"), "--mark", value("91250"), "--vol", value("0.5"),
             "--target", draw(st.sampled_from(TARGETS))]
     args += draw(_options({"--side": ["long", "short", "both", ""], "--drift": M.CLI_NUMBERS, "--horizon": HORIZONS,
@@ -298,6 +303,30 @@ def hedge_backtest_args(draw):
 @FUZZ
 @given(hedge_backtest_args())
 def test_fuzz_hedge_backtest(case):
+    assert_good_case(case)
+
+
+@st.composite
+def policy_backtest_args(draw):
+    """(kind, args) of one ``policy-backtest`` run: the one-perp account (maybe value-mutated) and flags."""
+    kinds: list[str] = []
+    doc = M.ONE_PERP
+    if draw(st.booleans()):
+        doc, kinds = draw(M.mutated_values(doc))
+    args = ["policy-backtest", write_input(M.encode(doc, ".yaml").encode(), ".yaml", "policy"), "--json",
+            "--account", draw(st.sampled_from(["iso"] * 4 + ["nope", ""]))]
+    table = {"--cut-below": M.CLI_NUMBERS, "--topup-to": M.CLI_NUMBERS, "--days": M.CLI_NUMBERS + ["30", "400"],
+             "--steps-per-day": ["24", "1", "0", "-1", "100000", "abc"], "--model": ["gbm", "history", "x"],
+             "--paths": ["50", "0", "1000000000"], "--seed": ["-1", "99999999999999999999"]}
+    args += draw(_options(table, kinds, max_size=3))
+    if "--paths" not in args:
+        args += ["--paths", "50"]
+    return M.kind_of(kinds), args
+
+
+@FUZZ
+@given(policy_backtest_args())
+def test_fuzz_policy_backtest(case):
     assert_good_case(case)
 
 

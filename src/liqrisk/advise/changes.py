@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
+from liqrisk.io.limits import AMOUNT_MAX, FUNDING_MAX, PRICE_RANGE, VOL_RANGE
 from liqrisk.io.portfolio import InputError
 from liqrisk.model import Account, Collateral, Instrument, Portfolio, Position, Quote
 
@@ -29,6 +30,8 @@ def _number(text: str, where: str, percent_ok: bool = True) -> float:
     if not m or (m.group(2) and not percent_ok):
         raise InputError([f"{where}: '{text}' is not a number{' (or a percentage)' if percent_ok else ''}"])
     v = float(m.group(1))
+    if not math.isfinite(v) or abs(v) > AMOUNT_MAX:
+        raise InputError([f"{where}: '{text}' is outside ±{AMOUNT_MAX:g}"])
     return v / 100 if m.group(2) else v
 
 
@@ -111,6 +114,8 @@ class Changes:
         for k, v in shocks.items():
             if not v > -1:
                 problems.append(f"--shock {k}: a move of {v:+.0%} leaves no positive price")
+        problems += [f"--funding {k}={v:g}: a rate per 8 h must be in (-{FUNDING_MAX:g}, {FUNDING_MAX:g})"
+                     for k, v in fund.items() if not abs(v) < FUNDING_MAX]
         adds = []
         for p in split(add, "--add", 3, Add):
             if isinstance(p, Add):
@@ -123,8 +128,9 @@ class Changes:
             except InputError as e:
                 problems += e.problems
                 continue
-            if size == 0 or (entry is not None and entry <= 0):
-                problems.append(f"--add '{':'.join(p)}': size must be non-zero and entry > 0")
+            if size == 0 or (entry is not None and not PRICE_RANGE[0] <= entry <= PRICE_RANGE[1]):
+                problems.append(f"--add '{':'.join(p)}': size must be non-zero and entry in "
+                                f"[{PRICE_RANGE[0]:g}, {PRICE_RANGE[1]:g}]")
                 continue
             adds.append(Add(p[0].strip(), p[1].strip(), size, entry))
         reds = []
@@ -359,6 +365,8 @@ def shifted_quote(q: Quote, shift: float, name: str) -> Quote:
     moved = [v + shift for v in vols]
     if min(moved) <= 0:
         raise InputError([f"--vol {name}={shift:+g}: leaves a vol ≤ 0 (lowest quoted {min(vols):g})"])
+    if max(moved) > VOL_RANGE[1]:
+        raise InputError([f"--vol {name}={shift:+g}: gives a vol of {max(moved):g}, above the supported {VOL_RANGE[1]:g}"])
     return Quote(q.mark, q.index, block(moved))
 
 
@@ -369,7 +377,11 @@ def _moved_market(pf: Portfolio, ch: Changes):
         if name not in quotes:
             raise InputError([f"--shock {name}: not in the market block ({', '.join(quotes)})"])
         q = quotes[name]
-        quotes[name] = Quote(q.mark * (1 + move), None if q.index is None else q.index * (1 + move), q.vol)
+        mark = q.mark * (1 + move)
+        if not PRICE_RANGE[0] <= mark <= PRICE_RANGE[1]:
+            raise InputError([f"--shock {name}={100 * move:+g}%: moves the mark {q.mark:g} to {mark:g}, outside "
+                              f"[{PRICE_RANGE[0]:g}, {PRICE_RANGE[1]:g}]"])
+        quotes[name] = Quote(mark, None if q.index is None else q.index * (1 + move), q.vol)
     for name, shift in ch.vol.items():
         if name not in quotes:
             raise InputError([f"--vol {name}: not in the market block ({', '.join(quotes)})"])

@@ -7,9 +7,11 @@ import sys
 import typer
 from rich.table import Table
 
+from liqrisk.cli import limits as L
 from liqrisk.cli._app import app
 from liqrisk.cli.errors import fail_on_bad_input
 from liqrisk.cli.progress import progress_bar
+from liqrisk.io import limits
 from liqrisk.report.terminal import wide_console
 
 
@@ -23,11 +25,15 @@ def advise_command(
     model: str = typer.Option("gbm", "--model", help="gbm | merton | student | fhs"),
     as_json: bool = typer.Option(False, "--json", help="print exactly one JSON document"),
     html: str = typer.Option(None, "--html", help="write the cost-of-risk-reduction frontier here"),
+    max_path_steps: L.MaxPathSteps = None, max_horizon_days: L.MaxHorizonDays = None,
 ) -> None:
     """Smallest top-up per asset, deleveraging (cheapest exit), perp/future hedge and protective
     put for every account that misses the target, each verified on the engine, cheapest first."""
     from liqrisk.advise.advice import advise
-    with fail_on_bad_input():
+    from liqrisk.advise.targets import Target
+    with fail_on_bad_input(), limits.using(max_path_steps=max_path_steps, max_horizon_days=max_horizon_days):
+        horizon = Target.parse(target).horizon
+        L.check_simulation([horizon] if horizon else [], paths, "--target horizon")
         with progress_bar("advising", quiet=as_json) as tick:
             r = advise(file, target, paths, seed, model, account or None, progress=tick)
         d = r.to_dict()

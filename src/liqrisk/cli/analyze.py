@@ -44,7 +44,6 @@ def _check_options(horizons, paths, seed, drift, exit_horizon, participation, st
     """Ranges of the numeric options (one line per bad option)."""
     import math
 
-    from liqrisk.analysis import ProbabilitySettings, parse_horizon
     from liqrisk.io.portfolio import InputError
     bad = []
     if not 0 < participation <= 1:
@@ -57,19 +56,7 @@ def _check_options(horizons, paths, seed, drift, exit_horizon, participation, st
         bad.append(f"--drift {drift:g}: must be a finite annual return in [-10, 10]")
     if seed < 0:
         bad.append(f"--seed {seed}: must be ≥ 0")
-    lim = limits.current()
-    years = []
-    for h in horizons or []:
-        try:
-            years.append(parse_horizon(h))
-        except InputError as e:
-            bad += e.problems
-    if years and max(years) * 365 > lim.max_horizon_days:
-        bad.append(lim.exceeded("max_horizon_days", f"--horizon {max(years) * 365:g} days"))
-    if years:
-        steps = max(years) / min(1 / (365 * ProbabilitySettings.steps_per_day), min(years) / 4)
-        if paths * steps > lim.max_path_steps:
-            bad.append(lim.exceeded("max_path_steps", f"--paths {paths} × {steps:,.0f} time steps"))
+    bad += L.simulation_problems(horizons, paths)
     if bad:
         raise InputError(bad)
 

@@ -24,3 +24,33 @@ MaxPopulation = Annotated[Optional[int], _opt("max_population", "the accounts (a
                                                                  "synthetic, table or Hyperliquid population")]
 MaxPathSteps = Annotated[Optional[float], _opt("max_path_steps", "Monte Carlo paths × time steps per account")]
 MaxHorizonDays = Annotated[Optional[float], _opt("max_horizon_days", "the longest --horizon in days")]
+
+
+def simulation_problems(horizons, paths: int, flag: str = "--horizon") -> list[str]:
+    """The horizons parse, the longest is within ``max_horizon_days`` and paths × time steps of
+    one simulation within ``max_path_steps`` (the current limits); one line per problem."""
+    from liqrisk.analysis import ProbabilitySettings, parse_horizon
+    from liqrisk.io import limits
+    from liqrisk.io.portfolio import InputError
+    bad, years = [], []
+    for h in horizons or []:
+        try:
+            years.append(parse_horizon(h))
+        except InputError as e:
+            bad += e.problems
+    lim = limits.current()
+    if years and max(years) * 365 > lim.max_horizon_days:
+        bad.append(lim.exceeded("max_horizon_days", f"{flag} {max(years) * 365:g} days"))
+    if years:
+        steps = max(years) / min(1 / (365 * ProbabilitySettings.steps_per_day), min(years) / 4)
+        if paths * steps > lim.max_path_steps:
+            bad.append(lim.exceeded("max_path_steps", f"--paths {paths} × {steps:,.0f} time steps"))
+    return bad
+
+
+def check_simulation(horizons, paths: int, flag: str = "--horizon") -> None:
+    """:func:`simulation_problems` as an :class:`~liqrisk.io.portfolio.InputError`."""
+    from liqrisk.io.portfolio import InputError
+    bad = simulation_problems(horizons, paths, flag)
+    if bad:
+        raise InputError(bad)

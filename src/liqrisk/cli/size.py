@@ -6,8 +6,10 @@ import sys
 import typer
 from rich.table import Table
 
+from liqrisk.cli import limits as L
 from liqrisk.cli._app import app
 from liqrisk.cli.errors import fail_on_bad_input
+from liqrisk.io import limits
 from liqrisk.report.terminal import wide_console
 
 
@@ -26,10 +28,15 @@ def size_command(
     paths: int = typer.Option(20_000, "--paths", min=100, help="Monte Carlo paths (probability targets)"),
     seed: int = typer.Option(7, "--seed", help="random seed"),
     as_json: bool = typer.Option(False, "--json", help="print exactly one JSON document"),
+    max_path_steps: L.MaxPathSteps = None, max_horizon_days: L.MaxHorizonDays = None,
 ) -> None:
     """Largest size meeting the target (engine search) and Kelly / fractional Kelly, side by side."""
     from liqrisk.advise.sizing import size_position
-    with fail_on_bad_input():
+    from liqrisk.advise.targets import Target
+    with fail_on_bad_input(), limits.using(max_path_steps=max_path_steps, max_horizon_days=max_horizon_days):
+        target_horizon = Target.parse(target).horizon
+        L.check_simulation([target_horizon] if target_horizon else [], paths, "--target horizon")
+        L.check_simulation([horizon] if drift is not None else [], paths)
         r = size_position(venue, symbol, leverage, collateral, target, mark, vol, side, drift, horizon, paths, seed)
     if as_json:
         sys.stdout.write(r.to_json() + "\n")

@@ -6,9 +6,11 @@ import sys
 import typer
 from rich.table import Table
 
+from liqrisk.cli import limits as L
 from liqrisk.cli._app import app
 from liqrisk.cli.errors import fail_on_bad_input
 from liqrisk.cli.progress import progress_bar
+from liqrisk.io import limits
 from liqrisk.report.terminal import wide_console
 
 
@@ -36,10 +38,12 @@ def what_if_command(
     grid: bool = typer.Option(False, "--grid", help="stress grid: margin ratio over price × vol per underlying"),
     as_json: bool = typer.Option(False, "--json", help="print exactly one JSON document"),
     html: str = typer.Option(None, "--html", help="write the stress heat-map (with --grid) here"),
+    max_path_steps: L.MaxPathSteps = None, max_horizon_days: L.MaxHorizonDays = None,
 ) -> None:
     """Margin, boundaries, P(liquidation) per horizon and exit cost before and after the changes."""
     from liqrisk.advise.whatif import what_if
-    with fail_on_bad_input():
+    with fail_on_bad_input(), limits.using(max_path_steps=max_path_steps, max_horizon_days=max_horizon_days):
+        L.check_simulation(horizon, paths)
         with progress_bar("simulating", quiet=as_json) as tick:
             r = what_if(file, shock, vol, time, add, reduce, topup, funding, horizon, paths, seed,
                         grid=grid or bool(html), progress=tick)
