@@ -34,3 +34,16 @@ def test_out_of_reach_costs_one_evaluation_and_a_jump_at_the_cap_two():
 def test_round_up_keeps_a_rounded_number():
     assert round_up(0.4445, 4) == 0.4445 and round_up(5403.04) == 5403.04
     assert round_up(0.44451, 4) == 0.4446
+
+
+@pytest.mark.parametrize("first", [0.5, 3.0, 8.0])
+def test_a_gap_exactly_zero_on_a_step_of_a_monte_carlo_estimate_does_not_divide_by_zero(first):
+    """P estimated on 200 paths moves in steps of 1/200: P = 2/200 = p* gives a gap of exactly 0
+    (advise p(7d)<=1% --paths 200 on the demo raised ZeroDivisionError). The answer still meets,
+    at or above the closed-form root of the unrounded P."""
+    def gap(x):
+        p = math.ceil(200 * 2 * norm.sf(1.0 + 0.5 * x)) / 200
+        return math.log(p) - math.log(0.01) if p > 0 else -math.inf
+    root = (norm.isf(0.005) - 1.0) / 0.5
+    x, _ = smallest(lambda x: x, gap, first, cap=1e3, at_zero=gap(0.0))
+    assert gap(x) <= 0 and root <= x <= root * (1 + 2 * REL_TOL)

@@ -9,6 +9,7 @@ e.g. ``LIQRISK_FUZZ_EXAMPLES=5000 pytest tests/fuzz`` for a long campaign (also
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -45,7 +46,12 @@ def write_input(data: bytes | None, suffix: str, name: str = "input") -> str:
 
 def assert_good(args: list[str]) -> tuple[str, str]:
     category, detail, seconds = harness.run(args, TIME_LIMIT_S)
-    assert category in ("ok", "rejected"), f"{category}: {detail} (args {args})"
+    if category not in ("ok", "rejected"):       # keep the inputs: the next example overwrites them
+        kept = Path(tempfile.mkdtemp(prefix="liqrisk-fuzz-failure-"))
+        for f in TMP.iterdir():
+            if f.is_file():
+                shutil.copy(f, kept / f.name)
+        raise AssertionError(f"{category}: {detail} (args {args}; input files kept in {kept})")
     return category, detail
 
 

@@ -31,6 +31,13 @@ class Action:
     details: dict = field(default_factory=dict)
 
 
+def _ab_factor(g_new: float, g_old: float) -> float:
+    """Anderson–Björck's scale 1 − g_new/g_old of the kept end's gap, ½ when that is not positive
+    or the old gap is 0 (a Monte Carlo P exactly at the target: a step of the estimate)."""
+    m = 1 - g_new / g_old if g_old else 0.0
+    return m if m > 0 else 0.5
+
+
 def smallest(make: Callable[[float], Account], gap: Callable[[Account], float], first: float, cap: float,
              rel: float = REL_TOL, digits: int = 6, at_zero: float | None = None) -> tuple[float | None, int]:
     """The smallest x in (0, cap] with ``gap(make(x)) ≤ 0`` (None if even ``cap`` misses),
@@ -100,10 +107,10 @@ def smallest(make: Callable[[float], Account], gap: Callable[[Account], float], 
             break
         x, g = at(x)
         if g <= 0:          # Anderson–Björck: the end kept twice running has its gap scaled down
-            glo = glo * (1 - g / ghi if 1 - g / ghi > 0 else 0.5) if moved == "hi" and math.isfinite(ghi) else glo
+            glo = glo * _ab_factor(g, ghi) if moved == "hi" and math.isfinite(ghi) else glo
             hi, ghi, moved = x, g, "hi"
         else:
-            ghi = ghi * (1 - g / glo if 1 - g / glo > 0 else 0.5) if moved == "lo" and math.isfinite(glo) else ghi
+            ghi = ghi * _ab_factor(g, glo) if moved == "lo" and math.isfinite(glo) else ghi
             lo, glo, moved = x, g, "lo"
     return hi, len(seen)
 
