@@ -216,3 +216,16 @@ def test_bad_loan_input_exits_2_naming_the_field(tmp_path, account, field):
     res = _cli(tmp_path, account)
     assert res.exit_code == 2, res.output
     assert f"field '{field}'" in res.output, res.output
+
+
+@pytest.mark.parametrize("venue", ["aave-v3", "compound-v3", "maker"])
+def test_derivatives_positions_on_a_lending_protocol_are_one_located_line_not_a_traceback(venue):
+    """A perp and an option on a lending venue used to reach the derivatives tier lookup
+    (IndexError on the protocol's reserve table)."""
+    from liqrisk.io.portfolio import InputError
+    with pytest.raises(InputError) as err:
+        portfolio([{"id": "x", "venue": venue, "mode": "cross", "collateral": {"BTC": 1.0}, "positions": [
+            {"kind": "perp", "symbol": "BTC-PERPETUAL", "underlying": "BTC", "size": -1000, "entry": 90000},
+            {"kind": "option", "underlying": "BTC", "expiry": "2026-12-25T08:00:00Z", "strike": 80000,
+             "type": "call", "size": -1, "entry": 0.01}]}])
+    assert any(p.startswith("account 'x', field 'positions':") and "lending protocol" in p for p in err.value.problems)

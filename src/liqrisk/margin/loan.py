@@ -114,6 +114,11 @@ class LoanRuleSet(RuleSet):
             out.append(f"field 'borrowed.{asset}': {asset} is also supplied; give the net amount")
         return out
 
+    def position_problems(self, pos, account) -> list[tuple[str, str]]:
+        """None per position: a lending account takes no positions at all (account_problems says
+        so once), and the derivatives checks would read tiers a protocol does not have."""
+        return []
+
     def liquidation_call(self, account, prices: dict[str, float], health_factor: float) -> dict:
         """What a liquidator may do now (amounts in asset units, values in USD)."""
         raise NotImplementedError
