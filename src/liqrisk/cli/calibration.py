@@ -61,8 +61,6 @@ def backtest_calibration_cmd(
 ) -> None:
     """Reliability table and Brier score of P(liquidated within the horizon) for isolated
     long/short BTCUSDT positions at 5x, 10x, 25x opened at every hour (Binance rules)."""
-    from rich.table import Table
-
     from liqrisk.report.terminal import wide_console
     from liqrisk.risk.calibration import MODELS, backtest_calibration
     with fail_on_bad_input():
@@ -76,13 +74,20 @@ def backtest_calibration_cmd(
         return
     console = wide_console()
     for m in report.models:
-        table = Table(title=f"{m.model}: Brier {m.brier:.5f} = REL {m.reliability:.5f} − RES "
-                            f"{m.resolution:.5f} + UNC {m.uncertainty:.5f} (n={m.n}, "
-                            f"{m.seconds:.0f}s)")
-        for col in ("predicted bucket", "count", "mean predicted", "realised"):
-            table.add_column(col, justify="right")
-        for r in m.table:
-            table.add_row(f"[{r.lo:g}, {r.hi:g})", str(r.count), f"{r.predicted:.4f}",
-                          f"{r.realised:.4f}")
-        console.print(table)
+        console.print(scores_table(f"{m.model} ({m.seconds:.0f}s)", m.scores))
     console.print(f"best calibrated (smallest REL): [bold]{report.best_calibrated}[/bold]")
+
+
+def scores_table(title: str, s):
+    """One model's reliability table (bins, count, events, mean predicted, realised with its
+    95% binomial interval) titled with its scores (:class:`liqrisk.risk.scores.Scores`)."""
+    from rich.table import Table
+    table = Table(title=f"{title}: Brier {s.brier:.5f} = REL {s.reliability:.5f} − RES "
+                        f"{s.resolution:.5f} + UNC {s.uncertainty:.5f}, log score {s.log_score:.4f}, "
+                        f"ECE {s.ece:.4f} (n={s.n}, events {s.events})")
+    for col in ("predicted bucket", "count", "events", "mean predicted", "realised", "95% interval"):
+        table.add_column(col, justify="right")
+    for r in s.table:
+        table.add_row(f"[{r.lo:g}, {r.hi:g})", str(r.count), str(r.events), f"{r.predicted:.4f}",
+                      f"{r.realised:.4f}", f"[{r.ci95[0]:.4f}, {r.ci95[1]:.4f}]")
+    return table
