@@ -32,7 +32,10 @@ liquidated within ``h`` days if on one of days 1 … h a margined pool has equit
 for the one-asset accounts (up to mark vs traded price, fees and funding), an **upper bound** for
 the cross accounts (the two extremes need not occur at the same moment); the cross accounts are
 also scored against the **daily closes**, a lower bound. Forecasts of one date share a market, and
-7-day windows overlap when ``every`` < 7: the effective sample is smaller than the count.
+7-day windows overlap when ``every`` < 7: the effective sample is smaller than the count. Horizons
+and ``every`` are calendar days; a date whose window runs over a gap of the file is skipped (the
+bundled file lacks 2019-03-20 … 2019-03-31; the GARCH fits and the EWMA take the return across
+the gap as one day's, as analyze does with that file).
 
 **Periods** (:data:`PERIODS`): the default model was chosen on the hourly back-test of 2017-07-01
 → 2019-10-17 (:mod:`liqrisk.risk.calibration`); every forecast after it or before it is held out.
@@ -239,13 +242,16 @@ class BookBacktest:
 
 
 def forecast_days(daily: Daily, every: int, start: str | None = None, end: str | None = None) -> list[int]:
-    """Day indices of the forecasts: BTC has :data:`MIN_HISTORY` returns, the longest horizon
-    lies inside the file, within [start, end]."""
+    """Day indices of the forecasts: every ``every``-th calendar day from the first on which BTC
+    has :data:`MIN_HISTORY` returns, within [start, end], whose next ``max(HORIZONS)`` days are
+    all in the file (a window over a gap of the file is not observed: no forecast)."""
     first = int(np.argmax(np.isfinite(daily.close["BTC"]))) + MIN_HISTORY
-    ts = range(first, len(daily.days) - max(HORIZONS), every)
+    h = max(HORIZONS)
     lo = np.datetime64(start or "0001-01-01")
     hi = np.datetime64(end or "9999-12-31")
-    return [t for t in ts if lo <= daily.days[t] <= hi]
+    d = daily.days
+    return [t for t in range(first, len(d) - h) if (d[t] - d[first]).astype(int) % every == 0
+            and lo <= d[t] <= hi and (d[t + h] - d[t]).astype(int) == h]
 
 
 def backtest_book(path: str | Path | None = None, models=MODELS, every: int = 7,
