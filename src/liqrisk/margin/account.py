@@ -20,7 +20,8 @@ from liqrisk.margin import kernel as K
 from liqrisk.margin.base import INVERSE_OPTION, LINEAR, MM_NONE, PositionTerms, RuleSet
 from liqrisk.margin.registry import rule_set_for
 from liqrisk.model import STABLECOINS, MarketState, Portfolio
-from liqrisk.pricing import greeks, implied_vol
+from liqrisk.pricing import implied_vol
+from liqrisk.pricing.reference import greeks as formula_greeks
 
 SECONDS_PER_YEAR = 365.0 * 86400.0
 
@@ -310,10 +311,11 @@ def compile_portfolio(pf: Portfolio) -> tuple[Market, list[Plan], K.PoolArrays]:
 
 
 def _delta(t: PositionTerms, market: Market, axis: int) -> float:
-    """Signed price exposure direction of a position: size for futures, size × delta for options."""
+    """Signed price exposure direction of a position: size for futures, size × Black-76 delta for
+    options (the NumPy formula: one scalar does not pay for loading the vectorised kernel)."""
     if t.contract != INVERSE_OPTION:
         return t.qty
-    d = greeks(market.prices[axis], t.strike, t.expiry_years, market.rate, t.vol, t.is_call, q=market.rate)
+    d = formula_greeks(market.prices[axis], t.strike, t.expiry_years, market.rate, t.vol, t.is_call, q=market.rate)
     return t.qty * float(d["delta"])
 
 
