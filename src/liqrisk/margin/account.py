@@ -21,7 +21,7 @@ from liqrisk.margin.base import INVERSE_OPTION, LINEAR, MM_NONE, PositionTerms, 
 from liqrisk.margin.registry import rule_set_for
 from liqrisk.model import STABLECOINS, MarketState, Portfolio
 from liqrisk.pricing import implied_vol
-from liqrisk.pricing.reference import greeks as formula_greeks
+from liqrisk.pricing.kernels import black76_delta_nb
 
 SECONDS_PER_YEAR = 365.0 * 86400.0
 
@@ -311,12 +311,13 @@ def compile_portfolio(pf: Portfolio) -> tuple[Market, list[Plan], K.PoolArrays]:
 
 
 def _delta(t: PositionTerms, market: Market, axis: int) -> float:
-    """Signed price exposure direction of a position: size for futures, size × Black-76 delta for
-    options (the NumPy formula: one scalar does not pay for loading the vectorised kernel)."""
+    """Signed price exposure direction of a position: size for futures, size × Black-76 forward
+    delta for options (the scalar device function: one option does not pay for loading the
+    vectorised Greeks kernel, ~11 s of a cold compile)."""
     if t.contract != INVERSE_OPTION:
         return t.qty
-    d = formula_greeks(market.prices[axis], t.strike, t.expiry_years, market.rate, t.vol, t.is_call, q=market.rate)
-    return t.qty * float(d["delta"])
+    return t.qty * float(black76_delta_nb(market.prices[axis], t.strike, t.expiry_years, market.rate, t.vol,
+                                          t.is_call))
 
 
 def _hurting_side(plan: Plan, market: Market) -> list[int]:
