@@ -78,6 +78,31 @@ def test_deribit_docs_example():
         deribit.from_response(raw)
 
 
+DERIBIT_CCXT = json.loads((DATA / "deribit_ccxt_issue_positions.json").read_text())
+
+
+def test_ccxt_deribit_recorded_position_matches_the_venue_maintenance_margin():
+    """ccxt 4.5.5's unified BTC-PERPETUAL long (40 USD, mark 109266.97), recorded with
+    ``contracts: null``: imported from Deribit's own ``info.size`` (it was dropped before), and the
+    engine's maintenance margin equals Deribit's 3.661e-6 BTC within its 9-decimal rounding."""
+    case = DERIBIT_CCXT["fetchPositions_btc_perpetual"]["parsedResponse"]
+    assert case["contracts"] is None
+    # the thread printed no balance and MM does not depend on it: an account of 1 BTC equity
+    doc, _ = ccxt.from_dump({"exchange": "deribit", "positions": [case], "balance": {"total": {"BTC": 1.0}}})
+    acc = doc["accounts"][0]
+    assert (acc["venue"], acc["mode"]) == ("deribit", "cross")
+    assert acc["positions"] == [{"kind": "perp", "size": 40.0, "entry": 112585.87, "symbol": "BTC-PERPETUAL",
+                                 "leverage": 50.0}]
+    assert doc["market"]["BTC"]["mark"] == float(case["info"]["mark_price"])
+    assert acc["collateral"]["BTC"] == pytest.approx(1.0 - case["unrealizedPnl"], abs=1e-15)
+    res = _accounts(doc)["deribit"]
+    assert res["maintenance_margin"] == pytest.approx(case["maintenanceMargin"], abs=5e-10)
+    # the native importer reads the same raw answer (ccxt's info) to the same position
+    native, _ = deribit.from_response([case["info"]], collateral={"BTC": 1.0}, as_of=doc["as_of"])
+    assert {k: native["accounts"][0]["positions"][0][k] for k in ("kind", "size", "entry", "symbol")} == \
+        {k: acc["positions"][0][k] for k in ("kind", "size", "entry", "symbol")}
+
+
 BINANCE = json.loads((DATA / "binance_ccxt_static.json").read_text())
 BYBIT = json.loads((DATA / "bybit_ccxt_static.json").read_text())
 OKX = json.loads((DATA / "okx_ccxt_static.json").read_text())

@@ -138,18 +138,15 @@ def _accounts(d: dict, venue: str | None, balance_is: str | None):
     marks, perp_marks = {}, {}
     for n, p in enumerate(d["positions"], 1):
         where = f"{exchange} position {n} ({p.get('symbol')})"
-        contracts = number(p.get("contracts") or 0, f"{where}: contracts")
-        if contracts == 0:
-            continue
         m = market_of(p.get("symbol"), markets)
+        size = _signed_size(exchange, p, m, where)
+        if size == 0:
+            continue
         inverse = bool(m.get("inverse")) or (m.get("settle") == m.get("base"))
         name = venue or VENUES[exchange][1 if inverse else 0]
         if name is None:
             raise InputError([f"{where}: {exchange} {'inverse' if inverse else 'linear'} contracts are not "
                               "supported by liqrisk's rule sets"])
-        size_unit = number(p.get("contractSize") or m.get("contractSize"), f"{where}: contractSize", positive=True)
-        sign = -1.0 if p.get("side") == "short" or contracts < 0 else 1.0
-        size = sign * abs(contracts) * size_unit
         _check_notional(p, size, inverse, where)
         und = str(m["base"]).upper()
         und = "BTC" if und == "XBT" else und
@@ -189,6 +186,8 @@ def _accounts(d: dict, venue: str | None, balance_is: str | None):
         else:
             g["cross"] = True
         mark = p.get("markPrice")
+        if mark is None and exchange == "deribit":
+            mark = (p.get("info") or {}).get("mark_price")
         if mark is None and not inverse and p.get("notional") and kind != "option":
             mark = abs(number(p["notional"], f"{where}: notional")) / abs(size)
         if mark is not None and kind != "option":
@@ -214,6 +213,22 @@ def _accounts(d: dict, venue: str | None, balance_is: str | None):
                          "these positions)" + (" — add it as collateral if the venue counts it" if ccy not in STABLECOINS
                                               else ""))
     return accounts, marks, notes
+
+
+def _signed_size(exchange: str, p: dict, m: dict, where: str) -> float:
+    """±contracts × contractSize (base units, USD face of inverse contracts). Deribit: its own
+    ``info.size`` (USD face of futures, coin of options) with the sign of ``info.direction``, since
+    ccxt's Deribit ``contracts`` is None (ccxt 1.83 to 4.5.5) or the USD size itself (earlier)."""
+    info = p.get("info") or {}
+    if exchange == "deribit" and info.get("size") is not None:
+        size = abs(number(info["size"], f"{where}: info.size"))
+        return -size if p.get("side") == "short" or info.get("direction") == "sell" else size
+    contracts = number(p.get("contracts") or 0, f"{where}: contracts")
+    if contracts == 0:
+        return 0.0
+    size_unit = number(p.get("contractSize") or m.get("contractSize"), f"{where}: contractSize", positive=True)
+    sign = -1.0 if p.get("side") == "short" or contracts < 0 else 1.0
+    return sign * abs(contracts) * size_unit
 
 
 def _check_notional(p: dict, size: float, inverse: bool, where: str) -> None:
