@@ -343,8 +343,7 @@ class CompiledPortfolio:
         new = object.__new__(CompiledPortfolio)
         new.portfolio = self.portfolio.with_market(market)
         new.market = market_from(market, self.market.names)
-        columns = {"vol": self.arrays.vol.copy(), "expiry": self.arrays.expiry.copy(),
-                   "basis": self.arrays.basis.copy()}
+        columns = {k: getattr(self.arrays, k).copy() for k in ("vol", "expiry", "basis", "vol_up", "vol_dn", "roll")}
         new.plans = []
         for plan in self.plans:
             terms = []
@@ -352,6 +351,11 @@ class CompiledPortfolio:
                 if t is not None:
                     axis = new.market.axis(plan.rules.underlying_of(pos))
                     t = replace(t, **_market_terms(pos, new.market, axis, _years_to_expiry(pos, market.as_of)))
+                    if plan.scenario is not None:      # shocked vols and roll rate follow vol and expiry
+                        t = replace(t, **plan.rules.scenario_terms(pos, t, plan.account))
+                        columns["vol_up"][row] = t.vol if t.vol_up is None else t.vol_up
+                        columns["vol_dn"][row] = t.vol if t.vol_dn is None else t.vol_dn
+                        columns["roll"][row] = (t.roll, t.min_charge)
                     columns["vol"][row], columns["expiry"][row], columns["basis"][row] = t.vol, t.expiry_years, t.basis
                 terms.append(t)
             new.plans.append(replace(plan, terms=terms))
