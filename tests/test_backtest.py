@@ -102,6 +102,12 @@ def test_bad_options_exit_2_naming_the_option(tmp_path):
         assert text in out.output
     out = CliRunner().invoke(app, ["backtest-calibration", "--start", "2030-01-01"])
     assert out.exit_code == 2 and "no forecast date" in out.output
+    hourly = tmp_path / "hourly.csv"
+    cols = [f"{a}_{f}" for a in ("btc", "eth") for f in ("open", "high", "low", "close", "volume")]
+    hourly.write_text("timestamp," + ",".join(cols) + "\n" + "".join(
+        f"2019-01-01T0{h}:00:00Z," + ",".join(["100"] * 10) + "\n" for h in range(5)))
+    out = CliRunner().invoke(app, ["backtest-calibration", "--file", str(hourly)])
+    assert out.exit_code == 2 and "needs daily bars" in out.output and "Traceback" not in out.output
 
 
 def test_help_names_the_book_models():

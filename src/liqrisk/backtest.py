@@ -51,7 +51,7 @@ from pathlib import Path
 import numpy as np
 
 from liqrisk.dynamics.fhs import DAY, History, fhs_model, filtered_history
-from liqrisk.dynamics.ohlc import bundled_data_path, load_ohlc
+from liqrisk.dynamics.ohlc import DataError, bundled_data_path, load_ohlc
 from liqrisk.dynamics.paths import ConstantVol, GarchVol, PathModel
 from liqrisk.dynamics.volatility import ewma
 from liqrisk.load import parse_portfolio
@@ -124,6 +124,10 @@ def load_daily(path: str | None = None) -> Daily:
     """The ``btc_*`` and ``eth_*`` columns of a daily OHLC file (default the bundled one)."""
     path = Path(path or bundled_data_path(DATA))
     bars = {a: load_ohlc(path, a.lower()) for a in ASSETS}
+    for a, b in bars.items():
+        if abs(b.bar_seconds - DAY) > 3600:
+            raise DataError(f"{path.name}: {a} bars are {b.bar_seconds / 3600:g} h apart; the back-test "
+                            f"needs daily bars (or --hourly)")
     days = np.union1d(*(b.timestamps.astype("datetime64[D]") for b in bars.values()))
     out = {f: {} for f in ("high", "low", "close")}
     for a, b in bars.items():
