@@ -121,3 +121,17 @@ def test_reused_paths_give_the_same_numbers(model):
         kept = [probs(c) for c in (4000, 9000, 30_000)]
     assert kept == fresh
     assert any("importance" in m for _, _, m in fresh[2].values()) or model != "gbm"
+
+
+def test_an_account_with_venue_parameters_is_evaluated_once_not_unhashable():
+    """Accounts whose venue carries a dict (Deribit's portfolio_margin, loan reserves) are cache
+    keys too: advise on the bundled portfolio-margin desk raised "unhashable type: 'dict'"."""
+    from pathlib import Path
+
+    from liqrisk.advise.targets import Evaluator, Target
+    from liqrisk.load import load_portfolio
+    pf = load_portfolio(str(Path(__file__).resolve().parents[2] / "examples" / "deribit_portfolio_margin.yaml"))
+    ev = Evaluator(pf, Target.parse("distance>=3sd"))
+    first = ev.metric(pf.accounts[0])
+    calls = ev.calls
+    assert ev.metric(pf.accounts[0]) == first and ev.calls == calls

@@ -47,6 +47,7 @@ def test_history_and_cli(tmp_path):
 
 @pytest.mark.parametrize("flags, message", [
     (["--days", "nan"], "--days nan: must be a finite number in (0, 366]"),
+    (["--days", "1e-300"], "--days 1e-300 × --steps-per-day 24: less than one monitoring step"),
     (["--steps-per-day", "0"], "--steps-per-day 0: must be"), (["--cut-below", "inf"], "--cut-below inf: must be"),
     (["--paths", "1000000", "--days", "300"], "above the limit path_steps = 2e+08 (raise it with --max-path-steps)"),
 ])

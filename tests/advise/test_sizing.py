@@ -49,3 +49,10 @@ def test_size_options_outside_their_range_are_named(flag, value):
     res = CliRunner().invoke(app, ["size", "--json", "--paths", "200", *[x for kv in args.items() for x in kv]])
     assert res.exit_code == 2, res.output
     assert res.stderr.startswith(f"error: {flag} ") and "must be a finite number in" in res.stderr
+
+
+def test_a_lending_protocol_is_not_a_venue_to_size_a_perp_on():
+    res = CliRunner().invoke(app, ["size", "--json", "--paths", "200", "--venue", "aave-v3", "--symbol", "ETH",
+                                   "--leverage", "10", "--collateral", "10000", "--target", "p(7d)<=1%",
+                                   "--mark", "3050", "--vol", "0.5"])
+    assert res.exit_code == 2 and res.stderr.startswith("error: --venue aave-v3: a lending protocol"), res.output

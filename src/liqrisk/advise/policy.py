@@ -115,6 +115,8 @@ def policy_backtest(portfolio: str | Path | dict, account: str, cut_below: float
     bad = [p for p in (out_of_range("--cut-below", cut_below, 0.0, 100.0), out_of_range("--topup-to", topup_to, 0.0, 100.0),
                        out_of_range("--days", horizon_days, 0.0, lim.max_horizon_days, lo_open=True),
                        out_of_range("--steps-per-day", steps_per_day, 1, 24 * 60)) if p]
+    if not bad and horizon_days * steps_per_day < 1:
+        bad.append(f"--days {horizon_days:g} × --steps-per-day {steps_per_day}: less than one monitoring step")
     if not bad and paths * horizon_days * steps_per_day > lim.max_path_steps:
         bad.append(lim.exceeded("max_path_steps", f"--paths {paths:,} × {horizon_days * steps_per_day:,.0f} time steps"))
     if bad:

@@ -69,6 +69,9 @@ def size_position(venue: str, symbol: str, leverage: float, collateral: float, t
     if problems:
         raise InputError(problems)
     rules = rule_set_for(venue)
+    if getattr(rules, "is_loan", False):
+        raise InputError([f"--venue {venue}: a lending protocol (supplied/borrowed assets); size takes a "
+                          f"derivatives venue with perps, e.g. binance-usdm"])
     probe = Position(Instrument("perp", symbol), 1.0, mark)
     und = rules.underlying_of(probe)
     currency = "USDT" if not rules.settles_in_coin else und

@@ -70,6 +70,16 @@ class Target:
         return float(norm.isf(self.level / 2) * math.sqrt(365 * parse_horizon(self.horizon)))
 
 
+def _key(account: Account):
+    """The account as a cache key: itself (frozen, hashable), or its repr when a field holds a
+    dict (venue parameters such as ``portfolio_margin: {pnl_offset: 0}`` or loan reserves)."""
+    try:
+        hash(account)
+        return account
+    except TypeError:
+        return repr(account)
+
+
 @dataclass
 class Evaluator:
     """Evaluates accounts' metrics in the portfolio's market (module docstring). ``calls``: the
@@ -91,7 +101,7 @@ class Evaluator:
         contract), so each is its alone-evaluation, and its metric is kept."""
         out = self._analyze(tuple(accounts), risk=True)
         for acc, r in zip(accounts, out):
-            self._metrics.setdefault(acc, metric_of(r, self.target))
+            self._metrics.setdefault(_key(acc), metric_of(r, self.target))
         return out
 
     def margins(self, account: Account):
@@ -102,9 +112,10 @@ class Evaluator:
 
     def metric(self, account: Account) -> float:
         """The target's metric of the account (probabilities without VaR/ES: faster, same p)."""
-        if account not in self._metrics:
-            self._metrics[account] = metric_of(self._analyze((account,), risk=False)[0], self.target)
-        return self._metrics[account]
+        key = _key(account)
+        if key not in self._metrics:
+            self._metrics[key] = metric_of(self._analyze((account,), risk=False)[0], self.target)
+        return self._metrics[key]
 
     def meets(self, account: Account) -> bool:
         return self.target.meets(self.metric(account))
