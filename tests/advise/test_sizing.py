@@ -38,3 +38,10 @@ def test_cli_json_and_bad_input():
     res = runner.invoke(app, ["size", "--venue", "nowhere", "--symbol", "X", "--leverage", "-1", "--collateral", "1",
                               "--target", "distance>=3sd", "--mark", "1", "--vol", "0.5"])
     assert res.exit_code == 2 and "Traceback" not in res.output
+
+
+def test_progress_counts_the_engine_runs():
+    seen = []
+    size_position("binance-usdm", "BTCUSDT", 20, 10_000, "p(1d)<=1%", 91_250, 0.52, paths=500,
+                  progress=lambda k, n: seen.append((k, n)))
+    assert seen and [k for k, _ in seen] == list(range(1, len(seen) + 1)) and {n for _, n in seen} == {None}

@@ -94,7 +94,9 @@ def policy_backtest_command(
     cost paid, capital added, P&L distribution."""
     from liqrisk.advise.policy import policy_backtest
     with fail_on_bad_input():
-        r = policy_backtest(file, account, cut_below, topup_to, days, steps_per_day, paths, model, seed)
+        with progress_bar("policies × paths", quiet=as_json) as tick:
+            r = policy_backtest(file, account, cut_below, topup_to, days, steps_per_day, paths, model, seed,
+                                progress=tick)
     if as_json:
         sys.stdout.write(r.to_json() + "\n")
         return

@@ -8,6 +8,7 @@ from rich.table import Table
 
 from liqrisk.cli._app import app
 from liqrisk.cli.errors import fail_on_bad_input
+from liqrisk.cli.progress import progress_bar
 from liqrisk.report.terminal import wide_console
 
 
@@ -30,7 +31,9 @@ def size_command(
     """Largest size meeting the target (engine search) and Kelly / fractional Kelly, side by side."""
     from liqrisk.advise.sizing import size_position
     with fail_on_bad_input():
-        r = size_position(venue, symbol, leverage, collateral, target, mark, vol, side, drift, horizon, paths, seed)
+        with progress_bar("sizing (engine runs)", quiet=as_json) as tick:
+            r = size_position(venue, symbol, leverage, collateral, target, mark, vol, side, drift, horizon, paths,
+                              seed, progress=tick)
     if as_json:
         sys.stdout.write(r.to_json() + "\n")
         return
