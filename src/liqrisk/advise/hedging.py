@@ -12,8 +12,8 @@ paying the taker fee on the traded notional. A spot hedge pays for the coins fro
 set-up); a perp hedge settles its P&L into cash at each rebalance and pays funding ``size ×
 price × rate`` at each funding time. At every monitoring step the account — cash as stable
 collateral, the book's coin collateral, every option repriced with its time left, the futures,
-the hedge — is evaluated by the margin engine's pool function (:func:`~liqrisk.margin.kernel.
-pool_state_nb`, Deribit standard margin by default): margin ratio MM/equity; a margin call when
+the hedge — is evaluated with the margin engine's position functions (the body of
+:func:`~liqrisk.margin.kernel.pool_state_nb`, Deribit standard margin by default): margin ratio MM/equity; a margin call when
 it reaches ``call_level``; a liquidation when equity ≤ MM, which closes everything at the
 engine's values less the venue's liquidation fee on the closed notional. P&L = the equity at
 the horizon (the first option expiry; later options at their value then) less the starting
@@ -35,9 +35,9 @@ from numba import njit
 
 from liqrisk.advise.funding import FundingModel, FundingSchedule
 from liqrisk.margin.base import INVERSE, INVERSE_OPTION, LINEAR
-from liqrisk.margin.kernel import pool_state_nb
+from liqrisk.margin.kernel import _maintenance, _tier, _tier_notional, _value
 from liqrisk.results import Result, plain
-from liqrisk.pricing.kernels import black76_delta_nb
+from liqrisk.pricing.kernels import black76_delta_nb, black76_price_nb
 
 MODELS = ("gbm", "merton", "student", "fhs", "history")
 _AS_OF = datetime(2026, 1, 1, tzinfo=timezone.utc)    # the margin book's own clock (only differences matter)
@@ -260,16 +260,17 @@ def account_book(portfolio, account: str, hedge: str = "perp") -> tuple[MarginBo
 def hedge_paths_nb(incr, s0, T, r, everys, band, lot, fee, spot_hedge, f_rate, f_interval, f_first, call_level,
                    liquidate, liq_fee, pool, ax, marks, hedge_row, hedge_inverse, spot_leg, o_qty, o_strike,
                    o_expiry, o_vol, o_call, static_delta, contracts, coins, fixed_usd, coin_units, coin_const,
-                   cash0, equity0, const, qty, ent, legs, arrs, pnl, fees, funding, trades, worst, call_step,
-                   liq_step):
+                   cash0, equity0, arrs, pnl, fees, funding, trades, worst, call_step, liq_step):
     """Hedge every path of ``incr`` (n_paths, n_steps) log increments once per rebalance
     interval in ``everys`` (steps between rebalances; with ``band`` > 0 the first entry's
     monitoring grid is used and a rebalance happens when |target − hedge| > band·``contracts``).
-    ``const``, ``qty``, ``ent``, ``legs`` are this call's own copies of the book's arrays of that
-    name, the same arrays as in ``arrs``: the kernel writes the path's cash, hedge and spot coins
-    there and values the pool with the engine. Writes the (len(everys), n_paths) outputs: P&L,
-    fees, funding paid, trade count, worst margin ratio, first margin-call step and liquidation
-    step (−1: none)."""
+    ``arrs``: the book's arrays (``PoolArrays.args()``) with this call's own copies of
+    ``const_usd``, ``qty``, ``entry`` and ``leg_amount``, where the kernel writes the path's cash,
+    hedge and spot coins. Writes the (len(everys), n_paths) outputs: P&L, fees, funding paid,
+    trade count, worst margin ratio, first margin-call step and liquidation step (−1: none)."""
+    (pos_start, pos_end, leg_start, leg_end, const, settle_axis, axis, contract, qty, ent, basis, mm_code,
+     notional_mode, tier_start, tier_end, p1, p2, strike_, is_call_, expiry, vol_, t_floor, t_mmr, t_cum,
+     leg_axis, legs, rate) = arrs[:27]
     n_paths, n_steps = incr.shape
     n_opt = o_qty.shape[0]
     dt = T / n_steps
@@ -279,6 +280,7 @@ def hedge_paths_nb(incr, s0, T, r, everys, band, lot, fee, spot_hedge, f_rate, f
         for o in range(n_opt):
             carry[k, o] = math.exp(r * (o_expiry[o] - k * dt))
     prices = marks.copy()
+    s_ax = settle_axis[pool]
     n_rates = f_rate.shape[0]
     for e in range(everys.shape[0]):
         every = everys[e]
@@ -293,21 +295,24 @@ def hedge_paths_nb(incr, s0, T, r, everys, band, lot, fee, spot_hedge, f_rate, f
             c_step = l_step = -1
             t_next = f_first
             nf = 0
-            liquidated = False
-            for k in range(n_steps):
+            for k in range(n_steps + 1):
                 t = k * dt
-                target = static_delta
-                for o in range(n_opt):
-                    c = carry[k, o]
-                    target += o_qty[o] * c * black76_delta_nb(S * c, o_strike[o], o_expiry[o] - t, r, o_vol[o],
-                                                              o_call[o])
-                target = -target
-                if lot > 0.0:
-                    target = round(target / lot) * lot
-                if band > 0.0:
-                    rebalance = k == 0 or abs(target - h) > band * contracts
-                else:
-                    rebalance = k % every == 0
+                if k < n_steps:
+                    target = static_delta
+                    for o in range(n_opt):
+                        c = carry[k, o]
+                        target += o_qty[o] * c * black76_delta_nb(S * c, o_strike[o], o_expiry[o] - t, r, o_vol[o],
+                                                                  o_call[o])
+                    target = -target
+                    if lot > 0.0:
+                        target = round(target / lot) * lot
+                    if band > 0.0:
+                        rebalance = k == 0 or abs(target - h) > band * contracts
+                    else:
+                        rebalance = k % every == 0
+                else:                                   # the horizon: the hedge is closed
+                    target = 0.0
+                    rebalance = h != 0.0
                 if rebalance and target != h:
                     trade = target - h
                     if spot_hedge:
@@ -318,16 +323,40 @@ def hedge_paths_nb(incr, s0, T, r, everys, band, lot, fee, spot_hedge, f_rate, f
                     c = abs(trade) * S * fee
                     cash -= c
                     fee_sum += c
-                    n_tr += 1
+                    if k < n_steps:
+                        n_tr += 1
                     h = target
-                # the account on the venue's rules, through the engine's pool function
+                # the account on the venue's rules: the margin engine's pool state (pool_state_nb)
+                # written out with the arrays unpacked once per call — calling it per step with the
+                # array tuple costs a reference count per array and step (see the note above
+                # _nearest_chunk in margin/kernel.py); standard margin only (no scenario pools or
+                # collateral loans: _compiled refuses them)
                 const[pool] = cash
                 qty[hedge_row] = 0.0 if spot_hedge else (h * entry if hedge_inverse else h)
                 ent[hedge_row] = entry
                 if spot_leg >= 0:
                     legs[spot_leg] = h if spot_hedge else 0.0
                 prices[ax] = S
-                eq, mm = pool_state_nb(pool, prices, t, arrs)
+                eq = const[pool]
+                for j in range(leg_start[pool], leg_end[pool]):
+                    eq += legs[j] * prices[leg_axis[j]]
+                mm = 0.0
+                for i in range(pos_start[pool], pos_end[pool]):
+                    P = prices[axis[i]] * basis[i]
+                    settle = prices[s_ax] if s_ax >= 0 else (1.0 if contract[i] == LINEAR else P)
+                    opt = 0.0
+                    if contract[i] == INVERSE_OPTION:
+                        opt = black76_price_nb(P, strike_[i], expiry[i] - t, rate, vol_[i], is_call_[i]) / P
+                    nn = _tier_notional(notional_mode[i], abs(qty[i]), P, p2[i])
+                    kt = _tier(nn, tier_start[i], tier_end[i], t_floor)
+                    tiered = tier_end[i] > tier_start[i]
+                    eq += _value(contract[i], qty[i], P, ent[i], settle, opt)
+                    mm += _maintenance(mm_code[i], notional_mode[i], contract[i], qty[i], P, ent[i], settle,
+                                       opt, nn, t_mmr[kt] if tiered else 0.0, t_cum[kt] if tiered else 0.0,
+                                       p1[i], p2[i], is_call_[i])
+                if k == n_steps:
+                    pnl[e, p] = eq - coin_units * S - coin_const - equity0 * math.exp(r * T)
+                    break
                 ratio = mm / eq if eq > 0.0 else np.inf
                 if ratio > w:
                     w = ratio
@@ -337,7 +366,6 @@ def hedge_paths_nb(incr, s0, T, r, everys, band, lot, fee, spot_hedge, f_rate, f
                     l_step = k
                     wealth = eq - liq_fee * ((abs(h) + coins) * S + fixed_usd) - coin_units * S - coin_const
                     pnl[e, p] = wealth * math.exp(r * (T - t)) - equity0 * math.exp(r * T)
-                    liquidated = True
                     break
                 S *= math.exp(incr[p, k])
                 cash *= grow
@@ -347,17 +375,6 @@ def hedge_paths_nb(incr, s0, T, r, everys, band, lot, fee, spot_hedge, f_rate, f
                     fund_sum += pay
                     nf += 1
                     t_next += f_interval
-            if not liquidated:
-                cash += h * S if spot_hedge else h * (S - entry)
-                c = abs(h) * S * fee
-                fee_sum += c
-                const[pool] = cash - c
-                qty[hedge_row] = 0.0
-                if spot_leg >= 0:
-                    legs[spot_leg] = 0.0
-                prices[ax] = S
-                eq, mm = pool_state_nb(pool, prices, T, arrs)
-                pnl[e, p] = eq - coin_units * S - coin_const - equity0 * math.exp(r * T)
             fees[e, p] = fee_sum
             funding[e, p] = fund_sum
             trades[e, p] = n_tr
@@ -611,8 +628,7 @@ def hedge_backtest(spec: HedgeSpec, paths: int = 10_000, model: str = "gbm", see
                        spec.call_level, spec.liquidate, book.liquidation_fee, book.pool, book.axis, book.marks,
                        book.hedge_row, book.hedge_inverse, book.spot_leg, *opts, book.static_delta,
                        float(np.abs(opts[0]).sum()), book.coins, book.fixed_usd, book.coin_units, book.coin_const,
-                       book.cash0, book.equity0, mine.const_usd, mine.qty, mine.entry, mine.leg_amount,
-                       mine.args(), *tmp)
+                       book.cash0, book.equity0, mine.args(), *tmp)
         for v, t in zip(views, tmp):
             v[...] = t
         done[0] += hi - lo
