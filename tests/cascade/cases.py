@@ -1,6 +1,7 @@
 """A portfolio with every venue, margin mode and contract the margin engine accepts (shared by
 the cascade tests): linear and inverse perps and futures, options, coin collateral, isolated
-positions inside cross accounts, hedge mode, scenario (portfolio) margin, several underlyings."""
+positions inside cross accounts, hedge mode, scenario (portfolio) margin, several underlyings,
+collateral loans of every lending protocol (a coin borrowed against stable coins included)."""
 from tests.builders import portfolio
 
 EXPIRY = "2026-12-25T08:00:00Z"
@@ -79,6 +80,12 @@ def every_venue_accounts() -> list[dict]:
         {"id": "kraken-cross", "venue": "kraken-futures",
          "collateral": {"USD": 5000, "ETH": {"amount": 2.0, "haircut": 0.1}},
          "positions": [{"symbol": "PF_XBTUSD", "underlying": "BTC", "kind": "perp", "size": 1.0, "entry": 91250}]},
+        {"id": "aave33-multi", "venue": {"name": "aave-v3", "version": "3.3"},
+         "supplied": {"ETH": 10, "BTC": 0.3}, "borrowed": {"USDC": 30000}},
+        {"id": "aave30-eth-debt", "venue": {"name": "aave-v3", "version": "3.0"},
+         "supplied": {"USDC": 40000}, "borrowed": {"ETH": 8}},
+        {"id": "compound-usdc", "venue": "compound-v3", "supplied": {"ETH": 12, "BTC": 0.2}, "borrowed": {"USDC": 35000}},
+        {"id": "maker-eth", "venue": "maker", "supplied": {"ETH": 20}, "borrowed": {"DAI": 30000}},
     ]
 
 

@@ -8,7 +8,7 @@ from tests.cascade.cases import every_venue_portfolio
 from tests.builders import portfolio
 from liqrisk.cascade import scenario_from_dict, simulate
 from liqrisk.cascade.liqmap import boundaries
-from liqrisk.cascade.population import PopulationError, load_population
+from liqrisk.cascade.population import load_population
 from liqrisk.cascade.portfolio import population_from_portfolio
 from liqrisk.margin.account import CompiledPortfolio
 from liqrisk.margin.kernel import pools_states_nb
@@ -35,7 +35,7 @@ def test_every_account_and_position_of_the_file_is_on_the_book_valued_as_analyze
         settle = cp.settle_usd(i)
         assert eq[mine].sum() / settle == pytest.approx(r.equity, rel=1e-12, abs=1e-12)
         assert mm[mine].sum() / settle == pytest.approx(r.maintenance_margin, rel=1e-12, abs=1e-12)
-    assert {n for n, cls in RULE_SETS.items() if not getattr(cls, "is_loan", False)} == set(pop.venues)
+    assert set(RULE_SETS) == set(pop.venues)
 
 
 def test_okx_isolated_boundary_is_the_published_margin_ratio_closed_form():
@@ -87,9 +87,6 @@ def test_options_are_repriced_with_the_steps_time_and_coin_collateral_moves_with
     assert pop.arrays.leg_amount[leg] == 0.6          # the BTC wallet, valued at the BTC price
 
 
-def test_lending_protocol_accounts_are_refused_with_a_clear_error_not_counted_as_safe():
-    with pytest.raises(PopulationError, match="^accounts: account 'aave-eth-loop': lending-protocol"):
-        load_population("examples/defi_loans.yaml")
 
 
 @pytest.mark.parametrize("fund", [0.0, 1e9])

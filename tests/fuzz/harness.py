@@ -175,7 +175,8 @@ def _check_analyze(doc: dict) -> list[str]:
 
 def _check_cascade(doc: dict) -> list[str]:
     """A single run: marks > 0, liquidated notional ≥ 0, the money identity wallets + insurance +
-    backstop − book_pnl − adl_pnl = 0 per step (result.py); a sweep: rows of numbers or null."""
+    backstop + liquidators − book_pnl − adl_pnl − funding = 0 per step (result.py); a sweep: rows
+    of numbers or null."""
     out = []
     for a, path in (doc.get("marks") or {}).items():
         if any(x is None or x <= 0 for x in path):
@@ -185,12 +186,13 @@ def _check_cascade(doc: dict) -> list[str]:
             out.append(f"liquidated notional of {a} null or < 0")
     led = doc.get("ledger_usd")
     if isinstance(led, dict) and led:
-        terms = [led.get(k) for k in ("wallets", "insurance", "backstop", "book_pnl", "adl_pnl")]
+        terms = [led.get(k) for k in ("wallets", "insurance", "backstop", "liquidators", "book_pnl", "adl_pnl",
+                                      "funding")]
         if all(isinstance(t, list) for t in terms):
-            for step, (w, i, b, bp, ap) in enumerate(zip(*terms)):
-                scale = 1e-6 * (1 + abs(w) + abs(i) + abs(b) + abs(bp) + abs(ap))
-                if abs(w + i + b - bp - ap) > scale:
-                    out.append(f"ledger identity broken at step {step}: {w + i + b - bp - ap:g}")
+            for step, row in enumerate(zip(*terms)):
+                resid = sum(row[:4]) - sum(row[4:])
+                if abs(resid) > 1e-6 * (1 + sum(abs(x) for x in row)):
+                    out.append(f"ledger identity broken at step {step}: {resid:g}")
                     break
     if "rows" in doc and not doc["rows"]:
         out.append("a sweep with no rows")

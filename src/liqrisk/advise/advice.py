@@ -50,8 +50,9 @@ def _rank(actions: list[Action]) -> list[Action]:
 def advise(portfolio: str | Path | dict, target: str, paths: int = 20_000, seed: int = 7, model: str = "gbm",
            accounts: list[str] | None = None, progress=None) -> Advice:
     """Advice for ``portfolio`` (path, document or model Portfolio) against ``target``
-    (``"p(7d)<=1%"`` or ``"distance>=3sd"``); ``accounts`` limits it to these ids. Every
-    evaluation of a changed account reuses the paths drawn for that account's first one."""
+    (``"p(7d)<=1%"`` or ``"distance>=3sd"``); ``accounts`` limits it to these ids. The accounts
+    are analysed together once (accounts on the same underlyings share one simulation), and
+    every evaluation of a changed account reads back the paths of its underlyings drawn there."""
     from liqrisk.load import load_portfolio
     from liqrisk.risk.book_mc import reuse_paths
     t = Target.parse(target)
@@ -59,26 +60,27 @@ def advise(portfolio: str | Path | dict, target: str, paths: int = 20_000, seed:
     ev = Evaluator(pf, t, paths, seed, model)
     chosen = [a for a in pf.accounts if accounts is None or a.id in accounts]
     out = []
-    for done, acc in enumerate(chosen, 1):
-        with reuse_paths():
-            out.append(_advise_account(ev, acc))
-        if progress:
-            progress(done, len(chosen))
+    with reuse_paths():
+        nows = ev.analyses(chosen) if chosen else []
+        for done, (acc, now) in enumerate(zip(chosen, nows), 1):
+            out.append(_advise_account(ev, acc, now))
+            if progress:
+                progress(done, len(chosen))
     return Advice(t.text, t.kind, out, ev.calls)
 
 
-def _advise_account(ev: Evaluator, acc) -> AccountAdvice:
+def _advise_account(ev: Evaluator, acc, now) -> AccountAdvice:
     from liqrisk.advise.deleverage import deleverages
     from liqrisk.advise.hedges import perp_hedges, put_hedges
     from liqrisk.advise.targets import one_numba_thread
     from liqrisk.advise.topup import topups
-    now = ev.analysis(acc)
     value = _metric(now, ev.target)
     adv = AccountAdvice(acc.id, now.venue, now.settlement_currency, value, ev.target.meets(value))
     if not adv.meets:
         with one_numba_thread():
-            adv.actions = _rank(topups(ev, acc, now) + deleverages(ev, acc, now) + perp_hedges(ev, acc, now)
-                                + put_hedges(ev, acc, now))
+            cuts = deleverages(ev, acc, now)
+            alone = {k: c.amount for c in cuts for k in c.details["positions"] if len(c.details["positions"]) == 1}
+            adv.actions = _rank(topups(ev, acc, now) + cuts + perp_hedges(ev, acc, now, alone) + put_hedges(ev, acc, now))
     return adv
 
 

@@ -53,7 +53,7 @@ def deleverages(ev, account, now) -> list[Action]:
     out = []
     for base, what in sets:
         make = lambda f, base=base: _cut(pf1, {k: f for k in base})
-        f, _ = smallest(make, ev.meets, 0.5, cap=1.0)
+        f, _ = smallest(make, ev.gap, 0.5, cap=1.0, digits=4, at_zero=ev.gap(account))
         if f is None:
             continue
         f = min(round_up(f, 4), 1.0)
@@ -63,5 +63,5 @@ def deleverages(ev, account, now) -> list[Action]:
         cost, not_costed = exit_cost(cp, now, fractions)
         sizes = {now.positions[k].symbol or now.positions[k].underlying: now.positions[k].size * f for k in base}
         out.append(Action("deleverage", f"{what} by {f:.2%}", f, "fraction", cost, "exit cost", ev.target.meets(after),
-                          after, minimal, "search on the engine", {"cut_sizes": sizes, "not_costed": not_costed}))
+                          after, minimal, "search on the engine", {"cut_sizes": sizes, "not_costed": not_costed, "positions": sorted(base)}))
     return out

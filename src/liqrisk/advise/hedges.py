@@ -66,7 +66,10 @@ def _hedge_position(account, rules, und: str, coins: float, mark: float) -> Posi
     return Position(inst, size, mark, margin=margin, position_side=held[0].position_side if held else None)
 
 
-def perp_hedges(ev, account, now) -> list[Action]:
+def perp_hedges(ev, account, now, cuts: dict[int, float] | None = None) -> list[Action]:
+    """Perp/future hedges per underlying (module docstring). ``cuts``: position index → the
+    smallest cut fraction found for it alone; a hedge that nets into that position (one-way
+    mode) is the same trade, so its search starts from it."""
     from liqrisk.advise.changes import Add, Changes, apply
     from liqrisk.advise.deleverage import exit_cost
     from liqrisk.margin.account import CompiledPortfolio
@@ -89,7 +92,12 @@ def perp_hedges(ev, account, now) -> list[Action]:
             p = replace(full, size=full.size * f, margin=None if full.margin is None else full.margin * f)
             return apply(pf1, Changes(add=(Add(account.id, p.symbol or und, p.size, mark, p.kind),)))[0].accounts[0] \
                 if p.expiry is None else replace(account, positions=account.positions + (p,))
-        f, _ = smallest(make, ev.meets, 1.0, cap=1.0)
+        first = 1.0
+        for k, p in enumerate(account.positions):
+            if k in (cuts or {}) and p.instrument == full.instrument and p.size * full.size < 0 \
+                    and p.position_side in (None, "both"):
+                first = min(1.0, cuts[k] * abs(p.size) / abs(full.size))
+        f, _ = smallest(make, ev.gap, first, cap=1.0, digits=4, at_zero=ev.gap(account))
         label = full.symbol or f"{und} future {full.expiry:%d%b%y}".upper()
         if f is None:
             after = ev.metric(make(1.0))
@@ -162,7 +170,8 @@ def put_hedges(ev, account, now) -> list[Action]:
             def make(n, K=K, prem=prem, prem_coin=prem_usd / mark):
                 p = Position(Instrument("option", None, und, None, expiry, K, "put"), n, prem_coin)
                 return replace(_credit(account, settlement, -n * prem), positions=account.positions + (p,))
-            n, _ = smallest(make, ev.meets, max(delta, 1e-6), cap=max(4 * delta, 1e-3))
+            n, _ = smallest(make, ev.gap, max(delta, 1e-6), cap=max(4 * delta, 1e-3), digits=4,
+                            at_zero=ev.gap(account))
             if n is None:
                 continue
             n = round_up(n, 4)

@@ -80,7 +80,7 @@ def size_position(venue: str, symbol: str, leverage: float, collateral: float, t
     if bad:
         raise InputError(bad)
     with one_numba_thread():
-        y, _ = smallest(lambda y: make(coins_cap * (1 - y)), ev.meets, 1e-3, cap=1 - 1e-6)
+        y, _ = smallest(lambda y: make(coins_cap * (1 - y)), ev.gap, 1e-3, cap=1 - 1e-6)
         if y is None:
             coins, binding, minimal = None, "no size meets the target", None
         elif ev.meets(make(coins_cap)):
@@ -100,7 +100,7 @@ def size_position(venue: str, symbol: str, leverage: float, collateral: float, t
 
 
 def _row(label: str, coins: float, make, ev, unit: float, extra: dict | None = None) -> dict:
-    r = ev.analysis(make(coins))
+    r = ev.analyses([make(coins)])[0]
     d = r.distance[next(iter(r.distance))] if r.distance else {}
     return {"sizing": label, "size": coins * unit, "coins": coins, "metric": _metric(r, ev.target),
             "meets_target": ev.target.meets(_metric(r, ev.target)),

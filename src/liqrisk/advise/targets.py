@@ -52,6 +52,23 @@ class Target:
     def meets(self, value: float) -> bool:
         return value >= self.level if self.kind == "distance" else value <= self.level
 
+    def gap(self, value: float) -> float:
+        """How far ``value`` is from meeting the target, signed (≤ 0: meets): ``k − distance``
+        (daily sd), or ``ln P − ln p*`` (−inf at P = 0) — a scale on which a search interpolates."""
+        if self.kind == "distance":
+            return self.level - value
+        return math.log(value) - math.log(self.level) if value > 0 else -math.inf
+
+    def sd_equivalent(self) -> float:
+        """The distance (daily sd) a probability target asks of one GBM underlying without drift:
+        P(hit a barrier k daily sd away within T) = 2Φ(−k/√(365·T)) = p* (reflection principle),
+        a first guess for searches; a distance target's own k."""
+        if self.kind == "distance":
+            return self.level
+        from scipy.stats import norm
+        from liqrisk.analysis import parse_horizon
+        return float(norm.isf(self.level / 2) * math.sqrt(365 * parse_horizon(self.horizon)))
+
 
 @dataclass
 class Evaluator:
@@ -68,9 +85,14 @@ class Evaluator:
     calls: int = 0
     _metrics: dict = field(default_factory=dict, repr=False)
 
-    def analysis(self, account: Account):
-        """`analyze` of the account alone (with the target's probability horizon, and VaR/ES)."""
-        return self._analyze((account,), risk=True)[0]
+    def analyses(self, accounts: list[Account]) -> list:
+        """`analyze` of the accounts (with the target's probability horizon, and VaR/ES), in one
+        run: an account's numbers do not depend on the others in the book (the engine's
+        contract), so each is its alone-evaluation, and its metric is kept."""
+        out = self._analyze(tuple(accounts), risk=True)
+        for acc, r in zip(accounts, out):
+            self._metrics.setdefault(acc, metric_of(r, self.target))
+        return out
 
     def margins(self, account: Account):
         """`analyze` of the account alone without probabilities (margin, boundaries, distance)."""
@@ -86,6 +108,10 @@ class Evaluator:
 
     def meets(self, account: Account) -> bool:
         return self.target.meets(self.metric(account))
+
+    def gap(self, account: Account) -> float:
+        """The target's signed gap of the account (:meth:`Target.gap`; ≤ 0: meets)."""
+        return self.target.gap(self.metric(account))
 
     def _analyze(self, accounts, risk: bool):
         from liqrisk.analysis import ProbabilitySettings, analyze

@@ -6,8 +6,10 @@ so at P* the missing amount is ``(MM − equity)(P*)`` in USD, divided by the as
 (the asset may be the coin that moves). For a linear isolated position this is the venue's LP
 formula solved for the margin; for a concave pool (futures only) the largest missing amount over
 the boundary points is exact, since equity − MM ≥ 0 at both ends then holds in between. Pools
-with options, and probability targets, are searched on the engine (bisection with common random
-numbers), the closed form (if any) as the first guess. Every answer is re-run on the engine.
+with options, and probability targets, are searched on the engine (a bracketing search with
+common random numbers, :func:`~liqrisk.advise.search.smallest`), the closed form (if any) as the
+first guess — for ``p(h)<=p*`` at the distance that gives p* for one GBM underlying
+(:meth:`~liqrisk.advise.targets.Target.sd_equivalent`). Every answer is re-run on the engine.
 """
 from __future__ import annotations
 
@@ -83,13 +85,12 @@ def topups(ev, account, now) -> list[Action]:
         targets.append((settlement, f"add {settlement} to the isolated margin of {label}", pool, grow,
                         f"{settlement} (isolated {label})", pf.price(settlement) or cp.settle_usd(0)))
     isolated = [t for t in targets if t[2] != plan.cross_pool]
-    needs = {}
-    if ev.target.kind == "distance":
-        for currency, _, pool, _, _, price in targets:
-            axis = cp.market.axis(currency) if currency in cp.market.names else None
-            needs[(currency, pool)] = round_up(closed_form(cp, pool, axis, price, ev.target.level))
-        if len(isolated) > 1:
-            out += _isolated_together(ev, cp, account, isolated)
+    needs = {}                # the closed form: the answer (distance), a first guess (probability)
+    for currency, _, pool, _, _, price in targets:
+        axis = cp.market.axis(currency) if currency in cp.market.names else None
+        needs[(currency, pool)] = round_up(closed_form(cp, pool, axis, price, ev.target.sd_equivalent()))
+    if ev.target.kind == "distance" and len(isolated) > 1:
+        out += _isolated_together(ev, cp, account, isolated)
     for currency, what, pool, make, unit, price in targets:
         guess = needs.get((currency, pool), 0.0)
         method = "search on the engine"
@@ -101,7 +102,8 @@ def topups(ev, account, now) -> list[Action]:
                 out.append(Action("topup", f"{what}: not enough alone ({why})", math.nan, unit, None, "capital",
                                   False, None, None, method))
                 continue
-        x, _ = smallest(make, ev.meets, guess or 0.1 * equity_usd / price, cap=1e3 * equity_usd / price)
+        x, _ = smallest(make, ev.gap, guess or 0.1 * equity_usd / price, cap=1e3 * equity_usd / price,
+                        at_zero=ev.gap(account))
         if x is None:
             out.append(Action("topup", what + ": does not reach the target", math.nan, unit, None, "capital",
                               False, None, None, method))

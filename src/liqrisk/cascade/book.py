@@ -50,6 +50,7 @@ class Population:
     responses: tuple[LiquidationResponse, ...]
     pool_response: np.ndarray        # (n_pools,) int64 index into ``responses``
     liquidation_fee: np.ndarray      # (n_positions,) fraction of the liquidated USD notional
+    loans: object = None             # LoanBook of the collateral loans (liqrisk.cascade.loans), None: none
     settle_leg: np.ndarray = field(init=False)   # (n_pools,) leg holding a coin pool's wallet, −1: USD
 
     def __post_init__(self):

@@ -27,6 +27,11 @@ and nothing a bankruptcy on one venue sets off touches another venue's fund or a
    venue's ADL score (:meth:`LiquidationResponse.adl_score`) — they close at the bankruptcy
    price; what no counterparty can take the venue takes over (``backstop``).
 
+Collateral loans (lending-protocol accounts) are checked every round at its marks and, when
+their health is below 1, liquidated by their protocol's response after the round's position
+orders, their forced sales walking the same book (:mod:`liqrisk.cascade.loans`); the
+liquidators' take is the ledger's ``liquidators`` term.
+
 Funding (the scenario's rate per 8 h per asset): at each funding time of a pool's venue (every
 8 h from the start, Hyperliquid hourly at a rate scaled to its interval, :mod:`liqrisk.advise.
 funding`) within a step, every perp (a linear or inverse position without expiry) pays
@@ -34,7 +39,7 @@ funding`) within a step, every perp (a linear or inverse position without expiry
 wallet (a long pays a positive rate; the counterparty is outside the book).
 
 Money identity per step, USD (:meth:`CascadeResult.conservation_error`): Σ Δwallet + Δfund +
-backstop = PnL realised at book fills + PnL realised at ADL marks + funding; the run stops with
+backstop + liquidators = PnL realised at book fills + PnL realised at ADL marks + funding; the run stops with
 :class:`ConservationError` if a step breaks it by more than 1e-9 of the gross flows.
 """
 from __future__ import annotations
@@ -45,13 +50,14 @@ import numpy as np
 
 from liqrisk.cascade.book import Population, usd_notional
 from liqrisk.cascade.impact import average_displacement, displacement
+from liqrisk.cascade.loans import execute, falling_sales, sale_flows
 from liqrisk.cascade.kernels import (FULL, PARTIAL, liquidation_orders_nb, liquidation_orders_np,
                                      pool_states_serial_nb, position_values_nb, screen_bounds, screen_nb)
 from liqrisk.cascade.result import CascadeResult
 from liqrisk.cascade.scenario import Scenario, ScenarioError
 from liqrisk.margin.base import INVERSE, INVERSE_OPTION, LINEAR, LIQ_FRACTION, NOTIONAL_SIZE
 
-LEDGER = ("wallets", "insurance", "backstop", "book_pnl", "adl_pnl", "fees", "funding")
+LEDGER = ("wallets", "insurance", "backstop", "book_pnl", "adl_pnl", "fees", "funding", "liquidators")
 #: largest relative ledger residual a step may leave (float64 sums over ~1e6 flows stay far below)
 CONSERVATION_TOL = 1e-9
 SECONDS_PER_YEAR = 365.0 * 86400.0
@@ -103,7 +109,8 @@ class _State:
         self.assets, self.p0, self.axis_asset = engine_assets(pop, scenario)
         a = pop.arrays
         self.a = replace(a, qty=a.qty.copy(), p2=a.p2.copy(), const_usd=a.const_usd.copy(),
-                         leg_amount=a.leg_amount.copy())
+                         leg_amount=a.leg_amount.copy(), const_mm=a.const_mm.copy())
+        self.loans = None if pop.loans is None else pop.loans.copy()
         self.args = self.a.args()
         self.pos_pool = pop.pos_pool()
         self.pos_asset = self.axis_asset[a.axis]
@@ -185,6 +192,15 @@ class _State:
             raise ValueError(f"unknown backend '{backend}' (numba | numpy)")
         return touched, outcome, dq, idx, local
 
+    def loan_sales(self, marks, t_years) -> list:
+        """The loan accounts falling at ``marks`` with their protocols' forced sales
+        (:func:`liqrisk.cascade.loans.falling_sales`)."""
+        if self.loans is None:
+            return []
+        bp = self.book(marks)
+        eq, mm = self.pool_states(self.loans.pools, bp, t_years)
+        return falling_sales(self.loans, eq, mm, bp)
+
     def resize(self, idx, dq):
         """Apply size changes (a size-fixed tier's notional scales with the size)."""
         a = self.a
@@ -262,21 +278,30 @@ def simulate(population: Population, scenario: Scenario, backend: str = "numba",
         for _ in range(scenario.max_rounds):
             marks = exo * np.maximum(base + displacement(c, alpha, flow), 1e-9)
             touched, outcome, dq, idx, local = st.orders(marks, t_years, backend)
-            if len(touched) == 0:
+            sales = st.loan_sales(marks, t_years)
+            if len(touched) == 0 and not sales:
                 break
             rounds[t] += 1
             fill = lambda f: exo * np.maximum(base + average_displacement(c, alpha, flow, flow + f), 1e-9)  # noqa: E731
-            fund, dflow, notional = _settle(st, scenario, t, t_years, marks, fill, touched, outcome, dq, idx,
-                                            local, fund, step, adl_events)
-            flow += dflow
-            liq_notional[t] += notional
-            n_liq[t] += len(touched)
-            n_full[t] += int((outcome == FULL).sum())
-            liquidated[population.pool_account[touched]] = True
-            st.invalidate(touched)
-            part = touched[frac_pool[touched] & (outcome == PARTIAL)]
-            st.cooldown[part] = True
-            st.cooldown_until[part] = now_s + cooldown_s[part]
+            if len(touched):
+                fund, dflow, notional = _settle(st, scenario, t, t_years, marks, fill, touched, outcome, dq, idx,
+                                                local, fund, step, adl_events)
+                flow += dflow
+                liq_notional[t] += notional
+                n_liq[t] += len(touched)
+                n_full[t] += int((outcome == FULL).sum())
+                liquidated[population.pool_account[touched]] = True
+                st.invalidate(touched)
+                part = touched[frac_pool[touched] & (outcome == PARTIAL)]
+                st.cooldown[part] = True
+                st.cooldown_until[part] = now_s + cooldown_s[part]
+            if sales:
+                fund, dflow, notional, pools, full = _settle_loans(st, sales, fill, fund, step)
+                flow += dflow
+                liq_notional[t] += notional
+                n_liq[t] += len(pools)
+                n_full[t] += int(full.sum())
+                liquidated[population.pool_account[pools]] = True
         disp = displacement(c, alpha, flow)
         perm += pf * disp
         trans += (1.0 - pf) * disp
@@ -380,6 +405,27 @@ def _settle(st, sc, t, t_years, marks, fill, touched, outcome, dq, idx, local, f
         fund, adl_notional = _deleverage(st, sc, t, t_years, st.book(marks), touched, adl, fund, step, adl_events)
         notional += adl_notional
     return fund, bflow, notional
+
+
+def _settle_loans(st, sales, fill, fund, step):
+    """Execute the loans' forced sales at the fill of their book flow (after the round's position
+    orders); returns (funds per venue, book flow per asset, liquidated notional per asset, pools,
+    full flag of each). The protocol's take goes to its fund, a loss it cannot cover to backstop."""
+    lb = st.loans
+    dflow = sale_flows(lb, sales, st.axis_asset, len(st.assets))
+    m = execute(lb, st.a, sales, st.book(fill(dflow)))
+    pools = lb.pools[[k for k, _ in sales]]
+    vu = st.pop.pool_venue[pools]
+    gain, loss = np.maximum(m["protocol"], 0.0), np.maximum(-m["protocol"], 0.0)
+    cover = _cover(loss, fund, vu)
+    fund = fund + np.bincount(vu, gain - cover, minlength=len(fund))
+    step["insurance"] += (gain - cover).sum()
+    step["fees"] += gain.sum()
+    step["backstop"] -= (loss - cover).sum()
+    step["wallets"] += m["wallet"].sum()
+    step["liquidators"] += m["liquidator"].sum()
+    notional = np.bincount(st.axis_asset, m["sold_usd"].sum(axis=0), minlength=len(st.assets)).astype(float)
+    return fund, dflow, notional, pools, np.array([sale.full for _, sale in sales])
 
 
 def _deleverage(st, sc, t, t_years, bp, touched, adl, fund, step, adl_events):

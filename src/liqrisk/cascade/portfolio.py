@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from liqrisk.cascade.book import Population
-from liqrisk.cascade.population import PopulationError
+from liqrisk.cascade.loans import loan_book
 from liqrisk.model import Portfolio
 from liqrisk.margin.account import compile_portfolio
 
@@ -21,10 +21,6 @@ from liqrisk.margin.account import compile_portfolio
 def population_from_portfolio(pf: Portfolio) -> Population:
     """The cascade population of a validated portfolio file."""
     market, plans, arrays = compile_portfolio(pf)
-    loans = [plan.account.id for plan in plans if getattr(plan.rules, "is_loan", False)]
-    if loans:
-        raise PopulationError("accounts", f"account '{loans[0]}': lending-protocol accounts are not simulated "
-                                          f"by the cascade yet (remove them from the population)")
     n_pools = len(arrays.const_usd)
     pool_account = np.empty(n_pools, np.int64)
     pool_venue = np.empty(n_pools, np.int64)
@@ -39,6 +35,8 @@ def population_from_portfolio(pf: Portfolio) -> Population:
         for pos, row in zip(plan.account.positions, plan.position_rows):
             if row >= 0:
                 fee[row] = plan.rules.liquidation_fee(plan.rules.underlying_of(pos))
-    return Population(arrays, tuple(market.names), market.prices.copy(),
-                      np.array([plan.account.id for plan in plans]), pool_account, venues, pool_venue,
-                      responses, pool_response, fee)
+    pop = Population(arrays, tuple(market.names), market.prices.copy(),
+                     np.array([plan.account.id for plan in plans]), pool_account, venues, pool_venue,
+                     responses, pool_response, fee)
+    pop.loans = loan_book(plans, pop.arrays, market.names)      # after the settlement legs are placed
+    return pop

@@ -41,7 +41,8 @@ class CascadeResult:
     ``ledger`` holds, per step, the money identity's terms (USD): ``wallets`` (Σ change of
     trader wallets), ``insurance`` (fund change), ``backstop`` (venue's change: deficits the
     fund could not pay), ``book_pnl`` (PnL settled at book fills), ``adl_pnl`` (PnL settled at
-    ADL fills), ``fees``; identity: wallets + insurance + backstop − book_pnl − adl_pnl = 0.
+    ADL fills), ``fees``, ``funding``, ``liquidators`` (what the liquidators of collateral loans
+    take); identity: wallets + insurance + backstop + liquidators − book_pnl − adl_pnl − funding = 0.
     Every venue has its own fund: ``insurance_fund`` is their sum, ``insurance_fund_by_venue``
     each venue's path; each ADL event names its ``venue``.
     """
@@ -78,8 +79,10 @@ class CascadeResult:
     def conservation_error(self) -> np.ndarray:
         """Per step |identity residual| ÷ gross flows (0 where nothing moved)."""
         g = self.ledger
-        resid = g["wallets"] + g["insurance"] + g["backstop"] - g["book_pnl"] - g["adl_pnl"] - g["funding"]
-        gross = sum(np.abs(g[k]) for k in ("wallets", "insurance", "backstop", "book_pnl", "adl_pnl", "funding"))
+        resid = g["wallets"] + g["insurance"] + g["backstop"] + g["liquidators"] - g["book_pnl"] - g["adl_pnl"] \
+            - g["funding"]
+        gross = sum(np.abs(g[k]) for k in ("wallets", "insurance", "backstop", "liquidators", "book_pnl", "adl_pnl",
+                                            "funding"))
         return np.where(gross > 0, np.abs(resid) / np.where(gross > 0, gross, 1.0), 0.0)
 
     def to_dict(self, include_accounts: bool = True) -> dict:

@@ -15,6 +15,9 @@ Rule versions follow the protocol source, ``LiquidationLogic.sol``:
   bonus``, capped at the balance (then the debt repaid shrinks to ``balance·P_coll/P_debt/bonus``);
   protocol fee = ``liquidation_protocol_fee × (seized − seized/bonus)``, taken from the seized
   amount; the liquidator receives the rest.
+* liquidation response in a cascade (:meth:`AaveV3.forced_sale`): the most profitable allowed
+  call; the liquidator sells the collateral it receives and buys the debt it repays, at once;
+  the protocol fee stays with the treasury, a 3.3 deficit is burned by it.
 
 Parameters per reserve (``venue.reserves.<ASSET>``): ``liquidation_threshold`` (e.g. 0.83),
 ``liquidation_bonus`` (the multiplier, 1.05 for 10500 bps), ``liquidation_protocol_fee`` (0.1),
@@ -22,7 +25,7 @@ Parameters per reserve (``venue.reserves.<ASSET>``): ``liquidation_threshold`` (
 """
 from __future__ import annotations
 
-from liqrisk.margin.loan import LoanRuleSet, values
+from liqrisk.margin.loan import ForcedSale, LoanRuleSet, values
 
 VERSIONS = ("3.3", "3.2", "3.1", "3.0")
 CLOSE_FACTOR_HF_THRESHOLD = 0.95
@@ -67,6 +70,26 @@ class AaveV3(LoanRuleSet):
                  for c in units_c for d in units_d]
         calls.sort(key=lambda x: -x["liquidator_profit_usd"])
         return {"protocol": f"aave-v3 {self.version}", "health_factor": health_factor, "calls": calls}
+
+    def forced_sale(self, account, prices, health_factor):
+        call = next((c for c in self.liquidation_call(account, prices, health_factor)["calls"] if c["allowed"]),
+                    None)
+        if call is None:
+            return None
+        c, d = call["collateral"], call["debt"]
+        r, s, fee = call["debt_repaid"], call["collateral_seized"], call["protocol_fee"]
+        out = ForcedSale(taken={c: s}, repaid={d: r}, protocol={c: fee}, liquidator={c: s - fee, d: -r},
+                         sold={c: s - fee}, bought={d: r})
+        if call["deficit_created"]:        # the debt left without collateral is burned by the protocol
+            for a, units in account.borrowed_items():
+                left = units - out.repaid.get(a, 0.0) if a == d else units
+                out.repaid[a] = out.repaid.get(a, 0.0) + left
+                out.protocol[a] = out.protocol.get(a, 0.0) - left
+        coll_left = sum(u * prices[a] for a, u in account.supplied_items()) - s * prices[c]
+        debt_left = sum(u * prices[a] for a, u in account.borrowed_items()) - \
+            sum(u * prices[a] for a, u in out.repaid.items())
+        out.full = coll_left <= 1e-12 * s * prices[c] or debt_left <= 1e-12 * r * prices[d]
+        return out
 
     def _max_debt(self, c_usd, d_usd, total_debt, hf, units_d, p_d):
         if self.version != "3.3":

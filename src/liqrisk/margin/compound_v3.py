@@ -10,10 +10,14 @@ collateral through ``buyCollateral`` at ``P·(1 − storeFrontPriceFactor·(1 �
 Parameters (``venue.reserves.<ASSET>``, Comet's names in snake_case): collateral assets
 ``borrow_collateral_factor``, ``liquidate_collateral_factor``, ``liquidation_factor``; the base
 asset (the one borrowed) ``store_front_price_factor``. Bundled defaults are representative.
+
+Liquidation response in a cascade (:meth:`CompoundV3.forced_sale`): ``absorb``, then the
+reserves sell all the absorbed collateral through ``buyCollateral`` at once; the buyers keep the
+store-front discount and sell the collateral into the market.
 """
 from __future__ import annotations
 
-from liqrisk.margin.loan import LoanRuleSet, values
+from liqrisk.margin.loan import ForcedSale, LoanRuleSet, values
 
 
 class CompoundV3(LoanRuleSet):
@@ -47,6 +51,16 @@ class CompoundV3(LoanRuleSet):
                 "bad_debt_usd": max(debt_usd - credit, 0.0),
                 "buy_collateral_price": {a: prices[a] * (1 - sf * (1 - float(self.reserve(a)["liquidation_factor"])))
                                          for a in seized}}
+
+    def forced_sale(self, account, prices, health_factor):
+        call = self.liquidation_call(account, prices, health_factor)
+        base, debt, excess = call["base"], call["debt_absorbed"], call["user_base_balance_after"]
+        taken = call["collateral_seized"]
+        keep = {a: call["buy_collateral_price"][a] / prices[a] for a in taken}   # the reserves' share
+        return ForcedSale(taken=dict(taken), repaid={base: debt}, credited={base: excess},
+                          protocol={**{a: u * keep[a] for a, u in taken.items()}, base: -(debt + excess)},
+                          liquidator={a: u * (1.0 - keep[a]) for a, u in taken.items()}, sold=dict(taken),
+                          full=True)
 
 
 def absorb_credit(collateral_usd: dict[str, float], liquidation_factor: dict[str, float]) -> float:

@@ -8,7 +8,8 @@ Maker: w = 1/mat). With ``equity = Σ c_i·P_i − Σ d_j·P_j`` and ``MM = Σ c
 debt as a negative leg, so boundaries (the liquidation price of each collateral asset with the
 others fixed, or of each borrowed asset going up), Monte Carlo, exit costs and cascades are the
 engine's as for any venue. What a liquidator may then do is each protocol's
-:meth:`LoanRuleSet.liquidation_call`.
+:meth:`LoanRuleSet.liquidation_call`; :meth:`LoanRuleSet.forced_sale` turns its best call into the
+asset flows a cascade executes (:class:`ForcedSale`).
 
 Per-asset parameters are data: bundled representative defaults (``venue_defaults.json``, flagged
 as such in the results) overridden by ``venue.reserves.<ASSET>.<parameter>`` in the protocol's own
@@ -16,7 +17,38 @@ names.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from liqrisk.margin.base import RuleSet, venue_defaults
+
+
+@dataclass
+class ForcedSale:
+    """One liquidation of a loan account as flows of asset units, per asset name.
+
+    The account's side: ``taken`` leaves its supply, ``repaid`` clears its debt (written-off bad
+    debt included), ``credited`` is paid to it. The other parties' takes, in units of the assets
+    they end up with: ``protocol`` (treasury, reserves or surplus buffer; negative = it pays) and
+    ``liquidator`` (the liquidator, keepers or the reserves' buyers). Units are conserved:
+    per asset ``−taken + repaid + credited + protocol + liquidator = 0``. ``sold`` is what those
+    parties sell into the market at once and ``bought`` what they buy from it (a debt asset the
+    liquidator must deliver); ``full``: nothing is left to liquidate."""
+
+    taken: dict[str, float] = field(default_factory=dict)
+    repaid: dict[str, float] = field(default_factory=dict)
+    credited: dict[str, float] = field(default_factory=dict)
+    protocol: dict[str, float] = field(default_factory=dict)
+    liquidator: dict[str, float] = field(default_factory=dict)
+    sold: dict[str, float] = field(default_factory=dict)
+    bought: dict[str, float] = field(default_factory=dict)
+    full: bool = False
+
+    def imbalance(self) -> dict[str, float]:
+        """Per asset ``−taken + repaid + credited + protocol + liquidator`` (0 when conserved)."""
+        names = set().union(self.taken, self.repaid, self.credited, self.protocol, self.liquidator)
+        g = lambda d, a: d.get(a, 0.0)  # noqa: E731
+        return {a: -g(self.taken, a) + g(self.repaid, a) + g(self.credited, a) + g(self.protocol, a)
+                + g(self.liquidator, a) for a in names}
 
 
 class LoanRuleSet(RuleSet):
@@ -84,6 +116,11 @@ class LoanRuleSet(RuleSet):
 
     def liquidation_call(self, account, prices: dict[str, float], health_factor: float) -> dict:
         """What a liquidator may do now (amounts in asset units, values in USD)."""
+        raise NotImplementedError
+
+    def forced_sale(self, account, prices: dict[str, float], health_factor: float) -> ForcedSale | None:
+        """The protocol's liquidation response: the flows of the liquidation a cascade executes
+        when the account's health is below 1 at ``prices`` (None: nothing can be liquidated)."""
         raise NotImplementedError
 
 

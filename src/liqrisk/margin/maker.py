@@ -10,12 +10,18 @@ starts at ``top = price·buf`` and falls along a linear, stair-step or exponenti
 ``cusp·top``. Parameters per collateral type (``venue.reserves.<ASSET>``): ``mat``, ``chop``,
 ``dust`` (DAI), ``buf``, ``tail`` (s), ``cusp``, ``hole`` (DAI room for this ilk). Bundled
 defaults are representative. Debt is given in DAI (``borrowed: {DAI: art·rate}``).
+
+Liquidation response in a cascade (:meth:`Maker.forced_sale`): ``bark``; keepers buy at once the
+part of the lot that raises ``tab`` at the oracle price (all of it if that is short), at the
+market's fill price (no keeper margin), and sell it into the market; the rest of the lot goes
+back to the owner (kept in the account's supply); the surplus buffer receives the proceeds and
+books the debt taken (the penalty is its gain, a shortfall its loss).
 """
 from __future__ import annotations
 
 import math
 
-from liqrisk.margin.loan import LoanRuleSet
+from liqrisk.margin.loan import ForcedSale, LoanRuleSet
 
 
 class Maker(LoanRuleSet):
@@ -43,6 +49,15 @@ class Maker(LoanRuleSet):
         r = self.reserve(asset)
         return {"protocol": "maker bark", **bark(ink, debt, prices[asset], r["chop"], r.get("dust", 0.0),
                                                  r.get("hole", math.inf), r.get("buf", 1.0))}
+
+    def forced_sale(self, account, prices, health_factor):
+        call = self.liquidation_call(account, prices, health_factor)
+        if not call["allowed"] or call["debt_taken"] <= 0:
+            return None
+        (asset, _), = account.supplied_items()
+        sold, debt = min(call["lot"], call["tab"] / prices[asset]), call["debt_taken"]
+        return ForcedSale(taken={asset: sold}, repaid={"DAI": debt}, protocol={asset: sold, "DAI": -debt},
+                          sold={asset: sold}, full=call["debt_left"] <= 0)
 
 
 def bark(ink: float, debt: float, price: float, chop: float, dust: float, room: float = math.inf,
