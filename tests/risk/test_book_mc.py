@@ -223,7 +223,8 @@ def test_screening_skips_steps_without_changing_any_number():
 
 
 # --- closed forms and estimator properties on one-position books (ported from the per-step
-# engine this one replaced); every tolerance is a multiple of the Monte Carlo standard error
+# engine this one replaced); every tolerance is a multiple of the Monte Carlo standard error.
+# Those marked numerics run again on numba's generic x86-64 target in .ci/run.
 
 def _isolated(size, leverage, vol=0.6):
     """An isolated Binance BTCUSDT perp at the mark, margin = notional / leverage, and its LP."""
@@ -232,6 +233,7 @@ def _isolated(size, leverage, vol=0.6):
     return cp, cp.margin_results()[0].positions[0].liquidation_price
 
 
+@pytest.mark.numerics
 @pytest.mark.parametrize("leverage,hours,side,method", [
     (2, 720, 1, "importance"), (5, 168, -1, "antithetic"), (10, 24, 1, "antithetic"),
     (20, 24, -1, "antithetic"), (50, 4, 1, "antithetic"), (125, 1, -1, "antithetic"),
@@ -246,6 +248,7 @@ def test_isolated_perp_matches_the_reflection_principle_by_side_leverage_and_hor
     assert within(est, float(hit_probability(BTC, lp, 0.6, h)))
 
 
+@pytest.mark.numerics
 def test_inverse_long_matches_the_closed_form_with_drift():
     """Binance COIN-M BTCUSD_PERP, 1,000 contracts × 100 USD, 0.2 BTC isolated margin: LP from
     the venue's inverse formula face·(1 + mmr)/(margin + face/entry), then P(hit) of GBM with
@@ -301,6 +304,7 @@ def test_reported_stderr_matches_the_spread_across_30_seeds():
     assert 0.6 < spread / reported < 1.4
 
 
+@pytest.mark.numerics
 def test_importance_sampling_matches_the_closed_form_on_a_rare_case():
     cp, lp = _isolated(0.1, 10, vol=0.4)            # LP 9.6% below: P(1d) ~ 1e-6 at 40% vol
     h = 1 / 365
