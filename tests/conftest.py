@@ -1,7 +1,12 @@
-"""Shared test fixtures: a headless browser."""
+"""Shared test fixtures: a headless browser; the on-disk result cache of this run."""
 import os
+import tempfile
 
 import pytest
+
+# the run's own on-disk cache (liqrisk.diskcache), shared with the CLI subprocesses tests start:
+# tests neither read nor write the user's ~/.cache/liqrisk
+os.environ.setdefault("LIQRISK_CACHE_DIR", tempfile.mkdtemp(prefix="liqrisk-test-cache-"))
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

@@ -108,12 +108,16 @@ def test_bybit_classic_isolated_long_50x_liquidates_at_9850_and_short_40x_at_816
     assert bybit.classic_isolated_linear(10_000, 1, 50, 0.005)[1] == pytest.approx(9_800)
 
 
-@pytest.mark.parametrize("version,entry,size,lev,expected", [
-    ("classic", 10_000, 1, 50, 9_850), ("classic", 8_000, -1, 40, 8_160), ("uta-2024", 20_000, 1, 50, 19_700)])
-def test_bybit_published_isolated_examples_through_the_engine(version, entry, size, lev, expected):
+@pytest.mark.parametrize("version,entry,size,lev,close_fee,expected", [
+    ("classic", 10_000, 1, 50, 0.0, 9_850), ("classic", 8_000, -1, 40, 0.0, 8_160),
+    # UTA 2024: MM and the position margin Bybit holds both carry the fee to close at the
+    # bankruptcy price (20,000·(1 − 1/50)·0.055% = 10.78 USDT), which leaves IM − MM and the LP as published
+    ("uta-2024", 20_000, 1, 50, 10.78, 19_700)])
+def test_bybit_published_isolated_examples_through_the_engine(version, entry, size, lev, close_fee, expected):
     pf = portfolio([{"id": "b", "venue": {"name": "bybit-linear", "version": version}, "mode": "isolated",
                      "positions": [{"symbol": "BTCUSDT", "kind": "perp", "size": size, "entry": entry,
-                                    "margin": abs(size) * entry / lev, "leverage": lev, "mmr": 0.005}]}],
+                                    "margin": abs(size) * entry / lev + close_fee, "leverage": lev,
+                                    "mmr": 0.005}]}],
                    market={"BTC": {"mark": entry, "vol": 0.6}})
     assert analyze_margin(pf)[0].positions[0].liquidation_price == pytest.approx(expected, rel=REL)
 

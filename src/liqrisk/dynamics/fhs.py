@@ -35,7 +35,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from liqrisk.dynamics.garch import fit_garch
+from liqrisk.diskcache import cached_arrays, key_of
 from liqrisk.dynamics.ohlc import bundled_data_path, load_ohlc
 from liqrisk.dynamics.paths import Bootstrap, GarchVol, PathModel
 
@@ -72,13 +72,27 @@ def _daily_closes(ohlc) -> tuple[np.ndarray, np.ndarray]:
 
 def _filter(days: np.ndarray, close: np.ndarray, source: str) -> History:
     """The fit on one BLAS thread: the optimiser's last digits depend on the thread count, and
-    every engine (local, process, Dask with its one-thread workers) must give the same numbers."""
-    from threadpoolctl import threadpool_limits
-    r = np.diff(np.log(close))
-    with threadpool_limits(limits=1):
-        fit = fit_garch(r, kind="gjr", dist="t", bar_seconds=DAY)
-    return History(days[1:], np.asarray(fit.std_resid, float), dict(fit.params),
-                   float(fit.forecast_variance(1)[0]), source)
+    every engine (local, process, Dask with its one-thread workers) must give the same numbers.
+    The fit is kept in the on-disk cache (:mod:`liqrisk.diskcache`) under the closes, the
+    method and the versions of the libraries that compute it."""
+    from importlib.metadata import version
+
+    def fit() -> dict[str, np.ndarray]:
+        from threadpoolctl import threadpool_limits
+
+        from liqrisk.dynamics.garch import fit_garch
+        with threadpool_limits(limits=1):
+            f = fit_garch(np.diff(np.log(close)), kind="gjr", dist="t", bar_seconds=DAY)
+        return {"resid": np.asarray(f.std_resid, float), "names": np.array(list(f.params)),
+                "values": np.array(list(f.params.values()), float),
+                "forecast": np.array(f.forecast_variance(1)[0], float)}
+
+    close = np.ascontiguousarray(close, dtype=float)
+    key = key_of("fhs-filter gjr-t daily v1", days.astype("datetime64[D]").astype(np.int64).tobytes(),
+                 close.tobytes(), *(f"{m} {version(m)}" for m in ("arch", "numpy", "scipy")))
+    out = cached_arrays(key, fit)
+    params = {str(n): float(v) for n, v in zip(out["names"], out["values"])}
+    return History(days[1:], out["resid"], params, float(out["forecast"]), source)
 
 
 @lru_cache(maxsize=8)

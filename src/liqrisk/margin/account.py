@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, replace
+from operator import attrgetter
 
 import numpy as np
 
@@ -19,7 +20,8 @@ from liqrisk.margin import kernel as K
 from liqrisk.margin.base import INVERSE_OPTION, LINEAR, MM_NONE, PositionTerms, RuleSet
 from liqrisk.margin.registry import rule_set_for
 from liqrisk.model import STABLECOINS, MarketState, Portfolio
-from liqrisk.pricing import greeks, implied_vol
+from liqrisk.pricing import implied_vol
+from liqrisk.pricing.kernels import black76_delta_nb
 
 SECONDS_PER_YEAR = 365.0 * 86400.0
 
@@ -178,7 +180,11 @@ class Builder:
                 self.tiers_m += list(t.tiers.mmr)
                 self.tiers_c += list(t.tiers.cum)
             tier_end.append(len(self.tiers_f))
-        f = lambda attr, dt=float: np.array([getattr(t, attr) for _, _, t in rows], dtype=dt)
+        columns = ("contract", "qty", "entry", "basis", "mm_code", "notional_mode", "p1", "p2", "strike",
+                   "is_call", "expiry_years", "vol", "sh_rel", "sh_abs", "roll", "min_charge")
+        table = list(zip(*map(attrgetter(*columns), (t for _, _, t in rows)))) or [()] * len(columns)
+        by_name = dict(zip(columns, table))
+        f = lambda attr, dt=float: np.array(by_name[attr], dtype=dt)
         sc_start, sc_end, pm_par, sc = np.zeros(n_pools, np.int64), np.zeros(n_pools, np.int64), \
             np.zeros((n_pools, K.PM_PAR)), []
         for p, (sc_rows, par) in sorted(self.scenarios.items()):
@@ -200,7 +206,7 @@ class Builder:
             mm_code=f("mm_code", np.int64), notional_mode=f("notional_mode", np.int64),
             tier_start=np.array(tier_start, dtype=np.int64), tier_end=np.array(tier_end, dtype=np.int64),
             p1=f("p1"), p2=f("p2"), strike=f("strike"), is_call=f("is_call", np.bool_),
-            expiry=f("expiry_years"), vol=f("vol"),
+            expiry=f("expiry_years"), vol=vols,
             t_floor=np.array(self.tiers_f, dtype=float), t_mmr=np.array(self.tiers_m, dtype=float),
             t_cum=np.array(self.tiers_c, dtype=float),
             leg_axis=np.array([l[1] for l in legs], dtype=np.int64),
@@ -208,8 +214,8 @@ class Builder:
             const_mm=np.array([r[3] for r in self.pool_rows], dtype=float),
             leg_mm=np.array([l[3] for l in legs], dtype=float),
             sc_start=sc_start, sc_end=sc_end, pm_par=pm_par, sh_rel=f("sh_rel"), sh_abs=f("sh_abs"),
-            vol_up=np.array([vols[k] if t.vol_up is None else t.vol_up for k, (_, _, t) in enumerate(rows)]),
-            vol_dn=np.array([vols[k] if t.vol_dn is None else t.vol_dn for k, (_, _, t) in enumerate(rows)]),
+            vol_up=np.array([v if t.vol_up is None else t.vol_up for v, (_, _, t) in zip(vols, rows)], dtype=float),
+            vol_dn=np.array([v if t.vol_dn is None else t.vol_dn for v, (_, _, t) in zip(vols, rows)], dtype=float),
             roll=np.column_stack([f("roll"), f("min_charge")]).reshape(-1, 2), sc_move=col(0), sc_vol=col(1, np.int64), sc_weight=col(2), sc_damp=col(3))
         return arrays, where
 
@@ -305,11 +311,13 @@ def compile_portfolio(pf: Portfolio) -> tuple[Market, list[Plan], K.PoolArrays]:
 
 
 def _delta(t: PositionTerms, market: Market, axis: int) -> float:
-    """Signed price exposure direction of a position: size for futures, size × delta for options."""
+    """Signed price exposure direction of a position: size for futures, size × Black-76 forward
+    delta for options (the scalar device function: one option does not pay for loading the
+    vectorised Greeks kernel, ~11 s of a cold compile)."""
     if t.contract != INVERSE_OPTION:
         return t.qty
-    d = greeks(market.prices[axis], t.strike, t.expiry_years, market.rate, t.vol, t.is_call, q=market.rate)
-    return t.qty * float(d["delta"])
+    return t.qty * float(black76_delta_nb(market.prices[axis], t.strike, t.expiry_years, market.rate, t.vol,
+                                          t.is_call))
 
 
 def _hurting_side(plan: Plan, market: Market) -> list[int]:
@@ -377,7 +385,11 @@ class CompiledPortfolio:
         bkr = _unless_breached(K.nearest_boundaries_nb(pools, axes, prices, False, coarse, fine,
                                                        arrays.dense, arrays.args()))
         index = {pair: k for k, pair in enumerate(pairs)}
-        return [_account_result(plan, self.market, arrays, liq, bkr, index, fine) for plan in self.plans]
+        # every pool's and position's state now, in two kernel calls (not one call per item)
+        every = np.arange(len(arrays.pos_start), dtype=np.int64)
+        pool_eq, pool_mm = (x[0] for x in K.pools_states_nb(every, prices[None, :], 0.0, arrays.args()))
+        states = (pool_eq, pool_mm, *K.positions_states_nb(prices, 0.0, arrays.args()))
+        return [_account_result(plan, self.market, arrays, liq, bkr, index, fine, states) for plan in self.plans]
 
     def settle_usd(self, i: int) -> float:
         """USD price of account ``i``'s settlement currency now."""
@@ -434,15 +446,16 @@ def _nan_to_none(x) -> float | None:
     return None if x is None or not math.isfinite(x) else float(x)
 
 
-def _account_result(plan: Plan, market: Market, arrays: K.PoolArrays, liq, bkr, index, fine) -> AccountMargin:
+def _account_result(plan: Plan, market: Market, arrays: K.PoolArrays, liq, bkr, index, fine, states) -> AccountMargin:
+    """``states``: (equity, MM) per pool and (value, MM) per position at the marks, in USD."""
     acc, rules = plan.account, plan.rules
     prices = market.prices
+    pool_eq, pool_mm, pos_value, pos_mm = states
     settle_usd = prices[plan.settle_axis] if plan.settle_axis >= 0 else STABLECOINS.get(plan.settlement, 1.0)
-    args = arrays.args()
     equity = mm = 0.0
     liquidatable = False
     for p in plan.pools:
-        e, m = K.pool_state_nb(p, prices, 0.0, args)
+        e, m = float(pool_eq[p]), float(pool_mm[p])
         equity, mm = equity + e, mm + m
         liquidatable |= e - m <= 0 and arrays.margined(p)
     positions, im_total = [], 0.0
@@ -457,7 +470,7 @@ def _account_result(plan: Plan, market: Market, arrays: K.PoolArrays, liq, bkr, 
             continue
         s_ax = arrays.settle_axis[pool]
         settle = prices[s_ax] if s_ax >= 0 else (1.0 if t.contract == LINEAR else prices[axis])
-        value, pmm = K.position_state_nb(row, prices, settle, 0.0, args)
+        value, pmm = float(pos_value[row]), float(pos_mm[row])
         mark = prices[axis] * t.basis
         if t.contract == INVERSE_OPTION:
             premium = value / settle / t.qty

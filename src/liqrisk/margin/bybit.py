@@ -9,6 +9,10 @@ Rule versions (choose with ``venue: {name: bybit-linear, version: ...}``):
   and tier deductions are kept in USD, which matters from tier 2 on).
 * ``uta-2024``: UTA isolated margin with MM on the *entry* value:
   linear ``LP = EP − side·(IM + extra − MM_entry)/Q``; inverse ``LP = Qty/(PV + IM − MM)``.
+  A linear position's MM holds Bybit's estimated fee to close at the bankruptcy price
+  (:func:`close_fee_rate`), as Bybit publishes it and reports it in ``positionMM``; the position
+  margin Bybit holds (``positionIM``) carries the same fee, so the published ``LP`` is unchanged
+  when ``margin`` is that position margin.
 * ``classic``: classic account, MM on entry value: linear ``LP = EP·(1 − side·(IMR − MMR)) −
   side·extra/Q``; inverse ``LP_long = EP·L/(L + 1 − MMR·L)``.
 Bankruptcy price (isolated, linear): ``EP·(1 − side·IMR)``.
@@ -44,6 +48,8 @@ class _Bybit(RuleSet):
                                  notional_mode=NOTIONAL_QUOTE if contract == LINEAR else NOTIONAL_FACE)
         entry_notional = abs(pos.size) * pos.entry if contract == LINEAR else abs(pos.size)
         mmr, _ = table.rate_and_cum(entry_notional)
+        if self.version == "uta-2024" and contract == LINEAR:
+            mmr = mmr + close_fee_rate(pos.size, self.leverage(pos, account), self.params.taker_fee)
         return PositionTerms(contract=contract, qty=pos.size, entry=pos.entry,
                              mm_code=MM_ENTRY_VALUE, p1=float(mmr))
 
@@ -64,6 +70,13 @@ class BybitInverse(_Bybit):
     name = "bybit-inverse"
     contract = INVERSE
     settles_in_coin = True
+
+
+def close_fee_rate(qty: float, leverage: float, taker_fee: float) -> float:
+    """Bybit's estimated fee to close a linear position, per unit of entry value: the taker fee at
+    the bankruptcy price, ``(1 − side/L)·taker`` (long ``Q·EP·(1 − 1/L)·fee``, short ``(1 + 1/L)``)."""
+    side = 1.0 if qty > 0 else -1.0
+    return (1.0 - side / leverage) * taker_fee
 
 
 def classic_isolated_linear(entry: float, qty: float, leverage: float, mmr: float,

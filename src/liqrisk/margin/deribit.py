@@ -40,7 +40,7 @@ def option_margin(is_call, strike, spot, mark_coin, contracts):
 def future_margin(face, price, underlying="BTC"):
     """(IM, MM) in coin of Deribit futures: size_coin·(2% + b·size_coin), size_coin·(1% + b·size_coin)."""
     size = np.abs(np.asarray(face, dtype=float)) / price
-    b = FUTURE_SLOPE.get(underlying, FUTURE_SLOPE["BTC"])
+    b = FUTURE_SLOPE.get(underlying, 0.0)      # other coins: refused unless the position gives 'mmr'
     return size * (FUTURE_IM_BASE + b * size), size * (FUTURE_MM_BASE + b * size)
 
 
@@ -93,7 +93,12 @@ class Deribit(RuleSet):
             return [("spot positions are not held on deribit (put coins in 'collateral')", "kind")]
         if pos.contract == "linear":
             return [("linear (USDC) contracts on deribit are not supported yet", "contract")]
-        return []  # options and inverse futures: all margin parameters are formulas
+        und = self.underlying_of(pos)
+        if pos.kind in ("perp", "future") and pos.mmr is None and account.mode != "portfolio" \
+                and und not in FUTURE_SLOPE:
+            return [(f"deribit's standard futures margin is published for {' and '.join(FUTURE_SLOPE)} only, "
+                     f"not {und}: give the position its maintenance rate 'mmr'", "mmr")]
+        return []  # options and BTC/ETH inverse futures: all margin parameters are formulas
 
     def terms(self, pos, account, years, vol) -> PositionTerms:
         und = self.underlying_of(pos)
@@ -106,7 +111,7 @@ class Deribit(RuleSet):
                                  mm_code=MM_DERIBIT_FUTURE, p1=pos.mmr, p2=0.0)
         return PositionTerms(contract=INVERSE, qty=pos.size, entry=pos.entry,
                              mm_code=MM_DERIBIT_FUTURE, p1=FUTURE_MM_BASE,
-                             p2=FUTURE_SLOPE.get(und, FUTURE_SLOPE["BTC"]))
+                             p2=FUTURE_SLOPE.get(und, 0.0))
 
     def initial_margin(self, t, pos, account, price):
         if t.contract == INVERSE_OPTION:

@@ -63,20 +63,18 @@ def position_state(a, i: int, prices: np.ndarray, settle: np.ndarray, t: float):
     return value, mm
 
 
-def scenario_mm(a, p: int, prices: np.ndarray, t: float) -> np.ndarray:
-    """Scenario (portfolio) margin of pool ``p`` per row: per risk unit (its positions on one
-    axis) ``max(worst weighted, dampened scenario loss + roll shock, minimum charge after the
-    multiplier tiers)``, summed, then ``mm_factor·max(Σ + add, floor)`` (the rule of
-    :func:`~liqrisk.margin.kernel.scenario_mm_nb`)."""
-    from liqrisk.margin.kernel import MAX_MULT_TIERS, NET_HAIRCUT
+def scenario_units(a, p: int, prices: np.ndarray, t: float) -> list[dict]:
+    """The risk units of scenario pool ``p`` (its positions on one axis, in book order) at each
+    row of ``prices`` (n_rows, n_axes): ``axis``; ``pnl`` (n_rows, n_scenarios) USD, each
+    scenario's P&L after its weight, its dampener and ``pnl_offset`` on gains; ``roll`` and
+    ``raw`` (n_rows) the roll shock and the minimum charge before the multiplier tiers (the rule
+    of :func:`~liqrisk.margin.kernel.scenario_mm_nb`)."""
     s0, s1 = a.sc_start[p], a.sc_end[p]
-    offset, factor, add, floor, n_t = a.pm_par[p][:5]
-    floors = np.append(a.pm_par[p][5:5 + int(n_t)], np.inf)
-    mults = a.pm_par[p][5 + MAX_MULT_TIERS:5 + MAX_MULT_TIERS + int(n_t)]
+    offset = a.pm_par[p][0]
     s_ax = a.settle_axis[p]
     rows = np.arange(a.pos_start[p], a.pos_end[p])
-    total = np.zeros(len(prices))
     move, vdir = a.sc_move[s0:s1], a.sc_vol[s0:s1]
+    units = []
     for ax in dict.fromkeys(a.axis[rows]):
         agg = np.zeros((len(prices), s1 - s0))
         roll = np.zeros(len(prices))
@@ -105,10 +103,29 @@ def scenario_mm(a, p: int, prices: np.ndarray, t: float) -> np.ndarray:
         v = agg * a.sc_weight[s0:s1]
         damp = a.sc_damp[s0:s1]
         v = np.where(damp > 0, np.sign(v) * np.maximum(np.abs(v) - damp, 0.0), v)
-        v = np.where(v > 0, v * offset, v)
-        charge = raw if n_t == 0 else sum(m * np.clip(raw - floors[k], 0.0, floors[k + 1] - floors[k])
-                                          for k, m in enumerate(mults))
-        total += np.maximum(np.maximum(0.0, -v.min(axis=1)) + roll, charge)
+        units.append({"axis": int(ax), "pnl": np.where(v > 0, v * offset, v), "roll": roll, "raw": raw})
+    return units
+
+
+def multiplied_charge(a, p: int, raw):
+    """A unit's minimum charge ``raw`` after pool ``p``'s multiplier tiers
+    (:func:`liqrisk.margin.scenario.multiplied`)."""
+    from liqrisk.margin.kernel import MAX_MULT_TIERS
+    from liqrisk.margin.scenario import multiplied
+    n_t = int(a.pm_par[p][4])
+    tiers = list(zip(a.pm_par[p][5:5 + n_t], a.pm_par[p][5 + MAX_MULT_TIERS:5 + MAX_MULT_TIERS + n_t]))
+    return multiplied(raw, tiers)
+
+
+def scenario_mm(a, p: int, prices: np.ndarray, t: float) -> np.ndarray:
+    """Scenario (portfolio) margin of pool ``p`` per row: per risk unit ``max(worst loss + roll
+    shock, minimum charge after the multiplier tiers)``, summed, then ``mm_factor·max(Σ + add,
+    floor)``, plus the net-equity haircut where the pool has one."""
+    from liqrisk.margin.kernel import NET_HAIRCUT
+    factor, add, floor = a.pm_par[p][1:4]
+    total = np.zeros(len(prices))
+    for u in scenario_units(a, p, prices, t):
+        total += np.maximum(np.maximum(0.0, -u["pnl"].min(axis=1)) + u["roll"], multiplied_charge(a, p, u["raw"]))
     mm = factor * np.maximum(total + add, floor)
     if a.pm_par[p][NET_HAIRCUT] > 0:
         mm += asset_haircut(a, p, prices)

@@ -11,8 +11,8 @@ other, boundaries (the kernel brackets every sign change of ``equity − MM``, a
 scenario changes — a kink), Monte Carlo, exit costs and cascades need nothing new.
 
 A rule set that supports ``mode: portfolio`` returns a :class:`ScenarioSet` and the per-position
-scenario terms; :func:`risk_matrix` is the NumPy reference of the kernel (tested to agree) and
-gives the whole matrix for the report.
+scenario terms; :func:`risk_matrix` gives the whole matrix for the report from the kernel's NumPy
+reference (:mod:`liqrisk.margin.reference`, tested to agree with the kernel).
 """
 from __future__ import annotations
 
@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from liqrisk.margin.base import INVERSE, INVERSE_OPTION, LINEAR
 
 
 @dataclass
@@ -114,66 +113,37 @@ def tier_problems(field: str, rows, hi: float) -> list[str]:
     return []
 
 
-def multiplied(raw: float, tiers) -> float:
-    """A minimum charge after multiplier tiers (floor, multiplier), each tier's multiplier on the
-    part of ``raw`` inside it (OKX: raw 30,000 with tiers (0, 1), (10,000, 2) → 50,000)."""
-    if not tiers:
+def multiplied(raw, tiers):
+    """A minimum charge (a number or an array) after multiplier tiers (floor, multiplier), each
+    tier's multiplier on the part of ``raw`` inside it (OKX: raw 30,000 with tiers (0, 1),
+    (10,000, 2) → 50,000); no tiers: ``raw``."""
+    if len(tiers) == 0:
         return raw
     floors = [lo for lo, _ in tiers] + [math.inf]
-    return float(sum(m * (min(raw, floors[k + 1]) - lo) for k, (lo, m) in enumerate(tiers) if raw > lo))
+    return sum(m * np.clip(raw - lo, 0.0, floors[k + 1] - lo) for k, (lo, m) in enumerate(tiers))
 
 
 def risk_matrix(arrays, p: int, prices: np.ndarray, t_elapsed: float = 0.0) -> dict:
-    """NumPy reference of :func:`~liqrisk.margin.kernel.scenario_mm_nb` for pool ``p``: per risk
-    unit (axis) the adjusted P&L of every scenario (USD, after weight, dampener and pnl_offset),
-    its worst loss and worst scenario index, its roll shock and minimum charge (raw, and after
-    the pool's multiplier tiers) and its requirement; the pool's roll shock, requirement and MM
-    (USD)."""
-    from liqrisk.margin.kernel import MAX_MULT_TIERS
-    from liqrisk.pricing.reference import black76   # SciPy: loaded only by this reference
-    a = arrays
-    n_t = int(a.pm_par[p][4])
-    charge_tiers = list(zip(a.pm_par[p][5:5 + n_t], a.pm_par[p][5 + MAX_MULT_TIERS:5 + MAX_MULT_TIERS + n_t]))
-    s0, s1 = a.sc_start[p], a.sc_end[p]
-    offset, factor, add, floor = a.pm_par[p][:4]
-    move, vcode, weight, damp = a.sc_move[s0:s1], a.sc_vol[s0:s1], a.sc_weight[s0:s1], a.sc_damp[s0:s1]
-    idx = np.arange(a.pos_start[p], a.pos_end[p])
-    P = prices[a.axis[idx]] * a.basis[idx]
-    s_ax = a.settle_axis[p]
-    contract = a.contract[idx]
-    settle = np.where(contract == LINEAR, 1.0, P) if s_ax < 0 else np.full(len(idx), prices[s_ax])
-    P1 = np.maximum(P[:, None] * (1 + move[None, :] * a.sh_rel[idx, None]) + move[None, :] * a.sh_abs[idx, None],
-                    1e-12 * P[:, None])
-    vol0 = a.vol[idx]
-    vol1 = np.where(vcode[None, :] > 0, a.vol_up[idx, None], np.where(vcode[None, :] < 0, a.vol_dn[idx, None],
-                                                                     vol0[:, None]))
-    T = (a.expiry[idx] - t_elapsed)[:, None]
-    q = a.qty[idx, None]
-    opt0 = black76(P[:, None], a.strike[idx, None], T, a.rate, vol0[:, None], a.is_call[idx, None]) / P[:, None]
-    opt1 = black76(P1, a.strike[idx, None], T, a.rate, vol1, a.is_call[idx, None]) / P1
-    # coin-settled: coin P&L at today's coin price; USD-settled options: the USD premium change
-    opt_pnl = q * (opt1 - opt0) * settle[:, None] if s_ax >= 0 else q * (opt1 * P1 - opt0 * P[:, None])
-    pnl = np.where(contract[:, None] == INVERSE_OPTION, opt_pnl,
-                   np.where(contract[:, None] == LINEAR, q * (P1 - P[:, None]),
-                            q * (1 / P[:, None] - 1 / P1) * settle[:, None]))
-    aq = np.abs(a.qty[idx])
-    size_usd = np.where(contract == LINEAR, aq * P, np.where(contract == INVERSE, aq * settle / P, aq * settle))
+    """The whole risk matrix of scenario pool ``p`` at ``prices`` (one per axis), for the report:
+    per risk unit (axis) the adjusted P&L of every scenario (USD, after weight, dampener and
+    pnl_offset), its worst loss and worst scenario index, its roll shock and minimum charge (raw,
+    and after the pool's multiplier tiers) and its requirement; the pool's roll shock,
+    requirement and MM (USD, without a net-equity haircut). Computed by the NumPy reference
+    (:func:`liqrisk.margin.reference.scenario_units`), which is tested to agree with the kernel."""
+    from liqrisk.margin.reference import multiplied_charge, scenario_units
+    factor, add, floor = arrays.pm_par[p][1:4]
     units = []
     total = roll_total = 0.0
-    for ax in dict.fromkeys(a.axis[idx]):
-        on = a.axis[idx] == ax
-        v = pnl[on].sum(axis=0) * weight
-        v = np.where(damp > 0, np.sign(v) * np.maximum(np.abs(v) - damp, 0.0), v)
-        v = np.where(v > 0, v * offset, v)
+    for u in scenario_units(arrays, p, np.asarray(prices, float)[None, :], t_elapsed):
+        v = u["pnl"][0]
         k = int(np.argmin(v))
         worst = max(0.0, -float(v[k]))
-        roll = float(np.sum(a.roll[idx[on], 0] * size_usd[on]))
-        raw = float(np.sum(a.roll[idx[on], 1] * size_usd[on]))
-        charge = multiplied(raw, charge_tiers)
+        roll, raw = float(u["roll"][0]), float(u["raw"][0])
+        charge = float(multiplied_charge(arrays, p, raw))
         requirement = max(worst + roll, charge)
         total += requirement
         roll_total += roll
-        units.append({"axis": int(ax), "pnl": v, "worst_loss": worst, "worst_index": k, "roll_shock": roll,
+        units.append({"axis": u["axis"], "pnl": v, "worst_loss": worst, "worst_index": k, "roll_shock": roll,
                       "min_charge_raw": raw, "min_charge": charge, "requirement": requirement})
     requirement = max(total + add, floor)
     return {"units": units, "roll_shock": roll_total, "requirement": requirement, "mm": factor * requirement}

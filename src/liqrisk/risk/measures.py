@@ -33,8 +33,7 @@ import math
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy import stats
-from scipy.optimize import brentq
+from scipy import special
 
 from liqrisk.dynamics.paths import (_TGS, _TJM, _TLAM, _TMIX, _TSHIFT, Bootstrap, ConstantVol,
                                     KernelSpec, Normal, PathModel, StudentT)
@@ -111,9 +110,9 @@ def proposal(model: PathModel, axis: int, b: float, dt: float, n: int) -> Measur
 
 def _student(model: PathModel, axis: int, b: float, sd: float, n: int) -> MeasureChange:
     nu = model.innovations.nu
-    t = stats.t(nu, scale=math.sqrt((nu - 2) / nu))
-    gauss = stats.norm.logcdf(-abs(b) / (sd * math.sqrt(n)))
-    one_step = math.log(n) + t.logcdf(-abs(b) / sd)
+    # unit-variance Student-t: scale sqrt((ν−2)/ν); scipy.special, not scipy.stats (0.1 s vs 1.7 s to import)
+    gauss = special.log_ndtr(-abs(b) / (sd * math.sqrt(n)))
+    one_step = math.log(n) + math.log(special.stdtr(nu, -abs(b) / sd / math.sqrt((nu - 2) / nu)))
     shift = np.zeros(model.n_underlyings)
     if gauss >= one_step:
         return MeasureChange(_normal_shift(model, axis, b / (sd * n)))
@@ -129,6 +128,7 @@ def _student(model: PathModel, axis: int, b: float, sd: float, n: int) -> Measur
 def _row_theta(z: np.ndarray, target: float) -> float:
     """θ with the tilted mean ``Σ z e^{θz} / Σ e^{θz}`` = ``target`` (clipped inside the rows'
     range)."""
+    from scipy.optimize import brentq          # 0.3 s to import: only the FHS tilt needs it
     target = float(np.clip(target, np.quantile(z, 0.001), np.quantile(z, 0.999)))
 
     def mean(t):
@@ -150,8 +150,9 @@ def _merton(model: PathModel, axis: int, b: float, dt: float, n: int, sigma: flo
     k = np.arange(0, max(30, int(lam_t + 10 * math.sqrt(lam_t) + 10)))
     var = sigma ** 2 * T + k * j.std ** 2
     mean = k * j.mean - j.intensity * T * j.kappa - 0.5 * sigma ** 2 * T
-    tail = stats.norm.logcdf((b - mean) / np.sqrt(var)) if b < 0 else stats.norm.logsf((b - mean) / np.sqrt(var))
-    logw = stats.poisson.logpmf(k, lam_t) + tail
+    x = (b - mean) / np.sqrt(var)
+    tail = special.log_ndtr(x) if b < 0 else special.log_ndtr(-x)
+    logw = special.xlogy(k, lam_t) - lam_t - special.gammaln(k + 1.0) + tail   # Poisson log pmf
     w = np.exp(logw - logw.max())
     kbar = max(float(w @ k / w.sum()), lam_t)
     gap = b - (kbar * j.mean - j.intensity * T * j.kappa - 0.5 * sigma ** 2 * T)

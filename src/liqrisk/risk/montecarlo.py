@@ -65,7 +65,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Callable, Protocol
 
 import numpy as np
-from numba import njit, vectorize
+from numba import njit
 
 from liqrisk.dynamics.paths import (_MU, _NORMAL, _OMEGA, _TILT, KernelSpec, PathModel,
                                     as_seed_sequence, chunk_generators, draw_path, map_chunks,
@@ -191,9 +191,17 @@ def _bridge_q_flat(x0, x1, lo, hi, c):
     return q if inside else 0.0
 
 
-bridge_survival = vectorize(["float64(float64, float64, float64, float64, float64)"],
-                            cache=True)(_bridge_q.py_func)
-"""Array version of the bridge survival probability (NumPy broadcasting)."""
+def bridge_survival(x0, x1, lo, hi, c) -> np.ndarray:
+    """:func:`_bridge_q` on arrays (NumPy broadcasting; a ufunc compiled at import cost every
+    command ~0.3 s warm and ~2 s on a cold cache)."""
+    x0, x1 = np.broadcast_arrays(np.asarray(x0, dtype=float), np.asarray(x1, dtype=float))
+    inside = (x0 > lo) & (x1 > lo) & (x0 < hi) & (x1 < hi)
+    with np.errstate(invalid="ignore", over="ignore"):
+        a_lo = c * (x0 - lo) * (x1 - lo)
+        a_hi = c * (hi - x0) * (hi - x1)
+    q = np.where(a_lo < _FAR, 1.0 - np.exp(-np.where(a_lo < _FAR, a_lo, 0.0)), 1.0)
+    q = q * np.where(a_hi < _FAR, 1.0 - np.exp(-np.where(a_hi < _FAR, a_hi, 0.0)), 1.0)
+    return np.where(inside, q, 0.0)
 
 
 @njit(cache=True, nogil=True)
