@@ -4,7 +4,7 @@ import pytest
 
 from liqrisk.dynamics.ohlc import OHLC, bundled_data_path, load_ohlc
 from liqrisk.risk.calibration import (DATA, Position, binance_tiers, isolated_lp_ratio, predict,
-                                      realised, score)
+                                      realised)
 
 
 def test_isolated_lp_first_tier_by_hand():
@@ -34,15 +34,6 @@ def test_realised_uses_the_next_bars_high_and_low():
     np.testing.assert_array_equal(long10[:3], [1, 1, 0])
     np.testing.assert_array_equal(short25[:3], [0, 1, 1])
     assert np.isnan(long10[3:]).all()
-
-
-def test_brier_decomposition_is_exact_for_forecasts_constant_in_each_bin():
-    p = np.repeat([0.0005, 0.03, 0.3], 100)
-    o = np.concatenate([np.zeros(100), np.r_[np.ones(5), np.zeros(95)], np.r_[np.ones(40),
-                                                                              np.zeros(60)]])
-    bs, rel, res, unc, rows = score(p, o)
-    assert bs == pytest.approx(rel - res + unc, abs=1e-12)
-    assert [r.count for r in rows] == [100, 100, 100]
 
 
 @pytest.mark.parametrize("model", ["gbm", "student_t", "garch_fhs"])
