@@ -238,3 +238,14 @@ def test_a_book_given_on_the_command_line_is_the_market_s_book(tmp_path):
     api = analyze(pf, stress=3.0).to_dict()
     assert json.loads(out.stdout) == json.loads(json.dumps(api))
     assert any(a["exit"]["book"] == "snapshot" for a in api["accounts"] if a.get("exit"))
+
+
+def test_fhs_says_when_a_horizon_is_rounded_to_whole_days():
+    from liqrisk.analysis import ProbabilitySettings, analyze
+    from tests.builders import portfolio
+    pf = portfolio([{"id": "a", "venue": "binance-usdm", "collateral": {"USDT": 1e4},
+                     "positions": [{"symbol": "BTCUSDT", "kind": "perp", "size": 1.0, "entry": 91250.0}]}])
+    out = analyze(pf, ProbabilitySettings(["12h", "36h", "60h", "2d"], paths=500, risk=False))
+    assert out.accounts[0].risk.model_info["name"] == "fhs"
+    rounded = [n for n in out.notes if n.startswith("fhs: horizon")]
+    assert len(rounded) == 2 and "36h runs as 1 day " in rounded[0] and "60h runs as 2 days" in rounded[1]

@@ -214,6 +214,7 @@ def _fhs_model(cp: CompiledPortfolio, names: list[str], sigma: np.ndarray, s: Pr
         setup = fhs_model(names, sigma, hist, corr, seed=s.seed)
     except HistoryError as e:
         raise InputError([str(e)]) from None
+    _note_daily_steps(s.horizons, notes)
     assumed = [n for n in names if n not in hist]
     if assumed:
         note = (f"fhs: {', '.join(assumed)} without history — constant vol from the market block, "
@@ -221,6 +222,22 @@ def _fhs_model(cp: CompiledPortfolio, names: list[str], sigma: np.ndarray, s: Pr
         if note not in notes:
             notes.append(note)
     return setup.model, DAY / (365 * DAY), setup.info
+
+
+def _note_daily_steps(horizons: list[str], notes: list[str]) -> None:
+    """FHS steps are days: a horizon longer than a day that is not a whole number of days runs
+    as a whole number of days (the engine's rounding: 36h → 1 day, 60h → 2); say so."""
+    from liqrisk.dynamics.fhs import DAY
+    from liqrisk.risk.book_mc import _horizon_dts
+    day = DAY / (365 * DAY)
+    for h in horizons:
+        y = parse_horizon(h)
+        step, n = _horizon_dts([y], 24, day)[y]
+        if step == day and abs(n * day - y) > 1e-9 * y:
+            note = (f"fhs: horizon {h} runs as {n} day{'s' if n > 1 else ''} (the model's step is one "
+                    f"day; the horizon is rounded to whole days)")
+            if note not in notes:
+                notes.append(note)
 
 
 def _vol_file(cp: CompiledPortfolio, name: str, s: ProbabilitySettings) -> str | None:
@@ -299,7 +316,7 @@ def _add_probabilities(cp, results, s: ProbabilitySettings, out: PortfolioAnalys
     applicable models run on ``range_paths`` paths for the model range (probabilities only)."""
     from liqrisk.advise.funding import book_schedule, funding_block
     from liqrisk.risk.book_mc import SimulationTooLarge, book_liquidation_risk
-    from liqrisk.risk.montecarlo import TERM_STRUCTURE
+    from liqrisk.risk.estimates import TERM_STRUCTURE
 
     s.model = MODEL_ALIASES.get(s.model, s.model)
     if s.model not in MODELS + ("auto",):

@@ -566,7 +566,7 @@ def test_unreachable_dask_scheduler_is_one_line_exit_2():
 
 
 def test_backtest_calibration_with_a_daily_file_says_it_needs_hourly_bars():
-    res = runner.invoke(app, ["backtest-calibration", "--file", str(ROOT / "src/liqrisk/data/btcusd_1d_coinbase.csv")])
+    res = runner.invoke(app, ["backtest-calibration", "--hourly", "--file", str(ROOT / "src/liqrisk/data/btcusd_1d_coinbase.csv")])
     _no_traceback(res, res.output)
     assert_rejected(res, "hourly")
 

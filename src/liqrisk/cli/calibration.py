@@ -1,5 +1,7 @@
-"""``liqrisk backtest-calibration``: predicted vs realised 24h liquidation of hypothetical
-isolated BTC positions on hourly history (:mod:`liqrisk.risk.calibration`)."""
+"""``liqrisk backtest-calibration``: predicted vs realised liquidation of hypothetical accounts on
+real history — by default analyze's models on the compiled book, daily BTC and ETH, isolated
+and cross (:mod:`liqrisk.backtest`); ``--hourly``: the 24h back-test of isolated BTC positions
+on hourly bars (:mod:`liqrisk.risk.calibration`)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,6 +15,9 @@ MODEL_NAMES = "gbm, student_t, garch_fhs"
 """liqrisk.risk.calibration.MODELS, spelled out so --help does not import the models (a test
 keeps the two equal)."""
 
+
+BOOK_MODEL_NAMES = "gbm, student, merton, fhs"
+"""liqrisk.backtest.MODELS (analyze's --model names), spelled out for --help the same way."""
 
 MIN_HISTORY = 2160     # bars before the first prediction (backtest_calibration's default)
 
@@ -46,43 +51,75 @@ def _check_options(file, models, notional, horizon, refit_every, n_paths, seed) 
                             f"({MIN_HISTORY} of history before the first prediction, then the horizon)")
 
 
+def _check_daily(file, models, every, start, end, n_paths, seed, vol_scale) -> list[str]:
+    """Problems of the daily back-test's options (the file is checked when it is read)."""
+    import math
+    from datetime import date
+    from liqrisk.analysis import MODEL_ALIASES
+    bad = [f"--model {m}: expected one of {BOOK_MODEL_NAMES}" for m in models or []
+           if MODEL_ALIASES.get(m, m) not in BOOK_MODEL_NAMES.split(", ")]
+    if not 1 <= every <= 365:
+        bad.append(f"--every {every}: must be 1 … 365 days")
+    for name, d in (("--start", start), ("--end", end)):
+        try:
+            d is None or date.fromisoformat(d)
+        except ValueError:
+            bad.append(f"{name} {d}: expected a date YYYY-MM-DD")
+    if not 100 <= n_paths <= 1_000_000:
+        bad.append(f"--n-paths {n_paths}: must be 100 … 1,000,000")
+    if seed < 0:
+        bad.append(f"--seed {seed}: must be ≥ 0")
+    if not (math.isfinite(vol_scale) and 0 < vol_scale <= 10):
+        bad.append(f"--vol-scale {vol_scale:g}: must be in (0, 10]")
+    return bad
+
+
 @app.command("backtest-calibration")
 def backtest_calibration_cmd(
-    file: Path = typer.Option(None, "--file", metavar="PATH", help="Hourly OHLC CSV (default: bundled "
-                                                   "Coinbase BTC-USD 2017-07 → 2019-10)."),
+    file: Path = typer.Option(None, "--file", metavar="PATH", help="Daily OHLC CSV with btc_* and eth_* "
+                              "columns (default: bundled Bitstamp 2014-11 → 2020-01); with --hourly an "
+                              "hourly OHLC CSV (default: bundled Coinbase BTC-USD 2017-07 → 2019-10)."),
+    hourly: bool = typer.Option(False, "--hourly", help="The hourly back-test of isolated BTC positions "
+                                "(24h horizon, the closed-form and tabulated models)."),
     model: list[str] = typer.Option(None, "--model", "-m", metavar="MODEL",
-                                    help=f"Model (repeatable): {MODEL_NAMES}."),
-    notional: float = typer.Option(10_000.0, metavar="X", help="Position notional in USDT."),
-    horizon: int = typer.Option(24, metavar="N", help="Horizon in hours (bars)."),
-    refit_every: int = typer.Option(720, metavar="N", help="Bars between refits (GARCH, Student-t ν)."),
-    n_paths: int = typer.Option(4096, metavar="N", help="Monte Carlo paths per table point."),
+                                    help=f"Model (repeatable): {BOOK_MODEL_NAMES}; with --hourly {MODEL_NAMES}."),
+    every: int = typer.Option(7, metavar="N", help="Days between forecast dates."),
+    start: str = typer.Option(None, metavar="DATE", help="First forecast date (YYYY-MM-DD)."),
+    end: str = typer.Option(None, metavar="DATE", help="Last forecast date (YYYY-MM-DD)."),
+    vol_scale: float = typer.Option(1.0, metavar="X", help="Multiply every model's vol (a mis-scaled model)."),
+    notional: float = typer.Option(10_000.0, metavar="X", help="--hourly: position notional in USDT."),
+    horizon: int = typer.Option(24, metavar="N", help="--hourly: horizon in hours (bars)."),
+    refit_every: int = typer.Option(720, metavar="N", help="--hourly: bars between refits (GARCH, Student-t ν)."),
+    n_paths: int = typer.Option(None, metavar="N", help="Monte Carlo paths per model and date (default "
+                                "2000; --hourly: per table point, default 4096)."),
     seed: int = typer.Option(0, metavar="N", help="Random seed."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
-    """Reliability table and Brier score of P(liquidated within the horizon) for isolated
-    long/short BTCUSDT positions at 5x, 10x, 25x opened at every hour (Binance rules)."""
-    from rich.table import Table
-
+    """Reliability tables, Brier score, log score and calibration error of P(liquidated within
+    the horizon): by default analyze's models (fhs the default) on Binance accounts opened at
+    every N-th daily close of BTC and ETH — isolated longs and shorts, and cross accounts with
+    both legs — over the period the default was chosen on and the periods held out."""
     from liqrisk.report.terminal import wide_console
-    from liqrisk.risk.calibration import MODELS, backtest_calibration
     with fail_on_bad_input():
-        _check_options(file, model, notional, horizon, refit_every, n_paths, seed)
-        report = backtest_calibration(file, tuple(model or MODELS), notional=notional,
-                                      horizon_hours=horizon, refit_every=refit_every,
-                                      n_paths=n_paths, seed=seed)
+        if hourly:
+            from liqrisk.risk.calibration import MODELS, backtest_calibration
+            paths = n_paths or 4096
+            _check_options(file, model, notional, horizon, refit_every, paths, seed)
+            report = backtest_calibration(file, tuple(model or MODELS), notional=notional,
+                                          horizon_hours=horizon, refit_every=refit_every,
+                                          n_paths=paths, seed=seed)
+        else:
+            from liqrisk.io.portfolio import InputError
+            bad = _check_daily(file, model, every, start, end, n_paths or 2000, seed, vol_scale)
+            if bad:
+                raise InputError(bad)
+            from liqrisk.analysis import MODEL_ALIASES
+            from liqrisk.backtest import MODELS as BOOK_MODELS, backtest_book
+            models = tuple(dict.fromkeys(MODEL_ALIASES.get(m, m) for m in model)) if model else BOOK_MODELS
+            report = backtest_book(file, models, every, start, end, n_paths or 2000, seed, vol_scale)
         text = strict_json(report.to_dict(), indent=2) if as_json else None
     if as_json:
         typer.echo(text)
         return
-    console = wide_console()
-    for m in report.models:
-        table = Table(title=f"{m.model}: Brier {m.brier:.5f} = REL {m.reliability:.5f} − RES "
-                            f"{m.resolution:.5f} + UNC {m.uncertainty:.5f} (n={m.n}, "
-                            f"{m.seconds:.0f}s)")
-        for col in ("predicted bucket", "count", "mean predicted", "realised"):
-            table.add_column(col, justify="right")
-        for r in m.table:
-            table.add_row(f"[{r.lo:g}, {r.hi:g})", str(r.count), f"{r.predicted:.4f}",
-                          f"{r.realised:.4f}")
-        console.print(table)
-    console.print(f"best calibrated (smallest REL): [bold]{report.best_calibrated}[/bold]")
+    from liqrisk.report.calibration import render_book_backtest, render_hourly_backtest
+    (render_hourly_backtest if hourly else render_book_backtest)(report, wide_console())

@@ -70,9 +70,10 @@ def _daily_closes(ohlc) -> tuple[np.ndarray, np.ndarray]:
     return days[last], ohlc.close[last]
 
 
-def _filter(days: np.ndarray, close: np.ndarray, source: str) -> History:
-    """The fit on one BLAS thread: the optimiser's last digits depend on the thread count, and
-    every engine (local, process, Dask with its one-thread workers) must give the same numbers.
+def filtered_history(days: np.ndarray, close: np.ndarray, source: str) -> History:
+    """One asset's :class:`History` from its daily ``close`` on ``days``: the GJR-GARCH(1,1)-t fit,
+    on one BLAS thread (the optimiser's last digits depend on the thread count, and every engine
+    — local, process, Dask with its one-thread workers — must give the same numbers).
     The fit is kept in the on-disk cache (:mod:`liqrisk.diskcache`) under the closes, the
     method and the versions of the libraries that compute it."""
     from importlib.metadata import version
@@ -101,7 +102,7 @@ def bundled_history(asset: str) -> History:
     process."""
     o = load_ohlc(bundled_data_path(BUNDLED), asset.lower())
     days, close = _daily_closes(o)
-    return _filter(days, close, f"bundled Bitstamp daily closes {days[0]} → {days[-1]}")
+    return filtered_history(days, close, f"bundled Bitstamp daily closes {days[0]} → {days[-1]}")
 
 
 def file_history(path: str) -> History:
@@ -111,7 +112,7 @@ def file_history(path: str) -> History:
     if len(close) < 60:
         raise HistoryError(f"--vol-from {path}: {len(close)} daily closes; filtered historical "
                            f"simulation needs at least 60")
-    return _filter(days, close, f"{o.source}: daily closes {days[0]} → {days[-1]}")
+    return filtered_history(days, close, f"{o.source}: daily closes {days[0]} → {days[-1]}")
 
 
 @dataclass(frozen=True)

@@ -34,9 +34,9 @@ the *traded* price (Coinbase BTC-USD); the mark-vs-last difference, funding paym
 are ignored. Overlapping 24h windows make outcomes strongly autocorrelated: the effective
 sample is far smaller than the count.
 
-**Scores**: Brier score ``mean((p − o)²)`` and its Murphy (1973) decomposition over the
-reliability bins, ``BS ≈ REL − RES + UNC`` (exact when forecasts are constant within a bin).
-The best-calibrated model is the one with the smallest REL.
+**Scores** (:mod:`liqrisk.risk.scores`): Brier score with Murphy's decomposition, log score,
+expected calibration error and the reliability table with binomial intervals. The
+best-calibrated model is the one with the smallest REL.
 """
 from __future__ import annotations
 
@@ -56,15 +56,15 @@ from liqrisk.dynamics.paths import Bootstrap, GarchVol, PathModel, map_chunks, s
 from liqrisk.dynamics.volatility import rolling_vol
 from liqrisk.margin.binance import usdm_liquidation_price
 from liqrisk.margin.tiers import TierTable
+from liqrisk.risk.bridge import bridge_survival
 from liqrisk.risk.first_passage import hit_probability
-from liqrisk.risk.montecarlo import _log_bounds, bridge_survival
+from liqrisk.risk.scores import Scores, score
 
 DATA = "btcusd_1h_coinbase.csv"
 BRACKETS = Path(__file__).parents[1] / "margin/data/binance_usdm_brackets_2026-09.json"
 NOTIONAL = 10_000.0
 LEVERAGES = (5, 10, 25)
 MODELS = ("gbm", "student_t", "garch_fhs")
-BINS = (0.0, 0.001, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
 HOURS_PER_YEAR = 8760
 VOL_GRID = np.exp(np.linspace(np.log(0.1), np.log(4.0), 25))
 """Annualised vol grid (10% … 400%) on which the Monte Carlo models are tabulated."""
@@ -127,6 +127,17 @@ class Position:
         p = prices[:, 0]
         return (self.notional / self.leverage + self.side * self.notional * (p - 1)
                 - self.tiers.maintenance_margin(self.notional * p))
+
+
+def _log_bounds(account: Position, n_und: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-underlying log barriers relative to spot (−inf / +inf: none), nearest per side."""
+    lo, hi = np.full(n_und, -np.inf), np.full(n_und, np.inf)
+    for u, down, up in account.boundaries:
+        if down is not None and down > 0:
+            lo[u] = max(lo[u], np.log(down / account.spot[u]))
+        if up is not None:
+            hi[u] = min(hi[u], np.log(up / account.spot[u]))
+    return lo, hi
 
 
 def positions(leverages=LEVERAGES, notional=NOTIONAL) -> list[Position]:
@@ -227,27 +238,11 @@ def _garch_filter(fit, r: np.ndarray, start: int, stop: int) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class ReliabilityRow:
-    """One predicted-probability bucket [lo, hi): count, mean forecast, realised frequency."""
-
-    lo: float
-    hi: float
-    count: int
-    predicted: float
-    realised: float
-
-
-@dataclass(frozen=True)
 class ModelCalibration:
     """Scores of one model pooled over all positions, plus Brier per position."""
 
     model: str
-    n: int
-    brier: float
-    reliability: float
-    resolution: float
-    uncertainty: float
-    table: list[ReliabilityRow]
+    scores: Scores
     brier_by_position: dict[str, float]
     seconds: float
 
@@ -272,23 +267,6 @@ class CalibrationReport:
         return asdict(self) | {"models": [m.to_dict() for m in self.models]}
 
 
-def score(p: np.ndarray, o: np.ndarray, bins=BINS) -> tuple[float, float, float, float,
-                                                             list[ReliabilityRow]]:
-    """Brier score, Murphy's REL, RES, UNC over ``bins`` and the reliability table."""
-    k = np.clip(np.searchsorted(bins, p, side="right") - 1, 0, len(bins) - 2)
-    base = o.mean()
-    rows, rel, res = [], 0.0, 0.0
-    for i in range(len(bins) - 1):
-        m = k == i
-        if m.any():
-            pk, ok = p[m].mean(), o[m].mean()
-            rel += m.sum() * (pk - ok) ** 2
-            res += m.sum() * (ok - base) ** 2
-            rows.append(ReliabilityRow(bins[i], bins[i + 1], int(m.sum()), float(pk), float(ok)))
-    n = len(p)
-    return (float(np.mean((p - o) ** 2)), rel / n, res / n, float(base * (1 - base)), rows)
-
-
 def backtest_calibration(path: str | Path | None = None, models=MODELS, leverages=LEVERAGES,
                          notional: float = NOTIONAL, horizon_hours: int = 24,
                          min_history: int = 2160, refit_every: int = 720,
@@ -304,11 +282,10 @@ def backtest_calibration(path: str | Path | None = None, models=MODELS, leverage
         pred = predict(ohlc, model, pos_list, horizon_hours, min_history, refit_every,
                        ewma_lambda, n_paths, seed)
         ok = np.isfinite(pred) & np.isfinite(outcome)
-        brier, rel, res, unc, table = score(pred[ok], outcome[ok])
         by_pos = {p.name: float(np.mean((pred[ok[:, j], j] - outcome[ok[:, j], j]) ** 2))
                   for j, p in enumerate(pos_list)}
-        results.append(ModelCalibration(model, int(ok.sum()), brier, rel, res, unc, table,
-                                        by_pos, time.perf_counter() - t0))
+        results.append(ModelCalibration(model, score(pred[ok], outcome[ok]), by_pos,
+                                        time.perf_counter() - t0))
     return CalibrationReport(str(path or DATA), len(ohlc), str(ohlc.timestamps[min_history]),
                              notional, horizon_hours, {p.name: p.lp_ratio for p in pos_list},
-                             results, min(results, key=lambda m: m.reliability).model)
+                             results, min(results, key=lambda m: m.scores.reliability).model)
