@@ -2,10 +2,12 @@
 
     .venv/bin/python benchmarks/bench_montecarlo.py [--quick]
 
-1. single underlying, path generation + first-passage check (fused numba kernel, 2 threads,
-   through ``liquidation_risk`` so the post-processing is included) vs NumPy (normals → cumsum
-   → running min), in path-steps per second, and the ceiling set by drawing the same normals
-   alone (inline SFC64 ziggurat, as in the kernel; the machine is shared: compare numbers from the same run);
+1. one isolated BTCUSDT perp (20x long), P(liquidation, 7d) on the compiled book
+   (``book_liquidation_risk``, plain estimator, 2 threads: path generation, margin kernel per
+   step, Brownian bridge and the estimators) vs NumPy (normals → cumsum → running min against
+   the same LP, discrete monitoring only), in path-steps per second, and the ceiling set by
+   drawing the same normals alone (inline SFC64 ziggurat; the machine is shared: compare
+   numbers from the same run);
 2. P(liquidation, 1d) for 10,000 cross accounts of 5 linear perps on 10,000 shared paths,
    every pool evaluated by the margin kernel on the compiled book (book_liquidation_risk), vs
    the lean NumPy revaluation of the same accounts on a subset;
@@ -15,6 +17,8 @@
 """
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -26,7 +30,6 @@ from liqrisk.dynamics.paths import (chunk_generators, gbm, map_chunks, sfc64_nor
                                     sfc64_state)
 from liqrisk.risk.first_passage import exit_probability, hit_probability
 from liqrisk.risk.book_mc import book_liquidation_risk
-from liqrisk.risk.montecarlo import liquidation_risk
 from timing import best_time
 
 NAMES = ["BTC", "ETH", "SOL", "DOGE", "BNB"]
@@ -37,7 +40,7 @@ CORR = 0.5 + 0.5 * np.eye(5)
 
 @njit(nogil=True, cache=True)
 def _normals_only(state, n_paths, n_steps):
-    """The fused kernel's draws alone: inline SFC64 ziggurat into a buffer of n_steps."""
+    """The draws of one normal per path-step alone: inline SFC64 ziggurat into a buffer of n_steps."""
     z = np.empty(n_steps)
     acc = 0.0
     for _ in range(n_paths):
@@ -47,16 +50,15 @@ def _normals_only(state, n_paths, n_steps):
     return acc
 
 
-class Isolated:
-    """Isolated long, 20x, 0.4% MMR, prices normalised by the entry."""
-
-    underlyings, spot, exposure = ["BTC"], np.array([1.0]), np.array([1.0])
-    lp = (1 - 1 / 20) / (1 - 0.004)
-    boundaries = [(0, lp, None)]
-
-    def health(self, prices, t):
-        p = prices[:, 0]
-        return 1 / 20 + (p - 1) - 0.004 * p
+def isolated_book():
+    """One Binance USDⓈ-M account holding one isolated BTCUSDT long at 20x, compiled."""
+    from liqrisk.load import parse_portfolio
+    from liqrisk.margin.account import CompiledPortfolio
+    doc = {"as_of": "2026-11-23T00:00:00Z", "market": {"BTC": {"mark": 60_000.0, "vol": 0.6}},
+           "accounts": [{"id": "iso", "venue": "binance-usdm", "mode": "isolated",
+                         "positions": [{"symbol": "BTCUSDT", "kind": "perp", "size": 0.1,
+                                        "entry": 60_000.0, "margin": 300.0}]}]}
+    return CompiledPortfolio(parse_portfolio(doc))
 
 
 def cross_book(n_acc: int, rng):
@@ -101,7 +103,6 @@ def numpy_cross_peer(cp, n_acc, model):
 
 def cli_wall(args, repeat=3) -> float:
     """Best wall time of ``liqrisk analyze ARGS`` in a fresh process (output discarded)."""
-    import subprocess
     best = np.inf
     for _ in range(repeat):
         t0 = time.perf_counter()
@@ -109,6 +110,16 @@ def cli_wall(args, repeat=3) -> float:
                        stdout=subprocess.DEVNULL)
         best = min(best, time.perf_counter() - t0)
     return best
+
+
+def cli_peak_rss(args) -> tuple[float, int, str]:
+    """(peak RSS [MB], exit code, stderr) of ``liqrisk analyze ARGS`` in a fresh process."""
+    proc = subprocess.Popen([str(Path(sys.executable).with_name("liqrisk")), "analyze", *args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return usage.ru_maxrss / 1024, proc.returncode, err
 
 
 def write_book_file(n_acc: int) -> str:
@@ -147,13 +158,14 @@ def write_book_file(n_acc: int) -> str:
     return path.name
 
 
-def main(quick: bool) -> None:
-    n_paths, n_steps = (100_000 if quick else 400_000), 24 * 7
-    acc, model = Isolated(), gbm(0.6)
+def single_position(n_paths: int, n_steps: int) -> None:
+    """Section 1 (module docstring)."""
+    cp, model = isolated_book(), gbm(0.6)
+    lp = cp.margin_results()[0].positions[0].liquidation_price
     horizon = n_steps / (365 * 24)
-    t = best_time(lambda: liquidation_risk(acc, model, [horizon], n_paths=n_paths, seed=1,
-                                           method="plain"))
-    print(f"1. fused kernel, 2 threads: {n_paths * n_steps / t:.3g} path-steps/s "
+    t = best_time(lambda: book_liquidation_risk(cp, [0], [0], model, [horizon], n_paths=n_paths,
+                                                seed=1, method="plain"))
+    print(f"1. book engine, one isolated perp, 2 threads: {n_paths * n_steps / t:.3g} path-steps/s "
           f"({n_paths} paths x {n_steps} steps in {t:.3f}s)")
     t = best_time(lambda: map_chunks(
         lambda c: _normals_only(sfc64_state(c[2]), c[1] - c[0], n_steps),
@@ -167,10 +179,14 @@ def main(quick: bool) -> None:
         hit = 0
         for _ in range(0, n_paths, 10_000):
             x = np.cumsum(-0.5 * s * s + s * rng.standard_normal((10_000, n_steps)), axis=1)
-            hit += np.count_nonzero(x.min(axis=1) <= np.log(acc.lp))
+            hit += np.count_nonzero(x.min(axis=1) <= np.log(lp / 60_000.0))
         return hit
     t_np = best_time(numpy_peer, 1)
     print(f"   NumPy peer:              {n_paths * n_steps / t_np:.3g} path-steps/s")
+
+
+def main(quick: bool) -> None:
+    single_position(100_000 if quick else 400_000, 24 * 7)
 
     rng = np.random.default_rng(0)
     n_acc = 2_000 if quick else 10_000

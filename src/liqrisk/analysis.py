@@ -322,7 +322,7 @@ def _add_probabilities(cp, results, s: ProbabilitySettings, out: PortfolioAnalys
     applicable models run on ``range_paths`` paths for the model range (probabilities only)."""
     from liqrisk.advise.funding import book_schedule, funding_block
     from liqrisk.risk.book_mc import SimulationTooLarge, book_liquidation_risk
-    from liqrisk.risk.montecarlo import TERM_STRUCTURE
+    from liqrisk.risk.estimates import TERM_STRUCTURE
 
     s.model = MODEL_ALIASES.get(s.model, s.model)
     if s.model not in MODELS + ("auto",):

@@ -38,13 +38,13 @@ def test_hull_weekly_path_cost_is_263_3k():
     assert res.trades[0, 0] == trades[0]
 
 
-def _history_run(spec, incr):
+def _history_run(spec, incr, book=None):
     """hedge_backtest on fixed increments (the history code path with our own path)."""
     from liqrisk.advise import hedging as H
     orig = H.history_increments
     H.history_increments = lambda s, n: incr
     try:
-        return hedge_backtest(spec, paths=len(incr), model="history")
+        return hedge_backtest(spec, paths=len(incr), model="history", book=book)
     finally:
         H.history_increments = orig
 
@@ -127,7 +127,7 @@ def test_deribit_margin_book_is_the_venue_account():
     book = margin_book(HedgeSpec(spot=90_000, strike=100_000, expiry_days=30, vol=0.5, position=-2))
     from liqrisk.margin.base import INVERSE, INVERSE_OPTION, MM_DERIBIT_OPTION
     a = book.arrays
-    assert a.contract[book.future_row] == INVERSE
+    assert a.contract[book.hedge_row] == INVERSE
     opt = [i for i in range(len(a.contract)) if a.contract[i] == INVERSE_OPTION]
     assert a.mm_code[opt[0]] == MM_DERIBIT_OPTION and a.qty[opt[0]] == -2
 
@@ -175,3 +175,79 @@ def test_hedge_backtest_options_outside_their_range_are_named(flag, value, messa
     assert res.exit_code == 2 and message in res.stderr, res.output
     huge = CliRunner().invoke(app, base[:2] + ["--paths", "1000000000"] + base[4:])
     assert huge.exit_code == 2 and "--paths" in huge.stderr
+
+
+def _book_doc(options, collateral_btc=2.0, positions=()):
+    return {"as_of": "2026-01-01T00:00:00Z", "market": {"BTC": {"mark": 90_000, "vol": 0.55}},
+            "accounts": [{"id": "opt", "venue": "deribit", "collateral": {"BTC": collateral_btc},
+                          "positions": [{"kind": "option", "underlying": "BTC", "expiry": "2026-01-31T00:00:00Z",
+                                         "strike": k, "type": t, "size": q, "entry": 0.01} for k, t, q in options]
+                                       + list(positions)}]}
+
+
+def _book_run(doc, paths=3000, seed=4, **kw):
+    from liqrisk.advise.hedging import account_book
+    book, terms = account_book(doc, "opt")
+    spec = HedgeSpec(**terms, rebalances=20, liquidate=False, **kw)
+    return hedge_backtest(spec, paths, seed=seed, book=book), spec
+
+
+def test_one_option_file_gives_the_single_option_numbers():
+    """The same option from a portfolio file (BTC collateral, its move left out of the P&L) and
+    from --spot/--strike: the same P&L, fees and trades on the same paths."""
+    r, spec = _book_run(_book_doc([(95_000, "call", -2)]), fee=0.0005)
+    assert spec.expiry_days == pytest.approx(30) and spec.vol == pytest.approx(0.55)
+    one = hedge_backtest(HedgeSpec(spot=90_000, strike=95_000, expiry_days=30, vol=0.55, position=-2,
+                                   rebalances=20, fee=0.0005, liquidate=False), 3000, seed=4)
+    np.testing.assert_allclose(r.pnl, one.pnl, rtol=1e-9, atol=1e-6)
+    np.testing.assert_allclose(r.fees, one.fees, rtol=1e-12)
+    np.testing.assert_array_equal(r.trades, one.trades)
+    d = r.to_dict()
+    assert d["derman_kamal_std"] == pytest.approx(one.to_dict()["derman_kamal_std"])
+    assert d["book"]["account"] == "opt" and len(d["book"]["options"]) == 1
+
+
+def test_book_pnl_is_the_sum_of_its_options():
+    """Without fees, lots or liquidation the hedge is linear in the positions: a short call and a
+    short put in one account earn, path by path, the sum of each hedged alone."""
+    r, _ = _book_run(_book_doc([(95_000, "call", -1), (85_000, "put", -3)]), fee=0.0)
+    alone = [hedge_backtest(HedgeSpec(spot=90_000, strike=k, expiry_days=30, vol=0.55, is_call=c, position=q,
+                                      rebalances=20, fee=0.0, liquidate=False), 3000, seed=4).pnl
+             for k, c, q in ((95_000, True, -1), (85_000, False, -3))]
+    np.testing.assert_allclose(r.pnl, alone[0] + alone[1], rtol=1e-9, atol=1e-6)
+    assert r.to_dict()["derman_kamal_std"] is None
+
+
+def test_book_margin_ratio_is_the_engine_ratio_of_the_whole_account():
+    """Step 0 of a book with a future and two options: the back-test's margin ratio is
+    `analyze`'s for the same account holding the hedge (a future of minus the book's delta: the
+    options' Black–Scholes deltas and the future's face/entry)."""
+    from liqrisk.advise.hedging import account_book
+    from liqrisk.load import parse_portfolio
+    from liqrisk.margin.account import analyze_margin
+    from liqrisk.pricing import greeks
+    fut = {"kind": "future", "underlying": "BTC", "expiry": "2026-03-27T08:00:00Z", "size": 30_000, "entry": 88_000}
+    doc = _book_doc([(100_000, "call", -2), (80_000, "put", 1)], 1.5, [fut])
+    book, terms = account_book(doc, "opt")
+    r = _history_run(HedgeSpec(**terms, rebalances=1, fee=0.0, liquidate=False), np.zeros((1, 1)), book)
+    t = 30 / 365
+    delta = sum(q * float(greeks(90_000, k, t, 0.0, 0.55, c)["delta"]) for k, c, q in
+                ((100_000, True, -2), (80_000, False, 1))) + 30_000 / 88_000
+    hedge = {"kind": "future", "underlying": "BTC", "expiry": "2026-01-31T00:00:00Z", "size": -delta * 90_000,
+             "entry": 90_000}
+    doc["accounts"][0]["positions"].append(hedge)
+    assert r.worst_ratio[0, 0] == pytest.approx(analyze_margin(parse_portfolio(doc))[0].margin_ratio, rel=1e-12)
+
+
+def test_cli_hedges_the_demo_deribit_account(tmp_path):
+    from pathlib import Path
+    demo = str(Path(__file__).resolve().parents[2] / "examples/multi_venue.yaml")
+    res = CliRunner().invoke(app, ["hedge-backtest", "--file", demo, "--account", "deribit-options", "--rebalances",
+                                   "32", "--paths", "1000", "--json"])
+    assert res.exit_code == 0, res.output
+    d = json.loads(res.stdout)
+    assert len(d["book"]["options"]) == 2 and d["book"]["other_positions"] and math.isfinite(d["pnl_std"])
+    bad = CliRunner().invoke(app, ["hedge-backtest", "--file", demo, "--account", "okx-cross"])
+    assert bad.exit_code == 2 and "okx-cross" in bad.output and "Traceback" not in bad.output
+    none = CliRunner().invoke(app, ["hedge-backtest", "--strike", "100"])
+    assert none.exit_code == 2 and "--spot" in none.output

@@ -56,3 +56,25 @@ def test_policy_backtest_options_outside_their_range_are_named(tmp_path, flags, 
     path.write_text(json.dumps(DOC))
     res = CliRunner().invoke(app, ["policy-backtest", str(path), "--account", DOC["accounts"][0]["id"], "--json", *flags])
     assert res.exit_code == 2 and message in res.stderr, res.output
+
+
+def test_chunked_run_reports_progress_and_gives_the_one_call_numbers():
+    """The paths run in chunks on threads: the numbers are those of one kernel call over every
+    path (paths are independent) and the progress ends at policies × paths."""
+    from liqrisk.advise import policy as M
+    from liqrisk.dynamics import paths as P
+    from liqrisk.load import load_portfolio
+    from liqrisk.margin.account import CompiledPortfolio
+    seen = []
+    d = policy_backtest(DOC, "iso", horizon_days=5, paths=9000, seed=2, progress=lambda k, n: seen.append((k, n)))
+    assert max(seen) == (27_000, 27_000) and len(seen) == 9
+    cp = CompiledPortfolio(load_portfolio(DOC))
+    a, i, pool = cp.arrays, cp.plans[0].position_rows[0], cp.plans[0].position_pools[0]
+    incr = np.ascontiguousarray(P.simulate(P.gbm(0.6), 9000, 120, 5 / 365 / 120, 2)[0][:, :, 0])
+    res = [np.empty(9000), np.empty(9000, dtype=np.bool_), np.empty(9000), np.empty(9000), np.empty(9000, np.int64)]
+    rules = cp.plans[0].rules.params
+    M.policy_paths_nb(incr, 91_000.0, a.qty[i], a.entry[i], a.const_usd[pool], a.contract[i], a.mm_code[i],
+                      a.notional_mode[i], a.tier_start[i], a.tier_end[i], a.t_floor, a.t_mmr, a.t_cum, a.p1[i],
+                      a.p2[i], M.HOLD, 0.0, 0.6 / np.sqrt(365), rules.taker_fee, rules.liquidation_fee, *res)
+    assert d.policies["hold"]["liquidations"] == int(res[1].sum())
+    assert d.policies["hold"]["pnl_mean"] == pytest.approx(float(res[0].mean()), rel=1e-12)

@@ -56,3 +56,10 @@ def test_a_lending_protocol_is_not_a_venue_to_size_a_perp_on():
                                    "--leverage", "10", "--collateral", "10000", "--target", "p(7d)<=1%",
                                    "--mark", "3050", "--vol", "0.5"])
     assert res.exit_code == 2 and res.stderr.startswith("error: --venue aave-v3: a lending protocol"), res.output
+
+
+def test_progress_counts_the_engine_runs():
+    seen = []
+    size_position("binance-usdm", "BTCUSDT", 20, 10_000, "p(1d)<=1%", 91_250, 0.52, paths=500,
+                  progress=lambda k, n: seen.append((k, n)))
+    assert seen and [k for k, _ in seen] == list(range(1, len(seen) + 1)) and {n for _, n in seen} == {None}

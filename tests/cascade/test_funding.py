@@ -51,3 +51,38 @@ def test_a_short_receives_and_the_scenario_file_takes_funding_per_asset():
     with pytest.raises(ValueError, match="assets.BTC"):
         scenario_from_dict({"assets": {"BTC": {"price": 100.0, "vol": 0.5, "funding": 0.5}},
                             "shock": {"kind": "gap", "moves": {"BTC": 0.0}}})
+
+
+def _one(venue: str, size: float, entry: float, margin: float):
+    return from_frame(pd.DataFrame([{"account_id": "A", "venue": venue, "mode": "isolated", "collateral_usd": 0.0,
+                                     "asset": "BTC", "size": size, "entry": entry, "isolated_margin": margin,
+                                     "max_leverage": 10.0}]))
+
+
+def test_premium_form_pays_the_hyperliquid_example_hourly():
+    """MITIGATION.md / Hyperliquid docs: impact bid 10,100 vs oracle 10,000 → premium 1% →
+    F = 0.95% per 8 h → 0.11875% per hour: a 10 BTC long pays $118.75 each hour."""
+    sc = scenario_from_dict({"assets": {"BTC": {"price": 10_000.0, "vol": 0.5,
+                                                "funding": {"impact_bid": 10_100, "impact_ask": 10_200}}},
+                             "shock": {"kind": "linear", "steps": 5, "moves": {"BTC": 0.0}},
+                             "insurance_fund_usd": 1e6})
+    r = simulate(_one("hyperliquid", 10.0, 10_000.0, 50_000.0), sc)
+    np.testing.assert_allclose(r.ledger["funding"], [0.0] + [-118.75] * 5, rtol=1e-12)
+    assert np.all(r.conservation_error() <= 1e-9)
+
+
+def test_csv_series_is_paid_payment_by_payment_then_held(tmp_path):
+    """A Binance long of 10 @ 100 with rates 1%, 2%, 0.5% per 8 h in a CSV: $10, $20, $5 at 8, 16,
+    24 h, then the last rate held ($5 at 32 h)."""
+    f = tmp_path / "f.csv"
+    f.write_text("timestamp,rate\n2026-01-01T00:00:00Z,0.01\n2026-01-01T08:00:00Z,0.02\n2026-01-01T16:00:00Z,0.005\n")
+    sc = scenario_from_dict({"assets": {"BTC": {"price": 100.0, "vol": 0.5, "funding": {"csv": str(f)}}},
+                             "shock": {"kind": "linear", "steps": 33, "moves": {"BTC": 0.0}},
+                             "insurance_fund_usd": 1e6})
+    r = simulate(_one("binance-usdm", 10.0, 100.0, 500.0), sc)
+    expected = np.zeros(34)
+    expected[[8, 16, 24, 32]] = [-10.0, -20.0, -5.0, -5.0]
+    np.testing.assert_allclose(r.ledger["funding"], expected, rtol=1e-12)
+    with pytest.raises(ValueError, match="assets.BTC.funding"):
+        scenario_from_dict({"assets": {"BTC": {"price": 100.0, "vol": 0.5, "funding": {"impact_bid": 101}}},
+                            "shock": {"kind": "gap", "moves": {"BTC": 0.0}}})

@@ -163,6 +163,29 @@ def test_binance_coinm_recorded_inverse_short_matches_the_venue():
     assert res["positions"][0]["liquidation_price"] == pytest.approx(case["liquidationPrice"], abs=0.1)
 
 
+MULTI = json.loads((DATA / "binance_multi_assets_docs_example.json").read_text())
+
+
+def test_binance_multi_assets_mode_counts_other_assets_at_binances_bid_rate():
+    """Multi-Assets mode (Binance's documented multiAssetsMargin and assetIndex answers): an ADA
+    balance beside the recorded BTCUSDT long joins the USDⓈ-M cross account with haircut
+    bidBuffer 0.1 and mark = its index, so the engine's equity counts it at Binance's own bidRate
+    1.73661633 (8 decimals: 100 ADA within 1e-6). The 100 ADA are the test's."""
+    dump = _binance_dump("fetchPositions_linear", "USDT")
+    dump["balance"]["total"]["ADA"] = 100.0
+    plain, notes = ccxt.from_dump(dump)
+    assert "ADA" not in plain["accounts"][0]["collateral"] and any("100 ADA not imported" in n for n in notes)
+    doc, notes = ccxt.from_dump({**dump, "multi_assets_margin": MULTI["multi_assets_margin"],
+                                 "asset_index": MULTI["asset_index"]})
+    acc = doc["accounts"][0]
+    assert acc["collateral"]["ADA"] == {"amount": 100.0, "haircut": 0.1} and not notes
+    assert doc["market"]["ADA"]["mark"] == float(MULTI["asset_index"]["index"])
+    gain = _accounts(doc)["binance"]["equity"] - _accounts(plain)["binance"]["equity"]
+    assert gain == pytest.approx(100 * float(MULTI["asset_index"]["bidRate"]), abs=1e-6)
+    with pytest.raises(InputError, match="no 'ADAUSD'"):
+        ccxt.from_dump({**dump, "multi_assets_margin": True, "asset_index": []})
+
+
 def test_binance_recorded_balance_shape():
     """ccxt's recorded swap balance: both the ``total`` map and the per-currency block read."""
     bal = BINANCE["fetchBalance_linear_swap"]["parsedResponse"]

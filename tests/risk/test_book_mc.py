@@ -13,10 +13,11 @@ from typer.testing import CliRunner
 
 from liqrisk.analysis import ProbabilitySettings, analyze
 from liqrisk.cli import app
-from liqrisk.dynamics.paths import gbm, student_t
+from liqrisk.dynamics.paths import gbm, merton, student_t
 from liqrisk.load import parse_portfolio
 from liqrisk.margin.account import CompiledPortfolio
 from liqrisk.risk.book_mc import SimulationTooLarge, book_liquidation_risk
+from liqrisk.risk.estimates import TERM_STRUCTURE
 from liqrisk.risk.first_passage import exit_probability, hit_probability
 
 AS_OF = "2026-11-23T00:00:00Z"
@@ -219,3 +220,196 @@ def test_screening_skips_steps_without_changing_any_number():
                                          method="plain", screen=s)[0] for s in (True, False))
         assert on.probabilities == off.probabilities and on.pools == off.pools
         assert on.var99 == off.var99 and on.es99 == off.es99
+
+
+# --- closed forms and estimator properties on one-position books (ported from the per-step
+# engine this one replaced); every tolerance is a multiple of the Monte Carlo standard error.
+# Those marked numerics run again on numba's generic x86-64 target in .ci/run.
+
+def _isolated(size, leverage, vol=0.6):
+    """An isolated Binance BTCUSDT perp at the mark, margin = notional / leverage, and its LP."""
+    cp = _book([{"symbol": "BTCUSDT", "kind": "perp", "size": size, "entry": BTC,
+                 "margin": abs(size) * BTC / leverage}], market={"BTC": {"mark": BTC, "vol": vol}})
+    return cp, cp.margin_results()[0].positions[0].liquidation_price
+
+
+@pytest.mark.numerics
+@pytest.mark.parametrize("leverage,hours,side,method", [
+    (2, 720, 1, "importance"), (5, 168, -1, "antithetic"), (10, 24, 1, "antithetic"),
+    (20, 24, -1, "antithetic"), (50, 4, 1, "antithetic"), (125, 1, -1, "antithetic"),
+    (125, 4, 1, "antithetic")])
+def test_isolated_perp_matches_the_reflection_principle_by_side_leverage_and_horizon(leverage, hours, side, method):
+    """2x over 30 days is p ≈ 1e-4 (a handful of hits in 20,000 paths, where the sample stderr
+    is itself unreliable): importance sampling there."""
+    cp, lp = _isolated(side * 0.1, leverage)
+    h = hours / 8760
+    est = _risk(cp, [h], n_paths=20_000, seed=leverage, method=method).probabilities[h]
+    assert est.method == method
+    assert within(est, float(hit_probability(BTC, lp, 0.6, h)))
+
+
+@pytest.mark.numerics
+def test_inverse_long_matches_the_closed_form_with_drift():
+    """Binance COIN-M BTCUSD_PERP, 1,000 contracts × 100 USD, 0.2 BTC isolated margin: LP from
+    the venue's inverse formula face·(1 + mmr)/(margin + face/entry), then P(hit) of GBM with
+    drift μ = 0.5 (first passage of a Brownian motion with drift μ − σ²/2)."""
+    face, margin, mmr = 100_000.0, 0.2, 0.004
+    cp = _book([{"symbol": "BTCUSD_PERP", "kind": "perp", "size": face, "entry": BTC, "margin": margin}],
+               market={"BTC": {"mark": BTC, "vol": 0.8}}, venue="binance-coinm")
+    lp = cp.margin_results()[0].positions[0].liquidation_price
+    assert lp == pytest.approx(face * (1 + mmr) / (margin + face / BTC), rel=1e-12)
+    h = 7 / 365
+    est = _risk(cp, [h], n_paths=20_000, seed=3, method="plain", drift=0.5).probabilities[h]
+    assert within(est, float(hit_probability(BTC, lp, 0.8, h, mu=0.5)))
+    assert est.p < float(hit_probability(BTC, lp, 0.8, h)) - 3 * est.stderr   # an upward drift: fewer hits
+
+
+def test_short_strangle_is_bounded_by_its_t0_double_barrier():
+    """Deribit short put 75k + short call 110k (3 months), 0.4 BTC: options repriced at every
+    step; time decay only widens the healthy interval, so P(7d) is below the exit probability of
+    the t=0 boundaries (and not far below it over a week)."""
+    cp = _book([{"kind": "option", "underlying": "BTC", "expiry": "2027-02-23T00:00:00Z", "strike": k,
+                 "type": t, "size": -1, "entry": 0.01} for k, t in ((75_000, "put"), (110_000, "call"))],
+               collateral={"BTC": 0.4}, venue="deribit")
+    down, up = cp.margin_results()[0].boundaries["BTC"]
+    h = 7 / 365
+    r = _risk(cp, [h], n_paths=20_000, seed=11, method="plain")
+    fixed = float(exit_probability(BTC, down, up, 0.6, h))
+    est = r.probabilities[h]
+    assert 0.5 * fixed < est.p < fixed + 3 * est.stderr
+    assert math.isfinite(r.var99[h]) and r.es99[h] >= r.var99[h]
+
+
+def test_two_asset_cross_account_control_variate_is_unbiased_and_reduces_variance():
+    cp = _book([{"symbol": "BTCUSDT", "kind": "perp", "size": 0.5, "entry": BTC},
+                {"symbol": "ETHUSDT", "kind": "perp", "size": -5.0, "entry": 3050.0}],
+               collateral={"USDT": 2_500.0},
+               market={"BTC": {"mark": BTC, "vol": 0.6}, "ETH": {"mark": 3050.0, "vol": 0.8}})
+    model = gbm([0.6, 0.8], corr=np.array([[1.0, 0.3], [0.3, 1.0]]))
+    h = 1 / 365
+    plain, cv = (_risk(cp, [h], model=model, n_paths=20_000, seed=9, method=m).probabilities[h]
+                 for m in ("plain", "control"))
+    assert cv.method == "control" and 0.01 < plain.p < 0.99
+    assert abs(plain.p - cv.p) < 3 * np.hypot(plain.stderr, cv.stderr)
+    assert cv.stderr < plain.stderr
+
+
+def test_reported_stderr_matches_the_spread_across_30_seeds():
+    cp, _ = _isolated(0.1, 25)
+    h = 1 / 365
+    est = [_risk(cp, [h], n_paths=4096, seed=s, method="plain").probabilities[h] for s in range(30)]
+    spread = np.std([e.p for e in est], ddof=1)
+    reported = np.mean([e.stderr for e in est])
+    # the sample sd of 30 estimates has a relative standard error of 1/sqrt(58) = 13%: ±3 of it
+    assert 0.6 < spread / reported < 1.4
+
+
+@pytest.mark.numerics
+def test_importance_sampling_matches_the_closed_form_on_a_rare_case():
+    cp, lp = _isolated(0.1, 10, vol=0.4)            # LP 9.6% below: P(1d) ~ 1e-6 at 40% vol
+    h = 1 / 365
+    exact = float(hit_probability(BTC, lp, 0.4, h))
+    assert 1e-7 < exact < 1e-5
+    est = _risk(cp, [h], n_paths=100_000, seed=1, method="importance").probabilities[h]
+    assert est.method == "importance" and est.stderr < 0.1 * est.p
+    assert within(est, exact)
+
+
+def test_importance_sampling_beats_plain_sampling_with_100x_the_paths():
+    cp, lp = _isolated(-0.1, 25, vol=0.5)
+    h = 4 / 8760
+    exact = float(hit_probability(BTC, lp, 0.5, h))
+    imp = _risk(cp, [h], n_paths=10_000, seed=4, method="importance").probabilities[h]
+    plain = _risk(cp, [h], n_paths=1_000_000, seed=4, method="plain").probabilities[h]
+    assert within(imp, exact) and within(plain, exact)
+    assert imp.stderr < 2 * plain.stderr
+
+
+def test_fat_tails_and_jumps_raise_the_short_horizon_probability_above_gbms_closed_form():
+    cp, lp = _isolated(0.1, 25)                     # LP 3.6% below: 2.8 sd of a 4h move
+    h = 4 / 8760
+    exact = float(hit_probability(BTC, lp, 0.6, h))
+    est = {name: _risk(cp, [h], model=m, n_paths=40_000, seed=8).probabilities[h]
+           for name, m in [("gbm", gbm(0.6)), ("t", student_t(0.6, 3.0)),
+                           ("merton", merton(0.6, 20.0, -0.03, 0.04))]}
+    assert within(est["gbm"], exact)
+    for name in ("t", "merton"):
+        assert est[name].p > exact + 3 * est[name].stderr, name
+
+
+def test_term_structure_follows_the_closed_form_with_the_method_auto_chooses():
+    """The standard horizons on a 20x long (LP 4.6% below): 1h and 4h are rare (importance
+    sampling), 1d and beyond are not; every horizon within 3 stderr of the reflection principle,
+    the time-to-liquidation quantiles ordered inside the last horizon, progress reported."""
+    cp, lp = _isolated(0.1, 20)
+    hs = sorted(TERM_STRUCTURE.values())
+    seen = []
+    r = _risk(cp, hs, n_paths=8192, seed=0, progress=lambda done, total: seen.append((done, total)))
+    assert [r.probabilities[h].method for h in hs][:2] == ["importance"] * 2
+    assert all(r.probabilities[h].method != "importance" for h in hs[2:])
+    for h in hs:
+        assert within(r.probabilities[h], float(hit_probability(BTC, lp, 0.6, h))), h
+    assert seen[-1][0] == seen[-1][1] > 0
+    q = list(r.time_to_liquidation.values())
+    assert q == sorted(q) and q[-1] <= hs[-1]
+    assert r.time_histogram.edges_hours[-1] == pytest.approx(720.0)
+
+
+def test_time_to_liquidation_median_matches_the_first_passage_law():
+    """The exact conditional first-passage CDF F(t) = P(hit by t)/P(hit by T) at the sampled
+    median is 1/2 within 3 standard errors of an empirical median (0.5/√n_hit) and half a
+    histogram bin (the quantile is dated at its bin's middle)."""
+    cp, lp = _isolated(0.1, 20)
+    T = 30 / 365
+    r = _risk(cp, [T], n_paths=20_000, seed=3, method="plain")
+    med, n_hit = r.time_to_liquidation[0.5], r.time_histogram.paths
+    half_bin = 0.5 * 720 / 240 / 8760               # 720 hourly steps in the kernel's 240 bins
+    F = lambda t: float(hit_probability(BTC, lp, 0.6, t) / hit_probability(BTC, lp, 0.6, T))
+    tol = 3 * 0.5 / math.sqrt(n_hit)
+    assert F(med - half_bin) - tol <= 0.5 <= F(med + half_bin) + tol
+
+
+def test_auto_samples_the_rare_horizon_by_importance_and_gives_it_an_error_bar():
+    cp, lp = _isolated(0.1, 7, vol=0.4)             # LP 13.9% below the mark
+    hs = [1 / 365, 7 / 365]
+    assert hit_probability(BTC, lp, 0.4, hs[0]) < 1e-3 <= hit_probability(BTC, lp, 0.4, hs[1])
+    r = _risk(cp, hs, n_paths=20_000, seed=1)
+    one, seven = r.probabilities[hs[0]], r.probabilities[hs[1]]
+    assert one.method == "importance" and seven.method != "importance"
+    assert one.p > 0 and 0 < one.stderr < 0.1 * one.p
+    for h in hs:
+        assert within(r.probabilities[h], float(hit_probability(BTC, lp, 0.4, h)))
+
+
+@pytest.mark.parametrize("method", ["plain", "antithetic"])
+def test_a_sampled_zero_carries_the_rule_of_three_bound(method):
+    """No path comes within the bridge range of an LP 13.9% below in 1 day at 40% vol: p is an
+    exact sampled 0, reported with the one-sided 95% bound 3/n over the independent samples
+    (pairs when antithetic, while ``paths`` counts the paths simulated)."""
+    cp, _ = _isolated(0.1, 7, vol=0.4)
+    h = 1 / 365
+    est = _risk(cp, [h], n_paths=20_000, seed=1, method=method).probabilities[h]
+    assert est.p == 0.0 and est.stderr == 0.0 and est.paths == 20_000
+    n = 20_000 // 2 if method == "antithetic" else 20_000
+    assert est.ci95 == (0.0, 3 / n) and est.method == f"{method} (no hits)"
+
+
+def test_time_histogram_counts_the_liquidated_paths_in_hour_bins():
+    cp, _ = _isolated(0.1, 20)
+    hs = [1 / 365, 7 / 365]
+    r = _risk(cp, hs, n_paths=8192, seed=3, method="plain")
+    th = r.time_histogram
+    edges = np.array(th.edges_hours)
+    assert edges[0] == 0.0 and edges[-1] == pytest.approx(168.0)
+    assert np.all(np.diff(edges) > 0) and len(th.counts) == len(edges) - 1
+    assert sum(th.counts) == pytest.approx(th.paths) and th.paths > 0
+    assert sum(th.fraction) == pytest.approx(1.0)
+    # the fraction liquidated by 24h is P(1d)/P(7d) of the same paths, up to the sampling of
+    # each path's liquidation step (binomial over the liquidated paths)
+    cum = np.cumsum(th.fraction)
+    k = int(np.flatnonzero(np.isclose(edges, 24.0))[0])
+    ratio = r.probabilities[hs[0]].p / r.probabilities[hs[1]].p
+    assert abs(cum[k - 1] - ratio) < 3 * math.sqrt(ratio * (1 - ratio) / th.paths)
+    med = r.time_to_liquidation[0.5] * 8760
+    b = int(np.searchsorted(cum, 0.5))
+    assert edges[b] <= med <= edges[b + 1]

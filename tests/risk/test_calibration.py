@@ -54,18 +54,18 @@ def test_predictions_use_no_future_data(model):
     assert np.isfinite(b[800:]).all()
 
 
-def test_shared_path_tables_equal_the_fused_kernel_estimate_on_the_same_paths():
-    from liqrisk.dynamics.paths import student_t
+def test_shared_path_tables_match_the_reflection_principle_under_gbm():
+    """Under GBM the bridge-corrected estimate is unbiased for continuous monitoring: each table
+    entry is within 3 standard errors of the closed form (the sd of a conditional expectation is
+    at most the indicator's, sqrt(p(1 − p)/n))."""
+    from liqrisk.dynamics.paths import gbm
     from liqrisk.risk.calibration import HOURS_PER_YEAR, _mc_tables
-    from liqrisk.risk.montecarlo import liquidation_probability
+    from liqrisk.risk.first_passage import hit_probability
     tiers = binance_tiers()
     pos = [Position(1, 10, 10_000, tiers), Position(-1, 25, 10_000, tiers)]
-    states = np.array([0.5, 0.9])
-    tables = _mc_tables(lambda s: student_t(s, 3.5), pos, states, 24, 2048, (0, 3))
-    t = 24 / HOURS_PER_YEAR
+    states, n = np.array([0.5, 0.9]), 4096
+    tables = _mc_tables(gbm, pos, states, 24, n, (0, 3))
     for i, s in enumerate(states):
         for j, p in enumerate(pos):
-            est = liquidation_probability(p, student_t(s, 3.5), [t], n_paths=2048, method="plain",
-                                          seed=np.random.SeedSequence((0, 3, i)))[t]
-            if i == 0 or tables[0, j] <= est.p:      # the table is a running maximum
-                assert tables[i, j] == pytest.approx(est.p, abs=1e-12)
+            exact = float(hit_probability(1.0, p.lp_ratio, s, 24 / HOURS_PER_YEAR))
+            assert abs(tables[i, j] - exact) <= 3 * np.sqrt(exact * (1 - exact) / n), (s, p.name)

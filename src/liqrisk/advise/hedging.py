@@ -1,27 +1,33 @@
-"""Delta-hedging back-test with margin accounting: an option position hedged with the venue's
-perp (or the spot coin) at a fixed frequency or when its delta leaves a band, on simulated or
-real paths, with the venue's margin recomputed for option and hedge together at every step.
+"""Delta-hedging back-test with margin accounting: an option position — or the options and
+futures of one account of a portfolio file — hedged with the venue's perp (or the spot coin) at
+a fixed frequency or when its delta leaves a band, on simulated or real paths, with the venue's
+margin recomputed for the whole account at every step.
 
 Accounting (USD, per path): the cash account starts at the collateral plus the premium of the
-option position and accrues at ``rate`` (continuously compounded). A rebalance trades the hedge
-to ``−position·Δ`` (Black–Scholes delta at the model vol, rounded to the lot), paying the taker
-fee on the traded notional. A spot hedge pays for the coins from cash (Hull's set-up); a perp
-hedge settles its P&L into cash at each rebalance and pays funding ``size × price × rate`` at
-each funding time. P&L = final cash − collateral·e^{rT} + position × payoff. At every monitoring
-step the account — cash as stable collateral, the coin leg (spot hedge), the option, the perp as
-the venue's future — is evaluated by the margin kernel (:func:`~liqrisk.margin.kernel.
-pool_state_nb`, Deribit standard margin by default): margin ratio MM/equity; a margin call when
+option position (a book: the account's stable collateral) and accrues at ``rate``
+(continuously compounded). A rebalance trades the hedge to minus the book's delta — Σ over its
+options of contracts × Black–Scholes spot delta at the option's own vol (the vol the margin
+engine values it with), plus the fixed delta of its futures and perps — rounded to the lot,
+paying the taker fee on the traded notional. A spot hedge pays for the coins from cash (Hull's
+set-up); a perp hedge settles its P&L into cash at each rebalance and pays funding ``size ×
+price × rate`` at each funding time. At every monitoring step the account — cash as stable
+collateral, the book's coin collateral, every option repriced with its time left, the futures,
+the hedge — is evaluated with the margin engine's position functions (the body of
+:func:`~liqrisk.margin.kernel.pool_state_nb`, Deribit standard margin by default): margin ratio MM/equity; a margin call when
 it reaches ``call_level``; a liquidation when equity ≤ MM, which closes everything at the
-kernel's values less the venue's liquidation fee on the closed notional.
+engine's values less the venue's liquidation fee on the closed notional. P&L = the equity at
+the horizon (the first option expiry; later options at their value then) less the starting
+equity grown at ``rate``, both without the coin collateral's own price move (it is not hedged).
 
 References the tests reproduce: the hedging error of a delta-hedged option rebalanced N times
 has std ≈ √(π/4)·vega·σ/√N (Derman & Kamal 1999, vega per 1.00 vol); Hull's worked weekly path
-(Options, Futures and Other Derivatives, "simulation of delta hedging": cost $263.3k).
+(Options, Futures and Other Derivatives, "simulation of delta hedging": cost $263.3k); a book's
+P&L is the sum of its options' P&Ls on the same paths (no fees, lots or liquidation).
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
@@ -29,10 +35,10 @@ from numba import njit
 
 from liqrisk.advise.funding import FundingModel, FundingSchedule
 from liqrisk.io import limits
-from liqrisk.margin.base import INVERSE_OPTION, LINEAR
+from liqrisk.margin.base import INVERSE, INVERSE_OPTION, LINEAR
 from liqrisk.margin.kernel import _maintenance, _tier, _tier_notional, _value
 from liqrisk.results import Result, plain
-from liqrisk.pricing.kernels import black76_delta_nb, black76_price_nb, bsm_price_greeks_nb
+from liqrisk.pricing.kernels import black76_delta_nb, black76_price_nb
 
 MODELS = ("gbm", "merton", "student", "fhs", "history")
 MAX_EXPIRY_DAYS = 3650.0   # ten years: beyond any listed option
@@ -102,21 +108,82 @@ def _check(spec: HedgeSpec) -> None:
 
 @dataclass
 class MarginBook:
-    """The hedged account compiled by the margin engine, with the places the kernel changes."""
+    """The hedged account compiled by the margin engine (one cross pool) and what the kernel
+    needs of it: the hedge's row (and its coin leg for a spot hedge), the options as per-option
+    arrays, the fixed delta and closed notional of the other positions, the coin collateral
+    left out of the P&L, the starting cash and equity (USD)."""
 
     arrays: object
     pool: int
-    option_row: int
-    future_row: int
-    leg: int
+    axis: int                   # the hedged underlying's axis
+    marks: np.ndarray           # prices of every axis at the start
+    hedge_row: int
+    hedge_inverse: bool         # the hedge's size is USD face (inverse) rather than coins
+    spot_leg: int               # leg holding a spot hedge's coins (−1: none)
+    options: np.ndarray         # rows of the options
+    static_delta: float         # coins: the futures' and perps' delta (constant)
+    coins: float                # closed notional in coins (options and linear futures)
+    fixed_usd: float            # closed notional in USD (inverse futures' face)
+    coin_units: float           # coin collateral on the hedged axis (left out of the P&L)
+    coin_const: float           # USD value of coin collateral on other axes
+    cash0: float
+    equity0: float | None       # P&L base (None: the collateral, set by the run)
     liquidation_fee: float
     taker_fee: float
+    info: dict = field(default_factory=dict)
+
+
+def _compiled(pf, venue_hint: str):
+    """(compiled portfolio, plan, cross pool) of a one-account portfolio, refusing what the
+    back-test does not evaluate (scenario margin, collateral loans, isolated positions)."""
+    from liqrisk.io.portfolio import InputError
+    from liqrisk.margin.account import CompiledPortfolio
+    cp = CompiledPortfolio(pf)
+    plan = cp.plans[0]
+    a, p = cp.arrays, plan.cross_pool
+    if a.sc_end[p] > a.sc_start[p] or a.const_mm[p] != 0 or np.any(a.leg_mm[a.leg_start[p]:a.leg_end[p]] != 0):
+        raise InputError([f"{venue_hint}: the hedge back-test evaluates standard (not portfolio or "
+                          f"collateral-loan) margin"])
+    if any(q != p for q in plan.position_pools):
+        raise InputError([f"{venue_hint}: the hedge back-test takes a cross account (every position in the "
+                          f"cross margin pool)"])
+    return cp, plan, p
+
+
+def _book(cp, plan, pool, und: str, hedge_row: int, spot_leg: int, cash0: float, equity0, info) -> MarginBook:
+    """The kernel's view of a compiled one-account book (see :class:`MarginBook`)."""
+    a = cp.arrays
+    ax = cp.market.axis(und)
+    rows = [r for r in plan.position_rows if r >= 0 and r != hedge_row]
+    options = np.array([r for r in rows if a.contract[r] == INVERSE_OPTION], np.int64)
+    others = [r for r in rows if a.contract[r] != INVERSE_OPTION]
+    marks = cp.market.prices.copy()
+    s0 = float(marks[ax])
+    legs = [j for j in range(a.leg_start[pool], a.leg_end[pool]) if j != spot_leg]
+    coin_units = sum(a.leg_amount[j] for j in legs if a.leg_axis[j] == ax)
+    coin_const = sum(a.leg_amount[j] * marks[a.leg_axis[j]] for j in legs if a.leg_axis[j] != ax)
+    # the other positions' delta on the hedged axis: their engine value bumped by ±0.01%
+    only = replace(a, qty=np.where(np.isin(np.arange(len(a.qty)), others), a.qty, 0.0),
+                   const_usd=np.zeros_like(a.const_usd), leg_amount=np.zeros_like(a.leg_amount))
+    from liqrisk.margin import kernel as K
+    bumped = np.repeat(marks[None, :], 2, axis=0)
+    bumped[0, ax] *= 1.0001
+    bumped[1, ax] *= 0.9999
+    eq = K.pools_states_nb(np.array([pool], np.int64), bumped, 0.0, only.args())[0][:, 0]
+    static = float((eq[0] - eq[1]) / (bumped[0, ax] - bumped[1, ax]))
+    coins = float(sum(abs(a.qty[r]) for r in options)
+                  + sum(abs(a.qty[r] * a.basis[r]) for r in others if a.contract[r] == LINEAR))
+    fixed = float(sum(abs(a.qty[r]) for r in others if a.contract[r] == INVERSE))
+    rules = plan.rules
+    return MarginBook(a, pool, ax, marks, hedge_row, bool(a.contract[hedge_row] == INVERSE), spot_leg, options,
+                      static, coins, fixed, float(coin_units), float(coin_const), cash0, equity0,
+                      rules.params.liquidation_fee, rules.params.taker_fee, info)
 
 
 def margin_book(spec: HedgeSpec) -> MarginBook:
-    """Option + hedge future + a coin leg in one cross account on ``spec.venue``, compiled by
-    the public pipeline (the numbers the kernel changes per path are placeholders here)."""
-    from liqrisk.margin.account import CompiledPortfolio
+    """Option + hedge future + a coin leg (the spot hedge's) in one cross account on
+    ``spec.venue``, compiled by the public pipeline (the hedge's size, the leg and the cash are
+    set per path by the kernel; the cash starts at the collateral plus the premium)."""
     from liqrisk.load import parse_portfolio
     from liqrisk.pricing import black_scholes
 
@@ -131,43 +198,103 @@ def margin_book(spec: HedgeSpec) -> MarginBook:
                               "entry": max(premium / spec.spot, 1e-9)},
                              {"kind": "future", "underlying": und, "expiry": expiry, "size": spec.spot,
                               "entry": spec.spot}]}]}
-    cp = CompiledPortfolio(parse_portfolio(doc))
-    plan = cp.plans[0]
-    rules = plan.rules
-    a, p = cp.arrays, plan.cross_pool
-    if a.sc_end[p] > a.sc_start[p] or a.const_mm[p] != 0 or np.any(a.leg_mm[a.leg_start[p]:a.leg_end[p]] != 0):
-        from liqrisk.io.portfolio import InputError
-        raise InputError([f"--venue {spec.venue}: the hedge back-test evaluates standard (not portfolio or "
-                          f"collateral-loan) margin"])
-    return MarginBook(cp.arrays, plan.cross_pool, plan.position_rows[0], plan.position_rows[1],
-                      int(cp.arrays.leg_start[plan.cross_pool]), rules.params.liquidation_fee,
-                      rules.params.taker_fee)
+    cp, plan, pool = _compiled(parse_portfolio(doc), f"--venue {spec.venue}")
+    a = cp.arrays
+    a.const_usd[pool] = 0.0
+    a.leg_amount[a.leg_start[pool]] = 0.0
+    return _book(cp, plan, pool, und, plan.position_rows[1], int(a.leg_start[pool]), 0.0, None, {})
+
+
+def account_book(portfolio, account: str, hedge: str = "perp") -> tuple[MarginBook, dict]:
+    """One cross account of a portfolio file with a hedge added on its options' underlying —
+    the venue's perp where it lists one (:data:`liqrisk.advise.hedges._PERP`), else a future
+    expiring with the first option — and what a :class:`HedgeSpec` takes from it: spot, the first
+    expiry (the horizon), the underlying's ATM vol, the rate (``spec_fields``)."""
+    from liqrisk.advise.hedges import _PERP
+    from liqrisk.io.portfolio import InputError
+    from liqrisk.load import load_portfolio
+    from liqrisk.margin.registry import rule_set_for
+    from liqrisk.model import Instrument, Portfolio, Position
+    pf = load_portfolio(portfolio)
+    acc = next((x for x in pf.accounts if x.id == account), None)
+    if acc is None:
+        raise InputError([f"--account: no account '{account}' (accounts: {', '.join(x.id for x in pf.accounts)})"])
+    rules = rule_set_for(acc.venue)
+    options = [p for p in acc.positions if p.kind == "option"]
+    unds = sorted({rules.underlying_of(p) for p in options})
+    if len(unds) != 1:
+        raise InputError([f"account '{account}': the hedge back-test hedges the options of one underlying; "
+                          f"it holds options on {', '.join(unds) or 'nothing'}"])
+    if hedge != "perp":
+        raise InputError([f"--hedge {hedge}: a portfolio account is hedged with a perp or future"])
+    und = unds[0]
+    expiry = min(p.expiry for p in options)
+    years = (expiry - pf.as_of).total_seconds() / (365 * 86400)
+    if not years > 0:
+        raise InputError([f"account '{account}': its first option expired at {expiry.isoformat()}"])
+    mark = pf.market.quotes[und].mark
+    if rules.name in _PERP:
+        probe = Position(Instrument("perp", _PERP[rules.name].format(u=und)), 1.0, mark)
+        pos = replace(probe, size=mark) if rules.contract_of(probe) != LINEAR else probe
+    else:
+        pos = Position(Instrument("future", None, und, None, expiry), mark, mark)
+    hedged = replace(acc, positions=acc.positions + (pos,))
+    cp, plan, pool = _compiled(Portfolio(pf.market, (hedged,)), f"account '{account}'")
+    a = cp.arrays
+    row = plan.position_rows[-1]
+    vol = cp.market.atm_vol(und, years)
+    if not vol:
+        raise InputError([f"market '{und}', field 'vol': needed for the hedge back-test"])
+    from liqrisk.margin import kernel as K
+    start = replace(a, qty=a.qty.copy())
+    start.qty[row] = 0.0
+    legs = range(a.leg_start[pool], a.leg_end[pool])
+    coin0 = sum(a.leg_amount[j] * cp.market.prices[a.leg_axis[j]] for j in legs)
+    eq0 = float(K.pools_states_nb(np.array([pool], np.int64), cp.market.prices[None, :], 0.0, start.args())[0][0, 0])
+    info = {"account": account, "venue": rules.name, "hedge": pos.symbol or f"{und} future {expiry:%Y-%m-%d}",
+            "options": [{"type": p.type, "strike": p.strike, "expiry": p.expiry.isoformat(), "size": p.size}
+                        for p in options],
+            "other_positions": [p.symbol or f"{p.kind} {rules.underlying_of(p)}" for p in acc.positions
+                                if p.kind != "option"]}
+    book = _book(cp, plan, pool, und, row, -1, float(a.const_usd[pool]), eq0 - coin0, info)
+    first = options[0]
+    fields = dict(spot=mark, strike=first.strike, expiry_days=years * 365, vol=vol, rate=cp.market.rate,
+                  is_call=first.type == "call", position=sum(p.size for p in options), venue=rules.name,
+                  underlying=und)
+    return book, fields
 
 
 @njit(cache=True, nogil=True)
-def hedge_paths_nb(incr, s0, strike, T, r, vol, is_call, pos, everys, band, lot, fee, spot_hedge,
-                   f_rate, f_interval, f_first, collateral, call_level, liquidate, liq_fee,
-                   pool, jf, arrs, pnl, fees, funding, trades, worst, call_step, liq_step):
+def hedge_paths_nb(incr, s0, T, r, everys, band, lot, fee, spot_hedge, f_rate, f_interval, f_first, call_level,
+                   liquidate, liq_fee, pool, ax, marks, hedge_row, hedge_inverse, spot_leg, o_qty, o_strike,
+                   o_expiry, o_vol, o_call, static_delta, contracts, coins, fixed_usd, coin_units, coin_const,
+                   cash0, equity0, arrs, pnl, fees, funding, trades, worst, call_step, liq_step):
     """Hedge every path of ``incr`` (n_paths, n_steps) log increments once per rebalance
     interval in ``everys`` (steps between rebalances; with ``band`` > 0 the first entry's
-    monitoring grid is used and a rebalance happens when |target − hedge| > band·|pos|). Writes
-    the (len(everys), n_paths) outputs: P&L, fees, funding paid, trade count, worst margin
-    ratio, first margin-call step and liquidation step (−1: none)."""
+    monitoring grid is used and a rebalance happens when |target − hedge| > band·``contracts``).
+    ``arrs``: the book's arrays (``PoolArrays.args()``) with this call's own copies of
+    ``const_usd``, ``qty``, ``entry`` and ``leg_amount``, where the kernel writes the path's cash,
+    hedge and spot coins. Writes the (len(everys), n_paths) outputs: P&L, fees, funding paid,
+    trade count, worst margin ratio, first margin-call step and liquidation step (−1: none)."""
+    (pos_start, pos_end, leg_start, leg_end, const, settle_axis, axis, contract, qty, ent, basis, mm_code,
+     notional_mode, tier_start, tier_end, p1, p2, strike_, is_call_, expiry, vol_, t_floor, t_mmr, t_cum,
+     leg_axis, legs, rate) = arrs[:27]
     n_paths, n_steps = incr.shape
+    n_opt = o_qty.shape[0]
     dt = T / n_steps
     grow = math.exp(r * dt)
-    (pos_start, pos_end, leg_start, leg_end, const_usd, settle_axis, axis, contract, qty0, entry0, basis,
-     mm_code, notional_mode, tier_start, tier_end, p1, p2, strike_, is_call_, expiry, vol_, t_floor, t_mmr,
-     t_cum, leg_axis, leg_amount, rate) = arrs[:27]
-    qty, ent = qty0.copy(), entry0.copy()
+    carry = np.empty((n_steps + 1, n_opt))      # e^{rτ} per step and option (spot delta on F = S·e^{rτ})
+    for k in range(n_steps + 1):
+        for o in range(n_opt):
+            carry[k, o] = math.exp(r * (o_expiry[o] - k * dt))
+    prices = marks.copy()
     s_ax = settle_axis[pool]
-    v0 = bsm_price_greeks_nb(s0, strike, T, r, 0.0, vol, is_call)[0]
     n_rates = f_rate.shape[0]
     for e in range(everys.shape[0]):
         every = everys[e]
         for p in range(n_paths):
             S = s0
-            cash = collateral - pos * v0
+            cash = cash0
             h = 0.0
             entry = s0
             fee_sum = fund_sum = 0.0
@@ -176,19 +303,24 @@ def hedge_paths_nb(incr, s0, strike, T, r, vol, is_call, pos, everys, band, lot,
             c_step = l_step = -1
             t_next = f_first
             nf = 0
-            liquidated = False
-            for k in range(n_steps):
+            for k in range(n_steps + 1):
                 t = k * dt
-                tau = T - t
-                carry = math.exp(r * tau)           # spot delta = e^{rτ}·(Black-76 delta on F = S·e^{rτ})
-                delta = carry * black76_delta_nb(S * carry, strike, tau, r, vol, is_call)
-                target = -pos * delta
-                if lot > 0.0:
-                    target = round(target / lot) * lot
-                if band > 0.0:
-                    rebalance = k == 0 or abs(target - h) > band * abs(pos)
-                else:
-                    rebalance = k % every == 0
+                if k < n_steps:
+                    target = static_delta
+                    for o in range(n_opt):
+                        c = carry[k, o]
+                        target += o_qty[o] * c * black76_delta_nb(S * c, o_strike[o], o_expiry[o] - t, r, o_vol[o],
+                                                                  o_call[o])
+                    target = -target
+                    if lot > 0.0:
+                        target = round(target / lot) * lot
+                    if band > 0.0:
+                        rebalance = k == 0 or abs(target - h) > band * contracts
+                    else:
+                        rebalance = k % every == 0
+                else:                                   # the horizon: the hedge is closed
+                    target = 0.0
+                    rebalance = h != 0.0
                 if rebalance and target != h:
                     trade = target - h
                     if spot_hedge:
@@ -199,19 +331,27 @@ def hedge_paths_nb(incr, s0, strike, T, r, vol, is_call, pos, everys, band, lot,
                     c = abs(trade) * S * fee
                     cash -= c
                     fee_sum += c
-                    n_tr += 1
+                    if k < n_steps:
+                        n_tr += 1
                     h = target
-                # the account on the venue's rules: cash, coin leg (spot hedge), option, future —
-                # the margin kernel's position valuation, with this path's hedge and cash (one
-                # function body: see the note above _nearest_chunk in margin/kernel.py; standard
-                # margin only — margin_book refuses scenario pools and collateral loans)
-                qty[jf] = 0.0 if spot_hedge else h * entry
-                ent[jf] = entry
-                eq = cash + (h * S if spot_hedge else 0.0)
+                # the account on the venue's rules: the margin engine's pool state (pool_state_nb)
+                # written out with the arrays unpacked once per call — calling it per step with the
+                # array tuple costs a reference count per array and step (see the note above
+                # _nearest_chunk in margin/kernel.py); standard margin only (no scenario pools or
+                # collateral loans: _compiled refuses them)
+                const[pool] = cash
+                qty[hedge_row] = 0.0 if spot_hedge else (h * entry if hedge_inverse else h)
+                ent[hedge_row] = entry
+                if spot_leg >= 0:
+                    legs[spot_leg] = h if spot_hedge else 0.0
+                prices[ax] = S
+                eq = const[pool]
+                for j in range(leg_start[pool], leg_end[pool]):
+                    eq += legs[j] * prices[leg_axis[j]]
                 mm = 0.0
                 for i in range(pos_start[pool], pos_end[pool]):
-                    P = S * basis[i]
-                    settle = S if s_ax >= 0 else (1.0 if contract[i] == LINEAR else P)
+                    P = prices[axis[i]] * basis[i]
+                    settle = prices[s_ax] if s_ax >= 0 else (1.0 if contract[i] == LINEAR else P)
                     opt = 0.0
                     if contract[i] == INVERSE_OPTION:
                         opt = black76_price_nb(P, strike_[i], expiry[i] - t, rate, vol_[i], is_call_[i]) / P
@@ -222,6 +362,9 @@ def hedge_paths_nb(incr, s0, strike, T, r, vol, is_call, pos, everys, band, lot,
                     mm += _maintenance(mm_code[i], notional_mode[i], contract[i], qty[i], P, ent[i], settle,
                                        opt, nn, t_mmr[kt] if tiered else 0.0, t_cum[kt] if tiered else 0.0,
                                        p1[i], p2[i], is_call_[i])
+                if k == n_steps:
+                    pnl[e, p] = eq - coin_units * S - coin_const - equity0 * math.exp(r * T)
+                    break
                 ratio = mm / eq if eq > 0.0 else np.inf
                 if ratio > w:
                     w = ratio
@@ -229,9 +372,8 @@ def hedge_paths_nb(incr, s0, strike, T, r, vol, is_call, pos, everys, band, lot,
                     c_step = k
                 if liquidate and eq - mm <= 0.0:
                     l_step = k
-                    wealth = eq - liq_fee * (abs(h) + abs(pos)) * S
-                    pnl[e, p] = wealth * math.exp(r * (T - t)) - collateral * math.exp(r * T)
-                    liquidated = True
+                    wealth = eq - liq_fee * ((abs(h) + coins) * S + fixed_usd) - coin_units * S - coin_const
+                    pnl[e, p] = wealth * math.exp(r * (T - t)) - equity0 * math.exp(r * T)
                     break
                 S *= math.exp(incr[p, k])
                 cash *= grow
@@ -241,12 +383,6 @@ def hedge_paths_nb(incr, s0, strike, T, r, vol, is_call, pos, everys, band, lot,
                     fund_sum += pay
                     nf += 1
                     t_next += f_interval
-            if not liquidated:
-                payoff = max(S - strike, 0.0) if is_call else max(strike - S, 0.0)
-                cash += h * S if spot_hedge else h * (S - entry)
-                c = abs(h) * S * fee
-                fee_sum += c
-                pnl[e, p] = cash - c + pos * payoff - collateral * math.exp(r * T)
             fees[e, p] = fee_sum
             funding[e, p] = fund_sum
             trades[e, p] = n_tr
@@ -321,6 +457,7 @@ class HedgeBacktest(Result):
     collateral: float
     premium: float
     notes: list[str] = field(default_factory=list)
+    book: dict | None = None          # the portfolio account hedged (None: the option of ``spec``)
 
     def to_dict(self) -> dict:
         s = self.spec
@@ -333,17 +470,19 @@ class HedgeBacktest(Result):
                   for kind, st in (("margin_call", self.call_step[0]), ("liquidation", self.liq_step[0]))
                   for p in np.flatnonzero(st >= 0)[:20]]
         hist, edges = np.histogram(main, bins=60)
+        one = self.book is None or len(self.book["options"]) == 1
         return plain({
             "model": self.model, "seed": self.seed, "paths": n, "currency": "USD",
             "option": {"type": "call" if s.is_call else "put", "spot": s.spot, "strike": s.strike,
                        "expiry_days": s.expiry_days, "vol": s.vol, "rate": s.rate, "position": s.position,
-                       "premium": self.premium},
+                       "premium": self.premium} if self.book is None else None,
+            "book": self.book, "horizon_days": s.expiry_days,
             "hedge": {"instrument": s.hedge, "venue": s.venue, "rebalances": s.rebalances,
                       "monitoring_steps": s.n_steps, "band": s.band, "lot": s.lot, "collateral": self.collateral},
             "pnl_mean": float(np.mean(main)), "pnl_std": std,
             "pnl_mean_stderr": std / math.sqrt(n) if n > 1 else None,
             "pnl_std_stderr": _std_stderr(main),
-            "derman_kamal_std": derman_kamal_std(s, s.rebalances),
+            "derman_kamal_std": derman_kamal_std(s, s.rebalances) if one else None,
             "pnl_quantiles": {str(q): float(np.quantile(main, q)) for q in (0.01, 0.05, 0.5, 0.95, 0.99)},
             "pnl_histogram": {"edges": edges.tolist(), "counts": hist.tolist()},
             "transaction_costs_mean": float(np.mean(self.fees[0])),
@@ -358,7 +497,7 @@ class HedgeBacktest(Result):
             "events": events,
             "hedging_error_vs_rebalances": [
                 {"rebalances": N, "pnl_std": float(np.std(self.pnl[i], ddof=1)) if n > 1 else 0.0,
-                 "pnl_mean": float(np.mean(self.pnl[i])), "derman_kamal_std": derman_kamal_std(s, N),
+                 "pnl_mean": float(np.mean(self.pnl[i])), "derman_kamal_std": derman_kamal_std(s, N) if one else None,
                  "transaction_costs_mean": float(np.mean(self.fees[i]))}
                 for i, N in enumerate(self.rebalance_counts)],
             "notes": self.notes})
@@ -437,21 +576,30 @@ def history_increments(spec: HedgeSpec, n_paths: int) -> np.ndarray:
 
 
 def hedge_backtest(spec: HedgeSpec, paths: int = 10_000, model: str = "gbm", seed: int = 7,
-                   drift: float | None = None, curve: bool = True, progress=None) -> HedgeBacktest:
+                   drift: float | None = None, curve: bool = True, progress=None,
+                   book: MarginBook | None = None) -> HedgeBacktest:
     """Run the back-test (module docstring). ``model``: a path model (gbm, merton, student, fhs;
     drift default the rate: risk-neutral) or ``history`` (the bundled real hourly BTC path).
-    ``curve``: also re-hedge the same paths at ½, ¼, … of the rebalances (hedging error vs N)."""
+    ``curve``: also re-hedge the same paths at ½, ¼, … of the rebalances (hedging error vs N).
+    ``book``: a portfolio account (:func:`account_book`; ``spec`` then gives the path model, the
+    horizon and the hedging rules), else the option of ``spec``."""
     from liqrisk.dynamics import paths as P
     from liqrisk.io.portfolio import InputError
+    from liqrisk.pricing import black_scholes
     _check(spec)
     if model not in MODELS:
         raise InputError([f"--model '{model}': expected one of {', '.join(MODELS)}"])
-    book = margin_book(spec)
+    premium = float(black_scholes(spec.spot, spec.strike, spec.years, spec.rate, spec.vol, spec.is_call))
+    if book is None:
+        book = margin_book(spec)
+        collateral = _default_collateral(spec, book) if spec.collateral is None else spec.collateral
+        book = replace(book, cash0=collateral - spec.position * premium, equity0=collateral)
+    else:
+        collateral = book.cash0 + book.coin_units * spec.spot + book.coin_const
     fee = book.taker_fee if spec.fee is None else spec.fee
     sched = FundingSchedule.of([spec.funding if spec.hedge == "perp" else None])
     counts = _counts(spec, curve)
     everys = np.array([spec.n_steps // c for c in counts], dtype=np.int64)
-    collateral = _default_collateral(spec, book) if spec.collateral is None else spec.collateral
     notes = []
     if model == "history":
         incr = history_increments(spec, paths)
@@ -468,51 +616,53 @@ def hedge_backtest(spec: HedgeSpec, paths: int = 10_000, model: str = "gbm", see
     out = {k: np.empty((len(counts), n)) for k in ("pnl", "fees", "funding", "worst")}
     out |= {k: np.empty((len(counts), n), dtype=np.int64) for k in ("trades", "call", "liq")}
     dt = spec.years / spec.n_steps
+    a = book.arrays
+    o = book.options
+    opts = (a.qty[o].copy(), a.strike[o].copy(), a.expiry[o].copy(), a.vol[o].copy(), a.is_call[o].copy())
     done = [0]
 
     def run(chunk):
-        a, b, rng = chunk
+        lo, hi, rng = chunk
         if rng is None:
             x = incr
         else:
             sp = pm.spec(dt / sub)
-            x = np.empty((b - a, spec.n_steps * sub, 1))
-            P.simulate_chunk(sp, rng, spec.n_steps * sub, False, x, np.zeros(b - a))
-            x = x[:, :, 0].reshape(b - a, spec.n_steps, sub).sum(axis=2)
-        views = [out[k][:, a:b] for k in ("pnl", "fees", "funding", "trades", "worst", "call", "liq")]
+            x = np.empty((hi - lo, spec.n_steps * sub, 1))
+            P.simulate_chunk(sp, rng, spec.n_steps * sub, False, x, np.zeros(hi - lo))
+            x = x[:, :, 0].reshape(hi - lo, spec.n_steps, sub).sum(axis=2)
+        views = [out[k][:, lo:hi] for k in ("pnl", "fees", "funding", "trades", "worst", "call", "liq")]
         tmp = [np.empty_like(v) for v in views]
-        hedge_paths_nb(np.ascontiguousarray(x), spec.spot, spec.strike, spec.years, spec.rate, spec.vol,
-                       spec.is_call, spec.position, everys, spec.band or 0.0, spec.lot, fee,
-                       spec.hedge == "spot", sched.rate[0], sched.interval[0], sched.first[0], collateral,
-                       spec.call_level, spec.liquidate, book.liquidation_fee, book.pool, book.future_row,
-                       book.arrays.args(), *tmp)
+        mine = replace(a, const_usd=a.const_usd.copy(), qty=a.qty.copy(), entry=a.entry.copy(),
+                       leg_amount=a.leg_amount.copy())         # this thread's cash, hedge and spot coins
+        hedge_paths_nb(np.ascontiguousarray(x), spec.spot, spec.years, spec.rate, everys, spec.band or 0.0,
+                       spec.lot, fee, spec.hedge == "spot", sched.rate[0], sched.interval[0], sched.first[0],
+                       spec.call_level, spec.liquidate, book.liquidation_fee, book.pool, book.axis, book.marks,
+                       book.hedge_row, book.hedge_inverse, book.spot_leg, *opts, book.static_delta,
+                       float(np.abs(opts[0]).sum()), book.coins, book.fixed_usd, book.coin_units, book.coin_const,
+                       book.cash0, book.equity0, mine.args(), *tmp)
         for v, t in zip(views, tmp):
             v[...] = t
-        done[0] += b - a
+        done[0] += hi - lo
         if progress:
             progress(done[0], n)
 
     P.map_chunks(run, chunks)
-    from liqrisk.pricing import black_scholes
-    premium = float(black_scholes(spec.spot, spec.strike, spec.years, spec.rate, spec.vol, spec.is_call))
     return HedgeBacktest(spec, model, seed, counts, out["pnl"], out["fees"], out["funding"], out["trades"],
-                         out["worst"], out["call"], out["liq"], collateral, premium, notes)
+                         out["worst"], out["call"], out["liq"], collateral, premium, notes,
+                         book.info or None)
 
 
 def _default_collateral(spec: HedgeSpec, book: MarginBook) -> float:
     """Twice the maintenance margin of the freshly hedged account (USD), at least the premium."""
-    from liqrisk.margin.kernel import pool_state_nb as state
-    from liqrisk.pricing import greeks
-    a = list(book.arrays.args())
+    from liqrisk.margin import kernel as K
+    from liqrisk.pricing import black_scholes, greeks
+    a = book.arrays
     h = -spec.position * float(greeks(spec.spot, spec.strike, spec.years, spec.rate, spec.vol,
                                       spec.is_call)["delta"])
-    const, qty, leg = a[4].copy(), a[8].copy(), a[25].copy()
-    const[book.pool], leg[book.leg] = 0.0, 0.0
-    qty[book.future_row] = h * spec.spot if spec.hedge == "perp" else 0.0
+    hedged = replace(a, const_usd=np.zeros_like(a.const_usd), qty=a.qty.copy(), leg_amount=np.zeros_like(a.leg_amount))
+    hedged.qty[book.hedge_row] = h * spec.spot if spec.hedge == "perp" else 0.0
     if spec.hedge == "spot":
-        leg[book.leg] = h
-    a[4], a[8], a[25] = const, qty, leg
-    _, mm = state(book.pool, np.array([spec.spot]), 0.0, tuple(a))
-    from liqrisk.pricing import black_scholes
+        hedged.leg_amount[book.spot_leg] = h
+    mm = K.pools_states_nb(np.array([book.pool], np.int64), book.marks[None, :], 0.0, hedged.args())[1][0, 0]
     premium = float(black_scholes(spec.spot, spec.strike, spec.years, spec.rate, spec.vol, spec.is_call))
     return float(max(2.0 * mm, abs(spec.position) * premium, 1.0))

@@ -99,9 +99,10 @@ class PolicyBacktest(Result):
 
 def policy_backtest(portfolio: str | Path | dict, account: str, cut_below: float = 2.0, topup_to: float = 3.0,
                     horizon_days: float = 30, steps_per_day: int = 24, paths: int = 10_000, model: str = "gbm",
-                    seed: int = 7) -> PolicyBacktest:
+                    seed: int = 7, progress=None) -> PolicyBacktest:
     """Hold vs "cut 50% when the boundary is under ``cut_below`` daily sd" vs "top up to
-    ``topup_to`` daily sd" for a one-linear-perp account of ``portfolio``."""
+    ``topup_to`` daily sd" for a one-linear-perp account of ``portfolio``; the paths run in
+    chunks on threads, ``progress(done, total)`` counts policy × path runs."""
     from liqrisk.advise.hedging import history_increments, HedgeSpec
     from liqrisk.dynamics import paths as P
     from liqrisk.io.portfolio import InputError
@@ -153,14 +154,24 @@ def policy_backtest(portfolio: str | Path | dict, account: str, cut_below: float
     rules = plan.rules
     out = PolicyBacktest(account, model, len(incr), horizon_days)
     base = None
-    for name, policy, level in (("hold", HOLD, 0.0), (f"cut 50% under {cut_below:g} sd", CUT, cut_below),
-                                (f"top up to {topup_to:g} sd", TOPUP, topup_to)):
-        n = len(incr)
+    policies = (("hold", HOLD, 0.0), (f"cut 50% under {cut_below:g} sd", CUT, cut_below),
+                (f"top up to {topup_to:g} sd", TOPUP, topup_to))
+    n = len(incr)
+    chunks = [(k, min(k + P.CHUNK, n)) for k in range(0, n, P.CHUNK)]
+    done = [0]
+    for name, policy, level in policies:
         res = [np.empty(n), np.empty(n, dtype=np.bool_), np.empty(n), np.empty(n), np.empty(n, dtype=np.int64)]
-        policy_paths_nb(incr, s0, a.qty[i], a.entry[i], a.const_usd[pool], a.contract[i], a.mm_code[i],
-                        a.notional_mode[i], a.tier_start[i], a.tier_end[i], a.t_floor, a.t_mmr, a.t_cum, a.p1[i],
-                        a.p2[i], policy, level, sigma / math.sqrt(365), rules.params.taker_fee,
-                        rules.params.liquidation_fee, *res)
+
+        def run(c, policy=policy, level=level, res=res):
+            lo, hi = c
+            policy_paths_nb(incr[lo:hi], s0, a.qty[i], a.entry[i], a.const_usd[pool], a.contract[i], a.mm_code[i],
+                            a.notional_mode[i], a.tier_start[i], a.tier_end[i], a.t_floor, a.t_mmr, a.t_cum,
+                            a.p1[i], a.p2[i], policy, level, sigma / math.sqrt(365), rules.params.taker_fee,
+                            rules.params.liquidation_fee, *(x[lo:hi] for x in res))
+            done[0] += hi - lo
+            if progress:
+                progress(done[0], len(policies) * n)
+        P.map_chunks(run, chunks)
         pnl, liq, cost, capital, acts = res
         if base is None:
             base = liq

@@ -52,9 +52,10 @@ def _account(venue: str, symbol: str, size: float, mark: float, collateral: floa
 
 def size_position(venue: str, symbol: str, leverage: float, collateral: float, target: str, mark: float,
                   vol: float, side: str = "long", drift: float | None = None, horizon: str = "7d",
-                  paths: int = 20_000, seed: int = 7) -> Sizing:
+                  paths: int = 20_000, seed: int = 7, progress=None) -> Sizing:
     """The sizes (module docstring); ``collateral`` in the venue's settlement currency (USDT for
-    linear venues), ``mark`` and ``vol`` of the symbol's underlying."""
+    linear venues), ``mark`` and ``vol`` of the symbol's underlying. ``progress(runs, None)``
+    after each engine run (their number is not known in advance)."""
     from liqrisk.analysis import parse_horizon
     from liqrisk.io.portfolio import InputError
     from liqrisk.margin.registry import rule_set_for
@@ -77,7 +78,7 @@ def size_position(venue: str, symbol: str, leverage: float, collateral: float, t
     currency = "USDT" if not rules.settles_in_coin else und
     market = MarketState(_AS_OF, {und: Quote(mark, None, vol)})
     t = Target.parse(target)
-    ev = Evaluator(Portfolio(market, ()), t, paths, seed)
+    ev = Evaluator(Portfolio(market, ()), t, paths, seed, progress=progress)
     sign = 1.0 if side == "long" else -1.0
     linear = rules.contract_of(probe) == 0
     unit = 1.0 if linear else mark            # size units per coin (inverse: USD face)

@@ -17,6 +17,7 @@ import contextlib
 import math
 import re
 from dataclasses import dataclass, field
+from typing import Callable
 
 from liqrisk.io.portfolio import InputError
 from liqrisk.model import Account, Portfolio
@@ -93,6 +94,7 @@ class Evaluator:
     seed: int = 7
     model: str = "gbm"
     calls: int = 0
+    progress: Callable[[int, int | None], None] | None = None   # (runs so far, None) after each run
     _metrics: dict = field(default_factory=dict, repr=False)
 
     def analyses(self, accounts: list[Account]) -> list:
@@ -130,7 +132,10 @@ class Evaluator:
         prob = (ProbabilitySettings([self.target.horizon], self.paths, self.seed, self.model, risk=risk)
                 if self.target.kind == "probability" else None)
         with one_numba_thread():
-            return analyze(Portfolio(self.portfolio.market, tuple(accounts)), prob).accounts
+            out = analyze(Portfolio(self.portfolio.market, tuple(accounts)), prob).accounts
+        if self.progress is not None:
+            self.progress(self.calls, None)
+        return out
 
 
 @contextlib.contextmanager

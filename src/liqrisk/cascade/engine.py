@@ -32,9 +32,11 @@ their health is below 1, liquidated by their protocol's response after the round
 orders, their forced sales walking the same book (:mod:`liqrisk.cascade.loans`); the
 liquidators' take is the ledger's ``liquidators`` term.
 
-Funding (the scenario's rate per 8 h per asset): at each funding time of a pool's venue (every
-8 h from the start, Hyperliquid hourly at a rate scaled to its interval, :mod:`liqrisk.advise.
-funding`) within a step, every perp (a linear or inverse position without expiry) pays
+Funding (per asset, the forms of the portfolio's market block — a rate per 8 h, a CSV series of
+rates per payment, or the venue's premium formula on impact prices against the index or the
+asset's price — one schedule per asset and venue, :mod:`liqrisk.advise.funding`): at each
+funding time of a pool's venue (every 8 h from the start, Hyperliquid hourly at a rate scaled to
+its interval) within a step, every perp (a linear or inverse position without expiry) pays
 ``size × mark × rate`` — at the step's marks before its liquidation rounds — out of its pool's
 wallet (a long pays a positive rate; the counterparty is outside the book).
 
@@ -261,7 +263,7 @@ def simulate(population: Population, scenario: Scenario, backend: str = "numba",
     pad = A - As
     frac_pool = st.rules["style"][population.pool_response] == LIQ_FRACTION
     cooldown_s = st.rules["cooldown"][population.pool_response]
-    pay_rate, pay_every = _funding_terms(st, scenario)
+    schedule = _funding_schedule(st, scenario)
     for t in range(1, T + 1):
         exo = exo_path[t]
         t_years = t * scenario.step_hours * 3600.0 / SECONDS_PER_YEAR
@@ -273,8 +275,8 @@ def simulate(population: Population, scenario: Scenario, backend: str = "numba",
         flow = np.zeros(A)
         st.cooldown[:] = st.cooldown_until > now_s
         step = {k: 0.0 for k in LEDGER}
-        if pay_rate is not None:
-            _pay_funding(st, pay_rate, pay_every, t, scenario.step_hours, exo * np.maximum(base, 1e-9), step)
+        if schedule is not None:
+            _pay_funding(st, schedule, t, exo * np.maximum(base, 1e-9), step)
         for _ in range(scenario.max_rounds):
             marks = exo * np.maximum(base + displacement(c, alpha, flow), 1e-9)
             touched, outcome, dq, idx, local = st.orders(marks, t_years, backend)
@@ -323,30 +325,41 @@ def simulate(population: Population, scenario: Scenario, backend: str = "numba",
     return result
 
 
-def _funding_terms(st, scenario: Scenario):
-    """(rate per payment, hours between payments) per position — 0 for all but perps on an asset
-    with a funding rate — or (None, None) when nothing pays funding."""
-    from liqrisk.advise.funding import VENUE_FUNDING, VenueFunding
-    if not scenario.funding:
-        return None, None
+def _funding_schedule(st, scenario: Scenario):
+    """(key per position, rates): ``key[i]`` the (asset, venue) funding model of position ``i``
+    (−1: pays none — not a perp, or no funding on its asset) and ``rates[key, t]`` what one unit
+    of notional pays at the funding times in step t ((t−1)·h, t·h] — the Monte Carlo's
+    :meth:`~liqrisk.advise.funding.FundingSchedule.per_step` on the cascade's steps; None when
+    nothing pays (or the steps take no time)."""
+    from liqrisk.advise.funding import YEAR_HOURS, FundingSchedule, model_of
+    if not scenario.funding or scenario.step_hours <= 0:
+        return None
     a, pop = st.a, st.pop
-    every = np.array([VENUE_FUNDING.get(v, VenueFunding()).interval_hours for v in pop.venues])[
-        pop.pool_venue[st.pos_pool]]
-    r8 = np.array([scenario.funding.get(x, 0.0) for x in st.assets])[st.pos_asset]
     perp = (a.expiry == 0.0) & ((a.contract == LINEAR) | (a.contract == INVERSE))
-    rate = np.where(perp, r8 * every / 8.0, 0.0)
-    return (rate, every) if np.any(rate != 0.0) else (None, None)
+    n_venues = len(pop.venues)
+    code = st.pos_asset * n_venues + pop.pool_venue[st.pos_pool]
+    used = np.unique(code[perp & np.isin(st.pos_asset, [k for k, x in enumerate(st.assets) if x in scenario.funding])])
+    if len(used) == 0:
+        return None
+    models = [model_of(scenario.funding[st.assets[c // n_venues]], pop.venues[c % n_venues], None,
+                       float(scenario.prices[c // n_venues])) for c in used]
+    key = np.full(len(code), -1, np.int64)
+    hit = perp & np.isin(code, used)
+    key[hit] = np.searchsorted(used, code[hit])
+    _, rates = FundingSchedule.of(models).per_step(scenario.step_hours / YEAR_HOURS, scenario.steps)
+    return (key, rates) if np.any(rates != 0.0) else None
 
 
-def _pay_funding(st, rate, every, t, step_hours, marks, step):
-    """Funding due in step ``t`` ((t−1)·h, t·h] paid out of the pools' wallets (module docstring)."""
-    due = np.floor(t * step_hours / every + 1e-9) - np.floor((t - 1) * step_hours / every + 1e-9)
-    idx = np.flatnonzero((due > 0) & (st.a.qty != 0.0))
+def _pay_funding(st, schedule, t, marks, step):
+    """Funding due in step ``t`` paid out of the pools' wallets (module docstring)."""
+    key, rates = schedule
+    rate = np.where(key >= 0, rates[np.maximum(key, 0), t], 0.0)
+    idx = np.flatnonzero((rate != 0.0) & (st.a.qty != 0.0))
     if len(idx) == 0:
         return
     a, bp = st.a, st.book(marks)
     price = bp[a.axis[idx]] * a.basis[idx]
-    usd = usd_notional(a.contract[idx], a.qty[idx], price) * np.sign(a.qty[idx]) * rate[idx] * due[idx]
+    usd = usd_notional(a.contract[idx], a.qty[idx], price) * np.sign(a.qty[idx]) * rate[idx]
     pools, local = np.unique(st.pos_pool[idx], return_inverse=True)
     paid = st.credit(pools, -np.bincount(local, usd, minlength=len(pools)), bp)
     step["wallets"] += paid

@@ -5,7 +5,8 @@ Scenario file (YAML; every key except ``assets`` and ``shock`` optional)::
     name: btc-gap-15
     assets:                        # current mark (USD), annual vol, 24h volume (base units)
       BTC: {price: 91250, vol: 0.55, daily_volume: 150000}
-      ETH: {price: 3050, vol: 0.70, funding: 0.0001}   # perp funding rate per 8 h (a long pays)
+      ETH: {price: 3050, vol: 0.70, funding: 0.0001}   # perp funding per 8 h (a long pays), or
+                                   # {csv: FILE} or {impact_bid: …, impact_ask: …} as in a portfolio
     shock:
       kind: linear                 # gap | linear | historical
       steps: 60                    # time steps (gap: the whole move in step 1)
@@ -60,7 +61,7 @@ class Scenario:
     max_rounds: int = 500         # liquidation rounds per step (safety bound)
     step_hours: float = 1.0       # length of one step: options are repriced t·step_hours later
     extra: dict = field(default_factory=dict, compare=False)  # population / sweep blocks
-    funding: Mapping[str, float] = field(default_factory=dict)  # asset → perp funding rate per 8 h
+    funding: Mapping[str, float | dict] = field(default_factory=dict)  # asset → rate per 8 h, {csv} or {impact_*}
 
     @property
     def steps(self) -> int:
@@ -278,8 +279,24 @@ def scenario_from_dict(d: dict) -> Scenario:
                     _impact(_block(d, "impact"), assets, spec),
                     _funds(d), _flag(d, "adl", True),
                     _int(d, "max_rounds", "", 500, lo=1, hi=100_000), step_hours, extra,
-                    {a: _num(spec[a], "funding", f"assets.{a}", lo=-0.1, hi=0.1) for a in assets
-                     if "funding" in spec[a]})
+                    {a: _funding(spec[a], a) for a in assets if "funding" in spec[a]})
+
+
+def _funding(spec: dict, asset: str) -> float | dict:
+    """``assets.X.funding``: a rate per 8 h, ``{csv: FILE}`` (timestamp,rate per payment) or
+    ``{impact_bid, impact_ask[, index]}`` (the venue's premium formula) — the market block's forms."""
+    v = spec["funding"]
+    if not isinstance(v, Mapping):
+        return _num(spec, "funding", f"assets.{asset}", lo=-0.1, hi=0.1)
+    from pydantic import ValidationError
+    from liqrisk.io.portfolio import FundingSpec
+    try:
+        return FundingSpec.model_validate(dict(v)).model_dump(exclude_none=True)
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(str(x) for x in err["loc"])
+        raise ScenarioError(f"assets.{asset}.funding" + (f".{where}" if where else ""),
+                            err["msg"].removeprefix("Value error, ")) from None
 
 
 def _funds(d: dict) -> float | dict[str, float]:

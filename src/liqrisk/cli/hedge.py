@@ -21,10 +21,11 @@ MAX_PATHS = 1_000_000    # the back-tests keep a few numbers per path and rebala
 
 @app.command("hedge-backtest")
 def hedge_backtest_command(
-    spot: float = typer.Option(..., "--spot", help="underlying price now (USD)"),
-    strike: float = typer.Option(..., "--strike", help="strike (USD)"),
-    expiry_days: float = typer.Option(..., "--expiry-days", help="time to expiry (days, ACT/365)"),
-    vol: float = typer.Option(..., "--vol", help="implied vol used for deltas and the model (0.55 = 55%)"),
+    spot: float = typer.Option(None, "--spot", help="underlying price now (USD)"),
+    strike: float = typer.Option(None, "--strike", help="strike (USD)"),
+    expiry_days: float = typer.Option(None, "--expiry-days", help="time to expiry (days, ACT/365)"),
+    vol: float = typer.Option(None, "--vol", help="implied vol used for deltas and the model (0.55 = 55%; "
+                                                  "with --file: the path model's, default the ATM vol)"),
     rate: float = typer.Option(0.0, "--rate", help="interest rate, continuously compounded"),
     kind: str = typer.Option("call", "--type", help="call | put"),
     position: float = typer.Option(-1.0, "--position", help="contracts of 1 underlying unit (+ long, − short)"),
@@ -37,6 +38,8 @@ def hedge_backtest_command(
     funding: float = typer.Option(0.0, "--funding", help="perp funding rate per 8 h (decimal; a long pays when > 0)"),
     collateral: float = typer.Option(None, "--collateral", help="USD collateral (default: 2× the starting maintenance margin)"),
     venue: str = typer.Option("deribit", "--venue", help="margin rules of the account"),
+    file: str = typer.Option(None, "--file", help="portfolio file: hedge the options (and futures) of --account"),
+    account: str = typer.Option(None, "--account", help="with --file: the cross account whose options are hedged"),
     paths: int = typer.Option(10_000, "--paths", min=1, max=MAX_PATHS, help="simulated paths (or real-history windows)"),
     model: str = typer.Option("gbm", "--model", help="gbm | merton | student | fhs | history (bundled hourly BTC)"),
     seed: int = typer.Option(7, "--seed", help="random seed"),
@@ -47,15 +50,28 @@ def hedge_backtest_command(
     """P&L distribution, hedging error vs rebalance count (with Derman–Kamal), transaction costs,
     funding, margin calls, liquidations and the worst margin ratio."""
     from liqrisk.advise.funding import FundingModel
-    from liqrisk.advise.hedging import HedgeSpec, hedge_backtest
+    from liqrisk.advise.hedging import HedgeSpec, account_book, hedge_backtest
+    from liqrisk.io.portfolio import InputError
     with fail_on_bad_input(), limits.using(max_path_steps=max_path_steps):
         if kind not in ("call", "put"):
             raise ValueError(f"--type '{kind}': expected call or put")
-        spec = HedgeSpec(spot, strike, expiry_days, vol, rate, kind == "call", position, rebalances, steps,
-                         band, hedge, fee, lot, FundingModel.constant(funding) if funding else None,
-                         collateral, venue=venue)
+        fund = FundingModel.constant(funding) if funding else None
+        book = None
+        if file or account:
+            if not (file and account):
+                raise InputError(["--file and --account go together (the account of the file to hedge)"])
+            book, terms = account_book(file, account, hedge)
+            spec = HedgeSpec(**{**terms, "vol": vol or terms["vol"]}, rebalances=rebalances, steps=steps, band=band,
+                             hedge=hedge, fee=fee, lot=lot, funding=fund)
+        else:
+            missing = [f"--{n}" for n, v in (("spot", spot), ("strike", strike), ("expiry-days", expiry_days),
+                                             ("vol", vol)) if v is None]
+            if missing:
+                raise InputError([f"{', '.join(missing)}: needed for one option (or give --file and --account)"])
+            spec = HedgeSpec(spot, strike, expiry_days, vol, rate, kind == "call", position, rebalances, steps,
+                             band, hedge, fee, lot, fund, collateral, venue=venue)
         with progress_bar("hedging", quiet=as_json) as tick:
-            result = hedge_backtest(spec, paths, model, seed, progress=tick)
+            result = hedge_backtest(spec, paths, model, seed, progress=tick, book=book)
         d = result.to_dict()
         if html:
             from liqrisk.advise.html import hedge_html
@@ -65,13 +81,15 @@ def hedge_backtest_command(
         sys.stdout.write(json.dumps(d) + "\n")
         return
     console = wide_console()
-    t = Table(title=f"delta hedge of {position:+g} {kind} K={strike:g} ({expiry_days:g}d) with {hedge}, "
-                    f"{d['model']}, {d['paths']:,} paths (USD)")
+    what = (f"{position:+g} {kind} K={strike:g} ({expiry_days:g}d)" if d["book"] is None else
+            f"account '{d['book']['account']}' ({len(d['book']['options'])} options, {d['horizon_days']:.3g}d)")
+    t = Table(title=f"delta hedge of {what} with {hedge}, {d['model']}, {d['paths']:,} paths (USD)")
     for col in ("rebalances", "P&L mean", "P&L std", "Derman–Kamal std", "fees mean"):
         t.add_column(col, justify="right")
     for c in d["hedging_error_vs_rebalances"]:
         t.add_row(f"{c['rebalances']}", f"{c['pnl_mean']:,.4g}", f"{c['pnl_std']:,.4g}",
-                  f"{c['derman_kamal_std']:,.4g}", f"{c['transaction_costs_mean']:,.4g}")
+                  "-" if c["derman_kamal_std"] is None else f"{c['derman_kamal_std']:,.4g}",
+                  f"{c['transaction_costs_mean']:,.4g}")
     console.print(t)
     q = d["pnl_quantiles"]
     console.print(f"P&L quantiles 1%/50%/99%: {q['0.01']:,.4g} / {q['0.5']:,.4g} / {q['0.99']:,.4g}; "
@@ -101,7 +119,9 @@ def policy_backtest_command(
     cost paid, capital added, P&L distribution."""
     from liqrisk.advise.policy import policy_backtest
     with fail_on_bad_input(), limits.using(max_path_steps=max_path_steps, max_horizon_days=max_horizon_days):
-        r = policy_backtest(file, account, cut_below, topup_to, days, steps_per_day, paths, model, seed)
+        with progress_bar("policies × paths", quiet=as_json) as tick:
+            r = policy_backtest(file, account, cut_below, topup_to, days, steps_per_day, paths, model, seed,
+                                progress=tick)
     if as_json:
         sys.stdout.write(r.to_json() + "\n")
         return

@@ -5,17 +5,18 @@ import contextlib
 import time
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 
 @contextlib.contextmanager
 def progress_bar(label: str, quiet: bool = False):
-    """Yield ``tick(done, total)``; the bar starts once the run has taken more than a second."""
+    """Yield ``tick(done, total)``; the bar starts once the run has taken more than a second
+    (``total`` None: a count without an end, the bar pulses)."""
     if quiet:
         yield lambda done, total: None
         return
     start = time.monotonic()
-    bar = Progress(TextColumn(label), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+    bar = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn(), console=Console(stderr=True), transient=True)
     task = None
 

@@ -9,6 +9,7 @@ from rich.table import Table
 from liqrisk.cli import limits as L
 from liqrisk.cli._app import app
 from liqrisk.cli.errors import fail_on_bad_input
+from liqrisk.cli.progress import progress_bar
 from liqrisk.io import limits
 from liqrisk.report.terminal import wide_console
 
@@ -37,7 +38,9 @@ def size_command(
         target_horizon = Target.parse(target).horizon
         L.check_simulation([target_horizon] if target_horizon else [], paths, "--target horizon")
         L.check_simulation([horizon] if drift is not None else [], paths)
-        r = size_position(venue, symbol, leverage, collateral, target, mark, vol, side, drift, horizon, paths, seed)
+        with progress_bar("sizing (engine runs)", quiet=as_json) as tick:
+            r = size_position(venue, symbol, leverage, collateral, target, mark, vol, side, drift, horizon, paths,
+                              seed, progress=tick)
     if as_json:
         sys.stdout.write(r.to_json() + "\n")
         return

@@ -28,6 +28,11 @@ Mapping (ccxt Manual, "Position structure", "Balance structure", "Market structu
 * one account per venue and settlement currency (coin-margined venues margin each coin apart);
 * the mark of each underlying comes from its perpetual's ``markPrice`` (else any position's, else
   ``notional / |size|`` of a linear contract);
+* Binance Multi-Assets mode (the dump's ``multi_assets_margin``: the saved
+  ``GET /fapi/v1/multiAssetsMargin`` answer, with ``asset_index``: ``GET /fapi/v1/assetIndex``):
+  every other positive balance joins the USDⓈ-M cross account as collateral with haircut
+  ``bidBuffer`` (Binance counts it at ``bidRate = index·(1 − bidBuffer)``) and its index as mark;
+* Deribit sizes come from Deribit's own ``info.size`` (ccxt's Deribit ``contracts`` is None);
 * Hyperliquid gives no tier table per coin: the position's ``maxLeverage`` (ccxt ``info``, or the
   market's leverage limit) sets the maintenance rate through the venue's own rule set.
 """
@@ -207,12 +212,64 @@ def _accounts(d: dict, venue: str | None, balance_is: str | None):
         accounts.append({"id": acc_id, "venue": name, "mode": "cross" if g["cross"] or wallet > 0 else "isolated",
                          "collateral": {settle: wallet} if g["cross"] or wallet > 0 else {},
                          "positions": g["positions"]})
+    haircuts = _multi_assets(d, exchange)
+    if haircuts is not None:
+        _add_multi_assets(accounts, totals, used, haircuts, marks)
     for ccy in sorted(set(totals) - used):
         if totals[ccy]:
             notes.append(f"{exchange}: balance {totals[ccy]:g} {ccy} not imported (not a settlement currency of "
                          "these positions)" + (" — add it as collateral if the venue counts it" if ccy not in STABLECOINS
                                               else ""))
     return accounts, marks, notes
+
+
+def _multi_assets(d: dict, exchange: str) -> dict[str, tuple[float, float]] | None:
+    """asset → (haircut, index price) when a Binance dump says the USDⓈ-M account is in
+    Multi-Assets mode: ``multi_assets_margin`` is the saved ``GET /fapi/v1/multiAssetsMargin``
+    answer (``{"multiAssetsMargin": true}``), ``asset_index`` the saved ``GET /fapi/v1/assetIndex``
+    answer. Binance values a positive balance at ``bidRate = index·(1 − bidBuffer)``: the haircut
+    is ``bidBuffer``. None when the mode is off or not given."""
+    mode = d.get("multi_assets_margin")
+    on = mode.get("multiAssetsMargin") if isinstance(mode, dict) else mode
+    if on not in (True, "true"):
+        return None
+    if not exchange.startswith("binance"):
+        raise InputError([f"multi_assets_margin: Multi-Assets mode is a Binance USDⓈ-M account mode, not {exchange}'s"])
+    rows = d.get("asset_index")
+    rows = [rows] if isinstance(rows, dict) else rows if isinstance(rows, list) else []
+    out = {}
+    for r in rows:
+        sym = str(r.get("symbol", "")).upper() if isinstance(r, dict) else ""
+        if sym.endswith("USD"):
+            out[sym[:-3]] = (number(r.get("bidBuffer"), f"asset_index {sym}: bidBuffer"),
+                             number(r.get("index"), f"asset_index {sym}: index", positive=True))
+    return out
+
+
+def _add_multi_assets(accounts: list[dict], totals: dict, used: set, haircuts: dict, marks: dict) -> None:
+    """Every other positive balance joins the USDⓈ-M cross account as collateral with its
+    haircut; a coin's mark is its asset index unless a position gave one."""
+    usdm = [a for a in accounts if a["venue"] == "binance-usdm"]
+    if len(usdm) != 1:
+        raise InputError([f"multi_assets_margin: liqrisk imports Multi-Assets mode for one USDⓈ-M account "
+                          f"settled in one currency; this dump has {len(usdm)} ({', '.join(a['id'] for a in usdm)})"])
+    acc = usdm[0]
+    for ccy in sorted(set(totals) - used):
+        amount = totals[ccy]
+        if amount == 0:
+            continue
+        if amount < 0:
+            raise InputError([f"binance balance: {ccy} total {amount:g} is negative; Multi-Assets mode values a debt "
+                              "at askRate, which liqrisk does not model"])
+        if ccy not in haircuts:
+            raise InputError([f"binance balance: {ccy} is held in Multi-Assets mode but asset_index has no '{ccy}USD' "
+                              "(save GET /fapi/v1/assetIndex with the dump)"])
+        haircut, index = haircuts[ccy]
+        acc["collateral"][ccy] = {"amount": amount, "haircut": haircut}
+        if ccy not in STABLECOINS:
+            marks.setdefault(ccy, index)
+        used.add(ccy)
+    acc["mode"] = "cross"
 
 
 def _signed_size(exchange: str, p: dict, m: dict, where: str) -> float:

@@ -5,7 +5,7 @@ Rule version: OKX portfolio-margin rules after the risk-unit merge (rolled out 2
 coin-margined — form one unit) with the parameters of 2025-01-06 (MR1, MR6), 2025-01-15 (MR7
 tiers) and the MR4 rates announced with them. Per unit::
 
-    MMR_unit = max( max(MR1, MR6) + MR4 , MR7 )        account MMR = Σ units + MR8
+    MMR_unit = max( max(MR1, MR6) + MR4 + MR9 , MR7 )        account MMR = Σ units + MR8
     IMR = imr_factor (1.3) × Σ units + MR8 at its IM rate
 
 * [V] MR1 spot shock: the worst loss over price moves ±0/4/8/12% (BTC, ETH), ±0/6/12/18% (LTC,
@@ -23,8 +23,18 @@ tiers) and the MR4 rates announced with them. Per unit::
   ``mr7_tiers`` ≤250k ×1, ≤500k ×2, ≤1M ×4, ≤2M ×6, ≤3M ×8, ≤4M ×10, above ×12 (used for
   every unit of the account: OKX's tables for other coins are not published here).
 * [V] MR8 borrowing: 2% (MM) / 10% (IM) of the stable coins borrowed (negative collateral).
-* Not modelled [?]: MR2 (theta), MR3 (vega), MR5 (rates), MR9 (stable-coin peg) and the
-  liquidation-cost term of OKX's margin ratio; each account with options says so in its notes.
+* MR9 stable-coin depeg risk: [V] cash deltas per settlement coin (USDT, USDC, USD) are matched
+  pair by pair (USDT–USD, USDT–USDC, USDC–USD) and each hedge is charged tier by tier (OKX's
+  example: 1M × 0.75% + 4M × 1.75% + 5M × 2.5% = 202,500 USD, :func:`~liqrisk.margin.scenario.
+  multiplied`); ``mr9_tiers`` [V] 0.5% to 1M and 1% to 5M USD at a USDT/USD index ≥ 0.995 (OKX's
+  higher tiers and lower index columns are not published here: override). [I] Modelled for the
+  USDT–USDC hedge of linear contracts (sizes in base units) at the first tier's rate, carried
+  by each hedged position so that it follows the index: exact while the hedge is inside the
+  first tier (it shows in the unit's ``roll_shock`` with MR4); USD-settled legs (inverse
+  contracts, coin-margined options) are not matched. The notes say so.
+* Not modelled [?]: MR2 (theta), MR3 (vega), MR5 (rates) — OKX publishes where they enter,
+  ``MMR_unit = max(max(MR1, MR2, MR6) + MR3 + MR4 + MR5 + MR9, MR7)``, but not their formulas — and
+  the liquidation-cost term of OKX's margin ratio; each account with options says so in its notes.
 
 The moves are expressed in units of each unit's largest MR1 move (``sh_rel``), so units of one
 account share one scenario set: exact while the account's units share the MR1 points and the
@@ -36,16 +46,18 @@ Parameters: ``venue: {name: okx, portfolio_margin: {mr6_factor: 0.5, BTC: {mr7_r
 """
 from __future__ import annotations
 
-from liqrisk.margin.base import INVERSE_OPTION, MM_NONE
+from liqrisk.margin.base import INVERSE, INVERSE_OPTION, MM_NONE
 from liqrisk.margin import scenario
+from liqrisk.margin.offsets import rates, settle_coin, stable_pairs
 from liqrisk.margin.scenario import ScenarioSet
 
 MR1_MID = {"LTC", "BCH", "EOS", "OKB", "DOT", "BSV", "LINK", "FIL", "ADA", "TRX", "UNI", "XRP"}
 MR6_MID = {"SOL", "DOGE", "PEPE", "XRP", "BNB", "SHIB", "LTC", "ORDI", "WLD", "BCH", "ADA"}
 MR7_TIERS_2025 = [[0, 1], [250_000, 2], [500_000, 4], [1_000_000, 6], [2_000_000, 8], [3_000_000, 10],
                   [4_000_000, 12]]
+MR9_TIERS = [[0, 0.005], [1_000_000, 0.01]]     # hedge USD floor, rate (USDT/USD index ≥ 0.995)
 ACCOUNT_KEYS = {"mr6_factor": 0.5, "mr7_tiers": MR7_TIERS_2025, "mr8_mm_rate": 0.02, "mr8_im_rate": 0.10,
-                "imr_factor": 1.3}
+                "imr_factor": 1.3, "mr9_tiers": MR9_TIERS}
 STABLE = ("USDT", "USDC", "USD")
 UNIT_KEYS = ("mr1_price_moves", "mr1_vol_shock_up", "mr1_vol_shock_down", "mr6_price_move",
              "mr4_annualized_move_risk", "mr4_min_rate", "mr7_rate")
@@ -68,6 +80,8 @@ def unit_parameters(underlying: str, overrides: dict) -> dict:
 def account_problems(overrides: dict, account, underlyings) -> list[str]:
     """Unknown parameters; borrowing (MR8) only in stable coins."""
     out = scenario.parameter_problems(overrides, underlyings, UNIT_KEYS, ACCOUNT_KEYS, "okx")
+    out += [p for key, hi in (("mr7_tiers", 1e6), ("mr9_tiers", 1.0)) if key in overrides
+            for p in scenario.tier_problems(f"venue.portfolio_margin.{key}", overrides[key], hi)]
     return out + [f"field 'collateral.{c}': OKX portfolio margin models borrowing (MR8) in stable coins only; "
                   f"a negative {c} balance is not supported" for c, a, _ in account.collateral_items()
                   if a < 0 and c not in STABLE]
@@ -83,6 +97,29 @@ def position_terms(t, par: dict) -> dict:
         out["vol_up"] = t.vol * (1 + par["mr1_vol_shock_up"])
         out["vol_dn"] = max(t.vol * (1 - par["mr1_vol_shock_down"]), 0.0)
     return out
+
+
+def offset_rates(account, rules) -> tuple[dict, list[str]]:
+    """Per position (``id``): its share of MR9 on each unit's USDT–USDC hedge of linear contracts,
+    at the first ``mr9_tiers`` rate, and the notes on what MR9 leaves out (module docstring)."""
+    tiers = rules.params.portfolio_margin.get("mr9_tiers", MR9_TIERS)
+    out: dict = {}
+    notes: list[str] = []
+    units: dict = {}
+    for p in account.positions:
+        coin = settle_coin(p, p.kind == "option" or rules.contract_of(p) == INVERSE, "USD")
+        units.setdefault(rules.underlying_of(p), []).append((coin, p.size, id(p)))
+    for und, legs in units.items():
+        stable = [leg for leg in legs if leg[0] != "USD"]
+        matches = stable_pairs(stable, [("USDT", "USDC")])
+        out.update(rates(stable, matches, lambda m: m[2] * float(tiers[0][1])))
+        if matches:
+            notes.append(f"{und}: MR9 on the USDT-USDC hedge ({matches[0][2]:g} {und}) at the first mr9_tiers rate "
+                         f"{float(tiers[0][1]):g}: exact while the hedge is inside that tier")
+        if stable and len(stable) < len(legs):
+            notes.append(f"{und}: MR9's USD pairs (USDT-USD, USDC-USD: inverse contracts, coin-margined options) "
+                         f"are not modelled")
+    return out, notes
 
 
 def scenario_set(units: dict[str, dict], overrides: dict, account) -> ScenarioSet:
@@ -112,8 +149,8 @@ def scenario_set(units: dict[str, dict], overrides: dict, account) -> ScenarioSe
         notes.append("units with different MR6/MR1 ratios share one scenario set: each unit is also "
                      "evaluated at the others' extreme moves (an upper bound of MR6)")
     if has_options:
-        notes.append("MR2 (theta), MR3 (vega), MR5 (rates) and MR9 are not modelled: the options' "
-                     "requirement is understated by them")
+        notes.append("MR2 (theta), MR3 (vega) and MR5 (rates) are not modelled: the options' requirement is "
+                     "understated by them")
     mr8_mm, mr8_im = account_par["mr8_mm_rate"] * borrowed_usd, account_par["mr8_im_rate"] * borrowed_usd
     return ScenarioSet("OKX portfolio margin (risk units)", moves, vols, weights, [0.0] * len(moves), labels,
                        pnl_offset=1.0, mm_factor=1.0, im_factor=float(account_par["imr_factor"]), add=mr8_mm,

@@ -2,7 +2,7 @@
 rule-set side shared by them — options accepted, positions carry no margin of their own (the
 pool's scenario margin covers them), parameters checked per unit. The venue's own module
 (:mod:`~liqrisk.margin.okx_pm`, :mod:`~liqrisk.margin.bybit_pm`) gives the unit parameters,
-each position's scenario terms and the scenario set."""
+each position's scenario terms, its charges on matched offsets and the scenario set."""
 from __future__ import annotations
 
 from liqrisk.margin.base import INVERSE_OPTION, MM_NONE, PositionTerms
@@ -46,8 +46,22 @@ class RiskUnitPortfolio:
         return super().terms(pos, account, years, vol)
 
     def scenario_terms(self, pos, t, account):
-        return self.pm.position_terms(t, self._unit(pos))
+        out = self.pm.position_terms(t, self._unit(pos))
+        extra = self._offsets_of(account)[0].get(id(pos), 0.0)
+        if extra:
+            out["roll"] = out.get("roll", 0.0) + extra
+        return out
+
+    def _offsets_of(self, account) -> tuple[dict, list[str]]:
+        """The venue's charges on matched offsets (``pm.offset_rates``, :mod:`~liqrisk.margin.
+        offsets`): per position of ``account`` its rate, and notes; computed once per account."""
+        cached = getattr(self, "_offsets", None)
+        if cached is None or cached[0] is not account:
+            self._offsets = (account, self.pm.offset_rates(account, self))
+        return self._offsets[1]
 
     def scenario_set(self, account, terms):
         units = {self.underlying_of(p): self._unit(p) for p in account.positions}
-        return self.pm.scenario_set(units, self.params.portfolio_margin, account)
+        sset = self.pm.scenario_set(units, self.params.portfolio_margin, account)
+        sset.notes += self._offsets_of(account)[1]
+        return sset

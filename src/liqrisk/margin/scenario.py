@@ -97,6 +97,22 @@ def parameter_problems(overrides: dict, underlyings, unit_keys, account_keys, ve
     return out
 
 
+def tier_problems(field: str, rows, hi: float) -> list[str]:
+    """A tier table [[floor, value], …]: at least one row, numbers, floors ascending from 0,
+    values in [0, hi]."""
+    ok = isinstance(rows, list) and rows and all(
+        isinstance(r, (list, tuple)) and len(r) == 2 and all(isinstance(x, (int, float)) and not isinstance(x, bool)
+                                                          for x in r) for r in rows)
+    if not ok:
+        return [f"field '{field}': a list of [floor, value] number pairs"]
+    floors = [r[0] for r in rows]
+    if floors[0] != 0 or any(b <= a for a, b in zip(floors, floors[1:])):
+        return [f"field '{field}': floors must start at 0 and ascend"]
+    if any(not 0 <= r[1] <= hi for r in rows):
+        return [f"field '{field}': values must be in [0, {hi:g}]"]
+    return []
+
+
 def multiplied(raw, tiers):
     """A minimum charge (a number or an array) after multiplier tiers (floor, multiplier), each
     tier's multiplier on the part of ``raw`` inside it (OKX: raw 30,000 with tiers (0, 1),

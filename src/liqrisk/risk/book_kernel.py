@@ -18,7 +18,7 @@ repriced with the time left; futures settled and options paid off at the first s
 their expiry — at the price interpolated log-linearly at the expiry time; the settled amount is
 then held as cash in the settlement unit and the pool's t=0 boundaries no longer apply), and the
 pool survives the step with the Brownian-bridge probability of not crossing its t=0 boundaries
-(one factor per axis, see :mod:`liqrisk.risk.montecarlo`) times 1[equity − MM > 0]. A pool
+(one factor per axis, see :mod:`liqrisk.risk.bridge`) times 1[equity − MM > 0]. A pool
 whose path stays inside its safe box (:func:`safe_boxes_nb`) is healthy and beyond the bridge
 range at every step, so its steps are skipped (same numbers). An account survives a step with
 the bridge factor of its tightest boundaries while every pool is healthy. The evaluation is
@@ -37,7 +37,7 @@ from liqrisk.margin.base import INVERSE, INVERSE_OPTION, LINEAR
 from liqrisk.margin.kernel import (_maintenance, _tier_notional, _value, pool_state_nb,
                                    scenario_mm_nb)
 from liqrisk.pricing.kernels import black76_price_nb
-from liqrisk.risk.montecarlo import _FAR, bridge_stay
+from liqrisk.risk.bridge import bridge_stay
 
 
 

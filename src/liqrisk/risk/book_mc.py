@@ -7,8 +7,8 @@ the seed, the horizon and ``dt`` only — never on which other horizons or accou
 
 * **P(liquidation)** of the account (any pool) and of each of its margined pools (the cross
   part, each isolated position), the bridge-corrected conditional expectation of
-  :mod:`liqrisk.risk.montecarlo`; ``driver`` names the pool with the largest probability.
-  Variance reduction per horizon as there (``auto``: importance sampling on the main underlying
+  :mod:`liqrisk.risk.bridge`; ``driver`` names the pool with the largest probability.
+  Variance reduction per horizon (``auto``: importance sampling on the main underlying
   when its closed form is < 1e-3 and the model is uncorrelated GBM, else the control variate for
   GBM; antithetic pairs for Student-t, plain sampling for the asymmetric models (bootstrap,
   jumps), and their importance sampling
@@ -38,11 +38,12 @@ import numpy as np
 from liqrisk.dynamics.paths import _TILT, Bootstrap, PathModel, as_seed_sequence, map_chunks
 from liqrisk.margin import kernel as K
 from liqrisk.margin.base import LINEAR
-from liqrisk.risk.book_kernel import _FAR, book_chunk_nb, safe_boxes_nb
+from liqrisk.risk.book_kernel import book_chunk_nb, safe_boxes_nb
+from liqrisk.risk.bridge import FAR as _FAR
 from liqrisk.risk.first_passage import hit_probability
 from liqrisk.risk.measures import MeasureChange, proposal
-from liqrisk.risk.montecarlo import (METHODS, TIME_QUANTILES, YEAR_HOURS, ProbabilityEstimate,
-                                     TimeHistogram, _no_silent_zero)
+from liqrisk.risk.estimates import (METHODS, TIME_QUANTILES, YEAR_HOURS, ProbabilityEstimate,
+                                    TimeHistogram, no_silent_zero)
 
 MAX_PATH_STEPS = 2_000_000_000
 """Largest paths × steps of one run (about 10 minutes of one core for a small account)."""
@@ -495,13 +496,13 @@ def book_liquidation_risk(cp, accounts: list[int], axes: list[int], model: PathM
                     choice = cv if _inside_unit(cv) else plain
                 if choice is not plain and not _inside_unit(choice):
                     choice = plain
-                choice = _no_silent_zero(_clip(choice), False)
+                choice = no_silent_zero(_clip(choice))
                 if anti and not choice.method.startswith("importance"):
                     choice = replace(choice, paths=2 * choice.paths)
                 r["p"][h] = choice
                 r["methods"].append(choice.method)
                 b0, b1 = g.acc_start[i], g.acc_start[i + 1]
-                r["pools"][h] = {g.labels[b]: _no_silent_zero(_pool_estimate(s, b, j, anti), False)
+                r["pools"][h] = {g.labels[b]: no_silent_zero(_pool_estimate(s, b, j, anti))
                                  for b in range(b0, b1) if g.margined[b]}
                 top = s.top[i, j]
                 if not risk:
@@ -547,7 +548,7 @@ def _pool_estimate(s: _Sums, b, j, anti) -> ProbabilityEstimate:
 
 def _importance(cp, g, i, axes, model, dt, n_steps, n_paths, seed, cu, cb, sigma, cv_lo, cv_hi, funding=None):
     """Account ``i`` alone, the main underlying's normals shifted so that the mean path reaches
-    its nearest boundary at the horizon; weights dP/dQ (module docstring of montecarlo). Other
+    its nearest boundary at the horizon; weights dP/dQ (docs/montecarlo.md). Other
     models: their measure change of :mod:`liqrisk.risk.measures`."""
     if model.is_gaussian:
         tilt = np.zeros(len(axes))
@@ -567,7 +568,7 @@ def _time_to_liquidation(hist: np.ndarray, n_steps: int, dt: float):
     liquidation time. Kernel bin k holds the liquidations in steps s with
     ``(s − 1)·n_bins // n_steps == k``, i.e. in ((lo)Δt, (hi)Δt] for lo, hi = the bin's first and
     next step offsets; a quantile is dated at the middle of its bin — (s − ½)·Δt when bins are
-    single steps, as in :mod:`liqrisk.risk.montecarlo`."""
+    single steps."""
     nb = hist.shape[0]
     start = -(-np.arange(nb + 1) * n_steps // nb)          # ceil(k·n_steps/nb)
     total = float(hist.sum())

@@ -56,8 +56,8 @@ from liqrisk.dynamics.paths import Bootstrap, GarchVol, PathModel, map_chunks, s
 from liqrisk.dynamics.volatility import rolling_vol
 from liqrisk.margin.binance import usdm_liquidation_price
 from liqrisk.margin.tiers import TierTable
+from liqrisk.risk.bridge import bridge_survival
 from liqrisk.risk.first_passage import hit_probability
-from liqrisk.risk.montecarlo import _log_bounds, bridge_survival
 from liqrisk.risk.scores import Scores, score
 
 DATA = "btcusd_1h_coinbase.csv"
@@ -127,6 +127,17 @@ class Position:
         p = prices[:, 0]
         return (self.notional / self.leverage + self.side * self.notional * (p - 1)
                 - self.tiers.maintenance_margin(self.notional * p))
+
+
+def _log_bounds(account: Position, n_und: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-underlying log barriers relative to spot (−inf / +inf: none), nearest per side."""
+    lo, hi = np.full(n_und, -np.inf), np.full(n_und, np.inf)
+    for u, down, up in account.boundaries:
+        if down is not None and down > 0:
+            lo[u] = max(lo[u], np.log(down / account.spot[u]))
+        if up is not None:
+            hi[u] = min(hi[u], np.log(up / account.spot[u]))
+    return lo, hi
 
 
 def positions(leverages=LEVERAGES, notional=NOTIONAL) -> list[Position]:
