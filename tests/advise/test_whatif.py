@@ -39,7 +39,7 @@ def test_topup_of_isolated_margin_moves_lp_by_the_closed_form():
 
 def test_funding_paid_over_time_moves_the_isolated_lp_toward_the_mark():
     """3 days from 05:00 UTC with 0.01% per 8 h: funding at 08:00, 16:00, 00:00 … = 9 payments of
-    size × mark × 0.01%, taken from the isolated margin (MITIGATION: margin M − C)."""
+    size × mark × 0.01%, taken from the isolated margin (docs/mitigation.md: margin M − C)."""
     r = what_if(_isolated_long(), time="3d", funding=["BTC=0.0001"], exit=False)
     c = 9 * 1.0 * 91_000 * 0.0001
     assert r.after.accounts[0].liquidation["BTC"]["down"] == pytest.approx(_lp(2000 - c, 1, 90_000), rel=1e-10)

@@ -60,7 +60,7 @@ def _one(venue: str, size: float, entry: float, margin: float):
 
 
 def test_premium_form_pays_the_hyperliquid_example_hourly():
-    """MITIGATION.md / Hyperliquid docs: impact bid 10,100 vs oracle 10,000 → premium 1% →
+    """docs/mitigation.md (Hyperliquid's published example): impact bid 10,100 vs oracle 10,000 → premium 1% →
     F = 0.95% per 8 h → 0.11875% per hour: a 10 BTC long pays $118.75 each hour."""
     sc = scenario_from_dict({"assets": {"BTC": {"price": 10_000.0, "vol": 0.5,
                                                 "funding": {"impact_bid": 10_100, "impact_ask": 10_200}}},
