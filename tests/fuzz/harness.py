@@ -157,19 +157,9 @@ def _finite(x) -> bool:
 
 def check_numbers(command: str, doc) -> list[str]:
     """Problems of a successful run's document (empty when it passes)."""
-    if command == "analyze":
-        return _check_analyze(doc)
-    if command == "cascade":
-        return _check_cascade(doc)
-    if command == "what-if":
-        return _check_what_if(doc)
-    if command == "advise":
-        return _check_advise(doc)
-    if command == "size":
-        return _check_size(doc)
-    if command == "hedge-backtest":
-        return _check_hedge_backtest(doc)
-    return []
+    checks = {"analyze": _check_analyze, "cascade": _check_cascade, "what-if": _check_what_if,
+              "advise": _check_advise, "size": _check_size, "hedge-backtest": _check_hedge_backtest}
+    return checks[command](doc) if command in checks else []
 
 
 def _check_account_state(where: str, s: dict) -> list[str]:

@@ -70,14 +70,19 @@ def _daily_closes(ohlc) -> tuple[np.ndarray, np.ndarray]:
     return days[last], ohlc.close[last]
 
 
+@lru_cache(maxsize=1)
+def _fit_versions() -> tuple[str, ...]:
+    """The versions of the libraries the fit's numbers depend on (part of its cache key)."""
+    from importlib.metadata import version
+    return tuple(f"{m} {version(m)}" for m in ("arch", "numpy", "scipy"))
+
+
 def filtered_history(days: np.ndarray, close: np.ndarray, source: str) -> History:
     """One asset's :class:`History` from its daily ``close`` on ``days``: the GJR-GARCH(1,1)-t fit,
     on one BLAS thread (the optimiser's last digits depend on the thread count, and every engine
     — local, process, Dask with its one-thread workers — must give the same numbers).
     The fit is kept in the on-disk cache (:mod:`liqrisk.diskcache`) under the closes, the
     method and the versions of the libraries that compute it."""
-    from importlib.metadata import version
-
     def fit() -> dict[str, np.ndarray]:
         from threadpoolctl import threadpool_limits
 
@@ -90,7 +95,7 @@ def filtered_history(days: np.ndarray, close: np.ndarray, source: str) -> Histor
 
     close = np.ascontiguousarray(close, dtype=float)
     key = key_of("fhs-filter gjr-t daily v1", days.astype("datetime64[D]").astype(np.int64).tobytes(),
-                 close.tobytes(), *(f"{m} {version(m)}" for m in ("arch", "numpy", "scipy")))
+                 close.tobytes(), *_fit_versions())
     out = cached_arrays(key, fit)
     params = {str(n): float(v) for n, v in zip(out["names"], out["values"])}
     return History(days[1:], out["resid"], params, float(out["forecast"]), source)
