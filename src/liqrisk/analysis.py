@@ -341,8 +341,6 @@ def _add_probabilities(cp, results, s: ProbabilitySettings, out: PortfolioAnalys
             groups.setdefault(axes, []).append(i)
     range_paths = min(s.paths, RANGE_PATHS) if s.range_paths is None else s.range_paths
 
-    schedule = book_schedule(cp)          # perp funding from the market block, None without
-
     def run(model_name, axes, idx, names, paths, risk=True, funding=None):
         """The main model (``risk``: with VaR/ES as asked, progress, ``funding``) or a range model."""
         model, dt, info = _path_model(cp, names, model_name, s, out.notes)
