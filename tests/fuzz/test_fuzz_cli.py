@@ -80,10 +80,9 @@ ANALYZE_OPTIONS = {
 @st.composite
 def _csv_file(draw, rows: list[dict], name: str, kinds: list[str]) -> str:
     """A CSV file of ``rows`` after tree and text mutations (their kinds appended to ``kinds``)."""
-    rows, k = draw(M.mutated_tree(rows))
-    data, op = draw(M.mutated_text(M.csv_text(rows if isinstance(rows, list) else [rows]), ".csv"))
-    kinds += k + [op]
-    return write_input(data, ".csv", name)
+    path, k = draw(_mutated_file(rows, ".csv", False, name))
+    kinds += k
+    return path
 
 
 @st.composite
@@ -144,31 +143,38 @@ def test_fuzz_analyze(case):
 
 
 @st.composite
-def cascade_args(draw):
-    """(kind, args) of one ``cascade`` run."""
-    kinds: list[str] = []
-    kind = draw(st.sampled_from(["scenario", "csv", "hyperliquid", "portfolio"]))
-    scenario = draw(st.sampled_from(M.scenario_seeds()))
-    if kind == "scenario":
-        scenario, k = draw(M.mutated_tree(scenario))
-        data, op = draw(M.mutated_text(M.encode(scenario, ".yaml"), ".yaml"))
-        args = ["cascade", write_input(data, ".yaml", "scenario"), "--json"]
-        if draw(st.booleans()):
-            args += ["--accounts", str(M.EXAMPLES / "populations" / "small_book.csv")]
-        return M.kind_of(k + [op]), args
-    scenario.pop("sweep", None)
-    args = ["cascade", write_input(M.encode(scenario, ".yaml").encode(), ".yaml", "scenario"), "--json"]
-    if kind == "csv":
-        accounts = draw(_csv_file(M.population_rows(), "accounts", kinds))
-        return M.kind_of(kinds), args + ["--accounts", accounts]
-    if kind == "hyperliquid":
-        state, k = draw(M.mutated_tree(M.hyperliquid_seed()))
-        data, op = draw(M.mutated_text(M.encode(state, ".json"), ".json"))
-        return M.kind_of(k + [op]), args + ["--accounts", write_input(data, ".json", "accounts")]
-    suffix, doc = M.portfolio_seeds()[0]
+def _mutated_file(draw, doc, suffix: str, values: bool, name: str, inputs: str = "portfolio") -> tuple[str, list[str]]:
+    """(path, mutation kinds) of ``doc`` written after value mutations only (``values``) or tree
+    and text mutations."""
+    if values:
+        doc, k = draw(M.mutated_values(doc, inputs=inputs))
+        return write_input(M.encode(doc, suffix).encode(), suffix, name), k
     doc, k = draw(M.mutated_tree(doc))
     data, op = draw(M.mutated_text(M.encode(doc, suffix), suffix))
-    return M.kind_of(k + [op]), args + ["--accounts", write_input(data, suffix, "accounts")]
+    return write_input(data, suffix, name), k + [op]
+
+
+@st.composite
+def cascade_args(draw):
+    """(kind, args) of one ``cascade`` run: a scenario or a population (position CSV, Hyperliquid
+    state, portfolio file) mutated in shape (tree and text mutations) or in values only (signs,
+    huge and tiny magnitudes, NaN, words in number cells, other venues/modes/assets, an id given to
+    another account, a duplicated row)."""
+    kind = draw(st.sampled_from(["scenario", "csv", "hyperliquid", "portfolio"]))
+    values = draw(st.booleans())
+    scenario = draw(st.sampled_from(M.scenario_seeds()))
+    if kind == "scenario":
+        path, k = draw(_mutated_file(scenario, ".yaml", values, "scenario", "cascade"))
+        args = ["cascade", path, "--json"]
+        if draw(st.booleans()):
+            args += ["--accounts", str(M.EXAMPLES / "populations" / "small_book.csv")]
+        return M.kind_of(k), args
+    scenario.pop("sweep", None)
+    args = ["cascade", write_input(M.encode(scenario, ".yaml").encode(), ".yaml", "scenario"), "--json"]
+    doc, suffix = {"csv": (M.population_rows(), ".csv"), "hyperliquid": (M.hyperliquid_seed(), ".json"),
+                   "portfolio": M.portfolio_seeds()[0][::-1]}[kind]
+    path, k = draw(_mutated_file(doc, suffix, values, "accounts", "portfolio" if kind == "portfolio" else "cascade"))
+    return M.kind_of(k), args + ["--accounts", path]
 
 
 @FUZZ
