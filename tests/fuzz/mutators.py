@@ -351,3 +351,33 @@ def csv_text(rows: list[dict]) -> str:
         if isinstance(r, dict):
             w.writerow({k: v for k, v in r.items() if isinstance(k, str)})
     return buf.getvalue()
+
+
+IMPORTS = ROOT / "tests" / "data" / "import"
+
+
+def import_seeds() -> list[tuple[str, dict, list[str]]]:
+    """(importer, recorded exchange answer, its required flags) of the recorded answers the
+    importer tests use: ccxt dumps of Binance, Bybit, OKX, Hyperliquid and Deribit, Deribit's
+    get_positions example, a Hyperliquid clearinghouseState."""
+    def rec(name):
+        return json.loads((IMPORTS / f"{name}.json").read_text())
+    binance, bybit, okx = rec("binance_ccxt_static"), rec("bybit_ccxt_static"), rec("okx_ccxt_static")
+    hl, deribit = rec("hyperliquid_ccxt_static"), rec("deribit_ccxt_issue_positions")
+    linear = binance["fetchPositions_linear"]["parsedResponse"]
+    okx_iso = okx["fetchPosition_inverse_isolated"]["parsedResponse"]
+    return [
+        ("ccxt", {"exchange": "binance", "positions": linear,
+                  "balance": {"total": {"USDT": linear[0]["collateral"] + linear[0]["unrealizedPnl"]}}}, []),
+        ("ccxt", {"exchange": "bybit", "positions": bybit["fetchPositions_linear"]["parsedResponse"],
+                  "balance": bybit["fetchBalance_unified"]["parsedResponse"]}, []),
+        ("ccxt", {"exchange": "okx", "positions": [okx_iso],
+                  "balance": {"total": {"BTC": okx_iso["collateral"] + okx_iso["unrealizedPnl"]}}}, []),
+        ("ccxt", {"exchange": "hyperliquid", "positions": hl["isolated_short_position"]["parsedResponse"],
+                  "balance": {"total": {"USDC": float(hl["isolated_short_position"]["httpResponse"]["marginSummary"]
+                                                      ["accountValue"])}}}, []),
+        ("ccxt", {"exchange": "deribit", "positions": [deribit["fetchPositions_btc_perpetual"]["parsedResponse"]],
+                  "balance": {"total": {"BTC": 1.0}}}, []),
+        ("deribit", rec("deribit_get_positions_docs_example"), ["--collateral", "BTC=0.01"]),
+        ("hyperliquid", hl["short_position"]["httpResponse"], ["--vol", "SOL=0.9"]),
+    ]

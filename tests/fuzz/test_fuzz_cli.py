@@ -342,6 +342,28 @@ def test_fuzz_policy_backtest(case):
     assert_good_case(case)
 
 
+@st.composite
+def import_args(draw):
+    """(kind, args) of one ``import`` run: a recorded exchange answer mutated in shape or values,
+    and the importer's flags."""
+    importer, doc, required = draw(st.sampled_from(M.import_seeds()))
+    path, kinds = draw(_mutated_file(doc, ".json", draw(st.booleans()), "answer", "cascade"))
+    table = {"--vol": ["BTC=0.5", "ETH=nan", "SOL=-1", "BTC=1e400", "DOGE=0.5", "BTC", "=0.5"],
+             "--as-of": ["2026-11-23T00:00:00Z", "2026-13-45", "", "1e400", "0"]}
+    if importer == "ccxt":
+        table |= {"--venue": ["binance-usdm", "bybit-linear", "okx", "deribit", "hyperliquid", "aave-v3", "nope"],
+                  "--balance": ["equity", "wallet", "x"]}
+    if importer == "deribit":
+        table["--collateral"] = ["BTC=1", "BTC=-1", "BTC=nan", "ETH=1e400", "x"]
+    return M.kind_of(kinds), ["import", importer, path] + required + draw(_options(table, kinds))
+
+
+@FUZZ
+@given(import_args())
+def test_fuzz_import(case):
+    assert_good_case(case)
+
+
 def test_real_exit_codes_in_a_subprocess(tmp_path):
     """The installed entry point: 0 for a good file, 2 and one plain line for a bad one."""
     env = {**os.environ, "PYTHONPATH": str(M.ROOT / "src")}

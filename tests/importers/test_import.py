@@ -304,3 +304,20 @@ def test_cli_import_writes_a_loadable_file(tmp_path):
     assert r.exit_code == 2 and "cannot read" in r.output
     r = CliRunner().invoke(app, ["import", "hyperliquid", str(state), "--vol", "DOGE=0.5"])
     assert r.exit_code == 2 and "DOGE" in r.output
+
+
+@pytest.mark.parametrize("importer", ["ccxt", "deribit", "hyperliquid"])
+@pytest.mark.parametrize("data, message", [
+    (b"[" * 100_000 + b"]" * 100_000, "nesting: above the limit depth = 20 (raise it with --max-depth)"),
+    (b"\x93\x00\xc3garbage", "not UTF-8 text (byte 0"),
+    (b"", "the file is empty"),
+    (b'{"a": 1, "a": 2}', "not valid JSON: duplicated key 'a'"),
+])
+def test_a_saved_answer_that_is_no_json_document_is_one_located_line(tmp_path, importer, data, message):
+    """Read like every input file (found by the fuzz campaign: a RecursionError traceback on deep
+    nesting, a bare codec message on binary data)."""
+    path = tmp_path / "answer.json"
+    path.write_bytes(data)
+    r = CliRunner().invoke(app, ["import", importer, str(path)])
+    assert r.exit_code == 2 and not isinstance(r.exception, Exception), r.exception
+    assert r.stderr.startswith(f"error: {path}: {message}") and len(r.stderr.splitlines()) == 1, r.stderr

@@ -11,7 +11,6 @@ portfolio loader, so an import that would not load fails here, naming the field.
 """
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -60,10 +59,10 @@ def finish(as_of: str, marks: dict[str, float], accounts: list[dict], vols: dict
 
 
 def read_json(path: str | Path):
-    p = Path(path)
+    """A saved exchange answer, read like every input file (io.documents: size and nesting
+    bounds, UTF-8, duplicated keys, directories and empty files are one located line)."""
+    from liqrisk.io.documents import DocumentError, parse_document, read_text
     try:
-        return json.loads(p.read_text())
-    except OSError as e:
-        raise InputError([f"{p}: cannot read ({e.strerror})"]) from None
-    except json.JSONDecodeError as e:
-        raise InputError([f"{p}: not valid JSON: {e}"]) from None
+        return parse_document(read_text(path, "saved exchange answer"), "json", str(path))
+    except DocumentError as e:
+        raise InputError([str(e)]) from None
