@@ -200,10 +200,11 @@ def _words(docs) -> dict[str, list[str]]:
 
 @functools.cache
 def vocabulary(inputs: str = "portfolio") -> dict[str, list[str]]:
-    """The words of the bundled portfolios, or ("cascade") of the scenarios, the position table
-    and the Hyperliquid state."""
-    docs = ([d for _, d in portfolio_seeds()] if inputs == "portfolio"
-            else scenario_seeds() + population_rows() + [hyperliquid_seed()])
+    """The words of the bundled portfolios, ("cascade") of the scenarios, the position table and
+    the Hyperliquid state, or ("import") of the recorded exchange answers."""
+    docs = {"portfolio": lambda: [d for _, d in portfolio_seeds()],
+            "cascade": lambda: scenario_seeds() + population_rows() + [hyperliquid_seed()],
+            "import": lambda: [d for _, d, _ in import_seeds()]}[inputs]()
     return _words(docs)
 
 
@@ -246,14 +247,16 @@ def mutated_values(draw, doc, n_max: int = 3, inputs: str = "portfolio"):
             continue
         path = draw(st.sampled_from(leaves))
         value = _get(doc, path)
-        if _number_text(value):
-            how = draw(st.sampled_from(["extreme", "extreme", "scale", "word"]))
-            value = (draw(st.sampled_from(NUMBER_TEXTS)) if how == "extreme" else draw(st.sampled_from(WRONG_TEXTS))
-                     if how == "word" else repr(float(value) * draw(st.sampled_from(SCALES))))
-            kinds.append("structural" if how == "word" else "semantic")
-        elif isinstance(value, str):
+        if isinstance(value, str) and not _number_text(value) and len(words.get(path[-1], [])) > 1:
             value = draw(st.sampled_from(words[path[-1]]))
             kinds.append("semantic")
+        elif isinstance(value, str):      # a number as text (or a word an earlier mutation put there)
+            how = draw(st.sampled_from(["extreme", "extreme", "scale", "word"]))
+            if how == "scale" and _number_text(value):
+                value = repr(float(value) * draw(st.sampled_from(SCALES)))
+            else:
+                value = draw(st.sampled_from(WRONG_TEXTS if how == "word" else NUMBER_TEXTS))
+            kinds.append("structural" if how == "word" else "semantic")
         elif draw(st.booleans()):
             value = draw(st.sampled_from(NUMBERS))
             kinds.append("semantic")

@@ -191,8 +191,8 @@ EXIT_COST_OPTIONS = {"--stress": M.CLI_NUMBERS, "--participation": M.CLI_NUMBERS
 @st.composite
 def exit_cost_args(draw):
     """(kind, args) of one ``exit-cost`` run (flags only: every input is a semantic one)."""
-    size = draw(st.sampled_from(M.CLI_NUMBERS + ["1.5", "-2"]))
-    price = draw(st.sampled_from(M.CLI_NUMBERS + ["91250"]))
+    size = draw(st.sampled_from(M.CLI_NUMBERS + ["1.5", "-2"] * 4))
+    price = draw(st.sampled_from(M.CLI_NUMBERS + ["91250"] * 8))
     args = ["exit-cost", "--position", f"{draw(st.sampled_from(['BTC', 'ETH', 'SOL', '']))}:{size}:{price}", "--json"]
     return "semantic", args + draw(_options(EXIT_COST_OPTIONS, [], max_size=3))
 
@@ -347,7 +347,7 @@ def import_args(draw):
     """(kind, args) of one ``import`` run: a recorded exchange answer mutated in shape or values,
     and the importer's flags."""
     importer, doc, required = draw(st.sampled_from(M.import_seeds()))
-    path, kinds = draw(_mutated_file(doc, ".json", draw(st.booleans()), "answer", "cascade"))
+    path, kinds = draw(_mutated_file(doc, ".json", draw(st.booleans()), "answer", "import"))
     table = {"--vol": ["BTC=0.5", "ETH=nan", "SOL=-1", "BTC=1e400", "DOGE=0.5", "BTC", "=0.5"],
              "--as-of": ["2026-11-23T00:00:00Z", "2026-13-45", "", "1e400", "0"]}
     if importer == "ccxt":
