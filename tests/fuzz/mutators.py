@@ -233,13 +233,14 @@ def mutated_values(draw, doc, n_max: int = 3, inputs: str = "portfolio"):
     account twice). Structural: a word in a number-as-text's place."""
     doc = copy.deepcopy(doc)
     words = vocabulary(inputs)
-    leaves = [p for p in _paths(doc)[1:] if _same_type(_get(doc, p), 0.0) or _number_text(_get(doc, p))
-              or isinstance(_get(doc, p), str) and isinstance(p[-1], str) and len(words.get(p[-1], [])) > 1]
-    lists = [p for p in _paths(doc) if isinstance(_get(doc, p), list) and _get(doc, p)]
-    if not leaves:
-        return doc, []
-    kinds = []
+    kinds: list[str] = []
     for _ in range(draw(st.integers(1, n_max))):
+        paths = _paths(doc)      # again after each mutation: a duplicated element shifts the indices
+        leaves = [p for p in paths[1:] if _same_type(_get(doc, p), 0.0) or _number_text(_get(doc, p))
+                  or isinstance(_get(doc, p), str) and isinstance(p[-1], str) and len(words.get(p[-1], [])) > 1]
+        lists = [p for p in paths if isinstance(_get(doc, p), list) and _get(doc, p)]
+        if not leaves:
+            break
         if lists and draw(st.integers(0, 5)) == 0:
             target = _get(doc, draw(st.sampled_from(lists)))
             target.insert(draw(st.integers(0, len(target))), copy.deepcopy(draw(st.sampled_from(target))))
