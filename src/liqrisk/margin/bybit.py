@@ -7,14 +7,17 @@ Rule versions (choose with ``venue: {name: bybit-linear, version: ...}``):
   closed form :func:`uta2026_isolated_inverse` (the engine matches it with no extra margin; the
   published ``extra/(1 ± taker)`` term — extra margin net of the closing fee — is not modelled,
   and tier deductions are kept in USD, which matters from tier 2 on).
-* ``uta-2024``: UTA isolated margin with MM on the *entry* value:
+* ``uta-2024``: UTA isolated margin with MM on the *entry* value, in the deduction form of the
+  risk-limit tier containing it (Bybit help centre "Maintenance Margin (USDT Contract)" /
+  "(Inverse Contract)": ``MM = position value·MMR − MM deduction``; the deduction is 0 in tier 1):
   linear ``LP = EP − side·(IM + extra − MM_entry)/Q``; inverse ``LP = Qty/(PV + IM − MM)``.
   A linear position's MM holds Bybit's estimated fee to close at the bankruptcy price
   (:func:`close_fee_rate`), as Bybit publishes it and reports it in ``positionMM``; the position
   margin Bybit holds (``positionIM``) carries the same fee, so the published ``LP`` is unchanged
   when ``margin`` is that position margin.
-* ``classic``: classic account, MM on entry value: linear ``LP = EP·(1 − side·(IMR − MMR)) −
-  side·extra/Q``; inverse ``LP_long = EP·L/(L + 1 − MMR·L)``.
+* ``classic``: classic account, MM on entry value (deduction form as above): linear
+  ``LP = EP·(1 − side·(IMR − MMR)) − side·(extra + deduction)/Q``; inverse
+  ``LP_long = EP·L/(L + 1 − MMR·L)`` in tier 1, ``Qty/(PV + IM − MM)`` in general.
 Bankruptcy price (isolated, linear): ``EP·(1 − side·IMR)``.
 """
 from __future__ import annotations
@@ -22,7 +25,8 @@ from __future__ import annotations
 from liqrisk.margin import bybit_pm
 from liqrisk.margin.risk_unit import RiskUnitPortfolio
 from liqrisk.margin.base import (ADL_PNL_X_LEVERAGE, INVERSE, LINEAR, MM_ENTRY_VALUE, NOTIONAL_FACE,
-                                 NOTIONAL_QUOTE, LiquidationResponse, PositionTerms, RuleSet)
+                                 NOTIONAL_QUOTE, LiquidationResponse, PositionTerms, RuleSet,
+                                 entry_value_rate)
 
 VERSIONS = ("uta-2026", "uta-2024", "classic")
 
@@ -46,12 +50,12 @@ class _Bybit(RuleSet):
             return PositionTerms(contract=contract, qty=pos.size, entry=pos.entry, mm_code=0,
                                  tiers=table,
                                  notional_mode=NOTIONAL_QUOTE if contract == LINEAR else NOTIONAL_FACE)
-        entry_notional = abs(pos.size) * pos.entry if contract == LINEAR else abs(pos.size)
-        mmr, _ = table.rate_and_cum(entry_notional)
+        # MM on the entry value in the deduction form: entry value·MMR − deduction of its tier
+        rate = entry_value_rate(table, abs(pos.size) * pos.entry if contract == LINEAR else abs(pos.size))
         if self.version == "uta-2024" and contract == LINEAR:
-            mmr = mmr + close_fee_rate(pos.size, self.leverage(pos, account), self.params.taker_fee)
+            rate += close_fee_rate(pos.size, self.leverage(pos, account), self.params.taker_fee)
         return PositionTerms(contract=contract, qty=pos.size, entry=pos.entry,
-                             mm_code=MM_ENTRY_VALUE, p1=float(mmr))
+                             mm_code=MM_ENTRY_VALUE, p1=rate)
 
 
 class BybitLinear(RiskUnitPortfolio, _Bybit):
@@ -80,39 +84,44 @@ def close_fee_rate(qty: float, leverage: float, taker_fee: float) -> float:
 
 
 def classic_isolated_linear(entry: float, qty: float, leverage: float, mmr: float,
-                            extra_margin: float = 0.0) -> tuple[float, float]:
-    """(liquidation, bankruptcy) price of a classic-account isolated linear position.
+                            extra_margin: float = 0.0, mm_deduction: float = 0.0) -> tuple[float, float]:
+    """(liquidation, bankruptcy) price of a classic-account isolated linear position:
+    ``LP = EP·(1 − side·(IMR − MMR)) − side·(extra + deduction)/Q`` (deduction in USDT, tier ≥ 2).
     Published: long 1 BTC @ 10,000, 50×, MMR 0.5% → 9,850; short 1 @ 8,000, 40× → 8,160."""
     side = 1.0 if qty > 0 else -1.0
     imr = 1.0 / leverage
-    lp = entry * (1 - side * (imr - mmr)) - side * extra_margin / abs(qty)
+    lp = entry * (1 - side * (imr - mmr)) - side * (extra_margin + mm_deduction) / abs(qty)
     bp = entry * (1 - side * imr) - side * extra_margin / abs(qty)
     return lp, bp
 
 
 def uta2024_isolated_linear(entry: float, qty: float, leverage: float, mmr: float,
-                            extra_margin: float = 0.0) -> float:
-    """UTA isolated linear with MM on entry value: ``LP = EP − side·(IM − MM)/Q − side·extra/Q``.
-    Published: long 1 BTC @ 20,000, 50×, MMR 0.5% → 19,700."""
+                            extra_margin: float = 0.0, mm_deduction: float = 0.0) -> float:
+    """UTA isolated linear with MM on entry value: ``LP = EP − side·(IM − MM)/Q − side·extra/Q``,
+    ``MM = Q·EP·MMR − deduction`` (USDT). Published: long 1 BTC @ 20,000, 50×, MMR 0.5% → 19,700."""
     side = 1.0 if qty > 0 else -1.0
     q = abs(qty)
-    im, mm = q * entry / leverage, q * entry * mmr
+    im, mm = q * entry / leverage, q * entry * mmr - mm_deduction
     return entry - side * (im - mm + extra_margin) / q
 
 
-def classic_isolated_inverse(entry: float, face: float, leverage: float, mmr: float) -> float:
-    """Classic inverse isolated: long ``EP·L/(L + 1 − MMR·L)``, short ``EP·L/(L − 1 + MMR·L)``."""
-    if face > 0:
-        return entry * leverage / (leverage + 1 - mmr * leverage)
-    return entry * leverage / (leverage - 1 + mmr * leverage)
+def classic_isolated_inverse(entry: float, face: float, leverage: float, mmr: float,
+                             mm_deduction: float = 0.0) -> float:
+    """Classic inverse isolated: long ``EP·L/(L + 1 − MMR·L)``, short ``EP·L/(L − 1 + MMR·L)``;
+    from tier 2 on, with the deduction d (coin) and PV = face/EP, long ``face/(PV·(L + 1 − MMR·L)/L
+    + d)``, short ``face/(PV·(L − 1 + MMR·L)/L − d)``."""
+    side = 1.0 if face > 0 else -1.0
+    pv = abs(face) / entry
+    return abs(face) / (pv * (leverage + side * (1 - mmr * leverage)) / leverage + side * mm_deduction)
 
 
-def uta2024_isolated_inverse(entry: float, face: float, leverage: float, mmr: float) -> float | None:
+def uta2024_isolated_inverse(entry: float, face: float, leverage: float, mmr: float,
+                             mm_deduction: float = 0.0) -> float | None:
     """UTA-2024 inverse isolated: long ``Qty/(PV + IM − MM)``, short ``Qty/(PV − IM + MM)`` with
-    PV = Qty/EP, IM = PV/L, MM = PV·MMR (coin)."""
+    PV = Qty/EP, IM = PV/L, MM = PV·MMR − deduction (coin)."""
     q = abs(face)
     pv = q / entry
-    im, mm = pv / leverage, pv * mmr
+    im, mm = pv / leverage, pv * mmr - mm_deduction
     den = pv + (im - mm) if face > 0 else pv - (im - mm)
     return q / den if den > 0 else None
 
