@@ -73,8 +73,7 @@ def test_chunked_run_reports_progress_and_gives_the_one_call_numbers():
     incr = np.ascontiguousarray(P.simulate(P.gbm(0.6), 9000, 120, 5 / 365 / 120, 2)[0][:, :, 0])
     res = [np.empty(9000), np.empty(9000, dtype=np.bool_), np.empty(9000), np.empty(9000), np.empty(9000, np.int64)]
     rules = cp.plans[0].rules.params
-    M.policy_paths_nb(incr, 91_000.0, a.qty[i], a.entry[i], a.const_usd[pool], a.contract[i], a.mm_code[i],
-                      a.notional_mode[i], a.tier_start[i], a.tier_end[i], a.t_floor, a.t_mmr, a.t_cum, a.p1[i],
-                      a.p2[i], M.HOLD, 0.0, 0.6 / np.sqrt(365), rules.taker_fee, rules.liquidation_fee, *res)
+    M.policy_paths_nb(incr, 91_000.0, i, a.const_usd[pool], a.pos_i, a.pos_f.copy(), a.tiers, M.HOLD, 0.0,
+                      0.6 / np.sqrt(365), rules.taker_fee, rules.liquidation_fee, *res)
     assert d.policies["hold"]["liquidations"] == int(res[1].sum())
     assert d.policies["hold"]["pnl_mean"] == pytest.approx(float(res[0].mean()), rel=1e-12)

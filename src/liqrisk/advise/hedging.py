@@ -36,9 +36,10 @@ from numba import njit
 from liqrisk.advise.funding import FundingModel, FundingSchedule
 from liqrisk.io import limits
 from liqrisk.margin.base import INVERSE, INVERSE_OPTION, LINEAR
-from liqrisk.margin.kernel import _maintenance, _tier, _tier_notional, _value
+from liqrisk.margin import kernel as K
+from liqrisk.margin.kernel import pool_state_nb
 from liqrisk.results import Result, plain
-from liqrisk.pricing.kernels import black76_delta_nb, black76_price_nb
+from liqrisk.pricing.kernels import black76_delta_nb
 
 MODELS = ("gbm", "merton", "student", "fhs", "history")
 MAX_EXPIRY_DAYS = 3650.0   # ten years: beyond any listed option
@@ -165,7 +166,6 @@ def _book(cp, plan, pool, und: str, hedge_row: int, spot_leg: int, cash0: float,
     # the other positions' delta on the hedged axis: their engine value bumped by ±0.01%
     only = replace(a, qty=np.where(np.isin(np.arange(len(a.qty)), others), a.qty, 0.0),
                    const_usd=np.zeros_like(a.const_usd), leg_amount=np.zeros_like(a.leg_amount))
-    from liqrisk.margin import kernel as K
     bumped = np.repeat(marks[None, :], 2, axis=0)
     bumped[0, ax] *= 1.0001
     bumped[1, ax] *= 0.9999
@@ -245,7 +245,6 @@ def account_book(portfolio, account: str, hedge: str = "perp") -> tuple[MarginBo
     vol = cp.market.atm_vol(und, years)
     if not vol:
         raise InputError([f"market '{und}', field 'vol': needed for the hedge back-test"])
-    from liqrisk.margin import kernel as K
     start = replace(a, qty=a.qty.copy())
     start.qty[row] = 0.0
     legs = range(a.leg_start[pool], a.leg_end[pool])
@@ -276,9 +275,7 @@ def hedge_paths_nb(incr, s0, T, r, everys, band, lot, fee, spot_hedge, f_rate, f
     ``const_usd``, ``qty``, ``entry`` and ``leg_amount``, where the kernel writes the path's cash,
     hedge and spot coins. Writes the (len(everys), n_paths) outputs: P&L, fees, funding paid,
     trade count, worst margin ratio, first margin-call step and liquidation step (−1: none)."""
-    (pos_start, pos_end, leg_start, leg_end, const, settle_axis, axis, contract, qty, ent, basis, mm_code,
-     notional_mode, tier_start, tier_end, p1, p2, strike_, is_call_, expiry, vol_, t_floor, t_mmr, t_cum,
-     leg_axis, legs, rate) = arrs[:27]
+    pool_f, pos_f, leg_f = arrs[1], arrs[3], arrs[6]
     n_paths, n_steps = incr.shape
     n_opt = o_qty.shape[0]
     dt = T / n_steps
@@ -288,7 +285,6 @@ def hedge_paths_nb(incr, s0, T, r, everys, band, lot, fee, spot_hedge, f_rate, f
         for o in range(n_opt):
             carry[k, o] = math.exp(r * (o_expiry[o] - k * dt))
     prices = marks.copy()
-    s_ax = settle_axis[pool]
     n_rates = f_rate.shape[0]
     for e in range(everys.shape[0]):
         every = everys[e]
@@ -334,34 +330,15 @@ def hedge_paths_nb(incr, s0, T, r, everys, band, lot, fee, spot_hedge, f_rate, f
                     if k < n_steps:
                         n_tr += 1
                     h = target
-                # the account on the venue's rules: the margin engine's pool state (pool_state_nb)
-                # written out with the arrays unpacked once per call — calling it per step with the
-                # array tuple costs a reference count per array and step (see the note above
-                # _nearest_chunk in margin/kernel.py); standard margin only (no scenario pools or
-                # collateral loans: _compiled refuses them)
-                const[pool] = cash
-                qty[hedge_row] = 0.0 if spot_hedge else (h * entry if hedge_inverse else h)
-                ent[hedge_row] = entry
+                # the account on the venue's rules: the margin engine's pool state with this
+                # path's cash, hedge and spot coins written into the call's own arrays
+                pool_f[K.CONST_USD, pool] = cash
+                pos_f[K.QTY, hedge_row] = 0.0 if spot_hedge else (h * entry if hedge_inverse else h)
+                pos_f[K.ENTRY, hedge_row] = entry
                 if spot_leg >= 0:
-                    legs[spot_leg] = h if spot_hedge else 0.0
+                    leg_f[K.AMOUNT, spot_leg] = h if spot_hedge else 0.0
                 prices[ax] = S
-                eq = const[pool]
-                for j in range(leg_start[pool], leg_end[pool]):
-                    eq += legs[j] * prices[leg_axis[j]]
-                mm = 0.0
-                for i in range(pos_start[pool], pos_end[pool]):
-                    P = prices[axis[i]] * basis[i]
-                    settle = prices[s_ax] if s_ax >= 0 else (1.0 if contract[i] == LINEAR else P)
-                    opt = 0.0
-                    if contract[i] == INVERSE_OPTION:
-                        opt = black76_price_nb(P, strike_[i], expiry[i] - t, rate, vol_[i], is_call_[i]) / P
-                    nn = _tier_notional(notional_mode[i], abs(qty[i]), P, p2[i])
-                    kt = _tier(nn, tier_start[i], tier_end[i], t_floor)
-                    tiered = tier_end[i] > tier_start[i]
-                    eq += _value(contract[i], qty[i], P, ent[i], settle, opt)
-                    mm += _maintenance(mm_code[i], notional_mode[i], contract[i], qty[i], P, ent[i], settle,
-                                       opt, nn, t_mmr[kt] if tiered else 0.0, t_cum[kt] if tiered else 0.0,
-                                       p1[i], p2[i], is_call_[i])
+                eq, mm = pool_state_nb(pool, prices, t, arrs)
                 if k == n_steps:
                     pnl[e, p] = eq - coin_units * S - coin_const - equity0 * math.exp(r * T)
                     break
@@ -654,7 +631,6 @@ def hedge_backtest(spec: HedgeSpec, paths: int = 10_000, model: str = "gbm", see
 
 def _default_collateral(spec: HedgeSpec, book: MarginBook) -> float:
     """Twice the maintenance margin of the freshly hedged account (USD), at least the premium."""
-    from liqrisk.margin import kernel as K
     from liqrisk.pricing import black_scholes, greeks
     a = book.arrays
     h = -spec.position * float(greeks(spec.spot, spec.strike, spec.years, spec.rate, spec.vol,

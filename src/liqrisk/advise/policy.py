@@ -2,7 +2,7 @@
 paths (GBM at the market vol) or on the bundled real hourly BTC history rescaled to the mark.
 
 The account is one linear perp (cross or isolated), compiled by the margin engine; at every
-monitoring step its pool is valued with the margin kernel's position functions:
+monitoring step its pool is valued with the margin kernel's position function:
 
 * **hold** — liquidated when equity ≤ MM; the forced close leaves max(equity − fee·|q|·S, 0);
 * **cut** — when the boundary is under ``k`` daily sd away (for a one-position pool, concave in
@@ -22,29 +22,28 @@ from pathlib import Path
 import numpy as np
 from numba import njit
 
-from liqrisk.margin.kernel import _maintenance, _tier, _tier_notional, _value
+from liqrisk.margin.kernel import QTY, ENTRY, position_value_mm_nb
 from liqrisk.results import Result, plain
 
 HOLD, CUT, TOPUP = 0, 1, 2
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _gap(P, q, entry, const, contract, mm_code, mode, lo, hi, t_floor, t_mmr, t_cum, p1, p2):
-    """equity − MM (USD) of a one-position linear pool at price P."""
-    n = _tier_notional(mode, abs(q), P, p2)
-    k = _tier(n, lo, hi, t_floor)
-    mmr = t_mmr[k] if hi > lo else 0.0
-    cum = t_cum[k] if hi > lo else 0.0
-    return const + _value(contract, q, P, entry, 1.0, 0.0) - _maintenance(
-        mm_code, mode, contract, q, P, entry, 1.0, 0.0, n, mmr, cum, p1, p2, False)
+def _state(S, q, i, pos_i, pos_f, tiers):
+    """(value, MM) in USD of the pool's one linear position ``i`` at price ``S`` and size ``q``
+    (written into this call's ``pos_f``), by the margin kernel."""
+    pos_f[QTY, i] = q
+    return position_value_mm_nb(i, S, 1.0, 0.0, pos_i, pos_f, tiers, 0.0)
 
 
 @njit(cache=True, nogil=True)
-def policy_paths_nb(incr, s0, q0, entry, const0, contract, mm_code, mode, lo, hi, t_floor, t_mmr, t_cum, p1, p2,
-                    policy, level, sd_step, fee, liq_fee, pnl, liquidated, costs, capital, actions):
+def policy_paths_nb(incr, s0, i, const0, pos_i, pos_f, tiers, policy, level, sd_step, fee, liq_fee, pnl,
+                    liquidated, costs, capital, actions):
     """Run ``policy`` (HOLD / CUT / TOPUP at ``level`` daily sd; ``sd_step`` = one daily sd in log
-    price) on every path of ``incr`` (n_paths, n_steps) log increments (module docstring)."""
+    price) on every path of ``incr`` (n_paths, n_steps) log increments for position ``i`` of the
+    book's ``pos_i``/``pos_f``/``tiers`` (``pos_f`` this call's own copy; module docstring)."""
     n_paths, n_steps = incr.shape
+    q0, entry = pos_f[QTY, i], pos_f[ENTRY, i]
     side = 1.0 if q0 > 0 else -1.0
     for p in range(n_paths):
         S, q, const = s0, q0, const0
@@ -52,13 +51,14 @@ def policy_paths_nb(incr, s0, q0, entry, const0, contract, mm_code, mode, lo, hi
         n_act = 0
         dead = False
         for k in range(n_steps + 1):
-            if _gap(S, q, entry, const, contract, mm_code, mode, lo, hi, t_floor, t_mmr, t_cum, p1, p2) <= 0.0:
-                eq = const + _value(contract, q, S, entry, 1.0, 0.0)
-                const, q, dead = max(eq - liq_fee * abs(q) * S, 0.0), 0.0, True
+            v, m = _state(S, q, i, pos_i, pos_f, tiers)
+            if const + v - m <= 0.0:
+                const, q, dead = max(const + v - liq_fee * abs(q) * S, 0.0), 0.0, True
                 break
             if policy != HOLD and k < n_steps:
                 x = S * math.exp(-side * level * sd_step)
-                g = _gap(x, q, entry, const, contract, mm_code, mode, lo, hi, t_floor, t_mmr, t_cum, p1, p2)
+                vx, mx = _state(x, q, i, pos_i, pos_f, tiers)
+                g = const + vx - mx
                 if g < 0.0:
                     if policy == CUT:
                         cut = 0.5 * q
@@ -73,8 +73,8 @@ def policy_paths_nb(incr, s0, q0, entry, const0, contract, mm_code, mode, lo, hi
                     n_act += 1
             if k < n_steps:
                 S *= math.exp(incr[p, k])
-        eq = const + (0.0 if dead else _value(contract, q, S, entry, 1.0, 0.0))
-        pnl[p] = eq + banked - const0 - added - (_value(contract, q0, s0, entry, 1.0, 0.0))
+        eq = const + (0.0 if dead else _state(S, q, i, pos_i, pos_f, tiers)[0])
+        pnl[p] = eq + banked - const0 - added - _state(s0, q0, i, pos_i, pos_f, tiers)[0]
         liquidated[p] = dead
         costs[p] = cost
         capital[p] = added
@@ -164,10 +164,9 @@ def policy_backtest(portfolio: str | Path | dict, account: str, cut_below: float
 
         def run(c, policy=policy, level=level, res=res):
             lo, hi = c
-            policy_paths_nb(incr[lo:hi], s0, a.qty[i], a.entry[i], a.const_usd[pool], a.contract[i], a.mm_code[i],
-                            a.notional_mode[i], a.tier_start[i], a.tier_end[i], a.t_floor, a.t_mmr, a.t_cum,
-                            a.p1[i], a.p2[i], policy, level, sigma / math.sqrt(365), rules.params.taker_fee,
-                            rules.params.liquidation_fee, *(x[lo:hi] for x in res))
+            policy_paths_nb(incr[lo:hi], s0, i, a.const_usd[pool], a.pos_i, a.pos_f.copy(), a.tiers, policy, level,
+                            sigma / math.sqrt(365), rules.params.taker_fee, rules.params.liquidation_fee,
+                            *(x[lo:hi] for x in res))
             done[0] += hi - lo
             if progress:
                 progress(done[0], len(policies) * n)

@@ -37,6 +37,7 @@ from numba import njit
 from liqrisk.margin.base import (INVERSE, INVERSE_OPTION, LINEAR, LIQ_FRACTION, LIQ_FUTURES_FIRST,
                                  LIQ_STEP_DOWN, MM_ENTRY_VALUE, MM_TIERS_AT_MARK, MM_WHOLE_TIER_FEE,
                                  NOTIONAL_COIN, NOTIONAL_QUOTE, NOTIONAL_SIZE)
+from liqrisk.margin import kernel as K
 from liqrisk.margin.kernel import _tier, _tier_notional, pool_state_nb, pools_states_nb, position_state_nb
 
 PARTIAL, FULL = 1, 2
@@ -126,8 +127,10 @@ def liquidation_orders_nb(scan, prices, t, arrs, pool_resp, r_style, r_min_tier,
     """Check the pools in ``scan`` at ``prices`` (one per book axis) and ``t`` years, recording
     their slack and reference prices; write orders into ``dq``/``outcome``/``touched`` (caller's
     buffers, ``dq`` zero on entry) and return the number of touched pools."""
-    pos_start, pos_end, axis, contract, qty = arrs[0], arrs[1], arrs[6], arrs[7], arrs[8]
-    basis, notional_mode, tier_start, tier_end, p2, t_floor = arrs[10], arrs[12], arrs[13], arrs[14], arrs[16], arrs[21]
+    pool_i, pos_i, pos_f, tiers = arrs[0], arrs[2], arrs[3], arrs[4]
+    pos_start, pos_end, axis, contract = pool_i[K.POS_START], pool_i[K.POS_END], pos_i[K.AXIS], pos_i[K.CONTRACT]
+    notional_mode, tier_start, tier_end = pos_i[K.NOTIONAL_MODE], pos_i[K.TIER_START], pos_i[K.TIER_END]
+    qty, basis, p2, t_floor = pos_f[K.QTY], pos_f[K.BASIS], pos_f[K.P2], tiers[K.T_FLOOR]
     n_touched = 0
     for p in scan:
         a, b = pos_start[p], pos_end[p]
@@ -163,7 +166,7 @@ def liquidation_orders_nb(scan, prices, t, arrs, pool_resp, r_style, r_min_tier,
                 if style == LIQ_STEP_DOWN:
                     lo = tier_start[j]
                     n = _tier_notional(notional_mode[j], abs(q), P, p2[j])
-                    k = _tier(n, lo, tier_end[j], t_floor)
+                    k = _tier(n, lo, tier_end[j], tiers)
                     if tier_end[j] <= lo or k - lo < r_min_tier[r] or not n > 0.0:
                         continue
                     d = -q * (1.0 - t_floor[k] * (1.0 - BELOW_FLOOR) / n)
@@ -211,7 +214,7 @@ def pool_states_serial_nb(pools, prices, t, arrs):
 def position_values_nb(idx, prices, t, pos_pool, arrs):
     """USD value (uPnL from entry for futures, mark value for options) and USD price of the
     settlement unit of positions ``idx`` at ``prices``, as the margin kernel values them."""
-    settle_axis, axis, contract = arrs[5], arrs[6], arrs[7]
+    settle_axis, axis, contract = arrs[0][K.SETTLE_AXIS], arrs[2][K.AXIS], arrs[2][K.CONTRACT]
     value = np.empty(len(idx))
     settle = np.empty(len(idx))
     for k in range(len(idx)):

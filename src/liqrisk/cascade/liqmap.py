@@ -24,7 +24,7 @@ def boundaries(pop: Population, prices: np.ndarray):
     pairs, pair_of = np.unique(key, return_inverse=True)
     pools, axes = pairs // len(pop.assets), pairs % len(pop.assets)
     down, up, now = nearest_boundaries_nb(pools, axes, np.asarray(prices, float), True, coarse_grid(),
-                                          fine_grid(), a.dense, a.args())
+                                          fine_grid(), a.args())
     down, up = np.where(now, np.nan, down), np.where(now, np.nan, up)
     return pair_of, pools, axes, down, up
 

@@ -381,9 +381,9 @@ class CompiledPortfolio:
         pools = np.array([p for p, _ in pairs], dtype=np.int64)
         axes = np.array([a for _, a in pairs], dtype=np.int64)
         liq = _unless_breached(K.nearest_boundaries_nb(pools, axes, prices, True, coarse, fine,
-                                                       arrays.dense, arrays.args()))
+                                                       arrays.args()))
         bkr = _unless_breached(K.nearest_boundaries_nb(pools, axes, prices, False, coarse, fine,
-                                                       arrays.dense, arrays.args()))
+                                                       arrays.args()))
         index = {pair: k for k, pair in enumerate(pairs)}
         # every pool's and position's state now, in two kernel calls (not one call per item)
         every = np.arange(len(arrays.pos_start), dtype=np.int64)

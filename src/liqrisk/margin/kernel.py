@@ -33,10 +33,48 @@ MAX_MULT_TIERS = 8                     # minimum-charge multiplier tiers per sce
 NET_HAIRCUT = 5 + 2 * MAX_MULT_TIERS   # pm_par column: 1 = haircut on each asset's net equity
 PM_PAR = NET_HAIRCUT + 1               # columns of PoolArrays.pm_par
 
+# ---- the packed layout: rows of the 2-D arrays that PoolArrays.args() passes to kernels --------
+# per pool (columns = pools)
+POS_START, POS_END, LEG_START, LEG_END, SETTLE_AXIS, DENSE, SC_START, SC_END = range(8)   # pool_i
+CONST_USD, CONST_MM, PM0 = 0, 1, 2          # pool_f; rows PM0 … PM0 + PM_PAR − 1 hold pm_par
+# per position (columns = positions)
+AXIS, CONTRACT, MM_CODE, NOTIONAL_MODE, TIER_START, TIER_END, IS_CALL = range(7)          # pos_i
+(QTY, ENTRY, BASIS, P1, P2, STRIKE, EXPIRY, VOL, SH_REL, SH_ABS, VOL_UP, VOL_DN, ROLL,
+ MIN_CHARGE) = range(14)                                                                 # pos_f
+T_FLOOR, T_MMR, T_CUM = range(3)            # tiers (columns = tiers, flattened)
+AMOUNT, LEG_MM = range(2)                   # leg_f (columns = collateral legs)
+SC_MOVE, SC_VOL, SC_WEIGHT, SC_DAMP = range(4)   # scen (columns = scenario rows)
+
+_PACKED = {  # field → (packed array, row); PoolArrays' fields are views of these rows
+    "pos_start": ("pool_i", POS_START), "pos_end": ("pool_i", POS_END),
+    "leg_start": ("pool_i", LEG_START), "leg_end": ("pool_i", LEG_END),
+    "settle_axis": ("pool_i", SETTLE_AXIS), "dense": ("pool_i", DENSE),
+    "sc_start": ("pool_i", SC_START), "sc_end": ("pool_i", SC_END),
+    "const_usd": ("pool_f", CONST_USD), "const_mm": ("pool_f", CONST_MM),
+    "axis": ("pos_i", AXIS), "contract": ("pos_i", CONTRACT), "mm_code": ("pos_i", MM_CODE),
+    "notional_mode": ("pos_i", NOTIONAL_MODE), "tier_start": ("pos_i", TIER_START),
+    "tier_end": ("pos_i", TIER_END), "is_call": ("pos_i", IS_CALL),
+    "qty": ("pos_f", QTY), "entry": ("pos_f", ENTRY), "basis": ("pos_f", BASIS), "p1": ("pos_f", P1),
+    "p2": ("pos_f", P2), "strike": ("pos_f", STRIKE), "expiry": ("pos_f", EXPIRY), "vol": ("pos_f", VOL),
+    "sh_rel": ("pos_f", SH_REL), "sh_abs": ("pos_f", SH_ABS), "vol_up": ("pos_f", VOL_UP),
+    "vol_dn": ("pos_f", VOL_DN),
+    "t_floor": ("tiers", T_FLOOR), "t_mmr": ("tiers", T_MMR), "t_cum": ("tiers", T_CUM),
+    "leg_amount": ("leg_f", AMOUNT), "leg_mm": ("leg_f", LEG_MM),
+    "sc_move": ("scen", SC_MOVE), "sc_vol": ("scen", SC_VOL), "sc_weight": ("scen", SC_WEIGHT),
+    "sc_damp": ("scen", SC_DAMP),
+}
+_ROWS = {"pool_i": 8, "pool_f": PM0 + PM_PAR, "pos_i": 7, "pos_f": 14, "tiers": 3, "leg_f": 2, "scen": 4}
+_INT = ("pool_i", "pos_i")
+
 
 @dataclass
 class PoolArrays:
-    """Struct-of-arrays for pools, their positions and collateral legs (see module docstring)."""
+    """Struct-of-arrays for pools, their positions and collateral legs (see module docstring).
+
+    Built from named 1-D fields; kept as a few packed 2-D arrays (rows = fields, see the layout
+    above) that :meth:`args` passes to the kernels, every named field a view of its row — so
+    writing ``a.qty[i]`` or ``a.leg_amount[j]`` in place is what the kernels see, and
+    ``dataclasses.replace`` packs a new, independent copy."""
 
     # per pool
     pos_start: np.ndarray
@@ -92,18 +130,31 @@ class PoolArrays:
     sc_damp: np.ndarray | None = None    # per scenario: dampener (USD) shrinking it toward 0
 
     def __post_init__(self):
-        """Books without loans or scenario pools need not give the fields above."""
+        """Pack the fields (books without loans or scenario pools need not give the optional
+        ones) and make every field a view of its packed row."""
         n_pools, n_pos = len(self.pos_start), len(self.axis)
         zeros = lambda n, dt=float: np.zeros(n, dtype=dt)
         defaults = dict(const_mm=zeros(n_pools), leg_mm=zeros(len(self.leg_axis)),
                         sc_start=zeros(n_pools, np.int64), sc_end=zeros(n_pools, np.int64),
                         pm_par=np.zeros((n_pools, PM_PAR)), sh_rel=zeros(n_pos), sh_abs=zeros(n_pos),
-                        vol_up=self.vol.copy(), vol_dn=self.vol.copy(), roll=np.zeros((n_pos, 2)),
+                        vol_up=self.vol, vol_dn=self.vol, roll=np.zeros((n_pos, 2)),
                         sc_move=zeros(0), sc_vol=zeros(0, np.int64), sc_weight=zeros(0),
                         sc_damp=zeros(0))
         for name, value in defaults.items():
             if getattr(self, name) is None:
                 setattr(self, name, value)
+        width = {"pool_i": n_pools, "pool_f": n_pools, "pos_i": n_pos, "pos_f": n_pos,
+                 "tiers": len(self.t_floor), "leg_f": len(self.leg_axis), "scen": len(self.sc_move)}
+        for packed, rows in _ROWS.items():
+            setattr(self, packed, np.empty((rows, width[packed]), np.int64 if packed in _INT else float))
+        for name, (packed, row) in _PACKED.items():
+            getattr(self, packed)[row] = getattr(self, name)
+            setattr(self, name, getattr(self, packed)[row])
+        self.pool_f[PM0:] = np.reshape(self.pm_par, (n_pools, PM_PAR)).T
+        self.pm_par = self.pool_f[PM0:].T
+        self.pos_f[ROLL:ROLL + 2] = np.reshape(self.roll, (n_pos, 2)).T
+        self.roll = self.pos_f[ROLL:ROLL + 2].T
+        self.leg_axis = np.ascontiguousarray(self.leg_axis, dtype=np.int64)
 
     def margined(self, p: int) -> bool:
         """Whether pool ``p`` has a trigger: positions, or collateral carrying MM (a loan)."""
@@ -111,16 +162,10 @@ class PoolArrays:
                     or np.any(self.leg_mm[self.leg_start[p]:self.leg_end[p]] > 0))
 
     def args(self):
-        """The arrays in kernel argument order (one tuple; loan and scenario arrays appended
-        after ``rate`` so the first 27 keep their places)."""
-        return (self.pos_start, self.pos_end, self.leg_start, self.leg_end, self.const_usd,
-                self.settle_axis, self.axis, self.contract, self.qty, self.entry, self.basis,
-                self.mm_code, self.notional_mode, self.tier_start, self.tier_end, self.p1, self.p2,
-                self.strike, self.is_call, self.expiry, self.vol, self.t_floor, self.t_mmr,
-                self.t_cum, self.leg_axis, self.leg_amount, self.rate,
-                self.const_mm, self.leg_mm, self.sc_start, self.sc_end, self.pm_par, self.sh_rel,
-                self.sh_abs, self.vol_up, self.vol_dn, self.roll, self.sc_move, self.sc_vol,
-                self.sc_weight, self.sc_damp)
+        """What every kernel takes: (pool_i, pool_f, pos_i, pos_f, tiers, leg_axis, leg_f, scen,
+        rate) — rows as in the layout above."""
+        return (self.pool_i, self.pool_f, self.pos_i, self.pos_f, self.tiers, self.leg_axis, self.leg_f,
+                self.scen, self.rate)
 
 
 _jit = nb.njit(cache=True, nogil=True)
@@ -128,10 +173,11 @@ _inline = nb.njit(cache=True, nogil=True, inline="always")
 
 
 @_inline
-def _tier(n, lo, hi, t_floor):
+def _tier(n, lo, hi, tiers):
+    """Flat index of the tier notional ``n`` falls in, within the table [lo, hi) (``lo`` if none)."""
     k = lo
     for j in range(lo, hi):
-        if n >= t_floor[j]:
+        if n >= tiers[T_FLOOR, j]:
             k = j
     return k
 
@@ -186,80 +232,104 @@ def _maintenance(code, mode, contract, q, P, entry, settle, opt, n, mmr, cum, p1
 
 
 @_inline
-def position_state_nb(i, prices, settle, t_elapsed, arrs):
-    """(value, maintenance margin) in USD of position ``i``: value = uPnL for futures (from
-    entry), mark value for options; ``settle`` = USD price of the pool's settlement unit."""
-    axis, contract, qty, entry, basis, mm_code, notional_mode, tier_start = arrs[6:14]
-    tier_end, p1, p2, strike, is_call, expiry, vol, t_floor, t_mmr, t_cum = arrs[14:24]
-    rate = arrs[26]
-    P = prices[axis[i]] * basis[i]
+def position_value_mm_nb(i, P, settle, t_elapsed, pos_i, pos_f, tiers, rate):
+    """(value, maintenance margin) in USD of position ``i`` at its contract price ``P`` (the
+    axis price × basis): value = uPnL from entry for futures, mark value for options (repriced
+    ``t_elapsed`` years after the snapshot); ``settle`` = USD price of the pool's settlement unit.
+    The one place a position is valued and margined: every kernel calls it."""
+    contract = pos_i[CONTRACT, i]
+    q = pos_f[QTY, i]
+    is_call = pos_i[IS_CALL, i] != 0
     opt = 0.0
-    if contract[i] == INVERSE_OPTION:
-        opt = black76_price_nb(P, strike[i], expiry[i] - t_elapsed, rate, vol[i], is_call[i]) / P
-    n = _tier_notional(notional_mode[i], abs(qty[i]), P, p2[i])
-    k = _tier(n, tier_start[i], tier_end[i], t_floor)
-    mmr = t_mmr[k] if tier_end[i] > tier_start[i] else 0.0
-    cum = t_cum[k] if tier_end[i] > tier_start[i] else 0.0
-    return (_value(contract[i], qty[i], P, entry[i], settle, opt),
-            _maintenance(mm_code[i], notional_mode[i], contract[i], qty[i], P, entry[i], settle, opt,
-                         n, mmr, cum, p1[i], p2[i], is_call[i]))
+    if contract == INVERSE_OPTION:
+        opt = black76_price_nb(P, pos_f[STRIKE, i], pos_f[EXPIRY, i] - t_elapsed, rate, pos_f[VOL, i],
+                               is_call) / P
+    mode = pos_i[NOTIONAL_MODE, i]
+    n = _tier_notional(mode, abs(q), P, pos_f[P2, i])
+    lo, hi = pos_i[TIER_START, i], pos_i[TIER_END, i]
+    mmr = 0.0
+    cum = 0.0
+    if hi > lo:
+        k = _tier(n, lo, hi, tiers)
+        mmr = tiers[T_MMR, k]
+        cum = tiers[T_CUM, k]
+    entry = pos_f[ENTRY, i]
+    return (_value(contract, q, P, entry, settle, opt),
+            _maintenance(pos_i[MM_CODE, i], mode, contract, q, P, entry, settle, opt, n, mmr, cum,
+                         pos_f[P1, i], pos_f[P2, i], is_call))
 
 
 @_inline
-def _multiplied(raw, pm_par, p):
+def settle_price_nb(s_ax, contract, pa, prices):
+    """USD price of a position's settlement unit: the pool's settlement coin (axis ``s_ax`` ≥ 0),
+    else 1 for linear contracts and the axis price ``pa`` for coin-settled ones."""
+    if s_ax >= 0:
+        return prices[s_ax]
+    return 1.0 if contract == LINEAR else pa
+
+
+@_inline
+def position_state_nb(i, prices, settle, t_elapsed, arrs):
+    """(value, maintenance margin) in USD of position ``i`` at ``prices`` (one per axis), see
+    :func:`position_value_mm_nb`."""
+    pos_i, pos_f, tiers, rate = arrs[2], arrs[3], arrs[4], arrs[8]
+    P = prices[pos_i[AXIS, i]] * pos_f[BASIS, i]
+    return position_value_mm_nb(i, P, settle, t_elapsed, pos_i, pos_f, tiers, rate)
+
+
+@_inline
+def _multiplied(raw, pool_f, p):
     """A unit's minimum charge after pool ``p``'s multiplier tiers, applied incrementally (each
     tier's multiplier on the part of ``raw`` inside it; pm_par columns: count, floors, mults);
     no tiers: ``raw``."""
-    n = int(pm_par[p, 4])
+    n = int(pool_f[PM0 + 4, p])
     if n == 0:
         return raw
     out = 0.0
     for k in range(n):
-        lo = pm_par[p, 5 + k]
-        hi = pm_par[p, 6 + k] if k + 1 < n else math.inf
+        lo = pool_f[PM0 + 5 + k, p]
+        hi = pool_f[PM0 + 6 + k, p] if k + 1 < n else math.inf
         if raw > lo:
-            out += pm_par[p, 5 + MAX_MULT_TIERS + k] * (min(raw, hi) - lo)
+            out += pool_f[PM0 + 5 + MAX_MULT_TIERS + k, p] * (min(raw, hi) - lo)
     return out
 
 
 @_inline
-def asset_haircut_nb(p, prices, pos_start, pos_end, axis, contract, qty, entry, basis, leg_start, leg_end,
-                     leg_axis, leg_amount, leg_mm):
+def asset_haircut_nb(p, prices, arrs):
     """USD haircut of a pool whose collateral rates apply to each coin's *net* equity (Binance
     portfolio margin): per coin a with haircut h = the ``leg_mm`` of its legs of amount ≥ 0,
     ``h·max(E_a, 0) − Σ h·(those legs' values)``, E_a = Σ its legs (balances − loans) + the USD
     value of the inverse (coin-settled) positions on its axis. The second term undoes the linear
     leg MM ``leg_mm·value`` the pool state adds for those legs, so that the pool's
     ``equity − MM`` carries ``Σ_a min(E_a·cr_a, E_a)`` (cr = 1 − h) as the adjusted equity."""
+    pool_i, pos_i, pos_f, leg_axis, leg_f = arrs[0], arrs[2], arrs[3], arrs[5], arrs[6]
     cut = 0.0
-    j0 = leg_start[p]
-    while j0 < leg_end[p]:
+    j0 = pool_i[LEG_START, p]
+    j_end = pool_i[LEG_END, p]
+    while j0 < j_end:
         a = leg_axis[j0]
         j1 = j0
         h = 0.0
         E = 0.0
         linear = 0.0
-        while j1 < leg_end[p] and leg_axis[j1] == a:
-            value = leg_amount[j1] * prices[a]
+        while j1 < j_end and leg_axis[j1] == a:
+            value = leg_f[AMOUNT, j1] * prices[a]
             E += value
-            if leg_amount[j1] >= 0.0:
-                h = leg_mm[j1]
-                linear += leg_mm[j1] * value
+            if leg_f[AMOUNT, j1] >= 0.0:
+                h = leg_f[LEG_MM, j1]
+                linear += h * value
             j1 += 1
         if h > 0.0:
-            for i in range(pos_start[p], pos_end[p]):
-                if axis[i] == a and contract[i] == INVERSE:
-                    E += qty[i] * (1.0 / entry[i] - 1.0 / (prices[a] * basis[i])) * prices[a]
+            for i in range(pool_i[POS_START, p], pool_i[POS_END, p]):
+                if pos_i[AXIS, i] == a and pos_i[CONTRACT, i] == INVERSE:
+                    E += pos_f[QTY, i] * (1.0 / pos_f[ENTRY, i] - 1.0 / (prices[a] * pos_f[BASIS, i])) * prices[a]
             cut += h * max(E, 0.0) - linear
         j0 = j1
     return cut
 
 
 @_jit
-def scenario_mm_nb(p, prices, t_elapsed, pos_start, pos_end, settle_axis, axis, contract, qty, entry,
-                   basis, strike, is_call, expiry, vol, rate, sc_start, sc_end, pm_par, sh_rel, sh_abs,
-                   vol_up, vol_dn, roll, sc_move, sc_vol, sc_weight, sc_damp, leg_start, leg_end, leg_axis,
-                   leg_amount, leg_mm):
+def scenario_mm_nb(p, prices, t_elapsed, arrs):
     """Maintenance margin (USD) of scenario pool ``p`` at ``prices``: per risk unit (the pool's
     positions on one axis, contiguous) ``max(worst loss + roll shock, minimum charge)``, summed
     over units, then ``mm_factor·max(Σ + add, floor)``.
@@ -273,16 +343,19 @@ def scenario_mm_nb(p, prices, t_elapsed, pos_start, pos_end, settle_axis, axis, 
     roll shock Σ roll[i, 0]·size_usd; minimum charge = the multiplier tiers (:func:`_multiplied`)
     of Σ roll[i, 1]·size_usd. A pool flagged in pm_par[:, NET_HAIRCUT] adds
     :func:`asset_haircut_nb` (outside mm_factor and floor)."""
-    s0, s1 = sc_start[p], sc_end[p]
-    offset, factor, add, floor = pm_par[p, 0], pm_par[p, 1], pm_par[p, 2], pm_par[p, 3]
-    s_ax = settle_axis[p]
+    pool_i, pool_f, pos_i, pos_f, scen, rate = arrs[0], arrs[1], arrs[2], arrs[3], arrs[7], arrs[8]
+    s0, s1 = pool_i[SC_START, p], pool_i[SC_END, p]
+    offset, factor = pool_f[PM0 + 0, p], pool_f[PM0 + 1, p]
+    add, floor = pool_f[PM0 + 2, p], pool_f[PM0 + 3, p]
+    s_ax = pool_i[SETTLE_AXIS, p]
     agg = np.empty(s1 - s0)
     total = 0.0
-    i0 = pos_start[p]
-    while i0 < pos_end[p]:
-        a = axis[i0]
+    i0 = pool_i[POS_START, p]
+    i_end = pool_i[POS_END, p]
+    while i0 < i_end:
+        a = pos_i[AXIS, i0]
         i1 = i0
-        while i1 < pos_end[p] and axis[i1] == a:
+        while i1 < i_end and pos_i[AXIS, i1] == a:
             i1 += 1
         agg[:] = 0.0
         roll_u = 0.0
@@ -290,41 +363,61 @@ def scenario_mm_nb(p, prices, t_elapsed, pos_start, pos_end, settle_axis, axis, 
         for i in range(i0, i1):
             # P&L of position i in each scenario: price P → P1, vol → v1, settled at today's
             # ``settle`` (coin P&L × today's coin price)
-            P = prices[a] * basis[i]
-            settle = prices[s_ax] if s_ax >= 0 else (1.0 if contract[i] == LINEAR else P)
-            T = expiry[i] - t_elapsed
-            is_opt = contract[i] == INVERSE_OPTION
-            o0 = black76_price_nb(P, strike[i], T, rate, vol[i], is_call[i]) / P if is_opt else 0.0
+            contract = pos_i[CONTRACT, i]
+            q = pos_f[QTY, i]
+            P = prices[a] * pos_f[BASIS, i]
+            settle = prices[s_ax] if s_ax >= 0 else (1.0 if contract == LINEAR else P)
+            T = pos_f[EXPIRY, i] - t_elapsed
+            K = pos_f[STRIKE, i]
+            is_call = pos_i[IS_CALL, i] != 0
+            is_opt = contract == INVERSE_OPTION
+            o0 = black76_price_nb(P, K, T, rate, pos_f[VOL, i], is_call) / P if is_opt else 0.0
             for s in range(s0, s1):
-                P1 = max(P * (1.0 + sc_move[s] * sh_rel[i]) + sc_move[s] * sh_abs[i], 1e-12 * P)
+                m = scen[SC_MOVE, s]
+                P1 = max(P * (1.0 + m * pos_f[SH_REL, i]) + m * pos_f[SH_ABS, i], 1e-12 * P)
                 if is_opt:
-                    v1 = vol_up[i] if sc_vol[s] > 0 else (vol_dn[i] if sc_vol[s] < 0 else vol[i])
-                    o1 = black76_price_nb(P1, strike[i], T, rate, v1, is_call[i])
-                    agg[s - s0] += qty[i] * ((o1 / P1 - o0) * settle if s_ax >= 0 else o1 - o0 * P)
-                elif contract[i] == LINEAR:
-                    agg[s - s0] += qty[i] * (P1 - P)
+                    d = scen[SC_VOL, s]
+                    v1 = pos_f[VOL_UP, i] if d > 0 else (pos_f[VOL_DN, i] if d < 0 else pos_f[VOL, i])
+                    o1 = black76_price_nb(P1, K, T, rate, v1, is_call)
+                    agg[s - s0] += q * ((o1 / P1 - o0) * settle if s_ax >= 0 else o1 - o0 * P)
+                elif contract == LINEAR:
+                    agg[s - s0] += q * (P1 - P)
                 else:
-                    agg[s - s0] += qty[i] * (1.0 / P - 1.0 / P1) * settle
-            aq = abs(qty[i])
-            size_usd = aq * P if contract[i] == LINEAR else (aq * settle / P if contract[i] == INVERSE
-                                                             else aq * settle)
-            roll_u += roll[i, 0] * size_usd
-            charge += roll[i, 1] * size_usd
+                    agg[s - s0] += q * (1.0 / P - 1.0 / P1) * settle
+            aq = abs(q)
+            size_usd = aq * P if contract == LINEAR else (aq * settle / P if contract == INVERSE
+                                                          else aq * settle)
+            roll_u += pos_f[ROLL, i] * size_usd
+            charge += pos_f[MIN_CHARGE, i] * size_usd
         worst = 0.0
         for s in range(s0, s1):
-            v = agg[s - s0] * sc_weight[s]
-            if sc_damp[s] > 0.0:
-                v = math.copysign(max(abs(v) - sc_damp[s], 0.0), v)
+            v = agg[s - s0] * scen[SC_WEIGHT, s]
+            damp = scen[SC_DAMP, s]
+            if damp > 0.0:
+                v = math.copysign(max(abs(v) - damp, 0.0), v)
             if v > 0.0:
                 v *= offset
             worst = max(worst, -v)
-        total += max(worst + roll_u, _multiplied(charge, pm_par, p))
+        total += max(worst + roll_u, _multiplied(charge, pool_f, p))
         i0 = i1
     mm = factor * max(total + add, floor)
-    if pm_par[p, NET_HAIRCUT] > 0.0:
-        mm += asset_haircut_nb(p, prices, pos_start, pos_end, axis, contract, qty, entry, basis, leg_start,
-                               leg_end, leg_axis, leg_amount, leg_mm)
+    if pool_f[PM0 + NET_HAIRCUT, p] > 0.0:
+        mm += asset_haircut_nb(p, prices, arrs)
     return mm
+
+
+@_inline
+def legs_state_nb(p, prices, arrs):
+    """(equity, MM) in USD of pool ``p``'s collateral at ``prices``: the stable part and every
+    leg at its axis price, legs carrying MM ``leg_mm·value`` (collateral loans)."""
+    pool_i, pool_f, leg_axis, leg_f = arrs[0], arrs[1], arrs[5], arrs[6]
+    eq = pool_f[CONST_USD, p]
+    mm = pool_f[CONST_MM, p]
+    for j in range(pool_i[LEG_START, p], pool_i[LEG_END, p]):
+        value = leg_f[AMOUNT, j] * prices[leg_axis[j]]
+        eq += value
+        mm += leg_f[LEG_MM, j] * value
+    return eq, mm
 
 
 @_inline
@@ -332,27 +425,17 @@ def pool_state_nb(p, prices, t_elapsed, arrs):
     """(equity, maintenance margin) of pool ``p`` in USD at ``prices`` (one per axis),
     ``t_elapsed`` years after the snapshot (options are repriced with less time). Collateral legs
     carry MM ``leg_mm·value`` (collateral loans); scenario pools add :func:`scenario_mm_nb`."""
-    pos_start, pos_end, leg_start, leg_end, const_usd, settle_axis, axis, contract = arrs[:8]
-    leg_axis, leg_amount = arrs[24], arrs[25]
-    const_mm, leg_mm, sc_start, sc_end = arrs[27], arrs[28], arrs[29], arrs[30]
-    eq = const_usd[p]
-    mm = const_mm[p]
-    for j in range(leg_start[p], leg_end[p]):
-        value = leg_amount[j] * prices[leg_axis[j]]
-        eq += value
-        mm += leg_mm[j] * value
-    s_ax = settle_axis[p]
-    for i in range(pos_start[p], pos_end[p]):
-        settle = prices[s_ax] if s_ax >= 0 else (1.0 if contract[i] == LINEAR else prices[axis[i]])
-        v, m = position_state_nb(i, prices, settle, t_elapsed, arrs)
+    pool_i, pos_i, pos_f, tiers, rate = arrs[0], arrs[2], arrs[3], arrs[4], arrs[8]
+    eq, mm = legs_state_nb(p, prices, arrs)
+    s_ax = pool_i[SETTLE_AXIS, p]
+    for i in range(pool_i[POS_START, p], pool_i[POS_END, p]):
+        pa = prices[pos_i[AXIS, i]]
+        settle = settle_price_nb(s_ax, pos_i[CONTRACT, i], pa, prices)
+        v, m = position_value_mm_nb(i, pa * pos_f[BASIS, i], settle, t_elapsed, pos_i, pos_f, tiers, rate)
         eq += v
         mm += m
-    if sc_end[p] > sc_start[p]:
-        mm += scenario_mm_nb(p, prices, t_elapsed, pos_start, pos_end, settle_axis, axis, contract,
-                             arrs[8], arrs[9], arrs[10], arrs[17], arrs[18], arrs[19], arrs[20],
-                             arrs[26], sc_start, sc_end, arrs[31], arrs[32], arrs[33], arrs[34],
-                             arrs[35], arrs[36], arrs[37], arrs[38], arrs[39], arrs[40],
-                             leg_start, leg_end, leg_axis, leg_amount, leg_mm)
+    if pool_i[SC_END, p] > pool_i[SC_START, p]:
+        mm += scenario_mm_nb(p, prices, t_elapsed, arrs)
     return eq, mm
 
 
@@ -360,13 +443,14 @@ def pool_state_nb(p, prices, t_elapsed, arrs):
 def positions_states_nb(prices, t_elapsed, arrs):
     """(value, maintenance margin) in USD of every position at ``prices`` (one row): two arrays
     in position order — what :func:`position_state_nb` gives for each, in one call."""
-    pos_start, pos_end, settle_axis, axis, contract = arrs[0], arrs[1], arrs[5], arrs[6], arrs[7]
-    value = np.empty(contract.shape[0])
-    mm = np.empty(contract.shape[0])
-    for p in range(pos_start.shape[0]):
-        s_ax = settle_axis[p]
-        for i in range(pos_start[p], pos_end[p]):
-            settle = prices[s_ax] if s_ax >= 0 else (1.0 if contract[i] == LINEAR else prices[axis[i]])
+    pool_i, pos_i = arrs[0], arrs[2]
+    n_pos = pos_i.shape[1]
+    value = np.empty(n_pos)
+    mm = np.empty(n_pos)
+    for p in range(pool_i.shape[1]):
+        s_ax = pool_i[SETTLE_AXIS, p]
+        for i in range(pool_i[POS_START, p], pool_i[POS_END, p]):
+            settle = settle_price_nb(s_ax, pos_i[CONTRACT, i], prices[pos_i[AXIS, i]], prices)
             value[i], mm[i] = position_state_nb(i, prices, settle, t_elapsed, arrs)
     return value, mm
 
@@ -464,51 +548,44 @@ def pool_boundaries_nb(p, ax, prices, with_mm, t_elapsed, grid, roots, arrs):
 
 
 # ---- nearest boundaries: the hot path ------------------------------------------------------------
-# Written as one function with ONE evaluation site driven by a small state machine, and with the
-# arrays as its own (borrowed) arguments. Passing arrays to helper functions — a tuple, separate
-# arguments, even IR-inlined helpers — makes numba incref/decref every array at every call: ~250 ns
-# per state evaluation (vs ~15 ns of arithmetic for a position), atomics on reference counts that
-# every thread shares, so two threads ran no faster than one.
+# Written as one function with ONE evaluation site driven by a small state machine: the positions
+# that move with the axis are re-valued at each point, the rest summed once.
 
 _MARK, _SCAN, _REFINE, _NUDGE = 0, 1, 2, 3
 
 
 @_jit
-def _nearest_chunk(lo_k, hi_k, pools, axes, prices, with_mm, coarse, fine, dense, down, up, now,
-                   pos_start, pos_end, leg_start, leg_end, const_usd, settle_axis, axis, contract, qty,
-                   entry, basis, mm_code, notional_mode, tier_start, tier_end, p1, p2, strike, is_call,
-                   expiry, vol, t_floor, t_mmr, t_cum, leg_axis, leg_amount, rate, const_mm, leg_mm,
-                   sc_start, sc_end, pm_par, sh_rel, sh_abs, vol_up, vol_dn, roll, sc_move, sc_vol,
-                   sc_weight, sc_damp):
+def _nearest_chunk(lo_k, hi_k, pools, axes, prices, with_mm, coarse, fine, down, up, now, arrs):
     """Nearest boundaries of pairs lo_k … hi_k − 1 (one thread), the same search as
     :func:`pool_boundaries_nb` (outward scan on the grid, Illinois regula falsi to 1e-12) with
     three savings: the part of the pool that does not move with the axis is summed once per pair;
     each side's scan stops at its first sign change (the nearest boundary); and after each
     Illinois step a probe just across the moved end closes the bracket (on piecewise-affine gaps
     regula falsi approaches the root from one side and needs ~40 halvings otherwise)."""
+    pool_i, pool_f, pos_i, pos_f, tiers, leg_axis, leg_f, scen, rate = arrs
     width = 1
     for k in range(lo_k, hi_k):
-        width = max(width, pos_end[pools[k]] - pos_start[pools[k]])
+        width = max(width, pool_i[POS_END, pools[k]] - pool_i[POS_START, pools[k]])
     idx = np.empty(width, dtype=np.int64)
     px = prices.copy()
     for k in range(lo_k, hi_k):
         ax = axes[k]
         p = pools[k]
-        s_ax = settle_axis[p]
+        s_ax = pool_i[SETTLE_AXIS, p]
         mark = prices[ax]
-        grid = fine if dense[p] else coarse
+        grid = fine if pool_i[DENSE, p] else coarse
         n_grid = grid.shape[0]
-        scen = with_mm and sc_end[p] > sc_start[p]
-        c = const_usd[p] - (const_mm[p] if with_mm else 0.0)
+        scen_pool = with_mm and pool_i[SC_END, p] > pool_i[SC_START, p]
+        c = pool_f[CONST_USD, p] - (pool_f[CONST_MM, p] if with_mm else 0.0)
         slope = 0.0
-        for j in range(leg_start[p], leg_end[p]):
-            w = leg_amount[j] * (1.0 - leg_mm[j]) if with_mm else leg_amount[j]
+        for j in range(pool_i[LEG_START, p], pool_i[LEG_END, p]):
+            w = leg_f[AMOUNT, j] * (1.0 - leg_f[LEG_MM, j]) if with_mm else leg_f[AMOUNT, j]
             if leg_axis[j] == ax:
                 slope += w
             else:
                 c += w * prices[leg_axis[j]]
         n = 0
-        for i in range(pos_start[p], pos_end[p]):
+        for i in range(pool_i[POS_START, p], pool_i[POS_END, p]):
             idx[n] = i
             n += 1
         state = _MARK
@@ -526,41 +603,26 @@ def _nearest_chunk(lo_k, hi_k, pools, axes, prices, with_mm, coarse, fine, dense
             n_moving = 0
             for t in range(n):
                 i = idx[t]
-                a = axis[i]
+                a = pos_i[AXIS, i]
                 moving = a == ax or s_ax == ax
                 pa = x if a == ax else prices[a]
                 if s_ax >= 0:
                     settle = x if s_ax == ax else prices[s_ax]
                 else:
-                    settle = 1.0 if contract[i] == LINEAR else pa
-                P = pa * basis[i]
-                opt = 0.0
-                if contract[i] == INVERSE_OPTION:
-                    opt = black76_price_nb(P, strike[i], expiry[i], rate, vol[i], is_call[i]) / P
-                v = _value(contract[i], qty[i], P, entry[i], settle, opt)
+                    settle = 1.0 if pos_i[CONTRACT, i] == LINEAR else pa
+                v, m = position_value_mm_nb(i, pa * pos_f[BASIS, i], settle, 0.0, pos_i, pos_f, tiers, rate)
                 if with_mm:
-                    nn = _tier_notional(notional_mode[i], abs(qty[i]), P, p2[i])
-                    kt = tier_start[i]
-                    for jt in range(tier_start[i], tier_end[i]):
-                        if nn >= t_floor[jt]:
-                            kt = jt
-                    has_tiers = tier_end[i] > tier_start[i]
-                    v -= _maintenance(mm_code[i], notional_mode[i], contract[i], qty[i], P, entry[i],
-                                      settle, opt, nn, t_mmr[kt] if has_tiers else 0.0,
-                                      t_cum[kt] if has_tiers else 0.0, p1[i], p2[i], is_call[i])
-                if state == _MARK and not moving and not scen:
+                    v -= m
+                if state == _MARK and not moving and not scen_pool:
                     c += v                       # fixed along this axis: summed once
                 else:
                     g += v
                     if state == _MARK:
                         idx[n_moving] = i
                         n_moving += 1
-            if scen:                             # scenario pool: MM is not a sum over positions
+            if scen_pool:                        # scenario pool: MM is not a sum over positions
                 px[ax] = x
-                g -= scenario_mm_nb(p, px, 0.0, pos_start, pos_end, settle_axis, axis, contract, qty,
-                                    entry, basis, strike, is_call, expiry, vol, rate, sc_start, sc_end,
-                                    pm_par, sh_rel, sh_abs, vol_up, vol_dn, roll, sc_move, sc_vol,
-                                    sc_weight, sc_damp, leg_start, leg_end, leg_axis, leg_amount, leg_mm)
+                g -= scenario_mm_nb(p, px, 0.0, arrs)
                 px[ax] = prices[ax]
             f = g
             # ---- what to evaluate next -----------------------------------------------------------
@@ -633,7 +695,7 @@ def _nearest_chunk(lo_k, hi_k, pools, axes, prices, with_mm, coarse, fine, dense
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
-def nearest_boundaries_nb(pools, axes, prices, with_mm, coarse, fine, dense, arrs):
+def nearest_boundaries_nb(pools, axes, prices, with_mm, coarse, fine, arrs):
     """For many (pool, axis) pairs: the nearest boundary below and above the mark (NaN: none)
     and whether the pool is already liquidatable. Parallel over chunks of pairs."""
     m = pools.shape[0]
@@ -642,17 +704,9 @@ def nearest_boundaries_nb(pools, axes, prices, with_mm, coarse, fine, dense, arr
     now = np.zeros(m, dtype=np.bool_)
     chunk = 256
     n_chunks = (m + chunk - 1) // chunk
-    (pos_start, pos_end, leg_start, leg_end, const_usd, settle_axis, axis, contract, qty, entry, basis,
-     mm_code, notional_mode, tier_start, tier_end, p1, p2, strike, is_call, expiry, vol, t_floor, t_mmr,
-     t_cum, leg_axis, leg_amount, rate, const_mm, leg_mm, sc_start, sc_end, pm_par, sh_rel, sh_abs,
-     vol_up, vol_dn, roll, sc_move, sc_vol, sc_weight, sc_damp) = arrs
     for c in nb.prange(n_chunks):
         _nearest_chunk(c * chunk, min(m, (c + 1) * chunk), pools, axes, prices, with_mm, coarse, fine,
-                       dense, down, up, now, pos_start, pos_end, leg_start, leg_end, const_usd, settle_axis,
-                       axis, contract, qty, entry, basis, mm_code, notional_mode, tier_start, tier_end, p1,
-                       p2, strike, is_call, expiry, vol, t_floor, t_mmr, t_cum, leg_axis, leg_amount, rate,
-                       const_mm, leg_mm, sc_start, sc_end, pm_par, sh_rel, sh_abs, vol_up, vol_dn, roll,
-                       sc_move, sc_vol, sc_weight, sc_damp)
+                       down, up, now, arrs)
     return down, up, now
 
 

@@ -21,9 +21,9 @@ pool survives the step with the Brownian-bridge probability of not crossing its 
 (one factor per axis, see :mod:`liqrisk.risk.bridge`) times 1[equity − MM > 0]. A pool
 whose path stays inside its safe box (:func:`safe_boxes_nb`) is healthy and beyond the bridge
 range at every step, so its steps are skipped (same numbers). An account survives a step with
-the bridge factor of its tightest boundaries while every pool is healthy. The evaluation is
-written out in the kernel with the arrays as its own arguments: passing arrays to helpers makes
-numba count references on every call (see the note in :mod:`liqrisk.margin.kernel`).
+the bridge factor of its tightest boundaries while every pool is healthy. Positions are valued
+and margined by the margin kernel's :func:`~liqrisk.margin.kernel.position_value_mm_nb`; only
+settlement at expiry and funding are added here.
 """
 from __future__ import annotations
 
@@ -33,10 +33,11 @@ from numba import njit, uint64
 from liqrisk.dynamics.paths import (_ALPHA, _BETA, _BOOTSTRAP, _GAMMA, _H0, _JM, _JS, _LAM, _MU,
                                     _NORMAL, _OMEGA, _STUDENT, _TGS, _TILT, _TJM, _TLAM, _TMIX,
                                     _TSHIFT, _sfc64_double, _sfc64_next, sfc64_normal)
-from liqrisk.margin.base import INVERSE, INVERSE_OPTION, LINEAR
-from liqrisk.margin.kernel import (_maintenance, _tier_notional, _value, pool_state_nb,
-                                   scenario_mm_nb)
-from liqrisk.pricing.kernels import black76_price_nb
+from liqrisk.margin.base import INVERSE, LINEAR
+from liqrisk.margin.kernel import (AXIS, BASIS, CONTRACT, ENTRY, EXPIRY, IS_CALL, POS_END, POS_START,
+                                   QTY, SC_END, SC_START, SETTLE_AXIS, STRIKE, legs_state_nb,
+                                   pool_state_nb, position_value_mm_nb, scenario_mm_nb,
+                                   settle_price_nb)
 from liqrisk.risk.bridge import bridge_stay
 
 
@@ -175,12 +176,7 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
                   correlated, jumps, ax_map, ax_loc, spot, c_br, marks, pools, margined, fee, plo, phi,
                   safe, slo, shi, affine, ec, ek, acc_start, alo, ahi, cv_ax, cv_lo, cv_hi, v0,
                   want_loss, n_bins, f_row, f_rate, reuse, XS, LRS, MNS, MXS, US,
-                  pos_start, pos_end, leg_start, leg_end, const_usd, settle_axis, axis, contract,
-                  qty, entry, basis, mm_code, notional_mode, tier_start, tier_end, p1, p2, strike,
-                  is_call, expiry, vol, t_floor, t_mmr, t_cum, leg_axis, leg_amount, rate,
-                  const_mm, leg_mm, sc_start, sc_end, pm_par, sh_rel, sh_abs, vol_up, vol_dn, roll,
-                  sc_move, sc_vol, sc_weight, sc_damp,
-                  ps1, ps2, as1, as2, ax1, ax2, axy, hist, top, top_n, top_min):
+                  arrs, ps1, ps2, as1, as2, ax1, ax2, axy, hist, top, top_n, top_min):
     """Paths ``first … last − 1`` of a run; adds to the chunk's sums (module docstring):
     per pool ``ps1/ps2`` (n_pools, n_h) Σ w·y and Σ (w·y)² of the bridge-corrected liquidation
     probability y; per account ``as1/as2`` the same, ``ax1/ax2/axy`` Σx, Σx², Σx·y of the
@@ -204,6 +200,7 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
     (n, n_ax: the path's lowest and highest log offset) and ``US`` (n: the liquidation-step
     uniform); with ``reuse`` 2 they are read from there instead of drawn — the same numbers for
     another book on the same run (0: drawn into the kernel's own buffers)."""
+    pool_i, pos_i, pos_f, tiers, rate = arrs[0], arrs[2], arrs[3], arrs[4], arrs[8]
     n_ax, n_bp, n_h = ax_map.shape[0], pools.shape[0], hsteps.shape[0]
     n_acc = acc_start.shape[0] - 1
     K = top.shape[2]
@@ -232,8 +229,8 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
     ys_prev = np.zeros((n_bp, n_h))
     ya_prev = np.zeros((n_acc, n_h))
     xa_prev = np.zeros((n_acc, n_h))
-    settled = np.full(qty.shape[0], np.nan)
-    fcum = np.zeros(qty.shape[0])
+    settled = np.full(pos_f.shape[1], np.nan)
+    fcum = np.zeros(pos_f.shape[1])
     u = 0.0
     for path in range(first, last):
         sign = 1.0
@@ -321,7 +318,8 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
                         e += ek[b, a] * PX[hsteps[j], a]
                     eqh[b, j] = e
                 continue
-            for i in range(pos_start[p], pos_end[p]):
+            i0, i1, s_ax = pool_i[POS_START, p], pool_i[POS_END, p], pool_i[SETTLE_AXIS, p]
+            for i in range(i0, i1):
                 settled[i] = np.nan
                 fcum[i] = 0.0
             surv = 1.0
@@ -343,32 +341,30 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
                 for a in range(n_ax):
                     prow[ax_map[a]] = PX[k, a]
                 t = k * dt
-                eq = const_usd[p]
-                mm = const_mm[p]
-                for jl in range(leg_start[p], leg_end[p]):
-                    value = leg_amount[jl] * prow[leg_axis[jl]]
-                    eq += value
-                    mm += leg_mm[jl] * value
+                eq, mm = legs_state_nb(p, prow, arrs)
                 notional = 0.0
-                s_ax = settle_axis[p]
-                for i in range(pos_start[p], pos_end[p]):
-                    ci = contract[i]
-                    P = prow[axis[i]] * basis[i]
-                    settle = prow[s_ax] if s_ax >= 0 else (1.0 if ci == LINEAR else prow[axis[i]])
-                    if expiry[i] > 0.0 and t >= expiry[i] and settled[i] != settled[i]:
+                for i in range(i0, i1):
+                    ci = pos_i[CONTRACT, i]
+                    qi = pos_f[QTY, i]
+                    pa = prow[pos_i[AXIS, i]]
+                    P = pa * pos_f[BASIS, i]
+                    settle = settle_price_nb(s_ax, ci, pa, prow)
+                    T = pos_f[EXPIRY, i]
+                    if T > 0.0 and t >= T and settled[i] != settled[i]:
                         # settle at the price at expiry: log-linear between the step's ends
                         PT = P
-                        la = ax_loc[axis[i]]
+                        la = ax_loc[pos_i[AXIS, i]]
                         if la >= 0:
-                            f = min(max(1.0 - (t - expiry[i]) / dt, 0.0), 1.0)
-                            PT = spot[la] * np.exp(X[k - 1, la] + f * (X[k, la] - X[k - 1, la])) * basis[i]
+                            f = min(max(1.0 - (t - T) / dt, 0.0), 1.0)
+                            PT = spot[la] * np.exp(X[k - 1, la] + f * (X[k, la] - X[k - 1, la])) * pos_f[BASIS, i]
                         if ci == LINEAR:
-                            settled[i] = qty[i] * (PT - entry[i])
+                            settled[i] = qi * (PT - pos_f[ENTRY, i])
                         elif ci == INVERSE:
-                            settled[i] = qty[i] * (1.0 / entry[i] - 1.0 / PT)
+                            settled[i] = qi * (1.0 / pos_f[ENTRY, i] - 1.0 / PT)
                         else:
-                            pay = PT - strike[i] if is_call[i] else strike[i] - PT
-                            settled[i] = qty[i] * max(pay, 0.0) / PT
+                            strike = pos_f[STRIKE, i]
+                            pay = PT - strike if pos_i[IS_CALL, i] else strike - PT
+                            settled[i] = qi * max(pay, 0.0) / PT
                         kexp[b] = min(kexp[b], k)
                     if settled[i] == settled[i]:
                         eq += settled[i] * (1.0 if ci == LINEAR else settle)
@@ -376,28 +372,14 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
                     if f_row[i] >= 0:
                         fr = f_rate[f_row[i], k]
                         if fr != 0.0:
-                            fcum[i] += qty[i] * P * fr if ci == LINEAR else qty[i] * fr / P
+                            fcum[i] += qi * P * fr if ci == LINEAR else qi * fr / P
                         eq -= fcum[i] * (1.0 if ci == LINEAR else settle)
-                    opt = 0.0
-                    if ci == INVERSE_OPTION:
-                        opt = black76_price_nb(P, strike[i], expiry[i] - t, rate, vol[i], is_call[i]) / P
-                    eq += _value(ci, qty[i], P, entry[i], settle, opt)
-                    nn = _tier_notional(notional_mode[i], abs(qty[i]), P, p2[i])
-                    kt = tier_start[i]
-                    for jt in range(tier_start[i], tier_end[i]):
-                        if nn >= t_floor[jt]:
-                            kt = jt
-                    has_tiers = tier_end[i] > tier_start[i]
-                    mm += _maintenance(mm_code[i], notional_mode[i], ci, qty[i], P, entry[i], settle,
-                                       opt, nn, t_mmr[kt] if has_tiers else 0.0,
-                                       t_cum[kt] if has_tiers else 0.0, p1[i], p2[i], is_call[i])
-                    notional += abs(qty[i]) if ci == INVERSE else abs(qty[i]) * P
-                if sc_end[p] > sc_start[p]:
-                    mm += scenario_mm_nb(p, prow, t, pos_start, pos_end, settle_axis, axis, contract,
-                                         qty, entry, basis, strike, is_call, expiry, vol, rate,
-                                         sc_start, sc_end, pm_par, sh_rel, sh_abs, vol_up, vol_dn,
-                                         roll, sc_move, sc_vol, sc_weight, sc_damp, leg_start,
-                                         leg_end, leg_axis, leg_amount, leg_mm)
+                    val, mmi = position_value_mm_nb(i, P, settle, t, pos_i, pos_f, tiers, rate)
+                    eq += val
+                    mm += mmi
+                    notional += abs(qi) if ci == INVERSE else abs(qi) * P
+                if pool_i[SC_END, p] > pool_i[SC_START, p]:
+                    mm += scenario_mm_nb(p, prow, t, arrs)
                 if margined[b] and not ok and surv > 0.0:
                     q = 1.0
                     if eq - mm <= 0.0:

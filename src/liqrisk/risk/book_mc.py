@@ -132,7 +132,7 @@ def _group(cp, accounts: list[int], axes: list[int]) -> _Group:
     if pairs:
         down, up, now = K.nearest_boundaries_nb(
             pools[[b for b, _ in pairs]], np.array([axes[a] for _, a in pairs], dtype=np.int64),
-            marks, True, K.coarse_grid(), K.fine_grid(), arrays.dense, arrays.args())
+            marks, True, K.coarse_grid(), K.fine_grid(), arrays.args())
         for (b, a), d, u, n in zip(pairs, down, up, now):
             breached[b] |= n
             if np.isfinite(d) and d > 0:
@@ -311,7 +311,7 @@ def _run(cp, g: _Group, acc_sel: np.ndarray, axes, model: PathModel, dt: float, 
                       g.phi[bsel], safe, slo, shi, affine, g.ec[bsel], g.ek[bsel],
                       acc_start, g.alo[acc_sel], g.ahi[acc_sel], cv_ax, cv_lo, cv_hi,
                       g.v0[acc_sel], want_loss, n_bins, f_row, f_rate, reuse,
-                      *(x[first:last] if reuse else x for x in store), *arrays.args(), out["ps1"], out["ps2"],
+                      *(x[first:last] if reuse else x for x in store), arrays.args(), out["ps1"], out["ps2"],
                       out["as1"], out["as2"], out["ax1"], out["ax2"], out["axy"], out["hist"],
                       top, top_n, top_min)
         out["top"] = top
