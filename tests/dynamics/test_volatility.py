@@ -71,6 +71,25 @@ def test_missing_column_is_named(tmp_path):
     assert issubclass(DataError, ValueError)
 
 
+def test_errors_name_the_file_line_past_blank_lines_and_long_rows(tmp_path):
+    path = tmp_path / "bars.csv"
+    path.write_text("\n".join([GOOD[0], GOOD[1], "", GOOD[2].replace(",101,", ",abc,"), GOOD[3]]) + "\n")
+    with pytest.raises(DataError, match="bars.csv: line 4, column 'low': value 'abc' is not a number"):
+        load_ohlc(path)
+    path.write_text("\n".join([GOOD[0], GOOD[1], GOOD[2] + ",7", GOOD[3]]) + "\n")
+    with pytest.raises(DataError, match="bars.csv: line 3: 7 fields, the header has 6"):
+        load_ohlc(path)
+
+
+def test_timestamps_with_an_offset_are_converted_to_utc_and_naive_ones_are_utc(tmp_path):
+    path = tmp_path / "bars.csv"
+    stamps = ["2024-01-01", "2024-01-01T03:30:00+02:00", "2024-01-01 02:00:00Z"]
+    path.write_text("\n".join([GOOD[0]] + [t + r[r.index(","):] for t, r in zip(stamps, GOOD[1:])]) + "\n")
+    bars = load_ohlc(path)
+    assert [str(t) for t in bars.timestamps] == ["2024-01-01T00:00:00", "2024-01-01T01:30:00", "2024-01-01T02:00:00"]
+    assert bars.bar_seconds == 3600.0 and bars.close.tolist() == [105.0, 110.0, 109.0]  # median of 90, 30 min
+
+
 # --- hand-computed example from the published formulas ---------------------------------------
 # Three bars given by their log-prices relative to the open (u = ln H/O, d = ln L/O, c = ln C/O);
 # bar 3 opens 0.005 above bar 2's close (an opening jump).

@@ -81,3 +81,25 @@ def test_fhs_importance_sampling_matches_the_enumeration_of_every_pair_of_dates(
     est = book_liquidation_risk(cp, [0], [0], setup.model, [2 / 365], n_paths=100_000, seed=1,
                                 dt=1 / 365)[0].probabilities[2 / 365]
     assert_matches_reference(est, ref)
+
+
+def test_brentq_takes_scipys_steps_to_the_same_root():
+    """The written-out Brent root search returns exactly scipy.optimize.brentq's root (same
+    iterates) on the FHS tilt's own equation and on functions with flat, steep and sign-changing
+    shapes, and refuses a bracket without a sign change as scipy does."""
+    from scipy import optimize
+
+    from liqrisk.risk.measures import MAX_TILT, brentq
+    rng = np.random.default_rng(3)
+    z = bundled_history("BTC").resid
+    cases = [(lambda t, c=c: float(np.exp(t * z - (t * z).max()) @ z / np.exp(t * z - (t * z).max()).sum()) - c,
+              -MAX_TILT, MAX_TILT, 1e-6) for c in rng.uniform(-2.5, 2.5, 20)]
+    cases += [(lambda x, p=p: x ** p - 2.0, 0.0, 3.0, 2e-12) for p in (1, 2, 3, 7)]
+    cases += [(math.atan, -1.0, 10.0, 2e-12), (lambda x: math.exp(x) - 1e-3, -50.0, 5.0, 1e-9),
+              (lambda x: math.copysign(1.0, x - 0.3), -1.0, 1.0, 2e-12)]
+    for f, a, b, xtol in cases:
+        assert brentq(f, a, b, xtol=xtol) == optimize.brentq(f, a, b, xtol=xtol)
+    with pytest.raises(ValueError):
+        optimize.brentq(math.exp, 0.0, 1.0)
+    with pytest.raises(ValueError):
+        brentq(math.exp, 0.0, 1.0)

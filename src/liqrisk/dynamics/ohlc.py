@@ -93,60 +93,55 @@ def bundled_data_path(name: str) -> Path:
 
 
 def load_ohlc(path: str | Path, asset: str | None = None) -> OHLC:
-    """Read and validate an OHLC CSV file.
+    """Read and validate an OHLC CSV file (the stdlib ``csv`` reader: no pandas).
 
     ``asset`` selects the ``{asset}_open, ...`` columns of a multi-asset file. Raises
-    :class:`DataError` on a missing column, an unparseable or non-increasing (unsorted or
-    duplicate) timestamp, a missing or non-positive price, a negative volume, or a bar whose
-    high is below its low or does not contain its open and close.
+    :class:`DataError` on a missing column, a row with more fields than the header, an
+    unparseable or non-increasing (unsorted or duplicate) timestamp, a missing or non-positive
+    price, a negative volume, or a bar whose high is below its low or does not contain its open
+    and close.
     """
-    import pandas as pd
-    from liqrisk.io.documents import DocumentError, check_file
+    from liqrisk.io.documents import DocumentError, read_text
     path = Path(path)
     name = path.name
     if not path.exists():
         raise DataError(f"{path}: no such file")
     try:
-        check_file(path, "OHLC CSV")               # a directory, the file-size limit
+        text = read_text(path, "OHLC CSV")         # a directory, the file-size limit, UTF-8
     except DocumentError as e:
         raise DataError(str(e)) from None
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise DataError(f"{name}: cannot read CSV ({exc})".replace("\n", " ")) from exc
+    header, cells, lines = _table(name, text)
 
-    time_col = next((c for c in TIME_COLUMNS if c in frame.columns), None)
+    time_col = next((c for c in TIME_COLUMNS if c in header), None)
     if time_col is None:
-        raise DataError(f"{name}: missing column 'timestamp' (or 'date'); found {list(frame.columns)}")
+        raise DataError(f"{name}: missing column 'timestamp' (or 'date'); found {header}")
     prefix = f"{asset.lower()}_" if asset else ""
     columns = [prefix + f for f in FIELDS]
-    missing = [c for c in columns if c not in frame.columns]
+    missing = [c for c in columns if c not in header]
     if missing:
-        assets = sorted(c[: -len("_open")] for c in frame.columns if c.endswith("_open"))
+        assets = sorted(c[: -len("_open")] for c in header if c.endswith("_open"))
         if assets and not asset:
             raise MultiAssetFileError(name, assets)
         raise DataError(f"{name}: missing column {missing[0]!r}")
 
-    lines = np.arange(len(frame)) + 2  # line 1 is the header
-    raw = frame[columns].apply(lambda s: s.str.strip())
+    raw = cells[:, [header.index(c) for c in columns]]
+    times = cells[:, header.index(time_col)]
     if asset:  # the multi-asset file leaves an asset's cells empty before it was listed
-        keep = (raw != "").any(axis=1).to_numpy()
-        raw, frame, lines = raw[keep], frame[keep], lines[keep]
+        keep = (raw != "").any(axis=1)
+        raw, times, lines = raw[keep], times[keep], lines[keep]
     if len(raw) < 2:
         raise DataError(f"{name}: needs at least 2 bars, found {len(raw)}")
 
     values = {}
-    for field, col in zip(FIELDS, columns):
-        numbers = pd.to_numeric(raw[col], errors="coerce").to_numpy(dtype=float)
-        _check(name, lines, col, ~np.isfinite(numbers), raw[col].to_numpy(), "is not a number")
+    for k, (field, col) in enumerate(zip(FIELDS, columns)):
+        numbers = _numbers(raw[:, k])
+        _check(name, lines, col, ~np.isfinite(numbers), raw[:, k], "is not a number")
         values[field] = numbers
 
-    stamps = pd.to_datetime(frame[time_col].str.strip(), utc=True, errors="coerce", format="ISO8601")
-    _check(name, lines, time_col, stamps.isna().to_numpy(), frame[time_col].to_numpy(),
-           "is not an ISO 8601 timestamp")
-    timestamps = stamps.dt.tz_localize(None).to_numpy().astype("datetime64[s]")
+    timestamps = _timestamps(times)
+    _check(name, lines, time_col, np.isnat(timestamps), times, "is not an ISO 8601 timestamp")
     step = np.diff(timestamps).astype(np.int64)
-    _check(name, lines[1:], time_col, step <= 0, frame[time_col].to_numpy()[1:],
+    _check(name, lines[1:], time_col, step <= 0, times[1:],
            "is not after the previous row (unsorted or duplicate timestamp)")
 
     from liqrisk.io.limits import AMOUNT_MAX, PRICE_RANGE
@@ -164,10 +159,66 @@ def load_ohlc(path: str | Path, asset: str | None = None) -> OHLC:
     return OHLC(timestamps, o, h, lo, c, v, float(np.median(step)), str(path))
 
 
+def _table(name: str, text: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(header, stripped cells as a 2-D str array padded with "", file line of each row) of a CSV
+    text; blank lines are skipped, a row longer than the header is an error."""
+    import csv
+    import io
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = next(reader)
+        rows, lines = [], []
+        for row in reader:
+            if row:
+                rows.append(row)
+                lines.append(reader.line_num)
+    except csv.Error as exc:
+        raise DataError(f"{name}: line {reader.line_num}: cannot read CSV ({exc})") from None
+    width = len(header)
+    for i, row in enumerate(rows):
+        if len(row) != width:
+            if len(row) > width:
+                raise DataError(f"{name}: line {lines[i]}: {len(row)} fields, the header has {width}")
+            rows[i] = row + [""] * (width - len(row))
+    cells = np.char.strip(np.array(rows, dtype=str).reshape(len(rows), width))
+    return header, cells, np.array(lines, dtype=np.int64)
+
+
+def _numbers(cells: np.ndarray) -> np.ndarray:
+    """float64 of each cell; NaN where a cell is not a number."""
+    try:
+        return cells.astype(float)
+    except ValueError:
+        out = np.empty(len(cells))
+        for i, x in enumerate(cells):
+            try:
+                out[i] = float(x)
+            except ValueError:
+                out[i] = np.nan
+        return out
+
+
+def _timestamps(cells: np.ndarray) -> np.ndarray:
+    """``datetime64[s]`` UTC of ISO 8601 cells (naive ones are UTC, offsets are converted); NaT
+    where a cell is not one."""
+    from datetime import datetime, timezone
+    seconds = np.empty(len(cells))
+    for i, x in enumerate(cells.tolist()):
+        try:
+            t = datetime.fromisoformat(x)
+        except ValueError:
+            seconds[i] = np.nan
+            continue
+        seconds[i] = (t if t.tzinfo else t.replace(tzinfo=timezone.utc)).timestamp()
+    out = np.floor(np.nan_to_num(seconds)).astype(np.int64).astype("datetime64[s]")
+    out[np.isnan(seconds)] = np.datetime64("NaT")
+    return out
+
+
 def _check(name: str, lines: np.ndarray, column: str, bad: np.ndarray, shown, what: str) -> None:
     """Raise a one-line DataError for the first row flagged in ``bad``."""
     if bad.any():
         i = int(np.argmax(bad))
         value = shown[i]
-        text = ("empty" if value == "" else repr(value)) if isinstance(value, str) else f"{value:g}"
+        text = ("empty" if value == "" else repr(str(value))) if isinstance(value, str) else f"{value:g}"
         raise DataError(f"{name}: line {lines[i]}, column {column!r}: value {text} {what}")
