@@ -43,5 +43,5 @@ def serve(
         raise typer.Exit(2)
     url = database_url or default_url()
     typer.echo(f"liqrisk serving on http://{host}:{port}/ (database {url.split('@')[-1]})", err=True)
-    uvicorn.run(create_app(url, api_key, Limits(paths=max_paths)), host=host, port=port,
+    uvicorn.run(create_app(url, api_key, Limits(paths=max_paths), warm_up=True), host=host, port=port,
                 log_level=os.environ.get("LIQRISK_LOG_LEVEL", "warning"))
