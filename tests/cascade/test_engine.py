@@ -1,6 +1,8 @@
 """Properties of the cascade engine: zero impact, monotone in impact, amplification, a cascade
 computed on paper, the money identity (or an error), numba = NumPy engine, per-venue insurance
 funds and ADL, the ADL ranking."""
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -250,6 +252,17 @@ def test_insurance_fund_usd_accepts_a_number_per_venue_or_a_mapping():
         scenario_from_dict({**base, "insurance_fund_usd": {"ftx": 1.0}})
     with pytest.raises(ScenarioError, match="insurance_fund_usd.okx"):
         scenario_from_dict({**base, "insurance_fund_usd": {"okx": -1.0}})
+
+
+@pytest.mark.parametrize("asset, field", [({"vol": 1e300}, "assets.BTC.vol: out of range: 1e+300 (allowed [1e-06, 10.0])"),
+                                          ({"daily_volume": 1e300}, "assets.BTC.daily_volume: out of range")])
+def test_an_asset_vol_or_volume_beyond_the_supported_range_is_refused(asset, field):
+    """The sqrt impact model's vol has the portfolio loader's bound (≤ 1000 %): a vol of 1e300 was
+    accepted and pushed BTC to the price floor in one step (found by the cascade value mutations)."""
+    base = {"assets": {"BTC": {"price": P0["BTC"], "vol": 0.55, **asset}},
+            "shock": {"kind": "gap", "steps": 2, "moves": {"BTC": -0.1}}, "impact": {"model": "sqrt"}}
+    with pytest.raises(ScenarioError, match=re.escape(field)):
+        scenario_from_dict(base)
 
 
 def test_adl_score_is_zero_without_margin_balance_and_never_nan():

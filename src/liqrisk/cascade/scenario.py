@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from liqrisk.cascade.impact import CascadeImpact
+from liqrisk.io.limits import AMOUNT_MAX, VOL_RANGE
 from liqrisk.liquidity.impact import DAILY_VOLUME, LinearImpact, SquareRootImpact
 from liqrisk.margin.registry import RULE_SETS
 
@@ -322,8 +323,9 @@ def _impact(imp: dict, assets: tuple[str, ...], spec: dict) -> CascadeImpact:
             dv = spec[a].get("daily_volume", DAILY_VOLUME.get(a))
             if dv is None:
                 raise ScenarioError(f"assets.{a}.daily_volume", "required for the sqrt model (no default)")
-            models.append(SquareRootImpact(_num(spec[a], "vol", f"assets.{a}", lo=1e-6),
-                                           _num({"v": dv}, "v", f"assets.{a}.daily_volume", lo=1e-12),
+            models.append(SquareRootImpact(_num(spec[a], "vol", f"assets.{a}", lo=1e-6, hi=VOL_RANGE[1]),
+                                           _num({"daily_volume": dv}, "daily_volume", f"assets.{a}", lo=1e-12,
+                                                hi=AMOUNT_MAX),
                                            y=_num(imp, "y", "impact", 1.0, lo=0.0) * stress))
         elif model == "linear":
             lam = _block(imp, "kyle_lambda", "impact.")
