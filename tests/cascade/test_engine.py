@@ -130,6 +130,18 @@ def test_exhausted_fund_deleverages_the_profitable_short_at_the_bankruptcy_price
     assert r.conservation_error().max() < 1e-9
 
 
+def test_a_step_with_a_non_finite_ledger_term_breaks_the_money_identity(pop):
+    """NaN flows compared as 'not above the tolerance' and the run passed with null marks and
+    ledger in its JSON (fuzz campaign: a scenario vol of 1e308); now such a step is a broken
+    identity and the run stops."""
+    from dataclasses import replace
+    r = simulate(pop, _scenario({"BTC": -0.12, "ETH": -0.1}, steps=4, fund=1e5, y=3.0))
+    wallets = r.ledger["wallets"].copy()
+    wallets[2] = np.nan
+    err = replace(r, ledger={**r.ledger, "wallets": wallets}).conservation_error()
+    assert err[2] == np.inf and np.isfinite(np.delete(err, 2)).all()
+
+
 @pytest.mark.parametrize("fund", [0.0, 2e5, 1e9])
 def test_money_identity_holds_every_step_to_1e9_relative(fund):
     pop = synthetic_population(SyntheticSpec(

@@ -78,3 +78,18 @@ def test_the_analyze_portfolio_file_runs_whole_and_json_lists_the_liquidated_acc
                                              "okx-cross", "hyperliquid-vault", "deribit-options", "bitmex-xbt"}
     assert len(d["liquidated_accounts"]) == d["n_liquidated_accounts"] > 0
     assert d["marks"]["SOL"] == [142.5] * 4
+
+
+def test_a_broken_money_identity_stops_the_run_with_one_line(tmp_path, monkeypatch):
+    from liqrisk.cascade import engine, run
+    f = tmp_path / "s.yaml"
+    f.write_text(SMALL)
+
+    def broken(*args, **kwargs):
+        raise engine.ConservationError("cascade 't': money identity broken at step 1 (residual inf of the gross flows)")
+    monkeypatch.setattr(run, "run_scenario", broken)
+    res = runner.invoke(app, ["cascade", str(f), "--accounts", str(ROOT / "examples/populations/small_book.csv"),
+                              "--json"])
+    assert res.exit_code == 2 and not isinstance(res.exception, Exception), res.exception
+    assert res.stderr == "error: result check: cascade 't': money identity broken at step 1 (residual inf of the " \
+                         "gross flows)\n"

@@ -296,6 +296,9 @@ def _check_cascade(doc: dict) -> list[str]:
                                       "funding")]
         if all(isinstance(t, list) for t in terms):
             for step, row in enumerate(zip(*terms)):
+                if None in row:
+                    out.append(f"ledger term null at step {step}")
+                    break
                 resid = sum(row[:4]) - sum(row[4:])
                 if abs(resid) > 1e-6 * (1 + sum(abs(x) for x in row)):
                     out.append(f"ledger identity broken at step {step}: {resid:g}")

@@ -32,3 +32,11 @@ def test_the_alarm_waits_until_an_import_is_done(tmp_path, monkeypatch):
     import fuzz_probe_module
     assert fuzz_probe_module.INSIDE
     assert not harness._inside_compile_or_import(sys._getframe())
+
+
+def test_a_cascade_document_with_null_marks_or_ledger_terms_is_wrong():
+    """Null (a NaN the JSON writer turned into null) is no number the ledger identity holds for
+    (the campaign's own check raised TypeError on one)."""
+    terms = ("wallets", "insurance", "backstop", "liquidators", "book_pnl", "adl_pnl", "funding")
+    doc = {"marks": {"BTC": [91250.0, None]}, "ledger_usd": {k: [0.0, None] for k in terms}}
+    assert harness.check_numbers("cascade", doc) == ["mark of BTC null or ≤ 0", "ledger term null at step 1"]

@@ -77,13 +77,16 @@ class CascadeResult:
         return out
 
     def conservation_error(self) -> np.ndarray:
-        """Per step |identity residual| ÷ gross flows (0 where nothing moved)."""
+        """Per step |identity residual| ÷ gross flows (0 where nothing moved; inf where a term is
+        not finite — an overflowed step breaks the identity, it does not pass it)."""
         g = self.ledger
         resid = g["wallets"] + g["insurance"] + g["backstop"] + g["liquidators"] - g["book_pnl"] - g["adl_pnl"] \
             - g["funding"]
         gross = sum(np.abs(g[k]) for k in ("wallets", "insurance", "backstop", "liquidators", "book_pnl", "adl_pnl",
                                             "funding"))
-        return np.where(gross > 0, np.abs(resid) / np.where(gross > 0, gross, 1.0), 0.0)
+        with np.errstate(invalid="ignore"):
+            ratio = np.where(gross > 0, np.abs(resid) / np.where(gross > 0, gross, 1.0), 0.0)
+        return np.where(np.isfinite(resid) & np.isfinite(gross), ratio, np.inf)
 
     def to_dict(self, include_accounts: bool = True) -> dict:
         d = {

@@ -7,7 +7,7 @@ import typer
 
 from liqrisk.cli import limits as L
 from liqrisk.cli._app import app
-from liqrisk.cli.errors import fail_on_bad_input, strict_json
+from liqrisk.cli.errors import OutputError, fail_on_bad_input, strict_json
 from liqrisk.io import limits
 
 
@@ -28,6 +28,7 @@ def cascade(
     """Simulate forced selling → price impact → more liquidations for a whole venue."""
     from liqrisk.batch import get_executor
     from liqrisk.cascade.result import CascadeResult
+    from liqrisk.cascade.engine import ConservationError
     from liqrisk.cascade.run import resolve_population, run_scenario
     from liqrisk.cascade.scenario import ScenarioError, load_scenario
     from liqrisk.results.cascade import CascadeAnalysis
@@ -44,6 +45,8 @@ def cascade(
         executor = get_executor(engine, scheduler) if sc.extra.get("sweep") else None   # fails fast
         try:
             result = run_scenario(sc, resolve_population(sc, accounts, scenario_file.parent), executor)
+        except ConservationError as e:       # the run stops: a line, not a traceback
+            raise OutputError(f"result check: {e}") from None
         finally:
             if executor is not None:
                 executor.close()
