@@ -355,7 +355,8 @@ def import_args(draw):
                   "--balance": ["equity", "wallet", "x"]}
     if importer == "deribit":
         table["--collateral"] = ["BTC=1", "BTC=-1", "BTC=nan", "ETH=1e400", "x"]
-    return M.kind_of(kinds), ["import", importer, path] + required + draw(_options(table, kinds))
+    args = ["import", importer, path] + required + draw(_options(table, kinds))
+    return M.kind_of(kinds), args
 
 
 @FUZZ

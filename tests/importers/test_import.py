@@ -359,3 +359,11 @@ def test_a_saved_answer_of_the_wrong_shape_is_one_located_line(tmp_path, importe
     r = CliRunner().invoke(app, ["import", importer, str(path), *extra])
     assert r.exit_code == 2 and not isinstance(r.exception, Exception), r.exception
     assert r.stderr.startswith(f"error: {message}") and len(r.stderr.splitlines()) == 1, r.stderr
+
+
+def test_an_unknown_venue_flag_is_named_as_the_flag(tmp_path):
+    path = tmp_path / "answer.json"
+    path.write_text(json.dumps(_binance()))
+    r = CliRunner().invoke(app, ["import", "ccxt", str(path), "--venue", "nope"])
+    assert r.exit_code == 2 and r.stderr.startswith("error: --venue nope: unknown venue (known: ") and \
+        len(r.stderr.splitlines()) == 1, r.stderr

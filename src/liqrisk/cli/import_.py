@@ -62,8 +62,12 @@ def ccxt_command(
 ) -> None:
     """ccxt's fetch_positions() + fetch_balance() (+ fetch_markets()) → portfolio."""
     from liqrisk.importers import ccxt, read_json
+    from liqrisk.margin.registry import RULE_SETS
     if balance not in (None, "equity", "wallet"):
         typer.echo("error: --balance: equity or wallet", err=True)
+        raise typer.Exit(2)
+    if venue is not None and venue not in RULE_SETS:
+        typer.echo(f"error: --venue {venue}: unknown venue (known: {', '.join(RULE_SETS)})", err=True)
         raise typer.Exit(2)
     with fail_on_bad_input(), limits.using(max_file_mb=max_file_mb, max_depth=max_depth):
         if live:
