@@ -49,7 +49,8 @@ def test_history_and_cli(tmp_path):
     (["--days", "nan"], "--days nan: must be a finite number in (0, 366]"),
     (["--days", "1e-300"], "--days 1e-300 × --steps-per-day 24: less than one monitoring step"),
     (["--steps-per-day", "0"], "--steps-per-day 0: must be"), (["--cut-below", "inf"], "--cut-below inf: must be"),
-    (["--paths", "1000000", "--days", "300"], "above the limit path_steps = 2e+08 (raise it with --max-path-steps)"),
+    (["--paths", "1000000", "--days", "300"], "above the limit path_steps = 2e+08 (use fewer --paths, --days or "
+                                                "--steps-per-day, or raise it with --max-path-steps)"),
 ])
 def test_policy_backtest_options_outside_their_range_are_named(tmp_path, flags, message):
     path = tmp_path / "p.json"

@@ -83,6 +83,19 @@ def test_bad_rows_name_the_field(change, field):
     assert e.value.field == field
 
 
+@pytest.mark.parametrize("second", [{}, {"size": -1.0}, {"asset": "btc", "size": 2.0}])
+def test_a_second_row_of_one_account_and_asset_is_refused(second):
+    """Two rows of one account on one asset would be two legs margined gross (each on its own
+    tier) where a one-way account holds one netted position — the portfolio loader refuses the same
+    (found by the cascade fuzz campaign: a duplicated CSV row doubled the liquidated notional)."""
+    row = {"account_id": "x", "venue": "binance-usdm", "mode": "cross", "collateral_usd": 100.0, "asset": "BTC",
+           "size": 1.0, "entry": 90000.0, "isolated_margin": 0.0}
+    other = {**row, "account_id": "y"}
+    with pytest.raises(PopulationError, match=r"row 2: account 'x' already holds BTC on row 0; one row per account"):
+        from_frame(pd.DataFrame([row, other, {**row, **second}]))
+    assert from_frame(pd.DataFrame([row, other, {**row, "asset": "ETH", "entry": 3000.0}])).n_positions == 3
+
+
 def test_every_linear_usd_venue_loads_from_a_table():
     rows = [{"account_id": v, "venue": v, "mode": "cross", "collateral_usd": 1e4, "asset": "BTC", "size": 0.5,
              "entry": 90000.0} for v in ("binance-usdm", "bybit-linear", "okx", "hyperliquid")]

@@ -14,12 +14,16 @@ SIZE = ["size", "--venue", "binance-usdm", "--symbol", "BTCUSDT", "--leverage", 
 
 @pytest.mark.parametrize("args, message", [
     (["what-if", DEMO, "--horizon", "1d", "--paths", "80000000"], "--paths 80000000 × 24 time steps: above the limit "
-                                                                  "path_steps = 2e+08 (raise it with --max-path-steps)"),
+                                                                  "path_steps = 2e+08 (use fewer --paths or a shorter "
+                                                                  "--horizon, or raise it with --max-path-steps)"),
     (["what-if", DEMO, "--horizon", "1d", "--paths", "1000", "--max-path-steps", "100"], "path_steps = 100"),
     (["what-if", DEMO, "--horizon", "400d"], "--horizon 400 days: above the limit horizon_days = 366 "
-                                             "(raise it with --max-horizon-days)"),
-    (["advise", DEMO, "--target", "p(1d)<=1%", "--paths", "80000000"], "above the limit path_steps"),
-    (["advise", DEMO, "--target", "p(400d)<=1%"], "--target horizon 400 days: above the limit horizon_days"),
+                                             "(use a shorter --horizon, or raise it with --max-horizon-days)"),
+    (["advise", DEMO, "--target", "p(1d)<=1%", "--paths", "80000000"],
+     "above the limit path_steps = 2e+08 (use fewer --paths or a shorter --target horizon, or raise it with "
+     "--max-path-steps)"),
+    (["advise", DEMO, "--target", "p(400d)<=1%"], "--target horizon 400 days: above the limit horizon_days = 366 "
+                                                  "(use a shorter --target horizon, or raise it with --max-horizon-days)"),
     (SIZE + ["--target", "p(7d)<=1%", "--paths", "80000000"], "above the limit path_steps"),
     (SIZE + ["--target", "distance>=3sd", "--drift", "0.1", "--horizon", "400d"], "--horizon 400 days: above"),
 ])

@@ -26,7 +26,8 @@ LOG_ALL = False
 CATEGORIES = ("ok", "rejected", "traceback", "hang", "wrong")
 COMMANDS = {"analyze": T.analyze_args, "cascade": T.cascade_args, "exit-cost": T.exit_cost_args,
             "what-if": T.what_if_args, "advise": T.advise_args, "size": T.size_args,
-            "hedge-backtest": T.hedge_backtest_args, "policy-backtest": T.policy_backtest_args}
+            "hedge-backtest": T.hedge_backtest_args, "policy-backtest": T.policy_backtest_args,
+            "import": T.import_args}
 KEEP = Path("fuzz_failures")
 
 

@@ -103,6 +103,9 @@ def run(args: list[str], time_limit: float = TIME_LIMIT_S) -> tuple[str, str, fl
     if res.exit_code == 0:
         if dt > time_limit:
             return "hang", f"{dt:.0f} s", dt
+        if args[0] == "import":
+            problems = _check_import(out)
+            return ("wrong", problems[0], dt) if problems else ("ok", "", dt)
         try:
             doc = json.loads(out, parse_constant=_reject_constant)
         except ValueError as e:
@@ -160,6 +163,19 @@ def check_numbers(command: str, doc) -> list[str]:
     checks = {"analyze": _check_analyze, "cascade": _check_cascade, "what-if": _check_what_if,
               "advise": _check_advise, "size": _check_size, "hedge-backtest": _check_hedge_backtest}
     return checks[command](doc) if command in checks else []
+
+
+def _check_import(text: str) -> list[str]:
+    """An import prints a portfolio file (YAML) that the portfolio loader accepts as it is."""
+    import yaml
+
+    from liqrisk.io.portfolio import InputError
+    from liqrisk.load import parse_portfolio
+    try:
+        parse_portfolio(yaml.safe_load(text))
+    except (yaml.YAMLError, InputError) as e:
+        return [f"the imported file does not load: {str(e)[:200]}"]
+    return []
 
 
 def _check_account_state(where: str, s: dict) -> list[str]:

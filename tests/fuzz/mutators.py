@@ -181,17 +181,16 @@ NUMBERS = [x for x in EXTREMES if isinstance(x, (int, float)) and not isinstance
 SCALES = [-1, 0, 1e-9, 1e9, 1e300, 0.999, 1.001, 10, 0.1]
 
 
-@functools.cache
-def _vocabulary() -> dict[str, list[str]]:
-    """Every string value each key takes in the portfolio seeds (venue names, modes, kinds,
-    option types …)."""
+def _words(docs) -> dict[str, list[str]]:
+    """Every non-numeric string value each key takes in ``docs`` (venue names, modes, kinds,
+    option types, ids, shock kinds …)."""
     out: dict[str, set] = {}
-    todo = [d for _, d in portfolio_seeds()]
+    todo = list(docs)
     while todo:
         x = todo.pop()
         if isinstance(x, dict):
             for k, v in x.items():
-                if isinstance(v, str):
+                if isinstance(v, str) and not _number_text(v):
                     out.setdefault(k, set()).add(v)
                 todo.append(v)
         elif isinstance(x, list):
@@ -199,28 +198,74 @@ def _vocabulary() -> dict[str, list[str]]:
     return {k: sorted(v) for k, v in out.items()}
 
 
+@functools.cache
+def vocabulary(inputs: str = "portfolio") -> dict[str, list[str]]:
+    """The words of the bundled portfolios, ("cascade") of the scenarios, the position table and
+    the Hyperliquid state, or ("import") of the recorded exchange answers."""
+    docs = {"portfolio": lambda: [d for _, d in portfolio_seeds()],
+            "cascade": lambda: scenario_seeds() + population_rows() + [hyperliquid_seed()],
+            "import": lambda: [d for _, d, _ in import_seeds()]}[inputs]()
+    return _words(docs)
+
+
+def _number_text(x) -> bool:
+    """A string that reads as a number (CSV cells, Hyperliquid's quoted decimals)."""
+    try:
+        float(x)
+    except (TypeError, ValueError):
+        return False
+    return isinstance(x, str)
+
+
+NUMBER_TEXTS = ["nan", "NaN", "inf", "-inf", "1e400", "-1e400", "1e308", "-1e308", "5e-324", "-5e-324", "0", "-0",
+                "1e-300", "1e15", "1e16", "-1"]
+"""Number cells as a CSV or a quoted-decimal JSON writes them: non-finite, huge, tiny, signs."""
+WRONG_TEXTS = ["abc", "true", "", " ", "1,5", "0x10", "[1]", "None", "1e", "é", "1 000"]
+"""Words in a number's place."""
+
+
 @st.composite
-def mutated_values(draw, doc, n_max: int = 3):
-    """(``doc`` with 1..n_max semantic mutations, their kinds): the shape and types stay, values
-    change — a number to an extreme or a scaled copy, a string to another value its key takes in
-    the bundled examples (another venue, mode, kind, option type, id)."""
+def mutated_values(draw, doc, n_max: int = 3, inputs: str = "portfolio"):
+    """(``doc`` with 1..n_max value mutations, their kinds). Semantic (the shape and types stay):
+    a number (or a number written as text) to an extreme, a sign flip or a scaled copy; a word to
+    another value its key takes in the bundled ``inputs`` (another venue, mode, kind, asset, id: an
+    id of one account given to another's row); a list element duplicated (the same position or
+    account twice). Structural: a word in a number-as-text's place."""
     doc = copy.deepcopy(doc)
-    words = _vocabulary()
-    leaves = [p for p in _paths(doc)[1:] if _same_type(_get(doc, p), 0.0)
-              or isinstance(_get(doc, p), str) and isinstance(p[-1], str) and len(words.get(p[-1], [])) > 1]
-    if not leaves:
-        return doc, []
+    words = vocabulary(inputs)
+    kinds: list[str] = []
     for _ in range(draw(st.integers(1, n_max))):
+        paths = _paths(doc)      # again after each mutation: a duplicated element shifts the indices
+        leaves = [p for p in paths[1:] if _same_type(_get(doc, p), 0.0) or _number_text(_get(doc, p))
+                  or isinstance(_get(doc, p), str) and isinstance(p[-1], str) and len(words.get(p[-1], [])) > 1]
+        lists = [p for p in paths if isinstance(_get(doc, p), list) and _get(doc, p)]
+        if not leaves:
+            break
+        if lists and draw(st.integers(0, 5)) == 0:
+            target = _get(doc, draw(st.sampled_from(lists)))
+            target.insert(draw(st.integers(0, len(target))), copy.deepcopy(draw(st.sampled_from(target))))
+            kinds.append("semantic")
+            continue
         path = draw(st.sampled_from(leaves))
         value = _get(doc, path)
-        if isinstance(value, str):
+        if isinstance(value, str) and not _number_text(value) and len(words.get(path[-1], [])) > 1:
             value = draw(st.sampled_from(words[path[-1]]))
+            kinds.append("semantic")
+        elif isinstance(value, str):      # a number as text (or a word an earlier mutation put there)
+            how = draw(st.sampled_from(["extreme", "extreme", "scale", "word"]))
+            if how == "scale" and _number_text(value):
+                value = repr(float(value) * draw(st.sampled_from(SCALES)))
+            else:
+                value = draw(st.sampled_from(WRONG_TEXTS if how == "word" else NUMBER_TEXTS))
+            kinds.append("structural" if how == "word" else "semantic")
         elif draw(st.booleans()):
             value = draw(st.sampled_from(NUMBERS))
+            kinds.append("semantic")
         else:
             value = value * draw(st.sampled_from(SCALES))
+            kinds.append("semantic")
         doc = _set(doc, path, value)
-    return doc, ["semantic"]
+    return doc, kinds
 
 
 def kind_of(kinds) -> str:
@@ -230,8 +275,11 @@ def kind_of(kinds) -> str:
 
 
 def encode(doc, suffix: str) -> str:
-    """Text of a document as YAML or JSON (JSON keeps NaN/Infinity as Python writes them)."""
+    """Text of a document as YAML, JSON (JSON keeps NaN/Infinity as Python writes them) or CSV
+    (a list of rows)."""
     import sys
+    if suffix == ".csv":
+        return csv_text(doc if isinstance(doc, list) else [doc])
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(limit, 20_000))
     try:
@@ -307,3 +355,33 @@ def csv_text(rows: list[dict]) -> str:
         if isinstance(r, dict):
             w.writerow({k: v for k, v in r.items() if isinstance(k, str)})
     return buf.getvalue()
+
+
+IMPORTS = ROOT / "tests" / "data" / "import"
+
+
+def import_seeds() -> list[tuple[str, dict, list[str]]]:
+    """(importer, recorded exchange answer, its required flags) of the recorded answers the
+    importer tests use: ccxt dumps of Binance, Bybit, OKX, Hyperliquid and Deribit, Deribit's
+    get_positions example, a Hyperliquid clearinghouseState."""
+    def rec(name):
+        return json.loads((IMPORTS / f"{name}.json").read_text())
+    binance, bybit, okx = rec("binance_ccxt_static"), rec("bybit_ccxt_static"), rec("okx_ccxt_static")
+    hl, deribit = rec("hyperliquid_ccxt_static"), rec("deribit_ccxt_issue_positions")
+    linear = binance["fetchPositions_linear"]["parsedResponse"]
+    okx_iso = okx["fetchPosition_inverse_isolated"]["parsedResponse"]
+    return [
+        ("ccxt", {"exchange": "binance", "positions": linear,
+                  "balance": {"total": {"USDT": linear[0]["collateral"] + linear[0]["unrealizedPnl"]}}}, []),
+        ("ccxt", {"exchange": "bybit", "positions": bybit["fetchPositions_linear"]["parsedResponse"],
+                  "balance": bybit["fetchBalance_unified"]["parsedResponse"]}, []),
+        ("ccxt", {"exchange": "okx", "positions": [okx_iso],
+                  "balance": {"total": {"BTC": okx_iso["collateral"] + okx_iso["unrealizedPnl"]}}}, []),
+        ("ccxt", {"exchange": "hyperliquid", "positions": hl["isolated_short_position"]["parsedResponse"],
+                  "balance": {"total": {"USDC": float(hl["isolated_short_position"]["httpResponse"]["marginSummary"]
+                                                      ["accountValue"])}}}, []),
+        ("ccxt", {"exchange": "deribit", "positions": [deribit["fetchPositions_btc_perpetual"]["parsedResponse"]],
+                  "balance": {"total": {"BTC": 1.0}}}, []),
+        ("deribit", rec("deribit_get_positions_docs_example"), ["--collateral", "BTC=0.01"]),
+        ("hyperliquid", hl["short_position"]["httpResponse"], ["--vol", "SOL=0.9"]),
+    ]

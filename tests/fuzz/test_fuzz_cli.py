@@ -80,10 +80,9 @@ ANALYZE_OPTIONS = {
 @st.composite
 def _csv_file(draw, rows: list[dict], name: str, kinds: list[str]) -> str:
     """A CSV file of ``rows`` after tree and text mutations (their kinds appended to ``kinds``)."""
-    rows, k = draw(M.mutated_tree(rows))
-    data, op = draw(M.mutated_text(M.csv_text(rows if isinstance(rows, list) else [rows]), ".csv"))
-    kinds += k + [op]
-    return write_input(data, ".csv", name)
+    path, k = draw(_mutated_file(rows, ".csv", False, name))
+    kinds += k
+    return path
 
 
 @st.composite
@@ -144,31 +143,38 @@ def test_fuzz_analyze(case):
 
 
 @st.composite
-def cascade_args(draw):
-    """(kind, args) of one ``cascade`` run."""
-    kinds: list[str] = []
-    kind = draw(st.sampled_from(["scenario", "csv", "hyperliquid", "portfolio"]))
-    scenario = draw(st.sampled_from(M.scenario_seeds()))
-    if kind == "scenario":
-        scenario, k = draw(M.mutated_tree(scenario))
-        data, op = draw(M.mutated_text(M.encode(scenario, ".yaml"), ".yaml"))
-        args = ["cascade", write_input(data, ".yaml", "scenario"), "--json"]
-        if draw(st.booleans()):
-            args += ["--accounts", str(M.EXAMPLES / "populations" / "small_book.csv")]
-        return M.kind_of(k + [op]), args
-    scenario.pop("sweep", None)
-    args = ["cascade", write_input(M.encode(scenario, ".yaml").encode(), ".yaml", "scenario"), "--json"]
-    if kind == "csv":
-        accounts = draw(_csv_file(M.population_rows(), "accounts", kinds))
-        return M.kind_of(kinds), args + ["--accounts", accounts]
-    if kind == "hyperliquid":
-        state, k = draw(M.mutated_tree(M.hyperliquid_seed()))
-        data, op = draw(M.mutated_text(M.encode(state, ".json"), ".json"))
-        return M.kind_of(k + [op]), args + ["--accounts", write_input(data, ".json", "accounts")]
-    suffix, doc = M.portfolio_seeds()[0]
+def _mutated_file(draw, doc, suffix: str, values: bool, name: str, inputs: str = "portfolio") -> tuple[str, list[str]]:
+    """(path, mutation kinds) of ``doc`` written after value mutations only (``values``) or tree
+    and text mutations."""
+    if values:
+        doc, k = draw(M.mutated_values(doc, inputs=inputs))
+        return write_input(M.encode(doc, suffix).encode(), suffix, name), k
     doc, k = draw(M.mutated_tree(doc))
     data, op = draw(M.mutated_text(M.encode(doc, suffix), suffix))
-    return M.kind_of(k + [op]), args + ["--accounts", write_input(data, suffix, "accounts")]
+    return write_input(data, suffix, name), k + [op]
+
+
+@st.composite
+def cascade_args(draw):
+    """(kind, args) of one ``cascade`` run: a scenario or a population (position CSV, Hyperliquid
+    state, portfolio file) mutated in shape (tree and text mutations) or in values only (signs,
+    huge and tiny magnitudes, NaN, words in number cells, other venues/modes/assets, an id given to
+    another account, a duplicated row)."""
+    kind = draw(st.sampled_from(["scenario", "csv", "hyperliquid", "portfolio"]))
+    values = draw(st.booleans())
+    scenario = draw(st.sampled_from(M.scenario_seeds()))
+    if kind == "scenario":
+        path, k = draw(_mutated_file(scenario, ".yaml", values, "scenario", "cascade"))
+        args = ["cascade", path, "--json"]
+        if draw(st.booleans()):
+            args += ["--accounts", str(M.EXAMPLES / "populations" / "small_book.csv")]
+        return M.kind_of(k), args
+    scenario.pop("sweep", None)
+    args = ["cascade", write_input(M.encode(scenario, ".yaml").encode(), ".yaml", "scenario"), "--json"]
+    doc, suffix = {"csv": (M.population_rows(), ".csv"), "hyperliquid": (M.hyperliquid_seed(), ".json"),
+                   "portfolio": M.portfolio_seeds()[0][::-1]}[kind]
+    path, k = draw(_mutated_file(doc, suffix, values, "accounts", "portfolio" if kind == "portfolio" else "cascade"))
+    return M.kind_of(k), args + ["--accounts", path]
 
 
 @FUZZ
@@ -185,8 +191,8 @@ EXIT_COST_OPTIONS = {"--stress": M.CLI_NUMBERS, "--participation": M.CLI_NUMBERS
 @st.composite
 def exit_cost_args(draw):
     """(kind, args) of one ``exit-cost`` run (flags only: every input is a semantic one)."""
-    size = draw(st.sampled_from(M.CLI_NUMBERS + ["1.5", "-2"]))
-    price = draw(st.sampled_from(M.CLI_NUMBERS + ["91250"]))
+    size = draw(st.sampled_from(M.CLI_NUMBERS + ["1.5", "-2"] * 4))
+    price = draw(st.sampled_from(M.CLI_NUMBERS + ["91250"] * 8))
     args = ["exit-cost", "--position", f"{draw(st.sampled_from(['BTC', 'ETH', 'SOL', '']))}:{size}:{price}", "--json"]
     return "semantic", args + draw(_options(EXIT_COST_OPTIONS, [], max_size=3))
 
@@ -333,6 +339,28 @@ def policy_backtest_args(draw):
 @FUZZ
 @given(policy_backtest_args())
 def test_fuzz_policy_backtest(case):
+    assert_good_case(case)
+
+
+@st.composite
+def import_args(draw):
+    """(kind, args) of one ``import`` run: a recorded exchange answer mutated in shape or values,
+    and the importer's flags."""
+    importer, doc, required = draw(st.sampled_from(M.import_seeds()))
+    path, kinds = draw(_mutated_file(doc, ".json", draw(st.booleans()), "answer", "import"))
+    table = {"--vol": ["BTC=0.5", "ETH=nan", "SOL=-1", "BTC=1e400", "DOGE=0.5", "BTC", "=0.5"],
+             "--as-of": ["2026-11-23T00:00:00Z", "2026-13-45", "", "1e400", "0"]}
+    if importer == "ccxt":
+        table |= {"--venue": ["binance-usdm", "bybit-linear", "okx", "deribit", "hyperliquid", "aave-v3", "nope"],
+                  "--balance": ["equity", "wallet", "x"]}
+    if importer == "deribit":
+        table["--collateral"] = ["BTC=1", "BTC=-1", "BTC=nan", "ETH=1e400", "x"]
+    return M.kind_of(kinds), ["import", importer, path] + required + draw(_options(table, kinds))
+
+
+@FUZZ
+@given(import_args())
+def test_fuzz_import(case):
     assert_good_case(case)
 
 

@@ -304,3 +304,58 @@ def test_cli_import_writes_a_loadable_file(tmp_path):
     assert r.exit_code == 2 and "cannot read" in r.output
     r = CliRunner().invoke(app, ["import", "hyperliquid", str(state), "--vol", "DOGE=0.5"])
     assert r.exit_code == 2 and "DOGE" in r.output
+
+
+@pytest.mark.parametrize("importer", ["ccxt", "deribit", "hyperliquid"])
+@pytest.mark.parametrize("data, message", [
+    (b"[" * 100_000 + b"]" * 100_000, "nesting: above the limit depth = 20 (raise it with --max-depth)"),
+    (b"\x93\x00\xc3garbage", "not UTF-8 text (byte 0"),
+    (b"", "the file is empty"),
+    (b'{"a": 1, "a": 2}', "not valid JSON: duplicated key 'a'"),
+])
+def test_a_saved_answer_that_is_no_json_document_is_one_located_line(tmp_path, importer, data, message):
+    """Read like every input file (found by the fuzz campaign: a RecursionError traceback on deep
+    nesting, a bare codec message on binary data)."""
+    path = tmp_path / "answer.json"
+    path.write_bytes(data)
+    r = CliRunner().invoke(app, ["import", importer, str(path)])
+    assert r.exit_code == 2 and not isinstance(r.exception, Exception), r.exception
+    assert r.stderr.startswith(f"error: {path}: {message}") and len(r.stderr.splitlines()) == 1, r.stderr
+
+
+def _binance(**change) -> dict:
+    dump = _binance_dump("fetchPositions_linear", "USDT")
+    return {**dump, "positions": [{**dump["positions"][0], **change.pop("position", {})}], **change}
+
+
+DERIBIT_DOC = json.loads((DATA / "deribit_get_positions_docs_example.json").read_text())
+
+
+@pytest.mark.parametrize("importer, answer, message", [
+    ("ccxt", _binance(balance=float("inf")), "binance balance: expected an object ({...}), got float 'inf'"),
+    ("ccxt", _binance(balance="x"), "binance balance: expected an object"),
+    ("ccxt", {**_binance(), "positions": [5]}, "binance position 1: expected an object"),
+    ("ccxt", _binance(position={"info": [1]}), "binance position 1 (BTC/USDT:USDT): info: expected an object"),
+    ("ccxt", _binance(position={"symbol": ["BTC"]}), "position symbol ['BTC']: expected a ccxt unified symbol"),
+    ("ccxt", _binance(markets=5), "markets: expected an object"),
+    ("ccxt", _binance(markets={"BTC/USDT:USDT": {"type": "swap"}}), "markets['BTC/USDT:USDT']: 'base' must be"),
+    ("ccxt", _binance(as_of=1e300), "as_of: 1e+300 is not a time in epoch milliseconds"),
+    ("deribit", {**DERIBIT_DOC, "result": [1]}, "position 1: expected an object"),
+    ("deribit", {**DERIBIT_DOC, "result": [{**DERIBIT_DOC["result"][0], "instrument_name": "BTC-45JAN24"}]},
+     "position 1 (BTC-45JAN24): instrument_name has no valid expiry date"),
+    ("deribit", {**DERIBIT_DOC, "result": [{**DERIBIT_DOC["result"][0], "instrument_name": "BTC-1ABC24"}]},
+     "position 1 (BTC-1ABC24): instrument_name has no valid expiry date"),
+    ("deribit", {"positions": DERIBIT_DOC, "account_summaries": 5}, "account_summaries: expected a list"),
+    ("hyperliquid", {**HL["short_position"]["httpResponse"], "crossMarginSummary": 5, "marginSummary": None},
+     "user hyperliquid: crossMarginSummary: must be an object\n"),
+    ("hyperliquid", {**HL["short_position"]["httpResponse"], "time": "soon"}, "user hyperliquid: time: not a number"),
+])
+def test_a_saved_answer_of_the_wrong_shape_is_one_located_line(tmp_path, importer, answer, message):
+    """Saved answers are untrusted: a number where an object belongs, a bad date in an instrument
+    name (found by the fuzz campaign: AttributeError tracebacks in the ccxt and Deribit importers)."""
+    path = tmp_path / "answer.json"
+    path.write_text(json.dumps(answer))
+    extra = ["--collateral", "BTC=1"] if importer == "deribit" else []
+    r = CliRunner().invoke(app, ["import", importer, str(path), *extra])
+    assert r.exit_code == 2 and not isinstance(r.exception, Exception), r.exception
+    assert r.stderr.startswith(f"error: {message}") and len(r.stderr.splitlines()) == 1, r.stderr

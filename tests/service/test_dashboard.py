@@ -5,7 +5,9 @@ per view goes to $LIQRISK_ARTIFACTS (default: the test's tmp folder). The browse
 session's one (tests/conftest.py): Playwright allows one sync instance per thread."""
 from __future__ import annotations
 
+import json
 import os
+import re
 import threading
 import time
 from pathlib import Path
@@ -142,3 +144,30 @@ def test_demo_button_shows_the_demo_portfolio(server, browser, demo_doc):
     page.click("#demo")
     _wait_analysis(page, None)
     assert set(_table(page)) == {a["id"] for a in demo_doc["accounts"]}
+
+
+def test_tiny_probabilities_are_shown_as_a_bound_never_in_exponent_form(server, browser, tmp_path):
+    """P(1d) of 7.6e-32 (importance sampling) is shown "< 0.01 %", as the terminal report shows a
+    bound below its floor; the cell keeps the API's number; shares are 3 significant digits in %
+    without an exponent, large or small."""
+    doc = {"as_of": "2026-11-23T00:00:00Z", "market": {"BTC": {"mark": 91250.0, "vol": 0.52}},
+           "accounts": [{"id": acc, "venue": "binance-usdm", "collateral": {"USDT": usdt},
+                         "positions": [{"symbol": "BTCUSDT", "kind": "perp", "size": 1.0, "entry": 91000}]}
+                        for acc, usdt in (("safe", 25_000), ("edge", 9_000))]}
+    path = tmp_path / "two.json"
+    path.write_text(json.dumps(doc))
+    api = {a["id"]: a for a in httpx.post(server + "/v1/analyze", params=PARAMS, json=doc, timeout=120).json()["accounts"]}
+    assert 0 < api["safe"]["probability"]["1d"]["p"] < 1e-20 and 1e-4 < api["edge"]["probability"]["1d"]["p"] < 1e-2
+    page = browser.new_page()
+    page.goto(server + "/")
+    page.fill("#paths", str(PARAMS["paths"]))
+    page.fill("#horizons", "1d")
+    page.set_input_files("#upload", str(path))
+    _wait_analysis(page, None)
+    _shown_equals(_table(page), {"accounts": list(api.values())})
+    text = {acc: page.inner_text(f"tr[data-account='{acc}'] td[data-key=p]") for acc in api}
+    assert text["safe"] == "< 0.01 %"
+    assert text["edge"] == f"{100 * api['edge']['probability']['1d']['p']:.3g} %"
+    assert not re.search(r"\d[eE][+-]?\d", page.inner_text("#accounts"))
+    shown = page.evaluate("[6.57e-40, 0, 1e-4, 0.0123, 0.99, 123.45, null].map(pct)")
+    assert shown == ["< 0.01 %", "0 %", "0.01 %", "1.23 %", "99 %", "12,300 %", "—"]

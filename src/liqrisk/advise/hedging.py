@@ -586,7 +586,8 @@ def hedge_backtest(spec: HedgeSpec, paths: int = 10_000, model: str = "gbm", see
         pm, sub = _path_model(model, spec, spec.rate if drift is None else drift)
         lim = limits.current()
         if paths * spec.n_steps * sub > lim.max_path_steps:
-            raise InputError([lim.exceeded("max_path_steps", f"--paths {paths:,} × {spec.n_steps * sub:,} time steps")])
+            raise InputError([lim.exceeded("max_path_steps", f"--paths {paths:,} × {spec.n_steps * sub:,} time steps",
+                                           "fewer --paths or --steps")])
         chunks = P.chunk_generators(seed, paths)
         incr = None
     n = chunks[-1][1]

@@ -119,7 +119,8 @@ def policy_backtest(portfolio: str | Path | dict, account: str, cut_below: float
     if not bad and horizon_days * steps_per_day < 1:
         bad.append(f"--days {horizon_days:g} × --steps-per-day {steps_per_day}: less than one monitoring step")
     if not bad and paths * horizon_days * steps_per_day > lim.max_path_steps:
-        bad.append(lim.exceeded("max_path_steps", f"--paths {paths:,} × {horizon_days * steps_per_day:,.0f} time steps"))
+        bad.append(lim.exceeded("max_path_steps", f"--paths {paths:,} × {horizon_days * steps_per_day:,.0f} time steps",
+                                "fewer --paths, --days or --steps-per-day"))
     if bad:
         raise InputError(bad)
     pf = load_portfolio(portfolio)

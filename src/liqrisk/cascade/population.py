@@ -5,7 +5,7 @@ Table format (CSV or Parquet, one row per position; an account spans several row
 =================  =====================================================================
 column             meaning
 =================  =====================================================================
-account_id         any string; rows with the same id form one account
+account_id         any string; rows with the same id form one account (one row per asset)
 venue              a linear USD-margined rule set: ``binance-usdm`` | ``bybit-linear`` |
                    ``hyperliquid`` | ``okx`` | … (tiers, liquidation response, fee)
 mode               ``cross`` | ``isolated`` (one mode per account)
@@ -142,6 +142,12 @@ def from_frame(df: pd.DataFrame) -> Population:
             raise PopulationError(name, f"row {row}: differs between rows of account '{ids[row]}'")
     assets_s = df["asset"].astype(str).str.upper().to_numpy().astype(str)
     assets, pos_asset = np.unique(assets_s, return_inverse=True)
+    _, first_leg, leg = np.unique(pos_account * len(assets) + pos_asset, return_index=True, return_inverse=True)
+    if (first_leg[leg] != np.arange(len(df))).any():
+        row = int(np.argmax(first_leg[leg] != np.arange(len(df))))
+        raise PopulationError("asset", f"row {row}: account '{ids[row]}' already holds {assets_s[row]} on row "
+                                       f"{first_leg[leg][row]}; one row per account and asset (net them; "
+                                       "hedge-mode legs need a portfolio file with position_side)")
     venues = tuple(v for v in TABLE_VENUES if v in set(venue_s))
     mmr, cum, lev = (_column(df, c, float, True) for c in ("mmr", "cum", "max_leverage"))
     if (lev < 1).any():

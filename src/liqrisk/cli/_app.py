@@ -4,7 +4,7 @@ runs."""
 import sys
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperArgument, TyperCommand, TyperGroup
 
 from liqrisk import __version__
 
@@ -36,8 +36,33 @@ class _PlainErrors(TyperGroup):
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
-# plain (not rich) help: no <type> column, no boxes
-app = typer.Typer(cls=_PlainErrors, add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+_LABELS = {"int": "N", "float": "X"}
+
+
+class _PlainCommand(TyperCommand):
+    """Help shows every value by a label — the option's own (``ASSET=PCT``,
+    ``ACCOUNT:SYMBOL:SIZE[@ENTRY]``) or ``N`` / ``X`` / ``PATH`` / ``TEXT`` by type, an argument
+    by its upper-case name — never typer's ``<str>`` / ``<list[str]>`` type names."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for p in self.params:
+            if isinstance(p, TyperArgument):
+                p.metavar = p.metavar or p.name.upper()
+                p.display_type_rich = lambda ctx: None      # typer appends the type to the name
+            elif p.metavar is None and not getattr(p, "is_flag", False):
+                p.metavar = _LABELS.get(p.bare_type(), "PATH" if p.type_descriptor.is_path else "TEXT")
+
+
+class LiqriskTyper(typer.Typer):
+    """A Typer whose commands are :class:`_PlainCommand` (the app and its sub-apps)."""
+
+    def command(self, *args, cls=None, **kwargs):
+        return super().command(*args, cls=cls or _PlainCommand, **kwargs)
+
+
+# plain (not rich) help: value labels instead of types, no boxes
+app = LiqriskTyper(cls=_PlainErrors, add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   pretty_exceptions_enable=False,
                   help="Liquidation risk of crypto derivatives portfolios.")
 

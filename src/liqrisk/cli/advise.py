@@ -16,13 +16,13 @@ from liqrisk.io import limits
 @app.command("advise")
 def advise_command(
     file: str = typer.Argument(..., help="portfolio file (YAML or JSON)"),
-    target: str = typer.Option(..., "--target", help='"p(7d)<=1%" or "distance>=3sd"'),
-    account: list[str] = typer.Option(None, "--account", help="only these account ids (repeatable)"),
+    target: str = typer.Option(..., "--target", metavar="TARGET", help='"p(7d)<=1%" or "distance>=3sd"'),
+    account: list[str] = typer.Option(None, "--account", metavar="ID", help="only these account ids (repeatable)"),
     paths: int = typer.Option(20_000, "--paths", min=100, help="Monte Carlo paths (probability targets)"),
     seed: int = typer.Option(7, "--seed", help="random seed: the same paths for every candidate"),
-    model: str = typer.Option("gbm", "--model", help="gbm | merton | student | fhs"),
+    model: str = typer.Option("gbm", "--model", metavar="MODEL", help="gbm | merton | student | fhs"),
     as_json: bool = typer.Option(False, "--json", help="print exactly one JSON document"),
-    html: str = typer.Option(None, "--html", help="write the cost-of-risk-reduction frontier here"),
+    html: str = typer.Option(None, "--html", metavar="PATH", help="write the cost-of-risk-reduction frontier here"),
     max_path_steps: L.MaxPathSteps = None, max_horizon_days: L.MaxHorizonDays = None,
 ) -> None:
     """Smallest top-up per asset, deleveraging (cheapest exit), perp/future hedge and protective

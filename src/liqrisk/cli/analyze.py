@@ -78,10 +78,10 @@ def analyze_command(
     file: str = typer.Argument(..., metavar="FILE", help="portfolio file (YAML or JSON), see README"),
     as_json: bool = typer.Option(False, "--json", help="print exactly one JSON document"),
     html: str = typer.Option(None, "--html", metavar="PATH", help="write a self-contained HTML report here"),
-    horizon: list[str] = typer.Option(None, "--horizon", metavar="TEXT", help="probability horizon, e.g. 1d (repeatable)"),
+    horizon: list[str] = typer.Option(None, "--horizon", metavar="DURATION", help="probability horizon, e.g. 1d (repeatable)"),
     paths: int = typer.Option(20_000, "--paths", min=100, metavar="N", help="Monte Carlo paths per account"),
     seed: int = typer.Option(7, "--seed", metavar="N", help="random seed (results reproducible by seed)"),
-    model: str = typer.Option("auto", "--model", metavar="TEXT", help="auto (fhs where an underlying has history, else gbm) | "
+    model: str = typer.Option("auto", "--model", metavar="MODEL", help="auto (fhs where an underlying has history, else gbm) | "
                               "gbm | merton | student (= student_t) | fhs (= garch_fhs)"),
     range_paths: int = typer.Option(None, "--range-paths", min=0, metavar="N", help="paths of each other model in the "
                                     "model range (default min(--paths, 4000); 0: no range)"),
@@ -92,7 +92,7 @@ def analyze_command(
     exit_horizon: float = typer.Option(1.0, "--exit-horizon-hours", metavar="X", help="time allowed to exit (the exit block's horizon_cost)"),
     participation: float = typer.Option(0.1, "--participation", metavar="X", help="share of daily volume"),
     stress: float = typer.Option(1.0, "--stress", metavar="X", help="spread/depth stress multiplier"),
-    engine: str = typer.Option("local", "--engine", metavar="TEXT", help="local | process | dask: where chunks of "
+    engine: str = typer.Option("local", "--engine", metavar="ENGINE", help="local | process | dask: where chunks of "
                                "accounts run (identical results)"),
     scheduler: str = typer.Option(None, "--scheduler", metavar="ADDRESS", help="Dask scheduler address for --engine dask "
                                   "(default: a local cluster)"),

@@ -17,8 +17,8 @@ def cascade(
     accounts: Path = typer.Option(None, "--accounts", metavar="PATH", help="Population: a portfolio file (the analyze "
                                                            "input, every venue and contract), CSV/Parquet "
                                                            "positions or Hyperliquid clearinghouseState JSON."),
-    engine: str = typer.Option("local", "--engine", metavar="TEXT", help="Sweep executor: local | process | dask."),
-    scheduler: str = typer.Option(None, "--scheduler", metavar="TEXT", help="Dask scheduler address (engine dask)."),
+    engine: str = typer.Option("local", "--engine", metavar="ENGINE", help="Sweep executor: local | process | dask."),
+    scheduler: str = typer.Option(None, "--scheduler", metavar="ADDRESS", help="Dask scheduler address (engine dask)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON document."),
     html: Path = typer.Option(None, "--html", metavar="PATH", help="Write a self-contained HTML report here."),
     max_file_mb: L.MaxFileMb = None, max_depth: L.MaxDepth = None, max_alias_nodes: L.MaxAliasNodes = None,

@@ -155,12 +155,12 @@ def exit_cost(
                                        help="SYMBOL:SIZE:PRICE, size signed base units (repeatable)."),
     book: list[str] = typer.Option(None, "--book", metavar="[UND=]PATH", help="ccxt-shaped JSON or side,price,amount CSV; "
                                    "BTC=PATH form for several underlyings. Default: synthetic book."),
-    horizon: str = typer.Option("1h", "--horizon", metavar="TEXT", help="Time allowed to exit: 30m, 1h, 2d."),
+    horizon: str = typer.Option("1h", "--horizon", metavar="DURATION", help="Time allowed to exit: 30m, 1h, 2d."),
     participation: float = typer.Option(0.1, "--participation", metavar="X", help="Share of market volume."),
     vol: float = typer.Option(0.55, "--vol", metavar="X", help="Annualised volatility (0.55 = 55%)."),
     stress: float = typer.Option(1.0, "--stress", metavar="X", help="Spread x stress, depth / stress."),
     risk_aversion: float = typer.Option(0.0, "--risk-aversion", metavar="X", help="Almgren-Chriss lambda, 1/USD."),
-    volume: list[str] = typer.Option(None, "--volume", metavar="TEXT", help="daily volume in base units, UNDERLYING=V "
+    volume: list[str] = typer.Option(None, "--volume", metavar="ASSET=V", help="daily volume in base units, UNDERLYING=V "
                                      "(defaults exist for BTC and ETH only; repeatable)"),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
     max_file_mb: L.MaxFileMb = None, max_depth: L.MaxDepth = None, max_alias_nodes: L.MaxAliasNodes = None,

@@ -8,16 +8,18 @@ from pathlib import Path
 import typer
 import yaml
 
-from liqrisk.cli._app import app
+from liqrisk.cli import limits as L
+from liqrisk.cli._app import LiqriskTyper, app
 from liqrisk.cli.errors import fail_on_bad_input
+from liqrisk.io import limits
 
-import_app = typer.Typer(no_args_is_help=True, help="Turn saved exchange answers into a portfolio file "
+import_app = LiqriskTyper(no_args_is_help=True, help="Turn saved exchange answers into a portfolio file "
                                                     "(validated; review vols before analysing).")
 app.add_typer(import_app, name="import")
 
 _OUT = typer.Option(None, "-o", "--output", help="write here (.yaml or .json); default: stdout (YAML)")
-_AS_OF = typer.Option(None, "--as-of", help="snapshot time (ISO 8601); default: the dump's, else now")
-_VOL = typer.Option(None, "--vol", help="annualised vol of an underlying, UNDERLYING=0.55 (repeatable)")
+_AS_OF = typer.Option(None, "--as-of", metavar="TIME", help="snapshot time (ISO 8601); default: the dump's, else now")
+_VOL = typer.Option(None, "--vol", metavar="ASSET=VOL", help="annualised vol of an underlying, UNDERLYING=0.55 (repeatable)")
 
 
 def _pairs(specs: list[str] | None, option: str) -> dict[str, float]:
@@ -49,20 +51,21 @@ def _write(doc: dict, notes: list[str], output: Path | None) -> None:
 @import_app.command("ccxt")
 def ccxt_command(
     dump: str = typer.Argument(..., help="saved {exchange, positions, balance, markets} JSON; with --live: the ccxt exchange id"),
-    venue: str = typer.Option(None, "--venue", help="liqrisk venue for every position (default: from the exchange and contract)"),
+    venue: str = typer.Option(None, "--venue", metavar="VENUE", help="liqrisk venue for every position (default: from the exchange and contract)"),
     output: Path = _OUT, as_of: str = _AS_OF, vol: list[str] = _VOL,
-    balance: str = typer.Option(None, "--balance", help="equity: the balance totals include PnL (ccxt's "
+    balance: str = typer.Option(None, "--balance", metavar="KIND", help="equity: the balance totals include PnL (ccxt's "
                                 "convention but on Bybit); wallet: they are the wallet (Bybit); default: "
                                 "the exchange's convention"),
     live: bool = typer.Option(False, "--live", help="fetch now with your own read-only API keys "
                               "(env LIQRISK_CCXT_KEY / LIQRISK_CCXT_SECRET; needs the ccxt extra)"),
+    max_file_mb: L.MaxFileMb = None, max_depth: L.MaxDepth = None,
 ) -> None:
     """ccxt's fetch_positions() + fetch_balance() (+ fetch_markets()) → portfolio."""
     from liqrisk.importers import ccxt, read_json
     if balance not in (None, "equity", "wallet"):
         typer.echo("error: --balance: equity or wallet", err=True)
         raise typer.Exit(2)
-    with fail_on_bad_input():
+    with fail_on_bad_input(), limits.using(max_file_mb=max_file_mb, max_depth=max_depth):
         if live:
             from liqrisk.importers.live import fetch_dump
             data = fetch_dump(dump)
@@ -75,12 +78,13 @@ def ccxt_command(
 @import_app.command("deribit")
 def deribit_command(
     file: str = typer.Argument(..., help="private/get_positions answer, or {positions, account_summaries}"),
-    collateral: list[str] = typer.Option(None, "--collateral", help="wallet of a currency, BTC=1.5 (repeatable)"),
+    collateral: list[str] = typer.Option(None, "--collateral", metavar="CCY=AMOUNT", help="wallet of a currency, BTC=1.5 (repeatable)"),
     output: Path = _OUT, as_of: str = _AS_OF, vol: list[str] = _VOL,
+    max_file_mb: L.MaxFileMb = None, max_depth: L.MaxDepth = None,
 ) -> None:
     """Deribit private/get_positions (+ get_account_summary) → portfolio."""
     from liqrisk.importers import deribit, read_json
-    with fail_on_bad_input():
+    with fail_on_bad_input(), limits.using(max_file_mb=max_file_mb, max_depth=max_depth):
         doc, notes = deribit.from_response(read_json(file), _pairs(collateral, "--collateral"), as_of,
                                            _pairs(vol, "--vol"))
     _write(doc, notes, output)
@@ -90,9 +94,10 @@ def deribit_command(
 def hyperliquid_command(
     file: str = typer.Argument(..., help="clearinghouseState answer, or {user: state}"),
     output: Path = _OUT, as_of: str = _AS_OF, vol: list[str] = _VOL,
+    max_file_mb: L.MaxFileMb = None, max_depth: L.MaxDepth = None,
 ) -> None:
     """Hyperliquid clearinghouseState → portfolio."""
     from liqrisk.importers import hyperliquid, read_json
-    with fail_on_bad_input():
+    with fail_on_bad_input(), limits.using(max_file_mb=max_file_mb, max_depth=max_depth):
         doc, notes = hyperliquid.from_state(read_json(file), as_of, _pairs(vol, "--vol"))
     _write(doc, notes, output)

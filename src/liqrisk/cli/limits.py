@@ -40,11 +40,12 @@ def simulation_problems(horizons, paths: int, flag: str = "--horizon") -> list[s
             bad += e.problems
     lim = limits.current()
     if years and max(years) * 365 > lim.max_horizon_days:
-        bad.append(lim.exceeded("max_horizon_days", f"{flag} {max(years) * 365:g} days"))
+        bad.append(lim.exceeded("max_horizon_days", f"{flag} {max(years) * 365:g} days", f"a shorter {flag}"))
     if years:
         steps = max(years) / min(1 / (365 * ProbabilitySettings.steps_per_day), min(years) / 4)
         if paths * steps > lim.max_path_steps:
-            bad.append(lim.exceeded("max_path_steps", f"--paths {paths} × {steps:,.0f} time steps"))
+            bad.append(lim.exceeded("max_path_steps", f"--paths {paths} × {steps:,.0f} time steps",
+                                    f"fewer --paths or a shorter {flag}"))
     return bad
 
 

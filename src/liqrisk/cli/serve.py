@@ -20,12 +20,12 @@ def is_loopback(host: str) -> bool:
 
 @app.command("serve")
 def serve(
-    host: str = typer.Option("127.0.0.1", "--host", help="address to bind (anything but loopback needs an API key)"),
+    host: str = typer.Option("127.0.0.1", "--host", metavar="HOST", help="address to bind (anything but loopback needs an API key)"),
     port: int = typer.Option(8000, "--port", min=0, max=65535),
-    database_url: str = typer.Option(None, "--database-url", help="SQLite file path or URL, or "
+    database_url: str = typer.Option(None, "--database-url", metavar="URL", help="SQLite file path or URL, or "
                                      "postgresql+psycopg://user@host/db (default ~/.liqrisk/liqrisk.db, "
                                      "or env LIQRISK_DATABASE_URL)"),
-    api_key: str = typer.Option(None, "--api-key", envvar="LIQRISK_API_KEY",
+    api_key: str = typer.Option(None, "--api-key", metavar="KEY", envvar="LIQRISK_API_KEY",
                                 help="required on every route but /healthz (env LIQRISK_API_KEY)"),
     max_paths: int = typer.Option(200_000, "--max-paths", min=100, help="Monte Carlo paths a request may ask for"),
 ) -> None:
@@ -43,5 +43,5 @@ def serve(
         raise typer.Exit(2)
     url = database_url or default_url()
     typer.echo(f"liqrisk serving on http://{host}:{port}/ (database {url.split('@')[-1]})", err=True)
-    uvicorn.run(create_app(url, api_key, Limits(paths=max_paths)), host=host, port=port,
+    uvicorn.run(create_app(url, api_key, Limits(paths=max_paths), warm_up=True), host=host, port=port,
                 log_level=os.environ.get("LIQRISK_LOG_LEVEL", "warning"))

@@ -14,16 +14,16 @@ from liqrisk.io import limits
 
 @app.command("size")
 def size_command(
-    venue: str = typer.Option(..., "--venue", help="rule set, e.g. binance-usdm"),
-    symbol: str = typer.Option(..., "--symbol", help="perp symbol as the venue lists it, e.g. BTCUSDT"),
+    venue: str = typer.Option(..., "--venue", metavar="VENUE", help="rule set, e.g. binance-usdm"),
+    symbol: str = typer.Option(..., "--symbol", metavar="SYMBOL", help="perp symbol as the venue lists it, e.g. BTCUSDT"),
     leverage: float = typer.Option(..., "--leverage", help="leverage (initial margin = notional / leverage)"),
     collateral: float = typer.Option(..., "--collateral", help="wallet in the settlement currency (USDT; the coin for coin-margined)"),
-    target: str = typer.Option(..., "--target", help='"p(7d)<=1%" or "distance>=3sd"'),
+    target: str = typer.Option(..., "--target", metavar="TARGET", help='"p(7d)<=1%" or "distance>=3sd"'),
     mark: float = typer.Option(..., "--mark", help="mark price of the underlying (USD)"),
     vol: float = typer.Option(..., "--vol", help="annualised vol of the underlying (0.55 = 55%)"),
-    side: str = typer.Option("long", "--side", help="long | short"),
+    side: str = typer.Option("long", "--side", metavar="SIDE", help="long | short"),
     drift: float = typer.Option(None, "--drift", help="annual expected return, for the Kelly sizes"),
-    horizon: str = typer.Option("7d", "--horizon", help="Kelly horizon (liquidation within it is ruin)"),
+    horizon: str = typer.Option("7d", "--horizon", metavar="DURATION", help="Kelly horizon (liquidation within it is ruin)"),
     paths: int = typer.Option(20_000, "--paths", min=100, help="Monte Carlo paths (probability targets)"),
     seed: int = typer.Option(7, "--seed", help="random seed"),
     as_json: bool = typer.Option(False, "--json", help="print exactly one JSON document"),

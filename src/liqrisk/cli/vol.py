@@ -21,7 +21,7 @@ def vol(
     window: int = typer.Option(30, "--window", "-w", min=2, metavar="N", help="Bars in the 'last window' column."),
     garch: bool = typer.Option(True, "--garch/--no-garch", help="Fit GARCH(1,1) and forecast."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document instead of a table."),
-    asset: str = typer.Option(None, "--asset", metavar="TEXT", help="Asset prefix in a multi-asset file: btc | eth."),
+    asset: str = typer.Option(None, "--asset", metavar="PREFIX", help="Asset prefix in a multi-asset file: btc | eth."),
 ) -> None:
     """Annualised volatility (365-day year) of an OHLC series by several estimators, over the
     whole file and its last window, plus a GARCH(1,1) forecast for 1, 7 and 30 days."""

@@ -12,13 +12,13 @@ from liqrisk.cli.errors import fail_on_bad_input
 @app.command("watch")
 def watch(
     target: str = typer.Argument(..., help="portfolio file, or the id of a portfolio saved in the database"),
-    every: str = typer.Option("60s", "--every", help="how often to look for changes (e.g. 30s, 5m)"),
-    alert: list[str] = typer.Option(..., "--alert", help="rule per account, e.g. 'p(1d)>=1%' or "
+    every: str = typer.Option("60s", "--every", metavar="DURATION", help="how often to look for changes (e.g. 30s, 5m)"),
+    alert: list[str] = typer.Option(..., "--alert", metavar="RULE", help="rule per account, e.g. 'p(1d)>=1%' or "
                                     "'margin_ratio>=80%' (repeatable)"),
-    webhook: str = typer.Option(None, "--webhook", help="POST each fired alert as JSON to this URL"),
-    market: str = typer.Option(None, "--market", help="market snapshot file (underlying → {mark, vol, …}) "
+    webhook: str = typer.Option(None, "--webhook", metavar="URL", help="POST each fired alert as JSON to this URL"),
+    market: str = typer.Option(None, "--market", metavar="PATH", help="market snapshot file (underlying → {mark, vol, …}) "
                                "overriding the portfolio's market block; watched too"),
-    database_url: str = typer.Option(None, "--database-url", help="where runs and alerts are stored "
+    database_url: str = typer.Option(None, "--database-url", metavar="URL", help="where runs and alerts are stored "
                                      "(default ~/.liqrisk/liqrisk.db or env LIQRISK_DATABASE_URL)"),
     paths: int = typer.Option(5000, "--paths", min=100, help="Monte Carlo paths per account"),
     seed: int = typer.Option(7, "--seed"),

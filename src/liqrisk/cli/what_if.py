@@ -23,19 +23,19 @@ def _arrow(b, a, spec=",.4g") -> str:
 @app.command("what-if")
 def what_if_command(
     file: str = typer.Argument(..., help="portfolio file (YAML or JSON)"),
-    shock: list[str] = typer.Option(None, "--shock", help="price move, e.g. BTC=-10% (repeatable)"),
-    vol: list[str] = typer.Option(None, "--vol", help="implied-vol shift, e.g. BTC=+0.20 (repeatable)"),
-    time: str = typer.Option(None, "--time", help="time passing, e.g. 3d (options decay, funding is settled)"),
-    add: list[str] = typer.Option(None, "--add", help="ACCOUNT:SYMBOL:SIZE[@ENTRY] perp trade (repeatable)"),
-    reduce: list[str] = typer.Option(None, "--reduce", help="ACCOUNT:SYMBOL:FRACTION cut (repeatable)"),
-    topup: list[str] = typer.Option(None, "--topup", help="ACCOUNT:ASSET=AMOUNT (asset: a currency or an isolated symbol)"),
-    funding: list[str] = typer.Option(None, "--funding", help="funding rate per 8 h, e.g. BTC=0.0001 (with --time)"),
-    horizon: list[str] = typer.Option(None, "--horizon", help="probability horizon, e.g. 7d (repeatable)"),
+    shock: list[str] = typer.Option(None, "--shock", metavar="ASSET=PCT", help="price move, e.g. BTC=-10% (repeatable)"),
+    vol: list[str] = typer.Option(None, "--vol", metavar="ASSET=SHIFT", help="implied-vol shift, e.g. BTC=+0.20 (repeatable)"),
+    time: str = typer.Option(None, "--time", metavar="DURATION", help="time passing, e.g. 3d (options decay, funding is settled)"),
+    add: list[str] = typer.Option(None, "--add", metavar="ACCOUNT:SYMBOL:SIZE[@ENTRY]", help="ACCOUNT:SYMBOL:SIZE[@ENTRY] perp trade (repeatable)"),
+    reduce: list[str] = typer.Option(None, "--reduce", metavar="ACCOUNT:SYMBOL:FRACTION", help="ACCOUNT:SYMBOL:FRACTION cut (repeatable)"),
+    topup: list[str] = typer.Option(None, "--topup", metavar="ACCOUNT:ASSET=AMOUNT", help="ACCOUNT:ASSET=AMOUNT (asset: a currency or an isolated symbol)"),
+    funding: list[str] = typer.Option(None, "--funding", metavar="ASSET=RATE", help="funding rate per 8 h, e.g. BTC=0.0001 (with --time)"),
+    horizon: list[str] = typer.Option(None, "--horizon", metavar="DURATION", help="probability horizon, e.g. 7d (repeatable)"),
     paths: int = typer.Option(20_000, "--paths", min=100, help="Monte Carlo paths per account"),
     seed: int = typer.Option(7, "--seed", help="random seed (the same before and after)"),
     grid: bool = typer.Option(False, "--grid", help="stress grid: margin ratio over price × vol per underlying"),
     as_json: bool = typer.Option(False, "--json", help="print exactly one JSON document"),
-    html: str = typer.Option(None, "--html", help="write the stress heat-map (with --grid) here"),
+    html: str = typer.Option(None, "--html", metavar="PATH", help="write the stress heat-map (with --grid) here"),
     max_path_steps: L.MaxPathSteps = None, max_horizon_days: L.MaxHorizonDays = None,
 ) -> None:
     """Margin, boundaries, P(liquidation) per horizon and exit cost before and after the changes."""

@@ -11,26 +11,31 @@ portfolio loader, so an import that would not load fails here, naming the field.
 """
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 from pathlib import Path
 
 from liqrisk.io.portfolio import InputError
 
 
-def as_of_text(value) -> str:
-    """ISO 8601 UTC from a datetime, an ISO string or epoch milliseconds; now if None."""
+def as_of_text(value, where: str = "as_of", required: bool = False) -> str:
+    """ISO 8601 UTC from a datetime, an ISO string or epoch milliseconds; now if None (unless
+    ``required``). A value that is no time is an InputError naming ``where``."""
+    if value is None and required:
+        raise InputError([f"{where}: missing"])
     if value is None:
         t = datetime.now(timezone.utc)
-    elif isinstance(value, (int, float)):
-        t = datetime.fromtimestamp(float(value) / 1000.0, timezone.utc)
     elif isinstance(value, datetime):
         t = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            t = datetime.fromtimestamp(float(value) / 1000.0, timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            raise InputError([f"{where}: {value!r} is not a time in epoch milliseconds"]) from None
     else:
         try:
             t = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
         except ValueError:
-            raise InputError([f"as_of: '{value}' is not an ISO 8601 time"]) from None
+            raise InputError([f"{where}: '{value}' is not an ISO 8601 time"]) from None
         t = t if t.tzinfo else t.replace(tzinfo=timezone.utc)
     return t.astimezone(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
@@ -44,6 +49,16 @@ def number(x, where: str, positive: bool = False) -> float:
     if v != v or v in (float("inf"), float("-inf")) or (positive and v <= 0):
         raise InputError([f"{where}: {'must be > 0' if positive else 'not finite'}: {x!r}"])
     return v
+
+
+def mapping(x, where: str) -> dict:
+    """``x`` if it is a JSON object (absent: an empty one), else InputError naming ``where``
+    (saved answers are untrusted: a number where an object belongs is a located line)."""
+    if x is None:
+        return {}
+    if not isinstance(x, dict):
+        raise InputError([f"{where}: expected an object ({{...}}), got {type(x).__name__} {str(x)[:40]!r}"])
+    return x
 
 
 def finish(as_of: str, marks: dict[str, float], accounts: list[dict], vols: dict[str, float] | None) -> dict:
@@ -60,10 +75,10 @@ def finish(as_of: str, marks: dict[str, float], accounts: list[dict], vols: dict
 
 
 def read_json(path: str | Path):
-    p = Path(path)
+    """A saved exchange answer, read like every input file (io.documents: size and nesting
+    bounds, UTF-8, duplicated keys, directories and empty files are one located line)."""
+    from liqrisk.io.documents import DocumentError, parse_document, read_text
     try:
-        return json.loads(p.read_text())
-    except OSError as e:
-        raise InputError([f"{p}: cannot read ({e.strerror})"]) from None
-    except json.JSONDecodeError as e:
-        raise InputError([f"{p}: not valid JSON: {e}"]) from None
+        return parse_document(read_text(path, "saved exchange answer"), "json", str(path))
+    except DocumentError as e:
+        raise InputError([str(e)]) from None

@@ -41,7 +41,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 
-from liqrisk.importers import as_of_text, finish, number
+from liqrisk.importers import as_of_text, finish, mapping, number
 from liqrisk.io.portfolio import STABLECOINS, InputError
 
 # ccxt exchange id → (venue of linear contracts, venue of inverse contracts)
@@ -64,9 +64,15 @@ _SYMBOL = re.compile(r"^(?P<base>[^/]+)/(?P<quote>[^:]+)(?::(?P<settle>[^-]+)"
 def market_of(symbol: str, markets: dict) -> dict:
     """The ccxt market of ``symbol``: from the saved markets, else parsed from the unified symbol
     ``BASE/QUOTE:SETTLE[-YYMMDD[-STRIKE-C|P]]``."""
+    if not isinstance(symbol, str):
+        raise InputError([f"position symbol {symbol!r}: expected a ccxt unified symbol (BASE/QUOTE:SETTLE…)"])
     if symbol in markets:
-        return markets[symbol]
-    m = _SYMBOL.match(symbol or "")
+        m = mapping(markets[symbol], f"markets[{symbol!r}]")
+        for key in ("base", "quote"):
+            if not isinstance(m.get(key), str):
+                raise InputError([f"markets[{symbol!r}]: '{key}' must be a currency code"])
+        return m
+    m = _SYMBOL.match(symbol)
     if not m or not m.group("settle"):
         raise InputError([f"position {symbol!r}: not a ccxt derivatives symbol (BASE/QUOTE:SETTLE…) "
                           "and not in 'markets'"])
@@ -87,7 +93,8 @@ def _venue_symbol(exchange: str, m: dict, info: dict) -> str:
     """The venue's own contract name, which its tier tables are keyed by."""
     base, quote = m["base"].upper(), m["quote"].upper()
     if exchange == "hyperliquid":
-        return str((info.get("position") or {}).get("coin") or base)
+        position = info.get("position")
+        return str((position if isinstance(position, dict) else {}).get("coin") or base)
     mid = m.get("id")
     if isinstance(mid, str) and mid and not mid.isdigit():
         return mid
@@ -101,10 +108,10 @@ def _venue_symbol(exchange: str, m: dict, info: dict) -> str:
     return base + quote
 
 
-def _max_leverage(p: dict, m: dict) -> float | None:
-    lev = (p.get("info") or {}).get("position", {}).get("maxLeverage") \
-        or ((m.get("limits") or {}).get("leverage") or {}).get("max")
-    return float(lev) if lev else None
+def _max_leverage(p: dict, m: dict, where: str) -> float | None:
+    lev = mapping(p["info"].get("position"), f"{where}: info.position").get("maxLeverage") \
+        or mapping(mapping(m.get("limits"), f"{where}: market limits").get("leverage"), f"{where}: market limits.leverage").get("max")
+    return number(lev, f"{where}: maxLeverage", positive=True) if lev else None
 
 
 def from_dump(dump: dict, venue: str | None = None, as_of=None, vols: dict | None = None,
@@ -138,11 +145,14 @@ def _accounts(d: dict, venue: str | None, balance_is: str | None):
     balance_is = balance_is or ("wallet" if exchange in TOTAL_IS_WALLET else "equity")
     markets = d.get("markets") or {}
     if isinstance(markets, list):
-        markets = {m["symbol"]: m for m in markets if isinstance(m, dict) and "symbol" in m}
+        markets = {m["symbol"]: m for m in markets if isinstance(m, dict) and isinstance(m.get("symbol"), str)}
+    markets = mapping(markets, "markets")
     groups: dict[tuple[str, str], dict] = {}
     marks, perp_marks = {}, {}
     for n, p in enumerate(d["positions"], 1):
+        p = mapping(p, f"{exchange} position {n}")
         where = f"{exchange} position {n} ({p.get('symbol')})"
+        p = {**p, "info": mapping(p.get("info"), f"{where}: info")}
         m = market_of(p.get("symbol"), markets)
         size = _signed_size(exchange, p, m, where)
         if size == 0:
@@ -155,18 +165,19 @@ def _accounts(d: dict, venue: str | None, balance_is: str | None):
         _check_notional(p, size, inverse, where)
         und = str(m["base"]).upper()
         und = "BTC" if und == "XBT" else und
-        kind = {"swap": "perp", "future": "future", "option": "option"}.get(m.get("type"))
+        kind = {"swap": "perp", "future": "future", "option": "option"}.get(str(m.get("type")))
         if kind is None:
             raise InputError([f"{where}: market type '{m.get('type')}' is not a derivative"])
         pos = {"kind": kind, "size": size, "entry": number(p.get("entryPrice"), f"{where}: entryPrice", True)}
         if kind == "option":
-            pos.update(underlying=und, strike=float(m["strike"]), type=m["optionType"])
+            pos.update(underlying=und, strike=number(m.get("strike"), f"{where}: market strike", True),
+                       type=m.get("optionType"))
         elif exchange == "deribit" and kind == "future":
             pos["underlying"] = und
         else:
-            pos["symbol"] = _venue_symbol(exchange, m, p.get("info") or {})
+            pos["symbol"] = _venue_symbol(exchange, m, p["info"])
         if kind in ("future", "option"):
-            pos["expiry"] = as_of_text(m["expiry"])
+            pos["expiry"] = as_of_text(m.get("expiry"), f"{where}: market expiry", required=True)
         if p.get("leverage"):
             pos["leverage"] = number(p["leverage"], f"{where}: leverage", True)
         upnl = number(p.get("unrealizedPnl") or 0, f"{where}: unrealizedPnl")
@@ -175,7 +186,7 @@ def _accounts(d: dict, venue: str | None, balance_is: str | None):
             coll = number(p.get("collateral"), f"{where}: collateral (the isolated margin)")
             pos["margin"] = coll if exchange in COLLATERAL_EXCLUDES_PNL else coll - upnl
         if exchange == "hyperliquid" and kind == "perp":
-            lev = _max_leverage(p, m)
+            lev = _max_leverage(p, m, where)
             if lev:
                 from liqrisk.margin.hyperliquid import Hyperliquid
                 pos["mmr"] = float(Hyperliquid.rows_to_table([(0.0, 1e18, lev)]).mmr[0])
@@ -192,13 +203,13 @@ def _accounts(d: dict, venue: str | None, balance_is: str | None):
             g["cross"] = True
         mark = p.get("markPrice")
         if mark is None and exchange == "deribit":
-            mark = (p.get("info") or {}).get("mark_price")
+            mark = p["info"].get("mark_price")
         if mark is None and not inverse and p.get("notional") and kind != "option":
             mark = abs(number(p["notional"], f"{where}: notional")) / abs(size)
         if mark is not None and kind != "option":
             (perp_marks if kind == "perp" else marks).setdefault(und, number(mark, f"{where}: markPrice", True))
     marks.update(perp_marks)
-    totals = _totals(d.get("balance") or {})
+    totals = _totals(mapping(d.get("balance"), f"{exchange} balance"))
     accounts, notes, used = [], [], set()
     for (name, settle), g in groups.items():
         if settle not in totals:
@@ -276,7 +287,7 @@ def _signed_size(exchange: str, p: dict, m: dict, where: str) -> float:
     """±contracts × contractSize (base units, USD face of inverse contracts). Deribit: its own
     ``info.size`` (USD face of futures, coin of options) with the sign of ``info.direction``, since
     ccxt's Deribit ``contracts`` is None (ccxt 1.83 to 4.5.5) or the USD size itself (earlier)."""
-    info = p.get("info") or {}
+    info = p["info"]
     if exchange == "deribit" and info.get("size") is not None:
         size = abs(number(info["size"], f"{where}: info.size"))
         return -size if p.get("side") == "short" or info.get("direction") == "sell" else size

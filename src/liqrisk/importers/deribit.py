@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 
-from liqrisk.importers import as_of_text, finish, number
+from liqrisk.importers import as_of_text, finish, mapping, number
 from liqrisk.io.portfolio import InputError
 
 _NAME = re.compile(r"^(?P<und>[A-Z]+)(?:_[A-Z]+)?-(?:(?P<perp>PERPETUAL)|(?P<day>\d{1,2})(?P<mon>[A-Z]{3})(?P<yy>\d{2})"
@@ -34,7 +34,10 @@ def from_response(data, collateral: dict[str, float] | None = None, as_of=None,
                   vols: dict | None = None) -> tuple[dict, list[str]]:
     if isinstance(data, dict) and "positions" in data:
         positions = _result(data["positions"], "positions")
-        summaries = [_result(s, "account_summaries") for s in data.get("account_summaries") or []]
+        summaries = data.get("account_summaries") or []
+        if not isinstance(summaries, list):
+            raise InputError(["account_summaries: expected a list of get_account_summary answers"])
+        summaries = [_result(s, "account_summaries") for s in summaries]
     else:
         positions, summaries = _result(data, "get_positions"), []
     if not isinstance(positions, list):
@@ -45,6 +48,7 @@ def from_response(data, collateral: dict[str, float] | None = None, as_of=None,
     accounts: dict[str, dict] = {}
     marks: dict[str, float] = {}
     for n, p in enumerate(positions, 1):
+        p = mapping(p, f"position {n}")
         name = str(p.get("instrument_name", ""))
         where = f"position {n} ({name})"
         size = number(p.get("size", 0), f"{where}: size")
@@ -58,11 +62,14 @@ def from_response(data, collateral: dict[str, float] | None = None, as_of=None,
         if m.group("perp"):
             pos.update(kind="perp", symbol=name)
         else:
-            expiry = datetime(2000 + int(m.group("yy")), _MONTHS[m.group("mon")], int(m.group("day")), 8,
-                              tzinfo=timezone.utc)
+            try:
+                expiry = datetime(2000 + int(m.group("yy")), _MONTHS[m.group("mon")], int(m.group("day")), 8,
+                                  tzinfo=timezone.utc)
+            except (KeyError, ValueError):
+                raise InputError([f"{where}: instrument_name has no valid expiry date (e.g. 27DEC24)"]) from None
             pos.update(underlying=und, expiry=as_of_text(expiry))
             if m.group("type"):
-                pos.update(kind="option", strike=float(m.group("strike").replace("d", ".")),
+                pos.update(kind="option", strike=number(m.group("strike").replace("d", "."), f"{where}: strike", True),
                            type="call" if m.group("type") == "C" else "put",
                            mark=number(p.get("mark_price"), f"{where}: mark_price", True))
             else:

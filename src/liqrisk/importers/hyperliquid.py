@@ -25,10 +25,10 @@ def from_state(data, as_of=None, vols: dict | None = None) -> tuple[dict, list[s
         try:
             rows = clearinghouse_rows(str(user), state)
         except PopulationError as e:
-            raise InputError([f"user {user}: {e}"]) from None
+            raise InputError([str(e) if f"user {user}:" in str(e) else f"user {user}: {e}"]) from None
         if not rows:
             continue
-        cross = state.get("crossMarginSummary") or state.get("marginSummary") or {}
+        cross = state.get("crossMarginSummary") or state.get("marginSummary") or {}     # checked by clearinghouse_rows
         wallet = next((r["collateral_usd"] for r in rows if r["mode"] == "cross"),
                       number(cross.get("accountValue", 0), f"user {user}: crossMarginSummary.accountValue"))
         positions = []
@@ -48,6 +48,6 @@ def from_state(data, as_of=None, vols: dict | None = None) -> tuple[dict, list[s
         accounts.append({"id": str(user), "venue": "hyperliquid", "mode": "cross",
                          "collateral": {"USDC": wallet}, "positions": positions})
         if state.get("time"):
-            times.append(int(state["time"]))
+            times.append(number(state["time"], f"user {user}: time"))
     return finish(as_of_text(as_of if as_of is not None else (max(times) if times else None)), marks,
                   accounts, vols), []

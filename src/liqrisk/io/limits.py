@@ -33,10 +33,11 @@ class Limits:
              "max_path_steps": "--max-path-steps",
              "max_horizon_days": "--max-horizon-days"}
 
-    def exceeded(self, name: str, what: str) -> str:
-        """The one-line message for a run beyond bound ``name``."""
+    def exceeded(self, name: str, what: str, instead: str = "") -> str:
+        """The one-line message for a run beyond bound ``name``; ``instead`` names the options that
+        bring the run within it (e.g. "fewer --paths or a shorter --horizon")."""
         return f"{what}: above the limit {name.removeprefix('max_')} = {getattr(self, name):g} " \
-               f"(raise it with {self.FLAGS[name]})"
+               f"({'use ' + instead + ', or ' if instead else ''}raise it with {self.FLAGS[name]})"
 
 
 _CURRENT: contextvars.ContextVar[Limits] = contextvars.ContextVar("liqrisk_limits", default=Limits())

@@ -11,6 +11,7 @@ all of them at once in an :class:`InputError`. The user's data is never mutated.
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Any, Callable, Literal
@@ -206,9 +207,27 @@ class CollateralSpec(_Strict):
     haircut: Annotated[Num, Field(ge=0, lt=1)] = 0.0
 
 
+#: a dated contract name ``…-DDMMMYY`` (Bybit's USDC and USDT futures BTC-24MAR23 and
+#: BTCUSDT-21FEB25, Deribit's BTC-27DEC24): both venues deliver at 08:00 UTC on that day
+_DATED = re.compile(r"-(?P<day>\d{1,2})(?P<mon>JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC)(?P<yy>\d{2})$")
+_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+
+
+def dated_symbol_expiry(symbol) -> datetime | None:
+    """08:00 UTC on the day a dated contract name (:data:`_DATED`) gives; None for any other name
+    or an impossible day (31FEB26)."""
+    m = _DATED.search(symbol.upper()) if isinstance(symbol, str) else None
+    try:
+        return datetime(2000 + int(m["yy"]), _MONTHS.index(m["mon"]) + 1, int(m["day"]), 8,
+                        tzinfo=timezone.utc) if m else None
+    except ValueError:
+        return None
+
+
 class PositionSpec(_Strict):
     """One position. Sizes are signed (+ long, − short): linear in base units, inverse in USD
-    face value, options in contracts of 1 underlying unit."""
+    face value, options in contracts of 1 underlying unit. A future named ``…-DDMMMYY`` without
+    ``expiry`` expires at 08:00 UTC that day (:func:`dated_symbol_expiry`)."""
 
     kind: Literal["perp", "future", "option", "spot"]
     size: Annotated[Num, _between(0, AMOUNT_MAX)]
@@ -225,6 +244,15 @@ class PositionSpec(_Strict):
     leverage: Leverage | None = None
     mark: Price | None = None
     position_side: Literal["long", "short", "both"] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expiry_from_symbol(cls, data):
+        if isinstance(data, dict) and data.get("kind") == "future" and data.get("expiry") is None:
+            expiry = dated_symbol_expiry(data.get("symbol"))
+            if expiry is not None:
+                return {**data, "expiry": expiry}      # a copy: the user's data is not mutated
+        return data
 
     @field_validator("size")
     @classmethod

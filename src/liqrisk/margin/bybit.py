@@ -22,13 +22,20 @@ Bankruptcy price (isolated, linear): ``EP·(1 − side·IMR)``.
 """
 from __future__ import annotations
 
+import re
+
 from liqrisk.margin import bybit_pm
 from liqrisk.margin.risk_unit import RiskUnitPortfolio
 from liqrisk.margin.base import (ADL_PNL_X_LEVERAGE, INVERSE, LINEAR, MM_ENTRY_VALUE, NOTIONAL_FACE,
                                  NOTIONAL_QUOTE, LiquidationResponse, PositionTerms, RuleSet,
-                                 entry_value_rate)
+                                 entry_value_rate, underlying_from_symbol)
 
 VERSIONS = ("uta-2026", "uta-2024", "classic")
+#: Bybit's own contract names (API v5 "symbol" enum): BTCUSDT USDT perpetual, BTCUSDT-21FEB25 USDT
+#: futures, BTCPERP USDC perpetual, BTC-24MAR23 USDC futures, BTCUSD inverse perpetual, BTCUSDH23
+#: inverse futures (H, M, U, Z: first to fourth quarter; 23: 2023). The two forms the generic
+#: parser does not read: the PERP suffix and the quarter code (whose delivery day the name omits)
+_OWN_NAME = re.compile(r"^(?P<base>[A-Z0-9]+?)(?:PERP|USD[HMUZ]\d{2})$")
 
 
 class _Bybit(RuleSet):
@@ -42,6 +49,13 @@ class _Bybit(RuleSet):
     @property
     def version(self) -> str:
         return self.params.version or "uta-2026"
+
+    def underlying_of(self, pos) -> str | None:
+        """BTCPERP, BTCUSDH23 → BTC; other names as every venue's (BTCUSDT-21FEB25, BTC-24MAR23 → BTC)."""
+        if pos.underlying:
+            return pos.underlying.upper()
+        m = _OWN_NAME.match(pos.symbol.upper())
+        return m.group("base") if m else underlying_from_symbol(pos.symbol)
 
     def terms(self, pos, account, years, vol) -> PositionTerms:
         contract = self.contract_of(pos)

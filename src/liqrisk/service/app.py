@@ -32,6 +32,7 @@ from liqrisk.load import parse_portfolio
 from liqrisk.service.jobs import Jobs
 from liqrisk.service.limits import LimitError, Limits
 from liqrisk.service.store import Store
+from liqrisk.service.warmup import Warmup
 
 STATIC = Path(__file__).with_name("static")
 PLOTLY_JS = files("plotly") / "package_data" / "plotly.min.js"
@@ -204,8 +205,11 @@ class Guard:
         return any(g and hmac.compare_digest(g.encode(), self.api_key.encode()) for g in given)
 
 
-def create_app(database_url: str, api_key: str | None = None, limits: Limits = Limits()) -> FastAPI:
-    """The service on ``database_url`` (migrated at startup). ``api_key`` None: no key required."""
+def create_app(database_url: str, api_key: str | None = None, limits: Limits = Limits(),
+               warm_up: bool = False) -> FastAPI:
+    """The service on ``database_url`` (migrated at startup). ``api_key`` None: no key required.
+    ``warm_up``: load the compiled kernels on a background thread at startup
+    (:mod:`liqrisk.service.warmup`; ``liqrisk serve`` does)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -213,6 +217,7 @@ def create_app(database_url: str, api_key: str | None = None, limits: Limits = L
         store.migrate()
         store.interrupt_unfinished()
         app.state.store, app.state.jobs = store, Jobs(store, limits)
+        app.state.warmup = Warmup() if warm_up else None
         yield
         app.state.jobs.close()
         store.close()
@@ -248,7 +253,8 @@ def create_app(database_url: str, api_key: str | None = None, limits: Limits = L
     @app.get("/healthz", tags=["meta"])
     def healthz(request: Request) -> dict:
         s = store(request)
-        return {"status": "ok", "database": s.engine.dialect.name}
+        warm = request.app.state.warmup
+        return {"status": "ok", "database": s.engine.dialect.name, **(warm.to_dict() if warm else {})}
 
     @app.get("/", include_in_schema=False)
     def dashboard(request: Request, api_key: str | None = None):

@@ -27,7 +27,12 @@ async function api(method, path, body, raw) {
 function showError(e) { $("error").textContent = e ? String(e.message || e) : ""; }
 const money = (x) => (x === null || x === undefined ? "—" : Math.abs(x) >= 1000
   ? x.toLocaleString("en-US", { maximumFractionDigits: 2 }) : x.toLocaleString("en-US", { maximumSignificantDigits: 6 }));
-const pct = (x) => (x === null || x === undefined ? "—" : (100 * x).toPrecision(3) + " %");
+// a share in %, 3 significant digits and never in exponent form; below 0.01 % (a P(liquidation)
+// of 6.6e-38) the bound "< 0.01 %", as the terminal report prints a bound below its floor; the
+// cell keeps the exact number in data-value and its tooltip
+const PCT_FLOOR = 1e-4;
+const pct = (x) => (x === null || x === undefined ? "—" : x === 0 ? "0 %" : Math.abs(x) < PCT_FLOOR ? "< 0.01 %"
+  : (100 * x).toLocaleString("en-US", { maximumSignificantDigits: 3 }) + " %");
 
 function options() {
   const q = new URLSearchParams();
@@ -107,7 +112,7 @@ function render() {
       [nearest(a), null],
     ];
     tr.innerHTML = cells.map(([html, v, key]) =>
-      `<td${key ? ` data-key="${key}" data-value="${v}"` : ""}>${html}</td>`).join("");
+      `<td${key ? ` data-key="${key}" data-value="${v}" title="${v}"` : ""}>${html}</td>`).join("");
     tr.onclick = () => { state.selected = a.id; renderAccount(); };
     if (a.id === state.selected) tr.classList.add("selected");
     tbody.appendChild(tr);
