@@ -192,7 +192,7 @@ def main():
         return K.pools_states_nb(all_pools, MARKS[None, :], 0.0, arrs)
 
     def boundaries():
-        return K.nearest_boundaries_nb(pools, axes, MARKS, True, coarse, fine, a.dense, arrs)
+        return K.nearest_boundaries_nb(pools, axes, MARKS, True, coarse, fine, arrs)
 
     def both():
         margin()

@@ -170,7 +170,7 @@ def main():
     arrs = a.args()
 
     margin = lambda: K.pools_states_nb(pools, prices[None, :], 0.0, arrs)            # noqa: E731
-    bounds = lambda: K.nearest_boundaries_nb(pools, axes, prices, True, coarse, fine, a.dense, arrs)  # noqa: E731
+    bounds = lambda: K.nearest_boundaries_nb(pools, axes, prices, True, coarse, fine, arrs)  # noqa: E731
     t_margin, t_bound = best_time(margin), best_time(bounds, repeats=2)
     t_both = t_margin + t_bound
     _, mm = margin()
@@ -179,9 +179,9 @@ def main():
     # the grid the search used before (0.25%·1.004^k steps, 690 points a side), same book
     old = np.cumsum(0.0025 * 1.004 ** np.arange(3000))
     old = old[old < math.log(1e4)]
-    t_old = best_time(lambda: K.nearest_boundaries_nb(pools, axes, prices, True, coarse, old, a.dense, arrs),
+    t_old = best_time(lambda: K.nearest_boundaries_nb(pools, axes, prices, True, coarse, old, arrs),
                       repeats=1)
-    d_old, u_old, _ = K.nearest_boundaries_nb(pools, axes, prices, True, coarse, old, a.dense, arrs)
+    d_old, u_old, _ = K.nearest_boundaries_nb(pools, axes, prices, True, coarse, old, arrs)
     same = lambda x, y: (np.isnan(x) & np.isnan(y)) | (np.abs(x / y - 1) < 1e-9)   # noqa: E731
     n_same = int(np.sum(same(down, d_old) & same(up, u_old)))
 

@@ -102,3 +102,17 @@ def test_a_correlation_that_is_not_positive_definite_is_a_clear_input_error(tmp_
     path.write_text(yaml.safe_dump(doc))
     out = CliRunner().invoke(app, ["analyze", str(path), "--json"])
     assert out.exit_code == 2 and "correlation.BTC.DOGE" in out.output
+
+
+def test_a_return_over_missing_days_is_scaled_to_one_day():
+    """Closes on days 0, 1 and 5: the second return spans 4 days and counts as r/√4; the bundled
+    file's 13-day hole (2019-03-19 → 2019-04-01) is one such return."""
+    from liqrisk.dynamics.fhs import bundled_history, daily_returns
+    days = np.array(["2020-01-01", "2020-01-02", "2020-01-06"], dtype="datetime64[D]")
+    close = np.array([100.0, 110.0, 99.0])
+    r = daily_returns(days, close)
+    # log(b) − log(a) of closes ~100 carries ~2 ulp of log(100) ≈ 1e-15 absolute error
+    assert r[0] == pytest.approx(np.log(1.1), abs=4e-15)
+    assert r[1] == pytest.approx(np.log(0.9) / 2.0, abs=4e-15)
+    h = bundled_history("BTC")
+    assert np.datetime64("2019-04-01") in h.dates and np.datetime64("2019-03-25") not in h.dates

@@ -77,10 +77,20 @@ def _fit_versions() -> tuple[str, ...]:
     return tuple(f"{m} {version(m)}" for m in ("arch", "numpy", "scipy"))
 
 
+def daily_returns(days: np.ndarray, close: np.ndarray) -> np.ndarray:
+    """Log returns between consecutive ``close`` on ``days`` (ascending), each scaled to one day:
+    a return over k days is divided by √k."""
+    gap = np.diff(days.astype("datetime64[D]").astype(np.int64)).astype(float)
+    return np.diff(np.log(close)) / np.sqrt(gap)
+
+
 def filtered_history(days: np.ndarray, close: np.ndarray, source: str) -> History:
     """One asset's :class:`History` from its daily ``close`` on ``days``: the GJR-GARCH(1,1)-t fit,
     on one BLAS thread (the optimiser's last digits depend on the thread count, and every engine
     — local, process, Dask with its one-thread workers — must give the same numbers).
+    A return over a gap of k > 1 days (missing bars: the bundled file has none from 2019-03-20
+    to 2019-03-31) is fit as one day's with its variance scaled to a day, ``r/√k`` (a random
+    walk's variance grows linearly in time), not as a one-day move.
     The fit is kept in the on-disk cache (:mod:`liqrisk.diskcache`) under the closes, the
     method and the versions of the libraries that compute it."""
     def fit() -> dict[str, np.ndarray]:
@@ -88,13 +98,13 @@ def filtered_history(days: np.ndarray, close: np.ndarray, source: str) -> Histor
 
         from liqrisk.dynamics.garch import fit_garch
         with threadpool_limits(limits=1):
-            f = fit_garch(np.diff(np.log(close)), kind="gjr", dist="t", bar_seconds=DAY)
+            f = fit_garch(daily_returns(days, close), kind="gjr", dist="t", bar_seconds=DAY)
         return {"resid": np.asarray(f.std_resid, float), "names": np.array(list(f.params)),
                 "values": np.array(list(f.params.values()), float),
                 "forecast": np.array(f.forecast_variance(1)[0], float)}
 
     close = np.ascontiguousarray(close, dtype=float)
-    key = key_of("fhs-filter gjr-t daily v1", days.astype("datetime64[D]").astype(np.int64).tobytes(),
+    key = key_of("fhs-filter gjr-t daily v2", days.astype("datetime64[D]").astype(np.int64).tobytes(),
                  close.tobytes(), *_fit_versions())
     out = cached_arrays(key, fit)
     params = {str(n): float(v) for n, v in zip(out["names"], out["values"])}

@@ -4,9 +4,10 @@ At the close of every hourly bar ``t`` (after ``min_history`` bars) we open hypo
 isolated BTCUSDT positions, long and short, at each leverage, on Binance USDⓈ-M rules
 (docs/venues.md §0–1): notional ``NOTIONAL`` = 10,000 USDT at the close (so every position sits in
 the first BTCUSDT tier: 0.4%, cum 0), isolated margin ``IM = notional/leverage``, tiered MM
-from ``binance_usdm_brackets_2026-09.json`` and
-``LP = (IM + cum − side·Q·EP)/(Q·MMR − side·Q)`` with the tier selected at the liquidation
-notional ``Q·LP``. With a fixed notional, ``LP/EP`` is the same at every hour.
+from ``binance_usdm_brackets_2026-09.json``; the liquidation price is the margin engine's (on a
+compiled one-position account — Binance's closed form ``LP = (IM + cum − side·Q·EP)/(Q·MMR −
+side·Q)``, tier selected at the liquidation notional ``Q·LP``, is the test oracle). With a fixed
+notional, ``LP/EP`` is the same at every hour.
 
 **Prediction** of P(liquidated within ``horizon_hours``) uses data up to the close of bar
 ``t`` only: returns ``ln C_{i+1}/C_i`` for ``i < t``.
@@ -40,7 +41,6 @@ best-calibrated model is the one with the smallest REL.
 """
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass
 from functools import cached_property
@@ -54,14 +54,11 @@ from liqrisk.dynamics.garch import fit_garch
 from liqrisk.dynamics.ohlc import OHLC, bundled_data_path, load_ohlc
 from liqrisk.dynamics.paths import Bootstrap, GarchVol, PathModel, map_chunks, student_t
 from liqrisk.dynamics.volatility import rolling_vol
-from liqrisk.margin.binance import usdm_liquidation_price
-from liqrisk.margin.tiers import TierTable
 from liqrisk.risk.bridge import bridge_survival
 from liqrisk.risk.first_passage import hit_probability
 from liqrisk.risk.scores import Scores, score
 
 DATA = "btcusd_1h_coinbase.csv"
-BRACKETS = Path(__file__).parents[1] / "margin/data/binance_usdm_brackets_2026-09.json"
 NOTIONAL = 10_000.0
 LEVERAGES = (5, 10, 25)
 MODELS = ("gbm", "student_t", "garch_fhs")
@@ -70,34 +67,39 @@ VOL_GRID = np.exp(np.linspace(np.log(0.1), np.log(4.0), 25))
 """Annualised vol grid (10% … 400%) on which the Monte Carlo models are tabulated."""
 
 
-def binance_tiers(symbol: str = "BTCUSDT") -> TierTable:
-    """The bundled Binance USDⓈ-M brackets of one symbol."""
-    return TierTable.from_rows(json.loads(BRACKETS.read_text())["symbols"][symbol])
-
-
-def isolated_lp_ratio(side: int, leverage: float, notional: float, tiers: TierTable) -> float:
-    """``LP/EP`` of an isolated linear position with ``IM = notional/leverage``: the project's
-    Binance USDⓈ-M closed form (:func:`liqrisk.margin.binance.usdm_liquidation_price`, tier
-    selected at the liquidation notional) on prices normalised by the entry (EP = 1). A long
-    without a positive LP (leverage ≤ 1) is never liquidated: 0.0."""
-    lp = usdm_liquidation_price(notional / leverage, 0.0, 0.0, both=(side * notional, 1.0),
-                                table=tiers, mark=1.0)
-    if lp is None:
+def isolated_lp_ratio(side: int, leverage: float, notional: float) -> float:
+    """``LP/EP`` of an isolated BTCUSDT perp of ``notional`` USDT with margin ``notional/leverage``,
+    found by the margin engine (Binance USDⓈ-M rules, bundled brackets: the tier is read at the
+    notional at each price) on prices normalised by the entry (EP = mark = 1). A long without a
+    positive LP (leverage ≤ 1) is never liquidated: 0.0."""
+    from liqrisk.load import parse_portfolio
+    from liqrisk.margin import kernel as K
+    from liqrisk.margin.account import CompiledPortfolio
+    cp = CompiledPortfolio(parse_portfolio({
+        "as_of": "2026-01-01T00:00:00Z", "market": {"BTC": {"mark": 1.0, "vol": 0.5}},
+        "accounts": [{"id": "backtest", "venue": "binance-usdm", "collateral": {"USDT": 0.0},
+                      "positions": [{"symbol": "BTCUSDT", "kind": "perp", "size": side * notional,
+                                     "entry": 1.0, "margin": notional / leverage}]}]}))
+    pool = cp.plans[0].position_pools[0]
+    down, up, _ = K.nearest_boundaries_nb(np.array([pool], np.int64), np.array([0], np.int64),
+                                          cp.market.prices, True, K.coarse_grid(), K.fine_grid(),
+                                          cp.arrays.args())
+    lp = float(down[0] if side > 0 else up[0])
+    if not np.isfinite(lp):
         if side > 0:
             return 0.0
-        raise ValueError(f"no positive liquidation price (short, leverage {leverage})")
-    return float(lp)
+        raise ValueError(f"no liquidation price (short, leverage {leverage})")
+    return lp
 
 
 @dataclass(frozen=True)
 class Position:
-    """One hypothetical isolated position, as the :class:`AccountHealth` protocol on prices
-    normalised by the entry (EP = 1, notional in USDT)."""
+    """One hypothetical isolated BTCUSDT position on prices normalised by the entry (EP = 1,
+    notional in USDT); its liquidation price from the margin engine."""
 
     side: int
     leverage: float
     notional: float
-    tiers: TierTable
 
     @property
     def name(self) -> str:
@@ -105,44 +107,17 @@ class Position:
 
     @cached_property
     def lp_ratio(self) -> float:
-        return isolated_lp_ratio(self.side, self.leverage, self.notional, self.tiers)
+        return isolated_lp_ratio(self.side, self.leverage, self.notional)
 
-    @property
-    def underlyings(self) -> list[str]:
-        return ["BTC"]
-
-    @property
-    def spot(self) -> np.ndarray:
-        return np.array([1.0])
-
-    @property
-    def boundaries(self) -> list[tuple[int, float | None, float | None]]:
-        return [(0, self.lp_ratio, None) if self.side > 0 else (0, None, self.lp_ratio)]
-
-    @property
-    def exposure(self) -> np.ndarray:
-        return np.array([self.side * self.notional])
-
-    def health(self, prices: np.ndarray, t_years: float) -> np.ndarray:
-        p = prices[:, 0]
-        return (self.notional / self.leverage + self.side * self.notional * (p - 1)
-                - self.tiers.maintenance_margin(self.notional * p))
-
-
-def _log_bounds(account: Position, n_und: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-underlying log barriers relative to spot (−inf / +inf: none), nearest per side."""
-    lo, hi = np.full(n_und, -np.inf), np.full(n_und, np.inf)
-    for u, down, up in account.boundaries:
-        if down is not None and down > 0:
-            lo[u] = max(lo[u], np.log(down / account.spot[u]))
-        if up is not None:
-            hi[u] = min(hi[u], np.log(up / account.spot[u]))
-    return lo, hi
+    def log_bounds(self) -> tuple[float, float]:
+        """(lower, upper) log barrier relative to the entry (−inf / +inf: none)."""
+        if self.side > 0:
+            return (float(np.log(self.lp_ratio)) if self.lp_ratio > 0 else -np.inf), np.inf
+        return -np.inf, float(np.log(self.lp_ratio))
 
 
 def positions(leverages=LEVERAGES, notional=NOTIONAL) -> list[Position]:
-    tiers = binance_tiers()
-    return [Position(side, lev, notional, tiers) for lev in leverages for side in (1, -1)]
+    return [Position(side, lev, notional) for lev in leverages for side in (1, -1)]
 
 
 def realised(ohlc: OHLC, pos: Position, horizon: int) -> np.ndarray:
@@ -165,7 +140,7 @@ def _mc_tables(model_at, pos_list: list[Position], states: np.ndarray, horizon: 
     position is the fused kernel's plain one — Brownian-bridge survival against its LP with
     σ of the first step, 0 after a discrete breach — on those paths."""
     dt = 1 / HOURS_PER_YEAR
-    bounds = [_log_bounds(p, 1) for p in pos_list]
+    bounds = [p.log_bounds() for p in pos_list]
 
     def one(i):
         model = model_at(states[i])
@@ -173,7 +148,7 @@ def _mc_tables(model_at, pos_list: list[Position], states: np.ndarray, horizon: 
         incr = model.simulate(n_paths, horizon, dt, np.random.SeedSequence((*seed, i)), threads=1)
         np.cumsum(incr[:, :, 0], axis=1, out=x[:, 1:])
         c = 2.0 / (model.sigma[0] ** 2 * dt)
-        return [1.0 - np.mean(np.prod(bridge_survival(x[:, :-1], x[:, 1:], lo[0], hi[0], c),
+        return [1.0 - np.mean(np.prod(bridge_survival(x[:, :-1], x[:, 1:], lo, hi, c),
                                       axis=1)) for lo, hi in bounds]
 
     return np.maximum.accumulate(np.array(map_chunks(one, range(len(states)))), axis=0)
