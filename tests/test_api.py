@@ -2,6 +2,7 @@
 typed results give the CLI's JSON, strict JSON and frames; `liqrisk --version`."""
 import json
 import math
+import os
 import re
 import subprocess
 import sys
@@ -51,7 +52,7 @@ def test_all_names_resolve():
 def test_help_loads_no_heavy_dependency():
     code = ("import sys; from typer.testing import CliRunner; from liqrisk.cli import app; "
             "r = CliRunner().invoke(app, ['--help']); assert r.exit_code == 0, r.output; "
-            "print([m for m in ('numpy', 'numba', 'pandas', 'scipy', 'pydantic', 'plotly', 'arch', 'dask') "
+            "print([m for m in ('numpy', 'numba', 'pandas', 'scipy', 'pydantic', 'plotly', 'arch', 'dask', 'rich') "
             "if m in sys.modules])")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True).stdout.strip() == "[]"
@@ -59,14 +60,30 @@ def test_help_loads_no_heavy_dependency():
 
 def test_analyze_without_horizons_loads_only_what_margin_and_exit_cost_use():
     """numpy, numba (which itself loads scipy.linalg for its BLAS check) and pydantic are used;
-    SciPy's optimisers, special functions and statistics, pandas, plotly, arch and dask are not."""
+    SciPy's optimisers, special functions and statistics, pandas, plotly, arch, dask and rich
+    (JSON is printed without it) are not."""
     heavy = ("pandas", "plotly", "arch", "dask", "scipy.stats", "scipy.optimize", "scipy.special",
-             "scipy.interpolate", "scipy.signal")
+             "scipy.interpolate", "scipy.signal", "rich")
     code = ("import sys; from typer.testing import CliRunner; from liqrisk.cli import app; "
             f"r = CliRunner().invoke(app, ['analyze', {EXAMPLE!r}, '--json']); assert r.exit_code == 0, r.output; "
             f"print([m for m in {heavy!r} if m in sys.modules])")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True).stdout.strip() == "[]"
+
+
+def test_analyze_with_horizons_reads_bars_and_tilts_without_pandas_or_scipy_optimize(tmp_path):
+    """With the FHS fit in the disk cache (the first run fits it, loading arch and so pandas), a
+    run with horizons reads the bundled bars (csv, not pandas) and solves the FHS row tilt
+    (Brent's method written out, not scipy.optimize) without either; no plotly, no rich on --json."""
+    heavy = ("pandas", "plotly", "arch", "dask", "scipy.optimize", "scipy.stats", "scipy.interpolate", "rich")
+    code = ("import sys; from typer.testing import CliRunner; from liqrisk.cli import app; "
+            f"r = CliRunner().invoke(app, ['analyze', {EXAMPLE!r}, '--json', '--horizon', '1d', '--paths', '200', "
+            "'--range-paths', '0']); assert r.exit_code == 0, r.output; "
+            f"print([m for m in {heavy!r} if m in sys.modules])")
+    env = {**os.environ, "LIQRISK_CACHE_DIR": str(tmp_path)}
+    subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          env=env).stdout.strip() == "[]"
 
 
 def test_help_texts_name_every_estimator_and_calibration_model():

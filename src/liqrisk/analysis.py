@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
@@ -278,15 +279,11 @@ def _sigma(cp: CompiledPortfolio, name: str, s: ProbabilitySettings) -> float:
 def _correlation(cp: CompiledPortfolio, names: list[str], notes: list[str], quiet: bool = False) -> np.ndarray:
     """Correlation of ``names``: ``market.correlation`` where the portfolio gives it, else
     BTC/ETH from the bundled Bitstamp daily history, else 0 (noted unless ``quiet``)."""
-    from liqrisk.dynamics.correlation import estimate_correlation
-    from liqrisk.dynamics.ohlc import bundled_columns
     given = cp.portfolio.market.correlation
     corr = np.eye(len(names))
-    if "BTC" in names and "ETH" in names:           # complete days of the bundled file, no pandas
-        cols = bundled_columns("btc_eth_usd_1d_bitstamp.csv")
-        est = estimate_correlation({"BTC": cols["btc_close"], "ETH": cols["eth_close"]})
+    if "BTC" in names and "ETH" in names:
         i, j = names.index("BTC"), names.index("ETH")
-        corr[i, j] = corr[j, i] = float(np.asarray(est.corr)[0, 1])
+        corr[i, j] = corr[j, i] = _bundled_btc_eth_correlation()
     assumed = []
     for i, a in enumerate(names):
         for j, b in enumerate(names[:i]):
@@ -303,6 +300,17 @@ def _correlation(cp: CompiledPortfolio, names: list[str], notes: list[str], quie
         if note not in notes:
             notes.append(note)
     return corr
+
+
+@lru_cache(maxsize=1)
+def _bundled_btc_eth_correlation() -> float:
+    """BTC/ETH correlation of the complete days of the bundled Bitstamp daily file (once per
+    process: every account holding both asks)."""
+    from liqrisk.dynamics.correlation import estimate_correlation
+    from liqrisk.dynamics.ohlc import bundled_columns
+    cols = bundled_columns("btc_eth_usd_1d_bitstamp.csv")
+    est = estimate_correlation({"BTC": cols["btc_close"], "ETH": cols["eth_close"]})
+    return float(np.asarray(est.corr)[0, 1])
 
 
 def _models_for(cp: CompiledPortfolio, names: list[str], s: ProbabilitySettings) -> tuple[str, list[str]]:

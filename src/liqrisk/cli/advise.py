@@ -5,14 +5,12 @@ import math
 import sys
 
 import typer
-from rich.table import Table
 
 from liqrisk.cli import limits as L
 from liqrisk.cli._app import app
 from liqrisk.cli.errors import fail_on_bad_input
 from liqrisk.cli.progress import progress_bar
 from liqrisk.io import limits
-from liqrisk.report.terminal import wide_console
 
 
 @app.command("advise")
@@ -44,6 +42,9 @@ def advise_command(
     if as_json:
         sys.stdout.write(r.to_json() + "\n")
         return
+    from rich.table import Table
+
+    from liqrisk.report.terminal import wide_console
     console = wide_console()
     fmt = (lambda v: "-" if v is None else ("∞" if math.isinf(v) else f"{v:.2f} sd")) if r.kind == "distance" \
         else (lambda v: "-" if v is None else f"{v:.3%}")

@@ -6,14 +6,12 @@ import json
 import sys
 
 import typer
-from rich.table import Table
 
 from liqrisk.cli._app import app
 from liqrisk.cli.errors import fail_on_bad_input
 from liqrisk.cli.progress import progress_bar
 from liqrisk.cli import limits as L
 from liqrisk.io import limits
-from liqrisk.report.terminal import wide_console
 
 
 MAX_PATHS = 1_000_000    # the back-tests keep a few numbers per path and rebalance count in memory
@@ -80,6 +78,9 @@ def hedge_backtest_command(
     if as_json:
         sys.stdout.write(json.dumps(d) + "\n")
         return
+    from rich.table import Table
+
+    from liqrisk.report.terminal import wide_console
     console = wide_console()
     what = (f"{position:+g} {kind} K={strike:g} ({expiry_days:g}d)" if d["book"] is None else
             f"account '{d['book']['account']}' ({len(d['book']['options'])} options, {d['horizon_days']:.3g}d)")
@@ -125,6 +126,9 @@ def policy_backtest_command(
     if as_json:
         sys.stdout.write(r.to_json() + "\n")
         return
+    from rich.table import Table
+
+    from liqrisk.report.terminal import wide_console
     console = wide_console()
     t = Table(title=f"'{account}' over {days:g} days, {r.model}, {r.paths:,} paths (USD)")
     for col in ("policy", "P(liquidation)", "avoided", "cost", "capital added", "P&L mean", "P&L 1%", "P&L 99%"):

@@ -4,9 +4,6 @@ from __future__ import annotations
 import contextlib
 import time
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
 
 @contextlib.contextmanager
 def progress_bar(label: str, quiet: bool = False):
@@ -15,6 +12,8 @@ def progress_bar(label: str, quiet: bool = False):
     if quiet:
         yield lambda done, total: None
         return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     start = time.monotonic()
     bar = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn(), console=Console(stderr=True), transient=True)

@@ -4,14 +4,12 @@ from __future__ import annotations
 import sys
 
 import typer
-from rich.table import Table
 
 from liqrisk.cli import limits as L
 from liqrisk.cli._app import app
 from liqrisk.cli.errors import fail_on_bad_input
 from liqrisk.cli.progress import progress_bar
 from liqrisk.io import limits
-from liqrisk.report.terminal import wide_console
 
 
 @app.command("size")
@@ -44,6 +42,9 @@ def size_command(
     if as_json:
         sys.stdout.write(r.to_json() + "\n")
         return
+    from rich.table import Table
+
+    from liqrisk.report.terminal import wide_console
     console = wide_console()
     console.print(f"{r.venue} {r.symbol} {r.side}, leverage {r.leverage:g}, collateral {r.collateral:,.6g}: "
                   f"leverage allows {r.leverage_cap:,.6g}; target {r.target} allows "

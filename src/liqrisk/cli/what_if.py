@@ -4,14 +4,12 @@ from __future__ import annotations
 import sys
 
 import typer
-from rich.table import Table
 
 from liqrisk.cli import limits as L
 from liqrisk.cli._app import app
 from liqrisk.cli.errors import fail_on_bad_input
 from liqrisk.cli.progress import progress_bar
 from liqrisk.io import limits
-from liqrisk.report.terminal import wide_console
 
 
 def _fmt(x, spec=",.4g") -> str:
@@ -54,6 +52,9 @@ def what_if_command(
     if as_json:
         sys.stdout.write(r.to_json() + "\n")
         return
+    from rich.table import Table
+
+    from liqrisk.report.terminal import wide_console
     console = wide_console()
     console.print("changes: " + ("; ".join(r.changes) or "none"))
     t = Table(title="before → after")

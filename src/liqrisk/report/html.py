@@ -162,6 +162,15 @@ def _block_table(name: str, block: dict) -> str:
     return _table([name.replace("_", " "), "value"], rows, name)
 
 
+def _vertical_lines(lines: list[tuple[float, dict, str]]) -> dict:
+    """Layout ``shapes`` and ``annotations`` of vertical lines (x, line style, label at the top):
+    what ``Figure.add_vline`` draws, given at once (add_vline re-validates the layout per line)."""
+    return {"shapes": [dict(type="line", x0=x, x1=x, xref="x", y0=0, y1=1, yref="y domain", line=line)
+                       for x, line, _ in lines],
+            "annotations": [dict(text=text, showarrow=False, x=x, xanchor="left", xref="x", y=1, yanchor="top",
+                                 yref="y domain") for x, _, text in lines]}
+
+
 def _margin_figure(a, und: str, curve: dict) -> go.Figure:
     fig = go.Figure()
     for k, (label, pool) in enumerate(curve["pools"].items()):
@@ -169,9 +178,9 @@ def _margin_figure(a, und: str, curve: dict) -> go.Figure:
         fig.add_scatter(x=curve["price"], y=pool["equity"], name=f"{label}: equity", line_color=color)
         fig.add_scatter(x=curve["price"], y=pool["maintenance_margin"], name=f"{label}: maintenance margin",
                         line=dict(color=color, dash="dash"))
-    fig.add_vline(x=curve["mark"], line_dash="dot", annotation_text="mark")
-    for b in a.boundaries.get(und, []):
-        fig.add_vline(x=b, line_color="red", annotation_text=f"liq {b:,.2f}")
+    lines = [(curve["mark"], dict(dash="dot"), "mark")]
+    lines += [(b, dict(color="red"), f"liq {b:,.2f}") for b in a.boundaries.get(und, [])]
+    fig.update_layout(_vertical_lines(lines))
     fig.update_layout(title=_title(f"{a.id}: equity vs MM along {und}", f"({a.settlement_currency})"),
                       xaxis=dict(title=f"{und} price (USD)", tickformat=PRICE_TICKS),
                       yaxis=dict(title=a.settlement_currency, tickformat=MONEY_TICKS),
