@@ -60,11 +60,14 @@ def test_cross_wallet_topup_and_deleverage_for_distance_are_minimal():
     assert 0 < cut.amount < 1 and cut.cost_usd > 0
 
 
-def test_probability_target_with_common_random_numbers():
+@pytest.mark.parametrize("model, ran", [(None, "fhs"), ("gbm", "gbm")])
+def test_probability_target_with_common_random_numbers(model, ran):
+    """Minimal answers under the default model (BTC has history: fhs) and under GBM."""
     acc = {"id": "x", "venue": "binance-usdm", "mode": "cross", "collateral": {"USDT": 4000},
            "positions": [{"symbol": "BTCUSDT", "kind": "perp", "size": 1.0, "entry": 90_000, "mmr": MMR, "cum": 0.0}]}
-    adv = advise(_doc([acc]), "p(1d)<=1%", paths=4000, seed=3)
+    adv = advise(_doc([acc]), "p(1d)<=1%", paths=4000, seed=3, **({} if model is None else {"model": model}))
     a = adv.accounts[0]
+    assert a.model == ran
     assert a.metric > 0.01 and not a.meets
     assert _check_answers(adv) >= 2
     for x in a.actions:

@@ -20,6 +20,7 @@ class AccountAdvice:
     metric: float
     meets: bool
     actions: list[Action] = field(default_factory=list)
+    model: str | None = None       # the path model of its probability (`analyze`'s; None: distance target)
 
 
 @dataclass
@@ -47,10 +48,12 @@ def _rank(actions: list[Action]) -> list[Action]:
     return sorted(actions, key=key)
 
 
-def advise(portfolio: str | Path | dict, target: str, paths: int = 20_000, seed: int = 7, model: str = "gbm",
+def advise(portfolio: str | Path | dict, target: str, paths: int = 20_000, seed: int = 7, model: str = "auto",
            accounts: list[str] | None = None, progress=None) -> Advice:
     """Advice for ``portfolio`` (path, document or model Portfolio) against ``target``
-    (``"p(7d)<=1%"`` or ``"distance>=3sd"``); ``accounts`` limits it to these ids. The accounts
+    (``"p(7d)<=1%"`` or ``"distance>=3sd"``); ``accounts`` limits it to these ids; ``model`` the
+    path model of a probability target as `analyze` resolves it (``auto``: the calibrated default
+    per account, reported per account). The accounts
     are analysed together once (accounts on the same underlyings share one simulation), and
     every evaluation of a changed account reads back the paths of its underlyings drawn there."""
     from liqrisk.load import load_portfolio
@@ -75,7 +78,8 @@ def _advise_account(ev: Evaluator, acc, now) -> AccountAdvice:
     from liqrisk.advise.targets import one_numba_thread
     from liqrisk.advise.topup import topups
     value = _metric(now, ev.target)
-    adv = AccountAdvice(acc.id, now.venue, now.settlement_currency, value, ev.target.meets(value))
+    adv = AccountAdvice(acc.id, now.venue, now.settlement_currency, value, ev.target.meets(value),
+                        model=now.risk.model if now.risk is not None else None)
     if not adv.meets:
         with one_numba_thread():
             cuts = deleverages(ev, acc, now)

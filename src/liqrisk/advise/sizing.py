@@ -78,7 +78,7 @@ def size_position(venue: str, symbol: str, leverage: float, collateral: float, t
     currency = "USDT" if not rules.settles_in_coin else und
     market = MarketState(_AS_OF, {und: Quote(mark, None, vol)})
     t = Target.parse(target)
-    ev = Evaluator(Portfolio(market, ()), t, paths, seed, progress=progress)
+    ev = Evaluator(Portfolio(market, ()), t, paths, seed, "gbm", progress=progress)   # GBM, as the Kelly rows
     sign = 1.0 if side == "long" else -1.0
     linear = rules.contract_of(probe) == 0
     unit = 1.0 if linear else mark            # size units per coin (inverse: USD face)

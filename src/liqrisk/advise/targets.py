@@ -92,7 +92,7 @@ class Evaluator:
     target: Target
     paths: int = 20_000
     seed: int = 7
-    model: str = "gbm"
+    model: str = "auto"            # as `analyze` resolves it (auto: the calibrated default per account)
     calls: int = 0
     progress: Callable[[int, int | None], None] | None = None   # (runs so far, None) after each run
     _metrics: dict = field(default_factory=dict, repr=False)

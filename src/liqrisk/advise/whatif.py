@@ -45,16 +45,19 @@ def _headline(d: dict) -> dict:
     out["probability"] = {h: e["p"] for h, e in (d.get("probability") or {}).items()}
     ex = d.get("exit") or {}
     out["exit_close_now_cost"] = ex.get("close_now_cost")
+    out["model"] = (d.get("risk") or {}).get("model")        # the path model that ran (None: no horizon)
     return out
 
 
 def what_if(portfolio: str | Path | dict, shock=(), vol=(), time=None, add=(), reduce=(), topup=(), funding=(),
-            horizons: list[str] | None = None, paths: int = 20_000, seed: int = 7, model: str = "gbm",
+            horizons: list[str] | None = None, paths: int = 20_000, seed: int = 7, model: str = "auto",
             grid: bool = False, exit: bool = True, progress=None) -> WhatIf:
     """Analyse ``portfolio`` (path, document or model Portfolio) before and after the changes
     (strings as on the command line, dicts, or :class:`~liqrisk.advise.changes` objects; see
     :meth:`Changes.parse`). ``horizons`` (e.g. ``["1d", "7d"]``) adds P(liquidation) per horizon
-    with the same seed before and after; ``grid`` adds the stress grid of the changed book."""
+    with the same seed before and after, under ``model`` as `analyze` resolves it (``auto``: the
+    calibrated default per account; the headline says which model ran); ``grid`` adds the stress
+    grid of the changed book."""
     from liqrisk.analysis import ExitSettings, ProbabilitySettings, analyze
     from liqrisk.load import load_portfolio
     from liqrisk.margin.account import CompiledPortfolio

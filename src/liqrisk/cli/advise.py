@@ -8,6 +8,7 @@ import typer
 
 from liqrisk.cli import limits as L
 from liqrisk.cli._app import app
+from liqrisk.cli.analyze import MODEL_HELP
 from liqrisk.cli.errors import fail_on_bad_input
 from liqrisk.cli.progress import progress_bar
 from liqrisk.io import limits
@@ -20,7 +21,7 @@ def advise_command(
     account: list[str] = typer.Option(None, "--account", metavar="ID", help="only these account ids (repeatable)"),
     paths: int = typer.Option(20_000, "--paths", min=100, help="Monte Carlo paths (probability targets)"),
     seed: int = typer.Option(7, "--seed", help="random seed: the same paths for every candidate"),
-    model: str = typer.Option("gbm", "--model", metavar="MODEL", help="gbm | merton | student | fhs"),
+    model: str = typer.Option("auto", "--model", metavar="MODEL", help=MODEL_HELP),
     as_json: bool = typer.Option(False, "--json", help="print exactly one JSON document"),
     html: str = typer.Option(None, "--html", metavar="PATH", help="write the cost-of-risk-reduction frontier here"),
     max_path_steps: L.MaxPathSteps = None, max_horizon_days: L.MaxHorizonDays = None,
@@ -49,10 +50,11 @@ def advise_command(
     fmt = (lambda v: "-" if v is None else ("∞" if math.isinf(v) else f"{v:.2f} sd")) if r.kind == "distance" \
         else (lambda v: "-" if v is None else f"{v:.3%}")
     for a in d["accounts"]:
+        model = f", model {a['model']}" if a["model"] else ""          # the path model of its P
         if a["meets"]:
-            console.print(f"[green]{a['id']}[/]: meets {r.target} ({fmt(a['metric'])})")
+            console.print(f"[green]{a['id']}[/]: meets {r.target} ({fmt(a['metric'])}{model})")
             continue
-        t = Table(title=f"{a['id']} ({a['venue']}): {fmt(a['metric'])} misses {r.target} — cheapest first")
+        t = Table(title=f"{a['id']} ({a['venue']}{model}): {fmt(a['metric'])} misses {r.target} — cheapest first")
         for col in ("action", "cost (USD)", "cost is", "after", "meets", "minimal"):
             t.add_column(col)
         for x in a["actions"]:

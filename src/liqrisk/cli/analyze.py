@@ -15,6 +15,10 @@ from liqrisk.io import limits
 if TYPE_CHECKING:
     from liqrisk.model import Portfolio
 
+MODEL_HELP = ("path model: auto (the calibrated default: fhs where an underlying has history, else gbm) | "
+              "gbm | merton | student (= student_t) | fhs (= garch_fhs)")
+"""--model of every command that estimates P(liquidation) with `analyze` (analyze, what-if, advise)."""
+
 
 def _books(specs: list[str], pf: Portfolio):
     """--book UNDERLYING=PATH (a bare PATH only when the file's futures have one underlying);
@@ -81,8 +85,7 @@ def analyze_command(
     horizon: list[str] = typer.Option(None, "--horizon", metavar="DURATION", help="probability horizon, e.g. 1d (repeatable)"),
     paths: int = typer.Option(20_000, "--paths", min=100, metavar="N", help="Monte Carlo paths per account"),
     seed: int = typer.Option(7, "--seed", metavar="N", help="random seed (results reproducible by seed)"),
-    model: str = typer.Option("auto", "--model", metavar="MODEL", help="auto (fhs where an underlying has history, else gbm) | "
-                              "gbm | merton | student (= student_t) | fhs (= garch_fhs)"),
+    model: str = typer.Option("auto", "--model", metavar="MODEL", help=MODEL_HELP),
     range_paths: int = typer.Option(None, "--range-paths", min=0, metavar="N", help="paths of each other model in the "
                                     "model range (default min(--paths, 4000); 0: no range)"),
     drift: float = typer.Option(0.0, "--drift", metavar="X", help="annualised expected return (0: martingale)"),

@@ -39,7 +39,8 @@ def hedge_backtest_command(
     file: str = typer.Option(None, "--file", metavar="PATH", help="portfolio file: hedge the options (and futures) of --account"),
     account: str = typer.Option(None, "--account", metavar="ID", help="with --file: the cross account whose options are hedged"),
     paths: int = typer.Option(10_000, "--paths", min=1, max=MAX_PATHS, help="simulated paths (or real-history windows)"),
-    model: str = typer.Option("gbm", "--model", metavar="MODEL", help="gbm | merton | student | fhs | history (bundled hourly BTC)"),
+    model: str = typer.Option("gbm", "--model", metavar="MODEL", help="gbm | merton | student | fhs | history (bundled hourly "
+                              "BTC); default gbm, not analyze's auto: the published hedging-error results it is checked against are for GBM"),
     seed: int = typer.Option(7, "--seed", help="random seed"),
     as_json: bool = typer.Option(False, "--json", help="print exactly one JSON document"),
     html: str = typer.Option(None, "--html", metavar="PATH", help="write a self-contained HTML report here"),
@@ -111,7 +112,8 @@ def policy_backtest_command(
     days: float = typer.Option(30.0, "--days", help="horizon (days)"),
     steps_per_day: int = typer.Option(24, "--steps-per-day", help="monitoring steps per day"),
     paths: int = typer.Option(10_000, "--paths", min=1, max=MAX_PATHS, help="paths (or real-history windows)"),
-    model: str = typer.Option("gbm", "--model", metavar="MODEL", help="gbm | history (bundled hourly BTC)"),
+    model: str = typer.Option("gbm", "--model", metavar="MODEL", help="gbm | history (bundled hourly BTC); default gbm, "
+                              "not analyze's auto: the policy kernel runs GBM paths or real BTC windows only"),
     seed: int = typer.Option(7, "--seed", help="random seed"),
     as_json: bool = typer.Option(False, "--json", help="print exactly one JSON document"),
     max_path_steps: L.MaxPathSteps = None, max_horizon_days: L.MaxHorizonDays = None,

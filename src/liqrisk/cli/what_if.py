@@ -7,6 +7,7 @@ import typer
 
 from liqrisk.cli import limits as L
 from liqrisk.cli._app import app
+from liqrisk.cli.analyze import MODEL_HELP
 from liqrisk.cli.errors import fail_on_bad_input
 from liqrisk.cli.progress import progress_bar
 from liqrisk.io import limits
@@ -18,6 +19,11 @@ def _fmt(x, spec=",.4g") -> str:
 
 def _arrow(b, a, spec=",.4g") -> str:
     return f"{_fmt(b, spec)} → {_fmt(a, spec)}"
+
+
+def _model(b, a) -> str:
+    """The path model that ran before and after (one name when the same; '-': no probability)."""
+    return b or "-" if b == a else f"{b or '-'} → {a or '-'}"
 
 
 @app.command("what-if")
@@ -33,6 +39,7 @@ def what_if_command(
     horizon: list[str] = typer.Option(None, "--horizon", metavar="DURATION", help="probability horizon, e.g. 7d (repeatable)"),
     paths: int = typer.Option(20_000, "--paths", min=100, help="Monte Carlo paths per account"),
     seed: int = typer.Option(7, "--seed", help="random seed (the same before and after)"),
+    model: str = typer.Option("auto", "--model", metavar="MODEL", help=MODEL_HELP),
     grid: bool = typer.Option(False, "--grid", help="stress grid: margin ratio over price × vol per underlying"),
     as_json: bool = typer.Option(False, "--json", help="print exactly one JSON document"),
     html: str = typer.Option(None, "--html", metavar="PATH", help="write the stress heat-map (with --grid) here"),
@@ -43,7 +50,7 @@ def what_if_command(
     with fail_on_bad_input(), limits.using(max_path_steps=max_path_steps, max_horizon_days=max_horizon_days):
         L.check_simulation(horizon, paths)
         with progress_bar("simulating", quiet=as_json) as tick:
-            r = what_if(file, shock, vol, time, add, reduce, topup, funding, horizon, paths, seed,
+            r = what_if(file, shock, vol, time, add, reduce, topup, funding, horizon, paths, seed, model,
                         grid=grid or bool(html), progress=tick)
         if html:
             from liqrisk.advise.html import stress_html
@@ -59,7 +66,7 @@ def what_if_command(
     console.print("changes: " + ("; ".join(r.changes) or "none"))
     t = Table(title="before → after")
     for col in ("account", "ccy", "equity", "margin ratio", "nearest liquidation (down / up)",
-                *[f"P({h})" for h in horizon or []], "exit now (USD)"):
+                *[f"P({h})" for h in horizon or []], *(["model"] if horizon else []), "exit now (USD)"):
         t.add_column(col)
     for row in r.side_by_side():
         b, a = row["before"], row["after"]
@@ -68,6 +75,7 @@ def what_if_command(
         t.add_row(row["id"], row["settlement_currency"], _arrow(b["equity"], a["equity"]),
                   _arrow(b["margin_ratio"], a["margin_ratio"], ".3f") + (" LIQ" if a["liquidatable_now"] else ""),
                   liq, *[_arrow(b["probability"].get(h), a["probability"].get(h), ".3%") for h in horizon or []],
+                  *([_model(b["model"], a["model"])] if horizon else []),
                   _arrow(b["exit_close_now_cost"], a["exit_close_now_cost"], ",.0f"))
     console.print(t)
     for n in r.notes + r.after.notes:
