@@ -2,11 +2,12 @@
 it, on the *whole* value (no deduction, unlike Bybit's and Phemex's tiers).
 
 Sources: the help centre's ``MM = HP·Vol·S·MMRate`` ("How to Calculate the Liquidation Price for
-KuCoin Contracts") and "Risk Limit Levels" (300,000 USDT is level 1 at 0.4% → 1,200 USDT); the
-recorded response of ``GET /api/v1/contracts/risk-limit/ADAUSDTM`` in KuCoin's API docs, which
-publishes each level as a rate only: level 1 ``minRiskLimit`` 0, ``maxRiskLimit`` 500 (upper
-limit included), ``maintainMargin`` 0.025, max leverage 20; level 2 500–1,000, 0.25, 2x. The
-level-2 numbers below are computed by hand from that response with the help centre's formula.
+KuCoin Contracts") and "How to Calculate Futures Liquidation Price" (300,000 USDT is level 1 at
+0.4% → 1,200 USDT); the recorded response of ``GET /api/v1/contracts/risk-limit/ADAUSDTM`` in
+KuCoin's API docs, which publishes each level as a rate only: level 1 ``minRiskLimit`` 0,
+``maxRiskLimit`` 500 (upper limit included), ``maintainMargin`` 0.025, max leverage 20; level 2
+500–1,000, 0.25, 2x. The level-2 numbers below are computed by hand from that response with the
+help centre's formula.
 """
 import math
 

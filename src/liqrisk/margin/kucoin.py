@@ -14,9 +14,9 @@ Rule versions (``venue: {name: kucoin, version: ...}``):
   ``MMRate`` is the maintenance margin rate of the risk-limit level containing the position value
   and applies to the *whole* value: no deduction (unlike Bybit's and Phemex's tiers). KuCoin
   publishes a level as only ``minRiskLimit``/``maxRiskLimit``/``maintainMargin`` rate
-  (``GET /api/v1/contracts/risk-limit/{symbol}``, no deduction field), its help centre charges
-  ``position value × MMR`` of the level ("Risk Limit Levels": 300,000 USDT in level 1 at 0.4%
-  → 1,200 USDT).
+  (``GET /api/v1/contracts/risk-limit/{symbol}``, no deduction field), and its help centre
+  charges ``position value × MMR`` of the level ("How to Calculate Futures Liquidation Price":
+  300,000 USDT in level 1 at 0.4% → 1,200 USDT).
 Risk-limit levels: representative defaults.
 """
 from __future__ import annotations
