@@ -135,8 +135,9 @@ def analyze_command(
         sys.stdout.write(text + "\n")
         return
     from rich.console import Console
+    from rich.markup import escape
 
     from liqrisk.report import terminal
     terminal.render(result)
     if html:
-        Console().print(f"HTML report written to {html}")
+        Console(emoji=False).print(f"HTML report written to {escape(str(html))}")

@@ -21,8 +21,8 @@ from liqrisk.margin.tiers import TierTable
 LINEAR, INVERSE, INVERSE_OPTION = 0, 1, 2
 # maintenance-margin codes
 MM_TIERS_AT_MARK = 0     # tiered (deduction form) on the notional at mark
-MM_ENTRY_VALUE = 1       # p1 × notional at entry (Bybit classic / UTA-2024, BitMEX, Phemex);
-                         # a tier's deduction is folded into p1 (entry_value_rate)
+MM_ENTRY_VALUE = 1       # p1 × notional at entry (Bybit classic / UTA-2024, BitMEX, Phemex,
+                         # KuCoin 2023); a tier's deduction is folded into p1 (entry_value_rate)
 MM_WHOLE_TIER_FEE = 2    # OKX: tier MMR on the whole notional + taker fee
 MM_DERIBIT_FUTURE = 3    # Deribit: size_coin·(a + b·size_coin)
 MM_DERIBIT_OPTION = 4    # Deribit standard option margin (short only)
@@ -128,7 +128,8 @@ def entry_value_rate(table: TierTable, notional: float) -> float:
     """``p1`` of :data:`MM_ENTRY_VALUE` for a position whose tier is read at its entry
     ``notional`` n: ``(n·MMR_k − cum_k)/n``, so that the kernel's ``p1·|q|·entry`` is
     ``|q|·entry·MMR − deduction`` (linear) and ``p1·face/entry`` is ``(face·MMR − deduction)/entry``
-    coin (inverse, table in USD face). The tier 1 rate when n = 0."""
+    coin (inverse, table in USD face); a whole-position table (cum ≡ 0) gives the tier's rate.
+    The tier 1 rate when n = 0."""
     mmr, cum = table.rate_and_cum(notional)
     return float(mmr - cum / notional) if notional > 0 else float(mmr)
 

@@ -8,14 +8,21 @@ Rule versions (``venue: {name: kucoin, version: ...}``):
   cross-margin reference price (help centre "Liquidation Price in Cross Margin Mode") allocates
   the total margin to positions by mark value (``AMR``) and uses the taker fee:
   :func:`cross_reference_liquidation_price`.
-* ``2023``: isolated with MM on the *entry* value, ``LP = EP ∓ (IM − MM)/(Vol·S)``
-  (help centre "How to Calculate the Liquidation Price for KuCoin Contracts"; published example:
-  short 5 × 0.001 BTC @ 28,000, 100×, MMR 0.4% → 28,168).
+* ``2023``: isolated with MM on the *entry* value, ``LP = EP ∓ (IM − MM)/(Vol·S)``,
+  ``MM = HP·Vol·S·MMRate`` (help centre "How to Calculate the Liquidation Price for KuCoin
+  Contracts"; published example: short 5 × 0.001 BTC @ 28,000, 100×, MMR 0.4% → 28,168).
+  ``MMRate`` is the maintenance margin rate of the risk-limit level containing the position value
+  and applies to the *whole* value: no deduction (unlike Bybit's and Phemex's tiers). KuCoin
+  publishes a level as only ``minRiskLimit``/``maxRiskLimit``/``maintainMargin`` rate
+  (``GET /api/v1/contracts/risk-limit/{symbol}``, no deduction field), and its help centre
+  charges ``position value × MMR`` of the level ("How to Calculate Futures Liquidation Price":
+  300,000 USDT in level 1 at 0.4% → 1,200 USDT).
 Risk-limit levels: representative defaults.
 """
 from __future__ import annotations
 
-from liqrisk.margin.base import LINEAR, MM_ENTRY_VALUE, PositionTerms, underlying_from_symbol
+from liqrisk.margin.base import (LINEAR, MM_ENTRY_VALUE, PositionTerms, entry_value_rate,
+                                 underlying_from_symbol)
 from liqrisk.margin.fee_tier import WholeTierFeeRuleSet
 
 VERSIONS = ("2025-05", "2023")
@@ -43,9 +50,9 @@ class KuCoin(WholeTierFeeRuleSet):
     def terms(self, pos, account, years, vol) -> PositionTerms:
         if self.version == "2025-05":
             return super().terms(pos, account, years, vol)
-        mmr, _ = self.tier_table(pos).rate_and_cum(abs(pos.size) * pos.entry)
+        # the whole-position table has no deduction (cum ≡ 0): p1 is the level's MMR
         return PositionTerms(contract=LINEAR, qty=pos.size, entry=pos.entry, mm_code=MM_ENTRY_VALUE,
-                             p1=float(mmr))
+                             p1=entry_value_rate(self.tier_table(pos), abs(pos.size) * pos.entry))
 
 
 def isolated_2023_liquidation_price(entry: float, qty: float, leverage: float, mmr: float) -> float:

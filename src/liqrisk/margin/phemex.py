@@ -10,7 +10,7 @@ representative.
 """
 from __future__ import annotations
 
-from liqrisk.margin.base import LINEAR, MM_ENTRY_VALUE, PositionTerms, RuleSet
+from liqrisk.margin.base import LINEAR, MM_ENTRY_VALUE, PositionTerms, RuleSet, entry_value_rate
 
 
 class Phemex(RuleSet):
@@ -21,11 +21,9 @@ class Phemex(RuleSet):
     default_leverage = 20.0
 
     def terms(self, pos, account, years, vol) -> PositionTerms:
-        """MM on the open value: the tiered MM at the entry notional as a rate on it."""
-        open_value = abs(pos.size) * pos.entry
-        mm = float(self.tier_table(pos).maintenance_margin(open_value))
+        """MM on the open value in the deduction form of its tier, as a rate on that value."""
         return PositionTerms(contract=LINEAR, qty=pos.size, entry=pos.entry, mm_code=MM_ENTRY_VALUE,
-                             p1=mm / open_value)
+                             p1=entry_value_rate(self.tier_table(pos), abs(pos.size) * pos.entry))
 
 
 def isolated_linear_liquidation_price(entry: float, qty: float, leverage: float, mmr: float) -> float:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import sys
 
 from rich.console import Console, Group
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
 
 def _num(x, digits=2) -> str:
@@ -68,7 +70,7 @@ def _pools_table(a) -> Table:
     for col in ["pool"] + horizons:
         pools.add_column(col, justify="right")
     for label, by_h in a.pools.items():
-        pools.add_row(label, *(_p(by_h[h])[0] if h in by_h else "" for h in horizons))
+        pools.add_row(escape(label), *(_p(by_h[h])[0] if h in by_h else "" for h in horizons))
     return pools
 
 
@@ -83,7 +85,7 @@ def _exit_lines(e) -> list[str]:
     if e.equity_shortfall is not None:
         out.append(f"[bold red]liquidatable now[/]: equity shortfall {_num(e.equity_shortfall)}, forced exit "
                    f"now {_num(e.liquidation_cost)}, insurance shortfall {_num(e.insurance_shortfall)} (USD)")
-    out += [f"[yellow]exit not costed: {line}[/yellow]" for line in e.not_costed]
+    out += [f"[yellow]exit not costed: {escape(line)}[/yellow]" for line in e.not_costed]
     return out
 
 
@@ -94,8 +96,8 @@ def _loan_parts(loan: dict) -> list:
     out = [f"health factor [{style}]{'∞ (no debt)' if hf is None else f'{hf:.4f}'}[/]  collateral "
            f"{_num(loan['collateral_usd'])} USD  weighted {_num(loan['weighted_collateral_usd'])} USD  "
            f"debt {_num(loan['debt_usd'])} USD"]
-    prices = {**{f"{c} (collateral)": v for c, v in loan["liquidation_price"].items()},
-              **{f"{c} (debt)": v for c, v in loan["debt_liquidation_price"].items()}}
+    prices = {**{f"{escape(c)} (collateral)": v for c, v in loan["liquidation_price"].items()},
+              **{f"{escape(c)} (debt)": v for c, v in loan["debt_liquidation_price"].items()}}
     if prices:
         out.append("liquidation price, others fixed: " + ", ".join(f"{k} {_num(v)}" for k, v in prices.items()))
     call = loan["liquidation_call"]
@@ -108,9 +110,10 @@ def _loan_parts(loan: dict) -> list:
             t.add_column(col, justify="right")
         for c in call["calls"]:
             if not c["allowed"]:
-                t.add_row(c["collateral"], c["debt"], f"{c['close_factor']:g}", *[""] * 6, c["reason"])
+                t.add_row(escape(c["collateral"]), escape(c["debt"]), f"{c['close_factor']:g}", *[""] * 6,
+                          escape(c["reason"]))
                 continue
-            t.add_row(c["collateral"], c["debt"], f"{c['close_factor']:g}", _num(c["debt_repaid"]),
+            t.add_row(escape(c["collateral"]), escape(c["debt"]), f"{c['close_factor']:g}", _num(c["debt_repaid"]),
                       _num(c["collateral_seized"], 6), _num(c["protocol_fee"], 6), _num(c["liquidator_receives"], 6),
                       _num(c["liquidator_profit_usd"]), _num(c["bad_debt_usd"]), c.get("limited_by", ""))
         return out + [t]
@@ -132,13 +135,13 @@ def _portfolio_margin_parts(pm: dict) -> list:
         for col in ("asset", "equity", "collateral rate", "adjusted equity (USD)"):
             t.add_column(col, justify="right")
         for name, x in pm["assets"].items():
-            t.add_row(name, _num(x["equity"], 6), f"{x['collateral_rate']:g}", _num(x["adjusted_equity_usd"]))
-        return out + [f"[yellow]note: {n}[/yellow]" for n in pm["notes"]] + [t]
+            t.add_row(escape(name), _num(x["equity"], 6), f"{x['collateral_rate']:g}", _num(x["adjusted_equity_usd"]))
+        return out + [f"[yellow]note: {escape(n)}[/yellow]" for n in pm["notes"]] + [t]
     out = [f"portfolio margin ({pm['model']}): IM {_num(pm['initial_margin'], 6)}  MM "
            f"{_num(pm['maintenance_margin'], 6)}  worst scenario [b]{pm['worst_scenario']}[/b]"]
-    out += [f"[yellow]note: {n}[/yellow]" for n in pm["notes"]]
+    out += [f"[yellow]note: {escape(n)}[/yellow]" for n in pm["notes"]]
     for unit in pm["units"]:
-        m = Table(title=f"risk matrix {unit['underlying']} (P&L, {pm['currency']}; worst "
+        m = Table(title=f"risk matrix {escape(unit['underlying'])} (P&L, {pm['currency']}; worst "
                         f"{unit['worst_scenario']})", title_justify="left")
         m.add_column("vol", justify="right")
         for label in unit["move_labels"]:
@@ -165,7 +168,7 @@ def account_panel(a) -> Panel:
         liq.add_column(col, justify="right")
     for und, b in a.liquidation.items():
         d = a.distance[und]
-        liq.add_row(und, _num(b["down"]), _num(d["down_pct"]), _num(d["down_daily_sd"]),
+        liq.add_row(escape(und), _num(b["down"]), _num(d["down_pct"]), _num(d["down_daily_sd"]),
                     _num(b["up"]), _num(d["up_pct"]), _num(d["up_daily_sd"]),
                     ", ".join(_num(x) for x in a.boundaries[und]) or "none")
     pos = Table(title="positions", title_justify="left")
@@ -173,7 +176,7 @@ def account_panel(a) -> Panel:
                 "bankr. price", ""):
         pos.add_column(col, justify="right")
     for p in a.positions:
-        pos.add_row(p.symbol, p.kind, f"{p.size:,.6g}", _num(p.entry), _num(p.mark),
+        pos.add_row(escape(p.symbol), p.kind, f"{p.size:,.6g}", _num(p.entry), _num(p.mark),
                     _num(p.unrealized_pnl, money), _num(p.initial_margin, money),
                     _num(p.maintenance_margin, money),
                     _num(p.liquidation_price), _num(p.bankruptcy_price), "isolated" if p.isolated else "cross")
@@ -190,20 +193,21 @@ def account_panel(a) -> Panel:
             parts.append(_pools_table(a))
             drivers = {h: d for h, d in (a.risk.driver or {}).items() if d}
             if drivers and len(a.pools) > 1:
-                parts.append("driven by: " + ", ".join(f"{h} {d}" for h, d in drivers.items()))
+                parts.append("driven by: " + ", ".join(f"{h} {escape(d)}" for h, d in drivers.items()))
         q = a.risk.time_to_liquidation_quantiles_hours
         if q and all(v is not None for v in q.values()):
             parts.append("time to liquidation if liquidated (hours): " +
                          ", ".join(f"q{float(k) * 100:g}={v:,.1f}" for k, v in q.items()))
     if a.exit is not None:
         parts += _exit_lines(a.exit)
-    title = f"[b]{a.id}[/b] · {a.venue} ({a.rule_version}) · {a.mode} · settles in {ccy}"
+    title = Text.from_markup(f"[b]{escape(a.id)}[/b] · {a.venue} ({a.rule_version}) · {a.mode} · settles in "
+                             f"{escape(ccy)}", emoji=False)
     return Panel(Group(*parts), title=title, title_align="left")
 
 
 def wide_console() -> Console:
     """A console that keeps full tables when output is piped (rich would squeeze them to 80)."""
-    return Console() if sys.stdout.isatty() else Console(width=160)
+    return Console(emoji=False) if sys.stdout.isatty() else Console(width=160, emoji=False)
 
 
 def render(analysis, console: Console | None = None) -> None:
@@ -213,4 +217,4 @@ def render(analysis, console: Console | None = None) -> None:
     for a in analysis.accounts:
         console.print(account_panel(a))
     for note in analysis.notes:
-        console.print(f"[dim]note: {note}[/dim]")
+        console.print(f"[dim]note: {escape(note)}[/dim]")
