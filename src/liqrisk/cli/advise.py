@@ -44,6 +44,7 @@ def advise_command(
         sys.stdout.write(r.to_json() + "\n")
         return
     from rich.table import Table
+    from rich.markup import escape
 
     from liqrisk.report.terminal import wide_console
     console = wide_console()
@@ -52,17 +53,18 @@ def advise_command(
     for a in d["accounts"]:
         model = f", model {a['model']}" if a["model"] else ""          # the path model of its P
         if a["meets"]:
-            console.print(f"[green]{a['id']}[/]: meets {r.target} ({fmt(a['metric'])}{model})")
+            console.print(f"[green]{escape(a['id'])}[/]: meets {escape(str(r.target))} ({fmt(a['metric'])}{model})")
             continue
-        t = Table(title=f"{a['id']} ({a['venue']}{model}): {fmt(a['metric'])} misses {r.target} — cheapest first")
+        t = Table(title=f"{escape(a['id'])} ({a['venue']}{model}): {fmt(a['metric'])} misses {escape(str(r.target))} — "
+                        f"cheapest first")
         for col in ("action", "cost (USD)", "cost is", "after", "meets", "minimal"):
             t.add_column(col)
         for x in a["actions"]:
-            t.add_row(x["description"], "-" if x["cost_usd"] is None else f"{x['cost_usd']:,.2f}", x["cost_kind"],
+            t.add_row(escape(x["description"]), "-" if x["cost_usd"] is None else f"{x['cost_usd']:,.2f}", x["cost_kind"],
                       fmt(x["metric"]) if x["metric"] is not None else "-", "yes" if x["meets"] else "no",
                       {True: "yes", False: "no", None: "-"}[x["minimal"]])
         console.print(t)
     console.print(f"{d['evaluations']} engine evaluations; every answer re-run on the changed account; "
                   f"'minimal': 99% of it misses the target")
     if html:
-        console.print(f"HTML frontier written to {html}")
+        console.print(f"HTML frontier written to {escape(str(html))}")

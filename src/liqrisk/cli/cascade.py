@@ -62,17 +62,18 @@ def cascade(
 
 def _render(result, single: bool) -> None:
     from rich.table import Table
+    from rich.markup import escape
 
     from liqrisk.cascade.sweep import FIELDS
     from liqrisk.report.terminal import wide_console
     console = wide_console()
     if single:
-        t = Table(title=f"cascade '{result.scenario}' — {result.n_accounts:,} accounts")
+        t = Table(title=f"cascade '{escape(str(result.scenario))}' — {result.n_accounts:,} accounts")
         for col in ("asset", "start", "exogenous end", "mark low", "liquidated USD", "amplification"):
             t.add_column(col)
         amp = result.amplification()
         for i, a in enumerate(result.assets):
-            t.add_row(a, f"{result.marks[0, i]:,.2f}", f"{result.exogenous[-1, i]:,.2f}",
+            t.add_row(escape(a), f"{result.marks[0, i]:,.2f}", f"{result.exogenous[-1, i]:,.2f}",
                       f"{result.marks[:, i].min():,.2f}", f"{result.liquidated_notional[:, i].sum():,.0f}",
                       "-" if amp[a] is None else f"{amp[a]:.3f}")
         console.print(t)
@@ -80,7 +81,7 @@ def _render(result, single: bool) -> None:
                       f"{result.insurance_fund[0]:,.0f} → {result.insurance_fund[-1]:,.0f}; "
                       f"ADL events: {len(result.adl_events)}")
     else:
-        t = Table(title=f"sweep over {result.asset} moves × impact scales")
+        t = Table(title=f"sweep over {escape(str(result.asset))} moves × impact scales")
         for col in FIELDS:
             t.add_column(col)
         for row in result.rows:

@@ -60,37 +60,38 @@ def what_if_command(
         sys.stdout.write(r.to_json() + "\n")
         return
     from rich.table import Table
+    from rich.markup import escape
 
     from liqrisk.report.terminal import wide_console
     console = wide_console()
-    console.print("changes: " + ("; ".join(r.changes) or "none"))
+    console.print("changes: " + escape("; ".join(r.changes) or "none"))
     t = Table(title="before → after")
     for col in ("account", "ccy", "equity", "margin ratio", "nearest liquidation (down / up)",
                 *[f"P({h})" for h in horizon or []], *(["model"] if horizon else []), "exit now (USD)"):
         t.add_column(col)
     for row in r.side_by_side():
         b, a = row["before"], row["after"]
-        liq = "; ".join(f"{u} {_fmt(b['liquidation'][u]['down'])}/{_fmt(b['liquidation'][u]['up'])} → "
+        liq = "; ".join(f"{escape(u)} {_fmt(b['liquidation'][u]['down'])}/{_fmt(b['liquidation'][u]['up'])} → "
                         f"{_fmt(a['liquidation'][u]['down'])}/{_fmt(a['liquidation'][u]['up'])}" for u in b["liquidation"])
-        t.add_row(row["id"], row["settlement_currency"], _arrow(b["equity"], a["equity"]),
+        t.add_row(escape(row["id"]), escape(row["settlement_currency"]), _arrow(b["equity"], a["equity"]),
                   _arrow(b["margin_ratio"], a["margin_ratio"], ".3f") + (" LIQ" if a["liquidatable_now"] else ""),
                   liq, *[_arrow(b["probability"].get(h), a["probability"].get(h), ".3%") for h in horizon or []],
                   *([_model(b["model"], a["model"])] if horizon else []),
                   _arrow(b["exit_close_now_cost"], a["exit_close_now_cost"], ",.0f"))
     console.print(t)
     for n in r.notes + r.after.notes:
-        console.print(f"note: {n}")
+        console.print(f"note: {escape(n)}")
     if r.grid is not None:
         g = r.grid.to_dict()
         for und, block in g["underlyings"].items():
             v0 = block["vol_shifts"].index(0.0)
-            gt = Table(title=f"margin ratio vs {und} move (vol shift 0; full grid in --json / --html)")
+            gt = Table(title=f"margin ratio vs {escape(und)} move (vol shift 0; full grid in --json / --html)")
             gt.add_column("account")
             for m in g["moves"]:
                 gt.add_column(f"{100 * m:+.0f}%", justify="right")
             for acc, cell in block["accounts"].items():
-                gt.add_row(acc, *["LIQ" if liq else _fmt(x, ".2f") for x, liq in
+                gt.add_row(escape(acc), *["LIQ" if liq else _fmt(x, ".2f") for x, liq in
                                   zip(cell["ratio"][v0], cell["liquidatable"][v0])])
             console.print(gt)
     if html:
-        console.print(f"HTML heat-map written to {html}")
+        console.print(f"HTML heat-map written to {escape(str(html))}")
