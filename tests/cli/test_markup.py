@@ -28,3 +28,14 @@ def test_advise_prints_the_account_id_as_written(tmp_path):
     res = runner.invoke(app, ["advise", _file(tmp_path), "--target", "distance>=1sd"])
     assert res.exit_code == 0, res.output
     assert ID in res.output and "🔥" not in res.output
+
+
+def test_vol_prints_the_file_name_as_written(tmp_path):
+    import shutil
+
+    from liqrisk.dynamics.ohlc import bundled_data_path
+    path = tmp_path / "[red]btc.csv"
+    shutil.copy(bundled_data_path("btcusd_1d_coinbase.csv"), path)
+    res = runner.invoke(app, ["vol", str(path)])
+    assert res.exit_code == 0, res.output
+    assert "[red]btc.csv" in res.output

@@ -205,18 +205,19 @@ def _volumes(specs: list[str] | None) -> dict[str, float]:
 
 
 def _render(name, summary, stress, horizon, participation) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     from liqrisk.report.terminal import wide_console
     console = wide_console()
-    console.rule(f"[b]{name}[/b]")
+    console.rule(f"[b]{escape(str(name))}[/b]")
     table = Table(title=f"Exit cost, {summary.book} book, stress {stress:g}, horizon {horizon}")
     for col in ("position", "notional USD", "close now USD", "bps", "levels", "unfilled",
                 f"hours to exit at {100 * participation:g}% of volume", f"cost over {horizon} USD",
                 "sd USD", "book"):
         table.add_column(col, justify="left" if col in ("position", "book") else "right")
     for r in summary.positions:
-        table.add_row(f"{r['symbol']} {r['size']:+g} @ {r['price']:,.2f}", f"{r['notional']:,.0f}",
+        table.add_row(escape(f"{r['symbol']} {r['size']:+g} @ {r['price']:,.2f}"), f"{r['notional']:,.0f}",
                       f"{r['close_now_cost']:,.2f}", f"{r['close_now_bps']:.2f}", str(r["levels"]),
                       f"[red]{r['unfilled']:g}[/red]" if r["unfilled"] else "0",
                       f"{r['time_to_exit_hours']:.2f}", f"{r['horizon_cost']:,.2f}",

@@ -79,13 +79,14 @@ def hedge_backtest_command(
     if as_json:
         sys.stdout.write(json.dumps(d) + "\n")
         return
+    from rich.markup import escape
     from rich.table import Table
 
     from liqrisk.report.terminal import wide_console
     console = wide_console()
     what = (f"{position:+g} {kind} K={strike:g} ({expiry_days:g}d)" if d["book"] is None else
             f"account '{d['book']['account']}' ({len(d['book']['options'])} options, {d['horizon_days']:.3g}d)")
-    t = Table(title=f"delta hedge of {what} with {hedge}, {d['model']}, {d['paths']:,} paths (USD)")
+    t = Table(title=f"delta hedge of {escape(what)} with {escape(str(hedge))}, {d['model']}, {d['paths']:,} paths (USD)")
     for col in ("rebalances", "P&L mean", "P&L std", "Derman–Kamal std", "fees mean"):
         t.add_column(col, justify="right")
     for c in d["hedging_error_vs_rebalances"]:
@@ -100,7 +101,7 @@ def hedge_backtest_command(
     console.print(f"margin calls on {100 * d['margin_calls']['fraction']:.2f}% of paths, liquidations on "
                   f"{100 * d['liquidations']['fraction']:.2f}%; worst margin ratio {d['worst_margin_ratio']['max']:.3f}")
     if html:
-        console.print(f"HTML report written to {html}")
+        console.print(f"HTML report written to {escape(str(html))}")
 
 
 @app.command("policy-backtest")
@@ -128,11 +129,12 @@ def policy_backtest_command(
     if as_json:
         sys.stdout.write(r.to_json() + "\n")
         return
+    from rich.markup import escape
     from rich.table import Table
 
     from liqrisk.report.terminal import wide_console
     console = wide_console()
-    t = Table(title=f"'{account}' over {days:g} days, {r.model}, {r.paths:,} paths (USD)")
+    t = Table(title=f"'{escape(account)}' over {days:g} days, {r.model}, {r.paths:,} paths (USD)")
     for col in ("policy", "P(liquidation)", "avoided", "cost", "capital added", "P&L mean", "P&L 1%", "P&L 99%"):
         t.add_column(col, justify="right")
     for name, p in r.policies.items():

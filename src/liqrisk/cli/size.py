@@ -42,11 +42,12 @@ def size_command(
     if as_json:
         sys.stdout.write(r.to_json() + "\n")
         return
+    from rich.markup import escape
     from rich.table import Table
 
     from liqrisk.report.terminal import wide_console
     console = wide_console()
-    console.print(f"{r.venue} {r.symbol} {r.side}, leverage {r.leverage:g}, collateral {r.collateral:,.6g}: "
+    console.print(f"{r.venue} {escape(str(r.symbol))} {r.side}, leverage {r.leverage:g}, collateral {r.collateral:,.6g}: "
                   f"leverage allows {r.leverage_cap:,.6g}; target {r.target} allows "
                   f"{'-' if r.target_size is None else format(r.target_size, ',.6g')} (binding: {r.binding})")
     t = Table(title="sizes (contract units)")
@@ -59,4 +60,4 @@ def size_command(
                   "-" if "meets_target" not in row else ("yes" if row["meets_target"] else "no"))
     console.print(t)
     for n in r.notes:
-        console.print(f"note: {n}")
+        console.print(f"note: {escape(n)}")

@@ -37,12 +37,13 @@ def vol(
 
 
 def _render(result, file: Path) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     from liqrisk.report.terminal import wide_console
     full, last, fit = result.full_sample, result.last_window, result.garch
     console = wide_console()
-    table = Table(title=f"{file.name}{f' ({result.asset})' if result.asset else ''}: {full.n_bars} bars of "
+    table = Table(title=escape(f"{file.name}{f' ({result.asset})' if result.asset else ''}") + f": {full.n_bars} bars of "
                         f"{result.bar_seconds:g}s, {full.start} -> {full.end}")
     table.add_column("estimator")
     table.add_column("full sample, ann. %", justify="right")
@@ -60,6 +61,6 @@ def _render(result, file: Path) -> None:
         garch_table.add_row(model, *(f"{100 * v:.1f}" for v in result.forecast.values()))
         console.print(garch_table)
     for line in result.warnings:
-        console.print(f"[yellow]warning: {line}[/yellow]")
+        console.print(f"[yellow]warning: {escape(line)}[/yellow]")
     if "ewma" in result.estimators:
         console.print("[dim]ewma is the current (last-bar) RiskMetrics estimate in both columns[/dim]")
