@@ -232,11 +232,12 @@ def _maintenance(code, mode, contract, q, P, entry, settle, opt, n, mmr, cum, p1
 
 
 @_inline
-def position_value_mm_nb(i, P, settle, t_elapsed, pos_i, pos_f, tiers, rate):
+def position_value_mm_nb(i, P, settle, t_elapsed, pos_i, pos_f, tiers, rate, with_mm=True):
     """(value, maintenance margin) in USD of position ``i`` at its contract price ``P`` (the
     axis price × basis): value = uPnL from entry for futures, mark value for options (repriced
     ``t_elapsed`` years after the snapshot); ``settle`` = USD price of the pool's settlement unit.
-    The one place a position is valued and margined: every kernel calls it."""
+    The one place a position is valued and margined: every kernel calls it. ``with_mm`` False
+    (bankruptcy searches): MM is not computed (0)."""
     contract = pos_i[CONTRACT, i]
     q = pos_f[QTY, i]
     is_call = pos_i[IS_CALL, i] != 0
@@ -244,6 +245,10 @@ def position_value_mm_nb(i, P, settle, t_elapsed, pos_i, pos_f, tiers, rate):
     if contract == INVERSE_OPTION:
         opt = black76_price_nb(P, pos_f[STRIKE, i], pos_f[EXPIRY, i] - t_elapsed, rate, pos_f[VOL, i],
                                is_call) / P
+    entry = pos_f[ENTRY, i]
+    value = _value(contract, q, P, entry, settle, opt)
+    if not with_mm:
+        return value, 0.0
     mode = pos_i[NOTIONAL_MODE, i]
     n = _tier_notional(mode, abs(q), P, pos_f[P2, i])
     lo, hi = pos_i[TIER_START, i], pos_i[TIER_END, i]
@@ -253,8 +258,7 @@ def position_value_mm_nb(i, P, settle, t_elapsed, pos_i, pos_f, tiers, rate):
         k = _tier(n, lo, hi, tiers)
         mmr = tiers[T_MMR, k]
         cum = tiers[T_CUM, k]
-    entry = pos_f[ENTRY, i]
-    return (_value(contract, q, P, entry, settle, opt),
+    return (value,
             _maintenance(pos_i[MM_CODE, i], mode, contract, q, P, entry, settle, opt, n, mmr, cum,
                          pos_f[P1, i], pos_f[P2, i], is_call))
 
@@ -610,9 +614,9 @@ def _nearest_chunk(lo_k, hi_k, pools, axes, prices, with_mm, coarse, fine, down,
                     settle = x if s_ax == ax else prices[s_ax]
                 else:
                     settle = 1.0 if pos_i[CONTRACT, i] == LINEAR else pa
-                v, m = position_value_mm_nb(i, pa * pos_f[BASIS, i], settle, 0.0, pos_i, pos_f, tiers, rate)
-                if with_mm:
-                    v -= m
+                v, m = position_value_mm_nb(i, pa * pos_f[BASIS, i], settle, 0.0, pos_i, pos_f, tiers, rate,
+                                            with_mm)
+                v -= m
                 if state == _MARK and not moving and not scen_pool:
                     c += v                       # fixed along this axis: summed once
                 else:
