@@ -16,7 +16,10 @@ from numba import njit
 
 FAR = 38.0
 """Bridge exponents ``a = c·(x0 − B)(x1 − B)`` at or above this are skipped: ``1 − e^−38`` rounds
-to exactly 1.0 in double precision, so skipping them changes no result."""
+to exactly 1.0 in double precision, so skipping them changes no result. Each factor is computed
+as ``−expm1(−a)``, accurate to an ulp or two relative for every ``a`` (``1 − exp(−a)`` loses
+``eps/a`` relative to cancellation when ``a`` is small, and NumPy's and libm's ``exp`` differ in
+the last ulp, so the two implementations would disagree there)."""
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -29,10 +32,10 @@ def bridge_stay(x0, x1, lo, hi, c, outside):
     q = 1.0
     a = c * (x0 - lo) * (x1 - lo)
     if a < FAR:
-        q *= 1.0 - np.exp(-a)
+        q *= -np.expm1(-a)
     a = c * (hi - x0) * (hi - x1)
     if a < FAR:
-        q *= 1.0 - np.exp(-a)
+        q *= -np.expm1(-a)
     return q
 
 
@@ -44,6 +47,6 @@ def bridge_survival(x0, x1, lo, hi, c) -> np.ndarray:
     with np.errstate(invalid="ignore", over="ignore"):
         a_lo = c * (x0 - lo) * (x1 - lo)
         a_hi = c * (hi - x0) * (hi - x1)
-    q = np.where(a_lo < FAR, 1.0 - np.exp(-np.where(a_lo < FAR, a_lo, 0.0)), 1.0)
-    q = q * np.where(a_hi < FAR, 1.0 - np.exp(-np.where(a_hi < FAR, a_hi, 0.0)), 1.0)
+    q = np.where(a_lo < FAR, -np.expm1(-np.where(a_lo < FAR, a_lo, 0.0)), 1.0)
+    q = q * np.where(a_hi < FAR, -np.expm1(-np.where(a_hi < FAR, a_hi, 0.0)), 1.0)
     return np.where(inside, q, 0.0)
