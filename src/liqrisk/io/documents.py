@@ -113,16 +113,18 @@ def _json_pairs(pairs):
 
 
 def _json_depth(doc) -> None:
+    """Refuse a document nested deeper than ``max_depth`` (a value inside n containers has depth
+    n + 1); only containers go on the stack."""
     lim = limits.current()
+    if not isinstance(doc, (dict, list)):
+        return
     stack = [(doc, 1)]
     while stack:
         x, depth = stack.pop()
-        if depth > lim.max_depth:
-            raise DocumentError(lim.exceeded("max_depth", f"nesting depth {depth}"))
-        if isinstance(x, dict):
-            stack += [(v, depth + 1) for v in x.values()]
-        elif isinstance(x, list):
-            stack += [(v, depth + 1) for v in x]
+        children = x.values() if isinstance(x, dict) else x
+        if depth + 1 > lim.max_depth and len(children):
+            raise DocumentError(lim.exceeded("max_depth", f"nesting depth {depth + 1}"))
+        stack += [(v, depth + 1) for v in children if isinstance(v, (dict, list))]
 
 
 def parse_document(text: str, fmt: str, name: str = "<document>"):

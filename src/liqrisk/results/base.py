@@ -9,15 +9,25 @@ from datetime import datetime
 import numpy as np
 
 
+_LEAVES = (str, int, bool, type(None))
+
+
 def plain(x):
     """``x`` as plain JSON-safe Python: NaN/±inf → None, numpy scalars and arrays → Python
     numbers and lists, tuples → lists, datetimes → ISO 8601 (UTC as ``Z``), objects with
-    ``to_dict`` → their dict."""
+    ``to_dict`` → their dict. Dict keys become strings."""
     t = type(x)
     if t is float:                                   # the common cases first: a result has many
         return x if math.isfinite(x) else None
-    if t is str or t is int or t is bool or x is None:
+    if t in _LEAVES:
         return x
+    if t is dict:                                    # leaves inline: one call per container, not per value
+        return {(k if type(k) is str else str(k)):
+                (v if type(v) in _LEAVES else (v if math.isfinite(v) else None) if type(v) is float else plain(v))
+                for k, v in x.items()}
+    if t is list or t is tuple:
+        return [v if type(v) in _LEAVES else (v if math.isfinite(v) else None) if type(v) is float else plain(v)
+                for v in x]
     if isinstance(x, dict):
         return {str(k): plain(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):

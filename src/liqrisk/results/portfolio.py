@@ -22,8 +22,8 @@ class PortfolioAnalysis(Result):
 
     def to_dict(self) -> dict:
         """The documented JSON document of ``liqrisk analyze --json``."""
-        return plain({"as_of": self.as_of, "accounts": [a.to_dict() for a in self.accounts],
-                      "notes": self.notes})
+        return {"as_of": plain(self.as_of), "accounts": [a.to_dict() for a in self.accounts],
+                "notes": plain(self.notes)}       # an account's to_dict is plain already
 
     def account(self, account_id: str) -> AccountResult:
         """The result of the account with this id."""
