@@ -10,6 +10,7 @@ import typer
 from liqrisk.cli import limits as L
 from liqrisk.cli._app import app
 from liqrisk.cli.errors import fail_on_bad_input, strict_json
+from liqrisk.cli.progress import progress_bar
 from liqrisk.io import limits
 
 if TYPE_CHECKING:
@@ -117,16 +118,9 @@ def analyze_command(
         if book:
             pf = pf.with_market(replace(pf.market, books=_books(book, pf)))
         ex = ExitSettings(horizon_hours=exit_horizon, participation=participation, stress=stress)
-        if prob and not as_json:
-            from rich.console import Console
-            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-            with Progress(TextColumn("simulating"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                          TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
-                task = bar.add_task("paths", total=None)
-                result = analyze(pf, prob, ex, curves=bool(html), engine=engine, scheduler=scheduler,
-                                 progress=lambda done, total: bar.update(task, completed=done, total=total))
-        else:
-            result = analyze(pf, prob, ex, curves=bool(html), engine=engine, scheduler=scheduler)
+        with progress_bar("simulating", quiet=as_json or not prob) as tick:
+            result = analyze(pf, prob, ex, curves=bool(html), engine=engine, scheduler=scheduler,
+                             progress=tick)
         text = strict_json(result.to_dict()) if as_json else None
         if html:
             from liqrisk.report.html import write_report
