@@ -262,6 +262,11 @@ class RuleSet:
             return "venue override (brackets)"
         return self.default_source
 
+    tier_cap_inclusive = False
+    """Whether a notional exactly at a tier's cap is in that tier (the venue's tiers are
+    ``(floor, cap]``) rather than the next (``[floor, cap)``, the default where the venue's text
+    does not say). Set per venue from its docs or API (docs/venues.md §0, "Tier bounds")."""
+
     def default_table(self, pos, keys) -> TierTable:
         table = venue_defaults().get(self.defaults_key, {})
         for k in keys + ["*"]:
@@ -272,11 +277,12 @@ class RuleSet:
 
     defaults_key = ""
 
-    @staticmethod
-    def rows_to_table(rows, deduction=True) -> TierTable:
+    @classmethod
+    def rows_to_table(cls, rows, deduction=True) -> TierTable:
+        """A table from bundled rows (floor, cap, MMR, max leverage), bounds as the venue counts them."""
         return TierTable.from_rows([{"notional_floor": r[0], "notional_cap": r[1],
                                      "maint_margin_ratio": r[2], "max_leverage": r[3]} for r in rows],
-                                   deduction=deduction)
+                                   deduction=deduction, cap_inclusive=cls.tier_cap_inclusive)
 
     # ---- scenario (portfolio) margin: rule sets with supports_portfolio override these ---------
     def scenario_terms(self, pos, t: PositionTerms, account) -> dict:

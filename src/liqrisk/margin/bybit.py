@@ -45,6 +45,10 @@ class _Bybit(RuleSet):
     #: the position is taken over and closed; ADL ranked by profit × effective leverage
     liquidation_response = LiquidationResponse(adl_ranking=ADL_PNL_X_LEVERAGE)
     versions = VERSIONS
+    #: a tier includes its ``riskLimitValue``: "the risk limit will limit the maximum position
+    #: value you can hold" (bybit-exchange.github.io/doc-v3-offline/derivatives/unified/risk-limit);
+    #: GET /v5/market/risk-limit gives ``riskLimitValue`` as the tier's position limit
+    tier_cap_inclusive = True
 
     @property
     def version(self) -> str:
