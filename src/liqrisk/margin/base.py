@@ -15,6 +15,7 @@ from importlib import resources
 
 import numpy as np
 
+from liqrisk.margin.offsets import settle_coin
 from liqrisk.margin.tiers import TierTable
 
 # contract codes: how a position's value depends on its price P
@@ -194,9 +195,13 @@ class RuleSet:
         return self.contract
 
     def settlement_currency(self, account) -> str:
-        """USDT for linear venues; the coin of the positions for coin-margined ones."""
+        """Linear venues: the stable coin the account's contracts settle in (USDC for USDC
+        perpetuals and futures, :func:`~liqrisk.margin.offsets.settle_coin`), USDT when they are
+        USDT contracts or mixed; coin-margined venues: the coin of the positions."""
         if not self.settles_in_coin:
-            return "USDT"
+            coins = {settle_coin(p, self.contract_of(p) != LINEAR, "USDT") for p in account.positions
+                     if p.kind in ("perp", "future")}
+            return "USDC" if coins == {"USDC"} else "USDT"
         unds = {self.underlying_of(p) for p in account.positions if p.kind != "spot"}
         if len(unds) == 1:
             return unds.pop()

@@ -41,7 +41,7 @@ class OKX(RiskUnitPortfolio, WholeTierFeeRuleSet):
         if account.mode == "portfolio":
             return super().settlement_currency(account)
         inverse = [p for p in account.positions if self.contract_of(p) == INVERSE]
-        return self.underlying_of(inverse[0]) if inverse else "USDT"
+        return self.underlying_of(inverse[0]) if inverse else super().settlement_currency(account)
 
     def account_problems(self, account) -> list[str]:
         """Single-currency margin: USDT-margined (linear) and coin-margined (inverse) swaps live
