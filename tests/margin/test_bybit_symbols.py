@@ -64,3 +64,20 @@ def test_a_name_without_a_valid_day_still_needs_the_expiry(symbol):
     pos = {"symbol": symbol, "kind": "future", "size": 1.0, "entry": 90_000.0}
     with pytest.raises(InputError, match="field 'expiry' is required for a future"):
         portfolio([_account("bybit-linear", pos, {"USDT": 20_000.0})], market=BTC)
+
+
+@pytest.mark.parametrize("symbol, kind, coin", [("BTC-26DEC26", "future", "USDC"), ("BTCPERP", "perp", "USDC"),
+                                                ("BTCUSDT-26DEC26", "future", "USDT")])
+def test_a_usdc_future_settles_in_usdc_at_its_own_price(symbol, kind, coin):
+    """Bybit's USDC futures (BTC-26DEC26) and perpetuals settle in USDC, valued at the USDC mark
+    (0.999 USD here) like the account's USDC collateral: 10,000 USDC + long 1 BTC @ 90,000 at mark
+    91,250 is 9,990 + 1,250 USD of equity, MM 91,250 × 0.5% (tier 1) = 456.25 USD, both reported
+    in USDC (÷ 0.999); the USDT future's twin stays in USDT at 1."""
+    usd = 0.999 if coin == "USDC" else 1.0
+    market = dict(BTC, USDC={"mark": 0.999, "vol": 0.01})
+    acc = analyze_margin(portfolio([_account("bybit-linear", {"symbol": symbol, "kind": kind, "size": 1.0,
+                                                              "entry": 90_000.0}, {coin: 10_000.0})],
+                                   market=market))[0]
+    assert acc.settlement_currency == coin
+    assert acc.equity == pytest.approx((10_000.0 * usd + 1_250.0) / usd, rel=1e-12)
+    assert acc.maintenance_margin == pytest.approx(91_250.0 * 0.005 / usd, rel=1e-12)

@@ -12,9 +12,10 @@ equity E fixed at the mark M and the size s = N/M in BTC, ``E + s − s/r = (s/r
 holds the ratio r = LP/M alone (checked at two marks), and every BTC perpetual or future carries
 that maintenance margin. What bounds the agreement: the delta is printed to 9 decimals
 (0.001829663 ± 5e-10, 2.7e-7 relative) and r is proportional to s to first order (E ≫ s), the
-equity's 8 decimals add 5e-11; float64 adds nothing near that. The price itself lies 5·10⁴ below
-the mark, past the 10⁴ the engine's boundary search spans (``analyze`` reports no price there),
-so the root of the engine's own equity − MM curve is found here with brentq.
+equity's 8 decimals add 5e-11; float64 adds nothing near that. The price lies 5·10⁴ below the
+mark: past the 10⁴ of the boundary search's near grid, inside its far offsets (10⁸, 10¹²,
+``kernel.FAR_OFFSETS``), so ``analyze`` reports it; the root of the engine's own equity − MM curve
+(brentq) is checked too.
 """
 import json
 from pathlib import Path
@@ -39,7 +40,8 @@ def test_recorded_estimated_liquidation_ratio_is_the_engines_liquidation_price_o
                      "positions": [{"symbol": "BTC-PERPETUAL", "kind": "perp", "size": size * mark, "entry": mark}]}],
                    market={"BTC": {"mark": mark, "vol": 0.5}}, as_of="2023-10-11T00:00:00Z")
     cp = CompiledPortfolio(pf)
-    assert cp.margin_results()[0].maintenance_margin == pytest.approx(float(SUMMARY["maintenance_margin"]), abs=5e-9)
+    result = cp.margin_results()[0]
+    assert result.maintenance_margin == pytest.approx(float(SUMMARY["maintenance_margin"]), abs=5e-9)
 
     def gap(price):
         eq, mm = cp.curve(0, "BTC", [price])
@@ -47,3 +49,6 @@ def test_recorded_estimated_liquidation_ratio_is_the_engines_liquidation_price_o
     lp = brentq(gap, 1e-7 * mark, mark, xtol=1e-300, rtol=1e-15)
     reported = float(SUMMARY["estimated_liquidation_ratio_map"]["btc_usd"])
     assert lp / mark == pytest.approx(reported, rel=DELTA_ROUNDING)
+    # what analyze reports: the boundary search's root (1e-12 relative) and the position's price
+    assert result.liquidation["BTC"]["down"] == pytest.approx(lp, rel=1e-11)
+    assert result.positions[0].liquidation_price / mark == pytest.approx(reported, rel=DELTA_ROUNDING)

@@ -9,8 +9,6 @@ KuCoin's API docs, which publishes each level as a rate only: level 1 ``minRiskL
 500–1,000, 0.25, 2x. The level-2 numbers below are computed by hand from that response with the
 help centre's formula.
 """
-import math
-
 import pytest
 
 from tests.builders import portfolio
@@ -21,10 +19,10 @@ pytestmark = pytest.mark.numerics
 # the engine's boundary search stops at 1e-12 relative; the hand numbers are exact in decimals
 REL = 1e-10
 
-# the recorded ADAUSDTM levels; maxRiskLimit is included in its level, so level 2 starts just
-# above 500 USDT (the way ContractTiers maps OKX's inclusive maxSz)
+# the recorded ADAUSDTM levels as published (level 2's minRiskLimit 500); the KuCoin rule set
+# includes each maxRiskLimit in its level (tier_cap_inclusive), so 500 USDT is level 1
 ADAUSDTM = [{"notional_floor": 0, "notional_cap": 500, "maint_margin_ratio": 0.025, "max_leverage": 20},
-            {"notional_floor": math.nextafter(500, math.inf), "notional_cap": 1_000,
+            {"notional_floor": 500, "notional_cap": 1_000,
              "maint_margin_ratio": 0.25, "max_leverage": 2}]
 
 

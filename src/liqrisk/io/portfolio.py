@@ -112,7 +112,9 @@ class ContractTiers(_Strict):
     tier 2 2,001–…), and ``contract_value`` (ctVal: base coin per contract for linear swaps,
     USD per contract for inverse). Converted to position-size units, contracts × contract value
     (the unit of our ``size``): tier k covers sizes above tier k−1's maxSz up to its own maxSz,
-    so a size between two integer steps (2,000.5 contracts) is in the upper tier, as at OKX."""
+    so a size between two integer steps (2,000.5 contracts) is in the upper tier, as at OKX. The
+    rows carry the published bounds (floor = the previous maxSz); the rule set's table includes
+    each maxSz in its tier (``TierTable.cap_inclusive``, set for tiers in contracts)."""
 
     contract_value: PositiveAmount
     tiers: list[ContractTierRow] = Field(min_length=1)
@@ -127,7 +129,7 @@ class ContractTiers(_Strict):
                 if not 0 <= t.minSz - prev.maxSz <= 1:
                     raise ValueError(f"{symbol}: tier minSz {t.minSz:g} does not follow the previous "
                                      f"maxSz {prev.maxSz:g} (OKX steps by one contract)")
-                floor = math.nextafter(prev.maxSz * self.contract_value, math.inf)
+                floor = prev.maxSz * self.contract_value
             out.append(TierRow(notional_floor=floor, notional_cap=t.maxSz * self.contract_value,
                                maint_margin_ratio=t.mmr, max_leverage=t.maxLever, unit="size"))
         return out

@@ -15,6 +15,7 @@ from importlib import resources
 
 import numpy as np
 
+from liqrisk.margin.offsets import settle_coin
 from liqrisk.margin.tiers import TierTable
 
 # contract codes: how a position's value depends on its price P
@@ -194,9 +195,13 @@ class RuleSet:
         return self.contract
 
     def settlement_currency(self, account) -> str:
-        """USDT for linear venues; the coin of the positions for coin-margined ones."""
+        """Linear venues: the stable coin the account's contracts settle in (USDC for USDC
+        perpetuals and futures, :func:`~liqrisk.margin.offsets.settle_coin`), USDT when they are
+        USDT contracts or mixed; coin-margined venues: the coin of the positions."""
         if not self.settles_in_coin:
-            return "USDT"
+            coins = {settle_coin(p, self.contract_of(p) != LINEAR, "USDT") for p in account.positions
+                     if p.kind in ("perp", "future")}
+            return "USDC" if coins == {"USDC"} else "USDT"
         unds = {self.underlying_of(p) for p in account.positions if p.kind != "spot"}
         if len(unds) == 1:
             return unds.pop()
@@ -262,6 +267,11 @@ class RuleSet:
             return "venue override (brackets)"
         return self.default_source
 
+    tier_cap_inclusive = False
+    """Whether a notional exactly at a tier's cap is in that tier (the venue's tiers are
+    ``(floor, cap]``) rather than the next (``[floor, cap)``, the default where the venue's text
+    does not say). Set per venue from its docs or API (docs/venues.md §0, "Tier bounds")."""
+
     def default_table(self, pos, keys) -> TierTable:
         table = venue_defaults().get(self.defaults_key, {})
         for k in keys + ["*"]:
@@ -272,11 +282,12 @@ class RuleSet:
 
     defaults_key = ""
 
-    @staticmethod
-    def rows_to_table(rows, deduction=True) -> TierTable:
+    @classmethod
+    def rows_to_table(cls, rows, deduction=True) -> TierTable:
+        """A table from bundled rows (floor, cap, MMR, max leverage), bounds as the venue counts them."""
         return TierTable.from_rows([{"notional_floor": r[0], "notional_cap": r[1],
                                      "maint_margin_ratio": r[2], "max_leverage": r[3]} for r in rows],
-                                   deduction=deduction)
+                                   deduction=deduction, cap_inclusive=cls.tier_cap_inclusive)
 
     # ---- scenario (portfolio) margin: rule sets with supports_portfolio override these ---------
     def scenario_terms(self, pos, t: PositionTerms, account) -> dict:

@@ -23,6 +23,8 @@ USD face). Parameters: ``venue: {name: binance-usdm, portfolio_margin: {collater
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from liqrisk.margin.base import venue_defaults
 from liqrisk.margin.scenario import ScenarioSet
 from liqrisk.margin.tiers import TierTable
@@ -67,8 +69,7 @@ def account_problems(par: dict, account) -> list[str]:
 
 def scaled(table: TierTable, k: float) -> TierTable:
     """The brackets with every rate and deduction × k (MM·k at every notional)."""
-    return TierTable(table.floor, table.cap, table.mmr * k, table.cum * k, table.max_leverage,
-                     deduction=table.deduction, by_size=table.by_size)
+    return replace(table, mmr=table.mmr * k, cum=table.cum * k)
 
 
 def collateral_legs(account, par: dict, coins_traded) -> list[tuple[str, float, float]]:

@@ -17,7 +17,10 @@ Rule versions (choose with ``venue: {name: bybit-linear, version: ...}``):
   when ``margin`` is that position margin.
 * ``classic``: classic account, MM on entry value (deduction form as above): linear
   ``LP = EP·(1 − side·(IMR − MMR)) − side·(extra + deduction)/Q``; inverse
-  ``LP_long = EP·L/(L + 1 − MMR·L)`` in tier 1, ``Qty/(PV + IM − MM)`` in general.
+  ``LP_long = EP·L/(L + 1 − MMR·L)`` in tier 1, ``Qty/(PV + IM − MM)`` in general. A cross inverse
+  position's MM also holds the fee to close at its bankruptcy price, ``Q·taker/BP`` coin
+  (:func:`classic_cross_inverse_bankruptcy`, :func:`classic_cross_inverse_liquidation`); the
+  classic cross linear fee term is not modelled (no published formula found).
 Bankruptcy price (isolated, linear): ``EP·(1 − side·IMR)``.
 """
 from __future__ import annotations
@@ -45,6 +48,10 @@ class _Bybit(RuleSet):
     #: the position is taken over and closed; ADL ranked by profit × effective leverage
     liquidation_response = LiquidationResponse(adl_ranking=ADL_PNL_X_LEVERAGE)
     versions = VERSIONS
+    #: a tier includes its ``riskLimitValue``: "the risk limit will limit the maximum position
+    #: value you can hold" (bybit-exchange.github.io/doc-v3-offline/derivatives/unified/risk-limit);
+    #: GET /v5/market/risk-limit gives ``riskLimitValue`` as the tier's position limit
+    tier_cap_inclusive = True
 
     @property
     def version(self) -> str:
@@ -68,8 +75,24 @@ class _Bybit(RuleSet):
         rate = entry_value_rate(table, abs(pos.size) * pos.entry if contract == LINEAR else abs(pos.size))
         if self.version == "uta-2024" and contract == LINEAR:
             rate += close_fee_rate(pos.size, self.leverage(pos, account), self.params.taker_fee)
+        if self.version == "classic" and contract == INVERSE and account.mode == "cross" and pos.margin is None:
+            bp = classic_cross_inverse_bankruptcy(pos.entry, pos.size, self._cross_balance(pos, account),
+                                                  self.params.taker_fee)
+            rate += 0.0 if bp is None else self.params.taker_fee * pos.entry / bp
         return PositionTerms(contract=contract, qty=pos.size, entry=pos.entry,
                              mm_code=MM_ENTRY_VALUE, p1=rate)
+
+
+    def _cross_balance(self, pos, account) -> float:
+        """The coin balance a classic cross inverse position's bankruptcy price is computed with: the
+        account's coin collateral (Bybit's published one-position case; order margin 0), shared by
+        several cross positions in proportion to their entry value (our assumption)."""
+        coin = self.underlying_of(pos)
+        balance = sum(a for c, a, _ in account.collateral_items() if c == coin)
+        cross = [p for p in account.positions if p.kind in ("perp", "future") and p.margin is None
+                 and self.underlying_of(p) == coin]
+        total = sum(abs(p.size) / p.entry for p in cross)
+        return balance * (abs(pos.size) / pos.entry) / total if total > 0 else balance
 
 
 class BybitLinear(RiskUnitPortfolio, _Bybit):
@@ -95,6 +118,30 @@ def close_fee_rate(qty: float, leverage: float, taker_fee: float) -> float:
     the bankruptcy price, ``(1 − side/L)·taker`` (long ``Q·EP·(1 − 1/L)·fee``, short ``(1 + 1/L)``)."""
     side = 1.0 if qty > 0 else -1.0
     return (1.0 - side / leverage) * taker_fee
+
+
+def classic_cross_inverse_bankruptcy(entry: float, face: float, balance: float, taker_fee: float) -> float | None:
+    """Bybit classic cross inverse bankruptcy price, where the coin equity has fallen to the fee to
+    close there (help centre "How to calculate Liquidation Price (Inverse Contract)"): long
+    ``(1 + fee)·Q/(Q/EP + B)``, short ``(1 − fee)·Q/(Q/EP − B)`` (None when B ≥ Q/EP), B the
+    available balance (coin). Published: B 0.5 BTC, long 10,000 USD @ 8,000, fee 0.075% → 5,718.57."""
+    q = abs(face)
+    if face > 0:
+        return (1 + taker_fee) * q / (q / entry + balance)
+    return (1 - taker_fee) * q / (q / entry - balance) if q / entry > balance else None
+
+
+def classic_cross_inverse_liquidation(entry: float, face: float, balance: float, mmr: float,
+                                      taker_fee: float) -> float | None:
+    """The published classic cross inverse equation solved for LP: the coin equity
+    ``B + side·Q·(1/EP − 1/LP)`` equals ``Q/EP·MMR + Q·fee/BP`` (MM on the entry value plus the
+    fee to close at the bankruptcy price). Published example: B 0.5, long 10,000 @ 8,000, MMR 0.5%,
+    fee 0.075% → its equation gives 5,739.08 (the help centre prints 5,739.50)."""
+    bp = classic_cross_inverse_bankruptcy(entry, face, balance, taker_fee)
+    q, side = abs(face), (1.0 if face > 0 else -1.0)
+    cushion = balance - q / entry * mmr - (q * taker_fee / bp if bp else 0.0)
+    den = q / entry + side * cushion
+    return q / den if den > 0 else None
 
 
 def classic_isolated_linear(entry: float, qty: float, leverage: float, mmr: float,

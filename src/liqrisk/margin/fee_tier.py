@@ -8,6 +8,8 @@ position's size valued at entry (venues count tiers in contracts), so it does no
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from liqrisk.margin.base import LINEAR, MM_WHOLE_TIER_FEE, NOTIONAL_SIZE, PositionTerms, RuleSet
 from liqrisk.margin.tiers import TierTable
 
@@ -15,14 +17,13 @@ from liqrisk.margin.tiers import TierTable
 class WholeTierFeeRuleSet(RuleSet):
     """Rule sets whose maintenance margin is ``notional_at_mark·(MMR_tier + fee)``."""
 
-    @staticmethod
-    def rows_to_table(rows, deduction=False) -> TierTable:
-        return RuleSet.rows_to_table(rows, deduction=False)
+    @classmethod
+    def rows_to_table(cls, rows, deduction=False) -> TierTable:
+        return super().rows_to_table(rows, deduction=False)
 
     def tier_table(self, pos) -> TierTable:
         t = super().tier_table(pos)
-        return TierTable(t.floor, t.cap, t.mmr, 0 * t.cum, t.max_leverage, deduction=False,
-                         by_size=t.by_size)
+        return replace(t, cum=0 * t.cum, deduction=False)
 
     def position_problems(self, pos, account):
         out = super().position_problems(pos, account)

@@ -19,3 +19,7 @@ class Gate(WholeTierFeeRuleSet):
     defaults_key = "gate"
     default_taker_fee = 0.00075
     default_leverage = 20.0
+    #: a tier includes its ``risk_limit`` (Gate help centre "Risk Limit", futures-logic/22162:
+    #: "the user's position value cannot exceed the maximum limit of the chosen tier"; API
+    #: ``risk_limit`` = "Position risk limit" of the tier)
+    tier_cap_inclusive = True

@@ -19,6 +19,10 @@ class Hyperliquid(RuleSet):
     default_taker_fee = 0.00045
     default_liquidation_fee = 0.0
     default_leverage = 20.0
+    #: a tier includes its upper bound: the docs' margin-tier tables read "0-150M: 40x, >150M: 20x"
+    #: (hyperliquid.gitbook.io/hyperliquid-docs/trading/margin-tiers), so a notional of exactly
+    #: 150M is in the 40x tier; the next table row's ``lowerBound`` is that tier's cap
+    tier_cap_inclusive = True
     #: market orders to the book; positions > 100k USD first 20% with a 30 s cooldown; the
     #: backstop (liquidator vault) takes the account when equity < 2/3 of MM; ADL last
     liquidation_response = LiquidationResponse(style=LIQ_FRACTION, threshold_usd=100_000.0, fraction=0.2,
@@ -27,9 +31,10 @@ class Hyperliquid(RuleSet):
     def settlement_currency(self, account) -> str:
         return "USDC"
 
-    @staticmethod
-    def rows_to_table(rows, deduction=True) -> TierTable:
-        return RuleSet.rows_to_table([(r[0], r[1], 1.0 / (2.0 * r[2]), r[2]) for r in rows])
+    @classmethod
+    def rows_to_table(cls, rows, deduction=True) -> TierTable:
+        """Rows (lowerBound, next lowerBound, maxLeverage) → MMR = 1/(2·maxLeverage)."""
+        return super().rows_to_table([(r[0], r[1], 1.0 / (2.0 * r[2]), r[2]) for r in rows])
 
 
 def liquidation_price(price: float, size: float, margin_available: float, mmr: float) -> float | None:

@@ -714,21 +714,28 @@ def nearest_boundaries_nb(pools, axes, prices, with_mm, coarse, fine, arrs):
     return down, up, now
 
 
+#: log-offsets past 10⁴× the mark, scanned only by a side with no boundary nearer: an inverse
+#: (coin-margined) account holding many coins against a small long has its boundary far below the
+#: mark (equity in coin falls as Q/P). Searched to 10¹²× either side; beyond that "none".
+FAR_OFFSETS = (math.log(1e8), math.log(1e12))
+
+
 def coarse_grid() -> np.ndarray:
-    """Log-offsets doubling from 0.5% to ln(1e4) (12 points). Enough for concave pools: there
-    (equity − MM) > 0 on one interval around the mark, so each side has at most one root and the
-    first grid point past it brackets it."""
+    """Log-offsets doubling from 0.5% to ln(1e4) (12 points), then :data:`FAR_OFFSETS`. Enough for
+    concave pools: there (equity − MM) > 0 on one interval around the mark, so each side has at
+    most one root and the first grid point past it brackets it."""
     g = 0.005 * 2.0 ** np.arange(12)
-    return np.append(g[g < math.log(1e4)], math.log(1e4))
+    return np.concatenate([g[g < math.log(1e4)], [math.log(1e4)], FAR_OFFSETS])
 
 
 def fine_grid() -> np.ndarray:
     """Log-offsets for pools that need not be concave (options, scenario margin), up to ln(1e4):
     the first step 0.25%, each next one 0.25% + 3% of the offset already reached — fine at the
     mark (44 points within ±25%), ~3% of the distance far out (159 points a side; a grid of
-    0.25%·1.004^k steps took 690). A pair of roots closer together than the local step could be
-    missed; the dense-scan tests bound that (docs/scenario_margin.md)."""
+    0.25%·1.004^k steps took 690) — then :data:`FAR_OFFSETS`. A pair of roots closer together
+    than the local step could be missed (past 10⁴×, any pair between two far offsets); the
+    dense-scan tests bound that within ±25% (docs/scenario_margin.md)."""
     g = [0.0025]
     while g[-1] < math.log(1e4):
         g.append(1.03 * g[-1] + 0.0025)
-    return np.array(g[:-1])
+    return np.array(g[:-1] + list(FAR_OFFSETS))

@@ -35,6 +35,9 @@ class KuCoin(WholeTierFeeRuleSet):
     default_taker_fee = 0.0006
     default_leverage = 20.0
     versions = VERSIONS
+    #: a level includes its ``maxRiskLimit`` (KuCoin API docs, GET /api/v1/contracts/risk-limit/
+    #: {symbol}: "maxRiskLimit — Upper limit (includes)"; ADAUSDTM level 1 0–500, level 2 from 500)
+    tier_cap_inclusive = True
 
     @property
     def version(self) -> str:

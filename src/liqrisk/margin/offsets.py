@@ -17,6 +17,8 @@ tier's rate on the part of the hedge inside it).
 """
 from __future__ import annotations
 
+import re
+
 import math
 
 
@@ -73,9 +75,15 @@ def rates(legs, matches, charge) -> dict:
     return out
 
 
+#: a linear dated future named BASE-DDMMMYY, no quote coin: Bybit's USDC futures (API v5 symbol
+#: enum: BTC-24MAR23 USDC futures, BTCUSDT-21FEB25 USDT futures)
+_USDC_DATED = re.compile(r"[A-Z0-9]+-\d{1,2}[A-Z]{3}\d{2}")
+
+
 def settle_coin(pos, contract_is_inverse: bool, option_coin: str, default: str = "USDT") -> str:
     """The stable coin a position settles in: USD for inverse (coin-margined) contracts, the coin
-    named in its symbol, ``option_coin`` for options, else ``default``."""
+    named in its symbol, ``option_coin`` for options, USDC for a ``…PERP`` perpetual or a dated
+    ``BASE-DDMMMYY`` linear future (Bybit's USDC contracts), else ``default``."""
     if contract_is_inverse:
         return "USD"
     s = (pos.symbol or "").upper()
@@ -84,4 +92,4 @@ def settle_coin(pos, contract_is_inverse: bool, option_coin: str, default: str =
             return coin
     if pos.kind == "option":
         return option_coin
-    return "USDC" if "PERP" in s else default
+    return "USDC" if "PERP" in s or _USDC_DATED.fullmatch(s) else default

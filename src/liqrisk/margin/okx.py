@@ -23,6 +23,9 @@ class OKX(RiskUnitPortfolio, WholeTierFeeRuleSet):
     defaults_key = "okx"
     default_taker_fee = 0.0005
     default_leverage = 10.0
+    #: a tier includes its ``maxSz`` (GET /api/v5/public/position-tiers: integer steps, tier 1
+    #: minSz 0 – maxSz 2,000, tier 2 minSz 2,001: 2,000 contracts is tier 1)
+    tier_cap_inclusive = True
     #: partial liquidation (reduce by tiers) from tier 3 up; full at the bankruptcy price otherwise
     liquidation_response = LiquidationResponse(style=LIQ_STEP_DOWN, min_tier=2)
 
@@ -38,7 +41,7 @@ class OKX(RiskUnitPortfolio, WholeTierFeeRuleSet):
         if account.mode == "portfolio":
             return super().settlement_currency(account)
         inverse = [p for p in account.positions if self.contract_of(p) == INVERSE]
-        return self.underlying_of(inverse[0]) if inverse else "USDT"
+        return self.underlying_of(inverse[0]) if inverse else super().settlement_currency(account)
 
     def account_problems(self, account) -> list[str]:
         """Single-currency margin: USDT-margined (linear) and coin-margined (inverse) swaps live

@@ -56,8 +56,10 @@ def rule_set_for(venue) -> RuleSet:
                 if by_size and dedu:
                     raise UnknownVenue(f"brackets '{sym}': tiers in contracts are OKX's form; "
                                        f"'{name}' reads its tiers at the notional")
+                # tiers in contracts (OKX's format, ContractTiers) include their maxSz
                 params.brackets[sym.upper()] = TierTable.from_rows(
-                    [_tier_row(r) for r in rows], deduction=dedu, by_size=by_size)
+                    [_tier_row(r) for r in rows], deduction=dedu, by_size=by_size,
+                    cap_inclusive=by_size or cls.tier_cap_inclusive)
         for key in ("taker_fee", "liquidation_fee", "default_leverage"):
             if getattr(venue, key) is not None:
                 setattr(params, key, getattr(venue, key))
