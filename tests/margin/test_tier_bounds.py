@@ -9,7 +9,8 @@ Sources (the published tiers and each venue's statement of which side holds the 
   at 25%, 2x. Version 2023 charges ``value × MMR`` of the level (no deduction).
 * Gate — help centre "Risk Limit" (gate.com/help/futures/futures-logic/22162): BTCUSDT tier 1 risk
   limit 20,000 at 0.40%, tier 2 50,000 at 0.45%; "the user's position value cannot exceed the
-  maximum limit of the chosen tier". Whole-position rate + the 0.075% taker fee.
+  maximum limit of the chosen tier". Version 2025-07 tiered (deduction form), 2023 whole-position;
+  both + the 0.075% taker fee.
 * OKX — position tiers end at an included ``maxSz`` (tier 1 0–2,000, tier 2 from 2,001 contracts;
   tested in contracts in test_venues.py); here the same convention on a table in USD.
 * Bybit — "the risk limit will limit the maximum position value you can hold"
@@ -18,8 +19,8 @@ Sources (the published tiers and each venue's statement of which side holds the 
 * Hyperliquid — docs "Margin tiers" (hyperliquid.gitbook.io/hyperliquid-docs/trading/margin-tiers):
   BTC "0-150M: 40x, >150M: 20x".
 
-Deduction-form tiers (Bybit, Hyperliquid) make MM continuous at a bound, so there the tier shows
-in its rate and maximum leverage; whole-position tiers (KuCoin, Gate, OKX) jump in MM.
+Deduction-form tiers (Bybit, Hyperliquid, Gate 2025-07) make MM continuous at a bound, so there the tier shows
+in its rate and maximum leverage; whole-position tiers (KuCoin, Gate 2023, OKX) jump in MM.
 """
 import pytest
 
@@ -57,10 +58,21 @@ GATE_BTCUSDT = [{"notional_floor": 0, "notional_cap": 20_000, "maint_margin_rati
 
 
 @pytest.mark.parametrize("value, mmr", [(19_999.0, 0.004), (20_000.0, 0.004), (20_001.0, 0.0045)])
-def test_gate_tier_includes_its_risk_limit(value, mmr):
-    """A position value of exactly 20,000 USDT is tier 1: MM = value × (MMR + 0.075% taker)."""
-    pos = _isolated("gate", "BTC_USDT", value, 50, "BTC", GATE_BTCUSDT)
+def test_gate_2023_tier_includes_its_risk_limit(value, mmr):
+    """Version 2023: a position value of exactly 20,000 USDT is tier 1: MM = value × (MMR + 0.075%
+    taker) on the whole value."""
+    pos = _isolated("gate", "BTC_USDT", value, 50, "BTC", GATE_BTCUSDT, version="2023")
     assert pos.maintenance_margin == pytest.approx(value * (mmr + 0.00075), rel=1e-12)
+
+
+@pytest.mark.parametrize("value, mmr, deduction", [(19_999.0, 0.004, 0.0), (20_000.0, 0.004, 0.0),
+                                                   (20_001.0, 0.0045, 10.0)])
+def test_gate_2025_07_tier_includes_its_risk_limit(value, mmr, deduction):
+    """Version 2025-07 (tiered): MM = value × (MMR_k + taker) − deduction_k, deduction 20,000 ×
+    (0.45% − 0.40%) = 10 in tier 2. Continuous at 20,000, so the tier shows one unit above (the
+    tier-2 form there exceeds tier 1's by 1 × 0.05%) and in the rate and maximum leverage below."""
+    pos = _isolated("gate", "BTC_USDT", value, 50, "BTC", GATE_BTCUSDT)
+    assert pos.maintenance_margin == pytest.approx(value * (mmr + 0.00075) - deduction, rel=1e-12)
 
 
 OKX_USD = [{"notional_floor": 0, "notional_cap": 500_000, "maint_margin_ratio": 0.004},
@@ -78,6 +90,7 @@ def test_okx_tier_in_usd_includes_its_cap(value, mmr):
     # (floor, cap, MMR, max leverage) rows as the rule set reads its bundled tables
     ("bybit-linear", [(0, 2_000_000, 0.005, 100), (2_000_000, 4_000_000, 0.01, 57.14)],
      2_000_000, (0.005, 100), (0.01, 57.14)),
+    ("gate", [(0, 20_000, 0.004, 125), (20_000, 50_000, 0.0045, 111)], 20_000, (0.004, 125), (0.0045, 111)),
     ("hyperliquid", [(0, 150_000_000, 40), (150_000_000, 1e15, 20)],
      150_000_000, (1 / 80, 40), (1 / 40, 20)),
 ])
