@@ -146,6 +146,30 @@ def test_results_depend_on_the_seed_not_on_the_thread_count(monkeypatch):
     assert _risk(cp, [1 / 365], **(kw | {"seed": 10})).probabilities != a.probabilities
 
 
+def test_the_shared_thread_pool_serves_several_threads_and_nested_calls():
+    """map_chunks keeps one pool per process: runs from several threads at once (the service's
+    workers) give the numbers of a run alone, a map_chunks inside a chunk runs in that thread
+    instead of waiting on the pool it occupies, and a chunk's error reaches the caller."""
+    from concurrent.futures import ThreadPoolExecutor
+    from liqrisk.dynamics.paths import map_chunks
+    cp = _book([{"symbol": "BTCUSDT", "kind": "perp", "size": 1.0, "entry": BTC, "margin": BTC / 20}])
+    kw = dict(n_paths=5000, seed=9, method="plain")
+    alone = _risk(cp, [1 / 365], **kw)
+    with ThreadPoolExecutor(4) as callers:
+        together = list(callers.map(lambda _: _risk(cp, [1 / 365], **kw), range(4)))
+    assert all(r.probabilities == alone.probabilities and r.var99 == alone.var99 for r in together)
+    nested = map_chunks(lambda c: map_chunks(lambda x: 10 * c + x, range(3)), range(4))
+    assert nested == [[10 * c + x for x in range(3)] for c in range(4)]
+
+    def fail(c):
+        if c == 2:
+            raise ValueError("chunk 2")
+        return c
+    with pytest.raises(ValueError, match="chunk 2"):
+        map_chunks(fail, range(8))
+    assert map_chunks(lambda c: c, range(8)) == list(range(8))
+
+
 def test_fat_tailed_model_runs_on_the_book_with_antithetic_pairs():
     cp = _book([{"symbol": "BTCUSDT", "kind": "perp", "size": 1.0, "entry": BTC, "margin": BTC / 25}])
     lp = cp.margin_results()[0].positions[0].liquidation_price
