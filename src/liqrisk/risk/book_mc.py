@@ -214,14 +214,21 @@ SAFE_RADII = np.array([8.0, 6.0, 4.0, 3.0, 2.0, 1.5, 1.0, 0.5])
 """Candidate half-widths of a pool's safe box, in standard deviations of the horizon's move."""
 
 
-def _safe_boxes(cp, g: _Group, bsel, axes, sigma, dt, n_steps):
-    """(safe, slo, shi) of the pools ``bsel`` for a run of ``n_steps`` of ``dt``."""
+HEALTHY_MARGIN = 1e-3
+"""Least log distance of a healthy box from a pool's t=0 boundaries (its health bound must be
+positive there; the bridge factor is computed inside it)."""
+
+
+def _safe_boxes(cp, g: _Group, bsel, axes, sigma, dt, n_steps, healthy: bool = False):
+    """(safe, slo, shi) of the pools ``bsel`` for a run of ``n_steps`` of ``dt``: boxes beyond
+    the bridge range, or with ``healthy`` boxes where only equity − MM > 0 is certain (at least
+    :data:`HEALTHY_MARGIN` inside the boundaries)."""
     n_ax = len(axes)
     ok = g.screenable[bsel] & (g.expiry[bsel] > (n_steps + 1) * dt)
     slo, shi = np.full((len(bsel), n_ax), -np.inf), np.full((len(bsel), n_ax), np.inf)
     margined = g.margined[bsel]
     if np.any(ok & margined):
-        dfar = np.sqrt(_FAR * sigma ** 2 * dt / 2.0)
+        dfar = np.full(len(sigma), HEALTHY_MARGIN) if healthy else np.sqrt(_FAR * sigma ** 2 * dt / 2.0)
         scale = sigma * math.sqrt(n_steps * dt)
         sub = np.flatnonzero(ok & margined)
         okm = ok[sub].copy()
@@ -278,7 +285,9 @@ def _run(cp, g: _Group, acc_sel: np.ndarray, axes, model: PathModel, dt: float, 
     n_bp, n_acc, n_h = len(bsel), len(acc_sel), len(hsteps)
     kept = n_paths - math.ceil(0.99 * n_paths) + 1 if want_loss else 1
     safe, slo, shi = _safe_boxes(cp, g, bsel, axes, sigma, dt, n_steps)
+    hsafe, hlo, hhi = _safe_boxes(cp, g, bsel, axes, sigma, dt, n_steps, healthy=True)
     safe &= screen
+    hsafe &= screen & g.margined[bsel]
     arrays = cp.arrays
     f_row, f_rate = (np.full(len(arrays.qty), -1, np.int64), np.zeros((1, 1))) if funding is None \
         else funding.per_step(dt, n_steps)
@@ -286,7 +295,7 @@ def _run(cp, g: _Group, acc_sel: np.ndarray, axes, model: PathModel, dt: float, 
     if funding is not None:       # pools paying funding are walked at every step (path-dependent cash)
         paying = np.array([np.any(f_row[arrays.pos_start[p]:arrays.pos_end[p]] >= 0) for p in g.pools[bsel]],
                           dtype=np.bool_).reshape(-1)
-        safe, affine = safe & ~paying, affine & ~paying
+        safe, hsafe, affine = safe & ~paying, hsafe & ~paying, affine & ~paying
     spot = cp.market.prices[np.array(axes)]
     if anti:
         n_paths += n_paths % 2
@@ -311,7 +320,7 @@ def _run(cp, g: _Group, acc_sel: np.ndarray, axes, model: PathModel, dt: float, 
         book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, sp.par, sp.chol, sp.innovation,
                       sp.nu, sp.resid, sp.garch, sp.correlated, sp.jumps, ax_map, ax_loc, spot, c_br,
                       cp.market.prices, g.pools[bsel], g.margined[bsel], g.fee[bsel], g.plo[bsel],
-                      g.phi[bsel], safe, slo, shi, affine, g.ec[bsel], g.ek[bsel],
+                      g.phi[bsel], safe, slo, shi, hsafe, hlo, hhi, affine, g.ec[bsel], g.ek[bsel],
                       acc_start, g.alo[acc_sel], g.ahi[acc_sel], cv_ax, cv_lo, cv_hi,
                       g.v0[acc_sel], want_loss, n_bins, f_row, f_rate, reuse,
                       *(x[first:last] if reuse else x for x in store), arrays.args(), out["ps1"], out["ps2"],
