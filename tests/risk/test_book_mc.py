@@ -146,6 +146,30 @@ def test_results_depend_on_the_seed_not_on_the_thread_count(monkeypatch):
     assert _risk(cp, [1 / 365], **(kw | {"seed": 10})).probabilities != a.probabilities
 
 
+def test_the_shared_thread_pool_serves_several_threads_and_nested_calls():
+    """map_chunks keeps one pool per process: runs from several threads at once (the service's
+    workers) give the numbers of a run alone, a map_chunks inside a chunk runs in that thread
+    instead of waiting on the pool it occupies, and a chunk's error reaches the caller."""
+    from concurrent.futures import ThreadPoolExecutor
+    from liqrisk.dynamics.paths import map_chunks
+    cp = _book([{"symbol": "BTCUSDT", "kind": "perp", "size": 1.0, "entry": BTC, "margin": BTC / 20}])
+    kw = dict(n_paths=5000, seed=9, method="plain")
+    alone = _risk(cp, [1 / 365], **kw)
+    with ThreadPoolExecutor(4) as callers:
+        together = list(callers.map(lambda _: _risk(cp, [1 / 365], **kw), range(4)))
+    assert all(r.probabilities == alone.probabilities and r.var99 == alone.var99 for r in together)
+    nested = map_chunks(lambda c: map_chunks(lambda x: 10 * c + x, range(3)), range(4))
+    assert nested == [[10 * c + x for x in range(3)] for c in range(4)]
+
+    def fail(c):
+        if c == 2:
+            raise ValueError("chunk 2")
+        return c
+    with pytest.raises(ValueError, match="chunk 2"):
+        map_chunks(fail, range(8))
+    assert map_chunks(lambda c: c, range(8)) == list(range(8))
+
+
 def test_fat_tailed_model_runs_on_the_book_with_antithetic_pairs():
     cp = _book([{"symbol": "BTCUSDT", "kind": "perp", "size": 1.0, "entry": BTC, "margin": BTC / 25}])
     lp = cp.margin_results()[0].positions[0].liquidation_price
@@ -312,7 +336,9 @@ def test_importance_sampling_matches_the_closed_form_on_a_rare_case():
     assert 1e-7 < exact < 1e-5
     est = _risk(cp, [h], n_paths=100_000, seed=1, method="importance").probabilities[h]
     assert est.method == "importance" and est.stderr < 0.1 * est.p
-    assert within(est, exact)
+    # an IS error bar is itself noisy (heavy-tailed weights: the z-score's spread over 12 seeds
+    # measured 1.3): 3.5 of them, as in test_measures
+    assert within(est, exact, 3.5)
 
 
 def test_importance_sampling_beats_plain_sampling_with_100x_the_paths():
@@ -413,3 +439,61 @@ def test_time_histogram_counts_the_liquidated_paths_in_hour_bins():
     med = r.time_to_liquidation[0.5] * 8760
     b = int(np.searchsorted(cum, 0.5))
     assert edges[b] <= med <= edges[b + 1]
+
+
+def _second_moment(mu, d):
+    """E_Q[(L·1{max W ≥ d})²] of Brownian motion over unit time tilted by drift μ (reflection
+    principle: e^{μ²}[Φ̄(d+μ) + e^{−2dμ}Φ̄(d−μ)])."""
+    from scipy.special import ndtr
+    return math.exp(mu * mu) * (ndtr(-(d + mu)) + math.exp(-2 * d * mu) * ndtr(-(d - mu)))
+
+
+@pytest.mark.numerics
+def test_a_bucketed_tilt_matches_the_closed_form_at_1e_6_within_a_stated_factor_of_the_exact_error_bar(monkeypatch):
+    """A 10x long whose LP is d = 1.05^32.52 = 4.89 sd of the 1d move away: the grid point is
+    1.05^33 (relative tilt error ε = 1.05^0.48 − 1 = +2.4 %, near the largest). The estimate
+    agrees with the reflection principle (p ≈ 1e-6) and its error bar, averaged over 4 seeds, is
+    within 1.3× an exact tilt's (grid 1 + 1e-9): for the tilted indicator the second moment
+    M(μ) above gives √(M(d(1+ε))/M(d)) = 1.05; the bridge-corrected estimate measured 1.09–1.11
+    over 12 seeds; one IS error bar varies by ±15–20 % from seed to seed (heavy-tailed weights)."""
+    import liqrisk.risk.book_mc as bm
+    h = 1 / 365
+    cp, lp = _isolated(0.1, 10)
+    d = 1.05 ** 32.52
+    vol = abs(math.log(lp / BTC)) / (d * math.sqrt(h))
+    exact_p = float(hit_probability(BTC, lp, vol, h))
+    assert 5e-7 < exact_p < 2e-6
+    assert bm._tilt_bucket(math.log(lp / BTC), vol, h / 24, 24) == (-1, 33)
+    eps = 1.05 ** 0.48 - 1
+    assert 1.04 < math.sqrt(_second_moment(d * (1 + eps), d) / _second_moment(d, d)) < 1.06
+
+    def runs():
+        return [_risk(cp, [h], model=gbm(vol), n_paths=50_000, seed=s, method="importance").probabilities[h]
+                for s in range(4)]
+    bucketed = runs()
+    monkeypatch.setattr(bm, "IS_GRID", 1 + 1e-9)
+    exact = runs()
+    assert all(e.method == "importance" and within(e, exact_p, 3.5) for e in bucketed + exact)
+    assert np.mean([e.stderr for e in bucketed]) < 1.3 * np.mean([e.stderr for e in exact])
+
+
+def test_an_accounts_importance_estimate_is_the_same_alone_and_in_a_50_account_book(monkeypatch):
+    """Rare accounts share a tilted run per (horizon, axis, side, grid point); the run's key and
+    paths do not depend on who else is in it, so an account's numbers are those it gets alone."""
+    import liqrisk.risk.book_mc as bm
+    accounts = [{"id": f"a{k}", "venue": "binance-usdm", "mode": "isolated",
+                 "positions": [{"symbol": "BTCUSDT", "kind": "perp", "size": 0.1 if k % 2 else -0.1,
+                                "entry": BTC, "margin": 0.1 * BTC / (6 + k / 10)}]} for k in range(50)]
+    cp = CompiledPortfolio(parse_portfolio({"as_of": AS_OF, "market": {"BTC": {"mark": BTC, "vol": 0.4}},
+                                            "accounts": accounts}))
+    runs, real = [], bm._run
+    monkeypatch.setattr(bm, "_run", lambda cp, g, sel, *a, **kw: runs.append(list(sel)) or real(cp, g, sel, *a, **kw))
+    model, hs = gbm(0.4), [1 / 365]
+    book = book_liquidation_risk(cp, list(range(50)), [0], model, hs, n_paths=4000, seed=5)
+    tilted = runs[1:]
+    assert sorted(sum(tilted, [])) == list(range(50)) and len(tilted) < 35
+    for k in (7, 30):
+        assert any(k in sel and len(sel) > 1 for sel in tilted)
+        alone = book_liquidation_risk(cp, [k], [0], model, hs, n_paths=4000, seed=5)[0]
+        assert book[k].probabilities[hs[0]].method == "importance"
+        assert alone.probabilities == book[k].probabilities

@@ -174,7 +174,7 @@ def draw_step(s, code, nu, resid, chol, correlated, jumps, par, z, jump, k):
 @njit(cache=True, nogil=True)
 def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, nu, resid, garch,
                   correlated, jumps, ax_map, ax_loc, spot, c_br, marks, pools, margined, fee, plo, phi,
-                  safe, slo, shi, affine, ec, ek, acc_start, alo, ahi, cv_ax, cv_lo, cv_hi, v0,
+                  safe, slo, shi, hsafe, hlo, hhi, affine, ec, ek, acc_start, alo, ahi, cv_ax, cv_lo, cv_hi, v0,
                   want_loss, n_bins, f_row, f_rate, reuse, XS, LRS, MNS, MXS, US,
                   arrs, ps1, ps2, as1, as2, ax1, ax2, axy, hist, top, top_n, top_min):
     """Paths ``first … last − 1`` of a run; adds to the chunk's sums (module docstring):
@@ -188,7 +188,11 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
     Per path the whole path is drawn first, then each pool is walked over the steps. A pool
     flagged ``safe`` whose path stays inside its box [slo, shi] (log offsets per axis) is
     healthy and beyond the bridge range at every step (see :func:`safe_boxes_nb`): it is only
-    valued at the horizons (by ``ec + Σ ek·P`` when its equity is ``affine``).
+    valued at the horizons (by ``ec + Σ ek·P`` when its equity is ``affine``). A pool flagged
+    ``hsafe`` whose path stays inside its healthy box [hlo, hhi] has equity − MM > 0 at every
+    step but may be within the bridge range: its bridge factors are computed from the path alone
+    and it is valued only at its sampled liquidation step and, with ``want_loss``, at the
+    horizons unless ``affine`` — the same numbers as the full walk.
 
     Funding: a position with ``f_row[i] ≥ 0`` pays ``f_rate[f_row[i], k]`` (the rates of its
     funding times in step k's interval) at step k on the step's price — ``qty·P·rate`` USD
@@ -324,6 +328,11 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
                 fcum[i] = 0.0
             surv = 1.0
             frozen = 0.0
+            eq, mm, notional = 0.0, 0.0, 0.0
+            hin = not ok and hsafe[b]
+            if hin:
+                for a in range(n_ax):
+                    hin &= hlo[b, a] <= mn[a] and mx[a] <= hhi[b, a]
             j = 0
             jh = 0
             k = 0
@@ -338,51 +347,64 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
                     k += 1
                     if k > n_steps:
                         break
-                for a in range(n_ax):
-                    prow[ax_map[a]] = PX[k, a]
-                t = k * dt
-                eq, mm = legs_state_nb(p, prow, arrs)
-                notional = 0.0
-                for i in range(i0, i1):
-                    ci = pos_i[CONTRACT, i]
-                    qi = pos_f[QTY, i]
-                    pa = prow[pos_i[AXIS, i]]
-                    P = pa * pos_f[BASIS, i]
-                    settle = settle_price_nb(s_ax, ci, pa, prow)
-                    T = pos_f[EXPIRY, i]
-                    if T > 0.0 and t >= T and settled[i] != settled[i]:
-                        # settle at the price at expiry: log-linear between the step's ends
-                        PT = P
-                        la = ax_loc[pos_i[AXIS, i]]
-                        if la >= 0:
-                            f = min(max(1.0 - (t - T) / dt, 0.0), 1.0)
-                            PT = spot[la] * np.exp(X[k - 1, la] + f * (X[k, la] - X[k - 1, la])) * pos_f[BASIS, i]
-                        if ci == LINEAR:
-                            settled[i] = qi * (PT - pos_f[ENTRY, i])
-                        elif ci == INVERSE:
-                            settled[i] = qi * (1.0 / pos_f[ENTRY, i] - 1.0 / PT)
-                        else:
-                            strike = pos_f[STRIKE, i]
-                            pay = PT - strike if pos_i[IS_CALL, i] else strike - PT
-                            settled[i] = qi * max(pay, 0.0) / PT
-                        kexp[b] = min(kexp[b], k)
-                    if settled[i] == settled[i]:
-                        eq += settled[i] * (1.0 if ci == LINEAR else settle)
-                        continue
-                    if f_row[i] >= 0:
-                        fr = f_rate[f_row[i], k]
-                        if fr != 0.0:
-                            fcum[i] += qi * P * fr if ci == LINEAR else qi * fr / P
-                        eq -= fcum[i] * (1.0 if ci == LINEAR else settle)
-                    val, mmi = position_value_mm_nb(i, P, settle, t, pos_i, pos_f, tiers, rate)
-                    eq += val
-                    mm += mmi
-                    notional += abs(qi) if ci == INVERSE else abs(qi) * P
-                if pool_i[SC_END, p] > pool_i[SC_START, p]:
-                    mm += scenario_mm_nb(p, prow, t, arrs)
+                hq = 1.0
+                hval = True
+                if hin:                      # healthy on this path: the bridge factor only
+                    if surv > 0.0 and k < kexp[b]:
+                        for a in range(n_ax):
+                            hq *= bridge_stay(X[k - 1, a], X[k, a], plo[b, a], phi[b, a], c_br[a], 1.0)
+                    # valued only where a number needs it: the sampled liquidation step and, for
+                    # the loss, the horizons (an affine pool's equity there is ec + Σ ek·P)
+                    hval = (ptau[b] < 0 and surv * hq <= u) or \
+                        (want_loss and not affine[b] and j < n_h and hsteps[j] == k)
+                if hval:
+                    for a in range(n_ax):
+                        prow[ax_map[a]] = PX[k, a]
+                    t = k * dt
+                    eq, mm = legs_state_nb(p, prow, arrs)
+                    notional = 0.0
+                    for i in range(i0, i1):
+                        ci = pos_i[CONTRACT, i]
+                        qi = pos_f[QTY, i]
+                        pa = prow[pos_i[AXIS, i]]
+                        P = pa * pos_f[BASIS, i]
+                        settle = settle_price_nb(s_ax, ci, pa, prow)
+                        T = pos_f[EXPIRY, i]
+                        if T > 0.0 and t >= T and settled[i] != settled[i]:
+                            # settle at the price at expiry: log-linear between the step's ends
+                            PT = P
+                            la = ax_loc[pos_i[AXIS, i]]
+                            if la >= 0:
+                                f = min(max(1.0 - (t - T) / dt, 0.0), 1.0)
+                                PT = spot[la] * np.exp(X[k - 1, la] + f * (X[k, la] - X[k - 1, la])) * pos_f[BASIS, i]
+                            if ci == LINEAR:
+                                settled[i] = qi * (PT - pos_f[ENTRY, i])
+                            elif ci == INVERSE:
+                                settled[i] = qi * (1.0 / pos_f[ENTRY, i] - 1.0 / PT)
+                            else:
+                                strike = pos_f[STRIKE, i]
+                                pay = PT - strike if pos_i[IS_CALL, i] else strike - PT
+                                settled[i] = qi * max(pay, 0.0) / PT
+                            kexp[b] = min(kexp[b], k)
+                        if settled[i] == settled[i]:
+                            eq += settled[i] * (1.0 if ci == LINEAR else settle)
+                            continue
+                        if f_row[i] >= 0:
+                            fr = f_rate[f_row[i], k]
+                            if fr != 0.0:
+                                fcum[i] += qi * P * fr if ci == LINEAR else qi * fr / P
+                            eq -= fcum[i] * (1.0 if ci == LINEAR else settle)
+                        val, mmi = position_value_mm_nb(i, P, settle, t, pos_i, pos_f, tiers, rate)
+                        eq += val
+                        mm += mmi
+                        notional += abs(qi) if ci == INVERSE else abs(qi) * P
+                    if pool_i[SC_END, p] > pool_i[SC_START, p]:
+                        mm += scenario_mm_nb(p, prow, t, arrs)
                 if margined[b] and not ok and surv > 0.0:
                     q = 1.0
-                    if eq - mm <= 0.0:
+                    if hin:
+                        q = hq
+                    elif eq - mm <= 0.0:
                         q = 0.0
                         kdead[b] = k
                     elif k < kexp[b]:

@@ -13,7 +13,10 @@ the seed, the horizon and ``dt`` only — never on which other horizons or accou
   GBM; antithetic pairs for Student-t, plain sampling for the asymmetric models (bootstrap,
   jumps), and their importance sampling
   (:mod:`liqrisk.risk.measures`) when the antithetic estimate is < 1e-3) — and a variance-reduced estimate whose value or 95% interval
-  leaves [0, 1] is not used: the plain estimate of the same run is reported instead.
+  leaves [0, 1] is not used: the plain estimate of the same run is reported instead. The rare
+  accounts of one horizon share a tilted run per (axis, side, boundary distance rounded to the
+  grid :data:`IS_GRID`): unbiased for any tilt, the variance grows by ≈ e^{ε²d²}·2Φ̄(−εd) for a
+  relative tilt error ε at d standard deviations (docs/montecarlo.md).
 * **time to liquidation** quantiles and histogram (conditional on liquidation before the last
   horizon), from the untilted run.
 * **VaR99 / ES99** of the loss ``equity(0) − equity(T)`` (USD), the equity including what
@@ -211,14 +214,21 @@ SAFE_RADII = np.array([8.0, 6.0, 4.0, 3.0, 2.0, 1.5, 1.0, 0.5])
 """Candidate half-widths of a pool's safe box, in standard deviations of the horizon's move."""
 
 
-def _safe_boxes(cp, g: _Group, bsel, axes, sigma, dt, n_steps):
-    """(safe, slo, shi) of the pools ``bsel`` for a run of ``n_steps`` of ``dt``."""
+HEALTHY_MARGIN = 1e-3
+"""Least log distance of a healthy box from a pool's t=0 boundaries (its health bound must be
+positive there; the bridge factor is computed inside it)."""
+
+
+def _safe_boxes(cp, g: _Group, bsel, axes, sigma, dt, n_steps, healthy: bool = False):
+    """(safe, slo, shi) of the pools ``bsel`` for a run of ``n_steps`` of ``dt``: boxes beyond
+    the bridge range, or with ``healthy`` boxes where only equity − MM > 0 is certain (at least
+    :data:`HEALTHY_MARGIN` inside the boundaries)."""
     n_ax = len(axes)
     ok = g.screenable[bsel] & (g.expiry[bsel] > (n_steps + 1) * dt)
     slo, shi = np.full((len(bsel), n_ax), -np.inf), np.full((len(bsel), n_ax), np.inf)
     margined = g.margined[bsel]
     if np.any(ok & margined):
-        dfar = np.sqrt(_FAR * sigma ** 2 * dt / 2.0)
+        dfar = np.full(len(sigma), HEALTHY_MARGIN) if healthy else np.sqrt(_FAR * sigma ** 2 * dt / 2.0)
         scale = sigma * math.sqrt(n_steps * dt)
         sub = np.flatnonzero(ok & margined)
         okm = ok[sub].copy()
@@ -275,7 +285,9 @@ def _run(cp, g: _Group, acc_sel: np.ndarray, axes, model: PathModel, dt: float, 
     n_bp, n_acc, n_h = len(bsel), len(acc_sel), len(hsteps)
     kept = n_paths - math.ceil(0.99 * n_paths) + 1 if want_loss else 1
     safe, slo, shi = _safe_boxes(cp, g, bsel, axes, sigma, dt, n_steps)
+    hsafe, hlo, hhi = _safe_boxes(cp, g, bsel, axes, sigma, dt, n_steps, healthy=True)
     safe &= screen
+    hsafe &= screen & g.margined[bsel]
     arrays = cp.arrays
     f_row, f_rate = (np.full(len(arrays.qty), -1, np.int64), np.zeros((1, 1))) if funding is None \
         else funding.per_step(dt, n_steps)
@@ -283,7 +295,7 @@ def _run(cp, g: _Group, acc_sel: np.ndarray, axes, model: PathModel, dt: float, 
     if funding is not None:       # pools paying funding are walked at every step (path-dependent cash)
         paying = np.array([np.any(f_row[arrays.pos_start[p]:arrays.pos_end[p]] >= 0) for p in g.pools[bsel]],
                           dtype=np.bool_).reshape(-1)
-        safe, affine = safe & ~paying, affine & ~paying
+        safe, hsafe, affine = safe & ~paying, hsafe & ~paying, affine & ~paying
     spot = cp.market.prices[np.array(axes)]
     if anti:
         n_paths += n_paths % 2
@@ -308,7 +320,7 @@ def _run(cp, g: _Group, acc_sel: np.ndarray, axes, model: PathModel, dt: float, 
         book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, sp.par, sp.chol, sp.innovation,
                       sp.nu, sp.resid, sp.garch, sp.correlated, sp.jumps, ax_map, ax_loc, spot, c_br,
                       cp.market.prices, g.pools[bsel], g.margined[bsel], g.fee[bsel], g.plo[bsel],
-                      g.phi[bsel], safe, slo, shi, affine, g.ec[bsel], g.ek[bsel],
+                      g.phi[bsel], safe, slo, shi, hsafe, hlo, hhi, affine, g.ec[bsel], g.ek[bsel],
                       acc_start, g.alo[acc_sel], g.ahi[acc_sel], cv_ax, cv_lo, cv_hi,
                       g.v0[acc_sel], want_loss, n_bins, f_row, f_rate, reuse,
                       *(x[first:last] if reuse else x for x in store), arrays.args(), out["ps1"], out["ps2"],
@@ -474,43 +486,51 @@ def book_liquidation_risk(cp, accounts: list[int], axes: list[int], model: PathM
                  cv_ax, cv_lo, cv_hi, want_loss=risk, screen=screen, funding=funding)
         if hs[-1] == horizons[-1]:
             last_run = (s, d, hsteps)
+        todo, rare = [], {}
         for h in hs:
             j = int(np.searchsorted(hsteps, steps[h][1]))
             T = steps[h][1] * d
             for i in range(n_acc):
-                r = results[i]
                 plain = _estimate(s.as1[i, j], s.as2[i, j], s.n, "antithetic" if anti else "plain")
-                choice = plain
                 mean = (float(hit_probability(1.0, math.exp(cb[i]), sigma[cv_ax[i]], T, drift))
                         if cv_ax[i] >= 0 else None)
                 want = method
                 if method == "auto":
-                    rare = mean is not None and (mean < IS_THRESHOLD if gaussian else plain.p < IS_THRESHOLD)
-                    want = ("importance" if (tiltable or not gaussian) and mean is not None and rare
+                    rare_i = mean is not None and (mean < IS_THRESHOLD if gaussian else plain.p < IS_THRESHOLD)
+                    want = ("importance" if (tiltable or not gaussian) and mean is not None and rare_i
                             else "control" if gaussian and mean is not None else plain.method)
-                if want == "importance" and mean is not None and (tiltable or not gaussian):
-                    choice = _importance(cp, g, i, axes, model, d, steps[h][1], n_paths, seed,
-                                         cv_ax[i], cb[i], sigma, cv_lo, cv_hi, funding) or plain
-                elif want == "control" and mean is not None:
-                    cv = _control(s, i, j, mean, s.n)
-                    choice = cv if _inside_unit(cv) else plain
-                if choice is not plain and not _inside_unit(choice):
-                    choice = plain
-                choice = no_silent_zero(_clip(choice))
-                if anti and not choice.method.startswith("importance"):
-                    choice = replace(choice, paths=2 * choice.paths)
-                r["p"][h] = choice
-                r["methods"].append(choice.method)
-                b0, b1 = g.acc_start[i], g.acc_start[i + 1]
-                r["pools"][h] = {g.labels[b]: no_silent_zero(_pool_estimate(s, b, j, anti))
-                                 for b in range(b0, b1) if g.margined[b]}
-                top = s.top[i, j]
-                if not risk:
-                    r["var"][h] = r["es"][h] = math.nan
-                    continue
-                r["var"][h] = float(top[-1])
-                # the mean of values in [VaR, v0] lies there (clipped: rounding of the sum)
-                r["es"][h] = float(min(max(top.mean(), top[-1]), max(top[0], g.v0[i])))
+                if want == "importance" and not (mean is not None and (tiltable or not gaussian)):
+                    want = plain.method
+                if want == "importance":
+                    key = (int(steps[h][1]), int(axes[cv_ax[i]])) + _tilt_bucket(cb[i], sigma[cv_ax[i]], d, steps[h][1])
+                    rare.setdefault(key, []).append(i)
+                todo.append((h, j, i, plain, mean, want))
+        tilted = _importance(cp, g, rare, axes, model, d, n_paths, seed, sigma, cv_lo, cv_hi, funding)
+        for h, j, i, plain, mean, want in todo:
+            r = results[i]
+            choice = plain
+            if want == "importance":
+                choice = tilted.get((steps[h][1], i)) or plain
+            elif want == "control" and mean is not None:
+                cv = _control(s, i, j, mean, s.n)
+                choice = cv if _inside_unit(cv) else plain
+            if choice is not plain and not _inside_unit(choice):
+                choice = plain
+            choice = no_silent_zero(_clip(choice))
+            if anti and not choice.method.startswith("importance"):
+                choice = replace(choice, paths=2 * choice.paths)
+            r["p"][h] = choice
+            r["methods"].append(choice.method)
+            b0, b1 = g.acc_start[i], g.acc_start[i + 1]
+            r["pools"][h] = {g.labels[b]: no_silent_zero(_pool_estimate(s, b, j, anti))
+                             for b in range(b0, b1) if g.margined[b]}
+            top = s.top[i, j]
+            if not risk:
+                r["var"][h] = r["es"][h] = math.nan
+                continue
+            r["var"][h] = float(top[-1])
+            # the mean of values in [VaR, v0] lies there (clipped: rounding of the sum)
+            r["es"][h] = float(min(max(top.mean(), top[-1]), max(top[0], g.v0[i])))
         done[0] += 1
         if progress is not None:
             progress(done[0] * n_paths, len(by_dt) * n_paths)
@@ -546,21 +566,47 @@ def _pool_estimate(s: _Sums, b, j, anti) -> ProbabilityEstimate:
     return replace(e, paths=2 * e.paths) if anti else e
 
 
-def _importance(cp, g, i, axes, model, dt, n_steps, n_paths, seed, cu, cb, sigma, cv_lo, cv_hi, funding=None):
-    """Account ``i`` alone, the main underlying's normals shifted so that the mean path reaches
-    its nearest boundary at the horizon; weights dP/dQ (docs/montecarlo.md). Other
-    models: their measure change of :mod:`liqrisk.risk.measures`."""
-    if model.is_gaussian:
-        tilt = np.zeros(len(axes))
-        tilt[cu] = cb / (sigma[cu] * math.sqrt(dt) * n_steps)
-    else:
-        tilt = proposal(model, cu, cb, dt, n_steps)
-        if tilt is None:
-            return None
-    s = _run(cp, g, np.array([i]), axes, model, dt, np.array([n_steps], np.int64), n_paths,
-             _key(seed, 1, n_steps), False, tilt, np.array([-1], np.int64), cv_lo[i:i + 1],
-             cv_hi[i:i + 1], want_loss=False, funding=funding)
-    return _estimate(s.as1[0, 0], s.as2[0, 0], s.n, "importance")
+IS_GRID = 1.05
+"""Ratio of neighbouring points of the tilt grid: a rare account's boundary distance
+``d = |b|/(σ√(n·dt))`` (standard deviations of the horizon's move) is rounded to the nearest
+``IS_GRID**k`` (relative error |ε| ≤ √1.05 − 1 = 2.5%) and all accounts of one (horizon, axis,
+side, k) share one tilted run (docs/montecarlo.md)."""
+
+
+def _tilt_bucket(b: float, sigma_u: float, dt: float, n_steps: int) -> tuple[int, int]:
+    """(side ±1, grid index k) of a boundary at log offset ``b`` for ``n_steps`` of ``dt``
+    (:data:`IS_GRID`): from the account's own boundary only."""
+    d = abs(b) / (sigma_u * math.sqrt(n_steps * dt))
+    return (1 if b > 0 else -1), int(round(math.log(d) / math.log(IS_GRID)))
+
+
+def _importance(cp, g, buckets, axes, model, dt, n_paths, seed, sigma, cv_lo, cv_hi, funding=None):
+    """Importance-sampling estimates {(n_steps, account): estimate} of the rare accounts,
+    ``buckets`` {(n_steps, market axis, side, k): accounts} (:func:`_tilt_bucket`): one run per
+    bucket, towards the grid point's boundary ``b = side·IS_GRID**k·σ√(n·dt)`` on the axis —
+    GBM: the axis' normals shifted by ``b/(σ√dt·n)`` per step, so that the mean path reaches
+    ``b`` at the horizon; other models: their measure change of :mod:`liqrisk.risk.measures`;
+    weights dP/dQ (docs/montecarlo.md). The run's key depends on the seed, ``n_steps`` and the
+    bucket only and its paths not on the accounts in it: an account's estimate is the same alone
+    or in any book. A model without a measure change gives no estimate (None)."""
+    out = {}
+    for (n_steps, ax, side, k), accs in sorted(buckets.items()):
+        cu = axes.index(ax)
+        b = side * IS_GRID ** k * sigma[cu] * math.sqrt(n_steps * dt)
+        if model.is_gaussian:
+            tilt = np.zeros(len(axes))
+            tilt[cu] = b / (sigma[cu] * math.sqrt(dt) * n_steps)
+        else:
+            tilt = proposal(model, cu, b, dt, n_steps)
+            if tilt is None:
+                continue
+        sel = np.array(accs, np.int64)
+        s = _run(cp, g, sel, axes, model, dt, np.array([n_steps], np.int64), n_paths,
+                 _key(seed, 1, n_steps, ax, int(side > 0), 2 * k if k >= 0 else -2 * k - 1), False, tilt,
+                 np.full(len(sel), -1, np.int64), cv_lo[sel], cv_hi[sel], want_loss=False, funding=funding)
+        for r, i in enumerate(accs):
+            out[(n_steps, i)] = _estimate(s.as1[r, 0], s.as2[r, 0], s.n, "importance")
+    return out
 
 
 def _time_to_liquidation(hist: np.ndarray, n_steps: int, dt: float):
