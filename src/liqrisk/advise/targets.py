@@ -5,8 +5,9 @@
   ``distance`` block of `analyze`); an account already liquidatable misses it.
 * ``p(7d)<=1%``: the probability of liquidation within the horizon at most p*, estimated by
   `analyze`'s Monte Carlo with a fixed seed: every evaluation of a changed account draws the
-  same paths (common random numbers), so the estimate moves monotonically with a top-up or a
-  cut and a bisection on it is well posed.
+  same paths (common random numbers). That smooths the estimate but does not make it monotone
+  in a cut or a hedge of a two-asset account (docs/mitigation.md), which is why
+  :func:`~liqrisk.advise.search.smallest` checks 99% of every answer instead of assuming it.
 
 An account is evaluated alone (a one-account portfolio in the same market), so changing it
 never changes another account's estimate.

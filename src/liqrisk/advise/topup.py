@@ -102,19 +102,18 @@ def topups(ev, account, now) -> list[Action]:
                 out.append(Action("topup", f"{what}: not enough alone ({why})", math.nan, unit, None, "capital",
                                   False, None, None, method))
                 continue
-        x, _ = smallest(make, ev.gap, guess or 0.1 * equity_usd / price, cap=1e3 * equity_usd / price,
-                        at_zero=ev.gap(account))
+        found = smallest(make, ev.gap, guess or 0.1 * equity_usd / price, cap=1e3 * equity_usd / price,
+                         at_zero=ev.gap(account))
+        x = found.x
         if x is None:
             out.append(Action("topup", what + ": does not reach the target", math.nan, unit, None, "capital",
                               False, None, None, method))
             continue
-        x = round_up(x)
         after = ev.metric(make(x))
-        minimal = not ev.target.meets(ev.metric(make(MINIMAL_CHECK * x)))
         if method.startswith("closed") and not math.isclose(x, guess, rel_tol=1e-5):
             method = "search on the engine"
         out.append(Action("topup", f"{what}: {x:,.6g} {currency}", x, unit, x * price, "capital",
-                          ev.target.meets(after), after, minimal, method, {"currency": currency}))
+                          ev.target.meets(after), after, found.minimal, method, {"currency": currency, **found.evidence()}))
     return out
 
 

@@ -64,6 +64,12 @@ def advise_command(
                       fmt(x["metric"]) if x["metric"] is not None else "-", "yes" if x["meets"] else "no",
                       {True: "yes", False: "no", None: "-"}[x["minimal"]])
         console.print(t)
+        for x in a["actions"]:
+            if x["details"].get("not_monotone"):
+                amount = (lambda v: f"{100 * v:.4g}%") if x["unit"] == "fraction" else (lambda v: f"{v:,.6g}")
+                pairs = ", ".join(f"{amount(lo)} meets but {amount(hi)} misses" for lo, hi in x["details"]["not_monotone"])
+                console.print(f"  not monotone ({escape(x['description'])}): {pairs} — the Monte Carlo P on "
+                              f"the same paths; the answer is the smallest found with 99% of it missing")
     console.print(f"{d['evaluations']} engine evaluations; every answer re-run on the changed account; "
                   f"'minimal': 99% of it misses the target")
     if html:
