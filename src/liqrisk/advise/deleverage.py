@@ -57,11 +57,11 @@ def deleverages(ev, account, now) -> list[Action]:
         if found.x is None:
             continue
         f = found.x
-        after = ev.metric(make(f))
+        after, ran = ev.after(make(f))
         fractions = {k: f for k in base}
         cost, not_costed = exit_cost(cp, now, fractions)
         sizes = {now.positions[k].symbol or now.positions[k].underlying: now.positions[k].size * f for k in base}
         out.append(Action("deleverage", f"{what} by {f:.2%}", f, "fraction", cost, "exit cost", ev.target.meets(after),
                           after, found.minimal, "search on the engine",
-                          {"cut_sizes": sizes, "not_costed": not_costed, "positions": sorted(base), **found.evidence()}))
+                          {"cut_sizes": sizes, "not_costed": not_costed, "positions": sorted(base), **found.evidence()}, ran))
     return out

@@ -101,12 +101,13 @@ def perp_hedges(ev, account, now, cuts: dict[int, float] | None = None) -> list[
         f = found.x
         label = full.symbol or f"{und} future {full.expiry:%d%b%y}".upper()
         if f is None:
-            after = ev.metric(make(1.0))
+            after, ran = ev.after(make(1.0))
             out.append(Action("hedge", f"delta-neutral {label} {full.size:+,.6g}: does not reach the target",
-                              full.size, "contracts", None, "opening cost", False, after, None, "search on the engine"))
+                              full.size, "contracts", None, "opening cost", False, after, None, "search on the engine",
+                              model=ran))
             continue
         size = full.size * f
-        after = ev.metric(make(f))
+        after, ran = ev.after(make(f))
         hedged = ev.margins(make(f))
         cost = _opening_cost(cp, now, und, -delta * f, mark)
         out.append(Action("hedge", f"{'sell' if size < 0 else 'buy'} {abs(size):,.6g} {label} "
@@ -115,7 +116,7 @@ def perp_hedges(ev, account, now, cuts: dict[int, float] | None = None) -> list[
                           "search on the engine", {"underlying": und, "account_delta": delta,
                                                    "initial_margin_after": hedged.initial_margin,
                                                    "maintenance_margin_after": hedged.maintenance_margin,
-                                                   **found.evidence(full.size)}))
+                                                   **found.evidence(full.size)}, ran))
     return out
 
 
@@ -183,7 +184,7 @@ def put_hedges(ev, account, now) -> list[Action]:
                               "contracts", None, "premium", False, None, None, "search on the engine"))
             continue
         cost, K, n, vol, prem_usd, make, found = best
-        after = ev.metric(make(n))
+        after, ran = ev.after(make(n))
         hedged = ev.margins(make(n))
         out.append(Action("put", f"buy {n:,.6g} {und} {K:,.0f} puts expiring {expiry:%Y-%m-%d} "
                                  f"(premium {prem_usd:,.2f} USD each at {vol:.1%} vol)",
@@ -194,5 +195,5 @@ def put_hedges(ev, account, now) -> list[Action]:
                                                    "settlement_currency": settlement,
                                                    "initial_margin_after": hedged.initial_margin,
                                                    "maintenance_margin_after": hedged.maintenance_margin,
-                                                   **found.evidence()}))
+                                                   **found.evidence()}, ran))
     return out

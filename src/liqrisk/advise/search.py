@@ -16,7 +16,10 @@ MINIMAL_CHECK = 0.99    # an answer is minimal when 99% of it misses the target
 class Action:
     """One way to meet the target for one account. ``amount`` in ``unit``; ``cost_usd`` what it
     costs (``cost_kind``: capital committed, exit cost, premium, opening cost); ``metric`` the
-    target's metric after it, re-run on the engine; ``minimal``: 99% of the amount misses."""
+    target's metric after it, re-run on the engine; ``minimal``: 99% of the amount misses;
+    ``model``: the path model of that re-run (None: a distance target), which can differ from the
+    account's (``details["model_switch"]``): with ``--model auto`` a cut that removes every position
+    with price history leaves GBM."""
 
     kind: str
     description: str
@@ -29,6 +32,7 @@ class Action:
     minimal: bool | None
     method: str
     details: dict = field(default_factory=dict)
+    model: str | None = None
 
 
 def _ab_factor(g_new: float, g_old: float) -> float:

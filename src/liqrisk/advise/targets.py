@@ -97,6 +97,7 @@ class Evaluator:
     calls: int = 0
     progress: Callable[[int, int | None], None] | None = None   # (runs so far, None) after each run
     _metrics: dict = field(default_factory=dict, repr=False)
+    _models: dict = field(default_factory=dict, repr=False)
 
     def analyses(self, accounts: list[Account]) -> list:
         """`analyze` of the accounts (with the target's probability horizon, and VaR/ES), in one
@@ -104,7 +105,7 @@ class Evaluator:
         contract), so each is its alone-evaluation, and its metric is kept."""
         out = self._analyze(tuple(accounts), risk=True)
         for acc, r in zip(accounts, out):
-            self._metrics.setdefault(_key(acc), metric_of(r, self.target))
+            self._keep(acc, r)
         return out
 
     def margins(self, account: Account):
@@ -117,8 +118,17 @@ class Evaluator:
         """The target's metric of the account (probabilities without VaR/ES: faster, same p)."""
         key = _key(account)
         if key not in self._metrics:
-            self._metrics[key] = metric_of(self._analyze((account,), risk=False)[0], self.target)
+            self._keep(account, self._analyze((account,), risk=False)[0])
         return self._metrics[key]
+
+    def _keep(self, account: Account, result) -> None:
+        key = _key(account)
+        self._metrics.setdefault(key, metric_of(result, self.target))
+        self._models.setdefault(key, result.risk.model if result.risk is not None else None)
+
+    def after(self, account: Account) -> tuple[float, str | None]:
+        """The metric of the account and the path model it ran under (None: a distance target)."""
+        return self.metric(account), self._models.get(_key(account))
 
     def meets(self, account: Account) -> bool:
         return self.target.meets(self.metric(account))
