@@ -138,3 +138,33 @@ def test_an_account_with_venue_parameters_is_evaluated_once_not_unhashable():
     first = ev.metric(pf.accounts[0])
     calls = ev.calls
     assert ev.metric(pf.accounts[0]) == first and ev.calls == calls
+
+
+@pytest.mark.parametrize("model", ["auto", "gbm", "student", "merton"])
+@pytest.mark.parametrize("horizon", ["1d", "7d"])
+def test_an_evaluation_is_the_probability_analyze_reports(model, horizon):
+    """advise's evaluations run the target's horizon alone (no term structure, no VaR/ES, with
+    reused paths): every P equals `analyze`'s on the same account, fresh — over cash levels that
+    switch the estimator (control / importance / antithetic) and on a BTC + SOL account whose
+    default model is fhs, with a SOL-only account (gbm under auto) among them."""
+    from liqrisk.advise.targets import Evaluator
+    from liqrisk.analysis import ProbabilitySettings, analyze
+    from liqrisk.load import load_portfolio
+    from liqrisk.risk.book_mc import reuse_paths
+
+    def doc(cash, btc=1.0):
+        pos = [{"symbol": "SOLUSDT", "kind": "perp", "size": -60.0, "entry": 140.0}]
+        if btc:
+            pos.append({"symbol": "BTCUSDT", "kind": "perp", "size": btc, "entry": 90_000, "mmr": MMR, "cum": 0.0})
+        d = _doc([{"id": "x", "venue": "binance-usdm", "mode": "cross", "collateral": {"USDT": cash}, "positions": pos}])
+        d["market"]["SOL"] = {"mark": 140.0, "vol": 0.8}
+        return d
+
+    docs = [doc(c) for c in (4000, 9000, 30_000)] + [doc(3000, btc=0)]
+    ev = Evaluator(load_portfolio(docs[0]), Target.parse(f"p({horizon})<=1%"), 2000, 5, model)
+    with reuse_paths():
+        got = [ev.after(load_portfolio(d).accounts[0]) for d in docs]
+    for d, (p, ran) in zip(docs, got):
+        r = analyze(d, ProbabilitySettings([horizon], 2000, 5, model)).accounts[0]
+        assert (p, ran) == (r.probability[horizon].p, r.risk.model)
+    assert ev.calls == len(docs)

@@ -85,6 +85,9 @@ def _advise_account(ev: Evaluator, acc, now) -> AccountAdvice:
             cuts = deleverages(ev, acc, now)
             alone = {k: c.amount for c in cuts for k in c.details["positions"] if len(c.details["positions"]) == 1}
             adv.actions = _rank(topups(ev, acc, now) + cuts + perp_hedges(ev, acc, now, alone) + put_hedges(ev, acc, now))
+    for x in adv.actions:
+        if x.model is not None and adv.model is not None and x.model != adv.model:
+            x.details["model_switch"] = f"{adv.model} → {x.model}"
     return adv
 
 

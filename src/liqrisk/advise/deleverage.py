@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 from liqrisk.advise.changes import Changes, Reduce, apply
-from liqrisk.advise.search import MINIMAL_CHECK, Action, round_up, smallest
+from liqrisk.advise.search import Action, smallest
 from liqrisk.model import Portfolio
 
 
@@ -53,15 +53,15 @@ def deleverages(ev, account, now) -> list[Action]:
     out = []
     for base, what in sets:
         make = lambda f, base=base: _cut(pf1, {k: f for k in base})
-        f, _ = smallest(make, ev.gap, 0.5, cap=1.0, digits=4, at_zero=ev.gap(account))
-        if f is None:
+        found = smallest(make, ev.gap, 0.5, cap=1.0, digits=4, at_zero=ev.gap(account))
+        if found.x is None:
             continue
-        f = min(round_up(f, 4), 1.0)
-        after = ev.metric(make(f))
-        minimal = not ev.target.meets(ev.metric(make(MINIMAL_CHECK * f)))
+        f = found.x
+        after, ran = ev.after(make(f))
         fractions = {k: f for k in base}
         cost, not_costed = exit_cost(cp, now, fractions)
         sizes = {now.positions[k].symbol or now.positions[k].underlying: now.positions[k].size * f for k in base}
         out.append(Action("deleverage", f"{what} by {f:.2%}", f, "fraction", cost, "exit cost", ev.target.meets(after),
-                          after, minimal, "search on the engine", {"cut_sizes": sizes, "not_costed": not_costed, "positions": sorted(base)}))
+                          after, found.minimal, "search on the engine",
+                          {"cut_sizes": sizes, "not_costed": not_costed, "positions": sorted(base), **found.evidence()}, ran))
     return out

@@ -21,7 +21,7 @@ from datetime import timedelta
 import numpy as np
 
 from liqrisk.advise.changes import _credit
-from liqrisk.advise.search import MINIMAL_CHECK, Action, round_up, smallest
+from liqrisk.advise.search import Action, smallest
 from liqrisk.model import Instrument, Portfolio, Position
 
 _PERP = {"binance-usdm": "{u}USDT", "bybit-linear": "{u}USDT", "okx": "{u}-USDT-SWAP", "hyperliquid": "{u}",
@@ -97,25 +97,26 @@ def perp_hedges(ev, account, now, cuts: dict[int, float] | None = None) -> list[
             if k in (cuts or {}) and p.instrument == full.instrument and p.size * full.size < 0 \
                     and p.position_side in (None, "both"):
                 first = min(1.0, cuts[k] * abs(p.size) / abs(full.size))
-        f, _ = smallest(make, ev.gap, first, cap=1.0, digits=4, at_zero=ev.gap(account))
+        found = smallest(make, ev.gap, first, cap=1.0, digits=4, at_zero=ev.gap(account))
+        f = found.x
         label = full.symbol or f"{und} future {full.expiry:%d%b%y}".upper()
         if f is None:
-            after = ev.metric(make(1.0))
+            after, ran = ev.after(make(1.0))
             out.append(Action("hedge", f"delta-neutral {label} {full.size:+,.6g}: does not reach the target",
-                              full.size, "contracts", None, "opening cost", False, after, None, "search on the engine"))
+                              full.size, "contracts", None, "opening cost", False, after, None, "search on the engine",
+                              model=ran))
             continue
-        f = min(round_up(f, 4), 1.0)
         size = full.size * f
-        after = ev.metric(make(f))
-        minimal = not ev.target.meets(ev.metric(make(MINIMAL_CHECK * f)))
+        after, ran = ev.after(make(f))
         hedged = ev.margins(make(f))
         cost = _opening_cost(cp, now, und, -delta * f, mark)
         out.append(Action("hedge", f"{'sell' if size < 0 else 'buy'} {abs(size):,.6g} {label} "
                                    f"({f:.1%} of the delta-neutral {full.size:+,.6g})",
-                          size, "contracts", cost, "opening cost", ev.target.meets(after), after, minimal,
+                          size, "contracts", cost, "opening cost", ev.target.meets(after), after, found.minimal,
                           "search on the engine", {"underlying": und, "account_delta": delta,
                                                    "initial_margin_after": hedged.initial_margin,
-                                                   "maintenance_margin_after": hedged.maintenance_margin}))
+                                                   "maintenance_margin_after": hedged.maintenance_margin,
+                                                   **found.evidence(full.size)}, ran))
     return out
 
 
@@ -170,29 +171,29 @@ def put_hedges(ev, account, now) -> list[Action]:
             def make(n, K=K, prem=prem, prem_coin=prem_usd / mark):
                 p = Position(Instrument("option", None, und, None, expiry, K, "put"), n, prem_coin)
                 return replace(_credit(account, settlement, -n * prem), positions=account.positions + (p,))
-            n, _ = smallest(make, ev.gap, max(delta, 1e-6), cap=max(4 * delta, 1e-3), digits=4,
-                            at_zero=ev.gap(account))
-            if n is None:
+            found = smallest(make, ev.gap, max(delta, 1e-6), cap=max(4 * delta, 1e-3), digits=4,
+                             at_zero=ev.gap(account))
+            if found.x is None:
                 continue
-            n = round_up(n, 4)
+            n = found.x
             cost = n * prem_usd
             if best is None or cost < best[0]:
-                best = (cost, K, n, vol, prem_usd, make)
+                best = (cost, K, n, vol, prem_usd, make, found)
         if best is None:
             out.append(Action("put", f"no protective put on {und} up to 4× the delta meets the target", math.nan,
                               "contracts", None, "premium", False, None, None, "search on the engine"))
             continue
-        cost, K, n, vol, prem_usd, make = best
-        after = ev.metric(make(n))
-        minimal = not ev.target.meets(ev.metric(make(MINIMAL_CHECK * n)))
+        cost, K, n, vol, prem_usd, make, found = best
+        after, ran = ev.after(make(n))
         hedged = ev.margins(make(n))
         out.append(Action("put", f"buy {n:,.6g} {und} {K:,.0f} puts expiring {expiry:%Y-%m-%d} "
                                  f"(premium {prem_usd:,.2f} USD each at {vol:.1%} vol)",
-                          n, "contracts", cost, "premium", ev.target.meets(after), after, minimal,
+                          n, "contracts", cost, "premium", ev.target.meets(after), after, found.minimal,
                           "search on the engine", {"underlying": und, "strike": K, "expiry": expiry.isoformat(),
                                                    "vol": vol, "premium_usd": prem_usd,
                                                    "premium_settlement": cost / (pf1.price(settlement) or 1.0),
                                                    "settlement_currency": settlement,
                                                    "initial_margin_after": hedged.initial_margin,
-                                                   "maintenance_margin_after": hedged.maintenance_margin}))
+                                                   "maintenance_margin_after": hedged.maintenance_margin,
+                                                   **found.evidence()}, ran))
     return out

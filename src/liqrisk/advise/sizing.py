@@ -88,7 +88,7 @@ def size_position(venue: str, symbol: str, leverage: float, collateral: float, t
     if bad:
         raise InputError(bad)
     with one_numba_thread():
-        y, _ = smallest(lambda y: make(coins_cap * (1 - y)), ev.gap, 1e-3, cap=1 - 1e-6)
+        y = smallest(lambda y: make(coins_cap * (1 - y)), ev.gap, 1e-3, cap=1 - 1e-6, check=None).x
         if y is None:
             coins, binding, minimal = None, "no size meets the target", None
         elif ev.meets(make(coins_cap)):

@@ -5,8 +5,9 @@
   ``distance`` block of `analyze`); an account already liquidatable misses it.
 * ``p(7d)<=1%``: the probability of liquidation within the horizon at most p*, estimated by
   `analyze`'s Monte Carlo with a fixed seed: every evaluation of a changed account draws the
-  same paths (common random numbers), so the estimate moves monotonically with a top-up or a
-  cut and a bisection on it is well posed.
+  same paths (common random numbers). That smooths the estimate but does not make it monotone
+  in a cut or a hedge of a two-asset account (docs/mitigation.md), which is why
+  :func:`~liqrisk.advise.search.smallest` checks 99% of every answer instead of assuming it.
 
 An account is evaluated alone (a one-account portfolio in the same market), so changing it
 never changes another account's estimate.
@@ -66,9 +67,9 @@ class Target:
         a first guess for searches; a distance target's own k."""
         if self.kind == "distance":
             return self.level
-        from scipy.stats import norm
+        from statistics import NormalDist          # not scipy.stats: ~1 s of import for one quantile
         from liqrisk.analysis import parse_horizon
-        return float(norm.isf(self.level / 2) * math.sqrt(365 * parse_horizon(self.horizon)))
+        return NormalDist().inv_cdf(1 - self.level / 2) * math.sqrt(365 * parse_horizon(self.horizon))
 
 
 def _key(account: Account):
@@ -96,14 +97,16 @@ class Evaluator:
     calls: int = 0
     progress: Callable[[int, int | None], None] | None = None   # (runs so far, None) after each run
     _metrics: dict = field(default_factory=dict, repr=False)
+    _models: dict = field(default_factory=dict, repr=False)
+    _paths_models: dict = field(default_factory=dict, repr=False)   # (model, underlyings) → (path model, dt)
 
     def analyses(self, accounts: list[Account]) -> list:
-        """`analyze` of the accounts (with the target's probability horizon, and VaR/ES), in one
-        run: an account's numbers do not depend on the others in the book (the engine's
-        contract), so each is its alone-evaluation, and its metric is kept."""
-        out = self._analyze(tuple(accounts), risk=True)
+        """`analyze` of the accounts (with the target's probability horizon; no VaR/ES, which
+        advice does not show), in one run: an account's numbers do not depend on the others in
+        the book (the engine's contract), so each is its alone-evaluation, and its metric is kept."""
+        out = self._analyze(tuple(accounts), risk=False)
         for acc, r in zip(accounts, out):
-            self._metrics.setdefault(_key(acc), metric_of(r, self.target))
+            self._keep(acc, r)
         return out
 
     def margins(self, account: Account):
@@ -113,11 +116,68 @@ class Evaluator:
             return analyze(Portfolio(self.portfolio.market, (account,))).accounts[0]
 
     def metric(self, account: Account) -> float:
-        """The target's metric of the account (probabilities without VaR/ES: faster, same p)."""
+        """The target's metric of the account: a distance from `analyze`'s margin numbers; a P
+        from :meth:`_probability` (`analyze`'s number, without what the target does not need)."""
         key = _key(account)
         if key not in self._metrics:
-            self._metrics[key] = metric_of(self._analyze((account,), risk=False)[0], self.target)
+            run = self._probability(account) if self.target.kind == "probability" else None
+            if run is None:
+                self._keep(account, self._analyze((account,), risk=False)[0])
+            else:
+                self.calls += 1
+                self._metrics[key], self._models[key] = run
+                if self.progress is not None:
+                    self.progress(self.calls, None)
         return self._metrics[key]
+
+    def _probability(self, account: Account) -> tuple[float, str] | None:
+        """(P within the target's horizon, the path model) of the account alone: `analyze`'s main
+        run — its model resolution, step, funding and estimators — for that one horizon, without
+        the term structure's horizons (each of which may add an importance-sampling run), margin
+        tables, VaR/ES and output checks. A horizon's estimate does not depend on which others
+        are run (:mod:`liqrisk.risk.book_mc`), so this is the P `analyze` and `what-if` report
+        (tested). None when `analyze` itself is needed: no simulated underlying, or the model
+        does not apply."""
+        from liqrisk.analysis import MODEL_ALIASES, ProbabilitySettings, _NotApplicable, _models_for, _path_model, parse_horizon
+        from liqrisk.advise.funding import book_schedule
+        from liqrisk.io.portfolio import InputError
+        from liqrisk.margin.account import CompiledPortfolio
+        from liqrisk.risk.book_mc import SimulationTooLarge, book_liquidation_risk
+        cp = CompiledPortfolio(Portfolio(self.portfolio.market, (account,)))
+        axes = tuple(sorted(set().union(*cp.plans[0].pool_axes.values())))
+        if not axes:
+            return None
+        s = ProbabilitySettings([self.target.horizon], self.paths, self.seed, MODEL_ALIASES.get(self.model, self.model),
+                                risk=False)
+        names = [cp.market.names[a] for a in axes]
+        main = _models_for(cp, names, s)[0]
+        key = (main, tuple(names))
+        if key not in self._paths_models:              # the path model depends on the market only
+            try:
+                self._paths_models[key] = _path_model(cp, names, main, s, [])[:2]
+            except _NotApplicable:
+                self._paths_models[key] = None
+        if self._paths_models[key] is None:
+            return None
+        model, dt = self._paths_models[key]
+        try:
+            with one_numba_thread():
+                risk = book_liquidation_risk(cp, [0], list(axes), model, [parse_horizon(self.target.horizon)],
+                                             n_paths=self.paths, seed=self.seed, drift=s.drift,
+                                             steps_per_day=s.steps_per_day, dt=dt, risk=False,
+                                             funding=book_schedule(cp))[0]
+        except SimulationTooLarge as e:
+            raise InputError([f"--horizon/--paths: {e}"]) from None
+        return next(iter(risk.probabilities.values())).p, main
+
+    def _keep(self, account: Account, result) -> None:
+        key = _key(account)
+        self._metrics.setdefault(key, metric_of(result, self.target))
+        self._models.setdefault(key, result.risk.model if result.risk is not None else None)
+
+    def after(self, account: Account) -> tuple[float, str | None]:
+        """The metric of the account and the path model it ran under (None: a distance target)."""
+        return self.metric(account), self._models.get(_key(account))
 
     def meets(self, account: Account) -> bool:
         return self.target.meets(self.metric(account))

@@ -102,19 +102,18 @@ def topups(ev, account, now) -> list[Action]:
                 out.append(Action("topup", f"{what}: not enough alone ({why})", math.nan, unit, None, "capital",
                                   False, None, None, method))
                 continue
-        x, _ = smallest(make, ev.gap, guess or 0.1 * equity_usd / price, cap=1e3 * equity_usd / price,
-                        at_zero=ev.gap(account))
+        found = smallest(make, ev.gap, guess or 0.1 * equity_usd / price, cap=1e3 * equity_usd / price,
+                         at_zero=ev.gap(account))
+        x = found.x
         if x is None:
             out.append(Action("topup", what + ": does not reach the target", math.nan, unit, None, "capital",
                               False, None, None, method))
             continue
-        x = round_up(x)
-        after = ev.metric(make(x))
-        minimal = not ev.target.meets(ev.metric(make(MINIMAL_CHECK * x)))
+        after, ran = ev.after(make(x))
         if method.startswith("closed") and not math.isclose(x, guess, rel_tol=1e-5):
             method = "search on the engine"
         out.append(Action("topup", f"{what}: {x:,.6g} {currency}", x, unit, x * price, "capital",
-                          ev.target.meets(after), after, minimal, method, {"currency": currency}))
+                          ev.target.meets(after), after, found.minimal, method, {"currency": currency, **found.evidence()}, ran))
     return out
 
 
@@ -135,7 +134,7 @@ def _isolated_together(ev, cp, account, isolated) -> list[Action]:
             if pool in pools:
                 ps[k] = replace(ps[k], margin=ps[k].margin + scale * pools[pool])
         return replace(account, positions=tuple(ps))
-    after = ev.metric(make(1.0))
+    after, ran = ev.after(make(1.0))
     minimal = not ev.target.meets(ev.metric(make(MINIMAL_CHECK)))
     currency = need[0][4]
     total = sum(x for _, _, x, _, _ in need)
@@ -143,4 +142,4 @@ def _isolated_together(ev, cp, account, isolated) -> list[Action]:
     return [Action("topup", f"add {currency} to every isolated margin that misses: {text}", total, currency,
                    sum(x * p for _, _, x, p, _ in need), "capital", ev.target.meets(after), after, minimal,
                    "closed form per pool (verified on the engine)",
-                   {"currency": currency, "per_pool": {what: x for what, _, x, _, _ in need}})]
+                   {"currency": currency, "per_pool": {what: x for what, _, x, _, _ in need}}, ran)]

@@ -57,13 +57,26 @@ def advise_command(
             continue
         t = Table(title=f"{escape(a['id'])} ({a['venue']}{model}): {fmt(a['metric'])} misses {escape(str(r.target))} — "
                         f"cheapest first")
-        for col in ("action", "cost (USD)", "cost is", "after", "meets", "minimal"):
+        prob = r.kind == "probability"
+        for col in ("action", "cost (USD)", "cost is", "after") + (("after's model",) if prob else ()) + ("meets", "minimal"):
             t.add_column(col)
         for x in a["actions"]:
+            ran = [] if not prob else [x["model"] or "-" if "model_switch" not in x["details"]
+                                       else f"[yellow]{x['model']} (was {a['model']})[/]"]
             t.add_row(escape(x["description"]), "-" if x["cost_usd"] is None else f"{x['cost_usd']:,.2f}", x["cost_kind"],
-                      fmt(x["metric"]) if x["metric"] is not None else "-", "yes" if x["meets"] else "no",
+                      fmt(x["metric"]) if x["metric"] is not None else "-", *ran, "yes" if x["meets"] else "no",
                       {True: "yes", False: "no", None: "-"}[x["minimal"]])
         console.print(t)
+        for x in a["actions"]:
+            if x["details"].get("not_monotone"):
+                amount = (lambda v: f"{100 * v:.4g}%") if x["unit"] == "fraction" else (lambda v: f"{v:,.6g}")
+                pairs = ", ".join(f"{amount(lo)} meets but {amount(hi)} misses" for lo, hi in x["details"]["not_monotone"])
+                console.print(f"  not monotone ({escape(x['description'])}): {pairs} — the Monte Carlo P on "
+                              f"the same paths; the answer is the smallest found with 99% of it missing")
+    if any("model_switch" in x["details"] for a in d["accounts"] for x in a["actions"]):
+        console.print("an answer whose after's model differs from the account's was estimated under another path model "
+                      "(--model auto: an account left without a position with price history runs GBM); "
+                      "give --model to compare under one model")
     console.print(f"{d['evaluations']} engine evaluations; every answer re-run on the changed account; "
                   f"'minimal': 99% of it misses the target")
     if html:
