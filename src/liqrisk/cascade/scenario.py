@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from liqrisk.cascade.impact import CascadeImpact
-from liqrisk.io.limits import AMOUNT_MAX, VOL_RANGE
+from liqrisk.io.limits import AMOUNT_MAX, VOL_RANGE, stress_problem
 from liqrisk.liquidity.impact import DAILY_VOLUME, LinearImpact, SquareRootImpact
 from liqrisk.margin.registry import RULE_SETS
 
@@ -314,7 +314,9 @@ def _funds(d: dict) -> float | dict[str, float]:
 def _impact(imp: dict, assets: tuple[str, ...], spec: dict) -> CascadeImpact:
     model = _text(imp, "model", "sqrt", "impact.")
     resilience = _num(imp, "resilience", "impact", 0.0, lo=0.0)
-    stress = _num(imp, "stress", "impact", 1.0, lo=0.0)
+    stress = _num(imp, "stress", "impact", 1.0)
+    if problem := stress_problem(stress):
+        raise ScenarioError("impact.stress", f"{stress:g}: {problem}")
     if model == "none":
         return CascadeImpact(tuple(None for _ in assets), resilience)
     models = []

@@ -52,8 +52,8 @@ def _check_options(horizons, paths, seed, drift, exit_horizon, participation, st
     bad = []
     if not 0 < participation <= 1:
         bad.append(f"--participation {participation:g}: must be in (0, 1] (a share of daily volume)")
-    if not 0 < stress <= 1000:
-        bad.append(f"--stress {stress:g}: must be in (0, 1000] (1 = today's book)")
+    if problem := limits.stress_problem(stress):
+        bad.append(f"--stress {stress:g}: {problem}")
     if not 0 < exit_horizon <= 24 * 366:
         bad.append(f"--exit-horizon-hours {exit_horizon:g}: must be in (0, {24 * 366}]")
     if not (math.isfinite(drift) and abs(drift) <= 10):

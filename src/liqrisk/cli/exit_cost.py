@@ -75,8 +75,8 @@ def _check_options(participation: float, vol: float, stress: float, risk_aversio
         raise BookError(f"--participation {participation:g}: must be in (0, 1] (a share of daily volume)")
     if not VOL_RANGE[0] <= vol <= VOL_RANGE[1]:
         raise BookError(f"--vol {vol:g}: must be in [{VOL_RANGE[0]:g}, {VOL_RANGE[1]:g}] (annualised, 0.55 = 55%)")
-    if not 0 < stress <= 1000:
-        raise BookError(f"--stress {stress:g}: must be in (0, 1000] (1 = today's book)")
+    if problem := limits.stress_problem(stress):
+        raise BookError(f"--stress {stress:g}: {problem}")
     if not (math.isfinite(risk_aversion) and risk_aversion >= 0):
         raise BookError(f"--risk-aversion {risk_aversion:g}: must be a finite number ≥ 0")
 

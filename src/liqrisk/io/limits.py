@@ -70,6 +70,13 @@ LEVERAGE_RANGE = (1.0, 1000.0)
 RATE_RANGE = (-1.0, 1.0)     # annual interest rate
 DRIFT_MAX = 10.0             # |annualised expected return|
 FUNDING_MAX = 0.1            # |funding rate per 8 h| (exclusive)
+STRESS_MAX = 1000.0          # impact stress multiplier (1 = today's book), in (0, STRESS_MAX]
+
+
+def stress_problem(value: float) -> str | None:
+    """"must be in (0, 1000] (1 = today's book)" unless 0 < ``value`` ≤ STRESS_MAX (NaN fails):
+    the one rule of ``--stress`` and a scenario's ``impact.stress``."""
+    return None if 0 < value <= STRESS_MAX else f"must be in (0, {STRESS_MAX:g}] (1 = today's book)"
 
 
 def out_of_range(flag: str, value: float, lo: float, hi: float, lo_open: bool = False) -> str | None:
