@@ -12,7 +12,7 @@ import math
 import signal
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -306,3 +306,140 @@ def _check_cascade(doc: dict) -> list[str]:
     if "rows" in doc and not doc["rows"]:
         out.append("a sweep with no rows")
     return out
+
+
+# --- the REST service -------------------------------------------------------------------------
+# One app per process on a SQLite file (as tests/service builds it), called in-process through
+# FastAPI's TestClient. The property: 2xx with a strict-JSON document whose numbers pass the
+# checks above (a cascade job: polled until it ends; done → its result checked, failed → its
+# error must be a located line, not an "internal error"); 4xx with a ``detail`` naming a field
+# path; never a 5xx or an exception; within the time limit.
+
+SERVICE_CHECKS = {"/v1/analyze": "analyze", "/v1/what-if": "what-if", "/v1/advise": "advise", "/v1/cascade": "cascade"}
+SERVICE_WARM_UP = (("/v1/analyze", [("horizon", "1d"), ("paths", "200")]), ("/v1/what-if", [("paths", "200")]),
+                   ("/v1/advise", [("target", "distance>=3sd")]), ("/v1/cascade", []))
+_client = None
+
+
+def service_client():
+    """The process's TestClient (its app made and warmed up on the first call)."""
+    global _client
+    if _client is None:
+        import tempfile
+
+        from fastapi.testclient import TestClient
+
+        from liqrisk.service import create_app
+        db = Path(tempfile.mkdtemp(prefix="liqrisk-fuzz-service-")) / "fuzz.db"
+        client = TestClient(create_app(str(db)), raise_server_exceptions=True)
+        client.__enter__()                      # the lifespan: migrate, start the job worker
+        _client = client
+        _warm_service()
+    return _client
+
+
+def _warm_service() -> None:
+    import mutators as M
+    doc = M.service_portfolio_seeds()[0]
+    for path, params in SERVICE_WARM_UP:
+        body = {"portfolio": doc} if path == "/v1/what-if" else M.service_scenario_seeds()[0] \
+            if path == "/v1/cascade" else doc
+        category, detail, _ = run_service({"method": "POST", "path": path, "params": params,
+                                           "body": M.json_body(body)}, time_limit=None)
+        if category != "ok":
+            raise RuntimeError(f"service warm-up {path} failed: {category}: {detail}")
+
+
+_LOCATED = __import__("re").compile(r"^[^\s:][^:]{0,160}: \S|field '")
+
+
+def _located(entry) -> bool:
+    """A 4xx ``detail`` entry names a field path: a ``loc`` below the body or query, or (the
+    validator's lines, all at ``["body"]``) a message that starts with its location."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("loc"), list) or not entry.get("msg"):
+        return False
+    loc, msg = entry["loc"], str(entry["msg"])
+    return len(loc) > 1 or entry.get("type") != "value_error" and loc == ["body"] or bool(_LOCATED.search(msg))
+
+
+def _classify_4xx(res) -> tuple[str, str]:
+    try:
+        detail = res.json().get("detail")
+    except (ValueError, AttributeError):
+        return "wrong", f"{res.status_code} without a JSON detail: {res.text[:200]!r}"
+    if res.status_code in (413, 429) and isinstance(detail, str) and detail:
+        return "rejected", f"{res.status_code} {detail[:200]}"
+    if res.status_code != 422 or not isinstance(detail, list) or not detail:
+        return "wrong", f"{res.status_code} {str(detail)[:200]}"
+    bad = [e for e in detail if not _located(e)]
+    if bad:
+        return "wrong", f"422 naming no field: {str(bad[0])[:200]}"
+    first = detail[0]
+    return "rejected", f"422 {first['loc']}: {str(first['msg'])[:200]}"
+
+
+def _poll_job(client, rid: int, deadline: float | None) -> tuple[str, str]:
+    """Wait for cascade job ``rid`` to end; classify its outcome (cancel it at the deadline)."""
+    while True:
+        job = client.get(f"/v1/jobs/{rid}")
+        if job.status_code != 200:
+            return "wrong", f"GET /v1/jobs/{rid}: {job.status_code} {job.text[:200]!r}"
+        d = job.json()
+        if d["status"] == "done":
+            try:
+                doc = json.loads(job.text, parse_constant=_reject_constant)
+            except ValueError as e:
+                return "wrong", f"job result is not strict JSON: {e}"
+            problems = check_numbers("cascade", doc["result"])
+            return ("wrong", problems[0]) if problems else ("ok", "")
+        if d["status"] in ("failed", "cancelled"):
+            error = str(d.get("error") or "")
+            if "over the job time limit" in error:
+                return "hang", error
+            if error.startswith("internal error") or not error:
+                return "traceback", f"job failed: {error[:300]}"
+            return "rejected", f"job failed: {error[:200]}"
+        if deadline is not None and time.perf_counter() > deadline:
+            client.delete(f"/v1/jobs/{rid}")
+            while client.get(f"/v1/jobs/{rid}").json()["status"] in ("queued", "running"):
+                time.sleep(0.05)        # the next input must not wait behind this one
+            return "hang", "job still running at the time limit"
+        time.sleep(0.02)
+
+
+def run_service(req: dict, time_limit: float | None = TIME_LIMIT_S) -> tuple[str, str, float]:
+    """(category, detail, seconds) of one request {"method", "path", "params", "body"} to the
+    service (``time_limit`` None: unbounded, for the warm-up)."""
+    global _client
+    client = service_client()
+    t0 = time.perf_counter()
+    deadline = None if time_limit is None else t0 + time_limit
+    try:
+        with _alarm(time_limit) if time_limit is not None else nullcontext():
+            res = client.request(req["method"], req["path"], params=req["params"], content=req["body"],
+                                 headers={"content-type": "application/json"})
+    except Hang:
+        _client = None      # the request runs on in the app's thread: later inputs get a new app
+        return "hang", f"> {time_limit:g} s", time.perf_counter() - t0
+    except Exception as e:  # noqa: BLE001 — a server exception re-raised by the TestClient
+        import traceback
+        tb = "".join(traceback.format_exception(e))
+        return "traceback", tb.strip().splitlines()[-1][:300] + " @ " + _origin(e), time.perf_counter() - t0
+    if req["path"] == "/v1/cascade" and res.status_code == 202:
+        category, detail = _poll_job(client, res.json()["id"], deadline)
+        return category, detail, time.perf_counter() - t0
+    dt = time.perf_counter() - t0
+    if time_limit is not None and dt >= time_limit:      # the alarm may wait for a compile
+        return "hang", f"{dt:.0f} s", dt
+    if res.status_code >= 500:
+        return "traceback", f"{res.status_code}: {res.text[:300]!r}", dt
+    if 400 <= res.status_code < 500:
+        return (*_classify_4xx(res), dt)
+    if res.status_code not in (200, 202):
+        return "wrong", f"status {res.status_code}: {res.text[:200]!r}", dt
+    try:
+        doc = json.loads(res.text, parse_constant=_reject_constant)
+    except ValueError as e:
+        return "wrong", f"response is not strict JSON: {e}", dt
+    problems = check_numbers(SERVICE_CHECKS[req["path"]], doc)
+    return ("wrong", problems[0], dt) if problems else ("ok", "", dt)
