@@ -219,6 +219,25 @@ def test_cascade_job_cancel_and_bad_scenarios(sqlite_client):
         assert r.status_code == 422 and field in json.dumps(r.json()["detail"]), r.json()
 
 
+def test_a_funding_file_is_refused_the_service_reads_no_files(sqlite_client, demo_doc, tmp_path):
+    """A funding series given as a file (``{csv: PATH}``) made the service open a file of the
+    server (found by the service fuzz target: ``/etc/passwd`` as ETH's funding was analysed, 200);
+    refused like an option chain file, in portfolios and in cascade scenarios."""
+    series = tmp_path / "funding.csv"
+    series.write_text("timestamp,rate\n2026-11-22T00:00:00Z,0.0001\n2026-11-22T08:00:00Z,0.0001\n")
+    doc = copy.deepcopy(demo_doc)
+    doc["market"]["ETH"]["funding"] = {"csv": str(series)}
+    r = sqlite_client.post("/v1/analyze", json=doc)
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "market", "ETH", "funding", "csv"], r.text
+    assert "reads no files" in r.json()["detail"][0]["msg"]
+    r = sqlite_client.post("/v1/what-if", json={"portfolio": doc})
+    assert r.status_code == 422 and "reads no files" in r.json()["detail"][0]["msg"]
+    scenario = copy.deepcopy(SCENARIO)
+    scenario["assets"]["BTC"]["funding"] = {"csv": str(series)}
+    r = sqlite_client.post("/v1/cascade", json=scenario)
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "assets", "BTC", "funding", "csv"], r.text
+
+
 def _worker_cpu_seconds() -> float:
     """CPU time used so far by the service's job worker thread."""
     worker = next(t for t in threading.enumerate() if t.name.startswith("liqrisk-job"))
