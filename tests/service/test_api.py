@@ -238,6 +238,22 @@ def test_a_funding_file_is_refused_the_service_reads_no_files(sqlite_client, dem
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "assets", "BTC", "funding", "csv"], r.text
 
 
+@pytest.mark.parametrize("body, message", [
+    (b"\x8c\xba{}", "body: not UTF-8 text (byte 0: b'\\x8c')"),
+    (b"[" * 100_000 + b"]" * 100_000, "body: nesting: above the limit depth = 20"),
+    (b"[" * 21 + b"]" * 21, "body: nesting depth 21: above the limit depth = 20"),
+    (b'{"as_of": "2026-01-01T00:00:00Z", "as_of": "2026-11-23T00:00:00Z"}', "body: not valid JSON: duplicated key 'as_of'"),
+])
+def test_a_body_that_is_no_json_document_is_422_at_the_body(sqlite_client, body, message):
+    """Not UTF-8 or nested deeper than Python's decoder goes: a bare 400 "There was an error
+    parsing the body" (found by the service fuzz target); a duplicated key: the last one was used
+    silently. Each is a 422 naming the body, as the portfolio loader does for a file."""
+    for path in ("/v1/analyze", "/v1/what-if", "/v1/cascade"):
+        r = sqlite_client.post(path, content=body, headers={"content-type": "application/json"})
+        assert r.status_code == 422 and r.json()["detail"] == [{"loc": ["body"], "msg": message,
+                                                                "type": "value_error"}], r.text
+
+
 def _worker_cpu_seconds() -> float:
     """CPU time used so far by the service's job worker thread."""
     worker = next(t for t in threading.enumerate() if t.name.startswith("liqrisk-job"))

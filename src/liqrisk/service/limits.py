@@ -22,6 +22,7 @@ class LimitError(ValueError):
 @dataclass(frozen=True)
 class Limits:
     body_bytes: int = 2_000_000          # request body
+    body_depth: int = 20                 # nesting of a JSON body's objects and arrays
     accounts: int = 100                  # accounts per portfolio
     positions: int = 2_000               # positions per portfolio, all accounts
     paths: int = 200_000                 # Monte Carlo paths per account
