@@ -109,6 +109,27 @@ def _every(moves: dict[str, float], doc: dict, vol_only: bool = False) -> dict[s
     return {**{n.upper(): moves["*"] for n in names}, **{k: v for k, v in moves.items() if k != "*"}}
 
 
+_CHANGE_FLAGS = ("--shock", "--vol", "--time", "--topup", "--add", "--reduce")
+
+
+def _change_field(line: str, body: WhatIfIn) -> tuple[list, str]:
+    """(loc, message) of a problem of the what-if changes: the changes parser and ``apply`` name
+    the CLI flag (``--add 'a:BTCUSDT:x' size: …``); here the body field and, for a list, the item
+    (``add[0] 'a:BTCUSDT:x' size: …`` at ``["body", "add", 0]``)."""
+    flag = next((f for f in _CHANGE_FLAGS if line.startswith(f) and line[len(f):len(f) + 1] in (" ", ":", "")), None)
+    if flag is None:
+        return ["body"], line
+    name, rest = flag[2:], line[len(flag):]
+    items = getattr(body, name)
+    if isinstance(items, list):
+        texts = [f"'{x}'" if isinstance(x, str) else f"'{x.account}:{x.asset}" for x in items]
+        hits = [i for i, t in enumerate(texts) if rest.lstrip(" :").startswith(t)]
+        if len(hits) == 1 or len(items) == 1:
+            i = hits[0] if hits else 0
+            return ["body", name, i], f"{name}[{i}]{rest}"
+    return ["body", name], f"{name}{rest}"
+
+
 def run_analysis(doc: dict, opts: AnalyzeOptions, limits: Limits) -> dict:
     """Validate, check the cost, analyse: the CLI's ``analyze --json`` document (+ ``curves``)."""
     limits.check_portfolio(doc)
@@ -316,10 +337,13 @@ def create_app(database_url: str, api_key: str | None = None, limits: Limits = L
         limits.check_portfolio(doc)
         pf = parse_portfolio(doc)
         limits.check_probability(opts.horizon, opts.paths, 2 * len(pf.accounts))
-        result = what_if(pf, shock=_every(body.shock, doc), vol=_every(body.vol, doc, vol_only=True),
-                         time=body.time, add=body.add, reduce=body.reduce,
-                         topup=[TopUp(t.account, t.asset.upper(), t.amount) for t in body.topup],
-                         horizons=list(opts.horizon) or None, paths=opts.paths, seed=opts.seed, model=opts.model)
+        try:
+            result = what_if(pf, shock=_every(body.shock, doc), vol=_every(body.vol, doc, vol_only=True),
+                             time=body.time, add=body.add, reduce=body.reduce,
+                             topup=[TopUp(t.account, t.asset.upper(), t.amount) for t in body.topup],
+                             horizons=list(opts.horizon) or None, paths=opts.paths, seed=opts.seed, model=opts.model)
+        except InputError as e:
+            return _detail(422, [_change_field(line, body) for line in e.problems])
         data = result.to_dict()
         store(request).add_run("what-if", body.model_dump(), opts.to_dict(), data)
         return data
