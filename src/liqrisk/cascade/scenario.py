@@ -40,6 +40,9 @@ HISTORICAL = {  # name → (bundled file, {asset: close column}, time column, ho
 }
 
 
+NOISE_VOL_MIN = 1e-8   # smallest non-zero per-step noise vol (its square stays a normal float)
+
+
 class ScenarioError(ValueError):
     """Bad scenario input; ``field`` is the dotted path of the offending key."""
 
@@ -272,8 +275,15 @@ def scenario_from_dict(d: dict) -> Scenario:
         if len(assets) > 1 and not lo < corr < 1.0:
             raise ScenarioError("shock.noise.correlation", f"{corr:g}: with {len(assets)} assets one pairwise "
                                 f"correlation must lie in ({lo:g}, 1) to form a valid (positive definite) matrix")
+        if 0 < vol < NOISE_VOL_MIN:
+            raise ScenarioError("shock.noise.vol", f"{vol:g}: must be 0 (no noise) or in [{NOISE_VOL_MIN:g}, 1] "
+                                "(a per-step vol; below it the covariance underflows)")
         if vol > 0:
-            path = path * correlated_noise(steps, np.full(len(assets), vol), corr, seed)
+            try:
+                path = path * correlated_noise(steps, np.full(len(assets), vol), corr, seed)
+            except np.linalg.LinAlgError:
+                raise ScenarioError("shock.noise.correlation", f"{corr!r}: too close to the bound ({lo:g}, 1) for "
+                                    "a positive definite matrix in floating point") from None
     extra = {k: v for k, v in (("population", _population_block(d)), ("sweep", _sweep_block(d, assets, path)))
              if v is not None}
     return Scenario(_text(d, "name", "scenario"), assets, prices, path,
