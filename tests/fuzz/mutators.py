@@ -408,7 +408,7 @@ def json_body(doc) -> bytes:
 
 def service_portfolio_seeds() -> list[dict]:
     """The bundled portfolios as the JSON documents the API takes (YAML timestamps as text; an
-    option chain file replaced by a flat vol)."""
+    option chain file replaced by a flat vol, a funding file by a rate)."""
     def plain(x):
         if isinstance(x, dict):
             return {str(k): plain(v) for k, v in x.items()}
@@ -418,9 +418,11 @@ def service_portfolio_seeds() -> list[dict]:
     out = []
     for _, d in portfolio_seeds():
         d = plain(d)
-        for block in d["market"].values():      # an inline vol for a chain file (the service reads no files)
+        for block in d["market"].values():      # no files (the service reads none): a flat vol, a rate
             if isinstance(block, dict) and block.pop("chain_csv", None) is not None:
                 block.setdefault("vol", 0.6)
+            if isinstance(block, dict) and isinstance(block.get("funding"), dict) and "csv" in block["funding"]:
+                block["funding"] = 0.0001
         out.append(d)
     return out
 
