@@ -123,6 +123,10 @@ def run(args: list[str], time_limit: float = TIME_LIMIT_S) -> tuple[str, str, fl
             return "wrong", "a problem printed twice", dt
         if any("╭" in l or "│" in l for l in lines):
             return "wrong", "a rich box around an error", dt
+        stray = [l for l in lines if not l.startswith(("error: ", "note: ", "warning: ")) and "Warning: " not in l
+                 and not l.startswith("  ")]      # a Python warning and its source line are not ours
+        if stray:
+            return "wrong", f"a line that is no 'error: …' line: {stray[0][:200]!r}", dt
         return "rejected", errors[0][:200], dt
     return "wrong", f"exit code {res.exit_code}: {(out + err)[-200:]!r}", dt
 
@@ -161,7 +165,8 @@ def _finite(x) -> bool:
 def check_numbers(command: str, doc) -> list[str]:
     """Problems of a successful run's document (empty when it passes)."""
     checks = {"analyze": _check_analyze, "cascade": _check_cascade, "what-if": _check_what_if,
-              "advise": _check_advise, "size": _check_size, "hedge-backtest": _check_hedge_backtest}
+              "advise": _check_advise, "size": _check_size, "hedge-backtest": _check_hedge_backtest,
+              "exit-cost": _check_exit_cost}
     return checks[command](doc) if command in checks else []
 
 
@@ -236,6 +241,43 @@ def _check_size(doc: dict) -> list[str]:
             out.append(f"row {r.get('sizing')!r}: size {r['size']} < 0")
         if r.get("liquidation_price") is not None and r["liquidation_price"] <= 0:
             out.append(f"row {r.get('sizing')!r}: liquidation price {r['liquidation_price']} ≤ 0")
+    return out
+
+
+def _check_exit_cost(doc: dict) -> list[str]:
+    """Costs, their spread and times ≥ 0; a position's notional |size| × price, its unfilled part
+    within [0, |size|], its worst fill on the far side of the price (a long is closed by selling);
+    an account's close-now cost the sum of its positions'."""
+    out = []
+    for a in doc.get("accounts", []):
+        w = f"account {a.get('id')!r}"
+        for k in ("close_now_cost", "close_now_bps", "time_to_exit_hours", "horizon_cost", "horizon_sd"):
+            if a.get(k) is not None and a[k] < 0:
+                out.append(f"{w}: {k} = {a[k]} < 0")
+        for t, c in (a.get("curve") or {}).items():
+            if c is not None and c < 0:
+                out.append(f"{w}: cost curve at {t} h = {c} < 0")
+        total = 0.0
+        for p in a.get("positions", []):
+            size, price = p.get("size"), p.get("price")
+            if p.get("close_now_cost") is None or size is None or price is None:
+                total = None
+                continue
+            if p["close_now_cost"] < 0:
+                out.append(f"{w} {p.get('symbol')}: close-now cost {p['close_now_cost']} < 0")
+            if p.get("notional") is not None and abs(p["notional"] - abs(size) * price) > 1e-9 * abs(size) * price:
+                out.append(f"{w} {p.get('symbol')}: notional {p['notional']} ≠ |size| × price")
+            u = p.get("unfilled")
+            if u is not None and not -1e-12 <= u <= abs(size) * (1 + 1e-12):
+                out.append(f"{w} {p.get('symbol')}: unfilled {u} outside [0, |size|]")
+            wp = p.get("worst_price")
+            if wp is not None and (wp > price * (1 + 1e-12) if size > 0 else wp < price * (1 - 1e-12)):
+                out.append(f"{w} {p.get('symbol')}: worst fill {wp} on the wrong side of {price}")
+            if total is not None:
+                total += p["close_now_cost"]
+        if total is not None and a.get("close_now_cost") is not None and \
+                abs(total - a["close_now_cost"]) > 1e-9 * (1 + abs(total)):
+            out.append(f"{w}: close-now cost {a['close_now_cost']} ≠ the sum of its positions' {total}")
     return out
 
 
