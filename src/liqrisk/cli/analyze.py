@@ -66,8 +66,8 @@ def _check_options(horizons, paths, seed, drift, exit_horizon, participation, st
 
     from liqrisk.io.portfolio import InputError
     bad = []
-    if not 0 < participation <= 1:
-        bad.append(f"--participation {participation:g}: must be in (0, 1] (a share of daily volume)")
+    if problem := limits.participation_problem(participation):
+        bad.append(f"--participation {participation:g}: {problem}")
     if problem := limits.stress_problem(stress):
         bad.append(f"--stress {stress:g}: {problem}")
     if not 0 < exit_horizon <= 24 * 366:

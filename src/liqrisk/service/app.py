@@ -27,6 +27,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
 from liqrisk.analysis import ExitSettings, ProbabilitySettings, analyze
+from liqrisk.io.limits import PARTICIPATION_MIN
 from liqrisk.io.portfolio import InputError, PortfolioFile
 from liqrisk.load import parse_portfolio
 from liqrisk.service.jobs import Jobs
@@ -54,7 +55,7 @@ class AnalyzeOptions:
         model: Literal["auto", "gbm", "merton", "student", "student_t", "fhs", "garch_fhs"] = Query("auto"),
         drift: float = Query(0.0, ge=-5, le=5, description="annualised expected return"),
         exit_horizon_hours: float = Query(1.0, gt=0, le=720),
-        participation: float = Query(0.1, gt=0, le=1),
+        participation: float = Query(0.1, ge=PARTICIPATION_MIN, le=1),
         stress: float = Query(1.0, ge=0.1, le=100),
         curves: bool = Query(False, description="add equity/MM-vs-price curves per account (dashboard)"),
     ):
