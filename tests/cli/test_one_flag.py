@@ -1,5 +1,5 @@
 """Flags checked whether or not the run uses them, and with ranges that keep every reported number
-finite — found by the one-flag-at-a-time fuzz of exit-cost and size (tests/fuzz, issue 9): each
+finite — found by the one-flag-at-a-time fuzz of exit-cost, size and hedge-backtest (tests/fuzz, issue 9): each
 of these ran with exit 0 (a null time to exit without a note, a flag silently ignored) or named
 no flag."""
 from pathlib import Path
@@ -24,6 +24,8 @@ runner = CliRunner()
     (EXIT + ["--book", f"ETH={BOOK}"], f"error: --book 'ETH={BOOK}': no position on ETH (underlyings: BTC)"),
     (SIZE + ["--target", "distance>=3sd", "--horizon", "abc"], "error: horizon 'abc': expected a positive number"),
     (SIZE + ["--target", "p(7d)<=1%", "--seed", "-1"], "error: --seed -1: must be ≥ 0"),
+    (["hedge-backtest", "--json", "--spot", "91250", "--strike", "100000", "--expiry-days", "30", "--vol", "0.5",
+      "--paths", "50", "--lot", "5e-324"], "error: --lot 4.94066e-324: must be 0 (continuous) or at least 1e-12"),
     (["analyze", str(ROOT / "examples" / "multi_venue.yaml"), "--participation", "1e-7"],
      "error: --participation 1e-07: must be in [1e-06, 1] (a share of daily volume)"),
 ])
