@@ -26,6 +26,8 @@ runner = CliRunner()
     (SIZE + ["--target", "p(7d)<=1%", "--seed", "-1"], "error: --seed -1: must be ≥ 0"),
     (["hedge-backtest", "--json", "--spot", "91250", "--strike", "100000", "--expiry-days", "30", "--vol", "0.5",
       "--paths", "50", "--lot", "5e-324"], "error: --lot 4.94066e-324: must be 0 (continuous) or at least 1e-12"),
+    (["hedge-backtest", "--json", "--spot", "91250", "--strike", "100000", "--expiry-days", "30", "--vol", "0.5",
+      "--paths", "50", "--funding", "0.1"], "error: --funding 0.1: must be a finite rate per 8 h with |rate| < 0.1"),
     (["analyze", str(ROOT / "examples" / "multi_venue.yaml"), "--participation", "1e-7"],
      "error: --participation 1e-07: must be in [1e-06, 1] (a share of daily volume)"),
 ])
