@@ -123,8 +123,7 @@ def _change_field(line: str, body: WhatIfIn) -> tuple[list, str]:
     name, rest = flag[2:], line[len(flag):]
     items = getattr(body, name)
     if isinstance(items, list):
-        texts = [f"'{x}'" if isinstance(x, str) else f"'{x.account}:{x.asset}" for x in items]
-        hits = [i for i, t in enumerate(texts) if rest.lstrip(" :").startswith(t)]
+        hits = [i for i, x in enumerate(items) if isinstance(x, str) and rest.lstrip(" :").startswith(f"'{x}'")]
         if len(hits) == 1 or len(items) == 1:
             i = hits[0] if hits else 0
             return ["body", name, i], f"{name}[{i}]{rest}"
