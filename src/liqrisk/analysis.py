@@ -323,6 +323,15 @@ def _models_for(cp: CompiledPortfolio, names: list[str], s: ProbabilitySettings)
     return main, others
 
 
+def check_model(name: str) -> str:
+    """The path model ``name`` with its alias resolved (``student_t`` → ``student``); an
+    InputError naming ``--model`` unless it is ``auto`` or one of MODELS."""
+    name = MODEL_ALIASES.get(name, name)
+    if name not in MODELS + ("auto",):
+        raise InputError([f"--model '{name}': expected auto or one of {', '.join(MODELS)}"])
+    return name
+
+
 def _add_probabilities(cp, results, s: ProbabilitySettings, out: PortfolioAnalysis, progress):
     """Probability, per-pool probability, time to liquidation and VaR/ES blocks of every account,
     on the compiled book: accounts that move with the same underlyings share one path model
@@ -332,9 +341,7 @@ def _add_probabilities(cp, results, s: ProbabilitySettings, out: PortfolioAnalys
     from liqrisk.risk.book_mc import SimulationTooLarge, book_liquidation_risk
     from liqrisk.risk.estimates import TERM_STRUCTURE
 
-    s.model = MODEL_ALIASES.get(s.model, s.model)
-    if s.model not in MODELS + ("auto",):
-        raise InputError([f"--model '{s.model}': expected auto or one of {', '.join(MODELS)}"])
+    s.model = check_model(s.model)
     if not math.isfinite(s.drift):
         raise InputError([f"--drift {s.drift}: expected a finite annualised return, e.g. 0.1"])
     years = {h: parse_horizon(h) for h in s.horizons}

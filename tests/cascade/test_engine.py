@@ -298,3 +298,17 @@ def test_a_broken_ledger_stops_the_run_with_an_error(monkeypatch):
     monkeypatch.setattr(engine._State, "credit", lambda self, pools, usd, bp: original(self, pools, usd + 1.0, bp))
     with pytest.raises(ConservationError, match="money identity broken at step 1"):
         simulate(_three_accounts(), _paper_scenario(1000.0))
+
+
+@pytest.mark.parametrize("noise, field", [
+    ({"vol": 5e-324, "correlation": 0.85}, "shock.noise.vol: 4.94066e-324: must be 0 (no noise) or in [1e-08, 1]"),
+    ({"vol": 1e-8, "correlation": 0.9999999999999999}, "shock.noise.correlation: 0.9999999999999999: too close"),
+])
+def test_noise_whose_covariance_is_not_positive_definite_in_floats_names_the_field(noise, field):
+    """A per-step noise vol of 5e-324 (its square underflows to 0) or a correlation one ulp below 1
+    passed the range checks and then failed in the Cholesky factorisation: 'Matrix is not positive
+    definite', naming no field (found by the service fuzz target)."""
+    base = {"assets": {"BTC": {"price": 100.0, "vol": 0.5}, "ETH": {"price": 10.0, "vol": 0.5}},
+            "shock": {"kind": "linear", "steps": 5, "moves": {"BTC": -0.1}, "noise": noise}}
+    with pytest.raises(ScenarioError, match=re.escape(field)):
+        scenario_from_dict(base)

@@ -15,3 +15,14 @@ def test_a_multi_asset_file_is_refused_without_suggesting_an_option_the_command_
     assert "columns of several assets (btc, eth)" in res.stderr and "timestamp,open,high,low,close" in res.stderr
     assert "--asset" not in res.stderr and "choose" not in res.stderr
     assert "--asset" not in runner.invoke(app, ["backtest-calibration", "--help"]).output
+
+
+def test_the_daily_backtest_prints_the_file_name_as_written(tmp_path):
+    """The file name went to rich unescaped: ``[red]`` was eaten as markup, ``:fire:`` became 🔥."""
+    import shutil
+    path = tmp_path / "[red]daily :fire:.csv"
+    shutil.copy(MULTI, path)
+    res = runner.invoke(app, ["backtest-calibration", "--file", str(path), "--start", "2019-06-01", "--end",
+                              "2019-07-01", "--n-paths", "100", "--model", "gbm"])
+    assert res.exit_code == 0, res.output
+    assert "[red]daily :fire:.csv" in res.stdout and "🔥" not in res.stdout

@@ -4,6 +4,7 @@ outcomes (ok / rejected / traceback / hang / wrong) per command and per kind of 
 logging one line per failure (every outcome with --log-all).
 
     PYTHONPATH=src python tests/fuzz/campaign.py --analyze 2200 --cascade 1500 --exit-cost 700 --seed 1
+    PYTHONPATH=src python tests/fuzz/campaign.py --analyze 0 --cascade 0 --exit-cost 0 --service 100 --seed 1
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 
 sys.path.insert(0, str(Path(__file__).parent))
 import harness  # noqa: E402
+import mutators as M  # noqa: E402
 import test_fuzz_cli as T  # noqa: E402
 
 
@@ -27,7 +29,10 @@ CATEGORIES = ("ok", "rejected", "traceback", "hang", "wrong")
 COMMANDS = {"analyze": T.analyze_args, "cascade": T.cascade_args, "exit-cost": T.exit_cost_args,
             "what-if": T.what_if_args, "advise": T.advise_args, "size": T.size_args,
             "hedge-backtest": T.hedge_backtest_args, "policy-backtest": T.policy_backtest_args,
-            "import": T.import_args}
+            "import": T.import_args, "exit-cost-one": T.exit_cost_one_args, "size-one": T.size_one_args,
+            "hedge-backtest-one": T.hedge_backtest_one_args,
+            **{f"service-{r}": (lambda r=r: M.service_request(r)) for r in ("analyze", "what-if", "advise", "cascade")}}
+"""Command → strategy of (kind, args); ``service-*``: (kind, request) of a REST route (harness.run_service)."""
 KEEP = Path("fuzz_failures")
 
 
@@ -47,6 +52,14 @@ def _keep_inputs(args: list[str]) -> list[str]:
     return out
 
 
+def _keep_request(req: dict) -> dict:
+    """The failing request with its body copied to a file (the log is JSON lines)."""
+    KEEP.mkdir(exist_ok=True)
+    dest = KEEP / f"{len(list(KEEP.iterdir())):05d}_body.json"
+    dest.write_bytes(req["body"] or b"")
+    return {**req, "body": str(dest.resolve())}
+
+
 def campaign(name: str, strategy, n: int, seed: int, time_limit: float, log) -> collections.Counter:
     counts: collections.Counter = collections.Counter()
 
@@ -56,10 +69,13 @@ def campaign(name: str, strategy, n: int, seed: int, time_limit: float, log) -> 
     @given(strategy)
     def one(case):
         kind, args = case
-        category, detail, seconds = harness.run(args, time_limit)
+        service = name.startswith("service-")
+        category, detail, seconds = (harness.run_service if service else harness.run)(args, time_limit)
         counts[(kind, category)] += 1
         if category not in ("ok", "rejected"):
-            args = _keep_inputs(args)
+            args = _keep_request(args) if service else _keep_inputs(args)
+        elif service:
+            args = {**args, "body": f"{len(args['body'] or b'')} bytes"}
         if category not in ("ok", "rejected") or LOG_ALL:
             log.write(json.dumps({"command": name, "kind": kind, "category": category, "detail": detail, "args": args,
                                   "seconds": round(seconds, 2)}) + "\n")
@@ -76,6 +92,7 @@ def main() -> None:
     ap.add_argument("--exit-cost", type=int, default=700)
     for name in list(COMMANDS)[3:]:
         ap.add_argument("--" + name, type=int, default=0)
+    ap.add_argument("--service", type=int, default=0, help="N requests to each of the four service routes")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--time-limit", type=float, default=60.0)
     ap.add_argument("--log", default="fuzz_failures.jsonl")
@@ -87,7 +104,7 @@ def main() -> None:
     allc: collections.Counter = collections.Counter()
     with open(a.log, "w") as log:
         for name, strategy in COMMANDS.items():
-            n = getattr(a, name.replace("-", "_"))
+            n = getattr(a, name.replace("-", "_")) or (a.service if name.startswith("service-") else 0)
             if n:
                 counts = campaign(name, strategy(), n, a.seed, a.time_limit, log)
                 for kind in ("structural", "semantic", "valid"):

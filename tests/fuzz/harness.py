@@ -12,7 +12,7 @@ import math
 import signal
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -123,6 +123,10 @@ def run(args: list[str], time_limit: float = TIME_LIMIT_S) -> tuple[str, str, fl
             return "wrong", "a problem printed twice", dt
         if any("╭" in l or "│" in l for l in lines):
             return "wrong", "a rich box around an error", dt
+        stray = [l for l in lines if not l.startswith(("error: ", "note: ", "warning: ")) and "Warning: " not in l
+                 and not l.startswith("  ")]      # a Python warning and its source line are not ours
+        if stray:
+            return "wrong", f"a line that is no 'error: …' line: {stray[0][:200]!r}", dt
         return "rejected", errors[0][:200], dt
     return "wrong", f"exit code {res.exit_code}: {(out + err)[-200:]!r}", dt
 
@@ -161,7 +165,8 @@ def _finite(x) -> bool:
 def check_numbers(command: str, doc) -> list[str]:
     """Problems of a successful run's document (empty when it passes)."""
     checks = {"analyze": _check_analyze, "cascade": _check_cascade, "what-if": _check_what_if,
-              "advise": _check_advise, "size": _check_size, "hedge-backtest": _check_hedge_backtest}
+              "advise": _check_advise, "size": _check_size, "hedge-backtest": _check_hedge_backtest,
+              "exit-cost": _check_exit_cost}
     return checks[command](doc) if command in checks else []
 
 
@@ -239,6 +244,43 @@ def _check_size(doc: dict) -> list[str]:
     return out
 
 
+def _check_exit_cost(doc: dict) -> list[str]:
+    """Costs, their spread and times ≥ 0; a position's notional |size| × price, its unfilled part
+    within [0, |size|], its worst fill on the far side of the price (a long is closed by selling);
+    an account's close-now cost the sum of its positions'."""
+    out = []
+    for a in doc.get("accounts", []):
+        w = f"account {a.get('id')!r}"
+        for k in ("close_now_cost", "close_now_bps", "time_to_exit_hours", "horizon_cost", "horizon_sd"):
+            if a.get(k) is not None and a[k] < 0:
+                out.append(f"{w}: {k} = {a[k]} < 0")
+        for t, c in (a.get("curve") or {}).items():
+            if c is not None and c < 0:
+                out.append(f"{w}: cost curve at {t} h = {c} < 0")
+        total = 0.0
+        for p in a.get("positions", []):
+            size, price = p.get("size"), p.get("price")
+            if p.get("close_now_cost") is None or size is None or price is None:
+                total = None
+                continue
+            if p["close_now_cost"] < 0:
+                out.append(f"{w} {p.get('symbol')}: close-now cost {p['close_now_cost']} < 0")
+            if p.get("notional") is not None and abs(p["notional"] - abs(size) * price) > 1e-9 * abs(size) * price:
+                out.append(f"{w} {p.get('symbol')}: notional {p['notional']} ≠ |size| × price")
+            u = p.get("unfilled")
+            if u is not None and not -1e-12 <= u <= abs(size) * (1 + 1e-12):
+                out.append(f"{w} {p.get('symbol')}: unfilled {u} outside [0, |size|]")
+            wp = p.get("worst_price")
+            if wp is not None and (wp > price * (1 + 1e-12) if size > 0 else wp < price * (1 - 1e-12)):
+                out.append(f"{w} {p.get('symbol')}: worst fill {wp} on the wrong side of {price}")
+            if total is not None:
+                total += p["close_now_cost"]
+        if total is not None and a.get("close_now_cost") is not None and \
+                abs(total - a["close_now_cost"]) > 1e-9 * (1 + abs(total)):
+            out.append(f"{w}: close-now cost {a['close_now_cost']} ≠ the sum of its positions' {total}")
+    return out
+
+
 def _check_hedge_backtest(doc: dict) -> list[str]:
     """Spreads and standard errors ≥ 0, quantiles non-decreasing, fractions in [0, 1]."""
     out = []
@@ -306,3 +348,140 @@ def _check_cascade(doc: dict) -> list[str]:
     if "rows" in doc and not doc["rows"]:
         out.append("a sweep with no rows")
     return out
+
+
+# --- the REST service -------------------------------------------------------------------------
+# One app per process on a SQLite file (as tests/service builds it), called in-process through
+# FastAPI's TestClient. The property: 2xx with a strict-JSON document whose numbers pass the
+# checks above (a cascade job: polled until it ends; done → its result checked, failed → its
+# error must be a located line, not an "internal error"); 4xx with a ``detail`` naming a field
+# path; never a 5xx or an exception; within the time limit.
+
+SERVICE_CHECKS = {"/v1/analyze": "analyze", "/v1/what-if": "what-if", "/v1/advise": "advise", "/v1/cascade": "cascade"}
+SERVICE_WARM_UP = (("/v1/analyze", [("horizon", "1d"), ("paths", "200")]), ("/v1/what-if", [("paths", "200")]),
+                   ("/v1/advise", [("target", "distance>=3sd")]), ("/v1/cascade", []))
+_client = None
+
+
+def service_client():
+    """The process's TestClient (its app made and warmed up on the first call)."""
+    global _client
+    if _client is None:
+        import tempfile
+
+        from fastapi.testclient import TestClient
+
+        from liqrisk.service import create_app
+        db = Path(tempfile.mkdtemp(prefix="liqrisk-fuzz-service-")) / "fuzz.db"
+        client = TestClient(create_app(str(db)), raise_server_exceptions=True)
+        client.__enter__()                      # the lifespan: migrate, start the job worker
+        _client = client
+        _warm_service()
+    return _client
+
+
+def _warm_service() -> None:
+    import mutators as M
+    doc = M.service_portfolio_seeds()[0]
+    for path, params in SERVICE_WARM_UP:
+        body = {"portfolio": doc} if path == "/v1/what-if" else M.service_scenario_seeds()[0] \
+            if path == "/v1/cascade" else doc
+        category, detail, _ = run_service({"method": "POST", "path": path, "params": params,
+                                           "body": M.json_body(body)}, time_limit=None)
+        if category != "ok":
+            raise RuntimeError(f"service warm-up {path} failed: {category}: {detail}")
+
+
+_LOCATED = __import__("re").compile(r"^[^\s:][^:]{0,160}: \S|field '")
+
+
+def _located(entry) -> bool:
+    """A 4xx ``detail`` entry names a field path: a ``loc`` below the body or query, or (the
+    validator's lines, all at ``["body"]``) a message that starts with its location."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("loc"), list) or not entry.get("msg"):
+        return False
+    loc, msg = entry["loc"], str(entry["msg"])
+    return len(loc) > 1 or entry.get("type") != "value_error" and loc == ["body"] or bool(_LOCATED.search(msg))
+
+
+def _classify_4xx(res) -> tuple[str, str]:
+    try:
+        detail = res.json().get("detail")
+    except (ValueError, AttributeError):
+        return "wrong", f"{res.status_code} without a JSON detail: {res.text[:200]!r}"
+    if res.status_code in (413, 429) and isinstance(detail, str) and detail:
+        return "rejected", f"{res.status_code} {detail[:200]}"
+    if res.status_code != 422 or not isinstance(detail, list) or not detail:
+        return "wrong", f"{res.status_code} {str(detail)[:200]}"
+    bad = [e for e in detail if not _located(e)]
+    if bad:
+        return "wrong", f"422 naming no field: {str(bad[0])[:200]}"
+    first = detail[0]
+    return "rejected", f"422 {first['loc']}: {str(first['msg'])[:200]}"
+
+
+def _poll_job(client, rid: int, deadline: float | None) -> tuple[str, str]:
+    """Wait for cascade job ``rid`` to end; classify its outcome (cancel it at the deadline)."""
+    while True:
+        job = client.get(f"/v1/jobs/{rid}")
+        if job.status_code != 200:
+            return "wrong", f"GET /v1/jobs/{rid}: {job.status_code} {job.text[:200]!r}"
+        d = job.json()
+        if d["status"] == "done":
+            try:
+                doc = json.loads(job.text, parse_constant=_reject_constant)
+            except ValueError as e:
+                return "wrong", f"job result is not strict JSON: {e}"
+            problems = check_numbers("cascade", doc["result"])
+            return ("wrong", problems[0]) if problems else ("ok", "")
+        if d["status"] in ("failed", "cancelled"):
+            error = str(d.get("error") or "")
+            if "over the job time limit" in error:
+                return "hang", error
+            if error.startswith("internal error") or not error:
+                return "traceback", f"job failed: {error[:300]}"
+            return "rejected", f"job failed: {error[:200]}"
+        if deadline is not None and time.perf_counter() > deadline:
+            client.delete(f"/v1/jobs/{rid}")
+            while client.get(f"/v1/jobs/{rid}").json()["status"] in ("queued", "running"):
+                time.sleep(0.05)        # the next input must not wait behind this one
+            return "hang", "job still running at the time limit"
+        time.sleep(0.02)
+
+
+def run_service(req: dict, time_limit: float | None = TIME_LIMIT_S) -> tuple[str, str, float]:
+    """(category, detail, seconds) of one request {"method", "path", "params", "body"} to the
+    service (``time_limit`` None: unbounded, for the warm-up)."""
+    global _client
+    client = service_client()
+    t0 = time.perf_counter()
+    deadline = None if time_limit is None else t0 + time_limit
+    try:
+        with _alarm(time_limit) if time_limit is not None else nullcontext():
+            res = client.request(req["method"], req["path"], params=req["params"], content=req["body"],
+                                 headers={"content-type": "application/json"})
+    except Hang:
+        _client = None      # the request runs on in the app's thread: later inputs get a new app
+        return "hang", f"> {time_limit:g} s", time.perf_counter() - t0
+    except Exception as e:  # noqa: BLE001 — a server exception re-raised by the TestClient
+        import traceback
+        tb = "".join(traceback.format_exception(e))
+        return "traceback", tb.strip().splitlines()[-1][:300] + " @ " + _origin(e), time.perf_counter() - t0
+    if req["path"] == "/v1/cascade" and res.status_code == 202:
+        category, detail = _poll_job(client, res.json()["id"], deadline)
+        return category, detail, time.perf_counter() - t0
+    dt = time.perf_counter() - t0
+    if time_limit is not None and dt >= time_limit:      # the alarm may wait for a compile
+        return "hang", f"{dt:.0f} s", dt
+    if res.status_code >= 500:
+        return "traceback", f"{res.status_code}: {res.text[:300]!r}", dt
+    if 400 <= res.status_code < 500:
+        return (*_classify_4xx(res), dt)
+    if res.status_code not in (200, 202):
+        return "wrong", f"status {res.status_code}: {res.text[:200]!r}", dt
+    try:
+        doc = json.loads(res.text, parse_constant=_reject_constant)
+    except ValueError as e:
+        return "wrong", f"response is not strict JSON: {e}", dt
+    problems = check_numbers(SERVICE_CHECKS[req["path"]], doc)
+    return ("wrong", problems[0], dt) if problems else ("ok", "", dt)

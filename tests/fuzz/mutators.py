@@ -308,9 +308,9 @@ TEXT_OPS = ["none"] * 6 + ["duplicate_key", "alias_bomb", "utf16", "latin1", "bi
 
 
 @st.composite
-def mutated_text(draw, text: str, suffix: str):
-    """(bytes or None for a directory, op name) of ``text`` after one text-level mutation."""
-    op = draw(st.sampled_from(TEXT_OPS))
+def mutated_text(draw, text: str, suffix: str, ops=TEXT_OPS):
+    """(bytes or None for a directory, op name) of ``text`` after one text-level mutation of ``ops``."""
+    op = draw(st.sampled_from(ops))
     if op == "duplicate_key":
         lines = text.splitlines()
         if suffix == ".json":
@@ -389,3 +389,165 @@ def import_seeds() -> list[tuple[str, dict, list[str]]]:
         ("deribit", rec("deribit_get_positions_docs_example"), ["--collateral", "BTC=0.01"]),
         ("hyperliquid", hl["short_position"]["httpResponse"], ["--vol", "SOL=0.9"]),
     ]
+
+
+# The REST service (POST /v1/analyze, /v1/what-if, /v1/advise, /v1/cascade): requests are
+# (method, path, query parameters, JSON body bytes); the body is a mutated document encoded as
+# Python's json writes it (NaN/Infinity literals and huge integers included: FastAPI decodes them).
+
+def json_body(doc) -> bytes:
+    """A document as the body of a request (NaN, Infinity and 10**400 kept as json.dumps writes them)."""
+    import sys
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 20_000))
+    try:
+        return json.dumps(doc, default=str).encode()
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+def service_portfolio_seeds() -> list[dict]:
+    """The bundled portfolios as the JSON documents the API takes (YAML timestamps as text; an
+    option chain file replaced by a flat vol, a funding file by a rate)."""
+    def plain(x):
+        if isinstance(x, dict):
+            return {str(k): plain(v) for k, v in x.items()}
+        if isinstance(x, list):
+            return [plain(v) for v in x]
+        return x.isoformat().replace("+00:00", "Z") if hasattr(x, "isoformat") else x
+    out = []
+    for _, d in portfolio_seeds():
+        d = plain(d)
+        for block in d["market"].values():      # no files (the service reads none): a flat vol, a rate
+            if isinstance(block, dict) and block.pop("chain_csv", None) is not None:
+                block.setdefault("vol", 0.6)
+            if isinstance(block, dict) and isinstance(block.get("funding"), dict) and "csv" in block["funding"]:
+                block["funding"] = 0.0001
+        out.append(d)
+    return out
+
+
+def service_scenario_seeds() -> list[dict]:
+    """The bundled scenarios with a small synthetic population (the service reads no files)."""
+    out = []
+    for d in scenario_seeds():
+        d = json.loads(json.dumps(d, default=str))
+        pop = d.get("population") if isinstance(d.get("population"), dict) else {}
+        synth = pop.get("synthetic") if isinstance(pop.get("synthetic"), dict) else {}
+        d["population"] = {"synthetic": {**synth, "n_accounts": min(int(synth.get("n_accounts", 200)), 200),
+                                         "seed": synth.get("seed", 1)}}
+        out.append(d)
+    return out
+
+
+BODY_OPS = ["duplicate_key", "utf16", "latin1", "binary", "truncate", "empty", "bom", "deep_nesting"]
+
+
+@st.composite
+def mutated_body(draw, doc, inputs: str = "portfolio") -> tuple[bytes, list[str]]:
+    """(body, mutation kinds) of ``doc``: unmutated, value mutations, tree mutations, or one
+    text mutation of its JSON (not JSON, other encodings, deep nesting, a duplicated key)."""
+    how = draw(st.sampled_from(["none", "semantic", "semantic", "structural", "text"]))
+    if how == "semantic":
+        doc, kinds = draw(mutated_values(doc, inputs=inputs))
+        return json_body(doc), kinds
+    if how == "structural":
+        doc, kinds = draw(mutated_tree(doc))
+        return json_body(doc), kinds
+    if how == "text":
+        data, _ = draw(mutated_text(json_body(doc).decode(), ".json", BODY_OPS))
+        return data, ["structural"]
+    return json_body(doc), []
+
+
+QUERY_NUMBERS = ["0", "-1", "nan", "inf", "-inf", "1e400", "2", "0.5", "1e-300", "5e-324", "1e9", "abc", "",
+                 "99999999999999999999"]
+ANALYZE_QUERY = {
+    "horizon": ["1d", "7d", "4h", "0d", "-1h", "1e400d", "400d", "30m", "abc", "", "100000w"],
+    "paths": ["200", "100", "99", "1000000000", "-5", "abc", "1e3"], "seed": ["0", "-1", "4294967296", "abc"],
+    "model": ["auto", "gbm", "merton", "student", "student_t", "fhs", "garch_fhs", "nope", ""],
+    "drift": QUERY_NUMBERS, "exit_horizon_hours": QUERY_NUMBERS, "participation": QUERY_NUMBERS,
+    "stress": QUERY_NUMBERS, "curves": ["true", "false", "x", "1"],
+}
+"""Query parameter → values of /v1/analyze and /v1/what-if (AnalyzeOptions)."""
+
+
+@st.composite
+def query(draw, table: dict, kinds: list[str], base: dict, max_size: int = 3) -> list[tuple[str, str]]:
+    """``base`` with up to ``max_size`` parameters of ``table`` set (or repeated) to drawn values."""
+    params = dict(base)
+    extra = []
+    for name in draw(st.lists(st.sampled_from(sorted(table)), max_size=max_size, unique=True)):
+        value = draw(st.sampled_from(table[name]))
+        kinds.append("semantic")
+        if name == "horizon" and draw(st.booleans()):
+            extra.append((name, value))          # repeatable: one more horizon
+        else:
+            params[name] = value
+    return list(params.items()) + extra
+
+
+def _service_ids(doc) -> list[str]:
+    accounts = doc.get("accounts") if isinstance(doc, dict) else None
+    return [a["id"] for a in accounts if isinstance(a, dict) and isinstance(a.get("id"), str)] \
+        if isinstance(accounts, list) else []
+
+
+WHAT_IF_VALUES = [-0.1, 0.05, -1, -1.5, 0, 1e308, float("nan"), float("inf"), 10 ** 400, 5e-324, "x", None, True]
+
+
+@st.composite
+def what_if_changes(draw, seed: dict, kinds: list[str]) -> dict:
+    """The change fields of a /v1/what-if body (WhatIfIn), valid or extreme."""
+    ids = _service_ids(seed) + ["nope", ""]
+    unds = ["BTC", "ETH", "SOL", "XRP", "*", ""]
+    out: dict = {}
+    for key in draw(st.lists(st.sampled_from(["shock", "vol", "time", "topup", "add", "reduce"]), max_size=3,
+                             unique=True)):
+        kinds.append("semantic")
+        if key in ("shock", "vol"):
+            out[key] = {draw(st.sampled_from(unds)): draw(st.sampled_from(WHAT_IF_VALUES + [0.2, -0.05]))}
+        elif key == "time":
+            out[key] = draw(st.sampled_from(["3d", "8h", "0d", "-1d", "1e400d", "abc", "400d", "100000w", None, 5]))
+        elif key == "topup":
+            out[key] = [{"account": draw(st.sampled_from(ids)),
+                         "asset": draw(st.sampled_from(["USDT", "BTC", "USDC", "ETHUSDT", "XYZ", ""])),
+                         "amount": draw(st.sampled_from(WHAT_IF_VALUES + [1000.0, 1e14]))}]
+        elif key == "add":
+            out[key] = [f"{draw(st.sampled_from(ids))}:{draw(st.sampled_from(['BTCUSDT', 'ETHUSDT', 'BTC', 'NOPE']))}:"
+                        f"{draw(st.sampled_from(['0.5', '-1', '0', 'nan', '1e400', 'x']))}"
+                        + draw(st.sampled_from(["", "@90000", "@0", "@nan", "@-1"]))]
+        else:
+            out[key] = [f"{draw(st.sampled_from(ids))}:{draw(st.sampled_from(['BTCUSDT', 'ETHUSDT', 'NOPE']))}:"
+                        f"{draw(st.sampled_from(['0.5', '1', '0', '2', '-0.5', 'nan', 'x']))}"]
+    return out
+
+
+SERVICE_TARGETS = ["p(7d)<=1%", "distance>=3sd", "p(1d)<=5%", "p(7d)<=-1%", "p(0d)<=1%", "p(7d)<=200%",
+                   "p(7d)<=nan%", "distance>=nansd", "distance>=-3sd", "distance>=1e400sd", "p(1e400d)<=1%", "x", "",
+                   "p(7d)<=0%", "p(400d)<=1%"]
+
+
+@st.composite
+def service_request(draw, route: str):
+    """(kind, request) of one call of ``route`` (analyze | what-if | advise | cascade): a request
+    is {"method", "path", "params": [(name, value)], "body": bytes}."""
+    kinds: list[str] = []
+    if route == "cascade":
+        body, k = draw(mutated_body(draw(st.sampled_from(service_scenario_seeds())), "cascade"))
+        return kind_of(k), {"method": "POST", "path": "/v1/cascade", "params": [], "body": body}
+    seed = draw(st.sampled_from(service_portfolio_seeds()))
+    if route == "what-if":
+        body_doc = {"portfolio": seed, **draw(what_if_changes(seed, kinds))}
+        body, k = draw(mutated_body(body_doc))
+        params = draw(query(ANALYZE_QUERY, kinds, {"paths": "200"}))
+    elif route == "advise":
+        body, k = draw(mutated_body(seed))
+        kinds.append("semantic")           # the target
+        params = draw(query({"paths": ANALYZE_QUERY["paths"], "seed": ANALYZE_QUERY["seed"],
+                             "model": ANALYZE_QUERY["model"]}, kinds,
+                            {"target": draw(st.sampled_from(SERVICE_TARGETS)), "paths": "200"}, max_size=2))
+    else:
+        body, k = draw(mutated_body(seed))
+        params = draw(query(ANALYZE_QUERY, kinds, {"paths": "200"}))
+    return kind_of(kinds + k), {"method": "POST", "path": f"/v1/{route}", "params": params, "body": body}

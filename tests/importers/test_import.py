@@ -367,3 +367,17 @@ def test_an_unknown_venue_flag_is_named_as_the_flag(tmp_path):
     r = CliRunner().invoke(app, ["import", "ccxt", str(path), "--venue", "nope"])
     assert r.exit_code == 2 and r.stderr.startswith("error: --venue nope: unknown venue (known: ") and \
         len(r.stderr.splitlines()) == 1, r.stderr
+
+
+@pytest.mark.parametrize("importer", ["ccxt", "deribit", "hyperliquid"])
+@pytest.mark.parametrize("flag", ["0", "2026-13-45", ""])
+def test_a_bad_as_of_flag_is_named_as_the_flag(tmp_path, importer, flag):
+    """``--as-of 0`` was reported as the file's field (``as_of: '0' is not …``); an empty one was
+    silently replaced by the dump's time (ccxt)."""
+    answer = {"ccxt": _binance(), "deribit": DERIBIT_DOC, "hyperliquid": HL["short_position"]["httpResponse"]}[importer]
+    path = tmp_path / "answer.json"
+    path.write_text(json.dumps(answer))
+    extra = {"ccxt": [], "deribit": ["--collateral", "BTC=1"], "hyperliquid": ["--vol", "SOL=0.9"]}[importer]
+    r = CliRunner().invoke(app, ["import", importer, str(path), *extra, "--as-of", flag])
+    assert r.exit_code == 2 and not isinstance(r.exception, Exception), r.exception
+    assert r.stderr == f"error: --as-of: '{flag}' is not an ISO 8601 time\n", r.stderr

@@ -219,6 +219,57 @@ def test_cascade_job_cancel_and_bad_scenarios(sqlite_client):
         assert r.status_code == 422 and field in json.dumps(r.json()["detail"]), r.json()
 
 
+def test_a_funding_file_is_refused_the_service_reads_no_files(sqlite_client, demo_doc, tmp_path):
+    """A funding series given as a file (``{csv: PATH}``) made the service open a file of the
+    server (found by the service fuzz target: ``/etc/passwd`` as ETH's funding was analysed, 200);
+    refused like an option chain file, in portfolios and in cascade scenarios."""
+    series = tmp_path / "funding.csv"
+    series.write_text("timestamp,rate\n2026-11-22T00:00:00Z,0.0001\n2026-11-22T08:00:00Z,0.0001\n")
+    doc = copy.deepcopy(demo_doc)
+    doc["market"]["ETH"]["funding"] = {"csv": str(series)}
+    r = sqlite_client.post("/v1/analyze", json=doc)
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "market", "ETH", "funding", "csv"], r.text
+    assert "reads no files" in r.json()["detail"][0]["msg"]
+    r = sqlite_client.post("/v1/what-if", json={"portfolio": doc})
+    assert r.status_code == 422 and "reads no files" in r.json()["detail"][0]["msg"]
+    scenario = copy.deepcopy(SCENARIO)
+    scenario["assets"]["BTC"]["funding"] = {"csv": str(series)}
+    r = sqlite_client.post("/v1/cascade", json=scenario)
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "assets", "BTC", "funding", "csv"], r.text
+
+
+@pytest.mark.parametrize("body, message", [
+    (b"\x8c\xba{}", "body: not UTF-8 text (byte 0: b'\\x8c')"),
+    (b"[" * 100_000 + b"]" * 100_000, "body: nesting: above the limit depth = 20"),
+    (b"[" * 21 + b"]" * 21, "body: nesting depth 21: above the limit depth = 20"),
+    (b'{"as_of": "2026-01-01T00:00:00Z", "as_of": "2026-11-23T00:00:00Z"}', "body: not valid JSON: duplicated key 'as_of'"),
+])
+def test_a_body_that_is_no_json_document_is_422_at_the_body(sqlite_client, body, message):
+    """Not UTF-8 or nested deeper than Python's decoder goes: a bare 400 "There was an error
+    parsing the body" (found by the service fuzz target); a duplicated key: the last one was used
+    silently. Each is a 422 naming the body, as the portfolio loader does for a file."""
+    for path in ("/v1/analyze", "/v1/what-if", "/v1/cascade"):
+        r = sqlite_client.post(path, content=body, headers={"content-type": "application/json"})
+        assert r.status_code == 422 and r.json()["detail"] == [{"loc": ["body"], "msg": message,
+                                                                "type": "value_error"}], r.text
+
+
+@pytest.mark.parametrize("change, loc, message", [
+    ({"add": ["binance-main:BTCUSDT:0.1", "binance-main:BTCUSDT:x"]}, ["body", "add", 1],
+     "add[1] 'binance-main:BTCUSDT:x' size: 'x' is not a number"),
+    ({"reduce": ["binance-main:BTCUSDT:-0.5"]}, ["body", "reduce", 0],
+     "reduce[0] 'binance-main:BTCUSDT:-0.5': fraction must be in (0, 1] (0.5 or 50%)"),
+    ({"reduce": ["binance-main:NOPE:0.5"]}, ["body", "reduce", 0],
+     "reduce[0]: account 'binance-main' holds no position 'NOPE'"),
+])
+def test_a_bad_what_if_change_is_422_at_its_body_field(sqlite_client, demo_doc, change, loc, message):
+    """The changes parser names the CLI flag (``--add '…' size: …``); the API names the body
+    field and item (found by the service fuzz target: such 422s named no field)."""
+    r = sqlite_client.post("/v1/what-if", json={"portfolio": demo_doc, **change})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == loc, r.text
+    assert r.json()["detail"][0]["msg"] == message
+
+
 def _worker_cpu_seconds() -> float:
     """CPU time used so far by the service's job worker thread."""
     worker = next(t for t in threading.enumerate() if t.name.startswith("liqrisk-job"))

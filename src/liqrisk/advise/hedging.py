@@ -43,6 +43,7 @@ from liqrisk.pricing.kernels import black76_delta_nb
 
 MODELS = ("gbm", "merton", "student", "fhs", "history")
 MAX_EXPIRY_DAYS = 3650.0   # ten years: beyond any listed option
+LOT_MIN = 1e-12            # smallest non-zero hedge lot (underlying units): |target| / lot stays finite
 _AS_OF = datetime(2026, 1, 1, tzinfo=timezone.utc)    # the margin book's own clock (only differences matter)
 
 
@@ -89,9 +90,11 @@ def _check(spec: HedgeSpec) -> None:
               ("--rate", spec.rate, *RATE_RANGE, False), ("--lot", spec.lot, 0.0, AMOUNT_MAX, False)]
     checks += [c for c in (("--fee", spec.fee, 0.0, 0.1, False), ("--collateral", spec.collateral, 0.0, AMOUNT_MAX, False))
                if c[1] is not None]
-    checks += [("--funding", r, -FUNDING_MAX, FUNDING_MAX, False) for r in (spec.funding.rates if spec.funding else ())
-               if not abs(r) < FUNDING_MAX]       # the portfolio file's range: |rate per 8 h| < 0.1
     problems = [p for p in (out_of_range(*c) for c in checks) if p]
+    problems += [f"--funding {r:g}: must be a finite rate per 8 h with |rate| < {FUNDING_MAX:g}"   # the file's range
+                 for r in (spec.funding.rates if spec.funding else ()) if not abs(r) < FUNDING_MAX]
+    if 0 < spec.lot < LOT_MIN:        # target / lot overflowed: the hedge traded once, a size of 1e-303
+        problems.append(f"--lot {spec.lot:g}: must be 0 (continuous) or at least {LOT_MIN:g}")
     if spec.position == 0 or not (math.isfinite(spec.position) and abs(spec.position) <= AMOUNT_MAX):
         problems.append(f"--position {spec.position:g}: must be a non-zero number of contracts (+ long, − short), "
                         f"at most {AMOUNT_MAX:g} in size")

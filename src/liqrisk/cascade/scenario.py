@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from liqrisk.cascade.impact import CascadeImpact
-from liqrisk.io.limits import AMOUNT_MAX, VOL_RANGE
+from liqrisk.io.limits import AMOUNT_MAX, VOL_RANGE, stress_problem
 from liqrisk.liquidity.impact import DAILY_VOLUME, LinearImpact, SquareRootImpact
 from liqrisk.margin.registry import RULE_SETS
 
@@ -38,6 +38,9 @@ HISTORICAL = {  # name → (bundled file, {asset: close column}, time column, ho
     "bitstamp_daily": ("btc_eth_usd_1d_bitstamp.csv", {"BTC": "btc_close", "ETH": "eth_close"}, "date", 24.0),
     "coinbase_hourly": ("btcusd_1h_coinbase.csv", {"BTC": "close"}, "timestamp", 1.0),
 }
+
+
+NOISE_VOL_MIN = 1e-8   # smallest non-zero per-step noise vol (its square stays a normal float)
 
 
 class ScenarioError(ValueError):
@@ -272,8 +275,15 @@ def scenario_from_dict(d: dict) -> Scenario:
         if len(assets) > 1 and not lo < corr < 1.0:
             raise ScenarioError("shock.noise.correlation", f"{corr:g}: with {len(assets)} assets one pairwise "
                                 f"correlation must lie in ({lo:g}, 1) to form a valid (positive definite) matrix")
+        if 0 < vol < NOISE_VOL_MIN:
+            raise ScenarioError("shock.noise.vol", f"{vol:g}: must be 0 (no noise) or in [{NOISE_VOL_MIN:g}, 1] "
+                                "(a per-step vol; below it the covariance underflows)")
         if vol > 0:
-            path = path * correlated_noise(steps, np.full(len(assets), vol), corr, seed)
+            try:
+                path = path * correlated_noise(steps, np.full(len(assets), vol), corr, seed)
+            except np.linalg.LinAlgError:
+                raise ScenarioError("shock.noise.correlation", f"{corr!r}: too close to the bound ({lo:g}, 1) for "
+                                    "a positive definite matrix in floating point") from None
     extra = {k: v for k, v in (("population", _population_block(d)), ("sweep", _sweep_block(d, assets, path)))
              if v is not None}
     return Scenario(_text(d, "name", "scenario"), assets, prices, path,
@@ -314,7 +324,9 @@ def _funds(d: dict) -> float | dict[str, float]:
 def _impact(imp: dict, assets: tuple[str, ...], spec: dict) -> CascadeImpact:
     model = _text(imp, "model", "sqrt", "impact.")
     resilience = _num(imp, "resilience", "impact", 0.0, lo=0.0)
-    stress = _num(imp, "stress", "impact", 1.0, lo=0.0)
+    stress = _num(imp, "stress", "impact", 1.0)
+    if problem := stress_problem(stress):
+        raise ScenarioError("impact.stress", f"{stress:g}: {problem}")
     if model == "none":
         return CascadeImpact(tuple(None for _ in assets), resilience)
     models = []

@@ -8,7 +8,7 @@ import typer
 
 from liqrisk.cli import limits as L
 from liqrisk.cli._app import app
-from liqrisk.cli.analyze import MODEL_HELP
+from liqrisk.cli.analyze import ModelOption
 from liqrisk.cli.errors import fail_on_bad_input
 from liqrisk.cli.progress import progress_bar
 from liqrisk.io import limits
@@ -21,7 +21,7 @@ def advise_command(
     account: list[str] = typer.Option(None, "--account", metavar="ID", help="only these account ids (repeatable)"),
     paths: int = typer.Option(20_000, "--paths", min=100, help="Monte Carlo paths (probability targets)"),
     seed: int = typer.Option(7, "--seed", help="random seed: the same paths for every candidate"),
-    model: str = typer.Option("auto", "--model", metavar="MODEL", help=MODEL_HELP),
+    model: ModelOption = "auto",
     as_json: bool = typer.Option(False, "--json", help="print exactly one JSON document"),
     html: str = typer.Option(None, "--html", metavar="PATH", help="write the cost-of-risk-reduction frontier here"),
     max_path_steps: L.MaxPathSteps = None, max_horizon_days: L.MaxHorizonDays = None,

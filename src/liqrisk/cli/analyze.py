@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import sys
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from liqrisk.cli import limits as L
 from liqrisk.cli._app import app
-from liqrisk.cli.errors import fail_on_bad_input, strict_json
+from liqrisk.cli.errors import fail_on_bad_input, print_problems, strict_json
 from liqrisk.cli.progress import progress_bar
 from liqrisk.io import limits
 
@@ -19,6 +19,22 @@ if TYPE_CHECKING:
 MODEL_HELP = ("path model: auto (the calibrated default: fhs where an underlying has history, else gbm) | "
               "gbm | merton | student (= student_t) | fhs (= garch_fhs)")
 """--model of every command that estimates P(liquidation) with `analyze` (analyze, what-if, advise)."""
+
+
+def _model_option(value: str) -> str:
+    """--model checked when the command line is read, before any work and whether or not a
+    probability is estimated (an unknown name was accepted by a run without one)."""
+    from liqrisk.analysis import check_model
+    from liqrisk.io.portfolio import InputError
+    try:
+        return check_model(value)
+    except InputError as e:
+        print_problems(e.problems)
+        raise typer.Exit(2) from None
+
+
+ModelOption = Annotated[str, typer.Option("--model", metavar="MODEL", help=MODEL_HELP, callback=_model_option)]
+"""The --model option of analyze, what-if and advise (default ``"auto"`` in the signature)."""
 
 
 def _books(specs: list[str], pf: Portfolio):
@@ -51,10 +67,10 @@ def _check_options(horizons, paths, seed, drift, exit_horizon, participation, st
 
     from liqrisk.io.portfolio import InputError
     bad = []
-    if not 0 < participation <= 1:
-        bad.append(f"--participation {participation:g}: must be in (0, 1] (a share of daily volume)")
-    if not 0 < stress <= 1000:
-        bad.append(f"--stress {stress:g}: must be in (0, 1000] (1 = today's book)")
+    if problem := limits.participation_problem(participation):
+        bad.append(f"--participation {participation:g}: {problem}")
+    if problem := limits.stress_problem(stress):
+        bad.append(f"--stress {stress:g}: {problem}")
     if not 0 < exit_horizon <= 24 * 366:
         bad.append(f"--exit-horizon-hours {exit_horizon:g}: must be in (0, {24 * 366}]")
     if not (math.isfinite(drift) and abs(drift) <= 10):
@@ -86,7 +102,7 @@ def analyze_command(
     horizon: list[str] = typer.Option(None, "--horizon", metavar="DURATION", help="probability horizon, e.g. 1d (repeatable)"),
     paths: int = typer.Option(20_000, "--paths", min=100, metavar="N", help="Monte Carlo paths per account"),
     seed: int = typer.Option(7, "--seed", metavar="N", help="random seed (results reproducible by seed)"),
-    model: str = typer.Option("auto", "--model", metavar="MODEL", help=MODEL_HELP),
+    model: ModelOption = "auto",
     range_paths: int = typer.Option(None, "--range-paths", min=0, metavar="N", help="paths of each other model in the "
                                     "model range (default min(--paths, 4000); 0: no range)"),
     drift: float = typer.Option(0.0, "--drift", metavar="X", help="annualised expected return (0: martingale)"),

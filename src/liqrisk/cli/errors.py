@@ -16,9 +16,15 @@ class OutputError(ValueError):
     """A result that fails the output checks (a number the model could not compute)."""
 
 
+def one_line(text: str) -> str:
+    """A message on one line (a library's message may carry newlines: pandas' tokenizer error)."""
+    return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
+
+
 def print_problems(lines: list[str]) -> None:
-    """Each problem once, as ``error: …`` lines, the first MAX_ERROR_LINES of them and a count."""
-    unique = list(dict.fromkeys(lines)) or ["bad input"]
+    """Each problem once, as ``error: …`` lines (one line each), the first MAX_ERROR_LINES of
+    them and a count."""
+    unique = list(dict.fromkeys(one_line(line) for line in lines)) or ["bad input"]
     for line in unique[:MAX_ERROR_LINES]:
         sys.stderr.write(f"error: {line}\n")
     if len(unique) > MAX_ERROR_LINES:

@@ -9,7 +9,7 @@ from liqrisk.cli._app import app
 from liqrisk.cli import limits as L
 from liqrisk.cli.errors import fail_on_bad_input
 from liqrisk.io import limits
-from liqrisk.io.limits import AMOUNT_MAX, PRICE_RANGE, VOL_RANGE
+from liqrisk.io.limits import AMOUNT_MAX, PRICE_RANGE, VOL_RANGE, VOLUME_MIN
 
 _UNITS = {"m": 1 / 60, "h": 1.0, "d": 24.0}
 
@@ -38,7 +38,7 @@ def _position(text: str) -> tuple[str, float, float]:
 
 def _books(specs: list[str], unds: set[str]) -> dict:
     """--book UNDERLYING=PATH (a bare PATH when the positions have one underlying), each book
-    loaded once."""
+    loaded once; a book of an underlying no position has is refused (it was silently unused)."""
     from liqrisk.liquidity.book import BookError, load_book
     from liqrisk.liquidity.synthetic import underlying_of
     books = {}
@@ -48,6 +48,9 @@ def _books(specs: list[str], unds: set[str]) -> dict:
             if len(specs) > 1 or len(unds) != 1:
                 raise BookError(f"--book {spec!r}: with several underlyings write UNDERLYING=PATH")
             und, path = next(iter(unds)), spec
+        if underlying_of(und) not in unds:
+            raise BookError(f"--book {spec!r}: no position on {underlying_of(und) or 'an empty underlying'} "
+                            f"(underlyings: {', '.join(sorted(unds))})")
         books[underlying_of(und)] = load_book(path)
     return books
 
@@ -71,12 +74,12 @@ def _check_options(participation: float, vol: float, stress: float, risk_aversio
     import math
 
     from liqrisk.liquidity.book import BookError
-    if not 0 < participation <= 1:
-        raise BookError(f"--participation {participation:g}: must be in (0, 1] (a share of daily volume)")
+    if problem := limits.participation_problem(participation):
+        raise BookError(f"--participation {participation:g}: {problem}")
     if not VOL_RANGE[0] <= vol <= VOL_RANGE[1]:
         raise BookError(f"--vol {vol:g}: must be in [{VOL_RANGE[0]:g}, {VOL_RANGE[1]:g}] (annualised, 0.55 = 55%)")
-    if not 0 < stress <= 1000:
-        raise BookError(f"--stress {stress:g}: must be in (0, 1000] (1 = today's book)")
+    if problem := limits.stress_problem(stress):
+        raise BookError(f"--stress {stress:g}: {problem}")
     if not (math.isfinite(risk_aversion) and risk_aversion >= 0):
         raise BookError(f"--risk-aversion {risk_aversion:g}: must be a finite number ≥ 0")
 
@@ -199,8 +202,9 @@ def _volumes(specs: list[str] | None) -> dict[str, float]:
             out[underlying_of(und)] = float(value)
         except ValueError:
             raise BookError(f"--volume {spec!r}: expected UNDERLYING=DAILY_VOLUME, e.g. SOL=2.5e7") from None
-        if not sep or not 0 < out[underlying_of(und)] <= AMOUNT_MAX:
-            raise BookError(f"--volume {spec!r}: expected UNDERLYING=DAILY_VOLUME with 0 < volume ≤ {AMOUNT_MAX:g}")
+        if not sep or not und.strip() or not VOLUME_MIN <= out[underlying_of(und)] <= AMOUNT_MAX:
+            raise BookError(f"--volume {spec!r}: expected UNDERLYING=DAILY_VOLUME with {VOLUME_MIN:g} ≤ volume ≤ "
+                            f"{AMOUNT_MAX:g} (base units)")
     return out
 
 

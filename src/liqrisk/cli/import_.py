@@ -36,6 +36,13 @@ def _pairs(specs: list[str] | None, option: str) -> dict[str, float]:
     return out
 
 
+def _as_of(value: str | None) -> str | None:
+    """The ``--as-of`` flag as ISO 8601 UTC (None: the importer's default); an InputError naming
+    the flag, not the file's ``as_of`` field, when it is no time."""
+    from liqrisk.importers import as_of_text
+    return None if value is None else as_of_text(value, "--as-of")
+
+
 def _write(doc: dict, notes: list[str], output: Path | None) -> None:
     for n in notes:
         typer.echo(f"note: {n}", err=True)
@@ -75,7 +82,7 @@ def ccxt_command(
             data = fetch_dump(dump)
         else:
             data = read_json(dump)
-        doc, notes = ccxt.from_dump(data, venue, as_of, _pairs(vol, "--vol"), balance)
+        doc, notes = ccxt.from_dump(data, venue, _as_of(as_of), _pairs(vol, "--vol"), balance)
     _write(doc, notes, output)
 
 
@@ -89,7 +96,7 @@ def deribit_command(
     """Deribit private/get_positions (+ get_account_summary) → portfolio."""
     from liqrisk.importers import deribit, read_json
     with fail_on_bad_input(), limits.using(max_file_mb=max_file_mb, max_depth=max_depth):
-        doc, notes = deribit.from_response(read_json(file), _pairs(collateral, "--collateral"), as_of,
+        doc, notes = deribit.from_response(read_json(file), _pairs(collateral, "--collateral"), _as_of(as_of),
                                            _pairs(vol, "--vol"))
     _write(doc, notes, output)
 
@@ -103,5 +110,5 @@ def hyperliquid_command(
     """Hyperliquid clearinghouseState → portfolio."""
     from liqrisk.importers import hyperliquid, read_json
     with fail_on_bad_input(), limits.using(max_file_mb=max_file_mb, max_depth=max_depth):
-        doc, notes = hyperliquid.from_state(read_json(file), as_of, _pairs(vol, "--vol"))
+        doc, notes = hyperliquid.from_state(read_json(file), _as_of(as_of), _pairs(vol, "--vol"))
     _write(doc, notes, output)

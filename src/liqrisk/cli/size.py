@@ -35,7 +35,10 @@ def size_command(
     with fail_on_bad_input(), limits.using(max_path_steps=max_path_steps, max_horizon_days=max_horizon_days):
         target_horizon = Target.parse(target).horizon
         L.check_simulation([target_horizon] if target_horizon else [], paths, "--target horizon")
-        L.check_simulation([horizon] if drift is not None else [], paths)
+        L.check_simulation([horizon], paths if drift is not None else 0)   # parsed even when unused
+        if seed < 0:
+            from liqrisk.io.portfolio import InputError
+            raise InputError([f"--seed {seed}: must be ≥ 0"])
         with progress_bar("sizing (engine runs)", quiet=as_json) as tick:
             r = size_position(venue, symbol, leverage, collateral, target, mark, vol, side, drift, horizon, paths,
                               seed, progress=tick)

@@ -7,7 +7,7 @@ import typer
 
 from liqrisk.cli import limits as L
 from liqrisk.cli._app import app
-from liqrisk.cli.analyze import MODEL_HELP
+from liqrisk.cli.analyze import ModelOption
 from liqrisk.cli.errors import fail_on_bad_input
 from liqrisk.cli.progress import progress_bar
 from liqrisk.io import limits
@@ -39,7 +39,7 @@ def what_if_command(
     horizon: list[str] = typer.Option(None, "--horizon", metavar="DURATION", help="probability horizon, e.g. 7d (repeatable)"),
     paths: int = typer.Option(20_000, "--paths", min=100, help="Monte Carlo paths per account"),
     seed: int = typer.Option(7, "--seed", help="random seed (the same before and after)"),
-    model: str = typer.Option("auto", "--model", metavar="MODEL", help=MODEL_HELP),
+    model: ModelOption = "auto",
     grid: bool = typer.Option(False, "--grid", help="stress grid: margin ratio over price × vol per underlying"),
     as_json: bool = typer.Option(False, "--json", help="print exactly one JSON document"),
     html: str = typer.Option(None, "--html", metavar="PATH", help="write the stress heat-map (with --grid) here"),

@@ -70,6 +70,23 @@ LEVERAGE_RANGE = (1.0, 1000.0)
 RATE_RANGE = (-1.0, 1.0)     # annual interest rate
 DRIFT_MAX = 10.0             # |annualised expected return|
 FUNDING_MAX = 0.1            # |funding rate per 8 h| (exclusive)
+STRESS_MAX = 1000.0          # impact stress multiplier (1 = today's book), in (0, STRESS_MAX]
+PARTICIPATION_MIN = 1e-6     # share of daily volume an exit may take, in [PARTICIPATION_MIN, 1]
+VOLUME_MIN = 1e-8            # daily volume, base units: with the bounds above a time to exit stays finite
+
+
+def participation_problem(value: float) -> str | None:
+    """"must be in [1e-06, 1] (a share of daily volume)" unless it is (NaN fails): the rule of
+    ``--participation``. Below it the time to exit (size / (participation × volume)) overflowed
+    to a null with no note (found by the one-flag fuzz of exit-cost: 5e-324)."""
+    return None if PARTICIPATION_MIN <= value <= 1 else \
+        f"must be in [{PARTICIPATION_MIN:g}, 1] (a share of daily volume)"
+
+
+def stress_problem(value: float) -> str | None:
+    """"must be in (0, 1000] (1 = today's book)" unless 0 < ``value`` ≤ STRESS_MAX (NaN fails):
+    the one rule of ``--stress`` and a scenario's ``impact.stress``."""
+    return None if 0 < value <= STRESS_MAX else f"must be in (0, {STRESS_MAX:g}] (1 = today's book)"
 
 
 def out_of_range(flag: str, value: float, lo: float, hi: float, lo_open: bool = False) -> str | None:

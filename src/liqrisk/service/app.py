@@ -27,6 +27,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
 from liqrisk.analysis import ExitSettings, ProbabilitySettings, analyze
+from liqrisk.io.limits import PARTICIPATION_MIN
 from liqrisk.io.portfolio import InputError, PortfolioFile
 from liqrisk.load import parse_portfolio
 from liqrisk.service.jobs import Jobs
@@ -54,7 +55,7 @@ class AnalyzeOptions:
         model: Literal["auto", "gbm", "merton", "student", "student_t", "fhs", "garch_fhs"] = Query("auto"),
         drift: float = Query(0.0, ge=-5, le=5, description="annualised expected return"),
         exit_horizon_hours: float = Query(1.0, gt=0, le=720),
-        participation: float = Query(0.1, gt=0, le=1),
+        participation: float = Query(0.1, ge=PARTICIPATION_MIN, le=1),
         stress: float = Query(1.0, ge=0.1, le=100),
         curves: bool = Query(False, description="add equity/MM-vs-price curves per account (dashboard)"),
     ):
@@ -109,6 +110,26 @@ def _every(moves: dict[str, float], doc: dict, vol_only: bool = False) -> dict[s
     return {**{n.upper(): moves["*"] for n in names}, **{k: v for k, v in moves.items() if k != "*"}}
 
 
+_CHANGE_FLAGS = ("--shock", "--vol", "--time", "--topup", "--add", "--reduce")
+
+
+def _change_field(line: str, body: WhatIfIn) -> tuple[list, str]:
+    """(loc, message) of a problem of the what-if changes: the changes parser and ``apply`` name
+    the CLI flag (``--add 'a:BTCUSDT:x' size: …``); here the body field and, for a list, the item
+    (``add[0] 'a:BTCUSDT:x' size: …`` at ``["body", "add", 0]``)."""
+    flag = next((f for f in _CHANGE_FLAGS if line.startswith(f) and line[len(f):len(f) + 1] in (" ", ":", "")), None)
+    if flag is None:
+        return ["body"], line
+    name, rest = flag[2:], line[len(flag):]
+    items = getattr(body, name)
+    if isinstance(items, list):
+        hits = [i for i, x in enumerate(items) if isinstance(x, str) and rest.lstrip(" :").startswith(f"'{x}'")]
+        if len(hits) == 1 or len(items) == 1:
+            i = hits[0] if hits else 0
+            return ["body", name, i], f"{name}[{i}]{rest}"
+    return ["body", name], f"{name}{rest}"
+
+
 def run_analysis(doc: dict, opts: AnalyzeOptions, limits: Limits) -> dict:
     """Validate, check the cost, analyse: the CLI's ``analyze --json`` document (+ ``curves``)."""
     limits.check_portfolio(doc)
@@ -152,11 +173,33 @@ def _detail(status: int, lines: list[tuple[list, str]]) -> JSONResponse:
                         status_code=status)
 
 
-class Guard:
-    """ASGI middleware: API key on every route but /healthz, and the body-size limit (413)."""
+def body_problem(body: bytes, max_depth: int) -> str | None:
+    """Why a JSON request body cannot be read, as one line naming ``body`` (None: it can). The
+    portfolio loader's rules for a file (io.documents): UTF-8, JSON, no duplicated key (JSON
+    decoders keep the last one silently), bounded nesting. Found by the service fuzz target: a
+    non-UTF-8 or deeply nested body was a bare 400 "There was an error parsing the body"."""
+    from liqrisk.io import limits as io_limits
+    from liqrisk.io.documents import DocumentError, parse_document
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return f"body: not UTF-8 text (byte {e.start}: {body[e.start:e.start + 1]!r})"
+    try:
+        with io_limits.using(max_depth=max_depth):
+            parse_document(text, "json", "body")
+    except DocumentError as e:
+        line = str(e).split(" (raise it with")[0]     # the CLI's flag: no such option here
+        return line if line.startswith("body") else f"body: {line}"
+    return None
 
-    def __init__(self, app, api_key: str | None, max_body: int):
-        self.app, self.api_key, self.max_body = app, api_key, max_body
+
+class Guard:
+    """ASGI middleware: API key on every route but /healthz, the body-size limit (413), and a
+    JSON body that is UTF-8, valid JSON without duplicated keys and not nested deeper than
+    ``max_depth`` (422 at ``["body"]``)."""
+
+    def __init__(self, app, api_key: str | None, max_body: int, max_depth: int = 20):
+        self.app, self.api_key, self.max_body, self.max_depth = app, api_key, max_body, max_depth
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -179,6 +222,11 @@ class Guard:
             more = msg.get("more_body", False)
             if len(body) > self.max_body:
                 return await too_big(scope, receive, send)
+        if scope["method"] in ("POST", "PUT", "PATCH") and body and \
+                headers.get(b"content-type", b"").split(b";")[0].strip() == b"application/json":
+            problem = body_problem(body, self.max_depth)
+            if problem:
+                return await _detail(422, [(["body"], problem)])(scope, receive, send)
         sent = False
 
         async def replay():
@@ -225,7 +273,7 @@ def create_app(database_url: str, api_key: str | None = None, limits: Limits = L
     app = FastAPI(title="liqrisk", version="1", lifespan=lifespan,
                   description="Liquidation risk of crypto portfolios: the `liqrisk analyze --json` document "
                               "over HTTP, saved portfolios and their run history, cascade jobs.")
-    app.add_middleware(Guard, api_key=api_key, max_body=limits.body_bytes)
+    app.add_middleware(Guard, api_key=api_key, max_body=limits.body_bytes, max_depth=limits.body_depth)
     def store(request: Request) -> Store:
         return request.app.state.store
 
@@ -289,10 +337,13 @@ def create_app(database_url: str, api_key: str | None = None, limits: Limits = L
         limits.check_portfolio(doc)
         pf = parse_portfolio(doc)
         limits.check_probability(opts.horizon, opts.paths, 2 * len(pf.accounts))
-        result = what_if(pf, shock=_every(body.shock, doc), vol=_every(body.vol, doc, vol_only=True),
-                         time=body.time, add=body.add, reduce=body.reduce,
-                         topup=[TopUp(t.account, t.asset.upper(), t.amount) for t in body.topup],
-                         horizons=list(opts.horizon) or None, paths=opts.paths, seed=opts.seed, model=opts.model)
+        try:
+            result = what_if(pf, shock=_every(body.shock, doc), vol=_every(body.vol, doc, vol_only=True),
+                             time=body.time, add=body.add, reduce=body.reduce,
+                             topup=[TopUp(t.account, t.asset.upper(), t.amount) for t in body.topup],
+                             horizons=list(opts.horizon) or None, paths=opts.paths, seed=opts.seed, model=opts.model)
+        except InputError as e:
+            return _detail(422, [_change_field(line, body) for line in e.problems])
         data = result.to_dict()
         store(request).add_run("what-if", body.model_dump(), opts.to_dict(), data)
         return data

@@ -13,7 +13,7 @@ from liqrisk.cascade.population import PopulationError
 from liqrisk.cascade.result import CascadeResult
 from liqrisk.cascade.run import resolve_population, run_scenario
 from liqrisk.cascade.scenario import ScenarioError, scenario_from_dict
-from liqrisk.service.limits import LimitError, Limits
+from liqrisk.service.limits import NO_FUNDING_FILE, LimitError, Limits
 from liqrisk.service.store import Store
 
 
@@ -58,6 +58,9 @@ def check_scenario(doc: dict, limits: Limits):
     """Parse a scenario document for the service: a synthetic population only (the service reads
     no files), within the limits. Raises ``ScenarioError``/``LimitError`` naming the field."""
     sc = scenario_from_dict(doc)
+    for asset, funding in sc.funding.items():
+        if isinstance(funding, dict) and "csv" in funding:
+            raise LimitError(f"assets.{asset}.funding.csv", NO_FUNDING_FILE)
     pop = sc.extra.get("population")
     if not isinstance(pop, dict) or not isinstance(pop.get("synthetic"), dict) or "accounts" in pop:
         raise ScenarioError("population", "the service runs synthetic populations: population: {synthetic: {...}}")

@@ -7,6 +7,10 @@ from dataclasses import dataclass
 from liqrisk.analysis import parse_horizon
 
 
+NO_FUNDING_FILE = ("the service reads no files; give the funding as a rate per 8 h (a number) or "
+                   "{impact_bid, impact_ask}")
+
+
 class LimitError(ValueError):
     """A request over a limit: ``field`` is the offending input, ``status`` 413 or 422."""
 
@@ -18,6 +22,7 @@ class LimitError(ValueError):
 @dataclass(frozen=True)
 class Limits:
     body_bytes: int = 2_000_000          # request body
+    body_depth: int = 20                 # nesting of a JSON body's objects and arrays
     accounts: int = 100                  # accounts per portfolio
     positions: int = 2_000               # positions per portfolio, all accounts
     paths: int = 200_000                 # Monte Carlo paths per account
@@ -44,6 +49,8 @@ class Limits:
             if isinstance(block, dict) and "chain_csv" in block:
                 raise LimitError(f"market.{name}.chain_csv", "the service reads no files; give the smile "
                                  "inline as market.<underlying>.smile")
+            if isinstance(block, dict) and isinstance(block.get("funding"), dict) and "csv" in block["funding"]:
+                raise LimitError(f"market.{name}.funding.csv", NO_FUNDING_FILE)
 
     def check_probability(self, horizons: list[str], paths: int, n_accounts: int) -> None:
         """Cost of the Monte Carlo: paths × steps (1 h, or a quarter of the shortest horizon)."""
