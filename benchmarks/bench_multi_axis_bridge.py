@@ -3,7 +3,7 @@ issue 10): P(7d) of examples/multi_venue.yaml's `hyperliquid-vault` (BTC long / 
 under correlated GBM with the account's pool state taken from the margin kernel at every hourly step
 (discrete monitoring, plain NumPy paths: no bridge, no variance reduction), beside `analyze`'s.
 
-    PYTHONPATH=src .venv/bin/python benchmarks/check_multi_axis_bridge.py [--paths 200000] [--rho 0.745]
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_multi_axis_bridge.py [--paths 200000] [--rho 0.745]
 
 Measured 2026-12-01 23:25 UTC (quiet): this reference 1.45e-4 ± 2.7e-5 (ρ 0.745; 2.23e-2 at ρ 0);
 `analyze --model gbm --seed 7` 8.05e-3 ± 1.1e-4 at 100,000 paths — about 55× higher. Continuous
