@@ -138,7 +138,7 @@ class Evaluator:
         are run (:mod:`liqrisk.risk.book_mc`), so this is the P `analyze` and `what-if` report
         (tested). None when `analyze` itself is needed: no simulated underlying, or the model
         does not apply."""
-        from liqrisk.analysis import MODEL_ALIASES, ProbabilitySettings, _NotApplicable, _models_for, _path_model, parse_horizon
+        from liqrisk.analysis import ProbabilitySettings, _NotApplicable, _models_for, _path_model, check_model, parse_horizon
         from liqrisk.advise.funding import book_schedule
         from liqrisk.io.portfolio import InputError
         from liqrisk.margin.account import CompiledPortfolio
@@ -147,7 +147,7 @@ class Evaluator:
         axes = tuple(sorted(set().union(*cp.plans[0].pool_axes.values())))
         if not axes:
             return None
-        s = ProbabilitySettings([self.target.horizon], self.paths, self.seed, MODEL_ALIASES.get(self.model, self.model),
+        s = ProbabilitySettings([self.target.horizon], self.paths, self.seed, check_model(self.model),
                                 risk=False)
         names = [cp.market.names[a] for a in axes]
         main = _models_for(cp, names, s)[0]

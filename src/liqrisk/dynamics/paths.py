@@ -336,7 +336,8 @@ def sfc64_normal(s):
 
 _POOLS: dict[int, ThreadPoolExecutor] = {}
 """The persistent thread pools of :func:`map_chunks`, by size (made on first use, once per
-process: a pool per call cost two thread starts per run, 7 s of a 1,000-account analysis)."""
+process: a pool per call cost two thread starts per run, ≈ 2 s of system time in a 1,000-account
+analysis with a horizon)."""
 _POOLS_PID = os.getpid()
 _POOLS_LOCK = threading.Lock()
 _IN_POOL = threading.local()

@@ -580,6 +580,11 @@ def _tilt_bucket(b: float, sigma_u: float, dt: float, n_steps: int) -> tuple[int
     return (1 if b > 0 else -1), int(round(math.log(d) / math.log(IS_GRID)))
 
 
+def _zigzag(k: int) -> int:
+    """k ≥ 0 → 2k, k < 0 → −2k − 1: a grid index as the non-negative int a SeedSequence spawn key needs."""
+    return 2 * k if k >= 0 else -2 * k - 1
+
+
 def _importance(cp, g, buckets, axes, model, dt, n_paths, seed, sigma, cv_lo, cv_hi, funding=None):
     """Importance-sampling estimates {(n_steps, account): estimate} of the rare accounts,
     ``buckets`` {(n_steps, market axis, side, k): accounts} (:func:`_tilt_bucket`): one run per
@@ -602,7 +607,7 @@ def _importance(cp, g, buckets, axes, model, dt, n_paths, seed, sigma, cv_lo, cv
                 continue
         sel = np.array(accs, np.int64)
         s = _run(cp, g, sel, axes, model, dt, np.array([n_steps], np.int64), n_paths,
-                 _key(seed, 1, n_steps, ax, int(side > 0), 2 * k if k >= 0 else -2 * k - 1), False, tilt,
+                 _key(seed, 1, n_steps, ax, int(side > 0), _zigzag(k)), False, tilt,
                  np.full(len(sel), -1, np.int64), cv_lo[sel], cv_hi[sel], want_loss=False, funding=funding)
         for r, i in enumerate(accs):
             out[(n_steps, i)] = _estimate(s.as1[r, 0], s.as2[r, 0], s.n, "importance")
