@@ -237,7 +237,7 @@ def test_screening_skips_steps_without_changing_any_number():
     the safe-box screening on and off."""
     from liqrisk.load import load_portfolio
     cp = CompiledPortfolio(load_portfolio("examples/multi_venue.yaml"))
-    for i in (0, 3, 6):
+    for i in (0, 1, 3, 5, 6):         # 1 and 5: cross pools moving with BTC and ETH (health bridge)
         axes = sorted(set().union(*cp.plans[i].pool_axes.values()))
         model = gbm(np.array([cp.market.atm_vol(cp.market.names[a]) for a in axes]))
         on, off = (book_liquidation_risk(cp, [i], axes, model, [1 / 365, 3 / 365], n_paths=3000, seed=1,
@@ -316,6 +316,37 @@ def test_two_asset_cross_account_control_variate_is_unbiased_and_reduces_varianc
     assert cv.method == "control" and 0.01 < plain.p < 0.99
     assert abs(plain.p - cv.p) < 3 * np.hypot(plain.stderr, cv.stderr)
     assert cv.stderr < plain.stderr
+
+
+@pytest.mark.numerics
+@pytest.mark.parametrize("method", ["plain", "auto"])
+def test_a_hedged_pair_moving_together_is_liquidated_at_its_net_exposures_barrier(method):
+    """A cross BTC long / ETH short whose prices move together (equal vols, ρ = 0.9999): both
+    prices are ≈ mark·e^Y for one GBM log move Y, so the account is liquidated when Y first
+    reaches the level y* where equity − MM = 0 at (BTC·e^y*, ETH·e^y*) — the reflection
+    principle's closed form at y*. Each price alone would breach at a 2.6 % move; per-axis t=0
+    boundaries (the bridge this one replaced) gave 0.94 instead of 0.088 at 7 days. Tolerance: 3.5
+    standard errors plus 1e-3 for ρ < 1 (the pair's spread adds 0.4 % to the health's variance:
+    the barrier is 1.74 sd away at 7 days, so P moves by 2φ(1.74)·1.74·0.002 ≈ 6e-4)."""
+    from scipy.optimize import brentq
+    from liqrisk.margin import kernel as K
+    market = {"BTC": {"mark": BTC, "vol": 0.6}, "ETH": {"mark": 3050.0, "vol": 0.6}}
+    cp = _book([{"symbol": "BTCUSDT", "kind": "perp", "size": 1.0, "entry": BTC},
+                {"symbol": "ETHUSDT", "kind": "perp", "size": -24.0, "entry": 3050.0}],
+               collateral={"USDT": 3_000.0}, market=market)
+    pools = np.array(cp.plans[0].pools, np.int64)
+
+    def health(y):
+        eq, mm = K.pools_states_nb(pools, cp.market.prices[None, :] * math.exp(y), 0.0, cp.arrays.args())
+        return float((eq - mm).min())
+    y_star = brentq(health, -1.0, 0.0, xtol=1e-14)
+    model = gbm([0.6, 0.6], corr=np.array([[1.0, 0.9999], [0.9999, 1.0]]))
+    hs = [7 / 365, 14 / 365]
+    r = _risk(cp, hs, model=model, n_paths=20_000, seed=5, method=method)
+    for h in hs:
+        exact = float(hit_probability(1.0, math.exp(y_star), 0.6, h))
+        assert exact > 0.01
+        assert abs(r.probabilities[h].p - exact) <= 3.5 * r.probabilities[h].stderr + 1e-3
 
 
 def test_reported_stderr_matches_the_spread_across_30_seeds():

@@ -38,7 +38,7 @@ from liqrisk.margin.kernel import (AXIS, BASIS, CONTRACT, ENTRY, EXPIRY, IS_CALL
                                    QTY, SC_END, SC_START, SETTLE_AXIS, STRIKE, legs_state_nb,
                                    pool_state_nb, position_value_mm_nb, scenario_mm_nb,
                                    settle_price_nb)
-from liqrisk.risk.bridge import bridge_stay
+from liqrisk.risk.bridge import FAR, bridge_stay
 
 
 
@@ -171,10 +171,68 @@ def draw_step(s, code, nu, resid, chol, correlated, jumps, par, z, jump, k):
     return lr
 
 
+GRADIENT_STEP = 1e-4
+"""Log-price bump of the forward differences of a pool's health (relative error ≈ the bump
+times the health's curvature over its slope: 1e-4 of the bridge exponent for linear books)."""
+HEALTH_GATE = 9.0
+"""A several-underlying pool's health gradient is re-computed at a step only where the bridge
+exponent from its last gradient is below ``HEALTH_GATE·FAR`` (or every :data:`REFRESH_STEPS`):
+a skipped step's factor is 1 unless the gradient tripled since it was last computed."""
+REFRESH_STEPS = 24
+
+
+@njit(cache=True, nogil=True)
+def health_gradient_nb(p, prow, t, ax_map, dep, g, arrs):
+    """``g[a]`` = ∂(equity − MM)/∂(log price of axis ``a``) of pool ``p`` at ``prow``, ``t``
+    years in (forward differences of :data:`GRADIENT_STEP`; 0 on axes the pool does not move
+    with, ``dep``). ``prow`` is restored."""
+    e, m = pool_state_nb(p, prow, t, arrs)
+    hb = e - m
+    for a in range(ax_map.shape[0]):
+        g[a] = 0.0
+        if not dep[a]:
+            continue
+        ma = ax_map[a]
+        keep = prow[ma]
+        prow[ma] = keep * np.exp(GRADIENT_STEP)
+        e, m = pool_state_nb(p, prow, t, arrs)
+        prow[ma] = keep
+        g[a] = (e - m - hb) / GRADIENT_STEP
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _step_variance(g0, g1, cdt):
+    """Variance over one step of a health with gradient (g0 + g1)/2 in log prices whose step
+    covariance is ``cdt``."""
+    s2 = 0.0
+    for a in range(cdt.shape[0]):
+        ga = 0.5 * (g0[a] + g1[a])
+        if ga == 0.0:
+            continue
+        for c in range(cdt.shape[0]):
+            s2 += ga * 0.5 * (g0[c] + g1[c]) * cdt[a, c]
+    return s2
+
+
+@njit(cache=True, nogil=True, inline="always")
+def health_bridge_stay(h0, h1, s2):
+    """Probability that a Brownian bridge of step variance ``s2`` from health ``h0`` to ``h1``
+    stays above 0: ``1 − exp(−2·h0·h1/s2)`` — the one-dimensional bridge of
+    :mod:`liqrisk.risk.bridge` on the health's linearisation (for one axis and a linear health
+    the same factor as the barrier's); 0 if an end is not above 0."""
+    if h0 <= 0.0 or h1 <= 0.0:
+        return 0.0
+    if s2 <= 0.0:
+        return 1.0
+    a = 2.0 * h0 * h1 / s2
+    return -np.expm1(-a) if a < FAR else 1.0
+
+
 @njit(cache=True, nogil=True)
 def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, nu, resid, garch,
                   correlated, jumps, ax_map, ax_loc, spot, c_br, marks, pools, margined, fee, plo, phi,
-                  safe, slo, shi, hsafe, hlo, hhi, affine, ec, ek, acc_start, alo, ahi, cv_ax, cv_lo, cv_hi, v0,
+                  safe, slo, shi, hsafe, hlo, hhi, affine, ec, ek, mslot, dep, h0, g0, cdt,
+                  acc_start, alo, ahi, cv_ax, cv_lo, cv_hi, v0,
                   want_loss, n_bins, f_row, f_rate, reuse, XS, LRS, MNS, MXS, US,
                   arrs, ps1, ps2, as1, as2, ax1, ax2, axy, hist, top, top_n, top_min):
     """Paths ``first … last − 1`` of a run; adds to the chunk's sums (module docstring):
@@ -193,6 +251,15 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
     step but may be within the bridge range: its bridge factors are computed from the path alone
     and it is valued only at its sampled liquidation step and, with ``want_loss``, at the
     horizons unless ``affine`` — the same numbers as the full walk.
+
+    Several underlyings: a pool with ``mslot[b] ≥ 0`` moves with two or more simulated axes; its
+    bridge factor is that of its health ``h = equity − MM`` (:func:`health_bridge_stay`, from
+    ``h0`` (n_pools) and ``g0`` (n_pools, n_ax) at t=0 and ``cdt``, the step covariance of the
+    log offsets) instead of per-axis t=0 boundaries (each found with the other prices at their
+    marks: a BTC long / ETH short pair far from liquidation along the pair's correlated moves is
+    close to BTC's own boundary). Its factors per step are kept in row ``mslot[b]`` of a trace
+    that the account's survival multiplies in; the account's ``alo``/``ahi`` are then those of
+    its single-axis pools only. ``dep`` (n_pools, n_ax): the pool moves with the axis.
 
     Funding: a position with ``f_row[i] ≥ 0`` pays ``f_rate[f_row[i], k]`` (the rates of its
     funding times in step k's interval) at step k on the step's price — ``qty·P·rate`` USD
@@ -235,6 +302,13 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
     xa_prev = np.zeros((n_acc, n_h))
     settled = np.full(pos_f.shape[1], np.nan)
     fcum = np.zeros(pos_f.shape[1])
+    n_slots = 0
+    for b in range(n_bp):
+        n_slots = max(n_slots, mslot[b] + 1)
+    qtr = np.ones((n_slots, n_steps + 1))    # bridge factors per step of several-axis pools
+    gp = np.zeros(n_ax)
+    gk = np.zeros(n_ax)
+    hp, kg, t = 0.0, 0, 0.0
     u = 0.0
     for path in range(first, last):
         sign = 1.0
@@ -296,6 +370,9 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
                 for a in range(n_ax):
                     ok &= slo[b, a] <= mn[a] and mx[a] <= shi[b, a]
             inside[b] = ok
+            sl = mslot[b]
+            if sl >= 0:
+                qtr[sl, :] = 1.0
             kdead[b] = big
             kexp[b] = big
             ptau[b] = -1
@@ -329,7 +406,12 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
             surv = 1.0
             frozen = 0.0
             eq, mm, notional = 0.0, 0.0, 0.0
-            hin = not ok and hsafe[b]
+            hin = not ok and hsafe[b] and sl < 0
+            if sl >= 0:                      # the health bridge starts from t=0
+                hp = h0[b]
+                for a in range(n_ax):
+                    gp[a] = g0[b, a]
+                kg = 0
             if hin:
                 for a in range(n_ax):
                     hin &= hlo[b, a] <= mn[a] and mx[a] <= hhi[b, a]
@@ -349,6 +431,7 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
                         break
                 hq = 1.0
                 hval = True
+                t = k * dt
                 if hin:                      # healthy on this path: the bridge factor only
                     if surv > 0.0 and k < kexp[b]:
                         for a in range(n_ax):
@@ -360,7 +443,6 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
                 if hval:
                     for a in range(n_ax):
                         prow[ax_map[a]] = PX[k, a]
-                    t = k * dt
                     eq, mm = legs_state_nb(p, prow, arrs)
                     notional = 0.0
                     for i in range(i0, i1):
@@ -407,6 +489,16 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
                     elif eq - mm <= 0.0:
                         q = 0.0
                         kdead[b] = k
+                    elif k < kexp[b] and sl >= 0:
+                        h1 = eq - mm
+                        if not affine[b] or k - kg >= REFRESH_STEPS or \
+                                2.0 * hp * h1 < HEALTH_GATE * FAR * _step_variance(gp, gp, cdt):
+                            health_gradient_nb(p, prow, t, ax_map, dep[b], gk, arrs)
+                            q = health_bridge_stay(hp, h1, _step_variance(gp, gk, cdt))
+                            for a in range(n_ax):
+                                gp[a] = gk[a]
+                            kg = k
+                        qtr[sl, k] = q
                     elif k < kexp[b]:
                         for a in range(n_ax):
                             q *= bridge_stay(X[k - 1, a], X[k, a], plo[b, a], phi[b, a], c_br[a], 1.0)
@@ -414,6 +506,8 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
                     if ptau[b] < 0 and surv <= u:
                         ptau[b] = k
                         frozen = max(0.0, min(eq, mm) - fee[b] * notional)
+                if sl >= 0:
+                    hp = eq - mm
                 while j < n_h and hsteps[j] == k:
                     ys[b, j] = wh[j] * (1.0 - surv)
                     if ptau[b] < 0 and affine[b]:
@@ -434,11 +528,13 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
                 ys[b, jj] = 0.0
         # ---- accounts: healthy while every pool is, bridge on their tightest boundaries ------
         for i in range(n_acc):
-            kd, ke, all_in, n_m, one = big, big, True, 0, -1
+            kd, ke, all_in, n_m, one, several = big, big, True, 0, -1, False
             for b in range(acc_start[i], acc_start[i + 1]):
                 if margined[b]:
                     kd = min(kd, kdead[b])
-                    ke = min(ke, kexp[b])
+                    if mslot[b] < 0:
+                        ke = min(ke, kexp[b])
+                    several |= mslot[b] >= 0
                     all_in &= inside[b]
                     n_m += 1
                     one = b
@@ -461,6 +557,10 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
                         if q > 0.0 and k < ke:
                             for a in range(n_ax):
                                 q *= bridge_stay(X[k - 1, a], X[k, a], alo[i, a], ahi[i, a], c_br[a], 1.0)
+                        if q > 0.0 and several:
+                            for b in range(acc_start[i], acc_start[i + 1]):
+                                if mslot[b] >= 0:
+                                    q *= qtr[mslot[b], k]
                         asurv *= q
                         if atau < 0 and asurv <= u:
                             atau = k
@@ -529,7 +629,7 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
 
 
 @njit(cache=True, nogil=True)
-def safe_boxes_nb(pools, ax_map, marks, scale, dfar, dep, plo, phi, cand, ok, slo, shi, arrs):
+def safe_boxes_nb(pools, ax_map, marks, scale, dfar, dep, plo, phi, cand, ok, slo, shi, step_sd, arrs):
     """Boxes of log offsets per axis in which each pool flagged ``ok`` is certainly healthy and
     beyond the bridge range (≥ ``dfar`` from its t=0 boundaries): the largest ``r`` of ``cand``
     (descending) for which the box ``[max(−r·scale, plo + dfar), min(r·scale, phi − dfar)]`` on
@@ -537,9 +637,22 @@ def safe_boxes_nb(pools, ax_map, marks, scale, dfar, dep, plo, phi, cand, ok, sl
     The bound is exact for the pools the caller flags (separable across axes and concave along
     each: futures whose value and margin depend on their own axis, see
     :mod:`liqrisk.margin.kernel`): the minimum over a box is ``h(m) + Σ_a (min(h(lo_a), h(hi_a))
-    − h(m))``. ``ok`` is cleared where no ``r`` works."""
+    − h(m))``. ``ok`` is cleared where no ``r`` works.
+
+    With ``step_sd`` (the axes' log-price standard deviations over one step) not all zero, the
+    box must also be beyond the range of the health bridge (:func:`health_bridge_stay`, for
+    pools moving with several axes): its health bound ``lb`` must satisfy ``2·lb²/S² ≥ FAR``
+    with ``S = Σ_a 2·G_a·step_sd_a ≥ 2·√(gᵀCg)`` and ``G_a`` the larger |gradient| at the box's two
+    ends on axis ``a`` (separable health: the gradient along ``a`` depends on ``x_a`` only, and is
+    largest at an end of the interval where it is monotone — the factor 2 covers the tier kinks
+    where it is not)."""
     prices = marks.copy()
     n_ax = ax_map.shape[0]
+    g = np.zeros(n_ax)
+    one = np.zeros(n_ax, dtype=np.bool_)
+    health = False
+    for a in range(n_ax):
+        health |= step_sd[a] > 0.0
     for b in range(pools.shape[0]):
         if not ok[b]:
             continue
@@ -571,6 +684,22 @@ def safe_boxes_nb(pools, ax_map, marks, scale, dfar, dep, plo, phi, cand, ok, sl
                 hh = e - m
                 prices[ma] = marks[ma]
                 lb += min(hl, hh) - h0
+            if valid and lb > 0.0 and health:
+                spread = 0.0
+                for a in range(n_ax):
+                    if not dep[b, a]:
+                        continue
+                    one[:] = False
+                    one[a] = True
+                    ma = ax_map[a]
+                    top = 0.0
+                    for x in (slo[b, a], shi[b, a]):
+                        prices[ma] = marks[ma] * np.exp(x)
+                        health_gradient_nb(p, prices, 0.0, ax_map, one, g, arrs)
+                        top = max(top, abs(g[a]))
+                    prices[ma] = marks[ma]
+                    spread += 2.0 * top * step_sd[a]
+                valid = 2.0 * lb * lb >= FAR * spread * spread
             if valid and lb > 0.0:
                 found = True
                 break

@@ -89,8 +89,10 @@ class _Group:
     plo: np.ndarray
     phi: np.ndarray
     acc_start: np.ndarray
-    alo: np.ndarray
+    alo: np.ndarray           # (n_acc, n_axes): tightest t=0 boundaries of all margined pools
     ahi: np.ndarray
+    blo: np.ndarray           # the same of the single-axis pools (the account's per-axis bridge)
+    bhi: np.ndarray
     breached: np.ndarray
     v0: np.ndarray
     exposure: np.ndarray
@@ -100,6 +102,9 @@ class _Group:
     ec: np.ndarray
     ek: np.ndarray
     expiry: np.ndarray        # per pool: first expiry of its positions (years; inf: none)
+    multi: np.ndarray         # margined and moving with several axes (health bridge)
+    h0: np.ndarray            # equity − MM at t=0 (USD)
+    g0: np.ndarray            # (n_pools, n_axes) its gradient in log prices at t=0
 
 
 def _pool_labels(plan) -> list[str]:
@@ -144,17 +149,33 @@ def _group(cp, accounts: list[int], axes: list[int]) -> _Group:
                 phi[b, a] = math.log(u / marks[axes[a]])
     acc_start = np.array(acc_start, dtype=np.int64)
     n_acc = len(accounts)
+    dep = np.zeros((n_bp, n_ax), dtype=np.bool_)
+    b = 0
+    for i in accounts:
+        for p in cp.plans[i].pools:
+            dep[b] = [ax in cp.plans[i].pool_axes[p] for ax in axes]
+            b += 1
+    multi = margined & (dep.sum(axis=1) >= 2)
     alo, ahi = np.full((n_acc, n_ax), -np.inf), np.full((n_acc, n_ax), np.inf)
+    blo, bhi = alo.copy(), ahi.copy()
     for i in range(n_acc):
         sl = slice(acc_start[i], acc_start[i + 1])
         if acc_start[i + 1] > acc_start[i]:
             alo[i], ahi[i] = plo[sl].max(axis=0), phi[sl].min(axis=0)
+        one = np.arange(acc_start[i], acc_start[i + 1])[~multi[sl]]
+        if len(one):
+            blo[i], bhi[i] = plo[one].max(axis=0), phi[one].min(axis=0)
     # equity at t=0 and d(min pool health)/d(price) per axis (0.01% central bumps)
     rows = np.repeat(marks[None, :], 1 + 2 * n_ax, axis=0)
     for a, ax in enumerate(axes):
         rows[1 + 2 * a, ax] *= 1.0001
         rows[2 + 2 * a, ax] *= 0.9999
     eq, mm = K.pools_states_nb(pools, rows, 0.0, arrays.args())
+    h0 = eq[0] - mm[0]
+    g0 = np.zeros((n_bp, n_ax))
+    for a, ax in enumerate(axes):
+        g0[:, a] = ((eq[1 + 2 * a] - mm[1 + 2 * a]) - (eq[2 + 2 * a] - mm[2 + 2 * a])) / math.log(1.0001 / 0.9999)
+    g0 = np.where(dep, g0, 0.0)
     health = np.where(margined[None, :], eq - mm, np.inf)
     v0 = np.add.reduceat(eq[0], acc_start[:-1]) if n_bp else np.zeros(n_acc)
     exposure = np.zeros((n_acc, n_ax))
@@ -164,15 +185,9 @@ def _group(cp, accounts: list[int], axes: list[int]) -> _Group:
         h = np.where(np.isfinite(h), h, 0.0)
         for a, ax in enumerate(axes):
             exposure[i, a] = (h[1 + 2 * a] - h[2 + 2 * a]) / (rows[1 + 2 * a, ax] - rows[2 + 2 * a, ax])
-    dep = np.zeros((n_bp, n_ax), dtype=np.bool_)
-    b = 0
-    for i in accounts:
-        for p in cp.plans[i].pools:
-            dep[b] = [ax in cp.plans[i].pool_axes[p] for ax in axes]
-            b += 1
     screenable, affine, ec, ek, expiry = _pool_structure(arrays, pools, margined, axes, marks)
-    return _Group(pools, margined, labels, np.array(fee), plo, phi, acc_start, alo, ahi, breached,
-                  v0, exposure, dep, screenable, affine, ec, ek, expiry)
+    return _Group(pools, margined, labels, np.array(fee), plo, phi, acc_start, alo, ahi, blo, bhi,
+                  breached, v0, exposure, dep, screenable, affine, ec, ek, expiry, multi, h0, g0)
 
 
 def _pool_structure(a, pools, margined, axes, marks):
@@ -221,23 +236,44 @@ positive there; the bridge factor is computed inside it)."""
 
 def _safe_boxes(cp, g: _Group, bsel, axes, sigma, dt, n_steps, healthy: bool = False):
     """(safe, slo, shi) of the pools ``bsel`` for a run of ``n_steps`` of ``dt``: boxes beyond
-    the bridge range, or with ``healthy`` boxes where only equity − MM > 0 is certain (at least
-    :data:`HEALTHY_MARGIN` inside the boundaries)."""
+    the bridge range (per axis; for a pool moving with several axes, of its health bridge), or
+    with ``healthy`` boxes where only equity − MM > 0 is certain (at least
+    :data:`HEALTHY_MARGIN` inside the boundaries; single-axis pools only)."""
     n_ax = len(axes)
     ok = g.screenable[bsel] & (g.expiry[bsel] > (n_steps + 1) * dt)
+    multi = g.multi[bsel]
+    if healthy:
+        ok &= ~multi
     slo, shi = np.full((len(bsel), n_ax), -np.inf), np.full((len(bsel), n_ax), np.inf)
     margined = g.margined[bsel]
-    if np.any(ok & margined):
-        dfar = np.full(len(sigma), HEALTHY_MARGIN) if healthy else np.sqrt(_FAR * sigma ** 2 * dt / 2.0)
-        scale = sigma * math.sqrt(n_steps * dt)
-        sub = np.flatnonzero(ok & margined)
+    scale = sigma * math.sqrt(n_steps * dt)
+    near = np.full(len(sigma), HEALTHY_MARGIN)
+    for several in (False, True):
+        sub = np.flatnonzero(ok & margined & (multi == several))
+        if not len(sub):
+            continue
+        dfar = near if healthy or several else np.sqrt(_FAR * sigma ** 2 * dt / 2.0)
+        step_sd = sigma * math.sqrt(dt) if several else np.zeros(n_ax)
         okm = ok[sub].copy()
         lo, hi = slo[sub].copy(), shi[sub].copy()
         safe_boxes_nb(g.pools[bsel][sub], np.array(axes, np.int64), cp.market.prices, scale, dfar,
                       g.dep[bsel][sub], g.plo[bsel][sub], g.phi[bsel][sub], SAFE_RADII, okm, lo, hi,
-                      cp.arrays.args())
+                      step_sd, cp.arrays.args())
         ok[sub], slo[sub], shi[sub] = okm, lo, hi
     return ok, slo, shi
+
+
+def step_covariance(model: PathModel, dt: float) -> np.ndarray:
+    """Covariance of one step's log-price moves (σ_a σ_b ρ_ab dt) the health bridge uses: the
+    model's correlation, the bootstrap table's for filtered historical simulation, else none."""
+    sd = model.sigma * math.sqrt(dt)
+    n = len(sd)
+    corr = np.eye(n)
+    if model.corr is not None:
+        corr = np.asarray(model.corr, float)
+    elif isinstance(model.innovations, Bootstrap) and n > 1:
+        corr = np.corrcoef(model.innovations.table()[:, :n], rowvar=False)
+    return corr * np.outer(sd, sd)
 
 
 def _key(seed, *tag) -> np.ndarray:
@@ -288,6 +324,9 @@ def _run(cp, g: _Group, acc_sel: np.ndarray, axes, model: PathModel, dt: float, 
     hsafe, hlo, hhi = _safe_boxes(cp, g, bsel, axes, sigma, dt, n_steps, healthy=True)
     safe &= screen
     hsafe &= screen & g.margined[bsel]
+    multi = g.multi[bsel]
+    mslot = np.where(multi, np.cumsum(multi) - 1, -1).astype(np.int64)
+    cdt = step_covariance(model, dt)
     arrays = cp.arrays
     f_row, f_rate = (np.full(len(arrays.qty), -1, np.int64), np.zeros((1, 1))) if funding is None \
         else funding.per_step(dt, n_steps)
@@ -321,7 +360,8 @@ def _run(cp, g: _Group, acc_sel: np.ndarray, axes, model: PathModel, dt: float, 
                       sp.nu, sp.resid, sp.garch, sp.correlated, sp.jumps, ax_map, ax_loc, spot, c_br,
                       cp.market.prices, g.pools[bsel], g.margined[bsel], g.fee[bsel], g.plo[bsel],
                       g.phi[bsel], safe, slo, shi, hsafe, hlo, hhi, affine, g.ec[bsel], g.ek[bsel],
-                      acc_start, g.alo[acc_sel], g.ahi[acc_sel], cv_ax, cv_lo, cv_hi,
+                      mslot, g.dep[bsel], g.h0[bsel], g.g0[bsel], cdt,
+                      acc_start, g.blo[acc_sel], g.bhi[acc_sel], cv_ax, cv_lo, cv_hi,
                       g.v0[acc_sel], want_loss, n_bins, f_row, f_rate, reuse,
                       *(x[first:last] if reuse else x for x in store), arrays.args(), out["ps1"], out["ps2"],
                       out["as1"], out["as2"], out["ax1"], out["ax2"], out["axy"], out["hist"],

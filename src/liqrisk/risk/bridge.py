@@ -44,9 +44,9 @@ def bridge_survival(x0, x1, lo, hi, c) -> np.ndarray:
     whose compilation cost every command ~0.3 s warm and ~2 s on a cold cache)."""
     x0, x1 = np.broadcast_arrays(np.asarray(x0, dtype=float), np.asarray(x1, dtype=float))
     inside = (x0 > lo) & (x1 > lo) & (x0 < hi) & (x1 < hi)
-    with np.errstate(invalid="ignore", over="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):     # outside points: masked at the end
         a_lo = c * (x0 - lo) * (x1 - lo)
         a_hi = c * (hi - x0) * (hi - x1)
-    q = np.where(a_lo < FAR, -np.expm1(-np.where(a_lo < FAR, a_lo, 0.0)), 1.0)
-    q = q * np.where(a_hi < FAR, -np.expm1(-np.where(a_hi < FAR, a_hi, 0.0)), 1.0)
+        q = np.where(a_lo < FAR, -np.expm1(-np.where(a_lo < FAR, a_lo, 0.0)), 1.0)
+        q = q * np.where(a_hi < FAR, -np.expm1(-np.where(a_hi < FAR, a_hi, 0.0)), 1.0)
     return np.where(inside, q, 0.0)
