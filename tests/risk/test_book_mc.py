@@ -349,6 +349,38 @@ def test_a_hedged_pair_moving_together_is_liquidated_at_its_net_exposures_barrie
         assert abs(r.probabilities[h].p - exact) <= 3.5 * r.probabilities[h].stderr + 1e-3
 
 
+def test_an_affine_pools_cheap_health_gradient_is_the_pools_own_finite_difference():
+    """affine_gradient_nb (equity and collateral MM exact, each position's MM bumped on its own
+    price) against health_gradient_nb (the whole pool bumped per axis) on cross books of perps
+    and dated futures on four underlyings with coin collateral, at random prices across tiers.
+    Both are forward differences of the same MM with the same bump; they differ by the equity's
+    curvature in log price (e^x: ½·GRADIENT_STEP relative) — tolerance 1e-4 of the gross."""
+    from liqrisk.margin import kernel as K
+    from liqrisk.risk.book_kernel import affine_gradient_nb, health_gradient_nb
+    from liqrisk.risk import book_mc
+    rng = np.random.default_rng(4)
+    names, marks = ["BTC", "ETH", "SOL", "DOGE"], [91_250.0, 3_050.0, 142.5, 0.182]
+    market = {n: {"mark": m, "vol": 0.6} for n, m in zip(names, marks)}
+    for trial in range(5):
+        positions = [{"symbol": f"{n}USDT", "kind": "perp", "size": float(rng.choice([-1, 1]) * rng.lognormal(11, 1.5) / m),
+                      "entry": m * float(rng.uniform(0.9, 1.1))} for n, m in zip(names, marks)]
+        cp = _book(positions, collateral={"USDT": 20_000.0, "BTC": 0.2}, market=market)
+        axes = list(range(len(cp.market.names)))
+        g = book_mc._group(cp, [0], axes)
+        b = int(np.flatnonzero(g.multi)[0])
+        assert g.affine[b]
+        p = int(g.pools[b])
+        arrs = cp.arrays.args()
+        for _ in range(20):
+            prow = cp.market.prices * np.exp(rng.normal(0, 0.3, len(axes)))
+            pmm = K.positions_states_nb(prow, 0.0, arrs)[1]
+            cheap, full = np.zeros(len(axes)), np.zeros(len(axes))
+            affine_gradient_nb(p, prow.copy(), 0.0, np.arange(len(axes)), g.ek[b], pmm, cheap, arrs)
+            health_gradient_nb(p, prow.copy(), 0.0, np.array(axes), g.dep[b], full, arrs)
+            gross = np.abs(g.ek[b]) * prow                 # USD per unit log move, per axis
+            assert np.all(np.abs(cheap - full) <= 1e-4 * (gross + 1.0))
+
+
 def test_reported_stderr_matches_the_spread_across_30_seeds():
     cp, _ = _isolated(0.1, 25)
     h = 1 / 365

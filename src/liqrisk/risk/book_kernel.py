@@ -34,7 +34,8 @@ from liqrisk.dynamics.paths import (_ALPHA, _BETA, _BOOTSTRAP, _GAMMA, _H0, _JM,
                                     _NORMAL, _OMEGA, _STUDENT, _TGS, _TILT, _TJM, _TLAM, _TMIX,
                                     _TSHIFT, _sfc64_double, _sfc64_next, sfc64_normal)
 from liqrisk.margin.base import INVERSE, LINEAR
-from liqrisk.margin.kernel import (AXIS, BASIS, CONTRACT, ENTRY, EXPIRY, IS_CALL, POS_END, POS_START,
+from liqrisk.margin.kernel import (AMOUNT, AXIS, BASIS, CONTRACT, ENTRY, EXPIRY, IS_CALL, LEG_END,
+                                   LEG_MM, LEG_START, POS_END, POS_START,
                                    QTY, SC_END, SC_START, SETTLE_AXIS, STRIKE, legs_state_nb,
                                    pool_state_nb, position_value_mm_nb, scenario_mm_nb,
                                    settle_price_nb)
@@ -179,6 +180,9 @@ HEALTH_GATE = 9.0
 exponent from its last gradient is below ``HEALTH_GATE·FAR`` (or every :data:`REFRESH_STEPS`):
 a skipped step's factor is 1 unless the gradient tripled since it was last computed."""
 REFRESH_STEPS = 24
+GRADIENT_SPACING = 0.05
+"""Largest log-price spacing of the points at which a safe box's gradient bound is sampled
+(:func:`safe_boxes_nb`; at most 257 points per axis)."""
 
 
 @njit(cache=True, nogil=True)
@@ -198,6 +202,40 @@ def health_gradient_nb(p, prow, t, ax_map, dep, g, arrs):
         e, m = pool_state_nb(p, prow, t, arrs)
         prow[ma] = keep
         g[a] = (e - m - hb) / GRADIENT_STEP
+
+
+@njit(cache=True, nogil=True)
+def affine_gradient_nb(p, prow, t, ax_loc, ek, pmm, g, arrs):
+    """:func:`health_gradient_nb` of an affine pool (linear contracts and collateral: equity
+    ``ec + Σ ek·P``) at the prices ``prow`` whose positions' MM there is ``pmm``: the equity's
+    gradient ``ek_a·P_a`` exactly, the collateral's MM (``leg_mm·value``) exactly, each
+    position's MM by a forward difference on its own price — one position valuation each
+    instead of one pool valuation per axis."""
+    pool_i, pos_i, pos_f, tiers, rate = arrs[0], arrs[2], arrs[3], arrs[4], arrs[8]
+    leg_axis, leg_f = arrs[5], arrs[6]
+    for a in range(g.shape[0]):
+        g[a] = 0.0
+    for m in range(ax_loc.shape[0]):
+        a = ax_loc[m]
+        if a >= 0:
+            g[a] = ek[a] * prow[m]
+    for j in range(pool_i[LEG_START, p], pool_i[LEG_END, p]):
+        a = ax_loc[leg_axis[j]]
+        if a >= 0:
+            g[a] -= leg_f[LEG_MM, j] * leg_f[AMOUNT, j] * prow[leg_axis[j]]
+    s_ax = pool_i[SETTLE_AXIS, p]
+    up = np.exp(GRADIENT_STEP)
+    for i in range(pool_i[POS_START, p], pool_i[POS_END, p]):
+        m = pos_i[AXIS, i]
+        a = ax_loc[m]
+        if a < 0:
+            continue
+        keep = prow[m]
+        prow[m] = keep * up
+        settle = settle_price_nb(s_ax, pos_i[CONTRACT, i], prow[m], prow)
+        _, m1 = position_value_mm_nb(i, prow[m] * pos_f[BASIS, i], settle, t, pos_i, pos_f, tiers, rate)
+        prow[m] = keep
+        g[a] -= (m1 - pmm[i]) / GRADIENT_STEP
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -302,13 +340,14 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
     xa_prev = np.zeros((n_acc, n_h))
     settled = np.full(pos_f.shape[1], np.nan)
     fcum = np.zeros(pos_f.shape[1])
+    pmm = np.zeros(pos_f.shape[1])           # each position's MM at the step valued last
     n_slots = 0
     for b in range(n_bp):
         n_slots = max(n_slots, mslot[b] + 1)
     qtr = np.ones((n_slots, n_steps + 1))    # bridge factors per step of several-axis pools
     gp = np.zeros(n_ax)
     gk = np.zeros(n_ax)
-    hp, kg, t = 0.0, 0, 0.0
+    hp, kg, t, hp_ok = 0.0, 0, 0.0, True
     u = 0.0
     for path in range(first, last):
         sign = 1.0
@@ -407,8 +446,10 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
             frozen = 0.0
             eq, mm, notional = 0.0, 0.0, 0.0
             hin = not ok and hsafe[b] and sl < 0
+            sbox = not ok and safe[b] and sl >= 0
             if sl >= 0:                      # the health bridge starts from t=0
                 hp = h0[b]
+                hp_ok = True
                 for a in range(n_ax):
                     gp[a] = g0[b, a]
                 kg = 0
@@ -432,6 +473,18 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
                 hq = 1.0
                 hval = True
                 t = k * dt
+                inb = sbox
+                if sbox:                     # a step inside the safe box: healthy, factor 1
+                    for a in range(n_ax):
+                        inb &= slo[b, a] <= X[k - 1, a] <= shi[b, a] and slo[b, a] <= X[k, a] <= shi[b, a]
+                    if inb:
+                        hval = want_loss and not affine[b] and j < n_h and hsteps[j] == k
+                    elif not hp_ok:          # the health where the path left the box
+                        for a in range(n_ax):
+                            prow[ax_map[a]] = PX[k - 1, a]
+                        e0, m0 = pool_state_nb(p, prow, t - dt, arrs)
+                        hp = e0 - m0
+                        hp_ok = True
                 if hin:                      # healthy on this path: the bridge factor only
                     if surv > 0.0 and k < kexp[b]:
                         for a in range(n_ax):
@@ -477,6 +530,7 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
                                 fcum[i] += qi * P * fr if ci == LINEAR else qi * fr / P
                             eq -= fcum[i] * (1.0 if ci == LINEAR else settle)
                         val, mmi = position_value_mm_nb(i, P, settle, t, pos_i, pos_f, tiers, rate)
+                        pmm[i] = mmi
                         eq += val
                         mm += mmi
                         notional += abs(qi) if ci == INVERSE else abs(qi) * P
@@ -486,6 +540,8 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
                     q = 1.0
                     if hin:
                         q = hq
+                    elif inb:
+                        q = 1.0
                     elif eq - mm <= 0.0:
                         q = 0.0
                         kdead[b] = k
@@ -493,7 +549,10 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
                         h1 = eq - mm
                         if not affine[b] or k - kg >= REFRESH_STEPS or \
                                 2.0 * hp * h1 < HEALTH_GATE * FAR * _step_variance(gp, gp, cdt):
-                            health_gradient_nb(p, prow, t, ax_map, dep[b], gk, arrs)
+                            if affine[b]:
+                                affine_gradient_nb(p, prow, t, ax_loc, ek[b], pmm, gk, arrs)
+                            else:
+                                health_gradient_nb(p, prow, t, ax_map, dep[b], gk, arrs)
                             q = health_bridge_stay(hp, h1, _step_variance(gp, gk, cdt))
                             for a in range(n_ax):
                                 gp[a] = gk[a]
@@ -508,6 +567,7 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
                         frozen = max(0.0, min(eq, mm) - fee[b] * notional)
                 if sl >= 0:
                     hp = eq - mm
+                    hp_ok = hval
                 while j < n_h and hsteps[j] == k:
                     ys[b, j] = wh[j] * (1.0 - surv)
                     if ptau[b] < 0 and affine[b]:
@@ -629,7 +689,7 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
 
 
 @njit(cache=True, nogil=True)
-def safe_boxes_nb(pools, ax_map, marks, scale, dfar, dep, plo, phi, cand, ok, slo, shi, step_sd, arrs):
+def safe_boxes_nb(pools, ax_map, marks, scale, dfar, dep, plo, phi, cand, ok, slo, shi, cabs, arrs):
     """Boxes of log offsets per axis in which each pool flagged ``ok`` is certainly healthy and
     beyond the bridge range (≥ ``dfar`` from its t=0 boundaries): the largest ``r`` of ``cand``
     (descending) for which the box ``[max(−r·scale, plo + dfar), min(r·scale, phi − dfar)]`` on
@@ -639,20 +699,24 @@ def safe_boxes_nb(pools, ax_map, marks, scale, dfar, dep, plo, phi, cand, ok, sl
     :mod:`liqrisk.margin.kernel`): the minimum over a box is ``h(m) + Σ_a (min(h(lo_a), h(hi_a))
     − h(m))``. ``ok`` is cleared where no ``r`` works.
 
-    With ``step_sd`` (the axes' log-price standard deviations over one step) not all zero, the
-    box must also be beyond the range of the health bridge (:func:`health_bridge_stay`, for
-    pools moving with several axes): its health bound ``lb`` must satisfy ``2·lb²/S² ≥ FAR``
-    with ``S = Σ_a 2·G_a·step_sd_a ≥ 2·√(gᵀCg)`` and ``G_a`` the larger |gradient| at the box's two
-    ends on axis ``a`` (separable health: the gradient along ``a`` depends on ``x_a`` only, and is
-    largest at an end of the interval where it is monotone — the factor 2 covers the tier kinks
-    where it is not)."""
+    With ``cabs`` (|step covariance| of the log prices) not all zero, the box must also be beyond
+    the range of the health bridge (:func:`health_bridge_stay`, for pools moving with several
+    axes): its health bound ``lb`` must satisfy ``2·lb² ≥ FAR·Σ_ab G_a·G_b·cabs_ab``, which bounds
+    the step variance ``ḡᵀCḡ`` of every step inside the box, with ``G_a`` = ``e^Δ`` × the largest
+    |gradient| along axis ``a`` at points spanning the box ``Δ`` ≤ :data:`GRADIENT_SPACING` apart.
+    The bound is exact for the pools screened (separable health: the gradient along ``a``
+    depends on ``x_a`` only; for linear and inverse contracts and coin collateral it is the price
+    times a constant between tier bounds, so |g| ≤ e^Δ·|g| at the nearer sample point on the
+    piece's left, provided no two tier bounds lie within Δ — tiers are ≥ 10% apart in notional)."""
     prices = marks.copy()
     n_ax = ax_map.shape[0]
     g = np.zeros(n_ax)
+    top = np.zeros(n_ax)
     one = np.zeros(n_ax, dtype=np.bool_)
     health = False
     for a in range(n_ax):
-        health |= step_sd[a] > 0.0
+        for c in range(n_ax):
+            health |= cabs[a, c] > 0.0
     for b in range(pools.shape[0]):
         if not ok[b]:
             continue
@@ -685,21 +749,27 @@ def safe_boxes_nb(pools, ax_map, marks, scale, dfar, dep, plo, phi, cand, ok, sl
                 prices[ma] = marks[ma]
                 lb += min(hl, hh) - h0
             if valid and lb > 0.0 and health:
-                spread = 0.0
                 for a in range(n_ax):
+                    top[a] = 0.0
                     if not dep[b, a]:
                         continue
                     one[:] = False
                     one[a] = True
                     ma = ax_map[a]
-                    top = 0.0
-                    for x in (slo[b, a], shi[b, a]):
+                    width = shi[b, a] - slo[b, a]
+                    n_pts = min(int(np.ceil(width / GRADIENT_SPACING)) + 1, 257)
+                    grow = np.exp(width / (n_pts - 1))
+                    for r_ in range(n_pts):
+                        x = slo[b, a] + width * r_ / (n_pts - 1)
                         prices[ma] = marks[ma] * np.exp(x)
                         health_gradient_nb(p, prices, 0.0, ax_map, one, g, arrs)
-                        top = max(top, abs(g[a]))
+                        top[a] = max(top[a], grow * abs(g[a]))
                     prices[ma] = marks[ma]
-                    spread += 2.0 * top * step_sd[a]
-                valid = 2.0 * lb * lb >= FAR * spread * spread
+                s2 = 0.0
+                for a in range(n_ax):
+                    for c in range(n_ax):
+                        s2 += top[a] * top[c] * cabs[a, c]
+                valid = 2.0 * lb * lb >= FAR * s2
             if valid and lb > 0.0:
                 found = True
                 break

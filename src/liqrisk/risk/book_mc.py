@@ -234,7 +234,7 @@ HEALTHY_MARGIN = 1e-3
 positive there; the bridge factor is computed inside it)."""
 
 
-def _safe_boxes(cp, g: _Group, bsel, axes, sigma, dt, n_steps, healthy: bool = False):
+def _safe_boxes(cp, g: _Group, bsel, axes, model, dt, n_steps, healthy: bool = False):
     """(safe, slo, shi) of the pools ``bsel`` for a run of ``n_steps`` of ``dt``: boxes beyond
     the bridge range (per axis; for a pool moving with several axes, of its health bridge), or
     with ``healthy`` boxes where only equity − MM > 0 is certain (at least
@@ -246,6 +246,7 @@ def _safe_boxes(cp, g: _Group, bsel, axes, sigma, dt, n_steps, healthy: bool = F
         ok &= ~multi
     slo, shi = np.full((len(bsel), n_ax), -np.inf), np.full((len(bsel), n_ax), np.inf)
     margined = g.margined[bsel]
+    sigma = model.sigma
     scale = sigma * math.sqrt(n_steps * dt)
     near = np.full(len(sigma), HEALTHY_MARGIN)
     for several in (False, True):
@@ -253,12 +254,12 @@ def _safe_boxes(cp, g: _Group, bsel, axes, sigma, dt, n_steps, healthy: bool = F
         if not len(sub):
             continue
         dfar = near if healthy or several else np.sqrt(_FAR * sigma ** 2 * dt / 2.0)
-        step_sd = sigma * math.sqrt(dt) if several else np.zeros(n_ax)
+        cabs = np.abs(step_covariance(model, dt)) if several else np.zeros((n_ax, n_ax))
         okm = ok[sub].copy()
         lo, hi = slo[sub].copy(), shi[sub].copy()
         safe_boxes_nb(g.pools[bsel][sub], np.array(axes, np.int64), cp.market.prices, scale, dfar,
                       g.dep[bsel][sub], g.plo[bsel][sub], g.phi[bsel][sub], SAFE_RADII, okm, lo, hi,
-                      step_sd, cp.arrays.args())
+                      cabs, cp.arrays.args())
         ok[sub], slo[sub], shi[sub] = okm, lo, hi
     return ok, slo, shi
 
@@ -320,8 +321,8 @@ def _run(cp, g: _Group, acc_sel: np.ndarray, axes, model: PathModel, dt: float, 
                                ).astype(np.int64)
     n_bp, n_acc, n_h = len(bsel), len(acc_sel), len(hsteps)
     kept = n_paths - math.ceil(0.99 * n_paths) + 1 if want_loss else 1
-    safe, slo, shi = _safe_boxes(cp, g, bsel, axes, sigma, dt, n_steps)
-    hsafe, hlo, hhi = _safe_boxes(cp, g, bsel, axes, sigma, dt, n_steps, healthy=True)
+    safe, slo, shi = _safe_boxes(cp, g, bsel, axes, model, dt, n_steps)
+    hsafe, hlo, hhi = _safe_boxes(cp, g, bsel, axes, model, dt, n_steps, healthy=True)
     safe &= screen
     hsafe &= screen & g.margined[bsel]
     multi = g.multi[bsel]
