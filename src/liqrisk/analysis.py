@@ -323,13 +323,22 @@ def _models_for(cp: CompiledPortfolio, names: list[str], s: ProbabilitySettings)
     return main, others
 
 
+MODEL_NAMES = ("auto", *MODELS, *MODEL_ALIASES)
+"""Every name ``--model`` (and the service's ``model``) accepts."""
+
+
+def model_problem(name: str) -> str | None:
+    """Why ``name`` is no path model (None: it is ``auto``, one of MODELS or an alias of one):
+    the one rule of ``--model`` and of the service's ``model``."""
+    return None if name in MODEL_NAMES else f"expected auto or one of {', '.join(MODELS)}"
+
+
 def check_model(name: str) -> str:
     """The path model ``name`` with its alias resolved (``student_t`` → ``student``); an
-    InputError naming ``--model`` unless it is ``auto`` or one of MODELS."""
-    name = MODEL_ALIASES.get(name, name)
-    if name not in MODELS + ("auto",):
-        raise InputError([f"--model '{name}': expected auto or one of {', '.join(MODELS)}"])
-    return name
+    InputError naming ``--model`` unless :func:`model_problem` passes it."""
+    if problem := model_problem(name):
+        raise InputError([f"--model '{name}': {problem}"])
+    return MODEL_ALIASES.get(name, name)
 
 
 def _add_probabilities(cp, results, s: ProbabilitySettings, out: PortfolioAnalysis, progress):

@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from datetime import date, datetime
 from importlib.resources import files
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 from urllib.parse import parse_qs
 
 import numpy as np
@@ -26,8 +26,8 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
-from liqrisk.analysis import ExitSettings, ProbabilitySettings, analyze
-from liqrisk.io.limits import PARTICIPATION_MIN
+from liqrisk.analysis import MODEL_ALIASES, MODEL_NAMES, ExitSettings, ProbabilitySettings, analyze, model_problem
+from liqrisk.io.limits import PARTICIPATION_MIN, STRESS_MAX, participation_problem, stress_problem
 from liqrisk.io.portfolio import InputError, PortfolioFile
 from liqrisk.load import parse_portfolio
 from liqrisk.service.jobs import Jobs
@@ -42,6 +42,29 @@ PUBLIC = ("/healthz",)
 ADVISE_EVALUATIONS = 40   # engine runs per account an advice may take (the run-time budget counts them)
 Id = Annotated[int, PathParam(ge=1, le=2 ** 31 - 1, description="database id")]
 COOKIE = "liqrisk_api_key"
+MODEL_QUERY = Query("auto", description="path model, as `liqrisk analyze --model`: auto (the calibrated default) | "
+                    "gbm | merton | student (= student_t) | fhs (= garch_fhs)",
+                    json_schema_extra={"enum": list(MODEL_NAMES)})
+"""The ``model`` of every route that estimates a probability. The CLI's rule checks it
+(:func:`option_problems`), not a pydantic type: the schema's enum only documents it."""
+
+
+def option_problems(model: str | None = None, participation: float | None = None,
+                    stress: float | None = None) -> None:
+    """The CLI's rules of ``--model``, ``--participation`` and ``--stress``
+    (:func:`liqrisk.analysis.model_problem`, :func:`liqrisk.io.limits.participation_problem`,
+    :func:`~liqrisk.io.limits.stress_problem`) on the query options given: a 422 with one line
+    per refused option at ``["query", name]``, the CLI's line without the flag's dashes."""
+    lines = []
+    if model is not None and (problem := model_problem(model)):
+        lines.append(("model", f"model '{model}': {problem}"))
+    for name, value, rule in (("participation", participation, participation_problem),
+                              ("stress", stress, stress_problem)):
+        if value is not None and (problem := rule(value)):
+            lines.append((name, f"{name} {value:g}: {problem}"))
+    if lines:
+        raise RequestValidationError([{"loc": ("query", name), "msg": msg, "type": "value_error"}
+                                      for name, msg in lines])
 
 
 class AnalyzeOptions:
@@ -52,13 +75,17 @@ class AnalyzeOptions:
         horizon: list[str] = Query([], description="probability horizon, e.g. 1d (repeatable); none: margin only"),
         paths: int = Query(20_000, ge=100, description="Monte Carlo paths per account"),
         seed: int = Query(7, ge=0, lt=2 ** 32),
-        model: Literal["auto", "gbm", "merton", "student", "student_t", "fhs", "garch_fhs"] = Query("auto"),
+        model: str = MODEL_QUERY,
         drift: float = Query(0.0, ge=-5, le=5, description="annualised expected return"),
         exit_horizon_hours: float = Query(1.0, gt=0, le=720),
-        participation: float = Query(0.1, ge=PARTICIPATION_MIN, le=1),
-        stress: float = Query(1.0, ge=0.1, le=100),
+        participation: float = Query(0.1, description="share of daily volume an exit may take",
+                                     json_schema_extra={"minimum": PARTICIPATION_MIN, "maximum": 1}),
+        stress: float = Query(1.0, description="spread/depth stress multiplier (1 = today's book)",
+                              json_schema_extra={"exclusiveMinimum": 0, "maximum": STRESS_MAX}),
         curves: bool = Query(False, description="add equity/MM-vs-price curves per account (dashboard)"),
     ):
+        option_problems(model, participation, stress)          # the CLI's rules (shown in the schema)
+        model = MODEL_ALIASES.get(model, model)
         self.horizon, self.paths, self.seed, self.model, self.drift = horizon, paths, seed, model, drift
         self.exit_horizon_hours, self.participation, self.stress, self.curves = \
             exit_horizon_hours, participation, stress, curves
@@ -352,11 +379,13 @@ def create_app(database_url: str, api_key: str | None = None, limits: Limits = L
     def advise_route(request: Request, doc: dict = portfolio_body,
                      target: str = Query(..., max_length=40, description="e.g. p(7d)<=1% or distance>=3sd"),
                      paths: int = Query(2_000, ge=100), seed: int = Query(7, ge=0, lt=2 ** 32),
-                     model: Literal["auto", "gbm", "merton", "student", "student_t", "fhs", "garch_fhs"] = Query("auto")) -> dict:
+                     model: str = MODEL_QUERY) -> dict:
         """Top-ups, deleveraging and hedges that meet the target, cheapest first, by
         :func:`liqrisk.advise.advice.advise` (the document of ``liqrisk advise --json``)."""
         from liqrisk.advise.advice import advise
         from liqrisk.advise.targets import Target
+        option_problems(model=model)
+        model = MODEL_ALIASES.get(model, model)
         limits.check_portfolio(doc)
         pf = parse_portfolio(doc)
         t = Target.parse(target)
