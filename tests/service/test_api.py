@@ -364,3 +364,33 @@ def test_openapi_states_the_shared_option_rules(sqlite_client):
     assert set(params["model"]["enum"]) == {"auto", *MODELS, *MODEL_ALIASES}
     advise = {p["name"]: p["schema"] for p in spec["paths"]["/v1/advise"]["post"]["parameters"]}
     assert advise["model"] == params["model"]
+
+
+@pytest.mark.parametrize("path", ["/v1/analyze", "/v1/what-if", "/v1/cascade"])
+def test_a_json_body_is_decoded_once(sqlite_client, demo_doc, monkeypatch, path):
+    """The Guard's decode (UTF-8, duplicated keys, depth) is the one the route reads: the body
+    text goes through ``json.loads`` once (it was decoded again by FastAPI)."""
+    body = {"/v1/analyze": demo_doc, "/v1/what-if": {"portfolio": demo_doc, "shock": {"BTC": -0.1}},
+            "/v1/cascade": {"nope": 1}}[path]
+    text = json.dumps(body)
+    seen, loads = [], json.loads
+
+    def counting(s, *args, **kwargs):
+        if s in (text, text.encode()):
+            seen.append(1)
+        return loads(s, *args, **kwargs)
+    monkeypatch.setattr(json, "loads", counting)
+    r = sqlite_client.post(path, content=text, headers={"content-type": "application/json"})
+    monkeypatch.setattr(json, "loads", loads)
+    assert r.status_code == {"/v1/cascade": 422}.get(path, 200), r.text[:300]
+    assert len(seen) == 1, f"{len(seen)} decodes"
+
+
+@pytest.mark.parametrize("content_type", ["application/json; charset=utf-8", "application/vnd.liqrisk+json"])
+def test_every_json_content_type_gets_the_body_checks(sqlite_client, content_type):
+    """FastAPI decodes ``application/*+json`` bodies too: they get the Guard's checks (a
+    duplicated key was used silently under such a content type)."""
+    body = b'{"as_of": "2026-01-01T00:00:00Z", "as_of": "2026-11-23T00:00:00Z"}'
+    r = sqlite_client.post("/v1/analyze", content=body, headers={"content-type": content_type})
+    assert r.status_code == 422 and r.json()["detail"] == [
+        {"loc": ["body"], "msg": "body: not valid JSON: duplicated key 'as_of'", "type": "value_error"}], r.text

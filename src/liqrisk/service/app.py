@@ -23,6 +23,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, JSONResponse
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -200,30 +201,59 @@ def _detail(status: int, lines: list[tuple[list, str]]) -> JSONResponse:
                         status_code=status)
 
 
-def body_problem(body: bytes, max_depth: int) -> str | None:
-    """Why a JSON request body cannot be read, as one line naming ``body`` (None: it can). The
-    portfolio loader's rules for a file (io.documents): UTF-8, JSON, no duplicated key (JSON
-    decoders keep the last one silently), bounded nesting. Found by the service fuzz target: a
-    non-UTF-8 or deeply nested body was a bare 400 "There was an error parsing the body"."""
+PARSED_BODY = "liqrisk.json_body"
+"""Scope key of the JSON body the :class:`Guard` decoded: the routes read it (:class:`_ParsedBodyRoute`)
+instead of decoding the bytes a second time."""
+
+
+def read_body(body: bytes, max_depth: int):
+    """(the decoded JSON request body, None), or (None, why it cannot be read as one line naming
+    ``body``). The portfolio loader's rules for a file (io.documents): UTF-8, JSON, no
+    duplicated key (JSON decoders keep the last one silently), bounded nesting. Found by the
+    service fuzz target: a non-UTF-8 or deeply nested body was a bare 400 "There was an error
+    parsing the body"."""
     from liqrisk.io import limits as io_limits
     from liqrisk.io.documents import DocumentError, parse_document
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as e:
-        return f"body: not UTF-8 text (byte {e.start}: {body[e.start:e.start + 1]!r})"
+        return None, f"body: not UTF-8 text (byte {e.start}: {body[e.start:e.start + 1]!r})"
     try:
         with io_limits.using(max_depth=max_depth):
-            parse_document(text, "json", "body")
+            return parse_document(text, "json", "body"), None
     except DocumentError as e:
         line = str(e).split(" (raise it with")[0]     # the CLI's flag: no such option here
-        return line if line.startswith("body") else f"body: {line}"
-    return None
+        return None, line if line.startswith("body") else f"body: {line}"
+
+
+def is_json(content_type: bytes) -> bool:
+    """FastAPI's rule for a body it decodes as JSON: ``application/json`` or ``application/*+json``
+    (parameters such as ``; charset=utf-8`` aside)."""
+    kind = content_type.split(b";")[0].strip().lower()
+    return kind == b"application/json" or (kind.startswith(b"application/") and kind.endswith(b"+json"))
+
+
+class _ParsedBodyRequest(Request):
+    async def json(self):
+        return self.scope[PARSED_BODY] if PARSED_BODY in self.scope else await super().json()
+
+
+class _ParsedBodyRoute(APIRoute):
+    """A route whose request's ``json()`` is the document the :class:`Guard` decoded."""
+
+    def get_route_handler(self):
+        handler = super().get_route_handler()
+
+        async def parsed(request: Request):
+            return await handler(_ParsedBodyRequest(request.scope, request.receive))
+        return parsed
 
 
 class Guard:
     """ASGI middleware: API key on every route but /healthz, the body-size limit (413), and a
     JSON body that is UTF-8, valid JSON without duplicated keys and not nested deeper than
-    ``max_depth`` (422 at ``["body"]``)."""
+    ``max_depth`` (422 at ``["body"]``), decoded once: the routes read the document from the
+    scope (``PARSED_BODY``)."""
 
     def __init__(self, app, api_key: str | None, max_body: int, max_depth: int = 20):
         self.app, self.api_key, self.max_body, self.max_depth = app, api_key, max_body, max_depth
@@ -249,11 +279,11 @@ class Guard:
             more = msg.get("more_body", False)
             if len(body) > self.max_body:
                 return await too_big(scope, receive, send)
-        if scope["method"] in ("POST", "PUT", "PATCH") and body and \
-                headers.get(b"content-type", b"").split(b";")[0].strip() == b"application/json":
-            problem = body_problem(body, self.max_depth)
+        if scope["method"] in ("POST", "PUT", "PATCH") and body and is_json(headers.get(b"content-type", b"")):
+            doc, problem = read_body(body, self.max_depth)
             if problem:
                 return await _detail(422, [(["body"], problem)])(scope, receive, send)
+            scope = {**scope, PARSED_BODY: doc}
         sent = False
 
         async def replay():
@@ -300,6 +330,7 @@ def create_app(database_url: str, api_key: str | None = None, limits: Limits = L
     app = FastAPI(title="liqrisk", version="1", lifespan=lifespan,
                   description="Liquidation risk of crypto portfolios: the `liqrisk analyze --json` document "
                               "over HTTP, saved portfolios and their run history, cascade jobs.")
+    app.router.route_class = _ParsedBodyRoute          # before the routes: each reads the Guard's decode
     app.add_middleware(Guard, api_key=api_key, max_body=limits.body_bytes, max_depth=limits.body_depth)
     def store(request: Request) -> Store:
         return request.app.state.store
