@@ -283,6 +283,13 @@ class RuleSet:
     defaults_key = ""
 
     @classmethod
+    def brackets_deduct(cls, version: str | None) -> bool:
+        """Whether the user's brackets of rule ``version`` (None: the default) have a deduction
+        (``cum``: kept as given, derived from the floors where missing) rather than a whole-position
+        rate (no ``cum``)."""
+        return True
+
+    @classmethod
     def rows_to_table(cls, rows, deduction=True) -> TierTable:
         """A table from bundled rows (floor, cap, MMR, max leverage), bounds as the venue counts them."""
         return TierTable.from_rows([{"notional_floor": r[0], "notional_cap": r[1],
