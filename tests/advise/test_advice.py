@@ -168,3 +168,26 @@ def test_an_evaluation_is_the_probability_analyze_reports(model, horizon):
         r = analyze(d, ProbabilitySettings([horizon], 2000, 5, model)).accounts[0]
         assert (p, ran) == (r.probability[horizon].p, r.risk.model)
     assert ev.calls == len(docs)
+
+
+def test_advise_and_analyze_run_one_orchestration(monkeypatch):
+    """An evaluation of advise and `analyze`'s probability both go through
+    :func:`liqrisk.analysis.simulate` (model resolution, path model, the Monte Carlo run): advise
+    had its own copy of that sequence (Evaluator._probability), which could drift from analyze's."""
+    import liqrisk.analysis as analysis
+    from liqrisk.advise.targets import Evaluator
+    from liqrisk.load import load_portfolio
+    calls = []
+    real = analysis.simulate
+
+    def recording(cp, idx, axes, s, years, notes, model=None, *args, **kwargs):
+        out = real(cp, idx, axes, s, years, notes, model, *args, **kwargs)
+        calls.append(out[0])
+        return out
+    monkeypatch.setattr(analysis, "simulate", recording)
+    d = _doc([_isolated()])
+    analysis.analyze(d, analysis.ProbabilitySettings(["1d"], 500, 3, "gbm", range_paths=0))
+    assert calls == ["gbm"]
+    ev = Evaluator(load_portfolio(d), Target.parse("p(1d)<=1%"), 500, 3, "student_t")
+    ev.metric(load_portfolio(d).accounts[0])
+    assert calls == ["gbm", "student"] and ev.calls == 1

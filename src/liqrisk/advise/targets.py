@@ -98,7 +98,7 @@ class Evaluator:
     progress: Callable[[int, int | None], None] | None = None   # (runs so far, None) after each run
     _metrics: dict = field(default_factory=dict, repr=False)
     _models: dict = field(default_factory=dict, repr=False)
-    _paths_models: dict = field(default_factory=dict, repr=False)   # (model, underlyings) → (path model, dt)
+    _paths_models: dict = field(default_factory=dict, repr=False)   # (model, underlyings) → path model (analysis.simulate)
 
     def analyses(self, accounts: list[Account]) -> list:
         """`analyze` of the accounts (with the target's probability horizon; no VaR/ES, which
@@ -132,43 +132,28 @@ class Evaluator:
 
     def _probability(self, account: Account) -> tuple[float, str] | None:
         """(P within the target's horizon, the path model) of the account alone: `analyze`'s main
-        run — its model resolution, step, funding and estimators — for that one horizon, without
-        the term structure's horizons (each of which may add an importance-sampling run), margin
-        tables, VaR/ES and output checks. A horizon's estimate does not depend on which others
-        are run (:mod:`liqrisk.risk.book_mc`), so this is the P `analyze` and `what-if` report
-        (tested). None when `analyze` itself is needed: no simulated underlying, or the model
-        does not apply."""
-        from liqrisk.analysis import ProbabilitySettings, _NotApplicable, _models_for, _path_model, check_model, parse_horizon
+        run (:func:`liqrisk.analysis.simulate` — its model resolution, step, funding and
+        estimators) for that one horizon, without the term structure's horizons (each of which may
+        add an importance-sampling run), margin tables, VaR/ES and output checks. A horizon's
+        estimate does not depend on which others are run (:mod:`liqrisk.risk.book_mc`), so this is
+        the P `analyze` and `what-if` report (tested). None when `analyze` itself is needed: no
+        simulated underlying, or the model does not apply."""
+        from liqrisk.analysis import ProbabilitySettings, _NotApplicable, account_axes, probability_years, simulate
         from liqrisk.advise.funding import book_schedule
-        from liqrisk.io.portfolio import InputError
         from liqrisk.margin.account import CompiledPortfolio
-        from liqrisk.risk.book_mc import SimulationTooLarge, book_liquidation_risk
         cp = CompiledPortfolio(Portfolio(self.portfolio.market, (account,)))
-        axes = tuple(sorted(set().union(*cp.plans[0].pool_axes.values())))
+        axes = account_axes(cp, 0)
         if not axes:
             return None
-        s = ProbabilitySettings([self.target.horizon], self.paths, self.seed, check_model(self.model),
-                                risk=False)
-        names = [cp.market.names[a] for a in axes]
-        main = _models_for(cp, names, s)[0]
-        key = (main, tuple(names))
-        if key not in self._paths_models:              # the path model depends on the market only
-            try:
-                self._paths_models[key] = _path_model(cp, names, main, s, [])[:2]
-            except _NotApplicable:
-                self._paths_models[key] = None
-        if self._paths_models[key] is None:
-            return None
-        model, dt = self._paths_models[key]
+        s = ProbabilitySettings([self.target.horizon], self.paths, self.seed, self.model, risk=False)
+        years = list(probability_years(s).values())
         try:
             with one_numba_thread():
-                risk = book_liquidation_risk(cp, [0], list(axes), model, [parse_horizon(self.target.horizon)],
-                                             n_paths=self.paths, seed=self.seed, drift=s.drift,
-                                             steps_per_day=s.steps_per_day, dt=dt, risk=False,
-                                             funding=book_schedule(cp))[0]
-        except SimulationTooLarge as e:
-            raise InputError([f"--horizon/--paths: {e}"]) from None
-        return next(iter(risk.probabilities.values())).p, main
+                main, risks, _ = simulate(cp, [0], axes, s, years, [], funding=book_schedule(cp),
+                                          path_models=self._paths_models)
+        except _NotApplicable:
+            return None
+        return risks[0].probabilities[years[0]].p, main
 
     def _keep(self, account: Account, result) -> None:
         key = _key(account)
