@@ -51,12 +51,18 @@ class Target:
             return cls("distance", float(m.group(1)), None, text.strip())
         raise InputError([f"--target '{text}': expected p(HORIZON)<=P (e.g. p(7d)<=1%) or distance>=Ksd (e.g. distance>=3sd)"])
 
-    def meets(self, value: float) -> bool:
+    def meets(self, value: float | None) -> bool:
+        """Whether ``value`` meets the target (None, not evaluated: never)."""
+        if value is None:
+            return False
         return value >= self.level if self.kind == "distance" else value <= self.level
 
-    def gap(self, value: float) -> float:
+    def gap(self, value: float | None) -> float:
         """How far ``value`` is from meeting the target, signed (≤ 0: meets): ``k − distance``
-        (daily sd), or ``ln P − ln p*`` (−inf at P = 0) — a scale on which a search interpolates."""
+        (daily sd), or ``ln P − ln p*`` (−inf at P = 0) — a scale on which a search interpolates;
+        +inf when not evaluated (a search takes it as a miss)."""
+        if value is None:
+            return math.inf
         if self.kind == "distance":
             return self.level - value
         return math.log(value) - math.log(self.level) if value > 0 else -math.inf
@@ -99,6 +105,7 @@ class Evaluator:
     _metrics: dict = field(default_factory=dict, repr=False)
     _models: dict = field(default_factory=dict, repr=False)
     _paths_models: dict = field(default_factory=dict, repr=False)   # (model, underlyings) → path model (analysis.simulate)
+    why_not: dict = field(default_factory=dict, repr=False)   # account id → why `analyze` gave it no probability
 
     def analyses(self, accounts: list[Account]) -> list:
         """`analyze` of the accounts (with the target's probability horizon; no VaR/ES, which
@@ -115,9 +122,10 @@ class Evaluator:
         with one_numba_thread():
             return analyze(Portfolio(self.portfolio.market, (account,))).accounts[0]
 
-    def metric(self, account: Account) -> float:
+    def metric(self, account: Account) -> float | None:
         """The target's metric of the account: a distance from `analyze`'s margin numbers; a P
-        from :meth:`_probability` (`analyze`'s number, without what the target does not need)."""
+        from :meth:`_probability` (`analyze`'s number, without what the target does not need);
+        None when the P could not be computed (:func:`metric_of`; why: :attr:`why_not`)."""
         key = _key(account)
         if key not in self._metrics:
             run = self._probability(account) if self.target.kind == "probability" else None
@@ -160,7 +168,7 @@ class Evaluator:
         self._metrics.setdefault(key, metric_of(result, self.target))
         self._models.setdefault(key, result.risk.model if result.risk is not None else None)
 
-    def after(self, account: Account) -> tuple[float, str | None]:
+    def after(self, account: Account) -> tuple[float | None, str | None]:
         """The metric of the account and the path model it ran under (None: a distance target)."""
         return self.metric(account), self._models.get(_key(account))
 
@@ -177,10 +185,13 @@ class Evaluator:
         prob = (ProbabilitySettings([self.target.horizon], self.paths, self.seed, self.model, risk=risk)
                 if self.target.kind == "probability" else None)
         with one_numba_thread():
-            out = analyze(Portfolio(self.portfolio.market, tuple(accounts)), prob).accounts
+            res = analyze(Portfolio(self.portfolio.market, tuple(accounts)), prob)
+        for r in res.accounts:
+            prefix = f"account '{r.id}': no probability — "
+            self.why_not.update({r.id: n.removeprefix(prefix) for n in res.notes if n.startswith(prefix)})
         if self.progress is not None:
             self.progress(self.calls, None)
-        return out
+        return res.accounts
 
 
 @contextlib.contextmanager
@@ -197,12 +208,17 @@ def one_numba_thread():
         numba.set_num_threads(before)
 
 
-def metric_of(result, target: Target) -> float:
-    """Distance (smallest, in daily sd; inf without a boundary, 0 when liquidatable) or P."""
+def metric_of(result, target: Target) -> float | None:
+    """Distance (smallest, in daily sd; inf without a boundary, 0 when liquidatable) or P. Without
+    an estimate P is 1 for an account liquidatable now and 0 for one no price moves (no
+    underlying); otherwise it could not be computed (the model does not apply): None, "not
+    evaluated" — never a P of 0 that passes ``p(7d)<=1%`` silently."""
     if target.kind == "probability":
         est = (result.probability or {}).get(target.horizon)
         if est is None:
-            return 1.0 if result.liquidatable_now else 0.0
+            if result.liquidatable_now:
+                return 1.0
+            return None if result.liquidation else 0.0
         return float(est.p if hasattr(est, "p") else est["p"])
     if result.liquidatable_now:
         return 0.0
