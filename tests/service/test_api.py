@@ -320,15 +320,19 @@ def test_a_result_failing_the_output_checks_is_422_not_a_number(sqlite_client, d
     ("stress", "0.05"), ("stress", "500"), ("stress", "1000"), ("stress", "0"), ("stress", "1000.5"),
     ("stress", "nan"), ("participation", "1e-7"), ("participation", "1e-6"), ("participation", "1"),
     ("participation", "1.5"), ("model", "student_t"), ("model", "garch_fhs"), ("model", "bogus"),
-    ("model", "GBM"),
+    ("model", "GBM"), ("drift", "7"), ("drift", "-10"), ("drift", "10.5"), ("drift", "inf"),
+    ("exit_horizon_hours", "1000"), ("exit_horizon_hours", "8784"), ("exit_horizon_hours", "0"),
+    ("exit_horizon_hours", "9000"),
 ])
 def test_query_options_follow_the_cli_rules(sqlite_client, demo_doc, name, value):
-    """The service's model, stress and participation are the CLI's --model, --stress and
-    --participation: the same values pass, and a refusal is a 422 at ``["query", name]`` whose
-    message is the CLI's line without the leading dashes. The service had its own copies: model
-    names as a pydantic Literal, stress in [0.1, 100] where the CLI takes (0, 1000]."""
+    """The service's model, stress, participation, drift and exit_horizon_hours are the CLI's
+    --model, --stress, --participation, --drift and --exit-horizon-hours: the same values pass,
+    and a refusal is a 422 at ``["query", name]`` whose message is the CLI's line without the
+    leading dashes. The service had its own copies: model names as a pydantic Literal, stress in
+    [0.1, 100] where the CLI takes (0, 1000], drift in [-5, 5] (CLI [-10, 10]), exit horizon in
+    (0, 720] h (CLI (0, 8784])."""
     from liqrisk.analysis import check_model
-    from liqrisk.io.limits import participation_problem, stress_problem
+    from liqrisk.io import limits
     from liqrisk.io.portfolio import InputError
     if name == "model":
         try:
@@ -337,7 +341,7 @@ def test_query_options_follow_the_cli_rules(sqlite_client, demo_doc, name, value
         except InputError as e:
             cli = e.problems[0].removeprefix("--")
     else:
-        problem = (stress_problem if name == "stress" else participation_problem)(float(value))
+        problem = getattr(limits, f"{name.removesuffix('_hours')}_problem")(float(value))
         cli = problem and f"{name} {float(value):g}: {problem}"
     small = {**demo_doc, "accounts": demo_doc["accounts"][:1]}
     r = sqlite_client.post("/v1/analyze", params={name: value}, json=small)
@@ -356,11 +360,13 @@ def test_query_options_follow_the_cli_rules(sqlite_client, demo_doc, name, value
 def test_openapi_states_the_shared_option_rules(sqlite_client):
     """The schema documents the rules the service applies (schemathesis generates from it)."""
     from liqrisk.analysis import MODEL_ALIASES, MODELS
-    from liqrisk.io.limits import PARTICIPATION_MIN, STRESS_MAX
+    from liqrisk.io.limits import DRIFT_MAX, EXIT_HORIZON_MAX_HOURS, PARTICIPATION_MIN, STRESS_MAX
     spec = sqlite_client.get("/openapi.json").json()
     params = {p["name"]: p["schema"] for p in spec["paths"]["/v1/analyze"]["post"]["parameters"]}
     assert params["stress"]["exclusiveMinimum"] == 0 and params["stress"]["maximum"] == STRESS_MAX
     assert params["participation"]["minimum"] == PARTICIPATION_MIN and params["participation"]["maximum"] == 1
+    assert (params["drift"]["minimum"], params["drift"]["maximum"]) == (-DRIFT_MAX, DRIFT_MAX)
+    assert params["exit_horizon_hours"]["maximum"] == EXIT_HORIZON_MAX_HOURS
     assert set(params["model"]["enum"]) == {"auto", *MODELS, *MODEL_ALIASES}
     advise = {p["name"]: p["schema"] for p in spec["paths"]["/v1/advise"]["post"]["parameters"]}
     assert advise["model"] == params["model"]

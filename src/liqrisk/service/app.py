@@ -28,7 +28,8 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
 from liqrisk.analysis import MODEL_ALIASES, MODEL_NAMES, ExitSettings, ProbabilitySettings, analyze, model_problem
-from liqrisk.io.limits import PARTICIPATION_MIN, STRESS_MAX, participation_problem, stress_problem
+from liqrisk.io.limits import (DRIFT_MAX, EXIT_HORIZON_MAX_HOURS, PARTICIPATION_MIN, STRESS_MAX, drift_problem,
+                               exit_horizon_problem, participation_problem, stress_problem)
 from liqrisk.io.portfolio import InputError, PortfolioFile
 from liqrisk.load import parse_portfolio
 from liqrisk.service.jobs import Jobs
@@ -51,15 +52,18 @@ MODEL_QUERY = Query("auto", description="path model, as `liqrisk analyze --model
 
 
 def option_problems(model: str | None = None, participation: float | None = None,
-                    stress: float | None = None) -> None:
-    """The CLI's rules of ``--model``, ``--participation`` and ``--stress``
-    (:func:`liqrisk.analysis.model_problem`, :func:`liqrisk.io.limits.participation_problem`,
-    :func:`~liqrisk.io.limits.stress_problem`) on the query options given: a 422 with one line
-    per refused option at ``["query", name]``, the CLI's line without the flag's dashes."""
+                    stress: float | None = None, drift: float | None = None,
+                    exit_horizon_hours: float | None = None) -> None:
+    """The CLI's rules of ``--model``, ``--participation``, ``--stress``, ``--drift`` and
+    ``--exit-horizon-hours`` (:func:`liqrisk.analysis.model_problem`, the ``*_problem`` functions
+    of :mod:`liqrisk.io.limits`) on the query options given: a 422 with one line per refused
+    option at ``["query", name]``, the CLI's line without the flag's dashes."""
     lines = []
     if model is not None and (problem := model_problem(model)):
         lines.append(("model", f"model '{model}': {problem}"))
-    for name, value, rule in (("participation", participation, participation_problem),
+    for name, value, rule in (("drift", drift, drift_problem),
+                              ("exit_horizon_hours", exit_horizon_hours, exit_horizon_problem),
+                              ("participation", participation, participation_problem),
                               ("stress", stress, stress_problem)):
         if value is not None and (problem := rule(value)):
             lines.append((name, f"{name} {value:g}: {problem}"))
@@ -77,15 +81,18 @@ class AnalyzeOptions:
         paths: int = Query(20_000, ge=100, description="Monte Carlo paths per account"),
         seed: int = Query(7, ge=0, lt=2 ** 32),
         model: str = MODEL_QUERY,
-        drift: float = Query(0.0, ge=-5, le=5, description="annualised expected return"),
-        exit_horizon_hours: float = Query(1.0, gt=0, le=720),
+        drift: float = Query(0.0, description="annualised expected return",
+                             json_schema_extra={"minimum": -DRIFT_MAX, "maximum": DRIFT_MAX}),
+        exit_horizon_hours: float = Query(1.0, description="time allowed to exit (hours)",
+                                          json_schema_extra={"exclusiveMinimum": 0,
+                                                             "maximum": EXIT_HORIZON_MAX_HOURS}),
         participation: float = Query(0.1, description="share of daily volume an exit may take",
                                      json_schema_extra={"minimum": PARTICIPATION_MIN, "maximum": 1}),
         stress: float = Query(1.0, description="spread/depth stress multiplier (1 = today's book)",
                               json_schema_extra={"exclusiveMinimum": 0, "maximum": STRESS_MAX}),
         curves: bool = Query(False, description="add equity/MM-vs-price curves per account (dashboard)"),
     ):
-        option_problems(model, participation, stress)          # the CLI's rules (shown in the schema)
+        option_problems(model, participation, stress, drift, exit_horizon_hours)   # the CLI's rules (in the schema)
         model = MODEL_ALIASES.get(model, model)
         self.horizon, self.paths, self.seed, self.model, self.drift = horizon, paths, seed, model, drift
         self.exit_horizon_hours, self.participation, self.stress, self.curves = \
