@@ -51,3 +51,20 @@ def test_a_deribit_account_holding_a_binance_symbol_is_refused(tmp_path):
     assert res.exit_code == 2, res.output
     assert res.stderr.strip() == (f"error: account '{acc['id']}', position {n} (BTCUSDT), field 'symbol': "
                                   f"not a deribit instrument name ({FORMS})"), res.stderr
+
+
+@pytest.mark.parametrize("venue, symbol, forms, good", [
+    ("binance-coinm", "BTCUSDT", "BTCUSD_PERP, BTCUSD_261225", "BTCUSD_PERP"),
+    ("bybit-inverse", "BTCUSDT", "BTCUSD, BTCUSDZ26", "BTCUSD"),
+    ("okx", "BTCUSDT", "BTC-USDT-SWAP, BTC-USD-SWAP, BTC-USD-261225", "BTC-USDT-SWAP"),
+    ("okx", "BTC-PERPETUAL", "BTC-USDT-SWAP, BTC-USD-SWAP, BTC-USD-261225", "BTC-USD-SWAP"),
+])
+def test_venues_with_a_naming_grammar_refuse_other_names(venue, symbol, forms, good):
+    """binance-coinm and bybit-inverse sized BTCUSDT as their inverse contract, okx as a linear
+    swap: the name is now checked against the venue's forms (RuleSet.symbol_forms)."""
+    base = ["size", "--json", "--venue", venue, "--collateral", "1" if venue != "okx" else "10000",
+            "--leverage", "10", "--mark", "91250", "--vol", "0.5", "--target", "distance>=3sd", "--paths", "200"]
+    res = runner.invoke(app, base + ["--symbol", symbol])
+    assert res.exit_code == 2, res.output
+    assert res.stderr.strip() == f"error: --symbol {symbol}: not a {venue} contract name ({venue} lists {forms})"
+    assert runner.invoke(app, base + ["--symbol", good]).exit_code == 0
