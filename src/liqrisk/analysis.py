@@ -323,13 +323,64 @@ def _models_for(cp: CompiledPortfolio, names: list[str], s: ProbabilitySettings)
     return main, others
 
 
+MODEL_NAMES = ("auto", *MODELS, *MODEL_ALIASES)
+"""Every name ``--model`` (and the service's ``model``) accepts."""
+
+
+def model_problem(name: str) -> str | None:
+    """Why ``name`` is no path model (None: it is ``auto``, one of MODELS or an alias of one):
+    the one rule of ``--model`` and of the service's ``model``."""
+    return None if name in MODEL_NAMES else f"expected auto or one of {', '.join(MODELS)}"
+
+
 def check_model(name: str) -> str:
     """The path model ``name`` with its alias resolved (``student_t`` → ``student``); an
-    InputError naming ``--model`` unless it is ``auto`` or one of MODELS."""
-    name = MODEL_ALIASES.get(name, name)
-    if name not in MODELS + ("auto",):
-        raise InputError([f"--model '{name}': expected auto or one of {', '.join(MODELS)}"])
-    return name
+    InputError naming ``--model`` unless :func:`model_problem` passes it."""
+    if problem := model_problem(name):
+        raise InputError([f"--model '{name}': {problem}"])
+    return MODEL_ALIASES.get(name, name)
+
+
+def probability_years(s: ProbabilitySettings) -> dict[str, float]:
+    """Check the settings (``s.model`` resolved, :func:`check_model`; a finite drift) and return
+    horizon → years: the start of every probability estimate (analyze, advise)."""
+    s.model = check_model(s.model)
+    if not math.isfinite(s.drift):
+        raise InputError([f"--drift {s.drift}: expected a finite annualised return, e.g. 0.1"])
+    return {h: parse_horizon(h) for h in s.horizons}
+
+
+def account_axes(cp: CompiledPortfolio, i: int) -> tuple[int, ...]:
+    """The market axes account ``i`` of the compiled book moves with (empty: no simulated price)."""
+    return tuple(sorted(set().union(*cp.plans[i].pool_axes.values())))
+
+
+def simulate(cp: CompiledPortfolio, idx: list[int], axes: tuple[int, ...], s: ProbabilitySettings,
+             years: list[float], notes: list[str], model: str | None = None, paths: int | None = None,
+             risk: bool | None = None, funding=None, progress=None, path_models: dict | None = None):
+    """(model name, the book's risk per account of ``idx``, model info) of accounts that move with
+    ``axes``, on ``years``: the one orchestration of a probability run (analyze's main and range
+    models, advise's one-horizon evaluations). ``model`` None: the main model of
+    :func:`_models_for`; ``paths`` None: ``s.paths``; ``risk`` None: ``s.risk`` (VaR/ES);
+    ``path_models``: a cache of path models by (model, underlyings) — a path model depends on the
+    market only. Raises :class:`_NotApplicable` when the model cannot describe the accounts."""
+    from liqrisk.risk.book_mc import SimulationTooLarge, book_liquidation_risk
+    names = [cp.market.names[a] for a in axes]
+    model = model or _models_for(cp, names, s)[0]
+    key = (model, tuple(names))
+    built = path_models.get(key) if path_models is not None else None
+    if built is None:
+        built = _path_model(cp, names, model, s, notes)
+        if path_models is not None:
+            path_models[key] = built
+    path_model, dt, info = built
+    try:
+        return model, book_liquidation_risk(cp, idx, list(axes), path_model, years, n_paths=paths or s.paths,
+                                            seed=s.seed, drift=s.drift, steps_per_day=s.steps_per_day, dt=dt,
+                                            progress=progress, risk=s.risk if risk is None else risk,
+                                            funding=funding), info
+    except SimulationTooLarge as e:
+        raise InputError([f"--horizon/--paths: {e}"]) from None
 
 
 def _add_probabilities(cp, results, s: ProbabilitySettings, out: PortfolioAnalysis, progress):
@@ -338,40 +389,27 @@ def _add_probabilities(cp, results, s: ProbabilitySettings, out: PortfolioAnalys
     and one simulation (their numbers depend on the seed and their underlyings only). The other
     applicable models run on ``range_paths`` paths for the model range (probabilities only)."""
     from liqrisk.advise.funding import book_schedule, funding_block
-    from liqrisk.risk.book_mc import SimulationTooLarge, book_liquidation_risk
     from liqrisk.risk.estimates import TERM_STRUCTURE
 
-    s.model = check_model(s.model)
-    if not math.isfinite(s.drift):
-        raise InputError([f"--drift {s.drift}: expected a finite annualised return, e.g. 0.1"])
-    years = {h: parse_horizon(h) for h in s.horizons}
+    years = probability_years(s)
     # the standard term structure within the requested window comes free from the same paths
     term = {k: v for k, v in TERM_STRUCTURE.items() if v <= max(years.values()) * (1 + 1e-9)}
     all_years = sorted(set(years.values()) | set(term.values()))
     schedule = book_schedule(cp)          # perp funding from the market block, None without
     groups: dict[tuple, list[int]] = {}
-    for i, plan in enumerate(cp.plans):
-        axes = tuple(sorted(set().union(*plan.pool_axes.values())))
+    for i in range(len(cp.plans)):
+        axes = account_axes(cp, i)
         if axes:
             groups.setdefault(axes, []).append(i)
     range_paths = min(s.paths, RANGE_PATHS) if s.range_paths is None else s.range_paths
-
-    def run(model_name, axes, idx, names, paths, risk=True, funding=None):
-        """The main model (``risk``: with VaR/ES as asked, progress, ``funding``) or a range model."""
-        model, dt, info = _path_model(cp, names, model_name, s, out.notes)
-        try:
-            return book_liquidation_risk(cp, idx, list(axes), model, all_years, n_paths=paths,
-                                         seed=s.seed, drift=s.drift, steps_per_day=s.steps_per_day,
-                                         dt=dt, progress=progress if risk else None, risk=risk and s.risk,
-                                         funding=funding), info
-        except SimulationTooLarge as e:
-            raise InputError([f"--horizon/--paths: {e}"]) from None
+    path_models: dict = {}
 
     for axes, idx in groups.items():
         names = [cp.market.names[a] for a in axes]
         main, others = _models_for(cp, names, s)
         try:
-            risks, info = run(main, axes, idx, names, s.paths, funding=schedule)
+            _, risks, info = simulate(cp, idx, axes, s, all_years, out.notes, main, funding=schedule,
+                                      progress=progress, path_models=path_models)
         except _NotApplicable as e:
             out.notes += [f"account '{results[i].id}': no probability — {e}" for i in idx]
             continue
@@ -381,12 +419,13 @@ def _add_probabilities(cp, results, s: ProbabilitySettings, out: PortfolioAnalys
         spread = {}
         if range_paths >= 2:
             for m in others:
-                spread[m], _ = run(m, axes, idx, names, range_paths, risk=False)
+                spread[m] = simulate(cp, idx, axes, s, all_years, out.notes, m, range_paths, risk=False,
+                                     path_models=path_models)[1]
             info["range"] = {"paths": range_paths, "models": others}
         paying = [i for i in idx if schedule is not None and schedule.pays(cp.plans[i])]
         # the same paths and estimators at zero funding: how much of the risk funding adds
-        unfunded = dict(zip(paying, run(main, axes, paying, names, s.paths, risk=False,
-                                        funding=schedule.zero())[0])) if paying else {}
+        unfunded = dict(zip(paying, simulate(cp, paying, axes, s, all_years, out.notes, main, risk=False,
+                                             funding=schedule.zero(), path_models=path_models)[1])) if paying else {}
         for k, (i, risk) in enumerate(zip(idx, risks)):
             _probability_blocks(results[i], risk, years, term, main)
             results[i].risk.model_info = info

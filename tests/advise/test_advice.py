@@ -168,3 +168,68 @@ def test_an_evaluation_is_the_probability_analyze_reports(model, horizon):
         r = analyze(d, ProbabilitySettings([horizon], 2000, 5, model)).accounts[0]
         assert (p, ran) == (r.probability[horizon].p, r.risk.model)
     assert ev.calls == len(docs)
+
+
+def test_advise_and_analyze_run_one_orchestration(monkeypatch):
+    """An evaluation of advise and `analyze`'s probability both go through
+    :func:`liqrisk.analysis.simulate` (model resolution, path model, the Monte Carlo run): advise
+    had its own copy of that sequence (Evaluator._probability), which could drift from analyze's."""
+    import liqrisk.analysis as analysis
+    from liqrisk.advise.targets import Evaluator
+    from liqrisk.load import load_portfolio
+    calls = []
+    real = analysis.simulate
+
+    def recording(cp, idx, axes, s, years, notes, model=None, *args, **kwargs):
+        out = real(cp, idx, axes, s, years, notes, model, *args, **kwargs)
+        calls.append(out[0])
+        return out
+    monkeypatch.setattr(analysis, "simulate", recording)
+    d = _doc([_isolated()])
+    analysis.analyze(d, analysis.ProbabilitySettings(["1d"], 500, 3, "gbm", range_paths=0))
+    assert calls == ["gbm"]
+    ev = Evaluator(load_portfolio(d), Target.parse("p(1d)<=1%"), 500, 3, "student_t")
+    ev.metric(load_portfolio(d).accounts[0])
+    assert calls == ["gbm", "student"] and ev.calls == 1
+
+
+def _sol_and_cash():
+    d = _doc([{"id": "sol", "venue": "binance-usdm", "mode": "cross", "collateral": {"USDT": 3000},
+               "positions": [{"symbol": "SOLUSDT", "kind": "perp", "size": -60.0, "entry": 140.0}]},
+              {"id": "cash", "venue": "binance-usdm", "mode": "cross", "collateral": {"USDT": 1000}, "positions": []}])
+    d["market"]["SOL"] = {"mark": 140.0, "vol": 0.8}
+    return d
+
+
+NOT_EVALUATED = ("account 'sol': p(7d)<=1% not evaluated — no probability: --model fhs: no history for SOL "
+                 "(bundled: BTC, ETH); give --vol-from SOL=OHLC.csv")
+
+
+def test_an_account_without_a_probability_is_not_evaluated_not_a_pass(tmp_path):
+    """With ``--model fhs`` a SOL-only account has no probability (no SOL history): its metric
+    counted as P = 0 and it met ``p(7d)<=1%`` silently. Now it is "not evaluated" (metric and
+    meets null, no actions) with a note saying why; an account no price moves (cash only) still
+    has P = 0 and meets."""
+    d = _sol_and_cash()
+    adv = advise(d, "p(7d)<=1%", paths=500, seed=3, model="fhs").to_dict()
+    sol, cash = adv["accounts"]
+    assert (sol["metric"], sol["meets"], sol["actions"]) == (None, None, [])
+    assert (cash["metric"], cash["meets"]) == (0.0, True)
+    assert adv["notes"] == [NOT_EVALUATED]
+    f = tmp_path / "p.json"
+    f.write_text(json.dumps(d))
+    res = CliRunner().invoke(app, ["advise", str(f), "--target", "p(7d)<=1%", "--paths", "500", "--model", "fhs"])
+    assert res.exit_code == 0, res.output
+    assert "sol: p(7d)<=1% not evaluated (no probability; see the note)" in res.stdout
+    assert f"note: {NOT_EVALUATED}" in " ".join(res.stdout.split())
+
+
+def test_a_change_that_cannot_be_evaluated_never_meets():
+    """A changed account whose probability cannot be computed is a miss for the searches
+    (Evaluator.meets False, gap +inf), not P = 0."""
+    from liqrisk.advise.targets import Evaluator
+    from liqrisk.load import load_portfolio
+    pf = load_portfolio(_sol_and_cash())
+    ev = Evaluator(pf, Target.parse("p(7d)<=1%"), 500, 3, "fhs")
+    sol = pf.accounts[0]
+    assert ev.metric(sol) is None and not ev.meets(sol) and ev.gap(sol) == math.inf

@@ -119,3 +119,29 @@ def test_tiers_in_contracts_are_refused_by_2025_07_with_a_message():
         _position(1.0, 10_000, rows=rows, symbol="BTC_USDT", entry=100_000.0)
     assert _position(1.0, 10_000, rows=rows, symbol="BTC_USDT", entry=100_000.0,
                      version="2023").maintenance_margin == pytest.approx(1e5 * (0.004 + TAKER), rel=1e-12)
+
+
+# A deduction as a user copies it from a venue that rounds it: within the validator's tolerance
+# (0.01, io.portfolio._check_brackets) of the recursion's 0/60/120/370/720 but not equal to it. It
+# must be used as given, as Binance's ``cum`` is.
+GIVEN_CUM = [0, 60.004, 120.006, 369.995, 720.008]
+
+
+@pytest.mark.parametrize("value, tier", [(10_000, 0), (25_000, 1), (40_000, 2), (60_000, 3), (85_000, 4)])
+def test_a_deduction_given_in_gate_brackets_is_used_as_given_like_binances_cum(value, tier):
+    """Gate's published formula value·(MMR_k + taker) − deduction_k with the bracket's own ``cum``
+    (e.g. 40,000·(1.5% + 0.075%) − 120.006 = 509.994), as Binance's value·MMR_k − cum_k on the same
+    rows. The registry built Gate's bracket tables without ``cum`` and derived it (→ 510: the recursion's 120)."""
+    rows = [r | {"cum": c} for r, c in zip(ZTX_USDT, GIVEN_CUM)]
+    mmr = ZTX_USDT[tier]["maint_margin_ratio"]
+    gate = _position(value, value / 10, rows=rows)
+    assert gate.maintenance_margin == pytest.approx(value * (mmr + TAKER) - GIVEN_CUM[tier], rel=1e-12)
+    binance = analyze_margin(portfolio([{"id": "b", "venue": {"name": "binance-usdm", "brackets": {"ZTXUSDT": rows}},
+                                         "mode": "isolated", "positions": [{"symbol": "ZTXUSDT", "kind": "perp",
+                                                                            "size": value, "entry": 1.0,
+                                                                            "margin": value / 10}]}],
+                                       market={"ZTX": {"mark": 1.0, "vol": 0.5}}))[0].positions[0]
+    assert binance.maintenance_margin == pytest.approx(value * mmr - GIVEN_CUM[tier], rel=1e-12)
+    lp = tiered_fee_linear_liquidation_price(1.0, value, value / 10, mmr, TAKER, GIVEN_CUM[tier])
+    if ZTX_USDT[tier]["notional_floor"] < value * lp <= ZTX_USDT[tier]["notional_cap"]:   # the LP in the same tier
+        assert gate.liquidation_price == pytest.approx(lp, rel=REL)

@@ -314,3 +314,89 @@ def test_a_result_failing_the_output_checks_is_422_not_a_number(sqlite_client, d
     r = sqlite_client.post("/v1/analyze", json=demo_doc)
     assert r.status_code == 422, r.text
     assert "field 'maintenance_margin'" in r.json()["detail"][0]["msg"]
+
+
+@pytest.mark.parametrize("name, value", [
+    ("stress", "0.05"), ("stress", "500"), ("stress", "1000"), ("stress", "0"), ("stress", "1000.5"),
+    ("stress", "nan"), ("participation", "1e-7"), ("participation", "1e-6"), ("participation", "1"),
+    ("participation", "1.5"), ("model", "student_t"), ("model", "garch_fhs"), ("model", "bogus"),
+    ("model", "GBM"), ("drift", "7"), ("drift", "-10"), ("drift", "10.5"), ("drift", "inf"),
+    ("exit_horizon_hours", "1000"), ("exit_horizon_hours", "8784"), ("exit_horizon_hours", "0"),
+    ("exit_horizon_hours", "9000"),
+])
+def test_query_options_follow_the_cli_rules(sqlite_client, demo_doc, name, value):
+    """The service's model, stress, participation, drift and exit_horizon_hours are the CLI's
+    --model, --stress, --participation, --drift and --exit-horizon-hours: the same values pass,
+    and a refusal is a 422 at ``["query", name]`` whose message is the CLI's line without the
+    leading dashes. The service had its own copies: model names as a pydantic Literal, stress in
+    [0.1, 100] where the CLI takes (0, 1000], drift in [-5, 5] (CLI [-10, 10]), exit horizon in
+    (0, 720] h (CLI (0, 8784])."""
+    from liqrisk.analysis import check_model
+    from liqrisk.io import limits
+    from liqrisk.io.portfolio import InputError
+    if name == "model":
+        try:
+            check_model(value)
+            cli = None
+        except InputError as e:
+            cli = e.problems[0].removeprefix("--")
+    else:
+        problem = getattr(limits, f"{name.removesuffix('_hours')}_problem")(float(value))
+        cli = problem and f"{name} {float(value):g}: {problem}"
+    small = {**demo_doc, "accounts": demo_doc["accounts"][:1]}
+    r = sqlite_client.post("/v1/analyze", params={name: value}, json=small)
+    if cli is None:
+        assert r.status_code == 200, r.text
+    else:
+        assert r.status_code == 422 and r.json()["detail"] == [
+            {"loc": ["query", name], "msg": cli, "type": "value_error"}], r.text
+    if name == "model":
+        r = sqlite_client.post("/v1/advise", params={"target": "distance>=1sd", "model": value}, json=small)
+        assert (r.status_code == 200) if cli is None else (
+            r.status_code == 422 and r.json()["detail"][0] == {"loc": ["query", "model"], "msg": cli,
+                                                               "type": "value_error"}), r.text
+
+
+def test_openapi_states_the_shared_option_rules(sqlite_client):
+    """The schema documents the rules the service applies (schemathesis generates from it)."""
+    from liqrisk.analysis import MODEL_ALIASES, MODELS
+    from liqrisk.io.limits import DRIFT_MAX, EXIT_HORIZON_MAX_HOURS, PARTICIPATION_MIN, STRESS_MAX
+    spec = sqlite_client.get("/openapi.json").json()
+    params = {p["name"]: p["schema"] for p in spec["paths"]["/v1/analyze"]["post"]["parameters"]}
+    assert params["stress"]["exclusiveMinimum"] == 0 and params["stress"]["maximum"] == STRESS_MAX
+    assert params["participation"]["minimum"] == PARTICIPATION_MIN and params["participation"]["maximum"] == 1
+    assert (params["drift"]["minimum"], params["drift"]["maximum"]) == (-DRIFT_MAX, DRIFT_MAX)
+    assert params["exit_horizon_hours"]["maximum"] == EXIT_HORIZON_MAX_HOURS
+    assert set(params["model"]["enum"]) == {"auto", *MODELS, *MODEL_ALIASES}
+    advise = {p["name"]: p["schema"] for p in spec["paths"]["/v1/advise"]["post"]["parameters"]}
+    assert advise["model"] == params["model"]
+
+
+@pytest.mark.parametrize("path", ["/v1/analyze", "/v1/what-if", "/v1/cascade"])
+def test_a_json_body_is_decoded_once(sqlite_client, demo_doc, monkeypatch, path):
+    """The Guard's decode (UTF-8, duplicated keys, depth) is the one the route reads: the body
+    text goes through ``json.loads`` once (it was decoded again by FastAPI)."""
+    body = {"/v1/analyze": demo_doc, "/v1/what-if": {"portfolio": demo_doc, "shock": {"BTC": -0.1}},
+            "/v1/cascade": {"nope": 1}}[path]
+    text = json.dumps(body)
+    seen, loads = [], json.loads
+
+    def counting(s, *args, **kwargs):
+        if s in (text, text.encode()):
+            seen.append(1)
+        return loads(s, *args, **kwargs)
+    monkeypatch.setattr(json, "loads", counting)
+    r = sqlite_client.post(path, content=text, headers={"content-type": "application/json"})
+    monkeypatch.setattr(json, "loads", loads)
+    assert r.status_code == {"/v1/cascade": 422}.get(path, 200), r.text[:300]
+    assert len(seen) == 1, f"{len(seen)} decodes"
+
+
+@pytest.mark.parametrize("content_type", ["application/json; charset=utf-8", "application/vnd.liqrisk+json"])
+def test_every_json_content_type_gets_the_body_checks(sqlite_client, content_type):
+    """FastAPI decodes ``application/*+json`` bodies too: they get the Guard's checks (a
+    duplicated key was used silently under such a content type)."""
+    body = b'{"as_of": "2026-01-01T00:00:00Z", "as_of": "2026-11-23T00:00:00Z"}'
+    r = sqlite_client.post("/v1/analyze", content=body, headers={"content-type": content_type})
+    assert r.status_code == 422 and r.json()["detail"] == [
+        {"loc": ["body"], "msg": "body: not valid JSON: duplicated key 'as_of'", "type": "value_error"}], r.text

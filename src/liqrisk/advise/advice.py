@@ -17,8 +17,8 @@ class AccountAdvice:
     id: str
     venue: str
     settlement_currency: str
-    metric: float
-    meets: bool
+    metric: float | None            # None: not evaluated (no probability; Advice.notes says why)
+    meets: bool | None              # None: not evaluated
     actions: list[Action] = field(default_factory=list)
     model: str | None = None       # the path model of its probability (`analyze`'s; None: distance target)
 
@@ -62,14 +62,17 @@ def advise(portfolio: str | Path | dict, target: str, paths: int = 20_000, seed:
     pf = load_portfolio(portfolio)
     ev = Evaluator(pf, t, paths, seed, model)
     chosen = [a for a in pf.accounts if accounts is None or a.id in accounts]
-    out = []
+    out, notes = [], []
     with reuse_paths():
         nows = ev.analyses(chosen) if chosen else []
         for done, (acc, now) in enumerate(zip(chosen, nows), 1):
             out.append(_advise_account(ev, acc, now))
+            if out[-1].meets is None:
+                notes.append(f"account '{acc.id}': {t.text} not evaluated — no probability: "
+                             f"{ev.why_not.get(acc.id, 'the model gave none')}")
             if progress:
                 progress(done, len(chosen))
-    return Advice(t.text, t.kind, out, ev.calls)
+    return Advice(t.text, t.kind, out, ev.calls, notes)
 
 
 def _advise_account(ev: Evaluator, acc, now) -> AccountAdvice:
@@ -78,9 +81,10 @@ def _advise_account(ev: Evaluator, acc, now) -> AccountAdvice:
     from liqrisk.advise.targets import one_numba_thread
     from liqrisk.advise.topup import topups
     value = _metric(now, ev.target)
-    adv = AccountAdvice(acc.id, now.venue, now.settlement_currency, value, ev.target.meets(value),
+    adv = AccountAdvice(acc.id, now.venue, now.settlement_currency, value,
+                        None if value is None else ev.target.meets(value),
                         model=now.risk.model if now.risk is not None else None)
-    if not adv.meets:
+    if adv.meets is False:
         with one_numba_thread():
             cuts = deleverages(ev, acc, now)
             alone = {k: c.amount for c in cuts for k in c.details["positions"] if len(c.details["positions"]) == 1}
@@ -91,6 +95,6 @@ def _advise_account(ev: Evaluator, acc, now) -> AccountAdvice:
     return adv
 
 
-def _metric(result, t: Target) -> float:
+def _metric(result, t: Target) -> float | None:
     from liqrisk.advise.targets import metric_of
     return metric_of(result, t)

@@ -110,8 +110,9 @@ def size_position(venue: str, symbol: str, leverage: float, collateral: float, t
 def _row(label: str, coins: float, make, ev, unit: float, extra: dict | None = None) -> dict:
     r = ev.analyses([make(coins)])[0]
     d = r.distance[next(iter(r.distance))] if r.distance else {}
-    return {"sizing": label, "size": coins * unit, "coins": coins, "metric": _metric(r, ev.target),
-            "meets_target": ev.target.meets(_metric(r, ev.target)),
+    metric = _metric(r, ev.target)
+    return {"sizing": label, "size": coins * unit, "coins": coins, "metric": metric,
+            "meets_target": None if metric is None else ev.target.meets(metric),
             "liquidation_price": next((v["down"] or v["up"] for v in r.liquidation.values()), None),
             "distance_daily_sd": d.get("down_daily_sd") or d.get("up_daily_sd"), **(extra or {})}
 

@@ -51,12 +51,18 @@ class Target:
             return cls("distance", float(m.group(1)), None, text.strip())
         raise InputError([f"--target '{text}': expected p(HORIZON)<=P (e.g. p(7d)<=1%) or distance>=Ksd (e.g. distance>=3sd)"])
 
-    def meets(self, value: float) -> bool:
+    def meets(self, value: float | None) -> bool:
+        """Whether ``value`` meets the target (None, not evaluated: never)."""
+        if value is None:
+            return False
         return value >= self.level if self.kind == "distance" else value <= self.level
 
-    def gap(self, value: float) -> float:
+    def gap(self, value: float | None) -> float:
         """How far ``value`` is from meeting the target, signed (≤ 0: meets): ``k − distance``
-        (daily sd), or ``ln P − ln p*`` (−inf at P = 0) — a scale on which a search interpolates."""
+        (daily sd), or ``ln P − ln p*`` (−inf at P = 0) — a scale on which a search interpolates;
+        +inf when not evaluated (a search takes it as a miss)."""
+        if value is None:
+            return math.inf
         if self.kind == "distance":
             return self.level - value
         return math.log(value) - math.log(self.level) if value > 0 else -math.inf
@@ -98,7 +104,8 @@ class Evaluator:
     progress: Callable[[int, int | None], None] | None = None   # (runs so far, None) after each run
     _metrics: dict = field(default_factory=dict, repr=False)
     _models: dict = field(default_factory=dict, repr=False)
-    _paths_models: dict = field(default_factory=dict, repr=False)   # (model, underlyings) → (path model, dt)
+    _paths_models: dict = field(default_factory=dict, repr=False)   # (model, underlyings) → path model (analysis.simulate)
+    why_not: dict = field(default_factory=dict, repr=False)   # account id → why `analyze` gave it no probability
 
     def analyses(self, accounts: list[Account]) -> list:
         """`analyze` of the accounts (with the target's probability horizon; no VaR/ES, which
@@ -115,9 +122,10 @@ class Evaluator:
         with one_numba_thread():
             return analyze(Portfolio(self.portfolio.market, (account,))).accounts[0]
 
-    def metric(self, account: Account) -> float:
+    def metric(self, account: Account) -> float | None:
         """The target's metric of the account: a distance from `analyze`'s margin numbers; a P
-        from :meth:`_probability` (`analyze`'s number, without what the target does not need)."""
+        from :meth:`_probability` (`analyze`'s number, without what the target does not need);
+        None when the P could not be computed (:func:`metric_of`; why: :attr:`why_not`)."""
         key = _key(account)
         if key not in self._metrics:
             run = self._probability(account) if self.target.kind == "probability" else None
@@ -132,50 +140,35 @@ class Evaluator:
 
     def _probability(self, account: Account) -> tuple[float, str] | None:
         """(P within the target's horizon, the path model) of the account alone: `analyze`'s main
-        run — its model resolution, step, funding and estimators — for that one horizon, without
-        the term structure's horizons (each of which may add an importance-sampling run), margin
-        tables, VaR/ES and output checks. A horizon's estimate does not depend on which others
-        are run (:mod:`liqrisk.risk.book_mc`), so this is the P `analyze` and `what-if` report
-        (tested). None when `analyze` itself is needed: no simulated underlying, or the model
-        does not apply."""
-        from liqrisk.analysis import ProbabilitySettings, _NotApplicable, _models_for, _path_model, check_model, parse_horizon
+        run (:func:`liqrisk.analysis.simulate` — its model resolution, step, funding and
+        estimators) for that one horizon, without the term structure's horizons (each of which may
+        add an importance-sampling run), margin tables, VaR/ES and output checks. A horizon's
+        estimate does not depend on which others are run (:mod:`liqrisk.risk.book_mc`), so this is
+        the P `analyze` and `what-if` report (tested). None when `analyze` itself is needed: no
+        simulated underlying, or the model does not apply."""
+        from liqrisk.analysis import ProbabilitySettings, _NotApplicable, account_axes, probability_years, simulate
         from liqrisk.advise.funding import book_schedule
-        from liqrisk.io.portfolio import InputError
         from liqrisk.margin.account import CompiledPortfolio
-        from liqrisk.risk.book_mc import SimulationTooLarge, book_liquidation_risk
         cp = CompiledPortfolio(Portfolio(self.portfolio.market, (account,)))
-        axes = tuple(sorted(set().union(*cp.plans[0].pool_axes.values())))
+        axes = account_axes(cp, 0)
         if not axes:
             return None
-        s = ProbabilitySettings([self.target.horizon], self.paths, self.seed, check_model(self.model),
-                                risk=False)
-        names = [cp.market.names[a] for a in axes]
-        main = _models_for(cp, names, s)[0]
-        key = (main, tuple(names))
-        if key not in self._paths_models:              # the path model depends on the market only
-            try:
-                self._paths_models[key] = _path_model(cp, names, main, s, [])[:2]
-            except _NotApplicable:
-                self._paths_models[key] = None
-        if self._paths_models[key] is None:
-            return None
-        model, dt = self._paths_models[key]
+        s = ProbabilitySettings([self.target.horizon], self.paths, self.seed, self.model, risk=False)
+        years = list(probability_years(s).values())
         try:
             with one_numba_thread():
-                risk = book_liquidation_risk(cp, [0], list(axes), model, [parse_horizon(self.target.horizon)],
-                                             n_paths=self.paths, seed=self.seed, drift=s.drift,
-                                             steps_per_day=s.steps_per_day, dt=dt, risk=False,
-                                             funding=book_schedule(cp))[0]
-        except SimulationTooLarge as e:
-            raise InputError([f"--horizon/--paths: {e}"]) from None
-        return next(iter(risk.probabilities.values())).p, main
+                main, risks, _ = simulate(cp, [0], axes, s, years, [], funding=book_schedule(cp),
+                                          path_models=self._paths_models)
+        except _NotApplicable:
+            return None
+        return risks[0].probabilities[years[0]].p, main
 
     def _keep(self, account: Account, result) -> None:
         key = _key(account)
         self._metrics.setdefault(key, metric_of(result, self.target))
         self._models.setdefault(key, result.risk.model if result.risk is not None else None)
 
-    def after(self, account: Account) -> tuple[float, str | None]:
+    def after(self, account: Account) -> tuple[float | None, str | None]:
         """The metric of the account and the path model it ran under (None: a distance target)."""
         return self.metric(account), self._models.get(_key(account))
 
@@ -192,10 +185,13 @@ class Evaluator:
         prob = (ProbabilitySettings([self.target.horizon], self.paths, self.seed, self.model, risk=risk)
                 if self.target.kind == "probability" else None)
         with one_numba_thread():
-            out = analyze(Portfolio(self.portfolio.market, tuple(accounts)), prob).accounts
+            res = analyze(Portfolio(self.portfolio.market, tuple(accounts)), prob)
+        for r in res.accounts:
+            prefix = f"account '{r.id}': no probability — "
+            self.why_not.update({r.id: n.removeprefix(prefix) for n in res.notes if n.startswith(prefix)})
         if self.progress is not None:
             self.progress(self.calls, None)
-        return out
+        return res.accounts
 
 
 @contextlib.contextmanager
@@ -212,12 +208,17 @@ def one_numba_thread():
         numba.set_num_threads(before)
 
 
-def metric_of(result, target: Target) -> float:
-    """Distance (smallest, in daily sd; inf without a boundary, 0 when liquidatable) or P."""
+def metric_of(result, target: Target) -> float | None:
+    """Distance (smallest, in daily sd; inf without a boundary, 0 when liquidatable) or P. Without
+    an estimate P is 1 for an account liquidatable now and 0 for one no price moves (no
+    underlying); otherwise it could not be computed (the model does not apply): None, "not
+    evaluated" — never a P of 0 that passes ``p(7d)<=1%`` silently."""
     if target.kind == "probability":
         est = (result.probability or {}).get(target.horizon)
         if est is None:
-            return 1.0 if result.liquidatable_now else 0.0
+            if result.liquidatable_now:
+                return 1.0
+            return None if result.liquidation else 0.0
         return float(est.p if hasattr(est, "p") else est["p"])
     if result.liquidatable_now:
         return 0.0

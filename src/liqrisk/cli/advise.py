@@ -52,6 +52,10 @@ def advise_command(
         else (lambda v: "-" if v is None else f"{v:.3%}")
     for a in d["accounts"]:
         model = f", model {a['model']}" if a["model"] else ""          # the path model of its P
+        if a["meets"] is None:
+            console.print(f"[yellow]{escape(a['id'])}[/]: {escape(str(r.target))} not evaluated (no probability; "
+                          f"see the note)")
+            continue
         if a["meets"]:
             console.print(f"[green]{escape(a['id'])}[/]: meets {escape(str(r.target))} ({fmt(a['metric'])}{model})")
             continue
@@ -77,6 +81,8 @@ def advise_command(
         console.print("an answer whose after's model differs from the account's was estimated under another path model "
                       "(--model auto: an account left without a position with price history runs GBM); "
                       "give --model to compare under one model")
+    for n in d["notes"]:
+        console.print(f"note: {escape(n)}")
     console.print(f"{d['evaluations']} engine evaluations; every answer re-run on the changed account; "
                   f"'minimal': 99% of it misses the target")
     if html:

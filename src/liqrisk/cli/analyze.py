@@ -62,19 +62,17 @@ def _books(specs: list[str], pf: Portfolio):
 
 
 def _check_options(horizons, paths, seed, drift, exit_horizon, participation, stress) -> None:
-    """Ranges of the numeric options (one line per bad option)."""
-    import math
-
+    """Ranges of the numeric options (one line per bad option; the rules the service applies too)."""
     from liqrisk.io.portfolio import InputError
     bad = []
     if problem := limits.participation_problem(participation):
         bad.append(f"--participation {participation:g}: {problem}")
     if problem := limits.stress_problem(stress):
         bad.append(f"--stress {stress:g}: {problem}")
-    if not 0 < exit_horizon <= 24 * 366:
-        bad.append(f"--exit-horizon-hours {exit_horizon:g}: must be in (0, {24 * 366}]")
-    if not (math.isfinite(drift) and abs(drift) <= 10):
-        bad.append(f"--drift {drift:g}: must be a finite annual return in [-10, 10]")
+    if problem := limits.exit_horizon_problem(exit_horizon):
+        bad.append(f"--exit-horizon-hours {exit_horizon:g}: {problem}")
+    if problem := limits.drift_problem(drift):
+        bad.append(f"--drift {drift:g}: {problem}")
     if seed < 0:
         bad.append(f"--seed {seed}: must be ≥ 0")
     bad += L.simulation_problems(horizons, paths)

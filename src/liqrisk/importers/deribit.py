@@ -10,14 +10,13 @@ underlying's index. Instrument names: ``BTC-PERPETUAL``, ``BTC-27DEC24`` (expiry
 """
 from __future__ import annotations
 
-import re
 from datetime import datetime, timezone
 
 from liqrisk.importers import as_of_text, finish, mapping, number
 from liqrisk.io.portfolio import InputError
+from liqrisk.margin.deribit import INSTRUMENT_NAME
 
-_NAME = re.compile(r"^(?P<und>[A-Z]+)(?:_[A-Z]+)?-(?:(?P<perp>PERPETUAL)|(?P<day>\d{1,2})(?P<mon>[A-Z]{3})(?P<yy>\d{2})"
-                   r"(?:-(?P<strike>[\d.d]+)-(?P<type>[CP]))?)$")
+_NAME = INSTRUMENT_NAME       # the rule set's grammar of instrument names
 _MONTHS = {m: i for i, m in enumerate(("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT",
                                        "NOV", "DEC"), 1)}
 

@@ -89,6 +89,21 @@ def stress_problem(value: float) -> str | None:
     return None if 0 < value <= STRESS_MAX else f"must be in (0, {STRESS_MAX:g}] (1 = today's book)"
 
 
+EXIT_HORIZON_MAX_HOURS = 24 * 366   # time allowed to exit, hours, in (0, EXIT_HORIZON_MAX_HOURS]
+
+
+def drift_problem(value: float) -> str | None:
+    """"must be a finite annual return in [-10, 10]" unless |``value``| ≤ DRIFT_MAX (NaN fails):
+    the one rule of ``--drift`` (analyze, what-if) and the service's ``drift``."""
+    return None if abs(value) <= DRIFT_MAX else f"must be a finite annual return in [{-DRIFT_MAX:g}, {DRIFT_MAX:g}]"
+
+
+def exit_horizon_problem(hours: float) -> str | None:
+    """"must be in (0, 8784]" unless 0 < ``hours`` ≤ EXIT_HORIZON_MAX_HOURS (NaN fails): the one
+    rule of ``--exit-horizon-hours`` and the service's ``exit_horizon_hours``."""
+    return None if 0 < hours <= EXIT_HORIZON_MAX_HOURS else f"must be in (0, {EXIT_HORIZON_MAX_HOURS}]"
+
+
 def out_of_range(flag: str, value: float, lo: float, hi: float, lo_open: bool = False) -> str | None:
     """``"--vol 5e-324: must be a finite number in [1e-08, 10]"`` when ``value`` is not finite or
     outside the range (``lo_open``: ``lo`` itself excluded), else None."""

@@ -225,9 +225,26 @@ class RuleSet:
                            f"as margin, not {ccy}")
         return out
 
+    symbol_forms: tuple[tuple[str, str], ...] = ()
+    """The venue's names of its perpetuals and futures: (pattern of the upper-cased symbol, an
+    example) per form. Empty: no grammar here yet — any name is read by its underlying."""
+
+    def symbol_problem(self, pos) -> str | None:
+        """Why a perp's or future's ``symbol`` is none of :attr:`symbol_forms` (None: it is one,
+        or the venue has none, or no symbol is given). A name of another venue's form was read by
+        its underlying and margined as this venue's contract (BTCUSDT on an inverse venue)."""
+        if not self.symbol_forms or pos.symbol is None or pos.kind not in ("perp", "future"):
+            return None
+        sym = pos.symbol.upper()
+        if any(re.fullmatch(pattern, sym) for pattern, _ in self.symbol_forms):
+            return None
+        return f"not a {self.name} contract name ({self.name} lists {', '.join(e for _, e in self.symbol_forms)})"
+
     def position_problems(self, pos, account) -> list[tuple[str, str]]:
         """(message, field) pairs for positions this venue cannot hold."""
         out = []
+        if problem := self.symbol_problem(pos):
+            return [(problem, "symbol")]
         if pos.contract is not None and pos.kind != "option" and \
                 (INVERSE if pos.contract == "inverse" else LINEAR) != self.contract:
             out.append((f"{self.name} trades {'linear' if self.contract == LINEAR else 'inverse'} "
@@ -281,6 +298,13 @@ class RuleSet:
                        f"venue.brackets or a per-position 'mmr'")
 
     defaults_key = ""
+
+    @classmethod
+    def brackets_deduct(cls, version: str | None) -> bool:
+        """Whether the user's brackets of rule ``version`` (None: the default) have a deduction
+        (``cum``: kept as given, derived from the floors where missing) rather than a whole-position
+        rate (no ``cum``)."""
+        return True
 
     @classmethod
     def rows_to_table(cls, rows, deduction=True) -> TierTable:

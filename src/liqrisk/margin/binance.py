@@ -137,6 +137,7 @@ class BinanceCOINM(RuleSet):
 
     name = "binance-coinm"
     contract = INVERSE
+    symbol_forms = ((r"[A-Z0-9]+USD_PERP", "BTCUSD_PERP"), (r"[A-Z0-9]+USD_\d{6}", "BTCUSD_261225"))
     liquidation_response = BINANCE_LIQUIDATION
     settles_in_coin = True
     defaults_key = "binance-coinm"

@@ -110,6 +110,7 @@ class BybitInverse(_Bybit):
 
     name = "bybit-inverse"
     contract = INVERSE
+    symbol_forms = ((r"[A-Z0-9]+USD", "BTCUSD"), (r"[A-Z0-9]+USD[HMUZ]\d{2}", "BTCUSDZ26"))
     settles_in_coin = True
 
 

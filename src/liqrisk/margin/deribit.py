@@ -8,6 +8,8 @@ maintenance margin exceeds equity (balance + futures PnL + options value).
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from liqrisk.margin import deribit_pm
@@ -20,6 +22,28 @@ FUTURE_IM_BASE, FUTURE_MM_BASE = 0.02, 0.01
 OPTION_MM_BASE = 0.075
 OPTION_IM_BASE, OPTION_IM_FLOOR = 0.15, 0.10
 LIQUIDATION_FEE = {"BTC": 0.0075, "ETH": 0.009}
+
+INSTRUMENT_NAME = re.compile(r"^(?P<und>[A-Z]+)(?:_(?P<quote>[A-Z]+))?-(?:(?P<perp>PERPETUAL)|(?P<day>\d{1,2})"
+                             r"(?P<mon>[A-Z]{3})(?P<yy>\d{2})(?:-(?P<strike>[\d.d]+)-(?P<type>[CP]))?)$")
+"""Deribit's instrument names: ``BTC-PERPETUAL`` (``BTC_USDC-PERPETUAL`` linear), ``BTC-27DEC24``
+(expiry 08:00 UTC), ``BTC-27DEC24-100000-C`` (a strike ``1d5`` is 1.5)."""
+INSTRUMENT_FORMS = ("perpetuals as COIN-PERPETUAL (BTC-PERPETUAL), futures as COIN-DDMMMYY (BTC-25DEC26), "
+                    "options as COIN-DDMMMYY-STRIKE-C|P (BTC-25DEC26-100000-C)")
+
+
+def symbol_problem(symbol: str | None, kind: str) -> str | None:
+    """Why ``symbol`` is not a Deribit instrument of ``kind`` (None: it is, or no symbol: the
+    position is given by underlying and expiry). Any other name was read by its underlying
+    (``BTCUSDT`` → BTC) and margined as Deribit's inverse contract."""
+    if symbol is None:
+        return None
+    m = INSTRUMENT_NAME.match(symbol.upper())
+    if m is None:
+        return f"not a deribit instrument name (deribit lists {INSTRUMENT_FORMS})"
+    if m["quote"]:
+        return "linear (USDC) contracts on deribit are not supported yet"
+    found = "perp" if m["perp"] else "option" if m["type"] else "future"
+    return None if found == kind else f"a deribit {found}, not a{'n' if kind == 'option' else ''} {kind}"
 
 
 def option_margin(is_call, strike, spot, mark_coin, contracts):
@@ -93,6 +117,8 @@ class Deribit(RuleSet):
             return [("spot positions are not held on deribit (put coins in 'collateral')", "kind")]
         if pos.contract == "linear":
             return [("linear (USDC) contracts on deribit are not supported yet", "contract")]
+        if problem := symbol_problem(pos.symbol, pos.kind):
+            return [(problem, "symbol")]
         und = self.underlying_of(pos)
         if pos.kind in ("perp", "future") and pos.mmr is None and account.mode != "portfolio" \
                 and und not in FUTURE_SLOPE:

@@ -18,6 +18,10 @@ class WholeTierFeeRuleSet(RuleSet):
     """Rule sets whose maintenance margin is ``notional_at_mark·(MMR_tier + fee)``."""
 
     @classmethod
+    def brackets_deduct(cls, version: str | None) -> bool:
+        return False
+
+    @classmethod
     def rows_to_table(cls, rows, deduction=False) -> TierTable:
         return super().rows_to_table(rows, deduction=False)
 

@@ -50,10 +50,18 @@ class Gate(WholeTierFeeRuleSet):
     def version(self) -> str:
         return self.params.version or VERSIONS[0]
 
+    @classmethod
+    def brackets_deduct(cls, version: str | None) -> bool:
+        """``2025-07``: the user's brackets keep a given ``cum`` (Gate's ``deduction``) as
+        Binance's do; ``2023``: whole-position rates."""
+        return (version or VERSIONS[0]) != "2023"
+
     def tier_table(self, pos) -> TierTable:
         """``2023``: the whole-position table (no deduction). ``2025-07``: the same tiers with the
-        deduction of each, derived from the published bounds (a tier's floor is the previous tier's
-        ``risk_limit``, the stored cap); a per-position ``mmr``/``cum`` is taken as given."""
+        deduction of each: the user's brackets as given (a ``cum`` kept, a missing one derived from
+        the floors, as Binance's), the bundled tiers' derived from the published bounds (a tier's
+        floor is the previous tier's ``risk_limit``, the stored cap); a per-position
+        ``mmr``/``cum`` is taken as given."""
         if self.version == "2023":
             return super().tier_table(pos)
         t = RuleSet.tier_table(self, pos)

@@ -20,6 +20,8 @@ from liqrisk.margin.fee_tier import WholeTierFeeRuleSet, fee_inclusive_linear_li
 class OKX(RiskUnitPortfolio, WholeTierFeeRuleSet):
     name = "okx"
     contract = LINEAR
+    symbol_forms = ((r"[A-Z0-9]+-USD[TC]?-SWAP", "BTC-USDT-SWAP, BTC-USD-SWAP"),
+                    (r"[A-Z0-9]+-USD[TC]?-\d{6}", "BTC-USD-261225"))
     defaults_key = "okx"
     default_taker_fee = 0.0005
     default_leverage = 10.0

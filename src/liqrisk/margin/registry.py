@@ -49,11 +49,11 @@ def rule_set_for(venue) -> RuleSet:
                                    + (f" (known: {', '.join(cls.versions)})" if cls.versions else ""))
             params.version = venue.version
         if venue.brackets:
-            dedu = not issubclass(cls, WholeTierFeeRuleSet)
+            dedu = cls.brackets_deduct(params.version)     # a given cum kept as published, else derived
             params.brackets = {}
             for sym, rows in venue.brackets.items():
                 by_size = any(getattr(r, "unit", "notional") == "size" for r in rows)
-                if by_size and dedu:
+                if by_size and not issubclass(cls, WholeTierFeeRuleSet):
                     raise UnknownVenue(f"brackets '{sym}': tiers in contracts are OKX's form; "
                                        f"'{name}' reads its tiers at the notional")
                 # tiers in contracts (OKX's format, ContractTiers) include their maxSz

@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from datetime import date, datetime
 from importlib.resources import files
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 from urllib.parse import parse_qs
 
 import numpy as np
@@ -23,11 +23,13 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, JSONResponse
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
-from liqrisk.analysis import ExitSettings, ProbabilitySettings, analyze
-from liqrisk.io.limits import PARTICIPATION_MIN
+from liqrisk.analysis import MODEL_ALIASES, MODEL_NAMES, ExitSettings, ProbabilitySettings, analyze, model_problem
+from liqrisk.io.limits import (DRIFT_MAX, EXIT_HORIZON_MAX_HOURS, PARTICIPATION_MIN, STRESS_MAX, drift_problem,
+                               exit_horizon_problem, participation_problem, stress_problem)
 from liqrisk.io.portfolio import InputError, PortfolioFile
 from liqrisk.load import parse_portfolio
 from liqrisk.service.jobs import Jobs
@@ -42,6 +44,32 @@ PUBLIC = ("/healthz",)
 ADVISE_EVALUATIONS = 40   # engine runs per account an advice may take (the run-time budget counts them)
 Id = Annotated[int, PathParam(ge=1, le=2 ** 31 - 1, description="database id")]
 COOKIE = "liqrisk_api_key"
+MODEL_QUERY = Query("auto", description="path model, as `liqrisk analyze --model`: auto (the calibrated default) | "
+                    "gbm | merton | student (= student_t) | fhs (= garch_fhs)",
+                    json_schema_extra={"enum": list(MODEL_NAMES)})
+"""The ``model`` of every route that estimates a probability. The CLI's rule checks it
+(:func:`option_problems`), not a pydantic type: the schema's enum only documents it."""
+
+
+def option_problems(model: str | None = None, participation: float | None = None,
+                    stress: float | None = None, drift: float | None = None,
+                    exit_horizon_hours: float | None = None) -> None:
+    """The CLI's rules of ``--model``, ``--participation``, ``--stress``, ``--drift`` and
+    ``--exit-horizon-hours`` (:func:`liqrisk.analysis.model_problem`, the ``*_problem`` functions
+    of :mod:`liqrisk.io.limits`) on the query options given: a 422 with one line per refused
+    option at ``["query", name]``, the CLI's line without the flag's dashes."""
+    lines = []
+    if model is not None and (problem := model_problem(model)):
+        lines.append(("model", f"model '{model}': {problem}"))
+    for name, value, rule in (("drift", drift, drift_problem),
+                              ("exit_horizon_hours", exit_horizon_hours, exit_horizon_problem),
+                              ("participation", participation, participation_problem),
+                              ("stress", stress, stress_problem)):
+        if value is not None and (problem := rule(value)):
+            lines.append((name, f"{name} {value:g}: {problem}"))
+    if lines:
+        raise RequestValidationError([{"loc": ("query", name), "msg": msg, "type": "value_error"}
+                                      for name, msg in lines])
 
 
 class AnalyzeOptions:
@@ -52,13 +80,20 @@ class AnalyzeOptions:
         horizon: list[str] = Query([], description="probability horizon, e.g. 1d (repeatable); none: margin only"),
         paths: int = Query(20_000, ge=100, description="Monte Carlo paths per account"),
         seed: int = Query(7, ge=0, lt=2 ** 32),
-        model: Literal["auto", "gbm", "merton", "student", "student_t", "fhs", "garch_fhs"] = Query("auto"),
-        drift: float = Query(0.0, ge=-5, le=5, description="annualised expected return"),
-        exit_horizon_hours: float = Query(1.0, gt=0, le=720),
-        participation: float = Query(0.1, ge=PARTICIPATION_MIN, le=1),
-        stress: float = Query(1.0, ge=0.1, le=100),
+        model: str = MODEL_QUERY,
+        drift: float = Query(0.0, description="annualised expected return",
+                             json_schema_extra={"minimum": -DRIFT_MAX, "maximum": DRIFT_MAX}),
+        exit_horizon_hours: float = Query(1.0, description="time allowed to exit (hours)",
+                                          json_schema_extra={"exclusiveMinimum": 0,
+                                                             "maximum": EXIT_HORIZON_MAX_HOURS}),
+        participation: float = Query(0.1, description="share of daily volume an exit may take",
+                                     json_schema_extra={"minimum": PARTICIPATION_MIN, "maximum": 1}),
+        stress: float = Query(1.0, description="spread/depth stress multiplier (1 = today's book)",
+                              json_schema_extra={"exclusiveMinimum": 0, "maximum": STRESS_MAX}),
         curves: bool = Query(False, description="add equity/MM-vs-price curves per account (dashboard)"),
     ):
+        option_problems(model, participation, stress, drift, exit_horizon_hours)   # the CLI's rules (in the schema)
+        model = MODEL_ALIASES.get(model, model)
         self.horizon, self.paths, self.seed, self.model, self.drift = horizon, paths, seed, model, drift
         self.exit_horizon_hours, self.participation, self.stress, self.curves = \
             exit_horizon_hours, participation, stress, curves
@@ -173,30 +208,59 @@ def _detail(status: int, lines: list[tuple[list, str]]) -> JSONResponse:
                         status_code=status)
 
 
-def body_problem(body: bytes, max_depth: int) -> str | None:
-    """Why a JSON request body cannot be read, as one line naming ``body`` (None: it can). The
-    portfolio loader's rules for a file (io.documents): UTF-8, JSON, no duplicated key (JSON
-    decoders keep the last one silently), bounded nesting. Found by the service fuzz target: a
-    non-UTF-8 or deeply nested body was a bare 400 "There was an error parsing the body"."""
+PARSED_BODY = "liqrisk.json_body"
+"""Scope key of the JSON body the :class:`Guard` decoded: the routes read it (:class:`_ParsedBodyRoute`)
+instead of decoding the bytes a second time."""
+
+
+def read_body(body: bytes, max_depth: int):
+    """(the decoded JSON request body, None), or (None, why it cannot be read as one line naming
+    ``body``). The portfolio loader's rules for a file (io.documents): UTF-8, JSON, no
+    duplicated key (JSON decoders keep the last one silently), bounded nesting. Found by the
+    service fuzz target: a non-UTF-8 or deeply nested body was a bare 400 "There was an error
+    parsing the body"."""
     from liqrisk.io import limits as io_limits
     from liqrisk.io.documents import DocumentError, parse_document
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as e:
-        return f"body: not UTF-8 text (byte {e.start}: {body[e.start:e.start + 1]!r})"
+        return None, f"body: not UTF-8 text (byte {e.start}: {body[e.start:e.start + 1]!r})"
     try:
         with io_limits.using(max_depth=max_depth):
-            parse_document(text, "json", "body")
+            return parse_document(text, "json", "body"), None
     except DocumentError as e:
         line = str(e).split(" (raise it with")[0]     # the CLI's flag: no such option here
-        return line if line.startswith("body") else f"body: {line}"
-    return None
+        return None, line if line.startswith("body") else f"body: {line}"
+
+
+def is_json(content_type: bytes) -> bool:
+    """FastAPI's rule for a body it decodes as JSON: ``application/json`` or ``application/*+json``
+    (parameters such as ``; charset=utf-8`` aside)."""
+    kind = content_type.split(b";")[0].strip().lower()
+    return kind == b"application/json" or (kind.startswith(b"application/") and kind.endswith(b"+json"))
+
+
+class _ParsedBodyRequest(Request):
+    async def json(self):
+        return self.scope[PARSED_BODY] if PARSED_BODY in self.scope else await super().json()
+
+
+class _ParsedBodyRoute(APIRoute):
+    """A route whose request's ``json()`` is the document the :class:`Guard` decoded."""
+
+    def get_route_handler(self):
+        handler = super().get_route_handler()
+
+        async def parsed(request: Request):
+            return await handler(_ParsedBodyRequest(request.scope, request.receive))
+        return parsed
 
 
 class Guard:
     """ASGI middleware: API key on every route but /healthz, the body-size limit (413), and a
     JSON body that is UTF-8, valid JSON without duplicated keys and not nested deeper than
-    ``max_depth`` (422 at ``["body"]``)."""
+    ``max_depth`` (422 at ``["body"]``), decoded once: the routes read the document from the
+    scope (``PARSED_BODY``)."""
 
     def __init__(self, app, api_key: str | None, max_body: int, max_depth: int = 20):
         self.app, self.api_key, self.max_body, self.max_depth = app, api_key, max_body, max_depth
@@ -222,11 +286,11 @@ class Guard:
             more = msg.get("more_body", False)
             if len(body) > self.max_body:
                 return await too_big(scope, receive, send)
-        if scope["method"] in ("POST", "PUT", "PATCH") and body and \
-                headers.get(b"content-type", b"").split(b";")[0].strip() == b"application/json":
-            problem = body_problem(body, self.max_depth)
+        if scope["method"] in ("POST", "PUT", "PATCH") and body and is_json(headers.get(b"content-type", b"")):
+            doc, problem = read_body(body, self.max_depth)
             if problem:
                 return await _detail(422, [(["body"], problem)])(scope, receive, send)
+            scope = {**scope, PARSED_BODY: doc}
         sent = False
 
         async def replay():
@@ -273,6 +337,7 @@ def create_app(database_url: str, api_key: str | None = None, limits: Limits = L
     app = FastAPI(title="liqrisk", version="1", lifespan=lifespan,
                   description="Liquidation risk of crypto portfolios: the `liqrisk analyze --json` document "
                               "over HTTP, saved portfolios and their run history, cascade jobs.")
+    app.router.route_class = _ParsedBodyRoute          # before the routes: each reads the Guard's decode
     app.add_middleware(Guard, api_key=api_key, max_body=limits.body_bytes, max_depth=limits.body_depth)
     def store(request: Request) -> Store:
         return request.app.state.store
@@ -352,11 +417,13 @@ def create_app(database_url: str, api_key: str | None = None, limits: Limits = L
     def advise_route(request: Request, doc: dict = portfolio_body,
                      target: str = Query(..., max_length=40, description="e.g. p(7d)<=1% or distance>=3sd"),
                      paths: int = Query(2_000, ge=100), seed: int = Query(7, ge=0, lt=2 ** 32),
-                     model: Literal["auto", "gbm", "merton", "student", "student_t", "fhs", "garch_fhs"] = Query("auto")) -> dict:
+                     model: str = MODEL_QUERY) -> dict:
         """Top-ups, deleveraging and hedges that meet the target, cheapest first, by
         :func:`liqrisk.advise.advice.advise` (the document of ``liqrisk advise --json``)."""
         from liqrisk.advise.advice import advise
         from liqrisk.advise.targets import Target
+        option_problems(model=model)
+        model = MODEL_ALIASES.get(model, model)
         limits.check_portfolio(doc)
         pf = parse_portfolio(doc)
         t = Target.parse(target)
