@@ -57,7 +57,13 @@ def _black_terms(F, K, tau, vol, w, straight):
     straight-line code — ``simd_math`` exp/log, ``ncdf_select_nb``, the limits selected, not
     branched to — for loops that LLVM vectorises; scalar callers keep the cheaper branches.
     """
-    sd = vol * math.sqrt(tau)
+    return _black_terms_sd(F, K, vol * math.sqrt(tau), w, straight)
+
+
+@_inline
+def _black_terms_sd(F, K, sd, w, straight):
+    """:func:`_black_terms` given sd = σ√τ (callers that reprice one option at many forwards
+    compute it once)."""
     m = F / K
     d1 = (log_nb(m) if straight else math.log(m)) / sd + 0.5 * sd
     d2 = d1 - sd
@@ -91,6 +97,19 @@ def black76_price_nb(F, K, T, r, vol, is_call):
     of the forward; F < 0 or K < 0 gives NaN.
     """
     return _black76_price(F, K, T, r, vol, is_call, False)
+
+
+@_device
+def black76_price_delta_nb(F, K, tau, sd, disc, w):
+    """(price, forward delta) of Black-76 with the time terms given: ``tau`` = max(T, 0) (see
+    ``_year_fraction``), ``sd`` = vol·√tau, ``disc`` = e^{-r·tau}, ``w`` = +1 call / −1 put.
+    The same operations as :func:`black76_price_nb`, so the price is bit for bit its price; the
+    delta is disc·w·N(w·d1) (at σ√τ = 0 the step, a subgradient of the kink). NaN for F < 0 or
+    K < 0."""
+    n1, n2, _ = _black_terms_sd(F, K, sd, w, False)
+    if (F >= 0.0) & (K >= 0.0):
+        return disc * w * (F * n1 - K * n2), disc * w * n1
+    return math.nan, math.nan
 
 
 @_device
