@@ -585,7 +585,7 @@ def pool_boundaries_nb(p, ax, prices, with_mm, t_elapsed, grid, roots, arrs):
 # its convex / concave parts and slopes (5 values) from _units_end(n_units) + 5·(u·n_s + s).
 _X, _F, _EQ, _E_CV, _E_CVD, _E_CC, _E_CCD, _MAG, _UNITS = range(9)
 _CERT_REL = 1e-9     # margin of a certified sign, relative to the magnitude of the terms summed
-_STEP0 = 4           # first stride of the certified scan (grid points), doubled per stride
+_STEP0 = 16          # first stride of the certified scan (grid points), ×4 per stride
 
 
 @_inline
@@ -681,11 +681,13 @@ def _add_part(row, j, q, value, slope):
 
 
 @_jit
-def _scen_point(p, ax, x, prices, c, slope, n_units, arrs, row, b0, d0):
+def _scen_point(p, ax, x, prices, c, slope, n_units, arrs, row, b0, d0, active):
     """equity − MM of scenario pool ``p`` with axis ``ax`` at ``x`` — the arithmetic of the plain
     scan's evaluation (:func:`position_value_mm_nb` of every position, then
     :func:`scenario_mm_nb`), in the same order, so the same bits — and in ``row`` the parts the
-    interval bound needs (layout above). ``b0``, ``d0``: scratch per position (price, delta)."""
+    interval bound needs (layout above). ``b0``, ``d0``: scratch per position (price, delta).
+    Only the scenarios flagged in ``active`` (per unit and scenario) are computed: the others
+    must be known not to be their unit's worst (:func:`_scen_active`); their parts are left 0."""
     pool_i, pool_f, pos_i, pos_f, tiers, leg_axis, leg_f, scen, rate = arrs
     s_ax = pool_i[SETTLE_AXIS, p]
     s0, s1 = pool_i[SC_START, p], pool_i[SC_END, p]
@@ -755,6 +757,8 @@ def _scen_point(p, ax, x, prices, c, slope, n_units, arrs, row, b0, d0):
             root = math.sqrt(tau)
             sd0, sd_up, sd_dn = pos_f[VOL, i] * root, pos_f[VOL_UP, i] * root, pos_f[VOL_DN, i] * root
             for s in range(s0, s1):
+                if not active[u * n_s + s - s0]:
+                    continue
                 mv = scen[SC_MOVE, s]
                 raw = P * (1.0 + mv * pos_f[SH_REL, i]) + mv * pos_f[SH_ABS, i]
                 P1 = max(raw, 1e-12 * P)
@@ -790,7 +794,9 @@ def _scen_point(p, ax, x, prices, c, slope, n_units, arrs, row, b0, d0):
             charge += pos_f[MIN_CHARGE, i] * size_usd
         worst = 0.0
         for s in range(s0, s1):
-            worst = max(worst, -_adjusted(row[j0 + 5 * (s - s0)] * scen[SC_WEIGHT, s], scen[SC_DAMP, s], offset))
+            if active[u * n_s + s - s0]:
+                worst = max(worst, -_adjusted(row[j0 + 5 * (s - s0)] * scen[SC_WEIGHT, s], scen[SC_DAMP, s],
+                                              offset))
         row[_UNITS + 2 * u] = roll_u
         row[_UNITS + 2 * u + 1] = charge
         unit_mm = _multiplied(charge, pool_f, p)
@@ -832,28 +838,62 @@ def _part_bounds(ra, rb, j, total):
     return lb, ub
 
 
+@_inline
+def _loss_bounds(ra, rb, u, s, si, n_units, n_s, offset, scen):
+    """(lower, upper) bound on [ra[_X], rb[_X]] of unit ``u``'s loss in scenario row ``s`` (the
+    pool's ``si``-th), −(its weighted, dampened, offset P&L): :func:`_adjusted` is
+    non-decreasing."""
+    j = _units_end(n_units) + 5 * (u * n_s + si)
+    a_lo, a_hi = _part_bounds(ra, rb, j + 1, j)
+    wt = scen[SC_WEIGHT, s]
+    y_lo, y_hi = (wt * a_lo, wt * a_hi) if wt >= 0.0 else (wt * a_hi, wt * a_lo)
+    return -_adjusted(y_hi, scen[SC_DAMP, s], offset), -_adjusted(y_lo, scen[SC_DAMP, s], offset)
+
+
 @_jit
-def _scen_bounds(ra, rb, p, n_units, arrs):
+def _scen_active(ra, rb, p, n_units, arrs, within, active):
+    """Flag in ``active`` the scenarios of each unit (among those flagged in ``within``) that
+    may be its worst somewhere on [ra[_X], rb[_X]]: a loss whose upper bound is below the largest
+    lower bound (or 0) by more than the rounding margin is never the maximum there, nor on any
+    part of the interval, so leaving it out of :func:`_scen_point` and of the bounds of the
+    parts changes no bit of a result."""
+    pool_i, pool_f, scen = arrs[0], arrs[1], arrs[7]
+    s0, s1 = pool_i[SC_START, p], pool_i[SC_END, p]
+    n_s = s1 - s0
+    offset = pool_f[PM0 + 0, p]
+    tol = _CERT_REL * max(ra[_MAG], rb[_MAG])
+    for u in range(n_units):
+        floor = 0.0
+        for s in range(s0, s1):
+            if within[u * n_s + s - s0]:
+                floor = max(floor, _loss_bounds(ra, rb, u, s, s - s0, n_units, n_s, offset, scen)[0])
+        for s in range(s0, s1):
+            j = u * n_s + s - s0
+            active[j] = within[j] and (_loss_bounds(ra, rb, u, s, s - s0, n_units, n_s, offset, scen)[1]
+                                       >= floor - tol)
+
+
+@_jit
+def _scen_bounds(ra, rb, p, n_units, arrs, within):
     """(lower, upper) bound of equity − MM of scenario pool ``p`` on [ra[_X], rb[_X]] (ra[_X] <
     rb[_X]) from the two evaluated rows: equity and every scenario P&L bounded by tangents and
-    chords, then the MM formula's monotonicity (see the section comment)."""
+    chords, then the MM formula's monotonicity (see the section comment); only the scenarios
+    flagged in ``within`` (the others are known not to be the worst there, :func:`_scen_active`)."""
     pool_i, pool_f, scen = arrs[0], arrs[1], arrs[7]
     s0, s1 = pool_i[SC_START, p], pool_i[SC_END, p]
     n_s = s1 - s0
     offset, factor = pool_f[PM0 + 0, p], pool_f[PM0 + 1, p]
     add, floor = pool_f[PM0 + 2, p], pool_f[PM0 + 3, p]
     e_lo, e_hi = _part_bounds(ra, rb, _E_CV, _EQ)
-    base = _units_end(n_units)
     tot_lo = tot_hi = 0.0
     for u in range(n_units):
         worst_lo = worst_hi = 0.0
         for s in range(s0, s1):
-            j = base + 5 * (u * n_s + s - s0)
-            a_lo, a_hi = _part_bounds(ra, rb, j + 1, j)
-            wt = scen[SC_WEIGHT, s]
-            y_lo, y_hi = (wt * a_lo, wt * a_hi) if wt >= 0.0 else (wt * a_hi, wt * a_lo)
-            worst_hi = max(worst_hi, -_adjusted(y_lo, scen[SC_DAMP, s], offset))
-            worst_lo = max(worst_lo, -_adjusted(y_hi, scen[SC_DAMP, s], offset))
+            if not within[u * n_s + s - s0]:
+                continue
+            loss_lo, loss_hi = _loss_bounds(ra, rb, u, s, s - s0, n_units, n_s, offset, scen)
+            worst_hi = max(worst_hi, loss_hi)
+            worst_lo = max(worst_lo, loss_lo)
         k = _UNITS + 2 * u
         tot_lo += max(worst_lo + min(ra[k], rb[k]), _multiplied(min(ra[k + 1], rb[k + 1]), pool_f, p))
         tot_hi += max(worst_hi + max(ra[k], rb[k]), _multiplied(max(ra[k + 1], rb[k + 1]), pool_f, p))
@@ -863,15 +903,24 @@ def _scen_bounds(ra, rb, p, n_units, arrs):
 @_jit
 def _scen_nearest(k, p, ax, prices, grid, down, up, now, arrs, work, b0, d0):
     """Nearest boundaries of scenario pool ``p`` along ``ax`` (pair ``k``): the plain scan's
-    result, found with certified skips (section comment). ``work``: (len(grid) + 2, row width)."""
+    result, found with certified skips (section comment). ``work``: (len(grid) + 2, row width).
+
+    Per side: strides of _STEP0, ×4 each, from the last point reached; an interval not certified
+    is halved (left half first) until the first grid point where the sign changes is pinned
+    between neighbours. The midpoints and the refinement evaluate only the scenarios that can be
+    the worst in their interval (:func:`_scen_active`)."""
     mark = prices[ax]
     n_grid = grid.shape[0]
     n_units = _n_units(p, arrs)
     c, slope = _legs_line(p, ax, prices, True, arrs)
     band_lo, band_hi = _floor_band(p, ax, arrs)
+    n_flags = n_units * (arrs[0][SC_END, p] - arrs[0][SC_START, p])
+    every = np.ones(n_flags, dtype=np.bool_)
     have = np.zeros(n_grid + 1, dtype=np.bool_)
     stack = np.empty((64, 2), dtype=np.int64)
-    f0 = _scen_point(p, ax, mark, prices, c, slope, n_units, arrs, work[0], b0, d0)
+    masks = np.empty((64, n_flags), dtype=np.bool_)
+    active = np.empty(n_flags, dtype=np.bool_)
+    f0 = _scen_point(p, ax, mark, prices, c, slope, n_units, arrs, work[0], b0, d0, every)
     now[k] = f0 <= 0.0
     positive = f0 > 0
     scratch = work[n_grid + 1]
@@ -886,9 +935,10 @@ def _scen_nearest(k, p, ax, prices, grid, down, up, now, arrs, work, b0, d0):
             h = min(j + stride, n_grid)
             if not have[h]:
                 _scen_point(p, ax, mark * math.exp(direction * grid[h - 1]), prices, c, slope, n_units, arrs,
-                            work[h], b0, d0)
+                            work[h], b0, d0, every)
                 have[h] = True
             stack[0, 0], stack[0, 1] = j, h
+            masks[0, :] = every
             depth = 1
             while depth > 0:
                 depth -= 1
@@ -899,39 +949,44 @@ def _scen_nearest(k, p, ax, prices, grid, down, up, now, arrs, work, b0, d0):
                         first = hi
                         break
                     continue
-                if not changed:
-                    ra, rb = (work[lo], work[hi]) if side == 1 else (work[hi], work[lo])
-                    if rb[_X] < band_lo or ra[_X] > band_hi:
-                        f_lo, f_hi = _scen_bounds(ra, rb, p, n_units, arrs)
-                        tol = _CERT_REL * max(ra[_MAG], rb[_MAG])
-                        if (f_lo > tol) if positive else (f_hi < -tol):
-                            continue
+                ra, rb = (work[lo], work[hi]) if side == 1 else (work[hi], work[lo])
+                if not changed and (rb[_X] < band_lo or ra[_X] > band_hi):
+                    f_lo, f_hi = _scen_bounds(ra, rb, p, n_units, arrs, masks[depth])
+                    tol = _CERT_REL * max(ra[_MAG], rb[_MAG])
+                    if (f_lo > tol) if positive else (f_hi < -tol):
+                        continue
+                _scen_active(ra, rb, p, n_units, arrs, masks[depth], active)
                 mid = (lo + hi) // 2
                 if not have[mid]:
                     _scen_point(p, ax, mark * math.exp(direction * grid[mid - 1]), prices, c, slope, n_units,
-                                arrs, work[mid], b0, d0)
+                                arrs, work[mid], b0, d0, active)
                     have[mid] = True
                 stack[depth, 0], stack[depth, 1] = mid, hi
+                masks[depth, :] = active
                 stack[depth + 1, 0], stack[depth + 1, 1] = lo, mid
+                masks[depth + 1, :] = active
                 depth += 2
             j = h
-            stride *= 2
+            stride *= 4
         if first < 0:
             continue
         x, f = work[first, _X], work[first, _F]
         x_prev, f_prev = work[first - 1, _X], work[first - 1, _F]
         if x < x_prev:
             lo_x, hi_x, flo, fhi = x, x_prev, f, f_prev
+            _scen_active(work[first], work[first - 1], p, n_units, arrs, masks[depth], active)
         else:
             lo_x, hi_x, flo, fhi = x_prev, x, f_prev, f
-        # the plain scan's refinement (Illinois + the probe across the moved end), step for step
+            _scen_active(work[first - 1], work[first], p, n_units, arrs, masks[depth], active)
+        # the plain scan's refinement (Illinois + the probe across the moved end), step for step,
+        # each point with only the scenarios that can be the worst inside the bracket
         side_ = 0
         r = math.nan
         for it in range(200):
             x = (lo_x * fhi - hi_x * flo) / (fhi - flo)
             if not (lo_x < x < hi_x):
                 x = 0.5 * (lo_x + hi_x)
-            fx = _scen_point(p, ax, x, prices, c, slope, n_units, arrs, scratch, b0, d0)
+            fx = _scen_point(p, ax, x, prices, c, slope, n_units, arrs, scratch, b0, d0, active)
             if fx == 0.0:
                 r = x
                 break
@@ -940,7 +995,7 @@ def _scen_nearest(k, p, ax, prices, grid, down, up, now, arrs, work, b0, d0):
                 break
             xn = x - 0.4e-12 * hi_x if side_ == 1 else x + 0.4e-12 * hi_x
             if lo_x < xn < hi_x:
-                fn = _scen_point(p, ax, xn, prices, c, slope, n_units, arrs, scratch, b0, d0)
+                fn = _scen_point(p, ax, xn, prices, c, slope, n_units, arrs, scratch, b0, d0, active)
                 if fn == 0.0:
                     r = xn
                     break
