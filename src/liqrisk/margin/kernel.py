@@ -170,6 +170,8 @@ class PoolArrays:
 
 _jit = nb.njit(cache=True, nogil=True)
 _inline = nb.njit(cache=True, nogil=True, inline="always")
+# division by zero gives inf / NaN instead of raising: for kernels that inline the pricing code
+_jit_np = nb.njit(cache=True, nogil=True, error_model="numpy")
 
 
 @_inline
@@ -680,7 +682,7 @@ def _add_part(row, j, q, value, slope):
     row[k + 1] += slope
 
 
-@_jit
+@_jit_np
 def _scen_point(p, ax, x, prices, c, slope, n_units, arrs, row, b0, d0, active):
     """equity − MM of scenario pool ``p`` with axis ``ax`` at ``x`` — the arithmetic of the plain
     scan's evaluation (:func:`position_value_mm_nb` of every position, then
@@ -732,6 +734,12 @@ def _scen_point(p, ax, x, prices, c, slope, n_units, arrs, row, b0, d0, active):
     base = _units_end(n_units)
     total = 0.0
     sc_mag = 0.0
+    w_sum = 0.0                     # Σ|weight| and the range of moves (rounding margin)
+    m_lo = m_hi = 0.0
+    for s in range(s0, s1):
+        w_sum += abs(scen[SC_WEIGHT, s])
+        m_lo, m_hi = min(m_lo, scen[SC_MOVE, s]), max(m_hi, scen[SC_MOVE, s])
+    back = np.empty(4)              # per unit: the unshocked values' part of every scenario
     u = 0
     i0 = i_start
     while i0 < i_end:
@@ -743,6 +751,7 @@ def _scen_point(p, ax, x, prices, c, slope, n_units, arrs, row, b0, d0, active):
         j0 = base + 5 * u * n_s
         roll_u = 0.0
         charge = 0.0
+        back[:] = 0.0
         for i in range(i0, i1):
             contract = pos_i[CONTRACT, i]
             q = pos_f[QTY, i]
@@ -756,6 +765,22 @@ def _scen_point(p, ax, x, prices, c, slope, n_units, arrs, row, b0, d0, active):
             disc = math.exp(-rate * tau)
             root = math.sqrt(tau)
             sd0, sd_up, sd_dn = pos_f[VOL, i] * root, pos_f[VOL_UP, i] * root, pos_f[VOL_DN, i] * root
+            part = 1 if q > 0.0 else 3  # the shocked value: convex part (q > 0) or concave part
+            if is_opt:
+                # sizes of the shocked and unshocked values summed: calls ≤ F, puts ≤ K (in coin
+                # per coin of forward, at the lowest scenario price, when coin-settled)
+                unit_price = settle if s_ax >= 0 else P      # USD per coin of the option's value
+                e_lo = P * (1.0 + m_lo * pos_f[SH_REL, i]) + m_lo * pos_f[SH_ABS, i]
+                e_hi = P * (1.0 + m_hi * pos_f[SH_REL, i]) + m_hi * pos_f[SH_ABS, i]
+                if s_ax >= 0:
+                    low = max(min(e_lo, e_hi), 1e-12 * P)
+                    sc_mag += w_sum * abs(q) * abs(settle) * (2.0 + K / low + K / P)
+                else:
+                    sc_mag += w_sum * abs(q) * (max(e_lo, e_hi, P) + P + 2.0 * K)
+                if on_axis:             # −q·o0·(settle or P) = −q·B(P)·const: q × convex, slope −q·Δ0·…
+                    k = 0 if -q > 0.0 else 2
+                    back[k] += -q * o0 * unit_price
+                    back[k + 1] += -q * d0[i - i_start] * (1.0 if s_ax >= 0 else pos_f[BASIS, i])
             for s in range(s0, s1):
                 if not active[u * n_s + s - s0]:
                     continue
@@ -768,19 +793,17 @@ def _scen_point(p, ax, x, prices, c, slope, n_units, arrs, row, b0, d0, active):
                     o1, d1 = black76_price_delta_nb(P1, K, tau, sd_up if dv > 0 else (sd_dn if dv < 0 else sd0),
                                                     disc, w)
                     if s_ax >= 0:
-                        row[j] += q * ((o1 / P1 - o0) * settle)
-                        shocked, back = q * (o1 / P1) * settle, -q * o0 * settle
-                        d_shocked, d_back = q * d1, -q * d0[i - i_start]
+                        r1 = o1 / P1
+                        row[j] += q * ((r1 - o0) * settle)
+                        shocked, d_shocked = q * r1 * settle, q * d1
                     else:
                         row[j] += q * (o1 - o0 * P)
                         dp1 = pos_f[BASIS, i] * (1.0 + mv * pos_f[SH_REL, i]) if raw >= 1e-12 * P \
                             else 1e-12 * pos_f[BASIS, i]
-                        shocked, back = q * o1, -q * o0 * P
-                        d_shocked, d_back = q * d1 * dp1, -q * d0[i - i_start] * pos_f[BASIS, i]
-                    sc_mag += abs(scen[SC_WEIGHT, s]) * (abs(shocked) + abs(back))
+                        shocked, d_shocked = q * o1, q * d1 * dp1
                     if on_axis:
-                        _add_part(row, j + 1, q, shocked, d_shocked)
-                        _add_part(row, j + 1, -q, back, d_back)
+                        row[j + part] += shocked
+                        row[j + part + 1] += d_shocked
                 elif contract == LINEAR:
                     row[j] += q * (P1 - P)
                     sc_mag += abs(scen[SC_WEIGHT, s] * q * (P1 - P))
@@ -795,8 +818,10 @@ def _scen_point(p, ax, x, prices, c, slope, n_units, arrs, row, b0, d0, active):
         worst = 0.0
         for s in range(s0, s1):
             if active[u * n_s + s - s0]:
-                worst = max(worst, -_adjusted(row[j0 + 5 * (s - s0)] * scen[SC_WEIGHT, s], scen[SC_DAMP, s],
-                                              offset))
+                j = j0 + 5 * (s - s0)
+                worst = max(worst, -_adjusted(row[j] * scen[SC_WEIGHT, s], scen[SC_DAMP, s], offset))
+                for t in range(4):
+                    row[j + 1 + t] += back[t]
         row[_UNITS + 2 * u] = roll_u
         row[_UNITS + 2 * u + 1] = charge
         unit_mm = _multiplied(charge, pool_f, p)
