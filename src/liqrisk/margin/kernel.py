@@ -13,6 +13,9 @@ method to 1e-12 relative. For pools of linear and inverse futures only, ``equity
 concave in the price (MM is convex: tiers in deduction form, perspective of a convex function for
 inverse contracts, Deribit's quadratic MM), so a coarse grid cannot miss a root; pools with
 options, which are not concave, are scanned on a fine grid (OKX whole-tier margin is concave too: its tier is fixed by position size).
+The nearest boundaries of scenario (portfolio-margin) pools skip the grid points where interval
+bounds prove the sign cannot change (:func:`_scen_nearest`): the plain scan's result, bit for bit,
+from a few evaluations (docs/scenario_margin.md, "The certified scan").
 """
 from __future__ import annotations
 
@@ -342,6 +345,13 @@ def asset_haircut_nb(p, prices, arrs):
 
 
 @_inline
+def _size_usd(contract, aq, P, settle):
+    """A position's USD size for its roll-shock and minimum-charge rates: |q|·P linear, |face|
+    inverse (|q|·settle/P), |q|·settle options."""
+    return aq * P if contract == LINEAR else (aq * settle / P if contract == INVERSE else aq * settle)
+
+
+@_inline
 def _adjusted(v, damp, offset):
     """A scenario's weighted P&L ``v`` shrunk toward 0 by its dampener (USD, if > 0), gains
     times ``pnl_offset``: non-decreasing in ``v`` when ``offset`` ≥ 0."""
@@ -408,9 +418,7 @@ def scenario_mm_nb(p, prices, t_elapsed, arrs):
                     agg[s - s0] += q * (P1 - P)
                 else:
                     agg[s - s0] += q * (1.0 / P - 1.0 / P1) * settle
-            aq = abs(q)
-            size_usd = aq * P if contract == LINEAR else (aq * settle / P if contract == INVERSE
-                                                          else aq * settle)
+            size_usd = _size_usd(contract, abs(q), P, settle)
             roll_u += pos_f[ROLL, i] * size_usd
             charge += pos_f[MIN_CHARGE, i] * size_usd
         worst = 0.0
@@ -810,9 +818,7 @@ def _scen_point(p, ax, x, prices, c, slope, n_units, arrs, row, b0, d0, active):
                 else:
                     row[j] += q * (1.0 / P - 1.0 / P1) * settle
                     sc_mag += abs(scen[SC_WEIGHT, s] * q * (1.0 / P - 1.0 / P1) * settle)
-            aq = abs(q)
-            size_usd = aq * P if contract == LINEAR else (aq * settle / P if contract == INVERSE
-                                                          else aq * settle)
+            size_usd = _size_usd(contract, abs(q), P, settle)
             roll_u += pos_f[ROLL, i] * size_usd
             charge += pos_f[MIN_CHARGE, i] * size_usd
         worst = 0.0
