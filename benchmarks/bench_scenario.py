@@ -7,8 +7,10 @@ Book: 10,000 Deribit portfolio-margin accounts (BTC-settled), each 20 positions 
 risk matrix: 27 standard + 8 extended scenarios per account (``deribit_pm``), built directly as
 :class:`liqrisk.margin.kernel.PoolArrays`. Timed: the portfolio margin of every account
 (``pools_states_nb``) and its nearest liquidation boundary below and above the mark
-(``nearest_boundaries_nb`` on the fine grid every option pool uses). Goal: both under 1 s on
-2 cores.
+(``nearest_boundaries_nb`` on the fine grid every option pool uses: the certified scan of
+scenario pools), and on a subsample the plain scan it replaced (``nearest_boundaries_scan_nb``,
+every grid point up to the first sign change; extrapolated, and checked bit-identical). Goal:
+both under 1 s on 2 cores.
 
 Peer in the same run: a lean NumPy version of the same arithmetic — the whole book's P&L matrix
 (positions × scenarios) in one vectorised Black-76 pass (``pricing.reference.black76``), units
@@ -196,6 +198,14 @@ def main():
         lambda: K.nearest_boundaries_nb(sp, sa, prices, True, coarse, old, sb.args()))[::2])
     same = lambda x, y: (np.isnan(x) & np.isnan(y)) | (np.abs(x / y - 1) < 1e-9)   # noqa: E731
     n_same = int(np.sum(same(down[sub], d_old) & same(up[sub], u_old)))
+    # the plain scan (every grid point up to the first sign change) on the subsample: the search
+    # before the certified scan, extrapolated; its boundaries must be the same bits
+    K.nearest_boundaries_scan_nb(sp[:2], sa[:2], prices, True, coarse, fine, sb.args())
+    t_plain, cpu_plain, plain = cpu_timed_once(
+        lambda: K.nearest_boundaries_scan_nb(sp, sa, prices, True, coarse, fine, sb.args()))
+    t_plain, cpu_plain = t_plain * n / len(sub), cpu_plain * n / len(sub)
+    bitwise = all(np.array_equal(x[sub], y, equal_nan=True) for x, y in zip((down, up, now), plain))
+    assert bitwise
 
     t_np_mm = best_time(lambda: numpy_mm(a, np.full(n, MARK)), repeats=2)
     rel_mm = float(np.max(np.abs(numpy_mm(a, np.full(n, MARK)) / mm[0] - 1)))
@@ -218,6 +228,10 @@ def main():
     print(f"| portfolio margin | NumPy (one vectorised pass) | {t_np_mm:.3f} | {1e6 * t_np_mm / n:.1f} |")
     print(f"| nearest boundaries down + up | numba `nearest_boundaries_nb` | {t_bound:.3f} | {1e6 * t_bound / n:.0f} |")
     print(f"| nearest boundaries, CPU (process) | numba `nearest_boundaries_nb` | {cpu_bound:.3f} | |")
+    print(f"| nearest boundaries, plain scan (extrapolated from {len(sub)}) | numba `nearest_boundaries_scan_nb` | "
+          f"{t_plain:.3f} | {1e6 * t_plain / n:.0f} |")
+    print(f"| nearest boundaries, plain scan, CPU (extrapolated) | numba `nearest_boundaries_scan_nb` | "
+          f"{cpu_plain:.3f} | |")
     print(f"| nearest boundaries, previous 690-point grid (extrapolated from {len(sub)}) | numba | {t_old:.3f} | "
           f"{1e6 * t_old / n:.0f} |")
     print(f"| nearest boundaries (extrapolated from {len(sub)} accounts) | NumPy scan + bisection | {t_np_b:.1f} | "
@@ -225,7 +239,8 @@ def main():
     print(f"| **margin + boundaries** (goal < 1 s) | numba | **{t_both:.2f}** | |")
     print(f"\nkernel vs NumPy: MM max relative difference {rel_mm:.1e}; boundaries {max_rel:.1e}; "
           f"goal {'met' if t_both < 1 else 'MISSED'}; the {len(fine)}-point and the 690-point grid find the "
-          f"same nearest boundaries for {n_same:,} of {len(sub):,} subsampled accounts")
+          f"same nearest boundaries for {n_same:,} of {len(sub):,} subsampled accounts; certified and plain "
+          f"scan bit-identical on the subsample: {bitwise}")
 
 
 if __name__ == "__main__":

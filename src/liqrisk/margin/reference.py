@@ -175,3 +175,41 @@ def pools_states(a, pools, prices, t: float = 0.0) -> tuple[np.ndarray, np.ndarr
         if a.sc_end[p] > a.sc_start[p]:
             mm[:, j] += scenario_mm(a, p, prices, t)
     return eq, mm
+
+
+def nearest_boundaries(a, p: int, ax: int, prices, grid, rel: float = 1e-13) -> tuple[float, float, bool]:
+    """(down, up, liquidatable now) of pool ``p`` along axis ``ax`` — the NumPy twin of
+    :func:`~liqrisk.margin.kernel.nearest_boundaries_nb` for one pair: ``equity − MM`` of
+    :func:`pools_states` on the whole outward grid ``mark·e^{±grid}`` at once, the first grid point
+    where its sign differs from the mark's, then bisection of that bracket to ``rel`` relative
+    (NaN: no sign change on the grid)."""
+    prices = np.asarray(prices, float)
+
+    def gap(xs):
+        rows = np.tile(prices, (len(xs), 1))
+        rows[:, ax] = xs
+        eq, mm = pools_states(a, [p], rows)
+        return (eq - mm)[:, 0]
+
+    mark = prices[ax]
+    f0 = gap(np.array([mark]))[0]
+    out = []
+    for direction in (-1.0, 1.0):
+        xs = mark * np.exp(direction * np.asarray(grid, float))
+        f = gap(xs)
+        change = (f > 0) != (f0 > 0)
+        if not change.any():
+            out.append(np.nan)
+            continue
+        k = int(np.argmax(change))
+        lo, hi = (xs[k - 1], f[k - 1]) if k else (mark, f0), (xs[k], f[k])
+        (x_in, f_in), (x_out, _) = lo, hi
+        while abs(x_out - x_in) > rel * max(x_in, x_out):
+            mid = 0.5 * (x_in + x_out)
+            fm = gap(np.array([mid]))[0]
+            if (fm > 0) == (f_in > 0):
+                x_in, f_in = mid, fm
+            else:
+                x_out = mid
+        out.append(0.5 * (x_in + x_out))
+    return out[0], out[1], bool(f0 <= 0)

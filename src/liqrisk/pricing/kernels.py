@@ -16,7 +16,8 @@ import math
 import numba
 from numba import prange
 
-from liqrisk.pricing.normal import ncdf_nb, ncdf_select_nb, norm_quantile_nb, norm_quantile_of_log_nb
+from liqrisk.pricing.normal import (ncdf_inline_nb, ncdf_nb, ncdf_select_nb, norm_quantile_nb,
+                                    norm_quantile_of_log_nb)
 from liqrisk.pricing.simd_math import exp_nb, log_nb
 
 _device = numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -57,7 +58,13 @@ def _black_terms(F, K, tau, vol, w, straight):
     straight-line code — ``simd_math`` exp/log, ``ncdf_select_nb``, the limits selected, not
     branched to — for loops that LLVM vectorises; scalar callers keep the cheaper branches.
     """
-    sd = vol * math.sqrt(tau)
+    return _black_terms_sd(F, K, vol * math.sqrt(tau), w, straight, False)
+
+
+@_inline
+def _black_terms_sd(F, K, sd, w, straight, inline_cdf):
+    """:func:`_black_terms` given sd = σ√τ (callers that reprice one option at many forwards
+    compute it once); ``inline_cdf`` (a constant) inlines ``ncdf_nb`` — same value."""
     m = F / K
     d1 = (log_nb(m) if straight else math.log(m)) / sd + 0.5 * sd
     d2 = d1 - sd
@@ -66,6 +73,8 @@ def _black_terms(F, K, tau, vol, w, straight):
     e2 = e1 * m if e1 > _GAUSS_FACTOR_MIN else _exp(-0.5 * d2 * d2, straight)
     if straight:
         n1, n2 = ncdf_select_nb(w * d1, e1), ncdf_select_nb(w * d2, e2)
+    elif inline_cdf:
+        n1, n2 = ncdf_inline_nb(w * d1, e1), ncdf_inline_nb(w * d2, e2)
     else:
         n1, n2 = ncdf_nb(w * d1, e1), ncdf_nb(w * d2, e2)
     moneyness = w * (F - K)
@@ -91,6 +100,20 @@ def black76_price_nb(F, K, T, r, vol, is_call):
     of the forward; F < 0 or K < 0 gives NaN.
     """
     return _black76_price(F, K, T, r, vol, is_call, False)
+
+
+@_inline
+def black76_price_delta_nb(F, K, tau, sd, disc, w):
+    """(price, forward delta) of Black-76 with the time terms given: ``tau`` = max(T, 0) (see
+    ``_year_fraction``), ``sd`` = vol·√tau, ``disc`` = e^{-r·tau}, ``w`` = +1 call / −1 put.
+    The same operations as :func:`black76_price_nb`, so the price is bit for bit its price; the
+    delta is disc·w·N(w·d1) (at σ√τ = 0 the step, a subgradient of the kink). NaN for F < 0 or
+    K < 0. Inlined, with the normal CDF: call it from kernels compiled with error_model="numpy"
+    (a zero σ√τ divides by zero on the way to the limits)."""
+    n1, n2, _ = _black_terms_sd(F, K, sd, w, False, True)
+    if (F >= 0.0) & (K >= 0.0):
+        return disc * w * (F * n1 - K * n2), disc * w * n1
+    return math.nan, math.nan
 
 
 @_device

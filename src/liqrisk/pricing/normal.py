@@ -70,6 +70,13 @@ def _erfc_scaled_tail(u):
 @_device
 def ncdf_nb(z, e):
     """N(z) given e = exp(−z²/2) (see the module docstring); NaN in, NaN out."""
+    return ncdf_inline_nb(z, e)
+
+
+@_inline
+def ncdf_inline_nb(z, e):
+    """``ncdf_nb`` inlined into the caller (a kernel compiled with error_model="numpy"): the
+    same operations, so the same value, without the call."""
     u = abs(z) * _INV_SQRT_2
     if u <= 0.46875:
         half = 0.5 * _erf_small(u)
