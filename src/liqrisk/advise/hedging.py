@@ -33,6 +33,8 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 from numba import njit
 
+import liqrisk._jitcache  # noqa: F401,E402  (before any cached kernel: see its docstring)
+
 from liqrisk.advise.funding import FundingModel, FundingSchedule
 from liqrisk.io import limits
 from liqrisk.margin.base import INVERSE, INVERSE_OPTION, LINEAR

@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 from numba import njit
 
+import liqrisk._jitcache  # noqa: F401,E402  (before any cached kernel: see its docstring)
+
 from liqrisk.margin.kernel import QTY, ENTRY, position_value_mm_nb
 from liqrisk.results import Result, plain
 

@@ -34,6 +34,8 @@ from dataclasses import replace
 import numpy as np
 from numba import njit
 
+import liqrisk._jitcache  # noqa: F401,E402  (before any cached kernel: see its docstring)
+
 from liqrisk.margin.base import (INVERSE, INVERSE_OPTION, LINEAR, LIQ_FRACTION, LIQ_FUTURES_FIRST,
                                  LIQ_STEP_DOWN, MM_ENTRY_VALUE, MM_TIERS_AT_MARK, MM_WHOLE_TIER_FEE,
                                  NOTIONAL_COIN, NOTIONAL_QUOTE, NOTIONAL_SIZE)

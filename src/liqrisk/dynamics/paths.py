@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numba import njit, uint64
+
+import liqrisk._jitcache  # noqa: F401,E402  (before any cached kernel: see its docstring)
 from numba.np.random._constants import (fi_double, ki_double, wi_double, ziggurat_nor_inv_r,
                                          ziggurat_nor_r)
 

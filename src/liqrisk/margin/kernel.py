@@ -23,6 +23,8 @@ import math
 from dataclasses import dataclass
 
 import numba as nb
+
+import liqrisk._jitcache  # noqa: F401,E402  (before any cached kernel: see its docstring)
 import numpy as np
 
 from liqrisk.margin.base import (INVERSE, INVERSE_OPTION, LINEAR, MM_DERIBIT_FUTURE,

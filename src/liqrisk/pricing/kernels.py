@@ -16,6 +16,8 @@ import math
 import numba
 from numba import prange
 
+import liqrisk._jitcache  # noqa: F401,E402  (before any cached kernel: see its docstring)
+
 from liqrisk.pricing.normal import (ncdf_inline_nb, ncdf_nb, ncdf_select_nb, norm_quantile_nb,
                                     norm_quantile_of_log_nb)
 from liqrisk.pricing.simd_math import exp_nb, log_nb

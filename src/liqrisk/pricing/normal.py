@@ -25,6 +25,8 @@ import math
 
 import numba
 
+import liqrisk._jitcache  # noqa: F401,E402  (before any cached kernel: see its docstring)
+
 _device = numba.njit(cache=True, nogil=True, error_model="numpy")
 _inline = numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")  # see kernels
 

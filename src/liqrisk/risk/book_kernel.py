@@ -30,6 +30,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, uint64
 
+import liqrisk._jitcache  # noqa: F401,E402  (before any cached kernel: see its docstring)
+
 from liqrisk.dynamics.paths import (_ALPHA, _BETA, _BOOTSTRAP, _GAMMA, _H0, _JM, _JS, _LAM, _MU,
                                     _NORMAL, _OMEGA, _STUDENT, _TGS, _TILT, _TJM, _TLAM, _TMIX,
                                     _TSHIFT, _sfc64_double, _sfc64_next, sfc64_normal)

@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+import liqrisk._jitcache  # noqa: F401,E402  (before any cached kernel: see its docstring)
+
 FAR = 38.0
 """Bridge exponents ``a = c·(x0 − B)(x1 − B)`` at or above this are skipped: ``1 − e^−38`` rounds
 to exactly 1.0 in double precision, so skipping them changes no result. Each factor is computed
