@@ -177,7 +177,7 @@ def bsm_price_greeks_nb(S, K, T, r, q, vol, is_call):
 @_inline
 def _invalid(S, K, vol):
     """Negative or NaN spot/forward, strike or vol: the vectorised API returns NaN."""
-    return not (S >= 0.0 and K >= 0.0 and vol >= 0.0)
+    return not ((S >= 0.0) & (K >= 0.0) & (vol >= 0.0))
 
 
 @_parallel
