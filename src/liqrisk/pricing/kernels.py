@@ -178,8 +178,13 @@ def bsm_price_greeks_nb(S, K, T, r, q, vol, is_call):
 
 @_inline
 def _invalid(S, K, vol):
-    """Negative or NaN spot/forward, strike or vol: the vectorised API returns NaN."""
-    return not (S >= 0.0 and K >= 0.0 and vol >= 0.0)
+    """Negative or NaN spot/forward, strike or vol: the vectorised API returns NaN.
+
+    ``&``, not ``and``: numba's parfor alias analysis takes the booleans of a short-circuit
+    ``and`` for aliases and then does not mark the loop's arrays noalias; LLVM would need runtime
+    overlap checks between the output rows and the inputs and, on AVX-512 targets, gives up
+    vectorising the loop (tests/pricing/test_vectorised.py, BENCHMARKS.md "Pricing")."""
+    return not ((S >= 0.0) & (K >= 0.0) & (vol >= 0.0))
 
 
 @_parallel
