@@ -41,7 +41,7 @@ import numpy as np
 from liqrisk.dynamics.paths import _TILT, Bootstrap, PathModel, as_seed_sequence, map_chunks
 from liqrisk.margin import kernel as K
 from liqrisk.margin.base import LINEAR
-from liqrisk.risk.book_kernel import book_chunk_nb, safe_boxes_nb
+from liqrisk.risk.book_kernel import GRADIENT_SPACING, book_chunk_nb, health_tables_nb, safe_boxes_nb
 from liqrisk.risk.bridge import FAR as _FAR
 from liqrisk.risk.first_passage import hit_probability
 from liqrisk.risk.measures import MeasureChange, proposal
@@ -264,6 +264,36 @@ def _safe_boxes(cp, g: _Group, bsel, axes, model, dt, n_steps, healthy: bool = F
     return ok, slo, shi
 
 
+TABLE_CELLS = 256
+"""Cells per axis of a several-axis pool's bound tables (:func:`_health_tables`)."""
+
+
+def _health_tables(cp, g: _Group, bsel, axes, sigma, dt, n_steps, eligible):
+    """Bound tables (txlo, tdx, TD, TG) per several-axis pool of ``bsel`` (row: its ``mslot``)
+    for :func:`~liqrisk.risk.book_kernel.health_tables_nb`: ``eligible`` ones (affine,
+    screenable, no expiry within the run) get :data:`TABLE_CELLS` cells per axis they move with,
+    centred on the mark, spanning ± the largest safe radius in standard deviations of the run's
+    move, each at most :data:`GRADIENT_SPACING` wide; the others a row of zeros in ``tdx``."""
+    multi = g.multi[bsel]
+    n_ax = len(axes)
+    n_m = int(multi.sum())
+    txlo, tdx = np.zeros((n_m, n_ax)), np.zeros((n_m, n_ax))
+    rows = np.flatnonzero(eligible[multi])
+    n_c = TABLE_CELLS if len(rows) else 0
+    TD, TG = np.zeros((n_m, n_ax, n_c)), np.zeros((n_m, n_ax, n_c))
+    if not len(rows):
+        return txlo, tdx, TD, TG
+    width = np.minimum(2.0 * SAFE_RADII.max() * sigma * math.sqrt(n_steps * dt) / n_c, GRADIENT_SPACING)
+    dep = g.dep[bsel][multi][rows]
+    tdx[rows] = np.where(dep, width, 0.0)
+    txlo[rows] = -0.5 * n_c * tdx[rows]
+    d, gg = TD[rows], TG[rows]
+    health_tables_nb(g.pools[bsel][multi][rows], np.array(axes, np.int64), cp.market.prices, dep,
+                     txlo[rows], tdx[rows], d, gg, cp.arrays.args())
+    TD[rows], TG[rows] = d, gg
+    return txlo, tdx, TD, TG
+
+
 def step_covariance(model: PathModel, dt: float) -> np.ndarray:
     """Covariance of one step's log-price moves (σ_a σ_b ρ_ab dt) the health bridge uses: the
     model's correlation, the bootstrap table's for filtered historical simulation, else none."""
@@ -336,6 +366,8 @@ def _run(cp, g: _Group, acc_sel: np.ndarray, axes, model: PathModel, dt: float, 
         paying = np.array([np.any(f_row[arrays.pos_start[p]:arrays.pos_end[p]] >= 0) for p in g.pools[bsel]],
                           dtype=np.bool_).reshape(-1)
         safe, hsafe, affine = safe & ~paying, hsafe & ~paying, affine & ~paying
+    tables = _health_tables(cp, g, bsel, axes, sigma, dt, n_steps,
+                            affine & g.screenable[bsel] & (g.expiry[bsel] > (n_steps + 1) * dt))
     spot = cp.market.prices[np.array(axes)]
     if anti:
         n_paths += n_paths % 2
@@ -361,7 +393,7 @@ def _run(cp, g: _Group, acc_sel: np.ndarray, axes, model: PathModel, dt: float, 
                       sp.nu, sp.resid, sp.garch, sp.correlated, sp.jumps, ax_map, ax_loc, spot, c_br,
                       cp.market.prices, g.pools[bsel], g.margined[bsel], g.fee[bsel], g.plo[bsel],
                       g.phi[bsel], safe, slo, shi, hsafe, hlo, hhi, affine, g.ec[bsel], g.ek[bsel],
-                      mslot, g.dep[bsel], g.h0[bsel], g.g0[bsel], cdt,
+                      mslot, g.dep[bsel], g.h0[bsel], g.g0[bsel], cdt, *tables,
                       acc_start, g.blo[acc_sel], g.bhi[acc_sel], cv_ax, cv_lo, cv_hi,
                       g.v0[acc_sel], want_loss, n_bins, f_row, f_rate, reuse,
                       *(x[first:last] if reuse else x for x in store), arrays.args(), out["ps1"], out["ps2"],
