@@ -40,7 +40,7 @@ import numpy as np
 
 from liqrisk.dynamics.paths import _TILT, Bootstrap, PathModel, as_seed_sequence, map_chunks
 from liqrisk.margin import kernel as K
-from liqrisk.margin.base import LINEAR
+from liqrisk.margin.base import LINEAR, MM_ENTRY_VALUE, MM_NONE, MM_TIERS_AT_MARK, NOTIONAL_SIZE
 from liqrisk.risk.book_kernel import GRADIENT_SPACING, book_chunk_nb, health_tables_nb, safe_boxes_nb
 from liqrisk.risk.bridge import FAR as _FAR
 from liqrisk.risk.first_passage import hit_probability
@@ -190,9 +190,24 @@ def _group(cp, accounts: list[int], axes: list[int]) -> _Group:
                   breached, v0, exposure, dep, screenable, affine, ec, ek, expiry, multi, h0, g0)
 
 
+def _continuous_mm(a, i) -> bool:
+    """Position ``i``'s MM is continuous in its price: one tier, a tier fixed by the size, or
+    tiers in deduction form whose deductions join the pieces at every tier floor (a jump at a
+    floor — the whole notional at the next rate — would put a pool's least health inside an
+    interval, not at one of its ends)."""
+    lo, hi = a.tier_start[i], a.tier_end[i]
+    if hi - lo <= 1 or a.notional_mode[i] == NOTIONAL_SIZE or a.mm_code[i] in (MM_ENTRY_VALUE, MM_NONE):
+        return True
+    if a.mm_code[i] != MM_TIERS_AT_MARK:
+        return False
+    n, r, c = a.t_floor[lo + 1:hi], a.t_mmr[lo:hi], a.t_cum[lo:hi]
+    return bool(np.allclose(n * r[:-1] - c[:-1], n * r[1:] - c[1:], rtol=1e-9, atol=1e-9 * max(1.0, n.max())))
+
+
 def _pool_structure(a, pools, margined, axes, marks):
     """Per pool: screenable (no options, scenario margin or loans on other axes; every coin-
-    settled non-linear position on its settlement axis; tier rates non-decreasing — so that
+    settled non-linear position on its settlement axis; tier rates non-decreasing and MM
+    continuous, :func:`_continuous_mm` — so that
     equity − MM is separable across axes and concave along each), affine equity (linear
     contracts and collateral only: ``ec + Σ ek·P``), and the first expiry of its positions."""
     loc = {ax: k for k, ax in enumerate(axes)}
@@ -204,7 +219,8 @@ def _pool_structure(a, pools, margined, axes, marks):
         s_ax = a.settle_axis[p]
         exp = [a.expiry[i] for i in rows if a.expiry[i] > 0]
         expiry[b] = min(exp, default=np.inf)
-        rising = all(np.all(np.diff(a.t_mmr[a.tier_start[i]:a.tier_end[i]]) >= 0) for i in rows)
+        rising = all(np.all(np.diff(a.t_mmr[a.tier_start[i]:a.tier_end[i]]) >= 0) and _continuous_mm(a, i)
+                     for i in rows)
         own_axis = all(a.contract[i] == LINEAR or s_ax < 0 or a.axis[i] == s_ax for i in rows)
         screenable[b] = (not a.dense[p] and a.sc_end[p] == a.sc_start[p] and rising and own_axis) \
             or not margined[b]
@@ -264,8 +280,11 @@ def _safe_boxes(cp, g: _Group, bsel, axes, model, dt, n_steps, healthy: bool = F
     return ok, slo, shi
 
 
-TABLE_CELLS = 256
-"""Cells per axis of a several-axis pool's bound tables (:func:`_health_tables`)."""
+TABLE_CELLS = 128
+"""Cells per axis of a several-axis pool's bound tables (:func:`_health_tables`): 1/8 of a
+standard deviation of the run's move each (≈ 0.6 of a step's at 24 steps a day); 256 were no
+faster on the 200 × 10 benchmark (BENCHMARKS.md), and a table costs 2·(cells + 1) valuations of
+the pool per axis (≈ 0.6 ms per pool of 10 positions on 4 axes) and 16 bytes per cell."""
 
 
 def _health_tables(cp, g: _Group, bsel, axes, sigma, dt, n_steps, eligible):
@@ -288,8 +307,15 @@ def _health_tables(cp, g: _Group, bsel, axes, sigma, dt, n_steps, eligible):
     tdx[rows] = np.where(dep, width, 0.0)
     txlo[rows] = -0.5 * n_c * tdx[rows]
     d, gg = TD[rows], TG[rows]
-    health_tables_nb(g.pools[bsel][multi][rows], np.array(axes, np.int64), cp.market.prices, dep,
-                     txlo[rows], tdx[rows], d, gg, cp.arrays.args())
+    pools, lo, w = g.pools[bsel][multi][rows], txlo[rows], tdx[rows]
+    ax_map, args = np.array(axes, np.int64), cp.arrays.args()
+
+    def part(c):                  # rows a:b of the tables, on the thread pool (nogil)
+        a, b = c
+        health_tables_nb(pools[a:b], ax_map, cp.market.prices, dep[a:b], lo[a:b], w[a:b], d[a:b], gg[a:b], args)
+
+    size = max(64, -(-len(rows) // 16))
+    map_chunks(part, [(a, min(a + size, len(rows))) for a in range(0, len(rows), size)])
     TD[rows], TG[rows] = d, gg
     return txlo, tdx, TD, TG
 
