@@ -349,6 +349,20 @@ def test_a_hedged_pair_moving_together_is_liquidated_at_its_net_exposures_barrie
         assert abs(r.probabilities[h].p - exact) <= 3.5 * r.probabilities[h].stderr + 1e-3
 
 
+def _random_cross_book(rng, log_usd, collateral):
+    """(compiled book, its _group on all axes, the cross pool's index) of one Binance cross
+    account: a perp on each of BTC, ETH, SOL and DOGE, random side, notional lognormal around
+    e^log_usd USD, entry within 10 % of the mark, 60 % vols."""
+    from liqrisk.risk import book_mc
+    names, marks = ["BTC", "ETH", "SOL", "DOGE"], [91_250.0, 3_050.0, 142.5, 0.182]
+    market = {n: {"mark": m, "vol": 0.6} for n, m in zip(names, marks)}
+    positions = [{"symbol": f"{n}USDT", "kind": "perp", "size": float(rng.choice([-1, 1]) * rng.lognormal(log_usd, 1.5) / m),
+                  "entry": m * float(rng.uniform(0.9, 1.1))} for n, m in zip(names, marks)]
+    cp = _book(positions, collateral=collateral, market=market)
+    g = book_mc._group(cp, [0], list(range(len(cp.market.names))))
+    return cp, g, int(np.flatnonzero(g.multi)[0])
+
+
 def test_an_affine_pools_cheap_health_gradient_is_the_pools_own_finite_difference():
     """affine_gradient_nb (equity and collateral MM exact, each position's MM bumped on its own
     price) against health_gradient_nb (the whole pool bumped per axis) on cross books of perps
@@ -357,17 +371,10 @@ def test_an_affine_pools_cheap_health_gradient_is_the_pools_own_finite_differenc
     curvature in log price (e^x: ½·GRADIENT_STEP relative) — tolerance 1e-4 of the gross."""
     from liqrisk.margin import kernel as K
     from liqrisk.risk.book_kernel import affine_gradient_nb, health_gradient_nb
-    from liqrisk.risk import book_mc
     rng = np.random.default_rng(4)
-    names, marks = ["BTC", "ETH", "SOL", "DOGE"], [91_250.0, 3_050.0, 142.5, 0.182]
-    market = {n: {"mark": m, "vol": 0.6} for n, m in zip(names, marks)}
     for trial in range(5):
-        positions = [{"symbol": f"{n}USDT", "kind": "perp", "size": float(rng.choice([-1, 1]) * rng.lognormal(11, 1.5) / m),
-                      "entry": m * float(rng.uniform(0.9, 1.1))} for n, m in zip(names, marks)]
-        cp = _book(positions, collateral={"USDT": 20_000.0, "BTC": 0.2}, market=market)
+        cp, g, b = _random_cross_book(rng, 11, {"USDT": 20_000.0, "BTC": 0.2})
         axes = list(range(len(cp.market.names)))
-        g = book_mc._group(cp, [0], axes)
-        b = int(np.flatnonzero(g.multi)[0])
         assert g.affine[b]
         p = int(g.pools[b])
         arrs = cp.arrays.args()
@@ -379,6 +386,39 @@ def test_an_affine_pools_cheap_health_gradient_is_the_pools_own_finite_differenc
             health_gradient_nb(p, prow.copy(), 0.0, np.array(axes), g.dep[b], full, arrs)
             gross = np.abs(g.ek[b]) * prow                 # USD per unit log move, per axis
             assert np.all(np.abs(cheap - full) <= 1e-4 * (gross + 1.0))
+
+
+def test_a_several_axis_pools_bound_tables_bound_its_health_and_gradient_everywhere():
+    """health_tables_nb / _health_floor on cross books of perps on four underlyings (sizes
+    across Binance's tiers, USDT and BTC collateral): at random log offsets inside the tables
+    (±8 standard deviations of a 30-day move: many tier floors inside cells) the floor is at most
+    the pool's health by the margin kernel, and each axis' gradient bound at least |the
+    gradient| the Monte Carlo kernel uses there (affine_gradient_nb)."""
+    from liqrisk.margin import kernel as K
+    from liqrisk.risk.book_kernel import _health_floor, affine_gradient_nb
+    from liqrisk.risk import book_mc
+    rng = np.random.default_rng(8)
+    sigma, dt, n_steps = np.full(4, 0.6), 1 / 365 / 24, 720
+    for trial in range(5):
+        cp, g, b = _random_cross_book(rng, 12, {"USDT": 50_000.0, "BTC": 0.5})
+        axes = list(range(len(cp.market.names)))
+        bsel = np.arange(len(g.pools))
+        txlo, tdx, TD, TG = book_mc._health_tables(cp, g, bsel, axes, sigma, dt, n_steps, g.affine & g.screenable)
+        sl = int(np.cumsum(g.multi)[b] - 1)
+        assert np.all(tdx[sl] > 0)
+        p, arrs = int(g.pools[b]), cp.arrays.args()
+        span = TD.shape[2] * tdx[sl]
+        for _ in range(400):
+            X = (txlo[sl] + rng.uniform(0.0, 1.0, 4) * span)[None, :]
+            prow = cp.market.prices * np.exp(X[0])
+            eq, mm = K.pool_state_nb(p, prow, 0.0, arrs)
+            gb = np.zeros(4)
+            floor = _health_floor(sl, X, 0, g.h0[b], txlo, tdx, TD, TG, gb)
+            assert floor <= (eq - mm) + 1e-9 * (abs(eq) + mm)
+            pmm = K.positions_states_nb(prow, 0.0, arrs)[1]
+            grad = np.zeros(4)
+            affine_gradient_nb(p, prow.copy(), 0.0, np.arange(4), g.ek[b], pmm, grad, arrs)
+            assert np.all(np.abs(grad) <= gb)
 
 
 def test_reported_stderr_matches_the_spread_across_30_seeds():

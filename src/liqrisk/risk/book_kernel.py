@@ -191,7 +191,7 @@ GRADIENT_SPACING = 0.05
 def health_gradient_nb(p, prow, t, ax_map, dep, g, arrs):
     """``g[a]`` = ∂(equity − MM)/∂(log price of axis ``a``) of pool ``p`` at ``prow``, ``t``
     years in (forward differences of :data:`GRADIENT_STEP`; 0 on axes the pool does not move
-    with, ``dep``). ``prow`` is restored."""
+    with, ``dep``). ``prow`` is restored; returns the health at ``prow``."""
     e, m = pool_state_nb(p, prow, t, arrs)
     hb = e - m
     for a in range(ax_map.shape[0]):
@@ -204,6 +204,7 @@ def health_gradient_nb(p, prow, t, ax_map, dep, g, arrs):
         e, m = pool_state_nb(p, prow, t, arrs)
         prow[ma] = keep
         g[a] = (e - m - hb) / GRADIENT_STEP
+    return hb
 
 
 @njit(cache=True, nogil=True)
@@ -272,7 +273,7 @@ def health_bridge_stay(h0, h1, s2):
 def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, nu, resid, garch,
                   correlated, jumps, ax_map, ax_loc, spot, c_br, marks, pools, margined, fee, plo, phi,
                   safe, slo, shi, hsafe, hlo, hhi, affine, ec, ek, mslot, dep, h0, g0, cdt,
-                  acc_start, alo, ahi, cv_ax, cv_lo, cv_hi, v0,
+                  txlo, tdx, TD, TG, acc_start, alo, ahi, cv_ax, cv_lo, cv_hi, v0,
                   want_loss, n_bins, f_row, f_rate, reuse, XS, LRS, MNS, MXS, US,
                   arrs, ps1, ps2, as1, as2, ax1, ax2, axy, hist, top, top_n, top_min):
     """Paths ``first … last − 1`` of a run; adds to the chunk's sums (module docstring):
@@ -299,7 +300,12 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
     marks: a BTC long / ETH short pair far from liquidation along the pair's correlated moves is
     close to BTC's own boundary). Its factors per step are kept in row ``mslot[b]`` of a trace
     that the account's survival multiplies in; the account's ``alo``/``ahi`` are then those of
-    its single-axis pools only. ``dep`` (n_pools, n_ax): the pool moves with the axis.
+    its single-axis pools only. ``dep`` (n_pools, n_ax): the pool moves with the axis. A step
+with both ends in the pool's safe box, or — for a pool with bound tables (``txlo``, ``tdx``,
+``TD``, ``TG`` in row ``mslot[b]``, :func:`health_tables_nb`; a row of zeros in ``tdx``: none) — whose
+lower bounds l0, l1 of the health at its ends and upper bounds G of the gradient's size over
+the ends' cells satisfy ``2·l0·l1 ≥ FAR·Σ G_a·G_c·|cdt_ac|`` (≥ the step variance ḡᵀ·cdt·ḡ),
+is beyond the bridge range: factor 1, not valued.
 
     Funding: a position with ``f_row[i] ≥ 0`` pays ``f_rate[f_row[i], k]`` (the rates of its
     funding times in step k's interval) at step k on the step's price — ``qty·P·rate`` USD
@@ -349,6 +355,7 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
     qtr = np.ones((n_slots, n_steps + 1))    # bridge factors per step of several-axis pools
     gp = np.zeros(n_ax)
     gk = np.zeros(n_ax)
+    gb = np.zeros(n_ax)
     hp, kg, t, hp_ok = 0.0, 0, 0.0, True
     u = 0.0
     for path in range(first, last):
@@ -448,7 +455,11 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
             frozen = 0.0
             eq, mm, notional = 0.0, 0.0, 0.0
             hin = not ok and hsafe[b] and sl < 0
-            sbox = not ok and safe[b] and sl >= 0
+            tb = False                       # bounds per cell (health_tables_nb)
+            if sl >= 0:
+                for a in range(n_ax):
+                    tb |= tdx[sl, a] > 0.0
+            sbox = not ok and sl >= 0 and (safe[b] or tb)
             if sl >= 0:                      # the health bridge starts from t=0
                 hp = h0[b]
                 hp_ok = True
@@ -477,8 +488,21 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
                 t = k * dt
                 inb = sbox
                 if sbox:                     # a step inside the safe box: healthy, factor 1
+                    inb = safe[b]
                     for a in range(n_ax):
                         inb &= slo[b, a] <= X[k - 1, a] <= shi[b, a] and slo[b, a] <= X[k, a] <= shi[b, a]
+                    if not inb and tb:
+                        # or the step's health and gradient bounds put it beyond the bridge range
+                        for a in range(n_ax):
+                            gb[a] = 0.0
+                        l0 = _health_floor(sl, X, k - 1, h0[b], txlo, tdx, TD, TG, gb)
+                        l1 = _health_floor(sl, X, k, h0[b], txlo, tdx, TD, TG, gb)
+                        if l0 > 0.0 and l1 > 0.0:
+                            s2 = 0.0
+                            for a in range(n_ax):
+                                for c in range(n_ax):
+                                    s2 += gb[a] * gb[c] * abs(cdt[a, c])
+                            inb = 2.0 * l0 * l1 >= FAR * s2
                     if inb:
                         hval = want_loss and not affine[b] and j < n_h and hsteps[j] == k
                     elif not hp_ok:          # the health where the path left the box
@@ -691,6 +715,75 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
 
 
 @njit(cache=True, nogil=True)
+def _along_axis(p, prices, marks, ax_map, a, x, one, g, arrs):
+    """(equity − MM, |∂/∂ log price of axis a|) of pool ``p`` with axis ``a`` at log offset ``x``
+    and the other prices at their ``marks`` (``one``: the mask of axis ``a``; ``prices`` holds the
+    marks on entry and on return)."""
+    ma = ax_map[a]
+    prices[ma] = marks[ma] * np.exp(x)
+    h = health_gradient_nb(p, prices, 0.0, ax_map, one, g, arrs)
+    prices[ma] = marks[ma]
+    return h, abs(g[a])
+
+
+@njit(cache=True, nogil=True)
+def health_tables_nb(pools, ax_map, marks, dep, txlo, tdx, TD, TG, arrs):
+    """Per-cell health bounds of affine several-axis pools for :func:`_health_floor`: along each
+    axis ``a`` the pool moves with, cells ``c`` = [x_c, x_c+1] of log offsets, x_c = txlo[b, a] +
+    c·tdx[b, a] (tdx > 0; 0 on other axes), other prices at their marks:
+    ``TD[b, a, c]`` = min(h(x_c), h(x_c+1)) − h(0) and ``TG[b, a, c]`` = e^tdx ×
+    max(|g(x_c)|, |g(x_c+1)|), g the health's gradient along ``a``.
+
+    Why they bound (the pools are affine and screenable: linear contracts and collateral only,
+    tier rates non-decreasing): the health is separable, ``h(x) = h(0) + Σ_a (h(x_a·e_a) − h(0))``,
+    and along each axis ``ek·P − Σ MM(P)`` with every MM convex in the price P, i.e. concave in P:
+    its minimum over a cell is at one of the cell's ends, so ``h(0) + Σ_a TD[a, cell of x_a]``
+    ≤ h(x). Between tier bounds the gradient in log price is the price times a constant, so |g|
+    grows along a piece: at a point of a cell it is at most |g| at the cell's right end (same
+    piece) or, past a tier bound inside the cell, e^tdx × |g| at its left end — tier bounds are
+    ≥ 10 % apart in notional, so a cell of ≤ :data:`GRADIENT_SPACING` holds at most one."""
+    prices = marks.copy()
+    n_ax, n_c = ax_map.shape[0], TD.shape[2]
+    g = np.zeros(n_ax)
+    one = np.zeros(n_ax, dtype=np.bool_)
+    hs = np.zeros(n_c + 1)
+    gs = np.zeros(n_c + 1)
+    for b in range(pools.shape[0]):
+        p = pools[b]
+        e, m = pool_state_nb(p, prices, 0.0, arrs)
+        h0 = e - m
+        for a in range(n_ax):
+            if not dep[b, a]:
+                continue
+            one[:] = False
+            one[a] = True
+            for c in range(n_c + 1):
+                hs[c], gs[c] = _along_axis(p, prices, marks, ax_map, a, txlo[b, a] + c * tdx[b, a], one, g, arrs)
+            grow = np.exp(tdx[b, a])
+            for c in range(n_c):
+                TD[b, a, c] = min(hs[c], hs[c + 1]) - h0
+                TG[b, a, c] = grow * max(gs[c], gs[c + 1])
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _health_floor(sl, X, k, h0, txlo, tdx, TD, TG, gb):
+    """Lower bound of the health of the pool with tables ``sl`` (:func:`health_tables_nb`) at
+    the log offsets ``X[k]`` (−inf outside the tables); raises ``gb[a]`` to the bound of |g_a|
+    of the cells."""
+    lb = h0
+    for a in range(X.shape[1]):
+        w = tdx[sl, a]
+        if w == 0.0:
+            continue
+        c = int(np.floor((X[k, a] - txlo[sl, a]) / w))
+        if c < 0 or c >= TD.shape[2]:
+            return -np.inf
+        lb += TD[sl, a, c]
+        gb[a] = max(gb[a], TG[sl, a, c])
+    return lb
+
+
+@njit(cache=True, nogil=True)
 def safe_boxes_nb(pools, ax_map, marks, scale, dfar, dep, plo, phi, cand, ok, slo, shi, cabs, arrs):
     """Boxes of log offsets per axis in which each pool flagged ``ok`` is certainly healthy and
     beyond the bridge range (≥ ``dfar`` from its t=0 boundaries): the largest ``r`` of ``cand``
@@ -757,16 +850,13 @@ def safe_boxes_nb(pools, ax_map, marks, scale, dfar, dep, plo, phi, cand, ok, sl
                         continue
                     one[:] = False
                     one[a] = True
-                    ma = ax_map[a]
                     width = shi[b, a] - slo[b, a]
                     n_pts = min(int(np.ceil(width / GRADIENT_SPACING)) + 1, 257)
                     grow = np.exp(width / (n_pts - 1))
                     for r_ in range(n_pts):
                         x = slo[b, a] + width * r_ / (n_pts - 1)
-                        prices[ma] = marks[ma] * np.exp(x)
-                        health_gradient_nb(p, prices, 0.0, ax_map, one, g, arrs)
-                        top[a] = max(top[a], grow * abs(g[a]))
-                    prices[ma] = marks[ma]
+                        _, ga = _along_axis(p, prices, marks, ax_map, a, x, one, g, arrs)
+                        top[a] = max(top[a], grow * ga)
                 s2 = 0.0
                 for a in range(n_ax):
                     for c in range(n_ax):

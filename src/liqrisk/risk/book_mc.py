@@ -40,8 +40,8 @@ import numpy as np
 
 from liqrisk.dynamics.paths import _TILT, Bootstrap, PathModel, as_seed_sequence, map_chunks
 from liqrisk.margin import kernel as K
-from liqrisk.margin.base import LINEAR
-from liqrisk.risk.book_kernel import book_chunk_nb, safe_boxes_nb
+from liqrisk.margin.base import LINEAR, MM_ENTRY_VALUE, MM_NONE, MM_TIERS_AT_MARK, NOTIONAL_SIZE
+from liqrisk.risk.book_kernel import GRADIENT_SPACING, book_chunk_nb, health_tables_nb, safe_boxes_nb
 from liqrisk.risk.bridge import FAR as _FAR
 from liqrisk.risk.first_passage import hit_probability
 from liqrisk.risk.measures import MeasureChange, proposal
@@ -190,9 +190,24 @@ def _group(cp, accounts: list[int], axes: list[int]) -> _Group:
                   breached, v0, exposure, dep, screenable, affine, ec, ek, expiry, multi, h0, g0)
 
 
+def _continuous_mm(a, i) -> bool:
+    """Position ``i``'s MM is continuous in its price: one tier, a tier fixed by the size, or
+    tiers in deduction form whose deductions join the pieces at every tier floor (a jump at a
+    floor — the whole notional at the next rate — would put a pool's least health inside an
+    interval, not at one of its ends)."""
+    lo, hi = a.tier_start[i], a.tier_end[i]
+    if hi - lo <= 1 or a.notional_mode[i] == NOTIONAL_SIZE or a.mm_code[i] in (MM_ENTRY_VALUE, MM_NONE):
+        return True
+    if a.mm_code[i] != MM_TIERS_AT_MARK:
+        return False
+    n, r, c = a.t_floor[lo + 1:hi], a.t_mmr[lo:hi], a.t_cum[lo:hi]
+    return bool(np.allclose(n * r[:-1] - c[:-1], n * r[1:] - c[1:], rtol=1e-9, atol=1e-9 * max(1.0, n.max())))
+
+
 def _pool_structure(a, pools, margined, axes, marks):
     """Per pool: screenable (no options, scenario margin or loans on other axes; every coin-
-    settled non-linear position on its settlement axis; tier rates non-decreasing — so that
+    settled non-linear position on its settlement axis; tier rates non-decreasing and MM
+    continuous, :func:`_continuous_mm` — so that
     equity − MM is separable across axes and concave along each), affine equity (linear
     contracts and collateral only: ``ec + Σ ek·P``), and the first expiry of its positions."""
     loc = {ax: k for k, ax in enumerate(axes)}
@@ -204,7 +219,8 @@ def _pool_structure(a, pools, margined, axes, marks):
         s_ax = a.settle_axis[p]
         exp = [a.expiry[i] for i in rows if a.expiry[i] > 0]
         expiry[b] = min(exp, default=np.inf)
-        rising = all(np.all(np.diff(a.t_mmr[a.tier_start[i]:a.tier_end[i]]) >= 0) for i in rows)
+        rising = all(np.all(np.diff(a.t_mmr[a.tier_start[i]:a.tier_end[i]]) >= 0) and _continuous_mm(a, i)
+                     for i in rows)
         own_axis = all(a.contract[i] == LINEAR or s_ax < 0 or a.axis[i] == s_ax for i in rows)
         screenable[b] = (not a.dense[p] and a.sc_end[p] == a.sc_start[p] and rising and own_axis) \
             or not margined[b]
@@ -262,6 +278,46 @@ def _safe_boxes(cp, g: _Group, bsel, axes, model, dt, n_steps, healthy: bool = F
                       cabs, cp.arrays.args())
         ok[sub], slo[sub], shi[sub] = okm, lo, hi
     return ok, slo, shi
+
+
+TABLE_CELLS = 128
+"""Cells per axis of a several-axis pool's bound tables (:func:`_health_tables`): 1/8 of a
+standard deviation of the run's move each (≈ 0.6 of a step's at 24 steps a day); 256 were no
+faster on the 200 × 10 benchmark (BENCHMARKS.md), and a table costs 2·(cells + 1) valuations of
+the pool per axis (≈ 0.6 ms per pool of 10 positions on 4 axes) and 16 bytes per cell."""
+
+
+def _health_tables(cp, g: _Group, bsel, axes, sigma, dt, n_steps, eligible):
+    """Bound tables (txlo, tdx, TD, TG) per several-axis pool of ``bsel`` (row: its ``mslot``)
+    for :func:`~liqrisk.risk.book_kernel.health_tables_nb`: ``eligible`` ones (affine,
+    screenable, no expiry within the run) get :data:`TABLE_CELLS` cells per axis they move with,
+    centred on the mark, spanning ± the largest safe radius in standard deviations of the run's
+    move, each at most :data:`GRADIENT_SPACING` wide; the others a row of zeros in ``tdx``."""
+    multi = g.multi[bsel]
+    n_ax = len(axes)
+    n_m = int(multi.sum())
+    txlo, tdx = np.zeros((n_m, n_ax)), np.zeros((n_m, n_ax))
+    rows = np.flatnonzero(eligible[multi])
+    n_c = TABLE_CELLS if len(rows) else 0
+    TD, TG = np.zeros((n_m, n_ax, n_c)), np.zeros((n_m, n_ax, n_c))
+    if not len(rows):
+        return txlo, tdx, TD, TG
+    width = np.minimum(2.0 * SAFE_RADII.max() * sigma * math.sqrt(n_steps * dt) / n_c, GRADIENT_SPACING)
+    dep = g.dep[bsel][multi][rows]
+    tdx[rows] = np.where(dep, width, 0.0)
+    txlo[rows] = -0.5 * n_c * tdx[rows]
+    d, gg = TD[rows], TG[rows]
+    pools, lo, w = g.pools[bsel][multi][rows], txlo[rows], tdx[rows]
+    ax_map, args = np.array(axes, np.int64), cp.arrays.args()
+
+    def part(c):                  # rows a:b of the tables, on the thread pool (nogil)
+        a, b = c
+        health_tables_nb(pools[a:b], ax_map, cp.market.prices, dep[a:b], lo[a:b], w[a:b], d[a:b], gg[a:b], args)
+
+    size = max(64, -(-len(rows) // 16))
+    map_chunks(part, [(a, min(a + size, len(rows))) for a in range(0, len(rows), size)])
+    TD[rows], TG[rows] = d, gg
+    return txlo, tdx, TD, TG
 
 
 def step_covariance(model: PathModel, dt: float) -> np.ndarray:
@@ -336,6 +392,8 @@ def _run(cp, g: _Group, acc_sel: np.ndarray, axes, model: PathModel, dt: float, 
         paying = np.array([np.any(f_row[arrays.pos_start[p]:arrays.pos_end[p]] >= 0) for p in g.pools[bsel]],
                           dtype=np.bool_).reshape(-1)
         safe, hsafe, affine = safe & ~paying, hsafe & ~paying, affine & ~paying
+    tables = _health_tables(cp, g, bsel, axes, sigma, dt, n_steps,
+                            affine & g.screenable[bsel] & (g.expiry[bsel] > (n_steps + 1) * dt))
     spot = cp.market.prices[np.array(axes)]
     if anti:
         n_paths += n_paths % 2
@@ -361,7 +419,7 @@ def _run(cp, g: _Group, acc_sel: np.ndarray, axes, model: PathModel, dt: float, 
                       sp.nu, sp.resid, sp.garch, sp.correlated, sp.jumps, ax_map, ax_loc, spot, c_br,
                       cp.market.prices, g.pools[bsel], g.margined[bsel], g.fee[bsel], g.plo[bsel],
                       g.phi[bsel], safe, slo, shi, hsafe, hlo, hhi, affine, g.ec[bsel], g.ek[bsel],
-                      mslot, g.dep[bsel], g.h0[bsel], g.g0[bsel], cdt,
+                      mslot, g.dep[bsel], g.h0[bsel], g.g0[bsel], cdt, *tables,
                       acc_start, g.blo[acc_sel], g.bhi[acc_sel], cv_ax, cv_lo, cv_hi,
                       g.v0[acc_sel], want_loss, n_bins, f_row, f_rate, reuse,
                       *(x[first:last] if reuse else x for x in store), arrays.args(), out["ps1"], out["ps2"],
