@@ -272,7 +272,7 @@ def health_bridge_stay(h0, h1, s2):
 @njit(cache=True, nogil=True)
 def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, nu, resid, garch,
                   correlated, jumps, ax_map, ax_loc, spot, c_br, marks, pools, margined, fee, plo, phi,
-                  safe, slo, shi, hsafe, hlo, hhi, affine, ec, ek, mslot, dep, h0, g0, cdt,
+                  safe, boxed, slo, shi, hsafe, hlo, hhi, affine, ec, ek, mslot, dep, h0, g0, cdt,
                   txlo, tdx, TD, TG, acc_start, alo, ahi, cv_ax, cv_lo, cv_hi, v0,
                   want_loss, n_bins, f_row, f_rate, reuse, XS, LRS, MNS, MXS, US,
                   arrs, ps1, ps2, as1, as2, ax1, ax2, axy, hist, top, top_n, top_min):
@@ -292,6 +292,10 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
     step but may be within the bridge range: its bridge factors are computed from the path alone
     and it is valued only at its sampled liquidation step and, with ``want_loss``, at the
     horizons unless ``affine`` — the same numbers as the full walk.
+
+    ``boxed``: pools with a box whether or not ``safe`` (screening) is on — a several-axis
+    pool's steps with both ends in it are skipped in both modes, so the gradient it carries
+    out of the box is the same with and without screening.
 
     Several underlyings: a pool with ``mslot[b] ≥ 0`` moves with two or more simulated axes; its
     bridge factor is that of its health ``h = equity − MM`` (:func:`health_bridge_stay`, from
@@ -459,7 +463,7 @@ is beyond the bridge range: factor 1, not valued.
             if sl >= 0:
                 for a in range(n_ax):
                     tb |= tdx[sl, a] > 0.0
-            sbox = not ok and sl >= 0 and (safe[b] or tb)
+            sbox = not ok and sl >= 0 and (boxed[b] or tb)
             if sl >= 0:                      # the health bridge starts from t=0
                 hp = h0[b]
                 hp_ok = True
@@ -488,7 +492,7 @@ is beyond the bridge range: factor 1, not valued.
                 t = k * dt
                 inb = sbox
                 if sbox:                     # a step inside the safe box: healthy, factor 1
-                    inb = safe[b]
+                    inb = boxed[b]
                     for a in range(n_ax):
                         inb &= slo[b, a] <= X[k - 1, a] <= shi[b, a] and slo[b, a] <= X[k, a] <= shi[b, a]
                     if not inb and tb:

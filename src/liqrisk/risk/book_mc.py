@@ -379,6 +379,7 @@ def _run(cp, g: _Group, acc_sel: np.ndarray, axes, model: PathModel, dt: float, 
     kept = n_paths - math.ceil(0.99 * n_paths) + 1 if want_loss else 1
     safe, slo, shi = _safe_boxes(cp, g, bsel, axes, model, dt, n_steps)
     hsafe, hlo, hhi = _safe_boxes(cp, g, bsel, axes, model, dt, n_steps, healthy=True)
+    boxed = safe & g.multi[bsel]      # per-step skips of several-axis pools: in both modes
     safe &= screen
     hsafe &= screen & g.margined[bsel]
     multi = g.multi[bsel]
@@ -391,7 +392,7 @@ def _run(cp, g: _Group, acc_sel: np.ndarray, axes, model: PathModel, dt: float, 
     if funding is not None:       # pools paying funding are walked at every step (path-dependent cash)
         paying = np.array([np.any(f_row[arrays.pos_start[p]:arrays.pos_end[p]] >= 0) for p in g.pools[bsel]],
                           dtype=np.bool_).reshape(-1)
-        safe, hsafe, affine = safe & ~paying, hsafe & ~paying, affine & ~paying
+        safe, boxed, hsafe, affine = safe & ~paying, boxed & ~paying, hsafe & ~paying, affine & ~paying
     tables = _health_tables(cp, g, bsel, axes, sigma, dt, n_steps,
                             affine & g.screenable[bsel] & (g.expiry[bsel] > (n_steps + 1) * dt))
     spot = cp.market.prices[np.array(axes)]
@@ -418,7 +419,7 @@ def _run(cp, g: _Group, acc_sel: np.ndarray, axes, model: PathModel, dt: float, 
         book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, sp.par, sp.chol, sp.innovation,
                       sp.nu, sp.resid, sp.garch, sp.correlated, sp.jumps, ax_map, ax_loc, spot, c_br,
                       cp.market.prices, g.pools[bsel], g.margined[bsel], g.fee[bsel], g.plo[bsel],
-                      g.phi[bsel], safe, slo, shi, hsafe, hlo, hhi, affine, g.ec[bsel], g.ek[bsel],
+                      g.phi[bsel], safe, boxed, slo, shi, hsafe, hlo, hhi, affine, g.ec[bsel], g.ek[bsel],
                       mslot, g.dep[bsel], g.h0[bsel], g.g0[bsel], cdt, *tables,
                       acc_start, g.blo[acc_sel], g.bhi[acc_sel], cv_ax, cv_lo, cv_hi,
                       g.v0[acc_sel], want_loss, n_bins, f_row, f_rate, reuse,
