@@ -256,6 +256,17 @@ def _step_variance(g0, g1, cdt):
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _variance_bound(g, cov):
+    """``Σ_ac g_a·g_c·|cov_ac|``: with |gradient| bounds ``g``, a bound of the health's step
+    variance under the covariance ``cov``."""
+    s2 = 0.0
+    for a in range(cov.shape[0]):
+        for c in range(cov.shape[0]):
+            s2 += g[a] * g[c] * abs(cov[a, c])
+    return s2
+
+
+@njit(cache=True, nogil=True, inline="always")
 def health_bridge_stay(h0, h1, s2):
     """Probability that a Brownian bridge of step variance ``s2`` from health ``h0`` to ``h1``
     stays above 0: ``1 − exp(−2·h0·h1/s2)`` — the one-dimensional bridge of
@@ -502,11 +513,7 @@ is beyond the bridge range: factor 1, not valued.
                         l0 = _health_floor(sl, X, k - 1, h0[b], txlo, tdx, TD, TG, gb)
                         l1 = _health_floor(sl, X, k, h0[b], txlo, tdx, TD, TG, gb)
                         if l0 > 0.0 and l1 > 0.0:
-                            s2 = 0.0
-                            for a in range(n_ax):
-                                for c in range(n_ax):
-                                    s2 += gb[a] * gb[c] * abs(cdt[a, c])
-                            inb = 2.0 * l0 * l1 >= FAR * s2
+                            inb = 2.0 * l0 * l1 >= FAR * _variance_bound(gb, cdt)
                     if inb:
                         hval = want_loss and not affine[b] and j < n_h and hsteps[j] == k
                     elif not hp_ok:          # the health where the path left the box
@@ -861,11 +868,7 @@ def safe_boxes_nb(pools, ax_map, marks, scale, dfar, dep, plo, phi, cand, ok, sl
                         x = slo[b, a] + width * r_ / (n_pts - 1)
                         _, ga = _along_axis(p, prices, marks, ax_map, a, x, one, g, arrs)
                         top[a] = max(top[a], grow * ga)
-                s2 = 0.0
-                for a in range(n_ax):
-                    for c in range(n_ax):
-                        s2 += top[a] * top[c] * cabs[a, c]
-                valid = 2.0 * lb * lb >= FAR * s2
+                valid = 2.0 * lb * lb >= FAR * _variance_bound(top, cabs)
             if valid and lb > 0.0:
                 found = True
                 break
