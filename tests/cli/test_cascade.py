@@ -41,6 +41,26 @@ def test_sweep_runs_on_the_process_engine(tmp_path):
     assert len(json.loads(res.stdout)["rows"]) == 4
 
 
+def test_a_sweep_at_impact_scale_0_is_the_scenario_without_impact(tmp_path):
+    """Scale 0 = infinite depth (it divided a daily volume by zero: a traceback before)."""
+    f = tmp_path / "s.yaml"
+    population = "population: {synthetic: {n_accounts: 500, seed: 1}}\n"
+    f.write_text(SMALL + population + "sweep: {asset: BTC, moves: [-0.1], impact_scales: [0, 1]}\n")
+    res = runner.invoke(app, ["cascade", str(f), "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    zero, one = (dict(zip(doc["fields"], row)) for row in doc["rows"])
+    g = tmp_path / "none.yaml"
+    g.write_text(SMALL.replace("model: sqrt", "model: none") + population
+                 + "sweep: {asset: BTC, moves: [-0.1], impact_scales: [1]}\n")
+    res = runner.invoke(app, ["cascade", str(g), "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    (none,) = (dict(zip(doc["fields"], row)) for row in doc["rows"])
+    assert zero == {**none, "impact_scale": 0.0}
+    assert one["liquidated_usd"] > zero["liquidated_usd"]   # impact does something at scale 1
+
+
 @pytest.mark.parametrize("edit,field", [
     (("moves: {BTC: -0.2}", "moves: {BTC: abc}"), "shock.moves.BTC"),
     (("kind: gap", "kind: spiral"), "shock.kind"),

@@ -21,6 +21,8 @@ runner = CliRunner()
     (EXIT + ["--volume", "=5"], "error: --volume '=5': expected UNDERLYING=DAILY_VOLUME with 1e-08 ≤ volume ≤ 1e+15"),
     (EXIT + ["--volume", "BTC=5e-324"], "error: --volume 'BTC=5e-324': expected UNDERLYING=DAILY_VOLUME"),
     (EXIT + ["--participation", "5e-324"], "error: --participation 4.94066e-324: must be in [1e-06, 1]"),
+    (EXIT + ["--horizon", "367d"], "error: --horizon '367d': 8808 hours; must be in (0, 8784] hours (366 days)"),
+    (EXIT + ["--horizon", "1" + "0" * 26 + "d"], "error: --horizon '1" + "0" * 26 + "d': 2.4e+27 hours; must be in"),
     (EXIT + ["--book", f"ETH={BOOK}"], f"error: --book 'ETH={BOOK}': no position on ETH (underlyings: BTC)"),
     (SIZE + ["--target", "distance>=3sd", "--horizon", "abc"], "error: horizon 'abc': expected a positive number"),
     (SIZE + ["--target", "p(7d)<=1%", "--seed", "-1"], "error: --seed -1: must be ≥ 0"),
@@ -39,6 +41,7 @@ def test_a_bad_flag_is_refused_naming_it(args, message):
 
 def test_the_bounds_themselves_still_run():
     for args in (EXIT + ["--volume", "BTC=1e-8", "--participation", "1e-6"], EXIT + ["--book", f"BTC={BOOK}"],
+                 EXIT + ["--horizon", "366d"],
                  SIZE + ["--target", "distance>=3sd", "--horizon", "30m"]):
         res = runner.invoke(app, args)
         assert res.exit_code == 0, (args, res.output)

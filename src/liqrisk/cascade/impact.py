@@ -46,7 +46,10 @@ class CascadeImpact:
         return c, alpha, perm
 
     def scaled(self, factor: float) -> "CascadeImpact":
-        """The same models with depth thinned by ``factor`` (``model.stressed``)."""
+        """The same models with depth thinned by ``factor`` (``model.stressed``). ``factor`` 0 is
+        infinite depth: no impact, the limit of every model (a sweep's zero-impact baseline)."""
+        if factor == 0:
+            return CascadeImpact(tuple(None for _ in self.models), self.resilience)
         return CascadeImpact(tuple(m if m is None else m.stressed(factor) for m in self.models),
                              self.resilience)
 

@@ -19,7 +19,10 @@ def _horizon_hours(text: str) -> float:
     m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([mhd]?)\s*", text)
     if not m or float(m.group(1)) <= 0:
         raise BookError(f"--horizon {text!r}: expected e.g. 30m, 1h, 2d")
-    return float(m.group(1)) * _UNITS[m.group(2) or "h"]
+    hours = float(m.group(1)) * _UNITS[m.group(2) or "h"]
+    if problem := limits.exit_horizon_problem(hours):
+        raise BookError(f"--horizon {text!r}: {hours:g} hours; {problem} hours (366 days)")
+    return hours
 
 
 def _position(text: str) -> tuple[str, float, float]:
@@ -158,7 +161,8 @@ def exit_cost(
                                        help="SYMBOL:SIZE:PRICE, size signed base units (repeatable)."),
     book: list[str] = typer.Option(None, "--book", metavar="[UND=]PATH", help="ccxt-shaped JSON or side,price,amount CSV; "
                                    "BTC=PATH form for several underlyings. Default: synthetic book."),
-    horizon: str = typer.Option("1h", "--horizon", metavar="DURATION", help="Time allowed to exit: 30m, 1h, 2d."),
+    horizon: str = typer.Option("1h", "--horizon", metavar="DURATION", help="Time allowed to exit: 30m, 1h, 2d "
+                                 "(at most 366d)."),
     participation: float = typer.Option(0.1, "--participation", metavar="X", help="Share of market volume."),
     vol: float = typer.Option(0.55, "--vol", metavar="X", help="Annualised volatility (0.55 = 55%)."),
     stress: float = typer.Option(1.0, "--stress", metavar="X", help="Spread x stress, depth / stress."),
