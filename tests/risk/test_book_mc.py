@@ -50,7 +50,7 @@ def test_isolated_long_matches_the_reflection_principle_at_the_engines_lp(method
     r = _risk(cp, hs, n_paths=20_000, seed=3, method=method)
     for h in hs:
         assert within(r.probabilities[h], float(hit_probability(BTC, lp, 0.6, h)))
-        assert r.pools["isolated BTCUSDT"][h] == r.probabilities[h] or method == "auto"
+        assert r.pools["isolated BTCUSDT"][h] == r.probabilities[h]     # its only pool: one event
 
 
 def test_two_isolated_pools_any_pool_is_the_double_barrier_and_each_pool_its_own_barrier():

@@ -621,9 +621,11 @@ def book_liquidation_risk(cp, accounts: list[int], axes: list[int], model: PathM
                 choice = replace(choice, paths=2 * choice.paths)
             r["p"][h] = choice
             r["methods"].append(choice.method)
-            b0, b1 = g.acc_start[i], g.acc_start[i + 1]
-            r["pools"][h] = {g.labels[b]: no_silent_zero(_pool_estimate(s, b, j, anti))
-                             for b in range(b0, b1) if g.margined[b]}
+            margined = [b for b in range(g.acc_start[i], g.acc_start[i + 1]) if g.margined[b]]
+            # an account's only pool that can be liquidated is liquidated exactly when the account
+            # is: one event, one estimate (the account's, importance-sampled or not)
+            r["pools"][h] = ({g.labels[margined[0]]: choice} if len(margined) == 1 else
+                             {g.labels[b]: no_silent_zero(_pool_estimate(s, b, j, anti)) for b in margined})
             top = s.top[i, j]
             if not risk:
                 r["var"][h] = r["es"][h] = math.nan
