@@ -13,6 +13,7 @@ from typing import Callable
 
 import numpy as np
 
+from liqrisk._gc import cyclic_gc_paused
 from liqrisk.io.portfolio import InputError
 from liqrisk.load import load_portfolio
 from liqrisk.margin.account import CompiledPortfolio
@@ -85,22 +86,23 @@ def analyze(source: str | Path | dict | Portfolio, probability: ProbabilitySetti
     from liqrisk.batch import ENGINES, account_chunks, get_executor
     if engine not in ENGINES:
         raise InputError([f"--engine '{engine}': expected one of {', '.join(ENGINES)}"])
-    pf = load_portfolio(source)
-    chunks = [(Portfolio(pf.market, pf.accounts[a:b]), probability, exit, curves)
-              for a, b in account_chunks(len(pf.accounts), chunk_accounts)]
-    if engine == "local":
-        parts = [_analyze_chunk(c, progress) for c in chunks]
-    else:
-        with get_executor(engine, scheduler) as ex:
-            parts = ex.map_chunks(_analyze_chunk, chunks)
-    out = parts[0]
-    for part in parts[1:]:
-        out.accounts += part.accounts
-        out.curves.update(part.curves)
-        out.books = {**part.books, **out.books}
-        out.notes += part.notes
-    out.notes = list(dict.fromkeys(out.notes))
-    problems = analysis_problems(out.to_dict())     # a number the model could not compute is an error, never printed
+    with cyclic_gc_paused():
+        pf = load_portfolio(source)
+        chunks = [(Portfolio(pf.market, pf.accounts[a:b]), probability, exit, curves)
+                  for a, b in account_chunks(len(pf.accounts), chunk_accounts)]
+        if engine == "local":
+            parts = [_analyze_chunk(c, progress) for c in chunks]
+        else:
+            with get_executor(engine, scheduler) as ex:
+                parts = ex.map_chunks(_analyze_chunk, chunks)
+        out = parts[0]
+        for part in parts[1:]:
+            out.accounts += part.accounts
+            out.curves.update(part.curves)
+            out.books = {**part.books, **out.books}
+            out.notes += part.notes
+        out.notes = list(dict.fromkeys(out.notes))
+        problems = analysis_problems(out.to_dict())     # a number the model could not compute is an error, never printed
     if problems:
         raise InputError(problems)
     return out

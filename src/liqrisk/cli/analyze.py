@@ -120,9 +120,10 @@ def analyze_command(
 ) -> None:
     """Equity, initial and maintenance margin, margin ratio and every liquidation price per
     account; with --horizon, the probability of liquidation; always the exit cost."""
+    from liqrisk._gc import cyclic_gc_paused
     from liqrisk.analysis import ExitSettings, ProbabilitySettings, analyze
     from liqrisk.load import load_portfolio
-    with fail_on_bad_input(), limits.using(
+    with fail_on_bad_input(), cyclic_gc_paused(), limits.using(
             max_file_mb=max_file_mb, max_depth=max_depth, max_alias_nodes=max_alias_nodes, max_accounts=max_accounts,
             max_positions=max_positions, max_path_steps=max_path_steps, max_horizon_days=max_horizon_days):
         _check_options(horizon, paths, seed, drift, exit_horizon, participation, stress)
