@@ -11,6 +11,7 @@ import yaml
 from typer.testing import CliRunner
 
 from liqrisk.cli import app
+from liqrisk.margin.registry import RULE_SETS
 
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
@@ -58,13 +59,35 @@ def test_a_deribit_account_holding_a_binance_symbol_is_refused(tmp_path):
     ("bybit-inverse", "BTCUSDT", "BTCUSD, BTCUSDZ26", "BTCUSD"),
     ("okx", "BTCUSDT", "BTC-USDT-SWAP, BTC-USD-SWAP, BTC-USD-261225", "BTC-USDT-SWAP"),
     ("okx", "BTC-PERPETUAL", "BTC-USDT-SWAP, BTC-USD-SWAP, BTC-USD-261225", "BTC-USD-SWAP"),
+    # issue 9 (stop 20): these venues had no forms, and any name was read by its underlying
+    ("binance-usdm", "BTC", "BTCUSDT, BTCUSDT_261225", "1000PEPEUSDT"),
+    ("binance-usdm", "BTCUSD_PERP", "BTCUSDT, BTCUSDT_261225", "BTCUSDT_261225"),
+    ("bybit-linear", "BTC-PERP", "BTCUSDT, BTCPERP, BTCUSDT-25DEC26, BTC-25DEC26", "BTCPERP"),
+    ("hyperliquid", "BTCUSDT", "BTC, kPEPE, XYZ:TSLA", "BTC"),
+    ("bitmex", "BTC", "XBTUSD", "XBTUSD"),
+    ("gate", "BTCUSDT", "BTC_USDT, BTC_USDT_20261225", "BTC_USDT"),
+    ("bitget", "BTC-USDT-SWAP", "BTCUSDT", "BTCUSDT"),
+    ("kucoin", "BTCUSDT", "XBTUSDTM", "XBTUSDTM"),
+    ("phemex", "BTC", "BTCUSDT", "BTCUSDT"),
+    ("kraken-futures", "XBTUSD", "PF_XBTUSD, FF_XBTUSD_261225", "PF_XBTUSD"),
 ])
 def test_venues_with_a_naming_grammar_refuse_other_names(venue, symbol, forms, good):
     """binance-coinm and bybit-inverse sized BTCUSDT as their inverse contract, okx as a linear
     swap: the name is now checked against the venue's forms (RuleSet.symbol_forms)."""
-    base = ["size", "--json", "--venue", venue, "--collateral", "1" if venue != "okx" else "10000",
+    coin = RULE_SETS[venue].settles_in_coin
+    base = ["size", "--json", "--venue", venue, "--collateral", "1" if coin else "10000",
             "--leverage", "10", "--mark", "91250", "--vol", "0.5", "--target", "distance>=3sd", "--paths", "200"]
     res = runner.invoke(app, base + ["--symbol", symbol])
     assert res.exit_code == 2, res.output
     assert res.stderr.strip() == f"error: --symbol {symbol}: not a {venue} contract name ({venue} lists {forms})"
     assert runner.invoke(app, base + ["--symbol", good]).exit_code == 0
+
+
+def test_a_kraken_futures_name_is_read_by_its_coin():
+    """PF_XBTUSD and FF_ETHUSD_261225 are BTC and ETH (the generic parser read the prefix PF as
+    the coin, so Kraken's own names had no price)."""
+    from liqrisk.margin.registry import rule_set_for
+    from liqrisk.model import Instrument, Position
+    rules = rule_set_for("kraken-futures")
+    assert [rules.underlying_of(Position(Instrument(k, s), 1.0, 1.0)) for k, s in
+            (("perp", "PF_XBTUSD"), ("future", "FF_ETHUSD_261225"), ("perp", "pf_solusd"))] == ["BTC", "ETH", "SOL"]

@@ -47,17 +47,18 @@ def test_kucoin_published_cross_reference_price_eth_short_4610_7():
     btc = kucoin.cross_reference_liquidation_price(62_000, 0.01, amr, 0.005, 0.0006)
     assert btc == pytest.approx((620 - 620 * amr) / 0.9944 / 0.01)
     # the reference price is the engine's isolated price of a position holding its AMR share
-    for sym, q, mark, mmr, ref in (("ETHUSDTM", -1.0, 3_800, 0.01, eth), ("BTCUSDTM", 0.01, 62_000, 0.005, btc)):
+    for sym, q, mark, mmr, ref in (("ETHUSDTM", -1.0, 3_800, 0.01, eth), ("XBTUSDTM", 0.01, 62_000, 0.005, btc)):
         pf = _isolated({"name": "kucoin", "taker_fee": 0.0006}, sym, q, mark, abs(q) * mark * amr, mmr=mmr)
         assert analyze_margin(pf)[0].positions[0].liquidation_price == pytest.approx(ref, rel=REL)
 
 
-@pytest.mark.parametrize("venue,fee", [("gate", 0.00075), ("bitget", 0.0006), ("kucoin", 0.0006)])
+@pytest.mark.parametrize("venue,fee,symbol", [("gate", 0.00075, "BTC_USDT"), ("bitget", 0.0006, "BTCUSDT"),
+                                              ("kucoin", 0.0006, "XBTUSDTM")])
 @pytest.mark.parametrize("size", [0.8, -0.8])
-def test_fee_inclusive_venues_published_closed_form_matches_engine(venue, fee, size):
+def test_fee_inclusive_venues_published_closed_form_matches_engine(venue, fee, symbol, size):
     # Gate (2025 help centre), Bitget (2025-09-18) and KuCoin (2025-05-22): long
     # (EP − M/Q)/(1 − MMR − fee), short (EP + M/Q)/(1 + MMR + fee); default BTC tier-1 MMR 0.4%
-    pf = _isolated(venue, "BTCUSDT", size, 90_500, 3_000)
+    pf = _isolated(venue, symbol, size, 90_500, 3_000)
     res = analyze_margin(pf)[0].positions[0]
     lp = fee_inclusive_linear_liquidation_price(90_500, size, 3_000, 0.004, fee)
     assert res.liquidation_price == pytest.approx(lp, rel=REL)

@@ -35,10 +35,9 @@ def _position(venue: str, size: float, entry_rel: float, kind: str = "perp") -> 
         return {"symbol": "BTCZ6", "underlying": "BTC", "kind": "future", "expiry": "2026-12-25T08:00:00Z",
                 "size": size, "entry": e}
     symbol = {"binance-coinm": "BTCUSD_PERP", "bitmex": "XBTUSD", "bybit-inverse": "BTCUSD",
-              "hyperliquid": "BTC", "okx": "BTC-USDT-SWAP", "kraken-futures": "PF_XBTUSD"}.get(venue, "BTCUSDT")
+              "hyperliquid": "BTC", "okx": "BTC-USDT-SWAP", "kraken-futures": "PF_XBTUSD", "gate": "BTC_USDT",
+              "kucoin": "XBTUSDTM"}.get(venue, "BTCUSDT")
     pos = {"symbol": symbol, "kind": "perp", "size": size, "entry": e}
-    if venue == "kraken-futures":
-        pos["underlying"] = "BTC"
     if RULE_SETS[venue].settles_in_coin:
         pos["size"] = face
     return pos

@@ -363,3 +363,23 @@ def test_okx_contract_tiers_with_a_gap_or_on_a_notional_venue_are_named_input_er
         portfolio([{"id": "b", "venue": {"name": "binance-usdm", "brackets": {"BTCUSDT": OKX_BTC_USDT_SWAP_TIERS}},
                     "mode": "isolated", "positions": [{"symbol": "BTCUSDT", "kind": "perp", "size": 1.0,
                                                        "entry": 90_000.0, "margin": 9_000.0}]}])
+
+
+@pytest.mark.parametrize("venue, symbol", [("okx", "BTC-USDT-SWAP"), ("bitget", "BTCUSDT"), ("kucoin", "XBTUSDTM"),
+                                           ({"name": "gate", "version": "2023"}, "BTC_USDT")])
+def test_a_cum_in_the_brackets_of_a_whole_position_venue_is_refused_by_name(venue, symbol):
+    """Issue 9 (stop 20): these venues apply the tier's rate to the whole position, so a ``cum``
+    in the user's brackets was dropped without a word (OKX: MM 45,625·(1% + 0.05%) = 479.06
+    with a given cum of 60, as if none were given)."""
+    from liqrisk.io.portfolio import InputError
+    venue = venue if isinstance(venue, dict) else {"name": venue}
+    rows = [{"notional_floor": 0, "notional_cap": 10_000, "maint_margin_ratio": 0.004},
+            {"notional_floor": 10_000, "notional_cap": 1e6, "maint_margin_ratio": 0.01, "cum": 60}]
+    acct = {"id": "w", "venue": venue | {"brackets": {symbol: rows}}, "collateral": {"USDT": 10_000},
+            "positions": [{"symbol": symbol, "kind": "perp", "size": 0.5, "entry": 90_000}]}
+    with pytest.raises(InputError, match=rf"account 'w', field 'venue': brackets '{symbol}' tier 2: "
+                                         rf"'{venue['name']}'.* applies the tier rate to the whole position: "
+                                         "there is no 'cum' deduction"):
+        portfolio([acct])
+    rows[1].pop("cum")
+    assert portfolio([acct]).accounts[0].venue.name == venue["name"]        # the same rows without cum run

@@ -357,6 +357,32 @@ def test_query_options_follow_the_cli_rules(sqlite_client, demo_doc, name, value
                                                                "type": "value_error"}), r.text
 
 
+MODEL_NOPE = {"loc": ["query", "model"], "msg": "model 'nope': expected auto or one of gbm, merton, student, fhs",
+              "type": "value_error"}
+DRIFT_1E9 = {"loc": ["query", "drift"], "msg": "drift 1e+09: must be a finite annual return in [-10, 10]",
+             "type": "value_error"}
+
+
+@pytest.mark.parametrize("path, params, body, expected", [
+    ("/v1/analyze", {"paths": 5, "model": "nope", "drift": "1e9"}, "small",
+     [("query", "paths"), MODEL_NOPE, DRIFT_1E9]),
+    ("/v1/what-if", {"model": "nope"}, {"add": "x"}, [("body", "add"), MODEL_NOPE]),
+    ("/v1/advise", {"paths": "abc", "model": "nope", "drift": "1e9"}, "small",
+     [("query", "target"), ("query", "paths"), MODEL_NOPE]),       # advise takes no drift: not reported
+])
+def test_a_refused_query_option_reports_the_shared_rule_errors_of_the_others(sqlite_client, demo_doc, path,
+                                                                              params, body, expected):
+    """Issue 9 (stop 20): when pydantic refused one part of a request (paths=5, a body field),
+    the CLI's rules of the other query options were not reached, so a second request showed the
+    next problem; now every problem is in the one 422 (each once)."""
+    small = {**demo_doc, "accounts": demo_doc["accounts"][:1]}
+    r = sqlite_client.post(path, params=params, json=small if body == "small" else {"portfolio": small, **body})
+    assert r.status_code == 422, r.text
+    detail = r.json()["detail"]
+    assert [tuple(d["loc"]) if isinstance(e, tuple) else d for d, e in zip(detail, expected)] == expected, detail
+    assert len(detail) == len(expected), detail
+
+
 def test_openapi_states_the_shared_option_rules(sqlite_client):
     """The schema documents the rules the service applies (schemathesis generates from it)."""
     from liqrisk.analysis import MODEL_ALIASES, MODELS

@@ -39,6 +39,10 @@ class BinanceUSDM(RuleSet):
 
     name = "binance-usdm"
     contract = LINEAR
+    #: perpetuals BTCUSDT, BTCUSDC, ETHBTC, 1000PEPEUSDT; delivery futures BTCUSDT_261225
+    #: (exchangeInfo ``symbol``). ``[^\W_]``: a letter or digit of any script (Binance lists
+    #: names in Chinese characters, 币安人生USDT)
+    symbol_forms = ((r"[^\W_]+(?:USDT|USDC|BUSD|BTC)", "BTCUSDT"), (r"[^\W_]+(?:USDT|USDC)_\d{6}", "BTCUSDT_261225"))
     liquidation_response = BINANCE_LIQUIDATION
     default_source = "Binance leverageBracket API snapshot 2026-09 (bundled)"
     supports_portfolio = True

@@ -16,6 +16,8 @@ from liqrisk.margin.fee_tier import WholeTierFeeRuleSet
 class Bitget(WholeTierFeeRuleSet):
     name = "bitget"
     contract = LINEAR
+    #: USDT-M perpetuals BTCUSDT (API v2 ``symbol``)
+    symbol_forms = ((r"[A-Z0-9]+USDT", "BTCUSDT"),)
     defaults_key = "bitget"
     default_taker_fee = 0.0006
     default_leverage = 20.0

@@ -30,8 +30,12 @@ class BitMEX(RuleSet):
     settles_in_coin = True
     default_leverage = 10.0
     default_taker_fee = 0.00075
+    #: inverse perpetuals XBTUSD (API ``symbol``: the root XBT, ETH… then the quote)
+    symbol_forms = ((r"[A-Z0-9]+USD", "XBTUSD"),)
 
     def position_problems(self, pos, account):
+        if problem := self.symbol_problem(pos):
+            return [(problem, "symbol")]
         out = [("options are not supported on 'bitmex'", "kind")] if pos.kind == "option" else []
         if pos.contract == "linear":
             out.append(("bitmex trades inverse contracts only", "contract"))

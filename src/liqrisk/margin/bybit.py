@@ -103,6 +103,10 @@ class BybitLinear(RiskUnitPortfolio, _Bybit):
 
     name = "bybit-linear"
     contract = LINEAR
+    #: :data:`_OWN_NAME`'s list: USDT and USDC perpetuals, USDT and USDC futures
+    symbol_forms = ((r"[A-Z0-9]+(?:USDT|USDC|PERP)", "BTCUSDT, BTCPERP"),
+                    (r"[A-Z0-9]+(?:USDT)?-\d{1,2}(?:JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC)\d{2}",
+                     "BTCUSDT-25DEC26, BTC-25DEC26"))
 
 
 class BybitInverse(_Bybit):

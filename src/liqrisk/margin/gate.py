@@ -37,6 +37,8 @@ VERSIONS = ("2025-07", "2023")
 class Gate(WholeTierFeeRuleSet):
     name = "gate"
     contract = LINEAR
+    #: USDT perpetuals BTC_USDT, delivery futures BTC_USDT_20261225 (API ``contract``)
+    symbol_forms = ((r"[A-Z0-9]+_USDT", "BTC_USDT"), (r"[A-Z0-9]+_USDT_\d{8}", "BTC_USDT_20261225"))
     defaults_key = "gate"
     default_taker_fee = 0.00075
     default_leverage = 20.0

@@ -15,6 +15,9 @@ from liqrisk.margin.tiers import TierTable
 class Hyperliquid(RuleSet):
     name = "hyperliquid"
     contract = LINEAR
+    #: a perpetual is named by its coin (BTC, kPEPE; API ``coin``), a HIP-3 market by
+    #: ``dex:ASSET`` (xyz:TSLA); no coin ends in a quote (every perp is quoted in USDC)
+    symbol_forms = ((r"(?![A-Z0-9]*USD[TC]?$)[A-Z0-9]+", "BTC, kPEPE"), (r"[A-Z0-9]+:[A-Z0-9]+", "XYZ:TSLA"))
     defaults_key = "hyperliquid"
     default_taker_fee = 0.00045
     default_liquidation_fee = 0.0

@@ -12,15 +12,25 @@ Haircuts: give them per collateral (``collateral: {ETH: {amount: …, haircut: �
 """
 from __future__ import annotations
 
-from liqrisk.margin.base import LINEAR, RuleSet
+from liqrisk.margin.base import LINEAR, RuleSet, underlying_from_symbol
 
 
 class KrakenFutures(RuleSet):
     name = "kraken-futures"
     contract = LINEAR
+    #: multi-collateral perpetuals PF_XBTUSD and fixed-maturity futures FF_XBTUSD_261225 (API
+    #: ``symbol``; PI_/FI_ are the inverse contracts, not margined here)
+    symbol_forms = ((r"PF_[A-Z0-9]+USD", "PF_XBTUSD"), (r"FF_[A-Z0-9]+USD_\d{6}", "FF_XBTUSD_261225"))
     defaults_key = "kraken-futures"
     default_taker_fee = 0.0005
     default_leverage = 10.0
+
+    def underlying_of(self, pos) -> str | None:
+        """PF_XBTUSD, FF_ETHUSD_261225 → BTC, ETH (the prefix and the maturity are not the coin)."""
+        if pos.underlying or not pos.symbol:
+            return super().underlying_of(pos)
+        s = pos.symbol.upper()
+        return underlying_from_symbol(s[3:].split("_")[0] if s[:3] in ("PF_", "FF_") else s)
 
     def settlement_currency(self, account) -> str:
         return "USD"

@@ -31,6 +31,8 @@ VERSIONS = ("2025-05", "2023")
 class KuCoin(WholeTierFeeRuleSet):
     name = "kucoin"
     contract = LINEAR
+    #: USDT-margined perpetuals XBTUSDTM, ETHUSDTM and USDC-margined XBTUSDCM (API ``symbol``)
+    symbol_forms = ((r"[A-Z0-9]+USD[TC]M", "XBTUSDTM"),)
     defaults_key = "kucoin"
     default_taker_fee = 0.0006
     default_leverage = 20.0

@@ -16,6 +16,8 @@ from liqrisk.margin.base import LINEAR, MM_ENTRY_VALUE, PositionTerms, RuleSet, 
 class Phemex(RuleSet):
     name = "phemex"
     contract = LINEAR
+    #: USDT-M perpetuals BTCUSDT, u1000PEPEUSDT (API ``symbol``)
+    symbol_forms = ((r"[A-Z0-9]+USDT", "BTCUSDT"),)
     defaults_key = "phemex"
     default_taker_fee = 0.0006
     default_leverage = 20.0

@@ -56,6 +56,11 @@ def rule_set_for(venue) -> RuleSet:
                 if by_size and not issubclass(cls, WholeTierFeeRuleSet):
                     raise UnknownVenue(f"brackets '{sym}': tiers in contracts are OKX's form; "
                                        f"'{name}' reads its tiers at the notional")
+                given = [i for i, r in enumerate(rows) if getattr(r, "cum", None) is not None]
+                if given and not dedu:
+                    raise UnknownVenue(f"brackets '{sym}' tier {given[0] + 1}: '{name}'"
+                                       f"{' ' + params.version if params.version else ''} applies the tier "
+                                       f"rate to the whole position: there is no 'cum' deduction")
                 # tiers in contracts (OKX's format, ContractTiers) include their maxSz
                 params.brackets[sym.upper()] = TierTable.from_rows(
                     [_tier_row(r) for r in rows], deduction=dedu, by_size=by_size,

@@ -51,13 +51,13 @@ MODEL_QUERY = Query("auto", description="path model, as `liqrisk analyze --model
 (:func:`option_problems`), not a pydantic type: the schema's enum only documents it."""
 
 
-def option_problems(model: str | None = None, participation: float | None = None,
-                    stress: float | None = None, drift: float | None = None,
-                    exit_horizon_hours: float | None = None) -> None:
+def option_lines(model: str | None = None, participation: float | None = None,
+                 stress: float | None = None, drift: float | None = None,
+                 exit_horizon_hours: float | None = None) -> list[dict]:
     """The CLI's rules of ``--model``, ``--participation``, ``--stress``, ``--drift`` and
     ``--exit-horizon-hours`` (:func:`liqrisk.analysis.model_problem`, the ``*_problem`` functions
-    of :mod:`liqrisk.io.limits`) on the query options given: a 422 with one line per refused
-    option at ``["query", name]``, the CLI's line without the flag's dashes."""
+    of :mod:`liqrisk.io.limits`) on the query options given: one error per refused option at
+    ``["query", name]``, the CLI's line without the flag's dashes."""
     lines = []
     if model is not None and (problem := model_problem(model)):
         lines.append(("model", f"model '{model}': {problem}"))
@@ -67,9 +67,38 @@ def option_problems(model: str | None = None, participation: float | None = None
                               ("stress", stress, stress_problem)):
         if value is not None and (problem := rule(value)):
             lines.append((name, f"{name} {value:g}: {problem}"))
-    if lines:
-        raise RequestValidationError([{"loc": ("query", name), "msg": msg, "type": "value_error"}
-                                      for name, msg in lines])
+    return [{"loc": ("query", name), "msg": msg, "type": "value_error"} for name, msg in lines]
+
+
+def option_problems(**options) -> None:
+    """A 422 with :func:`option_lines` of the options, if any. Where pydantic refuses another
+    part of the request first (this check is then not reached), the error handler adds these
+    lines from the raw query (:func:`shared_rule_errors`), so every problem is reported at once."""
+    if lines := option_lines(**options):
+        raise RequestValidationError(lines)
+
+
+def _query_names(dependant) -> set[str]:
+    """The query parameters of a route (its own and its dependencies')."""
+    return {q.alias for q in dependant.query_params}.union(*(_query_names(d) for d in dependant.dependencies))
+
+
+def shared_rule_errors(request: Request, errors: list[dict]) -> list[dict]:
+    """:func:`option_lines` of the options the request's route takes and gives, read from the raw
+    query, but for an option pydantic already refused (in ``errors``) or could not read."""
+    route = request.scope.get("route")
+    names = _query_names(route.dependant) if getattr(route, "dependant", None) else set()
+    refused = {tuple(err.get("loc", ())) for err in errors}
+    given = {}
+    for name in ("model", "participation", "stress", "drift", "exit_horizon_hours"):
+        raw = request.query_params.get(name)
+        if name not in names or raw is None or ("query", name) in refused:
+            continue
+        try:
+            given[name] = raw if name == "model" else float(raw)
+        except ValueError:
+            continue
+    return option_lines(**given)
 
 
 class AnalyzeOptions:
@@ -92,14 +121,19 @@ class AnalyzeOptions:
                               json_schema_extra={"exclusiveMinimum": 0, "maximum": STRESS_MAX}),
         curves: bool = Query(False, description="add equity/MM-vs-price curves per account (dashboard)"),
     ):
-        option_problems(model, participation, stress, drift, exit_horizon_hours)   # the CLI's rules (in the schema)
+        self.problems = option_lines(model, participation, stress, drift, exit_horizon_hours)   # the CLI's rules
         model = MODEL_ALIASES.get(model, model)
         self.horizon, self.paths, self.seed, self.model, self.drift = horizon, paths, seed, model, drift
         self.exit_horizon_hours, self.participation, self.stress, self.curves = \
             exit_horizon_hours, participation, stress, curves
 
+    def check(self) -> None:
+        """A 422 with the refused options (in the route, after pydantic has read the body)."""
+        if self.problems:
+            raise RequestValidationError(self.problems)
+
     def to_dict(self) -> dict:
-        return dict(vars(self))
+        return {k: v for k, v in vars(self).items() if k != "problems"}
 
 
 class PortfolioIn(BaseModel):
@@ -167,6 +201,7 @@ def _change_field(line: str, body: WhatIfIn) -> tuple[list, str]:
 
 def run_analysis(doc: dict, opts: AnalyzeOptions, limits: Limits) -> dict:
     """Validate, check the cost, analyse: the CLI's ``analyze --json`` document (+ ``curves``)."""
+    opts.check()
     limits.check_portfolio(doc)
     pf = parse_portfolio(doc)
     limits.check_probability(opts.horizon, opts.paths, len(pf.accounts))
@@ -358,10 +393,11 @@ def create_app(database_url: str, api_key: str | None = None, limits: Limits = L
                               else type(e).__name__)])
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_, e: RequestValidationError):
+    async def _validation(request: Request, e: RequestValidationError):
+        errors = list(e.errors())
         return JSONResponse({"detail": jsonable_encoder(
             [{"loc": list(err.get("loc", [])), "msg": err.get("msg", ""), "type": err.get("type", "")}
-             for err in e.errors()])}, status_code=422)
+             for err in errors + shared_rule_errors(request, errors)])}, status_code=422)
 
     @app.get("/healthz", tags=["meta"])
     def healthz(request: Request) -> dict:
@@ -398,6 +434,7 @@ def create_app(database_url: str, api_key: str | None = None, limits: Limits = L
         ``liqrisk what-if --json``: ``changes``, ``accounts`` side by side, ``before``, ``after``)."""
         from liqrisk.advise.changes import TopUp
         from liqrisk.advise.whatif import what_if
+        opts.check()
         doc = body.portfolio
         limits.check_portfolio(doc)
         pf = parse_portfolio(doc)
