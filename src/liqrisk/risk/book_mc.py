@@ -8,15 +8,18 @@ the seed, the horizon and ``dt`` only — never on which other horizons or accou
 * **P(liquidation)** of the account (any pool) and of each of its margined pools (the cross
   part, each isolated position), the bridge-corrected conditional expectation of
   :mod:`liqrisk.risk.bridge`; ``driver`` names the pool with the largest probability.
-  Variance reduction per horizon (``auto``: importance sampling on the main underlying
-  when its closed form is < 1e-3 and the model is uncorrelated GBM, else the control variate for
-  GBM; antithetic pairs for Student-t, plain sampling for the asymmetric models (bootstrap,
+  Variance reduction per horizon (``auto``: for GBM, correlated or not, importance sampling
+  when the account is rare — the main underlying's closed form < 1e-3, or for an account with a
+  pool moving with several underlyings the first passage of its health at its design point
+  (:func:`_design_points`) 2Φ̄(d) < 1e-3 — else the control variate; antithetic pairs for
+  Student-t, plain sampling for the asymmetric models (bootstrap,
   jumps), and their importance sampling
   (:mod:`liqrisk.risk.measures`) when the antithetic estimate is < 1e-3) — and a variance-reduced estimate whose value or 95% interval
   leaves [0, 1] is not used: the plain estimate of the same run is reported instead. The rare
   accounts of one horizon share a tilted run per (axis, side, boundary distance rounded to the
-  grid :data:`IS_GRID`): unbiased for any tilt, the variance grows by ≈ e^{ε²d²}·2Φ̄(−εd) for a
-  relative tilt error ε at d standard deviations (docs/montecarlo.md).
+  grid :data:`IS_GRID`) or (design direction rounded to :data:`DIR_GRID`, distance): unbiased
+  for any tilt, the variance grows by ≈ e^{ε²d²}·2Φ̄(−εd) for a relative tilt error ε at d
+  standard deviations (docs/montecarlo.md).
 * **time to liquidation** quantiles and histogram (conditional on liquidation before the last
   horizon), from the untilted run.
 * **VaR99 / ES99** of the loss ``equity(0) − equity(T)`` (USD), the equity including what
@@ -407,8 +410,7 @@ def _run(cp, g: _Group, acc_sel: np.ndarray, axes, model: PathModel, dt: float, 
     ax_loc = np.full(len(cp.market.prices), -1, np.int64)
     ax_loc[ax_map] = np.arange(len(axes))
     n_bins = min(HIST_BINS, n_steps)
-    store, reuse, store_key = _path_store(key, sp, spot, dt, n_steps, n_paths, anti, len(axes)) if tilt is None \
-        else (_NO_STORE, 0, None)                                # tilted runs are not repeated
+    store, reuse, store_key = _path_store(key, sp, spot, dt, n_steps, n_paths, anti, len(axes))
 
     def chunk(c):
         first, last = c
@@ -466,7 +468,9 @@ def reuse_paths():
 
 def _path_store(key, sp, spot, dt, n_steps, n_paths, anti, n_ax):
     """(arrays, reuse mode, key) of a run: the kept paths (mode 2), new arrays to keep them in
-    (mode 1, kept once the run has finished) or placeholders (mode 0: not reusing)."""
+    (mode 1, kept once the run has finished) or placeholders (mode 0: not reusing). Tilted runs
+    too: ``sp.par`` holds the measure change (its bootstrap rows ``sp.resid``), the paths their
+    likelihood ratios."""
     if _REUSE is None:
         return _NO_STORE, 0, None
     k = (key.tobytes(), sp.par.tobytes(), sp.chol.tobytes(), int(sp.innovation), float(sp.nu),
