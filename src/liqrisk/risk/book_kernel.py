@@ -33,7 +33,7 @@ from numba import njit, uint64
 import liqrisk._jitcache  # noqa: F401,E402  (before any cached kernel: see its docstring)
 
 from liqrisk.dynamics.paths import (_ALPHA, _BETA, _BOOTSTRAP, _GAMMA, _H0, _JM, _JS, _LAM, _MU,
-                                    _NORMAL, _OMEGA, _STUDENT, _TGS, _TILT, _TJM, _TLAM, _TMIX,
+                                    _NORMAL, _OMEGA, _STUDENT, _TGS, _TJM, _TLAM, _TMIX,
                                     _TSHIFT, _sfc64_double, _sfc64_next, sfc64_normal)
 from liqrisk.margin.base import INVERSE, LINEAR
 from liqrisk.margin.kernel import (AMOUNT, AXIS, BASIS, CONTRACT, ENTRY, EXPIRY, IS_CALL, LEG_END,
@@ -105,6 +105,16 @@ def _correlate(chol, correlated, z, k):
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _shifted(e, eta):
+    """(e + η, log dP/dQ = −η·e − η²/2) of a standard normal ``e`` drawn under the measure Q
+    that shifts it by ``eta`` ((e, 0) for η = 0). Applied to the independent normals, before
+    :func:`_correlate`, the ratio is exact whatever the correlation (importance sampling)."""
+    if eta == 0.0:
+        return e, 0.0
+    return e + eta, -eta * e - 0.5 * eta * eta
+
+
+@njit(cache=True, nogil=True, inline="always")
 def draw_step(s, code, nu, resid, chol, correlated, jumps, par, z, jump, k):
     """Step ``k``'s innovations ``z[k]`` (n_und) and jump sizes ``jump[k]`` from the stream ``s``
     (rows written in place: a row view per step would cost two reference counts); returns the
@@ -149,10 +159,8 @@ def draw_step(s, code, nu, resid, chol, correlated, jumps, par, z, jump, k):
                 else:
                     g = _gamma(s, 0.5 * nu)
                 scale = np.sqrt((nu - 2.0) / (2.0 * g))
-            eta = par[u, _TSHIFT] * scale
-            if eta != 0.0:
-                lr += -eta * e - 0.5 * eta * eta
-                e += eta
+            e, lrn = _shifted(e, par[u, _TSHIFT] * scale)
+            lr += lrn
             z[k, u] = e * scale
         _correlate(chol, correlated, z, k)
     if jumps:
@@ -399,16 +407,14 @@ is beyond the bridge range: factor 1, not valued.
                 if sign > 0 and code == _NORMAL and not jumps:
                     # the common case written here: inside draw_step's other cases it ran 3× slower
                     for a in range(n_ax):
-                        z[k, a] = sfc64_normal(s)
+                        zn, lrn = _shifted(sfc64_normal(s), par[a, _TSHIFT])
+                        z[k, a] = zn
+                        loglr += lrn
                     _correlate(chol, correlated, z, k)
                 elif sign > 0:
                     loglr += draw_step(s, code, nu, resid, chol, correlated, jumps, par, z, jmp, k)
                 for a in range(n_ax):
                     zz = sign * z[k, a]
-                    tilt = par[a, _TILT]
-                    if tilt != 0.0:
-                        loglr += -tilt * zz - 0.5 * tilt * tilt
-                        zz += tilt
                     eps = (np.sqrt(v[a]) if garch else sv[a]) * zz
                     xn = X[k, a] + par[a, _MU] - 0.5 * v[a] + eps
                     if jumps:

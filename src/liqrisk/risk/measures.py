@@ -2,7 +2,12 @@
 the account's nearest boundary (log offset ``b`` on its main axis, reached within ``n`` steps of
 ``dt``) a typical event, with the likelihood ratio dP/dQ of every draw accumulated by the kernel
 (:func:`liqrisk.risk.book_kernel.draw_step`), so the estimate ``E_Q[dP/dQ · 1_liquidated]`` is
-unbiased whatever the choice. GBM's mean shift lives in :mod:`liqrisk.risk.book_mc`.
+unbiased whatever the choice.
+
+* **GBM**: the independent normals shifted by ``b/(σ√dt·n)`` per step along the axis (so that
+  the mean path reaches ``b`` at the horizon), weight per step ``exp(−θ·e − |θ|²/2)``; the tilt
+  towards an account's design point when it has pools moving with several underlyings lives in
+  :func:`liqrisk.risk.book_mc._design_points`.
 
 * **Student-t** (``z = e·s``, ``e`` normal, ``s = √((ν−2)/χ²_ν)``), by which way to the
   boundary is the more likely (normal approximation of the sum vs ``n`` times one step's tail):
@@ -25,7 +30,8 @@ unbiased whatever the choice. GBM's mean shift lives in :mod:`liqrisk.risk.book_
   ``M(θ)·exp(−θ z_r)``, ``M`` the rows' mean of ``exp(θ z)``.
 
 A correlated model shifts the independent normals along the main axis' row of the Cholesky
-factor (the smallest shift that moves the main axis by the wanted amount).
+factor (the smallest shift that moves the main axis by the wanted amount), before they are
+correlated, so the weight is that of the independent normals, exact.
 """
 from __future__ import annotations
 
@@ -101,6 +107,8 @@ def proposal(model: PathModel, axis: int, b: float, dt: float, n: int) -> Measur
         return MeasureChange(np.zeros(model.n_underlyings), row_tilt=theta)
     if not isinstance(model.volatility, ConstantVol):
         return None
+    if model.is_gaussian:
+        return MeasureChange(_normal_shift(model, axis, b / (sd * n)))
     if isinstance(model.innovations, StudentT) and model.jumps is None:
         return _student(model, axis, b, sd, n)
     if isinstance(model.innovations, Normal) and model.jumps is not None:
