@@ -11,7 +11,8 @@ defines a cached numba function imports this module before its first decorator.
 
 Loading a liqrisk kernel from the cache also skips numba's ``refresh()`` of its target context:
 that imports and installs every lowering registry (``load_additional_registries``, which imports
-``scipy.linalg`` to probe for BLAS) — ≈ 1.3 s of a 3 s ``analyze --json`` on a znver3 — although
+``scipy.linalg`` to probe for BLAS; 1.36 s of a 5 s run under cProfile, and measured without the
+profiler 0.4 s CPU and ≈ 1 s wall of ``analyze --json`` at load 5 on a znver3, 2026-12-02) — although
 a cached kernel is already machine code whose C helpers are in LLVM's symbol table from the
 context's creation. What loading needs is the NRT (its allocator and reference counting), which
 ``rtsys.initialize`` provides; threads of a parallel kernel start through the kernel's own
