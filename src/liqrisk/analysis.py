@@ -71,18 +71,13 @@ CHUNK_ACCOUNTS = 500
 engine runs the same chunks)."""
 
 
-def analyze(source: str | Path | dict | Portfolio, probability: ProbabilitySettings | None = None,
-            exit: ExitSettings | None = None, curves: bool = False,
-            progress: Callable[[int, int], None] | None = None, engine: str = "local",
-            scheduler: str | None = None, chunk_accounts: int = CHUNK_ACCOUNTS) -> PortfolioAnalysis:
-    """Analyse a portfolio (file path, decoded document or :class:`~liqrisk.model.Portfolio`).
-
-    ``engine``: ``local`` (this process), ``process`` (a process pool) or ``dask`` (a Dask
-    cluster at ``scheduler``, or a local one) — each runs chunks of ``chunk_accounts`` accounts
-    and gives identical results: an account's numbers depend on its own positions, the market,
-    the seed and its underlyings only (see :mod:`liqrisk.risk.book_mc`). A result that fails the
-    output checks (:func:`liqrisk.report.guards.analysis_problems`) raises :class:`InputError`
-    naming the account and field."""
+def analyze_document(source: str | Path | dict | Portfolio, probability: ProbabilitySettings | None = None,
+                     exit: ExitSettings | None = None, curves: bool = False,
+                     progress: Callable[[int, int], None] | None = None, engine: str = "local",
+                     scheduler: str | None = None,
+                     chunk_accounts: int = CHUNK_ACCOUNTS) -> tuple[PortfolioAnalysis, dict]:
+    """:func:`analyze`, also returning the result's JSON document (``to_dict``) that the output
+    checks have built and passed: the CLI and the service print it instead of building it twice."""
     from liqrisk.batch import ENGINES, account_chunks, get_executor
     if engine not in ENGINES:
         raise InputError([f"--engine '{engine}': expected one of {', '.join(ENGINES)}"])
@@ -102,10 +97,26 @@ def analyze(source: str | Path | dict | Portfolio, probability: ProbabilitySetti
             out.books = {**part.books, **out.books}
             out.notes += part.notes
         out.notes = list(dict.fromkeys(out.notes))
-        problems = analysis_problems(out.to_dict())     # a number the model could not compute is an error, never printed
+        document = out.to_dict()
+        problems = analysis_problems(document)     # a number the model could not compute is an error, never printed
     if problems:
         raise InputError(problems)
-    return out
+    return out, document
+
+
+def analyze(source: str | Path | dict | Portfolio, probability: ProbabilitySettings | None = None,
+            exit: ExitSettings | None = None, curves: bool = False,
+            progress: Callable[[int, int], None] | None = None, engine: str = "local",
+            scheduler: str | None = None, chunk_accounts: int = CHUNK_ACCOUNTS) -> PortfolioAnalysis:
+    """Analyse a portfolio (file path, decoded document or :class:`~liqrisk.model.Portfolio`).
+
+    ``engine``: ``local`` (this process), ``process`` (a process pool) or ``dask`` (a Dask
+    cluster at ``scheduler``, or a local one) — each runs chunks of ``chunk_accounts`` accounts
+    and gives identical results: an account's numbers depend on its own positions, the market,
+    the seed and its underlyings only (see :mod:`liqrisk.risk.book_mc`). A result that fails the
+    output checks (:func:`liqrisk.report.guards.analysis_problems`) raises :class:`InputError`
+    naming the account and field."""
+    return analyze_document(source, probability, exit, curves, progress, engine, scheduler, chunk_accounts)[0]
 
 
 def _analyze_chunk(chunk, progress=None) -> PortfolioAnalysis:

@@ -121,7 +121,7 @@ def analyze_command(
     """Equity, initial and maintenance margin, margin ratio and every liquidation price per
     account; with --horizon, the probability of liquidation; always the exit cost."""
     from liqrisk._gc import cyclic_gc_paused
-    from liqrisk.analysis import ExitSettings, ProbabilitySettings, analyze
+    from liqrisk.analysis import ExitSettings, ProbabilitySettings, analyze_document
     from liqrisk.load import load_portfolio
     with fail_on_bad_input(), cyclic_gc_paused(), limits.using(
             max_file_mb=max_file_mb, max_depth=max_depth, max_alias_nodes=max_alias_nodes, max_accounts=max_accounts,
@@ -134,9 +134,9 @@ def analyze_command(
             pf = pf.with_market(replace(pf.market, books=_books(book, pf)))
         ex = ExitSettings(horizon_hours=exit_horizon, participation=participation, stress=stress)
         with progress_bar("simulating", quiet=as_json or not prob) as tick:
-            result = analyze(pf, prob, ex, curves=bool(html), engine=engine, scheduler=scheduler,
-                             progress=tick)
-        text = strict_json(result.to_dict()) if as_json else None
+            result, document = analyze_document(pf, prob, ex, curves=bool(html), engine=engine,
+                                                scheduler=scheduler, progress=tick)
+        text = strict_json(document) if as_json else None
         if html:
             from liqrisk.report.html import write_report
             write_report(result, html)

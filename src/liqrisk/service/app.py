@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import parse_qs
 
-import numpy as np
 import yaml
 from fastapi import Body, Depends, FastAPI, HTTPException, Path as PathParam, Query, Request
 from fastapi.encoders import jsonable_encoder
@@ -27,11 +26,13 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
-from liqrisk.analysis import MODEL_ALIASES, MODEL_NAMES, ExitSettings, ProbabilitySettings, analyze, model_problem
+from liqrisk.analysis import (MODEL_ALIASES, MODEL_NAMES, ExitSettings, ProbabilitySettings, analyze_document,
+                              model_problem)
 from liqrisk.io.limits import (DRIFT_MAX, EXIT_HORIZON_MAX_HOURS, PARTICIPATION_MIN, STRESS_MAX, drift_problem,
                                exit_horizon_problem, participation_problem, stress_problem)
 from liqrisk.io.portfolio import InputError, PortfolioFile
 from liqrisk.load import parse_portfolio
+from liqrisk.results.base import plain
 from liqrisk.service.jobs import Jobs
 from liqrisk.service.limits import LimitError, Limits
 from liqrisk.service.store import Store
@@ -207,24 +208,12 @@ def run_analysis(doc: dict, opts: AnalyzeOptions, limits: Limits) -> dict:
     limits.check_probability(opts.horizon, opts.paths, len(pf.accounts))
     prob = (ProbabilitySettings(list(opts.horizon), opts.paths, opts.seed, opts.model, opts.drift)
             if opts.horizon else None)
-    result = analyze(pf, prob, ExitSettings(horizon_hours=opts.exit_horizon_hours, participation=opts.participation,
-                                             stress=opts.stress),
-                     curves=opts.curves)
-    data = result.to_dict()                     # checked by analyze (report/guards.py)
+    result, data = analyze_document(pf, prob, ExitSettings(horizon_hours=opts.exit_horizon_hours,
+                                                            participation=opts.participation, stress=opts.stress),
+                                    curves=opts.curves)    # data: checked (report/guards.py)
     if opts.curves:
-        data["curves"] = _plain(result.curves)
+        data["curves"] = plain(result.curves)
     return data
-
-
-def _plain(x):
-    """numpy → JSON (NaN/inf → null)."""
-    if isinstance(x, dict):
-        return {str(k): _plain(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple, np.ndarray)):
-        return [_plain(v) for v in (x.tolist() if isinstance(x, np.ndarray) else x)]
-    if isinstance(x, (float, np.floating)):
-        return float(x) if np.isfinite(x) else None
-    return x.item() if isinstance(x, np.generic) else x
 
 
 def json_document(raw):

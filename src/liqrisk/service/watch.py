@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from liqrisk.analysis import ProbabilitySettings, analyze, parse_horizon
+from liqrisk.analysis import ProbabilitySettings, analyze_document, parse_horizon
 from liqrisk.io.portfolio import InputError
 from liqrisk.service.store import Store
 
@@ -115,7 +115,7 @@ class Watcher:
         self.fingerprint = fp
         horizons = sorted({r.horizon for r in self.rules if r.horizon}, key=parse_horizon)
         prob = ProbabilitySettings(horizons, self.paths, self.seed) if horizons else None
-        data = analyze(doc, prob).to_dict()
+        data = analyze_document(doc, prob)[1]
         options = {"paths": self.paths, "seed": self.seed, "horizon": horizons, "rules": [r.text for r in self.rules]}
         inputs = json.loads(json.dumps(doc, default=str))
         run = self.store.add_run("watch", inputs, options, data, portfolio_id=self.portfolio_id, source=self.source)
