@@ -43,10 +43,6 @@ class AaveV3(LoanRuleSet):
     bounds = {"ltv": (0.0, 1.0), "liquidation_threshold": (0.0, 0.9999), "liquidation_bonus": (1.0, 1.5),
               "liquidation_protocol_fee": (0.0, 1.0)}
 
-    @property
-    def version(self) -> str:
-        return self.params.version or VERSIONS[0]
-
     def _in_e_mode(self, asset: str) -> bool:
         e = self.params.e_mode
         return e is not None and asset in {a.upper() for a in e.assets}

@@ -183,6 +183,12 @@ class RuleSet:
                                             liquidation_fee=self.default_liquidation_fee,
                                             default_leverage=self.default_leverage)
 
+    @property
+    def version(self) -> str | None:
+        """The rule version in force: the account's ``venue.version``, else the newest published
+        one (``versions[0]``); None for a venue with one version."""
+        return self.params.version or (self.versions[0] if self.versions else None)
+
     # ---- identification -------------------------------------------------------------------
     def underlying_of(self, pos) -> str | None:
         return (pos.underlying or underlying_from_symbol(pos.symbol)).upper()

@@ -53,10 +53,6 @@ class _Bybit(RuleSet):
     #: GET /v5/market/risk-limit gives ``riskLimitValue`` as the tier's position limit
     tier_cap_inclusive = True
 
-    @property
-    def version(self) -> str:
-        return self.params.version or "uta-2026"
-
     def underlying_of(self, pos) -> str | None:
         """BTCPERP, BTCUSDH23 → BTC; other names as every venue's (BTCUSDT-21FEB25, BTC-24MAR23 → BTC)."""
         if pos.underlying:
@@ -81,7 +77,6 @@ class _Bybit(RuleSet):
             rate += 0.0 if bp is None else self.params.taker_fee * pos.entry / bp
         return PositionTerms(contract=contract, qty=pos.size, entry=pos.entry,
                              mm_code=MM_ENTRY_VALUE, p1=rate)
-
 
     def _cross_balance(self, pos, account) -> float:
         """The coin balance a classic cross inverse position's bankruptcy price is computed with: the

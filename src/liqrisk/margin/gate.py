@@ -48,10 +48,6 @@ class Gate(WholeTierFeeRuleSet):
     #: ``risk_limit`` = "Position risk limit" of the tier)
     tier_cap_inclusive = True
 
-    @property
-    def version(self) -> str:
-        return self.params.version or VERSIONS[0]
-
     @classmethod
     def brackets_deduct(cls, version: str | None) -> bool:
         """``2025-07``: the user's brackets keep a given ``cum`` (Gate's ``deduction``) as

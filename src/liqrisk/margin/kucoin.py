@@ -41,10 +41,6 @@ class KuCoin(WholeTierFeeRuleSet):
     #: {symbol}: "maxRiskLimit — Upper limit (includes)"; ADAUSDTM level 1 0–500, level 2 from 500)
     tier_cap_inclusive = True
 
-    @property
-    def version(self) -> str:
-        return self.params.version or VERSIONS[0]
-
     def underlying_of(self, pos) -> str | None:
         """KuCoin symbols end in M (XBTUSDTM, ETHUSDTM)."""
         if pos.underlying:
