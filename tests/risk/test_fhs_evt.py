@@ -11,24 +11,12 @@ import pytest
 from tests.first_passage_grid import semiparametric_one_step
 
 from liqrisk.dynamics.fhs import bundled_history, fhs_model
-from liqrisk.load import parse_portfolio
-from liqrisk.margin.account import CompiledPortfolio
 from liqrisk.risk.book_mc import book_liquidation_risk
+from tests.risk.test_measures import BTC, SIGMA, _isolated_long
 
 pytestmark = pytest.mark.numerics
 
-BTC = 91250.0
-SIGMA = 0.6
 DAY = 1 / 365
-
-
-def _isolated_long(margin: float):
-    doc = {"as_of": "2026-11-23T00:00:00Z", "market": {"BTC": {"mark": BTC, "vol": SIGMA}},
-           "accounts": [{"id": "a", "venue": "binance-usdm", "mode": "isolated",
-                         "positions": [{"symbol": "BTCUSDT", "kind": "perp", "size": 1.0, "entry": BTC,
-                                        "margin": margin}]}]}
-    cp = CompiledPortfolio(parse_portfolio(doc))
-    return cp, math.log(cp.margin_results()[0].positions[0].liquidation_price / BTC)
 
 
 def _setup():
