@@ -54,6 +54,7 @@ class ProbabilitySettings:
     vol_from: dict[str, str] | None = None   # underlying → OHLC CSV ("*" = the only underlying)
     range_paths: int | None = 0              # paths of the model range (None: min(paths, RANGE_PATHS), 0: none)
     risk: bool = True                        # VaR/ES of the loss (False: probabilities only, faster)
+    fhs_tails: str = "gpd"                   # fhs shocks: gpd (GARCH-EVT tails) | empirical (plain FHS)
 
 
 @dataclass(kw_only=True)
@@ -231,7 +232,7 @@ def _fhs_model(cp: CompiledPortfolio, names: list[str], sigma: np.ndarray, s: Pr
                              f"give --vol-from {names[0]}=OHLC.csv")
     corr = _correlation(cp, names, notes, quiet=True) if len(names) > 1 else np.eye(1)
     try:
-        setup = fhs_model(names, sigma, hist, corr, seed=s.seed)
+        setup = fhs_model(names, sigma, hist, corr, seed=s.seed, tails=s.fhs_tails)
     except HistoryError as e:
         raise InputError([str(e)]) from None
     _note_daily_steps(s.horizons, notes)

@@ -21,7 +21,8 @@ Inputs at date ``t``:
 * ``gbm``, ``student``, ``merton``: analyze's own construction from that market block
   (:func:`liqrisk.analysis._path_model`: ν, jump parameters, steps of an hour);
 * ``fhs``: each asset's GJR-GARCH(1,1)-t fitted on its daily closes from the file's first day to
-  ``t`` (refitted at every date), its one-step forecast as today's variance, daily steps — what
+  ``t`` (refitted at every date), its one-step forecast as today's variance, daily steps, GPD
+  tails of the residuals up to ``t`` (fhs's default, :mod:`liqrisk.dynamics.evt`) — what
   ``analyze --vol-from BTC=F --vol-from ETH=F`` runs for a file ``F`` that ends at ``t``;
 * ``vol_scale`` multiplies every model's volatility (the diffusion σ; for fhs ω and today's
   variance by its square): a deliberately mis-scaled model for comparison.

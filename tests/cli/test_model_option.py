@@ -26,3 +26,9 @@ def test_an_unknown_model_is_refused_by_every_command(args):
 def test_a_model_alias_still_runs():
     res = runner.invoke(app, ["what-if", EXAMPLE, "--json", "--model", "student_t"])
     assert res.exit_code == 0, res.output
+
+
+def test_an_unknown_fhs_tails_is_refused_in_one_line():
+    res = runner.invoke(app, ["analyze", EXAMPLE, "--horizon", "1d", "--json", "--fhs-tails", "normal"])
+    assert res.exit_code == 2, res.output
+    assert res.stderr == "error: --fhs-tails normal: one of gpd, empirical\n"

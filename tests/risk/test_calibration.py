@@ -56,7 +56,7 @@ def test_realised_uses_the_next_bars_high_and_low():
     assert np.isnan(long10[3:]).all()
 
 
-@pytest.mark.parametrize("model", ["gbm", "student_t", "garch_fhs"])
+@pytest.mark.parametrize("model", ["gbm", "student_t", "garch_fhs", "garch_evt"])
 def test_predictions_use_no_future_data(model):
     full = load_ohlc(bundled_data_path(DATA))
     n, t = 1700, 1290

@@ -106,6 +106,8 @@ def analyze_command(
     drift: float = typer.Option(0.0, "--drift", metavar="X", help="annualised expected return (0: martingale)"),
     vol_from: list[str] = typer.Option(None, "--vol-from", metavar="[UND=]PATH", help="OHLC CSV to estimate an underlying's vol "
                                        "from (EWMA): UNDERLYING=PATH, repeatable; a bare PATH if the file has one underlying"),
+    fhs_tails: str = typer.Option("gpd", "--fhs-tails", metavar="TAILS", help="fhs shocks' tails: gpd (generalized "
+                                  "Pareto beyond the 10%/90% residual quantiles, McNeil & Frey 2000) | empirical (plain FHS)"),
     book: list[str] = typer.Option(None, "--book", metavar="[UND=]PATH", help="order book JSON/CSV, UNDERLYING=PATH form"),
     exit_horizon: float = typer.Option(1.0, "--exit-horizon-hours", metavar="X", help="time allowed to exit (the exit block's horizon_cost)"),
     participation: float = typer.Option(0.1, "--participation", metavar="X", help="share of daily volume"),
@@ -127,9 +129,12 @@ def analyze_command(
             max_file_mb=max_file_mb, max_depth=max_depth, max_alias_nodes=max_alias_nodes, max_accounts=max_accounts,
             max_positions=max_positions, max_path_steps=max_path_steps, max_horizon_days=max_horizon_days):
         _check_options(horizon, paths, seed, drift, exit_horizon, participation, stress)
+        if fhs_tails not in ("gpd", "empirical"):
+            from liqrisk.io.portfolio import InputError
+            raise InputError([f"--fhs-tails {fhs_tails}: one of gpd, empirical"])
         pf = load_portfolio(file)
         prob = (ProbabilitySettings(horizon, paths, seed, model, drift, vol_from=_vol_files(vol_from),
-                                    range_paths=range_paths) if horizon else None)
+                                    range_paths=range_paths, fhs_tails=fhs_tails) if horizon else None)
         if book:
             pf = pf.with_market(replace(pf.market, books=_books(book, pf)))
         ex = ExitSettings(horizon_hours=exit_horizon, participation=participation, stress=stress)

@@ -11,7 +11,7 @@ import typer
 from liqrisk.cli._app import app
 from liqrisk.cli.errors import fail_on_bad_input, strict_json
 
-MODEL_NAMES = "gbm, student_t, garch_fhs"
+MODEL_NAMES = "gbm, student_t, garch_fhs, garch_evt"
 """liqrisk.risk.calibration.MODELS, spelled out so --help does not import the models (a test
 keeps the two equal)."""
 

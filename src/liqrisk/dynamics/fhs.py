@@ -23,6 +23,13 @@ Where the data come from, per asset:
   the portfolio's ``market.correlation`` gives (0 where it gives none) — one seeded draw per
   date, so it is resampled together with the date.
 
+**Tails** (default, ``tails="gpd"``): the bootstrap alone can never move one step beyond the
+largest historical residual; GARCH-EVT (McNeil & Frey 2000, :mod:`liqrisk.dynamics.evt`) fits a
+generalized Pareto distribution to each tail of each asset's residuals (beyond the 10 %/90 %
+quantiles) and draws each asset at the jittered rank cell of the bootstrapped date's residual
+(:class:`~liqrisk.dynamics.paths.Bootstrap`): empirical in the body, GPD in the tails, joint
+extremes still joint. ``tails="empirical"`` is plain FHS.
+
 The residual table has one row per date on which every asset with history has a return; fewer
 than :data:`MIN_DATES` common dates is an input error (the assets' histories do not overlap).
 Steps are one day; a horizon shorter than a day is one step of that length with the day's
@@ -138,13 +145,27 @@ class FhsSetup:
     info: dict
 
 
+TAILS = ("gpd", "empirical")
+DEFAULT_TAILS = "gpd"
+"""The shocks' tails (``liqrisk analyze --fhs-tails``): ``gpd`` — GARCH-EVT, generalized Pareto
+tails fitted beyond each asset's 10 %/90 % residual quantiles (McNeil & Frey 2000,
+:mod:`liqrisk.dynamics.evt`); ``empirical`` — plain FHS, the historical residuals only."""
+
+
 def fhs_model(names: list[str], sigma: np.ndarray, histories: dict[str, History],
-              corr: np.ndarray, seed: int = 0) -> FhsSetup:
+              corr: np.ndarray, seed: int = 0, tails: str = DEFAULT_TAILS) -> FhsSetup:
     """The joint FHS model of ``names`` (in that order). ``sigma``: annualised vol per asset
     (the current level for assets whose history is bundled, the constant vol of assets without
     history); ``histories``: the assets with history → :class:`History` (``source`` starting
     with "bundled" takes the level from ``sigma``); ``corr``: the correlation assumed between an
-    asset without history and the others (rows/columns in ``names`` order)."""
+    asset without history and the others (rows/columns in ``names`` order); ``tails``: one of
+    :data:`TAILS` — with ``gpd`` each asset with history gets GPD tails
+    (:func:`liqrisk.dynamics.evt.semiparametric`; fewer than
+    :data:`liqrisk.dynamics.evt.MIN_RESIDUALS` common dates cannot happen here, as
+    :data:`MIN_DATES` is the same 250), the assets without history (normal given the others)
+    keep their drawn residuals."""
+    if tails not in TAILS:
+        raise ValueError(f"tails: one of {', '.join(TAILS)}, got {tails!r}")
     known = [n for n in names if n in histories]
     if not known:
         raise HistoryError(f"no history for {', '.join(names)}")
@@ -187,7 +208,25 @@ def fhs_model(names: list[str], sigma: np.ndarray, histories: dict[str, History]
                            "from market.correlation",
                 "correlation": {names[i]: float(corr[j, i]) for i in range(k) if i != j}}
     vol = GarchVol(omega, alpha, beta, h0, gamma, DAY)
-    return FhsSetup(PathModel(vol, Bootstrap(resid)), info)
+    fitted = None
+    if tails == "gpd":
+        fitted = tuple(_tails_of(np.ascontiguousarray(resid[:, j]).tobytes()) if names[j] in histories
+                       else None for j in range(k))
+        for j, t in enumerate(fitted):
+            if t is not None:
+                info["assets"][names[j]]["tails"] = t.info()
+        if not any(t is not None for t in fitted):
+            fitted = None
+    info["tails"] = "gpd" if fitted is not None else "empirical"
+    return FhsSetup(PathModel(vol, Bootstrap(resid, fitted)), info)
+
+
+@lru_cache(maxsize=64)
+def _tails_of(column: bytes):
+    """The GPD-tailed distribution of one residual column (its float64 bytes): the fit takes
+    ~20 ms, and advise / what-if / the back-tests build the same assets' model many times."""
+    from liqrisk.dynamics.evt import semiparametric
+    return semiparametric(np.frombuffer(column, dtype=float))
 
 
 def _assumed_residuals(resid, known, missing, corr, seed) -> np.ndarray:

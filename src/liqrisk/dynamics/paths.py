@@ -52,7 +52,13 @@ _OMEGA, _ALPHA, _GAMMA, _BETA, _H0, _LAM, _JM, _JS, _MU, _TILT = range(10)
 # (0: none) and proposal jump mean, Student-t mixing: probability of a heavy step (0: none) and
 # the scale of its χ² variate
 _TSHIFT, _TLAM, _TJM, _TMIX, _TGS = range(10, 15)
-N_PAR = 15
+# GPD tails of the bootstrap (GARCH-EVT, liqrisk.dynamics.evt): 1 when the residual table carries
+# rank columns (on every row); per underlying the upper / lower tail's number of residuals (0:
+# empirical), threshold, ξ and β (standardised units); under importance sampling the defensive
+# tail mixture's probability (on the main axis only) and the signed tail probability p* of the
+# proposal's tail draw (> 0 upper, < 0 lower)
+_EVT, _KUP, _UUP, _XUP, _BUP, _KLO, _ULO, _XLO, _BLO, _EMIX, _EP = range(15, 26)
+N_PAR = 26
 _NORMAL, _STUDENT, _BOOTSTRAP = 0, 1, 2
 
 
@@ -131,14 +137,42 @@ class StudentT:
 
 @dataclass(frozen=True)
 class Bootstrap:
-    """Rows of standardised residuals (shape (n, n_und) or (n,)), drawn with replacement."""
+    """Rows of standardised residuals (shape (n, n_und) or (n,)), drawn with replacement.
+
+    ``tails``: per column a :class:`liqrisk.dynamics.evt.Tails` (GPD tails, GARCH-EVT) or None
+    (that column plain). With tails a drawn row gives each column the **rank cell** of its
+    residual, ``U = (rank + V)/N`` with ``V`` uniform (a fresh one per column): in the body the
+    draw is the residual itself (re-standardised), in a tail cell the GPD quantile at ``U`` — so
+    every column's marginal is the semi-parametric distribution and the columns' joint ranks
+    (joint extremes) are the data's, jittered within the cell."""
 
     residuals: np.ndarray
+    tails: tuple | None = None
     code = _BOOTSTRAP
 
+    @property
+    def has_tails(self) -> bool:
+        return self.tails is not None and any(t is not None for t in self.tails)
+
     def table(self) -> np.ndarray:
+        """The kernel's table: the residual columns (re-standardised where a column has tails)
+        and, with tails, one more column per residual column: the residual's 0-based rank."""
         r = np.asarray(self.residuals, float)
-        return np.ascontiguousarray(r.reshape(len(r), -1))
+        r = r.reshape(len(r), -1)
+        if not self.has_tails:
+            return np.ascontiguousarray(r)
+        z, ranks = r.copy(), np.empty_like(r)
+        for j in range(r.shape[1]):
+            t = self.tails[j]
+            if t is not None:
+                z[:, j] = (r[:, j] - t.loc) / t.scale
+            ranks[np.argsort(r[:, j], kind="stable"), j] = np.arange(len(r))
+        return np.ascontiguousarray(np.column_stack([z, ranks]))
+
+    def residual_columns(self) -> np.ndarray:
+        """The (re-standardised) residual columns of :meth:`table`, without the ranks."""
+        t = self.table()
+        return t[:, :t.shape[1] // 2] if self.has_tails else t
 
 
 @dataclass(frozen=True)
@@ -211,6 +245,12 @@ class PathModel:
                 raise ValueError("importance sampling tilts uncorrelated normal innovations only")
             par[:, _TILT] = tilt
         inn = self.innovations
+        if isinstance(inn, Bootstrap) and inn.has_tails:
+            par[:, _EVT] = 1.0
+            for u, t in enumerate(inn.tails):
+                if t is not None:
+                    par[u, _KUP:_BLO + 1] = (t.k_up, t.u_up, t.xi_up, t.beta_up,
+                                             t.k_lo, t.u_lo, t.xi_lo, t.beta_lo)
         nu = inn.nu if isinstance(inn, StudentT) else 0.0
         resid = inn.table() if isinstance(inn, Bootstrap) else np.zeros((1, n))
         return KernelSpec(par, chol, inn.code, nu, resid, garch,
@@ -382,6 +422,32 @@ def map_chunks(fn, chunks, threads: int | None = None) -> list:
         raise
 
 
+HALF_ULP = 0.5 / 9007199254740992.0
+"""Added to a uniform on the 2^-53 grid [0, 1 − 2^-53]: a uniform strictly inside (0, 1)."""
+
+
+@njit(cache=True, nogil=True, inline="always")
+def gpd_exceedance(w, xi, beta):
+    """GPD quantile of survival ``w`` ∈ (0, 1]: ``β/ξ·(w^(−ξ) − 1)`` (``−β·log w`` at ξ ≈ 0)."""
+    if abs(xi) < 1e-9:
+        return -beta * np.log(w)
+    return beta / xi * (w ** (-xi) - 1.0)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def semi_draw(par, u, c, d_up, d_lo, zbody, nrows):
+    """Underlying ``u``'s draw in rank cell ``c`` (0-based, of ``nrows``) at ``U`` with
+    ``d_up = N(1 − U)``, ``d_lo = N·U`` (both given, each exact where it is small): the GPD
+    quantile in a tail cell, the residual ``zbody`` in the body (:class:`Bootstrap`)."""
+    kup = par[u, _KUP]
+    if kup > 0.0 and c >= nrows - kup:
+        return par[u, _UUP] + gpd_exceedance(min(d_up / kup, 1.0), par[u, _XUP], par[u, _BUP])
+    klo = par[u, _KLO]
+    if klo > 0.0 and c < klo:
+        return par[u, _ULO] - gpd_exceedance(min(d_lo / klo, 1.0), par[u, _XLO], par[u, _BLO])
+    return zbody
+
+
 @njit(cache=True, nogil=True, inline="always")
 def draw_path(rng, code, nu, resid, chol, correlated, jumps, par, z, jump):
     """Fill one path's draws, step by step: innovations ``z`` (n_steps, n_und), correlated by
@@ -390,9 +456,16 @@ def draw_path(rng, code, nu, resid, chol, correlated, jumps, par, z, jump):
     t_scale = np.sqrt((nu - 2.0) / nu) if code == _STUDENT else 1.0
     for k in range(n_steps):
         if code == _BOOTSTRAP:
-            row = rng.integers(0, resid.shape[0])
+            nrows = resid.shape[0]
+            row = rng.integers(0, nrows)
             for u in range(n):
                 z[k, u] = resid[row, u]
+            if par[0, _EVT] > 0.0:
+                for u in range(n):
+                    c = resid[row, n + u]
+                    if (par[u, _KUP] > 0.0 and c >= nrows - par[u, _KUP]) or c < par[u, _KLO]:
+                        v = rng.random() + HALF_ULP
+                        z[k, u] = semi_draw(par, u, c, nrows - c - v, c + v, z[k, u], nrows)
         else:
             for u in range(n):
                 z[k, u] = (rng.standard_t(nu) * t_scale if code == _STUDENT
@@ -486,6 +559,8 @@ def simulate_numpy(model: PathModel, n_paths: int, n_steps: int, dt_years: float
     """NumPy reference for :func:`simulate` (no antithetic / tilt); same chunking and streams,
     so normal, t and bootstrap innovations without jumps give identical paths."""
     sp = model.spec(dt_years)
+    if sp.par[0, _EVT] > 0:
+        raise NotImplementedError("simulate_numpy: no reference for GPD-tailed bootstrap")
     n = sp.par.shape[0]
     out = np.empty((n_paths, n_steps, n))
     for a, b, rng in chunk_generators(seed, n_paths):

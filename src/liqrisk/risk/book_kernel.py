@@ -32,9 +32,10 @@ from numba import njit, uint64
 
 import liqrisk._jitcache  # noqa: F401,E402  (before any cached kernel: see its docstring)
 
-from liqrisk.dynamics.paths import (_ALPHA, _BETA, _BOOTSTRAP, _GAMMA, _H0, _JM, _JS, _LAM, _MU,
-                                    _NORMAL, _OMEGA, _STUDENT, _TGS, _TJM, _TLAM, _TMIX,
-                                    _TSHIFT, _sfc64_double, _sfc64_next, sfc64_normal)
+from liqrisk.dynamics.paths import (_ALPHA, _BETA, _BOOTSTRAP, _EMIX, _EP, _EVT, _GAMMA, _H0, _JM,
+                                    _JS, _KLO, _KUP, _LAM, _MU, _NORMAL, _OMEGA, _STUDENT, _TGS,
+                                    _TJM, _TLAM, _TMIX, _TSHIFT, HALF_ULP, _sfc64_double,
+                                    _sfc64_next, semi_draw, sfc64_normal)
 from liqrisk.margin.base import INVERSE, LINEAR
 from liqrisk.margin.kernel import (AMOUNT, AXIS, BASIS, CONTRACT, ENTRY, EXPIRY, IS_CALL, LEG_END,
                                    LEG_MM, LEG_START, POS_END, POS_START,
@@ -126,21 +127,57 @@ def draw_step(s, code, nu, resid, chol, correlated, jumps, par, z, jump, k):
     n = z.shape[1]
     lr = 0.0
     if code == _BOOTSTRAP:
-        if resid.shape[1] > n:
-            w = _sfc64_double(s)
-            lo, hi = 0, resid.shape[0] - 1
-            while lo < hi:
-                mid = (lo + hi) // 2
-                if resid[mid, n] > w:
-                    hi = mid
-                else:
-                    lo = mid + 1
-            row = lo
-            lr += resid[row, n + 1]
+        nrows = resid.shape[0]
+        evt = par[0, _EVT] > 0.0
+        base = 2 * n if evt else n            # residual columns (and their ranks with GPD tails)
+        ax, ua_up, ua_lo = -1, -1.0, -1.0
+        if resid.shape[1] > base:
+            if evt:
+                for u in range(n):
+                    if par[u, _EMIX] > 0.0:
+                        ax = u
+            eps = par[ax, _EMIX] if ax >= 0 else 0.0
+            if ax >= 0 and _sfc64_double(s) < eps:
+                # defensive mixture's tail part: the main axis' U uniform in its p*-tail
+                pt = par[ax, _EP]
+                d = nrows * abs(pt) * (_sfc64_double(s) + HALF_ULP)
+                ua_up, ua_lo = (d, nrows - d) if pt > 0.0 else (nrows - d, d)
+                row = int(resid[min(int(ua_lo), nrows - 1), base + 2])
+            else:
+                w = _sfc64_double(s)
+                lo, hi = 0, nrows - 1
+                while lo < hi:
+                    mid = (lo + hi) // 2
+                    if resid[mid, base] > w:
+                        hi = mid
+                    else:
+                        lo = mid + 1
+                row = lo
+            if ax >= 0:
+                if ua_up < 0.0:
+                    v = _sfc64_double(s) + HALF_ULP
+                    c = resid[row, n + ax]
+                    ua_up, ua_lo = nrows - c - v, c + v
+                # dP/dQ of the main axis' U: 1/((1 − ε)·N·q_row + ε·1[U in the tail]/p*)
+                pt = par[ax, _EP]
+                dens = (1.0 - eps) * np.exp(-resid[row, base + 1])
+                if (ua_up if pt > 0.0 else ua_lo) < nrows * abs(pt):
+                    dens += eps / abs(pt)
+                lr -= np.log(dens)
+            else:
+                lr += resid[row, base + 1]
         else:
-            row = int(_sfc64_double(s) * resid.shape[0])
+            row = int(_sfc64_double(s) * nrows)
         for u in range(n):
             z[k, u] = resid[row, u]
+        if evt:
+            for u in range(n):
+                c = resid[row, n + u]
+                if u == ax:
+                    z[k, u] = semi_draw(par, u, c, ua_up, ua_lo, z[k, u], nrows)
+                elif (par[u, _KUP] > 0.0 and c >= nrows - par[u, _KUP]) or c < par[u, _KLO]:
+                    v = _sfc64_double(s) + HALF_ULP
+                    z[k, u] = semi_draw(par, u, c, nrows - c - v, c + v, z[k, u], nrows)
     else:
         for u in range(n):
             e = sfc64_normal(s)

@@ -22,6 +22,9 @@ notional, ``LP/EP`` is the same at every hour.
   the refit point (:func:`liqrisk.dynamics.garch.fit_garch`), conditional variance filtered
   forward with the fitted parameters, GARCH-filtered historical simulation from the fit's
   standardised residuals, tabulated on a fixed grid of the next-bar variance.
+* ``garch_evt`` — the same with generalized Pareto tails fitted to the residuals beyond their
+  10 %/90 % quantiles (GARCH-EVT, McNeil & Frey 2000: :mod:`liqrisk.dynamics.evt`), drawn as
+  analyze's default fhs draws them.
 
 Both Monte Carlo models interpolate a probability table on a fixed, data-independent state
 grid (linear in log state), so a prediction depends on the past only. Grid points above the
@@ -61,7 +64,7 @@ from liqrisk.risk.scores import Scores, score
 DATA = "btcusd_1h_coinbase.csv"
 NOTIONAL = 10_000.0
 LEVERAGES = (5, 10, 25)
-MODELS = ("gbm", "student_t", "garch_fhs")
+MODELS = ("gbm", "student_t", "garch_fhs", "garch_evt")
 HOURS_PER_YEAR = 8760
 VOL_GRID = np.exp(np.linspace(np.log(0.1), np.log(4.0), 25))
 """Annualised vol grid (10% … 400%) on which the Monte Carlo models are tabulated."""
@@ -186,8 +189,11 @@ def predict(ohlc: OHLC, model: str, pos_list: list[Position], horizon: int = 24,
             fit = fit_garch(past[-8760 * 2:], kind="gjr", bar_seconds=ohlc.bar_seconds)
             state = _garch_filter(fit, r, start, rows.stop)
             grid = VOL_GRID ** 2 / HOURS_PER_YEAR
-            model_at = lambda h, fit=fit: PathModel(GarchVol.from_fit(fit, h),   # noqa: E731
-                                                    Bootstrap(fit.std_resid))
+            boot = Bootstrap(fit.std_resid)
+            if model == "garch_evt":
+                from liqrisk.dynamics.evt import semiparametric
+                boot = Bootstrap(fit.std_resid, (semiparametric(np.asarray(fit.std_resid, float)),))
+            model_at = lambda h, fit=fit, boot=boot: PathModel(GarchVol.from_fit(fit, h), boot)   # noqa: E731
         x = np.clip(state, grid[0], grid[-1])
         # interpolation reads only the grid points up to the first one ≥ max(state), and the
         # running maximum of the table only points below: the rest is not simulated (per-point

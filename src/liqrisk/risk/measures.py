@@ -27,7 +27,15 @@ unbiased whatever the choice.
   ``q_r ∝ exp(θ·z_r)`` on the main axis (exponential tilting of the empirical distribution,
   whole rows, so the other assets keep their historical co-movement); ``θ`` makes the tilted mean
   residual move the mean path to the boundary at the first step's variance. Weight per step
-  ``M(θ)·exp(−θ z_r)``, ``M`` the rows' mean of ``exp(θ z)``.
+  ``M(θ)·exp(−θ z_r)``, ``M`` the rows' mean of ``exp(θ z)``. With GPD tails (GARCH-EVT,
+  :mod:`liqrisk.dynamics.evt`) the row tilt alone cannot reach beyond the largest residual's
+  cell, so when one step must lie in the boundary side's GPD tail to reach the boundary, a
+  defensive mixture per step: with probability ``ε = min(1/2, 1/n)`` the main axis' rank
+  uniform ``U`` is drawn uniform on the tail ``{Z beyond x_b}`` of probability ``p*`` (its row is
+  the row of that rank cell, the other axes drawn at the row's rank cells as under P), else
+  the row tilt. Under P ``U`` is uniform and the other axes' draws given the row are the same
+  under both, so ``dP/dQ = 1/((1−ε)·N·q_r + ε·1[U in the tail]/p*)``, never above ``p*/ε`` in
+  the tail.
 
 A correlated model shifts the independent normals along the main axis' row of the Cholesky
 factor (the smallest shift that moves the main axis by the wanted amount), before they are
@@ -41,8 +49,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy import special
 
-from liqrisk.dynamics.paths import (_TGS, _TJM, _TLAM, _TMIX, _TSHIFT, Bootstrap, ConstantVol,
-                                    KernelSpec, Normal, PathModel, StudentT)
+from liqrisk.dynamics.paths import (_EMIX, _EP, _KLO, _KUP, _TGS, _TJM, _TLAM, _TMIX, _TSHIFT,
+                                    Bootstrap, ConstantVol, KernelSpec, Normal, PathModel, StudentT)
 
 MAX_TILT = 40.0
 """Largest |θ| of the row tilt (the tilted mean can reach the largest residual, not beyond)."""
@@ -60,6 +68,8 @@ class MeasureChange:
     row_tilt: np.ndarray | None = None
     mix: np.ndarray | None = None
     gamma_scale: np.ndarray | None = None
+    tail_mix: np.ndarray | None = None
+    tail_p: np.ndarray | None = None
 
     def spec(self, model: PathModel, dt: float) -> KernelSpec:
         sp = model.spec(dt)
@@ -71,7 +81,19 @@ class MeasureChange:
             par[:, _TMIX], par[:, _TGS] = self.mix, self.gamma_scale
         resid = sp.resid
         if self.row_tilt is not None:
-            resid = np.column_stack([resid, *tilted_rows(resid, self.row_tilt)])
+            n = model.n_underlyings
+            evt = isinstance(model.innovations, Bootstrap) and model.innovations.has_tails
+            cols = [resid, *tilted_rows(resid[:, :n], self.row_tilt)]
+            if evt:
+                # the row of each rank cell of the main axis (the tail mixture's draw)
+                ax = int(np.argmax(np.abs(self.row_tilt))) if self.tail_mix is None \
+                    else int(np.argmax(self.tail_mix))
+                order = np.empty(len(resid))
+                order[resid[:, n + ax].astype(np.int64)] = np.arange(len(resid))
+                cols.append(order)
+                if self.tail_mix is not None:
+                    par[:, _EMIX], par[:, _EP] = self.tail_mix, self.tail_p
+            resid = np.column_stack(cols)
         return replace(sp, par=par, resid=np.ascontiguousarray(resid))
 
 
@@ -101,10 +123,11 @@ def proposal(model: PathModel, axis: int, b: float, dt: float, n: int) -> Measur
     sigma = float(model.sigma[axis])
     sd = sigma * math.sqrt(dt)                       # one step's sd (first step for GARCH)
     if isinstance(model.innovations, Bootstrap):
-        z = model.innovations.table()
+        z = model.innovations.residual_columns()
         theta = np.zeros(z.shape[1])
         theta[axis] = _row_theta(z[:, axis], b / (sd * n))
-        return MeasureChange(np.zeros(model.n_underlyings), row_tilt=theta)
+        mix, p = _tail_mixture(model, axis, b, sd, n)
+        return MeasureChange(np.zeros(model.n_underlyings), row_tilt=theta, tail_mix=mix, tail_p=p)
     if not isinstance(model.volatility, ConstantVol):
         return None
     if model.is_gaussian:
@@ -131,6 +154,30 @@ def _student(model: PathModel, axis: int, b: float, sd: float, n: int) -> Measur
     mix[axis] = min(0.5, 1.0 / n)
     gs[axis] = min(1.0, (nu - 2) / (b / sd) ** 2)
     return MeasureChange(shift, mix=mix, gamma_scale=gs)
+
+
+def _tail_mixture(model: PathModel, axis: int, b: float, sd: float, n: int):
+    """(ε per axis, signed p* per axis) of the GPD-tailed bootstrap's defensive mixture, or
+    (None, None): when one step's innovation must lie in the boundary side's GPD tail to reach
+    ``b`` alone (``x_b = (b + v/2)/sd`` beyond the threshold), each step draws with probability
+    ``ε = min(1/2, 1/n)`` the main axis' rank uniform conditioned on ``Z`` beyond ``x_b``
+    (probability p* under the model), the other axes at the row's rank cells as always."""
+    inn = model.innovations
+    if not inn.has_tails or inn.tails[axis] is None:
+        return None, None
+    t = inn.tails[axis]
+    x = (b + 0.5 * sd * sd) / sd
+    if b > 0 and t.k_up > 0 and x > t.u_up:
+        p = float(t.survival(x))
+    elif b < 0 and t.k_lo > 0 and x < t.u_lo:
+        p = -float(t.cdf_lower(x))
+    else:
+        return None, None
+    if not abs(p) > 1e-300:
+        return None, None
+    mix, pt = np.zeros(model.n_underlyings), np.zeros(model.n_underlyings)
+    mix[axis], pt[axis] = min(0.5, 1.0 / n), p
+    return mix, pt
 
 
 def _row_theta(z: np.ndarray, target: float) -> float:
