@@ -39,7 +39,7 @@ from liqrisk.service.warmup import Warmup
 
 STATIC = Path(__file__).with_name("static")
 PLOTLY_JS = files("plotly") / "package_data" / "plotly.min.js"
-DEMO = Path(__file__).resolve().parents[3] / "examples" / "multi_venue.yaml"   # in a source checkout
+DEMO = Path(__file__).resolve().parents[1] / "data" / "multi_venue.yaml"   # package data (examples/ links to it)
 PUBLIC = ("/healthz",)
 ADVISE_EVALUATIONS = 40   # engine runs per account an advice may take (the run-time budget counts them)
 Id = Annotated[int, PathParam(ge=1, le=2 ** 31 - 1, description="database id")]
@@ -472,10 +472,8 @@ def create_app(database_url: str, api_key: str | None = None, limits: Limits = L
 
     @app.get("/v1/demo", tags=["portfolios"])
     def demo_route() -> dict:
-        """The demo portfolio (examples/multi_venue.yaml of the source checkout) as a document."""
-        if not DEMO.is_file():
-            raise HTTPException(404, "no demo portfolio in this installation (it is examples/multi_venue.yaml "
-                                     "of the source checkout)")
+        """The demo portfolio (examples/multi_venue.yaml, shipped in the package as
+        liqrisk/data/multi_venue.yaml) as a document."""
         return json_document(yaml.safe_load(DEMO.read_text()))
 
     @app.post("/v1/parse", tags=["portfolios"])
