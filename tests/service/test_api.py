@@ -426,3 +426,95 @@ def test_every_json_content_type_gets_the_body_checks(sqlite_client, content_typ
     r = sqlite_client.post("/v1/analyze", content=body, headers={"content-type": content_type})
     assert r.status_code == 422 and r.json()["detail"] == [
         {"loc": ["body"], "msg": "body: not valid JSON: duplicated key 'as_of'", "type": "value_error"}], r.text
+
+
+def _cli_json(args: list[str]) -> dict:
+    from typer.testing import CliRunner
+    from liqrisk.cli import app
+    out = CliRunner().invoke(app, args)
+    assert out.exit_code == 0, out.output
+    return json.loads(out.stdout)
+
+
+@pytest.mark.parametrize("route", ["analyze", "what-if", "advise", "cascade", "cascade sweep"])
+def test_every_route_answers_the_cli_json_document_of_the_demo(client, demo_doc, route, tmp_path):
+    """The issue's rule, checked against the command line itself (its ``--json`` output, not the
+    library call behind it): the demo portfolio through /v1/analyze, /v1/what-if and
+    /v1/advise, and a cascade scenario (a single run and a sweep) through a job, give the
+    documents `liqrisk analyze|what-if|advise|cascade FILE --json` prints for the same options.
+    A single cascade run's job left out the ``liquidated_accounts`` ids the CLI prints, and
+    /v1/what-if had no ``funding`` (the CLI's ``--funding``, settled with ``--time``). On SQLite
+    and PostgreSQL (a job's result is read back from the database)."""
+    demo = str(DEMO)
+    if route == "analyze":
+        params = {"horizon": ["1d", "4h"], "paths": 500, "seed": 3, "model": "gbm"}
+        api = client.post("/v1/analyze", params=params, json=demo_doc)
+        cli = _cli_json(["analyze", demo, "--json", "--horizon", "1d", "--horizon", "4h", "--paths", "500",
+                         "--seed", "3", "--model", "gbm"])
+    elif route == "what-if":
+        api = client.post("/v1/what-if", params={"horizon": "1d", "paths": 400, "model": "gbm"}, json={
+            "portfolio": demo_doc, "shock": {"BTC": -0.1}, "vol": {"ETH": 0.2}, "time": "2d", "funding": {"BTC": 3e-4},
+            "topup": [{"account": "okx-cross", "asset": "USDT", "amount": 1000}],
+            "reduce": ["binance-main:SOLUSDT:0.5"]})
+        cli = _cli_json(["what-if", demo, "--json", "--shock", "BTC=-10%", "--vol", "ETH=+0.2", "--time", "2d",
+                         "--funding", "BTC=0.0003", "--topup", "okx-cross:USDT=1000", "--reduce", "binance-main:SOLUSDT:0.5", "--horizon", "1d",
+                         "--paths", "400", "--model", "gbm"])
+    elif route == "advise":
+        api = client.post("/v1/advise", params={"target": "distance>=3sd", "paths": 2000}, json=demo_doc)
+        cli = _cli_json(["advise", demo, "--json", "--target", "distance>=3sd", "--paths", "2000"])
+    else:
+        scenario = copy.deepcopy(SCENARIO)
+        if route == "cascade":
+            del scenario["sweep"]
+        path = tmp_path / "scenario.yaml"
+        path.write_text(json.dumps(scenario))
+        r = client.post("/v1/cascade", json=scenario)
+        assert r.status_code == 202, r.text
+        job = _wait(client, r.json()["id"])
+        assert job["status"] == "done", job
+        api = job["result"]
+        cli = _cli_json(["cascade", str(path), "--json"])
+        assert ("rows" in cli) == (route == "cascade sweep")
+        if route == "cascade":
+            assert len(cli["liquidated_accounts"]) == cli["n_liquidated_accounts"] > 0
+    if route in ("analyze", "what-if", "advise"):
+        assert api.status_code == 200, api.text
+        api = api.json()
+    assert api == cli
+
+
+def test_serve_off_loopback_runs_an_app_that_wants_the_key_on_every_route(monkeypatch, tmp_path):
+    """``liqrisk serve --host 0.0.0.0 --api-key KEY`` (or the key in LIQRISK_API_KEY) hands uvicorn
+    an app that answers 401 on every route it has — each API route with its own method, the
+    dashboard, the static files, the schema — and 200 on /healthz; with the key the same routes
+    are served (uvicorn itself is not started: its ``run`` is replaced by a recorder)."""
+    import uvicorn
+    from fastapi.routing import APIRoute
+    from starlette.routing import Mount
+    from typer.testing import CliRunner
+    from liqrisk.cli import app as cli
+    seen = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(app=app, **kw))
+    for args, env in ((["--api-key", "k3y"], {}), ([], {"LIQRISK_API_KEY": "k3y"})):
+        seen.clear()
+        r = CliRunner().invoke(cli, ["serve", "--host", "0.0.0.0", "--port", "8123", "--database-url",
+                                     str(tmp_path / "k.db"), *args], env=env)
+        assert r.exit_code == 0, r.output
+        assert (seen["host"], seen["port"]) == ("0.0.0.0", 8123)
+        with TestClient(seen["app"]) as c:
+            calls = []
+            for route in seen["app"].routes:
+                if isinstance(route, Mount):
+                    calls.append(("GET", route.path + "/dashboard.js"))
+                    continue
+                path = route.path.replace("{pid}", "1").replace("{rid}", "1")
+                calls += [(m, path) for m in sorted(getattr(route, "methods", None) or {"GET"}) if m != "HEAD"]
+            assert len([1 for r in seen["app"].routes if isinstance(r, APIRoute)]) >= 19
+            for method, path in calls:
+                status = c.request(method, path, json={}).status_code
+                assert status == (200 if path == "/healthz" else 401), (method, path, status)
+            keyed = {"X-API-Key": "k3y"}
+            for path in ("/", "/static/dashboard.js", "/static/plotly.min.js", "/openapi.json", "/v1/portfolios",
+                         "/v1/demo"):
+                assert c.get(path, headers=keyed).status_code == 200, path
+            assert c.get("/v1/portfolios", headers={"X-API-Key": "k3y-not"}).status_code == 401

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
+from liqrisk.service.app import json_document
 from liqrisk.service.loopback import free_port
 
 from .conftest import DEMO
@@ -171,3 +173,52 @@ def test_tiny_probabilities_are_shown_as_a_bound_never_in_exponent_form(server, 
     assert not re.search(r"\d[eE][+-]?\d", page.inner_text("#accounts"))
     shown = page.evaluate("[6.57e-40, 0, 1e-4, 0.0123, 0.99, 123.45, null].map(pct)")
     assert shown == ["< 0.01 %", "0 %", "0.01 %", "1.23 %", "99 %", "12,300 %", "—"]
+
+
+def test_term_structure_on_a_log_axis_with_intervals_and_the_risk_matrix(server, browser, artifacts):
+    """The account view of examples/portfolio_margin_venues.yaml (OKX, Bybit and Binance portfolio
+    margin): P(liquidation) by horizon is drawn on a log axis, horizons in time order whatever
+    order they were asked in, each point the API's p with error bars reaching its 95 % interval;
+    the risk matrix heatmap is the API's matrix (rows the vol scenarios, columns the price moves;
+    Bybit's unmoved scenario, vol same and 0 %, is a P&L of exactly 0), and an account without
+    one (Binance uniMMR has no scenario matrix) draws none."""
+    params = {**PARAMS, "horizon": ["7d", "1h", "1d"]}
+    path = DEMO.parent / "portfolio_margin_venues.yaml"
+    doc = json_document(yaml.safe_load(path.read_text()))
+    api = {a["id"]: a for a in httpx.post(server + "/v1/analyze", params=params, json=doc, timeout=300).json()["accounts"]}
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(server + "/")
+    page.fill("#paths", str(params["paths"]))
+    page.fill("#horizons", ",".join(params["horizon"]))
+    page.set_input_files("#upload", str(path))
+    _wait_analysis(page, None)
+    first = {acc: next(iter(a["probability"].values())) for acc, a in api.items()}   # the table's horizon
+    _shown_equals(_table(page), {"accounts": [{**a, "probability": {"1d": first[acc]}} for acc, a in api.items()]})
+    for acc in ("okx-pm", "bybit-pm", "binance-pm"):
+        page.click(f"tr[data-account='{acc}']")
+        page.wait_for_function(f"document.getElementById('account-title').textContent.startsWith('{acc}')")
+        term = page.evaluate("(() => { const d = document.getElementById('plot-term'); return {type: "
+                             "d.layout.yaxis.type, x: d.data[0].x, y: d.data[0].y, up: d.data[0].error_y.array, "
+                             "down: d.data[0].error_y.arrayminus}; })()")
+        prob = api[acc]["probability"]
+        assert term["type"] == "log" and term["x"] == ["1h", "1d", "7d"]
+        floor = 1e-12
+        for i, h in enumerate(term["x"]):
+            p, (lo, hi) = prob[h]["p"], prob[h]["ci95"]
+            assert lo <= p <= hi
+            assert term["y"][i] == max(p, floor)
+            assert term["up"][i] == pytest.approx(hi - p, rel=1e-12, abs=1e-300)
+            assert term["down"][i] == pytest.approx(p - max(lo, floor), rel=1e-12, abs=1e-300)
+        heatmaps = page.evaluate("[...document.querySelectorAll('#plot-matrix .js-plotly-plot')].map((d) => "
+                                 "({z: d.data[0].z, x: d.data[0].x, y: d.data[0].y, type: d.data[0].type}))")
+        units = (api[acc].get("portfolio_margin") or {}).get("units") or []
+        assert [(h["type"], h["z"], h["x"], h["y"]) for h in heatmaps] == [
+            ("heatmap", u["matrix"], u["move_labels"], u["vols"]) for u in units]
+        if acc == "bybit-pm":
+            unit, = units
+            assert unit["matrix"][unit["vols"].index("vol same")][unit["move_labels"].index("0%")] == 0.0
+            page.locator("#view-account").screenshot(path=str(artifacts / "account_risk_matrix.png"))
+    assert [acc for acc in api if (api[acc].get("portfolio_margin") or {}).get("units")] == ["okx-pm", "bybit-pm"]
+    assert not errors, errors

@@ -164,6 +164,8 @@ class WhatIfIn(BaseModel):
     shock: dict[str, float] = Field(default_factory=dict, description="underlying → relative move (−0.1 = −10 %)")
     vol: dict[str, float] = Field(default_factory=dict, description="underlying → absolute vol shift (+0.2)")
     time: str | None = Field(default=None, max_length=20, description="time passing, e.g. 3d")
+    funding: dict[str, float] = Field(default_factory=dict, description="underlying → funding rate per 8 h, "
+                                      "settled over ``time`` (0.0001 = 0.01 %)")
     topup: list[TopUpIn] = Field(default_factory=list, max_length=100)
     add: list[str] = Field(default_factory=list, max_length=100, description="ACCOUNT:SYMBOL:SIZE[@ENTRY]")
     reduce: list[str] = Field(default_factory=list, max_length=100, description="ACCOUNT:SYMBOL:FRACTION")
@@ -179,7 +181,7 @@ def _every(moves: dict[str, float], doc: dict, vol_only: bool = False) -> dict[s
     return {**{n.upper(): moves["*"] for n in names}, **{k: v for k, v in moves.items() if k != "*"}}
 
 
-_CHANGE_FLAGS = ("--shock", "--vol", "--time", "--topup", "--add", "--reduce")
+_CHANGE_FLAGS = ("--shock", "--vol", "--time", "--topup", "--add", "--reduce", "--funding")
 
 
 def _change_field(line: str, body: WhatIfIn) -> tuple[list, str]:
@@ -441,7 +443,7 @@ def create_app(database_url: str, api_key: str | None = None, limits: Limits = L
         limits.check_probability(opts.horizon, opts.paths, 2 * len(pf.accounts))
         try:
             result = what_if(pf, shock=_every(body.shock, doc), vol=_every(body.vol, doc, vol_only=True),
-                             time=body.time, add=body.add, reduce=body.reduce,
+                             time=body.time, add=body.add, reduce=body.reduce, funding=_every(body.funding, doc),
                              topup=[TopUp(t.account, t.asset.upper(), t.amount) for t in body.topup],
                              horizons=list(opts.horizon) or None, paths=opts.paths, seed=opts.seed, model=opts.model)
         except InputError as e:
