@@ -27,7 +27,8 @@ def sqlite_client(tmp_path_factory):
 def test_analyze_is_the_cli_json_document(sqlite_client, demo_doc):
     r = sqlite_client.post("/v1/analyze", params={"horizon": ["1d", "4h"], "paths": 500, "seed": 3}, json=demo_doc)
     assert r.status_code == 200, r.text
-    expected = analyze(DEMO, ProbabilitySettings(["1d", "4h"], 500, 3), ExitSettings()).to_dict()
+    expected = analyze(DEMO, ProbabilitySettings(["1d", "4h"], 500, 3, range_paths=None), ExitSettings()).to_dict()
+    assert expected["accounts"][0]["risk"]["model_range"]        # the CLI's default: a model range
     assert r.json() == json.loads(json.dumps(expected))
 
 
@@ -79,6 +80,14 @@ def test_limits(tmp_path, demo_doc):
         assert "run-time budget" in r.json()["detail"][0]["msg"]
         r = c.post("/v1/analyze", params={"paths": 10}, json=small)
         assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "paths"]
+        # the model range's paths count: (100 + 3 other models × 10,000) × 24 steps × 2 accounts > 1e6
+        r = c.post("/v1/analyze", params={"horizon": "1d", "paths": 100, "range_paths": 10_000}, json=small)
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "paths"], r.text
+        assert "(100 + 30,000 model-range) paths × 24 steps × 2 accounts = 1.44e+06" in r.json()["detail"][0]["msg"]
+        r = c.post("/v1/analyze", params={"horizon": "1d", "paths": 100, "range_paths": 300_000}, json=small)
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "range_paths"], r.text
+        r = c.post("/v1/analyze", params={"horizon": "1d", "paths": 100, "range_paths": 0}, json=small)
+        assert r.status_code == 200 and "model_range" not in r.json()["accounts"][0]["risk"], r.text
         chain = copy.deepcopy(small)
         chain["market"]["BTC"]["chain_csv"] = "/etc/passwd"
         r = c.post("/v1/analyze", json=chain)

@@ -201,7 +201,7 @@ def test_the_installed_dashboard_shows_the_demo_analysis(installed, fresh_server
         page.input_value("#horizons").split(","), int(page.input_value("#paths")), page.input_value("#model"),
         int(page.input_value("#seed")))
     expected = analyze(demo_doc, ProbabilitySettings(opts["horizon"], opts["paths"], opts["seed"], opts["model"],
-                                                     opts["drift"]),
+                                                     opts["drift"], range_paths=opts["range_paths"]),
                        ExitSettings(horizon_hours=opts["exit_horizon_hours"], participation=opts["participation"],
                                     stress=opts["stress"])).to_dict()
     result = {k: v for k, v in run["result"].items() if k != "curves"}

@@ -27,7 +27,8 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
-from liqrisk.analysis import MODEL_ALIASES, MODEL_NAMES, ExitSettings, ProbabilitySettings, analyze, model_problem
+from liqrisk.analysis import (MODEL_ALIASES, MODEL_NAMES, MODELS, RANGE_PATHS, ExitSettings, ProbabilitySettings,
+                              analyze, model_problem)
 from liqrisk.io.limits import (DRIFT_MAX, EXIT_HORIZON_MAX_HOURS, PARTICIPATION_MIN, STRESS_MAX, drift_problem,
                                exit_horizon_problem, participation_problem, stress_problem)
 from liqrisk.io.portfolio import InputError, PortfolioFile
@@ -119,6 +120,10 @@ class AnalyzeOptions:
                                      json_schema_extra={"minimum": PARTICIPATION_MIN, "maximum": 1}),
         stress: float = Query(1.0, description="spread/depth stress multiplier (1 = today's book)",
                               json_schema_extra={"exclusiveMinimum": 0, "maximum": STRESS_MAX}),
+        range_paths: int | None = Query(None, ge=0, description=(
+            "paths of each other model in the model range (`risk.model_range`), as `liqrisk analyze "
+            "--range-paths`: default min(paths, 4000); 0: no range. /v1/analyze and portfolio runs; "
+            "what-if, like the CLI's, runs no range")),
         curves: bool = Query(False, description="add equity/MM-vs-price curves per account (dashboard)"),
     ):
         self.problems = option_lines(model, participation, stress, drift, exit_horizon_hours)   # the CLI's rules
@@ -126,6 +131,11 @@ class AnalyzeOptions:
         self.horizon, self.paths, self.seed, self.model, self.drift = horizon, paths, seed, model, drift
         self.exit_horizon_hours, self.participation, self.stress, self.curves = \
             exit_horizon_hours, participation, stress, curves
+        self.range_paths = range_paths
+
+    def range_paths_run(self) -> int:
+        """Paths each other model of the range runs (the CLI's default: min(paths, RANGE_PATHS))."""
+        return min(self.paths, RANGE_PATHS) if self.range_paths is None else self.range_paths
 
     def check(self) -> None:
         """A 422 with the refused options (in the route, after pydantic has read the body)."""
@@ -206,9 +216,12 @@ def run_analysis(doc: dict, opts: AnalyzeOptions, limits: Limits) -> dict:
     opts.check()
     limits.check_portfolio(doc)
     pf = parse_portfolio(doc)
-    limits.check_probability(opts.horizon, opts.paths, len(pf.accounts))
-    prob = (ProbabilitySettings(list(opts.horizon), opts.paths, opts.seed, opts.model, opts.drift)
-            if opts.horizon else None)
+    if opts.horizon and opts.range_paths_run() > limits.paths:
+        raise LimitError("range_paths", f"{opts.range_paths:,} paths; at most {limits.paths:,}")
+    others = len(MODELS) - 1                     # the most models a range adds
+    limits.check_probability(opts.horizon, opts.paths, len(pf.accounts), extra_paths=others * opts.range_paths_run())
+    prob = (ProbabilitySettings(list(opts.horizon), opts.paths, opts.seed, opts.model, opts.drift,
+                                range_paths=opts.range_paths) if opts.horizon else None)
     result = analyze(pf, prob, ExitSettings(horizon_hours=opts.exit_horizon_hours, participation=opts.participation,
                                              stress=opts.stress),
                      curves=opts.curves)
@@ -385,7 +398,7 @@ def create_app(database_url: str, api_key: str | None = None, limits: Limits = L
 
     @app.exception_handler(LimitError)
     async def _limit_error(_, e: LimitError):
-        return _detail(e.status, [(["body" if e.field.split(".")[0] not in ("paths", "horizon") else "query",
+        return _detail(e.status, [(["body" if e.field.split(".")[0] not in ("paths", "horizon", "range_paths") else "query",
                                     *e.field.split(".")], str(e))])
 
     @app.exception_handler(ValueError)
