@@ -16,6 +16,7 @@ import httpx
 import pytest
 import yaml
 
+from liqrisk.analysis import parse_horizon
 from liqrisk.service.app import json_document
 from liqrisk.service.loopback import free_port
 
@@ -178,9 +179,9 @@ def test_tiny_probabilities_are_shown_as_a_bound_never_in_exponent_form(server, 
 def test_term_structure_on_a_log_axis_with_intervals_and_the_risk_matrix(server, browser, artifacts):
     """The account view of examples/portfolio_margin_venues.yaml (OKX, Bybit and Binance portfolio
     margin): P(liquidation) by horizon is drawn on a log axis, horizons in time order whatever
-    order they were asked in, each point the API's p with error bars reaching its 95 % interval;
+    order they were asked in (with the standard term structure the same paths give), each point the API's p with error bars reaching its 95 % interval;
     the risk matrix heatmap is the API's matrix (rows the vol scenarios, columns the price moves;
-    Bybit's unmoved scenario, vol same and 0 %, is a P&L of exactly 0), and an account without
+    Bybit's unmoved scenario, vol same and +0 %, is a P&L of exactly 0), and an account without
     one (Binance uniMMR has no scenario matrix) draws none."""
     params = {**PARAMS, "horizon": ["7d", "1h", "1d"]}
     path = DEMO.parent / "portfolio_margin_venues.yaml"
@@ -202,8 +203,9 @@ def test_term_structure_on_a_log_axis_with_intervals_and_the_risk_matrix(server,
         term = page.evaluate("(() => { const d = document.getElementById('plot-term'); return {type: "
                              "d.layout.yaxis.type, x: d.data[0].x, y: d.data[0].y, up: d.data[0].error_y.array, "
                              "down: d.data[0].error_y.arrayminus}; })()")
-        prob = api[acc]["probability"]
-        assert term["type"] == "log" and term["x"] == ["1h", "1d", "7d"]
+        prob = {**(api[acc].get("term_structure") or {}), **api[acc]["probability"]}   # the free term structure too
+        assert term["type"] == "log" and term["x"] == sorted(prob, key=parse_horizon)
+        assert {"1h", "1d", "7d"} <= set(term["x"]) and len(term["x"]) > 3
         floor = 1e-12
         for i, h in enumerate(term["x"]):
             p, (lo, hi) = prob[h]["p"], prob[h]["ci95"]
@@ -218,7 +220,7 @@ def test_term_structure_on_a_log_axis_with_intervals_and_the_risk_matrix(server,
             ("heatmap", u["matrix"], u["move_labels"], u["vols"]) for u in units]
         if acc == "bybit-pm":
             unit, = units
-            assert unit["matrix"][unit["vols"].index("vol same")][unit["move_labels"].index("0%")] == 0.0
+            assert unit["matrix"][unit["vols"].index("vol same")][unit["move_labels"].index("+0%")] == 0.0
             page.locator("#view-account").screenshot(path=str(artifacts / "account_risk_matrix.png"))
     assert [acc for acc in api if (api[acc].get("portfolio_margin") or {}).get("units")] == ["okx-pm", "bybit-pm"]
     assert not errors, errors

@@ -175,7 +175,7 @@ function renderMatrix(a) {
     const div = document.createElement("div");
     box.appendChild(div);
     Plotly.newPlot(div, [{ type: "heatmap", z: unit.matrix, x: unit.move_labels, y: unit.vols,
-      colorscale: "RdBu", zmid: 0 }],
+      colorscale: "RdBu", reversescale: true, zmid: 0 }],   // losses red, gains blue
       { title: { text: `Risk matrix ${unit.underlying} (P&L, ${pm.currency}; worst: ${pm.worst_scenario})` },
         xaxis: { title: { text: "price move" }, type: "category" }, yaxis: { title: { text: "vol scenario" }, type: "category" },
         height: 300 });
