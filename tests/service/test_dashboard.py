@@ -25,12 +25,12 @@ from .conftest import DEMO
 PARAMS = {"horizon": ["1d"], "paths": 300, "model": "gbm", "seed": 7, "curves": "true"}
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def _serve(database: Path, api_key: str | None = None):
+    """The app on a free loopback port in a thread: (url, stop)."""
     import uvicorn
     from liqrisk.service import create_app
     port = free_port()
-    app = create_app(str(tmp_path_factory.mktemp("dash") / "dash.db"))
+    app = create_app(str(database), api_key=api_key)
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
@@ -41,9 +41,18 @@ def server(tmp_path_factory):
                 break
         except httpx.HTTPError:
             time.sleep(0.05)
+
+    def stop():
+        srv.should_exit = True
+        thread.join(10)
+    return url, stop
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    url, stop = _serve(tmp_path_factory.mktemp("dash") / "dash.db")
     yield url
-    srv.should_exit = True
-    thread.join(10)
+    stop()
 
 
 @pytest.fixture
@@ -224,3 +233,34 @@ def test_term_structure_on_a_log_axis_with_intervals_and_the_risk_matrix(server,
             page.locator("#view-account").screenshot(path=str(artifacts / "account_risk_matrix.png"))
     assert [acc for acc in api if (api[acc].get("portfolio_margin") or {}).get("units")] == ["okx-pm", "bybit-pm"]
     assert not errors, errors
+
+
+def test_a_keyed_server_shows_the_dashboard_after_the_key_link(browser, tmp_path):
+    """With an API key (as ``liqrisk serve --host 0.0.0.0 --api-key KEY`` runs it): the page
+    without the key is a 401; opened once as ``/?api_key=KEY`` it loads Plotly, runs the demo and
+    saves a portfolio through the cookie it was given — every request of the page is
+    authorised without the page knowing the key."""
+    url, stop = _serve(tmp_path / "keyed.db", api_key="k3y-dash")
+    try:
+        page = browser.new_page()
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        assert page.goto(url + "/").status == 401
+        assert page.goto(url + "/?api_key=k3y-dash").status == 200
+        assert page.evaluate("typeof Plotly") == "object"
+        page.fill("#paths", str(PARAMS["paths"]))
+        page.fill("#horizons", "1d")
+        page.click("#demo")
+        _wait_analysis(page, None)
+        assert page.inner_text("#error") == ""
+        assert len(page.query_selector_all("#accounts tbody tr")) == 8
+        page.fill("#save-name", "keyed")
+        page.click("#save")
+        page.wait_for_function("document.getElementById('history-status').textContent.includes('runs recorded')")
+        saved = httpx.get(url + "/v1/portfolios", headers={"X-API-Key": "k3y-dash"}).json()
+        assert [p["name"] for p in saved] == ["keyed"]
+        assert httpx.get(url + "/v1/portfolios").status_code == 401
+        assert "k3y-dash" not in page.content()
+        assert not errors, errors
+    finally:
+        stop()
