@@ -527,3 +527,29 @@ def test_serve_off_loopback_runs_an_app_that_wants_the_key_on_every_route(monkey
                          "/v1/demo"):
                 assert c.get(path, headers=keyed).status_code == 200, path
             assert c.get("/v1/portfolios", headers={"X-API-Key": "k3y-not"}).status_code == 401
+
+
+BOMB = "".join(f"{k}: &{k} [{', '.join([f'*{p}' if p else '1'] * 9)}]\n"
+               for p, k in zip(["", *"abcdefg"], "abcdefgh"))        # 9**8 = 43 million leaves from 300 bytes
+
+
+@pytest.mark.parametrize("body, message", [
+    (BOMB.encode(), "file: YAML aliases expand the document (an alias bomb?): above the limit alias_nodes = 100000"),
+    (b"[" * 5000 + b"]" * 5000, "file: not valid YAML: exceeded maximum nesting depth (line 1, column 1001)"),
+    (b"a:\n" + b"".join(b"  " * i + b"- \n" for i in range(1, 30)), "file: line 21: nesting depth 21: above the "
+                                                                     "limit depth = 20"),
+    (b"\x8c\xba", "file: not UTF-8 text (byte 0: b'\\x8c')"),
+    (b"as_of: 1\nas_of: 2\n", "file: not valid YAML: duplicated key 'as_of' (first on line 1) (line 2, column 1)"),
+])
+def test_an_uploaded_text_is_read_as_the_cli_reads_a_file(tmp_path, body, message):
+    """/v1/parse (the dashboard's upload and paste) decoded the text with ``yaml.safe_load``: a
+    5,000-deep list was a RecursionError, a 500; a 300-byte alias bomb was expanded (9**8 nodes:
+    the server's memory and minutes of CPU); a duplicated key kept its last value silently. Now
+    the portfolio loader's rules for a file: each is one 422 line at the body, at once."""
+    assert len(BOMB) < 400 and BOMB.count("*") == 63
+    with TestClient(create_app(str(tmp_path / "p.db")), raise_server_exceptions=False) as c:
+        t0 = time.monotonic()
+        r = c.post("/v1/parse", content=body)
+        assert time.monotonic() - t0 < 10
+    assert r.status_code == 422 and r.json()["detail"] == [{"loc": ["body"], "msg": message,
+                                                            "type": "value_error"}], r.text

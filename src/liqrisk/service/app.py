@@ -493,12 +493,22 @@ def create_app(database_url: str, api_key: str | None = None, limits: Limits = L
 
     @app.post("/v1/parse", tags=["portfolios"])
     async def parse_route(request: Request) -> dict:
-        """A YAML or JSON portfolio file's text → the validated JSON document (for uploads)."""
-        text = (await request.body()).decode("utf-8", errors="replace")
+        """A YAML or JSON portfolio file's text → the validated JSON document (for uploads).
+        Decoded as the CLI reads a file (io.documents): UTF-8, no duplicated key, nesting and
+        alias expansion bounded — ``yaml.safe_load`` here answered a deeply nested text with a
+        RecursionError (500) and expanded a 300-byte alias bomb to millions of nodes."""
+        from liqrisk.io import limits as io_limits
+        from liqrisk.io.documents import DocumentError, parse_document
+        body = await request.body()
         try:
-            raw = yaml.safe_load(text)
-        except yaml.YAMLError as e:
-            raise InputError([f"file: not valid YAML/JSON: {str(e).splitlines()[0]}"]) from None
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise InputError([f"file: not UTF-8 text (byte {e.start}: {body[e.start:e.start + 1]!r})"]) from None
+        try:
+            with io_limits.using(max_depth=limits.body_depth):
+                raw = parse_document(text, "yaml", "file")
+        except DocumentError as e:
+            raise InputError([str(e).split(" (raise it with")[0]]) from None
         doc = json_document(raw)
         limits.check_portfolio(doc)
         parse_portfolio(doc)
