@@ -553,3 +553,23 @@ def test_an_uploaded_text_is_read_as_the_cli_reads_a_file(tmp_path, body, messag
         assert time.monotonic() - t0 < 10
     assert r.status_code == 422 and r.json()["detail"] == [{"loc": ["body"], "msg": message,
                                                             "type": "value_error"}], r.text
+
+
+@pytest.mark.parametrize("path, params, loc, message", [
+    ("/v1/analyze", {"horizon": ["1d", "1e308d"]}, ["query", "horizon"],
+     "horizon '1e308d': expected a positive number and a unit (m, h, d, w, y), e.g. 1d"),
+    ("/v1/analyze", {"horizon": "-1d"}, ["query", "horizon"],
+     "horizon '-1d': expected a positive number and a unit (m, h, d, w, y), e.g. 1d"),
+    ("/v1/what-if", {"horizon": "0d"}, ["query", "horizon"],
+     "horizon '0d': expected a positive number and a unit (m, h, d, w, y), e.g. 1d"),
+    ("/v1/advise", {"target": "p(1d)<=200%"}, ["query", "target"],
+     "target 'p(1d)<=200%': the probability must be in (0, 1), e.g. p(7d)<=1%"),
+    ("/v1/advise", {"target": "p(2x)<=1%"}, ["query", "target"],
+     "horizon '2x': expected a positive number and a unit (m, h, d, w, y), e.g. 1d"),
+])
+def test_a_bad_horizon_or_target_is_422_at_its_query_field(sqlite_client, demo_doc, path, params, loc, message):
+    """A refused horizon or advice target was a 422 at ``["body"]`` (the portfolio), the target's
+    line naming the CLI flag ``--target``; now at the query parameter, in the CLI's words."""
+    small = {**demo_doc, "accounts": demo_doc["accounts"][:1]}
+    r = sqlite_client.post(path, params=params, json={"portfolio": small} if path == "/v1/what-if" else small)
+    assert r.status_code == 422 and r.json()["detail"] == [{"loc": loc, "msg": message, "type": "value_error"}], r.text

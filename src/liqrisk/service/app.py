@@ -71,6 +71,30 @@ def option_lines(model: str | None = None, participation: float | None = None,
     return [{"loc": ("query", name), "msg": msg, "type": "value_error"} for name, msg in lines]
 
 
+def horizon_lines(horizons: list[str]) -> list[dict]:
+    """The CLI's rule of ``--horizon`` (:func:`liqrisk.analysis.parse_horizon`) on each horizon
+    given: one error per refused one at ``["query", "horizon"]`` (they were at ``["body"]``)."""
+    from liqrisk.analysis import parse_horizon
+    lines = []
+    for h in horizons:
+        try:
+            parse_horizon(h)
+        except InputError as e:
+            lines += [{"loc": ("query", "horizon"), "msg": msg, "type": "value_error"} for msg in e.problems]
+    return lines
+
+
+def target_lines(target: str):
+    """(the parsed ``target`` of /v1/advise, []) or (None, its problems at ``["query", "target"]``,
+    the CLI's lines without the flag's dashes)."""
+    from liqrisk.advise.targets import Target
+    try:
+        return Target.parse(target), []
+    except InputError as e:
+        return None, [{"loc": ("query", "target"), "msg": msg.removeprefix("--"), "type": "value_error"}
+                      for msg in e.problems]
+
+
 def option_problems(**options) -> None:
     """A 422 with :func:`option_lines` of the options, if any. Where pydantic refuses another
     part of the request first (this check is then not reached), the error handler adds these
@@ -126,7 +150,8 @@ class AnalyzeOptions:
             "what-if, like the CLI's, runs no range")),
         curves: bool = Query(False, description="add equity/MM-vs-price curves per account (dashboard)"),
     ):
-        self.problems = option_lines(model, participation, stress, drift, exit_horizon_hours)   # the CLI's rules
+        self.problems = option_lines(model, participation, stress, drift, exit_horizon_hours) + \
+            horizon_lines(horizon)                                                 # the CLI's rules
         model = MODEL_ALIASES.get(model, model)
         self.horizon, self.paths, self.seed, self.model, self.drift = horizon, paths, seed, model, drift
         self.exit_horizon_hours, self.participation, self.stress, self.curves = \
@@ -473,12 +498,12 @@ def create_app(database_url: str, api_key: str | None = None, limits: Limits = L
         """Top-ups, deleveraging and hedges that meet the target, cheapest first, by
         :func:`liqrisk.advise.advice.advise` (the document of ``liqrisk advise --json``)."""
         from liqrisk.advise.advice import advise
-        from liqrisk.advise.targets import Target
-        option_problems(model=model)
+        t, problems = target_lines(target)
+        if problems := option_lines(model=model) + problems:
+            raise RequestValidationError(problems)
         model = MODEL_ALIASES.get(model, model)
         limits.check_portfolio(doc)
         pf = parse_portfolio(doc)
-        t = Target.parse(target)
         if t.kind == "probability":
             limits.check_probability([t.horizon], paths, ADVISE_EVALUATIONS * len(pf.accounts))
         data = advise(pf, target, paths=paths, seed=seed, model=model).to_dict()
