@@ -214,17 +214,17 @@ def test_cascade_job_runs_to_the_end_and_equals_the_cli(sqlite_client):
     assert job["result"] == json.loads(json.dumps(expected))
 
 
-def test_cascade_job_cancel_and_bad_scenarios(sqlite_client):
+def test_cascade_job_cancel_and_bad_scenarios(client):
     slow = copy.deepcopy(SCENARIO)
     slow["sweep"]["moves"] = [-0.01 * k for k in range(1, 40)]
-    jid = sqlite_client.post("/v1/cascade", json=slow).json()["id"]
-    assert sqlite_client.delete(f"/v1/jobs/{jid}").status_code == 200
-    assert _wait(sqlite_client, jid)["status"] == "cancelled"
-    assert sqlite_client.delete("/v1/jobs/999999").status_code == 404
+    jid = client.post("/v1/cascade", json=slow).json()["id"]
+    assert client.delete(f"/v1/jobs/{jid}").status_code == 200
+    assert _wait(client, jid)["status"] == "cancelled"
+    assert client.delete("/v1/jobs/999999").status_code == 404
     for bad, field in [({**SCENARIO, "population": {"accounts": "/etc/passwd"}}, "population"),
                        ({**SCENARIO, "shock": {"kind": "warp"}}, "shock.kind"),
                        ({**SCENARIO, "population": {"synthetic": {"n_accounts": 10 ** 9}}}, "n_accounts")]:
-        r = sqlite_client.post("/v1/cascade", json=bad)
+        r = client.post("/v1/cascade", json=bad)
         assert r.status_code == 422 and field in json.dumps(r.json()["detail"]), r.json()
 
 
