@@ -191,7 +191,9 @@ def test_term_structure_on_a_log_axis_with_intervals_and_the_risk_matrix(server,
     order they were asked in (with the standard term structure the same paths give), each point the API's p with error bars reaching its 95 % interval;
     the risk matrix heatmap is the API's matrix (rows the vol scenarios, columns the price moves;
     Bybit's unmoved scenario, vol same and +0 %, is a P&L of exactly 0), and an account without
-    one (Binance uniMMR has no scenario matrix) draws none."""
+    one (Binance uniMMR has no scenario matrix) draws none. The exit-cost curve is the API's, on
+    an axis from 0 (a cost flat to 1e-11 USD was drawn on an axis zoomed onto that noise, its tick
+    labels the trailing digits of 40.8972390663)."""
     params = {**PARAMS, "horizon": ["7d", "1h", "1d"]}
     path = DEMO.parent / "portfolio_margin_venues.yaml"
     doc = json_document(yaml.safe_load(path.read_text()))
@@ -222,6 +224,12 @@ def test_term_structure_on_a_log_axis_with_intervals_and_the_risk_matrix(server,
             assert term["y"][i] == max(p, floor)
             assert term["up"][i] == pytest.approx(hi - p, rel=1e-12, abs=1e-300)
             assert term["down"][i] == pytest.approx(p - max(lo, floor), rel=1e-12, abs=1e-300)
+        exit_plot = page.evaluate("(() => { const d = document.getElementById('plot-exit'); return {x: d.data[0].x, "
+                                  "y: d.data[0].y, range: d._fullLayout.yaxis.range}; })()")
+        curve = api[acc]["exit"]["cost_vs_exit_hours"]
+        hours = sorted(curve, key=float)
+        assert exit_plot["x"] == [float(h) for h in hours] and exit_plot["y"] == [curve[h] for h in hours]
+        assert exit_plot["range"][0] == 0 and exit_plot["range"][1] >= max(curve.values())   # the axis starts at 0
         heatmaps = page.evaluate("[...document.querySelectorAll('#plot-matrix .js-plotly-plot')].map((d) => "
                                  "({z: d.data[0].z, x: d.data[0].x, y: d.data[0].y, type: d.data[0].type}))")
         units = (api[acc].get("portfolio_margin") or {}).get("units") or []

@@ -161,7 +161,9 @@ function renderAccount() {
   const ex = (a.exit || {}).cost_vs_exit_hours || {};
   const eh = Object.keys(ex).sort((x, y) => Number(x) - Number(y));
   Plotly.react("plot-exit", [{ x: eh.map(Number), y: eh.map((h) => ex[h]), mode: "lines+markers" }],
-    { title: { text: "Exit cost vs time allowed" }, xaxis: { title: { text: "hours" } }, yaxis: { title: { text: "USD" } }, height: 320,
+    // from 0: a cost flat to 1e-11 USD was drawn on an axis zoomed onto its rounding noise
+    { title: { text: "Exit cost vs time allowed" }, xaxis: { title: { text: "hours" } },
+      yaxis: { title: { text: "USD" }, rangemode: "tozero" }, height: 320,
       margin: { l: 60, r: 10, t: 40, b: 40 } });
   renderMatrix(a);
 }
