@@ -27,14 +27,21 @@ ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "examples" / "multi_venue.yaml"
 
 
-def engine_alone(doc: dict, seconds: float) -> tuple[int, float]:
+def engine_alone(doc: dict, seconds: float) -> tuple[int, float, float]:
+    """(analyses done, wall seconds, CPU seconds of this process), after one warm-up analysis."""
     from liqrisk.analysis import ExitSettings, analyze
     analyze(doc, None, ExitSettings())                     # warm (numba cache, imports)
-    n, t0 = 0, time.perf_counter()
+    n, t0, c0 = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - t0 < seconds:
         analyze(doc, None, ExitSettings())
         n += 1
-    return n, time.perf_counter() - t0
+    return n, time.perf_counter() - t0, time.process_time() - c0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` (all its threads) so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -54,11 +61,13 @@ def main() -> None:
         try:
             url = f"http://127.0.0.1:{port}/v1/analyze"
             httpx.post(url, json=doc, params=params, timeout=120)          # warm the server
+            cpu0 = cpu_seconds(proc.pid)
             lat, errors, wall = asyncio.run(load(url, doc, args.clients, args.seconds, args.max_requests, params))
+            server_cpu = cpu_seconds(proc.pid) - cpu0
         finally:
             proc.terminate()
             proc.wait(30)
-    n_peer, t_peer = engine_alone(doc, min(args.seconds, 10.0))
+    n_peer, t_peer, peer_cpu = engine_alone(doc, min(args.seconds, 10.0))
     load1 = os.getloadavg()[0]
     lat_ms = sorted(x * 1000 for x in lat)
     p = lambda q: lat_ms[min(len(lat_ms) - 1, int(q * len(lat_ms)))] if lat_ms else float("nan")  # noqa: E731
@@ -67,6 +76,8 @@ def main() -> None:
     print(f"| **peer**: engine alone, 1 thread, no HTTP/DB | {n_peer:,} | 0 | "
           f"{1000 * t_peer / n_peer:.0f} | — | {n_peer / t_peer:.1f} |")
     print(f"load average (1 min) at the end: {load1:.1f}; mean latency {statistics.fmean(lat_ms):.0f} ms")
+    print(f"CPU per request: server {1000 * server_cpu / max(len(lat), 1):.0f} ms over {wall:.1f} s "
+          f"({server_cpu / wall:.2f} cores busy); engine alone {1000 * peer_cpu / max(n_peer, 1):.0f} ms")
     if errors:
         print("first errors:", *errors[:5], sep="\n  ")
         sys.exit(1)

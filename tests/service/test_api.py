@@ -27,7 +27,8 @@ def sqlite_client(tmp_path_factory):
 def test_analyze_is_the_cli_json_document(sqlite_client, demo_doc):
     r = sqlite_client.post("/v1/analyze", params={"horizon": ["1d", "4h"], "paths": 500, "seed": 3}, json=demo_doc)
     assert r.status_code == 200, r.text
-    expected = analyze(DEMO, ProbabilitySettings(["1d", "4h"], 500, 3), ExitSettings()).to_dict()
+    expected = analyze(DEMO, ProbabilitySettings(["1d", "4h"], 500, 3, range_paths=None), ExitSettings()).to_dict()
+    assert expected["accounts"][0]["risk"]["model_range"]        # the CLI's default: a model range
     assert r.json() == json.loads(json.dumps(expected))
 
 
@@ -79,6 +80,14 @@ def test_limits(tmp_path, demo_doc):
         assert "run-time budget" in r.json()["detail"][0]["msg"]
         r = c.post("/v1/analyze", params={"paths": 10}, json=small)
         assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "paths"]
+        # the model range's paths count: (100 + 3 other models × 10,000) × 24 steps × 2 accounts > 1e6
+        r = c.post("/v1/analyze", params={"horizon": "1d", "paths": 100, "range_paths": 10_000}, json=small)
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "paths"], r.text
+        assert "(100 + 30,000 model-range) paths × 24 steps × 2 accounts = 1.44e+06" in r.json()["detail"][0]["msg"]
+        r = c.post("/v1/analyze", params={"horizon": "1d", "paths": 100, "range_paths": 300_000}, json=small)
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "range_paths"], r.text
+        r = c.post("/v1/analyze", params={"horizon": "1d", "paths": 100, "range_paths": 0}, json=small)
+        assert r.status_code == 200 and "model_range" not in r.json()["accounts"][0]["risk"], r.text
         chain = copy.deepcopy(small)
         chain["market"]["BTC"]["chain_csv"] = "/etc/passwd"
         r = c.post("/v1/analyze", json=chain)
@@ -205,17 +214,17 @@ def test_cascade_job_runs_to_the_end_and_equals_the_cli(sqlite_client):
     assert job["result"] == json.loads(json.dumps(expected))
 
 
-def test_cascade_job_cancel_and_bad_scenarios(sqlite_client):
+def test_cascade_job_cancel_and_bad_scenarios(client):
     slow = copy.deepcopy(SCENARIO)
     slow["sweep"]["moves"] = [-0.01 * k for k in range(1, 40)]
-    jid = sqlite_client.post("/v1/cascade", json=slow).json()["id"]
-    assert sqlite_client.delete(f"/v1/jobs/{jid}").status_code == 200
-    assert _wait(sqlite_client, jid)["status"] == "cancelled"
-    assert sqlite_client.delete("/v1/jobs/999999").status_code == 404
+    jid = client.post("/v1/cascade", json=slow).json()["id"]
+    assert client.delete(f"/v1/jobs/{jid}").status_code == 200
+    assert _wait(client, jid)["status"] == "cancelled"
+    assert client.delete("/v1/jobs/999999").status_code == 404
     for bad, field in [({**SCENARIO, "population": {"accounts": "/etc/passwd"}}, "population"),
                        ({**SCENARIO, "shock": {"kind": "warp"}}, "shock.kind"),
                        ({**SCENARIO, "population": {"synthetic": {"n_accounts": 10 ** 9}}}, "n_accounts")]:
-        r = sqlite_client.post("/v1/cascade", json=bad)
+        r = client.post("/v1/cascade", json=bad)
         assert r.status_code == 422 and field in json.dumps(r.json()["detail"]), r.json()
 
 
@@ -426,3 +435,141 @@ def test_every_json_content_type_gets_the_body_checks(sqlite_client, content_typ
     r = sqlite_client.post("/v1/analyze", content=body, headers={"content-type": content_type})
     assert r.status_code == 422 and r.json()["detail"] == [
         {"loc": ["body"], "msg": "body: not valid JSON: duplicated key 'as_of'", "type": "value_error"}], r.text
+
+
+def _cli_json(args: list[str]) -> dict:
+    from typer.testing import CliRunner
+    from liqrisk.cli import app
+    out = CliRunner().invoke(app, args)
+    assert out.exit_code == 0, out.output
+    return json.loads(out.stdout)
+
+
+@pytest.mark.parametrize("route", ["analyze", "what-if", "advise", "cascade", "cascade sweep"])
+def test_every_route_answers_the_cli_json_document_of_the_demo(client, demo_doc, route, tmp_path):
+    """The issue's rule, checked against the command line itself (its ``--json`` output, not the
+    library call behind it): the demo portfolio through /v1/analyze, /v1/what-if and
+    /v1/advise, and a cascade scenario (a single run and a sweep) through a job, give the
+    documents `liqrisk analyze|what-if|advise|cascade FILE --json` prints for the same options.
+    A single cascade run's job left out the ``liquidated_accounts`` ids the CLI prints, and
+    /v1/what-if had no ``funding`` (the CLI's ``--funding``, settled with ``--time``). On SQLite
+    and PostgreSQL (a job's result is read back from the database)."""
+    demo = str(DEMO)
+    if route == "analyze":
+        params = {"horizon": ["1d", "4h"], "paths": 500, "seed": 3, "model": "gbm"}
+        api = client.post("/v1/analyze", params=params, json=demo_doc)
+        cli = _cli_json(["analyze", demo, "--json", "--horizon", "1d", "--horizon", "4h", "--paths", "500",
+                         "--seed", "3", "--model", "gbm"])
+    elif route == "what-if":
+        api = client.post("/v1/what-if", params={"horizon": "1d", "paths": 400, "model": "gbm"}, json={
+            "portfolio": demo_doc, "shock": {"BTC": -0.1}, "vol": {"ETH": 0.2}, "time": "2d", "funding": {"BTC": 3e-4},
+            "topup": [{"account": "okx-cross", "asset": "USDT", "amount": 1000}],
+            "reduce": ["binance-main:SOLUSDT:0.5"]})
+        cli = _cli_json(["what-if", demo, "--json", "--shock", "BTC=-10%", "--vol", "ETH=+0.2", "--time", "2d",
+                         "--funding", "BTC=0.0003", "--topup", "okx-cross:USDT=1000", "--reduce", "binance-main:SOLUSDT:0.5", "--horizon", "1d",
+                         "--paths", "400", "--model", "gbm"])
+    elif route == "advise":
+        api = client.post("/v1/advise", params={"target": "distance>=3sd", "paths": 2000}, json=demo_doc)
+        cli = _cli_json(["advise", demo, "--json", "--target", "distance>=3sd", "--paths", "2000"])
+    else:
+        scenario = copy.deepcopy(SCENARIO)
+        if route == "cascade":
+            del scenario["sweep"]
+        path = tmp_path / "scenario.yaml"
+        path.write_text(json.dumps(scenario))
+        r = client.post("/v1/cascade", json=scenario)
+        assert r.status_code == 202, r.text
+        job = _wait(client, r.json()["id"])
+        assert job["status"] == "done", job
+        api = job["result"]
+        cli = _cli_json(["cascade", str(path), "--json"])
+        assert ("rows" in cli) == (route == "cascade sweep")
+        if route == "cascade":
+            assert len(cli["liquidated_accounts"]) == cli["n_liquidated_accounts"] > 0
+    if route in ("analyze", "what-if", "advise"):
+        assert api.status_code == 200, api.text
+        api = api.json()
+    assert api == cli
+
+
+def test_serve_off_loopback_runs_an_app_that_wants_the_key_on_every_route(monkeypatch, tmp_path):
+    """``liqrisk serve --host 0.0.0.0 --api-key KEY`` (or the key in LIQRISK_API_KEY) hands uvicorn
+    an app that answers 401 on every route it has — each API route with its own method, the
+    dashboard, the static files, the schema — and 200 on /healthz; with the key the same routes
+    are served (uvicorn itself is not started: its ``run`` is replaced by a recorder)."""
+    import uvicorn
+    from fastapi.routing import APIRoute
+    from starlette.routing import Mount
+    from typer.testing import CliRunner
+    from liqrisk.cli import app as cli
+    seen = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(app=app, **kw))
+    for args, env in ((["--api-key", "k3y"], {}), ([], {"LIQRISK_API_KEY": "k3y"})):
+        seen.clear()
+        r = CliRunner().invoke(cli, ["serve", "--host", "0.0.0.0", "--port", "8123", "--database-url",
+                                     str(tmp_path / "k.db"), *args], env=env)
+        assert r.exit_code == 0, r.output
+        assert (seen["host"], seen["port"]) == ("0.0.0.0", 8123)
+        with TestClient(seen["app"]) as c:
+            calls = []
+            for route in seen["app"].routes:
+                if isinstance(route, Mount):
+                    calls.append(("GET", route.path + "/dashboard.js"))
+                    continue
+                path = route.path.replace("{pid}", "1").replace("{rid}", "1")
+                calls += [(m, path) for m in sorted(getattr(route, "methods", None) or {"GET"}) if m != "HEAD"]
+            assert len([1 for r in seen["app"].routes if isinstance(r, APIRoute)]) >= 19
+            for method, path in calls:
+                status = c.request(method, path, json={}).status_code
+                assert status == (200 if path == "/healthz" else 401), (method, path, status)
+            keyed = {"X-API-Key": "k3y"}
+            for path in ("/", "/static/dashboard.js", "/static/plotly.min.js", "/openapi.json", "/v1/portfolios",
+                         "/v1/demo"):
+                assert c.get(path, headers=keyed).status_code == 200, path
+            assert c.get("/v1/portfolios", headers={"X-API-Key": "k3y-not"}).status_code == 401
+
+
+BOMB = "".join(f"{k}: &{k} [{', '.join([f'*{p}' if p else '1'] * 9)}]\n"
+               for p, k in zip(["", *"abcdefg"], "abcdefgh"))        # 9**8 = 43 million leaves from 300 bytes
+
+
+@pytest.mark.parametrize("body, message", [
+    (BOMB.encode(), "file: YAML aliases expand the document (an alias bomb?): above the limit alias_nodes = 100000"),
+    (b"[" * 5000 + b"]" * 5000, "file: not valid YAML: exceeded maximum nesting depth (line 1, column 1001)"),
+    (b"a:\n" + b"".join(b"  " * i + b"- \n" for i in range(1, 30)), "file: line 21: nesting depth 21: above the "
+                                                                     "limit depth = 20"),
+    (b"\x8c\xba", "file: not UTF-8 text (byte 0: b'\\x8c')"),
+    (b"as_of: 1\nas_of: 2\n", "file: not valid YAML: duplicated key 'as_of' (first on line 1) (line 2, column 1)"),
+])
+def test_an_uploaded_text_is_read_as_the_cli_reads_a_file(tmp_path, body, message):
+    """/v1/parse (the dashboard's upload and paste) decoded the text with ``yaml.safe_load``: a
+    5,000-deep list was a RecursionError, a 500; a 300-byte alias bomb was expanded (9**8 nodes:
+    the server's memory and minutes of CPU); a duplicated key kept its last value silently. Now
+    the portfolio loader's rules for a file: each is one 422 line at the body, at once."""
+    assert len(BOMB) < 400 and BOMB.count("*") == 63
+    with TestClient(create_app(str(tmp_path / "p.db")), raise_server_exceptions=False) as c:
+        t0 = time.monotonic()
+        r = c.post("/v1/parse", content=body)
+        assert time.monotonic() - t0 < 10
+    assert r.status_code == 422 and r.json()["detail"] == [{"loc": ["body"], "msg": message,
+                                                            "type": "value_error"}], r.text
+
+
+@pytest.mark.parametrize("path, params, loc, message", [
+    ("/v1/analyze", {"horizon": ["1d", "1e308d"]}, ["query", "horizon"],
+     "horizon '1e308d': expected a positive number and a unit (m, h, d, w, y), e.g. 1d"),
+    ("/v1/analyze", {"horizon": "-1d"}, ["query", "horizon"],
+     "horizon '-1d': expected a positive number and a unit (m, h, d, w, y), e.g. 1d"),
+    ("/v1/what-if", {"horizon": "0d"}, ["query", "horizon"],
+     "horizon '0d': expected a positive number and a unit (m, h, d, w, y), e.g. 1d"),
+    ("/v1/advise", {"target": "p(1d)<=200%"}, ["query", "target"],
+     "target 'p(1d)<=200%': the probability must be in (0, 1), e.g. p(7d)<=1%"),
+    ("/v1/advise", {"target": "p(2x)<=1%"}, ["query", "target"],
+     "horizon '2x': expected a positive number and a unit (m, h, d, w, y), e.g. 1d"),
+])
+def test_a_bad_horizon_or_target_is_422_at_its_query_field(sqlite_client, demo_doc, path, params, loc, message):
+    """A refused horizon or advice target was a 422 at ``["body"]`` (the portfolio), the target's
+    line naming the CLI flag ``--target``; now at the query parameter, in the CLI's words."""
+    small = {**demo_doc, "accounts": demo_doc["accounts"][:1]}
+    r = sqlite_client.post(path, params=params, json={"portfolio": small} if path == "/v1/what-if" else small)
+    assert r.status_code == 422 and r.json()["detail"] == [{"loc": loc, "msg": message, "type": "value_error"}], r.text

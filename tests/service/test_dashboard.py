@@ -14,7 +14,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
+from liqrisk.analysis import parse_horizon
+from liqrisk.service.app import json_document
 from liqrisk.service.loopback import free_port
 
 from .conftest import DEMO
@@ -22,12 +25,12 @@ from .conftest import DEMO
 PARAMS = {"horizon": ["1d"], "paths": 300, "model": "gbm", "seed": 7, "curves": "true"}
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def _serve(database: Path, api_key: str | None = None):
+    """The app on a free loopback port in a thread: (url, stop)."""
     import uvicorn
     from liqrisk.service import create_app
     port = free_port()
-    app = create_app(str(tmp_path_factory.mktemp("dash") / "dash.db"))
+    app = create_app(str(database), api_key=api_key)
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
@@ -38,9 +41,18 @@ def server(tmp_path_factory):
                 break
         except httpx.HTTPError:
             time.sleep(0.05)
+
+    def stop():
+        srv.should_exit = True
+        thread.join(10)
+    return url, stop
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    url, stop = _serve(tmp_path_factory.mktemp("dash") / "dash.db")
     yield url
-    srv.should_exit = True
-    thread.join(10)
+    stop()
 
 
 @pytest.fixture
@@ -171,3 +183,92 @@ def test_tiny_probabilities_are_shown_as_a_bound_never_in_exponent_form(server, 
     assert not re.search(r"\d[eE][+-]?\d", page.inner_text("#accounts"))
     shown = page.evaluate("[6.57e-40, 0, 1e-4, 0.0123, 0.99, 123.45, null].map(pct)")
     assert shown == ["< 0.01 %", "0 %", "0.01 %", "1.23 %", "99 %", "12,300 %", "—"]
+
+
+def test_term_structure_on_a_log_axis_with_intervals_and_the_risk_matrix(server, browser, artifacts):
+    """The account view of examples/portfolio_margin_venues.yaml (OKX, Bybit and Binance portfolio
+    margin): P(liquidation) by horizon is drawn on a log axis, horizons in time order whatever
+    order they were asked in (with the standard term structure the same paths give), each point the API's p with error bars reaching its 95 % interval;
+    the risk matrix heatmap is the API's matrix (rows the vol scenarios, columns the price moves;
+    Bybit's unmoved scenario, vol same and +0 %, is a P&L of exactly 0), and an account without
+    one (Binance uniMMR has no scenario matrix) draws none. The exit-cost curve is the API's, on
+    an axis from 0 (a cost flat to 1e-11 USD was drawn on an axis zoomed onto that noise, its tick
+    labels the trailing digits of 40.8972390663)."""
+    params = {**PARAMS, "horizon": ["7d", "1h", "1d"]}
+    path = DEMO.parent / "portfolio_margin_venues.yaml"
+    doc = json_document(yaml.safe_load(path.read_text()))
+    api = {a["id"]: a for a in httpx.post(server + "/v1/analyze", params=params, json=doc, timeout=300).json()["accounts"]}
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(server + "/")
+    page.fill("#paths", str(params["paths"]))
+    page.fill("#horizons", ",".join(params["horizon"]))
+    page.set_input_files("#upload", str(path))
+    _wait_analysis(page, None)
+    first = {acc: next(iter(a["probability"].values())) for acc, a in api.items()}   # the table's horizon
+    _shown_equals(_table(page), {"accounts": [{**a, "probability": {"1d": first[acc]}} for acc, a in api.items()]})
+    for acc in ("okx-pm", "bybit-pm", "binance-pm"):
+        page.click(f"tr[data-account='{acc}']")
+        page.wait_for_function(f"document.getElementById('account-title').textContent.startsWith('{acc}')")
+        term = page.evaluate("(() => { const d = document.getElementById('plot-term'); return {type: "
+                             "d.layout.yaxis.type, x: d.data[0].x, y: d.data[0].y, up: d.data[0].error_y.array, "
+                             "down: d.data[0].error_y.arrayminus}; })()")
+        prob = {**(api[acc].get("term_structure") or {}), **api[acc]["probability"]}   # the free term structure too
+        assert term["type"] == "log" and term["x"] == sorted(prob, key=parse_horizon)
+        assert {"1h", "1d", "7d"} <= set(term["x"]) and len(term["x"]) > 3
+        floor = 1e-12
+        for i, h in enumerate(term["x"]):
+            p, (lo, hi) = prob[h]["p"], prob[h]["ci95"]
+            assert lo <= p <= hi
+            assert term["y"][i] == max(p, floor)
+            assert term["up"][i] == pytest.approx(hi - p, rel=1e-12, abs=1e-300)
+            assert term["down"][i] == pytest.approx(p - max(lo, floor), rel=1e-12, abs=1e-300)
+        exit_plot = page.evaluate("(() => { const d = document.getElementById('plot-exit'); return {x: d.data[0].x, "
+                                  "y: d.data[0].y, range: d._fullLayout.yaxis.range}; })()")
+        curve = api[acc]["exit"]["cost_vs_exit_hours"]
+        hours = sorted(curve, key=float)
+        assert exit_plot["x"] == [float(h) for h in hours] and exit_plot["y"] == [curve[h] for h in hours]
+        assert exit_plot["range"][0] == 0 and exit_plot["range"][1] >= max(curve.values())   # the axis starts at 0
+        heatmaps = page.evaluate("[...document.querySelectorAll('#plot-matrix .js-plotly-plot')].map((d) => "
+                                 "({z: d.data[0].z, x: d.data[0].x, y: d.data[0].y, type: d.data[0].type}))")
+        units = (api[acc].get("portfolio_margin") or {}).get("units") or []
+        assert [(h["type"], h["z"], h["x"], h["y"]) for h in heatmaps] == [
+            ("heatmap", u["matrix"], u["move_labels"], u["vols"]) for u in units]
+        if acc == "bybit-pm":
+            unit, = units
+            assert unit["matrix"][unit["vols"].index("vol same")][unit["move_labels"].index("+0%")] == 0.0
+            page.locator("#view-account").screenshot(path=str(artifacts / "account_risk_matrix.png"))
+    assert [acc for acc in api if (api[acc].get("portfolio_margin") or {}).get("units")] == ["okx-pm", "bybit-pm"]
+    assert not errors, errors
+
+
+def test_a_keyed_server_shows_the_dashboard_after_the_key_link(browser, tmp_path):
+    """With an API key (as ``liqrisk serve --host 0.0.0.0 --api-key KEY`` runs it): the page
+    without the key is a 401; opened once as ``/?api_key=KEY`` it loads Plotly, runs the demo and
+    saves a portfolio through the cookie it was given — every request of the page is
+    authorised without the page knowing the key."""
+    url, stop = _serve(tmp_path / "keyed.db", api_key="k3y-dash")
+    try:
+        page = browser.new_page()
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        assert page.goto(url + "/").status == 401
+        assert page.goto(url + "/?api_key=k3y-dash").status == 200
+        assert page.evaluate("typeof Plotly") == "object"
+        page.fill("#paths", str(PARAMS["paths"]))
+        page.fill("#horizons", "1d")
+        page.click("#demo")
+        _wait_analysis(page, None)
+        assert page.inner_text("#error") == ""
+        assert len(page.query_selector_all("#accounts tbody tr")) == 8
+        page.fill("#save-name", "keyed")
+        page.click("#save")
+        page.wait_for_function("document.getElementById('history-status').textContent.includes('runs recorded')")
+        saved = httpx.get(url + "/v1/portfolios", headers={"X-API-Key": "k3y-dash"}).json()
+        assert [p["name"] for p in saved] == ["keyed"]
+        assert httpx.get(url + "/v1/portfolios").status_code == 401
+        assert "k3y-dash" not in page.content()
+        assert not errors, errors
+    finally:
+        stop()

@@ -26,8 +26,8 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
-from liqrisk.analysis import (MODEL_ALIASES, MODEL_NAMES, ExitSettings, ProbabilitySettings, analyze_document,
-                              model_problem)
+from liqrisk.analysis import (MODEL_ALIASES, MODEL_NAMES, MODELS, RANGE_PATHS, ExitSettings, ProbabilitySettings,
+                              analyze_document, model_problem)
 from liqrisk.io.limits import (DRIFT_MAX, EXIT_HORIZON_MAX_HOURS, PARTICIPATION_MIN, STRESS_MAX, drift_problem,
                                exit_horizon_problem, participation_problem, stress_problem)
 from liqrisk.io.portfolio import InputError, PortfolioFile
@@ -40,7 +40,7 @@ from liqrisk.service.warmup import Warmup
 
 STATIC = Path(__file__).with_name("static")
 PLOTLY_JS = files("plotly") / "package_data" / "plotly.min.js"
-DEMO = Path(__file__).resolve().parents[3] / "examples" / "multi_venue.yaml"   # in a source checkout
+DEMO = Path(__file__).resolve().parents[1] / "data" / "multi_venue.yaml"   # package data (examples/ links to it)
 PUBLIC = ("/healthz",)
 ADVISE_EVALUATIONS = 40   # engine runs per account an advice may take (the run-time budget counts them)
 Id = Annotated[int, PathParam(ge=1, le=2 ** 31 - 1, description="database id")]
@@ -69,6 +69,30 @@ def option_lines(model: str | None = None, participation: float | None = None,
         if value is not None and (problem := rule(value)):
             lines.append((name, f"{name} {value:g}: {problem}"))
     return [{"loc": ("query", name), "msg": msg, "type": "value_error"} for name, msg in lines]
+
+
+def horizon_lines(horizons: list[str]) -> list[dict]:
+    """The CLI's rule of ``--horizon`` (:func:`liqrisk.analysis.parse_horizon`) on each horizon
+    given: one error per refused one at ``["query", "horizon"]`` (they were at ``["body"]``)."""
+    from liqrisk.analysis import parse_horizon
+    lines = []
+    for h in horizons:
+        try:
+            parse_horizon(h)
+        except InputError as e:
+            lines += [{"loc": ("query", "horizon"), "msg": msg, "type": "value_error"} for msg in e.problems]
+    return lines
+
+
+def target_lines(target: str):
+    """(the parsed ``target`` of /v1/advise, []) or (None, its problems at ``["query", "target"]``,
+    the CLI's lines without the flag's dashes)."""
+    from liqrisk.advise.targets import Target
+    try:
+        return Target.parse(target), []
+    except InputError as e:
+        return None, [{"loc": ("query", "target"), "msg": msg.removeprefix("--"), "type": "value_error"}
+                      for msg in e.problems]
 
 
 def option_problems(**options) -> None:
@@ -120,13 +144,23 @@ class AnalyzeOptions:
                                      json_schema_extra={"minimum": PARTICIPATION_MIN, "maximum": 1}),
         stress: float = Query(1.0, description="spread/depth stress multiplier (1 = today's book)",
                               json_schema_extra={"exclusiveMinimum": 0, "maximum": STRESS_MAX}),
+        range_paths: int | None = Query(None, ge=0, description=(
+            "paths of each other model in the model range (`risk.model_range`), as `liqrisk analyze "
+            "--range-paths`: default min(paths, 4000); 0: no range. /v1/analyze and portfolio runs; "
+            "what-if, like the CLI's, runs no range")),
         curves: bool = Query(False, description="add equity/MM-vs-price curves per account (dashboard)"),
     ):
-        self.problems = option_lines(model, participation, stress, drift, exit_horizon_hours)   # the CLI's rules
+        self.problems = option_lines(model, participation, stress, drift, exit_horizon_hours) + \
+            horizon_lines(horizon)                                                 # the CLI's rules
         model = MODEL_ALIASES.get(model, model)
         self.horizon, self.paths, self.seed, self.model, self.drift = horizon, paths, seed, model, drift
         self.exit_horizon_hours, self.participation, self.stress, self.curves = \
             exit_horizon_hours, participation, stress, curves
+        self.range_paths = range_paths
+
+    def range_paths_run(self) -> int:
+        """Paths each other model of the range runs (the CLI's default: min(paths, RANGE_PATHS))."""
+        return min(self.paths, RANGE_PATHS) if self.range_paths is None else self.range_paths
 
     def check(self) -> None:
         """A 422 with the refused options (in the route, after pydantic has read the body)."""
@@ -165,6 +199,8 @@ class WhatIfIn(BaseModel):
     shock: dict[str, float] = Field(default_factory=dict, description="underlying → relative move (−0.1 = −10 %)")
     vol: dict[str, float] = Field(default_factory=dict, description="underlying → absolute vol shift (+0.2)")
     time: str | None = Field(default=None, max_length=20, description="time passing, e.g. 3d")
+    funding: dict[str, float] = Field(default_factory=dict, description="underlying → funding rate per 8 h, "
+                                      "settled over ``time`` (0.0001 = 0.01 %)")
     topup: list[TopUpIn] = Field(default_factory=list, max_length=100)
     add: list[str] = Field(default_factory=list, max_length=100, description="ACCOUNT:SYMBOL:SIZE[@ENTRY]")
     reduce: list[str] = Field(default_factory=list, max_length=100, description="ACCOUNT:SYMBOL:FRACTION")
@@ -180,7 +216,7 @@ def _every(moves: dict[str, float], doc: dict, vol_only: bool = False) -> dict[s
     return {**{n.upper(): moves["*"] for n in names}, **{k: v for k, v in moves.items() if k != "*"}}
 
 
-_CHANGE_FLAGS = ("--shock", "--vol", "--time", "--topup", "--add", "--reduce")
+_CHANGE_FLAGS = ("--shock", "--vol", "--time", "--topup", "--add", "--reduce", "--funding")
 
 
 def _change_field(line: str, body: WhatIfIn) -> tuple[list, str]:
@@ -205,9 +241,12 @@ def run_analysis(doc: dict, opts: AnalyzeOptions, limits: Limits) -> dict:
     opts.check()
     limits.check_portfolio(doc)
     pf = parse_portfolio(doc)
-    limits.check_probability(opts.horizon, opts.paths, len(pf.accounts))
-    prob = (ProbabilitySettings(list(opts.horizon), opts.paths, opts.seed, opts.model, opts.drift)
-            if opts.horizon else None)
+    if opts.horizon and opts.range_paths_run() > limits.paths:
+        raise LimitError("range_paths", f"{opts.range_paths:,} paths; at most {limits.paths:,}")
+    others = len(MODELS) - 1                     # the most models a range adds
+    limits.check_probability(opts.horizon, opts.paths, len(pf.accounts), extra_paths=others * opts.range_paths_run())
+    prob = (ProbabilitySettings(list(opts.horizon), opts.paths, opts.seed, opts.model, opts.drift,
+                                range_paths=opts.range_paths) if opts.horizon else None)
     result, data = analyze_document(pf, prob, ExitSettings(horizon_hours=opts.exit_horizon_hours,
                                                             participation=opts.participation, stress=opts.stress),
                                     curves=opts.curves)    # data: checked (report/guards.py)
@@ -372,7 +411,7 @@ def create_app(database_url: str, api_key: str | None = None, limits: Limits = L
 
     @app.exception_handler(LimitError)
     async def _limit_error(_, e: LimitError):
-        return _detail(e.status, [(["body" if e.field.split(".")[0] not in ("paths", "horizon") else "query",
+        return _detail(e.status, [(["body" if e.field.split(".")[0] not in ("paths", "horizon", "range_paths") else "query",
                                     *e.field.split(".")], str(e))])
 
     @app.exception_handler(ValueError)
@@ -430,7 +469,7 @@ def create_app(database_url: str, api_key: str | None = None, limits: Limits = L
         limits.check_probability(opts.horizon, opts.paths, 2 * len(pf.accounts))
         try:
             result = what_if(pf, shock=_every(body.shock, doc), vol=_every(body.vol, doc, vol_only=True),
-                             time=body.time, add=body.add, reduce=body.reduce,
+                             time=body.time, add=body.add, reduce=body.reduce, funding=_every(body.funding, doc),
                              topup=[TopUp(t.account, t.asset.upper(), t.amount) for t in body.topup],
                              horizons=list(opts.horizon) or None, paths=opts.paths, seed=opts.seed, model=opts.model)
         except InputError as e:
@@ -447,12 +486,12 @@ def create_app(database_url: str, api_key: str | None = None, limits: Limits = L
         """Top-ups, deleveraging and hedges that meet the target, cheapest first, by
         :func:`liqrisk.advise.advice.advise` (the document of ``liqrisk advise --json``)."""
         from liqrisk.advise.advice import advise
-        from liqrisk.advise.targets import Target
-        option_problems(model=model)
+        t, problems = target_lines(target)
+        if problems := option_lines(model=model) + problems:
+            raise RequestValidationError(problems)
         model = MODEL_ALIASES.get(model, model)
         limits.check_portfolio(doc)
         pf = parse_portfolio(doc)
-        t = Target.parse(target)
         if t.kind == "probability":
             limits.check_probability([t.horizon], paths, ADVISE_EVALUATIONS * len(pf.accounts))
         data = advise(pf, target, paths=paths, seed=seed, model=model).to_dict()
@@ -461,20 +500,28 @@ def create_app(database_url: str, api_key: str | None = None, limits: Limits = L
 
     @app.get("/v1/demo", tags=["portfolios"])
     def demo_route() -> dict:
-        """The demo portfolio (examples/multi_venue.yaml of the source checkout) as a document."""
-        if not DEMO.is_file():
-            raise HTTPException(404, "no demo portfolio in this installation (it is examples/multi_venue.yaml "
-                                     "of the source checkout)")
+        """The demo portfolio (examples/multi_venue.yaml, shipped in the package as
+        liqrisk/data/multi_venue.yaml) as a document."""
         return json_document(yaml.safe_load(DEMO.read_text()))
 
     @app.post("/v1/parse", tags=["portfolios"])
     async def parse_route(request: Request) -> dict:
-        """A YAML or JSON portfolio file's text → the validated JSON document (for uploads)."""
-        text = (await request.body()).decode("utf-8", errors="replace")
+        """A YAML or JSON portfolio file's text → the validated JSON document (for uploads).
+        Decoded as the CLI reads a file (io.documents): UTF-8, no duplicated key, nesting and
+        alias expansion bounded — ``yaml.safe_load`` here answered a deeply nested text with a
+        RecursionError (500) and expanded a 300-byte alias bomb to millions of nodes."""
+        from liqrisk.io import limits as io_limits
+        from liqrisk.io.documents import DocumentError, parse_document
+        body = await request.body()
         try:
-            raw = yaml.safe_load(text)
-        except yaml.YAMLError as e:
-            raise InputError([f"file: not valid YAML/JSON: {str(e).splitlines()[0]}"]) from None
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise InputError([f"file: not UTF-8 text (byte {e.start}: {body[e.start:e.start + 1]!r})"]) from None
+        try:
+            with io_limits.using(max_depth=limits.body_depth):
+                raw = parse_document(text, "yaml", "file")
+        except DocumentError as e:
+            raise InputError([str(e).split(" (raise it with")[0]]) from None
         doc = json_document(raw)
         limits.check_portfolio(doc)
         parse_portfolio(doc)

@@ -10,7 +10,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from liqrisk.cascade.population import PopulationError
-from liqrisk.cascade.result import CascadeResult
+from liqrisk.results.cascade import CascadeAnalysis
 from liqrisk.cascade.run import resolve_population, run_scenario
 from liqrisk.cascade.scenario import ScenarioError, scenario_from_dict
 from liqrisk.service.limits import NO_FUNDING_FILE, LimitError, Limits
@@ -134,7 +134,7 @@ class Jobs:
             result = run_scenario(sc, pop, executor, on_step=stop if sc.extra.get("sweep") else
                                   _StepProgress(lambda f: self.store.update_run(rid, progress=f), stop))
             stop()
-            data = result.to_dict(include_accounts=False) if isinstance(result, CascadeResult) else result.to_dict()
+            data = CascadeAnalysis(result).to_dict()          # the document of `liqrisk cascade --json`
             self.store.update_run(rid, status="done", progress=1.0, result=data)
         except _Stopped as e:
             self.store.update_run(rid, status="cancelled" if str(e) == "cancelled" else "failed", error=str(e))

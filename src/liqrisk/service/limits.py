@@ -52,8 +52,9 @@ class Limits:
             if isinstance(block, dict) and isinstance(block.get("funding"), dict) and "csv" in block["funding"]:
                 raise LimitError(f"market.{name}.funding.csv", NO_FUNDING_FILE)
 
-    def check_probability(self, horizons: list[str], paths: int, n_accounts: int) -> None:
-        """Cost of the Monte Carlo: paths × steps (1 h, or a quarter of the shortest horizon)."""
+    def check_probability(self, horizons: list[str], paths: int, n_accounts: int, extra_paths: int = 0) -> None:
+        """Cost of the Monte Carlo: paths × steps (1 h, or a quarter of the shortest horizon);
+        ``extra_paths`` per account on top (the other models of a model range)."""
         if not horizons:
             return
         if len(horizons) > self.horizons:
@@ -65,8 +66,9 @@ class Limits:
             raise LimitError("horizon", f"{horizons[years.index(max(years))]} is longer than "
                              f"{self.horizon_years * 365:g}d")
         steps = max(years) / min(1 / (365 * 24), min(years) / 4)
-        work = paths * steps * max(n_accounts, 1)
+        work = (paths + extra_paths) * steps * max(n_accounts, 1)
         if work > self.path_steps:
-            raise LimitError("paths", f"{paths:,} paths × {steps:,.0f} steps × {n_accounts} accounts = "
+            counted = f"({paths:,} + {extra_paths:,} model-range) paths" if extra_paths else f"{paths:,} paths"
+            raise LimitError("paths", f"{counted} × {steps:,.0f} steps × {n_accounts} accounts = "
                              f"{work:.3g} path-steps exceeds the run-time budget {self.path_steps:.3g}; "
                              "use fewer paths or a shorter horizon")

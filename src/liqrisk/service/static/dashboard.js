@@ -38,6 +38,7 @@ function options() {
   const q = new URLSearchParams();
   $("horizons").value.split(",").map((h) => h.trim()).filter(Boolean).forEach((h) => q.append("horizon", h));
   q.set("paths", $("paths").value); q.set("model", $("model").value); q.set("seed", $("seed").value);
+  q.set("range_paths", "0");   // the model range (other models' P) is not drawn: not computed
   q.set("curves", "true");
   return q.toString();
 }
@@ -160,7 +161,9 @@ function renderAccount() {
   const ex = (a.exit || {}).cost_vs_exit_hours || {};
   const eh = Object.keys(ex).sort((x, y) => Number(x) - Number(y));
   Plotly.react("plot-exit", [{ x: eh.map(Number), y: eh.map((h) => ex[h]), mode: "lines+markers" }],
-    { title: { text: "Exit cost vs time allowed" }, xaxis: { title: { text: "hours" } }, yaxis: { title: { text: "USD" } }, height: 320,
+    // from 0: a cost flat to 1e-11 USD was drawn on an axis zoomed onto its rounding noise
+    { title: { text: "Exit cost vs time allowed" }, xaxis: { title: { text: "hours" } },
+      yaxis: { title: { text: "USD" }, rangemode: "tozero" }, height: 320,
       margin: { l: 60, r: 10, t: 40, b: 40 } });
   renderMatrix(a);
 }
@@ -174,7 +177,7 @@ function renderMatrix(a) {
     const div = document.createElement("div");
     box.appendChild(div);
     Plotly.newPlot(div, [{ type: "heatmap", z: unit.matrix, x: unit.move_labels, y: unit.vols,
-      colorscale: "RdBu", zmid: 0 }],
+      colorscale: "RdBu", reversescale: true, zmid: 0 }],   // losses red, gains blue
       { title: { text: `Risk matrix ${unit.underlying} (P&L, ${pm.currency}; worst: ${pm.worst_scenario})` },
         xaxis: { title: { text: "price move" }, type: "category" }, yaxis: { title: { text: "vol scenario" }, type: "category" },
         height: 300 });
