@@ -74,7 +74,7 @@ def lean_numpy(S, K, T, r, q, vol, is_call):
     return price, delta, gamma, vega, theta, rho
 
 
-@numba.njit
+@numba.njit(error_model="numpy")  # as the kernels: x/0 is inf, not an exception
 def solver_evaluations(price, S, K, T, r, q, is_call):
     """(options solved, mean evaluations of the normalised Black price per solved option by
     liqrisk's scalar implied-vol solver, options that ``implied_vol_vec``'s vectorised pass —
