@@ -331,6 +331,27 @@ def test_numba_implied_vol_agrees_with_brent_reference():
     assert_within(pricing.implied_vol(price, *args, q=g["q"]), expected, bound, "implied vol")
 
 
+def test_options_left_to_the_scalar_clean_up_agree_with_brent_reference():
+    # implied_vol_vec's vectorised pass stops after two evaluations of the normalised price; the
+    # options the scalar solver needs three or more for are finished by the scalar pass. Find
+    # them (30 of 20,000 here) in an array of 40 blocks of 512 (the last one partial, the launch
+    # parallel) and check them against brentq like every other option.
+    g = _grid(n=20_000, seed=5)
+    price = pricing.black_scholes(g["S"], g["K"], g["T"], g["r"], g["vol"], g["is_call"], q=g["q"])
+    forward = g["S"] * np.exp((g["r"] - g["q"]) * g["T"])
+    evaluations = np.array([
+        kernels.normalised_implied_stdev_nb(*kernels.normalised_otm_price_nb(p, f, k, t, r, c))[1]
+        for p, f, k, t, r, c in zip(price, forward, g["K"], g["T"], g["r"], g["is_call"])])
+    hard = evaluations >= 3
+    assert hard.sum() >= 20
+    got = pricing.implied_vol(price, g["S"], g["K"], g["T"], g["r"], g["is_call"], q=g["q"])[hard]
+    sub = {k: v[hard] for k, v in g.items()}
+    expected = reference.implied_vol(price[hard], sub["S"], sub["K"], sub["T"], sub["r"],
+                                     sub["is_call"], q=sub["q"])
+    bound = ULPS_TWO * implied_vol_error_bound(*_args(sub), q=sub["q"]) + (IV_STOP + BRENT_RTOL) * expected
+    assert_within(got, expected, bound, "implied vol after the scalar clean-up")
+
+
 def test_expired_options_are_worth_intrinsic_value():
     S, K = np.array([110.0, 90.0, 100.0]), 100.0
     for T in (0.0, -1.0):

@@ -1,4 +1,5 @@
-"""The straight-line pricing loops compile to SIMD code on every x86-64 target, not only the host.
+"""The straight-line pricing loops (price, price + Greeks, the implied-vol pass) compile to SIMD
+code on every x86-64 target, not only the host.
 
 A structural check of the generated code, not a timing: LLVM's loop vectoriser reports each loop
 it vectorises ("-pass-remarks=loop-vectorize"). On AVX-512 targets it once refused the greeks
@@ -23,7 +24,8 @@ ll.set_option("", "-pass-remarks=loop-vectorize")
 from numba import types
 from liqrisk.pricing import kernels
 a = types.float64[::1]
-for name, out in (("bsm_price_greeks_vec", types.float64[:, ::1]), ("bsm_price_vec", a)):
+for name, out in (("bsm_price_greeks_vec", types.float64[:, ::1]), ("bsm_price_vec", a),
+                  ("implied_vol_vec", a)):
     sys.stderr.write(f"@@kernel {name}\n")
     sys.stderr.flush()
     getattr(kernels, name).compile((a,) * 7 + (out,))
@@ -37,7 +39,7 @@ TARGETS = [("znver4", "+avx512f", 4), ("skylake-avx512", "+avx512f", 4)]
 
 
 @pytest.mark.parametrize("cpu,features,width", TARGETS, ids=[t[0] for t in TARGETS])
-def test_price_and_greeks_loops_vectorise(cpu, features, width, tmp_path):
+def test_price_greeks_and_implied_vol_loops_vectorise(cpu, features, width, tmp_path):
     env = dict(os.environ, NUMBA_CPU_NAME=cpu, NUMBA_CPU_FEATURES=features,
                NUMBA_CACHE_DIR=str(tmp_path))
     run = subprocess.run([sys.executable, "-c", _COMPILE], env=env, capture_output=True, text=True,
@@ -46,6 +48,6 @@ def test_price_and_greeks_loops_vectorise(cpu, features, width, tmp_path):
     sections = re.split(r"^@@kernel (\w+)\n", run.stderr.split("@@end")[0], flags=re.M)[1:]
     widths = {name: [int(w) for w in re.findall(r"vectorized loop \(vectorization width: (\d+)", text)]
               for name, text in zip(sections[::2], sections[1::2])}
-    assert set(widths) == {"bsm_price_greeks_vec", "bsm_price_vec"}
+    assert set(widths) == {"bsm_price_greeks_vec", "bsm_price_vec", "implied_vol_vec"}
     for name, found in widths.items():
         assert found and max(found) >= width, f"{name} on {cpu}: vector widths {found}\n{run.stderr[-2000:]}"

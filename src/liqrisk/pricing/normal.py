@@ -18,7 +18,9 @@ argument-rounding error any erfc-based N(z) carries.
 
 ``norm_quantile_nb`` is the inverse, N⁻¹(p), to about 1e-7 relative (M. J. Wichura, "Algorithm
 AS 241: The percentage points of the normal distribution", Appl. Statist. 37 (1988) 477–484,
-PPND7): a starting guess for the implied-vol solver, never a result.
+PPND7): a starting guess for the implied-vol solver, never a result. ``lower_quantile_nb`` is the
+same for p ≤ ½ in straight-line form (every piece evaluated, one selected), for the vectorised
+implied-vol pass.
 """
 
 import math
@@ -26,13 +28,13 @@ import math
 import numba
 
 import liqrisk._jitcache  # noqa: F401,E402  (before any cached kernel: see its docstring)
+from liqrisk.pricing.simd_math import sqrt_nb
 
 _device = numba.njit(cache=True, nogil=True, error_model="numpy")
 _inline = numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")  # see kernels
 
 _INV_SQRT_2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_PI = 1.0 / math.sqrt(math.pi)
-_LN_QUANTILE_TAIL = math.log(0.075)  # below 0.5 − 0.425 PPND7 uses its tail pieces
 
 
 @_inline
@@ -105,19 +107,26 @@ def norm_cdf_nb(z):
     return ncdf_nb(z, math.exp(-0.5 * z * z))
 
 
-@_device
+@_inline
+def _quantile_central(q):
+    """N⁻¹(½ + q) for |q| ≤ 0.425 (PPND7's central piece)."""
+    r = 0.180625 - q * q
+    return (q * (((59.109374720 * r + 159.29113202) * r + 50.434271938) * r + 3.3871327179)
+            / (((67.187563600 * r + 78.757757664) * r + 17.895169469) * r + 1.0))
+
+
+@_inline
 def _quantile_tail(ln_p):
-    """N⁻¹(p) for p = e^{ln_p} < 0.075, from r = √(−ln p) (PPND7's two tail pieces)."""
-    r = math.sqrt(-ln_p)
-    if r <= 5.0:
-        r -= 1.6
-        v = ((((0.17023821103 * r + 1.3067284816) * r + 2.7568153900) * r + 1.4234372777)
-             / ((0.12021132975 * r + 0.73700164250) * r + 1.0))
-    else:
-        r -= 5.0
-        v = ((((0.017337203997 * r + 0.42868294337) * r + 3.0812263860) * r + 6.6579051150)
-             / ((0.012258202635 * r + 0.24197894225) * r + 1.0))
-    return -v
+    """N⁻¹(p) for p = e^{ln_p} < 0.075, from r = √(−ln p): PPND7's two tail pieces (r ≤ 5 and
+    r > 5), both evaluated and one selected, so that the code is straight-line."""
+    r = sqrt_nb(-ln_p)
+    near = r - 1.6
+    far = r - 5.0
+    v_near = ((((0.17023821103 * near + 1.3067284816) * near + 2.7568153900) * near + 1.4234372777)
+              / ((0.12021132975 * near + 0.73700164250) * near + 1.0))
+    v_far = ((((0.017337203997 * far + 0.42868294337) * far + 3.0812263860) * far + 6.6579051150)
+             / ((0.012258202635 * far + 0.24197894225) * far + 1.0))
+    return -(v_near if r <= 5.0 else v_far)
 
 
 @_device
@@ -125,14 +134,22 @@ def norm_quantile_nb(p):
     """N⁻¹(p) for 0 < p < 1 to about 1e-7 relative (Wichura's PPND7)."""
     q = p - 0.5
     if abs(q) <= 0.425:
-        r = 0.180625 - q * q
-        return (q * (((59.109374720 * r + 159.29113202) * r + 50.434271938) * r + 3.3871327179)
-                / (((67.187563600 * r + 78.757757664) * r + 17.895169469) * r + 1.0))
+        return _quantile_central(q)
     tail = _quantile_tail(math.log(p if q < 0.0 else 1.0 - p))
     return tail if q < 0.0 else -tail
+
+
+@_inline
+def lower_quantile_nb(p, ln_p):
+    """N⁻¹(p) for 0 < p ≤ ½ given both p and ln_p = ln p: the central piece reads p, the tail
+    pieces ln p (so p may have underflowed to 0 in the tail). Straight-line (every piece
+    evaluated, one selected): for loops that LLVM vectorises."""
+    central = _quantile_central(p - 0.5)
+    tail = _quantile_tail(ln_p)
+    return central if p >= 0.5 - 0.425 else tail
 
 
 @_device
 def norm_quantile_of_log_nb(ln_p):
     """N⁻¹(e^{ln_p}) for ln_p ≤ ln ½, without forming p in the tail (no underflow)."""
-    return norm_quantile_nb(math.exp(ln_p)) if ln_p > _LN_QUANTILE_TAIL else _quantile_tail(ln_p)
+    return lower_quantile_nb(math.exp(ln_p), ln_p)

@@ -14,6 +14,7 @@ selects), so a ``prange`` loop over them compiles to AVX2/AVX-512 (SSE2 under
   coefficients of fdlibm's ``__ieee754_log`` (Sun Microsystems, 1993) — the method of every
   common C library; within 1 ulp. Subnormal x are scaled by 2^54 first; ln 0 = −inf,
   ln x = NaN for x < 0, ln inf = inf.
+* ``sqrt_nb``: the correctly rounded √x of the hardware (LLVM's intrinsic, not the C call).
 """
 
 import math
@@ -32,6 +33,17 @@ def _bits(typingctx, x):
     def codegen(context, builder, signature, args):
         return builder.bitcast(args[0], ir.IntType(64))
     return types.int64(types.float64), codegen
+
+
+@intrinsic
+def sqrt_nb(typingctx, x):
+    """√x of a float64 as LLVM's sqrt intrinsic (one vsqrtpd/sqrtsd, correctly rounded; NaN for
+    x < 0). numba calls the C library's sqrt, which may set errno and so keeps a loop scalar
+    wherever LLVM cannot prove the argument non-negative."""
+    def codegen(context, builder, signature, args):
+        sqrt = builder.module.declare_intrinsic("llvm.sqrt", [ir.DoubleType()])
+        return builder.call(sqrt, args)
+    return types.float64(types.float64), codegen
 
 
 @intrinsic
