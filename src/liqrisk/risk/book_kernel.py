@@ -879,3 +879,71 @@ def safe_boxes_nb(pools, ax_map, marks, scale, dfar, dep, plo, phi, cand, ok, sl
                 found = True
                 break
         ok[b] = found
+
+
+@njit(cache=True, nogil=True)
+def design_roots_nb(pools, ax_map, marks, M, bump, n_iter, far, Z, found, arrs):
+    """Hasofer–Lind–Rackwitz–Fiessler roots of each pool's health ``h(σ∘LZ) = 0`` at t = 0 for
+    :func:`liqrisk.risk.book_mc._design_points`, in the space of the independent normals Z of a
+    one-year move (log offsets ``x = M·Z``, ``M`` = diag(σ)·L, other prices at their ``marks``):
+    from Z = 0, ``Z ← ((∇H·Z − H)/|∇H|²)·∇H`` with ``∇H = Mᵀ∇ₓh`` by central differences of
+    ``bump`` in log price, at most ``n_iter`` times; ``found[b]`` where the step moved by at most
+    1e-9 of max(1, |Z|) (``Z[b]`` the root), not where the gradient vanished or |Z| > ``far``."""
+    n_ax = ax_map.shape[0]
+    prow = marks.copy()
+    z = np.zeros(n_ax)
+    x = np.zeros(n_ax)
+    dh = np.zeros(n_ax)
+    grad = np.zeros(n_ax)
+    new = np.zeros(n_ax)
+    for b in range(pools.shape[0]):
+        p = pools[b]
+        found[b] = False
+        for a in range(n_ax):
+            z[a] = 0.0
+        for _ in range(n_iter):
+            for a in range(n_ax):
+                acc = 0.0
+                for c in range(n_ax):
+                    acc += M[a, c] * z[c]
+                x[a] = acc
+                prow[ax_map[a]] = marks[ax_map[a]] * np.exp(acc)
+            e, m = pool_state_nb(p, prow, 0.0, arrs)
+            h = e - m
+            for a in range(n_ax):
+                ma = ax_map[a]
+                prow[ma] = marks[ma] * np.exp(x[a] + bump)
+                e, m = pool_state_nb(p, prow, 0.0, arrs)
+                hu = e - m
+                prow[ma] = marks[ma] * np.exp(x[a] - bump)
+                e, m = pool_state_nb(p, prow, 0.0, arrs)
+                prow[ma] = marks[ma] * np.exp(x[a])
+                dh[a] = (hu - (e - m)) / (2.0 * bump)
+            nn, gz = 0.0, 0.0
+            for c in range(n_ax):
+                acc = 0.0
+                for a in range(n_ax):
+                    acc += M[a, c] * dh[a]
+                grad[c] = acc
+                nn += acc * acc
+                gz += acc * z[c]
+            if not (nn > 0.0 and np.isfinite(nn)):
+                break
+            f = (gz - h) / nn
+            n_new, n_dif = 0.0, 0.0
+            for c in range(n_ax):
+                new[c] = f * grad[c]
+                n_new += new[c] * new[c]
+                n_dif += (new[c] - z[c]) ** 2
+            n_new = np.sqrt(n_new)
+            if n_new > far:
+                break
+            if np.sqrt(n_dif) <= 1e-9 * max(1.0, n_new):
+                for c in range(n_ax):
+                    Z[b, c] = new[c]
+                found[b] = True
+                break
+            for c in range(n_ax):
+                z[c] = new[c]
+        for a in range(n_ax):
+            prow[ax_map[a]] = marks[ax_map[a]]
