@@ -442,6 +442,9 @@ is beyond the bridge range: factor 1, not valued.
             sl = mslot[b]
             if sl >= 0:
                 qtr[sl, :] = 1.0
+                # the whole path beyond the bridge range by the bound tables: as safe on this
+                # path (not ``inside``: the account is still walked, as after a full walk)
+                ok = ok or _path_beyond(sl, mn, mx, h0[b], txlo, tdx, TD, TG, gb, cdt)
             kdead[b] = big
             kexp[b] = big
             ptau[b] = -1
@@ -780,6 +783,36 @@ def health_tables_nb(pools, ax_map, marks, dep, txlo, tdx, TD, TG, arrs):
             for c in range(n_c):
                 TD[b, a, c] = min(hs[c], hs[c + 1]) - h0
                 TG[b, a, c] = grow * max(gs[c], gs[c + 1])
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _path_beyond(sl, mn, mx, h0, txlo, tdx, TD, TG, gb, cdt):
+    """A several-axis pool with bound tables ``sl`` (:func:`health_tables_nb`) is beyond the
+    bridge range at every step of a path whose log offsets stay in [mn, mx] per axis when the
+    health's lower bound over that box, ``L = h0 + Σ_a min TD[a, c]`` over the cells c the box
+    spans on axis a, and the largest gradient bounds there, ``G_a = max TG[a, c]``, satisfy
+    ``2·L² ≥ FAR·Σ G_a·G_c·|cdt_ac|``: each step's own test in :func:`book_chunk_nb` (its ends'
+    floors l0, l1 ≥ L, its G ≤ these; the same floating-point sums in the same order, rounding
+    being monotone) would then pass at every step, so the walk can be skipped with the same
+    numbers. False when the box leaves the tables or the pool has none."""
+    lb = h0
+    tables = False
+    for a in range(mn.shape[0]):
+        gb[a] = 0.0
+        w = tdx[sl, a]
+        if w == 0.0:
+            continue
+        tables = True
+        c0 = int(np.floor((mn[a] - txlo[sl, a]) / w))
+        c1 = int(np.floor((mx[a] - txlo[sl, a]) / w))
+        if c0 < 0 or c1 >= TD.shape[2]:
+            return False
+        lo = np.inf
+        for c in range(c0, c1 + 1):
+            lo = min(lo, TD[sl, a, c])
+            gb[a] = max(gb[a], TG[sl, a, c])
+        lb += lo
+    return tables and lb > 0.0 and 2.0 * lb * lb >= FAR * _variance_bound(gb, cdt)
 
 
 @njit(cache=True, nogil=True, inline="always")
