@@ -347,7 +347,10 @@ def _health_tables(cp, g: _Group, bsel, axes, sigma, dt, n_steps, eligible):
         map_chunks(part, [(a, min(a + size, len(sub))) for a in range(0, len(sub), size)])
         return lo, w, d, gg
 
-    txlo[rows], tdx[rows], TD[rows], TG[rows] = _per_pool(g, ("tables", dt, n_steps), bsel[multi][rows], tables)
+    got = _per_pool(g, ("tables", dt, n_steps), bsel[multi][rows], tables)
+    if len(rows) == n_m:          # every several-axis pool has tables: no second copy of them
+        return got
+    txlo[rows], tdx[rows], TD[rows], TG[rows] = got
     return txlo, tdx, TD, TG
 
 
