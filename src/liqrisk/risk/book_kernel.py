@@ -479,6 +479,9 @@ is beyond the bridge range: factor 1, not valued.
             sl = mslot[b]
             if sl >= 0:
                 qtr[sl, :] = 1.0
+                # the whole path beyond the bridge range by the bound tables: as safe on this
+                # path (not ``inside``: the account is still walked, as after a full walk)
+                ok = ok or _path_beyond(sl, mn, mx, h0[b], txlo, tdx, TD, TG, gb, cdt)
             kdead[b] = big
             kexp[b] = big
             ptau[b] = -1
@@ -820,6 +823,36 @@ def health_tables_nb(pools, ax_map, marks, dep, txlo, tdx, TD, TG, arrs):
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _path_beyond(sl, mn, mx, h0, txlo, tdx, TD, TG, gb, cdt):
+    """A several-axis pool with bound tables ``sl`` (:func:`health_tables_nb`) is beyond the
+    bridge range at every step of a path whose log offsets stay in [mn, mx] per axis when the
+    health's lower bound over that box, ``L = h0 + Σ_a min TD[a, c]`` over the cells c the box
+    spans on axis a, and the largest gradient bounds there, ``G_a = max TG[a, c]``, satisfy
+    ``2·L² ≥ FAR·Σ G_a·G_c·|cdt_ac|``: each step's own test in :func:`book_chunk_nb` (its ends'
+    floors l0, l1 ≥ L, its G ≤ these; the same floating-point sums in the same order, rounding
+    being monotone) would then pass at every step, so the walk can be skipped with the same
+    numbers. False when the box leaves the tables or the pool has none."""
+    lb = h0
+    tables = False
+    for a in range(mn.shape[0]):
+        gb[a] = 0.0
+        w = tdx[sl, a]
+        if w == 0.0:
+            continue
+        tables = True
+        c0 = int(np.floor((mn[a] - txlo[sl, a]) / w))
+        c1 = int(np.floor((mx[a] - txlo[sl, a]) / w))
+        if c0 < 0 or c1 >= TD.shape[2]:
+            return False
+        lo = np.inf
+        for c in range(c0, c1 + 1):
+            lo = min(lo, TD[sl, a, c])
+            gb[a] = max(gb[a], TG[sl, a, c])
+        lb += lo
+    return tables and lb > 0.0 and 2.0 * lb * lb >= FAR * _variance_bound(gb, cdt)
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _health_floor(sl, X, k, h0, txlo, tdx, TD, TG, gb):
     """Lower bound of the health of the pool with tables ``sl`` (:func:`health_tables_nb`) at
     the log offsets ``X[k]`` (−inf outside the tables); raises ``gb[a]`` to the bound of |g_a|
@@ -916,3 +949,71 @@ def safe_boxes_nb(pools, ax_map, marks, scale, dfar, dep, plo, phi, cand, ok, sl
                 found = True
                 break
         ok[b] = found
+
+
+@njit(cache=True, nogil=True)
+def design_roots_nb(pools, ax_map, marks, M, bump, n_iter, far, Z, found, arrs):
+    """Hasofer–Lind–Rackwitz–Fiessler roots of each pool's health ``h(σ∘LZ) = 0`` at t = 0 for
+    :func:`liqrisk.risk.book_mc._design_points`, in the space of the independent normals Z of a
+    one-year move (log offsets ``x = M·Z``, ``M`` = diag(σ)·L, other prices at their ``marks``):
+    from Z = 0, ``Z ← ((∇H·Z − H)/|∇H|²)·∇H`` with ``∇H = Mᵀ∇ₓh`` by central differences of
+    ``bump`` in log price, at most ``n_iter`` times; ``found[b]`` where the step moved by at most
+    1e-9 of max(1, |Z|) (``Z[b]`` the root), not where the gradient vanished or |Z| > ``far``."""
+    n_ax = ax_map.shape[0]
+    prow = marks.copy()
+    z = np.zeros(n_ax)
+    x = np.zeros(n_ax)
+    dh = np.zeros(n_ax)
+    grad = np.zeros(n_ax)
+    new = np.zeros(n_ax)
+    for b in range(pools.shape[0]):
+        p = pools[b]
+        found[b] = False
+        for a in range(n_ax):
+            z[a] = 0.0
+        for _ in range(n_iter):
+            for a in range(n_ax):
+                acc = 0.0
+                for c in range(n_ax):
+                    acc += M[a, c] * z[c]
+                x[a] = acc
+                prow[ax_map[a]] = marks[ax_map[a]] * np.exp(acc)
+            e, m = pool_state_nb(p, prow, 0.0, arrs)
+            h = e - m
+            for a in range(n_ax):
+                ma = ax_map[a]
+                prow[ma] = marks[ma] * np.exp(x[a] + bump)
+                e, m = pool_state_nb(p, prow, 0.0, arrs)
+                hu = e - m
+                prow[ma] = marks[ma] * np.exp(x[a] - bump)
+                e, m = pool_state_nb(p, prow, 0.0, arrs)
+                prow[ma] = marks[ma] * np.exp(x[a])
+                dh[a] = (hu - (e - m)) / (2.0 * bump)
+            nn, gz = 0.0, 0.0
+            for c in range(n_ax):
+                acc = 0.0
+                for a in range(n_ax):
+                    acc += M[a, c] * dh[a]
+                grad[c] = acc
+                nn += acc * acc
+                gz += acc * z[c]
+            if not (nn > 0.0 and np.isfinite(nn)):
+                break
+            f = (gz - h) / nn
+            n_new, n_dif = 0.0, 0.0
+            for c in range(n_ax):
+                new[c] = f * grad[c]
+                n_new += new[c] * new[c]
+                n_dif += (new[c] - z[c]) ** 2
+            n_new = np.sqrt(n_new)
+            if n_new > far:
+                break
+            if np.sqrt(n_dif) <= 1e-9 * max(1.0, n_new):
+                for c in range(n_ax):
+                    Z[b, c] = new[c]
+                found[b] = True
+                break
+            for c in range(n_ax):
+                z[c] = new[c]
+        for a in range(n_ax):
+            prow[ax_map[a]] = marks[ax_map[a]]

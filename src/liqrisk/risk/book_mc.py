@@ -37,14 +37,15 @@ from __future__ import annotations
 
 import contextlib
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from liqrisk.dynamics.paths import Bootstrap, PathModel, as_seed_sequence, map_chunks
 from liqrisk.margin import kernel as K
 from liqrisk.margin.base import LINEAR, MM_ENTRY_VALUE, MM_NONE, MM_TIERS_AT_MARK, NOTIONAL_SIZE
-from liqrisk.risk.book_kernel import GRADIENT_SPACING, book_chunk_nb, health_tables_nb, safe_boxes_nb
+from liqrisk.risk.book_kernel import (GRADIENT_SPACING, book_chunk_nb, design_roots_nb, health_tables_nb,
+                                     safe_boxes_nb)
 from liqrisk.risk.bridge import FAR as _FAR
 from liqrisk.risk.first_passage import hit_probability
 from liqrisk.risk.measures import MeasureChange, proposal
@@ -108,6 +109,7 @@ class _Group:
     multi: np.ndarray         # margined and moving with several axes (health bridge)
     h0: np.ndarray            # equity − MM at t=0 (USD)
     g0: np.ndarray            # (n_pools, n_axes) its gradient in log prices at t=0
+    memo: dict = field(default_factory=dict)   # per-pool boxes and tables of its runs (_per_pool)
 
 
 def _pool_labels(plan) -> list[str]:
@@ -290,6 +292,27 @@ faster on the 200 × 10 benchmark (BENCHMARKS.md), and a table costs 2·(cells +
 the pool per axis (≈ 0.6 ms per pool of 10 positions on 4 axes) and 16 bytes per cell."""
 
 
+def _per_pool(g: _Group, key, bsel, compute):
+    """``compute(sub)`` — a tuple of arrays whose first axis runs over the group's pools
+    ``sub`` — for the pools ``bsel``, each pool's rows computed once per ``key`` and kept in
+    ``g.memo``: a pool's safe boxes and bound tables depend on the pool, the model, ``dt`` and
+    the number of steps only, not on the other pools of the run, so the importance runs of one
+    call (one per bucket of rare accounts, thousands on 1,000 accounts × 10) reuse the main
+    run's instead of recomputing them (the same numbers)."""
+    if not len(bsel):
+        return compute(bsel)
+    done, vals = g.memo.setdefault(key, (np.zeros(len(g.pools), np.bool_), []))
+    need = np.unique(bsel[~done[bsel]])
+    if len(need):
+        new = compute(need)
+        if not vals:
+            vals.extend(np.zeros((len(g.pools),) + x.shape[1:], x.dtype) for x in new)
+        for v, x in zip(vals, new):
+            v[need] = x
+        done[need] = True
+    return tuple(v[bsel] for v in vals)
+
+
 def _health_tables(cp, g: _Group, bsel, axes, sigma, dt, n_steps, eligible):
     """Bound tables (txlo, tdx, TD, TG) per several-axis pool of ``bsel`` (row: its ``mslot``)
     for :func:`~liqrisk.risk.book_kernel.health_tables_nb`: ``eligible`` ones (affine,
@@ -306,20 +329,28 @@ def _health_tables(cp, g: _Group, bsel, axes, sigma, dt, n_steps, eligible):
     if not len(rows):
         return txlo, tdx, TD, TG
     width = np.minimum(2.0 * SAFE_RADII.max() * sigma * math.sqrt(n_steps * dt) / n_c, GRADIENT_SPACING)
-    dep = g.dep[bsel][multi][rows]
-    tdx[rows] = np.where(dep, width, 0.0)
-    txlo[rows] = -0.5 * n_c * tdx[rows]
-    d, gg = TD[rows], TG[rows]
-    pools, lo, w = g.pools[bsel][multi][rows], txlo[rows], tdx[rows]
     ax_map, args = np.array(axes, np.int64), cp.arrays.args()
 
-    def part(c):                  # rows a:b of the tables, on the thread pool (nogil)
-        a, b = c
-        health_tables_nb(pools[a:b], ax_map, cp.market.prices, dep[a:b], lo[a:b], w[a:b], d[a:b], gg[a:b], args)
+    def tables(sub):              # of the group's pools sub, on the thread pool (nogil)
+        dep = g.dep[sub]
+        w = np.where(dep, width, 0.0)
+        lo = -0.5 * n_c * w
+        d, gg = np.zeros((len(sub), n_ax, n_c)), np.zeros((len(sub), n_ax, n_c))
+        pools = g.pools[sub]
 
-    size = max(64, -(-len(rows) // 16))
-    map_chunks(part, [(a, min(a + size, len(rows))) for a in range(0, len(rows), size)])
-    TD[rows], TG[rows] = d, gg
+        def part(c):
+            a, b = c
+            health_tables_nb(pools[a:b], ax_map, cp.market.prices, dep[a:b], lo[a:b], w[a:b], d[a:b],
+                             gg[a:b], args)
+
+        size = max(64, -(-len(sub) // 16))
+        map_chunks(part, [(a, min(a + size, len(sub))) for a in range(0, len(sub), size)])
+        return lo, w, d, gg
+
+    got = _per_pool(g, ("tables", dt, n_steps), bsel[multi][rows], tables)
+    if len(rows) == n_m:          # every several-axis pool has tables: no second copy of them
+        return got
+    txlo[rows], tdx[rows], TD[rows], TG[rows] = got
     return txlo, tdx, TD, TG
 
 
@@ -382,8 +413,10 @@ def _run(cp, g: _Group, acc_sel: np.ndarray, axes, model: PathModel, dt: float, 
                                ).astype(np.int64)
     n_bp, n_acc, n_h = len(bsel), len(acc_sel), len(hsteps)
     kept = n_paths - math.ceil(0.99 * n_paths) + 1 if want_loss else 1
-    safe, slo, shi = _safe_boxes(cp, g, bsel, axes, model, dt, n_steps)
-    hsafe, hlo, hhi = _safe_boxes(cp, g, bsel, axes, model, dt, n_steps, healthy=True)
+    safe, slo, shi = _per_pool(g, ("safe", dt, n_steps), bsel,
+                               lambda sub: _safe_boxes(cp, g, sub, axes, model, dt, n_steps))
+    hsafe, hlo, hhi = _per_pool(g, ("healthy", dt, n_steps), bsel,
+                                lambda sub: _safe_boxes(cp, g, sub, axes, model, dt, n_steps, healthy=True))
     boxed = safe & g.multi[bsel]      # per-step skips of several-axis pools: in both modes
     safe &= screen
     hsafe &= screen & g.margined[bsel]
@@ -756,35 +789,27 @@ def _design_points(cp, g: _Group, axes, model: PathModel) -> tuple[np.ndarray, n
     chol = np.linalg.cholesky(corr)
     M = model.sigma[:, None] * chol                       # x = M·Z for a one-year move
     args, marks, ax_map = cp.arrays.args(), cp.market.prices, np.array(axes, np.int64)
-    bump = np.zeros((1 + 2 * n_ax, n_ax))
-    for a in range(n_ax):
-        bump[1 + 2 * a, a], bump[2 + 2 * a, a] = GRADIENT_BUMP, -GRADIENT_BUMP
+    # every root in compiled chunks (design_roots_nb): the per-pool Python loop of parallel
+    # pool valuations cost 3 ms a call on a loaded machine, 2.2 s CPU of 100 accounts x 10
+    todo = np.flatnonzero(g.multi & (g.h0 > 0))
+    Z, found = np.zeros((len(g.pools), n_ax)), np.zeros(len(g.pools), np.bool_)
+    Zt, ft = np.zeros((len(todo), n_ax)), np.zeros(len(todo), np.bool_)
+    pools_t = g.pools[todo]
+    size = max(16, -(-len(todo) // 8))
 
-    def root(pool):
-        z = np.zeros(n_ax)
-        for _ in range(DESIGN_ITERATIONS):
-            rows = np.repeat(marks[None, :], len(bump), axis=0)
-            rows[:, ax_map] *= np.exp(M @ z + bump)
-            eq, mm = K.pools_states_nb(np.array([pool], np.int64), rows, 0.0, args)
-            h = eq[:, 0] - mm[:, 0]
-            grad = M.T @ ((h[1::2] - h[2::2]) / (2 * GRADIENT_BUMP))
-            nn = float(grad @ grad)
-            if not (nn > 0 and np.isfinite(nn)):
-                return None
-            new = (float(grad @ z) - h[0]) / nn * grad
-            if np.linalg.norm(new) > DESIGN_FAR:
-                return None
-            if np.linalg.norm(new - z) <= 1e-9 * max(1.0, np.linalg.norm(new)):
-                return new
-            z = new
-        return None
+    def part(c):
+        a, b = c
+        design_roots_nb(pools_t[a:b], ax_map, marks, M, GRADIENT_BUMP, DESIGN_ITERATIONS, DESIGN_FAR,
+                        Zt[a:b], ft[a:b], args)
 
+    map_chunks(part, [(a, min(a + size, len(todo))) for a in range(0, len(todo), size)])
+    Z[todo], found[todo] = Zt, ft
     for i in range(n_acc):
         b0, b1 = g.acc_start[i], g.acc_start[i + 1]
-        points = [root(g.pools[b]) for b in range(b0, b1) if g.multi[b] and g.h0[b] > 0]
+        points = [Z[b] for b in range(b0, b1) if found[b]]
         points += [(bound / model.sigma[a]) * chol[a] for a in range(n_ax)
                    for bound in (g.blo[i, a], g.bhi[i, a]) if np.isfinite(bound)]
-        points = [z for z in points if z is not None and np.linalg.norm(z) > 0]
+        points = [z for z in points if np.linalg.norm(z) > 0]
         if points:
             z = min(points, key=np.linalg.norm)
             r[i] = float(np.linalg.norm(z))
