@@ -28,7 +28,8 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
 from liqrisk.analysis import MODEL_ALIASES, MODEL_NAMES, ExitSettings, ProbabilitySettings, analyze, model_problem
-from liqrisk.io.limits import (DRIFT_MAX, EXIT_HORIZON_MAX_HOURS, PARTICIPATION_MIN, STRESS_MAX, drift_problem,
+from liqrisk.io.limits import (DRIFT_MAX, EXIT_HORIZON_MAX_HOURS, PARTICIPATION_MIN, STRESS_MAX, STRESS_MIN,
+                               drift_problem,
                                exit_horizon_problem, participation_problem, stress_problem)
 from liqrisk.io.portfolio import InputError, PortfolioFile
 from liqrisk.load import parse_portfolio
@@ -118,7 +119,7 @@ class AnalyzeOptions:
         participation: float = Query(0.1, description="share of daily volume an exit may take",
                                      json_schema_extra={"minimum": PARTICIPATION_MIN, "maximum": 1}),
         stress: float = Query(1.0, description="spread/depth stress multiplier (1 = today's book)",
-                              json_schema_extra={"exclusiveMinimum": 0, "maximum": STRESS_MAX}),
+                              json_schema_extra={"minimum": STRESS_MIN, "maximum": STRESS_MAX}),
         curves: bool = Query(False, description="add equity/MM-vs-price curves per account (dashboard)"),
     ):
         self.problems = option_lines(model, participation, stress, drift, exit_horizon_hours)   # the CLI's rules
