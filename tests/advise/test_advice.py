@@ -92,6 +92,16 @@ def test_target_parsing_and_bad_target():
     assert res.exit_code == 2 and "--target" in res.output and "Traceback" not in res.output
 
 
+@pytest.mark.parametrize("p, k", [(0.01, 2.5758293035489), (1e-10, 6.466951), (1e-300, 37.065788), (5e-324, 37.065788)])
+def test_a_tiny_probability_target_has_a_finite_first_guess(p, k):
+    """The reflection-principle distance k = Φ⁻¹(1 − p*/2) of a 1-day target (√(365 T) = 1):
+    p* = 1e-300 raised NormalDist's "p must be in the range 0.0 < p < 1.0" (1 − p*/2 rounds to 1;
+    advise --target 'p(1d)<=1e-300%', issue 9). k from the normal tail: 2.5758 (1 %), 6.4670
+    (1e-10), 37.0658 (1e-300, also the floor of a denormal p*)."""
+    t = Target("probability", p, "1d", "")
+    assert t.sd_equivalent() == pytest.approx(k, rel=1e-6)
+
+
 def test_demo_distance_advice_cli_json(tmp_path):
     html = tmp_path / "f.html"
     res = CliRunner().invoke(app, ["advise", DEMO, "--target", "distance>=3sd", "--json", "--html", str(html)])

@@ -121,10 +121,11 @@ class Changes:
             if isinstance(p, Add):
                 adds.append(p)
                 continue
-            size_s, _, entry_s = p[2].partition("@")
+            size_s, at, entry_s = p[2].partition("@")
             try:
                 size = _number(size_s, f"--add '{':'.join(p)}' size", False)
-                entry = _number(entry_s, f"--add '{':'.join(p)}' entry", False) if entry_s else None
+                # "0.5@" (an "@" and no entry) was the trade at the mark, silently (issue 9, edge fuzz)
+                entry = _number(entry_s, f"--add '{':'.join(p)}' entry", False) if at else None
             except InputError as e:
                 problems += e.problems
                 continue

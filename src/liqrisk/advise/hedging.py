@@ -104,7 +104,9 @@ def _check(spec: HedgeSpec) -> None:
     if spec.position == 0 or not (math.isfinite(spec.position) and abs(spec.position) <= AMOUNT_MAX):
         problems.append(f"--position {spec.position:g}: must be a non-zero number of contracts (+ long, − short), "
                         f"at most {AMOUNT_MAX:g} in size")
-    if spec.rebalances < 1:
+    if spec.steps is not None and spec.steps < 1:     # 0 was falsy: the rebalance count, silently (issue 9)
+        problems.append(f"--steps: must be ≥ 1 (or left out: one per rebalance), got {spec.steps}")
+    elif spec.rebalances < 1:
         problems.append(f"--rebalances: must be ≥ 1, got {spec.rebalances}")
     elif spec.n_steps % spec.rebalances:
         problems.append(f"--steps {spec.n_steps}: must be a multiple of --rebalances {spec.rebalances}")
