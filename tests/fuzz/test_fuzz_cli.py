@@ -629,7 +629,7 @@ def cascade_edge_args(draw):
     kinds: list[str] = []
     accounts: list[str] = []
     if what == "scenario":
-        scenario, kinds = draw(M.edge_field(scenario))
+        scenario, kinds = draw(M.edge_field(scenario, focus="sweep"))
     elif what in ("csv", "hyperliquid"):
         scenario.pop("sweep", None)
         doc, suffix = (M.population_rows(), ".csv") if what == "csv" else (M.hyperliquid_seed(), ".json")
