@@ -61,3 +61,13 @@ def test_range_paths_beyond_the_limit_is_refused_naming_range_paths():
     assert res.exit_code == 2 and res.stderr == (
         "error: --range-paths 99999999999 × 24 time steps: above the limit path_steps = 2e+08 (use fewer "
         "--range-paths or a shorter --horizon, or raise it with --max-path-steps)\n"), res.output
+
+
+def test_the_longest_horizon_itself_is_allowed():
+    """366/365 × 365 = 366.00000000000006: ``--horizon 366d`` — README's longest horizon — was
+    refused as above the limit of 366 days (issue 9, seed 13)."""
+    from liqrisk.cli.limits import simulation_problems
+    assert simulation_problems(["366d"], 100) == []
+    assert simulation_problems(["8784h"], 100) == []
+    assert simulation_problems(["367d"], 100) == ["--horizon 367 days: above the limit horizon_days = 366 (use a "
+                                                  "shorter --horizon, or raise it with --max-horizon-days)"]

@@ -40,7 +40,8 @@ def simulation_problems(horizons, paths: int, flag: str = "--horizon", paths_fla
         except InputError as e:
             bad += e.problems
     lim = limits.current()
-    if years and max(years) * 365 > lim.max_horizon_days:
+    if years and max(years) * 365 > lim.max_horizon_days * (1 + 1e-12):    # 366/365·365 = 366.00000000000006:
+        # the documented bound itself ("366d") was refused (issue 9, found by the edge fuzz's --time 366d)
         bad.append(lim.exceeded("max_horizon_days", f"{flag} {max(years) * 365:g} days", f"a shorter {flag}"))
     if years:
         steps = max(years) / min(1 / (365 * ProbabilitySettings.steps_per_day), min(years) / 4)
