@@ -92,6 +92,18 @@ def test_target_parsing_and_bad_target():
     assert res.exit_code == 2 and "--target" in res.output and "Traceback" not in res.output
 
 
+@pytest.mark.parametrize("p, k", [(0.01, 2.575829303548901), (1e-10, 6.466951087240516), (1e-300, 37.06578788077213),
+                                  (5e-324, 38.467405617144344)])
+def test_a_tiny_probability_target_has_a_finite_first_guess(p, k):
+    """The reflection-principle distance k = Φ⁻¹(1 − p*/2) of a 1-day target (√(365 T) = 1):
+    p* = 1e-300 raised NormalDist's "p must be in the range 0.0 < p < 1.0" (1 − p*/2 rounds to 1;
+    advise --target 'p(1d)<=1e-300%', issue 9). k = scipy.stats.norm.isf(p*/2): 2.5758 (1 %),
+    6.4670 (1e-10), 37.0658 (1e-300); for the smallest denormal p*/2 rounds to 0 and is floored
+    at 5e-324 itself: isf(5e-324) = 38.4674."""
+    t = Target("probability", p, "1d", "")
+    assert t.sd_equivalent() == pytest.approx(k, rel=1e-9)   # NormalDist's inverse: ~1e-15 relative
+
+
 def test_demo_distance_advice_cli_json(tmp_path):
     html = tmp_path / "f.html"
     res = CliRunner().invoke(app, ["advise", DEMO, "--target", "distance>=3sd", "--json", "--html", str(html)])

@@ -251,3 +251,31 @@ def test_cli_hedges_the_demo_deribit_account(tmp_path):
     assert bad.exit_code == 2 and "okx-cross" in bad.output and "Traceback" not in bad.output
     none = CliRunner().invoke(app, ["hedge-backtest", "--strike", "100"])
     assert none.exit_code == 2 and "--spot" in none.output
+
+
+@pytest.mark.parametrize("days", ["1e-300", "0.0006", "0", "nan", "3650.1"])
+def test_an_expiry_under_a_minute_or_over_ten_years_is_refused_naming_the_flag(days):
+    """Issue 9 (hand probes): --expiry-days 1e-300 passed the (0, 3650] check, the expiry (as_of
+    + days, whole microseconds) was as_of itself, and the run stopped with "account 'hedged',
+    position 1 (BTC), field 'expiry': expired" — an account the user never named."""
+    res = CliRunner().invoke(app, ["hedge-backtest", "--spot", "91250", "--strike", "100000", "--expiry-days", days,
+                                   "--vol", "0.5", "--paths", "50", "--json"])
+    assert res.exit_code == 2 and res.stderr == (f"error: --expiry-days {float(days):g}: must be a finite number of "
+                                                 "days from one minute (0.000694444) to 3650\n"), res.output
+
+
+def test_a_one_minute_option_is_hedged():
+    res = CliRunner().invoke(app, ["hedge-backtest", "--spot", "91250", "--strike", "91250", "--expiry-days",
+                                   str(1 / 1440), "--vol", "0.5", "--paths", "50", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["option"]["expiry_days"] == 1 / 1440
+
+
+@pytest.mark.parametrize("steps", ["0", "-5"])
+def test_zero_monitoring_steps_are_refused_not_replaced(steps):
+    """Issue 9 (edge fuzz, seed 11): --steps 0 was falsy, so the run took one step per rebalance
+    (50) and exit 0 — a value the user gave, silently replaced."""
+    res = CliRunner().invoke(app, ["hedge-backtest", "--spot", "91250", "--strike", "100000", "--expiry-days", "30",
+                                   "--vol", "0.5", "--paths", "50", "--steps", steps, "--json"])
+    assert res.exit_code == 2 and res.stderr == (
+        f"error: --steps: must be ≥ 1 (or left out: one per rebalance), got {steps}\n"), res.output

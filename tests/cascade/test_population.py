@@ -112,3 +112,10 @@ def test_synthetic_population_is_seeded_and_starts_healthy():
     assert (eq > mm).all()
     oi = np.abs(a.arrays.qty[a.arrays.axis == 0]).sum() * 91250.0
     assert 0.5 * 5e7 < oi < 1.5 * 5e7               # BTC OI 10bn per 1M accounts, scaled
+
+
+def test_a_header_only_table_names_the_accounts_not_a_column():
+    """Issue 9 (hand probes): a position table with its header and no rows said "account_id: no positions"."""
+    df = pd.DataFrame({c: [] for c in ("account_id", "venue", "mode", "collateral_usd", "asset", "size", "entry")})
+    with pytest.raises(PopulationError, match=r"^accounts: no positions: the table has a header and no rows$"):
+        from_frame(df)

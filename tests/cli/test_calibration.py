@@ -26,3 +26,11 @@ def test_the_daily_backtest_prints_the_file_name_as_written(tmp_path):
                               "2019-07-01", "--n-paths", "100", "--model", "gbm"])
     assert res.exit_code == 0, res.output
     assert "[red]daily :fire:.csv" in res.stdout and "🔥" not in res.stdout
+
+
+def test_zero_paths_are_refused_not_replaced_by_the_default():
+    """Issue 9 (hand probes): ``--n-paths 0`` was falsy, so the run took the default (2000, hourly
+    4096) and exited 0, while ``--n-paths 1`` was refused as outside 100 … 1,000,000."""
+    for args in (["--start", "2019-06-01", "--end", "2019-07-01"], ["--hourly"]):
+        res = runner.invoke(app, ["backtest-calibration", "--json", "--n-paths", "0", *args])
+        assert res.exit_code == 2 and res.stderr == "error: --n-paths 0: must be 100 … 1,000,000\n", res.output

@@ -77,16 +77,17 @@ def test_bad_scenario_exits_2_naming_the_field(tmp_path, edit, field):
     assert len(lines) == 1 and field in lines[0] and "Traceback" not in res.output
 
 
-@pytest.mark.parametrize("stress", ["0", "-1", "1001"])
+@pytest.mark.parametrize("stress", ["0", "-1", "1001", "5e-324", "1e-300", "0.00099"])
 def test_a_scenario_stress_follows_the_rule_of_the_stress_flag(tmp_path, stress):
     """``impact.stress: 0`` was accepted (the bound was ≥ 0) while ``analyze --stress 0`` is
-    refused: both are in (0, 1000] now, and say so in the same words."""
+    refused: both are in [0.001, 1000] now, and say so in the same words (issue 9: 5e-324 ran
+    with an infinite depth, ``--stress 1e-300`` stopped on a crossed synthetic book naming no flag)."""
     f = tmp_path / "s.yaml"
     f.write_text(SMALL.replace("stress: 3", f"stress: {stress}"))
     res = runner.invoke(app, ["cascade", str(f), "--accounts", str(ROOT / "examples/populations/small_book.csv")])
     flag = runner.invoke(app, ["analyze", str(ROOT / "examples/multi_venue.yaml"), "--stress", stress])
     assert res.exit_code == 2 and flag.exit_code == 2
-    rule = "must be in (0, 1000] (1 = today's book)"
+    rule = "must be in [0.001, 1000] (1 = today's book)"
     assert res.stderr.strip().splitlines() == [f"error: impact.stress: {float(stress):g}: {rule}"]
     assert rule in flag.stderr
 

@@ -30,7 +30,9 @@ COMMANDS = {"analyze": T.analyze_args, "cascade": T.cascade_args, "exit-cost": T
             "what-if": T.what_if_args, "advise": T.advise_args, "size": T.size_args,
             "hedge-backtest": T.hedge_backtest_args, "policy-backtest": T.policy_backtest_args,
             "import": T.import_args, "exit-cost-one": T.exit_cost_one_args, "size-one": T.size_one_args,
-            "hedge-backtest-one": T.hedge_backtest_one_args,
+            "hedge-backtest-one": T.hedge_backtest_one_args, "analyze-edge": T.analyze_edge_args,
+            "what-if-edge": T.what_if_edge_args, "advise-edge": T.advise_edge_args,
+            "policy-backtest-edge": T.policy_backtest_edge_args, "cascade-edge": T.cascade_edge_args,
             **{f"service-{r}": (lambda r=r: M.service_request(r)) for r in ("analyze", "what-if", "advise", "cascade")}}
 """Command → strategy of (kind, args); ``service-*``: (kind, request) of a REST route (harness.run_service)."""
 KEEP = Path("fuzz_failures")

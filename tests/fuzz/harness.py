@@ -110,7 +110,7 @@ def run(args: list[str], time_limit: float = TIME_LIMIT_S) -> tuple[str, str, fl
             doc = json.loads(out, parse_constant=_reject_constant)
         except ValueError as e:
             return "wrong", f"stdout is not strict JSON: {e}", dt
-        problems = check_numbers(args[0], doc)
+        problems = check_numbers(args[0], doc, _scenario_of(args))
         return ("wrong", problems[0], dt) if problems else ("ok", "", dt)
     if res.exit_code == 2:
         lines = [l for l in err.splitlines() if l.strip()]
@@ -162,12 +162,212 @@ def _finite(x) -> bool:
     return x is None or isinstance(x, (int, float)) and math.isfinite(x)
 
 
-def check_numbers(command: str, doc) -> list[str]:
-    """Problems of a successful run's document (empty when it passes)."""
+def check_numbers(command: str, doc, scenario=None) -> list[str]:
+    """Problems of a successful run's document (empty when it passes): the command's own checks
+    and, for every command, the plausibility checks of :func:`check_plausible` (``scenario``: the
+    decoded scenario of a ``cascade`` run, for the sweep's grid)."""
     checks = {"analyze": _check_analyze, "cascade": _check_cascade, "what-if": _check_what_if,
               "advise": _check_advise, "size": _check_size, "hedge-backtest": _check_hedge_backtest,
-              "exit-cost": _check_exit_cost}
-    return checks[command](doc) if command in checks else []
+              "exit-cost": _check_exit_cost, "policy-backtest": _check_policy_backtest}
+    out = checks[command](doc) if command in checks else []
+    out += check_plausible(doc)
+    if command == "cascade" and isinstance(scenario, dict):
+        out += _check_sweep_grid(doc, scenario)
+    return out
+
+
+def _scenario_of(args: list[str]):
+    """The decoded scenario file of a ``cascade`` run (None when it is not a mapping that reads)."""
+    if not args or args[0] != "cascade" or len(args) < 2:
+        return None
+    import yaml
+    try:
+        with open(args[1], "rb") as f:
+            doc = yaml.safe_load(f.read(2_000_000))
+    except Exception:  # noqa: BLE001 — an input the run accepted but this reader does not: no grid check
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+# --- plausibility of accepted outputs ("silently wrong") ----------------------------------------
+# Written from the fields' meaning (README's analyze document, results/*), independently of the
+# product's own output guards; each has a planted-wrong-output test in test_harness.py.
+
+_TOL = 1e-9
+PROBABILITY_KEYS = {"p", "liquidation_probability", "fraction"}
+"""Keys whose number (or list of numbers) is a probability or a share of paths, wherever they are."""
+PROBABILITY_BLOCKS = {"probability", "term_structure"}
+"""Keys whose mapping holds probabilities per horizon: numbers (what-if) or {p, ci95, …}."""
+
+
+def _number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _walk(doc, path=()):
+    """(path, key, value) of every mapping entry in ``doc``."""
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            yield path, k, v
+            yield from _walk(v, path + (k,))
+    elif isinstance(doc, list):
+        for i, v in enumerate(doc):
+            yield from _walk(v, path + (i,))
+
+
+def _where(path) -> str:
+    return ".".join(str(k) for k in path) or "document"
+
+
+def _in_unit(v) -> bool:
+    return _number(v) and math.isfinite(v) and -_TOL <= v <= 1 + _TOL
+
+
+def check_plausible(doc) -> list[str]:
+    """Every number finite (a JSON writer that lets NaN/inf through breaks strictness elsewhere;
+    here a Python float from a decoded document); every probability finite and in [0, 1] — the
+    keys of PROBABILITY_KEYS anywhere, the per-horizon blocks of PROBABILITY_BLOCKS (pools'
+    too); an estimate's ``ci95`` = [lo, hi] with 0 ≤ lo ≤ p ≤ hi ≤ 1 (a sampled zero's
+    rule-of-three bound is an interval [0, 3/n] around p = 0)."""
+    out = []
+    for path, k, v in _walk(doc):
+        w = _where(path + (k,))
+        if _number(v) and not math.isfinite(v):
+            out.append(f"{w}: non-finite number {v}")
+            continue
+        if k in PROBABILITY_KEYS and k != "fraction" and v is not None and not isinstance(v, dict) \
+                and not _in_unit(v):
+            out.append(f"{w}: probability {v} outside [0, 1]")
+        if k == "fraction" and v is not None:
+            values = v if isinstance(v, list) else [v]
+            if any(x is not None and not _in_unit(x) for x in values):
+                out.append(f"{w}: fraction {v} outside [0, 1]")
+        if k in PROBABILITY_BLOCKS and isinstance(v, dict) or (len(path) >= 1 and path[-1] == "pools"
+                                                              and isinstance(v, dict)):
+            for h, est in v.items():
+                if _number(est) and not _in_unit(est):
+                    out.append(f"{w}.{h}: probability {est} outside [0, 1]")
+        if k == "ci95" and v is not None:
+            out += _check_ci(w, v, _parent(doc, path))
+    return out
+
+
+def _parent(doc, path):
+    for k in path:
+        doc = doc[k]
+    return doc
+
+
+def _check_ci(where: str, ci, est: dict) -> list[str]:
+    if not (isinstance(ci, list) and len(ci) == 2 and all(_number(x) for x in ci)):
+        return [f"{where}: not an interval [lo, hi]: {ci}"]
+    lo, hi = ci
+    if not (_in_unit(lo) and _in_unit(hi)) or lo > hi + _TOL:
+        return [f"{where}: interval {ci} not within [0, 1] or reversed"]
+    p = est.get("p") if isinstance(est, dict) else None
+    if _number(p) and not lo - _TOL * (1 + abs(p)) <= p <= hi + _TOL * (1 + abs(p)):
+        return [f"{where}: interval {ci} does not bracket the estimate {p}"]
+    return []
+
+
+def _over_leveraged(notes, account_id) -> set:
+    """Position numbers (1-based) of ``account_id`` whose leverage the run noted as above the
+    venue's maximum (its initial margin is then as given, below the venue's: analysis._leverage_notes)."""
+    import re
+    out = set()
+    for n in notes or []:
+        m = re.match(r"account '(.*)', position (\d+) .*exceeds the venue's maximum", str(n))
+        if m and m.group(1) == account_id:
+            out.add(int(m.group(2)))
+    return out
+
+
+def _check_margins_and_boundaries(w: str, a: dict, notes) -> list[str]:
+    """Equity and margins finite; IM ≥ MM (account and position; not where the leverage is noted
+    as above the venue's maximum, nor while liquidatable: a margin given below MM, nor for a
+    collateral loan); the
+    account's boundaries positive, ``down`` below the mark and ``up`` above it (on the
+    underlying's mark); a not-liquidatable perp or future's liquidation price on the side that
+    hurts it (an isolated one's own size, a cross one's symbol's net size: README's "venue's
+    displayed cross price"): below its mark for a long, above for a short."""
+    out = []
+    eq, im, mm = a.get("equity"), a.get("initial_margin"), a.get("maintenance_margin")
+    for name, v in (("equity", eq), ("initial_margin", im), ("maintenance_margin", mm)):
+        if v is not None and not (_number(v) and math.isfinite(v)):
+            out.append(f"{w}: {name} = {v} not a finite number")
+    liquidatable = bool(a.get("liquidatable_now"))
+    noted = _over_leveraged(notes, a.get("id"))
+    loan = a.get("loan") is not None      # a collateral loan has no initial margin (IM 0: docs/loans.md)
+    if _number(im) and _number(mm) and im < mm * (1 - _TOL) - _TOL and not noted and not liquidatable and not loan:
+        out.append(f"{w}: initial margin {im} < maintenance margin {mm}")
+    net: dict = {}              # a cross position's price is on the side that hurts its symbol's net position
+    for p in a.get("positions") or []:
+        if not p.get("isolated") and _number(p.get("size")):
+            net[p.get("symbol")] = net.get(p.get("symbol"), 0.0) + p["size"]
+    for n, p in enumerate(a.get("positions") or [], 1):
+        pim, pmm = p.get("initial_margin"), p.get("maintenance_margin")
+        if _number(pim) and _number(pmm) and pim < pmm * (1 - _TOL) - _TOL and n not in noted and not liquidatable \
+                and not loan:
+            out.append(f"{w} position {n} ({p.get('symbol')}): initial margin {pim} < maintenance margin {pmm}")
+        lp, mark, size = p.get("liquidation_price"), p.get("mark"), p.get("size")
+        if not p.get("isolated") and p.get("symbol") in net:
+            size = net[p.get("symbol")]
+        if lp is None or not all(_number(x) for x in (lp, mark, size)) or liquidatable:
+            continue
+        if lp <= 0:
+            out.append(f"{w} position {n} ({p.get('symbol')}): liquidation price {lp} ≤ 0")
+        elif p.get("kind") in ("perp", "future") and size != 0 and \
+                (lp > mark * (1 + _TOL) if size > 0 else lp < mark * (1 - _TOL)):
+            out.append(f"{w} position {n} ({p.get('symbol')}): liquidation price {lp} on the wrong side of "
+                       f"its mark {mark} for size {size}")
+    marks = {}
+    for p in a.get("positions") or []:
+        if p.get("kind") == "perp" and _number(p.get("mark")) and p.get("underlying"):
+            marks.setdefault(p["underlying"], p["mark"])
+    for und, sides in (a.get("liquidation") or {}).items():
+        for side, price in (sides or {}).items():
+            if price is None:
+                continue
+            if not _number(price) or price <= 0:
+                out.append(f"{w}: liquidation {und} {side} = {price} not a positive number")
+            elif und in marks and not liquidatable and \
+                    (price > marks[und] * (1 + _TOL) if side == "down" else price < marks[und] * (1 - _TOL)):
+                out.append(f"{w}: liquidation {und} {side} = {price} on the wrong side of the mark {marks[und]}")
+    return out
+
+
+def _check_exit_block(w: str, ex) -> list[str]:
+    """An exit block's costs and times finite and ≥ 0 (or null)."""
+    out = []
+    for k in ("close_now_cost", "close_now_bps", "liquidation_cost", "insurance_shortfall", "time_to_exit_hours",
+              "horizon_cost", "horizon_sd", "equity_shortfall"):
+        v = (ex or {}).get(k)
+        if v is not None and not (_number(v) and math.isfinite(v) and v >= -_TOL * (1 + abs(v))):
+            out.append(f"{w}: exit {k} = {v} not a finite number ≥ 0")
+    for t, c in ((ex or {}).get("cost_vs_exit_hours") or {}).items():
+        if c is not None and not (_number(c) and c >= -_TOL * (1 + abs(c))):
+            out.append(f"{w}: exit cost at {t} h = {c} < 0")
+    return out
+
+
+def _check_sweep_grid(doc: dict, scenario: dict) -> list[str]:
+    """A sweep's rows are its grid: len(moves) × len(impact_scales) rows (one move per asset when
+    ``moves`` is not given, impact scale 1 when ``impact_scales`` is not), each a grid point."""
+    grid = scenario.get("sweep")
+    if not isinstance(grid, dict) or "rows" not in doc:
+        return []
+    moves, scales = grid.get("moves"), grid.get("impact_scales")
+    n_moves = len(moves) if isinstance(moves, list) else 1
+    n_scales = len(scales) if isinstance(scales, list) else 1
+    rows = doc.get("rows") or []
+    if len(rows) != n_moves * n_scales:
+        return [f"sweep: {len(rows)} rows for a grid of {n_moves} moves × {n_scales} impact scales"]
+    fields = doc.get("fields") or []
+    if isinstance(scales, list) and "impact_scale" in fields and all(_number(x) for x in scales):
+        i = fields.index("impact_scale")
+        if any(not any(abs(r[i] - float(s)) <= 1e-12 * (1 + abs(s)) for s in scales) for r in rows):
+            return ["sweep: a row's impact scale is no grid point"]
+    return []
 
 
 def _check_import(text: str) -> list[str]:
@@ -201,8 +401,10 @@ def _check_account_state(where: str, s: dict) -> list[str]:
             if price is not None and price <= 0:
                 out.append(f"{where}: liquidation price {u} {side} = {price} ≤ 0")
     c = s.get("exit_close_now_cost")
-    if c is not None and c < 0:
-        out.append(f"{where}: exit cost {c} < 0")
+    if c is not None and not (_number(c) and math.isfinite(c) and c >= 0):
+        out.append(f"{where}: exit cost {c} not a finite number ≥ 0")
+    if not (math.isfinite(eq) and math.isfinite(mm)):
+        out.append(f"{where}: equity/MM not finite: {eq}, {mm}")
     return out
 
 
@@ -281,6 +483,30 @@ def _check_exit_cost(doc: dict) -> list[str]:
     return out
 
 
+def _check_policy_backtest(doc: dict) -> list[str]:
+    """Per policy: liquidations ≤ paths, the liquidation probability their share, avoided ≤ the
+    hold policy's liquidations, costs and capital ≥ 0, quantiles non-decreasing."""
+    out = []
+    n = doc.get("paths")
+    hold = ((doc.get("policies") or {}).get("hold") or {}).get("liquidations")
+    for name, p in (doc.get("policies") or {}).items():
+        liq, prob = p.get("liquidations"), p.get("liquidation_probability")
+        if _number(n) and _number(liq) and not 0 <= liq <= n:
+            out.append(f"policy {name!r}: {liq} liquidations of {n} paths")
+        if _number(n) and n > 0 and _number(liq) and _number(prob) and abs(prob - liq / n) > 1e-9:
+            out.append(f"policy {name!r}: liquidation probability {prob} ≠ {liq}/{n}")
+        av = p.get("liquidations_avoided")
+        if _number(av) and _number(hold) and not 0 <= av <= hold:
+            out.append(f"policy {name!r}: {av} liquidations avoided of the hold policy's {hold}")
+        for k in ("cost_mean", "capital_added_mean", "actions_mean", "pnl_std"):
+            if _number(p.get(k)) and p[k] < -_TOL:
+                out.append(f"policy {name!r}: {k} = {p[k]} < 0")
+        q = [v for _, v in sorted((p.get("pnl_quantiles") or {}).items(), key=lambda kv: float(kv[0]))]
+        if any(not _number(v) for v in q) or any(b < a - 1e-9 * (1 + abs(a)) for a, b in zip(q, q[1:])):
+            out.append(f"policy {name!r}: P&L quantiles not non-decreasing: {q}")
+    return out
+
+
 def _check_hedge_backtest(doc: dict) -> list[str]:
     """Spreads and standard errors ≥ 0, quantiles non-decreasing, fractions in [0, 1]."""
     out = []
@@ -318,6 +544,8 @@ def _check_analyze(doc: dict) -> list[str]:
             for h, prob in (a.get(block) or {}).items():
                 if not 0 <= prob["p"] <= 1 or not all(0 <= v <= 1 for v in prob.get("ci95", [])):
                     out.append(f"{w}: {block} {h} = {prob} outside [0, 1]")
+        out += _check_margins_and_boundaries(w, a, doc.get("notes"))
+        out += _check_exit_block(w, a.get("exit"))
     return out
 
 
@@ -420,7 +648,7 @@ def _classify_4xx(res) -> tuple[str, str]:
     return "rejected", f"422 {first['loc']}: {str(first['msg'])[:200]}"
 
 
-def _poll_job(client, rid: int, deadline: float | None) -> tuple[str, str]:
+def _poll_job(client, rid: int, deadline: float | None, scenario=None) -> tuple[str, str]:
     """Wait for cascade job ``rid`` to end; classify its outcome (cancel it at the deadline)."""
     while True:
         job = client.get(f"/v1/jobs/{rid}")
@@ -432,7 +660,7 @@ def _poll_job(client, rid: int, deadline: float | None) -> tuple[str, str]:
                 doc = json.loads(job.text, parse_constant=_reject_constant)
             except ValueError as e:
                 return "wrong", f"job result is not strict JSON: {e}"
-            problems = check_numbers("cascade", doc["result"])
+            problems = check_numbers("cascade", doc["result"], scenario)
             return ("wrong", problems[0]) if problems else ("ok", "")
         if d["status"] in ("failed", "cancelled"):
             error = str(d.get("error") or "")
@@ -468,7 +696,11 @@ def run_service(req: dict, time_limit: float | None = TIME_LIMIT_S) -> tuple[str
         tb = "".join(traceback.format_exception(e))
         return "traceback", tb.strip().splitlines()[-1][:300] + " @ " + _origin(e), time.perf_counter() - t0
     if req["path"] == "/v1/cascade" and res.status_code == 202:
-        category, detail = _poll_job(client, res.json()["id"], deadline)
+        try:
+            scenario = json.loads(req["body"])
+        except (ValueError, TypeError):
+            scenario = None
+        category, detail = _poll_job(client, res.json()["id"], deadline, scenario)
         return category, detail, time.perf_counter() - t0
     dt = time.perf_counter() - t0
     if time_limit is not None and dt >= time_limit:      # the alarm may wait for a compile

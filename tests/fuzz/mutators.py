@@ -551,3 +551,70 @@ def service_request(draw, route: str):
         body, k = draw(mutated_body(seed))
         params = draw(query(ANALYZE_QUERY, kinds, {"paths": "200"}))
     return kind_of(kinds + k), {"method": "POST", "path": f"/v1/{route}", "params": params, "body": body}
+
+
+# --- numbers at their edges (issue 9: the last campaign's blind spot) ---------------------------
+# Two faults the seed-9 campaign missed were found by hand: a sweep's impact_scales [0, …] under
+# the sqrt model (ZeroDivisionError) and `exit-cost --horizon 1e26d` (accepted, an absurd
+# result). The generators below try every numeric flag and every numeric field of a scenario or
+# portfolio file at its edges, one at a time on an otherwise valid run.
+
+NUMBER_EDGES = ["0", "-0", "0.0", "+0", "5e-324", "-5e-324", "1e-320", "1e-300", "1e-12", "1e-9", "1e-6", "0.999999",
+                "1", "1.000001", "-1", "-1e-300", "2", "10", "1e6", "1e15", "1e16", "1e26", "1e300", "1e308", "1.8e308",
+                "-1e308", "1e400", "-1e400", "99999999999999999999", "nan", "NaN", "-nan", "+nan", "NAN", "inf", "+inf",
+                "-inf", "Inf", "INF", "infinity", "Infinity", "-Infinity", "1_000", "0x10", " 1", "1 ", "1e", "e5", ".",
+                "", "abc", "١", "1,5"]
+"""A numeric flag's value as a user may type it: zero (signed), tiny and denormal, near one, huge,
+beyond float range, non-finite in every spelling float() and YAML take, and text that is no number."""
+INT_EDGES = ["0", "-0", "1", "2", "-1", "99", "100", "101", "200", "1.5", "1e3", "2e2", "+5", "0x10", "1_000",
+             "2147483648", "4294967296", "9223372036854775808", "99999999999999999999", "nan", "inf", "", "abc"]
+"""An integer flag's value (paths, seeds, steps, limits): signs, boundaries, floats, overflow."""
+DURATION_EDGES = ["0s", "0m", "0h", "0d", "0w", "1s", "1m", "30m", "1h", "1.5h", "1d", "7d", "1w", "1y", "2y", "365d",
+                  "366d", "367d", "8784h", "8785h", "525600m", "527041m", "52w", "53w", "1e-300h", "1e-9d", "1e26d",
+                  "1e308d", "1e400d", "-1d", "-0d", "nand", "NaNd", "infd", "Infinityd", "1d1h", "1D", "1H", " 1d",
+                  "1d ", "d", "1", "", "1_0d", "0x10d", "1e2h", "١d", "100000w", "1e5d", "9999999999999999999d"]
+"""A duration (--horizon, --time, p(HORIZON) targets): zero in every unit, the 366-day bounds,
+tiny, huge (1e26d), non-finite, odd spellings."""
+FIELD_EDGES = [0, -0.0, 0.0, 5e-324, -5e-324, 1e-320, 1e-300, 1e-12, 1e-9, 1e-6, 0.999999, 1, 1.000001, -1, -1e-300,
+               2, 10, 1e6, 1e15, 1e16, 1e26, 1e300, 1e308, -1e308, 10 ** 30, 10 ** 400, -(10 ** 400),
+               float("nan"), float("inf"), float("-inf"), "nan", ".nan", ".inf", "-.inf", "Infinity", "1e400", "1e26"]
+"""A file's numeric field at its edges: numbers (10**400 is an integer no float holds) and
+numeric text (YAML 1.1 reads 1e26 without a dot as text, a quoted decimal as a CSV or an
+exchange writes it)."""
+
+
+def _numeric_leaves(doc) -> list[tuple]:
+    """Paths of every number (not a bool) and every number written as text in ``doc`` (list
+    elements too: a sweep's moves and impact_scales, a tier table's rows)."""
+    return [p for p in _paths(doc)[1:] if _same_type(_get(doc, p), 0.0) or _number_text(_get(doc, p))]
+
+
+@st.composite
+def edge_field(draw, doc, focus: str | None = None) -> tuple[dict, list[str]]:
+    """(``doc`` with one numeric field set to one of FIELD_EDGES, kinds): semantic when the value
+    stays a number of the field's kind (number or numeric text), structural otherwise. ``focus``:
+    a top-level key whose fields are drawn 1 time in 3 (a sweep's few grid numbers among a
+    scenario's many: the impact_scales [0, …] fault sat there)."""
+    doc = copy.deepcopy(doc)
+    leaves = _numeric_leaves(doc)
+    focused = [p for p in leaves if p[0] == focus]
+    if focused and draw(st.integers(0, 2)) == 0:
+        leaves = focused
+    if not leaves:
+        return doc, []
+    path = draw(st.sampled_from(leaves))
+    old = _get(doc, path)
+    value = draw(st.sampled_from(FIELD_EDGES))
+    if isinstance(old, str) and not isinstance(value, str):
+        value = repr(value) if isinstance(value, float) else str(value)     # a number cell stays text
+    kind = "semantic" if (_same_type(old, value) or isinstance(old, str) and _number_text(value)) else "structural"
+    return _set(doc, path, value), [kind]
+
+
+def encode_yaml_edges(doc) -> str:
+    """YAML of ``doc`` with the text values '.nan', '.inf', '-.inf' written bare (YAML's own
+    non-finite floats, which a quoted string is not)."""
+    text = encode(doc, ".yaml")
+    for s in (".nan", ".inf", "-.inf"):
+        text = text.replace(f"'{s}'", s)
+    return text

@@ -514,3 +514,161 @@ def test_fuzz_size_one_flag(case):
 @given(hedge_backtest_one_args())
 def test_fuzz_hedge_backtest_one_flag(case):
     assert_good_case(case)
+
+
+# --- numbers at their edges, one at a time --------------------------------------------------------
+# Every numeric flag of every command (and the durations) at M.NUMBER_EDGES / M.INT_EDGES /
+# M.DURATION_EDGES, or one numeric field of the input file at M.FIELD_EDGES, on an otherwise
+# valid run (issue 9: the faults found by hand after the seed-9 campaign were both of this kind).
+
+EDGE = M.NUMBER_EDGES
+PCT = [f"{x}%" for x in EDGE[:30]] + ["nan%", "inf%", "-inf%", "%", "1e26%"]
+MULTI = str(M.EXAMPLES / "multi_venue.yaml")
+ANALYZE_BASE = {"--horizon": "1d", "--paths": "200", "--range-paths": "0"}
+ANALYZE_EDGE = {
+    "--horizon": M.DURATION_EDGES, "--paths": M.INT_EDGES, "--seed": M.INT_EDGES, "--range-paths": M.INT_EDGES,
+    "--drift": EDGE, "--stress": EDGE, "--participation": EDGE, "--exit-horizon-hours": EDGE,
+    "--max-file-mb": EDGE, "--max-depth": M.INT_EDGES, "--max-alias-nodes": M.INT_EDGES,
+    "--max-accounts": M.INT_EDGES, "--max-positions": M.INT_EDGES, "--max-path-steps": EDGE,
+    "--max-horizon-days": EDGE,
+}
+WHAT_IF_BASE = {"--paths": "200", "--horizon": "1d"}
+WHAT_IF_EDGE = {
+    "--shock": [f"BTC={x}" for x in PCT] + [f"BTC=-{x}%" for x in ("99", "99.9999", "100", "1e-300")],
+    "--vol": [f"BTC=+{x}" for x in EDGE] + [f"BTC=-{x}" for x in ("0.52", "0.5199999", "1e-300")],
+    "--time": M.DURATION_EDGES, "--horizon": M.DURATION_EDGES, "--paths": M.INT_EDGES, "--seed": M.INT_EDGES,
+    "--topup": [f"binance-main:USDT={x}" for x in EDGE], "--add": [f"binance-main:BTCUSDT:{x}" for x in EDGE]
+    + [f"binance-main:BTCUSDT:0.5@{x}" for x in EDGE], "--reduce": [f"binance-main:BTCUSDT:{x}" for x in EDGE],
+    "--funding": [f"BTC={x}" for x in EDGE], "--drift": EDGE,
+}
+ADVISE_BASE = {"--target": "distance>=3sd", "--account": "binance-main", "--paths": "200"}
+ADVISE_EDGE = {
+    "--target": [f"p({d})<=1%" for d in M.DURATION_EDGES] + [f"p(1d)<={x}" for x in PCT + EDGE]
+    + [f"distance>={x}sd" for x in EDGE],
+    "--paths": M.INT_EDGES, "--seed": M.INT_EDGES,
+}
+POLICY_BASE = {"--account": "iso", "--paths": "50"}
+POLICY_EDGE = {"--cut-below": EDGE, "--topup-to": EDGE, "--days": EDGE, "--steps-per-day": M.INT_EDGES,
+               "--paths": M.INT_EDGES, "--seed": M.INT_EDGES, "--max-path-steps": EDGE, "--max-horizon-days": EDGE}
+CASCADE_EDGE = {"--max-population": M.INT_EDGES, "--max-file-mb": EDGE, "--max-depth": M.INT_EDGES}
+# the flag-only commands: the existing one-flag tables, every number also at the edges
+for _table, _skip in ((EXIT_COST_ONE, ()), (SIZE_ONE, ()), (HEDGE_ONE, ())):
+    for _flag, _values in _table.items():
+        if _values is NUMS or (isinstance(_values, list) and set(NUMS) <= set(_values)):
+            _table[_flag] = list(dict.fromkeys(_values + EDGE))
+EXIT_COST_ONE["--horizon"] = list(dict.fromkeys(EXIT_COST_ONE["--horizon"] + M.DURATION_EDGES))
+EXIT_COST_ONE["--position"] += [f"BTC:{x}:91250" for x in EDGE] + [f"BTC:1.5:{x}" for x in EDGE]
+SIZE_ONE["--horizon"] = M.DURATION_EDGES
+SIZE_ONE["--target"] = SIZE_ONE["--target"] + ADVISE_EDGE["--target"]
+SIZE_ONE["--paths"] = SIZE_ONE["--paths"] + M.INT_EDGES
+SIZE_ONE["--seed"] = M.INT_EDGES
+HEDGE_ONE["--paths"] = ["1", "2", "0", "-1", "1000000000", "abc", "1.5", "1e3", "99999999999999999999", ""]
+HEDGE_ONE["--seed"] = HEDGE_ONE["--rebalances"] = HEDGE_ONE["--steps"] = M.INT_EDGES
+
+
+@st.composite
+def _edge_portfolio(draw, seeds, name: str) -> tuple[str, list[str]]:
+    """A bundled portfolio with one numeric field at an edge, written as YAML or JSON."""
+    suffix, doc = draw(st.sampled_from(seeds))
+    doc, kinds = draw(M.edge_field(doc))
+    text = M.encode_yaml_edges(doc) if suffix == ".yaml" else M.encode(doc, ".json")
+    if M.FUNDING_CSV in text:
+        write_input(M.csv_text(M.funding_rows()).encode(), ".csv", M.FUNDING_CSV[:-4])
+    return write_input(text.encode(), suffix, name), kinds
+
+
+@st.composite
+def analyze_edge_args(draw):
+    """(kind, args) of ``analyze``: a valid run (multi_venue, 1d, 200 paths) with one numeric
+    flag at an edge, or a bundled portfolio with one numeric field at an edge."""
+    if draw(st.integers(0, 2)) == 0:
+        path, kinds = draw(_edge_portfolio(M.portfolio_seeds(), "edge"))
+        return M.kind_of(kinds), ["analyze", path, "--json", *_flags(ANALYZE_BASE)]
+    flags, flag = draw(_one_flag(ANALYZE_BASE, ANALYZE_EDGE))
+    return ("semantic" if flag else "valid"), ["analyze", MULTI, "--json", *_flags(flags)]
+
+
+@st.composite
+def what_if_edge_args(draw):
+    """(kind, args) of ``what-if`` on multi_venue: one change flag (or option) at an edge."""
+    flags, flag = draw(_one_flag(WHAT_IF_BASE, WHAT_IF_EDGE))
+    return ("semantic" if flag else "valid"), ["what-if", MULTI, "--json", *_flags(flags)]
+
+
+@st.composite
+def advise_edge_args(draw):
+    """(kind, args) of ``advise`` on multi_venue's binance-main: the target, paths or seed at an edge."""
+    flags, flag = draw(_one_flag(ADVISE_BASE, ADVISE_EDGE))
+    return ("semantic" if flag else "valid"), ["advise", MULTI, "--json", *_flags(flags)]
+
+
+@st.composite
+def policy_backtest_edge_args(draw):
+    """(kind, args) of ``policy-backtest`` on the one-perp account: one flag, or one field of the
+    file, at an edge."""
+    doc, kinds = M.ONE_PERP, []
+    if draw(st.integers(0, 2)) == 0:
+        doc, kinds = draw(M.edge_field(doc))
+        flags = dict(POLICY_BASE)
+    else:
+        flags, flag = draw(_one_flag(POLICY_BASE, POLICY_EDGE))
+        kinds = ["semantic"] if flag else []
+    path = write_input(M.encode_yaml_edges(doc).encode(), ".yaml", "policy")
+    return M.kind_of(kinds), ["policy-backtest", path, "--json", *_flags(flags)]
+
+
+@st.composite
+def cascade_edge_args(draw):
+    """(kind, args) of ``cascade``: a bundled scenario (small population; its sweep kept or one
+    added over BTC) with one numeric field at an edge (a sweep's move or impact scale included),
+    or a position table / Hyperliquid state with one at an edge, or a --max-* flag at an edge."""
+    scenario = draw(st.sampled_from(M.scenario_seeds()))
+    if "sweep" not in scenario and draw(st.booleans()) and "BTC" in (scenario.get("assets") or {}):
+        scenario["sweep"] = {"asset": "BTC", "moves": [-0.05, -0.1], "impact_scales": [0.5, 1.0]}
+    what = draw(st.sampled_from(["scenario"] * 4 + ["csv", "hyperliquid", "flag"]))
+    kinds: list[str] = []
+    accounts: list[str] = []
+    if what == "scenario":
+        scenario, kinds = draw(M.edge_field(scenario, focus="sweep"))
+    elif what in ("csv", "hyperliquid"):
+        scenario.pop("sweep", None)
+        doc, suffix = (M.population_rows(), ".csv") if what == "csv" else (M.hyperliquid_seed(), ".json")
+        doc, kinds = draw(M.edge_field(doc))
+        accounts = ["--accounts", write_input(M.encode(doc, suffix).encode(), suffix, "accounts")]
+    path = write_input(M.encode_yaml_edges(scenario).encode(), ".yaml", "scenario")
+    args = ["cascade", path, "--json", *accounts]
+    if what == "flag":
+        flags, flag = draw(_one_flag({}, CASCADE_EDGE))
+        args += _flags(flags)
+        kinds = ["semantic"] if flag else []
+    return M.kind_of(kinds), args
+
+
+@FUZZ
+@given(analyze_edge_args())
+def test_fuzz_analyze_edges(case):
+    assert_good_case(case)
+
+
+@FUZZ
+@given(what_if_edge_args())
+def test_fuzz_what_if_edges(case):
+    assert_good_case(case)
+
+
+@FUZZ_SLOW
+@given(advise_edge_args())
+def test_fuzz_advise_edges(case):
+    assert_good_case(case)
+
+
+@FUZZ
+@given(policy_backtest_edge_args())
+def test_fuzz_policy_backtest_edges(case):
+    assert_good_case(case)
+
+
+@FUZZ
+@given(cascade_edge_args())
+def test_fuzz_cascade_edges(case):
+    assert_good_case(case)

@@ -327,7 +327,7 @@ def test_a_result_failing_the_output_checks_is_422_not_a_number(sqlite_client, d
 
 @pytest.mark.parametrize("name, value", [
     ("stress", "0.05"), ("stress", "500"), ("stress", "1000"), ("stress", "0"), ("stress", "1000.5"),
-    ("stress", "nan"), ("participation", "1e-7"), ("participation", "1e-6"), ("participation", "1"),
+    ("stress", "nan"), ("stress", "0.001"), ("stress", "1e-300"), ("participation", "1e-7"), ("participation", "1e-6"), ("participation", "1"),
     ("participation", "1.5"), ("model", "student_t"), ("model", "garch_fhs"), ("model", "bogus"),
     ("model", "GBM"), ("drift", "7"), ("drift", "-10"), ("drift", "10.5"), ("drift", "inf"),
     ("exit_horizon_hours", "1000"), ("exit_horizon_hours", "8784"), ("exit_horizon_hours", "0"),
@@ -395,10 +395,10 @@ def test_a_refused_query_option_reports_the_shared_rule_errors_of_the_others(sql
 def test_openapi_states_the_shared_option_rules(sqlite_client):
     """The schema documents the rules the service applies (schemathesis generates from it)."""
     from liqrisk.analysis import MODEL_ALIASES, MODELS
-    from liqrisk.io.limits import DRIFT_MAX, EXIT_HORIZON_MAX_HOURS, PARTICIPATION_MIN, STRESS_MAX
+    from liqrisk.io.limits import DRIFT_MAX, EXIT_HORIZON_MAX_HOURS, PARTICIPATION_MIN, STRESS_MAX, STRESS_MIN
     spec = sqlite_client.get("/openapi.json").json()
     params = {p["name"]: p["schema"] for p in spec["paths"]["/v1/analyze"]["post"]["parameters"]}
-    assert params["stress"]["exclusiveMinimum"] == 0 and params["stress"]["maximum"] == STRESS_MAX
+    assert params["stress"]["minimum"] == STRESS_MIN and params["stress"]["maximum"] == STRESS_MAX
     assert params["participation"]["minimum"] == PARTICIPATION_MIN and params["participation"]["maximum"] == 1
     assert (params["drift"]["minimum"], params["drift"]["maximum"]) == (-DRIFT_MAX, DRIFT_MAX)
     assert params["exit_horizon_hours"]["maximum"] == EXIT_HORIZON_MAX_HOURS

@@ -121,10 +121,11 @@ class Changes:
             if isinstance(p, Add):
                 adds.append(p)
                 continue
-            size_s, _, entry_s = p[2].partition("@")
+            size_s, at, entry_s = p[2].partition("@")
             try:
                 size = _number(size_s, f"--add '{':'.join(p)}' size", False)
-                entry = _number(entry_s, f"--add '{':'.join(p)}' entry", False) if entry_s else None
+                # "0.5@" (an "@" and no entry) was the trade at the mark, silently (issue 9, edge fuzz)
+                entry = _number(entry_s, f"--add '{':'.join(p)}' entry", False) if at else None
             except InputError as e:
                 problems += e.problems
                 continue
@@ -166,6 +167,11 @@ class Changes:
                 years = parse_horizon(time) if isinstance(time, str) else float(time)
             except InputError as e:
                 problems += [f"--time: {p}" for p in e.problems]
+            else:      # '9999999999999999999d' parsed, then overflowed the as-of date: a traceback (issue 9)
+                from liqrisk.io import limits
+                lim = limits.current()
+                if not years * 365 <= lim.max_horizon_days * (1 + 1e-12):     # 366d: 366.00000000000006
+                    problems.append(lim.exceeded("max_horizon_days", f"--time {years * 365:g} days", "a shorter --time"))
         if problems:
             raise InputError(problems)
         return cls(shocks, vols, years, tuple(adds), tuple(reds), tuple(tops), fund)
@@ -268,7 +274,11 @@ def apply(pf: Portfolio, ch: Changes) -> tuple[Portfolio, list[str]]:
     if ch.time_years:
         accounts, paid = _settle_funding(pf, accounts, market, ch)
         notes += paid
-        end = pf.as_of + timedelta(days=ch.time_years * 365)
+        try:
+            end = pf.as_of + timedelta(days=ch.time_years * 365)
+        except OverflowError:     # a limit raised past the calendar (year 9999)
+            raise InputError([f"--time {ch.time_years * 365:g} days: beyond the last date Python's calendar "
+                              "holds (9999-12-31)"]) from None
         for acc in accounts:
             for n, p in enumerate(acc.positions, 1):
                 if p.expiry is not None and p.expiry <= end:

@@ -45,6 +45,7 @@ from liqrisk.pricing.kernels import black76_delta_nb
 
 MODELS = ("gbm", "merton", "student", "fhs", "history")
 MAX_EXPIRY_DAYS = 3650.0   # ten years: beyond any listed option
+MIN_EXPIRY_DAYS = 1 / 1440  # one minute: shorter, the expiry (as_of + days, whole microseconds) was as_of itself
 LOT_MIN = 1e-12            # smallest non-zero hedge lot (underlying units): |target| / lot stays finite
 _AS_OF = datetime(2026, 1, 1, tzinfo=timezone.utc)    # the margin book's own clock (only differences matter)
 
@@ -88,11 +89,14 @@ def _check(spec: HedgeSpec) -> None:
     from liqrisk.io.limits import AMOUNT_MAX, FUNDING_MAX, PRICE_RANGE, RATE_RANGE, VOL_RANGE, out_of_range
     from liqrisk.io.portfolio import InputError
     checks = [("--spot", spec.spot, *PRICE_RANGE, False), ("--strike", spec.strike, *PRICE_RANGE, False),
-              ("--expiry-days", spec.expiry_days, 0.0, MAX_EXPIRY_DAYS, True), ("--vol", spec.vol, *VOL_RANGE, False),
+              ("--vol", spec.vol, *VOL_RANGE, False),
               ("--rate", spec.rate, *RATE_RANGE, False), ("--lot", spec.lot, 0.0, AMOUNT_MAX, False)]
     checks += [c for c in (("--fee", spec.fee, 0.0, 0.1, False), ("--collateral", spec.collateral, 0.0, AMOUNT_MAX, False))
                if c[1] is not None]
     problems = [p for p in (out_of_range(*c) for c in checks) if p]
+    if not MIN_EXPIRY_DAYS <= spec.expiry_days <= MAX_EXPIRY_DAYS:    # NaN fails; 1e-300 was "expired" of an
+        problems.insert(2, f"--expiry-days {spec.expiry_days:g}: must be a finite number of days from one "   # inner
+                        f"minute ({MIN_EXPIRY_DAYS:.6g}) to {MAX_EXPIRY_DAYS:g}")                    # account 'hedged'
     problems += [f"--funding {r:g}: must be a finite rate per 8 h with |rate| < {FUNDING_MAX:g}"   # the file's range
                  for r in (spec.funding.rates if spec.funding else ()) if not abs(r) < FUNDING_MAX]
     if 0 < spec.lot < LOT_MIN:        # target / lot overflowed: the hedge traded once, a size of 1e-303
@@ -100,7 +104,9 @@ def _check(spec: HedgeSpec) -> None:
     if spec.position == 0 or not (math.isfinite(spec.position) and abs(spec.position) <= AMOUNT_MAX):
         problems.append(f"--position {spec.position:g}: must be a non-zero number of contracts (+ long, − short), "
                         f"at most {AMOUNT_MAX:g} in size")
-    if spec.rebalances < 1:
+    if spec.steps is not None and spec.steps < 1:     # 0 was falsy: the rebalance count, silently (issue 9)
+        problems.append(f"--steps: must be ≥ 1 (or left out: one per rebalance), got {spec.steps}")
+    elif spec.rebalances < 1:
         problems.append(f"--rebalances: must be ≥ 1, got {spec.rebalances}")
     elif spec.n_steps % spec.rebalances:
         problems.append(f"--steps {spec.n_steps}: must be a multiple of --rebalances {spec.rebalances}")

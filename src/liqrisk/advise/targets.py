@@ -75,7 +75,10 @@ class Target:
             return self.level
         from statistics import NormalDist          # not scipy.stats: ~1 s of import for one quantile
         from liqrisk.analysis import parse_horizon
-        return NormalDist().inv_cdf(1 - self.level / 2) * math.sqrt(365 * parse_horizon(self.horizon))
+        # −Φ⁻¹(p*/2), not Φ⁻¹(1 − p*/2): for p* below ~1e-16, 1 − p*/2 rounds to 1 and inv_cdf
+        # raised "p must be in the range 0.0 < p < 1.0" (advise --target 'p(1d)<=1e-300%', issue 9);
+        # p*/2 of the smallest denormal rounds to 0: floored there (a first guess only, 38.5 sd)
+        return -NormalDist().inv_cdf(max(self.level / 2, 5e-324)) * math.sqrt(365 * parse_horizon(self.horizon))
 
 
 def _key(account: Account):

@@ -101,7 +101,7 @@ def from_frame(df: pd.DataFrame) -> Population:
     if missing:
         raise PopulationError(missing[0], "required column missing")
     if len(df) == 0:
-        raise PopulationError("account_id", "no positions")
+        raise PopulationError("accounts", "no positions: the table has a header and no rows")   # was "account_id: …"
     lim = limits.current()
     if len(df) > lim.max_population:
         raise PopulationError("accounts", lim.exceeded("max_population", f"{len(df):,} positions"))

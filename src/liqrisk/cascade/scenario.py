@@ -145,6 +145,8 @@ def _num(d: dict, key: str, where: str, default=None, lo=None, hi=None) -> float
         v = float(v)          # numeric text too: YAML 1.1 reads 1.0e6 (no exponent sign) as text
     except (ValueError, OverflowError):
         raise ScenarioError(field, f"not a number: {str(v)[:60]!r}") from None
+    if not np.isfinite(v) and lo is None and hi is None:      # was "out of range: nan (allowed [-inf, inf])"
+        raise ScenarioError(field, f"not a finite number: {v:g}")
     if not np.isfinite(v) or (lo is not None and v < lo) or (hi is not None and v > hi):
         raise ScenarioError(field, f"out of range: {v:g} (allowed [{lo if lo is not None else '-inf'}, "
                                    f"{hi if hi is not None else 'inf'}])")

@@ -33,6 +33,7 @@ def advise_command(
     with fail_on_bad_input(), limits.using(max_path_steps=max_path_steps, max_horizon_days=max_horizon_days):
         horizon = Target.parse(target).horizon
         L.check_simulation([horizon] if horizon else [], paths, "--target horizon")
+        L.check_seed(seed)
         with progress_bar("advising", quiet=as_json) as tick:
             r = advise(file, target, paths, seed, model, account or None, progress=tick)
         d = r.to_dict()

@@ -61,7 +61,7 @@ def _books(specs: list[str], pf: Portfolio):
     return books
 
 
-def _check_options(horizons, paths, seed, drift, exit_horizon, participation, stress) -> None:
+def _check_options(horizons, paths, seed, drift, exit_horizon, participation, stress, range_paths=None) -> None:
     """Ranges of the numeric options (one line per bad option; the rules the service applies too)."""
     from liqrisk.io.portfolio import InputError
     bad = []
@@ -73,9 +73,10 @@ def _check_options(horizons, paths, seed, drift, exit_horizon, participation, st
         bad.append(f"--exit-horizon-hours {exit_horizon:g}: {problem}")
     if problem := limits.drift_problem(drift):
         bad.append(f"--drift {drift:g}: {problem}")
-    if seed < 0:
-        bad.append(f"--seed {seed}: must be ≥ 0")
+    bad += L.seed_problems(seed)
     bad += L.simulation_problems(horizons, paths)
+    if range_paths and not bad:     # each other model's run: checked deep in the engine, naming --paths
+        bad += L.simulation_problems(horizons, range_paths, paths_flag="--range-paths")
     if bad:
         raise InputError(bad)
 
@@ -128,7 +129,7 @@ def analyze_command(
     with fail_on_bad_input(), cyclic_gc_paused(), limits.using(
             max_file_mb=max_file_mb, max_depth=max_depth, max_alias_nodes=max_alias_nodes, max_accounts=max_accounts,
             max_positions=max_positions, max_path_steps=max_path_steps, max_horizon_days=max_horizon_days):
-        _check_options(horizon, paths, seed, drift, exit_horizon, participation, stress)
+        _check_options(horizon, paths, seed, drift, exit_horizon, participation, stress, range_paths)
         if fhs_tails not in ("gpd", "empirical"):
             from liqrisk.io.portfolio import InputError
             raise InputError([f"--fhs-tails {fhs_tails}: one of gpd, empirical"])

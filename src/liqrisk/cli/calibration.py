@@ -103,20 +103,21 @@ def backtest_calibration_cmd(
     with fail_on_bad_input():
         if hourly:
             from liqrisk.risk.calibration import MODELS, backtest_calibration
-            paths = n_paths or 4096
+            paths = 4096 if n_paths is None else n_paths     # `or`: --n-paths 0 ran the default (issue 9)
             _check_options(file, model, notional, horizon, refit_every, paths, seed)
             report = backtest_calibration(file, tuple(model or MODELS), notional=notional,
                                           horizon_hours=horizon, refit_every=refit_every,
                                           n_paths=paths, seed=seed)
         else:
             from liqrisk.io.portfolio import InputError
-            bad = _check_daily(file, model, every, start, end, n_paths or 2000, seed, vol_scale)
+            n_paths = 2000 if n_paths is None else n_paths     # `or`: --n-paths 0 ran the default (issue 9)
+            bad = _check_daily(file, model, every, start, end, n_paths, seed, vol_scale)
             if bad:
                 raise InputError(bad)
             from liqrisk.analysis import MODEL_ALIASES
             from liqrisk.backtest import MODELS as BOOK_MODELS, backtest_book
             models = tuple(dict.fromkeys(MODEL_ALIASES.get(m, m) for m in model)) if model else BOOK_MODELS
-            report = backtest_book(file, models, every, start, end, n_paths or 2000, seed, vol_scale)
+            report = backtest_book(file, models, every, start, end, n_paths, seed, vol_scale)
         text = strict_json(report.to_dict(), indent=2) if as_json else None
     if as_json:
         typer.echo(text)

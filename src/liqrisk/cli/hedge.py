@@ -52,6 +52,7 @@ def hedge_backtest_command(
     from liqrisk.advise.hedging import HedgeSpec, account_book, hedge_backtest
     from liqrisk.io.portfolio import InputError
     with fail_on_bad_input(), limits.using(max_path_steps=max_path_steps):
+        L.check_seed(seed)
         if kind not in ("call", "put"):
             raise ValueError(f"--type '{kind}': expected call or put")
         fund = FundingModel.constant(funding) if funding else None
@@ -123,6 +124,7 @@ def policy_backtest_command(
     cost paid, capital added, P&L distribution."""
     from liqrisk.advise.policy import policy_backtest
     with fail_on_bad_input(), limits.using(max_path_steps=max_path_steps, max_horizon_days=max_horizon_days):
+        L.check_seed(seed)
         with progress_bar("policies × paths", quiet=as_json) as tick:
             r = policy_backtest(file, account, cut_below, topup_to, days, steps_per_day, paths, model, seed,
                                 progress=tick)

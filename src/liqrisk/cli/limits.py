@@ -26,9 +26,10 @@ MaxPathSteps = Annotated[Optional[float], _opt("max_path_steps", "Monte Carlo pa
 MaxHorizonDays = Annotated[Optional[float], _opt("max_horizon_days", "the longest --horizon in days")]
 
 
-def simulation_problems(horizons, paths: int, flag: str = "--horizon") -> list[str]:
+def simulation_problems(horizons, paths: int, flag: str = "--horizon", paths_flag: str = "--paths") -> list[str]:
     """The horizons parse, the longest is within ``max_horizon_days`` and paths × time steps of
-    one simulation within ``max_path_steps`` (the current limits); one line per problem."""
+    one simulation within ``max_path_steps`` (the current limits); one line per problem
+    (``paths_flag``: the flag that gave ``paths``)."""
     from liqrisk.analysis import ProbabilitySettings, parse_horizon
     from liqrisk.io import limits
     from liqrisk.io.portfolio import InputError
@@ -39,13 +40,14 @@ def simulation_problems(horizons, paths: int, flag: str = "--horizon") -> list[s
         except InputError as e:
             bad += e.problems
     lim = limits.current()
-    if years and max(years) * 365 > lim.max_horizon_days:
+    if years and max(years) * 365 > lim.max_horizon_days * (1 + 1e-12):    # 366/365·365 = 366.00000000000006:
+        # the documented bound itself ("366d") was refused (issue 9, found by the edge fuzz's --time 366d)
         bad.append(lim.exceeded("max_horizon_days", f"{flag} {max(years) * 365:g} days", f"a shorter {flag}"))
     if years:
         steps = max(years) / min(1 / (365 * ProbabilitySettings.steps_per_day), min(years) / 4)
         if paths * steps > lim.max_path_steps:
-            bad.append(lim.exceeded("max_path_steps", f"--paths {paths} × {steps:,.0f} time steps",
-                                    f"fewer --paths or a shorter {flag}"))
+            bad.append(lim.exceeded("max_path_steps", f"{paths_flag} {paths} × {steps:,.0f} time steps",
+                                    f"fewer {paths_flag} or a shorter {flag}"))
     return bad
 
 
@@ -54,4 +56,18 @@ def check_simulation(horizons, paths: int, flag: str = "--horizon") -> None:
     from liqrisk.io.portfolio import InputError
     bad = simulation_problems(horizons, paths, flag)
     if bad:
+        raise InputError(bad)
+
+
+def seed_problems(seed: int) -> list[str]:
+    """``["--seed -1: must be ≥ 0"]`` for a negative seed (numpy's generators take none: its own
+    message, "expected non-negative integer", named no flag), else []: the rule of every command's
+    ``--seed``."""
+    return [f"--seed {seed}: must be ≥ 0"] if seed < 0 else []
+
+
+def check_seed(seed: int) -> None:
+    """:func:`seed_problems` as an :class:`~liqrisk.io.portfolio.InputError`."""
+    from liqrisk.io.portfolio import InputError
+    if bad := seed_problems(seed):
         raise InputError(bad)

@@ -36,9 +36,7 @@ def size_command(
         target_horizon = Target.parse(target).horizon
         L.check_simulation([target_horizon] if target_horizon else [], paths, "--target horizon")
         L.check_simulation([horizon], paths if drift is not None else 0)   # parsed even when unused
-        if seed < 0:
-            from liqrisk.io.portfolio import InputError
-            raise InputError([f"--seed {seed}: must be ≥ 0"])
+        L.check_seed(seed)
         with progress_bar("sizing (engine runs)", quiet=as_json) as tick:
             r = size_position(venue, symbol, leverage, collateral, target, mark, vol, side, drift, horizon, paths,
                               seed, progress=tick)

@@ -6,6 +6,7 @@ import time
 import typer
 
 from liqrisk.cli._app import app
+from liqrisk.cli import limits as L
 from liqrisk.cli.errors import fail_on_bad_input
 
 
@@ -29,6 +30,7 @@ def watch(
     from liqrisk.service.store import Store, default_url
     from liqrisk.service.watch import Watcher, parse_duration, parse_rule
     with fail_on_bad_input():
+        L.check_seed(seed)        # numpy's "expected non-negative integer" at the first check named no flag
         rules = [parse_rule(a) for a in alert]
         interval = parse_duration(every)
         store = Store(database_url or default_url())

@@ -49,6 +49,7 @@ def what_if_command(
     from liqrisk.advise.whatif import what_if
     with fail_on_bad_input(), limits.using(max_path_steps=max_path_steps, max_horizon_days=max_horizon_days):
         L.check_simulation(horizon, paths)
+        L.check_seed(seed)
         with progress_bar("simulating", quiet=as_json) as tick:
             r = what_if(file, shock, vol, time, add, reduce, topup, funding, horizon, paths, seed, model,
                         grid=grid or bool(html), progress=tick)

@@ -138,6 +138,8 @@ def parse_document(text: str, fmt: str, name: str = "<document>"):
             raise DocumentError(limits.current().exceeded("max_depth", f"{name}: nesting")) from None
         except DocumentError as e:
             raise DocumentError(f"{name}: not valid JSON: {e}") from None
+        except ValueError as e:         # an integer literal beyond Python's digit limit
+            raise DocumentError(f"{name}: not valid JSON: {_value_problem(e)}") from None
         _json_depth(doc)
         return doc
     try:
@@ -150,7 +152,18 @@ def parse_document(text: str, fmt: str, name: str = "<document>"):
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         raise DocumentError(f"{name}: not valid YAML: {problem}{where}") from None
     except (RecursionError, ValueError, TypeError, OverflowError) as e:   # e.g. a bad timestamp
-        raise DocumentError(f"{name}: not valid YAML: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
+        raise DocumentError(f"{name}: not valid YAML: {_value_problem(e)}") from None
+
+
+def _value_problem(e: Exception) -> str:
+    """The decoder's exception as one line; an integer of more digits than Python converts (the
+    interpreter's message ends "use sys.set_int_max_str_digits() to increase the limit", advice
+    for programmers; from JSON it was printed without the file's name — issue 9) says so plainly."""
+    import sys
+    text = str(e).splitlines()[0] if str(e) else ""
+    if isinstance(e, ValueError) and "integer string conversion" in text:
+        return f"an integer of more than {sys.get_int_max_str_digits()} digits (no field takes such a number)"
+    return f"{type(e).__name__}: {text}"
 
 
 def load_document(path: str | Path, what: str = "file"):

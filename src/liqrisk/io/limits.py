@@ -70,7 +70,8 @@ LEVERAGE_RANGE = (1.0, 1000.0)
 RATE_RANGE = (-1.0, 1.0)     # annual interest rate
 DRIFT_MAX = 10.0             # |annualised expected return|
 FUNDING_MAX = 0.1            # |funding rate per 8 h| (exclusive)
-STRESS_MAX = 1000.0          # impact stress multiplier (1 = today's book), in (0, STRESS_MAX]
+STRESS_MAX = 1000.0          # impact stress multiplier (1 = today's book), in [STRESS_MIN, STRESS_MAX]
+STRESS_MIN = 1.0 / STRESS_MAX   # below it a book's spread (× stress) vanished into a crossed book, its depth (÷ stress) overflowed
 PARTICIPATION_MIN = 1e-6     # share of daily volume an exit may take, in [PARTICIPATION_MIN, 1]
 VOLUME_MIN = 1e-8            # daily volume, base units: with the bounds above a time to exit stays finite
 
@@ -84,9 +85,14 @@ def participation_problem(value: float) -> str | None:
 
 
 def stress_problem(value: float) -> str | None:
-    """"must be in (0, 1000] (1 = today's book)" unless 0 < ``value`` ≤ STRESS_MAX (NaN fails):
-    the one rule of ``--stress`` and a scenario's ``impact.stress``."""
-    return None if 0 < value <= STRESS_MAX else f"must be in (0, {STRESS_MAX:g}] (1 = today's book)"
+    """"must be in [0.001, 1000] (1 = today's book)" unless STRESS_MIN ≤ ``value`` ≤ STRESS_MAX
+    (NaN fails): the one rule of ``--stress``, the service's ``stress`` and a scenario's
+    ``impact.stress``. The lower bound was 0 (open): ``--stress 1e-300`` shrank the synthetic
+    book's spread to nothing and stopped with "synthetic BTC (sigma=0.55, stress=1): crossed book,
+    best bid 1 >= best ask 1" (naming a stress of 1 and no flag), 5e-324 with an infinite depth;
+    a scenario's ``impact.stress: 5e-324`` divided the depth into infinity (found by hand, issue 9)."""
+    return None if STRESS_MIN <= value <= STRESS_MAX else \
+        f"must be in [{STRESS_MIN:g}, {STRESS_MAX:g}] (1 = today's book)"
 
 
 EXIT_HORIZON_MAX_HOURS = 24 * 366   # time allowed to exit, hours, in (0, EXIT_HORIZON_MAX_HOURS]

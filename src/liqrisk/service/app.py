@@ -28,7 +28,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from liqrisk.analysis import (MODEL_ALIASES, MODEL_NAMES, MODELS, RANGE_PATHS, ExitSettings, ProbabilitySettings,
                               analyze_document, model_problem)
-from liqrisk.io.limits import (DRIFT_MAX, EXIT_HORIZON_MAX_HOURS, PARTICIPATION_MIN, STRESS_MAX, drift_problem,
+from liqrisk.io.limits import (DRIFT_MAX, EXIT_HORIZON_MAX_HOURS, PARTICIPATION_MIN, STRESS_MAX, STRESS_MIN,
+                               drift_problem,
                                exit_horizon_problem, participation_problem, stress_problem)
 from liqrisk.io.portfolio import InputError, PortfolioFile
 from liqrisk.load import parse_portfolio
@@ -143,7 +144,7 @@ class AnalyzeOptions:
         participation: float = Query(0.1, description="share of daily volume an exit may take",
                                      json_schema_extra={"minimum": PARTICIPATION_MIN, "maximum": 1}),
         stress: float = Query(1.0, description="spread/depth stress multiplier (1 = today's book)",
-                              json_schema_extra={"exclusiveMinimum": 0, "maximum": STRESS_MAX}),
+                              json_schema_extra={"minimum": STRESS_MIN, "maximum": STRESS_MAX}),
         range_paths: int | None = Query(None, ge=0, description=(
             "paths of each other model in the model range (`risk.model_range`), as `liqrisk analyze "
             "--range-paths`: default min(paths, 4000); 0: no range. /v1/analyze and portfolio runs; "
