@@ -347,6 +347,15 @@ def model_problem(name: str) -> str | None:
     return None if name in MODEL_NAMES else f"expected auto or one of {', '.join(MODELS)}"
 
 
+FHS_TAILS = ("gpd", "empirical")
+
+
+def fhs_tails_problem(tails: str) -> str | None:
+    """Why ``tails`` is no choice of fhs shocks (None: gpd, the GARCH-EVT tails, or empirical,
+    plain FHS): the one rule of ``--fhs-tails`` and of the API's ``fhs_tails``."""
+    return None if tails in FHS_TAILS else f"one of {', '.join(FHS_TAILS)}"
+
+
 def check_model(name: str) -> str:
     """The path model ``name`` with its alias resolved (``student_t`` → ``student``); an
     InputError naming ``--model`` unless :func:`model_problem` passes it."""

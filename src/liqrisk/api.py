@@ -11,7 +11,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Sequence
 
-from liqrisk.analysis import ExitSettings, ProbabilitySettings, analyze as _analyze
+from liqrisk.analysis import ExitSettings, ProbabilitySettings, analyze as _analyze, fhs_tails_problem
+from liqrisk.io.portfolio import InputError
 from liqrisk.load import load_portfolio
 from liqrisk.model import Portfolio
 from liqrisk.results import CascadeAnalysis, PortfolioAnalysis
@@ -23,21 +24,24 @@ def analyze(source: str | Path | dict | Portfolio, horizons: Sequence[str] = (),
             paths: int = 20_000, seed: int = 7, drift: float = 0.0, vol_from: dict[str, str] | None = None,
             books: dict | None = None, exit_horizon_hours: float = 1.0, participation: float = 0.1,
             stress: float = 1.0, curves: bool = False, range_paths: int | None = None,
-            progress: Callable[[int, int], None] | None = None) -> PortfolioAnalysis:
+            fhs_tails: str = "gpd", progress: Callable[[int, int], None] | None = None) -> PortfolioAnalysis:
     """Margin, every liquidation boundary, the exit cost and — with ``horizons`` ("1h", "1d",
     "7d", …) — the probability of liquidation of every account of ``source`` (a YAML/JSON path,
     a decoded document, or a :class:`~liqrisk.model.Portfolio`), as ``liqrisk analyze`` does.
 
     ``model``: path model (auto | gbm | merton | student | fhs; None = auto, the calibrated
-    default), ``range_paths`` per other model of the model range (None: as the CLI, 0: none), ``paths`` per
+    default), ``range_paths`` per other model of the model range (None: as the CLI, 0: none),
+    ``fhs_tails`` the fhs shocks (gpd: GARCH-EVT tails, empirical: plain FHS), ``paths`` per
     account, ``seed`` (results reproducible by seed), ``drift`` (annualised), ``vol_from``
     (underlying → OHLC CSV to estimate its vol from), ``books`` (underlying → order book, else
     synthetic; added to the market's ``books``), the exit horizon, participation rate and book stress, ``curves`` (equity and MM
     along each price axis, for the HTML report), ``progress(done, total)``."""
     prob = None
     if horizons:
+        if problem := fhs_tails_problem(fhs_tails):
+            raise InputError([f"fhs_tails '{fhs_tails}': {problem}"])
         prob = ProbabilitySettings(list(horizons), paths, seed, drift=drift, vol_from=vol_from,
-                                   range_paths=range_paths)
+                                   range_paths=range_paths, fhs_tails=fhs_tails)
         if model is not None:
             prob.model = model
     if books:

@@ -280,6 +280,8 @@ def test_several_exchanges_in_one_dump():
     (lambda d: d["positions"][0].update(symbol="BTCUSDT"), "not a ccxt derivatives symbol"),
     (lambda d: d.update(balance={}), "no 'USDT' total"),
     (lambda d: d["positions"][0].update(entryPrice="abc"), "entryPrice"),
+    # an integer beyond float range (JSON has no bound; seed 14 of the fuzz campaign: OverflowError)
+    (lambda d: d["positions"][0].update(entryPrice=10 ** 400), "entryPrice: not finite"),
 ])
 def test_ccxt_bad_dumps_name_the_field(edit, message):
     d = _binance_dump("fetchPositions_linear", "USDT")

@@ -2,9 +2,9 @@
 with nothing else to install — checked on the package as it installs, not on this source tree.
 
 The fixture clones this checkout (``git clone``: the committed tree, what a fresh clone gets),
-builds an sdist from the clone (setuptools' PEP 517 hook, as ``python -m build --sdist
---no-isolation`` does), builds the wheel from that sdist (``pip wheel``, in pip's isolated build
-environment, with the build requirements of pyproject.toml) — so a file missing from the sdist
+builds an sdist from the clone (``python -m build --sdist``) and the wheel from that sdist
+(``pip wheel``), each in an isolated build environment with the build requirements of
+pyproject.toml (as a release is built) — so a file missing from the sdist
 or from the package data is missing from the install — deletes the clone, and installs the wheel
 with ``--no-deps`` into a new virtual environment. The dependencies are not downloaded again (a
 full install of numpy, scipy, numba, fastapi … would take minutes of network and CPU for
@@ -43,7 +43,7 @@ from liqrisk.service.loopback import free_port
 from .conftest import IN_CI
 
 ROOT = Path(__file__).resolve().parents[2]
-BUILD_TIMEOUT = 600        # s: sdist + isolated wheel build (pip fetches setuptools and wheel)
+BUILD_TIMEOUT = 600        # s: isolated sdist and wheel builds (each fetches setuptools and wheel)
 START_TIMEOUT = 180        # s: the server's imports, before /healthz answers
 ANALYSIS_TIMEOUT = 1200    # s: the first analysis compiles every kernel of the fresh install
 
@@ -79,9 +79,10 @@ def installed(tmp_path_factory):
               for name in ("index.html", "dashboard.js", "dashboard.css")}
     demo = (clone / "examples" / "multi_venue.yaml").read_text()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "LIQRISK_DATABASE_URL", "LIQRISK_API_KEY")}
-    sdist = _run([sys.executable, "-c", "import sys; from setuptools import build_meta as b; "
-                  "print(b.build_sdist(sys.argv[1]))", str(dist)], cwd=clone, env=env,
-                 timeout=BUILD_TIMEOUT).stdout.split()[-1]
+    # the sdist in an isolated build environment from [build-system] (setuptools >= 77), as a release
+    _run([sys.executable, "-m", "build", "--sdist", "--outdir", str(dist), str(clone)], cwd=work, env=env,
+         timeout=BUILD_TIMEOUT)
+    sdist, = (p.name for p in dist.glob("liqrisk-*.tar.gz"))
     shutil.rmtree(clone)                                      # nothing can be read from it now
     _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(wheels), str(dist / sdist)],
          cwd=work, env=env, timeout=BUILD_TIMEOUT)

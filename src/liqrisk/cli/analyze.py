@@ -124,15 +124,15 @@ def analyze_command(
     """Equity, initial and maintenance margin, margin ratio and every liquidation price per
     account; with --horizon, the probability of liquidation; always the exit cost."""
     from liqrisk._gc import cyclic_gc_paused
-    from liqrisk.analysis import ExitSettings, ProbabilitySettings, analyze_document
+    from liqrisk.analysis import ExitSettings, ProbabilitySettings, analyze_document, fhs_tails_problem
     from liqrisk.load import load_portfolio
     with fail_on_bad_input(), cyclic_gc_paused(), limits.using(
             max_file_mb=max_file_mb, max_depth=max_depth, max_alias_nodes=max_alias_nodes, max_accounts=max_accounts,
             max_positions=max_positions, max_path_steps=max_path_steps, max_horizon_days=max_horizon_days):
         _check_options(horizon, paths, seed, drift, exit_horizon, participation, stress, range_paths)
-        if fhs_tails not in ("gpd", "empirical"):
+        if problem := fhs_tails_problem(fhs_tails):
             from liqrisk.io.portfolio import InputError
-            raise InputError([f"--fhs-tails {fhs_tails}: one of gpd, empirical"])
+            raise InputError([f"--fhs-tails {fhs_tails}: {problem}"])
         pf = load_portfolio(file)
         prob = (ProbabilitySettings(horizon, paths, seed, model, drift, vol_from=_vol_files(vol_from),
                                     range_paths=range_paths, fhs_tails=fhs_tails) if horizon else None)

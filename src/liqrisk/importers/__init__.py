@@ -46,6 +46,8 @@ def number(x, where: str, positive: bool = False) -> float:
         v = float(x)
     except (TypeError, ValueError):
         raise InputError([f"{where}: not a number: {x!r}"]) from None
+    except OverflowError:                     # an integer beyond float range (JSON allows any)
+        raise InputError([f"{where}: not finite: {str(x)[:40]}…"]) from None
     if v != v or v in (float("inf"), float("-inf")) or (positive and v <= 0):
         raise InputError([f"{where}: {'must be > 0' if positive else 'not finite'}: {x!r}"])
     return v
