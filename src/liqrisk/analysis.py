@@ -347,13 +347,11 @@ def model_problem(name: str) -> str | None:
     return None if name in MODEL_NAMES else f"expected auto or one of {', '.join(MODELS)}"
 
 
-FHS_TAILS = ("gpd", "empirical")
-
-
 def fhs_tails_problem(tails: str) -> str | None:
-    """Why ``tails`` is no choice of fhs shocks (None: gpd, the GARCH-EVT tails, or empirical,
-    plain FHS): the one rule of ``--fhs-tails`` and of the API's ``fhs_tails``."""
-    return None if tails in FHS_TAILS else f"one of {', '.join(FHS_TAILS)}"
+    """Why ``tails`` is no choice of fhs shocks (None: one of :data:`liqrisk.dynamics.fhs.TAILS`):
+    the one rule of ``--fhs-tails`` and of the API's ``fhs_tails``."""
+    from liqrisk.dynamics.fhs import TAILS
+    return None if tails in TAILS else f"one of {', '.join(TAILS)}"
 
 
 def check_model(name: str) -> str:
