@@ -48,6 +48,13 @@ def _serve(database: Path, api_key: str | None = None):
     return url, stop
 
 
+def _set_options(page, params=PARAMS, horizons="1d"):
+    """The page's run options: paths, model and horizons."""
+    page.fill("#paths", str(params["paths"]))
+    page.select_option("#model", params["model"])
+    page.fill("#horizons", horizons)
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     url, stop = _serve(tmp_path_factory.mktemp("dash") / "dash.db")
@@ -89,9 +96,7 @@ def test_dashboard_end_to_end(server, browser, demo_doc, artifacts):
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(server + "/")
-    page.fill("#paths", str(PARAMS["paths"]))
-    page.select_option("#model", PARAMS["model"])
-    page.fill("#horizons", "1d")
+    _set_options(page)
     page.set_input_files("#upload", str(DEMO))
     _wait_analysis(page, None)
     api = httpx.post(server + "/v1/analyze", params=PARAMS, json=demo_doc, timeout=120).json()
@@ -152,9 +157,7 @@ def test_demo_button_shows_the_demo_portfolio(server, browser, demo_doc):
     assert httpx.get(server + "/v1/demo").json() == demo_doc
     page = browser.new_page()
     page.goto(server + "/")
-    page.fill("#paths", str(PARAMS["paths"]))
-    page.select_option("#model", PARAMS["model"])
-    page.fill("#horizons", "1d")
+    _set_options(page)
     page.click("#demo")
     _wait_analysis(page, None)
     assert set(_table(page)) == {a["id"] for a in demo_doc["accounts"]}
@@ -174,9 +177,7 @@ def test_tiny_probabilities_are_shown_as_a_bound_never_in_exponent_form(server, 
     assert 0 < api["safe"]["probability"]["1d"]["p"] < 1e-20 and 1e-4 < api["edge"]["probability"]["1d"]["p"] < 1e-2
     page = browser.new_page()
     page.goto(server + "/")
-    page.fill("#paths", str(PARAMS["paths"]))
-    page.select_option("#model", PARAMS["model"])
-    page.fill("#horizons", "1d")
+    _set_options(page)
     page.set_input_files("#upload", str(path))
     _wait_analysis(page, None)
     _shown_equals(_table(page), {"accounts": list(api.values())})
@@ -205,9 +206,7 @@ def test_term_structure_on_a_log_axis_with_intervals_and_the_risk_matrix(server,
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(server + "/")
-    page.fill("#paths", str(params["paths"]))
-    page.select_option("#model", params["model"])
-    page.fill("#horizons", ",".join(params["horizon"]))
+    _set_options(page, params, ",".join(params["horizon"]))
     page.set_input_files("#upload", str(path))
     _wait_analysis(page, None)
     first = {acc: next(iter(a["probability"].values())) for acc, a in api.items()}   # the table's horizon
@@ -260,9 +259,7 @@ def test_a_keyed_server_shows_the_dashboard_after_the_key_link(browser, tmp_path
         assert page.goto(url + "/").status == 401
         assert page.goto(url + "/?api_key=k3y-dash").status == 200
         assert page.evaluate("typeof Plotly") == "object"
-        page.fill("#paths", str(PARAMS["paths"]))
-        page.select_option("#model", PARAMS["model"])
-        page.fill("#horizons", "1d")
+        _set_options(page)
         page.click("#demo")
         _wait_analysis(page, None)
         assert page.inner_text("#error") == ""
