@@ -116,3 +116,20 @@ def test_a_return_over_missing_days_is_scaled_to_one_day():
     assert r[1] == pytest.approx(np.log(0.9) / 2.0, abs=4e-15)
     h = bundled_history("BTC")
     assert np.datetime64("2019-04-01") in h.dates and np.datetime64("2019-03-25") not in h.dates
+
+
+def test_a_garch_fit_that_did_not_converge_is_used_and_said_so(monkeypatch):
+    """arch reports a likelihood optimisation that stopped early (flag ≠ 0, e.g. code 8 on short or
+    odd windows); the fit is still used, but the run says so in its notes and model_info."""
+    import dataclasses
+
+    from liqrisk.dynamics import fhs
+    assert bundled_history("BTC").converged                  # the bundled daily history's fit converges
+    real = fhs.bundled_history
+    monkeypatch.setattr(fhs, "bundled_history", lambda n: dataclasses.replace(real(n), converged=False))
+    doc = {"as_of": "2026-11-23T00:00:00Z", "market": {"BTC": {"mark": 91250.0, "vol": 0.52}},
+           "accounts": [{"id": "x", "venue": "binance-usdm", "collateral": {"USDT": 20000},
+                         "positions": [{"symbol": "BTCUSDT", "kind": "perp", "size": 1.0, "entry": 91000}]}]}
+    out = json.loads(liqrisk.analyze(doc, horizons=["1d"], paths=500, model="fhs", range_paths=0).to_json())
+    assert any(n.startswith("fhs: the GJR-GARCH fit of BTC") and "did not converge" in n for n in out["notes"])
+    assert out["accounts"][0]["risk"]["model_info"]["assets"]["BTC"]["gjr_garch_converged"] is False

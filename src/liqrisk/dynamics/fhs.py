@@ -61,13 +61,15 @@ class HistoryError(ValueError):
 class History:
     """One asset's filtered daily history: dates (``datetime64[D]``) of the returns, the
     standardised residuals, the GJR parameters (per-day decimal units), the
-    fit's one-step variance forecast and where the data came from."""
+    fit's one-step variance forecast, where the data came from and whether the likelihood
+    optimiser reported convergence (arch's flag 0; a fit that did not is used, and said so)."""
 
     dates: np.ndarray
     resid: np.ndarray
     params: dict
     forecast: float
     source: str
+    converged: bool = True
 
 
 def _daily_closes(ohlc) -> tuple[np.ndarray, np.ndarray]:
@@ -108,14 +110,14 @@ def filtered_history(days: np.ndarray, close: np.ndarray, source: str) -> Histor
             f = fit_garch(daily_returns(days, close), kind="gjr", dist="t", bar_seconds=DAY)
         return {"resid": np.asarray(f.std_resid, float), "names": np.array(list(f.params)),
                 "values": np.array(list(f.params.values()), float),
-                "forecast": np.array(f.forecast_variance(1)[0], float)}
+                "forecast": np.array(f.forecast_variance(1)[0], float), "converged": np.array(f.converged)}
 
     close = np.ascontiguousarray(close, dtype=float)
-    key = key_of("fhs-filter gjr-t daily v2", days.astype("datetime64[D]").astype(np.int64).tobytes(),
+    key = key_of("fhs-filter gjr-t daily v3", days.astype("datetime64[D]").astype(np.int64).tobytes(),
                  close.tobytes(), *_fit_versions())
     out = cached_arrays(key, fit)
     params = {str(n): float(v) for n, v in zip(out["names"], out["values"])}
-    return History(days[1:], out["resid"], params, float(out["forecast"]), source)
+    return History(days[1:], out["resid"], params, float(out["forecast"]), source, bool(out["converged"]))
 
 
 @lru_cache(maxsize=8)
@@ -194,6 +196,7 @@ def fhs_model(names: list[str], sigma: np.ndarray, histories: dict[str, History]
         h0[j] = sigma[j] ** 2 * bar if bundled else h.forecast
         info["assets"][n] = {"history": h.source, "gjr_garch": {x: float(p[x]) for x in
                                                                  ("omega", "alpha", "gamma", "beta")},
+                             "gjr_garch_converged": h.converged,
                              "vol": float(np.sqrt(h0[j] / bar)),
                              "vol_from": "market block" if bundled else "GARCH forecast of the file"}
     missing = [j for j, n in enumerate(names) if n not in histories]
