@@ -61,10 +61,15 @@ def _books(specs: list[str], pf: Portfolio):
     return books
 
 
-def _check_options(horizons, paths, seed, drift, exit_horizon, participation, stress, range_paths=None) -> None:
-    """Ranges of the numeric options (one line per bad option; the rules the service applies too)."""
+def _check_options(horizons, paths, seed, drift, exit_horizon, participation, stress, range_paths=None,
+                   fhs_tails="gpd") -> None:
+    """Ranges of the numeric options and the fhs tails (one line per bad option; the rules the
+    service and the Python API apply too)."""
+    from liqrisk.analysis import fhs_tails_problem
     from liqrisk.io.portfolio import InputError
     bad = []
+    if problem := fhs_tails_problem(fhs_tails):
+        bad.append(f"--fhs-tails {fhs_tails}: {problem}")
     if problem := limits.participation_problem(participation):
         bad.append(f"--participation {participation:g}: {problem}")
     if problem := limits.stress_problem(stress):
@@ -124,15 +129,12 @@ def analyze_command(
     """Equity, initial and maintenance margin, margin ratio and every liquidation price per
     account; with --horizon, the probability of liquidation; always the exit cost."""
     from liqrisk._gc import cyclic_gc_paused
-    from liqrisk.analysis import ExitSettings, ProbabilitySettings, analyze_document, fhs_tails_problem
+    from liqrisk.analysis import ExitSettings, ProbabilitySettings, analyze_document
     from liqrisk.load import load_portfolio
     with fail_on_bad_input(), cyclic_gc_paused(), limits.using(
             max_file_mb=max_file_mb, max_depth=max_depth, max_alias_nodes=max_alias_nodes, max_accounts=max_accounts,
             max_positions=max_positions, max_path_steps=max_path_steps, max_horizon_days=max_horizon_days):
-        _check_options(horizon, paths, seed, drift, exit_horizon, participation, stress, range_paths)
-        if problem := fhs_tails_problem(fhs_tails):
-            from liqrisk.io.portfolio import InputError
-            raise InputError([f"--fhs-tails {fhs_tails}: {problem}"])
+        _check_options(horizon, paths, seed, drift, exit_horizon, participation, stress, range_paths, fhs_tails)
         pf = load_portfolio(file)
         prob = (ProbabilitySettings(horizon, paths, seed, model, drift, vol_from=_vol_files(vol_from),
                                     range_paths=range_paths, fhs_tails=fhs_tails) if horizon else None)
