@@ -46,6 +46,8 @@ Parameters: ``venue: {name: okx, portfolio_margin: {mr6_factor: 0.5, BTC: {mr7_r
 """
 from __future__ import annotations
 
+import math
+
 from liqrisk.margin.base import INVERSE, INVERSE_OPTION, MM_NONE
 from liqrisk.margin import scenario
 from liqrisk.margin.offsets import rates, settle_coin, stable_pairs
@@ -122,25 +124,36 @@ def offset_rates(account, rules) -> tuple[dict, list[str]]:
     return out, notes
 
 
+def _distinct(xs) -> list[float]:
+    """``xs`` sorted, values within 1e-12 of the previous kept one dropped: the same fraction of
+    the largest move reached by different units (BTC 4/12, LTC 6/18) is one scenario, not two."""
+    out: list[float] = []
+    for x in sorted(xs):
+        if not out or not math.isclose(x, out[-1], rel_tol=1e-12, abs_tol=1e-15):
+            out.append(x)
+    return out
+
+
 def scenario_set(units: dict[str, dict], overrides: dict, account) -> ScenarioSet:
     """MR1 rows (vol unchanged, and vol up / down where an IV shock is set) and MR6 rows at
     ``mr6_factor``, in units of each unit's largest MR1 move; MR7 tiers; MR8 as a constant."""
     account_par = {**ACCOUNT_KEYS, **{k: v for k, v in overrides.items() if k in ACCOUNT_KEYS}}
     borrowed_usd = -sum(a for c, a, _ in account.collateral_items() if a < 0)
     has_options = any(p.kind == "option" for p in account.positions)
-    fractions, ratios, shocked = {0.0}, set(), False
+    fractions, ratios, shocked = [0.0], [], False
     for par in units.values():
         top = max(par["mr1_price_moves"])
-        fractions |= {s * m / top for m in par["mr1_price_moves"] for s in (-1, 1)}
-        ratios.add(par["mr6_price_move"] / top)
+        fractions += [s * m / top for m in par["mr1_price_moves"] for s in (-1, 1)]
+        ratios.append(par["mr6_price_move"] / top)
         shocked |= par["mr1_vol_shock_up"] > 0 or par["mr1_vol_shock_down"] > 0
+    fractions, ratios = _distinct(fractions), _distinct(ratios)
     vol_codes = (1, 0, -1) if shocked and has_options else (0,)
     moves, vols, weights, labels = [], [], [], []
-    for x in sorted(fractions):
+    for x in fractions:
         for v in vol_codes:
             moves.append(x), vols.append(v), weights.append(1.0)
             labels.append(f"MR1 {x:+.3g}×max move" + ("" if v == 0 else f" vol {'up' if v > 0 else 'down'}"))
-    for r in sorted(ratios):
+    for r in ratios:
         for x in (-r, r):
             moves.append(x), vols.append(0), weights.append(float(account_par["mr6_factor"]))
             labels.append(f"MR6 {x:+.3g}×max move (extreme, ×{account_par['mr6_factor']:g})")
