@@ -103,11 +103,11 @@ def test_okx_reproduces_the_position_builder_docs_response_to_its_printed_precis
     derivatives = 0.0
     for und, rec in OKX_PB.items():
         unit, d = s_units[und], d_units[und]
+        at = lambda move: unit["matrix"][0][unit["move_labels"].index(f"{100 * move:+.4g}%")]  # noqa: E731
         for move, pnl in rec["grid"].items():           # the MR1 stress P&L, spot shock ±4/8/12% (LTC ±6/12/18%)
-            assert unit["matrix"][0][unit["move_labels"].index(f"{100 * move:+.4g}%")] == pytest.approx(pnl, rel=1e-12)
-            assert unit["matrix"][0][unit["move_labels"].index(f"{-100 * move:+.4g}%")] == pytest.approx(-pnl, rel=1e-12)
+            assert at(move) == pytest.approx(pnl, rel=1e-12) and at(-move) == pytest.approx(-pnl, rel=1e-12)
         move, pnl = rec["mr6_pnl"]                       # MR6: half the loss of the extreme move ±24% (LTC ±36%)
-        mr6 = -unit["matrix"][0][unit["move_labels"].index(f"{100 * move:+.4g}%")]
+        mr6 = -at(move)
         assert mr6 == pytest.approx(rec["mr6"], rel=1e-12) and mr6 == pytest.approx(-0.5 * pnl, rel=1e-12)
         assert d["roll_shock"] == pytest.approx(rec["mr4"], rel=1e-12)      # MR4: 0.2% (BTC) / 0.8% of |delta|
         assert d["min_charge_raw"] == pytest.approx(rec["mr7"], rel=1e-12)  # MR7: 0.45% / 0.7% of |delta|
