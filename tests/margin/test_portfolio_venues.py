@@ -68,6 +68,65 @@ def test_okx_mr8_borrowing_is_2_percent_of_mm_and_10_percent_of_im():
     assert res.initial_margin == pytest.approx(1.3 * units + 0.10 * 10_000, rel=1e-12)
 
 
+# OKX API v5 docs, "Position builder (new)" (POST /api/v5/account/position-builder), response
+# example: BTC-USDT-SWAP −10 contracts (−0.1 BTC, mark 97,093.7) and LTC-USDT-SWAP +10 (10 LTC,
+# mark 102), borrowing in USDT; per risk unit (mr1 stress P&L grid, mr4, mr6 and its stress P&L,
+# mr7, mmr, imr) and for the account (mr8, derivMmr, totalMmr, totalImr), as printed
+OKX_PB = {"BTC": {"q": -0.1, "mark": 97_093.7, "grid": {0.04: -388.1369748240002, 0.08: -776.2739496480004,
+                                                         0.12: -1164.4109244719994},
+                  "mr6_pnl": (0.24, -2328.8218489440005), "mr6": 1164.4109244720003, "mr4": 19.4098073796,
+                  "mr7": 43.67206660410001, "mmr": 1183.8207318516002, "imr": 1538.9669514070802},
+          "LTC": {"q": 10.0, "mark": 102.0, "grid": {-0.06: -61.168909352399936, -0.12: -122.33781870480001,
+                                                      -0.18: -183.50672805719995},
+                  "mr6_pnl": (-0.36, -367.0134561144), "mr6": 183.5067280572, "mr4": 8.1562464,
+                  "mr7": 7.1367156, "mmr": 191.6629744572, "imr": 249.16186679436}}
+OKX_PB_DELTA = {"BTC": -9704.903689800001, "LTC": 1019.5308}
+OKX_PB_LIABILITY = 78_553.21888979999         # USD (the USDT balance −78,589.37 × 0.99954)
+
+
+def _okx_position_builder(prices):
+    pos = [_perp(f"{u}-USDT-SWAP", r["q"], 100.0) for u, r in OKX_PB.items()]
+    market = {u: {"mark": prices[u], "vol": 0.5} for u in OKX_PB}
+    res = analyze_margin(_okx(pos, collateral={"USDT": -OKX_PB_LIABILITY, "USDC": 2e5}, market=market))[0]
+    return res, {u["underlying"]: u for u in res.portfolio_margin["units"]}
+
+
+def test_okx_reproduces_the_position_builder_docs_response_to_its_printed_precision():
+    # OKX values MR4 and MR7 on the unit's cash delta (mark × USDT/USD: LTC's 1019.5308 = 10 × 102 ×
+    # 0.99954, and the same rate gives BTC's −9704.9036898) and MR1 / MR6 on the USD value of its
+    # stress moves (the ±4% entry of BTC's grid, ±6% of LTC's): one account at each basis
+    usd = OKX_PB_DELTA["LTC"] / (OKX_PB["LTC"]["q"] * OKX_PB["LTC"]["mark"])
+    assert OKX_PB["BTC"]["q"] * OKX_PB["BTC"]["mark"] * usd == pytest.approx(OKX_PB_DELTA["BTC"], rel=1e-15)
+    at_delta, d_units = _okx_position_builder({u: r["mark"] * usd for u, r in OKX_PB.items()})
+    first = {u: min(r["grid"], key=abs) for u, r in OKX_PB.items()}
+    _, s_units = _okx_position_builder({u: r["grid"][first[u]] / first[u] / r["q"] for u, r in OKX_PB.items()})
+    derivatives = 0.0
+    for und, rec in OKX_PB.items():
+        unit, d = s_units[und], d_units[und]
+        at = lambda move: unit["matrix"][0][unit["move_labels"].index(f"{100 * move:+.4g}%")]  # noqa: E731
+        for move, pnl in rec["grid"].items():           # the MR1 stress P&L, spot shock ±4/8/12% (LTC ±6/12/18%)
+            assert at(move) == pytest.approx(pnl, rel=1e-12) and at(-move) == pytest.approx(-pnl, rel=1e-12)
+        move, pnl = rec["mr6_pnl"]                       # MR6: half the loss of the extreme move ±24% (LTC ±36%)
+        mr6 = -at(move)
+        assert mr6 == pytest.approx(rec["mr6"], rel=1e-12) and mr6 == pytest.approx(-0.5 * pnl, rel=1e-12)
+        assert d["roll_shock"] == pytest.approx(rec["mr4"], rel=1e-12)      # MR4: 0.2% (BTC) / 0.8% of |delta|
+        assert d["min_charge_raw"] == pytest.approx(rec["mr7"], rel=1e-12)  # MR7: 0.45% / 0.7% of |delta|
+        assert d["min_charge"] == d["min_charge_raw"]                        # first multiplier tier (×1)
+        mmr = unit["worst_loss"] + d["roll_shock"]       # max(MR1, MR6) + MR4, MR7 below it
+        assert mmr == pytest.approx(rec["mmr"], rel=1e-12) and 1.3 * mmr == pytest.approx(rec["imr"], rel=1e-12)
+        derivatives += mmr
+    units = sum(u["requirement"] for u in d_units.values())
+    mr8_mm, mr8_im = at_delta.maintenance_margin - units, at_delta.initial_margin - 1.3 * units
+    assert mr8_mm == pytest.approx(1571.064377796, rel=1e-12) and mr8_im == pytest.approx(7855.32188898, rel=1e-12)
+    assert derivatives == pytest.approx(1375.4837063088003, rel=1e-12)
+    assert derivatives + mr8_mm == pytest.approx(2946.5480841048, rel=1e-12)              # totalMmr
+    assert 1.3 * derivatives + mr8_im == pytest.approx(9643.45070718144, rel=1e-12)       # totalImr
+    # the liquidation cost of OKX's margin ratio (80.12 USD here) is not modelled: a borrowing account says so
+    assert any("liquidation cost" in n for n in at_delta.portfolio_margin["notes"])
+    # the same fraction of each unit's largest move (BTC 4/12, LTC 6/18) is one scenario
+    assert len(set(d_units["BTC"]["move_labels"])) == len(d_units["BTC"]["move_labels"]) == 9
+
+
 def test_okx_risk_unit_nets_linear_and_inverse_swaps_of_one_underlying():
     # one BTC unit: a USDT-margined long against a coin-margined short of the same USD size
     hedged = analyze_margin(_okx([_perp("BTC-USDT-SWAP", 1.0, MARK), _perp("BTC-USD-SWAP", -MARK, MARK)]))[0]

@@ -57,6 +57,37 @@ def test_deribit_pme_published_perp_and_aggregated_vectors():
     assert [same[c] for c in columns] == pytest.approx(agg, abs=1e-10)
 
 
+# a recorded Deribit API response (private/pme/simulate, ETH, 2026-02-15 23:20 UTC, model
+# parameters as our ETH defaults: price_range 0.18, pnl_offset 0.6, extended_dampener 200,000):
+# ETH-PERPETUAL −0.999487053 ETH at index 1949.34
+ETH_Q, ETH_INDEX = -0.999487053, 1949.34
+
+
+def test_deribit_pme_recorded_eth_response_gains_count_pnl_offset_and_the_dampener_zeroes_the_extended_table():
+    pf = portfolio([{"id": "pme", "venue": "deribit", "mode": "portfolio", "collateral": {"ETH": 1.0},
+                     "positions": [{"symbol": "ETH-PERPETUAL", "underlying": "ETH", "kind": "perp",
+                                    "size": ETH_Q * ETH_INDEX, "entry": ETH_INDEX}]}],
+                   market={"ETH": {"mark": ETH_INDEX, "vol": 0.5}}, as_of="2026-02-15T23:20:09Z")
+    pm = analyze_margin(pf)[0].portfolio_margin
+    assert pm["risk_matrix_margin"] - pm["roll_shock"] == pytest.approx(0.15246412672881357, rel=1e-12)
+    assert pm["roll_shock"] == pytest.approx(0.004997435265, rel=1e-12)
+    # the printed risk_matrix_margin 0.157461562265 is 1.7e-9 relative above its printed parts
+    # (worst_case + roll_shock, delta_shock 0): total and MM (0.8 ×) at 1e-8
+    assert pm["risk_matrix_margin"] == pytest.approx(0.157461562265, rel=1e-8)
+    assert pm["maintenance_margin"] == pytest.approx(0.125969249812, rel=1e-8)
+    # aggregated eth_eth standard vector (one per bucket −18% … +18%; gains × 0.6) and the
+    # extended entries, which the dampener (200,000 USD ≫ the perpetual's edge P&L) shrinks to 0
+    agg = [0.13163975819999998, 0.09359358530982659, 0.05931022072747252, 0.028257749142408375, 0,
+           -0.04304011233014354, -0.08252645391743119, -0.11888171996035243, -0.15246412672881357]
+    unit = pm["units"][0]
+    same = unit["matrix"][unit["vols"].index("vol same")]
+    columns = [unit["move_labels"].index(f"{100 * (-0.18 + k * 0.045):+.4g}%") for k in range(9)]
+    assert [same[c] for c in columns] == pytest.approx(agg, rel=1e-12, abs=1e-17)
+    up = unit["matrix"][unit["vols"].index("vol up")]
+    extended = [unit["move_labels"].index(f"{m:+g}%") for m in (-66, -33, 50, 100, 200, 300, 400, 500)]
+    assert [up[c] for c in extended] == [0.0] * 8
+
+
 def _deribit_options_book(seed, n=8, collateral=2.0, pnl_offset=None):
     rng = np.random.default_rng(seed)
     positions = []

@@ -6,7 +6,8 @@ unit (one underlying: USDT/USDC perpetuals and futures, USDC options)::
 
     MM = max stress loss over price × IV scenarios + contingencies       IM = MM × im_factor
 
-Bybit publishes the structure but few numbers [?]; every factor is a parameter (Bybit's terms in
+Bybit publishes the structure (help centre, "Margin Calculations under Portfolio Margin (Unified
+Trading Account)", 2024-09-04) but few numbers [?]; every factor is a parameter (Bybit's terms in
 snake_case) and the defaults other than the BTC/ETH price range are representative, flagged in
 each account's notes:
 
@@ -23,7 +24,8 @@ each account's notes:
   delta_spread_factor × index`` ([V] structure; [?] factor 0.075/year); USDT-USDC-spread
   contingency ``hedged delta between USDT- and USDC-settled contracts ×
   usdt_usdc_spread_factor × index`` ([V] structure; [?] factor 0.005). [I] Bybit does not
-  publish how it matches the hedges: :mod:`~liqrisk.margin.offsets` matches opposite net amounts
+  publish how it matches the hedges (not in that article, its API docs or any issue or client
+  found): :mod:`~liqrisk.margin.offsets` matches opposite net amounts
   nearest expiry first (options by contracts, dated linear futures by size; a perpetual's basis
   is left to the futures contingency) and USDT against USDC linear contracts (options' deltas,
   which move with the price, are not matched: the notes say so).

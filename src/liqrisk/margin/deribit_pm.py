@@ -19,7 +19,11 @@ tests). Items marked [I] are inferred from third-party code and are parameters:
   ``risk_matrix_margin = worst_case + roll_shock (+ delta shock)``; ``MM = mm_factor × risk matrix
   margin``; IM = risk matrix margin (open-order, MMP and spot margins are not positions: left out).
 * The delta shock applies only above ``delta_total_liq_shock_threshold`` USD of delta; its form is
-  not published [?]: an account above the threshold is flagged in the notes, not shocked.
+  not published [?] (not in Deribit's "Portfolio Margin" support article or the API docs of
+  ``private/pme/simulate``, which return ``delta_shock``; a recorded response of 2026-02-15 returns
+  0 below the threshold): an account above the threshold is flagged in the notes, not shocked.
+  That recorded ETH response (a short perpetual, ``pnl_offset`` 0.6, the extended table dampened
+  to 0) is a test as well.
 
 Parameters: ``venue: {name: deribit, portfolio_margin: {price_range: 0.16, …}}`` (Deribit's names).
 """

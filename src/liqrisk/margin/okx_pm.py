@@ -3,7 +3,10 @@
 Rule version: OKX portfolio-margin rules after the risk-unit merge (rolled out 2024-12-30 →
 2025-01-21: perpetuals, expiry futures and options of one underlying — USDT-, USDC- and
 coin-margined — form one unit) with the parameters of 2025-01-06 (MR1, MR6), 2025-01-15 (MR7
-tiers) and the MR4 rates announced with them. Per unit::
+tiers) and the MR4 rates announced with them. [R] marks what the response example of OKX's API
+docs ("Position builder (new)", ``POST /api/v5/account/position-builder``: two USDT perpetuals,
+BTC and LTC, with a USDT debt) confirms: a test reproduces its per-unit mr1 stress P&L, mr4, mr6,
+mr7, mmr, imr and the account's mr8 and totals to their printed precision. Per unit::
 
     MMR_unit = max( max(MR1, MR6) + MR4 + MR9 , MR7 )        account MMR = Σ units + MR8
     IMR = imr_factor (1.3) × Σ units + MR8 at its IM rate
@@ -13,16 +16,20 @@ tiers) and the MR4 rates announced with them. Per unit::
   repriced with their IV shocked by ``mr1_vol_shock_up`` / ``mr1_vol_shock_down`` (fractions of
   IV; 0 by default — OKX publishes no IV shock, and its vega charge MR3 is not modelled).
 * [V] MR6 extreme move ±24% (BTC, ETH), ±36% (SOL, DOGE, PEPE, XRP, BNB, SHIB, LTC, ORDI, WLD,
-  BCH, ADA), ±50% (others); [I] counted at ``mr6_factor`` = 0.5 of its loss.
+  BCH, ADA), ±50% (others); [R] counted at ``mr6_factor`` = 0.5 of its loss.
 * MR4 basis risk: [V] annualised move risk 5% (BTC, ETH), 15% (the MR6 mid group), 30%
   (others); [I] per position ``|notional|·max(mr4_min_rate, mr4_annualized_move_risk·T)`` with
-  ``mr4_min_rate`` 0.2% (BTC, ETH) / 0.8% (others) so that perpetuals carry one (T = 0).
-* MR7 minimum charge: [I] raw = ``mr7_rate``·Σ|notional| (0.45% BTC/ETH, 0.7% others); [V] the
+  ``mr4_min_rate`` 0.2% (BTC, ETH) / 0.8% (others) so that perpetuals carry one (T = 0) — [R] for
+  perpetuals (BTC, LTC): 0.2% / 0.8% of |cash delta|.
+* MR7 minimum charge: raw = ``mr7_rate``·Σ|notional| (0.45% BTC/ETH, 0.7% others; [R] for BTC and
+  LTC perpetuals, [I] otherwise); [V] the
   raw charge is multiplied tier by tier (each tier's multiplier on its part of the raw charge:
   OKX's example — raw 30,000 USD with tiers ≤10,000 ×1, ≤70,000 ×2 → 50,000); 2025 BTC/ETH tiers
   ``mr7_tiers`` ≤250k ×1, ≤500k ×2, ≤1M ×4, ≤2M ×6, ≤3M ×8, ≤4M ×10, above ×12 (used for
   every unit of the account: OKX's tables for other coins are not published here).
-* [V] MR8 borrowing: 2% (MM) / 10% (IM) of the stable coins borrowed (negative collateral).
+* [V] [R] MR8 borrowing: 2% (MM) / 10% (IM) of the stable coins borrowed (negative collateral).
+  OKX values MR4/MR7 on the cash delta (mark × USDT/USD) and MR1/MR6 on the stressed USD value;
+  here a stable coin is 1 USD and one price serves both (the response's bases differ by ≤ 1.5e-4).
 * MR9 stable-coin depeg risk: [V] cash deltas per settlement coin (USDT, USDC, USD) are matched
   pair by pair (USDT–USD, USDT–USDC, USDC–USD) and each hedge is charged tier by tier (OKX's
   example: 1M × 0.75% + 4M × 1.75% + 5M × 2.5% = 202,500 USD, :func:`~liqrisk.margin.scenario.
@@ -32,9 +39,13 @@ tiers) and the MR4 rates announced with them. Per unit::
   by each hedged position so that it follows the index: exact while the hedge is inside the
   first tier (it shows in the unit's ``roll_shock`` with MR4); USD-settled legs (inverse
   contracts, coin-margined options) are not matched. The notes say so.
-* Not modelled [?]: MR2 (theta), MR3 (vega), MR5 (rates) — OKX publishes where they enter,
-  ``MMR_unit = max(max(MR1, MR2, MR6) + MR3 + MR4 + MR5 + MR9, MR7)``, but not their formulas — and
-  the liquidation-cost term of OKX's margin ratio; each account with options says so in its notes.
+* Not modelled [?]: MR2 (theta decay risk), MR3 (vega risk), MR5 (interest rate risk), options
+  only — OKX publishes where they enter, ``MMR_unit = max(max(MR1, MR2, MR6) + MR3 + MR4 + MR5 +
+  MR9, MR7)``, and their names, but not their formulas; each account with options says so in its
+  notes. Nor the liquidation cost of OKX's margin ratio, adjusted equity / (MMR + liquidation
+  cost): no published formula; in the docs response it is 0.1% × (USDT debt + MR8) to all printed
+  digits and nothing for the perpetuals — one example, so each borrowing account's notes say it
+  is left out (see docs/scenario_margin.md).
 
 The moves are expressed in units of each unit's largest MR1 move (``sh_rel``), so units of one
 account share one scenario set: exact while the account's units share the MR1 points and the
@@ -45,6 +56,8 @@ Parameters: ``venue: {name: okx, portfolio_margin: {mr6_factor: 0.5, BTC: {mr7_r
 — top-level keys apply to every unit, a block named by an underlying to that unit only.
 """
 from __future__ import annotations
+
+import math
 
 from liqrisk.margin.base import INVERSE, INVERSE_OPTION, MM_NONE
 from liqrisk.margin import scenario
@@ -122,25 +135,36 @@ def offset_rates(account, rules) -> tuple[dict, list[str]]:
     return out, notes
 
 
+def _distinct(xs) -> list[float]:
+    """``xs`` sorted, values within 1e-12 of the previous kept one dropped: the same fraction of
+    the largest move reached by different units (BTC 4/12, LTC 6/18) is one scenario, not two."""
+    out: list[float] = []
+    for x in sorted(xs):
+        if not out or not math.isclose(x, out[-1], rel_tol=1e-12, abs_tol=1e-15):
+            out.append(x)
+    return out
+
+
 def scenario_set(units: dict[str, dict], overrides: dict, account) -> ScenarioSet:
     """MR1 rows (vol unchanged, and vol up / down where an IV shock is set) and MR6 rows at
     ``mr6_factor``, in units of each unit's largest MR1 move; MR7 tiers; MR8 as a constant."""
     account_par = {**ACCOUNT_KEYS, **{k: v for k, v in overrides.items() if k in ACCOUNT_KEYS}}
     borrowed_usd = -sum(a for c, a, _ in account.collateral_items() if a < 0)
     has_options = any(p.kind == "option" for p in account.positions)
-    fractions, ratios, shocked = {0.0}, set(), False
+    fractions, ratios, shocked = [0.0], [], False
     for par in units.values():
         top = max(par["mr1_price_moves"])
-        fractions |= {s * m / top for m in par["mr1_price_moves"] for s in (-1, 1)}
-        ratios.add(par["mr6_price_move"] / top)
+        fractions += [s * m / top for m in par["mr1_price_moves"] for s in (-1, 1)]
+        ratios.append(par["mr6_price_move"] / top)
         shocked |= par["mr1_vol_shock_up"] > 0 or par["mr1_vol_shock_down"] > 0
+    fractions, ratios = _distinct(fractions), _distinct(ratios)
     vol_codes = (1, 0, -1) if shocked and has_options else (0,)
     moves, vols, weights, labels = [], [], [], []
-    for x in sorted(fractions):
+    for x in fractions:
         for v in vol_codes:
             moves.append(x), vols.append(v), weights.append(1.0)
             labels.append(f"MR1 {x:+.3g}×max move" + ("" if v == 0 else f" vol {'up' if v > 0 else 'down'}"))
-    for r in sorted(ratios):
+    for r in ratios:
         for x in (-r, r):
             moves.append(x), vols.append(0), weights.append(float(account_par["mr6_factor"]))
             labels.append(f"MR6 {x:+.3g}×max move (extreme, ×{account_par['mr6_factor']:g})")
@@ -149,8 +173,11 @@ def scenario_set(units: dict[str, dict], overrides: dict, account) -> ScenarioSe
         notes.append("units with different MR6/MR1 ratios share one scenario set: each unit is also "
                      "evaluated at the others' extreme moves (an upper bound of MR6)")
     if has_options:
-        notes.append("MR2 (theta), MR3 (vega) and MR5 (rates) are not modelled: the options' requirement is "
-                     "understated by them")
+        notes.append("MR2 (theta decay), MR3 (vega) and MR5 (interest rate) risk are not modelled (OKX publishes "
+                     "no formula): the options' requirement is understated by them")
+    if borrowed_usd > 0:
+        notes.append("OKX's margin ratio divides by MMR + a liquidation cost it publishes no formula for (0.1% of "
+                     "the debt + MR8 in its API docs' example): not modelled, liquidation is at equity = MMR")
     mr8_mm, mr8_im = account_par["mr8_mm_rate"] * borrowed_usd, account_par["mr8_im_rate"] * borrowed_usd
     return ScenarioSet("OKX portfolio margin (risk units)", moves, vols, weights, [0.0] * len(moves), labels,
                        pnl_offset=1.0, mm_factor=1.0, im_factor=float(account_par["imr_factor"]), add=mr8_mm,
