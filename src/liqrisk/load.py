@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from liqrisk.io import portfolio as _file
+from liqrisk.io.documents import JsonItems
 from liqrisk.io.to_model import portfolio as _to_model
 from liqrisk.margin.registry import rule_set_for
 from liqrisk.model import Portfolio
@@ -32,17 +33,17 @@ def load_portfolio(source: str | Path | dict | Portfolio) -> Portfolio:
 def portfolio_chunks(source: str | Path | dict | Portfolio, size: int) -> Iterator[Portfolio]:
     """The portfolio as consecutive chunks of at most ``size`` accounts, each validated and
     converted only when it is reached, so that a book's model objects are never all held at once
-    (the decoded document is). A file with problems yields no chunk after the first problem but
+    (nor, from a JSON file, its decoded accounts: only the file's text). A file with problems yields no chunk after the first problem but
     is still checked to its end; then one :class:`~liqrisk.io.portfolio.InputError` lists every
     problem of the file, as :func:`load_portfolio` would (a duplicate id across chunks included)."""
     if isinstance(source, Portfolio):
         for a in range(0, max(len(source.accounts), 1), size):
             yield Portfolio(source.market, source.accounts[a:a + size])
         return
-    raw = source if isinstance(source, dict) else _file.read_document(source)
+    raw = source if isinstance(source, dict) else _file.read_document(source, lazy_accounts=True)
     accounts = raw.get("accounts") if isinstance(raw, dict) else None
-    if not isinstance(accounts, list) or len(accounts) <= size:
-        yield parse_portfolio(raw)
+    if not isinstance(accounts, (list, JsonItems)) or len(accounts) <= size:
+        yield parse_portfolio(raw if isinstance(accounts, list) else {**raw, "accounts": accounts[:]})
         return
     too_many = _file.count_problems(raw)
     if too_many:

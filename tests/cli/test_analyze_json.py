@@ -10,13 +10,14 @@ from tests.test_load import book
 
 def test_cli_json_of_a_book_of_several_chunks_is_the_whole_document(tmp_path):
     """`analyze --json` writes a book chunk by chunk (CHUNK_ACCOUNTS = 500): the bytes are those
-    of json.dumps of the document of the book analysed as one chunk."""
+    of json.dumps of the document of the book decoded whole and analysed as one chunk (the CLI
+    reads the file's accounts lazily, chunk by chunk)."""
     from liqrisk.analysis import ExitSettings, analyze
     path = tmp_path / "book.json"
     path.write_text(json.dumps(book(1_100)))
     out = CliRunner().invoke(app, ["analyze", str(path), "--json"])
     assert out.exit_code == 0, out.output
-    whole = analyze(str(path), exit=ExitSettings(), chunk_accounts=2_000).to_dict()
+    whole = analyze(json.loads(path.read_text()), exit=ExitSettings(), chunk_accounts=2_000).to_dict()
     assert out.stdout == json.dumps(whole, allow_nan=False) + "\n"
     assert len(whole["accounts"]) == 1_100
 

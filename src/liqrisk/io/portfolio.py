@@ -20,7 +20,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
                       field_validator, model_validator)
 
 from liqrisk.io import limits
-from liqrisk.io.documents import DocumentError, load_document
+from liqrisk.io.documents import DocumentError, JsonItems, load_document
 from liqrisk.io.limits import AMOUNT_MAX, FUNDING_MAX, LEVERAGE_RANGE, PRICE_RANGE, RATE_RANGE, VOL_RANGE
 
 from liqrisk.model.market import STABLECOINS
@@ -449,7 +449,7 @@ def count_problems(raw: dict) -> list[str]:
     """The accounts / positions limits, checked before anything is validated (bounded cost)."""
     lim = limits.current()
     accounts = raw.get("accounts")
-    if not isinstance(accounts, list):
+    if not isinstance(accounts, (list, JsonItems)):
         return []
     out = []
     if len(accounts) > lim.max_accounts:
@@ -659,13 +659,14 @@ def _option_problems(pf: PortfolioFile, pos: PositionSpec, und: str) -> list[str
     return []
 
 
-def read_document(path: str | Path) -> Any:
+def read_document(path: str | Path, lazy_accounts: bool = False) -> Any:
     """The decoded YAML or JSON document of a portfolio file (relative ``chain_csv`` paths made
     relative to the file's folder); unreadable or undecodable files (and the bounds of
-    :mod:`liqrisk.io.limits`) are an :class:`InputError`."""
+    :mod:`liqrisk.io.limits`) are an :class:`InputError`. ``lazy_accounts``: a JSON file's
+    accounts come as a :class:`~liqrisk.io.documents.JsonItems` (decoded when sliced)."""
     p = Path(path)
     try:
-        raw = load_document(p, "portfolio file")
+        raw = load_document(p, "portfolio file", lazy_array="accounts" if lazy_accounts else None)
     except DocumentError as e:
         raise InputError([str(e)]) from None
     if isinstance(raw, dict) and isinstance(raw.get("as_of"), datetime) and raw["as_of"].tzinfo is None:
