@@ -61,3 +61,26 @@ def test_an_unreachable_scheduler_is_a_clear_input_error():
     assert "Traceback" not in out.output
     bad = CliRunner().invoke(app, ["analyze", "examples/multi_venue.yaml", "--engine", "spark"])
     assert bad.exit_code == 2 and "--engine" in bad.output
+
+
+def _square(x):
+    return x * x
+
+
+def test_chunks_are_taken_lazily_with_a_bounded_window():
+    """imap_chunks draws a chunk only when the window has room: a book streams in bounded memory."""
+    drawn = []
+
+    def chunks(n):
+        for k in range(n):
+            drawn.append(k)
+            yield k
+
+    it = LocalExecutor().imap_chunks(_square, chunks(50))
+    assert next(it) == 0 and drawn == [0]
+    with ProcessExecutor(2) as ex:
+        drawn.clear()
+        it = ex.imap_chunks(_square, chunks(50))
+        assert next(it) == 0 and len(drawn) == ex.window == 4
+        assert list(it) == [k * k for k in range(1, 50)]
+

@@ -7,19 +7,20 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
 from liqrisk._gc import cyclic_gc_paused
 from liqrisk.io.portfolio import InputError
-from liqrisk.load import load_portfolio
+from liqrisk.load import portfolio_chunks
 from liqrisk.margin.account import CompiledPortfolio
 from liqrisk.model import Portfolio
 from liqrisk.report.guards import analysis_problems
 from liqrisk.results import AccountResult, ExitResult, PortfolioAnalysis, RiskResult
+from liqrisk.results.base import plain
 
 MODELS = ("gbm", "merton", "student", "fhs")
 MODEL_ALIASES = {"student_t": "student", "garch_fhs": "fhs"}   # the names backtest-calibration uses
@@ -72,36 +73,56 @@ CHUNK_ACCOUNTS = 500
 engine runs the same chunks)."""
 
 
+def iter_analysis(source: str | Path | dict | Portfolio, probability: ProbabilitySettings | None = None,
+                  exit: ExitSettings | None = None, curves: bool = False,
+                  progress: Callable[[int, int], None] | None = None, engine: str = "local",
+                  scheduler: str | None = None, chunk_accounts: int = CHUNK_ACCOUNTS,
+                  prepare: Callable[[Portfolio], Portfolio] | None = None
+                  ) -> Iterator[tuple[PortfolioAnalysis, dict]]:
+    """:func:`analyze` chunk by chunk of ``chunk_accounts`` accounts, in the file's order: each
+    chunk's result and its JSON document (``to_dict``, output checks passed). Only a chunk (a
+    window of two per worker on the process and Dask engines) is held at a time, so memory is
+    bounded by the chunk, not the book. ``prepare``: applied to each chunk's portfolio before it
+    is analysed (e.g. the CLI's --book order books). Input problems stop the analysis at the
+    chunk where they are found; after the last chunk one :class:`InputError` lists every input
+    problem of the file, else every output-check failure: a caller prints nothing until the
+    iteration has ended without one."""
+    from liqrisk.batch import ENGINES, get_executor
+    if engine not in ENGINES:
+        raise InputError([f"--engine '{engine}': expected one of {', '.join(ENGINES)}"])
+    portfolios = portfolio_chunks(source, chunk_accounts)
+    tasks = ((prepare(pf) if prepare else pf, probability, exit, curves) for pf in portfolios)
+    problems = []
+    with get_executor(engine, scheduler) as ex:
+        run = partial(_analyze_chunk, progress=progress) if engine == "local" else _analyze_chunk
+        for part in ex.imap_chunks(run, tasks):
+            document = part.to_dict()
+            problems += analysis_problems(document)   # a number the model could not compute is an error, never printed
+            yield part, document
+    if problems:
+        raise InputError(problems)
+
+
 def analyze_document(source: str | Path | dict | Portfolio, probability: ProbabilitySettings | None = None,
                      exit: ExitSettings | None = None, curves: bool = False,
                      progress: Callable[[int, int], None] | None = None, engine: str = "local",
-                     scheduler: str | None = None,
-                     chunk_accounts: int = CHUNK_ACCOUNTS) -> tuple[PortfolioAnalysis, dict]:
+                     scheduler: str | None = None, chunk_accounts: int = CHUNK_ACCOUNTS,
+                     prepare: Callable[[Portfolio], Portfolio] | None = None) -> tuple[PortfolioAnalysis, dict]:
     """:func:`analyze`, also returning the result's JSON document (``to_dict``) that the output
-    checks have built and passed: the CLI and the service print it instead of building it twice."""
-    from liqrisk.batch import ENGINES, account_chunks, get_executor
-    if engine not in ENGINES:
-        raise InputError([f"--engine '{engine}': expected one of {', '.join(ENGINES)}"])
+    checks have built and passed: the CLI and the service print it instead of building it twice.
+    (The whole book's results are held; :func:`iter_analysis` streams them.)"""
     with cyclic_gc_paused():
-        pf = load_portfolio(source)
-        chunks = [(Portfolio(pf.market, pf.accounts[a:b]), probability, exit, curves)
-                  for a, b in account_chunks(len(pf.accounts), chunk_accounts)]
-        if engine == "local":
-            parts = [_analyze_chunk(c, progress) for c in chunks]
-        else:
-            with get_executor(engine, scheduler) as ex:
-                parts = ex.map_chunks(_analyze_chunk, chunks)
-        out = parts[0]
-        for part in parts[1:]:
-            out.accounts += part.accounts
-            out.curves.update(part.curves)
-            out.books = {**part.books, **out.books}
-            out.notes += part.notes
-        out.notes = list(dict.fromkeys(out.notes))
-        document = out.to_dict()
-        problems = analysis_problems(document)     # a number the model could not compute is an error, never printed
-    if problems:
-        raise InputError(problems)
+        parts = list(iter_analysis(source, probability, exit, curves, progress, engine, scheduler, chunk_accounts,
+                                   prepare))
+    out, document = parts[0]
+    for part, doc in parts[1:]:
+        out.accounts += part.accounts
+        out.curves.update(part.curves)
+        out.books = {**part.books, **out.books}
+        out.notes += part.notes
+        document["accounts"] += doc["accounts"]
+    out.notes = list(dict.fromkeys(out.notes))
+    document["notes"] = plain(out.notes)
     return out, document
 
 

@@ -1,4 +1,5 @@
-"""Executors with one verb, ``map_chunks(fn, chunks) -> list`` (results in chunk order).
+"""Executors with one verb, ``imap_chunks(fn, chunks)`` (results in chunk order, as they are
+taken; ``map_chunks`` = their list).
 
 * :class:`LocalExecutor` — in-process, sequential (default);
 * :class:`ProcessExecutor` — stdlib ``concurrent.futures.ProcessPoolExecutor`` (spawned workers);
@@ -8,13 +9,16 @@
 Submit coarse chunks (hundreds of accounts or scenarios each), never one task per item.
 ``fn`` must be picklable (a module-level function or a ``functools.partial`` of one) for the
 process and Dask executors; results are identical on every executor because each chunk carries
-its own seeds.
+its own seeds. ``imap_chunks`` takes ``chunks`` lazily and keeps at most a window of them in
+flight (two per worker), so a book of any size streams through in bounded memory.
 """
 from __future__ import annotations
 
+import os
+from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
-from typing import Callable, Iterable, Protocol
+from typing import Callable, Iterable, Iterator, Protocol
 
 
 ENGINES = ("local", "process", "dask")
@@ -26,6 +30,8 @@ class SchedulerUnreachable(ValueError):
 
 
 class Executor(Protocol):
+    def imap_chunks(self, fn: Callable, chunks: Iterable) -> Iterator: ...
+
     def map_chunks(self, fn: Callable, chunks: Iterable) -> list: ...
 
     def close(self) -> None: ...
@@ -34,8 +40,11 @@ class Executor(Protocol):
 class LocalExecutor:
     """Run chunks one after another in this process."""
 
+    def imap_chunks(self, fn, chunks) -> Iterator:
+        return (fn(c) for c in chunks)
+
     def map_chunks(self, fn, chunks) -> list:
-        return [fn(c) for c in chunks]
+        return list(self.imap_chunks(fn, chunks))
 
     def close(self) -> None:
         pass
@@ -52,10 +61,12 @@ class ProcessExecutor(LocalExecutor):
 
     def __init__(self, n_workers: int | None = None):
         # spawn, not fork: the parent may already run numba's OpenMP threads (fork is unsafe)
+        n_workers = n_workers or os.cpu_count() or 1
         self.pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=get_context("spawn"))
+        self.window = 2 * n_workers
 
-    def map_chunks(self, fn, chunks) -> list:
-        return list(self.pool.map(fn, chunks))
+    def imap_chunks(self, fn, chunks) -> Iterator:
+        return _in_order((self.pool.submit(fn, c) for c in chunks), self.window)
 
     def close(self) -> None:
         self.pool.shutdown()
@@ -83,15 +94,27 @@ class DaskExecutor(LocalExecutor):
                         f"{CONNECT_TIMEOUT} ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
         self.client = client
 
-    def map_chunks(self, fn, chunks) -> list:
-        futures = self.client.map(fn, list(chunks), pure=False)
-        return self.client.gather(futures)
+    def imap_chunks(self, fn, chunks) -> Iterator:
+        window = 2 * max(sum(self.client.nthreads().values()), 1)
+        return _in_order((self.client.submit(fn, c, pure=False) for c in chunks), window)
 
     def close(self) -> None:
         if self.own:
             self.client.close()
         if self.cluster is not None:
             self.cluster.close()
+
+
+def _in_order(futures: Iterator, window: int) -> Iterator:
+    """The results of ``futures`` (submitted as they are drawn) in order, at most ``window`` in
+    flight."""
+    pending = deque()
+    for f in futures:
+        pending.append(f)
+        if len(pending) >= window:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
 
 
 def get_executor(engine: str = "local", scheduler: str | None = None, n_workers: int = 2):

@@ -20,3 +20,44 @@ def test_an_integer_beyond_pythons_digit_limit_names_the_file(fmt, text):
 
 def test_an_integer_within_the_limit_reads():
     assert parse_document('{"a": ' + "9" * 400 + "}", "json") == {"a": int("9" * 400)}
+
+
+LAZY_CASES = [
+    '{"as_of": "2026-11-23", "accounts": [{"id": "a", "x": [1, 2.5, null]}, {"id": "b"}], "market": {}}',
+    ' \n{ "accounts" :[ ] ,"market":{"BTC":{"mark":1e5}} } \n',
+    '{"market": {"accounts": [1]}, "accounts": [[], {}, "s", 3, true, {"id": "\\u00e9\\"x"}]}',
+]
+
+
+@pytest.mark.parametrize("text", LAZY_CASES)
+def test_a_lazily_read_array_decodes_to_the_document(tmp_path, text):
+    import json
+    from liqrisk.io.documents import JsonItems, load_document
+    path = tmp_path / "book.json"
+    path.write_text(text)
+    lazy = load_document(path, lazy_array="accounts")
+    whole = json.loads(text)
+    assert isinstance(lazy["accounts"], JsonItems)
+    assert {k: v for k, v in lazy.items() if k != "accounts"} == {k: v for k, v in whole.items() if k != "accounts"}
+    assert lazy["accounts"][:] == whole["accounts"] and len(lazy["accounts"]) == len(whole["accounts"])
+    assert list(lazy["accounts"]) == whole["accounts"]
+    assert lazy["accounts"][1:3] == whole["accounts"][1:3]
+    if whole["accounts"]:
+        assert lazy["accounts"][-1] == whole["accounts"][-1]
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"accounts": [{"id": "a", "id": "b"}]}', "duplicated key 'id'"),
+    ('{"accounts": [1,]}', "not valid JSON"),
+    ('{"accounts": [1]} x', "Extra data"),
+    ('{"accounts": [1], "accounts": [2]}', "duplicated key 'accounts'"),
+    ('{"accounts": [' + "[" * 30 + "]" * 30 + "]}", "nesting depth"),
+])
+def test_a_faulty_file_read_lazily_gets_the_whole_decoders_message(tmp_path, text, message):
+    from liqrisk.io.documents import load_document
+    path = tmp_path / "book.json"
+    path.write_text(text)
+    with pytest.raises(DocumentError, match=message):
+        load_document(path, lazy_array="accounts")
+    with pytest.raises(DocumentError, match=message):
+        load_document(path)

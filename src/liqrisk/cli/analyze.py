@@ -1,9 +1,11 @@
 """`liqrisk analyze FILE`: margin, liquidation prices, probabilities and exit cost per account."""
 from __future__ import annotations
 
+import shutil
 import sys
+import tempfile
 from dataclasses import replace
-from typing import TYPE_CHECKING, Annotated
+from typing import IO, TYPE_CHECKING, Annotated
 
 import typer
 
@@ -37,11 +39,44 @@ ModelOption = Annotated[str, typer.Option("--model", metavar="MODEL", help=MODEL
 """The --model option of analyze, what-if and advise (default ``"auto"`` in the signature)."""
 
 
-def _books(specs: list[str], pf: Portfolio):
+def _json_file(parts) -> IO[str]:
+    """The ``analyze --json`` document of the chunks ``parts`` ((result, document) pairs of
+    :func:`~liqrisk.analysis.iter_analysis`) written to a temporary file as they come, the same
+    bytes as ``json.dumps`` of the whole document; returned rewound once every chunk has passed
+    its checks (nothing is printed from a run that fails)."""
+    out = tempfile.TemporaryFile("w+", encoding="utf-8")
+    notes: dict[str, None] = {}
+    sep = ""
+    for k, (_, doc) in enumerate(parts):
+        if k == 0:
+            out.write(f'{{"as_of": {strict_json(doc["as_of"])}, "accounts": [')
+        for acc in doc["accounts"]:
+            out.write(sep + strict_json(acc))
+            sep = ", "
+        notes.update(dict.fromkeys(doc["notes"]))
+    out.write(f'], "notes": {strict_json(list(notes))}}}')
+    out.seek(0)
+    return out
+
+
+def _with_books(specs: list[str]):
+    """--book: each chunk's portfolio in its market with the order books (read once)."""
+    from liqrisk.liquidity.book import load_book
+    cache: dict[str, object] = {}
+
+    def load(path):
+        if path not in cache:
+            cache[path] = load_book(path)
+        return cache[path]
+
+    return lambda pf: pf.with_market(replace(pf.market, books=_books(specs, pf, load)))
+
+
+def _books(specs: list[str], pf: Portfolio, load_book):
     """--book UNDERLYING=PATH (a bare PATH only when the file's futures have one underlying);
     each book's mid must be near its underlying's mark (an ETH book is no BTC book)."""
     from liqrisk.io.portfolio import InputError
-    from liqrisk.liquidity.book import check_book_mid, load_book
+    from liqrisk.liquidity.book import check_book_mid
     from liqrisk.liquidity.synthetic import underlying_of
     from liqrisk.margin.registry import rule_set_for
     unds = sorted({rule_set_for(a.venue).underlying_of(p) for a in pf.accounts for p in a.positions
@@ -129,27 +164,31 @@ def analyze_command(
     """Equity, initial and maintenance margin, margin ratio and every liquidation price per
     account; with --horizon, the probability of liquidation; always the exit cost."""
     from liqrisk._gc import cyclic_gc_paused
-    from liqrisk.analysis import ExitSettings, ProbabilitySettings, analyze_document
-    from liqrisk.load import load_portfolio
+    from liqrisk.analysis import ExitSettings, ProbabilitySettings, analyze_document, iter_analysis
+    stream = as_json and not html
     with fail_on_bad_input(), cyclic_gc_paused(), limits.using(
             max_file_mb=max_file_mb, max_depth=max_depth, max_alias_nodes=max_alias_nodes, max_accounts=max_accounts,
             max_positions=max_positions, max_path_steps=max_path_steps, max_horizon_days=max_horizon_days):
         _check_options(horizon, paths, seed, drift, exit_horizon, participation, stress, range_paths, fhs_tails)
-        pf = load_portfolio(file)
         prob = (ProbabilitySettings(horizon, paths, seed, model, drift, vol_from=_vol_files(vol_from),
                                     range_paths=range_paths, fhs_tails=fhs_tails) if horizon else None)
-        if book:
-            pf = pf.with_market(replace(pf.market, books=_books(book, pf)))
+        prepare = _with_books(book) if book else None
         ex = ExitSettings(horizon_hours=exit_horizon, participation=participation, stress=stress)
         with progress_bar("simulating", quiet=as_json or not prob) as tick:
-            result, document = analyze_document(pf, prob, ex, curves=bool(html), engine=engine,
-                                                scheduler=scheduler, progress=tick)
-        text = strict_json(document) if as_json else None
+            if stream:
+                out = _json_file(iter_analysis(file, prob, ex, engine=engine, scheduler=scheduler, progress=tick,
+                                               prepare=prepare))
+            else:
+                result, document = analyze_document(file, prob, ex, curves=bool(html), engine=engine,
+                                                    scheduler=scheduler, progress=tick, prepare=prepare)
+        text = strict_json(document) if as_json and not stream else None
         if html:
             from liqrisk.report.html import write_report
             write_report(result, html)
     if as_json:
-        sys.stdout.write(text + "\n")
+        if stream:
+            shutil.copyfileobj(out, sys.stdout)
+        sys.stdout.write((text or "") + "\n")
         return
     from rich.console import Console
     from rich.markup import escape

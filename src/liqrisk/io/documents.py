@@ -9,6 +9,10 @@ by itself) and PyYAML's safe constructors; only plain data types are built.
 from __future__ import annotations
 
 import json
+import re
+from array import array
+from collections.abc import Sequence
+from json.decoder import scanstring
 from pathlib import Path
 
 import yaml
@@ -166,7 +170,89 @@ def _value_problem(e: Exception) -> str:
     return f"{type(e).__name__}: {text}"
 
 
-def load_document(path: str | Path, what: str = "file"):
-    """Read and decode a YAML (``.yaml``/``.yml``/other) or JSON (``.json``) file."""
+class JsonItems(Sequence):
+    """The items of a JSON array kept as their text, each decoded (with the checks of
+    :func:`parse_document`) when it is taken: a slice is a list of fresh objects, so a consumer
+    that takes a chunk at a time holds one chunk's objects besides the text."""
+
+    def __init__(self, text: str, starts: array, ends: array):
+        self.text, self.starts, self.ends = text, starts, ends
+        self._decoder = json.JSONDecoder(object_pairs_hook=_json_pairs)
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def _item(self, k: int):
+        return self._decoder.raw_decode(self.text[self.starts[k]:self.ends[k]])[0]
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return [self._item(j) for j in range(*k.indices(len(self)))]
+        return self._item(range(len(self))[k])
+
+
+_WS = re.compile(r"[ \t\n\r]*")
+
+
+def _lazy_json_object(text: str, key: str) -> dict | None:
+    """A JSON object whose member ``key`` is an array, decoded except for that array (a
+    :class:`JsonItems`, each item checked once here for duplicated keys and nesting); None when
+    the text is anything else or has any fault — the caller then decodes it whole, which reports
+    the fault as usual."""
+    dec = json.JSONDecoder(object_pairs_hook=_json_pairs)
+    end = lambda i: _WS.match(text, i).end()           # noqa: E731 — the next non-blank position
+    try:
+        i = end(0)
+        if text[i:i + 1] != "{":
+            return None
+        out, i = {}, end(i + 1)
+        while True:
+            if text[i:i + 1] != '"':
+                return None
+            k, i = scanstring(text, i + 1)
+            i = end(i)
+            if text[i:i + 1] != ":" or k in out:
+                return None
+            i = end(i + 1)
+            if k == key and text[i:i + 1] == "[":
+                starts, ends = array("q"), array("q")
+                i = end(i + 1)
+                closed = text[i:i + 1] == "]"
+                i += closed
+                while not closed:
+                    item, stop = dec.raw_decode(text, i)
+                    _json_depth([[item]])                 # the item's depth in the document
+                    starts.append(i)
+                    ends.append(stop)
+                    i = end(stop)
+                    closed, sep = text[i:i + 1] == "]", text[i:i + 1] == ","
+                    if not (closed or sep):
+                        return None
+                    i = end(i + 1) if sep else i + 1
+                out[k] = JsonItems(text, starts, ends)
+            else:
+                out[k], i = dec.raw_decode(text, i)
+                _json_depth([out[k]])
+            i = end(i)
+            if text[i:i + 1] == "}":
+                i += 1
+                break
+            if text[i:i + 1] != ",":
+                return None
+            i = end(i + 1)
+        return out if end(i) == len(text) and isinstance(out.get(key), JsonItems) else None
+    except (ValueError, RecursionError):              # JSONDecodeError, DocumentError, digit limit
+        return None
+
+
+def load_document(path: str | Path, what: str = "file", lazy_array: str | None = None):
+    """Read and decode a YAML (``.yaml``/``.yml``/other) or JSON (``.json``) file. ``lazy_array``:
+    a JSON object's member of that name that is an array comes back as :class:`JsonItems`."""
     p = Path(path)
-    return parse_document(read_text(p, what), "json" if p.suffix.lower() == ".json" else "yaml", str(p))
+    text = read_text(p, what)
+    if lazy_array and p.suffix.lower() == ".json":
+        doc = _lazy_json_object(text, lazy_array)
+        if doc is not None:
+            return doc
+    return parse_document(text, "json" if p.suffix.lower() == ".json" else "yaml", str(p))
+

@@ -20,7 +20,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
                       field_validator, model_validator)
 
 from liqrisk.io import limits
-from liqrisk.io.documents import DocumentError, load_document
+from liqrisk.io.documents import DocumentError, JsonItems, load_document
 from liqrisk.io.limits import AMOUNT_MAX, FUNDING_MAX, LEVERAGE_RANGE, PRICE_RANGE, RATE_RANGE, VOL_RANGE
 
 from liqrisk.model.market import STABLECOINS
@@ -387,8 +387,9 @@ def _label(x, *keys) -> str | None:
     return None
 
 
-def _where(raw: dict, loc: tuple) -> str:
-    """Turn a pydantic error location into 'account X, position N (SYMBOL), field F'."""
+def _where(raw: dict, loc: tuple, first_account: int = 0) -> str:
+    """Turn a pydantic error location into 'account X, position N (SYMBOL), field F' (an account
+    without an id is '#k', counted in the file from ``first_account`` + 1)."""
     parts, fields = [], []
     i = 0
     while i < len(loc):
@@ -396,7 +397,7 @@ def _where(raw: dict, loc: tuple) -> str:
         if key == "accounts" and i + 1 < len(loc) and isinstance(loc[i + 1], int) and not fields:
             acc = _item(raw.get("accounts"), loc[i + 1])
             name = _label(acc, "id")
-            parts.append(f"account '{name}'" if name else f"account #{loc[i + 1] + 1}")
+            parts.append(f"account '{name}'" if name else f"account #{first_account + loc[i + 1] + 1}")
             i += 2
             if i + 1 < len(loc) and loc[i] == "positions" and isinstance(loc[i + 1], int):
                 label = _label(_item(_item(acc, "positions"), loc[i + 1]), "symbol", "underlying")
@@ -415,7 +416,7 @@ def _where(raw: dict, loc: tuple) -> str:
     return ", ".join(parts) or "file"
 
 
-def _problem_lines(raw: dict, errors: list[dict]) -> list[str]:
+def _problem_lines(raw: dict, errors: list[dict], first_account: int = 0) -> list[str]:
     """One line per problem. A value checked against a union (``venue: str | VenueSpec``,
     ``collateral: float | CollateralSpec``) fails every branch; keep the most specific error of a
     location and drop "should be a valid <type>" errors of the branches it did not mean."""
@@ -426,7 +427,7 @@ def _problem_lines(raw: dict, errors: list[dict]) -> list[str]:
             msg = "unknown field"
         elif e["type"] == "missing":
             msg = "missing"
-        where = _where(raw, tuple(e["loc"]))
+        where = _where(raw, tuple(e["loc"]), first_account)
         mismatch = e["type"].endswith(("_type", "_parsing")) and bool(e["loc"]) and _is_branch_tag(e["loc"][-1])
         items.append((where, msg, mismatch))
     specific = {w for w, _, m in items if not m}          # locations with a non-type error
@@ -444,11 +445,11 @@ def _problem_lines(raw: dict, errors: list[dict]) -> list[str]:
     return lines
 
 
-def _count_problems(raw: dict) -> list[str]:
+def count_problems(raw: dict) -> list[str]:
     """The accounts / positions limits, checked before anything is validated (bounded cost)."""
     lim = limits.current()
     accounts = raw.get("accounts")
-    if not isinstance(accounts, list):
+    if not isinstance(accounts, (list, JsonItems)):
         return []
     out = []
     if len(accounts) > lim.max_accounts:
@@ -459,12 +460,14 @@ def _count_problems(raw: dict) -> list[str]:
     return out
 
 
-def parse_portfolio(raw: Any, *, rules_for: RulesFor) -> PortfolioFile:
-    """Validate a decoded YAML/JSON document; raise :class:`InputError` listing every problem."""
+def parse_portfolio(raw: Any, *, rules_for: RulesFor, first_account: int = 0) -> PortfolioFile:
+    """Validate a decoded YAML/JSON document; raise :class:`InputError` listing every problem.
+    ``first_account``: the file's index of ``raw``'s first account when ``raw`` holds a chunk of
+    the file's accounts (problems name an account without an id by its place in the file)."""
     if not isinstance(raw, dict):
         raise InputError(["file: expected a mapping with 'as_of', 'market' and 'accounts'"])
     raw = dict(raw)
-    too_many = _count_problems(raw)
+    too_many = count_problems(raw)
     if too_many:
         raise InputError(too_many)
     market = raw.get("market")
@@ -476,7 +479,7 @@ def parse_portfolio(raw: Any, *, rules_for: RulesFor) -> PortfolioFile:
     try:
         pf = PortfolioFile.model_validate(raw)
     except ValidationError as err:
-        lines = _problem_lines(raw, err.errors())
+        lines = _problem_lines(raw, err.errors(), first_account)
         shown = set(lines)
         raise InputError(lines + [l for l in _semantic_problems_of_valid_parts(raw, rules_for)
                                   if l not in shown]) from None
@@ -656,13 +659,14 @@ def _option_problems(pf: PortfolioFile, pos: PositionSpec, und: str) -> list[str
     return []
 
 
-def read_document(path: str | Path) -> Any:
+def read_document(path: str | Path, lazy_accounts: bool = False) -> Any:
     """The decoded YAML or JSON document of a portfolio file (relative ``chain_csv`` paths made
     relative to the file's folder); unreadable or undecodable files (and the bounds of
-    :mod:`liqrisk.io.limits`) are an :class:`InputError`."""
+    :mod:`liqrisk.io.limits`) are an :class:`InputError`. ``lazy_accounts``: a JSON file's
+    accounts come as a :class:`~liqrisk.io.documents.JsonItems` (decoded when sliced)."""
     p = Path(path)
     try:
-        raw = load_document(p, "portfolio file")
+        raw = load_document(p, "portfolio file", lazy_array="accounts" if lazy_accounts else None)
     except DocumentError as e:
         raise InputError([str(e)]) from None
     if isinstance(raw, dict) and isinstance(raw.get("as_of"), datetime) and raw["as_of"].tzinfo is None:

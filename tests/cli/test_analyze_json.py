@@ -1,0 +1,35 @@
+"""`analyze --json` of a book of several chunks: streamed, byte for byte the whole document, and
+nothing printed when any chunk fails."""
+import json
+
+from typer.testing import CliRunner
+
+from liqrisk.cli import app
+from tests.test_load import book
+
+
+def test_cli_json_of_a_book_of_several_chunks_is_the_whole_document(tmp_path):
+    """`analyze --json` writes a book chunk by chunk (CHUNK_ACCOUNTS = 500): the bytes are those
+    of json.dumps of the document of the book decoded whole and analysed as one chunk (the CLI
+    reads the file's accounts lazily, chunk by chunk)."""
+    from liqrisk.analysis import ExitSettings, analyze
+    path = tmp_path / "book.json"
+    path.write_text(json.dumps(book(1_100)))
+    out = CliRunner().invoke(app, ["analyze", str(path), "--json"])
+    assert out.exit_code == 0, out.output
+    whole = analyze(json.loads(path.read_text()), exit=ExitSettings(), chunk_accounts=2_000).to_dict()
+    assert out.stdout == json.dumps(whole, allow_nan=False) + "\n"
+    assert len(whole["accounts"]) == 1_100
+
+
+def test_cli_json_prints_nothing_when_a_late_chunk_has_a_problem(tmp_path):
+    doc = book(1_100)
+    doc["accounts"][1_050]["collateral"] = {"USDT": -5}
+    doc["accounts"][600]["id"] = "acc2"
+    path = tmp_path / "book.json"
+    path.write_text(json.dumps(doc))
+    out = CliRunner().invoke(app, ["analyze", str(path), "--json"])
+    assert out.exit_code == 2
+    assert '"accounts"' not in out.output                          # no document, not even the first chunks
+    assert "account 'acc1050', field 'collateral" in out.output and "account 'acc2', field 'id'" in out.output
+    assert "Traceback" not in out.output
