@@ -44,6 +44,7 @@ import numpy as np
 
 from liqrisk.diskcache import cached_arrays, key_of
 from liqrisk.dynamics.ohlc import bundled_data_path, load_ohlc
+from liqrisk.dynamics.evt import MIN_RESIDUALS, empirical_info
 from liqrisk.dynamics.paths import Bootstrap, GarchVol, PathModel
 
 BUNDLED = "btc_eth_usd_1d_bitstamp.csv"
@@ -216,10 +217,14 @@ def fhs_model(names: list[str], sigma: np.ndarray, histories: dict[str, History]
         fitted = tuple(_tails_of(np.ascontiguousarray(resid[:, j]).tobytes()) if names[j] in histories
                        else None for j in range(k))
         for j, t in enumerate(fitted):
-            if t is not None:
-                info["assets"][names[j]]["tails"] = t.info()
+            if names[j] in histories:
+                info["assets"][names[j]]["tails"] = t.info() if t is not None else empirical_info(
+                    f"{len(common)} residuals < {MIN_RESIDUALS}: too few for a tail fit")
         if not any(t is not None for t in fitted):
             fitted = None
+    else:
+        for n in known:
+            info["assets"][n]["tails"] = empirical_info("user choice: --fhs-tails empirical")
     info["tails"] = "gpd" if fitted is not None else "empirical"
     return FhsSetup(PathModel(vol, Bootstrap(resid, fitted)), info)
 
