@@ -40,10 +40,11 @@ def tails_p(fhs_tails: str, paths: int = 2000) -> float:
 
 
 def unconverged_fits(monkeypatch) -> None:
-    """Every bundled history's GJR-GARCH fit reported as not converged (what a run then shows is
-    under test, not when arch reports it)."""
+    """Every bundled history's GJR-GARCH fit reported as not converged after 5 restarts (what a
+    run then shows is under test, not when arch reports it)."""
     import dataclasses
 
     from liqrisk.dynamics import fhs
     real = fhs.bundled_history
-    monkeypatch.setattr(fhs, "bundled_history", lambda n: dataclasses.replace(real(n), converged=False))
+    monkeypatch.setattr(fhs, "bundled_history", lambda n: dataclasses.replace(real(n), converged=False,
+                                                                                     restarts=5, restart_gain=0.25))

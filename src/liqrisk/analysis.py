@@ -237,8 +237,8 @@ def _fhs_model(cp: CompiledPortfolio, names: list[str], sigma: np.ndarray, s: Pr
         raise InputError([str(e)]) from None
     _note_daily_steps(s.horizons, notes)
     for n, h in hist.items():
-        note = (f"fhs: the GJR-GARCH fit of {n} ({h.source}) did not converge (the likelihood optimiser "
-                f"stopped early): its filtered shocks and current variance are uncertain")
+        note = (f"fhs: the GJR-GARCH fit of {n} ({h.source}) did not converge ({h.fit_note()}): "
+                f"its filtered shocks and current variance are uncertain")
         if not h.converged and note not in notes:
             notes.append(note)
     assumed = [n for n in names if n not in hist]

@@ -142,9 +142,9 @@ def _fhs_table(info: dict) -> str:
         if not ok:
             fit = fit.replace("<td ", "<td class=alert ", 1)
         rows.append(f"<tr><td class=l>{html.escape(name)}</td><td class=l>{html.escape(t.get('model', ''))}</td>"
-                    + cells + fit + "</tr>")
+                    + cells + fit + f"<td class=l>{html.escape(a['gjr_garch_fit'])}</td></tr>")
     head = ["asset", "tails", "lower ξ", "± s.e.", "quantile", "threshold", "upper ξ", "± s.e.", "quantile",
-            "threshold", "GJR-GARCH converged"]
+            "threshold", "GJR-GARCH converged", "GJR-GARCH fit"]
     return _table(head, rows, "fhs-tails") if rows else ""
 
 

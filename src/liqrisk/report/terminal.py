@@ -76,7 +76,7 @@ def fhs_lines(info: dict) -> list[str]:
         tails = ("GPD tails — " + "; ".join(_tail_side(side, t[side]) for side in ("lower", "upper"))
                  if t.get("model") == "gpd" else f"empirical tails ({escape(t.get('why', ''))})")
         fit = ("" if a.get("gjr_garch_converged", True)
-               else "; [bold yellow]GJR-GARCH fit NOT converged[/] (" + escape(a.get("gjr_garch_fit", "used as it stopped")) + ")")
+               else "; [bold yellow]GJR-GARCH fit NOT converged[/] (" + escape(a["gjr_garch_fit"]) + ")")
         out.append(f"fhs shocks {escape(name)}: {tails}{fit}")
     return out
 
