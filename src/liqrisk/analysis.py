@@ -354,7 +354,8 @@ def model_problem(name: str) -> str | None:
 
 def fhs_tails_problem(tails: str) -> str | None:
     """Why ``tails`` is no choice of fhs shocks (None: one of :data:`liqrisk.dynamics.fhs.TAILS`):
-    the one rule of ``--fhs-tails`` and of the API's ``fhs_tails``."""
+    the one rule of ``--fhs-tails`` (every command that simulates), of the service's query option
+    and of the Python API's ``fhs_tails``."""
     from liqrisk.dynamics.fhs import TAILS
     return None if tails in TAILS else f"one of {', '.join(TAILS)}"
 

@@ -39,7 +39,7 @@ def analyze(source: str | Path | dict | Portfolio, horizons: Sequence[str] = (),
     prob = None
     if horizons:
         if problem := fhs_tails_problem(fhs_tails):
-            raise InputError([f"fhs_tails '{fhs_tails}': {problem}"])
+            raise InputError([f"fhs_tails {fhs_tails}: {problem}"])     # the service's line
         prob = ProbabilitySettings(list(horizons), paths, seed, drift=drift, vol_from=vol_from,
                                    range_paths=range_paths, fhs_tails=fhs_tails)
         if model is not None:
