@@ -8,16 +8,20 @@ Model (Bollerslev 1986; Glosten, Jagannathan & Runkle 1993), per bar t with retu
 and every reported number is scaled back to the original units (log returns per bar).
 
 **An optimiser that stops early.** ``arch``'s SLSQP reports a flag ≠ 0 (code 8, "positive
-directional derivative for linesearch") on some windows. Measured on the bundled data (2026-12-02,
-arch 8.0.0): none of 3,700 GJR-t fits of daily returns (BTC/ETH Bitstamp, BTC Coinbase daily, BTC
-hourly reduced to daily; expanding and rolling 250/500/1000-day windows every 2 days, and windows
-of 59–249 days) was flagged; of the hourly back-test's windows of hourly BTC returns, GJR-normal
-0 of 75, GJR-t **8 of 75**. On those 8, restarting from the stopped point, with 2,000 iterations
-or a tolerance of 1e-8 left the flag (7 of 8) and the likelihood (±0.006); the restarts that did
-end with flag 0 had a *lower* log-likelihood than the flagged fit (by 0.05–0.74), and the best of
-eight starting points was higher than the flagged fit by 0–0.50 (5 of 8 windows higher) with the
-parameters within 0.7 % — the flag marks a line search stalled on a flat ridge near the
-optimum, not a bad fit, and chasing flag 0 would keep a worse fit. So a flagged fit is refitted
+directional derivative for linesearch"; code 9, "iteration limit reached") on some windows. Measured
+on the bundled data (2026-12-02, arch 8.0.0, one BLAS thread; ``benchmarks/garch_convergence.py``):
+of 6,714 GJR-t fits of daily returns (BTC/ETH Bitstamp, BTC Coinbase daily, BTC hourly reduced to
+daily; expanding and rolling 250/500/1000-day windows every 2 days) none was flagged, of 3,335
+rolling windows of 59–249 days 3 (Coinbase's first days: codes 9, 9, 8). Of the hourly back-test's
+windows of hourly BTC returns, GJR-normal 0 of 75, GJR-t **8 of 75** (code 8). On those 8,
+restarting from the stopped point, with 2,000 iterations or a tolerance of 1e-8 left the flag (7
+of 8) and the likelihood (±0.006); the restarts that did end with flag 0 had a *lower*
+log-likelihood than the flagged fit (by 0.05–0.74), and the best of eight starting points was
+higher than the flagged fit by 0–0.50 (5 of 8 windows higher) with the parameters within 0.7 %;
+the flag also comes and goes with the BLAS thread count — a line search stalled on a flat ridge
+near the optimum, not a bad fit, and chasing flag 0 would keep a worse fit. A code 9 fit can be far off: on
+the first 59 Coinbase daily returns the kept restart is 101.8 log-likelihood above it (all three
+flagged daily windows end with a converged restart). So a flagged fit is refitted
 from :data:`RESTART_STARTS` (and the stopped point); the fit with the **highest likelihood** is
 kept, whatever its flag; ``converged`` is the kept fit's flag, ``restarts`` the starts tried and
 ``restart_gain`` its log-likelihood over the first fit's (what a report shows).
