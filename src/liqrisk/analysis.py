@@ -369,9 +369,12 @@ def check_model(name: str) -> str:
 
 
 def probability_years(s: ProbabilitySettings) -> dict[str, float]:
-    """Check the settings (``s.model`` resolved, :func:`check_model`; a finite drift) and return
+    """Check the settings (``s.model`` resolved, :func:`check_model`; the fhs tails,
+    :func:`fhs_tails_problem`; a finite drift) and return
     horizon → years: the start of every probability estimate (analyze, advise)."""
     s.model = check_model(s.model)
+    if problem := fhs_tails_problem(s.fhs_tails):        # the service's line (the CLI's names the flag)
+        raise InputError([f"fhs_tails {s.fhs_tails}: {problem}"])
     if not math.isfinite(s.drift):
         raise InputError([f"--drift {s.drift}: expected a finite annualised return, e.g. 0.1"])
     return {h: parse_horizon(h) for h in s.horizons}
