@@ -153,3 +153,18 @@ def test_the_api_refuses_a_result_failing_the_output_checks(monkeypatch):
         liqrisk.analyze(EXAMPLE)
     res = CliRunner().invoke(app, ["analyze", EXAMPLE, "--json"])
     assert res.exit_code == 2 and res.stderr.startswith("error: account 'binance-main', field 'maintenance_margin'")
+
+
+@pytest.mark.parametrize("call", [
+    lambda doc: liqrisk.analyze(doc, ["1d"], fhs_tails="x"),
+    lambda doc: liqrisk.what_if(doc, horizons=["1d"], fhs_tails="x"),
+    lambda doc: liqrisk.advise(doc, "p(1d)<=1%", paths=200, fhs_tails="x"),
+])
+def test_a_bad_fhs_tails_is_refused_by_every_python_entry_point(call):
+    """analyze, what_if and advise check fhs_tails where the probability settings are checked
+    (liqrisk.analysis.probability_years): the service's line, before any simulation."""
+    from liqrisk.io.portfolio import InputError
+    from tests.builders import ETH_SHORT
+    with pytest.raises(InputError) as e:
+        call(ETH_SHORT)
+    assert e.value.problems == ["fhs_tails x: one of gpd, empirical"]

@@ -258,8 +258,8 @@ def _fhs_model(cp: CompiledPortfolio, names: list[str], sigma: np.ndarray, s: Pr
         raise InputError([str(e)]) from None
     _note_daily_steps(s.horizons, notes)
     for n, h in hist.items():
-        note = (f"fhs: the GJR-GARCH fit of {n} ({h.source}) did not converge (the likelihood optimiser "
-                f"stopped early): its filtered shocks and current variance are uncertain")
+        note = (f"fhs: the GJR-GARCH fit of {n} ({h.source}) did not converge ({h.fit_note()}): "
+                f"its filtered shocks and current variance are uncertain")
         if not h.converged and note not in notes:
             notes.append(note)
     assumed = [n for n in names if n not in hist]
@@ -375,7 +375,8 @@ def model_problem(name: str) -> str | None:
 
 def fhs_tails_problem(tails: str) -> str | None:
     """Why ``tails`` is no choice of fhs shocks (None: one of :data:`liqrisk.dynamics.fhs.TAILS`):
-    the one rule of ``--fhs-tails`` and of the API's ``fhs_tails``."""
+    the one rule of ``--fhs-tails`` (every command that simulates), of the service's query option
+    and of the Python API's ``fhs_tails``."""
     from liqrisk.dynamics.fhs import TAILS
     return None if tails in TAILS else f"one of {', '.join(TAILS)}"
 
@@ -389,9 +390,12 @@ def check_model(name: str) -> str:
 
 
 def probability_years(s: ProbabilitySettings) -> dict[str, float]:
-    """Check the settings (``s.model`` resolved, :func:`check_model`; a finite drift) and return
+    """Check the settings (``s.model`` resolved, :func:`check_model`; the fhs tails,
+    :func:`fhs_tails_problem`; a finite drift) and return
     horizon → years: the start of every probability estimate (analyze, advise)."""
     s.model = check_model(s.model)
+    if problem := fhs_tails_problem(s.fhs_tails):        # the service's line (the CLI's names the flag)
+        raise InputError([f"fhs_tails {s.fhs_tails}: {problem}"])
     if not math.isfinite(s.drift):
         raise InputError([f"--drift {s.drift}: expected a finite annualised return, e.g. 0.1"])
     return {h: parse_horizon(h) for h in s.horizons}

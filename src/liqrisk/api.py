@@ -11,8 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Sequence
 
-from liqrisk.analysis import ExitSettings, ProbabilitySettings, analyze as _analyze, fhs_tails_problem
-from liqrisk.io.portfolio import InputError
+from liqrisk.analysis import ExitSettings, ProbabilitySettings, analyze as _analyze
 from liqrisk.load import load_portfolio
 from liqrisk.model import Portfolio
 from liqrisk.results import CascadeAnalysis, PortfolioAnalysis
@@ -38,8 +37,6 @@ def analyze(source: str | Path | dict | Portfolio, horizons: Sequence[str] = (),
     along each price axis, for the HTML report), ``progress(done, total)``."""
     prob = None
     if horizons:
-        if problem := fhs_tails_problem(fhs_tails):
-            raise InputError([f"fhs_tails '{fhs_tails}': {problem}"])
         prob = ProbabilitySettings(list(horizons), paths, seed, drift=drift, vol_from=vol_from,
                                    range_paths=range_paths, fhs_tails=fhs_tails)
         if model is not None:

@@ -121,12 +121,9 @@ def test_a_return_over_missing_days_is_scaled_to_one_day():
 def test_a_garch_fit_that_did_not_converge_is_used_and_said_so(monkeypatch):
     """arch reports a likelihood optimisation that stopped early (flag ≠ 0, e.g. code 8 on short or
     odd windows); the fit is still used, but the run says so in its notes and model_info."""
-    import dataclasses
-
-    from liqrisk.dynamics import fhs
+    from tests.builders import unconverged_fits
     assert bundled_history("BTC").converged                  # the bundled daily history's fit converges
-    real = fhs.bundled_history
-    monkeypatch.setattr(fhs, "bundled_history", lambda n: dataclasses.replace(real(n), converged=False))
+    unconverged_fits(monkeypatch)
     doc = {"as_of": "2026-11-23T00:00:00Z", "market": {"BTC": {"mark": 91250.0, "vol": 0.52}},
            "accounts": [{"id": "x", "venue": "binance-usdm", "collateral": {"USDT": 20000},
                          "positions": [{"symbol": "BTCUSDT", "kind": "perp", "size": 1.0, "entry": 91000}]}]}

@@ -181,3 +181,34 @@ def test_an_account_past_its_trigger_is_flagged(browser, tmp_path):
     assert cell.inner_text() == "LIQUIDATABLE NOW" and json.loads(cell.get_attribute("data-value")) is True
     assert page.locator("td[data-key='margin_ratio']").inner_text() == "—"
     page.close()
+
+
+@pytest.mark.parametrize("tails", ["gpd", "empirical"])
+def test_the_tail_model_per_asset_and_an_unconverged_garch_fit_are_shown(browser, tmp_path, monkeypatch, tails):
+    """The fhs table: per asset the tail model that ran — GPD ξ, its s.e., the threshold quantile
+    and the threshold (the JSON's numbers) or 'empirical: why' — and the GJR-GARCH fit's
+    convergence, a fit that did not converge drawn as an alert."""
+    from tests.builders import ETH_SHORT, TAILS_HORIZON, unconverged_fits
+    unconverged_fits(monkeypatch)
+    res = liqrisk.analyze(ETH_SHORT, horizons=[TAILS_HORIZON], paths=500, model="fhs", range_paths=0,
+                          fhs_tails=tails)
+    info = json.loads(res.to_json())["accounts"][0]["risk"]["model_info"]["assets"]["ETH"]
+    page = browser.new_page()
+    page.goto(write_report(res, tmp_path / "r.html").as_uri())
+    row = page.locator("table.fhs-tails tr").nth(1)
+    cells = row.locator("td").all_inner_texts()
+    assert cells[:2] == ["ETH", tails]
+    key = "risk.model_info.assets.ETH"
+    flag = row.locator(f"td[data-key='{key}.gjr_garch_converged']")
+    assert flag.inner_text() == "no" and flag.get_attribute("class") == "alert"
+    assert cells[-1] == info["gjr_garch_fit"] == ("arch's optimiser stopped early after 5 restarts; kept the highest "
+                                                  "likelihood of 6 starts (+0.25 over the first)")
+    if tails == "gpd":
+        for side in ("lower", "upper"):
+            for field in ("xi", "se_xi", "quantile", "threshold"):
+                cell = row.locator(f"td[data-key='{key}.tails.{side}.{field}']")
+                assert json.loads(cell.get_attribute("data-value")) == info["tails"][side][field]
+        assert row.locator(f"td[data-key='{key}.tails.lower.quantile']").inner_text() == "0.0991"   # 78 of 787
+    else:
+        assert cells[2:4] == ["empirical: user choice: --fhs-tails empirical"] * 2
+    page.close()

@@ -25,3 +25,48 @@ def test_the_default_console_does_not_turn_codes_into_emoji(capsys):
     terminal.render(analyze(pf))
     out = capsys.readouterr().out
     assert "a :fire:" in out and "🔥" not in out
+
+
+def _fhs_text(**kw) -> tuple[str, dict]:
+    """The terminal report of the isolated ETH short under fhs, and its model_info."""
+    from liqrisk.analysis import ProbabilitySettings
+    from tests.builders import ETH_SHORT, TAILS_HORIZON
+    res = analyze(ETH_SHORT, ProbabilitySettings([TAILS_HORIZON], 500, 7, model="fhs", **kw))
+    console = Console(record=True, width=400, emoji=False)
+    terminal.render(res, console)
+    return console.export_text(), res.accounts[0].risk.model_info
+
+
+def test_the_tail_model_that_ran_is_shown_per_asset():
+    """GPD tails: ξ ± s.e. beyond the threshold quantile per tail (the JSON's numbers, rounded);
+    plain FHS: empirical and why."""
+    text, info = _fhs_text()
+    t = info["assets"]["ETH"]["tails"]
+    lo, up = t["lower"], t["upper"]
+    assert t["model"] == "gpd" and (lo["quantile"], up["quantile"]) == (78 / 787, 1 - 78 / 787)
+    assert (f"fhs shocks ETH: GPD tails — lower ξ {lo['xi']:.3f} ± {lo['se_xi']:.3f} beyond the 10% quantile "
+            f"({lo['threshold']:.3g}, 78 residuals); upper ξ {up['xi']:.3f} ± {up['se_xi']:.3f} beyond the 90% "
+            f"quantile ({up['threshold']:.3g}, 78 residuals)") in text
+    assert "NOT converged" not in text
+    text, info = _fhs_text(fhs_tails="empirical")
+    assert info["assets"]["ETH"]["tails"] == {"model": "empirical", "why": "user choice: --fhs-tails empirical"}
+    assert "fhs shocks ETH: empirical tails (user choice: --fhs-tails empirical)" in text
+
+
+def test_a_tail_kept_empirical_and_a_fit_that_did_not_converge_are_said():
+    """A tail with ξ̂ ≥ 0.45 (Pareto draws with ξ = 0.8) stays empirical and says why; a
+    GJR-GARCH fit whose optimiser did not converge is flagged (rendered from model_info alone)."""
+    import numpy as np
+
+    from liqrisk.dynamics.evt import semiparametric
+    rng = np.random.default_rng(3)
+    fitted = semiparametric(np.r_[rng.pareto(1 / 0.8, 2000), -rng.standard_normal(2000)])
+    assert fitted.xi_up >= 0.45 and fitted.k_up == 0 and fitted.k_lo > 0
+    why = f"xi {fitted.xi_up:.2f} >= 0.45: kept empirical"
+    tails = fitted.info()
+    assert tails["upper"] == {"fitted": False, "why": why}
+    fit = "arch's optimiser stopped early after 5 restarts; kept the highest likelihood of 6 starts (+0.5 over the first)"
+    info = {"assets": {"X": {"history": "a file", "tails": tails, "gjr_garch_converged": False, "gjr_garch_fit": fit}}}
+    line, = terminal.fhs_lines(info)
+    assert line.startswith("fhs shocks X: GPD tails — lower ξ ")
+    assert line.endswith(f"upper empirical ({why}); [bold yellow]GJR-GARCH fit NOT converged[/] ({fit})")

@@ -331,7 +331,8 @@ def test_a_result_failing_the_output_checks_is_422_not_a_number(sqlite_client, d
     ("participation", "1.5"), ("model", "student_t"), ("model", "garch_fhs"), ("model", "bogus"),
     ("model", "GBM"), ("drift", "7"), ("drift", "-10"), ("drift", "10.5"), ("drift", "inf"),
     ("exit_horizon_hours", "1000"), ("exit_horizon_hours", "8784"), ("exit_horizon_hours", "0"),
-    ("exit_horizon_hours", "9000"),
+    ("exit_horizon_hours", "9000"), ("fhs_tails", "gpd"), ("fhs_tails", "empirical"), ("fhs_tails", "GPD"),
+    ("fhs_tails", "normal"),
 ])
 def test_query_options_follow_the_cli_rules(sqlite_client, demo_doc, name, value):
     """The service's model, stress, participation, drift and exit_horizon_hours are the CLI's
@@ -341,9 +342,12 @@ def test_query_options_follow_the_cli_rules(sqlite_client, demo_doc, name, value
     [0.1, 100] where the CLI takes (0, 1000], drift in [-5, 5] (CLI [-10, 10]), exit horizon in
     (0, 720] h (CLI (0, 8784])."""
     from liqrisk.analysis import check_model
+    from liqrisk.cli.limits import fhs_tails_problems
     from liqrisk.io import limits
     from liqrisk.io.portfolio import InputError
-    if name == "model":
+    if name == "fhs_tails":
+        cli = fhs_tails_problems(value)[0].replace("--fhs-tails", name) if fhs_tails_problems(value) else None
+    elif name == "model":
         try:
             check_model(value)
             cli = None
@@ -359,15 +363,16 @@ def test_query_options_follow_the_cli_rules(sqlite_client, demo_doc, name, value
     else:
         assert r.status_code == 422 and r.json()["detail"] == [
             {"loc": ["query", name], "msg": cli, "type": "value_error"}], r.text
-    if name == "model":
-        r = sqlite_client.post("/v1/advise", params={"target": "distance>=1sd", "model": value}, json=small)
+    if name in ("model", "fhs_tails"):
+        r = sqlite_client.post("/v1/advise", params={"target": "distance>=1sd", name: value}, json=small)
         assert (r.status_code == 200) if cli is None else (
-            r.status_code == 422 and r.json()["detail"][0] == {"loc": ["query", "model"], "msg": cli,
+            r.status_code == 422 and r.json()["detail"][0] == {"loc": ["query", name], "msg": cli,
                                                                "type": "value_error"}), r.text
 
 
 MODEL_NOPE = {"loc": ["query", "model"], "msg": "model 'nope': expected auto or one of gbm, merton, student, fhs",
               "type": "value_error"}
+TAILS_T = {"loc": ["query", "fhs_tails"], "msg": "fhs_tails t: one of gpd, empirical", "type": "value_error"}
 DRIFT_1E9 = {"loc": ["query", "drift"], "msg": "drift 1e+09: must be a finite annual return in [-10, 10]",
              "type": "value_error"}
 
@@ -376,6 +381,7 @@ DRIFT_1E9 = {"loc": ["query", "drift"], "msg": "drift 1e+09: must be a finite an
     ("/v1/analyze", {"paths": 5, "model": "nope", "drift": "1e9"}, "small",
      [("query", "paths"), MODEL_NOPE, DRIFT_1E9]),
     ("/v1/what-if", {"model": "nope"}, {"add": "x"}, [("body", "add"), MODEL_NOPE]),
+    ("/v1/what-if", {"model": "nope", "fhs_tails": "t"}, {"add": "x"}, [("body", "add"), MODEL_NOPE, TAILS_T]),
     ("/v1/advise", {"paths": "abc", "model": "nope", "drift": "1e9"}, "small",
      [("query", "target"), ("query", "paths"), MODEL_NOPE]),       # advise takes no drift: not reported
 ])
@@ -403,8 +409,33 @@ def test_openapi_states_the_shared_option_rules(sqlite_client):
     assert (params["drift"]["minimum"], params["drift"]["maximum"]) == (-DRIFT_MAX, DRIFT_MAX)
     assert params["exit_horizon_hours"]["maximum"] == EXIT_HORIZON_MAX_HOURS
     assert set(params["model"]["enum"]) == {"auto", *MODELS, *MODEL_ALIASES}
+    from liqrisk.dynamics.fhs import DEFAULT_TAILS, TAILS
+    assert params["fhs_tails"]["enum"] == list(TAILS) and params["fhs_tails"]["default"] == DEFAULT_TAILS
     advise = {p["name"]: p["schema"] for p in spec["paths"]["/v1/advise"]["post"]["parameters"]}
-    assert advise["model"] == params["model"]
+    assert advise["model"] == params["model"] and advise["fhs_tails"] == params["fhs_tails"]
+    what_if = {p["name"]: p["schema"] for p in spec["paths"]["/v1/what-if"]["post"]["parameters"]}
+    assert what_if["fhs_tails"] == params["fhs_tails"]
+
+
+@pytest.mark.parametrize("tails", ["gpd", "empirical"])
+def test_fhs_tails_reaches_the_engine_on_every_route(sqlite_client, tails):
+    """/v1/analyze, /v1/what-if, /v1/advise and a saved portfolio's run give `analyze`'s P(4h)
+    under the ``fhs_tails`` asked for (GPD 1.7e-4, plain FHS 2e-13: the choice is not dropped)."""
+    from tests.builders import ETH_SHORT, TAILS_HORIZON as H, tails_p
+    want = tails_p(tails)
+    assert want != tails_p({"gpd": "empirical", "empirical": "gpd"}[tails])
+    q = {"horizon": H, "paths": 2000, "range_paths": 0, "fhs_tails": tails}
+    a = sqlite_client.post("/v1/analyze", params=q, json=ETH_SHORT).json()["accounts"][0]
+    assert a["probability"][H]["p"] == want and a["risk"]["model_info"]["tails"] == tails
+    w = sqlite_client.post("/v1/what-if", params=q, json={"portfolio": ETH_SHORT}).json()
+    assert w["accounts"][0]["before"]["probability"][H] == want
+    adv = sqlite_client.post("/v1/advise", params={"target": f"p({H})<=50%", "paths": 2000, "fhs_tails": tails},
+                             json=ETH_SHORT).json()
+    assert adv["accounts"][0]["metric"] == want
+    pid = sqlite_client.post("/v1/portfolios", json={"name": "tails", "document": ETH_SHORT}).json()["id"]
+    run = sqlite_client.post(f"/v1/portfolios/{pid}/runs", params=q)
+    assert run.json()["accounts"][0]["probability"][H]["p"] == want
+    assert sqlite_client.get(run.headers["location"]).json()["options"]["fhs_tails"] == tails
 
 
 @pytest.mark.parametrize("path", ["/v1/analyze", "/v1/what-if", "/v1/cascade"])

@@ -49,9 +49,11 @@ def _serve(database: Path, api_key: str | None = None):
 
 
 def _set_options(page, params=PARAMS, horizons="1d"):
-    """The page's run options: paths, model and horizons."""
+    """The page's run options: paths, model, fhs tails (when ``params`` has them) and horizons."""
     page.fill("#paths", str(params["paths"]))
     page.select_option("#model", params["model"])
+    if "fhs_tails" in params:
+        page.select_option("#fhs-tails", params["fhs_tails"])
     page.fill("#horizons", horizons)
 
 
@@ -187,6 +189,34 @@ def test_tiny_probabilities_are_shown_as_a_bound_never_in_exponent_form(server, 
     assert not re.search(r"\d[eE][+-]?\d", page.inner_text("#accounts"))
     shown = page.evaluate("[6.57e-40, 0, 1e-4, 0.0123, 0.99, 123.45, null].map(pct)")
     assert shown == ["< 0.01 %", "0 %", "0.01 %", "1.23 %", "99 %", "12,300 %", "—"]
+
+
+def test_the_tails_menu_reaches_the_engine(server, browser, tmp_path):
+    """The Tails menu beside the model menu is the API's ``fhs_tails`` (the CLI's --fhs-tails):
+    the table's P(4h) of an isolated ETH short is the API's under each choice, and the two differ
+    (GPD 1.7e-4, plain FHS 2e-13)."""
+    from tests.builders import ETH_SHORT, TAILS_HORIZON as H
+    path = tmp_path / "eth.json"
+    path.write_text(json.dumps(ETH_SHORT))
+    page = browser.new_page()
+    page.goto(server + "/")
+    assert page.eval_on_selector_all("#fhs-tails option", "os => os.map(o => o.value)") == ["gpd", "empirical"]
+    assert page.input_value("#fhs-tails") == "gpd"
+    shown, before = {}, None
+    for tails in ("gpd", "empirical"):
+        params = {**PARAMS, "model": "auto", "paths": 2000, "fhs_tails": tails}
+        _set_options(page, params, horizons=H)
+        if before is None:
+            page.set_input_files("#upload", str(path))
+        else:
+            page.click("#analyze")
+        _wait_analysis(page, before)
+        before = page.get_attribute("#status", "data-done")
+        api = httpx.post(server + "/v1/analyze", params={**params, "horizon": [H], "range_paths": 0},
+                         json=ETH_SHORT, timeout=120).json()["accounts"][0]
+        shown[tails] = float(_table(page)["eth-short"]["p"])
+        assert shown[tails] == api["probability"][H]["p"]
+    assert shown["gpd"] > 1e3 * shown["empirical"], shown
 
 
 def test_term_structure_on_a_log_axis_with_intervals_and_the_risk_matrix(server, browser, artifacts):

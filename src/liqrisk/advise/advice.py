@@ -49,7 +49,7 @@ def _rank(actions: list[Action]) -> list[Action]:
 
 
 def advise(portfolio: str | Path | dict, target: str, paths: int = 20_000, seed: int = 7, model: str = "auto",
-           accounts: list[str] | None = None, progress=None) -> Advice:
+           accounts: list[str] | None = None, progress=None, fhs_tails: str = "gpd") -> Advice:
     """Advice for ``portfolio`` (path, document or model Portfolio) against ``target``
     (``"p(7d)<=1%"`` or ``"distance>=3sd"``); ``accounts`` limits it to these ids; ``model`` the
     path model of a probability target as `analyze` resolves it (``auto``: the calibrated default
@@ -60,7 +60,7 @@ def advise(portfolio: str | Path | dict, target: str, paths: int = 20_000, seed:
     from liqrisk.risk.book_mc import reuse_paths
     t = Target.parse(target)
     pf = load_portfolio(portfolio)
-    ev = Evaluator(pf, t, paths, seed, model)
+    ev = Evaluator(pf, t, paths, seed, model, fhs_tails=fhs_tails)
     chosen = [a for a in pf.accounts if accounts is None or a.id in accounts]
     out, notes = [], []
     with reuse_paths():

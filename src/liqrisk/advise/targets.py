@@ -103,6 +103,7 @@ class Evaluator:
     paths: int = 20_000
     seed: int = 7
     model: str = "auto"            # as `analyze` resolves it (auto: the calibrated default per account)
+    fhs_tails: str = "gpd"         # the fhs shocks' tails (analyze --fhs-tails)
     calls: int = 0
     progress: Callable[[int, int | None], None] | None = None   # (runs so far, None) after each run
     _metrics: dict = field(default_factory=dict, repr=False)
@@ -156,7 +157,8 @@ class Evaluator:
         axes = account_axes(cp, 0)
         if not axes:
             return None
-        s = ProbabilitySettings([self.target.horizon], self.paths, self.seed, self.model, risk=False)
+        s = ProbabilitySettings([self.target.horizon], self.paths, self.seed, self.model, risk=False,
+                                fhs_tails=self.fhs_tails)
         years = list(probability_years(s).values())
         try:
             with one_numba_thread():
@@ -185,7 +187,8 @@ class Evaluator:
     def _analyze(self, accounts, risk: bool):
         from liqrisk.analysis import ProbabilitySettings, analyze
         self.calls += 1
-        prob = (ProbabilitySettings([self.target.horizon], self.paths, self.seed, self.model, risk=risk)
+        prob = (ProbabilitySettings([self.target.horizon], self.paths, self.seed, self.model, risk=risk,
+                                    fhs_tails=self.fhs_tails)
                 if self.target.kind == "probability" else None)
         with one_numba_thread():
             res = analyze(Portfolio(self.portfolio.market, tuple(accounts)), prob)

@@ -51,20 +51,20 @@ def _headline(d: dict) -> dict:
 
 def what_if(portfolio: str | Path | dict, shock=(), vol=(), time=None, add=(), reduce=(), topup=(), funding=(),
             horizons: list[str] | None = None, paths: int = 20_000, seed: int = 7, model: str = "auto",
-            grid: bool = False, exit: bool = True, progress=None) -> WhatIf:
+            grid: bool = False, exit: bool = True, progress=None, fhs_tails: str = "gpd") -> WhatIf:
     """Analyse ``portfolio`` (path, document or model Portfolio) before and after the changes
     (strings as on the command line, dicts, or :class:`~liqrisk.advise.changes` objects; see
     :meth:`Changes.parse`). ``horizons`` (e.g. ``["1d", "7d"]``) adds P(liquidation) per horizon
     with the same seed before and after, under ``model`` as `analyze` resolves it (``auto``: the
     calibrated default per account; the headline says which model ran); ``grid`` adds the stress
-    grid of the changed book."""
+    grid of the changed book; ``fhs_tails`` the fhs shocks' tails (`analyze`'s ``--fhs-tails``)."""
     from liqrisk.analysis import ExitSettings, ProbabilitySettings, analyze
     from liqrisk.load import load_portfolio
     from liqrisk.margin.account import CompiledPortfolio
     ch = Changes.parse(shock, vol, time, add, reduce, topup, funding)
     pf = load_portfolio(portfolio)
     changed, notes = apply(pf, ch)
-    prob = ProbabilitySettings(list(horizons), paths, seed, model) if horizons else None
+    prob = ProbabilitySettings(list(horizons), paths, seed, model, fhs_tails=fhs_tails) if horizons else None
     ex = ExitSettings() if exit else None
     before = analyze(pf, prob, ex, progress=progress)
     after = analyze(changed, prob, ex, progress=progress)

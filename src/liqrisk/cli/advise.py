@@ -8,7 +8,7 @@ import typer
 
 from liqrisk.cli import limits as L
 from liqrisk.cli._app import app
-from liqrisk.cli.analyze import ModelOption
+from liqrisk.cli.analyze import FhsTailsOption, ModelOption
 from liqrisk.cli.errors import fail_on_bad_input
 from liqrisk.cli.progress import progress_bar
 from liqrisk.io import limits
@@ -22,6 +22,7 @@ def advise_command(
     paths: int = typer.Option(20_000, "--paths", min=100, help="Monte Carlo paths (probability targets)"),
     seed: int = typer.Option(7, "--seed", help="random seed: the same paths for every candidate"),
     model: ModelOption = "auto",
+    fhs_tails: FhsTailsOption = "gpd",
     as_json: bool = typer.Option(False, "--json", help="print exactly one JSON document"),
     html: str = typer.Option(None, "--html", metavar="PATH", help="write the cost-of-risk-reduction frontier here"),
     max_path_steps: L.MaxPathSteps = None, max_horizon_days: L.MaxHorizonDays = None,
@@ -33,9 +34,9 @@ def advise_command(
     with fail_on_bad_input(), limits.using(max_path_steps=max_path_steps, max_horizon_days=max_horizon_days):
         horizon = Target.parse(target).horizon
         L.check_simulation([horizon] if horizon else [], paths, "--target horizon")
-        L.check_seed(seed)
+        L.refuse(L.seed_problems(seed) + L.fhs_tails_problems(fhs_tails))
         with progress_bar("advising", quiet=as_json) as tick:
-            r = advise(file, target, paths, seed, model, account or None, progress=tick)
+            r = advise(file, target, paths, seed, model, account or None, progress=tick, fhs_tails=fhs_tails)
         d = r.to_dict()
         if html:
             from liqrisk.advise.html import frontier_html

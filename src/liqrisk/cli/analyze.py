@@ -38,6 +38,12 @@ def _model_option(value: str) -> str:
 ModelOption = Annotated[str, typer.Option("--model", metavar="MODEL", help=MODEL_HELP, callback=_model_option)]
 """The --model option of analyze, what-if and advise (default ``"auto"`` in the signature)."""
 
+FhsTailsOption = Annotated[str, typer.Option("--fhs-tails", metavar="TAILS", help=(
+    "fhs shocks' tails: gpd (generalized Pareto beyond the 10%/90% residual quantiles, McNeil & Frey 2000) | "
+    "empirical (plain FHS)"))]
+"""The --fhs-tails option of analyze, what-if, advise and watch (default ``"gpd"`` in the
+signature), checked by :func:`liqrisk.cli.limits.fhs_tails_problems` with the other options."""
+
 
 def _json_file(parts) -> IO[str]:
     """The ``analyze --json`` document of the chunks ``parts`` ((result, document) pairs of
@@ -100,11 +106,8 @@ def _check_options(horizons, paths, seed, drift, exit_horizon, participation, st
                    fhs_tails="gpd") -> None:
     """Ranges of the numeric options and the fhs tails (one line per bad option; the rules the
     service and the Python API apply too)."""
-    from liqrisk.analysis import fhs_tails_problem
     from liqrisk.io.portfolio import InputError
-    bad = []
-    if problem := fhs_tails_problem(fhs_tails):
-        bad.append(f"--fhs-tails {fhs_tails}: {problem}")
+    bad = L.fhs_tails_problems(fhs_tails)
     if problem := limits.participation_problem(participation):
         bad.append(f"--participation {participation:g}: {problem}")
     if problem := limits.stress_problem(stress):
@@ -147,8 +150,7 @@ def analyze_command(
     drift: float = typer.Option(0.0, "--drift", metavar="X", help="annualised expected return (0: martingale)"),
     vol_from: list[str] = typer.Option(None, "--vol-from", metavar="[UND=]PATH", help="OHLC CSV to estimate an underlying's vol "
                                        "from (EWMA): UNDERLYING=PATH, repeatable; a bare PATH if the file has one underlying"),
-    fhs_tails: str = typer.Option("gpd", "--fhs-tails", metavar="TAILS", help="fhs shocks' tails: gpd (generalized "
-                                  "Pareto beyond the 10%/90% residual quantiles, McNeil & Frey 2000) | empirical (plain FHS)"),
+    fhs_tails: FhsTailsOption = "gpd",
     book: list[str] = typer.Option(None, "--book", metavar="[UND=]PATH", help="order book JSON/CSV, UNDERLYING=PATH form"),
     exit_horizon: float = typer.Option(1.0, "--exit-horizon-hours", metavar="X", help="time allowed to exit (the exit block's horizon_cost)"),
     participation: float = typer.Option(0.1, "--participation", metavar="X", help="share of daily volume"),

@@ -66,8 +66,20 @@ def seed_problems(seed: int) -> list[str]:
     return [f"--seed {seed}: must be ≥ 0"] if seed < 0 else []
 
 
+def refuse(bad: list[str]) -> None:
+    """The problem lines ``bad`` (if any) as one :class:`~liqrisk.io.portfolio.InputError`."""
+    from liqrisk.io.portfolio import InputError
+    if bad:
+        raise InputError(bad)
+
+
 def check_seed(seed: int) -> None:
     """:func:`seed_problems` as an :class:`~liqrisk.io.portfolio.InputError`."""
-    from liqrisk.io.portfolio import InputError
-    if bad := seed_problems(seed):
-        raise InputError(bad)
+    refuse(seed_problems(seed))
+
+
+def fhs_tails_problems(tails: str) -> list[str]:
+    """``["--fhs-tails X: one of gpd, empirical"]`` unless ``tails`` is a choice of fhs shocks
+    (:func:`liqrisk.analysis.fhs_tails_problem`, the service's rule too), else []."""
+    from liqrisk.analysis import fhs_tails_problem
+    return [f"--fhs-tails {tails}: {problem}"] if (problem := fhs_tails_problem(tails)) else []

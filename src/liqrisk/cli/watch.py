@@ -7,6 +7,7 @@ import typer
 
 from liqrisk.cli._app import app
 from liqrisk.cli import limits as L
+from liqrisk.cli.analyze import FhsTailsOption
 from liqrisk.cli.errors import fail_on_bad_input
 
 
@@ -23,6 +24,7 @@ def watch(
                                      "(default ~/.liqrisk/liqrisk.db or env LIQRISK_DATABASE_URL)"),
     paths: int = typer.Option(5000, "--paths", min=100, help="Monte Carlo paths per account"),
     seed: int = typer.Option(7, "--seed"),
+    fhs_tails: FhsTailsOption = "gpd",
     max_checks: int = typer.Option(0, "--max-checks", min=0, help="stop after this many checks (0: run until Ctrl-C)"),
 ) -> None:
     """Watch a portfolio and alert when a rule starts to hold."""
@@ -30,12 +32,14 @@ def watch(
     from liqrisk.service.store import Store, default_url
     from liqrisk.service.watch import Watcher, parse_duration, parse_rule
     with fail_on_bad_input():
-        L.check_seed(seed)        # numpy's "expected non-negative integer" at the first check named no flag
+        L.refuse(L.seed_problems(seed) + L.fhs_tails_problems(fhs_tails))   # seed: numpy's "expected
+        # non-negative integer" at the first check named no flag
         rules = [parse_rule(a) for a in alert]
         interval = parse_duration(every)
         store = Store(database_url or default_url())
         store.migrate()
-        watcher = Watcher(store, int(target) if target.isdigit() else target, rules, paths, seed, market, webhook)
+        watcher = Watcher(store, int(target) if target.isdigit() else target, rules, paths, seed, market, webhook,
+                          fhs_tails=fhs_tails)
     checks = 0
     try:
         while True:

@@ -7,7 +7,7 @@ import typer
 
 from liqrisk.cli import limits as L
 from liqrisk.cli._app import app
-from liqrisk.cli.analyze import ModelOption
+from liqrisk.cli.analyze import FhsTailsOption, ModelOption
 from liqrisk.cli.errors import fail_on_bad_input
 from liqrisk.cli.progress import progress_bar
 from liqrisk.io import limits
@@ -40,6 +40,7 @@ def what_if_command(
     paths: int = typer.Option(20_000, "--paths", min=100, help="Monte Carlo paths per account"),
     seed: int = typer.Option(7, "--seed", help="random seed (the same before and after)"),
     model: ModelOption = "auto",
+    fhs_tails: FhsTailsOption = "gpd",
     grid: bool = typer.Option(False, "--grid", help="stress grid: margin ratio over price × vol per underlying"),
     as_json: bool = typer.Option(False, "--json", help="print exactly one JSON document"),
     html: str = typer.Option(None, "--html", metavar="PATH", help="write the stress heat-map (with --grid) here"),
@@ -49,10 +50,10 @@ def what_if_command(
     from liqrisk.advise.whatif import what_if
     with fail_on_bad_input(), limits.using(max_path_steps=max_path_steps, max_horizon_days=max_horizon_days):
         L.check_simulation(horizon, paths)
-        L.check_seed(seed)
+        L.refuse(L.seed_problems(seed) + L.fhs_tails_problems(fhs_tails))
         with progress_bar("simulating", quiet=as_json) as tick:
             r = what_if(file, shock, vol, time, add, reduce, topup, funding, horizon, paths, seed, model,
-                        grid=grid or bool(html), progress=tick)
+                        grid=grid or bool(html), progress=tick, fhs_tails=fhs_tails)
         if html:
             from liqrisk.advise.html import stress_html
             with open(html, "w") as f:

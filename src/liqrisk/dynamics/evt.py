@@ -172,18 +172,30 @@ class Tails:
         return self.k_lo / self.n * gpd_survival(self.u_lo - x, self.xi_lo, self.beta_lo)
 
     def info(self) -> dict:
-        def one(f, k, u, side):
+        """JSON-ready: per tail the GPD fit (``k`` exceedances beyond the ``quantile`` of the
+        residuals, threshold in the residuals' units, ξ ± s.e., β ± s.e.) or, for a tail kept
+        empirical, ``why``; the re-standardisation and the notes."""
+        def one(f, k, u, xi, side):
+            quantile = 1.0 - k / self.n if side == "upper" else k / self.n
             if f is None or k == 0:
-                return {"fitted": False}
-            return {"k": int(k), "threshold": float(u), "xi": float(f.xi), "beta": float(f.beta),
-                    "se_xi": float(f.se_xi), "se_beta": float(f.se_beta), "side": side}
-        out = {"method": "GPD tails beyond the 10%/90% empirical quantiles (McNeil & Frey 2000)",
-               "n": self.n, "upper": one(self.fit_up, self.k_up, self.u_up * self.scale + self.loc, "upper"),
-               "lower": one(self.fit_lo, self.k_lo, self.u_lo * self.scale + self.loc, "lower"),
+                return {"fitted": False, "why": f"xi {xi:.2f} >= {MAX_XI}: kept empirical"}
+            return {"k": int(k), "quantile": float(quantile), "threshold": float(u), "xi": float(f.xi),
+                    "beta": float(f.beta), "se_xi": float(f.se_xi), "se_beta": float(f.se_beta), "side": side}
+        out = {"model": "gpd",
+               "method": "GPD tails beyond the 10%/90% empirical quantiles (McNeil & Frey 2000)",
+               "n": self.n,
+               "upper": one(self.fit_up, self.k_up, self.u_up * self.scale + self.loc, self.xi_up, "upper"),
+               "lower": one(self.fit_lo, self.k_lo, self.u_lo * self.scale + self.loc, self.xi_lo, "lower"),
                "restandardised": {"loc": float(self.loc), "scale": float(self.scale)}}
         if self.note:
             out["note"] = self.note
         return out
+
+
+def empirical_info(why: str) -> dict:
+    """The ``tails`` entry of an asset whose shocks keep their empirical distribution (plain FHS),
+    with the reason (the user's choice, or fewer than :data:`MIN_RESIDUALS` residuals)."""
+    return {"model": "empirical", "why": why}
 
 
 def _tail_moments(k, n, u, xi, beta, sign):

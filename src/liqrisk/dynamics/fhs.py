@@ -44,6 +44,7 @@ import numpy as np
 
 from liqrisk.diskcache import cached_arrays, key_of
 from liqrisk.dynamics.ohlc import bundled_data_path, load_ohlc
+from liqrisk.dynamics.evt import MIN_RESIDUALS, empirical_info
 from liqrisk.dynamics.paths import Bootstrap, GarchVol, PathModel
 
 BUNDLED = "btc_eth_usd_1d_bitstamp.csv"
@@ -62,7 +63,9 @@ class History:
     """One asset's filtered daily history: dates (``datetime64[D]``) of the returns, the
     standardised residuals, the GJR parameters (per-day decimal units), the
     fit's one-step variance forecast, where the data came from and whether the likelihood
-    optimiser reported convergence (arch's flag 0; a fit that did not is used, and said so)."""
+    optimiser reported convergence (arch's flag 0; a fit that did not is used, and said so), with
+    the restarts a flagged fit got and the kept fit's log-likelihood gain over the first
+    (:mod:`liqrisk.dynamics.garch`: the best likelihood of the starts is kept)."""
 
     dates: np.ndarray
     resid: np.ndarray
@@ -70,6 +73,16 @@ class History:
     forecast: float
     source: str
     converged: bool = True
+    restarts: int = 0
+    restart_gain: float = 0.0
+
+    def fit_note(self) -> str:
+        """How the GJR-GARCH fit was obtained (what the reports show beside a fit not converged)."""
+        if self.converged and not self.restarts:
+            return "converged"
+        state = "converged" if self.converged else "arch's optimiser stopped early"
+        return (f"{state} after {self.restarts} restarts; kept the highest likelihood of "
+                f"{self.restarts + 1} starts (+{self.restart_gain:.3g} over the first)")
 
 
 def _daily_closes(ohlc) -> tuple[np.ndarray, np.ndarray]:
@@ -110,14 +123,16 @@ def filtered_history(days: np.ndarray, close: np.ndarray, source: str) -> Histor
             f = fit_garch(daily_returns(days, close), kind="gjr", dist="t", bar_seconds=DAY)
         return {"resid": np.asarray(f.std_resid, float), "names": np.array(list(f.params)),
                 "values": np.array(list(f.params.values()), float),
-                "forecast": np.array(f.forecast_variance(1)[0], float), "converged": np.array(f.converged)}
+                "forecast": np.array(f.forecast_variance(1)[0], float), "converged": np.array(f.converged),
+                "restarts": np.array(f.restarts), "restart_gain": np.array(f.restart_gain)}
 
     close = np.ascontiguousarray(close, dtype=float)
-    key = key_of("fhs-filter gjr-t daily v3", days.astype("datetime64[D]").astype(np.int64).tobytes(),
+    key = key_of("fhs-filter gjr-t daily v4", days.astype("datetime64[D]").astype(np.int64).tobytes(),
                  close.tobytes(), *_fit_versions())
     out = cached_arrays(key, fit)
     params = {str(n): float(v) for n, v in zip(out["names"], out["values"])}
-    return History(days[1:], out["resid"], params, float(out["forecast"]), source, bool(out["converged"]))
+    return History(days[1:], out["resid"], params, float(out["forecast"]), source, bool(out["converged"]),
+                   int(out["restarts"]), float(out["restart_gain"]))
 
 
 @lru_cache(maxsize=8)
@@ -196,7 +211,7 @@ def fhs_model(names: list[str], sigma: np.ndarray, histories: dict[str, History]
         h0[j] = sigma[j] ** 2 * bar if bundled else h.forecast
         info["assets"][n] = {"history": h.source, "gjr_garch": {x: float(p[x]) for x in
                                                                  ("omega", "alpha", "gamma", "beta")},
-                             "gjr_garch_converged": h.converged,
+                             "gjr_garch_converged": h.converged, "gjr_garch_fit": h.fit_note(),
                              "vol": float(np.sqrt(h0[j] / bar)),
                              "vol_from": "market block" if bundled else "GARCH forecast of the file"}
     missing = [j for j, n in enumerate(names) if n not in histories]
@@ -216,10 +231,14 @@ def fhs_model(names: list[str], sigma: np.ndarray, histories: dict[str, History]
         fitted = tuple(_tails_of(np.ascontiguousarray(resid[:, j]).tobytes()) if names[j] in histories
                        else None for j in range(k))
         for j, t in enumerate(fitted):
-            if t is not None:
-                info["assets"][names[j]]["tails"] = t.info()
+            if names[j] in histories:
+                info["assets"][names[j]]["tails"] = t.info() if t is not None else empirical_info(
+                    f"{len(common)} residuals < {MIN_RESIDUALS}: too few for a tail fit")
         if not any(t is not None for t in fitted):
             fitted = None
+    else:
+        for n in known:
+            info["assets"][n]["tails"] = empirical_info("user choice: --fhs-tails empirical")
     info["tails"] = "gpd" if fitted is not None else "empirical"
     return FhsSetup(PathModel(vol, Bootstrap(resid, fitted)), info)
 

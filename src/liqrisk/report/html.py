@@ -114,7 +114,38 @@ def _probability_table(a) -> str:
         drivers = [f"{h}: {d}" for h, d in risk.driver.items() if d]
         if drivers:
             table += f"<p>pool driving the account's probability — {html.escape('; '.join(drivers))}</p>"
+    if risk.model == "fhs":
+        table += _fhs_table(risk.model_info or {})
     return _model_line(risk) + table
+
+
+def _fhs_table(info: dict) -> str:
+    """Per asset with history of an fhs run: the tail model that ran (GPD ξ ± s.e. beyond the
+    threshold quantile per tail, or empirical and why) and whether the GJR-GARCH fit converged
+    (a fit that did not is flagged)."""
+    rows = []
+    for name, a in (info.get("assets") or {}).items():
+        if not a.get("history"):
+            continue
+        key, t = f"risk.model_info.assets.{name}", a.get("tails") or {}
+        cells = ""
+        for side in ("lower", "upper"):
+            tail = t.get(side) if t.get("model") == "gpd" else {"fitted": False, "why": t.get("why", "")}
+            if tail.get("fitted", True):
+                k = f"{key}.tails.{side}"
+                cells += (_cell(f"{k}.xi", tail["xi"], 3) + _cell(f"{k}.se_xi", tail["se_xi"], 2)
+                          + _cell(f"{k}.quantile", tail["quantile"], 3) + _cell(f"{k}.threshold", tail["threshold"], 4))
+            else:
+                cells += f"<td class=l colspan=4>empirical: {html.escape(tail['why'])}</td>"
+        ok = a.get("gjr_garch_converged", True)
+        fit = _cell(f"{key}.gjr_garch_converged", ok)
+        if not ok:
+            fit = fit.replace("<td ", "<td class=alert ", 1)
+        rows.append(f"<tr><td class=l>{html.escape(name)}</td><td class=l>{html.escape(t.get('model', ''))}</td>"
+                    + cells + fit + f"<td class=l>{html.escape(a['gjr_garch_fit'])}</td></tr>")
+    head = ["asset", "tails", "lower ξ", "± s.e.", "quantile", "threshold", "upper ξ", "± s.e.", "quantile",
+            "threshold", "GJR-GARCH converged", "GJR-GARCH fit"]
+    return _table(head, rows, "fhs-tails") if rows else ""
 
 
 def _model_line(risk) -> str:

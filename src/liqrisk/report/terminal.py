@@ -56,6 +56,31 @@ def _probability_table(a) -> Table:
     return prob
 
 
+def _tail_side(side: str, t: dict) -> str:
+    """One tail of an asset's fhs shocks: GPD ξ ± s.e. beyond its quantile, or why it is empirical."""
+    if not t.get("fitted", True):
+        return f"{side} empirical ({escape(t['why'])})"
+    return (f"{side} ξ {t['xi']:.3f} ± {t['se_xi']:.3f} beyond the {100 * t['quantile']:.0f}% quantile "
+            f"({t['threshold']:.3g}, {t['k']} residuals)")
+
+
+def fhs_lines(info: dict) -> list[str]:
+    """Per asset with history of an fhs run (``risk.model_info``): which tail model ran (GPD with
+    ξ ± s.e. and the threshold quantile per tail, or empirical and why) and a GJR-GARCH fit
+    whose optimiser did not converge, flagged."""
+    out = []
+    for name, a in (info.get("assets") or {}).items():
+        if not a.get("history"):
+            continue
+        t = a.get("tails") or {}
+        tails = ("GPD tails — " + "; ".join(_tail_side(side, t[side]) for side in ("lower", "upper"))
+                 if t.get("model") == "gpd" else f"empirical tails ({escape(t.get('why', ''))})")
+        fit = ("" if a.get("gjr_garch_converged", True)
+               else "; [bold yellow]GJR-GARCH fit NOT converged[/] (" + escape(a["gjr_garch_fit"]) + ")")
+        out.append(f"fhs shocks {escape(name)}: {tails}{fit}")
+    return out
+
+
 def _funding_line(f: dict) -> str:
     """What funding adds to P(liquidation), per horizon (same paths with and without it)."""
     rows = ", ".join(f"{h} {r['added']:+.3g} ({r['p']:.3g} vs {r['p_without_funding']:.3g} without)"
@@ -187,6 +212,8 @@ def account_panel(a) -> Panel:
         parts += _portfolio_margin_parts(a.portfolio_margin)
     if a.probability is not None:
         parts.append(_probability_table(a))
+        if a.risk.model == "fhs":
+            parts += fhs_lines(a.risk.model_info or {})
         if a.funding:
             parts.append(_funding_line(a.funding))
         if a.pools:

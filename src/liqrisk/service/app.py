@@ -27,7 +27,8 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
 from liqrisk.analysis import (MODEL_ALIASES, MODEL_NAMES, MODELS, RANGE_PATHS, ExitSettings, ProbabilitySettings,
-                              analyze_document, model_problem)
+                              analyze_document, fhs_tails_problem, model_problem)
+from liqrisk.dynamics.fhs import DEFAULT_TAILS, TAILS
 from liqrisk.io.limits import (DRIFT_MAX, EXIT_HORIZON_MAX_HOURS, PARTICIPATION_MIN, STRESS_MAX, STRESS_MIN,
                                drift_problem,
                                exit_horizon_problem, participation_problem, stress_problem)
@@ -51,18 +52,27 @@ MODEL_QUERY = Query("auto", description="path model, as `liqrisk analyze --model
                     json_schema_extra={"enum": list(MODEL_NAMES)})
 """The ``model`` of every route that estimates a probability. The CLI's rule checks it
 (:func:`option_problems`), not a pydantic type: the schema's enum only documents it."""
+FHS_TAILS_QUERY = Query(DEFAULT_TAILS, description=(
+    "fhs shocks' tails, as `liqrisk analyze --fhs-tails`: gpd (generalized Pareto beyond the 10%/90% residual "
+    "quantiles, McNeil & Frey 2000) | empirical (plain FHS: the historical residuals only)"),
+    json_schema_extra={"enum": list(TAILS)})
+"""The ``fhs_tails`` of every route that estimates a probability: like :data:`MODEL_QUERY`,
+checked by the CLI's rule (:func:`liqrisk.analysis.fhs_tails_problem`)."""
 
 
 def option_lines(model: str | None = None, participation: float | None = None,
                  stress: float | None = None, drift: float | None = None,
-                 exit_horizon_hours: float | None = None) -> list[dict]:
-    """The CLI's rules of ``--model``, ``--participation``, ``--stress``, ``--drift`` and
-    ``--exit-horizon-hours`` (:func:`liqrisk.analysis.model_problem`, the ``*_problem`` functions
-    of :mod:`liqrisk.io.limits`) on the query options given: one error per refused option at
+                 exit_horizon_hours: float | None = None, fhs_tails: str | None = None) -> list[dict]:
+    """The CLI's rules of ``--model``, ``--fhs-tails``, ``--participation``, ``--stress``,
+    ``--drift`` and ``--exit-horizon-hours`` (:func:`liqrisk.analysis.model_problem`,
+    :func:`liqrisk.analysis.fhs_tails_problem`, the ``*_problem`` functions of
+    :mod:`liqrisk.io.limits`) on the query options given: one error per refused option at
     ``["query", name]``, the CLI's line without the flag's dashes."""
     lines = []
     if model is not None and (problem := model_problem(model)):
         lines.append(("model", f"model '{model}': {problem}"))
+    if fhs_tails is not None and (problem := fhs_tails_problem(fhs_tails)):
+        lines.append(("fhs_tails", f"fhs_tails {fhs_tails}: {problem}"))
     for name, value, rule in (("drift", drift, drift_problem),
                               ("exit_horizon_hours", exit_horizon_hours, exit_horizon_problem),
                               ("participation", participation, participation_problem),
@@ -116,12 +126,12 @@ def shared_rule_errors(request: Request, errors: list[dict]) -> list[dict]:
     names = _query_names(route.dependant) if getattr(route, "dependant", None) else set()
     refused = {tuple(err.get("loc", ())) for err in errors}
     given = {}
-    for name in ("model", "participation", "stress", "drift", "exit_horizon_hours"):
+    for name in ("model", "fhs_tails", "participation", "stress", "drift", "exit_horizon_hours"):
         raw = request.query_params.get(name)
         if name not in names or raw is None or ("query", name) in refused:
             continue
         try:
-            given[name] = raw if name == "model" else float(raw)
+            given[name] = raw if name in ("model", "fhs_tails") else float(raw)
         except ValueError:
             continue
     return option_lines(**given)
@@ -136,6 +146,7 @@ class AnalyzeOptions:
         paths: int = Query(20_000, ge=100, description="Monte Carlo paths per account"),
         seed: int = Query(7, ge=0, lt=2 ** 32),
         model: str = MODEL_QUERY,
+        fhs_tails: str = FHS_TAILS_QUERY,
         drift: float = Query(0.0, description="annualised expected return",
                              json_schema_extra={"minimum": -DRIFT_MAX, "maximum": DRIFT_MAX}),
         exit_horizon_hours: float = Query(1.0, description="time allowed to exit (hours)",
@@ -151,10 +162,11 @@ class AnalyzeOptions:
             "what-if, like the CLI's, runs no range")),
         curves: bool = Query(False, description="add equity/MM-vs-price curves per account (dashboard)"),
     ):
-        self.problems = option_lines(model, participation, stress, drift, exit_horizon_hours) + \
+        self.problems = option_lines(model, participation, stress, drift, exit_horizon_hours, fhs_tails) + \
             horizon_lines(horizon)                                                 # the CLI's rules
         model = MODEL_ALIASES.get(model, model)
         self.horizon, self.paths, self.seed, self.model, self.drift = horizon, paths, seed, model, drift
+        self.fhs_tails = fhs_tails
         self.exit_horizon_hours, self.participation, self.stress, self.curves = \
             exit_horizon_hours, participation, stress, curves
         self.range_paths = range_paths
@@ -247,7 +259,7 @@ def run_analysis(doc: dict, opts: AnalyzeOptions, limits: Limits) -> dict:
     others = len(MODELS) - 1                     # the most models a range adds
     limits.check_probability(opts.horizon, opts.paths, len(pf.accounts), extra_paths=others * opts.range_paths_run())
     prob = (ProbabilitySettings(list(opts.horizon), opts.paths, opts.seed, opts.model, opts.drift,
-                                range_paths=opts.range_paths) if opts.horizon else None)
+                                range_paths=opts.range_paths, fhs_tails=opts.fhs_tails) if opts.horizon else None)
     result, data = analyze_document(pf, prob, ExitSettings(horizon_hours=opts.exit_horizon_hours,
                                                             participation=opts.participation, stress=opts.stress),
                                     curves=opts.curves)    # data: checked (report/guards.py)
@@ -472,7 +484,8 @@ def create_app(database_url: str, api_key: str | None = None, limits: Limits = L
             result = what_if(pf, shock=_every(body.shock, doc), vol=_every(body.vol, doc, vol_only=True),
                              time=body.time, add=body.add, reduce=body.reduce, funding=_every(body.funding, doc),
                              topup=[TopUp(t.account, t.asset.upper(), t.amount) for t in body.topup],
-                             horizons=list(opts.horizon) or None, paths=opts.paths, seed=opts.seed, model=opts.model)
+                             horizons=list(opts.horizon) or None, paths=opts.paths, seed=opts.seed, model=opts.model,
+                             fhs_tails=opts.fhs_tails)
         except InputError as e:
             return _detail(422, [_change_field(line, body) for line in e.problems])
         data = result.to_dict()
@@ -483,20 +496,21 @@ def create_app(database_url: str, api_key: str | None = None, limits: Limits = L
     def advise_route(request: Request, doc: dict = portfolio_body,
                      target: str = Query(..., max_length=40, description="e.g. p(7d)<=1% or distance>=3sd"),
                      paths: int = Query(2_000, ge=100), seed: int = Query(7, ge=0, lt=2 ** 32),
-                     model: str = MODEL_QUERY) -> dict:
+                     model: str = MODEL_QUERY, fhs_tails: str = FHS_TAILS_QUERY) -> dict:
         """Top-ups, deleveraging and hedges that meet the target, cheapest first, by
         :func:`liqrisk.advise.advice.advise` (the document of ``liqrisk advise --json``)."""
         from liqrisk.advise.advice import advise
         t, problems = target_lines(target)
-        if problems := option_lines(model=model) + problems:
+        if problems := option_lines(model=model, fhs_tails=fhs_tails) + problems:
             raise RequestValidationError(problems)
         model = MODEL_ALIASES.get(model, model)
         limits.check_portfolio(doc)
         pf = parse_portfolio(doc)
         if t.kind == "probability":
             limits.check_probability([t.horizon], paths, ADVISE_EVALUATIONS * len(pf.accounts))
-        data = advise(pf, target, paths=paths, seed=seed, model=model).to_dict()
-        store(request).add_run("advise", doc, {"target": target, "paths": paths, "seed": seed, "model": model}, data)
+        data = advise(pf, target, paths=paths, seed=seed, model=model, fhs_tails=fhs_tails).to_dict()
+        store(request).add_run("advise", doc, {"target": target, "paths": paths, "seed": seed, "model": model,
+                                               "fhs_tails": fhs_tails}, data)
         return data
 
     @app.get("/v1/demo", tags=["portfolios"])

@@ -73,8 +73,10 @@ class Watcher:
     whose blocks replace the portfolio's market entries of the same underlyings."""
 
     def __init__(self, store: Store, target: str | int, rules: list[Rule], paths: int = 5000, seed: int = 7,
-                 market: str | None = None, webhook: str | None = None, timeout: float = 10.0):
+                 market: str | None = None, webhook: str | None = None, timeout: float = 10.0,
+                 fhs_tails: str = "gpd"):
         self.store, self.rules, self.paths, self.seed = store, rules, paths, seed
+        self.fhs_tails = fhs_tails          # the fhs shocks' tails (analyze --fhs-tails)
         self.market, self.webhook, self.timeout = market, webhook, timeout
         self.portfolio_id = target if isinstance(target, int) else None
         self.source = None if self.portfolio_id is not None else str(Path(target).resolve())
@@ -114,9 +116,10 @@ class Watcher:
             return None
         self.fingerprint = fp
         horizons = sorted({r.horizon for r in self.rules if r.horizon}, key=parse_horizon)
-        prob = ProbabilitySettings(horizons, self.paths, self.seed) if horizons else None
+        prob = ProbabilitySettings(horizons, self.paths, self.seed, fhs_tails=self.fhs_tails) if horizons else None
         data = analyze_document(doc, prob)[1]
-        options = {"paths": self.paths, "seed": self.seed, "horizon": horizons, "rules": [r.text for r in self.rules]}
+        options = {"paths": self.paths, "seed": self.seed, "horizon": horizons, "fhs_tails": self.fhs_tails,
+                   "rules": [r.text for r in self.rules]}
         inputs = json.loads(json.dumps(doc, default=str))
         run = self.store.add_run("watch", inputs, options, data, portfolio_id=self.portfolio_id, source=self.source)
         fired = []

@@ -38,6 +38,7 @@ function options() {
   const q = new URLSearchParams();
   $("horizons").value.split(",").map((h) => h.trim()).filter(Boolean).forEach((h) => q.append("horizon", h));
   q.set("paths", $("paths").value); q.set("model", $("model").value); q.set("seed", $("seed").value);
+  q.set("fhs_tails", $("fhs-tails").value);
   q.set("range_paths", "0");   // the model range (other models' P) is not drawn: not computed
   q.set("curves", "true");
   return q.toString();
