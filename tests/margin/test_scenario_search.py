@@ -176,7 +176,7 @@ def test_interval_bounds_and_scenario_pruning_hold_on_a_dense_numpy_scan(venue, 
         xb = xa * np.exp(rng.choice([0.003, 0.03, 0.3, 1.0]))
         ra, rb = np.zeros(width), np.zeros(width)
         for x, row in ((xa, ra), (xb, rb)):
-            K._scen_point(p, ax, x, prices, c, slope, n_units, args, row, b0, d0, every)
+            K._scen_point(p, ax, x, prices, c, slope, n_units, args, row, b0, d0, every, np.empty((6, n_s)))
         lo, hi = K._scen_bounds(ra, rb, p, n_units, args, every)
         tol = K._CERT_REL * max(ra[K._MAG], rb[K._MAG])
         xs = np.linspace(xa, xb, 1_001)
