@@ -365,39 +365,58 @@ def _adjusted(v, damp, offset):
     return v
 
 
-# rows of the scratch array (6, scenarios) of an option's shocked prices: scenario row, shocked
-# forward before and after its floor, σ√τ, then the price and delta
-_B_S, _B_RAW, _B_P1, _B_SD, _B_PRICE, _B_DELTA = range(6)
+# the shocked options of a risk unit are priced together: one *lane* per (option, scenario), rows
+# of the lane array (_LANES, options × scenarios + _PAD): shocked forward before and after its
+# floor, strike, σ√τ, e^{-rτ}, ±1 (call / put), then the price and the forward delta
+_L_RAW, _L_F, _L_K, _L_SD, _L_DISC, _L_W, _L_PRICE, _L_DELTA = range(8)
+_LANES = 8
+_PAD = 8      # lanes are priced in whole blocks of 8 (AVX-512): no scalar remainder loop
 
 
 @_inline
-def _shock_scenario(buf, n, s, P, i, pos_f, scen, sd0, sd_up, sd_dn):
-    """Put scenario row ``s`` of option ``i`` (contract price ``P``) at column ``n`` of ``buf``:
-    the shocked forward ``max(P·(1 + m·sh_rel) + m·sh_abs, 1e-12·P)`` and its σ√τ."""
+def _lane_buffer(n_pos, n_s):
+    return np.empty((_LANES, n_pos * n_s + _PAD))
+
+
+@_inline
+def _option_lanes_time(i, t_elapsed, pos_f, rate, is_call):
+    """(strike, e^{-rτ}, ±1, σ√τ at the vol, vol up and vol down) of option ``i``, ``t_elapsed``
+    years on."""
+    tau = _year_fraction(pos_f[EXPIRY, i] - t_elapsed)
+    root = math.sqrt(tau)
+    return (pos_f[STRIKE, i], math.exp(-rate * tau), 1.0 if is_call else -1.0, pos_f[VOL, i] * root,
+            pos_f[VOL_UP, i] * root, pos_f[VOL_DN, i] * root)
+
+
+@_inline
+def _put_lane(lanes, n, s, P, i, pos_f, scen, terms):
+    """Lane ``n``: option ``i`` (contract price ``P``, ``terms`` of :func:`_option_lanes_time`) in
+    scenario row ``s``: the shocked forward ``max(P·(1 + m·sh_rel) + m·sh_abs, 1e-12·P)`` and
+    its σ√τ (vol up / same / down)."""
+    K, disc, w, sd0, sd_up, sd_dn = terms
     mv = scen[SC_MOVE, s]
     raw = P * (1.0 + mv * pos_f[SH_REL, i]) + mv * pos_f[SH_ABS, i]
     dv = scen[SC_VOL, s]
-    buf[_B_S, n] = s
-    buf[_B_RAW, n] = raw
-    buf[_B_P1, n] = max(raw, 1e-12 * P)
-    buf[_B_SD, n] = sd_up if dv > 0 else (sd_dn if dv < 0 else sd0)
+    lanes[_L_RAW, n] = raw
+    lanes[_L_F, n] = max(raw, 1e-12 * P)
+    lanes[_L_K, n] = K
+    lanes[_L_SD, n] = sd_up if dv > 0 else (sd_dn if dv < 0 else sd0)
+    lanes[_L_DISC, n] = disc
+    lanes[_L_W, n] = w
 
 
 @_jit_np
-def _price_shocked(n, K, disc, w, buf):
-    """Black-76 price and delta at the first ``n`` shocked forwards and σ√τ of ``buf`` (columns
-    filled by :func:`_shock_scenario`), in one straight-line loop that LLVM vectorises
-    (``black76_price_delta_straight_nb``): every scenario pool's shocked options are priced here."""
-    for t in range(n):
-        buf[_B_PRICE, t], buf[_B_DELTA, t] = black76_price_delta_straight_nb(buf[_B_P1, t], K, buf[_B_SD, t], disc, w)
-
-
-@_inline
-def _option_time(i, t_elapsed, pos_f, rate):
-    """(τ, e^{-rτ}, σ√τ at the vol, vol up and vol down) of option ``i``, ``t_elapsed`` years on."""
-    tau = _year_fraction(pos_f[EXPIRY, i] - t_elapsed)
-    root = math.sqrt(tau)
-    return tau, math.exp(-rate * tau), pos_f[VOL, i] * root, pos_f[VOL_UP, i] * root, pos_f[VOL_DN, i] * root
+def _price_lanes(n, lanes):
+    """Black-76 price and forward delta of the first ``n`` lanes in one straight-line loop that
+    LLVM vectorises (``black76_price_delta_straight_nb``), padded to whole blocks with copies of
+    lane 0: every shocked option of every scenario pool is priced here."""
+    m = (n + _PAD - 1) // _PAD * _PAD
+    for t in range(n, m):
+        for r in range(_L_PRICE):
+            lanes[r, t] = lanes[r, 0]
+    for t in range(m):
+        lanes[_L_PRICE, t], lanes[_L_DELTA, t] = black76_price_delta_straight_nb(
+            lanes[_L_F, t], lanes[_L_K, t], lanes[_L_SD, t], lanes[_L_DISC, t], lanes[_L_W, t])
 
 
 @_jit_np
@@ -421,18 +440,28 @@ def scenario_mm_nb(p, prices, t_elapsed, arrs):
     add, floor = pool_f[PM0 + 2, p], pool_f[PM0 + 3, p]
     s_ax = pool_i[SETTLE_AXIS, p]
     agg = np.empty(s1 - s0)
-    buf = np.empty((6, s1 - s0))
     total = 0.0
     i0 = pool_i[POS_START, p]
     i_end = pool_i[POS_END, p]
+    lanes = _lane_buffer(i_end - i0, s1 - s0)
     while i0 < i_end:
         a = pos_i[AXIS, i0]
         i1 = i0
         while i1 < i_end and pos_i[AXIS, i1] == a:
             i1 += 1
+        # the unit's shocked options, every scenario, priced in one vectorised pass
+        n = 0
+        for i in range(i0, i1):
+            if pos_i[CONTRACT, i] == INVERSE_OPTION:
+                terms = _option_lanes_time(i, t_elapsed, pos_f, rate, pos_i[IS_CALL, i] != 0)
+                for s in range(s0, s1):
+                    _put_lane(lanes, n, s, prices[a] * pos_f[BASIS, i], i, pos_f, scen, terms)
+                    n += 1
+        _price_lanes(n, lanes)
         agg[:] = 0.0
         roll_u = 0.0
         charge = 0.0
+        n = 0
         for i in range(i0, i1):
             # P&L of position i in each scenario: price P → P1, vol → v1, settled at today's
             # ``settle`` (coin P&L × today's coin price)
@@ -441,16 +470,12 @@ def scenario_mm_nb(p, prices, t_elapsed, arrs):
             P = prices[a] * pos_f[BASIS, i]
             settle = prices[s_ax] if s_ax >= 0 else (1.0 if contract == LINEAR else P)
             if contract == INVERSE_OPTION:
-                K = pos_f[STRIKE, i]
-                is_call = pos_i[IS_CALL, i] != 0
-                o0 = black76_price_nb(P, K, pos_f[EXPIRY, i] - t_elapsed, rate, pos_f[VOL, i], is_call) / P
-                _, disc, sd0, sd_up, sd_dn = _option_time(i, t_elapsed, pos_f, rate)
+                o0 = black76_price_nb(P, pos_f[STRIKE, i], pos_f[EXPIRY, i] - t_elapsed, rate, pos_f[VOL, i],
+                                      pos_i[IS_CALL, i] != 0) / P
                 for s in range(s0, s1):
-                    _shock_scenario(buf, s - s0, s, P, i, pos_f, scen, sd0, sd_up, sd_dn)
-                _price_shocked(s1 - s0, K, disc, 1.0 if is_call else -1.0, buf)
-                for t in range(s1 - s0):
-                    o1 = buf[_B_PRICE, t]
-                    agg[t] += q * ((o1 / buf[_B_P1, t] - o0) * settle if s_ax >= 0 else o1 - o0 * P)
+                    o1 = lanes[_L_PRICE, n]
+                    agg[s - s0] += q * ((o1 / lanes[_L_F, n] - o0) * settle if s_ax >= 0 else o1 - o0 * P)
+                    n += 1
             else:
                 for s in range(s0, s1):
                     m = scen[SC_MOVE, s]
@@ -737,12 +762,12 @@ def _add_part(row, j, q, value, slope):
 
 
 @_jit_np
-def _scen_point(p, ax, x, prices, c, slope, n_units, arrs, row, b0, d0, active, buf):
+def _scen_point(p, ax, x, prices, c, slope, n_units, arrs, row, b0, d0, active, lanes):
     """equity − MM of scenario pool ``p`` with axis ``ax`` at ``x`` — the arithmetic of the plain
     scan's evaluation (:func:`position_value_mm_nb` of every position, then
     :func:`scenario_mm_nb`), in the same order, so the same bits — and in ``row`` the parts the
     interval bound needs (layout above). ``b0``, ``d0``: scratch per position (price, delta);
-    ``buf``: (6, scenarios) scratch of :func:`_price_shocked`.
+    ``lanes``: scratch of :func:`_price_lanes` (:func:`_lane_buffer`).
     Only the scenarios flagged in ``active`` (per unit and scenario) are computed: the others
     must be known not to be their unit's worst (:func:`_scen_active`); their parts are left 0."""
     pool_i, pool_f, pos_i, pos_f, tiers, leg_axis, leg_f, scen, rate = arrs
@@ -804,6 +829,18 @@ def _scen_point(p, ax, x, prices, c, slope, n_units, arrs, row, b0, d0, active, 
             i1 += 1
         on_axis = a == ax
         j0 = base + 5 * u * n_s
+        # the unit's shocked options in the active scenarios, priced in one vectorised pass
+        n = 0
+        for i in range(i0, i1):
+            if pos_i[CONTRACT, i] == INVERSE_OPTION:
+                terms = _option_lanes_time(i, 0.0, pos_f, rate, pos_i[IS_CALL, i] != 0)
+                P = (x if on_axis else prices[a]) * pos_f[BASIS, i]
+                for s in range(s0, s1):
+                    if active[u * n_s + s - s0]:
+                        _put_lane(lanes, n, s, P, i, pos_f, scen, terms)
+                        n += 1
+        _price_lanes(n, lanes)
+        n = 0
         roll_u = 0.0
         charge = 0.0
         back[:] = 0.0
@@ -831,17 +868,10 @@ def _scen_point(p, ax, x, prices, c, slope, n_units, arrs, row, b0, d0, active, 
                     k = 0 if -q > 0.0 else 2
                     back[k] += -q * o0 * unit_price
                     back[k + 1] += -q * d0[i - i_start] * (1.0 if s_ax >= 0 else pos_f[BASIS, i])
-                # the active scenarios' shocked prices, in one vectorised loop
-                _, disc, sd0, sd_up, sd_dn = _option_time(i, 0.0, pos_f, rate)
-                n_act = 0
                 for s in range(s0, s1):
-                    if active[u * n_s + s - s0]:
-                        _shock_scenario(buf, n_act, s, P, i, pos_f, scen, sd0, sd_up, sd_dn)
-                        n_act += 1
-                _price_shocked(n_act, K, disc, 1.0 if pos_i[IS_CALL, i] != 0 else -1.0, buf)
-                for t in range(n_act):
-                    s = int(buf[_B_S, t])
-                    P1, o1, d1 = buf[_B_P1, t], buf[_B_PRICE, t], buf[_B_DELTA, t]
+                    if not active[u * n_s + s - s0]:
+                        continue
+                    P1, o1, d1 = lanes[_L_F, n], lanes[_L_PRICE, n], lanes[_L_DELTA, n]
                     j = j0 + 5 * (s - s0)
                     if s_ax >= 0:
                         r1 = o1 / P1
@@ -850,11 +880,12 @@ def _scen_point(p, ax, x, prices, c, slope, n_units, arrs, row, b0, d0, active, 
                     else:
                         row[j] += q * (o1 - o0 * P)
                         dp1 = pos_f[BASIS, i] * (1.0 + scen[SC_MOVE, s] * pos_f[SH_REL, i]) \
-                            if buf[_B_RAW, t] >= 1e-12 * P else 1e-12 * pos_f[BASIS, i]
+                            if lanes[_L_RAW, n] >= 1e-12 * P else 1e-12 * pos_f[BASIS, i]
                         shocked, d_shocked = q * o1, q * d1 * dp1
                     if on_axis:
                         row[j + part] += shocked
                         row[j + part + 1] += d_shocked
+                    n += 1
             else:
                 for s in range(s0, s1):
                     if not active[u * n_s + s - s0]:
@@ -1013,8 +1044,8 @@ def _scen_nearest(k, p, ax, prices, grid, down, up, now, arrs, work, b0, d0):
     stack = np.empty((64, 2), dtype=np.int64)
     masks = np.empty((64, n_flags), dtype=np.bool_)
     active = np.empty(n_flags, dtype=np.bool_)
-    buf = np.empty((6, arrs[0][SC_END, p] - arrs[0][SC_START, p]))
-    f0 = _scen_point(p, ax, mark, prices, c, slope, n_units, arrs, work[0], b0, d0, every, buf)
+    lanes = _lane_buffer(arrs[0][POS_END, p] - arrs[0][POS_START, p], arrs[0][SC_END, p] - arrs[0][SC_START, p])
+    f0 = _scen_point(p, ax, mark, prices, c, slope, n_units, arrs, work[0], b0, d0, every, lanes)
     now[k] = f0 <= 0.0
     positive = f0 > 0
     scratch = work[n_grid + 1]
@@ -1032,7 +1063,7 @@ def _scen_nearest(k, p, ax, prices, grid, down, up, now, arrs, work, b0, d0):
                 h -= 1
             if not have[h]:
                 _scen_point(p, ax, mark * math.exp(direction * grid[h - 1]), prices, c, slope, n_units, arrs,
-                            work[h], b0, d0, every, buf)
+                            work[h], b0, d0, every, lanes)
                 have[h] = True
             stack[0, 0], stack[0, 1] = j, h
             masks[0, :] = every
@@ -1056,7 +1087,7 @@ def _scen_nearest(k, p, ax, prices, grid, down, up, now, arrs, work, b0, d0):
                 mid = (lo + hi) // 2
                 if not have[mid]:
                     _scen_point(p, ax, mark * math.exp(direction * grid[mid - 1]), prices, c, slope, n_units,
-                                arrs, work[mid], b0, d0, active, buf)
+                                arrs, work[mid], b0, d0, active, lanes)
                     have[mid] = True
                 stack[depth, 0], stack[depth, 1] = mid, hi
                 masks[depth, :] = active
@@ -1083,7 +1114,7 @@ def _scen_nearest(k, p, ax, prices, grid, down, up, now, arrs, work, b0, d0):
             x = (lo_x * fhi - hi_x * flo) / (fhi - flo)
             if not (lo_x < x < hi_x):
                 x = 0.5 * (lo_x + hi_x)
-            fx = _scen_point(p, ax, x, prices, c, slope, n_units, arrs, scratch, b0, d0, active, buf)
+            fx = _scen_point(p, ax, x, prices, c, slope, n_units, arrs, scratch, b0, d0, active, lanes)
             if fx == 0.0:
                 r = x
                 break
@@ -1092,7 +1123,7 @@ def _scen_nearest(k, p, ax, prices, grid, down, up, now, arrs, work, b0, d0):
                 break
             xn = x - 0.4e-12 * hi_x if side_ == 1 else x + 0.4e-12 * hi_x
             if lo_x < xn < hi_x:
-                fn = _scen_point(p, ax, xn, prices, c, slope, n_units, arrs, scratch, b0, d0, active, buf)
+                fn = _scen_point(p, ax, xn, prices, c, slope, n_units, arrs, scratch, b0, d0, active, lanes)
                 if fn == 0.0:
                     r = xn
                     break
