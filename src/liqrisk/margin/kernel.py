@@ -820,6 +820,7 @@ def _scen_point(p, ax, x, prices, c, slope, n_units, arrs, row, b0, d0, active, 
         w_sum += abs(scen[SC_WEIGHT, s])
         m_lo, m_hi = min(m_lo, scen[SC_MOVE, s]), max(m_hi, scen[SC_MOVE, s])
     back = np.empty(4)              # per unit: the unshocked values' part of every scenario
+    rows_act = np.empty(n_s, dtype=np.int64)
     u = 0
     i0 = i_start
     while i0 < i_end:
@@ -829,16 +830,20 @@ def _scen_point(p, ax, x, prices, c, slope, n_units, arrs, row, b0, d0, active, 
             i1 += 1
         on_axis = a == ax
         j0 = base + 5 * u * n_s
+        n_act = 0                       # the unit's active scenario rows
+        for s in range(s0, s1):
+            if active[u * n_s + s - s0]:
+                rows_act[n_act] = s
+                n_act += 1
         # the unit's shocked options in the active scenarios, priced in one vectorised pass
         n = 0
         for i in range(i0, i1):
             if pos_i[CONTRACT, i] == INVERSE_OPTION:
                 terms = _option_lanes_time(i, 0.0, pos_f, rate, pos_i[IS_CALL, i] != 0)
                 P = (x if on_axis else prices[a]) * pos_f[BASIS, i]
-                for s in range(s0, s1):
-                    if active[u * n_s + s - s0]:
-                        _put_lane(lanes, n, s, P, i, pos_f, scen, terms)
-                        n += 1
+                for t in range(n_act):
+                    _put_lane(lanes, n, rows_act[t], P, i, pos_f, scen, terms)
+                    n += 1
         _price_lanes(n, lanes)
         n = 0
         roll_u = 0.0
@@ -868,9 +873,8 @@ def _scen_point(p, ax, x, prices, c, slope, n_units, arrs, row, b0, d0, active, 
                     k = 0 if -q > 0.0 else 2
                     back[k] += -q * o0 * unit_price
                     back[k + 1] += -q * d0[i - i_start] * (1.0 if s_ax >= 0 else pos_f[BASIS, i])
-                for s in range(s0, s1):
-                    if not active[u * n_s + s - s0]:
-                        continue
+                for t in range(n_act):
+                    s = rows_act[t]
                     P1, o1, d1 = lanes[_L_F, n], lanes[_L_PRICE, n], lanes[_L_DELTA, n]
                     j = j0 + 5 * (s - s0)
                     if s_ax >= 0:
@@ -887,9 +891,8 @@ def _scen_point(p, ax, x, prices, c, slope, n_units, arrs, row, b0, d0, active, 
                         row[j + part + 1] += d_shocked
                     n += 1
             else:
-                for s in range(s0, s1):
-                    if not active[u * n_s + s - s0]:
-                        continue
+                for t in range(n_act):
+                    s = rows_act[t]
                     mv = scen[SC_MOVE, s]
                     P1 = max(P * (1.0 + mv * pos_f[SH_REL, i]) + mv * pos_f[SH_ABS, i], 1e-12 * P)
                     j = j0 + 5 * (s - s0)
@@ -903,12 +906,12 @@ def _scen_point(p, ax, x, prices, c, slope, n_units, arrs, row, b0, d0, active, 
             roll_u += pos_f[ROLL, i] * size_usd
             charge += pos_f[MIN_CHARGE, i] * size_usd
         worst = 0.0
-        for s in range(s0, s1):
-            if active[u * n_s + s - s0]:
-                j = j0 + 5 * (s - s0)
-                worst = max(worst, -_adjusted(row[j] * scen[SC_WEIGHT, s], scen[SC_DAMP, s], offset))
-                for t in range(4):
-                    row[j + 1 + t] += back[t]
+        for t in range(n_act):
+            s = rows_act[t]
+            j = j0 + 5 * (s - s0)
+            worst = max(worst, -_adjusted(row[j] * scen[SC_WEIGHT, s], scen[SC_DAMP, s], offset))
+            for k in range(4):
+                row[j + 1 + k] += back[k]
         row[_UNITS + 2 * u] = roll_u
         row[_UNITS + 2 * u + 1] = charge
         unit_mm = _multiplied(charge, pool_f, p)
