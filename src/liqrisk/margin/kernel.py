@@ -948,7 +948,8 @@ def _part_bounds(ra, rb, j, ta, tb):
     and slope, then its concave part and slope (the rest is affine)."""
     xa, xb = ra[_X], rb[_X]
     lb = _tangents_chord_lb(xa, xb, ra[j], rb[j], ra[j + 1], rb[j + 1], ta - ra[j], tb - rb[j])
-    ub = -_tangents_chord_lb(xa, xb, -ra[j + 2], -rb[j + 2], -ra[j + 3], -rb[j + 3], ra[j + 2] - ta, rb[j + 2] - tb)
+    ub = -_tangents_chord_lb(xa, xb, -ra[j + 2], -rb[j + 2], -ra[j + 3], -rb[j + 3],
+                             ra[j + 2] - ta, rb[j + 2] - tb)
     return lb, ub
 
 
@@ -1034,8 +1035,8 @@ def _scen_nearest(k, p, ax, prices, grid, down, up, now, arrs, work, b0, d0):
 
     Per side: strides of _STEP0, ×4 each (upward at most _MAX_SPAN wide), from the last point
     reached; an interval not certified is halved (left half first) until the first grid point
-    where the sign changes is pinned between neighbours. The midpoints and the refinement evaluate only the scenarios that can be
-    the worst in their interval (:func:`_scen_active`)."""
+    where the sign changes is pinned between neighbours. The midpoints and the refinement
+    evaluate only the scenarios that can be the worst in their interval (:func:`_scen_active`)."""
     mark = prices[ax]
     n_grid = grid.shape[0]
     n_units = _n_units(p, arrs)
