@@ -170,13 +170,14 @@ def test_interval_bounds_and_scenario_pruning_hold_on_a_dense_numpy_scan(venue, 
     b0, d0 = np.empty(64), np.empty(64)
     every = np.ones(n_units * n_s, bool)
     c, slope = K._legs_line(p, ax, prices, True, args)
+    lanes = K._lane_buffer(a.pos_end[p] - a.pos_start[p], n_s)
     rng = np.random.default_rng(seed)
     for _ in range(12):
         xa = MARK * np.exp(rng.uniform(-1.5, 1.5))
         xb = xa * np.exp(rng.choice([0.003, 0.03, 0.3, 1.0]))
         ra, rb = np.zeros(width), np.zeros(width)
         for x, row in ((xa, ra), (xb, rb)):
-            K._scen_point(p, ax, x, prices, c, slope, n_units, args, row, b0, d0, every)
+            K._scen_point(p, ax, x, prices, c, slope, n_units, args, row, b0, d0, every, lanes)
         lo, hi = K._scen_bounds(ra, rb, p, n_units, args, every)
         tol = K._CERT_REL * max(ra[K._MAG], rb[K._MAG])
         xs = np.linspace(xa, xb, 1_001)

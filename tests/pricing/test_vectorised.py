@@ -1,5 +1,6 @@
-"""The straight-line pricing loops (price, price + Greeks, the implied-vol pass) compile to SIMD
-code on every x86-64 target, not only the host.
+"""The straight-line pricing loops (price, price + Greeks, the implied-vol pass, the scenario
+pools' shocked options in margin.kernel._price_lanes) compile to SIMD code on every x86-64
+target, not only the host.
 
 A structural check of the generated code, not a timing: LLVM's loop vectoriser reports each loop
 it vectorises ("-pass-remarks=loop-vectorize"). On AVX-512 targets it once refused the greeks
@@ -29,6 +30,10 @@ for name, out in (("bsm_price_greeks_vec", types.float64[:, ::1]), ("bsm_price_v
     sys.stderr.write(f"@@kernel {name}\n")
     sys.stderr.flush()
     getattr(kernels, name).compile((a,) * 7 + (out,))
+from liqrisk.margin import kernel as margin_kernel
+sys.stderr.write("@@kernel _price_lanes\n")
+sys.stderr.flush()
+margin_kernel._price_lanes.compile((types.int64, types.float64[:, ::1]))
 sys.stderr.write("@@end\n")
 """
 
@@ -48,6 +53,6 @@ def test_price_greeks_and_implied_vol_loops_vectorise(cpu, features, width, tmp_
     sections = re.split(r"^@@kernel (\w+)\n", run.stderr.split("@@end")[0], flags=re.M)[1:]
     widths = {name: [int(w) for w in re.findall(r"vectorized loop \(vectorization width: (\d+)", text)]
               for name, text in zip(sections[::2], sections[1::2])}
-    assert set(widths) == {"bsm_price_greeks_vec", "bsm_price_vec", "implied_vol_vec"}
+    assert set(widths) == {"bsm_price_greeks_vec", "bsm_price_vec", "implied_vol_vec", "_price_lanes"}
     for name, found in widths.items():
         assert found and max(found) >= width, f"{name} on {cpu}: vector widths {found}\n{run.stderr[-2000:]}"

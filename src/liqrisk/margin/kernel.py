@@ -31,7 +31,8 @@ from liqrisk.margin.base import (INVERSE, INVERSE_OPTION, LINEAR, MM_DERIBIT_FUT
                                  MM_DERIBIT_OPTION, MM_ENTRY_VALUE, MM_NONE, MM_TIERS_AT_MARK,
                                  MM_WHOLE_TIER_FEE, NOTIONAL_COIN, NOTIONAL_FACE, NOTIONAL_QUOTE,
                                  NOTIONAL_SIZE)
-from liqrisk.pricing.kernels import _year_fraction, black76_price_delta_nb, black76_price_nb
+from liqrisk.pricing.kernels import (_year_fraction, black76_price_delta_nb, black76_price_delta_straight_nb,
+                                      black76_price_nb)
 
 MAX_ROOTS = 8
 MAX_MULT_TIERS = 8                     # minimum-charge multiplier tiers per scenario pool
@@ -364,7 +365,61 @@ def _adjusted(v, damp, offset):
     return v
 
 
-@_jit
+# the shocked options of a risk unit are priced together: one *lane* per (option, scenario), rows
+# of the lane array (_LANES, options × scenarios + _PAD): shocked forward before and after its
+# floor, strike, σ√τ, e^{-rτ}, ±1 (call / put), then the price and the forward delta
+_L_RAW, _L_F, _L_K, _L_SD, _L_DISC, _L_W, _L_PRICE, _L_DELTA = range(8)
+_LANES = 8
+_PAD = 8      # lanes are priced in whole blocks of 8 (AVX-512): no scalar remainder loop
+
+
+@_inline
+def _lane_buffer(n_pos, n_s):
+    return np.empty((_LANES, n_pos * n_s + _PAD))
+
+
+@_inline
+def _option_lanes_time(i, t_elapsed, pos_f, rate, is_call):
+    """(strike, e^{-rτ}, ±1, σ√τ at the vol, vol up and vol down) of option ``i``, ``t_elapsed``
+    years on."""
+    tau = _year_fraction(pos_f[EXPIRY, i] - t_elapsed)
+    root = math.sqrt(tau)
+    return (pos_f[STRIKE, i], math.exp(-rate * tau), 1.0 if is_call else -1.0, pos_f[VOL, i] * root,
+            pos_f[VOL_UP, i] * root, pos_f[VOL_DN, i] * root)
+
+
+@_inline
+def _put_lane(lanes, n, s, P, i, pos_f, scen, terms):
+    """Lane ``n``: option ``i`` (contract price ``P``, ``terms`` of :func:`_option_lanes_time`) in
+    scenario row ``s``: the shocked forward ``max(P·(1 + m·sh_rel) + m·sh_abs, 1e-12·P)`` and
+    its σ√τ (vol up / same / down)."""
+    K, disc, w, sd0, sd_up, sd_dn = terms
+    mv = scen[SC_MOVE, s]
+    raw = P * (1.0 + mv * pos_f[SH_REL, i]) + mv * pos_f[SH_ABS, i]
+    dv = scen[SC_VOL, s]
+    lanes[_L_RAW, n] = raw
+    lanes[_L_F, n] = max(raw, 1e-12 * P)
+    lanes[_L_K, n] = K
+    lanes[_L_SD, n] = sd_up if dv > 0 else (sd_dn if dv < 0 else sd0)
+    lanes[_L_DISC, n] = disc
+    lanes[_L_W, n] = w
+
+
+@_jit_np
+def _price_lanes(n, lanes):
+    """Black-76 price and forward delta of the first ``n`` lanes in one straight-line loop that
+    LLVM vectorises (``black76_price_delta_straight_nb``), padded to whole blocks with copies of
+    lane 0: every shocked option of every scenario pool is priced here."""
+    m = (n + _PAD - 1) // _PAD * _PAD
+    for t in range(n, m):
+        for r in range(_L_PRICE):
+            lanes[r, t] = lanes[r, 0]
+    for t in range(m):
+        lanes[_L_PRICE, t], lanes[_L_DELTA, t] = black76_price_delta_straight_nb(
+            lanes[_L_F, t], lanes[_L_K, t], lanes[_L_SD, t], lanes[_L_DISC, t], lanes[_L_W, t])
+
+
+@_jit_np
 def scenario_mm_nb(p, prices, t_elapsed, arrs):
     """Maintenance margin (USD) of scenario pool ``p`` at ``prices``: per risk unit (the pool's
     positions on one axis, contiguous) ``max(worst loss + roll shock, minimum charge)``, summed
@@ -388,14 +443,25 @@ def scenario_mm_nb(p, prices, t_elapsed, arrs):
     total = 0.0
     i0 = pool_i[POS_START, p]
     i_end = pool_i[POS_END, p]
+    lanes = _lane_buffer(i_end - i0, s1 - s0)
     while i0 < i_end:
         a = pos_i[AXIS, i0]
         i1 = i0
         while i1 < i_end and pos_i[AXIS, i1] == a:
             i1 += 1
+        # the unit's shocked options, every scenario, priced in one vectorised pass
+        n = 0
+        for i in range(i0, i1):
+            if pos_i[CONTRACT, i] == INVERSE_OPTION:
+                terms = _option_lanes_time(i, t_elapsed, pos_f, rate, pos_i[IS_CALL, i] != 0)
+                for s in range(s0, s1):
+                    _put_lane(lanes, n, s, prices[a] * pos_f[BASIS, i], i, pos_f, scen, terms)
+                    n += 1
+        _price_lanes(n, lanes)
         agg[:] = 0.0
         roll_u = 0.0
         charge = 0.0
+        n = 0
         for i in range(i0, i1):
             # P&L of position i in each scenario: price P → P1, vol → v1, settled at today's
             # ``settle`` (coin P&L × today's coin price)
@@ -403,23 +469,21 @@ def scenario_mm_nb(p, prices, t_elapsed, arrs):
             q = pos_f[QTY, i]
             P = prices[a] * pos_f[BASIS, i]
             settle = prices[s_ax] if s_ax >= 0 else (1.0 if contract == LINEAR else P)
-            T = pos_f[EXPIRY, i] - t_elapsed
-            K = pos_f[STRIKE, i]
-            is_call = pos_i[IS_CALL, i] != 0
-            is_opt = contract == INVERSE_OPTION
-            o0 = black76_price_nb(P, K, T, rate, pos_f[VOL, i], is_call) / P if is_opt else 0.0
-            for s in range(s0, s1):
-                m = scen[SC_MOVE, s]
-                P1 = max(P * (1.0 + m * pos_f[SH_REL, i]) + m * pos_f[SH_ABS, i], 1e-12 * P)
-                if is_opt:
-                    d = scen[SC_VOL, s]
-                    v1 = pos_f[VOL_UP, i] if d > 0 else (pos_f[VOL_DN, i] if d < 0 else pos_f[VOL, i])
-                    o1 = black76_price_nb(P1, K, T, rate, v1, is_call)
-                    agg[s - s0] += q * ((o1 / P1 - o0) * settle if s_ax >= 0 else o1 - o0 * P)
-                elif contract == LINEAR:
-                    agg[s - s0] += q * (P1 - P)
-                else:
-                    agg[s - s0] += q * (1.0 / P - 1.0 / P1) * settle
+            if contract == INVERSE_OPTION:
+                o0 = black76_price_nb(P, pos_f[STRIKE, i], pos_f[EXPIRY, i] - t_elapsed, rate, pos_f[VOL, i],
+                                      pos_i[IS_CALL, i] != 0) / P
+                for s in range(s0, s1):
+                    o1 = lanes[_L_PRICE, n]
+                    agg[s - s0] += q * ((o1 / lanes[_L_F, n] - o0) * settle if s_ax >= 0 else o1 - o0 * P)
+                    n += 1
+            else:
+                for s in range(s0, s1):
+                    m = scen[SC_MOVE, s]
+                    P1 = max(P * (1.0 + m * pos_f[SH_REL, i]) + m * pos_f[SH_ABS, i], 1e-12 * P)
+                    if contract == LINEAR:
+                        agg[s - s0] += q * (P1 - P)
+                    else:
+                        agg[s - s0] += q * (1.0 / P - 1.0 / P1) * settle
             size_usd = _size_usd(contract, abs(q), P, settle)
             roll_u += pos_f[ROLL, i] * size_usd
             charge += pos_f[MIN_CHARGE, i] * size_usd
@@ -598,6 +662,11 @@ def pool_boundaries_nb(p, ax, prices, with_mm, t_elapsed, grid, roots, arrs):
 _X, _F, _EQ, _E_CV, _E_CVD, _E_CC, _E_CCD, _MAG, _UNITS = range(9)
 _CERT_REL = 1e-9     # margin of a certified sign, relative to the magnitude of the terms summed
 _STEP0 = 16          # first stride of the certified scan (grid points), ×4 per stride
+# the widest stride upward in log-price: the rounding margin of a bound is relative to the larger
+# end's magnitude (∝ x far above the mark), so an interval from 2× to 10¹²× the mark cannot be
+# certified even where equity − MM grows with x; kernel.FAR_OFFSETS are 10⁴ apart, each takes a
+# stride of its own (below the mark the magnitudes tend to constants: no limit)
+_MAX_SPAN = math.log(1e4) * (1.0 + 1e-12)
 
 
 @_inline
@@ -693,11 +762,12 @@ def _add_part(row, j, q, value, slope):
 
 
 @_jit_np
-def _scen_point(p, ax, x, prices, c, slope, n_units, arrs, row, b0, d0, active):
+def _scen_point(p, ax, x, prices, c, slope, n_units, arrs, row, b0, d0, active, lanes):
     """equity − MM of scenario pool ``p`` with axis ``ax`` at ``x`` — the arithmetic of the plain
     scan's evaluation (:func:`position_value_mm_nb` of every position, then
     :func:`scenario_mm_nb`), in the same order, so the same bits — and in ``row`` the parts the
-    interval bound needs (layout above). ``b0``, ``d0``: scratch per position (price, delta).
+    interval bound needs (layout above). ``b0``, ``d0``: scratch per position (price, delta);
+    ``lanes``: scratch of :func:`_price_lanes` (:func:`_lane_buffer`).
     Only the scenarios flagged in ``active`` (per unit and scenario) are computed: the others
     must be known not to be their unit's worst (:func:`_scen_active`); their parts are left 0."""
     pool_i, pool_f, pos_i, pos_f, tiers, leg_axis, leg_f, scen, rate = arrs
@@ -750,6 +820,7 @@ def _scen_point(p, ax, x, prices, c, slope, n_units, arrs, row, b0, d0, active):
         w_sum += abs(scen[SC_WEIGHT, s])
         m_lo, m_hi = min(m_lo, scen[SC_MOVE, s]), max(m_hi, scen[SC_MOVE, s])
     back = np.empty(4)              # per unit: the unshocked values' part of every scenario
+    rows_act = np.empty(n_s, dtype=np.int64)
     u = 0
     i0 = i_start
     while i0 < i_end:
@@ -759,6 +830,22 @@ def _scen_point(p, ax, x, prices, c, slope, n_units, arrs, row, b0, d0, active):
             i1 += 1
         on_axis = a == ax
         j0 = base + 5 * u * n_s
+        n_act = 0                       # the unit's active scenario rows
+        for s in range(s0, s1):
+            if active[u * n_s + s - s0]:
+                rows_act[n_act] = s
+                n_act += 1
+        # the unit's shocked options in the active scenarios, priced in one vectorised pass
+        n = 0
+        for i in range(i0, i1):
+            if pos_i[CONTRACT, i] == INVERSE_OPTION:
+                terms = _option_lanes_time(i, 0.0, pos_f, rate, pos_i[IS_CALL, i] != 0)
+                P = (x if on_axis else prices[a]) * pos_f[BASIS, i]
+                for t in range(n_act):
+                    _put_lane(lanes, n, rows_act[t], P, i, pos_f, scen, terms)
+                    n += 1
+        _price_lanes(n, lanes)
+        n = 0
         roll_u = 0.0
         charge = 0.0
         back[:] = 0.0
@@ -768,15 +855,10 @@ def _scen_point(p, ax, x, prices, c, slope, n_units, arrs, row, b0, d0, active):
             P = (x if on_axis else prices[a]) * pos_f[BASIS, i]
             settle = (x if s_ax == ax else prices[s_ax]) if s_ax >= 0 else (1.0 if contract == LINEAR else P)
             is_opt = contract == INVERSE_OPTION
-            o0 = b0[i - i_start] if is_opt else 0.0
-            K = pos_f[STRIKE, i]
-            w = 1.0 if pos_i[IS_CALL, i] != 0 else -1.0
-            tau = _year_fraction(pos_f[EXPIRY, i] - 0.0)
-            disc = math.exp(-rate * tau)
-            root = math.sqrt(tau)
-            sd0, sd_up, sd_dn = pos_f[VOL, i] * root, pos_f[VOL_UP, i] * root, pos_f[VOL_DN, i] * root
-            part = 1 if q > 0.0 else 3  # the shocked value: convex part (q > 0) or concave part
             if is_opt:
+                o0 = b0[i - i_start]
+                K = pos_f[STRIKE, i]
+                part = 1 if q > 0.0 else 3  # the shocked value: convex part (q > 0) or concave part
                 # sizes of the shocked and unshocked values summed: calls ≤ F, puts ≤ K (in coin
                 # per coin of forward, at the lowest scenario price, when coin-settled)
                 unit_price = settle if s_ax >= 0 else P      # USD per coin of the option's value
@@ -791,45 +873,45 @@ def _scen_point(p, ax, x, prices, c, slope, n_units, arrs, row, b0, d0, active):
                     k = 0 if -q > 0.0 else 2
                     back[k] += -q * o0 * unit_price
                     back[k + 1] += -q * d0[i - i_start] * (1.0 if s_ax >= 0 else pos_f[BASIS, i])
-            for s in range(s0, s1):
-                if not active[u * n_s + s - s0]:
-                    continue
-                mv = scen[SC_MOVE, s]
-                raw = P * (1.0 + mv * pos_f[SH_REL, i]) + mv * pos_f[SH_ABS, i]
-                P1 = max(raw, 1e-12 * P)
-                j = j0 + 5 * (s - s0)
-                if is_opt:
-                    dv = scen[SC_VOL, s]
-                    o1, d1 = black76_price_delta_nb(P1, K, tau, sd_up if dv > 0 else (sd_dn if dv < 0 else sd0),
-                                                    disc, w)
+                for t in range(n_act):
+                    s = rows_act[t]
+                    P1, o1, d1 = lanes[_L_F, n], lanes[_L_PRICE, n], lanes[_L_DELTA, n]
+                    j = j0 + 5 * (s - s0)
                     if s_ax >= 0:
                         r1 = o1 / P1
                         row[j] += q * ((r1 - o0) * settle)
                         shocked, d_shocked = q * r1 * settle, q * d1
                     else:
                         row[j] += q * (o1 - o0 * P)
-                        dp1 = pos_f[BASIS, i] * (1.0 + mv * pos_f[SH_REL, i]) if raw >= 1e-12 * P \
-                            else 1e-12 * pos_f[BASIS, i]
+                        dp1 = pos_f[BASIS, i] * (1.0 + scen[SC_MOVE, s] * pos_f[SH_REL, i]) \
+                            if lanes[_L_RAW, n] >= 1e-12 * P else 1e-12 * pos_f[BASIS, i]
                         shocked, d_shocked = q * o1, q * d1 * dp1
                     if on_axis:
                         row[j + part] += shocked
                         row[j + part + 1] += d_shocked
-                elif contract == LINEAR:
-                    row[j] += q * (P1 - P)
-                    sc_mag += abs(scen[SC_WEIGHT, s] * q * (P1 - P))
-                else:
-                    row[j] += q * (1.0 / P - 1.0 / P1) * settle
-                    sc_mag += abs(scen[SC_WEIGHT, s] * q * (1.0 / P - 1.0 / P1) * settle)
+                    n += 1
+            else:
+                for t in range(n_act):
+                    s = rows_act[t]
+                    mv = scen[SC_MOVE, s]
+                    P1 = max(P * (1.0 + mv * pos_f[SH_REL, i]) + mv * pos_f[SH_ABS, i], 1e-12 * P)
+                    j = j0 + 5 * (s - s0)
+                    if contract == LINEAR:
+                        row[j] += q * (P1 - P)
+                        sc_mag += abs(scen[SC_WEIGHT, s] * q * (P1 - P))
+                    else:
+                        row[j] += q * (1.0 / P - 1.0 / P1) * settle
+                        sc_mag += abs(scen[SC_WEIGHT, s] * q * (1.0 / P - 1.0 / P1) * settle)
             size_usd = _size_usd(contract, abs(q), P, settle)
             roll_u += pos_f[ROLL, i] * size_usd
             charge += pos_f[MIN_CHARGE, i] * size_usd
         worst = 0.0
-        for s in range(s0, s1):
-            if active[u * n_s + s - s0]:
-                j = j0 + 5 * (s - s0)
-                worst = max(worst, -_adjusted(row[j] * scen[SC_WEIGHT, s], scen[SC_DAMP, s], offset))
-                for t in range(4):
-                    row[j + 1 + t] += back[t]
+        for t in range(n_act):
+            s = rows_act[t]
+            j = j0 + 5 * (s - s0)
+            worst = max(worst, -_adjusted(row[j] * scen[SC_WEIGHT, s], scen[SC_DAMP, s], offset))
+            for k in range(4):
+                row[j + 1 + k] += back[k]
         row[_UNITS + 2 * u] = roll_u
         row[_UNITS + 2 * u + 1] = charge
         unit_mm = _multiplied(charge, pool_f, p)
@@ -860,14 +942,14 @@ def _tangents_chord_lb(xa, xb, cva, cvb, sa, sb, ra, rb):
 
 
 @_inline
-def _part_bounds(ra, rb, j, total):
-    """(lower, upper) bound on [ra[_X], rb[_X]] of a sum of convex, concave and affine terms:
-    column ``total`` holds the sum, ``j`` … ``j + 3`` its convex part and slope, then its concave
-    part and slope (the rest is affine)."""
+def _part_bounds(ra, rb, j, ta, tb):
+    """(lower, upper) bound on [ra[_X], rb[_X]] of a sum of convex, concave and affine terms
+    whose values at the ends are ``ta``, ``tb``: columns ``j`` … ``j + 3`` hold its convex part
+    and slope, then its concave part and slope (the rest is affine)."""
     xa, xb = ra[_X], rb[_X]
-    lb = _tangents_chord_lb(xa, xb, ra[j], rb[j], ra[j + 1], rb[j + 1], ra[total] - ra[j], rb[total] - rb[j])
+    lb = _tangents_chord_lb(xa, xb, ra[j], rb[j], ra[j + 1], rb[j + 1], ta - ra[j], tb - rb[j])
     ub = -_tangents_chord_lb(xa, xb, -ra[j + 2], -rb[j + 2], -ra[j + 3], -rb[j + 3],
-                             ra[j + 2] - ra[total], rb[j + 2] - rb[total])
+                             ra[j + 2] - ta, rb[j + 2] - tb)
     return lb, ub
 
 
@@ -877,7 +959,7 @@ def _loss_bounds(ra, rb, u, s, si, n_units, n_s, offset, scen):
     pool's ``si``-th), −(its weighted, dampened, offset P&L): :func:`_adjusted` is
     non-decreasing."""
     j = _units_end(n_units) + 5 * (u * n_s + si)
-    a_lo, a_hi = _part_bounds(ra, rb, j + 1, j)
+    a_lo, a_hi = _part_bounds(ra, rb, j + 1, ra[j], rb[j])
     wt = scen[SC_WEIGHT, s]
     y_lo, y_hi = (wt * a_lo, wt * a_hi) if wt >= 0.0 else (wt * a_hi, wt * a_lo)
     return -_adjusted(y_hi, scen[SC_DAMP, s], offset), -_adjusted(y_lo, scen[SC_DAMP, s], offset)
@@ -911,14 +993,22 @@ def _scen_bounds(ra, rb, p, n_units, arrs, within):
     """(lower, upper) bound of equity − MM of scenario pool ``p`` on [ra[_X], rb[_X]] (ra[_X] <
     rb[_X]) from the two evaluated rows: equity and every scenario P&L bounded by tangents and
     chords, then the MM formula's monotonicity (see the section comment); only the scenarios
-    flagged in ``within`` (the others are known not to be the worst there, :func:`_scen_active`)."""
+    flagged in ``within`` (the others are known not to be the worst there, :func:`_scen_active`).
+
+    The roll shocks R = Σ_u roll_u are affine along the axis (sizes |q|·x, |q|, constants), and
+    grow with x as the equity does (an option's roll shock is |q|·x USD in a coin-settled pool):
+    bounding equity and MM apart would pair the equity at one end with the roll shock at the
+    other, which fails on every wide interval far from the mark. So with MM = factor·max(R + Σ_u
+    max(worst_u, charge_u − roll_u) + add, floor), equity − MM = min(E − factor·R − factor·(Σ_u
+    max(…) + add), E − factor·floor), and E − factor·R is bounded as one convex + concave +
+    affine sum."""
     pool_i, pool_f, scen = arrs[0], arrs[1], arrs[7]
     s0, s1 = pool_i[SC_START, p], pool_i[SC_END, p]
     n_s = s1 - s0
     offset, factor = pool_f[PM0 + 0, p], pool_f[PM0 + 1, p]
     add, floor = pool_f[PM0 + 2, p], pool_f[PM0 + 3, p]
-    e_lo, e_hi = _part_bounds(ra, rb, _E_CV, _EQ)
-    tot_lo = tot_hi = 0.0
+    rest_lo = rest_hi = 0.0         # Σ_u max(worst_u, charge_u − roll_u), bounds
+    roll_a = roll_b = 0.0           # R at the two ends
     for u in range(n_units):
         worst_lo = worst_hi = 0.0
         for s in range(s0, s1):
@@ -928,9 +1018,14 @@ def _scen_bounds(ra, rb, p, n_units, arrs, within):
             worst_hi = max(worst_hi, loss_hi)
             worst_lo = max(worst_lo, loss_lo)
         k = _UNITS + 2 * u
-        tot_lo += max(worst_lo + min(ra[k], rb[k]), _multiplied(min(ra[k + 1], rb[k + 1]), pool_f, p))
-        tot_hi += max(worst_hi + max(ra[k], rb[k]), _multiplied(max(ra[k + 1], rb[k + 1]), pool_f, p))
-    return (e_lo - factor * max(tot_hi + add, floor), e_hi - factor * max(tot_lo + add, floor))
+        roll_a += ra[k]
+        roll_b += rb[k]
+        rest_lo += max(worst_lo, _multiplied(min(ra[k + 1], rb[k + 1]), pool_f, p) - max(ra[k], rb[k]))
+        rest_hi += max(worst_hi, _multiplied(max(ra[k + 1], rb[k + 1]), pool_f, p) - min(ra[k], rb[k]))
+    e_lo, e_hi = _part_bounds(ra, rb, _E_CV, ra[_EQ], rb[_EQ])
+    j_lo, j_hi = _part_bounds(ra, rb, _E_CV, ra[_EQ] - factor * roll_a, rb[_EQ] - factor * roll_b)
+    return (min(j_lo - factor * (rest_hi + add), e_lo - factor * floor),
+            min(j_hi - factor * (rest_lo + add), e_hi - factor * floor))
 
 
 @_jit
@@ -938,10 +1033,10 @@ def _scen_nearest(k, p, ax, prices, grid, down, up, now, arrs, work, b0, d0):
     """Nearest boundaries of scenario pool ``p`` along ``ax`` (pair ``k``): the plain scan's
     result, found with certified skips (section comment). ``work``: (len(grid) + 2, row width).
 
-    Per side: strides of _STEP0, ×4 each, from the last point reached; an interval not certified
-    is halved (left half first) until the first grid point where the sign changes is pinned
-    between neighbours. The midpoints and the refinement evaluate only the scenarios that can be
-    the worst in their interval (:func:`_scen_active`)."""
+    Per side: strides of _STEP0, ×4 each (upward at most _MAX_SPAN wide), from the last point
+    reached; an interval not certified is halved (left half first) until the first grid point
+    where the sign changes is pinned between neighbours. The midpoints and the refinement
+    evaluate only the scenarios that can be the worst in their interval (:func:`_scen_active`)."""
     mark = prices[ax]
     n_grid = grid.shape[0]
     n_units = _n_units(p, arrs)
@@ -953,7 +1048,8 @@ def _scen_nearest(k, p, ax, prices, grid, down, up, now, arrs, work, b0, d0):
     stack = np.empty((64, 2), dtype=np.int64)
     masks = np.empty((64, n_flags), dtype=np.bool_)
     active = np.empty(n_flags, dtype=np.bool_)
-    f0 = _scen_point(p, ax, mark, prices, c, slope, n_units, arrs, work[0], b0, d0, every)
+    lanes = _lane_buffer(arrs[0][POS_END, p] - arrs[0][POS_START, p], arrs[0][SC_END, p] - arrs[0][SC_START, p])
+    f0 = _scen_point(p, ax, mark, prices, c, slope, n_units, arrs, work[0], b0, d0, every, lanes)
     now[k] = f0 <= 0.0
     positive = f0 > 0
     scratch = work[n_grid + 1]
@@ -966,9 +1062,12 @@ def _scen_nearest(k, p, ax, prices, grid, down, up, now, arrs, work, b0, d0):
         stride = _STEP0
         while j < n_grid and first < 0:
             h = min(j + stride, n_grid)
+            g_j = grid[j - 1] if j > 0 else 0.0
+            while side == 1 and h > j + 1 and grid[h - 1] - g_j > _MAX_SPAN:
+                h -= 1
             if not have[h]:
                 _scen_point(p, ax, mark * math.exp(direction * grid[h - 1]), prices, c, slope, n_units, arrs,
-                            work[h], b0, d0, every)
+                            work[h], b0, d0, every, lanes)
                 have[h] = True
             stack[0, 0], stack[0, 1] = j, h
             masks[0, :] = every
@@ -992,7 +1091,7 @@ def _scen_nearest(k, p, ax, prices, grid, down, up, now, arrs, work, b0, d0):
                 mid = (lo + hi) // 2
                 if not have[mid]:
                     _scen_point(p, ax, mark * math.exp(direction * grid[mid - 1]), prices, c, slope, n_units,
-                                arrs, work[mid], b0, d0, active)
+                                arrs, work[mid], b0, d0, active, lanes)
                     have[mid] = True
                 stack[depth, 0], stack[depth, 1] = mid, hi
                 masks[depth, :] = active
@@ -1019,7 +1118,7 @@ def _scen_nearest(k, p, ax, prices, grid, down, up, now, arrs, work, b0, d0):
             x = (lo_x * fhi - hi_x * flo) / (fhi - flo)
             if not (lo_x < x < hi_x):
                 x = 0.5 * (lo_x + hi_x)
-            fx = _scen_point(p, ax, x, prices, c, slope, n_units, arrs, scratch, b0, d0, active)
+            fx = _scen_point(p, ax, x, prices, c, slope, n_units, arrs, scratch, b0, d0, active, lanes)
             if fx == 0.0:
                 r = x
                 break
@@ -1028,7 +1127,7 @@ def _scen_nearest(k, p, ax, prices, grid, down, up, now, arrs, work, b0, d0):
                 break
             xn = x - 0.4e-12 * hi_x if side_ == 1 else x + 0.4e-12 * hi_x
             if lo_x < xn < hi_x:
-                fn = _scen_point(p, ax, xn, prices, c, slope, n_units, arrs, scratch, b0, d0, active)
+                fn = _scen_point(p, ax, xn, prices, c, slope, n_units, arrs, scratch, b0, d0, active, lanes)
                 if fn == 0.0:
                     r = xn
                     break
