@@ -155,3 +155,25 @@ def test_a_two_axis_cross_pool_over_a_week_of_garch_days_matches_a_288_point_dai
     # the window by 3 of a kernel estimate's standard errors: it would have failed
     gap, gap_se = _mean_se(y - y_first)
     assert gap - 3 * gap_se > tol + 3 * est.stderr
+
+
+def test_screening_under_garch_skips_steps_without_changing_any_number():
+    """A week of daily GARCH steps on the multi-venue book's BTC/ETH accounts (cross, isolated,
+    several-axis health bridges): the boxes and tables, computed for 4× the first step's
+    variance and applied only where the path's variance stays below it, change nothing."""
+    from liqrisk.load import load_portfolio
+    cp = CompiledPortfolio(load_portfolio("examples/multi_venue.yaml"))
+    hist = {"BTC": bundled_history("BTC"), "ETH": bundled_history("ETH")}
+    done = 0
+    for i in range(len(cp.plans)):
+        axes = sorted(set().union(*cp.plans[i].pool_axes.values()))
+        names = [cp.market.names[a] for a in axes]
+        if not axes or not set(names) <= set(hist):
+            continue
+        model = fhs_model(names, np.array([cp.market.atm_vol(n) for n in names]), hist, np.eye(len(names))).model
+        on, off = (book_liquidation_risk(cp, [i], axes, model, [DAY, WEEK], n_paths=3000, seed=1, dt=DAY,
+                                         method="plain", screen=s)[0] for s in (True, False))
+        assert on.probabilities == off.probabilities and on.pools == off.pools
+        assert on.var99 == off.var99 and on.es99 == off.es99
+        done += 1
+    assert done >= 4
