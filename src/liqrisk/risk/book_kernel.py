@@ -394,8 +394,9 @@ is beyond the bridge range: factor 1, not valued.
     Path reuse: with ``reuse`` 1 each path (row ``path − first``) is drawn into the caller's
     arrays ``XS`` (n, n_steps + 1, n_ax: log offsets), ``LRS`` (n, n_steps + 1), ``MNS``/``MXS``
     (n, n_ax: the path's lowest and highest log offset), ``US`` (n: the liquidation-step
-    uniform) and, under GARCH, ``SS`` (n, n_steps + 1, n_ax: the volatility ratios S); with ``reuse`` 2 they are read from there instead of drawn — the same numbers for
-    another book on the same run (0: drawn into the kernel's own buffers)."""
+    uniform) and, under GARCH, ``SS`` (n, n_steps + 1, n_ax: the volatility ratios S); with
+    ``reuse`` 2 they are read from there instead of drawn — the same numbers for another book on
+    the same run (0: drawn into the kernel's own buffers)."""
     pool_i, pos_i, pos_f, tiers, rate = arrs[0], arrs[2], arrs[3], arrs[4], arrs[8]
     n_ax, n_bp, n_h = ax_map.shape[0], pools.shape[0], hsteps.shape[0]
     n_acc = acc_start.shape[0] - 1
