@@ -59,20 +59,21 @@ def merton_step(v: float, lam: float, m: float, s: float, kmax: int = 12):
     return pdf, cdf, np.sqrt(v + lam * (m * m + s * s))
 
 
-def bootstrap_first_passage(resid: np.ndarray, garch: tuple, lo: float, n_steps: int, c: float) -> float:
+def bootstrap_first_passage(resid: np.ndarray, garch: tuple, lo: float, n_steps: int) -> float:
     """Exact expectation for a GJR-GARCH bootstrap of one asset over 1 or 2 steps: every
     sequence of residual rows, equally likely. ``garch`` = (omega, alpha, gamma, beta, h0) in
-    per-step units; increments ``−h/2 + √h·z``."""
+    per-step units; increments ``−h/2 + √h·z``; each step bridged (Brownian bridge, crossing
+    ``exp(−2(x0 − lo)(x1 − lo)/h)``) with its own conditional variance h."""
     omega, alpha, gamma, beta, h0 = garch
     z = np.asarray(resid, float)
     e1 = np.sqrt(h0) * z
     x1 = -0.5 * h0 + e1
-    hit1 = np.where(x1 <= lo, 1.0, np.exp(-c * (0.0 - lo) * np.maximum(x1 - lo, 0.0)))
+    hit1 = np.where(x1 <= lo, 1.0, np.exp(-2.0 / h0 * (0.0 - lo) * np.maximum(x1 - lo, 0.0)))
     if n_steps == 1:
         return float(hit1.mean())
     h1 = omega + (alpha + gamma * (e1 < 0)) * e1 * e1 + beta * h0
     x2 = x1[:, None] - 0.5 * h1[:, None] + np.sqrt(h1)[:, None] * z[None, :]
-    hit2 = np.where(x2 <= lo, 1.0, np.exp(-c * (x1[:, None] - lo) * np.maximum(x2 - lo, 0.0)))
+    hit2 = np.where(x2 <= lo, 1.0, np.exp(-2.0 / h1[:, None] * (x1[:, None] - lo) * np.maximum(x2 - lo, 0.0)))
     if n_steps != 2:
         raise ValueError("enumeration covers 1 or 2 steps")
     return float(hit1.mean() + ((1.0 - hit1)[:, None] * hit2).mean())

@@ -80,7 +80,7 @@ def test_fhs_importance_sampling_matches_the_enumeration_of_every_pair_of_dates(
     vol = setup.model.volatility
     cp, lo = _isolated_long(0.5 * BTC)
     garch = (float(vol.omega[0]), float(vol.alpha[0]), float(vol.gamma[0]), float(vol.beta[0]), float(vol.h0[0]))
-    ref = bootstrap_first_passage(setup.model.innovations.residuals[:, 0], garch, lo, 2, 2 / garch[4])
+    ref = bootstrap_first_passage(setup.model.innovations.residuals[:, 0], garch, lo, 2)
     est = book_liquidation_risk(cp, [0], [0], setup.model, [2 / 365], n_paths=100_000, seed=1,
                                 dt=1 / 365)[0].probabilities[2 / 365]
     assert_matches_reference(est, ref)

@@ -287,16 +287,26 @@ def affine_gradient_nb(p, prow, t, ax_loc, ek, pmm, g, arrs):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _step_variance(g0, g1, cdt):
-    """Variance over one step of a health with gradient (g0 + g1)/2 in log prices whose step
-    covariance is ``cdt``."""
+def _bridge_c(c_br, S, k, a, garch):
+    """The bridge constant 2/(v·) of axis ``a`` over step ``k``: ``c_br[a]`` (of the first
+    step's variance) divided by the step's variance ratio ``S[k, a]²`` under GARCH."""
+    if garch:
+        return c_br[a] / (S[k, a] * S[k, a])
+    return c_br[a]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _step_variance(g0, g1, cdt, S, k):
+    """Variance over step ``k`` of a health with gradient (g0 + g1)/2 in log prices whose step
+    covariance is ``cdt`` scaled by the step's volatility ratios: ``cdt_ac·S[k, a]·S[k, c]``
+    (``S`` = √(v_k/v_0) per axis, :func:`book_chunk_nb`; 1 for a constant variance)."""
     s2 = 0.0
     for a in range(cdt.shape[0]):
-        ga = 0.5 * (g0[a] + g1[a])
+        ga = 0.5 * (g0[a] + g1[a]) * S[k, a]
         if ga == 0.0:
             continue
         for c in range(cdt.shape[0]):
-            s2 += ga * 0.5 * (g0[c] + g1[c]) * cdt[a, c]
+            s2 += ga * 0.5 * (g0[c] + g1[c]) * S[k, c] * cdt[a, c]
     return s2
 
 
@@ -327,10 +337,10 @@ def health_bridge_stay(h0, h1, s2):
 
 @njit(cache=True, nogil=True)
 def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, nu, resid, garch,
-                  correlated, jumps, ax_map, ax_loc, spot, c_br, marks, pools, margined, fee, plo, phi,
-                  safe, boxed, slo, shi, hsafe, hlo, hhi, affine, ec, ek, mslot, dep, h0, g0, cdt,
+                  correlated, jumps, ax_map, ax_loc, spot, c_br, scap, marks, pools, margined, fee, plo,
+                  phi, safe, boxed, slo, shi, hsafe, hlo, hhi, affine, ec, ek, mslot, dep, h0, g0, cdt,
                   txlo, tdx, TD, TG, acc_start, alo, ahi, cv_ax, cv_lo, cv_hi, v0,
-                  want_loss, n_bins, f_row, f_rate, reuse, XS, LRS, MNS, MXS, US,
+                  want_loss, n_bins, f_row, f_rate, reuse, XS, LRS, MNS, MXS, US, SS,
                   arrs, ps1, ps2, as1, as2, ax1, ax2, axy, hist, top, top_n, top_min):
     """Paths ``first … last − 1`` of a run; adds to the chunk's sums (module docstring):
     per pool ``ps1/ps2`` (n_pools, n_h) Σ w·y and Σ (w·y)² of the bridge-corrected liquidation
@@ -372,11 +382,21 @@ is beyond the bridge range: factor 1, not valued.
     (linear) or ``qty·rate/P`` coins (inverse) — out of its pool, cumulated along the path; the
     caller walks such pools at every step (not ``safe``, not ``affine``).
 
+    GARCH: the bridges over step k use that step's conditional variance v_k per axis, not the
+    first step's v_0 that ``c_br`` (2/v_0 per axis) and ``cdt`` are of: ``c_br/S²`` and
+    ``cdt_ac·S_a·S_c`` with ``S[k, a]`` = √(v_k/v_0) (1 at the first step and for a constant
+    variance, whose numbers are therefore unchanged). The boxes and bound tables (``safe``,
+    ``boxed``, :func:`_path_beyond`) are computed by the caller for a step variance of
+    ``scap²·v_0``: they apply to a path (``safe``, the tables' whole-path test) only when every
+    step's S ≤ ``scap``, to a step (``boxed``) when its S ≤ ``scap``; the tables' per-step test
+    scales its gradient bounds by the step's own S (exact).
+
     Path reuse: with ``reuse`` 1 each path (row ``path − first``) is drawn into the caller's
     arrays ``XS`` (n, n_steps + 1, n_ax: log offsets), ``LRS`` (n, n_steps + 1), ``MNS``/``MXS``
-    (n, n_ax: the path's lowest and highest log offset) and ``US`` (n: the liquidation-step
-    uniform); with ``reuse`` 2 they are read from there instead of drawn — the same numbers for
-    another book on the same run (0: drawn into the kernel's own buffers)."""
+    (n, n_ax: the path's lowest and highest log offset), ``US`` (n: the liquidation-step
+    uniform) and, under GARCH, ``SS`` (n, n_steps + 1, n_ax: the volatility ratios S); with
+    ``reuse`` 2 they are read from there instead of drawn — the same numbers for another book on
+    the same run (0: drawn into the kernel's own buffers)."""
     pool_i, pos_i, pos_f, tiers, rate = arrs[0], arrs[2], arrs[3], arrs[4], arrs[8]
     n_ax, n_bp, n_h = ax_map.shape[0], pools.shape[0], hsteps.shape[0]
     n_acc = acc_start.shape[0] - 1
@@ -390,6 +410,7 @@ is beyond the bridge range: factor 1, not valued.
     PX = np.zeros((n_steps + 1, n_ax))
     PX[0, :] = spot
     lr = np.zeros(n_steps + 1)
+    S = np.ones((n_steps + 1, n_ax))         # per step and axis √(v_k/v_0) (GARCH; else 1)
     v = np.zeros(n_ax)
     sv = np.zeros(n_ax)
     mn = np.zeros(n_ax)
@@ -425,6 +446,8 @@ is beyond the bridge range: factor 1, not valued.
         r = path - first
         if reuse != 0:                   # the path's arrays are rows of the caller's store
             X, lr, mn, mx = XS[r], LRS[r], MNS[r], MXS[r]
+            if garch:
+                S = SS[r]
         if reuse == 2:
             u = US[r]
         else:
@@ -452,7 +475,11 @@ is beyond the bridge range: factor 1, not valued.
                     loglr += draw_step(s, code, nu, resid, chol, correlated, jumps, par, z, jmp, k)
                 for a in range(n_ax):
                     zz = sign * z[k, a]
-                    eps = (np.sqrt(v[a]) if garch else sv[a]) * zz
+                    sd = sv[a]
+                    if garch:
+                        sd = np.sqrt(v[a])
+                        S[k + 1, a] = sd / sv[a]
+                    eps = sd * zz
                     xn = X[k, a] + par[a, _MU] - 0.5 * v[a] + eps
                     if jumps:
                         xn += sign * jmp[k, a]
@@ -467,11 +494,17 @@ is beyond the bridge range: factor 1, not valued.
                 US[r] = u
         for j in range(n_h):
             wh[j] = np.exp(lr[hsteps[j]])
+        # the screening (boxes, bound tables) holds for steps whose variance is ≤ scap²·v_0
+        calm = True
+        if garch:
+            for k in range(1, n_steps + 1):
+                for a in range(n_ax):
+                    calm &= S[k, a] <= scap
         px_rows = 0                  # prices PX computed: 0 none, 1 the horizon rows, 2 all rows
         # ---- each pool along the path ------------------------------------------------------
         for b in range(n_bp):
             p = pools[b]
-            ok = safe[b]
+            ok = safe[b] and calm
             if ok:
                 for a in range(n_ax):
                     ok &= slo[b, a] <= mn[a] and mx[a] <= shi[b, a]
@@ -481,7 +514,7 @@ is beyond the bridge range: factor 1, not valued.
                 qtr[sl, :] = 1.0
                 # the whole path beyond the bridge range by the bound tables: as safe on this
                 # path (not ``inside``: the account is still walked, as after a full walk)
-                ok = ok or _path_beyond(sl, mn, mx, h0[b], txlo, tdx, TD, TG, gb, cdt)
+                ok = ok or (calm and _path_beyond(sl, mn, mx, h0[b], txlo, tdx, TD, TG, gb, cdt, scap))
             kdead[b] = big
             kexp[b] = big
             ptau[b] = -1
@@ -551,7 +584,8 @@ is beyond the bridge range: factor 1, not valued.
                 if sbox:                     # a step inside the safe box: healthy, factor 1
                     inb = boxed[b]
                     for a in range(n_ax):
-                        inb &= slo[b, a] <= X[k - 1, a] <= shi[b, a] and slo[b, a] <= X[k, a] <= shi[b, a]
+                        inb &= slo[b, a] <= X[k - 1, a] <= shi[b, a] and slo[b, a] <= X[k, a] <= shi[b, a] \
+                            and S[k, a] <= scap
                     if not inb and tb:
                         # or the step's health and gradient bounds put it beyond the bridge range
                         for a in range(n_ax):
@@ -559,6 +593,8 @@ is beyond the bridge range: factor 1, not valued.
                         l0 = _health_floor(sl, X, k - 1, h0[b], txlo, tdx, TD, TG, gb)
                         l1 = _health_floor(sl, X, k, h0[b], txlo, tdx, TD, TG, gb)
                         if l0 > 0.0 and l1 > 0.0:
+                            for a in range(n_ax):
+                                gb[a] *= S[k, a]
                             inb = 2.0 * l0 * l1 >= FAR * _variance_bound(gb, cdt)
                     if inb:
                         hval = want_loss and not affine[b] and j < n_h and hsteps[j] == k
@@ -571,7 +607,8 @@ is beyond the bridge range: factor 1, not valued.
                 if hin:                      # healthy on this path: the bridge factor only
                     if surv > 0.0 and k < kexp[b]:
                         for a in range(n_ax):
-                            hq *= bridge_stay(X[k - 1, a], X[k, a], plo[b, a], phi[b, a], c_br[a], 1.0)
+                            hq *= bridge_stay(X[k - 1, a], X[k, a], plo[b, a], phi[b, a],
+                                              _bridge_c(c_br, S, k, a, garch), 1.0)
                     # valued only where a number needs it: the sampled liquidation step and, for
                     # the loss, the horizons (an affine pool's equity there is ec + Σ ek·P)
                     hval = (ptau[b] < 0 and surv * hq <= u) or \
@@ -631,19 +668,20 @@ is beyond the bridge range: factor 1, not valued.
                     elif k < kexp[b] and sl >= 0:
                         h1 = eq - mm
                         if not affine[b] or k - kg >= REFRESH_STEPS or \
-                                2.0 * hp * h1 < HEALTH_GATE * FAR * _step_variance(gp, gp, cdt):
+                                2.0 * hp * h1 < HEALTH_GATE * FAR * _step_variance(gp, gp, cdt, S, k):
                             if affine[b]:
                                 affine_gradient_nb(p, prow, t, ax_loc, ek[b], pmm, gk, arrs)
                             else:
                                 health_gradient_nb(p, prow, t, ax_map, dep[b], gk, arrs)
-                            q = health_bridge_stay(hp, h1, _step_variance(gp, gk, cdt))
+                            q = health_bridge_stay(hp, h1, _step_variance(gp, gk, cdt, S, k))
                             for a in range(n_ax):
                                 gp[a] = gk[a]
                             kg = k
                         qtr[sl, k] = q
                     elif k < kexp[b]:
                         for a in range(n_ax):
-                            q *= bridge_stay(X[k - 1, a], X[k, a], plo[b, a], phi[b, a], c_br[a], 1.0)
+                            q *= bridge_stay(X[k - 1, a], X[k, a], plo[b, a], phi[b, a],
+                                             _bridge_c(c_br, S, k, a, garch), 1.0)
                     surv *= q
                     if ptau[b] < 0 and surv <= u:
                         ptau[b] = k
@@ -699,7 +737,8 @@ is beyond the bridge range: factor 1, not valued.
                         q = 0.0 if k >= kd else 1.0
                         if q > 0.0 and k < ke:
                             for a in range(n_ax):
-                                q *= bridge_stay(X[k - 1, a], X[k, a], alo[i, a], ahi[i, a], c_br[a], 1.0)
+                                q *= bridge_stay(X[k - 1, a], X[k, a], alo[i, a], ahi[i, a],
+                                                 _bridge_c(c_br, S, k, a, garch), 1.0)
                         if q > 0.0 and several:
                             for b in range(acc_start[i], acc_start[i + 1]):
                                 if mslot[b] >= 0:
@@ -823,15 +862,16 @@ def health_tables_nb(pools, ax_map, marks, dep, txlo, tdx, TD, TG, arrs):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _path_beyond(sl, mn, mx, h0, txlo, tdx, TD, TG, gb, cdt):
+def _path_beyond(sl, mn, mx, h0, txlo, tdx, TD, TG, gb, cdt, scap):
     """A several-axis pool with bound tables ``sl`` (:func:`health_tables_nb`) is beyond the
     bridge range at every step of a path whose log offsets stay in [mn, mx] per axis when the
     health's lower bound over that box, ``L = h0 + Σ_a min TD[a, c]`` over the cells c the box
     spans on axis a, and the largest gradient bounds there, ``G_a = max TG[a, c]``, satisfy
-    ``2·L² ≥ FAR·Σ G_a·G_c·|cdt_ac|``: each step's own test in :func:`book_chunk_nb` (its ends'
-    floors l0, l1 ≥ L, its G ≤ these; the same floating-point sums in the same order, rounding
-    being monotone) would then pass at every step, so the walk can be skipped with the same
-    numbers. False when the box leaves the tables or the pool has none."""
+    ``2·L² ≥ FAR·Σ (scap·G_a)·(scap·G_c)·|cdt_ac|``: on a path whose steps' volatility ratios
+    are all ≤ ``scap`` (the caller checks), each step's own test in :func:`book_chunk_nb` (its
+    ends' floors l0, l1 ≥ L, its G·S[k] ≤ these; the same floating-point sums in the same order,
+    rounding being monotone) would then pass at every step, so the walk can be skipped with the
+    same numbers. False when the box leaves the tables or the pool has none."""
     lb = h0
     tables = False
     for a in range(mn.shape[0]):
@@ -848,6 +888,7 @@ def _path_beyond(sl, mn, mx, h0, txlo, tdx, TD, TG, gb, cdt):
         for c in range(c0, c1 + 1):
             lo = min(lo, TD[sl, a, c])
             gb[a] = max(gb[a], TG[sl, a, c])
+        gb[a] *= scap
         lb += lo
     return tables and lb > 0.0 and 2.0 * lb * lb >= FAR * _variance_bound(gb, cdt)
 

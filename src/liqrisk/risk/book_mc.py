@@ -41,7 +41,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from liqrisk.dynamics.paths import Bootstrap, PathModel, as_seed_sequence, map_chunks
+from liqrisk.dynamics.paths import Bootstrap, GarchVol, PathModel, as_seed_sequence, map_chunks
 from liqrisk.margin import kernel as K
 from liqrisk.margin.base import LINEAR, MM_ENTRY_VALUE, MM_NONE, MM_TIERS_AT_MARK, NOTIONAL_SIZE
 from liqrisk.risk.book_kernel import (GRADIENT_SPACING, book_chunk_nb, design_roots_nb, health_tables_nb,
@@ -250,6 +250,20 @@ SAFE_RADII = np.array([8.0, 6.0, 4.0, 3.0, 2.0, 1.5, 1.0, 0.5])
 """Candidate half-widths of a pool's safe box, in standard deviations of the horizon's move."""
 
 
+VARIANCE_CAP = 4.0
+"""Under GARCH the conditional variance of a step varies along the path: the boxes and bound
+tables that skip steps beyond the bridge range are computed for a step variance of
+``VARIANCE_CAP`` × the first step's and apply only to paths (steps) whose variance stays below
+it (the kernel walks the others); a square, so that its root 2 — the cap on the kernel's
+volatility ratios — is exact."""
+
+
+def _variance_cap(model: PathModel, n_steps: int) -> float:
+    """The step-variance cap (× the first step's) the run's screening assumes: 1 for a constant
+    variance or a run of one step (the first step's is every step's), else :data:`VARIANCE_CAP`."""
+    return VARIANCE_CAP if isinstance(model.volatility, GarchVol) and n_steps > 1 else 1.0
+
+
 HEALTHY_MARGIN = 1e-3
 """Least log distance of a healthy box from a pool's t=0 boundaries (its health bound must be
 positive there; the bridge factor is computed inside it)."""
@@ -259,7 +273,8 @@ def _safe_boxes(cp, g: _Group, bsel, axes, model, dt, n_steps, healthy: bool = F
     """(safe, slo, shi) of the pools ``bsel`` for a run of ``n_steps`` of ``dt``: boxes beyond
     the bridge range (per axis; for a pool moving with several axes, of its health bridge), or
     with ``healthy`` boxes where only equity − MM > 0 is certain (at least
-    :data:`HEALTHY_MARGIN` inside the boundaries; single-axis pools only)."""
+    :data:`HEALTHY_MARGIN` inside the boundaries; single-axis pools only). The bridge range is
+    that of a step variance of :func:`_variance_cap` × the model's first step's."""
     n_ax = len(axes)
     ok = g.screenable[bsel] & (g.expiry[bsel] > (n_steps + 1) * dt)
     multi = g.multi[bsel]
@@ -270,12 +285,13 @@ def _safe_boxes(cp, g: _Group, bsel, axes, model, dt, n_steps, healthy: bool = F
     sigma = model.sigma
     scale = sigma * math.sqrt(n_steps * dt)
     near = np.full(len(sigma), HEALTHY_MARGIN)
+    cap = _variance_cap(model, n_steps)
     for several in (False, True):
         sub = np.flatnonzero(ok & margined & (multi == several))
         if not len(sub):
             continue
-        dfar = near if healthy or several else np.sqrt(_FAR * sigma ** 2 * dt / 2.0)
-        cabs = np.abs(step_covariance(model, dt)) if several else np.zeros((n_ax, n_ax))
+        dfar = near if healthy or several else np.sqrt(_FAR * sigma ** 2 * dt * cap / 2.0)
+        cabs = np.abs(step_covariance(model, dt)) * cap if several else np.zeros((n_ax, n_ax))
         okm = ok[sub].copy()
         lo, hi = slo[sub].copy(), shi[sub].copy()
         safe_boxes_nb(g.pools[bsel][sub], np.array(axes, np.int64), cp.market.prices, scale, dfar,
@@ -444,6 +460,7 @@ def _run(cp, g: _Group, acc_sel: np.ndarray, axes, model: PathModel, dt: float, 
     ax_loc[ax_map] = np.arange(len(axes))
     n_bins = min(HIST_BINS, n_steps)
     store, reuse, store_key = _path_store(key, sp, spot, dt, n_steps, n_paths, anti, len(axes))
+    scap = math.sqrt(_variance_cap(model, n_steps))
 
     def chunk(c):
         first, last = c
@@ -456,7 +473,7 @@ def _run(cp, g: _Group, acc_sel: np.ndarray, axes, model: PathModel, dt: float, 
         top_min = np.full((n_acc, n_h), -np.inf)
         book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, sp.par, sp.chol, sp.innovation,
                       sp.nu, sp.resid, sp.garch, sp.correlated, sp.jumps, ax_map, ax_loc, spot, c_br,
-                      cp.market.prices, g.pools[bsel], g.margined[bsel], g.fee[bsel], g.plo[bsel],
+                      scap, cp.market.prices, g.pools[bsel], g.margined[bsel], g.fee[bsel], g.plo[bsel],
                       g.phi[bsel], safe, boxed, slo, shi, hsafe, hlo, hhi, affine, g.ec[bsel], g.ek[bsel],
                       mslot, g.dep[bsel], g.h0[bsel], g.g0[bsel], cdt, *tables,
                       acc_start, g.blo[acc_sel], g.bhi[acc_sel], cv_ax, cv_lo, cv_hi,
@@ -481,7 +498,8 @@ _REUSE: dict | None = None
 (least recently used first)."""
 REUSE_BYTES = 1 << 30
 """Most memory the kept paths may take (oldest dropped first)."""
-_NO_STORE = (np.zeros((1, 1, 1)), np.zeros((1, 1)), np.zeros((1, 1)), np.zeros((1, 1)), np.zeros(1))
+_NO_STORE = (np.zeros((1, 1, 1)), np.zeros((1, 1)), np.zeros((1, 1)), np.zeros((1, 1)), np.zeros(1),
+             np.zeros((1, 1, 1)))
 
 
 @contextlib.contextmanager
@@ -503,7 +521,7 @@ def _path_store(key, sp, spot, dt, n_steps, n_paths, anti, n_ax):
     """(arrays, reuse mode, key) of a run: the kept paths (mode 2), new arrays to keep them in
     (mode 1, kept once the run has finished) or placeholders (mode 0: not reusing). Tilted runs
     too: ``sp.par`` holds the measure change (its bootstrap rows ``sp.resid``), the paths their
-    likelihood ratios."""
+    likelihood ratios; GARCH paths also their steps' volatility ratios."""
     if _REUSE is None:
         return _NO_STORE, 0, None
     k = (key.tobytes(), sp.par.tobytes(), sp.chol.tobytes(), int(sp.innovation), float(sp.nu),
@@ -512,14 +530,14 @@ def _path_store(key, sp, spot, dt, n_steps, n_paths, anti, n_ax):
     if k in _REUSE:
         _REUSE[k] = _REUSE.pop(k)                                # most recently used last
         return _REUSE[k], 2, k
-    need = n_paths * ((n_steps + 1) * (n_ax + 1) + 2 * n_ax + 1) * 8
+    need = n_paths * ((n_steps + 1) * ((2 if sp.garch else 1) * n_ax + 1) + 2 * n_ax + 1) * 8
     if need > REUSE_BYTES:
         return _NO_STORE, 0, None
     while _REUSE and sum(sum(x.nbytes for x in v) for v in _REUSE.values()) + need > REUSE_BYTES:
         del _REUSE[next(iter(_REUSE))]
     shape = (n_paths, n_steps + 1)
     return (np.empty(shape + (n_ax,)), np.empty(shape), np.empty((n_paths, n_ax)), np.empty((n_paths, n_ax)),
-            np.empty(n_paths)), 1, k
+            np.empty(n_paths), np.empty(shape + (n_ax,)) if sp.garch else _NO_STORE[5]), 1, k
 
 
 def _estimate(s1, s2, n, method) -> ProbabilityEstimate:
