@@ -43,7 +43,7 @@ def portfolio_chunks(source: str | Path | dict | Portfolio, size: int) -> Iterat
     raw = source if isinstance(source, dict) else _file.read_document(source, lazy_accounts=True)
     accounts = raw.get("accounts") if isinstance(raw, dict) else None
     if not isinstance(accounts, (list, JsonItems)) or len(accounts) <= size:
-        yield parse_portfolio(raw if isinstance(accounts, list) else {**raw, "accounts": accounts[:]})
+        yield parse_portfolio({**raw, "accounts": accounts[:]} if isinstance(accounts, JsonItems) else raw)
         return
     too_many = _file.count_problems(raw)
     if too_many:
