@@ -578,10 +578,13 @@ def test_walking_affine_pools_on_their_pieces_agrees_with_valuing_every_position
     walked on their pieces (exact health and gradient at every step) and by valuing every
     position (book_mc.AFFINE_FAST False: the forward-difference gradient of 1e-4 and the gate
     that skips a gradient where the exponent is ≥ 9·38): on the same paths the estimates differ
-    only through the bridge exponents, whose gradient differs by ≈ ½·1e-4 relative — a factor
-    1 − e^{−a} moves by at most a·e^{−a}·1e-4 ≤ 4e-5 per step — so |Δp| ≤ 1e-4·p + 1e-9 (p from
-    the bridge's smooth part; a hit at a step is the same on both). Screening on and off give the
-    same numbers on the pieces too (the whole-path bound is exact)."""
+    only through the bridge exponents a, which the forward difference's gradient puts off by a
+    relative ε ≤ 1e-4 (GRADIENT_STEP), so a step's crossing probability e^{−a} changes by the
+    factor e^{∓a·ε}: by ≤ 1e-3 of itself on the steps that carry probability (a ≤ 10; steps
+    with a ≥ 10 add < 5e-5 each), and a hit at a step is the same on both — |Δp| ≤ 1e-3·p + 1e-9
+    (seen: ≤ 1.4e-5 relative on the 100 × 10 benchmark file). The loss tails (VaR/ES) are the
+    same, and screening on and off give the same numbers on the pieces too (the whole-path bound
+    is exact)."""
     from liqrisk.risk import book_mc
     rng = np.random.default_rng(5)
     model = gbm([0.6] * 4, corr=0.5 + 0.5 * np.eye(4))
@@ -599,7 +602,7 @@ def test_walking_affine_pools_on_their_pieces_agrees_with_valuing_every_position
             book_mc.AFFINE_FAST = True
         for h in hs:
             p, q = fast.probabilities[h].p, walk.probabilities[h].p
-            assert 0 < q < 1 and abs(p - q) <= 1e-4 * q + 1e-9
+            assert 0 < q < 1 and abs(p - q) <= 1e-3 * q + 1e-9
             assert fast.var99[h] == walk.var99[h] and fast.es99[h] == walk.es99[h]
 
 

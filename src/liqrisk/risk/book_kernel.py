@@ -478,6 +478,11 @@ lower bounds l0, l1 of the health at its ends and upper bounds G of the gradient
 the ends' cells satisfy ``2·l0·l1 ≥ FAR·Σ G_a·G_c·|cdt_ac|`` (≥ the step variance ḡᵀ·cdt·ḡ),
 is beyond the bridge range: factor 1, not valued.
 
+    ``fast`` (n_pools): 1 for an affine several-axis pool walked on its pieces (``hc``, ``bp``,
+    ``nbp``, ``al``, ``be`` in row ``mslot[b]``, :func:`affine_walk_nb`) instead of valuing its
+    positions, 2 the same with its whole path skipped when :func:`affine_path_beyond_nb` holds
+    (screening), 0 otherwise.
+
     Funding: a position with ``f_row[i] ≥ 0`` pays ``f_rate[f_row[i], k]`` (the rates of its
     funding times in step k's interval) at step k on the step's price — ``qty·P·rate`` USD
     (linear) or ``qty·rate/P`` coins (inverse) — out of its pool, cumulated along the path; the
