@@ -358,16 +358,16 @@ def affine_health_nb(sl, P, hc, bp, nbp, al, be, jc, g):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def affine_path_beyond_nb(sl, spot, mn, mx, hc, bp, nbp, al, be, gb, cdt):
-    """A path whose log offsets stay in [mn, mx] per axis is beyond the health bridge's range at
-    every step of the pool in slot ``sl``: with ``L = hc + Σ_a min(f_a(P_lo), f_a(P_hi))`` (each
+def affine_path_beyond_nb(sl, plo, phi, hc, bp, nbp, al, be, gb, cdt):
+    """A path whose prices stay in [plo, phi] per axis (``spot·e^min``, ``spot·e^max`` of its log
+    offsets) is beyond the health bridge's range at every step of the pool in slot ``sl``: with ``L = hc + Σ_a min(f_a(P_lo), f_a(P_hi))`` (each
     f_a is concave: the least health over the path's box is at its corners) and ``G_a = P_hi ×
     max |α|`` over the pieces spanned (≥ |g_a| at any price of the box), ``2·L² ≥ FAR·(1 + 1e-9)
     ·Σ G_a G_c |cdt_ac|`` bounds every step's exponent 2·h0·h1/(ḡᵀ·cdt·ḡ) below by FAR, so every
     step's factor is 1 (the 1e-9 covers the rounding of the sums)."""
     lb = hc[sl]
-    for a in range(mn.shape[0]):
-        lo, hi = spot[a] * np.exp(mn[a]), spot[a] * np.exp(mx[a])
+    for a in range(plo.shape[0]):
+        lo, hi = plo[a], phi[a]
         j0 = _piece(sl, a, lo, 0, bp, nbp)
         j1 = _piece(sl, a, hi, j0, bp, nbp)
         lb += min(al[sl, a, j0] * lo + be[sl, a, j0], al[sl, a, j1] * hi + be[sl, a, j1])
@@ -393,8 +393,13 @@ def affine_walk_nb(b, p, sl, n_steps, dt, hsteps, PX, u, wh, fee_b, ec_b, ek_b, 
     pos_i, pos_f = arrs[2], arrs[3]
     pool_i = arrs[0]
     n_ax, n_h = PX.shape[1], hsteps.shape[0]
+    lam = 0.0                                # Gershgorin: ḡᵀ·cdt·ḡ ≤ lam·|ḡ|²
     for a in range(n_ax):
         jc[a] = 0
+        row = 0.0
+        for c in range(n_ax):
+            row += abs(cdt[a, c])
+        lam = max(lam, row)
     hp = affine_health_nb(sl, PX[0], hc, bp, nbp, al, be, jc, gp)
     surv, ptau, kdead, frozen, j = 1.0, -1, n_steps + 1, 0.0, 0
     for k in range(1, n_steps + 1):
@@ -404,7 +409,15 @@ def affine_walk_nb(b, p, sl, n_steps, dt, hsteps, PX, u, wh, fee_b, ec_b, ek_b, 
                 q = 0.0
                 kdead = k
             else:
-                q = health_bridge_stay(hp, h1, _step_variance(gp, gk, cdt))
+                nrm = 0.0
+                for a in range(n_ax):
+                    nrm += (0.5 * (gp[a] + gk[a])) ** 2
+                # beyond the bridge's range by the bound (1e-9: the sums' rounding): the factor
+                # health_bridge_stay gives there, 1, without the quadratic form
+                if 2.0 * hp * h1 >= FAR * (1.0 + 1e-9) * lam * nrm:
+                    q = 1.0
+                else:
+                    q = health_bridge_stay(hp, h1, _step_variance(gp, gk, cdt))
             qtr[sl, k] = q
             for a in range(n_ax):
                 gp[a] = gk[a]
@@ -533,6 +546,8 @@ is beyond the bridge range: factor 1, not valued.
     gk = np.zeros(n_ax)
     gb = np.zeros(n_ax)
     jc = np.zeros(n_ax, dtype=np.int64)
+    pmn = np.zeros(n_ax)
+    pmx = np.zeros(n_ax)
     hp, kg, t, hp_ok = 0.0, 0, 0.0, True
     u = 0.0
     for path in range(first, last):
@@ -585,6 +600,7 @@ is beyond the bridge range: factor 1, not valued.
         for j in range(n_h):
             wh[j] = np.exp(lr[hsteps[j]])
         px_rows = 0                  # prices PX computed: 0 none, 1 the horizon rows, 2 all rows
+        pbox = False                 # pmn, pmx: the path's lowest and highest price per axis
         # ---- each pool along the path ------------------------------------------------------
         for b in range(n_bp):
             p = pools[b]
@@ -599,7 +615,11 @@ is beyond the bridge range: factor 1, not valued.
                 # the whole path beyond the bridge range by the bound tables: as safe on this
                 # path (not ``inside``: the account is still walked, as after a full walk)
                 if fast[b] == 2:             # the same from the affine pieces (exact bounds)
-                    ok = ok or affine_path_beyond_nb(sl, spot, mn, mx, hc, bp, nbp, al, be, gb, cdt)
+                    if not pbox:             # the path's price range, once per path
+                        for a in range(n_ax):
+                            pmn[a], pmx[a] = spot[a] * np.exp(mn[a]), spot[a] * np.exp(mx[a])
+                        pbox = True
+                    ok = ok or affine_path_beyond_nb(sl, pmn, pmx, hc, bp, nbp, al, be, gb, cdt)
                 else:
                     ok = ok or _path_beyond(sl, mn, mx, h0[b], txlo, tdx, TD, TG, gb, cdt)
             kdead[b] = big
