@@ -335,13 +335,139 @@ def health_bridge_stay(h0, h1, s2):
     return -np.expm1(-a) if a < FAR else 1.0
 
 
+# ---- affine pools on several axes: the health as a sum of piecewise-linear functions ----------
+# A screenable affine pool (linear contracts and collateral, MM convex in each price) has
+# h(P) = hc + Σ_a f_a(P_a) with f_a(P) = α_{a,j}·P + β_{a,j} on piece j of axis a, the pieces cut
+# at the prices where a position's tier changes (book_mc._affine_pieces). Rows are the pools'
+# ``mslot``: ``hc`` (n_m,), ``bp`` (n_m, n_ax, NB) breakpoints in price (ascending, ``nbp`` used),
+# ``al``/``be`` (n_m, n_ax, NB + 1): piece j covers [bp[j − 1], bp[j]).
+
+@njit(cache=True, nogil=True, inline="always")
+def _piece(sl, a, x, j, bp, nbp):
+    """Index of the piece of axis ``a`` holding price ``x``, searched from piece ``j``."""
+    n = nbp[sl, a]
+    while j > 0 and x < bp[sl, a, j - 1]:
+        j -= 1
+    while j < n and x >= bp[sl, a, j]:
+        j += 1
+    return j
+
+
+@njit(cache=True, nogil=True, inline="always")
+def affine_health_nb(sl, P, hc, bp, nbp, al, be, jc, g):
+    """Health ``hc + Σ_a α·P_a + β`` of slot ``sl`` at the axis prices ``P`` (n_ax) and its exact
+    log-price gradient ``g[a] = α·P_a``; ``jc`` (n_ax) holds each axis' last piece (updated)."""
+    h = hc[sl]
+    for a in range(P.shape[0]):
+        j = _piece(sl, a, P[a], jc[a], bp, nbp)
+        jc[a] = j
+        ga = al[sl, a, j] * P[a]
+        g[a] = ga
+        h += ga + be[sl, a, j]
+    return h
+
+
+@njit(cache=True, nogil=True, inline="always")
+def affine_path_beyond_nb(sl, plo, phi, hc, bp, nbp, al, be, gb, cdt, scap):
+    """A path whose prices stay in [plo, phi] per axis (``spot·e^min``, ``spot·e^max`` of its log
+    offsets) is beyond the health bridge's range at every step of the pool in slot ``sl``: with ``L = hc + Σ_a min(f_a(P_lo), f_a(P_hi))`` (each
+    f_a is concave: the least health over the path's box is at its corners) and ``G_a = P_hi ×
+    max |α|`` over the pieces spanned (≥ |g_a| at any price of the box), ``2·L² ≥ FAR·(1 + 1e-9)
+    ·Σ G_a G_c |cdt_ac|`` bounds every step's exponent 2·h0·h1/(ḡᵀ·cdt·ḡ) below by FAR, so every
+    step's factor is 1 (the 1e-9 covers the rounding of the sums). Under GARCH each G_a is taken
+    ``scap`` times larger: the bound holds on a path whose steps' volatility ratios S[k, a] are all
+    ≤ ``scap`` (the caller checks; ``scap`` = 1 for a constant variance)."""
+    lb = hc[sl]
+    for a in range(plo.shape[0]):
+        lo, hi = plo[a], phi[a]
+        j0 = _piece(sl, a, lo, 0, bp, nbp)
+        j1 = _piece(sl, a, hi, j0, bp, nbp)
+        lb += min(al[sl, a, j0] * lo + be[sl, a, j0], al[sl, a, j1] * hi + be[sl, a, j1])
+        top = 0.0
+        for j in range(j0, j1 + 1):
+            top = max(top, abs(al[sl, a, j]))
+        gb[a] = top * hi * scap
+    return lb > 0.0 and 2.0 * lb * lb >= FAR * (1.0 + 1e-9) * _variance_bound(gb, cdt)
+
+
+@njit(cache=True, nogil=True)
+def affine_walk_nb(b, p, sl, n_steps, dt, hsteps, PX, u, wh, fee_b, ec_b, ek_b, hc, bp, nbp, al, be,
+                   cdt, S, prow, ax_map, qtr, ys, eqh, jc, gp, gk, arrs):
+    """One path of the affine several-axis pool ``p`` (row ``b`` of the run, slot ``sl``) on the
+    prices ``PX`` (n_steps + 1, n_ax): every step's health and exact gradient from the pieces
+    (:func:`affine_health_nb`) instead of a valuation of each position, the health bridge
+    (:func:`health_bridge_stay`) between steps; liquidated at a step where the health is ≤ 0.
+    Writes ``qtr[sl]`` (the step factors), ``ys[b]`` and ``eqh[b]`` at the horizons as
+    :func:`book_chunk_nb` does (equity ``ec + Σ ek·P``, or from the sampled liquidation step on
+    ``max(0, min(equity, MM) − fee·notional)`` by the margin kernel there); returns (sampled
+    liquidation step or −1, step of certain liquidation or n_steps + 1). ``jc`` (int, n_ax),
+    ``gp``, ``gk`` (n_ax): work arrays."""
+    pos_i, pos_f = arrs[2], arrs[3]
+    pool_i = arrs[0]
+    n_ax, n_h = PX.shape[1], hsteps.shape[0]
+    lam = 0.0                                # Gershgorin: ḡᵀ·cdt·ḡ ≤ lam·|ḡ|²
+    for a in range(n_ax):
+        jc[a] = 0
+        row = 0.0
+        for c in range(n_ax):
+            row += abs(cdt[a, c])
+        lam = max(lam, row)
+    hp = affine_health_nb(sl, PX[0], hc, bp, nbp, al, be, jc, gp)
+    surv, ptau, kdead, frozen, j = 1.0, -1, n_steps + 1, 0.0, 0
+    for k in range(1, n_steps + 1):
+        if surv > 0.0:
+            h1 = affine_health_nb(sl, PX[k], hc, bp, nbp, al, be, jc, gk)
+            if h1 <= 0.0:
+                q = 0.0
+                kdead = k
+            else:
+                nrm = 0.0
+                for a in range(n_ax):
+                    nrm += (0.5 * (gp[a] + gk[a]) * S[k, a]) ** 2
+                # beyond the bridge's range by the bound (1e-9: the sums' rounding): the factor
+                # health_bridge_stay gives there, 1, without the quadratic form
+                if 2.0 * hp * h1 >= FAR * (1.0 + 1e-9) * lam * nrm:
+                    q = 1.0
+                else:
+                    q = health_bridge_stay(hp, h1, _step_variance(gp, gk, cdt, S, k))
+            qtr[sl, k] = q
+            for a in range(n_ax):
+                gp[a] = gk[a]
+            hp = h1
+            surv *= q
+            if ptau < 0 and surv <= u:
+                ptau = k
+                for a in range(n_ax):
+                    prow[ax_map[a]] = PX[k, a]
+                eq, mm = pool_state_nb(p, prow, k * dt, arrs)
+                notional = 0.0
+                for i in range(pool_i[POS_START, p], pool_i[POS_END, p]):
+                    notional += abs(pos_f[QTY, i]) * prow[pos_i[AXIS, i]] * pos_f[BASIS, i]
+                frozen = max(0.0, min(eq, mm) - fee_b * notional)
+        while j < n_h and hsteps[j] == k:
+            ys[b, j] = wh[j] * (1.0 - surv)
+            e = ec_b
+            for a in range(n_ax):
+                e += ek_b[a] * PX[k, a]
+            eqh[b, j] = frozen if ptau >= 0 else e
+            j += 1
+        if surv == 0.0 and ptau >= 0:
+            while j < n_h:                   # liquidated: nothing changes any more
+                ys[b, j] = wh[j]
+                eqh[b, j] = frozen
+                j += 1
+            break
+    return ptau, kdead
+
+
 @njit(cache=True, nogil=True)
 def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, nu, resid, garch,
                   correlated, jumps, ax_map, ax_loc, spot, c_br, scap, marks, pools, margined, fee, plo,
                   phi, safe, boxed, slo, shi, hsafe, hlo, hhi, affine, ec, ek, mslot, dep, h0, g0, cdt,
                   txlo, tdx, TD, TG, acc_start, alo, ahi, cv_ax, cv_lo, cv_hi, v0,
                   want_loss, n_bins, f_row, f_rate, reuse, XS, LRS, MNS, MXS, US, SS,
-                  arrs, ps1, ps2, as1, as2, ax1, ax2, axy, hist, top, top_n, top_min):
+                  arrs, ps1, ps2, as1, as2, ax1, ax2, axy, hist, top, top_n, top_min,
+                  fast, hc, bp, nbp, al, be):
     """Paths ``first … last − 1`` of a run; adds to the chunk's sums (module docstring):
     per pool ``ps1/ps2`` (n_pools, n_h) Σ w·y and Σ (w·y)² of the bridge-corrected liquidation
     probability y; per account ``as1/as2`` the same, ``ax1/ax2/axy`` Σx, Σx², Σx·y of the
@@ -376,6 +502,11 @@ with both ends in the pool's safe box, or — for a pool with bound tables (``tx
 lower bounds l0, l1 of the health at its ends and upper bounds G of the gradient's size over
 the ends' cells satisfy ``2·l0·l1 ≥ FAR·Σ G_a·G_c·|cdt_ac|`` (≥ the step variance ḡᵀ·cdt·ḡ),
 is beyond the bridge range: factor 1, not valued.
+
+    ``fast`` (n_pools): 1 for an affine several-axis pool walked on its pieces (``hc``, ``bp``,
+    ``nbp``, ``al``, ``be`` in row ``mslot[b]``, :func:`affine_walk_nb`) instead of valuing its
+    positions, 2 the same with its whole path skipped when :func:`affine_path_beyond_nb` holds
+    (screening), 0 otherwise.
 
     Funding: a position with ``f_row[i] ≥ 0`` pays ``f_rate[f_row[i], k]`` (the rates of its
     funding times in step k's interval) at step k on the step's price — ``qty·P·rate`` USD
@@ -437,6 +568,9 @@ is beyond the bridge range: factor 1, not valued.
     gp = np.zeros(n_ax)
     gk = np.zeros(n_ax)
     gb = np.zeros(n_ax)
+    jc = np.zeros(n_ax, dtype=np.int64)
+    pmn = np.zeros(n_ax)
+    pmx = np.zeros(n_ax)
     hp, kg, t, hp_ok = 0.0, 0, 0.0, True
     u = 0.0
     for path in range(first, last):
@@ -501,6 +635,7 @@ is beyond the bridge range: factor 1, not valued.
                 for a in range(n_ax):
                     calm &= S[k, a] <= scap
         px_rows = 0                  # prices PX computed: 0 none, 1 the horizon rows, 2 all rows
+        pbox = False                 # pmn, pmx: the path's lowest and highest price per axis
         # ---- each pool along the path ------------------------------------------------------
         for b in range(n_bp):
             p = pools[b]
@@ -514,7 +649,14 @@ is beyond the bridge range: factor 1, not valued.
                 qtr[sl, :] = 1.0
                 # the whole path beyond the bridge range by the bound tables: as safe on this
                 # path (not ``inside``: the account is still walked, as after a full walk)
-                ok = ok or (calm and _path_beyond(sl, mn, mx, h0[b], txlo, tdx, TD, TG, gb, cdt, scap))
+                if fast[b] == 2:             # the same from the affine pieces (exact bounds)
+                    if calm and not pbox:    # the path's price range, once per path
+                        for a in range(n_ax):
+                            pmn[a], pmx[a] = spot[a] * np.exp(mn[a]), spot[a] * np.exp(mx[a])
+                        pbox = True
+                    ok = ok or (calm and affine_path_beyond_nb(sl, pmn, pmx, hc, bp, nbp, al, be, gb, cdt, scap))
+                else:
+                    ok = ok or (calm and _path_beyond(sl, mn, mx, h0[b], txlo, tdx, TD, TG, gb, cdt, scap))
             kdead[b] = big
             kexp[b] = big
             ptau[b] = -1
@@ -540,6 +682,11 @@ is beyond the bridge range: factor 1, not valued.
                     for a in range(n_ax):
                         e += ek[b, a] * PX[hsteps[j], a]
                     eqh[b, j] = e
+                continue
+            if fast[b] > 0:                  # an affine several-axis pool: walked on its pieces
+                ptau[b], kdead[b] = affine_walk_nb(b, p, sl, n_steps, dt, hsteps, PX, u, wh, fee[b], ec[b],
+                                                   ek[b], hc, bp, nbp, al, be, cdt, S, prow, ax_map, qtr,
+                                                   ys, eqh, jc, gp, gk, arrs)
                 continue
             i0, i1, s_ax = pool_i[POS_START, p], pool_i[POS_END, p], pool_i[SETTLE_AXIS, p]
             for i in range(i0, i1):
