@@ -498,7 +498,8 @@ def _probability_blocks(r: AccountResult, risk, years: dict, term: dict, model: 
     r.risk = RiskResult(
         model=model, var99={h: risk.var99.get(y) for h, y in years.items()},
         es99={h: risk.es99.get(y) for h, y in years.items()},
-        time_to_liquidation_quantiles_hours={str(q): v * 365 * 24 for q, v in risk.time_to_liquidation.items()},
+        time_to_liquidation_quantiles_hours={str(q): v * 365 * 24 if math.isfinite(v) else None  # none liquidated
+                                              for q, v in risk.time_to_liquidation.items()},
         time_to_liquidation_histogram=risk.time_histogram.to_dict(),
         driver={h: risk.driver[y] for h, y in years.items()}, max_loss=risk.max_loss)
 

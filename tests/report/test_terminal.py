@@ -70,3 +70,17 @@ def test_a_tail_kept_empirical_and_a_fit_that_did_not_converge_are_said():
     line, = terminal.fhs_lines(info)
     assert line.startswith("fhs shocks X: GPD tails — lower ξ ")
     assert line.endswith(f"upper empirical ({why}); [bold yellow]GJR-GARCH fit NOT converged[/] ({fit})")
+
+
+def test_no_time_to_liquidation_is_printed_when_no_path_liquidates():
+    """A spot-like 1× long cannot be liquidated within an hour: its quantiles are unknown (None in
+    the result and JSON), not an infinite number of hours."""
+    from liqrisk.analysis import ProbabilitySettings
+    pf = portfolio([{"id": "safe", "venue": "binance-usdm", "collateral": {"USDT": 90000},
+                     "positions": [{"symbol": "BTCUSDT", "kind": "perp", "size": 0.5, "entry": 90000}]}])
+    res = analyze(pf, ProbabilitySettings(["1h"], 500, 7, model="gbm"))
+    assert set(res.accounts[0].risk.time_to_liquidation_quantiles_hours.values()) == {None}
+    console = Console(record=True, width=300, emoji=False)
+    terminal.render(res, console)
+    text = console.export_text()
+    assert "inf" not in text and "time to liquidation" not in text
