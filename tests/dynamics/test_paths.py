@@ -110,3 +110,26 @@ def test_inline_sfc64_normals_are_numpys_draws_and_advance_the_stream():
     assert rng.standard_normal() == ref.standard_normal()
     with pytest.raises(TypeError):
         sfc64_state(np.random.Generator(np.random.PCG64(1)))
+
+
+def test_garch_path_variances_replay_the_kernels_recursion():
+    """Replaying the recursion on the kernel's own paths recovers each step's variance: the
+    standardised shocks come out as the unit normals the kernel drew (mean 0, variance 1 at every
+    step, for a variance that grows 10× along the path), and an independently built path is
+    recovered to rounding (24 steps of a contracting recursion: relative error ≲ 1e-13)."""
+    vol = GarchVol(1e-6, 0.25, 0.8, 1e-5, gamma=0.1)         # explosive: variance rises on average
+    mu = 0.3
+    x = PathModel(vol, mu=mu).simulate(40_000, 24, DAY, seed=11)[:, :, 0]
+    v = vol.path_variances(x, DAY, mu * DAY)
+    z = (x - mu * DAY + 0.5 * v) / np.sqrt(v)
+    assert v[:, -1].mean() > 5 * v[:, 0].mean()
+    # 40,000 draws: s.e. of a mean 0.005, of a variance 0.007 — 5 s.e. bounds
+    np.testing.assert_allclose(z.mean(axis=0), 0.0, atol=0.025)
+    np.testing.assert_allclose(z.var(axis=0), 1.0, atol=0.035)
+    e = np.random.default_rng(3).standard_normal((5, 24))
+    h, built, want = np.full(5, vol.h0), np.empty((5, 24)), np.empty((5, 24))
+    for k in range(24):
+        eps = np.sqrt(h) * e[:, k]
+        want[:, k], built[:, k] = h, mu * DAY - 0.5 * h + eps
+        h = vol.omega + (vol.alpha + np.where(eps < 0, vol.gamma, 0.0)) * eps ** 2 + vol.beta * h
+    np.testing.assert_allclose(vol.path_variances(built, DAY, mu * DAY), want, rtol=1e-11)

@@ -115,6 +115,20 @@ class GarchVol:
         return np.broadcast_to(np.asarray(self.h0, float) * self.step_fraction(dt_years),
                                (n_und,)).copy()
 
+    def path_variances(self, increments: np.ndarray, dt_years: float, mu_step: float = 0.0) -> np.ndarray:
+        """Each step's conditional variance along simulated paths of one underlying, shape of
+        ``increments`` (n_paths, n_steps): the recursion of :func:`path_increments` replayed on
+        its output (``x = μ − v/2 + ε``), exact for paths without jumps. Scalar parameters only."""
+        f = self.step_fraction(dt_years)
+        omega, h0 = float(self.omega) * f, float(self.h0) * f
+        v = np.empty_like(increments, dtype=float)
+        h = np.full(increments.shape[0], h0)
+        for k in range(increments.shape[1]):
+            v[:, k] = h
+            eps = increments[:, k] - mu_step + 0.5 * h
+            h = omega + (self.alpha + np.where(eps < 0.0, self.gamma, 0.0)) * eps * eps + self.beta * h
+        return v
+
 
 @dataclass(frozen=True)
 class Normal:

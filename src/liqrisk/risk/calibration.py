@@ -141,7 +141,8 @@ def _mc_tables(model_at, pos_list: list[Position], states: np.ndarray, horizon: 
     non-decreasing in the state. One set of ``n_paths`` hourly paths per state (states in
     parallel threads) is shared by all positions (common random numbers): the estimate of each
     position is the fused kernel's plain one — Brownian-bridge survival against its LP with
-    σ of the first step, 0 after a discrete breach — on those paths."""
+    each step's own variance (GARCH: the path's conditional variance at that step), 0 after a
+    discrete breach — on those paths."""
     dt = 1 / HOURS_PER_YEAR
     bounds = [p.log_bounds() for p in pos_list]
 
@@ -150,7 +151,9 @@ def _mc_tables(model_at, pos_list: list[Position], states: np.ndarray, horizon: 
         x = np.zeros((n_paths, horizon + 1))
         incr = model.simulate(n_paths, horizon, dt, np.random.SeedSequence((*seed, i)), threads=1)
         np.cumsum(incr[:, :, 0], axis=1, out=x[:, 1:])
-        c = 2.0 / (model.sigma[0] ** 2 * dt)
+        vol = model.volatility
+        c = (2.0 / vol.path_variances(incr[:, :, 0], dt, float(np.ravel(model.mu)[0]) * dt)
+             if isinstance(vol, GarchVol) else 2.0 / (model.sigma[0] ** 2 * dt))
         return [1.0 - np.mean(np.prod(bridge_survival(x[:, :-1], x[:, 1:], lo, hi, c),
                                       axis=1)) for lo, hi in bounds]
 
