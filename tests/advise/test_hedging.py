@@ -151,6 +151,21 @@ def test_cli_json_and_html(tmp_path):
     assert "Hedging error" in html.read_text()
 
 
+def test_zero_collateral_is_liquidated_at_once_and_its_infinite_margin_ratio_is_printed(tmp_path):
+    """--collateral 0: every path's equity reaches 0 at the first step, the margin ratio is +inf
+    (JSON null). The terminal and the HTML printed it with a format for numbers and raised a
+    TypeError; the 99 % quantile came from an interpolation inf − inf with a NumPy warning."""
+    args = ["hedge-backtest", "--spot", "91250", "--strike", "100000", "--expiry-days", "30", "--vol", "0.5",
+            "--paths", "50", "--collateral", "0"]
+    res = CliRunner().invoke(app, args + ["--html", str(tmp_path / "h.html")])
+    assert res.exit_code == 0, res.output
+    assert "liquidations on 100.00%; worst margin ratio ∞ (equity reached 0)" in " ".join(res.stdout.split())
+    assert "RuntimeWarning" not in res.stderr
+    assert "worst margin ratio \\u221e (equity reached 0)" in (tmp_path / "h.html").read_text()
+    d = json.loads(CliRunner().invoke(app, args + ["--json"]).stdout)
+    assert d["liquidations"]["fraction"] == 1.0 and d["worst_margin_ratio"] == {"max": None, "median": None, "q99": None}
+
+
 def test_cli_bad_input_exits_2():
     res = CliRunner().invoke(app, ["hedge-backtest", "--spot", "-1", "--strike", "100", "--expiry-days", "30",
                                    "--vol", "0.5", "--rebalances", "7", "--steps", "10"])

@@ -481,7 +481,7 @@ class HedgeBacktest(Result):
                              "median_day": float(np.median(self.liq_step[0][liqs]) * dt_days) if liqs.any() else None},
             "worst_margin_ratio": {"max": float(np.max(self.worst_ratio[0])),
                                    "median": float(np.median(self.worst_ratio[0])),
-                                   "q99": float(np.quantile(self.worst_ratio[0], 0.99))},
+                                   "q99": _ratio_quantile(self.worst_ratio[0], 0.99)},
             "events": events,
             "hedging_error_vs_rebalances": [
                 {"rebalances": N, "pnl_std": float(np.std(self.pnl[i], ddof=1)) if n > 1 else 0.0,
@@ -489,6 +489,19 @@ class HedgeBacktest(Result):
                  "transaction_costs_mean": float(np.mean(self.fees[i]))}
                 for i, N in enumerate(self.rebalance_counts)],
             "notes": self.notes})
+
+
+def _ratio_quantile(ratio: np.ndarray, q: float) -> float:
+    """Quantile of margin ratios (MM / equity, ≥ 0, +inf on a path whose equity reached 0):
+    +inf where NumPy's interpolation meets +inf (it returns NaN there: inf − inf, inf · 0)."""
+    with np.errstate(invalid="ignore"):
+        v = float(np.quantile(ratio, q))
+    return math.inf if math.isnan(v) and not np.isnan(ratio).any() else v
+
+
+def worst_ratio_text(ratio: float | None) -> str:
+    """A worst margin ratio for people: JSON carries +inf (equity reached 0) as null."""
+    return "∞ (equity reached 0)" if ratio is None or ratio == math.inf else f"{ratio:.3f}"
 
 
 def _std_stderr(x: np.ndarray) -> float | None:

@@ -49,7 +49,7 @@ def hedge_backtest_command(
     """P&L distribution, hedging error vs rebalance count (with Derman–Kamal), transaction costs,
     funding, margin calls, liquidations and the worst margin ratio."""
     from liqrisk.advise.funding import FundingModel
-    from liqrisk.advise.hedging import HedgeSpec, account_book, hedge_backtest
+    from liqrisk.advise.hedging import HedgeSpec, account_book, hedge_backtest, worst_ratio_text
     from liqrisk.io.portfolio import InputError
     with fail_on_bad_input(), limits.using(max_path_steps=max_path_steps):
         L.check_seed(seed)
@@ -100,7 +100,7 @@ def hedge_backtest_command(
                   f"funding paid {d['funding_paid_mean']:,.4g}; trades {d['trades_mean']:.1f}; collateral "
                   f"{d['hedge']['collateral']:,.2f}")
     console.print(f"margin calls on {100 * d['margin_calls']['fraction']:.2f}% of paths, liquidations on "
-                  f"{100 * d['liquidations']['fraction']:.2f}%; worst margin ratio {d['worst_margin_ratio']['max']:.3f}")
+                  f"{100 * d['liquidations']['fraction']:.2f}%; worst margin ratio {worst_ratio_text(d['worst_margin_ratio']['max'])}")
     if html:
         console.print(f"HTML report written to {escape(str(html))}")
 
