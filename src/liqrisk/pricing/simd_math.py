@@ -14,6 +14,10 @@ selects), so a ``prange`` loop over them compiles to AVX2/AVX-512 (SSE2 under
   coefficients of fdlibm's ``__ieee754_log`` (Sun Microsystems, 1993) — the method of every
   common C library; within 1 ulp. Subnormal x are scaled by 2^54 first; ln 0 = −inf,
   ln x = NaN for x < 0, ln inf = inf.
+* ``expm1_nb``: e^x − 1 without the cancellation near 0: for |x| < ln 2 its Taylor polynomial
+  x·Σ_{n≤16} x^n/(n+1)! (truncation < 1e-18 relative), else ``exp_nb(x) − 1`` (|e^x − 1| ≥ ½
+  there, so the subtraction loses at most a bit); within 2 ulp, both branches computed and one
+  selected.
 * ``sqrt_nb``: the correctly rounded √x of the hardware (LLVM's intrinsic, not the C call).
 """
 
@@ -24,7 +28,9 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
-_device = numba.njit(cache=True, nogil=True, error_model="numpy")
+_device = numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+"""Inlined into the caller's numba IR: a call (which LLVM cannot always inline across numba's
+modules) would keep the caller's loop scalar."""
 
 
 @intrinsic
@@ -59,6 +65,8 @@ _LN2_HI = 6.93147180369123816490e-01  # 32 significant bits: k·_LN2_HI is exact
 _LN2_LO = 1.90821492927058770002e-10  # ln 2 − _LN2_HI
 _ROUND = 6755399441055744.0  # 1.5·2^52: y + _ROUND rounds y to an integer held in the low bits
 _EXP_TAYLOR = tuple(1.0 / math.factorial(n) for n in range(13, -1, -1))
+_EXPM1_TAYLOR = tuple(1.0 / math.factorial(n + 1) for n in range(16, -1, -1))
+_EXPM1_SMALL = math.log(2.0)
 _SCALE_SUBNORMAL = 2.0 ** 54
 _TINY = 2.2250738585072014e-308  # smallest normal float64
 _LOG_BIAS = 0x3FF0000000000000 - 0x3FE6A09E00000000  # moves [√½, √2) onto one binade
@@ -84,6 +92,17 @@ def exp_nb(x):
     half = k >> 1
     y = p * _float((half + 1023) << 52) * _float((k - half + 1023) << 52)
     return y if x == x else x
+
+
+@_device
+def expm1_nb(x):
+    """e^x − 1, branch-free (module docstring)."""
+    p = _EXPM1_TAYLOR[0]
+    for c in _EXPM1_TAYLOR[1:9]:             # two short loops: LLVM unrolls each (one long one it
+        p = p * x + c                        # keeps as a loop, which keeps the caller's loop scalar)
+    for c in _EXPM1_TAYLOR[9:]:
+        p = p * x + c
+    return p * x if abs(x) < _EXPM1_SMALL else exp_nb(x) - 1.0
 
 
 @_device

@@ -42,6 +42,7 @@ from liqrisk.margin.kernel import (AMOUNT, AXIS, BASIS, CONTRACT, ENTRY, EXPIRY,
                                    QTY, SC_END, SC_START, SETTLE_AXIS, STRIKE, legs_state_nb,
                                    pool_state_nb, position_value_mm_nb, scenario_mm_nb,
                                    settle_price_nb)
+from liqrisk.pricing.simd_math import expm1_nb
 from liqrisk.risk.bridge import FAR, bridge_stay
 
 
@@ -332,7 +333,54 @@ def health_bridge_stay(h0, h1, s2):
     if s2 <= 0.0:
         return 1.0
     a = 2.0 * h0 * h1 / s2
-    return -np.expm1(-a) if a < FAR else 1.0
+    return -expm1_nb(-a) if a < FAR else 1.0
+
+
+@njit(cache=True, nogil=True, inline="always")
+def mid_variance_nb(m, cdt):
+    """``mᵀ·cdt·m``: the step variance of a health whose mid-step log-price gradient, scaled by
+    the step's volatility ratios, is ``m`` (n_ax)."""
+    s2 = 0.0
+    for a in range(cdt.shape[0]):
+        for c in range(cdt.shape[0]):
+            s2 += m[a] * m[c] * cdt[a, c]
+    return s2
+
+
+@njit(cache=True, nogil=True)
+def gershgorin_nb(cdt):
+    """The largest absolute row sum of ``cdt``: ``gᵀ·cdt·g ≤ it·|g|²`` (Gershgorin)."""
+    lam = 0.0
+    for a in range(cdt.shape[0]):
+        row = 0.0
+        for c in range(cdt.shape[0]):
+            row += abs(cdt[a, c])
+        lam = max(lam, row)
+    return lam
+
+
+@njit(cache=True, nogil=True)
+def insert_loss_nb(top, top_n, top_min, i, j, loss, K):
+    """Keep ``loss`` among the K largest losses ``top[i, j]`` of account ``i`` at horizon ``j``
+    (``top_n[i, j]`` filled, ``top_min[i, j]`` the smallest kept)."""
+    m = top_n[i, j]
+    if m < K:
+        top[i, j, m] = loss
+        top_n[i, j] = m + 1
+        if m + 1 == K:
+            lo = np.inf
+            for r in range(K):
+                lo = min(lo, top[i, j, r])
+            top_min[i, j] = lo
+    elif loss > top_min[i, j]:
+        r = 0
+        while top[i, j, r] != top_min[i, j]:
+            r += 1
+        top[i, j, r] = loss
+        lo = np.inf
+        for r in range(K):
+            lo = min(lo, top[i, j, r])
+        top_min[i, j] = lo
 
 
 # ---- affine pools on several axes: the health as a sum of piecewise-linear functions ----------
@@ -343,7 +391,7 @@ def health_bridge_stay(h0, h1, s2):
 # ``al``/``be`` (n_m, n_ax, NB + 1): piece j covers [bp[j − 1], bp[j]).
 
 @njit(cache=True, nogil=True, inline="always")
-def _piece(sl, a, x, j, bp, nbp):
+def affine_piece_nb(sl, a, x, j, bp, nbp):
     """Index of the piece of axis ``a`` holding price ``x``, searched from piece ``j``."""
     n = nbp[sl, a]
     while j > 0 and x < bp[sl, a, j - 1]:
@@ -359,7 +407,7 @@ def affine_health_nb(sl, P, hc, bp, nbp, al, be, jc, g):
     log-price gradient ``g[a] = α·P_a``; ``jc`` (n_ax) holds each axis' last piece (updated)."""
     h = hc[sl]
     for a in range(P.shape[0]):
-        j = _piece(sl, a, P[a], jc[a], bp, nbp)
+        j = affine_piece_nb(sl, a, P[a], jc[a], bp, nbp)
         jc[a] = j
         ga = al[sl, a, j] * P[a]
         g[a] = ga
@@ -380,8 +428,8 @@ def affine_path_beyond_nb(sl, plo, phi, hc, bp, nbp, al, be, gb, cdt, scap):
     lb = hc[sl]
     for a in range(plo.shape[0]):
         lo, hi = plo[a], phi[a]
-        j0 = _piece(sl, a, lo, 0, bp, nbp)
-        j1 = _piece(sl, a, hi, j0, bp, nbp)
+        j0 = affine_piece_nb(sl, a, lo, 0, bp, nbp)
+        j1 = affine_piece_nb(sl, a, hi, j0, bp, nbp)
         lb += min(al[sl, a, j0] * lo + be[sl, a, j0], al[sl, a, j1] * hi + be[sl, a, j1])
         top = 0.0
         for j in range(j0, j1 + 1):
@@ -392,7 +440,7 @@ def affine_path_beyond_nb(sl, plo, phi, hc, bp, nbp, al, be, gb, cdt, scap):
 
 @njit(cache=True, nogil=True)
 def affine_walk_nb(b, p, sl, n_steps, dt, hsteps, PX, u, wh, fee_b, ec_b, ek_b, hc, bp, nbp, al, be,
-                   cdt, S, prow, ax_map, qtr, ys, eqh, jc, gp, gk, arrs):
+                   cdt, S, prow, ax_map, qtr, ys, eqh, jc, gp, gk, gm, arrs):
     """One path of the affine several-axis pool ``p`` (row ``b`` of the run, slot ``sl``) on the
     prices ``PX`` (n_steps + 1, n_ax): every step's health and exact gradient from the pieces
     (:func:`affine_health_nb`) instead of a valuation of each position, the health bridge
@@ -401,17 +449,13 @@ def affine_walk_nb(b, p, sl, n_steps, dt, hsteps, PX, u, wh, fee_b, ec_b, ek_b, 
     :func:`book_chunk_nb` does (equity ``ec + Σ ek·P``, or from the sampled liquidation step on
     ``max(0, min(equity, MM) − fee·notional)`` by the margin kernel there); returns (sampled
     liquidation step or −1, step of certain liquidation or n_steps + 1). ``jc`` (int, n_ax),
-    ``gp``, ``gk`` (n_ax): work arrays."""
+    ``gp``, ``gk``, ``gm`` (n_ax): work arrays."""
     pos_i, pos_f = arrs[2], arrs[3]
     pool_i = arrs[0]
     n_ax, n_h = PX.shape[1], hsteps.shape[0]
-    lam = 0.0                                # Gershgorin: ḡᵀ·cdt·ḡ ≤ lam·|ḡ|²
+    lam = gershgorin_nb(cdt)                 # ḡᵀ·cdt·ḡ ≤ lam·|ḡ|²
     for a in range(n_ax):
         jc[a] = 0
-        row = 0.0
-        for c in range(n_ax):
-            row += abs(cdt[a, c])
-        lam = max(lam, row)
     hp = affine_health_nb(sl, PX[0], hc, bp, nbp, al, be, jc, gp)
     surv, ptau, kdead, frozen, j = 1.0, -1, n_steps + 1, 0.0, 0
     for k in range(1, n_steps + 1):
@@ -423,13 +467,15 @@ def affine_walk_nb(b, p, sl, n_steps, dt, hsteps, PX, u, wh, fee_b, ec_b, ek_b, 
             else:
                 nrm = 0.0
                 for a in range(n_ax):
-                    nrm += (0.5 * (gp[a] + gk[a]) * S[k, a]) ** 2
+                    m = 0.5 * (gp[a] + gk[a]) * S[k, a]
+                    gm[a] = m
+                    nrm += m * m
                 # beyond the bridge's range by the bound (1e-9: the sums' rounding): the factor
                 # health_bridge_stay gives there, 1, without the quadratic form
                 if 2.0 * hp * h1 >= FAR * (1.0 + 1e-9) * lam * nrm:
                     q = 1.0
                 else:
-                    q = health_bridge_stay(hp, h1, _step_variance(gp, gk, cdt, S, k))
+                    q = health_bridge_stay(hp, h1, mid_variance_nb(gm, cdt))
             qtr[sl, k] = q
             for a in range(n_ax):
                 gp[a] = gk[a]
@@ -461,13 +507,66 @@ def affine_walk_nb(b, p, sl, n_steps, dt, hsteps, PX, u, wh, fee_b, ec_b, ek_b, 
 
 
 @njit(cache=True, nogil=True)
+def draw_path_nb(path, key, anti, u, n_steps, par, chol, code, nu, resid, garch, correlated, jumps,
+                 s, z, jmp, v, sv, X, lr, mn, mx, S):
+    """Draw path ``path`` of a run: log offsets ``X`` (n_steps + 1, n_ax), cumulative log
+    likelihood ratio ``lr``, each axis' lowest and highest offset ``mn``/``mx`` and, under GARCH,
+    the steps' volatility ratios ``S`` = √(v_k/v_0); returns the path's liquidation-step uniform.
+    Antithetic (``anti``): an odd path mirrors the previous one's draws — ``z``, ``jmp`` (the
+    work arrays (n_steps, n_ax)) and ``u`` as they were left by it. ``s`` (uint64[4]), ``v``,
+    ``sv`` (n_ax): work arrays. The draws are the module docstring's."""
+    n_ax = X.shape[1]
+    sign = 1.0
+    if anti and path % 2 == 1:
+        sign = -1.0
+    if sign > 0:
+        seed_path(key, path // 2 if anti else path, s)
+        u = _sfc64_double(s)
+    for a in range(n_ax):
+        v[a] = par[a, _H0] if garch else par[a, _OMEGA]
+        sv[a] = np.sqrt(v[a])
+        X[0, a] = 0.0
+        mn[a] = 0.0
+        mx[a] = 0.0
+    loglr = 0.0
+    for k in range(n_steps):
+        if sign > 0 and code == _NORMAL and not jumps:
+            # the common case written here: inside draw_step's other cases it ran 3× slower
+            for a in range(n_ax):
+                zn, lrn = _shifted(sfc64_normal(s), par[a, _TSHIFT])
+                z[k, a] = zn
+                loglr += lrn
+            _correlate(chol, correlated, z, k)
+        elif sign > 0:
+            loglr += draw_step(s, code, nu, resid, chol, correlated, jumps, par, z, jmp, k)
+        for a in range(n_ax):
+            zz = sign * z[k, a]
+            sd = sv[a]
+            if garch:
+                sd = np.sqrt(v[a])
+                S[k + 1, a] = sd / sv[a]
+            eps = sd * zz
+            xn = X[k, a] + par[a, _MU] - 0.5 * v[a] + eps
+            if jumps:
+                xn += sign * jmp[k, a]
+            X[k + 1, a] = xn
+            mn[a] = min(mn[a], xn)
+            mx[a] = max(mx[a], xn)
+            if garch:
+                v[a] = (par[a, _OMEGA] + (par[a, _ALPHA] + (par[a, _GAMMA] if eps < 0.0 else 0.0))
+                        * eps * eps + par[a, _BETA] * v[a])
+        lr[k + 1] = loglr
+    return u
+
+
+@njit(cache=True, nogil=True)
 def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, nu, resid, garch,
                   correlated, jumps, ax_map, ax_loc, spot, c_br, scap, marks, pools, margined, fee, plo,
                   phi, safe, boxed, slo, shi, hsafe, hlo, hhi, affine, ec, ek, mslot, dep, h0, g0, cdt,
                   txlo, tdx, TD, TG, acc_start, alo, ahi, cv_ax, cv_lo, cv_hi, v0,
                   want_loss, n_bins, f_row, f_rate, reuse, XS, LRS, MNS, MXS, US, SS,
                   arrs, ps1, ps2, as1, as2, ax1, ax2, axy, hist, top, top_n, top_min,
-                  fast, hc, bp, nbp, al, be):
+                  fast, hc, bp, nbp, al, be, walk_b, walk_i):
     """Paths ``first … last − 1`` of a run; adds to the chunk's sums (module docstring):
     per pool ``ps1/ps2`` (n_pools, n_h) Σ w·y and Σ (w·y)² of the bridge-corrected liquidation
     probability y; per account ``as1/as2`` the same, ``ax1/ax2/axy`` Σx, Σx², Σx·y of the
@@ -527,7 +626,10 @@ is beyond the bridge range: factor 1, not valued.
     (n, n_ax: the path's lowest and highest log offset), ``US`` (n: the liquidation-step
     uniform) and, under GARCH, ``SS`` (n, n_steps + 1, n_ax: the volatility ratios S); with
     ``reuse`` 2 they are read from there instead of drawn — the same numbers for another book on
-    the same run (0: drawn into the kernel's own buffers)."""
+    the same run (0: drawn into the kernel's own buffers).
+
+    Only the pools ``walk_b`` and accounts ``walk_i`` (rows of the run, ascending) are walked and
+    summed: the others are left to :func:`liqrisk.risk.affine_block.solo_affine_chunk_nb`."""
     pool_i, pos_i, pos_f, tiers, rate = arrs[0], arrs[2], arrs[3], arrs[4], arrs[8]
     n_ax, n_bp, n_h = ax_map.shape[0], pools.shape[0], hsteps.shape[0]
     n_acc = acc_start.shape[0] - 1
@@ -567,6 +669,7 @@ is beyond the bridge range: factor 1, not valued.
     qtr = np.ones((n_slots, n_steps + 1))    # bridge factors per step of several-axis pools
     gp = np.zeros(n_ax)
     gk = np.zeros(n_ax)
+    gm = np.zeros(n_ax)
     gb = np.zeros(n_ax)
     jc = np.zeros(n_ax, dtype=np.int64)
     pmn = np.zeros(n_ax)
@@ -585,45 +688,8 @@ is beyond the bridge range: factor 1, not valued.
         if reuse == 2:
             u = US[r]
         else:
-            if sign > 0:
-                seed_path(key, path // 2 if anti else path, s)
-                u = _sfc64_double(s)
-            # ---- the path: log offsets X, cumulative log likelihood ratio lr (prices later) ---
-            for a in range(n_ax):
-                v[a] = par[a, _H0] if garch else par[a, _OMEGA]
-                sv[a] = np.sqrt(v[a])
-                X[0, a] = 0.0
-                PX[0, a] = spot[a]
-                mn[a] = 0.0
-                mx[a] = 0.0
-            loglr = 0.0
-            for k in range(n_steps):
-                if sign > 0 and code == _NORMAL and not jumps:
-                    # the common case written here: inside draw_step's other cases it ran 3× slower
-                    for a in range(n_ax):
-                        zn, lrn = _shifted(sfc64_normal(s), par[a, _TSHIFT])
-                        z[k, a] = zn
-                        loglr += lrn
-                    _correlate(chol, correlated, z, k)
-                elif sign > 0:
-                    loglr += draw_step(s, code, nu, resid, chol, correlated, jumps, par, z, jmp, k)
-                for a in range(n_ax):
-                    zz = sign * z[k, a]
-                    sd = sv[a]
-                    if garch:
-                        sd = np.sqrt(v[a])
-                        S[k + 1, a] = sd / sv[a]
-                    eps = sd * zz
-                    xn = X[k, a] + par[a, _MU] - 0.5 * v[a] + eps
-                    if jumps:
-                        xn += sign * jmp[k, a]
-                    X[k + 1, a] = xn
-                    mn[a] = min(mn[a], xn)
-                    mx[a] = max(mx[a], xn)
-                    if garch:
-                        v[a] = (par[a, _OMEGA] + (par[a, _ALPHA] + (par[a, _GAMMA] if eps < 0.0 else 0.0))
-                                * eps * eps + par[a, _BETA] * v[a])
-                lr[k + 1] = loglr
+            u = draw_path_nb(path, key, anti, u, n_steps, par, chol, code, nu, resid, garch, correlated,
+                             jumps, s, z, jmp, v, sv, X, lr, mn, mx, S)
             if reuse == 1:
                 US[r] = u
         for j in range(n_h):
@@ -637,7 +703,7 @@ is beyond the bridge range: factor 1, not valued.
         px_rows = 0                  # prices PX computed: 0 none, 1 the horizon rows, 2 all rows
         pbox = False                 # pmn, pmx: the path's lowest and highest price per axis
         # ---- each pool along the path ------------------------------------------------------
-        for b in range(n_bp):
+        for b in walk_b:
             p = pools[b]
             ok = safe[b] and calm
             if ok:
@@ -686,7 +752,7 @@ is beyond the bridge range: factor 1, not valued.
             if fast[b] > 0:                  # an affine several-axis pool: walked on its pieces
                 ptau[b], kdead[b] = affine_walk_nb(b, p, sl, n_steps, dt, hsteps, PX, u, wh, fee[b], ec[b],
                                                    ek[b], hc, bp, nbp, al, be, cdt, S, prow, ax_map, qtr,
-                                                   ys, eqh, jc, gp, gk, arrs)
+                                                   ys, eqh, jc, gp, gk, gm, arrs)
                 continue
             i0, i1, s_ax = pool_i[POS_START, p], pool_i[POS_END, p], pool_i[SETTLE_AXIS, p]
             for i in range(i0, i1):
@@ -855,7 +921,7 @@ is beyond the bridge range: factor 1, not valued.
             for jj in range(j, n_h):         # a safe pool valued at the horizons only
                 ys[b, jj] = 0.0
         # ---- accounts: healthy while every pool is, bridge on their tightest boundaries ------
-        for i in range(n_acc):
+        for i in walk_i:
             kd, ke, all_in, n_m, one, several = big, big, True, 0, -1, False
             for b in range(acc_start[i], acc_start[i + 1]):
                 if margined[b]:
@@ -917,25 +983,7 @@ is beyond the bridge range: factor 1, not valued.
                 value = 0.0
                 for b in range(acc_start[i], acc_start[i + 1]):
                     value += eqh[b, j]
-                loss = v0[i] - value
-                m = top_n[i, j]
-                if m < K:
-                    top[i, j, m] = loss
-                    top_n[i, j] = m + 1
-                    if m + 1 == K:
-                        lo = np.inf
-                        for r in range(K):
-                            lo = min(lo, top[i, j, r])
-                        top_min[i, j] = lo
-                elif loss > top_min[i, j]:
-                    r = 0
-                    while top[i, j, r] != top_min[i, j]:
-                        r += 1
-                    top[i, j, r] = loss
-                    lo = np.inf
-                    for r in range(K):
-                        lo = min(lo, top[i, j, r])
-                    top_min[i, j] = lo
+                insert_loss_nb(top, top_n, top_min, i, j, v0[i] - value, K)
         # ---- this path's samples ------------------------------------------------------------
         if anti and sign > 0:
             ys_prev[:, :] = ys
@@ -943,11 +991,11 @@ is beyond the bridge range: factor 1, not valued.
             xa_prev[:, :] = xa
             continue
         for jj in range(n_h):
-            for b in range(n_bp):
+            for b in walk_b:
                 y = 0.5 * (ys[b, jj] + ys_prev[b, jj]) if anti else ys[b, jj]
                 ps1[b, jj] += y
                 ps2[b, jj] += y * y
-            for i in range(n_acc):
+            for i in walk_i:
                 y = 0.5 * (ya[i, jj] + ya_prev[i, jj]) if anti else ya[i, jj]
                 xx = 0.5 * (xa[i, jj] + xa_prev[i, jj]) if anti else xa[i, jj]
                 as1[i, jj] += y

@@ -45,6 +45,7 @@ from liqrisk.dynamics.paths import Bootstrap, GarchVol, PathModel, as_seed_seque
 from liqrisk.margin import kernel as K
 from liqrisk.margin.base import (LINEAR, MM_ENTRY_VALUE, MM_NONE, MM_TIERS_AT_MARK, MM_WHOLE_TIER_FEE,
                                  NOTIONAL_COIN, NOTIONAL_FACE, NOTIONAL_QUOTE, NOTIONAL_SIZE)
+from liqrisk.risk.affine_block import solo_affine_chunk_nb
 from liqrisk.risk.book_kernel import (GRADIENT_SPACING, book_chunk_nb, design_roots_nb, health_tables_nb,
                                      safe_boxes_nb)
 from liqrisk.risk.bridge import FAR as _FAR
@@ -196,54 +197,69 @@ def _group(cp, accounts: list[int], axes: list[int]) -> _Group:
                   breached, v0, exposure, dep, screenable, affine, ec, ek, expiry, multi, h0, g0)
 
 
-def _continuous_mm(a, i) -> bool:
-    """Position ``i``'s MM is continuous in its price: one tier, a tier fixed by the size, or
-    tiers in deduction form whose deductions join the pieces at every tier floor (a jump at a
-    floor — the whole notional at the next rate — would put a pool's least health inside an
+def _rows_of(start, end):
+    """(rows, owner): the concatenated index ranges start[k] … end[k] − 1 and the k of each."""
+    counts = end - start
+    owner = np.repeat(np.arange(len(start)), counts)
+    offset = np.cumsum(counts) - counts
+    return np.arange(counts.sum()) - np.repeat(offset - start, counts), owner
+
+
+def _tiers_rising_continuous(a, rows) -> np.ndarray:
+    """Per book position of ``rows``: tier rates non-decreasing and MM continuous in the price —
+    one tier, a tier fixed by the size, or tiers in deduction form whose deductions join the
+    pieces at every tier floor (``|Δ| ≤ 1e-9·max(1, largest floor) + 1e-9·|right piece|``; a jump at
+    a floor — the whole notional at the next rate — would put a pool's least health inside an
     interval, not at one of its ends)."""
-    lo, hi = a.tier_start[i], a.tier_end[i]
-    if hi - lo <= 1 or a.notional_mode[i] == NOTIONAL_SIZE or a.mm_code[i] in (MM_ENTRY_VALUE, MM_NONE):
-        return True
-    if a.mm_code[i] != MM_TIERS_AT_MARK:
-        return False
-    n, r, c = a.t_floor[lo + 1:hi], a.t_mmr[lo:hi], a.t_cum[lo:hi]
-    return bool(np.allclose(n * r[:-1] - c[:-1], n * r[1:] - c[1:], rtol=1e-9, atol=1e-9 * max(1.0, n.max())))
+    t, own = _rows_of(a.tier_start[rows], a.tier_end[rows])
+    inner = t > a.tier_start[rows][own]                  # every tier row but a position's first
+    t, own = t[inner], own[inner]
+    n = len(rows)
+    floor = a.t_floor[t]
+    left = floor * a.t_mmr[t - 1] - a.t_cum[t - 1]
+    right = floor * a.t_mmr[t] - a.t_cum[t]
+    big = np.ones(n)
+    np.maximum.at(big, own, floor)
+    joined = np.abs(left - right) <= 1e-9 * big[own] + 1e-9 * np.abs(right)
+    broken = np.bincount(own, weights=~joined, minlength=n) > 0
+    falling = np.bincount(own, weights=~(a.t_mmr[t] >= a.t_mmr[t - 1]), minlength=n) > 0
+    code, single = a.mm_code[rows], a.tier_end[rows] - a.tier_start[rows] <= 1
+    continuous = single | (a.notional_mode[rows] == NOTIONAL_SIZE) | np.isin(code, (MM_ENTRY_VALUE, MM_NONE)) | \
+        ((code == MM_TIERS_AT_MARK) & ~broken)
+    return continuous & ~falling
 
 
 def _pool_structure(a, pools, margined, axes, marks):
     """Per pool: screenable (no options, scenario margin or loans on other axes; every coin-
     settled non-linear position on its settlement axis; tier rates non-decreasing and MM
-    continuous, :func:`_continuous_mm` — so that
+    continuous, :func:`_tiers_rising_continuous` — so that
     equity − MM is separable across axes and concave along each), affine equity (linear
     contracts and collateral only: ``ec + Σ ek·P``), and the first expiry of its positions."""
-    loc = {ax: k for k, ax in enumerate(axes)}
-    n = len(pools)
-    screenable, affine = np.zeros(n, np.bool_), np.zeros(n, np.bool_)
-    ec, ek, expiry = np.zeros(n), np.zeros((n, len(axes))), np.full(n, np.inf)
-    for b, p in enumerate(pools):
-        rows = range(a.pos_start[p], a.pos_end[p])
-        s_ax = a.settle_axis[p]
-        exp = [a.expiry[i] for i in rows if a.expiry[i] > 0]
-        expiry[b] = min(exp, default=np.inf)
-        rising = all(np.all(np.diff(a.t_mmr[a.tier_start[i]:a.tier_end[i]]) >= 0) and _continuous_mm(a, i)
-                     for i in rows)
-        own_axis = all(a.contract[i] == LINEAR or s_ax < 0 or a.axis[i] == s_ax for i in rows)
-        screenable[b] = (not a.dense[p] and a.sc_end[p] == a.sc_start[p] and rising and own_axis) \
-            or not margined[b]
-        affine[b] = all(a.contract[i] == LINEAR for i in rows)
-        if affine[b]:
-            ec[b] = a.const_usd[p]
-            for j in range(a.leg_start[p], a.leg_end[p]):
-                if a.leg_axis[j] in loc:
-                    ek[b, loc[a.leg_axis[j]]] += a.leg_amount[j]
-                else:
-                    ec[b] += a.leg_amount[j] * marks[a.leg_axis[j]]
-            for i in rows:
-                ec[b] -= a.qty[i] * a.entry[i]
-                if a.axis[i] in loc:
-                    ek[b, loc[a.axis[i]]] += a.qty[i] * a.basis[i]
-                else:
-                    ec[b] += a.qty[i] * (marks[a.axis[i]] * a.basis[i])
+    n, n_ax = len(pools), len(axes)
+    loc = np.full(len(marks), -1)
+    loc[np.asarray(axes, dtype=np.int64)] = np.arange(n_ax)
+    rows, own = _rows_of(a.pos_start[pools], a.pos_end[pools])
+    expiry = np.full(n, np.inf)
+    np.minimum.at(expiry, own, np.where(a.expiry[rows] > 0, a.expiry[rows], np.inf))
+    s_ax = a.settle_axis[pools][own]
+    linear = a.contract[rows] == LINEAR
+    good = _tiers_rising_continuous(a, rows) & (linear | (s_ax < 0) | (a.axis[rows] == s_ax))
+    all_good = np.bincount(own, weights=~good, minlength=n) == 0
+    affine = np.bincount(own, weights=~linear, minlength=n) == 0
+    screenable = ((a.dense[pools] == 0) & (a.sc_end[pools] == a.sc_start[pools]) & all_good) | ~margined
+    ec, ek = np.where(affine, a.const_usd[pools], 0.0), np.zeros((n, n_ax))
+    legs, lown = _rows_of(a.leg_start[pools], a.leg_end[pools])
+    on, lax = affine[lown], loc[a.leg_axis[legs]]
+    sim = on & (lax >= 0)
+    np.add.at(ek, (lown[sim], lax[sim]), a.leg_amount[legs][sim])
+    off = on & (lax < 0)
+    np.add.at(ec, lown[off], a.leg_amount[legs][off] * marks[a.leg_axis[legs][off]])
+    on, pax = affine[own], loc[a.axis[rows]]
+    q, sim = a.qty[rows], on & (pax >= 0)
+    np.add.at(ek, (own[sim], pax[sim]), q[sim] * a.basis[rows][sim])
+    # position by position as a loop would: −q·entry, then q·mark·basis off the run's axes (else 0)
+    cash = np.stack([-q * a.entry[rows], np.where(pax < 0, q * (marks[a.axis[rows]] * a.basis[rows]), 0.0)], axis=1)
+    np.add.at(ec, np.repeat(own[on], 2), cash[on].ravel())
     return screenable, affine, ec, ek, expiry
 
 
@@ -378,6 +394,11 @@ walked by valuing its positions."""
 AFFINE_FAST = True
 """Walk screenable affine several-axis pools on their pieces (:func:`_affine_pieces`,
 ``affine_walk_nb``): False values every position at every step (the reference of the tests)."""
+
+SOLO_BLOCKS = True
+"""Walk an affine several-axis pool that is its account's only pool (and the account has no control
+variate) over blocks of paths at once (:mod:`liqrisk.risk.affine_block`) instead of path by
+path: the same numbers, faster."""
 
 
 def _affine_pieces(cp, g: _Group, sub, axes):
@@ -566,6 +587,17 @@ def _run(cp, g: _Group, acc_sel: np.ndarray, axes, model: PathModel, dt: float, 
     n_bins = min(HIST_BINS, n_steps)
     store, reuse, store_key = _path_store(key, sp, spot, dt, n_steps, n_paths, anti, len(axes))
     scap = math.sqrt(_variance_cap(model, n_steps))
+    # an affine several-axis pool that is its account's only pool, in an account without a control
+    # variate: walked many paths at once (affine_block), the rest path by path (book_chunk_nb)
+    n_own = np.diff(acc_start)
+    first_b = acc_start[:-1]
+    solo_i = np.flatnonzero((n_own == 1) & (np.asarray(cv_ax) < 0) & SOLO_BLOCKS &
+                            (fast[np.minimum(first_b, max(n_bp - 1, 0))] > 0 if n_bp else False))
+    solo_b = first_b[solo_i].astype(np.int64)
+    walk_i = np.setdiff1d(np.arange(n_acc), solo_i).astype(np.int64)
+    walk_b = np.setdiff1d(np.arange(n_bp), solo_b).astype(np.int64)
+
+    pools, fee, ec, ek, v0 = g.pools[bsel], g.fee[bsel], g.ec[bsel], g.ek[bsel], g.v0[acc_sel]
 
     def chunk(c):
         first, last = c
@@ -576,16 +608,24 @@ def _run(cp, g: _Group, acc_sel: np.ndarray, axes, model: PathModel, dt: float, 
         top = np.full((n_acc, n_h, kept), -np.inf)
         top_n = np.zeros((n_acc, n_h), np.int64)
         top_min = np.full((n_acc, n_h), -np.inf)
-        book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, sp.par, sp.chol, sp.innovation,
-                      sp.nu, sp.resid, sp.garch, sp.correlated, sp.jumps, ax_map, ax_loc, spot, c_br,
-                      scap, cp.market.prices, g.pools[bsel], g.margined[bsel], g.fee[bsel], g.plo[bsel],
-                      g.phi[bsel], safe, boxed, slo, shi, hsafe, hlo, hhi, affine, g.ec[bsel], g.ek[bsel],
-                      mslot, g.dep[bsel], g.h0[bsel], g.g0[bsel], cdt, *tables,
-                      acc_start, g.blo[acc_sel], g.bhi[acc_sel], cv_ax, cv_lo, cv_hi,
-                      g.v0[acc_sel], want_loss, n_bins, f_row, f_rate, reuse,
-                      *(x[first:last] if reuse else x for x in store), arrays.args(), out["ps1"], out["ps2"],
-                      out["as1"], out["as2"], out["ax1"], out["ax2"], out["axy"], out["hist"],
-                      top, top_n, top_min, fast, *pieces[1:])
+        rows = tuple(x[first:last] if reuse else x for x in store)
+        if len(walk_i):
+            book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, sp.par, sp.chol, sp.innovation,
+                          sp.nu, sp.resid, sp.garch, sp.correlated, sp.jumps, ax_map, ax_loc, spot, c_br,
+                          scap, cp.market.prices, pools, g.margined[bsel], fee, g.plo[bsel],
+                          g.phi[bsel], safe, boxed, slo, shi, hsafe, hlo, hhi, affine, ec, ek,
+                          mslot, g.dep[bsel], g.h0[bsel], g.g0[bsel], cdt, *tables,
+                          acc_start, g.blo[acc_sel], g.bhi[acc_sel], cv_ax, cv_lo, cv_hi,
+                          v0, want_loss, n_bins, f_row, f_rate, reuse, *rows, arrays.args(), out["ps1"],
+                          out["ps2"], out["as1"], out["as2"], out["ax1"], out["ax2"], out["axy"], out["hist"],
+                          top, top_n, top_min, fast, *pieces[1:], walk_b, walk_i)
+        if len(solo_i):                      # the store written by book_chunk_nb is read back
+            solo_affine_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, sp.par, sp.chol, sp.innovation,
+                                 sp.nu, sp.resid, sp.garch, sp.correlated, sp.jumps, ax_map, spot, scap,
+                                 cp.market.prices, pools, fee, ec, ek, v0, cdt, screen, want_loss, n_bins,
+                                 solo_b, solo_i, mslot, *pieces[1:], 2 if reuse == 1 and len(walk_i) else reuse,
+                                 *rows, arrays.args(), out["ps1"], out["ps2"], out["as1"], out["as2"],
+                                 out["hist"], top, top_n, top_min)
         out["top"] = top
         return out
 
