@@ -84,18 +84,23 @@ def histories(o, hours, f2):
 
 
 def model_of(h):
-    return fhs_model(["BTC"], np.array([0.6]), {"BTC": h}, np.eye(1)).model
+    """(the product's model of history ``h``, c): the model's variance is c × the filter's
+    (hourly: shocks in the filter's units, :func:`liqrisk.dynamics.fhs.fhs_model`; daily: 1)."""
+    setup = fhs_model(["BTC"], np.array([0.6]), {"BTC": h}, np.eye(1))
+    return setup.model, setup.info["assets"]["BTC"].get("shock_sd", 1.0) ** 2
 
 
-def table(model, bar: float, horizon: int, n_paths: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(down, up) P(max move ≥ d·√(H·step variance)) on (starting variance grid, D_GRID). The
-    daily model's one step scales exactly with its variance: one grid row, at any variance."""
+def table(mc, bar: float, horizon: int, n_paths: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(grid, down, up): P(max move ≥ d·√(H·step variance)) on (the filter's starting variance
+    grid, D_GRID) of ``mc`` = :func:`model_of`'s (model, c). The daily model's one step scales
+    exactly with its variance: one grid row, at any variance."""
+    model, c = mc
     dt = horizon * HOUR / (365 * DAY) if bar == DAY else HOUR / (365 * DAY)
     n_steps = 1 if bar == DAY else horizon
     grid = np.array([0.03 ** 2]) if bar == DAY else H_GRID
     down, up = np.empty((len(grid), len(D_GRID))), np.empty((len(grid), len(D_GRID)))
     for i, h0 in enumerate(grid):
-        m = replace(model, volatility=replace(model.volatility, h0=np.array([h0])))
+        m = replace(model, volatility=replace(model.volatility, h0=np.array([c * h0])))
         sd = np.sqrt(h0 * (horizon / 24 if bar == DAY else horizon))
         bounds = [(-d * sd, np.inf) for d in D_GRID] + [(-np.inf, d * sd) for d in D_GRID]
         p = np.array(hit_probabilities(m, n_steps, dt, bounds, n_paths, (seed, horizon, i)))
@@ -172,10 +177,12 @@ def run(n_paths: int = 200_000, seed: int = 0):
                         row[name] = float(p)
                     rowsA.append(row)
             res["A"][f"{H}h {period}"] = rowsA
-            preds, outs = {n: [] for n in hist}, []
+            preds, outs, tails = {n: [] for n in hist}, [], []
             for k in KS_B:
                 for side, mv in (("up", up), ("down", dn)):
                     outs.append((mv[sel] >= k * s[sel]).astype(float))
+                    tails.append({"k": k, "side": side, "freq": float(outs[-1].mean()),
+                                  "se": float(np.sqrt(outs[-1].sum()) / len(outs[-1]))})
                     for name, (grid, tdn, tup) in tabs.items():
                         tab = tdn if side == "down" else tup
                         v = st[name][sel]
@@ -186,10 +193,12 @@ def run(n_paths: int = 200_000, seed: int = 0):
                         else:
                             p = lookup(grid, tab, v * m[sel], k * s[sel] / np.sqrt(v * m[sel] * H))
                         preds[name].append(p)
+                        tails[-1][name] = float(np.mean(p))
             o_all = np.concatenate(outs)
             res["B"][f"{H}h {period}"] = {name: score(np.concatenate(p), o_all).to_dict()
                                           for name, p in preds.items()} | {"n": int(len(o_all)),
-                                                                           "events": int(o_all.sum())}
+                                                                           "events": int(o_all.sum()),
+                                                                           "tails": tails}
     res["seconds"] = time.perf_counter() - t0
     return res
 
@@ -220,6 +229,10 @@ def report(res) -> str:
             sc = b[name]
             lines.append(f"| {name} | {sc['brier']:.5f} | {sc['reliability']:.5f} | {sc['log_score']:.4f} | "
                          f"{sc['ece']:.4f} |")
+        lines += ["", "| k | side | realised (± se) | " + " | ".join(f"{n} mean predicted" for n in res["fits"]) + " |",
+                  "|---:|---|---:|" + "---:|" * len(res["fits"])]
+        lines += [f"| {t['k']} | {t['side']} | {_fmt(t['freq'])} (± {t['se']:.1e}) | "
+                  + " | ".join(_fmt(t[n]) for n in res["fits"]) + " |" for t in b["tails"]]
         lines += ["", "| bucket | " + " | ".join(f"{n} n / pred / real" for n in res["fits"]) + " |",
                   "|---|" + "---:|" * len(res["fits"])]
         rel = {n: b[n]["table"] for n in res["fits"]}

@@ -252,7 +252,7 @@ def fhs_model(names: list[str], sigma: np.ndarray, histories: dict[str, History]
     bar_seconds = bars.pop()
     k = len(names)
     resid = np.zeros((len(common), k))
-    omega, alpha, gamma, beta, h0 = (np.zeros(k) for _ in range(5))
+    omega, alpha, gamma, beta, h0, spread = (np.zeros(k) for _ in range(6))
     info = {"bar": "1d" if bar_seconds == DAY else "1h", "dates": f"{common[0]} → {common[-1]}",
             "n_dates": int(len(common)), "assets": {}}
     bar = bar_seconds / (365 * DAY)
@@ -263,6 +263,7 @@ def fhs_model(names: list[str], sigma: np.ndarray, histories: dict[str, History]
         h = histories[n]
         z = h.resid[np.isin(h.dates, common)]
         resid[:, j] = (z - z.mean()) / z.std()          # on the table's dates: the vol is h's
+        spread[j] = z.std()
         p = h.params
         omega[j], alpha[j], gamma[j], beta[j] = p["omega"], p["alpha"], p.get("gamma", 0.0), p["beta"]
         bundled = h.source.startswith("bundled")
@@ -283,7 +284,6 @@ def fhs_model(names: list[str], sigma: np.ndarray, histories: dict[str, History]
                            "historical date normal given the other assets' residuals, correlation "
                            "from market.correlation",
                 "correlation": {names[i]: float(corr[j, i]) for i in range(k) if i != j}}
-    vol = GarchVol(omega, alpha, beta, h0, gamma, bar_seconds)
     fitted = None
     if tails == "gpd":
         fitted = tuple(_tails_of(np.ascontiguousarray(resid[:, j]).tobytes()) if names[j] in histories
@@ -298,6 +298,20 @@ def fhs_model(names: list[str], sigma: np.ndarray, histories: dict[str, History]
         for n in known:
             info["assets"][n]["tails"] = empirical_info("user choice: --fhs-tails empirical")
     info["tails"] = "gpd" if fitted is not None else "empirical"
+    if bar_seconds != DAY:
+        # hourly: shocks in the filter's units, r = σ_t·(z − z̄) (Barone-Adesi et al.), not
+        # re-standardised to variance 1 — the kernel draws unit-variance shocks, so the GJR
+        # recursion runs on c·h (ω and h0 × c; it is scale-equivariant), c the variance of the
+        # shocks' distribution in the filter's units (the residuals', with GPD tails the
+        # semi-parametric one's). With ν ≈ 3 that variance is set by a few residuals (BTC hourly:
+        # 57 sd): unit variance would shrink every other shock (docs/calibration.md §4).
+        for j, n in enumerate(names):
+            if n in histories:
+                t = fitted[j] if fitted is not None else None
+                c = (spread[j] * (t.scale if t is not None else 1.0)) ** 2
+                omega[j], h0[j] = omega[j] * c, h0[j] * c
+                info["assets"][n]["shock_sd"] = float(np.sqrt(c))
+    vol = GarchVol(omega, alpha, beta, h0, gamma, bar_seconds)
     return FhsSetup(PathModel(vol, Bootstrap(resid, fitted)), info)
 
 
