@@ -12,6 +12,10 @@ Monte Carlo from the bundled BTC daily residuals (standardised as fhs_model does
 1,864 dates): every residual for plain FHS (tests/first_passage_grid.py:
 bootstrap_first_passage), body enumerated and GPD tails integrated for the default
 (semiparametric_one_step). Run: ``PYTHONPATH=src:. python benchmarks/fhs_tails_4h.py``.
+
+This is the daily filter only, fitted on the whole bundled history; benchmarks/fhs_intraday.py
+compares it with the hourly filter that now runs horizons ≤ 1 day for BTC, both fitted before
+2019 and scored on the held-out 2019 hours (docs/calibration.md §4).
 """
 from dataclasses import replace
 

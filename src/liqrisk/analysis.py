@@ -271,6 +271,49 @@ def _fhs_model(cp: CompiledPortfolio, names: list[str], sigma: np.ndarray, s: Pr
     return setup.model, DAY / (365 * DAY), setup.info
 
 
+def _fhs_intraday(cp: CompiledPortfolio, names: list[str], s: ProbabilitySettings, notes: list[str]):
+    """(path model, hourly step in years, model info) of fhs on the **hourly** filter for the
+    horizons of a day or less (:data:`liqrisk.dynamics.fhs.INTRADAY_MAX_HORIZON`), or None when
+    an underlying with history has no intraday bars (its ``--vol-from`` file is daily, or no
+    bundled hourly file): then those horizons run on the daily filter, as without intraday data.
+    The info (``risk.model_info.intraday``) is :func:`liqrisk.dynamics.fhs.fhs_model`'s with
+    ``horizons`` "≤ 1d"."""
+    from liqrisk.dynamics.fhs import DAY, HOUR, HistoryError, fhs_model, intraday_history
+    from liqrisk.dynamics.ohlc import DataError
+    from liqrisk.dynamics.fhs import BUNDLED_ASSETS
+    hist = {}
+    for n in names:
+        path = _vol_file(cp, n, s)
+        if path is None and n not in BUNDLED_ASSETS:
+            continue                        # no history at all: assumed under both filters
+        try:
+            h = intraday_history(n, path)
+        except (HistoryError, DataError) as e:
+            raise InputError([str(e)]) from None
+        if h is None:
+            note = (f"fhs: {n} has no intraday history ({'its --vol-from bars are longer than an hour or too few' if path else 'none bundled'}): "
+                    f"horizons ≤ 1d of accounts moving with it run on the daily filter (one step of the day's variance × the fraction of the day), which "
+                    f"under-predicts four-hour extremes (docs/calibration.md §4)")
+            if note not in notes:
+                notes.append(note)
+            return None
+        hist[n] = h
+    if not hist:
+        return None
+    sigma = np.array([_sigma(cp, n, s) for n in names])
+    corr = _correlation(cp, names, notes, quiet=True) if len(names) > 1 else np.eye(1)
+    try:
+        setup = fhs_model(names, sigma, hist, corr, seed=s.seed, tails=s.fhs_tails)
+    except HistoryError as e:
+        raise InputError([str(e)]) from None
+    for n, h in hist.items():
+        note = (f"fhs: the hourly GJR-GARCH fit of {n} ({h.source}) did not converge ({h.fit_note()}): "
+                f"its filtered shocks and current variance are uncertain")
+        if not h.converged and note not in notes:
+            notes.append(note)
+    return setup.model, HOUR / (365 * DAY), setup.info | {"horizons": "≤ 1d"}
+
+
 def _note_daily_steps(horizons: list[str], notes: list[str]) -> None:
     """FHS steps are days: a horizon longer than a day that is not a whole number of days runs
     as a whole number of days (the engine's rounding: 36h → 1 day, 60h → 2); say so."""
@@ -425,13 +468,30 @@ def simulate(cp: CompiledPortfolio, idx: list[int], axes: tuple[int, ...], s: Pr
         if path_models is not None:
             path_models[key] = built
     path_model, dt, info = built
+    runs = [(path_model, dt, list(years))]
+    if model == "fhs":
+        from liqrisk.dynamics.fhs import INTRADAY_MAX_HORIZON
+        short = [y for y in years if y <= INTRADAY_MAX_HORIZON * (1 + 1e-9)]
+        if short:
+            key = ("fhs-intraday", tuple(names))
+            intraday = path_models.get(key, False) if path_models is not None else False
+            if intraday is False:
+                intraday = _fhs_intraday(cp, names, s, notes)
+                if path_models is not None:
+                    path_models[key] = intraday
+            if intraday is not None:
+                long = [y for y in years if y not in short]
+                runs = [(intraday[0], intraday[1], short)] + ([(path_model, dt, long)] if long else [])
+                info = info | {"intraday": intraday[2]}
     try:
-        return model, book_liquidation_risk(cp, idx, list(axes), path_model, years, n_paths=paths or s.paths,
-                                            seed=s.seed, drift=s.drift, steps_per_day=s.steps_per_day, dt=dt,
-                                            progress=progress, risk=s.risk if risk is None else risk,
-                                            funding=funding), info
+        risks = [book_liquidation_risk(cp, idx, list(axes), m, ys, n_paths=paths or s.paths, seed=s.seed,
+                                       drift=s.drift, steps_per_day=s.steps_per_day, dt=d, progress=progress,
+                                       risk=s.risk if risk is None else risk, funding=funding)
+                 for m, d, ys in runs]
     except SimulationTooLarge as e:
         raise InputError([f"--horizon/--paths: {e}"]) from None
+    from liqrisk.risk.book_mc import merge_risks
+    return model, risks[0] if len(risks) == 1 else [merge_risks(*r) for r in zip(*risks)], info
 
 
 def _add_probabilities(cp, results, s: ProbabilitySettings, out: PortfolioAnalysis, progress):

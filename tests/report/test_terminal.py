@@ -67,9 +67,23 @@ def test_a_tail_kept_empirical_and_a_fit_that_did_not_converge_are_said():
     assert tails["upper"] == {"fitted": False, "why": why}
     fit = "arch's optimiser stopped early after 5 restarts; kept the highest likelihood of 6 starts (+0.5 over the first)"
     info = {"assets": {"X": {"history": "a file", "tails": tails, "gjr_garch_converged": False, "gjr_garch_fit": fit}}}
-    line, = terminal.fhs_lines(info)
+    filters, line = terminal.fhs_lines(info)
+    assert filters == "fhs filter: daily — X a file"
     assert line.startswith("fhs shocks X: GPD tails — lower ξ ")
     assert line.endswith(f"upper empirical ({why}); [bold yellow]GJR-GARCH fit NOT converged[/] ({fit})")
+
+
+def test_the_filter_of_each_horizon_is_said():
+    """An fhs run with the hourly filter (``model_info.intraday``) names both filters, the
+    horizons each ran and their histories, and the shocks of each filter per asset."""
+    tails = {"model": "empirical", "why": "user choice"}
+    daily = {"history": "daily file", "tails": tails, "gjr_garch_converged": True, "gjr_garch_fit": "converged"}
+    hourly = daily | {"history": "hourly file"}
+    info = {"bar": "1d", "assets": {"BTC": daily}, "intraday": {"bar": "1h", "horizons": "≤ 1d", "assets": {"BTC": hourly}}}
+    assert terminal.fhs_lines(info) == [
+        "fhs filter: hourly, horizons ≤ 1d — BTC hourly file; daily, horizons > 1d — BTC daily file",
+        "fhs shocks BTC (hourly filter): empirical tails (user choice)",
+        "fhs shocks BTC (daily filter): empirical tails (user choice)"]
 
 
 def test_no_time_to_liquidation_is_printed_when_no_path_liquidates():

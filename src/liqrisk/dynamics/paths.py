@@ -118,15 +118,18 @@ class GarchVol:
     def path_variances(self, increments: np.ndarray, dt_years: float, mu_step: float = 0.0) -> np.ndarray:
         """Each step's conditional variance along simulated paths of one underlying, shape of
         ``increments`` (n_paths, n_steps): the recursion of :func:`path_increments` replayed on
-        its output (``x = μ − v/2 + ε``), exact for paths without jumps. Scalar parameters only."""
+        its output (``x = μ − v/2 + ε``), exact for paths without jumps. One underlying's
+        parameters only (numbers, or arrays of one)."""
         f = self.step_fraction(dt_years)
-        omega, h0 = float(self.omega) * f, float(self.h0) * f
+        one = lambda x: np.asarray(x, float).item()     # noqa: E731
+        omega, h0 = one(self.omega) * f, one(self.h0) * f
+        alpha, beta, gamma = one(self.alpha), one(self.beta), one(self.gamma)
         v = np.empty_like(increments, dtype=float)
         h = np.full(increments.shape[0], h0)
         for k in range(increments.shape[1]):
             v[:, k] = h
             eps = increments[:, k] - mu_step + 0.5 * h
-            h = omega + (self.alpha + np.where(eps < 0.0, self.gamma, 0.0)) * eps * eps + self.beta * h
+            h = omega + (alpha + np.where(eps < 0.0, gamma, 0.0)) * eps * eps + beta * h
         return v
 
 

@@ -123,11 +123,23 @@ def _fhs_table(info: dict) -> str:
     """Per asset with history of an fhs run: the tail model that ran (GPD ξ ± s.e. beyond the
     threshold quantile per tail, or empirical and why) and whether the GJR-GARCH fit converged
     (a fit that did not is flagged)."""
+    from liqrisk.report.terminal import fhs_filters
+    rows = []
+    for label, f in fhs_filters(info):
+        prefix = "risk.model_info.intraday" if f is not info else "risk.model_info"
+        rows += _fhs_rows(f, label, prefix)
+    head = ["asset", "tails", "lower ξ", "± s.e.", "quantile", "threshold", "upper ξ", "± s.e.", "quantile",
+            "threshold", "GJR-GARCH filter", "history", "GJR-GARCH converged", "GJR-GARCH fit"]
+    return _table(head, rows, "fhs-tails") if rows else ""
+
+
+def _fhs_rows(info: dict, label: str, prefix: str) -> list[str]:
+    """The rows of :func:`_fhs_table` of one filter (``label``; keys under ``prefix``)."""
     rows = []
     for name, a in (info.get("assets") or {}).items():
         if not a.get("history"):
             continue
-        key, t = f"risk.model_info.assets.{name}", a.get("tails") or {}
+        key, t = f"{prefix}.assets.{name}", a.get("tails") or {}
         cells = ""
         for side in ("lower", "upper"):
             tail = t.get(side) if t.get("model") == "gpd" else {"fitted": False, "why": t.get("why", "")}
@@ -142,10 +154,9 @@ def _fhs_table(info: dict) -> str:
         if not ok:
             fit = fit.replace("<td ", "<td class=alert ", 1)
         rows.append(f"<tr><td class=l>{html.escape(name)}</td><td class=l>{html.escape(t.get('model', ''))}</td>"
-                    + cells + fit + f"<td class=l>{html.escape(a['gjr_garch_fit'])}</td></tr>")
-    head = ["asset", "tails", "lower ξ", "± s.e.", "quantile", "threshold", "upper ξ", "± s.e.", "quantile",
-            "threshold", "GJR-GARCH converged", "GJR-GARCH fit"]
-    return _table(head, rows, "fhs-tails") if rows else ""
+                    + cells + f"<td class=l>{html.escape(label)}</td><td class=l>{html.escape(a['history'])}</td>"
+                    + fit + f"<td class=l>{html.escape(a['gjr_garch_fit'])}</td></tr>")
+    return rows
 
 
 def _model_line(risk) -> str:

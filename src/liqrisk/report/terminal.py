@@ -64,20 +64,37 @@ def _tail_side(side: str, t: dict) -> str:
             f"({t['threshold']:.3g}, {t['k']} residuals)")
 
 
+def fhs_filters(info: dict) -> list[tuple[str, dict]]:
+    """The GJR-GARCH filters of an fhs run (``risk.model_info``) with the horizons each ran:
+    [("hourly, horizons ≤ 1d", its info), ("daily, horizons > 1d", info)] where the hourly
+    filter ran (``model_info.intraday``), else [("daily", info)]."""
+    if info.get("intraday"):
+        return [(f"hourly, horizons {info['intraday'].get('horizons', '≤ 1d')}", info["intraday"]),
+                ("daily, horizons > 1d", info)]
+    return [("daily", info)] if info.get("bar", "1d") == "1d" else [("hourly", info)]
+
+
 def fhs_lines(info: dict) -> list[str]:
-    """Per asset with history of an fhs run (``risk.model_info``): which tail model ran (GPD with
+    """Which GJR-GARCH filter ran for which horizons (:func:`fhs_filters`), and per filter and
+    asset with history of an fhs run (``risk.model_info``): which tail model ran (GPD with
     ξ ± s.e. and the threshold quantile per tail, or empirical and why) and a GJR-GARCH fit
     whose optimiser did not converge, flagged."""
-    out = []
-    for name, a in (info.get("assets") or {}).items():
-        if not a.get("history"):
-            continue
-        t = a.get("tails") or {}
-        tails = ("GPD tails — " + "; ".join(_tail_side(side, t[side]) for side in ("lower", "upper"))
-                 if t.get("model") == "gpd" else f"empirical tails ({escape(t.get('why', ''))})")
-        fit = ("" if a.get("gjr_garch_converged", True)
-               else "; [bold yellow]GJR-GARCH fit NOT converged[/] (" + escape(a["gjr_garch_fit"]) + ")")
-        out.append(f"fhs shocks {escape(name)}: {tails}{fit}")
+    filters = fhs_filters(info)
+    out = ["fhs filter: " + "; ".join(
+        f"{label} — " + ", ".join(f"{escape(n)} {escape(a['history'])}" for n, a in (f.get("assets") or {}).items()
+                                   if a.get("history"))
+        for label, f in filters)]
+    for label, f in filters:
+        which = f" ({label.split(',')[0]} filter)" if len(filters) > 1 else ""
+        for name, a in (f.get("assets") or {}).items():
+            if not a.get("history"):
+                continue
+            t = a.get("tails") or {}
+            tails = ("GPD tails — " + "; ".join(_tail_side(side, t[side]) for side in ("lower", "upper"))
+                     if t.get("model") == "gpd" else f"empirical tails ({escape(t.get('why', ''))})")
+            fit = ("" if a.get("gjr_garch_converged", True)
+                   else "; [bold yellow]GJR-GARCH fit NOT converged[/] (" + escape(a["gjr_garch_fit"]) + ")")
+            out.append(f"fhs shocks {escape(name)}{which}: {tails}{fit}")
     return out
 
 

@@ -879,6 +879,20 @@ def book_liquidation_risk(cp, accounts: list[int], axes: list[int], model: PathM
     return out
 
 
+def merge_risks(*parts: AccountRisk) -> AccountRisk:
+    """One account's :class:`AccountRisk` of runs on disjoint horizons (fhs: the hourly filter
+    for horizons ≤ 1 day, the daily one beyond): each horizon's numbers from its run; the
+    time to liquidation from the run of the longest horizon."""
+    last = max(parts, key=lambda r: max(r.probabilities))
+    union = lambda f: {k: v for r in parts for k, v in f(r).items()}     # noqa: E731
+    return AccountRisk(union(lambda r: r.probabilities),
+                       {lab: union(lambda r: r.pools[lab]) for lab in last.pools},
+                       union(lambda r: r.driver), last.time_to_liquidation, last.time_histogram,
+                       union(lambda r: r.var99), union(lambda r: r.es99), last.max_loss,
+                       "+".join(dict.fromkeys(m for r in parts for m in r.method.split("+"))),
+                       last.n_paths, union(lambda r: r.dt_years), last.liquidatable_now)
+
+
 def _clip(e: ProbabilityEstimate) -> ProbabilityEstimate:
     return replace(e, ci95=(max(0.0, e.ci95[0]), min(1.0, e.ci95[1])))
 

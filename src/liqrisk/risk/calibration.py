@@ -147,17 +147,64 @@ def _mc_tables(model_at, pos_list: list[Position], states: np.ndarray, horizon: 
     bounds = [p.log_bounds() for p in pos_list]
 
     def one(i):
-        model = model_at(states[i])
-        x = np.zeros((n_paths, horizon + 1))
-        incr = model.simulate(n_paths, horizon, dt, np.random.SeedSequence((*seed, i)), threads=1)
-        np.cumsum(incr[:, :, 0], axis=1, out=x[:, 1:])
-        vol = model.volatility
-        c = (2.0 / vol.path_variances(incr[:, :, 0], dt, float(np.ravel(model.mu)[0]) * dt)
-             if isinstance(vol, GarchVol) else 2.0 / (model.sigma[0] ** 2 * dt))
-        return [1.0 - np.mean(np.prod(bridge_survival(x[:, :-1], x[:, 1:], lo, hi, c),
-                                      axis=1)) for lo, hi in bounds]
+        return hit_probabilities(model_at(states[i]), horizon, dt, bounds, n_paths, (*seed, i))
 
     return np.maximum.accumulate(np.array(map_chunks(one, range(len(states)))), axis=0)
+
+
+def hit_probabilities(model: PathModel, n_steps: int, dt: float, bounds, n_paths: int, seed) -> list[float]:
+    """P(the log price leaves (lo, hi) within ``n_steps`` of ``dt`` years) for each (lo, hi) of
+    ``bounds`` (log offsets from the start), on one set of ``n_paths`` paths of ``model`` (one
+    underlying) seeded by ``seed``: the fused kernel's plain estimator — Brownian-bridge survival
+    with each step's own variance (GARCH: the path's conditional variance at that step), 0 after
+    a discrete breach."""
+    x = np.zeros((n_paths, n_steps + 1))
+    incr = model.simulate(n_paths, n_steps, dt, np.random.SeedSequence(seed), threads=1)
+    np.cumsum(incr[:, :, 0], axis=1, out=x[:, 1:])
+    vol = model.volatility
+    c = (2.0 / vol.path_variances(incr[:, :, 0], dt, float(np.ravel(model.mu)[0]) * dt)
+         if isinstance(vol, GarchVol) else 2.0 / (model.sigma[0] ** 2 * dt))
+    return [1.0 - float(np.mean(np.prod(bridge_survival(x[:, :-1], x[:, 1:], lo, hi, c), axis=1)))
+            for lo, hi in bounds]
+
+
+def window_moves(ohlc: OHLC, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    """(up, down) per bar t: the largest log move over the next ``horizon`` bars from the close
+    of t, up ``ln(max high / close_t)``, down ``−ln(min low / close_t)``; NaN where data runs out."""
+    up, down = np.full(len(ohlc), np.nan), np.full(len(ohlc), np.nan)
+    up[:-horizon] = np.log(sliding_window_view(ohlc.high[1:], horizon).max(1) / ohlc.close[:-horizon])
+    down[:-horizon] = -np.log(sliding_window_view(ohlc.low[1:], horizon).min(1) / ohlc.close[:-horizon])
+    return up, down
+
+
+def daily_scale(ohlc: OHLC, lam: float = 0.94) -> np.ndarray:
+    """Per bar: the RiskMetrics EWMA (λ ``lam``) sd of daily log returns between the last closes
+    of UTC days, up to the day before the bar's day (seeded with the first 30 returns' variance);
+    NaN on the first day. The market-block level of benchmarks/fhs_tails_4h.py."""
+    days = ohlc.timestamps.astype("datetime64[D]")
+    last = np.r_[days[1:] != days[:-1], True]
+    dd, r = days[last], np.diff(np.log(ohlc.close[last]))
+    var, v = np.empty(len(r)), r[:30].var()
+    for i, x in enumerate(r):
+        v = lam * v + (1 - lam) * x * x
+        var[i] = v
+    # day dd[i+1]'s sd (its return included) serves the bars of the next day, dd[i+2]
+    sd = np.full(len(dd), np.nan)
+    sd[2:] = np.sqrt(var[:-1])
+    return sd[np.searchsorted(dd, days)]
+
+
+def gjr_filter(params: dict, r: np.ndarray, h0: float) -> np.ndarray:
+    """Next-bar variance after each return of ``r`` (length ``len(r)``): the GJR recursion
+    ``h' = ω + (α + γ·1[e<0])e² + βh``, ``e = r − μ``, from ``h0`` (the variance of ``r[0]``)."""
+    mu, omega, alpha, beta = params.get("mu", 0.0), params["omega"], params["alpha"], params["beta"]
+    gamma = params.get("gamma", 0.0)
+    h, out = h0, np.empty(len(r))
+    for i, x in enumerate(r):
+        e = x - mu
+        h = omega + (alpha + gamma * (e < 0)) * e * e + beta * h
+        out[i] = h
+    return out
 
 
 def _interp(table: np.ndarray, grid: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -211,14 +258,8 @@ def predict(ohlc: OHLC, model: str, pos_list: list[Position], horizon: int = 24,
 def _garch_filter(fit, r: np.ndarray, start: int, stop: int) -> np.ndarray:
     """Next-bar variance at the close of bars start … stop−1: the fit's one-step forecast at
     ``start``, then ``h' = ω + (α + γ·1[e<0])e² + βh`` with ``e = r − μ``."""
-    p = fit.params
-    h = np.empty(stop - start)
-    h[0] = fit.forecast_variance(1)[0]
-    for i in range(1, len(h)):
-        e = r[start + i - 1] - p["mu"]
-        alpha = p["alpha"] + p.get("gamma", 0.0) * (e < 0)
-        h[i] = p["omega"] + alpha * e * e + p["beta"] * h[i - 1]
-    return h
+    h0 = float(fit.forecast_variance(1)[0])
+    return np.r_[h0, gjr_filter(fit.params, r[start:stop - 1], h0)] if stop - start > 1 else np.array([h0])
 
 
 @dataclass(frozen=True)
