@@ -36,7 +36,8 @@ from liqrisk.dynamics.paths import (_ALPHA, _BETA, _BOOTSTRAP, _EMIX, _EP, _EVT,
                                     _JS, _KLO, _KUP, _LAM, _MU, _NORMAL, _OMEGA, _STUDENT, _TGS,
                                     _TJM, _TLAM, _TMIX, _TSHIFT, HALF_ULP, _sfc64_double,
                                     _sfc64_next, semi_draw, sfc64_normal)
-from liqrisk.margin.base import INVERSE, LINEAR
+from liqrisk.margin.base import (INVERSE, LINEAR, MM_ENTRY_VALUE, MM_TIERS_AT_MARK, MM_WHOLE_TIER_FEE,
+                                 NOTIONAL_QUOTE, NOTIONAL_SIZE)
 from liqrisk.margin.kernel import (AMOUNT, AXIS, BASIS, CONTRACT, ENTRY, EXPIRY, IS_CALL, LEG_END,
                                    LEG_MM, LEG_START, POS_END, POS_START,
                                    QTY, SC_END, SC_START, SETTLE_AXIS, STRIKE, legs_state_nb,
@@ -436,6 +437,95 @@ def affine_path_beyond_nb(sl, plo, phi, hc, bp, nbp, al, be, gb, cdt, scap):
             top = max(top, abs(al[sl, a, j]))
         gb[a] = top * hi * scap
     return lb > 0.0 and 2.0 * lb * lb >= FAR * (1.0 + 1e-9) * _variance_bound(gb, cdt)
+
+
+@njit(cache=True, nogil=True)
+def affine_pieces_nb(pools, ok, loc, marks, axes, h0, pos_start, pos_end, leg_start, leg_end, leg_axis,
+                     leg_amount, leg_mm, axis, qty, basis, entry, mm_code, notional_mode, tier_start, tier_end,
+                     t_floor, t_mmr, t_cum, p1, p2, hc, bp, nbp, al, be):
+    """The affine pieces of the pools ``pools`` flagged ``ok`` (every position on the run's axes
+    linear with an MM form :func:`liqrisk.risk.book_mc._affine_pieces` accepts): per axis the
+    breakpoints ``bp`` (ascending, ``nbp`` used) where a position's tier at mark changes
+    (floor/(|q|·basis)), and on each piece the sums ``al``/``be`` of the terms' slopes and
+    intercepts — collateral ``amount·(1 − leg_mm)·P``, then each position ``q·(basis·P − entry)``
+    minus its MM — in that order; ``hc`` the health at the marks ``h0`` minus Σ f_a(mark). A pool
+    with more breakpoints on an axis than ``bp`` holds gets ``ok`` False. ``loc``: the run's axis
+    of each market axis (−1: not simulated)."""
+    NB = bp.shape[2]
+    n_ax = axes.shape[0]
+    for r in range(pools.shape[0]):
+        if not ok[r]:
+            continue
+        p = pools[r]
+        m_all = 0
+        for i in range(pos_start[p], pos_end[p]):
+            m_all += max(tier_end[i] - tier_start[i] - 1, 0)
+        tmp = np.empty(max(m_all, 1))
+        for ax in range(n_ax):
+            m = 0
+            for i in range(pos_start[p], pos_end[p]):
+                lo, hi = tier_start[i], tier_end[i]
+                if loc[axis[i]] == ax and mm_code[i] == MM_TIERS_AT_MARK and notional_mode[i] == NOTIONAL_QUOTE \
+                        and hi > lo:
+                    for t in range(lo + 1, hi):
+                        tmp[m] = t_floor[t] / (abs(qty[i]) * basis[i])
+                        m += 1
+            cuts = np.unique(tmp[:m])
+            nu = cuts.shape[0]
+            if nu > NB:
+                ok[r] = False
+                break
+            nbp[r, ax] = nu
+            for k in range(nu):
+                bp[r, ax, k] = cuts[k]
+            for j in range(leg_start[p], leg_end[p]):
+                if loc[leg_axis[j]] == ax:
+                    slope = leg_amount[j] * (1.0 - leg_mm[j])
+                    for k in range(nu + 1):
+                        al[r, ax, k] += slope
+                        be[r, ax, k] += 0.0
+            for i in range(pos_start[p], pos_end[p]):
+                if loc[axis[i]] != ax:
+                    continue
+                q, code, mode, lo, hi = qty[i], mm_code[i], notional_mode[i], tier_start[i], tier_end[i]
+                aq = abs(q)
+                vs, vc = q * basis[i], -q * entry[i]            # value q·(basis·P − entry)
+                if code == MM_TIERS_AT_MARK and mode == NOTIONAL_QUOTE and hi > lo:
+                    scale = aq * basis[i]
+                    for k in range(nu + 1):
+                        t = lo                   # the position's tier on piece k: its floors ≤ the piece's start
+                        if k > 0:
+                            while t + 1 < hi and t_floor[t + 1] / scale <= cuts[k - 1]:
+                                t += 1
+                        al[r, ax, k] += vs - scale * t_mmr[t]
+                        be[r, ax, k] += vc + t_cum[t]
+                    continue
+                n_fix = p2[i] if mode == NOTIONAL_SIZE else aq
+                t = lo
+                for u in range(lo, hi):
+                    if n_fix >= t_floor[u]:
+                        t = u
+                mmr, cum = (t_mmr[t], t_cum[t]) if hi > lo else (0.0, 0.0)
+                slope, icpt = vs, vc
+                if code == MM_TIERS_AT_MARK:
+                    icpt = vc - (n_fix * mmr - cum)
+                elif code == MM_WHOLE_TIER_FEE:
+                    slope = vs - aq * basis[i] * (mmr + p1[i])
+                elif code == MM_ENTRY_VALUE:
+                    icpt = vc - p1[i] * aq * entry[i]
+                for k in range(nu + 1):
+                    al[r, ax, k] += slope
+                    be[r, ax, k] += icpt
+        if not ok[r]:
+            continue
+        f0 = 0.0
+        for ax in range(n_ax):
+            x = marks[axes[ax]]
+            j = 0
+            while j < nbp[r, ax] and bp[r, ax, j] <= x:
+                j += 1
+            f0 += al[r, ax, j] * x + be[r, ax, j]
+        hc[r] = h0[r] - f0
 
 
 @njit(cache=True, nogil=True)

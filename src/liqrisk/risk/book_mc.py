@@ -41,13 +41,14 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from liqrisk._gc import cyclic_gc_paused
 from liqrisk.dynamics.paths import Bootstrap, GarchVol, PathModel, as_seed_sequence, map_chunks
 from liqrisk.margin import kernel as K
 from liqrisk.margin.base import (LINEAR, MM_ENTRY_VALUE, MM_NONE, MM_TIERS_AT_MARK, MM_WHOLE_TIER_FEE,
                                  NOTIONAL_COIN, NOTIONAL_FACE, NOTIONAL_QUOTE, NOTIONAL_SIZE)
 from liqrisk.risk.affine_block import solo_affine_chunk_nb
-from liqrisk.risk.book_kernel import (GRADIENT_SPACING, book_chunk_nb, design_roots_nb, health_tables_nb,
-                                     safe_boxes_nb)
+from liqrisk.risk.book_kernel import (GRADIENT_SPACING, affine_pieces_nb, book_chunk_nb, design_roots_nb,
+                                     health_tables_nb, safe_boxes_nb)
 from liqrisk.risk.bridge import FAR as _FAR
 from liqrisk.risk.first_passage import hit_probability
 from liqrisk.risk.measures import MeasureChange, proposal
@@ -414,81 +415,28 @@ def _affine_pieces(cp, g: _Group, sub, axes):
     the run's axes (and constant terms) is in it."""
     a, marks = cp.arrays, cp.market.prices
     n, n_ax, nb = len(sub), len(axes), AFFINE_PIECES
-    loc = {ax: k for k, ax in enumerate(axes)}
-    ok = np.zeros(n, np.bool_)
+    loc = np.full(len(marks), -1, np.int64)
+    loc[np.asarray(axes, dtype=np.int64)] = np.arange(n_ax)
+    pools = np.asarray(g.pools[sub], dtype=np.int64).reshape(-1)
     hc, nbp = np.zeros(n), np.zeros((n, n_ax), np.int64)
     bp, al, be = np.full((n, n_ax, nb), np.inf), np.zeros((n, n_ax, nb + 1)), np.zeros((n, n_ax, nb + 1))
-    for r, b in enumerate(sub):
-        p = int(g.pools[b])
-        if a.dense[p] or a.sc_end[p] > a.sc_start[p]:
-            continue
-        # per axis: [(breakpoints, slope(piece), intercept(piece))] of each term
-        terms: dict[int, list] = {k: [] for k in range(n_ax)}
-        good = True
-        for j in range(a.leg_start[p], a.leg_end[p]):
-            if a.leg_axis[j] in loc:
-                terms[loc[a.leg_axis[j]]].append(((), [a.leg_amount[j] * (1.0 - a.leg_mm[j])], [0.0]))
-        for i in range(a.pos_start[p], a.pos_end[p]):
-            if a.axis[i] not in loc:
-                continue
-            q, basis, code, mode = a.qty[i], a.basis[i], a.mm_code[i], a.notional_mode[i]
-            lo, hi = a.tier_start[i], a.tier_end[i]
-            aq = abs(q)
-            if a.contract[i] != LINEAR or mode in (NOTIONAL_COIN, NOTIONAL_FACE) or \
-                    code not in (MM_TIERS_AT_MARK, MM_WHOLE_TIER_FEE, MM_ENTRY_VALUE, MM_NONE) or \
-                    (code == MM_WHOLE_TIER_FEE and mode == NOTIONAL_QUOTE and hi - lo > 1):
-                good = False
-                break
-            floors = a.t_floor[lo:hi]
-            if np.any(np.diff(floors) < 0):
-                good = False
-                break
-            vs, vc = q * basis, -q * a.entry[i]            # value q·(basis·P − entry)
-            if code == MM_TIERS_AT_MARK and mode == NOTIONAL_QUOTE and hi > lo:
-                cuts = tuple(floors[1:] / (aq * basis))
-                slopes = [vs - aq * basis * a.t_mmr[k] for k in range(lo, hi)]
-                icpts = [vc + a.t_cum[k] for k in range(lo, hi)]
-            else:
-                n_fix = a.p2[i] if mode == NOTIONAL_SIZE else aq
-                k = lo
-                for t in range(lo, hi):
-                    if n_fix >= a.t_floor[t]:
-                        k = t
-                mmr, cum = (a.t_mmr[k], a.t_cum[k]) if hi > lo else (0.0, 0.0)
-                cuts = ()
-                if code == MM_TIERS_AT_MARK:
-                    slopes, icpts = [vs], [vc - (n_fix * mmr - cum)]
-                elif code == MM_WHOLE_TIER_FEE:
-                    slopes, icpts = [vs - aq * basis * (mmr + a.p1[i])], [vc]
-                elif code == MM_ENTRY_VALUE:
-                    slopes, icpts = [vs], [vc - a.p1[i] * aq * a.entry[i]]
-                else:
-                    slopes, icpts = [vs], [vc]
-            terms[loc[a.axis[i]]].append((cuts, slopes, icpts))
-        if not good:
-            continue
-        for ax, tl in terms.items():
-            cuts = np.unique(np.concatenate([np.asarray(c, float) for c, _, _ in tl] + [np.zeros(0)]))
-            if len(cuts) > nb:
-                good = False
-                break
-            nbp[r, ax] = len(cuts)
-            bp[r, ax, :len(cuts)] = cuts
-            for c, sl, ic in tl:            # each term's piece at each combined piece
-                c = np.asarray(c, float)
-                at = np.searchsorted(c, cuts, side="right")       # piece of the term from each cut on
-                idx = np.concatenate([[0], at])
-                al[r, ax, :len(cuts) + 1] += np.asarray(sl)[idx]
-                be[r, ax, :len(cuts) + 1] += np.asarray(ic)[idx]
-        if not good:
-            continue
-        f0 = 0.0
-        for ax in range(n_ax):
-            x = marks[axes[ax]]
-            j = int(np.searchsorted(bp[r, ax, :nbp[r, ax]], x, side="right"))
-            f0 += al[r, ax, j] * x + be[r, ax, j]
-        ok[r] = True
-        hc[r] = g.h0[b] - f0
+    # the forms walked on pieces, for every position on the run's axes
+    rows, own = _rows_of(a.pos_start[pools], a.pos_end[pools])
+    code, mode, lo, hi = a.mm_code[rows], a.notional_mode[rows], a.tier_start[rows], a.tier_end[rows]
+    t, town = _rows_of(lo, hi)
+    inner = t > lo[town]
+    unsorted = np.bincount(town[inner], weights=a.t_floor[t[inner]] - a.t_floor[t[inner] - 1] < 0,
+                           minlength=len(rows)) > 0
+    form = (a.contract[rows] == LINEAR) & ~np.isin(mode, (NOTIONAL_COIN, NOTIONAL_FACE)) & \
+        np.isin(code, (MM_TIERS_AT_MARK, MM_WHOLE_TIER_FEE, MM_ENTRY_VALUE, MM_NONE)) & \
+        ~((code == MM_WHOLE_TIER_FEE) & (mode == NOTIONAL_QUOTE) & (hi - lo > 1)) & ~unsorted
+    bad = (loc[a.axis[rows]] >= 0) & ~form
+    ok = (np.bincount(own, weights=bad, minlength=n) == 0) & (a.dense[pools] == 0) & \
+        (a.sc_end[pools] <= a.sc_start[pools])
+    affine_pieces_nb(pools, ok, loc, marks, np.asarray(axes, dtype=np.int64), np.asarray(g.h0[sub], float).reshape(-1),
+                     a.pos_start, a.pos_end, a.leg_start, a.leg_end, a.leg_axis, a.leg_amount, a.leg_mm, a.axis,
+                     a.qty, a.basis, a.entry, a.mm_code, a.notional_mode, a.tier_start, a.tier_end, a.t_floor,
+                     a.t_mmr, a.t_cum, a.p1, a.p2, hc, bp, nbp, al, be)
     return ok, hc, bp, nbp, al, be
 
 
@@ -551,29 +499,43 @@ def _run(cp, g: _Group, acc_sel: np.ndarray, axes, model: PathModel, dt: float, 
                                ).astype(np.int64)
     n_bp, n_acc, n_h = len(bsel), len(acc_sel), len(hsteps)
     kept = n_paths - math.ceil(0.99 * n_paths) + 1 if want_loss else 1
-    safe, slo, shi = _per_pool(g, ("safe", dt, n_steps), bsel,
-                               lambda sub: _safe_boxes(cp, g, sub, axes, model, dt, n_steps))
-    hsafe, hlo, hhi = _per_pool(g, ("healthy", dt, n_steps), bsel,
-                                lambda sub: _safe_boxes(cp, g, sub, axes, model, dt, n_steps, healthy=True))
-    boxed = safe & g.multi[bsel]      # per-step skips of several-axis pools: in both modes
-    safe &= screen
-    hsafe &= screen & g.margined[bsel]
     multi = g.multi[bsel]
     mslot = np.where(multi, np.cumsum(multi) - 1, -1).astype(np.int64)
     cdt = step_covariance(model, dt)
     arrays = cp.arrays
     f_row, f_rate = (np.full(len(arrays.qty), -1, np.int64), np.zeros((1, 1))) if funding is None \
         else funding.per_step(dt, n_steps)
-    affine = g.affine[bsel]
+    paying = np.zeros(n_bp, np.bool_)
     if funding is not None:       # pools paying funding are walked at every step (path-dependent cash)
         paying = np.array([np.any(f_row[arrays.pos_start[p]:arrays.pos_end[p]] >= 0) for p in g.pools[bsel]],
                           dtype=np.bool_).reshape(-1)
-        safe, boxed, hsafe, affine = safe & ~paying, boxed & ~paying, hsafe & ~paying, affine & ~paying
+    affine = g.affine[bsel] & ~paying
     eligible = affine & g.screenable[bsel] & (g.expiry[bsel] > (n_steps + 1) * dt)
     pieces = _per_pool(g, ("pieces",), bsel[multi], lambda sub: _affine_pieces(cp, g, sub, axes))
     on = pieces[0] & eligible[multi] & AFFINE_FAST
     fast = np.zeros(n_bp, np.int64)
     fast[np.flatnonzero(multi)[on]] = 2 if screen else 1
+    # an affine several-axis pool that is its account's only pool, in an account without a control
+    # variate: walked many paths at once (affine_block), the rest path by path (book_chunk_nb)
+    n_own = np.diff(acc_start)
+    first_b = acc_start[:-1]
+    solo_i = np.flatnonzero((n_own == 1) & (np.asarray(cv_ax) < 0) & SOLO_BLOCKS &
+                            (fast[np.minimum(first_b, max(n_bp - 1, 0))] > 0 if n_bp else False))
+    solo_b = first_b[solo_i].astype(np.int64)
+    walk_i = np.setdiff1d(np.arange(n_acc), solo_i).astype(np.int64)
+    walk_b = np.setdiff1d(np.arange(n_bp), solo_b).astype(np.int64)
+    # the safe boxes of the pools walked path by path (affine_block screens its own paths)
+    safe, slo, shi = np.zeros(n_bp, np.bool_), np.zeros((n_bp, len(axes))), np.zeros((n_bp, len(axes)))
+    hsafe, hlo, hhi = safe.copy(), slo.copy(), shi.copy()
+    safe[walk_b], slo[walk_b], shi[walk_b] = _per_pool(
+        g, ("safe", dt, n_steps), bsel[walk_b], lambda sub: _safe_boxes(cp, g, sub, axes, model, dt, n_steps))
+    hsafe[walk_b], hlo[walk_b], hhi[walk_b] = _per_pool(
+        g, ("healthy", dt, n_steps), bsel[walk_b],
+        lambda sub: _safe_boxes(cp, g, sub, axes, model, dt, n_steps, healthy=True))
+    safe &= ~paying
+    boxed = safe & multi              # per-step skips of several-axis pools: in both modes
+    safe &= screen
+    hsafe &= screen & g.margined[bsel] & ~paying
     tables = _health_tables(cp, g, bsel, axes, sigma, dt, n_steps, eligible & (fast == 0))
     spot = cp.market.prices[np.array(axes)]
     if anti:
@@ -587,15 +549,6 @@ def _run(cp, g: _Group, acc_sel: np.ndarray, axes, model: PathModel, dt: float, 
     n_bins = min(HIST_BINS, n_steps)
     store, reuse, store_key = _path_store(key, sp, spot, dt, n_steps, n_paths, anti, len(axes))
     scap = math.sqrt(_variance_cap(model, n_steps))
-    # an affine several-axis pool that is its account's only pool, in an account without a control
-    # variate: walked many paths at once (affine_block), the rest path by path (book_chunk_nb)
-    n_own = np.diff(acc_start)
-    first_b = acc_start[:-1]
-    solo_i = np.flatnonzero((n_own == 1) & (np.asarray(cv_ax) < 0) & SOLO_BLOCKS &
-                            (fast[np.minimum(first_b, max(n_bp - 1, 0))] > 0 if n_bp else False))
-    solo_b = first_b[solo_i].astype(np.int64)
-    walk_i = np.setdiff1d(np.arange(n_acc), solo_i).astype(np.int64)
-    walk_b = np.setdiff1d(np.arange(n_bp), solo_b).astype(np.int64)
 
     pools, fee, ec, ek, v0 = g.pools[bsel], g.fee[bsel], g.ec[bsel], g.ek[bsel], g.v0[acc_sel]
 
@@ -739,6 +692,14 @@ def book_liquidation_risk(cp, accounts: list[int], axes: list[int], model: PathM
     whose ``per_step(dt, n_steps)`` gives (row per book position or −1, rate per row and step)
     — :class:`liqrisk.advise.funding.FundingSchedule`. The t=0 boundaries the Brownian-bridge
     factor uses do not move with the funding paid (the step check does)."""
+    with cyclic_gc_paused():         # thousands of result objects, none in a cycle
+        return _liquidation_risk(cp, accounts, axes, model, horizons_years, n_paths, seed, method, drift,
+                                 steps_per_day, dt, progress, risk, screen, funding)
+
+
+def _liquidation_risk(cp, accounts, axes, model, horizons_years, n_paths, seed, method, drift, steps_per_day,
+                      dt, progress, risk, screen, funding) -> list[AccountRisk]:
+    """:func:`book_liquidation_risk` with the cyclic garbage collector paused."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if not math.isfinite(drift):
@@ -801,10 +762,12 @@ def book_liquidation_risk(cp, accounts: list[int], axes: list[int], model: PathM
             T = steps[h][1] * d
             for i in range(n_acc):
                 plain = _estimate(s.as1[i, j], s.as2[i, j], s.n, "antithetic" if anti else "plain")
+                barrier = cv_ax[i] >= 0
+                # the main axis' closed form: for auto's choice and the control (else unused)
                 mean = (float(hit_probability(1.0, math.exp(cb[i]), sigma[cv_ax[i]], T, drift))
-                        if cv_ax[i] >= 0 else None)
+                        if barrier and method in ("auto", "control") else None)
                 design = bool(np.isfinite(zdist[i]))
-                can_tilt = (tiltable and (design or mean is not None)) or (not gaussian and mean is not None)
+                can_tilt = (tiltable and (design or barrier)) or (not gaussian and barrier)
                 want = method
                 if method == "auto":
                     # rare: the first passage of the health's linearisation at the design point
@@ -858,6 +821,7 @@ def book_liquidation_risk(cp, accounts: list[int], axes: list[int], model: PathM
             progress(done[0] * n_paths, len(by_dt) * n_paths)
     s, d, hsteps = last_run
     out = []
+    times = _times_to_liquidation(s.hist, int(hsteps[-1]), d)
     for i in range(n_acc):
         r = results[i]
         now = bool(np.any(g.breached[g.acc_start[i]:g.acc_start[i + 1]]))
@@ -871,7 +835,7 @@ def book_liquidation_risk(cp, accounts: list[int], axes: list[int], model: PathM
                         pools[h][g.labels[b]] = one
         driver = {h: (max(pools[h], key=lambda k: pools[h][k].p) if pools[h] and
                       max(e.p for e in pools[h].values()) > 0 else None) for h in horizons}
-        hist, ttl = _time_to_liquidation(s.hist[i], int(hsteps[-1]), d)
+        hist, ttl = times[i]
         out.append(AccountRisk(probs, {lab: {h: pools[h][lab] for h in horizons} for lab in pools[horizons[0]]},
                                driver, ttl, hist, r["var"], r["es"], float(max(g.v0[i], 0.0)),
                                "+".join(dict.fromkeys(e.method for e in probs.values())),
@@ -1036,22 +1000,24 @@ def _importance(cp, g, buckets, axes, model, dt, n_paths, seed, sigma, cv_lo, cv
     return out
 
 
-def _time_to_liquidation(hist: np.ndarray, n_steps: int, dt: float):
-    """Histogram (≤ 48 bins of whole steps) and lower quantiles (years) of the sampled
-    liquidation time. Kernel bin k holds the liquidations in steps s with
-    ``(s − 1)·n_bins // n_steps == k``, i.e. in ((lo)Δt, (hi)Δt] for lo, hi = the bin's first and
-    next step offsets; a quantile is dated at the middle of its bin — (s − ½)·Δt when bins are
-    single steps."""
-    nb = hist.shape[0]
+def _times_to_liquidation(hist: np.ndarray, n_steps: int, dt: float):
+    """Per account (rows of ``hist``): the histogram (≤ 48 bins of whole steps) and lower
+    quantiles (years) of the sampled liquidation time. Kernel bin k holds the liquidations in
+    steps s with ``(s − 1)·n_bins // n_steps == k``, i.e. in ((lo)Δt, (hi)Δt] for lo, hi = the
+    bin's first and next step offsets; a quantile is dated at the middle of its bin — (s − ½)·Δt
+    when bins are single steps."""
+    nb = hist.shape[1]
     start = -(-np.arange(nb + 1) * n_steps // nb)          # ceil(k·n_steps/nb)
-    total = float(hist.sum())
-    cum = np.cumsum(hist)
+    total = hist.sum(axis=1)
+    cum = np.cumsum(hist, axis=1)
+    mid = 0.5 * (start[:-1] + start[1:]) * dt
     ttl = {}
     for q in TIME_QUANTILES:
-        k = int(np.searchsorted(cum, q * total)) if total > 0 else -1
-        ttl[q] = 0.5 * (start[k] + start[k + 1]) * dt if k >= 0 else math.inf
+        k = np.minimum((cum < q * total[:, None]).sum(axis=1), nb - 1)      # searchsorted, left
+        ttl[q] = np.where(total > 0, mid[k], math.inf)
     show = np.unique(np.round(np.linspace(0, nb, min(48, nb) + 1)).astype(int))
-    cnt = np.array([hist[a:b].sum() for a, b in zip(show[:-1], show[1:])])
-    frac = cnt / total if total > 0 else np.zeros_like(cnt)
-    return (TimeHistogram([float(start[k]) * dt * YEAR_HOURS for k in show], cnt.tolist(),
-                          frac.tolist(), int(round(total))), ttl)
+    cnt = np.stack([hist[:, a:b].sum(axis=1) for a, b in zip(show[:-1], show[1:])], axis=1)
+    frac = np.where(total[:, None] > 0, cnt / np.where(total > 0, total, 1.0)[:, None], 0.0)
+    edges = [float(start[k]) * dt * YEAR_HOURS for k in show]
+    return [(TimeHistogram(list(edges), cnt[i].tolist(), frac[i].tolist(), int(round(total[i]))),
+             {q: float(ttl[q][i]) for q in TIME_QUANTILES}) for i in range(len(hist))]
