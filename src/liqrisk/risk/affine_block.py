@@ -89,9 +89,12 @@ def _walk_block(sl, nb, n_steps, hsteps, PB, SB, WB, UB, hc, bp, nbp, al, be, jl
         if need > 0:                         # the exact quadratic form where the bound does not settle it
             for r in range(nb):
                 s2[r] = 0.0
-            for a in range(n_ax):
-                for c in range(n_ax):
-                    w = cdt[a, c]
+            for a in range(n_ax):            # mid_variance_nb's order: the diagonal, then 2× each pair
+                w = cdt[a, a]
+                for r in range(nb):
+                    s2[r] += gm[a, r] * gm[a, r] * w
+                for c in range(a):
+                    w = 2.0 * cdt[a, c]
                     for r in range(nb):
                         s2[r] += gm[a, r] * gm[c, r] * w
             for r in range(nb):              # health_bridge_stay, or 1 beyond the bound, or 0 at h ≤ 0

@@ -340,11 +340,13 @@ def health_bridge_stay(h0, h1, s2):
 @njit(cache=True, nogil=True, inline="always")
 def mid_variance_nb(m, cdt):
     """``mᵀ·cdt·m``: the step variance of a health whose mid-step log-price gradient, scaled by
-    the step's volatility ratios, is ``m`` (n_ax)."""
+    the step's volatility ratios, is ``m`` (n_ax); ``cdt`` symmetric: per axis its diagonal term,
+    then twice each pair with a lower axis (the order affine_block's lanes sum in)."""
     s2 = 0.0
     for a in range(cdt.shape[0]):
-        for c in range(cdt.shape[0]):
-            s2 += m[a] * m[c] * cdt[a, c]
+        s2 += m[a] * m[a] * cdt[a, a]
+        for c in range(a):
+            s2 += m[a] * m[c] * (2.0 * cdt[a, c])
     return s2
 
 
