@@ -150,7 +150,8 @@ def exit_cost_analysis(file: str | None, positions: list[tuple[str, float, float
             else:
                 result.skipped.append(f"account '{name}' not costed: {summary}")
     if not result.accounts:
-        raise BookError("; ".join(result.skipped))
+        raise BookError("; ".join(result.skipped) or f"{file}: no account holds a perp, future, spot position or "
+                        f"loan to cost (options are not costed)")
     return result
 
 
