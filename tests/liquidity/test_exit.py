@@ -265,3 +265,16 @@ def test_cli_exit_cost_of_a_file_without_a_costed_position_names_the_file(tmp_pa
     out = CliRunner().invoke(app, ["exit-cost", str(f)])
     assert out.exit_code == 2 and "Traceback" not in out.output
     assert out.stderr.startswith(f"error: {f}: no account") and "options are not costed" in out.stderr
+
+
+def test_cli_exit_cost_terminal_shows_the_bps_of_a_zero_notional_as_a_dash():
+    """5e-324 ETH at 0.5: the notional is 0, its bps 0/0 (JSON null); the terminal printed
+    "nan" (fuzzer's terminal runs, 2026-12-03)."""
+    args = ["exit-cost", "--position", "ETH:5e-324:0.5"]
+    doc = json.loads(CliRunner().invoke(app, args + ["--json"]).stdout)
+    assert doc["accounts"][0]["positions"][0]["close_now_bps"] is None
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert "nan" not in res.stdout.lower()
+    row = next(line for line in res.stdout.splitlines() if line.startswith("│ ETH"))
+    assert row.split("│")[4].strip() == "-"
