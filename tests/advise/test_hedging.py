@@ -180,6 +180,8 @@ def test_cli_bad_input_exits_2():
     ("--lot", "nan", "--lot nan: must be"), ("--fee", "-1", "--fee -1: must be"),
     ("--funding", "5", "--funding 5: must be"), ("--collateral", "-1", "--collateral -1: must be"),
     ("--steps", "100000000", "above the limit path_steps"),
+    # a notional above 1e15 was refused naming "account 'hedged', position 1 (BTC), field 'size'" (by hand, 2026-12-03)
+    ("--position", "1e11", "--position 1e+11: a notional of 9.125e+15 USD at --spot 91250, above the supported 1e+15"),
 ])
 def test_hedge_backtest_options_outside_their_range_are_named(flag, value, message):
     """Extreme numbers are refused before any path is drawn; --paths 1e9 (a hang) is a usage error."""

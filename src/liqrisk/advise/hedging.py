@@ -106,6 +106,9 @@ def _check(spec: HedgeSpec, book: bool = False) -> None:
     if not book and (spec.position == 0 or not (math.isfinite(spec.position) and abs(spec.position) <= AMOUNT_MAX)):
         problems.append(f"--position {spec.position:g}: must be a non-zero number of contracts (+ long, − short), "
                         f"at most {AMOUNT_MAX:g} in size")
+    elif not book and abs(spec.position) * spec.spot > AMOUNT_MAX:     # named the inner account 'hedged' before
+        problems.append(f"--position {spec.position:g}: a notional of {abs(spec.position) * spec.spot:g} USD at "
+                        f"--spot {spec.spot:g}, above the supported {AMOUNT_MAX:g}")
     if spec.steps is not None and spec.steps < 1:     # 0 was falsy: the rebalance count, silently (issue 9)
         problems.append(f"--steps: must be ≥ 1 (or left out: one per rebalance), got {spec.steps}")
     elif spec.rebalances < 1:
