@@ -3,7 +3,10 @@
 The property every input must satisfy: exit 0 with one strict-JSON document whose numbers pass
 the checks below, or exit 2 with ``error: …`` lines (a bounded number of them), within a time
 limit; never a traceback. The checks are written here from the documented meaning of the fields,
-independently of the product's own output guards.
+independently of the product's own output guards. A ``--json`` input is then run again for the
+terminal (rich tables, width 160, NO_COLOR) and, where the command has one, with ``--html``
+(:func:`run_rendered`): the same outcome as the --json run, no traceback, no NaN/inf shown, a
+whole HTML file.
 """
 from __future__ import annotations
 
