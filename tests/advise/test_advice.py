@@ -245,3 +245,19 @@ def test_a_change_that_cannot_be_evaluated_never_meets():
     ev = Evaluator(pf, Target.parse("p(7d)<=1%"), 500, 3, "fhs")
     sol = pf.accounts[0]
     assert ev.metric(sol) is None and not ev.meets(sol) and ev.gap(sol) == math.inf
+
+
+@pytest.mark.parametrize("account", ["aave-eth-loop", "compound-usdc"])
+def test_a_loan_that_misses_a_distance_target_gets_no_put_added_to_it(account):
+    """A lending account holds no positions, so its rules check none: the protective-put search
+    added a put to the loan and the margin compile read the protocol's reserve table as tiers —
+    IndexError (Aave) or "could not convert string to float: 'b'" (Compound), found by hand for
+    the fuzzer's terminal runs (2026-12-03). The put is an action that says why it is not one."""
+    res = CliRunner().invoke(app, ["advise", str(ROOT / "examples/defi_loans.yaml"), "--target", "distance>=40sd",
+                                   "--account", account, "--json"])
+    assert res.exit_code == 0, res.output
+    (a,) = json.loads(res.stdout)["accounts"]
+    assert a["meets"] is False
+    puts = [x for x in a["actions"] if x["kind"] == "put"]
+    assert len(puts) == 1 and "is a lending protocol (no options)" in puts[0]["description"]
+    assert puts[0]["cost_usd"] is None and not puts[0]["meets"]

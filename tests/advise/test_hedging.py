@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from liqrisk.advise.hedging import (HedgeSpec, derman_kamal_std, hedge_backtest, hedge_paths_numpy,
                                     history_increments, margin_book)
 from liqrisk.cli import app
+from liqrisk.io.portfolio import InputError
 
 # Hull, Options, Futures and Other Derivatives, "simulation of delta hedging" (the path that ends
 # in the money): weekly prices, S0 = 49, K = 50, r = 5%, σ = 20%, T = 20 weeks, 100,000 calls short
@@ -179,6 +180,8 @@ def test_cli_bad_input_exits_2():
     ("--lot", "nan", "--lot nan: must be"), ("--fee", "-1", "--fee -1: must be"),
     ("--funding", "5", "--funding 5: must be"), ("--collateral", "-1", "--collateral -1: must be"),
     ("--steps", "100000000", "above the limit path_steps"),
+    # a notional above 1e15 was refused naming "account 'hedged', position 1 (BTC), field 'size'" (by hand, 2026-12-03)
+    ("--position", "1e11", "--position 1e+11: a notional of 9.125e+15 USD at --spot 91250, above the supported 1e+15"),
 ])
 def test_hedge_backtest_options_outside_their_range_are_named(flag, value, message):
     """Extreme numbers are refused before any path is drawn; --paths 1e9 (a hang) is a usage error."""
@@ -294,3 +297,30 @@ def test_zero_monitoring_steps_are_refused_not_replaced(steps):
                                    "--vol", "0.5", "--paths", "50", "--steps", steps, "--json"])
     assert res.exit_code == 2 and res.stderr == (
         f"error: --steps: must be ≥ 1 (or left out: one per rebalance), got {steps}\n"), res.output
+
+
+def test_an_account_is_hedged_for_the_terminal_and_the_html_report(tmp_path):
+    """--file/--account with --html: the report's title read the single option's block, null for
+    an account (TypeError: 'NoneType' object is not subscriptable, found by the fuzzer's terminal
+    and HTML runs, 2026-12-03). Title and table name the account in both."""
+    from pathlib import Path
+    demo = str(Path(__file__).resolve().parents[2] / "examples/multi_venue.yaml")
+    html = tmp_path / "h.html"
+    res = CliRunner().invoke(app, ["hedge-backtest", "--file", demo, "--account", "deribit-options", "--paths", "50",
+                                   "--html", str(html)])
+    assert res.exit_code == 0, res.output
+    assert "delta hedge of account 'deribit-options' (2 options, 32.3d)" in res.stdout
+    assert "account 'deribit-options' (2 options, 32.3d) \\u2014 hedged with" in html.read_text()
+
+
+def test_options_of_an_account_whose_sizes_sum_to_zero_are_hedged():
+    """A short call and a long put of the same size: the net contract count is 0 and the run was
+    refused as "--position 0: must be a non-zero number of contracts" — a flag not given with
+    --file. The account's options are hedged; their P&L is the sum of each hedged alone."""
+    r, _ = _book_run(_book_doc([(95_000, "call", -2), (85_000, "put", 2)]), fee=0.0)
+    alone = [hedge_backtest(HedgeSpec(spot=90_000, strike=k, expiry_days=30, vol=0.55, is_call=c, position=q,
+                                      rebalances=20, fee=0.0, liquidate=False), 3000, seed=4).pnl
+             for k, c, q in ((95_000, True, -2), (85_000, False, 2))]
+    np.testing.assert_allclose(r.pnl, alone[0] + alone[1], rtol=1e-9, atol=1e-6)
+    with pytest.raises(InputError, match="--position 0"):      # one option given by flags: still refused
+        hedge_backtest(HedgeSpec(spot=90_000, strike=95_000, expiry_days=30, vol=0.55, position=0), 10)

@@ -63,3 +63,19 @@ def test_progress_counts_the_engine_runs():
     size_position("binance-usdm", "BTCUSDT", 20, 10_000, "p(1d)<=1%", 91_250, 0.52, paths=500,
                   progress=lambda k, n: seen.append((k, n)))
     assert seen and [k for k, _ in seen] == list(range(1, len(seen) + 1)) and {n for _, n in seen} == {None}
+
+
+def test_the_terminal_shows_an_infinite_distance_as_infinity():
+    """Leverage 1: no liquidation price, the distance metric is +inf (JSON null); the terminal
+    table printed "inf" (fuzzer's terminal runs, 2026-12-03)."""
+    from typer.testing import CliRunner
+
+    from liqrisk.cli import app
+    args = ["size", "--venue", "binance-usdm", "--symbol", "BTCUSDT", "--leverage", "1", "--collateral", "10000",
+            "--target", "distance>=3sd", "--mark", "91250", "--vol", "0.5"]
+    doc = json.loads(CliRunner().invoke(app, args + ["--json"]).stdout)
+    assert doc["rows"][0]["liquidation_price"] is None and doc["rows"][0]["metric"] is None
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    row = next(line for line in res.stdout.splitlines() if "largest meeting the target" in line)
+    assert "inf" not in row and row.split("│")[5].strip() == "∞"

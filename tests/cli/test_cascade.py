@@ -128,3 +128,19 @@ def test_a_broken_money_identity_stops_the_run_with_one_line(tmp_path, monkeypat
     assert res.exit_code == 2 and not isinstance(res.exception, Exception), res.exception
     assert res.stderr == "error: result check: cascade 't': money identity broken at step 1 (residual inf of the " \
                          "gross flows)\n"
+
+
+def test_the_sweep_table_shows_an_undefined_amplification_as_a_dash(tmp_path):
+    """A sweep move of 0: the amplification (mark move ÷ exogenous move) is undefined, JSON null;
+    the terminal table printed it as "nan" (fuzzer's terminal runs, 2026-12-03)."""
+    f = tmp_path / "s.yaml"
+    f.write_text(SMALL + "population: {synthetic: {n_accounts: 200, seed: 1}}\n"
+                         "sweep: {asset: BTC, moves: [0, -0.1], impact_scales: [1]}\n")
+    doc = json.loads(runner.invoke(app, ["cascade", str(f), "--json"]).stdout)
+    rows = [dict(zip(doc["fields"], row)) for row in doc["rows"]]
+    assert rows[0]["amplification"] is None and rows[1]["amplification"] > 0
+    res = runner.invoke(app, ["cascade", str(f)])
+    assert res.exit_code == 0, res.output
+    assert "nan" not in res.stdout.lower()
+    zero = next(line for line in res.stdout.splitlines() if line.startswith("│ 0 "))
+    assert zero.split("│")[7].strip() == "-"          # the amplification column

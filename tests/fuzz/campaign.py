@@ -1,7 +1,8 @@
 """A fuzz campaign outside the test suite: run N mutated inputs per command and count the
 outcomes (ok / rejected / traceback / hang / wrong) per command and per kind of mutation
 (structural: shape, types, encodings; semantic: values and flags of the right type; valid),
-logging one line per failure (every outcome with --log-all).
+logging one line per failure (every outcome with --log-all). Every --json input is also run for the
+terminal and, where the command has --html, the HTML report (harness.run_rendered; --no-render: off).
 
     PYTHONPATH=src python tests/fuzz/campaign.py --analyze 2200 --cascade 1500 --exit-cost 700 --seed 1
     PYTHONPATH=src python tests/fuzz/campaign.py --analyze 0 --cascade 0 --exit-cost 0 --service 100 --seed 1
@@ -99,7 +100,9 @@ def main() -> None:
     ap.add_argument("--time-limit", type=float, default=60.0)
     ap.add_argument("--log", default="fuzz_failures.jsonl")
     ap.add_argument("--log-all", action="store_true", help="log every outcome, not only failures")
+    ap.add_argument("--no-render", action="store_true", help="--json runs only (no terminal/HTML run)")
     a = ap.parse_args()
+    harness.RENDER = not a.no_render
     global LOG_ALL
     LOG_ALL = a.log_all
     t0 = time.time()

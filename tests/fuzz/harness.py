@@ -3,12 +3,17 @@
 The property every input must satisfy: exit 0 with one strict-JSON document whose numbers pass
 the checks below, or exit 2 with ``error: …`` lines (a bounded number of them), within a time
 limit; never a traceback. The checks are written here from the documented meaning of the fields,
-independently of the product's own output guards.
+independently of the product's own output guards. A ``--json`` input is then run again for the
+terminal (rich tables, width 160, NO_COLOR) and, where the command has one, with ``--html``
+(:func:`run_rendered`): the same outcome as the --json run, no traceback, no NaN/inf shown, a
+whole HTML file.
 """
 from __future__ import annotations
 
 import json
 import math
+import os
+import re
 import signal
 import sys
 import time
@@ -80,55 +85,161 @@ def _reject_constant(name):
     raise ValueError(f"non-strict JSON constant {name}")
 
 
-def run(args: list[str], time_limit: float = TIME_LIMIT_S) -> tuple[str, str, float]:
-    """(category, detail, seconds): category is ok | rejected | traceback | hang | wrong."""
-    warm_up()
-    runner = CliRunner()
+RENDER = os.environ.get("LIQRISK_FUZZ_RENDER", "1") != "0"
+"""Also run each ``--json`` input for the terminal (and the HTML report where the command writes
+one): ``LIQRISK_FUZZ_RENDER=0`` turns it off."""
+HTML_COMMANDS = {"analyze", "cascade", "advise", "hedge-backtest", "what-if"}
+"""Commands with ``--html PATH`` (what-if: only with ``--grid``; cascade: only a single run)."""
+RENDER_ENV = {"NO_COLOR": "1", "TERM": "dumb", "COLUMNS": "160"}
+_HTML_DIR = None
+_NON_FINITE = re.compile(r"(?<![\w.])[-+]?(nan|inf)(?![\w(])", re.IGNORECASE)
+
+
+def _invoke(args: list[str], time_limit: float, env=None):
+    """(CliRunner result or None on a hang, seconds)."""
+    runner = CliRunner(env=env)
     t0 = time.perf_counter()
     try:
         with _alarm(time_limit):
             res = runner.invoke(app, args, catch_exceptions=True)
     except Hang:
-        return "hang", f"> {time_limit:g} s", time.perf_counter() - t0
+        return None, time.perf_counter() - t0
     dt = time.perf_counter() - t0
     if isinstance(res.exception, Hang) or dt >= time_limit:     # the alarm may land inside a numba call
-        return "hang", f"> {time_limit:g} s", dt
+        return None, dt
+    return res, dt
+
+
+def _crash(res) -> str | None:
+    """The traceback of a run, or None."""
     if res.exception is not None and not isinstance(res.exception, SystemExit):
         import traceback
         tb = "".join(traceback.format_exception(res.exception))
-        return "traceback", tb.strip().splitlines()[-1] + " @ " + _origin(res.exception), dt
+        return tb.strip().splitlines()[-1] + " @ " + _origin(res.exception)
+    if "Traceback" in res.stdout + res.stderr:
+        return (res.stdout + res.stderr)[-300:]
+    return None
+
+
+def _classify_exit2(err: str) -> tuple[str, str]:
+    """An exit-2 run: rejected with located ``error:`` lines, or wrong."""
+    lines = [l for l in err.splitlines() if l.strip()]
+    errors = [l for l in lines if l.startswith("error: ") and len(l) > len("error: ")]
+    if not errors:
+        return "wrong", f"exit 2 without an 'error: …' line: {err[:200]!r}"
+    if len(errors) > MAX_ERROR_LINES:
+        return "wrong", f"{len(errors)} error lines (not capped)"
+    if len(set(errors)) != len(errors):
+        return "wrong", "a problem printed twice"
+    if any("╭" in l or "│" in l for l in lines):
+        return "wrong", "a rich box around an error"
+    stray = [l for l in lines if not l.startswith(("error: ", "note: ", "warning: ")) and "Warning: " not in l
+             and not l.startswith("  ")]      # a Python warning and its source line are not ours
+    if stray:
+        return "wrong", f"a line that is no 'error: …' line: {stray[0][:200]!r}"
+    return "rejected", errors[0][:200]
+
+
+def run(args: list[str], time_limit: float = TIME_LIMIT_S, render: bool | None = None) -> tuple[str, str, float]:
+    """(category, detail, seconds): category is ok | rejected | traceback | hang | wrong. With
+    ``render`` (default ``RENDER``) a ``--json`` input runs a second time without ``--json``
+    (and with ``--html`` where the command has it): see :func:`run_rendered`."""
+    warm_up()
+    res, dt = _invoke(args, time_limit)
+    if res is None:
+        return "hang", f"> {time_limit:g} s", dt
+    category, detail, doc = _classify_json(args, res, dt, time_limit)
+    if not (RENDER if render is None else render) or "--json" not in args or category not in ("ok", "rejected"):
+        return category, detail, dt
+    r_category, r_detail, r_dt = run_rendered(args, time_limit, doc)
+    dt += r_dt
+    if r_category not in ("ok", "rejected"):
+        return r_category, r_detail, dt
+    if r_category != category:
+        return "wrong", (f"--json run {category} ({detail[:150]}) but the terminal run {r_category}"
+                         f"{': ' + r_detail[:150] if r_detail else ''}"), dt
+    return category, detail, dt
+
+
+def rendered_args(args: list[str], doc=None) -> tuple[list[str], Path | None]:
+    """``args`` without ``--json``, with ``--html FILE`` where the command writes a report for
+    this input (``doc``: the --json run's document, for a cascade sweep); (args, FILE or None)."""
+    global _HTML_DIR
+    out = [a for a in args if a != "--json"]
+    command = args[0]
+    html = command in HTML_COMMANDS and "--html" not in args
+    if command == "what-if" and "--grid" not in args:
+        html = False         # --html makes the grid; without --grid the run is another computation
+    if command == "cascade":
+        scenario = _scenario_of(args)
+        sweep = isinstance(doc, dict) and "rows" in doc or isinstance(scenario, dict) and "sweep" in scenario
+        html = html and not sweep
+    if not html:
+        return out, None
+    if _HTML_DIR is None:
+        import tempfile
+        _HTML_DIR = Path(tempfile.mkdtemp(prefix="liqrisk-fuzz-html-"))
+    path = _HTML_DIR / "report.html"
+    path.unlink(missing_ok=True)
+    return out + ["--html", str(path)], path
+
+
+def run_rendered(args: list[str], time_limit: float = TIME_LIMIT_S, doc=None) -> tuple[str, str, float]:
+    """The input of a ``--json`` run, for the terminal (rich, width 160, no colour) and, where
+    the command has ``--html``, the HTML report: ok (exit 0, some output, no NaN or inf shown, a
+    whole HTML file written), rejected (exit 2 with located lines, as a --json run), traceback,
+    hang or wrong. Details start with "terminal:"."""
+    r_args, html = rendered_args(args, doc)
+    res, dt = _invoke(r_args, time_limit, env=RENDER_ENV)
+    where = "terminal" + ("+html" if html else "")
+    if res is None:
+        return "hang", f"{where}: > {time_limit:g} s", dt
+    crash = _crash(res)
+    if crash:
+        return "traceback", f"{where}: {crash}", dt
+    if res.exit_code == 2:
+        category, detail = _classify_exit2(res.stderr)
+        return category, (f"{where}: {detail}" if category != "rejected" else detail), dt
+    if res.exit_code != 0:
+        return "wrong", f"{where}: exit code {res.exit_code}: {(res.stdout + res.stderr)[-200:]!r}", dt
+    if not res.stdout.strip():
+        return "wrong", f"{where}: exit 0 with nothing printed", dt
+    m = _NON_FINITE.search(res.stdout)
+    if m:
+        line = next(l for l in res.stdout.splitlines() if m.group(0) in l)
+        return "wrong", f"{where}: a non-finite number shown: {line.strip()[:200]!r}", dt
+    if html is not None:
+        if not html.is_file():
+            return "wrong", f"{where}: exit 0 but no HTML file written", dt
+        with open(html, "rb") as f:
+            f.seek(max(0, html.stat().st_size - 64))
+            tail = f.read().strip().lower()
+        if not tail.endswith(b"</html>"):
+            return "wrong", f"{where}: the HTML file does not end with </html>: {tail[-40:]!r}", dt
+    return "ok", "", dt
+
+
+def _classify_json(args: list[str], res, dt: float, time_limit: float) -> tuple[str, str, object]:
+    """(category, detail, document or None) of a finished run (the --json one)."""
+    crash = _crash(res)
+    if crash:
+        return "traceback", crash, None
     out, err = res.stdout, res.stderr
-    if "Traceback" in out + err:
-        return "traceback", (out + err)[-300:], dt
     if res.exit_code == 0:
         if dt > time_limit:
-            return "hang", f"{dt:.0f} s", dt
+            return "hang", f"{dt:.0f} s", None
         if args[0] == "import":
             problems = _check_import(out)
-            return ("wrong", problems[0], dt) if problems else ("ok", "", dt)
+            return ("wrong", problems[0], None) if problems else ("ok", "", None)
         try:
             doc = json.loads(out, parse_constant=_reject_constant)
         except ValueError as e:
-            return "wrong", f"stdout is not strict JSON: {e}", dt
+            return "wrong", f"stdout is not strict JSON: {e}", None
         problems = check_numbers(args[0], doc, _scenario_of(args))
-        return ("wrong", problems[0], dt) if problems else ("ok", "", dt)
+        return ("wrong", problems[0], doc) if problems else ("ok", "", doc)
     if res.exit_code == 2:
-        lines = [l for l in err.splitlines() if l.strip()]
-        errors = [l for l in lines if l.startswith("error: ") and len(l) > len("error: ")]
-        if not errors:
-            return "wrong", f"exit 2 without an 'error: …' line: {err[:200]!r}", dt
-        if len(errors) > MAX_ERROR_LINES:
-            return "wrong", f"{len(errors)} error lines (not capped)", dt
-        if len(set(errors)) != len(errors):
-            return "wrong", "a problem printed twice", dt
-        if any("╭" in l or "│" in l for l in lines):
-            return "wrong", "a rich box around an error", dt
-        stray = [l for l in lines if not l.startswith(("error: ", "note: ", "warning: ")) and "Warning: " not in l
-                 and not l.startswith("  ")]      # a Python warning and its source line are not ours
-        if stray:
-            return "wrong", f"a line that is no 'error: …' line: {stray[0][:200]!r}", dt
-        return "rejected", errors[0][:200], dt
-    return "wrong", f"exit code {res.exit_code}: {(out + err)[-200:]!r}", dt
+        return (*_classify_exit2(err), None)
+    return "wrong", f"exit code {res.exit_code}: {(out + err)[-200:]!r}", None
 
 
 def warm_up() -> None:

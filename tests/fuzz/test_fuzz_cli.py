@@ -1,6 +1,7 @@
 """Fuzzing the CLI with mutated bundled examples: every input exits 0 with a strict-JSON document
 whose numbers pass the checks of ``harness.py``, or exits 2 with located ``error:`` lines, within
-a time limit; never a traceback.
+a time limit; never a traceback. Each --json input is run again for the terminal and the HTML
+report (harness.run_rendered; ``LIQRISK_FUZZ_RENDER=0``: off).
 
 Budget: LIQRISK_FUZZ_EXAMPLES examples per test (default 25, deterministic: derandomized seed);
 e.g. ``LIQRISK_FUZZ_EXAMPLES=5000 pytest tests/fuzz`` for a long campaign (also

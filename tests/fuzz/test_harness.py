@@ -217,3 +217,74 @@ def test_non_strict_json_on_stdout_is_wrong(monkeypatch):
         assert (category, detail.split(":")[0]) == ("wrong", "stdout is not strict JSON"), text
     planted = _planted(_analyze(), ("accounts", 0, "probability", "1d", "p"), 1.2)
     assert harness.run(["analyze", json.dumps(planted)], 60)[0] == "wrong"
+
+
+# --- the terminal and HTML runs of a --json input: each failure kind is caught ------------------
+
+def _fake_hedge(monkeypatch, render):
+    """A fake ``hedge-backtest`` printing a valid document with --json and calling ``render(html)``
+    without it (``html``: the --html path or None)."""
+    import typer
+    fake = typer.Typer()
+
+    @fake.command("hedge-backtest")
+    def hedge(as_json: bool = typer.Option(False, "--json"), html: str = typer.Option(None, "--html")):
+        if as_json:
+            print(json.dumps({"pnl_std": 1.0, "pnl_quantiles": {"0.01": -1.0, "0.99": 1.0}}))
+            return
+        render(html)
+
+    @fake.command("other")
+    def other():
+        pass
+
+    monkeypatch.setattr(harness, "app", fake)
+    monkeypatch.setattr(harness, "_warm", True)
+    return lambda: harness.run(["hedge-backtest", "--json"], 60, render=True)[:2]
+
+
+def _write_html(html, text="<!DOCTYPE html><html><body>report</body></html>\n"):
+    with open(html, "w") as f:
+        f.write(text)
+
+
+def test_a_terminal_run_that_prints_and_writes_its_report_is_ok(monkeypatch):
+    run = _fake_hedge(monkeypatch, lambda html: (print("P&L std 1.0"), _write_html(html)))
+    assert run() == ("ok", "")
+    assert harness.run(["hedge-backtest", "--json"], 60, render=False)[0] == "ok"
+
+
+def test_a_crash_only_in_the_terminal_or_html_writer_is_a_traceback(monkeypatch):
+    def crash(html):
+        print("P&L")
+        f"{None:,.4g}"
+    category, detail = _fake_hedge(monkeypatch, crash)()
+    assert category == "traceback" and detail.startswith("terminal+html: TypeError: unsupported format string")
+
+
+@pytest.mark.parametrize("render, words", [
+    (lambda html: (print("worst margin ratio nan"), _write_html(html)), "a non-finite number shown"),
+    (lambda html: (print("q99 -inf"), _write_html(html)), "a non-finite number shown"),
+    (lambda html: print("P&L std 1.0"), "no HTML file written"),
+    (lambda html: (print("P&L std 1.0"), _write_html(html, "<html><body>")), "does not end with </html>"),
+    (lambda html: _write_html(html), "nothing printed"),
+])
+def test_a_terminal_run_showing_nan_or_without_a_whole_report_is_wrong(monkeypatch, render, words):
+    category, detail = _fake_hedge(monkeypatch, render)()
+    assert category == "wrong" and words in detail, detail
+
+
+def test_a_terminal_run_rejecting_what_the_json_run_accepted_is_wrong(monkeypatch):
+    """The analyze --html of a denormal size: --json ok, the HTML writer's NaN an exit 2."""
+    import sys
+
+    import typer
+
+    def reject(html):
+        sys.stderr.write("error: Out of range float values are not JSON compliant\n")
+        raise typer.Exit(2)
+    category, detail = _fake_hedge(monkeypatch, reject)()
+    assert category == "wrong" and detail.startswith("--json run ok") and "terminal run rejected" in detail
+    # "binance", "info", "Infinity" are words, not a non-finite number
+    run = _fake_hedge(monkeypatch, lambda html: (print("binance-main info Infinity ∞ 1e+308"), _write_html(html)))
+    assert run() == ("ok", "")

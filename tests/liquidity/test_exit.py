@@ -237,3 +237,44 @@ def test_exit_cost_result_is_typed_and_is_what_the_cli_prints():
     assert len(frame) == sum(len(a.summary.positions) for a in res.accounts)
     assert frame["close_now_cost"].sum() == pytest.approx(sum(a.summary.close_now_cost for a in res.accounts))
     assert list(frame["account"])[-1] == "command-line positions"
+
+
+@pytest.mark.parametrize("size", [5e-324, -1e-200, 1e-170])
+def test_exit_curve_of_a_size_whose_square_underflows_is_its_close_now_cost(size):
+    """|size|² = 0 in floating point (a denormal or a 1e-200 size, which the portfolio loader
+    accepts): the impact coefficient was 0/0 and every horizon's cost NaN, so analyze --html
+    stopped on "Out of range float values are not JSON compliant" (fuzz, 2026-12-03). The cost
+    at any horizon is the close-now cost (the book walk of a near-zero order: ≈ half the spread
+    × size, here ≤ 1e-150 USD)."""
+    b = synthetic_book(91250, 0.55)
+    c = exit_cost_curve([size, 1.0], 91250, 0.55, b, 150_000)
+    assert np.isfinite(c.expected_cost).all() and np.isfinite(c.sd).all() and np.isfinite(c.dcost_dhours).all()
+    np.testing.assert_allclose(c.expected_cost[0], b.cost([-size], 91250)[0], rtol=0, atol=1e-150)
+    assert (c.sd[0] == 0).all()
+    ref = exit_cost_curve([1.0], 91250, 0.55, b, 150_000)       # the other position is not affected
+    np.testing.assert_array_equal(c.expected_cost[1], ref.expected_cost[0])
+
+
+def test_cli_exit_cost_of_a_file_without_a_costed_position_names_the_file(tmp_path):
+    """Only options (not costed): the message was the bare class name "BookError"."""
+    f = tmp_path / "options.yaml"
+    f.write_text("as_of: 2026-11-23T00:00:00Z\nmarket:\n  BTC: {mark: 91250.0, vol: 0.52}\naccounts:\n"
+                 "  - id: o\n    venue: deribit\n    mode: cross\n    collateral: {BTC: 1.5}\n    positions:\n"
+                 "      - {kind: option, underlying: BTC, expiry: 2026-12-25T08:00:00Z, strike: 100000, type: call,"
+                 " size: -2, entry: 0.015}\n")
+    out = CliRunner().invoke(app, ["exit-cost", str(f)])
+    assert out.exit_code == 2 and "Traceback" not in out.output
+    assert out.stderr.startswith(f"error: {f}: no account") and "options are not costed" in out.stderr
+
+
+def test_cli_exit_cost_terminal_shows_the_bps_of_a_zero_notional_as_a_dash():
+    """5e-324 ETH at 0.5: the notional is 0, its bps 0/0 (JSON null); the terminal printed
+    "nan" (fuzzer's terminal runs, 2026-12-03)."""
+    args = ["exit-cost", "--position", "ETH:5e-324:0.5"]
+    doc = json.loads(CliRunner().invoke(app, args + ["--json"]).stdout)
+    assert doc["accounts"][0]["positions"][0]["close_now_bps"] is None
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert "nan" not in res.stdout.lower()
+    row = next(line for line in res.stdout.splitlines() if line.startswith("│ ETH"))
+    assert row.split("│")[4].strip() == "-"

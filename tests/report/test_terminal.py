@@ -98,3 +98,10 @@ def test_no_time_to_liquidation_is_printed_when_no_path_liquidates():
     terminal.render(res, console)
     text = console.export_text()
     assert "inf" not in text and "time to liquidation" not in text
+
+
+def test_numbers_the_json_has_as_null_are_shown_as_a_dash_and_infinities_as_infinity():
+    import math
+    assert [terminal.number(x, ".2f") for x in (None, math.nan, math.inf, -math.inf, 1.234)] == \
+        ["-", "-", "∞", "−∞", "1.23"]
+    assert [terminal._num(x) for x in (None, math.nan, math.inf, 12_345.6)] == ["—", "—", "∞", "12,346"]

@@ -153,8 +153,9 @@ def put_hedges(ev, account, now) -> list[Action]:
         expiry = expiries[0] if expiries else as_of + timedelta(days=30)
         years = (expiry - as_of).total_seconds() / (365 * 86400)
         probe = Position(Instrument("option", None, und, None, expiry, mark, "put"), 1.0, 0.01)
-        if rules.position_problems(probe, account):
-            out.append(Action("put", f"{rules.name} does not margin options: a put held elsewhere does not move "
+        if rules.is_loan or rules.position_problems(probe, account):     # a loan's rules check no position
+            why = "is a lending protocol (no options)" if rules.is_loan else "does not margin options"
+            out.append(Action("put", f"{rules.name} {why}: a put held elsewhere does not move "
                                      f"this account's liquidation on {und}", math.nan, "", None, "premium",
                               False, None, None, "-"))
             break

@@ -84,8 +84,10 @@ class HedgeSpec:
         return self.steps or self.rebalances
 
 
-def _check(spec: HedgeSpec) -> None:
-    """Every number finite and in its plausible range (io.limits), one line per bad option."""
+def _check(spec: HedgeSpec, book: bool = False) -> None:
+    """Every number finite and in its plausible range (io.limits), one line per bad option
+    (``book``: the options are a portfolio account's, checked by its loader — their net
+    ``position`` may be 0, a call spread or a long and a short of one strike)."""
     from liqrisk.io.limits import AMOUNT_MAX, FUNDING_MAX, PRICE_RANGE, RATE_RANGE, VOL_RANGE, out_of_range
     from liqrisk.io.portfolio import InputError
     checks = [("--spot", spec.spot, *PRICE_RANGE, False), ("--strike", spec.strike, *PRICE_RANGE, False),
@@ -101,9 +103,12 @@ def _check(spec: HedgeSpec) -> None:
                  for r in (spec.funding.rates if spec.funding else ()) if not abs(r) < FUNDING_MAX]
     if 0 < spec.lot < LOT_MIN:        # target / lot overflowed: the hedge traded once, a size of 1e-303
         problems.append(f"--lot {spec.lot:g}: must be 0 (continuous) or at least {LOT_MIN:g}")
-    if spec.position == 0 or not (math.isfinite(spec.position) and abs(spec.position) <= AMOUNT_MAX):
+    if not book and (spec.position == 0 or not (math.isfinite(spec.position) and abs(spec.position) <= AMOUNT_MAX)):
         problems.append(f"--position {spec.position:g}: must be a non-zero number of contracts (+ long, − short), "
                         f"at most {AMOUNT_MAX:g} in size")
+    elif not book and abs(spec.position) * spec.spot > AMOUNT_MAX:     # named the inner account 'hedged' before
+        problems.append(f"--position {spec.position:g}: a notional of {abs(spec.position) * spec.spot:g} USD at "
+                        f"--spot {spec.spot:g}, above the supported {AMOUNT_MAX:g}")
     if spec.steps is not None and spec.steps < 1:     # 0 was falsy: the rebalance count, silently (issue 9)
         problems.append(f"--steps: must be ≥ 1 (or left out: one per rebalance), got {spec.steps}")
     elif spec.rebalances < 1:
@@ -499,6 +504,15 @@ def _ratio_quantile(ratio: np.ndarray, q: float) -> float:
     return math.inf if math.isnan(v) and not np.isnan(ratio).any() else v
 
 
+def hedged_text(d: dict) -> str:
+    """What a back-test document (:meth:`HedgeBacktest.to_dict`) hedged, for people: the option
+    (its ``option`` block) or the portfolio account (its ``book`` block; ``option`` is null)."""
+    o, b = d["option"], d["book"]
+    if b is None:
+        return f"{o['position']:+g} {o['type']} K={o['strike']:g} ({o['expiry_days']:g}d, σ={o['vol']:g})"
+    return f"account '{b['account']}' ({len(b['options'])} options, {d['horizon_days']:.3g}d)"
+
+
 def worst_ratio_text(ratio: float | None) -> str:
     """A worst margin ratio for people: JSON carries +inf (equity reached 0) as null."""
     return "∞ (equity reached 0)" if ratio is None or ratio == math.inf else f"{ratio:.3f}"
@@ -587,7 +601,7 @@ def hedge_backtest(spec: HedgeSpec, paths: int = 10_000, model: str = "gbm", see
     from liqrisk.dynamics import paths as P
     from liqrisk.io.portfolio import InputError
     from liqrisk.pricing import black_scholes
-    _check(spec)
+    _check(spec, book is not None)
     if model not in MODELS:
         raise InputError([f"--model '{model}': expected one of {', '.join(MODELS)}"])
     premium = float(black_scholes(spec.spot, spec.strike, spec.years, spec.rate, spec.vol, spec.is_call))

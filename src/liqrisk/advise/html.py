@@ -10,7 +10,7 @@ from plotly.subplots import make_subplots
 def hedge_html(d: dict) -> str:
     """Hedge back-test: P&L histogram, hedging error vs rebalances (with Derman–Kamal), worst
     margin ratio summary."""
-    from liqrisk.advise.hedging import worst_ratio_text
+    from liqrisk.advise.hedging import hedged_text, worst_ratio_text
     fig = make_subplots(rows=2, cols=1, vertical_spacing=0.12, subplot_titles=(
         "P&L at expiry (USD)", "Hedging error vs rebalance count (log–log)"))
     e = np.asarray(d["pnl_histogram"]["edges"])
@@ -22,9 +22,9 @@ def hedge_html(d: dict) -> str:
                     name="√(π/4)·vega·σ/√N", row=2, col=1)
     fig.update_xaxes(type="log", row=2, col=1, title_text="rebalances")
     fig.update_yaxes(type="log", row=2, col=1, title_text="USD")
-    o, h = d["option"], d["hedge"]
+    h = d["hedge"]
     fig.update_layout(height=800, title=(
-        f"{o['position']:+g} {o['type']} K={o['strike']:g}, {o['expiry_days']:g}d, σ={o['vol']:g} — hedged with "
+        f"{hedged_text(d)} — hedged with "
         f"{h['instrument']} ({h['rebalances']} rebalances, {d['model']}, {d['paths']:,} paths): "
         f"liquidated {100 * d['liquidations']['fraction']:.2f}%, worst margin ratio {worst_ratio_text(d['worst_margin_ratio']['max'])}"))
     return fig.to_html(include_plotlyjs=True, full_html=True)

@@ -65,7 +65,7 @@ def _render(result, single: bool) -> None:
     from rich.markup import escape
 
     from liqrisk.cascade.sweep import FIELDS
-    from liqrisk.report.terminal import wide_console
+    from liqrisk.report.terminal import number, wide_console
     console = wide_console()
     if single:
         t = Table(title=f"cascade '{escape(str(result.scenario))}' — {result.n_accounts:,} accounts")
@@ -85,5 +85,5 @@ def _render(result, single: bool) -> None:
         for col in FIELDS:
             t.add_column(col)
         for row in result.rows:
-            t.add_row(*[f"{v:,.4g}" for v in row])
+            t.add_row(*[number(v, ",.4g") for v in row])    # amplification NaN (JSON null): a move of 0
         console.print(t)

@@ -150,7 +150,8 @@ def exit_cost_analysis(file: str | None, positions: list[tuple[str, float, float
             else:
                 result.skipped.append(f"account '{name}' not costed: {summary}")
     if not result.accounts:
-        raise BookError("; ".join(result.skipped))
+        raise BookError("; ".join(result.skipped) or f"{file}: no account holds a perp, future, spot position or "
+                        f"loan to cost (options are not costed)")
     return result
 
 
@@ -216,7 +217,7 @@ def _render(name, summary, stress, horizon, participation) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from liqrisk.report.terminal import wide_console
+    from liqrisk.report.terminal import number, wide_console
     console = wide_console()
     console.rule(f"[b]{escape(str(name))}[/b]")
     table = Table(title=f"Exit cost, {summary.book} book, stress {stress:g}, horizon {horizon}")
@@ -225,20 +226,20 @@ def _render(name, summary, stress, horizon, participation) -> None:
                 "sd USD", "book"):
         table.add_column(col, justify="left" if col in ("position", "book") else "right")
     for r in summary.positions:
-        table.add_row(escape(f"{r['symbol']} {r['size']:+g} @ {r['price']:,.2f}"), f"{r['notional']:,.0f}",
-                      f"{r['close_now_cost']:,.2f}", f"{r['close_now_bps']:.2f}", str(r["levels"]),
+        table.add_row(escape(f"{r['symbol']} {r['size']:+g} @ {r['price']:,.2f}"), number(r['notional'], ",.0f"),
+                      number(r['close_now_cost'], ",.2f"), number(r['close_now_bps'], ".2f"), str(r["levels"]),
                       f"[red]{r['unfilled']:g}[/red]" if r["unfilled"] else "0",
-                      f"{r['time_to_exit_hours']:.2f}", f"{r['horizon_cost']:,.2f}",
-                      f"{r['horizon_sd']:,.0f}", r["book_source"])
-    table.add_row("total", "", f"{summary.close_now_cost:,.2f}", f"{summary.close_now_bps:.2f}", "", "",
-                  f"{summary.time_to_exit_hours:.2f}", f"{summary.horizon_cost:,.2f}", f"{summary.horizon_sd:,.0f}",
-                  summary.book, style="bold")
+                      number(r['time_to_exit_hours'], ".2f"), number(r['horizon_cost'], ",.2f"),
+                      number(r['horizon_sd'], ",.0f"), escape(str(r["book_source"])))
+    table.add_row("total", "", number(summary.close_now_cost, ",.2f"), number(summary.close_now_bps, ".2f"), "", "",
+                  number(summary.time_to_exit_hours, ".2f"), number(summary.horizon_cost, ",.2f"),
+                  number(summary.horizon_sd, ",.0f"), escape(str(summary.book)), style="bold")
     console.print(table)
     curve = Table(title="Expected exit cost vs time allowed (d cost / d hour: value of one hour less urgency)")
     for col in ("hours", "expected cost", "d cost / d hour"):
         curve.add_column(col, justify="right")
     for h, cost in summary.curve.items():
-        curve.add_row(f"{h:g}", f"{cost:,.2f}", f"{summary.dcost_dhours[h]:,.2f}")
+        curve.add_row(f"{h:g}", number(cost, ",.2f"), number(summary.dcost_dhours[h], ",.2f"))
     console.print(curve)
     if summary.book == "synthetic":
         console.print("[yellow]synthetic book: depth and spread modelled from 2017-2019 data "

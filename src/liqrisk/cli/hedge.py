@@ -49,7 +49,7 @@ def hedge_backtest_command(
     """P&L distribution, hedging error vs rebalance count (with Derman–Kamal), transaction costs,
     funding, margin calls, liquidations and the worst margin ratio."""
     from liqrisk.advise.funding import FundingModel
-    from liqrisk.advise.hedging import HedgeSpec, account_book, hedge_backtest, worst_ratio_text
+    from liqrisk.advise.hedging import HedgeSpec, account_book, hedge_backtest, hedged_text, worst_ratio_text
     from liqrisk.io.portfolio import InputError
     with fail_on_bad_input(), limits.using(max_path_steps=max_path_steps):
         L.check_seed(seed)
@@ -85,9 +85,7 @@ def hedge_backtest_command(
 
     from liqrisk.report.terminal import wide_console
     console = wide_console()
-    what = (f"{position:+g} {kind} K={strike:g} ({expiry_days:g}d)" if d["book"] is None else
-            f"account '{d['book']['account']}' ({len(d['book']['options'])} options, {d['horizon_days']:.3g}d)")
-    t = Table(title=f"delta hedge of {escape(what)} with {escape(str(hedge))}, {d['model']}, {d['paths']:,} paths (USD)")
+    t = Table(title=f"delta hedge of {escape(hedged_text(d))} with {escape(str(hedge))}, {d['model']}, {d['paths']:,} paths (USD)")
     for col in ("rebalances", "P&L mean", "P&L std", "Derman–Kamal std", "fees mean"):
         t.add_column(col, justify="right")
     for c in d["hedging_error_vs_rebalances"]:

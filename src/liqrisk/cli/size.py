@@ -46,7 +46,7 @@ def size_command(
     from rich.markup import escape
     from rich.table import Table
 
-    from liqrisk.report.terminal import wide_console
+    from liqrisk.report.terminal import number, wide_console
     console = wide_console()
     console.print(f"{r.venue} {escape(str(r.symbol))} {r.side}, leverage {r.leverage:g}, collateral {r.collateral:,.6g}: "
                   f"leverage allows {r.leverage_cap:,.6g}; target {r.target} allows "
@@ -57,7 +57,7 @@ def size_command(
     for row in r.rows:
         t.add_row(row["sizing"], f"{row['size']:,.6g}", "-" if row.get("liquidation_price") is None
                   else f"{row['liquidation_price']:,.2f}", "-" if row.get("distance_daily_sd") is None
-                  else f"{row['distance_daily_sd']:.2f}", "-" if row.get("metric") is None else f"{row['metric']:.4g}",
+                  else f"{row['distance_daily_sd']:.2f}", number(row.get("metric"), ".4g"),
                   "-" if "meets_target" not in row else ("yes" if row["meets_target"] else "no"))
     console.print(t)
     for n in r.notes:

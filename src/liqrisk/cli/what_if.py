@@ -14,7 +14,8 @@ from liqrisk.io import limits
 
 
 def _fmt(x, spec=",.4g") -> str:
-    return "-" if x is None else format(x, spec)
+    from liqrisk.report.terminal import number
+    return number(x, spec)
 
 
 def _arrow(b, a, spec=",.4g") -> str:

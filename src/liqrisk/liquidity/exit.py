@@ -80,7 +80,8 @@ def _curve(size, price, sigma, stressed: OrderBook, walk, daily_volume, hours, s
     """E, V and dE/dT (rows: positions, columns: ``hours``) given the close-now ``walk`` of
     ``-size`` through the ``stressed`` book (see :func:`exit_cost_curve`)."""
     x = np.abs(size)[:, None]
-    x_safe = np.where(x > 0, x, 1.0)
+    tiny = x * x == 0           # 0, or so small (< 1.5e-154) that x² underflows: c below was 0/0 = NaN
+    x_safe = np.where(tiny, 1.0, x)
     now = walk.slippage_cost * price / stressed.mid
     beyond = (np.abs(walk.unfilled) > _FILL_TOL * np.abs(size))[:, None]   # book too thin
     eps = 0.5 * stressed.spread * price[:, None]
@@ -92,7 +93,7 @@ def _curve(size, price, sigma, stressed: OrderBook, walk, daily_volume, hours, s
     model = ACModel(sigma=price[:, None] * sigma_day, eta=np.maximum(c * tau, 1e-300), gamma=gamma, epsilon=eps)
     with np.errstate(invalid="ignore", over="ignore"):
         e, v = model.expected_variance(x, n * tau, n, risk_aversion)
-    immediate = (hours[None, :] == 0) | (x == 0)
+    immediate = (hours[None, :] == 0) | tiny     # a tiny order costs its close-now cost at any horizon
     e = np.where(immediate, now[:, None], e)
     v = np.where(immediate, 0.0, v)
     e, v = np.where(beyond, np.nan, e), np.where(beyond, np.nan, v)

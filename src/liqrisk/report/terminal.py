@@ -2,6 +2,7 @@
 out: nothing is computed here)."""
 from __future__ import annotations
 
+import math
 import sys
 
 from rich.console import Console, Group
@@ -11,11 +12,21 @@ from rich.table import Table
 from rich.text import Text
 
 
+def number(x, spec: str = ",.4g", missing: str = "-") -> str:
+    """``x`` in ``spec``; ``missing`` for None or NaN (the JSON's null: not computed, e.g. the
+    bps of a notional of 0), ∞ / −∞ for an infinite one (a distance with no liquidation price)."""
+    if x is None or x != x:
+        return missing
+    if math.isinf(x):
+        return "∞" if x > 0 else "−∞"
+    return format(x, spec)
+
+
 def _num(x, digits=2) -> str:
     """Prices and USD amounts: thousands separators, 2 decimals below 10,000; small numbers
     (coin amounts) with ``max(digits, 4)`` significant digits."""
-    if x is None:
-        return "—"
+    if x is None or not math.isfinite(x):
+        return number(x, missing="—")
     if abs(x) >= 1e4:
         return f"{x:,.0f}"
     return f"{x:,.{digits}f}" if abs(x) >= 1 else f"{x:.{max(digits, 4)}g}"
