@@ -561,7 +561,9 @@ def _run(cp, g: _Group, acc_sel: np.ndarray, axes, model: PathModel, dt: float, 
         top = np.full((n_acc, n_h, kept), -np.inf)
         top_n = np.zeros((n_acc, n_h), np.int64)
         top_min = np.full((n_acc, n_h), -np.inf)
-        rows = tuple(x[first:last] if reuse else x for x in store)
+        rows, mode = tuple(x[first:last] if reuse else x for x in store), reuse
+        if len(walk_i) and len(solo_i) and not reuse:     # drawn once: kept for affine_block
+            rows, mode = _store_arrays(last - first, n_steps, len(axes), sp.garch), 1
         if len(walk_i):
             book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, sp.par, sp.chol, sp.innovation,
                           sp.nu, sp.resid, sp.garch, sp.correlated, sp.jumps, ax_map, ax_loc, spot, c_br,
@@ -569,14 +571,14 @@ def _run(cp, g: _Group, acc_sel: np.ndarray, axes, model: PathModel, dt: float, 
                           g.phi[bsel], safe, boxed, slo, shi, hsafe, hlo, hhi, affine, ec, ek,
                           mslot, g.dep[bsel], g.h0[bsel], g.g0[bsel], cdt, *tables,
                           acc_start, g.blo[acc_sel], g.bhi[acc_sel], cv_ax, cv_lo, cv_hi,
-                          v0, want_loss, n_bins, f_row, f_rate, reuse, *rows, arrays.args(), out["ps1"],
+                          v0, want_loss, n_bins, f_row, f_rate, mode, *rows, arrays.args(), out["ps1"],
                           out["ps2"], out["as1"], out["as2"], out["ax1"], out["ax2"], out["axy"], out["hist"],
                           top, top_n, top_min, fast, *pieces[1:], walk_b, walk_i)
         if len(solo_i):                      # the store written by book_chunk_nb is read back
             solo_affine_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, sp.par, sp.chol, sp.innovation,
                                  sp.nu, sp.resid, sp.garch, sp.correlated, sp.jumps, ax_map, spot, scap,
                                  cp.market.prices, pools, fee, ec, ek, v0, cdt, screen, want_loss, n_bins,
-                                 solo_b, solo_i, mslot, *pieces[1:], 2 if reuse == 1 and len(walk_i) else reuse,
+                                 solo_b, solo_i, mslot, *pieces[1:], 2 if mode == 1 and len(walk_i) else mode,
                                  *rows, arrays.args(), out["ps1"], out["ps2"], out["as1"], out["as2"],
                                  out["hist"], top, top_n, top_min)
         out["top"] = top
@@ -633,9 +635,14 @@ def _path_store(key, sp, spot, dt, n_steps, n_paths, anti, n_ax):
         return _NO_STORE, 0, None
     while _REUSE and sum(sum(x.nbytes for x in v) for v in _REUSE.values()) + need > REUSE_BYTES:
         del _REUSE[next(iter(_REUSE))]
+    return _store_arrays(n_paths, n_steps, n_ax, sp.garch), 1, k
+
+
+def _store_arrays(n_paths, n_steps, n_ax, garch):
+    """Empty arrays for the kernels' path store (``reuse``) of ``n_paths`` paths."""
     shape = (n_paths, n_steps + 1)
     return (np.empty(shape + (n_ax,)), np.empty(shape), np.empty((n_paths, n_ax)), np.empty((n_paths, n_ax)),
-            np.empty(n_paths), np.empty(shape + (n_ax,)) if sp.garch else _NO_STORE[5]), 1, k
+            np.empty(n_paths), np.empty(shape + (n_ax,)) if garch else _NO_STORE[5])
 
 
 def _estimate(s1, s2, n, method) -> ProbabilityEstimate:
