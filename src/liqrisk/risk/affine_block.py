@@ -20,8 +20,8 @@ from numba import njit
 
 from liqrisk.margin.kernel import AXIS, BASIS, POS_END, POS_START, QTY, pool_state_nb
 from liqrisk.pricing.simd_math import expm1_nb
-from liqrisk.risk.book_kernel import (affine_health_nb, affine_path_beyond_nb, affine_piece_nb, draw_path_nb,
-                                      gershgorin_nb, insert_loss_nb)
+from liqrisk.risk.book_kernel import (affine_health_nb, affine_path_beyond_nb, affine_piece_nb, gershgorin_nb,
+                                      insert_loss_nb, path_rows_nb)
 from liqrisk.risk.bridge import FAR
 
 BLOCK = 128
@@ -176,7 +176,7 @@ def solo_affine_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol,
     only pool of the account ``solo_i`` (same position): adds to the chunk's sums exactly as
     :func:`~liqrisk.risk.book_kernel.book_chunk_nb` does for them (pool and account sums of the
     bridge-corrected liquidation probability, the sampled liquidation step's histogram, the K
-    largest losses with ``want_loss``); the same draws (:func:`draw_path_nb`) and ``reuse`` store."""
+    largest losses with ``want_loss``); the same draws (:func:`~liqrisk.risk.book_kernel.path_rows_nb`) and ``reuse`` store."""
     pool_i, pos_i, pos_f = arrs[0], arrs[2], arrs[3]
     n_ax, n_h = spot.shape[0], hsteps.shape[0]
     K = top.shape[2]
@@ -214,19 +214,9 @@ def solo_affine_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol,
         calm = True
         for r in range(nb):
             CB[r] = True
-            row = b0 + r - first
-            X, lr, mn, mx, S = X0, lr0, mn0, mx0, S0
-            if reuse != 0:
-                X, lr, mn, mx = XS[row], LRS[row], MNS[row], MXS[row]
-                if garch:
-                    S = SS[row]
-            if reuse == 2:
-                u = US[row]
-            else:
-                u = draw_path_nb(b0 + r, key, anti, u, n_steps, par, chol, code, nu, resid, garch,
-                                 correlated, jumps, s, z, jmp, v, sv, X, lr, mn, mx, S)
-                if reuse == 1:
-                    US[row] = u
+            X, lr, mn, mx, S, u = path_rows_nb(b0 + r, b0 + r - first, reuse, key, anti, u, n_steps, par, chol,
+                                               code, nu, resid, garch, correlated, jumps, s, z, jmp, v, sv, X0,
+                                               lr0, mn0, mx0, S0, XS, LRS, MNS, MXS, US, SS)
             UB[r] = u
             for j in range(n_h):
                 WB[j, r] = np.exp(lr[hsteps[j]])

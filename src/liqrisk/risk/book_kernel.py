@@ -652,6 +652,25 @@ def draw_path_nb(path, key, anti, u, n_steps, par, chol, code, nu, resid, garch,
 
 
 @njit(cache=True, nogil=True)
+def path_rows_nb(path, row, reuse, key, anti, u, n_steps, par, chol, code, nu, resid, garch, correlated, jumps,
+                 s, z, jmp, v, sv, X, lr, mn, mx, S, XS, LRS, MNS, MXS, US, SS):
+    """(X, lr, mn, mx, S, u) of path ``path``: with ``reuse`` 0 drawn into the work arrays given,
+    1 drawn into row ``row`` of the caller's store (``XS`` … ``SS``), 2 read from that row."""
+    if reuse != 0:
+        X, lr, mn, mx = XS[row], LRS[row], MNS[row], MXS[row]
+        if garch:
+            S = SS[row]
+    if reuse == 2:
+        u = US[row]
+    else:
+        u = draw_path_nb(path, key, anti, u, n_steps, par, chol, code, nu, resid, garch, correlated, jumps,
+                         s, z, jmp, v, sv, X, lr, mn, mx, S)
+        if reuse == 1:
+            US[row] = u
+    return X, lr, mn, mx, S, u
+
+
+@njit(cache=True, nogil=True)
 def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, nu, resid, garch,
                   correlated, jumps, ax_map, ax_loc, spot, c_br, scap, marks, pools, margined, fee, plo,
                   phi, safe, boxed, slo, shi, hsafe, hlo, hhi, affine, ec, ek, mslot, dep, h0, g0, cdt,
@@ -773,17 +792,9 @@ is beyond the bridge range: factor 1, not valued.
         if anti and path % 2 == 1:
             sign = -1.0
         r = path - first
-        if reuse != 0:                   # the path's arrays are rows of the caller's store
-            X, lr, mn, mx = XS[r], LRS[r], MNS[r], MXS[r]
-            if garch:
-                S = SS[r]
-        if reuse == 2:
-            u = US[r]
-        else:
-            u = draw_path_nb(path, key, anti, u, n_steps, par, chol, code, nu, resid, garch, correlated,
-                             jumps, s, z, jmp, v, sv, X, lr, mn, mx, S)
-            if reuse == 1:
-                US[r] = u
+        X, lr, mn, mx, S, u = path_rows_nb(path, r, reuse, key, anti, u, n_steps, par, chol, code, nu, resid,
+                                           garch, correlated, jumps, s, z, jmp, v, sv, X, lr, mn, mx, S,
+                                           XS, LRS, MNS, MXS, US, SS)
         for j in range(n_h):
             wh[j] = np.exp(lr[hsteps[j]])
         # the screening (boxes, bound tables) holds for steps whose variance is ≤ scap²·v_0
