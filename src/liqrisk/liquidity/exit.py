@@ -23,6 +23,8 @@ and the book depth (callers report it as a note).
 """
 from __future__ import annotations
 
+import math
+
 from dataclasses import asdict, dataclass
 from typing import Iterable, Mapping
 
@@ -229,12 +231,12 @@ class ExitCosts:
             notional = abs(self.size[r]) * self.price[r]
             rows.append({"symbol": self.symbol[r], "size": float(self.size[r]), "price": float(self.price[r]),
                          "notional": float(notional), "close_now_cost": float(self.close_now_cost[r]),
-                         "close_now_bps": float(1e4 * self.close_now_cost[r] / notional),
+                         "close_now_bps": _bps(self.close_now_cost[r], notional),
                          "levels": int(self.levels[r]), "worst_price": float(self.worst_price[r]),
                          "unfilled": float(self.unfilled[r]), "time_to_exit_hours": float(self.time_to_exit_hours[r]),
                          "horizon_cost": float(self.expected_cost[r, self.horizon]),
                          "horizon_sd": float(self.sd[r, self.horizon]), "book_source": self.book_source[r]})
-        return ExitSummary(float(tot["close_now_cost"][k]), float(1e4 * tot["close_now_cost"][k] / tot["notional"][k]),
+        return ExitSummary(float(tot["close_now_cost"][k]), _bps(tot["close_now_cost"][k], tot["notional"][k]),
                            float(tot["time_to_exit_hours"][k]), float(tot["horizon_cost"][k]),
                            float(tot["horizon_sd"][k]), "synthetic" if tot["synthetic"][k] else "snapshot",
                            dict(zip(hours, tot["curve"][k].tolist())),
@@ -353,3 +355,9 @@ def check_exit_settings(vol, horizon_hours: float, participation: float, stress:
     vols = list(vol.values()) if isinstance(vol, Mapping) else [vol]
     if not (all(v > 0 for v in vols) and horizon_hours > 0 and 0 < participation <= 1 and stress > 0):
         raise BookError("need vol > 0, horizon > 0, 0 < participation <= 1, stress > 0")
+
+
+def _bps(cost: float, notional: float) -> float:
+    """``cost`` in basis points of ``notional``; NaN (shown as "-", null in JSON) for a zero
+    notional, without NumPy's division warning on the user's terminal."""
+    return float(1e4 * cost / notional) if notional != 0 else math.nan
