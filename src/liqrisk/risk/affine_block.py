@@ -208,6 +208,7 @@ def solo_affine_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol,
     jc = np.zeros(n_ax, dtype=np.int64)
     g0, gb, lo, hi = np.zeros(n_ax), np.zeros(n_ax), np.zeros(n_ax), np.zeros(n_ax)
     prow = marks.copy()
+    lam = gershgorin_nb(cdt)
     u = 0.0
     for b0 in range(first, last, BLOCK):
         nb = min(BLOCK, last - b0)
@@ -253,8 +254,6 @@ def solo_affine_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol,
                     jc[a] = 0
                     one &= jlo[a] == jhi[a]
                 nw = nb
-                for r in range(nb):
-                    idx[r] = r
                 if screen and one:           # the paths beyond the bridge's range by their own box
                     _beyond_lanes(sl, nb, LOB, HIB, CB, hc, al, be, jlo, cdt, scap, lb, gm, vb, skip)
                     nw = 0
@@ -262,11 +261,14 @@ def solo_affine_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol,
                         if not skip[r]:
                             idx[nw] = r
                             nw += 1
-                if nw > 0:
+                h0 = affine_health_nb(sl, spot, hc, bp, nbp, al, be, jc, g0)
+                if nw == nb:                 # every path walked: in place
+                    _walk_block(sl, nb, n_steps, hsteps, PB, SB, WB, UB, hc, bp, nbp, al, be, jlo, jhi, cdt,
+                                lam, h0, g0, hp, h1, gp, gk, gm, nrm, s2, ta, tb, q, surv, ptau, yb)
+                elif nw > 0:                 # the others gathered into the first nw lanes
                     _gather(nw, idx, garch, PB, SB, WB, UB, PW, SW, WW, UW)
-                    h0 = affine_health_nb(sl, spot, hc, bp, nbp, al, be, jc, g0)
                     _walk_block(sl, nw, n_steps, hsteps, PW, SW, WW, UW, hc, bp, nbp, al, be, jlo, jhi, cdt,
-                                gershgorin_nb(cdt), h0, g0, hp, h1, gp, gk, gm, nrm, s2, ta, tb, q, surv, ptw, yw)
+                                lam, h0, g0, hp, h1, gp, gk, gm, nrm, s2, ta, tb, q, surv, ptw, yw)
                     for t in range(nw):
                         ptau[idx[t]] = ptw[t]
                     for j in range(n_h):

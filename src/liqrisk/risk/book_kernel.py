@@ -485,7 +485,6 @@ def affine_pieces_nb(pools, ok, loc, marks, axes, h0, pos_start, pos_end, leg_st
                     slope = leg_amount[j] * (1.0 - leg_mm[j])
                     for k in range(nu + 1):
                         al[r, ax, k] += slope
-                        be[r, ax, k] += 0.0
             for i in range(pos_start[p], pos_end[p]):
                 if loc[axis[i]] != ax:
                     continue

@@ -206,15 +206,28 @@ def _rows_of(start, end):
     return np.arange(counts.sum()) - np.repeat(offset - start, counts), owner
 
 
+def _axis_loc(n_market: int, axes) -> np.ndarray:
+    """The run's axis of each market axis (−1: not simulated)."""
+    loc = np.full(n_market, -1, np.int64)
+    loc[np.asarray(axes, dtype=np.int64)] = np.arange(len(axes))
+    return loc
+
+
+def _inner_tier_rows(a, rows):
+    """(tier rows, owner): every tier row but the first of each book position ``rows``, and the
+    index into ``rows`` of its position."""
+    t, own = _rows_of(a.tier_start[rows], a.tier_end[rows])
+    inner = t > a.tier_start[rows][own]
+    return t[inner], own[inner]
+
+
 def _tiers_rising_continuous(a, rows) -> np.ndarray:
     """Per book position of ``rows``: tier rates non-decreasing and MM continuous in the price —
     one tier, a tier fixed by the size, or tiers in deduction form whose deductions join the
     pieces at every tier floor (``|Δ| ≤ 1e-9·max(1, largest floor) + 1e-9·|right piece|``; a jump at
     a floor — the whole notional at the next rate — would put a pool's least health inside an
     interval, not at one of its ends)."""
-    t, own = _rows_of(a.tier_start[rows], a.tier_end[rows])
-    inner = t > a.tier_start[rows][own]                  # every tier row but a position's first
-    t, own = t[inner], own[inner]
+    t, own = _inner_tier_rows(a, rows)
     n = len(rows)
     floor = a.t_floor[t]
     left = floor * a.t_mmr[t - 1] - a.t_cum[t - 1]
@@ -237,8 +250,7 @@ def _pool_structure(a, pools, margined, axes, marks):
     equity − MM is separable across axes and concave along each), affine equity (linear
     contracts and collateral only: ``ec + Σ ek·P``), and the first expiry of its positions."""
     n, n_ax = len(pools), len(axes)
-    loc = np.full(len(marks), -1)
-    loc[np.asarray(axes, dtype=np.int64)] = np.arange(n_ax)
+    loc = _axis_loc(len(marks), axes)
     rows, own = _rows_of(a.pos_start[pools], a.pos_end[pools])
     expiry = np.full(n, np.inf)
     np.minimum.at(expiry, own, np.where(a.expiry[rows] > 0, a.expiry[rows], np.inf))
@@ -415,18 +427,15 @@ def _affine_pieces(cp, g: _Group, sub, axes):
     the run's axes (and constant terms) is in it."""
     a, marks = cp.arrays, cp.market.prices
     n, n_ax, nb = len(sub), len(axes), AFFINE_PIECES
-    loc = np.full(len(marks), -1, np.int64)
-    loc[np.asarray(axes, dtype=np.int64)] = np.arange(n_ax)
+    loc = _axis_loc(len(marks), axes)
     pools = np.asarray(g.pools[sub], dtype=np.int64).reshape(-1)
     hc, nbp = np.zeros(n), np.zeros((n, n_ax), np.int64)
     bp, al, be = np.full((n, n_ax, nb), np.inf), np.zeros((n, n_ax, nb + 1)), np.zeros((n, n_ax, nb + 1))
     # the forms walked on pieces, for every position on the run's axes
     rows, own = _rows_of(a.pos_start[pools], a.pos_end[pools])
     code, mode, lo, hi = a.mm_code[rows], a.notional_mode[rows], a.tier_start[rows], a.tier_end[rows]
-    t, town = _rows_of(lo, hi)
-    inner = t > lo[town]
-    unsorted = np.bincount(town[inner], weights=a.t_floor[t[inner]] - a.t_floor[t[inner] - 1] < 0,
-                           minlength=len(rows)) > 0
+    t, town = _inner_tier_rows(a, rows)
+    unsorted = np.bincount(town, weights=a.t_floor[t] - a.t_floor[t - 1] < 0, minlength=len(rows)) > 0
     form = (a.contract[rows] == LINEAR) & ~np.isin(mode, (NOTIONAL_COIN, NOTIONAL_FACE)) & \
         np.isin(code, (MM_TIERS_AT_MARK, MM_WHOLE_TIER_FEE, MM_ENTRY_VALUE, MM_NONE)) & \
         ~((code == MM_WHOLE_TIER_FEE) & (mode == NOTIONAL_QUOTE) & (hi - lo > 1)) & ~unsorted
@@ -519,8 +528,8 @@ def _run(cp, g: _Group, acc_sel: np.ndarray, axes, model: PathModel, dt: float, 
     # variate: walked many paths at once (affine_block), the rest path by path (book_chunk_nb)
     n_own = np.diff(acc_start)
     first_b = acc_start[:-1]
-    solo_i = np.flatnonzero((n_own == 1) & (np.asarray(cv_ax) < 0) & SOLO_BLOCKS &
-                            (fast[np.minimum(first_b, max(n_bp - 1, 0))] > 0 if n_bp else False))
+    solo_i = np.flatnonzero((n_own == 1) & (np.asarray(cv_ax) < 0) & SOLO_BLOCKS)
+    solo_i = solo_i[fast[first_b[solo_i]] > 0]
     solo_b = first_b[solo_i].astype(np.int64)
     walk_i = np.setdiff1d(np.arange(n_acc), solo_i).astype(np.int64)
     walk_b = np.setdiff1d(np.arange(n_bp), solo_b).astype(np.int64)
@@ -544,8 +553,7 @@ def _run(cp, g: _Group, acc_sel: np.ndarray, axes, model: PathModel, dt: float, 
     size += size % 2
     chunks = [(a, min(a + size, n_paths)) for a in range(0, n_paths, size)]
     ax_map = np.array(axes, dtype=np.int64)
-    ax_loc = np.full(len(cp.market.prices), -1, np.int64)
-    ax_loc[ax_map] = np.arange(len(axes))
+    ax_loc = _axis_loc(len(cp.market.prices), axes)
     n_bins = min(HIST_BINS, n_steps)
     store, reuse, store_key = _path_store(key, sp, spot, dt, n_steps, n_paths, anti, len(axes))
     scap = math.sqrt(_variance_cap(model, n_steps))
