@@ -451,38 +451,22 @@ def account_axes(cp: CompiledPortfolio, i: int) -> tuple[int, ...]:
 
 def simulate(cp: CompiledPortfolio, idx: list[int], axes: tuple[int, ...], s: ProbabilitySettings,
              years: list[float], notes: list[str], model: str | None = None, paths: int | None = None,
-             risk: bool | None = None, funding=None, progress=None, path_models: dict | None = None):
+             risk: bool | None = None, funding=None, progress=None, path_models: dict | None = None,
+             steps_of: str | None = None):
     """(model name, the book's risk per account of ``idx``, model info) of accounts that move with
     ``axes``, on ``years``: the one orchestration of a probability run (analyze's main and range
     models, advise's one-horizon evaluations). ``model`` None: the main model of
     :func:`_models_for`; ``paths`` None: ``s.paths``; ``risk`` None: ``s.risk`` (VaR/ES);
     ``path_models``: a cache of path models by (model, underlyings) — a path model depends on the
-    market only. Raises :class:`_NotApplicable` when the model cannot describe the accounts."""
-    from liqrisk.risk.book_mc import SimulationTooLarge, book_liquidation_risk
+    market only; ``steps_of``: run on that model's time steps per horizon instead of the model's
+    own (the model range runs on the main model's, so that the range shows the models and not
+    their step sizes). Raises :class:`_NotApplicable` when the model cannot describe the accounts."""
+    from liqrisk.risk.book_mc import SimulationTooLarge, book_liquidation_risk, merge_risks
     names = [cp.market.names[a] for a in axes]
     model = model or _models_for(cp, names, s)[0]
-    key = (model, tuple(names))
-    built = path_models.get(key) if path_models is not None else None
-    if built is None:
-        built = _path_model(cp, names, model, s, notes)
-        if path_models is not None:
-            path_models[key] = built
-    path_model, dt, info = built
-    runs = [(path_model, dt, list(years))]
-    if model == "fhs":
-        from liqrisk.dynamics.fhs import INTRADAY_MAX_HORIZON
-        short = [y for y in years if y <= INTRADAY_MAX_HORIZON * (1 + 1e-9)]
-        if short:
-            key = ("fhs-intraday", tuple(names))
-            intraday = path_models.get(key, False) if path_models is not None else False
-            if intraday is False:
-                intraday = _fhs_intraday(cp, names, s, notes)
-                if path_models is not None:
-                    path_models[key] = intraday
-            if intraday is not None:
-                long = [y for y in years if y not in short]
-                runs = [(intraday[0], intraday[1], short)] + ([(path_model, dt, long)] if long else [])
-                info = info | {"intraday": intraday[2]}
+    runs, info = _runs(cp, names, model, s, years, notes, path_models)
+    if steps_of is not None and steps_of != model:
+        runs = [(runs[0][0], d, ys) for _, d, ys in _runs(cp, names, steps_of, s, years, notes, path_models)[0]]
     try:
         risks = [book_liquidation_risk(cp, idx, list(axes), m, ys, n_paths=paths or s.paths, seed=s.seed,
                                        drift=s.drift, steps_per_day=s.steps_per_day, dt=d, progress=progress,
@@ -490,8 +474,32 @@ def simulate(cp: CompiledPortfolio, idx: list[int], axes: tuple[int, ...], s: Pr
                  for m, d, ys in runs]
     except SimulationTooLarge as e:
         raise InputError([f"--horizon/--paths: {e}"]) from None
-    from liqrisk.risk.book_mc import merge_risks
     return model, risks[0] if len(risks) == 1 else [merge_risks(*r) for r in zip(*risks)], info
+
+
+def _runs(cp: CompiledPortfolio, names: list[str], model: str, s: ProbabilitySettings, years: list[float],
+          notes: list[str], path_models: dict | None):
+    """([(path model, step in years or None for the default, horizons)], model info) of
+    ``model`` on ``years``: one run, or for fhs with intraday history the horizons ≤ 1 day on the
+    hourly filter and the others on the daily one. ``path_models``: see :func:`simulate`."""
+    def cached(key, build):
+        if path_models is None:
+            return build()
+        if key not in path_models:
+            path_models[key] = build()
+        return path_models[key]
+
+    path_model, dt, info = cached((model, tuple(names)), lambda: _path_model(cp, names, model, s, notes))
+    if model != "fhs":
+        return [(path_model, dt, list(years))], info
+    from liqrisk.dynamics.fhs import INTRADAY_MAX_HORIZON
+    short = [y for y in years if y <= INTRADAY_MAX_HORIZON * (1 + 1e-9)]
+    intraday = cached(("fhs-intraday", tuple(names)), lambda: _fhs_intraday(cp, names, s, notes)) if short else None
+    if intraday is None:
+        return [(path_model, dt, list(years))], info
+    long = [y for y in years if y not in short]
+    return ([(intraday[0], intraday[1], short)] + ([(path_model, dt, long)] if long else []),
+            info | {"intraday": intraday[2]})
 
 
 def _add_probabilities(cp, results, s: ProbabilitySettings, out: PortfolioAnalysis, progress):
@@ -531,8 +539,8 @@ def _add_probabilities(cp, results, s: ProbabilitySettings, out: PortfolioAnalys
         if range_paths >= 2:
             for m in others:
                 spread[m] = simulate(cp, idx, axes, s, all_years, out.notes, m, range_paths, risk=False,
-                                     path_models=path_models)[1]
-            info["range"] = {"paths": range_paths, "models": others}
+                                     path_models=path_models, steps_of=main)[1]
+            info["range"] = {"paths": range_paths, "models": others, "steps_of": main}
         paying = [i for i in idx if schedule is not None and schedule.pays(cp.plans[i])]
         # the same paths and estimators at zero funding: how much of the risk funding adds
         unfunded = dict(zip(paying, simulate(cp, paying, axes, s, all_years, out.notes, main, risk=False,

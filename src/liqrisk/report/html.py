@@ -167,7 +167,8 @@ def _model_line(risk) -> str:
         text += f" — {html.escape(info['why'])}"
     if info.get("range"):
         text += (f"; model range: {html.escape(', '.join(info['range']['models']))} on "
-                 f"{info['range']['paths']:,} paths each (importance sampling below 1e-3)")
+                 f"{info['range']['paths']:,} paths each on {html.escape(info['range']['steps_of'])}'s time steps "
+                 f"(importance sampling below 1e-3)")
     assumed = [n for n, a in (info.get("assets") or {}).items() if a.get("assumed")]
     if assumed:
         text += f"; {html.escape(', '.join(assumed))}: no history, assumed (see notes)"

@@ -52,7 +52,7 @@ def _probability_table(a) -> Table:
     info = risk.model_info or {}
     how = f" ({info['why']})" if info.get("why") else ""
     if info.get("range"):
-        how += f"; other models on {info['range']['paths']:,} paths each"
+        how += f"; other models on {info['range']['paths']:,} paths each, on {info['range']['steps_of']}'s time steps"
     prob = Table(title=f"P(liquidation) term structure — model {risk.model}{how}", title_justify="left")
     cols = ["horizon", "p", "stderr", "95% interval", "paths", "method", "VaR99 (USD)", "ES99 (USD)"]
     for col in cols + (["other models"] if others else []):

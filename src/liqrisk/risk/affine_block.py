@@ -28,7 +28,7 @@ BLOCK = 128
 """Paths walked together: the block's state (health, gradients, survival) stays in the L1 cache."""
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
 def _walk_block(sl, nb, n_steps, hsteps, PB, SB, WB, UB, hc, bp, nbp, al, be, jlo, jhi, cdt, lam,
                 h0, g0, hp, h1, gp, gk, gm, nrm, s2, ta, tb, q, surv, ptau, yb):
     """Walk the pool in slot ``sl`` over the block's ``nb`` paths (prices ``PB`` (n_steps + 1,
@@ -121,7 +121,7 @@ def _walk_block(sl, nb, n_steps, hsteps, PB, SB, WB, UB, hc, bp, nbp, al, be, jl
             jh += 1
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
 def _beyond_lanes(sl, nb, LOB, HIB, CB, hc, al, be, jlo, cdt, scap, lb, G, vb, skip):
     """``skip[r]``: path r's box [LOB, HIB] (prices, per axis) lies on one piece per axis (``jlo``)
     and is beyond the health bridge's range at every step — the test of
@@ -148,7 +148,7 @@ def _beyond_lanes(sl, nb, LOB, HIB, CB, hc, al, be, jlo, cdt, scap, lb, G, vb, s
         skip[r] = CB[r] & (lb[r] > 0.0) & (2.0 * lb[r] * lb[r] >= FAR * (1.0 + 1e-9) * vb[r])
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
 def _gather(nw, idx, garch, PB, SB, WB, UB, PW, SW, WW, UW):
     """Copy the block's paths ``idx[:nw]`` (prices, volatility ratios, weights, uniforms) to the
     first ``nw`` lanes of ``PW``, ``SW``, ``WW``, ``UW``."""
@@ -183,10 +183,10 @@ def solo_affine_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol,
     s = np.empty(4, dtype=np.uint64)
     z = np.zeros((n_steps, n_ax))
     jmp = np.zeros((n_steps, n_ax))
-    X0 = np.zeros((n_steps + 1, n_ax))
-    lr0 = np.zeros(n_steps + 1)
-    mn0, mx0 = np.zeros(n_ax), np.zeros(n_ax)
-    S0 = np.ones((n_steps + 1, n_ax))
+    X = np.zeros((n_steps + 1, n_ax))
+    lr = np.zeros(n_steps + 1)
+    mn, mx = np.zeros(n_ax), np.zeros(n_ax)
+    S = np.ones((n_steps + 1, n_ax))
     v, sv = np.zeros(n_ax), np.zeros(n_ax)
     PB = np.empty((n_steps + 1, n_ax, BLOCK))
     SB = np.ones((n_steps + 1, n_ax, BLOCK))
@@ -215,9 +215,8 @@ def solo_affine_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol,
         calm = True
         for r in range(nb):
             CB[r] = True
-            X, lr, mn, mx, S, u = path_rows_nb(b0 + r, b0 + r - first, reuse, key, anti, u, n_steps, par, chol,
-                                               code, nu, resid, garch, correlated, jumps, s, z, jmp, v, sv, X0,
-                                               lr0, mn0, mx0, S0, XS, LRS, MNS, MXS, US, SS)
+            u = path_rows_nb(b0 + r, b0 + r - first, reuse, key, anti, u, n_steps, par, chol, code, nu, resid,
+                             garch, correlated, jumps, s, z, jmp, v, sv, X, lr, mn, mx, S, XS, LRS, MNS, MXS, US, SS)
             UB[r] = u
             for j in range(n_h):
                 WB[j, r] = np.exp(lr[hsteps[j]])
