@@ -26,8 +26,6 @@ REFRESH_STEPS = 0 in its globals (numba freezes globals at compile time): book_k
 its cached kernels are untouched."""
 import types
 
-import numpy as np
-import pytest
 from numba import njit
 
 from liqrisk.analysis import ProbabilitySettings, analyze
