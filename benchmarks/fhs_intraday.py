@@ -1,4 +1,5 @@
-"""Daily-filter vs hourly-filter fhs at 1 h and 4 h against the bundled hourly BTC (docs/calibration.md §4).
+"""Daily-filter vs hourly-filter fhs at 1 h, 4 h (and 24 h: ``--horizons 24``) against the bundled hourly BTC
+(docs/calibration.md §4).
 
 Data: btcusd_1h_coinbase.csv (Coinbase BTC-USD, 2017-07-01 → 2019-10-17). **Selection** period:
 hourly closes before 2019-01-01 — both filters are fitted there, and every choice (hourly filter
@@ -24,9 +25,14 @@ B. **The filter's own level** (``--vol-from`` a file ending at t): each filter's
    k = 2 … 6 both sides, pooled into Brier, log score, ECE and the reliability table
    (:mod:`liqrisk.risk.scores`).
 
+C. **Paired differences** (B's forecasts): per forecast the hourly filter's loss minus the daily
+   filter's (log score, Brier), averaged per UTC day of the window's start, with a Newey–West
+   standard error over those day means (lag ⌈H/24⌉ + 1: windows starting on neighbouring days
+   overlap) — negative favours the hourly filter.
+
 Monte Carlo tables (:func:`liqrisk.risk.calibration.hit_probabilities`): per filter a grid of
 starting variances × standardised barriers, interpolated. Run:
-``PYTHONPATH=src python benchmarks/fhs_intraday.py [--paths N] [--json out.json]``.
+``PYTHONPATH=src python benchmarks/fhs_intraday.py [--paths N] [--horizons 1,4] [--json out.json]``.
 """
 from __future__ import annotations
 
@@ -40,7 +46,7 @@ import numpy as np
 from liqrisk.dynamics.fhs import DAY, HOUR, _daily_closes, _hourly_closes, fhs_model, filtered_history
 from liqrisk.dynamics.ohlc import bundled_data_path, load_ohlc
 from liqrisk.risk.calibration import daily_scale, gjr_filter, hit_probabilities, window_moves
-from liqrisk.risk.scores import score
+from liqrisk.risk.scores import LOG_FLOOR, score
 
 SPLIT = np.datetime64("2019-01-01")
 HORIZONS = (1, 4)
@@ -141,7 +147,26 @@ def states(o, hours, hist, f2, daily_data):
     return out
 
 
-def run(n_paths: int = 200_000, seed: int = 0):
+def paired_difference(pa, pb, o, day, lag: int) -> tuple[float, float]:
+    """(mean, Newey–West se) of the per-day means of the log-score and Brier loss of forecasts
+    ``pa`` minus ``pb`` of outcomes ``o`` (``day``: each forecast's day index): returns
+    ((log mean, log se), (Brier mean, Brier se))."""
+    def losses(p):
+        q = np.clip(p, LOG_FLOOR, 1 - LOG_FLOOR)
+        return -(o * np.log(q) + (1 - o) * np.log(1 - q)), (p - o) ** 2
+    out = []
+    for la, lb in zip(losses(pa), losses(pb)):
+        _, inv = np.unique(day, return_inverse=True)
+        d = np.bincount(inv, la - lb) / np.bincount(inv)
+        n, x = len(d), d - d.mean()
+        v = x @ x / n
+        for j in range(1, lag + 1):
+            v += 2 * (1 - j / (lag + 1)) * (x[j:] @ x[:-j]) / n
+        out.append((float(d.mean()), float(np.sqrt(v / n))))
+    return out
+
+
+def run(n_paths: int = 200_000, seed: int = 0, horizons=HORIZONS):
     t0 = time.perf_counter()
     o, hours = data()
     f2 = seasonal_factors(o, hours)
@@ -153,7 +178,8 @@ def run(n_paths: int = 200_000, seed: int = 0):
                         "persistence": h.params["alpha"] + h.params["beta"] + h.params.get("gamma", 0) / 2}
                     for n, h in hist.items()},
            "seasonal_f2": f2.round(3).tolist(), "A": {}, "B": {}}
-    for H in HORIZONS:
+    day = hours.astype("datetime64[D]").astype(np.int64)
+    for H in horizons:
         up, dn = window_moves(o, H)
         ok = np.isfinite(up) & np.isfinite(s_day) & np.isfinite(st["daily"]) & (np.arange(len(o)) >= 720)
         s = s_day * np.sqrt(H / 24)
@@ -195,10 +221,16 @@ def run(n_paths: int = 200_000, seed: int = 0):
                         preds[name].append(p)
                         tails[-1][name] = float(np.mean(p))
             o_all = np.concatenate(outs)
+            d_all = np.tile(day[sel], len(outs))
+            (lm, ls), (bm, bs) = paired_difference(np.concatenate(preds["hourly"]), np.concatenate(preds["daily"]),
+                                                   o_all, d_all, -(-H // 24) + 1)
             res["B"][f"{H}h {period}"] = {name: score(np.concatenate(p), o_all).to_dict()
                                           for name, p in preds.items()} | {"n": int(len(o_all)),
                                                                            "events": int(o_all.sum()),
-                                                                           "tails": tails}
+                                                                           "tails": tails,
+                                                                           "hourly-daily": {"log": [lm, ls],
+                                                                                            "brier": [bm, bs],
+                                                                                            "days": int(len(np.unique(day[sel])))}}
     res["seconds"] = time.perf_counter() - t0
     return res
 
@@ -229,6 +261,9 @@ def report(res) -> str:
             sc = b[name]
             lines.append(f"| {name} | {sc['brier']:.5f} | {sc['reliability']:.5f} | {sc['log_score']:.4f} | "
                          f"{sc['ece']:.4f} |")
+        d = b["hourly-daily"]
+        lines.append(f"\nhourly − daily, per-day means over {d['days']} days (Newey–West se): log score "
+                     f"{d['log'][0]:+.5f} ± {d['log'][1]:.5f}, Brier {d['brier'][0]:+.6f} ± {d['brier'][1]:.6f}")
         lines += ["", "| k | side | realised (± se) | " + " | ".join(f"{n} mean predicted" for n in res["fits"]) + " |",
                   "|---:|---|---:|" + "---:|" * len(res["fits"])]
         lines += [f"| {t['k']} | {t['side']} | {_fmt(t['freq'])} (± {t['se']:.1e}) | "
@@ -251,9 +286,10 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--paths", type=int, default=200_000)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--horizons", default="1,4", help="hours, comma-separated (24: the daily-vs-hourly question at 1 d)")
     ap.add_argument("--json")
     a = ap.parse_args()
-    out = run(a.paths, a.seed)
+    out = run(a.paths, a.seed, tuple(int(h) for h in a.horizons.split(",")))
     if a.json:
         with open(a.json, "w") as fh:
             json.dump(out, fh, indent=1, default=float)
