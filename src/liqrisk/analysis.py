@@ -507,7 +507,7 @@ def _add_probabilities(cp, results, s: ProbabilitySettings, out: PortfolioAnalys
     on the compiled book: accounts that move with the same underlyings share one path model
     and one simulation (their numbers depend on the seed and their underlyings only). The other
     applicable models run on ``range_paths`` paths for the model range (probabilities only)."""
-    from liqrisk.advise.funding import book_schedule, funding_block
+    from liqrisk.advise.funding import book_schedule
     from liqrisk.risk.estimates import TERM_STRUCTURE
 
     years = probability_years(s)
@@ -522,36 +522,45 @@ def _add_probabilities(cp, results, s: ProbabilitySettings, out: PortfolioAnalys
             groups.setdefault(axes, []).append(i)
     range_paths = min(s.paths, RANGE_PATHS) if s.range_paths is None else s.range_paths
     path_models: dict = {}
+    from liqrisk.risk.book_mc import reuse_setup
+    with reuse_setup():            # one t=0 set-up per group for all its models' runs
+        for axes, idx in groups.items():
+            _group_probabilities(cp, results, s, out, progress, axes, idx, years, term, all_years, schedule,
+                                 range_paths, path_models)
 
-    for axes, idx in groups.items():
-        names = [cp.market.names[a] for a in axes]
-        main, others = _models_for(cp, names, s)
-        try:
-            _, risks, info = simulate(cp, idx, axes, s, all_years, out.notes, main, funding=schedule,
-                                      progress=progress, path_models=path_models)
-        except _NotApplicable as e:
-            out.notes += [f"account '{results[i].id}': no probability — {e}" for i in idx]
-            continue
-        info = {"name": main, "why": "chosen (--model)" if s.model != "auto" else
-                ("default: best calibrated in the back-tests (docs/calibration.md)" if main == DEFAULT_MODEL
-                 else "default where no underlying has history (GBM)")} | info
-        spread = {}
-        if range_paths >= 2:
-            for m in others:
-                spread[m] = simulate(cp, idx, axes, s, all_years, out.notes, m, range_paths, risk=False,
-                                     path_models=path_models, steps_of=main)[1]
-            info["range"] = {"paths": range_paths, "models": others, "steps_of": main}
-        paying = [i for i in idx if schedule is not None and schedule.pays(cp.plans[i])]
-        # the same paths and estimators at zero funding: how much of the risk funding adds
-        unfunded = dict(zip(paying, simulate(cp, paying, axes, s, all_years, out.notes, main, risk=False,
-                                             funding=schedule.zero(), path_models=path_models)[1])) if paying else {}
-        for k, (i, risk) in enumerate(zip(idx, risks)):
-            _probability_blocks(results[i], risk, years, term, main)
-            results[i].risk.model_info = info
-            results[i].risk.model_range = {h: {m: spread[m][k].probabilities[y].p for m in spread}
-                                           for h, y in {**term, **years}.items()} if spread else {}
-            if i in unfunded:
-                results[i].funding = funding_block(schedule, cp.plans[i], risk, unfunded[i], {**term, **years})
+
+def _group_probabilities(cp, results, s, out, progress, axes, idx, years, term, all_years, schedule, range_paths,
+                         path_models):
+    """:func:`_add_probabilities` of the accounts ``idx`` that move with ``axes``."""
+    from liqrisk.advise.funding import funding_block
+    names = [cp.market.names[a] for a in axes]
+    main, others = _models_for(cp, names, s)
+    try:
+        _, risks, info = simulate(cp, idx, axes, s, all_years, out.notes, main, funding=schedule,
+                                  progress=progress, path_models=path_models)
+    except _NotApplicable as e:
+        out.notes += [f"account '{results[i].id}': no probability — {e}" for i in idx]
+        return
+    info = {"name": main, "why": "chosen (--model)" if s.model != "auto" else
+            ("default: best calibrated in the back-tests (docs/calibration.md)" if main == DEFAULT_MODEL
+             else "default where no underlying has history (GBM)")} | info
+    spread = {}
+    if range_paths >= 2:
+        for m in others:
+            spread[m] = simulate(cp, idx, axes, s, all_years, out.notes, m, range_paths, risk=False,
+                                 path_models=path_models, steps_of=main)[1]
+        info["range"] = {"paths": range_paths, "models": others, "steps_of": main}
+    paying = [i for i in idx if schedule is not None and schedule.pays(cp.plans[i])]
+    # the same paths and estimators at zero funding: how much of the risk funding adds
+    unfunded = dict(zip(paying, simulate(cp, paying, axes, s, all_years, out.notes, main, risk=False,
+                                         funding=schedule.zero(), path_models=path_models)[1])) if paying else {}
+    for k, (i, risk) in enumerate(zip(idx, risks)):
+        _probability_blocks(results[i], risk, years, term, main)
+        results[i].risk.model_info = info
+        results[i].risk.model_range = {h: {m: spread[m][k].probabilities[y].p for m in spread}
+                                       for h, y in {**term, **years}.items()} if spread else {}
+        if i in unfunded:
+            results[i].funding = funding_block(schedule, cp.plans[i], risk, unfunded[i], {**term, **years})
 
 
 RANGE_PATHS = 4_000

@@ -625,6 +625,35 @@ def reuse_paths():
         _REUSE = outer
 
 
+_GROUPS: dict | None = None
+"""The accounts' t=0 set-ups (:class:`_Group`) kept while :func:`reuse_setup` is active."""
+
+
+@contextlib.contextmanager
+def reuse_setup():
+    """Within this block the runs of one compiled book that is not changed — the main model,
+    the model range and the no-funding run of ``analyze`` — share each set of accounts' t=0
+    set-up (pools, boundaries, exposures: independent of the model) instead of recomputing it;
+    keyed by the book, the accounts, the axes and the marks. The numbers are the same."""
+    global _GROUPS
+    outer = _GROUPS
+    _GROUPS = {} if outer is None else outer
+    try:
+        yield
+    finally:
+        _GROUPS = outer
+
+
+def _setup(cp, accounts: list[int], axes: list[int]) -> _Group:
+    """:func:`_group`, from :func:`reuse_setup`'s store when active (its per-run memo fresh)."""
+    if _GROUPS is None:
+        return _group(cp, accounts, axes)
+    key = (id(cp), tuple(accounts), tuple(axes), cp.market.prices.tobytes())
+    if key not in _GROUPS:
+        _GROUPS[key] = (cp, _group(cp, accounts, axes))      # cp kept: its id stays unique
+    return replace(_GROUPS[key][1], memo={})
+
+
 def _path_store(key, sp, spot, dt, n_steps, n_paths, anti, n_ax):
     """(arrays, reuse mode, key) of a run: the kept paths (mode 2), new arrays to keep them in
     (mode 1, kept once the run has finished) or placeholders (mode 0: not reusing). Tilted runs
@@ -724,7 +753,7 @@ def _liquidation_risk(cp, accounts, axes, model, horizons_years, n_paths, seed, 
     horizons = sorted(set(horizons_years))
     model = replace(model, mu=drift)
     sigma = model.sigma
-    g = _group(cp, accounts, axes)
+    g = _setup(cp, accounts, axes)
     n_acc = len(accounts)
     # control barrier per account: the main underlying (largest |exposure·spot·σ|), nearest side
     spot = cp.market.prices[np.array(axes)]
