@@ -246,6 +246,28 @@ def test_screening_skips_steps_without_changing_any_number():
         assert on.var99 == off.var99 and on.es99 == off.es99
 
 
+def test_a_shared_setup_gives_the_numbers_of_a_fresh_one_for_every_model():
+    """reuse_setup: the runs of several models and steps on one book share the accounts' t=0
+    set-up; each gives what it gives alone (the per-run boxes and tables are not shared)."""
+    from liqrisk.load import load_portfolio
+    from liqrisk.risk.book_mc import reuse_setup
+    cp = CompiledPortfolio(load_portfolio("examples/multi_venue.yaml"))
+    idx, axes = [2, 6, 7], [0]                      # coin-margined, options desk, BitMEX isolated
+    sigma = np.array([cp.market.atm_vol("BTC")])
+    runs = [(gbm(sigma), None), (student_t(sigma, 4.0), None), (gbm(1.5 * sigma), 1 / 365)]
+
+    def run(model, dt):
+        return book_liquidation_risk(cp, idx, axes, model, [1 / 365, 7 / 365], n_paths=2000, seed=3, dt=dt)
+
+    alone = [run(m, dt) for m, dt in runs]
+    with reuse_setup():
+        shared = [run(m, dt) for m, dt in runs]
+    for a, b in zip(alone, shared):
+        for x, y in zip(a, b):
+            assert x.probabilities == y.probabilities and x.pools == y.pools
+            assert x.var99 == y.var99 and x.es99 == y.es99
+
+
 # --- closed forms and estimator properties on one-position books (ported from the per-step
 # engine this one replaced); every tolerance is a multiple of the Monte Carlo standard error.
 # Those marked numerics run again on numba's generic x86-64 target in .ci/run.
