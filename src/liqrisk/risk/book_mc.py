@@ -36,6 +36,7 @@ Cost and memory: paths run in chunks on threads (nogil kernel); memory per threa
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 from dataclasses import dataclass, field, replace
 
@@ -128,51 +129,55 @@ def _pool_labels(plan) -> list[str]:
 
 
 def _group(cp, accounts: list[int], axes: list[int]) -> _Group:
-    """Pools, t=0 boundaries (log offsets on the run's axes), breaches and exposures."""
+    """Pools, t=0 boundaries (log offsets on the run's axes), breaches and exposures. One Python
+    pass over the accounts collects their pools, labels, fees and pool axes; the rest is array
+    work over all pools at once (per-account segments by ``ufunc.at``)."""
     arrays, marks = cp.arrays, cp.market.prices
-    pools, margined, labels, fee, acc_start = [], [], [], [], [0]
+    pools, n_pools, labels, fees, axsets = [], [], [], [], []
     for i in accounts:
         plan = cp.plans[i]
-        labels += _pool_labels(plan)
-        for p in plan.pools:
-            pools.append(p)
-            margined.append(arrays.margined(p))
-            fee.append(plan.rules.params.liquidation_fee)
-        acc_start.append(len(pools))
+        ps = plan.pools
+        pools += ps
+        n_pools.append(len(ps))
+        fees.append(plan.rules.params.liquidation_fee)
+        labels += ["cross"] if len(ps) == 1 and ps[0] == plan.cross_pool else _pool_labels(plan)
+        axsets += [plan.pool_axes[p] for p in ps]
     pools = np.array(pools, dtype=np.int64)
-    margined = np.array(margined, dtype=np.bool_)
-    n_bp, n_ax = len(pools), len(axes)
+    n_pools = np.array(n_pools, dtype=np.int64)
+    n_bp, n_ax, n_acc = len(pools), len(axes), len(accounts)
+    acc_start = np.concatenate([[0], np.cumsum(n_pools)]).astype(np.int64)
+    owner = np.repeat(np.arange(n_acc), n_pools)              # the account of each pool
+    fee = np.repeat(np.array(fees), n_pools) if n_acc else np.array([])
+    legs, lown = _rows_of(arrays.leg_start[pools], arrays.leg_end[pools])
+    margined = (arrays.pos_end[pools] > arrays.pos_start[pools]) | (arrays.const_mm[pools] > 0) | \
+        (np.bincount(lown, weights=arrays.leg_mm[legs] > 0, minlength=n_bp) > 0)
     plo, phi = np.full((n_bp, n_ax), -np.inf), np.full((n_bp, n_ax), np.inf)
-    pairs = [(b, a) for b in range(n_bp) if margined[b] for a in range(n_ax)]
     breached = np.zeros(n_bp, dtype=np.bool_)
-    if pairs:
-        down, up, now = K.nearest_boundaries_nb(
-            pools[[b for b, _ in pairs]], np.array([axes[a] for _, a in pairs], dtype=np.int64),
-            marks, True, K.coarse_grid(), K.fine_grid(), arrays.args())
-        for (b, a), d, u, n in zip(pairs, down, up, now):
-            breached[b] |= n
-            if np.isfinite(d) and d > 0:
-                plo[b, a] = math.log(d / marks[axes[a]])
-            if np.isfinite(u):
-                phi[b, a] = math.log(u / marks[axes[a]])
-    acc_start = np.array(acc_start, dtype=np.int64)
-    n_acc = len(accounts)
+    pb = np.repeat(np.flatnonzero(margined), n_ax)           # (pool, axis) pairs, pool-major
+    pa = np.tile(np.arange(n_ax), len(pb) // max(n_ax, 1))
+    ax_map = np.array(axes, dtype=np.int64)
+    if len(pb):
+        down, up, now = K.nearest_boundaries_nb(pools[pb], ax_map[pa], marks, True, K.coarse_grid(),
+                                                K.fine_grid(), arrays.args())
+        breached = np.bincount(pb, weights=now, minlength=n_bp) > 0
+        # math.log (libm) on each ratio, as the loop did: NumPy's SIMD log may differ in the last bit
+        for bound, side, ok in ((down, plo, np.isfinite(down) & (down > 0)), (up, phi, np.isfinite(up))):
+            ratio = bound[ok] / marks[ax_map[pa[ok]]]
+            side[pb[ok], pa[ok]] = [math.log(x) for x in ratio.tolist()]
+    flat = np.fromiter(itertools.chain.from_iterable(axsets), np.int64,
+                       count=sum(len(s) for s in axsets))
+    fown = np.repeat(np.arange(n_bp), [len(s) for s in axsets])
+    inside = (flat >= 0) & (flat < len(marks))
+    loc = _axis_loc(len(marks), axes)[flat[inside]]
     dep = np.zeros((n_bp, n_ax), dtype=np.bool_)
-    b = 0
-    for i in accounts:
-        for p in cp.plans[i].pools:
-            dep[b] = [ax in cp.plans[i].pool_axes[p] for ax in axes]
-            b += 1
+    dep[fown[inside][loc >= 0], loc[loc >= 0]] = True
     multi = margined & (dep.sum(axis=1) >= 2)
     alo, ahi = np.full((n_acc, n_ax), -np.inf), np.full((n_acc, n_ax), np.inf)
-    blo, bhi = alo.copy(), ahi.copy()
-    for i in range(n_acc):
-        sl = slice(acc_start[i], acc_start[i + 1])
-        if acc_start[i + 1] > acc_start[i]:
-            alo[i], ahi[i] = plo[sl].max(axis=0), phi[sl].min(axis=0)
-        one = np.arange(acc_start[i], acc_start[i + 1])[~multi[sl]]
-        if len(one):
-            blo[i], bhi[i] = plo[one].max(axis=0), phi[one].min(axis=0)
+    np.maximum.at(alo, owner, plo)
+    np.minimum.at(ahi, owner, phi)
+    blo, bhi = np.full((n_acc, n_ax), -np.inf), np.full((n_acc, n_ax), np.inf)
+    np.maximum.at(blo, owner[~multi], plo[~multi])
+    np.minimum.at(bhi, owner[~multi], phi[~multi])
     # equity at t=0 and d(min pool health)/d(price) per axis (0.01% central bumps)
     rows = np.repeat(marks[None, :], 1 + 2 * n_ax, axis=0)
     for a, ax in enumerate(axes):
@@ -186,15 +191,14 @@ def _group(cp, accounts: list[int], axes: list[int]) -> _Group:
     g0 = np.where(dep, g0, 0.0)
     health = np.where(margined[None, :], eq - mm, np.inf)
     v0 = np.add.reduceat(eq[0], acc_start[:-1]) if n_bp else np.zeros(n_acc)
+    h = np.full((n_acc, len(rows)), np.inf)                 # least pool health of each account
+    np.minimum.at(h, owner, health.T)
+    h = np.where(np.isfinite(h), h, 0.0)                    # (an account without pools: 0)
     exposure = np.zeros((n_acc, n_ax))
-    for i in range(n_acc):
-        h = health[:, acc_start[i]:acc_start[i + 1]].min(axis=1) if acc_start[i + 1] > acc_start[i] \
-            else np.zeros(len(rows))
-        h = np.where(np.isfinite(h), h, 0.0)
-        for a, ax in enumerate(axes):
-            exposure[i, a] = (h[1 + 2 * a] - h[2 + 2 * a]) / (rows[1 + 2 * a, ax] - rows[2 + 2 * a, ax])
+    for a, ax in enumerate(axes):
+        exposure[:, a] = (h[:, 1 + 2 * a] - h[:, 2 + 2 * a]) / (rows[1 + 2 * a, ax] - rows[2 + 2 * a, ax])
     screenable, affine, ec, ek, expiry = _pool_structure(arrays, pools, margined, axes, marks)
-    return _Group(pools, margined, labels, np.array(fee), plo, phi, acc_start, alo, ahi, blo, bhi,
+    return _Group(pools, margined, labels, fee, plo, phi, acc_start, alo, ahi, blo, bhi,
                   breached, v0, exposure, dep, screenable, affine, ec, ek, expiry, multi, h0, g0)
 
 
@@ -356,6 +360,8 @@ def _per_pool(g: _Group, key, bsel, compute):
         for v, x in zip(vals, new):
             v[need] = x
         done[need] = True
+    if len(bsel) == len(g.pools) and np.array_equal(bsel, np.arange(len(g.pools))):
+        return tuple(vals)        # every pool in order: the kept rows themselves (read-only use)
     return tuple(v[bsel] for v in vals)
 
 
@@ -483,6 +489,20 @@ class _Sums:
     n: int                   # independent samples (pairs when antithetic)
 
 
+def _sub_group(g: _Group, acc_sel):
+    """(bsel, acc_start) of the accounts ``acc_sel`` (indices into the group): their pools'
+    indices into the group, account after account, and where each account starts in them."""
+    acc_sel = np.asarray(acc_sel, dtype=np.int64)
+    lo, hi = g.acc_start[acc_sel], g.acc_start[acc_sel + 1]
+    return _rows_of(lo, hi)[0].astype(np.int64), np.concatenate([[0], np.cumsum(hi - lo)]).astype(np.int64)
+
+
+def _paying(a, pools, f_row) -> np.ndarray:
+    """Per pool of ``pools``: whether any of its positions pays funding (``f_row`` ≥ 0)."""
+    rows, own = _rows_of(a.pos_start[pools], a.pos_end[pools])
+    return np.bincount(own, weights=f_row[rows] >= 0, minlength=len(pools)) > 0
+
+
 def _run(cp, g: _Group, acc_sel: np.ndarray, axes, model: PathModel, dt: float, hsteps,
          n_paths: int, key, anti: bool, tilt, cv_ax, cv_lo, cv_hi, want_loss: bool = True,
          screen: bool = True, funding=None) -> _Sums:
@@ -502,10 +522,7 @@ def _run(cp, g: _Group, acc_sel: np.ndarray, axes, model: PathModel, dt: float, 
     sigma = model.sigma
     c_br = 2.0 / (sigma ** 2 * dt)
     # local sub-group of the selected accounts
-    bsel = np.concatenate([np.arange(g.acc_start[i], g.acc_start[i + 1]) for i in acc_sel]) \
-        if len(acc_sel) else np.zeros(0, np.int64)
-    acc_start = np.concatenate([[0], np.cumsum([g.acc_start[i + 1] - g.acc_start[i] for i in acc_sel])]
-                               ).astype(np.int64)
+    bsel, acc_start = _sub_group(g, acc_sel)
     n_bp, n_acc, n_h = len(bsel), len(acc_sel), len(hsteps)
     kept = n_paths - math.ceil(0.99 * n_paths) + 1 if want_loss else 1
     multi = g.multi[bsel]
@@ -516,8 +533,7 @@ def _run(cp, g: _Group, acc_sel: np.ndarray, axes, model: PathModel, dt: float, 
         else funding.per_step(dt, n_steps)
     paying = np.zeros(n_bp, np.bool_)
     if funding is not None:       # pools paying funding are walked at every step (path-dependent cash)
-        paying = np.array([np.any(f_row[arrays.pos_start[p]:arrays.pos_end[p]] >= 0) for p in g.pools[bsel]],
-                          dtype=np.bool_).reshape(-1)
+        paying = _paying(arrays, g.pools[bsel], f_row)
     affine = g.affine[bsel] & ~paying
     eligible = affine & g.screenable[bsel] & (g.expiry[bsel] > (n_steps + 1) * dt)
     pieces = _per_pool(g, ("pieces",), bsel[multi], lambda sub: _affine_pieces(cp, g, sub, axes))
@@ -713,6 +729,21 @@ def _inside_unit(e: ProbabilityEstimate | None) -> bool:
     return e is not None and 0.0 <= e.ci95[0] and e.ci95[1] <= 1.0 and 0.0 <= e.p <= 1.0
 
 
+def _control_barriers(g: _Group, spot, sigma):
+    """(cv_ax, cb, cv_lo, cv_hi) per account: the run axis of its main underlying (largest
+    |exposure·spot·σ|, the first on a tie; −1: no finite t=0 boundary on it), the nearer of its
+    two boundaries there (log offset; the lower on a tie of |·|; NaN: none) and that boundary as
+    the control's lower (< 0) or upper barrier (else ∓inf)."""
+    n_acc = len(g.acc_start) - 1
+    a = np.argmax(np.abs(g.exposure * spot * sigma), axis=1).astype(np.int64)
+    lo, hi = g.alo[np.arange(n_acc), a], g.ahi[np.arange(n_acc), a]
+    flo, fhi = np.isfinite(lo), np.isfinite(hi)
+    has = flo | fhi
+    cb = np.where(has, np.where(fhi & (~flo | (np.abs(hi) < np.abs(lo))), hi, lo), np.nan)
+    cv_ax = np.where(has, a, -1).astype(np.int64)
+    return cv_ax, cb, np.where(has & (cb < 0), cb, -np.inf), np.where(has & ~(cb < 0), cb, np.inf)
+
+
 def _horizon_dts(horizons, steps_per_day, dt):
     """Per horizon: its step (given ``dt``: ``dt``, or one step of the horizon when it is
     shorter; else min(1/(365·steps_per_day), horizon/4)) and its number of steps."""
@@ -757,18 +788,7 @@ def _liquidation_risk(cp, accounts, axes, model, horizons_years, n_paths, seed, 
     n_acc = len(accounts)
     # control barrier per account: the main underlying (largest |exposure·spot·σ|), nearest side
     spot = cp.market.prices[np.array(axes)]
-    cv_ax = np.full(n_acc, -1, np.int64)
-    cv_lo, cv_hi = np.full(n_acc, -np.inf), np.full(n_acc, np.inf)
-    cb = np.full(n_acc, np.nan)
-    for i in range(n_acc):
-        a = int(np.argmax(np.abs(g.exposure[i] * spot * sigma)))
-        cands = [b for b in (g.alo[i, a], g.ahi[i, a]) if np.isfinite(b)]
-        if cands:
-            cv_ax[i], cb[i] = a, min(cands, key=abs)
-            if cb[i] < 0:
-                cv_lo[i] = cb[i]
-            else:
-                cv_hi[i] = cb[i]
+    cv_ax, cb, cv_lo, cv_hi = _control_barriers(g, spot, sigma)
     gaussian = model.is_gaussian
     # importance sampling tilts towards the t=0 boundary, which funding moves: not with funding
     tiltable = gaussian and funding is None
@@ -794,6 +814,10 @@ def _liquidation_risk(cp, accounts, axes, model, horizons_years, n_paths, seed, 
     cv_run = cv_ax if method == "control" or (method == "auto" and gaussian) else np.full(n_acc, -1, np.int64)
     last_run = None
     done = [0]
+    marg = g.margined.tolist()
+    starts = g.acc_start.tolist()
+    acc_margined = [[b for b in range(starts[i], starts[i + 1]) if marg[b]] for i in range(n_acc)]
+    v0 = g.v0.tolist()
     for d, hs in sorted(by_dt.items()):
         hsteps = np.array(sorted({steps[h][1] for h in hs}), dtype=np.int64)
         s = _run(cp, g, all_acc, axes, model, d, hsteps, n_paths, _key(seed, 0), anti, None,
@@ -833,6 +857,9 @@ def _liquidation_risk(cp, accounts, axes, model, horizons_years, n_paths, seed, 
                     rare.setdefault(key, []).append(i)
                 todo.append((h, j, i, plain, mean, want))
         tilted = _importance(cp, g, rare, axes, model, d, n_paths, seed, sigma, cv_lo, cv_hi, funding)
+        # per horizon of the run: the worst, least and mean of each account's kept losses
+        tails = [(s.top[:, j, 0].tolist(), s.top[:, j, -1].tolist(), s.top[:, j].mean(axis=1).tolist())
+                 for j in range(len(hsteps))] if risk else None
         for h, j, i, plain, mean, want in todo:
             r = results[i]
             choice = plain
@@ -848,27 +875,30 @@ def _liquidation_risk(cp, accounts, axes, model, horizons_years, n_paths, seed, 
                 choice = replace(choice, paths=2 * choice.paths)
             r["p"][h] = choice
             r["methods"].append(choice.method)
-            margined = [b for b in range(g.acc_start[i], g.acc_start[i + 1]) if g.margined[b]]
+            margined = acc_margined[i]
             # an account's only pool that can be liquidated is liquidated exactly when the account
             # is: one event, one estimate (the account's, importance-sampled or not)
             r["pools"][h] = ({g.labels[margined[0]]: choice} if len(margined) == 1 else
                              {g.labels[b]: no_silent_zero(_pool_estimate(s, b, j, anti)) for b in margined})
-            top = s.top[i, j]
             if not risk:
                 r["var"][h] = r["es"][h] = math.nan
                 continue
-            r["var"][h] = float(top[-1])
+            worst, least, avg = tails[j]
+            r["var"][h] = least[i]
             # the mean of values in [VaR, v0] lies there (clipped: rounding of the sum)
-            r["es"][h] = float(min(max(top.mean(), top[-1]), max(top[0], g.v0[i])))
+            r["es"][h] = min(max(avg[i], least[i]), max(worst[i], v0[i]))
         done[0] += 1
         if progress is not None:
             progress(done[0] * n_paths, len(by_dt) * n_paths)
     s, d, hsteps = last_run
     out = []
     times = _times_to_liquidation(s.hist, int(hsteps[-1]), d)
+    owner = np.repeat(np.arange(n_acc), np.diff(g.acc_start))
+    acc_now = (np.bincount(owner, weights=g.breached, minlength=n_acc) > 0).tolist()
+    dt_years = {h: steps[h][0] for h in horizons}
     for i in range(n_acc):
         r = results[i]
-        now = bool(np.any(g.breached[g.acc_start[i]:g.acc_start[i + 1]]))
+        now = acc_now[i]
         probs, pools = r["p"], r["pools"]
         if now:
             one = ProbabilityEstimate(1.0, 0.0, (1.0, 1.0), n_paths, "liquidatable-now")
@@ -881,9 +911,9 @@ def _liquidation_risk(cp, accounts, axes, model, horizons_years, n_paths, seed, 
                       max(e.p for e in pools[h].values()) > 0 else None) for h in horizons}
         hist, ttl = times[i]
         out.append(AccountRisk(probs, {lab: {h: pools[h][lab] for h in horizons} for lab in pools[horizons[0]]},
-                               driver, ttl, hist, r["var"], r["es"], float(max(g.v0[i], 0.0)),
+                               driver, ttl, hist, r["var"], r["es"], max(v0[i], 0.0),
                                "+".join(dict.fromkeys(e.method for e in probs.values())),
-                               n_paths, {h: steps[h][0] for h in horizons}, now))
+                               n_paths, dict(dt_years), now))
     return out
 
 
@@ -902,7 +932,13 @@ def merge_risks(*parts: AccountRisk) -> AccountRisk:
 
 
 def _clip(e: ProbabilityEstimate) -> ProbabilityEstimate:
-    return replace(e, ci95=(max(0.0, e.ci95[0]), min(1.0, e.ci95[1])))
+    """``e`` with its interval clipped to [0, 1]: ``e`` itself when clipping changes nothing
+    (ends inside, or exactly the float +0.0 / 1.0 that clipping would put there)."""
+    lo, hi = e.ci95
+    if (lo > 0.0 or (type(lo) is float and lo == 0.0 and math.copysign(1.0, lo) > 0)) and \
+            (hi < 1.0 or (type(hi) is float and hi == 1.0)):
+        return e
+    return replace(e, ci95=(max(0.0, lo), min(1.0, hi)))
 
 
 def _pool_estimate(s: _Sums, b, j, anti) -> ProbabilityEstimate:
@@ -1063,5 +1099,6 @@ def _times_to_liquidation(hist: np.ndarray, n_steps: int, dt: float):
     cnt = np.stack([hist[:, a:b].sum(axis=1) for a, b in zip(show[:-1], show[1:])], axis=1)
     frac = np.where(total[:, None] > 0, cnt / np.where(total > 0, total, 1.0)[:, None], 0.0)
     edges = [float(start[k]) * dt * YEAR_HOURS for k in show]
-    return [(TimeHistogram(list(edges), cnt[i].tolist(), frac[i].tolist(), int(round(total[i]))),
-             {q: float(ttl[q][i]) for q in TIME_QUANTILES}) for i in range(len(hist))]
+    ttl = {q: v.tolist() for q, v in ttl.items()}
+    return [(TimeHistogram(list(edges), c, f, int(round(t))), {q: ttl[q][i] for q in TIME_QUANTILES})
+            for i, (c, f, t) in enumerate(zip(cnt.tolist(), frac.tolist(), total.tolist()))]
