@@ -612,8 +612,10 @@ def _run(cp, g: _Group, acc_sel: np.ndarray, axes, model: PathModel, dt: float, 
     if reuse == 1:
         _REUSE[store_key] = store
     total = {k: sum(p[k] for p in parts) for k in parts[0] if k != "top"}
-    top = np.concatenate([p["top"] for p in parts], axis=2)
-    top = -np.sort(-top, axis=2)[:, :, :kept]
+    top = -np.concatenate([p["top"] for p in parts], axis=2)
+    if top.shape[2] > kept:       # the kept largest, then only those sorted (equal values only reorder)
+        top = np.partition(top, kept - 1, axis=2)[:, :, :kept]
+    top = -np.sort(top, axis=2)
     return _Sums(**total, top=top, n=n_paths // 2 if anti else n_paths)
 
 
