@@ -216,6 +216,29 @@ def _credit(acc: Account, currency: str, amount: float) -> Account:
     return replace(acc, collateral=tuple(coll) + (Collateral(currency, amount),))
 
 
+def _supply(acc: Account, asset: str, units: float) -> Account:
+    """The loan account with ``units`` more ``asset`` supplied."""
+    return replace(acc, supplied=_added(acc.supplied, asset, units))
+
+
+def _repay(acc: Account, asset: str, units: float) -> Account:
+    """The loan account with ``units`` of its ``asset`` debt repaid (a debt repaid in full leaves it)."""
+    return replace(acc, borrowed=_added(acc.borrowed, asset, -units))
+
+
+def _added(items: tuple[Collateral, ...], asset: str, units: float) -> tuple[Collateral, ...]:
+    """``items`` with ``units`` added to ``asset``'s amount (a new entry if absent; an entry at 0
+    or below, to rounding, is dropped)."""
+    out, found = [], False
+    for c in items:
+        if c.currency == asset:
+            found, c = True, replace(c, amount=c.amount + units)
+            if c.amount <= 1e-12 * abs(units):
+                continue
+        out.append(c)
+    return tuple(out) if found else tuple(out) + (Collateral(asset, units),)
+
+
 def apply(pf: Portfolio, ch: Changes) -> tuple[Portfolio, list[str]]:
     """The changed portfolio (a new object) and notes on what was settled."""
     from liqrisk.margin.account import CompiledPortfolio
@@ -268,6 +291,8 @@ def apply(pf: Portfolio, ch: Changes) -> tuple[Portfolio, list[str]]:
             accounts[i] = replace(acc, positions=tuple(positions))
         elif pf.price(t.asset) is None:
             raise InputError([f"--topup: '{t.asset}' is neither a priced currency nor an isolated position of '{acc.id}'"])
+        elif rules.is_loan:              # a lending protocol's collateral is what is supplied
+            accounts[i] = _supply(acc, t.asset, t.amount)
         else:
             accounts[i] = _credit(acc, t.asset, t.amount)
     market = _moved_market(pf, ch)
