@@ -316,9 +316,18 @@ def apply(pf: Portfolio, ch: Changes) -> tuple[Portfolio, list[str]]:
 
 
 def _nettable(p: Position, new: Position) -> bool:
-    """One-way mode: a trade on a contract already held adds to that position."""
+    """One-way mode: a trade on a contract already held adds to that position (the same symbol;
+    a position given without one, by its underlying, nets with a trade on that underlying)."""
     return (p.kind == new.kind and p.expiry is None and p.position_side in (None, "both")
-            and (p.symbol or "").upper() == (new.symbol or "").upper())
+            and (p.symbol or "").upper() == (new.symbol or "").upper()
+            and (p.symbol is not None or (p.underlying or "").upper() == (new.underlying or "").upper()))
+
+
+def _instrument(acc: Account, a: Add) -> Instrument:
+    """What ``--add`` trades: the contract of a held position it names (by symbol, or by the
+    underlying of one given without a symbol), else a new one on ``a.symbol``."""
+    held = [p for p in acc.positions if p.kind == a.kind and p.expiry is None and _matches(p, a.symbol, None)]
+    return held[0].instrument if held else Instrument(a.kind, a.symbol)
 
 
 def _net_adds(pf: Portfolio, ch: Changes) -> tuple[list[Reduce], list[Add]]:
@@ -327,7 +336,7 @@ def _net_adds(pf: Portfolio, ch: Changes) -> tuple[list[Reduce], list[Add]]:
     reduces, adds = list(ch.reduce), []
     for a in ch.add:
         acc = pf.accounts[_account_index(pf, a.account, "--add")]
-        held = [p for p in acc.positions if a.position is None and _nettable(p, Position(Instrument(a.kind, a.symbol), a.size))]
+        held = [p for p in acc.positions if a.position is None and _nettable(p, Position(_instrument(acc, a), a.size))]
         if not held or held[0].size * a.size > 0:
             adds.append(a)
             continue
@@ -359,7 +368,7 @@ def _new_position(pf: Portfolio, acc: Account, a: Add) -> Position:
     isolated account with the margin of the account's leverage (default: the venue's)."""
     from liqrisk.margin.registry import rule_set_for
     rules = rule_set_for(acc.venue)
-    inst = Instrument(a.kind, a.symbol)
+    inst = _instrument(acc, a)
     und = rules.underlying_of(Position(inst, a.size))
     mark = pf.price(und)
     if mark is None:
