@@ -87,7 +87,7 @@ def _advise_account(ev: Evaluator, acc, now) -> AccountAdvice:
     if adv.meets is False:
         with one_numba_thread():
             cuts = deleverages(ev, acc, now)
-            alone = {k: c.amount for c in cuts for k in c.details["positions"] if len(c.details["positions"]) == 1}
+            alone = {c.details["positions"][0]: c.amount for c in cuts if len(c.details.get("positions", ())) == 1}
             adv.actions = _rank(topups(ev, acc, now) + cuts + perp_hedges(ev, acc, now, alone) + put_hedges(ev, acc, now))
     for x in adv.actions:
         if x.model is not None and adv.model is not None and x.model != adv.model:

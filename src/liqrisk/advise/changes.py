@@ -216,6 +216,29 @@ def _credit(acc: Account, currency: str, amount: float) -> Account:
     return replace(acc, collateral=tuple(coll) + (Collateral(currency, amount),))
 
 
+def _supply(acc: Account, asset: str, units: float) -> Account:
+    """The loan account with ``units`` more ``asset`` supplied."""
+    return replace(acc, supplied=_added(acc.supplied, asset, units))
+
+
+def _repay(acc: Account, asset: str, units: float) -> Account:
+    """The loan account with ``units`` of its ``asset`` debt repaid (a debt repaid in full leaves it)."""
+    return replace(acc, borrowed=_added(acc.borrowed, asset, -units))
+
+
+def _added(items: tuple[Collateral, ...], asset: str, units: float) -> tuple[Collateral, ...]:
+    """``items`` with ``units`` added to ``asset``'s amount (a new entry if absent; an entry at 0
+    or below, to rounding, is dropped)."""
+    out, found = [], False
+    for c in items:
+        if c.currency == asset:
+            found, c = True, replace(c, amount=c.amount + units)
+            if c.amount <= 1e-12 * abs(units):
+                continue
+        out.append(c)
+    return tuple(out) if found else tuple(out) + (Collateral(asset, units),)
+
+
 def apply(pf: Portfolio, ch: Changes) -> tuple[Portfolio, list[str]]:
     """The changed portfolio (a new object) and notes on what was settled."""
     from liqrisk.margin.account import CompiledPortfolio
@@ -268,6 +291,8 @@ def apply(pf: Portfolio, ch: Changes) -> tuple[Portfolio, list[str]]:
             accounts[i] = replace(acc, positions=tuple(positions))
         elif pf.price(t.asset) is None:
             raise InputError([f"--topup: '{t.asset}' is neither a priced currency nor an isolated position of '{acc.id}'"])
+        elif rules.is_loan:              # a lending protocol's collateral is what is supplied
+            accounts[i] = _supply(acc, t.asset, t.amount)
         else:
             accounts[i] = _credit(acc, t.asset, t.amount)
     market = _moved_market(pf, ch)
@@ -291,9 +316,18 @@ def apply(pf: Portfolio, ch: Changes) -> tuple[Portfolio, list[str]]:
 
 
 def _nettable(p: Position, new: Position) -> bool:
-    """One-way mode: a trade on a contract already held adds to that position."""
+    """One-way mode: a trade on a contract already held adds to that position (the same symbol;
+    a position given without one, by its underlying, nets with a trade on that underlying)."""
     return (p.kind == new.kind and p.expiry is None and p.position_side in (None, "both")
-            and (p.symbol or "").upper() == (new.symbol or "").upper())
+            and (p.symbol or "").upper() == (new.symbol or "").upper()
+            and (p.symbol is not None or (p.underlying or "").upper() == (new.underlying or "").upper()))
+
+
+def _instrument(acc: Account, a: Add) -> Instrument:
+    """What ``--add`` trades: the contract of a held position it names (by symbol, or by the
+    underlying of one given without a symbol), else a new one on ``a.symbol``."""
+    held = [p for p in acc.positions if p.kind == a.kind and p.expiry is None and _matches(p, a.symbol, None)]
+    return held[0].instrument if held else Instrument(a.kind, a.symbol)
 
 
 def _net_adds(pf: Portfolio, ch: Changes) -> tuple[list[Reduce], list[Add]]:
@@ -302,7 +336,7 @@ def _net_adds(pf: Portfolio, ch: Changes) -> tuple[list[Reduce], list[Add]]:
     reduces, adds = list(ch.reduce), []
     for a in ch.add:
         acc = pf.accounts[_account_index(pf, a.account, "--add")]
-        held = [p for p in acc.positions if a.position is None and _nettable(p, Position(Instrument(a.kind, a.symbol), a.size))]
+        held = [p for p in acc.positions if a.position is None and _nettable(p, Position(_instrument(acc, a), a.size))]
         if not held or held[0].size * a.size > 0:
             adds.append(a)
             continue
@@ -334,7 +368,7 @@ def _new_position(pf: Portfolio, acc: Account, a: Add) -> Position:
     isolated account with the margin of the account's leverage (default: the venue's)."""
     from liqrisk.margin.registry import rule_set_for
     rules = rule_set_for(acc.venue)
-    inst = Instrument(a.kind, a.symbol)
+    inst = _instrument(acc, a)
     und = rules.underlying_of(Position(inst, a.size))
     mark = pf.price(und)
     if mark is None:

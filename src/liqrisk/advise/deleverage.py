@@ -43,6 +43,10 @@ def exit_cost(cp, result, fractions: dict[int, float]) -> tuple[float | None, li
 
 def deleverages(ev, account, now) -> list[Action]:
     from liqrisk.margin.account import CompiledPortfolio
+    from liqrisk.margin.registry import rule_set_for
+    if rule_set_for(account.venue).is_loan:
+        from liqrisk.advise.loans import repayments
+        return repayments(ev, account, now)
     pf1 = Portfolio(ev.portfolio.market, (account,))
     cp = CompiledPortfolio(pf1)
     sets = [({k: 1.0}, f"cut {p.symbol or p.kind + ' ' + (p.underlying or '')}") for k, p in enumerate(now.positions)

@@ -99,7 +99,8 @@ def perp_hedges(ev, account, now, cuts: dict[int, float] | None = None) -> list[
                 first = min(1.0, cuts[k] * abs(p.size) / abs(full.size))
         found = smallest(make, ev.gap, first, cap=1.0, digits=4, at_zero=ev.gap(account))
         f = found.x
-        label = full.symbol or f"{und} future {full.expiry:%d%b%y}".upper()
+        label = full.symbol or (f"{und} future {full.expiry:%d%b%y}".upper() if full.expiry is not None
+                                else f"{und} {full.kind}")
         if f is None:
             after, ran = ev.after(make(1.0))
             out.append(Action("hedge", f"delta-neutral {label} {full.size:+,.6g}: does not reach the target",

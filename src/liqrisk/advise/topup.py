@@ -44,12 +44,23 @@ def closed_form(cp, pool: int, currency_axis: int | None, currency_usd: float, k
     pts = _boundary_points(cp, axes, k)
     if not pts:
         return 0.0
+    prices = point_prices(cp, pts)
+    unit = prices[:, currency_axis] if currency_axis is not None else np.full(len(pts), currency_usd)
+    return float(max(0.0, np.max(-slack(cp, pool, prices) / unit)))
+
+
+def point_prices(cp, pts: list[tuple[int, float]]) -> np.ndarray:
+    """One row of market prices per boundary point: the marks with that point's axis moved."""
     prices = np.repeat(cp.market.prices[None, :], len(pts), axis=0)
     for r, (ax, x) in enumerate(pts):
         prices[r, ax] = x
+    return prices
+
+
+def slack(cp, pool: int, prices: np.ndarray) -> np.ndarray:
+    """``equity − MM`` of ``pool`` at each row of ``prices`` (the kernel's pool state; < 0: liquidatable)."""
     eq, mm = K.pools_states_nb(np.array([pool], dtype=np.int64), prices, 0.0, cp.arrays.args())
-    unit = prices[:, currency_axis] if currency_axis is not None else np.full(len(pts), currency_usd)
-    return float(max(0.0, np.max((mm[:, 0] - eq[:, 0]) / unit)))
+    return eq[:, 0] - mm[:, 0]
 
 
 def topups(ev, account, now) -> list[Action]:
@@ -61,6 +72,9 @@ def topups(ev, account, now) -> list[Action]:
     cp = CompiledPortfolio(pf)
     plan, arrays = cp.plans[0], cp.arrays
     rules = rule_set_for(account.venue)
+    if rules.is_loan:
+        from liqrisk.advise.loans import supplies
+        return supplies(ev, account, now)
     settlement = rules.settlement_currency(account)
     equity_usd = max(abs(now.equity) * cp.settle_usd(0), 1.0)
     out = []

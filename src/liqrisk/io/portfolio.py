@@ -476,6 +476,9 @@ def parse_portfolio(raw: Any, *, rules_for: RulesFor, first_account: int = 0) ->
             market = dict(market)
             raw.setdefault(key, market.pop(key))
             raw["market"] = market
+    raw, problems = _upper_market_keys(raw)
+    if problems:
+        raise InputError(problems)
     try:
         pf = PortfolioFile.model_validate(raw)
     except ValidationError as err:
@@ -487,6 +490,44 @@ def parse_portfolio(raw: Any, *, rules_for: RulesFor, first_account: int = 0) ->
     if problems:
         raise InputError(problems)
     return pf
+
+
+def upper_keys(block: dict, where: str) -> tuple[dict, list[str]]:
+    """``block`` with its keys upper-cased, as every symbol of a portfolio is (collateral,
+    supplied, borrowed, underlyings, reserves: ``btc`` is ``BTC``), and a problem for each pair of
+    keys that then name the same thing (``btc`` and ``BTC``)."""
+    out, first, problems = {}, {}, []
+    for key, value in block.items():
+        name = key.upper() if isinstance(key, str) else key
+        if name in first:
+            problems.append(f"{where}: keys '{first[name]}' and '{key}' both name '{name}' (symbols are "
+                            f"not case-sensitive); give one")
+            continue
+        first[name], out[name] = key, value
+    return out, problems
+
+
+def _upper_market_keys(raw: dict) -> tuple[dict, list[str]]:
+    """The document with ``market`` and ``correlation`` (both levels) keyed by upper-case names."""
+    problems = []
+    if isinstance(raw.get("market"), dict):
+        given = raw["market"]
+        market, problems = upper_keys(given, "field 'market'")
+        raw = {**raw, "market": market}
+        problems += [f"market '{key}': an underlying's name cannot hold '-', '_', '/' or ':' — they separate "
+                     f"a symbol's parts (BTC-PERP, BTC/USDT, BTCUSD_PERP), so a position or a hedge could not "
+                     f"name it; a Hyperliquid HIP-3 market is DEX:ASSET"
+                     for key in given if isinstance(key, str) and _SEPARATORS.search(key)
+                     and not _HIP3.fullmatch(key.upper())]
+    if isinstance(raw.get("correlation"), dict):
+        corr, more = upper_keys(raw["correlation"], "field 'correlation'")
+        problems += more
+        for a, row in list(corr.items()):
+            if isinstance(row, dict):
+                corr[a], more = upper_keys(row, f"field 'correlation.{a}'")
+                problems += more
+        raw = {**raw, "correlation": corr}
+    return raw, problems
 
 
 def _semantic_problems_of_valid_parts(raw: dict, rules_for: RulesFor) -> list[str]:
@@ -557,6 +598,10 @@ def semantic_problems(pf: PortfolioFile, rules_for: RulesFor) -> list[str]:
             if pos.kind != "spot" and pos.margin is None and acc.mode == "isolated":
                 out.append(f"{pwhere}, field 'margin': an isolated position needs its margin")
     return out
+
+
+_SEPARATORS = re.compile(r"[-_/:]")          # what underlying_from_symbol splits a symbol on
+_HIP3 = re.compile(r"[A-Z0-9]+:[A-Z0-9]+")    # ... except a HIP-3 market, its own underlying
 
 
 def _market_problems(pf: PortfolioFile) -> list[str]:

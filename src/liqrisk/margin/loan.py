@@ -119,6 +119,11 @@ class LoanRuleSet(RuleSet):
         so once), and the derivatives checks would read tiers a protocol does not have."""
         return []
 
+    def debt_floor(self, account) -> float:
+        """The smallest debt (USD) the protocol lets an account keep, other than none: a repayment
+        must leave at least this or nothing (0: any amount)."""
+        return 0.0
+
     def liquidation_call(self, account, prices: dict[str, float], health_factor: float) -> dict:
         """What a liquidator may do now (amounts in asset units, values in USD)."""
         raise NotImplementedError

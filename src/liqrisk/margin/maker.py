@@ -43,6 +43,10 @@ class Maker(LoanRuleSet):
             out.append("field 'borrowed': Maker vaults owe DAI only")
         return out
 
+    def debt_floor(self, account) -> float:
+        """``dust``: ``Vat.frob`` reverts ("Vat/dust") when a vault's debt is left in (0, dust)."""
+        return max((float(self.reserve(a).get("dust", 0.0)) for a, _ in account.supplied_items()), default=0.0)
+
     def liquidation_call(self, account, prices, health_factor) -> dict:
         (asset, ink), = account.supplied_items()
         ((_, debt),) = account.borrowed_items() or (("DAI", 0.0),)

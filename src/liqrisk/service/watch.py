@@ -104,7 +104,13 @@ class Watcher:
             snap = yaml.safe_load(mraw)
             if not isinstance(snap, dict):
                 raise InputError([f"{self.market}: expected a mapping underlying → {{mark, vol, …}}"])
-            doc = {**doc, "market": {**(doc.get("market") or {}), **snap}}
+            from liqrisk.io.portfolio import upper_keys    # a snapshot's btc replaces the file's BTC
+            base, problems = upper_keys(doc.get("market") if isinstance(doc.get("market"), dict) else {},
+                                        "field 'market'")
+            snap, more = upper_keys(snap, f"{self.market}")
+            if problems + more:
+                raise InputError(problems + more)
+            doc = {**doc, "market": {**base, **snap}}
             raw += b"\0" + mraw
         return doc, raw
 
