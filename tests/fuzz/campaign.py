@@ -34,6 +34,7 @@ COMMANDS = {"analyze": T.analyze_args, "cascade": T.cascade_args, "exit-cost": T
             "hedge-backtest-one": T.hedge_backtest_one_args, "analyze-edge": T.analyze_edge_args,
             "what-if-edge": T.what_if_edge_args, "advise-edge": T.advise_edge_args,
             "policy-backtest-edge": T.policy_backtest_edge_args, "cascade-edge": T.cascade_edge_args,
+            "vol": T.vol_args, "backtest-calibration": T.calibration_args, "watch": T.watch_args,
             **{f"service-{r}": (lambda r=r: M.service_request(r)) for r in ("analyze", "what-if", "advise", "cascade")}}
 """Command → strategy of (kind, args); ``service-*``: (kind, request) of a REST route (harness.run_service)."""
 KEEP = Path("fuzz_failures")

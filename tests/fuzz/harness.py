@@ -140,6 +140,10 @@ def _classify_exit2(err: str) -> tuple[str, str]:
     return "rejected", errors[0][:200]
 
 
+TEXT_COMMANDS = {"watch"}
+"""Commands without ``--json``: their one run is the terminal run (:func:`_text_problem`)."""
+
+
 def run(args: list[str], time_limit: float = TIME_LIMIT_S, render: bool | None = None) -> tuple[str, str, float]:
     """(category, detail, seconds): category is ok | rejected | traceback | hang | wrong. With
     ``render`` (default ``RENDER``) a ``--json`` input runs a second time without ``--json``
@@ -149,7 +153,14 @@ def run(args: list[str], time_limit: float = TIME_LIMIT_S, render: bool | None =
     if res is None:
         return "hang", f"> {time_limit:g} s", dt
     category, detail, doc = _classify_json(args, res, dt, time_limit)
-    if not (RENDER if render is None else render) or "--json" not in args or category not in ("ok", "rejected"):
+    render = RENDER if render is None else render
+    if render and args[0] == "import" and category == "ok":      # the imported file, analysed and shown
+        r_category, r_detail, r_dt = run_rendered(["analyze", _imported_file(res.stdout), "--json"], time_limit)
+        if r_category != "ok":
+            r_category, r_detail = "wrong" if r_category == "rejected" else r_category, \
+                f"import → analyze: {r_category}: {r_detail[:200]}"
+        return r_category, r_detail, dt + r_dt
+    if not render or "--json" not in args or category not in ("ok", "rejected"):
         return category, detail, dt
     r_category, r_detail, r_dt = run_rendered(args, time_limit, doc)
     dt += r_dt
@@ -200,14 +211,9 @@ def run_rendered(args: list[str], time_limit: float = TIME_LIMIT_S, doc=None) ->
     if res.exit_code == 2:
         category, detail = _classify_exit2(res.stderr)
         return category, (f"{where}: {detail}" if category != "rejected" else detail), dt
-    if res.exit_code != 0:
-        return "wrong", f"{where}: exit code {res.exit_code}: {(res.stdout + res.stderr)[-200:]!r}", dt
-    if not res.stdout.strip():
-        return "wrong", f"{where}: exit 0 with nothing printed", dt
-    m = _NON_FINITE.search(res.stdout)
-    if m:
-        line = next(l for l in res.stdout.splitlines() if m.group(0) in l)
-        return "wrong", f"{where}: a non-finite number shown: {line.strip()[:200]!r}", dt
+    problem = _text_problem(res, where)
+    if problem:
+        return "wrong", problem, dt
     if html is not None:
         if not html.is_file():
             return "wrong", f"{where}: exit 0 but no HTML file written", dt
@@ -219,12 +225,41 @@ def run_rendered(args: list[str], time_limit: float = TIME_LIMIT_S, doc=None) ->
     return "ok", "", dt
 
 
+def _text_problem(res, where: str) -> str | None:
+    """What is wrong with a terminal run that did not crash or exit 2: another exit code, exit 0
+    with nothing printed, a NaN or inf shown; None when nothing."""
+    if res.exit_code != 0:
+        return f"{where}: exit code {res.exit_code}: {(res.stdout + res.stderr)[-200:]!r}"
+    if not res.stdout.strip():
+        return f"{where}: exit 0 with nothing printed"
+    m = _NON_FINITE.search(res.stdout)
+    if m:
+        line = next(l for l in res.stdout.splitlines() if m.group(0) in l)
+        return f"{where}: a non-finite number shown: {line.strip()[:200]!r}"
+    return None
+
+
+def _imported_file(text: str) -> str:
+    """The portfolio an ``import`` printed, written to a file (the next import overwrites it)."""
+    global _HTML_DIR
+    if _HTML_DIR is None:
+        import tempfile
+        _HTML_DIR = Path(tempfile.mkdtemp(prefix="liqrisk-fuzz-html-"))
+    path = _HTML_DIR / "imported.yaml"
+    path.write_text(text)
+    return str(path)
+
+
 def _classify_json(args: list[str], res, dt: float, time_limit: float) -> tuple[str, str, object]:
-    """(category, detail, document or None) of a finished run (the --json one)."""
+    """(category, detail, document or None) of a finished run (the --json one; a text command's
+    only run)."""
     crash = _crash(res)
     if crash:
         return "traceback", crash, None
     out, err = res.stdout, res.stderr
+    if args[0] in TEXT_COMMANDS and res.exit_code != 2:
+        problem = _text_problem(res, "terminal")
+        return ("wrong", problem, None) if problem else ("ok", "", None)
     if res.exit_code == 0:
         if dt > time_limit:
             return "hang", f"{dt:.0f} s", None
@@ -279,7 +314,8 @@ def check_numbers(command: str, doc, scenario=None) -> list[str]:
     decoded scenario of a ``cascade`` run, for the sweep's grid)."""
     checks = {"analyze": _check_analyze, "cascade": _check_cascade, "what-if": _check_what_if,
               "advise": _check_advise, "size": _check_size, "hedge-backtest": _check_hedge_backtest,
-              "exit-cost": _check_exit_cost, "policy-backtest": _check_policy_backtest}
+              "exit-cost": _check_exit_cost, "policy-backtest": _check_policy_backtest, "vol": _check_vol,
+              "backtest-calibration": _check_calibration}
     out = checks[command](doc) if command in checks else []
     out += check_plausible(doc)
     if command == "cascade" and isinstance(scenario, dict):
@@ -492,6 +528,30 @@ def _check_import(text: str) -> list[str]:
     except (yaml.YAMLError, InputError) as e:
         return [f"the imported file does not load: {str(e)[:200]}"]
     return []
+
+
+def _check_vol(doc: dict) -> list[str]:
+    """Every annualised vol (an estimator's, a GARCH forecast's) ≥ 0 or null (too few bars)."""
+    out = []
+    for path, k, v in _walk(doc):
+        if any(isinstance(p, str) and "vol" in p for p in path + (k,)) and _number(v) and v < 0:
+            out.append(f"{_where(path + (k,))}: a volatility of {v}")
+    return out
+
+
+def _check_calibration(doc: dict) -> list[str]:
+    """Brier scores, a reliability bin's bounds and its predicted and realised frequencies in
+    [0, 1]; log scores, calibration errors, the Murphy terms and counts ≥ 0."""
+    out = []
+    for path, k, v in _walk(doc):
+        if not _number(v):
+            continue
+        w = _where(path + (k,))
+        if k in ("brier", "predicted", "realised", "lo", "hi") and not _in_unit(v):
+            out.append(f"{w}: {k} {v} outside [0, 1]")
+        elif k in ("log_score", "ece", "reliability", "resolution", "uncertainty", "n", "count", "events") and v < 0:
+            out.append(f"{w}: {k} {v} < 0")
+    return out
 
 
 def _check_account_state(where: str, s: dict) -> list[str]:

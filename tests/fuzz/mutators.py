@@ -72,10 +72,11 @@ def funding_rows() -> list[dict]:
     return [{"timestamp": f"2026-11-22T{h:02d}:00:00Z", "rate": f"{0.0001 * (1 + h % 3):g}"} for h in range(24)]
 
 
-def ohlc_rows() -> list[dict]:
-    """The last 120 days of the bundled daily BTC file (an input of --vol-from)."""
-    with open(ROOT / "src" / "liqrisk" / "data" / "btcusd_1d_coinbase.csv") as f:
-        return list(csv.DictReader(f))[-120:]
+def ohlc_rows(name: str = "btcusd_1d_coinbase.csv", n: int = 120) -> list[dict]:
+    """The last ``n`` bars of a bundled OHLC file (default: 120 days of daily BTC, an input of
+    --vol-from; ``btc_eth_usd_1d_bitstamp.csv``: btc_*/eth_* columns; ``btcusd_1h_coinbase.csv``)."""
+    with open(ROOT / "src" / "liqrisk" / "data" / name) as f:
+        return list(csv.DictReader(f))[-n:]
 
 
 def scenario_seeds() -> list[dict]:

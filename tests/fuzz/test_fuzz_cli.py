@@ -367,6 +367,118 @@ def test_fuzz_import(case):
     assert_good_case(case)
 
 
+@st.composite
+def _ohlc_file(draw, name: str, n: int, kinds: list[str]) -> str:
+    """A bundled OHLC file's last ``n`` bars, as they are, or after value (cells to extremes,
+    words, rows repeated) or tree and text mutations."""
+    rows = M.ohlc_rows(name, n)
+    how = draw(st.sampled_from(["structural", "semantic", "semantic", "none"]))
+    if how == "none":
+        kinds.append("none")
+        return write_input(M.csv_text(rows).encode(), ".csv", "ohlc")
+    path, k = draw(_mutated_file(rows, ".csv", how == "semantic", "ohlc"))
+    kinds += k
+    return path
+
+
+VOL_FILES = [("btcusd_1d_coinbase.csv", 120, []), ("btcusd_1h_coinbase.csv", 200, []),
+             ("btc_eth_usd_1d_bitstamp.csv", 150, ["--asset", "btc"]),
+             ("btc_eth_usd_1d_bitstamp.csv", 150, ["--asset", "eth"])]
+VOL_OPTIONS = {"-e": ["close_to_close", "ewma", "parkinson", "garman_klass", "rogers_satchell", "yang_zhang", "nope", ""],
+               "-w": ["2", "30", "119", "120", "1000", "1", "0", "-3", "abc", "1e400"],
+               "--asset": ["btc", "eth", "BTC", "sol", ""], "--no-garch": None, "--garch": None}
+
+
+@st.composite
+def vol_args(draw):
+    """(kind, args) of one ``vol`` run: a bundled OHLC file (daily, hourly, two-asset; ≤ 200
+    bars), maybe mutated, and its flags."""
+    kinds: list[str] = []
+    name, n, extra = draw(st.sampled_from(VOL_FILES))
+    args = ["vol", draw(_ohlc_file(name, n, kinds)), "--json"] + extra
+    for opt in draw(st.lists(st.sampled_from(sorted(VOL_OPTIONS)), max_size=2, unique=True)):
+        args += [opt] if VOL_OPTIONS[opt] is None else [opt, draw(st.sampled_from(VOL_OPTIONS[opt]))]
+        kinds.append("semantic")
+    return M.kind_of(kinds), args
+
+
+CALIBRATION_OPTIONS = {
+    "-m": ["gbm", "student", "merton", "fhs", "nope", ""], "--every": ["30", "90", "1000", "0", "-1", "abc"],
+    "--start": ["2018-09-01", "2019-06-01", "2030-01-01", "2019-13-45", "x"],
+    "--end": ["2019-01-01", "2018-09-01", "2000-01-01", "2019-02-30"],
+    "--vol-scale": ["1", "0", "-1", "1e-300", "1e300", "nan", "abc"], "--n-paths": ["100", "99", "1000001", "abc"],
+    "--seed": ["0", "-1", "99999999999999999999"]}
+HOURLY_OPTIONS = {"-m": ["gbm", "student_t", "garch_fhs", "garch_evt", "fhs"], "--horizon": ["24", "1", "0", "-1", "100000"],
+                  "--refit-every": ["720", "1", "0", "100000"], "--notional": ["10000", "0", "-5", "1e300", "nan"],
+                  "--n-paths": ["100", "99", "abc"], "--vol-scale": ["1", "0", "nan"]}
+
+
+@st.composite
+def calibration_args(draw):
+    """(kind, args) of one ``backtest-calibration`` run on a small file: 500 daily bars of BTC and
+    ETH (every 60 days: a few forecast dates) or 2,300 hourly bars (``--hourly``, just past the
+    2,160 bars of history it needs), 100 paths; maybe mutated, and its flags."""
+    kinds: list[str] = []
+    hourly = draw(st.integers(0, 3)) == 0
+    if hourly:
+        args = ["backtest-calibration", "--hourly", "--file", draw(_ohlc_file("btcusd_1h_coinbase.csv", 2300, kinds)),
+                "--json"]
+        opts = draw(_options(HOURLY_OPTIONS, kinds))
+    else:
+        args = ["backtest-calibration", "--file", draw(_ohlc_file("btc_eth_usd_1d_bitstamp.csv", 500, kinds)), "--json"]
+        opts = draw(_options(CALIBRATION_OPTIONS, kinds))
+        if "--every" not in opts:
+            args += ["--every", "60"]
+    if "--n-paths" not in opts:
+        args += ["--n-paths", "100"]
+    return M.kind_of(kinds), args + opts
+
+
+WATCH_RULES = ["p(1d)>=1%", "margin_ratio>=80%", "margin_ratio>=0%", "p(7d)>=0%", "p(1d)>=200%", "x", "margin_ratio>=nan%"]
+WATCH_OPTIONS = {"--every": ["1s", "1h", "0s", "-1s", "abc", "1e400d"], "--paths": ["200", "99", "abc"],
+                 "--seed": ["0", "-1"], "--fhs-tails": ["gpd", "empirical", "nope"]}
+
+
+@st.composite
+def watch_args(draw):
+    """(kind, args) of one ``watch`` check (``--max-checks 1``, a fresh SQLite database): a
+    bundled portfolio, maybe mutated, and maybe a ``--market`` snapshot (its market block, maybe
+    mutated); rules and flags. No --json: its terminal output is the run (harness.TEXT_COMMANDS)."""
+    kinds: list[str] = []
+    path, seed = draw(portfolio_file(kinds))
+    db = TMP / "watch.db"
+    db.unlink(missing_ok=True)
+    args = ["watch", path, "--max-checks", "1", "--database-url", f"sqlite:///{db}"]
+    for rule in draw(st.lists(st.sampled_from(WATCH_RULES), min_size=1, max_size=2, unique=True)):
+        args += ["--alert", rule]
+    if draw(st.booleans()) and isinstance(seed.get("market"), dict):
+        market = {k: v for k, v in seed["market"].items() if k not in ("rate", "correlation")}
+        snap, k = draw(_mutated_file(market, ".yaml", draw(st.booleans()), "snapshot"))
+        args += ["--market", snap]
+        kinds += k
+    opts = draw(_options(WATCH_OPTIONS, kinds))
+    args += opts + ([] if "--every" in opts else ["--every", "1s"]) + ([] if "--paths" in opts else ["--paths", "200"])
+    return M.kind_of(kinds), args
+
+
+@FUZZ
+@given(vol_args())
+def test_fuzz_vol(case):
+    assert_good_case(case)
+
+
+@FUZZ_SLOW
+@given(calibration_args())
+def test_fuzz_backtest_calibration(case):
+    assert_good_case(case)
+
+
+@FUZZ_SLOW
+@given(watch_args())
+def test_fuzz_watch(case):
+    assert_good_case(case)
+
+
 def test_real_exit_codes_in_a_subprocess(tmp_path):
     """The installed entry point: 0 for a good file, 2 and one plain line for a bad one."""
     env = {**os.environ, "PYTHONPATH": str(M.ROOT / "src")}

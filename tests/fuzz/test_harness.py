@@ -288,3 +288,22 @@ def test_a_terminal_run_rejecting_what_the_json_run_accepted_is_wrong(monkeypatc
     # "binance", "info", "Infinity" are words, not a non-finite number
     run = _fake_hedge(monkeypatch, lambda html: (print("binance-main info Infinity ∞ 1e+308"), _write_html(html)))
     assert run() == ("ok", "")
+
+
+def test_vol_and_calibration_oracles_flag_planted_wrong_numbers():
+    assert harness.check_numbers("vol", {"full_sample": {"vol_annualised": {"ewma": -0.1}}})
+    assert not harness.check_numbers("vol", {"full_sample": {"vol_annualised": {"ewma": 0.5, "garch": None}}})
+    for bad in ({"brier": 1.5}, {"predicted": -0.1}, {"realised": 2.0}, {"ece": -1e-9}, {"count": -1}):
+        assert harness.check_numbers("backtest-calibration", {"results": [bad]}), bad
+    assert not harness.check_numbers("backtest-calibration", {"results": [{"brier": 0.2, "ece": 0.01, "count": 3}]})
+
+
+def test_a_text_command_that_exits_0_silently_is_wrong():
+    """watch has no --json: its one run is judged as a terminal run."""
+    class R:
+        exception, exit_code, stdout, stderr = None, 0, "", ""
+    assert harness._classify_json(["watch"], R, 0.1, 60)[0] == "wrong"
+    R.stdout = "2026-12-03T16:01:59 evaluated (run 1), 0 alert(s)\n"
+    assert harness._classify_json(["watch"], R, 0.1, 60)[0] == "ok"
+    R.stdout = "ALERT p(1d)>=1% account a: nan\n"
+    assert harness._classify_json(["watch"], R, 0.1, 60)[0] == "wrong"

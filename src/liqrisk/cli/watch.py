@@ -40,18 +40,18 @@ def watch(
         store.migrate()
         watcher = Watcher(store, int(target) if target.isdigit() else target, rules, paths, seed, market, webhook,
                           fhs_tails=fhs_tails)
-    checks = 0
+    checks, bad = 0, False
     try:
         while True:
             checks += 1
             try:
-                out = watcher.check()
+                out, bad = watcher.check(), False
             except (InputError, OSError, ValueError) as e:
                 lines = e.problems if isinstance(e, InputError) else [str(e)]
                 for line in lines:
                     typer.echo(f"error: {line}", err=True)
                 watcher.fingerprint = None
-                out = None
+                out, bad = None, True       # the watch goes on (the file may be fixed); its exit says so
             if out is not None:
                 typer.echo(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} evaluated (run {out['run']}), "
                            f"{len(out['alerts'])} alert(s)")
@@ -65,3 +65,5 @@ def watch(
         pass
     finally:
         store.close()
+    if bad:            # the last check could not read its input: exit 2, as every command on bad input
+        raise typer.Exit(2)
