@@ -178,17 +178,7 @@ def _group(cp, accounts: list[int], axes: list[int]) -> _Group:
     blo, bhi = np.full((n_acc, n_ax), -np.inf), np.full((n_acc, n_ax), np.inf)
     np.maximum.at(blo, owner[~multi], plo[~multi])
     np.minimum.at(bhi, owner[~multi], phi[~multi])
-    # equity at t=0 and d(min pool health)/d(price) per axis (0.01% central bumps)
-    rows = np.repeat(marks[None, :], 1 + 2 * n_ax, axis=0)
-    for a, ax in enumerate(axes):
-        rows[1 + 2 * a, ax] *= 1.0001
-        rows[2 + 2 * a, ax] *= 0.9999
-    eq, mm = K.pools_states_nb(pools, rows, 0.0, arrays.args())
-    h0 = eq[0] - mm[0]
-    g0 = np.zeros((n_bp, n_ax))
-    for a, ax in enumerate(axes):
-        g0[:, a] = ((eq[1 + 2 * a] - mm[1 + 2 * a]) - (eq[2 + 2 * a] - mm[2 + 2 * a])) / math.log(1.0001 / 0.9999)
-    g0 = np.where(dep, g0, 0.0)
+    rows, eq, mm, h0, g0 = _t0_states(cp, pools, axes, dep)
     health = np.where(margined[None, :], eq - mm, np.inf)
     v0 = np.add.reduceat(eq[0], acc_start[:-1]) if n_bp else np.zeros(n_acc)
     h = np.full((n_acc, len(rows)), np.inf)                 # least pool health of each account
@@ -200,6 +190,22 @@ def _group(cp, accounts: list[int], axes: list[int]) -> _Group:
     screenable, affine, ec, ek, expiry = _pool_structure(arrays, pools, margined, axes, marks)
     return _Group(pools, margined, labels, fee, plo, phi, acc_start, alo, ahi, blo, bhi,
                   breached, v0, exposure, dep, screenable, affine, ec, ek, expiry, multi, h0, g0)
+
+
+def _t0_states(cp, pools, axes, dep):
+    """(price rows, equity, MM, health h0, its gradient g0 in log prices) of ``pools`` at t=0:
+    row 0 the marks, rows 1 + 2a and 2 + 2a axis ``a`` bumped 0.01% up and down (central
+    differences; g0 is 0 on axes a pool does not move with, ``dep``)."""
+    marks, n_ax = cp.market.prices, len(axes)
+    rows = np.repeat(marks[None, :], 1 + 2 * n_ax, axis=0)
+    for a, ax in enumerate(axes):
+        rows[1 + 2 * a, ax] *= 1.0001
+        rows[2 + 2 * a, ax] *= 0.9999
+    eq, mm = K.pools_states_nb(pools, rows, 0.0, cp.arrays.args())
+    g0 = np.zeros((len(pools), n_ax))
+    for a in range(n_ax):
+        g0[:, a] = ((eq[1 + 2 * a] - mm[1 + 2 * a]) - (eq[2 + 2 * a] - mm[2 + 2 * a])) / math.log(1.0001 / 0.9999)
+    return rows, eq, mm, eq[0] - mm[0], np.where(dep, g0, 0.0)
 
 
 def _rows_of(start, end):
