@@ -4,166 +4,207 @@ at once.
 A cross pool of linear contracts and collateral whose MM is linear in each price between tier
 floors has the health h(P) = hc + Σ_a f_a(P_a), f_a piecewise linear (the affine pieces of
 :mod:`liqrisk.risk.book_kernel`). When it is its account's only pool and the account needs no
-control variate, nothing on a path depends on any other pool, so the pool can be walked over a
-block of :data:`BLOCK` paths with the paths in the innermost loops: LLVM then evaluates 4–8
-paths per vector instruction (no calls, no branches: selects, and :func:`expm1_nb` for the
-bridge). The arithmetic per path is that of :func:`~liqrisk.risk.book_kernel.affine_walk_nb`
-in the same order (health, mid-step gradient, Gershgorin bound, the exact quadratic form on
-the steps the bound does not settle, the Brownian-bridge factor), so the numbers are the
-same. A block is skipped whole when the box of all its paths' prices passes
-:func:`~liqrisk.risk.book_kernel.affine_path_beyond_nb` (then so does every path's box).
+control variate, nothing on a path depends on any other pool, so a chunk's paths can be drawn
+once and each such pool taken over all of them: the paths it must walk are walked by the
+path-by-path engine's own :func:`~liqrisk.risk.book_kernel.affine_walk_nb` (so the numbers are
+that engine's), the others are skipped because every one of their step factors is exactly 1 —
+the health stays above 0 with ``2·h_{k−1}·h_k ≥ FAR·s²`` for a bound ``s²`` of the step's
+variance ``ḡᵀ·cdt·ḡ``, so ``health_bridge_stay`` returns 1.0 (see :func:`_step_variance_cap`).
+Cheapest test first: the box of all the pass's prices, a block of :data:`BLOCK` paths' box,
+each path's own box (vectorised over the block's paths), each path's health at every step
+(vectorised over the steps). A pool's losses over the pass are selected at once (the K
+largest, by partition) instead of inserted path by path.
 """
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
 
-from liqrisk.margin.kernel import AXIS, BASIS, POS_END, POS_START, QTY, pool_state_nb
-from liqrisk.pricing.simd_math import expm1_nb
-from liqrisk.risk.book_kernel import (affine_health_nb, affine_path_beyond_nb, affine_piece_nb, gershgorin_nb,
-                                      insert_loss_nb, path_rows_nb)
+from liqrisk.risk.book_kernel import (affine_path_beyond_nb, affine_piece_nb, affine_step_factor_nb, affine_walk_nb,
+                                      gershgorin_nb, insert_loss_nb, liquidated_equity_nb, path_rows_nb)
 from liqrisk.risk.bridge import FAR
 
 BLOCK = 128
-"""Paths walked together: the block's state (health, gradients, survival) stays in the L1 cache."""
+"""Paths screened together (the lanes of the per-path box test)."""
+PATH_BYTES = 8 << 20
+"""Most memory one pass of a chunk's stored paths may take: a chunk with more is walked in
+several passes."""
 
 
 @njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
-def _walk_block(sl, nb, n_steps, hsteps, PB, SB, WB, UB, hc, bp, nbp, al, be, jlo, jhi, cdt, lam,
-                h0, g0, hp, h1, gp, gk, gm, nrm, s2, ta, tb, q, surv, ptau, yb):
-    """Walk the pool in slot ``sl`` over the block's ``nb`` paths (prices ``PB`` (n_steps + 1,
-    n_ax, BLOCK), volatility ratios ``SB``, horizon weights ``WB`` (n_h, BLOCK), uniforms
-    ``UB``); each axis' price stays in pieces ``jlo[a] … jhi[a]``. Writes ``yb`` (n_h, BLOCK)
-    the weighted bridge-corrected liquidation probabilities at the horizons and ``ptau`` the
-    sampled liquidation step (−1: none). The other arrays are work arrays. Each loop over the
-    paths writes one array (LLVM vectorises a loop only when it can check its arrays' overlap
-    cheaply); a path already liquidated keeps survival 0 whatever its later factors."""
-    n_ax, n_h = PB.shape[1], hsteps.shape[0]
-    for r in range(nb):
-        hp[r] = h0
-    for r in range(nb):
-        surv[r] = 1.0
-    for r in range(nb):
-        ptau[r] = -1
-    for a in range(n_ax):
-        for r in range(nb):
-            gp[a, r] = g0[a]
-    bound = FAR * (1.0 + 1e-9) * lam
-    jh = 0
-    for k in range(1, n_steps + 1):
-        for r in range(nb):
-            h1[r] = hc[sl]
-        for a in range(n_ax):                # the health and its exact gradient on the pieces
-            j0, j1 = jlo[a], jhi[a]
-            A0, B0 = al[sl, a, j0], be[sl, a, j0]
-            if j0 == j1:
-                for r in range(nb):
-                    gk[a, r] = A0 * PB[k, a, r]
-                for r in range(nb):
-                    h1[r] += gk[a, r] + B0
-            else:
-                for r in range(nb):
-                    ta[r] = A0
-                for r in range(nb):
-                    tb[r] = B0
-                for j in range(j0, j1):
-                    edge, A1, B1 = bp[sl, a, j], al[sl, a, j + 1], be[sl, a, j + 1]
-                    for r in range(nb):
-                        ta[r] = A1 if PB[k, a, r] >= edge else ta[r]
-                    for r in range(nb):
-                        tb[r] = B1 if PB[k, a, r] >= edge else tb[r]
-                for r in range(nb):
-                    gk[a, r] = ta[r] * PB[k, a, r]
-                for r in range(nb):
-                    h1[r] += gk[a, r] + tb[r]
-        for r in range(nb):
-            nrm[r] = 0.0
-        for a in range(n_ax):                # mid-step gradient and the Gershgorin bound's |ḡ|²
-            for r in range(nb):
-                gm[a, r] = 0.5 * (gp[a, r] + gk[a, r]) * SB[k, a, r]
-            for r in range(nb):
-                nrm[r] += gm[a, r] * gm[a, r]
-        need = 0
-        for r in range(nb):
-            need += (surv[r] > 0.0) & (h1[r] > 0.0) & (2.0 * hp[r] * h1[r] < bound * nrm[r])
-        if need > 0:                         # the exact quadratic form where the bound does not settle it
-            for r in range(nb):
-                s2[r] = 0.0
-            for a in range(n_ax):            # mid_variance_nb's order: the diagonal, then 2× each pair
-                w = cdt[a, a]
-                for r in range(nb):
-                    s2[r] += gm[a, r] * gm[a, r] * w
-                for c in range(a):
-                    w = 2.0 * cdt[a, c]
-                    for r in range(nb):
-                        s2[r] += gm[a, r] * gm[c, r] * w
-            for r in range(nb):              # health_bridge_stay, or 1 beyond the bound, or 0 at h ≤ 0
-                x0, x1, v = hp[r], h1[r], s2[r]
-                e = 2.0 * x0 * x1 / (v if v > 0.0 else 1.0)
-                stay = -expm1_nb(-min(e, FAR))
-                stay = stay if e < FAR else 1.0
-                hb = 1.0 if v <= 0.0 else stay
-                hb = 0.0 if x0 <= 0.0 else hb
-                qq = 1.0 if 2.0 * x0 * x1 >= bound * nrm[r] else hb
-                q[r] = 0.0 if x1 <= 0.0 else qq
-        else:                                # every live path beyond the bridge's range or at h ≤ 0
-            for r in range(nb):
-                q[r] = 0.0 if h1[r] <= 0.0 else 1.0
-        for r in range(nb):
-            surv[r] *= q[r]
-        for r in range(nb):
-            ptau[r] = k if (ptau[r] < 0) & (surv[r] <= UB[r]) else ptau[r]
-        hp, h1 = h1, hp
-        gp, gk = gk, gp
-        while jh < n_h and hsteps[jh] == k:
-            for r in range(nb):
-                yb[jh, r] = WB[jh, r] * (1.0 - surv[r])
-            jh += 1
+def _step_variance_cap(sl, jlo, lo, hi, smn, smx, al, cdt):
+    """A bound of every step's health variance ``ḡᵀ·cdt·ḡ`` on paths whose prices stay in
+    [lo, hi] per axis, on the pieces ``jlo`` (slopes α_a), with volatility ratios in [smn, smx]:
+    ``ḡ_a = α_a·m_a`` with the mid-step ``m_a = ½(P_{k−1} + P_k)·S_k`` in [lo·smn, hi·smx], so each
+    term ``α_a α_c cdt_ac m_a m_c`` is at most its coefficient times the upper ends' product if
+    the coefficient is positive, the lower ends' if it is negative. Plus 1e-12 × the sum of the
+    terms' magnitudes: the computed variance's rounding (its terms may cancel); times FAR·(1 +
+    1e-9) — the threshold ``2·h_{k−1}·h_k`` must reach."""
+    s2, mag = 0.0, 0.0
+    for a in range(lo.shape[0]):
+        for c in range(lo.shape[0]):
+            w = al[sl, a, jlo[a]] * al[sl, c, jlo[c]] * cdt[a, c]
+            top = hi[a] * smx[a] * hi[c] * smx[c]
+            s2 += w * top if w > 0.0 else w * (lo[a] * smn[a] * lo[c] * smn[c])
+            mag += abs(w) * top
+    return FAR * (1.0 + 1e-9) * (max(s2, 0.0) + 1e-12 * mag)
 
 
 @njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
-def _beyond_lanes(sl, nb, LOB, HIB, CB, hc, al, be, jlo, cdt, scap, lb, G, vb, skip):
-    """``skip[r]``: path r's box [LOB, HIB] (prices, per axis) lies on one piece per axis (``jlo``)
-    and is beyond the health bridge's range at every step — the test of
-    :func:`~liqrisk.risk.book_kernel.affine_path_beyond_nb`, for all the block's paths at once
-    (a path under GARCH only if its steps' volatility ratios stay ≤ ``scap``, ``CB[r]``).
-    ``lb``, ``G`` (n_ax, BLOCK), ``vb``: work arrays."""
-    n_ax = LOB.shape[0]
+def _box_beyond(sl, lo, hi, smn, smx, calm, hc, bp, nbp, al, be, gb, cdt, scap, jlo, jhi):
+    """Every path whose prices stay in [lo, hi] per axis (volatility ratios in [smn, smx]) has
+    all its step factors 1: on one piece per axis (``jlo``/``jhi`` set, also for the caller) the
+    least health over the box (at its corners) against :func:`_step_variance_cap`; across
+    pieces :func:`~liqrisk.risk.book_kernel.affine_path_beyond_nb` (``calm``: ratios ≤ ``scap``)."""
+    one = True
+    for a in range(lo.shape[0]):
+        jlo[a] = affine_piece_nb(sl, a, lo[a], 0, bp, nbp)
+        jhi[a] = affine_piece_nb(sl, a, hi[a], jlo[a], bp, nbp)
+        one &= jlo[a] == jhi[a]
+    if not one:
+        return calm and affine_path_beyond_nb(sl, lo, hi, hc, bp, nbp, al, be, gb, cdt, scap)
+    lb = hc[sl]
+    for a in range(lo.shape[0]):
+        A, B = al[sl, a, jlo[a]], be[sl, a, jlo[a]]
+        lb += min(A * lo[a] + B, A * hi[a] + B)
+    return lb > 0.0 and 2.0 * lb * lb >= _step_variance_cap(sl, jlo, lo, hi, smn, smx, al, cdt)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
+def _boxes_beyond(sl, nb, LOB, HIB, hc, al, be, jlo, settle, lb, beyond):
+    """``beyond[r]``: path r of the block, its box [LOB, HIB] (prices per axis, on the pieces
+    ``jlo``), has a least health ``L`` (each f_a linear there: at an end) with ``2·L² ≥ settle``
+    (the block's :func:`_step_variance_cap`). Returns how many are not; ``lb``: a work array."""
     for r in range(nb):
         lb[r] = hc[sl]
-    for a in range(n_ax):
+    for a in range(LOB.shape[0]):
         A, B = al[sl, a, jlo[a]], be[sl, a, jlo[a]]
+        E = LOB if A >= 0.0 else HIB
         for r in range(nb):
-            lb[r] += min(A * LOB[a, r] + B, A * HIB[a, r] + B)
-        for r in range(nb):
-            G[a, r] = abs(A) * HIB[a, r] * scap
+            lb[r] += A * E[a, r] + B
     for r in range(nb):
-        vb[r] = 0.0
-    for a in range(n_ax):
-        for c in range(n_ax):
-            w = abs(cdt[a, c])
-            for r in range(nb):
-                vb[r] += G[a, r] * G[c, r] * w
+        beyond[r] = (lb[r] > 0.0) & (2.0 * lb[r] * lb[r] >= settle)
+    n = 0
     for r in range(nb):
-        skip[r] = CB[r] & (lb[r] > 0.0) & (2.0 * lb[r] * lb[r] >= FAR * (1.0 + 1e-9) * vb[r])
+        n += beyond[r]
+    return nb - n
 
 
 @njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
-def _gather(nw, idx, garch, PB, SB, WB, UB, PW, SW, WW, UW):
-    """Copy the block's paths ``idx[:nw]`` (prices, volatility ratios, weights, uniforms) to the
-    first ``nw`` lanes of ``PW``, ``SW``, ``WW``, ``UW``."""
-    for k in range(PB.shape[0]):
-        for a in range(PB.shape[1]):
-            for t in range(nw):
-                PW[k, a, t] = PB[k, a, idx[t]]
-            if garch:
-                for t in range(nw):
-                    SW[k, a, t] = SB[k, a, idx[t]]
-    for j in range(WB.shape[0]):
-        for t in range(nw):
-            WW[j, t] = WB[j, idx[t]]
-    for t in range(nw):
-        UW[t] = UB[idx[t]]
+def _steps_beyond(sl, n_steps, PT, hc, al, be, jlo, settle, H):
+    """A path (prices ``PT`` (n_ax, n_steps + 1), each axis on its piece ``jlo``) on which the
+    health stays > 0 with ``2·h_{k−1}·h_k ≥ settle`` at every step: every factor
+    :func:`~liqrisk.risk.book_kernel.affine_walk_nb` would compute is 1 (the same health in the
+    same arithmetic, vectorised over the steps). ``H`` (n_steps + 1): a work array."""
+    for k in range(n_steps + 1):
+        H[k] = hc[sl]
+    for a in range(PT.shape[0]):
+        A, B = al[sl, a, jlo[a]], be[sl, a, jlo[a]]
+        for k in range(n_steps + 1):
+            H[k] += A * PT[a, k] + B
+    bad = 0
+    for k in range(1, n_steps + 1):
+        bad += (H[k] <= 0.0) | (2.0 * H[k - 1] * H[k] < settle)
+    return bad == 0
+
+
+@njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
+def _walk_steps(sl, n_steps, hsteps, PX, S, u, wh, H, jlo, al, cdt, lam, settle, yrow, gp, gk, gm):
+    """:func:`~liqrisk.risk.book_kernel.affine_walk_nb` on a path of one piece per axis (``jlo``)
+    whose health at every step ``H`` is known (:func:`_steps_beyond`): the same factors, each
+    computed only on the steps where ``2·h_{k−1}·h_k < settle`` (1 on the others). Writes ``yrow``
+    (n_h), the weighted liquidation probabilities at the horizons; returns the sampled
+    liquidation step (−1: none)."""
+    n_ax, n_h = PX.shape[1], hsteps.shape[0]
+    surv, ptau, j = 1.0, -1, 0
+    for k in range(1, n_steps + 1):
+        if surv > 0.0:
+            q = 1.0
+            if H[k] <= 0.0:
+                q = 0.0
+            elif 2.0 * H[k - 1] * H[k] < settle:
+                for a in range(n_ax):
+                    A = al[sl, a, jlo[a]]
+                    gp[a] = A * PX[k - 1, a]
+                    gk[a] = A * PX[k, a]
+                q = affine_step_factor_nb(H[k - 1], H[k], gp, gk, S, k, cdt, lam, gm)
+            surv *= q
+            if ptau < 0 and surv <= u:
+                ptau = k
+        while j < n_h and hsteps[j] == k:
+            yrow[j] = wh[j] * (1.0 - surv)
+            j += 1
+        if surv == 0.0 and ptau >= 0:
+            while j < n_h:                   # liquidated: nothing changes any more
+                yrow[j] = wh[j]
+                j += 1
+            break
+    return ptau
+
+
+@njit(cache=True, nogil=True, error_model="numpy", _nrt=False, inline="always")
+def _partition(x, lo, hi, pivot, strict):
+    """Move the values of ``x[lo:hi]`` below ``pivot`` (``strict``; else at or below it) to the
+    front; returns where the others start. Branch-free (Lomuto's scheme, every value swapped)."""
+    s = lo
+    for i in range(lo, hi):
+        v = x[i]
+        x[i] = x[s]
+        x[s] = v
+        s += (v < pivot) if strict else (v <= pivot)
+    return s
+
+
+@njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
+def _select(x, n, K):
+    """Reorder ``x[:n]`` so that ``x[n − K:n]`` holds its K largest values: quickselect around
+    the median of three, each range split into below / equal to / above the pivot (so ties end
+    it), with branch-free partitions — a branchy quickselect's mispredictions cost ≈ 10 µs on
+    1,024 values."""
+    lo, hi, kth = 0, n, n - K
+    while hi - lo > 1:
+        a, b, c = x[lo], x[(lo + hi) // 2], x[hi - 1]
+        pivot = max(min(a, b), min(max(a, b), c))
+        s = _partition(x, lo, hi, pivot, True)
+        if kth < s:
+            hi = s
+            continue
+        e = _partition(x, s, hi, pivot, False)      # [s, e): the pivot's value
+        if kth < e:
+            return
+        lo = e
+
+
+SAMPLE = 8
+"""Every SAMPLE-th value is the sample whose order statistic pre-selects the candidates of
+:func:`_largest`."""
+
+
+@njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
+def _largest(x, n, K, cand):
+    """The K largest of ``x[:n]`` as ``cand[m − K:m]``; returns m. A quickselect's branches are
+    unpredictable (≈ 10 µs for 1,024 values), so first the values at or above the
+    (K/SAMPLE + 12)-th largest of every SAMPLE-th value are gathered without branches (≈ 8·(K/8 +
+    12) of them; at least K unless the sample is 3 standard deviations off, then all are taken):
+    every value at or above the K-th largest is among them, ties included."""
+    m = 0
+    if n >= 4 * SAMPLE * K:
+        for i in range(0, n, SAMPLE):
+            cand[m] = x[i]
+            m += 1
+        kk = min(m, K // SAMPLE + 12)
+        _select(cand, m, kk)
+        t = cand[m - kk]
+        m = 0
+        for i in range(n):
+            cand[m] = x[i]
+            m += x[i] >= t
+    if m < K:
+        for i in range(n):
+            cand[i] = x[i]
+        m = n
+    _select(cand, m, K)
+    return m
 
 
 @njit(cache=True, nogil=True)
@@ -176,8 +217,9 @@ def solo_affine_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol,
     only pool of the account ``solo_i`` (same position): adds to the chunk's sums exactly as
     :func:`~liqrisk.risk.book_kernel.book_chunk_nb` does for them (pool and account sums of the
     bridge-corrected liquidation probability, the sampled liquidation step's histogram, the K
-    largest losses with ``want_loss``); the same draws (:func:`~liqrisk.risk.book_kernel.path_rows_nb`) and ``reuse`` store."""
-    pool_i, pos_i, pos_f = arrs[0], arrs[2], arrs[3]
+    largest losses with ``want_loss``); the same draws (:func:`~liqrisk.risk.book_kernel.path_rows_nb`)
+    and ``reuse`` store. The paths are drawn once per pass (at most :data:`PATH_BYTES`), then
+    each pool is taken over them (module docstring); ``screen`` False walks every path."""
     n_ax, n_h = spot.shape[0], hsteps.shape[0]
     K = top.shape[2]
     s = np.empty(4, dtype=np.uint64)
@@ -188,128 +230,180 @@ def solo_affine_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol,
     mn, mx = np.zeros(n_ax), np.zeros(n_ax)
     S = np.ones((n_steps + 1, n_ax))
     v, sv = np.zeros(n_ax), np.zeros(n_ax)
-    PB = np.empty((n_steps + 1, n_ax, BLOCK))
-    SB = np.ones((n_steps + 1, n_ax, BLOCK))
-    WB = np.empty((n_h, BLOCK))
-    UB = np.empty(BLOCK)
-    LOB, HIB = np.empty((n_ax, BLOCK)), np.empty((n_ax, BLOCK))
-    hp, h1, nrm, s2 = np.empty(BLOCK), np.empty(BLOCK), np.empty(BLOCK), np.zeros(BLOCK)
-    ta, tb, q, surv = np.empty(BLOCK), np.empty(BLOCK), np.empty(BLOCK), np.empty(BLOCK)
-    gp, gk, gm = np.empty((n_ax, BLOCK)), np.empty((n_ax, BLOCK)), np.empty((n_ax, BLOCK))
-    ptau = np.empty(BLOCK, dtype=np.int64)
-    yb, yw = np.zeros((n_h, BLOCK)), np.zeros((n_h, BLOCK))
-    PW, SW = np.empty((n_steps + 1, n_ax, BLOCK)), np.ones((n_steps + 1, n_ax, BLOCK))
-    WW, UW = np.empty((n_h, BLOCK)), np.empty(BLOCK)
-    CB, skip = np.ones(BLOCK, dtype=np.bool_), np.zeros(BLOCK, dtype=np.bool_)
-    lb, vb = np.empty(BLOCK), np.empty(BLOCK)
-    idx, ptw = np.zeros(BLOCK, dtype=np.int64), np.empty(BLOCK, dtype=np.int64)
-    eqb = np.empty((n_h, BLOCK))
-    jlo, jhi = np.zeros(n_ax, dtype=np.int64), np.zeros(n_ax, dtype=np.int64)
-    jc = np.zeros(n_ax, dtype=np.int64)
-    g0, gb, lo, hi = np.zeros(n_ax), np.zeros(n_ax), np.zeros(n_ax), np.zeros(n_ax)
+    per_path = (n_steps + 1) * n_ax * 8 * (3 if garch else 2)
+    n_blk = max(1, min(-(-(last - first) // BLOCK), PATH_BYTES // (per_path * BLOCK)))
+    n_lane = n_blk * BLOCK
+    PX = np.empty((n_lane, n_steps + 1, n_ax))          # per path: the rows affine_walk_nb reads
+    PT = np.empty((n_lane, n_ax, n_steps + 1))          # per path, by axis: _steps_beyond's
+    SX = np.ones((n_lane if garch else 1, n_steps + 1, n_ax))
+    PH = np.empty((n_h, n_ax, n_lane))                  # the horizons' prices, by path: the losses
+    WX, UX = np.empty((n_lane, n_h)), np.empty(n_lane)
+    LOC, HIC = np.empty((n_blk, n_ax, BLOCK)), np.empty((n_blk, n_ax, BLOCK))
+    calm = np.ones(n_blk, dtype=np.bool_)
+    blo, bhi = np.empty((n_blk, n_ax)), np.empty((n_blk, n_ax))
+    smn, smx = np.ones((n_blk, n_ax)), np.ones((n_blk, n_ax))
+    lb, beyond = np.empty(BLOCK), np.zeros(BLOCK, dtype=np.bool_)
+    H = np.empty(n_steps + 1)
+    YL = np.zeros((n_h, n_lane))
+    TL = np.full(n_lane, -1, dtype=np.int64)
+    walked = np.empty(n_lane, dtype=np.int64)
+    LS, EW, cand = np.empty((n_h, n_lane)), np.empty((n_h, n_lane)), np.empty(n_lane)
+    qtr = np.ones(n_steps + 1)
+    ys, eqh = np.zeros((pools.shape[0], n_h)), np.zeros((pools.shape[0], n_h))
+    jlo, jhi, jc = np.zeros(n_ax, dtype=np.int64), np.zeros(n_ax, dtype=np.int64), np.zeros(n_ax, dtype=np.int64)
+    gp, gk, gm = np.zeros(n_ax), np.zeros(n_ax), np.zeros(n_ax)
+    gb, clo, chi, cmn, cmx = np.zeros(n_ax), np.zeros(n_ax), np.zeros(n_ax), np.ones(n_ax), np.ones(n_ax)
     prow = marks.copy()
     lam = gershgorin_nb(cdt)
     u = 0.0
-    for b0 in range(first, last, BLOCK):
-        nb = min(BLOCK, last - b0)
-        calm = True
-        for r in range(nb):
-            CB[r] = True
-            u = path_rows_nb(b0 + r, b0 + r - first, reuse, key, anti, u, n_steps, par, chol, code, nu, resid,
+    for p0 in range(first, last, n_lane):
+        n_pass = min(n_lane, last - p0)
+        nbk = -(-n_pass // BLOCK)
+        for g in range(n_pass):              # the pass's paths, drawn in order
+            bk, r = g // BLOCK, g % BLOCK
+            if r == 0:
+                calm[bk] = True
+                for a in range(n_ax):
+                    smn[bk, a], smx[bk, a] = 1.0, 1.0
+            u = path_rows_nb(p0 + g, p0 + g - first, reuse, key, anti, u, n_steps, par, chol, code, nu, resid,
                              garch, correlated, jumps, s, z, jmp, v, sv, X, lr, mn, mx, S, XS, LRS, MNS, MXS, US, SS)
-            UB[r] = u
+            UX[g] = u
             for j in range(n_h):
-                WB[j, r] = np.exp(lr[hsteps[j]])
+                WX[g, j] = np.exp(lr[hsteps[j]])
             for a in range(n_ax):
-                PB[0, a, r] = spot[a]
-                LOB[a, r] = spot[a] * np.exp(mn[a])
-                HIB[a, r] = spot[a] * np.exp(mx[a])
+                LOC[bk, a, r] = spot[a] * np.exp(mn[a])
+                HIC[bk, a, r] = spot[a] * np.exp(mx[a])
+                PX[g, 0, a] = spot[a]
+                PT[g, a, 0] = spot[a]
             for k in range(1, n_steps + 1):
                 for a in range(n_ax):
-                    PB[k, a, r] = spot[a] * np.exp(X[k, a])
+                    x = spot[a] * np.exp(X[k, a])
+                    PX[g, k, a] = x
+                    PT[g, a, k] = x
                     if garch:
-                        SB[k, a, r] = S[k, a]
-                        CB[r] &= S[k, a] <= scap
-            calm &= CB[r]
+                        SX[g, k, a] = S[k, a]
+                        smn[bk, a] = min(smn[bk, a], S[k, a])
+                        smx[bk, a] = max(smx[bk, a], S[k, a])
+                        calm[bk] &= S[k, a] <= scap
+            for j in range(n_h):
+                for a in range(n_ax):
+                    PH[j, a, g] = PX[g, hsteps[j], a]
+        calm_all = True
         for a in range(n_ax):
-            lo[a], hi[a] = np.inf, -np.inf
-            for r in range(nb):
-                lo[a] = min(lo[a], LOB[a, r])
-                hi[a] = max(hi[a], HIB[a, r])
+            clo[a], chi[a], cmn[a], cmx[a] = np.inf, -np.inf, 1.0, 1.0
+        for bk in range(nbk):
+            nb = min(BLOCK, n_pass - bk * BLOCK)
+            for a in range(n_ax):
+                blo[bk, a], bhi[bk, a] = np.inf, -np.inf
+                for r in range(nb):
+                    blo[bk, a] = min(blo[bk, a], LOC[bk, a, r])
+                    bhi[bk, a] = max(bhi[bk, a], HIC[bk, a, r])
+                clo[a], chi[a] = min(clo[a], blo[bk, a]), max(chi[a], bhi[bk, a])
+                cmn[a], cmx[a] = min(cmn[a], smn[bk, a]), max(cmx[a], smx[bk, a])
+            calm_all &= calm[bk]
         for n in range(solo_b.shape[0]):
             b, i = solo_b[n], solo_i[n]
             sl, p = mslot[b], pools[b]
-            walk = not (screen and calm and affine_path_beyond_nb(sl, lo, hi, hc, bp, nbp, al, be, gb, cdt, scap))
-            for r in range(nb):
-                ptau[r] = -1
-            for j in range(n_h):
-                for r in range(nb):
-                    yb[j, r] = 0.0
-            if walk:
-                one = True
+            n_w = 0
+            quiet = screen and _box_beyond(sl, clo, chi, cmn, cmx, calm_all, hc, bp, nbp, al, be, gb, cdt, scap,
+                                           jlo, jhi)
+            for bk in range(0 if quiet else nbk):
+                nb, off = min(BLOCK, n_pass - bk * BLOCK), bk * BLOCK
+                if screen and _box_beyond(sl, blo[bk], bhi[bk], smn[bk], smx[bk], calm[bk], hc, bp, nbp, al, be,
+                                          gb, cdt, scap, jlo, jhi):
+                    continue
+                one = screen
                 for a in range(n_ax):
-                    jlo[a] = affine_piece_nb(sl, a, lo[a], 0, bp, nbp)
-                    jhi[a] = affine_piece_nb(sl, a, hi[a], jlo[a], bp, nbp)
-                    jc[a] = 0
+                    jlo[a] = affine_piece_nb(sl, a, blo[bk, a], 0, bp, nbp)
+                    jhi[a] = affine_piece_nb(sl, a, bhi[bk, a], jlo[a], bp, nbp)
                     one &= jlo[a] == jhi[a]
-                nw = nb
-                if screen and one:           # the paths beyond the bridge's range by their own box
-                    _beyond_lanes(sl, nb, LOB, HIB, CB, hc, al, be, jlo, cdt, scap, lb, gm, vb, skip)
-                    nw = 0
-                    for r in range(nb):
-                        if not skip[r]:
-                            idx[nw] = r
-                            nw += 1
-                h0 = affine_health_nb(sl, spot, hc, bp, nbp, al, be, jc, g0)
-                if nw == nb:                 # every path walked: in place
-                    _walk_block(sl, nb, n_steps, hsteps, PB, SB, WB, UB, hc, bp, nbp, al, be, jlo, jhi, cdt,
-                                lam, h0, g0, hp, h1, gp, gk, gm, nrm, s2, ta, tb, q, surv, ptau, yb)
-                elif nw > 0:                 # the others gathered into the first nw lanes
-                    _gather(nw, idx, garch, PB, SB, WB, UB, PW, SW, WW, UW)
-                    _walk_block(sl, nw, n_steps, hsteps, PW, SW, WW, UW, hc, bp, nbp, al, be, jlo, jhi, cdt,
-                                lam, h0, g0, hp, h1, gp, gk, gm, nrm, s2, ta, tb, q, surv, ptw, yw)
-                    for t in range(nw):
-                        ptau[idx[t]] = ptw[t]
-                    for j in range(n_h):
-                        for t in range(nw):
-                            yb[j, idx[t]] = yw[j, t]
-            if want_loss:                    # equity at the horizons: affine, or frozen at liquidation
-                for j in range(n_h):
-                    kh = hsteps[j]
-                    for r in range(nb):
-                        e = ec[b]
-                        for a in range(n_ax):
-                            e += ek[b, a] * PB[kh, a, r]
-                        eqb[j, r] = e
-                for r in range(nb):
-                    kt = ptau[r]
-                    if kt < 0:
+                settle = 0.0
+                if one:                      # the paths beyond the bridge's range by their box
+                    settle = _step_variance_cap(sl, jlo, blo[bk], bhi[bk], smn[bk], smx[bk], al, cdt)
+                    if _boxes_beyond(sl, nb, LOC[bk], HIC[bk], hc, al, be, jlo, settle, lb, beyond) == 0:
                         continue
-                    for a in range(n_ax):
-                        prow[ax_map[a]] = PB[kt, a, r]
-                    eq, mm = pool_state_nb(p, prow, kt * dt, arrs)
-                    notional = 0.0
-                    for ii in range(pool_i[POS_START, p], pool_i[POS_END, p]):
-                        notional += abs(pos_f[QTY, ii]) * prow[pos_i[AXIS, ii]] * pos_f[BASIS, ii]
-                    frozen = max(0.0, min(eq, mm) - fee[b] * notional)
-                    for j in range(n_h):
-                        if hsteps[j] >= kt:
-                            eqb[j, r] = frozen
-                for a in range(n_ax):
-                    prow[ax_map[a]] = marks[ax_map[a]]
                 for r in range(nb):
+                    g = off + r
+                    sg = g if garch else 0
+                    if one:
+                        if beyond[r] or _steps_beyond(sl, n_steps, PT[g], hc, al, be, jlo, settle, H):
+                            continue
+                        TL[g] = _walk_steps(sl, n_steps, hsteps, PX[g], SX[sg], UX[g], WX[g], H, jlo, al, cdt, lam,
+                                            settle, ys[b], gp, gk, gm)
+                    else:
+                        TL[g], _ = affine_walk_nb(b, sl, n_steps, hsteps, PX[g], UX[g], WX[g], ec[b], ek[b], hc, bp,
+                                                  nbp, al, be, cdt, SX[sg], qtr, ys, eqh, jc, gp, gk, gm)
+                    if TL[g] >= 0:
+                        liquidated_equity_nb(b, p, TL[g], dt, hsteps, PX[g], fee[b], prow, ax_map, eqh, arrs)
+                        for a in range(n_ax):
+                            prow[ax_map[a]] = marks[ax_map[a]]
                     for j in range(n_h):
-                        loss = v0[i] - eqb[j, r]
-                        if top_n[i, j] < K or loss > top_min[i, j]:     # else not among the K largest
-                            insert_loss_nb(top, top_n, top_min, i, j, loss, K)
-            for r in range(nb):
-                if ptau[r] >= 0:
-                    hist[i, (ptau[r] - 1) * n_bins // n_steps] += WB[n_h - 1, r]
-            for j in range(n_h):
-                step = 2 if anti else 1
-                for r in range(0, nb, step):
-                    y = 0.5 * (yb[j, r + 1] + yb[j, r]) if anti else yb[j, r]
-                    ps1[b, j] += y
-                    ps2[b, j] += y * y
-                    as1[i, j] += y
-                    as2[i, j] += y * y
+                        YL[j, g] = ys[b, j]
+                        EW[j, g] = eqh[b, j]
+                    walked[n_w] = g
+                    n_w += 1
+            _add_walked(b, i, n_w, walked, anti, n_steps, n_bins, YL, TL, WX, ps1, ps2, as1, as2, hist)
+            if want_loss:
+                _pass_losses(b, i, n_pass, n_w, walked, TL, hsteps, PH, EW, ec, ek, v0, LS)
+                for j in range(n_h):         # the pass's K largest, then kept among the chunk's
+                    keep = min(K, n_pass)
+                    m = _largest(LS[j], n_pass, keep, cand)
+                    for t in range(m - keep, m):
+                        if top_n[i, j] < K or cand[t] > top_min[i, j]:
+                            insert_loss_nb(top, top_n, top_min, i, j, cand[t], K)
+            for t in range(n_w):             # the work rows back to "not walked"
+                g = walked[t]
+                TL[g] = -1
+                for j in range(n_h):
+                    YL[j, g] = 0.0
+
+
+@njit(cache=True, nogil=True, _nrt=False)
+def _add_walked(b, i, n_w, walked, anti, n_steps, n_bins, YL, TL, WX, ps1, ps2, as1, as2, hist):
+    """Add the walked paths ``walked[:n_w]`` (ascending; the others' terms are 0) to pool b's and
+    account i's sums in path order — of antithetic pairs, each pair once — and their sampled
+    liquidation steps ``TL`` to the histogram (weights ``WX``)."""
+    n_h = YL.shape[0]
+    for t in range(n_w):
+        g = walked[t]
+        if TL[g] >= 0:
+            hist[i, (TL[g] - 1) * n_bins // n_steps] += WX[g, n_h - 1]
+    for j in range(n_h):
+        last = -1
+        for t in range(n_w):
+            g = walked[t]
+            if anti:
+                g -= g % 2
+                if g == last:
+                    continue
+                last = g
+                y = 0.5 * (YL[j, g + 1] + YL[j, g])
+            else:
+                y = YL[j, g]
+            ps1[b, j] += y
+            ps2[b, j] += y * y
+            as1[i, j] += y
+            as2[i, j] += y * y
+
+
+@njit(cache=True, nogil=True, _nrt=False)
+def _pass_losses(b, i, n_pass, n_w, walked, TL, hsteps, PH, EW, ec, ek, v0, LS):
+    """``LS[j, path]``: account ``i``'s loss at horizon j on each path of the pass, ``v0`` less
+    the pool's equity there — affine (``ec + Σ ek·P``, prices ``PH``), or on the walked paths
+    ``walked[:n_w]`` liquidated at step ``TL`` what liquidation left (``EW``) from that step on."""
+    n_h, n_ax = PH.shape[0], PH.shape[1]
+    for j in range(n_h):
+        for g in range(n_pass):
+            LS[j, g] = ec[b]
+        for a in range(n_ax):
+            w = ek[b, a]
+            for g in range(n_pass):
+                LS[j, g] += w * PH[j, a, g]
+    for t in range(n_w):
+        g = walked[t]
+        for j in range(n_h):
+            if 0 <= TL[g] <= hsteps[j]:
+                LS[j, g] = EW[j, g]
+    for j in range(n_h):
+        for g in range(n_pass):
+            LS[j, g] = v0[i] - LS[j, g]

@@ -535,26 +535,41 @@ def affine_pieces_nb(pools, ok, loc, marks, axes, h0, pos_start, pos_end, leg_st
         hc[r] = h0[r] - f0
 
 
+@njit(cache=True, nogil=True, inline="always")
+def affine_step_factor_nb(hp, h1, gp, gk, S, k, cdt, lam, gm):
+    """The health bridge's factor of step ``k`` from health ``hp`` > 0 to ``h1`` > 0 with exact
+    log-price gradients ``gp``, ``gk`` at its ends: the mid-step gradient ``gm`` = ½(gp + gk)·S_k;
+    1 where ``2·hp·h1`` is beyond the bridge's range by the Gershgorin bound ``lam``·|gm|² (1e-9:
+    the sums' rounding) — the factor health_bridge_stay gives there, without the quadratic form."""
+    nrm = 0.0
+    for a in range(gp.shape[0]):
+        m = 0.5 * (gp[a] + gk[a]) * S[k, a]
+        gm[a] = m
+        nrm += m * m
+    if 2.0 * hp * h1 >= FAR * (1.0 + 1e-9) * lam * nrm:
+        return 1.0
+    return health_bridge_stay(hp, h1, mid_variance_nb(gm, cdt))
+
+
 @njit(cache=True, nogil=True, _nrt=False)
-def affine_walk_nb(b, p, sl, n_steps, dt, hsteps, PX, u, wh, fee_b, ec_b, ek_b, hc, bp, nbp, al, be,
-                   cdt, S, prow, ax_map, qtr, ys, eqh, jc, gp, gk, gm, arrs):
+def affine_walk_nb(b, sl, n_steps, hsteps, PX, u, wh, ec_b, ek_b, hc, bp, nbp, al, be, cdt, S, qrow, ys,
+                   eqh, jc, gp, gk, gm):
     """One path of the affine several-axis pool ``p`` (row ``b`` of the run, slot ``sl``) on the
     prices ``PX`` (n_steps + 1, n_ax): every step's health and exact gradient from the pieces
     (:func:`affine_health_nb`) instead of a valuation of each position, the health bridge
     (:func:`health_bridge_stay`) between steps; liquidated at a step where the health is ≤ 0.
-    Writes ``qtr[sl]`` (the step factors), ``ys[b]`` and ``eqh[b]`` at the horizons as
-    :func:`book_chunk_nb` does (equity ``ec + Σ ek·P``, or from the sampled liquidation step on
-    ``max(0, min(equity, MM) − fee·notional)`` by the margin kernel there); returns (sampled
-    liquidation step or −1, step of certain liquidation or n_steps + 1). ``jc`` (int, n_ax),
-    ``gp``, ``gk``, ``gm`` (n_ax): work arrays."""
-    pos_i, pos_f = arrs[2], arrs[3]
-    pool_i = arrs[0]
+    Writes ``qrow`` (the step factors), ``ys[b]`` at the horizons as :func:`book_chunk_nb` does
+    and ``eqh[b]`` at the horizons before the sampled liquidation step (equity ``ec + Σ ek·P``;
+    from that step on the caller's :func:`liquidated_equity_nb`: the margin kernel allocates,
+    which code compiled without reference counting may not call); returns (sampled liquidation
+    step or −1, step of certain liquidation or n_steps + 1). ``jc`` (int, n_ax), ``gp``, ``gk``,
+    ``gm`` (n_ax): work arrays."""
     n_ax, n_h = PX.shape[1], hsteps.shape[0]
     lam = gershgorin_nb(cdt)                 # ḡᵀ·cdt·ḡ ≤ lam·|ḡ|²
     for a in range(n_ax):
         jc[a] = 0
     hp = affine_health_nb(sl, PX[0], hc, bp, nbp, al, be, jc, gp)
-    surv, ptau, kdead, frozen, j = 1.0, -1, n_steps + 1, 0.0, 0
+    surv, ptau, kdead, j = 1.0, -1, n_steps + 1, 0
     for k in range(1, n_steps + 1):
         if surv > 0.0:
             h1 = affine_health_nb(sl, PX[k], hc, bp, nbp, al, be, jc, gk)
@@ -562,45 +577,46 @@ def affine_walk_nb(b, p, sl, n_steps, dt, hsteps, PX, u, wh, fee_b, ec_b, ek_b, 
                 q = 0.0
                 kdead = k
             else:
-                nrm = 0.0
-                for a in range(n_ax):
-                    m = 0.5 * (gp[a] + gk[a]) * S[k, a]
-                    gm[a] = m
-                    nrm += m * m
-                # beyond the bridge's range by the bound (1e-9: the sums' rounding): the factor
-                # health_bridge_stay gives there, 1, without the quadratic form
-                if 2.0 * hp * h1 >= FAR * (1.0 + 1e-9) * lam * nrm:
-                    q = 1.0
-                else:
-                    q = health_bridge_stay(hp, h1, mid_variance_nb(gm, cdt))
-            qtr[sl, k] = q
+                q = affine_step_factor_nb(hp, h1, gp, gk, S, k, cdt, lam, gm)
+            qrow[k] = q
             for a in range(n_ax):
                 gp[a] = gk[a]
             hp = h1
             surv *= q
             if ptau < 0 and surv <= u:
                 ptau = k
-                for a in range(n_ax):
-                    prow[ax_map[a]] = PX[k, a]
-                eq, mm = pool_state_nb(p, prow, k * dt, arrs)
-                notional = 0.0
-                for i in range(pool_i[POS_START, p], pool_i[POS_END, p]):
-                    notional += abs(pos_f[QTY, i]) * prow[pos_i[AXIS, i]] * pos_f[BASIS, i]
-                frozen = max(0.0, min(eq, mm) - fee_b * notional)
         while j < n_h and hsteps[j] == k:
             ys[b, j] = wh[j] * (1.0 - surv)
-            e = ec_b
-            for a in range(n_ax):
-                e += ek_b[a] * PX[k, a]
-            eqh[b, j] = frozen if ptau >= 0 else e
+            if ptau < 0:
+                e = ec_b
+                for a in range(n_ax):
+                    e += ek_b[a] * PX[k, a]
+                eqh[b, j] = e
             j += 1
         if surv == 0.0 and ptau >= 0:
             while j < n_h:                   # liquidated: nothing changes any more
                 ys[b, j] = wh[j]
-                eqh[b, j] = frozen
                 j += 1
             break
     return ptau, kdead
+
+
+@njit(cache=True, nogil=True)
+def liquidated_equity_nb(b, p, k, dt, hsteps, PX, fee_b, prow, ax_map, eqh, arrs):
+    """What liquidation at step ``k`` leaves pool ``p`` (row ``b``): max(0, min(equity, MM) −
+    fee·notional) by the margin kernel at the step's prices ``PX[k]`` (set in ``prow``, the other
+    axes as they are there), written to ``eqh[b]`` at the horizons from step k on."""
+    pool_i, pos_i, pos_f = arrs[0], arrs[2], arrs[3]
+    for a in range(PX.shape[1]):
+        prow[ax_map[a]] = PX[k, a]
+    eq, mm = pool_state_nb(p, prow, k * dt, arrs)
+    notional = 0.0
+    for i in range(pool_i[POS_START, p], pool_i[POS_END, p]):
+        notional += abs(pos_f[QTY, i]) * prow[pos_i[AXIS, i]] * pos_f[BASIS, i]
+    frozen = max(0.0, min(eq, mm) - fee_b * notional)
+    for j in range(hsteps.shape[0]):
+        if hsteps[j] >= k:
+            eqh[b, j] = frozen
 
 
 @njit(cache=True, nogil=True, _nrt=False)
@@ -872,9 +888,10 @@ is beyond the bridge range: factor 1, not valued.
                     eqh[b, j] = e
                 continue
             if fast[b] > 0:                  # an affine several-axis pool: walked on its pieces
-                ptau[b], kdead[b] = affine_walk_nb(b, p, sl, n_steps, dt, hsteps, PX, u, wh, fee[b], ec[b],
-                                                   ek[b], hc, bp, nbp, al, be, cdt, S, prow, ax_map, qtr,
-                                                   ys, eqh, jc, gp, gk, gm, arrs)
+                ptau[b], kdead[b] = affine_walk_nb(b, sl, n_steps, hsteps, PX, u, wh, ec[b], ek[b], hc, bp,
+                                                   nbp, al, be, cdt, S, qtr[sl], ys, eqh, jc, gp, gk, gm)
+                if ptau[b] >= 0:
+                    liquidated_equity_nb(b, p, ptau[b], dt, hsteps, PX, fee[b], prow, ax_map, eqh, arrs)
                 continue
             i0, i1, s_ax = pool_i[POS_START, p], pool_i[POS_END, p], pool_i[SETTLE_AXIS, p]
             for i in range(i0, i1):

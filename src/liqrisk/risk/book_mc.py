@@ -38,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
+import threading
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -582,15 +583,18 @@ def _run(cp, g: _Group, acc_sel: np.ndarray, axes, model: PathModel, dt: float, 
 
     pools, fee, ec, ek, v0 = g.pools[bsel], g.fee[bsel], g.ec[bsel], g.ek[bsel], g.v0[acc_sel]
 
+    tails = {}    # per worker thread, its chunks' K largest losses: a set, whatever the order they came in
+
     def chunk(c):
         first, last = c
         out = dict(ps1=np.zeros((n_bp, n_h)), ps2=np.zeros((n_bp, n_h)),
                    as1=np.zeros((n_acc, n_h)), as2=np.zeros((n_acc, n_h)),
                    ax1=np.zeros((n_acc, n_h)), ax2=np.zeros((n_acc, n_h)),
                    axy=np.zeros((n_acc, n_h)), hist=np.zeros((n_acc, n_bins)))
-        top = np.full((n_acc, n_h, kept), -np.inf)
-        top_n = np.zeros((n_acc, n_h), np.int64)
-        top_min = np.full((n_acc, n_h), -np.inf)
+        if threading.get_ident() not in tails:
+            tails[threading.get_ident()] = (np.full((n_acc, n_h, kept), -np.inf), np.zeros((n_acc, n_h), np.int64),
+                                            np.full((n_acc, n_h), -np.inf))
+        top, top_n, top_min = tails[threading.get_ident()]
         rows, mode = tuple(x[first:last] if reuse else x for x in store), reuse
         if len(walk_i) and len(solo_i) and not reuse:     # drawn once: kept for affine_block
             rows, mode = _store_arrays(last - first, n_steps, len(axes), sp.garch), 1
@@ -611,14 +615,13 @@ def _run(cp, g: _Group, acc_sel: np.ndarray, axes, model: PathModel, dt: float, 
                                  solo_b, solo_i, mslot, *pieces[1:], 2 if mode == 1 and len(walk_i) else mode,
                                  *rows, arrays.args(), out["ps1"], out["ps2"], out["as1"], out["as2"],
                                  out["hist"], top, top_n, top_min)
-        out["top"] = top
         return out
 
     parts = map_chunks(chunk, chunks)
     if reuse == 1:
         _REUSE[store_key] = store
-    total = {k: sum(p[k] for p in parts) for k in parts[0] if k != "top"}
-    top = -np.concatenate([p["top"] for p in parts], axis=2)
+    total = {k: sum(p[k] for p in parts) for k in parts[0]}
+    top = -np.concatenate([t[0] for t in tails.values()], axis=2)
     if top.shape[2] > kept:       # the kept largest, then only those sorted (equal values only reorder)
         top = np.partition(top, kept - 1, axis=2)[:, :, :kept]
     top = -np.sort(top, axis=2)
