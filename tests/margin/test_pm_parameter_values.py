@@ -12,6 +12,17 @@ DERIBIT_PERP = {"symbol": "BTC-PERPETUAL", "underlying": "BTC", "kind": "perp", 
 SPAN = {"price_scan_range": {"BTC": 5_000}}
 
 
+def _analyze(tmp_path, venue, pm):
+    """``analyze --json`` of one BTC perp in portfolio mode on ``venue`` with parameters ``pm``."""
+    acc = {"id": "desk", "venue": {"name": venue, "portfolio_margin": pm}, "mode": "portfolio",
+           "collateral": {"BTC": 1.0} if venue == "deribit" else {"USDT": 10_000},
+           "positions": [DERIBIT_PERP if venue == "deribit" else PERP]}
+    path = tmp_path / "pm.yaml"
+    path.write_text(yaml.safe_dump({"as_of": "2026-11-23T00:00:00Z", "market": {"BTC": {"mark": 90_000.0, "vol": 0.5}},
+                                    "accounts": [acc]}))
+    return CliRunner().invoke(app, ["analyze", str(path), "--json"])
+
+
 @pytest.mark.parametrize("venue,pm,field", [
     ("deribit", {"buckets_count": 0}, "buckets_count"),            # was a ZeroDivisionError traceback
     ("deribit", {"buckets_count": 2.5}, "buckets_count"),
@@ -37,13 +48,7 @@ SPAN = {"price_scan_range": {"BTC": 5_000}}
     ("binance-usdm", {"liquidation_uni_mmr": -1}, "liquidation_uni_mmr"),   # was reported on position 1's MM
 ])
 def test_bad_portfolio_margin_values_exit_2_naming_the_field(tmp_path, venue, pm, field):
-    acc = {"id": "desk", "venue": {"name": venue, "portfolio_margin": pm}, "mode": "portfolio",
-           "collateral": {"BTC": 1.0} if venue == "deribit" else {"USDT": 10_000},
-           "positions": [DERIBIT_PERP if venue == "deribit" else PERP]}
-    path = tmp_path / "pm.yaml"
-    path.write_text(yaml.safe_dump({"as_of": "2026-11-23T00:00:00Z", "market": {"BTC": {"mark": 90_000.0, "vol": 0.5}},
-                                    "accounts": [acc]}))
-    res = CliRunner().invoke(app, ["analyze", str(path), "--json"])
+    res = _analyze(tmp_path, venue, pm)
     assert res.exit_code == 2, res.output
     assert "Traceback" not in res.output
     assert f"account 'desk', field 'venue.portfolio_margin.{field}'" in res.output, res.output
@@ -58,11 +63,5 @@ def test_bad_portfolio_margin_values_exit_2_naming_the_field(tmp_path, venue, pm
 ])
 def test_good_portfolio_margin_values_are_accepted(tmp_path, venue, pm):
     # the checks refuse only what is out of range: the same accounts with valid values run
-    acc = {"id": "desk", "venue": {"name": venue, "portfolio_margin": pm}, "mode": "portfolio",
-           "collateral": {"BTC": 1.0} if venue == "deribit" else {"USDT": 10_000},
-           "positions": [DERIBIT_PERP if venue == "deribit" else PERP]}
-    path = tmp_path / "pm.yaml"
-    path.write_text(yaml.safe_dump({"as_of": "2026-11-23T00:00:00Z", "market": {"BTC": {"mark": 90_000.0, "vol": 0.5}},
-                                    "accounts": [acc]}))
-    res = CliRunner().invoke(app, ["analyze", str(path), "--json"])
+    res = _analyze(tmp_path, venue, pm)
     assert res.exit_code == 0, res.output
