@@ -278,3 +278,17 @@ def test_cli_exit_cost_terminal_shows_the_bps_of_a_zero_notional_as_a_dash():
     assert "nan" not in res.stdout.lower()
     row = next(line for line in res.stdout.splitlines() if line.startswith("│ ETH"))
     assert row.split("│")[4].strip() == "-"
+
+
+def test_exit_cost_names_the_options_it_leaves_out():
+    """exit-cost costed the Deribit desk's futures and dropped its five options without a word
+    (analyze said "options are not costed"); now a note per account names them."""
+    out = CliRunner().invoke(app, ["exit-cost", "examples/deribit_portfolio_margin.yaml", "--json"])
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.stdout)
+    assert [a["id"] for a in doc["accounts"]] == ["pm-desk", "same-desk-standard-margin"]
+    assert doc["skipped"] == [f"account '{a}': options are not costed: BTC-26NOV21-80000-C, BTC-26NOV21-50000-P, "
+                              f"BTC-26NOV21-70000-C, BTC-31DEC21-60000-P, BTC-31DEC21-90000-C"
+                              for a in ("pm-desk", "same-desk-standard-margin")]
+    text = CliRunner().invoke(app, ["exit-cost", "examples/defi_loans.yaml"])
+    assert "options are not costed" not in text.output        # no options there: no such note

@@ -214,3 +214,37 @@ def test_portfolio_margin_unknown_parameter_is_rejected_naming_the_field():
     with pytest.raises(InputError, match=r"field 'venue.portfolio_margin.price_rng'"):
         portfolio([{"id": "x", "venue": {"name": "deribit", "portfolio_margin": {"price_rng": 0.2}},
                     "mode": "portfolio", "collateral": {"BTC": 1}, "positions": []}])
+
+
+# McMillan, "Options as a Strategic Investment", ch. 34 (SPAN): the risk arrays of one S&P 500
+# future and of a long Dec 410 call, price scan range $10,000 per contract, in CME's scenario
+# order (1: unchanged vol up, 2: unchanged vol down, 3/4: up 1/3 … 13/14: down 3/3, 15/16: the
+# extreme moves at 35%), gains positive, rounded to $10; the covered write (long future, short
+# call) is their difference, scanning risk 6,620 in scenario 13 (down 3/3, vol up).
+MCMILLAN_FUTURE = [0, 0, 3_330, 3_330, -3_330, -3_330, 6_670, 6_670, -6_670, -6_670, 10_000, 10_000, -10_000, -10_000,
+                   7_000, -7_000]
+MCMILLAN_LONG_CALL = [460, -610, 2_640, 1_730, -1_270, -2_340, 5_210, 4_540, -2_540, -3_430, 8_060, 7_640, -3_380,
+                      -3_990, 3_130, -1_500]
+MCMILLAN_COVERED_WRITE = [-460, 610, 690, 1_600, -2_060, -990, 1_460, 2_130, -4_130, -3_240, 1_940, 2_360, -6_620,
+                          -6_010, 3_870, -5_500]
+
+
+def test_span_mcmillan_covered_write_scenarios_order_and_scanning_risk_6620():
+    # the future's 16 values come from our SPAN rule set (a contract of $205,000, 410 × $500);
+    # McMillan's call array is illustrative (the exchange does not publish its vol shifts), so it
+    # is added as printed: what is tested is our scenario set — moves, CME's order, the 35% extreme
+    # weight — and that the worst scenario it names is the book's scenario 13
+    from liqrisk.margin.span import CME_ORDER
+    res = _span([_fut("SPZ7", "SP", 1, 205_000)], {"price_scan_range": {"SP": 10_000}}, {"SP": {"mark": 205_000.0}})
+    unit = res.portfolio_margin["units"][0]
+    rows = {v: unit["vols"].index(v) for v in ("vol up", "vol same", "vol down")}
+
+    def cell(move, vol):
+        return unit["matrix"][rows[vol]][unit["move_labels"].index(f"{move:+.3g}×range")]
+    ours = [cell(m, "vol up" if v > 0 else "vol down") for m, v in CME_ORDER] + [cell(2, "vol same"), cell(-2, "vol same")]
+    assert ours == pytest.approx(MCMILLAN_FUTURE, abs=5)
+    covered = [f - c for f, c in zip(ours, MCMILLAN_LONG_CALL)]
+    assert covered == pytest.approx(MCMILLAN_COVERED_WRITE, abs=5)
+    worst = int(np.argmin(covered))
+    assert worst == 12 and -covered[worst] == pytest.approx(6_620, abs=5)
+    assert CME_ORDER[worst] == (-1, 1)                       # down 3/3 of the range, vol up

@@ -87,19 +87,22 @@ def _check_options(participation: float, vol: float, stress: float, risk_aversio
         raise BookError(f"--risk-aversion {risk_aversion:g}: must be a finite number ≥ 0")
 
 
-def _portfolio_positions(file: str) -> list[tuple[str, list, dict]]:
+def _portfolio_positions(file: str) -> tuple[list[tuple[str, list, dict]], list[str]]:
     """(account id, exit rows, vol per underlying) for every account of a portfolio file with
-    futures/spot."""
+    futures/spot, and one line per account holding options, which are not costed."""
     from liqrisk.analysis import exit_inputs
     from liqrisk.load import load_portfolio
     from liqrisk.margin.account import CompiledPortfolio
     cp = CompiledPortfolio(load_portfolio(file))
-    out = []
+    out, notes = [], []
     for i, r in enumerate(cp.margin_results()):
         _, rows, vol = exit_inputs(cp, i, r)
         if rows:
             out.append((r.id, rows, vol))
-    return out
+        options = [p.symbol or p.underlying for p in r.positions if p.kind == "option"]
+        if options:
+            notes.append(f"account '{r.id}': options are not costed: {', '.join(options)}")
+    return out, notes
 
 
 def _cost_groups(groups, books, horizon_hours, participation, stress, risk_aversion, volumes):
@@ -136,7 +139,7 @@ def exit_cost_analysis(file: str | None, positions: list[tuple[str, float, float
     from liqrisk.liquidity.book import BookError
     from liqrisk.liquidity.synthetic import underlying_of
     from liqrisk.results.exit import AccountExit, ExitCostAnalysis
-    accounts = _portfolio_positions(file) if file else []
+    accounts, option_notes = _portfolio_positions(file) if file else ([], [])
     given = [(POSITIONS_ID, positions, vol)] if positions else []
     books = _books(book_specs, {underlying_of(s) for _, rows, _ in accounts + given for s, _, _ in rows})
     result = ExitCostAnalysis([])
@@ -152,6 +155,7 @@ def exit_cost_analysis(file: str | None, positions: list[tuple[str, float, float
     if not result.accounts:
         raise BookError("; ".join(result.skipped) or f"{file}: no account holds a perp, future, spot position or "
                         f"loan to cost (options are not costed)")
+    result.skipped += option_notes
     return result
 
 

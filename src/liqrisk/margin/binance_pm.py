@@ -26,12 +26,14 @@ from __future__ import annotations
 from dataclasses import replace
 
 from liqrisk.margin.base import venue_defaults
-from liqrisk.margin.scenario import ScenarioSet
+from liqrisk.margin.scenario import ScenarioSet, value_problems
 from liqrisk.margin.tiers import TierTable
 
 LOAN_MMR = {3: 0.10, 5: 0.08, 10: 0.05}          # margin-loan MMR by margin leverage [V]
 DEFAULTS = {"margin_loan_leverage": 3, "liquidation_uni_mmr": 1.05, "restricted_uni_mmr": 1.2}
 KNOWN = ("collateral_rates", "margin_loan_mmr", *DEFAULTS)
+#: the values the uniMMR and loan parameters may take (:func:`liqrisk.margin.scenario.value_problems`)
+RANGES = {"liquidation_uni_mmr": "(0, 100]", "restricted_uni_mmr": "(0, 100]", "margin_loan_mmr": "[0, 1]"}
 STABLE = ("USDT", "USDC", "FDUSD", "USD")
 
 
@@ -60,6 +62,9 @@ def account_problems(par: dict, account) -> list[str]:
     for k, v in (par.get("collateral_rates") or {}).items():
         if not (isinstance(v, (int, float)) and 0 <= v <= 1):
             out.append(f"field 'venue.portfolio_margin.collateral_rates.{k}': a fraction in [0, 1]")
+    bad = value_problems(par, RANGES)
+    if bad:
+        return out + bad                              # the comparison below needs numbers
     if not par["liquidation_uni_mmr"] <= par["restricted_uni_mmr"]:
         out.append("field 'venue.portfolio_margin.liquidation_uni_mmr': must not exceed restricted_uni_mmr")
     out += [f"field 'collateral.{c}': a margin loan goes in 'borrowed', not as a negative balance"

@@ -44,6 +44,10 @@ ACCOUNT_KEYS = {"price_steps": 3, "im_factor": 1.25}
 UNIT_KEYS = ("price_range", "vol_range_up", "vol_range_down", "futures_contingency_factor",
              "short_option_contingency_factor", "vega_spread_factor", "delta_spread_factor",
              "usdt_usdc_spread_factor")
+#: the values each parameter may take (:func:`liqrisk.margin.scenario.value_problems`)
+RANGES = {"im_factor": "[0, 100]", "price_range": "(0, 1)", "vol_range_up": "[0, 100]", "vol_range_down": "[0, 1]",
+          "futures_contingency_factor": "[0, 1]", "short_option_contingency_factor": "[0, 1]",
+          "vega_spread_factor": "[0, 1]", "delta_spread_factor": "[0, 10]", "usdt_usdc_spread_factor": "[0, 1]"}
 PUBLISHED_VEGA_SPREAD = {"BTC": 0.0003, "ETH": 0.0003}     # per day
 PUBLISHED_RANGE = {"BTC": 0.10, "ETH": 0.10}
 
@@ -58,6 +62,7 @@ def unit_parameters(underlying: str, overrides: dict) -> dict:
 
 def account_problems(overrides: dict, account, underlyings) -> list[str]:
     out = scenario.parameter_problems(overrides, underlyings, UNIT_KEYS, ACCOUNT_KEYS, "bybit")
+    out += scenario.value_problems(overrides, RANGES)
     steps = overrides.get("price_steps", 1)
     if not (isinstance(steps, int) and steps >= 1):
         out.append("field 'venue.portfolio_margin.price_steps': a whole number ≥ 1")

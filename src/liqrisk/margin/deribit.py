@@ -13,6 +13,7 @@ import re
 import numpy as np
 
 from liqrisk.margin import deribit_pm
+from liqrisk.margin.scenario import value_problems
 from liqrisk.margin.base import (INVERSE, INVERSE_OPTION, LIQ_FUTURES_FIRST, MM_DERIBIT_FUTURE,
                                  MM_DERIBIT_OPTION, LiquidationResponse, PositionTerms, RuleSet)
 
@@ -98,6 +99,7 @@ class Deribit(RuleSet):
         out += [f"field 'venue.portfolio_margin.{k}': unknown parameter for deribit portfolio margin "
                 f"(known: {', '.join(deribit_pm.KNOWN)})" for k in self.params.portfolio_margin
                 if k not in deribit_pm.KNOWN]
+        out += value_problems(self.params.portfolio_margin, deribit_pm.RANGES)
         if account.mode == "portfolio":
             out += [f"field 'positions': position {n} has an isolated 'margin'; portfolio margin has no "
                     f"isolated positions" for n, p in enumerate(account.positions, 1) if p.margin is not None]

@@ -53,6 +53,13 @@ def parameters(currency: str, overrides: dict) -> dict:
 
 
 KNOWN = tuple(sorted(set(COMMON) | set(PER_CURRENCY["BTC"]) | set(PER_CURRENCY["ETH"])))
+#: the values each parameter may take (:func:`liqrisk.margin.scenario.value_problems`)
+RANGES = {"mm_factor": "[0, 10]", "buckets_count": "[1, 100] whole", "price_range": "(0, 1)",
+          "volatility_range_up": "[0, 100]", "volatility_range_down": "[0, 1]", "short_term_vega_power": "[0, 10]",
+          "long_term_vega_power": "[0, 10]", "min_volatility_for_shock_up": "[0, 100]",
+          "extended_table_factor": "[0, 100]", "max_delta_shock": "[0, 1]", "delta_total_liq_shock_threshold": "[0, inf)",
+          "min_annualised_move": "[0, 10]", "annualised_move_risk": "[0, 10]", "extended_dampener": "[0, inf)",
+          "pnl_offset": "[0, 1]"}
 
 
 def scenario_set(par: dict) -> ScenarioSet:

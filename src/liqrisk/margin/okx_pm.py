@@ -72,6 +72,11 @@ MR9_TIERS = [[0, 0.005], [1_000_000, 0.01]]     # hedge USD floor, rate (USDT/US
 ACCOUNT_KEYS = {"mr6_factor": 0.5, "mr7_tiers": MR7_TIERS_2025, "mr8_mm_rate": 0.02, "mr8_im_rate": 0.10,
                 "imr_factor": 1.3, "mr9_tiers": MR9_TIERS}
 STABLE = ("USDT", "USDC", "USD")
+#: the values each parameter may take (:func:`liqrisk.margin.scenario.value_problems`; tiers apart)
+RANGES = {"mr6_factor": "[0, 10]", "mr8_mm_rate": "[0, 1]", "mr8_im_rate": "[0, 1]", "imr_factor": "[0, 100]",
+          "mr1_price_moves": "(0, 1) list", "mr1_vol_shock_up": "[0, 100]", "mr1_vol_shock_down": "[0, 1]",
+          "mr6_price_move": "(0, 1)", "mr4_annualized_move_risk": "[0, 10]", "mr4_min_rate": "[0, 1]",
+          "mr7_rate": "[0, 1]"}
 UNIT_KEYS = ("mr1_price_moves", "mr1_vol_shock_up", "mr1_vol_shock_down", "mr6_price_move",
              "mr4_annualized_move_risk", "mr4_min_rate", "mr7_rate")
 
@@ -93,6 +98,7 @@ def unit_parameters(underlying: str, overrides: dict) -> dict:
 def account_problems(overrides: dict, account, underlyings) -> list[str]:
     """Unknown parameters; borrowing (MR8) only in stable coins."""
     out = scenario.parameter_problems(overrides, underlyings, UNIT_KEYS, ACCOUNT_KEYS, "okx")
+    out += scenario.value_problems(overrides, RANGES)
     out += [p for key, hi in (("mr7_tiers", 1e6), ("mr9_tiers", 1.0)) if key in overrides
             for p in scenario.tier_problems(f"venue.portfolio_margin.{key}", overrides[key], hi)]
     return out + [f"field 'collateral.{c}': OKX portfolio margin models borrowing (MR8) in stable coins only; "

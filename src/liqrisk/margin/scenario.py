@@ -97,6 +97,49 @@ def parameter_problems(overrides: dict, underlyings, unit_keys, account_keys, ve
     return out
 
 
+def value_problems(overrides: dict, ranges: dict, where: str = "venue.portfolio_margin") -> list[str]:
+    """Parameters that are not finite numbers inside their range ("field '…': …" lines).
+
+    ``ranges`` maps a parameter name to its interval as written in the message — ``"(0, 1)"``,
+    ``"[0, inf)"`` — optionally followed by a kind: ``whole`` (a whole number), ``list`` (a
+    non-empty list of such numbers, ``mr1_price_moves``) or ``table`` (numbers by symbol or
+    underlying, ``price_scan_range: {BTC: …}``). A dict under a name not in ``ranges`` is a block
+    per underlying, checked by the same ranges; other names are left to :func:`parameter_problems`."""
+    out = []
+    for key, value in overrides.items():
+        field = f"{where}.{key}"
+        if key not in ranges:
+            if isinstance(value, dict):
+                out += value_problems(value, ranges, field)
+            continue
+        spec = ranges[key]
+        interval, kind = spec.rsplit(" ", 1) if spec[-1].isalpha() else (spec, "")
+        if kind == "table" and isinstance(value, dict):
+            items = [(f"{field}.{k}", v) for k, v in value.items()]
+        elif kind == "list" and isinstance(value, list) and value:
+            items = [(f"{field}[{n}]", v) for n, v in enumerate(value)]
+        elif kind in ("table", "list"):
+            out.append(f"field '{field}': {'numbers by symbol' if kind == 'table' else 'a non-empty list of numbers'}"
+                       f" in {interval}")
+            continue
+        else:
+            items = [(field, value)]
+        what = "a whole number" if kind == "whole" else "a number"
+        out += [f"field '{f}': {v!r} is not {what} in {interval}" for f, v in items
+                if not _in_range(v, interval, kind == "whole")]
+    return out
+
+
+def _in_range(value, interval: str, whole: bool = False) -> bool:
+    """``value`` is a finite number (not a bool) inside ``interval`` ("[lo, hi)", "(lo, inf)")."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return False
+    if whole and value != int(value):
+        return False
+    lo, hi = (float(x) for x in interval[1:-1].split(","))
+    return (lo < value if interval[0] == "(" else lo <= value) and (value < hi if interval[-1] == ")" else value <= hi)
+
+
 def tier_problems(field: str, rows, hi: float) -> list[str]:
     """A tier table [[floor, value], …]: at least one row, numbers, floors ascending from 0,
     values in [0, hi]."""

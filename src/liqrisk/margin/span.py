@@ -27,10 +27,14 @@ Each short option counts once toward ``short_option_minimum``.
 from __future__ import annotations
 
 from liqrisk.margin.base import INVERSE_OPTION, LINEAR, MM_NONE, PositionTerms, RuleSet
-from liqrisk.margin.scenario import ScenarioSet
+from liqrisk.margin.scenario import ScenarioSet, value_problems
 
 KNOWN = ("price_scan_range", "price_scan_range_pct", "volatility_scan_range", "extreme_move_multiple",
          "extreme_move_cover", "intra_spread_charges", "inter_commodity_credits", "short_option_minimum")
+#: the values each parameter may take (:func:`liqrisk.margin.scenario.value_problems`)
+RANGES = {"price_scan_range": "(0, inf) table", "price_scan_range_pct": "(0, 1) table",
+          "volatility_scan_range": "[0, 100] table", "extreme_move_multiple": "(0, 100]",
+          "extreme_move_cover": "[0, 1]", "short_option_minimum": "[0, inf)", "intra_spread_charges": "[0, inf) table"}
 CME_ORDER = [(0, 1), (0, -1), (1 / 3, 1), (1 / 3, -1), (-1 / 3, 1), (-1 / 3, -1), (2 / 3, 1), (2 / 3, -1),
              (-2 / 3, 1), (-2 / 3, -1), (1, 1), (1, -1), (-1, 1), (-1, -1)]
 
@@ -51,6 +55,9 @@ class Span(RuleSet):
     def account_problems(self, account) -> list[str]:
         out = [f"field 'venue.portfolio_margin.{k}': unknown parameter for span (known: {', '.join(KNOWN)})"
                for k in self.params.portfolio_margin if k not in KNOWN]
+        out += value_problems(self.params.portfolio_margin, RANGES) + _pm_shape_problems(self.params.portfolio_margin)
+        if out:
+            return out                                 # the scan ranges below need numbers
         if account.mode != "portfolio":
             out.append("field 'mode': span is a scenario-margin rule set: use mode: portfolio")
         for pos in account.positions:
@@ -98,6 +105,36 @@ class Span(RuleSet):
                            [1.0] * 14 + [cover, cover], [0.0] * 16, labels, pnl_offset=1.0,
                            add=charge - credit, floor=n_short * float(pm.get("short_option_minimum", 0.0)),
                            move_labels={m: f"{m:+.3g}×range" for m, _ in rows})
+
+
+def _pm_shape_problems(pm: dict) -> list[str]:
+    """Spread pairs written "A/B"; each inter-commodity credit a ``legs`` table of positive ratios
+    (two legs or more) and a ``credit_rate`` in [0, 1]."""
+    out = [f"field 'venue.portfolio_margin.intra_spread_charges.{pair}': a spread is written SYMBOL_A/SYMBOL_B"
+           for pair in (pm.get("intra_spread_charges") or {}) if not _is_pair(pair)]
+    credits = pm.get("inter_commodity_credits")
+    base = "venue.portfolio_margin.inter_commodity_credits"
+    if credits is not None and not isinstance(credits, list):
+        return out + [f"field '{base}': a list of {{legs: {{CORN: 2, SOY: 1}}, credit_rate: 0.55}}"]
+    for n, group in enumerate(credits or []):
+        where = f"{base}[{n}]"
+        if not isinstance(group, dict):
+            out.append(f"field '{where}': {{legs: {{CORN: 2, SOY: 1}}, credit_rate: 0.55}}")
+            continue
+        legs = group.get("legs")
+        if not isinstance(legs, dict) or len(legs) < 2:
+            out.append(f"field '{where}.legs': a table of two or more underlyings and their ratios")
+        else:
+            out += value_problems(legs, dict.fromkeys(legs, "(0, inf)"), f"{where}.legs")
+        out += value_problems({"credit_rate": group.get("credit_rate")}, {"credit_rate": "[0, 1]"}, where)
+        out += [f"field '{where}.{k}': unknown (known: legs, credit_rate)" for k in group
+                if k not in ("legs", "credit_rate")]
+    return out
+
+
+def _is_pair(pair) -> bool:
+    parts = str(pair).split("/")
+    return len(parts) == 2 and all(p.strip() for p in parts)
 
 
 def spread_charges(account, rules, charges: dict) -> float:

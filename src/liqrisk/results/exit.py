@@ -23,7 +23,8 @@ class AccountExit:
 @dataclass
 class ExitCostAnalysis(Result):
     """``accounts`` costed, in input order; ``skipped``: one line per account that could not be
-    costed and why (no book for its underlying, an order larger than the stressed book)."""
+    costed and why (no book for its underlying, an order larger than the stressed book), then one
+    per account whose options were left out (options are not costed)."""
 
     accounts: list[AccountExit]
     skipped: list[str] = field(default_factory=list)
