@@ -180,6 +180,16 @@ def test_an_account_past_its_trigger_is_flagged(browser, tmp_path):
     cell = page.locator("td[data-key='liquidatable_now']")
     assert cell.inner_text() == "LIQUIDATABLE NOW" and json.loads(cell.get_attribute("data-value")) is True
     assert page.locator("td[data-key='margin_ratio']").inner_text() == "—"
+    # the deficit, the forced exit and the insurance loss, as in the terminal and the JSON: equity
+    # is the 1,000 USDT wallet plus the long's loss of 96,000 − 91,250, so the shortfall is 3,750
+    exit_ = json.loads(res.to_json())["accounts"][0]["exit"]
+    short = page.locator("td[data-key='exit.equity_shortfall']")
+    assert json.loads(short.get_attribute("data-value")) == pytest.approx(96_000 - 91_250 - 1_000)
+    assert short.inner_text() == "3,750" and short.get_attribute("class") == "alert"
+    for key in ("liquidation_cost", "insurance_shortfall"):
+        cell = page.locator(f"td[data-key='exit.{key}']")
+        assert json.loads(cell.get_attribute("data-value")) == exit_[key] > 0
+    assert exit_["insurance_shortfall"] >= 3_750
     page.close()
 
 

@@ -175,17 +175,31 @@ def _model_line(risk) -> str:
     return f"<p data-key='risk.model'>{text}</p>"
 
 
+def _shortfall_cell(shortfall) -> str:
+    """An account liquidatable now: its equity shortfall (−equity when negative), flagged when
+    positive; nothing for an account that is not liquidatable now (None)."""
+    if shortfall is None:
+        return ""
+    cell = _cell("exit.equity_shortfall", shortfall)
+    return cell.replace("<td ", "<td class=alert ", 1) if shortfall > 0 else cell
+
+
 def _exit_table(e) -> str:
     if e.close_now_cost is None:
-        return "".join(f"<p>exit not costed: {html.escape(n)}</p>" for n in e.not_costed)
+        short = (_table(["equity shortfall (USD)"], [f"<tr>{_shortfall_cell(e.equity_shortfall)}</tr>"], "exit")
+                 if e.equity_shortfall is not None else "")
+        return short + "".join(f"<p>exit not costed: {html.escape(n)}</p>" for n in e.not_costed)
     row = ("<tr>" + _cell("exit.close_now_cost", e.close_now_cost) + _cell("exit.close_now_bps", e.close_now_bps, 4)
            + _cell("exit.horizon_cost", e.horizon_cost) + _cell("exit.horizon_hours", e.horizon_hours)
            + _cell("exit.time_to_exit_hours", e.time_to_exit_hours, 4) + _cell("exit.liquidation_cost", e.liquidation_cost)
            + _cell("exit.insurance_shortfall", e.insurance_shortfall)
-           + f"<td class=l>{html.escape(e.book or '')}</td></tr>")
-    return (_table(["close now (USD)", "close now (bp)", "over the exit horizon (USD)", "exit horizon (h)",
-                    "time to exit (h)", "forced liquidation cost (USD)", "insurance shortfall (USD)", "book"],
-                   [row], "exit")
+           + f"<td class=l>{html.escape(e.book or '')}</td>"
+           + _shortfall_cell(e.equity_shortfall) + "</tr>")
+    head = ["close now (USD)", "close now (bp)", "over the exit horizon (USD)", "exit horizon (h)",
+            "time to exit (h)", "forced liquidation cost (USD)", "insurance shortfall (USD)", "book"]
+    if e.equity_shortfall is not None:           # liquidatable now: −equity, the deficit the exit starts from
+        head.append("equity shortfall (USD)")
+    return (_table(head, [row], "exit")
             + "".join(f"<p>exit not costed: {html.escape(n)}</p>" for n in e.not_costed))
 
 
