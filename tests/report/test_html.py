@@ -121,6 +121,27 @@ def test_each_account_says_which_model_ran_why_and_how_the_model_range_was_obtai
             assert f"{r['paths']:,} paths" in x["text"] and all(m in x["text"] for m in r["models"])
 
 
+def test_a_pool_estimate_below_one_over_paths_says_how_it_was_obtained(page, report):
+    """Beside the pool table, each pool estimate below 1/paths that is not the account's own
+    (a several-pool account's pool: from the untilted paths) with its estimator and interval."""
+    _, doc = report
+    said = dict(page.evaluate("""Array.from(document.querySelectorAll('section[data-account] p.pool-how'))
+        .map(p => [p.closest('section').dataset.account, p.textContent])"""))
+    want = {}
+    for acc in doc["accounts"]:
+        for label, by_h in (acc.get("pools") or {}).items():
+            for h, e in by_h.items():
+                if e["p"] < 1 / e["paths"] and e != acc["probability"][h]:
+                    lo, hi = e["ci95"]
+                    want.setdefault(acc["id"], []).append(
+                        f"{label} {h} {e['p']:.3g} ({e['method']} of {e['paths']:,} paths, 95% [{lo:.3g}, {hi:.3g}])")
+    assert set(said) == set(want)
+    for account, parts in want.items():
+        assert said[account] == "pool estimates below 1/paths: " + "; ".join(parts)
+    if "binance-main" in {a["id"] for a in doc["accounts"]}:
+        assert "binance-main" in want                  # its two pools at 1h: sampled zeros
+
+
 def test_probability_charts_are_log_scaled_and_draw_sampled_zeros_as_upper_bounds(browser, multi_venue):
     _, doc = multi_venue
     page = _open(browser, multi_venue)

@@ -111,6 +111,11 @@ def _probability_table(a) -> str:
                 + "".join(_cell(f"pools.{label}.{h}.p", by_h[h].p, 4) if h in by_h else "<td></td>" for h in hs)
                 + "</tr>" for label, by_h in a.pools.items()]
         table += _table(["margin pool"] + hs, prow, "pools")
+        from liqrisk.report.terminal import rare_pool_estimates, rare_pool_text
+        rare = rare_pool_estimates(a)
+        if rare:
+            table += ("<p class=pool-how>pool estimates below 1/paths: "
+                      + html.escape("; ".join(rare_pool_text(*x) for x in rare)) + "</p>")
         drivers = [f"{h}: {d}" for h, d in risk.driver.items() if d]
         if drivers:
             table += f"<p>pool driving the account's probability — {html.escape('; '.join(drivers))}</p>"
@@ -168,7 +173,7 @@ def _model_line(risk) -> str:
     if info.get("range"):
         text += (f"; model range: {html.escape(', '.join(info['range']['models']))} on "
                  f"{info['range']['paths']:,} paths each on {html.escape(info['range']['steps_of'])}'s time steps "
-                 f"(importance sampling below 1e-3)")
+                 f"(importance sampling below 1e-3; 0 = no liquidated path)")
     assumed = [n for n, a in (info.get("assets") or {}).items() if a.get("assumed")]
     if assumed:
         text += f"; {html.escape(', '.join(assumed))}: no history, assumed (see notes)"
