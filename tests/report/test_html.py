@@ -167,13 +167,43 @@ def test_probability_charts_are_log_scaled_and_draw_sampled_zeros_as_upper_bound
                     models += 1
                     continue
                 est = points[h]
-                if t["name"].startswith("no liquidated path"):
-                    assert est["p"] < 1e-12 and y == (est["ci95"][1] if est["p"] == 0 else 1e-12)
-                    zeros += est["p"] == 0
+                if t["name"].startswith("no liquidated path"):          # a sampled zero, at its bound
+                    assert est["p"] == 0 and y == est["ci95"][1]
+                    zeros += 1
+                elif t["name"] == "estimate below 1e-12":               # not a zero: at the axis' floor
+                    assert 0 < est["p"] < 1e-12 and y == 1e-12
                 else:
                     assert y == est["p"] and y >= 1e-12
     assert zeros > 0                                          # the demo has sampled zeros at 1h
     assert models > 0
+    page.close()
+
+
+def test_an_estimate_below_the_floor_is_not_drawn_as_a_sampled_zero(browser, tmp_path):
+    """GBM's 4h probability of the demo's far boundaries is importance-sampled far below 1e-12
+    (binance-hedge: ~1e-230) — a number, not a sampled zero: drawn at the axis' floor under its
+    own name, never as 'no liquidated path' (which is kept for the zeros, at their 95% bound)."""
+    res = liqrisk.analyze(ROOT / "examples" / "multi_venue.yaml", horizons=["4h"], paths=2000, seed=2,
+                          model="gbm", range_paths=0)
+    doc = json.loads(res.to_json())
+    page = browser.new_page()
+    page.goto(write_report(res, tmp_path / "r.html").as_uri())
+    page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length > 0")
+    traces = dict(page.evaluate("""Array.from(document.querySelectorAll('.js-plotly-plot'))
+        .filter(el => (el.layout.title.text || '').includes('P(liquidation)'))
+        .map(el => [el.layout.title.text.split(':')[0], el.data.map(t => [t.name, t.x, t.y])])"""))
+    below = 0
+    for acc in doc["accounts"]:
+        points = {n: dict(zip(x, y)) for n, x, y in traces[acc["id"]]}
+        for h, e in {**acc["term_structure"], **acc["probability"]}.items():
+            if 0 < e["p"] < 1e-12:
+                assert points["estimate below 1e-12"][h] == 1e-12
+                assert h not in points.get("no liquidated path: upper bound", {})
+                below += 1
+            elif e["p"] == 0:
+                assert points["no liquidated path: upper bound"][h] == e["ci95"][1]
+                assert h not in points.get("estimate below 1e-12", {})
+    assert below >= 3                    # binance-hedge, binance-coinm, deribit-options, …
     page.close()
 
 

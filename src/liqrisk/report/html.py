@@ -257,17 +257,21 @@ def _probability_figure(a) -> go.Figure:
     hs = a.horizons()
     est = [a.estimate(h) for h in hs]
     shown = [(h, e) for h, e in zip(hs, est) if e.p >= FLOOR]
-    bounds = [(h, e.ci95[1] if e.p == 0 else FLOOR) for h, e in zip(hs, est) if e.p < FLOOR]
+    zeros = [(h, e.ci95[1]) for h, e in zip(hs, est) if e.p == 0]
+    below = [(h, FLOOR) for h, e in zip(hs, est) if 0 < e.p < FLOOR]
     fig = go.Figure()
     if shown:
         fig.add_scatter(x=[h for h, _ in shown], y=[e.p for _, e in shown], mode="markers+lines",
                         name=f"{a.risk.model} estimate", error_y=dict(
                             type="data", symmetric=False, array=[e.ci95[1] - e.p for _, e in shown],
                             arrayminus=[e.p - max(e.ci95[0], FLOOR) for _, e in shown]))
-    if bounds:
-        fig.add_scatter(x=[h for h, _ in bounds], y=[b for _, b in bounds], mode="markers",
-                        name="no liquidated path: upper bound", marker=dict(symbol="triangle-down-open", size=12),
-                        text=[f"p < {b:.2g}" for _, b in bounds], hoverinfo="x+text")
+    # a sampled zero at its 95% bound; an estimate below the axis' floor (not a zero: its value
+    # and method are in the table) at the floor
+    for bounds, name in ((zeros, "no liquidated path: upper bound"), (below, f"estimate below {FLOOR:g}")):
+        if bounds:
+            fig.add_scatter(x=[h for h, _ in bounds], y=[b for _, b in bounds], mode="markers", name=name,
+                            marker=dict(symbol="triangle-down-open", size=12),
+                            text=[f"p < {b:.2g}" for _, b in bounds], hoverinfo="x+text")
     models = sorted({m for h in hs for m in (a.risk.model_range.get(h) or {})})
     for m in models:
         pts = [(h, a.risk.model_range[h][m]) for h in hs if (a.risk.model_range.get(h) or {}).get(m, 0) >= FLOOR]
@@ -278,7 +282,8 @@ def _probability_figure(a) -> go.Figure:
         if pts:
             fig.add_scatter(x=[h for h, _ in pts], y=[p for _, p in pts], mode="markers+lines",
                             name=f"pool {label}", line=dict(dash="dot"))
-    fig.update_layout(title=f"{a.id}: P(liquidation) by horizon (95% intervals; ▽ = upper bound of a sampled zero)",
+    fig.update_layout(title=f"{a.id}: P(liquidation) by horizon (95% intervals; ▽ = upper bound: a sampled zero's, "
+                            f"or {FLOOR:g} for a smaller estimate)",
                       xaxis=dict(title="horizon", type="category", categoryorder="array", categoryarray=hs),
                       yaxis=dict(title="probability", type="log", exponentformat="power", dtick=1),
                       height=340)
