@@ -132,7 +132,7 @@ def test_a_rare_pool_estimate_and_a_zero_of_the_model_range_say_how_they_were_ob
     sd = 0.85 * math.sqrt(1 / 8760)
     b = math.log(lp / 91250.0)
     phi = lambda x: 0.5 * math.erfc(-x / math.sqrt(2))                      # noqa: E731
-    exact = phi((b + sd * sd / 2) / sd) + math.exp(b) * phi((b - sd * sd / 2) / sd)
+    exact = phi((b + sd * sd / 2) / sd) + math.exp(-b) * phi((b - sd * sd / 2) / sd)
     est = acc["probability"]["1h"]
     assert est["method"] == "importance" and abs(est["p"] - exact) < 4 * est["stderr"]
     rare = {(label, "1h"): e["1h"] for label, e in acc["pools"].items() if e["1h"]["p"] < 1 / e["1h"]["paths"]}
