@@ -67,17 +67,23 @@ def test_the_demo_s_eight_accounts_all_get_the_calibrated_default_and_say_so(tmp
     assert any("SOL without history" in n for n in doc["notes"])
 
 
-def test_model_fhs_runs_multi_underlying_accounts_and_refuses_one_without_history(tmp_path):
-    doc = {"as_of": "2026-11-23T00:00:00Z",
-           "market": {"BTC": {"mark": 91250.0, "vol": 0.52}, "SOL": {"mark": 142.5, "vol": 0.85},
-                      "correlation": {"BTC": {"SOL": 0.7}}},
+def _with_sol(tmp_path, market: dict, leg: dict) -> Path:
+    """A portfolio file of two accounts: ``x``, cross ``leg`` + a SOL short, and ``sol``, a SOL
+    long alone (SOL has no bundled history)."""
+    doc = {"as_of": "2026-11-23T00:00:00Z", "market": market,
            "accounts": [{"id": "x", "venue": "binance-usdm", "mode": "cross", "collateral": {"USDT": 5000},
-                         "positions": [{"symbol": "ETHUSDT", "kind": "perp", "size": 6, "entry": 3000},
-                                       {"symbol": "SOLUSDT", "kind": "perp", "size": -50, "entry": 140}]},
+                         "positions": [leg, {"symbol": "SOLUSDT", "kind": "perp", "size": -50, "entry": 140}]},
                         {"id": "sol", "venue": "binance-usdm", "mode": "cross", "collateral": {"USDT": 500},
                          "positions": [{"symbol": "SOLUSDT", "kind": "perp", "size": 20, "entry": 140}]}]}
     path = tmp_path / "p.yaml"
     path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def test_model_fhs_runs_multi_underlying_accounts_and_refuses_one_without_history(tmp_path):
+    path = _with_sol(tmp_path, {"BTC": {"mark": 91250.0, "vol": 0.52}, "SOL": {"mark": 142.5, "vol": 0.85},
+                                "correlation": {"BTC": {"SOL": 0.7}}},
+                     {"symbol": "BTCUSDT", "kind": "perp", "size": 0.2, "entry": 91000})
     out = CliRunner().invoke(app, ["analyze", str(path), "--json", "--horizon", "1d", "--paths", "1000",
                                    "--model", "fhs", "--range-paths", "0"])
     assert out.exit_code == 0, out.output
@@ -145,15 +151,8 @@ def test_vol_from_gives_an_asset_without_bundled_history_the_calibrated_default(
     sol_days = set(pd.to_datetime(sol.timestamp).dt.strftime("%Y-%m-%d").iloc[1:])    # days with a return
     eth = bitstamp.dropna(subset=["eth_close"])
     common = sorted(sol_days & set(eth.date.iloc[1:]))
-    doc = {"as_of": "2026-11-23T00:00:00Z",
-           "market": {"ETH": {"mark": 3050.0, "vol": 0.68}, "SOL": {"mark": 142.5, "vol": 0.85}},
-           "accounts": [{"id": "x", "venue": "binance-usdm", "mode": "cross", "collateral": {"USDT": 5000},
-                         "positions": [{"symbol": "ETHUSDT", "kind": "perp", "size": 6, "entry": 3000},
-                                       {"symbol": "SOLUSDT", "kind": "perp", "size": -50, "entry": 140}]},
-                        {"id": "sol", "venue": "binance-usdm", "mode": "cross", "collateral": {"USDT": 500},
-                         "positions": [{"symbol": "SOLUSDT", "kind": "perp", "size": 20, "entry": 140}]}]}
-    path = tmp_path / "p.yaml"
-    path.write_text(yaml.safe_dump(doc))
+    path = _with_sol(tmp_path, {"ETH": {"mark": 3050.0, "vol": 0.68}, "SOL": {"mark": 142.5, "vol": 0.85}},
+                     {"symbol": "ETHUSDT", "kind": "perp", "size": 6, "entry": 3000})
     out = CliRunner().invoke(app, ["analyze", str(path), "--json", "--horizon", "7d", "--paths", "500",
                                    "--range-paths", "0", "--vol-from", f"SOL={sol_file}"])
     assert out.exit_code == 0, out.output
