@@ -147,3 +147,16 @@ def test_a_rare_pool_estimate_and_a_zero_of_the_model_range_say_how_they_were_ob
     assert "plain (no hits)" in line
     flat = " ".join(text.replace("│", " ").split())          # the table title wraps at the table's width
     assert "other models on 500 paths each, on gbm's time steps (importance sampling below 1e-3; 0 = no liquidated path)" in flat
+
+
+def test_a_narrow_pool_table_keeps_its_title_on_one_line():
+    """One pool and one horizon (the account past its trigger: cross, 1d): the table is narrower
+    than its title, which rich wrapped over three lines ("P(liquidation)" / "per margin" / "pool")."""
+    from liqrisk.analysis import ProbabilitySettings
+    pf = portfolio([{"id": "under", "venue": "binance-usdm", "collateral": {"USDT": 1000},
+                     "positions": [{"symbol": "BTCUSDT", "kind": "perp", "size": 1.0, "entry": 96000}]}])
+    res = analyze(pf, ProbabilitySettings(["1d"], 500, 7, model="gbm", range_paths=0))
+    console = Console(record=True, width=160, emoji=False)
+    terminal.render(res, console)
+    lines = [x.strip("│ ") for x in console.export_text().splitlines()]
+    assert "P(liquidation) per margin pool" in lines and "pool" not in lines

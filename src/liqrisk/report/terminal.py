@@ -135,7 +135,8 @@ def rare_pool_text(label: str, h: str, e) -> str:
 
 
 def _pools_table(a) -> Table:
-    pools = Table(title="P(liquidation) per margin pool", title_justify="left")
+    title = "P(liquidation) per margin pool"
+    pools = Table(title=title, title_justify="left", min_width=len(title))   # a narrow table wrapped its title
     horizons = list(a.probability)
     for col in ["pool"] + horizons:
         pools.add_column(col, justify="right")
