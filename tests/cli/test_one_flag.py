@@ -32,6 +32,9 @@ runner = CliRunner()
       "--paths", "50", "--funding", "0.1"], "error: --funding 0.1: must be a finite rate per 8 h with |rate| < 0.1"),
     (["analyze", str(ROOT / "examples" / "multi_venue.yaml"), "--participation", "1e-7"],
      "error: --participation 1e-07: must be in [1e-06, 1] (a share of daily volume)"),
+    # issue 10: --drift nan gave p = 1 and --drift -1000 gave 0.29 (every path liquidated in step 1)
+    *((["analyze", str(ROOT / "examples" / "multi_venue.yaml"), "--horizon", "1d", "--drift", d],
+      f"error: --drift {d}: must be a finite annual return in [-10, 10]") for d in ("nan", "-1000", "inf", "10.5")),
 ])
 def test_a_bad_flag_is_refused_naming_it(args, message):
     res = runner.invoke(app, args)

@@ -67,17 +67,23 @@ def test_the_demo_s_eight_accounts_all_get_the_calibrated_default_and_say_so(tmp
     assert any("SOL without history" in n for n in doc["notes"])
 
 
-def test_model_fhs_runs_multi_underlying_accounts_and_refuses_one_without_history(tmp_path):
-    doc = {"as_of": "2026-11-23T00:00:00Z",
-           "market": {"BTC": {"mark": 91250.0, "vol": 0.52}, "SOL": {"mark": 142.5, "vol": 0.85},
-                      "correlation": {"BTC": {"SOL": 0.7}}},
+def _with_sol(tmp_path, market: dict, leg: dict) -> Path:
+    """A portfolio file of two accounts: ``x``, cross ``leg`` + a SOL short, and ``sol``, a SOL
+    long alone (SOL has no bundled history)."""
+    doc = {"as_of": "2026-11-23T00:00:00Z", "market": market,
            "accounts": [{"id": "x", "venue": "binance-usdm", "mode": "cross", "collateral": {"USDT": 5000},
-                         "positions": [{"symbol": "BTCUSDT", "kind": "perp", "size": 0.2, "entry": 91000},
-                                       {"symbol": "SOLUSDT", "kind": "perp", "size": -50, "entry": 140}]},
+                         "positions": [leg, {"symbol": "SOLUSDT", "kind": "perp", "size": -50, "entry": 140}]},
                         {"id": "sol", "venue": "binance-usdm", "mode": "cross", "collateral": {"USDT": 500},
                          "positions": [{"symbol": "SOLUSDT", "kind": "perp", "size": 20, "entry": 140}]}]}
     path = tmp_path / "p.yaml"
     path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def test_model_fhs_runs_multi_underlying_accounts_and_refuses_one_without_history(tmp_path):
+    path = _with_sol(tmp_path, {"BTC": {"mark": 91250.0, "vol": 0.52}, "SOL": {"mark": 142.5, "vol": 0.85},
+                                "correlation": {"BTC": {"SOL": 0.7}}},
+                     {"symbol": "BTCUSDT", "kind": "perp", "size": 0.2, "entry": 91000})
     out = CliRunner().invoke(app, ["analyze", str(path), "--json", "--horizon", "1d", "--paths", "1000",
                                    "--model", "fhs", "--range-paths", "0"])
     assert out.exit_code == 0, out.output
@@ -130,3 +136,35 @@ def test_a_garch_fit_that_did_not_converge_is_used_and_said_so(monkeypatch):
     out = json.loads(liqrisk.analyze(doc, horizons=["1d"], paths=500, model="fhs", range_paths=0).to_json())
     assert any(n.startswith("fhs: the GJR-GARCH fit of BTC") and "did not converge" in n for n in out["notes"])
     assert out["accounts"][0]["risk"]["model_info"]["assets"]["BTC"]["gjr_garch_converged"] is False
+
+
+def test_vol_from_gives_an_asset_without_bundled_history_the_calibrated_default(tmp_path):
+    """``--vol-from SOL=FILE``: a SOL-only account runs fhs on the file's history (not GBM), and an
+    ETH+SOL cross account bootstraps only the dates the bundled ETH history (2017-11 → 2020-01)
+    and the SOL file share — here a SOL file made of the Coinbase BTC daily closes from 2016 on
+    (→ 2019-10), so the common dates are known from pandas alone."""
+    src = pd.read_csv(ROOT / "src" / "liqrisk" / "data" / "btcusd_1d_coinbase.csv")
+    sol = src[src.timestamp >= "2016-01-01"]
+    sol_file = tmp_path / "sol_1d.csv"
+    sol.to_csv(sol_file, index=False)
+    bitstamp = pd.read_csv(bundled_data_path(BUNDLED))
+    sol_days = set(pd.to_datetime(sol.timestamp).dt.strftime("%Y-%m-%d").iloc[1:])    # days with a return
+    eth = bitstamp.dropna(subset=["eth_close"])
+    common = sorted(sol_days & set(eth.date.iloc[1:]))
+    path = _with_sol(tmp_path, {"ETH": {"mark": 3050.0, "vol": 0.68}, "SOL": {"mark": 142.5, "vol": 0.85}},
+                     {"symbol": "ETHUSDT", "kind": "perp", "size": 6, "entry": 3000})
+    out = CliRunner().invoke(app, ["analyze", str(path), "--json", "--horizon", "7d", "--paths", "500",
+                                   "--range-paths", "0", "--vol-from", f"SOL={sol_file}"])
+    assert out.exit_code == 0, out.output
+    x, only_sol = json.loads(out.stdout)["accounts"]
+    for acc in (x, only_sol):
+        info = acc["risk"]["model_info"]
+        assert acc["risk"]["model"] == "fhs" and info["why"].startswith("default")
+        assert info["assets"]["SOL"]["history"].startswith(f"{sol_file}: daily closes")
+        assert "assumed" not in info["assets"]["SOL"]
+    assert len(sol_days) == len(sol) - 1 and only_sol["risk"]["model_info"]["n_dates"] == len(sol_days)
+    assert x["risk"]["model_info"]["n_dates"] == len(common) < min(len(sol_days), len(eth) - 1)
+    assert x["risk"]["model_info"]["dates"] == f"{common[0]} → {common[-1]}"
+    without = json.loads(CliRunner().invoke(app, ["analyze", str(path), "--json", "--horizon", "7d", "--paths",
+                                                  "500", "--range-paths", "0"]).stdout)["accounts"]
+    assert [a["risk"]["model"] for a in without] == ["fhs", "gbm"]

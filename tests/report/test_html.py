@@ -121,6 +121,27 @@ def test_each_account_says_which_model_ran_why_and_how_the_model_range_was_obtai
             assert f"{r['paths']:,} paths" in x["text"] and all(m in x["text"] for m in r["models"])
 
 
+def test_a_pool_estimate_below_one_over_paths_says_how_it_was_obtained(page, report):
+    """Beside the pool table, each pool estimate below 1/paths that is not the account's own
+    (a several-pool account's pool: from the untilted paths) with its estimator and interval."""
+    _, doc = report
+    said = dict(page.evaluate("""Array.from(document.querySelectorAll('section[data-account] p.pool-how'))
+        .map(p => [p.closest('section').dataset.account, p.textContent])"""))
+    want = {}
+    for acc in doc["accounts"]:
+        for label, by_h in (acc.get("pools") or {}).items():
+            for h, e in by_h.items():
+                if e["p"] < 1 / e["paths"] and e != acc["probability"][h]:
+                    lo, hi = e["ci95"]
+                    want.setdefault(acc["id"], []).append(
+                        f"{label} {h} {e['p']:.3g} ({e['method']} of {e['paths']:,} paths, 95% [{lo:.3g}, {hi:.3g}])")
+    assert set(said) == set(want)
+    for account, parts in want.items():
+        assert said[account] == "pool estimates below 1/paths: " + "; ".join(parts)
+    if "binance-main" in {a["id"] for a in doc["accounts"]}:
+        assert "binance-main" in want                  # its two pools at 1h: sampled zeros
+
+
 def test_probability_charts_are_log_scaled_and_draw_sampled_zeros_as_upper_bounds(browser, multi_venue):
     _, doc = multi_venue
     page = _open(browser, multi_venue)
@@ -146,13 +167,43 @@ def test_probability_charts_are_log_scaled_and_draw_sampled_zeros_as_upper_bound
                     models += 1
                     continue
                 est = points[h]
-                if t["name"].startswith("no liquidated path"):
-                    assert est["p"] < 1e-12 and y == (est["ci95"][1] if est["p"] == 0 else 1e-12)
-                    zeros += est["p"] == 0
+                if t["name"].startswith("no liquidated path"):          # a sampled zero, at its bound
+                    assert est["p"] == 0 and y == est["ci95"][1]
+                    zeros += 1
+                elif t["name"] == "estimate below 1e-12":               # not a zero: at the axis' floor
+                    assert 0 < est["p"] < 1e-12 and y == 1e-12
                 else:
                     assert y == est["p"] and y >= 1e-12
     assert zeros > 0                                          # the demo has sampled zeros at 1h
     assert models > 0
+    page.close()
+
+
+def test_an_estimate_below_the_floor_is_not_drawn_as_a_sampled_zero(browser, tmp_path):
+    """GBM's 4h probability of the demo's far boundaries is importance-sampled far below 1e-12
+    (binance-hedge: ~1e-230) — a number, not a sampled zero: drawn at the axis' floor under its
+    own name, never as 'no liquidated path' (which is kept for the zeros, at their 95% bound)."""
+    res = liqrisk.analyze(ROOT / "examples" / "multi_venue.yaml", horizons=["4h"], paths=2000, seed=2,
+                          model="gbm", range_paths=0)
+    doc = json.loads(res.to_json())
+    page = browser.new_page()
+    page.goto(write_report(res, tmp_path / "r.html").as_uri())
+    page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length > 0")
+    traces = dict(page.evaluate("""Array.from(document.querySelectorAll('.js-plotly-plot'))
+        .filter(el => (el.layout.title.text || '').includes('P(liquidation)'))
+        .map(el => [el.layout.title.text.split(':')[0], el.data.map(t => [t.name, t.x, t.y])])"""))
+    below = 0
+    for acc in doc["accounts"]:
+        points = {n: dict(zip(x, y)) for n, x, y in traces[acc["id"]]}
+        for h, e in {**acc["term_structure"], **acc["probability"]}.items():
+            if 0 < e["p"] < 1e-12:
+                assert points["estimate below 1e-12"][h] == 1e-12
+                assert h not in points.get("no liquidated path: upper bound", {})
+                below += 1
+            elif e["p"] == 0:
+                assert points["no liquidated path: upper bound"][h] == e["ci95"][1]
+                assert h not in points.get("estimate below 1e-12", {})
+    assert below >= 3                    # binance-hedge, binance-coinm, deribit-options, …
     page.close()
 
 
@@ -180,6 +231,16 @@ def test_an_account_past_its_trigger_is_flagged(browser, tmp_path):
     cell = page.locator("td[data-key='liquidatable_now']")
     assert cell.inner_text() == "LIQUIDATABLE NOW" and json.loads(cell.get_attribute("data-value")) is True
     assert page.locator("td[data-key='margin_ratio']").inner_text() == "—"
+    # the deficit, the forced exit and the insurance loss, as in the terminal and the JSON: equity
+    # is the 1,000 USDT wallet plus the long's loss of 96,000 − 91,250, so the shortfall is 3,750
+    exit_ = json.loads(res.to_json())["accounts"][0]["exit"]
+    short = page.locator("td[data-key='exit.equity_shortfall']")
+    assert json.loads(short.get_attribute("data-value")) == pytest.approx(96_000 - 91_250 - 1_000)
+    assert short.inner_text() == "3,750" and short.get_attribute("class") == "alert"
+    for key in ("liquidation_cost", "insurance_shortfall"):
+        cell = page.locator(f"td[data-key='exit.{key}']")
+        assert json.loads(cell.get_attribute("data-value")) == exit_[key] > 0
+    assert exit_["insurance_shortfall"] >= 3_750
     page.close()
 
 

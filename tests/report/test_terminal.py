@@ -105,3 +105,58 @@ def test_numbers_the_json_has_as_null_are_shown_as_a_dash_and_infinities_as_infi
     assert [terminal.number(x, ".2f") for x in (None, math.nan, math.inf, -math.inf, 1.234)] == \
         ["-", "-", "∞", "−∞", "1.23"]
     assert [terminal._num(x) for x in (None, math.nan, math.inf, 12_345.6)] == ["—", "—", "∞", "12,346"]
+
+
+# an isolated BTC long (its LP 87,000) beside a cross ETH short: under GBM the account's 1h
+# probability is importance-sampled, its two pools are estimated from the untilted paths
+BTC_LONG_ETH_SHORT = [{"id": "mix", "venue": "binance-usdm", "mode": "cross", "collateral": {"USDT": 4000},
+                       "positions": [{"symbol": "BTCUSDT", "kind": "perp", "size": 0.5, "entry": 91250,
+                                      "margin": 2300},
+                                     {"symbol": "ETHUSDT", "kind": "perp", "size": -10, "entry": 3050}]}]
+MIX_MARKET = {"BTC": {"mark": 91250.0, "vol": 0.85}, "ETH": {"mark": 3050.0, "vol": 0.68}}
+
+
+def test_a_rare_pool_estimate_and_a_zero_of_the_model_range_say_how_they_were_obtained():
+    """Issue 10: a probability below 1/paths always says how it was obtained — in the pool table
+    too (a pool's sampled zero, or a few paths' bridge mass far below 1/paths, with its estimator
+    and interval), and the model range's title says its estimators and what its 0 means."""
+    import json
+    import math
+    from liqrisk.analysis import ProbabilitySettings
+    res = analyze(portfolio(BTC_LONG_ETH_SHORT, market=MIX_MARKET),
+                  ProbabilitySettings(["1h"], 4000, 4, model="gbm", range_paths=500))
+    acc = json.loads(res.to_json())["accounts"][0]
+    # the account's own estimate is the reflection principle at the isolated long's LP (the
+    # cross ETH short, 12 % away at 68 % vol, adds nothing within the hour) — by hand
+    lp = acc["positions"][0]["liquidation_price"]
+    sd = 0.85 * math.sqrt(1 / 8760)
+    b = math.log(lp / 91250.0)
+    phi = lambda x: 0.5 * math.erfc(-x / math.sqrt(2))                      # noqa: E731
+    exact = phi((b + sd * sd / 2) / sd) + math.exp(-b) * phi((b - sd * sd / 2) / sd)
+    est = acc["probability"]["1h"]
+    assert est["method"] == "importance" and abs(est["p"] - exact) < 4 * est["stderr"]
+    rare = {(label, "1h"): e["1h"] for label, e in acc["pools"].items() if e["1h"]["p"] < 1 / e["1h"]["paths"]}
+    assert set(rare) == {("cross", "1h"), ("isolated BTCUSDT", "1h")}
+    console = Console(record=True, width=2000, emoji=False)
+    terminal.render(res, console)
+    text = console.export_text()
+    line = next(x for x in text.splitlines() if "pool estimates below 1/paths:" in x)
+    for (label, h), e in rare.items():
+        lo, hi = e["ci95"]
+        assert f"{label} {h} {e['p']:.3g} ({e['method']} of {e['paths']:,} paths, 95% [{lo:.3g}, {hi:.3g}])" in line
+    assert "plain (no hits)" in line
+    flat = " ".join(text.replace("│", " ").split())          # the table title wraps at the table's width
+    assert "other models on 500 paths each, on gbm's time steps (importance sampling below 1e-3; 0 = no liquidated path)" in flat
+
+
+def test_a_narrow_pool_table_keeps_its_title_on_one_line():
+    """One pool and one horizon (the account past its trigger: cross, 1d): the table is narrower
+    than its title, which rich wrapped over three lines ("P(liquidation)" / "per margin" / "pool")."""
+    from liqrisk.analysis import ProbabilitySettings
+    pf = portfolio([{"id": "under", "venue": "binance-usdm", "collateral": {"USDT": 1000},
+                     "positions": [{"symbol": "BTCUSDT", "kind": "perp", "size": 1.0, "entry": 96000}]}])
+    res = analyze(pf, ProbabilitySettings(["1d"], 500, 7, model="gbm", range_paths=0))
+    console = Console(record=True, width=160, emoji=False)
+    terminal.render(res, console)
+    lines = [x.strip("│ ") for x in console.export_text().splitlines()]
+    assert "P(liquidation) per margin pool" in lines and "pool" not in lines

@@ -191,6 +191,32 @@ def test_tiny_probabilities_are_shown_as_a_bound_never_in_exponent_form(server, 
     assert shown == ["< 0.01 %", "0 %", "0.01 %", "1.23 %", "99 %", "12,300 %", "—"]
 
 
+def test_an_account_past_its_trigger_says_what_it_costs_now_and_each_account_which_model_ran(server, browser,
+                                                                                               tmp_path):
+    """Issue 10 item 8 ('every surface'): an account with equity −3,750 USDT (1,000 USDT, long
+    1 BTC bought 4,750 above the mark) shows LIQUIDATABLE NOW with its equity shortfall, the
+    forced exit and the insurance shortfall — the API's numbers; the model line is the API's."""
+    doc = {"as_of": "2026-11-23T00:00:00Z", "market": {"BTC": {"mark": 91250.0, "vol": 0.52}},
+           "accounts": [{"id": "under", "venue": "binance-usdm", "collateral": {"USDT": 1000},
+                         "positions": [{"symbol": "BTCUSDT", "kind": "perp", "size": 1.0, "entry": 96000}]}]}
+    path = tmp_path / "under.json"
+    path.write_text(json.dumps(doc))
+    api = httpx.post(server + "/v1/analyze", params=PARAMS, json=doc, timeout=120).json()["accounts"][0]
+    page = browser.new_page()
+    page.goto(server + "/")
+    _set_options(page)
+    page.set_input_files("#upload", str(path))
+    _wait_analysis(page, None)
+    facts = page.locator("#account-facts")
+    text = facts.inner_text()
+    assert text.startswith(f"model {api['risk']['model']} — {api['risk']['model_info']['why']}")
+    assert "LIQUIDATABLE NOW: equity shortfall 3,750, forced exit now" in text
+    for key in ("equity_shortfall", "liquidation_cost", "insurance_shortfall"):
+        assert float(facts.locator(f"[data-key='exit.{key}']").get_attribute("data-value")) == api["exit"][key]
+    assert api["exit"]["equity_shortfall"] == 96_000 - 91_250 - 1_000 and api["exit"]["insurance_shortfall"] >= 3_750
+    page.close()
+
+
 def test_the_tails_menu_reaches_the_engine(server, browser, tmp_path):
     """The Tails menu beside the model menu is the API's ``fhs_tails`` (the CLI's --fhs-tails):
     the table's P(4h) of an isolated ETH short is the API's under each choice, and the two differ

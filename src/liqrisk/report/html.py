@@ -111,6 +111,11 @@ def _probability_table(a) -> str:
                 + "".join(_cell(f"pools.{label}.{h}.p", by_h[h].p, 4) if h in by_h else "<td></td>" for h in hs)
                 + "</tr>" for label, by_h in a.pools.items()]
         table += _table(["margin pool"] + hs, prow, "pools")
+        from liqrisk.report.terminal import rare_pool_estimates, rare_pool_text
+        rare = rare_pool_estimates(a)
+        if rare:
+            table += ("<p class=pool-how>pool estimates below 1/paths: "
+                      + html.escape("; ".join(rare_pool_text(*x) for x in rare)) + "</p>")
         drivers = [f"{h}: {d}" for h, d in risk.driver.items() if d]
         if drivers:
             table += f"<p>pool driving the account's probability — {html.escape('; '.join(drivers))}</p>"
@@ -168,24 +173,38 @@ def _model_line(risk) -> str:
     if info.get("range"):
         text += (f"; model range: {html.escape(', '.join(info['range']['models']))} on "
                  f"{info['range']['paths']:,} paths each on {html.escape(info['range']['steps_of'])}'s time steps "
-                 f"(importance sampling below 1e-3)")
+                 f"(importance sampling below 1e-3; 0 = no liquidated path)")
     assumed = [n for n, a in (info.get("assets") or {}).items() if a.get("assumed")]
     if assumed:
         text += f"; {html.escape(', '.join(assumed))}: no history, assumed (see notes)"
     return f"<p data-key='risk.model'>{text}</p>"
 
 
+def _shortfall_cell(shortfall) -> str:
+    """An account liquidatable now: its equity shortfall (−equity when negative), flagged when
+    positive; nothing for an account that is not liquidatable now (None)."""
+    if shortfall is None:
+        return ""
+    cell = _cell("exit.equity_shortfall", shortfall)
+    return cell.replace("<td ", "<td class=alert ", 1) if shortfall > 0 else cell
+
+
 def _exit_table(e) -> str:
     if e.close_now_cost is None:
-        return "".join(f"<p>exit not costed: {html.escape(n)}</p>" for n in e.not_costed)
+        short = (_table(["equity shortfall (USD)"], [f"<tr>{_shortfall_cell(e.equity_shortfall)}</tr>"], "exit")
+                 if e.equity_shortfall is not None else "")
+        return short + "".join(f"<p>exit not costed: {html.escape(n)}</p>" for n in e.not_costed)
     row = ("<tr>" + _cell("exit.close_now_cost", e.close_now_cost) + _cell("exit.close_now_bps", e.close_now_bps, 4)
            + _cell("exit.horizon_cost", e.horizon_cost) + _cell("exit.horizon_hours", e.horizon_hours)
            + _cell("exit.time_to_exit_hours", e.time_to_exit_hours, 4) + _cell("exit.liquidation_cost", e.liquidation_cost)
            + _cell("exit.insurance_shortfall", e.insurance_shortfall)
-           + f"<td class=l>{html.escape(e.book or '')}</td></tr>")
-    return (_table(["close now (USD)", "close now (bp)", "over the exit horizon (USD)", "exit horizon (h)",
-                    "time to exit (h)", "forced liquidation cost (USD)", "insurance shortfall (USD)", "book"],
-                   [row], "exit")
+           + f"<td class=l>{html.escape(e.book or '')}</td>"
+           + _shortfall_cell(e.equity_shortfall) + "</tr>")
+    head = ["close now (USD)", "close now (bp)", "over the exit horizon (USD)", "exit horizon (h)",
+            "time to exit (h)", "forced liquidation cost (USD)", "insurance shortfall (USD)", "book"]
+    if e.equity_shortfall is not None:           # liquidatable now: −equity, the deficit the exit starts from
+        head.append("equity shortfall (USD)")
+    return (_table(head, [row], "exit")
             + "".join(f"<p>exit not costed: {html.escape(n)}</p>" for n in e.not_costed))
 
 
@@ -238,17 +257,21 @@ def _probability_figure(a) -> go.Figure:
     hs = a.horizons()
     est = [a.estimate(h) for h in hs]
     shown = [(h, e) for h, e in zip(hs, est) if e.p >= FLOOR]
-    bounds = [(h, e.ci95[1] if e.p == 0 else FLOOR) for h, e in zip(hs, est) if e.p < FLOOR]
+    zeros = [(h, e.ci95[1]) for h, e in zip(hs, est) if e.p == 0]
+    below = [(h, FLOOR) for h, e in zip(hs, est) if 0 < e.p < FLOOR]
     fig = go.Figure()
     if shown:
         fig.add_scatter(x=[h for h, _ in shown], y=[e.p for _, e in shown], mode="markers+lines",
                         name=f"{a.risk.model} estimate", error_y=dict(
                             type="data", symmetric=False, array=[e.ci95[1] - e.p for _, e in shown],
                             arrayminus=[e.p - max(e.ci95[0], FLOOR) for _, e in shown]))
-    if bounds:
-        fig.add_scatter(x=[h for h, _ in bounds], y=[b for _, b in bounds], mode="markers",
-                        name="no liquidated path: upper bound", marker=dict(symbol="triangle-down-open", size=12),
-                        text=[f"p < {b:.2g}" for _, b in bounds], hoverinfo="x+text")
+    # a sampled zero at its 95% bound; an estimate below the axis' floor (not a zero: its value
+    # and method are in the table) at the floor
+    for bounds, name in ((zeros, "no liquidated path: upper bound"), (below, f"estimate below {FLOOR:g}")):
+        if bounds:
+            fig.add_scatter(x=[h for h, _ in bounds], y=[b for _, b in bounds], mode="markers", name=name,
+                            marker=dict(symbol="triangle-down-open", size=12),
+                            text=[f"p < {b:.2g}" for _, b in bounds], hoverinfo="x+text")
     models = sorted({m for h in hs for m in (a.risk.model_range.get(h) or {})})
     for m in models:
         pts = [(h, a.risk.model_range[h][m]) for h in hs if (a.risk.model_range.get(h) or {}).get(m, 0) >= FLOOR]
@@ -259,7 +282,8 @@ def _probability_figure(a) -> go.Figure:
         if pts:
             fig.add_scatter(x=[h for h, _ in pts], y=[p for _, p in pts], mode="markers+lines",
                             name=f"pool {label}", line=dict(dash="dot"))
-    fig.update_layout(title=f"{a.id}: P(liquidation) by horizon (95% intervals; ▽ = upper bound of a sampled zero)",
+    fig.update_layout(title=f"{a.id}: P(liquidation) by horizon (95% intervals; ▽ = upper bound: a sampled zero's, "
+                            f"or {FLOOR:g} for a smaller estimate)",
                       xaxis=dict(title="horizon", type="category", categoryorder="array", categoryarray=hs),
                       yaxis=dict(title="probability", type="log", exponentformat="power", dtick=1),
                       height=340)

@@ -52,7 +52,8 @@ def _probability_table(a) -> Table:
     info = risk.model_info or {}
     how = f" ({info['why']})" if info.get("why") else ""
     if info.get("range"):
-        how += f"; other models on {info['range']['paths']:,} paths each, on {info['range']['steps_of']}'s time steps"
+        how += (f"; other models on {info['range']['paths']:,} paths each, on {info['range']['steps_of']}'s time "
+                f"steps (importance sampling below 1e-3; 0 = no liquidated path)")
     prob = Table(title=f"P(liquidation) term structure — model {risk.model}{how}", title_justify="left")
     cols = ["horizon", "p", "stderr", "95% interval", "paths", "method", "VaR99 (USD)", "ES99 (USD)"]
     for col in cols + (["other models"] if others else []):
@@ -117,8 +118,25 @@ def _funding_line(f: dict) -> str:
     return f"funding ({models}) adds to P(liquidation): {rows}"
 
 
+def rare_pool_estimates(a) -> list[tuple[str, str, object]]:
+    """(pool, horizon, estimate) of the pool estimates below 1/paths that are not the account's
+    own estimate (an account's only pool is; its method is in the probability table): how each
+    was obtained is said beside the pool table — a pool is estimated from the account's untilted
+    paths, so a rare pool of a several-pool account is a sampled zero or a few paths' bridge mass."""
+    own = a.probability or {}
+    return [(label, h, e) for label, by_h in (a.pools or {}).items() for h, e in by_h.items()
+            if e.paths and e.p < 1 / e.paths and e != own.get(h)]
+
+
+def rare_pool_text(label: str, h: str, e) -> str:
+    """One :func:`rare_pool_estimates` entry in words: its value, estimator and 95% interval."""
+    lo, hi = e.ci95
+    return f"{label} {h} {e.p:.3g} ({e.method} of {e.paths:,} paths, 95% [{lo:.3g}, {hi:.3g}])"
+
+
 def _pools_table(a) -> Table:
-    pools = Table(title="P(liquidation) per margin pool", title_justify="left")
+    title = "P(liquidation) per margin pool"
+    pools = Table(title=title, title_justify="left", min_width=len(title))   # a narrow table wrapped its title
     horizons = list(a.probability)
     for col in ["pool"] + horizons:
         pools.add_column(col, justify="right")
@@ -246,6 +264,10 @@ def account_panel(a) -> Panel:
             parts.append(_funding_line(a.funding))
         if a.pools:
             parts.append(_pools_table(a))
+            rare = rare_pool_estimates(a)
+            if rare:
+                parts.append("pool estimates below 1/paths: " +
+                             "; ".join(escape(rare_pool_text(*x)) for x in rare))
             drivers = {h: d for h, d in (a.risk.driver or {}).items() if d}
             if drivers and len(a.pools) > 1:
                 parts.append("driven by: " + ", ".join(f"{h} {escape(d)}" for h, d in drivers.items()))

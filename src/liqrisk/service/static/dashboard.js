@@ -130,6 +130,7 @@ function renderAccount() {
   const a = state.result.accounts.find((x) => x.id === state.selected);
   document.querySelectorAll("#accounts tbody tr").forEach((tr) => tr.classList.toggle("selected", tr.dataset.account === a.id));
   $("account-title").textContent = `${a.id} — ${a.venue} (${a.mode}, ${a.settlement_currency})`;
+  renderFacts(a);
   // ladders of the current book (a what-if shows its numbers in the table; the curves stay the book's)
   const base = (state.base && state.base.accounts.find((x) => x.id === a.id)) || a;
   const curves = ((state.base || state.result).curves || {})[a.id] || {};
@@ -167,6 +168,23 @@ function renderAccount() {
       yaxis: { title: { text: "USD" }, rangemode: "tozero" }, height: 320,
       margin: { l: 60, r: 10, t: 40, b: 40 } });
   renderMatrix(a);
+}
+
+function renderFacts(a) {
+  // which model ran and why, and for an account already past its trigger what it costs now
+  // (the JSON's exit block, USD) — as the terminal and the HTML report say it
+  const parts = [];
+  const info = (a.risk && a.risk.model_info) || {};
+  if (a.risk) parts.push(`model ${escape(a.risk.model)}${info.why ? " — " + escape(info.why) : ""}`);
+  const e = a.exit || {};
+  if (a.liquidatable_now) {
+    parts.push(`<span class="alert" data-key="liquidatable_now">LIQUIDATABLE NOW</span>: equity shortfall ` +
+      `<span data-key="exit.equity_shortfall" data-value="${e.equity_shortfall}">${money(e.equity_shortfall)}</span>, ` +
+      `forced exit now <span data-key="exit.liquidation_cost" data-value="${e.liquidation_cost}">${money(e.liquidation_cost)}</span>, ` +
+      `insurance shortfall <span data-key="exit.insurance_shortfall" data-value="${e.insurance_shortfall}">` +
+      `${money(e.insurance_shortfall)}</span> (USD)`);
+  }
+  $("account-facts").innerHTML = parts.join(" · ");
 }
 
 function renderMatrix(a) {
