@@ -20,8 +20,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from liqrisk.risk.book_kernel import (affine_path_beyond_nb, affine_piece_nb, affine_step_factor_nb, affine_walk_nb,
-                                      gershgorin_nb, insert_loss_nb, liquidated_equity_nb, path_rows_nb)
+from liqrisk.pricing.simd_math import expm1_nb
+from liqrisk.risk.book_kernel import (affine_path_beyond_nb, affine_piece_nb, affine_walk_nb, gershgorin_nb,
+                                      insert_loss_nb, liquidated_equity_nb, path_rows_nb)
 from liqrisk.risk.bridge import FAR
 
 BLOCK = 128
@@ -109,26 +110,50 @@ def _steps_beyond(sl, n_steps, PT, hc, al, be, jlo, settle, H):
 
 
 @njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
-def _walk_steps(sl, n_steps, hsteps, PX, S, u, wh, H, jlo, al, cdt, lam, settle, yrow, gp, gk, gm):
-    """:func:`~liqrisk.risk.book_kernel.affine_walk_nb` on a path of one piece per axis (``jlo``)
-    whose health at every step ``H`` is known (:func:`_steps_beyond`): the same factors, each
-    computed only on the steps where ``2·h_{k−1}·h_k < settle`` (1 on the others). Writes ``yrow``
-    (n_h), the weighted liquidation probabilities at the horizons; returns the sampled
-    liquidation step (−1: none)."""
-    n_ax, n_h = PX.shape[1], hsteps.shape[0]
+def _walk_steps(sl, n_steps, hsteps, PT, S, garch, u, wh, H, jlo, al, cdt, bound, yrow, M, nrm, s2, Q):
+    """:func:`~liqrisk.risk.book_kernel.affine_walk_nb` on a path of one piece per axis (``jlo``,
+    prices ``PT`` (n_ax, n_steps + 1), volatility ratios ``S``) whose health at every step ``H``
+    is known (:func:`_steps_beyond`): every step's factor of
+    :func:`~liqrisk.risk.book_kernel.affine_step_factor_nb` in the same arithmetic, vectorised over
+    the steps (selects and :func:`expm1_nb`), then the survival and the sampled liquidation step
+    along the path. Writes ``yrow`` (n_h), the weighted liquidation probabilities at the
+    horizons; returns the sampled liquidation step (−1: none). ``M`` (n_ax, n_steps + 1),
+    ``nrm``, ``s2``, ``Q`` (n_steps + 1): work arrays."""
+    n_ax, n_h = PT.shape[0], hsteps.shape[0]
+    for k in range(1, n_steps + 1):
+        nrm[k] = 0.0
+    for a in range(n_ax):                    # the mid-step gradients and |gm|²
+        A = al[sl, a, jlo[a]]
+        for k in range(1, n_steps + 1):
+            M[a, k] = 0.5 * (A * PT[a, k - 1] + A * PT[a, k])
+        if garch:
+            for k in range(1, n_steps + 1):
+                M[a, k] *= S[k, a]
+        for k in range(1, n_steps + 1):
+            nrm[k] += M[a, k] * M[a, k]
+    for k in range(1, n_steps + 1):
+        s2[k] = 0.0
+    for a in range(n_ax):                    # mid_variance_nb's order: the diagonal, then 2× each pair
+        w = cdt[a, a]
+        for k in range(1, n_steps + 1):
+            s2[k] += M[a, k] * M[a, k] * w
+        for c in range(a):
+            w = 2.0 * cdt[a, c]
+            for k in range(1, n_steps + 1):
+                s2[k] += M[a, k] * M[c, k] * w
+    for k in range(1, n_steps + 1):          # the Gershgorin bound, else health_bridge_stay; 0 at h ≤ 0
+        x0, x1, v = H[k - 1], H[k], s2[k]
+        e = 2.0 * x0 * x1 / (v if v > 0.0 else 1.0)
+        stay = -expm1_nb(-min(e, FAR))
+        stay = stay if e < FAR else 1.0
+        hb = 1.0 if v <= 0.0 else stay
+        hb = 0.0 if x0 <= 0.0 else hb
+        qq = 1.0 if 2.0 * x0 * x1 >= bound * nrm[k] else hb
+        Q[k] = 0.0 if x1 <= 0.0 else qq
     surv, ptau, j = 1.0, -1, 0
     for k in range(1, n_steps + 1):
         if surv > 0.0:
-            q = 1.0
-            if H[k] <= 0.0:
-                q = 0.0
-            elif 2.0 * H[k - 1] * H[k] < settle:
-                for a in range(n_ax):
-                    A = al[sl, a, jlo[a]]
-                    gp[a] = A * PX[k - 1, a]
-                    gk[a] = A * PX[k, a]
-                q = affine_step_factor_nb(H[k - 1], H[k], gp, gk, S, k, cdt, lam, gm)
-            surv *= q
+            surv *= Q[k]
             if ptau < 0 and surv <= u:
                 ptau = k
         while j < n_h and hsteps[j] == k:
@@ -254,7 +279,9 @@ def solo_affine_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol,
     gp, gk, gm = np.zeros(n_ax), np.zeros(n_ax), np.zeros(n_ax)
     gb, clo, chi, cmn, cmx = np.zeros(n_ax), np.zeros(n_ax), np.zeros(n_ax), np.ones(n_ax), np.ones(n_ax)
     prow = marks.copy()
-    lam = gershgorin_nb(cdt)
+    bound = FAR * (1.0 + 1e-9) * gershgorin_nb(cdt)
+    M = np.zeros((n_ax, n_steps + 1))
+    nrm, s2, Q = np.zeros(n_steps + 1), np.zeros(n_steps + 1), np.zeros(n_steps + 1)
     u = 0.0
     for p0 in range(first, last, n_lane):
         n_pass = min(n_lane, last - p0)
@@ -328,8 +355,8 @@ def solo_affine_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol,
                     if one:
                         if beyond[r] or _steps_beyond(sl, n_steps, PT[g], hc, al, be, jlo, settle, H):
                             continue
-                        TL[g] = _walk_steps(sl, n_steps, hsteps, PX[g], SX[sg], UX[g], WX[g], H, jlo, al, cdt, lam,
-                                            settle, ys[b], gp, gk, gm)
+                        TL[g] = _walk_steps(sl, n_steps, hsteps, PT[g], SX[sg], garch, UX[g], WX[g], H, jlo, al, cdt,
+                                            bound, ys[b], M, nrm, s2, Q)
                     else:
                         TL[g], _ = affine_walk_nb(b, sl, n_steps, hsteps, PX[g], UX[g], WX[g], ec[b], ek[b], hc, bp,
                                                   nbp, al, be, cdt, SX[sg], qtr, ys, eqh, jc, gp, gk, gm)
