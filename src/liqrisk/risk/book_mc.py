@@ -362,10 +362,13 @@ def _per_pool(g: _Group, key, bsel, compute):
     need = np.unique(bsel[~done[bsel]])
     if len(need):
         new = compute(need)
-        if not vals:
-            vals.extend(np.zeros((len(g.pools),) + x.shape[1:], x.dtype) for x in new)
-        for v, x in zip(vals, new):
-            v[need] = x
+        if not vals and len(need) == len(g.pools):      # every pool at once: its rows are the kept ones
+            vals.extend(new)
+        else:
+            if not vals:
+                vals.extend(np.zeros((len(g.pools),) + x.shape[1:], x.dtype) for x in new)
+            for v, x in zip(vals, new):
+                v[need] = x
         done[need] = True
     if len(bsel) == len(g.pools) and np.array_equal(bsel, np.arange(len(g.pools))):
         return tuple(vals)        # every pool in order: the kept rows themselves (read-only use)
@@ -422,9 +425,9 @@ AFFINE_FAST = True
 ``affine_walk_nb``): False values every position at every step (the reference of the tests)."""
 
 SOLO_BLOCKS = True
-"""Walk an affine several-axis pool that is its account's only pool (and the account has no control
-variate) over blocks of paths at once (:mod:`liqrisk.risk.affine_block`) instead of path by
-path: the same numbers, faster."""
+"""Take an affine several-axis pool that is its account's only pool (and the account has no
+control variate) over a chunk's paths at once, walking only the paths its screens leave
+(:mod:`liqrisk.risk.affine_block`) instead of path by path: the same numbers, faster."""
 
 
 def _affine_pieces(cp, g: _Group, sub, axes):
