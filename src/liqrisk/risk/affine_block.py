@@ -372,9 +372,18 @@ def solo_affine_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol,
             _add_walked(b, i, n_w, walked, anti, n_steps, n_bins, YL, TL, WX, ps1, ps2, as1, as2, hist)
             if want_loss:
                 _pass_losses(b, i, n_pass, n_w, walked, TL, hsteps, PH, EW, ec, ek, v0, LS)
-                for j in range(n_h):         # the pass's K largest, then kept among the chunk's
+                for j in range(n_h):         # the pass's K largest, then kept among the thread's
                     keep = min(K, n_pass)
-                    m = _largest(LS[j], n_pass, keep, cand)
+                    if top_n[i, j] == K:     # only the losses above the smallest kept can enter
+                        m, least = 0, top_min[i, j]
+                        for t in range(n_pass):
+                            cand[m] = LS[j, t]
+                            m += LS[j, t] > least
+                        keep = min(keep, m)
+                        if m > keep:
+                            _select(cand, m, keep)
+                    else:
+                        m = _largest(LS[j], n_pass, keep, cand)
                     for t in range(m - keep, m):
                         if top_n[i, j] < K or cand[t] > top_min[i, j]:
                             insert_loss_nb(top, top_n, top_min, i, j, cand[t], K)

@@ -370,26 +370,36 @@ def gershgorin_nb(cdt):
 
 @njit(cache=True, nogil=True, _nrt=False)
 def insert_loss_nb(top, top_n, top_min, i, j, loss, K):
-    """Keep ``loss`` among the K largest losses ``top[i, j]`` of account ``i`` at horizon ``j``
-    (``top_n[i, j]`` filled, ``top_min[i, j]`` the smallest kept)."""
+    """Keep ``loss`` among the K largest losses ``top[i, j]`` of account ``i`` at horizon ``j``,
+    a min-heap (``top_n[i, j]`` filled; once full, ``top_min[i, j]`` its root, the smallest
+    kept): O(log K) per loss kept."""
     m = top_n[i, j]
     if m < K:
-        top[i, j, m] = loss
+        c = m                                # sift up from the new leaf
+        while c > 0:
+            up = (c - 1) // 2
+            if top[i, j, up] <= loss:
+                break
+            top[i, j, c] = top[i, j, up]
+            c = up
+        top[i, j, c] = loss
         top_n[i, j] = m + 1
         if m + 1 == K:
-            lo = np.inf
-            for r in range(K):
-                lo = min(lo, top[i, j, r])
-            top_min[i, j] = lo
+            top_min[i, j] = top[i, j, 0]
     elif loss > top_min[i, j]:
-        r = 0
-        while top[i, j, r] != top_min[i, j]:
-            r += 1
-        top[i, j, r] = loss
-        lo = np.inf
-        for r in range(K):
-            lo = min(lo, top[i, j, r])
-        top_min[i, j] = lo
+        c = 0                                # the root replaced, sifted down
+        while True:
+            d = 2 * c + 1
+            if d >= K:
+                break
+            if d + 1 < K and top[i, j, d + 1] < top[i, j, d]:
+                d += 1
+            if top[i, j, d] >= loss:
+                break
+            top[i, j, c] = top[i, j, d]
+            c = d
+        top[i, j, c] = loss
+        top_min[i, j] = top[i, j, 0]
 
 
 # ---- affine pools on several axes: the health as a sum of piecewise-linear functions ----------
