@@ -458,10 +458,17 @@ def _affine_pieces(cp, g: _Group, sub, axes):
     bad = (loc[a.axis[rows]] >= 0) & ~form
     ok = (np.bincount(own, weights=bad, minlength=n) == 0) & (a.dense[pools] == 0) & \
         (a.sc_end[pools] <= a.sc_start[pools])
-    affine_pieces_nb(pools, ok, loc, marks, np.asarray(axes, dtype=np.int64), np.asarray(g.h0[sub], float).reshape(-1),
-                     a.pos_start, a.pos_end, a.leg_start, a.leg_end, a.leg_axis, a.leg_amount, a.leg_mm, a.axis,
-                     a.qty, a.basis, a.entry, a.mm_code, a.notional_mode, a.tier_start, a.tier_end, a.t_floor,
-                     a.t_mmr, a.t_cum, a.p1, a.p2, hc, bp, nbp, al, be)
+    ax, h0 = np.asarray(axes, dtype=np.int64), np.asarray(g.h0[sub], float).reshape(-1)
+
+    def part(c):                  # rows s:e, on the thread pool (nogil)
+        s, e = c
+        affine_pieces_nb(pools[s:e], ok[s:e], loc, marks, ax, h0[s:e], a.pos_start, a.pos_end, a.leg_start,
+                         a.leg_end, a.leg_axis, a.leg_amount, a.leg_mm, a.axis, a.qty, a.basis, a.entry, a.mm_code,
+                         a.notional_mode, a.tier_start, a.tier_end, a.t_floor, a.t_mmr, a.t_cum, a.p1, a.p2,
+                         hc[s:e], bp[s:e], nbp[s:e], al[s:e], be[s:e])
+
+    size = max(512, -(-n // 8))
+    map_chunks(part, [(s, min(s + size, n)) for s in range(0, n, size)])
     return ok, hc, bp, nbp, al, be
 
 
