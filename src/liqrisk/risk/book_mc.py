@@ -49,6 +49,7 @@ from liqrisk.margin import kernel as K
 from liqrisk.margin.base import (LINEAR, MM_ENTRY_VALUE, MM_NONE, MM_TIERS_AT_MARK, MM_WHOLE_TIER_FEE,
                                  NOTIONAL_COIN, NOTIONAL_FACE, NOTIONAL_QUOTE, NOTIONAL_SIZE)
 from liqrisk.risk.affine_block import solo_affine_chunk_nb
+from liqrisk.risk.tails import kept_losses, largest_losses, tail_store
 from liqrisk.risk.book_kernel import (GRADIENT_SPACING, affine_pieces_nb, book_chunk_nb, design_roots_nb,
                                      health_tables_nb, safe_boxes_nb)
 from liqrisk.risk.bridge import FAR as _FAR
@@ -541,7 +542,7 @@ def _run(cp, g: _Group, acc_sel: np.ndarray, axes, model: PathModel, dt: float, 
     # local sub-group of the selected accounts
     bsel, acc_start = _sub_group(g, acc_sel)
     n_bp, n_acc, n_h = len(bsel), len(acc_sel), len(hsteps)
-    kept = n_paths - math.ceil(0.99 * n_paths) + 1 if want_loss else 1
+    kept = kept_losses(n_paths) if want_loss else 1
     multi = g.multi[bsel]
     mslot = np.where(multi, np.cumsum(multi) - 1, -1).astype(np.int64)
     cdt = step_covariance(model, dt)
@@ -602,8 +603,7 @@ def _run(cp, g: _Group, acc_sel: np.ndarray, axes, model: PathModel, dt: float, 
                    ax1=np.zeros((n_acc, n_h)), ax2=np.zeros((n_acc, n_h)),
                    axy=np.zeros((n_acc, n_h)), hist=np.zeros((n_acc, n_bins)))
         if threading.get_ident() not in tails:
-            tails[threading.get_ident()] = (np.full((n_acc, n_h, kept), -np.inf), np.zeros((n_acc, n_h), np.int64),
-                                            np.full((n_acc, n_h), -np.inf))
+            tails[threading.get_ident()] = tail_store(n_acc, n_h, kept)
         top, top_n, top_min = tails[threading.get_ident()]
         rows, mode = tuple(x[first:last] if reuse else x for x in store), reuse
         if len(walk_i) and len(solo_i) and not reuse:     # drawn once: kept for affine_block
@@ -631,10 +631,7 @@ def _run(cp, g: _Group, acc_sel: np.ndarray, axes, model: PathModel, dt: float, 
     if reuse == 1:
         _REUSE[store_key] = store
     total = {k: sum(p[k] for p in parts) for k in parts[0]}
-    top = -np.concatenate([t[0] for t in tails.values()], axis=2)
-    if top.shape[2] > kept:       # the kept largest, then only those sorted (equal values only reorder)
-        top = np.partition(top, kept - 1, axis=2)[:, :, :kept]
-    top = -np.sort(top, axis=2)
+    top = largest_losses([t[0] for t in tails.values()], kept)
     return _Sums(**total, top=top, n=n_paths // 2 if anti else n_paths)
 
 
