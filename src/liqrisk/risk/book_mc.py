@@ -6,7 +6,7 @@ What is estimated, per account and horizon (steps of ``dt``; each horizon's numb
 the seed, the horizon and ``dt`` only — never on which other horizons or accounts are run):
 
 * **P(liquidation)** of the account (any pool) and of each of its margined pools (the cross
-  part, each isolated position), the bridge-corrected conditional expectation of
+  part, each isolated position; per pool below), the bridge-corrected conditional expectation of
   :mod:`liqrisk.risk.bridge`; ``driver`` names the pool with the largest probability.
   Variance reduction per horizon (``auto``: for GBM, correlated or not, importance sampling
   when the account is rare — the main underlying's closed form < 1e-3, or for an account with a
@@ -20,6 +20,21 @@ the seed, the horizon and ``dt`` only — never on which other horizons or accou
   grid :data:`IS_GRID`) or (design direction rounded to :data:`DIR_GRID`, distance): unbiased
   for any tilt, the variance grows by ≈ e^{ε²d²}·2Φ̄(−εd) for a relative tilt error ε at d
   standard deviations (docs/montecarlo.md).
+* **P(liquidation) per pool** (``pools``): an account's only margined pool is liquidated exactly
+  when the account is — one event, the account's estimate. In an account with several, each
+  margined pool's own bridge-corrected probability, with the account's rule applied to the pool
+  (:func:`_pool_tilts`): where the pool is rare — its own design point's 2Φ̄(d) in an account
+  tilted towards one, else the first-passage closed form of its nearer boundary on the axis its
+  health moves with most (:func:`_pool_barriers`), for the other models its sampled estimate,
+  < 1e-3 (``importance``: every pool with a tilt) — importance sampling towards its own point or
+  boundary: on the account's tilted run when that is the account's tilt too (the pool that sets
+  it), else on its own bucket's run (shared by the pools and accounts of the bucket). The
+  estimate is Σ w·y / n over the run's n paths, y the path's bridge-corrected liquidation
+  probability of the pool and w the path's likelihood ratio dP/dQ (the kernels' per-pool
+  sums), with its sample standard error; otherwise the plain (antithetic) estimate of the
+  untilted run — no control variate per pool. As the account's: a tilted estimate outside
+  [0, 1] is not used, the 95% normal interval is clipped to [0, 1], a sampled 0 or 1 carries
+  the rule-of-three bound.
 * **time to liquidation** quantiles and histogram (conditional on liquidation before the last
   horizon), from the untilted run.
 * **VaR99 / ES99** of the loss ``equity(0) − equity(T)`` (USD), the equity including what
@@ -1227,8 +1242,7 @@ def _importance(cp, g, buckets, axes, model, dt, n_paths, seed, sigma, cv_lo, cv
         if pools:
             local = {b: r for r, b in enumerate(_sub_group(g, sel)[0].tolist())}
             for b in pools:
-                out_b = local[b]
-                pout[(n_steps, b)] = _estimate(s.ps1[out_b, 0], s.ps2[out_b, 0], s.n, "importance")
+                pout[(n_steps, b)] = _estimate(s.ps1[local[b], 0], s.ps2[local[b], 0], s.n, "importance")
     return out, pout
 
 
