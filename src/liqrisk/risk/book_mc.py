@@ -782,8 +782,9 @@ def _control_barriers(g: _Group, spot, sigma):
 
 def _pool_barriers(g: _Group, sigma):
     """(pax, pcb) per pool: the run axis its health moves with most (largest |∂h/∂ln P·σ| at
-    t=0 among the axes it moves with, the first on a tie; −1: no finite t=0 boundary there) and
-    its nearer boundary on it (log offset; the lower on a tie of |·|; NaN: none) — the pool's
+    t=0 among the axes it moves with, the first on a tie; −1: no finite non-zero t=0 boundary
+    there, or a volatility of 0) and its nearer boundary on it (log offset; the lower on a tie
+    of |·|; NaN: none) — the pool's
     own version of the account's control barrier (:func:`_control_barriers`), towards which a
     rare pool is tilted when it has no design point (:func:`_pool_tilts`)."""
     n_bp = len(g.pools)
@@ -793,7 +794,7 @@ def _pool_barriers(g: _Group, sigma):
     flo, fhi = np.isfinite(lo), np.isfinite(hi)
     has = (flo | fhi) & g.margined
     cb = np.where(has, np.where(fhi & (~flo | (np.abs(hi) < np.abs(lo))), hi, lo), np.nan)
-    has &= cb != 0.0
+    has &= (cb != 0.0) & (np.asarray(sigma, float)[a] > 0)     # a price that moves, not at its boundary
     return np.where(has, a, -1).astype(np.int64), np.where(has, cb, np.nan)
 
 
