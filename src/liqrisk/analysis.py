@@ -68,7 +68,7 @@ class ExitSettings:
     stress: float = 1.0
 
 
-CHUNK_ACCOUNTS = 500
+CHUNK_ACCOUNTS = 2000
 """Accounts per task of the process and Dask engines (and of the local engine, so that every
 engine runs the same chunks)."""
 

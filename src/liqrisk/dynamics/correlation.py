@@ -82,12 +82,13 @@ def estimate_correlation(data, *, ewma_lambda: float | None = None,
     if n < 2:
         raise ValueError(f"need at least 2 overlapping returns, got {n}")
     if ewma_lambda is None:
-        cov = np.atleast_2d(np.cov(returns, rowvar=False))
+        dev = returns - returns.mean(axis=0)
+        cov = np.einsum("ti,tj->ij", dev, dev) / (n - 1)     # einsum, not BLAS: the same sums on any thread count
     else:
         if not 0.0 < ewma_lambda < 1.0:
             raise ValueError(f"ewma_lambda must be in (0, 1), got {ewma_lambda}")
         weights = ewma_lambda ** np.arange(n - 1, -1, -1.0)
-        cov = (returns * (weights / weights.sum())[:, None]).T @ returns
+        cov = np.einsum("ti,tj->ij", returns * (weights / weights.sum())[:, None], returns)
     sd = np.sqrt(np.diag(cov))
     if (sd == 0).any():
         raise ValueError(f"zero variance for {[names[i] for i in np.flatnonzero(sd == 0)]}")

@@ -97,7 +97,7 @@ class GarchFit:
             raise ValueError(f"horizon_seconds must be positive, got {horizon_seconds}")
         steps = int(np.ceil(bars))
         weights = np.minimum(1.0, bars - np.arange(steps))
-        total = float(weights @ self.forecast_variance(steps))
+        total = float(np.sum(weights * self.forecast_variance(steps)))
         return float(np.sqrt(total / bars * periods_per_year(self.bar_seconds)))
 
     def summary(self) -> str:

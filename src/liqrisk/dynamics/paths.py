@@ -34,6 +34,7 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 from numba import njit, uint64
@@ -173,23 +174,51 @@ class Bootstrap:
 
     def table(self) -> np.ndarray:
         """The kernel's table: the residual columns (re-standardised where a column has tails)
-        and, with tails, one more column per residual column: the residual's 0-based rank."""
+        and, with tails, one more column per residual column: the residual's 0-based rank.
+        Computed once per object (the residuals are never changed): callers do not change it
+        (it is not flagged read-only, which would give the kernels another array type to compile)."""
+        return self._table
+
+    @cached_property
+    def _table(self) -> np.ndarray:
         r = np.asarray(self.residuals, float)
         r = r.reshape(len(r), -1)
         if not self.has_tails:
-            return np.ascontiguousarray(r)
-        z, ranks = r.copy(), np.empty_like(r)
-        for j in range(r.shape[1]):
-            t = self.tails[j]
-            if t is not None:
-                z[:, j] = (r[:, j] - t.loc) / t.scale
-            ranks[np.argsort(r[:, j], kind="stable"), j] = np.arange(len(r))
-        return np.ascontiguousarray(np.column_stack([z, ranks]))
+            out = np.array(r, order="C")
+        else:
+            z, ranks = r.copy(), np.empty_like(r)
+            for j in range(r.shape[1]):
+                t = self.tails[j]
+                if t is not None:
+                    z[:, j] = (r[:, j] - t.loc) / t.scale
+                ranks[np.argsort(r[:, j], kind="stable"), j] = np.arange(len(r))
+            out = np.ascontiguousarray(np.column_stack([z, ranks]))
+        return out
 
     def residual_columns(self) -> np.ndarray:
         """The (re-standardised) residual columns of :meth:`table`, without the ranks."""
         t = self.table()
         return t[:, :t.shape[1] // 2] if self.has_tails else t
+
+    @cached_property
+    def correlation(self) -> np.ndarray:
+        """The residual columns' sample correlation (einsum, not BLAS: the same sums on any
+        thread count, so on every engine)."""
+        z = self.residual_columns()
+        dev = z - z.mean(axis=0)
+        cov = np.einsum("ti,tj->ij", dev, dev)
+        sd = np.sqrt(np.diag(cov))
+        corr = np.clip(cov / np.outer(sd, sd), -1.0, 1.0)
+        np.fill_diagonal(corr, 1.0)
+        return corr
+
+    def derived(self, key, compute):
+        """``compute()`` once per object and ``key``: values derived from the residuals alone
+        (e.g. a tilt parameter for a boundary), reused by every run on them."""
+        memo = self.__dict__.setdefault("_derived", {})
+        if key not in memo:
+            memo[key] = compute()
+        return memo[key]
 
 
 @dataclass(frozen=True)

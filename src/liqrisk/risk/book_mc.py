@@ -497,7 +497,7 @@ def step_covariance(model: PathModel, dt: float) -> np.ndarray:
     if model.corr is not None:
         corr = np.asarray(model.corr, float)
     elif isinstance(model.innovations, Bootstrap) and n > 1:
-        corr = np.corrcoef(model.innovations.table()[:, :n], rowvar=False)
+        corr = model.innovations.correlation[:n, :n]
     return corr * np.outer(sd, sd)
 
 
@@ -1062,10 +1062,11 @@ def _pool_choice(s: _Sums, b, j, anti, tilted: ProbabilityEstimate | None) -> Pr
     return no_silent_zero(_clip(e))
 
 
-IS_GRID = 1.05
+IS_GRID = 1.15
 """Ratio of neighbouring points of the tilt grid: a rare account's boundary distance
 ``d = |b|/(σ√(n·dt))`` (standard deviations of the horizon's move) is rounded to the nearest
-``IS_GRID**k`` (relative error |ε| ≤ √1.05 − 1 = 2.5%) and all accounts of one (horizon, axis,
+``IS_GRID**k`` (relative error ε in [1/√1.15 − 1, √1.15 − 1] = [−6.7 %, +7.2 %]: error bars up to
+≈ 1.12× an exact tilt's, docs/montecarlo.md) and all accounts of one (horizon, axis,
 side, k) share one tilted run (docs/montecarlo.md)."""
 
 
@@ -1076,12 +1077,13 @@ def _tilt_bucket(b: float, sigma_u: float, dt: float, n_steps: int) -> tuple[int
     return (1 if b > 0 else -1), int(round(math.log(d) / math.log(IS_GRID)))
 
 
-DIR_GRID = 64
+DIR_GRID = 16
 """A design point's direction (unit vector in the space of the independent normals) is rounded
 to multiples of 1/DIR_GRID per component before accounts share a tilted run: the direction moves
-by at most √n/(2·DIR_GRID) (1.1 % on 2 axes, 1.6 % on 4), which for a half-space d sds away
-multiplies the second moment by at most exp((d·√n/128)²) — 1.003 at d = 5 on 2 axes, below the
-magnitude grid's e^{ε²d²} (docs/montecarlo.md)."""
+by at most √n/(2·DIR_GRID) (4.4 % on 2 axes, 6.3 % on 4), which for a half-space d sds away
+multiplies the second moment by at most exp((d·√n/32)²) — 1.05 at d = 5 on 2 axes, below the
+magnitude grid's e^{ε²d²} (docs/montecarlo.md). (64 until stop 29: nearly every two-asset
+account had a direction of its own, so a run of its own.)"""
 DESIGN_ITERATIONS = 50
 GRADIENT_BUMP = 1e-4
 """Log-price half-bump of the design point's central differences."""

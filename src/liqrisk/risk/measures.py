@@ -99,7 +99,7 @@ class MeasureChange:
 
 def tilted_rows(resid: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(proposal CDF, log dP/dQ) per row for rows drawn with ``q_r ∝ exp(θ·z_r)``."""
-    a = resid @ theta
+    a = np.einsum("ij,j->i", resid, theta)     # not BLAS: the same sums on any thread count
     w = np.exp(a - a.max())
     q = w / w.sum()
     cdf = np.cumsum(q)
@@ -125,7 +125,8 @@ def proposal(model: PathModel, axis: int, b: float, dt: float, n: int) -> Measur
     if isinstance(model.innovations, Bootstrap):
         z = model.innovations.residual_columns()
         theta = np.zeros(z.shape[1])
-        theta[axis] = _row_theta(z[:, axis], b / (sd * n))
+        target = b / (sd * n)
+        theta[axis] = model.innovations.derived(("row_theta", axis, target), lambda: _row_theta(z[:, axis], target))
         mix, p = _tail_mixture(model, axis, b, sd, n)
         return MeasureChange(np.zeros(model.n_underlyings), row_tilt=theta, tail_mix=mix, tail_p=p)
     if not isinstance(model.volatility, ConstantVol):
@@ -188,7 +189,7 @@ def _row_theta(z: np.ndarray, target: float) -> float:
     def mean(t):
         a = t * z
         w = np.exp(a - a.max())
-        return float(w @ z / w.sum()) - target
+        return float(np.sum(w * z) / w.sum()) - target
 
     if mean(-MAX_TILT) >= 0:
         return -MAX_TILT
