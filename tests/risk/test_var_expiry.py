@@ -144,6 +144,8 @@ def test_an_underwater_account_can_lose_nothing_more_and_is_liquidated_at_time_z
         assert acc.probability[h].p == 1.0 and acc.probability[h].method == "liquidatable-now"
         assert acc.risk.var99[h] == 0.0 and acc.risk.es99[h] == 0.0
     assert set(acc.risk.time_to_liquidation_quantiles_hours.values()) == {0.0}
+    risk = acc.to_dict()["risk"]
+    assert risk["max_loss"] == 0.0 and set(risk["time_to_liquidation_quantiles_hours"].values()) == {0.0}
 
 
 def test_an_account_past_its_trigger_loses_what_liquidation_at_the_marks_takes():

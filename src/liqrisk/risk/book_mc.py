@@ -21,13 +21,15 @@ the seed, the horizon and ``dt`` only — never on which other horizons or accou
   for any tilt, the variance grows by ≈ e^{ε²d²}·2Φ̄(−εd) for a relative tilt error ε at d
   standard deviations (docs/montecarlo.md).
 * **time to liquidation** quantiles and histogram (conditional on liquidation before the last
-  horizon), from the untilted run.
-* **VaR99 / ES99** of the loss ``equity(0) − equity(T)`` (USD), the equity including what
+  horizon), from the untilted run; 0 for an account liquidatable now.
+* **VaR99 / ES99** of the loss ``stake(0) − value(T)`` (USD), the value including what
   liquidation does: a pool liquidated on a path keeps ``max(0, min(equity, MM) − fee·notional)``
   from its liquidation step on (the loss stops at the liquidation point, the venue's liquidation
-  fee is charged and a shortfall below zero is the insurance fund's), so the loss never exceeds
-  the equity at t=0. VaR = the ⌈0.99·n⌉-th smallest loss, ES = the mean of the worst
-  ``n − ⌈0.99·n⌉ + 1`` losses.
+  fee is charged and a shortfall below zero is the insurance fund's); a pool past its trigger at
+  t=0 keeps that amount at the marks on every path (liquidated now); after an instrument's expiry
+  its settled value counts. The stake is the equity at t=0 with the deficit of each pool past its
+  trigger not counted (:func:`_liquidated_now`), so the loss never exceeds it (``max_loss``).
+  VaR = the ⌈0.99·n⌉-th smallest loss, ES = the mean of the worst ``n − ⌈0.99·n⌉ + 1`` losses.
 
 Cost and memory: paths run in chunks on threads (nogil kernel); memory per thread is one path
 (steps × underlyings) and a few numbers per pool and account.
