@@ -183,3 +183,34 @@ def test_an_underwater_isolated_pool_beside_a_healthy_cross_pool_costs_the_holde
     assert acc.probability["1d"].method == "liquidatable-now"
     assert lo <= acc.risk.var99["1d"] <= hi
     assert acc.risk.var99["1d"] <= acc.risk.es99["1d"] <= 20_000.0
+
+
+def test_a_future_settled_in_a_cross_pool_on_two_underlyings_keeps_its_settled_value():
+    """The 2 BTC future expiring at 12 h in a cross pool beside a 0.001 ETH perp (a pool on two
+    underlyings, walked with the health bridge — no piece walk or affine_block for a pool with an
+    expiry in the run), 50,000 USDT: the loss at 1 d and 7 d is the future's settled 2·(S0 − S_T)
+    plus the ETH perp's (sd below 1 USD at 7 d, against a band some 700 USD wide)."""
+    doc = {"as_of": AS_OF, "market": {"BTC": {"mark": BTC, "vol": VOL}, "ETH": {"mark": 3050.0, "vol": 0.65}},
+           "accounts": [{"id": "x", "venue": "binance-usdm", "mode": "cross", "collateral": {"USDT": 50_000},
+                         "positions": [{"symbol": "BTCUSDT_261123", "kind": "future", "size": 2.0, "entry": BTC,
+                                        "expiry": "2026-11-23T12:00:00Z"},
+                                       {"symbol": "ETHUSDT", "kind": "perp", "size": 0.001, "entry": 3050.0}]}]}
+    acc = liqrisk.analyze(doc, horizons=["1d", "7d"], paths=N, seed=1, model="gbm", range_paths=0).accounts[0]
+    k = N - math.ceil(0.99 * N) + 1
+    z_lo, z_hi = _z_band(k, N)
+    lo, hi = 2 * (BTC - _price(z_hi)) - 5, 2 * (BTC - _price(z_lo)) + 5
+    for h in ("1d", "7d"):
+        assert lo <= acc.risk.var99[h] <= hi
+
+
+def test_var_before_an_expiry_does_not_depend_on_a_longer_horizon_past_it():
+    """The 12 h future's twin expiring at 3 d: VaR99/ES99 at 1 d (before the expiry) are the same
+    alone — a run of 24 steps in which the pool has no expiry and may be screened — as beside 7 d
+    (a run through the expiry that values the pool at every step)."""
+    fut = {"id": "fut", "venue": "binance-usdm", "mode": "isolated",
+           "positions": [{"symbol": "BTCUSDT_261126", "kind": "future", "size": 2.0, "entry": BTC,
+                          "expiry": "2026-11-26T00:00:00Z", "margin": 20_000}]}
+    both, alone = _analyze(fut, paths=4000), _analyze(fut, horizons=("1d",), paths=4000)
+    assert alone.risk.var99["1d"] == both.risk.var99["1d"] and alone.risk.es99["1d"] == both.risk.es99["1d"]
+    assert alone.probability["1d"] == both.probability["1d"]
+    assert both.risk.var99["1d"] < both.risk.var99["7d"] <= both.risk.es99["7d"] <= 20_000
