@@ -123,7 +123,7 @@ def test_each_account_says_which_model_ran_why_and_how_the_model_range_was_obtai
 
 def test_a_pool_estimate_below_one_over_paths_says_how_it_was_obtained(page, report):
     """Beside the pool table, each pool estimate below 1/paths that is not the account's own
-    (a several-pool account's pool: from the untilted paths) with its estimator and interval."""
+    (a several-pool account's pool: its own estimate) with its estimator and interval."""
     _, doc = report
     said = dict(page.evaluate("""Array.from(document.querySelectorAll('section[data-account] p.pool-how'))
         .map(p => [p.closest('section').dataset.account, p.textContent])"""))

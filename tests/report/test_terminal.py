@@ -108,7 +108,8 @@ def test_numbers_the_json_has_as_null_are_shown_as_a_dash_and_infinities_as_infi
 
 
 # an isolated BTC long (its LP 87,000) beside a cross ETH short: under GBM the account's 1h
-# probability is importance-sampled, its two pools are estimated from the untilted paths
+# probability is importance-sampled, and so is each pool (the long on the account's tilted run,
+# the short on its own)
 BTC_LONG_ETH_SHORT = [{"id": "mix", "venue": "binance-usdm", "mode": "cross", "collateral": {"USDT": 4000},
                        "positions": [{"symbol": "BTCUSDT", "kind": "perp", "size": 0.5, "entry": 91250,
                                       "margin": 2300},
@@ -118,8 +119,8 @@ MIX_MARKET = {"BTC": {"mark": 91250.0, "vol": 0.85}, "ETH": {"mark": 3050.0, "vo
 
 def test_a_rare_pool_estimate_and_a_zero_of_the_model_range_say_how_they_were_obtained():
     """Issue 10: a probability below 1/paths always says how it was obtained — in the pool table
-    too (a pool's sampled zero, or a few paths' bridge mass far below 1/paths, with its estimator
-    and interval), and the model range's title says its estimators and what its 0 means."""
+    too (a rare pool's own importance-sampled estimate, with its estimator and interval), and the
+    model range's title says its estimators and what its 0 means."""
     import json
     import math
     from liqrisk.analysis import ProbabilitySettings
@@ -135,8 +136,12 @@ def test_a_rare_pool_estimate_and_a_zero_of_the_model_range_say_how_they_were_ob
     exact = phi((b + sd * sd / 2) / sd) + math.exp(-b) * phi((b - sd * sd / 2) / sd)
     est = acc["probability"]["1h"]
     assert est["method"] == "importance" and abs(est["p"] - exact) < 4 * est["stderr"]
-    rare = {(label, "1h"): e["1h"] for label, e in acc["pools"].items() if e["1h"]["p"] < 1 / e["1h"]["paths"]}
-    assert set(rare) == {("cross", "1h"), ("isolated BTCUSDT", "1h")}
+    # the long's estimate is the account's (the same weighted paths; the short adds ~1e-60), so
+    # the probability table says how it was obtained; the short's own, 27 sds away, is listed
+    assert acc["pools"]["isolated BTCUSDT"]["1h"] == est
+    rare = {(label, "1h"): e["1h"] for label, e in acc["pools"].items()
+            if e["1h"]["p"] < 1 / e["1h"]["paths"] and e["1h"] != est}
+    assert set(rare) == {("cross", "1h")} and rare[("cross", "1h")]["method"] == "importance"
     console = Console(record=True, width=2000, emoji=False)
     terminal.render(res, console)
     text = console.export_text()
@@ -144,7 +149,7 @@ def test_a_rare_pool_estimate_and_a_zero_of_the_model_range_say_how_they_were_ob
     for (label, h), e in rare.items():
         lo, hi = e["ci95"]
         assert f"{label} {h} {e['p']:.3g} ({e['method']} of {e['paths']:,} paths, 95% [{lo:.3g}, {hi:.3g}])" in line
-    assert "plain (no hits)" in line
+    assert "isolated BTCUSDT" not in line
     flat = " ".join(text.replace("│", " ").split())          # the table title wraps at the table's width
     assert "other models on 500 paths each, on gbm's time steps (importance sampling below 1e-3; 0 = no liquidated path)" in flat
 

@@ -121,8 +121,9 @@ def _funding_line(f: dict) -> str:
 def rare_pool_estimates(a) -> list[tuple[str, str, object]]:
     """(pool, horizon, estimate) of the pool estimates below 1/paths that are not the account's
     own estimate (an account's only pool is; its method is in the probability table): how each
-    was obtained is said beside the pool table — a pool is estimated from the account's untilted
-    paths, so a rare pool of a several-pool account is a sampled zero or a few paths' bridge mass."""
+    was obtained is said beside the pool table — a rare pool of a several-pool account has its own
+    importance-sampled estimate, a pool the method does not tilt (plain, antithetic, control; a
+    model without a measure change) a sampled zero or a few paths' bridge mass."""
     own = a.probability or {}
     return [(label, h, e) for label, by_h in (a.pools or {}).items() for h, e in by_h.items()
             if e.paths and e.p < 1 / e.paths and e != own.get(h)]

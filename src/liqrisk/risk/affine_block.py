@@ -12,8 +12,8 @@ the health stays above 0 with ``2·h_{k−1}·h_k ≥ FAR·s²`` for a bound ``s
 variance ``ḡᵀ·cdt·ḡ``, so ``health_bridge_stay`` returns 1.0 (see :func:`_step_variance_cap`).
 Cheapest test first: the box of all the pass's prices, a block of :data:`BLOCK` paths' box,
 each path's own box (vectorised over the block's paths), each path's health at every step
-(vectorised over the steps). A pool's losses over the pass are selected at once (the K
-largest, by partition) instead of inserted path by path.
+(vectorised over the steps). A pool's losses over the pass are offered at once
+(:func:`liqrisk.risk.tails.offer_losses_nb`) instead of path by path.
 """
 from __future__ import annotations
 
@@ -22,8 +22,9 @@ from numba import njit
 
 from liqrisk.pricing.simd_math import expm1_nb
 from liqrisk.risk.book_kernel import (affine_path_beyond_nb, affine_piece_nb, affine_walk_nb, gershgorin_nb,
-                                      insert_loss_nb, liquidated_equity_nb, path_rows_nb)
+                                      liquidated_equity_nb, path_rows_nb)
 from liqrisk.risk.bridge import FAR
+from liqrisk.risk.tails import ROOM, offer_losses_nb
 
 BLOCK = 128
 """Paths screened together (the lanes of the per-path box test)."""
@@ -167,71 +168,6 @@ def _walk_steps(sl, n_steps, hsteps, PT, S, garch, u, wh, H, jlo, al, cdt, bound
     return ptau
 
 
-@njit(cache=True, nogil=True, error_model="numpy", _nrt=False, inline="always")
-def _partition(x, lo, hi, pivot, strict):
-    """Move the values of ``x[lo:hi]`` below ``pivot`` (``strict``; else at or below it) to the
-    front; returns where the others start. Branch-free (Lomuto's scheme, every value swapped)."""
-    s = lo
-    for i in range(lo, hi):
-        v = x[i]
-        x[i] = x[s]
-        x[s] = v
-        s += (v < pivot) if strict else (v <= pivot)
-    return s
-
-
-@njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
-def _select(x, n, K):
-    """Reorder ``x[:n]`` so that ``x[n − K:n]`` holds its K largest values: quickselect around
-    the median of three, each range split into below / equal to / above the pivot (so ties end
-    it), with branch-free partitions — a branchy quickselect's mispredictions cost ≈ 10 µs on
-    1,024 values."""
-    lo, hi, kth = 0, n, n - K
-    while hi - lo > 1:
-        a, b, c = x[lo], x[(lo + hi) // 2], x[hi - 1]
-        pivot = max(min(a, b), min(max(a, b), c))
-        s = _partition(x, lo, hi, pivot, True)
-        if kth < s:
-            hi = s
-            continue
-        e = _partition(x, s, hi, pivot, False)      # [s, e): the pivot's value
-        if kth < e:
-            return
-        lo = e
-
-
-SAMPLE = 8
-"""Every SAMPLE-th value is the sample whose order statistic pre-selects the candidates of
-:func:`_largest`."""
-
-
-@njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
-def _largest(x, n, K, cand):
-    """The K largest of ``x[:n]`` as ``cand[m − K:m]``; returns m. A quickselect's branches are
-    unpredictable (≈ 10 µs for 1,024 values), so first the values at or above the
-    (K/SAMPLE + 12)-th largest of every SAMPLE-th value are gathered without branches (≈ 8·(K/8 +
-    12) of them; at least K unless the sample is 3 standard deviations off, then all are taken):
-    every value at or above the K-th largest is among them, ties included."""
-    m = 0
-    if n >= 4 * SAMPLE * K:
-        for i in range(0, n, SAMPLE):
-            cand[m] = x[i]
-            m += 1
-        kk = min(m, K // SAMPLE + 12)
-        _select(cand, m, kk)
-        t = cand[m - kk]
-        m = 0
-        for i in range(n):
-            cand[m] = x[i]
-            m += x[i] >= t
-    if m < K:
-        for i in range(n):
-            cand[i] = x[i]
-        m = n
-    _select(cand, m, K)
-    return m
-
-
 @njit(cache=True, nogil=True)
 def solo_affine_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, nu, resid, garch,
                          correlated, jumps, ax_map, spot, scap, marks, pools, fee, ec, ek, v0, cdt,
@@ -246,7 +182,7 @@ def solo_affine_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol,
     and ``reuse`` store. The paths are drawn once per pass (at most :data:`PATH_BYTES`), then
     each pool is taken over them (module docstring); ``screen`` False walks every path."""
     n_ax, n_h = spot.shape[0], hsteps.shape[0]
-    K = top.shape[2]
+    K = top.shape[2] // ROOM
     s = np.empty(4, dtype=np.uint64)
     z = np.zeros((n_steps, n_ax))
     jmp = np.zeros((n_steps, n_ax))
@@ -372,21 +308,8 @@ def solo_affine_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol,
             _add_walked(b, i, n_w, walked, anti, n_steps, n_bins, YL, TL, WX, ps1, ps2, as1, as2, hist)
             if want_loss:
                 _pass_losses(b, i, n_pass, n_w, walked, TL, hsteps, PH, EW, ec, ek, v0, LS)
-                for j in range(n_h):         # the pass's K largest, then kept among the thread's
-                    keep = min(K, n_pass)
-                    if top_n[i, j] == K:     # only the losses above the smallest kept can enter
-                        m, least = 0, top_min[i, j]
-                        for t in range(n_pass):
-                            cand[m] = LS[j, t]
-                            m += LS[j, t] > least
-                        keep = min(keep, m)
-                        if m > keep:
-                            _select(cand, m, keep)
-                    else:
-                        m = _largest(LS[j], n_pass, keep, cand)
-                    for t in range(m - keep, m):
-                        if top_n[i, j] < K or cand[t] > top_min[i, j]:
-                            insert_loss_nb(top, top_n, top_min, i, j, cand[t], K)
+                for j in range(n_h):
+                    offer_losses_nb(top, top_n, top_min, i, j, LS[j], n_pass, K, cand)
             for t in range(n_w):             # the work rows back to "not walked"
                 g = walked[t]
                 TL[g] = -1

@@ -43,8 +43,8 @@ from liqrisk.dynamics.paths import (_ALPHA, _BETA, _BOOTSTRAP, _EMIX, _EP, _EVT,
                                     _JS, _KLO, _KUP, _LAM, _MU, _NORMAL, _OMEGA, _STUDENT, _TGS,
                                     _TJM, _TLAM, _TMIX, _TSHIFT, HALF_ULP, _sfc64_double,
                                     _sfc64_next, semi_draw, sfc64_normal)
-from liqrisk.margin.base import (INVERSE, INVERSE_OPTION, LINEAR, MM_ENTRY_VALUE, MM_TIERS_AT_MARK, MM_WHOLE_TIER_FEE,
-                                 NOTIONAL_QUOTE, NOTIONAL_SIZE)
+from liqrisk.margin.base import (INVERSE, INVERSE_OPTION, LINEAR, MM_ENTRY_VALUE, MM_TIERS_AT_MARK,
+                                 MM_WHOLE_TIER_FEE, NOTIONAL_QUOTE, NOTIONAL_SIZE)
 from liqrisk.margin.kernel import (AMOUNT, AXIS, BASIS, CONTRACT, ENTRY, EXPIRY, IS_CALL, LEG_END,
                                    LEG_MM, LEG_START, POS_END, POS_START,
                                    QTY, SC_END, SC_START, SETTLE_AXIS, STRIKE, legs_state_nb,
@@ -52,6 +52,7 @@ from liqrisk.margin.kernel import (AMOUNT, AXIS, BASIS, CONTRACT, ENTRY, EXPIRY,
                                    settle_price_nb)
 from liqrisk.pricing.simd_math import expm1_nb
 from liqrisk.risk.bridge import FAR, bridge_stay
+from liqrisk.risk.tails import ROOM, insert_loss_nb
 
 
 
@@ -367,40 +368,6 @@ def gershgorin_nb(cdt):
             row += abs(cdt[a, c])
         lam = max(lam, row)
     return lam
-
-
-@njit(cache=True, nogil=True, _nrt=False)
-def insert_loss_nb(top, top_n, top_min, i, j, loss, K):
-    """Keep ``loss`` among the K largest losses ``top[i, j]`` of account ``i`` at horizon ``j``,
-    a min-heap (``top_n[i, j]`` filled; once full, ``top_min[i, j]`` its root, the smallest
-    kept): O(log K) per loss kept."""
-    m = top_n[i, j]
-    if m < K:
-        c = m                                # sift up from the new leaf
-        while c > 0:
-            up = (c - 1) // 2
-            if top[i, j, up] <= loss:
-                break
-            top[i, j, c] = top[i, j, up]
-            c = up
-        top[i, j, c] = loss
-        top_n[i, j] = m + 1
-        if m + 1 == K:
-            top_min[i, j] = top[i, j, 0]
-    elif loss > top_min[i, j]:
-        c = 0                                # the root replaced, sifted down
-        while True:
-            d = 2 * c + 1
-            if d >= K:
-                break
-            if d + 1 < K and top[i, j, d + 1] < top[i, j, d]:
-                d += 1
-            if top[i, j, d] >= loss:
-                break
-            top[i, j, c] = top[i, j, d]
-            c = d
-        top[i, j, c] = loss
-        top_min[i, j] = top[i, j, 0]
 
 
 # ---- affine pools on several axes: the health as a sum of piecewise-linear functions ----------
@@ -730,8 +697,8 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
     probability y; per account ``as1/as2`` the same, ``ax1/ax2/axy`` Σx, Σx², Σx·y of the
     control variate x (bridge hit probability of axis ``cv_ax`` against (cv_lo, cv_hi));
     ``hist`` (n_acc, n_bins) weights of the sampled liquidation step; with ``want_loss``,
-    ``top`` (n_acc, n_h, K) the K largest losses ``v0 − equity at the horizon`` (``top_n``
-    filled, ``top_min`` the smallest kept). Antithetic: samples are pair means.
+    ``top``, ``top_n``, ``top_min`` (:func:`liqrisk.risk.tails.tail_store`) the K largest losses
+    ``v0 − equity at the horizon``. Antithetic: samples are pair means.
 
     ``now`` (n_pools): pools liquidatable at t=0 — liquidated at the marks before the first step
     (sampled liquidation step 1, probability 1), keeping ``frozen0`` (what liquidation leaves at
@@ -796,7 +763,7 @@ is beyond the bridge range: factor 1, not valued.
     pool_i, pos_i, pos_f, tiers, rate = arrs[0], arrs[2], arrs[3], arrs[4], arrs[8]
     n_ax, n_bp, n_h = ax_map.shape[0], pools.shape[0], hsteps.shape[0]
     n_acc = acc_start.shape[0] - 1
-    K = top.shape[2]
+    K = top.shape[2] // ROOM
     big = n_steps + 1
     s = np.empty(4, dtype=np.uint64)
     prow = marks.copy()

@@ -6,7 +6,7 @@ What is estimated, per account and horizon (steps of ``dt``; each horizon's numb
 the seed, the horizon and ``dt`` only — never on which other horizons or accounts are run):
 
 * **P(liquidation)** of the account (any pool) and of each of its margined pools (the cross
-  part, each isolated position), the bridge-corrected conditional expectation of
+  part, each isolated position; per pool below), the bridge-corrected conditional expectation of
   :mod:`liqrisk.risk.bridge`; ``driver`` names the pool with the largest probability.
   Variance reduction per horizon (``auto``: for GBM, correlated or not, importance sampling
   when the account is rare — the main underlying's closed form < 1e-3, or for an account with a
@@ -20,6 +20,21 @@ the seed, the horizon and ``dt`` only — never on which other horizons or accou
   grid :data:`IS_GRID`) or (design direction rounded to :data:`DIR_GRID`, distance): unbiased
   for any tilt, the variance grows by ≈ e^{ε²d²}·2Φ̄(−εd) for a relative tilt error ε at d
   standard deviations (docs/montecarlo.md).
+* **P(liquidation) per pool** (``pools``): an account's only margined pool is liquidated exactly
+  when the account is — one event, the account's estimate. In an account with several, each
+  margined pool's own bridge-corrected probability, with the account's rule applied to the pool
+  (:func:`_pool_tilts`): where the pool is rare — its own design point's 2Φ̄(d) in an account
+  tilted towards one, else the first-passage closed form of its nearer boundary on the axis its
+  health moves with most (:func:`_pool_barriers`), for the other models its sampled estimate,
+  < 1e-3 (``importance``: every pool with a tilt) — importance sampling towards its own point or
+  boundary: on the account's tilted run when that is the account's tilt too (the pool that sets
+  it), else on its own bucket's run (shared by the pools and accounts of the bucket). The
+  estimate is Σ w·y / n over the run's n paths, y the path's bridge-corrected liquidation
+  probability of the pool and w the path's likelihood ratio dP/dQ (the kernels' per-pool
+  sums), with its sample standard error; otherwise the plain (antithetic) estimate of the
+  untilted run — no control variate per pool. As the account's: a tilted estimate outside
+  [0, 1] is not used, the 95% normal interval is clipped to [0, 1], a sampled 0 or 1 carries
+  the rule-of-three bound.
 * **time to liquidation** quantiles and histogram (conditional on liquidation before the last
   horizon), from the untilted run; 0 for an account liquidatable now.
 * **VaR99 / ES99** of the loss ``stake(0) − value(T)`` (USD), the value including what
@@ -51,6 +66,7 @@ from liqrisk.margin import kernel as K
 from liqrisk.margin.base import (INVERSE, LINEAR, MM_ENTRY_VALUE, MM_NONE, MM_TIERS_AT_MARK, MM_WHOLE_TIER_FEE,
                                  NOTIONAL_COIN, NOTIONAL_FACE, NOTIONAL_QUOTE, NOTIONAL_SIZE)
 from liqrisk.risk.affine_block import solo_affine_chunk_nb
+from liqrisk.risk.tails import kept_losses, largest_losses, tail_store
 from liqrisk.risk.book_kernel import (GRADIENT_SPACING, affine_pieces_nb, book_chunk_nb, design_roots_nb,
                                      health_tables_nb, safe_boxes_nb)
 from liqrisk.risk.bridge import FAR as _FAR
@@ -582,7 +598,7 @@ def _run(cp, g: _Group, acc_sel: np.ndarray, axes, model: PathModel, dt: float, 
     # local sub-group of the selected accounts
     bsel, acc_start = _sub_group(g, acc_sel)
     n_bp, n_acc, n_h = len(bsel), len(acc_sel), len(hsteps)
-    kept = n_paths - math.ceil(0.99 * n_paths) + 1 if want_loss else 1
+    kept = kept_losses(n_paths) if want_loss else 1
     multi = g.multi[bsel]
     mslot = np.where(multi, np.cumsum(multi) - 1, -1).astype(np.int64)
     cdt = step_covariance(model, dt)
@@ -646,8 +662,7 @@ def _run(cp, g: _Group, acc_sel: np.ndarray, axes, model: PathModel, dt: float, 
                    ax1=np.zeros((n_acc, n_h)), ax2=np.zeros((n_acc, n_h)),
                    axy=np.zeros((n_acc, n_h)), hist=np.zeros((n_acc, n_bins)))
         if threading.get_ident() not in tails:
-            tails[threading.get_ident()] = (np.full((n_acc, n_h, kept), -np.inf), np.zeros((n_acc, n_h), np.int64),
-                                            np.full((n_acc, n_h), -np.inf))
+            tails[threading.get_ident()] = tail_store(n_acc, n_h, kept)
         top, top_n, top_min = tails[threading.get_ident()]
         rows, mode = tuple(x[first:last] if reuse else x for x in store), reuse
         if len(walk_i) and len(solo_i) and not reuse:     # drawn once: kept for affine_block
@@ -675,10 +690,7 @@ def _run(cp, g: _Group, acc_sel: np.ndarray, axes, model: PathModel, dt: float, 
     if reuse == 1:
         _REUSE[store_key] = store
     total = {k: sum(p[k] for p in parts) for k in parts[0]}
-    top = -np.concatenate([t[0] for t in tails.values()], axis=2)
-    if top.shape[2] > kept:       # the kept largest, then only those sorted (equal values only reorder)
-        top = np.partition(top, kept - 1, axis=2)[:, :, :kept]
-    top = -np.sort(top, axis=2)
+    top = largest_losses([t[0] for t in tails.values()], kept)
     return _Sums(**total, top=top, n=n_paths // 2 if anti else n_paths)
 
 
@@ -809,6 +821,67 @@ def _control_barriers(g: _Group, spot, sigma):
     return cv_ax, cb, np.where(has & (cb < 0), cb, -np.inf), np.where(has & ~(cb < 0), cb, np.inf)
 
 
+def _pool_barriers(g: _Group, sigma):
+    """(pax, pcb) per pool: the run axis its health moves with most (largest |∂h/∂ln P·σ| at
+    t=0 among the axes it moves with, the first on a tie; −1: no finite non-zero t=0 boundary
+    there, or a volatility of 0) and its nearer boundary on it (log offset; the lower on a tie
+    of |·|; NaN: none) — the pool's
+    own version of the account's control barrier (:func:`_control_barriers`), towards which a
+    rare pool is tilted when it has no design point (:func:`_pool_tilts`)."""
+    n_bp = len(g.pools)
+    a = np.argmax(np.where(g.dep, np.abs(g.g0 * sigma), -1.0), axis=1).astype(np.int64) if n_bp \
+        else np.zeros(0, np.int64)
+    lo, hi = g.plo[np.arange(n_bp), a], g.phi[np.arange(n_bp), a]
+    flo, fhi = np.isfinite(lo), np.isfinite(hi)
+    has = (flo | fhi) & g.margined
+    cb = np.where(has, np.where(fhi & (~flo | (np.abs(hi) < np.abs(lo))), hi, lo), np.nan)
+    has &= (cb != 0.0) & (np.asarray(sigma, float)[a] > 0)     # a price that moves, not at its boundary
+    return np.where(has, a, -1).astype(np.int64), np.where(has, cb, np.nan)
+
+
+def _pool_tilts(g: _Group, pools, pts, pax, pcb, zdist, axes, sigma, T, d, n_h, drift, method,
+                gaussian, tiltable, plain_p):
+    """{bucket: pools} of ``pools`` (margined pools of several-pool accounts, not breached) to be
+    tilted on their own at a horizon of ``n_h`` steps of ``d`` (T years) — the account's rule
+    (:func:`_liquidation_risk`) applied to the pool: a pool of an account tilted towards a design
+    point goes towards its own (``pts``, :func:`_design_points`), rare when 2Φ̄(r/√T) < 1e-3;
+    else along its own main axis towards its nearer boundary there (:func:`_pool_barriers`),
+    rare when that boundary's first-passage closed form is (GBM) or its sampled estimate
+    ``plain_p`` (other models) is < 1e-3. ``auto`` tilts the rare pools, ``importance`` every
+    pool that has a tilt, the other methods none. The bucket is the account's (:func:`_tilt_bucket`,
+    :data:`DIR_GRID`) of the same numbers: the pool that sets its account's tilt shares its run."""
+    out = {}
+    if method not in ("auto", "importance") or not len(pools):
+        return out
+    pools = np.asarray(pools, np.int64)
+    owner = np.repeat(np.arange(len(g.acc_start) - 1), np.diff(g.acc_start))
+    r = pts["r"][pools] if pts else np.full(len(pools), np.nan)
+    design = np.isfinite(zdist[owner[pools]]) & np.isfinite(r)
+    axis = ~design & (pax[pools] >= 0) & (tiltable | (not gaussian))
+    rare = np.zeros(len(pools), np.bool_)
+    if method == "importance":
+        rare[:] = True
+    else:
+        # the account's arithmetic (math.erfc): the pool that sets the account's point decides alike
+        rare[design] = [math.erfc(x / math.sqrt(2.0 * T)) < IS_THRESHOLD for x in r[design].tolist()]
+        if gaussian:
+            ax = pax[pools[axis]]
+            rare[axis] = np.asarray(hit_probability(1.0, np.exp(pcb[pools[axis]]), sigma[ax], T, drift)) \
+                < IS_THRESHOLD
+        else:
+            rare[axis] = np.asarray(plain_p)[axis] < IS_THRESHOLD
+    for t in np.flatnonzero(rare & (design | axis)).tolist():
+        b = int(pools[t])
+        if design[t]:
+            q = tuple(int(c) for c in np.rint(pts["u"][b] * DIR_GRID))
+            key = (n_h, -1) + _tilt_bucket(float(r[t]), 1.0, d, n_h) + (q,)
+        else:
+            a = int(pax[b])
+            key = (n_h, int(axes[a])) + _tilt_bucket(float(pcb[b]), sigma[a], d, n_h) + ((),)
+        out.setdefault(key, []).append(b)
+    return out
+
+
 def _horizon_dts(horizons, steps_per_day, dt):
     """Per horizon: its step (given ``dt``: ``dt``, or one step of the horizon when it is
     shorter; else min(1/(365·steps_per_day), horizon/4)) and its number of steps."""
@@ -858,8 +931,13 @@ def _liquidation_risk(cp, accounts, axes, model, horizons_years, n_paths, seed, 
     # importance sampling tilts towards the t=0 boundary, which funding moves: not with funding
     tiltable = gaussian and funding is None
     # accounts with a pool moving with several underlyings: tilt towards their design point
-    zdir, zdist = _design_points(cp, g, axes, model) if tiltable and method in ("auto", "importance") \
+    pts = {}                         # the pools' own design points (their per-pool tilts)
+    zdir, zdist = _design_points(cp, g, axes, model, pts) if tiltable and method in ("auto", "importance") \
         else (None, np.full(n_acc, np.nan))
+    # the pools estimated on their own (several margined pools in the account), their own tilts
+    own_pools = _several_pool_pools(g)
+    own_pools = own_pools[~g.breached[own_pools]]
+    pax, pcb = _pool_barriers(g, sigma)
     if method == "control" and not gaussian:
         raise ValueError(f"method '{method}' needs a GBM model")
     # antithetic pairs (z, −z; J, −J) keep the law only of symmetric innovations: not of
@@ -889,7 +967,7 @@ def _liquidation_risk(cp, accounts, axes, model, horizons_years, n_paths, seed, 
                  cv_run, cv_lo, cv_hi, want_loss=risk, screen=screen, funding=funding)
         if hs[-1] == horizons[-1]:
             last_run = (s, d, hsteps)
-        todo, rare = [], {}
+        todo, rare, pool_rare = [], {}, {}
         for h in hs:
             j = int(np.searchsorted(hsteps, steps[h][1]))
             T = steps[h][1] * d
@@ -921,7 +999,13 @@ def _liquidation_risk(cp, accounts, axes, model, horizons_years, n_paths, seed, 
                         key = (n_h, int(axes[cv_ax[i]])) + _tilt_bucket(cb[i], sigma[cv_ax[i]], d, n_h) + ((),)
                     rare.setdefault(key, []).append(i)
                 todo.append((h, j, i, plain, mean, want))
-        tilted = _importance(cp, g, rare, axes, model, d, n_paths, seed, sigma, cv_lo, cv_hi, funding)
+            n_h = int(steps[h][1])
+            own_p = [float(s.ps1[b, j] / s.n) for b in own_pools.tolist()] if not gaussian else None
+            for key, bs in _pool_tilts(g, own_pools, pts, pax, pcb, zdist, axes, sigma, T, d, n_h, drift,
+                                       method, gaussian, tiltable, own_p).items():
+                pool_rare.setdefault(key, []).extend(bs)
+        tilted, pool_tilted = _importance(cp, g, rare, axes, model, d, n_paths, seed, sigma, cv_lo, cv_hi,
+                                          funding, pool_rare)
         # per horizon of the run: the worst, least and mean of each account's kept losses
         tails = [(s.top[:, j, 0].tolist(), s.top[:, j, -1].tolist(), s.top[:, j].mean(axis=1).tolist())
                  for j in range(len(hsteps))] if risk else None
@@ -942,9 +1026,11 @@ def _liquidation_risk(cp, accounts, axes, model, horizons_years, n_paths, seed, 
             r["methods"].append(choice.method)
             margined = acc_margined[i]
             # an account's only pool that can be liquidated is liquidated exactly when the account
-            # is: one event, one estimate (the account's, importance-sampled or not)
+            # is: one event, one estimate (the account's, importance-sampled or not); several:
+            # each its own, tilted where it is rare (the same rule as the account's)
             r["pools"][h] = ({g.labels[margined[0]]: choice} if len(margined) == 1 else
-                             {g.labels[b]: no_silent_zero(_pool_estimate(s, b, j, anti)) for b in margined})
+                             {g.labels[b]: _pool_choice(s, b, j, anti, pool_tilted.get((steps[h][1], b)))
+                              for b in margined})
             if not risk:
                 r["var"][h] = r["es"][h] = math.nan
                 continue
@@ -1013,6 +1099,15 @@ def _pool_estimate(s: _Sums, b, j, anti) -> ProbabilityEstimate:
     return replace(e, paths=2 * e.paths) if anti else e
 
 
+def _pool_choice(s: _Sums, b, j, anti, tilted: ProbabilityEstimate | None) -> ProbabilityEstimate:
+    """Pool ``b``'s estimate at horizon column ``j`` of the untilted run ``s``: its own
+    importance-sampled one (``tilted``, :func:`_importance`) where there is one inside [0, 1] (as
+    the account's), else the plain (antithetic) one; clipped, with the rule of three on a sampled
+    0 or 1."""
+    e = tilted if _inside_unit(tilted) else _pool_estimate(s, b, j, anti)
+    return no_silent_zero(_clip(e))
+
+
 IS_GRID = 1.05
 """Ratio of neighbouring points of the tilt grid: a rare account's boundary distance
 ``d = |b|/(σ√(n·dt))`` (standard deviations of the horizon's move) is rounded to the nearest
@@ -1041,7 +1136,8 @@ DESIGN_FAR = 100.0
 of the engine (≤ 366 days, ≥ 4 steps a year) comes near it."""
 
 
-def _design_points(cp, g: _Group, axes, model: PathModel) -> tuple[np.ndarray, np.ndarray]:
+def _design_points(cp, g: _Group, axes, model: PathModel, pool_points: dict | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """(u, r) per account of the group with a margined pool moving with several axes (others:
     r = NaN): its design point r·u, ``u`` a unit vector, in the space of the independent
     standard normals Z of a one-year move — log offsets ``x = σ∘(L·Z)``, ``L`` the Cholesky
@@ -1071,9 +1167,17 @@ def _design_points(cp, g: _Group, axes, model: PathModel) -> tuple[np.ndarray, n
     boundary distances) pushes against the correlation and is farther from the likeliest paths.
     A pool whose iteration does not converge (a kink of its margin tiers on the way, no root
     within :data:`DESIGN_FAR`) contributes no point; an account with none is tilted along its
-    main axis as a single-axis one."""
+    main axis as a single-axis one.
+
+    ``pool_points``: filled with each pool's own point, ``u`` (n_pools, n_ax) and ``r``
+    (n_pools; NaN: none) — a several-axis pool's root, a single-axis pool's nearest
+    ``(b/σ_a)·L[a]`` of its own boundaries — for the margined pools of accounts with two or more
+    of them (the per-pool tilts of :func:`_pool_tilts`; the account's point is the nearest of its
+    pools' and the same numbers, so the pool that sets it shares its tilted run)."""
     n_acc, n_ax = len(g.acc_start) - 1, len(axes)
     u, r = np.zeros((n_acc, n_ax)), np.full(n_acc, np.nan)
+    if pool_points is not None:
+        pool_points.update(u=np.zeros((len(g.pools), n_ax)), r=np.full(len(g.pools), np.nan))
     if not np.any(g.multi):
         return u, r
     corr = np.eye(n_ax) if model.corr is None else np.asarray(model.corr, float)
@@ -1105,7 +1209,27 @@ def _design_points(cp, g: _Group, axes, model: PathModel) -> tuple[np.ndarray, n
             z = min(points, key=np.linalg.norm)
             r[i] = float(np.linalg.norm(z))
             u[i] = z / r[i]
+    if pool_points is not None:
+        for b in _several_pool_pools(g):
+            if g.multi[b]:
+                points = [Z[b]] if found[b] else []
+            else:
+                points = [(bound / model.sigma[a]) * chol[a] for a in range(n_ax)
+                          for bound in (g.plo[b, a], g.phi[b, a]) if np.isfinite(bound)]
+            points = [z for z in points if np.linalg.norm(z) > 0]
+            if points:
+                z = min(points, key=np.linalg.norm)
+                pool_points["r"][b] = float(np.linalg.norm(z))
+                pool_points["u"][b] = z / pool_points["r"][b]
     return u, r
+
+
+def _several_pool_pools(g: _Group) -> np.ndarray:
+    """The margined pools of the accounts with two or more margined pools (each gets its own
+    estimate; an account's only margined pool is the account)."""
+    owner = np.repeat(np.arange(len(g.acc_start) - 1), np.diff(g.acc_start))
+    n_m = np.bincount(owner, weights=g.margined, minlength=len(g.acc_start) - 1)
+    return np.flatnonzero(g.margined & (n_m[owner] >= 2))
 
 
 def _zigzag(k: int) -> int:
@@ -1113,7 +1237,8 @@ def _zigzag(k: int) -> int:
     return 2 * k if k >= 0 else -2 * k - 1
 
 
-def _importance(cp, g, buckets, axes, model, dt, n_paths, seed, sigma, cv_lo, cv_hi, funding=None):
+def _importance(cp, g, buckets, axes, model, dt, n_paths, seed, sigma, cv_lo, cv_hi, funding=None,
+                pool_buckets=None):
     """Importance-sampling estimates {(n_steps, account): estimate} of the rare accounts,
     ``buckets`` {(n_steps, market axis, side, k, q): accounts} (:func:`_tilt_bucket`): one run
     per bucket. An axis bucket (``q`` empty) is tilted towards the grid point's boundary
@@ -1126,9 +1251,20 @@ def _importance(cp, g, buckets, axes, model, dt, n_paths, seed, sigma, cv_lo, cv
     of the independent normals (docs/montecarlo.md). The run's key depends on the seed,
     ``n_steps`` and the bucket only and its paths not on the accounts in it: an account's
     estimate is the same alone or in any book. A model without a measure change gives no
-    estimate (None)."""
-    out = {}
-    for (n_steps, ax, side, k, q), accs in sorted(buckets.items()):
+    estimate (None).
+
+    ``pool_buckets`` {bucket: pools (indices into the group)}: the pools tilted on their own
+    (:func:`_pool_tilts`), on the bucket's run — the account's own when the pool sets the
+    account's tilt; the run walks the pools' accounts too. Their estimates, the weighted mean
+    Σ w·y / n of each path's bridge-corrected liquidation probability y of the pool times the
+    path's likelihood ratio w (the kernel's per-pool sums), come back as a second dict
+    {(n_steps, pool): estimate}."""
+    out, pout = {}, {}
+    pool_buckets = pool_buckets or {}
+    owner = np.repeat(np.arange(len(g.acc_start) - 1), np.diff(g.acc_start))
+    for key_b in sorted(set(buckets) | set(pool_buckets)):
+        n_steps, ax, side, k, q = key_b
+        accs, pools = buckets.get(key_b, []), pool_buckets.get(key_b, [])
         if q:
             u = np.array(q, float)
             tilt = MeasureChange(IS_GRID ** k / math.sqrt(n_steps) * u / np.linalg.norm(u))
@@ -1140,11 +1276,18 @@ def _importance(cp, g, buckets, axes, model, dt, n_paths, seed, sigma, cv_lo, cv
         if tilt is None:
             continue
         sel = np.array(accs, np.int64)
+        if pools:                    # ascending, as the accounts of a horizon's buckets are
+            sel = np.array(sorted(set(accs) | set(owner[pools].tolist())), np.int64)
         s = _run(cp, g, sel, axes, model, dt, np.array([n_steps], np.int64), n_paths, key, False, tilt,
                  np.full(len(sel), -1, np.int64), cv_lo[sel], cv_hi[sel], want_loss=False, funding=funding)
-        for r, i in enumerate(accs):
-            out[(n_steps, i)] = _estimate(s.as1[r, 0], s.as2[r, 0], s.n, "importance")
-    return out
+        row = {i: r for r, i in enumerate(sel.tolist())}
+        for i in accs:
+            out[(n_steps, i)] = _estimate(s.as1[row[i], 0], s.as2[row[i], 0], s.n, "importance")
+        if pools:
+            local = {b: r for r, b in enumerate(_sub_group(g, sel)[0].tolist())}
+            for b in pools:
+                pout[(n_steps, b)] = _estimate(s.ps1[local[b], 0], s.ps2[local[b], 0], s.n, "importance")
+    return out, pout
 
 
 def _times_to_liquidation(hist: np.ndarray, n_steps: int, dt: float):
