@@ -272,6 +272,13 @@ def test_a_whole_run_is_deterministic_and_the_per_account_numbers_are_the_loops(
     a, b = risks_of(cp, method), risks_of(cp, method)
     assert repr([dataclasses.asdict(r) for r in a]) == repr([dataclasses.asdict(r) for r in b])
     g = group_loop(cp, list(range(len(cp.plans))), all_axes(cp))
+    # max loss = the holder's stake: a pool past its trigger counts at max(equity, 0) (docs/montecarlo.md)
+    eq0 = M._t0_states(cp, g.pools, all_axes(cp), g.dep)[1][0]
+    deficits = 0
     for i, r in enumerate(a):
-        assert r.liquidatable_now == bool(np.any(g.breached[g.acc_start[i]:g.acc_start[i + 1]]))
-        assert r.max_loss == float(max(g.v0[i], 0.0))
+        own = range(g.acc_start[i], g.acc_start[i + 1])
+        assert r.liquidatable_now == bool(np.any(g.breached[own.start:own.stop]))
+        stake = sum(max(float(eq0[b]), 0.0) if g.breached[b] else float(eq0[b]) for b in own)
+        assert r.max_loss == pytest.approx(max(stake, 0.0), rel=1e-12, abs=1e-9)
+        deficits += stake != pytest.approx(float(g.v0[i]), rel=1e-12, abs=1e-9)
+    assert deficits > 0                      # the book has an underwater pool beside others

@@ -173,6 +173,9 @@ class RuleSet:
     supports_portfolio = False
     is_loan = False                  # lending protocol: supplied/borrowed assets, a health factor
     settles_in_coin = False
+    #: options pay their payoff at expiry in USD (a stable coin: CME, Bybit's USDC options), not in
+    #: the coin (Deribit, OKX's coin-margined options) — the Monte Carlo holds it as USD or as coin
+    options_pay_usd = False
     versions: tuple[str, ...] = ()   # published rule versions a user may choose (venue.version)
     default_taker_fee = 0.0005
     default_liquidation_fee = 0.005

@@ -97,6 +97,7 @@ class BybitLinear(RiskUnitPortfolio, _Bybit):
     pm = bybit_pm
 
     name = "bybit-linear"
+    options_pay_usd = True           # USDC options (portfolio mode)
     contract = LINEAR
     #: :data:`_OWN_NAME`'s list: USDT and USDC perpetuals, USDT and USDC futures
     symbol_forms = ((r"[A-Z0-9]+(?:USDT|USDC|PERP)", "BTCUSDT, BTCPERP"),

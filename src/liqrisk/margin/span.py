@@ -42,6 +42,7 @@ CME_ORDER = [(0, 1), (0, -1), (1 / 3, 1), (1 / 3, -1), (-1 / 3, 1), (-1 / 3, -1)
 class Span(RuleSet):
     name = "span"
     contract = LINEAR
+    options_pay_usd = True
     supports_portfolio = True
     default_taker_fee = 0.0
     default_liquidation_fee = 0.0

@@ -18,7 +18,8 @@ class RiskResult(Result):
     and histogram, conditional on liquidation; ``model`` the path model that ran, ``model_info``
     how it was set up and why, ``model_range`` per horizon the probability under each other
     applicable model (model risk); ``driver`` per horizon the margin pool with the largest
-    probability (None: none liquidated); ``max_loss`` the equity at t=0, the most that can be lost
+    probability (None: none liquidated; 0 when liquidatable now); ``max_loss`` the holder's stake at
+    t=0 — the equity, a pool's deficit (equity below 0) not counted — the most that can be lost
     (the loss of a liquidated pool stops at its liquidation point, fee charged, never below 0)."""
 
     model: str
@@ -35,7 +36,7 @@ class RiskResult(Result):
     def to_dict(self) -> dict:
         d = {f.name: getattr(self, f.name) for f in fields(self)}
         for optional in ("time_to_liquidation_histogram", "model_info", "model_range", "driver", "max_loss"):
-            if not d[optional]:
+            if d[optional] is None or (not d[optional] and optional != "max_loss"):   # a max loss of 0 is one
                 d.pop(optional)
         return plain(d)
 

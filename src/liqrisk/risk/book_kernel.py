@@ -16,7 +16,8 @@ each pool is walked over the steps: its equity and maintenance margin are evalua
 margin kernel's position functions at the step's prices (other axes at their marks; options
 repriced with the time left; futures settled and options paid off at the first step at or after
 their expiry — at the price interpolated log-linearly at the expiry time; the settled amount is
-then held as cash in the settlement unit and the pool's t=0 boundaries no longer apply), and the
+then held as cash in the settlement unit — an option's payoff in USD where its venue pays it so
+(``pay_usd``), else in the coin — and the pool's t=0 boundaries no longer apply), and the
 pool survives the step with the Brownian-bridge probability of not crossing its t=0 boundaries
 (one factor per axis, see :mod:`liqrisk.risk.bridge`) times 1[equity − MM > 0]. A pool
 whose path stays inside its safe box (:func:`safe_boxes_nb`) is healthy and beyond the bridge
@@ -42,8 +43,8 @@ from liqrisk.dynamics.paths import (_ALPHA, _BETA, _BOOTSTRAP, _EMIX, _EP, _EVT,
                                     _JS, _KLO, _KUP, _LAM, _MU, _NORMAL, _OMEGA, _STUDENT, _TGS,
                                     _TJM, _TLAM, _TMIX, _TSHIFT, HALF_ULP, _sfc64_double,
                                     _sfc64_next, semi_draw, sfc64_normal)
-from liqrisk.margin.base import (INVERSE, LINEAR, MM_ENTRY_VALUE, MM_TIERS_AT_MARK, MM_WHOLE_TIER_FEE,
-                                 NOTIONAL_QUOTE, NOTIONAL_SIZE)
+from liqrisk.margin.base import (INVERSE, INVERSE_OPTION, LINEAR, MM_ENTRY_VALUE, MM_TIERS_AT_MARK,
+                                 MM_WHOLE_TIER_FEE, NOTIONAL_QUOTE, NOTIONAL_SIZE)
 from liqrisk.margin.kernel import (AMOUNT, AXIS, BASIS, CONTRACT, ENTRY, EXPIRY, IS_CALL, LEG_END,
                                    LEG_MM, LEG_START, POS_END, POS_START,
                                    QTY, SC_END, SC_START, SETTLE_AXIS, STRIKE, legs_state_nb,
@@ -685,8 +686,8 @@ def path_rows_nb(path, row, reuse, key, anti, u, n_steps, par, chol, code, nu, r
 
 @njit(cache=True, nogil=True)
 def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, nu, resid, garch,
-                  correlated, jumps, ax_map, ax_loc, spot, c_br, scap, marks, pools, margined, fee, plo,
-                  phi, safe, boxed, slo, shi, hsafe, hlo, hhi, affine, ec, ek, mslot, dep, h0, g0, cdt,
+                  correlated, jumps, ax_map, ax_loc, spot, c_br, scap, marks, pools, margined, fee, now, frozen0,
+                  pay_usd, plo, phi, safe, boxed, slo, shi, hsafe, hlo, hhi, affine, ec, ek, mslot, dep, h0, g0, cdt,
                   txlo, tdx, TD, TG, acc_start, alo, ahi, cv_ax, cv_lo, cv_hi, v0,
                   want_loss, n_bins, f_row, f_rate, reuse, XS, LRS, MNS, MXS, US, SS,
                   arrs, ps1, ps2, as1, as2, ax1, ax2, axy, hist, top, top_n, top_min,
@@ -698,6 +699,11 @@ def book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, par, chol, code, 
     ``hist`` (n_acc, n_bins) weights of the sampled liquidation step; with ``want_loss``,
     ``top``, ``top_n``, ``top_min`` (:func:`liqrisk.risk.tails.tail_store`) the K largest losses
     ``v0 − equity at the horizon``. Antithetic: samples are pair means.
+
+    ``now`` (n_pools): pools liquidatable at t=0 — liquidated at the marks before the first step
+    (sampled liquidation step 1, probability 1), keeping ``frozen0`` (what liquidation leaves at
+    the marks) at every horizon. ``pay_usd`` (n_pools): the pool's options pay their payoff in
+    USD at expiry (else in the coin, held at its price from then on).
 
     Per path the whole path is drawn first, then each pool is walked over the steps. A pool
     flagged ``safe`` whose path stays inside its box [slo, shi] (log offsets per axis) is
@@ -820,12 +826,23 @@ is beyond the bridge range: factor 1, not valued.
         # ---- each pool along the path ------------------------------------------------------
         for b in walk_b:
             p = pools[b]
+            sl = mslot[b]
+            if now[b]:                       # liquidatable at t=0: liquidated at the marks
+                inside[b] = False
+                kdead[b] = 1
+                kexp[b] = big
+                ptau[b] = 1
+                if sl >= 0:
+                    qtr[sl, :] = 1.0
+                for j in range(n_h):
+                    ys[b, j] = wh[j]
+                    eqh[b, j] = frozen0[b]
+                continue
             ok = safe[b] and calm
             if ok:
                 for a in range(n_ax):
                     ok &= slo[b, a] <= mn[a] and mx[a] <= shi[b, a]
             inside[b] = ok
-            sl = mslot[b]
             if sl >= 0:
                 qtr[sl, :] = 1.0
                 # the whole path beyond the bridge range by the bound tables: as safe on this
@@ -965,13 +982,14 @@ is beyond the bridge range: factor 1, not valued.
                                 settled[i] = qi * (PT - pos_f[ENTRY, i])
                             elif ci == INVERSE:
                                 settled[i] = qi * (1.0 / pos_f[ENTRY, i] - 1.0 / PT)
-                            else:
+                            else:            # the payoff, in USD or in coin (held at its price)
                                 strike = pos_f[STRIKE, i]
                                 pay = PT - strike if pos_i[IS_CALL, i] else strike - PT
-                                settled[i] = qi * max(pay, 0.0) / PT
+                                settled[i] = qi * max(pay, 0.0) if pay_usd[b] else qi * max(pay, 0.0) / PT
                             kexp[b] = min(kexp[b], k)
                         if settled[i] == settled[i]:
-                            eq += settled[i] * (1.0 if ci == LINEAR else settle)
+                            eq += settled[i] * (1.0 if ci == LINEAR or (ci == INVERSE_OPTION and pay_usd[b])
+                                                else settle)
                             continue
                         if f_row[i] >= 0:
                             fr = f_rate[f_row[i], k]
@@ -1020,9 +1038,10 @@ is beyond the bridge range: factor 1, not valued.
                     hp_ok = hval
                 while j < n_h and hsteps[j] == k:
                     ys[b, j] = wh[j] * (1.0 - surv)
-                    if ptau[b] < 0 and affine[b]:
+                    if ptau[b] < 0 and affine[b] and kexp[b] == big:
                         # the same arithmetic as a screened pool: results do not depend on
-                        # whether this path left the box (which depends on the run's length)
+                        # whether this path left the box (which depends on the run's length);
+                        # once a position has settled the valuation's equity (its settled cash)
                         eq = ec[b]
                         for a in range(n_ax):
                             eq += ek[b, a] * PX[k, a]

@@ -36,13 +36,15 @@ the seed, the horizon and ``dt`` only — never on which other horizons or accou
   [0, 1] is not used, the 95% normal interval is clipped to [0, 1], a sampled 0 or 1 carries
   the rule-of-three bound.
 * **time to liquidation** quantiles and histogram (conditional on liquidation before the last
-  horizon), from the untilted run.
-* **VaR99 / ES99** of the loss ``equity(0) − equity(T)`` (USD), the equity including what
+  horizon), from the untilted run; 0 for an account liquidatable now.
+* **VaR99 / ES99** of the loss ``stake(0) − value(T)`` (USD), the value including what
   liquidation does: a pool liquidated on a path keeps ``max(0, min(equity, MM) − fee·notional)``
   from its liquidation step on (the loss stops at the liquidation point, the venue's liquidation
-  fee is charged and a shortfall below zero is the insurance fund's), so the loss never exceeds
-  the equity at t=0. VaR = the ⌈0.99·n⌉-th smallest loss, ES = the mean of the worst
-  ``n − ⌈0.99·n⌉ + 1`` losses.
+  fee is charged and a shortfall below zero is the insurance fund's); a pool past its trigger at
+  t=0 keeps that amount at the marks on every path (liquidated now); after an instrument's expiry
+  its settled value counts. The stake is the equity at t=0 with the deficit of each pool past its
+  trigger not counted (:func:`_liquidated_now`), so the loss never exceeds it (``max_loss``).
+  VaR = the ⌈0.99·n⌉-th smallest loss, ES = the mean of the worst ``n − ⌈0.99·n⌉ + 1`` losses.
 
 Cost and memory: paths run in chunks on threads (nogil kernel); memory per thread is one path
 (steps × underlyings) and a few numbers per pool and account.
@@ -61,7 +63,7 @@ import numpy as np
 from liqrisk._gc import cyclic_gc_paused
 from liqrisk.dynamics.paths import Bootstrap, GarchVol, PathModel, as_seed_sequence, map_chunks
 from liqrisk.margin import kernel as K
-from liqrisk.margin.base import (LINEAR, MM_ENTRY_VALUE, MM_NONE, MM_TIERS_AT_MARK, MM_WHOLE_TIER_FEE,
+from liqrisk.margin.base import (INVERSE, LINEAR, MM_ENTRY_VALUE, MM_NONE, MM_TIERS_AT_MARK, MM_WHOLE_TIER_FEE,
                                  NOTIONAL_COIN, NOTIONAL_FACE, NOTIONAL_QUOTE, NOTIONAL_SIZE)
 from liqrisk.risk.affine_block import solo_affine_chunk_nb
 from liqrisk.risk.tails import kept_losses, largest_losses, tail_store
@@ -223,6 +225,45 @@ def _t0_states(cp, pools, axes, dep):
     for a in range(n_ax):
         g0[:, a] = ((eq[1 + 2 * a] - mm[1 + 2 * a]) - (eq[2 + 2 * a] - mm[2 + 2 * a])) / math.log(1.0001 / 0.9999)
     return rows, eq, mm, eq[0] - mm[0], np.where(dep, g0, 0.0)
+
+
+def _liquidated_now(cp, g: _Group):
+    """(now, frozen0, stake) of the group: per pool whether it is liquidatable at t=0
+    (``breached``) and what liquidation at the marks leaves it, ``max(0, min(equity, MM) −
+    fee·notional)`` (0 for the others); per account the holder's stake at t=0, the equity with
+    each liquidatable pool's deficit (−equity when negative) not counted — a pool's deficit is
+    the insurance fund's, so the loss is measured from the stake (docs/montecarlo.md, VaR and
+    ES). Kept in ``g.memo``."""
+    if "now" not in g.memo:
+        now = g.breached & g.margined
+        frozen0, stake = np.zeros(len(g.pools)), g.v0.copy()
+        sel = np.flatnonzero(now)
+        if len(sel):
+            a, marks = cp.arrays, cp.market.prices
+            eq, mm = K.pools_states_nb(g.pools[sel], marks[None, :], 0.0, a.args())
+            eq, mm = eq[0], mm[0]
+            # the notional the walk charges the fee on: USD face (inverse), |q|·P (the others)
+            rows, own = _rows_of(a.pos_start[g.pools[sel]], a.pos_end[g.pools[sel]])
+            size = np.where(a.contract[rows] == INVERSE, np.abs(a.qty[rows]),
+                            np.abs(a.qty[rows]) * marks[a.axis[rows]] * a.basis[rows])
+            notional = np.bincount(own, weights=size, minlength=len(sel))
+            frozen0[sel] = np.maximum(0.0, np.minimum(eq, mm) - g.fee[sel] * notional)
+            owner = np.repeat(np.arange(len(g.acc_start) - 1), np.diff(g.acc_start))
+            np.add.at(stake, owner[sel], np.maximum(-eq, 0.0))
+        g.memo["now"] = (now, frozen0, stake)
+    return g.memo["now"]
+
+
+def _pays_usd(cp, g: _Group) -> np.ndarray:
+    """Per pool of the group: its venue pays options' payoffs in USD
+    (:attr:`~liqrisk.margin.base.RuleSet.options_pay_usd`). Kept in ``g.memo``."""
+    if "usd" not in g.memo:
+        flag = np.zeros(len(cp.arrays.pos_start), np.bool_)
+        for plan in cp.plans:
+            if plan.rules.options_pay_usd:
+                flag[plan.pools] = True
+        g.memo["usd"] = flag[g.pools]
+    return g.memo["usd"]
 
 
 def _rows_of(start, end):
@@ -577,8 +618,10 @@ def _run(cp, g: _Group, acc_sel: np.ndarray, axes, model: PathModel, dt: float, 
     # variate: walked many paths at once (affine_block), the rest path by path (book_chunk_nb)
     n_own = np.diff(acc_start)
     first_b = acc_start[:-1]
+    now, frozen0, stake = _liquidated_now(cp, g)
+    now, frozen0, pay_usd = now[bsel], frozen0[bsel], _pays_usd(cp, g)[bsel]
     solo_i = np.flatnonzero((n_own == 1) & (np.asarray(cv_ax) < 0) & SOLO_BLOCKS)
-    solo_i = solo_i[fast[first_b[solo_i]] > 0]
+    solo_i = solo_i[(fast[first_b[solo_i]] > 0) & ~now[first_b[solo_i]]]
     solo_b = first_b[solo_i].astype(np.int64)
     walk_i = np.setdiff1d(np.arange(n_acc), solo_i).astype(np.int64)
     walk_b = np.setdiff1d(np.arange(n_bp), solo_b).astype(np.int64)
@@ -607,7 +650,8 @@ def _run(cp, g: _Group, acc_sel: np.ndarray, axes, model: PathModel, dt: float, 
     store, reuse, store_key = _path_store(key, sp, spot, dt, n_steps, n_paths, anti, len(axes))
     scap = math.sqrt(_variance_cap(model, n_steps))
 
-    pools, fee, ec, ek, v0 = g.pools[bsel], g.fee[bsel], g.ec[bsel], g.ek[bsel], g.v0[acc_sel]
+    # the losses are measured from the holder's stake at t=0 (the equity but for deficits)
+    pools, fee, ec, ek, v0 = g.pools[bsel], g.fee[bsel], g.ec[bsel], g.ek[bsel], stake[acc_sel]
 
     tails = {}    # per worker thread, its chunks' K largest losses: a set, whatever the order they came in
 
@@ -626,7 +670,7 @@ def _run(cp, g: _Group, acc_sel: np.ndarray, axes, model: PathModel, dt: float, 
         if len(walk_i):
             book_chunk_nb(first, last, key, n_steps, dt, hsteps, anti, sp.par, sp.chol, sp.innovation,
                           sp.nu, sp.resid, sp.garch, sp.correlated, sp.jumps, ax_map, ax_loc, spot, c_br,
-                          scap, cp.market.prices, pools, g.margined[bsel], fee, g.plo[bsel],
+                          scap, cp.market.prices, pools, g.margined[bsel], fee, now, frozen0, pay_usd, g.plo[bsel],
                           g.phi[bsel], safe, boxed, slo, shi, hsafe, hlo, hhi, affine, ec, ek,
                           mslot, g.dep[bsel], g.h0[bsel], g.g0[bsel], cdt, *tables,
                           acc_start, g.blo[acc_sel], g.bhi[acc_sel], cv_ax, cv_lo, cv_hi,
@@ -916,7 +960,7 @@ def _liquidation_risk(cp, accounts, axes, model, horizons_years, n_paths, seed, 
     marg = g.margined.tolist()
     starts = g.acc_start.tolist()
     acc_margined = [[b for b in range(starts[i], starts[i + 1]) if marg[b]] for i in range(n_acc)]
-    v0 = g.v0.tolist()
+    v0 = _liquidated_now(cp, g)[2].tolist()            # the holders' stakes: what can be lost
     for d, hs in sorted(by_dt.items()):
         hsteps = np.array(sorted({steps[h][1] for h in hs}), dtype=np.int64)
         s = _run(cp, g, all_acc, axes, model, d, hsteps, n_paths, _key(seed, 0), anti, None,
@@ -992,7 +1036,7 @@ def _liquidation_risk(cp, accounts, axes, model, horizons_years, n_paths, seed, 
                 continue
             worst, least, avg = tails[j]
             r["var"][h] = least[i]
-            # the mean of values in [VaR, v0] lies there (clipped: rounding of the sum)
+            # the mean of values in [VaR, stake] lies there (clipped: rounding of the sum)
             r["es"][h] = min(max(avg[i], least[i]), max(worst[i], v0[i]))
         done[0] += 1
         if progress is not None:
@@ -1017,6 +1061,8 @@ def _liquidation_risk(cp, accounts, axes, model, horizons_years, n_paths, seed, 
         driver = {h: (max(pools[h], key=lambda k: pools[h][k].p) if pools[h] and
                       max(e.p for e in pools[h].values()) > 0 else None) for h in horizons}
         hist, ttl = times[i]
+        if now:                      # liquidated at t=0, on every path
+            ttl = {q: 0.0 for q in ttl}
         out.append(AccountRisk(probs, {lab: {h: pools[h][lab] for h in horizons} for lab in pools[horizons[0]]},
                                driver, ttl, hist, r["var"], r["es"], max(v0[i], 0.0),
                                "+".join(dict.fromkeys(e.method for e in probs.values())),
