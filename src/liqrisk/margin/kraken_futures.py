@@ -26,11 +26,16 @@ class KrakenFutures(RuleSet):
     default_leverage = 10.0
 
     def underlying_of(self, pos) -> str | None:
-        """PF_XBTUSD, FF_ETHUSD_261225 → BTC, ETH (the prefix and the maturity are not the coin)."""
+        """PF_XBTUSD, FF_ETHUSD_261225, PF_SHIBUSD → BTC, ETH, SHIB (the prefix, the maturity and
+        the quote USD are not the coin: SHIBUSD is SHIB quoted in USD, not SHI in BUSD)."""
         if pos.underlying or not pos.symbol:
             return super().underlying_of(pos)
         s = pos.symbol.upper()
-        return underlying_from_symbol(s[3:].split("_")[0] if s[:3] in ("PF_", "FF_") else s)
+        if s[:3] in ("PF_", "FF_"):
+            core = s[3:].split("_")[0]
+            core = core[:-3] if core.endswith("USD") and len(core) > 3 else core
+            return "BTC" if core == "XBT" else core
+        return underlying_from_symbol(s)
 
     def settlement_currency(self, account) -> str:
         return "USD"
