@@ -7,7 +7,9 @@ Each contract has a margin category (Class A … G) whose position-size levels (
 margin rates; maintenance = half the initial rate. [Inferred] the level rates are applied in the
 deduction (incremental) form at mark, and the per-underlying netting of cross longs and shorts
 (``max(margin longs, margin shorts)``) is not modelled (gross margin: conservative).
-Default level rates are representative (the inverse schedule's 1%, 2%, 3%, 5%, 7.5%, 10%, 12.5%).
+Level rates: PF_XBTUSD, PF_DOGEUSD, PF_SHIBUSD and FF_XBTUSD_261225 as recorded from ``GET
+/derivatives/api/v3/instruments`` ``marginLevels`` on 2026-09-25 (:mod:`~liqrisk.margin.recorded`);
+other contracts representative (the inverse schedule's 1%, 2%, 3%, 5%, 7.5%, 10%, 12.5%).
 Haircuts: give them per collateral (``collateral: {ETH: {amount: …, haircut: …}}``).
 """
 from __future__ import annotations
