@@ -52,18 +52,21 @@ def test_kucoin_published_cross_reference_price_eth_short_4610_7():
         assert analyze_margin(pf)[0].positions[0].liquidation_price == pytest.approx(ref, rel=REL)
 
 
-@pytest.mark.parametrize("venue,fee,symbol", [("gate", 0.00075, "BTC_USDT"), ("bitget", 0.0006, "BTCUSDT"),
-                                              ("kucoin", 0.0006, "XBTUSDTM")])
+# tier 1 of the bundled recorded tables (data/recorded_tiers.json): Gate BTC_USDT 0.3% to 500,000
+# (deduction 0), Bitget BTCUSDT 0.4% to 200,000, KuCoin XBTUSDTM 0.4% to 100,000 USDT
+@pytest.mark.parametrize("venue,fee,symbol,mmr", [("gate", 0.00075, "BTC_USDT", 0.003),
+                                                  ("bitget", 0.0006, "BTCUSDT", 0.004),
+                                                  ("kucoin", 0.0006, "XBTUSDTM", 0.004)])
 @pytest.mark.parametrize("size", [0.8, -0.8])
-def test_fee_inclusive_venues_published_closed_form_matches_engine(venue, fee, symbol, size):
+def test_fee_inclusive_venues_published_closed_form_matches_engine(venue, fee, symbol, mmr, size):
     # Gate (2025 help centre), Bitget (2025-09-18) and KuCoin (2025-05-22): long
-    # (EP − M/Q)/(1 − MMR − fee), short (EP + M/Q)/(1 + MMR + fee); default BTC tier-1 MMR 0.4%
+    # (EP − M/Q)/(1 − MMR − fee), short (EP + M/Q)/(1 + MMR + fee), in tier 1 (72,400 USDT)
     pf = _isolated(venue, symbol, size, 90_500, 3_000)
     res = analyze_margin(pf)[0].positions[0]
-    lp = fee_inclusive_linear_liquidation_price(90_500, size, 3_000, 0.004, fee)
+    lp = fee_inclusive_linear_liquidation_price(90_500, size, 3_000, mmr, fee)
     assert res.liquidation_price == pytest.approx(lp, rel=REL)
     # at the price: margin + uPnL = notional × (MMR + fee)
-    assert 3_000 + size * (lp - 90_500) == pytest.approx(abs(size) * lp * (0.004 + fee), rel=1e-9)
+    assert 3_000 + size * (lp - 90_500) == pytest.approx(abs(size) * lp * (mmr + fee), rel=1e-9)
 
 
 def test_phemex_published_tiered_mm_3_000_000_btcusdt_is_17_500():
@@ -84,7 +87,8 @@ def test_phemex_published_isolated_formula_matches_engine(size, lev):
 
 
 def test_kraken_futures_margin_equity_uses_collateral_haircuts():
-    # margin equity = balance × (1 − haircut) + uPnL; liquidation when it falls below MM (1%)
+    # margin equity = balance × (1 − haircut) + uPnL; liquidation when it falls below MM (0.5%:
+    # level 1 of the recorded PF_XBTUSD marginLevels, to 1,000,000 USD)
     pf = portfolio([{"id": "k", "venue": "kraken-futures",
                      "collateral": {"USD": 5_000, "ETH": {"amount": 2.0, "haircut": 0.1}},
                      "positions": [{"symbol": "PF_XBTUSD", "underlying": "BTC", "kind": "perp",
@@ -92,8 +96,8 @@ def test_kraken_futures_margin_equity_uses_collateral_haircuts():
     res = analyze_margin(pf)[0]
     assert res.equity == pytest.approx(5_000 + 2 * 3_050 * 0.9, rel=1e-12)
     down = res.liquidation["BTC"]["down"]
-    # BTC axis, ETH fixed: 5,000 + 5,490 + (P − 91,250) = 0.01·P
-    assert down == pytest.approx((91_250 - 10_490) / 0.99, rel=REL)
+    # BTC axis, ETH fixed: 5,000 + 5,490 + (P − 91,250) = 0.005·P
+    assert down == pytest.approx((91_250 - 10_490) / 0.995, rel=REL)
 
 
 def test_unknown_rule_version_names_the_known_ones():

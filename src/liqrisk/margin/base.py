@@ -16,6 +16,7 @@ from importlib import resources
 import numpy as np
 
 from liqrisk.margin.offsets import settle_coin
+from liqrisk.margin.recorded import default_recording
 from liqrisk.margin.tiers import TierTable
 
 # contract codes: how a position's value depends on its price P
@@ -291,7 +292,8 @@ class RuleSet:
         keys = [k for k in (pos.symbol.upper() if pos.symbol else None, self.table_key(pos)) if k]
         if any(k in self.params.brackets for k in keys):
             return "venue override (brackets)"
-        return self.default_source
+        recorded = default_recording(self.name, pos.symbol)
+        return recorded.describe() if recorded is not None else self.default_source
 
     tier_cap_inclusive = False
     """Whether a notional exactly at a tier's cap is in that tier (the venue's tiers are
@@ -299,6 +301,11 @@ class RuleSet:
     does not say). Set per venue from its docs or API (docs/venues.md §0, "Tier bounds")."""
 
     def default_table(self, pos, keys) -> TierTable:
+        """The bundled tiers: the venue's recorded table of this exact symbol
+        (:mod:`~liqrisk.margin.recorded`), else the representative table of its key or ``*``."""
+        recorded = default_recording(self.name, pos.symbol)
+        if recorded is not None:
+            return self.rows_to_table(recorded.rows)
         table = venue_defaults().get(self.defaults_key, {})
         for k in keys + ["*"]:
             if k in table:

@@ -5,7 +5,9 @@ Rule version: Bitget "Futures: estimated liquidation price" (2025-09-18): isolat
 −1 short) — the fee-inclusive whole-position form (:mod:`liqrisk.margin.fee_tier`); liquidation
 when margin rate ``(position margin + uPnL)/position value at mark`` reaches MMR + fee. Cross
 mode: every cross position shares the account assets. The 2025-11-10 tiered MM of classic
-accounts is not modelled. Position tiers: representative defaults.
+accounts is not modelled. Position tiers: BTCUSDT as recorded from ``GET /api/v2/mix/market/
+query-position-lever`` on 2026-09-25 (:mod:`~liqrisk.margin.recorded`), other symbols
+representative defaults.
 """
 from __future__ import annotations
 

@@ -19,7 +19,9 @@ Rule versions (``venue: {name: gate, version: ...}``):
   on the *whole* value, ``LP = (EP ∓ M/mult/pos)/[1 ∓ (MMR + taker)]``
   (:func:`~liqrisk.margin.fee_tier.fee_inclusive_linear_liquidation_price`).
 
-Taker fee 0.075% (the rate the help centre quotes). Risk-limit tiers: representative defaults.
+Taker fee 0.075% (the rate the help centre quotes). Risk-limit tiers: BTC_USDT as recorded from
+``GET /futures/usdt/risk_limit_tiers`` on 2026-09-25 (its first five tiers, to 3,000,000 USDT;
+:mod:`~liqrisk.margin.recorded`), other contracts representative defaults.
 """
 from __future__ import annotations
 

@@ -7,7 +7,9 @@ Each contract has a margin category (Class A … G) whose position-size levels (
 margin rates; maintenance = half the initial rate. [Inferred] the level rates are applied in the
 deduction (incremental) form at mark, and the per-underlying netting of cross longs and shorts
 (``max(margin longs, margin shorts)``) is not modelled (gross margin: conservative).
-Default level rates are representative (the inverse schedule's 1%, 2%, 3%, 5%, 7.5%, 10%, 12.5%).
+Level rates: PF_XBTUSD, PF_DOGEUSD, PF_SHIBUSD and FF_XBTUSD_261225 as recorded from ``GET
+/derivatives/api/v3/instruments`` ``marginLevels`` on 2026-09-25 (:mod:`~liqrisk.margin.recorded`);
+other contracts representative (the inverse schedule's 1%, 2%, 3%, 5%, 7.5%, 10%, 12.5%).
 Haircuts: give them per collateral (``collateral: {ETH: {amount: …, haircut: …}}``).
 """
 from __future__ import annotations
@@ -26,11 +28,16 @@ class KrakenFutures(RuleSet):
     default_leverage = 10.0
 
     def underlying_of(self, pos) -> str | None:
-        """PF_XBTUSD, FF_ETHUSD_261225 → BTC, ETH (the prefix and the maturity are not the coin)."""
+        """PF_XBTUSD, FF_ETHUSD_261225, PF_SHIBUSD → BTC, ETH, SHIB (the prefix, the maturity and
+        the quote USD are not the coin: SHIBUSD is SHIB quoted in USD, not SHI in BUSD)."""
         if pos.underlying or not pos.symbol:
             return super().underlying_of(pos)
         s = pos.symbol.upper()
-        return underlying_from_symbol(s[3:].split("_")[0] if s[:3] in ("PF_", "FF_") else s)
+        if s[:3] in ("PF_", "FF_"):
+            core = s[3:].split("_")[0]
+            core = core[:-3] if core.endswith("USD") and len(core) > 3 else core
+            return "BTC" if core == "XBT" else core
+        return underlying_from_symbol(s)
 
     def settlement_currency(self, account) -> str:
         return "USD"

@@ -17,7 +17,9 @@ Rule versions (``venue: {name: kucoin, version: ...}``):
   (``GET /api/v1/contracts/risk-limit/{symbol}``, no deduction field), and its help centre
   charges ``position value × MMR`` of the level ("How to Calculate Futures Liquidation Price":
   300,000 USDT in level 1 at 0.4% → 1,200 USDT).
-Risk-limit levels: representative defaults.
+Risk-limit levels: XBTUSDTM as KuCoin's API specification gives ``GET /api/v1/contracts/risk-limit/
+XBTUSDTM`` (twelve levels, ≈ 2024-10; :mod:`~liqrisk.margin.recorded`), other symbols
+representative defaults.
 """
 from __future__ import annotations
 

@@ -5,8 +5,9 @@ Rule version: Phemex help centre "How are liquidation prices calculated" and "Le
 ``MM = position value·MMR − maintenance amount`` (published: BTCUSDT position value 3,000,000
 with tier 1 up to 2,000,000 at 0.50% and tier 2 at 0.75% → MM 17,500), evaluated on the *open*
 (entry) value, so the isolated linear price is ``LV = OV ± OV·MMR ∓ OV/Lev``, ``LP = LV/Q``
-(long: ``EP·(1 + MMR − 1/L)``). Tier tables beyond the published two BTCUSDT tiers are
-representative.
+(long: ``EP·(1 + MMR − 1/L)``). Tiers: BTCUSDT as recorded from ``GET /public/products``
+(``riskLimitsV2``, 2,000,000 … 20,000,000 USDT, 2023; :mod:`~liqrisk.margin.recorded`), its first
+two tiers the published ones; other symbols representative.
 """
 from __future__ import annotations
 
