@@ -452,7 +452,7 @@ def account_axes(cp: CompiledPortfolio, i: int) -> tuple[int, ...]:
 def simulate(cp: CompiledPortfolio, idx: list[int], axes: tuple[int, ...], s: ProbabilitySettings,
              years: list[float], notes: list[str], model: str | None = None, paths: int | None = None,
              risk: bool | None = None, funding=None, progress=None, path_models: dict | None = None,
-             steps_of: str | None = None):
+             steps_of: str | None = None, pools: bool = True):
     """(model name, the book's risk per account of ``idx``, model info) of accounts that move with
     ``axes``, on ``years``: the one orchestration of a probability run (analyze's main and range
     models, advise's one-horizon evaluations). ``model`` None: the main model of
@@ -460,7 +460,8 @@ def simulate(cp: CompiledPortfolio, idx: list[int], axes: tuple[int, ...], s: Pr
     ``path_models``: a cache of path models by (model, underlyings) — a path model depends on the
     market only; ``steps_of``: run on that model's time steps per horizon instead of the model's
     own (the model range runs on the main model's, so that the range shows the models and not
-    their step sizes). Raises :class:`_NotApplicable` when the model cannot describe the accounts."""
+    their step sizes); ``pools`` False: no pool's own tilted run (the range reads the accounts'
+    numbers only). Raises :class:`_NotApplicable` when the model cannot describe the accounts."""
     from liqrisk.risk.book_mc import SimulationTooLarge, book_liquidation_risk, merge_risks
     names = [cp.market.names[a] for a in axes]
     model = model or _models_for(cp, names, s)[0]
@@ -470,7 +471,7 @@ def simulate(cp: CompiledPortfolio, idx: list[int], axes: tuple[int, ...], s: Pr
     try:
         risks = [book_liquidation_risk(cp, idx, list(axes), m, ys, n_paths=paths or s.paths, seed=s.seed,
                                        drift=s.drift, steps_per_day=s.steps_per_day, dt=d, progress=progress,
-                                       risk=s.risk if risk is None else risk, funding=funding)
+                                       risk=s.risk if risk is None else risk, funding=funding, pools=pools)
                  for m, d, ys in runs]
     except SimulationTooLarge as e:
         raise InputError([f"--horizon/--paths: {e}"]) from None
@@ -548,7 +549,7 @@ def _group_probabilities(cp, results, s, out, progress, axes, idx, years, term, 
     if range_paths >= 2:
         for m in others:
             spread[m] = simulate(cp, idx, axes, s, all_years, out.notes, m, range_paths, risk=False,
-                                 path_models=path_models, steps_of=main)[1]
+                                 path_models=path_models, steps_of=main, pools=False)[1]
         info["range"] = {"paths": range_paths, "models": others, "steps_of": main}
     paying = [i for i in idx if schedule is not None and schedule.pays(cp.plans[i])]
     # the same paths and estimators at zero funding: how much of the risk funding adds

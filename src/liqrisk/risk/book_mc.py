@@ -896,7 +896,7 @@ def book_liquidation_risk(cp, accounts: list[int], axes: list[int], model: PathM
                           horizons_years: list[float], n_paths: int = 20_000, seed=None,
                           method: str = "auto", drift: float = 0.0, steps_per_day: int = 24,
                           dt: float | None = None, progress=None, risk: bool = True,
-                          screen: bool = True, funding=None) -> list[AccountRisk]:
+                          screen: bool = True, funding=None, pools: bool = True) -> list[AccountRisk]:
     """Liquidation risk of ``accounts`` (plan indices of ``cp``) whose prices move along the
     market ``axes`` under ``model`` (one dimension per axis, in that order); see the module
     docstring. ``dt`` fixes the step of every horizon (a GARCH model's bar); ``risk=False``
@@ -904,14 +904,16 @@ def book_liquidation_risk(cp, accounts: list[int], axes: list[int], model: PathM
     ``funding``: perp funding paid out of each position's pool at its funding times, an object
     whose ``per_step(dt, n_steps)`` gives (row per book position or −1, rate per row and step)
     — :class:`liqrisk.advise.funding.FundingSchedule`. The t=0 boundaries the Brownian-bridge
-    factor uses do not move with the funding paid (the step check does)."""
+    factor uses do not move with the funding paid (the step check does). ``pools=False``: no
+    tilted run of a pool's own (its estimate is then that of the untilted paths) — for callers
+    that read only the accounts' probabilities (the model range)."""
     with cyclic_gc_paused():         # thousands of result objects, none in a cycle
         return _liquidation_risk(cp, accounts, axes, model, horizons_years, n_paths, seed, method, drift,
-                                 steps_per_day, dt, progress, risk, screen, funding)
+                                 steps_per_day, dt, progress, risk, screen, funding, pools)
 
 
 def _liquidation_risk(cp, accounts, axes, model, horizons_years, n_paths, seed, method, drift, steps_per_day,
-                      dt, progress, risk, screen, funding) -> list[AccountRisk]:
+                      dt, progress, risk, screen, funding, pools) -> list[AccountRisk]:
     """:func:`book_liquidation_risk` with the cyclic garbage collector paused."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -1001,8 +1003,8 @@ def _liquidation_risk(cp, accounts, axes, model, horizons_years, n_paths, seed, 
                 todo.append((h, j, i, plain, mean, want))
             n_h = int(steps[h][1])
             own_p = [float(s.ps1[b, j] / s.n) for b in own_pools.tolist()] if not gaussian else None
-            for key, bs in _pool_tilts(g, own_pools, pts, pax, pcb, zdist, axes, sigma, T, d, n_h, drift,
-                                       method, gaussian, tiltable, own_p).items():
+            for key, bs in (_pool_tilts(g, own_pools, pts, pax, pcb, zdist, axes, sigma, T, d, n_h, drift,
+                                        method, gaussian, tiltable, own_p) if pools else {}).items():
                 pool_rare.setdefault(key, []).extend(bs)
         tilted, pool_tilted = _importance(cp, g, rare, axes, model, d, n_paths, seed, sigma, cv_lo, cv_hi,
                                           funding, pool_rare)
