@@ -249,7 +249,8 @@ def _liquidated_now(cp, g: _Group):
             size = np.where(a.contract[rows] == INVERSE, np.abs(a.qty[rows]),
                             np.abs(a.qty[rows]) * marks[a.axis[rows]] * a.basis[rows])
             notional = np.bincount(own, weights=size, minlength=len(sel))
-            frozen0[sel] = [K.liquidated_value_nb(int(q), marks, e, m, f, n, a.args()) for q, e, m, f, n in
+            args = a.args()
+            frozen0[sel] = [K.liquidated_value_nb(int(q), marks, e, m, f, n, args) for q, e, m, f, n in
                             zip(g.pools[sel], eq, mm, g.fee[sel], notional)]
             owner = np.repeat(np.arange(len(g.acc_start) - 1), np.diff(g.acc_start))
             np.add.at(stake, owner[sel], np.maximum(-eq, 0.0))
