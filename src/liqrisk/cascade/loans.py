@@ -149,6 +149,10 @@ def execute(lb: LoanBook, arrays, sales, bp) -> dict[str, np.ndarray]:
                 arrays.const_mm[p] += d * prices[r] * lb.mm_rate[r]
             if lb.axis[r] >= 0:
                 out["sold_usd"][i, lb.axis[r]] += sale.sold.get(a, 0.0) * prices[r]
+        stable = [r for r in rows if lb.leg[r] < 0]    # the kernel's loan terms of the stable part
+        if stable:
+            arrays.loan_scoll[p] = sum(max(lb.units[r], 0.0) * prices[r] for r in stable)
+            arrays.loan_sdebt[p] = max(max(-lb.units[r], 0.0) * prices[r] for r in stable)
         out["wallet"][i] = _value(arrays, p, bp) - before
         price_of = {lb.asset[r]: prices[r] for r in rows}
         for key in ("protocol", "liquidator"):

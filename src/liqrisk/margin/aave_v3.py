@@ -25,6 +25,7 @@ Parameters per reserve (``venue.reserves.<ASSET>``): ``liquidation_threshold`` (
 """
 from __future__ import annotations
 
+from liqrisk.margin.base import LOAN_AAVE, LOAN_AAVE33
 from liqrisk.margin.loan import ForcedSale, LoanRuleSet, values
 
 VERSIONS = ("3.3", "3.2", "3.1", "3.0")
@@ -56,6 +57,12 @@ class AaveV3(LoanRuleSet):
         if self._in_e_mode(asset):
             return float(self.params.e_mode.liquidation_bonus)
         return float(self.reserve(asset)["liquidation_bonus"])
+
+    def liquidation_rule(self) -> int:
+        return LOAN_AAVE33 if self.version == "3.3" else LOAN_AAVE
+
+    def liquidation_terms(self, asset: str) -> tuple[float, float]:
+        return self.bonus(asset), float(self.reserve(asset).get("liquidation_protocol_fee", 0.0))
 
     def liquidation_call(self, account, prices, health_factor) -> dict:
         """The largest liquidation per (collateral, debt) pair, best for the liquidator first."""

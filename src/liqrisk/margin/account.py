@@ -126,26 +126,44 @@ class Builder:
 
     def __init__(self, market: Market):
         self.market = market
-        self.pool_rows: list[list] = []   # [const_usd, settle_axis, dense, const_mm]
+        self.pool_rows: list[list] = []   # [const_usd, settle_axis, dense, const_mm, loan_rule,
+        #                                    loan_scoll, loan_sdebt, loan_sliq, loan_sfee]
         self.pos_rows: list[tuple] = []   # (pool, axis, terms)
-        self.legs: list[tuple] = []       # (pool, axis, amount, mm per USD of value)
+        self.legs: list[tuple] = []       # (pool, axis, amount, mm per USD of value, liq, fee)
         self.scenarios: dict[int, tuple[list[tuple], tuple]] = {}   # pool → (rows, pm_par)
+        self.scoll_max: dict[int, float] = {}     # loan pool → its largest stable collateral (USD)
         self.tiers_f: list[float] = []
         self.tiers_m: list[float] = []
         self.tiers_c: list[float] = []
 
     def new_pool(self, settle_axis: int) -> int:
-        self.pool_rows.append([0.0, settle_axis, 0, 0.0])
+        self.pool_rows.append([0.0, settle_axis, 0, 0.0, 0, 0.0, 0.0, 0.0, 0.0])
         return len(self.pool_rows) - 1
 
-    def add_amount(self, pool: int, currency: str, amount: float, price_of, mm_rate: float = 0.0) -> None:
+    def add_amount(self, pool: int, currency: str, amount: float, price_of, mm_rate: float = 0.0,
+                   liq: tuple[float, float] = (0.0, 0.0)) -> None:
         """Collateral: stable coins into the constant, coins as a leg priced by their axis;
-        ``mm_rate`` = maintenance margin per USD of its value (a loan's 1 − liquidation threshold)."""
+        ``mm_rate`` = maintenance margin per USD of its value (a loan's 1 − liquidation threshold),
+        ``liq`` a loan collateral's (bonus / liquidation factor / chop, protocol fee share). A
+        loan's stable collateral is summed (the terms of the largest kept), of its stable debts the
+        largest reserve is kept (:func:`liqrisk.margin.kernel.loan_equity_after_nb`)."""
         if currency in self.market.names:
-            self.legs.append((pool, self.market.axis(currency), amount, mm_rate))
+            self.legs.append((pool, self.market.axis(currency), amount, mm_rate, *liq))
         else:
-            self.pool_rows[pool][0] += amount * price_of(currency)
-            self.pool_rows[pool][3] += mm_rate * amount * price_of(currency)
+            row, usd = self.pool_rows[pool], amount * price_of(currency)
+            row[0] += usd
+            row[3] += mm_rate * usd
+            if row[4] and usd > 0:
+                if usd > self.scoll_max.get(pool, 0.0):
+                    self.scoll_max[pool] = usd
+                    row[7], row[8] = liq
+                row[5] += usd
+            elif row[4]:
+                row[6] = max(row[6], -usd)
+
+    def set_loan_rule(self, pool: int, code: int) -> None:
+        """Make ``pool`` a collateral loan liquidated by rule ``code`` (``LOAN_*``, base.py)."""
+        self.pool_rows[pool][4] = code
 
     def set_scenarios(self, pool: int, rows: list[tuple], pm_par: tuple, dense: bool) -> None:
         """Make ``pool`` a scenario-margin pool: rows of (move, vol code, weight, dampener USD) and
@@ -213,6 +231,10 @@ class Builder:
             leg_amount=np.array([l[2] for l in legs], dtype=float), rate=self.market.rate,
             const_mm=np.array([r[3] for r in self.pool_rows], dtype=float),
             leg_mm=np.array([l[3] for l in legs], dtype=float),
+            leg_liq=np.array([l[4] for l in legs], dtype=float),
+            leg_fee=np.array([l[5] for l in legs], dtype=float),
+            **{k: np.array([r[c] for r in self.pool_rows], dtype=float) for k, c in
+               (("loan_rule", 4), ("loan_scoll", 5), ("loan_sdebt", 6), ("loan_sliq", 7), ("loan_sfee", 8))},
             sc_start=sc_start, sc_end=sc_end, pm_par=pm_par, sh_rel=f("sh_rel"), sh_abs=f("sh_abs"),
             vol_up=np.array([v if t.vol_up is None else t.vol_up for v, (_, _, t) in zip(vols, rows)], dtype=float),
             vol_dn=np.array([v if t.vol_dn is None else t.vol_dn for v, (_, _, t) in zip(vols, rows)], dtype=float),
@@ -267,8 +289,10 @@ def compile_portfolio(pf: Portfolio) -> tuple[Market, list[Plan], K.PoolArrays]:
             if ccy in market.names:
                 pool_axes[cross].add(market.axis(ccy))
         if rules.is_loan:                # collateral legs carry MM (1 − weight); debts are negative
+            b.set_loan_rule(cross, rules.liquidation_rule())
             for ccy, units in acc.supplied_items():
-                b.add_amount(cross, ccy, units, price_of, 1.0 - rules.weight(ccy, acc))
+                b.add_amount(cross, ccy, units, price_of, 1.0 - rules.weight(ccy, acc),
+                             rules.liquidation_terms(ccy))
             for ccy, units in acc.borrowed_items():
                 b.add_amount(cross, ccy, -units, price_of)
             pool_axes[cross] |= {market.axis(c) for c, _ in acc.supplied_items() + acc.borrowed_items()

@@ -35,6 +35,13 @@ NOTIONAL_COIN = 1        # face/P (inverse, coin)
 NOTIONAL_FACE = 2        # face (inverse, USD face)
 NOTIONAL_SIZE = 3        # fixed: the tier is chosen by position size (OKX), value in p2
 
+# what a liquidation of a collateral-loan pool leaves the holder (kernel.loan_equity_after_nb)
+LOAN_NONE = 0            # not a loan: max(0, min(equity, MM) − fee·notional)
+LOAN_AAVE = 1            # Aave v3.0–3.2: close factor 50% of the debt reserve, 100% at HF ≤ 0.95
+LOAN_AAVE33 = 2          # Aave v3.3: whole reserve unless both ≥ $2,000 and HF > 0.95, dust rules
+LOAN_COMPOUND = 3        # Compound III absorb: the holder keeps max(Σ value·LF − debt, 0)
+LOAN_MAKER = 4           # Maker bark: the penalty (chop − 1)·debt
+
 _QUOTES = ("USDT", "USDC", "BUSD", "FDUSD", "USD")
 
 # liquidation-response styles: what a venue does to a margin pool whose equity reached its MM

@@ -17,6 +17,7 @@ store-front discount and sell the collateral into the market.
 """
 from __future__ import annotations
 
+from liqrisk.margin.base import LOAN_COMPOUND
 from liqrisk.margin.loan import ForcedSale, LoanRuleSet, values
 
 
@@ -36,6 +37,12 @@ class CompoundV3(LoanRuleSet):
         if len(account.borrowed_items()) > 1:
             out.append("field 'borrowed': a Compound III market lends one base asset; one account per market")
         return out
+
+    def liquidation_rule(self) -> int:
+        return LOAN_COMPOUND
+
+    def liquidation_terms(self, asset: str) -> tuple[float, float]:
+        return float(self.reserve(asset)["liquidation_factor"]), 0.0
 
     def liquidation_call(self, account, prices, health_factor) -> dict:
         """``absorb``: every collateral seized, the debt zeroed."""

@@ -27,7 +27,8 @@ import numba as nb
 import liqrisk._jitcache  # noqa: F401,E402  (before any cached kernel: see its docstring)
 import numpy as np
 
-from liqrisk.margin.base import (INVERSE, INVERSE_OPTION, LINEAR, MM_DERIBIT_FUTURE,
+from liqrisk.margin.base import (INVERSE, INVERSE_OPTION, LINEAR, LOAN_AAVE33, LOAN_COMPOUND,
+                                 LOAN_MAKER, LOAN_NONE, MM_DERIBIT_FUTURE,
                                  MM_DERIBIT_OPTION, MM_ENTRY_VALUE, MM_NONE, MM_TIERS_AT_MARK,
                                  MM_WHOLE_TIER_FEE, NOTIONAL_COIN, NOTIONAL_FACE, NOTIONAL_QUOTE,
                                  NOTIONAL_SIZE)
@@ -43,12 +44,14 @@ PM_PAR = NET_HAIRCUT + 1               # columns of PoolArrays.pm_par
 # per pool (columns = pools)
 POS_START, POS_END, LEG_START, LEG_END, SETTLE_AXIS, DENSE, SC_START, SC_END = range(8)   # pool_i
 CONST_USD, CONST_MM, PM0 = 0, 1, 2          # pool_f; rows PM0 … PM0 + PM_PAR − 1 hold pm_par
+# pool_f rows after pm_par: a collateral loan's liquidation rule (see loan_equity_after_nb)
+LOAN_RULE, LOAN_SCOLL, LOAN_SDEBT, LOAN_SLIQ, LOAN_SFEE = range(PM0 + PM_PAR, PM0 + PM_PAR + 5)
 # per position (columns = positions)
 AXIS, CONTRACT, MM_CODE, NOTIONAL_MODE, TIER_START, TIER_END, IS_CALL = range(7)          # pos_i
 (QTY, ENTRY, BASIS, P1, P2, STRIKE, EXPIRY, VOL, SH_REL, SH_ABS, VOL_UP, VOL_DN, ROLL,
  MIN_CHARGE) = range(14)                                                                 # pos_f
 T_FLOOR, T_MMR, T_CUM = range(3)            # tiers (columns = tiers, flattened)
-AMOUNT, LEG_MM = range(2)                   # leg_f (columns = collateral legs)
+AMOUNT, LEG_MM, LEG_LIQ, LEG_FEE = range(4)  # leg_f (columns = collateral legs)
 SC_MOVE, SC_VOL, SC_WEIGHT, SC_DAMP = range(4)   # scen (columns = scenario rows)
 
 _PACKED = {  # field → (packed array, row); PoolArrays' fields are views of these rows
@@ -66,10 +69,14 @@ _PACKED = {  # field → (packed array, row); PoolArrays' fields are views of th
     "vol_dn": ("pos_f", VOL_DN),
     "t_floor": ("tiers", T_FLOOR), "t_mmr": ("tiers", T_MMR), "t_cum": ("tiers", T_CUM),
     "leg_amount": ("leg_f", AMOUNT), "leg_mm": ("leg_f", LEG_MM),
+    "leg_liq": ("leg_f", LEG_LIQ), "leg_fee": ("leg_f", LEG_FEE),
+    "loan_rule": ("pool_f", LOAN_RULE), "loan_scoll": ("pool_f", LOAN_SCOLL),
+    "loan_sdebt": ("pool_f", LOAN_SDEBT), "loan_sliq": ("pool_f", LOAN_SLIQ),
+    "loan_sfee": ("pool_f", LOAN_SFEE),
     "sc_move": ("scen", SC_MOVE), "sc_vol": ("scen", SC_VOL), "sc_weight": ("scen", SC_WEIGHT),
     "sc_damp": ("scen", SC_DAMP),
 }
-_ROWS = {"pool_i": 8, "pool_f": PM0 + PM_PAR, "pos_i": 7, "pos_f": 14, "tiers": 3, "leg_f": 2, "scen": 4}
+_ROWS = {"pool_i": 8, "pool_f": PM0 + PM_PAR + 5, "pos_i": 7, "pos_f": 14, "tiers": 3, "leg_f": 4, "scen": 4}
 _INT = ("pool_i", "pos_i")
 
 
@@ -117,6 +124,15 @@ class PoolArrays:
     # ---- collateral loans: maintenance margin of collateral (USD per USD of value) -----------
     const_mm: np.ndarray | None = None   # per pool: MM of the stable collateral (USD)
     leg_mm: np.ndarray | None = None     # per leg: MM per USD of leg value (1 − LT); 0 for debts
+    # ---- collateral loans: what liquidation leaves the holder (loan_equity_after_nb) ----------
+    loan_rule: np.ndarray | None = None  # per pool: LOAN_* code of base.py (0: not a loan)
+    loan_scoll: np.ndarray | None = None  # per pool: stable collateral supplied (USD)
+    loan_sdebt: np.ndarray | None = None  # per pool: the largest stable debt reserve (USD)
+    loan_sliq: np.ndarray | None = None  # per pool: the stable collateral's bonus / LF / chop
+    loan_sfee: np.ndarray | None = None  # per pool: its protocol fee share (Aave)
+    leg_liq: np.ndarray | None = None    # per leg: liquidation bonus (Aave), liquidation factor
+    #                                      (Compound III), chop (Maker) of a collateral leg
+    leg_fee: np.ndarray | None = None    # per leg: liquidation protocol fee share (Aave)
     # ---- scenario (portfolio) margin pools (see scenario_mm_nb) ------------------------------
     sc_start: np.ndarray | None = None   # per pool: scenario rows [sc_start, sc_end); empty → none
     sc_end: np.ndarray | None = None
@@ -141,6 +157,9 @@ class PoolArrays:
         n_pools, n_pos = len(self.pos_start), len(self.axis)
         zeros = lambda n, dt=float: np.zeros(n, dtype=dt)
         defaults = dict(const_mm=zeros(n_pools), leg_mm=zeros(len(self.leg_axis)),
+                        loan_rule=zeros(n_pools), loan_scoll=zeros(n_pools), loan_sdebt=zeros(n_pools),
+                        loan_sliq=zeros(n_pools), loan_sfee=zeros(n_pools),
+                        leg_liq=zeros(len(self.leg_axis)), leg_fee=zeros(len(self.leg_axis)),
                         sc_start=zeros(n_pools, np.int64), sc_end=zeros(n_pools, np.int64),
                         pm_par=np.zeros((n_pools, PM_PAR)), sh_rel=zeros(n_pos), sh_abs=zeros(n_pos),
                         vol_up=self.vol, vol_dn=self.vol, roll=np.zeros((n_pos, 2)),
@@ -156,8 +175,8 @@ class PoolArrays:
         for name, (packed, row) in _PACKED.items():
             getattr(self, packed)[row] = getattr(self, name)
             setattr(self, name, getattr(self, packed)[row])
-        self.pool_f[PM0:] = np.reshape(self.pm_par, (n_pools, PM_PAR)).T
-        self.pm_par = self.pool_f[PM0:].T
+        self.pool_f[PM0:PM0 + PM_PAR] = np.reshape(self.pm_par, (n_pools, PM_PAR)).T
+        self.pm_par = self.pool_f[PM0:PM0 + PM_PAR].T
         self.pos_f[ROLL:ROLL + 2] = np.reshape(self.roll, (n_pos, 2)).T
         self.roll = self.pos_f[ROLL:ROLL + 2].T
         self.leg_axis = np.ascontiguousarray(self.leg_axis, dtype=np.int64)
@@ -510,6 +529,103 @@ def legs_state_nb(p, prices, arrs):
         eq += value
         mm += leg_f[LEG_MM, j] * value
     return eq, mm
+
+
+AAVE_HF_FULL = 0.95            # CLOSE_FACTOR_HF_THRESHOLD (margin/aave_v3.py)
+AAVE_MIN_BASE = 2_000.0        # MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD (USD, 3.3)
+AAVE_MIN_LEFTOVER = 1_000.0    # MIN_LEFTOVER_BASE (USD, 3.3)
+
+
+@_jit
+def _aave_call(vc, b, fee, vd, debt, hf, rule):
+    """(allowed, liquidator profit, holder loss) of the largest Aave liquidation of collateral
+    reserve worth ``vc`` (bonus ``b``, protocol fee share ``fee``) against debt reserve ``vd`` of
+    ``debt`` in all at health factor ``hf`` (USD; :meth:`liqrisk.margin.aave_v3.AaveV3._call`)."""
+    if rule == LOAN_AAVE33:
+        md = vd
+        if vc >= AAVE_MIN_BASE and vd >= AAVE_MIN_BASE and hf > AAVE_HF_FULL and vd > 0.5 * debt:
+            md = 0.5 * debt
+    else:
+        md = vd * (0.5 if hf > AAVE_HF_FULL else 1.0)
+    repaid, seized = md, md * b
+    if seized > vc:
+        repaid, seized = vc / b, vc
+    if rule == LOAN_AAVE33 and repaid < vd and seized < vc and \
+            (vd - repaid < AAVE_MIN_LEFTOVER or vc - seized < AAVE_MIN_LEFTOVER):
+        x = min(md, vd - AAVE_MIN_LEFTOVER, (vc - AAVE_MIN_LEFTOVER) / b)
+        if x <= 0.0:                   # MUST_NOT_LEAVE_DUST: this pair cannot be liquidated
+            return False, 0.0, 0.0
+        repaid, seized = x, x * b
+        if seized > vc:
+            repaid, seized = vc / b, vc
+    return True, seized * (1.0 - fee * (1.0 - 1.0 / b)) - repaid, seized - repaid
+
+
+@_jit
+def loan_equity_after_nb(p, prices, eq, mm, arrs):
+    """What the protocol's liquidation leaves the holder of collateral-loan pool ``p`` (USD, ≥ 0)
+    at ``prices`` where its equity is ``eq`` and MM ``mm`` (the holder's health ``eq − mm`` ≤ 0):
+
+    * Aave v3 (``LOAN_AAVE``, ``LOAN_AAVE33``): ``eq −`` the bonus part ``seized − repaid`` of the
+      liquidation call the liquidator profits from most (close factor, bonus, protocol fee, dust
+      rules of the version, as :meth:`~liqrisk.margin.aave_v3.AaveV3.liquidation_call`; the stable
+      debts are one candidate reserve, the largest); no collateral left: 0 (the rest is bad debt).
+    * Compound III (``LOAN_COMPOUND``): ``absorb`` takes all the collateral and the debt, the
+      holder keeps ``max(Σ value·liquidation_factor − debt, 0)`` as a base balance.
+    * Maker (``LOAN_MAKER``): ``eq − (chop − 1)·debt`` (the whole vault barked).
+
+    Allocates nothing; the loan parameters are rows of ``pool_f`` / ``leg_f`` (LOAN_*, LEG_LIQ,
+    LEG_FEE)."""
+    pool_i, pool_f, leg_axis, leg_f = arrs[0], arrs[1], arrs[5], arrs[6]
+    rule = int(pool_f[LOAN_RULE, p])
+    j0, j1 = pool_i[LEG_START, p], pool_i[LEG_END, p]
+    scoll, sdmax = pool_f[LOAN_SCOLL, p], pool_f[LOAN_SDEBT, p]
+    coll, debt, credit, chop = scoll, scoll - pool_f[CONST_USD, p], scoll * pool_f[LOAN_SLIQ, p], 1.0
+    if scoll > 0.0:
+        chop = pool_f[LOAN_SLIQ, p]
+    for j in range(j0, j1):
+        v = leg_f[AMOUNT, j] * prices[leg_axis[j]]
+        if v > 0.0:
+            coll += v
+            credit += v * leg_f[LEG_LIQ, j]
+            chop = max(chop, leg_f[LEG_LIQ, j]) if rule == LOAN_MAKER else chop
+        else:
+            debt -= v
+    if rule == LOAN_COMPOUND:
+        return max(credit - debt, 0.0)
+    if rule == LOAN_MAKER:
+        return max(eq - (chop - 1.0) * debt, 0.0)
+    if debt <= 0.0:
+        return max(eq, 0.0)
+    hf = (eq - mm + debt) / debt
+    best, loss, found = 0.0, 0.0, False
+    for jc in range(j0 - 1, j1):                    # j0 − 1: the stable collateral
+        if jc < j0:
+            vc, b, fee = scoll, pool_f[LOAN_SLIQ, p], pool_f[LOAN_SFEE, p]
+        else:
+            vc, b, fee = leg_f[AMOUNT, jc] * prices[leg_axis[jc]], leg_f[LEG_LIQ, jc], leg_f[LEG_FEE, jc]
+        if vc <= 0.0 or b <= 0.0:
+            continue
+        for jd in range(j0 - 1, j1):                # j0 − 1: the largest stable debt reserve
+            vd = sdmax if jd < j0 else -leg_f[AMOUNT, jd] * prices[leg_axis[jd]]
+            if vd <= 0.0:
+                continue
+            ok, profit, lost = _aave_call(vc, b, fee, vd, debt, hf, rule)
+            if ok and (not found or profit > best):
+                best, loss, found = profit, lost, True
+    return max(eq - loss, 0.0)
+
+
+@_jit
+def liquidated_value_nb(p, prices, eq, mm, fee, notional, arrs):
+    """What liquidation at ``prices`` leaves pool ``p`` (USD) whose equity there is ``eq``, MM
+    ``mm``: a collateral loan what its protocol's liquidation leaves the holder
+    (:func:`loan_equity_after_nb`), any other pool ``max(0, min(equity, MM) − fee·notional)`` (the
+    venue's liquidation fee on the positions' notional; a shortfall is the insurance fund's). The
+    one rule of the Monte Carlo's t=0 and path liquidations."""
+    if arrs[1][LOAN_RULE, p] != LOAN_NONE:
+        return loan_equity_after_nb(p, prices, eq, mm, arrs)
+    return max(0.0, min(eq, mm) - fee * notional)
 
 
 @_inline

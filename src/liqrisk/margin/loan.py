@@ -119,6 +119,16 @@ class LoanRuleSet(RuleSet):
         so once), and the derivatives checks would read tiers a protocol does not have."""
         return []
 
+    def liquidation_rule(self) -> int:
+        """The ``LOAN_*`` code (:mod:`liqrisk.margin.base`) of what a liquidation leaves the holder
+        in the Monte Carlo (:func:`liqrisk.margin.kernel.loan_equity_after_nb`)."""
+        raise NotImplementedError
+
+    def liquidation_terms(self, asset: str) -> tuple[float, float]:
+        """(bonus / liquidation factor / chop, protocol fee share) of a supplied asset for
+        :func:`liqrisk.margin.kernel.loan_equity_after_nb`."""
+        raise NotImplementedError
+
     def debt_floor(self, account) -> float:
         """The smallest debt (USD) the protocol lets an account keep, other than none: a repayment
         must leave at least this or nothing (0: any amount)."""

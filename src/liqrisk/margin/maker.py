@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 
+from liqrisk.margin.base import LOAN_MAKER
 from liqrisk.margin.loan import ForcedSale, LoanRuleSet
 
 
@@ -46,6 +47,12 @@ class Maker(LoanRuleSet):
     def debt_floor(self, account) -> float:
         """``dust``: ``Vat.frob`` reverts ("Vat/dust") when a vault's debt is left in (0, dust)."""
         return max((float(self.reserve(a).get("dust", 0.0)) for a, _ in account.supplied_items()), default=0.0)
+
+    def liquidation_rule(self) -> int:
+        return LOAN_MAKER
+
+    def liquidation_terms(self, asset: str) -> tuple[float, float]:
+        return float(self.reserve(asset)["chop"]), 0.0
 
     def liquidation_call(self, account, prices, health_factor) -> dict:
         (asset, ink), = account.supplied_items()

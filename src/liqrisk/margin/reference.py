@@ -213,3 +213,56 @@ def nearest_boundaries(a, p: int, ax: int, prices, grid, rel: float = 1e-13) -> 
                 x_out = mid
         out.append(0.5 * (x_in + x_out))
     return out[0], out[1], bool(f0 <= 0)
+
+
+def loan_equity_after(a, p: int, prices) -> np.ndarray:
+    """What the protocol's liquidation leaves the holder of collateral-loan pool ``p`` (USD) at
+    each row of ``prices`` — the NumPy twin of :func:`~liqrisk.margin.kernel.loan_equity_after_nb`,
+    written from the rules of :mod:`liqrisk.margin.aave_v3` (every (collateral, debt) pair as an
+    array, the liquidator's most profitable allowed call), ``compound_v3`` (absorb) and ``maker``
+    (the penalty on the whole debt)."""
+    from liqrisk.margin.base import LOAN_AAVE33, LOAN_COMPOUND, LOAN_MAKER
+    prices = np.atleast_2d(np.asarray(prices, float))
+    legs = np.arange(a.leg_start[p], a.leg_end[p])
+    val = a.leg_amount[legs][None, :] * prices[:, a.leg_axis[legs]]          # (rows, legs)
+    rule, scoll, sdebt = int(a.loan_rule[p]), a.loan_scoll[p], a.loan_sdebt[p]
+    coll_v = np.column_stack([np.full(len(prices), scoll), np.where(val > 0, val, 0.0)])
+    bonus = np.concatenate([[a.loan_sliq[p]], a.leg_liq[legs]])
+    share = np.concatenate([[a.loan_sfee[p]], a.leg_fee[legs]])
+    debt_v = np.column_stack([np.full(len(prices), sdebt), np.where(val < 0, -val, 0.0)])
+    coll = coll_v.sum(axis=1)
+    debt = (scoll - a.const_usd[p]) + debt_v[:, 1:].sum(axis=1)
+    eq = coll - debt
+    if rule == LOAN_COMPOUND:
+        return np.maximum((coll_v * bonus).sum(axis=1) - debt, 0.0)
+    if rule == LOAN_MAKER:
+        chop = bonus[np.argmax(coll_v[0] > 0)] if np.any(coll_v[0] > 0) else 1.0
+        return np.maximum(eq - (chop - 1.0) * debt, 0.0)
+    weighted = (coll_v[:, 1:] * (1.0 - a.leg_mm[legs])).sum(axis=1) + scoll - a.const_mm[p]
+    hf = weighted / np.where(debt > 0, debt, np.inf)
+    vc, vd = coll_v[:, :, None], debt_v[:, None, :]                           # (rows, c, d)
+    b, f = bonus[None, :, None], share[None, :, None]
+    total, h = debt[:, None, None], hf[:, None, None]
+    if rule == LOAN_AAVE33:
+        cap = (vc >= 2000.0) & (vd >= 2000.0) & (h > 0.95) & (vd > 0.5 * total)
+        md = np.where(cap, 0.5 * total, vd)
+    else:
+        md = vd * np.where(h > 0.95, 0.5, 1.0)
+    bb = np.where(b > 0, b, 1.0)
+
+    def seize(x):
+        capped = x * bb > vc
+        return np.where(capped, vc / bb, x), np.where(capped, vc, x * bb)
+    repaid, seized = seize(md)
+    allowed = (vc > 0) & (vd > 0) & (b > 0)
+    if rule == LOAN_AAVE33:
+        dust = (repaid < vd) & (seized < vc) & ((vd - repaid < 1000.0) | (vc - seized < 1000.0))
+        x = np.minimum(np.minimum(md, vd - 1000.0), (vc - 1000.0) / bb)
+        r2, s2 = seize(np.maximum(x, 0.0))
+        allowed &= ~(dust & (x <= 0))
+        repaid, seized = np.where(dust, r2, repaid), np.where(dust, s2, seized)
+    profit = np.where(allowed, seized * (1 - f * (1 - 1 / bb)) - repaid, -np.inf).reshape(len(prices), -1)
+    lost = (seized - repaid).reshape(len(prices), -1)
+    best = np.argmax(profit, axis=1)
+    loss = np.where(np.isfinite(profit.max(axis=1)), lost[np.arange(len(prices)), best], 0.0)
+    return np.where(debt > 0, np.maximum(eq - loss, 0.0), np.maximum(eq, 0.0))

@@ -48,7 +48,7 @@ from liqrisk.margin.base import (INVERSE, INVERSE_OPTION, LINEAR, MM_ENTRY_VALUE
 from liqrisk.margin.kernel import (AMOUNT, AXIS, BASIS, CONTRACT, ENTRY, EXPIRY, IS_CALL, LEG_END,
                                    LEG_MM, LEG_START, POS_END, POS_START,
                                    QTY, SC_END, SC_START, SETTLE_AXIS, STRIKE, legs_state_nb,
-                                   pool_state_nb, position_value_mm_nb, scenario_mm_nb,
+                                   liquidated_value_nb, pool_state_nb, position_value_mm_nb, scenario_mm_nb,
                                    settle_price_nb)
 from liqrisk.pricing.simd_math import expm1_nb
 from liqrisk.risk.bridge import FAR, bridge_stay
@@ -581,9 +581,10 @@ def affine_walk_nb(b, sl, n_steps, hsteps, PX, u, wh, ec_b, ek_b, hc, bp, nbp, a
 
 @njit(cache=True, nogil=True)
 def liquidated_equity_nb(b, p, k, dt, hsteps, PX, fee_b, prow, ax_map, eqh, arrs):
-    """What liquidation at step ``k`` leaves pool ``p`` (row ``b``): max(0, min(equity, MM) −
-    fee·notional) by the margin kernel at the step's prices ``PX[k]`` (set in ``prow``, the other
-    axes as they are there), written to ``eqh[b]`` at the horizons from step k on."""
+    """What liquidation at step ``k`` leaves pool ``p`` (row ``b``): :func:`liquidated_value_nb`
+    (max(0, min(equity, MM) − fee·notional); a collateral loan what its protocol's liquidation
+    leaves the holder) by the margin kernel at the step's prices ``PX[k]`` (set in ``prow``, the
+    other axes as they are there), written to ``eqh[b]`` at the horizons from step k on."""
     pool_i, pos_i, pos_f = arrs[0], arrs[2], arrs[3]
     for a in range(PX.shape[1]):
         prow[ax_map[a]] = PX[k, a]
@@ -591,7 +592,7 @@ def liquidated_equity_nb(b, p, k, dt, hsteps, PX, fee_b, prow, ax_map, eqh, arrs
     notional = 0.0
     for i in range(pool_i[POS_START, p], pool_i[POS_END, p]):
         notional += abs(pos_f[QTY, i]) * prow[pos_i[AXIS, i]] * pos_f[BASIS, i]
-    frozen = max(0.0, min(eq, mm) - fee_b * notional)
+    frozen = liquidated_value_nb(p, prow, eq, mm, fee_b, notional, arrs)
     for j in range(hsteps.shape[0]):
         if hsteps[j] >= k:
             eqh[b, j] = frozen
@@ -1032,7 +1033,7 @@ is beyond the bridge range: factor 1, not valued.
                     surv *= q
                     if ptau[b] < 0 and surv <= u:
                         ptau[b] = k
-                        frozen = max(0.0, min(eq, mm) - fee[b] * notional)
+                        frozen = liquidated_value_nb(p, prow, eq, mm, fee[b], notional, arrs)
                 if sl >= 0:
                     hp = eq - mm
                     hp_ok = hval

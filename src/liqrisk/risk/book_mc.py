@@ -229,8 +229,10 @@ def _t0_states(cp, pools, axes, dep):
 
 def _liquidated_now(cp, g: _Group):
     """(now, frozen0, stake) of the group: per pool whether it is liquidatable at t=0
-    (``breached``) and what liquidation at the marks leaves it, ``max(0, min(equity, MM) −
-    fee·notional)`` (0 for the others); per account the holder's stake at t=0, the equity with
+    (``breached``) and what liquidation at the marks leaves it,
+    :func:`~liqrisk.margin.kernel.liquidated_value_nb` — ``max(0, min(equity, MM) −
+    fee·notional)``, a collateral loan what its protocol's liquidation leaves the holder — (0 for
+    the others); per account the holder's stake at t=0, the equity with
     each liquidatable pool's deficit (−equity when negative) not counted — a pool's deficit is
     the insurance fund's, so the loss is measured from the stake (docs/montecarlo.md, VaR and
     ES). Kept in ``g.memo``."""
@@ -247,7 +249,9 @@ def _liquidated_now(cp, g: _Group):
             size = np.where(a.contract[rows] == INVERSE, np.abs(a.qty[rows]),
                             np.abs(a.qty[rows]) * marks[a.axis[rows]] * a.basis[rows])
             notional = np.bincount(own, weights=size, minlength=len(sel))
-            frozen0[sel] = np.maximum(0.0, np.minimum(eq, mm) - g.fee[sel] * notional)
+            args = a.args()
+            frozen0[sel] = [K.liquidated_value_nb(int(q), marks, e, m, f, n, args) for q, e, m, f, n in
+                            zip(g.pools[sel], eq, mm, g.fee[sel], notional)]
             owner = np.repeat(np.arange(len(g.acc_start) - 1), np.diff(g.acc_start))
             np.add.at(stake, owner[sel], np.maximum(-eq, 0.0))
         g.memo["now"] = (now, frozen0, stake)
