@@ -2,7 +2,8 @@
 boundaries, exit costs and P(1d) with VaR/ES of every account, the whole CLI path (read,
 validate, compile, simulate, strict JSON to stdout).
 
-    .venv/bin/python benchmarks/bench_engines.py [--accounts 1000000] [--paths 2000] [--engines local,process,dask]
+    .venv/bin/python benchmarks/bench_engines.py [--accounts 1000000] [--paths 2000] [--range-paths N]
+                                                 [--engines local,process,dask]
 
 File (JSON, the batch format): N accounts cycling over Binance USDⓈ-M cross (BTC + ETH perps),
 Binance isolated (one BTC perp), OKX cross (BTC + SOL swaps) and Bybit linear cross (ETH perp), sizes
@@ -69,11 +70,12 @@ def write_book(n_acc: int, path: Path) -> int:
     return n_pos
 
 
-def run(path: Path, engine: str, paths: int, n_acc: int, n_pos: int) -> tuple[float, str]:
+def run(path: Path, engine: str, paths: int, range_paths: int | None, n_acc: int, n_pos: int) -> tuple[float, str]:
     """(wall seconds, SHA-256 of stdout) of one CLI run in a fresh process (a failed run stops the benchmark)."""
     cmd = [str(Path(sys.executable).with_name("liqrisk")), "analyze", str(path), "--json", "--horizon", "1d",
            "--paths", str(paths), "--engine", engine, "--max-accounts", str(n_acc), "--max-positions", str(n_pos),
-           "--max-file-mb", str(path.stat().st_size / 1e6 + 1)]
+           "--max-file-mb", str(path.stat().st_size / 1e6 + 1)] \
+        + ([] if range_paths is None else ["--range-paths", str(range_paths)])
     digest = hashlib.sha256()
     t0 = time.perf_counter()
     with tempfile.TemporaryFile() as err, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err) as proc:
@@ -90,15 +92,16 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--accounts", type=int, default=1_000_000)
     ap.add_argument("--paths", type=int, default=2_000)
+    ap.add_argument("--range-paths", type=int, default=None, help="the CLI's --range-paths (default: the CLI's)")
     ap.add_argument("--engines", default="local,process,dask")
     a = ap.parse_args()
     path = Path(tempfile.mkdtemp()) / "book.json"
     n_pos = write_book(a.accounts, path)
     print(f"{a.accounts:,} accounts, {n_pos:,} positions, {path.stat().st_size / 1e6:.0f} MB JSON; "
-          f"P(1d) at {a.paths:,} paths; load average {os.getloadavg()[0]:.1f} at the start")
+          f"P(1d) at {a.paths:,} paths, model range {'default' if a.range_paths is None else a.range_paths} paths; load average {os.getloadavg()[0]:.1f} at the start")
     print("\n| engine | wall [s] | accounts/s | largest process RSS [MB] | JSON SHA-256 |\n|---|---:|---:|---:|---|")
     for engine in a.engines.split(","):
-        seconds, sha = run(path, engine, a.paths, a.accounts, n_pos)
+        seconds, sha = run(path, engine, a.paths, a.range_paths, a.accounts, n_pos)
         rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024      # the largest so far
         print(f"| {engine} | {seconds:.1f} | {a.accounts / seconds:,.0f} | {rss:,.0f} | `{sha[:16]}` |",
               flush=True)
