@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from liqrisk.margin.base import INVERSE, INVERSE_OPTION, LiquidationResponse
-from liqrisk.margin.kernel import PoolArrays
+from liqrisk.margin.kernel import LEG_FIELDS, PoolArrays
 from liqrisk.margin.registry import rule_set_for
 
 #: per-position fields of PositionTerms that become arrays
@@ -101,9 +101,9 @@ def _with_settlement_legs(a: PoolArrays) -> tuple[PoolArrays, np.ndarray]:
         leg_pool = np.concatenate([leg_pool, need])
         order = np.argsort(leg_pool, kind="stable")
         leg_pool = leg_pool[order]
-        a = replace(a, leg_axis=np.concatenate([a.leg_axis, a.settle_axis[need]])[order],
-                    leg_amount=np.concatenate([a.leg_amount, np.zeros(len(need))])[order],
-                    leg_mm=np.concatenate([a.leg_mm, np.zeros(len(need))])[order],
+        per_leg = {name: np.concatenate([getattr(a, name), np.zeros(len(need))])[order]   # amount, MM, loan terms: 0
+                   for name in LEG_FIELDS}
+        a = replace(a, leg_axis=np.concatenate([a.leg_axis, a.settle_axis[need]])[order], **per_leg,
                     leg_start=np.searchsorted(leg_pool, np.arange(n_pools), side="left"),
                     leg_end=np.searchsorted(leg_pool, np.arange(n_pools), side="right"))
     settle_leg = np.full(n_pools, -1, np.int64)

@@ -78,6 +78,8 @@ _PACKED = {  # field → (packed array, row); PoolArrays' fields are views of th
 }
 _ROWS = {"pool_i": 8, "pool_f": PM0 + PM_PAR + 5, "pos_i": 7, "pos_f": 14, "tiers": 3, "leg_f": 4, "scen": 4}
 _INT = ("pool_i", "pos_i")
+LEG_FIELDS = tuple(name for name, (packed, _) in _PACKED.items() if packed == "leg_f")
+"""PoolArrays' per-leg float fields (amount, MM, the loan terms): what a new leg must be given."""
 
 
 @dataclass
