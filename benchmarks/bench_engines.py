@@ -74,7 +74,7 @@ def run(path: Path, engine: str, paths: int, range_paths: int | None, n_acc: int
     """(wall seconds, SHA-256 of stdout) of one CLI run in a fresh process (a failed run stops the benchmark)."""
     cmd = [str(Path(sys.executable).with_name("liqrisk")), "analyze", str(path), "--json", "--horizon", "1d",
            "--paths", str(paths), "--engine", engine, "--max-accounts", str(n_acc), "--max-positions", str(n_pos),
-           "--max-file-mb", str(path.stat().st_size / 1e6 + 1)] \
+           "--max-file-mb", str(max(20.0, path.stat().st_size / 1e6 + 1))] \
         + ([] if range_paths is None else ["--range-paths", str(range_paths)])
     digest = hashlib.sha256()
     t0 = time.perf_counter()

@@ -184,16 +184,14 @@ class Bootstrap:
         r = np.asarray(self.residuals, float)
         r = r.reshape(len(r), -1)
         if not self.has_tails:
-            out = np.array(r, order="C")
-        else:
-            z, ranks = r.copy(), np.empty_like(r)
-            for j in range(r.shape[1]):
-                t = self.tails[j]
-                if t is not None:
-                    z[:, j] = (r[:, j] - t.loc) / t.scale
-                ranks[np.argsort(r[:, j], kind="stable"), j] = np.arange(len(r))
-            out = np.ascontiguousarray(np.column_stack([z, ranks]))
-        return out
+            return np.array(r, order="C")
+        z, ranks = r.copy(), np.empty_like(r)
+        for j in range(r.shape[1]):
+            t = self.tails[j]
+            if t is not None:
+                z[:, j] = (r[:, j] - t.loc) / t.scale
+            ranks[np.argsort(r[:, j], kind="stable"), j] = np.arange(len(r))
+        return np.ascontiguousarray(np.column_stack([z, ranks]))
 
     def residual_columns(self) -> np.ndarray:
         """The (re-standardised) residual columns of :meth:`table`, without the ranks."""
@@ -202,15 +200,10 @@ class Bootstrap:
 
     @cached_property
     def correlation(self) -> np.ndarray:
-        """The residual columns' sample correlation (einsum, not BLAS: the same sums on any
-        thread count, so on every engine)."""
-        z = self.residual_columns()
-        dev = z - z.mean(axis=0)
-        cov = np.einsum("ti,tj->ij", dev, dev)
-        sd = np.sqrt(np.diag(cov))
-        corr = np.clip(cov / np.outer(sd, sd), -1.0, 1.0)
-        np.fill_diagonal(corr, 1.0)
-        return corr
+        """The residual columns' sample correlation (:func:`~liqrisk.dynamics.correlation.estimate_correlation`:
+        einsum, the same sums on any BLAS thread count, so on every engine)."""
+        from liqrisk.dynamics.correlation import estimate_correlation
+        return estimate_correlation(self.residual_columns()).corr
 
     def derived(self, key, compute):
         """``compute()`` once per object and ``key``: values derived from the residuals alone
